@@ -1,0 +1,93 @@
+/* Unit tests: core/mem, core/pl, core/mbuf. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "core/mbuf.h"
+#include "core/mem.h"
+#include "core/pl.h"
+
+static int destroyed;
+
+static void obj_destroy(void *data)
+{
+	(void)data;
+	destroyed++;
+}
+
+static void test_mem_refcount(void **state)
+{
+	size_t live = mem_live_count();
+	int *p = mem_zalloc(sizeof(int), obj_destroy);
+
+	(void)state;
+	assert_non_null(p);
+	assert_int_equal(*p, 0);
+	assert_int_equal(mem_live_count(), live + 1);
+	mem_ref(p);
+	assert_int_equal(mem_nrefs(p), 2);
+	assert_null(mem_deref(p));
+	assert_int_equal(destroyed, 0);
+	mem_deref(p);
+	assert_int_equal(destroyed, 1);
+	assert_int_equal(mem_live_count(), live);
+	assert_null(mem_deref(NULL));
+}
+
+static void test_pl_basic(void **state)
+{
+	struct pl a = PL("  Hello \t");
+	uint32_t v;
+	uint64_t v64;
+	char small[4];
+
+	(void)state;
+	assert_true(pl_eq_str(pl_trim(a), "Hello"));
+	assert_true(pl_caseeq_str(pl_trim(a), "hELLO"));
+	assert_false(pl_eq_str(pl_trim(a), "Hell"));
+	assert_int_equal(pl_u32(PL("4294967295"), &v), 0);
+	assert_int_equal(v, 4294967295u);
+	assert_int_equal(pl_u32(PL("4294967296"), &v), ERANGE);
+	assert_int_equal(pl_u64(PL("18446744073709551616"), &v64), ERANGE);
+	assert_int_equal(pl_u32(PL(""), &v), EBADMSG);
+	assert_int_equal(pl_u32(PL("12a"), &v), EBADMSG);
+	assert_int_equal(pl_casefind(PL("abcDEF"), "def"), 3);
+	assert_int_equal(pl_casefind(PL("abc"), "abcd"), -1);
+	assert_int_equal(pl_strcpy(PL("abcdef"), small, sizeof(small)), ENOSPC);
+	assert_string_equal(small, "abc");
+	char *d = pl_strdup(PL("xyz"));
+	assert_string_equal(d, "xyz");
+	free(d);
+}
+
+static void test_mbuf(void **state)
+{
+	struct mbuf mb;
+
+	(void)state;
+	mbuf_init(&mb, 16);
+	assert_int_equal(mbuf_printf(&mb, "%d-%s", 42, "ab"), 0);
+	assert_string_equal(mbuf_str(&mb), "42-ab");
+	assert_int_equal(mbuf_write_str(&mb, "0123456789AB"), ENOSPC);
+	assert_string_equal(mbuf_str(&mb), "42-ab");
+	assert_int_equal(mbuf_write_str(&mb, "0123456789A"), 0);
+	assert_int_equal(mb.end, 16);
+	mbuf_reset(&mb);
+	assert_null(mb.buf);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_mem_refcount),
+		cmocka_unit_test(test_pl_basic),
+		cmocka_unit_test(test_mbuf),
+	};
+	return cmocka_run_group_tests_name("core", tests, NULL, NULL);
+}
