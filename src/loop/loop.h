@@ -1,0 +1,76 @@
+/*
+ * loop — the signalling thread's event loop.
+ *
+ * One epoll instance drives file descriptors, timers, signals and the
+ * completions of worker jobs. Everything registered here runs on the loop
+ * thread; only worker job functions run elsewhere.
+ *
+ * Timers are kept so that a million pending entries cost O(log n) or better
+ * to add and remove, and the loop sleeps exactly until the next one is due.
+ * Times are milliseconds on CLOCK_MONOTONIC (loop_now_ms()).
+ */
+#ifndef LOOP_LOOP_H
+#define LOOP_LOOP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* ---- loop ---- */
+
+int loop_init(void);           /* once, on the signalling thread */
+void loop_close(void);         /* frees what the loop owns */
+int loop_run(void);            /* returns after loop_stop(); 0 = ok */
+void loop_stop(void);          /* callable from handlers and signal paths */
+uint64_t loop_now_ms(void);    /* monotonic, cached per loop iteration */
+/* Calls h(arg) once before each sleep, e.g. to flush batched writes. */
+int loop_before_sleep_add(void (*h)(void *arg), void *arg);
+
+/* ---- file descriptors ---- */
+
+enum {
+	LOOP_READ = 1 << 0,
+	LOOP_WRITE = 1 << 1,
+	LOOP_ERROR = 1 << 2, /* EPOLLERR or EPOLLHUP (delivered, not requested) */
+};
+
+typedef void (loop_fd_h)(int fd, int events, void *arg);
+
+int loop_fd_listen(int fd, int events, loop_fd_h *h, void *arg);
+int loop_fd_modify(int fd, int events); /* same handler, new interest */
+void loop_fd_close(int fd); /* stops watching; does not close(fd) */
+
+/* ---- timers ---- */
+
+struct loop_timer; /* opaque; embed nothing, allocate with loop_timer_alloc */
+
+typedef void (loop_timer_h)(void *arg);
+
+/* A timer object is reusable: start, cancel, restart any number of times. */
+struct loop_timer *loop_timer_alloc(void);
+void loop_timer_free(struct loop_timer *t); /* cancels first */
+void loop_timer_start(struct loop_timer *t, uint64_t delay_ms,
+		      loop_timer_h *h, void *arg);
+void loop_timer_cancel(struct loop_timer *t);
+bool loop_timer_pending(const struct loop_timer *t);
+uint64_t loop_timer_remaining(const struct loop_timer *t); /* 0 if idle */
+size_t loop_timer_count(void); /* pending timers */
+
+/* ---- signals ---- */
+
+typedef void (loop_signal_h)(int signo, void *arg);
+
+/* Blocks signo for the process and delivers it through the loop. */
+int loop_signal_add(int signo, loop_signal_h *h, void *arg);
+
+/* ---- worker jobs ---- */
+
+/* work(arg) runs on a worker thread and must not touch loop state;
+ * done(err, arg) then runs on the loop thread with work's return value. */
+typedef int (loop_work_h)(void *arg);
+typedef void (loop_done_h)(int err, void *arg);
+
+int loop_work_start(unsigned nthreads); /* 0 = number of CPUs */
+int loop_work_post(loop_work_h *work, loop_done_h *done, void *arg);
+
+#endif
