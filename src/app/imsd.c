@@ -1,0 +1,187 @@
+/*
+ * app — the imsd process: command line, configuration, logging, event loop,
+ * monitor, and clean shutdown on `quit`, SIGTERM or SIGINT.
+ */
+#include "app/imsd.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <jansson.h>
+#include <libgen.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config/cfg_lang.h"
+#include "config/ims_cfg.h"
+#include "core/log.h"
+#include "core/mbuf.h"
+#include "loop/loop.h"
+#include "monitor/monitor.h"
+
+static void imsd_usage(FILE *f)
+{
+	fprintf(f,
+		"usage: imsd [options] CONFIG_FILE\n"
+		"\n"
+		"Starts the IMS server with the given configuration file.\n"
+		"\n"
+		"options:\n"
+		"  --dump-config    print the evaluated configuration as JSON and exit\n"
+		"  --check-config   load and check the configuration, then exit\n"
+		"  --version        print the version and exit\n"
+		"  -h, --help       this help\n");
+}
+
+static void imsd_warn_h(const char *path, const char *msg, void *arg)
+{
+	const char *file = arg;
+
+	fprintf(stderr, "%s: warning: %s: %s\n", file, path, msg);
+}
+
+/* Loads both levels of the configuration; prints errors itself. */
+static int imsd_config_load(const char *file, json_t **rootp, struct ims_cfg **cfgp)
+{
+	struct cfg_lang_err lerr;
+	struct cfg_diag diag;
+	char dirbuf[PATH_MAX];
+	json_t *root = NULL;
+	int err;
+
+	err = cfg_lang_load_file(file, &root, &lerr);
+	if (err) {
+		cfg_lang_err_print(&lerr, stderr);
+		return err;
+	}
+	snprintf(dirbuf, sizeof(dirbuf), "%s", file);
+	memset(&diag, 0, sizeof(diag));
+	diag.warn_h = imsd_warn_h;
+	diag.arg = (void *)file;
+	err = ims_cfg_from_json(root, dirname(dirbuf), cfgp, &diag);
+	if (err) {
+		fprintf(stderr, "%s: %s\n", file, diag.err);
+		json_decref(root);
+		return err;
+	}
+	*rootp = root;
+	return 0;
+}
+
+static void imsd_quit_h(void *arg)
+{
+	(void)arg;
+	log_write(LOG_IMS, LOG_LVL_INFO, LOG_DIR_NONE, NULL, "quit requested from the monitor");
+	loop_stop();
+}
+
+static void imsd_signal_h(int signo, void *arg)
+{
+	(void)arg;
+	log_write(LOG_IMS, LOG_LVL_INFO, LOG_DIR_NONE, NULL, "signal %s: stopping",
+		  strsignal(signo));
+	loop_stop();
+}
+
+static void imsd_flush_h(void *arg)
+{
+	(void)arg;
+	log_flush();
+}
+
+static int imsd_serve(const char *file, const struct ims_cfg *cfg)
+{
+	struct monitor_prm mprm = {.prompt = "(ims) ", .quit_h = imsd_quit_h,
+				   .in_fd = 0, .out_fd = 1};
+	struct log_prm lprm;
+	char err[512];
+	int rc = 1;
+
+	memset(&lprm, 0, sizeof(lprm));
+	lprm.filename = cfg->log_filename;
+	lprm.options = cfg->log_options;
+	lprm.sync = cfg->log_sync;
+	lprm.ring_count = cfg->com_log_count;
+	lprm.ring_us = cfg->com_log_us;
+	lprm.also_stderr = true;
+	if (log_init(&lprm, err, sizeof(err))) {
+		fprintf(stderr, "%s: log_options: %s\n", file, err);
+		return 1;
+	}
+	if (loop_init() || loop_before_sleep_add(imsd_flush_h, NULL) ||
+	    loop_signal_add(SIGTERM, imsd_signal_h, NULL) ||
+	    loop_signal_add(SIGINT, imsd_signal_h, NULL)) {
+		fprintf(stderr, "imsd: cannot set up the event loop: %s\n", strerror(errno));
+		goto out;
+	}
+	signal(SIGPIPE, SIG_IGN);
+	if (monitor_init() || monitor_start(&mprm)) {
+		fprintf(stderr, "imsd: cannot start the monitor\n");
+		goto out;
+	}
+	log_write(LOG_IMS, LOG_LVL_INFO, LOG_DIR_NONE, NULL,
+		  "imsd %s started with %s", IMSD_VERSION, file);
+	printf("imsd %s, configuration %s\nType 'help' for the list of commands.\n",
+	       IMSD_VERSION, file);
+	fflush(stdout);
+	rc = loop_run() ? 1 : 0;
+	log_write(LOG_IMS, LOG_LVL_INFO, LOG_DIR_NONE, NULL, "imsd stopped");
+out:
+	monitor_close();
+	loop_close();
+	log_close();
+	return rc;
+}
+
+int imsd_main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"dump-config", no_argument, NULL, 'd'},
+		{"check-config", no_argument, NULL, 'c'},
+		{"version", no_argument, NULL, 'V'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	bool dump = false, check = false;
+	struct ims_cfg *cfg = NULL;
+	json_t *root = NULL;
+	int c, rc;
+
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'd':
+			dump = true;
+			break;
+		case 'c':
+			check = true;
+			break;
+		case 'V':
+			printf("imsd %s\n", IMSD_VERSION);
+			return 0;
+		case 'h':
+			imsd_usage(stdout);
+			return 0;
+		default:
+			imsd_usage(stderr);
+			return 2;
+		}
+	}
+	if (optind != argc - 1) {
+		imsd_usage(stderr);
+		return 2;
+	}
+	if (imsd_config_load(argv[optind], &root, &cfg))
+		return 1;
+	if (dump)
+		rc = cfg_lang_dump(root, stdout) ? 1 : 0;
+	else if (check)
+		rc = 0;
+	else
+		rc = imsd_serve(argv[optind], cfg);
+	ims_cfg_free(cfg);
+	json_decref(root);
+	return rc;
+}

@@ -1,0 +1,342 @@
+/*
+ * monitor — command table, command execution and the stdin reader.
+ *
+ * Terminal input goes through libedit's callback interface so that the
+ * prompt lives on the event loop next to the SIP sockets; other input is
+ * read in chunks and split on newlines, bounded by MONITOR_MAX_LINE.
+ */
+#include "monitor/monitor.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <editline/readline.h>
+
+#include "core/log.h"
+#include "core/mbuf.h"
+#include "loop/loop.h"
+
+#define MONITOR_MAX_TABLES 32
+
+struct monitor_table {
+	const struct monitor_cmd *cmds; /* borrowed */
+	size_t n;
+};
+
+static struct {
+	struct monitor_table tables[MONITOR_MAX_TABLES];
+	size_t ntables;
+	struct monitor_prm prm;
+	bool started;
+	bool tty;
+	char line[MONITOR_MAX_LINE]; /* partial line (non-terminal input) */
+	size_t line_len;
+	bool line_overflow;
+} mon;
+
+static const struct monitor_cmd *monitor_cmd_find(const char *name)
+{
+	for (size_t t = 0; t < mon.ntables; t++) {
+		for (size_t i = 0; i < mon.tables[t].n; i++) {
+			if (!strcmp(mon.tables[t].cmds[i].name, name))
+				return &mon.tables[t].cmds[i];
+		}
+	}
+	return NULL;
+}
+
+int monitor_cmds_register(const struct monitor_cmd *cmds, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (monitor_cmd_find(cmds[i].name))
+			return EEXIST;
+	}
+	if (mon.ntables >= MONITOR_MAX_TABLES)
+		return ENOSPC;
+	mon.tables[mon.ntables].cmds = cmds;
+	mon.tables[mon.ntables].n = n;
+	mon.ntables++;
+	return 0;
+}
+
+int monitor_split(char *line, char **argv, int max, int *argc)
+{
+	int n = 0;
+	char *p = line;
+
+	for (;;) {
+		char *w;
+
+		while (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n')
+			p++;
+		if (!*p)
+			break;
+		if (n >= max)
+			return ENOSPC;
+		if (*p == '"') {
+			w = ++p;
+			while (*p && *p != '"')
+				p++;
+			if (*p != '"')
+				return EBADMSG;
+		} else {
+			w = p;
+			while (*p && *p != ' ' && *p != '\t' && *p != '\r' && *p != '\n')
+				p++;
+		}
+		argv[n++] = w;
+		if (!*p)
+			break;
+		*p++ = '\0';
+	}
+	*argc = n;
+	return 0;
+}
+
+static int monitor_cmd_cmp(const void *a, const void *b)
+{
+	const struct monitor_cmd *const *x = a, *const *y = b;
+
+	return strcmp((*x)->name, (*y)->name);
+}
+
+static int monitor_help(int argc, char **argv, struct mbuf *out, void *arg)
+{
+	const struct monitor_cmd *list[256];
+	size_t n = 0;
+
+	(void)arg;
+	if (argc > 1) {
+		const struct monitor_cmd *c = monitor_cmd_find(argv[1]);
+
+		if (!c) {
+			mbuf_printf(out, "Unknown command: %s\n", argv[1]);
+			return EINVAL;
+		}
+		mbuf_printf(out, "%s%s%s\n  %s\n", c->name, c->usage ? " " : "",
+			    c->usage ? c->usage : "", c->summary);
+		if (c->help)
+			mbuf_printf(out, "\n%s\n", c->help);
+		return 0;
+	}
+	for (size_t t = 0; t < mon.ntables; t++) {
+		for (size_t i = 0; i < mon.tables[t].n && n < 256; i++)
+			list[n++] = &mon.tables[t].cmds[i];
+	}
+	qsort(list, n, sizeof(list[0]), monitor_cmd_cmp);
+	mbuf_printf(out, "Available commands:\n");
+	for (size_t i = 0; i < n; i++)
+		mbuf_printf(out, "  %-12s %s\n", list[i]->name, list[i]->summary);
+	mbuf_printf(out, "Use 'help command' for details about a command.\n");
+	return 0;
+}
+
+static int monitor_log(int argc, char **argv, struct mbuf *out, void *arg)
+{
+	char err[256];
+
+	(void)arg;
+	if (argc > 2) {
+		mbuf_printf(out, "Error: log takes one argument (comma separated options)\n");
+		return EINVAL;
+	}
+	if (argc == 2 && log_options_apply(argv[1], err, sizeof(err))) {
+		mbuf_printf(out, "Error: %s\n", err);
+		return EINVAL;
+	}
+	return log_state_print(out);
+}
+
+static int monitor_quit(int argc, char **argv, struct mbuf *out, void *arg)
+{
+	(void)argc;
+	(void)argv;
+	(void)out;
+	(void)arg;
+	if (mon.prm.quit_h)
+		mon.prm.quit_h(mon.prm.quit_arg);
+	return 0;
+}
+
+static const struct monitor_cmd monitor_builtin[] = {
+	{"help", "[command]", "Display the help; 'help command' for details.",
+	 "Without argument, lists the commands. With a command name, shows its\n"
+	 "arguments and what it does.",
+	 monitor_help, NULL},
+	{"log", "[log_options]", "Display or change the log options.",
+	 "Without argument, displays the current log state. With an argument,\n"
+	 "changes the log options first; the syntax is that of the log_options\n"
+	 "configuration property, e.g. 'log sip.level=debug,sip.max_size=2048'\n"
+	 "or 'log all.level=info,file.rotate=now'.",
+	 monitor_log, NULL},
+	{"quit", NULL, "Stop the program and exit.", NULL, monitor_quit, NULL},
+};
+
+int monitor_init(void)
+{
+	memset(&mon, 0, sizeof(mon));
+	return monitor_cmds_register(monitor_builtin,
+				     sizeof(monitor_builtin) / sizeof(monitor_builtin[0]));
+}
+
+int monitor_exec(const char *line, struct mbuf *out)
+{
+	char buf[MONITOR_MAX_LINE];
+	char *argv[MONITOR_MAX_ARGS];
+	const struct monitor_cmd *c;
+	int argc, err;
+
+	if (strlen(line) >= sizeof(buf)) {
+		mbuf_printf(out, "Error: command line too long (max %d bytes)\n",
+			    MONITOR_MAX_LINE - 1);
+		return E2BIG;
+	}
+	strcpy(buf, line);
+	err = monitor_split(buf, argv, MONITOR_MAX_ARGS, &argc);
+	if (err == ENOSPC) {
+		mbuf_printf(out, "Error: too many arguments (max %d)\n", MONITOR_MAX_ARGS);
+		return err;
+	}
+	if (err) {
+		mbuf_printf(out, "Error: unterminated quoted argument\n");
+		return err;
+	}
+	if (argc == 0)
+		return 0;
+	c = monitor_cmd_find(argv[0]);
+	if (!c) {
+		mbuf_printf(out, "Unknown command: %s (type 'help' for the list)\n", argv[0]);
+		return EINVAL;
+	}
+	return c->h(argc, argv, out, c->arg);
+}
+
+static void monitor_write_all(const void *data, size_t len)
+{
+	const char *p = data;
+
+	while (len) {
+		ssize_t n = write(mon.prm.out_fd, p, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return; /* output closed: nothing useful left to do */
+		p += n;
+		len -= (size_t)n;
+	}
+}
+
+static void monitor_run_line(const char *line)
+{
+	struct mbuf out;
+
+	mbuf_init(&out, 0);
+	monitor_exec(line, &out);
+	if (out.end)
+		monitor_write_all(out.buf, out.end);
+	mbuf_reset(&out);
+}
+
+static void monitor_stdin_close(void)
+{
+	loop_fd_close(mon.prm.in_fd);
+	if (mon.tty)
+		rl_callback_handler_remove();
+	mon.started = false;
+}
+
+static void monitor_rl_line_h(char *line)
+{
+	if (!line) {
+		/* Ctrl-D: stop reading, keep the server running */
+		monitor_write_all("\n", 1);
+		monitor_stdin_close();
+		return;
+	}
+	if (*line)
+		add_history(line);
+	monitor_run_line(line);
+	free(line);
+}
+
+static void monitor_pipe_read(void)
+{
+	char chunk[4096];
+	ssize_t n = read(mon.prm.in_fd, chunk, sizeof(chunk));
+
+	if (n < 0 && (errno == EINTR || errno == EAGAIN))
+		return;
+	if (n <= 0) {
+		if (mon.line_len && !mon.line_overflow) {
+			mon.line[mon.line_len] = '\0';
+			monitor_run_line(mon.line);
+		}
+		mon.line_len = 0;
+		monitor_stdin_close();
+		return;
+	}
+	for (ssize_t i = 0; i < n; i++) {
+		if (chunk[i] != '\n') {
+			if (mon.line_len < sizeof(mon.line) - 1)
+				mon.line[mon.line_len++] = chunk[i];
+			else
+				mon.line_overflow = true;
+			continue;
+		}
+		mon.line[mon.line_len] = '\0';
+		if (mon.line_overflow) {
+			char msg[96];
+			int m = snprintf(msg, sizeof(msg),
+					 "Error: command line too long (max %d bytes)\n",
+					 MONITOR_MAX_LINE - 1);
+			monitor_write_all(msg, (size_t)m);
+		} else {
+			monitor_run_line(mon.line);
+		}
+		mon.line_len = 0;
+		mon.line_overflow = false;
+		if (!mon.started)
+			return; /* a command (quit) may have closed the monitor */
+	}
+}
+
+static void monitor_stdin_h(int fd, int events, void *arg)
+{
+	(void)fd;
+	(void)arg;
+	if (mon.tty && (events & LOOP_READ)) {
+		rl_callback_read_char();
+		return;
+	}
+	if (events & (LOOP_READ | LOOP_ERROR))
+		monitor_pipe_read();
+}
+
+int monitor_start(const struct monitor_prm *prm)
+{
+	int err;
+
+	mon.prm = *prm;
+	if (!mon.prm.prompt)
+		mon.prm.prompt = "(ims) ";
+	mon.tty = isatty(prm->in_fd) && prm->in_fd == 0;
+	err = loop_fd_listen(prm->in_fd, LOOP_READ, monitor_stdin_h, NULL);
+	if (err)
+		return err;
+	mon.started = true;
+	if (mon.tty) {
+		using_history();
+		rl_callback_handler_install(mon.prm.prompt, monitor_rl_line_h);
+	}
+	return 0;
+}
+
+void monitor_close(void)
+{
+	if (mon.started)
+		monitor_stdin_close();
+}

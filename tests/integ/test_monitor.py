@@ -1,0 +1,119 @@
+"""The command line monitor (manual §7) and process life cycle, over a pipe and
+over a pseudo-terminal, against the real binary."""
+import os
+import pty
+import select
+import signal
+import subprocess
+import time
+
+from conftest import IMSD_BIN, minimal_cfg
+
+
+def test_help_lists_commands(tmp_path, imsd_factory):
+    d = imsd_factory(minimal_cfg(tmp_path))
+    d.wait_ready()
+    out = d.command("help", "for details")
+    for cmd in ("help", "log", "quit"):
+        assert f"  {cmd} " in out
+    out = d.command("help log", "log_options")
+    assert "log [log_options]" in out
+
+
+def test_unknown_command_keeps_running(tmp_path, imsd_factory):
+    d = imsd_factory(minimal_cfg(tmp_path))
+    d.wait_ready()
+    out = d.command("frobnicate 1 2", "(type 'help'")
+    assert "Unknown command: frobnicate" in out
+    out = d.command("help nosuch", "Unknown command")
+    d.command("help", "Available commands")
+
+
+def test_log_shows_and_changes_state(tmp_path, imsd_factory):
+    d = imsd_factory(minimal_cfg(tmp_path))
+    d.wait_ready()
+    out = d.command("log", "sip.level=")
+    assert "sip.level=info" in out
+    out = d.command("log sip.level=debug,ims.level=error", "ims.level=")
+    assert "sip.level=debug" in out and "ims.level=error" in out
+    out = d.command("log sip.level=loud", "Error")
+    assert "loud" in out
+    out = d.command("log", "sip.level=")
+    assert "sip.level=debug" in out  # a bad option changed nothing
+
+
+def test_quit_exits_zero(tmp_path, imsd_factory):
+    d = imsd_factory(minimal_cfg(tmp_path))
+    d.wait_ready()
+    d.proc.stdin.write(b"quit\n")
+    d.proc.stdin.flush()
+    assert d.wait_exit() == 0
+
+
+def test_sigterm_exits_zero_and_flushes_log(tmp_path, imsd_factory):
+    cfg = minimal_cfg(tmp_path)
+    d = imsd_factory(cfg)
+    d.wait_ready()
+    d.proc.send_signal(signal.SIGTERM)
+    assert d.wait_exit() == 0
+    log = (tmp_path / "ims.log").read_text()
+    assert "started" in log and "stopped" in log
+
+
+def test_eof_on_stdin_does_not_stop(tmp_path, imsd_factory):
+    d = imsd_factory(minimal_cfg(tmp_path))
+    d.wait_ready()
+    d.close_stdin()
+    time.sleep(0.5)  # give a wrongly exiting server the chance to exit
+    assert d.proc.poll() is None
+    d.proc.send_signal(signal.SIGINT)
+    assert d.wait_exit() == 0
+
+
+def test_overlong_line_rejected(tmp_path, imsd_factory):
+    d = imsd_factory(minimal_cfg(tmp_path))
+    d.wait_ready()
+    out = d.command("x" * 10000, "too long")
+    d.command("help", "Available commands")
+
+
+def _pty_read_until(fd, needle, timeout=10.0):
+    buf = b""
+    deadline = time.monotonic() + timeout
+    while needle not in buf:
+        left = deadline - time.monotonic()
+        assert left > 0, f"timeout waiting for {needle!r} in {buf!r}"
+        r, _, _ = select.select([fd], [], [], left)
+        if r:
+            try:
+                buf += os.read(fd, 4096)
+            except OSError:
+                break
+    return buf
+
+
+def test_terminal_prompt_editing_and_history(tmp_path):
+    cfg = minimal_cfg(tmp_path)
+    pid, fd = pty.fork()
+    if pid == 0:
+        os.execv(IMSD_BIN, [IMSD_BIN, cfg])
+    try:
+        _pty_read_until(fd, b"(ims) ")
+        # line editing: type "hxlp", fix it with backspaces, run it
+        os.write(fd, b"hxlp\x7f\x7f\x7felp\r")
+        out = _pty_read_until(fd, b"for details")
+        assert b"Available commands" in out
+        _pty_read_until(fd, b"(ims) ")
+        # history: up arrow recalls the last command
+        os.write(fd, b"\x1b[A\r")
+        out = _pty_read_until(fd, b"for details")
+        assert b"Available commands" in out
+        os.write(fd, b"quit\r")
+        _, status = os.waitpid(pid, 0)
+        assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0
+        pid = 0
+    finally:
+        if pid:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+        os.close(fd)
