@@ -467,7 +467,7 @@ int cfg_get_str_list(struct cfg_rd *rd, const json_t *v, bool single_ok,
 int cfg_field_read(struct cfg_rd *rd, const json_t *v, const struct cfg_field *f,
 		   void *base)
 {
-	unsigned char *p = (unsigned char *)base + f->off;
+	void *p = (char *)base + f->off;
 	int64_t x;
 	int idx;
 

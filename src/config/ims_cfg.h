@@ -448,7 +448,8 @@ void ims_cfg_free(struct ims_cfg *cfg);
 int ims_cfg_addr_parse(const char *s, uint16_t def_port, char *host, size_t hostsz,
 		       uint16_t *port);
 
-/* Decodes exactly 2*len hex digits (either case) into out. EINVAL else. */
+/* Decodes exactly 2*len hex digits (either case) into out. EINVAL else
+ * (out may then be partly written). */
 int ims_cfg_hex_decode(const char *s, uint8_t *out, size_t len);
 
 #endif
