@@ -49,6 +49,7 @@ static int imsd_config_load(const char *file, json_t **rootp, struct ims_cfg **c
 	struct cfg_lang_err lerr;
 	struct cfg_diag diag;
 	char dirbuf[PATH_MAX];
+	char errbuf[512] = "";
 	json_t *root = NULL;
 	int err;
 
@@ -59,11 +60,13 @@ static int imsd_config_load(const char *file, json_t **rootp, struct ims_cfg **c
 	}
 	snprintf(dirbuf, sizeof(dirbuf), "%s", file);
 	memset(&diag, 0, sizeof(diag));
+	diag.err = errbuf;
+	diag.errlen = sizeof(errbuf);
 	diag.warn_h = imsd_warn_h;
 	diag.arg = (void *)file;
 	err = ims_cfg_from_json(root, dirname(dirbuf), cfgp, &diag);
 	if (err) {
-		fprintf(stderr, "%s: %s\n", file, diag.err);
+		fprintf(stderr, "%s: %s\n", file, errbuf);
 		json_decref(root);
 		return err;
 	}
