@@ -153,6 +153,15 @@ void loop_timer_free(struct loop_timer *t)
 		free(th.a);
 		th.a = NULL;
 		th.cap = 0;
+	} else if (th.cap > 1024 && th.ntimers < th.cap / 4) {
+		/* Give back memory after a mass free; still >= 2x reserved,
+		 * and n <= ntimers, so nothing pending is lost. */
+		struct heap_ent *a = realloc(th.a, th.cap / 2 * sizeof(*a));
+
+		if (a) {
+			th.a = a;
+			th.cap /= 2;
+		}
 	}
 }
 

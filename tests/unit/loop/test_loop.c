@@ -463,6 +463,48 @@ static void test_fd_close_in_batch(void **state)
 	loop_before_sleep_remove(closer_hook_h, NULL);
 }
 
+/* Both ends of a socketpair are writable in the first batch; whichever
+ * handler runs first drops the other's write interest, so the other must
+ * not be handed the WRITE event already fetched for it. */
+static int wi_calls, wi_hooks;
+
+static void write_interest_h(int fd, int events, void *arg)
+{
+	(void)fd;
+	assert_true(events & LOOP_WRITE);
+	wi_calls++;
+	assert_int_equal(loop_fd_modify((int)(intptr_t)arg, LOOP_READ), 0);
+	assert_int_equal(loop_fd_modify(fd, LOOP_READ), 0);
+}
+
+static void write_interest_hook(void *arg)
+{
+	(void)arg;
+	if (++wi_hooks == 2)
+		loop_stop();
+}
+
+static void test_fd_modify_in_batch(void **state)
+{
+	int sv[2];
+
+	(void)state;
+	wi_calls = wi_hooks = 0;
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	assert_int_equal(loop_fd_listen(sv[0], LOOP_WRITE, write_interest_h,
+					(void *)(intptr_t)sv[1]), 0);
+	assert_int_equal(loop_fd_listen(sv[1], LOOP_WRITE, write_interest_h,
+					(void *)(intptr_t)sv[0]), 0);
+	assert_int_equal(loop_before_sleep_add(write_interest_hook, NULL), 0);
+	assert_int_equal(loop_run(), 0);
+	assert_false(guard_fired);
+	assert_int_equal(wi_calls, 1);
+	loop_fd_close(sv[0]);
+	loop_fd_close(sv[1]);
+	close(sv[0]);
+	close(sv[1]);
+}
+
 /* ---- signals ---- */
 
 static pthread_t main_thread;
@@ -754,6 +796,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_timer_million, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fd_read_write, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fd_close_in_batch, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_fd_modify_in_batch, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_signal, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_work_many, setup, teardown),
