@@ -33,8 +33,8 @@ enum {
 
 struct hash {
 	struct hash_entry **tab[2]; /* owned */
-	size_t size[2];             /* powers of two */
-	size_t rehash;              /* next old bucket to move */
+	size_t size[2];		    /* powers of two */
+	size_t rehash;		    /* next old bucket to move */
 	size_t count;
 };
 
@@ -172,16 +172,15 @@ static struct hash_entry *hash_chain_find(struct hash_entry *e, uint64_t hv,
 	return NULL;
 }
 
-struct hash_entry *hash_lookup(const struct hash *h, uint64_t hv,
-			       hash_match_h *match, const void *key)
+struct hash_entry *hash_lookup(const struct hash *h, uint64_t hv, hash_match_h *match,
+			       const void *key)
 {
 	if (!h || !match)
 		return NULL;
 	return hash_chain_find(*hash_slot(h, hv), hv, match, key);
 }
 
-struct hash_entry *hash_lookup_next(const struct hash *h,
-				    const struct hash_entry *prev,
+struct hash_entry *hash_lookup_next(const struct hash *h, const struct hash_entry *prev,
 				    hash_match_h *match, const void *key)
 {
 	if (!h || !prev || !match)
@@ -279,16 +278,16 @@ static inline uint64_t sip_load(const uint8_t *p, size_t n, bool ci)
 	return m;
 }
 
-static uint64_t siphash(const uint64_t k[2], unsigned c, unsigned d,
-			const void *data, size_t len, bool ci)
+static uint64_t siphash(const uint64_t k[2], unsigned c, unsigned d, const void *data,
+			size_t len, bool ci)
 {
 	/* "" for NULL: even NULL + 0 is undefined behaviour. */
 	const uint8_t *p = data ? data : (const void *)"";
 	struct sip s = {
-		.v0 = k[0] ^ 0x736f6d6570736575ULL,
-		.v1 = k[1] ^ 0x646f72616e646f6dULL,
-		.v2 = k[0] ^ 0x6c7967656e657261ULL,
-		.v3 = k[1] ^ 0x7465646279746573ULL,
+	    .v0 = k[0] ^ 0x736f6d6570736575ULL,
+	    .v1 = k[1] ^ 0x646f72616e646f6dULL,
+	    .v2 = k[0] ^ 0x6c7967656e657261ULL,
+	    .v3 = k[1] ^ 0x7465646279746573ULL,
 	};
 	size_t full = len & ~(size_t)7;
 	uint64_t b;
@@ -319,10 +318,9 @@ static void hash_key_init(void)
 	 * differ per run, which is all the table needs to stay balanced
 	 * against keys chosen in advance. */
 	clock_gettime(CLOCK_REALTIME, &ts);
-	hash_key[0] = (uint64_t)ts.tv_nsec * 0x9e3779b97f4a7c15ULL ^
-		      (uint64_t)ts.tv_sec;
-	hash_key[1] = (uint64_t)getpid() * 0xc2b2ae3d27d4eb4fULL ^
-		      (uint64_t)(uintptr_t)&ts;
+	hash_key[0] = (uint64_t)ts.tv_nsec * 0x9e3779b97f4a7c15ULL ^ (uint64_t)ts.tv_sec;
+	hash_key[1] =
+	    (uint64_t)getpid() * 0xc2b2ae3d27d4eb4fULL ^ (uint64_t)(uintptr_t)&ts;
 }
 
 static const uint64_t *hash_key_get(void)

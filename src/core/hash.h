@@ -31,8 +31,7 @@ struct hash_entry {
 };
 
 /* The object holding entry `e`, whose hash_entry member is `member`. */
-#define HASH_OBJ(e, type, member)                                              \
-	((type *)(void *)((char *)(e) - offsetof(type, member)))
+#define HASH_OBJ(e, type, member) ((type *)(void *)((char *)(e)-offsetof(type, member)))
 
 struct hash;
 
@@ -52,11 +51,10 @@ void hash_insert(struct hash *h, struct hash_entry *e, uint64_t hv);
 /* Removes e, which must be in h. O(1) on average (walks one bucket). */
 void hash_remove(struct hash *h, struct hash_entry *e);
 /* First entry with hash value hv for which match(e, key) is true. */
-struct hash_entry *hash_lookup(const struct hash *h, uint64_t hv,
-			       hash_match_h *match, const void *key);
+struct hash_entry *hash_lookup(const struct hash *h, uint64_t hv, hash_match_h *match,
+			       const void *key);
 /* Next entry after `prev` (returned by a lookup) with the same key. */
-struct hash_entry *hash_lookup_next(const struct hash *h,
-				    const struct hash_entry *prev,
+struct hash_entry *hash_lookup_next(const struct hash *h, const struct hash_entry *prev,
 				    hash_match_h *match, const void *key);
 size_t hash_count(const struct hash *h);
 size_t hash_buckets(const struct hash *h); /* bucket slots, for stats */

@@ -139,8 +139,8 @@ static int loop_fd_grow(int fd)
 static int loop_epoll_ctl(int op, int fd, const struct loop_fd *e)
 {
 	struct epoll_event ev = {
-		.events = loop_epoll_events(e->events),
-		.data.u64 = ((uint64_t)e->gen << 32) | (uint32_t)fd,
+	    .events = loop_epoll_events(e->events),
+	    .data.u64 = ((uint64_t)e->gen << 32) | (uint32_t)fd,
 	};
 
 	return epoll_ctl(lp.epfd, op, fd, &ev) ? errno : 0;

@@ -10,7 +10,7 @@
 
 #include "loop/loop.h"
 
-bool loop_ready(void);    /* between loop_init and loop_close */
+bool loop_ready(void);	  /* between loop_init and loop_close */
 bool loop_stopping(void); /* loop_stop() was called */
 
 /* loop_timer.c */

@@ -17,9 +17,9 @@
 
 static struct {
 	int fd;
-	bool saved;      /* `old` holds the mask before our first block */
-	sigset_t old;    /* restored by loop_signal_close */
-	sigset_t mask;   /* signals we deliver */
+	bool saved;    /* `old` holds the mask before our first block */
+	sigset_t old;  /* restored by loop_signal_close */
+	sigset_t mask; /* signals we deliver */
 	struct {
 		loop_signal_h *h;
 		void *arg; /* borrowed */
@@ -49,8 +49,8 @@ int loop_signal_add(int signo, loop_signal_h *h, void *arg)
 	sigset_t nm;
 	int fd, err;
 
-	if (!loop_ready() || !h || signo <= 0 || signo >= _NSIG ||
-	    signo == SIGKILL || signo == SIGSTOP)
+	if (!loop_ready() || !h || signo <= 0 || signo >= _NSIG || signo == SIGKILL ||
+	    signo == SIGSTOP)
 		return EINVAL;
 	if (!sg.saved) {
 		pthread_sigmask(SIG_BLOCK, NULL, &sg.old);

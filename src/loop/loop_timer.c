@@ -165,8 +165,7 @@ void loop_timer_free(struct loop_timer *t)
 	}
 }
 
-void loop_timer_start(struct loop_timer *t, uint64_t delay_ms,
-		      loop_timer_h *h, void *arg)
+void loop_timer_start(struct loop_timer *t, uint64_t delay_ms, loop_timer_h *h, void *arg)
 {
 	uint64_t now = loop_now_ms();
 	struct heap_ent ent;

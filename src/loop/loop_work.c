@@ -48,9 +48,9 @@ static struct {
 	bool started, stopping;
 	int efd;
 } wk = {
-	.mu = PTHREAD_MUTEX_INITIALIZER,
-	.cv = PTHREAD_COND_INITIALIZER,
-	.efd = -1,
+    .mu = PTHREAD_MUTEX_INITIALIZER,
+    .cv = PTHREAD_COND_INITIALIZER,
+    .efd = -1,
 };
 
 static void job_list_init(struct job_list *l)
@@ -197,8 +197,7 @@ static int loop_work_spawn(unsigned n)
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
 	for (wk.nthr = 0; wk.nthr < n; wk.nthr++) {
-		err = pthread_create(&wk.thr[wk.nthr], NULL, loop_work_thread,
-				     NULL);
+		err = pthread_create(&wk.thr[wk.nthr], NULL, loop_work_thread, NULL);
 		if (err)
 			break;
 	}
@@ -209,20 +208,19 @@ static int loop_work_spawn(unsigned n)
 int loop_work_start_prm(const struct loop_work_prm *prm)
 {
 	unsigned n = prm ? prm->nthreads : 0;
-	size_t qmax = prm && prm->queue_max ? prm->queue_max
-					    : LOOP_WORK_QUEUE_DEFAULT;
+	size_t qmax = prm && prm->queue_max ? prm->queue_max : LOOP_WORK_QUEUE_DEFAULT;
 	int err;
 
-	if (!loop_ready() || n > LOOP_WORK_THREADS_MAX ||
-	    qmax > LOOP_WORK_QUEUE_MAX)
+	if (!loop_ready() || n > LOOP_WORK_THREADS_MAX || qmax > LOOP_WORK_QUEUE_MAX)
 		return EINVAL;
 	if (wk.started)
 		return EALREADY;
 	if (n == 0) {
 		long c = sysconf(_SC_NPROCESSORS_ONLN);
 
-		n = c < 1 ? 1 : c > LOOP_WORK_THREADS_MAX ? LOOP_WORK_THREADS_MAX
-							   : (unsigned)c;
+		n = c < 1			? 1
+		    : c > LOOP_WORK_THREADS_MAX ? LOOP_WORK_THREADS_MAX
+						: (unsigned)c;
 	}
 	wk.thr = calloc(n, sizeof(*wk.thr));
 	wk.pool = calloc(qmax, sizeof(*wk.pool));

@@ -178,8 +178,7 @@ static void test_hash_case_insensitive(void **state)
 			"BOB@IMS.EXAMPLE");
 	assert_ptr_equal(e, &b.he);
 	/* Case-sensitive match callback rejects a same-hash other-case key. */
-	e = hash_lookup(h, hash_str_ci("BOB@IMS.EXAMPLE"), user_match,
-			"BOB@IMS.EXAMPLE");
+	e = hash_lookup(h, hash_str_ci("BOB@IMS.EXAMPLE"), user_match, "BOB@IMS.EXAMPLE");
 	assert_null(e);
 	assert_int_equal(hash_bytes_ci("AbC-xyZ_0123456789", 18),
 			 hash_bytes("abc-xyz_0123456789", 18));
@@ -220,9 +219,8 @@ static void test_hash_duplicates(void **state)
 static void test_hash_siphash_vectors(void **state)
 {
 	static const uint64_t want[] = {
-		0x726fdb47dd0e0e31ULL, 0x74f839c593dc67fdULL,
-		0x0d6c8009d9a94f5aULL, 0x85676696d7fb7e2dULL,
-		0xcf2794e0277187b7ULL, 0x18765564cd99a68dULL,
+	    0x726fdb47dd0e0e31ULL, 0x74f839c593dc67fdULL, 0x0d6c8009d9a94f5aULL,
+	    0x85676696d7fb7e2dULL, 0xcf2794e0277187b7ULL, 0x18765564cd99a68dULL,
 	};
 	uint8_t key[16], msg[16];
 
@@ -242,12 +240,12 @@ static void test_hash_siphash_vectors(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_hash_million),
-		cmocka_unit_test(test_hash_growth_hint),
-		cmocka_unit_test(test_hash_iter_remove),
-		cmocka_unit_test(test_hash_case_insensitive),
-		cmocka_unit_test(test_hash_duplicates),
-		cmocka_unit_test(test_hash_siphash_vectors),
+	    cmocka_unit_test(test_hash_million),
+	    cmocka_unit_test(test_hash_growth_hint),
+	    cmocka_unit_test(test_hash_iter_remove),
+	    cmocka_unit_test(test_hash_case_insensitive),
+	    cmocka_unit_test(test_hash_duplicates),
+	    cmocka_unit_test(test_hash_siphash_vectors),
 	};
 
 	return cmocka_run_group_tests_name("hash", tests, NULL, NULL);

@@ -260,9 +260,8 @@ static void mt_h(void *arg)
 		m_bad++;
 	/* All were started in the same cached millisecond: order is by
 	 * delay, then by index (start order). */
-	if (m_last != SIZE_MAX &&
-	    (mt_delay(m_last) > mt_delay(i) ||
-	     (mt_delay(m_last) == mt_delay(i) && m_last > i)))
+	if (m_last != SIZE_MAX && (mt_delay(m_last) > mt_delay(i) ||
+				   (mt_delay(m_last) == mt_delay(i) && m_last > i)))
 		m_bad++;
 	m_last = i;
 	mts[i].fired = true;
@@ -443,10 +442,10 @@ static void test_fd_close_in_batch(void **state)
 	cl.rd[1] = p1[0];
 	assert_int_equal(write(p0[1], "a", 1), 1);
 	assert_int_equal(write(p1[1], "b", 1), 1);
-	assert_int_equal(loop_fd_listen(p0[0], LOOP_READ, closer_h,
-					(void *)(intptr_t)p1[0]), 0);
-	assert_int_equal(loop_fd_listen(p1[0], LOOP_READ, closer_h,
-					(void *)(intptr_t)p0[0]), 0);
+	assert_int_equal(
+	    loop_fd_listen(p0[0], LOOP_READ, closer_h, (void *)(intptr_t)p1[0]), 0);
+	assert_int_equal(
+	    loop_fd_listen(p1[0], LOOP_READ, closer_h, (void *)(intptr_t)p0[0]), 0);
 	assert_int_equal(loop_before_sleep_add(closer_hook_h, NULL), 0);
 	assert_int_equal(loop_run(), 0);
 	assert_false(guard_fired);
@@ -491,10 +490,12 @@ static void test_fd_modify_in_batch(void **state)
 	(void)state;
 	wi_calls = wi_hooks = 0;
 	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
-	assert_int_equal(loop_fd_listen(sv[0], LOOP_WRITE, write_interest_h,
-					(void *)(intptr_t)sv[1]), 0);
-	assert_int_equal(loop_fd_listen(sv[1], LOOP_WRITE, write_interest_h,
-					(void *)(intptr_t)sv[0]), 0);
+	assert_int_equal(
+	    loop_fd_listen(sv[0], LOOP_WRITE, write_interest_h, (void *)(intptr_t)sv[1]),
+	    0);
+	assert_int_equal(
+	    loop_fd_listen(sv[1], LOOP_WRITE, write_interest_h, (void *)(intptr_t)sv[0]),
+	    0);
 	assert_int_equal(loop_before_sleep_add(write_interest_hook, NULL), 0);
 	assert_int_equal(loop_run(), 0);
 	assert_false(guard_fired);
@@ -621,8 +622,7 @@ static void test_work_many(void **state)
 	 * QMAX posts succeed before the loop runs. */
 	post_more();
 	assert_int_equal(jobs_posted, QMAX);
-	assert_int_equal(loop_work_post(square_work, square_done, &jobs[0]),
-			 EAGAIN);
+	assert_int_equal(loop_work_post(square_work, square_done, &jobs[0]), EAGAIN);
 	assert_int_equal(loop_run(), 0);
 	assert_false(guard_fired);
 	assert_int_equal(jobs_done, JOBS);
@@ -682,8 +682,8 @@ static void test_work_close_cancels(void **state)
 	assert_int_equal(sem_init(&gate_entered, 0, 0), 0);
 	assert_int_equal(loop_work_start_prm(&prm), 0);
 	for (size_t i = 0; i < 4; i++)
-		assert_int_equal(loop_work_post(i ? never_work : gated_work,
-						close_done_h, (void *)(uintptr_t)i),
+		assert_int_equal(loop_work_post(i ? never_work : gated_work, close_done_h,
+						(void *)(uintptr_t)i),
 				 0);
 	assert_int_equal(pthread_create(&thr, NULL, gate_opener, NULL), 0);
 	/* The single worker is blocked in job 0, jobs 1-3 wait in the queue. */
@@ -786,27 +786,20 @@ static void test_stop_from_thread(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_timer_order, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_timer_cancel_restart, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_timer_rearm_in_handler, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_timer_no_starvation, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_timer_million, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_fd_read_write, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_fd_close_in_batch, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_fd_modify_in_batch, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_signal, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_work_many, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_work_close_cancels, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_stop_from_timer_and_hooks, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_stop_from_thread, setup,
-						teardown),
+	    cmocka_unit_test_setup_teardown(test_timer_order, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_timer_cancel_restart, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_timer_rearm_in_handler, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_timer_no_starvation, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_timer_million, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_fd_read_write, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_fd_close_in_batch, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_fd_modify_in_batch, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_signal, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_work_many, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_work_close_cancels, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_stop_from_timer_and_hooks, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_stop_from_thread, setup, teardown),
 	};
 
 	return cmocka_run_group_tests_name("loop", tests, NULL, NULL);
