@@ -89,7 +89,7 @@ static int bench_timers(size_t n)
 
 struct obj {
 	struct hash_entry he;
-	char key[32];
+	char key[48];
 };
 
 static bool obj_match(const struct hash_entry *e, const void *key)
