@@ -25,6 +25,11 @@ void loop_stop(void);          /* callable from handlers and signal paths */
 uint64_t loop_now_ms(void);    /* monotonic, cached per loop iteration */
 /* Calls h(arg) once before each sleep, e.g. to flush batched writes. */
 int loop_before_sleep_add(void (*h)(void *arg), void *arg);
+/* Removes the first hook registered with this h and arg (safe from a hook). */
+void loop_before_sleep_remove(void (*h)(void *arg), void *arg);
+/* Re-reads the clock now, e.g. after long blocking start-up work, so that
+ * timers started next are not measured from a stale time. */
+void loop_now_update(void);
 
 /* ---- file descriptors ---- */
 
@@ -36,8 +41,14 @@ enum {
 
 typedef void (loop_fd_h)(int fd, int events, void *arg);
 
+/* Level-triggered: a handler is called again on the next iteration while
+ * the fd stays readable (writable). Listening again on a watched fd
+ * replaces its handler. Errors: EINVAL (bad events/handler, no loop),
+ * EBADF, ENOMEM, or epoll_ctl's errno. */
 int loop_fd_listen(int fd, int events, loop_fd_h *h, void *arg);
 int loop_fd_modify(int fd, int events); /* same handler, new interest */
+/* Call before close(fd). Events of fd still pending in the batch being
+ * dispatched are dropped, even if the number is reused at once. */
 void loop_fd_close(int fd); /* stops watching; does not close(fd) */
 
 /* ---- timers ---- */
@@ -62,6 +73,10 @@ typedef void (loop_signal_h)(int signo, void *arg);
 
 /* Blocks signo for the process and delivers it through the loop. */
 int loop_signal_add(int signo, loop_signal_h *h, void *arg);
+/* Blocking is per thread and inherited by threads created later: add the
+ * signals before starting any thread (workers block all signals anyway).
+ * Adding a signal again replaces its handler. EINVAL for SIGKILL, SIGSTOP
+ * or a number out of range. */
 
 /* ---- worker jobs ---- */
 
@@ -71,6 +86,22 @@ typedef int (loop_work_h)(void *arg);
 typedef void (loop_done_h)(int err, void *arg);
 
 int loop_work_start(unsigned nthreads); /* 0 = number of CPUs */
+/* EAGAIN when queue_max jobs are outstanding (posted and whose done has
+ * not run yet); EINVAL before loop_work_start; ESHUTDOWN while closing.
+ * done may be NULL. At loop_close, jobs not yet run get done(ECANCELED). */
 int loop_work_post(loop_work_h *work, loop_done_h *done, void *arg);
+
+enum {
+	LOOP_WORK_QUEUE_DEFAULT = 4096,
+	LOOP_WORK_QUEUE_MAX = 1 << 20,
+	LOOP_WORK_THREADS_MAX = 256,
+};
+
+struct loop_work_prm {
+	unsigned nthreads; /* 0 = number of CPUs, at most LOOP_WORK_THREADS_MAX */
+	size_t queue_max;  /* 0 = LOOP_WORK_QUEUE_DEFAULT */
+};
+
+int loop_work_start_prm(const struct loop_work_prm *prm);
 
 #endif
