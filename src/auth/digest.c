@@ -1,0 +1,300 @@
+/* auth/digest — HTTP Digest (RFC 2617/3310/4169). See digest.h. */
+#include <errno.h>
+#include <string.h>
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+
+#include "auth/auth_codec.h"
+#include "auth/digest.h"
+
+static const char *const digest_algo_names[] = {
+	[DIGEST_ALGO_MD5] = "MD5",
+	[DIGEST_ALGO_MD5_SESS] = "MD5-sess",
+	[DIGEST_ALGO_AKAV1_MD5] = "AKAv1-MD5",
+	[DIGEST_ALGO_AKAV2_MD5] = "AKAv2-MD5",
+	[DIGEST_ALGO_AKAV1_SHA256] = "AKAv1-SHA-256",
+	[DIGEST_ALGO_AKAV2_SHA256] = "AKAv2-SHA-256",
+};
+
+static const char *const digest_qop_names[] = {
+	[DIGEST_QOP_NONE] = "",
+	[DIGEST_QOP_AUTH] = "auth",
+	[DIGEST_QOP_AUTH_INT] = "auth-int",
+};
+
+#define N_ELEM(a) (sizeof(a) / sizeof((a)[0]))
+
+int digest_algo_from_pl(struct pl name, enum digest_algo *algo)
+{
+	for (size_t i = 0; i < N_ELEM(digest_algo_names); i++) {
+		if (pl_caseeq_str(name, digest_algo_names[i])) {
+			*algo = (enum digest_algo)i;
+			return 0;
+		}
+	}
+	return EBADMSG;
+}
+
+const char *digest_algo_name(enum digest_algo algo)
+{
+	if ((size_t)algo >= N_ELEM(digest_algo_names))
+		return "?";
+	return digest_algo_names[algo];
+}
+
+bool digest_algo_is_aka(enum digest_algo algo)
+{
+	return algo == DIGEST_ALGO_AKAV1_MD5 || algo == DIGEST_ALGO_AKAV2_MD5 ||
+	       algo == DIGEST_ALGO_AKAV1_SHA256 || algo == DIGEST_ALGO_AKAV2_SHA256;
+}
+
+int digest_qop_from_pl(struct pl name, enum digest_qop *qop)
+{
+	if (!pl_isset(name)) {
+		*qop = DIGEST_QOP_NONE;
+		return 0;
+	}
+	for (size_t i = 1; i < N_ELEM(digest_qop_names); i++) {
+		if (pl_caseeq_str(name, digest_qop_names[i])) {
+			*qop = (enum digest_qop)i;
+			return 0;
+		}
+	}
+	return EBADMSG;
+}
+
+const char *digest_qop_name(enum digest_qop qop)
+{
+	if ((size_t)qop >= N_ELEM(digest_qop_names))
+		return "?";
+	return digest_qop_names[qop];
+}
+
+static const EVP_MD *digest_md(enum digest_algo algo)
+{
+	if (algo == DIGEST_ALGO_AKAV1_SHA256 || algo == DIGEST_ALGO_AKAV2_SHA256)
+		return EVP_sha256();
+	return EVP_md5();
+}
+
+/* H(p0 ":" p1 ":" ... ) as lower-case hex. */
+static int hash_hex(const EVP_MD *md, const struct pl *parts, size_t n,
+		    char out[DIGEST_HEX_SIZE])
+{
+	unsigned char d[EVP_MAX_MD_SIZE];
+	unsigned dlen = 0;
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	int err = EIO;
+
+	if (!ctx)
+		return ENOMEM;
+	if (EVP_DigestInit_ex(ctx, md, NULL) != 1)
+		goto out;
+	for (size_t i = 0; i < n; i++) {
+		if (i && EVP_DigestUpdate(ctx, ":", 1) != 1)
+			goto out;
+		if (parts[i].l && EVP_DigestUpdate(ctx, parts[i].p, parts[i].l) != 1)
+			goto out;
+	}
+	if (EVP_DigestFinal_ex(ctx, d, &dlen) != 1 || dlen * 2 >= DIGEST_HEX_SIZE)
+		goto out;
+	auth_hex_encode(d, dlen, out);
+	err = 0;
+out:
+	EVP_MD_CTX_free(ctx);
+	OPENSSL_cleanse(d, sizeof(d));
+	return err;
+}
+
+static struct pl pl_of(const char *s)
+{
+	return (struct pl){s, strlen(s)};
+}
+
+static int digest_ha1(const struct digest_prm *p, const EVP_MD *md,
+		      char ha1[DIGEST_HEX_SIZE])
+{
+	struct pl a1[3] = {p->username, p->realm, p->password};
+	char base[DIGEST_HEX_SIZE];
+	int err;
+
+	err = hash_hex(md, a1, 3, p->algo == DIGEST_ALGO_MD5_SESS ? base : ha1);
+	if (err || p->algo != DIGEST_ALGO_MD5_SESS)
+		return err;
+	/* MD5-sess: A1 = H(user:realm:pw) ":" nonce ":" cnonce */
+	a1[0] = pl_of(base);
+	a1[1] = p->nonce;
+	a1[2] = p->cnonce;
+	err = hash_hex(md, a1, 3, ha1);
+	OPENSSL_cleanse(base, sizeof(base));
+	return err;
+}
+
+static int digest_ha2(const struct digest_prm *p, const EVP_MD *md,
+		      char ha2[DIGEST_HEX_SIZE])
+{
+	struct pl a2[3] = {p->method, p->uri, PL_INIT};
+	char hbody[DIGEST_HEX_SIZE];
+	int err;
+
+	if (p->qop != DIGEST_QOP_AUTH_INT)
+		return hash_hex(md, a2, 2, ha2);
+	err = hash_hex(md, &p->body, 1, hbody);
+	if (err)
+		return err;
+	a2[2] = pl_of(hbody);
+	return hash_hex(md, a2, 3, ha2);
+}
+
+int digest_response_calc(const struct digest_prm *p, char out[DIGEST_HEX_SIZE])
+{
+	char ha1[DIGEST_HEX_SIZE], ha2[DIGEST_HEX_SIZE];
+	const EVP_MD *md;
+	int err;
+
+	if (!p || !out || (size_t)p->algo >= N_ELEM(digest_algo_names) ||
+	    (size_t)p->qop >= N_ELEM(digest_qop_names))
+		return EINVAL;
+	if ((p->qop != DIGEST_QOP_NONE || p->algo == DIGEST_ALGO_MD5_SESS) &&
+	    !pl_isset(p->cnonce))
+		return EINVAL;
+	if (p->qop != DIGEST_QOP_NONE && !pl_isset(p->nc))
+		return EINVAL;
+	md = digest_md(p->algo);
+	err = digest_ha1(p, md, ha1);
+	if (!err)
+		err = digest_ha2(p, md, ha2);
+	if (!err) {
+		if (p->qop == DIGEST_QOP_NONE) {
+			struct pl r[3] = {pl_of(ha1), p->nonce, pl_of(ha2)};
+
+			err = hash_hex(md, r, 3, out);
+		} else {
+			struct pl r[6] = {pl_of(ha1), p->nonce, p->nc, p->cnonce,
+					  pl_of(digest_qop_names[p->qop]), pl_of(ha2)};
+
+			err = hash_hex(md, r, 6, out);
+		}
+	}
+	OPENSSL_cleanse(ha1, sizeof(ha1));
+	OPENSSL_cleanse(ha2, sizeof(ha2));
+	return err;
+}
+
+bool digest_response_verify(const struct digest_prm *p, struct pl response)
+{
+	char want[DIGEST_HEX_SIZE], got[DIGEST_HEX_SIZE];
+	size_t n;
+	bool ok = false;
+
+	if (digest_response_calc(p, want))
+		return false;
+	n = strlen(want);
+	if (!response.p || response.l != n)
+		goto out;
+	for (size_t i = 0; i < n; i++) {
+		char c = response.p[i];
+
+		got[i] = (c >= 'A' && c <= 'F') ? (char)(c - 'A' + 'a') : c;
+	}
+	ok = CRYPTO_memcmp(want, got, n) == 0;
+out:
+	OPENSSL_cleanse(want, sizeof(want));
+	return ok;
+}
+
+int digest_aka_password(enum digest_algo algo, const uint8_t *res, size_t res_len,
+			const uint8_t *ik, size_t ik_len, const uint8_t *ck, size_t ck_len,
+			uint8_t pw[DIGEST_PW_MAX], size_t *pw_len)
+{
+	uint8_t key[96], mac[EVP_MAX_MD_SIZE];
+	char b64[AUTH_B64_SIZE(EVP_MAX_MD_SIZE)];
+	unsigned mac_len = 0;
+	size_t klen;
+	int err = 0;
+
+	if (!res || !pw || !pw_len || res_len > 32 || ik_len > 32 || ck_len > 32)
+		return EINVAL;
+	switch (algo) {
+	case DIGEST_ALGO_AKAV1_MD5:
+	case DIGEST_ALGO_AKAV1_SHA256:
+		memcpy(pw, res, res_len);
+		*pw_len = res_len;
+		return 0;
+	case DIGEST_ALGO_AKAV2_MD5:
+	case DIGEST_ALGO_AKAV2_SHA256:
+		break;
+	default:
+		return EINVAL;
+	}
+	if (!ik || !ck)
+		return EINVAL;
+	memcpy(key, res, res_len);
+	memcpy(key + res_len, ik, ik_len);
+	memcpy(key + res_len + ik_len, ck, ck_len);
+	klen = res_len + ik_len + ck_len;
+	if (!HMAC(digest_md(algo), key, (int)klen, (const unsigned char *)DIGEST_AKAV2_LABEL,
+		  strlen(DIGEST_AKAV2_LABEL), mac, &mac_len)) {
+		err = EIO;
+		goto out;
+	}
+	*pw_len = auth_b64_encode(mac, mac_len, b64);
+	memcpy(pw, b64, *pw_len);
+out:
+	OPENSSL_cleanse(key, sizeof(key));
+	OPENSSL_cleanse(mac, sizeof(mac));
+	OPENSSL_cleanse(b64, sizeof(b64));
+	return err;
+}
+
+int digest_aka_nonce_encode(const uint8_t rand[16], const uint8_t *autn, size_t autn_len,
+			    const uint8_t *sd, size_t sd_len, char *out, size_t size)
+{
+	uint8_t raw[DIGEST_NONCE_MAX];
+	size_t n = 16 + autn_len + sd_len;
+
+	if (!rand || !autn || !out || (sd_len && !sd))
+		return EINVAL;
+	if (n > sizeof(raw) || AUTH_B64_SIZE(n) > size)
+		return ENOSPC;
+	memcpy(raw, rand, 16);
+	memcpy(raw + 16, autn, autn_len);
+	if (sd_len)
+		memcpy(raw + 16 + autn_len, sd, sd_len);
+	auth_b64_encode(raw, n, out);
+	return 0;
+}
+
+int digest_aka_nonce_decode(struct pl nonce, size_t autn_len, uint8_t rand[16],
+			    uint8_t *autn, uint8_t *sd, size_t sd_size, size_t *sd_len)
+{
+	uint8_t raw[DIGEST_NONCE_MAX];
+	size_t n = 0, extra;
+	int err;
+
+	if (!rand || !autn || autn_len < 8 || autn_len > 64)
+		return EINVAL;
+	if (!nonce.p || nonce.l > DIGEST_NONCE_MAX)
+		return EBADMSG;
+	err = auth_b64_decode(nonce.p, nonce.l, raw, sizeof(raw), &n);
+	if (err)
+		return EBADMSG;
+	if (n < 16 + autn_len)
+		return EBADMSG;
+	extra = n - 16 - autn_len;
+	if (extra > sd_size || (extra && !sd)) {
+		err = EOVERFLOW;
+		goto out;
+	}
+	memcpy(rand, raw, 16);
+	memcpy(autn, raw + 16, autn_len);
+	if (extra)
+		memcpy(sd, raw + 16 + autn_len, extra);
+	if (sd_len)
+		*sd_len = extra;
+out:
+	OPENSSL_cleanse(raw, sizeof(raw));
+	return err;
+}
