@@ -280,6 +280,9 @@ static int dump_text(struct mbuf *mb, const unsigned char *p, size_t n, uint32_t
 			end--; /* CRLF */
 		if (i < n)
 			i++;
+		/* the blank line ending a bodiless SIP message says nothing */
+		if (end == start && i == n && *lines > 1)
+			break;
 		err = mbuf_write(mb, "\n", 1);
 		if (!err)
 			err = text_escape(mb, p + start, end - start);

@@ -376,23 +376,40 @@ static int print_prop(struct mbuf *mb, const char *layer, int p, unsigned v)
 	return mbuf_printf(mb, "%s.%s=%u,", layer, prop_names[p], v);
 }
 
+/* The value most layers share: printed as all.<prop>, then the others. */
+static unsigned prop_common(const struct log_cfg *cfg, int p)
+{
+	unsigned best = prop_value(&cfg->layer[0], p);
+	int best_n = 0;
+
+	for (int i = 0; i < LOG_LAYER_COUNT; i++) {
+		unsigned v = prop_value(&cfg->layer[i], p);
+		int n = 0;
+
+		for (int j = 0; j < LOG_LAYER_COUNT; j++)
+			n += prop_value(&cfg->layer[j], p) == v;
+		if (n > best_n) {
+			best = v;
+			best_n = n;
+		}
+	}
+	return best;
+}
+
 int log_opt_print_cfg(struct mbuf *mb, const struct log_cfg *cfg)
 {
 	int err = 0;
 
 	for (int p = 0; p < PROP_COUNT && !err; p++) {
-		unsigned v0 = prop_value(&cfg->layer[0], p);
-		bool same = true;
+		unsigned common = prop_common(cfg, p);
 
-		for (int i = 1; i < LOG_LAYER_COUNT; i++)
-			same = same && prop_value(&cfg->layer[i], p) == v0;
-		if (same) {
-			err = print_prop(mb, "all", p, v0);
-			continue;
+		err = print_prop(mb, "all", p, common);
+		for (int i = 0; i < LOG_LAYER_COUNT && !err; i++) {
+			unsigned v = prop_value(&cfg->layer[i], p);
+
+			if (v != common)
+				err = print_prop(mb, log_layer_name((enum log_layer)i), p, v);
 		}
-		for (int i = 0; i < LOG_LAYER_COUNT && !err; i++)
-			err = print_prop(mb, log_layer_name((enum log_layer)i), p,
-					 prop_value(&cfg->layer[i], p));
 	}
 	if (!err)
 		err = mbuf_printf(mb, "time=%s,time.us=%d,file.rotate=", time_names[cfg->time_fmt],
