@@ -581,6 +581,8 @@ int log_init(const struct log_prm *prm, char *err, size_t errlen)
 
 	if (err && errlen)
 		*err = '\0';
+	if (!prm)
+		return EINVAL;
 	rc = init_check(prm, &ring, err, errlen);
 	if (rc)
 		return rc;

@@ -1,6 +1,7 @@
 /* Unit tests: core/log — options, line formats, file, rotation, history. */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <ftw.h>
 #include <pthread.h>
 #include <setjmp.h>
@@ -570,6 +571,54 @@ static void test_rotate_count(void **state)
 	assert_int_equal(list_rotated(sub, "ims.log.", names, 8), 4);
 }
 
+static void test_rotate_fail(void **state)
+{
+	char sub[600], *text;
+
+	(void)state;
+	snprintf(sub, sizeof(sub), "%s/gone", dir);
+	assert_int_equal(mkdir(sub, 0755), 0);
+	init_file("file.path=gone,file.rotate=#3", false);
+	assert_int_equal(rmdir(sub), 0);
+	assert_int_equal(log_file_rotate(err, sizeof(err)), ENOENT);
+	assert_non_null(strstr(err, "cannot move log file"));
+	/* automatic rotation fails too: noted in the file, writing carries on */
+	for (int i = 0; i < 4; i++)
+		log_write(LOG_IMS, LOG_LVL_INFO, LOG_DIR_NONE, NULL, "still here %d", i);
+	log_flush();
+	text = slurp(path);
+	assert_non_null(strstr(text, "# cannot move log file"));
+	assert_non_null(strstr(text, "still here 3"));
+	free(text);
+}
+
+static void test_also_stderr(void **state)
+{
+	struct log_prm prm = {.filename = path, .also_stderr = true, .sync = true};
+	char epath[600], *text;
+	int saved = dup(2), fd;
+
+	(void)state;
+	snprintf(epath, sizeof(epath), "%s/stderr.txt", dir);
+	fd = open(epath, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	assert_true(fd >= 0 && saved >= 0);
+	assert_int_equal(log_init(&prm, err, sizeof(err)), 0);
+	dup2(fd, 2);
+	log_write(LOG_SIP, LOG_LVL_ERROR, LOG_DIR_NONE, "1", "to both");
+	log_write(LOG_SIP, LOG_LVL_INFO, LOG_DIR_NONE, "1", "file only");
+	dup2(saved, 2);
+	close(saved);
+	close(fd);
+	text = slurp(epath);
+	assert_non_null(strstr(text, "[SIP]   -    1 ERROR: to both\n"));
+	assert_null(strstr(text, "file only"));
+	free(text);
+	text = slurp(path);
+	assert_non_null(strstr(text, "to both"));
+	assert_non_null(strstr(text, "file only"));
+	free(text);
+}
+
 static void test_cut(void **state)
 {
 	char *text;
@@ -1018,6 +1067,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_rotate_now, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rotate_size, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rotate_count, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rotate_fail, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_also_stderr, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cut, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stderr_mode, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_init_errors, setup, teardown),
