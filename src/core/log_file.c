@@ -1,0 +1,476 @@
+/*
+ * core/log — output: the buffer, the log file, its header block, rotation
+ * and cut (manual §5.2 file=..., append, log_sync).
+ *
+ * Lines collect in one buffer written with write(2) by log_flush() (the
+ * event loop calls it before sleeping), when the buffer is full, or after
+ * every entry with log_sync. Rotation renames the file to
+ * <dir>/<name>.<YYYYMMDD-HHMMSS>[-N], <dir> being file.path or the file's own
+ * directory, and opens a new file at the configured name, which starts with
+ * the same header block.
+ */
+#include "core/log_int.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core/mbuf.h"
+
+#define OBUF_MAX ((size_t)64 * 1024)
+#define ROTATE_TRIES 1000
+
+static void fd_write(int fd, const char *p, size_t n)
+{
+	while (n) {
+		ssize_t w = write(fd, p, n);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0) {
+			if (!log_g.write_failed && fd != 2) {
+				char msg[160];
+				int k = snprintf(msg, sizeof(msg), "imsd: log write failed: %s\n",
+						 strerror(w < 0 ? errno : EIO));
+
+				if (k > 0 && write(2, msg, (size_t)k) < 0) {
+					/* stderr is gone too: nothing left to tell */
+				}
+			}
+			log_g.write_failed = true;
+			return;
+		}
+		p += w;
+		n -= (size_t)w;
+	}
+}
+
+void log_out_flush_locked(void)
+{
+	if (!log_g.olen)
+		return;
+	fd_write(log_g.fd, log_g.obuf, log_g.olen);
+	log_g.olen = 0;
+}
+
+void log_out_put_locked(const char *s, size_t len)
+{
+	log_g.file_bytes += len;
+	if (log_g.olen + len > OBUF_MAX)
+		log_out_flush_locked();
+	if (!log_g.obuf) {
+		log_g.obuf = malloc(OBUF_MAX);
+		log_g.ocap = log_g.obuf ? OBUF_MAX : 0;
+	}
+	if (len > log_g.ocap - log_g.olen) { /* no buffer, or a huge piece */
+		fd_write(log_g.fd, s, len);
+		return;
+	}
+	memcpy(log_g.obuf + log_g.olen, s, len);
+	log_g.olen += len;
+}
+
+void log_flush(void)
+{
+	log_lock();
+	log_out_flush_locked();
+	log_unlock();
+}
+
+char *log_file_dir_locked(void)
+{
+	const char *path = log_g.filename, *slash;
+
+	if (!path)
+		return NULL;
+	slash = strrchr(path, '/');
+	if (!slash)
+		return strdup(".");
+	if (slash == path)
+		return strdup("/");
+	return strndup(path, (size_t)(slash - path));
+}
+
+static void header_line_put(const char *s)
+{
+	log_out_put_locked("# ", 2);
+	log_out_put_locked(s, strlen(s));
+	log_out_put_locked("\n", 1);
+}
+
+static void options_line_put(void)
+{
+	struct mbuf mb;
+
+	mbuf_init(&mb, 0);
+	if (!mbuf_write_str(&mb, "log_options: ") && !log_opt_print_cfg(&mb, &log_g.cfg) &&
+	    mbuf_str(&mb))
+		header_line_put(mbuf_str(&mb));
+	mbuf_reset(&mb);
+}
+
+/* The header block, then a line saying when this file was opened and, after
+ * a rotation, where the previous part went. */
+void log_header_write_locked(void)
+{
+	struct timespec ts;
+	char line[LOG_PATH_MAX + 128], when[64];
+	struct tm tm;
+	time_t t;
+
+	for (size_t i = 0; i < log_g.hdr_n; i++)
+		header_line_put(log_g.hdr[i]);
+	options_line_put();
+	log_now(&ts);
+	t = ts.tv_sec;
+	if (!localtime_r(&t, &tm) || !strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S %z", &tm))
+		snprintf(when, sizeof(when), "%lld", (long long)t);
+	if (log_g.prev_name)
+		snprintf(line, sizeof(line), "Log file opened %s, continues %s", when,
+			 log_g.prev_name);
+	else
+		snprintf(line, sizeof(line), "Log file opened %s", when);
+	header_line_put(line);
+}
+
+static int file_open(bool truncate, int *fdp, uint64_t *size, char *err, size_t errlen)
+{
+	int flags = O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | (truncate ? O_TRUNC : 0);
+	struct stat st;
+	int fd;
+
+	fd = open(log_g.filename, flags, 0644);
+	if (fd < 0) {
+		int e = errno;
+
+		log_err(err, errlen, "cannot open log file %s: %s", log_g.filename, strerror(e));
+		return e;
+	}
+	*size = fstat(fd, &st) == 0 ? (uint64_t)st.st_size : 0;
+	*fdp = fd;
+	return 0;
+}
+
+int log_file_open_locked(bool truncate, char *err, size_t errlen)
+{
+	uint64_t size;
+	int fd, rc;
+
+	rc = file_open(truncate, &fd, &size, err, errlen);
+	if (rc)
+		return rc;
+	log_out_flush_locked();
+	if (log_g.fd != 2)
+		close(log_g.fd);
+	log_g.fd = fd;
+	log_g.file_bytes = size;
+	log_g.file_entries = 0;
+	log_g.write_failed = false;
+	log_header_write_locked();
+	if (log_g.sync)
+		log_out_flush_locked();
+	return 0;
+}
+
+void log_file_close_locked(void)
+{
+	if (log_g.fd != 2)
+		close(log_g.fd);
+	log_g.fd = 2;
+	free(log_g.filename);
+	log_g.filename = NULL;
+	free(log_g.prev_name);
+	log_g.prev_name = NULL;
+	log_g.file_bytes = log_g.file_entries = 0;
+}
+
+/* Copies src to a new file dst (rename across file systems). */
+static int file_copy(const char *src, const char *dst)
+{
+	char buf[65536];
+	int in, out, rc = 0;
+
+	in = open(src, O_RDONLY | O_CLOEXEC);
+	if (in < 0)
+		return errno;
+	out = open(dst, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	if (out < 0) {
+		rc = errno;
+		close(in);
+		return rc;
+	}
+	for (;;) {
+		ssize_t r = read(in, buf, sizeof(buf)), w = 0;
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0) {
+			rc = r < 0 ? errno : 0;
+			break;
+		}
+		while (w < r) {
+			ssize_t k = write(out, buf + w, (size_t)(r - w));
+
+			if (k < 0 && errno == EINTR)
+				continue;
+			if (k <= 0) {
+				rc = k < 0 ? errno : EIO;
+				break;
+			}
+			w += k;
+		}
+		if (rc)
+			break;
+	}
+	if (close(out) != 0 && !rc)
+		rc = errno;
+	close(in);
+	if (rc)
+		unlink(dst);
+	return rc;
+}
+
+static char *rotate_dir(void)
+{
+	const char *p = log_g.cfg.rotate_path;
+	char *base, *dir;
+
+	if (!*p || *p == '/')
+		return *p ? strdup(p) : log_file_dir_locked();
+	base = log_file_dir_locked();
+	if (!base || asprintf(&dir, "%s/%s", base, p) < 0)
+		dir = NULL;
+	free(base);
+	return dir;
+}
+
+/* Moves the current file to a free timestamped name; returns that name. */
+static int rotate_move(char **namep, char *err, size_t errlen)
+{
+	const char *slash = strrchr(log_g.filename, '/');
+	const char *base = slash ? slash + 1 : log_g.filename;
+	char *dir = rotate_dir(), *name = NULL, stamp[32];
+	struct timespec ts;
+	struct stat st;
+	struct tm tm;
+	time_t t;
+	int rc = ENOMEM;
+
+	if (!dir)
+		goto out;
+	log_now(&ts);
+	t = ts.tv_sec;
+	if (!localtime_r(&t, &tm) || !strftime(stamp, sizeof(stamp), "%Y%m%d-%H%M%S", &tm))
+		snprintf(stamp, sizeof(stamp), "%lld", (long long)t);
+	rc = EEXIST;
+	for (int i = 1; i <= ROTATE_TRIES && rc == EEXIST; i++) {
+		free(name);
+		name = NULL;
+		if ((i == 1 ? asprintf(&name, "%s/%s.%s", dir, base, stamp)
+			    : asprintf(&name, "%s/%s.%s-%d", dir, base, stamp, i)) < 0) {
+			rc = ENOMEM;
+			break;
+		}
+		if (lstat(name, &st) == 0)
+			continue;
+		rc = rename(log_g.filename, name) == 0 ? 0 : errno;
+		if (rc == EXDEV) {
+			rc = file_copy(log_g.filename, name);
+			if (!rc && unlink(log_g.filename) != 0)
+				rc = errno;
+		}
+	}
+	if (rc)
+		log_err(err, errlen, "cannot move log file %s to %s: %s", log_g.filename,
+			name ? name : dir, strerror(rc));
+out:
+	if (rc) {
+		free(name);
+		name = NULL;
+		if (rc == ENOMEM)
+			log_err(err, errlen, "log rotation: out of memory");
+	}
+	free(dir);
+	*namep = name;
+	return rc;
+}
+
+int log_file_rotate_locked(char *err, size_t errlen)
+{
+	char *name = NULL;
+	uint64_t size;
+	int fd, rc;
+
+	if (!log_g.filename) {
+		log_err(err, errlen, "no log file to rotate (logging to stderr)");
+		return ENOENT;
+	}
+	log_out_flush_locked();
+	rc = rotate_move(&name, err, errlen);
+	if (!rc)
+		rc = file_open(true, &fd, &size, err, errlen);
+	if (rc) {
+		/* carry on in the current file; try again after another period */
+		log_g.file_entries = 0;
+		if (log_g.cfg.rotate_size)
+			log_g.file_bytes = 0;
+		free(name);
+		return rc;
+	}
+	if (log_g.fd != 2)
+		close(log_g.fd);
+	log_g.fd = fd;
+	log_g.file_bytes = size;
+	log_g.file_entries = 0;
+	log_g.write_failed = false;
+	free(log_g.prev_name);
+	log_g.prev_name = name;
+	log_header_write_locked();
+	if (log_g.sync)
+		log_out_flush_locked();
+	return 0;
+}
+
+int log_file_cut_locked(char *err, size_t errlen)
+{
+	if (!log_g.filename) {
+		log_err(err, errlen, "no log file to cut (logging to stderr)");
+		return ENOENT;
+	}
+	log_g.olen = 0; /* these lines would be truncated away anyway */
+	free(log_g.prev_name);
+	log_g.prev_name = NULL;
+	return log_file_open_locked(true, err, errlen);
+}
+
+void log_file_entry_done_locked(void)
+{
+	bool due;
+
+	log_g.file_entries++;
+	due = log_g.filename && ((log_g.cfg.rotate_size &&
+				  log_g.file_bytes >= log_g.cfg.rotate_size) ||
+				 (log_g.cfg.rotate_count &&
+				  log_g.file_entries >= log_g.cfg.rotate_count));
+	if (due) {
+		char err[LOG_PATH_MAX + 256];
+
+		if (log_file_rotate_locked(err, sizeof(err))) {
+			header_line_put(err);
+			fprintf(stderr, "imsd: %s\n", err);
+		}
+	}
+	if (log_g.sync)
+		log_out_flush_locked();
+}
+
+int log_file_rotate(char *err, size_t errlen)
+{
+	int rc;
+
+	log_lock();
+	rc = log_file_rotate_locked(err, errlen);
+	log_unlock();
+	return rc;
+}
+
+int log_file_cut(char *err, size_t errlen)
+{
+	int rc;
+
+	log_lock();
+	rc = log_file_cut_locked(err, errlen);
+	log_unlock();
+	return rc;
+}
+
+/* Header lines are one line each: control bytes become '?'. */
+static char *header_dup(const char *s)
+{
+	size_t n = strnlen(s, LOG_HEADER_LINE_MAX - 1);
+	char *d = malloc(n + 1);
+
+	if (!d)
+		return NULL;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		d[i] = c < 0x20 || c == 0x7f ? '?' : (char)c;
+	}
+	d[n] = '\0';
+	return d;
+}
+
+void log_header_free_locked(void)
+{
+	for (size_t i = 0; i < log_g.hdr_n; i++)
+		free(log_g.hdr[i]);
+	log_g.hdr_n = 0;
+}
+
+int log_header_set(const char *const *lines, size_t count)
+{
+	char *copy[LOG_HEADER_MAX_LINES];
+
+	if (count > LOG_HEADER_MAX_LINES)
+		return ENOSPC;
+	for (size_t i = 0; i < count; i++) {
+		copy[i] = header_dup(lines[i] ? lines[i] : "");
+		if (!copy[i]) {
+			while (i--)
+				free(copy[i]);
+			return ENOMEM;
+		}
+	}
+	log_lock();
+	log_header_free_locked();
+	for (size_t i = 0; i < count; i++) {
+		log_g.hdr[i] = copy[i];
+		if (log_g.inited && log_g.filename)
+			header_line_put(copy[i]);
+	}
+	log_g.hdr_n = count;
+	if (log_g.sync)
+		log_out_flush_locked();
+	log_unlock();
+	return 0;
+}
+
+int log_header_add(const char *fmt, ...)
+{
+	char buf[LOG_HEADER_LINE_MAX], *line;
+	va_list ap;
+	int rc = 0;
+
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	line = header_dup(buf);
+	if (!line)
+		return ENOMEM;
+	log_lock();
+	if (log_g.hdr_n >= LOG_HEADER_MAX_LINES) {
+		rc = ENOSPC;
+		free(line);
+	} else {
+		log_g.hdr[log_g.hdr_n++] = line;
+		if (log_g.inited && log_g.filename)
+			header_line_put(line);
+		if (log_g.sync)
+			log_out_flush_locked();
+	}
+	log_unlock();
+	return rc;
+}
+
+void log_header_foreach(log_header_h *h, void *arg)
+{
+	log_lock();
+	for (size_t i = 0; i < log_g.hdr_n; i++)
+		h(log_g.hdr[i], arg);
+	log_unlock();
+}
