@@ -49,7 +49,7 @@ int sip_param_get(struct pl params, const char *name, struct pl *val)
 	if (!name)
 		return EINVAL;
 	while (sip_param_next(&it, &n, &v)) {
-		if (pl_caseeq_str(n, name)) {
+		if (sip_pl_ieq(n, name)) {
 			if (val)
 				*val = v;
 			return 0;
@@ -130,11 +130,11 @@ static int sip_via_params(struct sip_via *via)
 	while (sip_param_next(&it, &n, &v)) {
 		uint32_t x;
 
-		if (pl_caseeq_str(n, "branch")) {
+		if (sip_pl_ieq(n, "branch")) {
 			if (!v.l)
 				return EBADMSG;
 			via->branch = v;
-		} else if (pl_caseeq_str(n, "received")) {
+		} else if (sip_pl_ieq(n, "received")) {
 			/* RFC 5118 §4.5: IPv6 with or without brackets */
 			if (sip_host_check(v) == SIP_HOST_NONE) {
 				char b[64];
@@ -148,18 +148,18 @@ static int sip_via_params(struct sip_via *via)
 					return EBADMSG;
 			}
 			via->received = v;
-		} else if (pl_caseeq_str(n, "rport")) {
+		} else if (sip_pl_ieq(n, "rport")) {
 			via->rport = true;
 			if (v.l) {
 				if (v.l > 5 || pl_u32(v, &x) || x > 65535)
 					return EBADMSG;
 				via->rport_val = (uint16_t)x;
 			}
-		} else if (pl_caseeq_str(n, "maddr")) {
+		} else if (sip_pl_ieq(n, "maddr")) {
 			if (sip_host_check(v) == SIP_HOST_NONE)
 				return EBADMSG;
 			via->maddr = v;
-		} else if (pl_caseeq_str(n, "ttl")) {
+		} else if (sip_pl_ieq(n, "ttl")) {
 			if (v.l > 3 || pl_u32(v, &x) || x > 255)
 				return EBADMSG;
 			via->ttl_set = true;

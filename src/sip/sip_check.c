@@ -7,6 +7,7 @@
 
 #include "sip/sip_build.h"
 #include "sip/sip_hdr.h"
+#include "sip/sip_scan.h"
 
 static bool sip_fault(struct sip_verdict *v, uint16_t scode, const char *reason)
 {
@@ -95,7 +96,7 @@ static bool sip_check_syntax(const struct sip_msg *msg, struct sip_verdict *v)
 static bool sip_tag_supported(const struct sip_check_prm *prm, struct pl tag)
 {
 	for (const char *const *s = prm->supported; s && *s; s++) {
-		if (pl_caseeq_str(tag, *s))
+		if (sip_pl_ieq(tag, *s))
 			return true;
 	}
 	return false;
@@ -152,6 +153,8 @@ static bool sip_check_ruri(const struct sip_msg *msg, struct sip_verdict *v)
 {
 	struct sip_uri uri;
 
+	if (msg->bad_start)
+		return sip_fault(v, 400, "Bad Request-Line");
 	if (sip_uri_decode(&uri, msg->ruri))
 		return sip_fault(v, 400, "Bad Request-URI");
 	switch (uri.scheme) {

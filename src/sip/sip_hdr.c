@@ -243,7 +243,7 @@ int sip_auth_param_get(const struct sip_auth *auth, const char *name, struct pl 
 		return EINVAL;
 	it = auth->params;
 	while (sip_auth_param_next(&it, &n, &v)) {
-		if (pl_caseeq_str(n, name)) {
+		if (sip_pl_ieq(n, name)) {
 			if (val)
 				*val = v;
 			return 0;
@@ -279,7 +279,7 @@ static void sip_auth_fields(struct sip_auth *a)
 
 	while (sip_auth_param_next(&it, &n, &v)) {
 		for (size_t i = 0; i < sizeof(f) / sizeof(f[0]); i++) {
-			if (pl_caseeq_str(n, f[i].name)) {
+			if (sip_pl_ieq(n, f[i].name)) {
 				struct pl *dst = (struct pl *)((char *)a + f[i].off);
 
 				/* the first occurrence wins */
@@ -422,9 +422,9 @@ int sip_sessexp_decode(struct sip_sessexp *se, struct pl val)
 	if (sip_uint_decode(d, UINT32_MAX, &se->delta))
 		return EBADMSG;
 	if (sip_param_get(se->params, "refresher", &r) == 0) {
-		if (pl_caseeq_str(r, "uac"))
+		if (sip_pl_ieq(r, "uac"))
 			se->refresher = SIP_REFRESHER_UAC;
-		else if (pl_caseeq_str(r, "uas"))
+		else if (sip_pl_ieq(r, "uas"))
 			se->refresher = SIP_REFRESHER_UAS;
 		else
 			return EBADMSG;

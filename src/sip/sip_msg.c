@@ -233,10 +233,17 @@ static const bool sip_hdr_list[SIP_HDR_COUNT] = {
 static int sip_pl_casecmp_str(struct pl a, const char *s, size_t sl)
 {
 	size_t n = a.l < sl ? a.l : sl;
-	int r = n ? strncasecmp(a.p, s, n) : 0;
 
-	if (r)
-		return r;
+	for (size_t i = 0; i < n; i++) {
+		int x = (unsigned char)a.p[i], y = (unsigned char)s[i];
+
+		if (x >= 'A' && x <= 'Z')
+			x += 32;
+		if (y >= 'A' && y <= 'Z')
+			y += 32;
+		if (x != y)
+			return x - y;
+	}
 	return a.l < sl ? -1 : a.l > sl ? 1 : 0;
 }
 
@@ -352,27 +359,41 @@ static int sip_ver_parse(struct sip_msg *msg, struct pl v)
 	return 0;
 }
 
-/* Request-Line = Method SP Request-URI SP SIP-Version (exactly one SP each). */
+/* Request-Line = Method SP Request-URI SP SIP-Version (exactly one SP each).
+ * Extra or trailing spaces, or spaces inside the URI (RFC 4475 §3.1.2.8-10),
+ * still decode, with bad_start set, so that a 400 can be answered. */
 static int sip_start_req(struct sip_msg *msg, struct pl line)
 {
 	struct sip_scan s;
+	const char *ve, *vs;
 	struct pl uri;
 
 	sip_scan_init(&s, line);
 	if (sip_scan_token(&s, &msg->method) || sip_scan_peek(&s) != ' ')
 		return EBADMSG;
-	s.p++;
-	uri.p = s.p;
-	while (s.p < s.e && (unsigned char)*s.p > 0x20 && *s.p != 0x7f)
-		s.p++;
-	uri.l = (size_t)(s.p - uri.p);
-	if (!uri.l || sip_scan_peek(&s) != ' ')
+	for (size_t i = 0; i < line.l; i++) {
+		unsigned char c = (unsigned char)line.p[i];
+
+		if (c < 0x20 || c == 0x7f)
+			return EBADMSG;
+	}
+	ve = s.e;
+	while (ve > s.p && ve[-1] == ' ')
+		ve--;
+	vs = ve;
+	while (vs > s.p && vs[-1] != ' ')
+		vs--;
+	if (vs <= s.p)
 		return EBADMSG;
-	s.p++;
+	uri = pl_trim((struct pl){s.p, (size_t)(vs - s.p)});
+	if (!uri.l)
+		return EBADMSG;
+	msg->bad_start = ve != s.e || uri.p != s.p + 1 || uri.p + uri.l + 1 != vs ||
+			 memchr(uri.p, ' ', uri.l) != NULL;
 	msg->ruri = uri;
 	msg->meth = sip_method_from_pl(msg->method);
 	msg->req = true;
-	return sip_ver_parse(msg, (struct pl){s.p, (size_t)(s.e - s.p)});
+	return sip_ver_parse(msg, (struct pl){vs, (size_t)(ve - vs)});
 }
 
 /* Status-Line = SIP-Version SP Status-Code SP Reason-Phrase. */

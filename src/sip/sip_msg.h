@@ -149,6 +149,7 @@ struct sip_msg {
 	struct pl method;
 	enum sip_method meth;
 	struct pl ruri;
+	bool bad_start; /* extra white space in the Request-Line (answer 400) */
 	/* request and response */
 	struct pl ver; /* "SIP/2.0" as received */
 	unsigned ver_major, ver_minor;

@@ -37,6 +37,27 @@ static inline bool sip_c_ws(char c)
 	return c == ' ' || c == '\t' || c == '\r' || c == '\n';
 }
 
+/* ASCII case-insensitive equality of a view and a C string, without the
+ * strlen()+strncasecmp() pair (locale-aware, slow on short names). */
+static inline bool sip_pl_ieq(struct pl a, const char *s)
+{
+	size_t i = 0;
+
+	for (; i < a.l; i++) {
+		char x = a.p[i], y = s[i];
+
+		if (!y)
+			return false;
+		if (x >= 'A' && x <= 'Z')
+			x = (char)(x + 32);
+		if (y >= 'A' && y <= 'Z')
+			y = (char)(y + 32);
+		if (x != y)
+			return false;
+	}
+	return s[i] == '\0';
+}
+
 struct sip_scan {
 	const char *p;
 	const char *e;
@@ -44,6 +65,10 @@ struct sip_scan {
 
 static inline void sip_scan_init(struct sip_scan *s, struct pl pl)
 {
+	if (!pl.p) {
+		s->p = s->e = "";
+		return;
+	}
 	s->p = pl.p;
 	s->e = pl.p + pl.l;
 }

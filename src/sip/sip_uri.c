@@ -287,19 +287,19 @@ int sip_uri_decode(struct sip_uri *uri, struct pl pl)
 		if (c <= 0x20 || c >= 0x7f || c == '<' || c == '>' || c == '"')
 			return EBADMSG;
 	}
-	if (pl_caseeq_str(uri->scheme_pl, "sip")) {
+	if (sip_pl_ieq(uri->scheme_pl, "sip")) {
 		uri->scheme = SIP_URI_SIP;
 		return sip_uri_sip(uri, rest);
 	}
-	if (pl_caseeq_str(uri->scheme_pl, "sips")) {
+	if (sip_pl_ieq(uri->scheme_pl, "sips")) {
 		uri->scheme = SIP_URI_SIPS;
 		return sip_uri_sip(uri, rest);
 	}
-	if (pl_caseeq_str(uri->scheme_pl, "tel")) {
+	if (sip_pl_ieq(uri->scheme_pl, "tel")) {
 		uri->scheme = SIP_URI_TEL;
 		return sip_uri_tel(uri, rest);
 	}
-	if (pl_caseeq_str(uri->scheme_pl, "urn")) {
+	if (sip_pl_ieq(uri->scheme_pl, "urn")) {
 		const char *c = memchr(rest.p, ':', rest.l);
 
 		uri->scheme = SIP_URI_URN;
@@ -311,10 +311,12 @@ int sip_uri_decode(struct sip_uri *uri, struct pl pl)
 
 bool sip_uri_param_next(struct pl *it, char sep, struct pl *name, struct pl *val)
 {
-	const char *p = it->p, *e = it->p + it->l, *end, *eq;
+	const char *p, *e, *end, *eq;
 
-	if (!it->l)
+	if (!it->l || !it->p)
 		return false;
+	p = it->p;
+	e = it->p + it->l;
 	if (*p == sep)
 		p++;
 	end = p;
@@ -341,7 +343,7 @@ int sip_uri_param_get(const struct sip_uri *uri, const char *name, struct pl *va
 		return EINVAL;
 	it = uri->params;
 	while (sip_uri_param_next(&it, ';', &n, &v)) {
-		if (pl_caseeq_str(n, name)) {
+		if (sip_pl_ieq(n, name)) {
 			if (val)
 				*val = v;
 			return 0;
