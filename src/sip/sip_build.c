@@ -1,0 +1,216 @@
+/* sip/sip_build — request, response and forwarding serializer; see sip_build.h. */
+#include "sip/sip_build.h"
+
+#include <errno.h>
+#include <string.h>
+
+#include "sip/sip_hdr.h"
+
+static int sip_hdr_write(struct mbuf *mb, const char *name, struct pl val)
+{
+	int err = mbuf_write_str(mb, name);
+
+	err = err ? err : mbuf_write(mb, ": ", 2);
+	err = err ? err : mbuf_write_pl(mb, val);
+	return err ? err : mbuf_write(mb, "\r\n", 2);
+}
+
+/* Content-Type (if a body), Content-Length, blank line, body. */
+static int sip_tail_write(struct mbuf *mb, struct pl ctype, struct pl body)
+{
+	int err = 0;
+
+	if (body.l && pl_isset(ctype))
+		err = sip_hdr_write(mb, "Content-Type", ctype);
+	err = err ? err : mbuf_printf(mb, "Content-Length: %zu\r\n\r\n", body.l);
+	return err || !body.l ? err : mbuf_write_pl(mb, body);
+}
+
+int sip_req_build(struct mbuf *mb, const struct sip_req_prm *prm)
+{
+	int err;
+
+	if (!mb || !prm || !pl_isset(prm->method) || !pl_isset(prm->ruri))
+		return EINVAL;
+	err = mbuf_printf(mb, "%.*s %.*s SIP/2.0\r\n", (int)prm->method.l, prm->method.p,
+			  (int)prm->ruri.l, prm->ruri.p);
+	if (!err && pl_isset(prm->via))
+		err = sip_hdr_write(mb, "Via", prm->via);
+	if (!err)
+		err = mbuf_printf(mb, "Max-Forwards: %u\r\n",
+				  prm->max_forwards ? prm->max_forwards : 70);
+	if (!err && pl_isset(prm->from))
+		err = sip_hdr_write(mb, "From", prm->from);
+	if (!err && pl_isset(prm->to))
+		err = sip_hdr_write(mb, "To", prm->to);
+	if (!err && pl_isset(prm->call_id))
+		err = sip_hdr_write(mb, "Call-ID", prm->call_id);
+	if (!err)
+		err = mbuf_printf(mb, "CSeq: %u %.*s\r\n", prm->cseq, (int)prm->method.l,
+				  prm->method.p);
+	if (!err && pl_isset(prm->contact))
+		err = sip_hdr_write(mb, "Contact", prm->contact);
+	if (!err && prm->hdrs.l)
+		err = mbuf_write_pl(mb, prm->hdrs);
+	return err ? err : sip_tail_write(mb, prm->ctype, prm->body);
+}
+
+/* Writes every distinct source line of header id as received. */
+static int sip_lines_copy(struct mbuf *mb, const struct sip_msg *msg, enum sip_hdr_id id)
+{
+	int last = -1;
+
+	for (const struct sip_hdr *h = sip_msg_hdr(msg, id); h; h = sip_msg_hdr_next(msg, h)) {
+		int err;
+
+		if (h->line_no == last)
+			continue;
+		last = h->line_no;
+		err = mbuf_write_pl(mb, h->line);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+static int sip_to_copy(struct mbuf *mb, const struct sip_msg *req,
+		       const struct sip_resp_prm *prm)
+{
+	const struct sip_hdr *to = sip_msg_hdr(req, SIP_HDR_TO);
+	struct sip_addr a;
+
+	if (!to)
+		return 0;
+	if (prm->scode == 100 || !pl_isset(prm->to_tag) || sip_addr_decode(&a, to->val) ||
+	    a.tag.l)
+		return mbuf_write_pl(mb, to->line);
+	return mbuf_printf(mb, "To: %.*s;tag=%.*s\r\n", (int)to->val.l, to->val.p,
+			   (int)prm->to_tag.l, prm->to_tag.p);
+}
+
+int sip_resp_build(struct mbuf *mb, const struct sip_msg *req,
+		   const struct sip_resp_prm *prm)
+{
+	int err;
+
+	if (!mb || !req || !prm || !req->req || prm->scode < 100 || prm->scode > 699)
+		return EINVAL;
+	err = mbuf_printf(mb, "SIP/2.0 %u %.*s\r\n", prm->scode, (int)prm->reason.l,
+			  prm->reason.p);
+	err = err ? err : sip_lines_copy(mb, req, SIP_HDR_VIA);
+	err = err ? err : sip_lines_copy(mb, req, SIP_HDR_FROM);
+	err = err ? err : sip_to_copy(mb, req, prm);
+	err = err ? err : sip_lines_copy(mb, req, SIP_HDR_CALL_ID);
+	err = err ? err : sip_lines_copy(mb, req, SIP_HDR_CSEQ);
+	/* RFC 3261 §8.2.6.1: a 100 carries the request's Timestamp */
+	if (!err && prm->scode == 100)
+		err = sip_lines_copy(mb, req, SIP_HDR_TIMESTAMP);
+	if (!err && prm->hdrs.l)
+		err = mbuf_write_pl(mb, prm->hdrs);
+	return err ? err : sip_tail_write(mb, prm->ctype, prm->body);
+}
+
+static const struct sip_edit *sip_edit_find(const struct sip_fwd_prm *prm,
+					    const struct sip_hdr *h, bool add)
+{
+	for (size_t i = 0; i < prm->editc; i++) {
+		const struct sip_edit *e = &prm->editv[i];
+
+		if (e->hdr == h && (e->op == SIP_EDIT_ADD) == add)
+			return e;
+	}
+	return NULL;
+}
+
+static int sip_adds_write(struct mbuf *mb, const struct sip_fwd_prm *prm,
+			  const struct sip_hdr *before)
+{
+	for (size_t i = 0; i < prm->editc; i++) {
+		const struct sip_edit *e = &prm->editv[i];
+		int err;
+
+		if (e->op != SIP_EDIT_ADD || e->hdr != before)
+			continue;
+		err = mbuf_write_pl(mb, e->name);
+		err = err ? err : mbuf_write(mb, ": ", 2);
+		err = err ? err : mbuf_write_pl(mb, e->val);
+		err = err ? err : mbuf_write(mb, "\r\n", 2);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+/* One source line holding entries [first, end): copied as is when no entry
+ * is edited, rewritten from its remaining values otherwise. */
+static int sip_line_fwd(struct mbuf *mb, const struct sip_fwd_prm *prm,
+			const struct sip_hdr *first, const struct sip_hdr *end)
+{
+	bool touched = false, any = false;
+	int err = 0;
+
+	for (const struct sip_hdr *h = first; h < end; h++)
+		touched |= sip_edit_find(prm, h, false) != NULL;
+	if (!touched)
+		return mbuf_write_pl(mb, first->line);
+	for (const struct sip_hdr *h = first; h < end && !err; h++) {
+		const struct sip_edit *e = sip_edit_find(prm, h, false);
+
+		if (e && e->op == SIP_EDIT_REMOVE)
+			continue;
+		err = any ? mbuf_write(mb, ", ", 2)
+			  : mbuf_printf(mb, "%.*s: ", (int)first->name.l, first->name.p);
+		err = err ? err : mbuf_write_pl(mb, e ? e->val : h->val);
+		any = true;
+	}
+	return err || !any ? err : mbuf_write(mb, "\r\n", 2);
+}
+
+int sip_msg_forward(struct mbuf *mb, const struct sip_msg *msg,
+		    const struct sip_fwd_prm *prm)
+{
+	struct pl body;
+	bool clen_kept = false;
+	size_t i = 0;
+	int err;
+
+	if (!mb || !msg || !prm)
+		return EINVAL;
+	body = prm->body_set ? prm->body : msg->body;
+	if (msg->req && pl_isset(prm->ruri))
+		err = mbuf_printf(mb, "%.*s %.*s %.*s\r\n", (int)msg->method.l, msg->method.p,
+				  (int)prm->ruri.l, prm->ruri.p, (int)msg->ver.l, msg->ver.p);
+	else
+		err = mbuf_printf(mb, "%.*s\r\n", (int)msg->start.l, msg->start.p);
+	if (!err && pl_isset(prm->via))
+		err = sip_hdr_write(mb, "Via", prm->via);
+	while (!err && i < msg->hdrc) {
+		const struct sip_hdr *first = &msg->hdrv[i];
+		size_t j = i + 1;
+
+		while (j < msg->hdrc && msg->hdrv[j].line_no == first->line_no)
+			j++;
+		for (size_t k = i; k < j && !err; k++)
+			err = sip_adds_write(mb, prm, &msg->hdrv[k]);
+		if (err)
+			break;
+		if (first->id == SIP_HDR_CONTENT_LENGTH) {
+			uint32_t v;
+
+			/* keep the first one only if it is still right */
+			if (!clen_kept && !msg->clen_err &&
+			    sip_uint_decode(first->val, UINT32_MAX, &v) == 0 && v == body.l) {
+				err = mbuf_write_pl(mb, first->line);
+				clen_kept = true;
+			}
+		} else {
+			err = sip_line_fwd(mb, prm, first, &msg->hdrv[j]);
+		}
+		i = j;
+	}
+	err = err ? err : sip_adds_write(mb, prm, NULL);
+	if (!err && !clen_kept)
+		err = mbuf_printf(mb, "Content-Length: %zu\r\n", body.l);
+	err = err ? err : mbuf_write(mb, "\r\n", 2);
+	return err || !body.l ? err : mbuf_write_pl(mb, body);
+}

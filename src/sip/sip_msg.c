@@ -1,0 +1,740 @@
+/* sip/sip_msg — message decoding and stream framing; see sip_msg.h. */
+#include "sip/sip_msg.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "core/mem.h"
+#include "sip/sip_scan.h"
+
+struct sip_hdr_def {
+	const char *name;
+	size_t len;
+	enum sip_hdr_id id;
+	bool list;
+};
+
+/* Sorted case-insensitively by name for the binary search below. The list
+ * flag marks headers whose grammar is `value *(COMMA value)`. */
+static const struct sip_hdr_def sip_hdr_defs[] = {
+	{"Accept", 6, SIP_HDR_ACCEPT, true},
+	{"Accept-Contact", 14, SIP_HDR_ACCEPT_CONTACT, true},
+	{"Accept-Encoding", 15, SIP_HDR_ACCEPT_ENCODING, true},
+	{"Accept-Language", 15, SIP_HDR_ACCEPT_LANGUAGE, true},
+	{"Alert-Info", 10, SIP_HDR_ALERT_INFO, true},
+	{"Allow", 5, SIP_HDR_ALLOW, true},
+	{"Allow-Events", 12, SIP_HDR_ALLOW_EVENTS, true},
+	{"Authentication-Info", 19, SIP_HDR_AUTHENTICATION_INFO, false},
+	{"Authorization", 13, SIP_HDR_AUTHORIZATION, false},
+	{"Call-ID", 7, SIP_HDR_CALL_ID, false},
+	{"Call-Info", 9, SIP_HDR_CALL_INFO, true},
+	{"Contact", 7, SIP_HDR_CONTACT, true},
+	{"Content-Disposition", 19, SIP_HDR_CONTENT_DISPOSITION, false},
+	{"Content-Encoding", 16, SIP_HDR_CONTENT_ENCODING, true},
+	{"Content-Language", 16, SIP_HDR_CONTENT_LANGUAGE, true},
+	{"Content-Length", 14, SIP_HDR_CONTENT_LENGTH, false},
+	{"Content-Type", 12, SIP_HDR_CONTENT_TYPE, false},
+	{"CSeq", 4, SIP_HDR_CSEQ, false},
+	{"Date", 4, SIP_HDR_DATE, false},
+	{"Error-Info", 10, SIP_HDR_ERROR_INFO, true},
+	{"Event", 5, SIP_HDR_EVENT, false},
+	{"Expires", 7, SIP_HDR_EXPIRES, false},
+	{"From", 4, SIP_HDR_FROM, false},
+	{"Identity", 8, SIP_HDR_IDENTITY, false},
+	{"In-Reply-To", 11, SIP_HDR_IN_REPLY_TO, true},
+	{"Max-Forwards", 12, SIP_HDR_MAX_FORWARDS, false},
+	{"MIME-Version", 12, SIP_HDR_MIME_VERSION, false},
+	{"Min-Expires", 11, SIP_HDR_MIN_EXPIRES, false},
+	{"Min-SE", 6, SIP_HDR_MIN_SE, false},
+	{"Organization", 12, SIP_HDR_ORGANIZATION, false},
+	{"P-Access-Network-Info", 21, SIP_HDR_P_ACCESS_NETWORK_INFO, true},
+	{"P-Asserted-Identity", 19, SIP_HDR_P_ASSERTED_IDENTITY, true},
+	{"P-Associated-URI", 16, SIP_HDR_P_ASSOCIATED_URI, true},
+	{"P-Called-Party-ID", 17, SIP_HDR_P_CALLED_PARTY_ID, false},
+	{"P-Charging-Function-Addresses", 29, SIP_HDR_P_CHARGING_FUNCTION_ADDRESSES, false},
+	{"P-Charging-Vector", 17, SIP_HDR_P_CHARGING_VECTOR, false},
+	{"P-Preferred-Identity", 20, SIP_HDR_P_PREFERRED_IDENTITY, true},
+	{"P-Visited-Network-ID", 20, SIP_HDR_P_VISITED_NETWORK_ID, true},
+	{"Path", 4, SIP_HDR_PATH, true},
+	{"Priority", 8, SIP_HDR_PRIORITY, false},
+	{"Privacy", 7, SIP_HDR_PRIVACY, false},
+	{"Proxy-Authenticate", 18, SIP_HDR_PROXY_AUTHENTICATE, false},
+	{"Proxy-Authorization", 19, SIP_HDR_PROXY_AUTHORIZATION, false},
+	{"Proxy-Require", 13, SIP_HDR_PROXY_REQUIRE, true},
+	{"RAck", 4, SIP_HDR_RACK, false},
+	{"Reason", 6, SIP_HDR_REASON, true},
+	{"Record-Route", 12, SIP_HDR_RECORD_ROUTE, true},
+	{"Refer-To", 8, SIP_HDR_REFER_TO, false},
+	{"Referred-By", 11, SIP_HDR_REFERRED_BY, false},
+	{"Reject-Contact", 14, SIP_HDR_REJECT_CONTACT, true},
+	{"Reply-To", 8, SIP_HDR_REPLY_TO, false},
+	{"Request-Disposition", 19, SIP_HDR_REQUEST_DISPOSITION, true},
+	{"Require", 7, SIP_HDR_REQUIRE, true},
+	{"Retry-After", 11, SIP_HDR_RETRY_AFTER, false},
+	{"Route", 5, SIP_HDR_ROUTE, true},
+	{"RSeq", 4, SIP_HDR_RSEQ, false},
+	{"Security-Client", 15, SIP_HDR_SECURITY_CLIENT, true},
+	{"Security-Server", 15, SIP_HDR_SECURITY_SERVER, true},
+	{"Security-Verify", 15, SIP_HDR_SECURITY_VERIFY, true},
+	{"Server", 6, SIP_HDR_SERVER, false},
+	{"Service-Route", 13, SIP_HDR_SERVICE_ROUTE, true},
+	{"Session-Expires", 15, SIP_HDR_SESSION_EXPIRES, false},
+	{"Subject", 7, SIP_HDR_SUBJECT, false},
+	{"Subscription-State", 18, SIP_HDR_SUBSCRIPTION_STATE, false},
+	{"Supported", 9, SIP_HDR_SUPPORTED, true},
+	{"Timestamp", 9, SIP_HDR_TIMESTAMP, false},
+	{"To", 2, SIP_HDR_TO, false},
+	{"Unsupported", 11, SIP_HDR_UNSUPPORTED, true},
+	{"User-Agent", 10, SIP_HDR_USER_AGENT, false},
+	{"Via", 3, SIP_HDR_VIA, true},
+	{"Warning", 7, SIP_HDR_WARNING, true},
+	{"WWW-Authenticate", 16, SIP_HDR_WWW_AUTHENTICATE, false},
+};
+
+/* Compact forms (RFC 3261 §7.3.3 and the RFCs that define them). */
+static const enum sip_hdr_id sip_hdr_compact[26] = {
+	['a' - 'a'] = SIP_HDR_ACCEPT_CONTACT,
+	['u' - 'a'] = SIP_HDR_ALLOW_EVENTS,
+	['i' - 'a'] = SIP_HDR_CALL_ID,
+	['m' - 'a'] = SIP_HDR_CONTACT,
+	['e' - 'a'] = SIP_HDR_CONTENT_ENCODING,
+	['l' - 'a'] = SIP_HDR_CONTENT_LENGTH,
+	['c' - 'a'] = SIP_HDR_CONTENT_TYPE,
+	['o' - 'a'] = SIP_HDR_EVENT,
+	['f' - 'a'] = SIP_HDR_FROM,
+	['y' - 'a'] = SIP_HDR_IDENTITY,
+	['r' - 'a'] = SIP_HDR_REFER_TO,
+	['b' - 'a'] = SIP_HDR_REFERRED_BY,
+	['j' - 'a'] = SIP_HDR_REJECT_CONTACT,
+	['d' - 'a'] = SIP_HDR_REQUEST_DISPOSITION,
+	['x' - 'a'] = SIP_HDR_SESSION_EXPIRES,
+	['s' - 'a'] = SIP_HDR_SUBJECT,
+	['k' - 'a'] = SIP_HDR_SUPPORTED,
+	['t' - 'a'] = SIP_HDR_TO,
+	['v' - 'a'] = SIP_HDR_VIA,
+};
+
+static const char *const sip_hdr_names[SIP_HDR_COUNT] = {
+	[SIP_HDR_ACCEPT] = "Accept",
+	[SIP_HDR_ACCEPT_CONTACT] = "Accept-Contact",
+	[SIP_HDR_ACCEPT_ENCODING] = "Accept-Encoding",
+	[SIP_HDR_ACCEPT_LANGUAGE] = "Accept-Language",
+	[SIP_HDR_ALERT_INFO] = "Alert-Info",
+	[SIP_HDR_ALLOW] = "Allow",
+	[SIP_HDR_ALLOW_EVENTS] = "Allow-Events",
+	[SIP_HDR_AUTHENTICATION_INFO] = "Authentication-Info",
+	[SIP_HDR_AUTHORIZATION] = "Authorization",
+	[SIP_HDR_CALL_ID] = "Call-ID",
+	[SIP_HDR_CALL_INFO] = "Call-Info",
+	[SIP_HDR_CONTACT] = "Contact",
+	[SIP_HDR_CONTENT_DISPOSITION] = "Content-Disposition",
+	[SIP_HDR_CONTENT_ENCODING] = "Content-Encoding",
+	[SIP_HDR_CONTENT_LANGUAGE] = "Content-Language",
+	[SIP_HDR_CONTENT_LENGTH] = "Content-Length",
+	[SIP_HDR_CONTENT_TYPE] = "Content-Type",
+	[SIP_HDR_CSEQ] = "CSeq",
+	[SIP_HDR_DATE] = "Date",
+	[SIP_HDR_ERROR_INFO] = "Error-Info",
+	[SIP_HDR_EVENT] = "Event",
+	[SIP_HDR_EXPIRES] = "Expires",
+	[SIP_HDR_FROM] = "From",
+	[SIP_HDR_IDENTITY] = "Identity",
+	[SIP_HDR_IN_REPLY_TO] = "In-Reply-To",
+	[SIP_HDR_MAX_FORWARDS] = "Max-Forwards",
+	[SIP_HDR_MIME_VERSION] = "MIME-Version",
+	[SIP_HDR_MIN_EXPIRES] = "Min-Expires",
+	[SIP_HDR_MIN_SE] = "Min-SE",
+	[SIP_HDR_ORGANIZATION] = "Organization",
+	[SIP_HDR_P_ACCESS_NETWORK_INFO] = "P-Access-Network-Info",
+	[SIP_HDR_P_ASSERTED_IDENTITY] = "P-Asserted-Identity",
+	[SIP_HDR_P_ASSOCIATED_URI] = "P-Associated-URI",
+	[SIP_HDR_P_CALLED_PARTY_ID] = "P-Called-Party-ID",
+	[SIP_HDR_P_CHARGING_FUNCTION_ADDRESSES] = "P-Charging-Function-Addresses",
+	[SIP_HDR_P_CHARGING_VECTOR] = "P-Charging-Vector",
+	[SIP_HDR_P_PREFERRED_IDENTITY] = "P-Preferred-Identity",
+	[SIP_HDR_P_VISITED_NETWORK_ID] = "P-Visited-Network-ID",
+	[SIP_HDR_PATH] = "Path",
+	[SIP_HDR_PRIORITY] = "Priority",
+	[SIP_HDR_PRIVACY] = "Privacy",
+	[SIP_HDR_PROXY_AUTHENTICATE] = "Proxy-Authenticate",
+	[SIP_HDR_PROXY_AUTHORIZATION] = "Proxy-Authorization",
+	[SIP_HDR_PROXY_REQUIRE] = "Proxy-Require",
+	[SIP_HDR_RACK] = "RAck",
+	[SIP_HDR_REASON] = "Reason",
+	[SIP_HDR_RECORD_ROUTE] = "Record-Route",
+	[SIP_HDR_REFER_TO] = "Refer-To",
+	[SIP_HDR_REFERRED_BY] = "Referred-By",
+	[SIP_HDR_REJECT_CONTACT] = "Reject-Contact",
+	[SIP_HDR_REPLY_TO] = "Reply-To",
+	[SIP_HDR_REQUEST_DISPOSITION] = "Request-Disposition",
+	[SIP_HDR_REQUIRE] = "Require",
+	[SIP_HDR_RETRY_AFTER] = "Retry-After",
+	[SIP_HDR_ROUTE] = "Route",
+	[SIP_HDR_RSEQ] = "RSeq",
+	[SIP_HDR_SECURITY_CLIENT] = "Security-Client",
+	[SIP_HDR_SECURITY_SERVER] = "Security-Server",
+	[SIP_HDR_SECURITY_VERIFY] = "Security-Verify",
+	[SIP_HDR_SERVER] = "Server",
+	[SIP_HDR_SERVICE_ROUTE] = "Service-Route",
+	[SIP_HDR_SESSION_EXPIRES] = "Session-Expires",
+	[SIP_HDR_SUBJECT] = "Subject",
+	[SIP_HDR_SUBSCRIPTION_STATE] = "Subscription-State",
+	[SIP_HDR_SUPPORTED] = "Supported",
+	[SIP_HDR_TIMESTAMP] = "Timestamp",
+	[SIP_HDR_TO] = "To",
+	[SIP_HDR_UNSUPPORTED] = "Unsupported",
+	[SIP_HDR_USER_AGENT] = "User-Agent",
+	[SIP_HDR_VIA] = "Via",
+	[SIP_HDR_WARNING] = "Warning",
+	[SIP_HDR_WWW_AUTHENTICATE] = "WWW-Authenticate",
+};
+
+static const bool sip_hdr_list[SIP_HDR_COUNT] = {
+	[SIP_HDR_ACCEPT] = true,
+	[SIP_HDR_ACCEPT_CONTACT] = true,
+	[SIP_HDR_ACCEPT_ENCODING] = true,
+	[SIP_HDR_ACCEPT_LANGUAGE] = true,
+	[SIP_HDR_ALERT_INFO] = true,
+	[SIP_HDR_ALLOW] = true,
+	[SIP_HDR_ALLOW_EVENTS] = true,
+	[SIP_HDR_CALL_INFO] = true,
+	[SIP_HDR_CONTACT] = true,
+	[SIP_HDR_CONTENT_ENCODING] = true,
+	[SIP_HDR_CONTENT_LANGUAGE] = true,
+	[SIP_HDR_ERROR_INFO] = true,
+	[SIP_HDR_IN_REPLY_TO] = true,
+	[SIP_HDR_P_ACCESS_NETWORK_INFO] = true,
+	[SIP_HDR_P_ASSERTED_IDENTITY] = true,
+	[SIP_HDR_P_ASSOCIATED_URI] = true,
+	[SIP_HDR_P_PREFERRED_IDENTITY] = true,
+	[SIP_HDR_P_VISITED_NETWORK_ID] = true,
+	[SIP_HDR_PATH] = true,
+	[SIP_HDR_PROXY_REQUIRE] = true,
+	[SIP_HDR_REASON] = true,
+	[SIP_HDR_RECORD_ROUTE] = true,
+	[SIP_HDR_REJECT_CONTACT] = true,
+	[SIP_HDR_REQUEST_DISPOSITION] = true,
+	[SIP_HDR_REQUIRE] = true,
+	[SIP_HDR_ROUTE] = true,
+	[SIP_HDR_SECURITY_CLIENT] = true,
+	[SIP_HDR_SECURITY_SERVER] = true,
+	[SIP_HDR_SECURITY_VERIFY] = true,
+	[SIP_HDR_SERVICE_ROUTE] = true,
+	[SIP_HDR_SUPPORTED] = true,
+	[SIP_HDR_UNSUPPORTED] = true,
+	[SIP_HDR_VIA] = true,
+	[SIP_HDR_WARNING] = true,
+};
+
+#define SIP_HDR_NDEFS (sizeof(sip_hdr_defs) / sizeof(sip_hdr_defs[0]))
+
+static int sip_pl_casecmp_str(struct pl a, const char *s, size_t sl)
+{
+	size_t n = a.l < sl ? a.l : sl;
+
+	for (size_t i = 0; i < n; i++) {
+		int x = (unsigned char)a.p[i], y = (unsigned char)s[i];
+
+		if (x >= 'A' && x <= 'Z')
+			x += 32;
+		if (y >= 'A' && y <= 'Z')
+			y += 32;
+		if (x != y)
+			return x - y;
+	}
+	return a.l < sl ? -1 : a.l > sl ? 1 : 0;
+}
+
+static const struct sip_hdr_def *sip_hdr_def_find(struct pl name)
+{
+	size_t lo = 0, hi = SIP_HDR_NDEFS;
+
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		int r = sip_pl_casecmp_str(name, sip_hdr_defs[mid].name,
+					   sip_hdr_defs[mid].len);
+
+		if (r == 0)
+			return &sip_hdr_defs[mid];
+		if (r < 0)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	return NULL;
+}
+
+enum sip_hdr_id sip_hdr_id_from_name(struct pl name)
+{
+	const struct sip_hdr_def *d;
+
+	if (name.l == 1) {
+		unsigned c = (unsigned char)name.p[0] | 0x20;
+
+		if (c >= 'a' && c <= 'z')
+			return sip_hdr_compact[c - 'a'];
+		return SIP_HDR_OTHER;
+	}
+	d = sip_hdr_def_find(name);
+	return d ? d->id : SIP_HDR_OTHER;
+}
+
+const char *sip_hdr_name(enum sip_hdr_id id)
+{
+	if ((unsigned)id >= SIP_HDR_COUNT || !sip_hdr_names[id])
+		return "";
+	return sip_hdr_names[id];
+}
+
+bool sip_hdr_is_list(enum sip_hdr_id id)
+{
+	return (unsigned)id < SIP_HDR_COUNT && sip_hdr_list[id];
+}
+
+static const char *const sip_method_names[] = {
+	[SIP_METHOD_OTHER] = "",	   [SIP_METHOD_ACK] = "ACK",
+	[SIP_METHOD_BYE] = "BYE",	   [SIP_METHOD_CANCEL] = "CANCEL",
+	[SIP_METHOD_INFO] = "INFO",	   [SIP_METHOD_INVITE] = "INVITE",
+	[SIP_METHOD_MESSAGE] = "MESSAGE",   [SIP_METHOD_NOTIFY] = "NOTIFY",
+	[SIP_METHOD_OPTIONS] = "OPTIONS",   [SIP_METHOD_PRACK] = "PRACK",
+	[SIP_METHOD_PUBLISH] = "PUBLISH",   [SIP_METHOD_REFER] = "REFER",
+	[SIP_METHOD_REGISTER] = "REGISTER", [SIP_METHOD_SUBSCRIBE] = "SUBSCRIBE",
+	[SIP_METHOD_UPDATE] = "UPDATE",
+};
+
+/* Methods are case-sensitive (RFC 3261 §7.1). */
+enum sip_method sip_method_from_pl(struct pl m)
+{
+	for (size_t i = 1; i < sizeof(sip_method_names) / sizeof(sip_method_names[0]);
+	     i++) {
+		if (pl_eq_str(m, sip_method_names[i]))
+			return (enum sip_method)i;
+	}
+	return SIP_METHOD_OTHER;
+}
+
+const char *sip_method_name(enum sip_method m)
+{
+	if ((size_t)m >= sizeof(sip_method_names) / sizeof(sip_method_names[0]))
+		return "";
+	return sip_method_names[m];
+}
+
+static void sip_msg_destroy(void *data)
+{
+	struct sip_msg *msg = data;
+
+	free(msg->hdrv);
+	mem_deref(msg->mem);
+}
+
+/* SIP-Version = "SIP" "/" 1*DIGIT "." 1*DIGIT, at most 3 digits each. */
+static int sip_ver_parse(struct sip_msg *msg, struct pl v)
+{
+	size_t i = 4;
+	unsigned n[2] = {0, 0};
+
+	if (v.l < 7 || strncasecmp(v.p, "SIP/", 4) != 0)
+		return EBADMSG;
+	for (int k = 0; k < 2; k++) {
+		size_t d0 = i;
+
+		while (i < v.l && v.p[i] >= '0' && v.p[i] <= '9' && i - d0 < 4)
+			n[k] = n[k] * 10 + (unsigned)(v.p[i++] - '0');
+		if (i == d0 || i - d0 > 3)
+			return EBADMSG;
+		if (k == 0) {
+			if (i >= v.l || v.p[i] != '.')
+				return EBADMSG;
+			i++;
+		}
+	}
+	if (i != v.l)
+		return EBADMSG;
+	msg->ver = v;
+	msg->ver_major = n[0];
+	msg->ver_minor = n[1];
+	return 0;
+}
+
+/* Request-Line = Method SP Request-URI SP SIP-Version (exactly one SP each).
+ * Extra or trailing spaces, or spaces inside the URI (RFC 4475 §3.1.2.8-10),
+ * still decode, with bad_start set, so that a 400 can be answered. */
+static int sip_start_req(struct sip_msg *msg, struct pl line)
+{
+	struct sip_scan s;
+	const char *ve, *vs;
+	struct pl uri;
+
+	sip_scan_init(&s, line);
+	if (sip_scan_token(&s, &msg->method) || sip_scan_peek(&s) != ' ')
+		return EBADMSG;
+	for (size_t i = 0; i < line.l; i++) {
+		unsigned char c = (unsigned char)line.p[i];
+
+		if (c < 0x20 || c == 0x7f)
+			return EBADMSG;
+	}
+	ve = s.e;
+	while (ve > s.p && ve[-1] == ' ')
+		ve--;
+	vs = ve;
+	while (vs > s.p && vs[-1] != ' ')
+		vs--;
+	if (vs <= s.p)
+		return EBADMSG;
+	uri = pl_trim((struct pl){s.p, (size_t)(vs - s.p)});
+	if (!uri.l)
+		return EBADMSG;
+	msg->bad_start = ve != s.e || uri.p != s.p + 1 || uri.p + uri.l + 1 != vs ||
+			 memchr(uri.p, ' ', uri.l) != NULL;
+	msg->ruri = uri;
+	msg->meth = sip_method_from_pl(msg->method);
+	msg->req = true;
+	return sip_ver_parse(msg, (struct pl){vs, (size_t)(ve - vs)});
+}
+
+/* Status-Line = SIP-Version SP Status-Code SP Reason-Phrase. */
+static int sip_start_resp(struct sip_msg *msg, struct pl line)
+{
+	const char *sp = memchr(line.p, ' ', line.l);
+	const char *e = line.p + line.l;
+	const char *c;
+	unsigned code = 0;
+
+	if (!sp || sip_ver_parse(msg, (struct pl){line.p, (size_t)(sp - line.p)}))
+		return EBADMSG;
+	c = sp + 1;
+	if (e - c < 3)
+		return EBADMSG;
+	for (int i = 0; i < 3; i++) {
+		if (c[i] < '0' || c[i] > '9')
+			return EBADMSG;
+		code = code * 10 + (unsigned)(c[i] - '0');
+	}
+	c += 3;
+	if (code < 100 || code > 699)
+		return EBADMSG;
+	/* RFC 4475 §3.1.1.13: the reason phrase may be empty */
+	if (c < e && *c != ' ')
+		return EBADMSG;
+	if (c < e)
+		c++;
+	for (const char *q = c; q < e; q++) {
+		unsigned char ch = (unsigned char)*q;
+
+		if ((ch < 0x20 && ch != '\t') || ch == 0x7f)
+			return EBADMSG;
+	}
+	msg->scode = (uint16_t)code;
+	msg->reason = (struct pl){c, (size_t)(e - c)};
+	return 0;
+}
+
+static int sip_start_parse(struct sip_msg *msg, const char **pp, const char *e)
+{
+	const char *p = *pp;
+	const char *lim = (size_t)(e - p) > SIP_MAX_LINE ? p + SIP_MAX_LINE : e;
+	const char *q = p;
+	struct pl line;
+
+	while (q < lim && *q != '\r' && *q != '\n')
+		q++;
+	if (q + 1 >= e || q[0] != '\r' || q[1] != '\n')
+		return EBADMSG;
+	line = (struct pl){p, (size_t)(q - p)};
+	msg->start = line;
+	*pp = q + 2;
+	if (line.l >= 4 && strncasecmp(line.p, "SIP/", 4) == 0)
+		return sip_start_resp(msg, line);
+	return sip_start_req(msg, line);
+}
+
+/* Finds the end of one logical header line (folding joined). Returns the
+ * position of its final CRLF in *crlf, EBADMSG on a bare CR/LF or missing
+ * end, E2BIG over SIP_MAX_LINE. */
+static int sip_line_end(const char *p, const char *e, const char **crlf)
+{
+	const char *q = p;
+
+	for (;;) {
+		const char *cr = memchr(q, '\r', (size_t)(e - q));
+		const char *lf;
+
+		lf = memchr(q, '\n', (size_t)((cr ? cr : e) - q));
+		if (lf || !cr || cr + 1 >= e || cr[1] != '\n')
+			return EBADMSG;
+		if ((size_t)(cr - p) > SIP_MAX_LINE)
+			return E2BIG;
+		/* need the byte after CRLF to know whether the line is folded */
+		if (cr + 2 >= e)
+			return EBADMSG;
+		if (cr[2] != ' ' && cr[2] != '\t') {
+			*crlf = cr;
+			return 0;
+		}
+		q = cr + 2;
+	}
+}
+
+static int sip_hdr_push(struct sip_msg *msg, size_t *cap, const struct sip_hdr *h)
+{
+	if (msg->hdrc >= SIP_MAX_HDRS)
+		return E2BIG;
+	if (msg->hdrc == *cap) {
+		size_t ncap = *cap ? *cap * 2 : 32;
+		struct sip_hdr *v;
+
+		if (ncap > SIP_MAX_HDRS)
+			ncap = SIP_MAX_HDRS;
+		v = realloc(msg->hdrv, ncap * sizeof(*v));
+		if (!v)
+			return ENOMEM;
+		msg->hdrv = v;
+		*cap = ncap;
+	}
+	if (msg->first[h->id] < 0)
+		msg->first[h->id] = (int16_t)msg->hdrc;
+	msg->hdrv[msg->hdrc++] = *h;
+	return 0;
+}
+
+/* Splits a list header value on commas outside quotes and <>. */
+static int sip_hdr_split(struct sip_msg *msg, size_t *cap, struct sip_hdr *h,
+			 struct pl val)
+{
+	const char *p = val.p, *e = val.p + val.l, *s = p;
+	bool inq = false, ina = false;
+	int err;
+
+	for (; p < e; p++) {
+		if (inq) {
+			if (*p == '\\' && p + 1 < e)
+				p++;
+			else if (*p == '"')
+				inq = false;
+			continue;
+		}
+		if (*p == '"')
+			inq = true;
+		else if (*p == '<')
+			ina = true;
+		else if (*p == '>')
+			ina = false;
+		else if (*p == ',' && !ina) {
+			h->val = pl_trim((struct pl){s, (size_t)(p - s)});
+			err = sip_hdr_push(msg, cap, h);
+			if (err)
+				return err;
+			s = p + 1;
+		}
+	}
+	h->val = pl_trim((struct pl){s, (size_t)(e - s)});
+	return sip_hdr_push(msg, cap, h);
+}
+
+static int sip_hdrs_parse(struct sip_msg *msg, const char **pp, const char *e)
+{
+	const char *p = *pp;
+	size_t cap = 0;
+	int err;
+
+	msg->hdrs.p = p;
+	for (;;) {
+		const char *crlf, *q;
+		struct sip_hdr h;
+		if (e - p < 2)
+			return EBADMSG;
+		if (p[0] == '\r' && p[1] == '\n') {
+			msg->hdrs.l = (size_t)(p - msg->hdrs.p);
+			*pp = p + 2;
+			return 0;
+		}
+		err = sip_line_end(p, e, &crlf);
+		if (err)
+			return err;
+		if (msg->nlines >= SIP_MAX_HDRS)
+			return E2BIG;
+		q = p;
+		while (q < crlf && sip_c_is(*q, SIP_C_TOKEN))
+			q++;
+		h.name = (struct pl){p, (size_t)(q - p)};
+		while (q < crlf && (*q == ' ' || *q == '\t'))
+			q++;
+		if (!h.name.l || q >= crlf || *q != ':')
+			return EBADMSG;
+		q++;
+		h.line = (struct pl){p, (size_t)(crlf + 2 - p)};
+		h.line_no = msg->nlines++;
+		h.id = sip_hdr_id_from_name(h.name);
+		if (sip_hdr_is_list(h.id)) {
+			err = sip_hdr_split(msg, &cap, &h,
+					    (struct pl){q, (size_t)(crlf - q)});
+		} else {
+			h.val = pl_trim((struct pl){q, (size_t)(crlf - q)});
+			err = sip_hdr_push(msg, &cap, &h);
+		}
+		if (err)
+			return err;
+		p = crlf + 2;
+	}
+}
+
+/* Content-Length rules: RFC 3261 §18.3 (datagram: extra bytes dropped,
+ * shortfall is an error) and §20.14. Faults are recorded, not fatal, so
+ * that sip_check can answer 400. */
+static void sip_body_set(struct sip_msg *msg, const char *p, const char *e)
+{
+	size_t avail = (size_t)(e - p);
+	const struct sip_hdr *h = sip_msg_hdr(msg, SIP_HDR_CONTENT_LENGTH);
+
+	msg->body = (struct pl){p, avail};
+	if (!h)
+		return;
+	msg->clen_set = true;
+	for (const struct sip_hdr *x = h; x; x = sip_msg_hdr_next(msg, x)) {
+		uint32_t v;
+
+		if (pl_u32(x->val, &v)) {
+			msg->clen_err = EBADMSG;
+			return;
+		}
+		if (x == h)
+			msg->clen = v;
+		else if (v != msg->clen)
+			msg->clen_err = EPROTO;
+	}
+	if (msg->clen_err)
+		return;
+	if (msg->clen > avail)
+		msg->clen_err = ERANGE;
+	else
+		msg->body.l = msg->clen;
+}
+
+static size_t sip_max(const struct sip_decode_prm *prm)
+{
+	size_t max = prm && prm->max_size ? prm->max_size : SIP_MSG_MAX_UDP;
+
+	return max > SIP_MSG_MAX_HARD ? SIP_MSG_MAX_HARD : max;
+}
+
+int sip_msg_decode(struct sip_msg **msgp, void *mem, size_t off, size_t len,
+		   const struct sip_decode_prm *prm)
+{
+	struct sip_msg *msg;
+	const char *p, *e;
+	int err;
+
+	if (!msgp || !mem)
+		return EINVAL;
+	if (len > sip_max(prm))
+		return EMSGSIZE;
+	msg = mem_zalloc(sizeof(*msg), sip_msg_destroy);
+	if (!msg)
+		return ENOMEM;
+	msg->mem = mem_ref(mem);
+	for (size_t i = 0; i < SIP_HDR_COUNT; i++)
+		msg->first[i] = -1;
+	p = (const char *)mem + off;
+	e = p + len;
+	/* RFC 3261 §7.5: CRLFs before the start line are ignored */
+	while (e - p >= 2 && p[0] == '\r' && p[1] == '\n')
+		p += 2;
+	msg->raw.p = p;
+	err = sip_start_parse(msg, &p, e);
+	if (err)
+		goto out;
+	err = sip_hdrs_parse(msg, &p, e);
+	if (err)
+		goto out;
+	sip_body_set(msg, p, e);
+	msg->raw.l = (size_t)(msg->body.p + msg->body.l - msg->raw.p);
+out:
+	if (err)
+		msg = mem_deref(msg);
+	*msgp = msg;
+	return err;
+}
+
+int sip_msg_decode_copy(struct sip_msg **msgp, const void *data, size_t len,
+			const struct sip_decode_prm *prm)
+{
+	void *mem;
+	int err;
+
+	if (!msgp || (!data && len))
+		return EINVAL;
+	if (len > sip_max(prm))
+		return EMSGSIZE;
+	mem = mem_zalloc(len ? len : 1, NULL);
+	if (!mem)
+		return ENOMEM;
+	if (len)
+		memcpy(mem, data, len);
+	err = sip_msg_decode(msgp, mem, 0, len, prm);
+	mem_deref(mem);
+	return err;
+}
+
+const struct sip_hdr *sip_msg_hdr(const struct sip_msg *msg, enum sip_hdr_id id)
+{
+	if (!msg || (unsigned)id >= SIP_HDR_COUNT || msg->first[id] < 0)
+		return NULL;
+	return &msg->hdrv[msg->first[id]];
+}
+
+const struct sip_hdr *sip_msg_hdr_next(const struct sip_msg *msg,
+				       const struct sip_hdr *prev)
+{
+	const struct sip_hdr *end;
+
+	if (!msg || !prev)
+		return NULL;
+	end = msg->hdrv + msg->hdrc;
+	for (const struct sip_hdr *h = prev + 1; h < end; h++) {
+		if (h->id != prev->id)
+			continue;
+		if (h->id != SIP_HDR_OTHER || pl_caseeq(h->name, prev->name))
+			return h;
+	}
+	return NULL;
+}
+
+const struct sip_hdr *sip_msg_hdr_name(const struct sip_msg *msg, struct pl name)
+{
+	enum sip_hdr_id id = sip_hdr_id_from_name(name);
+
+	if (id != SIP_HDR_OTHER)
+		return sip_msg_hdr(msg, id);
+	for (size_t i = 0; msg && i < msg->hdrc; i++) {
+		if (msg->hdrv[i].id == SIP_HDR_OTHER && pl_caseeq(msg->hdrv[i].name, name))
+			return &msg->hdrv[i];
+	}
+	return NULL;
+}
+
+size_t sip_msg_hdr_count(const struct sip_msg *msg, enum sip_hdr_id id)
+{
+	size_t n = 0;
+
+	for (const struct sip_hdr *h = sip_msg_hdr(msg, id); h; h = sip_msg_hdr_next(msg, h))
+		n++;
+	return n;
+}
+
+size_t sip_msg_hdr_lines(const struct sip_msg *msg, enum sip_hdr_id id)
+{
+	size_t n = 0;
+	int last = -1;
+
+	for (const struct sip_hdr *h = sip_msg_hdr(msg, id); h;
+	     h = sip_msg_hdr_next(msg, h)) {
+		if (h->line_no != last)
+			n++;
+		last = h->line_no;
+	}
+	return n;
+}
