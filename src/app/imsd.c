@@ -30,8 +30,8 @@ static void imsd_usage(FILE *f)
 		"Starts the IMS server with the given configuration file.\n"
 		"\n"
 		"options:\n"
-		"  --dump-config    print the evaluated configuration as JSON and exit\n"
-		"  --check-config   load and check the configuration, then exit\n"
+		"  --dump-config    print the evaluated configuration as strict JSON and exit\n"
+		"  --check-config   check the configuration (syntax, types, ranges), then exit\n"
 		"  --version        print the version and exit\n"
 		"  -h, --help       this help\n");
 }
@@ -72,6 +72,25 @@ static int imsd_config_load(const char *file, json_t **rootp, struct ims_cfg **c
 	}
 	*rootp = root;
 	return 0;
+}
+
+/* --dump-config: the language level only (manual §5.1), so that any file of
+ * the format can be inspected, whatever its properties. */
+static int imsd_dump_config(const char *file)
+{
+	struct cfg_lang_err lerr;
+	json_t *root;
+	int rc;
+
+	if (cfg_lang_load_file(file, &root, &lerr)) {
+		cfg_lang_err_print(&lerr, stderr);
+		return 1;
+	}
+	rc = cfg_lang_dump(root, stdout) || fflush(stdout) ? 1 : 0;
+	if (rc)
+		fprintf(stderr, "imsd: cannot write the configuration to stdout\n");
+	json_decref(root);
+	return rc;
 }
 
 static void imsd_quit_h(void *arg)
@@ -176,11 +195,11 @@ int imsd_main(int argc, char **argv)
 		imsd_usage(stderr);
 		return 2;
 	}
+	if (dump)
+		return imsd_dump_config(argv[optind]);
 	if (imsd_config_load(argv[optind], &root, &cfg))
 		return 1;
-	if (dump)
-		rc = cfg_lang_dump(root, stdout) ? 1 : 0;
-	else if (check)
+	if (check)
 		rc = 0;
 	else
 		rc = imsd_serve(argv[optind], cfg);
