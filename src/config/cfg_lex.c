@@ -73,7 +73,7 @@ static int skip_block_comment(struct cfg_ctx *c, struct cfg_src *s, const char *
  * Skip blanks, newlines and comments. In a directive line a newline ends
  * the line: *eol is set and the newline consumed.
  */
-static int skip_space(struct cfg_ctx *c, struct cfg_src *s, bool *eol)
+static int skip_space(struct cfg_ctx *c, struct cfg_src *s, bool *eol, struct cfg_loc *eolloc)
 {
 	const char *p = s->p, *e = s->end;
 	int err = 0;
@@ -85,6 +85,7 @@ static int skip_space(struct cfg_ctx *c, struct cfg_src *s, bool *eol)
 		if (ch == ' ' || ch == '\t' || ch == '\r' || ch == '\f' || ch == '\v') {
 			p++;
 		} else if (ch == '\n') {
+			loc_at(s, p, eolloc);
 			p++;
 			newline(s, p);
 			s->bol = true;
@@ -525,14 +526,14 @@ int cfg_lex_next(struct cfg_ctx *c, struct cfg_tok *t)
 			if (err)
 				return err;
 		}
-		err = skip_space(c, s, &eol);
+		err = skip_space(c, s, &eol, &t->loc);
 		if (err)
 			return err;
-		loc_at(s, s->p, &t->loc);
 		if (eol) {
 			t->kind = TK_EOL;
 			return 0;
 		}
+		loc_at(s, s->p, &t->loc);
 		if (s->p == s->end) {
 			if (c->directive) {
 				t->kind = TK_EOL;

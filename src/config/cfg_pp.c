@@ -75,13 +75,15 @@ static int cond_push(struct cfg_ctx *c, const struct cfg_loc *at, bool truth)
 	return 0;
 }
 
-static int read_name(struct cfg_parser *p, const char *dir, char *name, size_t size)
+static int read_name(struct cfg_parser *p, const char *dir, char *name, size_t size,
+		     struct cfg_loc *loc)
 {
 	int err;
 
 	err = cfg_advance(p);
 	if (err)
 		return err;
+	*loc = p->tok.loc;
 	if (p->tok.kind != TK_IDENT)
 		return cfg_err_set(p->ctx, &p->tok.loc, EBADMSG, "#%s needs a variable name", dir);
 	if (p->tok.len >= size)
@@ -110,10 +112,9 @@ static int do_define(struct cfg_parser *p)
 	json_t *j = NULL;
 	int err;
 
-	err = read_name(p, "define", name, sizeof(name));
+	err = read_name(p, "define", name, sizeof(name), &nloc);
 	if (err)
 		return err;
-	nloc = p->tok.loc;
 	if (reserved(name))
 		return cfg_err_set(c, &nloc, EBADMSG, "'%s' is reserved and cannot be defined", name);
 	vloc = p->tok.loc;
@@ -197,6 +198,7 @@ static int dispatch(struct cfg_parser *p, const struct cfg_loc *at)
 	const char *w = p->tok.s;
 	size_t n = p->tok.len;
 	char name[CFG_LANG_MAX_KEY + 1];
+	struct cfg_loc nloc;
 	bool truth;
 	int err;
 
@@ -205,7 +207,7 @@ static int dispatch(struct cfg_parser *p, const struct cfg_loc *at)
 	if (word_is(w, n, "include"))
 		return do_include(p, at);
 	if (word_is(w, n, "undef")) {
-		err = read_name(p, "undef", name, sizeof(name));
+		err = read_name(p, "undef", name, sizeof(name), &nloc);
 		if (!err)
 			err = expect_eol(p, "undef");
 		if (!err)
@@ -215,7 +217,7 @@ static int dispatch(struct cfg_parser *p, const struct cfg_loc *at)
 	if (word_is(w, n, "ifdef") || word_is(w, n, "ifndef")) {
 		bool def = n == 5;
 
-		err = read_name(p, def ? "ifdef" : "ifndef", name, sizeof(name));
+		err = read_name(p, def ? "ifdef" : "ifndef", name, sizeof(name), &nloc);
 		if (!err)
 			err = expect_eol(p, def ? "ifdef" : "ifndef");
 		if (err)
