@@ -86,6 +86,11 @@ static int src_push(struct cfg_ctx *c, const char *name, char *dir, char *own, c
 		free(own);
 		return ENOMEM;
 	}
+	/* A UTF-8 byte order mark, as some editors write, is not content. */
+	if (len >= 3 && !memcmp(buf, "\xef\xbb\xbf", 3)) {
+		buf += 3;
+		len -= 3;
+	}
 	s->name = name;
 	s->dir = dir;
 	s->own = own;

@@ -116,6 +116,8 @@ static void test_syntax(void **state)
 	expect_json("a: 1 /* multi\nline */, b: 2", "{\"a\":1,\"b\":2}");
 	expect_json("a: 1,\r\nb: 2\r\n", "{\"a\":1,\"b\":2}");
 	expect_json("include: 5", "{\"include\":5}");
+	expect_json("\xef\xbb\xbf" "a: 1", "{\"a\":1}");
+	expect_json("true: 1, null: 2, I: 3", "{\"true\":1,\"null\":2,\"I\":3}");
 }
 
 static void test_strings(void **state)
