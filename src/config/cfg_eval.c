@@ -45,13 +45,19 @@ void cfg_val_clear(struct cfg_val *v)
 static const char *type_name(const struct cfg_val *v)
 {
 	switch (v->t) {
-	case CV_NULL: return "null";
-	case CV_BOOL: return "boolean";
+	case CV_NULL:
+		return "null";
+	case CV_BOOL:
+		return "boolean";
 	case CV_INT:
-	case CV_REAL: return "number";
-	case CV_CPLX: return "complex number";
-	case CV_STR: return "string";
-	default: return json_is_array(v->j) ? "array" : "object";
+	case CV_REAL:
+		return "number";
+	case CV_CPLX:
+		return "complex number";
+	case CV_STR:
+		return "string";
+	default:
+		return json_is_array(v->j) ? "array" : "object";
 	}
 }
 
@@ -126,10 +132,12 @@ static int type_error(struct cfg_parser *p, const struct cfg_loc *loc, const cha
 		      const struct cfg_val *a, const struct cfg_val *b)
 {
 	if (!b)
-		return cfg_err_set(p->ctx, loc, EBADMSG, "operator '%s' cannot be applied to %s", op,
+		return cfg_err_set(p->ctx, loc, EBADMSG,
+				   "operator '%s' cannot be applied to %s", op,
 				   type_name(a));
-	return cfg_err_set(p->ctx, loc, EBADMSG, "operator '%s' cannot be applied to %s and %s",
-			   op, type_name(a), type_name(b));
+	return cfg_err_set(p->ctx, loc, EBADMSG,
+			   "operator '%s' cannot be applied to %s and %s", op,
+			   type_name(a), type_name(b));
 }
 
 static bool is_num(const struct cfg_val *v)
@@ -142,8 +150,8 @@ static double as_real(const struct cfg_val *v)
 	return v->t == CV_INT ? (double)v->i : v->re;
 }
 
-static int set_real(struct cfg_parser *p, struct cfg_val *v, double re, double im, bool cplx,
-		    const struct cfg_loc *loc)
+static int set_real(struct cfg_parser *p, struct cfg_val *v, double re, double im,
+		    bool cplx, const struct cfg_loc *loc)
 {
 	if (!isfinite(re) || !isfinite(im))
 		return cfg_err_set(p->ctx, loc, EBADMSG, "numeric overflow");
@@ -160,9 +168,15 @@ static int arith_int(struct cfg_parser *p, enum cfg_tk op, struct cfg_val *a,
 	bool ovf;
 
 	switch (op) {
-	case TK_PLUS: ovf = __builtin_add_overflow(a->i, b->i, &r); break;
-	case TK_MINUS: ovf = __builtin_sub_overflow(a->i, b->i, &r); break;
-	case TK_STAR: ovf = __builtin_mul_overflow(a->i, b->i, &r); break;
+	case TK_PLUS:
+		ovf = __builtin_add_overflow(a->i, b->i, &r);
+		break;
+	case TK_MINUS:
+		ovf = __builtin_sub_overflow(a->i, b->i, &r);
+		break;
+	case TK_STAR:
+		ovf = __builtin_mul_overflow(a->i, b->i, &r);
+		break;
 	default:
 		if (b->i == 0)
 			return cfg_err_set(p->ctx, loc, EBADMSG, "division by zero");
@@ -176,15 +190,19 @@ static int arith_int(struct cfg_parser *p, enum cfg_tk op, struct cfg_val *a,
 		return 0;
 	}
 	switch (op) {
-	case TK_PLUS: return set_real(p, a, (double)a->i + (double)b->i, 0, false, loc);
-	case TK_MINUS: return set_real(p, a, (double)a->i - (double)b->i, 0, false, loc);
-	case TK_STAR: return set_real(p, a, (double)a->i * (double)b->i, 0, false, loc);
-	default: return set_real(p, a, (double)a->i / (double)b->i, 0, false, loc);
+	case TK_PLUS:
+		return set_real(p, a, (double)a->i + (double)b->i, 0, false, loc);
+	case TK_MINUS:
+		return set_real(p, a, (double)a->i - (double)b->i, 0, false, loc);
+	case TK_STAR:
+		return set_real(p, a, (double)a->i * (double)b->i, 0, false, loc);
+	default:
+		return set_real(p, a, (double)a->i / (double)b->i, 0, false, loc);
 	}
 }
 
-static int arith(struct cfg_parser *p, enum cfg_tk op, struct cfg_val *a, const struct cfg_val *b,
-		 const struct cfg_loc *loc)
+static int arith(struct cfg_parser *p, enum cfg_tk op, struct cfg_val *a,
+		 const struct cfg_val *b, const struct cfg_loc *loc)
 {
 	double ar = as_real(a), ai = a->t == CV_CPLX ? a->im : 0;
 	double br = as_real(b), bi = b->t == CV_CPLX ? b->im : 0;
@@ -194,9 +212,12 @@ static int arith(struct cfg_parser *p, enum cfg_tk op, struct cfg_val *a, const 
 	if (a->t == CV_INT && b->t == CV_INT)
 		return arith_int(p, op, a, b, loc);
 	switch (op) {
-	case TK_PLUS: return set_real(p, a, ar + br, ai + bi, cplx, loc);
-	case TK_MINUS: return set_real(p, a, ar - br, ai - bi, cplx, loc);
-	case TK_STAR: return set_real(p, a, ar * br - ai * bi, ar * bi + ai * br, cplx, loc);
+	case TK_PLUS:
+		return set_real(p, a, ar + br, ai + bi, cplx, loc);
+	case TK_MINUS:
+		return set_real(p, a, ar - br, ai - bi, cplx, loc);
+	case TK_STAR:
+		return set_real(p, a, ar * br - ai * bi, ar * bi + ai * br, cplx, loc);
 	default:
 		den = br * br + bi * bi;
 		if (br == 0 && bi == 0)
@@ -205,7 +226,8 @@ static int arith(struct cfg_parser *p, enum cfg_tk op, struct cfg_val *a, const 
 			return set_real(p, a, ar / br, 0, false, loc);
 		if (!isfinite(den))
 			return cfg_err_set(p->ctx, loc, EBADMSG, "numeric overflow");
-		return set_real(p, a, (ar * br + ai * bi) / den, (ai * br - ar * bi) / den, true, loc);
+		return set_real(p, a, (ar * br + ai * bi) / den,
+				(ai * br - ar * bi) / den, true, loc);
 	}
 }
 
@@ -241,8 +263,8 @@ static int concat(struct cfg_parser *p, struct cfg_val *a, struct cfg_val *b,
 	return err;
 }
 
-static int compare(struct cfg_parser *p, enum cfg_tk op, const char *opname, struct cfg_val *a,
-		   const struct cfg_val *b, const struct cfg_loc *loc)
+static int compare(struct cfg_parser *p, enum cfg_tk op, const char *opname,
+		   struct cfg_val *a, const struct cfg_val *b, const struct cfg_loc *loc)
 {
 	int c;
 
@@ -252,7 +274,8 @@ static int compare(struct cfg_parser *p, enum cfg_tk op, const char *opname, str
 		c = memcmp(a->s, b->s, n);
 		if (!c)
 			c = a->len < b->len ? -1 : a->len > b->len;
-	} else if ((a->t == CV_INT || a->t == CV_REAL) && (b->t == CV_INT || b->t == CV_REAL)) {
+	} else if ((a->t == CV_INT || a->t == CV_REAL) &&
+		   (b->t == CV_INT || b->t == CV_REAL)) {
 		if (a->t == CV_INT && b->t == CV_INT)
 			c = a->i < b->i ? -1 : a->i > b->i;
 		else
@@ -274,15 +297,17 @@ static bool equal(const struct cfg_val *a, const struct cfg_val *b)
 		return a->b == b->b;
 	if (a->t == CV_BOOL || b->t == CV_BOOL) {
 		/* 0 and 1 are synonyms of false and true (§5.1 item 3). */
-		const struct cfg_val *bv = a->t == CV_BOOL ? a : b, *n = a->t == CV_BOOL ? b : a;
+		const struct cfg_val *bv = a->t == CV_BOOL ? a : b,
+				     *n = a->t == CV_BOOL ? b : a;
 
-		return (n->t == CV_INT || n->t == CV_REAL) && as_real(n) == (bv->b ? 1.0 : 0.0);
+		return (n->t == CV_INT || n->t == CV_REAL) &&
+		       as_real(n) == (bv->b ? 1.0 : 0.0);
 	}
 	if (is_num(a) && is_num(b)) {
 		if (a->t == CV_INT && b->t == CV_INT)
 			return a->i == b->i;
-		return as_real(x) == as_real(y) && (x->t == CV_CPLX ? x->im : 0) ==
-							   (y->t == CV_CPLX ? y->im : 0);
+		return as_real(x) == as_real(y) &&
+		       (x->t == CV_CPLX ? x->im : 0) == (y->t == CV_CPLX ? y->im : 0);
 	}
 	if (a->t != b->t)
 		return false;
@@ -296,16 +321,26 @@ static bool equal(const struct cfg_val *a, const struct cfg_val *b)
 static const char *op_text(enum cfg_tk k)
 {
 	switch (k) {
-	case TK_PLUS: return "+";
-	case TK_MINUS: return "-";
-	case TK_STAR: return "*";
-	case TK_SLASH: return "/";
-	case TK_EQ: return "==";
-	case TK_NE: return "!=";
-	case TK_LT: return "<";
-	case TK_LE: return "<=";
-	case TK_GT: return ">";
-	default: return ">=";
+	case TK_PLUS:
+		return "+";
+	case TK_MINUS:
+		return "-";
+	case TK_STAR:
+		return "*";
+	case TK_SLASH:
+		return "/";
+	case TK_EQ:
+		return "==";
+	case TK_NE:
+		return "!=";
+	case TK_LT:
+		return "<";
+	case TK_LE:
+		return "<=";
+	case TK_GT:
+		return ">";
+	default:
+		return ">=";
 	}
 }
 
@@ -347,28 +382,49 @@ static int truth(struct cfg_parser *p, const struct cfg_val *v, const struct cfg
 		 const char *op, bool *t)
 {
 	switch (v->t) {
-	case CV_BOOL: *t = v->b; return 0;
-	case CV_INT: *t = v->i != 0; return 0;
-	case CV_REAL: *t = v->re != 0; return 0;
-	default: return type_error(p, loc, op, v, NULL);
+	case CV_BOOL:
+		*t = v->b;
+		return 0;
+	case CV_INT:
+		*t = v->i != 0;
+		return 0;
+	case CV_REAL:
+		*t = v->re != 0;
+		return 0;
+	default:
+		return type_error(p, loc, op, v, NULL);
 	}
 }
 
 static int prec_of(enum cfg_tk k)
 {
 	switch (k) {
-	case TK_OR: return PREC_OR;
-	case TK_AND: return PREC_AND;
-	case TK_EQ: case TK_NE: return PREC_EQ;
-	case TK_LT: case TK_LE: case TK_GT: case TK_GE: return PREC_REL;
-	case TK_PLUS: case TK_MINUS: return PREC_ADD;
-	case TK_STAR: case TK_SLASH: return PREC_MUL;
-	default: return 0;
+	case TK_OR:
+		return PREC_OR;
+	case TK_AND:
+		return PREC_AND;
+	case TK_EQ:
+	case TK_NE:
+		return PREC_EQ;
+	case TK_LT:
+	case TK_LE:
+	case TK_GT:
+	case TK_GE:
+		return PREC_REL;
+	case TK_PLUS:
+	case TK_MINUS:
+		return PREC_ADD;
+	case TK_STAR:
+	case TK_SLASH:
+		return PREC_MUL;
+	default:
+		return 0;
 	}
 }
 
 /* a && b, a || b: b is evaluated only if it decides the result. */
-static int logical(struct cfg_parser *p, const struct cfg_tok *op, int prec, struct cfg_val *v)
+static int logical(struct cfg_parser *p, const struct cfg_tok *op, int prec,
+		   struct cfg_val *v)
 {
 	const char *name = op->kind == TK_AND ? "&&" : "||";
 	struct cfg_val r = {0};
@@ -442,13 +498,15 @@ static uint64_t json_cost(const json_t *j, uint64_t limit)
 	if (json_is_string(j))
 		return cost + json_string_length(j);
 	if (json_is_object(j)) {
-		json_object_foreach((json_t *)j, k, e) {
+		json_object_foreach((json_t *)j, k, e)
+		{
 			cost += strlen(k) + json_cost(e, limit);
 			if (cost > limit)
 				return limit + 1;
 		}
 	} else if (json_is_array(j)) {
-		json_array_foreach(j, i, e) {
+		json_array_foreach(j, i, e)
+		{
 			cost += json_cost(e, limit);
 			if (cost > limit)
 				return limit + 1;
@@ -482,7 +540,8 @@ static int json_to_val(struct cfg_parser *p, const json_t *j, const struct cfg_l
 	case JSON_STRING:
 		err = charge(p, loc, json_string_length(j));
 		if (!err)
-			err = str_set(p, v, json_string_value(j), json_string_length(j), loc);
+			err = str_set(p, v, json_string_value(j), json_string_length(j),
+				      loc);
 		return err;
 	default:
 		if (cfg_lang_complex_get(j, &v->re, &v->im)) {
@@ -506,11 +565,21 @@ int cfg_val_to_json(struct cfg_parser *p, struct cfg_val *v, const struct cfg_lo
 	json_t *j = NULL, *a;
 
 	switch (v->t) {
-	case CV_NULL: j = json_null(); break;
-	case CV_BOOL: j = json_boolean(v->b); break;
-	case CV_INT: j = json_integer(v->i); break;
-	case CV_REAL: j = json_real(v->re); break;
-	case CV_STR: j = json_stringn_nocheck(v->s ? v->s : "", v->len); break;
+	case CV_NULL:
+		j = json_null();
+		break;
+	case CV_BOOL:
+		j = json_boolean(v->b);
+		break;
+	case CV_INT:
+		j = json_integer(v->i);
+		break;
+	case CV_REAL:
+		j = json_real(v->re);
+		break;
+	case CV_STR:
+		j = json_stringn_nocheck(v->s ? v->s : "", v->len);
+		break;
 	case CV_JSON:
 		j = v->j;
 		v->j = NULL;
@@ -534,7 +603,8 @@ int cfg_val_to_json(struct cfg_parser *p, struct cfg_val *v, const struct cfg_lo
 static int depth_enter(struct cfg_parser *p, const struct cfg_loc *loc)
 {
 	if (p->depth >= CFG_LANG_MAX_EXPR_DEPTH)
-		return cfg_err_set(p->ctx, loc, E2BIG, "expression nested too deeply (limit %d)",
+		return cfg_err_set(p->ctx, loc, E2BIG,
+				   "expression nested too deeply (limit %d)",
 				   CFG_LANG_MAX_EXPR_DEPTH);
 	p->depth++;
 	return 0;
@@ -552,14 +622,16 @@ static int parse_defined(struct cfg_parser *p, struct cfg_val *v)
 	if (paren && (err = cfg_advance(p)))
 		return err;
 	if (p->tok.kind != TK_IDENT)
-		return cfg_err_set(p->ctx, &p->tok.loc, EBADMSG, "defined needs a variable name");
+		return cfg_err_set(p->ctx, &p->tok.loc, EBADMSG,
+				   "defined needs a variable name");
 	v->t = CV_BOOL;
 	v->b = json_object_getn(p->ctx->vars, p->tok.s, p->tok.len) != NULL;
 	err = cfg_advance(p);
 	if (err || !paren)
 		return err;
 	if (p->tok.kind != TK_RPAREN)
-		return cfg_err_set(p->ctx, &p->tok.loc, EBADMSG, "expected ')' after defined(name");
+		return cfg_err_set(p->ctx, &p->tok.loc, EBADMSG,
+				   "expected ')' after defined(name");
 	return cfg_advance(p);
 }
 
@@ -587,7 +659,8 @@ static int parse_ident(struct cfg_parser *p, struct cfg_val *v)
 	} else {
 		j = json_object_getn(p->ctx->vars, t->s, t->len);
 		if (!j && !p->skip)
-			return cfg_err_set(p->ctx, &t->loc, EBADMSG, "undefined variable '%.*s'",
+			return cfg_err_set(p->ctx, &t->loc, EBADMSG,
+					   "undefined variable '%.*s'",
 					   t->len > 60 ? 60 : (int)t->len, t->s);
 		if (j && !p->skip && (err = json_to_val(p, j, &t->loc, v)))
 			return err;
@@ -615,18 +688,21 @@ static int parse_template(struct cfg_parser *p, struct cfg_val *v)
 		if (!err)
 			err = cfg_expr_parse(p, &e);
 		if (!err && p->tok.kind != TK_RBRACE)
-			err = cfg_err_set(p->ctx, &p->tok.loc, EBADMSG, "expected '}' to close '${'");
+			err = cfg_err_set(p->ctx, &p->tok.loc, EBADMSG,
+					  "expected '}' to close '${'");
 		if (!err && !p->skip) {
 			if (e.t == CV_STR)
 				err = str_append(p, v, e.s, e.len, &eloc);
 			else if (val_text(&e, true, buf, sizeof(buf)))
 				err = str_append(p, v, buf, strlen(buf), &eloc);
 			else
-				err = cfg_err_set(p->ctx, &eloc, EBADMSG,
-						  "cannot insert %s in a backquote string",
-						  type_name(&e));
+				err =
+				    cfg_err_set(p->ctx, &eloc, EBADMSG,
+						"cannot insert %s in a backquote string",
+						type_name(&e));
 			if (!err)
-				err = charge(p, &eloc, e.t == CV_STR ? e.len : strlen(buf));
+				err =
+				    charge(p, &eloc, e.t == CV_STR ? e.len : strlen(buf));
 		}
 		cfg_val_clear(&e);
 		p->depth--;
@@ -675,7 +751,8 @@ static int parse_primary(struct cfg_parser *p, struct cfg_val *v)
 		if (!err)
 			err = cfg_expr_parse(p, v);
 		if (!err && t->kind != TK_RPAREN)
-			err = cfg_err_set(p->ctx, &t->loc, EBADMSG, "expected ')', found %s",
+			err = cfg_err_set(p->ctx, &t->loc, EBADMSG,
+					  "expected ')', found %s",
 					  cfg_tok_name(t, nb, sizeof(nb)));
 		p->depth--;
 		return err ? err : cfg_advance(p);

@@ -19,7 +19,8 @@
 #define CFG_BUDGET_BASE ((uint64_t)64 << 20)
 #define CFG_BUDGET_PER_BYTE 64
 
-int cfg_err_set(struct cfg_ctx *c, const struct cfg_loc *loc, int code, const char *fmt, ...)
+int cfg_err_set(struct cfg_ctx *c, const struct cfg_loc *loc, int code, const char *fmt,
+		...)
 {
 	struct cfg_lang_err *e = c->err;
 	va_list ap;
@@ -38,8 +39,8 @@ int cfg_err_set(struct cfg_ctx *c, const struct cfg_loc *loc, int code, const ch
 
 void cfg_lang_err_print(const struct cfg_lang_err *err, FILE *f)
 {
-	fprintf(f, "%s:%u:%u: %s\n", err->file[0] ? err->file : "<config>", err->line, err->col,
-		err->msg);
+	fprintf(f, "%s:%u:%u: %s\n", err->file[0] ? err->file : "<config>", err->line,
+		err->col, err->msg);
 }
 
 /* Names live until the end of the load: token locations point to them. */
@@ -76,8 +77,8 @@ void cfg_src_pop(struct cfg_ctx *c)
 	free(s);
 }
 
-static int src_push(struct cfg_ctx *c, const char *name, char *dir, char *own, const char *buf,
-		    size_t len, bool barrier)
+static int src_push(struct cfg_ctx *c, const char *name, char *dir, char *own,
+		    const char *buf, size_t len, bool barrier)
 {
 	struct cfg_src *s = calloc(1, sizeof(*s));
 
@@ -121,7 +122,8 @@ static int read_all(int fd, char *buf, size_t len)
 }
 
 /* Open path (already resolved), check limits and cycles, push it. */
-static int open_file(struct cfg_ctx *c, const struct cfg_loc *at, const char *path, bool barrier)
+static int open_file(struct cfg_ctx *c, const struct cfg_loc *at, const char *path,
+		     bool barrier)
 {
 	const char *name = name_keep(c, path);
 	char *buf = NULL, *dir = NULL;
@@ -135,18 +137,24 @@ static int open_file(struct cfg_ctx *c, const struct cfg_loc *at, const char *pa
 		err = errno;
 		if (fd >= 0)
 			close(fd);
-		return cfg_err_set(c, at, err, "cannot open '%s': %s", path, strerror(err));
+		return cfg_err_set(c, at, err, "cannot open '%s': %s", path,
+				   strerror(err));
 	}
-	err = !S_ISREG(st.st_mode) ? EISDIR : (size_t)st.st_size > CFG_LANG_MAX_FILE_SIZE ? EFBIG : 0;
+	err = !S_ISREG(st.st_mode)			    ? EISDIR
+	      : (size_t)st.st_size > CFG_LANG_MAX_FILE_SIZE ? EFBIG
+							    : 0;
 	if (err) {
 		close(fd);
 		return cfg_err_set(c, at, err, "cannot read '%s': %s", path,
-				   err == EISDIR ? "not a regular file" : "file too large");
+				   err == EISDIR ? "not a regular file"
+						 : "file too large");
 	}
 	for (unsigned i = 0; i < c->nsrc; i++) {
-		if (c->src[i]->has_id && c->src[i]->dev == st.st_dev && c->src[i]->ino == st.st_ino) {
+		if (c->src[i]->has_id && c->src[i]->dev == st.st_dev &&
+		    c->src[i]->ino == st.st_ino) {
 			close(fd);
-			return cfg_err_set(c, at, ELOOP, "include cycle: '%s' is already being read",
+			return cfg_err_set(c, at, ELOOP,
+					   "include cycle: '%s' is already being read",
 					   path);
 		}
 	}
@@ -161,7 +169,8 @@ static int open_file(struct cfg_ctx *c, const struct cfg_loc *at, const char *pa
 		free(dir);
 	}
 	if (err)
-		return cfg_err_set(c, at, err, "cannot read '%s': %s", path, strerror(err));
+		return cfg_err_set(c, at, err, "cannot read '%s': %s", path,
+				   strerror(err));
 	c->src[c->nsrc - 1]->dev = st.st_dev;
 	c->src[c->nsrc - 1]->ino = st.st_ino;
 	c->src[c->nsrc - 1]->has_id = true;
@@ -169,7 +178,8 @@ static int open_file(struct cfg_ctx *c, const struct cfg_loc *at, const char *pa
 	return 0;
 }
 
-int cfg_src_push_file(struct cfg_ctx *c, const struct cfg_loc *at, const char *rel, bool barrier)
+int cfg_src_push_file(struct cfg_ctx *c, const struct cfg_loc *at, const char *rel,
+		      bool barrier)
 {
 	const char *dir = c->src[c->nsrc - 1]->dir;
 	char path[CFG_LANG_MAX_PATH + 1];
@@ -231,9 +241,11 @@ static int parse_include(struct cfg_parser *p, json_t *obj, enum cfg_tk close)
 	if (err)
 		return err;
 	if (v.t != CV_STR)
-		err = cfg_err_set(c, &vloc, EBADMSG, "include file name must be a string");
+		err =
+		    cfg_err_set(c, &vloc, EBADMSG, "include file name must be a string");
 	else if (p->tok.kind != TK_COMMA && p->tok.kind != close)
-		err = cfg_err_set(c, &p->tok.loc, EBADMSG, "expected ',' after include file name");
+		err = cfg_err_set(c, &p->tok.loc, EBADMSG,
+				  "expected ',' after include file name");
 	if (!err)
 		err = cfg_src_push_file(c, &vloc, v.s, true);
 	cfg_val_clear(&v);
@@ -270,20 +282,22 @@ static int parse_key(struct cfg_parser *p, char *key, size_t *klen)
 		/* A defined variable is replaced here too (§5.1 item 8). */
 		var = json_object_getn(p->ctx->vars, s, n);
 		if (var && !json_is_string(var))
-			return cfg_err_set(p->ctx, &t->loc, EBADMSG,
-					   "variable '%.*s' used as a property name is not a string",
-					   n > 60 ? 60 : (int)n, s);
+			return cfg_err_set(
+			    p->ctx, &t->loc, EBADMSG,
+			    "variable '%.*s' used as a property name is not a string",
+			    n > 60 ? 60 : (int)n, s);
 		if (var) {
 			s = json_string_value(var);
 			n = json_string_length(var);
 		}
 	} else if (t->kind != TK_STR) {
-		return cfg_err_set(p->ctx, &t->loc, EBADMSG, "expected a property name, found %s",
+		return cfg_err_set(p->ctx, &t->loc, EBADMSG,
+				   "expected a property name, found %s",
 				   cfg_tok_name(t, nb, sizeof(nb)));
 	}
 	if (n > CFG_LANG_MAX_KEY)
-		return cfg_err_set(p->ctx, &t->loc, EBADMSG, "property name too long (limit %d)",
-				   CFG_LANG_MAX_KEY);
+		return cfg_err_set(p->ctx, &t->loc, EBADMSG,
+				   "property name too long (limit %d)", CFG_LANG_MAX_KEY);
 	memcpy(key, s, n);
 	key[n] = '\0';
 	*klen = n;
@@ -313,8 +327,9 @@ static int parse_member(struct cfg_parser *p, json_t *obj, enum cfg_tk close)
 			return err;
 	}
 	if (p->tok.kind != TK_COLON)
-		return cfg_err_set(p->ctx, &p->tok.loc, EBADMSG, "expected ':' after '%s', found %s",
-				   key, cfg_tok_name(&p->tok, nb, sizeof(nb)));
+		return cfg_err_set(p->ctx, &p->tok.loc, EBADMSG,
+				   "expected ':' after '%s', found %s", key,
+				   cfg_tok_name(&p->tok, nb, sizeof(nb)));
 	err = cfg_advance(p);
 	if (err)
 		return err;
@@ -341,7 +356,8 @@ static int parse_members(struct cfg_parser *p, json_t *obj, enum cfg_tk close)
 			if (err)
 				return err;
 		} else if (p->tok.kind != close) {
-			return cfg_err_set(p->ctx, &p->tok.loc, EBADMSG, "expected ',' or %s, found %s",
+			return cfg_err_set(p->ctx, &p->tok.loc, EBADMSG,
+					   "expected ',' or %s, found %s",
 					   close == TK_EOF ? "end of file" : "'}'",
 					   cfg_tok_name(&p->tok, nb, sizeof(nb)));
 		}
@@ -408,7 +424,8 @@ static int parse_elements(struct cfg_parser *p, json_t *arr)
 		if (p->tok.kind == TK_COMMA)
 			err = cfg_advance(p);
 		else if (p->tok.kind != TK_RBRACK)
-			err = cfg_err_set(p->ctx, &p->tok.loc, EBADMSG, "expected ',' or ']', found %s",
+			err = cfg_err_set(p->ctx, &p->tok.loc, EBADMSG,
+					  "expected ',' or ']', found %s",
 					  cfg_tok_name(&p->tok, nb, sizeof(nb)));
 	}
 	return err;

@@ -26,23 +26,23 @@
 #include <jansson.h>
 
 enum {
-	CFG_LANG_MAX_NEST = 128,          /* object/array nesting */
-	CFG_LANG_MAX_EXPR_DEPTH = 256,    /* nesting of (), unary ops, ${}, objects */
-	CFG_LANG_MAX_INCLUDE_DEPTH = 32,  /* files open at once */
-	CFG_LANG_MAX_INCLUDES = 10000,    /* files opened during one load */
-	CFG_LANG_MAX_COND = 64,           /* nested #if in one load */
-	CFG_LANG_MAX_KEY = 255,           /* bytes in a property name */
-	CFG_LANG_MAX_PATH = 4095,         /* bytes in an include path */
+	CFG_LANG_MAX_NEST = 128,	 /* object/array nesting */
+	CFG_LANG_MAX_EXPR_DEPTH = 256,	 /* nesting of (), unary ops, ${}, objects */
+	CFG_LANG_MAX_INCLUDE_DEPTH = 32, /* files open at once */
+	CFG_LANG_MAX_INCLUDES = 10000,	 /* files opened during one load */
+	CFG_LANG_MAX_COND = 64,		 /* nested #if in one load */
+	CFG_LANG_MAX_KEY = 255,		 /* bytes in a property name */
+	CFG_LANG_MAX_PATH = 4095,	 /* bytes in an include path */
 };
 
 #define CFG_LANG_MAX_FILE_SIZE ((size_t)1 << 30) /* bytes per source file */
-#define CFG_LANG_MAX_STRING ((size_t)64 << 20)   /* bytes per string value */
+#define CFG_LANG_MAX_STRING ((size_t)64 << 20)	 /* bytes per string value */
 #define CFG_LANG_COMPLEX_KEY "__complex__"
 
 struct cfg_lang_err {
-	char file[512];  /* file where the error is ("" if none) */
-	unsigned line;   /* 1-based */
-	unsigned col;    /* 1-based, in bytes */
+	char file[512]; /* file where the error is ("" if none) */
+	unsigned line;	/* 1-based */
+	unsigned col;	/* 1-based, in bytes */
 	char msg[256];
 };
 

@@ -24,16 +24,33 @@
 
 enum cfg_tk {
 	TK_EOF = 0,
-	TK_EOL,    /* end of a directive line */
-	TK_IDENT,  /* text in src */
-	TK_INT,    /* i */
-	TK_REAL,   /* d */
-	TK_STR,    /* s/len in the scratch buffer */
-	TK_BQ,     /* a literal part of a backquote string; bq_more: "${" follows */
-	TK_LBRACE, TK_RBRACE, TK_LBRACK, TK_RBRACK, TK_LPAREN, TK_RPAREN,
-	TK_COMMA, TK_COLON,
-	TK_PLUS, TK_MINUS, TK_STAR, TK_SLASH, TK_NOT,
-	TK_OR, TK_AND, TK_EQ, TK_NE, TK_LT, TK_LE, TK_GT, TK_GE,
+	TK_EOL,	  /* end of a directive line */
+	TK_IDENT, /* text in src */
+	TK_INT,	  /* i */
+	TK_REAL,  /* d */
+	TK_STR,	  /* s/len in the scratch buffer */
+	TK_BQ,	  /* a literal part of a backquote string; bq_more: "${" follows */
+	TK_LBRACE,
+	TK_RBRACE,
+	TK_LBRACK,
+	TK_RBRACK,
+	TK_LPAREN,
+	TK_RPAREN,
+	TK_COMMA,
+	TK_COLON,
+	TK_PLUS,
+	TK_MINUS,
+	TK_STAR,
+	TK_SLASH,
+	TK_NOT,
+	TK_OR,
+	TK_AND,
+	TK_EQ,
+	TK_NE,
+	TK_LT,
+	TK_LE,
+	TK_GT,
+	TK_GE,
 };
 
 struct cfg_loc {
@@ -44,7 +61,7 @@ struct cfg_loc {
 struct cfg_tok {
 	enum cfg_tk kind;
 	struct cfg_loc loc;
-	const char *s;  /* TK_IDENT: in the source; TK_STR/TK_BQ: scratch */
+	const char *s; /* TK_IDENT: in the source; TK_STR/TK_BQ: scratch */
 	size_t len;
 	int64_t i;
 	double d;
@@ -52,23 +69,23 @@ struct cfg_tok {
 };
 
 struct cfg_src {
-	const char *name;   /* borrowed from ctx->names */
-	char *dir;          /* owned; NULL: includes forbidden */
-	char *own;          /* owned buffer, NULL if borrowed */
+	const char *name; /* borrowed from ctx->names */
+	char *dir;	  /* owned; NULL: includes forbidden */
+	char *own;	  /* owned buffer, NULL if borrowed */
 	const char *p, *end, *line_start;
 	unsigned line;
 	dev_t dev;
 	ino_t ino;
-	bool has_id;        /* dev/ino are valid */
-	bool barrier;       /* `include`: end of file ends the parse of the body */
-	bool bol;           /* only blanks/comments since the line began */
+	bool has_id;	    /* dev/ino are valid */
+	bool barrier;	    /* `include`: end of file ends the parse of the body */
+	bool bol;	    /* only blanks/comments since the line began */
 	unsigned cond_base; /* #if depth when the source was pushed */
 };
 
 struct cfg_cond {
 	struct cfg_loc loc;
-	bool active;    /* the current branch is being read */
-	bool taken;     /* one branch was (or is) taken */
+	bool active; /* the current branch is being read */
+	bool taken;  /* one branch was (or is) taken */
 	bool seen_else;
 };
 
@@ -84,13 +101,14 @@ struct cfg_ctx {
 	struct cfg_name *names;
 	struct cfg_cond cond[CFG_LANG_MAX_COND];
 	unsigned ncond;
-	json_t *vars;       /* preprocessor variables, name -> value */
-	char *sbuf;         /* scratch for string tokens */
+	json_t *vars; /* preprocessor variables, name -> value */
+	char *sbuf;   /* scratch for string tokens */
 	size_t scap;
-	bool directive;     /* lexing a directive line: newline is TK_EOL */
-	uint64_t budget;    /* bytes/nodes that variable copies and concatenation may still make */
+	bool directive;	 /* lexing a directive line: newline is TK_EOL */
+	uint64_t budget; /* bytes/nodes that variable copies and concatenation may still
+			    make */
 	struct cfg_lang_err *err;
-	int errcode;        /* first error, 0 if none */
+	int errcode; /* first error, 0 if none */
 };
 
 /* Value of an expression while it is evaluated. */
@@ -100,26 +118,27 @@ struct cfg_val {
 	enum cfg_vt t;
 	bool b;
 	int64_t i;
-	double re, im;   /* CV_REAL: re; CV_CPLX: both */
-	char *s;         /* CV_STR: owned, NUL-terminated */
+	double re, im; /* CV_REAL: re; CV_CPLX: both */
+	char *s;       /* CV_STR: owned, NUL-terminated */
 	size_t len, cap;
-	json_t *j;       /* CV_JSON: owned reference to an object or array */
+	json_t *j; /* CV_JSON: owned reference to an object or array */
 };
 
 struct cfg_parser {
 	struct cfg_ctx *ctx;
 	struct cfg_tok tok;
-	unsigned depth;  /* expression depth */
-	unsigned nest;   /* object/array nesting */
-	unsigned skip;   /* >0: parse without evaluating (short circuit) */
+	unsigned depth; /* expression depth */
+	unsigned nest;	/* object/array nesting */
+	unsigned skip;	/* >0: parse without evaluating (short circuit) */
 };
 
 /* cfg_lang.c */
-int cfg_err_set(struct cfg_ctx *c, const struct cfg_loc *loc, int code, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
+int cfg_err_set(struct cfg_ctx *c, const struct cfg_loc *loc, int code, const char *fmt,
+		...) __attribute__((format(printf, 4, 5)));
 int cfg_parse_object_value(struct cfg_parser *p, struct cfg_val *v);
 int cfg_parse_array_value(struct cfg_parser *p, struct cfg_val *v);
-int cfg_src_push_file(struct cfg_ctx *c, const struct cfg_loc *at, const char *rel, bool barrier);
+int cfg_src_push_file(struct cfg_ctx *c, const struct cfg_loc *at, const char *rel,
+		      bool barrier);
 void cfg_src_pop(struct cfg_ctx *c);
 
 /* cfg_lex.c */

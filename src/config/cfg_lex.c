@@ -73,7 +73,8 @@ static int skip_block_comment(struct cfg_ctx *c, struct cfg_src *s, const char *
  * Skip blanks, newlines and comments. In a directive line a newline ends
  * the line: *eol is set and the newline consumed.
  */
-static int skip_space(struct cfg_ctx *c, struct cfg_src *s, bool *eol, struct cfg_loc *eolloc)
+static int skip_space(struct cfg_ctx *c, struct cfg_src *s, bool *eol,
+		      struct cfg_loc *eolloc)
 {
 	const char *p = s->p, *e = s->end;
 	int err = 0;
@@ -94,7 +95,8 @@ static int skip_space(struct cfg_ctx *c, struct cfg_src *s, bool *eol, struct cf
 				break;
 			}
 		} else if (ch == '\\' && c->directive && p + 1 < e &&
-			   (p[1] == '\n' || (p[1] == '\r' && p + 2 < e && p[2] == '\n'))) {
+			   (p[1] == '\n' ||
+			    (p[1] == '\r' && p + 2 < e && p[2] == '\n'))) {
 			p += p[1] == '\n' ? 2 : 3;
 			newline(s, p);
 		} else if (ch == '/' && p + 1 < e && p[1] == '/') {
@@ -210,8 +212,8 @@ static size_t utf8_put(char *o, uint32_t cp)
 }
 
 /* Decode the escape at *pp (just after the backslash) into o; returns bytes written. */
-static int lex_escape(struct cfg_ctx *c, struct cfg_src *s, const char **pp, bool bq, char *o,
-		      size_t *olen)
+static int lex_escape(struct cfg_ctx *c, struct cfg_src *s, const char **pp, bool bq,
+		      char *o, size_t *olen)
 {
 	const char *p = *pp, *e = s->end;
 	struct cfg_loc loc;
@@ -222,15 +224,31 @@ static int lex_escape(struct cfg_ctx *c, struct cfg_src *s, const char **pp, boo
 		return cfg_err_set(c, &loc, EBADMSG, "invalid escape sequence");
 	*olen = 1;
 	switch (*p) {
-	case '"': case '\\': case '/': o[0] = *p; break;
-	case 'b': o[0] = '\b'; break;
-	case 'f': o[0] = '\f'; break;
-	case 'n': o[0] = '\n'; break;
-	case 'r': o[0] = '\r'; break;
-	case 't': o[0] = '\t'; break;
-	case '`': case '$':
+	case '"':
+	case '\\':
+	case '/':
+		o[0] = *p;
+		break;
+	case 'b':
+		o[0] = '\b';
+		break;
+	case 'f':
+		o[0] = '\f';
+		break;
+	case 'n':
+		o[0] = '\n';
+		break;
+	case 'r':
+		o[0] = '\r';
+		break;
+	case 't':
+		o[0] = '\t';
+		break;
+	case '`':
+	case '$':
 		if (!bq)
-			return cfg_err_set(c, &loc, EBADMSG, "invalid escape sequence '\\%c'", *p);
+			return cfg_err_set(c, &loc, EBADMSG,
+					   "invalid escape sequence '\\%c'", *p);
 		o[0] = *p;
 		break;
 	case 'u':
@@ -238,21 +256,25 @@ static int lex_escape(struct cfg_ctx *c, struct cfg_src *s, const char **pp, boo
 			return cfg_err_set(c, &loc, EBADMSG, "invalid \\u escape");
 		p += 4;
 		if (cp >= 0xd800 && cp <= 0xdbff) {
-			if (e - p < 7 || p[1] != '\\' || p[2] != 'u' || hex4(p + 3, e, &lo) ||
-			    lo < 0xdc00 || lo > 0xdfff)
-				return cfg_err_set(c, &loc, EBADMSG, "invalid \\u escape (lone surrogate)");
+			if (e - p < 7 || p[1] != '\\' || p[2] != 'u' ||
+			    hex4(p + 3, e, &lo) || lo < 0xdc00 || lo > 0xdfff)
+				return cfg_err_set(c, &loc, EBADMSG,
+						   "invalid \\u escape (lone surrogate)");
 			cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
 			p += 6;
 		} else if (cp >= 0xdc00 && cp <= 0xdfff) {
-			return cfg_err_set(c, &loc, EBADMSG, "invalid \\u escape (lone surrogate)");
+			return cfg_err_set(c, &loc, EBADMSG,
+					   "invalid \\u escape (lone surrogate)");
 		} else if (cp == 0) {
-			return cfg_err_set(c, &loc, EBADMSG, "\\u0000 is not allowed in strings");
+			return cfg_err_set(c, &loc, EBADMSG,
+					   "\\u0000 is not allowed in strings");
 		}
 		*olen = utf8_put(o, cp);
 		break;
 	default:
 		if ((unsigned char)*p >= 0x20 && (unsigned char)*p < 0x7f)
-			return cfg_err_set(c, &loc, EBADMSG, "invalid escape sequence '\\%c'", *p);
+			return cfg_err_set(c, &loc, EBADMSG,
+					   "invalid escape sequence '\\%c'", *p);
 		return cfg_err_set(c, &loc, EBADMSG, "invalid escape sequence");
 	}
 	*pp = p + 1;
@@ -293,7 +315,7 @@ static int lex_chars(struct cfg_ctx *c, struct cfg_src *s, struct cfg_tok *t, bo
 			goto done;
 		}
 		if (ch == '\\') {
-			size_t olen;
+			size_t olen = 0;
 
 			p++;
 			s->p = p;
@@ -302,11 +324,13 @@ static int lex_chars(struct cfg_ctx *c, struct cfg_src *s, struct cfg_tok *t, bo
 				return err;
 			n += olen;
 		} else if (ch >= 0x80) {
-			size_t k = utf8_seq((const unsigned char *)p, (const unsigned char *)e);
+			size_t k =
+			    utf8_seq((const unsigned char *)p, (const unsigned char *)e);
 
 			if (!k) {
 				loc_at(s, p, &loc);
-				return cfg_err_set(c, &loc, EBADMSG, "invalid UTF-8 in string");
+				return cfg_err_set(c, &loc, EBADMSG,
+						   "invalid UTF-8 in string");
 			}
 			memcpy(c->sbuf + n, p, k);
 			n += k;
@@ -319,14 +343,15 @@ static int lex_chars(struct cfg_ctx *c, struct cfg_src *s, struct cfg_tok *t, bo
 			if (ch == '\n')
 				break;
 			loc_at(s, p, &loc);
-			return cfg_err_set(c, &loc, EBADMSG, "control character in string");
+			return cfg_err_set(c, &loc, EBADMSG,
+					   "control character in string");
 		} else {
 			c->sbuf[n++] = (char)ch;
 			p++;
 		}
 	}
-	return cfg_err_set(c, start, EBADMSG, bq ? "unterminated backquote string" :
-						 "unterminated string");
+	return cfg_err_set(c, start, EBADMSG,
+			   bq ? "unterminated backquote string" : "unterminated string");
 done:
 	c->sbuf[n] = '\0';
 	t->s = c->sbuf;
@@ -362,7 +387,8 @@ static int lex_hex(struct cfg_ctx *c, struct cfg_src *s, struct cfg_tok *t)
 		else
 			break;
 		if (v > (uint64_t)INT64_MAX >> 4)
-			return cfg_err_set(c, &t->loc, EBADMSG, "hexadecimal number too large");
+			return cfg_err_set(c, &t->loc, EBADMSG,
+					   "hexadecimal number too large");
 		v = (v << 4) | d;
 	}
 	if (!digits || (p < e && (is_ident_char((unsigned char)*p) || *p == '.')))
@@ -436,25 +462,50 @@ static int lex_punct(struct cfg_ctx *c, struct cfg_src *s, struct cfg_tok *t)
 	size_t n = 1;
 
 	switch (ch) {
-	case '{': t->kind = TK_LBRACE; break;
-	case '}': t->kind = TK_RBRACE; break;
-	case '[': t->kind = TK_LBRACK; break;
-	case ']': t->kind = TK_RBRACK; break;
-	case '(': t->kind = TK_LPAREN; break;
-	case ')': t->kind = TK_RPAREN; break;
-	case ',': t->kind = TK_COMMA; break;
-	case ':': t->kind = TK_COLON; break;
-	case '+': t->kind = TK_PLUS; break;
-	case '-': t->kind = TK_MINUS; break;
-	case '*': t->kind = TK_STAR; break;
-	case '/': t->kind = TK_SLASH; break;
+	case '{':
+		t->kind = TK_LBRACE;
+		break;
+	case '}':
+		t->kind = TK_RBRACE;
+		break;
+	case '[':
+		t->kind = TK_LBRACK;
+		break;
+	case ']':
+		t->kind = TK_RBRACK;
+		break;
+	case '(':
+		t->kind = TK_LPAREN;
+		break;
+	case ')':
+		t->kind = TK_RPAREN;
+		break;
+	case ',':
+		t->kind = TK_COMMA;
+		break;
+	case ':':
+		t->kind = TK_COLON;
+		break;
+	case '+':
+		t->kind = TK_PLUS;
+		break;
+	case '-':
+		t->kind = TK_MINUS;
+		break;
+	case '*':
+		t->kind = TK_STAR;
+		break;
+	case '/':
+		t->kind = TK_SLASH;
+		break;
 	case '!':
 		t->kind = nx == '=' ? TK_NE : TK_NOT;
 		n = nx == '=' ? 2 : 1;
 		break;
 	case '=':
 		if (nx != '=')
-			return cfg_err_set(c, &t->loc, EBADMSG, "unexpected '=' (use ':' or '==')");
+			return cfg_err_set(c, &t->loc, EBADMSG,
+					   "unexpected '=' (use ':' or '==')");
 		t->kind = TK_EQ;
 		n = 2;
 		break;
@@ -469,14 +520,15 @@ static int lex_punct(struct cfg_ctx *c, struct cfg_src *s, struct cfg_tok *t)
 	case '|':
 	case '&':
 		if (nx != ch)
-			return cfg_err_set(c, &t->loc, EBADMSG, "unexpected '%c' (use '%c%c')", ch,
-					   ch, ch);
+			return cfg_err_set(c, &t->loc, EBADMSG,
+					   "unexpected '%c' (use '%c%c')", ch, ch, ch);
 		t->kind = ch == '|' ? TK_OR : TK_AND;
 		n = 2;
 		break;
 	default:
 		if ((unsigned char)ch > 0x20 && (unsigned char)ch < 0x7f)
-			return cfg_err_set(c, &t->loc, EBADMSG, "unexpected character '%c'", ch);
+			return cfg_err_set(c, &t->loc, EBADMSG,
+					   "unexpected character '%c'", ch);
 		return cfg_err_set(c, &t->loc, EBADMSG, "unexpected character 0x%02x",
 				   (unsigned char)ch);
 	}
@@ -521,7 +573,8 @@ int cfg_lex_next(struct cfg_ctx *c, struct cfg_tok *t)
 		bool eol;
 		int err;
 
-		if (!c->directive && c->ncond > s->cond_base && !c->cond[c->ncond - 1].active) {
+		if (!c->directive && c->ncond > s->cond_base &&
+		    !c->cond[c->ncond - 1].active) {
 			err = cfg_pp_skip_inactive(c);
 			if (err)
 				return err;
@@ -551,8 +604,9 @@ int cfg_lex_next(struct cfg_ctx *c, struct cfg_tok *t)
 		}
 		if (*s->p == '#') {
 			if (c->directive || !s->bol)
-				return cfg_err_set(c, &t->loc, EBADMSG,
-						   "unexpected '#' (a directive must begin a line)");
+				return cfg_err_set(
+				    c, &t->loc, EBADMSG,
+				    "unexpected '#' (a directive must begin a line)");
 			err = cfg_pp_directive(c);
 			if (err)
 				return err;
@@ -580,25 +634,31 @@ void cfg_lex_skip_line(struct cfg_ctx *c)
 const char *cfg_tok_name(const struct cfg_tok *t, char *buf, size_t size)
 {
 	static const char *const punct[] = {
-		[TK_LBRACE] = "'{'", [TK_RBRACE] = "'}'", [TK_LBRACK] = "'['",
-		[TK_RBRACK] = "']'", [TK_LPAREN] = "'('", [TK_RPAREN] = "')'",
-		[TK_COMMA] = "','", [TK_COLON] = "':'", [TK_PLUS] = "'+'",
-		[TK_MINUS] = "'-'", [TK_STAR] = "'*'", [TK_SLASH] = "'/'",
-		[TK_NOT] = "'!'", [TK_OR] = "'||'", [TK_AND] = "'&&'", [TK_EQ] = "'=='",
-		[TK_NE] = "'!='", [TK_LT] = "'<'", [TK_LE] = "'<='", [TK_GT] = "'>'",
-		[TK_GE] = "'>='",
+	    [TK_LBRACE] = "'{'", [TK_RBRACE] = "'}'", [TK_LBRACK] = "'['",
+	    [TK_RBRACK] = "']'", [TK_LPAREN] = "'('", [TK_RPAREN] = "')'",
+	    [TK_COMMA] = "','",	 [TK_COLON] = "':'",  [TK_PLUS] = "'+'",
+	    [TK_MINUS] = "'-'",	 [TK_STAR] = "'*'",   [TK_SLASH] = "'/'",
+	    [TK_NOT] = "'!'",	 [TK_OR] = "'||'",    [TK_AND] = "'&&'",
+	    [TK_EQ] = "'=='",	 [TK_NE] = "'!='",    [TK_LT] = "'<'",
+	    [TK_LE] = "'<='",	 [TK_GT] = "'>'",     [TK_GE] = "'>='",
 	};
 
 	switch (t->kind) {
-	case TK_EOF: return "end of file";
-	case TK_EOL: return "end of line";
+	case TK_EOF:
+		return "end of file";
+	case TK_EOL:
+		return "end of line";
 	case TK_IDENT:
 		snprintf(buf, size, "'%.*s'", t->len > 40 ? 40 : (int)t->len, t->s);
 		return buf;
 	case TK_INT:
-	case TK_REAL: return "number";
-	case TK_STR: return "string";
-	case TK_BQ: return "backquote string";
-	default: return punct[t->kind];
+	case TK_REAL:
+		return "number";
+	case TK_STR:
+		return "string";
+	case TK_BQ:
+		return "backquote string";
+	default:
+		return punct[t->kind];
 	}
 }

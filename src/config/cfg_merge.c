@@ -21,7 +21,8 @@ bool cfg_lang_complex_get(const json_t *v, double *re, double *im)
 	if (!json_is_object(v) || json_object_size(v) != 1)
 		return false;
 	a = json_object_get(v, CFG_LANG_COMPLEX_KEY);
-	if (!json_is_array(a) || json_array_size(a) != 2 || !json_is_number(json_array_get(a, 0)) ||
+	if (!json_is_array(a) || json_array_size(a) != 2 ||
+	    !json_is_number(json_array_get(a, 0)) ||
 	    !json_is_number(json_array_get(a, 1)))
 		return false;
 	*re = json_number_value(json_array_get(a, 0));
@@ -53,7 +54,8 @@ static int merge_into(json_t *dst, json_t *src)
 	int err = 0;
 
 	if (json_is_object(dst)) {
-		json_object_foreach(src, k, s) {
+		json_object_foreach(src, k, s)
+		{
 			d = json_object_get(dst, k);
 			if (d && mergeable(d, s))
 				err = merge_into(d, s);
@@ -64,7 +66,8 @@ static int merge_into(json_t *dst, json_t *src)
 		}
 		return 0;
 	}
-	json_array_foreach(src, i, s) {
+	json_array_foreach(src, i, s)
+	{
 		if (i < json_array_size(dst)) {
 			d = json_array_get(dst, i);
 			if (mergeable(d, s))
@@ -140,13 +143,27 @@ static void dump_string(const char *s, size_t len, FILE *f)
 		if (ch >= 0x20 && ch != '"' && ch != '\\')
 			continue;
 		switch (ch) {
-		case '"': esc = "\\\""; break;
-		case '\\': esc = "\\\\"; break;
-		case '\n': esc = "\\n"; break;
-		case '\t': esc = "\\t"; break;
-		case '\r': esc = "\\r"; break;
-		case '\b': esc = "\\b"; break;
-		case '\f': esc = "\\f"; break;
+		case '"':
+			esc = "\\\"";
+			break;
+		case '\\':
+			esc = "\\\\";
+			break;
+		case '\n':
+			esc = "\\n";
+			break;
+		case '\t':
+			esc = "\\t";
+			break;
+		case '\r':
+			esc = "\\r";
+			break;
+		case '\b':
+			esc = "\\b";
+			break;
+		case '\f':
+			esc = "\\f";
+			break;
 		default:
 			snprintf(ubuf, sizeof(ubuf), "\\u%04x", ch);
 			esc = ubuf;
@@ -177,7 +194,8 @@ static void dump_value(const json_t *v, unsigned lvl, FILE *f)
 		n = json_object_size(v);
 		fputs(n ? "{\n" : "{", f);
 		i = 0;
-		json_object_foreach((json_t *)v, k, e) {
+		json_object_foreach((json_t *)v, k, e)
+		{
 			dump_indent(lvl + 1, f);
 			dump_string(k, strlen(k), f);
 			fputs(": ", f);
@@ -191,7 +209,8 @@ static void dump_value(const json_t *v, unsigned lvl, FILE *f)
 	case JSON_ARRAY:
 		n = json_array_size(v);
 		fputs(n ? "[\n" : "[", f);
-		json_array_foreach(v, i, e) {
+		json_array_foreach(v, i, e)
+		{
 			dump_indent(lvl + 1, f);
 			dump_value(e, lvl + 1, f);
 			fputs(i + 1 < n ? ",\n" : "\n", f);
@@ -210,9 +229,15 @@ static void dump_value(const json_t *v, unsigned lvl, FILE *f)
 		cfg_fmt_real(json_real_value(v), buf, sizeof(buf));
 		fputs(buf, f);
 		break;
-	case JSON_TRUE: fputs("true", f); break;
-	case JSON_FALSE: fputs("false", f); break;
-	case JSON_NULL: fputs("null", f); break;
+	case JSON_TRUE:
+		fputs("true", f);
+		break;
+	case JSON_FALSE:
+		fputs("false", f);
+		break;
+	case JSON_NULL:
+		fputs("null", f);
+		break;
 	}
 }
 

@@ -41,7 +41,8 @@ static int eval_cond(struct cfg_parser *p, const char *dir, bool *truth)
 	int err;
 
 	if (p->tok.kind == TK_EOL)
-		return cfg_err_set(p->ctx, &loc, EBADMSG, "#%s without an expression", dir);
+		return cfg_err_set(p->ctx, &loc, EBADMSG, "#%s without an expression",
+				   dir);
 	err = cfg_expr_parse(p, &v);
 	if (!err)
 		err = expect_eol(p, dir);
@@ -54,7 +55,8 @@ static int eval_cond(struct cfg_parser *p, const char *dir, bool *truth)
 			*truth = v.re != 0;
 		else
 			err = cfg_err_set(p->ctx, &loc, EBADMSG,
-					  "#%s expression must be a boolean or a number", dir);
+					  "#%s expression must be a boolean or a number",
+					  dir);
 	}
 	cfg_val_clear(&v);
 	return err;
@@ -85,9 +87,11 @@ static int read_name(struct cfg_parser *p, const char *dir, char *name, size_t s
 		return err;
 	*loc = p->tok.loc;
 	if (p->tok.kind != TK_IDENT)
-		return cfg_err_set(p->ctx, &p->tok.loc, EBADMSG, "#%s needs a variable name", dir);
+		return cfg_err_set(p->ctx, &p->tok.loc, EBADMSG,
+				   "#%s needs a variable name", dir);
 	if (p->tok.len >= size)
-		return cfg_err_set(p->ctx, &p->tok.loc, EBADMSG, "variable name too long");
+		return cfg_err_set(p->ctx, &p->tok.loc, EBADMSG,
+				   "variable name too long");
 	memcpy(name, p->tok.s, p->tok.len);
 	name[p->tok.len] = '\0';
 	return cfg_advance(p);
@@ -95,7 +99,8 @@ static int read_name(struct cfg_parser *p, const char *dir, char *name, size_t s
 
 static bool reserved(const char *name)
 {
-	static const char *const words[] = {"true", "false", "null", "I", "defined", "include"};
+	static const char *const words[] = {"true", "false",   "null",
+					    "I",    "defined", "include"};
 
 	for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++)
 		if (!strcmp(name, words[i]))
@@ -116,7 +121,8 @@ static int do_define(struct cfg_parser *p)
 	if (err)
 		return err;
 	if (reserved(name))
-		return cfg_err_set(c, &nloc, EBADMSG, "'%s' is reserved and cannot be defined", name);
+		return cfg_err_set(c, &nloc, EBADMSG,
+				   "'%s' is reserved and cannot be defined", name);
 	vloc = p->tok.loc;
 	if (p->tok.kind == TK_EOL) {
 		/* Like `cc -DNAME`: a bare #define makes the variable 1. */
@@ -153,7 +159,8 @@ static int do_include(struct cfg_parser *p, const struct cfg_loc *at)
 	if (!err)
 		err = expect_eol(p, "include");
 	if (!err && v.t != CV_STR)
-		err = cfg_err_set(c, &vloc, EBADMSG, "#include file name must be a string");
+		err =
+		    cfg_err_set(c, &vloc, EBADMSG, "#include file name must be a string");
 	if (!err) {
 		c->directive = false;
 		err = cfg_src_push_file(c, &vloc, v.s, false);
@@ -199,7 +206,7 @@ static int dispatch(struct cfg_parser *p, const struct cfg_loc *at)
 	size_t n = p->tok.len;
 	char name[CFG_LANG_MAX_KEY + 1];
 	struct cfg_loc nloc;
-	bool truth;
+	bool truth = false;
 	int err;
 
 	if (word_is(w, n, "define"))
@@ -240,7 +247,8 @@ static int dispatch(struct cfg_parser *p, const struct cfg_loc *at)
 		dir[n] = '\0';
 		return do_branch(p, dir, at);
 	}
-	return cfg_err_set(c, at, EBADMSG, "unknown directive '#%.*s'", n > 40 ? 40 : (int)n, w);
+	return cfg_err_set(c, at, EBADMSG, "unknown directive '#%.*s'",
+			   n > 40 ? 40 : (int)n, w);
 }
 
 int cfg_pp_directive(struct cfg_ctx *c)
@@ -284,8 +292,8 @@ static int skip_elif(struct cfg_ctx *c, struct cfg_cond *cd, bool *resume)
 }
 
 /* Handle a directive line met in a skipped branch; *depth counts nested #if. */
-static int skip_directive(struct cfg_ctx *c, const struct cfg_loc *at, const char *w, size_t n,
-			  unsigned *depth, bool *resume)
+static int skip_directive(struct cfg_ctx *c, const struct cfg_loc *at, const char *w,
+			  size_t n, unsigned *depth, bool *resume)
 {
 	struct cfg_src *s = top(c);
 	struct cfg_cond *cd = &c->cond[c->ncond - 1];
@@ -301,7 +309,8 @@ static int skip_directive(struct cfg_ctx *c, const struct cfg_loc *at, const cha
 		}
 	} else if (*depth == 0 && (word_is(w, n, "else") || word_is(w, n, "elif"))) {
 		if (cd->seen_else)
-			return cfg_err_set(c, at, EBADMSG, "#%.*s after #else", (int)n, w);
+			return cfg_err_set(c, at, EBADMSG, "#%.*s after #else", (int)n,
+					   w);
 		if (n == 4 && w[1] == 'l' && w[2] == 'i') {
 			if (cd->taken)
 				return 0;
@@ -329,7 +338,8 @@ int cfg_pp_skip_inactive(struct cfg_ctx *c)
 		const char *p = s->p, *e = s->end, *w;
 		struct cfg_loc at;
 
-		while (p < e && (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\f' || *p == '\v'))
+		while (p < e && (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\f' ||
+				 *p == '\v'))
 			p++;
 		if (p < e && *p == '#') {
 			at.file = s->name;

@@ -56,8 +56,8 @@ static void expect_json(const char *text, const char *expected)
 }
 
 /* text must fail at line:col with a message containing msg. */
-static void expect_err_in(const char *text, const char *basedir, const char *file, unsigned line,
-			  unsigned col, const char *msg)
+static void expect_err_in(const char *text, const char *basedir, const char *file,
+			  unsigned line, unsigned col, const char *msg)
 {
 	struct cfg_lang_err err;
 	json_t *root = (json_t *)1;
@@ -65,8 +65,8 @@ static void expect_err_in(const char *text, const char *basedir, const char *fil
 
 	if (rc == 0 || err.line != line || err.col != col || !strstr(err.msg, msg) ||
 	    strcmp(err.file, file)) {
-		fprintf(stderr, "input: %s\nwant %s:%u:%u: ...%s...\ngot  ", text, file, line, col,
-			msg);
+		fprintf(stderr, "input: %s\nwant %s:%u:%u: ...%s...\ngot  ", text, file,
+			line, col, msg);
 		cfg_lang_err_print(&err, stderr);
 		fail();
 	}
@@ -94,12 +94,14 @@ static void test_values(void **state)
 {
 	(void)state;
 	expect_json("a: 13.4, b: 12, c: -7, d: \"str\", e: true, f: false, g: null",
-		    "{\"a\":13.4,\"b\":12,\"c\":-7,\"d\":\"str\",\"e\":true,\"f\":false,\"g\":null}");
+		    "{\"a\":13.4,\"b\":12,\"c\":-7,\"d\":\"str\",\"e\":true,\"f\":false,"
+		    "\"g\":null}");
 	expect_json("a: 0x9001, b: 0XfF, c: 1e3, d: 2.5E-1, e: 007",
 		    "{\"a\":36865,\"b\":255,\"c\":1000.0,\"d\":0.25,\"e\":7}");
 	expect_json("a: 9223372036854775807, b: 9223372036854775808",
 		    "{\"a\":9223372036854775807,\"b\":9223372036854775808.0}");
-	expect_json("o: {x: {y: [1, [2, {}], []]}}", "{\"o\":{\"x\":{\"y\":[1,[2,{}],[]]}}}");
+	expect_json("o: {x: {y: [1, [2, {}], []]}}",
+		    "{\"o\":{\"x\":{\"y\":[1,[2,{}],[]]}}}");
 	expect_json("", "{}");
 	expect_json("  // nothing\n /* at all */ ", "{}");
 	expect_json("{}", "{}");
@@ -110,21 +112,26 @@ static void test_syntax(void **state)
 	(void)state;
 	/* Optional braces, unquoted names, trailing commas, comments. */
 	expect_json("{ a: 1, \"b c\": 2, _x9: 3, }", "{\"a\":1,\"b c\":2,\"_x9\":3}");
-	expect_json("a: 1, b: [1, 2, ], c: {d: 1,},", "{\"a\":1,\"b\":[1,2],\"c\":{\"d\":1}}");
+	expect_json("a: 1, b: [1, 2, ], c: {d: 1,},",
+		    "{\"a\":1,\"b\":[1,2],\"c\":{\"d\":1}}");
 	expect_json("\"5g\": 1, a: /* in */ 2 // end\n, b: 3",
 		    "{\"5g\":1,\"a\":2,\"b\":3}");
 	expect_json("a: 1 /* multi\nline */, b: 2", "{\"a\":1,\"b\":2}");
 	expect_json("a: 1,\r\nb: 2\r\n", "{\"a\":1,\"b\":2}");
 	expect_json("include: 5", "{\"include\":5}");
-	expect_json("\xef\xbb\xbf" "a: 1", "{\"a\":1}");
+	expect_json("\xef\xbb\xbf"
+		    "a: 1",
+		    "{\"a\":1}");
 	expect_json("true: 1, null: 2, I: 3", "{\"true\":1,\"null\":2,\"I\":3}");
 }
 
 static void test_strings(void **state)
 {
 	(void)state;
-	expect_json("a: \"q\\\"b\\\\s\\/n\\n\\t\\r\\b\\f\"", "{\"a\":\"q\\\"b\\\\s/n\\n\\t\\r\\b\\f\"}");
-	expect_json("a: \"\\u00e9\\u20ac\\ud83d\\ude00\"", "{\"a\":\"\\u00e9\\u20ac\\ud83d\\ude00\"}");
+	expect_json("a: \"q\\\"b\\\\s\\/n\\n\\t\\r\\b\\f\"",
+		    "{\"a\":\"q\\\"b\\\\s/n\\n\\t\\r\\b\\f\"}");
+	expect_json("a: \"\\u00e9\\u20ac\\ud83d\\ude00\"",
+		    "{\"a\":\"\\u00e9\\u20ac\\ud83d\\ude00\"}");
 	expect_json("a: \"caf\xc3\xa9\"", "{\"a\":\"caf\\u00e9\"}");
 	expect_json("a: \"tab\there\"", "{\"a\":\"tab\\there\"}");
 	expect_json("a: \"\"", "{\"a\":\"\"}");
@@ -149,31 +156,41 @@ static void test_complex(void **state)
 	assert_false(cfg_lang_is_complex(json_object_get(root, "f")));
 	assert_false(cfg_lang_is_complex(NULL));
 	json_decref(root);
-	expect_json("a: `${1.5-2*I}`, b: 2*I == 2*I, c: I == 1", "{\"a\":\"1.5-2*I\",\"b\":true,\"c\":false}");
+	expect_json("a: `${1.5-2*I}`, b: 2*I == 2*I, c: I == 1",
+		    "{\"a\":\"1.5-2*I\",\"b\":true,\"c\":false}");
 	/* A complex number is a scalar when merged. */
 	expect_json("a: 1+I, a: 2", "{\"a\":2}");
 	expect_json("a: {x: 1}, a: I", "{\"a\":{\"__complex__\":[0.0,1.0]}}");
-	expect_err("a: I < 1", 1, 6, "operator '<' cannot be applied to complex number and number");
+	expect_err("a: I < 1", 1, 6,
+		   "operator '<' cannot be applied to complex number and number");
 }
 
 static void test_expressions(void **state)
 {
 	(void)state;
-	expect_json("a: 1+2*3, b: (1+2)*3, c: 10-4-3, d: 7/2, e: 6/3, f: -(2+3), g: 1.5*2",
-		    "{\"a\":7,\"b\":9,\"c\":3,\"d\":3.5,\"e\":2,\"f\":-5,\"g\":3.0}");
+	expect_json(
+	    "a: 1+2*3, b: (1+2)*3, c: 10-4-3, d: 7/2, e: 6/3, f: -(2+3), g: 1.5*2",
+	    "{\"a\":7,\"b\":9,\"c\":3,\"d\":3.5,\"e\":2,\"f\":-5,\"g\":3.0}");
 	expect_json("a: \"ab\" + \"cd\", b: \"n\" + 1, c: 2 + \"x\", d: \"r\" + 0.5",
 		    "{\"a\":\"abcd\",\"b\":\"n1\",\"c\":\"2x\",\"d\":\"r0.5\"}");
-	expect_json("a: 1 < 2, b: 2 <= 1, c: 3 > 2.5, d: 3 >= 3, e: \"a\" < \"b\", f: \"b\" == \"b\"",
-		    "{\"a\":true,\"b\":false,\"c\":true,\"d\":true,\"e\":true,\"f\":true}");
-	expect_json("a: !true, b: !0, c: true && false, d: false || 1, e: 1 != 2, f: null == null",
-		    "{\"a\":false,\"b\":true,\"c\":false,\"d\":true,\"e\":true,\"f\":true}");
+	expect_json(
+	    "a: 1 < 2, b: 2 <= 1, c: 3 > 2.5, d: 3 >= 3, e: \"a\" < \"b\", f: \"b\" == "
+	    "\"b\"",
+	    "{\"a\":true,\"b\":false,\"c\":true,\"d\":true,\"e\":true,\"f\":true}");
+	expect_json(
+	    "a: !true, b: !0, c: true && false, d: false || 1, e: 1 != 2, f: null == "
+	    "null",
+	    "{\"a\":false,\"b\":true,\"c\":false,\"d\":true,\"e\":true,\"f\":true}");
 	/* C precedence: relational over equality over && over ||. */
-	expect_json("a: 1 + 1 == 2 && 3 > 2 || false, b: 1 || 0 && 0, c: true == 1, d: 2 == true",
-		    "{\"a\":true,\"b\":true,\"c\":true,\"d\":false}");
+	expect_json(
+	    "a: 1 + 1 == 2 && 3 > 2 || false, b: 1 || 0 && 0, c: true == 1, d: 2 == true",
+	    "{\"a\":true,\"b\":true,\"c\":true,\"d\":false}");
 	expect_json("a: [1+1, {b: 2*2}], c: -0x10, d: - -1, e: +3",
 		    "{\"a\":[2,{\"b\":4}],\"c\":-16,\"d\":1,\"e\":3}");
-	expect_json("a: 9223372036854775807 + 1, b: 4000000000 * 3000000000, c: 3000000000 * 3000000000",
-		    "{\"a\":9223372036854775808.0,\"b\":12000000000000000000.0,\"c\":9000000000000000000}");
+	expect_json("a: 9223372036854775807 + 1, b: 4000000000 * 3000000000, c: "
+		    "3000000000 * 3000000000",
+		    "{\"a\":9223372036854775808.0,\"b\":12000000000000000000.0,\"c\":"
+		    "9000000000000000000}");
 	expect_json("a: {x:1} == {x:1}, b: [1] != [2], c: \"1\" == 1",
 		    "{\"a\":true,\"b\":true,\"c\":false}");
 	/* Short circuit: the other side is parsed but not evaluated. */
@@ -185,9 +202,11 @@ static void test_backquote(void **state)
 {
 	(void)state;
 	expect_json("a: `abc${1+2}d`", "{\"a\":\"abc3d\"}");
-	expect_json("a: `line1\nline2 ${\"x\" + `in${2*2}`} \\` \\${x} ${true}${null} ${1.25}`",
-		    "{\"a\":\"line1\\nline2 xin4 ` ${x} truenull 1.25\"}");
-	expect_json("#define V 5\n#define S \"s\"\na: `v=${V} s=${S}`", "{\"a\":\"v=5 s=s\"}");
+	expect_json(
+	    "a: `line1\nline2 ${\"x\" + `in${2*2}`} \\` \\${x} ${true}${null} ${1.25}`",
+	    "{\"a\":\"line1\\nline2 xin4 ` ${x} truenull 1.25\"}");
+	expect_json("#define V 5\n#define S \"s\"\na: `v=${V} s=${S}`",
+		    "{\"a\":\"v=5 s=s\"}");
 	expect_json("a: ``, b: `${1}${2}`", "{\"a\":\"\",\"b\":\"12\"}");
 	expect_err("a: `x${[1]}`", 1, 8, "cannot insert array in a backquote string");
 	expect_err("a: `x${1 2}`", 1, 10, "expected '}' to close '${'");
@@ -204,11 +223,14 @@ static void test_preprocessor(void **state)
 	expect_json("#define O {x: 1, y: [1]}\na: O, b: O, a: {z: 2}",
 		    "{\"a\":{\"x\":1,\"y\":[1],\"z\":2},\"b\":{\"x\":1,\"y\":[1]}}");
 	expect_json("#define N 3\n"
-		    "#if N == 1\na: 1,\n#elif N == 3\na: 3,\n#elif N == 3\na: 33,\n#else\na: 0,\n#endif\n",
+		    "#if N == 1\na: 1,\n#elif N == 3\na: 3,\n#elif N == 3\na: "
+		    "33,\n#else\na: 0,\n#endif\n",
 		    "{\"a\":3}");
-	expect_json("#if 0\n#if 1\na: 1,\n#else\na: 2,\n#endif\nb: \"unterminated\n#else\nc: 3\n#endif",
+	expect_json("#if 0\n#if 1\na: 1,\n#else\na: 2,\n#endif\nb: "
+		    "\"unterminated\n#else\nc: 3\n#endif",
 		    "{\"c\":3}");
-	expect_json("#ifndef Y\n  #define Y 7 // comment\n#endif\n# if defined(Y) && !defined Z\ny: Y\n#endif",
+	expect_json("#ifndef Y\n  #define Y 7 // comment\n#endif\n# if defined(Y) && "
+		    "!defined Z\ny: Y\n#endif",
 		    "{\"y\":7}");
 	expect_json("#if 0\n#elif 0\n#elif 1\na: 1\n#endif", "{\"a\":1}");
 	expect_json("#if 1\n#if 0\n#else\na: 1\n#endif\n#endif", "{\"a\":1}");
@@ -223,14 +245,16 @@ static void test_duplicates(void **state)
 {
 	(void)state;
 	/* Manual §5.1 item 6, verbatim. */
-	expect_json("{\n    value: \"foo\",\n    value: \"bar\",\n    sub: {\n        value: \"foo\"\n"
+	expect_json("{\n    value: \"foo\",\n    value: \"bar\",\n    sub: {\n        "
+		    "value: \"foo\"\n"
 		    "    },\n    sub: {\n        value: \"bar\"\n    }\n}",
 		    "{\"value\":\"bar\",\"sub\":{\"value\":\"bar\"}}");
 	/* Manual §5.1.1 array example, verbatim. */
 	expect_json("{\n    array: [0, 1, 2, { foo: \"bar\" } ],\n    array: [3, 4],\n"
 		    "    array: [5, 6, 7, { bar: \"foo\" }, 8 ]\n}",
 		    "{\"array\":[5,6,7,{\"foo\":\"bar\",\"bar\":\"foo\"},8]}");
-	expect_json("a: [1, {x: 1}, 3], a: [2, {y: 2}]", "{\"a\":[2,{\"x\":1,\"y\":2},3]}");
+	expect_json("a: [1, {x: 1}, 3], a: [2, {y: 2}]",
+		    "{\"a\":[2,{\"x\":1,\"y\":2},3]}");
 	expect_json("a: {x: 1}, a: 5, a: {y: 2}", "{\"a\":{\"y\":2}}");
 	expect_json("a: 1, b: 2, a: 3", "{\"a\":3,\"b\":2}");
 }
@@ -242,11 +266,15 @@ static void test_merge_api(void **state)
 
 	(void)state;
 	/* Manual §5.1.1, "assuming first object overrides second one". */
-	first = parse_ok("{\n   foo: { value: \"bar\" },\n   same: \"one\",\n   one: 1\n}");
-	second = parse_ok("{\n   foo: { value: \"none\", second: true },\nsame: \"two\",\n  two: 1\n}");
+	first =
+	    parse_ok("{\n   foo: { value: \"bar\" },\n   same: \"one\",\n   one: 1\n}");
+	second = parse_ok(
+	    "{\n   foo: { value: \"none\", second: true },\nsame: \"two\",\n  two: 1\n}");
 	assert_int_equal(cfg_lang_merge(second, first), 0);
-	want = json_loads("{\"foo\":{\"value\":\"bar\",\"second\":true},\"same\":\"one\",\"two\":1,"
-			  "\"one\":1}", 0, &jerr);
+	want = json_loads(
+	    "{\"foo\":{\"value\":\"bar\",\"second\":true},\"same\":\"one\",\"two\":1,"
+	    "\"one\":1}",
+	    0, &jerr);
 	assert_true(json_equal(second, want));
 	/* src untouched and not shared. */
 	json_object_set_new(json_object_get(second, "foo"), "new", json_true());
@@ -265,7 +293,8 @@ static void test_include(void **state)
 
 	(void)state;
 	/* Manual §5.1 item 7, verbatim. */
-	write_file("file1.cfg", "value: \"foo\",\ninclude \"file2.cfg\",\nfoo: \"foo\"\n");
+	write_file("file1.cfg",
+		   "value: \"foo\",\ninclude \"file2.cfg\",\nfoo: \"foo\"\n");
 	write_file("file2.cfg", "    value: \"bar\",\n    foo: \"bar\"\n");
 	snprintf(path, sizeof(path), "%s/file1.cfg", tmpdir);
 	assert_int_equal(cfg_lang_load_file(path, &root, &err), 0);
@@ -276,11 +305,13 @@ static void test_include(void **state)
 	expect_json("s: {a: 1}, include \"sub.cfg\", l: [1, 2]",
 		    "{\"s\":{\"a\":1,\"b\":2},\"l\":[1,2]}");
 	expect_json("o: { include \"sub.cfg\" }", "{\"o\":{\"s\":{\"b\":2},\"l\":[9]}}");
-	expect_json("#define F \"sub\"\ninclude F + \".cfg\",", "{\"s\":{\"b\":2},\"l\":[9]}");
+	expect_json("#define F \"sub\"\ninclude F + \".cfg\",",
+		    "{\"s\":{\"b\":2},\"l\":[9]}");
 	/* Textual #include; variables flow both ways. */
 	write_file("defs.cfg", "#define D 40\nd0: D,\n");
 	write_file("use.cfg", "u: D + 2,\n");
-	expect_json("#include \"defs.cfg\"\nd: D,\ninclude \"use.cfg\",", "{\"d0\":40,\"d\":40,\"u\":42}");
+	expect_json("#include \"defs.cfg\"\nd: D,\ninclude \"use.cfg\",",
+		    "{\"d0\":40,\"d\":40,\"u\":42}");
 	write_file("part.cfg", "2, 3");
 	expect_json("a: [1,\n#include \"part.cfg\"\n]", "{\"a\":[1,2,3]}");
 	/* Relative to the including file. */
@@ -303,7 +334,8 @@ static void test_include_errors(void **state)
 	write_file("arr.cfg", "[1, 2]");
 	snprintf(f, sizeof(f), "%s/bad.cfg", tmpdir);
 	expect_err_in("a: 1,\ninclude \"bad.cfg\",", tmpdir, f, 2, 7, "division by zero");
-	expect_err_in("a: 1,\n#include \"bad.cfg\"\n", tmpdir, f, 2, 7, "division by zero");
+	expect_err_in("a: 1,\n#include \"bad.cfg\"\n", tmpdir, f, 2, 7,
+		      "division by zero");
 	snprintf(f, sizeof(f), "%s/cyc2.cfg", tmpdir);
 	expect_err_in("include \"cyc1.cfg\",", tmpdir, f, 3, 9, "include cycle");
 	snprintf(f, sizeof(f), "%s/ppcyc.cfg", tmpdir);
@@ -311,13 +343,15 @@ static void test_include_errors(void **state)
 	snprintf(f, sizeof(f), "%s/unterm.cfg", tmpdir);
 	expect_err_in("include \"unterm.cfg\",", tmpdir, f, 2, 1, "unterminated #if");
 	snprintf(f, sizeof(f), "%s/arr.cfg", tmpdir);
-	expect_err_in("include \"arr.cfg\",", tmpdir, f, 1, 1, "expected a property name, found '['");
+	expect_err_in("include \"arr.cfg\",", tmpdir, f, 1, 1,
+		      "expected a property name, found '['");
 	expect_err_in("a: 1,\n  include \"missing.cfg\",", tmpdir, "t.cfg", 2, 11,
 		      "cannot open");
 	expect_err_in("include \"sub.cfg\" b: 1", tmpdir, "t.cfg", 1, 19,
 		      "expected ',' after include file name");
 	expect_err_in("include 5,", tmpdir, "t.cfg", 1, 9, "must be a string");
-	expect_err_in("a: [include \"sub.cfg\"]", tmpdir, "t.cfg", 1, 5, "'include' is only allowed");
+	expect_err_in("a: [include \"sub.cfg\"]", tmpdir, "t.cfg", 1, 5,
+		      "'include' is only allowed");
 	expect_err_in("include \"\",", tmpdir, "t.cfg", 1, 9, "empty include file name");
 	expect_err_in("include \".\",", tmpdir, "t.cfg", 1, 9, "not a regular file");
 	/* Includes are forbidden without a base directory. */
@@ -378,15 +412,21 @@ static void test_errors_eval(void **state)
 	expect_err("a: 1,\nb: 2 / 0", 2, 6, "division by zero");
 	expect_err("a: 2.5 / (1 - 1)", 1, 8, "division by zero");
 	expect_err("a: I / 0", 1, 6, "division by zero");
-	expect_err("a: \"x\" - 1", 1, 8, "operator '-' cannot be applied to string and number");
-	expect_err("a: \"x\" + true", 1, 8, "operator '+' cannot be applied to string and boolean");
-	expect_err("a: [1] + 1", 1, 8, "operator '+' cannot be applied to array and number");
-	expect_err("a: {} * 2", 1, 7, "operator '*' cannot be applied to object and number");
+	expect_err("a: \"x\" - 1", 1, 8,
+		   "operator '-' cannot be applied to string and number");
+	expect_err("a: \"x\" + true", 1, 8,
+		   "operator '+' cannot be applied to string and boolean");
+	expect_err("a: [1] + 1", 1, 8,
+		   "operator '+' cannot be applied to array and number");
+	expect_err("a: {} * 2", 1, 7,
+		   "operator '*' cannot be applied to object and number");
 	expect_err("a: -\"x\"", 1, 4, "operator '-' cannot be applied to string");
 	expect_err("a: !\"x\"", 1, 4, "operator '!' cannot be applied to string");
 	expect_err("a: \"x\" && true", 1, 8, "operator '&&' cannot be applied to string");
-	expect_err("a: false || \"x\"", 1, 10, "operator '||' cannot be applied to string");
-	expect_err("a: true < 1", 1, 9, "operator '<' cannot be applied to boolean and number");
+	expect_err("a: false || \"x\"", 1, 10,
+		   "operator '||' cannot be applied to string");
+	expect_err("a: true < 1", 1, 9,
+		   "operator '<' cannot be applied to boolean and number");
 	expect_err("a: 1e300 * 1e300", 1, 10, "numeric overflow");
 }
 
@@ -407,7 +447,8 @@ static void test_errors_pp(void **state)
 	expect_err("#define X 1 +", 1, 14, "expected a value, found end of line");
 	expect_err("#define X 1 2", 1, 13, "unexpected number after #define");
 	expect_err("#if\n#endif", 1, 4, "#if without an expression");
-	expect_err("#if \"s\"\n#endif", 1, 5, "#if expression must be a boolean or a number");
+	expect_err("#if \"s\"\n#endif", 1, 5,
+		   "#if expression must be a boolean or a number");
 	expect_err("#if UNDEF\n#endif", 1, 5, "undefined variable 'UNDEF'");
 	expect_err("#ifdef\n", 1, 7, "#ifdef needs a variable name");
 	expect_err("#endif x", 1, 1, "#endif without #if");
@@ -455,11 +496,14 @@ static void test_limits(void **state)
 	free(deep);
 	/* Exponential growth through string variables is cut off. */
 	text = "#define A \"xxxxxxxxxxxxxxxx\"\n#define B A+A+A+A+A+A+A+A\n"
-	       "#define C B+B+B+B+B+B+B+B\n#define D C+C+C+C+C+C+C+C\n#define E D+D+D+D+D+D+D+D\n"
-	       "#define F E+E+E+E+E+E+E+E\n#define G F+F+F+F+F+F+F+F\n#define H G+G+G+G+G+G+G+G\n"
+	       "#define C B+B+B+B+B+B+B+B\n#define D C+C+C+C+C+C+C+C\n#define E "
+	       "D+D+D+D+D+D+D+D\n"
+	       "#define F E+E+E+E+E+E+E+E\n#define G F+F+F+F+F+F+F+F\n#define H "
+	       "G+G+G+G+G+G+G+G\n"
 	       "#define J H+H+H+H+H+H+H+H\n";
 	root = NULL;
-	assert_int_equal(cfg_lang_load_buf(text, strlen(text), "t", NULL, &root, &err), E2BIG);
+	assert_int_equal(cfg_lang_load_buf(text, strlen(text), "t", NULL, &root, &err),
+			 E2BIG);
 	assert_null(root);
 	assert_true(err.line >= 8);
 }
@@ -474,7 +518,8 @@ static void test_limits_budget(void **state)
 	json_t *root = NULL;
 
 	(void)state;
-	assert_int_equal(cfg_lang_load_buf(text, strlen(text), "t", NULL, &root, &err), E2BIG);
+	assert_int_equal(cfg_lang_load_buf(text, strlen(text), "t", NULL, &root, &err),
+			 E2BIG);
 	assert_non_null(strstr(err.msg, "expansion too large"));
 	assert_null(root);
 }
@@ -486,7 +531,8 @@ static void test_nul_and_binary(void **state)
 	json_t *root = NULL;
 
 	(void)state;
-	assert_int_equal(cfg_lang_load_buf(bin, sizeof(bin) - 1, "t", NULL, &root, &err), EBADMSG);
+	assert_int_equal(cfg_lang_load_buf(bin, sizeof(bin) - 1, "t", NULL, &root, &err),
+			 EBADMSG);
 	assert_int_equal(err.line, 1);
 	assert_int_equal(err.col, 6);
 	assert_non_null(strstr(err.msg, "0x00"));
@@ -496,8 +542,9 @@ static void test_nul_and_binary(void **state)
 
 static void test_dump(void **state)
 {
-	json_t *root = parse_ok("b: 1, a: {x: [1, 2.5, 3.0], e: {}, l: []}, s: \"q\\\"\\n\\u0001\xc3\xa9\","
-				" r: 0.1, big: 1e20, neg: -2.0, c: 1+I");
+	json_t *root = parse_ok(
+	    "b: 1, a: {x: [1, 2.5, 3.0], e: {}, l: []}, s: \"q\\\"\\n\\u0001\xc3\xa9\","
+	    " r: 0.1, big: 1e20, neg: -2.0, c: 1+I");
 	char *out = NULL;
 	size_t len = 0;
 	FILE *f = open_memstream(&out, &len);
@@ -541,7 +588,8 @@ static void test_err_print(void **state)
 	FILE *f = open_memstream(&out, &len);
 
 	(void)state;
-	assert_int_equal(cfg_lang_load_buf("a:\n  1 +", 8, "my.cfg", NULL, &root, &err), EBADMSG);
+	assert_int_equal(cfg_lang_load_buf("a:\n  1 +", 8, "my.cfg", NULL, &root, &err),
+			 EBADMSG);
 	cfg_lang_err_print(&err, f);
 	fclose(f);
 	assert_string_equal(out, "my.cfg:2:6: expected a value, found end of file\n");
@@ -575,26 +623,16 @@ static int teardown(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_values),
-		cmocka_unit_test(test_syntax),
-		cmocka_unit_test(test_strings),
-		cmocka_unit_test(test_complex),
-		cmocka_unit_test(test_expressions),
-		cmocka_unit_test(test_backquote),
-		cmocka_unit_test(test_preprocessor),
-		cmocka_unit_test(test_duplicates),
-		cmocka_unit_test(test_merge_api),
-		cmocka_unit_test(test_include),
-		cmocka_unit_test(test_include_errors),
-		cmocka_unit_test(test_errors_lexical),
-		cmocka_unit_test(test_errors_syntax),
-		cmocka_unit_test(test_errors_eval),
-		cmocka_unit_test(test_errors_pp),
-		cmocka_unit_test(test_limits),
-		cmocka_unit_test(test_limits_budget),
-		cmocka_unit_test(test_nul_and_binary),
-		cmocka_unit_test(test_dump),
-		cmocka_unit_test(test_err_print),
+	    cmocka_unit_test(test_values),	   cmocka_unit_test(test_syntax),
+	    cmocka_unit_test(test_strings),	   cmocka_unit_test(test_complex),
+	    cmocka_unit_test(test_expressions),	   cmocka_unit_test(test_backquote),
+	    cmocka_unit_test(test_preprocessor),   cmocka_unit_test(test_duplicates),
+	    cmocka_unit_test(test_merge_api),	   cmocka_unit_test(test_include),
+	    cmocka_unit_test(test_include_errors), cmocka_unit_test(test_errors_lexical),
+	    cmocka_unit_test(test_errors_syntax),  cmocka_unit_test(test_errors_eval),
+	    cmocka_unit_test(test_errors_pp),	   cmocka_unit_test(test_limits),
+	    cmocka_unit_test(test_limits_budget),  cmocka_unit_test(test_nul_and_binary),
+	    cmocka_unit_test(test_dump),	   cmocka_unit_test(test_err_print),
 	};
 
 	return cmocka_run_group_tests_name("cfg_lang", tests, setup, teardown);
