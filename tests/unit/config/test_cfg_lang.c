@@ -599,6 +599,76 @@ static void test_err_print(void **state)
 	assert_int_equal(err.line, 1);
 }
 
+static void test_variables_all_types(void **state)
+{
+	(void)state;
+	expect_json("#define R 2.5\n#define B true\n#define Z null\n#define C 1+2*I\n#define S \"s\"\n"
+		    "#define A [1, \"x\"]\na: [R, B, Z, S, A], c: C * 2, t: !B, f: R > 2, s: S + S",
+		    "{\"a\":[2.5,true,null,\"s\",[1,\"x\"]],\"c\":{\"__complex__\":[2.0,4.0]},"
+		    "\"t\":false,\"f\":true,\"s\":\"ss\"}");
+	expect_json("#if 1.5\na: -9223372036854775807 - 1, b: -(-9223372036854775807 - 1)\n#endif",
+		    "{\"a\":-9223372036854775808,\"b\":9223372036854775808.0}");
+	expect_json("a: \"ab\" < \"abc\", b: \"b\" > \"abc\", c: true == false, d: 0.0 || 0.5, "
+		    "e: false && -\"x\", f: 9223372036854775807 - -1, g: 1.0 / 4",
+		    "{\"a\":true,\"b\":true,\"c\":false,\"d\":true,\"e\":false,"
+		    "\"f\":9223372036854775808.0,\"g\":0.25}");
+	expect_json("a: \"\xe2\x82\xac\xf0\x9f\x98\x80\"", "{\"a\":\"\\u20ac\\ud83d\\ude00\"}");
+	expect_err("#define N 5\nN: 1", 2, 1, "used as a property name is not a string");
+	expect_err("a: defined(X", 1, 13, "expected ')' after defined(name");
+	expect_err("a: defined 5", 1, 12, "defined needs a variable name");
+	expect_err("a: \"x\" + {}", 1, 8, "operator '+' cannot be applied to string and object");
+	expect_err("a: I + \"x\" + null", 1, 12, "operator '+' cannot be applied to string and null");
+	expect_err("a: \"\xed\xa0\x80\"", 1, 5, "invalid UTF-8");
+	expect_err("a: \"\xf4\x90\x80\x80\"", 1, 5, "invalid UTF-8");
+}
+
+static void test_include_limits(void **state)
+{
+	char name[32], text[64], path[300];
+	struct cfg_lang_err err;
+	json_t *root;
+	int i;
+
+	(void)state;
+	for (i = 0; i < CFG_LANG_MAX_INCLUDE_DEPTH + 2; i++) {
+		snprintf(name, sizeof(name), "chain%d.cfg", i);
+		snprintf(text, sizeof(text), "l%d: 1,\ninclude \"chain%d.cfg\",", i, i + 1);
+		write_file(name, text);
+	}
+	snprintf(path, sizeof(path), "%s/chain0.cfg", tmpdir);
+	assert_int_equal(cfg_lang_load_file(path, &root, &err), E2BIG);
+	assert_non_null(strstr(err.msg, "includes nested too deeply"));
+	snprintf(path, sizeof(path), "%s/chain%d.cfg", tmpdir, CFG_LANG_MAX_INCLUDE_DEPTH - 1);
+	assert_string_equal(err.file, path);
+	assert_int_equal(err.line, 2);
+	/* Absolute paths are taken as they are. */
+	snprintf(path, sizeof(path), "include \"%s/sub.cfg\", x: 1", tmpdir);
+	write_file("sub.cfg", "s: 2");
+	expect_json(path, "{\"s\":2,\"x\":1}");
+	memset(path, 'k', 256);
+	path[256] = ':';
+	path[257] = '1';
+	path[258] = '\0';
+	expect_err(path, 1, 1, "property name too long");
+}
+
+static void test_dump_scalars(void **state)
+{
+	json_t *root = parse_ok("t: true, f: false, n: null, s: \"\\\\\\t\\r\\b\\f\\/\"");
+	char *out = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&out, &len);
+
+	(void)state;
+	assert_non_null(f);
+	assert_int_equal(cfg_lang_dump(root, f), 0);
+	fclose(f);
+	assert_string_equal(out, "{\n  \"t\": true,\n  \"f\": false,\n  \"n\": null,\n"
+				 "  \"s\": \"\\\\\\t\\r\\b\\f/\"\n}\n");
+	free(out);
+	json_decref(root);
+}
+
 static int setup(void **state)
 {
 	char cmd[128];
@@ -622,18 +692,33 @@ static int teardown(void **state)
 
 int main(void)
 {
+	/* clang-format off */
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_values),	   cmocka_unit_test(test_syntax),
-	    cmocka_unit_test(test_strings),	   cmocka_unit_test(test_complex),
-	    cmocka_unit_test(test_expressions),	   cmocka_unit_test(test_backquote),
-	    cmocka_unit_test(test_preprocessor),   cmocka_unit_test(test_duplicates),
-	    cmocka_unit_test(test_merge_api),	   cmocka_unit_test(test_include),
-	    cmocka_unit_test(test_include_errors), cmocka_unit_test(test_errors_lexical),
-	    cmocka_unit_test(test_errors_syntax),  cmocka_unit_test(test_errors_eval),
-	    cmocka_unit_test(test_errors_pp),	   cmocka_unit_test(test_limits),
-	    cmocka_unit_test(test_limits_budget),  cmocka_unit_test(test_nul_and_binary),
-	    cmocka_unit_test(test_dump),	   cmocka_unit_test(test_err_print),
+		cmocka_unit_test(test_values),
+		cmocka_unit_test(test_syntax),
+		cmocka_unit_test(test_strings),
+		cmocka_unit_test(test_complex),
+		cmocka_unit_test(test_expressions),
+		cmocka_unit_test(test_backquote),
+		cmocka_unit_test(test_preprocessor),
+		cmocka_unit_test(test_duplicates),
+		cmocka_unit_test(test_merge_api),
+		cmocka_unit_test(test_include),
+		cmocka_unit_test(test_include_errors),
+		cmocka_unit_test(test_errors_lexical),
+		cmocka_unit_test(test_errors_syntax),
+		cmocka_unit_test(test_errors_eval),
+		cmocka_unit_test(test_errors_pp),
+		cmocka_unit_test(test_limits),
+		cmocka_unit_test(test_limits_budget),
+		cmocka_unit_test(test_nul_and_binary),
+		cmocka_unit_test(test_dump),
+		cmocka_unit_test(test_err_print),
+		cmocka_unit_test(test_variables_all_types),
+		cmocka_unit_test(test_include_limits),
+		cmocka_unit_test(test_dump_scalars),
 	};
+	/* clang-format on */
 
 	return cmocka_run_group_tests_name("cfg_lang", tests, setup, teardown);
 }
