@@ -602,22 +602,30 @@ static void test_err_print(void **state)
 static void test_variables_all_types(void **state)
 {
 	(void)state;
-	expect_json("#define R 2.5\n#define B true\n#define Z null\n#define C 1+2*I\n#define S \"s\"\n"
-		    "#define A [1, \"x\"]\na: [R, B, Z, S, A], c: C * 2, t: !B, f: R > 2, s: S + S",
-		    "{\"a\":[2.5,true,null,\"s\",[1,\"x\"]],\"c\":{\"__complex__\":[2.0,4.0]},"
-		    "\"t\":false,\"f\":true,\"s\":\"ss\"}");
-	expect_json("#if 1.5\na: -9223372036854775807 - 1, b: -(-9223372036854775807 - 1)\n#endif",
+	expect_json(
+	    "#define R 2.5\n#define B true\n#define Z null\n#define C 1+2*I\n#define S "
+	    "\"s\"\n"
+	    "#define A [1, \"x\"]\na: [R, B, Z, S, A], c: C * 2, t: !B, f: R > 2, s: S + "
+	    "S",
+	    "{\"a\":[2.5,true,null,\"s\",[1,\"x\"]],\"c\":{\"__complex__\":[2.0,4.0]},"
+	    "\"t\":false,\"f\":true,\"s\":\"ss\"}");
+	expect_json("#if 1.5\na: -9223372036854775807 - 1, b: -(-9223372036854775807 - "
+		    "1)\n#endif",
 		    "{\"a\":-9223372036854775808,\"b\":9223372036854775808.0}");
-	expect_json("a: \"ab\" < \"abc\", b: \"b\" > \"abc\", c: true == false, d: 0.0 || 0.5, "
-		    "e: false && -\"x\", f: 9223372036854775807 - -1, g: 1.0 / 4",
-		    "{\"a\":true,\"b\":true,\"c\":false,\"d\":true,\"e\":false,"
-		    "\"f\":9223372036854775808.0,\"g\":0.25}");
-	expect_json("a: \"\xe2\x82\xac\xf0\x9f\x98\x80\"", "{\"a\":\"\\u20ac\\ud83d\\ude00\"}");
+	expect_json(
+	    "a: \"ab\" < \"abc\", b: \"b\" > \"abc\", c: true == false, d: 0.0 || 0.5, "
+	    "e: false && -\"x\", f: 9223372036854775807 - -1, g: 1.0 / 4",
+	    "{\"a\":true,\"b\":true,\"c\":false,\"d\":true,\"e\":false,"
+	    "\"f\":9223372036854775808.0,\"g\":0.25}");
+	expect_json("a: \"\xe2\x82\xac\xf0\x9f\x98\x80\"",
+		    "{\"a\":\"\\u20ac\\ud83d\\ude00\"}");
 	expect_err("#define N 5\nN: 1", 2, 1, "used as a property name is not a string");
 	expect_err("a: defined(X", 1, 13, "expected ')' after defined(name");
 	expect_err("a: defined 5", 1, 12, "defined needs a variable name");
-	expect_err("a: \"x\" + {}", 1, 8, "operator '+' cannot be applied to string and object");
-	expect_err("a: I + \"x\" + null", 1, 12, "operator '+' cannot be applied to string and null");
+	expect_err("a: \"x\" + {}", 1, 8,
+		   "operator '+' cannot be applied to string and object");
+	expect_err("a: I + \"x\" + null", 1, 12,
+		   "operator '+' cannot be applied to string and null");
 	expect_err("a: \"\xed\xa0\x80\"", 1, 5, "invalid UTF-8");
 	expect_err("a: \"\xf4\x90\x80\x80\"", 1, 5, "invalid UTF-8");
 }
@@ -632,13 +640,15 @@ static void test_include_limits(void **state)
 	(void)state;
 	for (i = 0; i < CFG_LANG_MAX_INCLUDE_DEPTH + 2; i++) {
 		snprintf(name, sizeof(name), "chain%d.cfg", i);
-		snprintf(text, sizeof(text), "l%d: 1,\ninclude \"chain%d.cfg\",", i, i + 1);
+		snprintf(text, sizeof(text), "l%d: 1,\ninclude \"chain%d.cfg\",", i,
+			 i + 1);
 		write_file(name, text);
 	}
 	snprintf(path, sizeof(path), "%s/chain0.cfg", tmpdir);
 	assert_int_equal(cfg_lang_load_file(path, &root, &err), E2BIG);
 	assert_non_null(strstr(err.msg, "includes nested too deeply"));
-	snprintf(path, sizeof(path), "%s/chain%d.cfg", tmpdir, CFG_LANG_MAX_INCLUDE_DEPTH - 1);
+	snprintf(path, sizeof(path), "%s/chain%d.cfg", tmpdir,
+		 CFG_LANG_MAX_INCLUDE_DEPTH - 1);
 	assert_string_equal(err.file, path);
 	assert_int_equal(err.line, 2);
 	/* Absolute paths are taken as they are. */
