@@ -140,15 +140,15 @@ static int imsd_serve(const char *file, const struct ims_cfg *cfg)
 		goto out;
 	}
 	signal(SIGPIPE, SIG_IGN);
+	printf("imsd %s, configuration %s\nType 'help' for the list of commands.\n",
+	       IMSD_VERSION, file);
+	fflush(stdout);
 	if (monitor_init() || monitor_start(&mprm)) {
 		fprintf(stderr, "imsd: cannot start the monitor\n");
 		goto out;
 	}
 	log_write(LOG_IMS, LOG_LVL_INFO, LOG_DIR_NONE, NULL,
 		  "imsd %s started with %s", IMSD_VERSION, file);
-	printf("imsd %s, configuration %s\nType 'help' for the list of commands.\n",
-	       IMSD_VERSION, file);
-	fflush(stdout);
 	rc = loop_run() ? 1 : 0;
 	log_write(LOG_IMS, LOG_LVL_INFO, LOG_DIR_NONE, NULL, "imsd stopped");
 out:

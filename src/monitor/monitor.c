@@ -261,6 +261,13 @@ static void monitor_rl_line_h(char *line)
 		add_history(line);
 	monitor_run_line(line);
 	free(line);
+	/* libedit leaves callback mode after delivering a line (its next
+	 * el_gets would block for a whole line): re-arm it, which also shows
+	 * the prompt again. */
+	if (mon.started) {
+		rl_callback_handler_install(mon.prm.prompt, monitor_rl_line_h);
+		fflush(rl_outstream ? rl_outstream : stdout);
+	}
 }
 
 static void monitor_pipe_read(void)

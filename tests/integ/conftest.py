@@ -56,14 +56,22 @@ class Imsd:
 
     def _read(self, timeout):
         fds = [f for f in (self.proc.stdout, self.proc.stderr) if f and not f.closed]
+        if not fds:
+            time.sleep(min(timeout, 0.05))
+            return False
         r, _, _ = select.select(fds, [], [], timeout)
+        got = False
         for f in r:
             data = os.read(f.fileno(), 65536)
+            if not data:  # end of file: stop watching it
+                f.close()
+                continue
+            got = True
             if f is self.proc.stdout:
                 self.out += data
             else:
                 self.err += data
-        return bool(r)
+        return got
 
     def wait_out(self, text, timeout=10.0, start=0):
         """Waits until stdout (from offset start) contains text; returns its end offset."""
