@@ -17,17 +17,17 @@
 #define NET_BIND_TRIES 8
 
 struct net_sock {
-	struct net *net;            /* borrowed: the owner */
-	struct net_addr addr;       /* advertised */
-	struct net_udp *udp;        /* reference */
-	struct net_tcp_lsnr *lsnr;  /* reference */
+	struct net *net;	   /* borrowed: the owner */
+	struct net_addr addr;	   /* advertised */
+	struct net_udp *udp;	   /* reference */
+	struct net_tcp_lsnr *lsnr; /* reference */
 };
 
 struct net {
-	struct net_prm prm;         /* listen cleared: borrowed at alloc only */
-	struct net_sock *socks;     /* owned array */
+	struct net_prm prm;	/* listen cleared: borrowed at alloc only */
+	struct net_sock *socks; /* owned array */
 	size_t nsocks;
-	struct net_tcp *tcp;        /* reference */
+	struct net_tcp *tcp; /* reference */
 };
 
 void net_prm_init(struct net_prm *prm)
@@ -63,13 +63,15 @@ static void net_destroy(void *data)
 	mem_deref(net->tcp);
 }
 
-static int sock_bind(struct net *net, struct net_sock *s,
-		     const struct net_addr *bind_to)
+static int sock_bind(struct net *net, struct net_sock *s, const struct net_addr *bind_to)
 {
 	struct net_udp_prm up = {
-		.bind = bind_to, .sock = s, .dgram_max = net->prm.udp_max,
-		.sock_buf = net->prm.sock_buf, .recv_h = net->prm.recv_h,
-		.arg = net->prm.arg,
+	    .bind = bind_to,
+	    .sock = s,
+	    .dgram_max = net->prm.udp_max,
+	    .sock_buf = net->prm.sock_buf,
+	    .recv_h = net->prm.recv_h,
+	    .arg = net->prm.arg,
 	};
 	struct net_addr tb;
 	char a[NET_ADDR_STRLEN];
@@ -80,8 +82,7 @@ static int sock_bind(struct net *net, struct net_sock *s,
 		if (err) {
 			log_write(LOG_SIP, LOG_LVL_ERROR, LOG_DIR_NONE, NULL,
 				  "cannot bind UDP %s: %s",
-				  net_addr_print(bind_to, a, sizeof(a)),
-				  strerror(err));
+				  net_addr_print(bind_to, a, sizeof(a)), strerror(err));
 			return err;
 		}
 		tb = *bind_to;
@@ -93,14 +94,13 @@ static int sock_bind(struct net *net, struct net_sock *s,
 		if (err != EADDRINUSE || net_addr_port(bind_to) != 0)
 			break;
 	}
-	log_write(LOG_SIP, LOG_LVL_ERROR, LOG_DIR_NONE, NULL,
-		  "cannot bind TCP %s: %s", net_addr_print(&tb, a, sizeof(a)),
-		  strerror(err));
+	log_write(LOG_SIP, LOG_LVL_ERROR, LOG_DIR_NONE, NULL, "cannot bind TCP %s: %s",
+		  net_addr_print(&tb, a, sizeof(a)), strerror(err));
 	return err;
 }
 
-static int sock_open(struct net *net, struct net_sock *s,
-		     const struct net_listen *e, size_t idx)
+static int sock_open(struct net *net, struct net_sock *s, const struct net_listen *e,
+		     size_t idx)
 {
 	struct net_addr bind_to;
 	int err;
@@ -110,17 +110,15 @@ static int sock_open(struct net *net, struct net_sock *s,
 	if (err) {
 		log_write(LOG_SIP, LOG_LVL_ERROR, LOG_DIR_NONE, NULL,
 			  "sip_addr[%zu]: bad addr \"%s\" (want IP, IP:port, "
-			  "[IPv6] or [IPv6]:port)", idx,
-			  e->addr ? e->addr : "");
+			  "[IPv6] or [IPv6]:port)",
+			  idx, e->addr ? e->addr : "");
 		return EINVAL;
 	}
 	bind_to = s->addr;
 	if (e->bind_addr &&
-	    net_addr_parse_str(&bind_to, e->bind_addr,
-			       net_addr_port(&s->addr))) {
+	    net_addr_parse_str(&bind_to, e->bind_addr, net_addr_port(&s->addr))) {
 		log_write(LOG_SIP, LOG_LVL_ERROR, LOG_DIR_NONE, NULL,
-			  "sip_addr[%zu]: bad bind_addr \"%s\"", idx,
-			  e->bind_addr);
+			  "sip_addr[%zu]: bad bind_addr \"%s\"", idx, e->bind_addr);
 		return EINVAL;
 	}
 	err = sock_bind(net, s, &bind_to);
@@ -128,8 +126,7 @@ static int sock_open(struct net *net, struct net_sock *s,
 		return err;
 	/* "addr" with port 0 (tests): advertise the port we got. */
 	if (!net_addr_port(&s->addr))
-		net_addr_set_port(&s->addr,
-				  net_addr_port(net_udp_laddr(s->udp)));
+		net_addr_set_port(&s->addr, net_addr_port(net_udp_laddr(s->udp)));
 	return 0;
 }
 
@@ -137,13 +134,18 @@ static int tcp_make(struct net *net)
 {
 	const struct net_prm *p = &net->prm;
 	struct net_tcp_prm tp = {
-		.rx_max = p->tcp_rx_max, .tx_max = p->tcp_tx_max,
-		.max_conns = p->tcp_max_conns,
-		.max_per_peer = p->tcp_max_per_peer,
-		.idle_ms = p->tcp_idle_ms, .connect_ms = p->tcp_connect_ms,
-		.keepalive = p->tcp_keepalive, .keepcount = p->tcp_keepcount,
-		.recv_h = p->recv_h, .frame_h = p->frame_h, .close_h = p->close_h,
-		.arg = p->arg,
+	    .rx_max = p->tcp_rx_max,
+	    .tx_max = p->tcp_tx_max,
+	    .max_conns = p->tcp_max_conns,
+	    .max_per_peer = p->tcp_max_per_peer,
+	    .idle_ms = p->tcp_idle_ms,
+	    .connect_ms = p->tcp_connect_ms,
+	    .keepalive = p->tcp_keepalive,
+	    .keepcount = p->tcp_keepcount,
+	    .recv_h = p->recv_h,
+	    .frame_h = p->frame_h,
+	    .close_h = p->close_h,
+	    .arg = p->arg,
 	};
 
 	return net_tcp_alloc(&net->tcp, &tp);
@@ -212,31 +214,29 @@ const struct net_addr *net_sock_addr(const struct net_sock *sock)
 	return &sock->addr;
 }
 
-const struct net_addr *net_sock_laddr(const struct net_sock *sock,
-				      enum net_kind kind)
+const struct net_addr *net_sock_laddr(const struct net_sock *sock, enum net_kind kind)
 {
 	if (kind == NET_TCP)
 		return net_tcp_lsnr_laddr(sock->lsnr);
 	return net_udp_laddr(sock->udp);
 }
 
-int net_connect(struct net_sock *sock, const struct net_addr *dst,
-		uint64_t *conn_id)
+int net_connect(struct net_sock *sock, const struct net_addr *dst, uint64_t *conn_id)
 {
 	struct net_conn *c;
 	int err;
 
 	if (!sock || !dst)
 		return EINVAL;
-	err = net_tcp_connect(sock->net->tcp, sock,
-			      net_tcp_lsnr_laddr(sock->lsnr), dst, &c);
+	err = net_tcp_connect(sock->net->tcp, sock, net_tcp_lsnr_laddr(sock->lsnr), dst,
+			      &c);
 	if (!err && conn_id)
 		*conn_id = net_conn_id(c);
 	return err;
 }
 
-int net_send(enum net_kind kind, struct net_sock *sock,
-	     const struct net_addr *dst, const void *buf, size_t len)
+int net_send(enum net_kind kind, struct net_sock *sock, const struct net_addr *dst,
+	     const void *buf, size_t len)
 {
 	struct net_conn *c;
 	int err;
@@ -257,8 +257,7 @@ int net_send(enum net_kind kind, struct net_sock *sock,
 	}
 }
 
-int net_send_conn(struct net *net, uint64_t conn_id, const void *buf,
-		  size_t len)
+int net_send_conn(struct net *net, uint64_t conn_id, const void *buf, size_t len)
 {
 	struct net_conn *c;
 
@@ -275,8 +274,7 @@ struct net_conn *net_conn_lookup(const struct net *net, uint64_t id)
 	return net_tcp_conn_lookup(net->tcp, id);
 }
 
-struct net_conn *net_conn_find(const struct net *net,
-			       const struct net_addr *peer)
+struct net_conn *net_conn_find(const struct net *net, const struct net_addr *peer)
 {
 	return net_tcp_conn_find(net->tcp, peer, NULL);
 }

@@ -154,8 +154,7 @@ int net_addr_parse_str(struct net_addr *a, const char *text, uint16_t dport)
 	return net_addr_parse(a, pl_from_str(text), dport);
 }
 
-int net_addr_from_sa(struct net_addr *a, const struct sockaddr *sa,
-		     socklen_t len)
+int net_addr_from_sa(struct net_addr *a, const struct sockaddr *sa, socklen_t len)
 {
 	memset(&a->u, 0, sizeof(a->u));
 	if (sa->sa_family == AF_INET && len >= sizeof(struct sockaddr_in)) {
@@ -225,8 +224,7 @@ socklen_t net_addr_len(const struct net_addr *a)
 	return 0;
 }
 
-const char *net_addr_print_host(const struct net_addr *a, char *buf,
-				size_t size)
+const char *net_addr_print_host(const struct net_addr *a, char *buf, size_t size)
 {
 	char ip[INET6_ADDRSTRLEN];
 
@@ -239,8 +237,7 @@ const char *net_addr_print_host(const struct net_addr *a, char *buf,
 	} else if (a->u.sa.sa_family == AF_INET6) {
 		inet_ntop(AF_INET6, &a->u.in6.sin6_addr, ip, sizeof(ip));
 		if (a->u.in6.sin6_scope_id)
-			snprintf(buf, size, "[%s%%%u]", ip,
-				 a->u.in6.sin6_scope_id);
+			snprintf(buf, size, "[%s%%%u]", ip, a->u.in6.sin6_scope_id);
 		else
 			snprintf(buf, size, "[%s]", ip);
 	} else {
@@ -278,8 +275,7 @@ static int ip_cmp(const struct net_addr *a, const struct net_addr *b)
 		if (c)
 			return c;
 		if (a->u.in6.sin6_scope_id != b->u.in6.sin6_scope_id)
-			return a->u.in6.sin6_scope_id < b->u.in6.sin6_scope_id
-				       ? -1 : 1;
+			return a->u.in6.sin6_scope_id < b->u.in6.sin6_scope_id ? -1 : 1;
 	}
 	return 0;
 }

@@ -41,11 +41,10 @@ int net_addr_parse(struct net_addr *a, struct pl text, uint16_t dport);
 int net_addr_parse_str(struct net_addr *a, const char *text, uint16_t dport);
 
 /* Copies a kernel address; EAFNOSUPPORT unless AF_INET or AF_INET6. */
-int net_addr_from_sa(struct net_addr *a, const struct sockaddr *sa,
-		     socklen_t len);
+int net_addr_from_sa(struct net_addr *a, const struct sockaddr *sa, socklen_t len);
 
 void net_addr_init(struct net_addr *a, int af); /* the any address, port 0 */
-int net_addr_af(const struct net_addr *a);      /* AF_INET, AF_INET6, 0 */
+int net_addr_af(const struct net_addr *a);	/* AF_INET, AF_INET6, 0 */
 bool net_addr_isset(const struct net_addr *a);
 bool net_addr_is_any(const struct net_addr *a); /* 0.0.0.0 or :: */
 uint16_t net_addr_port(const struct net_addr *a);
@@ -57,8 +56,7 @@ socklen_t net_addr_len(const struct net_addr *a);
  * it can be used inside a log call. */
 const char *net_addr_print(const struct net_addr *a, char *buf, size_t size);
 /* Host only, brackets kept for IPv6 (the form for a Via sent-by). */
-const char *net_addr_print_host(const struct net_addr *a, char *buf,
-				size_t size);
+const char *net_addr_print_host(const struct net_addr *a, char *buf, size_t size);
 
 /* Total order (family, address, port, scope); 0 when equal. */
 int net_addr_cmp(const struct net_addr *a, const struct net_addr *b);

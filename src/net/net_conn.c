@@ -2,6 +2,7 @@
 #include "net/net_conn.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -30,8 +31,7 @@ static void conn_destroy(void *data)
 }
 
 int net_conn_alloc(struct net_tcp *t, int fd, struct net_sock *sock,
-		   const struct net_addr *peer, bool outgoing,
-		   struct net_conn **cp)
+		   const struct net_addr *peer, bool outgoing, struct net_conn **cp)
 {
 	struct net_conn *c = mem_zalloc(sizeof(*c), conn_destroy);
 
@@ -116,10 +116,9 @@ static void conn_close_log(struct net_conn *c, int err, const char *what)
 	char a[NET_ADDR_STRLEN];
 
 	log_write(LOG_SIP, LOG_LVL_WARN, LOG_DIR_NONE, NULL,
-		  "tcp %s %s (conn %llu): %s; closing",
-		  c->outgoing ? "to" : "from",
-		  net_addr_print(&c->peer, a, sizeof(a)),
-		  (unsigned long long)c->id, what);
+		  "tcp %s %s (conn %llu): %s; closing", c->outgoing ? "to" : "from",
+		  net_addr_print(&c->peer, a, sizeof(a)), (unsigned long long)c->id,
+		  what);
 	conn_close(c, err);
 }
 
@@ -256,8 +255,7 @@ int net_tcp_conn_send(struct net_conn *c, const void *buf, size_t len)
 		n = send(c->fd, p, len, MSG_NOSIGNAL | MSG_DONTWAIT);
 		if (n < 0) {
 			err = errno;
-			if (err != EAGAIN && err != EWOULDBLOCK &&
-			    err != EINTR) {
+			if (err != EAGAIN && err != EWOULDBLOCK && err != EINTR) {
 				conn_close(c, err);
 				return err;
 			}
@@ -297,8 +295,13 @@ static void conn_deliver(struct net_conn *c, const uint8_t *p, size_t len)
 {
 	struct net_tcp *t = c->tcp;
 	struct net_msg msg = {
-		.kind = NET_TCP, .sock = c->sock, .src = c->peer,
-		.dst = c->local, .conn_id = c->id, .buf = p, .len = len,
+	    .kind = NET_TCP,
+	    .sock = c->sock,
+	    .src = c->peer,
+	    .dst = c->local,
+	    .conn_id = c->id,
+	    .buf = p,
+	    .len = len,
 	};
 
 	t->st_rx_msgs++;
@@ -317,6 +320,17 @@ static void conn_compact(struct net_conn *c, size_t pos)
 		c->rbuf = NULL;
 		c->rsize = 0;
 	}
+}
+
+/* A printable excerpt of bytes the framer rejected, for the log line. */
+static const char *excerpt(const uint8_t *p, size_t len, char *out, size_t size)
+{
+	size_t n = len < size - 1 ? len : size - 1;
+
+	for (size_t i = 0; i < n; i++)
+		out[i] = p[i] >= 0x20 && p[i] < 0x7f ? (char)p[i] : '.';
+	out[n] = '\0';
+	return out;
 }
 
 /* Hands every complete message in the buffer up, then moves the rest of
@@ -352,7 +366,11 @@ static void conn_parse(struct net_conn *c)
 		if (err == ENODATA)
 			break;
 		if (err || !mlen || mlen > left) {
-			conn_close_log(c, EBADMSG, "unframeable bytes");
+			char ex[49], what[80];
+
+			snprintf(what, sizeof(what), "unframeable bytes \"%s\"",
+				 excerpt(p, left, ex, sizeof(ex)));
+			conn_close_log(c, EBADMSG, what);
 			return;
 		}
 		pos += mlen;
@@ -441,8 +459,7 @@ static void conn_connected(struct net_conn *c)
 
 	if (err) {
 		log_write(LOG_SIP, LOG_LVL_INFO, LOG_DIR_NONE, NULL,
-			  "tcp connect to %s: %s",
-			  net_addr_print(&c->peer, a, sizeof(a)),
+			  "tcp connect to %s: %s", net_addr_print(&c->peer, a, sizeof(a)),
 			  strerror(err));
 		conn_close(c, err);
 		return;
@@ -510,8 +527,7 @@ int net_conn_connect(struct net_conn *c)
 		return err;
 	}
 	c->registered = true;
-	loop_timer_start(c->tmr, c->tcp->prm.connect_ms, conn_connect_timeout_h,
-			 c);
+	loop_timer_start(c->tmr, c->tcp->prm.connect_ms, conn_connect_timeout_h, c);
 	return 0;
 }
 

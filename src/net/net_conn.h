@@ -43,7 +43,7 @@ struct net_conn {
 	bool registered;
 	bool outgoing;
 	enum net_conn_state state;
-	int err; /* why it closed */
+	int err;	       /* why it closed */
 	struct net_sock *sock; /* borrowed */
 	struct net_addr peer;
 	struct net_addr local;
@@ -56,15 +56,14 @@ struct net_conn {
 	size_t tsize, thead, tend;
 
 	struct loop_timer *tmr; /* owned: connect, idle, then close notice */
-	uint64_t last_ms;       /* last complete message either way */
+	uint64_t last_ms;	/* last complete message either way */
 };
 
 /* Takes over fd only on success; links c into t's tables. */
 int net_conn_alloc(struct net_tcp *t, int fd, struct net_sock *sock,
-		   const struct net_addr *peer, bool outgoing,
-		   struct net_conn **cp);
-void net_conn_open(struct net_conn *c);    /* accepted or connected */
-int net_conn_connect(struct net_conn *c);  /* connect() in progress */
+		   const struct net_addr *peer, bool outgoing, struct net_conn **cp);
+void net_conn_open(struct net_conn *c);	  /* accepted or connected */
+int net_conn_connect(struct net_conn *c); /* connect() in progress */
 /* Ends c without close_h and drops the table's reference (shutdown). */
 void net_conn_detach(struct net_conn *c);
 

@@ -27,7 +27,7 @@ struct net_tcp_lsnr {
 	int fd;
 	bool registered;
 	struct net_addr laddr;
-	struct net_sock *sock; /* borrowed */
+	struct net_sock *sock;	    /* borrowed */
 	struct loop_timer *backoff; /* owned */
 	uint64_t log_ms;
 };
@@ -133,15 +133,13 @@ struct net_conn *net_tcp_conn_lookup(const struct net_tcp *t, uint64_t id)
 	return NULL;
 }
 
-struct net_conn *net_tcp_conn_find(const struct net_tcp *t,
-				   const struct net_addr *peer,
+struct net_conn *net_tcp_conn_find(const struct net_tcp *t, const struct net_addr *peer,
 				   const struct net_sock *sock)
 {
 	struct net_conn *c, *any = NULL;
 
 	/* Only open and connecting connections are on the IP table. */
-	for (c = t->by_ip[net_addr_hash_ip(peer) & t->mask]; c;
-	     c = c->ip_next) {
+	for (c = t->by_ip[net_addr_hash_ip(peer) & t->mask]; c; c = c->ip_next) {
 		if (!net_addr_eq(&c->peer, peer))
 			continue;
 		if (!sock || c->sock == sock)
@@ -163,8 +161,7 @@ static unsigned peer_count(const struct net_tcp *t, const struct net_addr *a)
 }
 
 /* NULL when one more connection with peer is allowed, else why not. */
-static const char *tcp_admit(const struct net_tcp *t,
-			     const struct net_addr *peer)
+static const char *tcp_admit(const struct net_tcp *t, const struct net_addr *peer)
 {
 	if (t->nconns >= t->prm.max_conns)
 		return "connection limit reached";
@@ -173,8 +170,8 @@ static const char *tcp_admit(const struct net_tcp *t,
 	return NULL;
 }
 
-static void tcp_refuse(struct net_tcp *t, const struct net_addr *peer,
-		       const char *dir, const char *why)
+static void tcp_refuse(struct net_tcp *t, const struct net_addr *peer, const char *dir,
+		       const char *why)
 {
 	uint64_t now = loop_now_ms();
 	char a[NET_ADDR_STRLEN];
@@ -222,8 +219,7 @@ static void lsnr_resume_h(void *arg)
 	if (l->registered || l->fd < 0)
 		return;
 	if (loop_fd_listen(l->fd, LOOP_READ, lsnr_fd_h, l)) {
-		loop_timer_start(l->backoff, NET_TCP_ACCEPT_BACKOFF_MS,
-				 lsnr_resume_h, l);
+		loop_timer_start(l->backoff, NET_TCP_ACCEPT_BACKOFF_MS, lsnr_resume_h, l);
 		return;
 	}
 	l->registered = true;
@@ -237,18 +233,17 @@ static void lsnr_backoff(struct net_tcp_lsnr *l, int err)
 	if (!l->log_ms || now - l->log_ms >= NET_TCP_REFUSE_LOG_MS) {
 		log_write(LOG_SIP, LOG_LVL_WARN, LOG_DIR_NONE, NULL,
 			  "tcp accept on %s: %s; pausing accepts for %u ms",
-			  net_addr_print(&l->laddr, a, sizeof(a)),
-			  strerror(err), NET_TCP_ACCEPT_BACKOFF_MS);
+			  net_addr_print(&l->laddr, a, sizeof(a)), strerror(err),
+			  NET_TCP_ACCEPT_BACKOFF_MS);
 		l->log_ms = now ? now : 1;
 	}
 	loop_fd_close(l->fd);
 	l->registered = false;
-	loop_timer_start(l->backoff, NET_TCP_ACCEPT_BACKOFF_MS, lsnr_resume_h,
-			 l);
+	loop_timer_start(l->backoff, NET_TCP_ACCEPT_BACKOFF_MS, lsnr_resume_h, l);
 }
 
-static void lsnr_accept(struct net_tcp_lsnr *l, int fd,
-			const struct sockaddr *sa, socklen_t sl)
+static void lsnr_accept(struct net_tcp_lsnr *l, int fd, const struct sockaddr *sa,
+			socklen_t sl)
 {
 	struct net_tcp *t = l->tcp;
 	struct net_addr peer;
@@ -269,8 +264,8 @@ static void lsnr_accept(struct net_tcp_lsnr *l, int fd,
 	err = net_conn_alloc(t, fd, l->sock, &peer, false, &c);
 	if (err) {
 		close(fd);
-		log_write(LOG_SIP, LOG_LVL_ERROR, LOG_DIR_NONE, NULL,
-			  "tcp accept: %s", strerror(err));
+		log_write(LOG_SIP, LOG_LVL_ERROR, LOG_DIR_NONE, NULL, "tcp accept: %s",
+			  strerror(err));
 		return;
 	}
 	t->st_accepted++;
@@ -385,8 +380,7 @@ static int connect_socket(const struct net_tcp *t, const struct net_addr *src,
 {
 	int fd, on = 1, err = 0;
 
-	fd = socket(net_addr_af(dst), SOCK_STREAM | SOCK_NONBLOCK |
-					      SOCK_CLOEXEC, 0);
+	fd = socket(net_addr_af(dst), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return errno;
 	if (src && !net_addr_is_any(src)) {
@@ -404,8 +398,7 @@ static int connect_socket(const struct net_tcp *t, const struct net_addr *src,
 		}
 	}
 	net_tcp_sockopt(t, fd);
-	if (connect(fd, net_addr_sa(dst), net_addr_len(dst)) &&
-	    errno != EINPROGRESS)
+	if (connect(fd, net_addr_sa(dst), net_addr_len(dst)) && errno != EINPROGRESS)
 		err = errno;
 out:
 	if (err)
@@ -415,9 +408,8 @@ out:
 	return err;
 }
 
-int net_tcp_connect(struct net_tcp *t, struct net_sock *sock,
-		    const struct net_addr *src, const struct net_addr *dst,
-		    struct net_conn **cp)
+int net_tcp_connect(struct net_tcp *t, struct net_sock *sock, const struct net_addr *src,
+		    const struct net_addr *dst, struct net_conn **cp)
 {
 	struct net_conn *c;
 	const char *why;

@@ -15,7 +15,7 @@
 
 #include "net/net.h"
 
-struct net_tcp;      /* the connection set; mem object */
+struct net_tcp;	     /* the connection set; mem object */
 struct net_tcp_lsnr; /* a listening socket; mem object */
 
 struct net_tcp_prm {
@@ -23,9 +23,9 @@ struct net_tcp_prm {
 	size_t tx_max;
 	unsigned max_conns;
 	unsigned max_per_peer;
-	uint32_t idle_ms;      /* 0: no idle timeout */
+	uint32_t idle_ms; /* 0: no idle timeout */
 	uint32_t connect_ms;
-	unsigned keepalive;    /* seconds; 0: SO_KEEPALIVE off */
+	unsigned keepalive; /* seconds; 0: SO_KEEPALIVE off */
 	unsigned keepcount;
 	net_recv_h *recv_h;
 	net_frame_h *frame_h;
@@ -42,14 +42,12 @@ const struct net_addr *net_tcp_lsnr_laddr(const struct net_tcp_lsnr *l);
 
 /* The connection to dst, reusing one (preferring one of sock) or opening
  * one from src's IP (any port; src may be the any address). */
-int net_tcp_connect(struct net_tcp *t, struct net_sock *sock,
-		    const struct net_addr *src, const struct net_addr *dst,
-		    struct net_conn **cp);
+int net_tcp_connect(struct net_tcp *t, struct net_sock *sock, const struct net_addr *src,
+		    const struct net_addr *dst, struct net_conn **cp);
 int net_tcp_conn_send(struct net_conn *c, const void *buf, size_t len);
 
 struct net_conn *net_tcp_conn_lookup(const struct net_tcp *t, uint64_t id);
-struct net_conn *net_tcp_conn_find(const struct net_tcp *t,
-				   const struct net_addr *peer,
+struct net_conn *net_tcp_conn_find(const struct net_tcp *t, const struct net_addr *peer,
 				   const struct net_sock *sock);
 void net_tcp_stats_add(const struct net_tcp *t, struct net_stats *st);
 

@@ -92,18 +92,15 @@ static void udp_buf_set(int fd, int size)
 	if (size <= 0)
 		return;
 	if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof(size)))
-		(void)setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size,
-				 sizeof(size));
+		(void)setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof(size));
 	if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &size, sizeof(size)))
-		(void)setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size,
-				 sizeof(size));
+		(void)setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof(size));
 }
 
 static void udp_deliver(struct net_udp *u, unsigned i)
 {
 	struct mmsghdr *m = &u->rmsg[i];
-	struct net_msg msg = {.kind = NET_UDP, .sock = u->sock,
-			      .dst = u->laddr};
+	struct net_msg msg = {.kind = NET_UDP, .sock = u->sock, .dst = u->laddr};
 
 	if (m->msg_hdr.msg_flags & MSG_TRUNC) {
 		/* Larger than dgram_max: only a prefix arrived. */
@@ -138,9 +135,8 @@ static void udp_fd_h(int fd, int events, void *arg)
 			if (errno == EINTR)
 				continue;
 			if (errno != EAGAIN && errno != EWOULDBLOCK)
-				log_write(LOG_SIP, LOG_LVL_WARN, LOG_DIR_NONE,
-					  NULL, "udp recv on fd %d: %s", fd,
-					  strerror(errno));
+				log_write(LOG_SIP, LOG_LVL_WARN, LOG_DIR_NONE, NULL,
+					  "udp recv on fd %d: %s", fd, strerror(errno));
 			break;
 		}
 		u->rx_calls++;
@@ -199,8 +195,7 @@ int net_udp_alloc(struct net_udp **up, const struct net_udp_prm *prm)
 	struct net_udp *u;
 	int err;
 
-	if (!up || !prm || !prm->bind || !prm->recv_h ||
-	    !net_addr_isset(prm->bind))
+	if (!up || !prm || !prm->bind || !prm->recv_h || !net_addr_isset(prm->bind))
 		return EINVAL;
 	u = mem_zalloc(sizeof(*u), udp_destroy);
 	if (!u)
@@ -258,8 +253,8 @@ void net_udp_flush(struct net_udp *u)
 		}
 		if (sent < 0 && errno == EINTR)
 			continue;
-		if (sent < 0 && (errno == EAGAIN || errno == EWOULDBLOCK ||
-				 errno == ENOBUFS)) {
+		if (sent < 0 &&
+		    (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS)) {
 			/* Socket buffer full: UDP SIP retransmits, so drop
 			 * rather than hold an unbounded backlog. */
 			u->tx_dropped += n - i;
@@ -293,8 +288,8 @@ void net_udp_flush_all(void *arg)
 		net_udp_flush(udp_dirty);
 }
 
-int net_udp_send(struct net_udp *u, const struct net_addr *dst,
-		 const void *buf, size_t len)
+int net_udp_send(struct net_udp *u, const struct net_addr *dst, const void *buf,
+		 size_t len)
 {
 	struct udp_pending *p;
 

@@ -19,9 +19,9 @@ struct net_udp;
 
 struct net_udp_prm {
 	const struct net_addr *bind; /* borrowed */
-	struct net_sock *sock;       /* owner, handed to recv_h; borrowed */
-	size_t dgram_max;            /* larger datagrams are dropped */
-	int sock_buf;                /* SO_RCVBUF/SO_SNDBUF wish */
+	struct net_sock *sock;	     /* owner, handed to recv_h; borrowed */
+	size_t dgram_max;	     /* larger datagrams are dropped */
+	int sock_buf;		     /* SO_RCVBUF/SO_SNDBUF wish */
 	net_recv_h *recv_h;
 	void *arg;
 };
@@ -29,8 +29,8 @@ struct net_udp_prm {
 /* A mem object; mem_deref closes the socket and drops unsent datagrams. */
 int net_udp_alloc(struct net_udp **up, const struct net_udp_prm *prm);
 const struct net_addr *net_udp_laddr(const struct net_udp *u);
-int net_udp_send(struct net_udp *u, const struct net_addr *dst,
-		 const void *buf, size_t len);
+int net_udp_send(struct net_udp *u, const struct net_addr *dst, const void *buf,
+		 size_t len);
 void net_udp_flush(struct net_udp *u);
 /* Flushes every socket with queued datagrams (a before-sleep hook). */
 void net_udp_flush_all(void *arg);

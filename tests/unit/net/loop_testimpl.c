@@ -101,8 +101,7 @@ int loop_before_sleep_add(void (*h)(void *arg), void *arg)
 
 static uint32_t to_epoll(int events)
 {
-	return (events & LOOP_READ ? EPOLLIN : 0) |
-	       (events & LOOP_WRITE ? EPOLLOUT : 0);
+	return (events & LOOP_READ ? EPOLLIN : 0) | (events & LOOP_WRITE ? EPOLLOUT : 0);
 }
 
 int loop_fd_listen(int fd, int events, loop_fd_h *h, void *arg)
@@ -123,8 +122,7 @@ int loop_fd_listen(int fd, int events, loop_fd_h *h, void *arg)
 	}
 	if (tl.fds[fd].used)
 		return EEXIST;
-	tl.fds[fd] = (struct tl_fd){.h = h, .arg = arg, .gen = ++tl.gen,
-				    .used = true};
+	tl.fds[fd] = (struct tl_fd){.h = h, .arg = arg, .gen = ++tl.gen, .used = true};
 	ev.data.u64 = (uint64_t)tl.fds[fd].gen << 32 | (uint32_t)fd;
 	if (epoll_ctl(tl.epfd, EPOLL_CTL_ADD, fd, &ev)) {
 		tl.fds[fd].used = false;
@@ -179,8 +177,7 @@ void loop_timer_cancel(struct loop_timer *t)
 	tl.ntimers--;
 }
 
-void loop_timer_start(struct loop_timer *t, uint64_t delay_ms,
-		      loop_timer_h *h, void *arg)
+void loop_timer_start(struct loop_timer *t, uint64_t delay_ms, loop_timer_h *h, void *arg)
 {
 	loop_timer_cancel(t);
 	t->due = tl.now + delay_ms;
@@ -242,8 +239,7 @@ static void events_run(const struct epoll_event *evs, int n)
 
 		/* Skip events for fds closed (or reused) by an earlier
 		 * handler in this batch. */
-		if ((size_t)fd >= tl.nfds || !tl.fds[fd].used ||
-		    tl.fds[fd].gen != gen)
+		if ((size_t)fd >= tl.nfds || !tl.fds[fd].used || tl.fds[fd].gen != gen)
 			continue;
 		if (evs[i].events & EPOLLIN)
 			ev |= LOOP_READ;

@@ -222,8 +222,7 @@ static void send_reuse_reply(struct fix *f, const char *addr)
 	assert_int_equal(f->msg[0].conn_id, f->msg[1].conn_id);
 	assert_int_not_equal(f->msg[0].conn_id, out_id);
 	assert_non_null(net_conn_lookup(f->net, f->msg[0].conn_id));
-	assert_false(net_conn_outgoing(net_conn_lookup(f->net,
-						       f->msg[0].conn_id)));
+	assert_false(net_conn_outgoing(net_conn_lookup(f->net, f->msg[0].conn_id)));
 	assert_true(net_addr_eq(&f->msg[0].src, net_conn_local(out)));
 	st = stats(f);
 	assert_int_equal(st.tcp_connected, 1);
@@ -231,8 +230,7 @@ static void send_reuse_reply(struct fix *f, const char *addr)
 	assert_int_equal(st.tcp_conns, 2);
 
 	/* The response goes back over the connection the request came on. */
-	assert_int_equal(net_send_conn(f->net, f->msg[0].conn_id, RSP1,
-				       strlen(RSP1)), 0);
+	assert_int_equal(net_send_conn(f->net, f->msg[0].conn_id, RSP1, strlen(RSP1)), 0);
 	wait_msgs(f, 3);
 	assert_string_equal(f->msg[2].data, RSP1);
 	assert_int_equal(f->msg[2].conn_id, out_id);
@@ -281,9 +279,8 @@ static void split_reads(struct fix *f, const char *addr)
 	assert_int_equal(f->nmsg, 0);
 	send_str(fd, p3);
 	wait_msgs(f, 1);
-	assert_string_equal(f->msg[0].data,
-			    "INVITE sip:a@b SIP/2.0\r\nContent-Length: 5"
-			    "\r\n\r\nhello");
+	assert_string_equal(f->msg[0].data, "INVITE sip:a@b SIP/2.0\r\nContent-Length: 5"
+					    "\r\n\r\nhello");
 	close(fd);
 	wait_closes(f, 1);
 	assert_int_equal(f->close_err[0], 0);
@@ -344,8 +341,7 @@ static void test_large_message_grows_buffer(void **state)
 	start(f, "127.0.0.1:0");
 	fd = tu_client(lsn(f), SOCK_STREAM);
 	assert_true(fd >= 0);
-	n = sprintf(m, "MESSAGE sip:a SIP/2.0\r\nContent-Length: %zu\r\n\r\n",
-		    body);
+	n = sprintf(m, "MESSAGE sip:a SIP/2.0\r\nContent-Length: %zu\r\n\r\n", body);
 	memset(m + n, 'b', body);
 	send_all(fd, m, (size_t)n + body);
 	send_str(fd, REQ3);
@@ -490,8 +486,7 @@ static void test_many_connections(void **state)
 
 	/* Each connection costs two descriptors here (both ends). */
 	if (!getrlimit(RLIMIT_NOFILE, &rl) && rl.rlim_cur < 2 * N + 100) {
-		rl.rlim_cur = rl.rlim_max < 2 * N + 100 ? rl.rlim_max
-							: 2 * N + 100;
+		rl.rlim_cur = rl.rlim_max < 2 * N + 100 ? rl.rlim_max : 2 * N + 100;
 		(void)setrlimit(RLIMIT_NOFILE, &rl);
 		getrlimit(RLIMIT_NOFILE, &rl);
 		if (rl.rlim_cur < 2 * N + 100)
@@ -545,21 +540,19 @@ static void test_limits_refuse(void **state)
 	/* From another IP: accepted (third overall). */
 	fd[2] = socket(AF_INET, SOCK_STREAM, 0);
 	assert_int_equal(bind(fd[2], net_addr_sa(&b2), net_addr_len(&b2)), 0);
-	assert_int_equal(connect(fd[2], net_addr_sa(lsn(f)),
-				 net_addr_len(lsn(f))), 0);
+	assert_int_equal(connect(fd[2], net_addr_sa(lsn(f)), net_addr_len(lsn(f))), 0);
 	want_conns = 3;
 	assert_true(tu_run_until(have_conns, f, WAIT_MS));
 	/* A fourth from a third IP: over the total. */
 	fd[3] = socket(AF_INET, SOCK_STREAM, 0);
 	assert_int_equal(bind(fd[3], net_addr_sa(&b3), net_addr_len(&b3)), 0);
-	assert_int_equal(connect(fd[3], net_addr_sa(lsn(f)),
-				 net_addr_len(lsn(f))), 0);
+	assert_int_equal(connect(fd[3], net_addr_sa(lsn(f)), net_addr_len(lsn(f))), 0);
 	wait_refused(f, 2);
 	assert_peer_closed(fd[3]);
 	assert_int_equal(stats(f).tcp_conns, 3);
 	/* Outgoing connections count too. */
-	assert_int_equal(net_send(NET_TCP, net_sock_get(f->net, 0), lsn(f),
-				  "x", 1), EMFILE);
+	assert_int_equal(net_send(NET_TCP, net_sock_get(f->net, 0), lsn(f), "x", 1),
+			 EMFILE);
 	for (int i = 0; i < 4; i++)
 		close(fd[i]);
 	wait_closes(f, 3);
@@ -596,8 +589,7 @@ static void test_send_queue_bound(void **state)
 	fd = socket(AF_INET, SOCK_STREAM, 0);
 	assert_true(fd >= 0);
 	(void)setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcv, sizeof(rcv));
-	assert_int_equal(connect(fd, net_addr_sa(lsn(f)),
-				 net_addr_len(lsn(f))), 0);
+	assert_int_equal(connect(fd, net_addr_sa(lsn(f)), net_addr_len(lsn(f))), 0);
 	send_str(fd, REQ1);
 	wait_msgs(f, 1);
 	id = f->msg[0].conn_id;
@@ -636,8 +628,7 @@ static void test_queued_writes_drain(void **state)
 	/* More than the kernel buffers hold: the rest waits for EPOLLOUT
 	 * and goes out as the peer reads. */
 	for (size_t s = 0; s < want; s += sizeof(chunk))
-		assert_int_equal(net_send_conn(f->net, id, chunk,
-					       sizeof(chunk)), 0);
+		assert_int_equal(net_send_conn(f->net, id, chunk, sizeof(chunk)), 0);
 	while (total < want) {
 		n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
 		if (n > 0) {
@@ -669,11 +660,9 @@ static void test_connect_refused(void **state)
 	assert_int_equal(net_addr_parse_str(&dead, "127.0.0.1:0", 0), 0);
 	assert_int_equal(bind(fd, net_addr_sa(&dead), net_addr_len(&dead)), 0);
 	assert_int_equal(getsockname(fd, (struct sockaddr *)&ss, &sl), 0);
-	assert_int_equal(net_addr_from_sa(&dead, (struct sockaddr *)&ss, sl),
-			 0);
+	assert_int_equal(net_addr_from_sa(&dead, (struct sockaddr *)&ss, sl), 0);
 	close(fd);
-	err = net_send(NET_TCP, net_sock_get(f->net, 0), &dead, REQ1,
-		       strlen(REQ1));
+	err = net_send(NET_TCP, net_sock_get(f->net, 0), &dead, REQ1, strlen(REQ1));
 	if (err == 0) {
 		wait_closes(f, 1);
 		assert_int_equal(f->close_err[0], ECONNREFUSED);
@@ -683,15 +672,14 @@ static void test_connect_refused(void **state)
 	assert_int_equal(stats(f).tcp_conns, 0);
 	/* Bad destinations. */
 	net_addr_set_port(&dead, 0);
-	assert_int_equal(net_send(NET_TCP, net_sock_get(f->net, 0), &dead,
-				  "x", 1), EDESTADDRREQ);
+	assert_int_equal(net_send(NET_TCP, net_sock_get(f->net, 0), &dead, "x", 1),
+			 EDESTADDRREQ);
 	assert_int_equal(net_addr_parse_str(&dead, "[::1]:5060", 0), 0);
-	assert_int_equal(net_send(NET_TCP, net_sock_get(f->net, 0), &dead,
-				  "x", 1), EAFNOSUPPORT);
+	assert_int_equal(net_send(NET_TCP, net_sock_get(f->net, 0), &dead, "x", 1),
+			 EAFNOSUPPORT);
 }
 
-static void check_keepalive_opts(struct fix *f, int want_on, int idle,
-				 int cnt)
+static void check_keepalive_opts(struct fix *f, int want_on, int idle, int cnt)
 {
 	struct net_conn *c;
 	socklen_t sl = sizeof(int);
@@ -703,15 +691,15 @@ static void check_keepalive_opts(struct fix *f, int want_on, int idle,
 	wait_msgs(f, 1);
 	c = net_conn_lookup(f->net, f->msg[0].conn_id);
 	assert_non_null(c);
-	assert_int_equal(getsockopt(net_conn_fd(c), SOL_SOCKET, SO_KEEPALIVE,
-				    &v, &sl), 0);
+	assert_int_equal(getsockopt(net_conn_fd(c), SOL_SOCKET, SO_KEEPALIVE, &v, &sl),
+			 0);
 	assert_int_equal(v != 0, want_on);
 	if (want_on) {
-		assert_int_equal(getsockopt(net_conn_fd(c), IPPROTO_TCP,
-					    TCP_KEEPIDLE, &v, &sl), 0);
+		assert_int_equal(
+		    getsockopt(net_conn_fd(c), IPPROTO_TCP, TCP_KEEPIDLE, &v, &sl), 0);
 		assert_int_equal(v, idle);
-		assert_int_equal(getsockopt(net_conn_fd(c), IPPROTO_TCP,
-					    TCP_KEEPCNT, &v, &sl), 0);
+		assert_int_equal(
+		    getsockopt(net_conn_fd(c), IPPROTO_TCP, TCP_KEEPCNT, &v, &sl), 0);
 		assert_int_equal(v, cnt);
 	}
 	close(fd);
@@ -783,27 +771,27 @@ static void test_close_inside_callback(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		T(test_send_reuse_reply_v4),
-		T(test_send_reuse_reply_v6),
-		T(test_split_reads_v4),
-		T(test_split_reads_v6),
-		T(test_several_in_one_read_v4),
-		T(test_several_in_one_read_v6),
-		T(test_large_message_grows_buffer),
-		T(test_oversize_closes),
-		T(test_garbage_closes),
-		T(test_keepalive_v4),
-		T(test_keepalive_v6),
-		T(test_many_connections),
-		T(test_limits_refuse),
-		T(test_idle_timeout),
-		T(test_send_queue_bound),
-		T(test_queued_writes_drain),
-		T(test_connect_refused),
-		T(test_keepalive_sockopts),
-		T(test_keepalive_sockopts_off),
-		T(test_free_inside_callback),
-		T(test_close_inside_callback),
+	    T(test_send_reuse_reply_v4),
+	    T(test_send_reuse_reply_v6),
+	    T(test_split_reads_v4),
+	    T(test_split_reads_v6),
+	    T(test_several_in_one_read_v4),
+	    T(test_several_in_one_read_v6),
+	    T(test_large_message_grows_buffer),
+	    T(test_oversize_closes),
+	    T(test_garbage_closes),
+	    T(test_keepalive_v4),
+	    T(test_keepalive_v6),
+	    T(test_many_connections),
+	    T(test_limits_refuse),
+	    T(test_idle_timeout),
+	    T(test_send_queue_bound),
+	    T(test_queued_writes_drain),
+	    T(test_connect_refused),
+	    T(test_keepalive_sockopts),
+	    T(test_keepalive_sockopts_off),
+	    T(test_free_inside_callback),
+	    T(test_close_inside_callback),
 	};
 
 	return cmocka_run_group_tests_name("net_tcp", tests, NULL, NULL);

@@ -40,8 +40,7 @@ static void recv_h(const struct net_msg *msg, void *arg)
 	rx->sock[i] = msg->sock;
 	rx->kind[i] = msg->kind;
 	snprintf(rx->data[i], sizeof(rx->data[i]), "%.*s",
-		 (int)(msg->len < 63 ? msg->len : 63),
-		 (const char *)msg->buf);
+		 (int)(msg->len < 63 ? msg->len : 63), (const char *)msg->buf);
 }
 
 struct fix {
@@ -74,8 +73,7 @@ static int teardown(void **state)
 	return 0;
 }
 
-static int net_make(struct fix *f, const struct net_listen *l, size_t n,
-		    size_t udp_max)
+static int net_make(struct fix *f, const struct net_listen *l, size_t n, size_t udp_max)
 {
 	struct net_prm prm;
 
@@ -161,14 +159,12 @@ static void send_batch(struct fix *f, const char *addr)
 	fd = tu_client(net_sock_laddr(s, NET_UDP), SOCK_DGRAM);
 	assert_true(fd >= 0);
 	assert_int_equal(getsockname(fd, (struct sockaddr *)&ss, &sl), 0);
-	assert_int_equal(net_addr_from_sa(&peer, (struct sockaddr *)&ss, sl),
-			 0);
+	assert_int_equal(net_addr_from_sa(&peer, (struct sockaddr *)&ss, sl), 0);
 
 	/* Ten sends in one iteration: held until the before-sleep flush. */
 	for (int i = 0; i < 10; i++) {
 		n = snprintf(buf, sizeof(buf), "OUT %d", i);
-		assert_int_equal(net_send(NET_UDP, s, &peer, buf, (size_t)n),
-				 0);
+		assert_int_equal(net_send(NET_UDP, s, &peer, buf, (size_t)n), 0);
 	}
 	assert_int_equal(recv(fd, buf, sizeof(buf), MSG_DONTWAIT), -1);
 	assert_int_equal(errno, EAGAIN);
@@ -227,8 +223,7 @@ static void test_oversize_dropped(void **state)
 
 	/* A 1000-byte bound makes the oversize path testable on loopback. */
 	assert_int_equal(net_make(f, &l, 1, 1000), 0);
-	fd = tu_client(net_sock_laddr(net_sock_get(f->net, 0), NET_UDP),
-		       SOCK_DGRAM);
+	fd = tu_client(net_sock_laddr(net_sock_get(f->net, 0), NET_UDP), SOCK_DGRAM);
 	assert_true(fd >= 0);
 	memset(big, 'A', sizeof(big));
 	assert_int_equal(send(fd, big, 1001, 0), 1001);
@@ -252,26 +247,26 @@ static void test_send_errors(void **state)
 
 	assert_int_equal(net_make(f, &l, 1, 0), 0);
 	assert_int_equal(net_addr_parse_str(&v6, "[::1]:5060", 0), 0);
-	assert_int_equal(net_send(NET_UDP, net_sock_get(f->net, 0), &v6, "x",
-				  1), EAFNOSUPPORT);
+	assert_int_equal(net_send(NET_UDP, net_sock_get(f->net, 0), &v6, "x", 1),
+			 EAFNOSUPPORT);
 	assert_int_equal(net_send(NET_UDP, net_sock_get(f->net, 0),
 				  net_sock_addr(net_sock_get(f->net, 0)), big,
-				  sizeof(big)), EMSGSIZE);
+				  sizeof(big)),
+			 EMSGSIZE);
 	net_addr_init(&unset, 0);
-	assert_int_equal(net_send(NET_UDP, net_sock_get(f->net, 0), &unset,
-				  "x", 1), EDESTADDRREQ);
+	assert_int_equal(net_send(NET_UDP, net_sock_get(f->net, 0), &unset, "x", 1),
+			 EDESTADDRREQ);
 	assert_int_equal(net_send(NET_UDP, NULL, &v6, "x", 1), EINVAL);
 	assert_null(net_sock_find(f->net, AF_INET6));
-	assert_ptr_equal(net_sock_find(f->net, AF_INET),
-			 net_sock_get(f->net, 0));
+	assert_ptr_equal(net_sock_find(f->net, AF_INET), net_sock_get(f->net, 0));
 }
 
 static void test_bind_addr_and_failures(void **state)
 {
 	struct fix *f = *state;
 	struct net_listen two[2] = {
-		{.addr = "192.0.2.10:5099", .bind_addr = "127.0.0.1:0"},
-		{.addr = "[::1]:0"},
+	    {.addr = "192.0.2.10:5099", .bind_addr = "127.0.0.1:0"},
+	    {.addr = "[::1]:0"},
 	};
 	struct net_listen dup;
 	struct net *other = NULL;
@@ -282,17 +277,15 @@ static void test_bind_addr_and_failures(void **state)
 	assert_int_equal(net_make(f, two, 2, 0), 0);
 	assert_int_equal(net_sock_count(f->net), 2);
 	/* Advertised as configured, bound where bind_addr says. */
-	assert_string_equal(net_addr_print(net_sock_addr(net_sock_get(f->net,
-				0)), a, sizeof(a)), "192.0.2.10:5099");
+	assert_string_equal(
+	    net_addr_print(net_sock_addr(net_sock_get(f->net, 0)), a, sizeof(a)),
+	    "192.0.2.10:5099");
 	la = net_sock_laddr(net_sock_get(f->net, 0), NET_UDP);
-	assert_string_equal(net_addr_print_host(la, a, sizeof(a)),
-			    "127.0.0.1");
+	assert_string_equal(net_addr_print_host(la, a, sizeof(a)), "127.0.0.1");
 	/* UDP and TCP share the picked port. */
 	assert_int_equal(net_addr_port(la),
-			 net_addr_port(net_sock_laddr(net_sock_get(f->net, 0),
-						      NET_TCP)));
-	assert_int_equal(net_addr_af(net_sock_addr(net_sock_get(f->net, 1))),
-			 AF_INET6);
+			 net_addr_port(net_sock_laddr(net_sock_get(f->net, 0), NET_TCP)));
+	assert_int_equal(net_addr_af(net_sock_addr(net_sock_get(f->net, 1))), AF_INET6);
 
 	/* The same port again: EADDRINUSE, nothing leaked. */
 	snprintf(a, sizeof(a), "127.0.0.1:%u", net_addr_port(la));
@@ -319,20 +312,13 @@ static void test_bind_addr_and_failures(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_batch_receive_v4, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_batch_receive_v6, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_send_batch_v4, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_send_batch_v6, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_oversize_dropped, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_send_errors, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_bind_addr_and_failures,
-						setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_batch_receive_v4, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_batch_receive_v6, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_send_batch_v4, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_send_batch_v6, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_oversize_dropped, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_send_errors, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_bind_addr_and_failures, setup, teardown),
 	};
 
 	return cmocka_run_group_tests_name("net_udp", tests, NULL, NULL);
