@@ -36,8 +36,8 @@ void net_prm_init(struct net_prm *prm)
 	prm->default_port = 5060;
 	prm->udp_max = NET_UDP_DGRAM_MAX;
 	prm->sock_buf = 4 * 1024 * 1024;
-	prm->tcp_rx_max = 128 * 1024;
-	prm->tcp_tx_max = 1024 * 1024;
+	prm->tcp_rx_max = (size_t)128 * 1024;
+	prm->tcp_tx_max = (size_t)1024 * 1024;
 	prm->tcp_max_conns = 10000;
 	prm->tcp_max_per_peer = 1000;
 	prm->tcp_idle_ms = 900 * 1000;

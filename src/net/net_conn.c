@@ -14,8 +14,8 @@
 
 /* First receive buffer; it doubles up to rx_max for large messages and
  * is given back once empty, so idle connections stay small. */
-#define NET_CONN_RBUF_INIT 4096
-#define NET_CONN_TBUF_INIT 4096
+#define NET_CONN_RBUF_INIT ((size_t)4096)
+#define NET_CONN_TBUF_INIT ((size_t)4096)
 
 static void conn_destroy(void *data)
 {

@@ -413,7 +413,7 @@ int net_tcp_connect(struct net_tcp *t, struct net_sock *sock, const struct net_a
 {
 	struct net_conn *c;
 	const char *why;
-	int fd, err;
+	int fd = -1, err;
 
 	if (!t || !dst || !cp || !net_addr_isset(dst))
 		return EINVAL;

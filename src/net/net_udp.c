@@ -12,7 +12,7 @@
 #include "loop/loop.h"
 
 /* Bytes of pending datagrams one socket holds before it must flush. */
-#define NET_UDP_TX_ARENA (256 * 1024)
+#define NET_UDP_TX_ARENA ((size_t)256 * 1024)
 
 struct udp_pending {
 	struct net_addr dst;
@@ -152,7 +152,7 @@ static void udp_fd_h(int fd, int events, void *arg)
 
 static int udp_bufs_alloc(struct net_udp *u)
 {
-	u->rxbuf = malloc(NET_UDP_BATCH * u->dgram_max);
+	u->rxbuf = malloc((size_t)NET_UDP_BATCH * u->dgram_max);
 	u->txbuf = malloc(NET_UDP_TX_ARENA);
 	if (!u->rxbuf || !u->txbuf)
 		return ENOMEM;
