@@ -1,0 +1,564 @@
+/* net/conn — reading, framing, queueing and closing one TCP connection. */
+#include "net/net_conn.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "core/log.h"
+#include "core/mem.h"
+#include "loop/loop.h"
+
+/* First receive buffer; it doubles up to rx_max for large messages and
+ * is given back once empty, so idle connections stay small. */
+#define NET_CONN_RBUF_INIT ((size_t)4096)
+#define NET_CONN_TBUF_INIT ((size_t)4096)
+
+static void conn_destroy(void *data)
+{
+	struct net_conn *c = data;
+
+	loop_timer_free(c->tmr);
+	if (c->registered)
+		loop_fd_close(c->fd);
+	if (c->fd >= 0)
+		close(c->fd);
+	free(c->rbuf);
+	free(c->tbuf);
+}
+
+int net_conn_alloc(struct net_tcp *t, int fd, struct net_sock *sock,
+		   const struct net_addr *peer, bool outgoing, struct net_conn **cp)
+{
+	struct net_conn *c = mem_zalloc(sizeof(*c), conn_destroy);
+
+	if (!c)
+		return ENOMEM;
+	c->fd = -1;
+	c->tmr = loop_timer_alloc();
+	if (!c->tmr) {
+		mem_deref(c);
+		return ENOMEM;
+	}
+	c->fd = fd;
+	c->tcp = t;
+	c->id = ++t->next_id;
+	c->sock = sock;
+	c->peer = *peer;
+	c->outgoing = outgoing;
+	c->state = NET_CONN_CONNECTING;
+	c->last_ms = loop_now_ms();
+	net_tcp_link(t, c);
+	*cp = c;
+	return 0;
+}
+
+static void bufs_free(struct net_conn *c)
+{
+	free(c->rbuf);
+	free(c->tbuf);
+	c->rbuf = c->tbuf = NULL;
+	c->rsize = c->rlen = c->tsize = c->thead = c->tend = 0;
+}
+
+/* Closes the socket and takes c off the IP table; c stays findable by id
+ * (as closed) until its close notice ran. */
+static void conn_shut(struct net_conn *c, int err)
+{
+	struct net_tcp *t = c->tcp;
+
+	if (c->state == NET_CONN_CLOSED)
+		return;
+	c->state = NET_CONN_CLOSED;
+	c->err = err;
+	if (c->registered)
+		loop_fd_close(c->fd);
+	c->registered = false;
+	close(c->fd);
+	c->fd = -1;
+	loop_timer_cancel(c->tmr);
+	if (t) {
+		net_tcp_unlink_ip(t, c);
+		t->st_closed++;
+	}
+}
+
+static void conn_notify_h(void *arg)
+{
+	struct net_conn *c = arg;
+	struct net_tcp *t = c->tcp;
+
+	net_tcp_unlink_id(c);
+	c->tcp = NULL;
+	/* The receive buffer may have been in use by recv_h when the close
+	 * came; only now is nobody reading it. */
+	bufs_free(c);
+	if (t && t->prm.close_h)
+		t->prm.close_h(c, c->err, t->prm.arg);
+	mem_deref(c); /* the tables' reference */
+}
+
+/* Every close goes through here: the upper layer hears of it from the
+ * loop (a zero-delay timer), never from inside the call that caused it. */
+static void conn_close(struct net_conn *c, int err)
+{
+	if (c->state == NET_CONN_CLOSED)
+		return;
+	conn_shut(c, err);
+	loop_timer_start(c->tmr, 0, conn_notify_h, c);
+}
+
+static void conn_close_log(struct net_conn *c, int err, const char *what)
+{
+	char a[NET_ADDR_STRLEN];
+
+	log_write(LOG_SIP, LOG_LVL_WARN, LOG_DIR_NONE, NULL,
+		  "tcp %s %s (conn %llu): %s; closing", c->outgoing ? "to" : "from",
+		  net_addr_print(&c->peer, a, sizeof(a)), (unsigned long long)c->id,
+		  what);
+	conn_close(c, err);
+}
+
+void net_conn_detach(struct net_conn *c)
+{
+	conn_shut(c, 0);
+	loop_timer_cancel(c->tmr);
+	net_tcp_unlink_id(c);
+	c->tcp = NULL;
+	mem_deref(c);
+}
+
+void net_conn_close(struct net_conn *c)
+{
+	if (c)
+		conn_close(c, 0);
+}
+
+/* ---- timers ---- */
+
+static void conn_idle_h(void *arg)
+{
+	struct net_conn *c = arg;
+	uint32_t idle = c->tcp->prm.idle_ms;
+	uint64_t quiet = loop_now_ms() - c->last_ms;
+
+	if (quiet >= idle) {
+		conn_close_log(c, ETIMEDOUT, "idle timeout");
+		return;
+	}
+	loop_timer_start(c->tmr, idle - quiet, conn_idle_h, c);
+}
+
+static void conn_connect_timeout_h(void *arg)
+{
+	conn_close_log(arg, ETIMEDOUT, "connect timeout");
+}
+
+static void conn_active(struct net_conn *c)
+{
+	c->last_ms = loop_now_ms();
+}
+
+/* ---- writing ---- */
+
+static int conn_interest(struct net_conn *c)
+{
+	int ev = LOOP_READ;
+
+	if (c->tend > c->thead)
+		ev |= LOOP_WRITE;
+	return ev;
+}
+
+static void conn_write(struct net_conn *c)
+{
+	struct net_tcp *t = c->tcp;
+	ssize_t n;
+
+	while (c->thead < c->tend) {
+		n = send(c->fd, c->tbuf + c->thead, c->tend - c->thead,
+			 MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN || errno == EWOULDBLOCK)
+				return;
+			conn_close(c, errno);
+			return;
+		}
+		c->thead += (size_t)n;
+		t->st_tx_bytes += (size_t)n;
+	}
+	/* Drained: stop asking for EPOLLOUT, and give back a queue that
+	 * only a burst needed. */
+	c->thead = c->tend = 0;
+	if (c->tsize > 16 * NET_CONN_TBUF_INIT) {
+		free(c->tbuf);
+		c->tbuf = NULL;
+		c->tsize = 0;
+	}
+	if (loop_fd_modify(c->fd, LOOP_READ))
+		conn_close(c, EIO);
+}
+
+static int conn_queue(struct net_conn *c, const uint8_t *p, size_t len)
+{
+	size_t queued = c->tend - c->thead, want;
+	bool was_empty = queued == 0;
+	uint8_t *nb;
+
+	if (len > c->tcp->prm.tx_max - queued) {
+		conn_close_log(c, ENOBUFS, "send queue full (slow peer)");
+		return ENOBUFS;
+	}
+	if (c->tsize - c->tend < len && c->thead) {
+		memmove(c->tbuf, c->tbuf + c->thead, queued);
+		c->thead = 0;
+		c->tend = queued;
+	}
+	if (c->tsize - c->tend < len) {
+		want = c->tsize ? c->tsize : NET_CONN_TBUF_INIT;
+		while (want < c->tend + len)
+			want *= 2;
+		nb = realloc(c->tbuf, want);
+		if (!nb)
+			return ENOMEM;
+		c->tbuf = nb;
+		c->tsize = want;
+	}
+	memcpy(c->tbuf + c->tend, p, len);
+	c->tend += len;
+	if (was_empty && c->state == NET_CONN_OPEN &&
+	    loop_fd_modify(c->fd, LOOP_READ | LOOP_WRITE)) {
+		conn_close(c, EIO);
+		return EIO;
+	}
+	return 0;
+}
+
+int net_tcp_conn_send(struct net_conn *c, const void *buf, size_t len)
+{
+	const uint8_t *p = buf;
+	ssize_t n;
+	int err;
+
+	if (!c || c->state == NET_CONN_CLOSED || !c->tcp)
+		return ENOTCONN;
+	if (!len)
+		return 0;
+	conn_active(c);
+	if (c->state == NET_CONN_OPEN && c->tend == c->thead) {
+		/* Nothing queued: write at once and queue only a rest. */
+		n = send(c->fd, p, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (n < 0) {
+			err = errno;
+			if (err != EAGAIN && err != EWOULDBLOCK && err != EINTR) {
+				conn_close(c, err);
+				return err;
+			}
+			n = 0;
+		}
+		c->tcp->st_tx_bytes += (size_t)n;
+		p += n;
+		len -= (size_t)n;
+		if (!len)
+			return 0;
+	}
+	return conn_queue(c, p, len);
+}
+
+/* ---- reading ---- */
+
+/* At a message boundary: 4 = a "\r\n\r\n" keep-alive ping, 2 = a lone CRLF
+ * to skip, 0 = cannot tell yet, -1 = no CRLF (a message starts). */
+static int crlf_kind(const uint8_t *p, size_t left)
+{
+	if (p[0] != '\r')
+		return -1;
+	if (left < 2)
+		return 0;
+	if (p[1] != '\n')
+		return -1;
+	if (left < 3)
+		return 0;
+	if (p[2] != '\r')
+		return 2;
+	if (left < 4)
+		return 0;
+	return p[3] == '\n' ? 4 : 2;
+}
+
+static void conn_deliver(struct net_conn *c, const uint8_t *p, size_t len)
+{
+	struct net_tcp *t = c->tcp;
+	struct net_msg msg = {
+	    .kind = NET_TCP,
+	    .sock = c->sock,
+	    .src = c->peer,
+	    .dst = c->local,
+	    .conn_id = c->id,
+	    .buf = p,
+	    .len = len,
+	};
+
+	t->st_rx_msgs++;
+	conn_active(c);
+	t->prm.recv_h(&msg, t->prm.arg);
+}
+
+static void conn_compact(struct net_conn *c, size_t pos)
+{
+	if (pos) {
+		c->rlen -= pos;
+		memmove(c->rbuf, c->rbuf + pos, c->rlen);
+	}
+	if (!c->rlen && c->rsize > NET_CONN_RBUF_INIT) {
+		free(c->rbuf);
+		c->rbuf = NULL;
+		c->rsize = 0;
+	}
+}
+
+/* A printable excerpt of bytes the framer rejected, for the log line. */
+static const char *excerpt(const uint8_t *p, size_t len, char *out, size_t size)
+{
+	size_t n = len < size - 1 ? len : size - 1;
+
+	for (size_t i = 0; i < n; i++)
+		out[i] = p[i] >= 0x20 && p[i] < 0x7f ? (char)p[i] : '.';
+	out[n] = '\0';
+	return out;
+}
+
+/* Hands every complete message in the buffer up, then moves the rest of
+ * the buffer to its start once (not once per message). */
+static void conn_parse(struct net_conn *c)
+{
+	struct net_tcp *t = c->tcp;
+	size_t pos = 0, mlen;
+	int k, err;
+
+	while (pos < c->rlen) {
+		const uint8_t *p = c->rbuf + pos;
+		size_t left = c->rlen - pos;
+
+		k = crlf_kind(p, left);
+		if (k == 0)
+			break;
+		if (k == 4) {
+			t->st_pings++;
+			conn_active(c);
+			pos += 4;
+			(void)net_tcp_conn_send(c, "\r\n", 2);
+			if (c->state != NET_CONN_OPEN)
+				return;
+			continue;
+		}
+		if (k == 2) {
+			pos += 2;
+			continue;
+		}
+		mlen = 0;
+		err = t->prm.frame_h(p, left, &mlen, t->prm.arg);
+		if (err == ENODATA)
+			break;
+		if (err || !mlen || mlen > left) {
+			char ex[49], what[80];
+
+			snprintf(what, sizeof(what), "unframeable bytes \"%s\"",
+				 excerpt(p, left, ex, sizeof(ex)));
+			conn_close_log(c, EBADMSG, what);
+			return;
+		}
+		pos += mlen;
+		conn_deliver(c, p, mlen);
+		/* recv_h may have closed c or freed the whole net set. */
+		if (c->state != NET_CONN_OPEN)
+			return;
+	}
+	conn_compact(c, pos);
+	if (c->rlen >= t->prm.rx_max)
+		conn_close_log(c, EMSGSIZE, "message over the receive bound");
+}
+
+static int rbuf_grow(struct net_conn *c)
+{
+	size_t max = c->tcp->prm.rx_max, want;
+	uint8_t *nb;
+
+	want = c->rsize ? c->rsize * 2 : NET_CONN_RBUF_INIT;
+	if (want > max)
+		want = max;
+	if (want <= c->rsize)
+		return EMSGSIZE;
+	nb = realloc(c->rbuf, want);
+	if (!nb)
+		return ENOMEM;
+	c->rbuf = nb;
+	c->rsize = want;
+	return 0;
+}
+
+static void conn_read(struct net_conn *c)
+{
+	size_t space;
+	ssize_t n;
+	int err;
+
+	while (c->state == NET_CONN_OPEN) {
+		if (c->rlen == c->rsize) {
+			err = rbuf_grow(c);
+			if (err) {
+				conn_close_log(c, err, "receive buffer");
+				return;
+			}
+		}
+		space = c->rsize - c->rlen;
+		n = read(c->fd, c->rbuf + c->rlen, space);
+		if (n > 0) {
+			c->rlen += (size_t)n;
+			c->tcp->st_rx_bytes += (size_t)n;
+			conn_parse(c);
+			/* A short read drained the socket (the rule for an
+			 * edge-triggered loop too). */
+			if ((size_t)n < space)
+				return;
+			continue;
+		}
+		if (n == 0) {
+			conn_close(c, 0);
+			return;
+		}
+		if (errno == EINTR)
+			continue;
+		if (errno != EAGAIN && errno != EWOULDBLOCK)
+			conn_close(c, errno);
+		return;
+	}
+}
+
+/* ---- events ---- */
+
+static int sock_error(int fd)
+{
+	int err = 0;
+	socklen_t sl = sizeof(err);
+
+	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &sl))
+		return errno;
+	return err;
+}
+
+static void conn_connected(struct net_conn *c)
+{
+	int err = sock_error(c->fd);
+	char a[NET_ADDR_STRLEN];
+
+	if (err) {
+		log_write(LOG_SIP, LOG_LVL_INFO, LOG_DIR_NONE, NULL,
+			  "tcp connect to %s: %s", net_addr_print(&c->peer, a, sizeof(a)),
+			  strerror(err));
+		conn_close(c, err);
+		return;
+	}
+	c->tcp->st_connected++;
+	net_conn_open(c);
+	if (c->state == NET_CONN_OPEN && c->tend > c->thead)
+		conn_write(c);
+}
+
+static void conn_fd_h(int fd, int events, void *arg)
+{
+	struct net_conn *c = arg;
+
+	if (c->fd != fd || c->state == NET_CONN_CLOSED)
+		return;
+	mem_ref(c); /* recv_h may drop every other reference */
+	if (c->state == NET_CONN_CONNECTING) {
+		conn_connected(c);
+		goto out;
+	}
+	if (events & (LOOP_READ | LOOP_ERROR))
+		conn_read(c);
+	if (c->state == NET_CONN_OPEN && (events & LOOP_WRITE))
+		conn_write(c);
+	/* An error or hang-up that reading did not turn into a close. */
+	if (c->state == NET_CONN_OPEN && (events & LOOP_ERROR))
+		conn_close(c, sock_error(fd));
+out:
+	mem_deref(c);
+}
+
+void net_conn_open(struct net_conn *c)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	uint32_t idle = c->tcp->prm.idle_ms;
+	int err;
+
+	if (!getsockname(c->fd, (struct sockaddr *)&ss, &sl))
+		(void)net_addr_from_sa(&c->local, (struct sockaddr *)&ss, sl);
+	c->state = NET_CONN_OPEN;
+	conn_active(c);
+	if (c->registered)
+		err = loop_fd_modify(c->fd, conn_interest(c));
+	else
+		err = loop_fd_listen(c->fd, conn_interest(c), conn_fd_h, c);
+	if (err) {
+		conn_close(c, err);
+		return;
+	}
+	c->registered = true;
+	if (idle)
+		loop_timer_start(c->tmr, idle, conn_idle_h, c);
+	else
+		loop_timer_cancel(c->tmr);
+}
+
+int net_conn_connect(struct net_conn *c)
+{
+	int err = loop_fd_listen(c->fd, LOOP_WRITE, conn_fd_h, c);
+
+	if (err) {
+		conn_close(c, err);
+		return err;
+	}
+	c->registered = true;
+	loop_timer_start(c->tmr, c->tcp->prm.connect_ms, conn_connect_timeout_h, c);
+	return 0;
+}
+
+/* ---- accessors ---- */
+
+uint64_t net_conn_id(const struct net_conn *c)
+{
+	return c->id;
+}
+
+const struct net_addr *net_conn_peer(const struct net_conn *c)
+{
+	return &c->peer;
+}
+
+const struct net_addr *net_conn_local(const struct net_conn *c)
+{
+	return &c->local;
+}
+
+struct net_sock *net_conn_sock(const struct net_conn *c)
+{
+	return c->sock;
+}
+
+bool net_conn_outgoing(const struct net_conn *c)
+{
+	return c->outgoing;
+}
+
+int net_conn_fd(const struct net_conn *c)
+{
+	return c->state == NET_CONN_CLOSED ? -1 : c->fd;
+}
