@@ -144,8 +144,11 @@ void sip_tsx_fail(struct sip_tsx *tsx, int err)
 	sip_tsx_term(tsx);
 	if (tsx->kind <= SIP_TSX_NICT) {
 		/* §17.1.1.2, §17.1.2.2: timeout is 408; §17.1.4: 503 */
-		tsx->scode = err == ETIMEDOUT ? 408 : 503;
-		if (tsx->resp_h)
+		if (!tsx->final_seen)
+			tsx->scode = err == ETIMEDOUT ? 408 : 503;
+		/* one final outcome per transaction: after a final response
+		 * (a failing ACK), the TU is not told again */
+		if (tsx->resp_h && !tsx->final_seen)
 			tsx->resp_h(tsx, NULL, tsx->scode, tsx->resp_arg);
 	} else if (tu.server_err_h) {
 		tu.server_err_h(tsx, err, tu.arg);

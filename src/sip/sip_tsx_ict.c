@@ -116,6 +116,8 @@ out:
 static void ict_report(struct sip_tsx *tsx, const struct sip_msg *resp)
 {
 	tsx->scode = resp->scode;
+	if (resp->scode >= 200)
+		tsx->final_seen = true;
 	tsx->resp_h(tsx, resp, resp->scode, tsx->resp_arg);
 }
 
@@ -128,18 +130,22 @@ static void ict_final_error(struct sip_tsx *tsx, const struct sip_msg *resp)
 	sip_tsx_timer_stop(tsx, tsx->tm_end);
 	mbuf_clear(&tsx->ack);
 	err = to ? ict_sibling_build(&tsx->ack, tsx->req, PL("ACK"), to->val) : EBADMSG;
+	sip_tsx_state_set(tsx, SIP_TSX_COMPLETED);
+	/* The TU learns the final first: a failing ACK must not hide it
+	 * (sip_tsx_fail then ends the transaction without a second report). */
+	ict_report(tsx, resp);
+	if (!tsx->st)
+		return; /* the TU terminated it */
 	if (err) {
 		sip_tsx_fail(tsx, err);
 		return;
 	}
-	sip_tsx_state_set(tsx, SIP_TSX_COMPLETED);
 	if (sip_tsx_send(tsx, tsx->ack.buf, tsx->ack.end))
 		return;
-	if (!tsx->dst.reliable)
-		sip_tsx_timer_start(tsx, tsx->tm_end, tsx->st->prm.timer_d_ms, ict_timer_end);
-	ict_report(tsx, resp);
 	if (tsx->dst.reliable)
 		sip_tsx_term(tsx); /* Timer D = 0 */
+	else
+		sip_tsx_timer_start(tsx, tsx->tm_end, tsx->st->prm.timer_d_ms, ict_timer_end);
 }
 
 void sip_tsx_ict_recv(struct sip_tsx *tsx, const struct sip_msg *resp)

@@ -55,6 +55,7 @@ struct sip_tsx {
 	uint64_t retx_ms;         /* current retransmission interval */
 	uint16_t scode;           /* last response sent or received */
 	bool sent_1xx;            /* server: a provisional is in out */
+	bool final_seen;          /* client: the TU has had a final response */
 	char tag[SIP_TSX_TAG_MAX];/* server: To tag of our responses */
 	size_t tag_len;
 	char resp_tag[SIP_TSX_TAG_MAX]; /* IST: To tag of the final sent */

@@ -76,6 +76,7 @@ void sip_tsx_nict_recv(struct sip_tsx *tsx, const struct sip_msg *resp)
 	}
 	sip_tsx_timer_stop(tsx, tsx->tm_retx);
 	sip_tsx_timer_stop(tsx, tsx->tm_end);
+	tsx->final_seen = true;
 	sip_tsx_state_set(tsx, SIP_TSX_COMPLETED);
 	if (!tsx->dst.reliable)
 		sip_tsx_timer_start(tsx, tsx->tm_end, tsx->st->prm.t4_ms, nict_timer_k);

@@ -14,7 +14,9 @@
 
 #include <cmocka.h>
 
+#include "core/log.h"
 #include "core/mem.h"
+#include "loop/loop.h"
 #include "test_sip_tsx_harness.h"
 
 #define INVITE                                                                   \
@@ -496,6 +498,110 @@ static void test_client_terminate_in_handler(void **state)
 	assert_int_equal(mem_live_count(), live);
 }
 
+
+/* Transitions are logged at debug on the sip layer, failures at error. */
+struct log_scan {
+	const char *needle;
+	enum log_level level;
+	bool found;
+};
+
+static int log_scan_h(const struct log_entry *e, void *arg)
+{
+	struct log_scan *ls = arg;
+
+	if (e->layer == LOG_SIP && e->level == ls->level && strstr(e->text, ls->needle))
+		ls->found = true;
+	return 0;
+}
+
+static bool log_has(const char *needle, enum log_level level)
+{
+	struct log_scan ls = {.needle = needle, .level = level};
+	struct log_ring_pos pos;
+	uint64_t first, next;
+
+	log_ring_bounds(&first, &next);
+	assert_int_equal(log_ring_read(first, SIZE_MAX, log_scan_h, &ls, &pos), 0);
+	return ls.found;
+}
+
+static void test_transitions_logged(void **state)
+{
+	struct log_prm prm = {.options = "sip.level=debug"};
+	char err[256];
+
+	(void)state;
+	assert_int_equal(log_init(&prm, err, sizeof(err)), 0);
+	h_request(INVITE, false);
+	assert_int_equal(h_recv(resp(180, "z9hG4bKc1", "INVITE", "b1"), false), 0);
+	assert_true(log_has("ict INVITE z9hG4bKc1: Calling -> Proceeding", LOG_LVL_DEBUG));
+	H.send_err = EPIPE;
+	assert_int_equal(h_recv(resp(486, "z9hG4bKc1", "INVITE", "b1"), false), 0);
+	assert_true(log_has("failed in Completed: Broken pipe", LOG_LVL_ERROR));
+	/* the failing ACK did not hide the final, and no 503 followed it */
+	assert_int_equal(h_ev_count(H_EV_RESP), 2);
+	assert_int_equal(h_ev_last(H_EV_RESP)->scode, 486);
+	assert_int_equal(sip_tsx_stack_count(H.st), 0);
+	assert_true(log_has("Completed -> Terminated", LOG_LVL_DEBUG));
+	log_close();
+}
+
+/* Production timers: the stack on the real event loop. */
+static void loop_resp_h(struct sip_tsx *tsx, const struct sip_msg *resp, uint16_t scode,
+			void *arg)
+{
+	(void)tsx;
+	(void)resp;
+	*(uint16_t *)arg = scode;
+	loop_stop();
+}
+
+static int loop_send_h(const struct sip_tsx_dst *dst, const void *data, size_t len, void *arg)
+{
+	(void)dst;
+	(void)data;
+	(void)len;
+	++*(unsigned *)arg;
+	return 0;
+}
+
+static void loop_req_h(struct sip_tsx *tsx, const struct sip_msg *req, void *arg)
+{
+	(void)tsx;
+	(void)req;
+	(void)arg;
+}
+
+static void test_loop_timers(void **state)
+{
+	unsigned nsent = 0;
+	uint16_t scode = 0;
+	struct sip_tsx_env env = {.send = loop_send_h, .send_arg = &nsent,
+				  .timer = &sip_tsx_timer_loop};
+	struct sip_tsx_prm prm = {.t1_ms = 5, .t2_ms = 40, .t4_ms = 50};
+	struct sip_tsx_req_prm rp = {.req = PL(OPTIONS), .dst = h_dst(false),
+				     .resp_h = loop_resp_h, .arg = &scode};
+	struct sip_tsx_stack *st;
+	struct sip_tsx *tsx;
+	uint64_t t0;
+
+	(void)state;
+	prm.tu.request_h = loop_req_h;
+	assert_int_equal(loop_init(), 0);
+	assert_int_equal(sip_tsx_stack_alloc(&st, &env, &prm), 0);
+	t0 = loop_now_ms();
+	assert_int_equal(sip_tsx_request(&tsx, st, &rp), 0);
+	assert_int_equal(loop_run(), 0);
+	/* Timer F = 64*T1 = 320 ms; E at 5, 15, 35, 75, 115, ... 315 */
+	assert_int_equal(scode, 408);
+	assert_true(loop_now_ms() - t0 >= 320);
+	assert_int_equal(nsent, 11);
+	assert_int_equal(loop_timer_count(), 0);
+	sip_tsx_stack_free(st);
+	loop_close();
+}
+
 #define T(f, s) cmocka_unit_test_setup_teardown(f, s, teardown)
 
 int main(void)
@@ -519,6 +625,8 @@ int main(void)
 		T(test_nict_proceeding_completed_reliable, setup_rfc),
 		T(test_nict_timeout_reliable, setup_rfc),
 		T(test_client_terminate_in_handler, setup_rfc),
+		T(test_transitions_logged, setup_rfc),
+		cmocka_unit_test(test_loop_timers),
 	};
 
 	return cmocka_run_group_tests_name("sip_tsx_client", tests, NULL, NULL);
