@@ -44,10 +44,10 @@ static void loop_ops_cancel(void *t, void *ctx)
 }
 
 const struct sip_tsx_timer_ops sip_tsx_timer_loop = {
-	.alloc = loop_ops_alloc,
-	.free = loop_ops_free,
-	.start = loop_ops_start,
-	.cancel = loop_ops_cancel,
+    .alloc = loop_ops_alloc,
+    .free = loop_ops_free,
+    .start = loop_ops_start,
+    .cancel = loop_ops_cancel,
 };
 
 /* ---- names and logging ---- */
@@ -55,10 +55,10 @@ const struct sip_tsx_timer_ops sip_tsx_timer_loop = {
 const char *sip_tsx_state_name(enum sip_tsx_state s)
 {
 	static const char *const names[] = {
-		[SIP_TSX_CALLING] = "Calling",       [SIP_TSX_TRYING] = "Trying",
-		[SIP_TSX_PROCEEDING] = "Proceeding", [SIP_TSX_COMPLETED] = "Completed",
-		[SIP_TSX_CONFIRMED] = "Confirmed",   [SIP_TSX_ACCEPTED] = "Accepted",
-		[SIP_TSX_TERMINATED] = "Terminated",
+	    [SIP_TSX_CALLING] = "Calling",	 [SIP_TSX_TRYING] = "Trying",
+	    [SIP_TSX_PROCEEDING] = "Proceeding", [SIP_TSX_COMPLETED] = "Completed",
+	    [SIP_TSX_CONFIRMED] = "Confirmed",	 [SIP_TSX_ACCEPTED] = "Accepted",
+	    [SIP_TSX_TERMINATED] = "Terminated",
 	};
 
 	return (unsigned)s < sizeof(names) / sizeof(names[0]) ? names[s] : "?";
@@ -67,8 +67,10 @@ const char *sip_tsx_state_name(enum sip_tsx_state s)
 const char *sip_tsx_kind_name(enum sip_tsx_kind k)
 {
 	static const char *const names[] = {
-		[SIP_TSX_ICT] = "ict", [SIP_TSX_NICT] = "nict",
-		[SIP_TSX_IST] = "ist", [SIP_TSX_NIST] = "nist",
+	    [SIP_TSX_ICT] = "ict",
+	    [SIP_TSX_NICT] = "nict",
+	    [SIP_TSX_IST] = "ist",
+	    [SIP_TSX_NIST] = "nist",
 	};
 
 	return (unsigned)k < sizeof(names) / sizeof(names[0]) ? names[k] : "?";
@@ -91,7 +93,8 @@ void sip_tsx_state_set(struct sip_tsx *tsx, enum sip_tsx_state s)
 
 /* ---- timers, sends, termination ---- */
 
-void sip_tsx_timer_start(struct sip_tsx *tsx, void *timer, uint64_t ms, sip_tsx_timer_h *h)
+void sip_tsx_timer_start(struct sip_tsx *tsx, void *timer, uint64_t ms,
+			 sip_tsx_timer_h *h)
 {
 	const struct sip_tsx_env *env = tsx->st->env;
 
@@ -139,8 +142,8 @@ void sip_tsx_fail(struct sip_tsx *tsx, int err)
 	mem_ref(tsx);
 	log_write(LOG_SIP, err == ETIMEDOUT ? LOG_LVL_DEBUG : LOG_LVL_ERROR, LOG_DIR_NONE,
 		  NULL, "tsx %" PRIu64 " %s %.*s failed in %s: %s", tsx->id,
-		  sip_tsx_kind_name(tsx->kind), (int)tsx->req->method.l, tsx->req->method.p,
-		  sip_tsx_state_name(tsx->state), strerror(err));
+		  sip_tsx_kind_name(tsx->kind), (int)tsx->req->method.l,
+		  tsx->req->method.p, sip_tsx_state_name(tsx->state), strerror(err));
 	sip_tsx_term(tsx);
 	if (tsx->kind <= SIP_TSX_NICT) {
 		/* §17.1.1.2, §17.1.2.2: timeout is 408; §17.1.4: 503 */
@@ -292,7 +295,7 @@ static int tsx_alloc(struct sip_tsx **tsxp, struct sip_tsx_stack *st,
 	tsx->st = st;
 	tsx->id = st->next_id++;
 	tsx->kind = kind;
-	tsx->state = kind == SIP_TSX_ICT ? SIP_TSX_CALLING
+	tsx->state = kind == SIP_TSX_ICT   ? SIP_TSX_CALLING
 		     : kind == SIP_TSX_IST ? SIP_TSX_PROCEEDING
 					   : SIP_TSX_TRYING;
 	tsx->key = *key;
@@ -331,8 +334,9 @@ int sip_tsx_request(struct sip_tsx **tsxp, struct sip_tsx_stack *st,
 		err = EEXIST;
 		goto out;
 	}
-	err = tsx_alloc(&tsx, st, msg->meth == SIP_METHOD_INVITE ? SIP_TSX_ICT : SIP_TSX_NICT,
-			msg, &key, &prm->dst);
+	err = tsx_alloc(&tsx, st,
+			msg->meth == SIP_METHOD_INVITE ? SIP_TSX_ICT : SIP_TSX_NICT, msg,
+			&key, &prm->dst);
 	if (err)
 		goto out;
 	tsx->resp_h = prm->resp_h;
@@ -364,8 +368,9 @@ static int recv_new_request(struct sip_tsx_stack *st, struct sip_msg *msg,
 			tu->ack_h(NULL, msg, src, tu->arg);
 		return 0;
 	}
-	err = tsx_alloc(&tsx, st, msg->meth == SIP_METHOD_INVITE ? SIP_TSX_IST : SIP_TSX_NIST,
-			msg, key, src);
+	err = tsx_alloc(&tsx, st,
+			msg->meth == SIP_METHOD_INVITE ? SIP_TSX_IST : SIP_TSX_NIST, msg,
+			key, src);
 	if (err)
 		return err;
 	tsx->tag_len = (size_t)snprintf(tsx->tag, sizeof(tsx->tag), "%016" PRIx64,
@@ -378,7 +383,8 @@ static int recv_new_request(struct sip_tsx_stack *st, struct sip_msg *msg,
 	return 0;
 }
 
-int sip_tsx_recv(struct sip_tsx_stack *st, struct sip_msg *msg, const struct sip_tsx_dst *src)
+int sip_tsx_recv(struct sip_tsx_stack *st, struct sip_msg *msg,
+		 const struct sip_tsx_dst *src)
 {
 	struct sip_tsx_key key;
 	struct sip_tsx *tsx;
@@ -424,16 +430,31 @@ static const char *reason_default(uint16_t scode)
 		uint16_t scode;
 		const char *reason;
 	} tab[] = {
-		{100, "Trying"}, {180, "Ringing"}, {181, "Call Is Being Forwarded"},
-		{182, "Queued"}, {183, "Session Progress"}, {200, "OK"}, {202, "Accepted"},
-		{400, "Bad Request"}, {401, "Unauthorized"}, {403, "Forbidden"},
-		{404, "Not Found"}, {405, "Method Not Allowed"},
-		{407, "Proxy Authentication Required"}, {408, "Request Timeout"},
-		{423, "Interval Too Brief"}, {480, "Temporarily Unavailable"},
-		{481, "Call/Transaction Does Not Exist"}, {486, "Busy Here"},
-		{487, "Request Terminated"}, {488, "Not Acceptable Here"},
-		{500, "Server Internal Error"}, {503, "Service Unavailable"},
-		{504, "Server Time-out"}, {600, "Busy Everywhere"}, {603, "Decline"},
+	    {100, "Trying"},
+	    {180, "Ringing"},
+	    {181, "Call Is Being Forwarded"},
+	    {182, "Queued"},
+	    {183, "Session Progress"},
+	    {200, "OK"},
+	    {202, "Accepted"},
+	    {400, "Bad Request"},
+	    {401, "Unauthorized"},
+	    {403, "Forbidden"},
+	    {404, "Not Found"},
+	    {405, "Method Not Allowed"},
+	    {407, "Proxy Authentication Required"},
+	    {408, "Request Timeout"},
+	    {423, "Interval Too Brief"},
+	    {480, "Temporarily Unavailable"},
+	    {481, "Call/Transaction Does Not Exist"},
+	    {486, "Busy Here"},
+	    {487, "Request Terminated"},
+	    {488, "Not Acceptable Here"},
+	    {500, "Server Internal Error"},
+	    {503, "Service Unavailable"},
+	    {504, "Server Time-out"},
+	    {600, "Busy Everywhere"},
+	    {603, "Decline"},
 	};
 
 	for (size_t i = 0; i < sizeof(tab) / sizeof(tab[0]); i++)

@@ -39,18 +39,18 @@ struct sip_tsx_stack;
 
 enum sip_tsx_kind {
 	SIP_TSX_ICT = 0, /* INVITE client, RFC 3261 §17.1.1 */
-	SIP_TSX_NICT,    /* non-INVITE client, §17.1.2 */
-	SIP_TSX_IST,     /* INVITE server, §17.2.1 */
-	SIP_TSX_NIST,    /* non-INVITE server, §17.2.2 */
+	SIP_TSX_NICT,	 /* non-INVITE client, §17.1.2 */
+	SIP_TSX_IST,	 /* INVITE server, §17.2.1 */
+	SIP_TSX_NIST,	 /* non-INVITE server, §17.2.2 */
 };
 
 enum sip_tsx_state {
 	SIP_TSX_CALLING = 0, /* ICT */
-	SIP_TSX_TRYING,      /* NICT, NIST */
+	SIP_TSX_TRYING,	     /* NICT, NIST */
 	SIP_TSX_PROCEEDING,
 	SIP_TSX_COMPLETED,
-	SIP_TSX_CONFIRMED,   /* IST */
-	SIP_TSX_ACCEPTED,    /* ICT, IST (RFC 6026) */
+	SIP_TSX_CONFIRMED, /* IST */
+	SIP_TSX_ACCEPTED,  /* ICT, IST (RFC 6026) */
 	SIP_TSX_TERMINATED,
 };
 
@@ -62,14 +62,14 @@ enum sip_tsx_state {
 struct sip_tsx_dst {
 	struct sockaddr_storage addr; /* peer address */
 	socklen_t addrlen;
-	uint64_t conn;  /* transport's handle: socket, connection or SA id */
-	bool reliable;  /* TCP, TLS, SCTP: no retransmission, zero wait timers */
+	uint64_t conn; /* transport's handle: socket, connection or SA id */
+	bool reliable; /* TCP, TLS, SCTP: no retransmission, zero wait timers */
 };
 
 /* Sends len bytes to dst. 0, or an errno that fails the transaction
  * (RFC 3261 §17.1.4, §17.2.4). */
-typedef int(sip_tsx_send_h)(const struct sip_tsx_dst *dst, const void *data,
-			    size_t len, void *arg);
+typedef int(sip_tsx_send_h)(const struct sip_tsx_dst *dst, const void *data, size_t len,
+			    void *arg);
 
 /*
  * Timer interface. A timer object is allocated once per transaction and
@@ -80,8 +80,8 @@ typedef void(sip_tsx_timer_h)(void *arg);
 struct sip_tsx_timer_ops {
 	void *(*alloc)(void *ctx); /* NULL: out of memory */
 	void (*free)(void *timer, void *ctx);
-	void (*start)(void *timer, uint64_t delay_ms, sip_tsx_timer_h *h,
-		      void *arg, void *ctx);
+	void (*start)(void *timer, uint64_t delay_ms, sip_tsx_timer_h *h, void *arg,
+		      void *ctx);
 	void (*cancel)(void *timer, void *ctx);
 };
 /* loop_timer_* of src/loop/loop.h (ctx unused). */
@@ -122,7 +122,7 @@ struct sip_tsx_tu {
 struct sip_tsx_prm {
 	uint32_t t1_ms, t2_ms, t4_ms;
 	uint32_t timer_d_ms;  /* Timer D on unreliable transports, 0 = 32000 */
-	size_t hint;          /* expected concurrent transactions, sizes tables */
+	size_t hint;	      /* expected concurrent transactions, sizes tables */
 	struct sip_tsx_tu tu; /* copied */
 };
 
@@ -155,10 +155,10 @@ typedef void(sip_tsx_resp_h)(struct sip_tsx *tsx, const struct sip_msg *resp,
 			     uint16_t scode, void *arg);
 
 struct sip_tsx_req_prm {
-	struct pl req;        /* the whole request, top Via with a z9hG4bK branch */
+	struct pl req; /* the whole request, top Via with a z9hG4bK branch */
 	struct sip_tsx_dst dst;
 	sip_tsx_resp_h *resp_h;
-	void *arg;            /* borrowed */
+	void *arg; /* borrowed */
 };
 /* Starts a client transaction and sends the request. *tsxp is borrowed (the
  * stack's reference); it is NULL when the send failed synchronously (the
@@ -181,7 +181,7 @@ int sip_tsx_branch_gen(struct sip_tsx_stack *st, char *buf, size_t size);
 
 struct sip_tsx_reply_prm {
 	struct pl to_tag; /* unset: the transaction's own tag */
-	struct pl hdrs;   /* extra header lines, each ending in CRLF */
+	struct pl hdrs;	  /* extra header lines, each ending in CRLF */
 	struct pl ctype;
 	struct pl body;
 };

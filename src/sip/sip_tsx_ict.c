@@ -12,8 +12,9 @@
  *
  *   Calling --1xx--> Proceeding --1xx--> Proceeding
  *   Calling/Proceeding --2xx--> Accepted --2xx (to TU)--> Accepted --M--> Terminated
- *   Calling/Proceeding --300-699 (ACK)--> Completed --300-699 (ACK)--> Completed --D--> Terminated
- *   Calling --B--> Terminated (408 to the TU); any --send error--> Terminated (503)
+ *   Calling/Proceeding --300-699 (ACK)--> Completed --300-699 (ACK)--> Completed --D-->
+ * Terminated Calling --B--> Terminated (408 to the TU); any --send error--> Terminated
+ * (503)
  */
 #include <errno.h>
 
@@ -145,7 +146,8 @@ static void ict_final_error(struct sip_tsx *tsx, const struct sip_msg *resp)
 	if (tsx->dst.reliable)
 		sip_tsx_term(tsx); /* Timer D = 0 */
 	else
-		sip_tsx_timer_start(tsx, tsx->tm_end, tsx->st->prm.timer_d_ms, ict_timer_end);
+		sip_tsx_timer_start(tsx, tsx->tm_end, tsx->st->prm.timer_d_ms,
+				    ict_timer_end);
 }
 
 void sip_tsx_ict_recv(struct sip_tsx *tsx, const struct sip_msg *resp)
@@ -165,7 +167,8 @@ void sip_tsx_ict_recv(struct sip_tsx *tsx, const struct sip_msg *resp)
 		} else if (sc < 300) {
 			sip_tsx_timer_stop(tsx, tsx->tm_retx);
 			sip_tsx_state_set(tsx, SIP_TSX_ACCEPTED);
-			sip_tsx_timer_start(tsx, tsx->tm_end, sip_tsx_64t1(tsx), ict_timer_end);
+			sip_tsx_timer_start(tsx, tsx->tm_end, sip_tsx_64t1(tsx),
+					    ict_timer_end);
 			ict_report(tsx, resp);
 		} else {
 			ict_final_error(tsx, resp);

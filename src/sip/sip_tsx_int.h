@@ -15,12 +15,12 @@
 
 /* Matching key of a request or response, views into the message. */
 struct sip_tsx_key {
-	bool rfc3261;         /* branch with the magic cookie */
+	bool rfc3261;	      /* branch with the magic cookie */
 	enum sip_method meth; /* INVITE for an ACK */
 	struct pl method;     /* the method text (INVITE for an ACK) */
 	bool ack;
 	struct pl branch;
-	struct pl host;       /* top Via sent-by */
+	struct pl host; /* top Via sent-by */
 	uint16_t port;
 	/* RFC 2543 fallback (§17.2.3) */
 	struct pl ruri, ftag, ttag, callid, via;
@@ -30,9 +30,9 @@ struct sip_tsx_key {
 struct sip_tsx_stack {
 	const struct sip_tsx_env *env; /* borrowed */
 	struct sip_tsx_prm prm;
-	struct hash *by_id;     /* owned; entries: every live transaction */
-	struct hash *clients;   /* owned; by branch + method */
-	struct hash *servers;   /* owned; by branch (3261) or Call-ID.. (2543) */
+	struct hash *by_id;   /* owned; entries: every live transaction */
+	struct hash *clients; /* owned; by branch + method */
+	struct hash *servers; /* owned; by branch (3261) or Call-ID.. (2543) */
 	uint64_t next_id;
 	uint64_t tag_seq;
 };
@@ -44,25 +44,25 @@ struct sip_tsx {
 	uint64_t id;
 	enum sip_tsx_kind kind;
 	enum sip_tsx_state state;
-	struct sip_msg *req;      /* owned reference; a client's is its private
-				   * copy of the request it sends */
-	struct sip_tsx_key key;   /* views into req */
-	struct sip_tsx_dst dst;   /* client: destination; server: source */
-	struct mbuf out;          /* owned, server: the last response sent */
-	struct mbuf ack;          /* owned: ICT's ACK for a non-2xx final */
-	void *tm_retx;            /* owned (env timer): A, E, G, 100-Trying */
-	void *tm_end;             /* owned (env timer): B, D, F, H, I, J, K, L, M */
-	uint64_t retx_ms;         /* current retransmission interval */
-	uint16_t scode;           /* last response sent or received */
-	bool sent_1xx;            /* server: a provisional is in out */
-	bool final_seen;          /* client: the TU has had a final response */
-	char tag[SIP_TSX_TAG_MAX];/* server: To tag of our responses */
+	struct sip_msg *req;	   /* owned reference; a client's is its private
+				    * copy of the request it sends */
+	struct sip_tsx_key key;	   /* views into req */
+	struct sip_tsx_dst dst;	   /* client: destination; server: source */
+	struct mbuf out;	   /* owned, server: the last response sent */
+	struct mbuf ack;	   /* owned: ICT's ACK for a non-2xx final */
+	void *tm_retx;		   /* owned (env timer): A, E, G, 100-Trying */
+	void *tm_end;		   /* owned (env timer): B, D, F, H, I, J, K, L, M */
+	uint64_t retx_ms;	   /* current retransmission interval */
+	uint16_t scode;		   /* last response sent or received */
+	bool sent_1xx;		   /* server: a provisional is in out */
+	bool final_seen;	   /* client: the TU has had a final response */
+	char tag[SIP_TSX_TAG_MAX]; /* server: To tag of our responses */
 	size_t tag_len;
 	char resp_tag[SIP_TSX_TAG_MAX]; /* IST: To tag of the final sent */
 	size_t resp_tag_len;
-	sip_tsx_resp_h *resp_h;   /* client */
-	void *resp_arg;           /* borrowed */
-	void *tu_data;            /* borrowed */
+	sip_tsx_resp_h *resp_h; /* client */
+	void *resp_arg;		/* borrowed */
+	void *tu_data;		/* borrowed */
 };
 
 /* sip_tsx.c */

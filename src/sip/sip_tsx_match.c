@@ -175,8 +175,8 @@ static bool client_match(const struct hash_entry *e, const void *arg)
 
 struct sip_tsx *sip_tsx_find_server(struct sip_tsx_stack *st, const struct sip_tsx_key *k)
 {
-	struct hash_entry *e = hash_lookup(st->servers, sip_tsx_key_hash(k),
-					   server_match, k);
+	struct hash_entry *e =
+	    hash_lookup(st->servers, sip_tsx_key_hash(k), server_match, k);
 
 	return e ? HASH_OBJ(e, struct sip_tsx, he_key) : NULL;
 }
@@ -191,7 +191,8 @@ struct sip_tsx *sip_tsx_find_client(struct sip_tsx_stack *st, const struct sip_t
 	return e ? HASH_OBJ(e, struct sip_tsx, he_key) : NULL;
 }
 
-struct sip_tsx *sip_tsx_cancel_match(struct sip_tsx_stack *st, const struct sip_msg *cancel)
+struct sip_tsx *sip_tsx_cancel_match(struct sip_tsx_stack *st,
+				     const struct sip_msg *cancel)
 {
 	struct sip_tsx_key k;
 	struct sip_tsx *tsx;

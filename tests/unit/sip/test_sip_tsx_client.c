@@ -19,28 +19,28 @@
 #include "loop/loop.h"
 #include "test_sip_tsx_harness.h"
 
-#define INVITE                                                                   \
-	"INVITE sip:bob@ims.test SIP/2.0\r\n"                                    \
-	"Via: SIP/2.0/UDP pcscf.ims.test:5060;branch=z9hG4bKc1;rport\r\n"        \
-	"Route: <sip:scscf.ims.test;lr>\r\n"                                     \
-	"Route: <sip:as1.ims.test;lr>, <sip:as2.ims.test;lr>\r\n"                \
-	"Max-Forwards: 70\r\n"                                                   \
-	"From: \"Alice\" <sip:alice@ims.test>;tag=a1\r\n"                        \
-	"To: <sip:bob@ims.test>\r\n"                                             \
-	"Call-ID: call1@ims.test\r\n"                                            \
-	"CSeq: 314 INVITE\r\n"                                                   \
-	"Contact: <sip:alice@192.0.2.1>\r\n"                                     \
-	"Content-Type: application/sdp\r\n"                                      \
+#define INVITE                                                                           \
+	"INVITE sip:bob@ims.test SIP/2.0\r\n"                                            \
+	"Via: SIP/2.0/UDP pcscf.ims.test:5060;branch=z9hG4bKc1;rport\r\n"                \
+	"Route: <sip:scscf.ims.test;lr>\r\n"                                             \
+	"Route: <sip:as1.ims.test;lr>, <sip:as2.ims.test;lr>\r\n"                        \
+	"Max-Forwards: 70\r\n"                                                           \
+	"From: \"Alice\" <sip:alice@ims.test>;tag=a1\r\n"                                \
+	"To: <sip:bob@ims.test>\r\n"                                                     \
+	"Call-ID: call1@ims.test\r\n"                                                    \
+	"CSeq: 314 INVITE\r\n"                                                           \
+	"Contact: <sip:alice@192.0.2.1>\r\n"                                             \
+	"Content-Type: application/sdp\r\n"                                              \
 	"Content-Length: 4\r\n\r\nv=0\n"
 
-#define OPTIONS                                                                  \
-	"OPTIONS sip:bob@ims.test SIP/2.0\r\n"                                   \
-	"Via: SIP/2.0/UDP pcscf.ims.test:5060;branch=z9hG4bKn1\r\n"              \
-	"Max-Forwards: 70\r\n"                                                   \
-	"From: <sip:alice@ims.test>;tag=a1\r\n"                                  \
-	"To: <sip:bob@ims.test>\r\n"                                             \
-	"Call-ID: call2@ims.test\r\n"                                            \
-	"CSeq: 1 OPTIONS\r\n"                                                    \
+#define OPTIONS                                                                          \
+	"OPTIONS sip:bob@ims.test SIP/2.0\r\n"                                           \
+	"Via: SIP/2.0/UDP pcscf.ims.test:5060;branch=z9hG4bKn1\r\n"                      \
+	"Max-Forwards: 70\r\n"                                                           \
+	"From: <sip:alice@ims.test>;tag=a1\r\n"                                          \
+	"To: <sip:bob@ims.test>\r\n"                                                     \
+	"Call-ID: call2@ims.test\r\n"                                                    \
+	"CSeq: 1 OPTIONS\r\n"                                                            \
 	"Content-Length: 0\r\n\r\n"
 
 static char rbuf[2048];
@@ -192,8 +192,9 @@ static void test_ict_ack_headers(void **state)
 	assert_int_equal(h_sent_count("ACK "), 1);
 	ack = H.sent[H.nsent - 1].data;
 	assert_true(strncmp(ack, "ACK sip:bob@ims.test SIP/2.0\r\n", 30) == 0);
-	assert_string_equal(h_hdr_of(ack, "Via", line, sizeof(line)),
-			    "Via: SIP/2.0/UDP pcscf.ims.test:5060;branch=z9hG4bKc1;rport");
+	assert_string_equal(
+	    h_hdr_of(ack, "Via", line, sizeof(line)),
+	    "Via: SIP/2.0/UDP pcscf.ims.test:5060;branch=z9hG4bKc1;rport");
 	assert_string_equal(h_hdr_of(ack, "From", line, sizeof(line)),
 			    "From: \"Alice\" <sip:alice@ims.test>;tag=a1");
 	assert_string_equal(h_hdr_of(ack, "To", line, sizeof(line)),
@@ -201,8 +202,9 @@ static void test_ict_ack_headers(void **state)
 	assert_string_equal(h_hdr_of(ack, "Call-ID", line, sizeof(line)),
 			    "Call-ID: call1@ims.test");
 	assert_string_equal(h_hdr_of(ack, "CSeq", line, sizeof(line)), "CSeq: 314 ACK");
-	assert_non_null(strstr(ack, "\r\nRoute: <sip:scscf.ims.test;lr>\r\n"
-				    "Route: <sip:as1.ims.test;lr>, <sip:as2.ims.test;lr>\r\n"));
+	assert_non_null(
+	    strstr(ack, "\r\nRoute: <sip:scscf.ims.test;lr>\r\n"
+			"Route: <sip:as1.ims.test;lr>, <sip:as2.ims.test;lr>\r\n"));
 	assert_string_equal(h_hdr_of(ack, "Content-Length", line, sizeof(line)),
 			    "Content-Length: 0");
 	assert_null(strstr(ack, "Contact"));
@@ -317,9 +319,11 @@ static void test_ict_cancel(void **state)
 	assert_int_equal(sip_tsx_cancel_build(&mb, inv), 0);
 	c = mbuf_str(&mb);
 	assert_true(strncmp(c, "CANCEL sip:bob@ims.test SIP/2.0\r\n", 33) == 0);
-	assert_string_equal(h_hdr_of(c, "Via", line, sizeof(line)),
-			    "Via: SIP/2.0/UDP pcscf.ims.test:5060;branch=z9hG4bKc1;rport");
-	assert_string_equal(h_hdr_of(c, "To", line, sizeof(line)), "To: <sip:bob@ims.test>");
+	assert_string_equal(
+	    h_hdr_of(c, "Via", line, sizeof(line)),
+	    "Via: SIP/2.0/UDP pcscf.ims.test:5060;branch=z9hG4bKc1;rport");
+	assert_string_equal(h_hdr_of(c, "To", line, sizeof(line)),
+			    "To: <sip:bob@ims.test>");
 	assert_string_equal(h_hdr_of(c, "CSeq", line, sizeof(line)), "CSeq: 314 CANCEL");
 	assert_non_null(strstr(c, "Route: <sip:scscf.ims.test;lr>\r\n"));
 	can = h_request(c, false);
@@ -474,7 +478,8 @@ static void test_nict_timeout_reliable(void **state)
 }
 
 /* The TU may terminate from inside its handler. */
-static void term_h(struct sip_tsx *tsx, const struct sip_msg *resp, uint16_t scode, void *arg)
+static void term_h(struct sip_tsx *tsx, const struct sip_msg *resp, uint16_t scode,
+		   void *arg)
 {
 	(void)resp;
 	*(uint16_t *)arg = scode;
@@ -484,8 +489,8 @@ static void term_h(struct sip_tsx *tsx, const struct sip_msg *resp, uint16_t sco
 static void test_client_terminate_in_handler(void **state)
 {
 	uint16_t got = 0;
-	struct sip_tsx_req_prm prm = {.req = PL(INVITE), .dst = h_dst(false),
-				      .resp_h = term_h, .arg = &got};
+	struct sip_tsx_req_prm prm = {
+	    .req = PL(INVITE), .dst = h_dst(false), .resp_h = term_h, .arg = &got};
 	struct sip_tsx *tsx;
 	size_t live = mem_live_count();
 
@@ -497,7 +502,6 @@ static void test_client_terminate_in_handler(void **state)
 	assert_int_equal(h_timers_pending(), 0);
 	assert_int_equal(mem_live_count(), live);
 }
-
 
 /* Transitions are logged at debug on the sip layer, failures at error. */
 struct log_scan {
@@ -535,7 +539,8 @@ static void test_transitions_logged(void **state)
 	assert_int_equal(log_init(&prm, err, sizeof(err)), 0);
 	h_request(INVITE, false);
 	assert_int_equal(h_recv(resp(180, "z9hG4bKc1", "INVITE", "b1"), false), 0);
-	assert_true(log_has("ict INVITE z9hG4bKc1: Calling -> Proceeding", LOG_LVL_DEBUG));
+	assert_true(
+	    log_has("ict INVITE z9hG4bKc1: Calling -> Proceeding", LOG_LVL_DEBUG));
 	H.send_err = EPIPE;
 	assert_int_equal(h_recv(resp(486, "z9hG4bKc1", "INVITE", "b1"), false), 0);
 	assert_true(log_has("failed in Completed: Broken pipe", LOG_LVL_ERROR));
@@ -557,7 +562,8 @@ static void loop_resp_h(struct sip_tsx *tsx, const struct sip_msg *resp, uint16_
 	loop_stop();
 }
 
-static int loop_send_h(const struct sip_tsx_dst *dst, const void *data, size_t len, void *arg)
+static int loop_send_h(const struct sip_tsx_dst *dst, const void *data, size_t len,
+		       void *arg)
 {
 	(void)dst;
 	(void)data;
@@ -577,11 +583,13 @@ static void test_loop_timers(void **state)
 {
 	unsigned nsent = 0;
 	uint16_t scode = 0;
-	struct sip_tsx_env env = {.send = loop_send_h, .send_arg = &nsent,
-				  .timer = &sip_tsx_timer_loop};
+	struct sip_tsx_env env = {
+	    .send = loop_send_h, .send_arg = &nsent, .timer = &sip_tsx_timer_loop};
 	struct sip_tsx_prm prm = {.t1_ms = 5, .t2_ms = 40, .t4_ms = 50};
-	struct sip_tsx_req_prm rp = {.req = PL(OPTIONS), .dst = h_dst(false),
-				     .resp_h = loop_resp_h, .arg = &scode};
+	struct sip_tsx_req_prm rp = {.req = PL(OPTIONS),
+				     .dst = h_dst(false),
+				     .resp_h = loop_resp_h,
+				     .arg = &scode};
 	struct sip_tsx_stack *st;
 	struct sip_tsx *tsx;
 	uint64_t t0;
@@ -607,26 +615,26 @@ static void test_loop_timers(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		T(test_ict_timer_a_b_rfc, setup_rfc),
-		T(test_ict_timer_a_b_manual, setup_manual),
-		T(test_ict_reliable_no_retransmit, setup_rfc),
-		T(test_ict_proceeding_completed_udp, setup_rfc),
-		T(test_ict_ack_headers, setup_rfc),
-		T(test_ict_completed_reliable, setup_rfc),
-		T(test_ict_accepted, setup_rfc),
-		T(test_ict_accepted_reliable, setup_rfc),
-		T(test_ict_transport_error, setup_rfc),
-		T(test_ict_cancel, setup_rfc),
-		T(test_client_bad_requests, setup_rfc),
-		T(test_nict_timer_e_f_rfc, setup_rfc),
-		T(test_nict_timer_e_f_manual, setup_manual),
-		T(test_nict_proceeding, setup_rfc),
-		T(test_nict_completed_udp, setup_rfc),
-		T(test_nict_proceeding_completed_reliable, setup_rfc),
-		T(test_nict_timeout_reliable, setup_rfc),
-		T(test_client_terminate_in_handler, setup_rfc),
-		T(test_transitions_logged, setup_rfc),
-		cmocka_unit_test(test_loop_timers),
+	    T(test_ict_timer_a_b_rfc, setup_rfc),
+	    T(test_ict_timer_a_b_manual, setup_manual),
+	    T(test_ict_reliable_no_retransmit, setup_rfc),
+	    T(test_ict_proceeding_completed_udp, setup_rfc),
+	    T(test_ict_ack_headers, setup_rfc),
+	    T(test_ict_completed_reliable, setup_rfc),
+	    T(test_ict_accepted, setup_rfc),
+	    T(test_ict_accepted_reliable, setup_rfc),
+	    T(test_ict_transport_error, setup_rfc),
+	    T(test_ict_cancel, setup_rfc),
+	    T(test_client_bad_requests, setup_rfc),
+	    T(test_nict_timer_e_f_rfc, setup_rfc),
+	    T(test_nict_timer_e_f_manual, setup_manual),
+	    T(test_nict_proceeding, setup_rfc),
+	    T(test_nict_completed_udp, setup_rfc),
+	    T(test_nict_proceeding_completed_reliable, setup_rfc),
+	    T(test_nict_timeout_reliable, setup_rfc),
+	    T(test_client_terminate_in_handler, setup_rfc),
+	    T(test_transitions_logged, setup_rfc),
+	    cmocka_unit_test(test_loop_timers),
 	};
 
 	return cmocka_run_group_tests_name("sip_tsx_client", tests, NULL, NULL);

@@ -132,7 +132,10 @@ static void ft_cancel(void *timer, void *ctx)
 }
 
 static const struct sip_tsx_timer_ops ft_ops = {
-	.alloc = ft_alloc, .free = ft_free, .start = ft_start, .cancel = ft_cancel,
+    .alloc = ft_alloc,
+    .free = ft_free,
+    .start = ft_start,
+    .cancel = ft_cancel,
 };
 
 void h_advance(uint64_t ms)
@@ -232,7 +235,8 @@ static void tu_serr(struct sip_tsx *tsx, int err, void *arg)
 		e->err = err;
 }
 
-static void tu_resp(struct sip_tsx *tsx, const struct sip_msg *resp, uint16_t scode, void *arg)
+static void tu_resp(struct sip_tsx *tsx, const struct sip_msg *resp, uint16_t scode,
+		    void *arg)
 {
 	struct h_event *e = ev_add(H_EV_RESP, tsx);
 
@@ -309,7 +313,9 @@ int h_recv(const char *text, bool reliable)
 struct sip_tsx *h_request(const char *text, bool reliable)
 {
 	struct sip_tsx_req_prm prm = {
-		.req = pl_from_str(text), .dst = h_dst(reliable), .resp_h = tu_resp,
+	    .req = pl_from_str(text),
+	    .dst = h_dst(reliable),
+	    .resp_h = tu_resp,
 	};
 	struct sip_tsx *tsx = NULL;
 

@@ -15,8 +15,8 @@
 #define H_MAX_EVENTS 64
 
 struct h_sent {
-	uint64_t at;   /* fake time of the send */
-	char *data;    /* NUL-terminated copy */
+	uint64_t at; /* fake time of the send */
+	char *data;  /* NUL-terminated copy */
 	size_t len;
 	uint64_t conn;
 };
@@ -27,9 +27,9 @@ struct h_event {
 	enum h_ev_kind kind;
 	uint64_t at;
 	uint64_t tsx_id; /* 0 if none */
-	uint16_t scode;  /* H_EV_RESP */
+	uint16_t scode;	 /* H_EV_RESP */
 	bool has_msg;
-	int err;         /* H_EV_SERR */
+	int err; /* H_EV_SERR */
 	char method[16];
 };
 
@@ -42,12 +42,12 @@ struct h {
 	struct h_sent sent[H_MAX_EVENTS];
 	size_t nsent;
 	size_t nsent_total;
-	int send_err;     /* returned by the send function when nonzero */
+	int send_err; /* returned by the send function when nonzero */
 	/* TU log */
 	struct h_event ev[H_MAX_EVENTS];
 	size_t nev;
 	size_t nev_total;
-	uint16_t auto_reply; /* request_h answers with this status at once */
+	uint16_t auto_reply;	  /* request_h answers with this status at once */
 	struct sip_tsx *last_tsx; /* last server transaction created */
 };
 

@@ -18,36 +18,36 @@
 #include "core/mem.h"
 #include "test_sip_tsx_harness.h"
 
-#define INVITE                                                                   \
-	"INVITE sip:bob@ims.test SIP/2.0\r\n"                                    \
-	"Via: SIP/2.0/UDP ue.ims.test:5060;branch=z9hG4bKs1\r\n"                 \
-	"Max-Forwards: 70\r\n"                                                   \
-	"From: <sip:alice@ims.test>;tag=a1\r\n"                                  \
-	"To: <sip:bob@ims.test>\r\n"                                             \
-	"Call-ID: srv1@ims.test\r\n"                                             \
-	"CSeq: 7 INVITE\r\n"                                                     \
-	"Timestamp: 54\r\n"                                                      \
+#define INVITE                                                                           \
+	"INVITE sip:bob@ims.test SIP/2.0\r\n"                                            \
+	"Via: SIP/2.0/UDP ue.ims.test:5060;branch=z9hG4bKs1\r\n"                         \
+	"Max-Forwards: 70\r\n"                                                           \
+	"From: <sip:alice@ims.test>;tag=a1\r\n"                                          \
+	"To: <sip:bob@ims.test>\r\n"                                                     \
+	"Call-ID: srv1@ims.test\r\n"                                                     \
+	"CSeq: 7 INVITE\r\n"                                                             \
+	"Timestamp: 54\r\n"                                                              \
 	"Content-Length: 0\r\n\r\n"
 
-#define ACK_OF(totag, branch)                                                    \
-	"ACK sip:bob@ims.test SIP/2.0\r\n"                                       \
-	"Via: SIP/2.0/UDP ue.ims.test:5060;branch=" branch "\r\n"                \
-	"Max-Forwards: 70\r\n"                                                   \
-	"From: <sip:alice@ims.test>;tag=a1\r\n"                                  \
-	"To: <sip:bob@ims.test>;tag=" totag "\r\n"                               \
-	"Call-ID: srv1@ims.test\r\n"                                             \
-	"CSeq: 7 ACK\r\n"                                                        \
+#define ACK_OF(totag, branch)                                                            \
+	"ACK sip:bob@ims.test SIP/2.0\r\n"                                               \
+	"Via: SIP/2.0/UDP ue.ims.test:5060;branch=" branch "\r\n"                        \
+	"Max-Forwards: 70\r\n"                                                           \
+	"From: <sip:alice@ims.test>;tag=a1\r\n"                                          \
+	"To: <sip:bob@ims.test>;tag=" totag "\r\n"                                       \
+	"Call-ID: srv1@ims.test\r\n"                                                     \
+	"CSeq: 7 ACK\r\n"                                                                \
 	"Content-Length: 0\r\n\r\n"
 
-#define REGISTER                                                                 \
-	"REGISTER sip:ims.test SIP/2.0\r\n"                                      \
-	"Via: SIP/2.0/UDP 192.0.2.7:5060;branch=z9hG4bKr1;rport\r\n"             \
-	"Max-Forwards: 70\r\n"                                                   \
-	"From: <sip:alice@ims.test>;tag=a1\r\n"                                  \
-	"To: <sip:alice@ims.test>\r\n"                                           \
-	"Call-ID: reg1@ims.test\r\n"                                             \
-	"CSeq: 1 REGISTER\r\n"                                                   \
-	"Contact: <sip:alice@192.0.2.7>\r\n"                                     \
+#define REGISTER                                                                         \
+	"REGISTER sip:ims.test SIP/2.0\r\n"                                              \
+	"Via: SIP/2.0/UDP 192.0.2.7:5060;branch=z9hG4bKr1;rport\r\n"                     \
+	"Max-Forwards: 70\r\n"                                                           \
+	"From: <sip:alice@ims.test>;tag=a1\r\n"                                          \
+	"To: <sip:alice@ims.test>\r\n"                                                   \
+	"Call-ID: reg1@ims.test\r\n"                                                     \
+	"CSeq: 1 REGISTER\r\n"                                                           \
+	"Contact: <sip:alice@192.0.2.7>\r\n"                                             \
 	"Content-Length: 0\r\n\r\n"
 
 static int setup_rfc(void **state)
@@ -129,8 +129,8 @@ static void test_ist_trying_and_provisional(void **state)
 	{
 		char got[256];
 
-		assert_string_equal(h_hdr_of(H.sent[H.nsent - 1].data, "To", got, sizeof(got)),
-				    line);
+		assert_string_equal(
+		    h_hdr_of(H.sent[H.nsent - 1].data, "To", got, sizeof(got)), line);
 	}
 	assert_int_equal(h_ev_count(H_EV_REQ), 1);
 }
@@ -212,8 +212,8 @@ static void test_ist_confirmed_udp(void **state)
 	assert_int_equal(sip_tsx_reply(tsx, 404, "Nobody", NULL), 0);
 	assert_int_equal(h_sent_count("SIP/2.0 404 Nobody\r\n"), 1);
 	h_advance(600); /* one G retransmission at +500 */
-	snprintf(ack, sizeof(ack), ACK_OF("%.*s", "z9hG4bKs1"), (int)sip_tsx_to_tag(tsx).l,
-		 sip_tsx_to_tag(tsx).p);
+	snprintf(ack, sizeof(ack), ACK_OF("%.*s", "z9hG4bKs1"),
+		 (int)sip_tsx_to_tag(tsx).l, sip_tsx_to_tag(tsx).p);
 	assert_int_equal(h_recv(ack, false), 0);
 	assert_int_equal(sip_tsx_state(tsx), SIP_TSX_CONFIRMED);
 	assert_int_equal(h_ev_count(H_EV_ACK), 0); /* absorbed, not passed up */
@@ -243,8 +243,8 @@ static void test_ist_confirmed_reliable(void **state)
 	assert_int_equal(sip_tsx_reply(tsx, 480, NULL, NULL), 0);
 	h_advance(20000);
 	assert_int_equal(h_sent_count("SIP/2.0 480 "), 1); /* no Timer G */
-	snprintf(ack, sizeof(ack), ACK_OF("%.*s", "z9hG4bKs1"), (int)sip_tsx_to_tag(tsx).l,
-		 sip_tsx_to_tag(tsx).p);
+	snprintf(ack, sizeof(ack), ACK_OF("%.*s", "z9hG4bKs1"),
+		 (int)sip_tsx_to_tag(tsx).l, sip_tsx_to_tag(tsx).p);
 	assert_int_equal(h_recv(ack, true), 0);
 	assert_null(sip_tsx_lookup(H.st, id)); /* Timer I = 0 */
 	assert_int_equal(h_timers_pending(), 0);
@@ -410,7 +410,8 @@ static void test_nist_reply_prm_and_buf(void **state)
 {
 	struct sip_tsx_reply_prm prm = {.to_tag = PL("mytag"),
 					.hdrs = PL("Expires: 600\r\n"),
-					.ctype = PL("text/plain"), .body = PL("hi")};
+					.ctype = PL("text/plain"),
+					.body = PL("hi")};
 	struct sip_tsx *tsx;
 	char line[256];
 	const char *buf = "SIP/2.0 202 Taken\r\n"
@@ -439,9 +440,10 @@ static void test_nist_reply_prm_and_buf(void **state)
 		struct sip_tsx *c;
 		struct sip_tsx_req_prm rp = {.dst = h_dst(true)};
 
-		rp.req = PL("OPTIONS sip:x SIP/2.0\r\nVia: SIP/2.0/TCP h;branch=z9hG4bKq\r\n"
-			    "From: <sip:a@x>;tag=1\r\nTo: <sip:b@x>\r\nCall-ID: c\r\n"
-			    "CSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n");
+		rp.req =
+		    PL("OPTIONS sip:x SIP/2.0\r\nVia: SIP/2.0/TCP h;branch=z9hG4bKq\r\n"
+		       "From: <sip:a@x>;tag=1\r\nTo: <sip:b@x>\r\nCall-ID: c\r\n"
+		       "CSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n");
 		rp.resp_h = (sip_tsx_resp_h *)1;
 		assert_int_equal(sip_tsx_request(&c, H.st, &rp), 0);
 		assert_int_equal(sip_tsx_reply(c, 200, NULL, NULL), EINVAL);
@@ -480,18 +482,23 @@ static void test_server_bad_input(void **state)
 {
 	(void)state;
 	assert_int_equal(h_recv("OPTIONS sip:x SIP/2.0\r\nCSeq: 1 OPTIONS\r\n"
-				"Content-Length: 0\r\n\r\n", false),
+				"Content-Length: 0\r\n\r\n",
+				false),
 			 EBADMSG);
-	assert_int_equal(h_recv("OPTIONS sip:x SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\n"
-				"CSeq: x OPTIONS\r\nContent-Length: 0\r\n\r\n", false),
-			 EBADMSG);
+	assert_int_equal(
+	    h_recv("OPTIONS sip:x SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\n"
+		   "CSeq: x OPTIONS\r\nContent-Length: 0\r\n\r\n",
+		   false),
+	    EBADMSG);
 	/* 2543 request without Call-ID */
 	assert_int_equal(h_recv("OPTIONS sip:x SIP/2.0\r\nVia: SIP/2.0/UDP h\r\n"
 				"From: <sip:a@x>;tag=1\r\nTo: <sip:b@x>\r\n"
-				"CSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n", false),
+				"CSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n",
+				false),
 			 EBADMSG);
 	assert_int_equal(h_recv("SIP/2.0 200 OK\r\nCSeq: 1 OPTIONS\r\n"
-				"Content-Length: 0\r\n\r\n", false),
+				"Content-Length: 0\r\n\r\n",
+				false),
 			 EBADMSG);
 	assert_int_equal(sip_tsx_stack_count(H.st), 0);
 	assert_int_equal(h_ev_count(H_EV_REQ), 0);
@@ -502,23 +509,23 @@ static void test_server_bad_input(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		T(test_ist_trying_and_provisional, setup_rfc),
-		T(test_ist_no_trying_when_tu_answers, setup_rfc),
-		T(test_ist_completed_timer_g_h, setup_rfc),
-		T(test_ist_timer_g_manual, setup_manual),
-		T(test_ist_confirmed_udp, setup_rfc),
-		T(test_ist_confirmed_reliable, setup_rfc),
-		T(test_ist_timer_h_reliable, setup_rfc),
-		T(test_ist_accepted, setup_rfc),
-		T(test_ist_accepted_reliable, setup_rfc),
-		T(test_ist_transport_error, setup_rfc),
-		T(test_nist_udp, setup_rfc),
-		T(test_nist_timer_j_manual, setup_manual),
-		T(test_nist_reliable, setup_rfc),
-		T(test_nist_reply_prm_and_buf, setup_rfc),
-		T(test_nist_transport_error, setup_rfc),
-		T(test_async_reply_by_id, setup_rfc),
-		T(test_server_bad_input, setup_rfc),
+	    T(test_ist_trying_and_provisional, setup_rfc),
+	    T(test_ist_no_trying_when_tu_answers, setup_rfc),
+	    T(test_ist_completed_timer_g_h, setup_rfc),
+	    T(test_ist_timer_g_manual, setup_manual),
+	    T(test_ist_confirmed_udp, setup_rfc),
+	    T(test_ist_confirmed_reliable, setup_rfc),
+	    T(test_ist_timer_h_reliable, setup_rfc),
+	    T(test_ist_accepted, setup_rfc),
+	    T(test_ist_accepted_reliable, setup_rfc),
+	    T(test_ist_transport_error, setup_rfc),
+	    T(test_nist_udp, setup_rfc),
+	    T(test_nist_timer_j_manual, setup_manual),
+	    T(test_nist_reliable, setup_rfc),
+	    T(test_nist_reply_prm_and_buf, setup_rfc),
+	    T(test_nist_transport_error, setup_rfc),
+	    T(test_async_reply_by_id, setup_rfc),
+	    T(test_server_bad_input, setup_rfc),
 	};
 
 	return cmocka_run_group_tests_name("sip_tsx_server", tests, NULL, NULL);
