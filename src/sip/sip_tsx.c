@@ -200,6 +200,8 @@ int sip_tsx_stack_alloc(struct sip_tsx_stack **stp, const struct sip_tsx_env *en
 		return ENOMEM;
 	st->env = env;
 	st->prm = *prm;
+	if (!st->prm.max)
+		st->prm.max = SIP_TSX_MAX_DEFAULT;
 	if (!st->prm.timer_d_ms)
 		st->prm.timer_d_ms = 32000; /* RFC 3261 §17.1.1.2 */
 	err = hash_alloc(&st->by_id, prm->hint);
@@ -334,6 +336,10 @@ int sip_tsx_request(struct sip_tsx **tsxp, struct sip_tsx_stack *st,
 		err = EEXIST;
 		goto out;
 	}
+	if (hash_count(st->by_id) >= st->prm.max) {
+		err = ENOSPC;
+		goto out;
+	}
 	err = tsx_alloc(&tsx, st,
 			msg->meth == SIP_METHOD_INVITE ? SIP_TSX_ICT : SIP_TSX_NICT, msg,
 			&key, &prm->dst);
@@ -367,6 +373,12 @@ static int recv_new_request(struct sip_tsx_stack *st, struct sip_msg *msg,
 		if (tu->ack_h)
 			tu->ack_h(NULL, msg, src, tu->arg);
 		return 0;
+	}
+	if (hash_count(st->by_id) >= st->prm.max) {
+		log_write(LOG_SIP, LOG_LVL_ERROR, LOG_DIR_NONE, NULL,
+			  "tsx: %zu transactions live, %.*s refused",
+			  hash_count(st->by_id), (int)msg->method.l, msg->method.p);
+		return ENOSPC;
 	}
 	err = tsx_alloc(&tsx, st,
 			msg->meth == SIP_METHOD_INVITE ? SIP_TSX_IST : SIP_TSX_NIST, msg,

@@ -37,6 +37,9 @@
 struct sip_tsx;
 struct sip_tsx_stack;
 
+/* Bound on live transactions when sip_tsx_prm.max is 0. */
+#define SIP_TSX_MAX_DEFAULT (1u << 20)
+
 enum sip_tsx_kind {
 	SIP_TSX_ICT = 0, /* INVITE client, RFC 3261 §17.1.1 */
 	SIP_TSX_NICT,	 /* non-INVITE client, §17.1.2 */
@@ -123,6 +126,7 @@ struct sip_tsx_prm {
 	uint32_t t1_ms, t2_ms, t4_ms;
 	uint32_t timer_d_ms;  /* Timer D on unreliable transports, 0 = 32000 */
 	size_t hint;	      /* expected concurrent transactions, sizes tables */
+	size_t max;	      /* live transactions at most, 0 = SIP_TSX_MAX_DEFAULT */
 	struct sip_tsx_tu tu; /* copied */
 };
 
@@ -140,7 +144,9 @@ size_t sip_tsx_stack_count(const struct sip_tsx_stack *st); /* not Terminated */
  * transaction or tu.ack_h. Responses: to the matching client transaction or
  * tu.stray_h. The transaction takes its own reference on msg.
  * EBADMSG when the top Via or CSeq is missing or malformed (the caller
- * already answered or dropped it: nothing is sent), ENOMEM.
+ * already answered or dropped it: nothing is sent), ENOSPC when a new
+ * server transaction would exceed prm.max (the caller may answer 503
+ * statelessly), ENOMEM.
  */
 int sip_tsx_recv(struct sip_tsx_stack *st, struct sip_msg *msg,
 		 const struct sip_tsx_dst *src);
@@ -165,7 +171,8 @@ struct sip_tsx_req_prm {
  * transaction is then Terminated and resp_h has had its 503, before this
  * returns 0). EINVAL: not a request, ACK,
  * no Via branch with the magic cookie, no CSeq; EEXIST: a client
- * transaction with that branch and method is live; EBADMSG, ENOMEM. */
+ * transaction with that branch and method is live; ENOSPC over prm.max;
+ * EBADMSG, ENOMEM. */
 int sip_tsx_request(struct sip_tsx **tsxp, struct sip_tsx_stack *st,
 		    const struct sip_tsx_req_prm *prm);
 

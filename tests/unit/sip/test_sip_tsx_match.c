@@ -486,6 +486,40 @@ static void test_stack_free_live(void **state)
 	mem_deref(held);
 }
 
+/* The bound on live transactions. */
+static void test_stack_max(void **state)
+{
+	struct sip_tsx_prm prm = {.t1_ms = 500, .t2_ms = 4000, .t4_ms = 5000, .max = 2};
+	struct sip_tsx_stack *st;
+	struct sip_tsx_req_prm rp = {.dst = h_dst(false)};
+	struct sip_tsx *c;
+	struct sip_msg *m = NULL;
+	const char *r;
+	struct sip_tsx_dst src = h_dst(false);
+
+	(void)state;
+	prm.tu.request_h =
+	    (void (*)(struct sip_tsx *, const struct sip_msg *, void *))abort;
+	assert_int_equal(sip_tsx_stack_alloc(&st, &H.env, &prm), 0);
+	rp.resp_h = (sip_tsx_resp_h *)abort;
+	rp.req = pl_from_str(req("OPTIONS", "sip:b@x", "SIP/2.0/UDP p;branch=z9hG4bK1",
+				 "a", NULL, "c1", 1, NULL));
+	assert_int_equal(sip_tsx_request(&c, st, &rp), 0);
+	rp.req = pl_from_str(req("OPTIONS", "sip:b@x", "SIP/2.0/UDP p;branch=z9hG4bK2",
+				 "a", NULL, "c1", 1, NULL));
+	assert_int_equal(sip_tsx_request(&c, st, &rp), 0);
+	rp.req = pl_from_str(req("OPTIONS", "sip:b@x", "SIP/2.0/UDP p;branch=z9hG4bK3",
+				 "a", NULL, "c1", 1, NULL));
+	assert_int_equal(sip_tsx_request(&c, st, &rp), ENOSPC);
+	r = req("OPTIONS", "sip:b@x", "SIP/2.0/UDP q;branch=z9hG4bK4", "a", NULL, "c1", 1,
+		NULL);
+	assert_int_equal(sip_msg_decode_copy(&m, r, strlen(r), NULL), 0);
+	assert_int_equal(sip_tsx_recv(st, m, &src), ENOSPC);
+	mem_deref(m);
+	assert_int_equal(sip_tsx_stack_count(st), 2);
+	sip_tsx_stack_free(st);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int main(void)
@@ -495,7 +529,7 @@ int main(void)
 	    T(test_cancel_match),	T(test_rfc2543_fallback),
 	    T(test_rfc2543_ack_tu_tag), T(test_stray_ack),
 	    T(test_hundred_thousand),	T(test_stack_prm),
-	    T(test_stack_free_live),
+	    T(test_stack_free_live),	T(test_stack_max),
 	};
 
 	return cmocka_run_group_tests_name("sip_tsx_match", tests, NULL, NULL);
