@@ -1,0 +1,614 @@
+/*
+ * sip/sip_tsx — the transaction stack: tables, dispatch of received
+ * messages, the TU entry points, timers and sends shared by the four state
+ * machines (sip_tsx_ict.c, sip_tsx_nict.c, sip_tsx_ist.c, sip_tsx_nist.c).
+ * See sip_tsx.h and docs/sip-transactions.md.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "core/hash.h"
+#include "core/log.h"
+#include "core/mem.h"
+#include "loop/loop.h"
+#include "sip/sip_build.h"
+#include "sip/sip_hdr.h"
+#include "sip/sip_tsx_int.h"
+
+/* ---- production timers: the event loop ---- */
+
+static void *loop_ops_alloc(void *ctx)
+{
+	(void)ctx;
+	return loop_timer_alloc();
+}
+
+static void loop_ops_free(void *t, void *ctx)
+{
+	(void)ctx;
+	loop_timer_free(t);
+}
+
+static void loop_ops_start(void *t, uint64_t ms, sip_tsx_timer_h *h, void *arg, void *ctx)
+{
+	(void)ctx;
+	loop_timer_start(t, ms, h, arg);
+}
+
+static void loop_ops_cancel(void *t, void *ctx)
+{
+	(void)ctx;
+	loop_timer_cancel(t);
+}
+
+const struct sip_tsx_timer_ops sip_tsx_timer_loop = {
+    .alloc = loop_ops_alloc,
+    .free = loop_ops_free,
+    .start = loop_ops_start,
+    .cancel = loop_ops_cancel,
+};
+
+/* ---- names and logging ---- */
+
+const char *sip_tsx_state_name(enum sip_tsx_state s)
+{
+	static const char *const names[] = {
+	    [SIP_TSX_CALLING] = "Calling",	 [SIP_TSX_TRYING] = "Trying",
+	    [SIP_TSX_PROCEEDING] = "Proceeding", [SIP_TSX_COMPLETED] = "Completed",
+	    [SIP_TSX_CONFIRMED] = "Confirmed",	 [SIP_TSX_ACCEPTED] = "Accepted",
+	    [SIP_TSX_TERMINATED] = "Terminated",
+	};
+
+	return (unsigned)s < sizeof(names) / sizeof(names[0]) ? names[s] : "?";
+}
+
+const char *sip_tsx_kind_name(enum sip_tsx_kind k)
+{
+	static const char *const names[] = {
+	    [SIP_TSX_ICT] = "ict",
+	    [SIP_TSX_NICT] = "nict",
+	    [SIP_TSX_IST] = "ist",
+	    [SIP_TSX_NIST] = "nist",
+	};
+
+	return (unsigned)k < sizeof(names) / sizeof(names[0]) ? names[k] : "?";
+}
+
+void sip_tsx_state_set(struct sip_tsx *tsx, enum sip_tsx_state s)
+{
+	if (log_on(LOG_SIP, LOG_LVL_DEBUG)) {
+		const struct pl *m = &tsx->req->method;
+
+		log_write(LOG_SIP, LOG_LVL_DEBUG, LOG_DIR_NONE, NULL,
+			  "tsx %" PRIu64 " %s %.*s %.*s: %s -> %s", tsx->id,
+			  sip_tsx_kind_name(tsx->kind), (int)m->l, m->p,
+			  (int)(tsx->key.branch.l > 64 ? 64 : tsx->key.branch.l),
+			  tsx->key.branch.p ? tsx->key.branch.p : "",
+			  sip_tsx_state_name(tsx->state), sip_tsx_state_name(s));
+	}
+	tsx->state = s;
+}
+
+/* ---- timers, sends, termination ---- */
+
+void sip_tsx_timer_start(struct sip_tsx *tsx, void *timer, uint64_t ms,
+			 sip_tsx_timer_h *h)
+{
+	const struct sip_tsx_env *env = tsx->st->env;
+
+	env->timer->start(timer, ms, h, tsx, env->timer_ctx);
+}
+
+void sip_tsx_timer_stop(struct sip_tsx *tsx, void *timer)
+{
+	const struct sip_tsx_env *env = tsx->st->env;
+
+	env->timer->cancel(timer, env->timer_ctx);
+}
+
+uint64_t sip_tsx_64t1(const struct sip_tsx *tsx)
+{
+	return 64u * (uint64_t)tsx->st->prm.t1_ms;
+}
+
+void sip_tsx_term(struct sip_tsx *tsx)
+{
+	struct sip_tsx_stack *st = tsx->st;
+	const struct sip_tsx_env *env;
+
+	if (!st)
+		return;
+	env = st->env;
+	sip_tsx_state_set(tsx, SIP_TSX_TERMINATED);
+	hash_remove(st->by_id, &tsx->he_id);
+	hash_remove(tsx->kind <= SIP_TSX_NICT ? st->clients : st->servers, &tsx->he_key);
+	env->timer->free(tsx->tm_retx, env->timer_ctx);
+	env->timer->free(tsx->tm_end, env->timer_ctx);
+	tsx->tm_retx = tsx->tm_end = NULL;
+	tsx->st = NULL;
+	mem_deref(tsx);
+}
+
+void sip_tsx_fail(struct sip_tsx *tsx, int err)
+{
+	struct sip_tsx_stack *st = tsx->st;
+	struct sip_tsx_tu tu;
+
+	if (!st)
+		return;
+	tu = st->prm.tu;
+	mem_ref(tsx);
+	log_write(LOG_SIP, err == ETIMEDOUT ? LOG_LVL_DEBUG : LOG_LVL_ERROR, LOG_DIR_NONE,
+		  NULL, "tsx %" PRIu64 " %s %.*s failed in %s: %s", tsx->id,
+		  sip_tsx_kind_name(tsx->kind), (int)tsx->req->method.l,
+		  tsx->req->method.p, sip_tsx_state_name(tsx->state), strerror(err));
+	sip_tsx_term(tsx);
+	if (tsx->kind <= SIP_TSX_NICT) {
+		/* §17.1.1.2, §17.1.2.2: timeout is 408; §17.1.4: 503 */
+		if (!tsx->final_seen)
+			tsx->scode = err == ETIMEDOUT ? 408 : 503;
+		/* one final outcome per transaction: after a final response
+		 * (a failing ACK), the TU is not told again */
+		if (tsx->resp_h && !tsx->final_seen)
+			tsx->resp_h(tsx, NULL, tsx->scode, tsx->resp_arg);
+	} else if (tu.server_err_h) {
+		tu.server_err_h(tsx, err, tu.arg);
+	}
+	mem_deref(tsx);
+}
+
+int sip_tsx_send(struct sip_tsx *tsx, const void *data, size_t len)
+{
+	const struct sip_tsx_env *env;
+	int err;
+
+	if (!tsx->st)
+		return ESHUTDOWN;
+	env = tsx->st->env;
+	err = env->send(&tsx->dst, data, len, env->send_arg);
+	if (err)
+		sip_tsx_fail(tsx, err);
+	return err;
+}
+
+/* ---- stack ---- */
+
+static void stack_destroy(void *data)
+{
+	struct sip_tsx_stack *st = data;
+
+	mem_deref(st->by_id);
+	mem_deref(st->clients);
+	mem_deref(st->servers);
+}
+
+int sip_tsx_stack_alloc(struct sip_tsx_stack **stp, const struct sip_tsx_env *env,
+			const struct sip_tsx_prm *prm)
+{
+	struct sip_tsx_stack *st;
+	int err;
+
+	if (!stp || !env || !prm || !env->send || !env->timer || !env->timer->alloc ||
+	    !env->timer->free || !env->timer->start || !env->timer->cancel ||
+	    !prm->tu.request_h || !prm->t1_ms || !prm->t2_ms || !prm->t4_ms ||
+	    prm->t2_ms < prm->t1_ms)
+		return EINVAL;
+	st = mem_zalloc(sizeof(*st), stack_destroy);
+	if (!st)
+		return ENOMEM;
+	st->env = env;
+	st->prm = *prm;
+	if (!st->prm.max)
+		st->prm.max = SIP_TSX_MAX_DEFAULT;
+	if (!st->prm.timer_d_ms)
+		st->prm.timer_d_ms = 32000; /* RFC 3261 §17.1.1.2 */
+	err = hash_alloc(&st->by_id, prm->hint);
+	err = err ? err : hash_alloc(&st->clients, prm->hint / 2);
+	err = err ? err : hash_alloc(&st->servers, prm->hint / 2);
+	if (err) {
+		mem_deref(st);
+		return err;
+	}
+	st->next_id = 1;
+	*stp = st;
+	return 0;
+}
+
+void sip_tsx_stack_free(struct sip_tsx_stack *st)
+{
+	struct hash_iter it;
+	struct hash_entry *e;
+
+	if (!st)
+		return;
+	hash_iter_init(&it, st->by_id);
+	while ((e = hash_iter_next(&it)))
+		sip_tsx_term(HASH_OBJ(e, struct sip_tsx, he_id));
+	mem_deref(st);
+}
+
+size_t sip_tsx_stack_count(const struct sip_tsx_stack *st)
+{
+	return st ? hash_count(st->by_id) : 0;
+}
+
+static bool id_match(const struct hash_entry *e, const void *key)
+{
+	return HASH_OBJ(e, struct sip_tsx, he_id)->id == *(const uint64_t *)key;
+}
+
+struct sip_tsx *sip_tsx_lookup(struct sip_tsx_stack *st, uint64_t id)
+{
+	struct hash_entry *e;
+
+	if (!st)
+		return NULL;
+	e = hash_lookup(st->by_id, hash_u64(id), id_match, &id);
+	return e ? HASH_OBJ(e, struct sip_tsx, he_id) : NULL;
+}
+
+int sip_tsx_branch_gen(struct sip_tsx_stack *st, char *buf, size_t size)
+{
+	int n;
+
+	if (!st || !buf || size < 24)
+		return EINVAL;
+	/* The hash key is random per process: unpredictable and unique. */
+	n = snprintf(buf, size, "z9hG4bK%016" PRIx64,
+		     hash_u64(++st->tag_seq ^ ((uint64_t)(uintptr_t)st << 20)));
+	return n > 0 && (size_t)n < size ? 0 : ENOSPC;
+}
+
+/* ---- transactions ---- */
+
+static void tsx_destroy(void *data)
+{
+	struct sip_tsx *tsx = data;
+
+	mbuf_reset(&tsx->out);
+	mbuf_reset(&tsx->ack);
+	mem_deref(tsx->req);
+}
+
+static int tsx_alloc(struct sip_tsx **tsxp, struct sip_tsx_stack *st,
+		     enum sip_tsx_kind kind, struct sip_msg *req,
+		     const struct sip_tsx_key *key, const struct sip_tsx_dst *dst)
+{
+	const struct sip_tsx_env *env = st->env;
+	struct sip_tsx *tsx = mem_zalloc(sizeof(*tsx), tsx_destroy);
+
+	if (!tsx)
+		return ENOMEM;
+	mbuf_init(&tsx->out, SIP_MSG_MAX_HARD);
+	mbuf_init(&tsx->ack, SIP_MSG_MAX_HARD);
+	tsx->req = mem_ref(req);
+	tsx->tm_retx = env->timer->alloc(env->timer_ctx);
+	tsx->tm_end = env->timer->alloc(env->timer_ctx);
+	if (!tsx->tm_retx || !tsx->tm_end) {
+		if (tsx->tm_retx)
+			env->timer->free(tsx->tm_retx, env->timer_ctx);
+		if (tsx->tm_end)
+			env->timer->free(tsx->tm_end, env->timer_ctx);
+		mem_deref(tsx);
+		return ENOMEM;
+	}
+	tsx->st = st;
+	tsx->id = st->next_id++;
+	tsx->kind = kind;
+	tsx->state = kind == SIP_TSX_ICT   ? SIP_TSX_CALLING
+		     : kind == SIP_TSX_IST ? SIP_TSX_PROCEEDING
+					   : SIP_TSX_TRYING;
+	tsx->key = *key;
+	tsx->dst = *dst;
+	hash_insert(st->by_id, &tsx->he_id, hash_u64(tsx->id));
+	hash_insert(kind <= SIP_TSX_NICT ? st->clients : st->servers, &tsx->he_key,
+		    sip_tsx_key_hash(key));
+	*tsxp = tsx;
+	return 0;
+}
+
+int sip_tsx_request(struct sip_tsx **tsxp, struct sip_tsx_stack *st,
+		    const struct sip_tsx_req_prm *prm)
+{
+	struct sip_decode_prm dprm = {.max_size = SIP_MSG_MAX_HARD};
+	struct sip_msg *msg = NULL;
+	struct sip_tsx_key key;
+	struct sip_tsx *tsx;
+	int err;
+
+	if (!tsxp || !st || !prm || !prm->req.p || !prm->resp_h)
+		return EINVAL;
+	err = sip_msg_decode_copy(&msg, prm->req.p, prm->req.l, &dprm);
+	if (err)
+		goto out;
+	if (!msg->req || msg->meth == SIP_METHOD_ACK) {
+		err = EINVAL;
+		goto out;
+	}
+	err = sip_tsx_key_req(&key, msg);
+	if (err || !key.rfc3261) {
+		err = EINVAL;
+		goto out;
+	}
+	if (sip_tsx_find_client(st, &key)) {
+		err = EEXIST;
+		goto out;
+	}
+	if (hash_count(st->by_id) >= st->prm.max) {
+		err = ENOSPC;
+		goto out;
+	}
+	err = tsx_alloc(&tsx, st,
+			msg->meth == SIP_METHOD_INVITE ? SIP_TSX_ICT : SIP_TSX_NICT, msg,
+			&key, &prm->dst);
+	if (err)
+		goto out;
+	tsx->resp_h = prm->resp_h;
+	tsx->resp_arg = prm->arg;
+	mem_ref(tsx);
+	if (tsx->kind == SIP_TSX_ICT)
+		sip_tsx_ict_start(tsx);
+	else
+		sip_tsx_nict_start(tsx);
+	/* A synchronous send error already terminated it (and told resp_h). */
+	*tsxp = tsx->st ? tsx : NULL;
+	mem_deref(tsx);
+out:
+	mem_deref(msg);
+	return err;
+}
+
+/* A request matching no transaction: a new server transaction, or a stray
+ * ACK for the TU. */
+static int recv_new_request(struct sip_tsx_stack *st, struct sip_msg *msg,
+			    const struct sip_tsx_key *key, const struct sip_tsx_dst *src)
+{
+	const struct sip_tsx_tu *tu = &st->prm.tu;
+	struct sip_tsx *tsx;
+	int err;
+
+	if (key->ack) {
+		if (tu->ack_h)
+			tu->ack_h(NULL, msg, src, tu->arg);
+		return 0;
+	}
+	if (hash_count(st->by_id) >= st->prm.max) {
+		log_write(LOG_SIP, LOG_LVL_ERROR, LOG_DIR_NONE, NULL,
+			  "tsx: %zu transactions live, %.*s refused",
+			  hash_count(st->by_id), (int)msg->method.l, msg->method.p);
+		return ENOSPC;
+	}
+	err = tsx_alloc(&tsx, st,
+			msg->meth == SIP_METHOD_INVITE ? SIP_TSX_IST : SIP_TSX_NIST, msg,
+			key, src);
+	if (err)
+		return err;
+	tsx->tag_len = (size_t)snprintf(tsx->tag, sizeof(tsx->tag), "%016" PRIx64,
+					hash_u64(++st->tag_seq));
+	mem_ref(tsx);
+	if (tsx->kind == SIP_TSX_IST)
+		sip_tsx_ist_start(tsx);
+	tu->request_h(tsx, msg, tu->arg);
+	mem_deref(tsx);
+	return 0;
+}
+
+int sip_tsx_recv(struct sip_tsx_stack *st, struct sip_msg *msg,
+		 const struct sip_tsx_dst *src)
+{
+	struct sip_tsx_key key;
+	struct sip_tsx *tsx;
+	int err;
+
+	if (!st || !msg || !src)
+		return EINVAL;
+	err = msg->req ? sip_tsx_key_req(&key, msg) : sip_tsx_key_resp(&key, msg);
+	if (err)
+		return err;
+	if (!msg->req) {
+		tsx = sip_tsx_find_client(st, &key);
+		if (!tsx) {
+			if (st->prm.tu.stray_h)
+				st->prm.tu.stray_h(msg, src, st->prm.tu.arg);
+			return 0;
+		}
+		mem_ref(tsx);
+		if (tsx->kind == SIP_TSX_ICT)
+			sip_tsx_ict_recv(tsx, msg);
+		else
+			sip_tsx_nict_recv(tsx, msg);
+		mem_deref(tsx);
+		return 0;
+	}
+	tsx = sip_tsx_find_server(st, &key);
+	if (!tsx)
+		return recv_new_request(st, msg, &key, src);
+	mem_ref(tsx);
+	if (tsx->kind == SIP_TSX_IST)
+		sip_tsx_ist_recv(tsx, msg, src);
+	else
+		sip_tsx_nist_recv(tsx, msg);
+	mem_deref(tsx);
+	return 0;
+}
+
+/* ---- TU responses ---- */
+
+static const char *reason_default(uint16_t scode)
+{
+	static const struct {
+		uint16_t scode;
+		const char *reason;
+	} tab[] = {
+	    {100, "Trying"},
+	    {180, "Ringing"},
+	    {181, "Call Is Being Forwarded"},
+	    {182, "Queued"},
+	    {183, "Session Progress"},
+	    {200, "OK"},
+	    {202, "Accepted"},
+	    {400, "Bad Request"},
+	    {401, "Unauthorized"},
+	    {403, "Forbidden"},
+	    {404, "Not Found"},
+	    {405, "Method Not Allowed"},
+	    {407, "Proxy Authentication Required"},
+	    {408, "Request Timeout"},
+	    {423, "Interval Too Brief"},
+	    {480, "Temporarily Unavailable"},
+	    {481, "Call/Transaction Does Not Exist"},
+	    {486, "Busy Here"},
+	    {487, "Request Terminated"},
+	    {488, "Not Acceptable Here"},
+	    {500, "Server Internal Error"},
+	    {503, "Service Unavailable"},
+	    {504, "Server Time-out"},
+	    {600, "Busy Everywhere"},
+	    {603, "Decline"},
+	};
+
+	for (size_t i = 0; i < sizeof(tab) / sizeof(tab[0]); i++)
+		if (tab[i].scode == scode)
+			return tab[i].reason;
+	return scode < 200 ? "Session Progress" : scode < 300 ? "OK" : "Error";
+}
+
+/* Hands a built response to the machine; mb is taken on success. */
+static int reply_send(struct sip_tsx *tsx, uint16_t scode, struct mbuf *mb, struct pl tag)
+{
+	int err;
+
+	mem_ref(tsx);
+	if (tsx->kind == SIP_TSX_IST)
+		err = sip_tsx_ist_send(tsx, scode, mb, tag);
+	else
+		err = sip_tsx_nist_send(tsx, scode, mb);
+	mem_deref(tsx);
+	return err;
+}
+
+int sip_tsx_reply(struct sip_tsx *tsx, uint16_t scode, const char *reason,
+		  const struct sip_tsx_reply_prm *prm)
+{
+	struct sip_resp_prm rprm = {.scode = scode};
+	struct mbuf mb;
+	int err;
+
+	if (!tsx || tsx->kind < SIP_TSX_IST || scode < 100 || scode > 699)
+		return EINVAL;
+	if (!tsx->st)
+		return EPROTO;
+	rprm.reason = pl_from_str(reason ? reason : reason_default(scode));
+	if (prm) {
+		rprm.to_tag = prm->to_tag;
+		rprm.hdrs = prm->hdrs;
+		rprm.ctype = prm->ctype;
+		rprm.body = prm->body;
+	}
+	if (!pl_isset(rprm.to_tag))
+		rprm.to_tag = (struct pl){tsx->tag, tsx->tag_len};
+	mbuf_init(&mb, SIP_MSG_MAX_HARD);
+	err = sip_resp_build(&mb, tsx->req, &rprm);
+	if (!err)
+		err = reply_send(tsx, scode, &mb,
+				 pl_isset(tsx->key.ttag) ? tsx->key.ttag : rprm.to_tag);
+	mbuf_reset(&mb);
+	return err;
+}
+
+int sip_tsx_reply_buf(struct sip_tsx *tsx, const void *data, size_t len)
+{
+	struct sip_decode_prm dprm = {.max_size = SIP_MSG_MAX_HARD};
+	struct sip_msg *msg = NULL;
+	struct pl tag = PL_INIT;
+	const struct sip_hdr *to;
+	struct sip_addr a;
+	struct mbuf mb;
+	int err;
+
+	if (!tsx || tsx->kind < SIP_TSX_IST || !data)
+		return EINVAL;
+	if (!tsx->st)
+		return EPROTO;
+	err = sip_msg_decode_copy(&msg, data, len, &dprm);
+	if (err || msg->req) {
+		err = EBADMSG;
+		goto out;
+	}
+	to = sip_msg_hdr(msg, SIP_HDR_TO);
+	if (to && !sip_addr_decode(&a, to->val))
+		tag = a.tag;
+	mbuf_init(&mb, SIP_MSG_MAX_HARD);
+	err = mbuf_write(&mb, data, len);
+	if (!err)
+		err = reply_send(tsx, msg->scode, &mb, tag);
+	mbuf_reset(&mb);
+out:
+	mem_deref(msg);
+	return err;
+}
+
+/* ---- accessors ---- */
+
+int sip_tsx_transport_error(struct sip_tsx_stack *st, uint64_t id, int err)
+{
+	struct sip_tsx *tsx = sip_tsx_lookup(st, id);
+
+	if (!tsx)
+		return ENOENT;
+	sip_tsx_fail(tsx, err ? err : EIO);
+	return 0;
+}
+
+void sip_tsx_terminate(struct sip_tsx *tsx)
+{
+	if (tsx)
+		sip_tsx_term(tsx);
+}
+
+uint64_t sip_tsx_id(const struct sip_tsx *tsx)
+{
+	return tsx->id;
+}
+
+enum sip_tsx_kind sip_tsx_kind(const struct sip_tsx *tsx)
+{
+	return tsx->kind;
+}
+
+enum sip_tsx_state sip_tsx_state(const struct sip_tsx *tsx)
+{
+	return tsx->state;
+}
+
+const struct sip_msg *sip_tsx_req(const struct sip_tsx *tsx)
+{
+	return tsx->req;
+}
+
+const struct sip_tsx_dst *sip_tsx_dst(const struct sip_tsx *tsx)
+{
+	return &tsx->dst;
+}
+
+struct pl sip_tsx_to_tag(const struct sip_tsx *tsx)
+{
+	return (struct pl){tsx->tag, tsx->tag_len};
+}
+
+uint16_t sip_tsx_scode(const struct sip_tsx *tsx)
+{
+	return tsx->scode;
+}
+
+void sip_tsx_tu_data_set(struct sip_tsx *tsx, void *data)
+{
+	tsx->tu_data = data;
+}
+
+void *sip_tsx_tu_data(const struct sip_tsx *tsx)
+{
+	return tsx->tu_data;
+}

@@ -1,0 +1,188 @@
+/*
+ * sip/sip_tsx_ict — INVITE client transaction.
+ *
+ * States: Calling, Proceeding, Accepted, Completed, Terminated.
+ * Implements RFC 3261 §17.1.1 (§17.1.1.2 state machine: Timer A
+ * retransmission from T1 doubling without cap on unreliable transports,
+ * Timer B = 64*T1 in Calling, Timer D = 32 s unreliable / 0 reliable in
+ * Completed; §17.1.1.3 the ACK for a non-2xx final response), §17.1.4
+ * (transport errors), §9.1 (building the CANCEL), and RFC 6026 §8.4
+ * (Accepted: 2xx and its retransmissions go to the TU until Timer M =
+ * 64*T1; the TU sends the ACK for a 2xx).
+ *
+ *   Calling --1xx--> Proceeding --1xx--> Proceeding
+ *   Calling/Proceeding --2xx--> Accepted --2xx (to TU)--> Accepted --M--> Terminated
+ *   Calling/Proceeding --300-699 (ACK)--> Completed --300-699 (ACK)--> Completed --D-->
+ * Terminated Calling --B--> Terminated (408 to the TU); any --send error--> Terminated
+ * (503)
+ */
+#include <errno.h>
+
+#include "core/mem.h"
+#include "sip/sip_build.h"
+#include "sip/sip_hdr.h"
+#include "sip/sip_tsx_int.h"
+
+/* A request sharing the INVITE's Request-URI, top Via, From, Call-ID, CSeq
+ * number and Route set (§9.1 CANCEL, §17.1.1.3 ACK), with the given To. */
+static int ict_sibling_build(struct mbuf *mb, const struct sip_msg *inv, struct pl method,
+			     struct pl to)
+{
+	const struct sip_hdr *from = sip_msg_hdr(inv, SIP_HDR_FROM);
+	const struct sip_hdr *via = sip_msg_hdr(inv, SIP_HDR_VIA);
+	const struct sip_hdr *cid = sip_msg_hdr(inv, SIP_HDR_CALL_ID);
+	const struct sip_hdr *cs = sip_msg_hdr(inv, SIP_HDR_CSEQ);
+	struct sip_req_prm prm = {.method = method, .ruri = inv->ruri};
+	struct sip_cseq cseq;
+	struct mbuf routes;
+	int last = -1;
+	int err = 0;
+
+	if (!from || !via || !cid || !cs || sip_cseq_decode(&cseq, cs->val))
+		return EBADMSG;
+	mbuf_init(&routes, SIP_MSG_MAX_HARD);
+	for (const struct sip_hdr *h = sip_msg_hdr(inv, SIP_HDR_ROUTE); h && !err;
+	     h = sip_msg_hdr_next(inv, h)) {
+		if (h->line_no == last)
+			continue;
+		last = h->line_no;
+		err = mbuf_write_pl(&routes, h->line);
+	}
+	prm.via = via->val;
+	prm.from = from->val;
+	prm.to = to;
+	prm.call_id = cid->val;
+	prm.cseq = cseq.num;
+	prm.hdrs = (struct pl){(const char *)routes.buf, routes.end};
+	if (!err)
+		err = sip_req_build(mb, &prm);
+	mbuf_reset(&routes);
+	return err;
+}
+
+int sip_tsx_cancel_build(struct mbuf *mb, const struct sip_tsx *ict)
+{
+	const struct sip_hdr *to;
+
+	if (!mb || !ict || ict->kind != SIP_TSX_ICT)
+		return EINVAL;
+	to = sip_msg_hdr(ict->req, SIP_HDR_TO);
+	if (!to)
+		return EBADMSG;
+	return ict_sibling_build(mb, ict->req, PL("CANCEL"), to->val);
+}
+
+static void ict_timer_a(void *arg)
+{
+	struct sip_tsx *tsx = arg;
+
+	if (tsx->state != SIP_TSX_CALLING)
+		return;
+	mem_ref(tsx);
+	if (!sip_tsx_send(tsx, tsx->req->raw.p, tsx->req->raw.l)) {
+		tsx->retx_ms *= 2; /* no T2 cap for INVITE (§17.1.1.2) */
+		sip_tsx_timer_start(tsx, tsx->tm_retx, tsx->retx_ms, ict_timer_a);
+	}
+	mem_deref(tsx);
+}
+
+static void ict_timer_b(void *arg)
+{
+	struct sip_tsx *tsx = arg;
+
+	if (tsx->state == SIP_TSX_CALLING)
+		sip_tsx_fail(tsx, ETIMEDOUT);
+}
+
+/* Timer D (Completed) and Timer M (Accepted) */
+static void ict_timer_end(void *arg)
+{
+	sip_tsx_term(arg);
+}
+
+void sip_tsx_ict_start(struct sip_tsx *tsx)
+{
+	mem_ref(tsx);
+	if (sip_tsx_send(tsx, tsx->req->raw.p, tsx->req->raw.l))
+		goto out;
+	if (!tsx->dst.reliable) {
+		tsx->retx_ms = tsx->st->prm.t1_ms;
+		sip_tsx_timer_start(tsx, tsx->tm_retx, tsx->retx_ms, ict_timer_a);
+	}
+	sip_tsx_timer_start(tsx, tsx->tm_end, sip_tsx_64t1(tsx), ict_timer_b);
+out:
+	mem_deref(tsx);
+}
+
+static void ict_report(struct sip_tsx *tsx, const struct sip_msg *resp)
+{
+	tsx->scode = resp->scode;
+	if (resp->scode >= 200)
+		tsx->final_seen = true;
+	tsx->resp_h(tsx, resp, resp->scode, tsx->resp_arg);
+}
+
+static void ict_final_error(struct sip_tsx *tsx, const struct sip_msg *resp)
+{
+	const struct sip_hdr *to = sip_msg_hdr(resp, SIP_HDR_TO);
+	int err;
+
+	sip_tsx_timer_stop(tsx, tsx->tm_retx);
+	sip_tsx_timer_stop(tsx, tsx->tm_end);
+	mbuf_clear(&tsx->ack);
+	err = to ? ict_sibling_build(&tsx->ack, tsx->req, PL("ACK"), to->val) : EBADMSG;
+	sip_tsx_state_set(tsx, SIP_TSX_COMPLETED);
+	/* The TU learns the final first: a failing ACK must not hide it
+	 * (sip_tsx_fail then ends the transaction without a second report). */
+	ict_report(tsx, resp);
+	if (!tsx->st)
+		return; /* the TU terminated it */
+	if (err) {
+		sip_tsx_fail(tsx, err);
+		return;
+	}
+	if (sip_tsx_send(tsx, tsx->ack.buf, tsx->ack.end))
+		return;
+	if (tsx->dst.reliable)
+		sip_tsx_term(tsx); /* Timer D = 0 */
+	else
+		sip_tsx_timer_start(tsx, tsx->tm_end, tsx->st->prm.timer_d_ms,
+				    ict_timer_end);
+}
+
+void sip_tsx_ict_recv(struct sip_tsx *tsx, const struct sip_msg *resp)
+{
+	uint16_t sc = resp->scode;
+
+	switch (tsx->state) {
+	case SIP_TSX_CALLING:
+	case SIP_TSX_PROCEEDING:
+		if (sc < 200) {
+			if (tsx->state == SIP_TSX_CALLING) {
+				sip_tsx_timer_stop(tsx, tsx->tm_retx);
+				sip_tsx_timer_stop(tsx, tsx->tm_end);
+				sip_tsx_state_set(tsx, SIP_TSX_PROCEEDING);
+			}
+			ict_report(tsx, resp);
+		} else if (sc < 300) {
+			sip_tsx_timer_stop(tsx, tsx->tm_retx);
+			sip_tsx_state_set(tsx, SIP_TSX_ACCEPTED);
+			sip_tsx_timer_start(tsx, tsx->tm_end, sip_tsx_64t1(tsx),
+					    ict_timer_end);
+			ict_report(tsx, resp);
+		} else {
+			ict_final_error(tsx, resp);
+		}
+		break;
+	case SIP_TSX_ACCEPTED:
+		if (sc >= 200 && sc < 300)
+			ict_report(tsx, resp);
+		break;
+	case SIP_TSX_COMPLETED:
+		if (sc >= 300)
+			sip_tsx_send(tsx, tsx->ack.buf, tsx->ack.end);
+		break;
+	default:
+		break;
+	}
+}

@@ -1,0 +1,86 @@
+/*
+ * sip/sip_tsx_nict — non-INVITE client transaction.
+ *
+ * States: Trying, Proceeding, Completed, Terminated.
+ * Implements RFC 3261 §17.1.2 (§17.1.2.2 state machine: Timer E
+ * retransmission on unreliable transports, starting at T1 and doubling up
+ * to T2 in Trying, every T2 in Proceeding; Timer F = 64*T1 in Trying and
+ * Proceeding; Timer K = T4 unreliable / 0 reliable in Completed) and
+ * §17.1.4 (transport errors).
+ *
+ *   Trying --1xx--> Proceeding --1xx--> Proceeding
+ *   Trying/Proceeding --200-699--> Completed --K--> Terminated
+ *   Trying/Proceeding --F--> Terminated (408 to the TU)
+ *   any --send error--> Terminated (503 to the TU)
+ */
+#include <errno.h>
+
+#include "core/mem.h"
+#include "sip/sip_tsx_int.h"
+
+static void nict_timer_e(void *arg)
+{
+	struct sip_tsx *tsx = arg;
+	uint64_t t2 = tsx->st ? tsx->st->prm.t2_ms : 0;
+
+	if (tsx->state != SIP_TSX_TRYING && tsx->state != SIP_TSX_PROCEEDING)
+		return;
+	mem_ref(tsx);
+	if (!sip_tsx_send(tsx, tsx->req->raw.p, tsx->req->raw.l)) {
+		if (tsx->state == SIP_TSX_PROCEEDING)
+			tsx->retx_ms = t2;
+		else
+			tsx->retx_ms = tsx->retx_ms * 2 < t2 ? tsx->retx_ms * 2 : t2;
+		sip_tsx_timer_start(tsx, tsx->tm_retx, tsx->retx_ms, nict_timer_e);
+	}
+	mem_deref(tsx);
+}
+
+static void nict_timer_f(void *arg)
+{
+	struct sip_tsx *tsx = arg;
+
+	if (tsx->state == SIP_TSX_TRYING || tsx->state == SIP_TSX_PROCEEDING)
+		sip_tsx_fail(tsx, ETIMEDOUT);
+}
+
+static void nict_timer_k(void *arg)
+{
+	sip_tsx_term(arg);
+}
+
+void sip_tsx_nict_start(struct sip_tsx *tsx)
+{
+	mem_ref(tsx);
+	if (sip_tsx_send(tsx, tsx->req->raw.p, tsx->req->raw.l))
+		goto out;
+	if (!tsx->dst.reliable) {
+		tsx->retx_ms = tsx->st->prm.t1_ms;
+		sip_tsx_timer_start(tsx, tsx->tm_retx, tsx->retx_ms, nict_timer_e);
+	}
+	sip_tsx_timer_start(tsx, tsx->tm_end, sip_tsx_64t1(tsx), nict_timer_f);
+out:
+	mem_deref(tsx);
+}
+
+void sip_tsx_nict_recv(struct sip_tsx *tsx, const struct sip_msg *resp)
+{
+	if (tsx->state != SIP_TSX_TRYING && tsx->state != SIP_TSX_PROCEEDING)
+		return; /* Completed: retransmitted finals are absorbed */
+	tsx->scode = resp->scode;
+	if (resp->scode < 200) {
+		if (tsx->state == SIP_TSX_TRYING)
+			sip_tsx_state_set(tsx, SIP_TSX_PROCEEDING);
+		tsx->resp_h(tsx, resp, resp->scode, tsx->resp_arg);
+		return;
+	}
+	sip_tsx_timer_stop(tsx, tsx->tm_retx);
+	sip_tsx_timer_stop(tsx, tsx->tm_end);
+	tsx->final_seen = true;
+	sip_tsx_state_set(tsx, SIP_TSX_COMPLETED);
+	if (!tsx->dst.reliable)
+		sip_tsx_timer_start(tsx, tsx->tm_end, tsx->st->prm.t4_ms, nict_timer_k);
+	tsx->resp_h(tsx, resp, resp->scode, tsx->resp_arg);
+	if (tsx->dst.reliable)
+		sip_tsx_term(tsx); /* Timer K = 0 */
+}
