@@ -366,9 +366,9 @@ static bool derived_impi_of(struct pl host, const char *imsi)
 	char mnc[4], mcc[4];
 	size_t l = strlen(imsi);
 
-	if (host.l != 36 || strncasecmp(host.p, "ims.mnc", 7) ||
+	if (host.l != 33 || strncasecmp(host.p, "ims.mnc", 7) ||
 	    strncasecmp(host.p + 10, ".mcc", 4) ||
-	    strncasecmp(host.p + 17, ".3gppnetwork.org", 19))
+	    strncasecmp(host.p + 17, ".3gppnetwork.org", 16))
 		return false;
 	memcpy(mnc, host.p + 7, 3);
 	memcpy(mcc, host.p + 14, 3);
