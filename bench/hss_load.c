@@ -62,9 +62,10 @@ static char *gen_text(unsigned n, size_t *len)
 
 	if (!t)
 		return NULL;
-	o += (size_t)snprintf(t + o, cap - o,
-			      "{\"sip_addr\": \"127.0.0.1\", \"domain\": \"ims.example\", "
-			      "\"ue_db\": [\n");
+	o +=
+	    (size_t)snprintf(t + o, cap - o,
+			     "{\"sip_addr\": \"127.0.0.1\", \"domain\": \"ims.example\", "
+			     "\"ue_db\": [\n");
 	for (unsigned i = 0; i < n; i++) {
 		o += (size_t)snprintf(
 		    t + o, cap - o,
@@ -161,20 +162,24 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	printf("users %u, text %.1f MB\n", n, (double)len / 1e6);
-	printf("json parse      %7.3f s CPU  heap +%7.1f MB (%4.0f B/user)  RSS +%.1f MB\n",
-	       c1 - c0, (double)(h1 - h0) / 1e6, (double)(h1 - h0) / n,
-	       (double)(r1 - r0) / 1e6);
-	printf("typed config    %7.3f s CPU  heap +%7.1f MB (%4.0f B/user) once the tree is "
-	       "freed\n",
-	       c2 - c1, ((double)h2 - (double)h0) / 1e6, ((double)h2 - (double)h0) / n);
-	printf("hss indexes     %7.3f s CPU  heap +%7.1f MB (%4.0f B/user)  RSS +%.1f MB; "
-	       "hss_mem_usage %.0f B/user\n",
-	       c4 - c3, (double)(h3 - h2) / 1e6, (double)(h3 - h2) / n,
-	       ((double)r3 - (double)r2) / 1e6, (double)hss_mem_usage(hss) / n);
+	printf(
+	    "json parse      %7.3f s CPU  heap +%7.1f MB (%4.0f B/user)  RSS +%.1f MB\n",
+	    c1 - c0, (double)(h1 - h0) / 1e6, (double)(h1 - h0) / n,
+	    (double)(r1 - r0) / 1e6);
+	printf(
+	    "typed config    %7.3f s CPU  heap +%7.1f MB (%4.0f B/user) once the tree is "
+	    "freed\n",
+	    c2 - c1, ((double)h2 - (double)h0) / 1e6, ((double)h2 - (double)h0) / n);
+	printf(
+	    "hss indexes     %7.3f s CPU  heap +%7.1f MB (%4.0f B/user)  RSS +%.1f MB; "
+	    "hss_mem_usage %.0f B/user\n",
+	    c4 - c3, (double)(h3 - h2) / 1e6, (double)(h3 - h2) / n,
+	    ((double)r3 - (double)r2) / 1e6, (double)hss_mem_usage(hss) / n);
 	printf("peak RSS over start %.1f MB\n", ((double)r3 - (double)r0) / 1e6);
 	printf("lookup by IMPI  %7.0f ns/op (incl. snprintf)\n", (c5 - c4) * 1e9 / n);
-	printf("lookup by IMPU  %7.0f ns/op (tel form via sip;user=phone, incl. snprintf)\n",
-	       (c6 - c5) * 1e9 / n);
+	printf(
+	    "lookup by IMPU  %7.0f ns/op (tel form via sip;user=phone, incl. snprintf)\n",
+	    (c6 - c5) * 1e9 / n);
 	printf("av_generate     %7.0f ns/op (Milenage, OPc)\n", (cv1 - cv0) * 1e9 / nav);
 	mem_deref(hss);
 	ims_cfg_free(cfg);

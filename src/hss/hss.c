@@ -33,7 +33,7 @@ static void hss_destroy(void *data)
 }
 
 static int load_err(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
 static int load_err(char *err, size_t errlen, const char *fmt, ...)
 {
@@ -50,7 +50,8 @@ static int load_err(char *err, size_t errlen, const char *fmt, ...)
 /* multi_sim entries with the same IMSI may share identities. */
 static bool same_multi_sim(const struct ims_cfg_ue *a, const struct ims_cfg_ue *b)
 {
-	return a->multi_sim && b->multi_sim && a->imsi && b->imsi && !strcmp(a->imsi, b->imsi);
+	return a->multi_sim && b->multi_sim && a->imsi && b->imsi &&
+	       !strcmp(a->imsi, b->imsi);
 }
 
 struct pl hss_ent_text(const struct hss *hss, const struct hss_key_ent *e,
@@ -174,10 +175,11 @@ static int user_index(struct hss *hss, uint32_t i, char *err, size_t errlen)
 			const struct hss_user *ou = HASH_OBJ(o, struct hss_user, he_impi);
 
 			if (!same_multi_sim(ou->ue, ue))
-				return load_err(err, errlen,
-						"ue_db[%u].impi: \"%.64s\" already used by "
-						"ue_db[%u]",
-						i, ue->impi, hss_user_index(hss, ou));
+				return load_err(
+				    err, errlen,
+				    "ue_db[%u].impi: \"%.64s\" already used by "
+				    "ue_db[%u]",
+				    i, ue->impi, hss_user_index(hss, ou));
 		}
 		hash_insert(hss->by_impi, &u->he_impi, hv);
 	}
@@ -207,13 +209,15 @@ static int user_index(struct hss *hss, uint32_t i, char *err, size_t errlen)
 			return load_err(err, errlen, "ue_db[%u].nai: too long", i);
 		o = hash_lookup(hss->by_nai, hv, nai_match_h, &k);
 		if (o) {
-			const struct hss_key_ent *oe = HASH_OBJ(o, struct hss_key_ent, he);
+			const struct hss_key_ent *oe =
+			    HASH_OBJ(o, struct hss_key_ent, he);
 
 			if (!same_multi_sim(hss->users[oe->user].ue, ue))
-				return load_err(err, errlen,
-						"ue_db[%u].nai: \"%.64s\" already used by "
-						"ue_db[%u]",
-						i, ue->nai, oe->user);
+				return load_err(
+				    err, errlen,
+				    "ue_db[%u].nai: \"%.64s\" already used by "
+				    "ue_db[%u]",
+				    i, ue->nai, oe->user);
 		}
 		e->user = i;
 		hash_insert(hss->by_nai, &e->he, hv);
@@ -376,7 +380,8 @@ static bool derived_impi_of(struct pl host, const char *imsi)
 	if (l < 6 || strncmp(imsi, mcc, 3))
 		return false;
 	/* A 2-digit MNC is written with a leading 0. */
-	return !strncmp(imsi + 3, mnc, 3) || (mnc[0] == '0' && !strncmp(imsi + 3, mnc + 1, 2));
+	return !strncmp(imsi + 3, mnc, 3) ||
+	       (mnc[0] == '0' && !strncmp(imsi + 3, mnc + 1, 2));
 }
 
 size_t hss_users_by_impi(const struct hss *hss, struct pl impi, struct hss_user **out,
@@ -396,7 +401,8 @@ size_t hss_users_by_impi(const struct hss *hss, struct pl impi, struct hss_user 
 	hss_nai_split(impi, &user, &host);
 	if (!host.p)
 		return 0;
-	for (he = hash_lookup(hss->by_imsi, hash_bytes(user.p, user.l), imsi_match_h, &user);
+	for (he = hash_lookup(hss->by_imsi, hash_bytes(user.p, user.l), imsi_match_h,
+			      &user);
 	     he; he = hash_lookup_next(hss->by_imsi, he, imsi_match_h, &user)) {
 		struct hss_user *u = HASH_OBJ(he, struct hss_user, he_imsi);
 
@@ -421,7 +427,8 @@ size_t hss_users_by_imsi(const struct hss *hss, struct pl imsi, struct hss_user 
 
 	if (!hss || !imsi.p || !imsi.l)
 		return 0;
-	for (he = hash_lookup(hss->by_imsi, hash_bytes(imsi.p, imsi.l), imsi_match_h, &imsi);
+	for (he = hash_lookup(hss->by_imsi, hash_bytes(imsi.p, imsi.l), imsi_match_h,
+			      &imsi);
 	     he; he = hash_lookup_next(hss->by_imsi, he, imsi_match_h, &imsi))
 		n = add_sorted(out, n, max, HASH_OBJ(he, struct hss_user, he_imsi));
 	return n;
@@ -517,7 +524,8 @@ size_t hss_users_by_impu(const struct hss *hss, struct pl uri, struct hss_impu_m
 	return n;
 }
 
-struct hss_user *hss_user_by_impu(const struct hss *hss, struct pl uri, uint32_t *impu_idx)
+struct hss_user *hss_user_by_impu(const struct hss *hss, struct pl uri,
+				  uint32_t *impu_idx)
 {
 	struct hss_impu_match m;
 

@@ -90,7 +90,8 @@ struct hss_impu_match {
  * by number, urn: exactly. impu_idx (may be NULL) receives the matched
  * IMPU's index. hss_users_by_impu returns every matching user (multi_sim).
  */
-struct hss_user *hss_user_by_impu(const struct hss *hss, struct pl uri, uint32_t *impu_idx);
+struct hss_user *hss_user_by_impu(const struct hss *hss, struct pl uri,
+				  uint32_t *impu_idx);
 size_t hss_users_by_impu(const struct hss *hss, struct pl uri, struct hss_impu_match *out,
 			 size_t max);
 /* True if uri is one of the global `echo` IMPUs. */

@@ -132,7 +132,8 @@ int hss_resync(struct hss_user *u, const uint8_t rand[AKA_RAND_LEN], const uint8
 	return 0;
 }
 
-int hss_resync_sip_auth(struct hss_user *u, const uint8_t *sa, size_t len, uint64_t *sqn_ms)
+int hss_resync_sip_auth(struct hss_user *u, const uint8_t *sa, size_t len,
+			uint64_t *sqn_ms)
 {
 	if (!sa || len <= AKA_RAND_LEN)
 		return EINVAL;
@@ -161,7 +162,8 @@ struct pl hss_user_pwd(const struct hss_user *u)
 	return pl_from_str(u->ue->pwd);
 }
 
-int hss_md5_ha1(const struct hss_user *u, struct pl username, struct pl realm, char out[33])
+int hss_md5_ha1(const struct hss_user *u, struct pl username, struct pl realm,
+		char out[33])
 {
 	static const char hex[] = "0123456789abcdef";
 	unsigned char md[EVP_MAX_MD_SIZE];

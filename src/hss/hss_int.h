@@ -13,10 +13,10 @@
  * entry (borrowed); only what changes at run time (SQN_HE) lives here.
  */
 struct hss_user {
-	struct hash_entry he_impi;    /* in hss->by_impi when ue->impi is set */
-	struct hash_entry he_imsi;    /* in hss->by_imsi when ue->imsi is set */
-	const struct ims_cfg_ue *ue;  /* borrowed from the cfg */
-	uint64_t sqn_he;	      /* last SQN handed out (or configured) */
+	struct hash_entry he_impi;   /* in hss->by_impi when ue->impi is set */
+	struct hash_entry he_imsi;   /* in hss->by_imsi when ue->imsi is set */
+	const struct ims_cfg_ue *ue; /* borrowed from the cfg */
+	uint64_t sqn_he;	     /* last SQN handed out (or configured) */
 };
 
 /* user value of an echo IMPU entry */
@@ -30,10 +30,10 @@ struct hss_key_ent {
 };
 
 struct hss {
-	const struct ims_cfg *cfg;   /* borrowed; outlives the hss */
-	struct hss_user *users;	     /* owned, cfg->ue_count */
-	struct hss_key_ent *impus;   /* owned, impu_count + echo_count */
-	struct hss_key_ent *nais;    /* owned, nai_count */
+	const struct ims_cfg *cfg; /* borrowed; outlives the hss */
+	struct hss_user *users;	   /* owned, cfg->ue_count */
+	struct hss_key_ent *impus; /* owned, impu_count + echo_count */
+	struct hss_key_ent *nais;  /* owned, nai_count */
 	struct hash *by_impi, *by_imsi, *by_impu, *by_nai; /* owned */
 	uint32_t user_count, impu_count, echo_count, nai_count;
 };
@@ -47,12 +47,12 @@ enum hss_uri_kind {
 
 /* A URI reduced to what identifies a subscriber. */
 struct hss_uri {
-	uint8_t kind;	 /* enum hss_uri_kind */
-	bool number;	 /* key is a telephone number */
-	bool phone;	 /* tel: or user=phone: the number alone identifies */
-	bool tel;	 /* written as tel: */
-	struct pl key;	 /* user part, number (visual separators removed) or URN */
-	struct pl host;	 /* without port; p == NULL: none (matches any) */
+	uint8_t kind;	/* enum hss_uri_kind */
+	bool number;	/* key is a telephone number */
+	bool phone;	/* tel: or user=phone: the number alone identifies */
+	bool tel;	/* written as tel: */
+	struct pl key;	/* user part, number (visual separators removed) or URN */
+	struct pl host; /* without port; p == NULL: none (matches any) */
 	char buf[HSS_KEY_MAX];
 };
 

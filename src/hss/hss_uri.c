@@ -98,7 +98,8 @@ static bool params_user_phone(struct pl params)
 
 		if (pl_caseeq(prm, PL("user=phone")))
 			return true;
-		params = e < params.l ? pl_sub(params, e + 1, params.l) : (struct pl)PL_INIT;
+		params =
+		    e < params.l ? pl_sub(params, e + 1, params.l) : (struct pl)PL_INIT;
 	}
 	return false;
 }

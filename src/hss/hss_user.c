@@ -66,8 +66,8 @@ static int uri_format(const char *text, const char *domain, char *buf, size_t si
 	if (strchr(rest, '@') || !domain || !*domain)
 		n = snprintf(buf, size, "%.*s%s", sl, scheme, rest);
 	else
-		n = snprintf(buf, size, "%.*s%.*s@%s%s", sl, scheme, (int)ul, rest, domain,
-			     rest + ul);
+		n = snprintf(buf, size, "%.*s%.*s@%s%s", sl, scheme, (int)ul, rest,
+			     domain, rest + ul);
 out:
 	if (n < 0 || (size_t)n >= size)
 		return ENOSPC;

@@ -78,8 +78,7 @@ static void expect_load_err(const char *extra, const char *want)
 	ims_cfg_free(cfg);
 }
 
-static struct pl P(const char *s)
-{
+static struct pl P(const char *s) {
 	return pl_from_str(s);
 }
 
@@ -117,37 +116,45 @@ static void test_lookup_keys(void **state)
 	assert_int_equal(hss_user_index(db.hss, u2), 2);
 
 	/* IMPI: exact user part, case-insensitive host */
-	assert_ptr_equal(hss_user_by_impi(db.hss,
-					  P("001010000000001@IMS.mnc001.mcc001.3gppnetwork.org")),
-			 u0);
+	assert_ptr_equal(
+	    hss_user_by_impi(db.hss,
+			     P("001010000000001@IMS.mnc001.mcc001.3gppnetwork.org")),
+	    u0);
 	assert_ptr_equal(hss_user_by_impi(db.hss, P("alice@ims.example")), u1);
 	assert_null(hss_user_by_impi(db.hss, P("Alice@ims.example")));
 	assert_null(hss_user_by_impi(db.hss, P("alice")));
 	assert_null(hss_user_by_impi(db.hss, P("alice@ims.example.org")));
 	/* user 3 has no impi: found by its IMSI-derived IMPI (2- or 3-digit MNC) */
-	assert_ptr_equal(hss_user_by_impi(db.hss,
-					  P("001010000000004@ims.mnc001.mcc001.3gppnetwork.org")),
-			 u3);
-	assert_ptr_equal(hss_user_by_impi(db.hss,
-					  P("001010000000004@ims.mnc002.mcc001.3gppnetwork.org")),
-			 NULL);
+	assert_ptr_equal(
+	    hss_user_by_impi(db.hss,
+			     P("001010000000004@ims.mnc001.mcc001.3gppnetwork.org")),
+	    u3);
+	assert_ptr_equal(
+	    hss_user_by_impi(db.hss,
+			     P("001010000000004@ims.mnc002.mcc001.3gppnetwork.org")),
+	    NULL);
 	assert_null(hss_user_by_impi(db.hss, P("001010000000004@ims.example")));
 	/* user 0 has an impi: its derived form is not an alias */
-	assert_null(hss_user_by_impi(db.hss, P("001010000000001@ims.mnc01.mcc001.3gppnetwork.org")));
+	assert_null(hss_user_by_impi(
+	    db.hss, P("001010000000001@ims.mnc01.mcc001.3gppnetwork.org")));
 
 	/* IMSI, NAI */
 	assert_ptr_equal(hss_user_by_imsi(db.hss, P("001010000000002")), u1);
 	assert_null(hss_user_by_imsi(db.hss, P("00101000000000")));
-	assert_ptr_equal(hss_user_by_nai(db.hss,
-					 P("type0.rid0.schid0.userid0001@NAI.5gc.example")),
-			 u2);
-	assert_null(hss_user_by_nai(db.hss, P("type0.rid0.schid0.userid0002@nai.5gc.example")));
+	assert_ptr_equal(
+	    hss_user_by_nai(db.hss, P("type0.rid0.schid0.userid0001@NAI.5gc.example")),
+	    u2);
+	assert_null(
+	    hss_user_by_nai(db.hss, P("type0.rid0.schid0.userid0002@nai.5gc.example")));
 
 	/* IMPU: no scheme = sip, domain completed with the global domain */
-	assert_ptr_equal(hss_user_by_impu(db.hss, P("sip:001010000000001@ims.example"), &i), u0);
+	assert_ptr_equal(
+	    hss_user_by_impu(db.hss, P("sip:001010000000001@ims.example"), &i), u0);
 	assert_int_equal(i, 0);
-	assert_ptr_equal(hss_user_by_impu(db.hss, P("<sip:001010000000001@IMS.EXAMPLE:5060;transport=tcp>"), &i),
-			 u0);
+	assert_ptr_equal(
+	    hss_user_by_impu(
+		db.hss, P("<sip:001010000000001@IMS.EXAMPLE:5060;transport=tcp>"), &i),
+	    u0);
 	assert_ptr_equal(hss_user_by_impu(db.hss, P("tel:+33600000001"), &i), u0);
 	assert_int_equal(i, 1);
 	assert_ptr_equal(hss_user_by_impu(db.hss, P("urn:service:sos"), &i), u0);
@@ -155,9 +162,12 @@ static void test_lookup_keys(void **state)
 	assert_null(hss_user_by_impu(db.hss, P("urn:service:SOS"), NULL));
 	assert_null(hss_user_by_impu(db.hss, P("urn:service:sos.police"), NULL));
 	/* explicit host kept */
-	assert_ptr_equal(hss_user_by_impu(db.hss, P("sip:carol@elsewhere.example"), NULL), u2);
+	assert_ptr_equal(hss_user_by_impu(db.hss, P("sip:carol@elsewhere.example"), NULL),
+			 u2);
 	assert_null(hss_user_by_impu(db.hss, P("sip:carol@ims.example"), NULL));
-	assert_ptr_equal(hss_user_by_impu(db.hss, P("tel:0600000004;phone-context=ims.example"), NULL), u3);
+	assert_ptr_equal(
+	    hss_user_by_impu(db.hss, P("tel:0600000004;phone-context=ims.example"), NULL),
+	    u3);
 	/* echo IMPUs are not users */
 	assert_null(hss_user_by_impu(db.hss, P("sip:echo@ims.example"), &i));
 	assert_int_equal(i, HSS_IMPU_NONE);
@@ -177,27 +187,39 @@ static void test_tel_sip(void **state)
 
 	(void)state;
 	/* stored tel:+33600000001 */
-	assert_ptr_equal(hss_user_by_impu(db.hss, P("sip:+33600000001@ims.example;user=phone"), &i), u0);
+	assert_ptr_equal(
+	    hss_user_by_impu(db.hss, P("sip:+33600000001@ims.example;user=phone"), &i),
+	    u0);
 	assert_int_equal(i, 1);
-	assert_ptr_equal(hss_user_by_impu(db.hss, P("sip:+33600000001@ims.example"), &i), u0);
-	assert_ptr_equal(hss_user_by_impu(db.hss, P("sip:+33-6-00-00-00-01@other.example;user=phone"), NULL), u0);
+	assert_ptr_equal(hss_user_by_impu(db.hss, P("sip:+33600000001@ims.example"), &i),
+			 u0);
+	assert_ptr_equal(
+	    hss_user_by_impu(db.hss, P("sip:+33-6-00-00-00-01@other.example;user=phone"),
+			     NULL),
+	    u0);
 	assert_ptr_equal(hss_user_by_impu(db.hss, P("tel:+33.6.00.00.00.01"), NULL), u0);
-	assert_ptr_equal(hss_user_by_impu(db.hss, P("sips:+33600000001@ims.example"), NULL), u0);
+	assert_ptr_equal(
+	    hss_user_by_impu(db.hss, P("sips:+33600000001@ims.example"), NULL), u0);
 	assert_null(hss_user_by_impu(db.hss, P("tel:+336000000010"), NULL));
 	assert_null(hss_user_by_impu(db.hss, P("tel:33600000001"), NULL));
 	/* stored sip:+33600000002 completed with the user's domain a.example */
 	assert_ptr_equal(hss_user_by_impu(db.hss, P("tel:+33600000002"), &i), u1);
 	assert_int_equal(i, 1);
-	assert_ptr_equal(hss_user_by_impu(db.hss, P("sip:+33600000002@A.example"), NULL), u1);
-	assert_ptr_equal(hss_user_by_impu(db.hss, P("sip:+33600000002@other.example;user=phone"), NULL), u1);
+	assert_ptr_equal(hss_user_by_impu(db.hss, P("sip:+33600000002@A.example"), NULL),
+			 u1);
+	assert_ptr_equal(hss_user_by_impu(db.hss,
+					  P("sip:+33600000002@other.example;user=phone"),
+					  NULL),
+			 u1);
 	assert_null(hss_user_by_impu(db.hss, P("sip:+33600000002@other.example"), NULL));
 	/* the IMSI-named IMPU is a number too */
 	assert_ptr_equal(hss_user_by_impu(db.hss, P("tel:001010000000001"), NULL), u0);
 	db_free(&db);
 
 	/* one user holding both forms: each form finds its own entry */
-	db = db_load("'ue_db': [{'imsi': '001010000000009', 'authent_type': 'none',"
-		     " 'impu': ['sip:+33611', {'impu': 'tel:+33611', 'display_name': 'Tel'}]}]");
+	db = db_load(
+	    "'ue_db': [{'imsi': '001010000000009', 'authent_type': 'none',"
+	    " 'impu': ['sip:+33611', {'impu': 'tel:+33611', 'display_name': 'Tel'}]}]");
 	assert_non_null(hss_user_by_impu(db.hss, P("tel:+33611"), &i));
 	assert_int_equal(i, 1);
 	assert_non_null(hss_user_by_impu(db.hss, P("sip:+33611@any.example"), &i));
@@ -232,7 +254,8 @@ static void test_domain_completion(void **state)
 	assert_string_equal(buf, "sip:alice@a.example");
 	assert_int_equal(hss_impu_uri(db.hss, u1, 2, buf, sizeof(buf)), 0);
 	assert_string_equal(buf, "sip:bob@b.example");
-	assert_int_equal(hss_impu_uri(db.hss, hss_user_at(db.hss, 2), 0, buf, sizeof(buf)), 0);
+	assert_int_equal(
+	    hss_impu_uri(db.hss, hss_user_at(db.hss, 2), 0, buf, sizeof(buf)), 0);
 	assert_string_equal(buf, "sip:carol@elsewhere.example");
 	assert_int_equal(hss_impu_uri(db.hss, u1, 2, buf, 10), ENOSPC);
 	assert_int_equal(hss_impu_uri(db.hss, u1, 3, buf, sizeof(buf)), EINVAL);
@@ -243,7 +266,8 @@ static void test_domain_completion(void **state)
 		     " 'impu': ['dave']}]");
 	assert_non_null(hss_user_by_impu(db.hss, P("sip:dave@whatever.example"), NULL));
 	assert_non_null(hss_user_by_impu(db.hss, P("dave"), NULL));
-	assert_int_equal(hss_impu_uri(db.hss, hss_user_at(db.hss, 0), 0, buf, sizeof(buf)), 0);
+	assert_int_equal(
+	    hss_impu_uri(db.hss, hss_user_at(db.hss, 0), 0, buf, sizeof(buf)), 0);
 	assert_string_equal(buf, "sip:dave");
 	db_free(&db);
 }
@@ -251,30 +275,36 @@ static void test_domain_completion(void **state)
 static void test_duplicates(void **state)
 {
 	(void)state;
-	expect_load_err("'ue_db': [{'imsi': '001010000000001', 'pwd': 'x', 'impi': 'a@x.example'},"
-			" {'imsi': '001010000000002', 'pwd': 'x', 'impi': 'a@X.EXAMPLE'}]",
-			"ue_db[1].impi: \"a@X.EXAMPLE\" already used by ue_db[0]");
+	expect_load_err(
+	    "'ue_db': [{'imsi': '001010000000001', 'pwd': 'x', 'impi': 'a@x.example'},"
+	    " {'imsi': '001010000000002', 'pwd': 'x', 'impi': 'a@X.EXAMPLE'}]",
+	    "ue_db[1].impi: \"a@X.EXAMPLE\" already used by ue_db[0]");
 	expect_load_err("'ue_db': [{'imsi': '001010000000001', 'pwd': 'x'},"
 			" {'imsi': '001010000000001', 'pwd': 'x'}]",
 			"ue_db[1].imsi: \"001010000000001\" already used by ue_db[0]");
-	expect_load_err("'ue_db': [{'nai': 'n@r', 'pwd': 'x'}, {'nai': 'n@R', 'pwd': 'x'}]",
-			"ue_db[1].nai: \"n@R\" already used by ue_db[0]");
+	expect_load_err(
+	    "'ue_db': [{'nai': 'n@r', 'pwd': 'x'}, {'nai': 'n@R', 'pwd': 'x'}]",
+	    "ue_db[1].nai: \"n@R\" already used by ue_db[0]");
 	/* tel and sip forms of one number in two users */
-	expect_load_err("'domain': 'ims.example', 'ue_db': ["
-			"{'imsi': '001010000000001', 'pwd': 'x', 'impu': ['a', 'tel:+331']},"
-			" {'imsi': '001010000000002', 'pwd': 'x', 'impu': ['sip:+331@other.example']}]",
-			"ue_db[1].impu[0]: IMPU \"sip:+331@other.example\" already used by "
-			"ue_db[0].impu[1]");
-	expect_load_err("'domain': 'ims.example', 'ue_db': ["
-			"{'imsi': '001010000000001', 'pwd': 'x', 'impu': ['a']},"
-			" {'imsi': '001010000000002', 'pwd': 'x', 'impu': ['sip:a@IMS.example']}]",
-			"ue_db[1].impu[0]: IMPU \"sip:a@IMS.example\" already used by "
-			"ue_db[0].impu[0]");
+	expect_load_err(
+	    "'domain': 'ims.example', 'ue_db': ["
+	    "{'imsi': '001010000000001', 'pwd': 'x', 'impu': ['a', 'tel:+331']},"
+	    " {'imsi': '001010000000002', 'pwd': 'x', 'impu': "
+	    "['sip:+331@other.example']}]",
+	    "ue_db[1].impu[0]: IMPU \"sip:+331@other.example\" already used by "
+	    "ue_db[0].impu[1]");
+	expect_load_err(
+	    "'domain': 'ims.example', 'ue_db': ["
+	    "{'imsi': '001010000000001', 'pwd': 'x', 'impu': ['a']},"
+	    " {'imsi': '001010000000002', 'pwd': 'x', 'impu': ['sip:a@IMS.example']}]",
+	    "ue_db[1].impu[0]: IMPU \"sip:a@IMS.example\" already used by "
+	    "ue_db[0].impu[0]");
 	expect_load_err("'echo': ['tel:+331'], 'ue_db': ["
 			"{'imsi': '001010000000001', 'pwd': 'x', 'impu': ['tel:+331']}]",
 			"echo[0]: IMPU \"tel:+331\" already used by ue_db[0].impu[0]");
-	expect_load_err("'ue_db': [{'imsi': '001010000000001', 'pwd': 'x', 'impu': ['mailto:a@b']}]",
-			"ue_db[0].impu[0]: invalid IMPU");
+	expect_load_err(
+	    "'ue_db': [{'imsi': '001010000000001', 'pwd': 'x', 'impu': ['mailto:a@b']}]",
+	    "ue_db[0].impu[0]: invalid IMPU");
 	/* multi_sim of one IMSI may share everything, but not with others */
 	expect_load_err("'ue_db': ["
 			"{'imsi': '001010000000001', 'sim_algo': 'xor', 'K': '" XOR_K "',"
@@ -283,9 +313,11 @@ static void test_duplicates(void **state)
 			" 'multi_sim': true, 'impu': ['u1']}]",
 			"ue_db[1].impu[0]: IMPU \"u1\" already used by ue_db[0].impu[0]");
 	/* same name on two hosts is not a duplicate; different users */
-	struct db db = db_load("'ue_db': [{'imsi': '001010000000001', 'pwd': 'x', 'impu': ['sip:a@one']},"
-			       " {'imsi': '001010000000002', 'pwd': 'x', 'impu': ['sip:a@two']}]");
-	assert_ptr_equal(hss_user_by_impu(db.hss, P("sip:a@TWO"), NULL), hss_user_at(db.hss, 1));
+	struct db db = db_load(
+	    "'ue_db': [{'imsi': '001010000000001', 'pwd': 'x', 'impu': ['sip:a@one']},"
+	    " {'imsi': '001010000000002', 'pwd': 'x', 'impu': ['sip:a@two']}]");
+	assert_ptr_equal(hss_user_by_impu(db.hss, P("sip:a@TWO"), NULL),
+			 hss_user_at(db.hss, 1));
 	db_free(&db);
 }
 
@@ -315,7 +347,8 @@ static void test_multi_sim(void **state)
 	for (size_t i = 0; i < 3; i++)
 		assert_ptr_equal(c[i], hss_user_at(db.hss, (uint32_t)i));
 	/* a short output array still counts all of them */
-	assert_int_equal(hss_users_by_impi(db.hss, P("001010123456789@ims.example"), c, 2), 3);
+	assert_int_equal(
+	    hss_users_by_impi(db.hss, P("001010123456789@ims.example"), c, 2), 3);
 	assert_ptr_equal(c[0], hss_user_at(db.hss, 0));
 	assert_ptr_equal(c[1], hss_user_at(db.hss, 1));
 	assert_int_equal(hss_users_by_imsi(db.hss, P("001010123456789"), c, 8), 3);
@@ -324,9 +357,11 @@ static void test_multi_sim(void **state)
 
 	assert_ptr_equal(hss_user_pick_imei(c, 3, P("<urn:gsma:imei:35000000-000002-0>")),
 			 hss_user_at(db.hss, 1));
-	assert_ptr_equal(hss_user_pick_imei(c, 3, P("\"<urn:gsma:imei:35000000-000001-5;svn=01>\"")),
+	assert_ptr_equal(
+	    hss_user_pick_imei(c, 3, P("\"<urn:gsma:imei:35000000-000001-5;svn=01>\"")),
+	    hss_user_at(db.hss, 0));
+	assert_ptr_equal(hss_user_pick_imei(c, 3, P("350000000000018")),
 			 hss_user_at(db.hss, 0));
-	assert_ptr_equal(hss_user_pick_imei(c, 3, P("350000000000018")), hss_user_at(db.hss, 0));
 	/* unknown IMEI: the one entry without imei catches it */
 	assert_ptr_equal(hss_user_pick_imei(c, 3, P("<urn:gsma:imei:35999999-000001-0>")),
 			 hss_user_at(db.hss, 2));
@@ -345,14 +380,15 @@ static void test_multi_sim(void **state)
 
 static void test_associated(void **state)
 {
-	struct db db = db_load("'domain': 'ims.example', 'ue_db': [{'imsi': '001010000000001',"
-			       " 'pwd': 'x', 'display_name': 'User',"
-			       " 'impu': ['a', {'impu': 'b', 'associated': false},"
-			       " {'impu': 'c', 'preferred': true, 'display_name': 'Cee'},"
-			       " {'impu': 'tel:+331', 'asserted': true}, 'd']},"
-			       " {'imsi': '001010000000002', 'pwd': 'x',"
-			       " 'impu': [{'impu': 'x', 'associated': false}, 'y']},"
-			       " {'imsi': '001010000000003', 'pwd': 'x'}]");
+	struct db db =
+	    db_load("'domain': 'ims.example', 'ue_db': [{'imsi': '001010000000001',"
+		    " 'pwd': 'x', 'display_name': 'User',"
+		    " 'impu': ['a', {'impu': 'b', 'associated': false},"
+		    " {'impu': 'c', 'preferred': true, 'display_name': 'Cee'},"
+		    " {'impu': 'tel:+331', 'asserted': true}, 'd']},"
+		    " {'imsi': '001010000000002', 'pwd': 'x',"
+		    " 'impu': [{'impu': 'x', 'associated': false}, 'y']},"
+		    " {'imsi': '001010000000003', 'pwd': 'x'}]");
 	struct hss_user *u = hss_user_at(db.hss, 0);
 	uint32_t idx[8];
 
@@ -385,7 +421,8 @@ static void test_associated(void **state)
 }
 
 /* The UE side of one user, built from the test's own copy of the keys. */
-static void ue_cred(struct aka_cred *c, enum aka_algo algo, const char *k, const char *opc)
+static void ue_cred(struct aka_cred *c, enum aka_algo algo, const char *k,
+		    const char *opc)
 {
 	aka_cred_init(c, algo);
 	assert_int_equal(ims_cfg_hex_decode(k, c->k, strlen(k) / 2), 0);
@@ -422,7 +459,8 @@ static const char *const tuak_topc =
 
 static const char *const auth_db =
     "'ue_db': ["
-    "{'imsi': '001010000000001', 'K': '" MIL_K "', 'opc': '" MIL_OPC "', 'sqn': '000000000040'},"
+    "{'imsi': '001010000000001', 'K': '" MIL_K "', 'opc': '" MIL_OPC
+    "', 'sqn': '000000000040'},"
     "{'imsi': '001010000000002', 'K': '" MIL_K "', 'op': '" MIL_OP "', 'sqn': 35},"
     "{'imsi': '001010000000003', 'sim_algo': 'xor', 'K': '" XOR_K "', 'res_len': 16},"
     "{'imsi': '001010000000004', 'sim_algo': 'tuak', 'K': "
@@ -577,7 +615,8 @@ static void test_resync(void **state)
 	assert_int_equal(hss_user_sqn_he(u), before);
 
 	/* HSS far beyond the USIM's window: restart from SQN_MS */
-	assert_int_equal(hss_user_sqn_set(u, sqn_make(5000 + SQN_DELTA_DEFAULT + 10, 0)), 0);
+	assert_int_equal(hss_user_sqn_set(u, sqn_make(5000 + SQN_DELTA_DEFAULT + 10, 0)),
+			 0);
 	assert_int_equal(hss_resync(u, sa, sa + AKA_RAND_LEN, auts_len, NULL), 0);
 	assert_int_equal(hss_user_sqn_he(u), sqn_ms_val);
 	assert_int_equal(hss_resync_sip_auth(u, sa, AKA_RAND_LEN, NULL), EINVAL);
@@ -590,7 +629,8 @@ static void test_resync(void **state)
 	c.tuak.ck_len = 32;
 	c.tuak.ik_len = 16;
 	assert_int_equal(hss_av_generate(u, &av), 0);
-	assert_int_equal(aka_auts_build(&c, av.rand, sqn_make(77, 1), auts, &auts_len), 0);
+	assert_int_equal(aka_auts_build(&c, av.rand, sqn_make(77, 1), auts, &auts_len),
+			 0);
 	assert_int_equal(auts_len, 22);
 	assert_int_equal(hss_resync(u, av.rand, auts, auts_len, &got), 0);
 	assert_int_equal(got, sqn_make(77, 1));
@@ -599,7 +639,8 @@ static void test_resync(void **state)
 	ue_check(&c, &av, NULL);
 
 	/* no K */
-	assert_int_equal(hss_resync(hss_user_at(db.hss, 4), av.rand, auts, 14, NULL), ENOKEY);
+	assert_int_equal(hss_resync(hss_user_at(db.hss, 4), av.rand, auts, 14, NULL),
+			 ENOKEY);
 	aka_vector_wipe(&av);
 	aka_vector_wipe(&ue);
 	aka_cred_wipe(&c);
@@ -621,25 +662,28 @@ static void test_md5(void **state)
 	assert_string_equal(ha1, "9c06f28ecb4376687ab4c141c178d325");
 	pw = hss_user_pwd(u);
 	assert_true(pl_eq_str(pw, "secret"));
-	assert_int_equal(hss_md5_ha1(hss_user_at(db.hss, 0), P("x"), P("r"), ha1), ENOKEY);
+	assert_int_equal(hss_md5_ha1(hss_user_at(db.hss, 0), P("x"), P("r"), ha1),
+			 ENOKEY);
 	assert_int_equal(hss_user_pwd(hss_user_at(db.hss, 0)).l, 0);
 	db_free(&db);
 }
 
 static void test_policy(void **state)
 {
-	struct db db = db_load(
-	    "'auth_on_register_only': false, 'ue_db': ["
-	    "{'imsi': '001010000000001', 'K': '" MIL_K "', 'opc': '" MIL_OPC "'},"
-	    "{'imsi': '001010000000002', 'K': '" MIL_K "', 'opc': '" MIL_OPC "',"
-	    " 'authent_type': 'AKAv2', 'authent_qop': 'auth', 'auth_on_register_only': true},"
-	    "{'imsi': '001010000000003', 'pwd': 'pw'},"
-	    "{'imsi': '001010000000004', 'pwd': 'pw', 'K': '" MIL_K "', 'opc': '" MIL_OPC "'},"
-	    "{'imsi': '001010000000005', 'authent_type': 'none'},"
-	    "{'imsi': '001010000000006', 'authentication': false,"
-	    " 'impu': ['a', {'impu': 'b', 'authentication': true}]},"
-	    "{'imsi': '001010000000007', 'K': '" MIL_K "', 'opc': '" MIL_OPC "',"
-	    " 'impu': ['a7', {'impu': 'b7', 'authentication': false}]}]");
+	struct db db =
+	    db_load("'auth_on_register_only': false, 'ue_db': ["
+		    "{'imsi': '001010000000001', 'K': '" MIL_K "', 'opc': '" MIL_OPC "'},"
+		    "{'imsi': '001010000000002', 'K': '" MIL_K "', 'opc': '" MIL_OPC "',"
+		    " 'authent_type': 'AKAv2', 'authent_qop': 'auth', "
+		    "'auth_on_register_only': true},"
+		    "{'imsi': '001010000000003', 'pwd': 'pw'},"
+		    "{'imsi': '001010000000004', 'pwd': 'pw', 'K': '" MIL_K
+		    "', 'opc': '" MIL_OPC "'},"
+		    "{'imsi': '001010000000005', 'authent_type': 'none'},"
+		    "{'imsi': '001010000000006', 'authentication': false,"
+		    " 'impu': ['a', {'impu': 'b', 'authentication': true}]},"
+		    "{'imsi': '001010000000007', 'K': '" MIL_K "', 'opc': '" MIL_OPC "',"
+		    " 'impu': ['a7', {'impu': 'b7', 'authentication': false}]}]");
 	struct hss_user *akav1 = hss_user_at(db.hss, 0), *akav2 = hss_user_at(db.hss, 1);
 	struct hss_user *md5 = hss_user_at(db.hss, 2), *both = hss_user_at(db.hss, 3);
 	enum digest_algo a, o;
@@ -705,9 +749,22 @@ static void test_bad_input(void **state)
 	struct db db = db_load(base_db);
 	char big[4096];
 	static const char *const bad[] = {
-	    "", " ", "<>", "sip:", "sip:@ims.example", "sip:a@", "sip:a@[::1",
-	    "tel:", "tel:---", "urn:", "mailto:a@b", "http://x", "sip:a@:5060",
-	    "sip:+@ims.example;user=phone", ":", "\x01\x02",
+	    "",
+	    " ",
+	    "<>",
+	    "sip:",
+	    "sip:@ims.example",
+	    "sip:a@",
+	    "sip:a@[::1",
+	    "tel:",
+	    "tel:---",
+	    "urn:",
+	    "mailto:a@b",
+	    "http://x",
+	    "sip:a@:5060",
+	    "sip:+@ims.example;user=phone",
+	    ":",
+	    "\x01\x02",
 	};
 	struct hss_user *c[2];
 
