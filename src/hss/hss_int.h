@@ -1,0 +1,80 @@
+/*
+ * hss/hss_int — private structures of the built-in HSS, shared by hss.c
+ * (database and lookups), hss_uri.c (IMPU/IMPI matching) and hss_auth.c.
+ */
+#ifndef HSS_HSS_INT_H
+#define HSS_HSS_INT_H
+
+#include "core/hash.h"
+#include "hss/hss.h"
+
+/*
+ * One subscriber. 48 bytes: the identities and options stay in the cfg
+ * entry (borrowed); only what changes at run time (SQN_HE) lives here.
+ */
+struct hss_user {
+	struct hash_entry he_impi;   /* in hss->by_impi when ue->impi is set */
+	struct hash_entry he_imsi;   /* in hss->by_imsi when ue->imsi is set */
+	const struct ims_cfg_ue *ue; /* borrowed from the cfg */
+	uint64_t sqn_he;	     /* last SQN handed out (or configured) */
+};
+
+/* user value of an echo IMPU entry */
+#define HSS_ECHO UINT32_MAX
+
+/* One IMPU (or NAI) in an index: 24 bytes. */
+struct hss_key_ent {
+	struct hash_entry he;
+	uint32_t user; /* index in hss->users, or HSS_ECHO */
+	uint32_t item; /* IMPU index in the user (or in cfg->echo) */
+};
+
+struct hss {
+	const struct ims_cfg *cfg; /* borrowed; outlives the hss */
+	struct hss_user *users;	   /* owned, cfg->ue_count */
+	struct hss_key_ent *impus; /* owned, impu_count + echo_count */
+	struct hss_key_ent *nais;  /* owned, nai_count */
+	struct hash *by_impi, *by_imsi, *by_impu, *by_nai; /* owned */
+	uint32_t user_count, impu_count, echo_count, nai_count;
+};
+
+/* ---- hss_uri.c ---- */
+
+enum hss_uri_kind {
+	HSS_URI_USER = 0, /* sip, sips, tel, or no scheme */
+	HSS_URI_URN,
+};
+
+/* A URI reduced to what identifies a subscriber. */
+struct hss_uri {
+	uint8_t kind;	/* enum hss_uri_kind */
+	bool number;	/* key is a telephone number */
+	bool phone;	/* tel: or user=phone: the number alone identifies */
+	bool tel;	/* written as tel: */
+	struct pl key;	/* user part, number (visual separators removed) or URN */
+	struct pl host; /* without port; p == NULL: none (matches any) */
+	char buf[HSS_KEY_MAX];
+};
+
+/*
+ * Parses uri; a missing host becomes def_host (may be NULL). EINVAL:
+ * unsupported scheme, empty or oversized user part.
+ */
+int hss_uri_parse(struct pl uri, const char *def_host, struct hss_uri *u);
+uint64_t hss_uri_hash(const struct hss_uri *u);
+/* Does incoming URI `in` designate stored IMPU `st`? */
+bool hss_uri_match(const struct hss_uri *in, const struct hss_uri *st);
+/* Could some URI designate both stored IMPUs (a duplicate)? */
+bool hss_uri_conflict(const struct hss_uri *a, const struct hss_uri *b);
+
+/* "user@host" split at the last '@'; host.p NULL if there is none. */
+void hss_nai_split(struct pl s, struct pl *user, struct pl *host);
+/* Exact user part, case-insensitive host. */
+bool hss_nai_eq(struct pl a, struct pl b);
+uint64_t hss_nai_hash(struct pl s);
+
+/* The stored text and default domain of an index entry. */
+struct pl hss_ent_text(const struct hss *hss, const struct hss_key_ent *e,
+		       const char **domain);
+
+#endif
