@@ -57,7 +57,8 @@ void tu_run_once(void)
 
 	if (!t)
 		return;
-	loop_timer_start(t, 0, once_h, NULL);
+	/* 1 ms, not 0: the loop polls the fds while it waits for the timer */
+	loop_timer_start(t, 1, once_h, NULL);
 	(void)loop_run();
 	loop_timer_free(t);
 }
