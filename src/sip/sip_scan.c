@@ -25,46 +25,24 @@ const unsigned char sip_ctab[256] = {
 	  0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,
 };
 
-bool sip_scan_sws(struct sip_scan *s)
-{
-	const char *p0 = s->p;
-
-	while (s->p < s->e && sip_c_ws(*s->p))
-		s->p++;
-	return s->p != p0;
-}
-
-bool sip_scan_sep(struct sip_scan *s, char c)
-{
-	const char *save = s->p;
-
-	sip_scan_sws(s);
-	if (s->p < s->e && *s->p == c) {
-		s->p++;
-		sip_scan_sws(s);
-		return true;
-	}
-	s->p = save;
-	return false;
-}
-
-int sip_scan_class(struct sip_scan *s, unsigned cls, struct pl *out)
-{
-	const char *p0 = s->p;
-
-	while (s->p < s->e && sip_c_is(*s->p, cls))
-		s->p++;
-	if (s->p == p0)
-		return EBADMSG;
-	out->p = p0;
-	out->l = (size_t)(s->p - p0);
-	return 0;
-}
-
-int sip_scan_token(struct sip_scan *s, struct pl *tok)
-{
-	return sip_scan_class(s, SIP_C_TOKEN, tok);
-}
+const unsigned char sip_ctab2[256] = {
+	 16,  16,  16,  16,  16,  16,  16,  16,  16,  17,  49,  16,  16,  49,  16,  16,
+	 16,  16,  16,  16,  16,  16,  16,  16,  16,  16,  16,  16,  16,  16,  16,  16,
+	 17,   6,  48,   0,   0,   6,   0,   6,   0,   0,   6,   6,  32,  14,  14,   4,
+	 14,  14,  14,  14,  14,  14,  14,  14,  14,  14,   6,   0,  48,   4,  48,   0,
+	  4,  14,  14,  14,  14,  14,  14,  14,  14,  14,  14,  14,  14,  14,  14,  14,
+	 14,  14,  14,  14,  14,  14,  14,  14,  14,  14,  14,   2,  32,   2,   0,   6,
+	  6,  14,  14,  14,  14,  14,  14,  14,  14,  14,  14,  14,  14,  14,  14,  14,
+	 14,  14,  14,  14,  14,  14,  14,  14,  14,  14,  14,   0,   0,   0,   6,  16,
+	 16,  16,  16,  16,  16,  16,  16,  16,  16,  16,  16,  16,  16,  16,  16,  16,
+	 16,  16,  16,  16,  16,  16,  16,  16,  16,  16,  16,  16,  16,  16,  16,  16,
+	 16,  16,  16,  16,  16,  16,  16,  16,  16,  16,  16,  16,  16,  16,  16,  16,
+	 16,  16,  16,  16,  16,  16,  16,  16,  16,  16,  16,  16,  16,  16,  16,  16,
+	 16,  16,  16,  16,  16,  16,  16,  16,  16,  16,  16,  16,  16,  16,  16,  16,
+	 16,  16,  16,  16,  16,  16,  16,  16,  16,  16,  16,  16,  16,  16,  16,  16,
+	 16,  16,  16,  16,  16,  16,  16,  16,  16,  16,  16,  16,  16,  16,  16,  16,
+	 16,  16,  16,  16,  16,  16,  16,  16,  16,  16,  16,  16,  16,  16,  16,  16,
+};
 
 int sip_scan_quoted(struct sip_scan *s, struct pl *out)
 {
@@ -103,62 +81,74 @@ int sip_scan_quoted(struct sip_scan *s, struct pl *out)
 	return EBADMSG;
 }
 
-static bool sip_c_gen_value(char c)
+int sip_scan_param(struct sip_scan *s, struct pl *name, struct pl *val)
 {
-	return sip_c_is(c, SIP_C_TOKEN) || c == ':' || c == '[' || c == ']';
-}
+	const char *save = s->p;
 
-static int sip_scan_param_value(struct sip_scan *s)
-{
-	struct pl v;
-
-	if (sip_scan_peek(s) == '"')
-		return sip_scan_quoted(s, &v);
-	if (s->p >= s->e || !sip_c_gen_value(*s->p))
+	sip_scan_sws(s);
+	if (s->p >= s->e || *s->p != ';') {
+		s->p = save;
+		return ENOENT;
+	}
+	s->p++;
+	sip_scan_sws(s);
+	if (sip_scan_token(s, name))
 		return EBADMSG;
-	while (s->p < s->e && sip_c_gen_value(*s->p))
+	save = s->p;
+	sip_scan_sws(s);
+	if (s->p >= s->e || *s->p != '=') {
+		s->p = save;
+		*val = (struct pl){save, 0};
+		return 0;
+	}
+	s->p++;
+	sip_scan_sws(s);
+	if (s->p < s->e && *s->p == '"')
+		return sip_scan_quoted(s, val);
+	val->p = s->p;
+	while (s->p < s->e && sip_c2_is(*s->p, SIP_C2_GENV))
 		s->p++;
-	return 0;
+	val->l = (size_t)(s->p - val->p);
+	return val->l ? 0 : EBADMSG;
 }
 
-int sip_scan_params(struct sip_scan *s, struct pl *out)
+int sip_scan_params_each(struct sip_scan *s, struct pl *out, sip_param_h *h, void *arg)
 {
 	const char *start = NULL;
 	unsigned n = 0;
 	int err;
 
 	for (;;) {
-		const char *save = s->p;
-		struct pl name;
+		struct pl name, val;
 
-		sip_scan_sws(s);
-		if (sip_scan_peek(s) != ';') {
-			s->p = save;
+		err = sip_scan_param(s, &name, &val);
+		if (err == ENOENT)
 			break;
-		}
+		if (err)
+			return err;
 		if (!start)
-			start = s->p;
-		s->p++;
-		sip_scan_sws(s);
-		if (sip_scan_token(s, &name))
-			return EBADMSG;
+			start = name.p;
 		if (++n > SIP_MAX_PARAMS)
 			return E2BIG;
-		save = s->p;
-		sip_scan_sws(s);
-		if (sip_scan_peek(s) == '=') {
-			s->p++;
-			sip_scan_sws(s);
-			err = sip_scan_param_value(s);
+		if (h) {
+			err = h(name, val, arg);
 			if (err)
 				return err;
-		} else {
-			s->p = save;
 		}
+	}
+	if (start) {
+		/* from the ';' before the first name */
+		while (*start != ';')
+			start--;
 	}
 	out->p = start ? start : s->p;
 	out->l = start ? (size_t)(s->p - start) : 0;
 	return 0;
+}
+
+int sip_scan_params(struct sip_scan *s, struct pl *out)
+{
+	return sip_scan_params_each(s, out, NULL, NULL);
 }
 
 int sip_scan_done(struct sip_scan *s)

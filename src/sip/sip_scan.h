@@ -8,6 +8,7 @@
 #ifndef SIP_SIP_SCAN_H
 #define SIP_SIP_SCAN_H
 
+#include <errno.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -25,11 +26,27 @@ enum {
 	SIP_C_WORD = 128,   /* word (Call-ID) */
 };
 
+/* Second class table: classes the hot loops test in one lookup. */
+enum {
+	SIP_C2_WS = 1,      /* SP HTAB CR LF (SWS; CRLF only occurs as folding) */
+	SIP_C2_GENV = 2,    /* gen-value without quotes: token / ":" / "[" / "]" */
+	SIP_C2_AUTHV = 4,   /* unquoted auth-param value: token / "/" ":" "@" "=" */
+	SIP_C2_SENTBY = 8,  /* hostname / IPv4 characters: alnum "-" "." */
+	SIP_C2_URIBAD = 16, /* never in a URI: CTL, SP, 8-bit, "<" ">" DQUOTE */
+	SIP_C2_SPLIT = 32,  /* stops the list splitter: CR LF DQUOTE "\" "<" ">" "," */
+};
+
 extern const unsigned char sip_ctab[256];
+extern const unsigned char sip_ctab2[256];
 
 static inline bool sip_c_is(char c, unsigned cls)
 {
 	return (sip_ctab[(unsigned char)c] & cls) != 0;
+}
+
+static inline bool sip_c2_is(char c, unsigned cls)
+{
+	return (sip_ctab2[(unsigned char)c] & cls) != 0;
 }
 
 static inline bool sip_c_ws(char c)
@@ -58,6 +75,20 @@ static inline bool sip_pl_ieq(struct pl a, const char *s)
 	return s[i] == '\0';
 }
 
+/* Case-insensitive equality of a scanned token and a lower-case literal of
+ * len bytes. Folding with |0x20 is exact here: a token holds no control
+ * characters, so only the upper-case letter maps onto each literal byte. */
+static inline bool sip_tok_ieq(struct pl tok, const char *lit, size_t len)
+{
+	if (tok.l != len)
+		return false;
+	for (size_t i = 0; i < len; i++) {
+		if ((tok.p[i] | 0x20) != lit[i])
+			return false;
+	}
+	return true;
+}
+
 struct sip_scan {
 	const char *p;
 	const char *e;
@@ -84,13 +115,50 @@ static inline char sip_scan_peek(const struct sip_scan *s)
 }
 
 /* Skips SWS (white space, folding included); returns whether any. */
-bool sip_scan_sws(struct sip_scan *s);
+static inline bool sip_scan_sws(struct sip_scan *s)
+{
+	const char *p0 = s->p;
+
+	while (s->p < s->e && sip_c2_is(*s->p, SIP_C2_WS))
+		s->p++;
+	return s->p != p0;
+}
+
 /* After SWS, consumes c if next; SWS after it too. */
-bool sip_scan_sep(struct sip_scan *s, char c);
-/* 1*token characters. EBADMSG if none. */
-int sip_scan_token(struct sip_scan *s, struct pl *tok);
+static inline bool sip_scan_sep(struct sip_scan *s, char c)
+{
+	const char *save = s->p;
+
+	sip_scan_sws(s);
+	if (s->p < s->e && *s->p == c) {
+		s->p++;
+		sip_scan_sws(s);
+		return true;
+	}
+	s->p = save;
+	return false;
+}
+
 /* Characters of class cls (at least one). */
-int sip_scan_class(struct sip_scan *s, unsigned cls, struct pl *out);
+static inline int sip_scan_class(struct sip_scan *s, unsigned cls, struct pl *out)
+{
+	const char *p0 = s->p;
+
+	while (s->p < s->e && sip_c_is(*s->p, cls))
+		s->p++;
+	if (s->p == p0)
+		return EBADMSG;
+	out->p = p0;
+	out->l = (size_t)(s->p - p0);
+	return 0;
+}
+
+/* 1*token characters. EBADMSG if none. */
+static inline int sip_scan_token(struct sip_scan *s, struct pl *tok)
+{
+	return sip_scan_class(s, SIP_C_TOKEN, tok);
+}
+
 /* quoted-string at the cursor: out is the content between the quotes,
  * escapes left in place. EBADMSG if unterminated or bad quoted-pair. */
 int sip_scan_quoted(struct sip_scan *s, struct pl *out);
@@ -98,6 +166,15 @@ int sip_scan_quoted(struct sip_scan *s, struct pl *out);
  * from the cursor; stops before a ',' or the end. out gets the raw text from
  * the first ';'. E2BIG beyond SIP_MAX_PARAMS. */
 int sip_scan_params(struct sip_scan *s, struct pl *out);
+/* One generic-param at the cursor: SWS ";" SWS token [SWS "=" SWS value].
+ * 0 with name and val (quoted: the content; no value: empty view right
+ * after the name); ENOENT if no ';' follows (cursor unchanged); EBADMSG. */
+int sip_scan_param(struct sip_scan *s, struct pl *name, struct pl *val);
+/* sip_scan_params() calling h on each parameter in order (single pass: the
+ * typed parsers pick the ones they know as they go). h returns 0 or an
+ * error that stops the scan. */
+typedef int(sip_param_h)(struct pl name, struct pl val, void *arg);
+int sip_scan_params_each(struct sip_scan *s, struct pl *out, sip_param_h *h, void *arg);
 /* A header value that must be empty from here on (SWS only). */
 int sip_scan_done(struct sip_scan *s);
 
