@@ -16,8 +16,8 @@ struct sip_hdr_def {
 	bool list;
 };
 
-/* Sorted case-insensitively by name for the binary search below. The list
- * flag marks headers whose grammar is `value *(COMMA value)`. */
+/* Known header names, found through sip_hdr_slot below. The list flag marks
+ * headers whose grammar is `value *(COMMA value)`. */
 static const struct sip_hdr_def sip_hdr_defs[] = {
 	{"Accept", 6, SIP_HDR_ACCEPT, true},
 	{"Accept-Contact", 14, SIP_HDR_ACCEPT_CONTACT, true},
@@ -228,57 +228,84 @@ static const bool sip_hdr_list[SIP_HDR_COUNT] = {
 	[SIP_HDR_WARNING] = true,
 };
 
-#define SIP_HDR_NDEFS (sizeof(sip_hdr_defs) / sizeof(sip_hdr_defs[0]))
+/* Header names are looked up by a hash of their lower-cased bytes,
+ * h = (h ^ c) * SIP_HDR_HASH_K, whose top byte indexes sip_hdr_slot. The
+ * multiplier was searched offline so that the names above land in distinct
+ * slots: one table read and one compare per header line, computed while the
+ * decoder scans the name anyway. Adding a name means searching a new
+ * multiplier and regenerating the table (test_sip_msg checks every name). */
+#define SIP_HDR_HASH_K 0x89e53705u
 
-static int sip_pl_casecmp_str(struct pl a, const char *s, size_t sl)
+/* 1 + index into sip_hdr_defs, 0 for an empty slot. */
+static const uint8_t sip_hdr_slot[256] = {
+	21,  0,  0, 55, 28,  0, 31,  0,  0, 37,  0, 71, 10,  0,  0,  0,
+	 0, 43,  0,  0,  0,  0,  0,  0,  0,  0,  0, 22, 13,  0,  0, 69,
+	 0, 32,  0,  0,  0,  0,  0, 57,  0,  0, 51, 42,  0, 52,  5,  0,
+	 0, 56,  8,  0,  0,  0,  0,  7,  0,  0,  0,  0, 64, 25,  0,  0,
+	 0,  0,  0,  0,  0,  0,  0,  0, 45, 19,  0,  0,  0,  0, 70,  0,
+	 0,  0,  0, 40, 35,  0,  0,  0,  0, 47,  0,  0,  0,  0, 66,  6,
+	60,  0,  0, 15,  0,  0, 33, 49,  0,  0, 61,  0, 16,  0,  0, 65,
+	 0,  0, 68,  0,  0,  0,  0, 27,  0,  0, 72,  0, 30,  0,  0,  0,
+	 0,  0,  0,  0, 11,  0,  0,  0, 24,  0,  0,  0, 44,  0,  0,  0,
+	 0,  0, 62,  0,  0, 12,  0,  0,  0,  0,  0,  0,  0, 59,  0,  4,
+	 0,  0,  0,  1, 23,  0,  0,  0, 38,  0,  0,  0,  0,  0,  0,  0,
+	 0,  0,  0,  0,  0,  0,  0,  0,  0, 34,  0, 54,  0,  0,  0,  0,
+	 0,  0, 29,  0,  0,  0,  0,  0,  0, 53, 20, 18, 48,  0,  0,  0,
+	 0,  0, 41,  0,  0, 14,  0,  0, 17, 39,  0,  0,  2,  0,  0,  0,
+	 0,  0,  0,  0,  0,  0,  9, 58,  0,  0, 46, 36,  3,  0,  0,  0,
+	 0, 67,  0, 26,  0,  0,  0,  0,  0,  0, 63,  0,  0,  0, 50,  0,
+};
+
+static inline unsigned char sip_lc(char c)
 {
-	size_t n = a.l < sl ? a.l : sl;
+	unsigned char u = (unsigned char)c;
 
-	for (size_t i = 0; i < n; i++) {
-		int x = (unsigned char)a.p[i], y = (unsigned char)s[i];
-
-		if (x >= 'A' && x <= 'Z')
-			x += 32;
-		if (y >= 'A' && y <= 'Z')
-			y += 32;
-		if (x != y)
-			return x - y;
-	}
-	return a.l < sl ? -1 : a.l > sl ? 1 : 0;
+	return u >= 'A' && u <= 'Z' ? (unsigned char)(u + 32) : u;
 }
 
-static const struct sip_hdr_def *sip_hdr_def_find(struct pl name)
+static inline uint32_t sip_hdr_hash_step(uint32_t h, char c)
 {
-	size_t lo = 0, hi = SIP_HDR_NDEFS;
-
-	while (lo < hi) {
-		size_t mid = (lo + hi) / 2;
-		int r = sip_pl_casecmp_str(name, sip_hdr_defs[mid].name,
-					   sip_hdr_defs[mid].len);
-
-		if (r == 0)
-			return &sip_hdr_defs[mid];
-		if (r < 0)
-			hi = mid;
-		else
-			lo = mid + 1;
-	}
-	return NULL;
+	return (h ^ sip_lc(c)) * SIP_HDR_HASH_K;
 }
 
-enum sip_hdr_id sip_hdr_id_from_name(struct pl name)
+/* name with its hash h: the header id, SIP_HDR_OTHER if unknown. */
+static enum sip_hdr_id sip_hdr_id_hashed(struct pl name, uint32_t h)
 {
 	const struct sip_hdr_def *d;
+	unsigned i;
 
 	if (name.l == 1) {
-		unsigned c = (unsigned char)name.p[0] | 0x20;
+		unsigned c = sip_lc(name.p[0]);
 
 		if (c >= 'a' && c <= 'z')
 			return sip_hdr_compact[c - 'a'];
 		return SIP_HDR_OTHER;
 	}
-	d = sip_hdr_def_find(name);
-	return d ? d->id : SIP_HDR_OTHER;
+	i = sip_hdr_slot[h >> 24];
+	if (!i)
+		return SIP_HDR_OTHER;
+	d = &sip_hdr_defs[i - 1];
+	if (d->len != name.l)
+		return SIP_HDR_OTHER;
+	/* both are tokens (see sip_hdr_id_from_name): |0x20 folds exactly */
+	for (size_t k = 0; k < name.l; k++) {
+		if ((name.p[k] | 0x20) != (d->name[k] | 0x20))
+			return SIP_HDR_OTHER;
+	}
+	return d->id;
+}
+
+enum sip_hdr_id sip_hdr_id_from_name(struct pl name)
+{
+	uint32_t h = 0;
+
+	/* every known name is a token; the decoder only passes tokens */
+	for (size_t i = 0; i < name.l; i++) {
+		if (!sip_c_is(name.p[i], SIP_C_TOKEN))
+			return SIP_HDR_OTHER;
+		h = sip_hdr_hash_step(h, name.p[i]);
+	}
+	return sip_hdr_id_hashed(name, h);
 }
 
 const char *sip_hdr_name(enum sip_hdr_id id)
@@ -304,12 +331,22 @@ static const char *const sip_method_names[] = {
 	[SIP_METHOD_UPDATE] = "UPDATE",
 };
 
+static const uint8_t sip_method_lens[] = {
+	[SIP_METHOD_ACK] = 3,	   [SIP_METHOD_BYE] = 3,      [SIP_METHOD_CANCEL] = 6,
+	[SIP_METHOD_INFO] = 4,	   [SIP_METHOD_INVITE] = 6,   [SIP_METHOD_MESSAGE] = 7,
+	[SIP_METHOD_NOTIFY] = 6,   [SIP_METHOD_OPTIONS] = 7,  [SIP_METHOD_PRACK] = 5,
+	[SIP_METHOD_PUBLISH] = 7,  [SIP_METHOD_REFER] = 5,    [SIP_METHOD_REGISTER] = 8,
+	[SIP_METHOD_SUBSCRIBE] = 9, [SIP_METHOD_UPDATE] = 6,
+};
+
 /* Methods are case-sensitive (RFC 3261 §7.1). */
 enum sip_method sip_method_from_pl(struct pl m)
 {
-	for (size_t i = 1; i < sizeof(sip_method_names) / sizeof(sip_method_names[0]);
-	     i++) {
-		if (pl_eq_str(m, sip_method_names[i]))
+	if (!m.p || m.l < 3 || m.l > 9)
+		return SIP_METHOD_OTHER;
+	for (size_t i = 1; i < sizeof(sip_method_lens); i++) {
+		if (sip_method_lens[i] == m.l && m.p[0] == sip_method_names[i][0] &&
+		    memcmp(m.p, sip_method_names[i], m.l) == 0)
 			return (enum sip_method)i;
 	}
 	return SIP_METHOD_OTHER;
@@ -326,7 +363,8 @@ static void sip_msg_destroy(void *data)
 {
 	struct sip_msg *msg = data;
 
-	free(msg->hdrv);
+	if (msg->hdrv != msg->hdr_inline)
+		free(msg->hdrv);
 	mem_deref(msg->mem);
 }
 
@@ -452,13 +490,12 @@ static int sip_start_parse(struct sip_msg *msg, const char **pp, const char *e)
 	return sip_start_req(msg, line);
 }
 
-/* Finds the end of one logical header line (folding joined). Returns the
- * position of its final CRLF in *crlf, EBADMSG on a bare CR/LF or missing
- * end, E2BIG over SIP_MAX_LINE. */
-static int sip_line_end(const char *p, const char *e, const char **crlf)
+/* Finds the end of one logical header line (folding joined) that starts
+ * at p; the search may begin later, at q. Returns the position of its final
+ * CRLF in *crlf, EBADMSG on a bare CR/LF or missing end, E2BIG over
+ * SIP_MAX_LINE. */
+static int sip_line_end(const char *p, const char *q, const char *e, const char **crlf)
 {
-	const char *q = p;
-
 	for (;;) {
 		const char *cr = memchr(q, '\r', (size_t)(e - q));
 		const char *lf;
@@ -479,37 +516,68 @@ static int sip_line_end(const char *p, const char *e, const char **crlf)
 	}
 }
 
-static int sip_hdr_push(struct sip_msg *msg, size_t *cap, const struct sip_hdr *h)
-{
-	if (msg->hdrc >= SIP_MAX_HDRS)
-		return E2BIG;
-	if (msg->hdrc == *cap) {
-		size_t ncap = *cap ? *cap * 2 : 32;
-		struct sip_hdr *v;
+/* Decoding state: the tail entry of each id, for the next links. */
+struct sip_dec {
+	struct sip_msg *msg;
+	int16_t last[SIP_HDR_COUNT];
+};
 
-		if (ncap > SIP_MAX_HDRS)
-			ncap = SIP_MAX_HDRS;
-		v = realloc(msg->hdrv, ncap * sizeof(*v));
+static int sip_hdr_push(struct sip_dec *d, struct sip_hdr *h)
+{
+	struct sip_msg *msg = d->msg;
+	size_t i = msg->hdrc;
+
+	if (i >= SIP_MAX_HDRS)
+		return E2BIG;
+	if (i == SIP_MSG_HDRS_INLINE) {
+		struct sip_hdr *v = malloc(SIP_MAX_HDRS * sizeof(*v));
+
 		if (!v)
 			return ENOMEM;
+		memcpy(v, msg->hdr_inline, sizeof(msg->hdr_inline));
 		msg->hdrv = v;
-		*cap = ncap;
 	}
+	h->next = -1;
 	if (msg->first[h->id] < 0)
-		msg->first[h->id] = (int16_t)msg->hdrc;
-	msg->hdrv[msg->hdrc++] = *h;
+		msg->first[h->id] = (int16_t)i;
+	else
+		msg->hdrv[d->last[h->id]].next = (int16_t)i;
+	d->last[h->id] = (int16_t)i;
+	msg->count[h->id]++;
+	msg->hdrv[i] = *h;
+	msg->hdrc = i + 1;
 	return 0;
 }
 
-/* Splits a list header value on commas outside quotes and <>. */
-static int sip_hdr_split(struct sip_msg *msg, size_t *cap, struct sip_hdr *h,
-			 struct pl val)
+/* Splits a list header value on commas outside quotes and <>. Most values
+ * hold no comma (one entry) or no quote and no '<' (split at every comma):
+ * memchr answers those; the byte loop runs only for values that need it. */
+static int sip_hdr_split(struct sip_dec *d, struct sip_hdr *h, struct pl val)
 {
 	const char *p = val.p, *e = val.p + val.l, *s = p;
 	bool inq = false, ina = false;
 	int err;
 
+	if (!memchr(p, ',', val.l)) {
+		h->val = pl_trim(val);
+		return sip_hdr_push(d, h);
+	}
+	if (!memchr(p, '"', val.l) && !memchr(p, '<', val.l)) {
+		const char *c;
+
+		while ((c = memchr(s, ',', (size_t)(e - s))) != NULL) {
+			h->val = pl_trim((struct pl){s, (size_t)(c - s)});
+			err = sip_hdr_push(d, h);
+			if (err)
+				return err;
+			s = c + 1;
+		}
+		h->val = pl_trim((struct pl){s, (size_t)(e - s)});
+		return sip_hdr_push(d, h);
+	}
 	for (; p < e; p++) {
+		if (!sip_c2_is(*p, SIP_C2_SPLIT))
+			continue;
 		if (inq) {
 			if (*p == '\\' && p + 1 < e)
 				p++;
@@ -525,26 +593,60 @@ static int sip_hdr_split(struct sip_msg *msg, size_t *cap, struct sip_hdr *h,
 			ina = false;
 		else if (*p == ',' && !ina) {
 			h->val = pl_trim((struct pl){s, (size_t)(p - s)});
-			err = sip_hdr_push(msg, cap, h);
+			err = sip_hdr_push(d, h);
 			if (err)
 				return err;
 			s = p + 1;
 		}
 	}
 	h->val = pl_trim((struct pl){s, (size_t)(e - s)});
-	return sip_hdr_push(msg, cap, h);
+	return sip_hdr_push(d, h);
 }
 
-static int sip_hdrs_parse(struct sip_msg *msg, const char **pp, const char *e)
+/* One header line at p: the name is scanned and hashed in one go. */
+static int sip_hdr_line(struct sip_dec *d, const char *p, const char *e, const char **next)
 {
+	struct sip_msg *msg = d->msg;
+	const char *q = p, *crlf;
+	struct sip_hdr h;
+	uint32_t hash = 0;
+	bool name_ok;
+	int err;
+
+	while (q < e && sip_c_is(*q, SIP_C_TOKEN))
+		hash = sip_hdr_hash_step(hash, *q++);
+	h.name = (struct pl){p, (size_t)(q - p)};
+	while (q < e && (*q == ' ' || *q == '\t'))
+		q++;
+	name_ok = h.name.l && q < e && *q == ':';
+	/* a colon is neither CR nor LF: the line end search may start after
+	 * it; the line's own faults are reported before the name's */
+	err = sip_line_end(p, name_ok ? q + 1 : p, e, &crlf);
+	if (err)
+		return err;
+	if (msg->nlines >= SIP_MAX_HDRS)
+		return E2BIG;
+	if (!name_ok)
+		return EBADMSG;
+	q++;
+	h.line = (struct pl){p, (size_t)(crlf + 2 - p)};
+	h.line_no = msg->nlines++;
+	h.id = sip_hdr_id_hashed(h.name, hash);
+	*next = crlf + 2;
+	if (sip_hdr_is_list(h.id))
+		return sip_hdr_split(d, &h, (struct pl){q, (size_t)(crlf - q)});
+	h.val = pl_trim((struct pl){q, (size_t)(crlf - q)});
+	return sip_hdr_push(d, &h);
+}
+
+static int sip_hdrs_parse(struct sip_dec *d, const char **pp, const char *e)
+{
+	struct sip_msg *msg = d->msg;
 	const char *p = *pp;
-	size_t cap = 0;
 	int err;
 
 	msg->hdrs.p = p;
 	for (;;) {
-		const char *crlf, *q;
-		struct sip_hdr h;
 		if (e - p < 2)
 			return EBADMSG;
 		if (p[0] == '\r' && p[1] == '\n') {
@@ -552,33 +654,9 @@ static int sip_hdrs_parse(struct sip_msg *msg, const char **pp, const char *e)
 			*pp = p + 2;
 			return 0;
 		}
-		err = sip_line_end(p, e, &crlf);
+		err = sip_hdr_line(d, p, e, &p);
 		if (err)
 			return err;
-		if (msg->nlines >= SIP_MAX_HDRS)
-			return E2BIG;
-		q = p;
-		while (q < crlf && sip_c_is(*q, SIP_C_TOKEN))
-			q++;
-		h.name = (struct pl){p, (size_t)(q - p)};
-		while (q < crlf && (*q == ' ' || *q == '\t'))
-			q++;
-		if (!h.name.l || q >= crlf || *q != ':')
-			return EBADMSG;
-		q++;
-		h.line = (struct pl){p, (size_t)(crlf + 2 - p)};
-		h.line_no = msg->nlines++;
-		h.id = sip_hdr_id_from_name(h.name);
-		if (sip_hdr_is_list(h.id)) {
-			err = sip_hdr_split(msg, &cap, &h,
-					    (struct pl){q, (size_t)(crlf - q)});
-		} else {
-			h.val = pl_trim((struct pl){q, (size_t)(crlf - q)});
-			err = sip_hdr_push(msg, &cap, &h);
-		}
-		if (err)
-			return err;
-		p = crlf + 2;
 	}
 }
 
@@ -625,6 +703,7 @@ int sip_msg_decode(struct sip_msg **msgp, void *mem, size_t off, size_t len,
 		   const struct sip_decode_prm *prm)
 {
 	struct sip_msg *msg;
+	struct sip_dec dec;
 	const char *p, *e;
 	int err;
 
@@ -636,8 +715,9 @@ int sip_msg_decode(struct sip_msg **msgp, void *mem, size_t off, size_t len,
 	if (!msg)
 		return ENOMEM;
 	msg->mem = mem_ref(mem);
-	for (size_t i = 0; i < SIP_HDR_COUNT; i++)
-		msg->first[i] = -1;
+	msg->hdrv = msg->hdr_inline;
+	memset(msg->first, 0xff, sizeof(msg->first));
+	dec.msg = msg;
 	p = (const char *)mem + off;
 	e = p + len;
 	/* RFC 3261 §7.5: CRLFs before the start line are ignored */
@@ -647,7 +727,7 @@ int sip_msg_decode(struct sip_msg **msgp, void *mem, size_t off, size_t len,
 	err = sip_start_parse(msg, &p, e);
 	if (err)
 		goto out;
-	err = sip_hdrs_parse(msg, &p, e);
+	err = sip_hdrs_parse(&dec, &p, e);
 	if (err)
 		goto out;
 	sip_body_set(msg, p, e);
@@ -689,14 +769,11 @@ const struct sip_hdr *sip_msg_hdr(const struct sip_msg *msg, enum sip_hdr_id id)
 const struct sip_hdr *sip_msg_hdr_next(const struct sip_msg *msg,
 				       const struct sip_hdr *prev)
 {
-	const struct sip_hdr *end;
-
-	if (!msg || !prev)
+	if (!msg || !prev || prev < msg->hdrv || prev >= msg->hdrv + msg->hdrc)
 		return NULL;
-	end = msg->hdrv + msg->hdrc;
-	for (const struct sip_hdr *h = prev + 1; h < end; h++) {
-		if (h->id != prev->id)
-			continue;
+	for (const struct sip_hdr *h = prev; h->next >= 0;) {
+		h = &msg->hdrv[h->next];
+		/* unknown headers share one chain: match the name too */
 		if (h->id != SIP_HDR_OTHER || pl_caseeq(h->name, prev->name))
 			return h;
 	}
@@ -719,6 +796,9 @@ const struct sip_hdr *sip_msg_hdr_name(const struct sip_msg *msg, struct pl name
 size_t sip_msg_hdr_count(const struct sip_msg *msg, enum sip_hdr_id id)
 {
 	size_t n = 0;
+
+	if (msg && id != SIP_HDR_OTHER && (unsigned)id < SIP_HDR_COUNT)
+		return msg->count[id];
 
 	for (const struct sip_hdr *h = sip_msg_hdr(msg, id); h; h = sip_msg_hdr_next(msg, h))
 		n++;
