@@ -34,6 +34,7 @@ enum {
 	SIP_C2_SENTBY = 8,  /* hostname / IPv4 characters: alnum "-" "." */
 	SIP_C2_URIBAD = 16, /* never in a URI: CTL, SP, 8-bit, "<" ">" DQUOTE */
 	SIP_C2_SPLIT = 32,  /* stops the list splitter: CR LF DQUOTE "\" "<" ">" "," */
+	SIP_C2_ALNUM = 64,  /* ALPHA / DIGIT */
 };
 
 extern const unsigned char sip_ctab[256];

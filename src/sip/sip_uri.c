@@ -12,7 +12,7 @@
 
 static bool sip_c_alnum(char c)
 {
-	return (c >= '0' && c <= '9') || ((c | 0x20) >= 'a' && (c | 0x20) <= 'z');
+	return sip_c2_is(c, SIP_C2_ALNUM);
 }
 
 static int sip_hexval(char c)
@@ -25,12 +25,39 @@ static int sip_hexval(char c)
 	return -1;
 }
 
+/* IPv4address as inet_pton(AF_INET) reads it (RFC 3261 §25.1 with no
+ * leading zeros): four decimal octets up to 255. Own code, so that no copy
+ * to a NUL-terminated buffer is needed. */
+bool sip_ipv4_ok(const char *p, const char *e)
+{
+	unsigned octets = 0;
+
+	while (p < e) {
+		unsigned v = 0, nd = 0;
+
+		for (; p < e && *p >= '0' && *p <= '9'; p++, nd++) {
+			if (nd && v == 0)
+				return false;
+			v = v * 10 + (unsigned)(*p - '0');
+			if (v > 255)
+				return false;
+		}
+		if (!nd || ++octets > 4)
+			return false;
+		if (p < e && (*p++ != '.' || p == e))
+			return false;
+	}
+	return octets == 4;
+}
+
 /* Every byte of pl is in cls or a valid %XX escape. */
 static bool sip_chars_ok(struct pl pl, unsigned cls)
 {
 	for (size_t i = 0; i < pl.l; i++) {
 		char c = pl.p[i];
 
+		if (sip_c_is(c, cls))
+			continue;
 		if (c == '%') {
 			if (i + 2 >= pl.l)
 				return false;
@@ -48,7 +75,6 @@ static bool sip_chars_ok(struct pl pl, unsigned cls)
 static enum sip_host_type sip_hostname_check(struct pl h)
 {
 	bool digits_dots = true, label_start = true;
-	char buf[16];
 
 	if (!h.l || h.l > 255)
 		return SIP_HOST_NONE;
@@ -72,20 +98,61 @@ static enum sip_host_type sip_hostname_check(struct pl h)
 	if (!digits_dots)
 		return SIP_HOST_NAME;
 	/* all digits and dots: must be a dotted IPv4 address */
-	if (pl_strcpy(h, buf, sizeof(buf)))
-		return SIP_HOST_NONE;
-	struct in_addr a;
-	return inet_pton(AF_INET, buf, &a) == 1 ? SIP_HOST_IPV4 : SIP_HOST_NONE;
+	return sip_ipv4_ok(h.p, h.p + h.l) ? SIP_HOST_IPV4 : SIP_HOST_NONE;
 }
 
-static bool sip_ipv6_check(struct pl h)
+bool sip_ipv6_ok(struct pl h)
 {
-	char buf[64];
-	struct in6_addr a;
+	const char *p = h.p, *e = h.p + h.l, *tok;
+	unsigned bytes = 0, digits = 0, val = 0;
+	bool gap = false;
 
-	if (!h.l || pl_strcpy(h, buf, sizeof(buf)))
+	if (!h.l)
 		return false;
-	return inet_pton(AF_INET6, buf, &a) == 1;
+	/* a leading colon must be the first half of "::" */
+	if (*p == ':' && (++p == e || *p != ':'))
+		return false;
+	tok = p;
+	while (p < e) {
+		char c = *p++;
+		int x = sip_hexval(c);
+
+		if (x >= 0) {
+			if (digits == 4)
+				return false;
+			val = val << 4 | (unsigned)x;
+			digits++;
+			continue;
+		}
+		if (c == ':') {
+			tok = p;
+			if (!digits) {
+				if (gap)
+					return false;
+				gap = true;
+				continue;
+			}
+			if (p == e || bytes + 2 > 16)
+				return false;
+			bytes += 2;
+			digits = val = 0;
+			continue;
+		}
+		/* dotted-quad tail: the current group starts it, it ends the text */
+		if (c == '.' && bytes + 4 <= 16 && sip_ipv4_ok(tok, e)) {
+			bytes += 4;
+			digits = 0;
+			break;
+		}
+		return false;
+	}
+	if (digits) {
+		if (bytes + 2 > 16)
+			return false;
+		bytes += 2;
+	}
+	/* "::" must stand for at least one zero group */
+	return gap ? bytes < 16 : bytes == 16;
 }
 
 enum sip_host_type sip_host_check(struct pl host)
@@ -93,8 +160,8 @@ enum sip_host_type sip_host_check(struct pl host)
 	if (host.l >= 2 && host.p[0] == '[') {
 		if (host.p[host.l - 1] != ']')
 			return SIP_HOST_NONE;
-		return sip_ipv6_check((struct pl){host.p + 1, host.l - 2}) ? SIP_HOST_IPV6
-									 : SIP_HOST_NONE;
+		return sip_ipv6_ok((struct pl){host.p + 1, host.l - 2}) ? SIP_HOST_IPV6
+								      : SIP_HOST_NONE;
 	}
 	return sip_hostname_check(host);
 }
@@ -280,11 +347,9 @@ int sip_uri_decode(struct sip_uri *uri, struct pl pl)
 	uri->opaque = rest;
 	if (!rest.l)
 		return EBADMSG;
+	/* no white space, controls, or delimiters of name-addr */
 	for (size_t i = 0; i < rest.l; i++) {
-		unsigned char c = (unsigned char)rest.p[i];
-
-		/* no white space, controls, or delimiters of name-addr */
-		if (c <= 0x20 || c >= 0x7f || c == '<' || c == '>' || c == '"')
+		if (sip_c2_is(rest.p[i], SIP_C2_URIBAD))
 			return EBADMSG;
 	}
 	if (sip_pl_ieq(uri->scheme_pl, "sip")) {
