@@ -181,6 +181,52 @@ static void test_params_single_pass(void **state)
 	assert_int_equal(sip_auth_param_get(&au, "x", &(struct pl){0}), 0);
 }
 
+static void test_forward_map(void **state)
+{
+	static const char inv[] = "INVITE sip:b@c SIP/2.0\r\n"
+				  "Via: SIP/2.0/UDP h;branch=z9hG4bK1\r\n"
+				  "Route: <sip:r1;lr>, <sip:r2;lr>\r\n"
+				  "Call-ID: x\r\nl: 3\r\n\r\nabc";
+	struct sip_msg *msg, *other;
+	struct mbuf mb;
+	const struct sip_hdr *r1;
+
+	(void)state;
+	assert_int_equal(sip_msg_decode_copy(&msg, inv, sizeof(inv) - 1, NULL), 0);
+	assert_int_equal(sip_msg_decode_copy(&other, inv, sizeof(inv) - 1, NULL), 0);
+	r1 = sip_msg_hdr(msg, SIP_HDR_ROUTE);
+	struct sip_edit ed[] = {
+		{.op = SIP_EDIT_REMOVE, .hdr = sip_msg_hdr(other, SIP_HDR_CALL_ID)},
+		{.op = SIP_EDIT_ADD, .hdr = NULL, .name = PL("X-End"), .val = PL("1")},
+		{.op = SIP_EDIT_REPLACE, .hdr = sip_msg_hdr_next(msg, r1), .val = PL("<sip:n>")},
+		{.op = SIP_EDIT_ADD, .hdr = r1, .name = PL("X-Before"), .val = PL("2")},
+	};
+	struct sip_fwd_prm fp = {.ruri = PL("sip:new@d"), .editv = ed, .editc = 4,
+				 .body_set = true, .body = PL("0123456789")};
+
+	mbuf_init(&mb, 0);
+	assert_int_equal(sip_msg_forward(&mb, msg, &fp), 0);
+	assert_int_equal(mb.end, strlen(mbuf_str(&mb)));
+	assert_string_equal(mbuf_str(&mb), "INVITE sip:new@d SIP/2.0\r\n"
+					   "Via: SIP/2.0/UDP h;branch=z9hG4bK1\r\n"
+					   "X-Before: 2\r\n"
+					   "Route: <sip:r1;lr>, <sip:n>\r\n"
+					   "Call-ID: x\r\n"
+					   "X-End: 1\r\n"
+					   "Content-Length: 10\r\n\r\n0123456789");
+	mbuf_reset(&mb);
+	/* a cap below the size estimate but above the output still works */
+	mbuf_init(&mb, sizeof(inv) + 8);
+	assert_int_equal(sip_msg_forward(&mb, msg, &(struct sip_fwd_prm){0}), 0);
+	assert_int_equal(mb.end, sizeof(inv) - 1);
+	mbuf_reset(&mb);
+	mbuf_init(&mb, 20);
+	assert_int_equal(sip_msg_forward(&mb, msg, &(struct sip_fwd_prm){0}), ENOSPC);
+	mbuf_reset(&mb);
+	mem_deref(other);
+	mem_deref(msg);
+}
+
 /* A pseudo-random walk over the bytes IP literals are made of. */
 static uint32_t rnd_state = 12345;
 static uint32_t rnd(void)
@@ -239,6 +285,7 @@ int main(void)
 		cmocka_unit_test(test_many_entries),
 		cmocka_unit_test(test_params_single_pass),
 		cmocka_unit_test(test_ip_vs_inet_pton),
+		cmocka_unit_test(test_forward_map),
 	};
 
 	return cmocka_run_group_tests_name("sip_fast", tests, NULL, NULL);
