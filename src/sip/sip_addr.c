@@ -115,7 +115,7 @@ static int sip_sentby_scan(struct sip_scan *s, struct sip_via *via)
 			s->p++;
 		port.l = (size_t)(s->p - port.p);
 		if (!port.l || port.l > 5 ||
-		    pl_u32(port, &v) || v > 65535)
+		    sip_pl_u32(port, &v) || v > 65535)
 			return EBADMSG;
 		via->port = (uint16_t)v;
 	}
@@ -151,7 +151,7 @@ static int sip_via_param_h(struct pl n, struct pl v, void *arg)
 	} else if (sip_tok_ieq(n, "rport", 5)) {
 		via->rport = true;
 		if (v.l) {
-			if (v.l > 5 || pl_u32(v, &x) || x > 65535)
+			if (v.l > 5 || sip_pl_u32(v, &x) || x > 65535)
 				return EBADMSG;
 			via->rport_val = (uint16_t)x;
 		}
@@ -160,7 +160,7 @@ static int sip_via_param_h(struct pl n, struct pl v, void *arg)
 			return EBADMSG;
 		via->maddr = v;
 	} else if (sip_tok_ieq(n, "ttl", 3)) {
-		if (v.l > 3 || pl_u32(v, &x) || x > 255)
+		if (v.l > 3 || sip_pl_u32(v, &x) || x > 255)
 			return EBADMSG;
 		via->ttl_set = true;
 		via->ttl = (uint8_t)x;

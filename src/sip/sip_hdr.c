@@ -8,25 +8,25 @@
 
 int sip_uint_decode(struct pl val, uint32_t max, uint32_t *v)
 {
-	uint64_t x;
+	uint32_t x;
 	int err;
 
-	val = pl_trim(val);
+	val = sip_pl_trim(val);
 	/* leading zeros are allowed (RFC 4475 §3.1.1.1: "0068") but bounded */
 	if (val.l > 20)
 		return ERANGE;
-	err = pl_u64(val, &x);
+	err = sip_pl_u32(val, &x);
 	if (err)
 		return err;
 	if (x > max)
 		return ERANGE;
-	*v = (uint32_t)x;
+	*v = x;
 	return 0;
 }
 
 int sip_delta_decode(struct pl val, uint32_t *v)
 {
-	val = pl_trim(val);
+	val = sip_pl_trim(val);
 	if (!val.l)
 		return EBADMSG;
 	for (size_t i = 0; i < val.l; i++) {

@@ -423,7 +423,7 @@ static int sip_start_req(struct sip_msg *msg, struct pl line)
 		vs--;
 	if (vs <= s.p)
 		return EBADMSG;
-	uri = pl_trim((struct pl){s.p, (size_t)(vs - s.p)});
+	uri = sip_pl_trim((struct pl){s.p, (size_t)(vs - s.p)});
 	if (!uri.l)
 		return EBADMSG;
 	msg->bad_start = ve != s.e || uri.p != s.p + 1 || uri.p + uri.l + 1 != vs ||
@@ -559,20 +559,20 @@ static int sip_hdr_split(struct sip_dec *d, struct sip_hdr *h, struct pl val)
 	int err;
 
 	if (!memchr(p, ',', val.l)) {
-		h->val = pl_trim(val);
+		h->val = sip_pl_trim(val);
 		return sip_hdr_push(d, h);
 	}
 	if (!memchr(p, '"', val.l) && !memchr(p, '<', val.l)) {
 		const char *c;
 
 		while ((c = memchr(s, ',', (size_t)(e - s))) != NULL) {
-			h->val = pl_trim((struct pl){s, (size_t)(c - s)});
+			h->val = sip_pl_trim((struct pl){s, (size_t)(c - s)});
 			err = sip_hdr_push(d, h);
 			if (err)
 				return err;
 			s = c + 1;
 		}
-		h->val = pl_trim((struct pl){s, (size_t)(e - s)});
+		h->val = sip_pl_trim((struct pl){s, (size_t)(e - s)});
 		return sip_hdr_push(d, h);
 	}
 	for (; p < e; p++) {
@@ -592,14 +592,14 @@ static int sip_hdr_split(struct sip_dec *d, struct sip_hdr *h, struct pl val)
 		else if (*p == '>')
 			ina = false;
 		else if (*p == ',' && !ina) {
-			h->val = pl_trim((struct pl){s, (size_t)(p - s)});
+			h->val = sip_pl_trim((struct pl){s, (size_t)(p - s)});
 			err = sip_hdr_push(d, h);
 			if (err)
 				return err;
 			s = p + 1;
 		}
 	}
-	h->val = pl_trim((struct pl){s, (size_t)(e - s)});
+	h->val = sip_pl_trim((struct pl){s, (size_t)(e - s)});
 	return sip_hdr_push(d, h);
 }
 
@@ -635,7 +635,7 @@ static int sip_hdr_line(struct sip_dec *d, const char *p, const char *e, const c
 	*next = crlf + 2;
 	if (sip_hdr_is_list(h.id))
 		return sip_hdr_split(d, &h, (struct pl){q, (size_t)(crlf - q)});
-	h.val = pl_trim((struct pl){q, (size_t)(crlf - q)});
+	h.val = sip_pl_trim((struct pl){q, (size_t)(crlf - q)});
 	return sip_hdr_push(d, &h);
 }
 
@@ -675,7 +675,7 @@ static void sip_body_set(struct sip_msg *msg, const char *p, const char *e)
 	for (const struct sip_hdr *x = h; x; x = sip_msg_hdr_next(msg, x)) {
 		uint32_t v;
 
-		if (pl_u32(x->val, &v)) {
+		if (sip_pl_u32(x->val, &v)) {
 			msg->clen_err = EBADMSG;
 			return;
 		}

@@ -26,14 +26,14 @@ const unsigned char sip_ctab[256] = {
 };
 
 const unsigned char sip_ctab2[256] = {
-	 16,  16,  16,  16,  16,  16,  16,  16,  16,  17,  49,  16,  16,  49,  16,  16,
-	 16,  16,  16,  16,  16,  16,  16,  16,  16,  16,  16,  16,  16,  16,  16,  16,
-	 17,   6,  48,   0,   0,   6,   0,   6,   0,   0,   6,   6,  32,  14,  14,   4,
+	144, 144, 144, 144, 144, 144, 144, 144, 144,  17,  49, 144, 144,  49, 144, 144,
+	144, 144, 144, 144, 144, 144, 144, 144, 144, 144, 144, 144, 144, 144, 144, 144,
+	 17,   6, 176,   0,   0,   6,   0,   6,   0,   0,   6,   6,  32,  14,  14,   4,
 	 78,  78,  78,  78,  78,  78,  78,  78,  78,  78,   6,   0,  48,   4,  48,   0,
 	  4,  78,  78,  78,  78,  78,  78,  78,  78,  78,  78,  78,  78,  78,  78,  78,
-	 78,  78,  78,  78,  78,  78,  78,  78,  78,  78,  78,   2,  32,   2,   0,   6,
+	 78,  78,  78,  78,  78,  78,  78,  78,  78,  78,  78,   2, 160,   2,   0,   6,
 	  6,  78,  78,  78,  78,  78,  78,  78,  78,  78,  78,  78,  78,  78,  78,  78,
-	 78,  78,  78,  78,  78,  78,  78,  78,  78,  78,  78,   0,   0,   0,   6,  16,
+	 78,  78,  78,  78,  78,  78,  78,  78,  78,  78,  78,   0,   0,   0,   6, 144,
 	 16,  16,  16,  16,  16,  16,  16,  16,  16,  16,  16,  16,  16,  16,  16,  16,
 	 16,  16,  16,  16,  16,  16,  16,  16,  16,  16,  16,  16,  16,  16,  16,  16,
 	 16,  16,  16,  16,  16,  16,  16,  16,  16,  16,  16,  16,  16,  16,  16,  16,
@@ -51,34 +51,32 @@ int sip_scan_quoted(struct sip_scan *s, struct pl *out)
 	if (s->p >= s->e || *s->p != '"')
 		return EBADMSG;
 	p = s->p + 1;
-	while (p < s->e) {
-		unsigned char c = (unsigned char)*p;
+	for (;;) {
+		unsigned char c;
 
+		/* qdtext = LWS / %x21 / %x23-5B / %x5D-7E / UTF8-NONASCII; CR
+		 * and LF only occur here as folding, checked by the decoder */
+		while (p < s->e && !sip_c2_is(*p, SIP_C2_QSTOP))
+			p++;
+		if (p >= s->e)
+			return EBADMSG;
+		c = (unsigned char)*p;
 		if (c == '"') {
 			out->p = s->p + 1;
 			out->l = (size_t)(p - out->p);
 			s->p = p + 1;
 			return 0;
 		}
-		if (c == '\\') {
-			/* quoted-pair = "\" (%x00-09 / %x0B-0C / %x0E-7F) */
-			if (p + 1 >= s->e)
-				return EBADMSG;
-			c = (unsigned char)p[1];
-			if (c == '\r' || c == '\n' || c > 0x7f)
-				return EBADMSG;
-			p += 2;
-			continue;
-		}
-		/* qdtext = LWS / %x21 / %x23-5B / %x5D-7E / UTF8-NONASCII;
-		 * CR and LF only occur here as folding, checked by the decoder */
-		if (c < 0x20 && c != '\t' && c != '\r' && c != '\n')
+		if (c != '\\')
+			return EBADMSG; /* a control character */
+		/* quoted-pair = "\" (%x00-09 / %x0B-0C / %x0E-7F) */
+		if (p + 1 >= s->e)
 			return EBADMSG;
-		if (c == 0x7f)
+		c = (unsigned char)p[1];
+		if (c == '\r' || c == '\n' || c > 0x7f)
 			return EBADMSG;
-		p++;
+		p += 2;
 	}
-	return EBADMSG;
 }
 
 int sip_scan_param(struct sip_scan *s, struct pl *name, struct pl *val)

@@ -35,6 +35,7 @@ enum {
 	SIP_C2_URIBAD = 16, /* never in a URI: CTL, SP, 8-bit, "<" ">" DQUOTE */
 	SIP_C2_SPLIT = 32,  /* stops the list splitter: CR LF DQUOTE "\" "<" ">" "," */
 	SIP_C2_ALNUM = 64,  /* ALPHA / DIGIT */
+	SIP_C2_QSTOP = 128, /* ends qdtext: DQUOTE "\\" CTL but HTAB CR LF */
 };
 
 extern const unsigned char sip_ctab[256];
@@ -88,6 +89,45 @@ static inline bool sip_tok_ieq(struct pl tok, const char *lit, size_t len)
 			return false;
 	}
 	return true;
+}
+
+/* pl_trim() (SP HTAB CR LF at both ends), inlined for the decoder. */
+static inline struct pl sip_pl_trim(struct pl pl)
+{
+	while (pl.l && sip_c2_is(pl.p[0], SIP_C2_WS)) {
+		pl.p++;
+		pl.l--;
+	}
+	while (pl.l && sip_c2_is(pl.p[pl.l - 1], SIP_C2_WS))
+		pl.l--;
+	return pl;
+}
+
+/* pl_u32() without a division per digit: EBADMSG if empty or not all
+ * digits, ERANGE above UINT32_MAX, leading zeros allowed. */
+static inline int sip_pl_u32(struct pl pl, uint32_t *v)
+{
+	uint64_t n = 0;
+	bool big = false;
+
+	if (!pl.l)
+		return EBADMSG;
+	for (size_t i = 0; i < pl.l; i++) {
+		unsigned d = (unsigned char)pl.p[i] - (unsigned)'0';
+
+		if (d > 9)
+			return EBADMSG;
+		n = n * 10 + d;
+		if (n > UINT32_MAX) {
+			/* stays above the bound; keep scanning for non-digits */
+			big = true;
+			n = (uint64_t)UINT32_MAX + 1;
+		}
+	}
+	if (big)
+		return ERANGE;
+	*v = (uint32_t)n;
+	return 0;
 }
 
 struct sip_scan {

@@ -74,26 +74,26 @@ static bool sip_chars_ok(struct pl pl, unsigned cls)
 
 static enum sip_host_type sip_hostname_check(struct pl h)
 {
-	bool digits_dots = true, label_start = true;
+	const char *p = h.p, *e = h.p + h.l;
+	bool digits_dots = true;
 
 	if (!h.l || h.l > 255)
 		return SIP_HOST_NONE;
-	for (size_t i = 0; i < h.l; i++) {
-		char c = h.p[i];
+	while (p < e) {
+		/* a label starts with an alphanumeric; a trailing dot is kept */
+		if (!sip_c2_is(*p, SIP_C2_ALNUM))
+			return SIP_HOST_NONE;
+		for (; p < e && *p != '.'; p++) {
+			char c = *p;
 
-		if (c == '.') {
-			if (label_start)
+			if (c >= '0' && c <= '9')
+				continue;
+			if (!sip_c2_is(c, SIP_C2_ALNUM) && c != '-')
 				return SIP_HOST_NONE;
-			label_start = true;
-			continue;
-		}
-		if (!sip_c_alnum(c) && c != '-')
-			return SIP_HOST_NONE;
-		if (label_start && c == '-')
-			return SIP_HOST_NONE;
-		if (c < '0' || c > '9')
 			digits_dots = false;
-		label_start = false;
+		}
+		if (p < e)
+			p++;
 	}
 	if (!digits_dots)
 		return SIP_HOST_NAME;
@@ -207,50 +207,123 @@ static int sip_uri_headers_check(struct pl hdrs)
 	return 0;
 }
 
-static int sip_hostport_parse(struct sip_uri *uri, struct pl hp)
+/* host [":" port] at *pp, in one pass: the host is scanned and checked as
+ * it goes; what follows must be ';', '?' or the end. */
+static int sip_uri_hostport(struct sip_uri *uri, const char **pp, const char *e)
 {
-	const char *e = hp.p + hp.l, *c;
-	struct pl host;
+	const char *p = *pp, *h0 = p;
+	bool digits_dots = true;
 
-	if (hp.l && hp.p[0] == '[') {
-		const char *rb = memchr(hp.p, ']', hp.l);
+	if (p < e && *p == '[') {
+		const char *rb = memchr(p, ']', (size_t)(e - p));
 
-		if (!rb)
+		if (!rb || !sip_ipv6_ok((struct pl){p + 1, (size_t)(rb - p - 1)}))
 			return EBADMSG;
-		host = (struct pl){hp.p, (size_t)(rb + 1 - hp.p)};
-		c = rb + 1;
-		if (c < e && *c != ':')
-			return EBADMSG;
+		uri->host_type = SIP_HOST_IPV6;
+		uri->host = (struct pl){p + 1, (size_t)(rb - p - 1)};
+		p = rb + 1;
 	} else {
-		c = memchr(hp.p, ':', hp.l);
-		if (!c)
-			c = e;
-		host = (struct pl){hp.p, (size_t)(c - hp.p)};
+		for (;;) {
+			/* a label starts with an alphanumeric; a trailing dot is
+			 * kept (as sip_host_check does) */
+			if (p >= e || !sip_c2_is(*p, SIP_C2_ALNUM)) {
+				if (p == h0 || (p < e && (*p == '-' || *p == '.')))
+					return EBADMSG;
+				break;
+			}
+			for (; p < e && (sip_c2_is(*p, SIP_C2_ALNUM) || *p == '-'); p++) {
+				if (*p < '0' || *p > '9')
+					digits_dots = false;
+			}
+			if (p >= e || *p != '.')
+				break;
+			p++;
+		}
+		if (p - h0 > 255 || (digits_dots && !sip_ipv4_ok(h0, p)))
+			return EBADMSG;
+		uri->host_type = digits_dots ? SIP_HOST_IPV4 : SIP_HOST_NAME;
+		uri->host = (struct pl){h0, (size_t)(p - h0)};
 	}
-	uri->host_type = sip_host_check(host);
-	if (uri->host_type == SIP_HOST_NONE)
-		return EBADMSG;
-	uri->host = host;
-	if (uri->host_type == SIP_HOST_IPV6) {
-		uri->host.p++;
-		uri->host.l -= 2;
-	}
-	if (c < e) {
+	if (p < e && *p == ':') {
 		uint32_t port;
+		const char *d0 = ++p;
 
-		uri->port_pl = (struct pl){c + 1, (size_t)(e - c - 1)};
-		if (uri->port_pl.l > 5 || pl_u32(uri->port_pl, &port) || port > 65535)
+		while (p < e && *p >= '0' && *p <= '9')
+			p++;
+		uri->port_pl = (struct pl){d0, (size_t)(p - d0)};
+		if (uri->port_pl.l > 5 || sip_pl_u32(uri->port_pl, &port) || port > 65535)
 			return EBADMSG;
 		uri->port = (uint16_t)port;
 	}
+	if (p < e && *p != ';' && *p != '?')
+		return EBADMSG;
+	*pp = p;
 	return 0;
 }
 
+/* uri-parameters at *pp up to '?' or the end, checked in one pass: each
+ * ";" pname ["=" pvalue] with paramchar = param-unreserved / unreserved /
+ * escaped (RFC 3261 §25.1), a non-empty name, at most SIP_MAX_PARAMS. */
+static int sip_uri_params_scan(const char **pp, const char *e)
+{
+	const char *p = *pp;
+	unsigned n = 0;
+
+	while (p < e && *p == ';') {
+		const char *n0 = ++p;
+		bool in_val = false;
+
+		if (++n > SIP_MAX_PARAMS)
+			return E2BIG;
+		for (; p < e && *p != ';' && *p != '?'; p++) {
+			char c = *p;
+
+			if (sip_c_is(c, SIP_C_UNRES | SIP_C_PARAM))
+				continue;
+			if (c == '=' && !in_val && p != n0) {
+				in_val = true;
+				continue;
+			}
+			if (c == '%' && e - p > 2 && sip_hexval(p[1]) >= 0 && sip_hexval(p[2]) >= 0) {
+				p += 2;
+				continue;
+			}
+			return EBADMSG;
+		}
+		if (p == n0)
+			return EBADMSG;
+	}
+	*pp = p;
+	return 0;
+}
+
+/* No white space, controls, or delimiters of name-addr. */
+static bool sip_uri_chars_bad(struct pl rest)
+{
+	for (size_t i = 0; i < rest.l; i++) {
+		if (sip_c2_is(rest.p[i], SIP_C2_URIBAD))
+			return true;
+	}
+	return false;
+}
+
+static int sip_uri_sip_parts(struct sip_uri *uri, struct pl rest);
+
+/* sip and sips: every byte is checked by the class of the part it is in,
+ * so no separate pass over the whole text is needed, except to report a
+ * bad character rather than E2BIG when both apply. */
 static int sip_uri_sip(struct sip_uri *uri, struct pl rest)
+{
+	int err = sip_uri_sip_parts(uri, rest);
+
+	return err == E2BIG && sip_uri_chars_bad(rest) ? EBADMSG : err;
+}
+
+static int sip_uri_sip_parts(struct sip_uri *uri, struct pl rest)
 {
 	const char *p = rest.p, *e = rest.p + rest.l;
 	const char *at = memchr(p, '@', rest.l);
-	const char *hp_end, *q;
+	const char *hp;
 	int err;
 
 	if (at) {
@@ -268,21 +341,17 @@ static int sip_uri_sip(struct sip_uri *uri, struct pl rest)
 			return EBADMSG;
 		p = at + 1;
 	}
-	hp_end = p;
-	while (hp_end < e && *hp_end != ';' && *hp_end != '?')
-		hp_end++;
-	err = sip_hostport_parse(uri, (struct pl){p, (size_t)(hp_end - p)});
+	err = sip_uri_hostport(uri, &p, e);
 	if (err)
 		return err;
-	q = hp_end;
-	while (q < e && *q != '?')
-		q++;
-	uri->params = (struct pl){hp_end, (size_t)(q - hp_end)};
-	err = sip_uri_params_check(uri->params);
+	hp = p;
+	err = sip_uri_params_scan(&p, e);
 	if (err)
 		return err;
-	if (q < e) {
-		uri->headers = (struct pl){q + 1, (size_t)(e - q - 1)};
+	uri->params = (struct pl){hp, (size_t)(p - hp)};
+	if (p < e) {
+		/* p is on '?' */
+		uri->headers = (struct pl){p + 1, (size_t)(e - p - 1)};
 		if (!uri->headers.l)
 			return EBADMSG;
 		return sip_uri_headers_check(uri->headers);
@@ -347,11 +416,6 @@ int sip_uri_decode(struct sip_uri *uri, struct pl pl)
 	uri->opaque = rest;
 	if (!rest.l)
 		return EBADMSG;
-	/* no white space, controls, or delimiters of name-addr */
-	for (size_t i = 0; i < rest.l; i++) {
-		if (sip_c2_is(rest.p[i], SIP_C2_URIBAD))
-			return EBADMSG;
-	}
 	if (sip_pl_ieq(uri->scheme_pl, "sip")) {
 		uri->scheme = SIP_URI_SIP;
 		return sip_uri_sip(uri, rest);
@@ -360,6 +424,8 @@ int sip_uri_decode(struct sip_uri *uri, struct pl pl)
 		uri->scheme = SIP_URI_SIPS;
 		return sip_uri_sip(uri, rest);
 	}
+	if (sip_uri_chars_bad(rest))
+		return EBADMSG;
 	if (sip_pl_ieq(uri->scheme_pl, "tel")) {
 		uri->scheme = SIP_URI_TEL;
 		return sip_uri_tel(uri, rest);
