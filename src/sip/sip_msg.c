@@ -263,9 +263,11 @@ static inline unsigned char sip_lc(char c)
 	return u >= 'A' && u <= 'Z' ? (unsigned char)(u + 32) : u;
 }
 
+/* For a token byte c | 0x20 is the lower-case letter, or c itself but for
+ * '_' (no known name holds one, and the final compare is exact). */
 static inline uint32_t sip_hdr_hash_step(uint32_t h, char c)
 {
-	return (h ^ sip_lc(c)) * SIP_HDR_HASH_K;
+	return (h ^ (unsigned char)(c | 0x20)) * SIP_HDR_HASH_K;
 }
 
 /* name with its hash h: the header id, SIP_HDR_OTHER if unknown. */
@@ -287,8 +289,19 @@ static enum sip_hdr_id sip_hdr_id_hashed(struct pl name, uint32_t h)
 	d = &sip_hdr_defs[i - 1];
 	if (d->len != name.l)
 		return SIP_HDR_OTHER;
-	/* both are tokens (see sip_hdr_id_from_name): |0x20 folds exactly */
-	for (size_t k = 0; k < name.l; k++) {
+	/* both are tokens (see sip_hdr_id_from_name): |0x20 folds exactly;
+	 * eight bytes at a time, then the tail */
+	size_t k = 0;
+
+	for (; k + 8 <= name.l; k += 8) {
+		uint64_t a, b;
+
+		memcpy(&a, name.p + k, 8);
+		memcpy(&b, d->name + k, 8);
+		if ((a | 0x2020202020202020ull) != (b | 0x2020202020202020ull))
+			return SIP_HDR_OTHER;
+	}
+	for (; k < name.l; k++) {
 		if ((name.p[k] | 0x20) != (d->name[k] | 0x20))
 			return SIP_HDR_OTHER;
 	}
@@ -475,11 +488,9 @@ static int sip_start_parse(struct sip_msg *msg, const char **pp, const char *e)
 {
 	const char *p = *pp;
 	const char *lim = (size_t)(e - p) > SIP_MAX_LINE ? p + SIP_MAX_LINE : e;
-	const char *q = p;
+	const char *q = sip_find_crlf(p, lim);
 	struct pl line;
 
-	while (q < lim && *q != '\r' && *q != '\n')
-		q++;
 	if (q + 1 >= e || q[0] != '\r' || q[1] != '\n')
 		return EBADMSG;
 	line = (struct pl){p, (size_t)(q - p)};
@@ -497,11 +508,9 @@ static int sip_start_parse(struct sip_msg *msg, const char **pp, const char *e)
 static int sip_line_end(const char *p, const char *q, const char *e, const char **crlf)
 {
 	for (;;) {
-		const char *cr = memchr(q, '\r', (size_t)(e - q));
-		const char *lf;
+		const char *cr = sip_find_crlf(q, e);
 
-		lf = memchr(q, '\n', (size_t)((cr ? cr : e) - q));
-		if (lf || !cr || cr + 1 >= e || cr[1] != '\n')
+		if (cr + 1 >= e || cr[0] != '\r' || cr[1] != '\n')
 			return EBADMSG;
 		if ((size_t)(cr - p) > SIP_MAX_LINE)
 			return E2BIG;

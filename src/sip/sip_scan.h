@@ -15,6 +15,10 @@
 
 #include "core/pl.h"
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 enum {
 	SIP_C_TOKEN = 1,    /* token */
 	SIP_C_UNRES = 2,    /* unreserved = alphanum / mark */
@@ -128,6 +132,30 @@ static inline int sip_pl_u32(struct pl pl, uint32_t *v)
 		return ERANGE;
 	*v = (uint32_t)n;
 	return 0;
+}
+
+/* First CR or LF in [p, e), or e. One pass over the bytes instead of a
+ * memchr for each: 16 bytes per step with SSE2 (every x86-64 CPU), never
+ * reading past e. */
+static inline const char *sip_find_crlf(const char *p, const char *e)
+{
+#if defined(__SSE2__)
+	const __m128i cr = _mm_set1_epi8('\r'), lf = _mm_set1_epi8('\n');
+
+	for (; e - p >= 16; p += 16) {
+		__m128i x = _mm_loadu_si128((const __m128i *)(const void *)p);
+		int m = _mm_movemask_epi8(
+			_mm_or_si128(_mm_cmpeq_epi8(x, cr), _mm_cmpeq_epi8(x, lf)));
+
+		if (m)
+			return p + __builtin_ctz((unsigned)m);
+	}
+#endif
+	for (; p < e; p++) {
+		if (*p == '\r' || *p == '\n')
+			return p;
+	}
+	return e;
 }
 
 struct sip_scan {
