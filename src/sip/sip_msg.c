@@ -228,32 +228,33 @@ static const bool sip_hdr_list[SIP_HDR_COUNT] = {
 	[SIP_HDR_WARNING] = true,
 };
 
-/* Header names are looked up by a hash of their lower-cased bytes,
- * h = (h ^ c) * SIP_HDR_HASH_K, whose top byte indexes sip_hdr_slot. The
- * multiplier was searched offline so that the names above land in distinct
- * slots: one table read and one compare per header line, computed while the
- * decoder scans the name anyway. Adding a name means searching a new
- * multiplier and regenerating the table (test_sip_msg checks every name). */
-#define SIP_HDR_HASH_K 0x89e53705u
+/* Header names are looked up by a hash of their first and last eight bytes
+ * (case folded with |0x20), their length and one multiplication, whose top
+ * byte indexes sip_hdr_slot: a constant number of steps per name, however
+ * long. The multiplier was searched offline so that the names above land
+ * in distinct slots; one compare confirms. Adding a name means searching a
+ * new multiplier and regenerating the table (test_sip_fast checks every
+ * name). */
+#define SIP_HDR_HASH_K 0x0ee45df783126401ull
 
 /* 1 + index into sip_hdr_defs, 0 for an empty slot. */
 static const uint8_t sip_hdr_slot[256] = {
-	21,  0,  0, 55, 28,  0, 31,  0,  0, 37,  0, 71, 10,  0,  0,  0,
-	 0, 43,  0,  0,  0,  0,  0,  0,  0,  0,  0, 22, 13,  0,  0, 69,
-	 0, 32,  0,  0,  0,  0,  0, 57,  0,  0, 51, 42,  0, 52,  5,  0,
-	 0, 56,  8,  0,  0,  0,  0,  7,  0,  0,  0,  0, 64, 25,  0,  0,
-	 0,  0,  0,  0,  0,  0,  0,  0, 45, 19,  0,  0,  0,  0, 70,  0,
-	 0,  0,  0, 40, 35,  0,  0,  0,  0, 47,  0,  0,  0,  0, 66,  6,
-	60,  0,  0, 15,  0,  0, 33, 49,  0,  0, 61,  0, 16,  0,  0, 65,
-	 0,  0, 68,  0,  0,  0,  0, 27,  0,  0, 72,  0, 30,  0,  0,  0,
-	 0,  0,  0,  0, 11,  0,  0,  0, 24,  0,  0,  0, 44,  0,  0,  0,
-	 0,  0, 62,  0,  0, 12,  0,  0,  0,  0,  0,  0,  0, 59,  0,  4,
-	 0,  0,  0,  1, 23,  0,  0,  0, 38,  0,  0,  0,  0,  0,  0,  0,
-	 0,  0,  0,  0,  0,  0,  0,  0,  0, 34,  0, 54,  0,  0,  0,  0,
-	 0,  0, 29,  0,  0,  0,  0,  0,  0, 53, 20, 18, 48,  0,  0,  0,
-	 0,  0, 41,  0,  0, 14,  0,  0, 17, 39,  0,  0,  2,  0,  0,  0,
-	 0,  0,  0,  0,  0,  0,  9, 58,  0,  0, 46, 36,  3,  0,  0,  0,
-	 0, 67,  0, 26,  0,  0,  0,  0,  0,  0, 63,  0,  0,  0, 50,  0,
+	 0, 31,  4,  0,  0,  0,  0,  0,  0, 37, 28, 47,  6,  0, 10,  0,
+	36,  0,  0, 70,  0,  0,  2,  0,  0,  0,  0,  0, 66,  0,  0,  0,
+	43, 59,  0, 71,  0,  3,  0,  0,  0,  0,  0,  0, 57,  0,  0, 45,
+	 0,  0, 62, 20,  0, 11,  0,  0,  0, 40,  0,  0, 50,  0,  0,  0,
+	 0,  0,  0,  0, 52,  0,  0,  0,  0,  0, 41,  0,  0,  0,  0, 61,
+	 0,  0,  0, 54,  0, 32, 24, 33, 19,  0, 69,  0,  0,  0,  0, 46,
+	 0,  0,  0,  0, 49,  0,  0,  0, 39,  0,  0,  0,  0, 26,  0,  0,
+	 0,  0,  0,  0, 12,  7, 64,  0,  0,  0,  0,  0,  0,  0,  0,  0,
+	 8,  0,  0,  0,  0,  0, 23, 35,  0,  0,  0,  0,  0,  0, 48,  0,
+	 0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0, 51, 38,
+	 0,  0,  0, 72,  0, 58,  0,  0,  0,  0, 21,  0,  0,  0,  0,  0,
+	 0,  0,  0,  0,  0,  0, 63, 34,  0,  0,  0, 25, 60,  0,  0,  0,
+	55,  0,  0,  0,  0,  0, 56, 27, 30,  0,  0,  0, 13, 42,  0,  0,
+	 0,  0, 15,  0,  0,  0,  0,  0, 16,  0,  9,  0,  0,  0,  0, 17,
+	 0,  0, 67,  0,  0,  0, 68, 18, 53, 29,  0,  0, 22,  5, 44,  0,
+	 0,  0,  0,  0,  0,  0, 14, 65,  0,  1,  0,  0,  0,  0,  0,  0,
 };
 
 static inline unsigned char sip_lc(char c)
@@ -263,18 +264,49 @@ static inline unsigned char sip_lc(char c)
 	return u >= 'A' && u <= 'Z' ? (unsigned char)(u + 32) : u;
 }
 
-/* For a token byte c | 0x20 is the lower-case letter, or c itself but for
- * '_' (no known name holds one, and the final compare is exact). */
-static inline uint32_t sip_hdr_hash_step(uint32_t h, char c)
+static inline uint64_t sip_ld64le(const char *p)
 {
-	return (h ^ (unsigned char)(c | 0x20)) * SIP_HDR_HASH_K;
+	uint64_t x;
+
+	memcpy(&x, p, 8);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+	x = __builtin_bswap64(x);
+#endif
+	return x;
 }
 
-/* name with its hash h: the header id, SIP_HDR_OTHER if unknown. */
-static enum sip_hdr_id sip_hdr_id_hashed(struct pl name, uint32_t h)
+/* Slot of a name of l >= 2 bytes at p; bytes up to e may be read. */
+static unsigned sip_hdr_hash(const char *p, size_t l, const char *e)
+{
+	const uint64_t fold = 0x2020202020202020ull;
+	uint64_t k1, k2 = 0;
+
+	if (l >= 8) {
+		k1 = sip_ld64le(p) | fold;
+		k2 = sip_ld64le(p + l - 8) | fold;
+		k2 = k2 << 17 | k2 >> 47;
+	} else {
+		if (e - p >= 8) {
+			k1 = sip_ld64le(p);
+		} else {
+			char b[8] = {0};
+
+			memcpy(b, p, l);
+			k1 = sip_ld64le(b);
+		}
+		k1 = (k1 | fold) & (((uint64_t)1 << (8 * l)) - 1);
+	}
+	return (unsigned)(((k1 ^ k2 ^ l) * SIP_HDR_HASH_K) >> 56);
+}
+
+/* name with its slot h: the header id, SIP_HDR_OTHER if unknown. The name
+ * must be a token, or hold no CR (the only byte |0x20 would confuse with a
+ * byte of a known name, '-'). */
+static enum sip_hdr_id sip_hdr_id_hashed(struct pl name, unsigned h)
 {
 	const struct sip_hdr_def *d;
 	unsigned i;
+	size_t k = 0;
 
 	if (name.l == 1) {
 		unsigned c = sip_lc(name.p[0]);
@@ -283,16 +315,13 @@ static enum sip_hdr_id sip_hdr_id_hashed(struct pl name, uint32_t h)
 			return sip_hdr_compact[c - 'a'];
 		return SIP_HDR_OTHER;
 	}
-	i = sip_hdr_slot[h >> 24];
+	i = sip_hdr_slot[h & 0xff];
 	if (!i)
 		return SIP_HDR_OTHER;
 	d = &sip_hdr_defs[i - 1];
 	if (d->len != name.l)
 		return SIP_HDR_OTHER;
-	/* both are tokens (see sip_hdr_id_from_name): |0x20 folds exactly;
-	 * eight bytes at a time, then the tail */
-	size_t k = 0;
-
+	/* eight bytes at a time, then the tail */
 	for (; k + 8 <= name.l; k += 8) {
 		uint64_t a, b;
 
@@ -310,15 +339,14 @@ static enum sip_hdr_id sip_hdr_id_hashed(struct pl name, uint32_t h)
 
 enum sip_hdr_id sip_hdr_id_from_name(struct pl name)
 {
-	uint32_t h = 0;
-
-	/* every known name is a token; the decoder only passes tokens */
+	/* every known name is a token */
 	for (size_t i = 0; i < name.l; i++) {
 		if (!sip_c_is(name.p[i], SIP_C_TOKEN))
 			return SIP_HDR_OTHER;
-		h = sip_hdr_hash_step(h, name.p[i]);
 	}
-	return sip_hdr_id_hashed(name, h);
+	if (name.l < 2)
+		return sip_hdr_id_hashed(name, 0);
+	return sip_hdr_id_hashed(name, sip_hdr_hash(name.p, name.l, name.p + name.l));
 }
 
 const char *sip_hdr_name(enum sip_hdr_id id)
@@ -612,35 +640,58 @@ static int sip_hdr_split(struct sip_dec *d, struct sip_hdr *h, struct pl val)
 	return sip_hdr_push(d, h);
 }
 
-/* One header line at p: the name is scanned and hashed in one go. */
+/* The name of the header line at p: up to the colon, white space before
+ * it dropped. A known name is found by its hash without a pass over its
+ * bytes (its match proves it a token); anything else is checked to be a
+ * token. *colon is NULL when the line has no valid name. */
+static struct pl sip_hdr_name_find(const char *p, const char *e, enum sip_hdr_id *id,
+				   const char **colon)
+{
+	const char *c = memchr(p, ':', (size_t)(e - p)), *ne;
+	struct pl name;
+
+	*colon = NULL;
+	*id = SIP_HDR_OTHER;
+	if (!c)
+		return (struct pl){p, 0};
+	ne = c;
+	while (ne > p && (ne[-1] == ' ' || ne[-1] == '\t'))
+		ne--;
+	name = (struct pl){p, (size_t)(ne - p)};
+	if (!name.l)
+		return name;
+	*id = sip_hdr_id_hashed(name, name.l < 2 ? 0 : sip_hdr_hash(p, name.l, e));
+	if (*id == SIP_HDR_OTHER) {
+		for (size_t i = 0; i < name.l; i++) {
+			if (!sip_c_is(name.p[i], SIP_C_TOKEN))
+				return name;
+		}
+	}
+	*colon = c;
+	return name;
+}
+
+/* One header line at p. */
 static int sip_hdr_line(struct sip_dec *d, const char *p, const char *e, const char **next)
 {
 	struct sip_msg *msg = d->msg;
-	const char *q = p, *crlf;
+	const char *q, *crlf;
 	struct sip_hdr h;
-	uint32_t hash = 0;
-	bool name_ok;
 	int err;
 
-	while (q < e && sip_c_is(*q, SIP_C_TOKEN))
-		hash = sip_hdr_hash_step(hash, *q++);
-	h.name = (struct pl){p, (size_t)(q - p)};
-	while (q < e && (*q == ' ' || *q == '\t'))
-		q++;
-	name_ok = h.name.l && q < e && *q == ':';
-	/* a colon is neither CR nor LF: the line end search may start after
-	 * it; the line's own faults are reported before the name's */
-	err = sip_line_end(p, name_ok ? q + 1 : p, e, &crlf);
+	h.name = sip_hdr_name_find(p, e, &h.id, &q);
+	/* from p: a bare CR inside a name is a line fault; the line's own
+	 * faults are reported before the name's */
+	err = sip_line_end(p, p, e, &crlf);
 	if (err)
 		return err;
 	if (msg->nlines >= SIP_MAX_HDRS)
 		return E2BIG;
-	if (!name_ok)
+	if (!q || q > crlf)
 		return EBADMSG;
 	q++;
 	h.line = (struct pl){p, (size_t)(crlf + 2 - p)};
 	h.line_no = msg->nlines++;
-	h.id = sip_hdr_id_hashed(h.name, hash);
 	*next = crlf + 2;
 	if (sip_hdr_is_list(h.id))
 		return sip_hdr_split(d, &h, (struct pl){q, (size_t)(crlf - q)});

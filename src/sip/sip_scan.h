@@ -40,10 +40,12 @@ enum {
 	SIP_C2_SPLIT = 32,  /* stops the list splitter: CR LF DQUOTE "\" "<" ">" "," */
 	SIP_C2_ALNUM = 64,  /* ALPHA / DIGIT */
 	SIP_C2_QSTOP = 128, /* ends qdtext: DQUOTE "\\" CTL but HTAB CR LF */
+	SIP_C2_HOST = 256,  /* hostname label byte: alnum "-" */
+	SIP_C2_HNDIG = 512, /* a label byte that is not a digit: ALPHA "-" */
 };
 
 extern const unsigned char sip_ctab[256];
-extern const unsigned char sip_ctab2[256];
+extern const uint16_t sip_ctab2[256];
 
 static inline bool sip_c_is(char c, unsigned cls)
 {

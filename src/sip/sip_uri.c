@@ -54,10 +54,13 @@ bool sip_ipv4_ok(const char *p, const char *e)
 static bool sip_chars_ok(struct pl pl, unsigned cls)
 {
 	for (size_t i = 0; i < pl.l; i++) {
-		char c = pl.p[i];
+		char c;
 
-		if (sip_c_is(c, cls))
-			continue;
+		while (i < pl.l && sip_c_is(pl.p[i], cls))
+			i++;
+		if (i == pl.l)
+			break;
+		c = pl.p[i];
 		if (c == '%') {
 			if (i + 2 >= pl.l)
 				return false;
@@ -66,8 +69,7 @@ static bool sip_chars_ok(struct pl pl, unsigned cls)
 			i += 2;
 			continue;
 		}
-		if (!sip_c_is(c, cls))
-			return false;
+		return false;
 	}
 	return true;
 }
@@ -166,30 +168,6 @@ enum sip_host_type sip_host_check(struct pl host)
 	return sip_hostname_check(host);
 }
 
-/* ";" name ["=" value] list of uri-parameters (sip) or tel parameters. */
-static int sip_uri_params_check(struct pl params)
-{
-	struct pl it = params, n, v;
-	unsigned count = 0;
-
-	if (!params.l)
-		return 0;
-	if (params.p[0] != ';')
-		return EBADMSG;
-	while (it.l) {
-		const char *p0 = it.p;
-
-		if (!sip_uri_param_next(&it, ';', &n, &v) || it.p == p0)
-			return EBADMSG;
-		if (++count > SIP_MAX_PARAMS)
-			return E2BIG;
-		if (!n.l || !sip_chars_ok(n, SIP_C_UNRES | SIP_C_PARAM) ||
-		    !sip_chars_ok(v, SIP_C_UNRES | SIP_C_PARAM))
-			return EBADMSG;
-	}
-	return 0;
-}
-
 static int sip_uri_headers_check(struct pl hdrs)
 {
 	struct pl it = hdrs, n, v;
@@ -231,10 +209,12 @@ static int sip_uri_hostport(struct sip_uri *uri, const char **pp, const char *e)
 					return EBADMSG;
 				break;
 			}
-			for (; p < e && (sip_c2_is(*p, SIP_C2_ALNUM) || *p == '-'); p++) {
-				if (*p < '0' || *p > '9')
-					digits_dots = false;
-			}
+			unsigned acc = 0;
+
+			for (; p < e && sip_c2_is(*p, SIP_C2_HOST); p++)
+				acc |= sip_ctab2[(unsigned char)*p];
+			if (acc & SIP_C2_HNDIG)
+				digits_dots = false;
 			if (p >= e || *p != '.')
 				break;
 			p++;
@@ -367,6 +347,7 @@ static int sip_uri_tel(struct sip_uri *uri, struct pl rest)
 	struct pl num = {rest.p, semi ? (size_t)(semi - rest.p) : rest.l};
 	bool global = num.l && num.p[0] == '+';
 	unsigned digits = 0;
+	const char *p;
 	struct pl pc;
 	int err;
 
@@ -384,9 +365,13 @@ static int sip_uri_tel(struct sip_uri *uri, struct pl rest)
 		return EBADMSG;
 	uri->user = num;
 	uri->params = (struct pl){num.p + num.l, rest.l - num.l};
-	err = sip_uri_params_check(uri->params);
+	p = uri->params.p;
+	err = sip_uri_params_scan(&p, rest.p + rest.l);
 	if (err)
 		return err;
+	/* no headers in a tel URI: the scan stopped before the end on '?' */
+	if (p != rest.p + rest.l)
+		return EBADMSG;
 	if (!global && sip_uri_param_get(uri, "phone-context", &pc))
 		return EBADMSG;
 	return 0;
