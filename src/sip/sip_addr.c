@@ -86,7 +86,7 @@ static int sip_sentby_scan(struct sip_scan *s, struct sip_via *via)
 	struct pl host, port;
 
 	if (sip_scan_peek(s) == '[') {
-		const char *rb = sip_memchr(s->p, ']', (size_t)(s->e - s->p));
+		const char *rb = memchr(s->p, ']', (size_t)(s->e - s->p));
 
 		if (!rb)
 			return EBADMSG;
@@ -254,7 +254,7 @@ int sip_addr_decode(struct sip_addr *addr, struct pl val)
 	err = sip_dname_scan(&s, addr);
 	if (err == 0) {
 		/* LAQUOT addr-spec RAQUOT: no white space inside the brackets */
-		const char *gt = sip_memchr(s.p, '>', (size_t)(s.e - s.p));
+		const char *gt = memchr(s.p, '>', (size_t)(s.e - s.p));
 
 		if (!gt)
 			return EBADMSG;

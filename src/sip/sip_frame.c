@@ -17,14 +17,14 @@ static int sip_frame_clen(const char *p, const char *e, size_t *clen)
 	size_t v = 0;
 
 	/* skip the start line */
-	p = sip_memchr(p, '\n', (size_t)(e - p));
+	p = memchr(p, '\n', (size_t)(e - p));
 	while (p && ++p < e) {
 		const char *eol = p, *q = p, *n;
 		struct pl name, val;
 
 		/* logical line: up to a CRLF not followed by SP/HTAB */
 		for (;;) {
-			eol = sip_memchr(eol, '\n', (size_t)(e - eol));
+			eol = memchr(eol, '\n', (size_t)(e - eol));
 			if (!eol || eol + 1 >= e || (eol[1] != ' ' && eol[1] != '\t'))
 				break;
 			eol++;

@@ -468,7 +468,7 @@ static int sip_start_req(struct sip_msg *msg, struct pl line)
 	if (!uri.l)
 		return EBADMSG;
 	msg->bad_start = ve != s.e || uri.p != s.p + 1 || uri.p + uri.l + 1 != vs ||
-			 sip_memchr(uri.p, ' ', uri.l) != NULL;
+			 memchr(uri.p, ' ', uri.l) != NULL;
 	msg->ruri = uri;
 	msg->meth = sip_method_from_pl(msg->method);
 	msg->req = true;
@@ -478,7 +478,7 @@ static int sip_start_req(struct sip_msg *msg, struct pl line)
 /* Status-Line = SIP-Version SP Status-Code SP Reason-Phrase. */
 static int sip_start_resp(struct sip_msg *msg, struct pl line)
 {
-	const char *sp = sip_memchr(line.p, ' ', line.l);
+	const char *sp = memchr(line.p, ' ', line.l);
 	const char *e = line.p + line.l;
 	const char *c;
 	unsigned code = 0;
@@ -586,36 +586,6 @@ static int sip_hdr_push(struct sip_dec *d, struct sip_hdr *h)
 	return 0;
 }
 
-/* Which bytes occur in [p, p + n): 1 for ',', 2 for '"' or '<'. One pass,
- * 16 bytes per step with SSE2. */
-static unsigned sip_split_kind(const char *p, size_t n)
-{
-	const char *e = p + n;
-	unsigned k = 0;
-
-#if defined(__SSE2__)
-	const __m128i cm = _mm_set1_epi8(','), dq = _mm_set1_epi8('"'),
-		      lt = _mm_set1_epi8('<');
-	__m128i a = _mm_setzero_si128(), b = _mm_setzero_si128();
-
-	for (; e - p >= 16; p += 16) {
-		__m128i x = _mm_loadu_si128((const __m128i *)(const void *)p);
-
-		a = _mm_or_si128(a, _mm_cmpeq_epi8(x, cm));
-		b = _mm_or_si128(b, _mm_or_si128(_mm_cmpeq_epi8(x, dq), _mm_cmpeq_epi8(x, lt)));
-	}
-	k |= _mm_movemask_epi8(a) ? 1u : 0u;
-	k |= _mm_movemask_epi8(b) ? 2u : 0u;
-#endif
-	for (; p < e; p++) {
-		if (*p == ',')
-			k |= 1;
-		else if (*p == '"' || *p == '<')
-			k |= 2;
-	}
-	return k;
-}
-
 /* Splits a list header value on commas outside quotes and <>. Most values
  * hold no comma (one entry) or no quote and no '<' (split at every comma):
  * memchr answers those; the byte loop runs only for values that need it. */
@@ -625,16 +595,14 @@ static int sip_hdr_split(struct sip_dec *d, struct sip_hdr *h, struct pl val)
 	bool inq = false, ina = false;
 	int err;
 
-	unsigned kind = sip_split_kind(p, val.l);
-
-	if (!(kind & 1)) {
+	if (!memchr(p, ',', val.l)) {
 		h->val = sip_pl_trim(val);
 		return sip_hdr_push(d, h);
 	}
-	if (!(kind & 2)) {
+	if (!memchr(p, '"', val.l) && !memchr(p, '<', val.l)) {
 		const char *c;
 
-		while ((c = sip_memchr(s, ',', (size_t)(e - s))) != NULL) {
+		while ((c = memchr(s, ',', (size_t)(e - s))) != NULL) {
 			h->val = sip_pl_trim((struct pl){s, (size_t)(c - s)});
 			err = sip_hdr_push(d, h);
 			if (err)
@@ -679,7 +647,7 @@ static int sip_hdr_split(struct sip_dec *d, struct sip_hdr *h, struct pl val)
 static struct pl sip_hdr_name_find(const char *p, const char *e, enum sip_hdr_id *id,
 				   const char **colon)
 {
-	const char *c = sip_memchr(p, ':', (size_t)(e - p)), *ne;
+	const char *c = memchr(p, ':', (size_t)(e - p)), *ne;
 	struct pl name;
 
 	*colon = NULL;

@@ -160,33 +160,6 @@ static inline const char *sip_find_crlf(const char *p, const char *e)
 	return e;
 }
 
-/* memchr() for the short spans of SIP text: inline, 16 bytes per step
- * with SSE2, so that a 40-byte search costs no library call (the call and
- * its set-up cost more than the search at these lengths). */
-static inline const char *sip_memchr(const char *p, int c, size_t n)
-{
-	const char *e = p + n;
-
-	if (!p)
-		return NULL;
-#if defined(__SSE2__)
-	const __m128i x = _mm_set1_epi8((char)c);
-
-	for (; e - p >= 16; p += 16) {
-		int m = _mm_movemask_epi8(_mm_cmpeq_epi8(
-			_mm_loadu_si128((const __m128i *)(const void *)p), x));
-
-		if (m)
-			return p + __builtin_ctz((unsigned)m);
-	}
-#endif
-	for (; p < e; p++) {
-		if (*p == (char)c)
-			return p;
-	}
-	return NULL;
-}
-
 struct sip_scan {
 	const char *p;
 	const char *e;

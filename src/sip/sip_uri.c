@@ -193,7 +193,7 @@ static int sip_uri_hostport(struct sip_uri *uri, const char **pp, const char *e)
 	bool digits_dots = true;
 
 	if (p < e && *p == '[') {
-		const char *rb = sip_memchr(p, ']', (size_t)(e - p));
+		const char *rb = memchr(p, ']', (size_t)(e - p));
 
 		if (!rb || !sip_ipv6_ok((struct pl){p + 1, (size_t)(rb - p - 1)}))
 			return EBADMSG;
@@ -302,13 +302,13 @@ static int sip_uri_sip(struct sip_uri *uri, struct pl rest)
 static int sip_uri_sip_parts(struct sip_uri *uri, struct pl rest)
 {
 	const char *p = rest.p, *e = rest.p + rest.l;
-	const char *at = sip_memchr(p, '@', rest.l);
+	const char *at = memchr(p, '@', rest.l);
 	const char *hp;
 	int err;
 
 	if (at) {
 		struct pl ui = {p, (size_t)(at - p)};
-		const char *colon = sip_memchr(ui.p, ':', ui.l);
+		const char *colon = memchr(ui.p, ':', ui.l);
 
 		uri->user = ui;
 		if (colon) {
@@ -343,7 +343,7 @@ static int sip_uri_sip_parts(struct sip_uri *uri, struct pl rest)
  * (hex digits, "*", "#", separators) which needs a phone-context. */
 static int sip_uri_tel(struct sip_uri *uri, struct pl rest)
 {
-	const char *semi = sip_memchr(rest.p, ';', rest.l);
+	const char *semi = memchr(rest.p, ';', rest.l);
 	struct pl num = {rest.p, semi ? (size_t)(semi - rest.p) : rest.l};
 	bool global = num.l && num.p[0] == '+';
 	unsigned digits = 0;
@@ -386,7 +386,7 @@ int sip_uri_decode(struct sip_uri *uri, struct pl pl)
 		return EINVAL;
 	memset(uri, 0, sizeof(*uri));
 	uri->raw = pl;
-	colon = pl.l ? sip_memchr(pl.p, ':', pl.l) : NULL;
+	colon = pl.l ? memchr(pl.p, ':', pl.l) : NULL;
 	if (!colon || colon == pl.p || !sip_c_alnum(pl.p[0]) ||
 	    ((pl.p[0] | 0x20) < 'a' || (pl.p[0] | 0x20) > 'z'))
 		return EBADMSG;
@@ -416,7 +416,7 @@ int sip_uri_decode(struct sip_uri *uri, struct pl pl)
 		return sip_uri_tel(uri, rest);
 	}
 	if (sip_pl_ieq(uri->scheme_pl, "urn")) {
-		const char *c = sip_memchr(rest.p, ':', rest.l);
+		const char *c = memchr(rest.p, ':', rest.l);
 
 		uri->scheme = SIP_URI_URN;
 		return c && c != rest.p && c + 1 < rest.p + rest.l ? 0 : EBADMSG;
@@ -438,7 +438,7 @@ bool sip_uri_param_next(struct pl *it, char sep, struct pl *name, struct pl *val
 	end = p;
 	while (end < e && *end != sep)
 		end++;
-	eq = sip_memchr(p, '=', (size_t)(end - p));
+	eq = memchr(p, '=', (size_t)(end - p));
 	if (eq) {
 		*name = (struct pl){p, (size_t)(eq - p)};
 		*val = (struct pl){eq + 1, (size_t)(end - eq - 1)};
