@@ -255,20 +255,21 @@ static int sip_uri_params_scan(const char **pp, const char *e)
 
 		if (++n > SIP_MAX_PARAMS)
 			return E2BIG;
-		for (; p < e && *p != ';' && *p != '?'; p++) {
-			char c = *p;
-
-			if (sip_c_is(c, SIP_C_UNRES | SIP_C_PARAM))
-				continue;
-			if (c == '=' && !in_val && p != n0) {
+		for (;;) {
+			/* paramchars hold none of ; ? = % */
+			while (p < e && sip_c_is(*p, SIP_C_UNRES | SIP_C_PARAM))
+				p++;
+			if (p >= e || *p == ';' || *p == '?')
+				break;
+			if (*p == '=' && !in_val && p != n0) {
 				in_val = true;
-				continue;
+				p++;
+			} else if (*p == '%' && e - p > 2 && sip_hexval(p[1]) >= 0 &&
+				   sip_hexval(p[2]) >= 0) {
+				p += 3;
+			} else {
+				return EBADMSG;
 			}
-			if (c == '%' && e - p > 2 && sip_hexval(p[1]) >= 0 && sip_hexval(p[2]) >= 0) {
-				p += 2;
-				continue;
-			}
-			return EBADMSG;
 		}
 		if (p == n0)
 			return EBADMSG;
@@ -409,12 +410,16 @@ int sip_uri_decode(struct sip_uri *uri, struct pl pl)
 		uri->scheme = SIP_URI_SIPS;
 		return sip_uri_sip(uri, rest);
 	}
+	if (sip_pl_ieq(uri->scheme_pl, "tel")) {
+		/* every byte is class-checked, as for sip (see sip_uri_sip) */
+		int err;
+
+		uri->scheme = SIP_URI_TEL;
+		err = sip_uri_tel(uri, rest);
+		return err == E2BIG && sip_uri_chars_bad(rest) ? EBADMSG : err;
+	}
 	if (sip_uri_chars_bad(rest))
 		return EBADMSG;
-	if (sip_pl_ieq(uri->scheme_pl, "tel")) {
-		uri->scheme = SIP_URI_TEL;
-		return sip_uri_tel(uri, rest);
-	}
 	if (sip_pl_ieq(uri->scheme_pl, "urn")) {
 		const char *c = memchr(rest.p, ':', rest.l);
 
