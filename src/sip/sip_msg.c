@@ -559,7 +559,7 @@ struct sip_dec {
 	int16_t last[SIP_HDR_COUNT];
 };
 
-static int sip_hdr_push(struct sip_dec *d, struct sip_hdr *h)
+static inline int sip_hdr_push(struct sip_dec *d, struct sip_hdr *h)
 {
 	struct sip_msg *msg = d->msg;
 	size_t i = msg->hdrc;

@@ -227,6 +227,51 @@ static void test_forward_map(void **state)
 	mem_deref(msg);
 }
 
+/* The one-pass sip/sips/tel URI checks keep the grammar of the parts. */
+static void test_uri_one_pass(void **state)
+{
+	struct sip_uri u;
+	struct mbuf mb;
+
+	(void)state;
+	assert_int_equal(sip_uri_decode(&u, PL("sip:a@host.example.:5060;x=%41;lr?h=1")), 0);
+	assert_true(pl_eq_str(u.host, "host.example."));
+	assert_int_equal(u.host_type, SIP_HOST_NAME);
+	assert_int_equal(u.port, 5060);
+	assert_true(pl_eq_str(u.params, ";x=%41;lr"));
+	assert_true(pl_eq_str(u.headers, "h=1"));
+	assert_int_equal(sip_uri_decode(&u, PL("sip:192.0.2.1;transport=tcp")), 0);
+	assert_int_equal(u.host_type, SIP_HOST_IPV4);
+	assert_int_equal(sip_uri_decode(&u, PL("sip:1.2.3.4.5")), EBADMSG);
+	assert_int_equal(sip_uri_decode(&u, PL("sip:12-3.4")), 0);
+	assert_int_equal(u.host_type, SIP_HOST_NAME);
+	assert_int_equal(sip_uri_decode(&u, PL("sip:[2001:db8::1]:5061;lr")), 0);
+	assert_true(pl_eq_str(u.host, "2001:db8::1"));
+	assert_int_equal(u.port, 5061);
+	/* each of these breaks one rule of one part */
+	static const char *const bad[] = {
+		"sip:-a.b", "sip:a..b", "sip:.a", "sip:a.-b", "sip:a_b", "sip:a:", "sip:a:123456",
+		"sip:a:5x", "sip:a;", "sip:a;;x", "sip:a;=1", "sip:a;x==1", "sip:a;x=1=2",
+		"sip:a;x=%4", "sip:a;x=%4g", "sip:a;x=\"", "sip:a?", "sip:a b", "sip:[::1",
+		"sip:[::1]x", "sip:u@", "sip:@h", "tel:+1;x=%zz", "tel:+1?x=1", "tel:+1;",
+		"tel:12",
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_int_equal(sip_uri_decode(&u, pl_from_str(bad[i])), EBADMSG);
+	assert_int_equal(sip_uri_decode(&u, PL("tel:+1-555;phone-context=x;isub=%41")), 0);
+	assert_true(pl_eq_str(u.params, ";phone-context=x;isub=%41"));
+	assert_int_equal(sip_uri_decode(&u, PL("tel:7042;phone-context=example.com")), 0);
+	/* too many parameters: E2BIG, unless a byte is bad anyway */
+	mbuf_init(&mb, 0);
+	assert_int_equal(mbuf_printf(&mb, "sip:a"), 0);
+	for (unsigned i = 0; i <= SIP_MAX_PARAMS; i++)
+		assert_int_equal(mbuf_printf(&mb, ";p%u", i), 0);
+	assert_int_equal(sip_uri_decode(&u, (struct pl){(char *)mb.buf, mb.end}), E2BIG);
+	assert_int_equal(mbuf_write(&mb, "?a=<", 4), 0);
+	assert_int_equal(sip_uri_decode(&u, (struct pl){(char *)mb.buf, mb.end}), EBADMSG);
+	mbuf_reset(&mb);
+}
+
 /* A pseudo-random walk over the bytes IP literals are made of. */
 static uint32_t rnd_state = 12345;
 static uint32_t rnd(void)
@@ -286,6 +331,7 @@ int main(void)
 		cmocka_unit_test(test_params_single_pass),
 		cmocka_unit_test(test_ip_vs_inet_pton),
 		cmocka_unit_test(test_forward_map),
+		cmocka_unit_test(test_uri_one_pass),
 	};
 
 	return cmocka_run_group_tests_name("sip_fast", tests, NULL, NULL);
