@@ -79,61 +79,90 @@ int sip_scan_quoted(struct sip_scan *s, struct pl *out)
 	}
 }
 
-int sip_scan_param(struct sip_scan *s, struct pl *name, struct pl *val)
+static inline const char *sip_skip_ws(const char *p, const char *e)
 {
-	const char *save = s->p;
+	while (p < e && sip_c2_is(*p, SIP_C2_WS))
+		p++;
+	return p;
+}
 
-	sip_scan_sws(s);
-	if (s->p >= s->e || *s->p != ';') {
-		s->p = save;
+/* One parameter at p (the cursor, before any SWS): *pp moves past it.
+ * Local pointers only, so that the loops run in registers. */
+static inline int sip_param_at(const char **pp, const char *e, struct pl *name,
+			       struct pl *val)
+{
+	const char *p = sip_skip_ws(*pp, e), *q;
+
+	if (p >= e || *p != ';')
 		return ENOENT;
-	}
-	s->p++;
-	sip_scan_sws(s);
-	if (sip_scan_token(s, name))
+	p = sip_skip_ws(p + 1, e);
+	for (q = p; q < e && sip_c_is(*q, SIP_C_TOKEN); q++)
+		;
+	if (q == p)
 		return EBADMSG;
-	save = s->p;
-	sip_scan_sws(s);
-	if (s->p >= s->e || *s->p != '=') {
-		s->p = save;
-		*val = (struct pl){save, 0};
+	*name = (struct pl){p, (size_t)(q - p)};
+	p = sip_skip_ws(q, e);
+	if (p >= e || *p != '=') {
+		*val = (struct pl){q, 0};
+		*pp = q;
 		return 0;
 	}
-	s->p++;
-	sip_scan_sws(s);
-	if (s->p < s->e && *s->p == '"')
-		return sip_scan_quoted(s, val);
-	val->p = s->p;
-	while (s->p < s->e && sip_c2_is(*s->p, SIP_C2_GENV))
-		s->p++;
-	val->l = (size_t)(s->p - val->p);
-	return val->l ? 0 : EBADMSG;
+	p = sip_skip_ws(p + 1, e);
+	if (p < e && *p == '"') {
+		struct sip_scan s = {p, e};
+		int err = sip_scan_quoted(&s, val);
+
+		*pp = s.p;
+		return err;
+	}
+	for (q = p; q < e && sip_c2_is(*q, SIP_C2_GENV); q++)
+		;
+	*val = (struct pl){p, (size_t)(q - p)};
+	*pp = q;
+	return q > p ? 0 : EBADMSG;
+}
+
+int sip_scan_param(struct sip_scan *s, struct pl *name, struct pl *val)
+{
+	const char *p = s->p;
+	int err = sip_param_at(&p, s->e, name, val);
+
+	if (err != ENOENT)
+		s->p = p;
+	return err;
 }
 
 int sip_scan_params_each(struct sip_scan *s, struct pl *out, sip_param_h *h, void *arg)
 {
-	const char *start = NULL;
+	const char *p = s->p, *start = NULL;
 	unsigned n = 0;
 	int err;
 
 	for (;;) {
 		struct pl name, val;
 
-		err = sip_scan_param(s, &name, &val);
+		err = sip_param_at(&p, s->e, &name, &val);
 		if (err == ENOENT)
 			break;
-		if (err)
+		if (err) {
+			s->p = p;
 			return err;
+		}
 		if (!start)
 			start = name.p;
-		if (++n > SIP_MAX_PARAMS)
+		if (++n > SIP_MAX_PARAMS) {
+			s->p = p;
 			return E2BIG;
+		}
 		if (h) {
 			err = h(name, val, arg);
-			if (err)
+			if (err) {
+				s->p = p;
 				return err;
+			}
 		}
 	}
+	s->p = p;
 	if (start) {
 		/* from the ';' before the first name */
 		while (*start != ';')
