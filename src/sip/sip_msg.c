@@ -321,14 +321,21 @@ static enum sip_hdr_id sip_hdr_id_hashed(struct pl name, unsigned h)
 	d = &sip_hdr_defs[i - 1];
 	if (d->len != name.l)
 		return SIP_HDR_OTHER;
-	/* eight bytes at a time, then the tail */
-	for (; k + 8 <= name.l; k += 8) {
-		uint64_t a, b;
+	/* eight bytes at a time, the last eight overlapping; short names
+	 * byte by byte (the static names may not be read past their end) */
+	if (name.l >= 8) {
+		for (;; k += 8) {
+			uint64_t a, b;
 
-		memcpy(&a, name.p + k, 8);
-		memcpy(&b, d->name + k, 8);
-		if ((a | 0x2020202020202020ull) != (b | 0x2020202020202020ull))
-			return SIP_HDR_OTHER;
+			if (k + 8 > name.l)
+				k = name.l - 8;
+			memcpy(&a, name.p + k, 8);
+			memcpy(&b, d->name + k, 8);
+			if ((a | 0x2020202020202020ull) != (b | 0x2020202020202020ull))
+				return SIP_HDR_OTHER;
+			if (k + 8 == name.l)
+				return d->id;
+		}
 	}
 	for (; k < name.l; k++) {
 		if ((name.p[k] | 0x20) != (d->name[k] | 0x20))
