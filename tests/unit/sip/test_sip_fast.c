@@ -272,6 +272,28 @@ static void test_uri_one_pass(void **state)
 	mbuf_reset(&mb);
 }
 
+/* Quoted strings: 16-byte steps and the byte-wise tail agree. */
+static void test_quoted_long(void **state)
+{
+	struct sip_addr a;
+
+	(void)state;
+	assert_int_equal(sip_addr_decode(&a, PL("\"0123456789abcdef\tGHIJ\\\"KLMN\r\n "
+						"\xc3\xa9\xc3\xa9 \\\x01 end of a long name\" <sip:a@b>")),
+			 0);
+	assert_int_equal(a.dname.l, 56);
+	assert_true(a.dname_quoted);
+	/* a control byte, DEL, or a bare end, early or late */
+	assert_int_equal(sip_addr_decode(&a, PL("\"0123456789abcdef0123\x01\" <sip:a@b>")),
+			 EBADMSG);
+	assert_int_equal(sip_addr_decode(&a, PL("\"01\x7f\" <sip:a@b>")), EBADMSG);
+	assert_int_equal(sip_addr_decode(&a, PL("\"0123456789abcdef0123456789\x7f\" <sip:a@b>")),
+			 EBADMSG);
+	assert_int_equal(sip_addr_decode(&a, PL("\"0123456789abcdef0123456789 <sip:a@b>")),
+			 EBADMSG);
+	assert_int_equal(sip_addr_decode(&a, PL("\"0123456789abcdef01234\\")), EBADMSG);
+}
+
 /* A pseudo-random walk over the bytes IP literals are made of. */
 static uint32_t rnd_state = 12345;
 static uint32_t rnd(void)
@@ -332,6 +354,7 @@ int main(void)
 		cmocka_unit_test(test_ip_vs_inet_pton),
 		cmocka_unit_test(test_forward_map),
 		cmocka_unit_test(test_uri_one_pass),
+		cmocka_unit_test(test_quoted_long),
 	};
 
 	return cmocka_run_group_tests_name("sip_fast", tests, NULL, NULL);
