@@ -445,6 +445,31 @@ static int sip_ver_parse(struct sip_msg *msg, struct pl v)
 	return 0;
 }
 
+/* Whether [p, p + n) holds a control character (below 0x20, or DEL). */
+static bool sip_has_ctl(const char *p, size_t n)
+{
+	const char *e = p + n;
+
+#if defined(__SSE2__)
+	const __m128i c1f = _mm_set1_epi8(0x1f), del = _mm_set1_epi8(0x7f);
+
+	for (; e - p >= 16; p += 16) {
+		__m128i x = _mm_loadu_si128((const __m128i *)(const void *)p);
+
+		if (_mm_movemask_epi8(_mm_or_si128(_mm_cmpeq_epi8(_mm_min_epu8(x, c1f), x),
+						   _mm_cmpeq_epi8(x, del))))
+			return true;
+	}
+#endif
+	for (; p < e; p++) {
+		unsigned char c = (unsigned char)*p;
+
+		if (c < 0x20 || c == 0x7f)
+			return true;
+	}
+	return false;
+}
+
 /* Request-Line = Method SP Request-URI SP SIP-Version (exactly one SP each).
  * Extra or trailing spaces, or spaces inside the URI (RFC 4475 §3.1.2.8-10),
  * still decode, with bad_start set, so that a 400 can be answered. */
@@ -457,12 +482,8 @@ static int sip_start_req(struct sip_msg *msg, struct pl line)
 	sip_scan_init(&s, line);
 	if (sip_scan_token(&s, &msg->method) || sip_scan_peek(&s) != ' ')
 		return EBADMSG;
-	for (size_t i = 0; i < line.l; i++) {
-		unsigned char c = (unsigned char)line.p[i];
-
-		if (c < 0x20 || c == 0x7f)
-			return EBADMSG;
-	}
+	if (sip_has_ctl(line.p, line.l))
+		return EBADMSG;
 	ve = s.e;
 	while (ve > s.p && ve[-1] == ' ')
 		ve--;

@@ -17,12 +17,9 @@ static bool sip_c_alnum(char c)
 
 static int sip_hexval(char c)
 {
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	c = (char)(c | 0x20);
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
+	if (!sip_c_is(c, SIP_C_HEX))
+		return -1;
+	return c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10;
 }
 
 /* IPv4address as inet_pton(AF_INET) reads it (RFC 3261 §25.1 with no
