@@ -93,9 +93,7 @@ static int sip_sentby_scan(struct sip_scan *s, struct sip_via *via)
 		s->p = rb + 1;
 	} else {
 		/* hostname / IPv4address; sip_host_check() validates */
-		while (s->p < s->e && (sip_c_is(*s->p, SIP_C_HEX) || *s->p == '-' ||
-				       *s->p == '.' ||
-				       ((*s->p | 0x20) >= 'a' && (*s->p | 0x20) <= 'z')))
+		while (s->p < s->e && sip_c2_is(*s->p, SIP_C2_SENTBY))
 			s->p++;
 	}
 	host = (struct pl){h0, (size_t)(s->p - h0)};
@@ -114,8 +112,7 @@ static int sip_sentby_scan(struct sip_scan *s, struct sip_via *via)
 		while (s->p < s->e && *s->p >= '0' && *s->p <= '9')
 			s->p++;
 		port.l = (size_t)(s->p - port.p);
-		if (!port.l || port.l > 5 ||
-		    sip_pl_u32(port, &v) || v > 65535)
+		if (!port.l || port.l > 5 || sip_pl_u32(port, &v) || v > 65535)
 			return EBADMSG;
 		via->port = (uint16_t)v;
 	}

@@ -60,7 +60,8 @@ static int sip_lines_copy(struct mbuf *mb, const struct sip_msg *msg, enum sip_h
 {
 	int last = -1;
 
-	for (const struct sip_hdr *h = sip_msg_hdr(msg, id); h; h = sip_msg_hdr_next(msg, h)) {
+	for (const struct sip_hdr *h = sip_msg_hdr(msg, id); h;
+	     h = sip_msg_hdr_next(msg, h)) {
 		int err;
 
 		if (h->line_no == last)
@@ -115,7 +116,7 @@ int sip_resp_build(struct mbuf *mb, const struct sip_msg *req,
 struct sip_fwd_map {
 	uint64_t touched[SIP_MAX_HDRS / 64]; /* REMOVE or REPLACE */
 	uint64_t adds[SIP_MAX_HDRS / 64];    /* an ADD goes before this entry */
-	bool adds_last;                      /* an ADD with hdr NULL */
+	bool adds_last;			     /* an ADD with hdr NULL */
 };
 
 static bool sip_bit(const uint64_t *m, size_t i)
@@ -297,7 +298,8 @@ int sip_msg_forward(struct mbuf *mb, const struct sip_msg *msg,
 
 			/* keep the first one only if it is still right */
 			if (!clen_kept && !msg->clen_err &&
-			    sip_uint_decode(first->val, UINT32_MAX, &v) == 0 && v == body.l) {
+			    sip_uint_decode(first->val, UINT32_MAX, &v) == 0 &&
+			    v == body.l) {
 				err = mbuf_write_pl(mb, first->line);
 				clen_kept = true;
 			}

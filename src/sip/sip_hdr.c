@@ -184,29 +184,34 @@ static struct pl *sip_auth_field(struct sip_auth *a, struct pl n)
 	case 2:
 		return sip_tok_ieq(n, "nc", 2) ? &a->nc : NULL;
 	case 3:
-		return sip_tok_ieq(n, "uri", 3) ? &a->uri
-		       : sip_tok_ieq(n, "qop", 3) ? &a->qop : NULL;
+		return sip_tok_ieq(n, "uri", 3)	  ? &a->uri
+		       : sip_tok_ieq(n, "qop", 3) ? &a->qop
+						  : NULL;
 	case 4:
 		return sip_tok_ieq(n, "auts", 4) ? &a->auts : NULL;
 	case 5:
-		return sip_tok_ieq(n, "realm", 5) ? &a->realm
+		return sip_tok_ieq(n, "realm", 5)   ? &a->realm
 		       : sip_tok_ieq(n, "nonce", 5) ? &a->nonce
-		       : sip_tok_ieq(n, "stale", 5) ? &a->stale : NULL;
+		       : sip_tok_ieq(n, "stale", 5) ? &a->stale
+						    : NULL;
 	case 6:
-		return sip_tok_ieq(n, "cnonce", 6) ? &a->cnonce
+		return sip_tok_ieq(n, "cnonce", 6)   ? &a->cnonce
 		       : sip_tok_ieq(n, "opaque", 6) ? &a->opaque
-		       : sip_tok_ieq(n, "domain", 6) ? &a->domain : NULL;
+		       : sip_tok_ieq(n, "domain", 6) ? &a->domain
+						     : NULL;
 	case 7:
 		return sip_tok_ieq(n, "rspauth", 7) ? &a->rspauth : NULL;
 	case 8:
-		return sip_tok_ieq(n, "username", 8) ? &a->username
-		       : sip_tok_ieq(n, "response", 8) ? &a->response : NULL;
+		return sip_tok_ieq(n, "username", 8)   ? &a->username
+		       : sip_tok_ieq(n, "response", 8) ? &a->response
+						       : NULL;
 	case 9:
-		return sip_tok_ieq(n, "algorithm", 9) ? &a->algorithm
-		       : sip_tok_ieq(n, "nextnonce", 9) ? &a->nextnonce : NULL;
+		return sip_tok_ieq(n, "algorithm", 9)	? &a->algorithm
+		       : sip_tok_ieq(n, "nextnonce", 9) ? &a->nextnonce
+							: NULL;
 	case 19:
 		return sip_tok_ieq(n, "integrity-protected", 19) ? &a->integrity_protected
-								   : NULL;
+								 : NULL;
 	default:
 		return NULL;
 	}
@@ -341,17 +346,21 @@ static unsigned sip_secmech_which(struct pl n)
 	case 1:
 		return (n.p[0] | 0x20) == 'q' ? SIP_SM_Q : 0;
 	case 3:
-		return sip_tok_ieq(n, "alg", 3) ? SIP_SM_ALG
-		       : sip_tok_ieq(n, "mod", 3) ? SIP_SM_MOD : 0;
+		return sip_tok_ieq(n, "alg", 3)	  ? SIP_SM_ALG
+		       : sip_tok_ieq(n, "mod", 3) ? SIP_SM_MOD
+						  : 0;
 	case 4:
-		return sip_tok_ieq(n, "ealg", 4) ? SIP_SM_EALG
-		       : sip_tok_ieq(n, "prot", 4) ? SIP_SM_PROT : 0;
+		return sip_tok_ieq(n, "ealg", 4)   ? SIP_SM_EALG
+		       : sip_tok_ieq(n, "prot", 4) ? SIP_SM_PROT
+						   : 0;
 	case 5:
-		return sip_tok_ieq(n, "spi-c", 5) ? SIP_SM_SPI_C
-		       : sip_tok_ieq(n, "spi-s", 5) ? SIP_SM_SPI_S : 0;
+		return sip_tok_ieq(n, "spi-c", 5)   ? SIP_SM_SPI_C
+		       : sip_tok_ieq(n, "spi-s", 5) ? SIP_SM_SPI_S
+						    : 0;
 	case 6:
-		return sip_tok_ieq(n, "port-c", 6) ? SIP_SM_PORT_C
-		       : sip_tok_ieq(n, "port-s", 6) ? SIP_SM_PORT_S : 0;
+		return sip_tok_ieq(n, "port-c", 6)   ? SIP_SM_PORT_C
+		       : sip_tok_ieq(n, "port-s", 6) ? SIP_SM_PORT_S
+						     : 0;
 	default:
 		return 0;
 	}
@@ -370,10 +379,18 @@ static int sip_secmech_h(struct pl n, struct pl v, void *arg)
 		return 0;
 	pk->seen |= w;
 	switch (w) {
-	case SIP_SM_ALG: m->alg = v; return 0;
-	case SIP_SM_EALG: m->ealg = v; return 0;
-	case SIP_SM_PROT: m->prot = v; return 0;
-	case SIP_SM_MOD: m->mod = v; return 0;
+	case SIP_SM_ALG:
+		m->alg = v;
+		return 0;
+	case SIP_SM_EALG:
+		m->ealg = v;
+		return 0;
+	case SIP_SM_PROT:
+		m->prot = v;
+		return 0;
+	case SIP_SM_MOD:
+		m->mod = v;
+		return 0;
 	case SIP_SM_Q:
 		m->q_set = sip_qvalue(v, &m->q1000) == 0;
 		return m->q_set ? 0 : EBADMSG;
@@ -383,10 +400,22 @@ static int sip_secmech_h(struct pl n, struct pl v, void *arg)
 	if (sip_uint_decode(v, w >= SIP_SM_PORT_C ? 65535 : UINT32_MAX, &x))
 		return EBADMSG;
 	switch (w) {
-	case SIP_SM_SPI_C: m->spi_c_set = true; m->spi_c = x; break;
-	case SIP_SM_SPI_S: m->spi_s_set = true; m->spi_s = x; break;
-	case SIP_SM_PORT_C: m->port_c_set = true; m->port_c = (uint16_t)x; break;
-	default: m->port_s_set = true; m->port_s = (uint16_t)x; break;
+	case SIP_SM_SPI_C:
+		m->spi_c_set = true;
+		m->spi_c = x;
+		break;
+	case SIP_SM_SPI_S:
+		m->spi_s_set = true;
+		m->spi_s = x;
+		break;
+	case SIP_SM_PORT_C:
+		m->port_c_set = true;
+		m->port_c = (uint16_t)x;
+		break;
+	default:
+		m->port_s_set = true;
+		m->port_s = (uint16_t)x;
+		break;
 	}
 	return 0;
 }

@@ -20,19 +20,19 @@
 #endif
 
 enum {
-	SIP_C_TOKEN = 1,    /* token */
-	SIP_C_UNRES = 2,    /* unreserved = alphanum / mark */
-	SIP_C_USER = 4,     /* user-unreserved: & = + $ , ; ? / */
-	SIP_C_PARAM = 8,    /* param-unreserved: [ ] / : & + $ */
-	SIP_C_HNV = 16,     /* hnv-unreserved: [ ] / ? : + $ */
-	SIP_C_PASS = 32,    /* password extras: & = + $ , */
+	SIP_C_TOKEN = 1, /* token */
+	SIP_C_UNRES = 2, /* unreserved = alphanum / mark */
+	SIP_C_USER = 4,	 /* user-unreserved: & = + $ , ; ? / */
+	SIP_C_PARAM = 8, /* param-unreserved: [ ] / : & + $ */
+	SIP_C_HNV = 16,	 /* hnv-unreserved: [ ] / ? : + $ */
+	SIP_C_PASS = 32, /* password extras: & = + $ , */
 	SIP_C_HEX = 64,
-	SIP_C_WORD = 128,   /* word (Call-ID) */
+	SIP_C_WORD = 128, /* word (Call-ID) */
 };
 
 /* Second class table: classes the hot loops test in one lookup. */
 enum {
-	SIP_C2_WS = 1,      /* SP HTAB CR LF (SWS; CRLF only occurs as folding) */
+	SIP_C2_WS = 1,	    /* SP HTAB CR LF (SWS; CRLF only occurs as folding) */
 	SIP_C2_GENV = 2,    /* gen-value without quotes: token / ":" / "[" / "]" */
 	SIP_C2_AUTHV = 4,   /* unquoted auth-param value: token / "/" ":" "@" "=" */
 	SIP_C2_SENTBY = 8,  /* hostname / IPv4 characters: alnum "-" "." */
@@ -147,7 +147,7 @@ static inline const char *sip_find_crlf(const char *p, const char *e)
 	for (; e - p >= 16; p += 16) {
 		__m128i x = _mm_loadu_si128((const __m128i *)(const void *)p);
 		int m = _mm_movemask_epi8(
-			_mm_or_si128(_mm_cmpeq_epi8(x, cr), _mm_cmpeq_epi8(x, lf)));
+		    _mm_or_si128(_mm_cmpeq_epi8(x, cr), _mm_cmpeq_epi8(x, lf)));
 
 		if (m)
 			return p + __builtin_ctz((unsigned)m);

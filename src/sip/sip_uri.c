@@ -160,7 +160,7 @@ enum sip_host_type sip_host_check(struct pl host)
 		if (host.p[host.l - 1] != ']')
 			return SIP_HOST_NONE;
 		return sip_ipv6_ok((struct pl){host.p + 1, host.l - 2}) ? SIP_HOST_IPV6
-								      : SIP_HOST_NONE;
+									: SIP_HOST_NONE;
 	}
 	return sip_hostname_check(host);
 }
@@ -600,7 +600,8 @@ static bool sip_uri_sip_eq(const struct sip_uri *a, const struct sip_uri *b)
 		char x[64], y[64];
 		struct in6_addr ax, ay;
 
-		if (pl_strcpy(a->host, x, sizeof(x)) || pl_strcpy(b->host, y, sizeof(y)) ||
+		if (pl_strcpy(a->host, x, sizeof(x)) ||
+		    pl_strcpy(b->host, y, sizeof(y)) ||
 		    inet_pton(AF_INET6, x, &ax) != 1 || inet_pton(AF_INET6, y, &ay) != 1)
 			return false;
 		if (memcmp(&ax, &ay, sizeof(ax)) != 0)
