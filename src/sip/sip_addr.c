@@ -93,9 +93,7 @@ static int sip_sentby_scan(struct sip_scan *s, struct sip_via *via)
 		s->p = rb + 1;
 	} else {
 		/* hostname / IPv4address; sip_host_check() validates */
-		while (s->p < s->e && (sip_c_is(*s->p, SIP_C_HEX) || *s->p == '-' ||
-				       *s->p == '.' ||
-				       ((*s->p | 0x20) >= 'a' && (*s->p | 0x20) <= 'z')))
+		while (s->p < s->e && sip_c2_is(*s->p, SIP_C2_SENTBY))
 			s->p++;
 	}
 	host = (struct pl){h0, (size_t)(s->p - h0)};
@@ -114,8 +112,7 @@ static int sip_sentby_scan(struct sip_scan *s, struct sip_via *via)
 		while (s->p < s->e && *s->p >= '0' && *s->p <= '9')
 			s->p++;
 		port.l = (size_t)(s->p - port.p);
-		if (!port.l || port.l > 5 ||
-		    pl_u32(port, &v) || v > 65535)
+		if (!port.l || port.l > 5 || sip_pl_u32(port, &v) || v > 65535)
 			return EBADMSG;
 		via->port = (uint16_t)v;
 	}
@@ -123,48 +120,47 @@ static int sip_sentby_scan(struct sip_scan *s, struct sip_via *via)
 	return 0;
 }
 
-static int sip_via_params(struct sip_via *via)
+/* Each parameter as the scan meets it (every occurrence is checked; the
+ * last one wins). */
+static int sip_via_param_h(struct pl n, struct pl v, void *arg)
 {
-	struct pl it = via->params, n, v;
+	struct sip_via *via = arg;
+	uint32_t x;
 
-	while (sip_param_next(&it, &n, &v)) {
-		uint32_t x;
+	if (sip_tok_ieq(n, "branch", 6)) {
+		if (!v.l)
+			return EBADMSG;
+		via->branch = v;
+	} else if (sip_tok_ieq(n, "received", 8)) {
+		/* RFC 5118 §4.5: IPv6 with or without brackets */
+		if (sip_host_check(v) == SIP_HOST_NONE) {
+			char b[64];
 
-		if (sip_pl_ieq(n, "branch")) {
-			if (!v.l)
+			if (!v.l || v.l > 45 || v.p[0] == '[')
 				return EBADMSG;
-			via->branch = v;
-		} else if (sip_pl_ieq(n, "received")) {
-			/* RFC 5118 §4.5: IPv6 with or without brackets */
-			if (sip_host_check(v) == SIP_HOST_NONE) {
-				char b[64];
-
-				if (!v.l || v.l > 45 || v.p[0] == '[')
-					return EBADMSG;
-				b[0] = '[';
-				memcpy(b + 1, v.p, v.l);
-				b[v.l + 1] = ']';
-				if (sip_host_check((struct pl){b, v.l + 2}) != SIP_HOST_IPV6)
-					return EBADMSG;
-			}
-			via->received = v;
-		} else if (sip_pl_ieq(n, "rport")) {
-			via->rport = true;
-			if (v.l) {
-				if (v.l > 5 || pl_u32(v, &x) || x > 65535)
-					return EBADMSG;
-				via->rport_val = (uint16_t)x;
-			}
-		} else if (sip_pl_ieq(n, "maddr")) {
-			if (sip_host_check(v) == SIP_HOST_NONE)
+			b[0] = '[';
+			memcpy(b + 1, v.p, v.l);
+			b[v.l + 1] = ']';
+			if (sip_host_check((struct pl){b, v.l + 2}) != SIP_HOST_IPV6)
 				return EBADMSG;
-			via->maddr = v;
-		} else if (sip_pl_ieq(n, "ttl")) {
-			if (v.l > 3 || pl_u32(v, &x) || x > 255)
-				return EBADMSG;
-			via->ttl_set = true;
-			via->ttl = (uint8_t)x;
 		}
+		via->received = v;
+	} else if (sip_tok_ieq(n, "rport", 5)) {
+		via->rport = true;
+		if (v.l) {
+			if (v.l > 5 || sip_pl_u32(v, &x) || x > 65535)
+				return EBADMSG;
+			via->rport_val = (uint16_t)x;
+		}
+	} else if (sip_tok_ieq(n, "maddr", 5)) {
+		if (sip_host_check(v) == SIP_HOST_NONE)
+			return EBADMSG;
+		via->maddr = v;
+	} else if (sip_tok_ieq(n, "ttl", 3)) {
+		if (v.l > 3 || sip_pl_u32(v, &x) || x > 255)
+			return EBADMSG;
+		via->ttl_set = true;
+		via->ttl = (uint8_t)x;
 	}
 	return 0;
 }
@@ -188,13 +184,10 @@ int sip_via_decode(struct sip_via *via, struct pl val)
 	err = sip_sentby_scan(&s, via);
 	if (err)
 		return err;
-	err = sip_scan_params(&s, &via->params);
+	err = sip_scan_params_each(&s, &via->params, sip_via_param_h, via);
 	if (err)
 		return err;
-	err = sip_scan_done(&s);
-	if (err)
-		return err;
-	return sip_via_params(via);
+	return sip_scan_done(&s);
 }
 
 bool sip_via_branch_is_3261(const struct sip_via *via)
@@ -226,6 +219,17 @@ static int sip_dname_scan(struct sip_scan *s, struct sip_addr *addr)
 	}
 	s->p = p0;
 	return ENOENT;
+}
+
+/* The first tag counts and must have a value. */
+static int sip_addr_param_h(struct pl n, struct pl v, void *arg)
+{
+	struct sip_addr *addr = arg;
+
+	if (addr->tag.p || !sip_tok_ieq(n, "tag", 3))
+		return 0;
+	addr->tag = v;
+	return v.l ? 0 : EBADMSG;
 }
 
 int sip_addr_decode(struct sip_addr *addr, struct pl val)
@@ -269,15 +273,10 @@ int sip_addr_decode(struct sip_addr *addr, struct pl val)
 	err = sip_uri_decode(&uri, addr->uri);
 	if (err)
 		return err;
-	err = sip_scan_params(&s, &addr->params);
+	err = sip_scan_params_each(&s, &addr->params, sip_addr_param_h, addr);
 	if (err)
 		return err;
-	err = sip_scan_done(&s);
-	if (err)
-		return err;
-	if (sip_param_get(addr->params, "tag", &addr->tag) == 0 && !addr->tag.l)
-		return EBADMSG;
-	return 0;
+	return sip_scan_done(&s);
 }
 
 int sip_addr_expires(const struct sip_addr *addr, uint32_t *expires)

@@ -60,7 +60,8 @@ static int sip_lines_copy(struct mbuf *mb, const struct sip_msg *msg, enum sip_h
 {
 	int last = -1;
 
-	for (const struct sip_hdr *h = sip_msg_hdr(msg, id); h; h = sip_msg_hdr_next(msg, h)) {
+	for (const struct sip_hdr *h = sip_msg_hdr(msg, id); h;
+	     h = sip_msg_hdr_next(msg, h)) {
 		int err;
 
 		if (h->line_no == last)
@@ -110,16 +111,70 @@ int sip_resp_build(struct mbuf *mb, const struct sip_msg *req,
 	return err ? err : sip_tail_write(mb, prm->ctype, prm->body);
 }
 
+/* Which entries the edits name, as bitmaps over entry indexes, so that the
+ * copy loop tests a bit per line instead of searching the edit list. */
+struct sip_fwd_map {
+	uint64_t touched[SIP_MAX_HDRS / 64]; /* REMOVE or REPLACE */
+	uint64_t adds[SIP_MAX_HDRS / 64];    /* an ADD goes before this entry */
+	bool adds_last;			     /* an ADD with hdr NULL */
+};
+
+static bool sip_bit(const uint64_t *m, size_t i)
+{
+	return (m[i / 64] >> (i % 64)) & 1u;
+}
+
+static bool sip_bits_any(const uint64_t *m, size_t from, size_t to)
+{
+	for (size_t i = from; i < to; i++) {
+		if (sip_bit(m, i))
+			return true;
+	}
+	return false;
+}
+
+static void sip_fwd_map_init(struct sip_fwd_map *map, const struct sip_msg *msg,
+			     const struct sip_fwd_prm *prm)
+{
+	memset(map, 0, sizeof(*map));
+	for (size_t k = 0; k < prm->editc; k++) {
+		const struct sip_edit *e = &prm->editv[k];
+		size_t i;
+
+		if (!e->hdr) {
+			map->adds_last |= e->op == SIP_EDIT_ADD;
+			continue;
+		}
+		/* an entry of another message matches nothing */
+		if (e->hdr < msg->hdrv || e->hdr >= msg->hdrv + msg->hdrc)
+			continue;
+		i = (size_t)(e->hdr - msg->hdrv);
+		if (e->op == SIP_EDIT_ADD)
+			map->adds[i / 64] |= (uint64_t)1 << (i % 64);
+		else
+			map->touched[i / 64] |= (uint64_t)1 << (i % 64);
+	}
+}
+
 static const struct sip_edit *sip_edit_find(const struct sip_fwd_prm *prm,
-					    const struct sip_hdr *h, bool add)
+					    const struct sip_hdr *h)
 {
 	for (size_t i = 0; i < prm->editc; i++) {
 		const struct sip_edit *e = &prm->editv[i];
 
-		if (e->hdr == h && (e->op == SIP_EDIT_ADD) == add)
+		if (e->hdr == h && e->op != SIP_EDIT_ADD)
 			return e;
 	}
 	return NULL;
+}
+
+static int sip_line_write(struct mbuf *mb, struct pl name, struct pl val)
+{
+	int err = mbuf_write_pl(mb, name);
+
+	err = err ? err : mbuf_write(mb, ": ", 2);
+	err = err ? err : mbuf_write_pl(mb, val);
+	return err ? err : mbuf_write(mb, "\r\n", 2);
 }
 
 static int sip_adds_write(struct mbuf *mb, const struct sip_fwd_prm *prm,
@@ -131,44 +186,86 @@ static int sip_adds_write(struct mbuf *mb, const struct sip_fwd_prm *prm,
 
 		if (e->op != SIP_EDIT_ADD || e->hdr != before)
 			continue;
-		err = mbuf_write_pl(mb, e->name);
-		err = err ? err : mbuf_write(mb, ": ", 2);
-		err = err ? err : mbuf_write_pl(mb, e->val);
-		err = err ? err : mbuf_write(mb, "\r\n", 2);
+		err = sip_line_write(mb, e->name, e->val);
 		if (err)
 			return err;
 	}
 	return 0;
 }
 
-/* One source line holding entries [first, end): copied as is when no entry
- * is edited, rewritten from its remaining values otherwise. */
-static int sip_line_fwd(struct mbuf *mb, const struct sip_fwd_prm *prm,
-			const struct sip_hdr *first, const struct sip_hdr *end)
+/* One source line holding entries [first, end) with at least one edited:
+ * rewritten from its remaining values. */
+static int sip_line_rewrite(struct mbuf *mb, const struct sip_fwd_prm *prm,
+			    const struct sip_hdr *first, const struct sip_hdr *end)
 {
-	bool touched = false, any = false;
+	bool any = false;
 	int err = 0;
 
-	for (const struct sip_hdr *h = first; h < end; h++)
-		touched |= sip_edit_find(prm, h, false) != NULL;
-	if (!touched)
-		return mbuf_write_pl(mb, first->line);
 	for (const struct sip_hdr *h = first; h < end && !err; h++) {
-		const struct sip_edit *e = sip_edit_find(prm, h, false);
+		const struct sip_edit *e = sip_edit_find(prm, h);
 
 		if (e && e->op == SIP_EDIT_REMOVE)
 			continue;
-		err = any ? mbuf_write(mb, ", ", 2)
-			  : mbuf_printf(mb, "%.*s: ", (int)first->name.l, first->name.p);
+		if (any) {
+			err = mbuf_write(mb, ", ", 2);
+		} else {
+			err = mbuf_write_pl(mb, first->name);
+			err = err ? err : mbuf_write(mb, ": ", 2);
+		}
 		err = err ? err : mbuf_write_pl(mb, e ? e->val : h->val);
 		any = true;
 	}
 	return err || !any ? err : mbuf_write(mb, "\r\n", 2);
 }
 
+/* "Content-Length: <n>\r\n" without printf. */
+static int sip_clen_write(struct mbuf *mb, size_t n)
+{
+	char b[48], *p = b + sizeof(b);
+	static const char pre[] = "Content-Length: ";
+
+	*--p = '\n';
+	*--p = '\r';
+	do {
+		*--p = (char)('0' + n % 10);
+		n /= 10;
+	} while (n);
+	p -= sizeof(pre) - 1;
+	memcpy(p, pre, sizeof(pre) - 1);
+	return mbuf_write(mb, p, (size_t)(b + sizeof(b) - p));
+}
+
+/* Request-Line with the new Request-URI, or the start line as received. */
+static int sip_start_write(struct mbuf *mb, const struct sip_msg *msg, struct pl ruri)
+{
+	int err;
+
+	if (!msg->req || !pl_isset(ruri)) {
+		err = mbuf_write_pl(mb, msg->start);
+		return err ? err : mbuf_write(mb, "\r\n", 2);
+	}
+	err = mbuf_write_pl(mb, msg->method);
+	err = err ? err : mbuf_write(mb, " ", 1);
+	err = err ? err : mbuf_write_pl(mb, ruri);
+	err = err ? err : mbuf_write(mb, " ", 1);
+	err = err ? err : mbuf_write_pl(mb, msg->ver);
+	return err ? err : mbuf_write(mb, "\r\n", 2);
+}
+
+static size_t sip_fwd_size(const struct sip_msg *msg, const struct sip_fwd_prm *prm,
+			   struct pl body)
+{
+	size_t n = msg->start.l + prm->ruri.l + prm->via.l + msg->hdrs.l + body.l + 64;
+
+	for (size_t i = 0; i < prm->editc; i++)
+		n += prm->editv[i].name.l + prm->editv[i].val.l + 8;
+	return n;
+}
+
 int sip_msg_forward(struct mbuf *mb, const struct sip_msg *msg,
 		    const struct sip_fwd_prm *prm)
 {
+	struct sip_fwd_map map;
 	struct pl body;
 	bool clen_kept = false;
 	size_t i = 0;
@@ -177,11 +274,11 @@ int sip_msg_forward(struct mbuf *mb, const struct sip_msg *msg,
 	if (!mb || !msg || !prm)
 		return EINVAL;
 	body = prm->body_set ? prm->body : msg->body;
-	if (msg->req && pl_isset(prm->ruri))
-		err = mbuf_printf(mb, "%.*s %.*s %.*s\r\n", (int)msg->method.l, msg->method.p,
-				  (int)prm->ruri.l, prm->ruri.p, (int)msg->ver.l, msg->ver.p);
-	else
-		err = mbuf_printf(mb, "%.*s\r\n", (int)msg->start.l, msg->start.p);
+	sip_fwd_map_init(&map, msg, prm);
+	/* one growth for the whole message; only an estimate, so a refusal
+	 * (a small mb->max) is left to the writes themselves to decide */
+	(void)mbuf_reserve(mb, sip_fwd_size(msg, prm, body));
+	err = sip_start_write(mb, msg, prm->ruri);
 	if (!err && pl_isset(prm->via))
 		err = sip_hdr_write(mb, "Via", prm->via);
 	while (!err && i < msg->hdrc) {
@@ -190,27 +287,33 @@ int sip_msg_forward(struct mbuf *mb, const struct sip_msg *msg,
 
 		while (j < msg->hdrc && msg->hdrv[j].line_no == first->line_no)
 			j++;
-		for (size_t k = i; k < j && !err; k++)
-			err = sip_adds_write(mb, prm, &msg->hdrv[k]);
-		if (err)
-			break;
+		if (sip_bits_any(map.adds, i, j)) {
+			for (size_t k = i; k < j && !err; k++)
+				err = sip_adds_write(mb, prm, &msg->hdrv[k]);
+			if (err)
+				break;
+		}
 		if (first->id == SIP_HDR_CONTENT_LENGTH) {
 			uint32_t v;
 
 			/* keep the first one only if it is still right */
 			if (!clen_kept && !msg->clen_err &&
-			    sip_uint_decode(first->val, UINT32_MAX, &v) == 0 && v == body.l) {
+			    sip_uint_decode(first->val, UINT32_MAX, &v) == 0 &&
+			    v == body.l) {
 				err = mbuf_write_pl(mb, first->line);
 				clen_kept = true;
 			}
+		} else if (sip_bits_any(map.touched, i, j)) {
+			err = sip_line_rewrite(mb, prm, first, &msg->hdrv[j]);
 		} else {
-			err = sip_line_fwd(mb, prm, first, &msg->hdrv[j]);
+			err = mbuf_write_pl(mb, first->line);
 		}
 		i = j;
 	}
-	err = err ? err : sip_adds_write(mb, prm, NULL);
+	if (!err && map.adds_last)
+		err = sip_adds_write(mb, prm, NULL);
 	if (!err && !clen_kept)
-		err = mbuf_printf(mb, "Content-Length: %zu\r\n", body.l);
+		err = sip_clen_write(mb, body.l);
 	err = err ? err : mbuf_write(mb, "\r\n", 2);
 	return err || !body.l ? err : mbuf_write_pl(mb, body);
 }

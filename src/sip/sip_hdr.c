@@ -8,25 +8,25 @@
 
 int sip_uint_decode(struct pl val, uint32_t max, uint32_t *v)
 {
-	uint64_t x;
+	uint32_t x;
 	int err;
 
-	val = pl_trim(val);
+	val = sip_pl_trim(val);
 	/* leading zeros are allowed (RFC 4475 §3.1.1.1: "0068") but bounded */
 	if (val.l > 20)
 		return ERANGE;
-	err = pl_u64(val, &x);
+	err = sip_pl_u32(val, &x);
 	if (err)
 		return err;
 	if (x > max)
 		return ERANGE;
-	*v = (uint32_t)x;
+	*v = x;
 	return 0;
 }
 
 int sip_delta_decode(struct pl val, uint32_t *v)
 {
-	val = pl_trim(val);
+	val = sip_pl_trim(val);
 	if (!val.l)
 		return EBADMSG;
 	for (size_t i = 0; i < val.l; i++) {
@@ -170,22 +170,63 @@ int sip_substate_decode(struct sip_substate *ss, struct pl val)
 	return 0;
 }
 
+/* Unquoted auth-param values seen from UEs: tokens, and URIs or base64
+ * written without quotes (SIP_C2_AUTHV). */
 static bool sip_c_authval(char c)
 {
-	/* unquoted auth-param values seen from UEs: tokens, and URIs or
-	 * base64 written without quotes */
-	return sip_c_is(c, SIP_C_TOKEN) || c == '/' || c == ':' || c == '@' || c == '=';
+	return sip_c2_is(c, SIP_C2_AUTHV);
+}
+
+/* The field of struct sip_auth named by an auth-param, or NULL. */
+static struct pl *sip_auth_field(struct sip_auth *a, struct pl n)
+{
+	switch (n.l) {
+	case 2:
+		return sip_tok_ieq(n, "nc", 2) ? &a->nc : NULL;
+	case 3:
+		return sip_tok_ieq(n, "uri", 3)	  ? &a->uri
+		       : sip_tok_ieq(n, "qop", 3) ? &a->qop
+						  : NULL;
+	case 4:
+		return sip_tok_ieq(n, "auts", 4) ? &a->auts : NULL;
+	case 5:
+		return sip_tok_ieq(n, "realm", 5)   ? &a->realm
+		       : sip_tok_ieq(n, "nonce", 5) ? &a->nonce
+		       : sip_tok_ieq(n, "stale", 5) ? &a->stale
+						    : NULL;
+	case 6:
+		return sip_tok_ieq(n, "cnonce", 6)   ? &a->cnonce
+		       : sip_tok_ieq(n, "opaque", 6) ? &a->opaque
+		       : sip_tok_ieq(n, "domain", 6) ? &a->domain
+						     : NULL;
+	case 7:
+		return sip_tok_ieq(n, "rspauth", 7) ? &a->rspauth : NULL;
+	case 8:
+		return sip_tok_ieq(n, "username", 8)   ? &a->username
+		       : sip_tok_ieq(n, "response", 8) ? &a->response
+						       : NULL;
+	case 9:
+		return sip_tok_ieq(n, "algorithm", 9)	? &a->algorithm
+		       : sip_tok_ieq(n, "nextnonce", 9) ? &a->nextnonce
+							: NULL;
+	case 19:
+		return sip_tok_ieq(n, "integrity-protected", 19) ? &a->integrity_protected
+								 : NULL;
+	default:
+		return NULL;
+	}
 }
 
 /* auth-param *(COMMA auth-param), auth-param = token EQUAL (token /
- * quoted-string). The cursor is after the scheme. */
-static int sip_auth_params(struct sip_scan *s, struct pl *params)
+ * quoted-string). The cursor is after the scheme. The known fields are
+ * filled in the same pass; the first occurrence of each wins. */
+static int sip_auth_params(struct sip_scan *s, struct sip_auth *a)
 {
 	unsigned n = 0;
 
-	params->p = s->p;
+	a->params.p = s->p;
 	for (;;) {
-		struct pl name, v;
+		struct pl name, v, *dst;
 
 		if (sip_scan_token(s, &name) || !sip_scan_sep(s, '='))
 			return EBADMSG;
@@ -195,14 +236,17 @@ static int sip_auth_params(struct sip_scan *s, struct pl *params)
 			if (sip_scan_quoted(s, &v))
 				return EBADMSG;
 		} else {
-			const char *v0 = s->p;
-
-			while (s->p < s->e && sip_c_authval(*s->p))
+			v.p = s->p;
+			while (s->p < s->e && sip_c2_is(*s->p, SIP_C2_AUTHV))
 				s->p++;
-			if (s->p == v0)
+			v.l = (size_t)(s->p - v.p);
+			if (!v.l)
 				return EBADMSG;
 		}
-		params->l = (size_t)(s->p - params->p);
+		dst = sip_auth_field(a, name);
+		if (dst && !dst->p)
+			*dst = v;
+		a->params.l = (size_t)(s->p - a->params.p);
 		if (!sip_scan_sep(s, ','))
 			break;
 	}
@@ -252,49 +296,9 @@ int sip_auth_param_get(const struct sip_auth *auth, const char *name, struct pl 
 	return ENOENT;
 }
 
-static void sip_auth_fields(struct sip_auth *a)
-{
-	static const struct {
-		const char *name;
-		size_t off;
-	} f[] = {
-		{"username", offsetof(struct sip_auth, username)},
-		{"realm", offsetof(struct sip_auth, realm)},
-		{"nonce", offsetof(struct sip_auth, nonce)},
-		{"uri", offsetof(struct sip_auth, uri)},
-		{"response", offsetof(struct sip_auth, response)},
-		{"algorithm", offsetof(struct sip_auth, algorithm)},
-		{"qop", offsetof(struct sip_auth, qop)},
-		{"nc", offsetof(struct sip_auth, nc)},
-		{"cnonce", offsetof(struct sip_auth, cnonce)},
-		{"opaque", offsetof(struct sip_auth, opaque)},
-		{"auts", offsetof(struct sip_auth, auts)},
-		{"integrity-protected", offsetof(struct sip_auth, integrity_protected)},
-		{"stale", offsetof(struct sip_auth, stale)},
-		{"domain", offsetof(struct sip_auth, domain)},
-		{"nextnonce", offsetof(struct sip_auth, nextnonce)},
-		{"rspauth", offsetof(struct sip_auth, rspauth)},
-	};
-	struct pl it = a->params, n, v;
-
-	while (sip_auth_param_next(&it, &n, &v)) {
-		for (size_t i = 0; i < sizeof(f) / sizeof(f[0]); i++) {
-			if (sip_pl_ieq(n, f[i].name)) {
-				struct pl *dst = (struct pl *)((char *)a + f[i].off);
-
-				/* the first occurrence wins */
-				if (!dst->p)
-					*dst = v;
-				break;
-			}
-		}
-	}
-}
-
 int sip_auth_decode(struct sip_auth *auth, struct pl val)
 {
 	struct sip_scan s;
-	int err;
 
 	if (!auth)
 		return EINVAL;
@@ -303,82 +307,136 @@ int sip_auth_decode(struct sip_auth *auth, struct pl val)
 	sip_scan_sws(&s);
 	if (sip_scan_token(&s, &auth->scheme) || !sip_scan_sws(&s))
 		return EBADMSG;
-	err = sip_auth_params(&s, &auth->params);
-	if (err)
-		return err;
-	sip_auth_fields(auth);
-	return 0;
+	return sip_auth_params(&s, auth);
 }
 
 int sip_authinfo_decode(struct sip_auth *auth, struct pl val)
 {
 	struct sip_scan s;
-	int err;
 
 	if (!auth)
 		return EINVAL;
 	memset(auth, 0, sizeof(*auth));
 	sip_scan_init(&s, val);
 	sip_scan_sws(&s);
-	err = sip_auth_params(&s, &auth->params);
-	if (err)
-		return err;
-	sip_auth_fields(auth);
-	return 0;
+	return sip_auth_params(&s, auth);
 }
 
-static int sip_u16_param(struct pl params, const char *name, bool *set, uint16_t *v)
-{
-	struct pl x;
-	uint32_t n;
+/* Secmech parameters the decoder knows, as bits of sip_secmech_h.seen. */
+enum {
+	SIP_SM_ALG = 1,
+	SIP_SM_EALG = 2,
+	SIP_SM_PROT = 4,
+	SIP_SM_MOD = 8,
+	SIP_SM_SPI_C = 16,
+	SIP_SM_SPI_S = 32,
+	SIP_SM_PORT_C = 64,
+	SIP_SM_PORT_S = 128,
+	SIP_SM_Q = 256,
+};
 
-	if (sip_param_get(params, name, &x))
+struct sip_secmech_pick {
+	struct sip_secmech *m;
+	unsigned seen;
+};
+
+static unsigned sip_secmech_which(struct pl n)
+{
+	switch (n.l) {
+	case 1:
+		return (n.p[0] | 0x20) == 'q' ? SIP_SM_Q : 0;
+	case 3:
+		return sip_tok_ieq(n, "alg", 3)	  ? SIP_SM_ALG
+		       : sip_tok_ieq(n, "mod", 3) ? SIP_SM_MOD
+						  : 0;
+	case 4:
+		return sip_tok_ieq(n, "ealg", 4)   ? SIP_SM_EALG
+		       : sip_tok_ieq(n, "prot", 4) ? SIP_SM_PROT
+						   : 0;
+	case 5:
+		return sip_tok_ieq(n, "spi-c", 5)   ? SIP_SM_SPI_C
+		       : sip_tok_ieq(n, "spi-s", 5) ? SIP_SM_SPI_S
+						    : 0;
+	case 6:
+		return sip_tok_ieq(n, "port-c", 6)   ? SIP_SM_PORT_C
+		       : sip_tok_ieq(n, "port-s", 6) ? SIP_SM_PORT_S
+						     : 0;
+	default:
 		return 0;
-	if (sip_uint_decode(x, 65535, &n))
-		return EBADMSG;
-	*set = true;
-	*v = (uint16_t)n;
-	return 0;
+	}
 }
 
-static int sip_u32_param(struct pl params, const char *name, bool *set, uint32_t *v)
+/* The first occurrence of each known parameter counts (as sip_param_get
+ * would find it); numbers must fit their field. */
+static int sip_secmech_h(struct pl n, struct pl v, void *arg)
 {
-	struct pl x;
+	struct sip_secmech_pick *pk = arg;
+	struct sip_secmech *m = pk->m;
+	unsigned w = sip_secmech_which(n);
+	uint32_t x;
 
-	if (sip_param_get(params, name, &x))
+	if (!w || (pk->seen & w))
 		return 0;
-	if (sip_uint_decode(x, UINT32_MAX, v))
+	pk->seen |= w;
+	switch (w) {
+	case SIP_SM_ALG:
+		m->alg = v;
+		return 0;
+	case SIP_SM_EALG:
+		m->ealg = v;
+		return 0;
+	case SIP_SM_PROT:
+		m->prot = v;
+		return 0;
+	case SIP_SM_MOD:
+		m->mod = v;
+		return 0;
+	case SIP_SM_Q:
+		m->q_set = sip_qvalue(v, &m->q1000) == 0;
+		return m->q_set ? 0 : EBADMSG;
+	default:
+		break;
+	}
+	if (sip_uint_decode(v, w >= SIP_SM_PORT_C ? 65535 : UINT32_MAX, &x))
 		return EBADMSG;
-	*set = true;
+	switch (w) {
+	case SIP_SM_SPI_C:
+		m->spi_c_set = true;
+		m->spi_c = x;
+		break;
+	case SIP_SM_SPI_S:
+		m->spi_s_set = true;
+		m->spi_s = x;
+		break;
+	case SIP_SM_PORT_C:
+		m->port_c_set = true;
+		m->port_c = (uint16_t)x;
+		break;
+	default:
+		m->port_s_set = true;
+		m->port_s = (uint16_t)x;
+		break;
+	}
 	return 0;
 }
 
 int sip_secmech_decode(struct sip_secmech *m, struct pl val)
 {
-	struct pl q;
+	struct sip_secmech_pick pk = {.m = m};
+	struct sip_scan s;
 	int err;
 
 	if (!m)
 		return EINVAL;
 	memset(m, 0, sizeof(*m));
-	err = sip_tok_params(val, &m->mech, &m->params);
+	sip_scan_init(&s, val);
+	sip_scan_sws(&s);
+	if (sip_scan_token(&s, &m->mech))
+		return EBADMSG;
+	err = sip_scan_params_each(&s, &m->params, sip_secmech_h, &pk);
 	if (err)
 		return err;
-	sip_param_get(m->params, "alg", &m->alg);
-	sip_param_get(m->params, "ealg", &m->ealg);
-	sip_param_get(m->params, "prot", &m->prot);
-	sip_param_get(m->params, "mod", &m->mod);
-	if (sip_u32_param(m->params, "spi-c", &m->spi_c_set, &m->spi_c) ||
-	    sip_u32_param(m->params, "spi-s", &m->spi_s_set, &m->spi_s) ||
-	    sip_u16_param(m->params, "port-c", &m->port_c_set, &m->port_c) ||
-	    sip_u16_param(m->params, "port-s", &m->port_s_set, &m->port_s))
-		return EBADMSG;
-	if (sip_param_get(m->params, "q", &q) == 0) {
-		if (sip_qvalue(q, &m->q1000))
-			return EBADMSG;
-		m->q_set = true;
-	}
-	return 0;
+	return sip_scan_done(&s);
 }
 
 int sip_pani_decode(struct sip_pani *pani, struct pl val)

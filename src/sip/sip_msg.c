@@ -16,8 +16,8 @@ struct sip_hdr_def {
 	bool list;
 };
 
-/* Sorted case-insensitively by name for the binary search below. The list
- * flag marks headers whose grammar is `value *(COMMA value)`. */
+/* Known header names, found through sip_hdr_slot below. The list flag marks
+ * headers whose grammar is `value *(COMMA value)`. */
 static const struct sip_hdr_def sip_hdr_defs[] = {
 	{"Accept", 6, SIP_HDR_ACCEPT, true},
 	{"Accept-Contact", 14, SIP_HDR_ACCEPT_CONTACT, true},
@@ -228,57 +228,132 @@ static const bool sip_hdr_list[SIP_HDR_COUNT] = {
 	[SIP_HDR_WARNING] = true,
 };
 
-#define SIP_HDR_NDEFS (sizeof(sip_hdr_defs) / sizeof(sip_hdr_defs[0]))
+/* Header names are looked up by a hash of their first and last eight bytes
+ * (case folded with |0x20), their length and one multiplication, whose top
+ * byte indexes sip_hdr_slot: a constant number of steps per name, however
+ * long. The multiplier was searched offline so that the names above land
+ * in distinct slots; one compare confirms. Adding a name means searching a
+ * new multiplier and regenerating the table (test_sip_fast checks every
+ * name). */
+#define SIP_HDR_HASH_K 0x0ee45df783126401ull
 
-static int sip_pl_casecmp_str(struct pl a, const char *s, size_t sl)
+/* 1 + index into sip_hdr_defs, 0 for an empty slot. */
+static const uint8_t sip_hdr_slot[256] = {
+	 0, 31,  4,  0,  0,  0,  0,  0,  0, 37, 28, 47,  6,  0, 10,  0,
+	36,  0,  0, 70,  0,  0,  2,  0,  0,  0,  0,  0, 66,  0,  0,  0,
+	43, 59,  0, 71,  0,  3,  0,  0,  0,  0,  0,  0, 57,  0,  0, 45,
+	 0,  0, 62, 20,  0, 11,  0,  0,  0, 40,  0,  0, 50,  0,  0,  0,
+	 0,  0,  0,  0, 52,  0,  0,  0,  0,  0, 41,  0,  0,  0,  0, 61,
+	 0,  0,  0, 54,  0, 32, 24, 33, 19,  0, 69,  0,  0,  0,  0, 46,
+	 0,  0,  0,  0, 49,  0,  0,  0, 39,  0,  0,  0,  0, 26,  0,  0,
+	 0,  0,  0,  0, 12,  7, 64,  0,  0,  0,  0,  0,  0,  0,  0,  0,
+	 8,  0,  0,  0,  0,  0, 23, 35,  0,  0,  0,  0,  0,  0, 48,  0,
+	 0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0, 51, 38,
+	 0,  0,  0, 72,  0, 58,  0,  0,  0,  0, 21,  0,  0,  0,  0,  0,
+	 0,  0,  0,  0,  0,  0, 63, 34,  0,  0,  0, 25, 60,  0,  0,  0,
+	55,  0,  0,  0,  0,  0, 56, 27, 30,  0,  0,  0, 13, 42,  0,  0,
+	 0,  0, 15,  0,  0,  0,  0,  0, 16,  0,  9,  0,  0,  0,  0, 17,
+	 0,  0, 67,  0,  0,  0, 68, 18, 53, 29,  0,  0, 22,  5, 44,  0,
+	 0,  0,  0,  0,  0,  0, 14, 65,  0,  1,  0,  0,  0,  0,  0,  0,
+};
+
+static inline unsigned char sip_lc(char c)
 {
-	size_t n = a.l < sl ? a.l : sl;
+	unsigned char u = (unsigned char)c;
 
-	for (size_t i = 0; i < n; i++) {
-		int x = (unsigned char)a.p[i], y = (unsigned char)s[i];
-
-		if (x >= 'A' && x <= 'Z')
-			x += 32;
-		if (y >= 'A' && y <= 'Z')
-			y += 32;
-		if (x != y)
-			return x - y;
-	}
-	return a.l < sl ? -1 : a.l > sl ? 1 : 0;
+	return u >= 'A' && u <= 'Z' ? (unsigned char)(u + 32) : u;
 }
 
-static const struct sip_hdr_def *sip_hdr_def_find(struct pl name)
+static inline uint64_t sip_ld64le(const char *p)
 {
-	size_t lo = 0, hi = SIP_HDR_NDEFS;
+	uint64_t x;
 
-	while (lo < hi) {
-		size_t mid = (lo + hi) / 2;
-		int r = sip_pl_casecmp_str(name, sip_hdr_defs[mid].name,
-					   sip_hdr_defs[mid].len);
-
-		if (r == 0)
-			return &sip_hdr_defs[mid];
-		if (r < 0)
-			hi = mid;
-		else
-			lo = mid + 1;
-	}
-	return NULL;
+	memcpy(&x, p, 8);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+	x = __builtin_bswap64(x);
+#endif
+	return x;
 }
 
-enum sip_hdr_id sip_hdr_id_from_name(struct pl name)
+/* Slot of a name of l >= 2 bytes at p; bytes up to e may be read. */
+static unsigned sip_hdr_hash(const char *p, size_t l, const char *e)
+{
+	const uint64_t fold = 0x2020202020202020ull;
+	uint64_t k1, k2 = 0;
+
+	if (l >= 8) {
+		k1 = sip_ld64le(p) | fold;
+		k2 = sip_ld64le(p + l - 8) | fold;
+		k2 = k2 << 17 | k2 >> 47;
+	} else {
+		if (e - p >= 8) {
+			k1 = sip_ld64le(p);
+		} else {
+			char b[8] = {0};
+
+			memcpy(b, p, l);
+			k1 = sip_ld64le(b);
+		}
+		k1 = (k1 | fold) & (((uint64_t)1 << (8 * l)) - 1);
+	}
+	return (unsigned)(((k1 ^ k2 ^ l) * SIP_HDR_HASH_K) >> 56);
+}
+
+/* name with its slot h: the header id, SIP_HDR_OTHER if unknown. The name
+ * must be a token, or hold no CR (the only byte |0x20 would confuse with a
+ * byte of a known name, '-'). */
+static enum sip_hdr_id sip_hdr_id_hashed(struct pl name, unsigned h)
 {
 	const struct sip_hdr_def *d;
+	unsigned i;
+	size_t k = 0;
 
 	if (name.l == 1) {
-		unsigned c = (unsigned char)name.p[0] | 0x20;
+		unsigned c = sip_lc(name.p[0]);
 
 		if (c >= 'a' && c <= 'z')
 			return sip_hdr_compact[c - 'a'];
 		return SIP_HDR_OTHER;
 	}
-	d = sip_hdr_def_find(name);
-	return d ? d->id : SIP_HDR_OTHER;
+	i = sip_hdr_slot[h & 0xff];
+	if (!i)
+		return SIP_HDR_OTHER;
+	d = &sip_hdr_defs[i - 1];
+	if (d->len != name.l)
+		return SIP_HDR_OTHER;
+	/* eight bytes at a time, the last eight overlapping; short names
+	 * byte by byte (the static names may not be read past their end) */
+	if (name.l >= 8) {
+		for (;; k += 8) {
+			uint64_t a, b;
+
+			if (k + 8 > name.l)
+				k = name.l - 8;
+			memcpy(&a, name.p + k, 8);
+			memcpy(&b, d->name + k, 8);
+			if ((a | 0x2020202020202020ull) != (b | 0x2020202020202020ull))
+				return SIP_HDR_OTHER;
+			if (k + 8 == name.l)
+				return d->id;
+		}
+	}
+	for (; k < name.l; k++) {
+		if ((name.p[k] | 0x20) != (d->name[k] | 0x20))
+			return SIP_HDR_OTHER;
+	}
+	return d->id;
+}
+
+enum sip_hdr_id sip_hdr_id_from_name(struct pl name)
+{
+	/* every known name is a token */
+	for (size_t i = 0; i < name.l; i++) {
+		if (!sip_c_is(name.p[i], SIP_C_TOKEN))
+			return SIP_HDR_OTHER;
+	}
+	if (name.l < 2)
+		return sip_hdr_id_hashed(name, 0);
+	return sip_hdr_id_hashed(name, sip_hdr_hash(name.p, name.l, name.p + name.l));
 }
 
 const char *sip_hdr_name(enum sip_hdr_id id)
@@ -304,12 +379,22 @@ static const char *const sip_method_names[] = {
 	[SIP_METHOD_UPDATE] = "UPDATE",
 };
 
+static const uint8_t sip_method_lens[] = {
+	[SIP_METHOD_ACK] = 3,	   [SIP_METHOD_BYE] = 3,      [SIP_METHOD_CANCEL] = 6,
+	[SIP_METHOD_INFO] = 4,	   [SIP_METHOD_INVITE] = 6,   [SIP_METHOD_MESSAGE] = 7,
+	[SIP_METHOD_NOTIFY] = 6,   [SIP_METHOD_OPTIONS] = 7,  [SIP_METHOD_PRACK] = 5,
+	[SIP_METHOD_PUBLISH] = 7,  [SIP_METHOD_REFER] = 5,    [SIP_METHOD_REGISTER] = 8,
+	[SIP_METHOD_SUBSCRIBE] = 9, [SIP_METHOD_UPDATE] = 6,
+};
+
 /* Methods are case-sensitive (RFC 3261 §7.1). */
 enum sip_method sip_method_from_pl(struct pl m)
 {
-	for (size_t i = 1; i < sizeof(sip_method_names) / sizeof(sip_method_names[0]);
-	     i++) {
-		if (pl_eq_str(m, sip_method_names[i]))
+	if (!m.p || m.l < 3 || m.l > 9)
+		return SIP_METHOD_OTHER;
+	for (size_t i = 1; i < sizeof(sip_method_lens); i++) {
+		if (sip_method_lens[i] == m.l && m.p[0] == sip_method_names[i][0] &&
+		    memcmp(m.p, sip_method_names[i], m.l) == 0)
 			return (enum sip_method)i;
 	}
 	return SIP_METHOD_OTHER;
@@ -326,7 +411,8 @@ static void sip_msg_destroy(void *data)
 {
 	struct sip_msg *msg = data;
 
-	free(msg->hdrv);
+	if (msg->hdrv != msg->hdr_inline)
+		free(msg->hdrv);
 	mem_deref(msg->mem);
 }
 
@@ -359,6 +445,31 @@ static int sip_ver_parse(struct sip_msg *msg, struct pl v)
 	return 0;
 }
 
+/* Whether [p, p + n) holds a control character (below 0x20, or DEL). */
+static bool sip_has_ctl(const char *p, size_t n)
+{
+	const char *e = p + n;
+
+#if defined(__SSE2__)
+	const __m128i c1f = _mm_set1_epi8(0x1f), del = _mm_set1_epi8(0x7f);
+
+	for (; e - p >= 16; p += 16) {
+		__m128i x = _mm_loadu_si128((const __m128i *)(const void *)p);
+
+		if (_mm_movemask_epi8(_mm_or_si128(_mm_cmpeq_epi8(_mm_min_epu8(x, c1f), x),
+						   _mm_cmpeq_epi8(x, del))))
+			return true;
+	}
+#endif
+	for (; p < e; p++) {
+		unsigned char c = (unsigned char)*p;
+
+		if (c < 0x20 || c == 0x7f)
+			return true;
+	}
+	return false;
+}
+
 /* Request-Line = Method SP Request-URI SP SIP-Version (exactly one SP each).
  * Extra or trailing spaces, or spaces inside the URI (RFC 4475 §3.1.2.8-10),
  * still decode, with bad_start set, so that a 400 can be answered. */
@@ -371,12 +482,8 @@ static int sip_start_req(struct sip_msg *msg, struct pl line)
 	sip_scan_init(&s, line);
 	if (sip_scan_token(&s, &msg->method) || sip_scan_peek(&s) != ' ')
 		return EBADMSG;
-	for (size_t i = 0; i < line.l; i++) {
-		unsigned char c = (unsigned char)line.p[i];
-
-		if (c < 0x20 || c == 0x7f)
-			return EBADMSG;
-	}
+	if (sip_has_ctl(line.p, line.l))
+		return EBADMSG;
 	ve = s.e;
 	while (ve > s.p && ve[-1] == ' ')
 		ve--;
@@ -385,7 +492,7 @@ static int sip_start_req(struct sip_msg *msg, struct pl line)
 		vs--;
 	if (vs <= s.p)
 		return EBADMSG;
-	uri = pl_trim((struct pl){s.p, (size_t)(vs - s.p)});
+	uri = sip_pl_trim((struct pl){s.p, (size_t)(vs - s.p)});
 	if (!uri.l)
 		return EBADMSG;
 	msg->bad_start = ve != s.e || uri.p != s.p + 1 || uri.p + uri.l + 1 != vs ||
@@ -437,11 +544,9 @@ static int sip_start_parse(struct sip_msg *msg, const char **pp, const char *e)
 {
 	const char *p = *pp;
 	const char *lim = (size_t)(e - p) > SIP_MAX_LINE ? p + SIP_MAX_LINE : e;
-	const char *q = p;
+	const char *q = sip_find_crlf(p, lim);
 	struct pl line;
 
-	while (q < lim && *q != '\r' && *q != '\n')
-		q++;
 	if (q + 1 >= e || q[0] != '\r' || q[1] != '\n')
 		return EBADMSG;
 	line = (struct pl){p, (size_t)(q - p)};
@@ -452,19 +557,16 @@ static int sip_start_parse(struct sip_msg *msg, const char **pp, const char *e)
 	return sip_start_req(msg, line);
 }
 
-/* Finds the end of one logical header line (folding joined). Returns the
- * position of its final CRLF in *crlf, EBADMSG on a bare CR/LF or missing
- * end, E2BIG over SIP_MAX_LINE. */
-static int sip_line_end(const char *p, const char *e, const char **crlf)
+/* Finds the end of one logical header line (folding joined) that starts
+ * at p; the search may begin later, at q. Returns the position of its final
+ * CRLF in *crlf, EBADMSG on a bare CR/LF or missing end, E2BIG over
+ * SIP_MAX_LINE. */
+static int sip_line_end(const char *p, const char *q, const char *e, const char **crlf)
 {
-	const char *q = p;
-
 	for (;;) {
-		const char *cr = memchr(q, '\r', (size_t)(e - q));
-		const char *lf;
+		const char *cr = sip_find_crlf(q, e);
 
-		lf = memchr(q, '\n', (size_t)((cr ? cr : e) - q));
-		if (lf || !cr || cr + 1 >= e || cr[1] != '\n')
+		if (cr + 1 >= e || cr[0] != '\r' || cr[1] != '\n')
 			return EBADMSG;
 		if ((size_t)(cr - p) > SIP_MAX_LINE)
 			return E2BIG;
@@ -479,37 +581,68 @@ static int sip_line_end(const char *p, const char *e, const char **crlf)
 	}
 }
 
-static int sip_hdr_push(struct sip_msg *msg, size_t *cap, const struct sip_hdr *h)
-{
-	if (msg->hdrc >= SIP_MAX_HDRS)
-		return E2BIG;
-	if (msg->hdrc == *cap) {
-		size_t ncap = *cap ? *cap * 2 : 32;
-		struct sip_hdr *v;
+/* Decoding state: the tail entry of each id, for the next links. */
+struct sip_dec {
+	struct sip_msg *msg;
+	int16_t last[SIP_HDR_COUNT];
+};
 
-		if (ncap > SIP_MAX_HDRS)
-			ncap = SIP_MAX_HDRS;
-		v = realloc(msg->hdrv, ncap * sizeof(*v));
+static inline int sip_hdr_push(struct sip_dec *d, struct sip_hdr *h)
+{
+	struct sip_msg *msg = d->msg;
+	size_t i = msg->hdrc;
+
+	if (i >= SIP_MAX_HDRS)
+		return E2BIG;
+	if (i == SIP_MSG_HDRS_INLINE) {
+		struct sip_hdr *v = malloc(SIP_MAX_HDRS * sizeof(*v));
+
 		if (!v)
 			return ENOMEM;
+		memcpy(v, msg->hdr_inline, sizeof(msg->hdr_inline));
 		msg->hdrv = v;
-		*cap = ncap;
 	}
+	h->next = -1;
 	if (msg->first[h->id] < 0)
-		msg->first[h->id] = (int16_t)msg->hdrc;
-	msg->hdrv[msg->hdrc++] = *h;
+		msg->first[h->id] = (int16_t)i;
+	else
+		msg->hdrv[d->last[h->id]].next = (int16_t)i;
+	d->last[h->id] = (int16_t)i;
+	msg->count[h->id]++;
+	msg->hdrv[i] = *h;
+	msg->hdrc = i + 1;
 	return 0;
 }
 
-/* Splits a list header value on commas outside quotes and <>. */
-static int sip_hdr_split(struct sip_msg *msg, size_t *cap, struct sip_hdr *h,
-			 struct pl val)
+/* Splits a list header value on commas outside quotes and <>. Most values
+ * hold no comma (one entry) or no quote and no '<' (split at every comma):
+ * memchr answers those; the byte loop runs only for values that need it. */
+static int sip_hdr_split(struct sip_dec *d, struct sip_hdr *h, struct pl val)
 {
 	const char *p = val.p, *e = val.p + val.l, *s = p;
 	bool inq = false, ina = false;
 	int err;
 
+	if (!memchr(p, ',', val.l)) {
+		h->val = sip_pl_trim(val);
+		return sip_hdr_push(d, h);
+	}
+	if (!memchr(p, '"', val.l) && !memchr(p, '<', val.l)) {
+		const char *c;
+
+		while ((c = memchr(s, ',', (size_t)(e - s))) != NULL) {
+			h->val = sip_pl_trim((struct pl){s, (size_t)(c - s)});
+			err = sip_hdr_push(d, h);
+			if (err)
+				return err;
+			s = c + 1;
+		}
+		h->val = sip_pl_trim((struct pl){s, (size_t)(e - s)});
+		return sip_hdr_push(d, h);
+	}
 	for (; p < e; p++) {
+		if (!sip_c2_is(*p, SIP_C2_SPLIT))
+			continue;
 		if (inq) {
 			if (*p == '\\' && p + 1 < e)
 				p++;
@@ -524,27 +657,84 @@ static int sip_hdr_split(struct sip_msg *msg, size_t *cap, struct sip_hdr *h,
 		else if (*p == '>')
 			ina = false;
 		else if (*p == ',' && !ina) {
-			h->val = pl_trim((struct pl){s, (size_t)(p - s)});
-			err = sip_hdr_push(msg, cap, h);
+			h->val = sip_pl_trim((struct pl){s, (size_t)(p - s)});
+			err = sip_hdr_push(d, h);
 			if (err)
 				return err;
 			s = p + 1;
 		}
 	}
-	h->val = pl_trim((struct pl){s, (size_t)(e - s)});
-	return sip_hdr_push(msg, cap, h);
+	h->val = sip_pl_trim((struct pl){s, (size_t)(e - s)});
+	return sip_hdr_push(d, h);
 }
 
-static int sip_hdrs_parse(struct sip_msg *msg, const char **pp, const char *e)
+/* The name of the header line at p: up to the colon, white space before
+ * it dropped. A known name is found by its hash without a pass over its
+ * bytes (its match proves it a token); anything else is checked to be a
+ * token. *colon is NULL when the line has no valid name. */
+static struct pl sip_hdr_name_find(const char *p, const char *e, enum sip_hdr_id *id,
+				   const char **colon)
 {
+	const char *c = memchr(p, ':', (size_t)(e - p)), *ne;
+	struct pl name;
+
+	*colon = NULL;
+	*id = SIP_HDR_OTHER;
+	if (!c)
+		return (struct pl){p, 0};
+	ne = c;
+	while (ne > p && (ne[-1] == ' ' || ne[-1] == '\t'))
+		ne--;
+	name = (struct pl){p, (size_t)(ne - p)};
+	if (!name.l)
+		return name;
+	*id = sip_hdr_id_hashed(name, name.l < 2 ? 0 : sip_hdr_hash(p, name.l, e));
+	if (*id == SIP_HDR_OTHER) {
+		for (size_t i = 0; i < name.l; i++) {
+			if (!sip_c_is(name.p[i], SIP_C_TOKEN))
+				return name;
+		}
+	}
+	*colon = c;
+	return name;
+}
+
+/* One header line at p. */
+static int sip_hdr_line(struct sip_dec *d, const char *p, const char *e, const char **next)
+{
+	struct sip_msg *msg = d->msg;
+	const char *q, *crlf;
+	struct sip_hdr h;
+	int err;
+
+	h.name = sip_hdr_name_find(p, e, &h.id, &q);
+	/* from p: a bare CR inside a name is a line fault; the line's own
+	 * faults are reported before the name's */
+	err = sip_line_end(p, p, e, &crlf);
+	if (err)
+		return err;
+	if (msg->nlines >= SIP_MAX_HDRS)
+		return E2BIG;
+	if (!q || q > crlf)
+		return EBADMSG;
+	q++;
+	h.line = (struct pl){p, (size_t)(crlf + 2 - p)};
+	h.line_no = msg->nlines++;
+	*next = crlf + 2;
+	if (sip_hdr_is_list(h.id))
+		return sip_hdr_split(d, &h, (struct pl){q, (size_t)(crlf - q)});
+	h.val = sip_pl_trim((struct pl){q, (size_t)(crlf - q)});
+	return sip_hdr_push(d, &h);
+}
+
+static int sip_hdrs_parse(struct sip_dec *d, const char **pp, const char *e)
+{
+	struct sip_msg *msg = d->msg;
 	const char *p = *pp;
-	size_t cap = 0;
 	int err;
 
 	msg->hdrs.p = p;
 	for (;;) {
-		const char *crlf, *q;
-		struct sip_hdr h;
 		if (e - p < 2)
 			return EBADMSG;
 		if (p[0] == '\r' && p[1] == '\n') {
@@ -552,33 +742,9 @@ static int sip_hdrs_parse(struct sip_msg *msg, const char **pp, const char *e)
 			*pp = p + 2;
 			return 0;
 		}
-		err = sip_line_end(p, e, &crlf);
+		err = sip_hdr_line(d, p, e, &p);
 		if (err)
 			return err;
-		if (msg->nlines >= SIP_MAX_HDRS)
-			return E2BIG;
-		q = p;
-		while (q < crlf && sip_c_is(*q, SIP_C_TOKEN))
-			q++;
-		h.name = (struct pl){p, (size_t)(q - p)};
-		while (q < crlf && (*q == ' ' || *q == '\t'))
-			q++;
-		if (!h.name.l || q >= crlf || *q != ':')
-			return EBADMSG;
-		q++;
-		h.line = (struct pl){p, (size_t)(crlf + 2 - p)};
-		h.line_no = msg->nlines++;
-		h.id = sip_hdr_id_from_name(h.name);
-		if (sip_hdr_is_list(h.id)) {
-			err = sip_hdr_split(msg, &cap, &h,
-					    (struct pl){q, (size_t)(crlf - q)});
-		} else {
-			h.val = pl_trim((struct pl){q, (size_t)(crlf - q)});
-			err = sip_hdr_push(msg, &cap, &h);
-		}
-		if (err)
-			return err;
-		p = crlf + 2;
 	}
 }
 
@@ -597,7 +763,7 @@ static void sip_body_set(struct sip_msg *msg, const char *p, const char *e)
 	for (const struct sip_hdr *x = h; x; x = sip_msg_hdr_next(msg, x)) {
 		uint32_t v;
 
-		if (pl_u32(x->val, &v)) {
+		if (sip_pl_u32(x->val, &v)) {
 			msg->clen_err = EBADMSG;
 			return;
 		}
@@ -625,6 +791,7 @@ int sip_msg_decode(struct sip_msg **msgp, void *mem, size_t off, size_t len,
 		   const struct sip_decode_prm *prm)
 {
 	struct sip_msg *msg;
+	struct sip_dec dec;
 	const char *p, *e;
 	int err;
 
@@ -636,8 +803,9 @@ int sip_msg_decode(struct sip_msg **msgp, void *mem, size_t off, size_t len,
 	if (!msg)
 		return ENOMEM;
 	msg->mem = mem_ref(mem);
-	for (size_t i = 0; i < SIP_HDR_COUNT; i++)
-		msg->first[i] = -1;
+	msg->hdrv = msg->hdr_inline;
+	memset(msg->first, 0xff, sizeof(msg->first));
+	dec.msg = msg;
 	p = (const char *)mem + off;
 	e = p + len;
 	/* RFC 3261 §7.5: CRLFs before the start line are ignored */
@@ -647,7 +815,7 @@ int sip_msg_decode(struct sip_msg **msgp, void *mem, size_t off, size_t len,
 	err = sip_start_parse(msg, &p, e);
 	if (err)
 		goto out;
-	err = sip_hdrs_parse(msg, &p, e);
+	err = sip_hdrs_parse(&dec, &p, e);
 	if (err)
 		goto out;
 	sip_body_set(msg, p, e);
@@ -689,14 +857,11 @@ const struct sip_hdr *sip_msg_hdr(const struct sip_msg *msg, enum sip_hdr_id id)
 const struct sip_hdr *sip_msg_hdr_next(const struct sip_msg *msg,
 				       const struct sip_hdr *prev)
 {
-	const struct sip_hdr *end;
-
-	if (!msg || !prev)
+	if (!msg || !prev || prev < msg->hdrv || prev >= msg->hdrv + msg->hdrc)
 		return NULL;
-	end = msg->hdrv + msg->hdrc;
-	for (const struct sip_hdr *h = prev + 1; h < end; h++) {
-		if (h->id != prev->id)
-			continue;
+	for (const struct sip_hdr *h = prev; h->next >= 0;) {
+		h = &msg->hdrv[h->next];
+		/* unknown headers share one chain: match the name too */
 		if (h->id != SIP_HDR_OTHER || pl_caseeq(h->name, prev->name))
 			return h;
 	}
@@ -719,6 +884,9 @@ const struct sip_hdr *sip_msg_hdr_name(const struct sip_msg *msg, struct pl name
 size_t sip_msg_hdr_count(const struct sip_msg *msg, enum sip_hdr_id id)
 {
 	size_t n = 0;
+
+	if (msg && id != SIP_HDR_OTHER && (unsigned)id < SIP_HDR_COUNT)
+		return msg->count[id];
 
 	for (const struct sip_hdr *h = sip_msg_hdr(msg, id); h; h = sip_msg_hdr_next(msg, h))
 		n++;

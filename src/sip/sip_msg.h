@@ -33,6 +33,9 @@
 #define SIP_MAX_HDRS 256u                 /* header entries (values) per message */
 #define SIP_MAX_LINE 16384u               /* one header line, folding included */
 #define SIP_MAX_PARAMS 64u                /* parameters in one header value or URI */
+/* Header entries held inside struct sip_msg; a message with more moves them
+ * to one heap array (up to SIP_MAX_HDRS). Typical IMS requests hold 30-40. */
+#define SIP_MSG_HDRS_INLINE 48u
 
 enum sip_hdr_id {
 	SIP_HDR_OTHER = 0,
@@ -137,6 +140,7 @@ struct sip_hdr {
 	struct pl line; /* the whole source line(s) including the final CRLF */
 	enum sip_hdr_id id;
 	uint16_t line_no; /* index of the source line, for the serializer */
+	int16_t next;     /* index of the next entry with this id, or -1 */
 };
 
 struct sip_msg {
@@ -156,12 +160,14 @@ struct sip_msg {
 	/* response */
 	uint16_t scode;
 	struct pl reason;
-	/* headers: owned array (malloc) of hdrc entries in message order */
+	/* headers: hdrc entries in message order; hdrv points at hdr_inline
+	 * or at an owned heap array when there are more */
 	struct sip_hdr *hdrv;
 	size_t hdrc;
 	uint16_t nlines; /* header lines in the message */
 	struct pl hdrs;  /* header section: first header line to last CRLF */
 	int16_t first[SIP_HDR_COUNT]; /* index of first entry of each id, or -1 */
+	uint16_t count[SIP_HDR_COUNT]; /* entries of each id */
 	struct pl body;
 	/* Content-Length as decoded. clen_err: 0, EBADMSG (unparsable or
 	 * negative), ERANGE (larger than the bytes that followed: datagram) or
@@ -169,6 +175,7 @@ struct sip_msg {
 	bool clen_set;
 	uint32_t clen;
 	int clen_err;
+	struct sip_hdr hdr_inline[SIP_MSG_HDRS_INLINE]; /* storage, see hdrv */
 };
 
 struct sip_decode_prm {

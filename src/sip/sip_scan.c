@@ -25,45 +25,55 @@ const unsigned char sip_ctab[256] = {
 	  0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,
 };
 
-bool sip_scan_sws(struct sip_scan *s)
+const uint16_t sip_ctab2[256] = {
+	144, 144, 144, 144, 144, 144, 144, 144, 144,  17,  49, 144, 144,  49, 144, 144,
+	144, 144, 144, 144, 144, 144, 144, 144, 144, 144, 144, 144, 144, 144, 144, 144,
+	 17,   6, 176,   0,   0,   6,   0,   6,   0,   0,   6,   6,  32, 782,  14,   4,
+	334, 334, 334, 334, 334, 334, 334, 334, 334, 334,   6,   0,  48,   4,  48,   0,
+	  4, 846, 846, 846, 846, 846, 846, 846, 846, 846, 846, 846, 846, 846, 846, 846,
+	846, 846, 846, 846, 846, 846, 846, 846, 846, 846, 846,   2, 160,   2,   0,   6,
+	  6, 846, 846, 846, 846, 846, 846, 846, 846, 846, 846, 846, 846, 846, 846, 846,
+	846, 846, 846, 846, 846, 846, 846, 846, 846, 846, 846,   0,   0,   0,   6, 144,
+	 16,  16,  16,  16,  16,  16,  16,  16,  16,  16,  16,  16,  16,  16,  16,  16,
+	 16,  16,  16,  16,  16,  16,  16,  16,  16,  16,  16,  16,  16,  16,  16,  16,
+	 16,  16,  16,  16,  16,  16,  16,  16,  16,  16,  16,  16,  16,  16,  16,  16,
+	 16,  16,  16,  16,  16,  16,  16,  16,  16,  16,  16,  16,  16,  16,  16,  16,
+	 16,  16,  16,  16,  16,  16,  16,  16,  16,  16,  16,  16,  16,  16,  16,  16,
+	 16,  16,  16,  16,  16,  16,  16,  16,  16,  16,  16,  16,  16,  16,  16,  16,
+	 16,  16,  16,  16,  16,  16,  16,  16,  16,  16,  16,  16,  16,  16,  16,  16,
+	 16,  16,  16,  16,  16,  16,  16,  16,  16,  16,  16,  16,  16,  16,  16,  16,
+};
+
+/* Skips plain qdtext: stops at a byte of SIP_C2_QSTOP or at e. SSE2 flags
+ * 16 bytes at a time ('"', '\\', DEL, anything below 0x20) and the table
+ * decides from the first flagged byte on (HTAB, CR and LF are flagged but
+ * plain). */
+static const char *sip_qdtext_skip(const char *p, const char *e)
 {
-	const char *p0 = s->p;
+#if defined(__SSE2__)
+	const __m128i dq = _mm_set1_epi8('"'), bs = _mm_set1_epi8('\\'),
+		      del = _mm_set1_epi8(0x7f), c1f = _mm_set1_epi8(0x1f);
 
-	while (s->p < s->e && sip_c_ws(*s->p))
-		s->p++;
-	return s->p != p0;
-}
+	while (e - p >= 16) {
+		__m128i x = _mm_loadu_si128((const __m128i *)(const void *)p);
+		__m128i m = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(x, dq), _mm_cmpeq_epi8(x, bs)),
+					 _mm_or_si128(_mm_cmpeq_epi8(x, del),
+						      _mm_cmpeq_epi8(_mm_min_epu8(x, c1f), x)));
+		int bits = _mm_movemask_epi8(m);
 
-bool sip_scan_sep(struct sip_scan *s, char c)
-{
-	const char *save = s->p;
-
-	sip_scan_sws(s);
-	if (s->p < s->e && *s->p == c) {
-		s->p++;
-		sip_scan_sws(s);
-		return true;
+		if (!bits) {
+			p += 16;
+			continue;
+		}
+		p += __builtin_ctz((unsigned)bits);
+		if (sip_c2_is(*p, SIP_C2_QSTOP))
+			return p;
+		p++; /* HTAB, CR or LF: plain */
 	}
-	s->p = save;
-	return false;
-}
-
-int sip_scan_class(struct sip_scan *s, unsigned cls, struct pl *out)
-{
-	const char *p0 = s->p;
-
-	while (s->p < s->e && sip_c_is(*s->p, cls))
-		s->p++;
-	if (s->p == p0)
-		return EBADMSG;
-	out->p = p0;
-	out->l = (size_t)(s->p - p0);
-	return 0;
-}
-
-int sip_scan_token(struct sip_scan *s, struct pl *tok)
-{
-	return sip_scan_class(s, SIP_C_TOKEN, tok);
+#endif
+	while (p < e && !sip_c2_is(*p, SIP_C2_QSTOP))
+		p++;
+	return p;
 }
 
 int sip_scan_quoted(struct sip_scan *s, struct pl *out)
@@ -73,92 +83,130 @@ int sip_scan_quoted(struct sip_scan *s, struct pl *out)
 	if (s->p >= s->e || *s->p != '"')
 		return EBADMSG;
 	p = s->p + 1;
-	while (p < s->e) {
-		unsigned char c = (unsigned char)*p;
+	for (;;) {
+		unsigned char c;
 
+		/* qdtext = LWS / %x21 / %x23-5B / %x5D-7E / UTF8-NONASCII; CR
+		 * and LF only occur here as folding, checked by the decoder */
+		p = sip_qdtext_skip(p, s->e);
+		if (p >= s->e)
+			return EBADMSG;
+		c = (unsigned char)*p;
 		if (c == '"') {
 			out->p = s->p + 1;
 			out->l = (size_t)(p - out->p);
 			s->p = p + 1;
 			return 0;
 		}
-		if (c == '\\') {
-			/* quoted-pair = "\" (%x00-09 / %x0B-0C / %x0E-7F) */
-			if (p + 1 >= s->e)
-				return EBADMSG;
-			c = (unsigned char)p[1];
-			if (c == '\r' || c == '\n' || c > 0x7f)
-				return EBADMSG;
-			p += 2;
-			continue;
-		}
-		/* qdtext = LWS / %x21 / %x23-5B / %x5D-7E / UTF8-NONASCII;
-		 * CR and LF only occur here as folding, checked by the decoder */
-		if (c < 0x20 && c != '\t' && c != '\r' && c != '\n')
+		if (c != '\\')
+			return EBADMSG; /* a control character */
+		/* quoted-pair = "\" (%x00-09 / %x0B-0C / %x0E-7F) */
+		if (p + 1 >= s->e)
 			return EBADMSG;
-		if (c == 0x7f)
+		c = (unsigned char)p[1];
+		if (c == '\r' || c == '\n' || c > 0x7f)
 			return EBADMSG;
-		p++;
+		p += 2;
 	}
-	return EBADMSG;
 }
 
-static bool sip_c_gen_value(char c)
+static inline const char *sip_skip_ws(const char *p, const char *e)
 {
-	return sip_c_is(c, SIP_C_TOKEN) || c == ':' || c == '[' || c == ']';
+	while (p < e && sip_c2_is(*p, SIP_C2_WS))
+		p++;
+	return p;
 }
 
-static int sip_scan_param_value(struct sip_scan *s)
+/* One parameter at p (the cursor, before any SWS): *pp moves past it.
+ * Local pointers only, so that the loops run in registers. */
+static inline int sip_param_at(const char **pp, const char *e, struct pl *name,
+			       struct pl *val)
 {
-	struct pl v;
+	const char *p = sip_skip_ws(*pp, e), *q;
 
-	if (sip_scan_peek(s) == '"')
-		return sip_scan_quoted(s, &v);
-	if (s->p >= s->e || !sip_c_gen_value(*s->p))
+	if (p >= e || *p != ';')
+		return ENOENT;
+	p = sip_skip_ws(p + 1, e);
+	for (q = p; q < e && sip_c_is(*q, SIP_C_TOKEN); q++)
+		;
+	if (q == p)
 		return EBADMSG;
-	while (s->p < s->e && sip_c_gen_value(*s->p))
-		s->p++;
+	*name = (struct pl){p, (size_t)(q - p)};
+	p = sip_skip_ws(q, e);
+	if (p >= e || *p != '=') {
+		*val = (struct pl){q, 0};
+		*pp = q;
+		return 0;
+	}
+	p = sip_skip_ws(p + 1, e);
+	if (p < e && *p == '"') {
+		struct sip_scan s = {p, e};
+		int err = sip_scan_quoted(&s, val);
+
+		*pp = s.p;
+		return err;
+	}
+	for (q = p; q < e && sip_c2_is(*q, SIP_C2_GENV); q++)
+		;
+	*val = (struct pl){p, (size_t)(q - p)};
+	*pp = q;
+	return q > p ? 0 : EBADMSG;
+}
+
+int sip_scan_param(struct sip_scan *s, struct pl *name, struct pl *val)
+{
+	const char *p = s->p;
+	int err = sip_param_at(&p, s->e, name, val);
+
+	if (err != ENOENT)
+		s->p = p;
+	return err;
+}
+
+int sip_scan_params_each(struct sip_scan *s, struct pl *out, sip_param_h *h, void *arg)
+{
+	const char *p = s->p, *start = NULL;
+	unsigned n = 0;
+	int err;
+
+	for (;;) {
+		struct pl name, val;
+
+		err = sip_param_at(&p, s->e, &name, &val);
+		if (err == ENOENT)
+			break;
+		if (err) {
+			s->p = p;
+			return err;
+		}
+		if (!start)
+			start = name.p;
+		if (++n > SIP_MAX_PARAMS) {
+			s->p = p;
+			return E2BIG;
+		}
+		if (h) {
+			err = h(name, val, arg);
+			if (err) {
+				s->p = p;
+				return err;
+			}
+		}
+	}
+	s->p = p;
+	if (start) {
+		/* from the ';' before the first name */
+		while (*start != ';')
+			start--;
+	}
+	out->p = start ? start : s->p;
+	out->l = start ? (size_t)(s->p - start) : 0;
 	return 0;
 }
 
 int sip_scan_params(struct sip_scan *s, struct pl *out)
 {
-	const char *start = NULL;
-	unsigned n = 0;
-	int err;
-
-	for (;;) {
-		const char *save = s->p;
-		struct pl name;
-
-		sip_scan_sws(s);
-		if (sip_scan_peek(s) != ';') {
-			s->p = save;
-			break;
-		}
-		if (!start)
-			start = s->p;
-		s->p++;
-		sip_scan_sws(s);
-		if (sip_scan_token(s, &name))
-			return EBADMSG;
-		if (++n > SIP_MAX_PARAMS)
-			return E2BIG;
-		save = s->p;
-		sip_scan_sws(s);
-		if (sip_scan_peek(s) == '=') {
-			s->p++;
-			sip_scan_sws(s);
-			err = sip_scan_param_value(s);
-			if (err)
-				return err;
-		} else {
-			s->p = save;
-		}
-	}
-	out->p = start ? start : s->p;
-	out->l = start ? (size_t)(s->p - start) : 0;
-	return 0;
+	return sip_scan_params_each(s, out, NULL, NULL);
 }
 
 int sip_scan_done(struct sip_scan *s)

@@ -12,25 +12,52 @@
 
 static bool sip_c_alnum(char c)
 {
-	return (c >= '0' && c <= '9') || ((c | 0x20) >= 'a' && (c | 0x20) <= 'z');
+	return sip_c2_is(c, SIP_C2_ALNUM);
 }
 
 static int sip_hexval(char c)
 {
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	c = (char)(c | 0x20);
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
+	if (!sip_c_is(c, SIP_C_HEX))
+		return -1;
+	return c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10;
+}
+
+/* IPv4address as inet_pton(AF_INET) reads it (RFC 3261 §25.1 with no
+ * leading zeros): four decimal octets up to 255. Own code, so that no copy
+ * to a NUL-terminated buffer is needed. */
+bool sip_ipv4_ok(const char *p, const char *e)
+{
+	unsigned octets = 0;
+
+	while (p < e) {
+		unsigned v = 0, nd = 0;
+
+		for (; p < e && *p >= '0' && *p <= '9'; p++, nd++) {
+			if (nd && v == 0)
+				return false;
+			v = v * 10 + (unsigned)(*p - '0');
+			if (v > 255)
+				return false;
+		}
+		if (!nd || ++octets > 4)
+			return false;
+		if (p < e && (*p++ != '.' || p == e))
+			return false;
+	}
+	return octets == 4;
 }
 
 /* Every byte of pl is in cls or a valid %XX escape. */
 static bool sip_chars_ok(struct pl pl, unsigned cls)
 {
 	for (size_t i = 0; i < pl.l; i++) {
-		char c = pl.p[i];
+		char c;
 
+		while (i < pl.l && sip_c_is(pl.p[i], cls))
+			i++;
+		if (i == pl.l)
+			break;
+		c = pl.p[i];
 		if (c == '%') {
 			if (i + 2 >= pl.l)
 				return false;
@@ -39,53 +66,92 @@ static bool sip_chars_ok(struct pl pl, unsigned cls)
 			i += 2;
 			continue;
 		}
-		if (!sip_c_is(c, cls))
-			return false;
+		return false;
 	}
 	return true;
 }
 
 static enum sip_host_type sip_hostname_check(struct pl h)
 {
-	bool digits_dots = true, label_start = true;
-	char buf[16];
+	const char *p = h.p, *e = h.p + h.l;
+	bool digits_dots = true;
 
 	if (!h.l || h.l > 255)
 		return SIP_HOST_NONE;
-	for (size_t i = 0; i < h.l; i++) {
-		char c = h.p[i];
+	while (p < e) {
+		/* a label starts with an alphanumeric; a trailing dot is kept */
+		if (!sip_c2_is(*p, SIP_C2_ALNUM))
+			return SIP_HOST_NONE;
+		for (; p < e && *p != '.'; p++) {
+			char c = *p;
 
-		if (c == '.') {
-			if (label_start)
+			if (c >= '0' && c <= '9')
+				continue;
+			if (!sip_c2_is(c, SIP_C2_ALNUM) && c != '-')
 				return SIP_HOST_NONE;
-			label_start = true;
-			continue;
-		}
-		if (!sip_c_alnum(c) && c != '-')
-			return SIP_HOST_NONE;
-		if (label_start && c == '-')
-			return SIP_HOST_NONE;
-		if (c < '0' || c > '9')
 			digits_dots = false;
-		label_start = false;
+		}
+		if (p < e)
+			p++;
 	}
 	if (!digits_dots)
 		return SIP_HOST_NAME;
 	/* all digits and dots: must be a dotted IPv4 address */
-	if (pl_strcpy(h, buf, sizeof(buf)))
-		return SIP_HOST_NONE;
-	struct in_addr a;
-	return inet_pton(AF_INET, buf, &a) == 1 ? SIP_HOST_IPV4 : SIP_HOST_NONE;
+	return sip_ipv4_ok(h.p, h.p + h.l) ? SIP_HOST_IPV4 : SIP_HOST_NONE;
 }
 
-static bool sip_ipv6_check(struct pl h)
+bool sip_ipv6_ok(struct pl h)
 {
-	char buf[64];
-	struct in6_addr a;
+	const char *p = h.p, *e = h.p + h.l, *tok;
+	unsigned bytes = 0, digits = 0, val = 0;
+	bool gap = false;
 
-	if (!h.l || pl_strcpy(h, buf, sizeof(buf)))
+	if (!h.l)
 		return false;
-	return inet_pton(AF_INET6, buf, &a) == 1;
+	/* a leading colon must be the first half of "::" */
+	if (*p == ':' && (++p == e || *p != ':'))
+		return false;
+	tok = p;
+	while (p < e) {
+		char c = *p++;
+		int x = sip_hexval(c);
+
+		if (x >= 0) {
+			if (digits == 4)
+				return false;
+			val = val << 4 | (unsigned)x;
+			digits++;
+			continue;
+		}
+		if (c == ':') {
+			tok = p;
+			if (!digits) {
+				if (gap)
+					return false;
+				gap = true;
+				continue;
+			}
+			if (p == e || bytes + 2 > 16)
+				return false;
+			bytes += 2;
+			digits = val = 0;
+			continue;
+		}
+		/* dotted-quad tail: the current group starts it, it ends the text */
+		if (c == '.' && bytes + 4 <= 16 && sip_ipv4_ok(tok, e)) {
+			bytes += 4;
+			digits = 0;
+			break;
+		}
+		return false;
+	}
+	if (digits) {
+		if (bytes + 2 > 16)
+			return false;
+		bytes += 2;
+	}
+	/* "::" must stand for at least one zero group */
+	return gap ? bytes < 16 : bytes == 16;
 }
 
 enum sip_host_type sip_host_check(struct pl host)
@@ -93,34 +159,10 @@ enum sip_host_type sip_host_check(struct pl host)
 	if (host.l >= 2 && host.p[0] == '[') {
 		if (host.p[host.l - 1] != ']')
 			return SIP_HOST_NONE;
-		return sip_ipv6_check((struct pl){host.p + 1, host.l - 2}) ? SIP_HOST_IPV6
-									 : SIP_HOST_NONE;
+		return sip_ipv6_ok((struct pl){host.p + 1, host.l - 2}) ? SIP_HOST_IPV6
+									: SIP_HOST_NONE;
 	}
 	return sip_hostname_check(host);
-}
-
-/* ";" name ["=" value] list of uri-parameters (sip) or tel parameters. */
-static int sip_uri_params_check(struct pl params)
-{
-	struct pl it = params, n, v;
-	unsigned count = 0;
-
-	if (!params.l)
-		return 0;
-	if (params.p[0] != ';')
-		return EBADMSG;
-	while (it.l) {
-		const char *p0 = it.p;
-
-		if (!sip_uri_param_next(&it, ';', &n, &v) || it.p == p0)
-			return EBADMSG;
-		if (++count > SIP_MAX_PARAMS)
-			return E2BIG;
-		if (!n.l || !sip_chars_ok(n, SIP_C_UNRES | SIP_C_PARAM) ||
-		    !sip_chars_ok(v, SIP_C_UNRES | SIP_C_PARAM))
-			return EBADMSG;
-	}
-	return 0;
 }
 
 static int sip_uri_headers_check(struct pl hdrs)
@@ -140,50 +182,126 @@ static int sip_uri_headers_check(struct pl hdrs)
 	return 0;
 }
 
-static int sip_hostport_parse(struct sip_uri *uri, struct pl hp)
+/* host [":" port] at *pp, in one pass: the host is scanned and checked as
+ * it goes; what follows must be ';', '?' or the end. */
+static int sip_uri_hostport(struct sip_uri *uri, const char **pp, const char *e)
 {
-	const char *e = hp.p + hp.l, *c;
-	struct pl host;
+	const char *p = *pp, *h0 = p;
+	bool digits_dots = true;
 
-	if (hp.l && hp.p[0] == '[') {
-		const char *rb = memchr(hp.p, ']', hp.l);
+	if (p < e && *p == '[') {
+		const char *rb = memchr(p, ']', (size_t)(e - p));
 
-		if (!rb)
+		if (!rb || !sip_ipv6_ok((struct pl){p + 1, (size_t)(rb - p - 1)}))
 			return EBADMSG;
-		host = (struct pl){hp.p, (size_t)(rb + 1 - hp.p)};
-		c = rb + 1;
-		if (c < e && *c != ':')
-			return EBADMSG;
+		uri->host_type = SIP_HOST_IPV6;
+		uri->host = (struct pl){p + 1, (size_t)(rb - p - 1)};
+		p = rb + 1;
 	} else {
-		c = memchr(hp.p, ':', hp.l);
-		if (!c)
-			c = e;
-		host = (struct pl){hp.p, (size_t)(c - hp.p)};
-	}
-	uri->host_type = sip_host_check(host);
-	if (uri->host_type == SIP_HOST_NONE)
-		return EBADMSG;
-	uri->host = host;
-	if (uri->host_type == SIP_HOST_IPV6) {
-		uri->host.p++;
-		uri->host.l -= 2;
-	}
-	if (c < e) {
-		uint32_t port;
+		for (;;) {
+			/* a label starts with an alphanumeric; a trailing dot is
+			 * kept (as sip_host_check does) */
+			if (p >= e || !sip_c2_is(*p, SIP_C2_ALNUM)) {
+				if (p == h0 || (p < e && (*p == '-' || *p == '.')))
+					return EBADMSG;
+				break;
+			}
+			unsigned acc = 0;
 
-		uri->port_pl = (struct pl){c + 1, (size_t)(e - c - 1)};
-		if (uri->port_pl.l > 5 || pl_u32(uri->port_pl, &port) || port > 65535)
+			for (; p < e && sip_c2_is(*p, SIP_C2_HOST); p++)
+				acc |= sip_ctab2[(unsigned char)*p];
+			if (acc & SIP_C2_HNDIG)
+				digits_dots = false;
+			if (p >= e || *p != '.')
+				break;
+			p++;
+		}
+		if (p - h0 > 255 || (digits_dots && !sip_ipv4_ok(h0, p)))
+			return EBADMSG;
+		uri->host_type = digits_dots ? SIP_HOST_IPV4 : SIP_HOST_NAME;
+		uri->host = (struct pl){h0, (size_t)(p - h0)};
+	}
+	if (p < e && *p == ':') {
+		uint32_t port;
+		const char *d0 = ++p;
+
+		while (p < e && *p >= '0' && *p <= '9')
+			p++;
+		uri->port_pl = (struct pl){d0, (size_t)(p - d0)};
+		if (uri->port_pl.l > 5 || sip_pl_u32(uri->port_pl, &port) || port > 65535)
 			return EBADMSG;
 		uri->port = (uint16_t)port;
 	}
+	if (p < e && *p != ';' && *p != '?')
+		return EBADMSG;
+	*pp = p;
 	return 0;
 }
 
+/* uri-parameters at *pp up to '?' or the end, checked in one pass: each
+ * ";" pname ["=" pvalue] with paramchar = param-unreserved / unreserved /
+ * escaped (RFC 3261 §25.1), a non-empty name, at most SIP_MAX_PARAMS. */
+static int sip_uri_params_scan(const char **pp, const char *e)
+{
+	const char *p = *pp;
+	unsigned n = 0;
+
+	while (p < e && *p == ';') {
+		const char *n0 = ++p;
+		bool in_val = false;
+
+		if (++n > SIP_MAX_PARAMS)
+			return E2BIG;
+		for (;;) {
+			/* paramchars hold none of ; ? = % */
+			while (p < e && sip_c_is(*p, SIP_C_UNRES | SIP_C_PARAM))
+				p++;
+			if (p >= e || *p == ';' || *p == '?')
+				break;
+			if (*p == '=' && !in_val && p != n0) {
+				in_val = true;
+				p++;
+			} else if (*p == '%' && e - p > 2 && sip_hexval(p[1]) >= 0 &&
+				   sip_hexval(p[2]) >= 0) {
+				p += 3;
+			} else {
+				return EBADMSG;
+			}
+		}
+		if (p == n0)
+			return EBADMSG;
+	}
+	*pp = p;
+	return 0;
+}
+
+/* No white space, controls, or delimiters of name-addr. */
+static bool sip_uri_chars_bad(struct pl rest)
+{
+	for (size_t i = 0; i < rest.l; i++) {
+		if (sip_c2_is(rest.p[i], SIP_C2_URIBAD))
+			return true;
+	}
+	return false;
+}
+
+static int sip_uri_sip_parts(struct sip_uri *uri, struct pl rest);
+
+/* sip and sips: every byte is checked by the class of the part it is in,
+ * so no separate pass over the whole text is needed, except to report a
+ * bad character rather than E2BIG when both apply. */
 static int sip_uri_sip(struct sip_uri *uri, struct pl rest)
+{
+	int err = sip_uri_sip_parts(uri, rest);
+
+	return err == E2BIG && sip_uri_chars_bad(rest) ? EBADMSG : err;
+}
+
+static int sip_uri_sip_parts(struct sip_uri *uri, struct pl rest)
 {
 	const char *p = rest.p, *e = rest.p + rest.l;
 	const char *at = memchr(p, '@', rest.l);
-	const char *hp_end, *q;
+	const char *hp;
 	int err;
 
 	if (at) {
@@ -201,21 +319,17 @@ static int sip_uri_sip(struct sip_uri *uri, struct pl rest)
 			return EBADMSG;
 		p = at + 1;
 	}
-	hp_end = p;
-	while (hp_end < e && *hp_end != ';' && *hp_end != '?')
-		hp_end++;
-	err = sip_hostport_parse(uri, (struct pl){p, (size_t)(hp_end - p)});
+	err = sip_uri_hostport(uri, &p, e);
 	if (err)
 		return err;
-	q = hp_end;
-	while (q < e && *q != '?')
-		q++;
-	uri->params = (struct pl){hp_end, (size_t)(q - hp_end)};
-	err = sip_uri_params_check(uri->params);
+	hp = p;
+	err = sip_uri_params_scan(&p, e);
 	if (err)
 		return err;
-	if (q < e) {
-		uri->headers = (struct pl){q + 1, (size_t)(e - q - 1)};
+	uri->params = (struct pl){hp, (size_t)(p - hp)};
+	if (p < e) {
+		/* p is on '?' */
+		uri->headers = (struct pl){p + 1, (size_t)(e - p - 1)};
 		if (!uri->headers.l)
 			return EBADMSG;
 		return sip_uri_headers_check(uri->headers);
@@ -231,6 +345,7 @@ static int sip_uri_tel(struct sip_uri *uri, struct pl rest)
 	struct pl num = {rest.p, semi ? (size_t)(semi - rest.p) : rest.l};
 	bool global = num.l && num.p[0] == '+';
 	unsigned digits = 0;
+	const char *p;
 	struct pl pc;
 	int err;
 
@@ -248,9 +363,13 @@ static int sip_uri_tel(struct sip_uri *uri, struct pl rest)
 		return EBADMSG;
 	uri->user = num;
 	uri->params = (struct pl){num.p + num.l, rest.l - num.l};
-	err = sip_uri_params_check(uri->params);
+	p = uri->params.p;
+	err = sip_uri_params_scan(&p, rest.p + rest.l);
 	if (err)
 		return err;
+	/* no headers in a tel URI: the scan stopped before the end on '?' */
+	if (p != rest.p + rest.l)
+		return EBADMSG;
 	if (!global && sip_uri_param_get(uri, "phone-context", &pc))
 		return EBADMSG;
 	return 0;
@@ -280,13 +399,6 @@ int sip_uri_decode(struct sip_uri *uri, struct pl pl)
 	uri->opaque = rest;
 	if (!rest.l)
 		return EBADMSG;
-	for (size_t i = 0; i < rest.l; i++) {
-		unsigned char c = (unsigned char)rest.p[i];
-
-		/* no white space, controls, or delimiters of name-addr */
-		if (c <= 0x20 || c >= 0x7f || c == '<' || c == '>' || c == '"')
-			return EBADMSG;
-	}
 	if (sip_pl_ieq(uri->scheme_pl, "sip")) {
 		uri->scheme = SIP_URI_SIP;
 		return sip_uri_sip(uri, rest);
@@ -296,9 +408,15 @@ int sip_uri_decode(struct sip_uri *uri, struct pl pl)
 		return sip_uri_sip(uri, rest);
 	}
 	if (sip_pl_ieq(uri->scheme_pl, "tel")) {
+		/* every byte is class-checked, as for sip (see sip_uri_sip) */
+		int err;
+
 		uri->scheme = SIP_URI_TEL;
-		return sip_uri_tel(uri, rest);
+		err = sip_uri_tel(uri, rest);
+		return err == E2BIG && sip_uri_chars_bad(rest) ? EBADMSG : err;
 	}
+	if (sip_uri_chars_bad(rest))
+		return EBADMSG;
 	if (sip_pl_ieq(uri->scheme_pl, "urn")) {
 		const char *c = memchr(rest.p, ':', rest.l);
 
@@ -482,7 +600,8 @@ static bool sip_uri_sip_eq(const struct sip_uri *a, const struct sip_uri *b)
 		char x[64], y[64];
 		struct in6_addr ax, ay;
 
-		if (pl_strcpy(a->host, x, sizeof(x)) || pl_strcpy(b->host, y, sizeof(y)) ||
+		if (pl_strcpy(a->host, x, sizeof(x)) ||
+		    pl_strcpy(b->host, y, sizeof(y)) ||
 		    inet_pton(AF_INET6, x, &ax) != 1 || inet_pton(AF_INET6, y, &ay) != 1)
 			return false;
 		if (memcmp(&ax, &ay, sizeof(ax)) != 0)

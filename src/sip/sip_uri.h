@@ -61,5 +61,10 @@ int sip_pl_unescape(struct pl in, char *out, size_t size, size_t *outlen);
 /* host = hostname / IPv4address / IPv6reference (with brackets); also used
  * for Via sent-by and received. Returns the host type or SIP_HOST_NONE. */
 enum sip_host_type sip_host_check(struct pl host);
+/* Textual IPv6 address (RFC 4291 §2.2, no brackets, no zone) and dotted
+ * IPv4 address [p, e), accepting exactly what inet_pton() accepts, without
+ * copying. */
+bool sip_ipv6_ok(struct pl h);
+bool sip_ipv4_ok(const char *p, const char *e);
 
 #endif
