@@ -2,6 +2,7 @@
 #   make          build build/imsd and build/imsctl
 #   make run      install what is missing, build, start imsd on config/ims.cfg
 #   make test     install what is missing, build with ASan+UBSan, run every test
+#   make lint     cppcheck over src/ (also part of make test)
 #   make fuzz     build libFuzzer binaries with clang in build-fuzz/
 
 BUILD      ?= build
@@ -11,7 +12,7 @@ CONFIG     ?= config/ims.cfg
 PYTHON     ?= /usr/bin/python3
 PYTEST_ARGS ?=
 
-.PHONY: all deps build run test unit integ fuzz clean
+.PHONY: all deps build run test lint unit integ fuzz clean
 
 all: build
 
@@ -38,7 +39,12 @@ $(TEST_BUILD)/build.ninja: $(MESON_FILES)
 
 test: deps $(TEST_BUILD)/build.ninja
 	ninja -C $(TEST_BUILD)
-	@$(MAKE) --no-print-directory unit integ
+	@$(MAKE) --no-print-directory lint unit integ
+
+# Static analysis: must stay clean (CI runs it through `make test`).
+lint:
+	cppcheck --quiet --enable=warning,performance,portability --std=c11 \
+		-D_GNU_SOURCE -Isrc --inline-suppr --error-exitcode=1 src/
 
 unit:
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \

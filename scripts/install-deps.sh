@@ -8,7 +8,7 @@ pkgs=(
   gcc make meson ninja-build pkg-config
   libssl-dev libjansson-dev libedit-dev
   # tests
-  libcmocka-dev python3 python3-pytest sip-tester tshark
+  libcmocka-dev python3 python3-pytest sip-tester tshark cppcheck
   # fuzzing (libFuzzer) and sanitizer runtimes
   clang libclang-rt-14-dev
 )

@@ -572,7 +572,7 @@ static int init_check(const struct log_prm *prm, unsigned *ring, char *err, size
 int log_init(const struct log_prm *prm, char *err, size_t errlen)
 {
 	static pthread_once_t once = PTHREAD_ONCE_INIT;
-	bool have_file = prm->filename && *prm->filename;
+	bool have_file;
 	struct log_cfg *cfg = NULL;
 	struct log_act act = {0};
 	char *base = NULL;
@@ -583,6 +583,7 @@ int log_init(const struct log_prm *prm, char *err, size_t errlen)
 		*err = '\0';
 	if (!prm)
 		return EINVAL;
+	have_file = prm->filename && *prm->filename;
 	rc = init_check(prm, &ring, err, errlen);
 	if (rc)
 		return rc;
