@@ -4,17 +4,7 @@
 #include <string.h>
 
 #include "auth/auth_codec.h"
-
-static int hex_val(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
+#include "core/strutil.h"
 
 int auth_hex_decode(const char *s, size_t slen, uint8_t *out, size_t size, size_t *lenp)
 {
@@ -26,8 +16,8 @@ int auth_hex_decode(const char *s, size_t slen, uint8_t *out, size_t size, size_
 	if (n > size)
 		return EOVERFLOW;
 	for (size_t i = 0; i < n; i++) {
-		int hi = hex_val(s[2 * i]);
-		int lo = hex_val(s[2 * i + 1]);
+		int hi = str_hex_digit(s[2 * i]);
+		int lo = str_hex_digit(s[2 * i + 1]);
 
 		if (hi < 0 || lo < 0)
 			return EBADMSG;

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "config/cfg_lang_int.h"
+#include "core/strutil.h"
 
 /* Work allowed to variable copies and concatenation beyond the input size. */
 #define CFG_BUDGET_BASE ((uint64_t)64 << 20)
@@ -55,17 +56,6 @@ static const char *name_keep(struct cfg_ctx *c, const char *name)
 	nm->next = c->names;
 	c->names = nm;
 	return nm->name;
-}
-
-static char *dir_of(const char *path)
-{
-	const char *slash = strrchr(path, '/');
-
-	if (!slash)
-		return strdup(".");
-	if (slash == path)
-		return strdup("/");
-	return strndup(path, (size_t)(slash - path));
 }
 
 void cfg_src_pop(struct cfg_ctx *c)
@@ -159,7 +149,7 @@ static int open_file(struct cfg_ctx *c, const struct cfg_loc *at, const char *pa
 		}
 	}
 	buf = malloc((size_t)st.st_size + 1);
-	dir = dir_of(path);
+	dir = str_path_dir(path);
 	err = !buf || !dir ? ENOMEM : read_all(fd, buf, (size_t)st.st_size);
 	close(fd);
 	if (!err)

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "config/cfg_read.h"
+#include "core/strutil.h"
 
 /* --- arena --- */
 
@@ -620,27 +621,9 @@ int ims_cfg_addr_parse(const char *s, uint16_t def_port, char *host, size_t host
 	return 0;
 }
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 int ims_cfg_hex_decode(const char *s, uint8_t *out, size_t len)
 {
 	if (!s || strlen(s) != 2 * len)
 		return EINVAL;
-	for (size_t i = 0; i < len; i++) {
-		int hi = hexval(s[2 * i]), lo = hexval(s[2 * i + 1]);
-
-		if (hi < 0 || lo < 0)
-			return EINVAL;
-		out[i] = (uint8_t)(hi << 4 | lo);
-	}
-	return 0;
+	return str_hex_decode(s, out, len) ? EINVAL : 0;
 }

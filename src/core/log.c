@@ -8,6 +8,7 @@
  * layer costs one load.
  */
 #include "core/log_int.h"
+#include "core/strutil.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -542,17 +543,6 @@ static void atexit_register(void)
 	atexit(log_atexit);
 }
 
-static char *dir_of(const char *path)
-{
-	const char *slash = strrchr(path, '/');
-
-	if (!slash)
-		return strdup(".");
-	if (slash == path)
-		return strdup("/");
-	return strndup(path, (size_t)(slash - path));
-}
-
 static int init_check(const struct log_prm *prm, unsigned *ring, char *err, size_t errlen)
 {
 	*ring = prm->ring_count ? prm->ring_count : LOG_RING_DEFAULT;
@@ -588,7 +578,7 @@ int log_init(const struct log_prm *prm, char *err, size_t errlen)
 	if (rc)
 		return rc;
 	cfg = malloc(sizeof(*cfg));
-	base = have_file ? dir_of(prm->filename) : NULL;
+	base = have_file ? str_path_dir(prm->filename) : NULL;
 	if (!cfg || (have_file && !base)) {
 		rc = ENOMEM;
 		goto out;

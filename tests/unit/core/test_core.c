@@ -12,6 +12,7 @@
 #include "core/mbuf.h"
 #include "core/mem.h"
 #include "core/pl.h"
+#include "core/strutil.h"
 
 static int destroyed;
 
@@ -82,12 +83,39 @@ static void test_mbuf(void **state)
 	assert_null(mb.buf);
 }
 
+static void test_strutil(void **state)
+{
+	uint8_t b[3];
+	char *d;
+
+	(void)state;
+	assert_int_equal(str_hex_digit('a'), 10);
+	assert_int_equal(str_hex_digit('F'), 15);
+	assert_int_equal(str_hex_digit('g'), -1);
+	assert_int_equal(str_hex_decode("00aBfF", b, 3), 0);
+	assert_int_equal(b[0], 0x00);
+	assert_int_equal(b[1], 0xab);
+	assert_int_equal(b[2], 0xff);
+	assert_int_equal(str_hex_decode("0x", b, 1), EBADMSG);
+	assert_int_equal(str_hex_decode("x0", b, 1), EBADMSG);
+	d = str_path_dir("a/b/c.cfg");
+	assert_string_equal(d, "a/b");
+	free(d);
+	d = str_path_dir("c.cfg");
+	assert_string_equal(d, ".");
+	free(d);
+	d = str_path_dir("/c.cfg");
+	assert_string_equal(d, "/");
+	free(d);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_mem_refcount),
 		cmocka_unit_test(test_pl_basic),
 		cmocka_unit_test(test_mbuf),
+		cmocka_unit_test(test_strutil),
 	};
 	return cmocka_run_group_tests_name("core", tests, NULL, NULL);
 }
