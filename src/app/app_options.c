@@ -11,7 +11,7 @@
 #define APP_OPTIONS_HDRS_MAX 1024
 
 struct app_options {
-	struct sip_stack *stack; /* borrowed */
+	struct sip_stack *stack;	  /* borrowed */
 	char fixed[APP_OPTIONS_HDRS_MAX]; /* the header lines that never change */
 	size_t fixed_len;
 };
@@ -31,8 +31,9 @@ static bool options_for_us(const struct app_options *o, const struct sip_msg *re
 	return sip_stack_host_is_local(o->stack, uri.host, uri.port);
 }
 
-static void options_h(struct sip_stack *stack, struct sip_tsx *tsx, const struct sip_msg *req,
-		      const struct sip_stack_src *src, void *arg)
+static void options_h(struct sip_stack *stack, struct sip_tsx *tsx,
+		      const struct sip_msg *req, const struct sip_stack_src *src,
+		      void *arg)
 {
 	struct app_options *o = arg;
 	struct sip_tsx_reply_prm rp = {0};

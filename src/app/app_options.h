@@ -20,8 +20,8 @@
 struct app_options;
 
 struct app_options_prm {
-	bool ipsec;                  /* Supported: sec-agree (RFC 3329) */
-	const char *const *accept;   /* body types the services take */
+	bool ipsec;		   /* Supported: sec-agree (RFC 3329) */
+	const char *const *accept; /* body types the services take */
 	size_t accept_count;
 };
 

@@ -85,7 +85,8 @@ static int stack_send_h(const struct sip_tsx_dst *dst, const void *data, size_t 
 		 * source IP and the sent-by port (responses only: a request's
 		 * connection failing fails its transaction). */
 		if (err == ENOTCONN && len > 8 && !memcmp(data, "SIP/2.0 ", 8)) {
-			struct net_sock *sock = net_sock_find(stack->net, net_addr_af(&to));
+			struct net_sock *sock =
+			    net_sock_find(stack->net, net_addr_af(&to));
 
 			err = sock ? net_send(NET_TCP, sock, &to, data, len) : ENOTCONN;
 		}
@@ -96,8 +97,8 @@ static int stack_send_h(const struct sip_tsx_dst *dst, const void *data, size_t 
 	}
 	if (err) {
 		stack->stats.tx_err++;
-		log_write(LOG_SIP, LOG_LVL_WARN, LOG_DIR_TO, NULL, "cannot send %zu bytes: %s",
-			  len, strerror(err));
+		log_write(LOG_SIP, LOG_LVL_WARN, LOG_DIR_TO, NULL,
+			  "cannot send %zu bytes: %s", len, strerror(err));
 	} else {
 		stack->stats.tx_msgs++;
 	}
@@ -218,8 +219,8 @@ static void stack_ack_h(struct sip_tsx *tsx, const struct sip_msg *ack,
 static void stack_server_err_h(struct sip_tsx *tsx, int err, void *arg)
 {
 	(void)arg;
-	log_write(LOG_SIP, err == ETIMEDOUT ? LOG_LVL_INFO : LOG_LVL_WARN, LOG_DIR_NONE, NULL,
-		  "server transaction %llu (%s) failed: %s",
+	log_write(LOG_SIP, err == ETIMEDOUT ? LOG_LVL_INFO : LOG_LVL_WARN, LOG_DIR_NONE,
+		  NULL, "server transaction %llu (%s) failed: %s",
 		  (unsigned long long)sip_tsx_id(tsx),
 		  sip_method_name(sip_tsx_req(tsx)->meth), strerror(err));
 }
@@ -266,8 +267,9 @@ static void stack_bad_input(struct sip_stack *stack, const struct net_msg *m, in
 	sip_stack_peer_str(m->kind == NET_TCP, &m->src, peer, sizeof(peer));
 	if (log_on(LOG_SIP, LOG_LVL_WARN))
 		log_write(LOG_SIP, LOG_LVL_WARN, LOG_DIR_FROM, NULL,
-			  "undecodable message from %s (%zu bytes, %s): %.*s", peer, m->len,
-			  strerror(err), (int)(m->len < 64 ? m->len : 64), (const char *)m->buf);
+			  "undecodable message from %s (%zu bytes, %s): %.*s", peer,
+			  m->len, strerror(err), (int)(m->len < 64 ? m->len : 64),
+			  (const char *)m->buf);
 	if (log_on(LOG_SIP, LOG_LVL_DEBUG))
 		sip_buf_log(m->buf, m->len, LOG_DIR_FROM, NULL, peer);
 	if (m->kind == NET_TCP) {
@@ -338,9 +340,10 @@ static void stack_recv_h(const struct net_msg *m, void *arg)
 		const struct sip_hdr *cid = sip_msg_hdr(msg, SIP_HDR_CALL_ID);
 		char peer[SIP_STACK_PEER_MAX], id[SIP_STACK_ID_MAX];
 
-		sip_msg_log(msg, LOG_DIR_FROM,
-			    stack_log_id(cid ? cid->val : (struct pl)PL_INIT, id, sizeof(id)),
-			    sip_stack_peer_str(src.reliable, &src.peer, peer, sizeof(peer)));
+		sip_msg_log(
+		    msg, LOG_DIR_FROM,
+		    stack_log_id(cid ? cid->val : (struct pl)PL_INIT, id, sizeof(id)),
+		    sip_stack_peer_str(src.reliable, &src.peer, peer, sizeof(peer)));
 	}
 	sip_msg_check(msg, &stack->check, &v);
 	if (v.scode) {
@@ -392,7 +395,8 @@ static void stack_allow_build(struct sip_stack *stack)
 		n += (size_t)snprintf(stack->allow + n, sizeof(stack->allow) - n, ", %s",
 				      sip_method_name((enum sip_method)i));
 	}
-	snprintf(stack->allow_hdr, sizeof(stack->allow_hdr), "Allow: %s\r\n", stack->allow);
+	snprintf(stack->allow_hdr, sizeof(stack->allow_hdr), "Allow: %s\r\n",
+		 stack->allow);
 }
 
 static int stack_tags_set(struct sip_stack *stack, const struct sip_stack_prm *prm)
@@ -482,8 +486,8 @@ int sip_stack_alloc(struct sip_stack **stackp, const struct sip_stack_prm *prm)
 		stack->frame_max = SIP_MSG_MAX_HARD;
 	stack->force_user_agent = prm->force_user_agent;
 	if (prm->user_agent && *prm->user_agent) {
-		int n = snprintf(stack->server_buf, sizeof(stack->server_buf), "Server: %.*s\r\n",
-				 SIP_STACK_UA_MAX, prm->user_agent);
+		int n = snprintf(stack->server_buf, sizeof(stack->server_buf),
+				 "Server: %.*s\r\n", SIP_STACK_UA_MAX, prm->user_agent);
 
 		stack->server_hdr = (struct pl){stack->server_buf, (size_t)n};
 		stack->user_agent = strndup(prm->user_agent, SIP_STACK_UA_MAX);
@@ -549,8 +553,8 @@ void sip_stack_free(struct sip_stack *stack)
 	free(stack);
 }
 
-int sip_stack_method_set(struct sip_stack *stack, enum sip_method meth, sip_stack_req_h *h,
-			 void *arg)
+int sip_stack_method_set(struct sip_stack *stack, enum sip_method meth,
+			 sip_stack_req_h *h, void *arg)
 {
 	if (!stack || meth == SIP_METHOD_OTHER || meth == SIP_METHOD_ACK ||
 	    (size_t)meth >= SIP_STACK_METHODS)

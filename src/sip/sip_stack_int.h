@@ -28,27 +28,27 @@ struct sip_stack_pend {
 };
 
 struct sip_stack {
-	struct net *net;		/* owned (mem reference) */
-	struct sip_tsx_stack *tsx;	/* owned */
-	struct sip_tsx_env env;		/* must outlive tsx: lives here */
-	struct net_sock **socks;	/* borrowed from net, one per sip_addr */
-	char **uri_hosts;		/* owned: "127.0.0.1:5060" per socket */
+	struct net *net;	   /* owned (mem reference) */
+	struct sip_tsx_stack *tsx; /* owned */
+	struct sip_tsx_env env;	   /* must outlive tsx: lives here */
+	struct net_sock **socks;   /* borrowed from net, one per sip_addr */
+	char **uri_hosts;	   /* owned: "127.0.0.1:5060" per socket */
 	size_t nsocks;
 	struct sip_stack_meth meth[SIP_STACK_METHODS];
 
 	uint32_t tcp_threshold;
-	size_t max_size;		/* 513 above this */
-	size_t frame_max;		/* TCP framing bound */
+	size_t max_size;  /* 513 above this */
+	size_t frame_max; /* TCP framing bound */
 	bool force_user_agent;
-	char *user_agent;		/* owned, NULL when empty */
-	struct pl server_hdr;		/* "Server: ...\r\n" or empty */
+	char *user_agent;     /* owned, NULL when empty */
+	struct pl server_hdr; /* "Server: ...\r\n" or empty */
 	char server_buf[SIP_STACK_UA_MAX + 16];
 	char allow[SIP_STACK_ALLOW_MAX]; /* "ACK, CANCEL, OPTIONS" */
 	char allow_hdr[SIP_STACK_ALLOW_MAX + 16];
 
-	const char **tags;		/* owned array (strings borrowed from
-					 * tag_store), NULL-ended */
-	char *tag_store;		/* owned */
+	const char **tags; /* owned array (strings borrowed from
+			    * tag_store), NULL-ended */
+	char *tag_store;   /* owned */
 	struct sip_check_prm check;
 	char sentby_host[NET_ADDR_STRLEN]; /* socket 0's, for check.via_host */
 
@@ -56,7 +56,7 @@ struct sip_stack {
 	 * sip_tsx_recv only: request_h runs inside it). */
 	const struct sip_stack_src *cur_src;
 
-	struct sip_stack_pend *pend;	/* owned */
+	struct sip_stack_pend *pend; /* owned */
 	size_t npend, pend_cap, pend_prune_at;
 
 	struct sip_stack_stats stats;

@@ -123,7 +123,8 @@ static int route_from_src(struct sip_stack *stack, const struct sip_stack_src *d
 	if (dst->reliable && dst->conn_id && net_conn_lookup(stack->net, dst->conn_id))
 		rt->conn_id = dst->conn_id;
 	if (dst->sock_idx < stack->nsocks &&
-	    net_addr_af(net_sock_addr(stack->socks[dst->sock_idx])) == net_addr_af(&rt->addr))
+	    net_addr_af(net_sock_addr(stack->socks[dst->sock_idx])) ==
+		net_addr_af(&rt->addr))
 		rt->sock = stack->socks[dst->sock_idx];
 	else
 		rt->sock = net_sock_find(stack->net, net_addr_af(&rt->addr));
@@ -144,7 +145,8 @@ static int req_build(struct sip_stack *stack, const struct sip_msg *msg, struct 
 	err = sip_tsx_branch_gen(stack->tsx, branch, sizeof(branch));
 	if (err)
 		return err;
-	n = snprintf(via, sizeof(via), "SIP/2.0/%s %s;branch=%s;rport", rt->tcp ? "TCP" : "UDP",
+	n = snprintf(via, sizeof(via), "SIP/2.0/%s %s;branch=%s;rport",
+		     rt->tcp ? "TCP" : "UDP",
 		     stack->uri_hosts[sock_index(stack, rt->sock)], branch);
 	if (n < 0 || (size_t)n >= sizeof(via))
 		return ENOSPC;
@@ -191,13 +193,15 @@ int sip_stack_request(struct sip_stack *stack, const struct sip_stack_req_prm *p
 		err = EINVAL;
 		goto out;
 	}
-	err = prm->dst ? route_from_src(stack, prm->dst, &rt) : route_from_ruri(stack, msg, &rt);
+	err = prm->dst ? route_from_src(stack, prm->dst, &rt)
+		       : route_from_ruri(stack, msg, &rt);
 	if (err)
 		goto out;
 	/* §18.1.1: a request that may not fit the path MTU goes over TCP */
 	if (!rt.tcp && stack->tcp_threshold &&
-	    msg->raw.l + SIP_STACK_VIA_EST + (stack->user_agent ? strlen(stack->user_agent) : 0) >
-		    stack->tcp_threshold) {
+	    msg->raw.l + SIP_STACK_VIA_EST +
+		    (stack->user_agent ? strlen(stack->user_agent) : 0) >
+		stack->tcp_threshold) {
 		rt.tcp = true;
 		stack->stats.tx_over_tcp++;
 	}
@@ -218,7 +222,8 @@ int sip_stack_request(struct sip_stack *stack, const struct sip_stack_req_prm *p
 	tp.arg = prm->arg;
 	err = sip_tsx_request(&tsx, stack->tsx, &tp);
 	if (!err && tsx && rt.tcp)
-		pend_add(stack, sip_tsx_id(tsx), rt.conn_id); /* ENOMEM: no later failure notice */
+		pend_add(stack, sip_tsx_id(tsx),
+			 rt.conn_id); /* ENOMEM: no later failure notice */
 out:
 	if (tsxp)
 		*tsxp = err ? NULL : tsx;

@@ -61,7 +61,8 @@ struct pl sip_stack_callid_scan(const void *buf, size_t len)
 		if (!v)
 			continue;
 		end = v;
-		while (end < e && *end != '\r' && *end != '\n' && *end != ' ' && *end != '\t')
+		while (end < e && *end != '\r' && *end != '\n' && *end != ' ' &&
+		       *end != '\t')
 			end++;
 		return (struct pl){v, (size_t)(end - v)};
 	}

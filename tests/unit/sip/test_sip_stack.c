@@ -26,8 +26,8 @@
 
 struct fix {
 	struct sip_stack *stack;
-	int udp;   /* a plain UDP peer on 127.0.0.1 */
-	int lsn;   /* a plain TCP listener on 127.0.0.1 */
+	int udp; /* a plain UDP peer on 127.0.0.1 */
+	int lsn; /* a plain TCP listener on 127.0.0.1 */
 	uint16_t udp_port, tcp_port;
 	int nresp;
 	uint16_t last_scode;
@@ -76,7 +76,8 @@ static uint16_t bound_port(int fd)
 
 static int sock_open(int type, uint16_t *port)
 {
-	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	struct sockaddr_in a = {.sin_family = AF_INET,
+				.sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
 	int fd = socket(AF_INET, type, 0);
 
 	assert_true(fd >= 0);
@@ -131,7 +132,8 @@ static int teardown(void **state)
 	return 0;
 }
 
-static void resp_h(struct sip_tsx *tsx, const struct sip_msg *resp, uint16_t scode, void *arg)
+static void resp_h(struct sip_tsx *tsx, const struct sip_msg *resp, uint16_t scode,
+		   void *arg)
 {
 	struct fix *f = arg;
 
@@ -218,8 +220,8 @@ static void test_small_request_over_udp(void **state)
  * CSeq lines. */
 static size_t answer_200(const char *req, char *out, size_t size)
 {
-	static const char *const names[] = {"\r\nVia: ", "\r\nFrom: ", "\r\nTo: ",
-					    "\r\nCall-ID: ", "\r\nCSeq: "};
+	static const char *const names[] = {
+	    "\r\nVia: ", "\r\nFrom: ", "\r\nTo: ", "\r\nCall-ID: ", "\r\nCSeq: "};
 	size_t n = (size_t)snprintf(out, size, "SIP/2.0 200 OK");
 
 	for (size_t i = 0; i < 5; i++) {
@@ -323,7 +325,8 @@ static void test_request_errors(void **state)
 	assert_int_equal(send_req(f, "sip:ue@[::1]:5060", 0, NULL), EAFNOSUPPORT);
 	rp.req = pl_from_str("MESSAGE sip:a@127.0.0.1 SIP/2.0\r\nCall-ID: x\r\n");
 	rp.resp_h = resp_h;
-	assert_int_equal(sip_stack_request(f->stack, &rp, NULL), EINVAL); /* no blank line */
+	assert_int_equal(sip_stack_request(f->stack, &rp, NULL),
+			 EINVAL); /* no blank line */
 	assert_int_equal(sip_stack_request(f->stack, NULL, NULL), EINVAL);
 }
 
@@ -335,14 +338,16 @@ static void req_h(struct sip_stack *stack, struct sip_tsx *tsx, const struct sip
 
 	f->nreq++;
 	f->last_src = *src;
-	snprintf(f->last_ruri, sizeof(f->last_ruri), "%.*s", (int)req->ruri.l, req->ruri.p);
+	snprintf(f->last_ruri, sizeof(f->last_ruri), "%.*s", (int)req->ruri.l,
+		 req->ruri.p);
 	assert_int_equal(sip_stack_reply(stack, tsx, 202, "Accepted", &rp), 0);
 }
 
 static void test_dispatch_and_allow(void **state)
 {
 	struct fix *f = *state;
-	struct sockaddr_in to = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	struct sockaddr_in to = {.sin_family = AF_INET,
+				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
 	char req[512], buf[4096];
 	const char *host;
 	int n;
@@ -350,19 +355,23 @@ static void test_dispatch_and_allow(void **state)
 	assert_int_equal(stack_new(f, 1300, "imsd-unit", true), 0);
 	assert_string_equal(sip_stack_allow(f->stack), "ACK, CANCEL");
 	assert_int_equal(sip_stack_method_set(f->stack, SIP_METHOD_MESSAGE, req_h, f), 0);
-	assert_int_equal(sip_stack_method_set(f->stack, SIP_METHOD_ACK, req_h, f), EINVAL);
-	assert_int_equal(sip_stack_method_set(f->stack, SIP_METHOD_OTHER, req_h, f), EINVAL);
+	assert_int_equal(sip_stack_method_set(f->stack, SIP_METHOD_ACK, req_h, f),
+			 EINVAL);
+	assert_int_equal(sip_stack_method_set(f->stack, SIP_METHOD_OTHER, req_h, f),
+			 EINVAL);
 	assert_string_equal(sip_stack_allow(f->stack), "ACK, CANCEL, MESSAGE");
 	host = sip_stack_local_uri_host(f->stack, 0);
 	assert_non_null(host);
 	assert_int_equal(sip_stack_sock_count(f->stack), 1);
 	to.sin_port = htons((uint16_t)atoi(strrchr(host, ':') + 1));
-	n = snprintf(req, sizeof(req),
-		     "MESSAGE sip:%s SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:%u;branch=z9hG4bKd1\r\n"
-		     "From: <sip:a@b>;tag=1\r\nTo: <sip:c@d>\r\nCall-ID: d1\r\nCSeq: 1 MESSAGE\r\n"
-		     "Max-Forwards: 70\r\nContent-Length: 0\r\n\r\n",
-		     host, f->udp_port);
-	assert_int_equal(sendto(f->udp, req, (size_t)n, 0, (struct sockaddr *)&to, sizeof(to)), n);
+	n = snprintf(
+	    req, sizeof(req),
+	    "MESSAGE sip:%s SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:%u;branch=z9hG4bKd1\r\n"
+	    "From: <sip:a@b>;tag=1\r\nTo: <sip:c@d>\r\nCall-ID: d1\r\nCSeq: 1 MESSAGE\r\n"
+	    "Max-Forwards: 70\r\nContent-Length: 0\r\n\r\n",
+	    host, f->udp_port);
+	assert_int_equal(
+	    sendto(f->udp, req, (size_t)n, 0, (struct sockaddr *)&to, sizeof(to)), n);
 	read_udp(f, buf, sizeof(buf));
 	assert_int_equal(f->nreq, 1);
 	assert_false(f->last_src.reliable);
@@ -379,20 +388,23 @@ static void test_dispatch_and_allow(void **state)
 					     (uint16_t)(ntohs(to.sin_port) + 1)));
 	assert_false(sip_stack_host_is_local(f->stack, pl_from_str("127.0.0.2"), 0));
 	assert_false(sip_stack_host_is_local(f->stack, pl_from_str("ims.test"), 0));
-	assert_int_equal(sip_stack_method_set(f->stack, SIP_METHOD_MESSAGE, NULL, NULL), 0);
+	assert_int_equal(sip_stack_method_set(f->stack, SIP_METHOD_MESSAGE, NULL, NULL),
+			 0);
 	assert_string_equal(sip_stack_allow(f->stack), "ACK, CANCEL");
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_alloc_errors, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_small_request_over_udp, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_large_request_over_tcp, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_transport_tcp_and_refused, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_user_agent_kept_or_forced, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_request_errors, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_dispatch_and_allow, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_alloc_errors, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_small_request_over_udp, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_large_request_over_tcp, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_transport_tcp_and_refused, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_user_agent_kept_or_forced, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_request_errors, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_dispatch_and_allow, setup, teardown),
 	};
 
 	return cmocka_run_group_tests_name("sip_stack", tests, NULL, NULL);
