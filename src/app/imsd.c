@@ -21,6 +21,8 @@
 #include "core/mbuf.h"
 #include "loop/loop.h"
 #include "monitor/monitor.h"
+#include "app/app_options.h"
+#include "sip/sip_stack.h"
 
 static void imsd_usage(FILE *f)
 {
@@ -114,8 +116,78 @@ static void imsd_flush_h(void *arg)
 	log_flush();
 }
 
+/* "host:port" with brackets for IPv6, as net_addr_parse reads it. */
+static void imsd_addr_str(const struct ims_cfg_addr *a, char *buf, size_t size)
+{
+	bool v6 = strchr(a->host, ':') != NULL;
+
+	snprintf(buf, size, "%s%s%s:%u", v6 ? "[" : "", a->host, v6 ? "]" : "", a->port);
+}
+
+/* The SIP sockets, the transaction layer and the OPTIONS responder. */
+static int imsd_sip_start(const struct ims_cfg *cfg, struct sip_stack **stackp,
+			  struct app_options **optp)
+{
+	static const char *const tags_ipsec[] = {"path", "sec-agree"};
+	static const char *const tags[] = {"path"};
+	struct sip_stack_listen *ls;
+	struct app_options_prm oprm = {0};
+	struct sip_stack_prm prm;
+	char (*txt)[2][80];
+	int err = ENOMEM;
+
+	ls = calloc(cfg->sip_addr_count ? cfg->sip_addr_count : 1, sizeof(*ls));
+	txt = calloc(cfg->sip_addr_count ? cfg->sip_addr_count : 1, sizeof(*txt));
+	if (!ls || !txt)
+		goto out;
+	for (uint32_t i = 0; i < cfg->sip_addr_count; i++) {
+		const struct ims_cfg_sip_addr *sa = &cfg->sip_addr[i];
+
+		imsd_addr_str(&sa->addr, txt[i][0], sizeof(txt[i][0]));
+		ls[i].addr = txt[i][0];
+		if (sa->bind_addr.host) {
+			struct ims_cfg_addr b = sa->bind_addr;
+
+			/* a bind_addr without a port takes addr's (manual §5) */
+			if (!b.port)
+				b.port = sa->addr.port;
+			imsd_addr_str(&b, txt[i][1], sizeof(txt[i][1]));
+			ls[i].bind_addr = txt[i][1];
+		}
+	}
+	sip_stack_prm_init(&prm);
+	prm.listen = ls;
+	prm.listen_count = cfg->sip_addr_count;
+	prm.t1_ms = cfg->timer_t1_ms;
+	prm.t2_ms = cfg->timer_t2_ms;
+	prm.t4_ms = cfg->timer_t4_ms;
+	prm.tcp_threshold = cfg->tcp_threshold;
+	prm.tcp_keepalive = cfg->tcp_keepalive;
+	prm.tcp_keepcount = cfg->tcp_keepcount;
+	prm.user_agent = cfg->user_agent;
+	prm.force_user_agent = cfg->force_user_agent;
+	prm.option_tags = cfg->ipsec ? tags_ipsec : tags;
+	prm.option_tag_count = cfg->ipsec ? 2 : 1;
+	err = sip_stack_alloc(stackp, &prm);
+	if (err) {
+		fprintf(stderr, "imsd: cannot start SIP on the sip_addr entries: %s\n",
+			strerror(err));
+		goto out;
+	}
+	oprm.ipsec = cfg->ipsec;
+	err = app_options_alloc(optp, *stackp, &oprm);
+	if (err)
+		fprintf(stderr, "imsd: cannot start the OPTIONS service: %s\n", strerror(err));
+out:
+	free(ls);
+	free(txt);
+	return err;
+}
+
 static int imsd_serve(const char *file, const struct ims_cfg *cfg)
 {
+	struct app_options *options = NULL;
+	struct sip_stack *sip = NULL;
 	struct monitor_prm mprm = {.prompt = "(ims) ", .quit_h = imsd_quit_h,
 				   .in_fd = 0, .out_fd = 1};
 	struct log_prm lprm;
@@ -140,6 +212,8 @@ static int imsd_serve(const char *file, const struct ims_cfg *cfg)
 		goto out;
 	}
 	signal(SIGPIPE, SIG_IGN);
+	if (imsd_sip_start(cfg, &sip, &options))
+		goto out;
 	printf("imsd %s, configuration %s\nType 'help' for the list of commands.\n",
 	       IMSD_VERSION, file);
 	fflush(stdout);
@@ -153,6 +227,8 @@ static int imsd_serve(const char *file, const struct ims_cfg *cfg)
 	log_write(LOG_IMS, LOG_LVL_INFO, LOG_DIR_NONE, NULL, "imsd stopped");
 out:
 	monitor_close();
+	app_options_free(options);
+	sip_stack_free(sip);
 	loop_close();
 	log_close();
 	return rc;

@@ -30,19 +30,19 @@ struct sip_stack;
 /* Where a request came from: what a service needs to answer over the same
  * flow later (RFC 5626-style: registrations keep this to reach the UE). */
 struct sip_stack_src {
-	bool reliable;           /* TCP */
-	struct net_addr peer;    /* source address and port */
-	struct net_addr local;   /* our address it arrived on */
-	uint64_t conn_id;        /* TCP connection, 0 for UDP */
-	unsigned sock_idx;       /* index of the sip_addr socket */
+	bool reliable;	       /* TCP */
+	struct net_addr peer;  /* source address and port */
+	struct net_addr local; /* our address it arrived on */
+	uint64_t conn_id;      /* TCP connection, 0 for UDP */
+	unsigned sock_idx;     /* index of the sip_addr socket */
 };
 
 /* A new server transaction for a method. The handler answers with
  * sip_tsx_reply()/sip_tsx_reply_buf(), now or later (look the transaction
  * up again with sip_tsx_lookup() by id from async completions). */
 typedef void(sip_stack_req_h)(struct sip_stack *stack, struct sip_tsx *tsx,
-			      const struct sip_msg *req,
-			      const struct sip_stack_src *src, void *arg);
+			      const struct sip_msg *req, const struct sip_stack_src *src,
+			      void *arg);
 
 struct sip_stack_listen {
 	const char *addr;      /* advertised "host[:port]" (Via, Contact) */
@@ -52,16 +52,42 @@ struct sip_stack_listen {
 struct sip_stack_prm {
 	const struct sip_stack_listen *listen;
 	size_t listen_count;
-	uint32_t t1_ms, t2_ms, t4_ms;   /* timer_t1/t2/t4 */
-	uint32_t tcp_threshold;         /* bytes; requests above go over TCP */
-	unsigned tcp_keepalive;         /* seconds, 0 = off */
+	uint32_t t1_ms, t2_ms, t4_ms; /* timer_t1/t2/t4 */
+	uint32_t tcp_threshold;	      /* bytes; requests above go over TCP */
+	unsigned tcp_keepalive;	      /* seconds, 0 = off */
 	unsigned tcp_keepcount;
-	const char *user_agent;         /* Server / User-Agent value */
+	const char *user_agent; /* Server / User-Agent value */
 	bool force_user_agent;
 	const char *const *option_tags; /* Supported option tags (Require check) */
 	size_t option_tag_count;
+	/* Added with the implementation; zero means the default. */
+	size_t max_size;	   /* 513 above this; 0 = 65535 */
+	size_t tcp_rx_max;	   /* TCP framing bound; 0 = 128 KiB */
+	unsigned tcp_max_conns;	   /* 0 = net's default (10000) */
+	unsigned tcp_max_per_peer; /* 0 = net's default (1000) */
+	size_t tsx_hint;	   /* expected transactions; 0 = 4096 */
+	size_t tsx_max;		   /* live transactions; 0 = 2^20 */
+	bool proxy;		   /* check as a proxy (§16.3): 483, 482 */
 };
 
+/* Counters since sip_stack_alloc (monitor, tests). */
+struct sip_stack_stats {
+	uint64_t rx_req, rx_resp; /* decoded and accepted */
+	uint64_t rx_undecodable;  /* dropped (UDP) or closed (TCP) */
+	uint64_t rx_rejected;	  /* answered statelessly by the check */
+	uint64_t rx_dropped;	  /* bad responses and ACKs */
+	uint64_t rx_keepalive;	  /* CRLF datagrams */
+	uint64_t tx_msgs, tx_err; /* messages handed to net and failures */
+	uint64_t tx_over_tcp;	  /* requests moved to TCP by size */
+	uint64_t overload_503;	  /* ENOSPC from the transaction layer */
+	uint64_t no_handler;	  /* 405 / 501 */
+};
+
+/* Fills the manual's defaults (§5: T1 2 s, T2 16 s, T4 17 s, threshold
+ * 1300, keepalive 900 s, count 2); listen and user_agent stay unset. */
+void sip_stack_prm_init(struct sip_stack_prm *prm);
+/* Binds every listen entry (UDP and TCP) and starts receiving. EINVAL for
+ * no entries or bad timers, the net_alloc errno for a bind failure. */
 int sip_stack_alloc(struct sip_stack **stackp, const struct sip_stack_prm *prm);
 void sip_stack_free(struct sip_stack *stack);
 
@@ -71,6 +97,25 @@ int sip_stack_method_set(struct sip_stack *stack, enum sip_method meth,
 
 /* The transaction layer, for replies and lookups by id. */
 struct sip_tsx_stack *sip_stack_tsx(struct sip_stack *stack);
+/* The transport set (stats, connection lookups). */
+struct net *sip_stack_net(struct sip_stack *stack);
+
+/* sip_tsx_reply() with the Server header added (user_agent); services
+ * answer through this one. prm may be NULL. */
+int sip_stack_reply(struct sip_stack *stack, struct sip_tsx *tsx, uint16_t scode,
+		    const char *reason, const struct sip_tsx_reply_prm *prm);
+/* "Server: <user_agent>\r\n", empty when user_agent is empty. */
+struct pl sip_stack_server_hdr(const struct sip_stack *stack);
+/* Longest sip_stack_allow() text, NUL included. */
+#define SIP_STACK_ALLOW_HDR_MAX 256
+/* The methods handled ("ACK, CANCEL, OPTIONS, REGISTER"): those with a
+ * handler plus ACK and CANCEL, which the stack always takes. */
+const char *sip_stack_allow(const struct sip_stack *stack);
+/* Whether host[:port] names one of our sockets (advertised or bound
+ * address; port 0 matches any of ours). */
+bool sip_stack_host_is_local(const struct sip_stack *stack, struct pl host,
+			     uint16_t port);
+void sip_stack_stats_get(const struct sip_stack *stack, struct sip_stack_stats *st);
 
 /* Our advertised address on socket idx (for Via, Contact, Path,
  * Service-Route), e.g. "127.0.0.1:5060" or "[::1]:5060". */
@@ -84,9 +129,9 @@ unsigned sip_stack_sock_count(const struct sip_stack *stack);
  * is still open or its address when it is UDP; otherwise the stack resolves
  * the Request-URI host/port (numeric addresses only). */
 struct sip_stack_req_prm {
-	struct pl req;                 /* request line + headers + body, no Via */
+	struct pl req;			 /* request line + headers + body, no Via */
 	const struct sip_stack_src *dst; /* NULL: use the Request-URI */
-	sip_tsx_resp_h *resp_h;        /* every response and the final outcome */
+	sip_tsx_resp_h *resp_h;		 /* every response and the final outcome */
 	void *arg;
 };
 int sip_stack_request(struct sip_stack *stack, const struct sip_stack_req_prm *prm,

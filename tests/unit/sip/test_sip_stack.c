@@ -1,0 +1,411 @@
+/*
+ * sip_stack unit tests over loopback on the real event loop: outgoing
+ * requests (UDP below tcp_threshold, TCP above it with the Via transport
+ * changed, ;transport=tcp, flows, User-Agent), responses back to the client
+ * transaction, connection failures, server dispatch with the source, the
+ * Allow list and local host checks.
+ */
+#include <errno.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "core/mem.h"
+#include "loop/loop.h"
+#include "sip/sip_stack.h"
+
+struct fix {
+	struct sip_stack *stack;
+	int udp; /* a plain UDP peer on 127.0.0.1 */
+	int lsn; /* a plain TCP listener on 127.0.0.1 */
+	uint16_t udp_port, tcp_port;
+	int nresp;
+	uint16_t last_scode;
+	int nreq;
+	struct sip_stack_src last_src;
+	char last_ruri[128];
+};
+
+static void once_h(void *arg)
+{
+	(void)arg;
+	loop_stop();
+}
+
+static void run_once(void)
+{
+	struct loop_timer *t = loop_timer_alloc();
+
+	assert_non_null(t);
+	loop_timer_start(t, 1, once_h, NULL);
+	(void)loop_run();
+	loop_timer_free(t);
+}
+
+/* Runs the loop until fd is readable (bounded: 2 s). */
+static void run_until_readable(int fd)
+{
+	for (int i = 0; i < 2000; i++) {
+		struct pollfd p = {.fd = fd, .events = POLLIN};
+
+		if (poll(&p, 1, 0) == 1)
+			return;
+		run_once();
+	}
+	fail_msg("nothing arrived");
+}
+
+static uint16_t bound_port(int fd)
+{
+	struct sockaddr_in a;
+	socklen_t l = sizeof(a);
+
+	assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &l), 0);
+	return ntohs(a.sin_port);
+}
+
+static int sock_open(int type, uint16_t *port)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET,
+				.sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	int fd = socket(AF_INET, type, 0);
+
+	assert_true(fd >= 0);
+	assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	if (type == SOCK_STREAM)
+		assert_int_equal(listen(fd, 8), 0);
+	*port = bound_port(fd);
+	return fd;
+}
+
+static int stack_new(struct fix *f, uint32_t threshold, const char *ua, bool force)
+{
+	static const char *const tags[] = {"path"};
+	struct sip_stack_listen ls = {.addr = "127.0.0.1:0"};
+	struct sip_stack_prm prm;
+
+	sip_stack_prm_init(&prm);
+	prm.listen = &ls;
+	prm.listen_count = 1;
+	prm.t1_ms = 500;
+	prm.t2_ms = 4000;
+	prm.t4_ms = 5000;
+	prm.tcp_threshold = threshold;
+	prm.user_agent = ua;
+	prm.force_user_agent = force;
+	prm.option_tags = tags;
+	prm.option_tag_count = 1;
+	return sip_stack_alloc(&f->stack, &prm);
+}
+
+static int setup(void **state)
+{
+	static struct fix f;
+
+	memset(&f, 0, sizeof(f));
+	assert_int_equal(loop_init(), 0);
+	f.udp = sock_open(SOCK_DGRAM, &f.udp_port);
+	f.lsn = sock_open(SOCK_STREAM, &f.tcp_port);
+	*state = &f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fix *f = *state;
+
+	sip_stack_free(f->stack);
+	close(f->udp);
+	close(f->lsn);
+	loop_close();
+	assert_int_equal(mem_live_count(), 0);
+	return 0;
+}
+
+static void resp_h(struct sip_tsx *tsx, const struct sip_msg *resp, uint16_t scode,
+		   void *arg)
+{
+	struct fix *f = arg;
+
+	(void)tsx;
+	(void)resp;
+	f->nresp++;
+	f->last_scode = scode;
+}
+
+static int send_req(struct fix *f, const char *ruri, size_t body_len, const char *extra)
+{
+	static char buf[8192];
+	struct sip_stack_req_prm rp = {0};
+	int n;
+
+	assert_true(body_len < 4096);
+	n = snprintf(buf, sizeof(buf),
+		     "MESSAGE %s SIP/2.0\r\nFrom: <sip:imsd@ims.test>;tag=a1\r\n"
+		     "To: <sip:ue@ims.test>\r\nCall-ID: c1@test\r\nCSeq: 1 MESSAGE\r\n"
+		     "Max-Forwards: 70\r\n%sContent-Type: text/plain\r\n\r\n",
+		     ruri, extra ? extra : "");
+	memset(buf + n, 'b', body_len);
+	rp.req = (struct pl){buf, (size_t)n + body_len};
+	rp.resp_h = resp_h;
+	rp.arg = f;
+	return sip_stack_request(f->stack, &rp, NULL);
+}
+
+static void test_alloc_errors(void **state)
+{
+	struct sip_stack_prm prm;
+	struct sip_stack *s = NULL;
+	struct sip_stack_listen ls = {.addr = "127.0.0.1:0"};
+	struct sip_stack_listen bad = {.addr = "not-an-address"};
+
+	(void)state;
+	sip_stack_prm_init(&prm);
+	assert_int_equal(prm.t1_ms, 2000);
+	assert_int_equal(prm.tcp_threshold, 1300);
+	assert_int_equal(sip_stack_alloc(&s, &prm), EINVAL); /* no listen */
+	prm.listen = &ls;
+	prm.listen_count = 1;
+	prm.t2_ms = 100; /* below T1 */
+	assert_int_equal(sip_stack_alloc(&s, &prm), EINVAL);
+	prm.t2_ms = 16000;
+	prm.listen = &bad;
+	assert_int_not_equal(sip_stack_alloc(&s, &prm), 0);
+	assert_null(s);
+}
+
+/* Reads one datagram (after the loop flushed it). */
+static ssize_t read_udp(struct fix *f, char *buf, size_t size)
+{
+	ssize_t n;
+
+	run_until_readable(f->udp);
+	n = recv(f->udp, buf, size - 1, 0);
+	assert_true(n > 0);
+	buf[n] = '\0';
+	return n;
+}
+
+static void test_small_request_over_udp(void **state)
+{
+	struct fix *f = *state;
+	char ruri[64], buf[65536], want[128];
+	struct sip_stack_stats st;
+
+	assert_int_equal(stack_new(f, 1300, "imsd-unit", true), 0);
+	snprintf(ruri, sizeof(ruri), "sip:ue@127.0.0.1:%u", f->udp_port);
+	assert_int_equal(send_req(f, ruri, 10, NULL), 0);
+	read_udp(f, buf, sizeof(buf));
+	snprintf(want, sizeof(want), "\r\nVia: SIP/2.0/UDP %s;branch=z9hG4bK",
+		 sip_stack_local_uri_host(f->stack, 0));
+	assert_non_null(strstr(buf, want));
+	assert_non_null(strstr(buf, ";rport\r\n"));
+	assert_non_null(strstr(buf, "\r\nUser-Agent: imsd-unit\r\n"));
+	assert_non_null(strstr(buf, "\r\nContent-Length: 10\r\n\r\nbbbbbbbbbb"));
+	sip_stack_stats_get(f->stack, &st);
+	assert_int_equal(st.tx_over_tcp, 0);
+}
+
+/* Answers the request in buf with a 200 built from its Via/From/To/Call-ID/
+ * CSeq lines. */
+static size_t answer_200(const char *req, char *out, size_t size)
+{
+	static const char *const names[] = {
+	    "\r\nVia: ", "\r\nFrom: ", "\r\nTo: ", "\r\nCall-ID: ", "\r\nCSeq: "};
+	size_t n = (size_t)snprintf(out, size, "SIP/2.0 200 OK");
+
+	for (size_t i = 0; i < 5; i++) {
+		const char *p = strstr(req, names[i]);
+		const char *e = p ? strstr(p + 2, "\r\n") : NULL;
+
+		assert_non_null(e);
+		n += (size_t)snprintf(out + n, size - n, "%.*s", (int)(e - p), p);
+	}
+	n += (size_t)snprintf(out + n, size - n, "\r\nContent-Length: 0\r\n\r\n");
+	return n;
+}
+
+static void test_large_request_over_tcp(void **state)
+{
+	struct fix *f = *state;
+	char ruri[64], buf[16384], resp[2048], want[128];
+	struct sip_stack_stats st;
+	size_t got = 0;
+	int c;
+
+	assert_int_equal(stack_new(f, 1300, "imsd-unit", true), 0);
+	/* the Request-URI names the UDP port of a peer listening on TCP too */
+	snprintf(ruri, sizeof(ruri), "sip:ue@127.0.0.1:%u", f->tcp_port);
+	assert_int_equal(send_req(f, ruri, 1400, NULL), 0);
+	sip_stack_stats_get(f->stack, &st);
+	assert_int_equal(st.tx_over_tcp, 1);
+	run_until_readable(f->lsn);
+	c = accept(f->lsn, NULL, NULL);
+	assert_true(c >= 0);
+	while (!strstr(buf, "\r\n\r\n") || got < 1400 + 200) {
+		ssize_t n;
+
+		run_until_readable(c);
+		n = recv(c, buf + got, sizeof(buf) - 1 - got, 0);
+		assert_true(n > 0);
+		got += (size_t)n;
+		buf[got] = '\0';
+	}
+	snprintf(want, sizeof(want), "\r\nVia: SIP/2.0/TCP %s;branch=z9hG4bK",
+		 sip_stack_local_uri_host(f->stack, 0));
+	assert_non_null(strstr(buf, want));
+	assert_non_null(strstr(buf, "\r\nContent-Length: 1400\r\n"));
+	/* the peer answers over the same connection: the client transaction
+	 * gets it */
+	assert_int_equal(send(c, resp, answer_200(buf, resp, sizeof(resp)), 0) > 0, 1);
+	for (int i = 0; i < 2000 && !f->nresp; i++)
+		run_once();
+	assert_int_equal(f->nresp, 1);
+	assert_int_equal(f->last_scode, 200);
+	close(c);
+}
+
+static void test_transport_tcp_and_refused(void **state)
+{
+	struct fix *f = *state;
+	char ruri[96];
+	uint16_t dead;
+	int fd = sock_open(SOCK_STREAM, &dead);
+
+	close(fd); /* nothing listens there any more */
+	assert_int_equal(stack_new(f, 1300, NULL, false), 0);
+	snprintf(ruri, sizeof(ruri), "sip:ue@127.0.0.1:%u;transport=tcp", dead);
+	assert_int_equal(send_req(f, ruri, 5, NULL), 0);
+	for (int i = 0; i < 2000 && !f->nresp; i++)
+		run_once();
+	/* §17.1.4: a transport failure is a 503 for the client transaction */
+	assert_int_equal(f->nresp, 1);
+	assert_int_equal(f->last_scode, 503);
+}
+
+static void test_user_agent_kept_or_forced(void **state)
+{
+	struct fix *f = *state;
+	char ruri[64], buf[8192];
+
+	assert_int_equal(stack_new(f, 0, "imsd-unit", false), 0);
+	snprintf(ruri, sizeof(ruri), "sip:ue@127.0.0.1:%u", f->udp_port);
+	assert_int_equal(send_req(f, ruri, 0, "User-Agent: theirs\r\n"), 0);
+	read_udp(f, buf, sizeof(buf));
+	assert_non_null(strstr(buf, "\r\nUser-Agent: theirs\r\n"));
+	assert_null(strstr(buf, "imsd-unit"));
+	sip_stack_free(f->stack);
+	assert_int_equal(stack_new(f, 0, "imsd-unit", true), 0);
+	assert_int_equal(send_req(f, ruri, 0, "User-Agent: theirs\r\n"), 0);
+	read_udp(f, buf, sizeof(buf));
+	assert_non_null(strstr(buf, "\r\nUser-Agent: imsd-unit\r\n"));
+	assert_null(strstr(buf, "theirs"));
+}
+
+static void test_request_errors(void **state)
+{
+	struct fix *f = *state;
+	struct sip_stack_req_prm rp = {0};
+
+	assert_int_equal(stack_new(f, 1300, NULL, false), 0);
+	/* host names are not resolved on the loop */
+	assert_int_equal(send_req(f, "sip:ue@ims.test", 0, NULL), EDESTADDRREQ);
+	assert_int_equal(send_req(f, "tel:+33612345678", 0, NULL), EDESTADDRREQ);
+	/* IPv6 destination without an IPv6 socket */
+	assert_int_equal(send_req(f, "sip:ue@[::1]:5060", 0, NULL), EAFNOSUPPORT);
+	rp.req = pl_from_str("MESSAGE sip:a@127.0.0.1 SIP/2.0\r\nCall-ID: x\r\n");
+	rp.resp_h = resp_h;
+	assert_int_equal(sip_stack_request(f->stack, &rp, NULL),
+			 EINVAL); /* no blank line */
+	assert_int_equal(sip_stack_request(f->stack, NULL, NULL), EINVAL);
+}
+
+static void req_h(struct sip_stack *stack, struct sip_tsx *tsx, const struct sip_msg *req,
+		  const struct sip_stack_src *src, void *arg)
+{
+	struct fix *f = arg;
+	struct sip_tsx_reply_prm rp = {.hdrs = pl_from_str("X-Test: 1\r\n")};
+
+	f->nreq++;
+	f->last_src = *src;
+	snprintf(f->last_ruri, sizeof(f->last_ruri), "%.*s", (int)req->ruri.l,
+		 req->ruri.p);
+	assert_int_equal(sip_stack_reply(stack, tsx, 202, "Accepted", &rp), 0);
+}
+
+static void test_dispatch_and_allow(void **state)
+{
+	struct fix *f = *state;
+	struct sockaddr_in to = {.sin_family = AF_INET,
+				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	char req[512], buf[4096];
+	const char *host;
+	int n;
+
+	assert_int_equal(stack_new(f, 1300, "imsd-unit", true), 0);
+	assert_string_equal(sip_stack_allow(f->stack), "ACK, CANCEL");
+	assert_int_equal(sip_stack_method_set(f->stack, SIP_METHOD_MESSAGE, req_h, f), 0);
+	assert_int_equal(sip_stack_method_set(f->stack, SIP_METHOD_ACK, req_h, f),
+			 EINVAL);
+	assert_int_equal(sip_stack_method_set(f->stack, SIP_METHOD_OTHER, req_h, f),
+			 EINVAL);
+	assert_string_equal(sip_stack_allow(f->stack), "ACK, CANCEL, MESSAGE");
+	host = sip_stack_local_uri_host(f->stack, 0);
+	assert_non_null(host);
+	assert_int_equal(sip_stack_sock_count(f->stack), 1);
+	to.sin_port = htons((uint16_t)atoi(strrchr(host, ':') + 1));
+	n = snprintf(
+	    req, sizeof(req),
+	    "MESSAGE sip:%s SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:%u;branch=z9hG4bKd1\r\n"
+	    "From: <sip:a@b>;tag=1\r\nTo: <sip:c@d>\r\nCall-ID: d1\r\nCSeq: 1 MESSAGE\r\n"
+	    "Max-Forwards: 70\r\nContent-Length: 0\r\n\r\n",
+	    host, f->udp_port);
+	assert_int_equal(
+	    sendto(f->udp, req, (size_t)n, 0, (struct sockaddr *)&to, sizeof(to)), n);
+	read_udp(f, buf, sizeof(buf));
+	assert_int_equal(f->nreq, 1);
+	assert_false(f->last_src.reliable);
+	assert_int_equal(f->last_src.conn_id, 0);
+	assert_int_equal(f->last_src.sock_idx, 0);
+	assert_int_equal(ntohs(f->last_src.peer.u.in.sin_port), f->udp_port);
+	assert_true(!strncmp(buf, "SIP/2.0 202 Accepted\r\n", 22));
+	assert_non_null(strstr(buf, "\r\nX-Test: 1\r\nServer: imsd-unit\r\n"));
+	/* local host checks: our address and port, any port, others */
+	assert_true(sip_stack_host_is_local(f->stack, pl_from_str("127.0.0.1"), 0));
+	assert_true(sip_stack_host_is_local(f->stack, pl_from_str("127.0.0.1"),
+					    ntohs(to.sin_port)));
+	assert_false(sip_stack_host_is_local(f->stack, pl_from_str("127.0.0.1"),
+					     (uint16_t)(ntohs(to.sin_port) + 1)));
+	assert_false(sip_stack_host_is_local(f->stack, pl_from_str("127.0.0.2"), 0));
+	assert_false(sip_stack_host_is_local(f->stack, pl_from_str("ims.test"), 0));
+	assert_int_equal(sip_stack_method_set(f->stack, SIP_METHOD_MESSAGE, NULL, NULL),
+			 0);
+	assert_string_equal(sip_stack_allow(f->stack), "ACK, CANCEL");
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test_setup_teardown(test_alloc_errors, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_small_request_over_udp, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_large_request_over_tcp, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_transport_tcp_and_refused, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_user_agent_kept_or_forced, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_request_errors, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_dispatch_and_allow, setup, teardown),
+	};
+
+	return cmocka_run_group_tests_name("sip_stack", tests, NULL, NULL);
+}
