@@ -106,6 +106,10 @@ size_t registrar_user_count(const struct registrar *reg);    /* registered users
 size_t registrar_binding_count(const struct registrar *reg); /* all bindings */
 size_t registrar_challenge_count(const struct registrar *reg);
 size_t registrar_sub_count(const struct registrar *reg);
+/* Bytes the registrar holds: users, bindings (with their strings),
+ * challenges, subscriptions, hash buckets and the expiry heap, counting 16
+ * bytes of allocator overhead per allocation. */
+size_t registrar_mem_usage(const struct registrar *reg);
 
 /* One binding as seen from outside. Views valid during the call only. */
 struct registrar_binding_info {

@@ -413,7 +413,7 @@ enum reg_auth_result reg_auth_check(struct registrar *reg, struct sip_tsx *tsx,
 		}
 		alg = &algo;
 	}
-	if (!have || !pl_isset(cred.nonce) || !pl_isset(cred.response)) {
+	if (!have || !pl_isset(cred.nonce) || (!pl_isset(cred.response) && !pl_isset(cred.auts))) {
 		reg_challenge(reg, tsx, req, u, alg, false);
 		return REG_AUTH_REPLIED;
 	}

@@ -519,3 +519,27 @@ int registrar_user_keys(const struct registrar *reg, const struct hss_user *u,
 	*ik_len = ru->ik_len;
 	return 0;
 }
+
+size_t registrar_mem_usage(const struct registrar *reg)
+{
+	const size_t ovh = 16; /* glibc chunk header, rounded */
+	struct hash_iter it;
+	struct hash_entry *e;
+	size_t n = sizeof(*reg) + ovh;
+
+	n += (hash_buckets(reg->users) + hash_buckets(reg->chals) + hash_buckets(reg->subs)) *
+	     sizeof(void *);
+	n += (size_t)reg->heap_cap * sizeof(*reg->heap);
+	n += hash_count(reg->chals) * (sizeof(struct reg_chal) + ovh);
+	hash_iter_init(&it, reg->users);
+	while ((e = hash_iter_next(&it))) {
+		const struct reg_user *ru = HASH_OBJ(e, struct reg_user, he);
+
+		n += sizeof(*ru) + ovh;
+		for (const struct reg_binding *b = ru->bindings; b; b = b->next)
+			n += sizeof(*b) + b->contact_len + b->callid_len + 2 + ovh;
+		for (const struct reg_sub *s = ru->subs; s; s = s->next)
+			n += sizeof(*s) + ovh + 128;
+	}
+	return n;
+}
