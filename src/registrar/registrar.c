@@ -32,12 +32,12 @@ const size_t registrar_option_tag_count = 2;
 /* One Contact of the request, checked. */
 struct reg_contact {
 	struct sip_addr addr;
-	struct pl instance;     /* +sip.instance, unquoted, may be empty */
+	struct pl instance; /* +sip.instance, unquoted, may be empty */
 	char imei[15];
-	uint32_t expires;       /* requested (0 = remove) */
+	uint32_t expires; /* requested (0 = remove) */
 	uint32_t reg_id;
 	uint16_t q1000;
-	struct reg_binding *b;  /* existing binding it refreshes, or NULL */
+	struct reg_binding *b; /* existing binding it refreshes, or NULL */
 };
 
 struct reg_req {
@@ -144,8 +144,8 @@ static bool reg_binding_same(const struct reg_binding *b, const struct reg_conta
 }
 
 /* Step 4: everything that can refuse the request, before any change. */
-static int reg_contacts_check(struct registrar *reg, struct sip_tsx *tsx, struct reg_user *ru,
-			      struct reg_req *r)
+static int reg_contacts_check(struct registrar *reg, struct sip_tsx *tsx,
+			      struct reg_user *ru, struct reg_req *r)
 {
 	unsigned adds = 0;
 	char hdr[64];
@@ -164,13 +164,15 @@ static int reg_contacts_check(struct registrar *reg, struct sip_tsx *tsx, struct
 		for (size_t j = 0; j < i; j++) {
 			if ((c->b && r->c[j].b == c->b) ||
 			    sip_uri_cmp(r->c[j].addr.uri, c->addr.uri)) {
-				reg_reply(reg, tsx, 400, "Bad Request - duplicate Contact", NULL);
+				reg_reply(reg, tsx, 400,
+					  "Bad Request - duplicate Contact", NULL);
 				return EINVAL;
 			}
 		}
 		if (c->expires && c->expires < reg->min_expires) {
 			struct sip_tsx_reply_prm rp = {0};
-			int n = snprintf(hdr, sizeof(hdr), "Min-Expires: %u\r\n", reg->min_expires);
+			int n = snprintf(hdr, sizeof(hdr), "Min-Expires: %u\r\n",
+					 reg->min_expires);
 
 			rp.hdrs = (struct pl){hdr, (size_t)n};
 			reg_reply(reg, tsx, 423, "Interval Too Brief", &rp);
@@ -179,7 +181,8 @@ static int reg_contacts_check(struct registrar *reg, struct sip_tsx *tsx, struct
 		/* §10.3 step 7: an older CSeq in the same Call-ID is out of order. */
 		if (c->b && pl_eq_str(r->callid, c->b->data + c->b->contact_len + 1) &&
 		    r->cseq <= c->b->cseq) {
-			reg_reply(reg, tsx, 500, "Server Internal Error - CSeq out of order", NULL);
+			reg_reply(reg, tsx, 500,
+				  "Server Internal Error - CSeq out of order", NULL);
 			return EINVAL;
 		}
 		if (!c->b && c->expires)
@@ -208,7 +211,8 @@ static int reg_contact_text(const struct reg_contact *c, struct mbuf *mb)
 }
 
 static struct reg_binding *reg_binding_new(struct registrar *reg, struct reg_user *ru,
-					   const struct reg_contact *c, const struct reg_req *r,
+					   const struct reg_contact *c,
+					   const struct reg_req *r,
 					   const struct sip_stack_src *src)
 {
 	struct reg_binding *b;
@@ -352,8 +356,8 @@ static int reg_ok_hdrs(struct registrar *reg, struct mbuf *mb, const struct reg_
 	for (const struct reg_binding *b = ru->bindings; b && !err; b = b->next) {
 		if (b->terminated)
 			continue;
-		err = mbuf_printf(mb, "Contact: %.*s;expires=%u\r\n", (int)b->contact_len, b->data,
-				  reg_binding_left(reg, b));
+		err = mbuf_printf(mb, "Contact: %.*s;expires=%u\r\n", (int)b->contact_len,
+				  b->data, reg_binding_left(reg, b));
 	}
 	if (!err && ru->bindings)
 		err = reg_assoc_print(reg, mb, ru->u);
@@ -370,8 +374,8 @@ static int reg_ok_hdrs(struct registrar *reg, struct mbuf *mb, const struct reg_
 
 /* Step 2: the user. Returns 0 or the status to answer. */
 static uint16_t reg_user_identify(struct registrar *reg, const struct sip_msg *req,
-				  const struct reg_req *r, struct hss_user **up, uint32_t *impu,
-				  const char **why)
+				  const struct reg_req *r, struct hss_user **up,
+				  uint32_t *impu, const char **why)
 {
 	struct hss_user *cands[REG_CANDS_MAX];
 	struct hss_impu_match m[REG_CANDS_MAX];
@@ -425,8 +429,11 @@ static void reg_log(const struct hss_user *u, const struct reg_user *ru, bool ch
 {
 	const char *id = hss_user_impi(u) ? hss_user_impi(u) : hss_user_imsi(u);
 
-	log_write(LOG_IMS, LOG_LVL_INFO, LOG_DIR_NONE, NULL, "registrar: %s %s (%u binding(s))",
-		  id ? id : "?", !ru->bindings ? "unregistered" : changed ? "registered" : "fetch",
+	log_write(LOG_IMS, LOG_LVL_INFO, LOG_DIR_NONE, NULL,
+		  "registrar: %s %s (%u binding(s))", id ? id : "?",
+		  !ru->bindings ? "unregistered"
+		  : changed	? "registered"
+				: "fetch",
 		  (unsigned)ru->nbind);
 }
 
@@ -471,7 +478,8 @@ out:
 }
 
 void registrar_register_h(struct sip_stack *stack, struct sip_tsx *tsx,
-			  const struct sip_msg *req, const struct sip_stack_src *src, void *arg)
+			  const struct sip_msg *req, const struct sip_stack_src *src,
+			  void *arg)
 {
 	struct registrar *reg = arg;
 	struct reg_user *ru = NULL;
@@ -503,7 +511,8 @@ out:
 	free(r);
 }
 
-int registrar_unregister(struct registrar *reg, const char *id, enum registrar_reason reason)
+int registrar_unregister(struct registrar *reg, const char *id,
+			 enum registrar_reason reason)
 {
 	struct hss_user *cands[REG_CANDS_MAX];
 	struct hss_impu_match m[REG_CANDS_MAX];
@@ -532,8 +541,8 @@ int registrar_unregister(struct registrar *reg, const char *id, enum registrar_r
 			b->event = reason == REGISTRAR_REJECTED ? REG_EV_REJECTED
 								: REG_EV_DEACTIVATED;
 		}
-		reg_sub_terminate_all(reg, ru,
-				      reason == REGISTRAR_REJECTED ? "rejected" : "deactivated");
+		reg_sub_terminate_all(
+		    reg, ru, reason == REGISTRAR_REJECTED ? "rejected" : "deactivated");
 		reg_bindings_purge(reg, ru);
 		reg_log(cands[i], ru, true);
 		reg_user_release(reg, ru);

@@ -48,23 +48,23 @@ struct registrar_ops {
 };
 
 /* Defaults in brackets. */
-#define REGISTRAR_BINDINGS_MAX 16       /* contacts per user */
-#define REGISTRAR_SUBS_MAX 16           /* reg subscriptions per user */
-#define REGISTRAR_CHALLENGE_TTL 30      /* s, lifetime of a nonce */
-#define REGISTRAR_AUTH_RETRIES 1        /* wrong answers before 403 */
+#define REGISTRAR_BINDINGS_MAX 16	   /* contacts per user */
+#define REGISTRAR_SUBS_MAX 16		   /* reg subscriptions per user */
+#define REGISTRAR_CHALLENGE_TTL 30	   /* s, lifetime of a nonce */
+#define REGISTRAR_AUTH_RETRIES 1	   /* wrong answers before 403 */
 #define REGISTRAR_SUB_EXPIRES_DEFAULT 3761 /* RFC 3680 §4.1 */
 
 struct registrar_prm {
 	const struct ims_cfg *cfg; /* binding_expires, subscribe_expires, path, domain */
 	struct hss *hss;
-	struct sip_stack *stack;   /* may be NULL when ops replace it */
+	struct sip_stack *stack;	 /* may be NULL when ops replace it */
 	const struct registrar_ops *ops; /* NULL: the stack; copied */
 	/* Our "host[:port]" for Service-Route and Contact; NULL: the host of
 	 * the first sip_addr (registrar_app_start passes the stack's
 	 * sip_stack_local_uri_host(stack, 0)). */
 	const char *host;
-	uint32_t min_expires;    /* 0 = 1 s; smaller non-zero expires get 423 */
-	uint32_t challenge_ttl;  /* s, 0 = REGISTRAR_CHALLENGE_TTL */
+	uint32_t min_expires;	 /* 0 = 1 s; smaller non-zero expires get 423 */
+	uint32_t challenge_ttl;	 /* s, 0 = REGISTRAR_CHALLENGE_TTL */
 	uint32_t max_challenges; /* pending at once, 0 = max(1024, users) */
 };
 
@@ -73,7 +73,8 @@ int registrar_alloc(struct registrar **regp, const struct registrar_prm *prm);
 /* Request handlers for sip_stack_method_set(..., reg). `stack` may be NULL
  * (tests). */
 void registrar_register_h(struct sip_stack *stack, struct sip_tsx *tsx,
-			  const struct sip_msg *req, const struct sip_stack_src *src, void *arg);
+			  const struct sip_msg *req, const struct sip_stack_src *src,
+			  void *arg);
 void registrar_subscribe_h(struct sip_stack *stack, struct sip_tsx *tsx,
 			   const struct sip_msg *req, const struct sip_stack_src *src,
 			   void *arg);
@@ -97,7 +98,8 @@ void registrar_expire_run(struct registrar *reg);
  * (REGISTRAR_DEACTIVATED, the UE may register again) or rejected
  * (REGISTRAR_REJECTED). ENOENT: unknown or not registered. */
 enum registrar_reason { REGISTRAR_DEACTIVATED = 0, REGISTRAR_REJECTED };
-int registrar_unregister(struct registrar *reg, const char *id, enum registrar_reason reason);
+int registrar_unregister(struct registrar *reg, const char *id,
+			 enum registrar_reason reason);
 
 /* ---- state, for the S-CSCF, the monitor and the API ---- */
 
@@ -113,14 +115,14 @@ size_t registrar_mem_usage(const struct registrar *reg);
 
 /* One binding as seen from outside. Views valid during the call only. */
 struct registrar_binding_info {
-	struct pl contact;  /* Contact value without expires (URI in <>) */
-	struct pl uri;      /* the contact URI */
+	struct pl contact;	   /* Contact value without expires (URI in <>) */
+	struct pl uri;		   /* the contact URI */
 	struct sip_stack_src flow; /* to reach the UE (local address not kept) */
-	uint32_t expires;   /* seconds left */
+	uint32_t expires;	   /* seconds left */
 	uint16_t q1000;
-	uint32_t reg_id;    /* 0 if none */
-	const char *imei;   /* 14 digits or "" */
-	uint32_t id;        /* reginfo contact id */
+	uint32_t reg_id;  /* 0 if none */
+	const char *imei; /* 14 digits or "" */
+	uint32_t id;	  /* reginfo contact id */
 };
 typedef void(registrar_binding_h)(const struct registrar_binding_info *b, void *arg);
 /* Calls h for each binding of u; returns how many. */
@@ -140,7 +142,7 @@ int registrar_monitor_register(struct registrar *reg);
 
 /* The wiring for imsd (registrar_app.c): allocates the registrar on the
  * stack, sets the REGISTER and SUBSCRIBE handlers and the monitor command. */
-int registrar_app_start(struct sip_stack *stack, const struct ims_cfg *cfg, struct hss *hss,
-			struct registrar **regp);
+int registrar_app_start(struct sip_stack *stack, const struct ims_cfg *cfg,
+			struct hss *hss, struct registrar **regp);
 
 #endif

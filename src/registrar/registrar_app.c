@@ -9,15 +9,15 @@
 #include "core/mem.h"
 #include "registrar/registrar.h"
 
-static int registrar_app_request(struct sip_stack *stack, const struct sip_stack_req_prm *prm,
-				 void *arg)
+static int registrar_app_request(struct sip_stack *stack,
+				 const struct sip_stack_req_prm *prm, void *arg)
 {
 	(void)arg;
 	return sip_stack_request(stack, prm, NULL);
 }
 
-int registrar_app_start(struct sip_stack *stack, const struct ims_cfg *cfg, struct hss *hss,
-			struct registrar **regp)
+int registrar_app_start(struct sip_stack *stack, const struct ims_cfg *cfg,
+			struct hss *hss, struct registrar **regp)
 {
 	static const struct registrar_ops ops = {.request = registrar_app_request};
 	struct registrar_prm prm = {.cfg = cfg, .hss = hss, .stack = stack, .ops = &ops};
@@ -33,7 +33,8 @@ int registrar_app_start(struct sip_stack *stack, const struct ims_cfg *cfg, stru
 		return err;
 	err = sip_stack_method_set(stack, SIP_METHOD_REGISTER, registrar_register_h, reg);
 	if (!err)
-		err = sip_stack_method_set(stack, SIP_METHOD_SUBSCRIBE, registrar_subscribe_h, reg);
+		err = sip_stack_method_set(stack, SIP_METHOD_SUBSCRIBE,
+					   registrar_subscribe_h, reg);
 	if (!err)
 		err = registrar_monitor_register(reg);
 	if (err) {

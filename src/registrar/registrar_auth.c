@@ -47,7 +47,7 @@ static bool chal_match(const struct hash_entry *e, const void *key)
 static struct reg_chal *chal_find(struct registrar *reg, const struct hss_user *u)
 {
 	struct hash_entry *e =
-		hash_lookup(reg->chals, hash_u64((uint64_t)(uintptr_t)u), chal_match, u);
+	    hash_lookup(reg->chals, hash_u64((uint64_t)(uintptr_t)u), chal_match, u);
 
 	return e ? HASH_OBJ(e, struct reg_chal, he) : NULL;
 }
@@ -84,7 +84,8 @@ static enum nonce_state nonce_check(const struct registrar *reg, struct pl nonce
 	uint64_t ts = 0;
 
 	if (!nonce.l || nonce.l > DIGEST_NONCE_MAX ||
-	    auth_b64_decode(nonce.p, nonce.l, raw, sizeof(raw), &len) || len < NONCE_TRAILER)
+	    auth_b64_decode(nonce.p, nonce.l, raw, sizeof(raw), &len) ||
+	    len < NONCE_TRAILER)
 		return NONCE_BAD;
 	nonce_mac(reg, raw, len - 8, mac);
 	if (CRYPTO_memcmp(mac, raw + len - 8, 8))
@@ -124,7 +125,8 @@ static struct pl reg_realm(const struct registrar *reg, const struct sip_msg *re
 	return PL("ims");
 }
 
-static int chal_vector(struct reg_chal *c, struct hss_user *u, const struct registrar *reg)
+static int chal_vector(struct reg_chal *c, struct hss_user *u,
+		       const struct registrar *reg)
 {
 	uint8_t raw[NONCE_RAW_MAX];
 	char *b64;
@@ -166,8 +168,9 @@ static int chal_md5(struct reg_chal *c, const struct registrar *reg)
 }
 
 /* A fresh challenge for u (replacing any), answered as 401. */
-static void reg_challenge(struct registrar *reg, struct sip_tsx *tsx, const struct sip_msg *req,
-			  struct hss_user *u, const enum digest_algo *offered, bool stale)
+static void reg_challenge(struct registrar *reg, struct sip_tsx *tsx,
+			  const struct sip_msg *req, struct hss_user *u,
+			  const enum digest_algo *offered, bool stale)
 {
 	struct reg_chal *c = chal_find(reg, u);
 	struct sip_tsx_reply_prm rp;
@@ -178,7 +181,8 @@ static void reg_challenge(struct registrar *reg, struct sip_tsx *tsx, const stru
 
 	err = hss_auth_select(u, offered, &algo);
 	if (err == EPERM) {
-		reg_reply(reg, tsx, 403, "Forbidden - authentication algorithm too weak", NULL);
+		reg_reply(reg, tsx, 403, "Forbidden - authentication algorithm too weak",
+			  NULL);
 		return;
 	}
 	if (err) {
@@ -187,7 +191,8 @@ static void reg_challenge(struct registrar *reg, struct sip_tsx *tsx, const stru
 	}
 	if (!c) {
 		if (hash_count(reg->chals) >= reg->max_chals) {
-			struct sip_tsx_reply_prm busy = {.hdrs = PL("Retry-After: 5\r\n")};
+			struct sip_tsx_reply_prm busy = {.hdrs =
+							     PL("Retry-After: 5\r\n")};
 
 			reg_reply(reg, tsx, 503, "Service Unavailable", &busy);
 			return;
@@ -209,19 +214,22 @@ static void reg_challenge(struct registrar *reg, struct sip_tsx *tsx, const stru
 	if (err) {
 		log_write(LOG_IMS, LOG_LVL_ERROR, LOG_DIR_NONE, NULL,
 			  "registrar: no challenge for %s: %s",
-			  hss_user_impi(u) ? hss_user_impi(u) : hss_user_imsi(u), strerror(err));
+			  hss_user_impi(u) ? hss_user_impi(u) : hss_user_imsi(u),
+			  strerror(err));
 		reg_chal_free(reg, c);
 		reg_reply(reg, tsx, err == ENOKEY ? 403 : 500,
-			  err == ENOKEY ? "Forbidden - no credentials" : "Server Internal Error",
+			  err == ENOKEY ? "Forbidden - no credentials"
+					: "Server Internal Error",
 			  NULL);
 		return;
 	}
 	reg_tmr_set(reg, &c->tmr, reg_now(reg) + (uint64_t)reg->chal_ttl * 1000);
-	n = snprintf(hdr, sizeof(hdr),
-		     "WWW-Authenticate: Digest realm=\"%.*s\", nonce=\"%s\", algorithm=%s%s%s\r\n",
-		     (int)realm.l, realm.p, c->nonce, digest_algo_name(algo),
-		     c->qop == DIGEST_QOP_AUTH ? ", qop=\"auth\"" : "",
-		     stale ? ", stale=TRUE" : "");
+	n = snprintf(
+	    hdr, sizeof(hdr),
+	    "WWW-Authenticate: Digest realm=\"%.*s\", nonce=\"%s\", algorithm=%s%s%s\r\n",
+	    (int)realm.l, realm.p, c->nonce, digest_algo_name(algo),
+	    c->qop == DIGEST_QOP_AUTH ? ", qop=\"auth\"" : "",
+	    stale ? ", stale=TRUE" : "");
 	if (n < 0 || (size_t)n >= sizeof(hdr)) {
 		reg_reply(reg, tsx, 500, "Server Internal Error", NULL);
 		return;
@@ -232,8 +240,9 @@ static void reg_challenge(struct registrar *reg, struct sip_tsx *tsx, const stru
 }
 
 /* RFC 3310 §3.4: the UE rejected SQN. */
-static void reg_resync(struct registrar *reg, struct sip_tsx *tsx, const struct sip_msg *req,
-		       struct reg_chal *c, const struct sip_auth *cred, const enum digest_algo *alg)
+static void reg_resync(struct registrar *reg, struct sip_tsx *tsx,
+		       const struct sip_msg *req, struct reg_chal *c,
+		       const struct sip_auth *cred, const enum digest_algo *alg)
 {
 	uint8_t auts[AKA_AUTS_MAX + 2];
 	uint8_t rand[AKA_RAND_LEN];
@@ -257,8 +266,8 @@ static void reg_resync(struct registrar *reg, struct sip_tsx *tsx, const struct 
 		return;
 	}
 	log_write(LOG_IMS, LOG_LVL_INFO, LOG_DIR_NONE, NULL,
-		  "registrar: SQN resynchronised for %.*s (SQN_MS %llu)", (int)cred->username.l,
-		  cred->username.p, (unsigned long long)sqn_ms);
+		  "registrar: SQN resynchronised for %.*s (SQN_MS %llu)",
+		  (int)cred->username.l, cred->username.p, (unsigned long long)sqn_ms);
 	reg_challenge(reg, tsx, req, u, alg, false);
 }
 
@@ -270,7 +279,7 @@ static bool nc_parse(struct pl nc, uint32_t *v)
 		return false;
 	for (size_t i = 0; i < 8; i++) {
 		char ch = nc.p[i];
-		int d = ch >= '0' && ch <= '9'   ? ch - '0'
+		int d = ch >= '0' && ch <= '9'	 ? ch - '0'
 			: ch >= 'a' && ch <= 'f' ? ch - 'a' + 10
 			: ch >= 'A' && ch <= 'F' ? ch - 'A' + 10
 						 : -1;
@@ -303,8 +312,8 @@ static bool reg_response_ok(const struct reg_chal *c, const struct sip_msg *req,
 	p.nc = cred->nc;
 	p.body = req->body;
 	if (digest_algo_is_aka(p.algo)) {
-		if (digest_aka_password(p.algo, c->xres, c->xres_len, c->ik, c->ik_len, c->ck,
-					c->ck_len, pw, &pwlen))
+		if (digest_aka_password(p.algo, c->xres, c->xres_len, c->ik, c->ik_len,
+					c->ck, c->ck_len, pw, &pwlen))
 			return false;
 		p.password = (struct pl){(const char *)pw, pwlen};
 	} else {
@@ -334,8 +343,8 @@ static void reg_accept(struct reg_chal *c, struct reg_user *ru, uint32_t nc)
 /* Checks an answer to challenge c. */
 static enum reg_auth_result reg_verify(struct registrar *reg, struct sip_tsx *tsx,
 				       const struct sip_msg *req, struct reg_chal *c,
-				       const struct sip_auth *cred, const enum digest_algo *alg,
-				       struct reg_user **rup)
+				       const struct sip_auth *cred,
+				       const enum digest_algo *alg, struct reg_user **rup)
 {
 	uint32_t nc = 0;
 
@@ -347,13 +356,15 @@ static enum reg_auth_result reg_verify(struct registrar *reg, struct sip_tsx *ts
 		reg_challenge(reg, tsx, req, c->u, alg, false);
 		return REG_AUTH_REPLIED;
 	}
-	if (pl_isset(cred->auts) && digest_algo_is_aka((enum digest_algo)c->algo) && !c->done) {
+	if (pl_isset(cred->auts) && digest_algo_is_aka((enum digest_algo)c->algo) &&
+	    !c->done) {
 		reg_resync(reg, tsx, req, c, cred, alg);
 		return REG_AUTH_REPLIED;
 	}
 	if (c->qop == DIGEST_QOP_AUTH) {
 		if (!pl_caseeq_str(cred->qop, "auth") || !pl_isset(cred->cnonce) ||
-		    !nc_parse(cred->nc, &nc) || nc == 0 || (c->done && nc <= c->nc_last)) {
+		    !nc_parse(cred->nc, &nc) || nc == 0 ||
+		    (c->done && nc <= c->nc_last)) {
 			/* nc replay or a missing directive: never reuse this nonce */
 			reg_challenge(reg, tsx, req, c->u, alg, false);
 			return REG_AUTH_REPLIED;
@@ -413,14 +424,16 @@ enum reg_auth_result reg_auth_check(struct registrar *reg, struct sip_tsx *tsx,
 		}
 		alg = &algo;
 	}
-	if (!have || !pl_isset(cred.nonce) || (!pl_isset(cred.response) && !pl_isset(cred.auts))) {
+	if (!have || !pl_isset(cred.nonce) ||
+	    (!pl_isset(cred.response) && !pl_isset(cred.auts))) {
 		reg_challenge(reg, tsx, req, u, alg, false);
 		return REG_AUTH_REPLIED;
 	}
 	c = chal_find(reg, u);
 	if (!c || !pl_eq_str(cred.nonce, c->nonce)) {
 		/* Not the nonce we hold: ours but superseded or old -> stale. */
-		reg_challenge(reg, tsx, req, u, alg, nonce_check(reg, cred.nonce) != NONCE_BAD);
+		reg_challenge(reg, tsx, req, u, alg,
+			      nonce_check(reg, cred.nonce) != NONCE_BAD);
 		return REG_AUTH_REPLIED;
 	}
 	return reg_verify(reg, tsx, req, c, &cred, alg, rup);

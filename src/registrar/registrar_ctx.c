@@ -130,8 +130,8 @@ static void reg_binding_expired(struct registrar *reg, struct reg_binding *b)
 
 	b->terminated = true;
 	b->event = REG_EV_EXPIRED;
-	log_write(LOG_IMS, LOG_LVL_INFO, LOG_DIR_NONE, NULL, "registrar: binding %.*s expired",
-		  (int)b->contact_len, b->data);
+	log_write(LOG_IMS, LOG_LVL_INFO, LOG_DIR_NONE, NULL,
+		  "registrar: binding %.*s expired", (int)b->contact_len, b->data);
 	reg_sub_notify_all(reg, ru);
 	if (!reg_user_active(ru))
 		reg_sub_terminate_all(reg, ru, "noresource");
@@ -309,14 +309,15 @@ static int reg_request_none(struct sip_stack *stack, const struct sip_stack_req_
 	return ENOTCONN;
 }
 
-int reg_reply(struct registrar *reg, struct sip_tsx *tsx, uint16_t scode, const char *reason,
-	      const struct sip_tsx_reply_prm *prm)
+int reg_reply(struct registrar *reg, struct sip_tsx *tsx, uint16_t scode,
+	      const char *reason, const struct sip_tsx_reply_prm *prm)
 {
 	int err = reg->ops.reply(tsx, scode, reason, prm, reg->ops.arg);
 
 	if (err)
 		log_write(LOG_IMS, LOG_LVL_WARN, LOG_DIR_NONE, NULL,
-			  "registrar: cannot send %u %s: %s", scode, reason, strerror(err));
+			  "registrar: cannot send %u %s: %s", scode, reason,
+			  strerror(err));
 	return err;
 }
 
@@ -403,8 +404,8 @@ int registrar_alloc(struct registrar **regp, const struct registrar_prm *prm)
 	reg->min_expires = prm->min_expires ? prm->min_expires : 1;
 	reg->chal_ttl = prm->challenge_ttl ? prm->challenge_ttl : REGISTRAR_CHALLENGE_TTL;
 	users = hss_user_count(prm->hss);
-	reg->max_chals = prm->max_challenges ? prm->max_challenges
-					     : (users > 1024 ? users : 1024);
+	reg->max_chals =
+	    prm->max_challenges ? prm->max_challenges : (users > 1024 ? users : 1024);
 	reg->next_id = 1;
 	err = reg_names_set(reg, prm);
 	if (err)
@@ -527,7 +528,8 @@ size_t registrar_mem_usage(const struct registrar *reg)
 	struct hash_entry *e;
 	size_t n = sizeof(*reg) + ovh;
 
-	n += (hash_buckets(reg->users) + hash_buckets(reg->chals) + hash_buckets(reg->subs)) *
+	n += (hash_buckets(reg->users) + hash_buckets(reg->chals) +
+	      hash_buckets(reg->subs)) *
 	     sizeof(void *);
 	n += (size_t)reg->heap_cap * sizeof(*reg->heap);
 	n += hash_count(reg->chals) * (sizeof(struct reg_chal) + ovh);

@@ -60,33 +60,33 @@ struct reg_binding {
 	struct reg_binding *next;
 	struct reg_user *user; /* borrowed back-pointer */
 	struct reg_flow flow;
-	uint32_t id;      /* reginfo contact id */
-	uint32_t cseq;    /* of the last REGISTER that touched it */
+	uint32_t id;	  /* reginfo contact id */
+	uint32_t cseq;	  /* of the last REGISTER that touched it */
 	uint32_t reg_id;  /* RFC 5626 reg-id, 0 if none */
 	uint32_t expires; /* granted, seconds (for "shortened") */
 	uint16_t q1000;
-	uint8_t event;    /* enum reg_event, the last one */
-	bool terminated;  /* being removed: reported once, then freed */
-	char imei[15];    /* TAC+SNR digits, "" if none */
+	uint8_t event;	 /* enum reg_event, the last one */
+	bool terminated; /* being removed: reported once, then freed */
+	char imei[15];	 /* TAC+SNR digits, "" if none */
 	uint16_t contact_len, callid_len;
-	char data[];      /* contact value (no expires) '\0' Call-ID '\0' */
+	char data[]; /* contact value (no expires) '\0' Call-ID '\0' */
 };
 
 /* One reg subscription (a dialog). Owned by the watched reg_user. */
 struct reg_sub {
 	struct reg_tmr tmr;
-	struct hash_entry he;   /* registrar.subs, by Call-ID */
+	struct hash_entry he; /* registrar.subs, by Call-ID */
 	struct reg_sub *next;
-	struct reg_user *user;  /* watched user, borrowed */
-	struct reg_flow flow;   /* the subscriber's flow */
-	uint32_t cseq;          /* our last NOTIFY CSeq */
-	uint32_t version;       /* reginfo version of the next NOTIFY */
-	uint32_t expires;       /* granted */
+	struct reg_user *user; /* watched user, borrowed */
+	struct reg_flow flow;  /* the subscriber's flow */
+	uint32_t cseq;	       /* our last NOTIFY CSeq */
+	uint32_t version;      /* reginfo version of the next NOTIFY */
+	uint32_t expires;      /* granted */
 	uint32_t remote_cseq;
 	bool terminated;
 	/* views into data[], NUL-terminated: */
 	const char *callid, *local_tag, *remote_tag, *remote_uri, *local_uri, *target,
-		*routes, *event_id;
+	    *routes, *event_id;
 	char data[];
 };
 
@@ -107,10 +107,10 @@ struct reg_chal {
 	struct reg_tmr tmr;
 	struct hash_entry he; /* registrar.chals, by hss_user */
 	struct hss_user *u;
-	uint8_t algo;     /* enum digest_algo */
-	uint8_t qop;      /* enum digest_qop */
-	uint8_t fails;    /* wrong answers so far (carried to the next challenge) */
-	bool done;        /* answered correctly: only reusable with nc > nc_last */
+	uint8_t algo;  /* enum digest_algo */
+	uint8_t qop;   /* enum digest_qop */
+	uint8_t fails; /* wrong answers so far (carried to the next challenge) */
+	bool done;     /* answered correctly: only reusable with nc > nc_last */
 	uint32_t nc_last;
 	uint8_t rand[AKA_RAND_LEN];
 	uint8_t xres[32], ck[32], ik[32];
@@ -123,19 +123,19 @@ struct registrar {
 	struct hss *hss;
 	struct sip_stack *stack;
 	struct registrar_ops ops;
-	char host[128];      /* our host[:port] */
+	char host[128]; /* our host[:port] */
 	char realm[256];
 	uint32_t min_expires, chal_ttl, max_chals;
-	uint32_t next_id;    /* binding ids and tags */
+	uint32_t next_id; /* binding ids and tags */
 	size_t nbindings;
-	uint8_t secret[32];  /* nonce MAC key */
-	struct hash *users;  /* reg_user by hss_user pointer */
-	struct hash *chals;  /* reg_chal by hss_user pointer */
-	struct hash *subs;   /* reg_sub by Call-ID */
+	uint8_t secret[32]; /* nonce MAC key */
+	struct hash *users; /* reg_user by hss_user pointer */
+	struct hash *chals; /* reg_chal by hss_user pointer */
+	struct hash *subs;  /* reg_sub by Call-ID */
 	struct reg_tmr **heap;
 	uint32_t heap_n, heap_cap;
 	struct loop_timer *timer;
-	uint64_t timer_due;  /* 0 = not armed */
+	uint64_t timer_due; /* 0 = not armed */
 };
 
 /* registrar_ctx.c: users, bindings, heap */
@@ -151,15 +151,15 @@ void reg_binding_unlink(struct registrar *reg, struct reg_binding *b);
 void reg_bindings_purge(struct registrar *reg, struct reg_user *ru); /* terminated ones */
 void reg_flow_set(struct reg_flow *f, const struct sip_stack_src *src);
 void reg_flow_get(const struct reg_flow *f, struct sip_stack_src *src);
-int reg_reply(struct registrar *reg, struct sip_tsx *tsx, uint16_t scode, const char *reason,
-	      const struct sip_tsx_reply_prm *prm);
+int reg_reply(struct registrar *reg, struct sip_tsx *tsx, uint16_t scode,
+	      const char *reason, const struct sip_tsx_reply_prm *prm);
 void reg_chal_free(struct registrar *reg, struct reg_chal *c);
 void reg_sub_free(struct registrar *reg, struct reg_sub *s);
 
 /* registrar_auth.c */
 enum reg_auth_result {
-	REG_AUTH_OK = 0,   /* credentials verified (or not required) */
-	REG_AUTH_REPLIED,  /* a 401/403/500/503 was sent */
+	REG_AUTH_OK = 0,  /* credentials verified (or not required) */
+	REG_AUTH_REPLIED, /* a 401/403/500/503 was sent */
 };
 enum reg_auth_result reg_auth_check(struct registrar *reg, struct sip_tsx *tsx,
 				    const struct sip_msg *req, struct hss_user *u,
@@ -167,7 +167,8 @@ enum reg_auth_result reg_auth_check(struct registrar *reg, struct sip_tsx *tsx,
 
 /* registrar_sub.c */
 void reg_sub_notify_all(struct registrar *reg, struct reg_user *ru);
-void reg_sub_terminate_all(struct registrar *reg, struct reg_user *ru, const char *reason);
+void reg_sub_terminate_all(struct registrar *reg, struct reg_user *ru,
+			   const char *reason);
 void reg_sub_expired(struct registrar *reg, struct reg_sub *s);
 int reg_reginfo_build(const struct registrar *reg, struct mbuf *mb, struct reg_user *ru,
 		      uint32_t version);

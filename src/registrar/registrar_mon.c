@@ -16,7 +16,8 @@ static const char *flow_proto(const struct reg_flow *f)
 	return f->reliable ? "tcp" : "udp";
 }
 
-static int user_print(const struct registrar *reg, struct mbuf *mb, const struct hss_user *u)
+static int user_print(const struct registrar *reg, struct mbuf *mb,
+		      const struct hss_user *u)
 {
 	const struct reg_user *ru = reg_user_find(reg, u);
 	const char *impi = hss_user_impi(u), *imsi = hss_user_imsi(u);
@@ -28,8 +29,9 @@ static int user_print(const struct registrar *reg, struct mbuf *mb, const struct
 			  registered ? "registered" : "not registered");
 	if (!err && registered)
 		err = mbuf_printf(mb, "  auth=%s",
-				  ru->algo >= 0 ? digest_algo_name((enum digest_algo)ru->algo)
-						: "none");
+				  ru->algo >= 0
+				      ? digest_algo_name((enum digest_algo)ru->algo)
+				      : "none");
 	if (!err && ru && ru->nsub)
 		err = mbuf_printf(mb, "  reg-subscriptions=%u", ru->nsub);
 	if (!err)
@@ -41,7 +43,8 @@ static int user_print(const struct registrar *reg, struct mbuf *mb, const struct
 	}
 	if (!err)
 		err = mbuf_write_str(mb, "\n");
-	for (const struct reg_binding *b = ru ? ru->bindings : NULL; b && !err; b = b->next) {
+	for (const struct reg_binding *b = ru ? ru->bindings : NULL; b && !err;
+	     b = b->next) {
 		char peer[NET_ADDR_STRLEN];
 		struct sip_stack_src src;
 		struct sip_addr a;
@@ -53,9 +56,10 @@ static int user_print(const struct registrar *reg, struct mbuf *mb, const struct
 			c = a.uri;
 		reg_flow_get(&b->flow, &src);
 		net_addr_print(&src.peer, peer, sizeof(peer));
-		err = mbuf_printf(mb, "  contact c%u: %.*s  %s %s  expires=%us  q=%u.%03u", b->id,
-				  (int)c.l, c.p, flow_proto(&b->flow), peer,
-				  reg_binding_left(reg, b), b->q1000 / 1000, b->q1000 % 1000);
+		err = mbuf_printf(
+		    mb, "  contact c%u: %.*s  %s %s  expires=%us  q=%u.%03u", b->id,
+		    (int)c.l, c.p, flow_proto(&b->flow), peer, reg_binding_left(reg, b),
+		    b->q1000 / 1000, b->q1000 % 1000);
 		if (!err && b->imei[0])
 			err = mbuf_printf(mb, "  imei=%s", b->imei);
 		if (!err && b->reg_id)
@@ -98,8 +102,8 @@ int registrar_users_print(const struct registrar *reg, struct mbuf *mb, const ch
 		err = user_print(reg, mb, u);
 	}
 	if (!err)
-		err = mbuf_printf(mb, "%u user(s), %u registered, %zu binding(s)\n", n, nreg,
-				  reg->nbindings);
+		err = mbuf_printf(mb, "%u user(s), %u registered, %zu binding(s)\n", n,
+				  nreg, reg->nbindings);
 	return err;
 }
 
@@ -126,14 +130,14 @@ static int users_cmd_h(int argc, char **argv, struct mbuf *out, void *arg)
 }
 
 static const struct monitor_cmd users_cmd[] = {{
-	.name = "users",
-	.usage = "[IMPI|IMPU]",
-	.summary = "list the user database and the registration state",
-	.help = "users             every user: IMPI, IMSI, IMPUs, state, bindings\n"
-		"users IMPI|IMPU   one user (all multi_sim entries sharing it)\n"
-		"A binding line shows the contact URI, the transport and peer it was\n"
-		"registered from, the seconds left, q, the IMEI and reg-id if any.",
-	.h = users_cmd_h,
+    .name = "users",
+    .usage = "[IMPI|IMPU]",
+    .summary = "list the user database and the registration state",
+    .help = "users             every user: IMPI, IMSI, IMPUs, state, bindings\n"
+	    "users IMPI|IMPU   one user (all multi_sim entries sharing it)\n"
+	    "A binding line shows the contact URI, the transport and peer it was\n"
+	    "registered from, the seconds left, q, the IMEI and reg-id if any.",
+    .h = users_cmd_h,
 }};
 
 int registrar_monitor_register(struct registrar *reg)

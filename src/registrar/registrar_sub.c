@@ -34,8 +34,8 @@
 #include "registrar/registrar_int.h"
 
 static const char *const reg_event_names[] = {
-	"registered",  "created",   "refreshed",    "shortened", "expired",
-	"deactivated", "probation", "unregistered", "rejected",
+    "registered",  "created",	"refreshed",	"shortened", "expired",
+    "deactivated", "probation", "unregistered", "rejected",
 };
 
 const char *reg_event_name(enum reg_event ev)
@@ -116,11 +116,12 @@ int reg_reginfo_build(const struct registrar *reg, struct mbuf *mb, struct reg_u
 		active |= !b->terminated;
 	if (n > 64)
 		n = 64;
-	err = mbuf_printf(mb,
-			  "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
-			  "<reginfo xmlns=\"urn:ietf:params:xml:ns:reginfo\" version=\"%u\" "
-			  "state=\"full\">\n",
-			  version);
+	err = mbuf_printf(
+	    mb,
+	    "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+	    "<reginfo xmlns=\"urn:ietf:params:xml:ns:reginfo\" version=\"%u\" "
+	    "state=\"full\">\n",
+	    version);
 	for (size_t i = 0; i < n && !err; i++) {
 		if (hss_impu_uri(reg->hss, ru->u, idx[i], uri, sizeof(uri)))
 			continue;
@@ -156,20 +157,21 @@ static int notify_build(const struct registrar *reg, struct mbuf *mb, struct reg
 	if (!err && s->routes[0])
 		err = mbuf_printf(mb, "Route: %s\r\n", s->routes);
 	if (!err)
-		err = mbuf_printf(mb,
-				  "Max-Forwards: 70\r\n"
-				  "From: %s;tag=%s\r\n"
-				  "To: %s;tag=%s\r\n"
-				  "Call-ID: %s\r\n"
-				  "CSeq: %u NOTIFY\r\n"
-				  "Event: reg%s%s\r\n"
-				  "Subscription-State: %s\r\n"
-				  "Contact: <sip:%s>\r\n"
-				  "Content-Type: application/reginfo+xml\r\n"
-				  "Content-Length: %zu\r\n\r\n",
-				  s->local_uri, s->local_tag, s->remote_uri, s->remote_tag,
-				  s->callid, s->cseq, s->event_id[0] ? ";id=" : "", s->event_id,
-				  substate, reg->host, body.end);
+		err =
+		    mbuf_printf(mb,
+				"Max-Forwards: 70\r\n"
+				"From: %s;tag=%s\r\n"
+				"To: %s;tag=%s\r\n"
+				"Call-ID: %s\r\n"
+				"CSeq: %u NOTIFY\r\n"
+				"Event: reg%s%s\r\n"
+				"Subscription-State: %s\r\n"
+				"Contact: <sip:%s>\r\n"
+				"Content-Type: application/reginfo+xml\r\n"
+				"Content-Length: %zu\r\n\r\n",
+				s->local_uri, s->local_tag, s->remote_uri, s->remote_tag,
+				s->callid, s->cseq, s->event_id[0] ? ";id=" : "",
+				s->event_id, substate, reg->host, body.end);
 	if (!err)
 		err = mbuf_write(mb, body.buf, body.end);
 	mbuf_reset(&body);
@@ -198,7 +200,8 @@ static void notify_send(struct registrar *reg, struct reg_sub *s, const char *su
 	}
 	if (err)
 		log_write(LOG_IMS, LOG_LVL_WARN, LOG_DIR_NONE, NULL,
-			  "registrar: NOTIFY for %s not sent: %s", s->callid, strerror(err));
+			  "registrar: NOTIFY for %s not sent: %s", s->callid,
+			  strerror(err));
 	mbuf_reset(&mb);
 }
 
@@ -206,7 +209,8 @@ static void notify_active(struct registrar *reg, struct reg_sub *s)
 {
 	char st[64];
 	uint64_t now = reg_now(reg);
-	uint32_t left = s->tmr.due > now ? (uint32_t)((s->tmr.due - now + 999) / 1000) : 0;
+	uint32_t left =
+	    s->tmr.due > now ? (uint32_t)((s->tmr.due - now + 999) / 1000) : 0;
 
 	snprintf(st, sizeof(st), "active;expires=%u", left);
 	notify_send(reg, s, st);
@@ -273,10 +277,11 @@ static bool sub_match(const struct hash_entry *e, const void *key)
 	return pl_eq_str(*callid, s->callid);
 }
 
-static struct reg_sub *sub_find(struct registrar *reg, struct pl callid, struct pl local_tag)
+static struct reg_sub *sub_find(struct registrar *reg, struct pl callid,
+				struct pl local_tag)
 {
-	struct hash_entry *e = hash_lookup(reg->subs, hash_bytes(callid.p, callid.l), sub_match,
-					   &callid);
+	struct hash_entry *e =
+	    hash_lookup(reg->subs, hash_bytes(callid.p, callid.l), sub_match, &callid);
 
 	for (; e; e = hash_lookup_next(reg->subs, e, sub_match, &callid)) {
 		struct reg_sub *s = HASH_OBJ(e, struct reg_sub, he);
@@ -287,8 +292,8 @@ static struct reg_sub *sub_find(struct registrar *reg, struct pl callid, struct 
 	return NULL;
 }
 
-void registrar_notify_resp_h(struct sip_tsx *tsx, const struct sip_msg *resp, uint16_t scode,
-			     void *arg)
+void registrar_notify_resp_h(struct sip_tsx *tsx, const struct sip_msg *resp,
+			     uint16_t scode, void *arg)
 {
 	const struct sip_msg *m = resp ? resp : (tsx ? sip_tsx_req(tsx) : NULL);
 	struct registrar *reg = arg;
@@ -310,7 +315,8 @@ void registrar_notify_resp_h(struct sip_tsx *tsx, const struct sip_msg *resp, ui
 	if (!s)
 		return;
 	log_write(LOG_IMS, LOG_LVL_INFO, LOG_DIR_NONE, NULL,
-		  "registrar: NOTIFY answered %u, subscription %s removed", scode, s->callid);
+		  "registrar: NOTIFY answered %u, subscription %s removed", scode,
+		  s->callid);
 	ru = s->user;
 	reg_sub_free(reg, s);
 	reg_user_release(reg, ru);
@@ -333,7 +339,8 @@ static uint16_t sub_req_read(const struct sip_msg *req, struct sub_req *r)
 
 	memset(r, 0, sizeof(*r));
 	h = sip_msg_hdr(req, SIP_HDR_EVENT);
-	if (!h || sip_event_decode(&r->ev, h->val) || !pl_caseeq_str(r->ev.package, "reg"))
+	if (!h || sip_event_decode(&r->ev, h->val) ||
+	    !pl_caseeq_str(r->ev.package, "reg"))
 		return 489;
 	h = sip_msg_hdr(req, SIP_HDR_TO);
 	if (!h || sip_addr_decode(&r->to, h->val))
@@ -410,7 +417,8 @@ static int sub_routes(const struct sip_msg *req, struct mbuf *mb)
 
 	for (const struct sip_hdr *h = sip_msg_hdr(req, SIP_HDR_RECORD_ROUTE); h && !err;
 	     h = sip_msg_hdr_next(req, h))
-		err = mbuf_printf(mb, "%s%.*s", mb->end ? ", " : "", (int)h->val.l, h->val.p);
+		err = mbuf_printf(mb, "%s%.*s", mb->end ? ", " : "", (int)h->val.l,
+				  h->val.p);
 	return err;
 }
 
@@ -444,7 +452,8 @@ static struct reg_sub *sub_new(struct registrar *reg, const struct sip_msg *req,
 	SUB_PUT(remote_uri, "<%.*s>", (int)r->from.uri.l, r->from.uri.p);
 	SUB_PUT(local_uri, "<%.*s>", (int)r->to.uri.l, r->to.uri.p);
 	SUB_PUT(target, "%.*s", (int)r->target.l, r->target.p);
-	SUB_PUT(routes, "%.*s", (int)routes.end, routes.buf ? (const char *)routes.buf : "");
+	SUB_PUT(routes, "%.*s", (int)routes.end,
+		routes.buf ? (const char *)routes.buf : "");
 	SUB_PUT(event_id, "%.*s", (int)r->ev.id.l, r->ev.id.p);
 #undef SUB_PUT
 	s->tmr.kind = REG_TMR_SUB;
@@ -465,8 +474,8 @@ static void sub_reply_ok(struct registrar *reg, struct sip_tsx *tsx, struct reg_
 {
 	struct sip_tsx_reply_prm rp;
 	char hdrs[512];
-	int n = snprintf(hdrs, sizeof(hdrs), "Expires: %u\r\nContact: <sip:%s>\r\n", expires,
-			 reg->host);
+	int n = snprintf(hdrs, sizeof(hdrs), "Expires: %u\r\nContact: <sip:%s>\r\n",
+			 expires, reg->host);
 
 	memset(&rp, 0, sizeof(rp));
 	rp.hdrs = (struct pl){hdrs, n > 0 && (size_t)n < sizeof(hdrs) ? (size_t)n : 0};
@@ -493,7 +502,8 @@ static void sub_refresh(struct registrar *reg, struct sip_tsx *tsx, struct reg_s
 }
 
 void registrar_subscribe_h(struct sip_stack *stack, struct sip_tsx *tsx,
-			   const struct sip_msg *req, const struct sip_stack_src *src, void *arg)
+			   const struct sip_msg *req, const struct sip_stack_src *src,
+			   void *arg)
 {
 	struct registrar *reg = arg;
 	struct hss_user *u;
@@ -515,7 +525,8 @@ void registrar_subscribe_h(struct sip_stack *stack, struct sip_tsx *tsx,
 			return;
 		}
 		if (r.cseq <= s->remote_cseq) {
-			reg_reply(reg, tsx, 500, "Server Internal Error - CSeq out of order", NULL);
+			reg_reply(reg, tsx, 500,
+				  "Server Internal Error - CSeq out of order", NULL);
 			return;
 		}
 		s->remote_cseq = r.cseq;

@@ -30,25 +30,25 @@
 #define XOR_K "000102030405060708090a0b0c0d0e0f"
 
 static const char *USERS =
-	"'domain': 'ims.test', 'binding_expires': 3600, 'path': 'sip:pcscf.ims.test',"
-	"'ue_db': ["
-	/* 0 */ "{'imsi': '001010000000001', 'impi': 'alice@ims.test', 'K': '" MIL_K
-	"', 'opc': '" MIL_OPC "', 'authent_qop': 'auth',"
-	" 'impu': ['sip:alice', {'impu': 'tel:+33100000001', 'preferred': true}, "
-	"{'impu': 'sip:hidden', 'associated': false}]},"
-	/* 1 */ "{'imsi': '001010000000002', 'impi': 'bob@ims.test', 'K': '" MIL_K
-	"', 'opc': '" MIL_OPC "', 'authent_type': 'AKAv2', 'impu': ['sip:bob']},"
-	/* 2 */ "{'imsi': '001010000000003', 'impi': 'carol@ims.test', 'pwd': 'secret',"
-	" 'authent_qop': 'auth', 'impu': ['sip:carol']},"
-	/* 3 */ "{'imsi': '001010000000004', 'impi': 'dave@ims.test', 'authent_type': 'none',"
-	" 'impu': ['sip:dave']},"
-	/* 4, 5 */ "{'imsi': '001010000000005', 'multi_sim': true, 'sim_algo': 'xor', 'K': '" XOR_K
-	"', 'impu': [{'impu': 'sip:sim', 'imei': '35000000-000001-0'}]},"
-	"{'imsi': '001010000000005', 'multi_sim': true, 'sim_algo': 'xor', 'K': '" XOR_K
-	"', 'impu': [{'impu': 'sip:sim', 'imei': '35000000-000002-0'}]},"
-	/* 6 */ "{'imsi': '001010000000007', 'impi': 'erin@ims.test', 'pwd': 'pw', "
-	"'impu': ['sip:erin']}"
-	"]";
+    "'domain': 'ims.test', 'binding_expires': 3600, 'path': 'sip:pcscf.ims.test',"
+    "'ue_db': ["
+    /* 0 */ "{'imsi': '001010000000001', 'impi': 'alice@ims.test', 'K': '" MIL_K
+    "', 'opc': '" MIL_OPC "', 'authent_qop': 'auth',"
+    " 'impu': ['sip:alice', {'impu': 'tel:+33100000001', 'preferred': true}, "
+    "{'impu': 'sip:hidden', 'associated': false}]},"
+    /* 1 */ "{'imsi': '001010000000002', 'impi': 'bob@ims.test', 'K': '" MIL_K
+    "', 'opc': '" MIL_OPC "', 'authent_type': 'AKAv2', 'impu': ['sip:bob']},"
+    /* 2 */ "{'imsi': '001010000000003', 'impi': 'carol@ims.test', 'pwd': 'secret',"
+    " 'authent_qop': 'auth', 'impu': ['sip:carol']},"
+    /* 3 */ "{'imsi': '001010000000004', 'impi': 'dave@ims.test', 'authent_type': 'none',"
+    " 'impu': ['sip:dave']},"
+    /* 4, 5 */ "{'imsi': '001010000000005', 'multi_sim': true, 'sim_algo': 'xor', 'K': "
+	       "'" XOR_K "', 'impu': [{'impu': 'sip:sim', 'imei': '35000000-000001-0'}]},"
+    "{'imsi': '001010000000005', 'multi_sim': true, 'sim_algo': 'xor', 'K': '" XOR_K
+    "', 'impu': [{'impu': 'sip:sim', 'imei': '35000000-000002-0'}]},"
+    /* 6 */ "{'imsi': '001010000000007', 'impi': 'erin@ims.test', 'pwd': 'pw', "
+    "'impu': ['sip:erin']}"
+    "]";
 
 /* ---- fixture ---- */
 
@@ -61,7 +61,7 @@ static struct {
 	struct ims_cfg *cfg;
 	struct hss *hss;
 	struct registrar *reg;
-	const struct sip_msg *cur;   /* request being handled */
+	const struct sip_msg *cur; /* request being handled */
 	struct sent replies[64];
 	size_t nreplies;
 	struct sent reqs[64];
@@ -107,7 +107,8 @@ static int fake_reply(struct sip_tsx *tsx, uint16_t scode, const char *reason,
 	return 0;
 }
 
-static int fake_request(struct sip_stack *stack, const struct sip_stack_req_prm *prm, void *arg)
+static int fake_request(struct sip_stack *stack, const struct sip_stack_req_prm *prm,
+			void *arg)
 {
 	char buf[65536];
 	int n;
@@ -269,7 +270,8 @@ static struct sip_auth chal_get(const struct sent *r)
 
 static bool hdr_has(const struct sip_msg *m, enum sip_hdr_id id, const char *text)
 {
-	for (const struct sip_hdr *h = sip_msg_hdr(m, id); h; h = sip_msg_hdr_next(m, h)) {
+	for (const struct sip_hdr *h = sip_msg_hdr(m, id); h;
+	     h = sip_msg_hdr_next(m, h)) {
 		if (pl_casefind(h->val, text) >= 0)
 			return true;
 	}
@@ -280,8 +282,8 @@ static bool hdr_has(const struct sip_msg *m, enum sip_hdr_id id, const char *tex
 struct ue {
 	struct aka_cred cred;
 	const char *impi;
-	const char *pwd;     /* MD5 */
-	bool wrong;          /* answer with a wrong RES/password */
+	const char *pwd; /* MD5 */
+	bool wrong;	 /* answer with a wrong RES/password */
 	uint32_t nc;
 	uint8_t res[32], ck[32], ik[32];
 	size_t res_len, ck_len, ik_len;
@@ -318,8 +320,9 @@ static int ue_answer(struct ue *ue, const struct sip_auth *a, char *out, size_t 
 		size_t sdlen;
 		struct aka_vector v;
 
-		assert_int_equal(
-			digest_aka_nonce_decode(a->nonce, 16, rand, autn, sd, sizeof(sd), &sdlen), 0);
+		assert_int_equal(digest_aka_nonce_decode(a->nonce, 16, rand, autn, sd,
+							 sizeof(sd), &sdlen),
+				 0);
 		rc = aka_autn_check(&ue->cred, rand, autn, 16, &v);
 		if (rc)
 			return rc;
@@ -331,8 +334,9 @@ static int ue_answer(struct ue *ue, const struct sip_auth *a, char *out, size_t 
 		ue->ik_len = v.ik_len;
 		if (ue->wrong)
 			ue->res[0] ^= 1;
-		assert_int_equal(digest_aka_password(algo, ue->res, ue->res_len, ue->ik, ue->ik_len,
-						     ue->ck, ue->ck_len, pw, &pwlen),
+		assert_int_equal(digest_aka_password(algo, ue->res, ue->res_len, ue->ik,
+						     ue->ik_len, ue->ck, ue->ck_len, pw,
+						     &pwlen),
 				 0);
 		p.password = (struct pl){(const char *)pw, pwlen};
 		aka_vector_wipe(&v);
@@ -408,20 +412,22 @@ static void test_aka_v1_flow(void **state)
 	r = alice_register(&ue, "Supported: path\r\n" CONTACT_A);
 	assert_int_equal(r->scode, 200);
 	assert_true(registrar_is_registered(T.reg, hss_user_at(T.hss, 0)));
-	assert_true(hdr_has(r->msg, SIP_HDR_CONTACT, "<sip:alice@127.0.0.1:5070>;expires=3600"));
+	assert_true(
+	    hdr_has(r->msg, SIP_HDR_CONTACT, "<sip:alice@127.0.0.1:5070>;expires=3600"));
 	/* P-Associated-URI: preferred first, associated:false left out */
 	assert_int_equal(sip_msg_hdr_count(r->msg, SIP_HDR_P_ASSOCIATED_URI), 2);
 	assert_true(pl_eq_str(sip_msg_hdr(r->msg, SIP_HDR_P_ASSOCIATED_URI)->val,
 			      "<tel:+33100000001>"));
 	assert_false(hdr_has(r->msg, SIP_HDR_P_ASSOCIATED_URI, "hidden"));
-	assert_true(hdr_has(r->msg, SIP_HDR_SERVICE_ROUTE, "<sip:orig@127.0.0.1:5060;lr>"));
+	assert_true(
+	    hdr_has(r->msg, SIP_HDR_SERVICE_ROUTE, "<sip:orig@127.0.0.1:5060;lr>"));
 	assert_true(hdr_has(r->msg, SIP_HDR_PATH, "<sip:pcscf.ims.test;lr>"));
 	assert_non_null(sip_msg_hdr(r->msg, SIP_HDR_DATE));
 	assert_int_equal(registrar_user_algo(T.reg, hss_user_at(T.hss, 0)),
 			 DIGEST_ALGO_AKAV1_MD5);
 	/* CK/IK kept with the registration, same as the USIM's */
-	assert_int_equal(registrar_user_keys(T.reg, hss_user_at(T.hss, 0), ck, &ckl, ik, &ikl),
-			 0);
+	assert_int_equal(
+	    registrar_user_keys(T.reg, hss_user_at(T.hss, 0), ck, &ckl, ik, &ikl), 0);
 	assert_int_equal(ckl, 16);
 	assert_memory_equal(ck, ue.ck, 16);
 	assert_memory_equal(ik, ue.ik, 16);
@@ -450,16 +456,18 @@ static void test_aka_v2_and_weak_offer(void **state)
 	(void)state;
 	ue_milenage(&ue, "bob@ims.test");
 	/* bob requires AKAv2: an MD5 offer is refused */
-	r = do_register("sip:bob@ims.test",
-			"Authorization: Digest username=\"bob@ims.test\", realm=\"ims.test\", "
-			"nonce=\"\", uri=\"sip:ims.test\", response=\"\", algorithm=MD5\r\n"
-			"Contact: <sip:bob@127.0.0.1:5071>\r\n");
+	r = do_register(
+	    "sip:bob@ims.test",
+	    "Authorization: Digest username=\"bob@ims.test\", realm=\"ims.test\", "
+	    "nonce=\"\", uri=\"sip:ims.test\", response=\"\", algorithm=MD5\r\n"
+	    "Contact: <sip:bob@127.0.0.1:5071>\r\n");
 	assert_int_equal(r->scode, 403);
 	/* AKAv2-SHA-256 offered: accepted since it is above AKAv2 */
-	snprintf(hdrs, sizeof(hdrs),
-		 "Authorization: Digest username=\"bob@ims.test\", realm=\"ims.test\", "
-		 "nonce=\"\", uri=\"sip:ims.test\", response=\"\", algorithm=AKAv2-SHA-256\r\n"
-		 "Contact: <sip:bob@127.0.0.1:5071>\r\n");
+	snprintf(
+	    hdrs, sizeof(hdrs),
+	    "Authorization: Digest username=\"bob@ims.test\", realm=\"ims.test\", "
+	    "nonce=\"\", uri=\"sip:ims.test\", response=\"\", algorithm=AKAv2-SHA-256\r\n"
+	    "Contact: <sip:bob@127.0.0.1:5071>\r\n");
 	r = do_register("sip:bob@ims.test", hdrs);
 	assert_int_equal(r->scode, 401);
 	a = chal_get(r);
@@ -517,7 +525,8 @@ static void test_md5_flow_and_wrong_password(void **state)
 	ue_answer(&ue, &a, auth, sizeof(auth), "Contact: <sip:carol@127.0.0.1:5072>\r\n");
 	r = do_register("sip:carol@ims.test", auth);
 	assert_int_equal(r->scode, 200);
-	assert_int_equal(registrar_user_algo(T.reg, hss_user_at(T.hss, 2)), DIGEST_ALGO_MD5);
+	assert_int_equal(registrar_user_algo(T.reg, hss_user_at(T.hss, 2)),
+			 DIGEST_ALGO_MD5);
 }
 
 static void test_aka_wrong_res(void **state)
@@ -558,7 +567,8 @@ static void test_stale_nonce(void **state)
 	a = chal_get(r);
 	assert_true(pl_caseeq_str(a.stale, "true"));
 	/* the challenge the UE answered has gone (expiry run): still stale */
-	ue_answer(&ue, &a, auth2, sizeof(auth2), "Contact: <sip:carol@127.0.0.1:5072>\r\n");
+	ue_answer(&ue, &a, auth2, sizeof(auth2),
+		  "Contact: <sip:carol@127.0.0.1:5072>\r\n");
 	T.now += (REGISTRAR_CHALLENGE_TTL + 1) * 1000;
 	registrar_expire_run(T.reg);
 	assert_int_equal(registrar_challenge_count(T.reg), 0);
@@ -567,11 +577,12 @@ static void test_stale_nonce(void **state)
 	a = chal_get(r);
 	assert_true(pl_caseeq_str(a.stale, "true"));
 	/* a nonce we never made: a plain challenge */
-	r = do_register("sip:carol@ims.test",
-			"Authorization: Digest username=\"carol@ims.test\", realm=\"ims.test\", "
-			"nonce=\"Zm9yZ2VkIG5vbmNlIGZvcmdlZCBub25jZQ==\", uri=\"sip:ims.test\", "
-			"response=\"00000000000000000000000000000000\", algorithm=MD5\r\n"
-			"Contact: <sip:carol@127.0.0.1:5072>\r\n");
+	r = do_register(
+	    "sip:carol@ims.test",
+	    "Authorization: Digest username=\"carol@ims.test\", realm=\"ims.test\", "
+	    "nonce=\"Zm9yZ2VkIG5vbmNlIGZvcmdlZCBub25jZQ==\", uri=\"sip:ims.test\", "
+	    "response=\"00000000000000000000000000000000\", algorithm=MD5\r\n"
+	    "Contact: <sip:carol@127.0.0.1:5072>\r\n");
 	assert_int_equal(r->scode, 401);
 	a = chal_get(r);
 	assert_false(pl_isset(a.stale));
@@ -622,23 +633,24 @@ static void test_resync(void **state)
 	r = do_register("sip:alice@ims.test", CONTACT_A);
 	assert_int_equal(r->scode, 401);
 	a = chal_get(r);
-	assert_int_equal(digest_aka_nonce_decode(a.nonce, 16, rand, autn, sd, sizeof(sd), &sdlen),
-			 0);
+	assert_int_equal(
+	    digest_aka_nonce_decode(a.nonce, 16, rand, autn, sd, sizeof(sd), &sdlen), 0);
 	assert_int_equal(aka_autn_check(&ue.cred, rand, autn, 16, &v), 0);
 	assert_true(v.sqn < ahead); /* stale for this USIM */
 	assert_int_equal(aka_auts_build(&ue.cred, rand, ahead, auts, &autslen), 0);
 	auth_b64_encode(auts, autslen, auts64);
-	snprintf(hdrs, sizeof(hdrs),
-		 "Authorization: Digest username=\"alice@ims.test\", realm=\"ims.test\", "
-		 "nonce=\"%.*s\", uri=\"sip:ims.test\", response=\"\", algorithm=AKAv1-MD5, "
-		 "auts=\"%s\"\r\n" CONTACT_A,
-		 (int)a.nonce.l, a.nonce.p, auts64);
+	snprintf(
+	    hdrs, sizeof(hdrs),
+	    "Authorization: Digest username=\"alice@ims.test\", realm=\"ims.test\", "
+	    "nonce=\"%.*s\", uri=\"sip:ims.test\", response=\"\", algorithm=AKAv1-MD5, "
+	    "auts=\"%s\"\r\n" CONTACT_A,
+	    (int)a.nonce.l, a.nonce.p, auts64);
 	r = do_register("sip:alice@ims.test", hdrs);
 	assert_int_equal(r->scode, 401);
 	assert_int_equal(hss_user_sqn_he(hss_user_at(T.hss, 0)) >= ahead, 1);
 	a = chal_get(r);
-	assert_int_equal(digest_aka_nonce_decode(a.nonce, 16, rand, autn, sd, sizeof(sd), &sdlen),
-			 0);
+	assert_int_equal(
+	    digest_aka_nonce_decode(a.nonce, 16, rand, autn, sd, sizeof(sd), &sdlen), 0);
 	assert_int_equal(aka_autn_check(&ue.cred, rand, autn, 16, &v), 0);
 	assert_true(sqn_seq(v.sqn) > sqn_seq(ahead)); /* now fresh */
 	assert_int_equal(ue_answer(&ue, &a, auth, sizeof(auth), CONTACT_A), 0);
@@ -650,11 +662,13 @@ static void test_resync(void **state)
 	{
 		uint64_t before = hss_user_sqn_he(hss_user_at(T.hss, 0));
 
-		snprintf(hdrs, sizeof(hdrs),
-			 "Authorization: Digest username=\"alice@ims.test\", realm=\"ims.test\", "
-			 "nonce=\"%.*s\", uri=\"sip:ims.test\", response=\"\", "
-			 "algorithm=AKAv1-MD5, auts=\"AAAAAAAAAAAAAAAAAAAA\"\r\n" CONTACT_A,
-			 (int)a.nonce.l, a.nonce.p);
+		snprintf(
+		    hdrs, sizeof(hdrs),
+		    "Authorization: Digest username=\"alice@ims.test\", "
+		    "realm=\"ims.test\", "
+		    "nonce=\"%.*s\", uri=\"sip:ims.test\", response=\"\", "
+		    "algorithm=AKAv1-MD5, auts=\"AAAAAAAAAAAAAAAAAAAA\"\r\n" CONTACT_A,
+		    (int)a.nonce.l, a.nonce.p);
 		r = do_register("sip:alice@ims.test", hdrs);
 		assert_int_equal(r->scode, 403);
 		assert_int_equal(hss_user_sqn_he(hss_user_at(T.hss, 0)), before);
@@ -669,11 +683,12 @@ static void test_no_auth_and_expires_rules(void **state)
 	(void)state;
 	/* authent_type none: 200 at once; Expires header honoured, clamped */
 	r = do_register("sip:dave@ims.test", "Contact: <sip:dave@127.0.0.1:5073>\r\n"
-					      "Expires: 600\r\n");
+					     "Expires: 600\r\n");
 	assert_int_equal(r->scode, 200);
 	assert_true(hdr_has(r->msg, SIP_HDR_CONTACT, "expires=600"));
-	r = do_register("sip:dave@ims.test",
-			"Contact: <sip:dave@127.0.0.1:5073>;expires=99999999\r\nExpires: 10\r\n");
+	r = do_register(
+	    "sip:dave@ims.test",
+	    "Contact: <sip:dave@127.0.0.1:5073>;expires=99999999\r\nExpires: 10\r\n");
 	assert_int_equal(r->scode, 200);
 	assert_true(hdr_has(r->msg, SIP_HDR_CONTACT, "expires=3600"));
 	assert_int_equal(registrar_user_algo(T.reg, hss_user_at(T.hss, 3)), -1);
@@ -682,17 +697,20 @@ static void test_no_auth_and_expires_rules(void **state)
 	assert_int_equal(r->scode, 200);
 	assert_int_equal(sip_msg_hdr_count(r->msg, SIP_HDR_CONTACT), 1);
 	/* a second contact, then Contact: * needs Expires: 0 and to be alone */
-	r = do_register("sip:dave@ims.test", "Contact: <sip:dave@127.0.0.1:5074>;q=0.5\r\n");
+	r = do_register("sip:dave@ims.test",
+			"Contact: <sip:dave@127.0.0.1:5074>;q=0.5\r\n");
 	assert_int_equal(r->scode, 200);
 	assert_int_equal(sip_msg_hdr_count(r->msg, SIP_HDR_CONTACT), 2);
 	assert_true(hdr_has(r->msg, SIP_HDR_CONTACT, "q=0.5"));
 	assert_int_equal(do_register("sip:dave@ims.test", "Contact: *\r\n")->scode, 400);
 	assert_int_equal(
-		do_register("sip:dave@ims.test",
-			    "Contact: *\r\nContact: <sip:x@127.0.0.1>\r\nExpires: 0\r\n")->scode,
-		400);
+	    do_register("sip:dave@ims.test",
+			"Contact: *\r\nContact: <sip:x@127.0.0.1>\r\nExpires: 0\r\n")
+		->scode,
+	    400);
 	/* one contact removed by expires=0 */
-	r = do_register("sip:dave@ims.test", "Contact: <sip:dave@127.0.0.1:5074>;expires=0\r\n");
+	r = do_register("sip:dave@ims.test",
+			"Contact: <sip:dave@127.0.0.1:5074>;expires=0\r\n");
 	assert_int_equal(r->scode, 200);
 	assert_int_equal(sip_msg_hdr_count(r->msg, SIP_HDR_CONTACT), 1);
 	assert_int_equal(registrar_binding_count(T.reg), 1);
@@ -704,16 +722,20 @@ static void test_no_auth_and_expires_rules(void **state)
 	/* unknown users */
 	assert_int_equal(do_register("sip:nobody@ims.test", CONTACT_A)->scode, 404);
 	assert_int_equal(
-		do_register("sip:alice@ims.test",
-			    "Authorization: Digest username=\"x@ims.test\", realm=\"ims.test\", "
-			    "nonce=\"\", uri=\"sip:ims.test\", response=\"\"\r\n" CONTACT_A)->scode,
-		403);
+	    do_register(
+		"sip:alice@ims.test",
+		"Authorization: Digest username=\"x@ims.test\", realm=\"ims.test\", "
+		"nonce=\"\", uri=\"sip:ims.test\", response=\"\"\r\n" CONTACT_A)
+		->scode,
+	    403);
 	/* IMPI and IMPU of different users */
 	assert_int_equal(
-		do_register("sip:dave@ims.test",
-			    "Authorization: Digest username=\"alice@ims.test\", realm=\"ims.test\", "
-			    "nonce=\"\", uri=\"sip:ims.test\", response=\"\"\r\n" CONTACT_A)->scode,
-		403);
+	    do_register(
+		"sip:dave@ims.test",
+		"Authorization: Digest username=\"alice@ims.test\", realm=\"ims.test\", "
+		"nonce=\"\", uri=\"sip:ims.test\", response=\"\"\r\n" CONTACT_A)
+		->scode,
+	    403);
 }
 
 static int setup_min60(void **state)
@@ -729,14 +751,17 @@ static void test_min_expires(void **state)
 	struct sent *r;
 
 	(void)state;
-	r = do_register("sip:dave@ims.test", "Contact: <sip:dave@127.0.0.1:5073>;expires=30\r\n");
+	r = do_register("sip:dave@ims.test",
+			"Contact: <sip:dave@127.0.0.1:5073>;expires=30\r\n");
 	assert_int_equal(r->scode, 423);
 	assert_true(pl_eq_str(sip_msg_hdr(r->msg, SIP_HDR_MIN_EXPIRES)->val, "60"));
 	assert_int_equal(registrar_binding_count(T.reg), 0);
 	/* 0 is not "too brief" */
-	r = do_register("sip:dave@ims.test", "Contact: <sip:dave@127.0.0.1:5073>;expires=0\r\n");
+	r = do_register("sip:dave@ims.test",
+			"Contact: <sip:dave@127.0.0.1:5073>;expires=0\r\n");
 	assert_int_equal(r->scode, 200);
-	r = do_register("sip:dave@ims.test", "Contact: <sip:dave@127.0.0.1:5073>;expires=60\r\n");
+	r = do_register("sip:dave@ims.test",
+			"Contact: <sip:dave@127.0.0.1:5073>;expires=60\r\n");
 	assert_int_equal(r->scode, 200);
 }
 
@@ -747,11 +772,12 @@ static void test_sec_agree_tolerated(void **state)
 	(void)state;
 	assert_int_equal(registrar_option_tag_count, 2);
 	assert_string_equal(registrar_option_tags[1], "sec-agree");
-	r = do_register("sip:dave@ims.test",
-			"Require: sec-agree\r\nProxy-Require: sec-agree\r\nSupported: path, "
-			"sec-agree\r\nSecurity-Client: ipsec-3gpp; alg=hmac-sha-1-96; "
-			"spi-c=1111; spi-s=2222; port-c=5062; port-s=5064\r\n"
-			"Contact: <sip:dave@127.0.0.1:5073>\r\n");
+	r = do_register(
+	    "sip:dave@ims.test",
+	    "Require: sec-agree\r\nProxy-Require: sec-agree\r\nSupported: path, "
+	    "sec-agree\r\nSecurity-Client: ipsec-3gpp; alg=hmac-sha-1-96; "
+	    "spi-c=1111; spi-s=2222; port-c=5062; port-s=5064\r\n"
+	    "Contact: <sip:dave@127.0.0.1:5073>\r\n");
 	assert_int_equal(r->scode, 200);
 	assert_null(sip_msg_hdr(r->msg, SIP_HDR_SECURITY_SERVER));
 }
@@ -781,8 +807,8 @@ static void test_multi_sim_imei(void **state)
 			"\"<urn:gsma:imei:35000000-000002-0>\"\r\n");
 	assert_int_equal(r->scode, 401);
 	a = chal_get(r);
-	assert_int_equal(digest_aka_nonce_decode(a.nonce, 16, rand, autn, sd, sizeof(sd), &sdlen),
-			 0);
+	assert_int_equal(
+	    digest_aka_nonce_decode(a.nonce, 16, rand, autn, sd, sizeof(sd), &sdlen), 0);
 	assert_int_equal(aka_autn_check(&c, rand, autn, 16, &v), 0);
 	assert_int_equal(ue_answer(&ue, &a, auth, sizeof(auth),
 				   "Contact: <sip:sim@127.0.0.1:5080>;+sip.instance="
@@ -802,9 +828,9 @@ static void test_multi_sim_imei(void **state)
 
 /* ---- reg event ---- */
 
-#define SUB_HDRS                                                                               \
-	"Event: reg\r\nAccept: application/reginfo+xml\r\nExpires: 600000\r\n"                \
-	"Contact: <sip:alice@127.0.0.1:5070>\r\n"                                              \
+#define SUB_HDRS                                                                         \
+	"Event: reg\r\nAccept: application/reginfo+xml\r\nExpires: 600000\r\n"           \
+	"Contact: <sip:alice@127.0.0.1:5070>\r\n"                                        \
 	"Record-Route: <sip:p1.ims.test;lr>\r\n"
 
 static bool body_has(const struct sip_msg *m, const char *text)
@@ -824,16 +850,19 @@ static void test_reg_event(void **state)
 	other.peer.u.in.sin_addr.s_addr = htonl(0x7f000002);
 	ue_milenage(&ue, "alice@ims.test");
 	/* not registered yet: 403 */
-	assert_int_equal(do_req("SUBSCRIBE", "sip:alice@ims.test", SUB_HDRS, &s)->scode, 403);
+	assert_int_equal(do_req("SUBSCRIBE", "sip:alice@ims.test", SUB_HDRS, &s)->scode,
+			 403);
 	assert_int_equal(alice_register(&ue, CONTACT_A)->scode, 200);
 	/* wrong event package */
 	assert_int_equal(do_req("SUBSCRIBE", "sip:alice@ims.test",
-				"Event: presence\r\nContact: <sip:a@127.0.0.1:5070>\r\n", &s)
-				 ->scode,
+				"Event: presence\r\nContact: <sip:a@127.0.0.1:5070>\r\n",
+				&s)
+			     ->scode,
 			 489);
 	/* another user watching alice: 403 (From is dave) -- use do_req with From=To,
 	 * so test "other source address" instead */
-	assert_int_equal(do_req("SUBSCRIBE", "sip:alice@ims.test", SUB_HDRS, &other)->scode, 403);
+	assert_int_equal(
+	    do_req("SUBSCRIBE", "sip:alice@ims.test", SUB_HDRS, &other)->scode, 403);
 	sent_clear();
 	r = do_req("SUBSCRIBE", "sip:alice@ims.test", SUB_HDRS, &s);
 	assert_int_equal(r->scode, 200);
@@ -841,7 +870,8 @@ static void test_reg_event(void **state)
 	{
 		struct sip_addr to;
 
-		assert_int_equal(sip_addr_decode(&to, sip_msg_hdr(r->msg, SIP_HDR_TO)->val), 0);
+		assert_int_equal(
+		    sip_addr_decode(&to, sip_msg_hdr(r->msg, SIP_HDR_TO)->val), 0);
 		assert_true(to.tag.l > 0 && to.tag.l < sizeof(to_tag));
 		snprintf(to_tag, sizeof(to_tag), "%.*s", (int)to.tag.l, to.tag.p);
 	}
@@ -860,7 +890,8 @@ static void test_reg_event(void **state)
 	assert_true(body_has(n, "version=\"0\" state=\"full\""));
 	assert_true(body_has(n, "aor=\"sip:alice@ims.test\""));
 	assert_true(body_has(n, "aor=\"tel:+33100000001\""));
-	assert_true(body_has(n, "state=\"active\" event=\"registered\" expires=\"3600\""));
+	assert_true(
+	    body_has(n, "state=\"active\" event=\"registered\" expires=\"3600\""));
 	assert_true(body_has(n, "<uri>sip:alice@127.0.0.1:5070</uri>"));
 	/* a re-registration: NOTIFY version 1, event refreshed, CSeq 2 */
 	T.now += 10000;
@@ -871,23 +902,25 @@ static void test_reg_event(void **state)
 	assert_true(body_has(n, "event=\"refreshed\""));
 	assert_true(hdr_has(n, SIP_HDR_CSEQ, "2 NOTIFY"));
 	/* shortened */
-	assert_int_equal(alice_register(&ue, "Contact: <sip:alice@127.0.0.1:5070>;expires=100\r\n")
-				 ->scode,
-			 200);
+	assert_int_equal(
+	    alice_register(&ue, "Contact: <sip:alice@127.0.0.1:5070>;expires=100\r\n")
+		->scode,
+	    200);
 	assert_true(body_has(T.reqs[2].msg, "event=\"shortened\" expires=\"100\""));
 	/* a refresh of the subscription in its dialog: 200 + NOTIFY */
 	snprintf(hdrs, sizeof(hdrs), "%s", SUB_HDRS);
 	{
 		char buf[2048];
 		struct sip_msg *m;
-		int len = snprintf(buf, sizeof(buf),
-				   "SUBSCRIBE sip:alice@ims.test SIP/2.0\r\n"
-				   "Via: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bKsub2\r\n"
-				   "From: <sip:alice@ims.test>;tag=f1\r\n"
-				   "To: <sip:alice@ims.test>;tag=%s\r\n"
-				   "Call-ID: call-1@ue\r\nCSeq: 99999 SUBSCRIBE\r\n%s"
-				   "Content-Length: 0\r\n\r\n",
-				   to_tag, hdrs);
+		int len =
+		    snprintf(buf, sizeof(buf),
+			     "SUBSCRIBE sip:alice@ims.test SIP/2.0\r\n"
+			     "Via: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bKsub2\r\n"
+			     "From: <sip:alice@ims.test>;tag=f1\r\n"
+			     "To: <sip:alice@ims.test>;tag=%s\r\n"
+			     "Call-ID: call-1@ue\r\nCSeq: 99999 SUBSCRIBE\r\n%s"
+			     "Content-Length: 0\r\n\r\n",
+			     to_tag, hdrs);
 
 		m = decode(buf, (size_t)len);
 		T.cur = m;
@@ -898,11 +931,13 @@ static void test_reg_event(void **state)
 		assert_true(body_has(T.reqs[T.nreqs - 1].msg, "version=\"3\""));
 	}
 	/* de-registration: one NOTIFY terminated, the subscription ends */
-	assert_int_equal(alice_register(&ue, "Contact: <sip:alice@127.0.0.1:5070>;expires=0\r\n")
-				 ->scode,
-			 200);
+	assert_int_equal(
+	    alice_register(&ue, "Contact: <sip:alice@127.0.0.1:5070>;expires=0\r\n")
+		->scode,
+	    200);
 	n = T.reqs[T.nreqs - 1].msg;
-	assert_true(hdr_has(n, SIP_HDR_SUBSCRIPTION_STATE, "terminated;reason=noresource"));
+	assert_true(
+	    hdr_has(n, SIP_HDR_SUBSCRIPTION_STATE, "terminated;reason=noresource"));
 	assert_true(body_has(n, "state=\"terminated\" event=\"unregistered\""));
 	assert_true(body_has(n, "version=\"4\""));
 	assert_int_equal(registrar_sub_count(T.reg), 0);
@@ -916,10 +951,12 @@ static void test_binding_expiry_fake_clock(void **state)
 
 	(void)state;
 	ue_milenage(&ue, "alice@ims.test");
-	assert_int_equal(alice_register(&ue, "Contact: <sip:alice@127.0.0.1:5070>;expires=20\r\n")
-				 ->scode,
+	assert_int_equal(
+	    alice_register(&ue, "Contact: <sip:alice@127.0.0.1:5070>;expires=20\r\n")
+		->scode,
+	    200);
+	assert_int_equal(do_req("SUBSCRIBE", "sip:alice@ims.test", SUB_HDRS, &s)->scode,
 			 200);
-	assert_int_equal(do_req("SUBSCRIBE", "sip:alice@ims.test", SUB_HDRS, &s)->scode, 200);
 	T.now += 19000;
 	registrar_expire_run(T.reg);
 	assert_true(registrar_is_registered(T.reg, hss_user_at(T.hss, 0)));
@@ -927,7 +964,8 @@ static void test_binding_expiry_fake_clock(void **state)
 	registrar_expire_run(T.reg);
 	assert_false(registrar_is_registered(T.reg, hss_user_at(T.hss, 0)));
 	assert_true(body_has(T.reqs[T.nreqs - 1].msg, "event=\"expired\""));
-	assert_true(hdr_has(T.reqs[T.nreqs - 1].msg, SIP_HDR_SUBSCRIPTION_STATE, "terminated"));
+	assert_true(
+	    hdr_has(T.reqs[T.nreqs - 1].msg, SIP_HDR_SUBSCRIPTION_STATE, "terminated"));
 	assert_int_equal(registrar_sub_count(T.reg), 0);
 }
 
@@ -945,7 +983,8 @@ static void test_binding_expiry_loop(void **state)
 
 	(void)state;
 	T.fake_clock = false;
-	r = do_register("sip:dave@ims.test", "Contact: <sip:dave@127.0.0.1:5073>;expires=1\r\n");
+	r = do_register("sip:dave@ims.test",
+			"Contact: <sip:dave@127.0.0.1:5073>;expires=1\r\n");
 	assert_int_equal(r->scode, 200);
 	assert_true(registrar_is_registered(T.reg, hss_user_at(T.hss, 3)));
 	loop_timer_start(t, 1500, stop_h, NULL);
@@ -966,32 +1005,37 @@ static void test_unregister_and_notify_481(void **state)
 	(void)state;
 	ue_milenage(&ue, "alice@ims.test");
 	assert_int_equal(alice_register(&ue, CONTACT_A)->scode, 200);
-	assert_int_equal(do_req("SUBSCRIBE", "sip:alice@ims.test", SUB_HDRS, &s)->scode, 200);
+	assert_int_equal(do_req("SUBSCRIBE", "sip:alice@ims.test", SUB_HDRS, &s)->scode,
+			 200);
 	/* a 481 to the NOTIFY removes the subscription */
 	n = T.reqs[T.nreqs - 1].msg;
-	len = snprintf(buf, sizeof(buf),
-		       "SIP/2.0 481 Call/Transaction Does Not Exist\r\n"
-		       "Via: SIP/2.0/UDP 127.0.0.1:5060;branch=z9hG4bKn\r\n"
-		       "From: %.*s\r\nTo: %.*s\r\nCall-ID: call-1@ue\r\nCSeq: 1 NOTIFY\r\n"
-		       "Content-Length: 0\r\n\r\n",
-		       (int)sip_msg_hdr(n, SIP_HDR_FROM)->val.l, sip_msg_hdr(n, SIP_HDR_FROM)->val.p,
-		       (int)sip_msg_hdr(n, SIP_HDR_TO)->val.l, sip_msg_hdr(n, SIP_HDR_TO)->val.p);
+	len = snprintf(
+	    buf, sizeof(buf),
+	    "SIP/2.0 481 Call/Transaction Does Not Exist\r\n"
+	    "Via: SIP/2.0/UDP 127.0.0.1:5060;branch=z9hG4bKn\r\n"
+	    "From: %.*s\r\nTo: %.*s\r\nCall-ID: call-1@ue\r\nCSeq: 1 NOTIFY\r\n"
+	    "Content-Length: 0\r\n\r\n",
+	    (int)sip_msg_hdr(n, SIP_HDR_FROM)->val.l, sip_msg_hdr(n, SIP_HDR_FROM)->val.p,
+	    (int)sip_msg_hdr(n, SIP_HDR_TO)->val.l, sip_msg_hdr(n, SIP_HDR_TO)->val.p);
 	resp = decode(buf, (size_t)len);
 	registrar_notify_resp_h(NULL, resp, 481, T.reg);
 	mem_deref(resp);
 	assert_int_equal(registrar_sub_count(T.reg), 0);
 	/* network de-registration */
-	assert_int_equal(do_req("SUBSCRIBE", "sip:alice@ims.test", SUB_HDRS, &s)->scode, 200);
-	assert_int_equal(registrar_unregister(T.reg, "tel:+33100000001", REGISTRAR_DEACTIVATED),
-			 0);
+	assert_int_equal(do_req("SUBSCRIBE", "sip:alice@ims.test", SUB_HDRS, &s)->scode,
+			 200);
+	assert_int_equal(
+	    registrar_unregister(T.reg, "tel:+33100000001", REGISTRAR_DEACTIVATED), 0);
 	n = T.reqs[T.nreqs - 1].msg;
 	assert_true(body_has(n, "event=\"deactivated\""));
-	assert_true(hdr_has(n, SIP_HDR_SUBSCRIPTION_STATE, "terminated;reason=deactivated"));
+	assert_true(
+	    hdr_has(n, SIP_HDR_SUBSCRIPTION_STATE, "terminated;reason=deactivated"));
 	assert_false(registrar_is_registered(T.reg, hss_user_at(T.hss, 0)));
-	assert_int_equal(registrar_unregister(T.reg, "alice@ims.test", REGISTRAR_REJECTED),
-			 ENOENT);
-	assert_int_equal(registrar_unregister(T.reg, "sip:nobody@ims.test", REGISTRAR_REJECTED),
-			 ENOENT);
+	assert_int_equal(
+	    registrar_unregister(T.reg, "alice@ims.test", REGISTRAR_REJECTED), ENOENT);
+	assert_int_equal(
+	    registrar_unregister(T.reg, "sip:nobody@ims.test", REGISTRAR_REJECTED),
+	    ENOENT);
 }
 
 static void test_users_output(void **state)
@@ -1003,19 +1047,21 @@ static void test_users_output(void **state)
 	(void)state;
 	ue_milenage(&ue, "alice@ims.test");
 	assert_int_equal(
-		alice_register(&ue, "Contact: <sip:alice@127.0.0.1:5070>;+sip.instance="
-				    "\"<urn:gsma:imei:35000000-000001-0>\";reg-id=1\r\n")
-			->scode,
-		200);
+	    alice_register(&ue, "Contact: <sip:alice@127.0.0.1:5070>;+sip.instance="
+				"\"<urn:gsma:imei:35000000-000001-0>\";reg-id=1\r\n")
+		->scode,
+	    200);
 	mbuf_init(&mb, 0);
 	assert_int_equal(registrar_users_print(T.reg, &mb, NULL), 0);
 	out = mbuf_str(&mb);
-	assert_non_null(strstr(out, "alice@ims.test  imsi=001010000000001  registered  "
-				    "auth=AKAv1-MD5\n  impu: sip:alice@ims.test tel:+33100000001 "
-				    "sip:hidden@ims.test\n  contact c1: sip:alice@127.0.0.1:5070  "
-				    "udp 127.0.0.1:5070  expires=3600s  q=1.000  imei=35000000000001"
-				    "  reg-id=1\n"));
-	assert_non_null(strstr(out, "bob@ims.test  imsi=001010000000002  not registered\n"));
+	assert_non_null(
+	    strstr(out, "alice@ims.test  imsi=001010000000001  registered  "
+			"auth=AKAv1-MD5\n  impu: sip:alice@ims.test tel:+33100000001 "
+			"sip:hidden@ims.test\n  contact c1: sip:alice@127.0.0.1:5070  "
+			"udp 127.0.0.1:5070  expires=3600s  q=1.000  imei=35000000000001"
+			"  reg-id=1\n"));
+	assert_non_null(
+	    strstr(out, "bob@ims.test  imsi=001010000000002  not registered\n"));
 	assert_non_null(strstr(out, "7 user(s), 1 registered, 1 binding(s)\n"));
 	mbuf_clear(&mb);
 	assert_int_equal(registrar_users_print(T.reg, &mb, "sip:bob@ims.test"), 0);
@@ -1046,10 +1092,11 @@ static void test_memory_per_user(void **state)
 	assert_non_null(db);
 	off += (size_t)snprintf(db + off, cap - off, "'domain': 'ims.test', 'ue_db': [");
 	for (int i = 0; i < N; i++)
-		off += (size_t)snprintf(db + off, cap - off,
-					"%s{'imsi': '0010100%08d', 'authent_type': 'none', "
-					"'impu': ['sip:u%d']}",
-					i ? "," : "", i, i);
+		off +=
+		    (size_t)snprintf(db + off, cap - off,
+				     "%s{'imsi': '0010100%08d', 'authent_type': 'none', "
+				     "'impu': ['sip:u%d']}",
+				     i ? "," : "", i, i);
 	snprintf(db + off, cap - off, "]");
 	memset(&T, 0, sizeof(T));
 	reg_start(db, 0);
@@ -1076,24 +1123,28 @@ static void test_memory_per_user(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_aka_v1_flow, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_path_only_if_supported, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_aka_v2_and_weak_offer, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_md5_flow_and_wrong_password, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_aka_wrong_res, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_stale_nonce, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_nc_replay, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_resync, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_no_auth_and_expires_rules, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_min_expires, setup_min60, teardown),
-		cmocka_unit_test_setup_teardown(test_sec_agree_tolerated, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_multi_sim_imei, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_reg_event, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_binding_expiry_fake_clock, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_binding_expiry_loop, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_unregister_and_notify_481, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_users_output, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_memory_per_user, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_aka_v1_flow, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_path_only_if_supported, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_aka_v2_and_weak_offer, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_md5_flow_and_wrong_password, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_aka_wrong_res, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_stale_nonce, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_nc_replay, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_resync, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_no_auth_and_expires_rules, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_min_expires, setup_min60, teardown),
+	    cmocka_unit_test_setup_teardown(test_sec_agree_tolerated, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_multi_sim_imei, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_reg_event, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_binding_expiry_fake_clock, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_binding_expiry_loop, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_unregister_and_notify_481, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_users_output, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_memory_per_user, setup, teardown),
 	};
 	int rc;
 
