@@ -110,9 +110,11 @@ void reg_tmr_set(struct registrar *reg, struct reg_tmr *t, uint64_t due)
 		struct reg_tmr **h = realloc(reg->heap, cap * sizeof(*h));
 
 		if (!h) {
-			/* Never lose an object: expire it on the next run instead. */
+			/* The object stays valid but has no timer until its next
+			 * refresh sets one: say so loudly. */
 			log_write(LOG_IMS, LOG_LVL_ERROR, LOG_DIR_NONE, NULL,
-				  "registrar: out of memory for the expiry heap");
+				  "registrar: out of memory for the expiry heap, an entry "
+				  "will not expire");
 			return;
 		}
 		reg->heap = h;
