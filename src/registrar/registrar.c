@@ -1,0 +1,552 @@
+/*
+ * registrar — REGISTER processing (RFC 3261 §10.3, TS 24.229 §5.4.1).
+ *
+ *   1. decode To, Call-ID, CSeq, Contact(s), Expires   (400 if malformed)
+ *   2. find the user: Authorization username (IMPI), else the To IMPU;
+ *      multi_sim users by the +sip.instance IMEI      (403 / 404)
+ *   3. authenticate (registrar_auth.c)                  (401 / 403)
+ *   4. check every contact before changing anything     (423, 400, 403, 500)
+ *   5. apply: add, refresh, remove (expires=0, Contact: *)
+ *   6. 200 OK with the bindings, P-Associated-URI, Service-Route, Path,
+ *      Date; then NOTIFY the reg subscribers (registrar_sub.c).
+ *
+ * Require: sec-agree is tolerated and ignored while ipsec is off (phones
+ * send it to cores without IPsec); Security-Client is not answered.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/log.h"
+#include "sip/sip_hdr.h"
+#include "sip/sip_uri.h"
+#include "registrar/registrar_int.h"
+
+const char *const registrar_option_tags[] = {"path", "sec-agree"};
+const size_t registrar_option_tag_count = 2;
+
+#define REG_CANDS_MAX 16
+
+/* One Contact of the request, checked. */
+struct reg_contact {
+	struct sip_addr addr;
+	struct pl instance; /* +sip.instance, unquoted, may be empty */
+	char imei[15];
+	uint32_t expires; /* requested (0 = remove) */
+	uint32_t reg_id;
+	uint16_t q1000;
+	struct reg_binding *b; /* existing binding it refreshes, or NULL */
+};
+
+struct reg_req {
+	struct sip_addr to;
+	struct pl callid;
+	uint32_t cseq;
+	bool star;
+	size_t n;
+	struct reg_contact c[REGISTRAR_BINDINGS_MAX];
+};
+
+static uint32_t reg_max_expires(const struct registrar *reg)
+{
+	return reg->cfg->binding_expires ? reg->cfg->binding_expires : 3600;
+}
+
+static int reg_contact_read(const struct registrar *reg, struct reg_contact *c,
+			    const struct sip_hdr *h, bool have_hexp, uint32_t hexp)
+{
+	uint32_t e;
+	int err;
+
+	memset(c, 0, sizeof(*c));
+	err = sip_addr_decode(&c->addr, h->val);
+	if (err)
+		return err;
+	if (c->addr.star)
+		return 0;
+	err = sip_addr_expires(&c->addr, &e);
+	if (err == ENOENT)
+		e = have_hexp ? hexp : reg_max_expires(reg);
+	else if (err)
+		return err;
+	c->expires = e;
+	if (sip_addr_q(&c->addr, &c->q1000))
+		c->q1000 = 1000;
+	if (!sip_addr_instance(&c->addr, &c->instance) &&
+	    hss_imei_parse(c->instance, c->imei))
+		c->imei[0] = '\0';
+	if (sip_addr_regid(&c->addr, &c->reg_id))
+		c->reg_id = 0;
+	return 0;
+}
+
+/* Step 1. Returns 0 or the status to answer. */
+static uint16_t reg_req_read(const struct registrar *reg, const struct sip_msg *req,
+			     struct reg_req *r)
+{
+	const struct sip_hdr *h = sip_msg_hdr(req, SIP_HDR_TO);
+	struct sip_cseq cs;
+	uint32_t hexp = 0;
+	bool have_hexp = false;
+
+	memset(r, 0, sizeof(*r));
+	if (!h || sip_addr_decode(&r->to, h->val))
+		return 400;
+	h = sip_msg_hdr(req, SIP_HDR_CALL_ID);
+	if (!h || sip_callid_decode(h->val, &r->callid))
+		return 400;
+	h = sip_msg_hdr(req, SIP_HDR_CSEQ);
+	if (!h || sip_cseq_decode(&cs, h->val))
+		return 400;
+	r->cseq = cs.num;
+	h = sip_msg_hdr(req, SIP_HDR_EXPIRES);
+	if (h) {
+		if (sip_delta_decode(h->val, &hexp))
+			return 400;
+		have_hexp = true;
+	}
+	for (h = sip_msg_hdr(req, SIP_HDR_CONTACT); h; h = sip_msg_hdr_next(req, h)) {
+		struct reg_contact *c;
+
+		if (r->n == REGISTRAR_BINDINGS_MAX)
+			return 403;
+		c = &r->c[r->n++];
+		if (reg_contact_read(reg, c, h, have_hexp, hexp))
+			return 400;
+		if (c->addr.star)
+			r->star = true;
+	}
+	/* RFC 3261 §10.3 step 6: "*" only alone and with Expires: 0. */
+	if (r->star && (r->n != 1 || !have_hexp || hexp != 0))
+		return 400;
+	return 0;
+}
+
+static bool reg_binding_same(const struct reg_binding *b, const struct reg_contact *c)
+{
+	struct sip_addr a;
+
+	if (c->instance.l) {
+		char imei_or_inst[15];
+
+		/* RFC 5626 §6: same instance (and reg-id) is the same binding. */
+		if (c->imei[0] && b->imei[0]) {
+			memcpy(imei_or_inst, c->imei, sizeof(imei_or_inst));
+			if (!strcmp(imei_or_inst, b->imei) && b->reg_id == c->reg_id)
+				return true;
+		}
+	}
+	if (sip_addr_decode(&a, (struct pl){b->data, b->contact_len}))
+		return false;
+	return sip_uri_cmp(a.uri, c->addr.uri);
+}
+
+/* Step 4: everything that can refuse the request, before any change. */
+static int reg_contacts_check(struct registrar *reg, struct sip_tsx *tsx,
+			      struct reg_user *ru, struct reg_req *r)
+{
+	unsigned adds = 0;
+	char hdr[64];
+
+	if (r->star)
+		return 0;
+	for (size_t i = 0; i < r->n; i++) {
+		struct reg_contact *c = &r->c[i];
+
+		for (struct reg_binding *b = ru->bindings; b; b = b->next) {
+			if (!b->terminated && reg_binding_same(b, c)) {
+				c->b = b;
+				break;
+			}
+		}
+		for (size_t j = 0; j < i; j++) {
+			if ((c->b && r->c[j].b == c->b) ||
+			    sip_uri_cmp(r->c[j].addr.uri, c->addr.uri)) {
+				reg_reply(reg, tsx, 400,
+					  "Bad Request - duplicate Contact", NULL);
+				return EINVAL;
+			}
+		}
+		if (c->expires && c->expires < reg->min_expires) {
+			struct sip_tsx_reply_prm rp = {0};
+			int n = snprintf(hdr, sizeof(hdr), "Min-Expires: %u\r\n",
+					 reg->min_expires);
+
+			rp.hdrs = (struct pl){hdr, (size_t)n};
+			reg_reply(reg, tsx, 423, "Interval Too Brief", &rp);
+			return EINVAL;
+		}
+		/* §10.3 step 7: an older CSeq in the same Call-ID is out of order. */
+		if (c->b && pl_eq_str(r->callid, c->b->data + c->b->contact_len + 1) &&
+		    r->cseq <= c->b->cseq) {
+			reg_reply(reg, tsx, 500,
+				  "Server Internal Error - CSeq out of order", NULL);
+			return EINVAL;
+		}
+		if (!c->b && c->expires)
+			adds++;
+	}
+	if (ru->nbind + adds > REGISTRAR_BINDINGS_MAX) {
+		reg_reply(reg, tsx, 403, "Forbidden - too many contacts", NULL);
+		return EINVAL;
+	}
+	return 0;
+}
+
+/* The Contact value we keep: <uri> and the parameters except expires. */
+static int reg_contact_text(const struct reg_contact *c, struct mbuf *mb)
+{
+	struct pl it = c->addr.params, name, val;
+	const char *start = it.p;
+	int err = mbuf_printf(mb, "<%.*s>", (int)c->addr.uri.l, c->addr.uri.p);
+
+	while (!err && sip_param_next(&it, &name, &val)) {
+		if (!pl_caseeq_str(name, "expires"))
+			err = mbuf_write(mb, start, (size_t)(it.p - start));
+		start = it.p;
+	}
+	return err;
+}
+
+static struct reg_binding *reg_binding_new(struct registrar *reg, struct reg_user *ru,
+					   const struct reg_contact *c,
+					   const struct reg_req *r,
+					   const struct sip_stack_src *src)
+{
+	struct reg_binding *b;
+	struct mbuf mb;
+
+	mbuf_init(&mb, 8192);
+	if (reg_contact_text(c, &mb) || mb.end > UINT16_MAX || r->callid.l > UINT16_MAX) {
+		mbuf_reset(&mb);
+		return NULL;
+	}
+	b = calloc(1, sizeof(*b) + mb.end + r->callid.l + 2);
+	if (!b) {
+		mbuf_reset(&mb);
+		return NULL;
+	}
+	b->tmr.kind = REG_TMR_BINDING;
+	b->user = ru;
+	b->contact_len = (uint16_t)mb.end;
+	b->callid_len = (uint16_t)r->callid.l;
+	memcpy(b->data, mb.buf, mb.end);
+	memcpy(b->data + mb.end + 1, r->callid.p, r->callid.l);
+	mbuf_reset(&mb);
+	reg_flow_set(&b->flow, src);
+	b->q1000 = c->q1000;
+	b->reg_id = c->reg_id;
+	memcpy(b->imei, c->imei, sizeof(b->imei));
+	b->cseq = r->cseq;
+	return b;
+}
+
+/* Step 5 for one contact. A refresh replaces the binding (new flow, new
+ * text) but keeps its id. */
+static int reg_contact_apply(struct registrar *reg, struct reg_user *ru,
+			     const struct reg_contact *c, const struct reg_req *r,
+			     const struct sip_stack_src *src)
+{
+	uint32_t e = c->expires, max = reg_max_expires(reg);
+	struct reg_binding *nb, *old = c->b;
+
+	if (!e) {
+		if (old) {
+			old->terminated = true;
+			old->event = REG_EV_UNREGISTERED;
+		}
+		return 0;
+	}
+	if (e > max)
+		e = max;
+	nb = reg_binding_new(reg, ru, c, r, src);
+	if (!nb)
+		return ENOMEM;
+	nb->expires = e;
+	if (old) {
+		nb->id = old->id;
+		nb->event = e < old->expires ? REG_EV_SHORTENED : REG_EV_REFRESHED;
+		/* take old's place in the list */
+		nb->next = old->next;
+		for (struct reg_binding **pp = &ru->bindings; *pp; pp = &(*pp)->next) {
+			if (*pp == old) {
+				*pp = nb;
+				break;
+			}
+		}
+		reg_tmr_del(reg, &old->tmr);
+		free(old);
+	} else {
+		nb->id = reg->next_id++;
+		nb->event = REG_EV_REGISTERED;
+		nb->next = ru->bindings;
+		ru->bindings = nb;
+		ru->nbind++;
+		reg->nbindings++;
+	}
+	reg_tmr_set(reg, &nb->tmr, reg_now(reg) + (uint64_t)e * 1000);
+	return 0;
+}
+
+static bool reg_supports(const struct sip_msg *req, const char *tag)
+{
+	for (const struct sip_hdr *h = sip_msg_hdr(req, SIP_HDR_SUPPORTED); h;
+	     h = sip_msg_hdr_next(req, h)) {
+		struct pl tok;
+
+		if (!sip_token_decode(h->val, &tok) && pl_caseeq_str(tok, tag))
+			return true;
+	}
+	return false;
+}
+
+static int reg_assoc_print(const struct registrar *reg, struct mbuf *mb,
+			   const struct hss_user *u)
+{
+	uint32_t idx[64];
+	char uri[HSS_URI_MAX];
+	size_t n = hss_user_associated(u, idx, 64);
+	int err = 0;
+
+	if (n > 64)
+		n = 64;
+	for (size_t i = 0; i < n && !err; i++) {
+		if (hss_impu_uri(reg->hss, u, idx[i], uri, sizeof(uri)))
+			continue;
+		err = mbuf_printf(mb, "%s<%s>", i ? ", " : "P-Associated-URI: ", uri);
+	}
+	if (!err && n)
+		err = mbuf_write_str(mb, "\r\n");
+	return err;
+}
+
+static int reg_path_print(const struct registrar *reg, struct mbuf *mb,
+			  const struct sip_msg *req)
+{
+	const char *path = reg->cfg->path;
+	int err = 0;
+
+	if (!reg_supports(req, "path"))
+		return 0;
+	/* RFC 3327 §5.3: the Path values received, in order... */
+	for (const struct sip_hdr *h = sip_msg_hdr(req, SIP_HDR_PATH); h && !err;
+	     h = sip_msg_hdr_next(req, h))
+		err = mbuf_printf(mb, "Path: %.*s\r\n", (int)h->val.l, h->val.p);
+	/* ...and ours, the P-CSCF's, as the entry nearest the UE. */
+	if (!err && path && path[0]) {
+		if (path[0] == '<')
+			err = mbuf_printf(mb, "Path: %s\r\n", path);
+		else
+			err = mbuf_printf(mb, "Path: <%s%s>\r\n", path,
+					  strstr(path, ";lr") ? "" : ";lr");
+	}
+	return err;
+}
+
+static int reg_ok_hdrs(struct registrar *reg, struct mbuf *mb, const struct reg_user *ru,
+		       const struct sip_msg *req)
+{
+	char date[64];
+	time_t now = time(NULL);
+	struct tm tm;
+	int err = 0;
+
+	for (const struct reg_binding *b = ru->bindings; b && !err; b = b->next) {
+		if (b->terminated)
+			continue;
+		err = mbuf_printf(mb, "Contact: %.*s;expires=%u\r\n", (int)b->contact_len,
+				  b->data, reg_binding_left(reg, b));
+	}
+	if (!err && ru->bindings)
+		err = reg_assoc_print(reg, mb, ru->u);
+	if (!err && ru->bindings)
+		err = mbuf_printf(mb, "Service-Route: <sip:orig@%s;lr>\r\n", reg->host);
+	if (!err && ru->bindings)
+		err = reg_path_print(reg, mb, req);
+	gmtime_r(&now, &tm);
+	strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S GMT", &tm);
+	if (!err)
+		err = mbuf_printf(mb, "Date: %s\r\n", date);
+	return err;
+}
+
+/* Step 2: the user. Returns 0 or the status to answer. */
+static uint16_t reg_user_identify(struct registrar *reg, const struct sip_msg *req,
+				  const struct reg_req *r, struct hss_user **up,
+				  uint32_t *impu, const char **why)
+{
+	struct hss_user *cands[REG_CANDS_MAX];
+	struct hss_impu_match m[REG_CANDS_MAX];
+	struct pl instance = r->n ? r->c[0].instance : (struct pl)PL_INIT;
+	struct hss_user *u = NULL;
+	size_t n = 0, nm;
+	struct pl impi = PL_INIT;
+
+	for (const struct sip_hdr *h = sip_msg_hdr(req, SIP_HDR_AUTHORIZATION); h;
+	     h = sip_msg_hdr_next(req, h)) {
+		struct sip_auth a;
+
+		if (!sip_auth_decode(&a, h->val) && pl_isset(a.username)) {
+			impi = a.username;
+			break;
+		}
+	}
+	nm = hss_users_by_impu(reg->hss, r->to.uri, m, REG_CANDS_MAX);
+	if (nm > REG_CANDS_MAX)
+		nm = REG_CANDS_MAX;
+	if (pl_isset(impi)) {
+		n = hss_users_by_impi(reg->hss, impi, cands, REG_CANDS_MAX);
+		*why = "Forbidden - unknown private identity";
+		if (!n)
+			return 403;
+	} else {
+		for (size_t i = 0; i < nm; i++)
+			cands[n++] = m[i].user;
+		*why = "Not Found";
+		if (!n)
+			return 404;
+	}
+	if (n > REG_CANDS_MAX)
+		n = REG_CANDS_MAX;
+	u = n == 1 ? cands[0] : hss_user_pick_imei(cands, n, instance);
+	*why = "Forbidden - no user for this IMEI";
+	if (!u)
+		return 403;
+	for (size_t i = 0; i < nm; i++) {
+		if (m[i].user == u) {
+			*up = u;
+			*impu = m[i].impu;
+			return 0;
+		}
+	}
+	*why = "Forbidden - public identity not associated with the private one";
+	return 403;
+}
+
+static void reg_log(const struct hss_user *u, const struct reg_user *ru, bool changed)
+{
+	const char *id = hss_user_impi(u) ? hss_user_impi(u) : hss_user_imsi(u);
+
+	log_write(LOG_IMS, LOG_LVL_INFO, LOG_DIR_NONE, NULL,
+		  "registrar: %s %s (%u binding(s))", id ? id : "?",
+		  !ru->bindings ? "unregistered"
+		  : changed	? "registered"
+				: "fetch",
+		  (unsigned)ru->nbind);
+}
+
+/* Steps 4-6 once the user is authenticated. */
+static void reg_bindings_update(struct registrar *reg, struct sip_tsx *tsx,
+				const struct sip_msg *req, struct reg_req *r,
+				struct reg_user *ru, const struct sip_stack_src *src)
+{
+	struct sip_tsx_reply_prm rp;
+	struct mbuf mb;
+	bool had = ru->bindings != NULL;
+	int err = 0;
+
+	if (reg_contacts_check(reg, tsx, ru, r))
+		goto out;
+	if (r->star) {
+		for (struct reg_binding *b = ru->bindings; b; b = b->next) {
+			b->terminated = true;
+			b->event = REG_EV_UNREGISTERED;
+		}
+	}
+	for (size_t i = 0; !r->star && i < r->n && !err; i++)
+		err = reg_contact_apply(reg, ru, &r->c[i], r, src);
+	mbuf_init(&mb, 65536);
+	if (!err)
+		err = reg_ok_hdrs(reg, &mb, ru, req);
+	memset(&rp, 0, sizeof(rp));
+	rp.hdrs = (struct pl){(const char *)mb.buf, mb.end};
+	if (err)
+		reg_reply(reg, tsx, 500, "Server Internal Error", NULL);
+	else
+		reg_reply(reg, tsx, 200, "OK", &rp);
+	mbuf_reset(&mb);
+	reg_log(ru->u, ru, r->n > 0);
+	if (r->n)
+		reg_sub_notify_all(reg, ru);
+	if (had && !reg_user_active(ru))
+		reg_sub_terminate_all(reg, ru, "noresource");
+	reg_bindings_purge(reg, ru);
+out:
+	reg_user_release(reg, ru);
+}
+
+void registrar_register_h(struct sip_stack *stack, struct sip_tsx *tsx,
+			  const struct sip_msg *req, const struct sip_stack_src *src,
+			  void *arg)
+{
+	struct registrar *reg = arg;
+	struct reg_user *ru = NULL;
+	struct hss_user *u = NULL;
+	const char *why = "Bad Request";
+	uint32_t impu = HSS_IMPU_NONE;
+	struct reg_req *r;
+	uint16_t sc;
+
+	(void)stack;
+	r = malloc(sizeof(*r));
+	if (!r) {
+		reg_reply(reg, tsx, 500, "Server Internal Error", NULL);
+		return;
+	}
+	sc = reg_req_read(reg, req, r);
+	if (sc == 403)
+		why = "Forbidden - too many contacts";
+	if (!sc)
+		sc = reg_user_identify(reg, req, r, &u, &impu, &why);
+	if (sc) {
+		reg_reply(reg, tsx, sc, why, NULL);
+		goto out;
+	}
+	if (reg_auth_check(reg, tsx, req, u, impu, &ru) != REG_AUTH_OK)
+		goto out;
+	reg_bindings_update(reg, tsx, req, r, ru, src);
+out:
+	free(r);
+}
+
+int registrar_unregister(struct registrar *reg, const char *id,
+			 enum registrar_reason reason)
+{
+	struct hss_user *cands[REG_CANDS_MAX];
+	struct hss_impu_match m[REG_CANDS_MAX];
+	struct pl p = pl_from_str(id ? id : "");
+	size_t n;
+	int found = 0;
+
+	if (!reg || !p.l)
+		return EINVAL;
+	n = hss_users_by_impi(reg->hss, p, cands, REG_CANDS_MAX);
+	if (!n) {
+		size_t nm = hss_users_by_impu(reg->hss, p, m, REG_CANDS_MAX);
+
+		for (size_t i = 0; i < nm && i < REG_CANDS_MAX; i++)
+			cands[n++] = m[i].user;
+	}
+	if (n > REG_CANDS_MAX)
+		n = REG_CANDS_MAX;
+	for (size_t i = 0; i < n; i++) {
+		struct reg_user *ru = reg_user_find(reg, cands[i]);
+
+		if (!ru || !ru->bindings)
+			continue;
+		for (struct reg_binding *b = ru->bindings; b; b = b->next) {
+			b->terminated = true;
+			b->event = reason == REGISTRAR_REJECTED ? REG_EV_REJECTED
+								: REG_EV_DEACTIVATED;
+		}
+		reg_sub_terminate_all(
+		    reg, ru, reason == REGISTRAR_REJECTED ? "rejected" : "deactivated");
+		reg_bindings_purge(reg, ru);
+		reg_log(cands[i], ru, true);
+		reg_user_release(reg, ru);
+		found++;
+	}
+	return found ? 0 : ENOENT;
+}

@@ -1,0 +1,148 @@
+/*
+ * registrar — IMS registration (S-CSCF with the P-CSCF role in the same
+ * process): REGISTER with Digest AKA / MD5 authentication against the
+ * built-in HSS, contact bindings with expiry, and the reg event package.
+ *
+ *   REGISTER   TS 24.229 §5.4.1, RFC 3261 §10.3, RFC 3327 (Path),
+ *              RFC 3608 (Service-Route), RFC 3455 (P-Associated-URI),
+ *              RFC 3310 / RFC 4169 (Digest AKAv1/AKAv2), RFC 2617 (MD5)
+ *   SUBSCRIBE  RFC 3680 + RFC 6665 (reg event, application/reginfo+xml),
+ *              TS 24.229 §5.4.2
+ *
+ * A user of the HSS (struct hss_user) is registered when it holds at least
+ * one binding; all its IMPUs are registered together (implicit
+ * registration set). Bindings, pending challenges and subscriptions expire
+ * through one min-heap and one loop timer. Replies and NOTIFYs go through
+ * struct registrar_ops, which defaults to sip_tsx_reply() and
+ * sip_stack_request() and which the unit tests replace.
+ *
+ * Ownership: struct registrar is refcounted (mem_deref frees it and every
+ * binding, challenge and subscription). It borrows cfg, hss and stack,
+ * which must outlive it. Everything runs on the loop thread.
+ * Users' documentation: docs/registrar.md.
+ */
+#ifndef REGISTRAR_REGISTRAR_H
+#define REGISTRAR_REGISTRAR_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config/ims_cfg.h"
+#include "core/mbuf.h"
+#include "hss/hss.h"
+#include "sip/sip_stack.h"
+
+struct registrar;
+
+/* Where replies and requests go. reply defaults to sip_tsx_reply();
+ * request has no default here (ENOTCONN): registrar_app_start() sets
+ * sip_stack_request(stack, prm, NULL). */
+struct registrar_ops {
+	int (*reply)(struct sip_tsx *tsx, uint16_t scode, const char *reason,
+		     const struct sip_tsx_reply_prm *prm, void *arg);
+	int (*request)(struct sip_stack *stack, const struct sip_stack_req_prm *prm,
+		       void *arg);
+	uint64_t (*now_ms)(void *arg); /* monotonic ms; NULL: loop_now_ms() */
+	void *arg;
+};
+
+/* Defaults in brackets. */
+#define REGISTRAR_BINDINGS_MAX 16	   /* contacts per user */
+#define REGISTRAR_SUBS_MAX 16		   /* reg subscriptions per user */
+#define REGISTRAR_CHALLENGE_TTL 30	   /* s, lifetime of a nonce */
+#define REGISTRAR_AUTH_RETRIES 1	   /* wrong answers before 403 */
+#define REGISTRAR_SUB_EXPIRES_DEFAULT 3761 /* RFC 3680 §4.1 */
+
+struct registrar_prm {
+	const struct ims_cfg *cfg; /* binding_expires, subscribe_expires, path, domain */
+	struct hss *hss;
+	struct sip_stack *stack;	 /* may be NULL when ops replace it */
+	const struct registrar_ops *ops; /* NULL: the stack; copied */
+	/* Our "host[:port]" for Service-Route and Contact; NULL: the host of
+	 * the first sip_addr (registrar_app_start passes the stack's
+	 * sip_stack_local_uri_host(stack, 0)). */
+	const char *host;
+	uint32_t min_expires;	 /* 0 = 1 s; smaller non-zero expires get 423 */
+	uint32_t challenge_ttl;	 /* s, 0 = REGISTRAR_CHALLENGE_TTL */
+	uint32_t max_challenges; /* pending at once, 0 = max(1024, users) */
+};
+
+int registrar_alloc(struct registrar **regp, const struct registrar_prm *prm);
+
+/* Request handlers for sip_stack_method_set(..., reg). `stack` may be NULL
+ * (tests). */
+void registrar_register_h(struct sip_stack *stack, struct sip_tsx *tsx,
+			  const struct sip_msg *req, const struct sip_stack_src *src,
+			  void *arg);
+void registrar_subscribe_h(struct sip_stack *stack, struct sip_tsx *tsx,
+			   const struct sip_msg *req, const struct sip_stack_src *src,
+			   void *arg);
+/* sip_tsx_resp_h for the NOTIFYs we send (arg = reg): 481/408/transport
+ * errors end the subscription (RFC 6665 §4.1.2.4). */
+void registrar_notify_resp_h(struct sip_tsx *tsx, const struct sip_msg *resp,
+			     uint16_t scode, void *arg);
+
+/* Option tags the registrar supports (for sip_stack_prm.option_tags):
+ * "path", and "sec-agree" which is accepted and ignored while ipsec is off. */
+extern const char *const registrar_option_tags[];
+extern const size_t registrar_option_tag_count;
+
+/* Runs what is due (bindings, challenges, subscriptions); the loop timer
+ * calls it, tests with an injected clock call it directly. */
+void registrar_expire_run(struct registrar *reg);
+
+/* Network-initiated de-registration (remote API `unregister`, TS 24.229
+ * §5.4.1.5): `id` is an IMPU or an IMPI; every binding of the user(s) is
+ * removed and the subscribers get a NOTIFY with event deactivated
+ * (REGISTRAR_DEACTIVATED, the UE may register again) or rejected
+ * (REGISTRAR_REJECTED). ENOENT: unknown or not registered. */
+enum registrar_reason { REGISTRAR_DEACTIVATED = 0, REGISTRAR_REJECTED };
+int registrar_unregister(struct registrar *reg, const char *id,
+			 enum registrar_reason reason);
+
+/* ---- state, for the S-CSCF, the monitor and the API ---- */
+
+bool registrar_is_registered(const struct registrar *reg, const struct hss_user *u);
+size_t registrar_user_count(const struct registrar *reg);    /* registered users */
+size_t registrar_binding_count(const struct registrar *reg); /* all bindings */
+size_t registrar_challenge_count(const struct registrar *reg);
+size_t registrar_sub_count(const struct registrar *reg);
+/* Bytes the registrar holds: users, bindings (with their strings),
+ * challenges, subscriptions, hash buckets and the expiry heap, counting 16
+ * bytes of allocator overhead per allocation. */
+size_t registrar_mem_usage(const struct registrar *reg);
+
+/* One binding as seen from outside. Views valid during the call only. */
+struct registrar_binding_info {
+	struct pl contact;	   /* Contact value without expires (URI in <>) */
+	struct pl uri;		   /* the contact URI */
+	struct sip_stack_src flow; /* to reach the UE (local address not kept) */
+	uint32_t expires;	   /* seconds left */
+	uint16_t q1000;
+	uint32_t reg_id;  /* 0 if none */
+	const char *imei; /* 14 digits or "" */
+	uint32_t id;	  /* reginfo contact id */
+};
+typedef void(registrar_binding_h)(const struct registrar_binding_info *b, void *arg);
+/* Calls h for each binding of u; returns how many. */
+size_t registrar_bindings_foreach(const struct registrar *reg, const struct hss_user *u,
+				  registrar_binding_h *h, void *arg);
+/* The Digest algorithm of u's last successful authentication (-1 if none or
+ * registered without authentication); CK/IK of that AKA run (for IPsec). */
+int registrar_user_algo(const struct registrar *reg, const struct hss_user *u);
+int registrar_user_keys(const struct registrar *reg, const struct hss_user *u,
+			uint8_t ck[32], size_t *ck_len, uint8_t ik[32], size_t *ik_len);
+
+/* Monitor `users [IMPI|IMPU]` output (docs/registrar.md). ENOENT if a
+ * given user is unknown. */
+int registrar_users_print(const struct registrar *reg, struct mbuf *mb, const char *who);
+/* Registers the monitor command `users` (once per process). */
+int registrar_monitor_register(struct registrar *reg);
+
+/* The wiring for imsd (registrar_app.c): allocates the registrar on the
+ * stack, sets the REGISTER and SUBSCRIBE handlers and the monitor command. */
+int registrar_app_start(struct sip_stack *stack, const struct ims_cfg *cfg,
+			struct hss *hss, struct registrar **regp);
+
+#endif

@@ -1,0 +1,440 @@
+/*
+ * registrar_auth — Digest authentication of REGISTER (TS 24.229 §5.4.1.2,
+ * TS 33.203 §6.1, RFC 3310, RFC 4169, RFC 2617).
+ *
+ * One challenge per user is kept (struct reg_chal, by hss_user): RAND,
+ * XRES, CK, IK and the nonce, for challenge_ttl seconds. Every nonce we
+ * make ends with 16 bytes ts(8) || MAC(8), MAC = HMAC-SHA-256(secret,
+ * everything before it): for AKA these are the "server data" of RFC 3310
+ * §3.2 (nonce = base64(RAND || AUTN || ts || MAC)), for MD5 the nonce is
+ * base64(random(16) || ts || MAC). So a nonce we no longer hold is still
+ * recognised as ours, and answered with stale=true instead of being
+ * treated as forged.
+ *
+ * Answers: right response -> accepted (the nonce stays usable with a
+ * higher nc while it lives, with qop only); wrong response -> a new
+ * challenge REGISTRAR_AUTH_RETRIES times, then 403 (no endless 401 loop);
+ * auts -> resynchronise the HSS (a bad MAC-S is a 403), then a new
+ * challenge with the corrected SQN; stale or unknown-but-ours nonce ->
+ * 401 stale=true; nc not above the last one -> a new challenge.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/rand.h>
+
+#include "auth/auth_codec.h"
+#include "core/log.h"
+#include "sip/sip_hdr.h"
+#include "sip/sip_uri.h"
+#include "registrar/registrar_int.h"
+
+#define NONCE_TRAILER 16 /* ts(8) || mac(8) */
+#define NONCE_RAW_MAX (AKA_RAND_LEN + AKA_AUTN_MAX + NONCE_TRAILER)
+
+enum nonce_state { NONCE_BAD = 0, NONCE_FRESH, NONCE_STALE };
+
+static bool chal_match(const struct hash_entry *e, const void *key)
+{
+	return HASH_OBJ(e, struct reg_chal, he)->u == key;
+}
+
+static struct reg_chal *chal_find(struct registrar *reg, const struct hss_user *u)
+{
+	struct hash_entry *e =
+	    hash_lookup(reg->chals, hash_u64((uint64_t)(uintptr_t)u), chal_match, u);
+
+	return e ? HASH_OBJ(e, struct reg_chal, he) : NULL;
+}
+
+static void nonce_mac(const struct registrar *reg, const uint8_t *p, size_t len,
+		      uint8_t mac[8])
+{
+	uint8_t md[EVP_MAX_MD_SIZE];
+	unsigned mdlen = 0;
+
+	if (!HMAC(EVP_sha256(), reg->secret, sizeof(reg->secret), p, len, md, &mdlen))
+		memset(md, 0, sizeof(md)); /* a zero MAC never verifies by chance */
+	memcpy(mac, md, 8);
+}
+
+/* Appends ts || MAC over raw[0..len) at raw+len; returns the new length. */
+static size_t nonce_seal(const struct registrar *reg, uint8_t *raw, size_t len)
+{
+	uint64_t ts = reg_now(reg);
+
+	for (int i = 7; i >= 0; i--) {
+		raw[len + (size_t)i] = (uint8_t)ts;
+		ts >>= 8;
+	}
+	nonce_mac(reg, raw, len + 8, raw + len + 8);
+	return len + NONCE_TRAILER;
+}
+
+/* Ours and fresh, ours and too old, or not ours. */
+static enum nonce_state nonce_check(const struct registrar *reg, struct pl nonce)
+{
+	uint8_t raw[NONCE_RAW_MAX], mac[8];
+	size_t len = 0;
+	uint64_t ts = 0;
+
+	if (!nonce.l || nonce.l > DIGEST_NONCE_MAX ||
+	    auth_b64_decode(nonce.p, nonce.l, raw, sizeof(raw), &len) ||
+	    len < NONCE_TRAILER)
+		return NONCE_BAD;
+	nonce_mac(reg, raw, len - 8, mac);
+	if (CRYPTO_memcmp(mac, raw + len - 8, 8))
+		return NONCE_BAD;
+	for (size_t i = len - NONCE_TRAILER; i < len - 8; i++)
+		ts = ts << 8 | raw[i];
+	if (ts + (uint64_t)reg->chal_ttl * 1000 <= reg_now(reg))
+		return NONCE_STALE;
+	return NONCE_FRESH;
+}
+
+/* The Digest credentials of the request for our realm, if any. */
+static bool cred_find(const struct sip_msg *req, struct pl realm, struct sip_auth *out)
+{
+	for (const struct sip_hdr *h = sip_msg_hdr(req, SIP_HDR_AUTHORIZATION); h;
+	     h = sip_msg_hdr_next(req, h)) {
+		struct sip_auth a;
+
+		if (sip_auth_decode(&a, h->val) || !pl_caseeq_str(a.scheme, "Digest"))
+			continue;
+		if (pl_isset(a.realm) && !pl_caseeq(a.realm, realm))
+			continue;
+		*out = a;
+		return true;
+	}
+	return false;
+}
+
+static struct pl reg_realm(const struct registrar *reg, const struct sip_msg *req)
+{
+	struct sip_uri uri;
+
+	if (reg->realm[0])
+		return pl_from_str(reg->realm);
+	if (!sip_uri_decode(&uri, req->ruri) && pl_isset(uri.host))
+		return uri.host;
+	return PL("ims");
+}
+
+static int chal_vector(struct reg_chal *c, struct hss_user *u,
+		       const struct registrar *reg)
+{
+	uint8_t raw[NONCE_RAW_MAX];
+	char *b64;
+	struct aka_vector av;
+	size_t len;
+	int err;
+
+	err = hss_av_generate(u, &av);
+	if (err)
+		return err;
+	memcpy(c->rand, av.rand, AKA_RAND_LEN);
+	memcpy(c->xres, av.xres, av.xres_len);
+	memcpy(c->ck, av.ck, av.ck_len);
+	memcpy(c->ik, av.ik, av.ik_len);
+	c->xres_len = (uint8_t)av.xres_len;
+	c->ck_len = (uint8_t)av.ck_len;
+	c->ik_len = (uint8_t)av.ik_len;
+	memcpy(raw, av.rand, AKA_RAND_LEN);
+	memcpy(raw + AKA_RAND_LEN, av.autn, av.autn_len);
+	len = nonce_seal(reg, raw, AKA_RAND_LEN + av.autn_len);
+	aka_vector_wipe(&av);
+	b64 = c->nonce;
+	if (AUTH_B64_SIZE(len) > sizeof(c->nonce))
+		return ENOSPC;
+	auth_b64_encode(raw, len, b64);
+	return 0;
+}
+
+static int chal_md5(struct reg_chal *c, const struct registrar *reg)
+{
+	uint8_t raw[16 + NONCE_TRAILER];
+	size_t len;
+
+	if (RAND_bytes(raw, 16) != 1)
+		return EIO;
+	len = nonce_seal(reg, raw, 16);
+	auth_b64_encode(raw, len, c->nonce);
+	return 0;
+}
+
+/* A fresh challenge for u (replacing any), answered as 401. */
+static void reg_challenge(struct registrar *reg, struct sip_tsx *tsx,
+			  const struct sip_msg *req, struct hss_user *u,
+			  const enum digest_algo *offered, bool stale)
+{
+	struct reg_chal *c = chal_find(reg, u);
+	struct sip_tsx_reply_prm rp;
+	enum digest_algo algo;
+	struct pl realm = reg_realm(reg, req);
+	char hdr[512];
+	int err, n;
+
+	err = hss_auth_select(u, offered, &algo);
+	if (err == EPERM) {
+		reg_reply(reg, tsx, 403, "Forbidden - authentication algorithm too weak",
+			  NULL);
+		return;
+	}
+	if (err) {
+		reg_reply(reg, tsx, 500, "Server Internal Error", NULL);
+		return;
+	}
+	if (!c) {
+		if (hash_count(reg->chals) >= reg->max_chals) {
+			struct sip_tsx_reply_prm busy = {.hdrs =
+							     PL("Retry-After: 5\r\n")};
+
+			reg_reply(reg, tsx, 503, "Service Unavailable", &busy);
+			return;
+		}
+		c = calloc(1, sizeof(*c));
+		if (!c) {
+			reg_reply(reg, tsx, 500, "Server Internal Error", NULL);
+			return;
+		}
+		c->u = u;
+		c->tmr.kind = REG_TMR_CHAL;
+		hash_insert(reg->chals, &c->he, hash_u64((uint64_t)(uintptr_t)u));
+	}
+	c->algo = (uint8_t)algo;
+	c->qop = (uint8_t)hss_auth_qop(u);
+	c->done = false;
+	c->nc_last = 0;
+	err = digest_algo_is_aka(algo) ? chal_vector(c, u, reg) : chal_md5(c, reg);
+	if (err) {
+		log_write(LOG_IMS, LOG_LVL_ERROR, LOG_DIR_NONE, NULL,
+			  "registrar: no challenge for %s: %s",
+			  hss_user_impi(u) ? hss_user_impi(u) : hss_user_imsi(u),
+			  strerror(err));
+		reg_chal_free(reg, c);
+		reg_reply(reg, tsx, err == ENOKEY ? 403 : 500,
+			  err == ENOKEY ? "Forbidden - no credentials"
+					: "Server Internal Error",
+			  NULL);
+		return;
+	}
+	reg_tmr_set(reg, &c->tmr, reg_now(reg) + (uint64_t)reg->chal_ttl * 1000);
+	n = snprintf(
+	    hdr, sizeof(hdr),
+	    "WWW-Authenticate: Digest realm=\"%.*s\", nonce=\"%s\", algorithm=%s%s%s\r\n",
+	    (int)realm.l, realm.p, c->nonce, digest_algo_name(algo),
+	    c->qop == DIGEST_QOP_AUTH ? ", qop=\"auth\"" : "",
+	    stale ? ", stale=TRUE" : "");
+	if (n < 0 || (size_t)n >= sizeof(hdr)) {
+		reg_reply(reg, tsx, 500, "Server Internal Error", NULL);
+		return;
+	}
+	memset(&rp, 0, sizeof(rp));
+	rp.hdrs = (struct pl){hdr, (size_t)n};
+	reg_reply(reg, tsx, 401, "Unauthorized", &rp);
+}
+
+/* RFC 3310 §3.4: the UE rejected SQN. */
+static void reg_resync(struct registrar *reg, struct sip_tsx *tsx,
+		       const struct sip_msg *req, struct reg_chal *c,
+		       const struct sip_auth *cred, const enum digest_algo *alg)
+{
+	uint8_t auts[AKA_AUTS_MAX + 2];
+	uint8_t rand[AKA_RAND_LEN];
+	struct hss_user *u = c->u;
+	uint64_t sqn_ms = 0;
+	size_t len = 0;
+	int err;
+
+	if (auth_b64_decode(cred->auts.p, cred->auts.l, auts, sizeof(auts), &len)) {
+		reg_reply(reg, tsx, 400, "Bad Request - malformed auts", NULL);
+		return;
+	}
+	memcpy(rand, c->rand, sizeof(rand));
+	err = hss_resync(u, rand, auts, len, &sqn_ms);
+	if (err) {
+		log_write(LOG_IMS, LOG_LVL_WARN, LOG_DIR_NONE, NULL,
+			  "registrar: resynchronisation refused for %.*s: %s",
+			  (int)cred->username.l, cred->username.p, strerror(err));
+		reg_chal_free(reg, c);
+		reg_reply(reg, tsx, 403, "Forbidden - resynchronisation failed", NULL);
+		return;
+	}
+	log_write(LOG_IMS, LOG_LVL_INFO, LOG_DIR_NONE, NULL,
+		  "registrar: SQN resynchronised for %.*s (SQN_MS %llu)",
+		  (int)cred->username.l, cred->username.p, (unsigned long long)sqn_ms);
+	reg_challenge(reg, tsx, req, u, alg, false);
+}
+
+static bool nc_parse(struct pl nc, uint32_t *v)
+{
+	uint32_t x = 0;
+
+	if (nc.l != 8)
+		return false;
+	for (size_t i = 0; i < 8; i++) {
+		char ch = nc.p[i];
+		int d = ch >= '0' && ch <= '9'	 ? ch - '0'
+			: ch >= 'a' && ch <= 'f' ? ch - 'a' + 10
+			: ch >= 'A' && ch <= 'F' ? ch - 'A' + 10
+						 : -1;
+
+		if (d < 0)
+			return false;
+		x = x << 4 | (uint32_t)d;
+	}
+	*v = x;
+	return true;
+}
+
+static bool reg_response_ok(const struct reg_chal *c, const struct sip_msg *req,
+			    const struct sip_auth *cred)
+{
+	uint8_t pw[DIGEST_PW_MAX];
+	struct digest_prm p;
+	size_t pwlen = 0;
+	bool ok;
+
+	memset(&p, 0, sizeof(p));
+	p.algo = (enum digest_algo)c->algo;
+	p.qop = (enum digest_qop)c->qop;
+	p.username = cred->username;
+	p.realm = cred->realm;
+	p.method = req->method;
+	p.uri = cred->uri;
+	p.nonce = cred->nonce;
+	p.cnonce = cred->cnonce;
+	p.nc = cred->nc;
+	p.body = req->body;
+	if (digest_algo_is_aka(p.algo)) {
+		if (digest_aka_password(p.algo, c->xres, c->xres_len, c->ik, c->ik_len,
+					c->ck, c->ck_len, pw, &pwlen))
+			return false;
+		p.password = (struct pl){(const char *)pw, pwlen};
+	} else {
+		p.password = hss_user_pwd(c->u);
+	}
+	ok = digest_response_verify(&p, cred->response);
+	OPENSSL_cleanse(pw, sizeof(pw));
+	return ok;
+}
+
+static void reg_accept(struct reg_chal *c, struct reg_user *ru, uint32_t nc)
+{
+	c->done = true;
+	c->nc_last = nc;
+	c->fails = 0;
+	ru->algo = (int8_t)c->algo;
+	if (digest_algo_is_aka((enum digest_algo)c->algo)) {
+		memcpy(ru->ck, c->ck, sizeof(ru->ck));
+		memcpy(ru->ik, c->ik, sizeof(ru->ik));
+		ru->ck_len = c->ck_len;
+		ru->ik_len = c->ik_len;
+	} else {
+		ru->ck_len = ru->ik_len = 0;
+	}
+}
+
+/* Checks an answer to challenge c. */
+static enum reg_auth_result reg_verify(struct registrar *reg, struct sip_tsx *tsx,
+				       const struct sip_msg *req, struct reg_chal *c,
+				       const struct sip_auth *cred,
+				       const enum digest_algo *alg, struct reg_user **rup)
+{
+	uint32_t nc = 0;
+
+	if (c->tmr.due <= reg_now(reg)) {
+		reg_challenge(reg, tsx, req, c->u, alg, true);
+		return REG_AUTH_REPLIED;
+	}
+	if (alg && *alg != (enum digest_algo)c->algo) {
+		reg_challenge(reg, tsx, req, c->u, alg, false);
+		return REG_AUTH_REPLIED;
+	}
+	if (pl_isset(cred->auts) && digest_algo_is_aka((enum digest_algo)c->algo) &&
+	    !c->done) {
+		reg_resync(reg, tsx, req, c, cred, alg);
+		return REG_AUTH_REPLIED;
+	}
+	if (c->qop == DIGEST_QOP_AUTH) {
+		if (!pl_caseeq_str(cred->qop, "auth") || !pl_isset(cred->cnonce) ||
+		    !nc_parse(cred->nc, &nc) || nc == 0 ||
+		    (c->done && nc <= c->nc_last)) {
+			/* nc replay or a missing directive: never reuse this nonce */
+			reg_challenge(reg, tsx, req, c->u, alg, false);
+			return REG_AUTH_REPLIED;
+		}
+	} else if (c->done) {
+		/* Without qop nothing tells a replay from a new request. */
+		reg_challenge(reg, tsx, req, c->u, alg, false);
+		return REG_AUTH_REPLIED;
+	}
+	if (reg_response_ok(c, req, cred)) {
+		struct reg_user *ru = reg_user_get(reg, c->u);
+
+		if (!ru) {
+			reg_reply(reg, tsx, 500, "Server Internal Error", NULL);
+			return REG_AUTH_REPLIED;
+		}
+		reg_accept(c, ru, nc);
+		*rup = ru;
+		return REG_AUTH_OK;
+	}
+	log_write(LOG_IMS, LOG_LVL_WARN, LOG_DIR_NONE, NULL,
+		  "registrar: wrong Digest response from %.*s (%u failure(s))",
+		  (int)cred->username.l, cred->username.p, (unsigned)c->fails + 1);
+	if (c->done || ++c->fails > REGISTRAR_AUTH_RETRIES) {
+		reg_chal_free(reg, c);
+		reg_reply(reg, tsx, 403, "Forbidden - authentication failed", NULL);
+		return REG_AUTH_REPLIED;
+	}
+	reg_challenge(reg, tsx, req, c->u, alg, false);
+	return REG_AUTH_REPLIED;
+}
+
+enum reg_auth_result reg_auth_check(struct registrar *reg, struct sip_tsx *tsx,
+				    const struct sip_msg *req, struct hss_user *u,
+				    uint32_t impu_idx, struct reg_user **rup)
+{
+	struct pl realm = reg_realm(reg, req);
+	enum digest_algo algo, *alg = NULL;
+	struct reg_chal *c;
+	struct sip_auth cred;
+	bool have;
+
+	if (!hss_auth_required(u, impu_idx)) {
+		*rup = reg_user_get(reg, u);
+		if (!*rup) {
+			reg_reply(reg, tsx, 500, "Server Internal Error", NULL);
+			return REG_AUTH_REPLIED;
+		}
+		(*rup)->algo = -1;
+		return REG_AUTH_OK;
+	}
+	have = cred_find(req, realm, &cred);
+	if (have && pl_isset(cred.algorithm)) {
+		if (digest_algo_from_pl(cred.algorithm, &algo)) {
+			reg_reply(reg, tsx, 403, "Forbidden - unknown algorithm", NULL);
+			return REG_AUTH_REPLIED;
+		}
+		alg = &algo;
+	}
+	if (!have || !pl_isset(cred.nonce) ||
+	    (!pl_isset(cred.response) && !pl_isset(cred.auts))) {
+		reg_challenge(reg, tsx, req, u, alg, false);
+		return REG_AUTH_REPLIED;
+	}
+	c = chal_find(reg, u);
+	if (!c || !pl_eq_str(cred.nonce, c->nonce)) {
+		/* Not the nonce we hold: ours but superseded or old -> stale. */
+		reg_challenge(reg, tsx, req, u, alg,
+			      nonce_check(reg, cred.nonce) != NONCE_BAD);
+		return REG_AUTH_REPLIED;
+	}
+	return reg_verify(reg, tsx, req, c, &cred, alg, rup);
+}

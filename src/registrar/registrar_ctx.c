@@ -1,0 +1,549 @@
+/*
+ * registrar_ctx — the registrar's state: users, bindings, the expiry heap
+ * and its loop timer, allocation and teardown.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/crypto.h>
+#include <openssl/rand.h>
+
+#include "core/log.h"
+#include "core/mem.h"
+#include "sip/sip_hdr.h"
+#include "registrar/registrar_int.h"
+
+uint64_t reg_now(const struct registrar *reg)
+{
+	if (reg->ops.now_ms)
+		return reg->ops.now_ms(reg->ops.arg);
+	return loop_now_ms();
+}
+
+/* ---- expiry heap: min-heap of struct reg_tmr by due ---- */
+
+static void heap_place(struct registrar *reg, uint32_t i, struct reg_tmr *t)
+{
+	reg->heap[i] = t;
+	t->idx = i + 1;
+}
+
+static void heap_up(struct registrar *reg, uint32_t i)
+{
+	struct reg_tmr *t = reg->heap[i];
+
+	while (i > 0) {
+		uint32_t p = (i - 1) / 2;
+
+		if (reg->heap[p]->due <= t->due)
+			break;
+		heap_place(reg, i, reg->heap[p]);
+		i = p;
+	}
+	heap_place(reg, i, t);
+}
+
+static void heap_down(struct registrar *reg, uint32_t i)
+{
+	struct reg_tmr *t = reg->heap[i];
+
+	for (;;) {
+		uint32_t c = 2 * i + 1;
+
+		if (c >= reg->heap_n)
+			break;
+		if (c + 1 < reg->heap_n && reg->heap[c + 1]->due < reg->heap[c]->due)
+			c++;
+		if (t->due <= reg->heap[c]->due)
+			break;
+		heap_place(reg, i, reg->heap[c]);
+		i = c;
+	}
+	heap_place(reg, i, t);
+}
+
+static void reg_timer_h(void *arg);
+
+/* Arms the loop timer for the heap's top when it moved earlier or went. */
+static void reg_timer_arm(struct registrar *reg)
+{
+	uint64_t now, due;
+
+	if (!reg->timer)
+		return;
+	if (!reg->heap_n) {
+		loop_timer_cancel(reg->timer);
+		reg->timer_due = 0;
+		return;
+	}
+	due = reg->heap[0]->due;
+	if (reg->timer_due && reg->timer_due <= due && loop_timer_pending(reg->timer))
+		return;
+	now = reg_now(reg);
+	loop_timer_start(reg->timer, due > now ? due - now : 0, reg_timer_h, reg);
+	reg->timer_due = due;
+}
+
+void reg_tmr_del(struct registrar *reg, struct reg_tmr *t)
+{
+	uint32_t i;
+	struct reg_tmr *last;
+
+	if (!t->idx)
+		return;
+	i = t->idx - 1;
+	t->idx = 0;
+	last = reg->heap[--reg->heap_n];
+	if (last != t) {
+		heap_place(reg, i, last);
+		heap_up(reg, i);
+		heap_down(reg, last->idx - 1);
+	}
+}
+
+void reg_tmr_set(struct registrar *reg, struct reg_tmr *t, uint64_t due)
+{
+	reg_tmr_del(reg, t);
+	if (reg->heap_n == reg->heap_cap) {
+		uint32_t cap = reg->heap_cap ? reg->heap_cap * 2 : 64;
+		struct reg_tmr **h = realloc(reg->heap, cap * sizeof(*h));
+
+		if (!h) {
+			/* The object stays valid but has no timer until its next
+			 * refresh sets one: say so loudly. */
+			log_write(LOG_IMS, LOG_LVL_ERROR, LOG_DIR_NONE, NULL,
+				  "registrar: out of memory for the expiry heap, an entry "
+				  "will not expire");
+			return;
+		}
+		reg->heap = h;
+		reg->heap_cap = cap;
+	}
+	t->due = due;
+	heap_place(reg, reg->heap_n++, t);
+	heap_up(reg, reg->heap_n - 1);
+	reg_timer_arm(reg);
+}
+
+static void reg_binding_expired(struct registrar *reg, struct reg_binding *b)
+{
+	struct reg_user *ru = b->user;
+
+	b->terminated = true;
+	b->event = REG_EV_EXPIRED;
+	log_write(LOG_IMS, LOG_LVL_INFO, LOG_DIR_NONE, NULL,
+		  "registrar: binding %.*s expired", (int)b->contact_len, b->data);
+	reg_sub_notify_all(reg, ru);
+	if (!reg_user_active(ru))
+		reg_sub_terminate_all(reg, ru, "noresource");
+	reg_bindings_purge(reg, ru);
+	reg_user_release(reg, ru);
+}
+
+void registrar_expire_run(struct registrar *reg)
+{
+	uint64_t now = reg_now(reg);
+
+	while (reg->heap_n && reg->heap[0]->due <= now) {
+		struct reg_tmr *t = reg->heap[0];
+
+		reg_tmr_del(reg, t);
+		switch (t->kind) {
+		case REG_TMR_BINDING:
+			reg_binding_expired(reg, (struct reg_binding *)(void *)t);
+			break;
+		case REG_TMR_CHAL:
+			reg_chal_free(reg, (struct reg_chal *)(void *)t);
+			break;
+		default:
+			reg_sub_expired(reg, (struct reg_sub *)(void *)t);
+			break;
+		}
+	}
+	reg->timer_due = 0;
+	reg_timer_arm(reg);
+}
+
+static void reg_timer_h(void *arg)
+{
+	struct registrar *reg = arg;
+
+	reg->timer_due = 0;
+	registrar_expire_run(reg);
+}
+
+/* ---- users ---- */
+
+static bool user_match(const struct hash_entry *e, const void *key)
+{
+	return HASH_OBJ(e, struct reg_user, he)->u == key;
+}
+
+static uint64_t ptr_hash(const void *p)
+{
+	return hash_u64((uint64_t)(uintptr_t)p);
+}
+
+struct reg_user *reg_user_find(const struct registrar *reg, const struct hss_user *u)
+{
+	struct hash_entry *e = hash_lookup(reg->users, ptr_hash(u), user_match, u);
+
+	return e ? HASH_OBJ(e, struct reg_user, he) : NULL;
+}
+
+struct reg_user *reg_user_get(struct registrar *reg, struct hss_user *u)
+{
+	struct reg_user *ru = reg_user_find(reg, u);
+
+	if (ru)
+		return ru;
+	ru = calloc(1, sizeof(*ru));
+	if (!ru)
+		return NULL;
+	ru->u = u;
+	ru->algo = -1;
+	hash_insert(reg->users, &ru->he, ptr_hash(u));
+	return ru;
+}
+
+bool reg_user_active(const struct reg_user *ru)
+{
+	for (const struct reg_binding *b = ru->bindings; b; b = b->next) {
+		if (!b->terminated)
+			return true;
+	}
+	return false;
+}
+
+void reg_user_release(struct registrar *reg, struct reg_user *ru)
+{
+	if (ru->bindings || ru->subs)
+		return;
+	hash_remove(reg->users, &ru->he);
+	OPENSSL_cleanse(ru->ck, sizeof(ru->ck));
+	OPENSSL_cleanse(ru->ik, sizeof(ru->ik));
+	free(ru);
+}
+
+/* ---- bindings ---- */
+
+uint32_t reg_binding_left(const struct registrar *reg, const struct reg_binding *b)
+{
+	uint64_t now = reg_now(reg);
+
+	if (b->terminated || b->tmr.due <= now)
+		return 0;
+	return (uint32_t)((b->tmr.due - now + 999) / 1000);
+}
+
+void reg_binding_unlink(struct registrar *reg, struct reg_binding *b)
+{
+	struct reg_user *ru = b->user;
+
+	for (struct reg_binding **pp = &ru->bindings; *pp; pp = &(*pp)->next) {
+		if (*pp == b) {
+			*pp = b->next;
+			ru->nbind--;
+			reg->nbindings--;
+			break;
+		}
+	}
+	reg_tmr_del(reg, &b->tmr);
+	free(b);
+}
+
+void reg_bindings_purge(struct registrar *reg, struct reg_user *ru)
+{
+	struct reg_binding *b = ru->bindings, *next;
+
+	for (; b; b = next) {
+		next = b->next;
+		if (b->terminated)
+			reg_binding_unlink(reg, b);
+	}
+}
+
+void reg_flow_set(struct reg_flow *f, const struct sip_stack_src *src)
+{
+	memset(f, 0, sizeof(*f));
+	if (!src)
+		return;
+	if (net_addr_af(&src->peer) == AF_INET6)
+		f->peer.in6 = src->peer.u.in6;
+	else if (net_addr_af(&src->peer) == AF_INET)
+		f->peer.in = src->peer.u.in;
+	f->conn_id = src->conn_id;
+	f->sock_idx = (uint16_t)src->sock_idx;
+	f->reliable = src->reliable;
+}
+
+void reg_flow_get(const struct reg_flow *f, struct sip_stack_src *src)
+{
+	memset(src, 0, sizeof(*src));
+	if (f->peer.in.sin_family == AF_INET6)
+		src->peer.u.in6 = f->peer.in6;
+	else if (f->peer.in.sin_family == AF_INET)
+		src->peer.u.in = f->peer.in;
+	src->conn_id = f->conn_id;
+	src->sock_idx = f->sock_idx;
+	src->reliable = f->reliable;
+}
+
+/* ---- replies ---- */
+
+static int reg_reply_default(struct sip_tsx *tsx, uint16_t scode, const char *reason,
+			     const struct sip_tsx_reply_prm *prm, void *arg)
+{
+	(void)arg;
+	return sip_tsx_reply(tsx, scode, reason, prm);
+}
+
+/* Without ops.request there is nowhere to send: registrar_app.c plugs in
+ * sip_stack_request (kept out of this file so that the registrar links
+ * without a stack, e.g. in the unit tests). */
+static int reg_request_none(struct sip_stack *stack, const struct sip_stack_req_prm *prm,
+			    void *arg)
+{
+	(void)stack;
+	(void)prm;
+	(void)arg;
+	return ENOTCONN;
+}
+
+int reg_reply(struct registrar *reg, struct sip_tsx *tsx, uint16_t scode,
+	      const char *reason, const struct sip_tsx_reply_prm *prm)
+{
+	int err = reg->ops.reply(tsx, scode, reason, prm, reg->ops.arg);
+
+	if (err)
+		log_write(LOG_IMS, LOG_LVL_WARN, LOG_DIR_NONE, NULL,
+			  "registrar: cannot send %u %s: %s", scode, reason,
+			  strerror(err));
+	return err;
+}
+
+/* ---- allocation ---- */
+
+void reg_chal_free(struct registrar *reg, struct reg_chal *c)
+{
+	reg_tmr_del(reg, &c->tmr);
+	hash_remove(reg->chals, &c->he);
+	OPENSSL_cleanse(c, sizeof(*c));
+	free(c);
+}
+
+static void reg_destroy(void *data)
+{
+	struct registrar *reg = data;
+	struct hash_iter it;
+	struct hash_entry *e;
+
+	reg_mon_forget(reg);
+	if (reg->timer)
+		loop_timer_free(reg->timer);
+	reg->timer = NULL;
+	if (reg->chals) {
+		hash_iter_init(&it, reg->chals);
+		while ((e = hash_iter_next(&it)))
+			reg_chal_free(reg, HASH_OBJ(e, struct reg_chal, he));
+	}
+	if (reg->users) {
+		hash_iter_init(&it, reg->users);
+		while ((e = hash_iter_next(&it))) {
+			struct reg_user *ru = HASH_OBJ(e, struct reg_user, he);
+
+			while (ru->subs)
+				reg_sub_free(reg, ru->subs);
+			while (ru->bindings)
+				reg_binding_unlink(reg, ru->bindings);
+			reg_user_release(reg, ru);
+		}
+	}
+	mem_deref(reg->users);
+	mem_deref(reg->chals);
+	mem_deref(reg->subs);
+	free(reg->heap);
+	OPENSSL_cleanse(reg->secret, sizeof(reg->secret));
+}
+
+static int reg_names_set(struct registrar *reg, const struct registrar_prm *prm)
+{
+	const char *host = prm->host;
+
+	if (!host && prm->cfg->sip_addr_count)
+		host = prm->cfg->sip_addr[0].addr.host;
+	if (!host)
+		host = "localhost";
+	if (strlen(host) >= sizeof(reg->host))
+		return EINVAL;
+	strcpy(reg->host, host);
+	if (prm->cfg->domain && strlen(prm->cfg->domain) < sizeof(reg->realm))
+		strcpy(reg->realm, prm->cfg->domain);
+	return 0;
+}
+
+int registrar_alloc(struct registrar **regp, const struct registrar_prm *prm)
+{
+	struct registrar *reg;
+	uint32_t users;
+	int err;
+
+	if (!regp || !prm || !prm->cfg || !prm->hss)
+		return EINVAL;
+	reg = mem_zalloc(sizeof(*reg), reg_destroy);
+	if (!reg)
+		return ENOMEM;
+	reg->cfg = prm->cfg;
+	reg->hss = prm->hss;
+	reg->stack = prm->stack;
+	if (prm->ops)
+		reg->ops = *prm->ops;
+	if (!reg->ops.reply)
+		reg->ops.reply = reg_reply_default;
+	if (!reg->ops.request)
+		reg->ops.request = reg_request_none;
+	reg->min_expires = prm->min_expires ? prm->min_expires : 1;
+	reg->chal_ttl = prm->challenge_ttl ? prm->challenge_ttl : REGISTRAR_CHALLENGE_TTL;
+	users = hss_user_count(prm->hss);
+	reg->max_chals =
+	    prm->max_challenges ? prm->max_challenges : (users > 1024 ? users : 1024);
+	reg->next_id = 1;
+	err = reg_names_set(reg, prm);
+	if (err)
+		goto out;
+	if (RAND_bytes(reg->secret, sizeof(reg->secret)) != 1) {
+		err = EIO;
+		goto out;
+	}
+	err = hash_alloc(&reg->users, users / 4);
+	if (!err)
+		err = hash_alloc(&reg->chals, 64);
+	if (!err)
+		err = hash_alloc(&reg->subs, 64);
+	if (err)
+		goto out;
+	reg->timer = loop_timer_alloc();
+	if (!reg->timer) {
+		err = ENOMEM;
+		goto out;
+	}
+out:
+	if (err)
+		mem_deref(reg);
+	else
+		*regp = reg;
+	return err;
+}
+
+/* ---- queries ---- */
+
+bool registrar_is_registered(const struct registrar *reg, const struct hss_user *u)
+{
+	const struct reg_user *ru = reg_user_find(reg, u);
+
+	return ru && ru->bindings;
+}
+
+size_t registrar_user_count(const struct registrar *reg)
+{
+	struct hash_iter it;
+	struct hash_entry *e;
+	size_t n = 0;
+
+	hash_iter_init(&it, reg->users);
+	while ((e = hash_iter_next(&it)))
+		n += HASH_OBJ(e, struct reg_user, he)->bindings != NULL;
+	return n;
+}
+
+size_t registrar_binding_count(const struct registrar *reg)
+{
+	return reg->nbindings;
+}
+
+size_t registrar_challenge_count(const struct registrar *reg)
+{
+	return hash_count(reg->chals);
+}
+
+size_t registrar_sub_count(const struct registrar *reg)
+{
+	return hash_count(reg->subs);
+}
+
+size_t registrar_bindings_foreach(const struct registrar *reg, const struct hss_user *u,
+				  registrar_binding_h *h, void *arg)
+{
+	const struct reg_user *ru = reg_user_find(reg, u);
+	size_t n = 0;
+
+	for (const struct reg_binding *b = ru ? ru->bindings : NULL; b; b = b->next) {
+		struct registrar_binding_info bi;
+		struct sip_addr a;
+
+		if (b->terminated)
+			continue;
+		memset(&bi, 0, sizeof(bi));
+		bi.contact = (struct pl){b->data, b->contact_len};
+		bi.uri = bi.contact;
+		if (!sip_addr_decode(&a, bi.contact))
+			bi.uri = a.uri;
+		reg_flow_get(&b->flow, &bi.flow);
+		bi.expires = reg_binding_left(reg, b);
+		bi.q1000 = b->q1000;
+		bi.reg_id = b->reg_id;
+		bi.imei = b->imei;
+		bi.id = b->id;
+		if (h)
+			h(&bi, arg);
+		n++;
+	}
+	return n;
+}
+
+int registrar_user_algo(const struct registrar *reg, const struct hss_user *u)
+{
+	const struct reg_user *ru = reg_user_find(reg, u);
+
+	return ru ? ru->algo : -1;
+}
+
+int registrar_user_keys(const struct registrar *reg, const struct hss_user *u,
+			uint8_t ck[32], size_t *ck_len, uint8_t ik[32], size_t *ik_len)
+{
+	const struct reg_user *ru = reg_user_find(reg, u);
+
+	if (!ru || !ru->ck_len)
+		return ENOENT;
+	memcpy(ck, ru->ck, ru->ck_len);
+	memcpy(ik, ru->ik, ru->ik_len);
+	*ck_len = ru->ck_len;
+	*ik_len = ru->ik_len;
+	return 0;
+}
+
+size_t registrar_mem_usage(const struct registrar *reg)
+{
+	const size_t ovh = 16; /* glibc chunk header, rounded */
+	struct hash_iter it;
+	struct hash_entry *e;
+	size_t n = sizeof(*reg) + ovh;
+
+	n += (hash_buckets(reg->users) + hash_buckets(reg->chals) +
+	      hash_buckets(reg->subs)) *
+	     sizeof(void *);
+	n += (size_t)reg->heap_cap * sizeof(*reg->heap);
+	n += hash_count(reg->chals) * (sizeof(struct reg_chal) + ovh);
+	hash_iter_init(&it, reg->users);
+	while ((e = hash_iter_next(&it))) {
+		const struct reg_user *ru = HASH_OBJ(e, struct reg_user, he);
+
+		n += sizeof(*ru) + ovh;
+		for (const struct reg_binding *b = ru->bindings; b; b = b->next)
+			n += sizeof(*b) + b->contact_len + b->callid_len + 2 + ovh;
+		for (const struct reg_sub *s = ru->subs; s; s = s->next)
+			n += sizeof(*s) + ovh + 128;
+	}
+	return n;
+}

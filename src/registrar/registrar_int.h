@@ -1,0 +1,181 @@
+/*
+ * registrar internals shared by registrar*.c. Not a public header.
+ *
+ * Memory per registered user with one binding: one struct reg_user and one
+ * struct reg_binding (fixed part + the contact value and Call-ID in its
+ * tail, a single allocation), one hash bucket slot and one heap slot. The
+ * flow keeps the peer as a 28-byte sockaddr, not the 128-byte net_addr.
+ */
+#ifndef REGISTRAR_REGISTRAR_INT_H
+#define REGISTRAR_REGISTRAR_INT_H
+
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "auth/aka.h"
+#include "auth/digest.h"
+#include "core/hash.h"
+#include "loop/loop.h"
+#include "registrar/registrar.h"
+
+enum reg_tmr_kind { REG_TMR_BINDING = 0, REG_TMR_CHAL, REG_TMR_SUB };
+
+/* An entry of the registrar's expiry heap, embedded in its object. */
+struct reg_tmr {
+	uint64_t due; /* monotonic ms */
+	uint32_t idx; /* heap slot + 1, 0 = not queued */
+	uint8_t kind; /* enum reg_tmr_kind */
+};
+
+/* How to reach a UE again: a compact struct sip_stack_src. */
+struct reg_flow {
+	union {
+		struct sockaddr_in in;
+		struct sockaddr_in6 in6;
+	} peer;
+	uint64_t conn_id;
+	uint16_t sock_idx;
+	bool reliable;
+};
+
+/* reginfo contact events (RFC 3680 §5.3, TS 24.229 "refreshed"/"shortened") */
+enum reg_event {
+	REG_EV_REGISTERED = 0,
+	REG_EV_CREATED,
+	REG_EV_REFRESHED,
+	REG_EV_SHORTENED,
+	REG_EV_EXPIRED,
+	REG_EV_DEACTIVATED,
+	REG_EV_PROBATION,
+	REG_EV_UNREGISTERED,
+	REG_EV_REJECTED,
+};
+
+struct reg_user;
+
+/* One contact of a user. Owned by its reg_user (bindings list). */
+struct reg_binding {
+	struct reg_tmr tmr;
+	struct reg_binding *next;
+	struct reg_user *user; /* borrowed back-pointer */
+	struct reg_flow flow;
+	uint32_t id;	  /* reginfo contact id */
+	uint32_t cseq;	  /* of the last REGISTER that touched it */
+	uint32_t reg_id;  /* RFC 5626 reg-id, 0 if none */
+	uint32_t expires; /* granted, seconds (for "shortened") */
+	uint16_t q1000;
+	uint8_t event;	 /* enum reg_event, the last one */
+	bool terminated; /* being removed: reported once, then freed */
+	char imei[15];	 /* TAC+SNR digits, "" if none */
+	uint16_t contact_len, callid_len;
+	char data[]; /* contact value (no expires) '\0' Call-ID '\0' */
+};
+
+/* One reg subscription (a dialog). Owned by the watched reg_user. */
+struct reg_sub {
+	struct reg_tmr tmr;
+	struct hash_entry he; /* registrar.subs, by Call-ID */
+	struct reg_sub *next;
+	struct reg_user *user; /* watched user, borrowed */
+	struct reg_flow flow;  /* the subscriber's flow */
+	uint32_t cseq;	       /* our last NOTIFY CSeq */
+	uint32_t version;      /* reginfo version of the next NOTIFY */
+	uint32_t expires;      /* granted */
+	uint32_t remote_cseq;
+	bool terminated;
+	/* views into data[], NUL-terminated: */
+	const char *callid, *local_tag, *remote_tag, *remote_uri, *local_uri, *target,
+	    *routes, *event_id;
+	char data[];
+};
+
+/* A user with bindings or subscriptions. Owned by registrar.users. */
+struct reg_user {
+	struct hash_entry he;
+	struct hss_user *u;
+	struct reg_binding *bindings;
+	struct reg_sub *subs;
+	uint8_t nbind, nsub;
+	int8_t algo; /* enum digest_algo of the last authentication, -1 none */
+	uint8_t ck_len, ik_len;
+	uint8_t ck[32], ik[32];
+};
+
+/* A challenge in flight (or a nonce still usable with a higher nc). */
+struct reg_chal {
+	struct reg_tmr tmr;
+	struct hash_entry he; /* registrar.chals, by hss_user */
+	struct hss_user *u;
+	uint8_t algo;  /* enum digest_algo */
+	uint8_t qop;   /* enum digest_qop */
+	uint8_t fails; /* wrong answers so far (carried to the next challenge) */
+	bool done;     /* answered correctly: only reusable with nc > nc_last */
+	uint32_t nc_last;
+	uint8_t rand[AKA_RAND_LEN];
+	uint8_t xres[32], ck[32], ik[32];
+	uint8_t xres_len, ck_len, ik_len;
+	char nonce[160];
+};
+
+struct registrar {
+	const struct ims_cfg *cfg;
+	struct hss *hss;
+	struct sip_stack *stack;
+	struct registrar_ops ops;
+	char host[128]; /* our host[:port] */
+	char realm[256];
+	uint32_t min_expires, chal_ttl, max_chals;
+	uint32_t next_id; /* binding ids and tags */
+	size_t nbindings;
+	uint8_t secret[32]; /* nonce MAC key */
+	struct hash *users; /* reg_user by hss_user pointer */
+	struct hash *chals; /* reg_chal by hss_user pointer */
+	struct hash *subs;  /* reg_sub by Call-ID */
+	struct reg_tmr **heap;
+	uint32_t heap_n, heap_cap;
+	struct loop_timer *timer;
+	uint64_t timer_due; /* 0 = not armed */
+};
+
+/* registrar_ctx.c: users, bindings, heap */
+uint64_t reg_now(const struct registrar *reg);
+void reg_tmr_set(struct registrar *reg, struct reg_tmr *t, uint64_t due);
+void reg_tmr_del(struct registrar *reg, struct reg_tmr *t);
+struct reg_user *reg_user_find(const struct registrar *reg, const struct hss_user *u);
+struct reg_user *reg_user_get(struct registrar *reg, struct hss_user *u);
+void reg_user_release(struct registrar *reg, struct reg_user *ru); /* frees if empty */
+bool reg_user_active(const struct reg_user *ru); /* a binding not terminated */
+uint32_t reg_binding_left(const struct registrar *reg, const struct reg_binding *b);
+void reg_binding_unlink(struct registrar *reg, struct reg_binding *b);
+void reg_bindings_purge(struct registrar *reg, struct reg_user *ru); /* terminated ones */
+void reg_flow_set(struct reg_flow *f, const struct sip_stack_src *src);
+void reg_flow_get(const struct reg_flow *f, struct sip_stack_src *src);
+int reg_reply(struct registrar *reg, struct sip_tsx *tsx, uint16_t scode,
+	      const char *reason, const struct sip_tsx_reply_prm *prm);
+void reg_chal_free(struct registrar *reg, struct reg_chal *c);
+void reg_sub_free(struct registrar *reg, struct reg_sub *s);
+
+/* registrar_auth.c */
+enum reg_auth_result {
+	REG_AUTH_OK = 0,  /* credentials verified (or not required) */
+	REG_AUTH_REPLIED, /* a 401/403/500/503 was sent */
+};
+enum reg_auth_result reg_auth_check(struct registrar *reg, struct sip_tsx *tsx,
+				    const struct sip_msg *req, struct hss_user *u,
+				    uint32_t impu_idx, struct reg_user **rup);
+
+/* registrar_sub.c */
+void reg_sub_notify_all(struct registrar *reg, struct reg_user *ru);
+void reg_sub_terminate_all(struct registrar *reg, struct reg_user *ru,
+			   const char *reason);
+void reg_sub_expired(struct registrar *reg, struct reg_sub *s);
+int reg_reginfo_build(const struct registrar *reg, struct mbuf *mb, struct reg_user *ru,
+		      uint32_t version);
+
+const char *reg_event_name(enum reg_event ev);
+
+/* registrar_mon.c: the destructor detaches the monitor command. */
+void reg_mon_forget(const struct registrar *reg);
+
+#endif

@@ -1,0 +1,1156 @@
+/* Unit tests: registrar (REGISTER, Digest AKA/MD5, bindings, reg event). */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <jansson.h>
+
+#include "auth/aka.h"
+#include "auth/auth_codec.h"
+#include "auth/digest.h"
+#include "auth/sqn.h"
+#include "config/ims_cfg.h"
+#include "core/mbuf.h"
+#include "core/mem.h"
+#include "hss/hss.h"
+#include "loop/loop.h"
+#include "monitor/monitor.h"
+#include "registrar/registrar.h"
+#include "sip/sip_build.h"
+#include "sip/sip_hdr.h"
+
+#define MIL_K "465b5ce8b199b49faa5f0a2ee238a6bc"
+#define MIL_OPC "cd63cb71954a9f4e48a5994e37a02baf"
+#define XOR_K "000102030405060708090a0b0c0d0e0f"
+
+static const char *USERS =
+    "'domain': 'ims.test', 'binding_expires': 3600, 'path': 'sip:pcscf.ims.test',"
+    "'ue_db': ["
+    /* 0 */ "{'imsi': '001010000000001', 'impi': 'alice@ims.test', 'K': '" MIL_K
+    "', 'opc': '" MIL_OPC "', 'authent_qop': 'auth',"
+    " 'impu': ['sip:alice', {'impu': 'tel:+33100000001', 'preferred': true}, "
+    "{'impu': 'sip:hidden', 'associated': false}]},"
+    /* 1 */ "{'imsi': '001010000000002', 'impi': 'bob@ims.test', 'K': '" MIL_K
+    "', 'opc': '" MIL_OPC "', 'authent_type': 'AKAv2', 'impu': ['sip:bob']},"
+    /* 2 */ "{'imsi': '001010000000003', 'impi': 'carol@ims.test', 'pwd': 'secret',"
+    " 'authent_qop': 'auth', 'impu': ['sip:carol']},"
+    /* 3 */ "{'imsi': '001010000000004', 'impi': 'dave@ims.test', 'authent_type': 'none',"
+    " 'impu': ['sip:dave']},"
+    /* 4, 5 */ "{'imsi': '001010000000005', 'multi_sim': true, 'sim_algo': 'xor', 'K': "
+	       "'" XOR_K "', 'impu': [{'impu': 'sip:sim', 'imei': '35000000-000001-0'}]},"
+    "{'imsi': '001010000000005', 'multi_sim': true, 'sim_algo': 'xor', 'K': '" XOR_K
+    "', 'impu': [{'impu': 'sip:sim', 'imei': '35000000-000002-0'}]},"
+    /* 6 */ "{'imsi': '001010000000007', 'impi': 'erin@ims.test', 'pwd': 'pw', "
+    "'impu': ['sip:erin']}"
+    "]";
+
+/* ---- fixture ---- */
+
+struct sent {
+	uint16_t scode;
+	struct sip_msg *msg; /* the response or request as it would go out */
+};
+
+static struct {
+	struct ims_cfg *cfg;
+	struct hss *hss;
+	struct registrar *reg;
+	const struct sip_msg *cur; /* request being handled */
+	struct sent replies[64];
+	size_t nreplies;
+	struct sent reqs[64];
+	size_t nreqs;
+	uint64_t now;
+	bool fake_clock;
+	char err[512];
+} T;
+
+static struct sip_msg *decode(const void *p, size_t len)
+{
+	struct sip_decode_prm dp = {.max_size = 65535};
+	struct sip_msg *m = NULL;
+	int e = sip_msg_decode_copy(&m, p, len, &dp);
+
+	if (e)
+		fail_msg("decode %d: %.*s", e, (int)len, (const char *)p);
+	return m;
+}
+
+static int fake_reply(struct sip_tsx *tsx, uint16_t scode, const char *reason,
+		      const struct sip_tsx_reply_prm *prm, void *arg)
+{
+	struct sip_resp_prm rp = {.scode = scode, .reason = pl_from_str(reason)};
+	struct mbuf mb;
+
+	(void)tsx;
+	(void)arg;
+	if (prm) {
+		rp.hdrs = prm->hdrs;
+		rp.to_tag = prm->to_tag;
+		rp.ctype = prm->ctype;
+		rp.body = prm->body;
+	}
+	if (!pl_isset(rp.to_tag))
+		rp.to_tag = PL("t0");
+	mbuf_init(&mb, 0);
+	assert_int_equal(sip_resp_build(&mb, T.cur, &rp), 0);
+	assert_true(T.nreplies < 64);
+	T.replies[T.nreplies].scode = scode;
+	T.replies[T.nreplies++].msg = decode(mb.buf, mb.end);
+	mbuf_reset(&mb);
+	return 0;
+}
+
+static int fake_request(struct sip_stack *stack, const struct sip_stack_req_prm *prm,
+			void *arg)
+{
+	char buf[65536];
+	int n;
+
+	(void)stack;
+	(void)arg;
+	assert_non_null(prm->dst);
+	assert_ptr_equal(prm->resp_h, registrar_notify_resp_h);
+	/* the stack adds the Via: add one so that the message decodes */
+	n = snprintf(buf, sizeof(buf), "%.*s", (int)prm->req.l, prm->req.p);
+	assert_true(n > 0 && (size_t)n < sizeof(buf));
+	assert_true(T.nreqs < 64);
+	T.reqs[T.nreqs].scode = 0;
+	T.reqs[T.nreqs++].msg = decode(buf, (size_t)n);
+	return 0;
+}
+
+static uint64_t fake_now(void *arg)
+{
+	(void)arg;
+	return T.fake_clock ? T.now : loop_now_ms();
+}
+
+static const struct registrar_ops ops = {fake_reply, fake_request, fake_now, NULL};
+
+static void sent_clear(void)
+{
+	for (size_t i = 0; i < T.nreplies; i++)
+		mem_deref(T.replies[i].msg);
+	for (size_t i = 0; i < T.nreqs; i++)
+		mem_deref(T.reqs[i].msg);
+	T.nreplies = T.nreqs = 0;
+}
+
+static struct ims_cfg *cfg_load(const char *extra)
+{
+	size_t size = strlen(extra) + 64;
+	char *text = malloc(size);
+	struct cfg_diag d = {T.err, sizeof(T.err), NULL, NULL};
+	struct ims_cfg *cfg = NULL;
+	json_error_t je;
+	json_t *root;
+
+	assert_non_null(text);
+	snprintf(text, size, "{'sip_addr': '127.0.0.1:5060', %s}", extra);
+	for (char *p = text; *p; p++) {
+		if (*p == '\'')
+			*p = '"';
+	}
+	root = json_loads(text, 0, &je);
+	if (!root)
+		fail_msg("bad test JSON: %s (%.200s)", je.text, text);
+	free(text);
+	if (ims_cfg_from_json(root, NULL, &cfg, &d))
+		fail_msg("config error: %s", T.err);
+	json_decref(root);
+	return cfg;
+}
+
+static void reg_start(const char *extra, uint32_t min_expires)
+{
+	struct registrar_prm prm = {0};
+
+	T.cfg = cfg_load(extra);
+	if (hss_alloc(&T.hss, T.cfg, T.err, sizeof(T.err)))
+		fail_msg("hss: %s", T.err);
+	prm.cfg = T.cfg;
+	prm.hss = T.hss;
+	prm.ops = &ops;
+	prm.host = "127.0.0.1:5060";
+	prm.min_expires = min_expires;
+	T.now = 1000000;
+	T.fake_clock = true;
+	assert_int_equal(registrar_alloc(&T.reg, &prm), 0);
+}
+
+static int setup(void **state)
+{
+	(void)state;
+	memset(&T, 0, sizeof(T));
+	reg_start(USERS, 0);
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	sent_clear();
+	T.reg = mem_deref(T.reg);
+	T.hss = mem_deref(T.hss);
+	ims_cfg_free(T.cfg);
+	return 0;
+}
+
+/* ---- driving requests ---- */
+
+static struct sip_stack_src src_v4(uint16_t port, bool tcp)
+{
+	struct sip_stack_src s;
+
+	memset(&s, 0, sizeof(s));
+	assert_int_equal(net_addr_parse_str(&s.peer, "127.0.0.1", port), 0);
+	s.reliable = tcp;
+	s.conn_id = tcp ? 7 : 0;
+	return s;
+}
+
+static uint32_t cseq_next = 1;
+
+/* Sends "REGISTER" with the given extra header lines; returns the reply. */
+static struct sent *do_req(const char *method, const char *to, const char *hdrs,
+			   const struct sip_stack_src *src)
+{
+	char buf[8192];
+	struct sip_msg *m;
+	size_t before = T.nreplies;
+	int n;
+
+	n = snprintf(buf, sizeof(buf),
+		     "%s sip:ims.test SIP/2.0\r\n"
+		     "Via: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bK%u\r\n"
+		     "From: <%s>;tag=f1\r\n"
+		     "To: <%s>\r\n"
+		     "Call-ID: call-1@ue\r\n"
+		     "CSeq: %u %s\r\n"
+		     "Max-Forwards: 70\r\n"
+		     "%s"
+		     "Content-Length: 0\r\n\r\n",
+		     method, cseq_next, to, to, cseq_next, method, hdrs);
+	cseq_next++;
+	m = decode(buf, (size_t)n);
+	T.cur = m;
+	if (!strcmp(method, "REGISTER"))
+		registrar_register_h(NULL, NULL, m, src, T.reg);
+	else
+		registrar_subscribe_h(NULL, NULL, m, src, T.reg);
+	T.cur = NULL;
+	mem_deref(m);
+	assert_int_equal(T.nreplies, before + 1);
+	return &T.replies[T.nreplies - 1];
+}
+
+static struct sent *do_register(const char *to, const char *hdrs)
+{
+	struct sip_stack_src s = src_v4(5070, false);
+
+	return do_req("REGISTER", to, hdrs, &s);
+}
+
+static struct sip_auth chal_get(const struct sent *r)
+{
+	const struct sip_hdr *h = sip_msg_hdr(r->msg, SIP_HDR_WWW_AUTHENTICATE);
+	struct sip_auth a;
+
+	assert_non_null(h);
+	assert_int_equal(sip_auth_decode(&a, h->val), 0);
+	return a;
+}
+
+static bool hdr_has(const struct sip_msg *m, enum sip_hdr_id id, const char *text)
+{
+	for (const struct sip_hdr *h = sip_msg_hdr(m, id); h;
+	     h = sip_msg_hdr_next(m, h)) {
+		if (pl_casefind(h->val, text) >= 0)
+			return true;
+	}
+	return false;
+}
+
+/* UE side: the Authorization line answering challenge a. */
+struct ue {
+	struct aka_cred cred;
+	const char *impi;
+	const char *pwd; /* MD5 */
+	bool wrong;	 /* answer with a wrong RES/password */
+	uint32_t nc;
+	uint8_t res[32], ck[32], ik[32];
+	size_t res_len, ck_len, ik_len;
+};
+
+static void ue_milenage(struct ue *ue, const char *impi)
+{
+	memset(ue, 0, sizeof(*ue));
+	aka_cred_init(&ue->cred, AKA_ALGO_MILENAGE);
+	assert_int_equal(ims_cfg_hex_decode(MIL_K, ue->cred.k, 16), 0);
+	ue->cred.k_len = 16;
+	assert_int_equal(ims_cfg_hex_decode(MIL_OPC, ue->cred.opc, 16), 0);
+	ue->cred.amf[0] = 0x80;
+	ue->impi = impi;
+}
+
+/* Returns the AKA result of the USIM (0, EACCES on MAC failure). */
+static int ue_answer(struct ue *ue, const struct sip_auth *a, char *out, size_t size,
+		     const char *extra)
+{
+	enum digest_algo algo = DIGEST_ALGO_MD5;
+	struct digest_prm p;
+	char resp[DIGEST_HEX_SIZE], nc[9];
+	uint8_t pw[DIGEST_PW_MAX];
+	size_t pwlen = 0;
+	bool qop = pl_isset(a->qop);
+	int rc = 0;
+
+	if (pl_isset(a->algorithm))
+		assert_int_equal(digest_algo_from_pl(a->algorithm, &algo), 0);
+	memset(&p, 0, sizeof(p));
+	if (digest_algo_is_aka(algo)) {
+		uint8_t rand[16], autn[16], sd[64];
+		size_t sdlen;
+		struct aka_vector v;
+
+		assert_int_equal(digest_aka_nonce_decode(a->nonce, 16, rand, autn, sd,
+							 sizeof(sd), &sdlen),
+				 0);
+		rc = aka_autn_check(&ue->cred, rand, autn, 16, &v);
+		if (rc)
+			return rc;
+		memcpy(ue->res, v.xres, v.xres_len);
+		ue->res_len = v.xres_len;
+		memcpy(ue->ck, v.ck, v.ck_len);
+		ue->ck_len = v.ck_len;
+		memcpy(ue->ik, v.ik, v.ik_len);
+		ue->ik_len = v.ik_len;
+		if (ue->wrong)
+			ue->res[0] ^= 1;
+		assert_int_equal(digest_aka_password(algo, ue->res, ue->res_len, ue->ik,
+						     ue->ik_len, ue->ck, ue->ck_len, pw,
+						     &pwlen),
+				 0);
+		p.password = (struct pl){(const char *)pw, pwlen};
+		aka_vector_wipe(&v);
+	} else {
+		p.password = pl_from_str(ue->wrong ? "nope" : ue->pwd);
+	}
+	ue->nc++;
+	snprintf(nc, sizeof(nc), "%08x", ue->nc);
+	p.algo = algo;
+	p.qop = qop ? DIGEST_QOP_AUTH : DIGEST_QOP_NONE;
+	p.username = pl_from_str(ue->impi);
+	p.realm = a->realm;
+	p.method = PL("REGISTER");
+	p.uri = PL("sip:ims.test");
+	p.nonce = a->nonce;
+	p.cnonce = PL("c0ffee");
+	p.nc = pl_from_str(nc);
+	assert_int_equal(digest_response_calc(&p, resp), 0);
+	snprintf(out, size,
+		 "Authorization: Digest username=\"%s\", realm=\"%.*s\", nonce=\"%.*s\", "
+		 "uri=\"sip:ims.test\", response=\"%s\", algorithm=%.*s%s%s%s%s\r\n%s",
+		 ue->impi, (int)a->realm.l, a->realm.p, (int)a->nonce.l, a->nonce.p, resp,
+		 (int)a->algorithm.l, a->algorithm.p, qop ? ", qop=auth, nc=" : "",
+		 qop ? nc : "", qop ? ", cnonce=\"c0ffee\"" : "", "", extra ? extra : "");
+	return 0;
+}
+
+#define CONTACT_A "Contact: <sip:alice@127.0.0.1:5070>\r\n"
+
+/* Full AKA registration of alice; returns the 200. */
+static struct sent *alice_register(struct ue *ue, const char *contact_hdrs)
+{
+	char hdrs[4096], auth[2048];
+	struct sip_auth a;
+	struct sent *r;
+
+	snprintf(hdrs, sizeof(hdrs),
+		 "Authorization: Digest username=\"alice@ims.test\", realm=\"ims.test\", "
+		 "nonce=\"\", uri=\"sip:ims.test\", response=\"\"\r\n%s",
+		 contact_hdrs);
+	r = do_register("sip:alice@ims.test", hdrs);
+	assert_int_equal(r->scode, 401);
+	a = chal_get(r);
+	assert_int_equal(ue_answer(ue, &a, auth, sizeof(auth), contact_hdrs), 0);
+	return do_register("sip:alice@ims.test", auth);
+}
+
+/* ---- tests ---- */
+
+static void test_aka_v1_flow(void **state)
+{
+	struct ue ue;
+	struct sip_auth a;
+	struct sent *r;
+	uint8_t ck[32], ik[32];
+	size_t ckl, ikl;
+	char hdrs[512];
+
+	(void)state;
+	ue_milenage(&ue, "alice@ims.test");
+	snprintf(hdrs, sizeof(hdrs),
+		 "Authorization: Digest username=\"alice@ims.test\", realm=\"ims.test\", "
+		 "nonce=\"\", uri=\"sip:ims.test\", response=\"\"\r\n" CONTACT_A);
+	r = do_register("sip:alice@ims.test", hdrs);
+	assert_int_equal(r->scode, 401);
+	a = chal_get(r);
+	assert_true(pl_eq_str(a.realm, "ims.test"));
+	assert_true(pl_eq_str(a.algorithm, "AKAv1-MD5"));
+	assert_true(pl_eq_str(a.qop, "auth"));
+	assert_false(pl_isset(a.stale));
+	assert_int_equal(registrar_challenge_count(T.reg), 1);
+
+	r = alice_register(&ue, "Supported: path\r\n" CONTACT_A);
+	assert_int_equal(r->scode, 200);
+	assert_true(registrar_is_registered(T.reg, hss_user_at(T.hss, 0)));
+	assert_true(
+	    hdr_has(r->msg, SIP_HDR_CONTACT, "<sip:alice@127.0.0.1:5070>;expires=3600"));
+	/* P-Associated-URI: preferred first, associated:false left out */
+	assert_int_equal(sip_msg_hdr_count(r->msg, SIP_HDR_P_ASSOCIATED_URI), 2);
+	assert_true(pl_eq_str(sip_msg_hdr(r->msg, SIP_HDR_P_ASSOCIATED_URI)->val,
+			      "<tel:+33100000001>"));
+	assert_false(hdr_has(r->msg, SIP_HDR_P_ASSOCIATED_URI, "hidden"));
+	assert_true(
+	    hdr_has(r->msg, SIP_HDR_SERVICE_ROUTE, "<sip:orig@127.0.0.1:5060;lr>"));
+	assert_true(hdr_has(r->msg, SIP_HDR_PATH, "<sip:pcscf.ims.test;lr>"));
+	assert_non_null(sip_msg_hdr(r->msg, SIP_HDR_DATE));
+	assert_int_equal(registrar_user_algo(T.reg, hss_user_at(T.hss, 0)),
+			 DIGEST_ALGO_AKAV1_MD5);
+	/* CK/IK kept with the registration, same as the USIM's */
+	assert_int_equal(
+	    registrar_user_keys(T.reg, hss_user_at(T.hss, 0), ck, &ckl, ik, &ikl), 0);
+	assert_int_equal(ckl, 16);
+	assert_memory_equal(ck, ue.ck, 16);
+	assert_memory_equal(ik, ue.ik, 16);
+	aka_cred_wipe(&ue.cred);
+}
+
+static void test_path_only_if_supported(void **state)
+{
+	struct ue ue;
+	struct sent *r;
+
+	(void)state;
+	ue_milenage(&ue, "alice@ims.test");
+	r = alice_register(&ue, CONTACT_A);
+	assert_int_equal(r->scode, 200);
+	assert_null(sip_msg_hdr(r->msg, SIP_HDR_PATH));
+}
+
+static void test_aka_v2_and_weak_offer(void **state)
+{
+	char hdrs[2048], auth[2048];
+	struct sip_auth a;
+	struct sent *r;
+	struct ue ue;
+
+	(void)state;
+	ue_milenage(&ue, "bob@ims.test");
+	/* bob requires AKAv2: an MD5 offer is refused */
+	r = do_register(
+	    "sip:bob@ims.test",
+	    "Authorization: Digest username=\"bob@ims.test\", realm=\"ims.test\", "
+	    "nonce=\"\", uri=\"sip:ims.test\", response=\"\", algorithm=MD5\r\n"
+	    "Contact: <sip:bob@127.0.0.1:5071>\r\n");
+	assert_int_equal(r->scode, 403);
+	/* AKAv2-SHA-256 offered: accepted since it is above AKAv2 */
+	snprintf(
+	    hdrs, sizeof(hdrs),
+	    "Authorization: Digest username=\"bob@ims.test\", realm=\"ims.test\", "
+	    "nonce=\"\", uri=\"sip:ims.test\", response=\"\", algorithm=AKAv2-SHA-256\r\n"
+	    "Contact: <sip:bob@127.0.0.1:5071>\r\n");
+	r = do_register("sip:bob@ims.test", hdrs);
+	assert_int_equal(r->scode, 401);
+	a = chal_get(r);
+	assert_true(pl_eq_str(a.algorithm, "AKAv2-SHA-256"));
+	assert_false(pl_isset(a.qop));
+	assert_int_equal(ue_answer(&ue, &a, auth, sizeof(auth),
+				   "Contact: <sip:bob@127.0.0.1:5071>\r\n"),
+			 0);
+	r = do_register("sip:bob@ims.test", auth);
+	assert_int_equal(r->scode, 200);
+	/* no offer: authent_type AKAv2 (MD5 hash) */
+	r = do_register("sip:bob@ims.test", "Contact: <sip:bob@127.0.0.1:5071>\r\n");
+	assert_int_equal(r->scode, 401);
+	a = chal_get(r);
+	assert_true(pl_eq_str(a.algorithm, "AKAv2-MD5"));
+	assert_int_equal(ue_answer(&ue, &a, auth, sizeof(auth),
+				   "Contact: <sip:bob@127.0.0.1:5071>\r\n"),
+			 0);
+	r = do_register("sip:bob@ims.test", auth);
+	assert_int_equal(r->scode, 200);
+	assert_int_equal(registrar_user_algo(T.reg, hss_user_at(T.hss, 1)),
+			 DIGEST_ALGO_AKAV2_MD5);
+}
+
+static void test_md5_flow_and_wrong_password(void **state)
+{
+	char auth[2048];
+	struct sip_auth a;
+	struct sent *r;
+	struct ue ue = {.impi = "carol@ims.test", .pwd = "secret"};
+
+	(void)state;
+	/* identified by To (no Authorization) */
+	r = do_register("sip:carol@ims.test", "Contact: <sip:carol@127.0.0.1:5072>\r\n");
+	assert_int_equal(r->scode, 401);
+	a = chal_get(r);
+	assert_true(pl_eq_str(a.algorithm, "MD5"));
+	/* wrong password: a new challenge first... */
+	ue.wrong = true;
+	ue_answer(&ue, &a, auth, sizeof(auth), "Contact: <sip:carol@127.0.0.1:5072>\r\n");
+	r = do_register("sip:carol@ims.test", auth);
+	assert_int_equal(r->scode, 401);
+	a = chal_get(r);
+	/* ...then 403 */
+	ue_answer(&ue, &a, auth, sizeof(auth), "Contact: <sip:carol@127.0.0.1:5072>\r\n");
+	r = do_register("sip:carol@ims.test", auth);
+	assert_int_equal(r->scode, 403);
+	assert_int_equal(registrar_challenge_count(T.reg), 0);
+	assert_false(registrar_is_registered(T.reg, hss_user_at(T.hss, 2)));
+	/* starting over with the right password works */
+	ue.wrong = false;
+	r = do_register("sip:carol@ims.test", "Contact: <sip:carol@127.0.0.1:5072>\r\n");
+	assert_int_equal(r->scode, 401);
+	a = chal_get(r);
+	ue_answer(&ue, &a, auth, sizeof(auth), "Contact: <sip:carol@127.0.0.1:5072>\r\n");
+	r = do_register("sip:carol@ims.test", auth);
+	assert_int_equal(r->scode, 200);
+	assert_int_equal(registrar_user_algo(T.reg, hss_user_at(T.hss, 2)),
+			 DIGEST_ALGO_MD5);
+}
+
+static void test_aka_wrong_res(void **state)
+{
+	char auth[2048];
+	struct sip_auth a;
+	struct sent *r;
+	struct ue ue;
+
+	(void)state;
+	ue_milenage(&ue, "alice@ims.test");
+	ue.wrong = true;
+	r = do_register("sip:alice@ims.test", CONTACT_A);
+	a = chal_get(r);
+	assert_int_equal(ue_answer(&ue, &a, auth, sizeof(auth), CONTACT_A), 0);
+	r = do_register("sip:alice@ims.test", auth);
+	assert_int_equal(r->scode, 401);
+	a = chal_get(r);
+	assert_int_equal(ue_answer(&ue, &a, auth, sizeof(auth), CONTACT_A), 0);
+	r = do_register("sip:alice@ims.test", auth);
+	assert_int_equal(r->scode, 403);
+}
+
+static void test_stale_nonce(void **state)
+{
+	char auth[2048], auth2[2048];
+	struct sip_auth a;
+	struct sent *r;
+	struct ue ue = {.impi = "carol@ims.test", .pwd = "secret"};
+
+	(void)state;
+	r = do_register("sip:carol@ims.test", "Contact: <sip:carol@127.0.0.1:5072>\r\n");
+	a = chal_get(r);
+	ue_answer(&ue, &a, auth, sizeof(auth), "Contact: <sip:carol@127.0.0.1:5072>\r\n");
+	T.now += (REGISTRAR_CHALLENGE_TTL + 1) * 1000;
+	r = do_register("sip:carol@ims.test", auth);
+	assert_int_equal(r->scode, 401);
+	a = chal_get(r);
+	assert_true(pl_caseeq_str(a.stale, "true"));
+	/* the challenge the UE answered has gone (expiry run): still stale */
+	ue_answer(&ue, &a, auth2, sizeof(auth2),
+		  "Contact: <sip:carol@127.0.0.1:5072>\r\n");
+	T.now += (REGISTRAR_CHALLENGE_TTL + 1) * 1000;
+	registrar_expire_run(T.reg);
+	assert_int_equal(registrar_challenge_count(T.reg), 0);
+	r = do_register("sip:carol@ims.test", auth2);
+	assert_int_equal(r->scode, 401);
+	a = chal_get(r);
+	assert_true(pl_caseeq_str(a.stale, "true"));
+	/* a nonce we never made: a plain challenge */
+	r = do_register(
+	    "sip:carol@ims.test",
+	    "Authorization: Digest username=\"carol@ims.test\", realm=\"ims.test\", "
+	    "nonce=\"Zm9yZ2VkIG5vbmNlIGZvcmdlZCBub25jZQ==\", uri=\"sip:ims.test\", "
+	    "response=\"00000000000000000000000000000000\", algorithm=MD5\r\n"
+	    "Contact: <sip:carol@127.0.0.1:5072>\r\n");
+	assert_int_equal(r->scode, 401);
+	a = chal_get(r);
+	assert_false(pl_isset(a.stale));
+}
+
+static void test_nc_replay(void **state)
+{
+	char auth[2048];
+	struct sip_auth a;
+	struct sent *r;
+	struct ue ue = {.impi = "carol@ims.test", .pwd = "secret"};
+
+	(void)state;
+	r = do_register("sip:carol@ims.test", "Contact: <sip:carol@127.0.0.1:5072>\r\n");
+	a = chal_get(r);
+	ue_answer(&ue, &a, auth, sizeof(auth), "Contact: <sip:carol@127.0.0.1:5072>\r\n");
+	r = do_register("sip:carol@ims.test", auth);
+	assert_int_equal(r->scode, 200);
+	/* the same Authorization (nc=1) again is a replay */
+	r = do_register("sip:carol@ims.test", auth);
+	assert_int_equal(r->scode, 401);
+	/* the UE's next request on its nonce with nc=2 is fine: take a fresh
+	 * challenge, answer with nc 1 then 2 */
+	a = chal_get(r);
+	ue.nc = 0;
+	ue_answer(&ue, &a, auth, sizeof(auth), "Contact: <sip:carol@127.0.0.1:5072>\r\n");
+	assert_int_equal(do_register("sip:carol@ims.test", auth)->scode, 200);
+	ue_answer(&ue, &a, auth, sizeof(auth), "Contact: <sip:carol@127.0.0.1:5072>\r\n");
+	assert_int_equal(do_register("sip:carol@ims.test", auth)->scode, 200);
+}
+
+/* The USIM is ahead of the HSS (field note "SQN Sync in IMS Auth"): it
+ * rejects the first challenge with AUTS, the next one is accepted. */
+static void test_resync(void **state)
+{
+	char hdrs[1024], auth[2048];
+	uint8_t rand[16], autn[16], sd[64], auts[AKA_AUTS_MAX];
+	char auts64[AUTH_B64_SIZE(AKA_AUTS_MAX)];
+	size_t sdlen, autslen;
+	uint64_t ahead = sqn_make(5000, 0);
+	struct aka_vector v;
+	struct sip_auth a;
+	struct sent *r;
+	struct ue ue;
+
+	(void)state;
+	ue_milenage(&ue, "alice@ims.test");
+	r = do_register("sip:alice@ims.test", CONTACT_A);
+	assert_int_equal(r->scode, 401);
+	a = chal_get(r);
+	assert_int_equal(
+	    digest_aka_nonce_decode(a.nonce, 16, rand, autn, sd, sizeof(sd), &sdlen), 0);
+	assert_int_equal(aka_autn_check(&ue.cred, rand, autn, 16, &v), 0);
+	assert_true(v.sqn < ahead); /* stale for this USIM */
+	assert_int_equal(aka_auts_build(&ue.cred, rand, ahead, auts, &autslen), 0);
+	auth_b64_encode(auts, autslen, auts64);
+	snprintf(
+	    hdrs, sizeof(hdrs),
+	    "Authorization: Digest username=\"alice@ims.test\", realm=\"ims.test\", "
+	    "nonce=\"%.*s\", uri=\"sip:ims.test\", response=\"\", algorithm=AKAv1-MD5, "
+	    "auts=\"%s\"\r\n" CONTACT_A,
+	    (int)a.nonce.l, a.nonce.p, auts64);
+	r = do_register("sip:alice@ims.test", hdrs);
+	assert_int_equal(r->scode, 401);
+	assert_int_equal(hss_user_sqn_he(hss_user_at(T.hss, 0)) >= ahead, 1);
+	a = chal_get(r);
+	assert_int_equal(
+	    digest_aka_nonce_decode(a.nonce, 16, rand, autn, sd, sizeof(sd), &sdlen), 0);
+	assert_int_equal(aka_autn_check(&ue.cred, rand, autn, 16, &v), 0);
+	assert_true(sqn_seq(v.sqn) > sqn_seq(ahead)); /* now fresh */
+	assert_int_equal(ue_answer(&ue, &a, auth, sizeof(auth), CONTACT_A), 0);
+	r = do_register("sip:alice@ims.test", auth);
+	assert_int_equal(r->scode, 200);
+	/* a forged AUTS is a 403 and leaves SQN_HE alone */
+	r = do_register("sip:alice@ims.test", CONTACT_A);
+	a = chal_get(r);
+	{
+		uint64_t before = hss_user_sqn_he(hss_user_at(T.hss, 0));
+
+		snprintf(
+		    hdrs, sizeof(hdrs),
+		    "Authorization: Digest username=\"alice@ims.test\", "
+		    "realm=\"ims.test\", "
+		    "nonce=\"%.*s\", uri=\"sip:ims.test\", response=\"\", "
+		    "algorithm=AKAv1-MD5, auts=\"AAAAAAAAAAAAAAAAAAAA\"\r\n" CONTACT_A,
+		    (int)a.nonce.l, a.nonce.p);
+		r = do_register("sip:alice@ims.test", hdrs);
+		assert_int_equal(r->scode, 403);
+		assert_int_equal(hss_user_sqn_he(hss_user_at(T.hss, 0)), before);
+	}
+	aka_vector_wipe(&v);
+}
+
+static void test_no_auth_and_expires_rules(void **state)
+{
+	struct sent *r;
+
+	(void)state;
+	/* authent_type none: 200 at once; Expires header honoured, clamped */
+	r = do_register("sip:dave@ims.test", "Contact: <sip:dave@127.0.0.1:5073>\r\n"
+					     "Expires: 600\r\n");
+	assert_int_equal(r->scode, 200);
+	assert_true(hdr_has(r->msg, SIP_HDR_CONTACT, "expires=600"));
+	r = do_register(
+	    "sip:dave@ims.test",
+	    "Contact: <sip:dave@127.0.0.1:5073>;expires=99999999\r\nExpires: 10\r\n");
+	assert_int_equal(r->scode, 200);
+	assert_true(hdr_has(r->msg, SIP_HDR_CONTACT, "expires=3600"));
+	assert_int_equal(registrar_user_algo(T.reg, hss_user_at(T.hss, 3)), -1);
+	/* fetch: no Contact, nothing changes */
+	r = do_register("sip:dave@ims.test", "");
+	assert_int_equal(r->scode, 200);
+	assert_int_equal(sip_msg_hdr_count(r->msg, SIP_HDR_CONTACT), 1);
+	/* a second contact, then Contact: * needs Expires: 0 and to be alone */
+	r = do_register("sip:dave@ims.test",
+			"Contact: <sip:dave@127.0.0.1:5074>;q=0.5\r\n");
+	assert_int_equal(r->scode, 200);
+	assert_int_equal(sip_msg_hdr_count(r->msg, SIP_HDR_CONTACT), 2);
+	assert_true(hdr_has(r->msg, SIP_HDR_CONTACT, "q=0.5"));
+	assert_int_equal(do_register("sip:dave@ims.test", "Contact: *\r\n")->scode, 400);
+	assert_int_equal(
+	    do_register("sip:dave@ims.test",
+			"Contact: *\r\nContact: <sip:x@127.0.0.1>\r\nExpires: 0\r\n")
+		->scode,
+	    400);
+	/* one contact removed by expires=0 */
+	r = do_register("sip:dave@ims.test",
+			"Contact: <sip:dave@127.0.0.1:5074>;expires=0\r\n");
+	assert_int_equal(r->scode, 200);
+	assert_int_equal(sip_msg_hdr_count(r->msg, SIP_HDR_CONTACT), 1);
+	assert_int_equal(registrar_binding_count(T.reg), 1);
+	r = do_register("sip:dave@ims.test", "Contact: *\r\nExpires: 0\r\n");
+	assert_int_equal(r->scode, 200);
+	assert_int_equal(sip_msg_hdr_count(r->msg, SIP_HDR_CONTACT), 0);
+	assert_false(registrar_is_registered(T.reg, hss_user_at(T.hss, 3)));
+	assert_int_equal(registrar_binding_count(T.reg), 0);
+	/* unknown users */
+	assert_int_equal(do_register("sip:nobody@ims.test", CONTACT_A)->scode, 404);
+	assert_int_equal(
+	    do_register(
+		"sip:alice@ims.test",
+		"Authorization: Digest username=\"x@ims.test\", realm=\"ims.test\", "
+		"nonce=\"\", uri=\"sip:ims.test\", response=\"\"\r\n" CONTACT_A)
+		->scode,
+	    403);
+	/* IMPI and IMPU of different users */
+	assert_int_equal(
+	    do_register(
+		"sip:dave@ims.test",
+		"Authorization: Digest username=\"alice@ims.test\", realm=\"ims.test\", "
+		"nonce=\"\", uri=\"sip:ims.test\", response=\"\"\r\n" CONTACT_A)
+		->scode,
+	    403);
+}
+
+static int setup_min60(void **state)
+{
+	(void)state;
+	memset(&T, 0, sizeof(T));
+	reg_start(USERS, 60);
+	return 0;
+}
+
+static void test_min_expires(void **state)
+{
+	struct sent *r;
+
+	(void)state;
+	r = do_register("sip:dave@ims.test",
+			"Contact: <sip:dave@127.0.0.1:5073>;expires=30\r\n");
+	assert_int_equal(r->scode, 423);
+	assert_true(pl_eq_str(sip_msg_hdr(r->msg, SIP_HDR_MIN_EXPIRES)->val, "60"));
+	assert_int_equal(registrar_binding_count(T.reg), 0);
+	/* 0 is not "too brief" */
+	r = do_register("sip:dave@ims.test",
+			"Contact: <sip:dave@127.0.0.1:5073>;expires=0\r\n");
+	assert_int_equal(r->scode, 200);
+	r = do_register("sip:dave@ims.test",
+			"Contact: <sip:dave@127.0.0.1:5073>;expires=60\r\n");
+	assert_int_equal(r->scode, 200);
+}
+
+static void test_sec_agree_tolerated(void **state)
+{
+	struct sent *r;
+
+	(void)state;
+	assert_int_equal(registrar_option_tag_count, 2);
+	assert_string_equal(registrar_option_tags[1], "sec-agree");
+	r = do_register(
+	    "sip:dave@ims.test",
+	    "Require: sec-agree\r\nProxy-Require: sec-agree\r\nSupported: path, "
+	    "sec-agree\r\nSecurity-Client: ipsec-3gpp; alg=hmac-sha-1-96; "
+	    "spi-c=1111; spi-s=2222; port-c=5062; port-s=5064\r\n"
+	    "Contact: <sip:dave@127.0.0.1:5073>\r\n");
+	assert_int_equal(r->scode, 200);
+	assert_null(sip_msg_hdr(r->msg, SIP_HDR_SECURITY_SERVER));
+}
+
+static void test_multi_sim_imei(void **state)
+{
+	struct sip_auth a;
+	struct sent *r;
+	uint8_t rand[16], autn[16], sd[64];
+	size_t sdlen;
+	struct aka_vector v;
+	struct aka_cred c;
+	char auth[2048];
+	struct ue ue;
+
+	(void)state;
+	aka_cred_init(&c, AKA_ALGO_XOR);
+	assert_int_equal(ims_cfg_hex_decode(XOR_K, c.k, 16), 0);
+	c.k_len = 16;
+	c.amf[0] = 0x80;
+	memset(&ue, 0, sizeof(ue));
+	ue.cred = c;
+	ue.impi = "001010000000005@ims.mnc001.mcc001.3gppnetwork.org";
+	/* the second phone (IMEI ...000002) is the second entry */
+	r = do_register("sip:sim@ims.test",
+			"Contact: <sip:sim@127.0.0.1:5080>;+sip.instance="
+			"\"<urn:gsma:imei:35000000-000002-0>\"\r\n");
+	assert_int_equal(r->scode, 401);
+	a = chal_get(r);
+	assert_int_equal(
+	    digest_aka_nonce_decode(a.nonce, 16, rand, autn, sd, sizeof(sd), &sdlen), 0);
+	assert_int_equal(aka_autn_check(&c, rand, autn, 16, &v), 0);
+	assert_int_equal(ue_answer(&ue, &a, auth, sizeof(auth),
+				   "Contact: <sip:sim@127.0.0.1:5080>;+sip.instance="
+				   "\"<urn:gsma:imei:35000000-000002-0>\"\r\n"),
+			 0);
+	r = do_register("sip:sim@ims.test", auth);
+	assert_int_equal(r->scode, 200);
+	assert_false(registrar_is_registered(T.reg, hss_user_at(T.hss, 4)));
+	assert_true(registrar_is_registered(T.reg, hss_user_at(T.hss, 5)));
+	/* an unknown IMEI matches neither */
+	r = do_register("sip:sim@ims.test",
+			"Contact: <sip:sim@127.0.0.1:5081>;+sip.instance="
+			"\"<urn:gsma:imei:35000000-000009-0>\"\r\n");
+	assert_int_equal(r->scode, 403);
+	aka_vector_wipe(&v);
+}
+
+/* ---- reg event ---- */
+
+#define SUB_HDRS                                                                         \
+	"Event: reg\r\nAccept: application/reginfo+xml\r\nExpires: 600000\r\n"           \
+	"Contact: <sip:alice@127.0.0.1:5070>\r\n"                                        \
+	"Record-Route: <sip:p1.ims.test;lr>\r\n"
+
+static bool body_has(const struct sip_msg *m, const char *text)
+{
+	return pl_casefind(m->body, text) >= 0;
+}
+
+static void test_reg_event(void **state)
+{
+	struct sip_stack_src s = src_v4(5070, false), other = src_v4(5090, false);
+	const struct sip_msg *n;
+	struct sent *r;
+	struct ue ue;
+	char to_tag[64], hdrs[512];
+
+	(void)state;
+	other.peer.u.in.sin_addr.s_addr = htonl(0x7f000002);
+	ue_milenage(&ue, "alice@ims.test");
+	/* not registered yet: 403 */
+	assert_int_equal(do_req("SUBSCRIBE", "sip:alice@ims.test", SUB_HDRS, &s)->scode,
+			 403);
+	assert_int_equal(alice_register(&ue, CONTACT_A)->scode, 200);
+	/* wrong event package */
+	assert_int_equal(do_req("SUBSCRIBE", "sip:alice@ims.test",
+				"Event: presence\r\nContact: <sip:a@127.0.0.1:5070>\r\n",
+				&s)
+			     ->scode,
+			 489);
+	/* another user watching alice: 403 (From is dave) -- use do_req with From=To,
+	 * so test "other source address" instead */
+	assert_int_equal(
+	    do_req("SUBSCRIBE", "sip:alice@ims.test", SUB_HDRS, &other)->scode, 403);
+	sent_clear();
+	r = do_req("SUBSCRIBE", "sip:alice@ims.test", SUB_HDRS, &s);
+	assert_int_equal(r->scode, 200);
+	assert_true(pl_eq_str(sip_msg_hdr(r->msg, SIP_HDR_EXPIRES)->val, "600000"));
+	{
+		struct sip_addr to;
+
+		assert_int_equal(
+		    sip_addr_decode(&to, sip_msg_hdr(r->msg, SIP_HDR_TO)->val), 0);
+		assert_true(to.tag.l > 0 && to.tag.l < sizeof(to_tag));
+		snprintf(to_tag, sizeof(to_tag), "%.*s", (int)to.tag.l, to.tag.p);
+	}
+	assert_int_equal(registrar_sub_count(T.reg), 1);
+	/* the first NOTIFY: full state, version 0 */
+	assert_int_equal(T.nreqs, 1);
+	n = T.reqs[0].msg;
+	assert_true(pl_eq_str(n->ruri, "sip:alice@127.0.0.1:5070"));
+	assert_true(hdr_has(n, SIP_HDR_ROUTE, "<sip:p1.ims.test;lr>"));
+	assert_true(hdr_has(n, SIP_HDR_SUBSCRIPTION_STATE, "active;expires=600000"));
+	assert_true(hdr_has(n, SIP_HDR_EVENT, "reg"));
+	assert_true(hdr_has(n, SIP_HDR_CONTENT_TYPE, "application/reginfo+xml"));
+	assert_true(hdr_has(n, SIP_HDR_FROM, to_tag));
+	assert_true(hdr_has(n, SIP_HDR_TO, "tag=f1"));
+	assert_true(hdr_has(n, SIP_HDR_CSEQ, "1 NOTIFY"));
+	assert_true(body_has(n, "version=\"0\" state=\"full\""));
+	assert_true(body_has(n, "aor=\"sip:alice@ims.test\""));
+	assert_true(body_has(n, "aor=\"tel:+33100000001\""));
+	assert_true(
+	    body_has(n, "state=\"active\" event=\"registered\" expires=\"3600\""));
+	assert_true(body_has(n, "<uri>sip:alice@127.0.0.1:5070</uri>"));
+	/* a re-registration: NOTIFY version 1, event refreshed, CSeq 2 */
+	T.now += 10000;
+	assert_int_equal(alice_register(&ue, CONTACT_A)->scode, 200);
+	assert_int_equal(T.nreqs, 2);
+	n = T.reqs[1].msg;
+	assert_true(body_has(n, "version=\"1\""));
+	assert_true(body_has(n, "event=\"refreshed\""));
+	assert_true(hdr_has(n, SIP_HDR_CSEQ, "2 NOTIFY"));
+	/* shortened */
+	assert_int_equal(
+	    alice_register(&ue, "Contact: <sip:alice@127.0.0.1:5070>;expires=100\r\n")
+		->scode,
+	    200);
+	assert_true(body_has(T.reqs[2].msg, "event=\"shortened\" expires=\"100\""));
+	/* a refresh of the subscription in its dialog: 200 + NOTIFY */
+	snprintf(hdrs, sizeof(hdrs), "%s", SUB_HDRS);
+	{
+		char buf[2048];
+		struct sip_msg *m;
+		int len =
+		    snprintf(buf, sizeof(buf),
+			     "SUBSCRIBE sip:alice@ims.test SIP/2.0\r\n"
+			     "Via: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bKsub2\r\n"
+			     "From: <sip:alice@ims.test>;tag=f1\r\n"
+			     "To: <sip:alice@ims.test>;tag=%s\r\n"
+			     "Call-ID: call-1@ue\r\nCSeq: 99999 SUBSCRIBE\r\n%s"
+			     "Content-Length: 0\r\n\r\n",
+			     to_tag, hdrs);
+
+		m = decode(buf, (size_t)len);
+		T.cur = m;
+		registrar_subscribe_h(NULL, NULL, m, &s, T.reg);
+		T.cur = NULL;
+		mem_deref(m);
+		assert_int_equal(T.replies[T.nreplies - 1].scode, 200);
+		assert_true(body_has(T.reqs[T.nreqs - 1].msg, "version=\"3\""));
+	}
+	/* de-registration: one NOTIFY terminated, the subscription ends */
+	assert_int_equal(
+	    alice_register(&ue, "Contact: <sip:alice@127.0.0.1:5070>;expires=0\r\n")
+		->scode,
+	    200);
+	n = T.reqs[T.nreqs - 1].msg;
+	assert_true(
+	    hdr_has(n, SIP_HDR_SUBSCRIPTION_STATE, "terminated;reason=noresource"));
+	assert_true(body_has(n, "state=\"terminated\" event=\"unregistered\""));
+	assert_true(body_has(n, "version=\"4\""));
+	assert_int_equal(registrar_sub_count(T.reg), 0);
+	assert_false(registrar_is_registered(T.reg, hss_user_at(T.hss, 0)));
+}
+
+static void test_binding_expiry_fake_clock(void **state)
+{
+	struct sip_stack_src s = src_v4(5070, false);
+	struct ue ue;
+
+	(void)state;
+	ue_milenage(&ue, "alice@ims.test");
+	assert_int_equal(
+	    alice_register(&ue, "Contact: <sip:alice@127.0.0.1:5070>;expires=20\r\n")
+		->scode,
+	    200);
+	assert_int_equal(do_req("SUBSCRIBE", "sip:alice@ims.test", SUB_HDRS, &s)->scode,
+			 200);
+	T.now += 19000;
+	registrar_expire_run(T.reg);
+	assert_true(registrar_is_registered(T.reg, hss_user_at(T.hss, 0)));
+	T.now += 1000;
+	registrar_expire_run(T.reg);
+	assert_false(registrar_is_registered(T.reg, hss_user_at(T.hss, 0)));
+	assert_true(body_has(T.reqs[T.nreqs - 1].msg, "event=\"expired\""));
+	assert_true(
+	    hdr_has(T.reqs[T.nreqs - 1].msg, SIP_HDR_SUBSCRIPTION_STATE, "terminated"));
+	assert_int_equal(registrar_sub_count(T.reg), 0);
+}
+
+static void stop_h(void *arg)
+{
+	(void)arg;
+	loop_stop();
+}
+
+/* The real loop: a 1 s binding expires through the loop timer. */
+static void test_binding_expiry_loop(void **state)
+{
+	struct loop_timer *t = loop_timer_alloc();
+	struct sent *r;
+
+	(void)state;
+	T.fake_clock = false;
+	r = do_register("sip:dave@ims.test",
+			"Contact: <sip:dave@127.0.0.1:5073>;expires=1\r\n");
+	assert_int_equal(r->scode, 200);
+	assert_true(registrar_is_registered(T.reg, hss_user_at(T.hss, 3)));
+	loop_timer_start(t, 1500, stop_h, NULL);
+	assert_int_equal(loop_run(), 0);
+	assert_false(registrar_is_registered(T.reg, hss_user_at(T.hss, 3)));
+	loop_timer_free(t);
+}
+
+static void test_unregister_and_notify_481(void **state)
+{
+	struct sip_stack_src s = src_v4(5070, false);
+	struct ue ue;
+	char buf[1024];
+	struct sip_msg *resp;
+	const struct sip_msg *n;
+	int len;
+
+	(void)state;
+	ue_milenage(&ue, "alice@ims.test");
+	assert_int_equal(alice_register(&ue, CONTACT_A)->scode, 200);
+	assert_int_equal(do_req("SUBSCRIBE", "sip:alice@ims.test", SUB_HDRS, &s)->scode,
+			 200);
+	/* a 481 to the NOTIFY removes the subscription */
+	n = T.reqs[T.nreqs - 1].msg;
+	len = snprintf(
+	    buf, sizeof(buf),
+	    "SIP/2.0 481 Call/Transaction Does Not Exist\r\n"
+	    "Via: SIP/2.0/UDP 127.0.0.1:5060;branch=z9hG4bKn\r\n"
+	    "From: %.*s\r\nTo: %.*s\r\nCall-ID: call-1@ue\r\nCSeq: 1 NOTIFY\r\n"
+	    "Content-Length: 0\r\n\r\n",
+	    (int)sip_msg_hdr(n, SIP_HDR_FROM)->val.l, sip_msg_hdr(n, SIP_HDR_FROM)->val.p,
+	    (int)sip_msg_hdr(n, SIP_HDR_TO)->val.l, sip_msg_hdr(n, SIP_HDR_TO)->val.p);
+	resp = decode(buf, (size_t)len);
+	registrar_notify_resp_h(NULL, resp, 481, T.reg);
+	mem_deref(resp);
+	assert_int_equal(registrar_sub_count(T.reg), 0);
+	/* network de-registration */
+	assert_int_equal(do_req("SUBSCRIBE", "sip:alice@ims.test", SUB_HDRS, &s)->scode,
+			 200);
+	assert_int_equal(
+	    registrar_unregister(T.reg, "tel:+33100000001", REGISTRAR_DEACTIVATED), 0);
+	n = T.reqs[T.nreqs - 1].msg;
+	assert_true(body_has(n, "event=\"deactivated\""));
+	assert_true(
+	    hdr_has(n, SIP_HDR_SUBSCRIPTION_STATE, "terminated;reason=deactivated"));
+	assert_false(registrar_is_registered(T.reg, hss_user_at(T.hss, 0)));
+	assert_int_equal(
+	    registrar_unregister(T.reg, "alice@ims.test", REGISTRAR_REJECTED), ENOENT);
+	assert_int_equal(
+	    registrar_unregister(T.reg, "sip:nobody@ims.test", REGISTRAR_REJECTED),
+	    ENOENT);
+}
+
+static void test_users_output(void **state)
+{
+	struct mbuf mb;
+	struct ue ue;
+	const char *out;
+
+	(void)state;
+	ue_milenage(&ue, "alice@ims.test");
+	assert_int_equal(
+	    alice_register(&ue, "Contact: <sip:alice@127.0.0.1:5070>;+sip.instance="
+				"\"<urn:gsma:imei:35000000-000001-0>\";reg-id=1\r\n")
+		->scode,
+	    200);
+	mbuf_init(&mb, 0);
+	assert_int_equal(registrar_users_print(T.reg, &mb, NULL), 0);
+	out = mbuf_str(&mb);
+	assert_non_null(
+	    strstr(out, "alice@ims.test  imsi=001010000000001  registered  "
+			"auth=AKAv1-MD5\n  impu: sip:alice@ims.test tel:+33100000001 "
+			"sip:hidden@ims.test\n  contact c1: sip:alice@127.0.0.1:5070  "
+			"udp 127.0.0.1:5070  expires=3600s  q=1.000  imei=35000000000001"
+			"  reg-id=1\n"));
+	assert_non_null(
+	    strstr(out, "bob@ims.test  imsi=001010000000002  not registered\n"));
+	assert_non_null(strstr(out, "7 user(s), 1 registered, 1 binding(s)\n"));
+	mbuf_clear(&mb);
+	assert_int_equal(registrar_users_print(T.reg, &mb, "sip:bob@ims.test"), 0);
+	assert_null(strstr(mbuf_str(&mb), "alice"));
+	assert_int_equal(registrar_users_print(T.reg, &mb, "nobody@x"), ENOENT);
+	/* through the monitor */
+	mbuf_clear(&mb);
+	assert_int_equal(monitor_init(), 0);
+	assert_int_equal(registrar_monitor_register(T.reg), 0);
+	assert_int_equal(monitor_exec("users alice@ims.test", &mb), 0);
+	assert_non_null(strstr(mbuf_str(&mb), "contact c1: sip:alice@127.0.0.1:5070"));
+	monitor_close();
+	mbuf_reset(&mb);
+}
+
+/* Memory per registered user with one binding (a reported figure). */
+static void test_memory_per_user(void **state)
+{
+	enum { N = 2000 };
+	char *db, hdrs[256], to[64];
+	size_t off = 0, cap = N * 160 + 256;
+	struct sip_stack_src s = src_v4(5070, false);
+	size_t per, hss;
+
+	(void)state;
+	teardown(NULL);
+	db = malloc(cap);
+	assert_non_null(db);
+	off += (size_t)snprintf(db + off, cap - off, "'domain': 'ims.test', 'ue_db': [");
+	for (int i = 0; i < N; i++)
+		off +=
+		    (size_t)snprintf(db + off, cap - off,
+				     "%s{'imsi': '0010100%08d', 'authent_type': 'none', "
+				     "'impu': ['sip:u%d']}",
+				     i ? "," : "", i, i);
+	snprintf(db + off, cap - off, "]");
+	memset(&T, 0, sizeof(T));
+	reg_start(db, 0);
+	free(db);
+	for (int i = 0; i < N; i++) {
+		snprintf(to, sizeof(to), "sip:u%d@ims.test", i);
+		snprintf(hdrs, sizeof(hdrs),
+			 "Contact: <sip:u%d@[2001:db8::%x]:5060>;+sip.instance="
+			 "\"<urn:gsma:imei:35000000-%06d-0>\"\r\n",
+			 i, i + 1, i);
+		assert_int_equal(do_req("REGISTER", to, hdrs, &s)->scode, 200);
+		sent_clear();
+	}
+	assert_int_equal(registrar_user_count(T.reg), N);
+	per = registrar_mem_usage(T.reg) / N;
+	hss = hss_mem_usage(T.hss) / N;
+	print_message("registrar memory: %zu bytes per registered user with one binding "
+		      "+ %zu bytes of HSS = %zu\n",
+		      per, hss, per + hss);
+	/* a figure, not a timing: but it must stay in the 512-byte budget */
+	assert_true(per + hss <= 512);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test_setup_teardown(test_aka_v1_flow, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_path_only_if_supported, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_aka_v2_and_weak_offer, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_md5_flow_and_wrong_password, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_aka_wrong_res, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_stale_nonce, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_nc_replay, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_resync, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_no_auth_and_expires_rules, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_min_expires, setup_min60, teardown),
+	    cmocka_unit_test_setup_teardown(test_sec_agree_tolerated, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_multi_sim_imei, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_reg_event, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_binding_expiry_fake_clock, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_binding_expiry_loop, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_unregister_and_notify_481, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_users_output, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_memory_per_user, setup, teardown),
+	};
+	int rc;
+
+	if (loop_init())
+		return 1;
+	rc = cmocka_run_group_tests_name("registrar", tests, NULL, NULL);
+	loop_close();
+	return rc;
+}
