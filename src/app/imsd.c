@@ -22,6 +22,9 @@
 #include "loop/loop.h"
 #include "monitor/monitor.h"
 #include "app/app_options.h"
+#include "core/mem.h"
+#include "hss/hss.h"
+#include "registrar/registrar.h"
 #include "sip/sip_stack.h"
 
 static void imsd_usage(FILE *f)
@@ -73,6 +76,20 @@ static int imsd_config_load(const char *file, json_t **rootp, struct ims_cfg **c
 		return err;
 	}
 	*rootp = root;
+	return 0;
+}
+
+/* --check-config: the user database too (duplicate identities, ...). */
+static int imsd_check_users(const char *file, const struct ims_cfg *cfg)
+{
+	struct hss *hss = NULL;
+	char err[512];
+
+	if (hss_alloc(&hss, cfg, err, sizeof(err))) {
+		fprintf(stderr, "%s: %s\n", file, err);
+		return 1;
+	}
+	mem_deref(hss);
 	return 0;
 }
 
@@ -128,8 +145,6 @@ static void imsd_addr_str(const struct ims_cfg_addr *a, char *buf, size_t size)
 static int imsd_sip_start(const struct ims_cfg *cfg, struct sip_stack **stackp,
 			  struct app_options **optp)
 {
-	static const char *const tags_ipsec[] = {"path", "sec-agree"};
-	static const char *const tags[] = {"path"};
 	struct sip_stack_listen *ls;
 	struct app_options_prm oprm = {0};
 	struct sip_stack_prm prm;
@@ -166,8 +181,10 @@ static int imsd_sip_start(const struct ims_cfg *cfg, struct sip_stack **stackp,
 	prm.tcp_keepcount = cfg->tcp_keepcount;
 	prm.user_agent = cfg->user_agent;
 	prm.force_user_agent = cfg->force_user_agent;
-	prm.option_tags = cfg->ipsec ? tags_ipsec : tags;
-	prm.option_tag_count = cfg->ipsec ? 2 : 1;
+	/* sec-agree is accepted in Require even with ipsec off: real phones
+	 * insist on it and register against cores without IPsec. */
+	prm.option_tags = registrar_option_tags;
+	prm.option_tag_count = registrar_option_tag_count;
 	err = sip_stack_alloc(stackp, &prm);
 	if (err) {
 		fprintf(stderr, "imsd: cannot start SIP on the sip_addr entries: %s\n",
@@ -186,6 +203,8 @@ out:
 
 static int imsd_serve(const char *file, const struct ims_cfg *cfg)
 {
+	struct registrar *reg = NULL;
+	struct hss *hss = NULL;
 	struct app_options *options = NULL;
 	struct sip_stack *sip = NULL;
 	struct monitor_prm mprm = {.prompt = "(ims) ", .quit_h = imsd_quit_h,
@@ -212,12 +231,24 @@ static int imsd_serve(const char *file, const struct ims_cfg *cfg)
 		goto out;
 	}
 	signal(SIGPIPE, SIG_IGN);
+	if (monitor_init()) {
+		fprintf(stderr, "imsd: cannot start the monitor\n");
+		goto out;
+	}
+	if (hss_alloc(&hss, cfg, err, sizeof(err))) {
+		fprintf(stderr, "%s: %s\n", file, err);
+		goto out;
+	}
 	if (imsd_sip_start(cfg, &sip, &options))
 		goto out;
+	if (registrar_app_start(sip, cfg, hss, &reg)) {
+		fprintf(stderr, "imsd: cannot start the registrar\n");
+		goto out;
+	}
 	printf("imsd %s, configuration %s\nType 'help' for the list of commands.\n",
 	       IMSD_VERSION, file);
 	fflush(stdout);
-	if (monitor_init() || monitor_start(&mprm)) {
+	if (monitor_start(&mprm)) {
 		fprintf(stderr, "imsd: cannot start the monitor\n");
 		goto out;
 	}
@@ -227,8 +258,10 @@ static int imsd_serve(const char *file, const struct ims_cfg *cfg)
 	log_write(LOG_IMS, LOG_LVL_INFO, LOG_DIR_NONE, NULL, "imsd stopped");
 out:
 	monitor_close();
+	mem_deref(reg);
 	app_options_free(options);
 	sip_stack_free(sip);
+	mem_deref(hss);
 	loop_close();
 	log_close();
 	return rc;
@@ -276,7 +309,7 @@ int imsd_main(int argc, char **argv)
 	if (imsd_config_load(argv[optind], &root, &cfg))
 		return 1;
 	if (check)
-		rc = 0;
+		rc = imsd_check_users(argv[optind], cfg);
 	else
 		rc = imsd_serve(argv[optind], cfg);
 	ims_cfg_free(cfg);
