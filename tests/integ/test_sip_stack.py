@@ -69,7 +69,7 @@ def test_405_and_501(imsd_factory, tmp_path):
         resp, _ = s.recvfrom(65536)
         assert status_of(resp)[0] == want
         if want == 405:
-            assert header(resp, "Allow") == "ACK, CANCEL, OPTIONS"
+            assert header(resp, "Allow") == "ACK, CANCEL, OPTIONS, REGISTER, SUBSCRIBE"
         assert header(resp, "Server") == UA
     s.close()
 
