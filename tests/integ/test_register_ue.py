@@ -18,13 +18,14 @@ OPC = "cd63cb71954a9f4e48a5994e37a02baf"
 IMPI = "001010000000201@ims.test"
 
 
-def _cfg(tmp_path, port, sqn="000000000020"):
+def _cfg(tmp_path, port, sqn="000000000020", extra=""):
     return write_cfg(tmp_path, f"""{{
   log_filename: "{tmp_path}/ims.log",
   log_options: "all.level=debug",
   sip_addr: ["127.0.0.1:{port}"],
   domain: "ims.test",
   ipsec: false,
+  {extra}
   ue_db: [ {{ imsi: "001010000000201", impi: "{IMPI}", impu: ["sip:ue201", "tel:+33600000201"],
              sim_algo: "milenage", K: "{K}", opc: "{OPC}", sqn: "{sqn}",
              authent_qop: "auth" }} ],
@@ -35,10 +36,10 @@ def _cfg(tmp_path, port, sqn="000000000020"):
 class Ue:
     """A UE on one UDP socket; reads what the server sends, answers NOTIFYs."""
 
-    def __init__(self, port):
+    def __init__(self, port, me=0):
         self.port = port
         self.s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.s.bind(("127.0.0.1", 0))
+        self.s.bind(("127.0.0.1", me))
         self.me = self.s.getsockname()[1]
         self.cseq = 0
         self.call_id = f"ue-{self.me}@test"
@@ -209,3 +210,52 @@ def test_expired_binding_notifies_subscriber(server):
     out = d.command("users", "binding(s)")
     assert re.search(r"^001010000000201@ims.test\s+imsi=001010000000201\s+not registered", out,
                      re.M), out
+
+
+def _register(ue):
+    code, resp = ue.register()
+    assert code == 401
+    nonce = _challenge(resp)["nonce"]
+    code, resp = ue.register(auth=_auth(nonce, _ue_side(nonce)["response"]))
+    assert code == 200, resp
+
+
+def test_request_over_tcp_threshold_leaves_over_tcp(tmp_path, imsd_factory):
+    """RFC 3261 §18.1.1 with the manual's tcp_threshold: the reg-event NOTIFY
+    (a full reginfo document) is larger than the threshold, so it reaches the
+    UDP-registered UE over TCP, at the same address and port."""
+    port = free_port()
+    d = imsd_factory(_cfg(tmp_path, port, extra="tcp_threshold: 400,"))
+    d.wait_ready()
+    me = free_port()
+    lsn = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    lsn.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    lsn.bind(("127.0.0.1", me))
+    lsn.listen(4)
+    ue = Ue(port, me)
+    try:
+        _register(ue)
+        code, resp = ue.subscribe()
+        assert code == 200, resp
+        lsn.settimeout(10)
+        conn, _ = lsn.accept()
+        conn.settimeout(10)
+        data = b""
+        while b"\r\n\r\n" not in data:
+            data += conn.recv(65536)
+        head, _, body = data.partition(b"\r\n\r\n")
+        clen = int(re.search(rb"(?im)^Content-Length:\s*(\d+)", head).group(1))
+        while len(body) < clen:
+            body += conn.recv(65536)
+        msg = (head + b"\r\n\r\n" + body).decode()
+        assert msg.startswith("NOTIFY "), msg
+        assert len(msg) > 400
+        assert re.search(r"(?im)^Via: SIP/2.0/TCP ", msg), msg
+        assert 'state="active"' in msg
+        lines = msg.split("\r\n")
+        keep = [l for l in lines if re.match(r"(?i)(via|from|to|call-id|cseq):", l)]
+        conn.sendall("\r\n".join(["SIP/2.0 200 OK", *keep, "Content-Length: 0", "", ""]).encode())
+        conn.close()
+    finally:
+        ue.close()
+        lsn.close()
