@@ -226,8 +226,9 @@ class Sipp:
         with open(path, errors="replace") as f:
             for line in f:
                 line = line.strip()
-                if line and not line.startswith("The following events"):
-                    lines.append(line)
+                # an event starts with its date; the message may span lines
+                if line[:4].isdigit():
+                    lines.append(" ".join(line.split("\t")[2:])[:240])
                 if len(lines) >= limit:
                     break
         return lines
@@ -420,7 +421,10 @@ class Imsd(Server):
         # UDP server transactions stay for Timer J = 64*T1 after the final
         self.settle_s = 64 * t1_s + 2.0
         self.cfg = os.path.join(workdir, "imsd.cfg")
-        self.desc = f"imsd {git_commit()} (release build), timer_t1 {t1_s:g} s"
+        default_bin = os.path.join(ROOT, "build-rel", "imsd")
+        what = (f"{git_commit()} (release build)" if os.path.realpath(binary) ==
+                os.path.realpath(default_bin) else binary)
+        self.desc = f"imsd {what}, timer_t1 {t1_s:g} s"
 
     def write_config(self):
         with open(self.cfg, "w") as f:
@@ -763,8 +767,9 @@ def bench_server(server, a, emit, t_start):
         base = server.mem_sample()
         ok, msg = probe(server, a.workdir, csvs["all"])
         log(("probe OK: " if ok else "PROBE FAILED: ") + msg)
+        log(f"{server.name} memory before any registration: {base}")
         emit({"kind": "probe", "server": server.name, "ok": ok, "message": msg,
-              "desc": server.desc})
+              "desc": server.desc, "mem_base": base})
         if not ok:
             return False
         # memory phase: every user once, in two halves, transaction state drained

@@ -14,6 +14,7 @@ CLEAN_ACHIEVED = 0.97       # and achieved >= 97 % of offered
 SIPP_SATURATED = 0.9        # cores of one UAC
 TARGET_CPU_RATIO = 0.5      # imsd CPU per registration <= half of Kamailio's
 TARGET_MEM_B = 512          # bytes per registered user with one binding
+FOREIGN_MAX = 0.25          # cores used by other processes before a step is "disturbed"
 LABEL = {"kamailio": "Kamailio (MD5)", "imsd": "imsd (AKAv1-MD5)",
          "selftest-aka": "selftest stand-in (AKA, NOT imsd)"}
 
@@ -165,6 +166,13 @@ def summary(run, steps, per_mem, probes, servers):
             met = "met" if v <= TARGET_MEM_B else "NOT met"
             out.append(f"- {LABEL.get(s, s)} RSS growth per registered user (one binding): "
                        f"{v:,.0f} B. Target ≤ {TARGET_MEM_B} B: **{met}**.")
+    noisy = [r for r in steps if r["foreign_cores"] > FOREIGN_MAX]
+    if noisy:
+        worst = max(r["foreign_cores"] for r in noisy)
+        out.append(f"- **Disturbed**: other processes on the machine used more than "
+                   f"{FOREIGN_MAX} cores during {len(noisy)} of {len(steps)} steps (up to "
+                   f"{worst:.2f} cores, column \"other\"); those figures are not the servers' "
+                   "own. Run again on an idle machine.")
     if run.get("quick"):
         out.append("- Quick smoke run (few users, short steps, no expiry wait): the figures only "
                    "show that the harness works; they are not the benchmark.")

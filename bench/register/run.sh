@@ -71,6 +71,8 @@ if [ "$quick" = 1 ] || [ "$selftest" = 1 ] || [ "${NO_APPEND:-}" = 1 ]; then
     append=()
 fi
 
+# SIPp wants more open files than calls it may keep open (-l, up to 3 x rate)
+ulimit -n 131072 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 mkdir -p "$WORK"
 echo "work dir: $WORK"
 rc=0
