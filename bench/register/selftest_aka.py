@@ -13,6 +13,8 @@ so one RAND / SQN serves all. UDP only, one socket, answers:
   REGISTER without a non-empty response  -> 401 Digest AKAv1-MD5, qop=auth
   REGISTER whose response verifies        -> 200 (Contact echoed)
   REGISTER whose response does not        -> 403
+Every REGISTER must carry Authorization with username <IMSI>@realm and a To
+user equal to that IMSI (how regbench.py provisions imsd), else 403.
 Counters are printed on SIGTERM/SIGINT and at --max-seconds.
 """
 import argparse
@@ -115,7 +117,7 @@ def main():
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
     sock.bind((a.addr, a.port))
     sock.settimeout(0.5)
-    stats = {"challenged": 0, "ok": 0, "bad_response": 0, "other": 0}
+    stats = {"challenged": 0, "ok": 0, "bad_response": 0, "bad_identity": 0, "other": 0}
     stop = []
     signal.signal(signal.SIGTERM, lambda *_: stop.append(1))
     signal.signal(signal.SIGINT, lambda *_: stop.append(1))
@@ -135,6 +137,13 @@ def main():
                 reply(sock, peer, hdrs, 405, "Method Not Allowed", ["Allow: REGISTER"])
             continue
         auth = hget(hdrs, "Authorization") or ""
+        # as imsd's configuration maps them: IMPI = <IMSI>@realm, IMPU user = IMSI
+        m = re.search(r'username="([^"@]*)@([^"]*)"', auth)
+        to = re.search(r"sip:([^@>;]*)@", hget(hdrs, "To") or "")
+        if not m or not to or m.group(1) != to.group(1) or m.group(2) != a.realm:
+            stats["bad_identity"] += 1
+            reply(sock, peer, hdrs, 403, "Forbidden")
+            continue
         if not re.search(r'response="[0-9a-fA-F]+"', auth):
             stats["challenged"] += 1
             reply(sock, peer, hdrs, 401, "Unauthorized", [challenge])
