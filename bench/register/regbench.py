@@ -98,6 +98,14 @@ def descendants(root):
     return out
 
 
+def cmdline(pid):
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return f.read()
+    except OSError:
+        return None
+
+
 def sys_busy_ticks():
     """(busy ticks charged to processes, irq + softirq ticks) of the machine."""
     with open("/proc/stat") as f:
@@ -321,7 +329,7 @@ class Server:
     def stop(self):
         if self.p is None:
             return
-        pids = [pid for pid in self.pids() if pid != self.p.pid]
+        pids = [(pid, cmdline(pid)) for pid in self.pids() if pid != self.p.pid]
         if self.p.poll() is None:
             self.p.send_signal(signal.SIGTERM)
             try:
@@ -329,11 +337,12 @@ class Server:
             except subprocess.TimeoutExpired:
                 self.p.kill()
                 self.p.wait(timeout=5)
-        for pid in pids:     # children of our own server only, by PID
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except OSError:
-                pass
+        for pid, cmd in pids:  # children of our own server still there, by PID
+            if cmd and cmdline(pid) == cmd:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except OSError:
+                    pass
         self.p = None
 
 
@@ -762,8 +771,8 @@ def bench_server(server, a, emit, t_start):
         warn = server.check_config()
         log(f"imsd --check-config OK ({a.users} users)" + (f"; {warn[:200]}" if warn else ""))
     log(f"starting {server.desc} on udp {server.addr}")
-    server.start()
     try:
+        server.start()
         base = server.mem_sample()
         ok, msg = probe(server, a.workdir, csvs["all"])
         log(("probe OK: " if ok else "PROBE FAILED: ") + msg)
