@@ -79,6 +79,12 @@ static int imsd_config_load(const char *file, json_t **rootp, struct ims_cfg **c
 	return 0;
 }
 
+static json_t *json_decref_null(json_t *v)
+{
+	json_decref(v);
+	return NULL;
+}
+
 /* --check-config: the user database too (duplicate identities, ...). */
 static int imsd_check_users(const char *file, const struct ims_cfg *cfg)
 {
@@ -308,6 +314,9 @@ int imsd_main(int argc, char **argv)
 		return imsd_dump_config(argv[optind]);
 	if (imsd_config_load(argv[optind], &root, &cfg))
 		return 1;
+	/* The typed configuration owns copies of everything it needs: the
+	 * tree (hundreds of MB for a large ue_db) can go now. */
+	root = json_decref_null(root);
 	if (check)
 		rc = imsd_check_users(argv[optind], cfg);
 	else

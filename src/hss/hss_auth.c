@@ -65,6 +65,9 @@ out:
 	return err;
 }
 
+/* RAND draws at most per vector while its RES holds a zero byte. */
+#define HSS_RAND_TRIES 16
+
 int hss_av_generate(struct hss_user *u, struct aka_vector *av)
 {
 	const struct ims_cfg_isim *s;
@@ -83,18 +86,28 @@ int hss_av_generate(struct hss_user *u, struct aka_vector *av)
 	err = cred_load(u, &c);
 	if (err)
 		return err;
-	if (RAND_bytes(rand, sizeof(rand)) != 1) {
-		err = EIO;
-		goto out;
-	}
-	err = aka_vector_generate(&c, rand, sqn, av);
-	if (err)
-		goto out;
-	/* Milenage gives 64 bits of RES; an ISIM set to fewer sends the
-	 * leftmost res_len bytes (TS 35.206 §4.1 f2). */
-	if (s->algo == IMS_CFG_SIM_MILENAGE && s->res_len && s->res_len < av->xres_len) {
-		OPENSSL_cleanse(av->xres + s->res_len, av->xres_len - s->res_len);
-		av->xres_len = s->res_len;
+	for (unsigned tries = 0;; tries++) {
+		if (RAND_bytes(rand, sizeof(rand)) != 1) {
+			err = EIO;
+			goto out;
+		}
+		err = aka_vector_generate(&c, rand, sqn, av);
+		if (err)
+			goto out;
+		/* Milenage gives 64 bits of RES; an ISIM set to fewer sends
+		 * the leftmost res_len bytes (TS 35.206 §4.1 f2). */
+		if (s->algo == IMS_CFG_SIM_MILENAGE && s->res_len &&
+		    s->res_len < av->xres_len) {
+			OPENSSL_cleanse(av->xres + s->res_len, av->xres_len - s->res_len);
+			av->xres_len = s->res_len;
+		}
+		/* AKAv1's Digest password is RES itself (RFC 3310 §3.3), and
+		 * some clients (SIPp 3.6 among them) take it as a C string,
+		 * failing about 3% of registrations. A RAND whose RES has no
+		 * zero byte costs 0.05 bit of RAND entropy: draw again. */
+		if (!memchr(av->xres, 0, av->xres_len) || tries >= HSS_RAND_TRIES)
+			break;
+		aka_vector_wipe(av);
 	}
 	u->sqn_he = sqn;
 out:

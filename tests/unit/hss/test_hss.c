@@ -561,6 +561,28 @@ static void test_sqn_increasing(void **state)
 	db_free(&db);
 }
 
+/* RES never holds a zero byte (clients that take the AKAv1 password as a C
+ * string would fail): of 3000 vectors about 90 would without the redraw. */
+static void test_res_without_zero_byte(void **state)
+{
+	struct db db = db_load(auth_db);
+	struct hss_user *u = hss_user_at(db.hss, 0);
+	struct aka_vector av;
+	struct aka_cred c;
+	struct sqn_ms ms;
+
+	(void)state;
+	ue_cred(&c, AKA_ALGO_MILENAGE, MIL_K, MIL_OPC);
+	sqn_ms_init(&ms, 0x40, 0);
+	for (int i = 0; i < 3000; i++) {
+		assert_int_equal(hss_av_generate(u, &av), 0);
+		assert_null(memchr(av.xres, 0, av.xres_len));
+		ue_check(&c, &av, &ms); /* still a valid vector for the UE */
+	}
+	aka_vector_wipe(&av);
+	db_free(&db);
+}
+
 static void test_resync(void **state)
 {
 	struct db db = db_load(auth_db);
@@ -863,6 +885,7 @@ int main(void)
 	    cmocka_unit_test(test_associated),
 	    cmocka_unit_test(test_av_generate),
 	    cmocka_unit_test(test_sqn_increasing),
+	    cmocka_unit_test(test_res_without_zero_byte),
 	    cmocka_unit_test(test_resync),
 	    cmocka_unit_test(test_md5),
 	    cmocka_unit_test(test_policy),
