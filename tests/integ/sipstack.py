@@ -124,6 +124,12 @@ def wait_log(path, pred, timeout=10.0):
 
 def run_sipp(args, timeout=30):
     """Runs SIPp in the foreground (bounded); returns the CompletedProcess."""
+    if "-p" not in args:
+        # SIPp's own default local port is 5060: never collide with a real
+        # server (or `make run`) on this machine.
+        fam = socket.AF_INET6 if "::1" in args else socket.AF_INET
+        kind = socket.SOCK_STREAM if "t1" in args else socket.SOCK_DGRAM
+        args = [*args, "-p", str(free_port(fam, kind))]
     p = subprocess.Popen(["sipp", *args, "-nostdin"], stdout=subprocess.PIPE,
                          stderr=subprocess.PIPE)
     try:
