@@ -222,7 +222,7 @@ static void stack_server_err_h(struct sip_tsx *tsx, int err, void *arg)
 	log_write(LOG_SIP, err == ETIMEDOUT ? LOG_LVL_INFO : LOG_LVL_WARN, LOG_DIR_NONE,
 		  NULL, "server transaction %llu (%s) failed: %s",
 		  (unsigned long long)sip_tsx_id(tsx),
-		  sip_method_name(sip_tsx_req(tsx)->meth), strerror(err));
+		  sip_method_name(sip_tsx_method(tsx)), strerror(err));
 }
 
 /* ---- receiving ---- */
