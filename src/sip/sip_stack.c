@@ -146,6 +146,7 @@ int sip_stack_reply(struct sip_stack *stack, struct sip_tsx *tsx, uint16_t scode
 		    const char *reason, const struct sip_tsx_reply_prm *prm)
 {
 	struct sip_tsx_reply_prm p = {0};
+	char buf[1024];
 	struct mbuf mb;
 	int err;
 
@@ -155,6 +156,14 @@ int sip_stack_reply(struct sip_stack *stack, struct sip_tsx *tsx, uint16_t scode
 		p = *prm;
 	if (!stack->server_hdr.l)
 		return sip_tsx_reply(tsx, scode, reason, &p);
+	/* The usual case (a few header lines) without an allocation. */
+	if (p.hdrs.l + stack->server_hdr.l <= sizeof(buf)) {
+		if (p.hdrs.l)
+			memcpy(buf, p.hdrs.p, p.hdrs.l);
+		memcpy(buf + p.hdrs.l, stack->server_hdr.p, stack->server_hdr.l);
+		p.hdrs = (struct pl){buf, p.hdrs.l + stack->server_hdr.l};
+		return sip_tsx_reply(tsx, scode, reason, &p);
+	}
 	mbuf_init(&mb, SIP_MSG_MAX_HARD);
 	err = mbuf_write_pl(&mb, p.hdrs);
 	err = err ? err : mbuf_write_pl(&mb, stack->server_hdr);
@@ -243,15 +252,13 @@ static void stack_src_fill(struct sip_stack *stack, const struct net_msg *m,
 
 /* Where responses to this request go (§18.2.2): the connection, or the
  * source IP at the rport (RFC 3581) or the sent-by port. */
-static void stack_resp_dst(const struct sip_msg *req, const struct sip_stack_src *src,
+static void stack_resp_dst(const struct sip_via *via, const struct sip_stack_src *src,
 			   struct sip_tsx_dst *dst)
 {
-	const struct sip_hdr *vh = sip_msg_hdr(req, SIP_HDR_VIA);
 	struct net_addr to = src->peer;
-	struct sip_via via;
 
-	if (vh && !sip_via_decode(&via, vh->val) && !(via.rport && !src->reliable))
-		net_addr_set_port(&to, via.port ? via.port : 5060);
+	if (via && !(via->rport && !src->reliable))
+		net_addr_set_port(&to, via->port ? via->port : 5060);
 	memset(dst, 0, sizeof(*dst));
 	memcpy(&dst->addr, net_addr_sa(&to), net_addr_len(&to));
 	dst->addrlen = net_addr_len(&to);
@@ -289,9 +296,16 @@ static void stack_deliver(struct sip_stack *stack, struct sip_msg *msg,
 	int err;
 
 	if (msg->req) {
-		if (sip_stack_via_fix(&fixed, msg, &src->peer) == 0 && fixed)
+		const struct sip_hdr *vh = sip_msg_hdr(msg, SIP_HDR_VIA);
+		struct sip_via via;
+		bool have = vh && !sip_via_decode(&via, vh->val);
+
+		/* received/rport change the Via's parameters, not its port or
+		 * rport flag: the destination comes from the Via as received */
+		stack_resp_dst(have ? &via : NULL, src, &dst);
+		if (have && sip_stack_via_fix(&fixed, msg, vh, &via, &src->peer) == 0 &&
+		    fixed)
 			msg = fixed;
-		stack_resp_dst(msg, src, &dst);
 		stack->stats.rx_req++;
 	} else {
 		memset(&dst, 0, sizeof(dst));

@@ -135,21 +135,19 @@ static int via_value_build(struct mbuf *v, const struct sip_via *via, struct pl 
 }
 
 int sip_stack_via_fix(struct sip_msg **outp, const struct sip_msg *msg,
+		      const struct sip_hdr *vh, const struct sip_via *vp,
 		      const struct net_addr *src)
 {
-	const struct sip_hdr *vh = sip_msg_hdr(msg, SIP_HDR_VIA);
 	struct sip_decode_prm dp = {.max_size = SIP_MSG_MAX_HARD, .stream = false};
 	struct sip_edit ed = {0};
 	struct sip_fwd_prm fp = {0};
 	struct mbuf v, out;
-	struct sip_via via;
+	struct sip_via via = *vp;
 	struct net_addr a;
 	bool differs = true;
 	int err;
 
 	*outp = NULL;
-	if (!vh || sip_via_decode(&via, vh->val))
-		return 0;
 	if ((via.host_type == SIP_HOST_IPV4 || via.host_type == SIP_HOST_IPV6) &&
 	    !net_addr_parse(&a, via.host, 0) && net_addr_eq_ip(&a, src))
 		differs = false;
