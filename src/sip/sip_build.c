@@ -91,6 +91,31 @@ static int sip_lines_copy(struct mbuf *mb, const struct sip_msg *msg, enum sip_h
 	return 0;
 }
 
+/* The Via lines with the first entry's value replaced by top. */
+static int sip_via_copy(struct mbuf *mb, const struct sip_msg *req, struct pl top)
+{
+	const struct sip_hdr *h = sip_msg_hdr(req, SIP_HDR_VIA);
+	const char *le;
+	int last;
+	int err;
+
+	if (!top.l || !h)
+		return sip_lines_copy(mb, req, SIP_HDR_VIA);
+	le = h->line.p + h->line.l;
+	err = mbuf_write(mb, h->line.p, (size_t)(h->val.p - h->line.p));
+	err = err ? err : mbuf_write_pl(mb, top);
+	err = err ? err : mbuf_write(mb, h->val.p + h->val.l,
+				     (size_t)(le - (h->val.p + h->val.l)));
+	last = h->line_no;
+	for (h = sip_msg_hdr_next(req, h); h && !err; h = sip_msg_hdr_next(req, h)) {
+		if (h->line_no == last)
+			continue;
+		last = h->line_no;
+		err = mbuf_write_pl(mb, h->line);
+	}
+	return err;
+}
+
 static int sip_to_copy(struct mbuf *mb, const struct sip_msg *req,
 		       const struct sip_resp_prm *prm)
 {
@@ -120,13 +145,13 @@ int sip_resp_build(struct mbuf *mb, const struct sip_msg *req,
 	/* One reservation for the usual size: the copied headers, the extra
 	 * ones, the body and room for the status line, To tag and length. */
 	err = mbuf_reserve(mb, req->hdrs.l + prm->hdrs.l + prm->body.l + prm->reason.l +
-				   prm->to_tag.l + prm->ctype.l + 96);
+				   prm->to_tag.l + prm->ctype.l + prm->via_top.l + 96);
 	err = err ? err : mbuf_write(mb, "SIP/2.0 ", 8);
 	err = err ? err : sip_uint_write(mb, prm->scode);
 	err = err ? err : mbuf_write(mb, " ", 1);
 	err = err ? err : mbuf_write_pl(mb, prm->reason);
 	err = err ? err : mbuf_write(mb, "\r\n", 2);
-	err = err ? err : sip_lines_copy(mb, req, SIP_HDR_VIA);
+	err = err ? err : sip_via_copy(mb, req, prm->via_top);
 	err = err ? err : sip_lines_copy(mb, req, SIP_HDR_FROM);
 	err = err ? err : sip_to_copy(mb, req, prm);
 	err = err ? err : sip_lines_copy(mb, req, SIP_HDR_CALL_ID);

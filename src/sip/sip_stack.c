@@ -27,6 +27,23 @@
 #define SIP_STACK_PEER_MAX (NET_ADDR_STRLEN + 8)
 #define SIP_STACK_ID_MAX 128
 
+size_t sip_stack_tsx_max_for(uint32_t rate, uint32_t t1_ms, uint32_t t4_ms)
+{
+	/* The longest a transaction lives in the usual case: 64*T1 (Timer
+	 * J, H, L, F, B) plus T4 (a NICT's Timer K after a late final). A
+	 * quarter more absorbs bursts above the expected rate. */
+	uint64_t life_ms = 64u * (uint64_t)t1_ms + t4_ms;
+	uint64_t n;
+
+	if (!rate)
+		rate = SIP_STACK_TSX_RATE_DEFAULT;
+	n = (uint64_t)rate * life_ms / 1000u;
+	n += n / 4;
+	if (n < SIP_STACK_TSX_MAX_MIN)
+		n = SIP_STACK_TSX_MAX_MIN;
+	return n > SIZE_MAX ? SIZE_MAX : (size_t)n;
+}
+
 void sip_stack_prm_init(struct sip_stack_prm *prm)
 {
 	memset(prm, 0, sizeof(*prm));
@@ -288,24 +305,45 @@ static void stack_bad_input(struct sip_stack *stack, const struct net_msg *m, in
 	}
 }
 
+/* A request the transaction layer refused for lack of room: 503, with
+ * received/rport on its Via as any response. */
+static void stack_overload(struct sip_stack *stack, const struct sip_msg *msg,
+			   const struct sip_stack_src *src)
+{
+	const struct sip_hdr *vh = sip_msg_hdr(msg, SIP_HDR_VIA);
+	struct sip_verdict v = {.scode = 503, .reason = "Service Unavailable"};
+	struct sip_msg *fixed = NULL;
+	struct sip_via via;
+
+	stack->stats.overload_503++;
+	if (vh && !sip_via_decode(&via, vh->val))
+		sip_stack_via_fix(&fixed, msg, vh, &via, &src->peer);
+	stack_answer(stack, fixed ? fixed : msg, src, &v);
+	mem_deref(fixed);
+}
+
 static void stack_deliver(struct sip_stack *stack, struct sip_msg *msg,
 			  const struct sip_stack_src *src)
 {
 	struct sip_tsx_dst dst;
-	struct sip_msg *fixed = NULL;
+	struct sip_tsx_rx rx = {0};
+	struct sip_via via;
+	struct mbuf v;
 	int err;
 
+	mbuf_init(&v, SIP_MAX_LINE);
 	if (msg->req) {
 		const struct sip_hdr *vh = sip_msg_hdr(msg, SIP_HDR_VIA);
-		struct sip_via via;
 		bool have = vh && !sip_via_decode(&via, vh->val);
 
-		/* received/rport change the Via's parameters, not its port or
-		 * rport flag: the destination comes from the Via as received */
+		/* §18.2.1, RFC 3581: received/rport go into the responses'
+		 * top Via (built by the transaction from this value); the
+		 * request is not re-encoded. Its destination comes from the
+		 * Via as received. */
 		stack_resp_dst(have ? &via : NULL, src, &dst);
-		if (have && sip_stack_via_fix(&fixed, msg, vh, &via, &src->peer) == 0 &&
-		    fixed)
-			msg = fixed;
+		if (have && !sip_stack_via_top(&v, vh, &via, &src->peer))
+			rx.via_top = (struct pl){(const char *)v.buf, v.end};
+		rx.via = have ? &via : NULL;
 		stack->stats.rx_req++;
 	} else {
 		memset(&dst, 0, sizeof(dst));
@@ -316,15 +354,11 @@ static void stack_deliver(struct sip_stack *stack, struct sip_msg *msg,
 		stack->stats.rx_resp++;
 	}
 	stack->cur_src = src;
-	err = sip_tsx_recv(stack->tsx, msg, &dst);
+	err = sip_tsx_recv_rx(stack->tsx, msg, &dst, &rx);
 	stack->cur_src = NULL;
-	if (err == ENOSPC && msg->req && msg->meth != SIP_METHOD_ACK) {
-		struct sip_verdict v = {.scode = 503, .reason = "Service Unavailable"};
-
-		stack->stats.overload_503++;
-		stack_answer(stack, msg, src, &v);
-	}
-	mem_deref(fixed);
+	if (err == ENOSPC && msg->req && msg->meth != SIP_METHOD_ACK)
+		stack_overload(stack, msg, src);
+	mbuf_reset(&v);
 }
 
 static void stack_recv_h(const struct net_msg *m, void *arg)
@@ -523,7 +557,8 @@ int sip_stack_alloc(struct sip_stack **stackp, const struct sip_stack_prm *prm)
 	tp.t2_ms = prm->t2_ms;
 	tp.t4_ms = prm->t4_ms;
 	tp.hint = prm->tsx_hint ? prm->tsx_hint : 4096;
-	tp.max = prm->tsx_max;
+	tp.max = prm->tsx_max ? prm->tsx_max
+			      : sip_stack_tsx_max_for(prm->tsx_rate, prm->t1_ms, prm->t4_ms);
 	tp.tu.request_h = stack_request_h;
 	tp.tu.ack_h = stack_ack_h;
 	tp.tu.server_err_h = stack_server_err_h;

@@ -70,6 +70,10 @@ struct pl sip_stack_callid_scan(const void *buf, size_t len);
  * is vh, decoded in *via: returns a new message with received= and rport=
  * on that Via in *outp when needed, NULL when the message may be used as
  * it is. */
+/* The same as a new top Via value in v (left empty when the Via needs no
+ * parameter): what the responses carry (sip_tsx_recv_fixed). */
+int sip_stack_via_top(struct mbuf *v, const struct sip_hdr *vh, const struct sip_via *via,
+		      const struct net_addr *src);
 int sip_stack_via_fix(struct sip_msg **outp, const struct sip_msg *msg,
 		      const struct sip_hdr *vh, const struct sip_via *via,
 		      const struct net_addr *src);

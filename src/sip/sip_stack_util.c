@@ -127,11 +127,35 @@ static int via_value_build(struct mbuf *v, const struct sip_via *via, struct pl 
 		memmove(host, host + 1, hl - 2);
 		host[hl - 2] = '\0';
 	}
-	if (!err)
-		err = mbuf_printf(v, ";received=%s", host);
-	if (!err && via->rport)
-		err = mbuf_printf(v, ";rport=%u", net_addr_port(src));
+	err = err ? err : mbuf_write(v, ";received=", 10);
+	err = err ? err : mbuf_write_str(v, host);
+	if (!err && via->rport) {
+		char d[8];
+		size_t n = sizeof(d);
+		unsigned port = net_addr_port(src);
+
+		do {
+			d[--n] = (char)('0' + port % 10);
+			port /= 10;
+		} while (port);
+		err = mbuf_write(v, ";rport=", 7);
+		err = err ? err : mbuf_write(v, d + n, sizeof(d) - n);
+	}
 	return err;
+}
+
+int sip_stack_via_top(struct mbuf *v, const struct sip_hdr *vh, const struct sip_via *via,
+		      const struct net_addr *src)
+{
+	struct net_addr a;
+
+	/* rport always asks for both parameters; otherwise received only
+	 * when the sent-by is not the source IP */
+	if (!via->rport &&
+	    (via->host_type == SIP_HOST_IPV4 || via->host_type == SIP_HOST_IPV6) &&
+	    !net_addr_parse(&a, via->host, 0) && net_addr_eq_ip(&a, src))
+		return 0;
+	return via_value_build(v, via, vh->val, src);
 }
 
 int sip_stack_via_fix(struct sip_msg **outp, const struct sip_msg *msg,

@@ -236,6 +236,9 @@ int sip_tsx_out_take(struct sip_tsx *tsx, struct mbuf *mb, struct pl tag)
 void sip_tsx_req_release(struct sip_tsx *tsx)
 {
 	tsx->req = mem_deref(tsx->req);
+	free(tsx->via_top);
+	tsx->via_top = NULL;
+	tsx->via_top_len = 0;
 }
 
 void sip_tsx_term(struct sip_tsx *tsx)
@@ -384,6 +387,11 @@ size_t sip_tsx_stack_count(const struct sip_tsx_stack *st)
 	return st ? hash_count(st->by_id) : 0;
 }
 
+size_t sip_tsx_stack_max(const struct sip_tsx_stack *st)
+{
+	return st ? st->prm.max : 0;
+}
+
 static bool id_match(const struct hash_entry *e, const void *key)
 {
 	return HASH_OBJ(e, struct sip_tsx, he_id)->id == *(const uint64_t *)key;
@@ -418,6 +426,7 @@ static void tsx_destroy(void *data)
 	struct sip_tsx *tsx = data;
 
 	free(tsx->out);
+	free(tsx->via_top);
 	mem_deref(tsx->req);
 }
 
@@ -550,7 +559,7 @@ static void tag_hex(char out[16], uint64_t v)
  * ACK for the TU. */
 static int recv_new_request(struct sip_tsx_stack *st, struct sip_msg *msg,
 			    const struct sip_tsx_key *key, uint64_t hv,
-			    const struct sip_tsx_dst *src)
+			    const struct sip_tsx_dst *src, struct pl via_top)
 {
 	const struct sip_tsx_tu *tu = &st->prm.tu;
 	struct sip_tsx *tsx;
@@ -573,6 +582,15 @@ static int recv_new_request(struct sip_tsx_stack *st, struct sip_msg *msg,
 	if (err)
 		return err;
 	tag_hex(tsx->tag, hash_u64(++st->tag_seq));
+	if (via_top.l) {
+		tsx->via_top = malloc(via_top.l);
+		if (!tsx->via_top) {
+			sip_tsx_term(tsx);
+			return ENOMEM;
+		}
+		memcpy(tsx->via_top, via_top.p, via_top.l);
+		tsx->via_top_len = (uint32_t)via_top.l;
+	}
 	mem_ref(tsx);
 	if (tsx->kind == SIP_TSX_IST)
 		sip_tsx_ist_start(tsx);
@@ -584,6 +602,21 @@ static int recv_new_request(struct sip_tsx_stack *st, struct sip_msg *msg,
 int sip_tsx_recv(struct sip_tsx_stack *st, struct sip_msg *msg,
 		 const struct sip_tsx_dst *src)
 {
+	return sip_tsx_recv_fixed(st, msg, src, (struct pl)PL_INIT);
+}
+
+int sip_tsx_recv_fixed(struct sip_tsx_stack *st, struct sip_msg *msg,
+		       const struct sip_tsx_dst *src, struct pl via_top)
+{
+	struct sip_tsx_rx rx = {.via_top = via_top};
+
+	return sip_tsx_recv_rx(st, msg, src, &rx);
+}
+
+int sip_tsx_recv_rx(struct sip_tsx_stack *st, struct sip_msg *msg,
+		    const struct sip_tsx_dst *src, const struct sip_tsx_rx *rx)
+{
+	struct pl via_top = rx ? rx->via_top : (struct pl)PL_INIT;
 	struct sip_tsx_key key;
 	struct sip_tsx *tsx;
 	uint64_t hv;
@@ -591,7 +624,8 @@ int sip_tsx_recv(struct sip_tsx_stack *st, struct sip_msg *msg,
 
 	if (!st || !msg || !src)
 		return EINVAL;
-	err = msg->req ? sip_tsx_key_req(&key, msg) : sip_tsx_key_resp(&key, msg);
+	err = msg->req ? sip_tsx_key_req_via(&key, msg, rx ? rx->via : NULL)
+		       : sip_tsx_key_resp(&key, msg);
 	if (err)
 		return err;
 	hv = sip_tsx_key_hash(&key);
@@ -612,7 +646,7 @@ int sip_tsx_recv(struct sip_tsx_stack *st, struct sip_msg *msg,
 	}
 	tsx = sip_tsx_find_server(st, &key, hv);
 	if (!tsx)
-		return recv_new_request(st, msg, &key, hv, src);
+		return recv_new_request(st, msg, &key, hv, src, via_top);
 	mem_ref(tsx);
 	if (tsx->kind == SIP_TSX_IST)
 		sip_tsx_ist_recv(tsx, msg, src);
@@ -697,6 +731,7 @@ int sip_tsx_reply(struct sip_tsx *tsx, uint16_t scode, const char *reason,
 	}
 	if (!pl_isset(rprm.to_tag))
 		rprm.to_tag = (struct pl){tsx->tag, sizeof(tsx->tag)};
+	rprm.via_top = (struct pl){tsx->via_top, tsx->via_top_len};
 	mbuf_init(&mb, SIP_MSG_MAX_HARD);
 	err = sip_resp_build(&mb, tsx->req, &rprm);
 	if (!err)

@@ -141,6 +141,7 @@ int sip_tsx_stack_alloc(struct sip_tsx_stack **stp, const struct sip_tsx_env *en
 /* Terminates every transaction without notifying anyone, then frees. */
 void sip_tsx_stack_free(struct sip_tsx_stack *st);
 size_t sip_tsx_stack_count(const struct sip_tsx_stack *st); /* not Terminated */
+size_t sip_tsx_stack_max(const struct sip_tsx_stack *st);   /* the bound in use */
 
 /*
  * Feeds a received, decoded message (sip_msg_check()ed by the caller).
@@ -155,6 +156,24 @@ size_t sip_tsx_stack_count(const struct sip_tsx_stack *st); /* not Terminated */
  */
 int sip_tsx_recv(struct sip_tsx_stack *st, struct sip_msg *msg,
 		 const struct sip_tsx_dst *src);
+/* Same, for a request whose top Via the transport must complete with
+ * received/rport (RFC 3261 §18.2.1, RFC 3581 §4): via_top is that Via's
+ * new value, which the responses built by the transaction carry instead of
+ * the received one (copied; empty pl: none). The request itself, as the TU
+ * sees it, is left as received: no re-encoding, no second decode. */
+int sip_tsx_recv_fixed(struct sip_tsx_stack *st, struct sip_msg *msg,
+		       const struct sip_tsx_dst *src, struct pl via_top);
+/* What the transport already knows of a received message. */
+struct sip_via;
+struct sip_tsx_rx {
+	/* The top Via value the responses carry (sip_tsx_recv_fixed). */
+	struct pl via_top;
+	/* The request's top Via, decoded (sip_via_decode) by the transport,
+	 * so that it is not decoded twice; NULL: the layer decodes it. */
+	const struct sip_via *via;
+};
+int sip_tsx_recv_rx(struct sip_tsx_stack *st, struct sip_msg *msg,
+		    const struct sip_tsx_dst *src, const struct sip_tsx_rx *rx);
 
 /* ---- client transactions ---- */
 

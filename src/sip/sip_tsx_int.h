@@ -8,6 +8,7 @@
 #include <netinet/in.h>
 
 #include "core/hash.h"
+#include "sip/sip_hdr.h"
 #include "sip/sip_tsx.h"
 
 /* RFC 3261 §17.2.1: a 100 is sent if the TU has not answered an INVITE
@@ -95,6 +96,9 @@ struct sip_tsx {
 			      * response sent, then resp_tag_len bytes of To
 			      * tag; ICT: the ACK for a non-2xx final */
 	uint32_t out_len;    /* bytes to send (tag excluded) */
+	uint32_t via_top_len;
+	char *via_top; /* owned (malloc) while req is: server, the top Via
+			* value responses carry (sip_tsx_recv_fixed) */
 	uint32_t retx_ms;    /* current retransmission interval */
 	void *tm;	     /* owned (env timer), allocated on first use: A, E,
 			      * G, 100-Trying */
@@ -153,6 +157,9 @@ void sip_tsx_fail(struct sip_tsx *tsx, int err);
 
 /* sip_tsx_match.c */
 int sip_tsx_key_req(struct sip_tsx_key *k, const struct sip_msg *msg);
+/* Same with the top Via decoded by the caller (NULL: decode it). */
+int sip_tsx_key_req_via(struct sip_tsx_key *k, const struct sip_msg *msg,
+			const struct sip_via *via);
 int sip_tsx_key_resp(struct sip_tsx_key *k, const struct sip_msg *msg);
 uint64_t sip_tsx_key_hash(const struct sip_tsx_key *k);
 /* hv: sip_tsx_key_hash(k), computed once by the caller. */

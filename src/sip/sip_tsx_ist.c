@@ -58,6 +58,7 @@ static void ist_timer_trying(void *arg)
 
 	if (tsx->state != SIP_TSX_PROCEEDING || tsx->sent_1xx || !tsx->req)
 		return;
+	prm.via_top = (struct pl){tsx->via_top, tsx->via_top_len};
 	mbuf_init(&mb, SIP_MSG_MAX_HARD);
 	if (!sip_resp_build(&mb, tsx->req, &prm))
 		sip_tsx_ist_send(tsx, 100, &mb, (struct pl)PL_INIT);

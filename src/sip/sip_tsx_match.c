@@ -26,18 +26,25 @@
 #include "sip/sip_tsx_int.h"
 #include "sip/sip_uri.h"
 
-static int key_via(struct sip_tsx_key *k, const struct sip_msg *msg)
+/* via: the top Via already decoded by the caller, or NULL */
+static int key_via(struct sip_tsx_key *k, const struct sip_msg *msg,
+		   const struct sip_via *via)
 {
 	const struct sip_hdr *h = sip_msg_hdr(msg, SIP_HDR_VIA);
-	struct sip_via via;
+	struct sip_via own;
 
-	if (!h || sip_via_decode(&via, h->val))
+	if (!h)
 		return EBADMSG;
+	if (!via) {
+		if (sip_via_decode(&own, h->val))
+			return EBADMSG;
+		via = &own;
+	}
 	k->via = h->val;
-	k->branch = via.branch;
-	k->host = via.host;
-	k->port = via.port;
-	k->rfc3261 = sip_via_branch_is_3261(&via);
+	k->branch = via->branch;
+	k->host = via->host;
+	k->port = via->port;
+	k->rfc3261 = sip_via_branch_is_3261(via);
 	return 0;
 }
 
@@ -80,12 +87,18 @@ static int key_2543(struct sip_tsx_key *k, const struct sip_msg *msg)
 
 int sip_tsx_key_req(struct sip_tsx_key *k, const struct sip_msg *msg)
 {
+	return sip_tsx_key_req_via(k, msg, NULL);
+}
+
+int sip_tsx_key_req_via(struct sip_tsx_key *k, const struct sip_msg *msg,
+			const struct sip_via *via)
+{
 	int err;
 
 	memset(k, 0, sizeof(*k));
 	if (!msg->req)
 		return EINVAL;
-	err = key_via(k, msg);
+	err = key_via(k, msg, via);
 	if (!err)
 		err = key_cseq(k, msg);
 	if (!err && !k->rfc3261)
@@ -111,7 +124,7 @@ int sip_tsx_key_resp(struct sip_tsx_key *k, const struct sip_msg *msg)
 	memset(k, 0, sizeof(*k));
 	if (msg->req)
 		return EINVAL;
-	err = key_via(k, msg);
+	err = key_via(k, msg, NULL);
 	if (!err)
 		err = key_cseq(k, msg);
 	return err;

@@ -349,6 +349,41 @@ static void test_deadline_queue_order(void **state)
 	assert_int_equal(h_timers_pending(), 0);
 }
 
+/* sip_tsx_recv_fixed: responses carry the transport's top Via value
+ * (received/rport) while the request stays as received; other Via entries
+ * of the same line and later lines are kept. */
+static void test_via_top(void **state)
+{
+	const char *text = "OPTIONS sip:ims.test SIP/2.0\r\n"
+			   "Via: SIP/2.0/UDP 10.0.0.1:5060;branch=z9hG4bKv1;rport, "
+			   "SIP/2.0/UDP p2;branch=z9hG4bKv0\r\n"
+			   "Via: SIP/2.0/UDP p3;branch=z9hG4bKw\r\n"
+			   "From: <sip:a@ims.test>;tag=a\r\nTo: <sip:ims.test>\r\n"
+			   "Call-ID: v1\r\nCSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\n"
+			   "Content-Length: 0\r\n\r\n";
+	struct pl top = PL("SIP/2.0/UDP 10.0.0.1:5060;branch=z9hG4bKv1;received=192.0.2.9;"
+			   "rport=4444");
+	struct sip_tsx_dst src = h_dst(false);
+	struct sip_msg *m = NULL;
+	char line[256];
+
+	(void)state;
+	assert_int_equal(sip_msg_decode_copy(&m, text, strlen(text), NULL), 0);
+	assert_int_equal(sip_tsx_recv_fixed(H.st, m, &src, top), 0);
+	assert_ptr_equal(sip_tsx_req(H.last_tsx), m);
+	assert_int_equal(sip_tsx_reply(H.last_tsx, 200, NULL, NULL), 0);
+	assert_int_equal(H.nsent, 1);
+	assert_string_equal(h_hdr_of(H.sent[0].data, "Via", line, sizeof(line)),
+			    "Via: SIP/2.0/UDP 10.0.0.1:5060;branch=z9hG4bKv1;received=192.0.2.9;"
+			    "rport=4444, SIP/2.0/UDP p2;branch=z9hG4bKv0");
+	assert_non_null(strstr(H.sent[0].data, "\r\nVia: SIP/2.0/UDP p3;branch=z9hG4bKw\r\n"));
+	/* the retransmission of the request, as received, matches */
+	assert_int_equal(sip_tsx_recv(H.st, m, &src), 0);
+	assert_int_equal(H.nsent, 2);
+	assert_string_equal(H.sent[1].data, H.sent[0].data);
+	mem_deref(m);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int main(void)
@@ -364,6 +399,7 @@ int main(void)
 	    T(test_ict_ack_after_release),
 	    T(test_ict_accepted_releases),
 	    T(test_deadline_queue_order),
+	    T(test_via_top),
 	};
 
 	return cmocka_run_group_tests_name("sip_tsx_slim", tests, NULL, NULL);
