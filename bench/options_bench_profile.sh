@@ -6,7 +6,10 @@
 # 32 s), so the figure includes the whole life of a transaction. Instructions
 # are counted, not time: the result does not depend on the machine's load.
 #
-#   bench/options_bench_profile.sh [count] [rate]     default 5000 at 500/s
+#   bench/options_bench_profile.sh [count] [rate] [rport] [imsd]
+#       default 5000 at 500/s; "rport" sends ;rport on the Via (the stack
+#       then adds received/rport to the response); imsd: another binary
+#       (e.g. an older build) instead of build-prof/imsd
 #
 # Prints Ir per OPTIONS and the top functions; the callgrind file stays in
 # the printed work dir. Every process is stopped by its PID.
@@ -15,6 +18,9 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(dirname "$HERE")
 COUNT=${1:-5000}
 RATE=${2:-500}
+SCEN="$ROOT/tests/integ/sipp/options_ping.xml"
+[ "${3:-}" = rport ] && SCEN="$HERE/options_bench_rport.xml"
+IMSD=${4:-$ROOT/build-prof/imsd}
 
 command -v valgrind >/dev/null || { apt-get update -q && apt-get install -y valgrind; }
 command -v sipp >/dev/null || { apt-get update -q && apt-get install -y sip-tester; }
@@ -40,7 +46,7 @@ mkfifo "$W/stdin"
 sleep 600 >"$W/stdin" &
 HOLD=$!
 valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file="$W/cg.out" \
-	"$ROOT/build-prof/imsd" "$W/imsd.cfg" <"$W/stdin" >"$W/imsd.out" 2>&1 &
+	"$IMSD" "$W/imsd.cfg" <"$W/stdin" >"$W/imsd.out" 2>&1 &
 VG=$!
 cleanup() {
 	kill "$VG" 2>/dev/null || true
@@ -57,7 +63,7 @@ for i in $(seq 1 60); do
 	sleep 1
 done
 callgrind_control -i on "$VG" >/dev/null
-sipp -sf "$ROOT/tests/integ/sipp/options_ping.xml" -t u1 -i 127.0.0.1 -p 0 \
+sipp -sf "$SCEN" -t u1 -i 127.0.0.1 -p 0 \
 	"127.0.0.1:$PORT" -r "$RATE" -m "$COUNT" -l $((RATE * 4)) -timeout 120s \
 	-nostdin -trace_stat -stf "$W/stat.csv" -fd 5 >/dev/null 2>&1 || true
 sleep 36 # Timer J of the last transactions

@@ -54,7 +54,8 @@ int main(int argc, char **argv)
 	    "service.ims.icsi.mmtel\"\r\n"
 	    "P-Associated-URI: <sip:001010000000001@ims.mnc001.mcc001.3gppnetwork.org>, "
 	    "<tel:+33600000001>\r\n"
-	    "Service-Route: <sip:orig@scscf.ims.mnc001.mcc001.3gppnetwork.org:6060;lr>\r\n"
+	    "Service-Route: "
+	    "<sip:orig@scscf.ims.mnc001.mcc001.3gppnetwork.org:6060;lr>\r\n"
 	    "Path: <sip:term@pcscf.ims.mnc001.mcc001.3gppnetwork.org:5060;lr>\r\n"
 	    "Date: Mon, 23 Nov 2026 17:00:00 GMT\r\n"
 	    "Server: imsd-0.1.0\r\n";
@@ -87,17 +88,22 @@ int main(int argc, char **argv)
 		    "REGISTER sip:ims.mnc001.mcc001.3gppnetwork.org SIP/2.0\r\n"
 		    "Via: SIP/2.0/UDP 192.0.2.7:5060;branch=z9hG4bK%016zx;rport\r\n"
 		    "Max-Forwards: 70\r\n"
-		    "From: <sip:001010000000001@ims.mnc001.mcc001.3gppnetwork.org>;tag=%zu\r\n"
+		    "From: "
+		    "<sip:001010000000001@ims.mnc001.mcc001.3gppnetwork.org>;tag=%zu\r\n"
 		    "To: <sip:001010000000001@ims.mnc001.mcc001.3gppnetwork.org>\r\n"
 		    "Call-ID: %zu-reg@192.0.2.7\r\n"
 		    "CSeq: 2 REGISTER\r\n"
 		    "Contact: <sip:001010000000001@192.0.2.7:5060>;+sip.instance="
-		    "\"<urn:gsma:imei:35000000-000000-0>\";+g.3gpp.icsi-ref=\"urn%%3Aurn-7%%3A"
+		    "\"<urn:gsma:imei:35000000-000000-0>\";+g.3gpp.icsi-ref=\"urn%%3Aurn-"
+		    "7%%3A"
 		    "3gpp-service.ims.icsi.mmtel\"\r\n"
 		    "Authorization: Digest username=\"001010000000001@ims.mnc001.mcc001."
-		    "3gppnetwork.org\",realm=\"ims.mnc001.mcc001.3gppnetwork.org\",uri=\"sip:"
-		    "ims.mnc001.mcc001.3gppnetwork.org\",nonce=\"AAAAAAAAAAAAAAAAAAAAAAAAAAAA"
-		    "AAAAAAAAAAAAAAAAAAAAAAAAAAAA\",response=\"0123456789abcdef0123456789abcdef\","
+		    "3gppnetwork.org\",realm=\"ims.mnc001.mcc001.3gppnetwork.org\",uri="
+		    "\"sip:"
+		    "ims.mnc001.mcc001.3gppnetwork.org\",nonce="
+		    "\"AAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+		    "AAAAAAAAAAAAAAAAAAAAAAAAAAAA\",response="
+		    "\"0123456789abcdef0123456789abcdef\","
 		    "algorithm=AKAv1-MD5,qop=auth,nc=00000001,cnonce=\"abcdef\"\r\n"
 		    "Expires: 600\r\n"
 		    "Supported: path, sec-agree\r\n"
@@ -105,7 +111,8 @@ int main(int argc, char **argv)
 		    "Content-Length: 0\r\n\r\n",
 		    i, i, i);
 
-		if (sip_msg_decode_copy(&m, req, (size_t)l, NULL) || sip_tsx_recv(st, m, &src))
+		if (sip_msg_decode_copy(&m, req, (size_t)l, NULL) ||
+		    sip_tsx_recv(st, m, &src))
 			return 1;
 		mem_deref(m); /* as the stack does after sip_tsx_recv */
 		ids[i] = (uint64_t)i + 1;
@@ -122,9 +129,10 @@ int main(int argc, char **argv)
 	printf("transactions: %zu (REGISTER request %d bytes on the wire)\n", n,
 	       (int)strlen(req));
 	printf("Trying, request held:  %.0f B per transaction\n", (double)(h1 - h0) / n);
-	printf("Completed (Timer J):   %.0f B per transaction, of which %zu B of response "
-	       "bytes, %.0f B everything else\n",
-	       (double)(h2 - h0) / n, resp_len, (double)(h2 - h0) / n - (double)resp_len);
+	printf(
+	    "Completed (Timer J):   %.0f B per transaction, of which %zu B of response "
+	    "bytes, %.0f B everything else\n",
+	    (double)(h2 - h0) / n, resp_len, (double)(h2 - h0) / n - (double)resp_len);
 	sip_tsx_stack_free(st);
 	free(ids);
 	loop_close();

@@ -104,8 +104,9 @@ static int sip_via_copy(struct mbuf *mb, const struct sip_msg *req, struct pl to
 	le = h->line.p + h->line.l;
 	err = mbuf_write(mb, h->line.p, (size_t)(h->val.p - h->line.p));
 	err = err ? err : mbuf_write_pl(mb, top);
-	err = err ? err : mbuf_write(mb, h->val.p + h->val.l,
-				     (size_t)(le - (h->val.p + h->val.l)));
+	err = err ? err
+		  : mbuf_write(mb, h->val.p + h->val.l,
+			       (size_t)(le - (h->val.p + h->val.l)));
 	last = h->line_no;
 	for (h = sip_msg_hdr_next(req, h); h && !err; h = sip_msg_hdr_next(req, h)) {
 		if (h->line_no == last)

@@ -557,8 +557,9 @@ int sip_stack_alloc(struct sip_stack **stackp, const struct sip_stack_prm *prm)
 	tp.t2_ms = prm->t2_ms;
 	tp.t4_ms = prm->t4_ms;
 	tp.hint = prm->tsx_hint ? prm->tsx_hint : 4096;
-	tp.max = prm->tsx_max ? prm->tsx_max
-			      : sip_stack_tsx_max_for(prm->tsx_rate, prm->t1_ms, prm->t4_ms);
+	tp.max = prm->tsx_max
+		     ? prm->tsx_max
+		     : sip_stack_tsx_max_for(prm->tsx_rate, prm->t1_ms, prm->t4_ms);
 	tp.tu.request_h = stack_request_h;
 	tp.tu.ack_h = stack_ack_h;
 	tp.tu.server_err_h = stack_server_err_h;

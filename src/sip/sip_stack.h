@@ -72,7 +72,7 @@ struct sip_stack_prm {
 	 * the bound is what that rate keeps alive: rate x (64*T1 + T4) x 5/4,
 	 * at least SIP_STACK_TSX_MAX_MIN (sip_stack_tsx_max_for). */
 	uint32_t tsx_rate;
-	bool proxy;		   /* check as a proxy (§16.3): 483, 482 */
+	bool proxy; /* check as a proxy (§16.3): 483, 482 */
 };
 
 /* Counters since sip_stack_alloc (monitor, tests). */

@@ -8,6 +8,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include <netinet/in.h>
+
 #include "core/mem.h"
 #include "sip/sip_build.h"
 #include "sip/sip_hdr.h"
@@ -93,6 +95,31 @@ int sip_stack_hdrs_insert(struct mbuf *mb, struct pl hdrs)
 	return 0;
 }
 
+/* The source IP as text. IPv4 by hand: glibc's inet_ntop goes through
+ * sprintf, and this runs for every request with rport (every UE). */
+static void stack_host_print(const struct net_addr *src, char *buf, size_t size)
+{
+	const struct sockaddr *sa = net_addr_sa(src);
+	const uint8_t *b;
+	size_t n = 0;
+
+	if (sa->sa_family != AF_INET || size < 16) {
+		net_addr_print_host(src, buf, size);
+		return;
+	}
+	b = (const uint8_t *)&((const struct sockaddr_in *)(const void *)sa)->sin_addr;
+	for (int i = 0; i < 4; i++) {
+		unsigned v = b[i];
+
+		if (v >= 100)
+			buf[n++] = (char)('0' + v / 100);
+		if (v >= 10)
+			buf[n++] = (char)('0' + v / 10 % 10);
+		buf[n++] = (char)('0' + v % 10);
+		buf[n++] = i < 3 ? '.' : '\0';
+	}
+}
+
 /* The new top Via value: the old one without received and rport, then
  * ;received=<source IP>[;rport=<source port>]. */
 static int via_value_build(struct mbuf *v, const struct sip_via *via, struct pl val,
@@ -119,7 +146,7 @@ static int via_value_build(struct mbuf *v, const struct sip_via *via, struct pl 
 	/* whatever the loop did not consume (nothing for a valid Via) */
 	if (!err && it.l && via->params.l)
 		err = mbuf_write(v, it.p, it.l);
-	net_addr_print_host(src, host, sizeof(host));
+	stack_host_print(src, host, sizeof(host));
 	/* RFC 3261 §25.1: received holds an IPv6 address without brackets */
 	if (!err && host[0] == '[') {
 		size_t hl = strlen(host);

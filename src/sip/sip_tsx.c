@@ -93,8 +93,8 @@ void sip_tsx_state_set(struct sip_tsx *tsx, enum sip_tsx_state s)
 		log_write(LOG_SIP, LOG_LVL_DEBUG, LOG_DIR_NONE, NULL,
 			  "tsx %" PRIu64 " %s %.*s %.*s: %s -> %s", tsx->id,
 			  sip_tsx_kind_name(tsx->kind), (int)m.l, m.p,
-			  (int)(b.l > 64 ? 64 : b.l), b.p,
-			  sip_tsx_state_name(tsx->state), sip_tsx_state_name(s));
+			  (int)(b.l > 64 ? 64 : b.l), b.p, sip_tsx_state_name(tsx->state),
+			  sip_tsx_state_name(s));
 	}
 	tsx->state = (uint8_t)s;
 }
@@ -335,9 +335,8 @@ int sip_tsx_stack_alloc(struct sip_tsx_stack **stp, const struct sip_tsx_env *en
 
 	if (!stp || !env || !prm || !env->send || !env->timer || !env->timer->alloc ||
 	    !env->timer->free || !env->timer->start || !env->timer->cancel ||
-	    !env->timer->now ||
-	    !prm->tu.request_h || !prm->t1_ms || !prm->t2_ms || !prm->t4_ms ||
-	    prm->t2_ms < prm->t1_ms)
+	    !env->timer->now || !prm->tu.request_h || !prm->t1_ms || !prm->t2_ms ||
+	    !prm->t4_ms || prm->t2_ms < prm->t1_ms)
 		return EINVAL;
 	st = mem_zalloc(sizeof(*st), stack_destroy);
 	if (!st)

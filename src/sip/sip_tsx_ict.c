@@ -84,7 +84,8 @@ static void ict_timer_a(void *arg)
 	mem_ref(tsx);
 	if (!sip_tsx_send(tsx, tsx->req->raw.p, tsx->req->raw.l)) {
 		/* no T2 cap for INVITE (§17.1.1.2) */
-		tsx->retx_ms = tsx->retx_ms <= UINT32_MAX / 2 ? tsx->retx_ms * 2 : UINT32_MAX;
+		tsx->retx_ms =
+		    tsx->retx_ms <= UINT32_MAX / 2 ? tsx->retx_ms * 2 : UINT32_MAX;
 		sip_tsx_retx_start(tsx, tsx->retx_ms, ict_timer_a);
 	}
 	mem_deref(tsx);

@@ -97,11 +97,11 @@ struct sip_tsx {
 			      * tag; ICT: the ACK for a non-2xx final */
 	uint32_t out_len;    /* bytes to send (tag excluded) */
 	uint32_t via_top_len;
-	char *via_top; /* owned (malloc) while req is: server, the top Via
-			* value responses carry (sip_tsx_recv_fixed) */
-	uint32_t retx_ms;    /* current retransmission interval */
-	void *tm;	     /* owned (env timer), allocated on first use: A, E,
-			      * G, 100-Trying */
+	char *via_top;	  /* owned (malloc) while req is: server, the top Via
+			   * value responses carry (sip_tsx_recv_fixed) */
+	uint32_t retx_ms; /* current retransmission interval */
+	void *tm;	  /* owned (env timer), allocated on first use: A, E,
+			   * G, 100-Trying */
 	/* deadline queue membership (B, D, F, H, I, J, K, L, M) */
 	struct sip_tsx *q_prev, *q_next; /* borrowed */
 	uint64_t end_at;
@@ -112,18 +112,18 @@ struct sip_tsx {
 	union sip_tsx_sa addr;	/* dst: peer */
 	uint8_t addrlen;
 	bool reliable;
-	uint8_t kind;  /* enum sip_tsx_kind */
-	uint8_t state; /* enum sip_tsx_state */
-	int8_t q;      /* enum sip_tsx_qid, -1 when in no queue */
-	bool rfc3261;  /* key: branch with the magic cookie */
-	bool sent_1xx;	       /* server: a provisional is in out */
-	bool final_seen;       /* client: the TU has had a final response */
-	uint8_t meth;	       /* key: enum sip_method, INVITE for ACK */
-	uint8_t resp_tag_len;  /* IST (2543): To tag of the final, after out */
-	uint16_t scode;	       /* last response sent or received */
-	uint16_t port;	       /* key: top Via sent-by port */
-	uint32_t cseq;	       /* key: CSeq number */
-	char tag[16];	       /* server: To tag of our responses (hex) */
+	uint8_t kind;	      /* enum sip_tsx_kind */
+	uint8_t state;	      /* enum sip_tsx_state */
+	int8_t q;	      /* enum sip_tsx_qid, -1 when in no queue */
+	bool rfc3261;	      /* key: branch with the magic cookie */
+	bool sent_1xx;	      /* server: a provisional is in out */
+	bool final_seen;      /* client: the TU has had a final response */
+	uint8_t meth;	      /* key: enum sip_method, INVITE for ACK */
+	uint8_t resp_tag_len; /* IST (2543): To tag of the final, after out */
+	uint16_t scode;	      /* last response sent or received */
+	uint16_t port;	      /* key: top Via sent-by port */
+	uint32_t cseq;	      /* key: CSeq number */
+	char tag[16];	      /* server: To tag of our responses (hex) */
 	uint32_t klen[SIP_TSX_KF_COUNT];
 	char kbuf[]; /* the key fields, see enum sip_tsx_kf */
 };
@@ -163,10 +163,10 @@ int sip_tsx_key_req_via(struct sip_tsx_key *k, const struct sip_msg *msg,
 int sip_tsx_key_resp(struct sip_tsx_key *k, const struct sip_msg *msg);
 uint64_t sip_tsx_key_hash(const struct sip_tsx_key *k);
 /* hv: sip_tsx_key_hash(k), computed once by the caller. */
-struct sip_tsx *sip_tsx_find_server(struct sip_tsx_stack *st,
-				    const struct sip_tsx_key *k, uint64_t hv);
-struct sip_tsx *sip_tsx_find_client(struct sip_tsx_stack *st,
-				    const struct sip_tsx_key *k, uint64_t hv);
+struct sip_tsx *sip_tsx_find_server(struct sip_tsx_stack *st, const struct sip_tsx_key *k,
+				    uint64_t hv);
+struct sip_tsx *sip_tsx_find_client(struct sip_tsx_stack *st, const struct sip_tsx_key *k,
+				    uint64_t hv);
 
 /* The state machines. *_recv: a message matched the transaction; *_send:
  * the TU hands a response (server). */

@@ -35,7 +35,8 @@ static void ist_timer_g(void *arg)
 	t2 = tsx->st->prm.t2_ms;
 	mem_ref(tsx);
 	if (!sip_tsx_send(tsx, tsx->out, tsx->out_len)) {
-		tsx->retx_ms = (uint32_t)(tsx->retx_ms * 2ull < t2 ? tsx->retx_ms * 2ull : t2);
+		tsx->retx_ms =
+		    (uint32_t)(tsx->retx_ms * 2ull < t2 ? tsx->retx_ms * 2ull : t2);
 		sip_tsx_retx_start(tsx, tsx->retx_ms, ist_timer_g);
 	}
 	mem_deref(tsx);

@@ -152,13 +152,15 @@ static bool match_2543(const struct sip_tsx *tsx, const struct sip_tsx_key *k)
 {
 	struct pl ruri;
 
-	if (tsx->cseq != k->cseq || !pl_eq(sip_tsx_kf(tsx, SIP_TSX_KF_CALLID), k->callid) ||
+	if (tsx->cseq != k->cseq ||
+	    !pl_eq(sip_tsx_kf(tsx, SIP_TSX_KF_CALLID), k->callid) ||
 	    !pl_caseeq(sip_tsx_kf(tsx, SIP_TSX_KF_FTAG), k->ftag) ||
 	    !pl_caseeq(sip_tsx_kf(tsx, SIP_TSX_KF_VIA), k->via))
 		return false;
 	if (k->ack) {
 		/* the To tag of the final we sent, kept after its bytes */
-		struct pl tag = {(const char *)tsx->out + tsx->out_len, tsx->resp_tag_len};
+		struct pl tag = {(const char *)tsx->out + tsx->out_len,
+				 tsx->resp_tag_len};
 
 		if (!tsx->resp_tag_len || !pl_caseeq(tag, k->ttag))
 			return false;
@@ -188,7 +190,8 @@ static bool client_match(const struct hash_entry *e, const void *arg)
 	const struct sip_tsx *tsx = HASH_OBJ(e, struct sip_tsx, he_key);
 	const struct sip_tsx_key *k = arg;
 
-	return method_eq(tsx, k) && pl_caseeq(sip_tsx_kf(tsx, SIP_TSX_KF_BRANCH), k->branch);
+	return method_eq(tsx, k) &&
+	       pl_caseeq(sip_tsx_kf(tsx, SIP_TSX_KF_BRANCH), k->branch);
 }
 
 struct sip_tsx *sip_tsx_find_server(struct sip_tsx_stack *st, const struct sip_tsx_key *k,

@@ -30,8 +30,9 @@ static void nict_timer_e(void *arg)
 		if (tsx->state == SIP_TSX_PROCEEDING)
 			tsx->retx_ms = (uint32_t)t2;
 		else
-			tsx->retx_ms = (uint32_t)(tsx->retx_ms * 2ull < t2 ? tsx->retx_ms * 2ull
-									: t2);
+			tsx->retx_ms =
+			    (uint32_t)(tsx->retx_ms * 2ull < t2 ? tsx->retx_ms * 2ull
+								: t2);
 		sip_tsx_retx_start(tsx, tsx->retx_ms, nict_timer_e);
 	}
 	mem_deref(tsx);

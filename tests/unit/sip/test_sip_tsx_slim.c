@@ -361,8 +361,9 @@ static void test_via_top(void **state)
 			   "From: <sip:a@ims.test>;tag=a\r\nTo: <sip:ims.test>\r\n"
 			   "Call-ID: v1\r\nCSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\n"
 			   "Content-Length: 0\r\n\r\n";
-	struct pl top = PL("SIP/2.0/UDP 10.0.0.1:5060;branch=z9hG4bKv1;received=192.0.2.9;"
-			   "rport=4444");
+	struct pl top =
+	    PL("SIP/2.0/UDP 10.0.0.1:5060;branch=z9hG4bKv1;received=192.0.2.9;"
+	       "rport=4444");
 	struct sip_tsx_dst src = h_dst(false);
 	struct sip_msg *m = NULL;
 	char line[256];
@@ -373,10 +374,12 @@ static void test_via_top(void **state)
 	assert_ptr_equal(sip_tsx_req(H.last_tsx), m);
 	assert_int_equal(sip_tsx_reply(H.last_tsx, 200, NULL, NULL), 0);
 	assert_int_equal(H.nsent, 1);
-	assert_string_equal(h_hdr_of(H.sent[0].data, "Via", line, sizeof(line)),
-			    "Via: SIP/2.0/UDP 10.0.0.1:5060;branch=z9hG4bKv1;received=192.0.2.9;"
-			    "rport=4444, SIP/2.0/UDP p2;branch=z9hG4bKv0");
-	assert_non_null(strstr(H.sent[0].data, "\r\nVia: SIP/2.0/UDP p3;branch=z9hG4bKw\r\n"));
+	assert_string_equal(
+	    h_hdr_of(H.sent[0].data, "Via", line, sizeof(line)),
+	    "Via: SIP/2.0/UDP 10.0.0.1:5060;branch=z9hG4bKv1;received=192.0.2.9;"
+	    "rport=4444, SIP/2.0/UDP p2;branch=z9hG4bKv0");
+	assert_non_null(
+	    strstr(H.sent[0].data, "\r\nVia: SIP/2.0/UDP p3;branch=z9hG4bKw\r\n"));
 	/* the retransmission of the request, as received, matches */
 	assert_int_equal(sip_tsx_recv(H.st, m, &src), 0);
 	assert_int_equal(H.nsent, 2);
