@@ -175,13 +175,21 @@ int sip_stack_via_top(struct mbuf *v, const struct sip_hdr *vh, const struct sip
 		      const struct net_addr *src)
 {
 	struct net_addr a;
+	char ip[NET_ADDR_STRLEN];
 
 	/* rport always asks for both parameters; otherwise received only
-	 * when the sent-by is not the source IP */
-	if (!via->rport &&
-	    (via->host_type == SIP_HOST_IPV4 || via->host_type == SIP_HOST_IPV6) &&
-	    !net_addr_parse(&a, via->host, 0) && net_addr_eq_ip(&a, src))
+	 * when the sent-by is not the source IP (IPv4 compared as text: a
+	 * non-canonical spelling only costs a harmless received=) */
+	if (via->rport)
+		return via_value_build(v, via, vh->val, src);
+	if (via->host_type == SIP_HOST_IPV4 && net_addr_sa(src)->sa_family == AF_INET) {
+		stack_host_print(src, ip, sizeof(ip));
+		if (pl_eq_str(via->host, ip))
+			return 0;
+	} else if ((via->host_type == SIP_HOST_IPV4 || via->host_type == SIP_HOST_IPV6) &&
+		   !net_addr_parse(&a, via->host, 0) && net_addr_eq_ip(&a, src)) {
 		return 0;
+	}
 	return via_value_build(v, via, vh->val, src);
 }
 

@@ -391,6 +391,13 @@ size_t sip_tsx_stack_max(const struct sip_tsx_stack *st)
 	return st ? st->prm.max : 0;
 }
 
+/* Ids are our own counter, not input: a multiplication by an odd constant
+ * spreads consecutive ids over the buckets without a keyed hash. */
+static uint64_t id_hash(uint64_t id)
+{
+	return id * 0x9e3779b97f4a7c15ull;
+}
+
 static bool id_match(const struct hash_entry *e, const void *key)
 {
 	return HASH_OBJ(e, struct sip_tsx, he_id)->id == *(const uint64_t *)key;
@@ -402,7 +409,7 @@ struct sip_tsx *sip_tsx_lookup(struct sip_tsx_stack *st, uint64_t id)
 
 	if (!st)
 		return NULL;
-	e = hash_lookup(st->by_id, hash_u64(id), id_match, &id);
+	e = hash_lookup(st->by_id, id_hash(id), id_match, &id);
 	return e ? HASH_OBJ(e, struct sip_tsx, he_id) : NULL;
 }
 
@@ -486,7 +493,7 @@ static int tsx_alloc(struct sip_tsx **tsxp, struct sip_tsx_stack *st,
 	tsx->addrlen = (uint8_t)dst->addrlen;
 	tsx->conn = dst->conn;
 	tsx->reliable = dst->reliable;
-	hash_insert(st->by_id, &tsx->he_id, hash_u64(tsx->id));
+	hash_insert(st->by_id, &tsx->he_id, id_hash(tsx->id));
 	hash_insert(kind <= SIP_TSX_NICT ? st->clients : st->servers, &tsx->he_key, hv);
 	*tsxp = tsx;
 	return 0;
