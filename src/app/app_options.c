@@ -38,21 +38,27 @@ static void options_h(struct sip_stack *stack, struct sip_tsx *tsx,
 	struct app_options *o = arg;
 	struct sip_tsx_reply_prm rp = {0};
 	char hdrs[APP_OPTIONS_HDRS_MAX + SIP_STACK_ALLOW_HDR_MAX];
-	int n;
+	const char *allow;
+	size_t al;
 
 	(void)src;
 	if (!options_for_us(o, req)) {
 		sip_stack_reply(stack, tsx, 404, "Not Found", NULL);
 		return;
 	}
-	/* Allow is read per request: services register after this one. */
-	n = snprintf(hdrs, sizeof(hdrs), "Allow: %s\r\n%.*s", sip_stack_allow(stack),
-		     (int)o->fixed_len, o->fixed);
-	if (n < 0 || (size_t)n >= sizeof(hdrs)) {
+	/* Allow is read per request: services register after this one
+	 * (copied, not printed: this runs for every OPTIONS). */
+	allow = sip_stack_allow(stack);
+	al = strlen(allow);
+	if (7 + al + 2 + o->fixed_len > sizeof(hdrs)) {
 		sip_stack_reply(stack, tsx, 500, "Server Internal Error", NULL);
 		return;
 	}
-	rp.hdrs = (struct pl){hdrs, (size_t)n};
+	memcpy(hdrs, "Allow: ", 7);
+	memcpy(hdrs + 7, allow, al);
+	memcpy(hdrs + 7 + al, "\r\n", 2);
+	memcpy(hdrs + 9 + al, o->fixed, o->fixed_len);
+	rp.hdrs = (struct pl){hdrs, 9 + al + o->fixed_len};
 	sip_stack_reply(stack, tsx, 200, "OK", &rp);
 }
 

@@ -2,6 +2,7 @@
 #include "core/mem.h"
 
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 
@@ -21,13 +22,13 @@ static struct mem_hdr *mem_hdr(const void *data)
 	return (struct mem_hdr *)((uintptr_t)data - sizeof(struct mem_hdr));
 }
 
-void *mem_zalloc(size_t size, mem_destroy_h *dh)
+static void *mem_new(size_t size, mem_destroy_h *dh, bool zero)
 {
 	struct mem_hdr *h;
 
 	if (size > SIZE_MAX - sizeof(*h))
 		return NULL;
-	h = calloc(1, sizeof(*h) + size);
+	h = zero ? calloc(1, sizeof(*h) + size) : malloc(sizeof(*h) + size);
 	if (!h)
 		return NULL;
 	h->dh = dh;
@@ -35,6 +36,16 @@ void *mem_zalloc(size_t size, mem_destroy_h *dh)
 	h->magic = MEM_MAGIC;
 	atomic_fetch_add(&mem_live, 1);
 	return h + 1;
+}
+
+void *mem_zalloc(size_t size, mem_destroy_h *dh)
+{
+	return mem_new(size, dh, true);
+}
+
+void *mem_alloc(size_t size, mem_destroy_h *dh)
+{
+	return mem_new(size, dh, false);
 }
 
 void *mem_ref(void *data)

@@ -14,6 +14,8 @@
 typedef void (mem_destroy_h)(void *data);
 
 void *mem_zalloc(size_t size, mem_destroy_h *dh);
+/* Same without zeroing: for hot paths that initialize what they use. */
+void *mem_alloc(size_t size, mem_destroy_h *dh);
 void *mem_ref(void *data);
 /* Returns NULL so callers can write `p = mem_deref(p);`. */
 void *mem_deref(void *data);

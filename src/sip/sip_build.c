@@ -2,6 +2,7 @@
 #include "sip/sip_build.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "sip/sip_hdr.h"
@@ -15,6 +16,20 @@ static int sip_hdr_write(struct mbuf *mb, const char *name, struct pl val)
 	return err ? err : mbuf_write(mb, "\r\n", 2);
 }
 
+/* Decimal digits of v (printf would cost more than the rest of a
+ * response build: responses are built on every request). */
+static int sip_uint_write(struct mbuf *mb, uint64_t v)
+{
+	char d[20];
+	size_t n = sizeof(d);
+
+	do {
+		d[--n] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v && n);
+	return mbuf_write(mb, d + n, sizeof(d) - n);
+}
+
 /* Content-Type (if a body), Content-Length, blank line, body. */
 static int sip_tail_write(struct mbuf *mb, struct pl ctype, struct pl body)
 {
@@ -22,7 +37,9 @@ static int sip_tail_write(struct mbuf *mb, struct pl ctype, struct pl body)
 
 	if (body.l && pl_isset(ctype))
 		err = sip_hdr_write(mb, "Content-Type", ctype);
-	err = err ? err : mbuf_printf(mb, "Content-Length: %zu\r\n\r\n", body.l);
+	err = err ? err : mbuf_write(mb, "Content-Length: ", 16);
+	err = err ? err : sip_uint_write(mb, body.l);
+	err = err ? err : mbuf_write(mb, "\r\n\r\n", 4);
 	return err || !body.l ? err : mbuf_write_pl(mb, body);
 }
 
@@ -74,19 +91,49 @@ static int sip_lines_copy(struct mbuf *mb, const struct sip_msg *msg, enum sip_h
 	return 0;
 }
 
+/* The Via lines with the first entry's value replaced by top. */
+static int sip_via_copy(struct mbuf *mb, const struct sip_msg *req, struct pl top)
+{
+	const struct sip_hdr *h = sip_msg_hdr(req, SIP_HDR_VIA);
+	const char *le;
+	int last;
+	int err;
+
+	if (!top.l || !h)
+		return sip_lines_copy(mb, req, SIP_HDR_VIA);
+	le = h->line.p + h->line.l;
+	err = mbuf_write(mb, h->line.p, (size_t)(h->val.p - h->line.p));
+	err = err ? err : mbuf_write_pl(mb, top);
+	err = err ? err
+		  : mbuf_write(mb, h->val.p + h->val.l,
+			       (size_t)(le - (h->val.p + h->val.l)));
+	last = h->line_no;
+	for (h = sip_msg_hdr_next(req, h); h && !err; h = sip_msg_hdr_next(req, h)) {
+		if (h->line_no == last)
+			continue;
+		last = h->line_no;
+		err = mbuf_write_pl(mb, h->line);
+	}
+	return err;
+}
+
 static int sip_to_copy(struct mbuf *mb, const struct sip_msg *req,
 		       const struct sip_resp_prm *prm)
 {
 	const struct sip_hdr *to = sip_msg_hdr(req, SIP_HDR_TO);
 	struct sip_addr a;
+	int err;
 
 	if (!to)
 		return 0;
 	if (prm->scode == 100 || !pl_isset(prm->to_tag) || sip_addr_decode(&a, to->val) ||
 	    a.tag.l)
 		return mbuf_write_pl(mb, to->line);
-	return mbuf_printf(mb, "To: %.*s;tag=%.*s\r\n", (int)to->val.l, to->val.p,
-			   (int)prm->to_tag.l, prm->to_tag.p);
+	err = mbuf_write(mb, "To: ", 4);
+	err = err ? err : mbuf_write_pl(mb, to->val);
+	err = err ? err : mbuf_write(mb, ";tag=", 5);
+	err = err ? err : mbuf_write_pl(mb, prm->to_tag);
+	return err ? err : mbuf_write(mb, "\r\n", 2);
 }
 
 int sip_resp_build(struct mbuf *mb, const struct sip_msg *req,
@@ -96,9 +143,16 @@ int sip_resp_build(struct mbuf *mb, const struct sip_msg *req,
 
 	if (!mb || !req || !prm || !req->req || prm->scode < 100 || prm->scode > 699)
 		return EINVAL;
-	err = mbuf_printf(mb, "SIP/2.0 %u %.*s\r\n", prm->scode, (int)prm->reason.l,
-			  prm->reason.p);
-	err = err ? err : sip_lines_copy(mb, req, SIP_HDR_VIA);
+	/* One reservation for the usual size: the copied headers, the extra
+	 * ones, the body and room for the status line, To tag and length. */
+	err = mbuf_reserve(mb, req->hdrs.l + prm->hdrs.l + prm->body.l + prm->reason.l +
+				   prm->to_tag.l + prm->ctype.l + prm->via_top.l + 96);
+	err = err ? err : mbuf_write(mb, "SIP/2.0 ", 8);
+	err = err ? err : sip_uint_write(mb, prm->scode);
+	err = err ? err : mbuf_write(mb, " ", 1);
+	err = err ? err : mbuf_write_pl(mb, prm->reason);
+	err = err ? err : mbuf_write(mb, "\r\n", 2);
+	err = err ? err : sip_via_copy(mb, req, prm->via_top);
 	err = err ? err : sip_lines_copy(mb, req, SIP_HDR_FROM);
 	err = err ? err : sip_to_copy(mb, req, prm);
 	err = err ? err : sip_lines_copy(mb, req, SIP_HDR_CALL_ID);

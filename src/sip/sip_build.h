@@ -44,6 +44,10 @@ struct sip_resp_prm {
 	struct pl hdrs;   /* extra header lines */
 	struct pl ctype;
 	struct pl body;
+	/* Set: the value of the top Via entry in the response instead of the
+	 * request's (received/rport added by the transport, RFC 3261
+	 * §18.2.1, RFC 3581), so the request need not be rewritten. */
+	struct pl via_top;
 };
 /* EINVAL if req is not a request or scode is outside 100..699. */
 int sip_resp_build(struct mbuf *mb, const struct sip_msg *req,

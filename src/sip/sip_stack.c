@@ -27,6 +27,23 @@
 #define SIP_STACK_PEER_MAX (NET_ADDR_STRLEN + 8)
 #define SIP_STACK_ID_MAX 128
 
+size_t sip_stack_tsx_max_for(uint32_t rate, uint32_t t1_ms, uint32_t t4_ms)
+{
+	/* The longest a transaction lives in the usual case: 64*T1 (Timer
+	 * J, H, L, F, B) plus T4 (a NICT's Timer K after a late final). A
+	 * quarter more absorbs bursts above the expected rate. */
+	uint64_t life_ms = 64u * (uint64_t)t1_ms + t4_ms;
+	uint64_t n;
+
+	if (!rate)
+		rate = SIP_STACK_TSX_RATE_DEFAULT;
+	n = (uint64_t)rate * life_ms / 1000u;
+	n += n / 4;
+	if (n < SIP_STACK_TSX_MAX_MIN)
+		n = SIP_STACK_TSX_MAX_MIN;
+	return n > SIZE_MAX ? SIZE_MAX : (size_t)n;
+}
+
 void sip_stack_prm_init(struct sip_stack_prm *prm)
 {
 	memset(prm, 0, sizeof(*prm));
@@ -146,6 +163,7 @@ int sip_stack_reply(struct sip_stack *stack, struct sip_tsx *tsx, uint16_t scode
 		    const char *reason, const struct sip_tsx_reply_prm *prm)
 {
 	struct sip_tsx_reply_prm p = {0};
+	char buf[1024];
 	struct mbuf mb;
 	int err;
 
@@ -155,6 +173,14 @@ int sip_stack_reply(struct sip_stack *stack, struct sip_tsx *tsx, uint16_t scode
 		p = *prm;
 	if (!stack->server_hdr.l)
 		return sip_tsx_reply(tsx, scode, reason, &p);
+	/* The usual case (a few header lines) without an allocation. */
+	if (p.hdrs.l + stack->server_hdr.l <= sizeof(buf)) {
+		if (p.hdrs.l)
+			memcpy(buf, p.hdrs.p, p.hdrs.l);
+		memcpy(buf + p.hdrs.l, stack->server_hdr.p, stack->server_hdr.l);
+		p.hdrs = (struct pl){buf, p.hdrs.l + stack->server_hdr.l};
+		return sip_tsx_reply(tsx, scode, reason, &p);
+	}
 	mbuf_init(&mb, SIP_MSG_MAX_HARD);
 	err = mbuf_write_pl(&mb, p.hdrs);
 	err = err ? err : mbuf_write_pl(&mb, stack->server_hdr);
@@ -222,7 +248,7 @@ static void stack_server_err_h(struct sip_tsx *tsx, int err, void *arg)
 	log_write(LOG_SIP, err == ETIMEDOUT ? LOG_LVL_INFO : LOG_LVL_WARN, LOG_DIR_NONE,
 		  NULL, "server transaction %llu (%s) failed: %s",
 		  (unsigned long long)sip_tsx_id(tsx),
-		  sip_method_name(sip_tsx_req(tsx)->meth), strerror(err));
+		  sip_method_name(sip_tsx_method(tsx)), strerror(err));
 }
 
 /* ---- receiving ---- */
@@ -243,15 +269,13 @@ static void stack_src_fill(struct sip_stack *stack, const struct net_msg *m,
 
 /* Where responses to this request go (§18.2.2): the connection, or the
  * source IP at the rport (RFC 3581) or the sent-by port. */
-static void stack_resp_dst(const struct sip_msg *req, const struct sip_stack_src *src,
+static void stack_resp_dst(const struct sip_via *via, const struct sip_stack_src *src,
 			   struct sip_tsx_dst *dst)
 {
-	const struct sip_hdr *vh = sip_msg_hdr(req, SIP_HDR_VIA);
 	struct net_addr to = src->peer;
-	struct sip_via via;
 
-	if (vh && !sip_via_decode(&via, vh->val) && !(via.rport && !src->reliable))
-		net_addr_set_port(&to, via.port ? via.port : 5060);
+	if (via && !(via->rport && !src->reliable))
+		net_addr_set_port(&to, via->port ? via->port : 5060);
 	memset(dst, 0, sizeof(*dst));
 	memcpy(&dst->addr, net_addr_sa(&to), net_addr_len(&to));
 	dst->addrlen = net_addr_len(&to);
@@ -281,17 +305,45 @@ static void stack_bad_input(struct sip_stack *stack, const struct net_msg *m, in
 	}
 }
 
+/* A request the transaction layer refused for lack of room: 503, with
+ * received/rport on its Via as any response. */
+static void stack_overload(struct sip_stack *stack, const struct sip_msg *msg,
+			   const struct sip_stack_src *src)
+{
+	const struct sip_hdr *vh = sip_msg_hdr(msg, SIP_HDR_VIA);
+	struct sip_verdict v = {.scode = 503, .reason = "Service Unavailable"};
+	struct sip_msg *fixed = NULL;
+	struct sip_via via;
+
+	stack->stats.overload_503++;
+	if (vh && !sip_via_decode(&via, vh->val))
+		sip_stack_via_fix(&fixed, msg, vh, &via, &src->peer);
+	stack_answer(stack, fixed ? fixed : msg, src, &v);
+	mem_deref(fixed);
+}
+
 static void stack_deliver(struct sip_stack *stack, struct sip_msg *msg,
 			  const struct sip_stack_src *src)
 {
 	struct sip_tsx_dst dst;
-	struct sip_msg *fixed = NULL;
+	struct sip_tsx_rx rx = {0};
+	struct sip_via via;
+	struct mbuf v;
 	int err;
 
+	mbuf_init(&v, SIP_MAX_LINE);
 	if (msg->req) {
-		if (sip_stack_via_fix(&fixed, msg, &src->peer) == 0 && fixed)
-			msg = fixed;
-		stack_resp_dst(msg, src, &dst);
+		const struct sip_hdr *vh = sip_msg_hdr(msg, SIP_HDR_VIA);
+		bool have = vh && !sip_via_decode(&via, vh->val);
+
+		/* §18.2.1, RFC 3581: received/rport go into the responses'
+		 * top Via (built by the transaction from this value); the
+		 * request is not re-encoded. Its destination comes from the
+		 * Via as received. */
+		stack_resp_dst(have ? &via : NULL, src, &dst);
+		if (have && !sip_stack_via_top(&v, vh, &via, &src->peer))
+			rx.via_top = (struct pl){(const char *)v.buf, v.end};
+		rx.via = have ? &via : NULL;
 		stack->stats.rx_req++;
 	} else {
 		memset(&dst, 0, sizeof(dst));
@@ -302,15 +354,11 @@ static void stack_deliver(struct sip_stack *stack, struct sip_msg *msg,
 		stack->stats.rx_resp++;
 	}
 	stack->cur_src = src;
-	err = sip_tsx_recv(stack->tsx, msg, &dst);
+	err = sip_tsx_recv_rx(stack->tsx, msg, &dst, &rx);
 	stack->cur_src = NULL;
-	if (err == ENOSPC && msg->req && msg->meth != SIP_METHOD_ACK) {
-		struct sip_verdict v = {.scode = 503, .reason = "Service Unavailable"};
-
-		stack->stats.overload_503++;
-		stack_answer(stack, msg, src, &v);
-	}
-	mem_deref(fixed);
+	if (err == ENOSPC && msg->req && msg->meth != SIP_METHOD_ACK)
+		stack_overload(stack, msg, src);
+	mbuf_reset(&v);
 }
 
 static void stack_recv_h(const struct net_msg *m, void *arg)
@@ -509,7 +557,9 @@ int sip_stack_alloc(struct sip_stack **stackp, const struct sip_stack_prm *prm)
 	tp.t2_ms = prm->t2_ms;
 	tp.t4_ms = prm->t4_ms;
 	tp.hint = prm->tsx_hint ? prm->tsx_hint : 4096;
-	tp.max = prm->tsx_max;
+	tp.max = prm->tsx_max
+		     ? prm->tsx_max
+		     : sip_stack_tsx_max_for(prm->tsx_rate, prm->t1_ms, prm->t4_ms);
 	tp.tu.request_h = stack_request_h;
 	tp.tu.ack_h = stack_ack_h;
 	tp.tu.server_err_h = stack_server_err_h;

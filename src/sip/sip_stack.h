@@ -66,8 +66,13 @@ struct sip_stack_prm {
 	unsigned tcp_max_conns;	   /* 0 = net's default (10000) */
 	unsigned tcp_max_per_peer; /* 0 = net's default (1000) */
 	size_t tsx_hint;	   /* expected transactions; 0 = 4096 */
-	size_t tsx_max;		   /* live transactions; 0 = 2^20 */
-	bool proxy;		   /* check as a proxy (§16.3): 483, 482 */
+	size_t tsx_max;		   /* live transactions; 0 = from tsx_rate */
+	/* Expected peak of new transactions per second (a REGISTER with its
+	 * challenge is two); 0 = SIP_STACK_TSX_RATE_DEFAULT. With tsx_max 0
+	 * the bound is what that rate keeps alive: rate x (64*T1 + T4) x 5/4,
+	 * at least SIP_STACK_TSX_MAX_MIN (sip_stack_tsx_max_for). */
+	uint32_t tsx_rate;
+	bool proxy; /* check as a proxy (§16.3): 483, 482 */
 };
 
 /* Counters since sip_stack_alloc (monitor, tests). */
@@ -82,6 +87,11 @@ struct sip_stack_stats {
 	uint64_t overload_503;	  /* ENOSPC from the transaction layer */
 	uint64_t no_handler;	  /* 405 / 501 */
 };
+
+#define SIP_STACK_TSX_RATE_DEFAULT 10000u
+#define SIP_STACK_TSX_MAX_MIN (1u << 16)
+/* The live-transaction bound the stack uses for a rate and timers. */
+size_t sip_stack_tsx_max_for(uint32_t rate, uint32_t t1_ms, uint32_t t4_ms);
 
 /* Fills the manual's defaults (§5: T1 2 s, T2 16 s, T4 17 s, threshold
  * 1300, keepalive 900 s, count 2); listen and user_agent stay unset. */

@@ -9,6 +9,7 @@
 #include "core/mbuf.h"
 #include "net/net.h"
 #include "sip/sip_check.h"
+#include "sip/sip_hdr.h"
 #include "sip/sip_stack.h"
 
 #define SIP_STACK_METHODS (SIP_METHOD_UPDATE + 1)
@@ -65,10 +66,16 @@ struct sip_stack {
 /* sip_stack_util.c */
 /* The Call-ID value of a serialized message (for the log id column). */
 struct pl sip_stack_callid_scan(const void *buf, size_t len);
-/* Applies RFC 3261 §18.2.1 / RFC 3581 to a received request: returns a new
- * message with received= and rport= on the top Via in *outp when needed,
- * NULL when the message may be used as it is. */
+/* Applies RFC 3261 §18.2.1 / RFC 3581 to a received request whose top Via
+ * is vh, decoded in *via: returns a new message with received= and rport=
+ * on that Via in *outp when needed, NULL when the message may be used as
+ * it is. */
+/* The same as a new top Via value in v (left empty when the Via needs no
+ * parameter): what the responses carry (sip_tsx_recv_fixed). */
+int sip_stack_via_top(struct mbuf *v, const struct sip_hdr *vh, const struct sip_via *via,
+		      const struct net_addr *src);
 int sip_stack_via_fix(struct sip_msg **outp, const struct sip_msg *msg,
+		      const struct sip_hdr *vh, const struct sip_via *via,
 		      const struct net_addr *src);
 /* Inserts the hdrs lines before the blank line ending the header section of
  * the serialized message in mb (a message without a body). */

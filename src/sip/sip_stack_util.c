@@ -8,6 +8,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include <netinet/in.h>
+
 #include "core/mem.h"
 #include "sip/sip_build.h"
 #include "sip/sip_hdr.h"
@@ -93,6 +95,31 @@ int sip_stack_hdrs_insert(struct mbuf *mb, struct pl hdrs)
 	return 0;
 }
 
+/* The source IP as text. IPv4 by hand: glibc's inet_ntop goes through
+ * sprintf, and this runs for every request with rport (every UE). */
+static void stack_host_print(const struct net_addr *src, char *buf, size_t size)
+{
+	const struct sockaddr *sa = net_addr_sa(src);
+	const uint8_t *b;
+	size_t n = 0;
+
+	if (sa->sa_family != AF_INET || size < 16) {
+		net_addr_print_host(src, buf, size);
+		return;
+	}
+	b = (const uint8_t *)&((const struct sockaddr_in *)(const void *)sa)->sin_addr;
+	for (int i = 0; i < 4; i++) {
+		unsigned v = b[i];
+
+		if (v >= 100)
+			buf[n++] = (char)('0' + v / 100);
+		if (v >= 10)
+			buf[n++] = (char)('0' + v / 10 % 10);
+		buf[n++] = (char)('0' + v % 10);
+		buf[n++] = i < 3 ? '.' : '\0';
+	}
+}
+
 /* The new top Via value: the old one without received and rport, then
  * ;received=<source IP>[;rport=<source port>]. */
 static int via_value_build(struct mbuf *v, const struct sip_via *via, struct pl val,
@@ -119,7 +146,7 @@ static int via_value_build(struct mbuf *v, const struct sip_via *via, struct pl 
 	/* whatever the loop did not consume (nothing for a valid Via) */
 	if (!err && it.l && via->params.l)
 		err = mbuf_write(v, it.p, it.l);
-	net_addr_print_host(src, host, sizeof(host));
+	stack_host_print(src, host, sizeof(host));
 	/* RFC 3261 §25.1: received holds an IPv6 address without brackets */
 	if (!err && host[0] == '[') {
 		size_t hl = strlen(host);
@@ -127,29 +154,59 @@ static int via_value_build(struct mbuf *v, const struct sip_via *via, struct pl 
 		memmove(host, host + 1, hl - 2);
 		host[hl - 2] = '\0';
 	}
-	if (!err)
-		err = mbuf_printf(v, ";received=%s", host);
-	if (!err && via->rport)
-		err = mbuf_printf(v, ";rport=%u", net_addr_port(src));
+	err = err ? err : mbuf_write(v, ";received=", 10);
+	err = err ? err : mbuf_write_str(v, host);
+	if (!err && via->rport) {
+		char d[8];
+		size_t n = sizeof(d);
+		unsigned port = net_addr_port(src);
+
+		do {
+			d[--n] = (char)('0' + port % 10);
+			port /= 10;
+		} while (port);
+		err = mbuf_write(v, ";rport=", 7);
+		err = err ? err : mbuf_write(v, d + n, sizeof(d) - n);
+	}
 	return err;
 }
 
-int sip_stack_via_fix(struct sip_msg **outp, const struct sip_msg *msg,
+int sip_stack_via_top(struct mbuf *v, const struct sip_hdr *vh, const struct sip_via *via,
 		      const struct net_addr *src)
 {
-	const struct sip_hdr *vh = sip_msg_hdr(msg, SIP_HDR_VIA);
+	struct net_addr a;
+	char ip[NET_ADDR_STRLEN];
+
+	/* rport always asks for both parameters; otherwise received only
+	 * when the sent-by is not the source IP (IPv4 compared as text: a
+	 * non-canonical spelling only costs a harmless received=) */
+	if (via->rport)
+		return via_value_build(v, via, vh->val, src);
+	if (via->host_type == SIP_HOST_IPV4 && net_addr_sa(src)->sa_family == AF_INET) {
+		stack_host_print(src, ip, sizeof(ip));
+		if (pl_eq_str(via->host, ip))
+			return 0;
+	} else if ((via->host_type == SIP_HOST_IPV4 || via->host_type == SIP_HOST_IPV6) &&
+		   !net_addr_parse(&a, via->host, 0) && net_addr_eq_ip(&a, src)) {
+		return 0;
+	}
+	return via_value_build(v, via, vh->val, src);
+}
+
+int sip_stack_via_fix(struct sip_msg **outp, const struct sip_msg *msg,
+		      const struct sip_hdr *vh, const struct sip_via *vp,
+		      const struct net_addr *src)
+{
 	struct sip_decode_prm dp = {.max_size = SIP_MSG_MAX_HARD, .stream = false};
 	struct sip_edit ed = {0};
 	struct sip_fwd_prm fp = {0};
 	struct mbuf v, out;
-	struct sip_via via;
+	struct sip_via via = *vp;
 	struct net_addr a;
 	bool differs = true;
 	int err;
 
 	*outp = NULL;
-	if (!vh || sip_via_decode(&via, vh->val))
-		return 0;
 	if ((via.host_type == SIP_HOST_IPV4 || via.host_type == SIP_HOST_IPV6) &&
 	    !net_addr_parse(&a, via.host, 0) && net_addr_eq_ip(&a, src))
 		differs = false;

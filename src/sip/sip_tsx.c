@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/hash.h"
@@ -43,11 +44,18 @@ static void loop_ops_cancel(void *t, void *ctx)
 	loop_timer_cancel(t);
 }
 
+static uint64_t loop_ops_now(void *ctx)
+{
+	(void)ctx;
+	return loop_now_ms();
+}
+
 const struct sip_tsx_timer_ops sip_tsx_timer_loop = {
     .alloc = loop_ops_alloc,
     .free = loop_ops_free,
     .start = loop_ops_start,
     .cancel = loop_ops_cancel,
+    .now = loop_ops_now,
 };
 
 /* ---- names and logging ---- */
@@ -79,38 +87,158 @@ const char *sip_tsx_kind_name(enum sip_tsx_kind k)
 void sip_tsx_state_set(struct sip_tsx *tsx, enum sip_tsx_state s)
 {
 	if (log_on(LOG_SIP, LOG_LVL_DEBUG)) {
-		const struct pl *m = &tsx->req->method;
+		struct pl m = sip_tsx_kf(tsx, SIP_TSX_KF_METHOD);
+		struct pl b = sip_tsx_kf(tsx, SIP_TSX_KF_BRANCH);
 
 		log_write(LOG_SIP, LOG_LVL_DEBUG, LOG_DIR_NONE, NULL,
 			  "tsx %" PRIu64 " %s %.*s %.*s: %s -> %s", tsx->id,
-			  sip_tsx_kind_name(tsx->kind), (int)m->l, m->p,
-			  (int)(tsx->key.branch.l > 64 ? 64 : tsx->key.branch.l),
-			  tsx->key.branch.p ? tsx->key.branch.p : "",
-			  sip_tsx_state_name(tsx->state), sip_tsx_state_name(s));
+			  sip_tsx_kind_name(tsx->kind), (int)m.l, m.p,
+			  (int)(b.l > 64 ? 64 : b.l), b.p, sip_tsx_state_name(tsx->state),
+			  sip_tsx_state_name(s));
 	}
-	tsx->state = s;
+	tsx->state = (uint8_t)s;
+}
+
+struct pl sip_tsx_kf(const struct sip_tsx *tsx, enum sip_tsx_kf f)
+{
+	size_t off = 0;
+
+	for (int i = 0; i < (int)f; i++)
+		off += tsx->klen[i];
+	return (struct pl){tsx->kbuf + off, tsx->klen[f]};
 }
 
 /* ---- timers, sends, termination ---- */
 
-void sip_tsx_timer_start(struct sip_tsx *tsx, void *timer, uint64_t ms,
-			 sip_tsx_timer_h *h)
+void sip_tsx_retx_start(struct sip_tsx *tsx, uint64_t ms, sip_tsx_timer_h *h)
 {
 	const struct sip_tsx_env *env = tsx->st->env;
 
-	env->timer->start(timer, ms, h, tsx, env->timer_ctx);
+	if (!tsx->tm) {
+		tsx->tm = env->timer->alloc(env->timer_ctx);
+		if (!tsx->tm) {
+			sip_tsx_fail(tsx, ENOMEM);
+			return;
+		}
+	}
+	env->timer->start(tsx->tm, ms, h, tsx, env->timer_ctx);
 }
 
-void sip_tsx_timer_stop(struct sip_tsx *tsx, void *timer)
+void sip_tsx_retx_stop(struct sip_tsx *tsx)
 {
 	const struct sip_tsx_env *env = tsx->st->env;
 
-	env->timer->cancel(timer, env->timer_ctx);
+	if (tsx->tm)
+		env->timer->cancel(tsx->tm, env->timer_ctx);
 }
 
-uint64_t sip_tsx_64t1(const struct sip_tsx *tsx)
+static void q_unlink(struct sip_tsx_q *q, struct sip_tsx *tsx)
 {
-	return 64u * (uint64_t)tsx->st->prm.t1_ms;
+	if (tsx->q_prev)
+		tsx->q_prev->q_next = tsx->q_next;
+	else
+		q->head = tsx->q_next;
+	if (tsx->q_next)
+		tsx->q_next->q_prev = tsx->q_prev;
+	else
+		q->tail = tsx->q_prev;
+	tsx->q_prev = tsx->q_next = NULL;
+	tsx->q = -1;
+}
+
+void sip_tsx_end_stop(struct sip_tsx *tsx)
+{
+	struct sip_tsx_q *q;
+
+	if (tsx->q < 0 || !tsx->st)
+		return;
+	q = &tsx->st->q[tsx->q];
+	q_unlink(q, tsx);
+	/* An empty queue leaves nothing pending on the loop; a queue whose
+	 * head went keeps its timer, which fires early and re-arms. */
+	if (!q->head)
+		tsx->st->env->timer->cancel(q->timer, tsx->st->env->timer_ctx);
+}
+
+static void q_fire(void *arg)
+{
+	struct sip_tsx_q *q = arg;
+	const struct sip_tsx_env *env = q->st->env;
+	uint64_t now = env->timer->now(env->timer_ctx);
+
+	while (q->head && q->head->end_at <= now) {
+		struct sip_tsx *tsx = q->head;
+
+		q_unlink(q, tsx);
+		mem_ref(tsx);
+		switch (tsx->kind) {
+		case SIP_TSX_ICT:
+			sip_tsx_ict_end(tsx);
+			break;
+		case SIP_TSX_NICT:
+			sip_tsx_nict_end(tsx);
+			break;
+		case SIP_TSX_IST:
+			sip_tsx_ist_end(tsx);
+			break;
+		default:
+			sip_tsx_term(tsx); /* Timer J */
+			break;
+		}
+		mem_deref(tsx);
+	}
+	if (q->head)
+		env->timer->start(q->timer, q->head->end_at - now, q_fire, q,
+				  env->timer_ctx);
+}
+
+void sip_tsx_end_start(struct sip_tsx *tsx, enum sip_tsx_qid qid)
+{
+	const struct sip_tsx_env *env = tsx->st->env;
+	struct sip_tsx_q *q = &tsx->st->q[qid];
+
+	sip_tsx_end_stop(tsx);
+	tsx->end_at = env->timer->now(env->timer_ctx) + q->dur_ms;
+	tsx->q = (int8_t)qid;
+	tsx->q_prev = q->tail;
+	if (q->tail)
+		q->tail->q_next = tsx;
+	else
+		q->head = tsx;
+	q->tail = tsx;
+	if (q->head == tsx)
+		env->timer->start(q->timer, q->dur_ms, q_fire, q, env->timer_ctx);
+}
+
+int sip_tsx_out_take(struct sip_tsx *tsx, struct mbuf *mb, struct pl tag)
+{
+	size_t tl = tag.l <= 64 ? tag.l : 0;
+	uint8_t *b;
+
+	if (mb->end > UINT32_MAX - tl)
+		return ENOMEM;
+	/* Trim the built buffer to its size (a shrinking realloc stays in
+	 * place) instead of keeping mbuf's power-of-two capacity. */
+	b = realloc(mb->buf, mb->end + tl ? mb->end + tl : 1);
+	if (!b)
+		return ENOMEM;
+	if (tl)
+		memcpy(b + mb->end, tag.p, tl);
+	free(tsx->out);
+	tsx->out = b;
+	tsx->out_len = (uint32_t)mb->end;
+	tsx->resp_tag_len = (uint8_t)tl;
+	mb->buf = NULL;
+	mb->size = mb->end = 0;
+	return 0;
+}
+
+void sip_tsx_req_release(struct sip_tsx *tsx)
+{
+	tsx->req = mem_deref(tsx->req);
+	free(tsx->via_top);
+	tsx->via_top = NULL;
+	tsx->via_top_len = 0;
 }
 
 void sip_tsx_term(struct sip_tsx *tsx)
@@ -122,11 +250,16 @@ void sip_tsx_term(struct sip_tsx *tsx)
 		return;
 	env = st->env;
 	sip_tsx_state_set(tsx, SIP_TSX_TERMINATED);
+	sip_tsx_end_stop(tsx);
 	hash_remove(st->by_id, &tsx->he_id);
 	hash_remove(tsx->kind <= SIP_TSX_NICT ? st->clients : st->servers, &tsx->he_key);
-	env->timer->free(tsx->tm_retx, env->timer_ctx);
-	env->timer->free(tsx->tm_end, env->timer_ctx);
-	tsx->tm_retx = tsx->tm_end = NULL;
+	if (tsx->tm)
+		env->timer->free(tsx->tm, env->timer_ctx);
+	tsx->tm = NULL;
+	free(tsx->out);
+	tsx->out = NULL;
+	tsx->out_len = 0;
+	tsx->resp_tag_len = 0;
 	tsx->st = NULL;
 	mem_deref(tsx);
 }
@@ -140,10 +273,14 @@ void sip_tsx_fail(struct sip_tsx *tsx, int err)
 		return;
 	tu = st->prm.tu;
 	mem_ref(tsx);
-	log_write(LOG_SIP, err == ETIMEDOUT ? LOG_LVL_DEBUG : LOG_LVL_ERROR, LOG_DIR_NONE,
-		  NULL, "tsx %" PRIu64 " %s %.*s failed in %s: %s", tsx->id,
-		  sip_tsx_kind_name(tsx->kind), (int)tsx->req->method.l,
-		  tsx->req->method.p, sip_tsx_state_name(tsx->state), strerror(err));
+	if (log_on(LOG_SIP, err == ETIMEDOUT ? LOG_LVL_DEBUG : LOG_LVL_ERROR)) {
+		struct pl m = sip_tsx_kf(tsx, SIP_TSX_KF_METHOD);
+
+		log_write(LOG_SIP, err == ETIMEDOUT ? LOG_LVL_DEBUG : LOG_LVL_ERROR,
+			  LOG_DIR_NONE, NULL, "tsx %" PRIu64 " %s %.*s failed in %s: %s",
+			  tsx->id, sip_tsx_kind_name(tsx->kind), (int)m.l, m.p,
+			  sip_tsx_state_name(tsx->state), strerror(err));
+	}
 	sip_tsx_term(tsx);
 	if (tsx->kind <= SIP_TSX_NICT) {
 		/* §17.1.1.2, §17.1.2.2: timeout is 408; §17.1.4: 503 */
@@ -162,12 +299,14 @@ void sip_tsx_fail(struct sip_tsx *tsx, int err)
 int sip_tsx_send(struct sip_tsx *tsx, const void *data, size_t len)
 {
 	const struct sip_tsx_env *env;
+	struct sip_tsx_dst dst;
 	int err;
 
 	if (!tsx->st)
 		return ESHUTDOWN;
 	env = tsx->st->env;
-	err = env->send(&tsx->dst, data, len, env->send_arg);
+	dst = sip_tsx_dst(tsx);
+	err = env->send(&dst, data, len, env->send_arg);
 	if (err)
 		sip_tsx_fail(tsx, err);
 	return err;
@@ -179,6 +318,10 @@ static void stack_destroy(void *data)
 {
 	struct sip_tsx_stack *st = data;
 
+	for (int i = 0; i < SIP_TSX_Q_COUNT; i++) {
+		if (st->q[i].timer)
+			st->env->timer->free(st->q[i].timer, st->env->timer_ctx);
+	}
 	mem_deref(st->by_id);
 	mem_deref(st->clients);
 	mem_deref(st->servers);
@@ -192,8 +335,8 @@ int sip_tsx_stack_alloc(struct sip_tsx_stack **stp, const struct sip_tsx_env *en
 
 	if (!stp || !env || !prm || !env->send || !env->timer || !env->timer->alloc ||
 	    !env->timer->free || !env->timer->start || !env->timer->cancel ||
-	    !prm->tu.request_h || !prm->t1_ms || !prm->t2_ms || !prm->t4_ms ||
-	    prm->t2_ms < prm->t1_ms)
+	    !env->timer->now || !prm->tu.request_h || !prm->t1_ms || !prm->t2_ms ||
+	    !prm->t4_ms || prm->t2_ms < prm->t1_ms)
 		return EINVAL;
 	st = mem_zalloc(sizeof(*st), stack_destroy);
 	if (!st)
@@ -204,9 +347,18 @@ int sip_tsx_stack_alloc(struct sip_tsx_stack **stp, const struct sip_tsx_env *en
 		st->prm.max = SIP_TSX_MAX_DEFAULT;
 	if (!st->prm.timer_d_ms)
 		st->prm.timer_d_ms = 32000; /* RFC 3261 §17.1.1.2 */
+	st->q[SIP_TSX_Q_64T1].dur_ms = 64u * (uint64_t)prm->t1_ms;
+	st->q[SIP_TSX_Q_T4].dur_ms = prm->t4_ms;
+	st->q[SIP_TSX_Q_D].dur_ms = st->prm.timer_d_ms;
 	err = hash_alloc(&st->by_id, prm->hint);
 	err = err ? err : hash_alloc(&st->clients, prm->hint / 2);
 	err = err ? err : hash_alloc(&st->servers, prm->hint / 2);
+	for (int i = 0; i < SIP_TSX_Q_COUNT && !err; i++) {
+		st->q[i].st = st;
+		st->q[i].timer = env->timer->alloc(env->timer_ctx);
+		if (!st->q[i].timer)
+			err = ENOMEM;
+	}
 	if (err) {
 		mem_deref(st);
 		return err;
@@ -234,6 +386,18 @@ size_t sip_tsx_stack_count(const struct sip_tsx_stack *st)
 	return st ? hash_count(st->by_id) : 0;
 }
 
+size_t sip_tsx_stack_max(const struct sip_tsx_stack *st)
+{
+	return st ? st->prm.max : 0;
+}
+
+/* Ids are our own counter, not input: a multiplication by an odd constant
+ * spreads consecutive ids over the buckets without a keyed hash. */
+static uint64_t id_hash(uint64_t id)
+{
+	return id * 0x9e3779b97f4a7c15ull;
+}
+
 static bool id_match(const struct hash_entry *e, const void *key)
 {
 	return HASH_OBJ(e, struct sip_tsx, he_id)->id == *(const uint64_t *)key;
@@ -245,7 +409,7 @@ struct sip_tsx *sip_tsx_lookup(struct sip_tsx_stack *st, uint64_t id)
 
 	if (!st)
 		return NULL;
-	e = hash_lookup(st->by_id, hash_u64(id), id_match, &id);
+	e = hash_lookup(st->by_id, id_hash(id), id_match, &id);
 	return e ? HASH_OBJ(e, struct sip_tsx, he_id) : NULL;
 }
 
@@ -267,44 +431,70 @@ static void tsx_destroy(void *data)
 {
 	struct sip_tsx *tsx = data;
 
-	mbuf_reset(&tsx->out);
-	mbuf_reset(&tsx->ack);
+	free(tsx->out);
+	free(tsx->via_top);
 	mem_deref(tsx->req);
+}
+
+/* The key fields a transaction keeps (see enum sip_tsx_kf). */
+static void key_fields(const struct sip_tsx_key *key, struct pl f[SIP_TSX_KF_COUNT])
+{
+	memset(f, 0, SIP_TSX_KF_COUNT * sizeof(f[0]));
+	f[SIP_TSX_KF_METHOD] = key->method;
+	f[SIP_TSX_KF_BRANCH] = key->branch;
+	if (key->rfc3261) {
+		f[SIP_TSX_KF_HOST] = key->host;
+		return;
+	}
+	f[SIP_TSX_KF_RURI] = key->ruri;
+	f[SIP_TSX_KF_FTAG] = key->ftag;
+	f[SIP_TSX_KF_TTAG] = key->ttag;
+	f[SIP_TSX_KF_CALLID] = key->callid;
+	f[SIP_TSX_KF_VIA] = key->via;
 }
 
 static int tsx_alloc(struct sip_tsx **tsxp, struct sip_tsx_stack *st,
 		     enum sip_tsx_kind kind, struct sip_msg *req,
-		     const struct sip_tsx_key *key, const struct sip_tsx_dst *dst)
+		     const struct sip_tsx_key *key, uint64_t hv,
+		     const struct sip_tsx_dst *dst)
 {
-	const struct sip_tsx_env *env = st->env;
-	struct sip_tsx *tsx = mem_zalloc(sizeof(*tsx), tsx_destroy);
+	struct pl f[SIP_TSX_KF_COUNT];
+	struct sip_tsx *tsx;
+	size_t klen = 0;
 
+	if (dst->addrlen > sizeof(tsx->addr))
+		return EINVAL;
+	key_fields(key, f);
+	for (int i = 0; i < SIP_TSX_KF_COUNT; i++)
+		klen += f[i].l; /* each within one message: no overflow */
+	tsx = mem_zalloc(sizeof(*tsx) + klen, tsx_destroy);
 	if (!tsx)
 		return ENOMEM;
-	mbuf_init(&tsx->out, SIP_MSG_MAX_HARD);
-	mbuf_init(&tsx->ack, SIP_MSG_MAX_HARD);
-	tsx->req = mem_ref(req);
-	tsx->tm_retx = env->timer->alloc(env->timer_ctx);
-	tsx->tm_end = env->timer->alloc(env->timer_ctx);
-	if (!tsx->tm_retx || !tsx->tm_end) {
-		if (tsx->tm_retx)
-			env->timer->free(tsx->tm_retx, env->timer_ctx);
-		if (tsx->tm_end)
-			env->timer->free(tsx->tm_end, env->timer_ctx);
-		mem_deref(tsx);
-		return ENOMEM;
+	klen = 0;
+	for (int i = 0; i < SIP_TSX_KF_COUNT; i++) {
+		if (f[i].l)
+			memcpy(tsx->kbuf + klen, f[i].p, f[i].l);
+		tsx->klen[i] = (uint32_t)f[i].l;
+		klen += f[i].l;
 	}
+	tsx->req = mem_ref(req);
 	tsx->st = st;
 	tsx->id = st->next_id++;
-	tsx->kind = kind;
+	tsx->kind = (uint8_t)kind;
 	tsx->state = kind == SIP_TSX_ICT   ? SIP_TSX_CALLING
 		     : kind == SIP_TSX_IST ? SIP_TSX_PROCEEDING
 					   : SIP_TSX_TRYING;
-	tsx->key = *key;
-	tsx->dst = *dst;
-	hash_insert(st->by_id, &tsx->he_id, hash_u64(tsx->id));
-	hash_insert(kind <= SIP_TSX_NICT ? st->clients : st->servers, &tsx->he_key,
-		    sip_tsx_key_hash(key));
+	tsx->q = -1;
+	tsx->rfc3261 = key->rfc3261;
+	tsx->meth = (uint8_t)key->meth;
+	tsx->port = key->port;
+	tsx->cseq = key->cseq;
+	memcpy(&tsx->addr, &dst->addr, dst->addrlen);
+	tsx->addrlen = (uint8_t)dst->addrlen;
+	tsx->conn = dst->conn;
+	tsx->reliable = dst->reliable;
+	hash_insert(st->by_id, &tsx->he_id, id_hash(tsx->id));
+	hash_insert(kind <= SIP_TSX_NICT ? st->clients : st->servers, &tsx->he_key, hv);
 	*tsxp = tsx;
 	return 0;
 }
@@ -316,6 +506,7 @@ int sip_tsx_request(struct sip_tsx **tsxp, struct sip_tsx_stack *st,
 	struct sip_msg *msg = NULL;
 	struct sip_tsx_key key;
 	struct sip_tsx *tsx;
+	uint64_t hv;
 	int err;
 
 	if (!tsxp || !st || !prm || !prm->req.p || !prm->resp_h)
@@ -332,7 +523,8 @@ int sip_tsx_request(struct sip_tsx **tsxp, struct sip_tsx_stack *st,
 		err = EINVAL;
 		goto out;
 	}
-	if (sip_tsx_find_client(st, &key)) {
+	hv = sip_tsx_key_hash(&key);
+	if (sip_tsx_find_client(st, &key, hv)) {
 		err = EEXIST;
 		goto out;
 	}
@@ -342,7 +534,7 @@ int sip_tsx_request(struct sip_tsx **tsxp, struct sip_tsx_stack *st,
 	}
 	err = tsx_alloc(&tsx, st,
 			msg->meth == SIP_METHOD_INVITE ? SIP_TSX_ICT : SIP_TSX_NICT, msg,
-			&key, &prm->dst);
+			&key, hv, &prm->dst);
 	if (err)
 		goto out;
 	tsx->resp_h = prm->resp_h;
@@ -360,10 +552,20 @@ out:
 	return err;
 }
 
+/* 16 hex digits (snprintf costs more than the rest of the set-up). */
+static void tag_hex(char out[16], uint64_t v)
+{
+	static const char hex[] = "0123456789abcdef";
+
+	for (int i = 15; i >= 0; i--, v >>= 4)
+		out[i] = hex[v & 15];
+}
+
 /* A request matching no transaction: a new server transaction, or a stray
  * ACK for the TU. */
 static int recv_new_request(struct sip_tsx_stack *st, struct sip_msg *msg,
-			    const struct sip_tsx_key *key, const struct sip_tsx_dst *src)
+			    const struct sip_tsx_key *key, uint64_t hv,
+			    const struct sip_tsx_dst *src, struct pl via_top)
 {
 	const struct sip_tsx_tu *tu = &st->prm.tu;
 	struct sip_tsx *tsx;
@@ -382,11 +584,19 @@ static int recv_new_request(struct sip_tsx_stack *st, struct sip_msg *msg,
 	}
 	err = tsx_alloc(&tsx, st,
 			msg->meth == SIP_METHOD_INVITE ? SIP_TSX_IST : SIP_TSX_NIST, msg,
-			key, src);
+			key, hv, src);
 	if (err)
 		return err;
-	tsx->tag_len = (size_t)snprintf(tsx->tag, sizeof(tsx->tag), "%016" PRIx64,
-					hash_u64(++st->tag_seq));
+	tag_hex(tsx->tag, hash_u64(++st->tag_seq));
+	if (via_top.l) {
+		tsx->via_top = malloc(via_top.l);
+		if (!tsx->via_top) {
+			sip_tsx_term(tsx);
+			return ENOMEM;
+		}
+		memcpy(tsx->via_top, via_top.p, via_top.l);
+		tsx->via_top_len = (uint32_t)via_top.l;
+	}
 	mem_ref(tsx);
 	if (tsx->kind == SIP_TSX_IST)
 		sip_tsx_ist_start(tsx);
@@ -398,17 +608,35 @@ static int recv_new_request(struct sip_tsx_stack *st, struct sip_msg *msg,
 int sip_tsx_recv(struct sip_tsx_stack *st, struct sip_msg *msg,
 		 const struct sip_tsx_dst *src)
 {
+	return sip_tsx_recv_fixed(st, msg, src, (struct pl)PL_INIT);
+}
+
+int sip_tsx_recv_fixed(struct sip_tsx_stack *st, struct sip_msg *msg,
+		       const struct sip_tsx_dst *src, struct pl via_top)
+{
+	struct sip_tsx_rx rx = {.via_top = via_top};
+
+	return sip_tsx_recv_rx(st, msg, src, &rx);
+}
+
+int sip_tsx_recv_rx(struct sip_tsx_stack *st, struct sip_msg *msg,
+		    const struct sip_tsx_dst *src, const struct sip_tsx_rx *rx)
+{
+	struct pl via_top = rx ? rx->via_top : (struct pl)PL_INIT;
 	struct sip_tsx_key key;
 	struct sip_tsx *tsx;
+	uint64_t hv;
 	int err;
 
 	if (!st || !msg || !src)
 		return EINVAL;
-	err = msg->req ? sip_tsx_key_req(&key, msg) : sip_tsx_key_resp(&key, msg);
+	err = msg->req ? sip_tsx_key_req_via(&key, msg, rx ? rx->via : NULL)
+		       : sip_tsx_key_resp(&key, msg);
 	if (err)
 		return err;
+	hv = sip_tsx_key_hash(&key);
 	if (!msg->req) {
-		tsx = sip_tsx_find_client(st, &key);
+		tsx = sip_tsx_find_client(st, &key, hv);
 		if (!tsx) {
 			if (st->prm.tu.stray_h)
 				st->prm.tu.stray_h(msg, src, st->prm.tu.arg);
@@ -422,9 +650,9 @@ int sip_tsx_recv(struct sip_tsx_stack *st, struct sip_msg *msg,
 		mem_deref(tsx);
 		return 0;
 	}
-	tsx = sip_tsx_find_server(st, &key);
+	tsx = sip_tsx_find_server(st, &key, hv);
 	if (!tsx)
-		return recv_new_request(st, msg, &key, src);
+		return recv_new_request(st, msg, &key, hv, src, via_top);
 	mem_ref(tsx);
 	if (tsx->kind == SIP_TSX_IST)
 		sip_tsx_ist_recv(tsx, msg, src);
@@ -498,7 +726,7 @@ int sip_tsx_reply(struct sip_tsx *tsx, uint16_t scode, const char *reason,
 
 	if (!tsx || tsx->kind < SIP_TSX_IST || scode < 100 || scode > 699)
 		return EINVAL;
-	if (!tsx->st)
+	if (!tsx->st || !tsx->req)
 		return EPROTO;
 	rprm.reason = pl_from_str(reason ? reason : reason_default(scode));
 	if (prm) {
@@ -508,12 +736,15 @@ int sip_tsx_reply(struct sip_tsx *tsx, uint16_t scode, const char *reason,
 		rprm.body = prm->body;
 	}
 	if (!pl_isset(rprm.to_tag))
-		rprm.to_tag = (struct pl){tsx->tag, tsx->tag_len};
+		rprm.to_tag = (struct pl){tsx->tag, sizeof(tsx->tag)};
+	rprm.via_top = (struct pl){tsx->via_top, tsx->via_top_len};
 	mbuf_init(&mb, SIP_MSG_MAX_HARD);
 	err = sip_resp_build(&mb, tsx->req, &rprm);
 	if (!err)
 		err = reply_send(tsx, scode, &mb,
-				 pl_isset(tsx->key.ttag) ? tsx->key.ttag : rprm.to_tag);
+				 tsx->klen[SIP_TSX_KF_TTAG]
+				     ? sip_tsx_kf(tsx, SIP_TSX_KF_TTAG)
+				     : rprm.to_tag);
 	mbuf_reset(&mb);
 	return err;
 }
@@ -575,12 +806,12 @@ uint64_t sip_tsx_id(const struct sip_tsx *tsx)
 
 enum sip_tsx_kind sip_tsx_kind(const struct sip_tsx *tsx)
 {
-	return tsx->kind;
+	return (enum sip_tsx_kind)tsx->kind;
 }
 
 enum sip_tsx_state sip_tsx_state(const struct sip_tsx *tsx)
 {
-	return tsx->state;
+	return (enum sip_tsx_state)tsx->state;
 }
 
 const struct sip_msg *sip_tsx_req(const struct sip_tsx *tsx)
@@ -588,14 +819,32 @@ const struct sip_msg *sip_tsx_req(const struct sip_tsx *tsx)
 	return tsx->req;
 }
 
-const struct sip_tsx_dst *sip_tsx_dst(const struct sip_tsx *tsx)
+enum sip_method sip_tsx_method(const struct sip_tsx *tsx)
 {
-	return &tsx->dst;
+	/* key.meth is INVITE for an ACK, but no transaction is an ACK's */
+	return (enum sip_method)tsx->meth;
+}
+
+struct pl sip_tsx_method_name(const struct sip_tsx *tsx)
+{
+	return sip_tsx_kf(tsx, SIP_TSX_KF_METHOD);
+}
+
+struct sip_tsx_dst sip_tsx_dst(const struct sip_tsx *tsx)
+{
+	struct sip_tsx_dst d;
+
+	memset(&d, 0, sizeof(d));
+	memcpy(&d.addr, &tsx->addr, tsx->addrlen);
+	d.addrlen = tsx->addrlen;
+	d.conn = tsx->conn;
+	d.reliable = tsx->reliable;
+	return d;
 }
 
 struct pl sip_tsx_to_tag(const struct sip_tsx *tsx)
 {
-	return (struct pl){tsx->tag, tsx->tag_len};
+	return (struct pl){tsx->tag, tsx->kind >= SIP_TSX_IST ? sizeof(tsx->tag) : 0};
 }
 
 uint16_t sip_tsx_scode(const struct sip_tsx *tsx)

@@ -75,9 +75,11 @@ typedef int(sip_tsx_send_h)(const struct sip_tsx_dst *dst, const void *data, siz
 			    void *arg);
 
 /*
- * Timer interface. A timer object is allocated once per transaction and
- * started and cancelled many times; start on a pending timer restarts it.
- * A cancelled timer must not fire.
+ * Timer interface. A timer object is allocated once and started and
+ * cancelled many times; start on a pending timer restarts it. A cancelled
+ * timer must not fire. now() is the clock the delays are measured on (ms):
+ * the layer keeps one timer per deadline queue (64*T1, T4, D) and one per
+ * transaction that retransmits, and needs the time to place deadlines.
  */
 typedef void(sip_tsx_timer_h)(void *arg);
 struct sip_tsx_timer_ops {
@@ -86,8 +88,9 @@ struct sip_tsx_timer_ops {
 	void (*start)(void *timer, uint64_t delay_ms, sip_tsx_timer_h *h, void *arg,
 		      void *ctx);
 	void (*cancel)(void *timer, void *ctx);
+	uint64_t (*now)(void *ctx);
 };
-/* loop_timer_* of src/loop/loop.h (ctx unused). */
+/* loop_timer_* and loop_now_ms of src/loop/loop.h (ctx unused). */
 extern const struct sip_tsx_timer_ops sip_tsx_timer_loop;
 
 /* Borrowed by the stack; must outlive it. */
@@ -126,7 +129,9 @@ struct sip_tsx_prm {
 	uint32_t t1_ms, t2_ms, t4_ms;
 	uint32_t timer_d_ms;  /* Timer D on unreliable transports, 0 = 32000 */
 	size_t hint;	      /* expected concurrent transactions, sizes tables */
-	size_t max;	      /* live transactions at most, 0 = SIP_TSX_MAX_DEFAULT */
+	size_t max;	      /* live transactions at most, 0 = SIP_TSX_MAX_DEFAULT;
+			       * the SIP stack derives it from its expected rate
+			       * (sip_stack_prm.tsx_rate) */
 	struct sip_tsx_tu tu; /* copied */
 };
 
@@ -136,6 +141,7 @@ int sip_tsx_stack_alloc(struct sip_tsx_stack **stp, const struct sip_tsx_env *en
 /* Terminates every transaction without notifying anyone, then frees. */
 void sip_tsx_stack_free(struct sip_tsx_stack *st);
 size_t sip_tsx_stack_count(const struct sip_tsx_stack *st); /* not Terminated */
+size_t sip_tsx_stack_max(const struct sip_tsx_stack *st);   /* the bound in use */
 
 /*
  * Feeds a received, decoded message (sip_msg_check()ed by the caller).
@@ -150,6 +156,24 @@ size_t sip_tsx_stack_count(const struct sip_tsx_stack *st); /* not Terminated */
  */
 int sip_tsx_recv(struct sip_tsx_stack *st, struct sip_msg *msg,
 		 const struct sip_tsx_dst *src);
+/* Same, for a request whose top Via the transport must complete with
+ * received/rport (RFC 3261 §18.2.1, RFC 3581 §4): via_top is that Via's
+ * new value, which the responses built by the transaction carry instead of
+ * the received one (copied; empty pl: none). The request itself, as the TU
+ * sees it, is left as received: no re-encoding, no second decode. */
+int sip_tsx_recv_fixed(struct sip_tsx_stack *st, struct sip_msg *msg,
+		       const struct sip_tsx_dst *src, struct pl via_top);
+/* What the transport already knows of a received message. */
+struct sip_via;
+struct sip_tsx_rx {
+	/* The top Via value the responses carry (sip_tsx_recv_fixed). */
+	struct pl via_top;
+	/* The request's top Via, decoded (sip_via_decode) by the transport,
+	 * so that it is not decoded twice; NULL: the layer decodes it. */
+	const struct sip_via *via;
+};
+int sip_tsx_recv_rx(struct sip_tsx_stack *st, struct sip_msg *msg,
+		    const struct sip_tsx_dst *src, const struct sip_tsx_rx *rx);
 
 /* ---- client transactions ---- */
 
@@ -218,9 +242,17 @@ struct sip_tsx *sip_tsx_lookup(struct sip_tsx_stack *st, uint64_t id);
 uint64_t sip_tsx_id(const struct sip_tsx *tsx);
 enum sip_tsx_kind sip_tsx_kind(const struct sip_tsx *tsx);
 enum sip_tsx_state sip_tsx_state(const struct sip_tsx *tsx);
-/* The request (client: as sent; server: as received). Borrowed. */
+/* The request (client: as sent; server: as received). Borrowed. NULL once
+ * the transaction has its final response: a server transaction releases
+ * its request when it sends a final (except a 2xx to INVITE, which the TU
+ * may send again), a client when it receives one; what matching and
+ * retransmission need is kept in a compact copy. */
 const struct sip_msg *sip_tsx_req(const struct sip_tsx *tsx);
-const struct sip_tsx_dst *sip_tsx_dst(const struct sip_tsx *tsx);
+/* The request's method (kept after the request is released). */
+enum sip_method sip_tsx_method(const struct sip_tsx *tsx);
+struct pl sip_tsx_method_name(const struct sip_tsx *tsx);
+/* Client: destination; server: where responses go. */
+struct sip_tsx_dst sip_tsx_dst(const struct sip_tsx *tsx);
 /* The To tag this server transaction puts in its responses. */
 struct pl sip_tsx_to_tag(const struct sip_tsx *tsx);
 /* Status of the last response sent (server) or received (client), 0 if

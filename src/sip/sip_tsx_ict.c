@@ -17,6 +17,7 @@
  * (503)
  */
 #include <errno.h>
+#include <stdint.h>
 
 #include "core/mem.h"
 #include "sip/sip_build.h"
@@ -66,6 +67,8 @@ int sip_tsx_cancel_build(struct mbuf *mb, const struct sip_tsx *ict)
 
 	if (!mb || !ict || ict->kind != SIP_TSX_ICT)
 		return EINVAL;
+	if (!ict->req)
+		return EPROTO; /* a final arrived: nothing left to cancel */
 	to = sip_msg_hdr(ict->req, SIP_HDR_TO);
 	if (!to)
 		return EBADMSG;
@@ -80,24 +83,21 @@ static void ict_timer_a(void *arg)
 		return;
 	mem_ref(tsx);
 	if (!sip_tsx_send(tsx, tsx->req->raw.p, tsx->req->raw.l)) {
-		tsx->retx_ms *= 2; /* no T2 cap for INVITE (§17.1.1.2) */
-		sip_tsx_timer_start(tsx, tsx->tm_retx, tsx->retx_ms, ict_timer_a);
+		/* no T2 cap for INVITE (§17.1.1.2) */
+		tsx->retx_ms =
+		    tsx->retx_ms <= UINT32_MAX / 2 ? tsx->retx_ms * 2 : UINT32_MAX;
+		sip_tsx_retx_start(tsx, tsx->retx_ms, ict_timer_a);
 	}
 	mem_deref(tsx);
 }
 
-static void ict_timer_b(void *arg)
+/* Timer B (Calling), Timer D (Completed), Timer M (Accepted) */
+void sip_tsx_ict_end(struct sip_tsx *tsx)
 {
-	struct sip_tsx *tsx = arg;
-
 	if (tsx->state == SIP_TSX_CALLING)
 		sip_tsx_fail(tsx, ETIMEDOUT);
-}
-
-/* Timer D (Completed) and Timer M (Accepted) */
-static void ict_timer_end(void *arg)
-{
-	sip_tsx_term(arg);
+	else if (tsx->state == SIP_TSX_COMPLETED || tsx->state == SIP_TSX_ACCEPTED)
+		sip_tsx_term(tsx);
 }
 
 void sip_tsx_ict_start(struct sip_tsx *tsx)
@@ -105,11 +105,12 @@ void sip_tsx_ict_start(struct sip_tsx *tsx)
 	mem_ref(tsx);
 	if (sip_tsx_send(tsx, tsx->req->raw.p, tsx->req->raw.l))
 		goto out;
-	if (!tsx->dst.reliable) {
+	if (!tsx->reliable) {
 		tsx->retx_ms = tsx->st->prm.t1_ms;
-		sip_tsx_timer_start(tsx, tsx->tm_retx, tsx->retx_ms, ict_timer_a);
+		sip_tsx_retx_start(tsx, tsx->retx_ms, ict_timer_a);
 	}
-	sip_tsx_timer_start(tsx, tsx->tm_end, sip_tsx_64t1(tsx), ict_timer_b);
+	if (tsx->st)
+		sip_tsx_end_start(tsx, SIP_TSX_Q_64T1); /* Timer B */
 out:
 	mem_deref(tsx);
 }
@@ -125,12 +126,17 @@ static void ict_report(struct sip_tsx *tsx, const struct sip_msg *resp)
 static void ict_final_error(struct sip_tsx *tsx, const struct sip_msg *resp)
 {
 	const struct sip_hdr *to = sip_msg_hdr(resp, SIP_HDR_TO);
+	struct mbuf ack;
 	int err;
 
-	sip_tsx_timer_stop(tsx, tsx->tm_retx);
-	sip_tsx_timer_stop(tsx, tsx->tm_end);
-	mbuf_clear(&tsx->ack);
-	err = to ? ict_sibling_build(&tsx->ack, tsx->req, PL("ACK"), to->val) : EBADMSG;
+	sip_tsx_retx_stop(tsx);
+	sip_tsx_end_stop(tsx);
+	mbuf_init(&ack, SIP_MSG_MAX_HARD);
+	err = to ? ict_sibling_build(&ack, tsx->req, PL("ACK"), to->val) : EBADMSG;
+	err = err ? err : sip_tsx_out_take(tsx, &ack, (struct pl)PL_INIT);
+	mbuf_reset(&ack);
+	/* Completed needs the key and the ACK. */
+	sip_tsx_req_release(tsx);
 	sip_tsx_state_set(tsx, SIP_TSX_COMPLETED);
 	/* The TU learns the final first: a failing ACK must not hide it
 	 * (sip_tsx_fail then ends the transaction without a second report). */
@@ -141,13 +147,12 @@ static void ict_final_error(struct sip_tsx *tsx, const struct sip_msg *resp)
 		sip_tsx_fail(tsx, err);
 		return;
 	}
-	if (sip_tsx_send(tsx, tsx->ack.buf, tsx->ack.end))
+	if (sip_tsx_send(tsx, tsx->out, tsx->out_len))
 		return;
-	if (tsx->dst.reliable)
+	if (tsx->reliable)
 		sip_tsx_term(tsx); /* Timer D = 0 */
 	else
-		sip_tsx_timer_start(tsx, tsx->tm_end, tsx->st->prm.timer_d_ms,
-				    ict_timer_end);
+		sip_tsx_end_start(tsx, SIP_TSX_Q_D);
 }
 
 void sip_tsx_ict_recv(struct sip_tsx *tsx, const struct sip_msg *resp)
@@ -159,16 +164,17 @@ void sip_tsx_ict_recv(struct sip_tsx *tsx, const struct sip_msg *resp)
 	case SIP_TSX_PROCEEDING:
 		if (sc < 200) {
 			if (tsx->state == SIP_TSX_CALLING) {
-				sip_tsx_timer_stop(tsx, tsx->tm_retx);
-				sip_tsx_timer_stop(tsx, tsx->tm_end);
+				sip_tsx_retx_stop(tsx);
+				sip_tsx_end_stop(tsx);
 				sip_tsx_state_set(tsx, SIP_TSX_PROCEEDING);
 			}
 			ict_report(tsx, resp);
 		} else if (sc < 300) {
-			sip_tsx_timer_stop(tsx, tsx->tm_retx);
+			sip_tsx_retx_stop(tsx);
+			/* Accepted passes 2xx up by key; the TU sends the ACK */
+			sip_tsx_req_release(tsx);
 			sip_tsx_state_set(tsx, SIP_TSX_ACCEPTED);
-			sip_tsx_timer_start(tsx, tsx->tm_end, sip_tsx_64t1(tsx),
-					    ict_timer_end);
+			sip_tsx_end_start(tsx, SIP_TSX_Q_64T1); /* Timer M */
 			ict_report(tsx, resp);
 		} else {
 			ict_final_error(tsx, resp);
@@ -180,7 +186,7 @@ void sip_tsx_ict_recv(struct sip_tsx *tsx, const struct sip_msg *resp)
 		break;
 	case SIP_TSX_COMPLETED:
 		if (sc >= 300)
-			sip_tsx_send(tsx, tsx->ack.buf, tsx->ack.end);
+			sip_tsx_send(tsx, tsx->out, tsx->out_len);
 		break;
 	default:
 		break;

@@ -5,7 +5,10 @@
 #ifndef SIP_SIP_TSX_INT_H
 #define SIP_SIP_TSX_INT_H
 
+#include <netinet/in.h>
+
 #include "core/hash.h"
+#include "sip/sip_hdr.h"
 #include "sip/sip_tsx.h"
 
 /* RFC 3261 §17.2.1: a 100 is sent if the TU has not answered an INVITE
@@ -27,49 +30,122 @@ struct sip_tsx_key {
 	uint32_t cseq;
 };
 
+/* Fields of a transaction's own copy of its matching key, stored one after
+ * the other in the tail of struct sip_tsx (kbuf) in this order. */
+enum sip_tsx_kf {
+	SIP_TSX_KF_METHOD = 0, /* the request's method text (never ACK) */
+	SIP_TSX_KF_BRANCH,
+	SIP_TSX_KF_HOST,
+	/* RFC 2543 fallback only */
+	SIP_TSX_KF_RURI,
+	SIP_TSX_KF_FTAG,
+	SIP_TSX_KF_TTAG,
+	SIP_TSX_KF_CALLID,
+	SIP_TSX_KF_VIA,
+	SIP_TSX_KF_COUNT
+};
+
+/* The deadline queues: every transaction waiting for Timer B, F, H, J, L
+ * or M waits 64*T1, for I or K T4, for D timer_d_ms. A fixed duration
+ * means insertion order is deadline order, so a queue is a FIFO list with
+ * one event-loop timer for its head: O(1) to start and stop, no timer
+ * object per transaction. */
+enum sip_tsx_qid { SIP_TSX_Q_64T1 = 0, SIP_TSX_Q_T4, SIP_TSX_Q_D, SIP_TSX_Q_COUNT };
+
+struct sip_tsx_q {
+	struct sip_tsx *head, *tail; /* borrowed: members of the live set */
+	uint64_t dur_ms;
+	void *timer; /* owned (env timer): due at head->end_at or earlier */
+	struct sip_tsx_stack *st;
+};
+
 struct sip_tsx_stack {
 	const struct sip_tsx_env *env; /* borrowed */
 	struct sip_tsx_prm prm;
 	struct hash *by_id;   /* owned; entries: every live transaction */
 	struct hash *clients; /* owned; by branch + method */
 	struct hash *servers; /* owned; by branch (3261) or Call-ID.. (2543) */
+	struct sip_tsx_q q[SIP_TSX_Q_COUNT];
 	uint64_t next_id;
 	uint64_t tag_seq;
 };
 
+/* The compact destination: an IPv4 or IPv6 socket address (the transports
+ * give nothing else); sip_tsx_dst_get() expands it for the send function. */
+union sip_tsx_sa {
+	struct sockaddr sa;
+	struct sockaddr_in in;
+	struct sockaddr_in6 in6;
+};
+
+/*
+ * A transaction is sized for the million that wait in Completed: once a
+ * final response is sent (server) or received (client), the request is
+ * released and what is left is the matching key (copied into kbuf at
+ * creation), the bytes to send again (server: the last response; ICT: the
+ * ACK), exactly sized, and the destination.
+ */
 struct sip_tsx {
 	struct hash_entry he_id;  /* in st->by_id while live */
 	struct hash_entry he_key; /* in st->clients or st->servers while live */
 	struct sip_tsx_stack *st; /* borrowed; NULL once Terminated */
 	uint64_t id;
-	enum sip_tsx_kind kind;
-	enum sip_tsx_state state;
-	struct sip_msg *req;	   /* owned reference; a client's is its private
-				    * copy of the request it sends */
-	struct sip_tsx_key key;	   /* views into req */
-	struct sip_tsx_dst dst;	   /* client: destination; server: source */
-	struct mbuf out;	   /* owned, server: the last response sent */
-	struct mbuf ack;	   /* owned: ICT's ACK for a non-2xx final */
-	void *tm_retx;		   /* owned (env timer): A, E, G, 100-Trying */
-	void *tm_end;		   /* owned (env timer): B, D, F, H, I, J, K, L, M */
-	uint64_t retx_ms;	   /* current retransmission interval */
-	uint16_t scode;		   /* last response sent or received */
-	bool sent_1xx;		   /* server: a provisional is in out */
-	bool final_seen;	   /* client: the TU has had a final response */
-	char tag[SIP_TSX_TAG_MAX]; /* server: To tag of our responses */
-	size_t tag_len;
-	char resp_tag[SIP_TSX_TAG_MAX]; /* IST: To tag of the final sent */
-	size_t resp_tag_len;
+	struct sip_msg *req; /* owned reference until the final response;
+			      * a client's is its private copy */
+	uint8_t *out;	     /* owned (malloc), exact size: server: the last
+			      * response sent, then resp_tag_len bytes of To
+			      * tag; ICT: the ACK for a non-2xx final */
+	uint32_t out_len;    /* bytes to send (tag excluded) */
+	uint32_t via_top_len;
+	char *via_top;	  /* owned (malloc) while req is: server, the top Via
+			   * value responses carry (sip_tsx_recv_fixed) */
+	uint32_t retx_ms; /* current retransmission interval */
+	void *tm;	  /* owned (env timer), allocated on first use: A, E,
+			   * G, 100-Trying */
+	/* deadline queue membership (B, D, F, H, I, J, K, L, M) */
+	struct sip_tsx *q_prev, *q_next; /* borrowed */
+	uint64_t end_at;
 	sip_tsx_resp_h *resp_h; /* client */
 	void *resp_arg;		/* borrowed */
 	void *tu_data;		/* borrowed */
+	uint64_t conn;		/* dst: transport's handle */
+	union sip_tsx_sa addr;	/* dst: peer */
+	uint8_t addrlen;
+	bool reliable;
+	uint8_t kind;	      /* enum sip_tsx_kind */
+	uint8_t state;	      /* enum sip_tsx_state */
+	int8_t q;	      /* enum sip_tsx_qid, -1 when in no queue */
+	bool rfc3261;	      /* key: branch with the magic cookie */
+	bool sent_1xx;	      /* server: a provisional is in out */
+	bool final_seen;      /* client: the TU has had a final response */
+	uint8_t meth;	      /* key: enum sip_method, INVITE for ACK */
+	uint8_t resp_tag_len; /* IST (2543): To tag of the final, after out */
+	uint16_t scode;	      /* last response sent or received */
+	uint16_t port;	      /* key: top Via sent-by port */
+	uint32_t cseq;	      /* key: CSeq number */
+	char tag[16];	      /* server: To tag of our responses (hex) */
+	uint32_t klen[SIP_TSX_KF_COUNT];
+	char kbuf[]; /* the key fields, see enum sip_tsx_kf */
 };
 
 /* sip_tsx.c */
 void sip_tsx_state_set(struct sip_tsx *tsx, enum sip_tsx_state s);
-void sip_tsx_timer_start(struct sip_tsx *tsx, void *timer, uint64_t ms,
-			 sip_tsx_timer_h *h);
-void sip_tsx_timer_stop(struct sip_tsx *tsx, void *timer);
+/* The retransmission timer (A, E, G, 100-Trying): start (allocating the
+ * timer on first use; ENOMEM fails the transaction) and stop. */
+void sip_tsx_retx_start(struct sip_tsx *tsx, uint64_t ms, sip_tsx_timer_h *h);
+void sip_tsx_retx_stop(struct sip_tsx *tsx);
+/* The end timer: the transaction joins deadline queue q; when it is due the
+ * machine's end handler runs (sip_tsx_end_fire). Stop leaves the queue. */
+void sip_tsx_end_start(struct sip_tsx *tsx, enum sip_tsx_qid q);
+void sip_tsx_end_stop(struct sip_tsx *tsx);
+/* A key field of the transaction's own copy. */
+struct pl sip_tsx_kf(const struct sip_tsx *tsx, enum sip_tsx_kf f);
+/* Takes the built message in mb as the bytes to (re)send, trimmed to its
+ * size, with tag appended after it (IST 2543 ACK matching); mb is left
+ * empty. ENOMEM. */
+int sip_tsx_out_take(struct sip_tsx *tsx, struct mbuf *mb, struct pl tag);
+/* Drops the request: the final response is out (server) or in (client). */
+void sip_tsx_req_release(struct sip_tsx *tsx);
 /* Sends len bytes to tsx->dst; on error fails the transaction (the
  * caller holds a reference and checks for Terminated). */
 int sip_tsx_send(struct sip_tsx *tsx, const void *data, size_t len);
@@ -78,16 +154,19 @@ int sip_tsx_send(struct sip_tsx *tsx, const void *data, size_t len);
 void sip_tsx_term(struct sip_tsx *tsx);
 /* Client: resp_h with an error status; server: server_err_h. Terminates. */
 void sip_tsx_fail(struct sip_tsx *tsx, int err);
-uint64_t sip_tsx_64t1(const struct sip_tsx *tsx);
 
 /* sip_tsx_match.c */
 int sip_tsx_key_req(struct sip_tsx_key *k, const struct sip_msg *msg);
+/* Same with the top Via decoded by the caller (NULL: decode it). */
+int sip_tsx_key_req_via(struct sip_tsx_key *k, const struct sip_msg *msg,
+			const struct sip_via *via);
 int sip_tsx_key_resp(struct sip_tsx_key *k, const struct sip_msg *msg);
 uint64_t sip_tsx_key_hash(const struct sip_tsx_key *k);
-struct sip_tsx *sip_tsx_find_server(struct sip_tsx_stack *st,
-				    const struct sip_tsx_key *k);
-struct sip_tsx *sip_tsx_find_client(struct sip_tsx_stack *st,
-				    const struct sip_tsx_key *k);
+/* hv: sip_tsx_key_hash(k), computed once by the caller. */
+struct sip_tsx *sip_tsx_find_server(struct sip_tsx_stack *st, const struct sip_tsx_key *k,
+				    uint64_t hv);
+struct sip_tsx *sip_tsx_find_client(struct sip_tsx_stack *st, const struct sip_tsx_key *k,
+				    uint64_t hv);
 
 /* The state machines. *_recv: a message matched the transaction; *_send:
  * the TU hands a response (server). */
@@ -96,6 +175,11 @@ void sip_tsx_ict_recv(struct sip_tsx *tsx, const struct sip_msg *resp);
 void sip_tsx_nict_start(struct sip_tsx *tsx);
 void sip_tsx_nict_recv(struct sip_tsx *tsx, const struct sip_msg *resp);
 void sip_tsx_ist_start(struct sip_tsx *tsx);
+/* A deadline of queue tsx->q is due: Timer B, D, F, H, I, J, K, L or M
+ * according to kind and state. */
+void sip_tsx_ict_end(struct sip_tsx *tsx);
+void sip_tsx_nict_end(struct sip_tsx *tsx);
+void sip_tsx_ist_end(struct sip_tsx *tsx);
 void sip_tsx_ist_recv(struct sip_tsx *tsx, const struct sip_msg *req,
 		      const struct sip_tsx_dst *src);
 int sip_tsx_ist_send(struct sip_tsx *tsx, uint16_t scode, struct mbuf *mb,

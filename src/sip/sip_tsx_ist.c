@@ -34,25 +34,21 @@ static void ist_timer_g(void *arg)
 		return;
 	t2 = tsx->st->prm.t2_ms;
 	mem_ref(tsx);
-	if (!sip_tsx_send(tsx, tsx->out.buf, tsx->out.end)) {
-		tsx->retx_ms = tsx->retx_ms * 2 < t2 ? tsx->retx_ms * 2 : t2;
-		sip_tsx_timer_start(tsx, tsx->tm_retx, tsx->retx_ms, ist_timer_g);
+	if (!sip_tsx_send(tsx, tsx->out, tsx->out_len)) {
+		tsx->retx_ms =
+		    (uint32_t)(tsx->retx_ms * 2ull < t2 ? tsx->retx_ms * 2ull : t2);
+		sip_tsx_retx_start(tsx, tsx->retx_ms, ist_timer_g);
 	}
 	mem_deref(tsx);
 }
 
-static void ist_timer_h(void *arg)
+/* Timer H (Completed), Timer I (Confirmed), Timer L (Accepted) */
+void sip_tsx_ist_end(struct sip_tsx *tsx)
 {
-	struct sip_tsx *tsx = arg;
-
 	if (tsx->state == SIP_TSX_COMPLETED)
 		sip_tsx_fail(tsx, ETIMEDOUT);
-}
-
-/* Timer I (Confirmed) and Timer L (Accepted) */
-static void ist_timer_end(void *arg)
-{
-	sip_tsx_term(arg);
+	else
+		sip_tsx_term(tsx);
 }
 
 static void ist_timer_trying(void *arg)
@@ -61,8 +57,9 @@ static void ist_timer_trying(void *arg)
 	struct sip_resp_prm prm = {.scode = 100, .reason = PL("Trying")};
 	struct mbuf mb;
 
-	if (tsx->state != SIP_TSX_PROCEEDING || tsx->sent_1xx)
+	if (tsx->state != SIP_TSX_PROCEEDING || tsx->sent_1xx || !tsx->req)
 		return;
+	prm.via_top = (struct pl){tsx->via_top, tsx->via_top_len};
 	mbuf_init(&mb, SIP_MSG_MAX_HARD);
 	if (!sip_resp_build(&mb, tsx->req, &prm))
 		sip_tsx_ist_send(tsx, 100, &mb, (struct pl)PL_INIT);
@@ -71,54 +68,56 @@ static void ist_timer_trying(void *arg)
 
 void sip_tsx_ist_start(struct sip_tsx *tsx)
 {
-	sip_tsx_timer_start(tsx, tsx->tm_retx, SIP_TSX_TRYING_MS, ist_timer_trying);
+	sip_tsx_retx_start(tsx, SIP_TSX_TRYING_MS, ist_timer_trying);
 }
 
-static void out_take(struct sip_tsx *tsx, struct mbuf *mb, uint16_t scode)
+static void ist_final_error(struct sip_tsx *tsx)
 {
-	struct mbuf old = tsx->out;
-
-	tsx->out = *mb;
-	*mb = old;
-	tsx->scode = scode;
-}
-
-static void ist_final_error(struct sip_tsx *tsx, struct pl tag)
-{
-	if (!tsx->key.rfc3261 && tag.l < sizeof(tsx->resp_tag)) {
-		/* RFC 2543 ACK matching compares the To tag we sent (§17.2.3) */
-		for (size_t i = 0; i < tag.l; i++)
-			tsx->resp_tag[i] = tag.p[i];
-		tsx->resp_tag_len = tag.l;
-	}
+	/* Completed needs the key, the response and (2543) its To tag. */
+	sip_tsx_req_release(tsx);
 	sip_tsx_state_set(tsx, SIP_TSX_COMPLETED);
-	if (!tsx->dst.reliable) {
+	if (!tsx->reliable) {
 		tsx->retx_ms = tsx->st->prm.t1_ms;
-		sip_tsx_timer_start(tsx, tsx->tm_retx, tsx->retx_ms, ist_timer_g);
+		sip_tsx_retx_start(tsx, tsx->retx_ms, ist_timer_g);
 	}
-	sip_tsx_timer_start(tsx, tsx->tm_end, sip_tsx_64t1(tsx), ist_timer_h);
+	if (tsx->st)
+		sip_tsx_end_start(tsx, SIP_TSX_Q_64T1); /* Timer H */
 }
 
 int sip_tsx_ist_send(struct sip_tsx *tsx, uint16_t scode, struct mbuf *mb, struct pl tag)
 {
+	int err;
+
 	if (tsx->state == SIP_TSX_ACCEPTED && scode >= 200 && scode < 300) {
-		out_take(tsx, mb, scode); /* the TU retransmits its 2xx */
-		sip_tsx_send(tsx, tsx->out.buf, tsx->out.end);
+		/* the TU retransmits its 2xx */
+		err = sip_tsx_out_take(tsx, mb, (struct pl)PL_INIT);
+		if (err)
+			return err;
+		tsx->scode = scode;
+		sip_tsx_send(tsx, tsx->out, tsx->out_len);
 		return 0;
 	}
 	if (tsx->state != SIP_TSX_PROCEEDING)
 		return EPROTO;
-	out_take(tsx, mb, scode);
-	sip_tsx_timer_stop(tsx, tsx->tm_retx);
+	/* RFC 2543 ACK matching compares the To tag we sent (§17.2.3) */
+	err = sip_tsx_out_take(tsx, mb,
+			       scode >= 300 && !tsx->rfc3261 ? tag : (struct pl)PL_INIT);
+	if (err)
+		return err;
+	tsx->scode = scode;
+	sip_tsx_retx_stop(tsx);
 	if (scode < 200) {
 		tsx->sent_1xx = true;
 	} else if (scode < 300) {
 		sip_tsx_state_set(tsx, SIP_TSX_ACCEPTED);
-		sip_tsx_timer_start(tsx, tsx->tm_end, sip_tsx_64t1(tsx), ist_timer_end);
+		sip_tsx_end_start(tsx, SIP_TSX_Q_64T1); /* Timer L */
 	} else {
-		ist_final_error(tsx, tag);
+		ist_final_error(tsx);
 	}
-	sip_tsx_send(tsx, tsx->out.buf, tsx->out.end);
+	mem_ref(tsx);
+	if (tsx->st)
+		sip_tsx_send(tsx, tsx->out, tsx->out_len);
+	mem_deref(tsx);
 	return 0;
 }
 
@@ -134,13 +133,15 @@ static void ist_ack(struct sip_tsx *tsx, const struct sip_msg *ack,
 	}
 	if (tsx->state != SIP_TSX_COMPLETED)
 		return; /* Confirmed absorbs; before a final there is nothing to ACK */
-	sip_tsx_timer_stop(tsx, tsx->tm_retx);
-	sip_tsx_timer_stop(tsx, tsx->tm_end);
+	sip_tsx_retx_stop(tsx);
+	sip_tsx_end_stop(tsx);
 	sip_tsx_state_set(tsx, SIP_TSX_CONFIRMED);
-	if (tsx->dst.reliable)
+	/* Confirmed only absorbs ACKs: the response need not be kept, but a
+	 * 2543 ACK matches on the To tag stored after it, so keep both. */
+	if (tsx->reliable)
 		sip_tsx_term(tsx); /* Timer I = 0 */
 	else
-		sip_tsx_timer_start(tsx, tsx->tm_end, tsx->st->prm.t4_ms, ist_timer_end);
+		sip_tsx_end_start(tsx, SIP_TSX_Q_T4); /* Timer I */
 }
 
 void sip_tsx_ist_recv(struct sip_tsx *tsx, const struct sip_msg *req,
@@ -153,5 +154,5 @@ void sip_tsx_ist_recv(struct sip_tsx *tsx, const struct sip_msg *req,
 	/* A retransmitted INVITE */
 	if ((tsx->state == SIP_TSX_PROCEEDING && tsx->sent_1xx) ||
 	    tsx->state == SIP_TSX_COMPLETED)
-		sip_tsx_send(tsx, tsx->out.buf, tsx->out.end);
+		sip_tsx_send(tsx, tsx->out, tsx->out_len);
 }

@@ -26,18 +26,25 @@
 #include "sip/sip_tsx_int.h"
 #include "sip/sip_uri.h"
 
-static int key_via(struct sip_tsx_key *k, const struct sip_msg *msg)
+/* via: the top Via already decoded by the caller, or NULL */
+static int key_via(struct sip_tsx_key *k, const struct sip_msg *msg,
+		   const struct sip_via *via)
 {
 	const struct sip_hdr *h = sip_msg_hdr(msg, SIP_HDR_VIA);
-	struct sip_via via;
+	struct sip_via own;
 
-	if (!h || sip_via_decode(&via, h->val))
+	if (!h)
 		return EBADMSG;
+	if (!via) {
+		if (sip_via_decode(&own, h->val))
+			return EBADMSG;
+		via = &own;
+	}
 	k->via = h->val;
-	k->branch = via.branch;
-	k->host = via.host;
-	k->port = via.port;
-	k->rfc3261 = sip_via_branch_is_3261(&via);
+	k->branch = via->branch;
+	k->host = via->host;
+	k->port = via->port;
+	k->rfc3261 = sip_via_branch_is_3261(via);
 	return 0;
 }
 
@@ -80,12 +87,18 @@ static int key_2543(struct sip_tsx_key *k, const struct sip_msg *msg)
 
 int sip_tsx_key_req(struct sip_tsx_key *k, const struct sip_msg *msg)
 {
+	return sip_tsx_key_req_via(k, msg, NULL);
+}
+
+int sip_tsx_key_req_via(struct sip_tsx_key *k, const struct sip_msg *msg,
+			const struct sip_via *via)
+{
 	int err;
 
 	memset(k, 0, sizeof(*k));
 	if (!msg->req)
 		return EINVAL;
-	err = key_via(k, msg);
+	err = key_via(k, msg, via);
 	if (!err)
 		err = key_cseq(k, msg);
 	if (!err && !k->rfc3261)
@@ -111,7 +124,7 @@ int sip_tsx_key_resp(struct sip_tsx_key *k, const struct sip_msg *msg)
 	memset(k, 0, sizeof(*k));
 	if (msg->req)
 		return EINVAL;
-	err = key_via(k, msg);
+	err = key_via(k, msg, NULL);
 	if (!err)
 		err = key_cseq(k, msg);
 	return err;
@@ -124,45 +137,52 @@ uint64_t sip_tsx_key_hash(const struct sip_tsx_key *k)
 	return hash_bytes(k->callid.p, k->callid.l) ^ hash_u64(k->cseq);
 }
 
-static bool method_eq(const struct sip_tsx_key *a, const struct sip_tsx_key *b)
+/* tsx's own method against a received key's */
+static bool method_eq(const struct sip_tsx *tsx, const struct sip_tsx_key *k)
 {
-	if (a->meth != b->meth)
+	if (tsx->meth != k->meth)
 		return false;
-	return a->meth != SIP_METHOD_OTHER || pl_eq(a->method, b->method);
+	return k->meth != SIP_METHOD_OTHER ||
+	       pl_eq(sip_tsx_kf(tsx, SIP_TSX_KF_METHOD), k->method);
 }
 
 /* §17.2.3, the RFC 2543 rules; tsx is the server transaction, k the
  * received request. */
 static bool match_2543(const struct sip_tsx *tsx, const struct sip_tsx_key *k)
 {
-	const struct sip_tsx_key *t = &tsx->key;
+	struct pl ruri;
 
-	if (t->cseq != k->cseq || !pl_eq(t->callid, k->callid) ||
-	    !pl_caseeq(t->ftag, k->ftag) || !pl_caseeq(t->via, k->via))
+	if (tsx->cseq != k->cseq ||
+	    !pl_eq(sip_tsx_kf(tsx, SIP_TSX_KF_CALLID), k->callid) ||
+	    !pl_caseeq(sip_tsx_kf(tsx, SIP_TSX_KF_FTAG), k->ftag) ||
+	    !pl_caseeq(sip_tsx_kf(tsx, SIP_TSX_KF_VIA), k->via))
 		return false;
 	if (k->ack) {
-		struct pl tag = {tsx->resp_tag, tsx->resp_tag_len};
+		/* the To tag of the final we sent, kept after its bytes */
+		struct pl tag = {(const char *)tsx->out + tsx->out_len,
+				 tsx->resp_tag_len};
 
 		if (!tsx->resp_tag_len || !pl_caseeq(tag, k->ttag))
 			return false;
-	} else if (!pl_caseeq(t->ttag, k->ttag)) {
+	} else if (!pl_caseeq(sip_tsx_kf(tsx, SIP_TSX_KF_TTAG), k->ttag)) {
 		return false;
 	}
-	return pl_eq(t->ruri, k->ruri) || sip_uri_cmp(t->ruri, k->ruri);
+	ruri = sip_tsx_kf(tsx, SIP_TSX_KF_RURI);
+	return pl_eq(ruri, k->ruri) || sip_uri_cmp(ruri, k->ruri);
 }
 
 static bool server_match(const struct hash_entry *e, const void *arg)
 {
 	const struct sip_tsx *tsx = HASH_OBJ(e, struct sip_tsx, he_key);
 	const struct sip_tsx_key *k = arg;
-	const struct sip_tsx_key *t = &tsx->key;
 
-	if (t->rfc3261 != k->rfc3261 || !method_eq(t, k))
+	if (tsx->rfc3261 != k->rfc3261 || !method_eq(tsx, k))
 		return false;
 	if (!k->rfc3261)
 		return match_2543(tsx, k);
-	return pl_caseeq(t->branch, k->branch) && pl_caseeq(t->host, k->host) &&
-	       t->port == k->port;
+	return tsx->port == k->port &&
+	       pl_caseeq(sip_tsx_kf(tsx, SIP_TSX_KF_BRANCH), k->branch) &&
+	       pl_caseeq(sip_tsx_kf(tsx, SIP_TSX_KF_HOST), k->host);
 }
 
 static bool client_match(const struct hash_entry *e, const void *arg)
@@ -170,49 +190,71 @@ static bool client_match(const struct hash_entry *e, const void *arg)
 	const struct sip_tsx *tsx = HASH_OBJ(e, struct sip_tsx, he_key);
 	const struct sip_tsx_key *k = arg;
 
-	return method_eq(&tsx->key, k) && pl_caseeq(tsx->key.branch, k->branch);
+	return method_eq(tsx, k) &&
+	       pl_caseeq(sip_tsx_kf(tsx, SIP_TSX_KF_BRANCH), k->branch);
 }
 
-struct sip_tsx *sip_tsx_find_server(struct sip_tsx_stack *st, const struct sip_tsx_key *k)
+struct sip_tsx *sip_tsx_find_server(struct sip_tsx_stack *st, const struct sip_tsx_key *k,
+				    uint64_t hv)
 {
-	struct hash_entry *e =
-	    hash_lookup(st->servers, sip_tsx_key_hash(k), server_match, k);
+	struct hash_entry *e = hash_lookup(st->servers, hv, server_match, k);
 
 	return e ? HASH_OBJ(e, struct sip_tsx, he_key) : NULL;
 }
 
-struct sip_tsx *sip_tsx_find_client(struct sip_tsx_stack *st, const struct sip_tsx_key *k)
+struct sip_tsx *sip_tsx_find_client(struct sip_tsx_stack *st, const struct sip_tsx_key *k,
+				    uint64_t hv)
 {
 	struct hash_entry *e;
 
 	if (!k->rfc3261)
 		return NULL; /* we only send cookie branches */
-	e = hash_lookup(st->clients, sip_tsx_key_hash(k), client_match, k);
+	e = hash_lookup(st->clients, hv, client_match, k);
 	return e ? HASH_OBJ(e, struct sip_tsx, he_key) : NULL;
+}
+
+/* The INVITE server transaction matching key k taken as INVITE's. */
+static struct sip_tsx *cancel_find(struct sip_tsx_stack *st, struct sip_tsx_key *k)
+{
+	struct sip_tsx *tsx;
+
+	k->meth = SIP_METHOD_INVITE;
+	k->method = PL("INVITE");
+	tsx = sip_tsx_find_server(st, k, sip_tsx_key_hash(k));
+	if (!tsx || tsx->kind != SIP_TSX_IST)
+		return NULL;
+	return tsx;
 }
 
 struct sip_tsx *sip_tsx_cancel_match(struct sip_tsx_stack *st,
 				     const struct sip_msg *cancel)
 {
 	struct sip_tsx_key k;
-	struct sip_tsx *tsx;
 
 	if (!st || !cancel || !cancel->req || cancel->meth != SIP_METHOD_CANCEL)
 		return NULL;
 	if (sip_tsx_key_req(&k, cancel))
 		return NULL;
-	k.meth = SIP_METHOD_INVITE;
-	k.method = PL("INVITE");
-	tsx = sip_tsx_find_server(st, &k);
-	if (!tsx || tsx->kind != SIP_TSX_IST)
-		return NULL;
-	return tsx;
+	return cancel_find(st, &k);
 }
 
 struct sip_tsx *sip_tsx_cancel_target(const struct sip_tsx *cancel)
 {
+	struct sip_tsx_key k = {0};
+
 	if (!cancel || !cancel->st || cancel->kind != SIP_TSX_NIST ||
-	    cancel->key.meth != SIP_METHOD_CANCEL)
+	    cancel->meth != SIP_METHOD_CANCEL)
 		return NULL;
-	return sip_tsx_cancel_match(cancel->st, cancel->req);
+	/* from the CANCEL's own key copy: its request may be released */
+	k.rfc3261 = cancel->rfc3261;
+	k.branch = sip_tsx_kf(cancel, SIP_TSX_KF_BRANCH);
+	k.host = sip_tsx_kf(cancel, SIP_TSX_KF_HOST);
+	k.port = cancel->port;
+	k.ruri = sip_tsx_kf(cancel, SIP_TSX_KF_RURI);
+	k.ftag = sip_tsx_kf(cancel, SIP_TSX_KF_FTAG);
+	k.ttag = sip_tsx_kf(cancel, SIP_TSX_KF_TTAG);
+	k.callid = sip_tsx_kf(cancel, SIP_TSX_KF_CALLID);
+	k.via = sip_tsx_kf(cancel, SIP_TSX_KF_VIA);
+	k.cseq = cancel->cseq;
+	return cancel_find(cancel->st, &k);
 }

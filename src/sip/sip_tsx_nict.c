@@ -28,25 +28,23 @@ static void nict_timer_e(void *arg)
 	mem_ref(tsx);
 	if (!sip_tsx_send(tsx, tsx->req->raw.p, tsx->req->raw.l)) {
 		if (tsx->state == SIP_TSX_PROCEEDING)
-			tsx->retx_ms = t2;
+			tsx->retx_ms = (uint32_t)t2;
 		else
-			tsx->retx_ms = tsx->retx_ms * 2 < t2 ? tsx->retx_ms * 2 : t2;
-		sip_tsx_timer_start(tsx, tsx->tm_retx, tsx->retx_ms, nict_timer_e);
+			tsx->retx_ms =
+			    (uint32_t)(tsx->retx_ms * 2ull < t2 ? tsx->retx_ms * 2ull
+								: t2);
+		sip_tsx_retx_start(tsx, tsx->retx_ms, nict_timer_e);
 	}
 	mem_deref(tsx);
 }
 
-static void nict_timer_f(void *arg)
+/* Timer F (Trying, Proceeding), Timer K (Completed) */
+void sip_tsx_nict_end(struct sip_tsx *tsx)
 {
-	struct sip_tsx *tsx = arg;
-
 	if (tsx->state == SIP_TSX_TRYING || tsx->state == SIP_TSX_PROCEEDING)
 		sip_tsx_fail(tsx, ETIMEDOUT);
-}
-
-static void nict_timer_k(void *arg)
-{
-	sip_tsx_term(arg);
+	else
+		sip_tsx_term(tsx);
 }
 
 void sip_tsx_nict_start(struct sip_tsx *tsx)
@@ -54,11 +52,12 @@ void sip_tsx_nict_start(struct sip_tsx *tsx)
 	mem_ref(tsx);
 	if (sip_tsx_send(tsx, tsx->req->raw.p, tsx->req->raw.l))
 		goto out;
-	if (!tsx->dst.reliable) {
+	if (!tsx->reliable) {
 		tsx->retx_ms = tsx->st->prm.t1_ms;
-		sip_tsx_timer_start(tsx, tsx->tm_retx, tsx->retx_ms, nict_timer_e);
+		sip_tsx_retx_start(tsx, tsx->retx_ms, nict_timer_e);
 	}
-	sip_tsx_timer_start(tsx, tsx->tm_end, sip_tsx_64t1(tsx), nict_timer_f);
+	if (tsx->st)
+		sip_tsx_end_start(tsx, SIP_TSX_Q_64T1); /* Timer F */
 out:
 	mem_deref(tsx);
 }
@@ -74,13 +73,15 @@ void sip_tsx_nict_recv(struct sip_tsx *tsx, const struct sip_msg *resp)
 		tsx->resp_h(tsx, resp, resp->scode, tsx->resp_arg);
 		return;
 	}
-	sip_tsx_timer_stop(tsx, tsx->tm_retx);
-	sip_tsx_timer_stop(tsx, tsx->tm_end);
+	sip_tsx_retx_stop(tsx);
+	sip_tsx_end_stop(tsx);
 	tsx->final_seen = true;
+	/* Completed absorbs retransmitted finals by key only. */
+	sip_tsx_req_release(tsx);
 	sip_tsx_state_set(tsx, SIP_TSX_COMPLETED);
-	if (!tsx->dst.reliable)
-		sip_tsx_timer_start(tsx, tsx->tm_end, tsx->st->prm.t4_ms, nict_timer_k);
+	if (!tsx->reliable)
+		sip_tsx_end_start(tsx, SIP_TSX_Q_T4); /* Timer K */
 	tsx->resp_h(tsx, resp, resp->scode, tsx->resp_arg);
-	if (tsx->dst.reliable)
+	if (tsx->reliable)
 		sip_tsx_term(tsx); /* Timer K = 0 */
 }

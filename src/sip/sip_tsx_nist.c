@@ -13,33 +13,32 @@
  *   any --send error--> Terminated (server_err_h)
  */
 #include <errno.h>
+#include <stdlib.h>
 
 #include "sip/sip_tsx_int.h"
 
-static void nist_timer_j(void *arg)
-{
-	sip_tsx_term(arg);
-}
-
 int sip_tsx_nist_send(struct sip_tsx *tsx, uint16_t scode, struct mbuf *mb)
 {
-	struct mbuf old = tsx->out;
+	int err;
 
 	if (tsx->state != SIP_TSX_TRYING && tsx->state != SIP_TSX_PROCEEDING)
 		return EPROTO;
-	tsx->out = *mb;
-	*mb = old;
+	err = sip_tsx_out_take(tsx, mb, (struct pl)PL_INIT);
+	if (err)
+		return err;
 	tsx->scode = scode;
 	if (scode < 200) {
 		if (tsx->state == SIP_TSX_TRYING)
 			sip_tsx_state_set(tsx, SIP_TSX_PROCEEDING);
-		sip_tsx_send(tsx, tsx->out.buf, tsx->out.end);
+		sip_tsx_send(tsx, tsx->out, tsx->out_len);
 		return 0;
 	}
+	/* Completed needs only the key and the response bytes. */
+	sip_tsx_req_release(tsx);
 	sip_tsx_state_set(tsx, SIP_TSX_COMPLETED);
-	if (!tsx->dst.reliable)
-		sip_tsx_timer_start(tsx, tsx->tm_end, sip_tsx_64t1(tsx), nist_timer_j);
-	if (!sip_tsx_send(tsx, tsx->out.buf, tsx->out.end) && tsx->dst.reliable)
+	if (!tsx->reliable)
+		sip_tsx_end_start(tsx, SIP_TSX_Q_64T1); /* Timer J */
+	if (!sip_tsx_send(tsx, tsx->out, tsx->out_len) && tsx->reliable)
 		sip_tsx_term(tsx); /* Timer J = 0 */
 	return 0;
 }
@@ -48,5 +47,5 @@ void sip_tsx_nist_recv(struct sip_tsx *tsx, const struct sip_msg *req)
 {
 	(void)req;
 	if (tsx->state == SIP_TSX_PROCEEDING || tsx->state == SIP_TSX_COMPLETED)
-		sip_tsx_send(tsx, tsx->out.buf, tsx->out.end);
+		sip_tsx_send(tsx, tsx->out, tsx->out_len);
 }

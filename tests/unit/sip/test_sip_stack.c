@@ -184,6 +184,24 @@ static void test_alloc_errors(void **state)
 	assert_null(s);
 }
 
+/* The live-transaction bound follows the expected rate and T1: what the
+ * rate keeps alive for 64*T1 + T4, a quarter more, at least 2^16. */
+static void test_tsx_max_from_rate(void **state)
+{
+	struct fix *f = *state;
+
+	/* manual timers, default rate 10,000/s: 10000 * 145 s * 5/4 */
+	assert_int_equal(sip_stack_tsx_max_for(0, 2000, 17000), 1812500);
+	/* 20,000/s (10,000 registrations/s with challenge) */
+	assert_int_equal(sip_stack_tsx_max_for(20000, 2000, 17000), 3625000);
+	/* RFC timers: 10000 * 37 s * 5/4 */
+	assert_int_equal(sip_stack_tsx_max_for(10000, 500, 5000), 462500);
+	assert_int_equal(sip_stack_tsx_max_for(10, 500, 5000), SIP_STACK_TSX_MAX_MIN);
+	/* the stack uses it (T1 500, T4 5000, default rate) */
+	assert_int_equal(stack_new(f, 1300, "imsd-test", true), 0);
+	assert_int_equal(sip_tsx_stack_max(sip_stack_tsx(f->stack)), 462500);
+}
+
 /* Reads one datagram (after the loop flushed it). */
 static ssize_t read_udp(struct fix *f, char *buf, size_t size)
 {
@@ -397,6 +415,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(test_alloc_errors, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_tsx_max_from_rate, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_small_request_over_udp, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_large_request_over_tcp, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_transport_tcp_and_refused, setup,

@@ -131,11 +131,18 @@ static void ft_cancel(void *timer, void *ctx)
 	ft_remove(timer);
 }
 
+static uint64_t ft_now(void *ctx)
+{
+	(void)ctx;
+	return H.now;
+}
+
 static const struct sip_tsx_timer_ops ft_ops = {
     .alloc = ft_alloc,
     .free = ft_free,
     .start = ft_start,
     .cancel = ft_cancel,
+    .now = ft_now,
 };
 
 void h_advance(uint64_t ms)
