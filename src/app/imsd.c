@@ -8,6 +8,7 @@
 #include <getopt.h>
 #include <jansson.h>
 #include <libgen.h>
+#include <malloc.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
@@ -82,6 +83,9 @@ static int imsd_config_load(const char *file, json_t **rootp, struct ims_cfg **c
 static json_t *json_decref_null(json_t *v)
 {
 	json_decref(v);
+	/* A large ue_db's tree is hundreds of MB: give it back to the system
+	 * rather than keep it as free heap. */
+	malloc_trim(0);
 	return NULL;
 }
 
