@@ -25,7 +25,6 @@
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
-#include <openssl/hmac.h>
 #include <openssl/rand.h>
 
 #include "auth/auth_codec.h"
@@ -52,13 +51,57 @@ static struct reg_chal *chal_find(struct registrar *reg, const struct hss_user *
 	return e ? HASH_OBJ(e, struct reg_chal, he) : NULL;
 }
 
+/*
+ * HMAC-SHA-256 (RFC 2104) by hand on the thread's one fetched SHA-256 and one
+ * digest context: HMAC() fetches the MAC, the digest and two contexts on
+ * every call, about 10,000 instructions against about 2,000 for the four
+ * SHA-256 blocks themselves. Returns 0, or EIO if OpenSSL fails.
+ */
+static _Thread_local EVP_MD *nonce_tl_sha256;
+static _Thread_local EVP_MD_CTX *nonce_tl_ctx;
+
+static int nonce_hmac(const uint8_t key[32], const uint8_t *p, size_t len, uint8_t md[32])
+{
+	uint8_t pad[64], inner[32];
+	unsigned n = 0;
+	EVP_MD_CTX *c;
+	int err = EIO;
+
+	if (!nonce_tl_sha256)
+		nonce_tl_sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
+	if (!nonce_tl_ctx)
+		nonce_tl_ctx = EVP_MD_CTX_new();
+	c = nonce_tl_ctx;
+	if (!nonce_tl_sha256 || !c)
+		return EIO;
+	memset(pad, 0x36, sizeof(pad));
+	for (size_t i = 0; i < 32; i++)
+		pad[i] ^= key[i];
+	if (EVP_DigestInit_ex2(c, nonce_tl_sha256, NULL) != 1 ||
+	    EVP_DigestUpdate(c, pad, sizeof(pad)) != 1 || EVP_DigestUpdate(c, p, len) != 1 ||
+	    EVP_DigestFinal_ex(c, inner, &n) != 1 || n != 32)
+		goto out;
+	for (size_t i = 0; i < sizeof(pad); i++)
+		pad[i] ^= 0x36 ^ 0x5c;
+	if (EVP_DigestInit_ex2(c, nonce_tl_sha256, NULL) != 1 ||
+	    EVP_DigestUpdate(c, pad, sizeof(pad)) != 1 ||
+	    EVP_DigestUpdate(c, inner, sizeof(inner)) != 1 ||
+	    EVP_DigestFinal_ex(c, md, &n) != 1 || n != 32)
+		goto out;
+	err = 0;
+out:
+	OPENSSL_cleanse(pad, sizeof(pad));
+	OPENSSL_cleanse(inner, sizeof(inner));
+	return err;
+}
+
 static void nonce_mac(const struct registrar *reg, const uint8_t *p, size_t len,
 		      uint8_t mac[8])
 {
-	uint8_t md[EVP_MAX_MD_SIZE];
-	unsigned mdlen = 0;
+	uint8_t md[32];
 
-	if (!HMAC(EVP_sha256(), reg->secret, sizeof(reg->secret), p, len, md, &mdlen))
+	_Static_assert(sizeof(reg->secret) == 32, "nonce_hmac takes a 32-byte key");
+	if (nonce_hmac(reg->secret, p, len, md))
 		memset(md, 0, sizeof(md)); /* a zero MAC never verifies by chance */
 	memcpy(mac, md, 8);
 }
