@@ -423,6 +423,9 @@ static void test_aka_v1_flow(void **state)
 	    hdr_has(r->msg, SIP_HDR_SERVICE_ROUTE, "<sip:orig@127.0.0.1:5060;lr>"));
 	assert_true(hdr_has(r->msg, SIP_HDR_PATH, "<sip:pcscf.ims.test;lr>"));
 	assert_non_null(sip_msg_hdr(r->msg, SIP_HDR_DATE));
+	/* RFC 1123 form, "Sun, 06 Nov 1994 08:49:37 GMT" (the cached text) */
+	assert_int_equal(sip_msg_hdr(r->msg, SIP_HDR_DATE)->val.l, 29);
+	assert_true(hdr_has(r->msg, SIP_HDR_DATE, " GMT"));
 	assert_int_equal(registrar_user_algo(T.reg, hss_user_at(T.hss, 0)),
 			 DIGEST_ALGO_AKAV1_MD5);
 	/* CK/IK kept with the registration, same as the USIM's */
