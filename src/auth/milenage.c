@@ -15,14 +15,18 @@ struct aes_blk {
 };
 
 /*
- * One AES-128-ECB context per thread, re-keyed for each call: creating a
+ * One AES-128-ECB context per thread, re-keyed when K changes: creating a
  * context and fetching the cipher from the provider cost about five times
  * the AES work of a whole vector (about 13,000 instructions per vector at
- * three contexts). The key schedule stays in the context until the next
- * call re-keys it; K itself lives in the configuration for as long.
+ * three contexts). The key schedule stays in the context until another K
+ * re-keys it; K itself lives in the configuration for as long.
  */
 static _Thread_local EVP_CIPHER_CTX *aes_tl_ctx;
 static _Thread_local EVP_CIPHER *aes_tl_cipher;
+/* The key aes_tl_ctx holds: a vector's OPc, f1 and f2..f5 use the same K,
+ * one key schedule serves all three calls. */
+static _Thread_local uint8_t aes_tl_key[16];
+static _Thread_local int aes_tl_keyed;
 
 static int aes_open(struct aes_blk *a, const uint8_t k[16])
 {
@@ -37,6 +41,9 @@ static int aes_open(struct aes_blk *a, const uint8_t k[16])
 			return ENOMEM;
 	}
 	a->ctx = aes_tl_ctx;
+	if (aes_tl_keyed && !CRYPTO_memcmp(aes_tl_key, k, 16))
+		return 0;
+	aes_tl_keyed = 0;
 	if (EVP_EncryptInit_ex(a->ctx, aes_tl_cipher, NULL, k, NULL) != 1 ||
 	    EVP_CIPHER_CTX_set_padding(a->ctx, 0) != 1) {
 		/* a context in an unknown state is not used again */
@@ -45,6 +52,8 @@ static int aes_open(struct aes_blk *a, const uint8_t k[16])
 		a->ctx = NULL;
 		return EIO;
 	}
+	memcpy(aes_tl_key, k, 16);
+	aes_tl_keyed = 1;
 	return 0;
 }
 
@@ -52,8 +61,10 @@ static int aes_enc(struct aes_blk *a, const uint8_t in[16], uint8_t out[16])
 {
 	int n = 0;
 
-	if (EVP_EncryptUpdate(a->ctx, out, &n, in, 16) != 1 || n != 16)
+	if (EVP_EncryptUpdate(a->ctx, out, &n, in, 16) != 1 || n != 16) {
+		aes_tl_keyed = 0; /* re-initialised by the next call */
 		return EIO;
+	}
 	return 0;
 }
 
