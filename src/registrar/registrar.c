@@ -307,6 +307,19 @@ static bool reg_supports(const struct sip_msg *req, const char *tag)
 	return false;
 }
 
+/* head, then len bytes of text, then tail: a header line without printf. */
+static int reg_hdr_write(struct mbuf *mb, const char *head, const char *text, size_t len,
+			 const char *tail)
+{
+	int err = mbuf_write_str(mb, head);
+
+	if (!err)
+		err = mbuf_write(mb, text, len);
+	if (!err)
+		err = mbuf_write_str(mb, tail);
+	return err;
+}
+
 static int reg_assoc_print(const struct registrar *reg, struct mbuf *mb,
 			   const struct hss_user *u)
 {
@@ -342,14 +355,14 @@ static int reg_path_print(const struct registrar *reg, struct mbuf *mb,
 	/* RFC 3327 §5.3: the Path values received, in order... */
 	for (const struct sip_hdr *h = sip_msg_hdr(req, SIP_HDR_PATH); h && !err;
 	     h = sip_msg_hdr_next(req, h))
-		err = mbuf_printf(mb, "Path: %.*s\r\n", (int)h->val.l, h->val.p);
+		err = reg_hdr_write(mb, "Path: ", h->val.p, h->val.l, "\r\n");
 	/* ...and ours, the P-CSCF's, as the entry nearest the UE. */
 	if (!err && path && path[0]) {
 		if (path[0] == '<')
-			err = mbuf_printf(mb, "Path: %s\r\n", path);
+			err = reg_hdr_write(mb, "Path: ", path, strlen(path), "\r\n");
 		else
-			err = mbuf_printf(mb, "Path: <%s%s>\r\n", path,
-					  strstr(path, ";lr") ? "" : ";lr");
+			err = reg_hdr_write(mb, "Path: <", path, strlen(path),
+					    strstr(path, ";lr") ? ">\r\n" : ";lr>\r\n");
 	}
 	return err;
 }

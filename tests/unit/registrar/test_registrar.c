@@ -449,6 +449,15 @@ static void test_path_only_if_supported(void **state)
 	r = alice_register(&ue, CONTACT_A);
 	assert_int_equal(r->scode, 200);
 	assert_null(sip_msg_hdr(r->msg, SIP_HDR_PATH));
+	/* RFC 3327 §5.3: the received Path values in order, then ours */
+	r = alice_register(&ue, "Supported: path\r\nPath: <sip:p1.test;lr>\r\n"
+				"Path: <sip:p2.test;lr>\r\n" CONTACT_A);
+	assert_int_equal(r->scode, 200);
+	assert_int_equal(sip_msg_hdr_count(r->msg, SIP_HDR_PATH), 3);
+	assert_true(pl_eq_str(sip_msg_hdr(r->msg, SIP_HDR_PATH)->val, "<sip:p1.test;lr>"));
+	assert_true(hdr_has(r->msg, SIP_HDR_PATH, "<sip:p2.test;lr>"));
+	assert_true(hdr_has(r->msg, SIP_HDR_PATH, "<sip:pcscf.ims.test;lr>"));
+	aka_cred_wipe(&ue.cred);
 }
 
 static void test_aka_v2_and_weak_offer(void **state)
