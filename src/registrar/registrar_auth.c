@@ -19,6 +19,7 @@
  * 401 stale=true; nc not above the last one -> a new challenge.
  */
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -238,6 +239,39 @@ static int chal_md5(struct reg_chal *c, const struct registrar *reg)
 	return 0;
 }
 
+/* Appends len bytes at *at if they fit before end; false (nothing written) if not. */
+static bool chal_put(char **at, const char *end, const char *p, size_t len)
+{
+	if ((size_t)(end - *at) < len)
+		return false;
+	memcpy(*at, p, len);
+	*at += len;
+	return true;
+}
+
+/*
+ * The WWW-Authenticate line of a 401, without snprintf (one per challenge):
+ * its length, or -1 if it does not fit in size.
+ */
+static int chal_hdr_format(char *buf, size_t size, struct pl realm, const char *nonce,
+			   const char *algo, bool qop_auth, bool stale)
+{
+	static const char qop[] = ", qop=\"auth\"", st[] = ", stale=TRUE";
+	const char *end = buf + size;
+	char *at = buf;
+	bool ok;
+
+	ok = chal_put(&at, end, "WWW-Authenticate: Digest realm=\"", 32) &&
+	     chal_put(&at, end, realm.p, realm.l) && chal_put(&at, end, "\", nonce=\"", 10) &&
+	     chal_put(&at, end, nonce, strlen(nonce)) &&
+	     chal_put(&at, end, "\", algorithm=", 13) && chal_put(&at, end, algo, strlen(algo)) &&
+	     (!qop_auth || chal_put(&at, end, qop, sizeof(qop) - 1)) &&
+	     (!stale || chal_put(&at, end, st, sizeof(st) - 1)) && chal_put(&at, end, "\r\n", 2);
+	if (!ok || at - buf > INT_MAX)
+		return -1;
+	return (int)(at - buf);
+}
+
 /* A fresh challenge for u (replacing any), answered as 401. */
 static void reg_challenge(struct registrar *reg, struct sip_tsx *tsx,
 			  const struct sip_msg *req, struct hss_user *u,
@@ -295,13 +329,9 @@ static void reg_challenge(struct registrar *reg, struct sip_tsx *tsx,
 		return;
 	}
 	reg_tmr_set(reg, &c->tmr, reg_now(reg) + (uint64_t)reg->chal_ttl * 1000);
-	n = snprintf(
-	    hdr, sizeof(hdr),
-	    "WWW-Authenticate: Digest realm=\"%.*s\", nonce=\"%s\", algorithm=%s%s%s\r\n",
-	    (int)realm.l, realm.p, c->nonce, digest_algo_name(algo),
-	    c->qop == DIGEST_QOP_AUTH ? ", qop=\"auth\"" : "",
-	    stale ? ", stale=TRUE" : "");
-	if (n < 0 || (size_t)n >= sizeof(hdr)) {
+	n = chal_hdr_format(hdr, sizeof(hdr), realm, c->nonce, digest_algo_name(algo),
+			    c->qop == DIGEST_QOP_AUTH, stale);
+	if (n < 0) {
 		reg_reply(reg, tsx, 500, "Server Internal Error", NULL);
 		return;
 	}

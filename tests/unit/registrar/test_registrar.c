@@ -409,6 +409,18 @@ static void test_aka_v1_flow(void **state)
 	assert_true(pl_eq_str(a.algorithm, "AKAv1-MD5"));
 	assert_true(pl_eq_str(a.qop, "auth"));
 	assert_false(pl_isset(a.stale));
+	{
+		/* the whole line: Digest realm="..", nonce="..", algorithm=.., qop="auth" */
+		struct pl v = sip_msg_hdr(r->msg, SIP_HDR_WWW_AUTHENTICATE)->val;
+		static const char head[] = "Digest realm=\"ims.test\", nonce=\"";
+		static const char tail[] = "\", algorithm=AKAv1-MD5, qop=\"auth\"";
+
+		assert_true(v.l > sizeof(head) + sizeof(tail));
+		assert_memory_equal(v.p, head, sizeof(head) - 1);
+		assert_memory_equal(v.p + v.l - (sizeof(tail) - 1), tail, sizeof(tail) - 1);
+		assert_true(pl_eq(a.nonce, (struct pl){v.p + sizeof(head) - 1,
+						       v.l - (sizeof(head) - 1) - (sizeof(tail) - 1)}));
+	}
 	assert_int_equal(registrar_challenge_count(T.reg), 1);
 
 	r = alice_register(&ue, "Supported: path\r\n" CONTACT_A);
