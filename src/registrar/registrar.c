@@ -404,7 +404,8 @@ static const char *reg_date_hdr(void)
 
 	if (now != at || !hdr[0]) {
 		gmtime_r(&now, &tm);
-		if (!strftime(hdr, sizeof(hdr), "Date: %a, %d %b %Y %H:%M:%S GMT\r\n", &tm))
+		if (!strftime(hdr, sizeof(hdr), "Date: %a, %d %b %Y %H:%M:%S GMT\r\n",
+			      &tm))
 			hdr[0] = '\0';
 		at = now;
 	}

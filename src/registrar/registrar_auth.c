@@ -111,7 +111,8 @@ int reg_nonce_hmac(const uint8_t key[32], const uint8_t *p, size_t len, uint8_t 
 		if (nonce_hmac_key(t, key))
 			return EIO;
 	}
-	if (EVP_MD_CTX_copy_ex(t->work, t->in) != 1 || EVP_DigestUpdate(t->work, p, len) != 1 ||
+	if (EVP_MD_CTX_copy_ex(t->work, t->in) != 1 ||
+	    EVP_DigestUpdate(t->work, p, len) != 1 ||
 	    EVP_DigestFinal_ex(t->work, inner, &n) != 1 || n != 32)
 		goto out;
 	if (EVP_MD_CTX_copy_ex(t->work, t->out) != 1 ||
@@ -262,11 +263,14 @@ static int chal_hdr_format(char *buf, size_t size, struct pl realm, const char *
 	bool ok;
 
 	ok = chal_put(&at, end, "WWW-Authenticate: Digest realm=\"", 32) &&
-	     chal_put(&at, end, realm.p, realm.l) && chal_put(&at, end, "\", nonce=\"", 10) &&
+	     chal_put(&at, end, realm.p, realm.l) &&
+	     chal_put(&at, end, "\", nonce=\"", 10) &&
 	     chal_put(&at, end, nonce, strlen(nonce)) &&
-	     chal_put(&at, end, "\", algorithm=", 13) && chal_put(&at, end, algo, strlen(algo)) &&
+	     chal_put(&at, end, "\", algorithm=", 13) &&
+	     chal_put(&at, end, algo, strlen(algo)) &&
 	     (!qop_auth || chal_put(&at, end, qop, sizeof(qop) - 1)) &&
-	     (!stale || chal_put(&at, end, st, sizeof(st) - 1)) && chal_put(&at, end, "\r\n", 2);
+	     (!stale || chal_put(&at, end, st, sizeof(st) - 1)) &&
+	     chal_put(&at, end, "\r\n", 2);
 	if (!ok || at - buf > INT_MAX)
 		return -1;
 	return (int)(at - buf);

@@ -87,7 +87,8 @@ static void test_milenage_key_switch(void **state)
 		hx(t->sqn, sqn, 6);
 		hx(t->amf, amf, 2);
 		hx(t->opc, opc, 16);
-		assert_int_equal(milenage_f2345(k, opc, rand, res, NULL, NULL, NULL, NULL), 0);
+		assert_int_equal(
+		    milenage_f2345(k, opc, rand, res, NULL, NULL, NULL, NULL), 0);
 		assert_hex(res, 8, t->f2);
 		assert_int_equal(milenage_f1(k, opc, rand, sqn, amf, mac_a, NULL), 0);
 		assert_hex(mac_a, 8, t->f1);

@@ -410,16 +410,19 @@ static void test_aka_v1_flow(void **state)
 	assert_true(pl_eq_str(a.qop, "auth"));
 	assert_false(pl_isset(a.stale));
 	{
-		/* the whole line: Digest realm="..", nonce="..", algorithm=.., qop="auth" */
+		/* the whole line: Digest realm="..", nonce="..", algorithm=.., qop="auth"
+		 */
 		struct pl v = sip_msg_hdr(r->msg, SIP_HDR_WWW_AUTHENTICATE)->val;
 		static const char head[] = "Digest realm=\"ims.test\", nonce=\"";
 		static const char tail[] = "\", algorithm=AKAv1-MD5, qop=\"auth\"";
 
 		assert_true(v.l > sizeof(head) + sizeof(tail));
 		assert_memory_equal(v.p, head, sizeof(head) - 1);
-		assert_memory_equal(v.p + v.l - (sizeof(tail) - 1), tail, sizeof(tail) - 1);
-		assert_true(pl_eq(a.nonce, (struct pl){v.p + sizeof(head) - 1,
-						       v.l - (sizeof(head) - 1) - (sizeof(tail) - 1)}));
+		assert_memory_equal(v.p + v.l - (sizeof(tail) - 1), tail,
+				    sizeof(tail) - 1);
+		assert_true(pl_eq(
+		    a.nonce, (struct pl){v.p + sizeof(head) - 1,
+					 v.l - (sizeof(head) - 1) - (sizeof(tail) - 1)}));
 	}
 	assert_int_equal(registrar_challenge_count(T.reg), 1);
 
@@ -466,7 +469,8 @@ static void test_path_only_if_supported(void **state)
 				"Path: <sip:p2.test;lr>\r\n" CONTACT_A);
 	assert_int_equal(r->scode, 200);
 	assert_int_equal(sip_msg_hdr_count(r->msg, SIP_HDR_PATH), 3);
-	assert_true(pl_eq_str(sip_msg_hdr(r->msg, SIP_HDR_PATH)->val, "<sip:p1.test;lr>"));
+	assert_true(
+	    pl_eq_str(sip_msg_hdr(r->msg, SIP_HDR_PATH)->val, "<sip:p1.test;lr>"));
 	assert_true(hdr_has(r->msg, SIP_HDR_PATH, "<sip:p2.test;lr>"));
 	assert_true(hdr_has(r->msg, SIP_HDR_PATH, "<sip:pcscf.ims.test;lr>"));
 	aka_cred_wipe(&ue.cred);
@@ -1165,17 +1169,20 @@ static void test_nonce_hmac(void **state)
 	memset(k1, 0x0b, 20);
 	memcpy(k2, "Jefe", 4);
 	for (int round = 0; round < 2; round++) {
-		assert_int_equal(reg_nonce_hmac(k1, (const uint8_t *)m1, strlen(m1), md), 0);
+		assert_int_equal(reg_nonce_hmac(k1, (const uint8_t *)m1, strlen(m1), md),
+				 0);
 		auth_hex_encode(md, 32, hex);
 		assert_string_equal(hex, want1);
-		assert_int_equal(reg_nonce_hmac(k2, (const uint8_t *)m2, strlen(m2), md), 0);
+		assert_int_equal(reg_nonce_hmac(k2, (const uint8_t *)m2, strlen(m2), md),
+				 0);
 		auth_hex_encode(md, 32, hex);
 		assert_string_equal(hex, want2);
 	}
 	for (size_t i = 0; i < sizeof(msg); i++)
 		msg[i] = (uint8_t)(i * 7 + 1);
 	assert_int_equal(reg_nonce_hmac(k1, msg, sizeof(msg), md), 0);
-	assert_int_equal(reg_nonce_hmac(k1, msg, sizeof(msg), md), 0); /* same key again */
+	assert_int_equal(reg_nonce_hmac(k1, msg, sizeof(msg), md),
+			 0); /* same key again */
 	assert_non_null(HMAC(EVP_sha256(), k1, 32, msg, sizeof(msg), ref, &rl));
 	assert_int_equal(rl, 32);
 	assert_memory_equal(md, ref, 32);
