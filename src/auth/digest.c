@@ -72,11 +72,24 @@ const char *digest_qop_name(enum digest_qop qop)
 	return digest_qop_names[qop];
 }
 
+/*
+ * The digests are fetched from the provider once per thread and one context
+ * is reused: EVP_md5() and EVP_MD_CTX_new() on every hash cost more than the
+ * hash (an implicit fetch per EVP_DigestInit_ex).
+ */
+static _Thread_local EVP_MD *digest_tl_md5, *digest_tl_sha256;
+static _Thread_local EVP_MD_CTX *digest_tl_ctx;
+
 static const EVP_MD *digest_md(enum digest_algo algo)
 {
-	if (algo == DIGEST_ALGO_AKAV1_SHA256 || algo == DIGEST_ALGO_AKAV2_SHA256)
-		return EVP_sha256();
-	return EVP_md5();
+	if (algo == DIGEST_ALGO_AKAV1_SHA256 || algo == DIGEST_ALGO_AKAV2_SHA256) {
+		if (!digest_tl_sha256)
+			digest_tl_sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
+		return digest_tl_sha256;
+	}
+	if (!digest_tl_md5)
+		digest_tl_md5 = EVP_MD_fetch(NULL, "MD5", NULL);
+	return digest_tl_md5;
 }
 
 /* H(p0 ":" p1 ":" ... ) as lower-case hex. */
@@ -85,12 +98,17 @@ static int hash_hex(const EVP_MD *md, const struct pl *parts, size_t n,
 {
 	unsigned char d[EVP_MAX_MD_SIZE];
 	unsigned dlen = 0;
-	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	EVP_MD_CTX *ctx;
 	int err = EIO;
 
+	if (!md)
+		return EIO;
+	if (!digest_tl_ctx)
+		digest_tl_ctx = EVP_MD_CTX_new();
+	ctx = digest_tl_ctx;
 	if (!ctx)
 		return ENOMEM;
-	if (EVP_DigestInit_ex(ctx, md, NULL) != 1)
+	if (EVP_DigestInit_ex2(ctx, md, NULL) != 1)
 		goto out;
 	for (size_t i = 0; i < n; i++) {
 		if (i && EVP_DigestUpdate(ctx, ":", 1) != 1)
@@ -103,7 +121,6 @@ static int hash_hex(const EVP_MD *md, const struct pl *parts, size_t n,
 	auth_hex_encode(d, dlen, out);
 	err = 0;
 out:
-	EVP_MD_CTX_free(ctx);
 	OPENSSL_cleanse(d, sizeof(d));
 	return err;
 }

@@ -1,9 +1,10 @@
 /*
  * auth/milenage — the MILENAGE algorithm set (3GPP TS 35.206) on AES-128.
  *
- * Pure functions: K and OPc in, f1..f5* out. Each call sets up one OpenSSL
- * AES-128-ECB context, runs every block it needs on it and frees it with the
- * key schedule wiped. Verified against all test sets of TS 35.208 §4.3.
+ * Pure functions: K and OPc in, f1..f5* out. Each call uses the thread's
+ * one OpenSSL AES-128-ECB context, kept between calls (creating one costs
+ * more than the AES work) and re-keyed only when K changes. Verified against
+ * all test sets of TS 35.208 §4.3.
  * Errors: 0, or EIO if OpenSSL fails (it should not for AES-128-ECB).
  */
 #ifndef AUTH_MILENAGE_H

@@ -46,32 +46,45 @@ const char *hss_impu_display_name(const struct hss_user *u, uint32_t i)
 	return hss_impu_opts(u, i)->display_name;
 }
 
-/* Formats a stored IMPU text with its default domain. */
+/* Appends len bytes at *at if they fit (with a NUL) before end; else false. */
+static bool uri_put(char **at, const char *end, const char *p, size_t len)
+{
+	if ((size_t)(end - *at) <= len)
+		return false;
+	memcpy(*at, p, len);
+	*at += len;
+	**at = '\0';
+	return true;
+}
+
+/* Formats a stored IMPU text with its default domain (without snprintf: a
+ * 200 lists every associated IMPU). */
 static int uri_format(const char *text, const char *domain, char *buf, size_t size)
 {
-	const char *scheme = "sip:", *rest = text;
-	int sl = 4, n;
-	size_t ul;
+	const char *scheme = "sip:", *rest = text, *end = buf + size;
+	size_t sl = 4, ul;
+	char *at = buf;
+	bool ok;
 
-	if (!strncasecmp(text, "tel:", 4) || !strncasecmp(text, "urn:", 4)) {
-		n = snprintf(buf, size, "%s", text);
-		goto out;
-	}
+	if (!size)
+		return ENOSPC;
+	*buf = '\0';
+	if (!strncasecmp(text, "tel:", 4) || !strncasecmp(text, "urn:", 4))
+		return uri_put(&at, end, text, strlen(text)) ? 0 : ENOSPC;
 	if (!strncasecmp(text, "sip:", 4) || !strncasecmp(text, "sips:", 5)) {
 		scheme = text;
 		sl = text[3] == ':' ? 4 : 5;
 		rest = text + sl;
 	}
 	ul = strcspn(rest, ";?");
+	ok = uri_put(&at, end, scheme, sl);
 	if (strchr(rest, '@') || !domain || !*domain)
-		n = snprintf(buf, size, "%.*s%s", sl, scheme, rest);
+		ok = ok && uri_put(&at, end, rest, strlen(rest));
 	else
-		n = snprintf(buf, size, "%.*s%.*s@%s%s", sl, scheme, (int)ul, rest,
-			     domain, rest + ul);
-out:
-	if (n < 0 || (size_t)n >= size)
-		return ENOSPC;
-	return 0;
+		ok = ok && uri_put(&at, end, rest, ul) && uri_put(&at, end, "@", 1) &&
+		     uri_put(&at, end, domain, strlen(domain)) &&
+		     uri_put(&at, end, rest + ul, strlen(rest + ul));
+	return ok ? 0 : ENOSPC;
 }
 
 int hss_impu_uri(const struct hss *hss, const struct hss_user *u, uint32_t i, char *buf,

@@ -200,7 +200,12 @@ static int reg_contact_text(const struct reg_contact *c, struct mbuf *mb)
 {
 	struct pl it = c->addr.params, name, val;
 	const char *start = it.p;
-	int err = mbuf_printf(mb, "<%.*s>", (int)c->addr.uri.l, c->addr.uri.p);
+	int err = mbuf_write_str(mb, "<");
+
+	if (!err)
+		err = mbuf_write_pl(mb, c->addr.uri);
+	if (!err)
+		err = mbuf_write_str(mb, ">");
 
 	while (!err && sip_param_next(&it, &name, &val)) {
 		if (!pl_caseeq_str(name, "expires"))
@@ -302,6 +307,19 @@ static bool reg_supports(const struct sip_msg *req, const char *tag)
 	return false;
 }
 
+/* head, then len bytes of text, then tail: a header line without printf. */
+static int reg_hdr_write(struct mbuf *mb, const char *head, const char *text, size_t len,
+			 const char *tail)
+{
+	int err = mbuf_write_str(mb, head);
+
+	if (!err)
+		err = mbuf_write(mb, text, len);
+	if (!err)
+		err = mbuf_write_str(mb, tail);
+	return err;
+}
+
 static int reg_assoc_print(const struct registrar *reg, struct mbuf *mb,
 			   const struct hss_user *u)
 {
@@ -315,7 +333,11 @@ static int reg_assoc_print(const struct registrar *reg, struct mbuf *mb,
 	for (size_t i = 0; i < n && !err; i++) {
 		if (hss_impu_uri(reg->hss, u, idx[i], uri, sizeof(uri)))
 			continue;
-		err = mbuf_printf(mb, "%s<%s>", i ? ", " : "P-Associated-URI: ", uri);
+		err = mbuf_write_str(mb, i ? ", <" : "P-Associated-URI: <");
+		if (!err)
+			err = mbuf_write_str(mb, uri);
+		if (!err)
+			err = mbuf_write_str(mb, ">");
 	}
 	if (!err && n)
 		err = mbuf_write_str(mb, "\r\n");
@@ -333,42 +355,86 @@ static int reg_path_print(const struct registrar *reg, struct mbuf *mb,
 	/* RFC 3327 §5.3: the Path values received, in order... */
 	for (const struct sip_hdr *h = sip_msg_hdr(req, SIP_HDR_PATH); h && !err;
 	     h = sip_msg_hdr_next(req, h))
-		err = mbuf_printf(mb, "Path: %.*s\r\n", (int)h->val.l, h->val.p);
+		err = reg_hdr_write(mb, "Path: ", h->val.p, h->val.l, "\r\n");
 	/* ...and ours, the P-CSCF's, as the entry nearest the UE. */
 	if (!err && path && path[0]) {
 		if (path[0] == '<')
-			err = mbuf_printf(mb, "Path: %s\r\n", path);
+			err = reg_hdr_write(mb, "Path: ", path, strlen(path), "\r\n");
 		else
-			err = mbuf_printf(mb, "Path: <%s%s>\r\n", path,
-					  strstr(path, ";lr") ? "" : ";lr");
+			err = reg_hdr_write(mb, "Path: <", path, strlen(path),
+					    strstr(path, ";lr") ? ">\r\n" : ";lr>\r\n");
 	}
 	return err;
+}
+
+/* "Contact: <text>;expires=<n>\r\n" without printf (every 200 has one). */
+static int reg_contact_hdr_write(struct mbuf *mb, const char *text, size_t len,
+				 unsigned expires)
+{
+	char dec[16];
+	size_t i = sizeof(dec);
+	int err;
+
+	do {
+		dec[--i] = (char)('0' + expires % 10);
+		expires /= 10;
+	} while (expires && i);
+	err = mbuf_write_str(mb, "Contact: ");
+	if (!err)
+		err = mbuf_write(mb, text, len);
+	if (!err)
+		err = mbuf_write_str(mb, ";expires=");
+	if (!err)
+		err = mbuf_write(mb, dec + i, sizeof(dec) - i);
+	if (!err)
+		err = mbuf_write_str(mb, "\r\n");
+	return err;
+}
+
+/*
+ * "Date: ...\r\n" for the current second, formatted once per second:
+ * gmtime_r and strftime on every 200 cost several thousand instructions.
+ */
+static const char *reg_date_hdr(void)
+{
+	static _Thread_local char hdr[64];
+	static _Thread_local time_t at = (time_t)-1;
+	time_t now = time(NULL);
+	struct tm tm;
+
+	if (now != at || !hdr[0]) {
+		gmtime_r(&now, &tm);
+		if (!strftime(hdr, sizeof(hdr), "Date: %a, %d %b %Y %H:%M:%S GMT\r\n",
+			      &tm))
+			hdr[0] = '\0';
+		at = now;
+	}
+	return hdr;
 }
 
 static int reg_ok_hdrs(struct registrar *reg, struct mbuf *mb, const struct reg_user *ru,
 		       const struct sip_msg *req)
 {
-	char date[64];
-	time_t now = time(NULL);
-	struct tm tm;
 	int err = 0;
 
 	for (const struct reg_binding *b = ru->bindings; b && !err; b = b->next) {
 		if (b->terminated)
 			continue;
-		err = mbuf_printf(mb, "Contact: %.*s;expires=%u\r\n", (int)b->contact_len,
-				  b->data, reg_binding_left(reg, b));
+		err = reg_contact_hdr_write(mb, b->data, b->contact_len,
+					    reg_binding_left(reg, b));
 	}
 	if (!err && ru->bindings)
 		err = reg_assoc_print(reg, mb, ru->u);
 	if (!err && ru->bindings)
-		err = mbuf_printf(mb, "Service-Route: <sip:orig@%s;lr>\r\n", reg->host);
+		err = mbuf_write_str(mb, "Service-Route: <sip:orig@");
+	if (!err && ru->bindings)
+		err = mbuf_write_str(mb, reg->host);
+	if (!err && ru->bindings)
+		err = mbuf_write_str(mb, ";lr>\r\n");
 	if (!err && ru->bindings)
 		err = reg_path_print(reg, mb, req);
-	gmtime_r(&now, &tm);
-	strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S GMT", &tm);
 	if (!err)
-		err = mbuf_printf(mb, "Date: %s\r\n", date);
+		err = mbuf_write_str(mb, reg_date_hdr());
 	return err;
 }
 

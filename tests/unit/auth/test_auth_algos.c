@@ -70,6 +70,31 @@ static void test_milenage_ts35208(void **state)
 	}
 }
 
+/* The thread's AES context keeps the last K: calls alternating between the
+ * keys of two test sets (and repeating one) must each give their own set's
+ * outputs, never the previous key's. */
+static void test_milenage_key_switch(void **state)
+{
+	static const size_t order[] = {0, 1, 1, 0, 2, 0, 2, 2, 1};
+
+	(void)state;
+	for (size_t j = 0; j < N_ELEM(order); j++) {
+		const struct milenage_tv *t = &milenage_tvs[order[j]];
+		uint8_t k[16], rand[16], sqn[6], amf[2], opc[16], mac_a[8], res[8];
+
+		hx(t->k, k, 16);
+		hx(t->rand, rand, 16);
+		hx(t->sqn, sqn, 6);
+		hx(t->amf, amf, 2);
+		hx(t->opc, opc, 16);
+		assert_int_equal(
+		    milenage_f2345(k, opc, rand, res, NULL, NULL, NULL, NULL), 0);
+		assert_hex(res, 8, t->f2);
+		assert_int_equal(milenage_f1(k, opc, rand, sqn, amf, mac_a, NULL), 0);
+		assert_hex(mac_a, 8, t->f1);
+	}
+}
+
 /* A second, independent source: a USIM test harness printing MILENAGE
  * outputs for K=000102..0f, OP=00112233..ff, RAND=34.., SQN=1, AMF=8000. */
 static void test_milenage_extra(void **state)
@@ -476,6 +501,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_milenage_ts35208),
+		cmocka_unit_test(test_milenage_key_switch),
 		cmocka_unit_test(test_milenage_extra),
 		cmocka_unit_test(test_keccak_vs_openssl),
 		cmocka_unit_test(test_tuak_ts35233),

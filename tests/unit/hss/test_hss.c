@@ -258,6 +258,13 @@ static void test_domain_completion(void **state)
 	    hss_impu_uri(db.hss, hss_user_at(db.hss, 2), 0, buf, sizeof(buf)), 0);
 	assert_string_equal(buf, "sip:carol@elsewhere.example");
 	assert_int_equal(hss_impu_uri(db.hss, u1, 2, buf, 10), ENOSPC);
+	/* exactly the text and its NUL fits; one byte less does not */
+	assert_int_equal(hss_impu_uri(db.hss, u1, 2, buf, 18), 0);
+	assert_string_equal(buf, "sip:bob@b.example");
+	assert_int_equal(hss_impu_uri(db.hss, u1, 2, buf, 17), ENOSPC);
+	assert_int_equal(hss_impu_uri(db.hss, u0, 1, buf, 17), 0);
+	assert_string_equal(buf, "tel:+33600000001");
+	assert_int_equal(hss_impu_uri(db.hss, u0, 1, buf, 16), ENOSPC);
 	assert_int_equal(hss_impu_uri(db.hss, u1, 3, buf, sizeof(buf)), EINVAL);
 	db_free(&db);
 

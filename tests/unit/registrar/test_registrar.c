@@ -10,6 +10,7 @@
 
 #include <cmocka.h>
 #include <jansson.h>
+#include <openssl/hmac.h>
 
 #include "auth/aka.h"
 #include "auth/auth_codec.h"
@@ -22,6 +23,7 @@
 #include "loop/loop.h"
 #include "monitor/monitor.h"
 #include "registrar/registrar.h"
+#include "registrar/registrar_int.h"
 #include "sip/sip_build.h"
 #include "sip/sip_hdr.h"
 
@@ -407,6 +409,21 @@ static void test_aka_v1_flow(void **state)
 	assert_true(pl_eq_str(a.algorithm, "AKAv1-MD5"));
 	assert_true(pl_eq_str(a.qop, "auth"));
 	assert_false(pl_isset(a.stale));
+	{
+		/* the whole line: Digest realm="..", nonce="..", algorithm=.., qop="auth"
+		 */
+		struct pl v = sip_msg_hdr(r->msg, SIP_HDR_WWW_AUTHENTICATE)->val;
+		static const char head[] = "Digest realm=\"ims.test\", nonce=\"";
+		static const char tail[] = "\", algorithm=AKAv1-MD5, qop=\"auth\"";
+
+		assert_true(v.l > sizeof(head) + sizeof(tail));
+		assert_memory_equal(v.p, head, sizeof(head) - 1);
+		assert_memory_equal(v.p + v.l - (sizeof(tail) - 1), tail,
+				    sizeof(tail) - 1);
+		assert_true(pl_eq(
+		    a.nonce, (struct pl){v.p + sizeof(head) - 1,
+					 v.l - (sizeof(head) - 1) - (sizeof(tail) - 1)}));
+	}
 	assert_int_equal(registrar_challenge_count(T.reg), 1);
 
 	r = alice_register(&ue, "Supported: path\r\n" CONTACT_A);
@@ -423,6 +440,9 @@ static void test_aka_v1_flow(void **state)
 	    hdr_has(r->msg, SIP_HDR_SERVICE_ROUTE, "<sip:orig@127.0.0.1:5060;lr>"));
 	assert_true(hdr_has(r->msg, SIP_HDR_PATH, "<sip:pcscf.ims.test;lr>"));
 	assert_non_null(sip_msg_hdr(r->msg, SIP_HDR_DATE));
+	/* RFC 1123 form, "Sun, 06 Nov 1994 08:49:37 GMT" (the cached text) */
+	assert_int_equal(sip_msg_hdr(r->msg, SIP_HDR_DATE)->val.l, 29);
+	assert_true(hdr_has(r->msg, SIP_HDR_DATE, " GMT"));
 	assert_int_equal(registrar_user_algo(T.reg, hss_user_at(T.hss, 0)),
 			 DIGEST_ALGO_AKAV1_MD5);
 	/* CK/IK kept with the registration, same as the USIM's */
@@ -444,6 +464,16 @@ static void test_path_only_if_supported(void **state)
 	r = alice_register(&ue, CONTACT_A);
 	assert_int_equal(r->scode, 200);
 	assert_null(sip_msg_hdr(r->msg, SIP_HDR_PATH));
+	/* RFC 3327 §5.3: the received Path values in order, then ours */
+	r = alice_register(&ue, "Supported: path\r\nPath: <sip:p1.test;lr>\r\n"
+				"Path: <sip:p2.test;lr>\r\n" CONTACT_A);
+	assert_int_equal(r->scode, 200);
+	assert_int_equal(sip_msg_hdr_count(r->msg, SIP_HDR_PATH), 3);
+	assert_true(
+	    pl_eq_str(sip_msg_hdr(r->msg, SIP_HDR_PATH)->val, "<sip:p1.test;lr>"));
+	assert_true(hdr_has(r->msg, SIP_HDR_PATH, "<sip:p2.test;lr>"));
+	assert_true(hdr_has(r->msg, SIP_HDR_PATH, "<sip:pcscf.ims.test;lr>"));
+	aka_cred_wipe(&ue.cred);
 }
 
 static void test_aka_v2_and_weak_offer(void **state)
@@ -1120,9 +1150,48 @@ static void test_memory_per_user(void **state)
 	assert_true(per + hss <= 512);
 }
 
+/* The nonce MAC is HMAC-SHA-256 (RFC 4231 test cases 1 and 2; a short key is
+ * zero-padded, so 32 bytes with trailing zeros are the same key), keys
+ * alternating to exercise the thread's keyed contexts, and OpenSSL's HMAC()
+ * on a message longer than a block. */
+static void test_nonce_hmac(void **state)
+{
+	static const char *want1 =
+	    "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7";
+	static const char *want2 =
+	    "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843";
+	const char *m1 = "Hi There", *m2 = "what do ya want for nothing?";
+	uint8_t k1[32] = {0}, k2[32] = {0}, md[32], ref[EVP_MAX_MD_SIZE], msg[150];
+	char hex[65];
+	unsigned rl = 0;
+
+	(void)state;
+	memset(k1, 0x0b, 20);
+	memcpy(k2, "Jefe", 4);
+	for (int round = 0; round < 2; round++) {
+		assert_int_equal(reg_nonce_hmac(k1, (const uint8_t *)m1, strlen(m1), md),
+				 0);
+		auth_hex_encode(md, 32, hex);
+		assert_string_equal(hex, want1);
+		assert_int_equal(reg_nonce_hmac(k2, (const uint8_t *)m2, strlen(m2), md),
+				 0);
+		auth_hex_encode(md, 32, hex);
+		assert_string_equal(hex, want2);
+	}
+	for (size_t i = 0; i < sizeof(msg); i++)
+		msg[i] = (uint8_t)(i * 7 + 1);
+	assert_int_equal(reg_nonce_hmac(k1, msg, sizeof(msg), md), 0);
+	assert_int_equal(reg_nonce_hmac(k1, msg, sizeof(msg), md),
+			 0); /* same key again */
+	assert_non_null(HMAC(EVP_sha256(), k1, 32, msg, sizeof(msg), ref, &rl));
+	assert_int_equal(rl, 32);
+	assert_memory_equal(md, ref, 32);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_nonce_hmac),
 	    cmocka_unit_test_setup_teardown(test_aka_v1_flow, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_path_only_if_supported, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_aka_v2_and_weak_offer, setup, teardown),
