@@ -200,13 +200,22 @@ def parse_rtt(paths):
     return {"p50": pct(50), "p95": pct(95), "p99": pct(99), "n": len(vals)}
 
 
+def free_udp_port():
+    """A free loopback UDP port: SIPp 3.6.1 takes `-p 0` as its default 5060."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
 def run_sipp(workdir, tag, port, rate, secs, uacs):
     """uacs SIPp processes sharing the rate; returns (stats, rtt, achieved)."""
     count = rate * secs
     procs = []
     for i in range(uacs):
         stat = os.path.join(workdir, f"{tag}_uac{i}_stat.csv")
-        cmd = ["sipp", "-sf", SCEN, "-t", "u1", "-i", "127.0.0.1", "-p", "0",
+        cmd = ["sipp", "-sf", SCEN, "-t", "u1", "-i", "127.0.0.1", "-p", str(free_udp_port()),
                f"127.0.0.1:{port}", "-r", str(rate // uacs), "-rp", "1000",
                "-m", str(count // uacs), "-l", str(rate * 2),
                "-recv_timeout", "5000", "-timeout", f"{secs + 20}s", "-nostdin",
