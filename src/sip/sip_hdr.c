@@ -296,7 +296,9 @@ int sip_auth_param_get(const struct sip_auth *auth, const char *name, struct pl 
 	return ENOENT;
 }
 
-int sip_auth_decode(struct sip_auth *auth, struct pl val)
+/* Challenges and credentials start with a scheme (RFC 3261 §25.1:
+ * "Digest" LWS params); Authentication-Info is the params alone. */
+static int sip_auth_decode_common(struct sip_auth *auth, struct pl val, bool scheme)
 {
 	struct sip_scan s;
 
@@ -305,21 +307,19 @@ int sip_auth_decode(struct sip_auth *auth, struct pl val)
 	memset(auth, 0, sizeof(*auth));
 	sip_scan_init(&s, val);
 	sip_scan_sws(&s);
-	if (sip_scan_token(&s, &auth->scheme) || !sip_scan_sws(&s))
+	if (scheme && (sip_scan_token(&s, &auth->scheme) || !sip_scan_sws(&s)))
 		return EBADMSG;
 	return sip_auth_params(&s, auth);
 }
 
+int sip_auth_decode(struct sip_auth *auth, struct pl val)
+{
+	return sip_auth_decode_common(auth, val, true);
+}
+
 int sip_authinfo_decode(struct sip_auth *auth, struct pl val)
 {
-	struct sip_scan s;
-
-	if (!auth)
-		return EINVAL;
-	memset(auth, 0, sizeof(*auth));
-	sip_scan_init(&s, val);
-	sip_scan_sws(&s);
-	return sip_auth_params(&s, auth);
+	return sip_auth_decode_common(auth, val, false);
 }
 
 /* Secmech parameters the decoder knows, as bits of sip_secmech_h.seen. */
