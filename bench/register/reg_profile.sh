@@ -27,6 +27,7 @@ ninja -C "$ROOT/build-prof" imsd >/dev/null
 
 W=$(mktemp -d /tmp/reg-prof.XXXXXX)
 PORT=$(python3 -c 'import socket;s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM);s.bind(("127.0.0.1",0));print(s.getsockname()[1])')
+SPORT=$(python3 -c 'import socket;s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM);s.bind(("127.0.0.1",0));print(s.getsockname()[1])')
 # the configuration and the users file exactly as regbench.py writes them
 HERE="$HERE" python3 - "$W" "$PORT" <<'PYEOF'
 import os, sys
@@ -52,7 +53,7 @@ cleanup() {
 trap cleanup EXIT
 
 SIPP=(sipp 127.0.0.1:$PORT -sf "$HERE/reg_aka_uac.xml" -inf "$W/users_imsd_all.csv"
-	-i 127.0.0.1 -p 0 -auth_uri ims.test -nostdin -recv_timeout 5000)
+	-i 127.0.0.1 -p $SPORT -auth_uri ims.test -nostdin -recv_timeout 5000)
 for i in $(seq 1 90); do
 	if "${SIPP[@]}" -m 1 -timeout 3s >/dev/null 2>&1; then
 		break
