@@ -2,9 +2,13 @@
 #include <errno.h>
 #include <string.h>
 
+/* MD5_* and SHA256_* below: see hash_hex. */
+#define OPENSSL_SUPPRESS_DEPRECATED
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
+#include <openssl/md5.h>
+#include <openssl/sha.h>
 
 #include "auth/auth_codec.h"
 #include "auth/digest.h"
@@ -73,16 +77,19 @@ const char *digest_qop_name(enum digest_qop qop)
 }
 
 /*
- * The digests are fetched from the provider once per thread and one context
- * is reused: EVP_md5() and EVP_MD_CTX_new() on every hash cost more than the
- * hash (an implicit fetch per EVP_DigestInit_ex).
+ * digest_aka_password's HMAC fetches its digest once per thread:
+ * EVP_md5()/EVP_sha256() on every call cost more than the hash.
  */
 static _Thread_local EVP_MD *digest_tl_md5, *digest_tl_sha256;
-static _Thread_local EVP_MD_CTX *digest_tl_ctx;
+
+static bool digest_is_sha256(enum digest_algo algo)
+{
+	return algo == DIGEST_ALGO_AKAV1_SHA256 || algo == DIGEST_ALGO_AKAV2_SHA256;
+}
 
 static const EVP_MD *digest_md(enum digest_algo algo)
 {
-	if (algo == DIGEST_ALGO_AKAV1_SHA256 || algo == DIGEST_ALGO_AKAV2_SHA256) {
+	if (digest_is_sha256(algo)) {
 		if (!digest_tl_sha256)
 			digest_tl_sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
 		return digest_tl_sha256;
@@ -92,37 +99,39 @@ static const EVP_MD *digest_md(enum digest_algo algo)
 	return digest_tl_md5;
 }
 
-/* H(p0 ":" p1 ":" ... ) as lower-case hex. */
-static int hash_hex(const EVP_MD *md, const struct pl *parts, size_t n,
+/*
+ * H(p0 ":" p1 ":" ... ) as lower-case hex. The digest's own context
+ * (OpenSSL's MD5_CTX/SHA256_CTX, deprecated in 3.0 but the same assembly)
+ * instead of EVP: a registration checks three of these and the EVP
+ * dispatch cost twice the hashing of these short inputs.
+ */
+static int hash_hex(bool sha256, const struct pl *parts, size_t n,
 		    char out[DIGEST_HEX_SIZE])
 {
-	unsigned char d[EVP_MAX_MD_SIZE];
-	unsigned dlen = 0;
-	EVP_MD_CTX *ctx;
-	int err = EIO;
+	unsigned char d[SHA256_DIGEST_LENGTH];
+	size_t dlen = sha256 ? SHA256_DIGEST_LENGTH : MD5_DIGEST_LENGTH;
+	union {
+		MD5_CTX md5;
+		SHA256_CTX sha;
+	} c;
+	int ok;
 
-	if (!md)
-		return EIO;
-	if (!digest_tl_ctx)
-		digest_tl_ctx = EVP_MD_CTX_new();
-	ctx = digest_tl_ctx;
-	if (!ctx)
-		return ENOMEM;
-	if (EVP_DigestInit_ex2(ctx, md, NULL) != 1)
-		goto out;
-	for (size_t i = 0; i < n; i++) {
-		if (i && EVP_DigestUpdate(ctx, ":", 1) != 1)
-			goto out;
-		if (parts[i].l && EVP_DigestUpdate(ctx, parts[i].p, parts[i].l) != 1)
-			goto out;
+	ok = sha256 ? SHA256_Init(&c.sha) : MD5_Init(&c.md5);
+	for (size_t i = 0; ok == 1 && i < n; i++) {
+		if (i)
+			ok = sha256 ? SHA256_Update(&c.sha, ":", 1)
+				    : MD5_Update(&c.md5, ":", 1);
+		if (ok == 1 && parts[i].l)
+			ok = sha256 ? SHA256_Update(&c.sha, parts[i].p, parts[i].l)
+				    : MD5_Update(&c.md5, parts[i].p, parts[i].l);
 	}
-	if (EVP_DigestFinal_ex(ctx, d, &dlen) != 1 || dlen * 2 >= DIGEST_HEX_SIZE)
-		goto out;
-	auth_hex_encode(d, dlen, out);
-	err = 0;
-out:
+	if (ok == 1)
+		ok = sha256 ? SHA256_Final(d, &c.sha) : MD5_Final(d, &c.md5);
+	if (ok == 1)
+		auth_hex_encode(d, dlen, out);
+	OPENSSL_cleanse(&c, sizeof(c));
 	OPENSSL_cleanse(d, sizeof(d));
-	return err;
+	return ok == 1 ? 0 : EIO;
 }
 
 static struct pl pl_of(const char *s)
@@ -130,26 +139,26 @@ static struct pl pl_of(const char *s)
 	return (struct pl){s, strlen(s)};
 }
 
-static int digest_ha1(const struct digest_prm *p, const EVP_MD *md,
+static int digest_ha1(const struct digest_prm *p, bool sha256,
 		      char ha1[DIGEST_HEX_SIZE])
 {
 	struct pl a1[3] = {p->username, p->realm, p->password};
 	char base[DIGEST_HEX_SIZE];
 	int err;
 
-	err = hash_hex(md, a1, 3, p->algo == DIGEST_ALGO_MD5_SESS ? base : ha1);
+	err = hash_hex(sha256, a1, 3, p->algo == DIGEST_ALGO_MD5_SESS ? base : ha1);
 	if (err || p->algo != DIGEST_ALGO_MD5_SESS)
 		return err;
 	/* MD5-sess: A1 = H(user:realm:pw) ":" nonce ":" cnonce */
 	a1[0] = pl_of(base);
 	a1[1] = p->nonce;
 	a1[2] = p->cnonce;
-	err = hash_hex(md, a1, 3, ha1);
+	err = hash_hex(sha256, a1, 3, ha1);
 	OPENSSL_cleanse(base, sizeof(base));
 	return err;
 }
 
-static int digest_ha2(const struct digest_prm *p, const EVP_MD *md,
+static int digest_ha2(const struct digest_prm *p, bool sha256,
 		      char ha2[DIGEST_HEX_SIZE])
 {
 	struct pl a2[3] = {p->method, p->uri, PL_INIT};
@@ -157,18 +166,18 @@ static int digest_ha2(const struct digest_prm *p, const EVP_MD *md,
 	int err;
 
 	if (p->qop != DIGEST_QOP_AUTH_INT)
-		return hash_hex(md, a2, 2, ha2);
-	err = hash_hex(md, &p->body, 1, hbody);
+		return hash_hex(sha256, a2, 2, ha2);
+	err = hash_hex(sha256, &p->body, 1, hbody);
 	if (err)
 		return err;
 	a2[2] = pl_of(hbody);
-	return hash_hex(md, a2, 3, ha2);
+	return hash_hex(sha256, a2, 3, ha2);
 }
 
 int digest_response_calc(const struct digest_prm *p, char out[DIGEST_HEX_SIZE])
 {
 	char ha1[DIGEST_HEX_SIZE], ha2[DIGEST_HEX_SIZE];
-	const EVP_MD *md;
+	bool sha256;
 	int err;
 
 	if (!p || !out || (size_t)p->algo >= N_ELEM(digest_algo_names) ||
@@ -179,20 +188,20 @@ int digest_response_calc(const struct digest_prm *p, char out[DIGEST_HEX_SIZE])
 		return EINVAL;
 	if (p->qop != DIGEST_QOP_NONE && !pl_isset(p->nc))
 		return EINVAL;
-	md = digest_md(p->algo);
-	err = digest_ha1(p, md, ha1);
+	sha256 = digest_is_sha256(p->algo);
+	err = digest_ha1(p, sha256, ha1);
 	if (!err)
-		err = digest_ha2(p, md, ha2);
+		err = digest_ha2(p, sha256, ha2);
 	if (!err) {
 		if (p->qop == DIGEST_QOP_NONE) {
 			struct pl r[3] = {pl_of(ha1), p->nonce, pl_of(ha2)};
 
-			err = hash_hex(md, r, 3, out);
+			err = hash_hex(sha256, r, 3, out);
 		} else {
 			struct pl r[6] = {pl_of(ha1), p->nonce, p->nc, p->cnonce,
 					  pl_of(digest_qop_names[p->qop]), pl_of(ha2)};
 
-			err = hash_hex(md, r, 6, out);
+			err = hash_hex(sha256, r, 6, out);
 		}
 	}
 	OPENSSL_cleanse(ha1, sizeof(ha1));

@@ -147,8 +147,8 @@ struct reg_user *reg_user_get(struct registrar *reg, struct hss_user *u);
 void reg_user_release(struct registrar *reg, struct reg_user *ru); /* frees if empty */
 bool reg_user_active(const struct reg_user *ru); /* a binding not terminated */
 uint32_t reg_binding_left(const struct registrar *reg, const struct reg_binding *b);
-/* HMAC-SHA-256 of p[0..len) under a 32-byte key (the nonce MAC); 0 or EIO. */
-int reg_nonce_hmac(const uint8_t key[32], const uint8_t *p, size_t len, uint8_t md[32]);
+/* SipHash-2-4 tag of p, little-endian (exposed for its unit test). */
+void reg_nonce_mac(const uint8_t key[16], const uint8_t *p, size_t len, uint8_t mac[8]);
 void reg_binding_unlink(struct registrar *reg, struct reg_binding *b);
 void reg_bindings_purge(struct registrar *reg, struct reg_user *ru); /* terminated ones */
 void reg_flow_set(struct reg_flow *f, const struct sip_stack_src *src);
