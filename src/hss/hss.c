@@ -73,19 +73,22 @@ struct impu_key {
 	const struct hss *hss;
 	const struct hss_uri *uri;
 	bool conflict; /* compare stored against stored */
+	/* Where the stored URI last matched is left (may be NULL), so that
+	 * the caller does not parse it a second time. */
+	struct hss_uri *last;
 };
 
 static bool impu_match_h(const struct hash_entry *he, const void *arg)
 {
 	const struct impu_key *k = arg;
 	const struct hss_key_ent *e = HASH_OBJ(he, struct hss_key_ent, he);
-	struct hss_uri st;
+	struct hss_uri scratch, *st = k->last ? k->last : &scratch;
 	const char *dom;
 	struct pl text = hss_ent_text(k->hss, e, &dom);
 
-	if (hss_uri_parse(text, dom, &st))
+	if (hss_uri_parse(text, dom, st))
 		return false; /* cannot happen: checked at insert */
-	return k->conflict ? hss_uri_conflict(k->uri, &st) : hss_uri_match(k->uri, &st);
+	return k->conflict ? hss_uri_conflict(k->uri, st) : hss_uri_match(k->uri, st);
 }
 
 static const char *ent_name(const struct hss_key_ent *e, char *buf, size_t size)
@@ -100,7 +103,7 @@ static const char *ent_name(const struct hss_key_ent *e, char *buf, size_t size)
 static int impu_insert(struct hss *hss, struct hss_key_ent *e, char *err, size_t errlen)
 {
 	struct hss_uri uri;
-	struct impu_key k = {hss, &uri, true};
+	struct impu_key k = {hss, &uri, true, NULL};
 	const struct hash_entry *dup;
 	const char *dom;
 	struct pl text = hss_ent_text(hss, e, &dom);
@@ -454,25 +457,11 @@ struct hss_user *hss_user_by_nai(const struct hss *hss, struct pl nai)
 	return &hss->users[HASH_OBJ(he, struct hss_key_ent, he)->user];
 }
 
-/* How well stored entry e fits: the same written form (tel for tel) wins
- * over another form of the same number. */
-static int impu_score(const struct hss *hss, const struct hss_key_ent *e,
-		      const struct hss_uri *in)
-{
-	struct hss_uri st;
-	const char *dom;
-	struct pl text = hss_ent_text(hss, e, &dom);
-
-	if (hss_uri_parse(text, dom, &st))
-		return 0;
-	return 1 + (st.tel == in->tel);
-}
-
 size_t hss_users_by_impu(const struct hss *hss, struct pl uri, struct hss_impu_match *out,
 			 size_t max)
 {
-	struct hss_uri in;
-	struct impu_key k = {hss, &in, false};
+	struct hss_uri in, st;
+	struct impu_key k = {hss, &in, false, &st};
 	struct hss_user *users[HSS_MATCH_MAX];
 	uint32_t item[HSS_MATCH_MAX];
 	int score[HSS_MATCH_MAX];
@@ -491,7 +480,9 @@ size_t hss_users_by_impu(const struct hss *hss, struct pl uri, struct hss_impu_m
 		if (e->user == HSS_ECHO)
 			continue;
 		u = &hss->users[e->user];
-		s = impu_score(hss, e, &in);
+		/* the same written form (tel for tel) wins over another form of
+		 * the same number; st is e's URI, parsed by impu_match_h */
+		s = 1 + (st.tel == in.tel);
 		for (i = 0; i < n && users[i] != u; i++)
 			;
 		if (i < n) {
@@ -542,7 +533,7 @@ struct hss_user *hss_user_by_impu(const struct hss *hss, struct pl uri,
 bool hss_is_echo(const struct hss *hss, struct pl uri)
 {
 	struct hss_uri in;
-	struct impu_key k = {hss, &in, false};
+	struct impu_key k = {hss, &in, false, NULL};
 	const struct hash_entry *he;
 
 	if (!hss || !hss->echo_count || hss_uri_parse(uri, NULL, &in))

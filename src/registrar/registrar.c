@@ -440,8 +440,8 @@ static int reg_ok_hdrs(struct registrar *reg, struct mbuf *mb, const struct reg_
 
 /* Step 2: the user. Returns 0 or the status to answer. */
 static uint16_t reg_user_identify(struct registrar *reg, const struct sip_msg *req,
-				  const struct reg_req *r, struct hss_user **up,
-				  uint32_t *impu, const char **why)
+				  const struct reg_req *r, const struct reg_auth_in *in,
+				  struct hss_user **up, uint32_t *impu, const char **why)
 {
 	struct hss_user *cands[REG_CANDS_MAX];
 	struct hss_impu_match m[REG_CANDS_MAX];
@@ -450,8 +450,12 @@ static uint16_t reg_user_identify(struct registrar *reg, const struct sip_msg *r
 	size_t n = 0, nm;
 	struct pl impi = PL_INIT;
 
-	for (const struct sip_hdr *h = sip_msg_hdr(req, SIP_HDR_AUTHORIZATION); h;
-	     h = sip_msg_hdr_next(req, h)) {
+	if (in->have && pl_isset(in->cred.username))
+		impi = in->cred.username;
+	/* else the first username of any scheme or realm (TS 24.229 §5.4.1.2.1) */
+	for (const struct sip_hdr *h = pl_isset(impi) ? NULL
+					  : sip_msg_hdr(req, SIP_HDR_AUTHORIZATION);
+	     h; h = sip_msg_hdr_next(req, h)) {
 		struct sip_auth a;
 
 		if (!sip_auth_decode(&a, h->val) && pl_isset(a.username)) {
@@ -552,6 +556,7 @@ void registrar_register_h(struct sip_stack *stack, struct sip_tsx *tsx,
 	struct hss_user *u = NULL;
 	const char *why = "Bad Request";
 	uint32_t impu = HSS_IMPU_NONE;
+	struct reg_auth_in in;
 	struct reg_req *r;
 	uint16_t sc;
 
@@ -564,13 +569,15 @@ void registrar_register_h(struct sip_stack *stack, struct sip_tsx *tsx,
 	sc = reg_req_read(reg, req, r);
 	if (sc == 403)
 		why = "Forbidden - too many contacts";
-	if (!sc)
-		sc = reg_user_identify(reg, req, r, &u, &impu, &why);
+	if (!sc) {
+		reg_auth_in_read(reg, req, &in);
+		sc = reg_user_identify(reg, req, r, &in, &u, &impu, &why);
+	}
 	if (sc) {
 		reg_reply(reg, tsx, sc, why, NULL);
 		goto out;
 	}
-	if (reg_auth_check(reg, tsx, req, u, impu, &ru) != REG_AUTH_OK)
+	if (reg_auth_check(reg, tsx, req, u, impu, &in, &ru) != REG_AUTH_OK)
 		goto out;
 	reg_bindings_update(reg, tsx, req, r, ru, src);
 out:

@@ -216,14 +216,12 @@ static int chal_hdr_format(char *buf, size_t size, struct pl realm, const char *
 }
 
 /* A fresh challenge for u (replacing any), answered as 401. */
-static void reg_challenge(struct registrar *reg, struct sip_tsx *tsx,
-			  const struct sip_msg *req, struct hss_user *u,
-			  const enum digest_algo *offered, bool stale)
+static void reg_challenge(struct registrar *reg, struct sip_tsx *tsx, struct pl realm,
+			  struct hss_user *u, const enum digest_algo *offered, bool stale)
 {
 	struct reg_chal *c = chal_find(reg, u);
 	struct sip_tsx_reply_prm rp;
 	enum digest_algo algo;
-	struct pl realm = reg_realm(reg, req);
 	char hdr[512];
 	int err, n;
 
@@ -284,8 +282,8 @@ static void reg_challenge(struct registrar *reg, struct sip_tsx *tsx,
 }
 
 /* RFC 3310 §3.4: the UE rejected SQN. */
-static void reg_resync(struct registrar *reg, struct sip_tsx *tsx,
-		       const struct sip_msg *req, struct reg_chal *c,
+static void reg_resync(struct registrar *reg, struct sip_tsx *tsx, struct pl realm,
+		       struct reg_chal *c,
 		       const struct sip_auth *cred, const enum digest_algo *alg)
 {
 	uint8_t auts[AKA_AUTS_MAX + 2];
@@ -312,7 +310,7 @@ static void reg_resync(struct registrar *reg, struct sip_tsx *tsx,
 	log_write(LOG_IMS, LOG_LVL_INFO, LOG_DIR_NONE, NULL,
 		  "registrar: SQN resynchronised for %.*s (SQN_MS %llu)",
 		  (int)cred->username.l, cred->username.p, (unsigned long long)sqn_ms);
-	reg_challenge(reg, tsx, req, u, alg, false);
+	reg_challenge(reg, tsx, realm, u, alg, false);
 }
 
 static bool nc_parse(struct pl nc, uint32_t *v)
@@ -387,22 +385,23 @@ static void reg_accept(struct reg_chal *c, struct reg_user *ru, uint32_t nc)
 /* Checks an answer to challenge c. */
 static enum reg_auth_result reg_verify(struct registrar *reg, struct sip_tsx *tsx,
 				       const struct sip_msg *req, struct reg_chal *c,
-				       const struct sip_auth *cred,
+				       const struct reg_auth_in *in,
 				       const enum digest_algo *alg, struct reg_user **rup)
 {
+	const struct sip_auth *cred = &in->cred;
 	uint32_t nc = 0;
 
 	if (c->tmr.due <= reg_now(reg)) {
-		reg_challenge(reg, tsx, req, c->u, alg, true);
+		reg_challenge(reg, tsx, in->realm, c->u, alg, true);
 		return REG_AUTH_REPLIED;
 	}
 	if (alg && *alg != (enum digest_algo)c->algo) {
-		reg_challenge(reg, tsx, req, c->u, alg, false);
+		reg_challenge(reg, tsx, in->realm, c->u, alg, false);
 		return REG_AUTH_REPLIED;
 	}
 	if (pl_isset(cred->auts) && digest_algo_is_aka((enum digest_algo)c->algo) &&
 	    !c->done) {
-		reg_resync(reg, tsx, req, c, cred, alg);
+		reg_resync(reg, tsx, in->realm, c, cred, alg);
 		return REG_AUTH_REPLIED;
 	}
 	if (c->qop == DIGEST_QOP_AUTH) {
@@ -410,12 +409,12 @@ static enum reg_auth_result reg_verify(struct registrar *reg, struct sip_tsx *ts
 		    !nc_parse(cred->nc, &nc) || nc == 0 ||
 		    (c->done && nc <= c->nc_last)) {
 			/* nc replay or a missing directive: never reuse this nonce */
-			reg_challenge(reg, tsx, req, c->u, alg, false);
+			reg_challenge(reg, tsx, in->realm, c->u, alg, false);
 			return REG_AUTH_REPLIED;
 		}
 	} else if (c->done) {
 		/* Without qop nothing tells a replay from a new request. */
-		reg_challenge(reg, tsx, req, c->u, alg, false);
+		reg_challenge(reg, tsx, in->realm, c->u, alg, false);
 		return REG_AUTH_REPLIED;
 	}
 	if (reg_response_ok(c, req, cred)) {
@@ -437,19 +436,25 @@ static enum reg_auth_result reg_verify(struct registrar *reg, struct sip_tsx *ts
 		reg_reply(reg, tsx, 403, "Forbidden - authentication failed", NULL);
 		return REG_AUTH_REPLIED;
 	}
-	reg_challenge(reg, tsx, req, c->u, alg, false);
+	reg_challenge(reg, tsx, in->realm, c->u, alg, false);
 	return REG_AUTH_REPLIED;
+}
+
+void reg_auth_in_read(const struct registrar *reg, const struct sip_msg *req,
+		      struct reg_auth_in *in)
+{
+	in->realm = reg_realm(reg, req);
+	in->have = cred_find(req, in->realm, &in->cred);
 }
 
 enum reg_auth_result reg_auth_check(struct registrar *reg, struct sip_tsx *tsx,
 				    const struct sip_msg *req, struct hss_user *u,
-				    uint32_t impu_idx, struct reg_user **rup)
+				    uint32_t impu_idx, const struct reg_auth_in *in,
+				    struct reg_user **rup)
 {
-	struct pl realm = reg_realm(reg, req);
+	const struct sip_auth *cred = &in->cred;
 	enum digest_algo algo, *alg = NULL;
 	struct reg_chal *c;
-	struct sip_auth cred;
-	bool have;
 
 	if (!hss_auth_required(u, impu_idx)) {
 		*rup = reg_user_get(reg, u);
@@ -460,25 +465,24 @@ enum reg_auth_result reg_auth_check(struct registrar *reg, struct sip_tsx *tsx,
 		(*rup)->algo = -1;
 		return REG_AUTH_OK;
 	}
-	have = cred_find(req, realm, &cred);
-	if (have && pl_isset(cred.algorithm)) {
-		if (digest_algo_from_pl(cred.algorithm, &algo)) {
+	if (in->have && pl_isset(cred->algorithm)) {
+		if (digest_algo_from_pl(cred->algorithm, &algo)) {
 			reg_reply(reg, tsx, 403, "Forbidden - unknown algorithm", NULL);
 			return REG_AUTH_REPLIED;
 		}
 		alg = &algo;
 	}
-	if (!have || !pl_isset(cred.nonce) ||
-	    (!pl_isset(cred.response) && !pl_isset(cred.auts))) {
-		reg_challenge(reg, tsx, req, u, alg, false);
+	if (!in->have || !pl_isset(cred->nonce) ||
+	    (!pl_isset(cred->response) && !pl_isset(cred->auts))) {
+		reg_challenge(reg, tsx, in->realm, u, alg, false);
 		return REG_AUTH_REPLIED;
 	}
 	c = chal_find(reg, u);
-	if (!c || !pl_eq_str(cred.nonce, c->nonce)) {
+	if (!c || !pl_eq_str(cred->nonce, c->nonce)) {
 		/* Not the nonce we hold: ours but superseded or old -> stale. */
-		reg_challenge(reg, tsx, req, u, alg,
-			      nonce_check(reg, cred.nonce) != NONCE_BAD);
+		reg_challenge(reg, tsx, in->realm, u, alg,
+			      nonce_check(reg, cred->nonce) != NONCE_BAD);
 		return REG_AUTH_REPLIED;
 	}
-	return reg_verify(reg, tsx, req, c, &cred, alg, rup);
+	return reg_verify(reg, tsx, req, c, in, alg, rup);
 }

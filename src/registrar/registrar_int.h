@@ -17,6 +17,7 @@
 #include "auth/digest.h"
 #include "core/hash.h"
 #include "loop/loop.h"
+#include "sip/sip_hdr.h"
 #include "registrar/registrar.h"
 
 enum reg_tmr_kind { REG_TMR_BINDING = 0, REG_TMR_CHAL, REG_TMR_SUB };
@@ -163,9 +164,20 @@ enum reg_auth_result {
 	REG_AUTH_OK = 0,  /* credentials verified (or not required) */
 	REG_AUTH_REPLIED, /* a 401/403/500/503 was sent */
 };
+/* What reg_auth_check needs from the request, read once per REGISTER: the
+ * realm we challenge with and the Digest credentials for it, if any. */
+struct reg_auth_in {
+	struct pl realm;
+	bool have;
+	struct sip_auth cred;
+};
+
+void reg_auth_in_read(const struct registrar *reg, const struct sip_msg *req,
+		      struct reg_auth_in *in);
 enum reg_auth_result reg_auth_check(struct registrar *reg, struct sip_tsx *tsx,
 				    const struct sip_msg *req, struct hss_user *u,
-				    uint32_t impu_idx, struct reg_user **rup);
+				    uint32_t impu_idx, const struct reg_auth_in *in,
+				    struct reg_user **rup);
 
 /* registrar_sub.c */
 void reg_sub_notify_all(struct registrar *reg, struct reg_user *ru);
