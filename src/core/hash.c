@@ -356,6 +356,21 @@ uint64_t hash_u64(uint64_t v)
 	return hash_bytes(&le, sizeof(le));
 }
 
+uint64_t hash_mix(uint64_t v)
+{
+	const uint64_t *k = hash_key_get();
+
+	/* MurmurHash3's 64-bit finaliser over v ^ key: every input bit
+	 * reaches every output bit, in a handful of instructions. */
+	v ^= k[0];
+	v ^= v >> 33;
+	v *= 0xff51afd7ed558ccdULL;
+	v ^= v >> 33;
+	v *= 0xc4ceb9fe1a85ec53ULL;
+	v ^= v >> 33;
+	return v ^ k[1];
+}
+
 uint64_t hash_siphash24(const uint8_t key[16], const void *p, size_t len)
 {
 	uint64_t k[2];

@@ -80,8 +80,13 @@ uint64_t hash_bytes(const void *p, size_t len);
 uint64_t hash_bytes_ci(const void *p, size_t len);
 uint64_t hash_str(const char *s);
 uint64_t hash_str_ci(const char *s);
-/* For integer keys (ids, IMSI as a number). */
+/* For integer keys (ids, IMSI as a number); SipHash, so unpredictable
+ * enough for tags and identifiers that go on the wire. */
 uint64_t hash_u64(uint64_t v);
+/* For table keys that are pointers or local counters, never chosen by a
+ * peer: a keyed bit mixer, about 20 times cheaper than hash_u64. Not a
+ * PRF: never for values sent on the wire. */
+uint64_t hash_mix(uint64_t v);
 /* Standard SipHash-2-4 with an explicit 16-byte key (test vectors, and
  * callers that need a stable keyed digest). */
 uint64_t hash_siphash24(const uint8_t key[16], const void *p, size_t len);

@@ -46,7 +46,7 @@ static bool chal_match(const struct hash_entry *e, const void *key)
 static struct reg_chal *chal_find(struct registrar *reg, const struct hss_user *u)
 {
 	struct hash_entry *e =
-	    hash_lookup(reg->chals, hash_u64((uint64_t)(uintptr_t)u), chal_match, u);
+	    hash_lookup(reg->chals, hash_mix((uint64_t)(uintptr_t)u), chal_match, u);
 
 	return e ? HASH_OBJ(e, struct reg_chal, he) : NULL;
 }
@@ -250,7 +250,7 @@ static void reg_challenge(struct registrar *reg, struct sip_tsx *tsx, struct pl 
 		}
 		c->u = u;
 		c->tmr.kind = REG_TMR_CHAL;
-		hash_insert(reg->chals, &c->he, hash_u64((uint64_t)(uintptr_t)u));
+		hash_insert(reg->chals, &c->he, hash_mix((uint64_t)(uintptr_t)u));
 	}
 	c->algo = (uint8_t)algo;
 	c->qop = (uint8_t)hss_auth_qop(u);

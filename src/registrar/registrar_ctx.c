@@ -182,7 +182,7 @@ static bool user_match(const struct hash_entry *e, const void *key)
 
 static uint64_t ptr_hash(const void *p)
 {
-	return hash_u64((uint64_t)(uintptr_t)p);
+	return hash_mix((uint64_t)(uintptr_t)p);
 }
 
 struct reg_user *reg_user_find(const struct registrar *reg, const struct hss_user *u)
