@@ -13,8 +13,18 @@
  * Starting never allocates, so it cannot fail: loop_timer_alloc() reserves
  * a heap slot for every live timer object, and the array only grows there.
  *
- * One timerfd (CLOCK_MONOTONIC, absolute) is armed for the heap top before
- * each sleep, and re-armed only when the top changes.
+ * Lanes: most timers of a SIP server are started with a few fixed delays
+ * (Timer J = 64*T1 for every UDP non-INVITE transaction, K = T4, ...).
+ * Timers started with the same delay are due in start order, since the
+ * cached clock never goes back, so such a run of timers is a FIFO list:
+ * O(1) start, cancel and expiry, no heap traffic. A start whose delay
+ * matches a lane in use goes there; otherwise it claims an empty lane,
+ * and when all LANES lanes are in use with other delays it goes to the
+ * heap. The next timer is the earliest of the heap top and the lane
+ * heads, ties broken by `seq` as before.
+ *
+ * One timerfd (CLOCK_MONOTONIC, absolute) is armed for the earliest timer
+ * before each sleep, and re-armed only when that changes.
  */
 #include <assert.h>
 #include <errno.h>
@@ -26,10 +36,21 @@
 #include "loop/loop_int.h"
 
 struct loop_timer {
-	size_t slot; /* heap index + 1; 0 = not pending */
+	size_t slot; /* heap index + 1; 0 = not in the heap */
 	uint64_t due;
+	uint64_t seq;			/* while in a lane */
+	struct loop_timer *prev, *next; /* while in a lane */
+	unsigned lane;			/* lane index + 1; 0 = not in a lane */
 	loop_timer_h *h;
 	void *arg; /* borrowed */
+};
+
+enum { LANES = 16 };
+
+struct lane {
+	uint64_t delay;
+	struct loop_timer *head, *tail; /* due order */
+	size_t n;			/* 0: free */
 };
 
 struct heap_ent {
@@ -47,6 +68,8 @@ static struct {
 	uint64_t seq;
 	int tfd;
 	uint64_t armed; /* due time the timerfd is set to; 0 = disarmed */
+	struct lane lanes[LANES];
+	size_t nlane; /* timers in lanes */
 } th = {.tfd = -1};
 
 static inline bool heap_less(const struct heap_ent *x, const struct heap_ent *y)
@@ -119,6 +142,77 @@ static void heap_remove(size_t i)
 	}
 }
 
+static void lane_unlink(struct loop_timer *t)
+{
+	struct lane *l = &th.lanes[t->lane - 1];
+
+	if (t->prev)
+		t->prev->next = t->next;
+	else
+		l->head = t->next;
+	if (t->next)
+		t->next->prev = t->prev;
+	else
+		l->tail = t->prev;
+	t->prev = t->next = NULL;
+	t->lane = 0;
+	l->n--;
+	th.nlane--;
+}
+
+/* Appends t to the lane of delay_ms; false if every lane is in use with
+ * another delay. */
+static bool lane_append(struct loop_timer *t, uint64_t delay_ms)
+{
+	struct lane *l = NULL;
+
+	for (size_t i = 0; i < LANES; i++) {
+		if (th.lanes[i].n && th.lanes[i].delay == delay_ms) {
+			l = &th.lanes[i];
+			break;
+		}
+		if (!th.lanes[i].n && !l)
+			l = &th.lanes[i];
+	}
+	if (!l)
+		return false;
+	if (!l->n) {
+		l->delay = delay_ms;
+		l->head = l->tail = NULL;
+	}
+	t->prev = l->tail;
+	t->next = NULL;
+	if (l->tail)
+		l->tail->next = t;
+	else
+		l->head = t;
+	l->tail = t;
+	t->lane = (unsigned)(l - th.lanes) + 1;
+	l->n++;
+	th.nlane++;
+	return true;
+}
+
+/* The pending timer due first (ties: started first), or NULL. */
+static struct loop_timer *timer_first(void)
+{
+	struct loop_timer *best = th.n ? th.a[0].t : NULL;
+	uint64_t due = th.n ? th.a[0].due : 0, seq = th.n ? th.a[0].seq : 0;
+
+	if (!th.nlane)
+		return best;
+	for (size_t i = 0; i < LANES; i++) {
+		const struct loop_timer *h = th.lanes[i].head;
+
+		if (h && (!best || h->due < due || (h->due == due && h->seq < seq))) {
+			best = th.lanes[i].head;
+			due = h->due;
+			seq = h->seq;
+		}
+	}
+	return best;
+}
+
 struct loop_timer *loop_timer_alloc(void)
 {
 	struct loop_timer *t;
@@ -175,8 +269,13 @@ void loop_timer_start(struct loop_timer *t, uint64_t delay_ms, loop_timer_h *h, 
 	ent.seq = th.seq++;
 	ent.t = t;
 	t->due = ent.due;
+	t->seq = ent.seq;
 	t->h = h;
 	t->arg = arg;
+	if (t->lane)
+		lane_unlink(t);
+	if (!t->slot && lane_append(t, delay_ms))
+		return;
 	if (t->slot) {
 		/* Restart in place: a new key, same slot, fixed up or down. */
 		th.a[t->slot - 1] = ent;
@@ -193,25 +292,27 @@ void loop_timer_cancel(struct loop_timer *t)
 {
 	if (t && t->slot)
 		heap_remove(t->slot - 1);
+	else if (t && t->lane)
+		lane_unlink(t);
 }
 
 bool loop_timer_pending(const struct loop_timer *t)
 {
-	return t && t->slot != 0;
+	return t && (t->slot != 0 || t->lane != 0);
 }
 
 uint64_t loop_timer_remaining(const struct loop_timer *t)
 {
 	uint64_t now = loop_now_ms();
 
-	if (!t || !t->slot || t->due <= now)
+	if (!loop_timer_pending(t) || t->due <= now)
 		return 0;
 	return t->due - now;
 }
 
 size_t loop_timer_count(void)
 {
-	return th.n;
+	return th.n + th.nlane;
 }
 
 void loop_timer_expire(uint64_t now)
@@ -223,13 +324,12 @@ void loop_timer_expire(uint64_t now)
 	 * timer that is due: stopping at it skips none of them. */
 	uint64_t limit = th.seq;
 
-	while (th.n > 0 && !loop_stopping()) {
-		struct heap_ent *top = &th.a[0];
-		struct loop_timer *t = top->t;
+	while (!loop_stopping()) {
+		struct loop_timer *t = timer_first();
 
-		if (top->due > now || top->seq >= limit)
+		if (!t || t->due > now || (t->slot ? th.a[t->slot - 1].seq : t->seq) >= limit)
 			break;
-		heap_remove(0);
+		loop_timer_cancel(t);
 		/* t may be restarted, cancelled or freed by its handler. */
 		t->h(t->arg);
 	}
@@ -248,10 +348,11 @@ static void loop_timer_fd_h(int fd, int events, void *arg)
 
 int loop_timer_arm(uint64_t now)
 {
+	const struct loop_timer *first = timer_first();
 	struct itimerspec its;
 	uint64_t due;
 
-	if (th.n == 0) {
+	if (!first) {
 		if (th.armed) {
 			memset(&its, 0, sizeof(its));
 			timerfd_settime(th.tfd, TFD_TIMER_ABSTIME, &its, NULL);
@@ -259,7 +360,7 @@ int loop_timer_arm(uint64_t now)
 		}
 		return -1;
 	}
-	due = th.a[0].due;
+	due = first->due;
 	if (due <= now)
 		return 0;
 	if (due == th.armed)
@@ -299,6 +400,10 @@ void loop_timer_close(void)
 	for (size_t i = 0; i < th.n; i++)
 		th.a[i].t->slot = 0;
 	th.n = 0;
+	for (size_t i = 0; i < LANES; i++) {
+		while (th.lanes[i].head)
+			lane_unlink(th.lanes[i].head);
+	}
 	if (th.tfd >= 0) {
 		loop_fd_close(th.tfd);
 		close(th.tfd);

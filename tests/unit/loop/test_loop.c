@@ -315,6 +315,79 @@ static void test_timer_million(void **state)
 	mts = NULL;
 }
 
+/* Lanes: 24 delays (more than the 16 lanes, so some go to the heap), 5
+ * timers each, started round-robin; every 7th cancelled, every 11th
+ * restarted with its delay (same cached ms: it moves behind its equals).
+ * They must fire by (delay, last start). */
+enum { LN_DELAYS = 24, LN_REPS = 5, LN_N = LN_DELAYS * LN_REPS };
+static struct {
+	struct loop_timer *t;
+	uint64_t delay, order; /* order: position of its last start */
+	bool cancelled, fired;
+} ln[LN_N];
+static size_t ln_last = SIZE_MAX, ln_bad, ln_fired;
+
+static void ln_h(void *arg)
+{
+	size_t i = (size_t)(uintptr_t)arg;
+
+	if (ln[i].cancelled || ln[i].fired)
+		ln_bad++;
+	if (ln_last != SIZE_MAX &&
+	    (ln[ln_last].delay > ln[i].delay ||
+	     (ln[ln_last].delay == ln[i].delay && ln[ln_last].order > ln[i].order)))
+		ln_bad++;
+	ln_last = i;
+	ln[i].fired = true;
+	ln_fired++;
+}
+
+static void test_timer_lanes(void **state)
+{
+	struct loop_timer *stop = loop_timer_alloc();
+	size_t order = 0, live = 0;
+
+	(void)state;
+	for (size_t r = 0; r < LN_REPS; r++) {
+		for (size_t d = 0; d < LN_DELAYS; d++) {
+			size_t i = r * LN_DELAYS + d;
+
+			ln[i].t = loop_timer_alloc();
+			assert_non_null(ln[i].t);
+			ln[i].delay = 5 + (d * 37) % LN_DELAYS;
+			ln[i].order = order++;
+			loop_timer_start(ln[i].t, ln[i].delay, ln_h, (void *)(uintptr_t)i);
+		}
+	}
+	for (size_t i = 0; i < LN_N; i += 7) {
+		loop_timer_cancel(ln[i].t);
+		ln[i].cancelled = true;
+	}
+	for (size_t i = 3; i < LN_N; i += 11) {
+		if (ln[i].cancelled)
+			continue;
+		ln[i].order = order++;
+		loop_timer_start(ln[i].t, ln[i].delay, ln_h, (void *)(uintptr_t)i);
+	}
+	for (size_t i = 0; i < LN_N; i++) {
+		live += !ln[i].cancelled;
+		assert_int_equal(loop_timer_pending(ln[i].t), !ln[i].cancelled);
+	}
+	assert_int_equal(loop_timer_count(), live + 1);
+	loop_timer_start(stop, 5 + LN_DELAYS + 5, stop_h, NULL);
+	assert_int_equal(loop_run(), 0);
+	assert_false(guard_fired);
+	assert_int_equal(ln_bad, 0);
+	assert_int_equal(ln_fired, live);
+	for (size_t i = 0; i < LN_N; i++) {
+		assert_int_equal(ln[i].fired, !ln[i].cancelled);
+		assert_int_equal(loop_timer_remaining(ln[i].t), 0);
+		loop_timer_free(ln[i].t);
+	}
+	loop_timer_free(stop);
+	assert_int_equal(loop_timer_count(), 1);
+}
+
 /* ---- file descriptors ---- */
 
 struct echo {
@@ -790,6 +863,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_timer_cancel_restart, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_timer_rearm_in_handler, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_timer_no_starvation, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_timer_lanes, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_timer_million, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_fd_read_write, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_fd_close_in_batch, setup, teardown),
