@@ -5,7 +5,16 @@
  * over a refcounted buffer), parses the headers a P-CSCF looks at, validates
  * it, and forwards it with a new Via, a removed Route and a new Record-Route.
  *
- * Usage: bench_sip_codec [iterations [register|invite]]   (default 200000, both)
+ * A third figure, "uas", is the registrar's side of the same REGISTER:
+ * decode, sip_msg_check as a UAS (RFC 3261 §8.2), then the 200 OK built from
+ * it (To tag, Contact, Path, Service-Route, P-Associated-URI).
+ *
+ * Each iteration writes its number into the user part (the IMSI) wherever it
+ * occurs, so that consecutive messages differ as they do on the wire and no
+ * per-thread parse memo (sip_scan.h) can carry a result from one iteration
+ * to the next.
+ *
+ * Usage: bench_sip_codec [iterations [register|invite|uas]]   (default 200000, all)
  *
  * Instructions per message (the machine is shared and noisy, so this is the
  * stable figure): run one message type under callgrind at two iteration
@@ -123,6 +132,69 @@ static void parse_all(const struct sip_msg *msg)
 	}
 }
 
+/* Offsets of the IMSI's last six digits in the message (setup, once). */
+#define BENCH_MAX_IMSI 8
+static const char bench_imsi[] = "001010123456789";
+static size_t imsi_off[BENCH_MAX_IMSI], imsi_n;
+
+static void imsi_find(const char *text, size_t len)
+{
+	const char *p = text, *e = text + len, *q;
+
+	imsi_n = 0;
+	while (imsi_n < BENCH_MAX_IMSI &&
+	       (q = memmem(p, (size_t)(e - p), bench_imsi, sizeof(bench_imsi) - 1))) {
+		imsi_off[imsi_n++] = (size_t)(q - text) + sizeof(bench_imsi) - 1 - 6;
+		p = q + 1;
+	}
+}
+
+static void imsi_set(char *mem, long iter)
+{
+	char d[6];
+	unsigned long v = (unsigned long)iter;
+
+	for (int i = 5; i >= 0; i--, v /= 10)
+		d[i] = (char)('0' + v % 10);
+	for (size_t k = 0; k < imsi_n; k++)
+		memcpy(mem + imsi_off[k], d, 6);
+}
+
+/* One iteration of "uas": what the registrar's side does with a REGISTER
+ * (decode, UAS check) and the 200 OK it sends back. */
+static size_t once_uas(const char *name, void *mem, size_t len, struct mbuf *mb)
+{
+	static const char *const sup[] = {"path", "sec-agree", "gruu", "outbound", NULL};
+	static const char hdrs[] =
+		"Contact: <sip:001010123456789@[2001:db8:0:1::5]:5062>;expires=600000;"
+		"+sip.instance=\"<urn:gsma:imei:35622110-123456-0>\"\r\n"
+		"Path: <sip:term@pcscf.ims.mnc001.mcc001.3gppnetwork.org;lr>\r\n"
+		"Service-Route: <sip:orig@scscf.ims.mnc001.mcc001.3gppnetwork.org;lr>\r\n"
+		"P-Associated-URI: <sip:001010123456789@ims.mnc001.mcc001.3gppnetwork.org>,"
+		" <tel:+15551234567>\r\n"
+		"Date: Mon, 23 Nov 2026 18:47:14 GMT\r\n";
+	struct sip_check_prm prm = {.supported = sup};
+	struct sip_resp_prm rp = {.scode = 200, .reason = PL("OK"), .to_tag = PL("a8f3c2d1"),
+				  .hdrs = PL(hdrs)};
+	struct sip_msg *msg;
+	struct sip_verdict v;
+	size_t out;
+
+	if (sip_msg_decode(&msg, mem, 0, len, NULL)) {
+		fprintf(stderr, "%s: decode failed\n", name);
+		exit(1);
+	}
+	sip_msg_check(msg, &prm, &v);
+	mbuf_clear(mb);
+	if (v.scode || sip_resp_build(mb, msg, &rp)) {
+		fprintf(stderr, "%s: check %u / response failed\n", name, v.scode);
+		exit(1);
+	}
+	out = mb->end;
+	mem_deref(msg);
+	return out;
+}
+
 /* One iteration: the work a P-CSCF does on a request it forwards. */
 static size_t once(const char *name, void *mem, size_t len, struct mbuf *mb)
 {
@@ -174,7 +246,9 @@ static int cmp_dbl(const void *a, const void *b)
  * jobs' turns too) over BENCH_ROUNDS rounds; the best round is the figure
  * least disturbed by them, the median shows the spread. */
 #define BENCH_ROUNDS 20
-static double run(const char *name, const char *text, size_t len, long iters)
+typedef size_t(once_fn)(const char *name, void *mem, size_t len, struct mbuf *mb);
+
+static double run(const char *name, const char *text, size_t len, long iters, once_fn *fn)
 {
 	void *mem = mem_zalloc(len, NULL);
 	double r[BENCH_ROUNDS];
@@ -185,14 +259,19 @@ static double run(const char *name, const char *text, size_t len, long iters)
 	if (!mem)
 		exit(1);
 	memcpy(mem, text, len);
+	imsi_find(text, len);
 	mbuf_init(&mb, 0);
-	for (long i = 0; i < per; i++) /* warm-up */
-		out = once(name, mem, len, &mb);
+	for (long i = 0; i < per; i++) { /* warm-up */
+		imsi_set(mem, i);
+		out = fn(name, mem, len, &mb);
+	}
 	for (int k = 0; k < BENCH_ROUNDS; k++) {
 		double t0 = cpu_ns();
 
-		for (long i = 0; i < per; i++)
-			out = once(name, mem, len, &mb);
+		for (long i = 0; i < per; i++) {
+			imsi_set(mem, i + per * (k + 1));
+			out = fn(name, mem, len, &mb);
+		}
 		r[k] = (cpu_ns() - t0) / (double)per;
 	}
 	qsort(r, BENCH_ROUNDS, sizeof(r[0]), cmp_dbl);
@@ -216,9 +295,11 @@ int main(int argc, char **argv)
 		     strlen(sdp), sdp);
 	if (n < 0 || (size_t)n >= sizeof(inv))
 		return 1;
-	if (strcmp(only, "invite") != 0)
-		run("REGISTER", reg, strlen(reg), iters);
-	if (strcmp(only, "register") != 0)
-		run("INVITE", inv, (size_t)n, iters);
+	if (!*only || strcmp(only, "register") == 0)
+		run("REGISTER", reg, strlen(reg), iters, once);
+	if (!*only || strcmp(only, "invite") == 0)
+		run("INVITE", inv, (size_t)n, iters, once);
+	if (!*only || strcmp(only, "uas") == 0)
+		run("UAS", reg, strlen(reg), iters, once_uas);
 	return 0;
 }

@@ -235,7 +235,6 @@ static int sip_addr_param_h(struct pl n, struct pl v, void *arg)
 int sip_addr_decode(struct sip_addr *addr, struct pl val)
 {
 	struct sip_scan s;
-	struct sip_uri uri;
 	int err;
 
 	if (!addr)
@@ -270,7 +269,7 @@ int sip_addr_decode(struct sip_addr *addr, struct pl val)
 	} else {
 		return err;
 	}
-	err = sip_uri_decode(&uri, addr->uri);
+	err = sip_uri_check(addr->uri);
 	if (err)
 		return err;
 	err = sip_scan_params_each(&s, &addr->params, sip_addr_param_h, addr);

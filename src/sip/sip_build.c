@@ -72,97 +72,152 @@ int sip_req_build(struct mbuf *mb, const struct sip_req_prm *prm)
 	return err ? err : sip_tail_write(mb, prm->ctype, prm->body);
 }
 
-/* Writes every distinct source line of header id as received. */
-static int sip_lines_copy(struct mbuf *mb, const struct sip_msg *msg, enum sip_hdr_id id)
+/* Whether the response's To gets prm->to_tag added. */
+static bool sip_to_tag_add(const struct sip_hdr *to, const struct sip_resp_prm *prm)
 {
+	struct sip_addr a;
+
+	return to && prm->scode != 100 && pl_isset(prm->to_tag) &&
+	       sip_addr_decode(&a, to->val) == 0 && !a.tag.l;
+}
+
+/* A writer into room already reserved in an mbuf: plain memcpy, no call
+ * and no bound check per piece (the size was counted first). */
+struct sip_wr {
+	char *p;
+};
+
+static inline void sip_wr_put(struct sip_wr *w, const void *data, size_t len)
+{
+	if (len)
+		memcpy(w->p, data, len);
+	w->p += len;
+}
+
+static inline void sip_wr_pl(struct sip_wr *w, struct pl pl)
+{
+	sip_wr_put(w, pl.p, pl.l);
+}
+
+/* Decimal digits of v. */
+static inline void sip_wr_uint(struct sip_wr *w, size_t v)
+{
+	char d[20];
+	size_t n = sizeof(d);
+
+	do {
+		d[--n] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v && n);
+	sip_wr_put(w, d + n, sizeof(d) - n);
+}
+
+/* Bytes of the distinct source lines of header id (the first entry's line
+ * replaced when top is set: Via), written when w is set, counted always. */
+static size_t sip_lines_put(struct sip_wr *w, const struct sip_msg *req, enum sip_hdr_id id,
+			    struct pl top)
+{
+	size_t n = 0;
 	int last = -1;
 
-	for (const struct sip_hdr *h = sip_msg_hdr(msg, id); h;
-	     h = sip_msg_hdr_next(msg, h)) {
-		int err;
-
-		if (h->line_no == last)
-			continue;
-		last = h->line_no;
-		err = mbuf_write_pl(mb, h->line);
-		if (err)
-			return err;
-	}
-	return 0;
-}
-
-/* The Via lines with the first entry's value replaced by top. */
-static int sip_via_copy(struct mbuf *mb, const struct sip_msg *req, struct pl top)
-{
-	const struct sip_hdr *h = sip_msg_hdr(req, SIP_HDR_VIA);
-	const char *le;
-	int last;
-	int err;
-
-	if (!top.l || !h)
-		return sip_lines_copy(mb, req, SIP_HDR_VIA);
-	le = h->line.p + h->line.l;
-	err = mbuf_write(mb, h->line.p, (size_t)(h->val.p - h->line.p));
-	err = err ? err : mbuf_write_pl(mb, top);
-	err = err ? err
-		  : mbuf_write(mb, h->val.p + h->val.l,
-			       (size_t)(le - (h->val.p + h->val.l)));
-	last = h->line_no;
-	for (h = sip_msg_hdr_next(req, h); h && !err; h = sip_msg_hdr_next(req, h)) {
-		if (h->line_no == last)
-			continue;
-		last = h->line_no;
-		err = mbuf_write_pl(mb, h->line);
-	}
-	return err;
-}
-
-static int sip_to_copy(struct mbuf *mb, const struct sip_msg *req,
-		       const struct sip_resp_prm *prm)
-{
-	const struct sip_hdr *to = sip_msg_hdr(req, SIP_HDR_TO);
-	struct sip_addr a;
-	int err;
-
-	if (!to)
+	if (req->first[id] < 0)
 		return 0;
-	if (prm->scode == 100 || !pl_isset(prm->to_tag) || sip_addr_decode(&a, to->val) ||
-	    a.tag.l)
-		return mbuf_write_pl(mb, to->line);
-	err = mbuf_write(mb, "To: ", 4);
-	err = err ? err : mbuf_write_pl(mb, to->val);
-	err = err ? err : mbuf_write(mb, ";tag=", 5);
-	err = err ? err : mbuf_write_pl(mb, prm->to_tag);
-	return err ? err : mbuf_write(mb, "\r\n", 2);
+	for (const struct sip_hdr *h = &req->hdrv[req->first[id]];;
+	     h = &req->hdrv[h->next]) {
+		if (h->line_no != last) {
+			last = h->line_no;
+			if (pl_isset(top) && n == 0) {
+				/* the line up to the value, top, the rest of the line */
+				size_t pre = (size_t)(h->val.p - h->line.p);
+				const char *ve = h->val.p + h->val.l;
+				size_t post = (size_t)(h->line.p + h->line.l - ve);
+
+				if (w) {
+					sip_wr_put(w, h->line.p, pre);
+					sip_wr_pl(w, top);
+					sip_wr_put(w, ve, post);
+				}
+				n += pre + top.l + post;
+			} else {
+				if (w)
+					sip_wr_pl(w, h->line);
+				n += h->line.l;
+			}
+		}
+		if (h->next < 0)
+			break;
+	}
+	return n;
 }
 
 int sip_resp_build(struct mbuf *mb, const struct sip_msg *req,
 		   const struct sip_resp_prm *prm)
 {
+	const struct sip_hdr *to;
+	struct pl vtop = PL_INIT, none = PL_INIT;
+	bool tag, ctype;
+	struct sip_wr w;
+	size_t n;
 	int err;
 
 	if (!mb || !req || !prm || !req->req || prm->scode < 100 || prm->scode > 699)
 		return EINVAL;
-	/* One reservation for the usual size: the copied headers, the extra
-	 * ones, the body and room for the status line, To tag and length. */
-	err = mbuf_reserve(mb, req->hdrs.l + prm->hdrs.l + prm->body.l + prm->reason.l +
-				   prm->to_tag.l + prm->ctype.l + prm->via_top.l + 96);
-	err = err ? err : mbuf_write(mb, "SIP/2.0 ", 8);
-	err = err ? err : sip_uint_write(mb, prm->scode);
-	err = err ? err : mbuf_write(mb, " ", 1);
-	err = err ? err : mbuf_write_pl(mb, prm->reason);
-	err = err ? err : mbuf_write(mb, "\r\n", 2);
-	err = err ? err : sip_via_copy(mb, req, prm->via_top);
-	err = err ? err : sip_lines_copy(mb, req, SIP_HDR_FROM);
-	err = err ? err : sip_to_copy(mb, req, prm);
-	err = err ? err : sip_lines_copy(mb, req, SIP_HDR_CALL_ID);
-	err = err ? err : sip_lines_copy(mb, req, SIP_HDR_CSEQ);
+	to = sip_msg_hdr(req, SIP_HDR_TO);
+	tag = sip_to_tag_add(to, prm);
+	ctype = prm->body.l && pl_isset(prm->ctype);
+	if (prm->via_top.l)
+		vtop = prm->via_top;
+	/* the exact size first, then one reservation and plain copies */
+	n = 8 + 3 + 1 + prm->reason.l + 2;
+	n += sip_lines_put(NULL, req, SIP_HDR_VIA, vtop);
+	n += sip_lines_put(NULL, req, SIP_HDR_FROM, none);
+	if (to)
+		n += tag ? 4 + to->val.l + 5 + prm->to_tag.l + 2 : to->line.l;
+	n += sip_lines_put(NULL, req, SIP_HDR_CALL_ID, none);
+	n += sip_lines_put(NULL, req, SIP_HDR_CSEQ, none);
+	if (prm->scode == 100)
+		n += sip_lines_put(NULL, req, SIP_HDR_TIMESTAMP, none);
+	n += prm->hdrs.l;
+	if (ctype)
+		n += 14 + prm->ctype.l + 2;
+	n += 16 + 20 + 4 + prm->body.l; /* Content-Length: up to 20 digits */
+	err = mbuf_reserve(mb, n);
+	if (err)
+		return err;
+	w.p = (char *)mb->buf + mb->end;
+	sip_wr_put(&w, "SIP/2.0 ", 8);
+	sip_wr_uint(&w, prm->scode);
+	sip_wr_put(&w, " ", 1);
+	sip_wr_pl(&w, prm->reason);
+	sip_wr_put(&w, "\r\n", 2);
+	sip_lines_put(&w, req, SIP_HDR_VIA, vtop);
+	sip_lines_put(&w, req, SIP_HDR_FROM, none);
+	if (to && tag) {
+		sip_wr_put(&w, "To: ", 4);
+		sip_wr_pl(&w, to->val);
+		sip_wr_put(&w, ";tag=", 5);
+		sip_wr_pl(&w, prm->to_tag);
+		sip_wr_put(&w, "\r\n", 2);
+	} else if (to) {
+		sip_wr_pl(&w, to->line);
+	}
+	sip_lines_put(&w, req, SIP_HDR_CALL_ID, none);
+	sip_lines_put(&w, req, SIP_HDR_CSEQ, none);
 	/* RFC 3261 §8.2.6.1: a 100 carries the request's Timestamp */
-	if (!err && prm->scode == 100)
-		err = sip_lines_copy(mb, req, SIP_HDR_TIMESTAMP);
-	if (!err && prm->hdrs.l)
-		err = mbuf_write_pl(mb, prm->hdrs);
-	return err ? err : sip_tail_write(mb, prm->ctype, prm->body);
+	if (prm->scode == 100)
+		sip_lines_put(&w, req, SIP_HDR_TIMESTAMP, none);
+	sip_wr_pl(&w, prm->hdrs);
+	if (ctype) {
+		sip_wr_put(&w, "Content-Type: ", 14);
+		sip_wr_pl(&w, prm->ctype);
+		sip_wr_put(&w, "\r\n", 2);
+	}
+	sip_wr_put(&w, "Content-Length: ", 16);
+	sip_wr_uint(&w, prm->body.l);
+	sip_wr_put(&w, "\r\n\r\n", 4);
+	sip_wr_pl(&w, prm->body);
+	mb->end = (size_t)((uint8_t *)w.p - mb->buf);
+	return 0;
 }
 
 /* Which entries the edits name, as bitmaps over entry indexes, so that the

@@ -9,6 +9,18 @@
 #include "sip/sip_hdr.h"
 #include "sip/sip_scan.h"
 
+/* sip_msg_hdr() and sip_msg_hdr_next() for a known id, inline: the chain
+ * of a known id holds that id only. */
+static inline const struct sip_hdr *chk_first(const struct sip_msg *msg, enum sip_hdr_id id)
+{
+	return msg->first[id] < 0 ? NULL : &msg->hdrv[msg->first[id]];
+}
+
+static inline const struct sip_hdr *chk_next(const struct sip_msg *msg, const struct sip_hdr *h)
+{
+	return h->next < 0 ? NULL : &msg->hdrv[h->next];
+}
+
 static bool sip_fault(struct sip_verdict *v, uint16_t scode, const char *reason)
 {
 	v->scode = scode;
@@ -34,7 +46,7 @@ static bool sip_check_single(const struct sip_msg *msg, struct sip_verdict *v)
 	};
 
 	for (size_t i = 0; i < sizeof(once) / sizeof(once[0]); i++) {
-		if (sip_msg_hdr_count(msg, once[i].id) > 1)
+		if (msg->count[once[i].id] > 1)
 			return sip_fault(v, 400, once[i].reason);
 	}
 	return false;
@@ -45,10 +57,10 @@ static bool sip_check_addrs(const struct sip_msg *msg, enum sip_hdr_id id,
 {
 	struct sip_addr a;
 
-	for (const struct sip_hdr *h = sip_msg_hdr(msg, id); h; h = sip_msg_hdr_next(msg, h)) {
+	for (const struct sip_hdr *h = chk_first(msg, id); h; h = chk_next(msg, h)) {
 		if (sip_addr_decode(&a, h->val))
 			return sip_fault(v, 400, reason);
-		if (a.star && (id != SIP_HDR_CONTACT || sip_msg_hdr_count(msg, id) > 1))
+		if (a.star && (id != SIP_HDR_CONTACT || msg->count[id] > 1))
 			return sip_fault(v, 400, reason);
 	}
 	return false;
@@ -63,13 +75,13 @@ static bool sip_check_syntax(const struct sip_msg *msg, struct sip_verdict *v)
 	struct sip_ctype ct;
 	uint32_t u;
 
-	if (sip_callid_decode(sip_msg_hdr(msg, SIP_HDR_CALL_ID)->val, &callid))
+	if (sip_callid_decode(chk_first(msg, SIP_HDR_CALL_ID)->val, &callid))
 		return sip_fault(v, 400, "Bad Call-ID");
-	if (sip_cseq_decode(&cseq, sip_msg_hdr(msg, SIP_HDR_CSEQ)->val))
+	if (sip_cseq_decode(&cseq, chk_first(msg, SIP_HDR_CSEQ)->val))
 		return sip_fault(v, 400, "Bad CSeq");
 	if (msg->req && !pl_eq(cseq.method, msg->method))
 		return sip_fault(v, 400, "CSeq method mismatch");
-	for (h = sip_msg_hdr(msg, SIP_HDR_VIA); h; h = sip_msg_hdr_next(msg, h)) {
+	for (h = chk_first(msg, SIP_HDR_VIA); h; h = chk_next(msg, h)) {
 		if (sip_via_decode(&via, h->val))
 			return sip_fault(v, 400, "Bad Via");
 	}
@@ -79,15 +91,15 @@ static bool sip_check_syntax(const struct sip_msg *msg, struct sip_verdict *v)
 	    sip_check_addrs(msg, SIP_HDR_ROUTE, "Bad Route", v) ||
 	    sip_check_addrs(msg, SIP_HDR_RECORD_ROUTE, "Bad Record-Route", v))
 		return true;
-	h = sip_msg_hdr(msg, SIP_HDR_MAX_FORWARDS);
+	h = chk_first(msg, SIP_HDR_MAX_FORWARDS);
 	if (h && sip_uint_decode(h->val, 255, &u))
 		return sip_fault(v, 400, "Bad Max-Forwards");
 	if (msg->clen_err)
 		return sip_fault(v, 400, "Bad Content-Length");
-	h = sip_msg_hdr(msg, SIP_HDR_CONTENT_TYPE);
+	h = chk_first(msg, SIP_HDR_CONTENT_TYPE);
 	if (h && sip_ctype_decode(&ct, h->val))
 		return sip_fault(v, 400, "Bad Content-Type");
-	h = sip_msg_hdr(msg, SIP_HDR_EXPIRES);
+	h = chk_first(msg, SIP_HDR_EXPIRES);
 	if (h && sip_delta_decode(h->val, &u))
 		return sip_fault(v, 400, "Bad Expires");
 	return false;
@@ -110,7 +122,7 @@ static bool sip_check_require(const struct sip_msg *msg, const struct sip_check_
 	/* RFC 3261 §8.2.2.3: not for CANCEL or ACK */
 	if (msg->meth == SIP_METHOD_ACK || msg->meth == SIP_METHOD_CANCEL)
 		return false;
-	for (const struct sip_hdr *h = sip_msg_hdr(msg, id); h; h = sip_msg_hdr_next(msg, h)) {
+	for (const struct sip_hdr *h = chk_first(msg, id); h; h = chk_next(msg, h)) {
 		struct pl tag;
 
 		if (sip_token_decode(h->val, &tag))
@@ -174,15 +186,15 @@ static bool sip_check_ruri(const struct sip_msg *msg, struct sip_verdict *v)
 
 static bool sip_check_present(const struct sip_msg *msg, struct sip_verdict *v)
 {
-	if (!sip_msg_hdr(msg, SIP_HDR_VIA))
+	if (!chk_first(msg, SIP_HDR_VIA))
 		return sip_fault(v, 400, "Missing Via");
-	if (!sip_msg_hdr(msg, SIP_HDR_CALL_ID))
+	if (!chk_first(msg, SIP_HDR_CALL_ID))
 		return sip_fault(v, 400, "Missing Call-ID");
-	if (!sip_msg_hdr(msg, SIP_HDR_CSEQ))
+	if (!chk_first(msg, SIP_HDR_CSEQ))
 		return sip_fault(v, 400, "Missing CSeq");
-	if (!sip_msg_hdr(msg, SIP_HDR_FROM))
+	if (!chk_first(msg, SIP_HDR_FROM))
 		return sip_fault(v, 400, "Missing From");
-	if (!sip_msg_hdr(msg, SIP_HDR_TO))
+	if (!chk_first(msg, SIP_HDR_TO))
 		return sip_fault(v, 400, "Missing To");
 	return false;
 }
@@ -218,7 +230,7 @@ void sip_msg_check(const struct sip_msg *msg, const struct sip_check_prm *prm,
 		goto out;
 	if (sip_check_ruri(msg, v) || sip_check_require(msg, prm, v))
 		goto out;
-	mf = sip_msg_hdr(msg, SIP_HDR_MAX_FORWARDS);
+	mf = chk_first(msg, SIP_HDR_MAX_FORWARDS);
 	if (prm->proxy && mf && sip_uint_decode(mf->val, 255, &hops) == 0 && hops == 0) {
 		sip_fault(v, 483, "Too Many Hops");
 		goto out;

@@ -10,7 +10,8 @@
 #include "sip/sip_scan.h"
 
 struct sip_hdr_def {
-	const char *name;
+	/* zero-padded, so that 8-byte loads of any part stay inside */
+	char name[32];
 	size_t len;
 	enum sip_hdr_id id;
 	bool list;
@@ -275,85 +276,93 @@ static inline uint64_t sip_ld64le(const char *p)
 	return x;
 }
 
-/* Slot of a name of l >= 2 bytes at p; bytes up to e may be read. */
-static unsigned sip_hdr_hash(const char *p, size_t l, const char *e)
-{
-	const uint64_t fold = 0x2020202020202020ull;
-	uint64_t k1, k2 = 0;
+/* A name's hash inputs: its first and last eight bytes case folded (k2 is
+ * 0 below eight bytes; k1 then holds the name alone), and its slot. */
+struct sip_hdr_key {
+	uint64_t k1, k2;
+	unsigned slot;
+};
 
+#define SIP_HDR_FOLD 0x2020202020202020ull
+
+/* Key of a name of l >= 2 bytes at p; bytes up to e may be read. */
+static inline void sip_hdr_key_get(const char *p, size_t l, const char *e,
+				   struct sip_hdr_key *k)
+{
+	uint64_t k2r = 0;
+
+	k->k2 = 0;
 	if (l >= 8) {
-		k1 = sip_ld64le(p) | fold;
-		k2 = sip_ld64le(p + l - 8) | fold;
-		k2 = k2 << 17 | k2 >> 47;
+		k->k1 = sip_ld64le(p) | SIP_HDR_FOLD;
+		k->k2 = sip_ld64le(p + l - 8) | SIP_HDR_FOLD;
+		k2r = k->k2 << 17 | k->k2 >> 47;
 	} else {
 		if (e - p >= 8) {
-			k1 = sip_ld64le(p);
+			k->k1 = sip_ld64le(p);
 		} else {
 			char b[8] = {0};
 
 			memcpy(b, p, l);
-			k1 = sip_ld64le(b);
+			k->k1 = sip_ld64le(b);
 		}
-		k1 = (k1 | fold) & (((uint64_t)1 << (8 * l)) - 1);
+		k->k1 = (k->k1 | SIP_HDR_FOLD) & (((uint64_t)1 << (8 * l)) - 1);
 	}
-	return (unsigned)(((k1 ^ k2 ^ l) * SIP_HDR_HASH_K) >> 56);
+	k->slot = (unsigned)(((k->k1 ^ k2r ^ l) * SIP_HDR_HASH_K) >> 56);
 }
 
-/* name with its slot h: the header id, SIP_HDR_OTHER if unknown. The name
- * must be a token, or hold no CR (the only byte |0x20 would confuse with a
- * byte of a known name, '-'). */
-static enum sip_hdr_id sip_hdr_id_hashed(struct pl name, unsigned h)
+/* The id of a name of two or more bytes with key k, SIP_HDR_OTHER if
+ * unknown. Folding with |0x20 is exact on tokens: no token byte but the
+ * other case of a letter folds onto a byte of a known name (outside tokens
+ * only CR does: it folds onto '-'). The key covers
+ * the first and last eight bytes: only names over 16 bytes compare more. */
+static enum sip_hdr_id sip_hdr_id_keyed(struct pl name, const struct sip_hdr_key *k)
 {
 	const struct sip_hdr_def *d;
-	unsigned i;
-	size_t k = 0;
+	unsigned i = sip_hdr_slot[k->slot & 0xff];
 
-	if (name.l == 1) {
-		unsigned c = sip_lc(name.p[0]);
-
-		if (c >= 'a' && c <= 'z')
-			return sip_hdr_compact[c - 'a'];
-		return SIP_HDR_OTHER;
-	}
-	i = sip_hdr_slot[h & 0xff];
 	if (!i)
 		return SIP_HDR_OTHER;
 	d = &sip_hdr_defs[i - 1];
 	if (d->len != name.l)
 		return SIP_HDR_OTHER;
-	/* eight bytes at a time, the last eight overlapping; short names
-	 * byte by byte (the static names may not be read past their end) */
-	if (name.l >= 8) {
-		for (;; k += 8) {
-			uint64_t a, b;
+	if (name.l < 8) {
+		uint64_t mask = ((uint64_t)1 << (8 * name.l)) - 1;
 
-			if (k + 8 > name.l)
-				k = name.l - 8;
-			memcpy(&a, name.p + k, 8);
-			memcpy(&b, d->name + k, 8);
-			if ((a | 0x2020202020202020ull) != (b | 0x2020202020202020ull))
-				return SIP_HDR_OTHER;
-			if (k + 8 == name.l)
-				return d->id;
-		}
+		return ((sip_ld64le(d->name) | SIP_HDR_FOLD) & mask) == k->k1 ? d->id
+									: SIP_HDR_OTHER;
 	}
-	for (; k < name.l; k++) {
-		if ((name.p[k] | 0x20) != (d->name[k] | 0x20))
+	if ((sip_ld64le(d->name) | SIP_HDR_FOLD) != k->k1 ||
+	    (sip_ld64le(d->name + name.l - 8) | SIP_HDR_FOLD) != k->k2)
+		return SIP_HDR_OTHER;
+	for (size_t off = 8; off + 8 < name.l; off += 8) {
+		if ((sip_ld64le(name.p + off) | SIP_HDR_FOLD) !=
+		    (sip_ld64le(d->name + off) | SIP_HDR_FOLD))
 			return SIP_HDR_OTHER;
 	}
 	return d->id;
 }
 
+/* A compact (one-letter) name. */
+static inline enum sip_hdr_id sip_hdr_id_compact(char c)
+{
+	unsigned u = sip_lc(c);
+
+	return u >= 'a' && u <= 'z' ? sip_hdr_compact[u - 'a'] : SIP_HDR_OTHER;
+}
+
 enum sip_hdr_id sip_hdr_id_from_name(struct pl name)
 {
+	struct sip_hdr_key k;
+
 	/* every known name is a token */
 	for (size_t i = 0; i < name.l; i++) {
 		if (!sip_c_is(name.p[i], SIP_C_TOKEN))
 			return SIP_HDR_OTHER;
 	}
 	if (name.l < 2)
-		return sip_hdr_id_hashed(name, 0);
-	return sip_hdr_id_hashed(name, sip_hdr_hash(name.p, name.l, name.p + name.l));
+		return name.l ? sip_hdr_id_compact(name.p[0]) : SIP_HDR_OTHER;
+	sip_hdr_key_get(name.p, name.l, name.p + name.l, &k);
+	return sip_hdr_id_keyed(name, &k);
 }
 
 const char *sip_hdr_name(enum sip_hdr_id id)
@@ -387,17 +396,31 @@ static const uint8_t sip_method_lens[] = {
 	[SIP_METHOD_SUBSCRIBE] = 9, [SIP_METHOD_UPDATE] = 6,
 };
 
-/* Methods are case-sensitive (RFC 3261 §7.1). */
+/* Methods are case-sensitive (RFC 3261 §7.1). The candidate is picked by
+ * length and first byte, then compared whole. */
 enum sip_method sip_method_from_pl(struct pl m)
 {
+	enum sip_method c = SIP_METHOD_OTHER;
+
 	if (!m.p || m.l < 3 || m.l > 9)
 		return SIP_METHOD_OTHER;
-	for (size_t i = 1; i < sizeof(sip_method_lens); i++) {
-		if (sip_method_lens[i] == m.l && m.p[0] == sip_method_names[i][0] &&
-		    memcmp(m.p, sip_method_names[i], m.l) == 0)
-			return (enum sip_method)i;
+	switch (m.p[0]) {
+	case 'A': c = SIP_METHOD_ACK; break;
+	case 'B': c = SIP_METHOD_BYE; break;
+	case 'C': c = SIP_METHOD_CANCEL; break;
+	case 'I': c = m.l == 4 ? SIP_METHOD_INFO : SIP_METHOD_INVITE; break;
+	case 'M': c = SIP_METHOD_MESSAGE; break;
+	case 'N': c = SIP_METHOD_NOTIFY; break;
+	case 'O': c = SIP_METHOD_OPTIONS; break;
+	case 'P': c = m.l == 5 ? SIP_METHOD_PRACK : SIP_METHOD_PUBLISH; break;
+	case 'R': c = m.l == 5 ? SIP_METHOD_REFER : SIP_METHOD_REGISTER; break;
+	case 'S': c = SIP_METHOD_SUBSCRIBE; break;
+	case 'U': c = SIP_METHOD_UPDATE; break;
+	default: return SIP_METHOD_OTHER;
 	}
-	return SIP_METHOD_OTHER;
+	if (sip_method_lens[c] != m.l || memcmp(m.p, sip_method_names[c], m.l) != 0)
+		return SIP_METHOD_OTHER;
+	return c;
 }
 
 const char *sip_method_name(enum sip_method m)
@@ -416,13 +439,20 @@ static void sip_msg_destroy(void *data)
 	mem_deref(msg->mem);
 }
 
+/* Starts with "SIP/", the letters in any case (no locale, no call). */
+static inline bool sip_is_sip_slash(const char *p, size_t l)
+{
+	return l >= 4 && (p[0] | 0x20) == 's' && (p[1] | 0x20) == 'i' &&
+	       (p[2] | 0x20) == 'p' && p[3] == '/';
+}
+
 /* SIP-Version = "SIP" "/" 1*DIGIT "." 1*DIGIT, at most 3 digits each. */
 static int sip_ver_parse(struct sip_msg *msg, struct pl v)
 {
 	size_t i = 4;
 	unsigned n[2] = {0, 0};
 
-	if (v.l < 7 || strncasecmp(v.p, "SIP/", 4) != 0)
+	if (v.l < 7 || !sip_is_sip_slash(v.p, v.l))
 		return EBADMSG;
 	for (int k = 0; k < 2; k++) {
 		size_t d0 = i;
@@ -552,7 +582,7 @@ static int sip_start_parse(struct sip_msg *msg, const char **pp, const char *e)
 	line = (struct pl){p, (size_t)(q - p)};
 	msg->start = line;
 	*pp = q + 2;
-	if (line.l >= 4 && strncasecmp(line.p, "SIP/", 4) == 0)
+	if (sip_is_sip_slash(line.p, line.l))
 		return sip_start_resp(msg, line);
 	return sip_start_req(msg, line);
 }
@@ -614,33 +644,63 @@ static inline int sip_hdr_push(struct sip_dec *d, struct sip_hdr *h)
 	return 0;
 }
 
-/* Splits a list header value on commas outside quotes and <>. Most values
- * hold no comma (one entry) or no quote and no '<' (split at every comma):
- * memchr answers those; the byte loop runs only for values that need it. */
-static int sip_hdr_split(struct sip_dec *d, struct sip_hdr *h, struct pl val)
+/* First ',', '"' or '<' in [p, e), or e. 16 bytes per step with SSE2;
+ * bytes up to lim (>= e, inside the message) may be read, so a short value
+ * is one masked step too. */
+static inline const char *sip_find_split(const char *p, const char *e, const char *lim)
 {
-	const char *p = val.p, *e = val.p + val.l, *s = p;
+#if defined(__SSE2__)
+	const __m128i cm = _mm_set1_epi8(','), dq = _mm_set1_epi8('"'),
+		      la = _mm_set1_epi8('<');
+
+	for (; p < e && lim - p >= 16; p += 16) {
+		__m128i x = _mm_loadu_si128((const __m128i *)(const void *)p);
+		unsigned m = (unsigned)_mm_movemask_epi8(_mm_or_si128(
+		    _mm_cmpeq_epi8(x, cm), _mm_or_si128(_mm_cmpeq_epi8(x, dq),
+							_mm_cmpeq_epi8(x, la))));
+
+		if (e - p < 16)
+			m &= (1u << (e - p)) - 1;
+		if (m)
+			return p + __builtin_ctz(m);
+	}
+#endif
+	for (; p < e; p++) {
+		if (*p == ',' || *p == '"' || *p == '<')
+			return p;
+	}
+	return e;
+}
+
+/* Splits a list header value on commas outside quotes and <>. Commas met
+ * before any '"' or '<' split directly (one vector search per entry); from
+ * the entry holding the first '"' or '<' on, a byte loop tracks quotes and
+ * brackets. Entries start outside both, so the loop may start there. */
+static int sip_hdr_split(struct sip_dec *d, struct sip_hdr *h, struct pl val,
+			 const char *lim)
+{
+	const char *p, *e = val.p + val.l, *s = val.p;
 	bool inq = false, ina = false;
 	int err;
 
-	if (!memchr(p, ',', val.l)) {
-		h->val = sip_pl_trim(val);
-		return sip_hdr_push(d, h);
-	}
-	if (!memchr(p, '"', val.l) && !memchr(p, '<', val.l)) {
-		const char *c;
+	for (;;) {
+		const char *c = sip_find_split(s, e, lim);
 
-		while ((c = memchr(s, ',', (size_t)(e - s))) != NULL) {
-			h->val = sip_pl_trim((struct pl){s, (size_t)(c - s)});
-			err = sip_hdr_push(d, h);
-			if (err)
-				return err;
-			s = c + 1;
+		/* the end, or a '"' or '<' with no comma after it: the rest is
+		 * one entry */
+		if (c == e || (*c != ',' && !memchr(c, ',', (size_t)(e - c)))) {
+			h->val = sip_pl_trim((struct pl){s, (size_t)(e - s)});
+			return sip_hdr_push(d, h);
 		}
-		h->val = sip_pl_trim((struct pl){s, (size_t)(e - s)});
-		return sip_hdr_push(d, h);
+		if (*c != ',')
+			break;
+		h->val = sip_pl_trim((struct pl){s, (size_t)(c - s)});
+		err = sip_hdr_push(d, h);
+		if (err)
+			return err;
+		s = c + 1;
 	}
-	for (; p < e; p++) {
+	for (p = s; p < e; p++) {
 		if (!sip_c2_is(*p, SIP_C2_SPLIT))
 			continue;
 		if (inq) {
@@ -669,13 +729,16 @@ static int sip_hdr_split(struct sip_dec *d, struct sip_hdr *h, struct pl val)
 }
 
 /* The name of the header line at p: up to the colon, white space before
- * it dropped. A known name is found by its hash without a pass over its
- * bytes (its match proves it a token); anything else is checked to be a
- * token. *colon is NULL when the line has no valid name. */
+ * it dropped. A known name is found by its key without a pass over its
+ * bytes (its match proves it a token: the key's |0x20 folding could only
+ * confuse a CR with '-', and the line-end search starting at p reports a
+ * bare CR first); anything else is checked to be a token. *colon is NULL
+ * when the line has no valid name. */
 static struct pl sip_hdr_name_find(const char *p, const char *e, enum sip_hdr_id *id,
 				   const char **colon)
 {
 	const char *c = memchr(p, ':', (size_t)(e - p)), *ne;
+	struct sip_hdr_key k;
 	struct pl name;
 
 	*colon = NULL;
@@ -688,7 +751,12 @@ static struct pl sip_hdr_name_find(const char *p, const char *e, enum sip_hdr_id
 	name = (struct pl){p, (size_t)(ne - p)};
 	if (!name.l)
 		return name;
-	*id = sip_hdr_id_hashed(name, name.l < 2 ? 0 : sip_hdr_hash(p, name.l, e));
+	if (name.l == 1) {
+		*id = sip_hdr_id_compact(name.p[0]);
+	} else {
+		sip_hdr_key_get(p, name.l, e, &k);
+		*id = sip_hdr_id_keyed(name, &k);
+	}
 	if (*id == SIP_HDR_OTHER) {
 		for (size_t i = 0; i < name.l; i++) {
 			if (!sip_c_is(name.p[i], SIP_C_TOKEN))
@@ -721,8 +789,8 @@ static int sip_hdr_line(struct sip_dec *d, const char *p, const char *e, const c
 	h.line = (struct pl){p, (size_t)(crlf + 2 - p)};
 	h.line_no = msg->nlines++;
 	*next = crlf + 2;
-	if (sip_hdr_is_list(h.id))
-		return sip_hdr_split(d, &h, (struct pl){q, (size_t)(crlf - q)});
+	if (sip_hdr_list[h.id])
+		return sip_hdr_split(d, &h, (struct pl){q, (size_t)(crlf - q)}, e);
 	h.val = sip_pl_trim((struct pl){q, (size_t)(crlf - q)});
 	return sip_hdr_push(d, &h);
 }

@@ -119,7 +119,7 @@ static inline const char *sip_skip_ws(const char *p, const char *e)
 
 /* One parameter at p (the cursor, before any SWS): *pp moves past it.
  * Local pointers only, so that the loops run in registers. */
-static inline int sip_param_at(const char **pp, const char *e, struct pl *name,
+static inline __attribute__((always_inline)) int sip_param_at(const char **pp, const char *e, struct pl *name,
 			       struct pl *val)
 {
 	const char *p = sip_skip_ws(*pp, e), *q;

@@ -249,6 +249,13 @@ int sip_scan_params_each(struct sip_scan *s, struct pl *out, sip_param_h *h, voi
 /* A header value that must be empty from here on (SWS only). */
 int sip_scan_done(struct sip_scan *s);
 
+/* sip_uri_decode() as a yes/no answer, for the parsers that only need to
+ * know that a URI is well formed (addresses). The last few URIs accepted are
+ * remembered per thread by their bytes (sip_uri.c): the same text always
+ * gives the same answer, so a From and a To with one URI, or a To checked by
+ * sip_msg_check() and again by the response builder, are checked once. */
+int sip_uri_check(struct pl pl);
+
 /* qvalue (RFC 3261 §25.1) in thousandths. */
 int sip_qvalue(struct pl v, uint16_t *q1000);
 

@@ -427,6 +427,40 @@ int sip_uri_decode(struct sip_uri *uri, struct pl pl)
 	return 0;
 }
 
+/* URIs that sip_uri_decode() accepted, by their bytes: a hit is the same
+ * text, hence the same answer. Per thread, a fixed few slots replaced in
+ * turn; longer URIs are not remembered. */
+#define SIP_URI_MEMO_SLOTS 4
+#define SIP_URI_MEMO_MAX 128
+struct sip_uri_memo {
+	uint8_t len[SIP_URI_MEMO_SLOTS]; /* 0: empty slot */
+	uint8_t next;
+	char text[SIP_URI_MEMO_SLOTS][SIP_URI_MEMO_MAX];
+};
+static _Thread_local struct sip_uri_memo sip_uri_memo;
+
+int sip_uri_check(struct pl pl)
+{
+	struct sip_uri_memo *m = &sip_uri_memo;
+	struct sip_uri uri;
+	unsigned k;
+	int err;
+
+	if (pl.l && pl.l <= SIP_URI_MEMO_MAX) {
+		for (k = 0; k < SIP_URI_MEMO_SLOTS; k++) {
+			if (m->len[k] == pl.l && memcmp(m->text[k], pl.p, pl.l) == 0)
+				return 0;
+		}
+	}
+	err = sip_uri_decode(&uri, pl);
+	if (err || !pl.l || pl.l > SIP_URI_MEMO_MAX)
+		return err;
+	k = m->next++ % SIP_URI_MEMO_SLOTS;
+	memcpy(m->text[k], pl.p, pl.l);
+	m->len[k] = (uint8_t)pl.l;
+	return 0;
+}
+
 bool sip_uri_param_next(struct pl *it, char sep, struct pl *name, struct pl *val)
 {
 	const char *p, *e, *end, *eq;

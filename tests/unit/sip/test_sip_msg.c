@@ -340,6 +340,36 @@ static void test_uri(void **state)
 	assert_true(sip_uri_cmp(PL("tel:+1-201-555-0123"), PL("tel:+1.201.5550123")));
 }
 
+/* The URI memo behind sip_addr_decode answers by the exact bytes: a URI
+ * accepted before does not make a near copy pass, in any slot. */
+static void test_addr_uri_memo(void **state)
+{
+	struct sip_addr a;
+	char buf[64];
+
+	(void)state;
+	for (int round = 0; round < 2; round++) {
+		assert_int_equal(sip_addr_decode(&a, PL("<sip:alice@example.com>;tag=1")), 0);
+		assert_int_equal(sip_addr_decode(&a, PL("<sip:bob@example.com>")), 0);
+		assert_int_equal(sip_addr_decode(&a, PL("<sip:alice@exa mple.com>")), EBADMSG);
+		assert_int_equal(sip_addr_decode(&a, PL("<sip:alice@example.com:99999>")),
+				 EBADMSG);
+		assert_int_equal(sip_addr_decode(&a, PL("<sip:alice@example.com>;tag=2")), 0);
+	}
+	/* the same text at another address, and a changed byte at the same one */
+	snprintf(buf, sizeof(buf), "<sip:bob@example.com>");
+	assert_int_equal(sip_addr_decode(&a, pl_from_str(buf)), 0);
+	buf[13] = '[';
+	assert_int_equal(sip_addr_decode(&a, pl_from_str(buf)), EBADMSG);
+	/* more URIs than slots, then the first again */
+	for (int i = 0; i < 8; i++) {
+		snprintf(buf, sizeof(buf), "<sip:u%d@example.com>", i);
+		assert_int_equal(sip_addr_decode(&a, pl_from_str(buf)), 0);
+	}
+	assert_int_equal(sip_addr_decode(&a, PL("<sip:u0@example.com>")), 0);
+	assert_int_equal(sip_addr_decode(&a, PL("<sip:u0@example..com>")), EBADMSG);
+}
+
 static void test_response(void **state)
 {
 	struct sip_msg *req = dec(reg), *resp;
@@ -485,6 +515,7 @@ int main(void)
 		cmocka_unit_test(test_decode),   cmocka_unit_test(test_decode_bad),
 		cmocka_unit_test(test_frame),    cmocka_unit_test(test_via),
 		cmocka_unit_test(test_addr),     cmocka_unit_test(test_headers),
+		cmocka_unit_test(test_addr_uri_memo),
 		cmocka_unit_test(test_uri),      cmocka_unit_test(test_response),
 		cmocka_unit_test(test_forward),  cmocka_unit_test(test_check),
 	};
