@@ -50,7 +50,7 @@ struct app_stats {
 	uint64_t prev_user_us; /* CPU at the previous `stats` */
 	uint64_t prev_sys_us;
 	struct sip_stack_stats prev_sip;
-	uint64_t trims;	       /* housekeeping trims done */
+	uint64_t trims;		/* housekeeping trims done */
 	uint64_t trim_released; /* RSS bytes they gave back */
 };
 
@@ -88,8 +88,9 @@ static uint64_t process_age_ms(void)
 	if (!p || hz <= 0)
 		return 0;
 	/* fields 3..21 are skipped, 22 is starttime */
-	if (sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d "
-			  "%*d %*d %*d %*d %llu",
+	if (sscanf(p + 2,
+		   "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d "
+		   "%*d %*d %*d %*d %llu",
 		   &start_ticks) != 1)
 		return 0;
 	if (clock_gettime(CLOCK_BOOTTIME, &ts))
@@ -139,7 +140,8 @@ void app_stats_mem_get(struct app_stats_mem *m)
 	m->heap_arena = __sanitizer_get_heap_size();
 	/* ASan's free-bytes query is a stub: what is mapped and not handed
 	 * out (redzones and metadata included) stands in for it. */
-	m->heap_free = m->heap_arena > m->heap_in_use ? m->heap_arena - m->heap_in_use : 0;
+	m->heap_free =
+	    m->heap_arena > m->heap_in_use ? m->heap_arena - m->heap_in_use : 0;
 #else
 	struct mallinfo2 mi = mallinfo2();
 
@@ -169,7 +171,8 @@ static void cpu_us(uint64_t *user, uint64_t *sys)
 /* "12.345" from milliseconds */
 static int print_ms(struct mbuf *out, const char *name, uint64_t ms)
 {
-	return mbuf_printf(out, "%s: %llu.%03llu\n", name, (unsigned long long)(ms / 1000),
+	return mbuf_printf(out, "%s: %llu.%03llu\n", name,
+			   (unsigned long long)(ms / 1000),
 			   (unsigned long long)(ms % 1000));
 }
 
@@ -187,13 +190,14 @@ static int print_cpu(struct app_stats *s, struct mbuf *out, uint64_t now)
 	ps = span ? (double)ds / 10.0 / (double)span : 0.0;
 	err = print_ms(out, "interval", span);
 	if (!err)
-		err = mbuf_printf(out,
-				  "cpu.user: %.2f\ncpu.system: %.2f\ncpu.total: %.2f\n"
-				  "cpu_time.user: %llu.%06llu\ncpu_time.system: %llu.%06llu\n",
-				  pu, ps, pu + ps, (unsigned long long)(du / 1000000),
-				  (unsigned long long)(du % 1000000),
-				  (unsigned long long)(ds / 1000000),
-				  (unsigned long long)(ds % 1000000));
+		err = mbuf_printf(
+		    out,
+		    "cpu.user: %.2f\ncpu.system: %.2f\ncpu.total: %.2f\n"
+		    "cpu_time.user: %llu.%06llu\ncpu_time.system: %llu.%06llu\n",
+		    pu, ps, pu + ps, (unsigned long long)(du / 1000000),
+		    (unsigned long long)(du % 1000000),
+		    (unsigned long long)(ds / 1000000),
+		    (unsigned long long)(ds % 1000000));
 	s->prev_ms = now;
 	s->prev_user_us = user;
 	s->prev_sys_us = sys;
@@ -241,14 +245,14 @@ static int print_state(const struct app_stats *s, struct mbuf *out)
 			  m.heap_arena, (unsigned long long)s->trims,
 			  (unsigned long long)s->trim_released, tsx_srv, tsx_cli);
 	if (!err && s->reg)
-		err = mbuf_printf(out,
-				  "registrar.users: %zu\nregistrar.bindings: %zu\n"
-				  "registrar.subscriptions: %zu\nregistrar.challenges: %zu\n"
-				  "registrar.mem: %zu\n",
-				  registrar_user_count(s->reg), registrar_binding_count(s->reg),
-				  registrar_sub_count(s->reg),
-				  registrar_challenge_count(s->reg),
-				  registrar_mem_usage(s->reg));
+		err = mbuf_printf(
+		    out,
+		    "registrar.users: %zu\nregistrar.bindings: %zu\n"
+		    "registrar.subscriptions: %zu\nregistrar.challenges: %zu\n"
+		    "registrar.mem: %zu\n",
+		    registrar_user_count(s->reg), registrar_binding_count(s->reg),
+		    registrar_sub_count(s->reg), registrar_challenge_count(s->reg),
+		    registrar_mem_usage(s->reg));
 	return err;
 }
 
@@ -369,8 +373,10 @@ int app_stats_alloc(struct app_stats **sp, const struct app_stats_prm *prm)
 		return ENOMEM;
 	s->sip = prm->sip;
 	s->reg = prm->reg;
-	s->trim_period_ms = prm->trim_period_ms ? prm->trim_period_ms : APP_STATS_TRIM_PERIOD_MS;
-	s->trim_min_free = prm->trim_min_free ? prm->trim_min_free : APP_STATS_TRIM_MIN_FREE;
+	s->trim_period_ms =
+	    prm->trim_period_ms ? prm->trim_period_ms : APP_STATS_TRIM_PERIOD_MS;
+	s->trim_min_free =
+	    prm->trim_min_free ? prm->trim_min_free : APP_STATS_TRIM_MIN_FREE;
 	s->instance_id = instance_id_make();
 	/* the first interval starts with the process: CPU totals from 0 */
 	s->start_ms = now > age ? now - age : 0;
