@@ -485,9 +485,55 @@ class Imsd(Server):
                f"not within {ready_timeout} s of start")
         raise BenchError(f"imsd does not listen on udp {self.addr}: {why}")
 
-    def mem_sample(self):
+    # the figures of imsd's `stats` kept in a memory sample (docs/monitor.md)
+    STATS_KEYS = {"rss": "stats_rss", "heap_in_use": "heap_in_use", "heap_free": "heap_free",
+                  "heap_arena": "heap_arena", "sip.tsx_server": "tsx_server",
+                  "sip.tsx_client": "tsx_client", "registrar.users": "registered",
+                  "registrar.bindings": "bindings", "registrar.mem": "registrar_mem"}
+    STATS_LAST = "registrar.mem"
+
+    def monitor(self, line, last, timeout=30.0):
+        """Sends a monitor command on imsd's stdin and returns its `name: value`
+        lines (up to the line `last`) from imsd's stdout, as a dict of ints."""
+        out = os.path.join(self.workdir, "imsd.out")
+        self.outf.flush()
+        start = os.path.getsize(out)
+        self.p.stdin.write(line.encode() + b"\n")
+        self.p.stdin.flush()
+        deadline = time.time() + timeout
+        while True:
+            with open(out, "rb") as f:
+                f.seek(start)
+                text = f.read().decode(errors="replace")
+            t = "\n" + text
+            i = t.find(f"\n{last}: ")
+            if i >= 0 and t.find("\n", i + 1) >= 0:  # the whole last line
+                break
+            if time.time() > deadline or self.p.poll() is not None:
+                raise BenchError(f"imsd did not answer '{line}' on its monitor: " + text[-300:])
+            time.sleep(0.05)
+        vals = {}
+        for ln in text.splitlines():
+            k, sep, v = ln.partition(": ")
+            if sep and v.lstrip("-").isdigit():
+                vals[k] = int(v)
+        return vals
+
+    def mem_sample(self, trim=False):
+        """VmRSS from /proc, and imsd's own figures from its monitor `stats`:
+        heap_in_use (mallinfo2: allocated bytes, with the allocator's chunk
+        overhead, without the free memory malloc keeps after the burst of
+        transactions), the live transactions and the registrar's counts.
+        trim: then `stats trim`, and the RSS after it."""
         st = vm_status(self.p.pid)
-        return {"rss_kib": st.get("VmRSS"), "hwm_kib": st.get("VmHWM")}
+        r = {"rss_kib": st.get("VmRSS"), "hwm_kib": st.get("VmHWM")}
+        if self.p.stdin:
+            s = self.monitor("stats", self.STATS_LAST)
+            r.update({v: s.get(k) for k, v in self.STATS_KEYS.items()})
+            if trim:
+                t = self.monitor("stats trim", "trim_time")
+                r["rss_trimmed"] = t.get("rss_after")
+        return r
 
     def stop(self):
         if self.p is not None and self.p.stdin:
@@ -512,6 +558,10 @@ class SelfTestAka(Imsd):
         self.imsctl = imsctl
         self.settle_s = 1.0
         self.desc = "selftest_aka.py (stand-in AKA registrar, NOT imsd)"
+
+    def mem_sample(self, trim=False):
+        st = vm_status(self.p.pid)
+        return {"rss_kib": st.get("VmRSS"), "hwm_kib": st.get("VmHWM")}
 
     def start(self, ready_timeout=20):
         self.outf = open(os.path.join(self.workdir, "selftest_aka.out"), "ab")
@@ -789,7 +839,8 @@ def bench_server(server, a, emit, t_start):
             r = run_step(server, a, a.mem_rate, n, [csvs[half]], f"mem{half}", "mem_step")
             emit(r)
             log_step(r)
-            samples.append((f"after_half{half}", server.mem_sample()))
+            samples.append((f"after_half{half}", server.mem_sample(trim=half == "1")
+                            if isinstance(server, Imsd) else server.mem_sample()))
             samples[-1][1]["ok"] = r["ok"]
         emit({"kind": "mem", "server": server.name, "auth": server.auth, "users": a.users,
               "samples": dict(samples), "settle_s": server.settle_s})

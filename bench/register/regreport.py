@@ -89,11 +89,11 @@ def detail(steps):
 
 
 def mem_rows(mems):
-    """-> (table lines, {server: bytes per user})"""
+    """-> (table lines, {server: RSS/shm bytes per user}, {server: heap bytes per user})"""
     out = ["| server | users registered | what | before | after the 1st half | after all "
            "| per registered user (all) | per user of the 2nd half |",
            "|---|---|---|---|---|---|---|---|"]
-    per = {}
+    per, per_heap, notes = {}, {}, []
     for m in mems:
         s = m["samples"]
         b, h0, h1 = s.get("base", {}), s.get("after_half0", {}), s.get("after_half1", {})
@@ -103,6 +103,11 @@ def mem_rows(mems):
             n_first = h0.get("registered") or n0
             n_second = n_all - n_first
             key, what, unit = "shm_real_used", "shm real_used (B)", 1
+        elif None not in (b.get("registered"), h0.get("registered"), h1.get("registered")):
+            # imsd's own count (registrar.users): the probe's user is in it
+            n_all = h1["registered"] - b["registered"]
+            n_second = h1["registered"] - h0["registered"]
+            key, what, unit = "rss_kib", "VmRSS (KiB)", 1024
         else:
             n_all, n_second = n0 + n1, n1
             key, what, unit = "rss_kib", "VmRSS (KiB)", 1024
@@ -116,7 +121,34 @@ def mem_rows(mems):
             out.append(f"| kamailio | {n_all:,} | PSS of all processes (KiB) "
                        f"| {fmt_int(b.get('pss_sum_kib'))} | {fmt_int(h0.get('pss_sum_kib'))} "
                        f"| {fmt_int(h1.get('pss_sum_kib'))} | - | - |")
-    return out, per
+            continue
+        # imsd's own figures from its monitor `stats` (docs/monitor.md)
+        for key, what in (("heap_in_use", "heap in use (B)"),
+                          ("registrar_mem", "registrar.mem (B)")):
+            v0, v1, v2 = b.get(key), h0.get(key), h1.get(key)
+            if None in (v0, v1, v2):
+                continue
+            q_all = (v2 - v0) / n_all if n_all else None
+            q_2nd = (v2 - v1) / n_second if n_second else None
+            if key == "heap_in_use":
+                per_heap[m["server"]] = q_all
+            out.append(f"| {m['server']} | {n_all:,} | {what} | {fmt_int(v0)} | {fmt_int(v1)} "
+                       f"| {fmt_int(v2)} | {fmt_int(q_all)} B | {fmt_int(q_2nd)} B |")
+        trimmed = h1.get("rss_trimmed")
+        if trimmed is not None:
+            q_all = (trimmed - b["rss_kib"] * 1024) / n_all if b.get("rss_kib") and n_all else None
+            out.append(f"| {m['server']} | {n_all:,} | VmRSS after `stats trim` (KiB) | - | - "
+                       f"| {fmt_int(trimmed / 1024)} | {fmt_int(q_all)} B | - |")
+        live = [(k, x.get("tsx_server"), x.get("tsx_client")) for k, x in
+                (("before", b), ("after the 1st half", h0), ("after all", h1))
+                if x.get("tsx_server") or x.get("tsx_client")]
+        if live:
+            notes.append(f"{m['server']}: SIP transactions still live when sampled ("
+                         + "; ".join(f"{k}: {sv} server, {cl} client" for k, sv, cl in live)
+                         + "), their memory is in the figures.")
+    if notes:
+        out += [""] + [f"- {n}" for n in notes]
+    return out, per, per_heap
 
 
 def best_clean(steps, server):
@@ -126,7 +158,7 @@ def best_clean(steps, server):
     return max(ok, key=lambda r: (r["offered_rate"], -r["sipp_instances"]))
 
 
-def summary(run, steps, per_mem, probes, servers):
+def summary(run, steps, per_mem, per_heap, probes, servers):
     out = []
     for s in servers:
         b = best_clean(steps, s)
@@ -162,6 +194,13 @@ def summary(run, steps, per_mem, probes, servers):
         if s == "kamailio":
             out.append(f"- Kamailio shared memory per registered contact: {v:,.0f} B "
                        "(usrloc AoR + contact, tlsf overhead included).")
+        elif per_heap.get(s) is not None:
+            h = per_heap[s]
+            met = "met" if h <= TARGET_MEM_B else "NOT met"
+            out.append(f"- {LABEL.get(s, s)} heap in use per registered user (one binding, "
+                       f"from its `stats`): {h:,.0f} B; RSS growth per user {v:,.0f} B (includes "
+                       f"the free heap malloc keeps after the transactions expired). Target ≤ "
+                       f"{TARGET_MEM_B} B (heap in use): **{met}**.")
         else:
             met = "met" if v <= TARGET_MEM_B else "NOT met"
             out.append(f"- {LABEL.get(s, s)} RSS growth per registered user (one binding): "
@@ -210,8 +249,8 @@ def render(jsonl):
     out.append("")
     out.append("**Summary**")
     out.append("")
-    _, per_mem = mem_rows(mems)
-    out += summary(run, main_steps, per_mem, probes, servers)
+    _, per_mem, per_heap = mem_rows(mems)
+    out += summary(run, main_steps, per_mem, per_heap, probes, servers)
     out.append("")
     if len(servers) == 2 and main_steps:
         out.append("**Side by side** (one registration = REGISTER, 401, REGISTER, 200; CPU of the "

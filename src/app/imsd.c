@@ -23,6 +23,7 @@
 #include "loop/loop.h"
 #include "monitor/monitor.h"
 #include "app/app_options.h"
+#include "app/app_stats.h"
 #include "core/mem.h"
 #include "hss/hss.h"
 #include "registrar/registrar.h"
@@ -216,6 +217,8 @@ static int imsd_serve(const char *file, const struct ims_cfg *cfg)
 	struct registrar *reg = NULL;
 	struct hss *hss = NULL;
 	struct app_options *options = NULL;
+	struct app_stats *stats = NULL;
+	struct app_stats_prm sprm = {0};
 	struct sip_stack *sip = NULL;
 	struct monitor_prm mprm = {.prompt = "(ims) ", .quit_h = imsd_quit_h,
 				   .in_fd = 0, .out_fd = 1};
@@ -255,6 +258,12 @@ static int imsd_serve(const char *file, const struct ims_cfg *cfg)
 		fprintf(stderr, "imsd: cannot start the registrar\n");
 		goto out;
 	}
+	sprm.sip = sip;
+	sprm.reg = reg;
+	if (app_stats_alloc(&stats, &sprm)) {
+		fprintf(stderr, "imsd: cannot start the statistics\n");
+		goto out;
+	}
 	printf("imsd %s, configuration %s\nType 'help' for the list of commands.\n",
 	       IMSD_VERSION, file);
 	fflush(stdout);
@@ -268,6 +277,7 @@ static int imsd_serve(const char *file, const struct ims_cfg *cfg)
 	log_write(LOG_IMS, LOG_LVL_INFO, LOG_DIR_NONE, NULL, "imsd stopped");
 out:
 	monitor_close();
+	app_stats_free(stats);
 	mem_deref(reg);
 	app_options_free(options);
 	sip_stack_free(sip);

@@ -22,6 +22,7 @@
 #include "sip/sip_hdr.h"
 #include "sip/sip_log.h"
 #include "sip/sip_stack_int.h"
+#include "sip/sip_tsx_int.h" /* sip_stack_tsx_counts: the live sets */
 #include "sip/sip_uri.h"
 
 #define SIP_STACK_PEER_MAX (NET_ADDR_STRLEN + 8)
@@ -675,4 +676,12 @@ void sip_stack_stats_get(const struct sip_stack *stack, struct sip_stack_stats *
 {
 	if (stack && st)
 		*st = stack->stats;
+}
+
+void sip_stack_tsx_counts(const struct sip_stack *stack, size_t *servers, size_t *clients)
+{
+	const struct sip_tsx_stack *st = stack ? stack->tsx : NULL;
+
+	*servers = st ? hash_count(st->servers) : 0;
+	*clients = st ? hash_count(st->clients) : 0;
 }

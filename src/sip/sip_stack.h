@@ -126,6 +126,9 @@ const char *sip_stack_allow(const struct sip_stack *stack);
 bool sip_stack_host_is_local(const struct sip_stack *stack, struct pl host,
 			     uint16_t port);
 void sip_stack_stats_get(const struct sip_stack *stack, struct sip_stack_stats *st);
+/* Live transactions (not yet Terminated), server and client ones; both 0
+ * for a NULL stack. O(1) (monitor `stats`). */
+void sip_stack_tsx_counts(const struct sip_stack *stack, size_t *servers, size_t *clients);
 
 /* Our advertised address on socket idx (for Via, Contact, Path,
  * Service-Route), e.g. "127.0.0.1:5060" or "[::1]:5060". */
