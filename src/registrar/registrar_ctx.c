@@ -21,46 +21,52 @@ uint64_t reg_now(const struct registrar *reg)
 	return loop_now_ms();
 }
 
-/* ---- expiry heap: min-heap of struct reg_tmr by due ---- */
+/* ---- expiry heap: 4-ary min-heap of (due, struct reg_tmr *) ---- */
 
-static void heap_place(struct registrar *reg, uint32_t i, struct reg_tmr *t)
+enum { REG_HEAP_D = 4 }; /* half the depth of a binary heap; 4 children = 1 cache line */
+
+static void heap_place(struct registrar *reg, uint32_t i, struct reg_heap_ent ent)
 {
-	reg->heap[i] = t;
-	t->idx = i + 1;
+	reg->heap[i] = ent;
+	ent.t->idx = i + 1;
 }
 
 static void heap_up(struct registrar *reg, uint32_t i)
 {
-	struct reg_tmr *t = reg->heap[i];
+	struct reg_heap_ent ent = reg->heap[i];
 
 	while (i > 0) {
-		uint32_t p = (i - 1) / 2;
+		uint32_t p = (i - 1) / REG_HEAP_D;
 
-		if (reg->heap[p]->due <= t->due)
+		if (reg->heap[p].due <= ent.due)
 			break;
 		heap_place(reg, i, reg->heap[p]);
 		i = p;
 	}
-	heap_place(reg, i, t);
+	heap_place(reg, i, ent);
 }
 
 static void heap_down(struct registrar *reg, uint32_t i)
 {
-	struct reg_tmr *t = reg->heap[i];
+	struct reg_heap_ent ent = reg->heap[i];
 
 	for (;;) {
-		uint32_t c = 2 * i + 1;
+		uint64_t c = (uint64_t)i * REG_HEAP_D + 1, end = c + REG_HEAP_D, m = c;
 
 		if (c >= reg->heap_n)
 			break;
-		if (c + 1 < reg->heap_n && reg->heap[c + 1]->due < reg->heap[c]->due)
-			c++;
-		if (t->due <= reg->heap[c]->due)
+		if (end > reg->heap_n)
+			end = reg->heap_n;
+		for (uint64_t k = c + 1; k < end; k++) {
+			if (reg->heap[k].due < reg->heap[m].due)
+				m = k;
+		}
+		if (ent.due <= reg->heap[m].due)
 			break;
-		heap_place(reg, i, reg->heap[c]);
-		i = c;
+		heap_place(reg, i, reg->heap[m]);
+		i = (uint32_t)m;
 	}
-	heap_place(reg, i, t);
+	heap_place(reg, i, ent);
 }
 
 static void reg_timer_h(void *arg);
@@ -77,7 +83,7 @@ static void reg_timer_arm(struct registrar *reg)
 		reg->timer_due = 0;
 		return;
 	}
-	due = reg->heap[0]->due;
+	due = reg->heap[0].due;
 	if (reg->timer_due && reg->timer_due <= due && loop_timer_pending(reg->timer))
 		return;
 	now = reg_now(reg);
@@ -87,18 +93,18 @@ static void reg_timer_arm(struct registrar *reg)
 
 void reg_tmr_del(struct registrar *reg, struct reg_tmr *t)
 {
+	struct reg_heap_ent last;
 	uint32_t i;
-	struct reg_tmr *last;
 
 	if (!t->idx)
 		return;
 	i = t->idx - 1;
 	t->idx = 0;
 	last = reg->heap[--reg->heap_n];
-	if (last != t) {
+	if (last.t != t) {
 		heap_place(reg, i, last);
 		heap_up(reg, i);
-		heap_down(reg, last->idx - 1);
+		heap_down(reg, last.t->idx - 1);
 	}
 }
 
@@ -107,7 +113,7 @@ void reg_tmr_set(struct registrar *reg, struct reg_tmr *t, uint64_t due)
 	reg_tmr_del(reg, t);
 	if (reg->heap_n == reg->heap_cap) {
 		uint32_t cap = reg->heap_cap ? reg->heap_cap * 2 : 64;
-		struct reg_tmr **h = realloc(reg->heap, cap * sizeof(*h));
+		struct reg_heap_ent *h = realloc(reg->heap, cap * sizeof(*h));
 
 		if (!h) {
 			/* The object stays valid but has no timer until its next
@@ -121,7 +127,7 @@ void reg_tmr_set(struct registrar *reg, struct reg_tmr *t, uint64_t due)
 		reg->heap_cap = cap;
 	}
 	t->due = due;
-	heap_place(reg, reg->heap_n++, t);
+	heap_place(reg, reg->heap_n++, (struct reg_heap_ent){due, t});
 	heap_up(reg, reg->heap_n - 1);
 	reg_timer_arm(reg);
 }
@@ -145,8 +151,8 @@ void registrar_expire_run(struct registrar *reg)
 {
 	uint64_t now = reg_now(reg);
 
-	while (reg->heap_n && reg->heap[0]->due <= now) {
-		struct reg_tmr *t = reg->heap[0];
+	while (reg->heap_n && reg->heap[0].due <= now) {
+		struct reg_tmr *t = reg->heap[0].t;
 
 		reg_tmr_del(reg, t);
 		switch (t->kind) {

@@ -29,6 +29,13 @@ struct reg_tmr {
 	uint8_t kind; /* enum reg_tmr_kind */
 };
 
+/* A heap slot: the due time is copied in, so that sifting reads only the
+ * array and never the (cold) objects. */
+struct reg_heap_ent {
+	uint64_t due;
+	struct reg_tmr *t;
+};
+
 /* How to reach a UE again: a compact struct sip_stack_src. */
 struct reg_flow {
 	union {
@@ -133,7 +140,7 @@ struct registrar {
 	struct hash *users; /* reg_user by hss_user pointer */
 	struct hash *chals; /* reg_chal by hss_user pointer */
 	struct hash *subs;  /* reg_sub by Call-ID */
-	struct reg_tmr **heap;
+	struct reg_heap_ent *heap; /* 4-ary min-heap by due */
 	uint32_t heap_n, heap_cap;
 	struct loop_timer *timer;
 	uint64_t timer_due; /* 0 = not armed */
