@@ -57,7 +57,16 @@ struct loop_timer; /* opaque; embed nothing, allocate with loop_timer_alloc */
 
 typedef void (loop_timer_h)(void *arg);
 
-/* A timer object is reusable: start, cancel, restart any number of times. */
+/* A timer object is reusable: start, cancel, restart any number of times.
+ * A timer started with a delay of at least LOOP_TIMER_SLACK_MIN_DELAY ms
+ * may fire up to min(delay / 64, LOOP_TIMER_SLACK_MAX) ms late, so that
+ * expiries close together share one wake-up; shorter delays are exact to
+ * the millisecond. */
+enum {
+	LOOP_TIMER_SLACK_MIN_DELAY = 1000,
+	LOOP_TIMER_SLACK_MAX = 50,
+};
+
 struct loop_timer *loop_timer_alloc(void);
 void loop_timer_free(struct loop_timer *t); /* cancels first */
 void loop_timer_start(struct loop_timer *t, uint64_t delay_ms,

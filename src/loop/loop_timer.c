@@ -23,6 +23,12 @@
  * heap. The next timer is the earliest of the heap top and the lane
  * heads, ties broken by `seq` as before.
  *
+ * Slack: a lane of delay >= 1 s may fire up to min(delay / 64, 50 ms) late.
+ * The timerfd is armed for the head's due time plus that slack, and every
+ * timer due by then fires in the same wake-up: a second of Timer J
+ * expiries at 20,000 transactions/s costs 20 wake-ups instead of 1,000.
+ * Timers that fire with I/O wake-ups are not delayed at all.
+ *
  * One timerfd (CLOCK_MONOTONIC, absolute) is armed for the earliest timer
  * before each sleep, and re-armed only when that changes.
  */
@@ -346,13 +352,39 @@ static void loop_timer_fd_h(int fd, int events, void *arg)
 	th.armed = 0;
 }
 
+static uint64_t lane_slack(const struct lane *l)
+{
+	if (l->delay < LOOP_TIMER_SLACK_MIN_DELAY)
+		return 0;
+	return l->delay / 64 < LOOP_TIMER_SLACK_MAX ? l->delay / 64 : LOOP_TIMER_SLACK_MAX;
+}
+
+/* When the loop must wake up for its timers: the heap top's due time, or a
+ * lane head's plus the lane's slack, whichever is first; 0 if none. */
+static uint64_t timer_wake(void)
+{
+	uint64_t wake = th.n ? th.a[0].due : UINT64_MAX;
+
+	for (size_t i = 0; th.nlane && i < LANES; i++) {
+		const struct lane *l = &th.lanes[i];
+		uint64_t w;
+
+		if (!l->head)
+			continue;
+		w = l->head->due > UINT64_MAX - lane_slack(l) ? UINT64_MAX
+							       : l->head->due + lane_slack(l);
+		if (w < wake)
+			wake = w;
+	}
+	return th.n || th.nlane ? wake : 0;
+}
+
 int loop_timer_arm(uint64_t now)
 {
-	const struct loop_timer *first = timer_first();
 	struct itimerspec its;
-	uint64_t due;
+	uint64_t due = timer_wake();
 
-	if (!first) {
+	if (!due) {
 		if (th.armed) {
 			memset(&its, 0, sizeof(its));
 			timerfd_settime(th.tfd, TFD_TIMER_ABSTIME, &its, NULL);
@@ -360,7 +392,6 @@ int loop_timer_arm(uint64_t now)
 		}
 		return -1;
 	}
-	due = first->due;
 	if (due <= now)
 		return 0;
 	if (due == th.armed)

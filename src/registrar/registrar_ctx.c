@@ -23,7 +23,10 @@ uint64_t reg_now(const struct registrar *reg)
 
 /* ---- expiry heap: 4-ary min-heap of (due, struct reg_tmr *) ---- */
 
-enum { REG_HEAP_D = 4 }; /* half the depth of a binary heap; 4 children = 1 cache line */
+enum {
+	REG_HEAP_D = 4, /* half the depth of a binary heap; 4 children = 1 cache line */
+	REG_EXPIRY_SLACK_MS = 50,
+};
 
 static void heap_place(struct registrar *reg, uint32_t i, struct reg_heap_ent ent)
 {
@@ -83,7 +86,10 @@ static void reg_timer_arm(struct registrar *reg)
 		reg->timer_due = 0;
 		return;
 	}
-	due = reg->heap[0].due;
+	/* Expiries (challenges after seconds, bindings after minutes) need
+	 * no millisecond precision: wake up to REG_EXPIRY_SLACK_MS late and
+	 * expire everything due by then at once, rather than once per ms. */
+	due = reg->heap[0].due + REG_EXPIRY_SLACK_MS;
 	if (reg->timer_due && reg->timer_due <= due && loop_timer_pending(reg->timer))
 		return;
 	now = reg_now(reg);

@@ -388,6 +388,46 @@ static void test_timer_lanes(void **state)
 	assert_int_equal(loop_timer_count(), 1);
 }
 
+/* Slack: a 1 s timer fires no earlier than 1 s and at most its slack
+ * (15 ms) plus scheduling noise later; a 20 ms timer has none. */
+static uint64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static uint64_t slack_fired_at[2];
+
+static void slack_h(void *arg)
+{
+	size_t i = (size_t)(uintptr_t)arg;
+
+	slack_fired_at[i] = mono_ms();
+	if (slack_fired_at[0] && slack_fired_at[1])
+		loop_stop();
+}
+
+static void test_timer_slack(void **state)
+{
+	struct loop_timer *a = loop_timer_alloc(), *b = loop_timer_alloc();
+	uint64_t t0;
+
+	(void)state;
+	loop_now_update();
+	t0 = loop_now_ms();
+	loop_timer_start(a, 1000, slack_h, (void *)(uintptr_t)0);
+	loop_timer_start(b, 20, slack_h, (void *)(uintptr_t)1);
+	assert_int_equal(loop_run(), 0);
+	assert_false(guard_fired);
+	assert_true(slack_fired_at[1] >= t0 + 20);
+	assert_true(slack_fired_at[0] >= t0 + 1000);
+	assert_true(slack_fired_at[0] <= t0 + 1000 + 1000 / 64 + 250);
+	loop_timer_free(a);
+	loop_timer_free(b);
+}
+
 /* ---- file descriptors ---- */
 
 struct echo {
@@ -864,6 +904,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_timer_rearm_in_handler, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_timer_no_starvation, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_timer_lanes, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_timer_slack, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_timer_million, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_fd_read_write, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_fd_close_in_batch, setup, teardown),
