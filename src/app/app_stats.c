@@ -50,6 +50,7 @@ struct app_stats {
 	uint64_t prev_user_us; /* CPU at the previous `stats` */
 	uint64_t prev_sys_us;
 	struct sip_stack_stats prev_sip;
+	size_t tsx_peak;	/* live transactions: highest since the last look */
 	uint64_t trims;		/* housekeeping trims done */
 	uint64_t trim_released; /* RSS bytes they gave back */
 };
@@ -324,11 +325,27 @@ bool app_stats_housekeep(struct app_stats *s)
 	return true;
 }
 
+bool app_stats_burst_over(size_t *peak, size_t live)
+{
+	if (live > *peak)
+		*peak = live;
+	if (*peak < APP_STATS_BURST_MIN || live > *peak / 4)
+		return false;
+	*peak = live;
+	return true;
+}
+
 static void housekeep_timer_h(void *arg)
 {
 	struct app_stats *s = arg;
+	size_t servers = 0, clients = 0;
 
-	app_stats_housekeep(s);
+	/* mallinfo2() walks every free chunk: under load, with a fragmented
+	 * heap, that costs tens of ms. Look only once a burst is over. */
+	if (s->sip)
+		sip_stack_tsx_counts(s->sip, &servers, &clients);
+	if (!s->sip || app_stats_burst_over(&s->tsx_peak, servers + clients))
+		app_stats_housekeep(s);
 	loop_timer_start(s->timer, s->trim_period_ms, housekeep_timer_h, s);
 }
 

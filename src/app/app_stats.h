@@ -12,9 +12,11 @@
  *
  * Housekeeping: glibc keeps freed heap memory, so after a load burst (a
  * million completed SIP transactions waiting for Timer J) RSS stays at the
- * peak. Every APP_STATS_TRIM_PERIOD_MS a loop timer looks at mallinfo2() and
- * calls malloc_trim(0) when the free heap is above trim_min_free and more
- * than half of the arena.
+ * peak. Every APP_STATS_TRIM_PERIOD_MS a loop timer checks whether a burst
+ * is over (live SIP transactions down to a quarter of their peak since the
+ * last look, the peak at least APP_STATS_BURST_MIN); only then does it read
+ * mallinfo2() (which walks the free lists) and call malloc_trim(0) when the
+ * free heap is above trim_min_free and more than half of the arena.
  *
  * Ownership: struct app_stats borrows the stack and the registrar, which
  * must outlive it. Everything runs on the loop thread.
@@ -34,6 +36,7 @@ struct app_stats;
 
 #define APP_STATS_TRIM_PERIOD_MS 10000u
 #define APP_STATS_TRIM_MIN_FREE ((size_t)64 << 20)
+#define APP_STATS_BURST_MIN 10000u
 
 struct app_stats_prm {
 	struct sip_stack *sip;	     /* borrowed; NULL: no SIP lines (zeros) */
@@ -64,8 +67,11 @@ int app_stats_trim_print(struct app_stats *s, struct mbuf *out);
 void app_stats_mem_get(struct app_stats_mem *m);
 /* The housekeeping rule: free heap > min_free and > half the arena. */
 bool app_stats_trim_due(const struct app_stats_mem *m, size_t min_free);
-/* Runs the housekeeping check once (the timer calls it); true if it
- * trimmed. */
+/* The burst rule: records live in *peak; true (and *peak = live) when live
+ * is at most a quarter of a peak of at least APP_STATS_BURST_MIN. */
+bool app_stats_burst_over(size_t *peak, size_t live);
+/* Runs the housekeeping check once (the timer calls it after a burst); true
+ * if it trimmed. */
 bool app_stats_housekeep(struct app_stats *s);
 
 #endif

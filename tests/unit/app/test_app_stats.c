@@ -118,10 +118,30 @@ static void test_command(void **state)
 	loop_close();
 }
 
+/* The allocator is consulted only once a burst of transactions is over. */
+static void test_burst_rule(void **state)
+{
+	size_t peak = 0;
+
+	(void)state;
+	assert_false(app_stats_burst_over(&peak, 100)); /* small: never */
+	assert_false(app_stats_burst_over(&peak, 0));
+	assert_false(app_stats_burst_over(&peak, 40000)); /* load */
+	assert_int_equal(peak, 40000);
+	assert_false(app_stats_burst_over(&peak, 39000)); /* steady state */
+	assert_false(app_stats_burst_over(&peak, 10001));
+	assert_true(app_stats_burst_over(&peak, 10000)); /* a quarter: over */
+	assert_int_equal(peak, 10000);
+	assert_false(app_stats_burst_over(&peak, 9000)); /* peak reset: no repeat */
+	assert_true(app_stats_burst_over(&peak, 0));	 /* and the rest went */
+	assert_false(app_stats_burst_over(&peak, 2600)); /* below the minimum */
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_trim_rule),
+	    cmocka_unit_test(test_burst_rule),
 	    cmocka_unit_test(test_mem_get),
 	    cmocka_unit_test(test_command),
 	};
