@@ -112,6 +112,23 @@ int hss_imei_parse(struct pl instance, char digits[15]);
 
 /* ---- one user ---- */
 
+/*
+ * Per-user pointer slots for the one module that claims them (the
+ * registrar: its state for the user, its pending challenge), so that the
+ * hot path finds them from the hss_user without a hash lookup. Whoever
+ * claims them sets a slot when it creates the state and clears it before
+ * freeing it. hss_user_slots_claim() returns true to its first caller
+ * only (others keep their own indexes); release gives them up.
+ */
+enum hss_user_slot_id {
+	HSS_SLOT_REG_USER = 0,
+	HSS_SLOT_REG_CHAL,
+};
+bool hss_user_slots_claim(struct hss *hss);
+void hss_user_slots_release(struct hss *hss); /* clears every slot */
+void *hss_user_slot(const struct hss_user *u, enum hss_user_slot_id id);
+void hss_user_slot_set(struct hss_user *u, enum hss_user_slot_id id, void *p);
+
 const struct ims_cfg_ue *hss_user_cfg(const struct hss_user *u);
 /* IMPI as configured, or NULL (users found by their IMSI-derived IMPI). */
 const char *hss_user_impi(const struct hss_user *u);

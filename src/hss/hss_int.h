@@ -12,11 +12,14 @@
  * One subscriber. 48 bytes: the identities and options stay in the cfg
  * entry (borrowed); only what changes at run time (SQN_HE) lives here.
  */
+enum { HSS_USER_SLOTS = 2 };
+
 struct hss_user {
 	struct hash_entry he_impi;   /* in hss->by_impi when ue->impi is set */
 	struct hash_entry he_imsi;   /* in hss->by_imsi when ue->imsi is set */
 	const struct ims_cfg_ue *ue; /* borrowed from the cfg */
 	uint64_t sqn_he;	     /* last SQN handed out (or configured) */
+	void *slot[HSS_USER_SLOTS];  /* borrowed: the slots' claimant's */
 };
 
 /* user value of an echo IMPU entry */
@@ -36,6 +39,7 @@ struct hss {
 	struct hss_key_ent *nais;  /* owned, nai_count */
 	struct hash *by_impi, *by_imsi, *by_impu, *by_nai; /* owned */
 	uint32_t user_count, impu_count, echo_count, nai_count;
+	bool slots_claimed;
 };
 
 /* ---- hss_uri.c ---- */

@@ -14,6 +14,34 @@ const struct ims_cfg_ue *hss_user_cfg(const struct hss_user *u)
 	return u->ue;
 }
 
+bool hss_user_slots_claim(struct hss *hss)
+{
+	if (!hss || hss->slots_claimed)
+		return false;
+	hss->slots_claimed = true;
+	return true;
+}
+
+void hss_user_slots_release(struct hss *hss)
+{
+	if (!hss)
+		return;
+	for (uint32_t i = 0; i < hss->user_count; i++)
+		memset(hss->users[i].slot, 0, sizeof(hss->users[i].slot));
+	hss->slots_claimed = false;
+}
+
+void *hss_user_slot(const struct hss_user *u, enum hss_user_slot_id id)
+{
+	return (unsigned)id < HSS_USER_SLOTS ? u->slot[id] : NULL;
+}
+
+void hss_user_slot_set(struct hss_user *u, enum hss_user_slot_id id, void *p)
+{
+	if ((unsigned)id < HSS_USER_SLOTS)
+		u->slot[id] = p;
+}
+
 const char *hss_user_impi(const struct hss_user *u)
 {
 	return u->ue->impi;

@@ -45,8 +45,11 @@ static bool chal_match(const struct hash_entry *e, const void *key)
 
 static struct reg_chal *chal_find(struct registrar *reg, const struct hss_user *u)
 {
-	struct hash_entry *e =
-	    hash_lookup(reg->chals, hash_mix((uint64_t)(uintptr_t)u), chal_match, u);
+	struct hash_entry *e;
+
+	if (reg->slots)
+		return hss_user_slot(u, HSS_SLOT_REG_CHAL);
+	e = hash_lookup(reg->chals, hash_mix((uint64_t)(uintptr_t)u), chal_match, u);
 
 	return e ? HASH_OBJ(e, struct reg_chal, he) : NULL;
 }
@@ -251,6 +254,8 @@ static void reg_challenge(struct registrar *reg, struct sip_tsx *tsx, struct pl 
 		c->u = u;
 		c->tmr.kind = REG_TMR_CHAL;
 		hash_insert(reg->chals, &c->he, hash_mix((uint64_t)(uintptr_t)u));
+		if (reg->slots)
+			hss_user_slot_set(u, HSS_SLOT_REG_CHAL, c);
 	}
 	c->algo = (uint8_t)algo;
 	c->qop = (uint8_t)hss_auth_qop(u);

@@ -199,7 +199,11 @@ static uint64_t ptr_hash(const void *p)
 
 struct reg_user *reg_user_find(const struct registrar *reg, const struct hss_user *u)
 {
-	struct hash_entry *e = hash_lookup(reg->users, ptr_hash(u), user_match, u);
+	struct hash_entry *e;
+
+	if (reg->slots)
+		return hss_user_slot(u, HSS_SLOT_REG_USER);
+	e = hash_lookup(reg->users, ptr_hash(u), user_match, u);
 
 	return e ? HASH_OBJ(e, struct reg_user, he) : NULL;
 }
@@ -216,6 +220,8 @@ struct reg_user *reg_user_get(struct registrar *reg, struct hss_user *u)
 	ru->u = u;
 	ru->algo = -1;
 	hash_insert(reg->users, &ru->he, ptr_hash(u));
+	if (reg->slots)
+		hss_user_slot_set(u, HSS_SLOT_REG_USER, ru);
 	return ru;
 }
 
@@ -233,6 +239,8 @@ void reg_user_release(struct registrar *reg, struct reg_user *ru)
 	if (ru->bindings || ru->subs)
 		return;
 	hash_remove(reg->users, &ru->he);
+	if (reg->slots)
+		hss_user_slot_set(ru->u, HSS_SLOT_REG_USER, NULL);
 	OPENSSL_cleanse(ru->ck, sizeof(ru->ck));
 	OPENSSL_cleanse(ru->ik, sizeof(ru->ik));
 	free(ru);
@@ -341,6 +349,8 @@ void reg_chal_free(struct registrar *reg, struct reg_chal *c)
 {
 	reg_tmr_del(reg, &c->tmr);
 	hash_remove(reg->chals, &c->he);
+	if (reg->slots)
+		hss_user_slot_set(c->u, HSS_SLOT_REG_CHAL, NULL);
 	OPENSSL_cleanse(c, sizeof(*c));
 	free(c);
 }
@@ -372,6 +382,8 @@ static void reg_destroy(void *data)
 			reg_user_release(reg, ru);
 		}
 	}
+	if (reg->slots)
+		hss_user_slots_release(reg->hss);
 	mem_deref(reg->users);
 	mem_deref(reg->chals);
 	mem_deref(reg->subs);
@@ -408,6 +420,7 @@ int registrar_alloc(struct registrar **regp, const struct registrar_prm *prm)
 		return ENOMEM;
 	reg->cfg = prm->cfg;
 	reg->hss = prm->hss;
+	reg->slots = hss_user_slots_claim(prm->hss);
 	reg->stack = prm->stack;
 	if (prm->ops)
 		reg->ops = *prm->ops;

@@ -137,6 +137,7 @@ struct registrar {
 	uint32_t next_id; /* binding ids and tags */
 	size_t nbindings;
 	uint8_t secret[32]; /* nonce MAC key */
+	bool slots;	    /* ours: the hss_user slots (hss_user_slots_claim) */
 	struct hash *users; /* reg_user by hss_user pointer */
 	struct hash *chals; /* reg_chal by hss_user pointer */
 	struct hash *subs;  /* reg_sub by Call-ID */

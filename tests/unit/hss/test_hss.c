@@ -101,6 +101,31 @@ static const char *const base_db =
     " 'impu': ['tel:0600000004']}"
     "]";
 
+/* The per-user slots: one claimant at a time, set/get per user and slot,
+ * released (and cleared) for the next claimant. */
+static void test_user_slots(void **state)
+{
+	struct db db = db_load(base_db);
+	struct hss_user *u0 = hss_user_at(db.hss, 0), *u1 = hss_user_at(db.hss, 1);
+	int a, b;
+
+	(void)state;
+	assert_true(hss_user_slots_claim(db.hss));
+	assert_false(hss_user_slots_claim(db.hss));
+	assert_null(hss_user_slot(u0, HSS_SLOT_REG_USER));
+	hss_user_slot_set(u0, HSS_SLOT_REG_USER, &a);
+	hss_user_slot_set(u0, HSS_SLOT_REG_CHAL, &b);
+	assert_ptr_equal(hss_user_slot(u0, HSS_SLOT_REG_USER), &a);
+	assert_ptr_equal(hss_user_slot(u0, HSS_SLOT_REG_CHAL), &b);
+	assert_null(hss_user_slot(u1, HSS_SLOT_REG_USER));
+	assert_null(hss_user_slot(u0, (enum hss_user_slot_id)7)); /* out of range */
+	hss_user_slots_release(db.hss);
+	assert_null(hss_user_slot(u0, HSS_SLOT_REG_USER));
+	assert_null(hss_user_slot(u0, HSS_SLOT_REG_CHAL));
+	assert_true(hss_user_slots_claim(db.hss));
+	db_free(&db);
+}
+
 static void test_lookup_keys(void **state)
 {
 	struct db db = db_load(base_db);
@@ -884,6 +909,7 @@ static void test_million(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_user_slots),
 	    cmocka_unit_test(test_lookup_keys),
 	    cmocka_unit_test(test_tel_sip),
 	    cmocka_unit_test(test_domain_completion),

@@ -69,6 +69,7 @@ static struct {
 	size_t nreqs;
 	uint64_t now;
 	bool fake_clock;
+	bool no_slots; /* the hss_user slots taken first: the registrar's hash path */
 	char err[512];
 } T;
 
@@ -183,6 +184,8 @@ static void reg_start(const char *extra, uint32_t min_expires)
 	prm.min_expires = min_expires;
 	T.now = 1000000;
 	T.fake_clock = true;
+	if (T.no_slots)
+		assert_true(hss_user_slots_claim(T.hss));
 	assert_int_equal(registrar_alloc(&T.reg, &prm), 0);
 }
 
@@ -190,6 +193,17 @@ static int setup(void **state)
 {
 	(void)state;
 	memset(&T, 0, sizeof(T));
+	reg_start(USERS, 0);
+	return 0;
+}
+
+/* The same, with the per-user slots claimed by someone else first: the
+ * registrar then finds users and challenges through its own hash tables. */
+static int setup_no_slots(void **state)
+{
+	(void)state;
+	memset(&T, 0, sizeof(T));
+	T.no_slots = true;
 	reg_start(USERS, 0);
 	return 0;
 }
@@ -1174,8 +1188,11 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_nonce_mac),
 	    cmocka_unit_test_setup_teardown(test_aka_v1_flow, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_aka_v1_flow, setup_no_slots, teardown),
 	    cmocka_unit_test_setup_teardown(test_path_only_if_supported, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_aka_v2_and_weak_offer, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_md5_flow_and_wrong_password,
+					    setup_no_slots, teardown),
 	    cmocka_unit_test_setup_teardown(test_md5_flow_and_wrong_password, setup,
 					    teardown),
 	    cmocka_unit_test_setup_teardown(test_aka_wrong_res, setup, teardown),
