@@ -45,7 +45,7 @@ void aka_cred_init(struct aka_cred *c, enum aka_algo algo)
 
 void aka_cred_wipe(struct aka_cred *c)
 {
-	OPENSSL_cleanse(c, sizeof(*c));
+	explicit_bzero(c, sizeof(*c));
 }
 
 int aka_cred_check(const struct aka_cred *c)
@@ -211,7 +211,7 @@ int aka_vector_generate(const struct aka_cred *c, const uint8_t rand[16], uint64
 	memcpy(av->autn + 6, c->amf, 2);
 	memcpy(av->autn + 8, mac, ml);
 	av->autn_len = 8 + ml;
-	OPENSSL_cleanse(mac, sizeof(mac));
+	explicit_bzero(mac, sizeof(mac));
 	return 0;
 }
 
@@ -241,8 +241,8 @@ int aka_auts_verify(const struct aka_cred *c, const uint8_t rand[16], const uint
 		err = EACCES;
 	if (!err)
 		*sqn_ms = sqn_from_bytes(sqnb);
-	OPENSSL_cleanse(akstar, sizeof(akstar));
-	OPENSSL_cleanse(xmac, sizeof(xmac));
+	explicit_bzero(akstar, sizeof(akstar));
+	explicit_bzero(xmac, sizeof(xmac));
 	return err;
 }
 
@@ -284,7 +284,7 @@ int aka_autn_check(const struct aka_cred *c, const uint8_t rand[16], const uint8
 out:
 	if (err)
 		aka_vector_wipe(av);
-	OPENSSL_cleanse(xmac, sizeof(xmac));
+	explicit_bzero(xmac, sizeof(xmac));
 	return err;
 }
 
@@ -306,12 +306,12 @@ int aka_auts_build(const struct aka_cred *c, const uint8_t rand[16], uint64_t sq
 			auts[i] = sqnb[i] ^ akstar[i];
 		*auts_len = aka_auts_len(c);
 	}
-	OPENSSL_cleanse(akstar, sizeof(akstar));
+	explicit_bzero(akstar, sizeof(akstar));
 	return err;
 }
 
 void aka_vector_wipe(struct aka_vector *av)
 {
 	if (av)
-		OPENSSL_cleanse(av, sizeof(*av));
+		explicit_bzero(av, sizeof(*av));
 }

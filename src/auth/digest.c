@@ -129,8 +129,8 @@ static int hash_hex(bool sha256, const struct pl *parts, size_t n,
 		ok = sha256 ? SHA256_Final(d, &c.sha) : MD5_Final(d, &c.md5);
 	if (ok == 1)
 		auth_hex_encode(d, dlen, out);
-	OPENSSL_cleanse(&c, sizeof(c));
-	OPENSSL_cleanse(d, sizeof(d));
+	explicit_bzero(&c, sizeof(c));
+	explicit_bzero(d, sizeof(d));
 	return ok == 1 ? 0 : EIO;
 }
 
@@ -154,7 +154,7 @@ static int digest_ha1(const struct digest_prm *p, bool sha256,
 	a1[1] = p->nonce;
 	a1[2] = p->cnonce;
 	err = hash_hex(sha256, a1, 3, ha1);
-	OPENSSL_cleanse(base, sizeof(base));
+	explicit_bzero(base, sizeof(base));
 	return err;
 }
 
@@ -204,8 +204,8 @@ int digest_response_calc(const struct digest_prm *p, char out[DIGEST_HEX_SIZE])
 			err = hash_hex(sha256, r, 6, out);
 		}
 	}
-	OPENSSL_cleanse(ha1, sizeof(ha1));
-	OPENSSL_cleanse(ha2, sizeof(ha2));
+	explicit_bzero(ha1, sizeof(ha1));
+	explicit_bzero(ha2, sizeof(ha2));
 	return err;
 }
 
@@ -227,7 +227,7 @@ bool digest_response_verify(const struct digest_prm *p, struct pl response)
 	}
 	ok = CRYPTO_memcmp(want, got, n) == 0;
 out:
-	OPENSSL_cleanse(want, sizeof(want));
+	explicit_bzero(want, sizeof(want));
 	return ok;
 }
 
@@ -269,9 +269,9 @@ int digest_aka_password(enum digest_algo algo, const uint8_t *res, size_t res_le
 	*pw_len = auth_b64_encode(mac, mac_len, b64);
 	memcpy(pw, b64, *pw_len);
 out:
-	OPENSSL_cleanse(key, sizeof(key));
-	OPENSSL_cleanse(mac, sizeof(mac));
-	OPENSSL_cleanse(b64, sizeof(b64));
+	explicit_bzero(key, sizeof(key));
+	explicit_bzero(mac, sizeof(mac));
+	explicit_bzero(b64, sizeof(b64));
 	return err;
 }
 
@@ -321,6 +321,6 @@ int digest_aka_nonce_decode(struct pl nonce, size_t autn_len, uint8_t rand[16],
 	if (sd_len)
 		*sd_len = extra;
 out:
-	OPENSSL_cleanse(raw, sizeof(raw));
+	explicit_bzero(raw, sizeof(raw));
 	return err;
 }

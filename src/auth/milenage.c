@@ -99,7 +99,7 @@ int milenage_opc_derive(const uint8_t k[16], const uint8_t op[16], uint8_t opc[1
 	if (!err)
 		xor16(opc, tmp, op);
 	aes_close(&a);
-	OPENSSL_cleanse(tmp, sizeof(tmp));
+	explicit_bzero(tmp, sizeof(tmp));
 	return err;
 }
 
@@ -144,9 +144,9 @@ int milenage_f1(const uint8_t k[16], const uint8_t opc[16], const uint8_t rand[1
 		memcpy(mac_s, out + 8, 8);
 out:
 	aes_close(&a);
-	OPENSSL_cleanse(temp, sizeof(temp));
-	OPENSSL_cleanse(x, sizeof(x));
-	OPENSSL_cleanse(out, sizeof(out));
+	explicit_bzero(temp, sizeof(temp));
+	explicit_bzero(x, sizeof(x));
+	explicit_bzero(out, sizeof(out));
 	return err;
 }
 
@@ -163,8 +163,8 @@ static int milenage_out(struct aes_blk *a, const uint8_t temp[16], const uint8_t
 	err = aes_enc(a, y, out);
 	if (!err)
 		xor16(out, out, opc);
-	OPENSSL_cleanse(x, sizeof(x));
-	OPENSSL_cleanse(y, sizeof(y));
+	explicit_bzero(x, sizeof(x));
+	explicit_bzero(y, sizeof(y));
 	return err;
 }
 
@@ -209,7 +209,7 @@ int milenage_f2345(const uint8_t k[16], const uint8_t opc[16], const uint8_t ran
 	}
 out:
 	aes_close(&a);
-	OPENSSL_cleanse(temp, sizeof(temp));
-	OPENSSL_cleanse(out, sizeof(out));
+	explicit_bzero(temp, sizeof(temp));
+	explicit_bzero(out, sizeof(out));
 	return err;
 }

@@ -89,7 +89,7 @@ static int hss_rand_draw(uint8_t rand[AKA_RAND_LEN])
 	hss_rand_left -= AKA_RAND_LEN;
 	p = hss_rand_pool + hss_rand_left;
 	memcpy(rand, p, AKA_RAND_LEN);
-	OPENSSL_cleanse(p, AKA_RAND_LEN);
+	explicit_bzero(p, AKA_RAND_LEN);
 	return 0;
 }
 
@@ -125,7 +125,7 @@ int hss_av_generate(struct hss_user *u, struct aka_vector *av)
 		 * the leftmost res_len bytes (TS 35.206 §4.1 f2). */
 		if (s->algo == IMS_CFG_SIM_MILENAGE && s->res_len &&
 		    s->res_len < av->xres_len) {
-			OPENSSL_cleanse(av->xres + s->res_len, av->xres_len - s->res_len);
+			explicit_bzero(av->xres + s->res_len, av->xres_len - s->res_len);
 			av->xres_len = s->res_len;
 		}
 		/* AKAv1's Digest password is RES itself (RFC 3310 §3.3), and
@@ -238,7 +238,7 @@ int hss_md5_ha1(const struct hss_user *u, struct pl username, struct pl realm,
 		err = 0;
 	}
 	EVP_MD_CTX_free(ctx);
-	OPENSSL_cleanse(md, sizeof(md));
+	explicit_bzero(md, sizeof(md));
 	return err;
 }
 

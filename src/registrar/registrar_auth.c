@@ -367,7 +367,7 @@ static bool reg_response_ok(const struct reg_chal *c, const struct sip_msg *req,
 		p.password = hss_user_pwd(c->u);
 	}
 	ok = digest_response_verify(&p, cred->response);
-	OPENSSL_cleanse(pw, sizeof(pw));
+	explicit_bzero(pw, sizeof(pw));
 	return ok;
 }
 

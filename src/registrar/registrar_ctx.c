@@ -241,8 +241,8 @@ void reg_user_release(struct registrar *reg, struct reg_user *ru)
 	hash_remove(reg->users, &ru->he);
 	if (reg->slots)
 		hss_user_slot_set(ru->u, HSS_SLOT_REG_USER, NULL);
-	OPENSSL_cleanse(ru->ck, sizeof(ru->ck));
-	OPENSSL_cleanse(ru->ik, sizeof(ru->ik));
+	explicit_bzero(ru->ck, sizeof(ru->ck));
+	explicit_bzero(ru->ik, sizeof(ru->ik));
 	free(ru);
 }
 
@@ -351,7 +351,7 @@ void reg_chal_free(struct registrar *reg, struct reg_chal *c)
 	hash_remove(reg->chals, &c->he);
 	if (reg->slots)
 		hss_user_slot_set(c->u, HSS_SLOT_REG_CHAL, NULL);
-	OPENSSL_cleanse(c, sizeof(*c));
+	explicit_bzero(c, sizeof(*c));
 	free(c);
 }
 
@@ -388,7 +388,7 @@ static void reg_destroy(void *data)
 	mem_deref(reg->chals);
 	mem_deref(reg->subs);
 	free(reg->heap);
-	OPENSSL_cleanse(reg->secret, sizeof(reg->secret));
+	explicit_bzero(reg->secret, sizeof(reg->secret));
 }
 
 static int reg_names_set(struct registrar *reg, const struct registrar_prm *prm)
