@@ -571,6 +571,7 @@ void registrar_register_h(struct sip_stack *stack, struct sip_tsx *tsx,
 		why = "Forbidden - too many contacts";
 	if (!sc) {
 		reg_auth_in_read(reg, req, &in);
+		in.req_key = hash_bytes(r->callid.p, r->callid.l) ^ hash_mix(r->cseq);
 		sc = reg_user_identify(reg, req, r, &in, &u, &impu, &why);
 	}
 	if (sc) {

@@ -218,16 +218,43 @@ static int chal_hdr_format(char *buf, size_t size, struct pl realm, const char *
 	return (int)(at - buf);
 }
 
-/* A fresh challenge for u (replacing any), answered as 401. */
-static void reg_challenge(struct registrar *reg, struct sip_tsx *tsx, struct pl realm,
-			  struct hss_user *u, const enum digest_algo *offered, bool stale)
+/* The 401 for challenge c, sent statelessly (RFC 3261 §8.2.7, §26.3.2.4):
+ * no transaction state is kept for Timer J; a retransmitted request is
+ * answered with the same challenge (reg_challenge, req_key). */
+static void chal_send(struct registrar *reg, struct sip_tsx *tsx, struct pl realm,
+		      const struct reg_chal *c)
+{
+	struct sip_tsx_reply_prm rp;
+	char hdr[512];
+	int n;
+
+	n = chal_hdr_format(hdr, sizeof(hdr), realm, c->nonce,
+			    digest_algo_name((enum digest_algo)c->algo),
+			    c->qop == DIGEST_QOP_AUTH, c->stale);
+	if (n < 0) {
+		reg_reply(reg, tsx, 500, "Server Internal Error", NULL);
+		return;
+	}
+	memset(&rp, 0, sizeof(rp));
+	rp.hdrs = (struct pl){hdr, (size_t)n};
+	rp.stateless = true;
+	reg_reply(reg, tsx, 401, "Unauthorized", &rp);
+}
+
+/* A fresh challenge for u (replacing any), answered as 401; the same one
+ * again for a retransmission of the request it answered. */
+static void reg_challenge(struct registrar *reg, struct sip_tsx *tsx,
+			  const struct reg_auth_in *in, struct hss_user *u,
+			  const enum digest_algo *offered, bool stale)
 {
 	struct reg_chal *c = chal_find(reg, u);
-	struct sip_tsx_reply_prm rp;
 	enum digest_algo algo;
-	char hdr[512];
-	int err, n;
+	int err;
 
+	if (c && !c->done && c->req_key == in->req_key && c->tmr.due > reg_now(reg)) {
+		chal_send(reg, tsx, in->realm, c);
+		return;
+	}
 	err = hss_auth_select(u, offered, &algo);
 	if (err == EPERM) {
 		reg_reply(reg, tsx, 403, "Forbidden - authentication algorithm too weak",
@@ -260,6 +287,8 @@ static void reg_challenge(struct registrar *reg, struct sip_tsx *tsx, struct pl 
 	c->algo = (uint8_t)algo;
 	c->qop = (uint8_t)hss_auth_qop(u);
 	c->done = false;
+	c->stale = stale;
+	c->req_key = in->req_key;
 	c->nc_last = 0;
 	err = digest_algo_is_aka(algo) ? chal_vector(c, u, reg) : chal_md5(c, reg);
 	if (err) {
@@ -275,20 +304,12 @@ static void reg_challenge(struct registrar *reg, struct sip_tsx *tsx, struct pl 
 		return;
 	}
 	reg_tmr_set(reg, &c->tmr, reg_now(reg) + (uint64_t)reg->chal_ttl * 1000);
-	n = chal_hdr_format(hdr, sizeof(hdr), realm, c->nonce, digest_algo_name(algo),
-			    c->qop == DIGEST_QOP_AUTH, stale);
-	if (n < 0) {
-		reg_reply(reg, tsx, 500, "Server Internal Error", NULL);
-		return;
-	}
-	memset(&rp, 0, sizeof(rp));
-	rp.hdrs = (struct pl){hdr, (size_t)n};
-	reg_reply(reg, tsx, 401, "Unauthorized", &rp);
+	chal_send(reg, tsx, in->realm, c);
 }
 
 /* RFC 3310 §3.4: the UE rejected SQN. */
-static void reg_resync(struct registrar *reg, struct sip_tsx *tsx, struct pl realm,
-		       struct reg_chal *c,
+static void reg_resync(struct registrar *reg, struct sip_tsx *tsx,
+		       const struct reg_auth_in *in, struct reg_chal *c,
 		       const struct sip_auth *cred, const enum digest_algo *alg)
 {
 	uint8_t auts[AKA_AUTS_MAX + 2];
@@ -315,7 +336,7 @@ static void reg_resync(struct registrar *reg, struct sip_tsx *tsx, struct pl rea
 	log_write(LOG_IMS, LOG_LVL_INFO, LOG_DIR_NONE, NULL,
 		  "registrar: SQN resynchronised for %.*s (SQN_MS %llu)",
 		  (int)cred->username.l, cred->username.p, (unsigned long long)sqn_ms);
-	reg_challenge(reg, tsx, realm, u, alg, false);
+	reg_challenge(reg, tsx, in, u, alg, false);
 }
 
 static bool nc_parse(struct pl nc, uint32_t *v)
@@ -397,16 +418,16 @@ static enum reg_auth_result reg_verify(struct registrar *reg, struct sip_tsx *ts
 	uint32_t nc = 0;
 
 	if (c->tmr.due <= reg_now(reg)) {
-		reg_challenge(reg, tsx, in->realm, c->u, alg, true);
+		reg_challenge(reg, tsx, in, c->u, alg, true);
 		return REG_AUTH_REPLIED;
 	}
 	if (alg && *alg != (enum digest_algo)c->algo) {
-		reg_challenge(reg, tsx, in->realm, c->u, alg, false);
+		reg_challenge(reg, tsx, in, c->u, alg, false);
 		return REG_AUTH_REPLIED;
 	}
 	if (pl_isset(cred->auts) && digest_algo_is_aka((enum digest_algo)c->algo) &&
 	    !c->done) {
-		reg_resync(reg, tsx, in->realm, c, cred, alg);
+		reg_resync(reg, tsx, in, c, cred, alg);
 		return REG_AUTH_REPLIED;
 	}
 	if (c->qop == DIGEST_QOP_AUTH) {
@@ -414,12 +435,12 @@ static enum reg_auth_result reg_verify(struct registrar *reg, struct sip_tsx *ts
 		    !nc_parse(cred->nc, &nc) || nc == 0 ||
 		    (c->done && nc <= c->nc_last)) {
 			/* nc replay or a missing directive: never reuse this nonce */
-			reg_challenge(reg, tsx, in->realm, c->u, alg, false);
+			reg_challenge(reg, tsx, in, c->u, alg, false);
 			return REG_AUTH_REPLIED;
 		}
 	} else if (c->done) {
 		/* Without qop nothing tells a replay from a new request. */
-		reg_challenge(reg, tsx, in->realm, c->u, alg, false);
+		reg_challenge(reg, tsx, in, c->u, alg, false);
 		return REG_AUTH_REPLIED;
 	}
 	if (reg_response_ok(c, req, cred)) {
@@ -441,7 +462,7 @@ static enum reg_auth_result reg_verify(struct registrar *reg, struct sip_tsx *ts
 		reg_reply(reg, tsx, 403, "Forbidden - authentication failed", NULL);
 		return REG_AUTH_REPLIED;
 	}
-	reg_challenge(reg, tsx, in->realm, c->u, alg, false);
+	reg_challenge(reg, tsx, in, c->u, alg, false);
 	return REG_AUTH_REPLIED;
 }
 
@@ -479,13 +500,13 @@ enum reg_auth_result reg_auth_check(struct registrar *reg, struct sip_tsx *tsx,
 	}
 	if (!in->have || !pl_isset(cred->nonce) ||
 	    (!pl_isset(cred->response) && !pl_isset(cred->auts))) {
-		reg_challenge(reg, tsx, in->realm, u, alg, false);
+		reg_challenge(reg, tsx, in, u, alg, false);
 		return REG_AUTH_REPLIED;
 	}
 	c = chal_find(reg, u);
 	if (!c || !pl_eq_str(cred->nonce, c->nonce)) {
 		/* Not the nonce we hold: ours but superseded or old -> stale. */
-		reg_challenge(reg, tsx, in->realm, u, alg,
+		reg_challenge(reg, tsx, in, u, alg,
 			      nonce_check(reg, cred->nonce) != NONCE_BAD);
 		return REG_AUTH_REPLIED;
 	}

@@ -119,7 +119,9 @@ struct reg_chal {
 	uint8_t qop;   /* enum digest_qop */
 	uint8_t fails; /* wrong answers so far (carried to the next challenge) */
 	bool done;     /* answered correctly: only reusable with nc > nc_last */
+	bool stale;    /* the 401 said stale=true */
 	uint32_t nc_last;
+	uint64_t req_key; /* the request it answered (reg_auth_in.req_key) */
 	uint8_t rand[AKA_RAND_LEN];
 	uint8_t xres[32], ck[32], ik[32];
 	uint8_t xres_len, ck_len, ik_len;
@@ -178,6 +180,9 @@ struct reg_auth_in {
 	struct pl realm;
 	bool have;
 	struct sip_auth cred;
+	/* Call-ID and CSeq of the request: a retransmission (the 401 is sent
+	 * statelessly) has the same, and gets the same challenge again */
+	uint64_t req_key;
 };
 
 void reg_auth_in_read(const struct registrar *reg, const struct sip_msg *req,

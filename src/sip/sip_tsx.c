@@ -762,6 +762,8 @@ int sip_tsx_reply(struct sip_tsx *tsx, uint16_t scode, const char *reason,
 				     ? sip_tsx_kf(tsx, SIP_TSX_KF_TTAG)
 				     : rprm.to_tag);
 	mbuf_reset(&mb);
+	if (!err && prm && prm->stateless && scode >= 200 && tsx->kind == SIP_TSX_NIST)
+		sip_tsx_term(tsx);
 	return err;
 }
 

@@ -215,6 +215,13 @@ struct sip_tsx_reply_prm {
 	struct pl hdrs;	  /* extra header lines, each ending in CRLF */
 	struct pl ctype;
 	struct pl body;
+	/* A non-INVITE final answered as a stateless UAS would (RFC 3261
+	 * §8.2.7, for challenges to unauthenticated requests, §26.3.2.4): the
+	 * transaction ends once the response is sent, keeping nothing for
+	 * Timer J. A retransmitted request then reaches the TU again as a new
+	 * one, and the TU must answer it with the same response. Ignored for
+	 * INVITE and provisional responses. */
+	bool stateless;
 };
 /* Builds the response from the request (sip_resp_build) and sends it
  * through the state machine. prm may be NULL. EINVAL: not a server

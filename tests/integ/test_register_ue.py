@@ -182,6 +182,25 @@ def test_resync_then_registered(server):
     assert f"udp 127.0.0.1:{ue.me}" in out
 
 
+def test_lost_401_retransmission_same_challenge(server):
+    """The 401 is sent statelessly (RFC 3261 §8.2.7): when it is lost and the UE
+    retransmits the REGISTER (same branch, Call-ID, CSeq), the same challenge comes
+    back, so the SIM is not asked twice; the answer to it registers."""
+    d, ue = server
+    code, resp = ue.register()
+    assert code == 401
+    ch = _challenge(resp)
+    ue.cseq -= 1  # the identical request again, as a UDP retransmission
+    code, resp2 = ue.register()
+    assert code == 401
+    assert _challenge(resp2)["nonce"] == ch["nonce"]
+    stats = d.command("stats", "registrar.mem")
+    assert re.search(r"^sip\.tsx_server: 0$", stats, re.M), stats  # nothing kept
+    res = _ue_side(ch["nonce"])
+    code, resp = ue.register(auth=_auth(ch["nonce"], res["response"]))
+    assert code == 200, resp
+
+
 def test_wrong_aka_response_ends_in_403(server):
     d, ue = server
     code, resp = ue.register()

@@ -55,6 +55,7 @@ static const char *USERS =
 
 struct sent {
 	uint16_t scode;
+	bool stateless;	     /* sip_tsx_reply_prm.stateless */
 	struct sip_msg *msg; /* the response or request as it would go out */
 };
 
@@ -104,6 +105,7 @@ static int fake_reply(struct sip_tsx *tsx, uint16_t scode, const char *reason,
 	assert_int_equal(sip_resp_build(&mb, T.cur, &rp), 0);
 	assert_true(T.nreplies < 64);
 	T.replies[T.nreplies].scode = scode;
+	T.replies[T.nreplies].stateless = prm && prm->stateless;
 	T.replies[T.nreplies++].msg = decode(mb.buf, mb.end);
 	mbuf_reset(&mb);
 	return 0;
@@ -400,6 +402,34 @@ static struct sent *alice_register(struct ue *ue, const char *contact_hdrs)
 }
 
 /* ---- tests ---- */
+
+/* The 401 goes out statelessly; a retransmission of the request (same
+ * Call-ID and CSeq) gets the same challenge back, a new request a new one
+ * (RFC 3261 §8.2.7: a stateless UAS answers identical requests alike). */
+static void test_challenge_retransmission(void **state)
+{
+	static const char hdrs[] =
+	    "Authorization: Digest username=\"alice@ims.test\", realm=\"ims.test\", "
+	    "nonce=\"\", uri=\"sip:ims.test\", response=\"\"\r\n" CONTACT_A;
+	struct sip_auth a1, a2, a3;
+	struct sent *r;
+
+	(void)state;
+	r = do_register("sip:alice@ims.test", hdrs);
+	assert_int_equal(r->scode, 401);
+	assert_true(r->stateless);
+	a1 = chal_get(r);
+	cseq_next--; /* the same request again */
+	r = do_register("sip:alice@ims.test", hdrs);
+	assert_int_equal(r->scode, 401);
+	a2 = chal_get(r);
+	assert_true(pl_eq(a1.nonce, a2.nonce));
+	assert_int_equal(registrar_challenge_count(T.reg), 1);
+	r = do_register("sip:alice@ims.test", hdrs); /* next CSeq: a new request */
+	assert_int_equal(r->scode, 401);
+	a3 = chal_get(r);
+	assert_false(pl_eq(a1.nonce, a3.nonce));
+}
 
 static void test_aka_v1_flow(void **state)
 {
@@ -1188,6 +1218,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_nonce_mac),
 	    cmocka_unit_test_setup_teardown(test_aka_v1_flow, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_challenge_retransmission, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_aka_v1_flow, setup_no_slots, teardown),
 	    cmocka_unit_test_setup_teardown(test_path_only_if_supported, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_aka_v2_and_weak_offer, setup, teardown),

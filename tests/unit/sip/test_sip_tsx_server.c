@@ -377,6 +377,33 @@ static void test_nist_udp(void **state)
 	assert_int_equal(h_ev_count(H_EV_REQ), 2);
 }
 
+/* sip_tsx_reply_prm.stateless: the final goes out and the transaction
+ * ends at once (nothing kept for Timer J, no timer pending); the
+ * retransmitted request is a new one for the TU. INVITE ignores it. */
+static void test_nist_stateless_final(void **state)
+{
+	struct sip_tsx_reply_prm rp = {.stateless = true};
+	struct sip_tsx *tsx;
+	uint64_t id;
+
+	(void)state;
+	tsx = recv_new(REGISTER, false);
+	id = sip_tsx_id(tsx);
+	assert_int_equal(sip_tsx_reply(tsx, 100, NULL, &rp), 0); /* provisional: kept */
+	assert_non_null(sip_tsx_lookup(H.st, id));
+	assert_int_equal(sip_tsx_reply(tsx, 401, "Unauthorized", &rp), 0);
+	assert_int_equal(h_sent_count("SIP/2.0 401 Unauthorized\r\n"), 1);
+	assert_null(sip_tsx_lookup(H.st, id));
+	assert_int_equal(sip_tsx_stack_count(H.st), 0);
+	assert_int_equal(h_recv(REGISTER, false), 0);
+	assert_int_equal(h_ev_count(H_EV_REQ), 2);
+	/* an INVITE final keeps its transaction (the ACK needs it) */
+	tsx = recv_new(INVITE, false);
+	id = sip_tsx_id(tsx);
+	assert_int_equal(sip_tsx_reply(tsx, 486, NULL, &rp), 0);
+	assert_non_null(sip_tsx_lookup(H.st, id));
+}
+
 static void test_nist_timer_j_manual(void **state)
 {
 	(void)state;
@@ -520,6 +547,7 @@ int main(void)
 	    T(test_ist_accepted_reliable, setup_rfc),
 	    T(test_ist_transport_error, setup_rfc),
 	    T(test_nist_udp, setup_rfc),
+	    T(test_nist_stateless_final, setup_rfc),
 	    T(test_nist_timer_j_manual, setup_manual),
 	    T(test_nist_reliable, setup_rfc),
 	    T(test_nist_reply_prm_and_buf, setup_rfc),
