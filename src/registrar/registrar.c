@@ -14,6 +14,7 @@
  * send it to cores without IPsec); Security-Client is not answered.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -91,7 +92,9 @@ static uint16_t reg_req_read(const struct registrar *reg, const struct sip_msg *
 	uint32_t hexp = 0;
 	bool have_hexp = false;
 
-	memset(r, 0, sizeof(*r));
+	/* not the contacts (16 of them, most of the struct): each is
+	 * cleared by reg_contact_read when it is read */
+	memset(r, 0, offsetof(struct reg_req, c));
 	if (!h || sip_addr_decode(&r->to, h->val))
 		return 400;
 	h = sip_msg_hdr(req, SIP_HDR_CALL_ID);
