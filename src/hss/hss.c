@@ -82,7 +82,10 @@ static bool impu_match_h(const struct hash_entry *he, const void *arg)
 {
 	const struct impu_key *k = arg;
 	const struct hss_key_ent *e = HASH_OBJ(he, struct hss_key_ent, he);
-	struct hss_uri scratch, *st = k->last ? k->last : &scratch;
+	struct hss_uri scratch;
+	/* scratch is output only: hss_uri_parse fills it */
+	// cppcheck-suppress uninitvar
+	struct hss_uri *st = k->last ? k->last : &scratch;
 	const char *dom;
 	struct pl text = hss_ent_text(k->hss, e, &dom);
 
