@@ -575,7 +575,7 @@ class SelfTestAka(Imsd):
         self.p = subprocess.Popen(
             [sys.executable, os.path.join(HERE, "selftest_aka.py"), "--port", str(self.port),
              "--imsctl", self.imsctl, "--k", K_HEX, "--op", OP_HEX, "--amf", AMF_HEX,
-             "--realm", DOMAIN, "--max-seconds", "1800"],
+             "--realm", DOMAIN, "--max-seconds", "3600"],
             stdin=subprocess.DEVNULL, stdout=self.outf, stderr=subprocess.STDOUT)
         deadline = time.time() + ready_timeout
         while time.time() < deadline:
