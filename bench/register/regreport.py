@@ -370,6 +370,8 @@ def render(jsonl):
         if r.get("kind") == "probe":
             probes[r["server"]] = r
     servers = list(dict.fromkeys([r["server"] for r in rows if "server" in r]))
+    # the anchor first, whatever --servers said: the ratios are imsd / Kamailio
+    servers.sort(key=lambda s: s != "kamailio")
     head = (f"### {run.get('date', '?')} — commit {run.get('commit', '?')}, "
             f"{run.get('cpu', '?')}, {run.get('ncpu', '?')} vCPU, {run.get('mem_gib', '?')} GiB, "
             f"Linux {run.get('kernel', '?')}, load {run.get('loadavg', 0):.1f} at start; "
@@ -382,12 +384,14 @@ def render(jsonl):
     out.append(f"{run.get('users', '?'):,} users per server; each step {run.get('secs_per_step')} s "
                f"of offered load (at most 200,000 registrations); imsd timer_t1 "
                f"{run.get('imsd_t1')} s.")
-    if run.get("rounds"):
-        out[-1] += (f" Rate steps in {run['rounds']} interleaved round"
-                    f"{'s' if run['rounds'] > 1 else ''}: each step on both servers back to "
-                    "back, the server going first alternating from round to round; CPU per "
-                    "registration is the median over the rounds (every round's value in "
-                    "brackets), and the paired ratio is the median of the per-round ratios.")
+    if run.get("rounds", 1) > 1:
+        out[-1] += (f" Rate steps in {run['rounds']} interleaved rounds: each step on both "
+                    "servers back to back, the server going first alternating from round to "
+                    "round; CPU per registration is the median over the rounds (every round's "
+                    "value in brackets), and the paired ratio is the median of the per-round "
+                    "ratios.")
+    elif run.get("rounds"):
+        out[-1] += " Rate steps interleaved, one round: each step on both servers back to back."
     else:
         out[-1] += " All steps of one server, then all steps of the other (one round)."
     out.append("")

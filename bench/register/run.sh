@@ -10,7 +10,7 @@
 #                                      per round; appends a dated block to
 #                                      bench/RESULTS.md (about 20 minutes on 2 cores)
 #   bench/register/run.sh --quick      smoke run: 2,000 users at 1,000/s, 2 rounds,
-#                                      about 1.5 minutes, nothing appended to RESULTS.md
+#                                      under a minute, nothing appended to RESULTS.md
 #   bench/register/run.sh --self-test  the harness checked without imsd: the AKA
 #                                      side runs against selftest_aka.py (a
 #                                      stand-in registrar using imsctl's Milenage)
