@@ -1,18 +1,25 @@
 #!/usr/bin/env python3
 """Registration benchmark driver: imsd (IMS-AKA, built-in HSS) vs Kamailio (MD5).
 
-Called by run.sh. Both servers run one after the other in the same run, on
-127.0.0.1 only, on different UDP ports. For each server:
+Called by run.sh. Both servers run in the same run, on 127.0.0.1 only, on
+different UDP ports, and stay up from start to end:
 
-  1. start it fresh (imsd with a generated configuration of N AKA users,
-     Kamailio with kamailio.cfg: -x tlsf -n 2, in-memory usrloc);
-  2. probe: is it listening, does it answer REGISTER with a 401, does SIPp
-     complete one registration (401 then 200)? If not, say why and skip it;
-  3. memory phase: sample memory, register the first half of the users,
-     wait for transaction state to expire, sample, register the second half,
-     wait, sample (every user registered once, one binding each);
-  4. rate steps: REGISTER/401/REGISTER/200 at fixed offered rates from one or
-     two SIPp UACs (-m, -r, -timeout bounded, plus a hard deadline here).
+  1. start each server fresh (imsd with a generated configuration of N AKA
+     users, Kamailio with kamailio.cfg: -x tlsf -n 2, in-memory usrloc);
+  2. probe each: is it listening, does it answer REGISTER with a 401, does
+     SIPp complete one registration (401 then 200)? If not, say why and
+     go on without it;
+  3. memory phase, one server after the other: sample memory, register the
+     first half of the users, wait for transaction state to expire, sample,
+     register the second half, wait, sample (every user registered once, one
+     binding each);
+  4. rate steps, interleaved: for each round (--rounds), for each step
+     (offered rate, one or two SIPp UACs: -m, -r, -timeout bounded, plus a
+     hard deadline here) the step on every server back to back, the order of
+     the servers reversed every other round. The machine's speed drifts over
+     minutes; a step's figures of both servers come from the same minute,
+     and regreport.py takes medians over the rounds and the ratio within
+     each round.
 
 Per step: successful / failed registrations, achieved rate, SIPp response
 times (rtd 1: whole registration, rtd 2: first transaction), server CPU from
@@ -568,7 +575,7 @@ class SelfTestAka(Imsd):
         self.p = subprocess.Popen(
             [sys.executable, os.path.join(HERE, "selftest_aka.py"), "--port", str(self.port),
              "--imsctl", self.imsctl, "--k", K_HEX, "--op", OP_HEX, "--amf", AMF_HEX,
-             "--realm", DOMAIN, "--max-seconds", "1800"],
+             "--realm", DOMAIN, "--max-seconds", "3600"],
             stdin=subprocess.DEVNULL, stdout=self.outf, stderr=subprocess.STDOUT)
         deadline = time.time() + ready_timeout
         while time.time() < deadline:
@@ -714,9 +721,12 @@ def probe(server, workdir, users_csv):
 
 
 # ----------------------------------------------------------------- a load step
-def run_step(server, a, rate, count, csvs, tag, kind):
-    """One bounded load step; returns a result dict."""
-    d = os.path.join(a.workdir, "steps", f"{server.name}_{tag}")
+def run_step(server, a, rate, count, csvs, tag, kind, peers=(), rnd=None):
+    """One bounded load step; returns a result dict. peers: the other servers,
+    running idle meanwhile (their CPU is reported apart, not as "other");
+    rnd: the round of an interleaved rate step (None in the memory phase)."""
+    d = os.path.join(a.workdir, "steps",
+                     f"{server.name}_{tag}" + (f"_round{rnd}" if rnd else ""))
     os.makedirs(d, exist_ok=True)
     waited, busy_before = wait_quiet(a.quiet_wait)
     inst = len(csvs)
@@ -724,6 +734,7 @@ def run_step(server, a, rate, count, csvs, tag, kind):
     per_count = count // inst
     timeout_s = int(per_count / per_rate * 3) + 20
     k0 = server.ticks()
+    p0 = sum(p.ticks() for p in peers)
     b0, si0 = sys_busy_ticks()
     u0 = udp_rcvbuf_errors()
     t0 = time.time()
@@ -744,6 +755,7 @@ def run_step(server, a, rate, count, csvs, tag, kind):
         raise
     t1 = time.time()
     k1 = server.ticks()
+    p1 = sum(p.ticks() for p in peers)
     b1, si1 = sys_busy_ticks()
     u1 = udp_rcvbuf_errors()
     # the server's leftover work (transaction expiry) belongs to this step
@@ -755,7 +767,8 @@ def run_step(server, a, rate, count, csvs, tag, kind):
     srv_load = (k1 - k0) / CLK
     srv_total = (k2 - k0) / CLK
     sipp_cpu = [s.cpu_s or 0.0 for s, _ in sipps]
-    foreign = max(0.0, (b1 - b0) / CLK - srv_load - sum(sipp_cpu))
+    peer_cpu = (p1 - p0) / CLK
+    foreign = max(0.0, (b1 - b0) / CLK - srv_load - sum(sipp_cpu) - peer_cpu)
     tot = {}
     rtds = {}
     rates = []
@@ -783,6 +796,7 @@ def run_step(server, a, rate, count, csvs, tag, kind):
     achieved = sum(rates) if rates else ok / max(wall, 1e-6)
     return {
         "kind": kind, "server": server.name, "auth": server.auth, "tag": tag,
+        **({"round": rnd} if rnd else {}),
         "sipp_instances": inst, "offered_rate": rate, "count": count,
         "ok": ok, "failed": failed, "created": tot.get("created", 0),
         "fail_pct": round(100.0 * failed / max(1, ok + failed), 4),
@@ -797,6 +811,7 @@ def run_step(server, a, rate, count, csvs, tag, kind):
         "sipp_cores": [round(c / wall, 3) for c in sipp_cpu],
         "softirq_cores": round((si1 - si0) / CLK / wall, 3),
         "foreign_cores": round(foreign / wall, 3),
+        "peer_server_cores": round(peer_cpu / wall, 3),
         "udp_rcvbuf_drops": u1 - u0,
         "busy_before_cores": round(busy_before, 3), "quiet_wait_s": round(waited, 1),
         "rt_ms": {k: summarize_rtd(v) for k, v in sorted(rtds.items())},
@@ -813,8 +828,10 @@ def log_step(r):
         log(f"  sipp: {e}")
 
 
-# ----------------------------------------------------------------- one server
-def bench_server(server, a, emit, t_start):
+# ----------------------------------------------------------------- the phases
+def start_server(server, a, emit):
+    """Users files, configuration, start, memory sample of the fresh process,
+    probe. -> the users files, or None (server stopped) when the probe failed."""
     csvs = write_users(a.workdir, server, a.users)
     if isinstance(server, Imsd):
         server.write_config()
@@ -825,42 +842,80 @@ def bench_server(server, a, emit, t_start):
         server.start()
         base = server.mem_sample()
         ok, msg = probe(server, a.workdir, csvs["all"])
-        log(("probe OK: " if ok else "PROBE FAILED: ") + msg)
-        log(f"{server.name} memory before any registration: {base}")
-        emit({"kind": "probe", "server": server.name, "ok": ok, "message": msg,
-              "desc": server.desc, "mem_base": base})
-        if not ok:
-            return False
-        # memory phase: every user once, in two halves, transaction state drained
-        samples = [("base", base)]
-        for half in ("0", "1"):
-            n = a.users // 2 if half == "0" else a.users - a.users // 2
-            log(f"{server.name} memory phase {half}: {n} new registrations at {a.mem_rate}/s")
-            r = run_step(server, a, a.mem_rate, n, [csvs[half]], f"mem{half}", "mem_step")
-            emit(r)
-            log_step(r)
-            samples.append((f"after_half{half}", server.mem_sample(trim=half == "1")
-                            if isinstance(server, Imsd) else server.mem_sample()))
-            samples[-1][1]["ok"] = r["ok"]
-        emit({"kind": "mem", "server": server.name, "auth": server.auth, "users": a.users,
-              "samples": dict(samples), "settle_s": server.settle_s})
-        steps = [(r, 1) for r in a.rates] + [(r, 2) for r in a.dual_rates]
-        for rate, inst in steps:
-            if time.time() - t_start > a.budget_s:
-                log("time budget reached, skipping the remaining steps")
-                break
-            if not server.alive():
-                raise BenchError(f"{server.name} died during the run")
-            count = min(a.secs_per_step * rate, a.max_count)
-            tag = f"r{rate}_x{inst}"
-            log(f"{server.name} {tag}: offering {rate}/s, {count} registrations, {inst} sipp")
-            files = [csvs["all"]] if inst == 1 else [csvs["0"], csvs["1"]]
-            r = run_step(server, a, rate, count, files, tag, "step")
-            emit(r)
-            log_step(r)
-        return True
-    finally:
+    except BaseException:
         server.stop()
+        raise
+    log(("probe OK: " if ok else "PROBE FAILED: ") + msg)
+    log(f"{server.name} memory before any registration: {base}")
+    emit({"kind": "probe", "server": server.name, "ok": ok, "message": msg,
+          "desc": server.desc, "mem_base": base})
+    if not ok:
+        server.stop()
+        return None
+    server.mem_base = base
+    return csvs
+
+
+def memory_phase(server, a, emit, csvs, peers):
+    """Every user once, in two halves, each followed by the server's settle
+    (transaction state drained) and a memory sample."""
+    samples = [("base", server.mem_base)]
+    for half in ("0", "1"):
+        n = a.users // 2 if half == "0" else a.users - a.users // 2
+        log(f"{server.name} memory phase {half}: {n} new registrations at {a.mem_rate}/s")
+        r = run_step(server, a, a.mem_rate, n, [csvs[half]], f"mem{half}", "mem_step", peers)
+        emit(r)
+        log_step(r)
+        samples.append((f"after_half{half}", server.mem_sample(trim=half == "1")
+                        if isinstance(server, Imsd) else server.mem_sample()))
+        samples[-1][1]["ok"] = r["ok"]
+    emit({"kind": "mem", "server": server.name, "auth": server.auth, "users": a.users,
+          "samples": dict(samples), "settle_s": server.settle_s})
+
+
+def rate_steps(live, a, emit, t_start, lost):
+    """The rate steps, interleaved: round after round, each step on every
+    server back to back (the order of the servers reversed every other round),
+    so that both figures of a step come from the same minute of a machine
+    whose speed drifts. live: [(server, users files)], shrinks when a server
+    dies (its name and why go to lost)."""
+    steps = [(r, 1) for r in a.rates] + [(r, 2) for r in a.dual_rates]
+    todo = [(rnd, rate, inst) for rnd in range(1, a.rounds + 1) for rate, inst in steps]
+    took = {}   # (rate, inst) -> seconds the last pair of this step took
+    for i, (rnd, rate, inst) in enumerate(todo):
+        for entry in list(live):
+            if not entry[0].alive():
+                name = entry[0].name
+                lost[name] = f"{name} died during the run (round {rnd}, before {rate}/s×{inst})"
+                log(f"{name}: NOT MEASURED further: it died")
+                live.remove(entry)
+        if not live:
+            return
+        order = live if rnd % 2 == 1 else live[::-1]
+        est = took.get((rate, inst)) or sum(a.secs_per_step + s.settle_s + 3 for s, _ in live)
+        elapsed = time.time() - t_start
+        if elapsed + est > a.budget_s:
+            msg = (f"time budget of {a.budget_s} s would be passed (elapsed {elapsed:.0f} s, "
+                   f"next step about {est:.0f} s): {len(todo) - i} of {len(todo)} "
+                   f"round steps skipped, from round {rnd} {rate}/s×{inst} on")
+            log(msg)
+            emit({"kind": "budget", "budget_s": a.budget_s, "elapsed_s": round(elapsed, 1),
+                  "rounds": a.rounds, "message": msg,
+                  "skipped": [list(x) for x in todo[i:]]})
+            return
+        t0 = time.time()
+        count = min(a.secs_per_step * rate, a.max_count)
+        tag = f"r{rate}_x{inst}"
+        for pos, (server, csvs) in enumerate(order, 1):
+            log(f"round {rnd}/{a.rounds} {server.name} {tag}: offering {rate}/s, "
+                f"{count} registrations, {inst} sipp")
+            files = [csvs["all"]] if inst == 1 else [csvs["0"], csvs["1"]]
+            peers = [s for s, _ in live if s is not server]
+            r = run_step(server, a, rate, count, files, tag, "step", peers, rnd)
+            r["pair_pos"] = pos
+            emit(r)
+            log_step(r)
+        took[(rate, inst)] = time.time() - t0
 
 
 def machine_info():
@@ -898,9 +953,14 @@ def main():
     ap.add_argument("--imsd-bin", default=os.path.join(ROOT, "build-rel", "imsd"))
     ap.add_argument("--servers", default="kamailio,imsd")
     ap.add_argument("--users", type=int, default=100000)
-    ap.add_argument("--rates", type=ints, default=ints("2000,5000,10000,20000"))
+    ap.add_argument("--rates", type=ints, default=ints("2000,5000,10000"),
+                    help="rates offered by one SIPp UAC (default 2000,5000,10000; 20000 "
+                         "is left out: one UAC saturates there, so it measures SIPp)")
     ap.add_argument("--dual-rates", type=ints, default=ints("10000,20000,30000"),
-                    help="rates offered by two SIPp UACs (one saturates near 15-20k/s)")
+                    help="rates offered by two SIPp UACs")
+    ap.add_argument("--rounds", type=int, default=None,
+                    help="rounds of the rate steps, each step run on every server back to "
+                         "back in each round (default 3; --quick: 2)")
     ap.add_argument("--mem-rate", type=int, default=5000)
     ap.add_argument("--secs-per-step", type=int, default=10)
     ap.add_argument("--max-count", type=int, default=200000)
@@ -911,7 +971,9 @@ def main():
                     help="override the wait after each step (default: kamailio 2 s, "
                          "imsd 64*T1 + 2 s)")
     ap.add_argument("--quiet-wait", type=int, default=60)
-    ap.add_argument("--budget-s", type=int, default=1800)
+    ap.add_argument("--budget-s", type=int, default=1800,
+                    help="time budget of the run in s: the rate steps that would end "
+                         "past it are skipped (and the report says so)")
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--self-test", action="store_true",
                     help="check the harness: the AKA side against selftest_aka.py "
@@ -919,6 +981,10 @@ def main():
     ap.add_argument("--results-md", default=None,
                     help="append the run's tables to this RESULTS.md")
     a = ap.parse_args()
+    if a.rounds is None:
+        a.rounds = 2 if a.quick else 3
+    if a.rounds < 1:
+        ap.error("--rounds must be at least 1")
     if a.quick:
         a.users, a.rates, a.dual_rates = 2000, [1000], [1000]
         a.mem_rate, a.secs_per_step, a.quiet_wait = 1000, 2, 0
@@ -936,10 +1002,10 @@ def main():
     info.update({"kind": "run", "date": time.strftime("%Y-%m-%d"), "quick": a.quick,
                  "self_test": a.self_test,
                  "users": a.users, "imsd_t1": a.imsd_t1, "secs_per_step": a.secs_per_step,
-                 "started": time.time()})
+                 "rounds": a.rounds, "budget_s": a.budget_s, "started": time.time()})
     emit(info)
     t_start = time.time()
-    status = {}
+    servers = []
     for name in [s.strip() for s in a.servers.split(",") if s.strip()]:
         if name == "kamailio":
             server = Kamailio(a.kam_port, a.workdir)
@@ -955,12 +1021,35 @@ def main():
             raise SystemExit(f"unknown server {name}")
         if a.settle is not None:
             server.settle_s = a.settle
-        try:
-            status[name] = bench_server(server, a, emit, t_start)
-        except BenchError as e:
-            log(f"{name}: NOT MEASURED: {e}")
-            emit({"kind": "probe", "server": name, "ok": False, "message": str(e)})
-            status[name] = False
+        servers.append(server)
+    lost = {}   # server name -> why it was not (fully) measured; None: its probe said why
+    live = []   # [(server, users files)] started and probed
+    try:
+        for server in servers:
+            try:
+                csvs = start_server(server, a, emit)
+            except BenchError as e:
+                csvs, lost[server.name] = None, str(e)
+            if csvs is not None:
+                live.append((server, csvs))
+            elif server.name not in lost:
+                lost[server.name] = None
+        for entry in list(live):
+            server = entry[0]
+            try:
+                memory_phase(server, a, emit, entry[1], [s for s, _ in live if s is not server])
+            except BenchError as e:
+                lost[server.name] = str(e)
+                live.remove(entry)
+                server.stop()
+        rate_steps(live, a, emit, t_start, lost)
+    finally:
+        for server in servers:
+            server.stop()
+    for name, why in lost.items():
+        if why is not None:
+            log(f"{name}: NOT MEASURED: {why}")
+            emit({"kind": "probe", "server": name, "ok": False, "message": why})
     resf.close()
     md = regreport.render(jsonl)
     with open(os.path.join(a.workdir, "report.md"), "w") as f:
@@ -970,7 +1059,7 @@ def main():
     if a.results_md:
         regreport.append_results(a.results_md, md)
         log(f"appended to {a.results_md}")
-    bad = [n for n, ok in status.items() if not ok]
+    bad = list(lost)
     if bad:
         log("NOT MEASURED: " + ", ".join(bad) + " (see the probe lines above)")
         return 3

@@ -6,6 +6,7 @@
 """
 import argparse
 import json
+import statistics
 import sys
 
 SECTION = "## register — AKA registration vs Kamailio MD5 (bench/register/)"
@@ -44,47 +45,164 @@ def fmt_int(v):
     return "-" if v is None else f"{v:,.0f}"
 
 
-def step_cell(r):
-    if r is None:
-        return ["not run", "-", "-"]
-    sat = " (SIPp-bound)" if max(r["sipp_cores"] or [0]) >= SIPP_SATURATED else ""
-    return [f"{fmt_int(r['achieved_rate'])}, {r['failed']} failed ({r['fail_pct']:.2f} %){sat}",
-            rt_pair(r), fmt_int(r["us_per_reg"])]
+def rnd(r):
+    """The round of a rate step; results from before the rounds had one."""
+    return r.get("round", 1)
 
 
-def side_by_side(steps, servers):
-    keys = sorted({(r["offered_rate"], r["sipp_instances"]) for r in steps})
-    by = {(r["server"], r["offered_rate"], r["sipp_instances"]): r for r in steps}
-    a, b = servers
-    out = [f"| offered /s | SIPp UACs | {LABEL.get(a, a)}: achieved /s, failed | p50 / p95 ms "
-           f"| CPU µs per registration | {LABEL.get(b, b)}: achieved /s, failed "
-           f"| p50 / p95 ms | CPU µs per registration | {b} / {a} CPU |",
-           "|---|---|---|---|---|---|---|---|---|"]
-    for rate, inst in keys:
-        ra, rb = by.get((a, rate, inst)), by.get((b, rate, inst))
-        ratio = "-"
-        if ra and rb and ra["us_per_reg"] and rb["us_per_reg"]:
-            ratio = f"{rb['us_per_reg'] / ra['us_per_reg']:.2f}"
-        out.append(f"| {rate:,} | {inst} | " + " | ".join(step_cell(ra)) + " | "
-                   + " | ".join(step_cell(rb)) + f" | {ratio} |")
+def med(vals):
+    vals = [v for v in vals if v is not None]
+    return statistics.median(vals) if vals else None
+
+
+def step_groups(steps):
+    """{(server, rate, UACs): [rows in round order]}, keys in the order run."""
+    g = {}
+    for r in steps:
+        g.setdefault((r["server"], r["offered_rate"], r["sipp_instances"]), []).append(r)
+    for rows in g.values():
+        rows.sort(key=rnd)
+    return g
+
+
+def agg(rows):
+    """One step of one server over its rounds: medians, and clean in every round."""
+    p95 = [((r.get("rt_ms") or {}).get("1") or {}).get("p95") for r in rows]
+    p50 = [((r.get("rt_ms") or {}).get("1") or {}).get("p50") for r in rows]
+    return {"rows": rows, "n": len(rows),
+            "us": med(r["us_per_reg"] for r in rows),
+            "us_load": med(r["us_per_reg_load_only"] for r in rows),
+            "us_each": [r["us_per_reg"] for r in rows],
+            "us_load_each": [r["us_per_reg_load_only"] for r in rows],
+            "achieved": med(r["achieved_rate"] for r in rows),
+            "failed": sum(r["failed"] for r in rows),
+            "worst_fail_pct": max(r["fail_pct"] for r in rows),
+            "p50": med(p50), "p95": med(p95),
+            "clean": all(clean(r) for r in rows),
+            "n_clean": sum(1 for r in rows if clean(r)),
+            "sipp_bound": any(max(r["sipp_cores"] or [0]) >= SIPP_SATURATED for r in rows)}
+
+
+def with_rounds(m, each, fmt):
+    """'31 (29, 31, 40)': the median, then every round's value in round order."""
+    if m is None:
+        return "-"
+    if len(each) < 2:
+        return fmt(m)
+    return f"{fmt(m)} ({', '.join(fmt(v) if v is not None else '-' for v in each)})"
+
+
+def ratio(v):
+    return f"{v:.2f}"
+
+
+def paired(ga, gb, key="us_per_reg"):
+    """[(round, b/a)] over the rounds where both ran the step (back to back)."""
+    a = {rnd(r): r[key] for r in ga["rows"]}
+    out = []
+    for r in gb["rows"]:
+        x = a.get(rnd(r))
+        if x and r[key]:
+            out.append((rnd(r), r[key] / x))
     return out
 
 
-def detail(steps):
-    out = ["| server | step | offered /s | UACs | registrations ok | failed (%) | retrans "
-           "| achieved /s | p50 / p95 / p99 ms (whole) | p50 / p95 ms (401) | server cores "
-           "| µs/reg (load + expiry) | µs/reg (load only) | SIPp cores per UAC "
-           "| softirq / other cores |",
-           "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
-    for r in steps:
+def step_cell(g):
+    if g is None:
+        return ["not run", "-", "-"]
+    sat = " (SIPp-bound)" if g["sipp_bound"] else ""
+    fails = f"{g['failed']:,} failed"
+    if g["failed"]:
+        fails += (f" (worst round {g['worst_fail_pct']:.2f} %)" if g["n"] > 1 else
+                  f" ({g['worst_fail_pct']:.2f} %)")
+    if g["n"] > 1 and g["n_clean"] < g["n"]:
+        fails += f", clean in {g['n_clean']} of {g['n']} rounds"
+    return [f"{fmt_int(g['achieved'])}, {fails}{sat}",
+            f"{ms(g['p50'])} / {ms(g['p95'])}",
+            with_rounds(g["us"], g["us_each"], fmt_int)]
+
+
+def side_by_side(steps, servers, interleaved):
+    """interleaved: the run had rounds (both servers back to back per step),
+    so the per-round ratios pair measurements taken a minute apart."""
+    groups = step_groups(steps)
+    keys = sorted({(rate, inst) for _, rate, inst in groups})
+    a, b = servers
+    out = [f"| offered /s | SIPp UACs | rounds | {LABEL.get(a, a)}: achieved /s, failed "
+           f"| p50 / p95 ms | CPU µs per registration | {LABEL.get(b, b)}: achieved /s, failed "
+           f"| p50 / p95 ms | CPU µs per registration | {b} / {a} CPU, ratio of medians "
+           + (f"| {b} / {a} CPU, paired ratio |" if interleaved else "|"),
+           "|---|---|---|---|---|---|---|---|---|---|" + ("---|" if interleaved else "")]
+    for rate, inst in keys:
+        ga, gb = groups.get((a, rate, inst)), groups.get((b, rate, inst))
+        ga, gb = (agg(ga) if ga else None), (agg(gb) if gb else None)
+        n = max(g["n"] for g in (ga, gb) if g)
+        q, pr = "-", "-"
+        if ga and gb and ga["us"] and gb["us"]:
+            q = ratio(gb["us"] / ga["us"])
+            pairs = paired(ga, gb)
+            if pairs:
+                pr = with_rounds(med(x for _, x in pairs), [x for _, x in pairs], ratio)
+        out.append(f"| {rate:,} | {inst} | {n} | " + " | ".join(step_cell(ga)) + " | "
+                   + " | ".join(step_cell(gb)) + f" | {q} |" + (f" {pr} |" if interleaved else ""))
+    return out
+
+
+def load_only(steps, servers):
+    """CPU over the load window alone (without the expiry of the transaction
+    state): medians over the rounds, and the paired ratio."""
+    groups = step_groups(steps)
+    keys = sorted({(rate, inst) for _, rate, inst in groups})
+    a, b = servers
+    out = [f"| offered /s | SIPp UACs | {a} µs per registration | {b} µs per registration "
+           f"| {b} / {a}, ratio of medians | {b} / {a}, paired ratio |",
+           "|---|---|---|---|---|---|"]
+    for rate, inst in keys:
+        ga, gb = groups.get((a, rate, inst)), groups.get((b, rate, inst))
+        ga, gb = (agg(ga) if ga else None), (agg(gb) if gb else None)
+        cells = [with_rounds(g["us_load"], g["us_load_each"], fmt_int) if g else "not run"
+                 for g in (ga, gb)]
+        q, pr = "-", "-"
+        if ga and gb and ga["us_load"] and gb["us_load"]:
+            q = ratio(gb["us_load"] / ga["us_load"])
+            pairs = paired(ga, gb, "us_per_reg_load_only")
+            if pairs:
+                pr = with_rounds(med(x for _, x in pairs), [x for _, x in pairs], ratio)
+        out.append(f"| {rate:,} | {inst} | {cells[0]} | {cells[1]} | {q} | {pr} |")
+    return out
+
+
+def detail(steps, servers):
+    """Every step of every round, grouped by server and step."""
+    first = {}
+    for i, r in enumerate(steps):
+        first.setdefault((r["server"], r["tag"]), i)
+    order = sorted(steps, key=lambda r: (r["kind"] != "mem_step",
+                                         servers.index(r["server"]) if r["server"] in servers
+                                         else len(servers),
+                                         first[(r["server"], r["tag"])], rnd(r)))
+    out = ["| server | step | round | offered /s | UACs | registrations ok | failed (%) "
+           "| retrans | achieved /s | p50 / p95 / p99 ms (whole) | p50 / p95 ms (401) "
+           "| server cores | µs/reg (load + expiry) | µs/reg (load only) | SIPp cores per UAC "
+           "| softirq / other / idle peer server cores |",
+           "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    for r in order:
+        if r["kind"] == "mem_step":
+            round_cell = "-"
+        else:
+            pos = {1: ", 1st", 2: ", 2nd"}.get(r.get("pair_pos"), "")
+            round_cell = f"{rnd(r)}{pos}"
+        peer = r.get("peer_server_cores")
         out.append(
-            f"| {r['server']} | {r['tag']} | {r['offered_rate']:,} | {r['sipp_instances']} "
+            f"| {r['server']} | {r['tag']} | {round_cell} | {r['offered_rate']:,} "
+            f"| {r['sipp_instances']} "
             f"| {r['ok']:,} | {r['failed']} ({r['fail_pct']:.3f} %) | {r['retrans']} "
             f"| {fmt_int(r['achieved_rate'])} | {rt_triple(r)} | {rt_pair(r, '2')} "
             f"| {r['server_cores']:.2f} | {fmt_int(r['us_per_reg'])} "
             f"| {fmt_int(r['us_per_reg_load_only'])} "
             f"| {' + '.join(f'{c:.2f}' for c in r['sipp_cores'])} "
-            f"| {r['softirq_cores']:.2f} / {r['foreign_cores']:.2f} |")
+            f"| {r['softirq_cores']:.2f} / {r['foreign_cores']:.2f} / "
+            f"{'-' if peer is None else f'{peer:.2f}'} |")
     return out
 
 
@@ -151,41 +269,60 @@ def mem_rows(mems):
     return out, per, per_heap
 
 
-def best_clean(steps, server):
-    ok = [r for r in steps if r["server"] == server and clean(r)]
+def best_clean(groups, server):
+    """The step of server with the highest offered rate clean in every round."""
+    ok = [(k, agg(rows)) for k, rows in groups.items() if k[0] == server]
+    ok = [(k, g) for k, g in ok if g["clean"]]
     if not ok:
         return None
-    return max(ok, key=lambda r: (r["offered_rate"], -r["sipp_instances"]))
+    return max(ok, key=lambda x: (x[0][1], -x[0][2]))
 
 
-def summary(run, steps, per_mem, per_heap, probes, servers):
+def summary(run, steps, per_mem, per_heap, probes, servers, budget):
     out = []
+    groups = step_groups(steps)
+    crit = (f"< {CLEAN_FAIL_PCT} % failures and ≥ {CLEAN_ACHIEVED:.0%} achieved"
+            + (" in every round" if run.get("rounds", 1) > 1 else ""))
     for s in servers:
-        b = best_clean(steps, s)
+        b = best_clean(groups, s)
         if b:
-            out.append(f"- **{LABEL.get(s, s)}**: highest offered rate with < {CLEAN_FAIL_PCT} % "
-                       f"failures and ≥ {CLEAN_ACHIEVED:.0%} achieved: **{b['offered_rate']:,}/s** "
-                       f"({b['sipp_instances']} SIPp UAC{'s' if b['sipp_instances'] > 1 else ''}, "
-                       f"{fmt_int(b['us_per_reg'])} µs CPU per registration, p95 "
-                       f"{rt_pair(b).split(' / ')[1]} ms)")
+            (_, rate, inst), g = b
+            over = f" (median of {g['n']} rounds)" if g["n"] > 1 else ""
+            out.append(f"- **{LABEL.get(s, s)}**: highest offered rate with {crit}: "
+                       f"**{rate:,}/s** ({inst} SIPp UAC{'s' if inst > 1 else ''}, "
+                       f"{fmt_int(g['us'])} µs CPU per registration{over}, p95 "
+                       f"{ms(g['p95'])} ms)")
         elif s in probes and not probes[s]["ok"]:
             out.append(f"- **{LABEL.get(s, s)}**: not measured: {probes[s]['message']}")
         else:
-            out.append(f"- **{LABEL.get(s, s)}**: no step with < {CLEAN_FAIL_PCT} % failures")
+            out.append(f"- **{LABEL.get(s, s)}**: no step with {crit}")
     if len(servers) == 2:
         a, b = servers
-        by = {(r["server"], r["offered_rate"], r["sipp_instances"]): r for r in steps}
         ratios = []
-        for (srv, rate, inst), r in sorted(by.items()):
-            o = by.get((a, rate, inst))
-            if srv == b and o and clean(r) and clean(o) and r["us_per_reg"] and o["us_per_reg"]:
-                ratios.append((rate, inst, r["us_per_reg"] / o["us_per_reg"]))
+        for (srv, rate, inst), rows in sorted(groups.items(), key=lambda x: x[0][1:]):
+            o = groups.get((a, rate, inst))
+            if srv != b or not o:
+                continue
+            gb, ga = agg(rows), agg(o)
+            pairs = paired(ga, gb)
+            if ga["clean"] and gb["clean"] and pairs:
+                ratios.append((rate, inst, med(x for _, x in pairs), gb["us"] / ga["us"],
+                               len(pairs)))
         if ratios:
             worst = max(x[2] for x in ratios)
-            txt = ", ".join(f"{q:.2f} at {rate:,}/s×{inst}" for rate, inst, q in ratios)
             met = "met" if worst <= TARGET_CPU_RATIO else "NOT met"
-            out.append(f"- CPU per registration, {b} / {a} at the steps both ran cleanly: {txt}. "
-                       f"Target ≤ {TARGET_CPU_RATIO}: **{met}**.")
+            if max(x[4] for x in ratios) > 1:
+                txt = ", ".join(f"{q:.2f} at {rate:,}/s×{inst} (ratio of medians {m:.2f})"
+                                for rate, inst, q, m, _ in ratios)
+                out.append(f"- CPU per registration, {b} / {a}, paired ratio (the median over "
+                           f"the rounds of {b}'s figure over {a}'s of the same round, the two "
+                           f"run back to back), at the steps both ran cleanly in every round: "
+                           f"{txt}. Target ≤ {TARGET_CPU_RATIO} (paired ratio, every such "
+                           f"step): **{met}**.")
+            else:
+                txt = ", ".join(f"{q:.2f} at {rate:,}/s×{inst}" for rate, inst, q, _, _ in ratios)
+                out.append(f"- CPU per registration, {b} / {a} at the steps both ran cleanly "
+                           f"(one round): {txt}. Target ≤ {TARGET_CPU_RATIO}: **{met}**.")
         else:
             out.append(f"- CPU per registration {b} / {a}: no step where both ran cleanly.")
     for s, v in per_mem.items():
@@ -212,6 +349,9 @@ def summary(run, steps, per_mem, per_heap, probes, servers):
                    f"{FOREIGN_MAX} cores during {len(noisy)} of {len(steps)} steps (up to "
                    f"{worst:.2f} cores, column \"other\"); those figures are not the servers' "
                    "own. Run again on an idle machine.")
+    for x in budget:
+        out.append(f"- **Time budget reached**: {x['message']}; the medians of those steps "
+                   "are over fewer rounds (column \"rounds\").")
     if run.get("quick"):
         out.append("- Quick smoke run (few users, short steps, no expiry wait): the figures only "
                    "show that the harness works; they are not the benchmark.")
@@ -224,11 +364,14 @@ def render(jsonl):
     steps = [r for r in rows if r.get("kind") in ("step", "mem_step")]
     main_steps = [r for r in rows if r.get("kind") == "step"]
     mems = [r for r in rows if r.get("kind") == "mem"]
+    budget = [r for r in rows if r.get("kind") == "budget"]
     probes = {}
     for r in rows:
         if r.get("kind") == "probe":
             probes[r["server"]] = r
     servers = list(dict.fromkeys([r["server"] for r in rows if "server" in r]))
+    # the anchor first, whatever --servers said: the ratios are imsd / Kamailio
+    servers.sort(key=lambda s: s != "kamailio")
     head = (f"### {run.get('date', '?')} — commit {run.get('commit', '?')}, "
             f"{run.get('cpu', '?')}, {run.get('ncpu', '?')} vCPU, {run.get('mem_gib', '?')} GiB, "
             f"Linux {run.get('kernel', '?')}, load {run.get('loadavg', 0):.1f} at start; "
@@ -241,6 +384,16 @@ def render(jsonl):
     out.append(f"{run.get('users', '?'):,} users per server; each step {run.get('secs_per_step')} s "
                f"of offered load (at most 200,000 registrations); imsd timer_t1 "
                f"{run.get('imsd_t1')} s.")
+    if run.get("rounds", 1) > 1:
+        out[-1] += (f" Rate steps in {run['rounds']} interleaved rounds: each step on both "
+                    "servers back to back, the server going first alternating from round to "
+                    "round; CPU per registration is the median over the rounds (every round's "
+                    "value in brackets), and the paired ratio is the median of the per-round "
+                    "ratios.")
+    elif run.get("rounds"):
+        out[-1] += " Rate steps interleaved, one round: each step on both servers back to back."
+    else:
+        out[-1] += " All steps of one server, then all steps of the other (one round)."
     out.append("")
     for s in servers:
         p = probes.get(s)
@@ -250,15 +403,22 @@ def render(jsonl):
     out.append("**Summary**")
     out.append("")
     _, per_mem, per_heap = mem_rows(mems)
-    out += summary(run, main_steps, per_mem, per_heap, probes, servers)
+    out += summary(run, main_steps, per_mem, per_heap, probes, servers, budget)
     out.append("")
     if len(servers) == 2 and main_steps:
         out.append("**Side by side** (one registration = REGISTER, 401, REGISTER, 200; CPU of the "
                    "server over the load window plus the expiry of its transaction state, "
                    "divided by completed registrations)")
         out.append("")
-        out += side_by_side(main_steps, servers)
+        out += side_by_side(main_steps, servers, bool(run.get("rounds")))
         out.append("")
+        if run.get("rounds"):
+            out.append("**CPU over the load window only** (without the expiry of the "
+                       "transaction state after the load; median over the rounds, every "
+                       "round's value in brackets)")
+            out.append("")
+            out += load_only(main_steps, servers)
+            out.append("")
     if mems:
         out.append("**Memory** (fresh server; every user registered once, one binding; "
                    "sampled after the server's transaction state expired)")
@@ -267,9 +427,11 @@ def render(jsonl):
         out.append("")
     if steps:
         out.append("**All steps** (`mem0`/`mem1`: the memory phase, first registrations of "
-                   "each half of the users; `rRATE_xN`: N SIPp UACs, mostly re-registrations)")
+                   "each half of the users; `rRATE_xN`: N SIPp UACs, mostly re-registrations; "
+                   "round: the round, and whether the server went 1st or 2nd in it; idle peer: "
+                   "the CPU of the other server, up but idle, during the load)")
         out.append("")
-        out += detail(steps)
+        out += detail(steps, servers)
         out.append("")
     return "\n".join(out)
 

@@ -1,21 +1,23 @@
 #!/usr/bin/env bash
 # Registration benchmark: imsd (IMS-AKA, built-in HSS) vs Kamailio (MD5 digest),
-# one after the other in the same run, SIPp as the UEs, loopback only.
+# both up in the same run, SIPp as the UEs, loopback only.
 #
 #   bench/register/run.sh              the benchmark: 100,000 users per server,
-#                                      memory phase, then 2k/5k/10k/20k per s
-#                                      from one SIPp and 10k/20k/30k from two;
-#                                      appends a dated block to bench/RESULTS.md
-#                                      (about 10 minutes on 2 cores)
-#   bench/register/run.sh --quick      smoke run: 2,000 users at 1,000/s, under a
-#                                      minute, nothing appended to RESULTS.md
+#                                      memory phase of each, then 3 rounds of the
+#                                      rate steps (2k/5k/10k per s from one SIPp,
+#                                      10k/20k/30k from two), each step on both
+#                                      servers back to back, the order alternating
+#                                      per round; appends a dated block to
+#                                      bench/RESULTS.md (about 20 minutes on 2 cores)
+#   bench/register/run.sh --quick      smoke run: 2,000 users at 1,000/s, 2 rounds,
+#                                      under a minute, nothing appended to RESULTS.md
 #   bench/register/run.sh --self-test  the harness checked without imsd: the AKA
 #                                      side runs against selftest_aka.py (a
 #                                      stand-in registrar using imsctl's Milenage)
 #   bench/register/run.sh --servers imsd ...   only one server
 #
-# Other options go to regbench.py (--rates, --dual-rates, --users, --mem-rate,
-# --secs-per-step, --imsd-t1, --budget-s, ...; see regbench.py --help).
+# Other options go to regbench.py (--rates, --dual-rates, --rounds, --users,
+# --mem-rate, --secs-per-step, --imsd-t1, --budget-s, ...; see regbench.py --help).
 # Environment: WORK (scratch dir, default a new mktemp dir), KAM_PORT (15060),
 # IMSD_PORT (15070), IMSD_BIN (default build-rel/imsd, built here as a release
 # build if missing or stale), NO_APPEND=1 (do not touch RESULTS.md).
@@ -35,6 +37,10 @@ for arg in "$@"; do
     case "$arg" in
     --quick) quick=1 ;;
     --self-test) selftest=1 ;;
+    -h|--help)
+        sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "$0"
+        echo
+        exec /usr/bin/python3 "$HERE/regbench.py" --help ;;
     esac
 done
 
