@@ -87,23 +87,22 @@ static int reg_contact_read(const struct registrar *reg, struct reg_contact *c,
 static uint16_t reg_req_read(const struct registrar *reg, const struct sip_msg *req,
 			     struct reg_req *r)
 {
-	const struct sip_hdr *h = sip_msg_hdr(req, SIP_HDR_TO);
-	struct sip_cseq cs;
+	const struct sip_addr *to = sip_msg_to(req);
+	const struct sip_cseq *cs = sip_msg_cseq(req);
+	const struct sip_hdr *h;
 	uint32_t hexp = 0;
 	bool have_hexp = false;
 
 	/* not the contacts (16 of them, most of the struct): each is
 	 * cleared by reg_contact_read when it is read */
 	memset(r, 0, offsetof(struct reg_req, c));
-	if (!h || sip_addr_decode(&r->to, h->val))
+	if (!to || !cs)
 		return 400;
+	r->to = *to;
 	h = sip_msg_hdr(req, SIP_HDR_CALL_ID);
 	if (!h || sip_callid_decode(h->val, &r->callid))
 		return 400;
-	h = sip_msg_hdr(req, SIP_HDR_CSEQ);
-	if (!h || sip_cseq_decode(&cs, h->val))
-		return 400;
-	r->cseq = cs.num;
+	r->cseq = cs->num;
 	h = sip_msg_hdr(req, SIP_HDR_EXPIRES);
 	if (h) {
 		if (sip_delta_decode(h->val, &hexp))

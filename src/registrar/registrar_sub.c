@@ -333,28 +333,27 @@ struct sub_req {
 
 static uint16_t sub_req_read(const struct sip_msg *req, struct sub_req *r)
 {
+	const struct sip_addr *to, *from;
+	const struct sip_cseq *cs;
 	const struct sip_hdr *h;
 	struct sip_addr contact;
-	struct sip_cseq cs;
 
 	memset(r, 0, sizeof(*r));
 	h = sip_msg_hdr(req, SIP_HDR_EVENT);
 	if (!h || sip_event_decode(&r->ev, h->val) ||
 	    !pl_caseeq_str(r->ev.package, "reg"))
 		return 489;
-	h = sip_msg_hdr(req, SIP_HDR_TO);
-	if (!h || sip_addr_decode(&r->to, h->val))
+	to = sip_msg_to(req);
+	from = sip_msg_from(req);
+	cs = sip_msg_cseq(req);
+	if (!to || !from || !pl_isset(from->tag) || !cs)
 		return 400;
-	h = sip_msg_hdr(req, SIP_HDR_FROM);
-	if (!h || sip_addr_decode(&r->from, h->val) || !pl_isset(r->from.tag))
-		return 400;
+	r->to = *to;
+	r->from = *from;
 	h = sip_msg_hdr(req, SIP_HDR_CALL_ID);
 	if (!h || sip_callid_decode(h->val, &r->callid))
 		return 400;
-	h = sip_msg_hdr(req, SIP_HDR_CSEQ);
-	if (!h || sip_cseq_decode(&cs, h->val))
-		return 400;
-	r->cseq = cs.num;
+	r->cseq = cs->num;
 	h = sip_msg_hdr(req, SIP_HDR_CONTACT);
 	if (!h || sip_addr_decode(&contact, h->val) || contact.star)
 		return 400;

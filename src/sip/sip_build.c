@@ -73,12 +73,14 @@ int sip_req_build(struct mbuf *mb, const struct sip_req_prm *prm)
 }
 
 /* Whether the response's To gets prm->to_tag added. */
-static bool sip_to_tag_add(const struct sip_hdr *to, const struct sip_resp_prm *prm)
+static bool sip_to_tag_add(const struct sip_msg *req, const struct sip_resp_prm *prm)
 {
-	struct sip_addr a;
+	const struct sip_addr *a;
 
-	return to && prm->scode != 100 && pl_isset(prm->to_tag) &&
-	       sip_addr_decode(&a, to->val) == 0 && !a.tag.l;
+	if (prm->scode == 100 || !pl_isset(prm->to_tag))
+		return false;
+	a = sip_msg_to(req);
+	return a && !a->tag.l;
 }
 
 /* A writer into room already reserved in an mbuf: plain memcpy, no call
@@ -163,7 +165,7 @@ int sip_resp_build(struct mbuf *mb, const struct sip_msg *req,
 	if (!mb || !req || !prm || !req->req || prm->scode < 100 || prm->scode > 699)
 		return EINVAL;
 	to = sip_msg_hdr(req, SIP_HDR_TO);
-	tag = sip_to_tag_add(to, prm);
+	tag = sip_to_tag_add(req, prm);
 	ctype = prm->body.l && pl_isset(prm->ctype);
 	if (prm->via_top.l)
 		vtop = prm->via_top;

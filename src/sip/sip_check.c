@@ -55,12 +55,20 @@ static bool sip_check_single(const struct sip_msg *msg, struct sip_verdict *v)
 static bool sip_check_addrs(const struct sip_msg *msg, enum sip_hdr_id id,
 			    const char *reason, struct sip_verdict *v)
 {
+	const struct sip_hdr *first = chk_first(msg, id);
+	const struct sip_addr *ap;
 	struct sip_addr a;
 
-	for (const struct sip_hdr *h = chk_first(msg, id); h; h = chk_next(msg, h)) {
-		if (sip_addr_decode(&a, h->val))
+	for (const struct sip_hdr *h = first; h; h = chk_next(msg, h)) {
+		if (h == first && id == SIP_HDR_FROM)
+			ap = sip_msg_from(msg); /* decoded once for every layer */
+		else if (h == first && id == SIP_HDR_TO)
+			ap = sip_msg_to(msg);
+		else
+			ap = sip_addr_decode(&a, h->val) ? NULL : &a;
+		if (!ap)
 			return sip_fault(v, 400, reason);
-		if (a.star && (id != SIP_HDR_CONTACT || msg->count[id] > 1))
+		if (ap->star && (id != SIP_HDR_CONTACT || msg->count[id] > 1))
 			return sip_fault(v, 400, reason);
 	}
 	return false;
@@ -69,19 +77,22 @@ static bool sip_check_addrs(const struct sip_msg *msg, enum sip_hdr_id id,
 static bool sip_check_syntax(const struct sip_msg *msg, struct sip_verdict *v)
 {
 	const struct sip_hdr *h;
+	const struct sip_cseq *cseq;
 	struct pl callid;
-	struct sip_cseq cseq;
 	struct sip_via via;
 	struct sip_ctype ct;
 	uint32_t u;
 
 	if (sip_callid_decode(chk_first(msg, SIP_HDR_CALL_ID)->val, &callid))
 		return sip_fault(v, 400, "Bad Call-ID");
-	if (sip_cseq_decode(&cseq, chk_first(msg, SIP_HDR_CSEQ)->val))
+	cseq = sip_msg_cseq(msg);
+	if (!cseq)
 		return sip_fault(v, 400, "Bad CSeq");
-	if (msg->req && !pl_eq(cseq.method, msg->method))
+	if (msg->req && !pl_eq(cseq->method, msg->method))
 		return sip_fault(v, 400, "CSeq method mismatch");
-	for (h = chk_first(msg, SIP_HDR_VIA); h; h = chk_next(msg, h)) {
+	if (!sip_msg_via(msg)) /* the top one, kept decoded for the stack */
+		return sip_fault(v, 400, "Bad Via");
+	for (h = chk_next(msg, chk_first(msg, SIP_HDR_VIA)); h; h = chk_next(msg, h)) {
 		if (sip_via_decode(&via, h->val))
 			return sip_fault(v, 400, "Bad Via");
 	}
@@ -288,20 +299,20 @@ int sip_msg_loop_hash(const struct sip_msg *msg, char *out, size_t size)
 					      SIP_HDR_PROXY_AUTHORIZATION, SIP_HDR_ROUTE};
 	uint64_t h = 0xcbf29ce484222325ull;
 	const struct sip_hdr *x;
-	struct sip_addr a;
-	struct sip_cseq cs;
+	const struct sip_addr *a;
+	const struct sip_cseq *cs;
 
 	if (!msg || !out || size < 17 || !msg->req)
 		return EINVAL;
-	x = sip_msg_hdr(msg, SIP_HDR_TO);
-	sip_fnv(&h, x && !sip_addr_decode(&a, x->val) ? a.tag : (struct pl)PL_INIT);
-	x = sip_msg_hdr(msg, SIP_HDR_FROM);
-	sip_fnv(&h, x && !sip_addr_decode(&a, x->val) ? a.tag : (struct pl)PL_INIT);
+	a = sip_msg_to(msg);
+	sip_fnv(&h, a ? a->tag : (struct pl)PL_INIT);
+	a = sip_msg_from(msg);
+	sip_fnv(&h, a ? a->tag : (struct pl)PL_INIT);
 	x = sip_msg_hdr(msg, SIP_HDR_CALL_ID);
 	sip_fnv(&h, x ? x->val : (struct pl)PL_INIT);
-	x = sip_msg_hdr(msg, SIP_HDR_CSEQ);
-	if (x && !sip_cseq_decode(&cs, x->val))
-		h ^= cs.num;
+	cs = sip_msg_cseq(msg);
+	if (cs)
+		h ^= cs->num;
 	sip_fnv(&h, msg->ruri);
 	x = sip_msg_hdr(msg, SIP_HDR_VIA);
 	sip_fnv(&h, x ? x->val : (struct pl)PL_INIT);

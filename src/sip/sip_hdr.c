@@ -489,3 +489,64 @@ int sip_sessexp_decode(struct sip_sessexp *se, struct pl val)
 	}
 	return 0;
 }
+
+/* The memo fields are the message's own cache (sip_msg.h): writing them
+ * behind a const pointer changes nothing a caller can observe. */
+static struct sip_msg *memo_msg(const struct sip_msg *msg)
+{
+	return (struct sip_msg *)(uintptr_t)msg;
+}
+
+const struct sip_via *sip_msg_via(const struct sip_msg *msg)
+{
+	struct sip_msg *m = memo_msg(msg);
+	const struct sip_hdr *h;
+
+	if (!m)
+		return NULL;
+	if (!m->memo_via) {
+		h = sip_msg_hdr(m, SIP_HDR_VIA);
+		m->memo_via = h && !sip_via_decode(&m->via, h->val) ? 1 : -1;
+	}
+	return m->memo_via > 0 ? &m->via : NULL;
+}
+
+static const struct sip_addr *memo_addr(const struct sip_msg *msg, enum sip_hdr_id id,
+					int8_t *flag, struct sip_addr *addr)
+{
+	const struct sip_hdr *h;
+
+	if (!*flag) {
+		h = sip_msg_hdr(msg, id);
+		*flag = h && !sip_addr_decode(addr, h->val) ? 1 : -1;
+	}
+	return *flag > 0 ? addr : NULL;
+}
+
+const struct sip_addr *sip_msg_from(const struct sip_msg *msg)
+{
+	struct sip_msg *m = memo_msg(msg);
+
+	return m ? memo_addr(m, SIP_HDR_FROM, &m->memo_from, &m->from) : NULL;
+}
+
+const struct sip_addr *sip_msg_to(const struct sip_msg *msg)
+{
+	struct sip_msg *m = memo_msg(msg);
+
+	return m ? memo_addr(m, SIP_HDR_TO, &m->memo_to, &m->to) : NULL;
+}
+
+const struct sip_cseq *sip_msg_cseq(const struct sip_msg *msg)
+{
+	struct sip_msg *m = memo_msg(msg);
+	const struct sip_hdr *h;
+
+	if (!m)
+		return NULL;
+	if (!m->memo_cseq) {
+		h = sip_msg_hdr(m, SIP_HDR_CSEQ);
+		m->memo_cseq = h && !sip_cseq_decode(&m->cseq, h->val) ? 1 : -1;
+	}
+	return m->memo_cseq > 0 ? &m->cseq : NULL;
+}

@@ -36,39 +36,12 @@ bool sip_param_next(struct pl *it, struct pl *name, struct pl *val);
  * (NUL-terminated). ENOSPC if it does not fit. */
 int sip_pl_unquote(struct pl in, char *out, size_t size);
 
-struct sip_via {
-	struct pl proto;     /* "SIP" */
-	struct pl version;   /* "2.0" */
-	struct pl transport; /* "UDP", "TCP", "TLS", "SCTP", or any token */
-	struct pl sentby;    /* host[:port] as received */
-	struct pl host;      /* IPv6 without brackets */
-	enum sip_host_type host_type;
-	uint16_t port;       /* 0 if absent */
-	struct pl params;
-	struct pl branch;    /* empty if absent (RFC 2543 peers) */
-	struct pl received;  /* RFC 3261 §18.2.1; IPv6 with or without [] */
-	struct pl maddr;
-	bool rport;          /* RFC 3581: present, with or without a value */
-	uint16_t rport_val;  /* 0 if present without a value */
-	bool ttl_set;
-	uint8_t ttl;
-};
+/* struct sip_via, sip_addr and sip_cseq are defined in sip_msg.h: a message
+ * keeps its top Via, From, To and CSeq decoded once (sip_msg_via() ...). */
 int sip_via_decode(struct sip_via *via, struct pl val);
 /* Branch starts with the RFC 3261 magic cookie "z9hG4bK". */
 bool sip_via_branch_is_3261(const struct sip_via *via);
 
-/* name-addr / addr-spec with header parameters: From, To, Contact, Route,
- * Record-Route, Path, Service-Route, Reply-To, P-Asserted-Identity,
- * P-Preferred-Identity, P-Associated-URI, P-Called-Party-ID, Refer-To. */
-struct sip_addr {
-	struct pl dname;   /* quoted content (escapes kept) or token words */
-	bool dname_quoted;
-	bool angle;        /* URI was in <> (name-addr) */
-	bool star;         /* Contact: * */
-	struct pl uri;     /* the URI text, checked by sip_uri_decode() */
-	struct pl params;
-	struct pl tag;     /* empty if none */
-};
 int sip_addr_decode(struct sip_addr *addr, struct pl val);
 /* Contact helpers: expires (0 / ENOENT / EBADMSG, overlarge values clamp to
  * UINT32_MAX as RFC 4475 §3.1.2.4 allows), q as thousandths (1.0 = 1000). */
@@ -78,12 +51,17 @@ int sip_addr_q(const struct sip_addr *addr, uint16_t *q1000);
 int sip_addr_instance(const struct sip_addr *addr, struct pl *instance);
 int sip_addr_regid(const struct sip_addr *addr, uint32_t *reg_id);
 
-struct sip_cseq {
-	uint32_t num; /* < 2**31 (RFC 3261 §8.1.1.5) */
-	struct pl method;
-	enum sip_method meth;
-};
 int sip_cseq_decode(struct sip_cseq *cseq, struct pl val);
+
+/* The top Via, the From, the To and the CSeq of msg, decoded on first use
+ * and kept with the message (every layer asks for them: checks, transaction
+ * matching, the registrar, response building). NULL if the header is absent
+ * or malformed. From and To are the first of their kind (sip_check answers
+ * 400 to a message with several). */
+const struct sip_via *sip_msg_via(const struct sip_msg *msg);
+const struct sip_addr *sip_msg_from(const struct sip_msg *msg);
+const struct sip_addr *sip_msg_to(const struct sip_msg *msg);
+const struct sip_cseq *sip_msg_cseq(const struct sip_msg *msg);
 
 /* Call-ID = word [ "@" word ] */
 int sip_callid_decode(struct pl val, struct pl *callid);

@@ -25,6 +25,7 @@
 #include <stdint.h>
 
 #include "core/pl.h"
+#include "sip/sip_uri.h"
 
 /* Bounds. A UDP datagram cannot exceed 65535 bytes; TCP defaults to 128 KiB. */
 #define SIP_MSG_MAX_UDP 65535u
@@ -143,6 +144,46 @@ struct sip_hdr {
 	int16_t next;     /* index of the next entry with this id, or -1 */
 };
 
+/*
+ * Typed forms of the headers every message has (decoders in sip_hdr.h).
+ */
+struct sip_via {
+	struct pl proto;     /* "SIP" */
+	struct pl version;   /* "2.0" */
+	struct pl transport; /* "UDP", "TCP", "TLS", "SCTP", or any token */
+	struct pl sentby;    /* host[:port] as received */
+	struct pl host;      /* IPv6 without brackets */
+	enum sip_host_type host_type;
+	uint16_t port;       /* 0 if absent */
+	struct pl params;
+	struct pl branch;    /* empty if absent (RFC 2543 peers) */
+	struct pl received;  /* RFC 3261 §18.2.1; IPv6 with or without [] */
+	struct pl maddr;
+	bool rport;          /* RFC 3581: present, with or without a value */
+	uint16_t rport_val;  /* 0 if present without a value */
+	bool ttl_set;
+	uint8_t ttl;
+};
+
+/* name-addr / addr-spec with header parameters: From, To, Contact, Route,
+ * Record-Route, Path, Service-Route, Reply-To, P-Asserted-Identity,
+ * P-Preferred-Identity, P-Associated-URI, P-Called-Party-ID, Refer-To. */
+struct sip_addr {
+	struct pl dname;   /* quoted content (escapes kept) or token words */
+	bool dname_quoted;
+	bool angle;        /* URI was in <> (name-addr) */
+	bool star;         /* Contact: * */
+	struct pl uri;     /* the URI text, checked by sip_uri_decode() */
+	struct pl params;
+	struct pl tag;     /* empty if none */
+};
+
+struct sip_cseq {
+	uint32_t num; /* < 2**31 (RFC 3261 §8.1.1.5) */
+	struct pl method;
+	enum sip_method meth;
+};
+
 struct sip_msg {
 	/* owned: one reference on the mem-allocated buffer that holds the bytes */
 	void *mem;
@@ -175,7 +216,16 @@ struct sip_msg {
 	bool clen_set;
 	uint32_t clen;
 	int clen_err;
+	/* Memo of sip_msg_via/from/to/cseq (sip_hdr.h): 0 not decoded yet,
+	 * 1 decoded into the field below, -1 absent or malformed. The
+	 * message never changes after decoding, so these are a cache of pure
+	 * functions of it, filled on first use behind the const accessors. */
+	int8_t memo_via, memo_from, memo_to, memo_cseq;
 	struct sip_hdr hdr_inline[SIP_MSG_HDRS_INLINE]; /* storage, see hdrv */
+	/* not zeroed at decode: valid only where the memo flag is 1 */
+	struct sip_via via;
+	struct sip_addr from, to;
+	struct sip_cseq cseq;
 };
 
 struct sip_decode_prm {

@@ -134,7 +134,7 @@ static void stack_answer(struct sip_stack *stack, const struct sip_msg *req,
 	struct net_addr to = src->peer;
 	char tag[24];
 	uint64_t h = 0xcbf29ce484222325ull;
-	struct sip_via via;
+	const struct sip_via *via;
 	struct mbuf mb;
 
 	/* A To tag that is the same for a retransmission of the request. */
@@ -147,8 +147,9 @@ static void stack_answer(struct sip_stack *stack, const struct sip_msg *req,
 	if (sip_error_build(&mb, req, v, pl_from_str(tag)) ||
 	    sip_stack_hdrs_insert(&mb, stack->server_hdr))
 		goto out;
-	if (!src->reliable && vh && !sip_via_decode(&via, vh->val) && !via.rport)
-		net_addr_set_port(&to, via.port ? via.port : 5060);
+	via = sip_msg_via(req);
+	if (!src->reliable && via && !via->rport)
+		net_addr_set_port(&to, via->port ? via->port : 5060);
 	memcpy(&dst.addr, net_addr_sa(&to), net_addr_len(&to));
 	dst.addrlen = net_addr_len(&to);
 	dst.reliable = src->reliable;
@@ -313,12 +314,12 @@ static void stack_overload(struct sip_stack *stack, const struct sip_msg *msg,
 {
 	const struct sip_hdr *vh = sip_msg_hdr(msg, SIP_HDR_VIA);
 	struct sip_verdict v = {.scode = 503, .reason = "Service Unavailable"};
+	const struct sip_via *via = sip_msg_via(msg);
 	struct sip_msg *fixed = NULL;
-	struct sip_via via;
 
 	stack->stats.overload_503++;
-	if (vh && !sip_via_decode(&via, vh->val))
-		sip_stack_via_fix(&fixed, msg, vh, &via, &src->peer);
+	if (vh && via)
+		sip_stack_via_fix(&fixed, msg, vh, via, &src->peer);
 	stack_answer(stack, fixed ? fixed : msg, src, &v);
 	mem_deref(fixed);
 }
@@ -328,23 +329,22 @@ static void stack_deliver(struct sip_stack *stack, struct sip_msg *msg,
 {
 	struct sip_tsx_dst dst;
 	struct sip_tsx_rx rx = {0};
-	struct sip_via via;
 	struct mbuf v;
 	int err;
 
 	mbuf_init(&v, SIP_MAX_LINE);
 	if (msg->req) {
 		const struct sip_hdr *vh = sip_msg_hdr(msg, SIP_HDR_VIA);
-		bool have = vh && !sip_via_decode(&via, vh->val);
+		const struct sip_via *via = vh ? sip_msg_via(msg) : NULL;
 
 		/* §18.2.1, RFC 3581: received/rport go into the responses'
 		 * top Via (built by the transaction from this value); the
 		 * request is not re-encoded. Its destination comes from the
 		 * Via as received. */
-		stack_resp_dst(have ? &via : NULL, src, &dst);
-		if (have && !sip_stack_via_top(&v, vh, &via, &src->peer))
+		stack_resp_dst(via, src, &dst);
+		if (via && !sip_stack_via_top(&v, vh, via, &src->peer))
 			rx.via_top = (struct pl){(const char *)v.buf, v.end};
-		rx.via = have ? &via : NULL;
+		rx.via = via;
 		stack->stats.rx_req++;
 	} else {
 		memset(&dst, 0, sizeof(dst));

@@ -31,15 +31,13 @@ static int key_via(struct sip_tsx_key *k, const struct sip_msg *msg,
 		   const struct sip_via *via)
 {
 	const struct sip_hdr *h = sip_msg_hdr(msg, SIP_HDR_VIA);
-	struct sip_via own;
 
 	if (!h)
 		return EBADMSG;
-	if (!via) {
-		if (sip_via_decode(&own, h->val))
-			return EBADMSG;
-		via = &own;
-	}
+	if (!via)
+		via = sip_msg_via(msg);
+	if (!via)
+		return EBADMSG;
 	k->via = h->val;
 	k->branch = via->branch;
 	k->host = via->host;
@@ -50,25 +48,23 @@ static int key_via(struct sip_tsx_key *k, const struct sip_msg *msg,
 
 static int key_cseq(struct sip_tsx_key *k, const struct sip_msg *msg)
 {
-	const struct sip_hdr *h = sip_msg_hdr(msg, SIP_HDR_CSEQ);
-	struct sip_cseq cseq;
+	const struct sip_cseq *cseq = sip_msg_cseq(msg);
 
-	if (!h || sip_cseq_decode(&cseq, h->val))
+	if (!cseq)
 		return EBADMSG;
-	k->cseq = cseq.num;
-	k->meth = cseq.meth;
-	k->method = cseq.method;
+	k->cseq = cseq->num;
+	k->meth = cseq->meth;
+	k->method = cseq->method;
 	return 0;
 }
 
 static int key_tag(struct pl *tag, const struct sip_msg *msg, enum sip_hdr_id id)
 {
-	const struct sip_hdr *h = sip_msg_hdr(msg, id);
-	struct sip_addr a;
+	const struct sip_addr *a = id == SIP_HDR_FROM ? sip_msg_from(msg) : sip_msg_to(msg);
 
-	if (!h || sip_addr_decode(&a, h->val))
+	if (!a)
 		return EBADMSG;
-	*tag = a.tag;
+	*tag = a->tag;
 	return 0;
 }
 

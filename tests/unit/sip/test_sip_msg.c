@@ -370,6 +370,55 @@ static void test_addr_uri_memo(void **state)
 	assert_int_equal(sip_addr_decode(&a, PL("<sip:u0@example..com>")), EBADMSG);
 }
 
+/* sip_msg_via/from/to/cseq: decoded once, the same answer as the decoders,
+ * NULL for an absent or malformed header (and still NULL when asked again). */
+static void test_msg_memo(void **state)
+{
+	struct sip_msg *msg = dec(reg);
+	const struct sip_via *v;
+	const struct sip_addr *f, *t;
+	const struct sip_cseq *cs;
+
+	(void)state;
+	v = sip_msg_via(msg);
+	assert_non_null(v);
+	assert_ptr_equal(sip_msg_via(msg), v);
+	assert_true(pl_eq(v->branch, PL("z9hG4bK1")));
+	assert_true(pl_eq(v->host, PL("2001:db8::5")));
+	assert_true(v->rport);
+	f = sip_msg_from(msg);
+	t = sip_msg_to(msg);
+	assert_non_null(f);
+	assert_non_null(t);
+	assert_ptr_equal(sip_msg_from(msg), f);
+	assert_ptr_equal(sip_msg_to(msg), t);
+	assert_true(pl_eq(f->tag, PL("abc")));
+	assert_int_equal(t->tag.l, 0);
+	assert_true(pl_eq(t->uri, PL("sip:001010000000001@ims.mnc001.mcc001.3gppnetwork.org")));
+	cs = sip_msg_cseq(msg);
+	assert_non_null(cs);
+	assert_ptr_equal(sip_msg_cseq(msg), cs);
+	assert_int_equal(cs->num, 1);
+	assert_int_equal(cs->meth, SIP_METHOD_REGISTER);
+	mem_deref(msg);
+
+	/* a bad top Via, a bad To, no From and a bad CSeq */
+	msg = dec("OPTIONS sip:a@b SIP/2.0\r\nVia: SIP/2.0/UDP a b\r\n"
+		  "Via: SIP/2.0/UDP h;branch=z9hG4bK2\r\nTo: <sip:x@y\r\n"
+		  "Call-ID: 1\r\nCSeq: x OPTIONS\r\nContent-Length: 0\r\n\r\n");
+	for (int i = 0; i < 2; i++) {
+		assert_null(sip_msg_via(msg));
+		assert_null(sip_msg_to(msg));
+		assert_null(sip_msg_from(msg));
+		assert_null(sip_msg_cseq(msg));
+	}
+	mem_deref(msg);
+	assert_null(sip_msg_via(NULL));
+	assert_null(sip_msg_from(NULL));
+	assert_null(sip_msg_to(NULL));
+	assert_null(sip_msg_cseq(NULL));
+}
+
 static void test_response(void **state)
 {
 	struct sip_msg *req = dec(reg), *resp;
@@ -515,7 +564,7 @@ int main(void)
 		cmocka_unit_test(test_decode),   cmocka_unit_test(test_decode_bad),
 		cmocka_unit_test(test_frame),    cmocka_unit_test(test_via),
 		cmocka_unit_test(test_addr),     cmocka_unit_test(test_headers),
-		cmocka_unit_test(test_addr_uri_memo),
+		cmocka_unit_test(test_addr_uri_memo), cmocka_unit_test(test_msg_memo),
 		cmocka_unit_test(test_uri),      cmocka_unit_test(test_response),
 		cmocka_unit_test(test_forward),  cmocka_unit_test(test_check),
 	};
