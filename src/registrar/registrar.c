@@ -559,15 +559,12 @@ void registrar_register_h(struct sip_stack *stack, struct sip_tsx *tsx,
 	const char *why = "Bad Request";
 	uint32_t impu = HSS_IMPU_NONE;
 	struct reg_auth_in in;
-	struct reg_req *r;
+	/* about 2.5 KB, on the stack: the handler never re-enters itself */
+	struct reg_req rq;
+	struct reg_req *r = &rq;
 	uint16_t sc;
 
 	(void)stack;
-	r = malloc(sizeof(*r));
-	if (!r) {
-		reg_reply(reg, tsx, 500, "Server Internal Error", NULL);
-		return;
-	}
 	sc = reg_req_read(reg, req, r);
 	if (sc == 403)
 		why = "Forbidden - too many contacts";
@@ -578,13 +575,10 @@ void registrar_register_h(struct sip_stack *stack, struct sip_tsx *tsx,
 	}
 	if (sc) {
 		reg_reply(reg, tsx, sc, why, NULL);
-		goto out;
+		return;
 	}
-	if (reg_auth_check(reg, tsx, req, u, impu, &in, &ru) != REG_AUTH_OK)
-		goto out;
-	reg_bindings_update(reg, tsx, req, r, ru, src);
-out:
-	free(r);
+	if (reg_auth_check(reg, tsx, req, u, impu, &in, &ru) == REG_AUTH_OK)
+		reg_bindings_update(reg, tsx, req, r, ru, src);
 }
 
 int registrar_unregister(struct registrar *reg, const char *id,

@@ -855,44 +855,53 @@ static size_t sip_max(const struct sip_decode_prm *prm)
 	return max > SIP_MSG_MAX_HARD ? SIP_MSG_MAX_HARD : max;
 }
 
-int sip_msg_decode(struct sip_msg **msgp, void *mem, size_t off, size_t len,
-		   const struct sip_decode_prm *prm)
+/* Decodes the len bytes at p into msg, allocated by the caller with room
+ * for the struct (and mem set). On error the caller frees msg. */
+static int sip_msg_parse(struct sip_msg *msg, const char *p, size_t len)
 {
-	struct sip_msg *msg;
 	struct sip_dec dec;
-	const char *p, *e;
+	const char *e = p + len;
 	int err;
 
-	if (!msgp || !mem)
-		return EINVAL;
-	if (len > sip_max(prm))
-		return EMSGSIZE;
 	/* hdr_inline (most of the struct) is written entry by entry up to
 	 * hdrc and never read past it: zeroing it would cost more than the
-	 * whole decode of a small request. */
-	msg = mem_alloc(sizeof(*msg), sip_msg_destroy);
-	if (!msg)
-		return ENOMEM;
+	 * whole decode of a small request. The memo structs after it are
+	 * read only where their flag (zeroed here) says they were filled. */
 	memset(msg, 0, offsetof(struct sip_msg, hdr_inline));
-	msg->mem = mem_ref(mem);
 	msg->hdrv = msg->hdr_inline;
 	memset(msg->first, 0xff, sizeof(msg->first));
 	dec.msg = msg;
-	p = (const char *)mem + off;
-	e = p + len;
 	/* RFC 3261 §7.5: CRLFs before the start line are ignored */
 	while (e - p >= 2 && p[0] == '\r' && p[1] == '\n')
 		p += 2;
 	msg->raw.p = p;
 	err = sip_start_parse(msg, &p, e);
 	if (err)
-		goto out;
+		return err;
 	err = sip_hdrs_parse(&dec, &p, e);
 	if (err)
-		goto out;
+		return err;
 	sip_body_set(msg, p, e);
 	msg->raw.l = (size_t)(msg->body.p + msg->body.l - msg->raw.p);
-out:
+	return 0;
+}
+
+int sip_msg_decode(struct sip_msg **msgp, void *mem, size_t off, size_t len,
+		   const struct sip_decode_prm *prm)
+{
+	struct sip_msg *msg;
+	int err;
+
+	if (!msgp || !mem)
+		return EINVAL;
+	if (len > sip_max(prm))
+		return EMSGSIZE;
+	msg = mem_alloc(sizeof(*msg), sip_msg_destroy);
+	if (!msg)
+		return ENOMEM;
+	err = sip_msg_parse(msg, (const char *)mem + off, len);
+	/* set after the parse, which clears the struct's head */
+	msg->mem = mem_ref(mem);
 	if (err)
 		msg = mem_deref(msg);
 	*msgp = msg;
@@ -902,20 +911,26 @@ out:
 int sip_msg_decode_copy(struct sip_msg **msgp, const void *data, size_t len,
 			const struct sip_decode_prm *prm)
 {
-	void *mem;
+	struct sip_msg *msg;
+	char *bytes;
 	int err;
 
 	if (!msgp || (!data && len))
 		return EINVAL;
 	if (len > sip_max(prm))
 		return EMSGSIZE;
-	mem = mem_alloc(len ? len : 1, NULL);
-	if (!mem)
+	/* one allocation: the struct, then its private copy of the bytes
+	 * (msg->mem stays NULL: the bytes live and die with the struct) */
+	msg = mem_alloc(sizeof(*msg) + len, sip_msg_destroy);
+	if (!msg)
 		return ENOMEM;
+	bytes = (char *)(msg + 1);
 	if (len)
-		memcpy(mem, data, len);
-	err = sip_msg_decode(msgp, mem, 0, len, prm);
-	mem_deref(mem);
+		memcpy(bytes, data, len);
+	err = sip_msg_parse(msg, bytes, len);
+	if (err)
+		msg = mem_deref(msg);
+	*msgp = msg;
 	return err;
 }
 

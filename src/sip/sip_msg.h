@@ -185,7 +185,8 @@ struct sip_cseq {
 };
 
 struct sip_msg {
-	/* owned: one reference on the mem-allocated buffer that holds the bytes */
+	/* owned: one reference on the mem-allocated buffer that holds the bytes,
+	 * or NULL when they follow the struct (sip_msg_decode_copy) */
 	void *mem;
 	struct pl raw;   /* the whole message (start line to end of body) */
 	struct pl start; /* start line without CRLF */
