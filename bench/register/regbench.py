@@ -75,14 +75,17 @@ class BenchError(Exception):
 
 
 # ----------------------------------------------------------------- /proc
-def proc_ticks(pid):
+def proc_ticks(pid, kernel_only=False):
+    """utime + stime of a process, all threads (stime alone: kernel_only)."""
     try:
         with open(f"/proc/{pid}/stat") as f:
             s = f.read()
     except OSError:
         return 0
     fields = s[s.rindex(")") + 2:].split()
-    return int(fields[11]) + int(fields[12])   # utime + stime, all threads
+    if kernel_only:
+        return int(fields[12])
+    return int(fields[11]) + int(fields[12])
 
 
 def descendants(root):
@@ -327,8 +330,8 @@ class Server:
     def pids(self):
         return [self.p.pid]
 
-    def ticks(self):
-        return sum(proc_ticks(p) for p in self.pids())
+    def ticks(self, kernel_only=False):
+        return sum(proc_ticks(p, kernel_only) for p in self.pids())
 
     def alive(self):
         return self.p is not None and self.p.poll() is None
@@ -734,6 +737,7 @@ def run_step(server, a, rate, count, csvs, tag, kind, peers=(), rnd=None):
     per_count = count // inst
     timeout_s = int(per_count / per_rate * 3) + 20
     k0 = server.ticks()
+    ks0 = server.ticks(kernel_only=True)
     p0 = sum(p.ticks() for p in peers)
     b0, si0 = sys_busy_ticks()
     u0 = udp_rcvbuf_errors()
@@ -761,6 +765,7 @@ def run_step(server, a, rate, count, csvs, tag, kind, peers=(), rnd=None):
     # the server's leftover work (transaction expiry) belongs to this step
     time.sleep(server.settle_s)
     k2 = server.ticks()
+    ks2 = server.ticks(kernel_only=True)
     t2 = time.time()
 
     wall = t1 - t0
@@ -808,6 +813,9 @@ def run_step(server, a, rate, count, csvs, tag, kind, peers=(), rnd=None):
         "server_cores": round(srv_load / wall, 3),
         "us_per_reg": round(1e6 * srv_total / ok, 1) if ok else None,
         "us_per_reg_load_only": round(1e6 * srv_load / ok, 1) if ok else None,
+        # the part of us_per_reg spent in the kernel (system time: the
+        # UDP stack, loopback delivery to SIPp, epoll, page faults)
+        "us_per_reg_kernel": round(1e6 * (ks2 - ks0) / CLK / ok, 1) if ok else None,
         "sipp_cores": [round(c / wall, 3) for c in sipp_cpu],
         "softirq_cores": round((si1 - si0) / CLK / wall, 3),
         "foreign_cores": round(foreign / wall, 3),

@@ -172,6 +172,30 @@ def load_only(steps, servers):
     return out
 
 
+def kernel_split(steps, servers):
+    """us_per_reg split into user and kernel time, medians over the rounds
+    (runs recorded before the split was measured show '-')."""
+    groups = step_groups(steps)
+    keys = sorted({(rate, inst) for _, rate, inst in groups})
+    head = "| offered /s | SIPp UACs |"
+    for s in servers:
+        head += f" {s}: user / kernel µs per registration |"
+    out = [head, "|---|---|" + "---|" * len(servers)]
+    for rate, inst in keys:
+        cells = []
+        for s in servers:
+            rows = groups.get((s, rate, inst)) or []
+            kern = [r.get("us_per_reg_kernel") for r in rows]
+            tot = [r.get("us_per_reg") for r in rows]
+            if not rows or any(k is None for k in kern) or any(t is None for t in tot):
+                cells.append("-")
+                continue
+            k = med(kern)
+            cells.append(f"{fmt_int(med(t - x for t, x in zip(tot, kern)))} / {fmt_int(k)}")
+        out.append(f"| {rate:,} | {inst} | " + " | ".join(cells) + " |")
+    return out
+
+
 def detail(steps, servers):
     """Every step of every round, grouped by server and step."""
     first = {}
@@ -418,6 +442,14 @@ def render(jsonl):
                        "round's value in brackets)")
             out.append("")
             out += load_only(main_steps, servers)
+            out.append("")
+        if any(r.get("us_per_reg_kernel") is not None for r in main_steps):
+            out.append("**User and kernel time** (the CPU per registration of the side-by-side "
+                       "table split into the server's user time and its system time: the "
+                       "kernel's UDP send and receive paths, loopback delivery to SIPp, epoll, "
+                       "page faults; medians over the rounds)")
+            out.append("")
+            out += kernel_split(main_steps, servers)
             out.append("")
     if mems:
         out.append("**Memory** (fresh server; every user registered once, one binding; "
