@@ -2,6 +2,7 @@
  * validate it, build the error response and forward it with edits. */
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/mbuf.h"
@@ -99,6 +100,39 @@ static void parse_hdr(const struct sip_hdr *h)
 	}
 }
 
+/* The message's memo (sip_msg_via/from/to/cseq) answers as a fresh decode
+ * of the same header does, the first time and the second. */
+static void memo_check(const struct sip_msg *msg)
+{
+	const struct sip_hdr *h;
+	struct sip_via via;
+	struct sip_addr a;
+	struct sip_cseq cs;
+	bool want;
+
+	for (int round = 0; round < 2; round++) {
+		h = sip_msg_hdr(msg, SIP_HDR_VIA);
+		want = h && !sip_via_decode(&via, h->val);
+		if (want != (sip_msg_via(msg) != NULL) ||
+		    (want && !pl_eq(sip_msg_via(msg)->branch, via.branch)))
+			abort();
+		h = sip_msg_hdr(msg, SIP_HDR_FROM);
+		want = h && !sip_addr_decode(&a, h->val);
+		if (want != (sip_msg_from(msg) != NULL) ||
+		    (want && !pl_eq(sip_msg_from(msg)->tag, a.tag)))
+			abort();
+		h = sip_msg_hdr(msg, SIP_HDR_TO);
+		want = h && !sip_addr_decode(&a, h->val);
+		if (want != (sip_msg_to(msg) != NULL) ||
+		    (want && !pl_eq(sip_msg_to(msg)->uri, a.uri)))
+			abort();
+		h = sip_msg_hdr(msg, SIP_HDR_CSEQ);
+		want = h && !sip_cseq_decode(&cs, h->val);
+		if (want != (sip_msg_cseq(msg) != NULL) || (want && sip_msg_cseq(msg)->num != cs.num))
+			abort();
+	}
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static const char *const sup[] = {"path", "100rel", NULL};
@@ -116,7 +150,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	for (size_t i = 0; i < msg->hdrc; i++)
 		parse_hdr(&msg->hdrv[i]);
+	if (size & 4)
+		memo_check(msg); /* before the check fills the memo, or after */
 	sip_msg_check(msg, &prm, &v);
+	memo_check(msg);
 	mbuf_init(&mb, 0);
 	if (v.scode && !v.drop)
 		sip_error_build(&mb, msg, &v, PL("t"));
