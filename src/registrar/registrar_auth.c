@@ -226,6 +226,9 @@ static void chal_send(struct registrar *reg, struct sip_tsx *tsx, struct pl real
 {
 	struct sip_tsx_reply_prm rp;
 	char hdr[512];
+	char tag[AUTH_HEX_SIZE(8)];
+	uint8_t th[8];
+	uint64_t h;
 	int n;
 
 	n = chal_hdr_format(hdr, sizeof(hdr), realm, c->nonce,
@@ -235,8 +238,16 @@ static void chal_send(struct registrar *reg, struct sip_tsx *tsx, struct pl real
 		reg_reply(reg, tsx, 500, "Server Internal Error", NULL);
 		return;
 	}
+	/* The To tag follows the challenge (a keyed hash of its nonce): the 401
+	 * to a retransmitted REGISTER is the same response, tag included, as
+	 * a server transaction would have resent (RFC 3261 §8.2.7). */
+	h = hash_bytes(c->nonce, strlen(c->nonce));
+	for (size_t i = 0; i < sizeof(th); i++)
+		th[i] = (uint8_t)(h >> (8 * i));
+	auth_hex_encode(th, sizeof(th), tag);
 	memset(&rp, 0, sizeof(rp));
 	rp.hdrs = (struct pl){hdr, (size_t)n};
+	rp.to_tag = (struct pl){tag, sizeof(th) * 2};
 	rp.stateless = true;
 	reg_reply(reg, tsx, 401, "Unauthorized", &rp);
 }

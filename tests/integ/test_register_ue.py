@@ -194,6 +194,9 @@ def test_lost_401_retransmission_same_challenge(server):
     code, resp2 = ue.register()
     assert code == 401
     assert _challenge(resp2)["nonce"] == ch["nonce"]
+    # the same response, To tag included, as a server transaction would resend
+    tag = re.search(r"(?im)^To:.*;tag=([^;\s]+)", resp)
+    assert tag and tag.group(1) == re.search(r"(?im)^To:.*;tag=([^;\s]+)", resp2).group(1)
     stats = d.command("stats", "registrar.mem")
     assert re.search(r"^sip\.tsx_server: 0$", stats, re.M), stats  # nothing kept
     res = _ue_side(ch["nonce"])

@@ -412,6 +412,7 @@ static void test_challenge_retransmission(void **state)
 	    "Authorization: Digest username=\"alice@ims.test\", realm=\"ims.test\", "
 	    "nonce=\"\", uri=\"sip:ims.test\", response=\"\"\r\n" CONTACT_A;
 	struct sip_auth a1, a2, a3;
+	struct pl t1, t2, t3;
 	struct sent *r;
 
 	(void)state;
@@ -419,16 +420,22 @@ static void test_challenge_retransmission(void **state)
 	assert_int_equal(r->scode, 401);
 	assert_true(r->stateless);
 	a1 = chal_get(r);
+	t1 = sip_msg_to(r->msg)->tag;
+	assert_int_equal(t1.l, 16);
 	cseq_next--; /* the same request again */
 	r = do_register("sip:alice@ims.test", hdrs);
 	assert_int_equal(r->scode, 401);
 	a2 = chal_get(r);
+	t2 = sip_msg_to(r->msg)->tag;
 	assert_true(pl_eq(a1.nonce, a2.nonce));
+	assert_true(pl_eq(t1, t2)); /* the same response, To tag included */
 	assert_int_equal(registrar_challenge_count(T.reg), 1);
 	r = do_register("sip:alice@ims.test", hdrs); /* next CSeq: a new request */
 	assert_int_equal(r->scode, 401);
 	a3 = chal_get(r);
+	t3 = sip_msg_to(r->msg)->tag;
 	assert_false(pl_eq(a1.nonce, a3.nonce));
+	assert_false(pl_eq(t1, t3));
 }
 
 static void test_aka_v1_flow(void **state)
