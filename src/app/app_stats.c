@@ -217,7 +217,8 @@ static int print_counters(struct app_stats *s, struct mbuf *out)
 	    "counters.sip.rx_req: %llu\ncounters.sip.rx_resp: %llu\n"
 	    "counters.sip.rx_undecodable: %llu\ncounters.sip.rx_rejected: %llu\n"
 	    "counters.sip.rx_dropped: %llu\ncounters.sip.tx_msgs: %llu\n"
-	    "counters.sip.tx_err: %llu\ncounters.sip.overload_503: %llu\n",
+	    "counters.sip.tx_err: %llu\ncounters.sip.overload_503: %llu\n"
+	    "counters.sip.rx_oversize: %llu\n",
 	    (unsigned long long)(st.rx_req - p->rx_req),
 	    (unsigned long long)(st.rx_resp - p->rx_resp),
 	    (unsigned long long)(st.rx_undecodable - p->rx_undecodable),
@@ -225,7 +226,8 @@ static int print_counters(struct app_stats *s, struct mbuf *out)
 	    (unsigned long long)(st.rx_dropped - p->rx_dropped),
 	    (unsigned long long)(st.tx_msgs - p->tx_msgs),
 	    (unsigned long long)(st.tx_err - p->tx_err),
-	    (unsigned long long)(st.overload_503 - p->overload_503));
+	    (unsigned long long)(st.overload_503 - p->overload_503),
+	    (unsigned long long)(st.rx_oversize - p->rx_oversize));
 	s->prev_sip = st;
 	return err;
 }

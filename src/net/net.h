@@ -35,14 +35,23 @@ struct net_msg {
 	uint64_t conn_id;      /* NET_TCP: the connection; 0 for UDP */
 	const uint8_t *buf;
 	size_t len;
+	/* NET_TCP: the start of a message over the bound (net_frame_h said
+	 * EMSGSIZE): buf holds its header section and whatever followed of
+	 * the body, so that the layer above can answer it (SIP: 513); the
+	 * rest of the message is read and dropped, the connection stays. */
+	bool oversize;
 };
 
 typedef void(net_recv_h)(const struct net_msg *msg, void *arg);
 
 /* Finds the first message of a TCP stream in buf[0..len): returns 0 and
- * its length in *msg_len (1..len), ENODATA when more bytes are needed, or
- * EBADMSG when the bytes can never be a message (the connection is then
- * closed). Leading CRLFs have been taken off already. */
+ * its length in *msg_len (1..len), ENODATA when more bytes are needed,
+ * EMSGSIZE when the message's header section is complete but the whole
+ * message is over the bound (*msg_len: its whole length as announced, more
+ * than the bound: the bytes at hand go up as a net_msg with oversize set,
+ * the rest are skipped as they come), or EBADMSG when the bytes can never be
+ * a message (the connection is then closed). Leading CRLFs have been taken
+ * off already. */
 typedef int(net_frame_h)(const uint8_t *buf, size_t len, size_t *msg_len, void *arg);
 
 /* A TCP connection ended: err 0 for an orderly close by the peer or by
@@ -90,6 +99,7 @@ struct net_stats {
 	uint64_t tcp_conns; /* open now */
 	uint64_t tcp_accepted, tcp_connected, tcp_refused, tcp_closed;
 	uint64_t tcp_rx_bytes, tcp_rx_msgs, tcp_pings;
+	uint64_t tcp_rx_oversize; /* messages over tcp_rx_max, handed up and skipped */
 	uint64_t tcp_tx_bytes;
 };
 

@@ -291,7 +291,7 @@ static int crlf_kind(const uint8_t *p, size_t left)
 	return p[3] == '\n' ? 4 : 2;
 }
 
-static void conn_deliver(struct net_conn *c, const uint8_t *p, size_t len)
+static void conn_deliver(struct net_conn *c, const uint8_t *p, size_t len, bool oversize)
 {
 	struct net_tcp *t = c->tcp;
 	struct net_msg msg = {
@@ -302,9 +302,13 @@ static void conn_deliver(struct net_conn *c, const uint8_t *p, size_t len)
 	    .conn_id = c->id,
 	    .buf = p,
 	    .len = len,
+	    .oversize = oversize,
 	};
 
-	t->st_rx_msgs++;
+	if (oversize)
+		t->st_rx_oversize++;
+	else
+		t->st_rx_msgs++;
 	conn_active(c);
 	t->prm.recv_h(&msg, t->prm.arg);
 }
@@ -345,6 +349,14 @@ static void conn_parse(struct net_conn *c)
 		const uint8_t *p = c->rbuf + pos;
 		size_t left = c->rlen - pos;
 
+		if (c->skip) {
+			/* the rest of an oversize message, answered already */
+			size_t n = c->skip < left ? (size_t)c->skip : left;
+
+			c->skip -= n;
+			pos += n;
+			continue;
+		}
 		k = crlf_kind(p, left);
 		if (k == 0)
 			break;
@@ -365,6 +377,22 @@ static void conn_parse(struct net_conn *c)
 		err = t->prm.frame_h(p, left, &mlen, t->prm.arg);
 		if (err == ENODATA)
 			break;
+		if (err == EMSGSIZE && mlen) {
+			char a[NET_ADDR_STRLEN];
+			size_t n = mlen < left ? mlen : left;
+
+			log_write(LOG_SIP, LOG_LVL_WARN, LOG_DIR_NONE, NULL,
+				  "tcp from %s (conn %llu): message of %zu bytes over the "
+				  "receive bound; skipping it",
+				  net_addr_print(&c->peer, a, sizeof(a)),
+				  (unsigned long long)c->id, mlen);
+			c->skip = mlen - n;
+			pos += n;
+			conn_deliver(c, p, n, true);
+			if (c->state != NET_CONN_OPEN)
+				return;
+			continue;
+		}
 		if (err || !mlen || mlen > left) {
 			char ex[49], what[80];
 
@@ -374,7 +402,7 @@ static void conn_parse(struct net_conn *c)
 			return;
 		}
 		pos += mlen;
-		conn_deliver(c, p, mlen);
+		conn_deliver(c, p, mlen, false);
 		/* recv_h may have closed c or freed the whole net set. */
 		if (c->state != NET_CONN_OPEN)
 			return;

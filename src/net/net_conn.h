@@ -34,6 +34,7 @@ struct net_tcp {
 	uint64_t refuse_log_ms, refuse_quiet;
 	uint64_t st_accepted, st_connected, st_refused, st_closed;
 	uint64_t st_rx_bytes, st_rx_msgs, st_pings, st_tx_bytes;
+	uint64_t st_rx_oversize; /* messages over rx_max, answered and skipped */
 };
 
 struct net_conn {
@@ -52,6 +53,7 @@ struct net_conn {
 
 	uint8_t *rbuf; /* owned; rlen bytes of an unfinished message */
 	size_t rsize, rlen;
+	uint64_t skip; /* bytes still to drop of an oversize message */
 	uint8_t *tbuf; /* owned; bytes thead..tend wait for EPOLLOUT */
 	size_t tsize, thead, tend;
 

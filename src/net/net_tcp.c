@@ -454,6 +454,7 @@ void net_tcp_stats_add(const struct net_tcp *t, struct net_stats *st)
 	st->tcp_closed += t->st_closed;
 	st->tcp_rx_bytes += t->st_rx_bytes;
 	st->tcp_rx_msgs += t->st_rx_msgs;
+	st->tcp_rx_oversize += t->st_rx_oversize;
 	st->tcp_pings += t->st_pings;
 	st->tcp_tx_bytes += t->st_tx_bytes;
 }

@@ -106,8 +106,12 @@ int sip_frame(const void *buf, size_t len, size_t max, struct sip_frame *f)
 	err = sip_frame_clen(p, end + 2, &clen);
 	if (err)
 		return err;
-	if (clen > max - hlen)
+	if (clen > max - hlen) {
+		/* the whole length as announced: the transport skips it */
+		f->kind = SIP_FRAME_MSG;
+		f->len = hlen + clen;
 		return EMSGSIZE;
+	}
 	if (len < hlen + clen)
 		return ENODATA;
 	f->kind = SIP_FRAME_MSG;

@@ -269,7 +269,9 @@ const char *sip_method_name(enum sip_method m);
  *   ENODATA  not a whole message yet (or a lone CRLF that may start a ping),
  *   EBADMSG  garbage, a header section over SIP_MAX_HDRS*SIP_MAX_LINE or max,
  *            missing or malformed Content-Length,
- *   EMSGSIZE header section complete but the message would exceed max,
+ *   EMSGSIZE header section complete but the message would exceed max
+ *            (frame->len: its whole length as Content-Length announces it,
+ *            so that the transport can answer 513 and skip it),
  *   0        frame->len bytes form one message, ping or pong (frame->kind).
  * Keep-alives (RFC 5626 §3.5.1): "\r\n\r\n" is a ping (answer "\r\n"), a
  * "\r\n" not followed by another is a pong.

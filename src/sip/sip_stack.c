@@ -307,6 +307,44 @@ static void stack_bad_input(struct sip_stack *stack, const struct net_msg *m, in
 	}
 }
 
+/* The start of a TCP message over frame_max (net_msg.oversize: its header
+ * section and what came of the body): a request gets 513 Message Too Large
+ * (RFC 3261 §21.5.14), built from its header section, on the connection;
+ * the transport drops the rest of the message and keeps the connection. */
+static void stack_oversize(struct sip_stack *stack, const struct net_msg *m)
+{
+	struct sip_decode_prm dp = {.max_size = m->len};
+	struct sip_verdict v = {.scode = 513, .reason = "Message Too Large"};
+	char peer[SIP_STACK_PEER_MAX];
+	struct sip_stack_src src;
+	struct sip_msg *msg = NULL;
+	bool answer;
+
+	stack->stats.rx_oversize++;
+	sip_stack_peer_str(true, &m->src, peer, sizeof(peer));
+	/* datagram rules: the body is cut short of its Content-Length
+	 * (clen_err), which is the point */
+	if (sip_msg_decode_copy(&msg, m->buf, m->len, &dp)) {
+		log_write(LOG_SIP, LOG_LVL_WARN, LOG_DIR_FROM, NULL,
+			  "message over %zu bytes from %s with an undecodable header "
+			  "section: dropped",
+			  stack->frame_max, peer);
+		return;
+	}
+	answer = msg->req && msg->meth != SIP_METHOD_ACK && sip_msg_via(msg) &&
+		 sip_msg_from(msg) && sip_msg_to(msg) && sip_msg_cseq(msg) &&
+		 sip_msg_hdr(msg, SIP_HDR_CALL_ID);
+	log_write(LOG_SIP, LOG_LVL_WARN, LOG_DIR_FROM, NULL, "%.*s over %zu bytes from %s%s",
+		  (int)(msg->req ? msg->method.l : 8),
+		  msg->req ? msg->method.p : "response", stack->frame_max, peer,
+		  answer ? ": 513 Message Too Large" : ": dropped");
+	if (answer) {
+		stack_src_fill(stack, m, &src);
+		stack_answer(stack, msg, &src, &v);
+	}
+	mem_deref(msg);
+}
+
 /* A request the transaction layer refused for lack of room: 503, with
  * received/rport on its Via as any response. */
 static void stack_overload(struct sip_stack *stack, const struct sip_msg *msg,
@@ -377,6 +415,10 @@ static void stack_recv_h(const struct net_msg *m, void *arg)
 		stack->stats.rx_keepalive++;
 		return;
 	}
+	if (m->oversize) {
+		stack_oversize(stack, m);
+		return;
+	}
 	dp.stream = m->kind == NET_TCP;
 	dp.max_size = m->kind == NET_TCP ? stack->frame_max : SIP_MSG_MAX_UDP;
 	err = sip_msg_decode_copy(&msg, m->buf, m->len, &dp);
@@ -417,6 +459,10 @@ static int stack_frame_h(const uint8_t *buf, size_t len, size_t *msg_len, void *
 
 	if (err == ENODATA)
 		return ENODATA;
+	if (err == EMSGSIZE) {
+		*msg_len = fr.len; /* the whole message, for the transport to skip */
+		return EMSGSIZE;
+	}
 	if (err)
 		return EBADMSG;
 	*msg_len = fr.len;

@@ -80,6 +80,7 @@ struct sip_stack_stats {
 	uint64_t rx_req, rx_resp; /* decoded and accepted */
 	uint64_t rx_undecodable;  /* dropped (UDP) or closed (TCP) */
 	uint64_t rx_rejected;	  /* answered statelessly by the check */
+	uint64_t rx_oversize;	  /* TCP messages over the bound (513 when a request) */
 	uint64_t rx_dropped;	  /* bad responses and ACKs */
 	uint64_t rx_keepalive;	  /* CRLF datagrams */
 	uint64_t tx_msgs, tx_err; /* messages handed to net and failures */

@@ -92,6 +92,37 @@ def test_large_message_over_tcp(imsd_factory, tmp_path):
     c.close()
 
 
+def test_message_over_tcp_bound_513_connection_kept(imsd_factory, tmp_path):
+    """A request over the TCP receive bound (128 KiB): 513 from its header
+    section as soon as that is complete, the body skipped as it comes (never
+    buffered), and the connection keeps serving."""
+    d, port, log = start_sip_imsd(imsd_factory, tmp_path)
+    c = tcp_conn(port)
+    me = c.getsockname()[1]
+    big = options(f"sip:127.0.0.1:{port}", "127.0.0.1", me, "z9hG4bKhuge1", "huge1@t",
+                  transport="TCP", body=b"z" * 400000)
+    c.sendall(big)
+    assert status_of(recv_msg(c)) == (513, "Message Too Large")
+    c.sendall(options(f"sip:127.0.0.1:{port}", "127.0.0.1", me, "z9hG4bKhuge2", "huge2@t",
+                      transport="TCP"))
+    resp = recv_msg(c)
+    assert status_of(resp)[0] == 200
+    assert header(resp, "Call-ID") == "huge2@t"
+    out = d.command("stats", "registrar.mem")
+    assert re.search(r"^counters\.sip\.rx_oversize: 1$", out, re.M), out
+    # the header section alone was over the bound: nothing to answer, closed
+    c2 = tcp_conn(port)
+    c2.sendall(b"OPTIONS sip:x SIP/2.0\r\nX: " + b"a" * 140000)
+    c2.settimeout(5.0)
+    try:
+        rest = c2.recv(65536)
+    except ConnectionResetError:
+        rest = b""
+    assert rest == b""
+    c2.close()
+    c.close()
+
+
 def test_tcp_keepalive_ping(imsd_factory, tmp_path):
     d, port, _ = start_sip_imsd(imsd_factory, tmp_path)
     c = tcp_conn(port)

@@ -16,14 +16,14 @@ INTS = ["instance_id", "rss", "heap_in_use", "heap_free", "heap_arena", "heap_tr
         "registrar.mem", "counters.sip.rx_req", "counters.sip.rx_resp",
         "counters.sip.rx_undecodable", "counters.sip.rx_rejected",
         "counters.sip.rx_dropped", "counters.sip.tx_msgs", "counters.sip.tx_err",
-        "counters.sip.overload_503"]
+        "counters.sip.overload_503", "counters.sip.rx_oversize"]
 FLOATS = ["uptime", "interval", "cpu.user", "cpu.system", "cpu.total", "cpu_time.user",
           "cpu_time.system"]
 ORDER = ["instance_id", "uptime", "interval", "cpu.user", "cpu.system", "cpu.total",
          "cpu_time.user", "cpu_time.system", "counters.sip.rx_req", "counters.sip.rx_resp",
          "counters.sip.rx_undecodable", "counters.sip.rx_rejected", "counters.sip.rx_dropped",
          "counters.sip.tx_msgs", "counters.sip.tx_err", "counters.sip.overload_503",
-         "allocator", "rss", "heap_in_use", "heap_free", "heap_arena", "heap_trims",
+         "counters.sip.rx_oversize", "allocator", "rss", "heap_in_use", "heap_free", "heap_arena", "heap_trims",
          "heap_trim_released", "sip.tsx_server", "sip.tsx_client", "registrar.users",
          "registrar.bindings", "registrar.subscriptions", "registrar.challenges",
          "registrar.mem"]

@@ -74,6 +74,8 @@ static const uint8_t *find(const uint8_t *p, size_t len, const char *s)
 	return NULL;
 }
 
+size_t tu_frame_max;
+
 int tu_frame(const uint8_t *buf, size_t len, size_t *msg_len, void *arg)
 {
 	const uint8_t *end, *cl;
@@ -91,6 +93,10 @@ int tu_frame(const uint8_t *buf, size_t len, size_t *msg_len, void *arg)
 		cl += strlen("\r\nContent-Length: ");
 		while (*cl >= '0' && *cl <= '9' && body < 1000000)
 			body = body * 10 + (size_t)(*cl++ - '0');
+	}
+	if (tu_frame_max && hlen + body > tu_frame_max) {
+		*msg_len = hlen + body;
+		return EMSGSIZE;
 	}
 	if (len - hlen < body)
 		return ENODATA;

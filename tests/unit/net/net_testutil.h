@@ -16,6 +16,9 @@ void tu_run_once(void);
 
 /* Headers end at CRLFCRLF; "Content-Length: N" gives the body. A first
  * byte that is not an upper-case letter is garbage (EBADMSG). */
+/* Test framer: start line, headers, "Content-Length: N" body. Messages
+ * longer than tu_frame_max (0: no bound) are EMSGSIZE with their length. */
+extern size_t tu_frame_max;
 int tu_frame(const uint8_t *buf, size_t len, size_t *msg_len, void *arg);
 
 /* A blocking client socket connected to a (SOCK_STREAM or SOCK_DGRAM),

@@ -30,6 +30,7 @@ struct msgrec {
 	uint64_t conn_id;
 	struct net_addr src;
 	size_t len;
+	bool oversize;
 	char *data; /* malloc'd, NUL-terminated copy */
 };
 
@@ -58,6 +59,7 @@ static void recv_h(const struct net_msg *m, void *arg)
 
 		r->conn_id = m->conn_id;
 		r->src = m->src;
+		r->oversize = m->oversize;
 		r->len = m->len;
 		r->data = malloc(m->len + 1);
 		assert_non_null(r->data);
@@ -86,6 +88,7 @@ static int setup(void **state)
 	struct fix *f = &fixture;
 
 	memset(f, 0, sizeof(*f));
+	tu_frame_max = 0;
 	f->fds_before = tu_fd_count();
 	if (loop_init())
 		return -1;
@@ -371,6 +374,41 @@ static void test_oversize_closes(void **state)
 	assert_int_equal(f->close_err[0], EMSGSIZE);
 	assert_int_equal(f->nmsg, 0);
 	assert_peer_closed(fd);
+	close(fd);
+}
+
+/* A message over the bound whose header section is complete: its start goes
+ * up once, marked oversize (SIP answers 513 from it), the rest is dropped as
+ * it comes without being buffered, and the connection carries on. */
+static void test_oversize_message_skipped(void **state)
+{
+	struct fix *f = *state;
+	size_t body = 300 * 1024;
+	char *m = malloc(body + 128);
+	struct net_stats st;
+	int fd, n;
+
+	assert_non_null(m);
+	tu_frame_max = 8192;
+	f->prm.tcp_rx_max = 8192;
+	start(f, "127.0.0.1:0");
+	fd = tu_client(lsn(f), SOCK_STREAM);
+	assert_true(fd >= 0);
+	n = sprintf(m, "MESSAGE sip:a SIP/2.0\r\nContent-Length: %zu\r\n\r\n", body);
+	memset(m + n, 'b', body);
+	send_all(fd, m, (size_t)n + body);
+	send_str(fd, REQ3);
+	wait_msgs(f, 2);
+	assert_true(f->msg[0].oversize);
+	assert_true(f->msg[0].len >= (size_t)n && f->msg[0].len <= 8192);
+	assert_memory_equal(f->msg[0].data, m, (size_t)n);
+	assert_false(f->msg[1].oversize);
+	assert_string_equal(f->msg[1].data, REQ3);
+	assert_int_equal(f->nclose, 0);
+	st = stats(f);
+	assert_int_equal(st.tcp_rx_oversize, 1);
+	assert_int_equal(st.tcp_rx_msgs, 1);
+	free(m);
 	close(fd);
 }
 
@@ -779,6 +817,7 @@ int main(void)
 	    T(test_several_in_one_read_v6),
 	    T(test_large_message_grows_buffer),
 	    T(test_oversize_closes),
+	    T(test_oversize_message_skipped),
 	    T(test_garbage_closes),
 	    T(test_keepalive_v4),
 	    T(test_keepalive_v6),
