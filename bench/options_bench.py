@@ -22,44 +22,12 @@ import subprocess
 import sys
 import time
 
+from benchlib import CLK, descendants, free_udp_port, log, parse_stat, proc_ticks
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
-CLK = os.sysconf("SC_CLK_TCK")
 SCEN = os.path.join(ROOT, "tests", "integ", "sipp", "options_ping.xml")
 KAM_CFG = os.path.join(HERE, "options_kamailio.cfg")
-
-
-def log(*a):
-    print(time.strftime("%H:%M:%S"), *a, flush=True)
-
-
-def proc_ticks(pid):
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            s = f.read()
-    except OSError:
-        return 0
-    v = s[s.rindex(")") + 2:].split()
-    return int(v[11]) + int(v[12])
-
-
-def descendants(root):
-    kids = {}
-    for d in os.listdir("/proc"):
-        if not d.isdigit():
-            continue
-        try:
-            with open(f"/proc/{d}/stat") as f:
-                s = f.read()
-            kids.setdefault(int(s[s.rindex(")") + 2:].split()[1]), []).append(int(d))
-        except (OSError, ValueError, IndexError):
-            continue
-    out, todo = [], [root]
-    while todo:
-        p = todo.pop()
-        out.append(p)
-        todo.extend(kids.get(p, []))
-    return out
 
 
 def rss_kib(pids):
@@ -73,14 +41,6 @@ def rss_kib(pids):
         except OSError:
             pass
     return tot
-
-
-def free_udp_port():
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
 
 
 def wait_udp_answer(port, timeout=15):
@@ -165,20 +125,6 @@ def start_kamailio(workdir, port, children):
                   port, workdir)
 
 
-def parse_stat(path):
-    with open(path) as f:
-        lines = [l.rstrip("\n") for l in f if l.strip()]
-    d = dict(zip(lines[0].split(";"), lines[-1].split(";")))
-
-    def num(k):
-        try:
-            return int(d.get(k, "0"))
-        except ValueError:
-            return 0
-    return {"ok": num("SuccessfulCall(C)"), "failed": num("FailedCall(C)"),
-            "retrans": num("Retransmissions(C)")}
-
-
 def parse_rtt(paths):
     vals = []
     for path in paths:
@@ -198,15 +144,6 @@ def parse_rtt(paths):
             return None
         return vals[min(len(vals) - 1, int(q / 100.0 * len(vals)))]
     return {"p50": pct(50), "p95": pct(95), "p99": pct(99), "n": len(vals)}
-
-
-def free_udp_port():
-    """A free loopback UDP port: SIPp 3.6.1 takes `-p 0` as its default 5060."""
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def run_sipp(workdir, tag, port, rate, secs, uacs):

@@ -43,9 +43,11 @@ import time
 
 import regreport
 
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from benchlib import CLK, descendants, log, parse_stat, proc_ticks  # noqa: E402
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
-CLK = os.sysconf("SC_CLK_TCK")
 
 DOMAIN = "ims.test"
 # SIPp 3.6 takes aka_K / aka_OP / aka_AMF as raw text bytes (first 16, 16 and
@@ -66,48 +68,11 @@ MD5_XML = os.path.join(HERE, "reg_md5_uac.xml")
 KAM_CFG = os.path.join(HERE, "kamailio.cfg")
 
 
-def log(*a):
-    print(time.strftime("%H:%M:%S"), *a, flush=True)
-
-
 class BenchError(Exception):
     pass
 
 
 # ----------------------------------------------------------------- /proc
-def proc_ticks(pid, kernel_only=False):
-    """utime + stime of a process, all threads (stime alone: kernel_only)."""
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            s = f.read()
-    except OSError:
-        return 0
-    fields = s[s.rindex(")") + 2:].split()
-    if kernel_only:
-        return int(fields[12])
-    return int(fields[11]) + int(fields[12])
-
-
-def descendants(root):
-    kids = {}
-    for d in os.listdir("/proc"):
-        if not d.isdigit():
-            continue
-        try:
-            with open(f"/proc/{d}/stat") as f:
-                s = f.read()
-            ppid = int(s[s.rindex(")") + 2:].split()[1])
-        except (OSError, ValueError, IndexError):
-            continue
-        kids.setdefault(ppid, []).append(int(d))
-    out, todo = [], [root]
-    while todo:
-        p = todo.pop()
-        out.append(p)
-        todo.extend(kids.get(p, []))
-    return out
-
-
 def cmdline(pid):
     try:
         with open(f"/proc/{pid}/cmdline", "rb") as f:
@@ -266,24 +231,6 @@ def sipp_args(server, i, rate, count, users_csv, stat_file, timeout_s):
             "-watchdog_major_maxtriggers", "100000",
             "-trace_stat", "-stf", stat_file, "-fd", "5",
             "-trace_rtt", "-rtt_freq", "1000", "-trace_err"]
-
-
-def parse_stat(path):
-    with open(path) as f:
-        lines = [l.rstrip("\n") for l in f if l.strip()]
-    d = dict(zip(lines[0].split(";"), lines[-1].split(";")))
-
-    def num(k):
-        try:
-            return int(d.get(k, "0"))
-        except ValueError:
-            return 0
-    return {"ok": num("SuccessfulCall(C)"), "failed": num("FailedCall(C)"),
-            "created": num("OutgoingCall(C)"), "retrans": num("Retransmissions(C)"),
-            "timeouts": num("FailedTimeoutOnRecv(C)") + num("FailedMaxUDPRetrans(C)"),
-            "unexpected": num("FailedUnexpectedMessage(C)"),
-            "auth_failed": num("FailedAuthentication(C)"),
-            "watchdog_major": num("WatchdogMajor(C)"), "dead_msgs": num("DeadCallMsgs(C)")}
 
 
 def parse_rtt(path):
