@@ -158,6 +158,45 @@ static int digest_ha1(const struct digest_prm *p, bool sha256,
 	return err;
 }
 
+/* H(method ":" uri) of the last call, per thread: a registrar sees the same
+ * "REGISTER" and uri (sip:<domain>) in nearly every answer. Not secret. */
+#define HA2_MEMO_KEY 256
+static _Thread_local struct {
+	bool set, sha256;
+	size_t mlen, ulen;
+	char key[HA2_MEMO_KEY];
+	char ha2[DIGEST_HEX_SIZE];
+} ha2_memo;
+
+static int digest_ha2_plain(const struct digest_prm *p, bool sha256,
+			    char ha2[DIGEST_HEX_SIZE])
+{
+	struct pl a2[2] = {p->method, p->uri};
+	bool fits = p->method.l + p->uri.l <= HA2_MEMO_KEY;
+	int err;
+
+	if (fits && ha2_memo.set && ha2_memo.sha256 == sha256 &&
+	    ha2_memo.mlen == p->method.l && ha2_memo.ulen == p->uri.l &&
+	    !memcmp(ha2_memo.key, p->method.p, p->method.l) &&
+	    !memcmp(ha2_memo.key + p->method.l, p->uri.p, p->uri.l)) {
+		memcpy(ha2, ha2_memo.ha2, strlen(ha2_memo.ha2) + 1);
+		return 0;
+	}
+	err = hash_hex(sha256, a2, 2, ha2);
+	if (err || !fits)
+		return err;
+	ha2_memo.set = true;
+	ha2_memo.sha256 = sha256;
+	ha2_memo.mlen = p->method.l;
+	ha2_memo.ulen = p->uri.l;
+	if (p->method.l)
+		memcpy(ha2_memo.key, p->method.p, p->method.l);
+	if (p->uri.l)
+		memcpy(ha2_memo.key + p->method.l, p->uri.p, p->uri.l);
+	memcpy(ha2_memo.ha2, ha2, strlen(ha2) + 1);
+	return 0;
+}
+
 static int digest_ha2(const struct digest_prm *p, bool sha256,
 		      char ha2[DIGEST_HEX_SIZE])
 {
@@ -166,7 +205,7 @@ static int digest_ha2(const struct digest_prm *p, bool sha256,
 	int err;
 
 	if (p->qop != DIGEST_QOP_AUTH_INT)
-		return hash_hex(sha256, a2, 2, ha2);
+		return digest_ha2_plain(p, sha256, ha2);
 	err = hash_hex(sha256, &p->body, 1, hbody);
 	if (err)
 		return err;

@@ -78,6 +78,49 @@ static void test_rfc2617_mufasa(void **state)
 	assert_int_equal(digest_response_calc(&p, out), EINVAL);
 }
 
+/* H(A2) is kept per thread for the last (method, uri): a change of either,
+ * of one byte at the same length, or of the hash gives the right answer. */
+static void test_ha2_memo(void **state)
+{
+	struct digest_prm p = {
+		.algo = DIGEST_ALGO_MD5,
+		.qop = DIGEST_QOP_AUTH,
+		.username = PL("Mufasa"),
+		.realm = PL("testrealm@host.com"),
+		.password = PL("Circle Of Life"),
+		.method = PL("GET"),
+		.uri = PL("/dir/index.html"),
+		.nonce = PL("dcd98b7102dd2f0e8b11d0f600bfb0c093"),
+		.cnonce = PL("0a4f113b"),
+		.nc = PL("00000001"),
+	};
+	char out[DIGEST_HEX_SIZE], other[DIGEST_HEX_SIZE];
+	char uri[] = "/dir/index.html";
+
+	(void)state;
+	for (int i = 0; i < 3; i++) {
+		assert_int_equal(digest_response_calc(&p, out), 0);
+		assert_string_equal(out, "6629fae49393a05397450978507c4ef1");
+	}
+	p.uri = pl_from_str(uri);
+	uri[1] = 'D'; /* same length, same address, one byte changed */
+	assert_int_equal(digest_response_calc(&p, other), 0);
+	assert_string_not_equal(other, out);
+	uri[1] = 'd';
+	assert_int_equal(digest_response_calc(&p, other), 0);
+	assert_string_equal(other, out);
+	p.method = PL("PUT");
+	assert_int_equal(digest_response_calc(&p, other), 0);
+	assert_string_not_equal(other, out);
+	p.method = PL("GET");
+	p.algo = DIGEST_ALGO_AKAV1_SHA256; /* the same math over SHA-256 */
+	assert_int_equal(digest_response_calc(&p, other), 0);
+	assert_int_equal(strlen(other), 64);
+	p.algo = DIGEST_ALGO_MD5;
+	assert_int_equal(digest_response_calc(&p, other), 0);
+	assert_string_equal(other, out);
+}
+
 static void aka_prm(struct digest_prm *p, enum digest_algo algo, const uint8_t *pw,
 		    size_t pwlen)
 {
@@ -229,6 +272,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_rfc2617_mufasa),
+		cmocka_unit_test(test_ha2_memo),
 		cmocka_unit_test(test_aka_digests),
 		cmocka_unit_test(test_aka_resync_empty_password),
 		cmocka_unit_test(test_aka_nonce),
