@@ -44,20 +44,26 @@ static struct pl pls(const char *s)
 	return pl_from_str(s);
 }
 
+/* RFC 2617 §3.5's example request */
+static struct digest_prm mufasa(void)
+{
+	return (struct digest_prm){
+	    .algo = DIGEST_ALGO_MD5,
+	    .qop = DIGEST_QOP_AUTH,
+	    .username = PL("Mufasa"),
+	    .realm = PL("testrealm@host.com"),
+	    .password = PL("Circle Of Life"),
+	    .method = PL("GET"),
+	    .uri = PL("/dir/index.html"),
+	    .nonce = PL("dcd98b7102dd2f0e8b11d0f600bfb0c093"),
+	    .cnonce = PL("0a4f113b"),
+	    .nc = PL("00000001"),
+	};
+}
+
 static void test_rfc2617_mufasa(void **state)
 {
-	struct digest_prm p = {
-		.algo = DIGEST_ALGO_MD5,
-		.qop = DIGEST_QOP_AUTH,
-		.username = PL("Mufasa"),
-		.realm = PL("testrealm@host.com"),
-		.password = PL("Circle Of Life"),
-		.method = PL("GET"),
-		.uri = PL("/dir/index.html"),
-		.nonce = PL("dcd98b7102dd2f0e8b11d0f600bfb0c093"),
-		.cnonce = PL("0a4f113b"),
-		.nc = PL("00000001"),
-	};
+	struct digest_prm p = mufasa();
 	char out[DIGEST_HEX_SIZE];
 
 	(void)state;
@@ -82,18 +88,7 @@ static void test_rfc2617_mufasa(void **state)
  * of one byte at the same length, or of the hash gives the right answer. */
 static void test_ha2_memo(void **state)
 {
-	struct digest_prm p = {
-		.algo = DIGEST_ALGO_MD5,
-		.qop = DIGEST_QOP_AUTH,
-		.username = PL("Mufasa"),
-		.realm = PL("testrealm@host.com"),
-		.password = PL("Circle Of Life"),
-		.method = PL("GET"),
-		.uri = PL("/dir/index.html"),
-		.nonce = PL("dcd98b7102dd2f0e8b11d0f600bfb0c093"),
-		.cnonce = PL("0a4f113b"),
-		.nc = PL("00000001"),
-	};
+	struct digest_prm p = mufasa();
 	char out[DIGEST_HEX_SIZE], other[DIGEST_HEX_SIZE];
 	char uri[] = "/dir/index.html";
 
