@@ -378,14 +378,9 @@ static void conn_parse(struct net_conn *c)
 		if (err == ENODATA)
 			break;
 		if (err == EMSGSIZE && mlen) {
-			char a[NET_ADDR_STRLEN];
+			/* the layer above logs and answers it */
 			size_t n = mlen < left ? mlen : left;
 
-			log_write(LOG_SIP, LOG_LVL_WARN, LOG_DIR_NONE, NULL,
-				  "tcp from %s (conn %llu): message of %zu bytes over the "
-				  "receive bound; skipping it",
-				  net_addr_print(&c->peer, a, sizeof(a)),
-				  (unsigned long long)c->id, mlen);
 			c->skip = mlen - n;
 			pos += n;
 			conn_deliver(c, p, n, true);

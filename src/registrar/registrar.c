@@ -560,25 +560,24 @@ void registrar_register_h(struct sip_stack *stack, struct sip_tsx *tsx,
 	uint32_t impu = HSS_IMPU_NONE;
 	struct reg_auth_in in;
 	/* about 2.5 KB, on the stack: the handler never re-enters itself */
-	struct reg_req rq;
-	struct reg_req *r = &rq;
+	struct reg_req r;
 	uint16_t sc;
 
 	(void)stack;
-	sc = reg_req_read(reg, req, r);
+	sc = reg_req_read(reg, req, &r);
 	if (sc == 403)
 		why = "Forbidden - too many contacts";
 	if (!sc) {
 		reg_auth_in_read(reg, req, &in);
-		in.req_key = hash_bytes(r->callid.p, r->callid.l) ^ hash_mix(r->cseq);
-		sc = reg_user_identify(reg, req, r, &in, &u, &impu, &why);
+		in.req_key = hash_bytes(r.callid.p, r.callid.l) ^ hash_mix(r.cseq);
+		sc = reg_user_identify(reg, req, &r, &in, &u, &impu, &why);
 	}
 	if (sc) {
 		reg_reply(reg, tsx, sc, why, NULL);
 		return;
 	}
 	if (reg_auth_check(reg, tsx, req, u, impu, &in, &ru) == REG_AUTH_OK)
-		reg_bindings_update(reg, tsx, req, r, ru, src);
+		reg_bindings_update(reg, tsx, req, &r, ru, src);
 }
 
 int registrar_unregister(struct registrar *reg, const char *id,

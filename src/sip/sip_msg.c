@@ -855,8 +855,9 @@ static size_t sip_max(const struct sip_decode_prm *prm)
 	return max > SIP_MSG_MAX_HARD ? SIP_MSG_MAX_HARD : max;
 }
 
-/* Decodes the len bytes at p into msg, allocated by the caller with room
- * for the struct (and mem set). On error the caller frees msg. */
+/* Decodes the len bytes at p into msg, allocated by the caller (the head of
+ * the struct, msg->mem included, is cleared here). On error the caller
+ * frees msg. */
 static int sip_msg_parse(struct sip_msg *msg, const char *p, size_t len)
 {
 	struct sip_dec dec;

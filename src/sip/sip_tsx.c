@@ -772,8 +772,7 @@ int sip_tsx_reply_buf(struct sip_tsx *tsx, const void *data, size_t len)
 	struct sip_decode_prm dprm = {.max_size = SIP_MSG_MAX_HARD};
 	struct sip_msg *msg = NULL;
 	struct pl tag = PL_INIT;
-	const struct sip_hdr *to;
-	struct sip_addr a;
+	const struct sip_addr *to;
 	struct mbuf mb;
 	int err;
 
@@ -786,9 +785,9 @@ int sip_tsx_reply_buf(struct sip_tsx *tsx, const void *data, size_t len)
 		err = EBADMSG;
 		goto out;
 	}
-	to = sip_msg_hdr(msg, SIP_HDR_TO);
-	if (to && !sip_addr_decode(&a, to->val))
-		tag = a.tag;
+	to = sip_msg_to(msg);
+	if (to)
+		tag = to->tag;
 	mbuf_init(&mb, SIP_MSG_MAX_HARD);
 	err = mbuf_write(&mb, data, len);
 	if (!err)

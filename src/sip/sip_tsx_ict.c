@@ -32,14 +32,13 @@ static int ict_sibling_build(struct mbuf *mb, const struct sip_msg *inv, struct 
 	const struct sip_hdr *from = sip_msg_hdr(inv, SIP_HDR_FROM);
 	const struct sip_hdr *via = sip_msg_hdr(inv, SIP_HDR_VIA);
 	const struct sip_hdr *cid = sip_msg_hdr(inv, SIP_HDR_CALL_ID);
-	const struct sip_hdr *cs = sip_msg_hdr(inv, SIP_HDR_CSEQ);
+	const struct sip_cseq *cseq = sip_msg_cseq(inv);
 	struct sip_req_prm prm = {.method = method, .ruri = inv->ruri};
-	struct sip_cseq cseq;
 	struct mbuf routes;
 	int last = -1;
 	int err = 0;
 
-	if (!from || !via || !cid || !cs || sip_cseq_decode(&cseq, cs->val))
+	if (!from || !via || !cid || !cseq)
 		return EBADMSG;
 	mbuf_init(&routes, SIP_MSG_MAX_HARD);
 	for (const struct sip_hdr *h = sip_msg_hdr(inv, SIP_HDR_ROUTE); h && !err;
@@ -53,7 +52,7 @@ static int ict_sibling_build(struct mbuf *mb, const struct sip_msg *inv, struct 
 	prm.from = from->val;
 	prm.to = to;
 	prm.call_id = cid->val;
-	prm.cseq = cseq.num;
+	prm.cseq = cseq->num;
 	prm.hdrs = (struct pl){(const char *)routes.buf, routes.end};
 	if (!err)
 		err = sip_req_build(mb, &prm);

@@ -100,13 +100,25 @@ static void parse_hdr(const struct sip_hdr *h)
 	}
 }
 
+/* An address the memo gave (or NULL) against a fresh decode of the header. */
+static void memo_addr_check(const struct sip_msg *msg, enum sip_hdr_id id,
+			    const struct sip_addr *memo)
+{
+	const struct sip_hdr *h = sip_msg_hdr(msg, id);
+	struct sip_addr a;
+	bool want = h && !sip_addr_decode(&a, h->val);
+
+	if (want != (memo != NULL) || (want && (!pl_eq(memo->uri, a.uri) ||
+						!pl_eq(memo->tag, a.tag))))
+		abort();
+}
+
 /* The message's memo (sip_msg_via/from/to/cseq) answers as a fresh decode
  * of the same header does, the first time and the second. */
 static void memo_check(const struct sip_msg *msg)
 {
 	const struct sip_hdr *h;
 	struct sip_via via;
-	struct sip_addr a;
 	struct sip_cseq cs;
 	bool want;
 
@@ -116,16 +128,8 @@ static void memo_check(const struct sip_msg *msg)
 		if (want != (sip_msg_via(msg) != NULL) ||
 		    (want && !pl_eq(sip_msg_via(msg)->branch, via.branch)))
 			abort();
-		h = sip_msg_hdr(msg, SIP_HDR_FROM);
-		want = h && !sip_addr_decode(&a, h->val);
-		if (want != (sip_msg_from(msg) != NULL) ||
-		    (want && !pl_eq(sip_msg_from(msg)->tag, a.tag)))
-			abort();
-		h = sip_msg_hdr(msg, SIP_HDR_TO);
-		want = h && !sip_addr_decode(&a, h->val);
-		if (want != (sip_msg_to(msg) != NULL) ||
-		    (want && !pl_eq(sip_msg_to(msg)->uri, a.uri)))
-			abort();
+		memo_addr_check(msg, SIP_HDR_FROM, sip_msg_from(msg));
+		memo_addr_check(msg, SIP_HDR_TO, sip_msg_to(msg));
 		h = sip_msg_hdr(msg, SIP_HDR_CSEQ);
 		want = h && !sip_cseq_decode(&cs, h->val);
 		if (want != (sip_msg_cseq(msg) != NULL) || (want && sip_msg_cseq(msg)->num != cs.num))

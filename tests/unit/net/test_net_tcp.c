@@ -333,24 +333,37 @@ static void test_several_in_one_read_v6(void **state)
 	several_in_one_read(*state, "[::1]:0");
 }
 
-static void test_large_message_grows_buffer(void **state)
+/* Starts the net, sends a MESSAGE with a body of `body` bytes then REQ3 on
+ * one connection, and waits for two deliveries. *mp: the big message
+ * (the caller frees it); returns the length of its header section. */
+static size_t big_then_req3(struct fix *f, size_t body, char **mp, int *fdp)
 {
-	struct fix *f = *state;
-	size_t body = 100 * 1024;
 	char *m = malloc(body + 128);
-	int fd, n;
+	int n;
 
 	assert_non_null(m);
 	start(f, "127.0.0.1:0");
-	fd = tu_client(lsn(f), SOCK_STREAM);
-	assert_true(fd >= 0);
+	*fdp = tu_client(lsn(f), SOCK_STREAM);
+	assert_true(*fdp >= 0);
 	n = sprintf(m, "MESSAGE sip:a SIP/2.0\r\nContent-Length: %zu\r\n\r\n", body);
 	memset(m + n, 'b', body);
-	send_all(fd, m, (size_t)n + body);
-	send_str(fd, REQ3);
+	send_all(*fdp, m, (size_t)n + body);
+	send_str(*fdp, REQ3);
 	wait_msgs(f, 2);
-	assert_int_equal(f->msg[0].len, (size_t)n + body);
-	assert_memory_equal(f->msg[0].data, m, (size_t)n + body);
+	*mp = m;
+	return (size_t)n;
+}
+
+static void test_large_message_grows_buffer(void **state)
+{
+	struct fix *f = *state;
+	size_t body = 100 * 1024, n;
+	char *m;
+	int fd;
+
+	n = big_then_req3(f, body, &m, &fd);
+	assert_int_equal(f->msg[0].len, n + body);
+	assert_memory_equal(f->msg[0].data, m, n + body);
 	assert_string_equal(f->msg[1].data, REQ3);
 	free(m);
 	close(fd);
@@ -383,25 +396,17 @@ static void test_oversize_closes(void **state)
 static void test_oversize_message_skipped(void **state)
 {
 	struct fix *f = *state;
-	size_t body = 300 * 1024;
-	char *m = malloc(body + 128);
 	struct net_stats st;
-	int fd, n;
+	size_t n;
+	char *m;
+	int fd;
 
-	assert_non_null(m);
 	tu_frame_max = 8192;
 	f->prm.tcp_rx_max = 8192;
-	start(f, "127.0.0.1:0");
-	fd = tu_client(lsn(f), SOCK_STREAM);
-	assert_true(fd >= 0);
-	n = sprintf(m, "MESSAGE sip:a SIP/2.0\r\nContent-Length: %zu\r\n\r\n", body);
-	memset(m + n, 'b', body);
-	send_all(fd, m, (size_t)n + body);
-	send_str(fd, REQ3);
-	wait_msgs(f, 2);
+	n = big_then_req3(f, 300 * 1024, &m, &fd);
 	assert_true(f->msg[0].oversize);
-	assert_true(f->msg[0].len >= (size_t)n && f->msg[0].len <= 8192);
-	assert_memory_equal(f->msg[0].data, m, (size_t)n);
+	assert_true(f->msg[0].len >= n && f->msg[0].len <= 8192);
+	assert_memory_equal(f->msg[0].data, m, n);
 	assert_false(f->msg[1].oversize);
 	assert_string_equal(f->msg[1].data, REQ3);
 	assert_int_equal(f->nclose, 0);
