@@ -6,7 +6,7 @@ set -euo pipefail
 pkgs=(
   # build
   gcc make meson ninja-build pkg-config
-  libssl-dev libjansson-dev libedit-dev
+  libssl-dev libjansson-dev libedit-dev libsqlite3-dev
   # tests
   libcmocka-dev python3 python3-pytest sip-tester tshark cppcheck
   # fuzzing (libFuzzer) and sanitizer runtimes

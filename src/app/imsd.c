@@ -28,6 +28,7 @@
 #include "hss/hss.h"
 #include "registrar/registrar.h"
 #include "sip/sip_stack.h"
+#include "store/store.h"
 
 static void imsd_usage(FILE *f)
 {
@@ -212,9 +213,28 @@ out:
 	return err;
 }
 
+/* The state file (ue_db_filename), if configured. */
+static int imsd_store_open(const struct ims_cfg *cfg, struct store **stp)
+{
+	char note[1024], err[1024];
+	int e;
+
+	if (!cfg->ue_db_filename)
+		return 0;
+	e = store_open(stp, cfg->ue_db_filename, note, sizeof(note), err, sizeof(err));
+	if (e) {
+		fprintf(stderr, "imsd: ue_db_filename: %s\n", err);
+		return e;
+	}
+	if (note[0])
+		log_write(LOG_IMS, LOG_LVL_ERROR, LOG_DIR_NONE, NULL, "store: %s", note);
+	return 0;
+}
+
 static int imsd_serve(const char *file, const struct ims_cfg *cfg)
 {
 	struct registrar *reg = NULL;
+	struct store *st = NULL;
 	struct hss *hss = NULL;
 	struct app_options *options = NULL;
 	struct app_stats *stats = NULL;
@@ -254,7 +274,9 @@ static int imsd_serve(const char *file, const struct ims_cfg *cfg)
 	}
 	if (imsd_sip_start(cfg, &sip, &options))
 		goto out;
-	if (registrar_app_start(sip, cfg, hss, &reg)) {
+	if (imsd_store_open(cfg, &st))
+		goto out;
+	if (registrar_app_start(sip, cfg, hss, st, &reg)) {
 		fprintf(stderr, "imsd: cannot start the registrar\n");
 		goto out;
 	}
@@ -279,6 +301,7 @@ out:
 	monitor_close();
 	app_stats_free(stats);
 	mem_deref(reg);
+	mem_deref(st);
 	app_options_free(options);
 	sip_stack_free(sip);
 	mem_deref(hss);

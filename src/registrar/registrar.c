@@ -578,6 +578,8 @@ void registrar_register_h(struct sip_stack *stack, struct sip_tsx *tsx,
 	}
 	if (reg_auth_check(reg, tsx, req, u, impu, &in, &ru) == REG_AUTH_OK)
 		reg_bindings_update(reg, tsx, req, &r, ru, src);
+	/* SQN_HE, keys, bindings or subscribers' NOTIFY CSeqs may have moved */
+	reg_store_mark(reg, u);
 }
 
 int registrar_unregister(struct registrar *reg, const char *id,
@@ -613,6 +615,7 @@ int registrar_unregister(struct registrar *reg, const char *id,
 		reg_sub_terminate_all(
 		    reg, ru, reason == REGISTRAR_REJECTED ? "rejected" : "deactivated");
 		reg_bindings_purge(reg, ru);
+		reg_store_mark(reg, cands[i]);
 		reg_log(cands[i], ru, true);
 		reg_user_release(reg, ru);
 		found++;

@@ -140,9 +140,29 @@ int registrar_users_print(const struct registrar *reg, struct mbuf *mb, const ch
 /* Registers the monitor command `users` (once per process). */
 int registrar_monitor_register(struct registrar *reg);
 
+/* ---- state file (ue_db_filename, registrar_store.c) ---- */
+
+struct store;
+/*
+ * Restores the registrations, subscriptions, SQN_HE and keys kept in st
+ * (rows of users no longer in ue_db are kept, bad rows skipped and logged),
+ * then keeps st up to date: what changed is written in one transaction
+ * before the loop sleeps, and when the registrar is freed. Takes a
+ * reference to st. err says what failed (EIO: SQLite error).
+ */
+int registrar_store_attach(struct registrar *reg, struct store *st, char *err,
+			   size_t errlen);
+/* Writes what changed now (tests; the loop does it before sleeping). */
+int registrar_store_flush(struct registrar *reg);
+/* Users written so far, failed transactions, users waiting to be written;
+ * false (and zeros) when there is no state file. */
+bool registrar_store_stats(const struct registrar *reg, uint64_t *users_written,
+			   uint64_t *failures, uint32_t *pending);
+
 /* The wiring for imsd (registrar_app.c): allocates the registrar on the
- * stack, sets the REGISTER and SUBSCRIBE handlers and the monitor command. */
+ * stack, restores and keeps the state file when st is not NULL, sets the
+ * REGISTER and SUBSCRIBE handlers and the monitor command. */
 int registrar_app_start(struct sip_stack *stack, const struct ims_cfg *cfg,
-			struct hss *hss, struct registrar **regp);
+			struct hss *hss, struct store *st, struct registrar **regp);
 
 #endif

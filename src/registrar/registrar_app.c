@@ -17,7 +17,7 @@ static int registrar_app_request(struct sip_stack *stack,
 }
 
 int registrar_app_start(struct sip_stack *stack, const struct ims_cfg *cfg,
-			struct hss *hss, struct registrar **regp)
+			struct hss *hss, struct store *st, struct registrar **regp)
 {
 	static const struct registrar_ops ops = {.request = registrar_app_request};
 	struct registrar_prm prm = {.cfg = cfg, .hss = hss, .stack = stack, .ops = &ops};
@@ -31,6 +31,17 @@ int registrar_app_start(struct sip_stack *stack, const struct ims_cfg *cfg,
 	err = registrar_alloc(&reg, &prm);
 	if (err)
 		return err;
+	if (st) {
+		char why[512];
+
+		err = registrar_store_attach(reg, st, why, sizeof(why));
+		if (err) {
+			log_write(LOG_IMS, LOG_LVL_ERROR, LOG_DIR_NONE, NULL,
+				  "store: %s", why);
+			mem_deref(reg);
+			return err;
+		}
+	}
 	err = sip_stack_method_set(stack, SIP_METHOD_REGISTER, registrar_register_h, reg);
 	if (!err)
 		err = sip_stack_method_set(stack, SIP_METHOD_SUBSCRIBE,

@@ -150,6 +150,7 @@ static void reg_binding_expired(struct registrar *reg, struct reg_binding *b)
 	if (!reg_user_active(ru))
 		reg_sub_terminate_all(reg, ru, "noresource");
 	reg_bindings_purge(reg, ru);
+	reg_store_mark(reg, ru->u);
 	reg_user_release(reg, ru);
 }
 
@@ -362,6 +363,7 @@ static void reg_destroy(void *data)
 	struct hash_entry *e;
 
 	reg_mon_forget(reg);
+	reg_store_detach(reg); /* writes what is marked, before anything is freed */
 	if (reg->timer)
 		loop_timer_free(reg->timer);
 	reg->timer = NULL;

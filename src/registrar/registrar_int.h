@@ -147,6 +147,7 @@ struct registrar {
 	uint32_t heap_n, heap_cap;
 	struct loop_timer *timer;
 	uint64_t timer_due; /* 0 = not armed */
+	struct reg_store *rs; /* state file, NULL if none (registrar_store.c) */
 };
 
 /* registrar_ctx.c: users, bindings, heap */
@@ -201,6 +202,91 @@ int reg_reginfo_build(const struct registrar *reg, struct mbuf *mb, struct reg_u
 		      uint32_t version);
 
 const char *reg_event_name(enum reg_event ev);
+
+/* The strings of a subscription, in the order of the reg_sub table. */
+enum reg_sub_str {
+	REG_SUB_CALLID = 0,
+	REG_SUB_LOCAL_TAG,
+	REG_SUB_REMOTE_TAG,
+	REG_SUB_REMOTE_URI,
+	REG_SUB_LOCAL_URI,
+	REG_SUB_TARGET,
+	REG_SUB_ROUTES,
+	REG_SUB_EVENT_ID,
+	REG_SUB_NSTR
+};
+void reg_sub_fields(struct reg_sub *s, const char **f[REG_SUB_NSTR]);
+struct reg_sub *reg_sub_find(struct registrar *reg, struct pl callid, struct pl local_tag);
+
+/* ---- registrar_store.c / registrar_store_load.c: the state file ---- */
+
+/* multi_sim entries sharing one IMPI (or IMSI) told apart, at most */
+#define REG_STORE_NTH_MAX 16
+#define REG_STORE_USER_COLS 6
+#define REG_STORE_BINDING_COLS 15
+#define REG_STORE_SUB_COLS 18
+
+/* Marks u to be written before the loop sleeps (no-op without a file). */
+void reg_store_mark(struct registrar *reg, const struct hss_user *u);
+/* Flushes, then closes (registrar destructor). */
+void reg_store_detach(struct registrar *reg);
+
+/* One column of a stored row, as SQLite gave it (views borrowed). */
+enum reg_store_col_type { REG_COL_NULL = 0, REG_COL_INT, REG_COL_TEXT, REG_COL_BLOB };
+struct reg_store_col {
+	uint8_t type; /* enum reg_store_col_type */
+	int64_t i;
+	struct pl s; /* TEXT or BLOB */
+};
+
+/* "impi:...", "imsi:..." or "impu:..." (kind 'i', 'm', 'u') and nth */
+struct reg_store_key {
+	char kind;
+	struct pl id;
+	uint32_t nth;
+};
+
+struct reg_store_user_rec {
+	struct reg_store_key key;
+	uint64_t sqn_he;
+	int algo;	   /* enum digest_algo, -1 none */
+	struct pl ck, ik; /* 0..32 bytes */
+};
+
+struct reg_store_binding_rec {
+	struct reg_store_key key;
+	uint32_t bid, cseq, reg_id, expires;
+	int64_t expires_at; /* Unix s */
+	uint16_t q1000;
+	uint8_t event; /* enum reg_event, REGISTERED..SHORTENED */
+	char imei[15];
+	struct reg_flow flow;
+	struct pl contact, callid;
+};
+
+struct reg_store_sub_rec {
+	struct reg_store_key key;
+	struct pl str[REG_SUB_NSTR];
+	uint32_t cseq, version, expires, remote_cseq;
+	int64_t expires_at;
+	struct reg_flow flow;
+};
+
+/* Row decoders: EBADMSG on any column out of its type, range or syntax. */
+int reg_store_user_decode(const struct reg_store_col *c, size_t n,
+			  struct reg_store_user_rec *r);
+int reg_store_binding_decode(const struct reg_store_col *c, size_t n,
+			     struct reg_store_binding_rec *r);
+int reg_store_sub_decode(const struct reg_store_col *c, size_t n, struct reg_store_sub_rec *r);
+
+struct reg_store_load_stats {
+	uint32_t users, bindings, subs, unknown, bad;
+};
+int reg_store_load(struct registrar *reg, struct reg_store_load_stats *ls);
+struct hss_user *reg_store_user_find(const struct registrar *reg,
+				     const struct reg_store_key *k);
+struct store *reg_store_st(const struct registrar *reg);
+int64_t reg_store_wall_now(void);
 
 /* registrar_mon.c: the destructor detaches the monitor command. */
 void reg_mon_forget(const struct registrar *reg);

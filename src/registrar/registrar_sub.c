@@ -186,6 +186,7 @@ static void notify_send(struct registrar *reg, struct reg_sub *s, const char *su
 	int err;
 
 	s->cseq++;
+	reg_store_mark(reg, s->user->u);
 	mbuf_init(&mb, 2u << 20);
 	err = notify_build(reg, &mb, s, substate);
 	s->version++;
@@ -227,6 +228,7 @@ void reg_sub_free(struct registrar *reg, struct reg_sub *s)
 			break;
 		}
 	}
+	reg_store_mark(reg, ru->u);
 	reg_tmr_del(reg, &s->tmr);
 	hash_remove(reg->subs, &s->he);
 	free(s);
@@ -277,8 +279,19 @@ static bool sub_match(const struct hash_entry *e, const void *key)
 	return pl_eq_str(*callid, s->callid);
 }
 
-static struct reg_sub *sub_find(struct registrar *reg, struct pl callid,
-				struct pl local_tag)
+void reg_sub_fields(struct reg_sub *s, const char **f[REG_SUB_NSTR])
+{
+	f[REG_SUB_CALLID] = &s->callid;
+	f[REG_SUB_LOCAL_TAG] = &s->local_tag;
+	f[REG_SUB_REMOTE_TAG] = &s->remote_tag;
+	f[REG_SUB_REMOTE_URI] = &s->remote_uri;
+	f[REG_SUB_LOCAL_URI] = &s->local_uri;
+	f[REG_SUB_TARGET] = &s->target;
+	f[REG_SUB_ROUTES] = &s->routes;
+	f[REG_SUB_EVENT_ID] = &s->event_id;
+}
+
+struct reg_sub *reg_sub_find(struct registrar *reg, struct pl callid, struct pl local_tag)
 {
 	struct hash_entry *e =
 	    hash_lookup(reg->subs, hash_bytes(callid.p, callid.l), sub_match, &callid);
@@ -311,7 +324,7 @@ void registrar_notify_resp_h(struct sip_tsx *tsx, const struct sip_msg *resp,
 	h = sip_msg_hdr(m, SIP_HDR_FROM);
 	if (!h || sip_addr_decode(&from, h->val))
 		return;
-	s = sub_find(reg, callid, from.tag);
+	s = reg_sub_find(reg, callid, from.tag);
 	if (!s)
 		return;
 	log_write(LOG_IMS, LOG_LVL_INFO, LOG_DIR_NONE, NULL,
@@ -518,7 +531,7 @@ void registrar_subscribe_h(struct sip_stack *stack, struct sip_tsx *tsx,
 		return;
 	}
 	if (pl_isset(r.to.tag)) {
-		s = sub_find(reg, r.callid, r.to.tag);
+		s = reg_sub_find(reg, r.callid, r.to.tag);
 		if (!s || !pl_eq_str(r.from.tag, s->remote_tag)) {
 			reg_reply(reg, tsx, 481, "Subscription Does Not Exist", NULL);
 			return;

@@ -25,6 +25,7 @@
 #include "registrar/registrar_int.h"
 #include "sip/sip_build.h"
 #include "sip/sip_hdr.h"
+#include "store/store.h"
 
 #define MIL_K "465b5ce8b199b49faa5f0a2ee238a6bc"
 #define MIL_OPC "cd63cb71954a9f4e48a5994e37a02baf"
@@ -1220,6 +1221,123 @@ static void test_nonce_mac(void **state)
 	assert_memory_not_equal(mac, mac2, 8);
 }
 
+/* ---- state file (ue_db_filename) ---- */
+
+static struct store *store_tmp(char dir[64])
+{
+	char path[128], note[256], err[256];
+	struct store *st = NULL;
+
+	snprintf(dir, 64, "/tmp/imsd-regstore-XXXXXX");
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/ims.state", dir);
+	assert_int_equal(store_open(&st, path, note, sizeof(note), err, sizeof(err)), 0);
+	assert_string_equal(note, "");
+	return st;
+}
+
+static void store_tmp_remove(const char *dir)
+{
+	char cmd[128];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	assert_int_equal(system(cmd), 0);
+}
+
+/* A new HSS and registrar on the same configuration, restored from st. */
+static void reg_restart(struct store *st)
+{
+	struct registrar_prm prm = {.cfg = T.cfg, .ops = &ops, .host = "127.0.0.1:5060"};
+	char err[256];
+
+	T.reg = mem_deref(T.reg); /* writes what is marked */
+	T.hss = mem_deref(T.hss);
+	assert_int_equal(hss_alloc(&T.hss, T.cfg, T.err, sizeof(T.err)), 0);
+	prm.hss = T.hss;
+	assert_int_equal(registrar_alloc(&T.reg, &prm), 0);
+	assert_int_equal(registrar_store_attach(T.reg, st, err, sizeof(err)), 0);
+}
+
+static void binding_get_h(const struct registrar_binding_info *b, void *arg)
+{
+	*(struct registrar_binding_info *)arg = *b;
+}
+
+static void test_state_file_round_trip(void **state)
+{
+	struct sip_stack_src tcp = src_v4(5073, true);
+	struct registrar_binding_info bi;
+	uint8_t ck[32], ik[32], ck2[32], ik2[32];
+	size_t ckl, ikl, ckl2, ikl2;
+	struct hss_user *alice, *dave;
+	uint64_t written, failed, sqn;
+	uint32_t pending;
+	struct store *st;
+	struct ue ue;
+	char dir[64];
+
+	(void)state;
+	st = store_tmp(dir);
+	assert_int_equal(registrar_store_attach(T.reg, st, T.err, sizeof(T.err)), 0);
+	ue_milenage(&ue, "alice@ims.test");
+	assert_int_equal(alice_register(&ue, CONTACT_A)->scode, 200);
+	assert_int_equal(do_req("SUBSCRIBE", "sip:alice@ims.test", SUB_HDRS, &tcp)->scode, 200);
+	assert_int_equal(do_req("REGISTER", "sip:dave@ims.test",
+				"Contact: <sip:dave@127.0.0.1:5073;transport=tcp>;q=0.5;"
+				"+sip.instance=\"<urn:gsma:imei:35000000-000009-0>\";reg-id=2\r\n",
+				&tcp)->scode,
+			 200);
+	alice = hss_user_by_impi(T.hss, PL("alice@ims.test"));
+	sqn = hss_user_sqn_he(alice);
+	assert_true(sqn > hss_user_cfg(alice)->isim.sqn);
+	assert_int_equal(registrar_user_keys(T.reg, alice, ck, &ckl, ik, &ikl), 0);
+	registrar_store_stats(T.reg, &written, &failed, &pending);
+	assert_int_equal(pending, 2);
+	assert_int_equal(registrar_store_flush(T.reg), 0);
+	registrar_store_stats(T.reg, &written, &failed, &pending);
+	assert_true(written >= 2 && !failed && !pending);
+
+	reg_restart(st);
+	alice = hss_user_by_impi(T.hss, PL("alice@ims.test"));
+	dave = hss_user_by_impi(T.hss, PL("dave@ims.test"));
+	assert_int_equal(hss_user_sqn_he(alice), sqn);
+	assert_int_equal(registrar_binding_count(T.reg), 2);
+	assert_int_equal(registrar_sub_count(T.reg), 1);
+	assert_int_equal(registrar_user_algo(T.reg, alice), DIGEST_ALGO_AKAV1_MD5);
+	assert_int_equal(registrar_user_keys(T.reg, alice, ck2, &ckl2, ik2, &ikl2), 0);
+	assert_int_equal(ckl2, ckl);
+	assert_memory_equal(ck2, ck, ckl);
+	assert_memory_equal(ik2, ik, ikl);
+	assert_int_equal(registrar_bindings_foreach(T.reg, dave, binding_get_h, &bi), 1);
+	assert_true(pl_eq_str(bi.uri, "sip:dave@127.0.0.1:5073;transport=tcp"));
+	assert_int_equal(bi.q1000, 500);
+	assert_int_equal(bi.reg_id, 2);
+	assert_string_equal(bi.imei, "35000000000009");
+	assert_true(bi.flow.reliable && bi.flow.conn_id == 0); /* reconnects */
+	assert_int_equal(net_addr_port(&bi.flow.peer), 5073);
+	assert_true(bi.expires > 3590 && bi.expires <= 3600);
+
+	/* a re-registration goes on with the stored SQN, version and CSeq */
+	sent_clear();
+	assert_int_equal(alice_register(&ue, CONTACT_A)->scode, 200);
+	assert_true(hss_user_sqn_he(alice) > sqn);
+	assert_int_equal(T.nreqs, 1);
+	assert_true(body_has(T.reqs[0].msg, "version=\"1\""));
+	assert_true(hdr_has(T.reqs[0].msg, SIP_HDR_CSEQ, "2 NOTIFY"));
+
+	/* everything expires: the rows go, SQN_HE stays */
+	T.now += 3601 * 1000;
+	registrar_expire_run(T.reg);
+	assert_int_equal(registrar_binding_count(T.reg), 0);
+	sqn = hss_user_sqn_he(alice);
+	reg_restart(st);
+	assert_int_equal(registrar_binding_count(T.reg), 0);
+	assert_int_equal(registrar_sub_count(T.reg), 0);
+	assert_int_equal(hss_user_sqn_he(hss_user_by_impi(T.hss, PL("alice@ims.test"))), sqn);
+	mem_deref(st);
+	store_tmp_remove(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1250,6 +1368,7 @@ int main(void)
 					    teardown),
 	    cmocka_unit_test_setup_teardown(test_users_output, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_memory_per_user, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_state_file_round_trip, setup, teardown),
 	};
 	int rc;
 

@@ -1,0 +1,261 @@
+/*
+ * store — the SQLite state file: open, check, set aside, transactions.
+ */
+#include <errno.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/log.h"
+#include "core/mem.h"
+#include "store/store.h"
+
+struct store {
+	sqlite3 *db;
+	char *path;
+	struct store_stats stats;
+};
+
+static void store_destroy(void *data)
+{
+	struct store *st = data;
+
+	if (st->db)
+		sqlite3_close_v2(st->db);
+	free(st->path);
+}
+
+const char *store_path(const struct store *st)
+{
+	return st->path;
+}
+
+struct sqlite3 *store_db(struct store *st)
+{
+	return st->db;
+}
+
+int store_fail(struct store *st, const char *what)
+{
+	st->stats.errors++;
+	log_write(LOG_IMS, LOG_LVL_ERROR, LOG_DIR_NONE, NULL, "store: %s: %s: %s",
+		  st->path, what, sqlite3_errmsg(st->db));
+	return EIO;
+}
+
+int store_exec(struct store *st, const char *sql)
+{
+	if (sqlite3_exec(st->db, sql, NULL, NULL, NULL) != SQLITE_OK)
+		return store_fail(st, sql);
+	return 0;
+}
+
+int store_begin(struct store *st)
+{
+	return store_exec(st, "BEGIN");
+}
+
+int store_commit(struct store *st)
+{
+	int err = store_exec(st, "COMMIT");
+
+	if (!err)
+		st->stats.commits++;
+	return err;
+}
+
+void store_rollback(struct store *st)
+{
+	if (!sqlite3_get_autocommit(st->db))
+		sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+}
+
+void store_stats_get(const struct store *st, struct store_stats *out)
+{
+	*out = st->stats;
+}
+
+void store_count_rows(struct store *st, uint64_t n)
+{
+	st->stats.rows += n;
+}
+
+/* One integer from a PRAGMA; -1 on failure (not a database, damaged). */
+static int64_t pragma_int(sqlite3 *db, const char *sql)
+{
+	sqlite3_stmt *s = NULL;
+	int64_t v = -1;
+
+	if (sqlite3_prepare_v2(db, sql, -1, &s, NULL) == SQLITE_OK &&
+	    sqlite3_step(s) == SQLITE_ROW)
+		v = sqlite3_column_int64(s, 0);
+	sqlite3_finalize(s);
+	return v;
+}
+
+static bool quick_check_ok(sqlite3 *db)
+{
+	sqlite3_stmt *s = NULL;
+	bool ok = false;
+
+	if (sqlite3_prepare_v2(db, "PRAGMA quick_check(1)", -1, &s, NULL) == SQLITE_OK &&
+	    sqlite3_step(s) == SQLITE_ROW) {
+		const unsigned char *t = sqlite3_column_text(s, 0);
+
+		ok = t && !strcmp((const char *)t, "ok");
+	}
+	sqlite3_finalize(s);
+	return ok;
+}
+
+enum open_res { OPEN_OK = 0, OPEN_BAD, OPEN_FAIL };
+
+/*
+ * Opens the file and decides whether it is ours. OPEN_BAD: set it aside
+ * (why says why); OPEN_FAIL: cannot open at all (busy, no permission).
+ */
+static enum open_res store_try(struct store *st, const char **why, char *err,
+			       size_t errlen)
+{
+	int64_t app, ver;
+	int rc;
+
+	rc = sqlite3_open_v2(
+	    st->path, &st->db,
+	    SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
+	if (rc != SQLITE_OK) {
+		snprintf(err, errlen, "%s: %s", st->path,
+			 st->db ? sqlite3_errmsg(st->db) : sqlite3_errstr(rc));
+		return OPEN_FAIL;
+	}
+	/* One imsd per state file: the lock is taken by the first write
+	 * below and kept until close. */
+	if (sqlite3_exec(st->db, "PRAGMA locking_mode=EXCLUSIVE", NULL, NULL, NULL) !=
+	    SQLITE_OK) {
+		*why = "not an SQLite database";
+		return OPEN_BAD;
+	}
+	app = pragma_int(st->db, "PRAGMA application_id");
+	ver = pragma_int(st->db, "PRAGMA user_version");
+	if (app < 0 || ver < 0) {
+		if (sqlite3_errcode(st->db) == SQLITE_BUSY) {
+			snprintf(err, errlen, "%s: in use by another process", st->path);
+			return OPEN_FAIL;
+		}
+		*why = "not an SQLite database";
+		return OPEN_BAD;
+	}
+	if (app == 0 && ver == 0 &&
+	    pragma_int(st->db, "SELECT count(*) FROM sqlite_schema") > 0) {
+		*why = "an SQLite database of another program";
+		return OPEN_BAD;
+	}
+	if (app != 0 && app != STORE_APP_ID) {
+		*why = "an SQLite database of another program";
+		return OPEN_BAD;
+	}
+	if (ver > STORE_VERSION) {
+		*why = "written by a newer imsd";
+		return OPEN_BAD;
+	}
+	if (!quick_check_ok(st->db)) {
+		if (sqlite3_errcode(st->db) == SQLITE_BUSY) {
+			snprintf(err, errlen, "%s: in use by another process", st->path);
+			return OPEN_FAIL;
+		}
+		*why = "damaged (integrity check failed)";
+		return OPEN_BAD;
+	}
+	return OPEN_OK;
+}
+
+/* Renames the file (and its WAL) aside; the new name goes into note. */
+static int store_set_aside(struct store *st, const char *why, char *note, size_t notelen,
+			   char *err, size_t errlen)
+{
+	static const char *const sfx[] = {"", "-wal", "-shm"};
+	char from[4096], to[4096];
+	long now = (long)time(NULL);
+
+	sqlite3_close_v2(st->db);
+	st->db = NULL;
+	for (size_t i = 0; i < sizeof(sfx) / sizeof(sfx[0]); i++) {
+		if ((size_t)snprintf(from, sizeof(from), "%s%s", st->path, sfx[i]) >=
+			sizeof(from) ||
+		    (size_t)snprintf(to, sizeof(to), "%s.bad-%ld%s", st->path, now,
+				     sfx[i]) >= sizeof(to)) {
+			snprintf(err, errlen, "%s: file name too long", st->path);
+			return ENAMETOOLONG;
+		}
+		if (rename(from, to) && errno != ENOENT) {
+			snprintf(err, errlen, "%s is %s and cannot be renamed: %s",
+				 st->path, why, strerror(errno));
+			return errno;
+		}
+	}
+	if (note)
+		snprintf(note, notelen,
+			 "%s was %s: kept as %s.bad-%ld, starting a new one", st->path,
+			 why, st->path, now);
+	return 0;
+}
+
+static int store_setup(struct store *st, char *err, size_t errlen)
+{
+	char sql[160];
+
+	snprintf(sql, sizeof(sql),
+		 "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
+		 "PRAGMA application_id=%d; PRAGMA user_version=%d;",
+		 STORE_APP_ID, STORE_VERSION);
+	if (sqlite3_exec(st->db, sql, NULL, NULL, NULL) != SQLITE_OK) {
+		snprintf(err, errlen, "%s: %s", st->path, sqlite3_errmsg(st->db));
+		return EIO;
+	}
+	return 0;
+}
+
+int store_open(struct store **sp, const char *path, char *note, size_t notelen, char *err,
+	       size_t errlen)
+{
+	struct store *st;
+	const char *why = NULL;
+	enum open_res r;
+	int e = 0;
+
+	if (note && notelen)
+		note[0] = '\0';
+	if (!sp || !path || !*path)
+		return EINVAL;
+	st = mem_zalloc(sizeof(*st), store_destroy);
+	if (!st)
+		return ENOMEM;
+	st->path = strdup(path);
+	if (!st->path) {
+		e = ENOMEM;
+		goto out;
+	}
+	r = store_try(st, &why, err, errlen);
+	if (r == OPEN_BAD) {
+		e = store_set_aside(st, why, note, notelen, err, errlen);
+		if (!e)
+			r = store_try(st, &why, err, errlen);
+		if (!e && r == OPEN_BAD) {
+			snprintf(err, errlen, "%s: %s", st->path, why);
+			e = EIO;
+		}
+	}
+	if (!e && r == OPEN_FAIL)
+		e = EIO;
+	if (!e)
+		e = store_setup(st, err, errlen);
+out:
+	if (e)
+		mem_deref(st);
+	else
+		*sp = st;
+	return e;
+}
