@@ -504,6 +504,30 @@ class Imsd(Server):
             self.outf = None
 
 
+class ImsdState(Imsd):
+    """imsd with the state file on (ue_db_filename, docs/registrar.md): every
+    change of a user is written to SQLite before the loop sleeps. Its own
+    folder under the workdir, a fresh file at each start of the run."""
+    name = "imsd-state"
+
+    def __init__(self, port, workdir, binary, users, t1_s):
+        sub = os.path.join(workdir, "imsd-state")
+        os.makedirs(sub, exist_ok=True)
+        for f in os.listdir(sub):
+            if f.startswith("ims.state"):
+                os.unlink(os.path.join(sub, f))
+        super().__init__(port, sub, binary, users, t1_s)
+        self.desc += ", ue_db_filename (SQLite state file)"
+
+    def write_config(self):
+        super().write_config()
+        with open(self.cfg) as f:
+            text = f.read()
+        with open(self.cfg, "w") as f:
+            f.write(text.replace("  ipsec: false,\n",
+                                 '  ipsec: false,\n  ue_db_filename: "ims.state",\n', 1))
+
+
 class SelfTestAka(Imsd):
     """Harness self-test only: the imsd side of the pipeline (generated
     configuration checked by imsd --check-config, users, AKA scenario, probe,
@@ -921,6 +945,9 @@ def main():
     ap.add_argument("--max-count", type=int, default=200000)
     ap.add_argument("--kam-port", type=int, default=15060)
     ap.add_argument("--imsd-port", type=int, default=15070)
+    ap.add_argument("--imsd-state-port", type=int, default=15080,
+                    help="port of imsd-state (--servers ...,imsd-state: imsd with its "
+                         "state file on)")
     ap.add_argument("--imsd-t1", type=float, default=0.5, help="imsd timer_t1 in s")
     ap.add_argument("--settle", type=float, default=None,
                     help="override the wait after each step (default: kamailio 2 s, "
@@ -972,6 +999,8 @@ def main():
                                      os.path.join(os.path.dirname(a.imsd_bin), "imsctl"))
             else:
                 server = Imsd(a.imsd_port, a.workdir, a.imsd_bin, a.users, a.imsd_t1)
+        elif name == "imsd-state":
+            server = ImsdState(a.imsd_state_port, a.workdir, a.imsd_bin, a.users, a.imsd_t1)
         else:
             raise SystemExit(f"unknown server {name}")
         if a.settle is not None:

@@ -236,8 +236,7 @@ static int print_state(const struct app_stats *s, struct mbuf *out)
 {
 	struct app_stats_mem m;
 	size_t tsx_srv, tsx_cli;
-	uint64_t written, failed;
-	uint32_t pending;
+	struct registrar_store_stats ss;
 	int err;
 
 	app_stats_mem_get(&m);
@@ -256,12 +255,13 @@ static int print_state(const struct app_stats *s, struct mbuf *out)
 		    "registrar.subscriptions: %zu\nregistrar.challenges: %zu\n",
 		    registrar_user_count(s->reg), registrar_binding_count(s->reg),
 		    registrar_sub_count(s->reg), registrar_challenge_count(s->reg));
-	if (!err && s->reg && registrar_store_stats(s->reg, &written, &failed, &pending))
+	if (!err && s->reg && registrar_store_stats(s->reg, &ss))
 		err = mbuf_printf(out,
-				  "store.users_written: %llu\nstore.failures: %llu\n"
-				  "store.pending: %u\n",
-				  (unsigned long long)written, (unsigned long long)failed,
-				  pending);
+				  "store.users_written: %llu\nstore.commits: %llu\n"
+				  "store.failures: %llu\nstore.pending: %u\n",
+				  (unsigned long long)ss.users_written,
+				  (unsigned long long)ss.commits,
+				  (unsigned long long)ss.failures, ss.pending);
 	if (!err && s->reg)
 		err = mbuf_printf(out, "registrar.mem: %zu\n", registrar_mem_usage(s->reg));
 	return err;
@@ -385,7 +385,7 @@ static const struct monitor_cmd stats_cmd[] = {{
 	    "  now: rss, heap_in_use, heap_free, heap_arena (bytes), heap_trims,\n"
 	    "  sip.tsx_server/tsx_client (live transactions), registrar.users,\n"
 	    "  bindings, subscriptions, challenges, mem (bytes); with a state file\n"
-	    "  (ue_db_filename) store.users_written, failures, pending.\n"
+	    "  (ue_db_filename) store.users_written, commits, failures, pending.\n"
 	    "stats trim   give free heap back to the system (malloc_trim) and\n"
 	    "  show rss_before, rss_after, rss_released (bytes).",
     .h = stats_cmd_h,

@@ -576,10 +576,14 @@ void registrar_register_h(struct sip_stack *stack, struct sip_tsx *tsx,
 		reg_reply(reg, tsx, sc, why, NULL);
 		return;
 	}
-	if (reg_auth_check(reg, tsx, req, u, impu, &in, &ru) == REG_AUTH_OK)
+	if (reg_auth_check(reg, tsx, req, u, impu, &in, &ru) == REG_AUTH_OK) {
 		reg_bindings_update(reg, tsx, req, &r, ru, src);
-	/* SQN_HE, keys, bindings or subscribers' NOTIFY CSeqs may have moved */
-	reg_store_mark(reg, u);
+		/* keys, bindings, subscribers' NOTIFY CSeqs */
+		reg_store_mark(reg, u, REG_STORE_ALL);
+	} else {
+		/* a challenge (a new vector, a resync) or a refusal */
+		reg_store_mark(reg, u, REG_STORE_SQN);
+	}
 }
 
 int registrar_unregister(struct registrar *reg, const char *id,
@@ -615,7 +619,7 @@ int registrar_unregister(struct registrar *reg, const char *id,
 		reg_sub_terminate_all(
 		    reg, ru, reason == REGISTRAR_REJECTED ? "rejected" : "deactivated");
 		reg_bindings_purge(reg, ru);
-		reg_store_mark(reg, cands[i]);
+		reg_store_mark(reg, cands[i], REG_STORE_ALL);
 		reg_log(cands[i], ru, true);
 		reg_user_release(reg, ru);
 		found++;

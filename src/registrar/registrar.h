@@ -154,10 +154,14 @@ int registrar_store_attach(struct registrar *reg, struct store *st, char *err,
 			   size_t errlen);
 /* Writes what changed now (tests; the loop does it before sleeping). */
 int registrar_store_flush(struct registrar *reg);
-/* Users written so far, failed transactions, users waiting to be written;
- * false (and zeros) when there is no state file. */
-bool registrar_store_stats(const struct registrar *reg, uint64_t *users_written,
-			   uint64_t *failures, uint32_t *pending);
+struct registrar_store_stats {
+	uint64_t users_written; /* users whose rows were written */
+	uint64_t commits;	/* write transactions */
+	uint64_t failures;	/* write transactions that failed */
+	uint32_t pending;	/* users marked, not written yet */
+};
+/* False (and zeros) when there is no state file. */
+bool registrar_store_stats(const struct registrar *reg, struct registrar_store_stats *out);
 
 /* The wiring for imsd (registrar_app.c): allocates the registrar on the
  * stack, restores and keeps the state file when st is not NULL, sets the

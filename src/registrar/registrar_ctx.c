@@ -150,7 +150,7 @@ static void reg_binding_expired(struct registrar *reg, struct reg_binding *b)
 	if (!reg_user_active(ru))
 		reg_sub_terminate_all(reg, ru, "noresource");
 	reg_bindings_purge(reg, ru);
-	reg_store_mark(reg, ru->u);
+	reg_store_mark(reg, ru->u, REG_STORE_ALL);
 	reg_user_release(reg, ru);
 }
 

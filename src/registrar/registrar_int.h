@@ -226,8 +226,15 @@ struct reg_sub *reg_sub_find(struct registrar *reg, struct pl callid, struct pl 
 #define REG_STORE_BINDING_COLS 15
 #define REG_STORE_SUB_COLS 18
 
-/* Marks u to be written before the loop sleeps (no-op without a file). */
-void reg_store_mark(struct registrar *reg, const struct hss_user *u);
+/* What changed in a user: its SQN_HE alone (a challenge), or anything. */
+enum reg_store_what { REG_STORE_SQN = 1, REG_STORE_ALL = 2 };
+/* Most changes one commit groups: a transaction at most every this many ms
+ * while changes keep coming (the first change after a quiet spell is written
+ * before the loop sleeps). */
+#define REG_STORE_GROUP_MS 10
+/* Marks u to be written (no-op without a file). */
+void reg_store_mark(struct registrar *reg, const struct hss_user *u,
+		    enum reg_store_what what);
 /* Flushes, then closes (registrar destructor). */
 void reg_store_detach(struct registrar *reg);
 

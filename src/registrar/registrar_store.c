@@ -15,8 +15,10 @@
  * "impu:<first IMPU>", and nth tells multi_sim entries sharing that name
  * apart (configuration order). Expiry times are Unix seconds, so time spent
  * stopped counts. Whatever touched a user (a REGISTER, an expiry, a
- * SUBSCRIBE, a NOTIFY's outcome, a network de-registration) marks it; the
- * marked users are written in one transaction before the loop sleeps.
+ * SUBSCRIBE, a NOTIFY's outcome, a network de-registration) marks it, a
+ * challenge marks its SQN_HE alone; the marked users are written in one
+ * transaction before the loop sleeps, at most one every REG_STORE_GROUP_MS
+ * while changes keep coming (group commit; a timer writes the rest).
  *
  * On start every row is checked like network input (reg_store_*_decode:
  * bounded lengths, SIP syntax of contacts and dialog fields, ranges) before
@@ -78,16 +80,18 @@ static const char *const stmt_sql[ST_N] = {
 struct reg_store {
 	struct store *st;	  /* referenced */
 	sqlite3_stmt *stmt[ST_N]; /* owned */
-	uint8_t *marked;	  /* bit per hss user */
+	uint8_t *mark;		  /* enum reg_store_what per hss user, 0 = none */
 	uint32_t *dirty;	  /* indexes of the marked users */
 	uint32_t ndirty, nusers;
-	uint64_t retry_at; /* monotonic ms: no write before (after a failure) */
+	struct loop_timer *timer; /* the next grouped write */
+	uint64_t next_at;	  /* monotonic ms: no write before (grouping, retry) */
 	uint64_t written, failed;
 };
 
 /* ---- marking ---- */
 
-void reg_store_mark(struct registrar *reg, const struct hss_user *u)
+void reg_store_mark(struct registrar *reg, const struct hss_user *u,
+		    enum reg_store_what what)
 {
 	struct reg_store *rs = reg->rs;
 	uint32_t i;
@@ -95,10 +99,12 @@ void reg_store_mark(struct registrar *reg, const struct hss_user *u)
 	if (!rs || !u)
 		return;
 	i = hss_user_index(reg->hss, u);
-	if (i >= rs->nusers || (rs->marked[i / 8] & (1u << (i % 8))))
+	if (i >= rs->nusers)
 		return;
-	rs->marked[i / 8] |= (uint8_t)(1u << (i % 8));
-	rs->dirty[rs->ndirty++] = i;
+	if (!rs->mark[i])
+		rs->dirty[rs->ndirty++] = i;
+	if (rs->mark[i] < what)
+		rs->mark[i] = (uint8_t)what;
 }
 
 /* ---- user names ---- */
@@ -272,8 +278,9 @@ static int subs_write(struct registrar *reg, const struct reg_user *ru, const ch
 	return err;
 }
 
-/* Replaces every row of user u by its current state. */
-static int user_write(struct registrar *reg, struct hss_user *u)
+/* Replaces the rows of user u by its current state: all of them, or the
+ * reg_user row alone when only SQN_HE moved. */
+static int user_write(struct registrar *reg, struct hss_user *u, enum reg_store_what what)
 {
 	struct reg_store *rs = reg->rs;
 	const struct reg_user *ru = reg_user_find(reg, u);
@@ -283,7 +290,7 @@ static int user_write(struct registrar *reg, struct hss_user *u)
 
 	if (user_key(reg, u, key, sizeof(key), &nth))
 		return 0; /* no stable name: nothing can be restored anyway */
-	for (int i = ST_DEL_USER; i <= ST_DEL_SUB; i += 2) {
+	for (int i = ST_DEL_USER; what == REG_STORE_ALL && i <= ST_DEL_SUB; i += 2) {
 		bind_key(rs->stmt[i], key, nth);
 		err = step(rs, rs->stmt[i], "deleting a user's rows");
 		if (err)
@@ -301,9 +308,9 @@ static int user_write(struct registrar *reg, struct hss_user *u)
 				  SQLITE_STATIC);
 	}
 	err = step(rs, rs->stmt[ST_INS_USER], "writing a user");
-	if (!err && ru)
+	if (!err && ru && what == REG_STORE_ALL)
 		err = bindings_write(reg, ru, key, nth);
-	if (!err && ru)
+	if (!err && ru && what == REG_STORE_ALL)
 		err = subs_write(reg, ru, key, nth);
 	return err;
 }
@@ -316,30 +323,54 @@ int registrar_store_flush(struct registrar *reg)
 	if (!rs || !rs->ndirty)
 		return 0;
 	err = store_begin(rs->st);
-	for (uint32_t i = 0; i < rs->ndirty && !err; i++)
-		err = user_write(reg, hss_user_at(reg->hss, rs->dirty[i]));
+	for (uint32_t i = 0; i < rs->ndirty && !err; i++) {
+		uint32_t u = rs->dirty[i];
+
+		err = user_write(reg, hss_user_at(reg->hss, u),
+				 (enum reg_store_what)rs->mark[u]);
+	}
 	if (!err)
 		err = store_commit(rs->st);
 	if (err) {
 		/* keep the marks: the next attempt writes them all again */
 		store_rollback(rs->st);
 		rs->failed++;
-		rs->retry_at = reg_now(reg) + 1000;
+		rs->next_at = reg_now(reg) + 1000;
 		return err;
 	}
 	for (uint32_t i = 0; i < rs->ndirty; i++)
-		rs->marked[rs->dirty[i] / 8] = 0;
+		rs->mark[rs->dirty[i]] = 0;
 	rs->written += rs->ndirty;
 	rs->ndirty = 0;
+	rs->next_at = reg_now(reg) + REG_STORE_GROUP_MS;
 	return 0;
 }
 
+static void reg_store_timer_h(void *arg)
+{
+	registrar_store_flush(arg);
+}
+
+/*
+ * Before the loop sleeps: write now if the last write is old enough (so a
+ * lone REGISTER is on disk before imsd waits for the next), else group with
+ * what comes in the next few ms (a timer writes them then).
+ */
 static void reg_store_sleep_h(void *arg)
 {
 	struct registrar *reg = arg;
+	struct reg_store *rs = reg->rs;
+	uint64_t now = reg_now(reg);
 
-	if (reg->rs->ndirty && reg_now(reg) >= reg->rs->retry_at)
+	if (!rs->ndirty)
+		return;
+	if (now >= rs->next_at) {
+		loop_timer_cancel(rs->timer);
 		registrar_store_flush(reg);
+	}
+	if (rs->ndirty && !loop_timer_pending(rs->timer))
+		loop_timer_start(rs->timer, rs->next_at > now ? rs->next_at - now : 1,
+				 reg_store_timer_h, reg);
 }
 
 /* ---- attach / detach ---- */
@@ -351,6 +382,8 @@ void reg_store_detach(struct registrar *reg)
 	if (!rs)
 		return;
 	loop_before_sleep_remove(reg_store_sleep_h, reg);
+	if (rs->timer)
+		loop_timer_free(rs->timer);
 	registrar_store_flush(reg);
 	if (rs->ndirty)
 		log_write(LOG_IMS, LOG_LVL_ERROR, LOG_DIR_NONE, NULL,
@@ -359,7 +392,7 @@ void reg_store_detach(struct registrar *reg)
 	for (int i = 0; i < ST_N; i++)
 		sqlite3_finalize(rs->stmt[i]);
 	mem_deref(rs->st);
-	free(rs->marked);
+	free(rs->mark);
 	free(rs->dirty);
 	free(rs);
 	reg->rs = NULL;
@@ -380,9 +413,10 @@ int registrar_store_attach(struct registrar *reg, struct store *st, char *err,
 	reg->rs = rs;
 	rs->st = mem_ref(st);
 	rs->nusers = hss_user_count(reg->hss);
-	rs->marked = calloc((size_t)rs->nusers / 8 + 1, 1);
+	rs->mark = calloc((size_t)rs->nusers + 1, 1);
 	rs->dirty = calloc((size_t)rs->nusers + 1, sizeof(*rs->dirty));
-	if (!rs->marked || !rs->dirty) {
+	rs->timer = loop_timer_alloc();
+	if (!rs->mark || !rs->dirty || !rs->timer) {
 		e = ENOMEM;
 		goto out;
 	}
@@ -419,15 +453,20 @@ out:
 	return e;
 }
 
-bool registrar_store_stats(const struct registrar *reg, uint64_t *users_written,
-			   uint64_t *failures, uint32_t *pending)
+bool registrar_store_stats(const struct registrar *reg, struct registrar_store_stats *out)
 {
 	const struct reg_store *rs = reg ? reg->rs : NULL;
+	struct store_stats ss = {0};
 
-	*users_written = rs ? rs->written : 0;
-	*failures = rs ? rs->failed : 0;
-	*pending = rs ? rs->ndirty : 0;
-	return rs != NULL;
+	memset(out, 0, sizeof(*out));
+	if (!rs)
+		return false;
+	store_stats_get(rs->st, &ss);
+	out->users_written = rs->written;
+	out->commits = ss.commits;
+	out->failures = rs->failed;
+	out->pending = rs->ndirty;
+	return true;
 }
 
 /* For reg_store_load (registrar_store_load.c). */

@@ -186,7 +186,7 @@ static void notify_send(struct registrar *reg, struct reg_sub *s, const char *su
 	int err;
 
 	s->cseq++;
-	reg_store_mark(reg, s->user->u);
+	reg_store_mark(reg, s->user->u, REG_STORE_ALL);
 	mbuf_init(&mb, 2u << 20);
 	err = notify_build(reg, &mb, s, substate);
 	s->version++;
@@ -228,7 +228,7 @@ void reg_sub_free(struct registrar *reg, struct reg_sub *s)
 			break;
 		}
 	}
-	reg_store_mark(reg, ru->u);
+	reg_store_mark(reg, ru->u, REG_STORE_ALL);
 	reg_tmr_del(reg, &s->tmr);
 	hash_remove(reg->subs, &s->he);
 	free(s);

@@ -33,6 +33,17 @@ def _versions(notifies):
     return [int(v) for n in notifies for v in re.findall(r'<reginfo[^>]*version="(\d+)"', n)]
 
 
+def _written(d):
+    """Waits until the state file holds every change (group commit: a few ms)."""
+    deadline = time.monotonic() + 10
+    while True:
+        stats = d.command("stats", "registrar.mem")
+        if re.search(r"^store\.pending: 0$", stats, re.M):
+            return
+        assert time.monotonic() < deadline, stats
+        time.sleep(0.02)
+
+
 def _start(factory, cfg):
     d = factory(cfg)
     d.wait_ready()
@@ -95,7 +106,7 @@ def test_registration_survives_crash(tmp_path, imsd_factory):
     ue = Ue(port)
     try:
         _register(ue)
-        d.command("users", "binding(s)")  # answered: the loop has slept since
+        _written(d)
         d.proc.send_signal(signal.SIGKILL)
         d.proc.wait(10)
         d = _start(imsd_factory, cfg)
