@@ -200,7 +200,8 @@ int reg_store_binding_decode(const struct reg_store_col *c, size_t n,
 		if (imei.p[i] < '0' || imei.p[i] > '9')
 			return EBADMSG;
 	}
-	memcpy(r->imei, imei.p, imei.l);
+	if (imei.l)
+		memcpy(r->imei, imei.p, imei.l);
 	r->expires_at = at;
 	r->q1000 = (uint16_t)q;
 	r->event = (uint8_t)ev;
@@ -303,7 +304,8 @@ static int sub_restore(struct registrar *reg, struct reg_user *ru,
 	reg_sub_fields(s, field);
 	p = s->data;
 	for (int i = 0; i < REG_SUB_NSTR; i++) {
-		memcpy(p, r->str[i].p, r->str[i].l);
+		if (r->str[i].l)
+			memcpy(p, r->str[i].p, r->str[i].l);
 		*field[i] = p;
 		p += r->str[i].l + 1;
 	}
@@ -336,8 +338,10 @@ static void user_restore(struct registrar *reg, struct hss_user *u,
 	ru->algo = (int8_t)r->algo;
 	ru->ck_len = (uint8_t)r->ck.l;
 	ru->ik_len = (uint8_t)r->ik.l;
-	memcpy(ru->ck, r->ck.p, r->ck.l);
-	memcpy(ru->ik, r->ik.p, r->ik.l);
+	if (r->ck.l) /* an empty BLOB's pointer is NULL */
+		memcpy(ru->ck, r->ck.p, r->ck.l);
+	if (r->ik.l)
+		memcpy(ru->ik, r->ik.p, r->ik.l);
 }
 
 static void row_cols(sqlite3_stmt *s, struct reg_store_col *c, int n)

@@ -2,6 +2,7 @@
  * store — the SQLite state file: open, check, set aside, transactions.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -121,8 +122,13 @@ static enum open_res store_try(struct store *st, const char **why, char *err,
 			       size_t errlen)
 {
 	int64_t app, ver;
-	int rc;
+	int rc, fd;
 
+	/* It holds CK/IK: a new file (and so its WAL, which SQLite creates
+	 * with the file's mode) is for imsd's user only. */
+	fd = open(st->path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd >= 0)
+		close(fd);
 	rc = sqlite3_open_v2(
 	    st->path, &st->db,
 	    SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);

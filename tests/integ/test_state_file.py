@@ -71,6 +71,9 @@ def test_registration_subscription_and_sqn_survive_restart(tmp_path, imsd_factor
         code, resp = ue.subscribe()
         assert code == 200, resp
         ue.wait_notify(r'state="active"')
+        for f in os.listdir(tmp_path):  # it holds CK/IK
+            if f.startswith("ims.state"):
+                assert os.stat(tmp_path / f).st_mode & 0o777 == 0o600, f
         d.stop()
         assert os.path.exists(tmp_path / "ims.state")
 

@@ -93,6 +93,12 @@ static void test_create_and_reopen(void **state)
 	st = open_ok(note, sizeof(note));
 	assert_string_equal(note, "");
 	assert_string_equal(store_path(st), path);
+	{
+		struct stat sb;
+
+		assert_int_equal(stat(path, &sb), 0);
+		assert_int_equal(sb.st_mode & 0777, 0600); /* it holds CK/IK */
+	}
 	assert_int_equal(store_exec(st, "CREATE TABLE t (a INTEGER)"), 0);
 	assert_int_equal(store_begin(st), 0);
 	assert_int_equal(store_exec(st, "INSERT INTO t VALUES (1)"), 0);
