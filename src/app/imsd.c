@@ -221,6 +221,12 @@ static int imsd_store_open(const struct ims_cfg *cfg, struct store **stp)
 
 	if (!cfg->ue_db_filename)
 		return 0;
+	/* SQLite's transactions (and their fsync) run on a worker thread */
+	e = loop_work_start(1);
+	if (e && e != EALREADY) {
+		fprintf(stderr, "imsd: cannot start the worker thread: %s\n", strerror(e));
+		return e;
+	}
 	e = store_open(stp, cfg->ue_db_filename, note, sizeof(note), err, sizeof(err));
 	if (e) {
 		fprintf(stderr, "imsd: ue_db_filename: %s\n", err);

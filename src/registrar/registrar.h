@@ -158,7 +158,7 @@ struct registrar_store_stats {
 	uint64_t users_written; /* users whose rows were written */
 	uint64_t commits;	/* write transactions */
 	uint64_t failures;	/* write transactions that failed */
-	uint32_t pending;	/* users marked, not written yet */
+	uint32_t pending;	/* users marked or being written, not committed yet */
 };
 /* False (and zeros) when there is no state file. */
 bool registrar_store_stats(const struct registrar *reg, struct registrar_store_stats *out);

@@ -235,6 +235,8 @@ enum reg_store_what { REG_STORE_SQN = 1, REG_STORE_ALL = 2 };
 /* Marks u to be written (no-op without a file). */
 void reg_store_mark(struct registrar *reg, const struct hss_user *u,
 		    enum reg_store_what what);
+/* At start: the file holds rows of u in reg_binding (bind) or reg_sub. */
+void reg_store_file_rows(struct registrar *reg, const struct hss_user *u, bool bind);
 /* Flushes, then closes (registrar destructor). */
 void reg_store_detach(struct registrar *reg);
 

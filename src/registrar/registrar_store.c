@@ -28,6 +28,7 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <pthread.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -77,18 +78,52 @@ static const char *const stmt_sql[ST_N] = {
     [ST_DEL_SUB] = "DELETE FROM reg_sub WHERE user=? AND nth=?",
 };
 
+struct reg_store_job;
+
 struct reg_store {
+	struct registrar *reg;	  /* owner, back-pointer */
 	struct store *st;	  /* referenced */
-	sqlite3_stmt *stmt[ST_N]; /* owned */
-	uint8_t *mark;		  /* enum reg_store_what per hss user, 0 = none */
+	sqlite3_stmt *stmt[ST_N]; /* owned; used by one thread at a time */
+	uint8_t *mark;		  /* per hss user: MARK_WHAT and the MARK_FILE_* bits */
 	uint32_t *dirty;	  /* indexes of the marked users */
 	uint32_t ndirty, nusers;
 	struct loop_timer *timer; /* the next grouped write */
 	uint64_t next_at;	  /* monotonic ms: no write before (grouping, retry) */
 	uint64_t written, failed;
+	struct reg_store_job *job; /* on a worker now, or NULL */
+};
+
+/*
+ * One transaction on its way: built on the loop thread, run on a worker
+ * (or on the loop thread when there is no worker pool), its outcome applied
+ * on the loop thread. The registrar may be freed while it runs: it waits
+ * for it, applies it and sets rs to NULL, and the job's done handler, run
+ * later by the loop, only frees it.
+ */
+struct reg_store_job {
+	struct reg_store *rs; /* NULL once the registrar stopped waiting for it */
+	struct store *st;     /* referenced */
+	sqlite3_stmt *const *stmts;
+	struct store_batch *b; /* owned */
+	uint32_t *users;       /* owned: hss user indexes in the batch */
+	uint8_t *bits;	       /* owned: MARK_FILE_* each leaves in the file */
+	uint32_t n;
+	int result;
+	char err[256];
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	bool finished; /* under mu */
 };
 
 /* ---- marking ---- */
+
+/* mark[]: what to write (enum reg_store_what, 0 = nothing) and whether the
+ * file may hold binding or subscription rows of the user (set when rows are
+ * written or found at start, cleared once a commit left none), so that the
+ * DELETEs run only when there can be something to delete. */
+#define MARK_WHAT 3u
+#define MARK_FILE_BIND 4u
+#define MARK_FILE_SUB 8u
 
 void reg_store_mark(struct registrar *reg, const struct hss_user *u,
 		    enum reg_store_what what)
@@ -101,10 +136,19 @@ void reg_store_mark(struct registrar *reg, const struct hss_user *u,
 	i = hss_user_index(reg->hss, u);
 	if (i >= rs->nusers)
 		return;
-	if (!rs->mark[i])
+	if (!(rs->mark[i] & MARK_WHAT))
 		rs->dirty[rs->ndirty++] = i;
-	if (rs->mark[i] < what)
-		rs->mark[i] = (uint8_t)what;
+	if ((rs->mark[i] & MARK_WHAT) < what)
+		rs->mark[i] = (uint8_t)((rs->mark[i] & ~MARK_WHAT) | what);
+}
+
+/* The file holds rows of u in reg_binding (bind) or reg_sub (!bind). */
+void reg_store_file_rows(struct registrar *reg, const struct hss_user *u, bool bind)
+{
+	uint32_t i = hss_user_index(reg->hss, u);
+
+	if (reg->rs && i < reg->rs->nusers)
+		reg->rs->mark[i] |= bind ? MARK_FILE_BIND : MARK_FILE_SUB;
 }
 
 /* ---- user names ---- */
@@ -174,6 +218,13 @@ static int64_t wall_now(void)
 	return (int64_t)time(NULL);
 }
 
+static int64_t expires_at(const struct registrar *reg, uint64_t due)
+{
+	uint64_t now = reg_now(reg);
+
+	return wall_now() + (due > now ? (int64_t)((due - now + 999) / 1000) : 0);
+}
+
 static void peer_text(const struct reg_flow *f, char *buf, size_t size)
 {
 	char ip[INET6_ADDRSTRLEN] = "";
@@ -189,188 +240,355 @@ static void peer_text(const struct reg_flow *f, char *buf, size_t size)
 	}
 }
 
-static int step(struct reg_store *rs, sqlite3_stmt *s, const char *what)
+/* A row of statement st beginning with the user's name. */
+static int row_key(struct store_batch *b, int st, const char *key, uint32_t nth)
 {
-	int rc = sqlite3_step(s);
+	int err = store_batch_row(b, (unsigned)st);
 
-	sqlite3_reset(s);
-	sqlite3_clear_bindings(s);
-	if (rc != SQLITE_DONE)
-		return store_fail(rs->st, what);
-	store_count_rows(rs->st, 1);
+	if (!err)
+		err = store_batch_str(b, key);
+	if (!err)
+		err = store_batch_int(b, nth);
+	return err;
+}
+
+static int row_flow(struct store_batch *b, const struct reg_flow *f)
+{
+	char peer[64];
+	int err;
+
+	peer_text(f, peer, sizeof(peer));
+	err = store_batch_str(b, peer);
+	if (!err)
+		err = store_batch_int(b, f->sock_idx);
+	if (!err)
+		err = store_batch_int(b, f->reliable);
+	return err;
+}
+
+static int row_binding(const struct registrar *reg, struct store_batch *b,
+		       const struct reg_binding *x, const char *key, uint32_t nth)
+{
+	int err = row_key(b, ST_INS_BIND, key, nth);
+
+	if (!err)
+		err = store_batch_int(b, x->id);
+	if (!err)
+		err = store_batch_text(b, x->data, x->contact_len);
+	if (!err)
+		err = store_batch_text(b, x->data + x->contact_len + 1, x->callid_len);
+	if (!err)
+		err = store_batch_int(b, x->cseq);
+	if (!err)
+		err = store_batch_int(b, x->reg_id);
+	if (!err)
+		err = store_batch_int(b, x->expires);
+	if (!err)
+		err = store_batch_int(b, expires_at(reg, x->tmr.due));
+	if (!err)
+		err = store_batch_int(b, x->q1000);
+	if (!err)
+		err = store_batch_str(b, x->imei);
+	if (!err)
+		err = store_batch_int(b, x->event);
+	if (!err)
+		err = row_flow(b, &x->flow);
+	return err;
+}
+
+static int row_sub(const struct registrar *reg, struct store_batch *b, struct reg_sub *x,
+		   const char *key, uint32_t nth)
+{
+	const char **str[REG_SUB_NSTR];
+	int err = row_key(b, ST_INS_SUB, key, nth);
+
+	reg_sub_fields(x, str);
+	for (int i = 0; i < REG_SUB_NSTR && !err; i++)
+		err = store_batch_str(b, *str[i]);
+	if (!err)
+		err = store_batch_int(b, x->cseq);
+	if (!err)
+		err = store_batch_int(b, x->version);
+	if (!err)
+		err = store_batch_int(b, x->expires);
+	if (!err)
+		err = store_batch_int(b, expires_at(reg, x->tmr.due));
+	if (!err)
+		err = store_batch_int(b, x->remote_cseq);
+	if (!err)
+		err = row_flow(b, &x->flow);
+	return err;
+}
+
+static int row_user(struct store_batch *b, const struct hss_user *u,
+		    const struct reg_user *ru, const char *key, uint32_t nth)
+{
+	int err = row_key(b, ST_INS_USER, key, nth);
+
+	if (!err)
+		err = store_batch_int(b, (int64_t)hss_user_sqn_he(u));
+	if (!err)
+		err = store_batch_int(b, ru ? ru->algo : -1);
+	if (!err && ru && ru->algo >= 0)
+		err = store_batch_blob(b, ru->ck, ru->ck_len);
+	else if (!err)
+		err = store_batch_null(b);
+	if (!err && ru && ru->algo >= 0)
+		err = store_batch_blob(b, ru->ik, ru->ik_len);
+	else if (!err)
+		err = store_batch_null(b);
+	return err;
+}
+
+/*
+ * The rows replacing user u's: all of them, or the reg_user row alone when
+ * only SQN_HE moved. DELETEs only where the file may hold rows. *bits
+ * receives the MARK_FILE_* bits the file has once the batch is committed.
+ */
+static int user_rows(struct registrar *reg, struct store_batch *b, struct hss_user *u,
+		     uint8_t mark, uint8_t *bits)
+{
+	const struct reg_user *ru = reg_user_find(reg, u);
+	bool all = (mark & MARK_WHAT) == REG_STORE_ALL;
+	char key[HSS_URI_MAX + 8];
+	uint32_t nth;
+	int err = 0;
+
+	*bits = mark & (MARK_FILE_BIND | MARK_FILE_SUB);
+	if (user_key(reg, u, key, sizeof(key), &nth))
+		return 0; /* no stable name: nothing can be restored anyway */
+	if (all && (mark & MARK_FILE_BIND))
+		err = row_key(b, ST_DEL_BIND, key, nth);
+	if (!err && all && (mark & MARK_FILE_SUB))
+		err = row_key(b, ST_DEL_SUB, key, nth);
+	if (all)
+		*bits = 0;
+	if (err)
+		return err;
+	if (!ru && hss_user_sqn_he(u) == hss_user_cfg(u)->isim.sqn)
+		return row_key(b, ST_DEL_USER, key, nth);
+	err = row_user(b, u, ru, key, nth);
+	for (const struct reg_binding *x = ru && all ? ru->bindings : NULL; x && !err;
+	     x = x->next) {
+		if (x->terminated)
+			continue;
+		*bits |= MARK_FILE_BIND;
+		err = row_binding(reg, b, x, key, nth);
+	}
+	for (struct reg_sub *x = ru && all ? ru->subs : NULL; x && !err; x = x->next) {
+		if (x->terminated)
+			continue;
+		*bits |= MARK_FILE_SUB;
+		err = row_sub(reg, b, x, key, nth);
+	}
+	return err;
+}
+
+/* ---- jobs ---- */
+
+static void job_free(struct reg_store_job *j)
+{
+	if (!j)
+		return;
+	store_batch_free(j->b);
+	mem_deref(j->st);
+	free(j->users);
+	free(j->bits);
+	pthread_mutex_destroy(&j->mu);
+	pthread_cond_destroy(&j->cv);
+	free(j);
+}
+
+/* Moves every marked user into a new job. ENOMEM: nothing moved. */
+static int job_build(struct registrar *reg, struct reg_store_job **jp)
+{
+	struct reg_store *rs = reg->rs;
+	struct reg_store_job *j = calloc(1, sizeof(*j));
+	int err;
+
+	if (!j)
+		return ENOMEM;
+	pthread_mutex_init(&j->mu, NULL);
+	pthread_cond_init(&j->cv, NULL);
+	j->st = mem_ref(rs->st);
+	j->stmts = rs->stmt;
+	j->users = malloc((size_t)rs->ndirty * sizeof(*j->users));
+	j->bits = malloc(rs->ndirty);
+	err = j->users && j->bits ? store_batch_alloc(&j->b) : ENOMEM;
+	for (uint32_t i = 0; i < rs->ndirty && !err; i++) {
+		uint32_t u = rs->dirty[i];
+
+		j->users[i] = u;
+		err = user_rows(reg, j->b, hss_user_at(reg->hss, u), rs->mark[u],
+				&j->bits[i]);
+	}
+	if (err) {
+		job_free(j);
+		return err;
+	}
+	/* the marks go with the job; the file bits stay set (a superset)
+	 * until the job's outcome is known */
+	for (uint32_t i = 0; i < rs->ndirty; i++) {
+		uint32_t u = rs->dirty[i];
+
+		rs->mark[u] = (uint8_t)((rs->mark[u] & ~MARK_WHAT) | j->bits[i]);
+	}
+	j->n = rs->ndirty;
+	rs->ndirty = 0;
+	*jp = j;
 	return 0;
 }
 
-static void bind_key(sqlite3_stmt *s, const char *key, uint32_t nth)
+static int job_work_h(void *arg)
 {
-	sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(s, 2, nth);
+	struct reg_store_job *j = arg;
+	int result =
+	    store_batch_exec(j->st, j->stmts, ST_N, j->b, j->err, sizeof(j->err));
+
+	pthread_mutex_lock(&j->mu);
+	j->result = result;
+	j->finished = true;
+	pthread_cond_signal(&j->cv);
+	pthread_mutex_unlock(&j->mu);
+	return result;
 }
 
-static void bind_flow(sqlite3_stmt *s, int col, const struct reg_flow *f)
-{
-	char peer[64];
-
-	peer_text(f, peer, sizeof(peer));
-	sqlite3_bind_text(s, col, peer, -1, SQLITE_TRANSIENT);
-	sqlite3_bind_int64(s, col + 1, f->sock_idx);
-	sqlite3_bind_int(s, col + 2, f->reliable);
-}
-
-static int64_t expires_at(const struct registrar *reg, uint64_t due)
-{
-	uint64_t now = reg_now(reg);
-
-	return wall_now() + (due > now ? (int64_t)((due - now + 999) / 1000) : 0);
-}
-
-static int bindings_write(struct registrar *reg, const struct reg_user *ru,
-			  const char *key, uint32_t nth)
+/* The outcome, on the loop thread. */
+static void job_apply(struct registrar *reg, struct reg_store_job *j)
 {
 	struct reg_store *rs = reg->rs;
-	sqlite3_stmt *s = rs->stmt[ST_INS_BIND];
-	int err = 0;
 
-	for (const struct reg_binding *b = ru->bindings; b && !err; b = b->next) {
-		if (b->terminated)
-			continue;
-		bind_key(s, key, nth);
-		sqlite3_bind_int64(s, 3, b->id);
-		sqlite3_bind_text(s, 4, b->data, b->contact_len, SQLITE_STATIC);
-		sqlite3_bind_text(s, 5, b->data + b->contact_len + 1, b->callid_len,
-				  SQLITE_STATIC);
-		sqlite3_bind_int64(s, 6, b->cseq);
-		sqlite3_bind_int64(s, 7, b->reg_id);
-		sqlite3_bind_int64(s, 8, b->expires);
-		sqlite3_bind_int64(s, 9, expires_at(reg, b->tmr.due));
-		sqlite3_bind_int(s, 10, b->q1000);
-		sqlite3_bind_text(s, 11, b->imei, -1, SQLITE_STATIC);
-		sqlite3_bind_int(s, 12, b->event);
-		bind_flow(s, 13, &b->flow);
-		err = step(rs, s, "writing a binding");
+	store_batch_done(rs->st, j->b, j->result, j->err);
+	if (j->result) {
+		/* everything again, a second later, from the state then */
+		for (uint32_t i = 0; i < j->n; i++)
+			reg_store_mark(reg, hss_user_at(reg->hss, j->users[i]),
+				       REG_STORE_ALL);
+		rs->failed++;
+		rs->next_at = reg_now(reg) + 1000;
+		return;
 	}
-	return err;
-}
+	for (uint32_t i = 0; i < j->n; i++) {
+		uint8_t *m = &rs->mark[j->users[i]];
 
-static int subs_write(struct registrar *reg, const struct reg_user *ru, const char *key,
-		      uint32_t nth)
-{
-	struct reg_store *rs = reg->rs;
-	sqlite3_stmt *s = rs->stmt[ST_INS_SUB];
-	const char **str[REG_SUB_NSTR];
-	int err = 0;
-
-	for (struct reg_sub *sb = ru->subs; sb && !err; sb = sb->next) {
-		if (sb->terminated)
-			continue;
-		reg_sub_fields(sb, str);
-		bind_key(s, key, nth);
-		for (int i = 0; i < REG_SUB_NSTR; i++)
-			sqlite3_bind_text(s, 3 + i, *str[i], -1, SQLITE_STATIC);
-		sqlite3_bind_int64(s, 11, sb->cseq);
-		sqlite3_bind_int64(s, 12, sb->version);
-		sqlite3_bind_int64(s, 13, sb->expires);
-		sqlite3_bind_int64(s, 14, expires_at(reg, sb->tmr.due));
-		sqlite3_bind_int64(s, 15, sb->remote_cseq);
-		bind_flow(s, 16, &sb->flow);
-		err = step(rs, s, "writing a subscription");
+		/* exact unless marked again since (then a superset) */
+		if (!(*m & MARK_WHAT))
+			*m = j->bits[i];
 	}
-	return err;
+	rs->written += j->n;
 }
 
-/* Replaces the rows of user u by its current state: all of them, or the
- * reg_user row alone when only SQN_HE moved. */
-static int user_write(struct registrar *reg, struct hss_user *u, enum reg_store_what what)
+static void job_wait(struct reg_store_job *j)
+{
+	pthread_mutex_lock(&j->mu);
+	while (!j->finished)
+		pthread_cond_wait(&j->cv, &j->mu);
+	pthread_mutex_unlock(&j->mu);
+}
+
+static void reg_store_arm(struct registrar *reg);
+
+static void job_done_h(int err, void *arg)
+{
+	struct reg_store_job *j = arg;
+	struct registrar *reg;
+
+	if (!j->rs) { /* the registrar took its outcome and is gone */
+		job_free(j);
+		return;
+	}
+	reg = j->rs->reg;
+	if (err == ECANCELED && !j->finished) {
+		j->result = ECANCELED;
+		snprintf(j->err, sizeof(j->err), "cancelled at shutdown");
+	}
+	job_apply(reg, j);
+	reg->rs->job = NULL;
+	job_free(j);
+	reg_store_arm(reg);
+}
+
+/* Writes the marked users: on a worker if the pool is there and async,
+ * else here. */
+static int reg_store_write(struct registrar *reg, bool async)
 {
 	struct reg_store *rs = reg->rs;
-	const struct reg_user *ru = reg_user_find(reg, u);
-	char key[HSS_URI_MAX + 8];
-	uint32_t nth;
+	struct reg_store_job *j = NULL;
 	int err;
 
-	if (user_key(reg, u, key, sizeof(key), &nth))
-		return 0; /* no stable name: nothing can be restored anyway */
-	for (int i = ST_DEL_USER; what == REG_STORE_ALL && i <= ST_DEL_SUB; i += 2) {
-		bind_key(rs->stmt[i], key, nth);
-		err = step(rs, rs->stmt[i], "deleting a user's rows");
-		if (err)
-			return err;
-	}
-	if (!ru && hss_user_sqn_he(u) == hss_user_cfg(u)->isim.sqn)
+	if (!rs->ndirty || rs->job)
 		return 0;
-	bind_key(rs->stmt[ST_INS_USER], key, nth);
-	sqlite3_bind_int64(rs->stmt[ST_INS_USER], 3, (sqlite3_int64)hss_user_sqn_he(u));
-	sqlite3_bind_int(rs->stmt[ST_INS_USER], 4, ru ? ru->algo : -1);
-	if (ru && ru->algo >= 0) {
-		sqlite3_bind_blob(rs->stmt[ST_INS_USER], 5, ru->ck, ru->ck_len,
-				  SQLITE_STATIC);
-		sqlite3_bind_blob(rs->stmt[ST_INS_USER], 6, ru->ik, ru->ik_len,
-				  SQLITE_STATIC);
+	err = job_build(reg, &j);
+	if (err) {
+		rs->failed++;
+		rs->next_at = reg_now(reg) + 1000;
+		return err;
 	}
-	err = step(rs, rs->stmt[ST_INS_USER], "writing a user");
-	if (!err && ru && what == REG_STORE_ALL)
-		err = bindings_write(reg, ru, key, nth);
-	if (!err && ru && what == REG_STORE_ALL)
-		err = subs_write(reg, ru, key, nth);
+	rs->next_at = reg_now(reg) + REG_STORE_GROUP_MS;
+	j->rs = rs;
+	if (async && !loop_work_post(job_work_h, job_done_h, j)) {
+		rs->job = j;
+		return 0;
+	}
+	job_work_h(j);
+	err = j->result;
+	job_apply(reg, j);
+	job_free(j);
 	return err;
 }
 
 int registrar_store_flush(struct registrar *reg)
 {
 	struct reg_store *rs = reg ? reg->rs : NULL;
-	int err;
 
-	if (!rs || !rs->ndirty)
+	if (!rs)
 		return 0;
-	err = store_begin(rs->st);
-	for (uint32_t i = 0; i < rs->ndirty && !err; i++) {
-		uint32_t u = rs->dirty[i];
-
-		err = user_write(reg, hss_user_at(reg->hss, u),
-				 (enum reg_store_what)rs->mark[u]);
+	if (rs->job) { /* its done handler, run later, only frees it */
+		job_wait(rs->job);
+		job_apply(reg, rs->job);
+		rs->job->rs = NULL;
+		rs->job = NULL;
 	}
-	if (!err)
-		err = store_commit(rs->st);
-	if (err) {
-		/* keep the marks: the next attempt writes them all again */
-		store_rollback(rs->st);
-		rs->failed++;
-		rs->next_at = reg_now(reg) + 1000;
-		return err;
-	}
-	for (uint32_t i = 0; i < rs->ndirty; i++)
-		rs->mark[rs->dirty[i]] = 0;
-	rs->written += rs->ndirty;
-	rs->ndirty = 0;
-	rs->next_at = reg_now(reg) + REG_STORE_GROUP_MS;
-	return 0;
+	return reg_store_write(reg, false);
 }
 
 static void reg_store_timer_h(void *arg)
 {
-	registrar_store_flush(arg);
+	struct registrar *reg = arg;
+
+	reg_store_write(reg, true);
+	reg_store_arm(reg);
+}
+
+/* A timer for what is marked and cannot be written yet. */
+static void reg_store_arm(struct registrar *reg)
+{
+	struct reg_store *rs = reg->rs;
+	uint64_t now = reg_now(reg);
+
+	if (rs->ndirty && !rs->job && !loop_timer_pending(rs->timer))
+		loop_timer_start(rs->timer, rs->next_at > now ? rs->next_at - now : 1,
+				 reg_store_timer_h, reg);
 }
 
 /*
  * Before the loop sleeps: write now if the last write is old enough (so a
- * lone REGISTER is on disk before imsd waits for the next), else group with
- * what comes in the next few ms (a timer writes them then).
+ * lone REGISTER is on its way to disk before imsd waits for the next), else
+ * group with what comes in the next few ms (the timer writes them then).
+ * One transaction at a time: the next waits for the running one's outcome.
  */
 static void reg_store_sleep_h(void *arg)
 {
 	struct registrar *reg = arg;
 	struct reg_store *rs = reg->rs;
-	uint64_t now = reg_now(reg);
 
-	if (!rs->ndirty)
+	if (!rs->ndirty || rs->job)
 		return;
-	if (now >= rs->next_at) {
+	if (reg_now(reg) >= rs->next_at) {
 		loop_timer_cancel(rs->timer);
-		registrar_store_flush(reg);
+		reg_store_write(reg, true);
 	}
-	if (rs->ndirty && !loop_timer_pending(rs->timer))
-		loop_timer_start(rs->timer, rs->next_at > now ? rs->next_at - now : 1,
-				 reg_store_timer_h, reg);
+	reg_store_arm(reg);
 }
 
 /* ---- attach / detach ---- */
@@ -384,6 +602,7 @@ void reg_store_detach(struct registrar *reg)
 	loop_before_sleep_remove(reg_store_sleep_h, reg);
 	if (rs->timer)
 		loop_timer_free(rs->timer);
+	rs->timer = NULL;
 	registrar_store_flush(reg);
 	if (rs->ndirty)
 		log_write(LOG_IMS, LOG_LVL_ERROR, LOG_DIR_NONE, NULL,
@@ -411,6 +630,7 @@ int registrar_store_attach(struct registrar *reg, struct store *st, char *err,
 	if (!rs)
 		return ENOMEM;
 	reg->rs = rs;
+	rs->reg = reg;
 	rs->st = mem_ref(st);
 	rs->nusers = hss_user_count(reg->hss);
 	rs->mark = calloc((size_t)rs->nusers + 1, 1);
@@ -465,7 +685,7 @@ bool registrar_store_stats(const struct registrar *reg, struct registrar_store_s
 	out->users_written = rs->written;
 	out->commits = ss.commits;
 	out->failures = rs->failed;
-	out->pending = rs->ndirty;
+	out->pending = rs->ndirty + (rs->job ? rs->job->n : 0);
 	return true;
 }
 

@@ -386,6 +386,11 @@ static int row_load(struct registrar *reg, enum load_table t,
 	struct reg_user *ru;
 	int err;
 
+	/* the user first: the rows of a known user are deleted when it is
+	 * written again, even a bad one */
+	if (n >= 2 && !col_key(c, &r.u.key) && t != LOAD_USER &&
+	    (u = reg_store_user_find(reg, &r.u.key)))
+		reg_store_file_rows(reg, u, t == LOAD_BIND);
 	err = t == LOAD_BIND  ? reg_store_binding_decode(c, (size_t)n, &r.b)
 	      : t == LOAD_SUB ? reg_store_sub_decode(c, (size_t)n, &r.s)
 			      : reg_store_user_decode(c, (size_t)n, &r.u);

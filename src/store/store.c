@@ -79,9 +79,18 @@ void store_stats_get(const struct store *st, struct store_stats *out)
 	*out = st->stats;
 }
 
-void store_count_rows(struct store *st, uint64_t n)
+void store_batch_done(struct store *st, const struct store_batch *b, int result,
+		      const char *err)
 {
-	st->stats.rows += n;
+	if (result) {
+		st->stats.errors++;
+		log_write(LOG_IMS, LOG_LVL_ERROR, LOG_DIR_NONE, NULL,
+			  "store: %s: writing %zu row(s): %s", st->path,
+			  store_batch_rows(b), err && *err ? err : "failed");
+		return;
+	}
+	st->stats.commits++;
+	st->stats.rows += store_batch_rows(b);
 }
 
 /* One integer from a PRAGMA; -1 on failure (not a database, damaged). */

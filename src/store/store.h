@@ -29,6 +29,7 @@
 
 struct store;
 struct sqlite3;
+struct sqlite3_stmt;
 
 /* "imsd" in the SQLite header's application_id field */
 #define STORE_APP_ID 0x696d7364
@@ -57,8 +58,36 @@ struct store_stats {
 	uint64_t commits, rows, errors;
 };
 void store_stats_get(const struct store *st, struct store_stats *out);
-void store_count_rows(struct store *st, uint64_t n);
 /* Logs an SQLite error of st's connection with what was being done. */
 int store_fail(struct store *st, const char *what);
+
+/*
+ * A batch: rows of values for prepared statements, built on the loop thread
+ * (the values are copied in) and run in one transaction by
+ * store_batch_exec(), on the loop thread or on a worker, so that SQLite's
+ * work and the fsync of its checkpoints do not hold up signalling. Only
+ * one thread may use the connection at a time: the caller keeps at most
+ * one batch running and does nothing else with st meanwhile.
+ */
+struct store_batch;
+int store_batch_alloc(struct store_batch **bp);
+void store_batch_free(struct store_batch *b);
+size_t store_batch_rows(const struct store_batch *b);
+/* A new row for statement stmt (an index into store_batch_exec's array),
+ * then its values in column order. The adders return ENOMEM, and a failed
+ * batch must not be run. */
+int store_batch_row(struct store_batch *b, unsigned stmt);
+int store_batch_int(struct store_batch *b, int64_t v);
+int store_batch_text(struct store_batch *b, const char *p, size_t len);
+int store_batch_str(struct store_batch *b, const char *s);
+int store_batch_blob(struct store_batch *b, const void *p, size_t len);
+int store_batch_null(struct store_batch *b);
+/* BEGIN, every row (bind, step, reset), COMMIT; ROLLBACK on an error,
+ * whose SQLite message goes into err. Touches no counter and no log (it
+ * may run on a worker): store_batch_done() does that on the loop thread. */
+int store_batch_exec(struct store *st, struct sqlite3_stmt *const *stmts, unsigned nstmts,
+		     const struct store_batch *b, char *err, size_t errlen);
+void store_batch_done(struct store *st, const struct store_batch *b, int result,
+		      const char *err);
 
 #endif

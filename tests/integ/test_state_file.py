@@ -196,6 +196,20 @@ def test_bad_rows_skipped(tmp_path, imsd_factory):
     out = d.command("users", "binding(s)")
     assert out.count(" contact c") == 1, out
     assert "X-Evil" not in out
+    # the user's next registration rewrites its rows: the bad ones go, the
+    # unknown user's stay
+    ue = Ue(port)
+    try:
+        _register(ue, sqn_ms=None)
+    finally:
+        ue.close()
+    d.stop()
+    db = sqlite3.connect(tmp_path / "ims.state")
+    rows = sorted((r[0], r[1]) for r in db.execute("SELECT user, bid FROM reg_binding"))
+    db.close()
+    # the restored binding and the new one (another UE port) of the user, and nobody's
+    assert len(rows) == 3 and not {77, 78} & {b for _, b in rows}, rows
+    assert [u for u, _ in rows].count("impi:nobody@ims.test") == 1, rows
 
 
 def test_one_server_per_file(tmp_path, imsd_factory):

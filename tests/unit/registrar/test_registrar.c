@@ -45,7 +45,7 @@ static const char *USERS =
     /* 3 */ "{'imsi': '001010000000004', 'impi': 'dave@ims.test', 'authent_type': 'none',"
     " 'impu': ['sip:dave']},"
     /* 4, 5 */ "{'imsi': '001010000000005', 'multi_sim': true, 'sim_algo': 'xor', 'K': "
-	       "'" XOR_K "', 'impu': [{'impu': 'sip:sim', 'imei': '35000000-000001-0'}]},"
+    "'" XOR_K "', 'impu': [{'impu': 'sip:sim', 'imei': '35000000-000001-0'}]},"
     "{'imsi': '001010000000005', 'multi_sim': true, 'sim_algo': 'xor', 'K': '" XOR_K
     "', 'impu': [{'impu': 'sip:sim', 'imei': '35000000-000002-0'}]},"
     /* 6 */ "{'imsi': '001010000000007', 'impi': 'erin@ims.test', 'pwd': 'pw', "
@@ -1281,12 +1281,15 @@ static void test_state_file_round_trip(void **state)
 	assert_int_equal(registrar_store_attach(T.reg, st, T.err, sizeof(T.err)), 0);
 	ue_milenage(&ue, "alice@ims.test");
 	assert_int_equal(alice_register(&ue, CONTACT_A)->scode, 200);
-	assert_int_equal(do_req("SUBSCRIBE", "sip:alice@ims.test", SUB_HDRS, &tcp)->scode, 200);
-	assert_int_equal(do_req("REGISTER", "sip:dave@ims.test",
-				"Contact: <sip:dave@127.0.0.1:5073;transport=tcp>;q=0.5;"
-				"+sip.instance=\"<urn:gsma:imei:35000000-000009-0>\";reg-id=2\r\n",
-				&tcp)->scode,
+	assert_int_equal(do_req("SUBSCRIBE", "sip:alice@ims.test", SUB_HDRS, &tcp)->scode,
 			 200);
+	assert_int_equal(
+	    do_req("REGISTER", "sip:dave@ims.test",
+		   "Contact: <sip:dave@127.0.0.1:5073;transport=tcp>;q=0.5;"
+		   "+sip.instance=\"<urn:gsma:imei:35000000-000009-0>\";reg-id=2\r\n",
+		   &tcp)
+		->scode,
+	    200);
 	alice = hss_user_by_impi(T.hss, PL("alice@ims.test"));
 	sqn = hss_user_sqn_he(alice);
 	assert_true(sqn > hss_user_cfg(alice)->isim.sqn);
@@ -1295,7 +1298,8 @@ static void test_state_file_round_trip(void **state)
 	assert_int_equal(ss.pending, 2);
 	assert_int_equal(registrar_store_flush(T.reg), 0);
 	assert_true(registrar_store_stats(T.reg, &ss));
-	assert_true(ss.users_written >= 2 && ss.commits == 1 && !ss.failures && !ss.pending);
+	assert_true(ss.users_written >= 2 && ss.commits == 1 && !ss.failures &&
+		    !ss.pending);
 
 	reg_restart(st);
 	alice = hss_user_by_impi(T.hss, PL("alice@ims.test"));
@@ -1333,7 +1337,72 @@ static void test_state_file_round_trip(void **state)
 	reg_restart(st);
 	assert_int_equal(registrar_binding_count(T.reg), 0);
 	assert_int_equal(registrar_sub_count(T.reg), 0);
-	assert_int_equal(hss_user_sqn_he(hss_user_by_impi(T.hss, PL("alice@ims.test"))), sqn);
+	assert_int_equal(hss_user_sqn_he(hss_user_by_impi(T.hss, PL("alice@ims.test"))),
+			 sqn);
+	mem_deref(st);
+	store_tmp_remove(dir);
+}
+
+/* In imsd the transactions run on a worker thread. Registrations come in
+ * through the real loop; some registrars are freed while their last
+ * transaction may still be running (they wait for it). */
+static void reg_in_loop_h(void *arg)
+{
+	char hdrs[128];
+
+	snprintf(hdrs, sizeof(hdrs), "Contact: <sip:dave@127.0.0.1:%u>\r\n",
+		 5100 + (unsigned)(uintptr_t)arg);
+	assert_int_equal(do_register("sip:dave@ims.test", hdrs)->scode, 200);
+}
+
+static void free_reg_h(void *arg)
+{
+	(void)arg;
+	T.reg = mem_deref(T.reg);
+	loop_stop();
+}
+
+static void test_state_file_worker(void **state)
+{
+	struct loop_timer *t1 = loop_timer_alloc(), *t2 = loop_timer_alloc();
+	struct registrar_store_stats ss;
+	struct store *st;
+	char dir[64];
+	int e = loop_work_start(1);
+
+	(void)state;
+	assert_true(e == 0 || e == EALREADY);
+	T.fake_clock = false;
+	st = store_tmp(dir);
+	assert_int_equal(registrar_store_attach(T.reg, st, T.err, sizeof(T.err)), 0);
+	loop_now_update(); /* timers from now, not from the last test's loop */
+	loop_timer_start(t1, 0, reg_in_loop_h, (void *)0);
+	loop_timer_start(t2, 100, stop_h, NULL);
+	assert_int_equal(loop_run(), 0);
+	assert_true(registrar_store_stats(T.reg, &ss));
+	assert_true(ss.commits >= 1 && ss.users_written >= 1 && !ss.pending &&
+		    !ss.failures);
+	for (uintptr_t i = 1; i <= 8; i++) {
+		reg_restart(st); /* frees the registrar, a new one restores */
+		assert_int_equal(registrar_binding_count(T.reg), i);
+		loop_now_update();
+		loop_timer_start(t1, 0, reg_in_loop_h, (void *)i);
+		loop_timer_start(t2, i % 3, free_reg_h, NULL);
+		assert_int_equal(loop_run(), 0);
+		assert_null(T.reg);
+		T.reg = NULL;
+		assert_int_equal(
+		    registrar_alloc(&T.reg,
+				    &(struct registrar_prm){.cfg = T.cfg,
+							    .hss = T.hss,
+							    .ops = &ops,
+							    .host = "127.0.0.1:5060"}),
+		    0);
+	}
+	reg_restart(st);
+	assert_int_equal(registrar_binding_count(T.reg), 9);
+	loop_timer_free(t1);
+	loop_timer_free(t2);
 	mem_deref(st);
 	store_tmp_remove(dir);
 }
@@ -1343,7 +1412,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_nonce_mac),
 	    cmocka_unit_test_setup_teardown(test_aka_v1_flow, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_challenge_retransmission, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_challenge_retransmission, setup,
+					    teardown),
 	    cmocka_unit_test_setup_teardown(test_aka_v1_flow, setup_no_slots, teardown),
 	    cmocka_unit_test_setup_teardown(test_path_only_if_supported, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_aka_v2_and_weak_offer, setup, teardown),
@@ -1369,6 +1439,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_users_output, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_memory_per_user, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_state_file_round_trip, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_state_file_worker, setup, teardown),
 	};
 	int rc;
 
