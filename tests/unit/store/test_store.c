@@ -265,6 +265,83 @@ static void test_unwritable_place(void **state)
 	assert_int_equal(store_open(&st, "", NULL, 0, err, sizeof(err)), EINVAL);
 }
 
+/* A batch: values copied in, run in one transaction; a failing row rolls
+ * the whole batch back and says why. */
+static void test_batch(void **state)
+{
+	static const uint8_t key[4] = {1, 0, 2, 3};
+	char note[256], err[256], text[8] = "abc";
+	struct store *st = open_ok(note, sizeof(note));
+	struct store_batch *b = NULL;
+	struct store_stats ss;
+	sqlite3_stmt *stmts[2] = {NULL, NULL}, *q;
+
+	(void)state;
+	assert_int_equal(store_exec(st, "CREATE TABLE t (k INTEGER PRIMARY KEY, s, b, n);"
+					"CREATE TABLE u (x INTEGER NOT NULL)"),
+			 0);
+	assert_int_equal(sqlite3_prepare_v2(store_db(st), "INSERT INTO t VALUES (?,?,?,?)", -1,
+					    &stmts[0], NULL),
+			 SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(store_db(st), "INSERT INTO u VALUES (?)", -1,
+					    &stmts[1], NULL),
+			 SQLITE_OK);
+	assert_int_equal(store_batch_alloc(&b), 0);
+	assert_int_equal(store_batch_int(b, 1), EINVAL); /* a value before any row */
+	for (int i = 0; i < 3; i++) {
+		assert_int_equal(store_batch_row(b, 0), 0);
+		assert_int_equal(store_batch_int(b, i), 0);
+		assert_int_equal(store_batch_text(b, text, 3), 0);
+		assert_int_equal(store_batch_blob(b, key, sizeof(key)), 0);
+		assert_int_equal(store_batch_null(b), 0);
+	}
+	text[0] = 'X'; /* copied in: the batch keeps "abc" */
+	assert_int_equal(store_batch_rows(b), 3);
+	assert_int_equal(store_batch_exec(st, stmts, 2, b, err, sizeof(err)), 0);
+	store_batch_done(st, b, 0, err);
+	store_batch_free(b);
+	assert_int_equal(sqlite3_prepare_v2(store_db(st),
+					    "SELECT count(*), min(s), max(length(b)), "
+					    "count(n) FROM t",
+					    -1, &q, NULL),
+			 SQLITE_OK);
+	assert_int_equal(sqlite3_step(q), SQLITE_ROW);
+	assert_int_equal(sqlite3_column_int(q, 0), 3);
+	assert_string_equal((const char *)sqlite3_column_text(q, 1), "abc");
+	assert_int_equal(sqlite3_column_int(q, 2), 4);
+	assert_int_equal(sqlite3_column_int(q, 3), 0);
+	sqlite3_finalize(q);
+
+	/* a good row, then one that breaks a constraint: neither stays */
+	assert_int_equal(store_batch_alloc(&b), 0);
+	assert_int_equal(store_batch_row(b, 0), 0);
+	assert_int_equal(store_batch_int(b, 9), 0);
+	assert_int_equal(store_batch_row(b, 1), 0);
+	assert_int_equal(store_batch_null(b), 0);
+	assert_int_equal(store_batch_exec(st, stmts, 2, b, err, sizeof(err)), EIO);
+	assert_non_null(strstr(err, "NOT NULL"));
+	store_batch_done(st, b, EIO, err);
+	/* a row naming a statement that is not there is refused, not run */
+	store_batch_free(b);
+	assert_int_equal(store_batch_alloc(&b), 0);
+	assert_int_equal(store_batch_row(b, 5), 0);
+	assert_int_equal(store_batch_exec(st, stmts, 2, b, err, sizeof(err)), EBADMSG);
+	store_batch_free(b);
+	assert_int_equal(sqlite3_prepare_v2(store_db(st), "SELECT count(*) FROM t WHERE k=9",
+					    -1, &q, NULL),
+			 SQLITE_OK);
+	assert_int_equal(sqlite3_step(q), SQLITE_ROW);
+	assert_int_equal(sqlite3_column_int(q, 0), 0);
+	sqlite3_finalize(q);
+	store_stats_get(st, &ss);
+	assert_int_equal(ss.commits, 1);
+	assert_int_equal(ss.rows, 3);
+	assert_int_equal(ss.errors, 1);
+	sqlite3_finalize(stmts[0]);
+	sqlite3_finalize(stmts[1]);
+	mem_deref(st);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -276,6 +353,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_damaged_set_aside, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_one_server_per_file, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_unwritable_place, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_batch, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
