@@ -267,6 +267,7 @@ void reg_binding_unlink(struct registrar *reg, struct reg_binding *b)
 			*pp = b->next;
 			ru->nbind--;
 			reg->nbindings--;
+			reg_store_gone(reg, ru->u, true);
 			break;
 		}
 	}

@@ -237,6 +237,9 @@ void reg_store_mark(struct registrar *reg, const struct hss_user *u,
 		    enum reg_store_what what);
 /* At start: the file holds rows of u in reg_binding (bind) or reg_sub. */
 void reg_store_file_rows(struct registrar *reg, const struct hss_user *u, bool bind);
+/* A binding (bind) or subscription of u went, or a bad row of u was found:
+ * its rows are deleted when u is written next. */
+void reg_store_gone(struct registrar *reg, const struct hss_user *u, bool bind);
 /* Flushes, then closes (registrar destructor). */
 void reg_store_detach(struct registrar *reg);
 

@@ -117,13 +117,17 @@ struct reg_store_job {
 
 /* ---- marking ---- */
 
-/* mark[]: what to write (enum reg_store_what, 0 = nothing) and whether the
+/* mark[]: what to write (enum reg_store_what, 0 = nothing); whether the
  * file may hold binding or subscription rows of the user (set when rows are
- * written or found at start, cleared once a commit left none), so that the
- * DELETEs run only when there can be something to delete. */
+ * written or found at start, cleared once a commit left none); whether one
+ * of them went since the user was last written (or a bad row of the user
+ * was found at start). Rows are written with INSERT OR REPLACE, so a DELETE
+ * is needed only when something went: a refresh keeps its binding id. */
 #define MARK_WHAT 3u
 #define MARK_FILE_BIND 4u
 #define MARK_FILE_SUB 8u
+#define MARK_GONE_BIND 16u
+#define MARK_GONE_SUB 32u
 
 void reg_store_mark(struct registrar *reg, const struct hss_user *u,
 		    enum reg_store_what what)
@@ -149,6 +153,17 @@ void reg_store_file_rows(struct registrar *reg, const struct hss_user *u, bool b
 
 	if (reg->rs && i < reg->rs->nusers)
 		reg->rs->mark[i] |= bind ? MARK_FILE_BIND : MARK_FILE_SUB;
+}
+
+void reg_store_gone(struct registrar *reg, const struct hss_user *u, bool bind)
+{
+	uint32_t i;
+
+	if (!reg->rs)
+		return;
+	i = hss_user_index(reg->hss, u);
+	if (i < reg->rs->nusers)
+		reg->rs->mark[i] |= bind ? MARK_GONE_BIND : MARK_GONE_SUB;
 }
 
 /* ---- user names ---- */
@@ -354,15 +369,17 @@ static int user_rows(struct registrar *reg, struct store_batch *b, struct hss_us
 	uint32_t nth;
 	int err = 0;
 
-	*bits = mark & (MARK_FILE_BIND | MARK_FILE_SUB);
+	*bits = all ? 0 : mark & (MARK_FILE_BIND | MARK_FILE_SUB);
 	if (user_key(reg, u, key, sizeof(key), &nth))
 		return 0; /* no stable name: nothing can be restored anyway */
-	if (all && (mark & MARK_FILE_BIND))
+	if (all && (mark & MARK_FILE_BIND) && (mark & MARK_GONE_BIND))
 		err = row_key(b, ST_DEL_BIND, key, nth);
-	if (!err && all && (mark & MARK_FILE_SUB))
+	if (!err && all && (mark & MARK_FILE_SUB) && (mark & MARK_GONE_SUB))
 		err = row_key(b, ST_DEL_SUB, key, nth);
-	if (all)
-		*bits = 0;
+	if (all && !(mark & MARK_GONE_BIND))
+		*bits |= mark & MARK_FILE_BIND; /* those rows stay (replaced) */
+	if (all && !(mark & MARK_GONE_SUB))
+		*bits |= mark & MARK_FILE_SUB;
 	if (err)
 		return err;
 	if (!ru && hss_user_sqn_he(u) == hss_user_cfg(u)->isim.sqn)
@@ -431,7 +448,12 @@ static int job_build(struct registrar *reg, struct reg_store_job **jp)
 	for (uint32_t i = 0; i < rs->ndirty; i++) {
 		uint32_t u = rs->dirty[i];
 
-		rs->mark[u] = (uint8_t)((rs->mark[u] & ~MARK_WHAT) | j->bits[i]);
+		uint8_t m = rs->mark[u];
+
+		/* the DELETEs are in the batch: nothing gone since */
+		if ((m & MARK_WHAT) == REG_STORE_ALL)
+			m &= (uint8_t) ~(MARK_GONE_BIND | MARK_GONE_SUB);
+		rs->mark[u] = (uint8_t)((m & ~MARK_WHAT) | j->bits[i]);
 	}
 	j->n = rs->ndirty;
 	rs->ndirty = 0;
@@ -461,9 +483,12 @@ static void job_apply(struct registrar *reg, struct reg_store_job *j)
 	store_batch_done(rs->st, j->b, j->result, j->err);
 	if (j->result) {
 		/* everything again, a second later, from the state then */
-		for (uint32_t i = 0; i < j->n; i++)
+		for (uint32_t i = 0; i < j->n; i++) {
 			reg_store_mark(reg, hss_user_at(reg->hss, j->users[i]),
 				       REG_STORE_ALL);
+			/* its DELETEs did not happen */
+			rs->mark[j->users[i]] |= MARK_GONE_BIND | MARK_GONE_SUB;
+		}
 		rs->failed++;
 		rs->next_at = reg_now(reg) + 1000;
 		return;
@@ -473,7 +498,8 @@ static void job_apply(struct registrar *reg, struct reg_store_job *j)
 
 		/* exact unless marked again since (then a superset) */
 		if (!(*m & MARK_WHAT))
-			*m = j->bits[i];
+			*m = (uint8_t)(j->bits[i] |
+				       (*m & (MARK_GONE_BIND | MARK_GONE_SUB)));
 	}
 	rs->written += j->n;
 }

@@ -382,18 +382,21 @@ static int row_load(struct registrar *reg, enum load_table t,
 		struct reg_store_user_rec u;
 	} r;
 	const struct reg_store_key *k;
-	struct hss_user *u;
+	struct hss_user *u = NULL;
 	struct reg_user *ru;
 	int err;
 
-	/* the user first: the rows of a known user are deleted when it is
-	 * written again, even a bad one */
-	if (n >= 2 && !col_key(c, &r.u.key) && t != LOAD_USER &&
-	    (u = reg_store_user_find(reg, &r.u.key)))
+	/* the user first: the file's rows of a known user are its own to
+	 * replace, and a bad one is deleted when the user is written next */
+	if (n >= 2 && t != LOAD_USER && !col_key(c, &r.u.key))
+		u = reg_store_user_find(reg, &r.u.key);
+	if (u)
 		reg_store_file_rows(reg, u, t == LOAD_BIND);
 	err = t == LOAD_BIND  ? reg_store_binding_decode(c, (size_t)n, &r.b)
 	      : t == LOAD_SUB ? reg_store_sub_decode(c, (size_t)n, &r.s)
 			      : reg_store_user_decode(c, (size_t)n, &r.u);
+	if (err && u)
+		reg_store_gone(reg, u, t == LOAD_BIND);
 	if (err)
 		return err;
 	k = t == LOAD_BIND ? &r.b.key : t == LOAD_SUB ? &r.s.key : &r.u.key;
@@ -412,6 +415,8 @@ static int row_load(struct registrar *reg, enum load_table t,
 		return ENOMEM;
 	err =
 	    t == LOAD_BIND ? binding_restore(reg, ru, &r.b) : sub_restore(reg, ru, &r.s);
+	if (err == EBADMSG) /* a duplicate, or one too many */
+		reg_store_gone(reg, u, t == LOAD_BIND);
 	if (!err && t == LOAD_BIND)
 		ls->bindings++;
 	else if (!err)

@@ -229,6 +229,7 @@ void reg_sub_free(struct registrar *reg, struct reg_sub *s)
 		}
 	}
 	reg_store_mark(reg, ru->u, REG_STORE_ALL);
+	reg_store_gone(reg, ru->u, false);
 	reg_tmr_del(reg, &s->tmr);
 	hash_remove(reg->subs, &s->he);
 	free(s);

@@ -1343,6 +1343,61 @@ static void test_state_file_round_trip(void **state)
 	store_tmp_remove(dir);
 }
 
+/* What goes (a de-registered binding, an expired subscription) goes from
+ * the file too, while refreshes replace their rows in place. */
+static void test_state_file_removals(void **state)
+{
+	struct sip_stack_src src = src_v4(5070, false);
+	struct ue ue;
+	struct store *st;
+	char dir[64];
+
+	(void)state;
+	st = store_tmp(dir);
+	assert_int_equal(registrar_store_attach(T.reg, st, T.err, sizeof(T.err)), 0);
+	assert_int_equal(do_register("sip:dave@ims.test",
+				     "Contact: <sip:dave@127.0.0.1:5073>, "
+				     "<sip:dave@127.0.0.1:5074>\r\n")
+			     ->scode,
+			 200);
+	ue_milenage(&ue, "alice@ims.test");
+	assert_int_equal(alice_register(&ue, CONTACT_A)->scode, 200);
+	assert_int_equal(do_req("SUBSCRIBE", "sip:alice@ims.test",
+				"Event: reg\r\nExpires: 60\r\n"
+				"Contact: <sip:alice@127.0.0.1:5070>\r\n",
+				&src)
+			     ->scode,
+			 200);
+	assert_int_equal(registrar_store_flush(T.reg), 0);
+	reg_restart(st);
+	assert_int_equal(registrar_binding_count(T.reg), 3);
+	assert_int_equal(registrar_sub_count(T.reg), 1);
+	/* a refresh of one, the removal of the other */
+	assert_int_equal(do_register("sip:dave@ims.test",
+				     "Contact: <sip:dave@127.0.0.1:5073>\r\n"
+				     "Contact: <sip:dave@127.0.0.1:5074>;expires=0\r\n")
+			     ->scode,
+			 200);
+	T.now += 61 * 1000; /* the subscription expires, alice stays */
+	registrar_expire_run(T.reg);
+	assert_int_equal(registrar_sub_count(T.reg), 0);
+	reg_restart(st);
+	assert_int_equal(registrar_binding_count(T.reg), 2);
+	assert_int_equal(registrar_sub_count(T.reg), 0);
+	assert_true(
+	    registrar_is_registered(T.reg, hss_user_by_impi(T.hss, PL("dave@ims.test"))));
+	/* refreshed again and again: still one row per binding */
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(do_register("sip:dave@ims.test",
+					     "Contact: <sip:dave@127.0.0.1:5073>\r\n")
+				     ->scode,
+				 200);
+	reg_restart(st);
+	assert_int_equal(registrar_binding_count(T.reg), 2);
+	mem_deref(st);
+	store_tmp_remove(dir);
+}
+
 /* In imsd the transactions run on a worker thread. Registrations come in
  * through the real loop; some registrars are freed while their last
  * transaction may still be running (they wait for it). */
@@ -1439,6 +1494,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_users_output, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_memory_per_user, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_state_file_round_trip, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_state_file_removals, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_state_file_worker, setup, teardown),
 	};
 	int rc;
