@@ -447,7 +447,6 @@ static int job_build(struct registrar *reg, struct reg_store_job **jp)
 	 * until the job's outcome is known */
 	for (uint32_t i = 0; i < rs->ndirty; i++) {
 		uint32_t u = rs->dirty[i];
-
 		uint8_t m = rs->mark[u];
 
 		/* the DELETEs are in the batch: nothing gone since */
