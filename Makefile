@@ -2,7 +2,7 @@
 #   make          build build/imsd and build/imsctl
 #   make run      install what is missing, build, start imsd on config/ims.cfg
 #   make test     install what is missing, build with ASan+UBSan, run every test
-#   make lint     cppcheck over src/ (also part of make test)
+#   make lint     cppcheck and clang-tidy (.clang-tidy) over src/ (also part of make test)
 #   make fuzz     build libFuzzer binaries with clang in build-fuzz/
 
 BUILD      ?= build
@@ -41,10 +41,17 @@ test: deps $(TEST_BUILD)/build.ninja
 	ninja -C $(TEST_BUILD)
 	@$(MAKE) --no-print-directory lint unit integ
 
-# Static analysis: must stay clean (CI runs it through `make test`).
-lint:
+# Static analysis: must stay clean (CI runs it through `make test`). clang-tidy
+# reads the compile commands of the test build (checks: .clang-tidy).
+CLANG_TIDY_RUN ?= run-clang-tidy-14
+lint: $(TEST_BUILD)/build.ninja
 	cppcheck --quiet --enable=warning,performance,portability --std=c11 \
 		-D_GNU_SOURCE -Isrc --inline-suppr --error-exitcode=1 src/
+	@echo "clang-tidy: src/ ($(CLANG_TIDY_RUN), checks in .clang-tidy)"
+	@$(CLANG_TIDY_RUN) -p $(TEST_BUILD) -quiet '$(CURDIR)/src/' > $(TEST_BUILD)/clang-tidy.log 2>&1 \
+		&& echo "clang-tidy: clean" \
+		|| { grep -E 'warning:|error:' $(TEST_BUILD)/clang-tidy.log | sort -u; \
+		     echo "clang-tidy: findings (full output: $(TEST_BUILD)/clang-tidy.log)"; exit 1; }
 
 unit:
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \

@@ -54,9 +54,10 @@ static void options_h(struct sip_stack *stack, struct sip_tsx *tsx,
 		sip_stack_reply(stack, tsx, 500, "Server Internal Error", NULL);
 		return;
 	}
-	memcpy(hdrs, "Allow: ", 7);
+	/* a header block with its length (a pl), not a C string */
+	memcpy(hdrs, "Allow: ", 7);	 // NOLINT(bugprone-not-null-terminated-result)
 	memcpy(hdrs + 7, allow, al);
-	memcpy(hdrs + 7 + al, "\r\n", 2);
+	memcpy(hdrs + 7 + al, "\r\n", 2); // NOLINT(bugprone-not-null-terminated-result)
 	memcpy(hdrs + 9 + al, o->fixed, o->fixed_len);
 	rp.hdrs = (struct pl){hdrs, 9 + al + o->fixed_len};
 	sip_stack_reply(stack, tsx, 200, "OK", &rp);

@@ -306,8 +306,11 @@ int cfg_get_num(struct cfg_rd *rd, const json_t *v, double min, double max, doub
 
 static int get_cstr(struct cfg_rd *rd, const json_t *v, const char **s)
 {
-	if (reject_complex(rd, v))
-		return rd->err;
+	int err = reject_complex(rd, v);
+
+	*s = ""; /* set on every path: callers return on an error anyway */
+	if (err)
+		return err;
 	if (!json_is_string(v))
 		return cfg_rd_err(rd, "expected string");
 	*s = json_string_value(v);
@@ -320,9 +323,10 @@ int cfg_get_str(struct cfg_rd *rd, const json_t *v, const char **out)
 {
 	const char *s;
 	char *d;
+	int err = get_cstr(rd, v, &s);
 
-	if (get_cstr(rd, v, &s))
-		return rd->err;
+	if (err)
+		return err;
 	d = cfg_arena_strdup(rd->arena, s);
 	if (!d)
 		return cfg_rd_nomem(rd);
@@ -419,9 +423,10 @@ int cfg_expect_array(struct cfg_rd *rd, const json_t *v)
 int cfg_get_hex(struct cfg_rd *rd, const json_t *v, uint8_t *out, size_t len)
 {
 	const char *s;
+	int err = get_cstr(rd, v, &s);
 
-	if (get_cstr(rd, v, &s))
-		return rd->err;
+	if (err)
+		return err;
 	if (ims_cfg_hex_decode(s, out, len))
 		return cfg_rd_err(rd, "expected %zu hex digits (%zu bits)", 2 * len,
 				  8 * len);
@@ -469,8 +474,8 @@ int cfg_field_read(struct cfg_rd *rd, const json_t *v, const struct cfg_field *f
 		   void *base)
 {
 	void *p = (char *)base + f->off;
-	int64_t x;
-	int idx;
+	int64_t x = 0; /* read only after a success */
+	int idx = 0;
 
 	switch (f->type) {
 	case CFG_T_BOOL:

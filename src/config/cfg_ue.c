@@ -53,7 +53,7 @@ static int authent_type_h(struct cfg_rd *rd, const json_t *v, void *base,
 
 #define RAW(n, m)                                                                        \
 	{                                                                                \
-		.name = n, .type = CFG_T_FN, .off = UOFF(m), .fn = raw_h                 \
+		.name = (n), .type = CFG_T_FN, .off = UOFF(m), .fn = raw_h               \
 	}
 
 static const struct cfg_field ue_fields[] = {

@@ -229,7 +229,7 @@ static int opts_se_h(struct cfg_rd *rd, const json_t *v, void *base,
 
 #define DEP(n)                                                                           \
 	{                                                                                \
-		.name = n, .type = CFG_T_FN, .off = 0, .fn = legacy_h,                   \
+		.name = (n), .type = CFG_T_FN, .off = 0, .fn = legacy_h,                 \
 		.flags = CFG_F_OPTS | CFG_F_DEPRECATED, .alias = "callflow_modifier"     \
 	}
 

@@ -66,7 +66,7 @@ void log_out_put_locked(const char *s, size_t len)
 		log_g.obuf = malloc(OBUF_MAX);
 		log_g.ocap = log_g.obuf ? OBUF_MAX : 0;
 	}
-	if (len > log_g.ocap - log_g.olen) { /* no buffer, or a huge piece */
+	if (!log_g.obuf || len > log_g.ocap - log_g.olen) { /* no buffer, or a huge piece */
 		fd_write(log_g.fd, s, len);
 		return;
 	}
@@ -148,7 +148,7 @@ static int file_open(bool truncate, int *fdp, uint64_t *size, char *err, size_t 
 		int e = errno;
 
 		log_err(err, errlen, "cannot open log file %s: %s", log_g.filename, strerror(e));
-		return e;
+		return e ? e : EIO;
 	}
 	*size = fstat(fd, &st) == 0 ? (uint64_t)st.st_size : 0;
 	*fdp = fd;

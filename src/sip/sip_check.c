@@ -276,7 +276,8 @@ int sip_error_build(struct mbuf *mb, const struct sip_msg *req,
 				return ENOSPC;
 			n += (size_t)w;
 		}
-		memcpy(unsup + n, "\r\n", 2);
+		/* a header block with its length (a pl), not a C string */
+		memcpy(unsup + n, "\r\n", 2); // NOLINT(bugprone-not-null-terminated-result)
 		rp.hdrs = (struct pl){unsup, n + 2};
 	}
 	return sip_resp_build(mb, req, &rp);

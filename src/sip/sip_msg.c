@@ -635,7 +635,8 @@ static inline int sip_hdr_push(struct sip_dec *d, struct sip_hdr *h)
 	h->next = -1;
 	if (msg->first[h->id] < 0)
 		msg->first[h->id] = (int16_t)i;
-	else
+	else /* first[id] set means last[id] was set with it */
+		// NOLINTNEXTLINE(clang-analyzer-core.uninitialized.ArraySubscript)
 		msg->hdrv[d->last[h->id]].next = (int16_t)i;
 	d->last[h->id] = (int16_t)i;
 	msg->count[h->id]++;
