@@ -205,8 +205,8 @@ static int user_key(const struct registrar *reg, const struct hss_user *u, char 
 }
 
 /* The user a stored name designates, or NULL. */
-static struct hss_user *user_by_key(const struct registrar *reg,
-				    const struct reg_store_key *k)
+struct hss_user *reg_store_user_find(const struct registrar *reg,
+				     const struct reg_store_key *k)
 {
 	struct hss_user *c[REG_STORE_NTH_MAX];
 	struct hss_impu_match m[REG_STORE_NTH_MAX];
@@ -228,7 +228,7 @@ static struct hss_user *user_by_key(const struct registrar *reg,
 
 /* ---- writing ---- */
 
-static int64_t wall_now(void)
+int64_t reg_store_wall_now(void)
 {
 	return (int64_t)time(NULL);
 }
@@ -237,7 +237,8 @@ static int64_t expires_at(const struct registrar *reg, uint64_t due)
 {
 	uint64_t now = reg_now(reg);
 
-	return wall_now() + (due > now ? (int64_t)((due - now + 999) / 1000) : 0);
+	return reg_store_wall_now() +
+	       (due > now ? (int64_t)((due - now + 999) / 1000) : 0);
 }
 
 static void peer_text(const struct reg_flow *f, char *buf, size_t size)
@@ -255,150 +256,120 @@ static void peer_text(const struct reg_flow *f, char *buf, size_t size)
 	}
 }
 
-/* A row of statement st beginning with the user's name. */
-static int row_key(struct store_batch *b, int st, const char *key, uint32_t nth)
+/* A row of statement st beginning with the user's name. The builders below
+ * do not look at each add: the batch keeps the first failure
+ * (store_batch_err), which job_build checks once. */
+static void row_key(struct store_batch *b, int st, const char *key, uint32_t nth)
 {
-	int err = store_batch_row(b, (unsigned)st);
-
-	if (!err)
-		err = store_batch_str(b, key);
-	if (!err)
-		err = store_batch_int(b, nth);
-	return err;
+	store_batch_row(b, (unsigned)st);
+	store_batch_str(b, key);
+	store_batch_int(b, nth);
 }
 
-static int row_flow(struct store_batch *b, const struct reg_flow *f)
+static void row_flow(struct store_batch *b, const struct reg_flow *f)
 {
 	char peer[64];
-	int err;
 
 	peer_text(f, peer, sizeof(peer));
-	err = store_batch_str(b, peer);
-	if (!err)
-		err = store_batch_int(b, f->sock_idx);
-	if (!err)
-		err = store_batch_int(b, f->reliable);
-	return err;
+	store_batch_str(b, peer);
+	store_batch_int(b, f->sock_idx);
+	store_batch_int(b, f->reliable);
 }
 
-static int row_binding(const struct registrar *reg, struct store_batch *b,
-		       const struct reg_binding *x, const char *key, uint32_t nth)
+static void row_binding(const struct registrar *reg, struct store_batch *b,
+			const struct reg_binding *x, const char *key, uint32_t nth)
 {
-	int err = row_key(b, ST_INS_BIND, key, nth);
-
-	if (!err)
-		err = store_batch_int(b, x->id);
-	if (!err)
-		err = store_batch_text(b, x->data, x->contact_len);
-	if (!err)
-		err = store_batch_text(b, x->data + x->contact_len + 1, x->callid_len);
-	if (!err)
-		err = store_batch_int(b, x->cseq);
-	if (!err)
-		err = store_batch_int(b, x->reg_id);
-	if (!err)
-		err = store_batch_int(b, x->expires);
-	if (!err)
-		err = store_batch_int(b, expires_at(reg, x->tmr.due));
-	if (!err)
-		err = store_batch_int(b, x->q1000);
-	if (!err)
-		err = store_batch_str(b, x->imei);
-	if (!err)
-		err = store_batch_int(b, x->event);
-	if (!err)
-		err = row_flow(b, &x->flow);
-	return err;
+	row_key(b, ST_INS_BIND, key, nth);
+	store_batch_int(b, x->id);
+	store_batch_text(b, x->data, x->contact_len);
+	store_batch_text(b, x->data + x->contact_len + 1, x->callid_len);
+	store_batch_int(b, x->cseq);
+	store_batch_int(b, x->reg_id);
+	store_batch_int(b, x->expires);
+	store_batch_int(b, expires_at(reg, x->tmr.due));
+	store_batch_int(b, x->q1000);
+	store_batch_str(b, x->imei);
+	store_batch_int(b, x->event);
+	row_flow(b, &x->flow);
 }
 
-static int row_sub(const struct registrar *reg, struct store_batch *b, struct reg_sub *x,
-		   const char *key, uint32_t nth)
+static void row_sub(const struct registrar *reg, struct store_batch *b, struct reg_sub *x,
+		    const char *key, uint32_t nth)
 {
 	const char **str[REG_SUB_NSTR];
-	int err = row_key(b, ST_INS_SUB, key, nth);
 
+	row_key(b, ST_INS_SUB, key, nth);
 	reg_sub_fields(x, str);
-	for (int i = 0; i < REG_SUB_NSTR && !err; i++)
-		err = store_batch_str(b, *str[i]);
-	if (!err)
-		err = store_batch_int(b, x->cseq);
-	if (!err)
-		err = store_batch_int(b, x->version);
-	if (!err)
-		err = store_batch_int(b, x->expires);
-	if (!err)
-		err = store_batch_int(b, expires_at(reg, x->tmr.due));
-	if (!err)
-		err = store_batch_int(b, x->remote_cseq);
-	if (!err)
-		err = row_flow(b, &x->flow);
-	return err;
+	for (int i = 0; i < REG_SUB_NSTR; i++)
+		store_batch_str(b, *str[i]);
+	store_batch_int(b, x->cseq);
+	store_batch_int(b, x->version);
+	store_batch_int(b, x->expires);
+	store_batch_int(b, expires_at(reg, x->tmr.due));
+	store_batch_int(b, x->remote_cseq);
+	row_flow(b, &x->flow);
 }
 
-static int row_user(struct store_batch *b, const struct hss_user *u,
-		    const struct reg_user *ru, const char *key, uint32_t nth)
+static void row_user(struct store_batch *b, const struct hss_user *u,
+		     const struct reg_user *ru, const char *key, uint32_t nth)
 {
-	int err = row_key(b, ST_INS_USER, key, nth);
+	bool keys = ru && ru->algo >= 0;
 
-	if (!err)
-		err = store_batch_int(b, (int64_t)hss_user_sqn_he(u));
-	if (!err)
-		err = store_batch_int(b, ru ? ru->algo : -1);
-	if (!err && ru && ru->algo >= 0)
-		err = store_batch_blob(b, ru->ck, ru->ck_len);
-	else if (!err)
-		err = store_batch_null(b);
-	if (!err && ru && ru->algo >= 0)
-		err = store_batch_blob(b, ru->ik, ru->ik_len);
-	else if (!err)
-		err = store_batch_null(b);
-	return err;
+	row_key(b, ST_INS_USER, key, nth);
+	store_batch_int(b, (int64_t)hss_user_sqn_he(u));
+	store_batch_int(b, ru ? ru->algo : -1);
+	if (keys) {
+		store_batch_blob(b, ru->ck, ru->ck_len);
+		store_batch_blob(b, ru->ik, ru->ik_len);
+	} else {
+		store_batch_null(b);
+		store_batch_null(b);
+	}
 }
 
 /*
  * The rows replacing user u's: all of them, or the reg_user row alone when
- * only SQN_HE moved. DELETEs only where the file may hold rows. *bits
- * receives the MARK_FILE_* bits the file has once the batch is committed.
+ * only SQN_HE moved. A DELETE only where the file may hold rows and one of
+ * them went. *bits receives the MARK_FILE_* bits the file has once the
+ * batch is committed.
  */
-static int user_rows(struct registrar *reg, struct store_batch *b, struct hss_user *u,
-		     uint8_t mark, uint8_t *bits)
+static void user_rows(struct registrar *reg, struct store_batch *b, struct hss_user *u,
+		      uint8_t mark, uint8_t *bits)
 {
 	const struct reg_user *ru = reg_user_find(reg, u);
 	bool all = (mark & MARK_WHAT) == REG_STORE_ALL;
 	char key[HSS_URI_MAX + 8];
 	uint32_t nth;
-	int err = 0;
 
-	*bits = all ? 0 : mark & (MARK_FILE_BIND | MARK_FILE_SUB);
+	*bits = mark & (MARK_FILE_BIND | MARK_FILE_SUB);
 	if (user_key(reg, u, key, sizeof(key), &nth))
-		return 0; /* no stable name: nothing can be restored anyway */
-	if (all && (mark & MARK_FILE_BIND) && (mark & MARK_GONE_BIND))
-		err = row_key(b, ST_DEL_BIND, key, nth);
-	if (!err && all && (mark & MARK_FILE_SUB) && (mark & MARK_GONE_SUB))
-		err = row_key(b, ST_DEL_SUB, key, nth);
-	if (all && !(mark & MARK_GONE_BIND))
-		*bits |= mark & MARK_FILE_BIND; /* those rows stay (replaced) */
-	if (all && !(mark & MARK_GONE_SUB))
-		*bits |= mark & MARK_FILE_SUB;
-	if (err)
-		return err;
-	if (!ru && hss_user_sqn_he(u) == hss_user_cfg(u)->isim.sqn)
-		return row_key(b, ST_DEL_USER, key, nth);
-	err = row_user(b, u, ru, key, nth);
-	for (const struct reg_binding *x = ru && all ? ru->bindings : NULL; x && !err;
+		return; /* no stable name: nothing can be restored anyway */
+	if (all && (mark & MARK_FILE_BIND) && (mark & MARK_GONE_BIND)) {
+		row_key(b, ST_DEL_BIND, key, nth);
+		*bits &= (uint8_t)~MARK_FILE_BIND;
+	}
+	if (all && (mark & MARK_FILE_SUB) && (mark & MARK_GONE_SUB)) {
+		row_key(b, ST_DEL_SUB, key, nth);
+		*bits &= (uint8_t)~MARK_FILE_SUB;
+	}
+	if (!ru && hss_user_sqn_he(u) == hss_user_cfg(u)->isim.sqn) {
+		row_key(b, ST_DEL_USER, key, nth);
+		return;
+	}
+	row_user(b, u, ru, key, nth);
+	for (const struct reg_binding *x = ru && all ? ru->bindings : NULL; x;
 	     x = x->next) {
-		if (x->terminated)
-			continue;
-		*bits |= MARK_FILE_BIND;
-		err = row_binding(reg, b, x, key, nth);
+		if (!x->terminated) {
+			*bits |= MARK_FILE_BIND;
+			row_binding(reg, b, x, key, nth);
+		}
 	}
-	for (struct reg_sub *x = ru && all ? ru->subs : NULL; x && !err; x = x->next) {
-		if (x->terminated)
-			continue;
-		*bits |= MARK_FILE_SUB;
-		err = row_sub(reg, b, x, key, nth);
+	for (struct reg_sub *x = ru && all ? ru->subs : NULL; x; x = x->next) {
+		if (!x->terminated) {
+			*bits |= MARK_FILE_SUB;
+			row_sub(reg, b, x, key, nth);
+		}
 	}
-	return err;
 }
 
 /* ---- jobs ---- */
@@ -436,9 +407,10 @@ static int job_build(struct registrar *reg, struct reg_store_job **jp)
 		uint32_t u = rs->dirty[i];
 
 		j->users[i] = u;
-		err = user_rows(reg, j->b, hss_user_at(reg->hss, u), rs->mark[u],
-				&j->bits[i]);
+		user_rows(reg, j->b, hss_user_at(reg->hss, u), rs->mark[u], &j->bits[i]);
 	}
+	if (!err)
+		err = store_batch_err(j->b);
 	if (err) {
 		job_free(j);
 		return err;
@@ -714,19 +686,7 @@ bool registrar_store_stats(const struct registrar *reg, struct registrar_store_s
 	return true;
 }
 
-/* For reg_store_load (registrar_store_load.c). */
-struct hss_user *reg_store_user_find(const struct registrar *reg,
-				     const struct reg_store_key *k)
-{
-	return user_by_key(reg, k);
-}
-
 struct store *reg_store_st(const struct registrar *reg)
 {
 	return reg->rs->st;
-}
-
-int64_t reg_store_wall_now(void)
-{
-	return wall_now();
 }

@@ -54,26 +54,6 @@ int store_exec(struct store *st, const char *sql)
 	return 0;
 }
 
-int store_begin(struct store *st)
-{
-	return store_exec(st, "BEGIN");
-}
-
-int store_commit(struct store *st)
-{
-	int err = store_exec(st, "COMMIT");
-
-	if (!err)
-		st->stats.commits++;
-	return err;
-}
-
-void store_rollback(struct store *st)
-{
-	if (!sqlite3_get_autocommit(st->db))
-		sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
-}
-
 void store_stats_get(const struct store *st, struct store_stats *out)
 {
 	*out = st->stats;

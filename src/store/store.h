@@ -4,7 +4,7 @@
  * registrar: registrations, SQN_HE, subscriptions; later the SMS store).
  *
  * This module owns the connection, the file's identity and schema version,
- * and transactions; each service creates and reads its own tables
+ * and batches of rows run as transactions; each service creates and reads its own tables
  * (registrar_store.c). Writes are grouped: a service marks what changed and
  * writes it in one transaction before the loop sleeps, so a restart or a
  * crash of the process loses nothing that was answered (WAL with
@@ -49,9 +49,6 @@ struct sqlite3 *store_db(struct store *st);
 
 /* Runs one or more SQL statements without results. */
 int store_exec(struct store *st, const char *sql);
-int store_begin(struct store *st);
-int store_commit(struct store *st);
-void store_rollback(struct store *st);
 
 /* Counts of what was written and failed, for `stats`. */
 struct store_stats {
@@ -74,8 +71,11 @@ int store_batch_alloc(struct store_batch **bp);
 void store_batch_free(struct store_batch *b);
 size_t store_batch_rows(const struct store_batch *b);
 /* A new row for statement stmt (an index into store_batch_exec's array),
- * then its values in column order. The adders return ENOMEM, and a failed
- * batch must not be run. */
+ * then its values in column order. The first failed add (ENOMEM, or EINVAL
+ * for a value before any row) sticks: later adds do nothing, every adder
+ * returns it, store_batch_err() says it, and store_batch_exec() refuses the
+ * batch. So a builder may add a whole row and look once at the end. */
+int store_batch_err(const struct store_batch *b);
 int store_batch_row(struct store_batch *b, unsigned stmt);
 int store_batch_int(struct store_batch *b, int64_t v);
 int store_batch_text(struct store_batch *b, const char *p, size_t len);

@@ -6,6 +6,7 @@
  * bytes. Written and read by this file only.
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,6 +26,7 @@ struct store_batch {
 	struct mbuf mb;
 	size_t rows;
 	size_t row_at; /* offset of the current row's header */
+	int err;       /* the first failed add; the batch is then refused */
 };
 
 int store_batch_alloc(struct store_batch **bp)
@@ -54,31 +56,57 @@ size_t store_batch_rows(const struct store_batch *b)
 	return b->rows;
 }
 
+int store_batch_err(const struct store_batch *b)
+{
+	return b->err;
+}
+
+static int batch_fail(struct store_batch *b, int err)
+{
+	if (!b->err)
+		b->err = err;
+	return b->err;
+}
+
 int store_batch_row(struct store_batch *b, unsigned stmt)
 {
 	uint8_t h[2] = {(uint8_t)stmt, 0};
+	size_t at = b->mb.end;
+	int err;
 
+	if (b->err)
+		return b->err;
 	if (stmt > UINT8_MAX)
-		return EINVAL;
-	b->row_at = b->mb.end;
+		return batch_fail(b, EINVAL);
+	err = mbuf_write(&b->mb, h, sizeof(h));
+	if (err)
+		return batch_fail(b, err);
+	b->row_at = at;
 	b->rows++;
-	return mbuf_write(&b->mb, h, sizeof(h));
+	return 0;
 }
 
 static int col_add(struct store_batch *b, uint8_t type, const void *p, size_t len)
 {
 	uint32_t l = (uint32_t)len;
+	bool sized = type == COL_TEXT || type == COL_BLOB;
 	int err;
 
+	if (b->err)
+		return b->err;
 	if (!b->rows || b->mb.buf[b->row_at + 1] >= ROW_COLS_MAX || len > UINT32_MAX)
-		return EINVAL;
+		return batch_fail(b, EINVAL);
+	/* room first, so that a column is written whole or not at all */
+	err = mbuf_reserve(&b->mb, 1 + (sized ? sizeof(l) : 0) + len);
+	if (err)
+		return batch_fail(b, err);
 	b->mb.buf[b->row_at + 1]++;
-	err = mbuf_write(&b->mb, &type, 1);
-	if (!err && (type == COL_TEXT || type == COL_BLOB))
-		err = mbuf_write(&b->mb, &l, sizeof(l));
-	if (!err && len)
-		err = mbuf_write(&b->mb, p, len);
-	return err;
+	mbuf_write(&b->mb, &type, 1);
+	if (sized)
+		mbuf_write(&b->mb, &l, sizeof(l));
+	if (len)
+		mbuf_write(&b->mb, p, len);
+	return 0;
 }
 
 int store_batch_int(struct store_batch *b, int64_t v)
@@ -179,6 +207,10 @@ int store_batch_exec(struct store *st, struct sqlite3_stmt *const *stmts, unsign
 	sqlite3 *db = store_db(st);
 	int e;
 
+	if (b->err) {
+		snprintf(err, errlen, "batch not built: %s", strerror(b->err));
+		return b->err;
+	}
 	if (sqlite3_exec(db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK) {
 		snprintf(err, errlen, "BEGIN: %s", sqlite3_errmsg(db));
 		return EIO;

@@ -99,16 +99,12 @@ static void test_create_and_reopen(void **state)
 		assert_int_equal(stat(path, &sb), 0);
 		assert_int_equal(sb.st_mode & 0777, 0600); /* it holds CK/IK */
 	}
-	assert_int_equal(store_exec(st, "CREATE TABLE t (a INTEGER)"), 0);
-	assert_int_equal(store_begin(st), 0);
-	assert_int_equal(store_exec(st, "INSERT INTO t VALUES (1)"), 0);
-	assert_int_equal(store_commit(st), 0);
-	assert_int_equal(store_begin(st), 0);
-	assert_int_equal(store_exec(st, "INSERT INTO t VALUES (2)"), 0);
-	store_rollback(st);
+	assert_int_equal(store_exec(st, "CREATE TABLE t (a INTEGER);"
+					"BEGIN; INSERT INTO t VALUES (1); COMMIT;"
+					"BEGIN; INSERT INTO t VALUES (2); ROLLBACK;"),
+			 0);
 	assert_int_equal(store_exec(st, "no such statement"), EIO);
 	store_stats_get(st, &ss);
-	assert_int_equal(ss.commits, 1);
 	assert_int_equal(ss.errors, 1);
 	mem_deref(st);
 
@@ -280,14 +276,22 @@ static void test_batch(void **state)
 	assert_int_equal(store_exec(st, "CREATE TABLE t (k INTEGER PRIMARY KEY, s, b, n);"
 					"CREATE TABLE u (x INTEGER NOT NULL)"),
 			 0);
-	assert_int_equal(sqlite3_prepare_v2(store_db(st), "INSERT INTO t VALUES (?,?,?,?)", -1,
+	assert_int_equal(sqlite3_prepare_v2(store_db(st),
+					    "INSERT INTO t VALUES (?,?,?,?)", -1,
 					    &stmts[0], NULL),
 			 SQLITE_OK);
 	assert_int_equal(sqlite3_prepare_v2(store_db(st), "INSERT INTO u VALUES (?)", -1,
 					    &stmts[1], NULL),
 			 SQLITE_OK);
+	/* a value before any row: the error sticks, the batch is refused */
 	assert_int_equal(store_batch_alloc(&b), 0);
-	assert_int_equal(store_batch_int(b, 1), EINVAL); /* a value before any row */
+	assert_int_equal(store_batch_int(b, 1), EINVAL);
+	assert_int_equal(store_batch_row(b, 0), EINVAL);
+	assert_int_equal(store_batch_err(b), EINVAL);
+	assert_int_equal(store_batch_exec(st, stmts, 2, b, err, sizeof(err)), EINVAL);
+	assert_non_null(strstr(err, "batch not built"));
+	store_batch_free(b);
+	assert_int_equal(store_batch_alloc(&b), 0);
 	for (int i = 0; i < 3; i++) {
 		assert_int_equal(store_batch_row(b, 0), 0);
 		assert_int_equal(store_batch_int(b, i), 0);
@@ -327,8 +331,9 @@ static void test_batch(void **state)
 	assert_int_equal(store_batch_row(b, 5), 0);
 	assert_int_equal(store_batch_exec(st, stmts, 2, b, err, sizeof(err)), EBADMSG);
 	store_batch_free(b);
-	assert_int_equal(sqlite3_prepare_v2(store_db(st), "SELECT count(*) FROM t WHERE k=9",
-					    -1, &q, NULL),
+	assert_int_equal(sqlite3_prepare_v2(store_db(st),
+					    "SELECT count(*) FROM t WHERE k=9", -1, &q,
+					    NULL),
 			 SQLITE_OK);
 	assert_int_equal(sqlite3_step(q), SQLITE_ROW);
 	assert_int_equal(sqlite3_column_int(q, 0), 0);
