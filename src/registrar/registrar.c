@@ -222,26 +222,16 @@ static struct reg_binding *reg_binding_new(struct registrar *reg, struct reg_use
 					   const struct reg_req *r,
 					   const struct sip_stack_src *src)
 {
-	struct reg_binding *b;
+	struct reg_binding *b = NULL;
 	struct mbuf mb;
 
 	mbuf_init(&mb, 8192);
-	if (reg_contact_text(c, &mb) || mb.end > UINT16_MAX || r->callid.l > UINT16_MAX) {
-		mbuf_reset(&mb);
-		return NULL;
-	}
-	b = calloc(1, sizeof(*b) + mb.end + r->callid.l + 2);
-	if (!b) {
-		mbuf_reset(&mb);
-		return NULL;
-	}
-	b->tmr.kind = REG_TMR_BINDING;
-	b->user = ru;
-	b->contact_len = (uint16_t)mb.end;
-	b->callid_len = (uint16_t)r->callid.l;
-	memcpy(b->data, mb.buf, mb.end);
-	memcpy(b->data + mb.end + 1, r->callid.p, r->callid.l);
+	if (!reg_contact_text(c, &mb))
+		b = reg_binding_alloc(ru, (struct pl){(const char *)mb.buf, mb.end},
+				      r->callid);
 	mbuf_reset(&mb);
+	if (!b)
+		return NULL;
 	reg_flow_set(&b->flow, src);
 	b->q1000 = c->q1000;
 	b->reg_id = c->reg_id;
@@ -288,10 +278,7 @@ static int reg_contact_apply(struct registrar *reg, struct reg_user *ru,
 	} else {
 		nb->id = reg->next_id++;
 		nb->event = REG_EV_REGISTERED;
-		nb->next = ru->bindings;
-		ru->bindings = nb;
-		ru->nbind++;
-		reg->nbindings++;
+		reg_binding_link(reg, nb);
 	}
 	reg_tmr_set(reg, &nb->tmr, reg_now(reg) + (uint64_t)e * 1000);
 	return 0;

@@ -262,6 +262,35 @@ uint32_t reg_binding_left(const struct registrar *reg, const struct reg_binding 
 	return (uint32_t)((b->tmr.due - now + 999) / 1000);
 }
 
+struct reg_binding *reg_binding_alloc(struct reg_user *ru, struct pl contact,
+				      struct pl callid)
+{
+	struct reg_binding *b;
+
+	if (contact.l > UINT16_MAX || callid.l > UINT16_MAX)
+		return NULL;
+	b = calloc(1, sizeof(*b) + contact.l + callid.l + 2);
+	if (!b)
+		return NULL;
+	b->tmr.kind = REG_TMR_BINDING;
+	b->user = ru;
+	b->contact_len = (uint16_t)contact.l;
+	b->callid_len = (uint16_t)callid.l;
+	memcpy(b->data, contact.p, contact.l);
+	memcpy(b->data + contact.l + 1, callid.p, callid.l);
+	return b;
+}
+
+void reg_binding_link(struct registrar *reg, struct reg_binding *b)
+{
+	struct reg_user *ru = b->user;
+
+	b->next = ru->bindings;
+	ru->bindings = b;
+	ru->nbind++;
+	reg->nbindings++;
+}
+
 void reg_binding_unlink(struct registrar *reg, struct reg_binding *b)
 {
 	struct reg_user *ru = b->user;

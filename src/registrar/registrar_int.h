@@ -161,6 +161,12 @@ bool reg_user_active(const struct reg_user *ru); /* a binding not terminated */
 uint32_t reg_binding_left(const struct registrar *reg, const struct reg_binding *b);
 /* SipHash-2-4 tag of p, little-endian (exposed for its unit test). */
 void reg_nonce_mac(const uint8_t key[16], const uint8_t *p, size_t len, uint8_t mac[8]);
+/* A binding of ru with its contact value and Call-ID copied into its tail,
+ * not linked yet; NULL if there is no memory or either is over 65535 bytes. */
+struct reg_binding *reg_binding_alloc(struct reg_user *ru, struct pl contact,
+				      struct pl callid);
+/* Puts b at the head of its user's list and counts it. */
+void reg_binding_link(struct registrar *reg, struct reg_binding *b);
 void reg_binding_unlink(struct registrar *reg, struct reg_binding *b);
 void reg_bindings_purge(struct registrar *reg, struct reg_user *ru); /* terminated ones */
 void reg_flow_set(struct reg_flow *f, const struct sip_stack_src *src);
@@ -216,6 +222,9 @@ enum reg_sub_str {
 	REG_SUB_NSTR
 };
 void reg_sub_fields(struct reg_sub *s, const char **f[REG_SUB_NSTR]);
+/* Makes s (its strings set) a subscription of ru: listed, counted, found
+ * by its Call-ID. */
+void reg_sub_link(struct registrar *reg, struct reg_user *ru, struct reg_sub *s);
 struct reg_sub *reg_sub_find(struct registrar *reg, struct pl callid, struct pl local_tag);
 
 /* ---- registrar_store.c / registrar_store_load.c: the state file ---- */

@@ -258,11 +258,9 @@ static int binding_restore(struct registrar *reg, struct reg_user *ru,
 		if (b->id == r->bid)
 			return EBADMSG;
 	}
-	b = calloc(1, sizeof(*b) + r->contact.l + r->callid.l + 2);
+	b = reg_binding_alloc(ru, r->contact, r->callid);
 	if (!b)
 		return ENOMEM;
-	b->tmr.kind = REG_TMR_BINDING;
-	b->user = ru;
 	b->flow = r->flow;
 	b->id = r->bid;
 	b->cseq = r->cseq;
@@ -271,14 +269,7 @@ static int binding_restore(struct registrar *reg, struct reg_user *ru,
 	b->q1000 = r->q1000;
 	b->event = r->event;
 	memcpy(b->imei, r->imei, sizeof(b->imei));
-	b->contact_len = (uint16_t)r->contact.l;
-	b->callid_len = (uint16_t)r->callid.l;
-	memcpy(b->data, r->contact.p, r->contact.l);
-	memcpy(b->data + r->contact.l + 1, r->callid.p, r->callid.l);
-	b->next = ru->bindings;
-	ru->bindings = b;
-	ru->nbind++;
-	reg->nbindings++;
+	reg_binding_link(reg, b);
 	if (r->bid >= reg->next_id)
 		reg->next_id = r->bid + 1;
 	reg_tmr_set(reg, &b->tmr, due_of(reg, r->expires_at, r->expires));
@@ -309,18 +300,12 @@ static int sub_restore(struct registrar *reg, struct reg_user *ru,
 		*field[i] = p;
 		p += r->str[i].l + 1;
 	}
-	s->tmr.kind = REG_TMR_SUB;
-	s->user = ru;
 	s->flow = r->flow;
 	s->cseq = r->cseq;
 	s->version = r->version;
 	s->expires = r->expires;
 	s->remote_cseq = r->remote_cseq;
-	s->next = ru->subs;
-	ru->subs = s;
-	ru->nsub++;
-	hash_insert(reg->subs, &s->he,
-		    hash_bytes(r->str[REG_SUB_CALLID].p, r->str[REG_SUB_CALLID].l));
+	reg_sub_link(reg, ru, s);
 	reg_tmr_set(reg, &s->tmr, due_of(reg, r->expires_at, r->expires));
 	return 0;
 }

@@ -280,6 +280,16 @@ static bool sub_match(const struct hash_entry *e, const void *key)
 	return pl_eq_str(*callid, s->callid);
 }
 
+void reg_sub_link(struct registrar *reg, struct reg_user *ru, struct reg_sub *s)
+{
+	s->tmr.kind = REG_TMR_SUB;
+	s->user = ru;
+	s->next = ru->subs;
+	ru->subs = s;
+	ru->nsub++;
+	hash_insert(reg->subs, &s->he, hash_bytes(s->callid, strlen(s->callid)));
+}
+
 void reg_sub_fields(struct reg_sub *s, const char **f[REG_SUB_NSTR])
 {
 	f[REG_SUB_CALLID] = &s->callid;
@@ -469,14 +479,9 @@ static struct reg_sub *sub_new(struct registrar *reg, const struct sip_msg *req,
 		routes.buf ? (const char *)routes.buf : "");
 	SUB_PUT(event_id, "%.*s", (int)r->ev.id.l, r->ev.id.p);
 #undef SUB_PUT
-	s->tmr.kind = REG_TMR_SUB;
-	s->user = ru;
 	s->remote_cseq = r->cseq;
 	reg_flow_set(&s->flow, src);
-	s->next = ru->subs;
-	ru->subs = s;
-	ru->nsub++;
-	hash_insert(reg->subs, &s->he, hash_bytes(r->callid.p, r->callid.l));
+	reg_sub_link(reg, ru, s);
 out:
 	mbuf_reset(&routes);
 	return s;
