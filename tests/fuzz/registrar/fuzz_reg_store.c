@@ -24,6 +24,7 @@
 #include "loop/loop.h"
 #include "registrar/registrar.h"
 #include "store/store.h"
+#include "fuzz_reg_common.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -52,39 +53,12 @@ static const int ncols[3] = {6, 15, 18};
 
 static struct ims_cfg *cfg;
 static struct hss *hss;
-static uint64_t now;
 
 static int fz_reply(struct sip_tsx *tsx, uint16_t scode, const char *reason,
 		    const struct sip_tsx_reply_prm *prm, void *arg)
 {
 	(void)tsx, (void)scode, (void)reason, (void)prm, (void)arg;
 	return 0;
-}
-
-static int fz_request(struct sip_stack *stack, const struct sip_stack_req_prm *prm,
-		      void *arg)
-{
-	(void)stack;
-	(void)arg;
-	assert(prm->dst && prm->req.l > 0);
-	return 0;
-}
-
-static uint64_t fz_now(void *arg)
-{
-	(void)arg;
-	return now;
-}
-
-static void setup(void)
-{
-	json_t *root = json_loads(cfg_text, 0, NULL);
-
-	if (!root || ims_cfg_from_json(root, NULL, &cfg, NULL) ||
-	    hss_alloc(&hss, cfg, NULL, 0) || loop_init())
-		abort();
-	json_decref(root);
-	log_options_apply("ims.level=error", NULL, 0);
 }
 
 /* One column from the input at *off; false when the input ends. */
@@ -143,8 +117,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	size_t off = 0;
 
 	if (!cfg)
-		setup();
-	now = 1000000;
+		fz_reg_setup(cfg_text, &cfg, &hss);
+	fz_clock = 1000000;
 	if (store_open(&st, ":memory:", NULL, 0, err, sizeof(err)))
 		abort();
 	/* the first registrar creates the tables */
@@ -167,7 +141,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	reg = reg_new(st);
 	assert(reg);
-	now += 3000ull * 1000 * 1000 * 1000; /* past INT32_MAX s */
+	fz_clock += 3000ull * 1000 * 1000 * 1000; /* past INT32_MAX s */
 	registrar_expire_run(reg);
 	assert(registrar_binding_count(reg) == 0 && registrar_sub_count(reg) == 0);
 	mem_deref(reg);

@@ -22,6 +22,7 @@
 #include "loop/loop.h"
 #include "registrar/registrar.h"
 #include "sip/sip_build.h"
+#include "fuzz_reg_common.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -47,7 +48,6 @@ static struct ims_cfg *cfg;
 static struct hss *hss;
 static const struct sip_msg *cur;
 static unsigned answers;
-static uint64_t now;
 
 static int fz_reply(struct sip_tsx *tsx, uint16_t scode, const char *reason,
 		    const struct sip_tsx_reply_prm *prm, void *arg)
@@ -68,33 +68,6 @@ static int fz_reply(struct sip_tsx *tsx, uint16_t scode, const char *reason,
 	return 0;
 }
 
-static int fz_request(struct sip_stack *stack, const struct sip_stack_req_prm *prm,
-		      void *arg)
-{
-	(void)stack;
-	(void)arg;
-	assert(prm->dst && prm->req.l > 0);
-	return 0;
-}
-
-static uint64_t fz_now(void *arg)
-{
-	(void)arg;
-	return now;
-}
-
-static void setup(void)
-{
-	json_t *root = json_loads(cfg_text, 0, NULL);
-
-	if (!root || ims_cfg_from_json(root, NULL, &cfg, NULL) ||
-	    hss_alloc(&hss, cfg, NULL, 0) || loop_init())
-		abort();
-	json_decref(root);
-	/* warnings about forged credentials would flood the output */
-	log_options_apply("ims.level=error", NULL, 0);
-}
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static const struct registrar_ops ops = {fz_reply, fz_request, fz_now, NULL};
@@ -105,11 +78,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	size_t off = 0;
 
 	if (!cfg)
-		setup();
+		fz_reg_setup(cfg_text, &cfg, &hss);
 	prm.cfg = cfg;
 	prm.hss = hss;
 	prm.min_expires = 2;
-	now = 1000000;
+	fz_clock = 1000000;
 	if (registrar_alloc(&reg, &prm))
 		return 0;
 	memset(&src, 0, sizeof(src));
@@ -132,10 +105,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		}
 		mem_deref(m);
 		off += len + 1;
-		now += 1500;
+		fz_clock += 1500;
 		registrar_expire_run(reg);
 	}
-	now += 1000ull * 1000 * 1000;
+	fz_clock += 1000ull * 1000 * 1000;
 	registrar_expire_run(reg);
 	assert(registrar_binding_count(reg) == 0 && registrar_challenge_count(reg) == 0 &&
 	       registrar_sub_count(reg) == 0);
