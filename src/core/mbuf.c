@@ -17,9 +17,31 @@ void mbuf_init(struct mbuf *mb, size_t max)
 void mbuf_reset(struct mbuf *mb)
 {
 	size_t max = mb->max;
+	bool wipe = mb->wipe;
 
+	if (wipe && mb->buf)
+		explicit_bzero(mb->buf, mb->size);
 	free(mb->buf);
 	mbuf_init(mb, max);
+	mb->wipe = wipe;
+}
+
+/* realloc, except that a wiped buffer's old block is zeroed, not left */
+static uint8_t *mbuf_grow(struct mbuf *mb, size_t nsize)
+{
+	uint8_t *nbuf;
+
+	if (!mb->wipe)
+		return realloc(mb->buf, nsize);
+	nbuf = malloc(nsize);
+	if (!nbuf)
+		return NULL;
+	if (mb->buf) {
+		memcpy(nbuf, mb->buf, mb->end);
+		explicit_bzero(mb->buf, mb->size);
+		free(mb->buf);
+	}
+	return nbuf;
 }
 
 void mbuf_clear(struct mbuf *mb)
@@ -42,7 +64,7 @@ int mbuf_reserve(struct mbuf *mb, size_t extra)
 	nsize = mb->size ? mb->size : 256;
 	while (nsize < need)
 		nsize *= 2;
-	nbuf = realloc(mb->buf, nsize);
+	nbuf = mbuf_grow(mb, nsize);
 	if (!nbuf)
 		return ENOMEM;
 	mb->buf = nbuf;

@@ -3,11 +3,15 @@
  *
  * A buffer has a hard cap (`max`, 0 = 64 MiB) so that nothing driven from
  * outside can make it grow without bound: writes past it fail with ENOSPC.
+ * A buffer with `wipe` set (keys, secrets) never leaves its bytes behind in
+ * freed memory: growth copies into a new block and zeroes the old one, and
+ * mbuf_reset zeroes before it frees.
  */
 #ifndef CORE_MBUF_H
 #define CORE_MBUF_H
 
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -18,6 +22,7 @@ struct mbuf {
 	size_t size;  /* allocated */
 	size_t end;   /* bytes written */
 	size_t max;   /* hard cap */
+	bool wipe;    /* zero storage before it is freed; kept by mbuf_reset */
 };
 
 void mbuf_init(struct mbuf *mb, size_t max);

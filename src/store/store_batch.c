@@ -36,6 +36,7 @@ int store_batch_alloc(struct store_batch **bp)
 	if (!b)
 		return ENOMEM;
 	mbuf_init(&b->mb, BATCH_MAX);
+	b->mb.wipe = true; /* rows may hold CK/IK */
 	*bp = b;
 	return 0;
 }
@@ -44,10 +45,7 @@ void store_batch_free(struct store_batch *b)
 {
 	if (!b)
 		return;
-	/* it may hold CK/IK */
-	if (b->mb.buf)
-		explicit_bzero(b->mb.buf, b->mb.end);
-	mbuf_reset(&b->mb);
+	mbuf_reset(&b->mb); /* wipes */
 	free(b);
 }
 

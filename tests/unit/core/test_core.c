@@ -83,6 +83,63 @@ static void test_mbuf(void **state)
 	assert_null(mb.buf);
 }
 
+/* free() of the objects linked in here goes through __wrap_free
+ * (-Wl,--wrap=free), which checks a watched block is all zero first. */
+void __real_free(void *p);
+void __wrap_free(void *p);
+static const uint8_t *watch_p;
+static size_t watch_len;
+static int watch_freed, watch_dirty;
+
+void __wrap_free(void *p)
+{
+	if (p && p == watch_p) {
+		watch_freed++;
+		for (size_t i = 0; i < watch_len; i++)
+			watch_dirty += watch_p[i] != 0;
+		watch_p = NULL;
+	}
+	__real_free(p);
+}
+
+static void test_mbuf_wipe(void **state)
+{
+	struct mbuf mb;
+	uint8_t key[200];
+
+	(void)state;
+	memset(key, 0xa5, sizeof(key));
+	mbuf_init(&mb, 0);
+	mb.wipe = true;
+	assert_int_equal(mbuf_write(&mb, key, sizeof(key)), 0);
+	/* growth: the old block is zeroed before it is freed, content kept */
+	watch_p = mb.buf;
+	watch_len = mb.size;
+	watch_freed = watch_dirty = 0;
+	assert_int_equal(mbuf_write(&mb, key, sizeof(key)), 0);
+	assert_int_equal(watch_freed, 1);
+	assert_int_equal(watch_dirty, 0);
+	assert_int_equal(mb.end, 2 * sizeof(key));
+	assert_memory_equal(mb.buf, key, sizeof(key));
+	assert_memory_equal(mb.buf + sizeof(key), key, sizeof(key));
+	/* reset zeroes, and the buffer stays a wiped one */
+	watch_p = mb.buf;
+	watch_len = mb.size;
+	mbuf_reset(&mb);
+	assert_int_equal(watch_freed, 2);
+	assert_int_equal(watch_dirty, 0);
+	assert_true(mb.wipe);
+	assert_null(mb.buf);
+	/* the check itself sees a block that is not zeroed */
+	mb.wipe = false;
+	assert_int_equal(mbuf_write(&mb, key, sizeof(key)), 0);
+	watch_p = mb.buf;
+	watch_len = mb.end;
+	mbuf_reset(&mb);
+	assert_int_equal(watch_freed, 3);
+	assert_int_equal(watch_dirty, (int)sizeof(key));
+}
+
 static void test_strutil(void **state)
 {
 	uint8_t b[3];
@@ -115,6 +172,7 @@ int main(void)
 		cmocka_unit_test(test_mem_refcount),
 		cmocka_unit_test(test_pl_basic),
 		cmocka_unit_test(test_mbuf),
+		cmocka_unit_test(test_mbuf_wipe),
 		cmocka_unit_test(test_strutil),
 	};
 	return cmocka_run_group_tests_name("core", tests, NULL, NULL);
