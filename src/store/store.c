@@ -114,10 +114,13 @@ static enum open_res store_try(struct store *st, const char **why, char *err,
 	int rc, fd;
 
 	/* It holds CK/IK: a new file (and so its WAL, which SQLite creates
-	 * with the file's mode) is for imsd's user only. */
-	fd = open(st->path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	if (fd >= 0)
-		close(fd);
+	 * with the file's mode) is for imsd's user only. ":memory:" is
+	 * SQLite's private in-memory database (tests), not a file here. */
+	if (strcmp(st->path, ":memory:")) {
+		fd = open(st->path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+		if (fd >= 0)
+			close(fd);
+	}
 	rc = sqlite3_open_v2(
 	    st->path, &st->db,
 	    SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);

@@ -261,6 +261,23 @@ static void test_unwritable_place(void **state)
 	assert_int_equal(store_open(&st, "", NULL, 0, err, sizeof(err)), EINVAL);
 }
 
+/* ":memory:" is SQLite's in-memory database: usable, and no file of that
+ * name appears in the working directory. */
+static void test_memory_db(void **state)
+{
+	char err[256], cwd[512];
+	struct store *st = NULL;
+
+	(void)state;
+	assert_non_null(getcwd(cwd, sizeof(cwd)));
+	assert_int_equal(chdir(dir), 0);
+	assert_int_equal(store_open(&st, ":memory:", NULL, 0, err, sizeof(err)), 0);
+	assert_int_equal(store_exec(st, "CREATE TABLE t (a)"), 0);
+	mem_deref(st);
+	assert_int_equal(access(":memory:", F_OK), -1);
+	assert_int_equal(chdir(cwd), 0);
+}
+
 /* A batch: values copied in, run in one transaction; a failing row rolls
  * the whole batch back and says why. */
 static void test_batch(void **state)
@@ -359,6 +376,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_one_server_per_file, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_unwritable_place, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_batch, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_memory_db, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
