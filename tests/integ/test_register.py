@@ -1,11 +1,9 @@
 """IMS registration over the wire: SIPp as the UE (AKAv1-MD5 and MD5 digest)
 against the real imsd, over UDP and TCP, IPv4 and IPv6.
 
-The scenarios are in tests/integ/sipp/reg_*.xml. They need the SIP stack
-wired into imsd and the registrar registered with it
-(registrar_app_start()); until then these tests skip: when nothing answers
-on the SIP port (no stack yet) or when REGISTER gets 405 (stack without
-registrar).
+The scenarios are in tests/integ/sipp/reg_*.xml. Before them, a plain
+REGISTER probes the server: no answer or a 405 fails every scenario at once
+with that reason (SIPp, installed by scripts/install-deps.sh, is required).
 
 SIPp 3.6.1 reads aka_K / aka_OP / aka_AMF as raw text (16, 16 and 2
 characters) and takes OP, not OPc: the AKA users are provisioned with the hex
@@ -82,8 +80,7 @@ def probe_register(host, port, family, timeout=2.0):
                 ids=["udp4", "tcp4", "udp6", "tcp6"])
 def server(request, tmp_path_factory):
     """One imsd per transport and family, shared by the scenarios."""
-    if not SIPP:
-        pytest.skip("sipp is not installed")
+    assert SIPP, "sipp is not installed (make deps installs sip-tester)"
     host, transport = request.param
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     port = free_port(family)
@@ -102,10 +99,8 @@ def server(request, tmp_path_factory):
     try:
         d.wait_ready()
         code = probe_register(host, port, family)
-        if code is None:
-            pytest.skip("no SIP stack listening in imsd yet (REGISTER unanswered)")
-        if code == 405:
-            pytest.skip("REGISTER answered 405: registrar_app_start() not wired into imsd yet")
+        assert code is not None, f"imsd does not answer REGISTER on {hp}:{port}"
+        assert code != 405, "imsd answers REGISTER with 405: no registrar"
         yield d, host, port, transport, family
     finally:
         d.stop()
