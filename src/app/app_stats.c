@@ -50,6 +50,7 @@ struct app_stats {
 	uint64_t prev_user_us; /* CPU at the previous `stats` */
 	uint64_t prev_sys_us;
 	struct sip_stack_stats prev_sip;
+	uint64_t prev_wakeups, prev_naps;
 	size_t tsx_peak;	/* live transactions: highest since the last look */
 	uint64_t trims;		/* housekeeping trims done */
 	uint64_t trim_released; /* RSS bytes they gave back */
@@ -211,14 +212,18 @@ static int print_counters(struct app_stats *s, struct mbuf *out)
 	const struct sip_stack_stats *p = &s->prev_sip;
 	int err;
 
+	uint64_t wakeups, naps;
+
 	sip_stack_stats_get(s->sip, &st);
+	loop_counts(&wakeups, &naps);
 	err = mbuf_printf(
 	    out,
 	    "counters.sip.rx_req: %llu\ncounters.sip.rx_resp: %llu\n"
 	    "counters.sip.rx_undecodable: %llu\ncounters.sip.rx_rejected: %llu\n"
 	    "counters.sip.rx_dropped: %llu\ncounters.sip.tx_msgs: %llu\n"
 	    "counters.sip.tx_err: %llu\ncounters.sip.overload_503: %llu\n"
-	    "counters.sip.rx_oversize: %llu\n",
+	    "counters.sip.rx_oversize: %llu\n"
+	    "counters.loop.wakeups: %llu\ncounters.loop.naps: %llu\n",
 	    (unsigned long long)(st.rx_req - p->rx_req),
 	    (unsigned long long)(st.rx_resp - p->rx_resp),
 	    (unsigned long long)(st.rx_undecodable - p->rx_undecodable),
@@ -227,8 +232,12 @@ static int print_counters(struct app_stats *s, struct mbuf *out)
 	    (unsigned long long)(st.tx_msgs - p->tx_msgs),
 	    (unsigned long long)(st.tx_err - p->tx_err),
 	    (unsigned long long)(st.overload_503 - p->overload_503),
-	    (unsigned long long)(st.rx_oversize - p->rx_oversize));
+	    (unsigned long long)(st.rx_oversize - p->rx_oversize),
+	    (unsigned long long)(wakeups - s->prev_wakeups),
+	    (unsigned long long)(naps - s->prev_naps));
 	s->prev_sip = st;
+	s->prev_wakeups = wakeups;
+	s->prev_naps = naps;
 	return err;
 }
 
@@ -381,7 +390,8 @@ static const struct monitor_cmd stats_cmd[] = {{
     .help = "stats        one 'name: value' line per figure (docs/monitor.md):\n"
 	    "  instance_id, uptime (s); interval (s) since the previous 'stats'\n"
 	    "  (or the start), and over it cpu.user/system/total (% of one\n"
-	    "  core), cpu_time.user/system (s), counters.sip.* (SIP messages);\n"
+	    "  core), cpu_time.user/system (s), counters.sip.* (SIP messages),\n"
+	    "  counters.loop.wakeups/naps (event loop; naps batch a busy load);\n"
 	    "  now: rss, heap_in_use, heap_free, heap_arena (bytes), heap_trims,\n"
 	    "  sip.tsx_server/tsx_client (live transactions), registrar.users,\n"
 	    "  bindings, subscriptions, challenges, mem (bytes); with a state file\n"

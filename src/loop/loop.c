@@ -7,6 +7,14 @@
  * is waiting and be called again next iteration; that keeps handlers
  * simple and fair at the cost of a re-report per busy fd.
  *
+ * Naps (wake-up moderation): when the waits in epoll_wait have been short
+ * (their moving average under half a nap), the loop is busy: after a batch
+ * and the before-sleep hooks (which send what it produced) it sleeps until
+ * a nap after the wake-up, so that the next wake-up finds several requests
+ * to take with one recvmmsg, answer with one sendmmsg, and one
+ * epoll_wait. A quiet loop never naps, not even after one event that
+ * follows another at once. See docs/loop.md.
+ *
  * Stale events: each watched fd has a generation number, bumped by
  * loop_fd_close(), and the epoll cookie carries fd and generation. An event
  * of a batch whose fd was closed by an earlier handler of the same batch
@@ -28,6 +36,8 @@
 enum {
 	LOOP_BATCH = 128, /* events taken per epoll_wait */
 	LOOP_FD_MAX = 1 << 24,
+	LOOP_NAP_US_DEFAULT = 500,
+	LOOP_NAP_US_MAX = 100000,
 };
 
 struct loop_fd {
@@ -54,7 +64,16 @@ static struct {
 	struct loop_hook *hooks; /* owned */
 	size_t nhooks, hooks_cap;
 	bool hooks_running, hooks_dirty;
-} lp = {.epfd = -1, .wakefd = -1};
+	uint64_t nap_ns;       /* 0 = no naps */
+	uint64_t nap_until_ns; /* the planned nap ends then; 0 = none */
+	uint64_t wait_avg_ns;  /* moving average of the waits in epoll_wait */
+	uint64_t wakeups, naps;
+} lp = {
+    .epfd = -1,
+    .wakefd = -1,
+    .nap_ns = LOOP_NAP_US_DEFAULT * 1000ull,
+    .wait_avg_ns = LOOP_NAP_US_DEFAULT * 1000ull,
+};
 
 /* Separate from lp: written from signal handlers and other threads. */
 static atomic_bool loop_stop_flag;
@@ -69,17 +88,76 @@ bool loop_stopping(void)
 	return atomic_load_explicit(&loop_stop_flag, memory_order_relaxed);
 }
 
-static uint64_t loop_clock_ms(void)
+static uint64_t loop_clock_ns(void)
 {
 	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+	return (uint64_t)ts.tv_sec * 1000000000 + (uint64_t)ts.tv_nsec;
+}
+
+static uint64_t loop_clock_ms(void)
+{
+	return loop_clock_ns() / 1000000;
+}
+
+/* Refreshes the cached time; returns it in ns. */
+static uint64_t loop_now_update_ns(void)
+{
+	uint64_t ns = loop_clock_ns();
+
+	lp.now = ns / 1000000;
+	return ns;
 }
 
 void loop_now_update(void)
 {
-	lp.now = loop_clock_ms();
+	(void)loop_now_update_ns();
+}
+
+uint64_t loop_nap_plan(uint64_t *avg_ns, uint64_t wait_ns, uint64_t wake_ns, int n,
+		       uint64_t nap_ns)
+{
+	uint64_t waited = wake_ns - wait_ns;
+
+	/* 1/8 of the newest wait: a long wait counts at once, a run of short
+	 * ones after about twenty wake-ups */
+	*avg_ns = *avg_ns - *avg_ns / 8 + waited / 8;
+	if (n <= 0 || !nap_ns || *avg_ns >= nap_ns / 2)
+		return 0;
+	return wake_ns + nap_ns;
+}
+
+int loop_nap_set(unsigned us)
+{
+	if (us > LOOP_NAP_US_MAX)
+		return EINVAL;
+	lp.nap_ns = (uint64_t)us * 1000;
+	lp.wait_avg_ns = lp.nap_ns;
+	return 0;
+}
+
+void loop_counts(uint64_t *wakeups, uint64_t *naps)
+{
+	*wakeups = lp.wakeups;
+	*naps = lp.naps;
+}
+
+/* Sleeps until the planned nap ends (not interrupted by signals: they
+ * are read from a signalfd, and EINTR just goes on sleeping). */
+static void loop_nap(void)
+{
+	struct timespec until = {
+	    .tv_sec = (time_t)(lp.nap_until_ns / 1000000000),
+	    .tv_nsec = (long)(lp.nap_until_ns % 1000000000),
+	};
+
+	lp.nap_until_ns = 0;
+	lp.naps++;
+	while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &until, NULL) == EINTR &&
+	       !loop_stopping())
+		;
+	loop_now_update();
 }
 
 uint64_t loop_now_ms(void)
@@ -325,6 +403,7 @@ int loop_run(void)
 	lp.running = true;
 	loop_now_update();
 	while (!loop_stopping()) {
+		uint64_t wait_ns, wake_ns;
 		int n, timeout;
 
 		loop_timer_expire(lp.now);
@@ -333,7 +412,14 @@ int loop_run(void)
 		loop_hooks_run();
 		if (loop_stopping())
 			break;
+		if (lp.nap_until_ns) {
+			/* the batch's answers are out; timers due meanwhile
+			 * run first when it ends */
+			loop_nap();
+			continue;
+		}
 		timeout = loop_timer_arm(lp.now);
+		wait_ns = loop_clock_ns();
 		n = epoll_wait(lp.epfd, evs, LOOP_BATCH, timeout);
 		if (n < 0) {
 			if (errno == EINTR)
@@ -343,9 +429,13 @@ int loop_run(void)
 				  "loop: epoll_wait: %s", strerror(err));
 			break;
 		}
-		loop_now_update();
+		wake_ns = loop_now_update_ns();
+		lp.wakeups++;
+		lp.nap_until_ns =
+		    loop_nap_plan(&lp.wait_avg_ns, wait_ns, wake_ns, n, lp.nap_ns);
 		loop_dispatch(evs, n);
 	}
+	lp.nap_until_ns = 0;
 	atomic_store(&loop_stop_flag, false);
 	lp.running = false;
 	return err;
@@ -400,5 +490,7 @@ void loop_close(void)
 	lp.hooks = NULL;
 	lp.nhooks = lp.hooks_cap = 0;
 	lp.hooks_dirty = false;
+	lp.nap_ns = lp.wait_avg_ns = LOOP_NAP_US_DEFAULT * 1000ull;
+	lp.nap_until_ns = lp.wakeups = lp.naps = 0;
 	atomic_store(&loop_stop_flag, false);
 }

@@ -30,6 +30,12 @@ void loop_before_sleep_remove(void (*h)(void *arg), void *arg);
 /* Re-reads the clock now, e.g. after long blocking start-up work, so that
  * timers started next are not measured from a stale time. */
 void loop_now_update(void);
+/* Naps (docs/loop.md): when busy, the loop sleeps up to `us` after a
+ * wake-up so that the next one takes a batch. Default 500 us; 0 turns
+ * them off; EINVAL above 100000. Until loop_close. */
+int loop_nap_set(unsigned us);
+/* Since loop_init (loop_close zeroes them): epoll_wait returns, naps. */
+void loop_counts(uint64_t *wakeups, uint64_t *naps);
 
 /* ---- file descriptors ---- */
 

@@ -13,6 +13,13 @@
 bool loop_ready(void);	  /* between loop_init and loop_close */
 bool loop_stopping(void); /* loop_stop() was called */
 
+/* The end of the nap after a wake-up at wake_ns from an epoll_wait entered
+ * at wait_ns that returned n events, or 0 for none; *avg_ns is the moving
+ * average of the waits, updated here. A nap follows events when that
+ * average is under half a nap (loop.c). */
+uint64_t loop_nap_plan(uint64_t *avg_ns, uint64_t wait_ns, uint64_t wake_ns, int n,
+		       uint64_t nap_ns);
+
 /* loop_timer.c */
 int loop_timer_init(void);
 void loop_timer_close(void);

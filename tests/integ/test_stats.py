@@ -4,8 +4,12 @@ counters after a scripted IMS-AKA registration and a reg-event
 subscription, `stats trim`, `help stats`, and a bad argument."""
 import os
 import re
+import socket
+import threading
+import time
 
 from conftest import free_port, minimal_cfg
+from sipstack import options, start_sip_imsd, status_of, udp_sock
 from test_register_ue import Ue, _auth, _cfg, _challenge, _ue_side
 
 LAST = "registrar.mem"  # the last line of the output (docs/monitor.md)
@@ -16,14 +20,15 @@ INTS = ["instance_id", "rss", "heap_in_use", "heap_free", "heap_arena", "heap_tr
         "registrar.mem", "counters.sip.rx_req", "counters.sip.rx_resp",
         "counters.sip.rx_undecodable", "counters.sip.rx_rejected",
         "counters.sip.rx_dropped", "counters.sip.tx_msgs", "counters.sip.tx_err",
-        "counters.sip.overload_503", "counters.sip.rx_oversize"]
+        "counters.sip.overload_503", "counters.sip.rx_oversize", "counters.loop.wakeups",
+        "counters.loop.naps"]
 FLOATS = ["uptime", "interval", "cpu.user", "cpu.system", "cpu.total", "cpu_time.user",
           "cpu_time.system"]
 ORDER = ["instance_id", "uptime", "interval", "cpu.user", "cpu.system", "cpu.total",
          "cpu_time.user", "cpu_time.system", "counters.sip.rx_req", "counters.sip.rx_resp",
          "counters.sip.rx_undecodable", "counters.sip.rx_rejected", "counters.sip.rx_dropped",
          "counters.sip.tx_msgs", "counters.sip.tx_err", "counters.sip.overload_503",
-         "counters.sip.rx_oversize", "allocator", "rss", "heap_in_use", "heap_free", "heap_arena", "heap_trims",
+         "counters.sip.rx_oversize", "counters.loop.wakeups", "counters.loop.naps", "allocator", "rss", "heap_in_use", "heap_free", "heap_arena", "heap_trims",
          "heap_trim_released", "sip.tsx_server", "sip.tsx_client", "registrar.users",
          "registrar.bindings", "registrar.subscriptions", "registrar.challenges",
          "registrar.mem"]
@@ -91,6 +96,8 @@ def test_stats_idle(tmp_path, imsd_factory):
             want = 100.0 * t["cpu_time." + k] / t["interval"]
             assert abs(t["cpu." + k] - want) <= 0.02 + want * 0.01, (k, t)
     assert abs(t["cpu.total"] - t["cpu.user"] - t["cpu.system"]) <= 0.011
+    # each command woke the loop after a long wait: no nap
+    assert t["counters.loop.wakeups"] >= 1 and t["counters.loop.naps"] == 0
     assert t["cpu.total"] <= 100.0 * (os.cpu_count() or 1) + 1
 
 
@@ -130,6 +137,43 @@ def test_stats_counts_registration(tmp_path, imsd_factory):
         assert s["registrar.bindings"] == 0 and s["registrar.users"] == 0
     finally:
         ue.close()
+
+
+def test_stats_loop_naps_under_load(tmp_path, imsd_factory):
+    """2,000 OPTIONS, one every 100 us: the loop, woken by nearly every
+    request, finds itself busy and naps (docs/loop.md), so that a wake-up
+    takes several requests; every request is still answered."""
+    d, port, _ = start_sip_imsd(imsd_factory, tmp_path, level="error")
+    s = udp_sock()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
+    n, codes = 2000, []
+
+    def reader():
+        while len(codes) < n:
+            try:
+                codes.append(status_of(s.recv(65536))[0])
+            except OSError:  # timeout: the assertion below says what is missing
+                return
+
+    try:
+        run_stats(d)  # a fresh interval
+        t = threading.Thread(target=reader)
+        t.start()
+        msgs = [options(f"sip:imsd@127.0.0.1:{port}", "127.0.0.1", s.getsockname()[1],
+                        f"z9hG4bKnap{i}", f"nap{i}@test") for i in range(n)]
+        start = time.perf_counter()
+        for i, m in enumerate(msgs):
+            while time.perf_counter() < start + i * 0.0001:
+                pass
+            s.sendto(m, ("127.0.0.1", port))
+        t.join(30)
+        assert codes == [200] * n, (len(codes), set(codes))
+        st = run_stats(d)
+        assert st["counters.sip.rx_req"] == n and st["counters.sip.tx_msgs"] == n, st
+        assert st["counters.loop.naps"] >= 1, st
+        assert st["counters.loop.wakeups"] * 2 < n, st
+    finally:
+        s.close()
 
 
 def test_stats_trim(tmp_path, imsd_factory):

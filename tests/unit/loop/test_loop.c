@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -16,6 +17,7 @@
 #include <cmocka.h>
 
 #include "loop/loop.h"
+#include "loop/loop_int.h"
 
 /* Every test sets a guard timer: if the behaviour under test never stops
  * the loop, the guard does and the test fails instead of hanging. */
@@ -896,6 +898,152 @@ static void test_stop_from_thread(void **state)
 	assert_int_equal(loop_init(), EALREADY);
 }
 
+/* The nap decision: events while the waits have been short (busy) -> a
+ * nap from the wake-up; one quick event after long waits, no events, or
+ * naps off -> none. */
+static void test_nap_plan(void)
+{
+	uint64_t avg = 500000, t = 0;
+	int i;
+
+	/* one event right after a long quiet spell: no nap */
+	assert_int_equal(loop_nap_plan(&avg, 0, 2000000, 1, 500000), 0);
+	assert_int_equal(avg, 500000 - 62500 + 250000);
+	assert_int_equal(loop_nap_plan(&avg, 2000000, 2000000, 1, 500000), 0);
+	/* a run of short waits: naps start within about twenty wake-ups */
+	for (i = 0; i < 30; i++) {
+		t += 20000;
+		if (loop_nap_plan(&avg, t, t + 10000, 2, 500000))
+			break;
+		t += 10000;
+	}
+	assert_true(i > 3 && i < 30);
+	assert_int_equal(loop_nap_plan(&avg, t, t, 3, 500000), t + 500000);
+	/* no events (a timer's timeout), or naps off: none */
+	assert_int_equal(loop_nap_plan(&avg, t, t, 0, 500000), 0);
+	assert_int_equal(loop_nap_plan(&avg, t, t, -1, 500000), 0);
+	assert_int_equal(loop_nap_plan(&avg, t, t, 3, 0), 0);
+	/* one long wait ends it */
+	assert_int_equal(loop_nap_plan(&avg, t, t + 5000000, 1, 500000), 0);
+}
+
+static void test_nap_set(void **state)
+{
+	(void)state;
+	test_nap_plan();
+	assert_int_equal(loop_nap_set(100001), EINVAL);
+	assert_int_equal(loop_nap_set(100000), 0);
+	assert_int_equal(loop_nap_set(0), 0);
+}
+
+static unsigned busy_calls;
+
+static void busy_fd_h(int fd, int events, void *arg)
+{
+	(void)fd;
+	(void)events;
+	(void)arg;
+	busy_calls++; /* never drained: readable at every iteration */
+}
+
+/* An fd that is always readable keeps the loop busy for 100 ms: with naps
+ * of 500 us it wakes at most about 200 times (fewer on a loaded machine),
+ * and every wake-up but the first few is followed by a nap; without naps
+ * it spins. */
+static unsigned busy_run(unsigned nap_us, uint64_t *naps)
+{
+	struct loop_timer *t = loop_timer_alloc();
+	int fd = eventfd(1, EFD_NONBLOCK | EFD_CLOEXEC);
+	uint64_t wakeups;
+
+	assert_true(fd >= 0);
+	assert_int_equal(loop_nap_set(nap_us), 0);
+	busy_calls = 0;
+	assert_int_equal(loop_fd_listen(fd, LOOP_READ, busy_fd_h, NULL), 0);
+	loop_timer_start(t, 100, stop_h, NULL);
+	assert_int_equal(loop_run(), 0);
+	assert_false(guard_fired);
+	loop_counts(&wakeups, naps);
+	assert_true(wakeups >= busy_calls);
+	loop_fd_close(fd);
+	close(fd);
+	loop_timer_free(t);
+	return busy_calls;
+}
+
+static void test_nap_when_busy(void **state)
+{
+	uint64_t naps;
+	unsigned calls;
+
+	(void)state;
+	calls = busy_run(500, &naps);
+	assert_true(calls >= 2);
+	assert_true(calls <= 100 * 1000 / 500 + 40);
+	assert_true(naps + 20 >= calls);
+}
+
+static void test_no_nap_when_off(void **state)
+{
+	uint64_t naps;
+
+	(void)state;
+	assert_true(busy_run(0, &naps) > 1000);
+	assert_int_equal(naps, 0);
+}
+
+static int quiet_fd;
+
+static void *quiet_writer(void *arg)
+{
+	uint64_t one = 1;
+
+	(void)arg;
+	for (int i = 0; i < 20; i++) {
+		nanosleep(&(struct timespec){.tv_nsec = 3000000}, NULL);
+		if (write(quiet_fd, &one, sizeof(one)) != sizeof(one))
+			break;
+	}
+	return NULL;
+}
+
+static unsigned quiet_reads;
+
+static void quiet_fd_h(int fd, int events, void *arg)
+{
+	uint64_t v;
+
+	(void)events;
+	(void)arg;
+	if (read(fd, &v, sizeof(v)) == sizeof(v))
+		quiet_reads += (unsigned)v;
+	if (quiet_reads >= 20)
+		loop_stop();
+}
+
+/* Events 3 ms apart: the loop waits for each one, so it does not nap. */
+static void test_no_nap_when_quiet(void **state)
+{
+	uint64_t wakeups, naps;
+	pthread_t thr;
+
+	(void)state;
+	quiet_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	assert_true(quiet_fd >= 0);
+	quiet_reads = 0;
+	assert_int_equal(loop_fd_listen(quiet_fd, LOOP_READ, quiet_fd_h, NULL), 0);
+	assert_int_equal(pthread_create(&thr, NULL, quiet_writer, NULL), 0);
+	assert_int_equal(loop_run(), 0);
+	pthread_join(thr, NULL);
+	assert_false(guard_fired);
+	assert_int_equal(quiet_reads, 20);
+	loop_counts(&wakeups, &naps);
+	assert_true(wakeups >= 2);
+	assert_int_equal(naps, 0);
+	loop_fd_close(quiet_fd);
+	close(quiet_fd);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -915,6 +1063,10 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_stop_from_timer_and_hooks, setup,
 					    teardown),
 	    cmocka_unit_test_setup_teardown(test_stop_from_thread, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_nap_set, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_nap_when_busy, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_no_nap_when_off, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_no_nap_when_quiet, setup, teardown),
 	};
 
 	return cmocka_run_group_tests_name("loop", tests, NULL, NULL);
