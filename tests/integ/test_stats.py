@@ -142,7 +142,8 @@ def test_stats_counts_registration(tmp_path, imsd_factory):
 def test_stats_loop_naps_under_load(tmp_path, imsd_factory):
     """2,000 OPTIONS, one every 100 us: the loop, woken by nearly every
     request, finds itself busy and naps (docs/loop.md), so that a wake-up
-    takes several requests; every request is still answered."""
+    takes several requests; every request is still answered. (Without naps
+    an idle machine wakes about once per request.)"""
     d, port, _ = start_sip_imsd(imsd_factory, tmp_path, level="error")
     s = udp_sock()
     s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
@@ -170,8 +171,10 @@ def test_stats_loop_naps_under_load(tmp_path, imsd_factory):
         assert codes == [200] * n, (len(codes), set(codes))
         st = run_stats(d)
         assert st["counters.sip.rx_req"] == n and st["counters.sip.tx_msgs"] == n, st
-        assert st["counters.loop.naps"] >= 1, st
+        # a wake-up takes several requests: thanks to naps, or, on a machine
+        # so loaded that the requests came in bursts anyway, without them
         assert st["counters.loop.wakeups"] * 2 < n, st
+        assert st["counters.loop.naps"] >= 1 or st["counters.loop.wakeups"] * 20 < n, st
     finally:
         s.close()
 
