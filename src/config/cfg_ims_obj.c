@@ -82,11 +82,9 @@ int cfg_sip_addr_h(struct cfg_rd *rd, const json_t *v, void *base,
 		return 0;
 	}
 	n = json_array_size(v);
-	if (n > 1024)
-		return cfg_rd_err(rd, "too many items (max 1024)");
-	arr = cfg_arena_alloc(rd->arena, (n ? n : 1) * sizeof(*arr));
+	arr = cfg_list_alloc(rd, n, 1024, sizeof(*arr));
 	if (!arr)
-		return cfg_rd_nomem(rd);
+		return rd->err;
 	for (size_t i = 0; i < n; i++) {
 		cfg_rd_push_idx(rd, i);
 		if (sip_addr_item(rd, json_array_get(v, i), &arr[i]))
@@ -246,12 +244,10 @@ int cfg_custom_headers_read(struct cfg_rd *rd, const json_t *v,
 	if (cfg_expect_array(rd, v))
 		return rd->err;
 	n = json_array_size(v);
-	if (n > 1000)
-		return cfg_rd_err(rd, "too many items (max 1000)");
 	cfg_table_check(hdr_fields, CFG_NELEM(hdr_fields));
-	arr = cfg_arena_alloc(rd->arena, (n ? n : 1) * sizeof(*arr));
+	arr = cfg_list_alloc(rd, n, 1000, sizeof(*arr));
 	if (!arr)
-		return cfg_rd_nomem(rd);
+		return rd->err;
 	for (size_t i = 0; i < n; i++) {
 		struct cfg_table t = {hdr_fields, CFG_NELEM(hdr_fields), &arr[i]};
 

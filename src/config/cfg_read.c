@@ -420,6 +420,20 @@ int cfg_expect_array(struct cfg_rd *rd, const json_t *v)
 	return 0;
 }
 
+void *cfg_list_alloc(struct cfg_rd *rd, size_t n, size_t max, size_t item)
+{
+	void *arr;
+
+	if (n > max) {
+		cfg_rd_err(rd, "too many items (max %zu)", max);
+		return NULL;
+	}
+	arr = cfg_arena_alloc(rd->arena, (n ? n : 1) * item);
+	if (!arr)
+		cfg_rd_nomem(rd);
+	return arr;
+}
+
 int cfg_get_hex(struct cfg_rd *rd, const json_t *v, uint8_t *out, size_t len)
 {
 	const char *s;

@@ -80,6 +80,10 @@ int cfg_get_addr(struct cfg_rd *rd, const json_t *v, uint16_t def_port,
 		 struct ims_cfg_addr *out);
 int cfg_expect_object(struct cfg_rd *rd, const json_t *v);
 int cfg_expect_array(struct cfg_rd *rd, const json_t *v);
+/* Room in the arena for the n items of a list of at most max: NULL with
+ * rd->err set when n is over max ("too many items (max N)") or memory is
+ * short. At least one item's room, so that an empty list is not NULL. */
+void *cfg_list_alloc(struct cfg_rd *rd, size_t n, size_t max, size_t item);
 /* Hex string of exactly len bytes. */
 int cfg_get_hex(struct cfg_rd *rd, const json_t *v, uint8_t *out, size_t len);
 

@@ -169,12 +169,10 @@ static int cfm_list_h(struct cfg_rd *rd, const json_t *v, void *base,
 	if (!one && cfg_expect_array(rd, v))
 		return rd->err;
 	n = one ? 1 : json_array_size(v);
-	if (n > 1000)
-		return cfg_rd_err(rd, "too many items (max 1000)");
 	cfg_table_check(cfm_fields, CFG_NELEM(cfm_fields));
-	arr = cfg_arena_alloc(rd->arena, (n ? n : 1) * sizeof(*arr));
+	arr = cfg_list_alloc(rd, n, 1000, sizeof(*arr));
 	if (!arr)
-		return cfg_rd_nomem(rd);
+		return rd->err;
 	for (size_t i = 0; i < n; i++) {
 		struct cfg_table t = {cfm_fields, CFG_NELEM(cfm_fields), &arr[i]};
 
@@ -459,11 +457,9 @@ int cfg_impu_list_read(struct cfg_rd *rd, const json_t *v,
 	if (cfg_expect_array(rd, v))
 		return rd->err;
 	n = json_array_size(v);
-	if (n > 1000)
-		return cfg_rd_err(rd, "too many items (max 1000)");
-	arr = cfg_arena_alloc(rd->arena, (n ? n : 1) * sizeof(*arr));
+	arr = cfg_list_alloc(rd, n, 1000, sizeof(*arr));
 	if (!arr)
-		return cfg_rd_nomem(rd);
+		return rd->err;
 	for (size_t i = 0; i < n; i++) {
 		cfg_rd_push_idx(rd, i);
 		if (impu_item(rd, json_array_get(v, i), user_opts, &arr[i]))

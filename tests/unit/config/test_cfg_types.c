@@ -276,6 +276,36 @@ static void test_number_string_enum(void **state)
 		   "sim_events_loop_delay: 0.01 out of range (0.1..86400)");
 }
 
+/* Lists have a bound; the item past it is an error naming it. */
+static void test_list_bounds(void **state)
+{
+	static char buf[32768];
+	struct ims_cfg *cfg = NULL;
+	size_t o;
+
+	(void)state;
+	/* sip_addr: 1024 */
+	o = (size_t)snprintf(buf, sizeof(buf), "{'sip_addr': [");
+	for (int i = 0; i < 1025; i++)
+		o += (size_t)snprintf(buf + o, sizeof(buf) - o, "%s'127.0.0.1:%d'", i ? "," : "",
+				      10000 + i);
+	snprintf(buf + o, sizeof(buf) - o, "]}");
+	assert_int_equal(load_text(buf, &cfg), EINVAL);
+	assert_string_equal(err, "sip_addr: too many items (max 1024)");
+	/* a user's impu list: 1000 */
+	o = (size_t)snprintf(buf, sizeof(buf), "'ue_db': [{" UE_MIL ", 'impu': [");
+	for (int i = 0; i < 1001; i++)
+		o += (size_t)snprintf(buf + o, sizeof(buf) - o, "%s'u%d'", i ? "," : "", i);
+	snprintf(buf + o, sizeof(buf) - o, "]}]");
+	expect_err(buf, "ue_db[0].impu: too many items (max 1000)");
+	/* custom_headers: 1000 */
+	o = (size_t)snprintf(buf, sizeof(buf), "'custom_headers': [");
+	for (int i = 0; i < 1001; i++)
+		o += (size_t)snprintf(buf + o, sizeof(buf) - o, "%s{}", i ? "," : "");
+	snprintf(buf + o, sizeof(buf) - o, "]");
+	expect_err(buf, "custom_headers: too many items (max 1000)");
+}
+
 static void test_complex(void **state)
 {
 	(void)state;
@@ -1212,6 +1242,7 @@ int main(void)
 	    cmocka_unit_test(test_bool),
 	    cmocka_unit_test(test_int),
 	    cmocka_unit_test(test_number_string_enum),
+	    cmocka_unit_test(test_list_bounds),
 	    cmocka_unit_test(test_complex),
 	    cmocka_unit_test(test_files_relative),
 	    cmocka_unit_test(test_addr_parse),
