@@ -344,8 +344,10 @@ bool app_stats_housekeep(struct app_stats *s)
 	return true;
 }
 
-bool app_stats_burst_over(size_t *peak, size_t live)
+bool app_stats_burst_over(size_t *peak, size_t high, size_t live)
 {
+	if (high > *peak)
+		*peak = high;
 	if (live > *peak)
 		*peak = live;
 	if (*peak < APP_STATS_BURST_MIN || live > *peak / 4)
@@ -357,13 +359,17 @@ bool app_stats_burst_over(size_t *peak, size_t live)
 static void housekeep_timer_h(void *arg)
 {
 	struct app_stats *s = arg;
-	size_t servers = 0, clients = 0;
+	size_t servers = 0, clients = 0, high = 0;
 
 	/* mallinfo2() walks every free chunk: under load, with a fragmented
-	 * heap, that costs tens of ms. Look only once a burst is over. */
-	if (s->sip)
+	 * heap, that costs tens of ms. Look only once a burst is over. The
+	 * high-water mark sees a burst that came and went between two looks
+	 * (a short Timer J, with a small timer_t1). */
+	if (s->sip) {
 		sip_stack_tsx_counts(s->sip, &servers, &clients);
-	if (!s->sip || app_stats_burst_over(&s->tsx_peak, servers + clients))
+		high = sip_stack_tsx_peak_take(s->sip);
+	}
+	if (!s->sip || app_stats_burst_over(&s->tsx_peak, high, servers + clients))
 		app_stats_housekeep(s);
 	loop_timer_start(s->timer, s->trim_period_ms, housekeep_timer_h, s);
 }

@@ -13,8 +13,9 @@
  * Housekeeping: glibc keeps freed heap memory, so after a load burst (a
  * million completed SIP transactions waiting for Timer J) RSS stays at the
  * peak. Every APP_STATS_TRIM_PERIOD_MS a loop timer checks whether a burst
- * is over (live SIP transactions down to a quarter of their peak since the
- * last look, the peak at least APP_STATS_BURST_MIN); only then does it read
+ * is over (live SIP transactions down to a quarter of their peak, the
+ * stack's high-water mark, so that a burst between two looks counts; the
+ * peak at least APP_STATS_BURST_MIN); only then does it read
  * mallinfo2() (which walks the free lists) and call malloc_trim(0) when the
  * free heap is above trim_min_free and more than half of the arena.
  *
@@ -67,9 +68,10 @@ int app_stats_trim_print(struct app_stats *s, struct mbuf *out);
 void app_stats_mem_get(struct app_stats_mem *m);
 /* The housekeeping rule: free heap > min_free and > half the arena. */
 bool app_stats_trim_due(const struct app_stats_mem *m, size_t min_free);
-/* The burst rule: records live in *peak; true (and *peak = live) when live
- * is at most a quarter of a peak of at least APP_STATS_BURST_MIN. */
-bool app_stats_burst_over(size_t *peak, size_t live);
+/* The burst rule: records in *peak the most live since the last look
+ * (high) and live now; true (and *peak = live) when live is at most a
+ * quarter of a peak of at least APP_STATS_BURST_MIN. */
+bool app_stats_burst_over(size_t *peak, size_t high, size_t live);
 /* Runs the housekeeping check once (the timer calls it after a burst); true
  * if it trimmed. */
 bool app_stats_housekeep(struct app_stats *s);

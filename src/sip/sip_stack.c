@@ -732,3 +732,15 @@ void sip_stack_tsx_counts(const struct sip_stack *stack, size_t *servers, size_t
 	*servers = st ? hash_count(st->servers) : 0;
 	*clients = st ? hash_count(st->clients) : 0;
 }
+
+size_t sip_stack_tsx_peak_take(struct sip_stack *stack)
+{
+	struct sip_tsx_stack *st = stack ? stack->tsx : NULL;
+	size_t peak;
+
+	if (!st)
+		return 0;
+	peak = st->peak;
+	st->peak = hash_count(st->by_id);
+	return peak;
+}

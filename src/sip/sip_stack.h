@@ -130,6 +130,10 @@ void sip_stack_stats_get(const struct sip_stack *stack, struct sip_stack_stats *
 /* Live transactions (not yet Terminated), server and client ones; both 0
  * for a NULL stack. O(1) (monitor `stats`). */
 void sip_stack_tsx_counts(const struct sip_stack *stack, size_t *servers, size_t *clients);
+/* The most transactions (servers and clients) live at once since the
+ * previous call (or the start); the count starts again from those live now.
+ * A burst shorter than the interval between two calls is seen whole. */
+size_t sip_stack_tsx_peak_take(struct sip_stack *stack);
 
 /* Our advertised address on socket idx (for Via, Contact, Path,
  * Service-Route), e.g. "127.0.0.1:5060" or "[::1]:5060". */

@@ -511,6 +511,8 @@ static int tsx_alloc(struct sip_tsx **tsxp, struct sip_tsx_stack *st,
 	tsx->reliable = dst->reliable;
 	hash_insert(st->by_id, &tsx->he_id, id_hash(tsx->id));
 	hash_insert(kind <= SIP_TSX_NICT ? st->clients : st->servers, &tsx->he_key, hv);
+	if (hash_count(st->by_id) > st->peak)
+		st->peak = hash_count(st->by_id);
 	*tsxp = tsx;
 	return 0;
 }

@@ -68,6 +68,7 @@ struct sip_tsx_stack {
 	struct sip_tsx_q q[SIP_TSX_Q_COUNT];
 	uint64_t next_id;
 	uint64_t tag_seq;
+	size_t peak; /* most live at once since sip_stack_tsx_peak_take */
 };
 
 /* The compact destination: an IPv4 or IPv6 socket address (the transports

@@ -124,17 +124,21 @@ static void test_burst_rule(void **state)
 	size_t peak = 0;
 
 	(void)state;
-	assert_false(app_stats_burst_over(&peak, 100)); /* small: never */
-	assert_false(app_stats_burst_over(&peak, 0));
-	assert_false(app_stats_burst_over(&peak, 40000)); /* load */
+	assert_false(app_stats_burst_over(&peak, 100, 100)); /* small: never */
+	assert_false(app_stats_burst_over(&peak, 0, 0));
+	assert_false(app_stats_burst_over(&peak, 40000, 40000)); /* load */
 	assert_int_equal(peak, 40000);
-	assert_false(app_stats_burst_over(&peak, 39000)); /* steady state */
-	assert_false(app_stats_burst_over(&peak, 10001));
-	assert_true(app_stats_burst_over(&peak, 10000)); /* a quarter: over */
+	assert_false(app_stats_burst_over(&peak, 39000, 39000)); /* steady state */
+	assert_false(app_stats_burst_over(&peak, 10001, 10001));
+	assert_true(app_stats_burst_over(&peak, 10000, 10000)); /* a quarter: over */
 	assert_int_equal(peak, 10000);
-	assert_false(app_stats_burst_over(&peak, 9000)); /* peak reset: no repeat */
-	assert_true(app_stats_burst_over(&peak, 0));	 /* and the rest went */
-	assert_false(app_stats_burst_over(&peak, 2600)); /* below the minimum */
+	assert_false(app_stats_burst_over(&peak, 9000, 9000)); /* peak reset: no repeat */
+	assert_true(app_stats_burst_over(&peak, 9000, 0));     /* and the rest went */
+	assert_false(app_stats_burst_over(&peak, 2600, 2600)); /* below the minimum */
+	/* a burst that came and went between two looks: seen by its high */
+	peak = 0;
+	assert_true(app_stats_burst_over(&peak, 65000, 0));
+	assert_int_equal(peak, 0);
 }
 
 int main(void)

@@ -222,7 +222,12 @@ static void test_small_request_over_udp(void **state)
 
 	assert_int_equal(stack_new(f, 1300, "imsd-unit", true), 0);
 	snprintf(ruri, sizeof(ruri), "sip:ue@127.0.0.1:%u", f->udp_port);
+	assert_int_equal(sip_stack_tsx_peak_take(f->stack), 0);
 	assert_int_equal(send_req(f, ruri, 10, NULL), 0);
+	/* the high-water mark: the client transaction, then those live now */
+	assert_int_equal(sip_stack_tsx_peak_take(f->stack), 1);
+	assert_int_equal(sip_stack_tsx_peak_take(f->stack), 1);
+	assert_int_equal(sip_stack_tsx_peak_take(NULL), 0);
 	read_udp(f, buf, sizeof(buf));
 	snprintf(want, sizeof(want), "\r\nVia: SIP/2.0/UDP %s;branch=z9hG4bK",
 		 sip_stack_local_uri_host(f->stack, 0));
