@@ -978,9 +978,11 @@ static void test_nap_when_busy(void **state)
 
 	(void)state;
 	calls = busy_run(500, &naps);
+	/* bounds with room for a loaded machine: a preemption inside
+	 * epoll_wait looks like a long wait and costs a few naps */
 	assert_true(calls >= 2);
-	assert_true(calls <= 100 * 1000 / 500 + 40);
-	assert_true(naps + 20 >= calls);
+	assert_true(calls <= 100 * 1000 / 500 * 3 / 2 + 40);
+	assert_true(naps * 2 >= calls);
 }
 
 static void test_no_nap_when_off(void **state)
