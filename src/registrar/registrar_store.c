@@ -26,7 +26,6 @@
  * Bindings that expired while imsd was down are restored due now, so they
  * expire through the usual path and their subscribers get the NOTIFY.
  */
-#include <arpa/inet.h>
 #include <errno.h>
 #include <pthread.h>
 #include <sqlite3.h>
@@ -168,34 +167,51 @@ void reg_store_gone(struct registrar *reg, const struct hss_user *u, bool bind)
 
 /* ---- user names ---- */
 
+/* The users a stored name designates, in configuration order (nth is an
+ * index here), the first REG_STORE_NTH_MAX: kind 'i' IMPI, 'm' IMSI, 'u'
+ * IMPU. */
+static size_t users_named(const struct registrar *reg, char kind, struct pl id,
+			  struct hss_user *c[REG_STORE_NTH_MAX])
+{
+	struct hss_impu_match m[REG_STORE_NTH_MAX];
+	size_t n;
+
+	if (kind == 'i')
+		n = hss_users_by_impi(reg->hss, id, c, REG_STORE_NTH_MAX);
+	else if (kind == 'm')
+		n = hss_users_by_imsi(reg->hss, id, c, REG_STORE_NTH_MAX);
+	else
+		n = hss_users_by_impu(reg->hss, id, m, REG_STORE_NTH_MAX);
+	if (n > REG_STORE_NTH_MAX)
+		n = REG_STORE_NTH_MAX;
+	for (size_t i = 0; kind != 'i' && kind != 'm' && i < n; i++)
+		c[i] = m[i].user;
+	return n;
+}
+
 /* The name and nth of u; buf holds the name. ENOENT: u has no identity. */
 static int user_key(const struct registrar *reg, const struct hss_user *u, char *buf,
 		    size_t size, uint32_t *nth)
 {
 	struct hss_user *c[REG_STORE_NTH_MAX];
-	struct hss_impu_match m[REG_STORE_NTH_MAX];
 	char uri[HSS_URI_MAX];
+	const char *id;
+	char kind;
 	size_t n;
 
 	*nth = 0;
-	if (hss_user_impi(u)) {
-		snprintf(buf, size, "impi:%s", hss_user_impi(u));
-		n = hss_users_by_impi(reg->hss, pl_from_str(hss_user_impi(u)), c,
-				      REG_STORE_NTH_MAX);
-	} else if (hss_user_imsi(u)) {
-		snprintf(buf, size, "imsi:%s", hss_user_imsi(u));
-		n = hss_users_by_imsi(reg->hss, pl_from_str(hss_user_imsi(u)), c,
-				      REG_STORE_NTH_MAX);
-	} else if (hss_user_impu_count(u) &&
-		   !hss_impu_uri(reg->hss, u, 0, uri, sizeof(uri))) {
-		snprintf(buf, size, "impu:%s", uri);
-		n = hss_users_by_impu(reg->hss, pl_from_str(uri), m, REG_STORE_NTH_MAX);
-		for (size_t i = 0; i < n && i < REG_STORE_NTH_MAX; i++)
-			c[i] = m[i].user;
-	} else {
+	if ((id = hss_user_impi(u)))
+		kind = 'i';
+	else if ((id = hss_user_imsi(u)))
+		kind = 'm';
+	else if (hss_user_impu_count(u) && !hss_impu_uri(reg->hss, u, 0, uri, sizeof(uri)))
+		id = uri, kind = 'u';
+	else
 		return ENOENT;
-	}
-	for (size_t i = 0; i < n && i < REG_STORE_NTH_MAX; i++) {
+	snprintf(buf, size, "%s:%s", kind == 'i' ? "impi" : kind == 'm' ? "imsi" : "impu",
+		 id);
+	n = users_named(reg, kind, pl_from_str(id), c);
+	for (size_t i = 0; i < n; i++) {
 		if (c[i] == u) {
 			*nth = (uint32_t)i;
 			return 0;
@@ -209,21 +225,9 @@ struct hss_user *reg_store_user_find(const struct registrar *reg,
 				     const struct reg_store_key *k)
 {
 	struct hss_user *c[REG_STORE_NTH_MAX];
-	struct hss_impu_match m[REG_STORE_NTH_MAX];
-	size_t n = 0;
+	size_t n = users_named(reg, k->kind, k->id, c);
 
-	if (k->kind == 'i')
-		n = hss_users_by_impi(reg->hss, k->id, c, REG_STORE_NTH_MAX);
-	else if (k->kind == 'm')
-		n = hss_users_by_imsi(reg->hss, k->id, c, REG_STORE_NTH_MAX);
-	else {
-		n = hss_users_by_impu(reg->hss, k->id, m, REG_STORE_NTH_MAX);
-		for (size_t i = 0; i < n && i < REG_STORE_NTH_MAX; i++)
-			c[i] = m[i].user;
-	}
-	if (k->nth >= n || k->nth >= REG_STORE_NTH_MAX)
-		return NULL;
-	return c[k->nth];
+	return k->nth < n ? c[k->nth] : NULL;
 }
 
 /* ---- writing ---- */
@@ -241,21 +245,6 @@ static int64_t expires_at(const struct registrar *reg, uint64_t due)
 	       (due > now ? (int64_t)((due - now + 999) / 1000) : 0);
 }
 
-static void peer_text(const struct reg_flow *f, char *buf, size_t size)
-{
-	char ip[INET6_ADDRSTRLEN] = "";
-
-	if (f->peer.in.sin_family == AF_INET6) {
-		inet_ntop(AF_INET6, &f->peer.in6.sin6_addr, ip, sizeof(ip));
-		snprintf(buf, size, "[%s]:%u", ip, ntohs(f->peer.in6.sin6_port));
-	} else if (f->peer.in.sin_family == AF_INET) {
-		inet_ntop(AF_INET, &f->peer.in.sin_addr, ip, sizeof(ip));
-		snprintf(buf, size, "%s:%u", ip, ntohs(f->peer.in.sin_port));
-	} else {
-		buf[0] = '\0';
-	}
-}
-
 /* A row of statement st beginning with the user's name. The builders below
  * do not look at each add: the batch keeps the first failure
  * (store_batch_err), which job_build checks once. */
@@ -266,11 +255,15 @@ static void row_key(struct store_batch *b, int st, const char *key, uint32_t nth
 	store_batch_int(b, nth);
 }
 
+/* The peer as net_addr_print writes it ("" for none), sock_idx, tcp. */
 static void row_flow(struct store_batch *b, const struct reg_flow *f)
 {
-	char peer[64];
+	struct sip_stack_src src;
+	char peer[NET_ADDR_STRLEN] = "";
 
-	peer_text(f, peer, sizeof(peer));
+	reg_flow_get(f, &src);
+	if (net_addr_isset(&src.peer))
+		net_addr_print(&src.peer, peer, sizeof(peer));
 	store_batch_str(b, peer);
 	store_batch_int(b, f->sock_idx);
 	store_batch_int(b, f->reliable);

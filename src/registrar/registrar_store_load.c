@@ -4,7 +4,6 @@
  * edited, damaged or written by someone else) and the rebuilding of users,
  * bindings and subscriptions from them. Layout in registrar_store.c.
  */
-#include <arpa/inet.h>
 #include <errno.h>
 #include <sqlite3.h>
 #include <stdlib.h>
@@ -89,45 +88,23 @@ static int col_token(const struct reg_store_col *c, bool empty_ok, struct pl *ou
 	return 0;
 }
 
-/* "a.b.c.d:port", "[v6]:port" or "" (no flow), then sock_idx and tcp. */
+/* The peer as net_addr_print writes it ("a.b.c.d:port", "[v6]:port") or ""
+ * (no flow), then sock_idx and tcp. The address is parsed by net_addr. */
 static int col_flow(const struct reg_store_col *c, struct reg_flow *f)
 {
-	struct pl t, host, port;
-	char ip[INET6_ADDRSTRLEN + 1];
-	uint32_t pn, idx, tcp;
-	const char *colon;
+	struct sip_stack_src src = {0};
+	uint32_t idx, tcp;
+	struct pl t;
 
-	memset(f, 0, sizeof(*f));
-	if (col_text(&c[0], 0, 64, &t) || col_u32(&c[1], UINT16_MAX, &idx) ||
-	    col_u32(&c[2], 1, &tcp))
+	if (col_text(&c[0], 0, NET_ADDR_STRLEN - 1, &t) ||
+	    col_u32(&c[1], UINT16_MAX, &idx) || col_u32(&c[2], 1, &tcp))
 		return EBADMSG;
-	f->sock_idx = (uint16_t)idx;
-	f->reliable = tcp;
-	if (!t.l)
-		return 0;
-	colon = memrchr(t.p, ':', t.l);
-	if (!colon)
+	if (t.l && (net_addr_parse(&src.peer, t, 0) || !net_addr_port(&src.peer)))
 		return EBADMSG;
-	host = (struct pl){t.p, (size_t)(colon - t.p)};
-	port = (struct pl){colon + 1, t.l - host.l - 1};
-	if (sip_uint_decode(port, UINT16_MAX, &pn) || !pn)
-		return EBADMSG;
-	if (host.l >= 2 && host.p[0] == '[' && host.p[host.l - 1] == ']') {
-		if (host.l - 2 >= sizeof(ip))
-			return EBADMSG;
-		memcpy(ip, host.p + 1, host.l - 2);
-		ip[host.l - 2] = '\0';
-		f->peer.in6.sin6_family = AF_INET6;
-		f->peer.in6.sin6_port = htons((uint16_t)pn);
-		return inet_pton(AF_INET6, ip, &f->peer.in6.sin6_addr) == 1 ? 0 : EBADMSG;
-	}
-	if (host.l >= sizeof(ip))
-		return EBADMSG;
-	memcpy(ip, host.p, host.l);
-	ip[host.l] = '\0';
-	f->peer.in.sin_family = AF_INET;
-	f->peer.in.sin_port = htons((uint16_t)pn);
-	return inet_pton(AF_INET, ip, &f->peer.in.sin_addr) == 1 ? 0 : EBADMSG;
+	src.sock_idx = idx;
+	src.reliable = tcp;
+	reg_flow_set(f, &src);
+	return 0;
 }
 
 static int col_key(const struct reg_store_col *c, struct reg_store_key *k)
@@ -366,26 +343,25 @@ static int row_load(struct registrar *reg, enum load_table t,
 		struct reg_store_sub_rec s;
 		struct reg_store_user_rec u;
 	} r;
-	const struct reg_store_key *k;
+	struct reg_store_key key;
 	struct hss_user *u = NULL;
 	struct reg_user *ru;
 	int err;
 
-	/* the user first: the file's rows of a known user are its own to
-	 * replace, and a bad one is deleted when the user is written next */
-	if (n >= 2 && t != LOAD_USER && !col_key(c, &r.u.key))
-		u = reg_store_user_find(reg, &r.u.key);
-	if (u)
+	/* the user first (the decoders read the same key columns): the
+	 * file's rows of a known user are its own to replace, and a bad one
+	 * is deleted when the user is written next */
+	if (n >= 2 && !col_key(c, &key))
+		u = reg_store_user_find(reg, &key);
+	if (u && t != LOAD_USER)
 		reg_store_file_rows(reg, u, t == LOAD_BIND);
 	err = t == LOAD_BIND  ? reg_store_binding_decode(c, (size_t)n, &r.b)
 	      : t == LOAD_SUB ? reg_store_sub_decode(c, (size_t)n, &r.s)
 			      : reg_store_user_decode(c, (size_t)n, &r.u);
-	if (err && u)
+	if (err && u && t != LOAD_USER)
 		reg_store_gone(reg, u, t == LOAD_BIND);
 	if (err)
 		return err;
-	k = t == LOAD_BIND ? &r.b.key : t == LOAD_SUB ? &r.s.key : &r.u.key;
-	u = reg_store_user_find(reg, k);
 	if (!u) {
 		ls->unknown++;
 		return 0;

@@ -92,6 +92,11 @@ static void test_binding_row(void **state)
 	assert_int_equal(r.flow.peer.in6.sin6_family, AF_INET6);
 	assert_int_equal(ntohs(r.flow.peer.in6.sin6_port), 5060);
 	assert_true(r.flow.reliable);
+	/* a link-local IPv6 peer keeps its scope (net_addr_print's form) */
+	c[12] = S("[fe80::1%2]:5062");
+	assert_int_equal(reg_store_binding_decode(c, REG_STORE_BINDING_COLS, &r), 0);
+	assert_int_equal(r.flow.peer.in6.sin6_scope_id, 2);
+	assert_int_equal(ntohs(r.flow.peer.in6.sin6_port), 5062);
 	/* no IMEI, no flow */
 	c[10] = S("");
 	c[12] = S("");
@@ -138,6 +143,8 @@ static void test_binding_row_bad_columns(void **state)
 	    {12, S("10.0.0.300:5060")},
 	    {12, S("[2001:db8::1:5060")},
 	    {12, S("[zz::1]:5060")},
+	    {12, S("pcscf.ims.test:5060")}, /* a name */
+	    {12, S("[::1]")},
 	    {13, I(65536)},		  /* sock_idx */
 	    {14, I(2)},			  /* tcp flag */
 	    {3, B(big, sizeof(big) - 1)}, /* a BLOB where TEXT goes */
