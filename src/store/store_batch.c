@@ -169,7 +169,7 @@ static int col_bind(sqlite3_stmt *s, int col, const uint8_t *p, size_t end, size
 		   : EIO;
 }
 
-static int rows_run(sqlite3 *db, sqlite3_stmt *const *stmts, unsigned nstmts,
+static int rows_run(sqlite3_stmt *const *stmts, unsigned nstmts,
 		    const struct store_batch *b)
 {
 	const uint8_t *p = b->mb.buf;
@@ -194,7 +194,6 @@ static int rows_run(sqlite3 *db, sqlite3_stmt *const *stmts, unsigned nstmts,
 			return err;
 		if (rc != SQLITE_DONE)
 			return EIO;
-		(void)db;
 	}
 	return 0;
 }
@@ -213,7 +212,7 @@ int store_batch_exec(struct store *st, struct sqlite3_stmt *const *stmts, unsign
 		snprintf(err, errlen, "BEGIN: %s", sqlite3_errmsg(db));
 		return EIO;
 	}
-	e = rows_run(db, stmts, nstmts, b);
+	e = rows_run(stmts, nstmts, b);
 	if (!e && sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
 		e = EIO;
 	if (e) {
