@@ -210,9 +210,8 @@ static int print_counters(struct app_stats *s, struct mbuf *out)
 {
 	struct sip_stack_stats st = {0};
 	const struct sip_stack_stats *p = &s->prev_sip;
-	int err;
-
 	uint64_t wakeups, naps;
+	int err;
 
 	sip_stack_stats_get(s->sip, &st);
 	loop_counts(&wakeups, &naps);
