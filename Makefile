@@ -45,6 +45,7 @@ test: deps $(TEST_BUILD)/build.ninja
 # reads the compile commands of the test build (checks: .clang-tidy).
 CLANG_TIDY_RUN ?= run-clang-tidy-14
 lint: $(TEST_BUILD)/build.ninja
+	pyflakes3 tests bench
 	cppcheck --quiet --enable=warning,performance,portability --std=c11 \
 		-D_GNU_SOURCE -Isrc --inline-suppr --error-exitcode=1 src/
 	@echo "clang-tidy: src/ ($(CLANG_TIDY_RUN), checks in .clang-tidy)"

@@ -8,7 +8,7 @@ pkgs=(
   gcc make meson ninja-build pkg-config
   libssl-dev libjansson-dev libedit-dev libsqlite3-dev
   # tests
-  libcmocka-dev python3 python3-pytest sip-tester tshark cppcheck clang-tidy
+  libcmocka-dev python3 python3-pytest sip-tester tshark cppcheck clang-tidy pyflakes3
   # fuzzing (libFuzzer) and sanitizer runtimes
   clang libclang-rt-14-dev
 )

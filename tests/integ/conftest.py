@@ -120,11 +120,41 @@ class Imsd:
             except AssertionError:
                 self.proc.kill()
                 self.proc.wait(5)
+        while self._read(0):  # what it wrote before it exited
+            pass
         for f in (self.proc.stdin, self.proc.stdout, self.proc.stderr):
             try:
                 f.close()
             except Exception:
                 pass
+
+
+    def sanitizer_report(self):
+        """The sanitizers' findings in what the server wrote to stderr
+        (memory errors, leaks at exit, undefined behaviour), or ''."""
+        return sanitizer_report(self.err)
+
+
+SANITIZER_MARKS = (b"ERROR: AddressSanitizer", b"ERROR: LeakSanitizer", b"runtime error:")
+
+
+def sanitizer_report(err):
+    """The sanitizer reports found in a process's stderr (bytes or str), or ''."""
+    if isinstance(err, str):
+        err = err.encode(errors="replace")
+    if not any(m in err for m in SANITIZER_MARKS):
+        return ""
+    return err.decode(errors="replace")[-6000:]
+
+
+def run_tool(argv, **kw):
+    """subprocess.run for a one-shot imsd or imsctl command (--check-config,
+    --dump-config, imsctl ...); fails the test when the sanitizers reported
+    anything on its stderr, whatever its exit code."""
+    r = subprocess.run(argv, **kw)
+    rep = sanitizer_report(r.stderr or b"")
+    assert not rep, f"sanitizer findings in {argv[0]}'s stderr:\n{rep}"
+    return r
 
 
 def write_cfg(tmp_path, body, name="ims.cfg"):
@@ -156,5 +186,12 @@ def imsd_factory():
         return d
 
     yield start
+    reports = []
     for d in started:
         d.stop()
+        r = d.sanitizer_report()
+        if r:
+            reports.append(r)
+    # A leak at exit or a memory error anywhere in the server's life fails
+    # the test that ran it, even when everything it checked went well.
+    assert not reports, "sanitizer findings in imsd's stderr:\n" + "\n----\n".join(reports)

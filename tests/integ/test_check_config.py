@@ -3,12 +3,12 @@ and with --check-config, a wrong type or range names the property path and
 the server does not start; an unknown property is a warning."""
 import subprocess
 
-from conftest import IMSD_BIN, write_cfg
+from conftest import IMSD_BIN, run_tool, write_cfg
 
 
 def _check(tmp_path, body):
     cfg = write_cfg(tmp_path, body)
-    return subprocess.run([IMSD_BIN, "--check-config", cfg], capture_output=True,
+    return run_tool([IMSD_BIN, "--check-config", cfg], capture_output=True,
                           text=True, timeout=60)
 
 
@@ -47,7 +47,7 @@ def test_boolean_synonyms_and_hex(tmp_path):
 
 def test_server_refuses_to_start_on_error(tmp_path):
     cfg = write_cfg(tmp_path, 'sip_addr: "127.0.0.1", com_log_count: 10')
-    r = subprocess.run([IMSD_BIN, cfg], capture_output=True, text=True, timeout=60,
+    r = run_tool([IMSD_BIN, cfg], capture_output=True, text=True, timeout=60,
                        stdin=subprocess.DEVNULL)
     assert r.returncode != 0
     assert "com_log_count" in r.stderr

@@ -6,9 +6,8 @@ import os
 import re
 import shutil
 import signal
-import subprocess
 
-from conftest import IMSD_BIN, ROOT, free_port
+from conftest import IMSD_BIN, ROOT, free_port, run_tool
 
 
 def _copy_config(tmp_path):
@@ -28,14 +27,14 @@ def _copy_config(tmp_path):
 
 
 def test_shipped_config_checks_clean():
-    r = subprocess.run([IMSD_BIN, "--check-config", os.path.join(ROOT, "config", "ims.cfg")],
+    r = run_tool([IMSD_BIN, "--check-config", os.path.join(ROOT, "config", "ims.cfg")],
                        capture_output=True, text=True, timeout=60)
     assert r.returncode == 0, r.stderr
     assert "warning" not in r.stderr, r.stderr
 
 
 def test_shipped_config_dumps_users():
-    r = subprocess.run([IMSD_BIN, "--dump-config", os.path.join(ROOT, "config", "ims.cfg")],
+    r = run_tool([IMSD_BIN, "--dump-config", os.path.join(ROOT, "config", "ims.cfg")],
                        capture_output=True, text=True, timeout=60)
     assert r.returncode == 0, r.stderr
     assert '"sim_algo": "milenage"' in r.stdout  # from the included ue_db file

@@ -3,14 +3,16 @@
 Runs the real binary on files written to a temporary directory. Good files
 must print the expected JSON on stdout and exit 0; bad files must exit 1
 with `FILE:LINE:COL: message` on stderr, without crashing or hanging.
-Self-contained on purpose (no conftest fixtures) so it runs on its own.
+Self-contained on purpose (no conftest fixtures; only the run_tool helper,
+which fails a run whose stderr holds a sanitizer report) so it runs on its own.
 """
 import json
 import os
 import re
-import subprocess
 
 import pytest
+
+from conftest import run_tool
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 IMSD_BIN = os.environ.get("IMSD_BIN", os.path.join(ROOT, "build-asan", "imsd"))
@@ -18,7 +20,7 @@ TIMEOUT = 30
 
 
 def run_dump(path):
-    return subprocess.run([IMSD_BIN, "--dump-config", str(path)], capture_output=True,
+    return run_tool([IMSD_BIN, "--dump-config", str(path)], capture_output=True,
                           text=True, timeout=TIMEOUT, cwd="/")
 
 
@@ -185,11 +187,11 @@ def test_missing_and_unreadable_top_file(tmp_path):
 ])
 def test_garbage_never_crashes(tmp_path, blob):
     p = write(tmp_path, "g.cfg", blob)
-    r = subprocess.run([IMSD_BIN, "--dump-config", str(p)], capture_output=True, timeout=TIMEOUT)
+    r = run_tool([IMSD_BIN, "--dump-config", str(p)], capture_output=True, timeout=TIMEOUT)
     assert r.returncode == 1, r.stderr
     assert re.match(rb"^.+:\d+:\d+: .+\n$", r.stderr), r.stderr[:500]
 
 
 def test_usage(tmp_path):
-    r = subprocess.run([IMSD_BIN, "--dump-config"], capture_output=True, timeout=TIMEOUT)
+    r = run_tool([IMSD_BIN, "--dump-config"], capture_output=True, timeout=TIMEOUT)
     assert r.returncode == 2

@@ -8,16 +8,16 @@ import base64
 import hashlib
 import hmac
 import os
-import subprocess
-
 import pytest
+
+from conftest import run_tool
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 IMSCTL = os.environ.get("IMSCTL_BIN", os.path.join(ROOT, "build-asan", "imsctl"))
 
 
 def run(*args):
-    p = subprocess.run([IMSCTL, *args], capture_output=True, text=True, timeout=30)
+    p = run_tool([IMSCTL, *args], capture_output=True, text=True, timeout=30)
     return p.returncode, p.stdout, p.stderr
 
 

@@ -5,7 +5,6 @@ import re
 import pty
 import select
 import signal
-import subprocess
 import time
 
 from conftest import IMSD_BIN, minimal_cfg
@@ -81,7 +80,7 @@ def test_eof_on_stdin_does_not_stop(tmp_path, imsd_factory):
 def test_overlong_line_rejected(tmp_path, imsd_factory):
     d = imsd_factory(minimal_cfg(tmp_path))
     d.wait_ready()
-    out = d.command("x" * 10000, "too long")
+    d.command("x" * 10000, "too long")
     d.command("help", "Available commands")
 
 

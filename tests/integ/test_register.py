@@ -104,6 +104,7 @@ def server(request, tmp_path_factory):
         yield d, host, port, transport, family
     finally:
         d.stop()
+    assert not d.sanitizer_report(), d.sanitizer_report()
 
 
 def run_sipp(scenario, host, port, transport, family, timeout=40):

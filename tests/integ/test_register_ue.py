@@ -6,12 +6,11 @@ to its reg-event subscriber (RFC 3680)."""
 import base64
 import re
 import socket
-import subprocess
 import time
 
 import pytest
 
-from conftest import IMSCTL_BIN, free_port, write_cfg
+from conftest import IMSCTL_BIN, free_port, run_tool, write_cfg
 
 K = "465b5ce8b199b49faa5f0a2ee238a6bc"
 OPC = "cd63cb71954a9f4e48a5994e37a02baf"
@@ -58,7 +57,7 @@ class Ue:
 
     def register(self, expires=600, auth=None):
         self.cseq += 1
-        h = [f"REGISTER sip:ims.test SIP/2.0",
+        h = ["REGISTER sip:ims.test SIP/2.0",
              f"Via: SIP/2.0/UDP 127.0.0.1:{self.me};branch=z9hG4bKr{self.cseq}x{self.me};rport",
              "Max-Forwards: 70",
              f"From: <sip:ue201@ims.test>;tag=ue{self.me}",
@@ -133,7 +132,7 @@ def _ue_side(nonce, sqn_ms=None, cnonce="0a4f113b", nc="00000001"):
            "--qop", "auth", "--cnonce", cnonce, "--nc", nc]
     if sqn_ms:
         cmd += ["--sqn-ms", sqn_ms]
-    r = subprocess.run(cmd, capture_output=True, text=True, timeout=30)
+    r = run_tool(cmd, capture_output=True, text=True, timeout=30)
     assert r.returncode == 0, r.stderr
     return dict(l.split("=", 1) for l in r.stdout.split())
 

@@ -2,7 +2,6 @@
 independent decoder of what imsd sent; the "addressed to us" rule."""
 import os
 import signal
-import socket
 import subprocess
 import time
 

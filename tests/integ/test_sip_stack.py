@@ -7,7 +7,6 @@ import selectors
 import socket
 import time
 
-import pytest
 
 from sipstack import (UA, header, options, recv_msg, start_sip_imsd, status_of, tcp_conn,
                       udp_sock, wait_log)
