@@ -28,6 +28,7 @@ struct log_state log_g = {
 		.time_fmt = LOG_TIME_SHORT,
 	},
 	.fd = 2,
+	.err_fd = 2,
 	.sync = true, /* nobody flushes before log_init */
 	.tc_sec = -1,
 	.ring_cap = LOG_RING_DEFAULT,
@@ -446,12 +447,8 @@ static void rec_output_locked(const struct log_rec *rec, const struct timespec *
 	log_out_put_locked(pre, tl + (size_t)n);
 	log_out_put_locked(text, e->first_len);
 	log_out_put_locked("\n", 1);
-	if (log_g.also_stderr && log_g.filename && e->level == LOG_LVL_ERROR) {
-		/* best effort: a failed copy to stderr has nowhere to go */
-		if (write(2, pre, tl + (size_t)n) >= 0 && write(2, text, e->first_len) >= 0 &&
-		    write(2, "\n", 1) >= 0) {
-		}
-	}
+	if (log_g.also_stderr && log_g.filename && e->level == LOG_LVL_ERROR)
+		log_err_copy_locked(pre, tl + (size_t)n, text, e->first_len);
 	text += e->first_len;
 	while (text < end) {
 		const char *nl;
@@ -647,6 +644,7 @@ void log_close(void)
 	log_cfg_publish(&log_g.cfg);
 	log_g.sync = true;
 	log_g.also_stderr = false;
+	log_err_copy_reset_locked();
 	log_g.ring_us = false;
 	log_g.ring_cap = LOG_RING_DEFAULT;
 	log_g.next_idx = 0;

@@ -8,14 +8,28 @@
  * <dir>/<name>.<YYYYMMDD-HHMMSS>[-N], <dir> being file.path or the file's own
  * directory, and opens a new file at the configured name, which starts with
  * the same header block.
+ *
+ * The copy of error lines on stderr must never stall the server: a terminal
+ * nobody reads, or a pipe whose reader is stuck, would otherwise block the
+ * loop thread in write(2) (and anyone on the network can cause error lines).
+ * So the copy is written without blocking: to a socket with MSG_DONTWAIT,
+ * to a pipe or a terminal through a descriptor of its own opened O_NONBLOCK
+ * (opening /proc/self/fd/2 makes a new open file description, so fd 2's
+ * flags, shared with the shell that started us, are left alone), else after
+ * a poll() that says it is writable; a regular file is written as the log
+ * file is. A copy that cannot go at once is dropped and counted: the log
+ * file has the line.
  */
 #include "core/log_int.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -55,6 +69,113 @@ void log_out_flush_locked(void)
 		return;
 	fd_write(log_g.fd, log_g.obuf, log_g.olen);
 	log_g.olen = 0;
+}
+
+enum log_errcp_mode {
+	ERRCP_UNSET, /* looked at on the first copy */
+	ERRCP_FILE,  /* regular file: plain write */
+	ERRCP_SOCK,  /* socket: send(MSG_DONTWAIT) */
+	ERRCP_OWN,   /* pipe, terminal: own O_NONBLOCK descriptor */
+	ERRCP_POLL,  /* anything else: poll(), then write */
+};
+
+static void errcp_setup_locked(void)
+{
+	struct stat st;
+	int fd;
+
+	log_g.err_fd = 2;
+	if (fstat(2, &st) == 0 && S_ISREG(st.st_mode)) {
+		log_g.err_mode = ERRCP_FILE;
+		return;
+	}
+	if (fstat(2, &st) == 0 && S_ISSOCK(st.st_mode)) {
+		log_g.err_mode = ERRCP_SOCK;
+		return;
+	}
+	fd = open("/proc/self/fd/2", O_WRONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+	if (fd >= 0) {
+		log_g.err_fd = fd;
+		log_g.err_mode = ERRCP_OWN;
+		return;
+	}
+	log_g.err_mode = ERRCP_POLL;
+}
+
+static ssize_t errcp_write(const char *p, size_t n)
+{
+	struct pollfd pfd = {.fd = 2, .events = POLLOUT};
+
+	switch (log_g.err_mode) {
+	case ERRCP_SOCK:
+		return send(2, p, n, MSG_DONTWAIT | MSG_NOSIGNAL);
+	case ERRCP_POLL:
+		if (poll(&pfd, 1, 0) != 1 || !(pfd.revents & POLLOUT)) {
+			errno = EAGAIN;
+			return -1;
+		}
+		return write(2, p, n);
+	default:
+		return write(log_g.err_fd, p, n);
+	}
+}
+
+/* True when all of p went out. */
+static bool errcp_put(const char *p, size_t n)
+{
+	ssize_t w;
+
+	do
+		w = errcp_write(p, n);
+	while (w < 0 && errno == EINTR);
+	if (w > 0 && (size_t)w < n) { /* a terminal took a part: end that line */
+		if (errcp_write("\n", 1) < 0) {
+			/* nothing more can be done for this copy */
+		}
+		return false;
+	}
+	return w >= 0 && (size_t)w == n;
+}
+
+void log_err_copy_locked(const char *pre, size_t plen, const char *text, size_t tlen)
+{
+	char line[LOG_ERRCP_MAX];
+	size_t room = sizeof(line) - 1, n;
+
+	if (log_g.err_mode == ERRCP_UNSET)
+		errcp_setup_locked();
+	if (log_g.err_dropped) {
+		char note[160];
+		int k = snprintf(note, sizeof(note),
+				 "imsd: %" PRIu64
+				 " error line(s) not copied here (stderr was not "
+				 "writable); the log file has them\n",
+				 log_g.err_dropped);
+
+		if (k <= 0 || !errcp_put(note, (size_t)k)) {
+			log_g.err_dropped++;
+			return;
+		}
+		log_g.err_dropped = 0;
+	}
+	n = plen < room ? plen : room;
+	memcpy(line, pre, n);
+	if (tlen > room - n)
+		tlen = room - n;
+	memcpy(line + n, text, tlen);
+	n += tlen;
+	line[n++] = '\n';
+	if (!errcp_put(line, n))
+		log_g.err_dropped++;
+}
+
+void log_err_copy_reset_locked(void)
+{
+	if (log_g.err_mode == ERRCP_OWN)
+		close(log_g.err_fd);
+	log_g.err_mode = ERRCP_UNSET;
+	log_g.err_fd = 2;
+	log_g.err_dropped = 0;
 }
 
 void log_out_put_locked(const char *s, size_t len)

@@ -49,6 +49,9 @@ struct log_state {
 	char *filename;      /* owned; NULL: stderr */
 	bool sync;
 	bool also_stderr;
+	uint8_t err_mode;     /* enum log_errcp_mode: how the copy is written */
+	int err_fd;           /* the copy's descriptor (own one, or 2) */
+	uint64_t err_dropped; /* copies not written since the last that was */
 	char *obuf;          /* owned; pending output */
 	size_t olen, ocap;
 	uint64_t file_bytes;   /* size of the current file, buffered included */
@@ -122,6 +125,14 @@ int log_file_open_locked(bool truncate, char *err, size_t errlen);
 void log_file_close_locked(void);
 void log_out_put_locked(const char *s, size_t len);
 void log_out_flush_locked(void);
+/* The copy of an error line on stderr (log_prm.also_stderr): prefix and
+ * first text line, then '\n', cut to LOG_ERRCP_MAX bytes. Never blocks: a
+ * copy stderr cannot take at once is dropped and counted, and the next one
+ * that goes through is preceded by a note with the count. */
+#define LOG_ERRCP_MAX 4096
+void log_err_copy_locked(const char *pre, size_t plen, const char *text, size_t tlen);
+/* Closes what log_err_copy_locked opened; the next copy looks again. */
+void log_err_copy_reset_locked(void);
 void log_file_entry_done_locked(void);
 int log_file_rotate_locked(char *err, size_t errlen);
 int log_file_cut_locked(char *err, size_t errlen);

@@ -619,6 +619,96 @@ static void test_also_stderr(void **state)
 	free(text);
 }
 
+/* Reads what the pipe holds (non-blocking read end). */
+static size_t pipe_read_all(int fd, char *buf, size_t cap)
+{
+	size_t n = 0;
+	ssize_t r;
+
+	while (n < cap - 1 && (r = read(fd, buf + n, cap - 1 - n)) > 0)
+		n += (size_t)r;
+	buf[n] = 0;
+	return n;
+}
+
+/* A stderr pipe nobody reads must not stall the logger (the loop thread):
+ * copies that do not fit are dropped and counted, the file has every line,
+ * and the next copy that fits says how many were dropped. fd 2's own flags
+ * (shared with the parent shell) stay blocking. */
+static void test_also_stderr_full_pipe_never_blocks(void **state)
+{
+	struct log_prm prm = {.filename = path, .also_stderr = true, .sync = false};
+	int saved = dup(2), p[2], fl;
+	static char buf[1 << 20];
+	char *text, *note;
+
+	(void)state;
+	assert_int_equal(pipe(p), 0);
+	assert_true(saved >= 0);
+	assert_true(fcntl(p[1], F_SETPIPE_SZ, 4096) > 0);
+	assert_int_equal(fcntl(p[0], F_SETFL, O_NONBLOCK), 0);
+	dup2(p[1], 2);
+	assert_int_equal(log_init(&prm, err, sizeof(err)), 0);
+	/* far more than the pipe holds: with a blocking copy this never returns */
+	for (int i = 0; i < 2000; i++)
+		log_write(LOG_SIP, LOG_LVL_ERROR, LOG_DIR_NONE, NULL, "flood %d %0200d", i, 0);
+	fl = fcntl(2, F_GETFL);
+	assert_int_equal(fl & O_NONBLOCK, 0);
+	(void)pipe_read_all(p[0], buf, sizeof(buf));
+	assert_non_null(strstr(buf, "ERROR: flood 0 "));
+	assert_null(strstr(buf, "ERROR: flood 1999 "));
+	/* room again: the note comes first, then the line */
+	log_write(LOG_SIP, LOG_LVL_ERROR, LOG_DIR_NONE, NULL, "after the flood");
+	(void)pipe_read_all(p[0], buf, sizeof(buf));
+	note = strstr(buf, " error line(s) not copied here (stderr was not writable); the log "
+			   "file has them\n");
+	assert_non_null(note);
+	assert_true(strstr(buf, "imsd: ") == buf);
+	assert_true(atoi(buf + 6) > 1900 && atoi(buf + 6) < 2000);
+	assert_non_null(strstr(note, "ERROR: after the flood\n"));
+	/* nothing is lost from the file */
+	log_flush();
+	text = slurp(path);
+	assert_int_equal(count_str(text, "ERROR: flood "), 2000);
+	assert_non_null(strstr(text, "ERROR: after the flood"));
+	free(text);
+	log_close();
+	dup2(saved, 2);
+	close(saved);
+	close(p[0]);
+	close(p[1]);
+}
+
+/* A copy is one write of at most LOG_ERRCP_MAX bytes, ending the line. */
+static void test_also_stderr_long_line_cut(void **state)
+{
+	struct log_prm prm = {.filename = path, .also_stderr = true, .sync = true};
+	int saved = dup(2), p[2];
+	static char buf[1 << 16];
+	char *big = malloc(10000);
+	size_t n;
+
+	(void)state;
+	assert_non_null(big);
+	memset(big, 'x', 9999);
+	big[9999] = 0;
+	assert_int_equal(pipe(p), 0);
+	assert_int_equal(fcntl(p[0], F_SETFL, O_NONBLOCK), 0);
+	dup2(p[1], 2);
+	assert_int_equal(log_init(&prm, err, sizeof(err)), 0);
+	log_write(LOG_IMS, LOG_LVL_ERROR, LOG_DIR_NONE, NULL, "%s", big);
+	n = pipe_read_all(p[0], buf, sizeof(buf));
+	assert_int_equal(n, 4096);
+	assert_int_equal(buf[n - 1], '\n');
+	assert_null(memchr(buf, '\n', n - 1));
+	log_close();
+	dup2(saved, 2);
+	close(saved);
+	close(p[0]);
+	close(p[1]);
+	free(big);
+}
+
 static void test_cut(void **state)
 {
 	char *text;
@@ -1069,6 +1159,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_rotate_count, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rotate_fail, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_also_stderr, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_also_stderr_full_pipe_never_blocks, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_also_stderr_long_line_cut, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cut, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stderr_mode, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_init_errors, setup, teardown),
