@@ -5,10 +5,13 @@
 #include <jansson.h>
 
 #include "core/log.h"
+#include "core/mem.h"
 #include "loop/loop.h"
+#include "sip/sip_msg.h"
 #include "fuzz_reg_common.h"
 
 uint64_t fz_clock;
+uint16_t fz_fail_sync;
 
 void fz_reg_setup(const char *cfg_text, struct ims_cfg **cfg, struct hss **hss)
 {
@@ -24,9 +27,18 @@ void fz_reg_setup(const char *cfg_text, struct ims_cfg **cfg, struct hss **hss)
 
 int fz_request(struct sip_stack *stack, const struct sip_stack_req_prm *prm, void *arg)
 {
+	struct sip_decode_prm dp = {.max_size = 65535};
+	struct sip_msg *m = NULL;
+
 	(void)stack;
 	(void)arg;
 	assert(prm->dst && prm->req.l > 0);
+	if (!fz_fail_sync)
+		return 0;
+	/* what the registrar built must decode: it reads it back for the match */
+	assert(!sip_msg_decode_copy(&m, prm->req.p, prm->req.l, &dp));
+	prm->resp_h(NULL, m, fz_fail_sync, prm->arg);
+	mem_deref(m);
 	return 0;
 }
 

@@ -14,6 +14,11 @@
 
 /* monotonic ms returned by fz_now() */
 extern uint64_t fz_clock;
+/* When not 0, fz_request reports this failure to the NOTIFY's answer
+ * handler before it returns, as the SIP stack does when a send fails at
+ * once (a TCP connect refused): the registrar must not free what its
+ * caller still walks. */
+extern uint16_t fz_fail_sync;
 
 /* Loads cfg_text, builds its HSS and the loop (aborts on failure), and
  * quiets the log to errors. */

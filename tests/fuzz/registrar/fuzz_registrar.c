@@ -5,8 +5,10 @@
  * clock jumps and the expiry heap runs. Exercises the Contact/Expires/
  * Authorization/Event handling, user identification, challenges (AKA and
  * MD5), nonce checks, auts decoding, bindings, reginfo and NOTIFY building.
- * Invariants: no crash or leak; every request gets exactly one answer;
- * after the final expiry run nothing is left registered.
+ * A request with an odd CSeq makes the NOTIFYs it causes fail while they
+ * are sent (fz_fail_sync). Invariants: no crash or leak; every request
+ * gets exactly one answer; after the final expiry run nothing is left
+ * registered.
  */
 #include <assert.h>
 #include <stdint.h>
@@ -22,6 +24,7 @@
 #include "loop/loop.h"
 #include "registrar/registrar.h"
 #include "sip/sip_build.h"
+#include "sip/sip_hdr.h"
 #include "fuzz_reg_common.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -93,8 +96,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		struct sip_msg *m = NULL;
 
 		if (!sip_msg_decode_copy(&m, data + off, len, &dp) && m->req) {
+			const struct sip_cseq *cs = sip_msg_cseq(m);
 			unsigned before = answers;
 
+			/* odd CSeq: the NOTIFYs this request causes fail while sent */
+			fz_fail_sync = cs && (cs->num & 1) ? 503 : 0;
 			cur = m;
 			if (m->meth == SIP_METHOD_SUBSCRIBE)
 				registrar_subscribe_h(NULL, NULL, m, &src, reg);
@@ -104,6 +110,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			cur = NULL;
 		}
 		mem_deref(m);
+		fz_fail_sync = 0;
 		off += len + 1;
 		fz_clock += 1500;
 		registrar_expire_run(reg);
