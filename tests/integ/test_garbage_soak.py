@@ -69,11 +69,11 @@ def _digest(nonce, nc, cnonce="c0ffee", impi=MD5_IMPI):
 
 
 def _register(me, cseq, auth, contact_user="md5soak", expires=600, call_id=None,
-              transport="UDP", user="md5soak"):
+              transport="UDP", user="md5soak", branch=None):
     return "\r\n".join([
         f"REGISTER sip:{REALM} SIP/2.0",
         auth,
-        f"Via: SIP/2.0/{transport} 127.0.0.1:{me};branch=z9hG4bKg{cseq}x{me};rport",
+        f"Via: SIP/2.0/{transport} 127.0.0.1:{me};branch={branch or f'z9hG4bKg{cseq}x{me}'};rport",
         "Max-Forwards: 70",
         f"From: <sip:{user}@{REALM}>;tag=g{me}",
         f"To: <sip:{user}@{REALM}>",
@@ -208,7 +208,8 @@ def _challenge_nonce(s, port, impi=MD5_IMPI):
     call_id = f"n{time.monotonic_ns()}"
     req = _register(me, 1, f'Authorization: Digest username="{impi}", '
                            f'realm="{REALM}", nonce="", uri="sip:{REALM}", response=""',
-                    call_id=call_id, user=impi.split("@")[0])
+                    call_id=call_id, user=impi.split("@")[0],
+                    branch=f"z9hG4bK-{call_id}")  # a mutated branch may have taken g1x<port>
     for data in _exchange(s, port, req):
         m = re.search(rb'(?i)WWW-Authenticate:\s*Digest [^\r]*nonce="([^"]+)"', data)
         if m and data.startswith(b"SIP/2.0 401"):
@@ -314,7 +315,7 @@ def test_mutated_traffic_leaves_server_whole(tmp_path, imsd_factory, seed):
         nonce = _challenge_nonce(s, port, CLEAN_IMPI)
         ok = _ask(s, port, _register(me, 1000000, _digest(nonce, 1, impi=CLEAN_IMPI),
                                      contact_user="clean", call_id="clean-ue",
-                                     user="md5clean"))
+                                     user="md5clean", branch="z9hG4bK-clean-ue"))
         assert ok.startswith(b"SIP/2.0 200"), ok[:300]
         assert f"sip:clean@127.0.0.1:{me}".encode() in ok
         d.command("users", "md5soak")
