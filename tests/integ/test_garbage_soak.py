@@ -1,6 +1,6 @@
 """Mutated traffic over the wire: thousands of broken REGISTER, SUBSCRIBE,
-NOTIFY answers and OPTIONS, over UDP and TCP, against a server with MD5 and
-AKA users. Many of the REGISTERs carry a correct digest (qop=auth covers the
+NOTIFY answers and OPTIONS, over UDP and TCP, IPv4 and IPv6, against a
+server with MD5 and AKA users. Many of the REGISTERs carry a correct digest (qop=auth covers the
 method and URI only), so their garbage Contact, Expires, Path and Supported
 headers reach the registrar itself, not just the parser.
 
@@ -35,11 +35,11 @@ TCP_CONNS = 30
 TCP_PER_CONN = 40
 
 
-def _cfg(tmp_path, port):
+def _cfg(tmp_path, port, hp):
     return write_cfg(tmp_path, f"""{{
   log_filename: "{tmp_path}/ims.log",
   log_options: "all.level=info",
-  sip_addr: ["127.0.0.1:{port}"],
+  sip_addr: ["{hp}:{port}"],
   domain: "{REALM}",
   ipsec: false,
   ue_db: [
@@ -68,18 +68,18 @@ def _digest(nonce, nc, cnonce="c0ffee", impi=MD5_IMPI):
             f'qop=auth, nc={nc:08x}, cnonce="{cnonce}"')
 
 
-def _register(me, cseq, auth, contact_user="md5soak", expires=600, call_id=None,
+def _register(hp, me, cseq, auth, contact_user="md5soak", expires=600, call_id=None,
               transport="UDP", user="md5soak", branch=None):
     return "\r\n".join([
         f"REGISTER sip:{REALM} SIP/2.0",
         auth,
-        f"Via: SIP/2.0/{transport} 127.0.0.1:{me};branch={branch or f'z9hG4bKg{cseq}x{me}'};rport",
+        f"Via: SIP/2.0/{transport} {hp}:{me};branch={branch or f'z9hG4bKg{cseq}x{me}'};rport",
         "Max-Forwards: 70",
         f"From: <sip:{user}@{REALM}>;tag=g{me}",
         f"To: <sip:{user}@{REALM}>",
         f"Call-ID: {call_id or f'soak-{me}'}@test",
         f"CSeq: {cseq} REGISTER",
-        f'Contact: <sip:{contact_user}@127.0.0.1:{me};transport=udp>;expires={expires};'
+        f'Contact: <sip:{contact_user}@{hp}:{me};transport=udp>;expires={expires};'
         f'+sip.instance="<urn:gsma:imei:35209900-176148-0>";reg-id=1;q=0.5',
         "Path: <sip:pcscf.ims.test;lr>",
         "Supported: path, gruu, outbound",
@@ -97,14 +97,14 @@ def _mutate_tail(rng, msg):
     return head[0] + b"\r\n" + head[1] + b"\r\n" + _mutate(rng, head[2])
 
 
-def _others(me, cseq):
+def _others(hp, me, cseq):
     """SUBSCRIBE, OPTIONS, an AKA REGISTER and a response, to mutate too."""
-    via = f"Via: SIP/2.0/UDP 127.0.0.1:{me};branch=z9hG4bKo{cseq}x{me};rport"
+    via = f"Via: SIP/2.0/UDP {hp}:{me};branch=z9hG4bKo{cseq}x{me};rport"
     yield "\r\n".join([
         f"SUBSCRIBE sip:md5soak@{REALM} SIP/2.0", via, "Max-Forwards: 70",
         f"From: <sip:md5soak@{REALM}>;tag=s{me}", f"To: <sip:md5soak@{REALM}>",
         f"Call-ID: sub-{me}-{cseq}@test", f"CSeq: {cseq} SUBSCRIBE",
-        f"Contact: <sip:md5soak@127.0.0.1:{me}>", "Event: reg;id=7",
+        f"Contact: <sip:md5soak@{hp}:{me}>", "Event: reg;id=7",
         "Accept: application/reginfo+xml", "Expires: 600",
         "Record-Route: <sip:pcscf.ims.test;lr>", "Content-Length: 0", "", ""]).encode()
     yield "\r\n".join([
@@ -116,7 +116,7 @@ def _others(me, cseq):
         f"REGISTER sip:{REALM} SIP/2.0", via, "Max-Forwards: 70",
         f"From: <sip:akasoak@{REALM}>;tag=a{me}", f"To: <sip:akasoak@{REALM}>",
         f"Call-ID: aka-{me}@test", f"CSeq: {cseq} REGISTER",
-        f"Contact: <sip:akasoak@127.0.0.1:{me}>;expires=600",
+        f"Contact: <sip:akasoak@{hp}:{me}>;expires=600",
         'Authorization: Digest username="001010000000302@ims.test", realm="ims.test", '
         'nonce="AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=", uri="sip:ims.test", '
         'response="00112233445566778899aabbccddeeff", algorithm=AKAv1-MD5, '
@@ -202,22 +202,22 @@ def _drain(socks, wait=0.0):
     return got
 
 
-def _challenge_nonce(s, port, impi=MD5_IMPI):
+def _challenge_nonce(s, dst, hp, impi=MD5_IMPI):
     """A fresh nonce for an MD5 user (401 to an unauthenticated REGISTER)."""
     me = s.getsockname()[1]
     call_id = f"n{time.monotonic_ns()}"
-    req = _register(me, 1, f'Authorization: Digest username="{impi}", '
+    req = _register(hp, me, 1, f'Authorization: Digest username="{impi}", '
                            f'realm="{REALM}", nonce="", uri="sip:{REALM}", response=""',
                     call_id=call_id, user=impi.split("@")[0],
                     branch=f"z9hG4bK-{call_id}")  # a mutated branch may have taken g1x<port>
-    for data in _exchange(s, port, req):
+    for data in _exchange(s, dst, req):
         m = re.search(rb'(?i)WWW-Authenticate:\s*Digest [^\r]*nonce="([^"]+)"', data)
         if m and data.startswith(b"SIP/2.0 401"):
             return m.group(1).decode()
     raise AssertionError(f"no 401 with a nonce to {call_id}")
 
 
-def _exchange(s, port, req, timeout=15.0):
+def _exchange(s, dst, req, timeout=15.0):
     """Sends req, resending every 0.5 s as a UA would (the flood may have
     filled the server's queue), and yields the final responses to it (same
     Call-ID) until the time is up; answers to earlier requests are skipped."""
@@ -226,7 +226,7 @@ def _exchange(s, port, req, timeout=15.0):
     next_send = 0.0
     while time.monotonic() < deadline:
         if time.monotonic() >= next_send:
-            s.sendto(req, ("127.0.0.1", port))
+            s.sendto(req, dst)
             next_send = time.monotonic() + 0.5
         for data in _drain([s], 0.1):
             if (data.startswith(b"SIP/2.0 ") and int(data[8:11]) >= 200 and
@@ -234,45 +234,49 @@ def _exchange(s, port, req, timeout=15.0):
                 yield data
 
 
-def _ask(s, port, req):
+def _ask(s, dst, req):
     """The final response to req."""
-    for data in _exchange(s, port, req):
+    for data in _exchange(s, dst, req):
         return data
     raise AssertionError(f"no final response to {req[:60]!r}")
 
 
+@pytest.mark.parametrize("host", ["127.0.0.1", "::1"])
 @pytest.mark.parametrize("seed", SEEDS)
-def test_mutated_traffic_leaves_server_whole(tmp_path, imsd_factory, seed):
-    port = free_port()
-    d = imsd_factory(_cfg(tmp_path, port))
+def test_mutated_traffic_leaves_server_whole(tmp_path, imsd_factory, seed, host):
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    hp = f"[{host}]" if family == socket.AF_INET6 else host
+    port = free_port(family)
+    dst = (host, port)
+    d = imsd_factory(_cfg(tmp_path, port, hp))
     d.wait_ready()
     rng = random.Random(seed)
     socks = []
     for _ in range(8):
-        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        s = socket.socket(family, socket.SOCK_DGRAM)
         s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 21)
-        s.bind(("127.0.0.1", 0))
+        s.bind((host, 0))
         s.setblocking(False)
         socks.append(s)
     try:
-        nonce = _challenge_nonce(socks[0], port)
+        nonce = _challenge_nonce(socks[0], dst, hp)
         nc = 0
         answers = []
         for i in range(UDP_COUNT):
             s = socks[i % len(socks)]
             me = s.getsockname()[1]
             if i % 3 == 0:
-                base = rng.choice(list(_others(me, i + 2)))
+                base = rng.choice(list(_others(hp, me, i + 2)))
             else:
                 nc += 1
-                base = _register(me, i + 2, _digest(nonce, nc), expires=rng.choice((0, 60, 600)),
+                base = _register(hp, me, i + 2, _digest(nonce, nc), expires=rng.choice((0, 60, 600)),
                                  contact_user=f"c{i % 50}", call_id=f"soak-{i % 7}")
             mutate = _mutate if i % 3 == 0 else _mutate_tail
-            s.sendto(mutate(rng, base)[:65000], ("127.0.0.1", port))
+            s.sendto(mutate(rng, base)[:65000], dst)
             if i % 64 == 63:
                 answers += _drain(socks, 0.01)
                 if i % 512 == 511:  # a nonce used for long may go stale
-                    nonce, nc = _challenge_nonce(socks[0], port), 0
+                    nonce, nc = _challenge_nonce(socks[0], dst, hp), 0
         answers += _drain(socks, 0.5)
         codes = {}
         for a in answers:
@@ -289,11 +293,11 @@ def test_mutated_traffic_leaves_server_whole(tmp_path, imsd_factory, seed):
         # TCP: several mutated messages per connection, so a broken one
         # desynchronises the stream for the ones after it.
         for c in range(TCP_CONNS):
-            t = socket.create_connection(("127.0.0.1", port), timeout=5)
+            t = socket.create_connection(dst, timeout=5)
             me = t.getsockname()[1]
             blob = b"".join(
-                _mutate(rng, rng.choice(list(_others(me, c * 100 + k)) +
-                                        [_register(me, c * 100 + k, _digest(nonce, 1),
+                _mutate(rng, rng.choice(list(_others(hp, me, c * 100 + k)) +
+                                        [_register(hp, me, c * 100 + k, _digest(nonce, 1),
                                                    transport="TCP")]))
                 for k in range(TCP_PER_CONN))
             try:
@@ -307,19 +311,19 @@ def test_mutated_traffic_leaves_server_whole(tmp_path, imsd_factory, seed):
         # Still whole: OPTIONS answered, a clean UE registers, users listed.
         s = socks[0]
         me = s.getsockname()[1]
-        opt = next(m for m in _others(me, 999999) if m.startswith(b"OPTIONS"))
+        opt = next(m for m in _others(hp, me, 999999) if m.startswith(b"OPTIONS"))
         _drain([s], 0.5)
-        assert _ask(s, port, opt).startswith(b"SIP/2.0 200")
+        assert _ask(s, dst, opt).startswith(b"SIP/2.0 200")
         # (md5soak may be full of garbage bindings: 403 too many contacts
         # is right for it; a user the garbage never named must register)
-        nonce = _challenge_nonce(s, port, CLEAN_IMPI)
-        ok = _ask(s, port, _register(me, 1000000, _digest(nonce, 1, impi=CLEAN_IMPI),
+        nonce = _challenge_nonce(s, dst, hp, CLEAN_IMPI)
+        ok = _ask(s, dst, _register(hp, me, 1000000, _digest(nonce, 1, impi=CLEAN_IMPI),
                                      contact_user="clean", call_id="clean-ue",
                                      user="md5clean", branch="z9hG4bK-clean-ue"))
         assert ok.startswith(b"SIP/2.0 200"), ok[:300]
-        assert f"sip:clean@127.0.0.1:{me}".encode() in ok
+        assert f"sip:clean@{hp}:{me}".encode() in ok
         d.command("users", "md5soak")
-        d.command("users", "clean@127.0.0.1")
+        d.command("users", f"clean@{hp}")
         d.command("stats", "counters.")
     finally:
         for s in socks:
