@@ -8,14 +8,9 @@
  * the user de-registers or all bindings expire: noresource; the network
  * de-registers it: deactivated or rejected; a NOTIFY is refused with a
  * final non-2xx, times out or cannot be sent: removed without further
- * NOTIFY).
- *
- * A NOTIFY's failure may be reported while it is being sent (a TCP connect
- * refused at once, no route): inside notify_send, in the middle of a caller
- * that walks the user's subscriptions or frees the one it notified. So the
- * answer handler only marks the subscription `terminated` (no NOTIFY goes
- * to it any more, the state file drops it, an in-dialog SUBSCRIBE gets 481)
- * and sets its timer to now; the registrar's timer pass frees it.
+ * NOTIFY). The answer handler frees the subscription: it runs from the
+ * loop, never inside the notify_send that started the NOTIFY (the SIP
+ * stack's promise), so the walks over a user's subscriptions are safe.
  *
  * Who may subscribe (RFC 3680 §6): the watched user itself, i.e. a From
  * (or P-Asserted/P-Preferred-Identity) that is one of the user's IMPUs,
@@ -193,8 +188,6 @@ static void notify_send(struct registrar *reg, struct reg_sub *s, const char *su
 	struct mbuf mb;
 	int err;
 
-	if (s->terminated) /* refused or unreachable: going at the next timer pass */
-		return;
 	s->cseq++;
 	reg_store_mark(reg, s->user->u, REG_STORE_ALL);
 	mbuf_init(&mb, 2u << 20);
@@ -275,7 +268,7 @@ void reg_sub_expired(struct registrar *reg, struct reg_sub *s)
 {
 	struct reg_user *ru = s->user;
 
-	notify_send(reg, s, "terminated;reason=timeout"); /* not if terminated */
+	notify_send(reg, s, "terminated;reason=timeout");
 	reg_sub_free(reg, s);
 	reg_user_release(reg, ru);
 }
@@ -335,6 +328,7 @@ void registrar_notify_resp_h(struct sip_tsx *tsx, const struct sip_msg *resp,
 	struct sip_addr from;
 	struct pl callid;
 	struct reg_sub *s;
+	struct reg_user *ru;
 
 	if (scode < 300 || !m)
 		return;
@@ -345,15 +339,14 @@ void registrar_notify_resp_h(struct sip_tsx *tsx, const struct sip_msg *resp,
 	if (!h || sip_addr_decode(&from, h->val))
 		return;
 	s = reg_sub_find(reg, callid, from.tag);
-	if (!s || s->terminated)
+	if (!s)
 		return;
 	log_write(LOG_IMS, LOG_LVL_INFO, LOG_DIR_NONE, NULL,
 		  "registrar: NOTIFY answered %u, subscription %s removed", scode,
 		  s->callid);
-	/* Maybe called from inside notify_send (see the top): no free here. */
-	s->terminated = true;
-	reg_store_mark(reg, s->user->u, REG_STORE_ALL);
-	reg_tmr_set(reg, &s->tmr, reg_now(reg));
+	ru = s->user;
+	reg_sub_free(reg, s);
+	reg_user_release(reg, ru);
 }
 
 struct sub_req {
@@ -548,7 +541,7 @@ void registrar_subscribe_h(struct sip_stack *stack, struct sip_tsx *tsx,
 	}
 	if (pl_isset(r.to.tag)) {
 		s = reg_sub_find(reg, r.callid, r.to.tag);
-		if (!s || s->terminated || !pl_eq_str(r.from.tag, s->remote_tag)) {
+		if (!s || !pl_eq_str(r.from.tag, s->remote_tag)) {
 			reg_reply(reg, tsx, 481, "Subscription Does Not Exist", NULL);
 			return;
 		}

@@ -309,6 +309,13 @@ void sip_tsx_fail(struct sip_tsx *tsx, int err)
 	mem_deref(tsx);
 }
 
+static void start_fail_h(void *arg)
+{
+	struct sip_tsx *tsx = arg;
+
+	sip_tsx_fail(tsx, tsx->start_err);
+}
+
 int sip_tsx_send(struct sip_tsx *tsx, const void *data, size_t len)
 {
 	const struct sip_tsx_env *env;
@@ -320,8 +327,15 @@ int sip_tsx_send(struct sip_tsx *tsx, const void *data, size_t len)
 	env = tsx->st->env;
 	dst = sip_tsx_dst(tsx);
 	err = env->send(&dst, data, len, env->send_arg);
-	if (err)
+	if (err && tsx->starting) {
+		/* The TU hears of it from the loop, never inside its own
+		 * sip_tsx_request call (it may be walking what its answer
+		 * handler frees). The timer was allocated before the send. */
+		tsx->start_err = (uint8_t)(err > 0 && err <= UINT8_MAX ? err : EIO);
+		env->timer->start(tsx->tm, 0, start_fail_h, tsx, env->timer_ctx);
+	} else if (err) {
 		sip_tsx_fail(tsx, err);
+	}
 	return err;
 }
 
@@ -557,14 +571,20 @@ int sip_tsx_request(struct sip_tsx **tsxp, struct sip_tsx_stack *st,
 		goto out;
 	tsx->resp_h = prm->resp_h;
 	tsx->resp_arg = prm->arg;
-	mem_ref(tsx);
+	/* the timer that tells a failed first send later (and Timer A/E) */
+	tsx->tm = st->env->timer->alloc(st->env->timer_ctx);
+	if (!tsx->tm) {
+		sip_tsx_term(tsx); /* nothing sent, the TU not told: an error */
+		err = ENOMEM;
+		goto out;
+	}
+	tsx->starting = true;
 	if (tsx->kind == SIP_TSX_ICT)
 		sip_tsx_ict_start(tsx);
 	else
 		sip_tsx_nict_start(tsx);
-	/* A synchronous send error already terminated it (and told resp_h). */
-	*tsxp = tsx->st ? tsx : NULL;
-	mem_deref(tsx);
+	tsx->starting = false;
+	*tsxp = tsx; /* live: a failed send is told from the timer */
 out:
 	mem_deref(msg);
 	return err;

@@ -191,9 +191,10 @@ struct sip_tsx_req_prm {
 	void *arg; /* borrowed */
 };
 /* Starts a client transaction and sends the request. *tsxp is borrowed (the
- * stack's reference); it is NULL when the send failed synchronously (the
- * transaction is then Terminated and resp_h has had its 503, before this
- * returns 0). EINVAL: not a request, ACK,
+ * stack's reference). resp_h is never called before this returns: a send
+ * that fails at once is told to it from the loop (a 0 ms timer) with 503,
+ * so a TU may start requests while it walks what its handler frees.
+ * EINVAL: not a request, ACK,
  * no Via branch with the magic cookie, no CSeq; EEXIST: a client
  * transaction with that branch and method is live; ENOSPC over prm.max;
  * EBADMSG, ENOMEM. */

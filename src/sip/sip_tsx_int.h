@@ -119,6 +119,8 @@ struct sip_tsx {
 	bool rfc3261;	      /* key: branch with the magic cookie */
 	bool sent_1xx;	      /* server: a provisional is in out */
 	bool final_seen;      /* client: the TU has had a final response */
+	bool starting;	      /* client: inside sip_tsx_request's first send */
+	uint8_t start_err;    /* client: that send's errno, told from a timer */
 	uint8_t meth;	      /* key: enum sip_method, INVITE for ACK */
 	uint8_t resp_tag_len; /* IST (2543): To tag of the final, after out */
 	uint16_t scode;	      /* last response sent or received */

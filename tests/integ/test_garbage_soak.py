@@ -9,9 +9,11 @@ and stop with exit code 0; the fixture fails the test on any sanitizer
 report (memory error, undefined behaviour, a leak at exit). The mutations
 come from fixed seeds, so a failure replays.
 
-Found so far: a NOTIFY failing while it was sent freed its subscription
-under the caller walking the subscriptions (use after free), and error
-lines copied to an unread stderr pipe stalled the whole server."""
+Found so far: a NOTIFY whose send failed at once was told to its handler
+inside the sending call, which freed the subscription under the registrar
+walking them (use after free; the transaction layer now tells it from the
+loop), and error lines copied to an unread stderr pipe stalled the whole
+server."""
 import hashlib
 import os
 import random

@@ -14,11 +14,12 @@
 
 /* monotonic ms returned by fz_now() */
 extern uint64_t fz_clock;
-/* When not 0, fz_request reports this failure to the NOTIFY's answer
- * handler before it returns, as the SIP stack does when a send fails at
- * once (a TCP connect refused): the registrar must not free what its
- * caller still walks. */
-extern uint16_t fz_fail_sync;
+/* When not 0, the requests fz_request takes fail with this code: their
+ * answer handler is told by fz_failures_tell(), after the registrar's call
+ * returned, as the SIP stack tells a send that failed at once (a TCP
+ * connect refused) from the loop. */
+extern uint16_t fz_fail;
+void fz_failures_tell(void);
 
 /* Loads cfg_text, builds its HSS and the loop (aborts on failure), and
  * quiets the log to errors. */
