@@ -91,7 +91,6 @@ struct reg_sub {
 	uint32_t version;      /* reginfo version of the next NOTIFY */
 	uint32_t expires;      /* granted */
 	uint32_t remote_cseq;
-	bool terminated;
 	/* views into data[], NUL-terminated: */
 	const char *callid, *local_tag, *remote_tag, *remote_uri, *local_uri, *target,
 	    *routes, *event_id;

@@ -358,10 +358,8 @@ static void user_rows(struct registrar *reg, struct store_batch *b, struct hss_u
 		}
 	}
 	for (struct reg_sub *x = ru && all ? ru->subs : NULL; x; x = x->next) {
-		if (!x->terminated) {
-			*bits |= MARK_FILE_SUB;
-			row_sub(reg, b, x, key, nth);
-		}
+		*bits |= MARK_FILE_SUB;
+		row_sub(reg, b, x, key, nth);
 	}
 }
 
