@@ -82,14 +82,15 @@ enum log_errcp_mode {
 static void errcp_setup_locked(void)
 {
 	struct stat st;
+	bool known = fstat(2, &st) == 0;
 	int fd;
 
 	log_g.err_fd = 2;
-	if (fstat(2, &st) == 0 && S_ISREG(st.st_mode)) {
+	if (known && S_ISREG(st.st_mode)) {
 		log_g.err_mode = ERRCP_FILE;
 		return;
 	}
-	if (fstat(2, &st) == 0 && S_ISSOCK(st.st_mode)) {
+	if (known && S_ISSOCK(st.st_mode)) {
 		log_g.err_mode = ERRCP_SOCK;
 		return;
 	}
