@@ -128,7 +128,6 @@ class Imsd:
             except Exception:
                 pass
 
-
     def sanitizer_report(self):
         """The sanitizers' findings in what the server wrote to stderr
         (memory errors, leaks at exit, undefined behaviour), or ''."""
