@@ -277,6 +277,30 @@ void sip_tsx_term(struct sip_tsx *tsx)
 	mem_deref(tsx);
 }
 
+/* Timer B/F/H is routine (DEBUG); the peer's network refusing, resetting
+ * or being out of reach is its fault, not ours (WARN); anything else,
+ * such as ENOMEM, is the server's (ERROR). */
+static enum log_level fail_level(int err)
+{
+	switch (err) {
+	case ETIMEDOUT:
+		return LOG_LVL_DEBUG;
+	case ECONNREFUSED:
+	case ECONNRESET:
+	case ECONNABORTED:
+	case EPIPE:
+	case ENOTCONN:
+	case EHOSTUNREACH:
+	case ENETUNREACH:
+	case EHOSTDOWN:
+	case ENETDOWN:
+	case EMSGSIZE:
+		return LOG_LVL_WARN;
+	default:
+		return LOG_LVL_ERROR;
+	}
+}
+
 void sip_tsx_fail(struct sip_tsx *tsx, int err)
 {
 	struct sip_tsx_stack *st = tsx->st;
@@ -286,10 +310,10 @@ void sip_tsx_fail(struct sip_tsx *tsx, int err)
 		return;
 	tu = st->prm.tu;
 	mem_ref(tsx);
-	if (log_on(LOG_SIP, err == ETIMEDOUT ? LOG_LVL_DEBUG : LOG_LVL_ERROR)) {
+	if (log_on(LOG_SIP, fail_level(err))) {
 		struct pl m = sip_tsx_kf(tsx, SIP_TSX_KF_METHOD);
 
-		log_write(LOG_SIP, err == ETIMEDOUT ? LOG_LVL_DEBUG : LOG_LVL_ERROR,
+		log_write(LOG_SIP, fail_level(err),
 			  LOG_DIR_NONE, NULL, "tsx %" PRIu64 " %s %.*s failed in %s: %s",
 			  tsx->id, sip_tsx_kind_name(tsx->kind), (int)m.l, m.p,
 			  sip_tsx_state_name(tsx->state), strerror(err));
