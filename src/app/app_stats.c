@@ -221,7 +221,8 @@ static int print_counters(struct app_stats *s, struct mbuf *out)
 	    "counters.sip.rx_undecodable: %llu\ncounters.sip.rx_rejected: %llu\n"
 	    "counters.sip.rx_dropped: %llu\ncounters.sip.tx_msgs: %llu\n"
 	    "counters.sip.tx_err: %llu\ncounters.sip.overload_503: %llu\n"
-	    "counters.sip.rx_oversize: %llu\n"
+	    "counters.sip.rx_oversize: %llu\ncounters.sip.tx_over_tcp: %llu\n"
+	    "counters.sip.tx_udp_fallback: %llu\n"
 	    "counters.loop.wakeups: %llu\ncounters.loop.naps: %llu\n",
 	    (unsigned long long)(st.rx_req - p->rx_req),
 	    (unsigned long long)(st.rx_resp - p->rx_resp),
@@ -232,6 +233,8 @@ static int print_counters(struct app_stats *s, struct mbuf *out)
 	    (unsigned long long)(st.tx_err - p->tx_err),
 	    (unsigned long long)(st.overload_503 - p->overload_503),
 	    (unsigned long long)(st.rx_oversize - p->rx_oversize),
+	    (unsigned long long)(st.tx_over_tcp - p->tx_over_tcp),
+	    (unsigned long long)(st.tx_udp_fallback - p->tx_udp_fallback),
 	    (unsigned long long)(wakeups - s->prev_wakeups),
 	    (unsigned long long)(naps - s->prev_naps));
 	s->prev_sip = st;

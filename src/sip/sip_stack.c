@@ -647,7 +647,7 @@ void sip_stack_free(struct sip_stack *stack)
 	free(stack->tags);
 	free(stack->tag_store);
 	free(stack->user_agent);
-	free(stack->pend);
+	sip_stack_pend_free(stack);
 	free(stack);
 }
 

@@ -21,11 +21,17 @@ struct sip_stack_meth {
 	void *arg; /* borrowed */
 };
 
+/* A request moved to TCP by its size alone (tcp_threshold): when the
+ * connection is refused or reset before any response, it is sent again
+ * over UDP (RFC 3261 §18.1.1). See sip_stack_req.c. */
+struct sip_stack_fallback;
+
 /* A client transaction sent over TCP, so that a connection that fails
  * later (refused, reset) fails the transaction too (RFC 3261 §17.1.4). */
 struct sip_stack_pend {
 	uint64_t tsx_id;
 	uint64_t conn_id;
+	struct sip_stack_fallback *fb; /* owned, NULL unless size-switched */
 };
 
 struct sip_stack {
@@ -86,5 +92,7 @@ const char *sip_stack_peer_str(bool reliable, const struct net_addr *a, char *bu
 
 /* sip_stack_req.c */
 void sip_stack_pend_conn_closed(struct sip_stack *stack, uint64_t conn_id, int err);
+/* Frees the pending entries and their fallbacks (after the transactions). */
+void sip_stack_pend_free(struct sip_stack *stack);
 
 #endif

@@ -20,6 +20,33 @@
 /* Room for the Via line we add, for the size check against the threshold. */
 #define SIP_STACK_VIA_EST 96
 
+/*
+ * A request moved to TCP by its size alone. Its client transaction's
+ * resp_h is fallback_resp_h: the first outcome decides. A 503 without a
+ * response (the connection was refused or reset, §17.1.4) sends the
+ * request again over UDP to the address it would have gone to, in a new
+ * transaction whose answers go to the TU directly; anything else is
+ * passed on, and so is everything after it. The entry lives as long as
+ * its transaction (pend_prune, sip_stack_pend_conn_closed).
+ */
+struct sip_stack_fallback {
+	struct sip_stack *stack;
+	sip_tsx_resp_h *resp_h; /* the TU's */
+	void *arg;		/* the TU's, borrowed */
+	struct net_addr addr;	/* UDP destination */
+	struct net_sock *sock;
+	char *req; /* owned: the request as the TU gave it; NULL once decided */
+	size_t req_len;
+};
+
+static void fallback_free(struct sip_stack_fallback *fb)
+{
+	if (!fb)
+		return;
+	free(fb->req);
+	free(fb);
+}
+
 static void pend_prune(struct sip_stack *stack)
 {
 	size_t j = 0;
@@ -27,12 +54,16 @@ static void pend_prune(struct sip_stack *stack)
 	for (size_t i = 0; i < stack->npend; i++) {
 		if (sip_tsx_lookup(stack->tsx, stack->pend[i].tsx_id))
 			stack->pend[j++] = stack->pend[i];
+		else
+			fallback_free(stack->pend[i].fb);
 	}
 	stack->npend = j;
 	stack->pend_prune_at = j * 2 > 64 ? j * 2 : 64;
 }
 
-static int pend_add(struct sip_stack *stack, uint64_t tsx_id, uint64_t conn_id)
+/* Room for one more entry, so that pend_add cannot fail once the
+ * transaction exists. */
+static int pend_reserve(struct sip_stack *stack)
 {
 	if (stack->npend >= stack->pend_prune_at)
 		pend_prune(stack);
@@ -45,36 +76,54 @@ static int pend_add(struct sip_stack *stack, uint64_t tsx_id, uint64_t conn_id)
 		stack->pend = p;
 		stack->pend_cap = cap;
 	}
+	return 0;
+}
+
+static void pend_add(struct sip_stack *stack, uint64_t tsx_id, uint64_t conn_id,
+		     struct sip_stack_fallback *fb)
+{
 	stack->pend[stack->npend].tsx_id = tsx_id;
 	stack->pend[stack->npend].conn_id = conn_id;
+	stack->pend[stack->npend].fb = fb;
 	stack->npend++;
-	return 0;
 }
 
 void sip_stack_pend_conn_closed(struct sip_stack *stack, uint64_t conn_id, int err)
 {
-	uint64_t *ids;
+	struct sip_stack_pend *gone;
 	size_t n = 0, j = 0;
 
 	for (size_t i = 0; i < stack->npend; i++)
 		n += stack->pend[i].conn_id == conn_id;
 	if (!n)
 		return;
-	ids = malloc(n * sizeof(*ids));
-	if (!ids)
+	gone = malloc(n * sizeof(*gone));
+	if (!gone)
 		return;
 	n = 0;
 	for (size_t i = 0; i < stack->npend; i++) {
 		if (stack->pend[i].conn_id == conn_id)
-			ids[n++] = stack->pend[i].tsx_id;
+			gone[n++] = stack->pend[i];
 		else
 			stack->pend[j++] = stack->pend[i];
 	}
 	stack->npend = j;
 	/* after the array is consistent: resp_h may start new requests */
 	for (size_t i = 0; i < n; i++)
-		sip_tsx_transport_error(stack->tsx, ids[i], err);
-	free(ids);
+		sip_tsx_transport_error(stack->tsx, gone[i].tsx_id, err);
+	/* each transaction is Terminated now: no resp_h call is left */
+	for (size_t i = 0; i < n; i++)
+		fallback_free(gone[i].fb);
+	free(gone);
+}
+
+void sip_stack_pend_free(struct sip_stack *stack)
+{
+	for (size_t i = 0; i < stack->npend; i++)
+		fallback_free(stack->pend[i].fb);
+	free(stack->pend);
+	stack->pend = NULL;
+	stack->npend = stack->pend_cap = 0;
 }
 
 static size_t sock_index(const struct sip_stack *stack, const struct net_sock *sock)
@@ -164,35 +213,141 @@ static int req_build(struct sip_stack *stack, const struct sip_msg *msg, struct 
 	return sip_msg_forward(mb, msg, &fp);
 }
 
+/* Builds the request for the route and starts its client transaction. */
+static int request_start(struct sip_stack *stack, const struct sip_msg *msg,
+			 struct pl body, const struct req_route *rt,
+			 sip_tsx_resp_h *resp_h, void *arg, struct sip_tsx **tsxp)
+{
+	struct sip_tsx_req_prm tp = {0};
+	struct mbuf mb;
+	int err;
+
+	mbuf_init(&mb, SIP_MSG_MAX_HARD);
+	err = req_build(stack, msg, body, rt, &mb);
+	if (err)
+		goto out;
+	tp.req = (struct pl){(const char *)mb.buf, mb.end};
+	memcpy(&tp.dst.addr, net_addr_sa(&rt->addr), net_addr_len(&rt->addr));
+	tp.dst.addrlen = net_addr_len(&rt->addr);
+	tp.dst.reliable = rt->tcp;
+	tp.dst.conn = rt->tcp ? rt->conn_id : sock_index(stack, rt->sock);
+	tp.resp_h = resp_h;
+	tp.arg = arg;
+	err = sip_tsx_request(tsxp, stack->tsx, &tp);
+out:
+	mbuf_reset(&mb);
+	return err;
+}
+
+/* Decodes the TU's request: *bodyp is its body. */
+static int request_decode(struct sip_msg **msgp, struct pl req, struct pl *bodyp)
+{
+	struct sip_decode_prm dp = {.max_size = SIP_MSG_MAX_HARD, .stream = false};
+	const char *end = memmem(req.p, req.l, "\r\n\r\n", 4);
+	int err;
+
+	if (!end)
+		return EINVAL;
+	bodyp->p = end + 4;
+	bodyp->l = req.l - (size_t)(bodyp->p - req.p);
+	err = sip_msg_decode_copy(msgp, req.p, req.l, &dp);
+	if (!err && (!(*msgp)->req || (*msgp)->meth == SIP_METHOD_ACK))
+		err = EINVAL;
+	return err;
+}
+
+/* Sends the request of fb again over UDP (`why` the TCP connection
+ * failed); 0 when a transaction carries it, whose answers go to
+ * the TU directly. */
+static int fallback_retry(struct sip_stack_fallback *fb, const char *why,
+			  struct sip_tsx **tsxp)
+{
+	struct req_route rt = {.addr = fb->addr, .sock = fb->sock};
+	struct sip_msg *msg = NULL;
+	const struct sip_hdr *h;
+	struct pl body, callid = PL_INIT;
+	char peer[NET_ADDR_STRLEN];
+	int err;
+
+	err = request_decode(&msg, (struct pl){fb->req, fb->req_len}, &body);
+	if (!err) {
+		h = sip_msg_hdr(msg, SIP_HDR_CALL_ID);
+		if (h)
+			callid = h->val;
+		err = request_start(fb->stack, msg, body, &rt, fb->resp_h, fb->arg, tsxp);
+	}
+	if (!err)
+		fb->stack->stats.tx_udp_fallback++;
+	log_write(LOG_SIP, err ? LOG_LVL_WARN : LOG_LVL_INFO, LOG_DIR_TO, NULL,
+		  "%.*s to %s: TCP failed (%s), %s over UDP (RFC 3261 18.1.1)%s%s",
+		  (int)callid.l, callid.p ? callid.p : "",
+		  net_addr_print(&fb->addr, peer, sizeof(peer)), why,
+		  err ? "cannot send it" : "sent again", err ? ": " : "",
+		  err ? strerror(err) : "");
+	mem_deref(msg);
+	return err;
+}
+
+static void fallback_resp_h(struct sip_tsx *tsx, const struct sip_msg *resp,
+			    uint16_t scode, void *arg)
+{
+	struct sip_stack_fallback *fb = arg;
+
+	if (fb->req) {
+		struct sip_tsx *udp;
+		bool retry = !resp && scode == 503;
+
+		if (retry && !fallback_retry(fb, "refused or reset", &udp)) {
+			free(fb->req);
+			fb->req = NULL;
+			return; /* this transaction is Terminated: no more calls */
+		}
+		free(fb->req);
+		fb->req = NULL;
+	}
+	fb->resp_h(tsx, resp, scode, fb->arg);
+}
+
+static struct sip_stack_fallback *fallback_new(struct sip_stack *stack,
+					       const struct sip_stack_req_prm *prm,
+					       const struct req_route *udp)
+{
+	struct sip_stack_fallback *fb = calloc(1, sizeof(*fb));
+
+	if (!fb)
+		return NULL;
+	fb->req = malloc(prm->req.l);
+	if (!fb->req) {
+		free(fb);
+		return NULL;
+	}
+	memcpy(fb->req, prm->req.p, prm->req.l);
+	fb->req_len = prm->req.l;
+	fb->stack = stack;
+	fb->resp_h = prm->resp_h;
+	fb->arg = prm->arg;
+	fb->addr = udp->addr;
+	fb->sock = udp->sock;
+	return fb;
+}
+
 int sip_stack_request(struct sip_stack *stack, const struct sip_stack_req_prm *prm,
 		      struct sip_tsx **tsxp)
 {
-	struct sip_decode_prm dp = {.max_size = SIP_MSG_MAX_HARD, .stream = false};
-	struct sip_tsx_req_prm tp = {0};
+	struct sip_stack_fallback *fb = NULL;
 	struct req_route rt;
 	struct sip_msg *msg = NULL;
 	struct sip_tsx *tsx = NULL;
-	const char *end;
 	struct pl body;
-	struct mbuf mb;
+	bool switched = false;
 	int err;
 
 	if (!stack || !prm || !prm->req.p || !prm->req.l || !prm->resp_h)
 		return EINVAL;
-	end = memmem(prm->req.p, prm->req.l, "\r\n\r\n", 4);
-	if (!end)
-		return EINVAL;
-	body.p = end + 4;
-	body.l = prm->req.l - (size_t)(body.p - prm->req.p);
-	mbuf_init(&mb, SIP_MSG_MAX_HARD);
 	memset(&rt, 0, sizeof(rt));
-	err = sip_msg_decode_copy(&msg, prm->req.p, prm->req.l, &dp);
+	err = request_decode(&msg, prm->req, &body);
 	if (err)
 		goto out;
-	if (!msg->req || msg->meth == SIP_METHOD_ACK) {
-		err = EINVAL;
-		goto out;
-	}
 	err = prm->dst ? route_from_src(stack, prm->dst, &rt)
 		       : route_from_ruri(stack, msg, &rt);
 	if (err)
@@ -202,32 +357,40 @@ int sip_stack_request(struct sip_stack *stack, const struct sip_stack_req_prm *p
 	    msg->raw.l + SIP_STACK_VIA_EST +
 		    (stack->user_agent ? strlen(stack->user_agent) : 0) >
 		stack->tcp_threshold) {
-		rt.tcp = true;
+		switched = true;
 		stack->stats.tx_over_tcp++;
+		fb = fallback_new(stack, prm, &rt);
+		if (!fb) {
+			err = ENOMEM;
+			goto out;
+		}
+		rt.tcp = true;
 	}
-	if (rt.tcp && !rt.conn_id) {
-		err = net_connect(rt.sock, &rt.addr, &rt.conn_id);
+	if (rt.tcp) {
+		err = pend_reserve(stack);
 		if (err)
 			goto out;
 	}
-	err = req_build(stack, msg, body, &rt, &mb);
-	if (err)
-		goto out;
-	tp.req = (struct pl){(const char *)mb.buf, mb.end};
-	memcpy(&tp.dst.addr, net_addr_sa(&rt.addr), net_addr_len(&rt.addr));
-	tp.dst.addrlen = net_addr_len(&rt.addr);
-	tp.dst.reliable = rt.tcp;
-	tp.dst.conn = rt.tcp ? rt.conn_id : sock_index(stack, rt.sock);
-	tp.resp_h = prm->resp_h;
-	tp.arg = prm->arg;
-	err = sip_tsx_request(&tsx, stack->tsx, &tp);
-	if (!err && tsx && rt.tcp)
-		pend_add(stack, sip_tsx_id(tsx),
-			 rt.conn_id); /* ENOMEM: no later failure notice */
+	if (rt.tcp && !rt.conn_id) {
+		err = net_connect(rt.sock, &rt.addr, &rt.conn_id);
+		if (err && switched) {
+			/* refused at once: UDP, as after a later refusal */
+			err = fallback_retry(fb, strerror(err), &tsx);
+			goto out;
+		}
+		if (err)
+			goto out;
+	}
+	err = request_start(stack, msg, body, &rt, fb ? fallback_resp_h : prm->resp_h,
+			    fb ? (void *)fb : prm->arg, &tsx);
+	if (!err && rt.tcp) {
+		pend_add(stack, sip_tsx_id(tsx), rt.conn_id, fb);
+		fb = NULL;
+	}
 out:
+	fallback_free(fb);
 	if (tsxp)
 		*tsxp = err ? NULL : tsx;
 	mem_deref(msg);
-	mbuf_reset(&mb);
 	return err;
 }

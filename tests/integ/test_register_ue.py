@@ -280,3 +280,39 @@ def test_request_over_tcp_threshold_leaves_over_tcp(tmp_path, imsd_factory):
     finally:
         ue.close()
         lsn.close()
+
+
+def test_request_over_tcp_threshold_refused_falls_back_to_udp(tmp_path, imsd_factory):
+    """RFC 3261 §18.1.1: a NOTIFY that goes over TCP only because of its size,
+    to a UE that does not listen on TCP (SIPp, many softphones), is refused
+    there and sent again over UDP; the subscription lives on, so the next
+    change is NOTIFYed too."""
+    port = free_port()
+    d = imsd_factory(_cfg(tmp_path, port, extra="tcp_threshold: 400,"))
+    d.wait_ready()
+    ue = Ue(port)  # UDP only: a connect to its port is refused
+    try:
+        _register(ue)
+        code, resp = ue.subscribe()
+        assert code == 200, resp
+        ue.wait_notify(r'state="active"')
+        first = ue.notifies[0]
+        assert len(first) > 400
+        assert re.search(r"(?im)^Via: SIP/2.0/UDP ", first), first
+        assert re.search(r"(?im)^Subscription-State: active", first), first
+        code, resp = ue.register(expires=0)  # de-registration, a new challenge first
+        if code == 401:
+            nonce = _challenge(resp)["nonce"]
+            code, resp = ue.register(expires=0,
+                                     auth=_auth(nonce, _ue_side(nonce)["response"]))
+        assert code == 200, resp
+        ue.wait_notify(r'Subscription-State: terminated')
+        assert all(re.search(r"(?im)^Via: SIP/2.0/UDP ", n) for n in ue.notifies)
+    finally:
+        ue.close()
+    out = d.command("stats", "registrar.mem")
+    over = int(re.search(r"(?m)^counters\.sip\.tx_over_tcp: (\d+)$", out).group(1))
+    back = int(re.search(r"(?m)^counters\.sip\.tx_udp_fallback: (\d+)$", out).group(1))
+    assert over >= 2 and back == over, out
+    log = (tmp_path / "ims.log").read_text()
+    assert "TCP failed" in log and "sent again over UDP (RFC 3261 18.1.1)" in log, log[-3000:]

@@ -20,7 +20,8 @@ INTS = ["instance_id", "rss", "heap_in_use", "heap_free", "heap_arena", "heap_tr
         "registrar.mem", "counters.sip.rx_req", "counters.sip.rx_resp",
         "counters.sip.rx_undecodable", "counters.sip.rx_rejected",
         "counters.sip.rx_dropped", "counters.sip.tx_msgs", "counters.sip.tx_err",
-        "counters.sip.overload_503", "counters.sip.rx_oversize", "counters.loop.wakeups",
+        "counters.sip.overload_503", "counters.sip.rx_oversize", "counters.sip.tx_over_tcp",
+        "counters.sip.tx_udp_fallback", "counters.loop.wakeups",
         "counters.loop.naps"]
 FLOATS = ["uptime", "interval", "cpu.user", "cpu.system", "cpu.total", "cpu_time.user",
           "cpu_time.system"]
@@ -28,7 +29,8 @@ ORDER = ["instance_id", "uptime", "interval", "cpu.user", "cpu.system", "cpu.tot
          "cpu_time.user", "cpu_time.system", "counters.sip.rx_req", "counters.sip.rx_resp",
          "counters.sip.rx_undecodable", "counters.sip.rx_rejected", "counters.sip.rx_dropped",
          "counters.sip.tx_msgs", "counters.sip.tx_err", "counters.sip.overload_503",
-         "counters.sip.rx_oversize", "counters.loop.wakeups", "counters.loop.naps", "allocator", "rss", "heap_in_use", "heap_free", "heap_arena", "heap_trims",
+         "counters.sip.rx_oversize", "counters.sip.tx_over_tcp", "counters.sip.tx_udp_fallback",
+         "counters.loop.wakeups", "counters.loop.naps", "allocator", "rss", "heap_in_use", "heap_free", "heap_arena", "heap_trims",
          "heap_trim_released", "sip.tsx_server", "sip.tsx_client", "registrar.users",
          "registrar.bindings", "registrar.subscriptions", "registrar.challenges",
          "registrar.mem"]

@@ -1,7 +1,8 @@
 /*
  * sip_stack unit tests over loopback on the real event loop: outgoing
  * requests (UDP below tcp_threshold, TCP above it with the Via transport
- * changed, ;transport=tcp, flows, User-Agent), responses back to the client
+ * changed, and back to UDP when TCP is refused or reset), ;transport=tcp,
+ * flows, User-Agent), responses back to the client
  * transaction, connection failures, server dispatch with the source, the
  * Allow list and local host checks.
  */
@@ -316,6 +317,102 @@ static void test_transport_tcp_and_refused(void **state)
 	assert_int_equal(f->last_scode, 503);
 }
 
+/* Reads the request that reaches f->udp and answers it with a 200 from
+ * there; returns the request's length. */
+static size_t udp_answer(struct fix *f, char *buf, size_t size)
+{
+	struct sockaddr_storage from;
+	socklen_t fl = sizeof(from);
+	char resp[2048];
+	ssize_t n;
+
+	run_until_readable(f->udp);
+	n = recvfrom(f->udp, buf, size - 1, 0, (struct sockaddr *)&from, &fl);
+	assert_true(n > 0);
+	buf[n] = '\0';
+	assert_true(sendto(f->udp, resp, answer_200(buf, resp, sizeof(resp)), 0,
+			   (struct sockaddr *)&from, fl) > 0);
+	return (size_t)n;
+}
+
+/* RFC 3261 §18.1.1: moved to TCP by its size, refused there (nothing
+ * listens on TCP at the UE's port), sent again over UDP; the TU sees the
+ * UDP transaction's 200, never the 503. */
+static void test_large_request_refused_falls_back_to_udp(void **state)
+{
+	struct fix *f = *state;
+	char ruri[64], buf[16384], want[128];
+	struct sip_stack_stats st;
+
+	assert_int_equal(stack_new(f, 1300, "imsd-unit", true), 0);
+	snprintf(ruri, sizeof(ruri), "sip:ue@127.0.0.1:%u", f->udp_port);
+	assert_int_equal(send_req(f, ruri, 1400, NULL), 0);
+	assert_true(udp_answer(f, buf, sizeof(buf)) > 1400);
+	snprintf(want, sizeof(want), "\r\nVia: SIP/2.0/UDP %s;branch=z9hG4bK",
+		 sip_stack_local_uri_host(f->stack, 0));
+	assert_non_null(strstr(buf, want));
+	for (int i = 0; i < 2000 && !f->nresp; i++)
+		run_once();
+	assert_int_equal(f->nresp, 1);
+	assert_int_equal(f->last_scode, 200);
+	sip_stack_stats_get(f->stack, &st);
+	assert_int_equal(st.tx_over_tcp, 1);
+	assert_int_equal(st.tx_udp_fallback, 1);
+	/* a request sent over TCP because the URI says so is not retried */
+	f->nresp = 0;
+	snprintf(ruri, sizeof(ruri), "sip:ue@127.0.0.1:%u;transport=tcp", f->udp_port);
+	assert_int_equal(send_req(f, ruri, 1400, NULL), 0);
+	for (int i = 0; i < 2000 && !f->nresp; i++)
+		run_once();
+	assert_int_equal(f->nresp, 1);
+	assert_int_equal(f->last_scode, 503);
+	sip_stack_stats_get(f->stack, &st);
+	assert_int_equal(st.tx_udp_fallback, 1);
+}
+
+/* The same when the UE accepts the connection and resets it before any
+ * answer. */
+static void test_large_request_reset_falls_back_to_udp(void **state)
+{
+	struct fix *f = *state;
+	struct sockaddr_in a = {.sin_family = AF_INET,
+				.sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	struct linger lg = {.l_onoff = 1, .l_linger = 0};
+	char ruri[64], buf[16384];
+	struct sip_stack_stats st;
+	int lsn = -1, c;
+
+	/* a TCP listener on the UDP peer's port number */
+	for (int i = 0; i < 50 && lsn < 0; i++) {
+		lsn = socket(AF_INET, SOCK_STREAM, 0);
+		a.sin_port = htons(f->udp_port);
+		if (bind(lsn, (struct sockaddr *)&a, sizeof(a)) == 0 && listen(lsn, 4) == 0)
+			break;
+		close(lsn);
+		lsn = -1;
+		close(f->udp);
+		f->udp = sock_open(SOCK_DGRAM, &f->udp_port);
+	}
+	assert_true(lsn >= 0);
+	assert_int_equal(stack_new(f, 1300, NULL, false), 0);
+	snprintf(ruri, sizeof(ruri), "sip:ue@127.0.0.1:%u", f->udp_port);
+	assert_int_equal(send_req(f, ruri, 1400, NULL), 0);
+	run_until_readable(lsn);
+	c = accept(lsn, NULL, NULL);
+	assert_true(c >= 0);
+	assert_int_equal(setsockopt(c, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg)), 0);
+	close(c); /* RST */
+	assert_true(udp_answer(f, buf, sizeof(buf)) > 1400);
+	assert_non_null(strstr(buf, "\r\nVia: SIP/2.0/UDP "));
+	for (int i = 0; i < 2000 && !f->nresp; i++)
+		run_once();
+	assert_int_equal(f->nresp, 1);
+	assert_int_equal(f->last_scode, 200);
+	sip_stack_stats_get(f->stack, &st);
+	assert_int_equal(st.tx_udp_fallback, 1);
+	close(lsn);
+}
+
 static void test_user_agent_kept_or_forced(void **state)
 {
 	struct fix *f = *state;
@@ -423,6 +520,10 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_tsx_max_from_rate, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_small_request_over_udp, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_large_request_over_tcp, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_large_request_refused_falls_back_to_udp,
+					    setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_large_request_reset_falls_back_to_udp,
+					    setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_transport_tcp_and_refused, setup,
 					    teardown),
 	    cmocka_unit_test_setup_teardown(test_user_agent_kept_or_forced, setup,
