@@ -139,10 +139,23 @@ static void imsd_signal_h(int signo, void *arg)
 	loop_stop();
 }
 
+/* Log output stderr did not take (no log_filename: it is written without
+ * blocking) is tried again this much later, even if nothing else wakes the
+ * loop. */
+#define IMSD_FLUSH_RETRY_MS 20
+static struct loop_timer *imsd_flush_tm;
+
+static void imsd_flush_again_h(void *arg)
+{
+	(void)arg; /* waking up is the point: imsd_flush_h runs before the next sleep */
+}
+
 static void imsd_flush_h(void *arg)
 {
 	(void)arg;
-	log_flush();
+	if (log_flush() && imsd_flush_tm && !loop_timer_pending(imsd_flush_tm))
+		loop_timer_start(imsd_flush_tm, IMSD_FLUSH_RETRY_MS, imsd_flush_again_h,
+				 NULL);
 }
 
 /* "host:port" with brackets for IPv6, as net_addr_parse reads it. */
@@ -263,7 +276,9 @@ static int imsd_serve(const char *file, const struct ims_cfg *cfg)
 		fprintf(stderr, "%s: log_options: %s\n", file, err);
 		return 1;
 	}
-	if (loop_init() || loop_before_sleep_add(imsd_flush_h, NULL) ||
+	if (!loop_init())
+		imsd_flush_tm = loop_timer_alloc();
+	if (!imsd_flush_tm || loop_before_sleep_add(imsd_flush_h, NULL) ||
 	    loop_signal_add(SIGTERM, imsd_signal_h, NULL) ||
 	    loop_signal_add(SIGINT, imsd_signal_h, NULL)) {
 		fprintf(stderr, "imsd: cannot set up the event loop: %s\n", strerror(errno));
@@ -311,6 +326,8 @@ out:
 	app_options_free(options);
 	sip_stack_free(sip);
 	mem_deref(hss);
+	loop_timer_free(imsd_flush_tm);
+	imsd_flush_tm = NULL;
 	loop_close();
 	log_close();
 	return rc;

@@ -444,6 +444,10 @@ static void rec_output_locked(const struct log_rec *rec, const struct timespec *
 			     dir_names[e->dir], id, tag);
 	if (n < 0)
 		n = 0;
+	/* the entry's lines: the data lines get two blanks each */
+	if (!log_out_entry_begin_locked(tl + (size_t)n + e->text_len + 1 +
+					2 * (size_t)e->line_count))
+		return;
 	log_out_put_locked(pre, tl + (size_t)n);
 	log_out_put_locked(text, e->first_len);
 	log_out_put_locked("\n", 1);
@@ -531,7 +535,7 @@ static void log_atexit(void)
 	/* a thread may still hold the lock at exit: never wait for it */
 	if (pthread_mutex_trylock(&log_g.lock) != 0)
 		return;
-	log_out_flush_locked();
+	log_out_drain_locked();
 	log_unlock();
 }
 
@@ -633,18 +637,19 @@ out:
 void log_close(void)
 {
 	log_lock();
-	log_out_flush_locked();
+	log_out_drain_locked();
 	log_file_close_locked();
 	log_header_free_locked();
 	log_ring_free_locked();
 	free(log_g.obuf);
 	log_g.obuf = NULL;
-	log_g.olen = log_g.ocap = 0;
+	log_g.olen = log_g.ocap = log_g.ooff = 0;
 	log_cfg_default(&log_g.cfg);
 	log_cfg_publish(&log_g.cfg);
 	log_g.sync = true;
 	log_g.also_stderr = false;
 	log_err_copy_reset_locked();
+	log_g.out_dropped = 0;
 	log_g.ring_us = false;
 	log_g.ring_cap = LOG_RING_DEFAULT;
 	log_g.next_idx = 0;

@@ -92,8 +92,10 @@ int log_init(const struct log_prm *prm, char *err, size_t errlen);
 /* Flushes, closes the file, frees the history and the header, and returns
  * to the pre-init state (stderr, every layer at info, synchronous). */
 void log_close(void);
-/* Writes buffered lines out. Cheap when nothing is buffered. */
-void log_flush(void);
+/* Writes buffered lines out. Cheap when nothing is buffered. True when
+ * some are left: stderr as the log (no log_filename) is written without
+ * blocking, so the caller should try again a little later. */
+bool log_flush(void);
 
 /* Applies a log_options string (§5.2). On error nothing is changed and a
  * message naming the bad item is written to err. file=cut and

@@ -19,6 +19,13 @@
  * a poll() that says it is writable; a regular file is written as the log
  * file is. A copy that cannot go at once is dropped and counted: the log
  * file has the line.
+ *
+ * Without log_filename the log itself goes to stderr, and the same holds:
+ * stderr that is not a regular file is written the same non-blocking way.
+ * What it does not take stays in the buffer, which may then grow up to
+ * OBUF_NB_MAX; an entry that finds no room is dropped whole and counted,
+ * and a note with the count precedes the next entry that fits. At close
+ * and exit the rest is given a bounded time (CLOSE_WAIT_MS) to drain.
  */
 #include "core/log_int.h"
 
@@ -36,6 +43,9 @@
 #include "core/mbuf.h"
 
 #define OBUF_MAX ((size_t)64 * 1024)
+#define OBUF_NB_MAX ((size_t)4 * 1024 * 1024)
+#define NOTE_MAX 160
+#define CLOSE_WAIT_MS 2000
 #define ROTATE_TRIES 1000
 
 static void fd_write(int fd, const char *p, size_t n)
@@ -61,14 +71,6 @@ static void fd_write(int fd, const char *p, size_t n)
 		p += w;
 		n -= (size_t)w;
 	}
-}
-
-void log_out_flush_locked(void)
-{
-	if (!log_g.olen)
-		return;
-	fd_write(log_g.fd, log_g.obuf, log_g.olen);
-	log_g.olen = 0;
 }
 
 enum log_errcp_mode {
@@ -119,6 +121,119 @@ static ssize_t errcp_write(const char *p, size_t n)
 	default:
 		return write(log_g.err_fd, p, n);
 	}
+}
+
+/* Without log_filename, on stderr that is not a regular file: the log is
+ * written without blocking. */
+static bool out_nb_locked(void)
+{
+	if (log_g.fd != 2)
+		return false;
+	if (log_g.err_mode == ERRCP_UNSET)
+		errcp_setup_locked();
+	return log_g.err_mode != ERRCP_FILE;
+}
+
+/* Writes what stderr takes now; the rest stays at obuf[ooff..olen). */
+static void out_flush_nb_locked(void)
+{
+	if (!log_g.obuf)
+		return;
+	while (log_g.ooff < log_g.olen) {
+		ssize_t w = errcp_write(log_g.obuf + log_g.ooff, log_g.olen - log_g.ooff);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			break;
+		log_g.ooff += (size_t)w;
+	}
+	if (log_g.ooff == log_g.olen)
+		log_g.ooff = log_g.olen = 0;
+}
+
+void log_out_flush_locked(void)
+{
+	if (log_g.olen == log_g.ooff)
+		return;
+	if (out_nb_locked()) {
+		out_flush_nb_locked();
+		return;
+	}
+	fd_write(log_g.fd, log_g.obuf + log_g.ooff, log_g.olen - log_g.ooff);
+	log_g.olen = log_g.ooff = 0;
+}
+
+/* Room for len more bytes in the non-blocking buffer: flush; move what is
+ * pending to the front once at least as much has gone out (so each byte
+ * is moved O(1) times however slowly stderr drains); grow up to
+ * OBUF_NB_MAX. */
+static bool out_nb_reserve_locked(size_t len)
+{
+	size_t cap;
+	char *nb;
+
+	if (log_g.obuf && len <= log_g.ocap - log_g.olen)
+		return true;
+	out_flush_nb_locked();
+	if (log_g.obuf && log_g.ooff && log_g.ooff >= log_g.olen - log_g.ooff) {
+		memmove(log_g.obuf, log_g.obuf + log_g.ooff, log_g.olen - log_g.ooff);
+		log_g.olen -= log_g.ooff;
+		log_g.ooff = 0;
+	}
+	if (log_g.obuf && len <= log_g.ocap - log_g.olen)
+		return true;
+	if (len > OBUF_NB_MAX - log_g.olen)
+		return false;
+	cap = log_g.ocap ? log_g.ocap : OBUF_MAX;
+	while (cap < log_g.olen + len)
+		cap *= 2;
+	if (cap > OBUF_NB_MAX)
+		cap = OBUF_NB_MAX;
+	nb = realloc(log_g.obuf, cap);
+	if (!nb)
+		return false;
+	log_g.obuf = nb;
+	log_g.ocap = cap;
+	return true;
+}
+
+bool log_out_entry_begin_locked(size_t len)
+{
+	char note[NOTE_MAX];
+	int k;
+
+	if (!out_nb_locked())
+		return true;
+	if (!out_nb_reserve_locked(len + NOTE_MAX)) {
+		log_g.out_dropped++;
+		return false;
+	}
+	if (log_g.out_dropped) {
+		k = snprintf(note, sizeof(note),
+			     "imsd: %" PRIu64
+			     " log entr%s dropped here: stderr was not writable\n",
+			     log_g.out_dropped, log_g.out_dropped == 1 ? "y" : "ies");
+		if (k > 0) {
+			memcpy(log_g.obuf + log_g.olen, note, (size_t)k);
+			log_g.olen += (size_t)k;
+		}
+		log_g.out_dropped = 0;
+	}
+	return true;
+}
+
+void log_out_drain_locked(void)
+{
+	for (int waited = 0; log_g.olen > log_g.ooff && waited < CLOSE_WAIT_MS;
+	     waited += 10) {
+		struct pollfd pfd = {.fd = log_g.err_fd, .events = POLLOUT};
+
+		log_out_flush_locked();
+		if (log_g.olen > log_g.ooff && poll(&pfd, 1, 10) < 0 && errno != EINTR)
+			break;
+	}
+	log_out_flush_locked();
 }
 
 /* True when all of p went out. */
@@ -182,7 +297,15 @@ void log_err_copy_reset_locked(void)
 void log_out_put_locked(const char *s, size_t len)
 {
 	log_g.file_bytes += len;
-	if (log_g.olen + len > OBUF_MAX)
+	if (out_nb_locked()) {
+		/* an entry reserved its room (log_out_entry_begin_locked) */
+		if (!out_nb_reserve_locked(len))
+			return;
+		memcpy(log_g.obuf + log_g.olen, s, len);
+		log_g.olen += len;
+		return;
+	}
+	if (log_g.olen + len > log_g.ocap)
 		log_out_flush_locked();
 	if (!log_g.obuf) {
 		log_g.obuf = malloc(OBUF_MAX);
@@ -196,11 +319,15 @@ void log_out_put_locked(const char *s, size_t len)
 	log_g.olen += len;
 }
 
-void log_flush(void)
+bool log_flush(void)
 {
+	bool left;
+
 	log_lock();
 	log_out_flush_locked();
+	left = log_g.olen > log_g.ooff;
 	log_unlock();
+	return left;
 }
 
 char *log_file_dir_locked(void)
@@ -285,7 +412,8 @@ int log_file_open_locked(bool truncate, char *err, size_t errlen)
 	rc = file_open(truncate, &fd, &size, err, errlen);
 	if (rc)
 		return rc;
-	log_out_flush_locked();
+	log_out_drain_locked();
+	log_g.olen = log_g.ooff = 0; /* what stderr would not take is not the file's */
 	if (log_g.fd != 2)
 		close(log_g.fd);
 	log_g.fd = fd;
@@ -463,7 +591,7 @@ int log_file_cut_locked(char *err, size_t errlen)
 		log_err(err, errlen, "no log file to cut (logging to stderr)");
 		return ENOENT;
 	}
-	log_g.olen = 0; /* these lines would be truncated away anyway */
+	log_g.olen = log_g.ooff = 0; /* these lines would be truncated away anyway */
 	free(log_g.prev_name);
 	log_g.prev_name = NULL;
 	return log_file_open_locked(true, err, errlen);

@@ -52,8 +52,10 @@ struct log_state {
 	uint8_t err_mode;     /* enum log_errcp_mode: how the copy is written */
 	int err_fd;           /* the copy's descriptor (own one, or 2) */
 	uint64_t err_dropped; /* copies not written since the last that was */
+	uint64_t out_dropped; /* entries not written to stderr as the log */
 	char *obuf;          /* owned; pending output */
 	size_t olen, ocap;
+	size_t ooff;	       /* start of what is pending (stderr without blocking) */
 	uint64_t file_bytes;   /* size of the current file, buffered included */
 	uint64_t file_entries; /* entries in the current file */
 	char *prev_name;     /* owned; where the last rotation moved the file */
@@ -125,6 +127,13 @@ int log_file_open_locked(bool truncate, char *err, size_t errlen);
 void log_file_close_locked(void);
 void log_out_put_locked(const char *s, size_t len);
 void log_out_flush_locked(void);
+/* Before the len bytes of an entry's lines: false when the entry must be
+ * dropped (stderr as the log, not writable, its buffer full; counted and
+ * told before the next entry that fits). Always true for a file. */
+bool log_out_entry_begin_locked(size_t len);
+/* Flushes, giving stderr as the log a bounded time to take the rest
+ * (close, exit). */
+void log_out_drain_locked(void);
 /* The copy of an error line on stderr (log_prm.also_stderr): prefix and
  * first text line, then '\n', cut to LOG_ERRCP_MAX bytes. Never blocks: a
  * copy stderr cannot take at once is dropped and counted, and the next one

@@ -8,6 +8,7 @@ import socket
 import time
 
 
+from conftest import free_port, write_cfg
 from sipstack import (UA, header, options, recv_msg, start_sip_imsd, status_of, tcp_conn,
                       udp_sock, wait_log)
 
@@ -268,4 +269,54 @@ def test_valid_corpus_messages_not_rejected(imsd_factory, tmp_path):
         resp, _ = s.recvfrom(65536)
         got[name] = status_of(resp)[0]
     assert got == dict(VALID)
+    s.close()
+
+
+def test_log_on_unread_stderr_never_stalls(imsd_factory, tmp_path):
+    """Without log_filename the log goes to stderr. A reader that stops
+    reading (a paused terminal, a stuck pipe) must not stop the server:
+    every OPTIONS of a flood logged at debug level (about 12 MB of log,
+    far more than the pipe and imsd's 4 MiB buffer hold) is answered while
+    nobody reads stderr; once it is read again the log resumes, with a note
+    counting the entries dropped meanwhile."""
+    port = free_port()
+    cfg = write_cfg(tmp_path, f"""{{
+  log_options: "all.level=debug",
+  sip_addr: ["127.0.0.1:{port}"],
+  domain: "ims.test",
+}}
+""")
+    d = imsd_factory(cfg)
+    d.wait_ready()  # from here on the test reads stderr only inside d.command
+    s = udp_sock()
+    s.settimeout(5.0)
+    me = s.getsockname()[1]
+    pad = "X-Pad: " + "p" * 600 + "\r\n"
+    n, batch = 8000, 50
+    for b in range(0, n, batch):
+        for i in range(b, b + batch):
+            s.sendto(options(f"sip:127.0.0.1:{port}", "127.0.0.1", me, f"z9hG4bKlog{i}",
+                             f"log{i}@test", extra=pad), ("127.0.0.1", port))
+        for i in range(batch):
+            try:
+                r, _ = s.recvfrom(65536)
+            except socket.timeout:
+                raise AssertionError(f"no answer to OPTIONS {b + i}: the server stalled")
+            assert status_of(r)[0] == 200
+    d.command("stats", "registrar.mem")  # reads stderr: the buffered log drains
+    deadline = time.monotonic() + 30
+    quiet = time.monotonic() + 1.0
+    while time.monotonic() < min(quiet, deadline):  # until a second passes with nothing
+        if d._read(0.1):
+            quiet = time.monotonic() + 1.0
+    s.sendto(options(f"sip:127.0.0.1:{port}", "127.0.0.1", me, "z9hG4bKlogafter",
+                     "logafter@test"), ("127.0.0.1", port))
+    assert status_of(s.recvfrom(65536)[0])[0] == 200
+    while b"logafter@test" not in d.err and time.monotonic() < deadline:
+        d._read(0.2)
+    err = d.err.decode(errors="replace")
+    assert "logafter@test" in err, err[-2000:]
+    m = re.search(r"imsd: (\d+) log entries dropped here: stderr was not writable\n", err)
+    assert m and int(m.group(1)) > 0, err[-2000:]
+    assert "log0@test" in err  # the start of the flood came out
     s.close()
