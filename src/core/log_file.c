@@ -124,10 +124,11 @@ static ssize_t errcp_write(const char *p, size_t n)
 }
 
 /* Without log_filename, on stderr that is not a regular file: the log is
- * written without blocking. */
+ * written without blocking. Not before log_init: one-shot tools and early
+ * errors write as they always did (and open no descriptor of their own). */
 static bool out_nb_locked(void)
 {
-	if (log_g.fd != 2)
+	if (log_g.fd != 2 || !log_g.inited)
 		return false;
 	if (log_g.err_mode == ERRCP_UNSET)
 		errcp_setup_locked();
