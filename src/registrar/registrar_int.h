@@ -221,6 +221,9 @@ enum reg_sub_str {
 	REG_SUB_NSTR
 };
 void reg_sub_fields(struct reg_sub *s, const char **f[REG_SUB_NSTR]);
+/* A subscription holding NUL-terminated copies of str (in that order), in
+ * one allocation; not linked yet. NULL: out of memory. */
+struct reg_sub *reg_sub_alloc(const struct pl str[REG_SUB_NSTR]);
 /* Makes s (its strings set) a subscription of ru: listed, counted, found
  * by its Call-ID. */
 void reg_sub_link(struct registrar *reg, struct reg_user *ru, struct reg_sub *s);

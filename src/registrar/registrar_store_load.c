@@ -257,26 +257,13 @@ static int sub_restore(struct registrar *reg, struct reg_user *ru,
 		       const struct reg_store_sub_rec *r)
 {
 	struct reg_sub *s;
-	const char **field[REG_SUB_NSTR];
-	size_t len = 0;
-	char *p;
 
 	if (ru->nsub >= REGISTRAR_SUBS_MAX ||
 	    reg_sub_find(reg, r->str[REG_SUB_CALLID], r->str[REG_SUB_LOCAL_TAG]))
 		return EBADMSG;
-	for (int i = 0; i < REG_SUB_NSTR; i++)
-		len += r->str[i].l + 1;
-	s = calloc(1, sizeof(*s) + len);
+	s = reg_sub_alloc(r->str);
 	if (!s)
 		return ENOMEM;
-	reg_sub_fields(s, field);
-	p = s->data;
-	for (int i = 0; i < REG_SUB_NSTR; i++) {
-		if (r->str[i].l)
-			memcpy(p, r->str[i].p, r->str[i].l);
-		*field[i] = p;
-		p += r->str[i].l + 1;
-	}
 	s->flow = r->flow;
 	s->cseq = r->cseq;
 	s->version = r->version;

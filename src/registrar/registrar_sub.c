@@ -305,6 +305,29 @@ void reg_sub_fields(struct reg_sub *s, const char **f[REG_SUB_NSTR])
 	f[REG_SUB_EVENT_ID] = &s->event_id;
 }
 
+struct reg_sub *reg_sub_alloc(const struct pl str[REG_SUB_NSTR])
+{
+	const char **field[REG_SUB_NSTR];
+	struct reg_sub *s;
+	size_t len = 0;
+	char *p;
+
+	for (int i = 0; i < REG_SUB_NSTR; i++)
+		len += str[i].l + 1;
+	s = calloc(1, sizeof(*s) + len);
+	if (!s)
+		return NULL;
+	reg_sub_fields(s, field);
+	p = s->data;
+	for (int i = 0; i < REG_SUB_NSTR; i++) {
+		if (str[i].l) /* an empty one's pointer may be NULL */
+			memcpy(p, str[i].p, str[i].l);
+		*field[i] = p;
+		p += str[i].l + 1;
+	}
+	return s;
+}
+
 struct reg_sub *reg_sub_find(struct registrar *reg, struct pl callid, struct pl local_tag)
 {
 	struct hash_entry *e =
@@ -452,41 +475,39 @@ static struct reg_sub *sub_new(struct registrar *reg, const struct sip_msg *req,
 			       const struct sub_req *r, struct reg_user *ru,
 			       const struct sip_stack_src *src)
 {
+	struct pl str[REG_SUB_NSTR];
 	uint8_t rnd[8];
 	char tag[AUTH_HEX_SIZE(8)];
-	struct mbuf routes;
+	struct mbuf routes, uris;
 	struct reg_sub *s = NULL;
-	size_t len;
-	char *p;
 
 	if (RAND_bytes(rnd, sizeof(rnd)) != 1)
 		return NULL;
 	auth_hex_encode(rnd, sizeof(rnd), tag);
 	mbuf_init(&routes, 16384);
-	if (sub_routes(req, &routes))
+	mbuf_init(&uris, 16384);
+	if (sub_routes(req, &routes) ||
+	    mbuf_printf(&uris, "<%.*s><%.*s>", (int)r->from.uri.l, r->from.uri.p,
+			(int)r->to.uri.l, r->to.uri.p))
 		goto out;
-	len = r->callid.l + strlen(tag) + r->from.tag.l + r->from.uri.l + r->to.uri.l +
-	      r->target.l + routes.end + r->ev.id.l + 8 + 4;
-	s = calloc(1, sizeof(*s) + len);
+	str[REG_SUB_CALLID] = r->callid;
+	str[REG_SUB_LOCAL_TAG] = pl_from_str(tag);
+	str[REG_SUB_REMOTE_TAG] = r->from.tag;
+	str[REG_SUB_REMOTE_URI] = (struct pl){(const char *)uris.buf, r->from.uri.l + 2};
+	str[REG_SUB_LOCAL_URI] =
+	    (struct pl){(const char *)uris.buf + r->from.uri.l + 2, r->to.uri.l + 2};
+	str[REG_SUB_TARGET] = r->target;
+	str[REG_SUB_ROUTES] = (struct pl){(const char *)routes.buf, routes.end};
+	str[REG_SUB_EVENT_ID] = r->ev.id;
+	s = reg_sub_alloc(str);
 	if (!s)
 		goto out;
-	p = s->data;
-#define SUB_PUT(field, fmt, ...) (s->field = p, p += sprintf(p, fmt, __VA_ARGS__) + 1)
-	SUB_PUT(callid, "%.*s", (int)r->callid.l, r->callid.p);
-	SUB_PUT(local_tag, "%s", tag);
-	SUB_PUT(remote_tag, "%.*s", (int)r->from.tag.l, r->from.tag.p);
-	SUB_PUT(remote_uri, "<%.*s>", (int)r->from.uri.l, r->from.uri.p);
-	SUB_PUT(local_uri, "<%.*s>", (int)r->to.uri.l, r->to.uri.p);
-	SUB_PUT(target, "%.*s", (int)r->target.l, r->target.p);
-	SUB_PUT(routes, "%.*s", (int)routes.end,
-		routes.buf ? (const char *)routes.buf : "");
-	SUB_PUT(event_id, "%.*s", (int)r->ev.id.l, r->ev.id.p);
-#undef SUB_PUT
 	s->remote_cseq = r->cseq;
 	reg_flow_set(&s->flow, src);
 	reg_sub_link(reg, ru, s);
 out:
 	mbuf_reset(&routes);
+	mbuf_reset(&uris);
 	return s;
 }
 
