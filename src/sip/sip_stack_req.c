@@ -266,7 +266,7 @@ static int fallback_retry(struct sip_stack_fallback *fb, const char *why,
 	struct sip_msg *msg = NULL;
 	const struct sip_hdr *h;
 	struct pl body, callid = PL_INIT;
-	char peer[NET_ADDR_STRLEN];
+	char peer[NET_ADDR_STRLEN], id[128];
 	int err;
 
 	err = request_decode(&msg, (struct pl){fb->req, fb->req_len}, &body);
@@ -278,9 +278,10 @@ static int fallback_retry(struct sip_stack_fallback *fb, const char *why,
 	}
 	if (!err)
 		fb->stack->stats.tx_udp_fallback++;
-	log_write(LOG_SIP, err ? LOG_LVL_WARN : LOG_LVL_INFO, LOG_DIR_TO, NULL,
-		  "%.*s to %s: TCP failed (%s), %s over UDP (RFC 3261 18.1.1)%s%s",
-		  (int)callid.l, callid.p ? callid.p : "",
+	/* the id column is the Call-ID, as for the messages themselves */
+	snprintf(id, sizeof(id), "%.*s", (int)callid.l, callid.p ? callid.p : "");
+	log_write(LOG_SIP, err ? LOG_LVL_WARN : LOG_LVL_INFO, LOG_DIR_TO, id,
+		  "to %s: TCP failed (%s), %s over UDP (RFC 3261 18.1.1)%s%s",
 		  net_addr_print(&fb->addr, peer, sizeof(peer)), why,
 		  err ? "cannot send it" : "sent again", err ? ": " : "",
 		  err ? strerror(err) : "");

@@ -370,6 +370,45 @@ static void test_large_request_refused_falls_back_to_udp(void **state)
 	assert_int_equal(st.tx_udp_fallback, 1);
 }
 
+/* A connect that fails at once (here the per-peer connection limit: one
+ * connection to 127.0.0.1 is already open) falls back to UDP at once. */
+static void test_large_request_connect_fails_at_once_udp(void **state)
+{
+	struct fix *f = *state;
+	struct sip_stack_listen ls = {.addr = "127.0.0.1:0"};
+	struct sip_stack_prm prm;
+	struct sip_stack_stats st;
+	char ruri[64], buf[16384];
+	int c;
+
+	sip_stack_prm_init(&prm);
+	prm.listen = &ls;
+	prm.listen_count = 1;
+	prm.t1_ms = 500;
+	prm.t2_ms = 4000;
+	prm.t4_ms = 5000;
+	prm.tcp_max_per_peer = 1;
+	assert_int_equal(sip_stack_alloc(&f->stack, &prm), 0);
+	/* the one connection allowed to 127.0.0.1, kept open */
+	snprintf(ruri, sizeof(ruri), "sip:ue@127.0.0.1:%u;transport=tcp", f->tcp_port);
+	assert_int_equal(send_req(f, ruri, 10, NULL), 0);
+	run_until_readable(f->lsn);
+	c = accept(f->lsn, NULL, NULL);
+	assert_true(c >= 0);
+	snprintf(ruri, sizeof(ruri), "sip:ue@127.0.0.1:%u", f->udp_port);
+	assert_int_equal(send_req(f, ruri, 1400, NULL), 0);
+	sip_stack_stats_get(f->stack, &st);
+	assert_int_equal(st.tx_over_tcp, 1);
+	assert_int_equal(st.tx_udp_fallback, 1); /* before any loop turn */
+	assert_true(udp_answer(f, buf, sizeof(buf)) > 1400);
+	assert_non_null(strstr(buf, "\r\nVia: SIP/2.0/UDP "));
+	for (int i = 0; i < 2000 && !f->nresp; i++)
+		run_once();
+	assert_int_equal(f->nresp, 1);
+	assert_int_equal(f->last_scode, 200);
+	close(c);
+}
+
 /* The same when the UE accepts the connection and resets it before any
  * answer. */
 static void test_large_request_reset_falls_back_to_udp(void **state)
@@ -523,6 +562,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_large_request_refused_falls_back_to_udp,
 					    setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_large_request_reset_falls_back_to_udp,
+					    setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_large_request_connect_fails_at_once_udp,
 					    setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_transport_tcp_and_refused, setup,
 					    teardown),
