@@ -146,8 +146,9 @@ unsigned sip_stack_sock_count(const struct sip_stack *stack);
  * whole request without a Via: the stack adds the top Via (with a fresh
  * branch, our sent-by, rport), fixes Content-Length if needed and starts a
  * client transaction. The destination is the flow `dst` when its conn_id
- * is still open or its address when it is UDP; otherwise the stack resolves
- * the Request-URI host/port (numeric addresses only). A request moved to
+ * is still open or its address when it is UDP; otherwise (no flow, or a TCP
+ * flow whose connection is gone) the Request-URI host/port (numeric
+ * addresses only; a TCP flow's address when the URI has a host name). A request moved to
  * TCP by its size whose connection is refused or reset before any response
  * is sent again over UDP (RFC 3261 §18.1.1) in a new client transaction:
  * resp_h then gets that one, not *tsxp. */

@@ -164,9 +164,20 @@ static int route_from_ruri(struct sip_stack *stack, const struct sip_msg *msg,
 	return rt->sock ? 0 : EAFNOSUPPORT;
 }
 
+/* The flow dst: its TCP connection while open, its address for UDP. A TCP
+ * flow whose connection is gone came from the UE's ephemeral port, where
+ * nothing listens: the request then goes where its Request-URI (the UE's
+ * Contact) says, as RFC 3261 §18.1.1 sends any request; only a URI with a
+ * host name, which is not resolved here, falls back to the flow's
+ * address. */
 static int route_from_src(struct sip_stack *stack, const struct sip_stack_src *dst,
-			  struct req_route *rt)
+			  const struct sip_msg *msg, struct req_route *rt)
 {
+	if (dst->reliable &&
+	    !(dst->conn_id && net_conn_lookup(stack->net, dst->conn_id)) &&
+	    !route_from_ruri(stack, msg, rt))
+		return 0;
+	memset(rt, 0, sizeof(*rt));
 	rt->addr = dst->peer;
 	rt->tcp = dst->reliable;
 	if (dst->reliable && dst->conn_id && net_conn_lookup(stack->net, dst->conn_id))
@@ -349,7 +360,7 @@ int sip_stack_request(struct sip_stack *stack, const struct sip_stack_req_prm *p
 	err = request_decode(&msg, prm->req, &body);
 	if (err)
 		goto out;
-	err = prm->dst ? route_from_src(stack, prm->dst, &rt)
+	err = prm->dst ? route_from_src(stack, prm->dst, msg, &rt)
 		       : route_from_ruri(stack, msg, &rt);
 	if (err)
 		goto out;

@@ -241,6 +241,36 @@ def _register(ue):
     assert code == 200, resp
 
 
+def _tcp_read_msgs(conn, n=1, timeout=10.0):
+    """The next n SIP messages from a TCP stream (headers, then Content-Length
+    bytes each); several may come in one segment."""
+    conn.settimeout(timeout)
+    data, msgs = b"", []
+    while len(msgs) < n:
+        end = data.find(b"\r\n\r\n")
+        if end >= 0:
+            clen = int(re.search(rb"(?im)^Content-Length:\s*(\d+)", data[:end]).group(1))
+            if len(data) >= end + 4 + clen:
+                msgs.append(data[:end + 4 + clen].decode())
+                data = data[end + 4 + clen:]
+                continue
+        got = conn.recv(65536)
+        assert got, f"connection closed after {data!r}"
+        data += got
+    return msgs
+
+
+def _tcp_read_msg(conn, timeout=10.0):
+    return _tcp_read_msgs(conn, 1, timeout)[0]
+
+
+def _ok_for(req):
+    """A 200 to the request, from its Via/From/To/Call-ID/CSeq lines."""
+    keep = [l for l in req.split("\r\n")
+            if re.match(r"(?i)(via|from|to|call-id|cseq):", l)]
+    return "\r\n".join(["SIP/2.0 200 OK", *keep, "Content-Length: 0", "", ""]).encode()
+
+
 def test_request_over_tcp_threshold_leaves_over_tcp(tmp_path, imsd_factory):
     """RFC 3261 §18.1.1 with the manual's tcp_threshold: the reg-event NOTIFY
     (a full reginfo document) is larger than the threshold, so it reaches the
@@ -260,22 +290,12 @@ def test_request_over_tcp_threshold_leaves_over_tcp(tmp_path, imsd_factory):
         assert code == 200, resp
         lsn.settimeout(10)
         conn, _ = lsn.accept()
-        conn.settimeout(10)
-        data = b""
-        while b"\r\n\r\n" not in data:
-            data += conn.recv(65536)
-        head, _, body = data.partition(b"\r\n\r\n")
-        clen = int(re.search(rb"(?im)^Content-Length:\s*(\d+)", head).group(1))
-        while len(body) < clen:
-            body += conn.recv(65536)
-        msg = (head + b"\r\n\r\n" + body).decode()
+        msg = _tcp_read_msg(conn)
         assert msg.startswith("NOTIFY "), msg
         assert len(msg) > 400
         assert re.search(r"(?im)^Via: SIP/2.0/TCP ", msg), msg
         assert 'state="active"' in msg
-        lines = msg.split("\r\n")
-        keep = [l for l in lines if re.match(r"(?i)(via|from|to|call-id|cseq):", l)]
-        conn.sendall("\r\n".join(["SIP/2.0 200 OK", *keep, "Content-Length: 0", "", ""]).encode())
+        conn.sendall(_ok_for(msg))
         conn.close()
     finally:
         ue.close()
@@ -316,3 +336,55 @@ def test_request_over_tcp_threshold_refused_falls_back_to_udp(tmp_path, imsd_fac
     assert over >= 2 and back == over, out
     log = (tmp_path / "ims.log").read_text()
     assert "TCP failed" in log and "sent again over UDP (RFC 3261 18.1.1)" in log, log[-3000:]
+
+
+def test_notify_after_tcp_flow_closed_goes_to_contact(tmp_path, imsd_factory):
+    """A subscriber whose TCP connection closed (the UE's doing, or imsd's idle
+    timeout) gets its next NOTIFY at its Contact, where it listens, over a new
+    connection, not at the closed connection's ephemeral port where nothing
+    listens (RFC 3261 §18.1.1: a request goes where its Request-URI says)."""
+    port = free_port()
+    d = imsd_factory(_cfg(tmp_path, port))
+    d.wait_ready()
+    lsn = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    lsn.bind(("127.0.0.1", 0))
+    lsn.listen(4)
+    listen_port = lsn.getsockname()[1]
+    ue = Ue(port)
+    c = socket.create_connection(("127.0.0.1", port), timeout=10)
+    try:
+        _register(ue)
+        me = c.getsockname()[1]
+        c.sendall("\r\n".join([
+            "SUBSCRIBE sip:ue201@ims.test SIP/2.0",
+            f"Via: SIP/2.0/TCP 127.0.0.1:{me};branch=z9hG4bKtcpsub1",
+            "Max-Forwards: 70",
+            "From: <sip:ue201@ims.test>;tag=tcpsub",
+            "To: <sip:ue201@ims.test>",
+            "Call-ID: tcpsub@test",
+            "CSeq: 1 SUBSCRIBE",
+            f"Contact: <sip:ue201@127.0.0.1:{listen_port};transport=tcp>",
+            "Event: reg", "Accept: application/reginfo+xml",
+            "Expires: 600", "Content-Length: 0", "", ""]).encode())
+        first = _tcp_read_msgs(c, 2)  # the 200 and the first NOTIFY
+        resp = next(m for m in first if m.startswith("SIP/2.0 "))
+        assert resp.startswith("SIP/2.0 200"), resp
+        notify = next(m for m in first if m.startswith("NOTIFY "))
+        c.sendall(_ok_for(notify))
+        c.close()  # the flow is gone
+        time.sleep(0.3)
+        _register(ue)  # a refresh: the subscriber is told
+        lsn.settimeout(10)
+        conn, _ = lsn.accept()
+        msg = _tcp_read_msg(conn)
+        assert msg.startswith(f"NOTIFY sip:ue201@127.0.0.1:{listen_port};transport=tcp "), msg
+        assert re.search(r"(?im)^Via: SIP/2.0/TCP ", msg), msg
+        assert re.search(r"(?im)^Subscription-State: active", msg), msg
+        conn.sendall(_ok_for(msg))
+        conn.close()
+    finally:
+        ue.close()
+        c.close()
+        lsn.close()
+    out = d.command("stats", "registrar.mem")
+    assert re.search(r"(?m)^registrar\.subscriptions: 1$", out), out  # still alive

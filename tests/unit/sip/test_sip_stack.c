@@ -23,6 +23,7 @@
 
 #include "core/mem.h"
 #include "loop/loop.h"
+#include "net/net_addr.h"
 #include "sip/sip_stack.h"
 
 struct fix {
@@ -452,6 +453,62 @@ static void test_large_request_reset_falls_back_to_udp(void **state)
 	close(lsn);
 }
 
+/* A request over a TCP flow whose connection is gone goes where its
+ * Request-URI (the UE's Contact) says, not to the flow's source port
+ * (ephemeral: nothing listens there); a URI with a host name falls back to
+ * the flow's address. */
+static void test_closed_tcp_flow_uses_request_uri(void **state)
+{
+	struct fix *f = *state;
+	static char req[512];
+	struct sip_stack_req_prm rp = {0};
+	struct sip_stack_src dst = {.reliable = true, .conn_id = 4242};
+	char buf[4096];
+	ssize_t n;
+	int c, len;
+
+	assert_int_equal(stack_new(f, 1300, NULL, false), 0);
+	/* the flow's address: the UDP peer's port, where no TCP listens */
+	assert_int_equal(net_addr_parse_str(&dst.peer, "127.0.0.1", f->udp_port), 0);
+	len = snprintf(
+	    req, sizeof(req),
+	    "NOTIFY sip:ue@127.0.0.1:%u;transport=tcp SIP/2.0\r\n"
+	    "From: <sip:imsd@ims.test>;tag=a1\r\nTo: <sip:ue@ims.test>;tag=b1\r\n"
+	    "Call-ID: flow@test\r\nCSeq: 1 NOTIFY\r\nMax-Forwards: 70\r\n"
+	    "Event: reg\r\nSubscription-State: active\r\n\r\n",
+	    f->tcp_port);
+	rp.req = (struct pl){req, (size_t)len};
+	rp.dst = &dst;
+	rp.resp_h = resp_h;
+	rp.arg = f;
+	assert_int_equal(sip_stack_request(f->stack, &rp, NULL), 0);
+	run_until_readable(f->lsn);
+	c = accept(f->lsn, NULL, NULL);
+	assert_true(c >= 0);
+	run_until_readable(c);
+	n = recv(c, buf, sizeof(buf) - 1, 0);
+	assert_true(n > 0);
+	buf[n] = '\0';
+	assert_true(strncmp(buf, "NOTIFY sip:ue@127.0.0.1:", 24) == 0);
+	assert_non_null(strstr(buf, "\r\nVia: SIP/2.0/TCP "));
+	close(c);
+	/* a host name is not resolved: the flow's address is tried, and
+	 * refused there */
+	len = snprintf(
+	    req, sizeof(req),
+	    "NOTIFY sip:ue@ue.ims.test;transport=tcp SIP/2.0\r\n"
+	    "From: <sip:imsd@ims.test>;tag=a1\r\nTo: <sip:ue@ims.test>;tag=b1\r\n"
+	    "Call-ID: flow2@test\r\nCSeq: 2 NOTIFY\r\nMax-Forwards: 70\r\n"
+	    "Event: reg\r\nSubscription-State: active\r\n\r\n");
+	rp.req = (struct pl){req, (size_t)len};
+	f->nresp = 0;
+	assert_int_equal(sip_stack_request(f->stack, &rp, NULL), 0);
+	for (int i = 0; i < 2000 && !f->nresp; i++)
+		run_once();
+	assert_int_equal(f->nresp, 1);
+	assert_int_equal(f->last_scode, 503);
+}
+
 static void test_user_agent_kept_or_forced(void **state)
 {
 	struct fix *f = *state;
@@ -565,6 +622,8 @@ int main(void)
 					    setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_large_request_connect_fails_at_once_udp,
 					    setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_closed_tcp_flow_uses_request_uri, setup,
+					    teardown),
 	    cmocka_unit_test_setup_teardown(test_transport_tcp_and_refused, setup,
 					    teardown),
 	    cmocka_unit_test_setup_teardown(test_user_agent_kept_or_forced, setup,
