@@ -145,10 +145,10 @@ unsigned sip_stack_sock_count(const struct sip_stack *stack);
 /* An outgoing request (NOTIFY, MESSAGE, INVITE to a UE...). `req` is the
  * whole request without a Via: the stack adds the top Via (with a fresh
  * branch, our sent-by, rport), fixes Content-Length if needed and starts a
- * client transaction. The destination is the flow `dst` when its conn_id
- * is still open or its address when it is UDP; otherwise (no flow, or a TCP
- * flow whose connection is gone) the Request-URI host/port (numeric
- * addresses only; a TCP flow's address when the URI has a host name). A request moved to
+ * client transaction. The destination is the flow `dst`: its conn_id while
+ * open, else a new TCP connection to its IP and the Request-URI's port (the
+ * UE's Contact); its address when it is UDP. Without a flow the stack
+ * resolves the Request-URI host/port (numeric addresses only). A request moved to
  * TCP by its size whose connection is refused or reset before any response
  * is sent again over UDP (RFC 3261 §18.1.1) in a new client transaction:
  * resp_h then gets that one, not *tsxp. */

@@ -164,24 +164,35 @@ static int route_from_ruri(struct sip_stack *stack, const struct sip_msg *msg,
 	return rt->sock ? 0 : EAFNOSUPPORT;
 }
 
+/* The port a Request-URI names (sip:/sips:), 5060 when it names none. */
+static uint16_t ruri_port(const struct sip_msg *msg)
+{
+	struct sip_uri uri;
+
+	if (sip_uri_decode(&uri, msg->ruri) ||
+	    (uri.scheme != SIP_URI_SIP && uri.scheme != SIP_URI_SIPS) || !uri.port)
+		return 5060;
+	return uri.port;
+}
+
 /* The flow dst: its TCP connection while open, its address for UDP. A TCP
  * flow whose connection is gone came from the UE's ephemeral port, where
- * nothing listens: the request then goes where its Request-URI (the UE's
- * Contact) says, as RFC 3261 §18.1.1 sends any request; only a URI with a
- * host name, which is not resolved here, falls back to the flow's
- * address. */
+ * nothing listens: a new connection goes to the flow's IP address (the
+ * UE's, which the registration tied to it) and the port of the
+ * Request-URI, the UE's Contact, where it listens (5060 when it names
+ * none). Not the Contact's host: it would let a subscriber point the
+ * server at any third party. */
 static int route_from_src(struct sip_stack *stack, const struct sip_stack_src *dst,
 			  const struct sip_msg *msg, struct req_route *rt)
 {
-	if (dst->reliable &&
-	    !(dst->conn_id && net_conn_lookup(stack->net, dst->conn_id)) &&
-	    !route_from_ruri(stack, msg, rt))
-		return 0;
-	memset(rt, 0, sizeof(*rt));
 	rt->addr = dst->peer;
 	rt->tcp = dst->reliable;
-	if (dst->reliable && dst->conn_id && net_conn_lookup(stack->net, dst->conn_id))
-		rt->conn_id = dst->conn_id;
+	if (dst->reliable) {
+		if (dst->conn_id && net_conn_lookup(stack->net, dst->conn_id))
+			rt->conn_id = dst->conn_id;
+		else
+			net_addr_set_port(&rt->addr, ruri_port(msg));
+	}
 	if (dst->sock_idx < stack->nsocks &&
 	    net_addr_af(net_sock_addr(stack->socks[dst->sock_idx])) ==
 		net_addr_af(&rt->addr))

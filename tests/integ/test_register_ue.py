@@ -340,9 +340,9 @@ def test_request_over_tcp_threshold_refused_falls_back_to_udp(tmp_path, imsd_fac
 
 def test_notify_after_tcp_flow_closed_goes_to_contact(tmp_path, imsd_factory):
     """A subscriber whose TCP connection closed (the UE's doing, or imsd's idle
-    timeout) gets its next NOTIFY at its Contact, where it listens, over a new
-    connection, not at the closed connection's ephemeral port where nothing
-    listens (RFC 3261 §18.1.1: a request goes where its Request-URI says)."""
+    timeout) gets its next NOTIFY over a new connection to its address and its
+    Contact's port, where it listens, not at the closed connection's ephemeral
+    port where nothing listens."""
     port = free_port()
     d = imsd_factory(_cfg(tmp_path, port))
     d.wait_ready()
