@@ -86,7 +86,7 @@ struct sip_stack_stats {
 	uint64_t tx_msgs, tx_err; /* messages handed to net and failures */
 	uint64_t tx_over_tcp;	  /* requests moved to TCP by size */
 	uint64_t tx_udp_fallback; /* of those, sent again over UDP: TCP
-				   * refused or reset (§18.1.1) */
+				   * refused (§18.1.1) */
 	uint64_t overload_503;	  /* ENOSPC from the transaction layer */
 	uint64_t no_handler;	  /* 405 / 501 */
 };
@@ -148,10 +148,10 @@ unsigned sip_stack_sock_count(const struct sip_stack *stack);
  * client transaction. The destination is the flow `dst`: its conn_id while
  * open, else a new TCP connection to its IP and the Request-URI's port (the
  * UE's Contact); its address when it is UDP. Without a flow the stack
- * resolves the Request-URI host/port (numeric addresses only). A request moved to
- * TCP by its size whose connection is refused or reset before any response
- * is sent again over UDP (RFC 3261 §18.1.1) in a new client transaction:
- * resp_h then gets that one, not *tsxp. */
+ * resolves the Request-URI host/port (numeric addresses only). A request
+ * moved to TCP by its size whose connection is refused is sent again over
+ * UDP (RFC 3261 §18.1.1) in a new client transaction: resp_h then gets that
+ * one, not *tsxp. */
 struct sip_stack_req_prm {
 	struct pl req;			 /* request line + headers + body, no Via */
 	const struct sip_stack_src *dst; /* NULL: use the Request-URI */

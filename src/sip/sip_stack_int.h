@@ -22,8 +22,8 @@ struct sip_stack_meth {
 };
 
 /* A request moved to TCP by its size alone (tcp_threshold): when the
- * connection is refused or reset before any response, it is sent again
- * over UDP (RFC 3261 §18.1.1). See sip_stack_req.c. */
+ * connection is refused, it is sent again over UDP (RFC 3261 §18.1.1).
+ * See sip_stack_req.c. */
 struct sip_stack_fallback;
 
 /* A client transaction sent over TCP, so that a connection that fails

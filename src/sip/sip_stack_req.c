@@ -23,11 +23,14 @@
 /*
  * A request moved to TCP by its size alone. Its client transaction's
  * resp_h is fallback_resp_h: the first outcome decides. A 503 without a
- * response (the connection was refused or reset, §17.1.4) sends the
- * request again over UDP to the address it would have gone to, in a new
- * transaction whose answers go to the TU directly; anything else is
- * passed on, and so is everything after it. The entry lives as long as
- * its transaction (pend_prune, sip_stack_pend_conn_closed).
+ * response because the connection was refused (RST to our SYN, or an ICMP
+ * unreachable: ECONNREFUSED, told by sip_stack_pend_conn_closed) sends
+ * the request again over UDP to the address it would have gone to, in a
+ * new transaction whose answers go to the TU directly. Anything else is
+ * passed on, and so is everything after it: a connection accepted and
+ * then reset shows a peer that has TCP and may have the request already
+ * (a copy over UDP would repeat its CSeq). The entry lives as long as its
+ * transaction (pend_prune, sip_stack_pend_conn_closed).
  */
 struct sip_stack_fallback {
 	struct sip_stack *stack;
@@ -37,6 +40,7 @@ struct sip_stack_fallback {
 	struct net_sock *sock;
 	char *req; /* owned: the request as the TU gave it; NULL once decided */
 	size_t req_len;
+	bool refused; /* the connection was refused */
 };
 
 static void fallback_free(struct sip_stack_fallback *fb)
@@ -109,8 +113,11 @@ void sip_stack_pend_conn_closed(struct sip_stack *stack, uint64_t conn_id, int e
 	}
 	stack->npend = j;
 	/* after the array is consistent: resp_h may start new requests */
-	for (size_t i = 0; i < n; i++)
+	for (size_t i = 0; i < n; i++) {
+		if (gone[i].fb)
+			gone[i].fb->refused = err == ECONNREFUSED;
 		sip_tsx_transport_error(stack->tsx, gone[i].tsx_id, err);
+	}
 	/* each transaction is Terminated now: no resp_h call is left */
 	for (size_t i = 0; i < n; i++)
 		fallback_free(gone[i].fb);
@@ -318,9 +325,9 @@ static void fallback_resp_h(struct sip_tsx *tsx, const struct sip_msg *resp,
 
 	if (fb->req) {
 		struct sip_tsx *udp;
-		bool retry = !resp && scode == 503;
+		bool retry = !resp && scode == 503 && fb->refused;
 
-		if (retry && !fallback_retry(fb, "refused or reset", &udp)) {
+		if (retry && !fallback_retry(fb, "connection refused", &udp)) {
 			free(fb->req);
 			fb->req = NULL;
 			return; /* this transaction is Terminated: no more calls */
@@ -398,7 +405,10 @@ int sip_stack_request(struct sip_stack *stack, const struct sip_stack_req_prm *p
 		err = net_connect(rt.sock, &rt.addr, &rt.conn_id);
 		if (err && switched) {
 			/* refused at once: UDP, as after a later refusal */
-			err = fallback_retry(fb, strerror(err), &tsx);
+			err = fallback_retry(fb,
+					     err == EMFILE ? "connection limit reached"
+							   : strerror(err),
+					     &tsx);
 			goto out;
 		}
 		if (err)
