@@ -26,6 +26,8 @@
  * OBUF_NB_MAX; an entry that finds no room is dropped whole and counted,
  * and a note with the count precedes the next entry that fits. At close
  * and exit the rest is given a bounded time (CLOSE_WAIT_MS) to drain.
+ * stderr closed or hung up (EPIPE, EIO, EBADF...) is gone for good: what
+ * is buffered and what follows is not kept.
  */
 #include "core/log_int.h"
 
@@ -114,7 +116,9 @@ static ssize_t errcp_write(const char *p, size_t n)
 		return send(2, p, n, MSG_DONTWAIT | MSG_NOSIGNAL);
 	case ERRCP_POLL:
 		if (poll(&pfd, 1, 0) != 1 || !(pfd.revents & POLLOUT)) {
-			errno = EAGAIN;
+			/* closed or hung up: for good; else not now */
+			errno =
+			    pfd.revents & (POLLERR | POLLHUP | POLLNVAL) ? EPIPE : EAGAIN;
 			return -1;
 		}
 		return write(2, p, n);
@@ -145,6 +149,13 @@ static void out_flush_nb_locked(void)
 
 		if (w < 0 && errno == EINTR)
 			continue;
+		if (w < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
+			/* stderr is gone (closed, hung up): nothing will take
+			 * these, nor what follows; stop keeping them */
+			log_g.err_gone = true;
+			log_g.ooff = log_g.olen = 0;
+			return;
+		}
 		if (w <= 0)
 			break;
 		log_g.ooff += (size_t)w;
@@ -206,6 +217,8 @@ bool log_out_entry_begin_locked(size_t len)
 
 	if (!out_nb_locked())
 		return true;
+	if (log_g.err_gone)
+		return false;
 	if (!out_nb_reserve_locked(len + NOTE_MAX)) {
 		log_g.out_dropped++;
 		return false;
@@ -293,6 +306,7 @@ void log_err_copy_reset_locked(void)
 	log_g.err_mode = ERRCP_UNSET;
 	log_g.err_fd = 2;
 	log_g.err_dropped = 0;
+	log_g.err_gone = false;
 }
 
 void log_out_put_locked(const char *s, size_t len)

@@ -53,6 +53,7 @@ struct log_state {
 	int err_fd;           /* the copy's descriptor (own one, or 2) */
 	uint64_t err_dropped; /* copies not written since the last that was */
 	uint64_t out_dropped; /* entries not written to stderr as the log */
+	bool err_gone;        /* stderr as the log failed for good */
 	char *obuf;          /* owned; pending output */
 	size_t olen, ocap;
 	size_t ooff;	       /* start of what is pending (stderr without blocking) */

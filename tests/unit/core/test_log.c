@@ -5,6 +5,7 @@
 #include <ftw.h>
 #include <pthread.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -740,6 +741,33 @@ static void test_stderr_log_full_pipe_never_blocks(void **state)
 	free(out);
 }
 
+/* stderr closed by its reader (EPIPE) is gone for good: nothing is kept
+ * for it, so log_flush has nothing left and the server does not retry. */
+static void test_stderr_log_reader_gone(void **state)
+{
+	struct log_prm prm = {.sync = false};
+	int saved = dup(2), p[2];
+	void (*old)(int) = signal(SIGPIPE, SIG_IGN);
+
+	(void)state;
+	assert_int_equal(pipe(p), 0);
+	assert_true(saved >= 0);
+	dup2(p[1], 2);
+	close(p[0]); /* the reader is gone */
+	assert_int_equal(log_init(&prm, err, sizeof(err)), 0);
+	for (int i = 0; i < 1000; i++)
+		log_write(LOG_SIP, LOG_LVL_INFO, LOG_DIR_NONE, NULL,
+			  "to nobody %d %0200d", i, 0);
+	assert_false(log_flush());
+	log_write(LOG_SIP, LOG_LVL_INFO, LOG_DIR_NONE, NULL, "after");
+	assert_false(log_flush());
+	log_close();
+	dup2(saved, 2);
+	close(saved);
+	close(p[1]);
+	signal(SIGPIPE, old);
+}
+
 /* A copy is one write of at most LOG_ERRCP_MAX bytes, ending the line. */
 static void test_also_stderr_long_line_cut(void **state)
 {
@@ -1222,6 +1250,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_also_stderr, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stderr_log_full_pipe_never_blocks, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(test_stderr_log_reader_gone, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_also_stderr_full_pipe_never_blocks, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_also_stderr_long_line_cut, setup, teardown),
