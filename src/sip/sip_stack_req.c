@@ -323,17 +323,15 @@ static void fallback_resp_h(struct sip_tsx *tsx, const struct sip_msg *resp,
 {
 	struct sip_stack_fallback *fb = arg;
 
-	if (fb->req) {
+	if (fb->req) { /* the first outcome */
 		struct sip_tsx *udp;
-		bool retry = !resp && scode == 503 && fb->refused;
+		bool retried = !resp && scode == 503 && fb->refused &&
+			       !fallback_retry(fb, "connection refused", &udp);
 
-		if (retry && !fallback_retry(fb, "connection refused", &udp)) {
-			free(fb->req);
-			fb->req = NULL;
-			return; /* this transaction is Terminated: no more calls */
-		}
 		free(fb->req);
 		fb->req = NULL;
+		if (retried)
+			return; /* this transaction is Terminated: no more calls */
 	}
 	fb->resp_h(tsx, resp, scode, fb->arg);
 }
@@ -369,7 +367,6 @@ int sip_stack_request(struct sip_stack *stack, const struct sip_stack_req_prm *p
 	struct sip_msg *msg = NULL;
 	struct sip_tsx *tsx = NULL;
 	struct pl body;
-	bool switched = false;
 	int err;
 
 	if (!stack || !prm || !prm->req.p || !prm->req.l || !prm->resp_h)
@@ -387,7 +384,6 @@ int sip_stack_request(struct sip_stack *stack, const struct sip_stack_req_prm *p
 	    msg->raw.l + SIP_STACK_VIA_EST +
 		    (stack->user_agent ? strlen(stack->user_agent) : 0) >
 		stack->tcp_threshold) {
-		switched = true;
 		stack->stats.tx_over_tcp++;
 		fb = fallback_new(stack, prm, &rt);
 		if (!fb) {
@@ -403,8 +399,9 @@ int sip_stack_request(struct sip_stack *stack, const struct sip_stack_req_prm *p
 	}
 	if (rt.tcp && !rt.conn_id) {
 		err = net_connect(rt.sock, &rt.addr, &rt.conn_id);
-		if (err && switched) {
-			/* refused at once: UDP, as after a later refusal */
+		if (err && fb) {
+			/* size-switched, refused at once: UDP, as after a
+			 * later refusal */
 			err = fallback_retry(fb,
 					     err == EMFILE ? "connection limit reached"
 							   : strerror(err),
