@@ -486,9 +486,11 @@ static struct reg_sub *sub_new(struct registrar *reg, const struct sip_msg *req,
 	auth_hex_encode(rnd, sizeof(rnd), tag);
 	mbuf_init(&routes, 16384);
 	mbuf_init(&uris, 16384);
-	if (sub_routes(req, &routes) ||
-	    mbuf_printf(&uris, "<%.*s><%.*s>", (int)r->from.uri.l, r->from.uri.p,
-			(int)r->to.uri.l, r->to.uri.p))
+	/* "<from><to>" written with lengths, not printf (which would stop at
+	 * a NUL), so the two views below are exactly what was written */
+	if (sub_routes(req, &routes) || mbuf_write_str(&uris, "<") ||
+	    mbuf_write_pl(&uris, r->from.uri) || mbuf_write_str(&uris, "><") ||
+	    mbuf_write_pl(&uris, r->to.uri) || mbuf_write_str(&uris, ">"))
 		goto out;
 	str[REG_SUB_CALLID] = r->callid;
 	str[REG_SUB_LOCAL_TAG] = pl_from_str(tag);
