@@ -620,6 +620,41 @@ static void test_also_stderr(void **state)
 	free(text);
 }
 
+/* stderr redirected to a pipe for a test: fd 2 is the write end, the read
+ * end non-blocking. */
+struct err_pipe {
+	int saved; /* the real fd 2 */
+	int rd, wr;
+};
+
+/* size: the pipe's capacity in bytes, 0 for the default. */
+static void err_pipe_open(struct err_pipe *ep, int size)
+{
+	int p[2];
+
+	assert_int_equal(pipe(p), 0);
+	ep->rd = p[0];
+	ep->wr = p[1];
+	ep->saved = dup(2);
+	assert_true(ep->saved >= 0);
+	if (size)
+		assert_true(fcntl(ep->wr, F_SETPIPE_SZ, size) > 0);
+	assert_int_equal(fcntl(ep->rd, F_SETFL, O_NONBLOCK), 0);
+	dup2(ep->wr, 2);
+}
+
+/* Closes the log (which may hold the pipe), puts fd 2 back, closes the
+ * pipe (rd -1: already closed). */
+static void err_pipe_close(struct err_pipe *ep)
+{
+	log_close();
+	dup2(ep->saved, 2);
+	close(ep->saved);
+	if (ep->rd >= 0)
+		close(ep->rd);
+	close(ep->wr);
+}
+
 /* Reads what the pipe holds (non-blocking read end). */
 static size_t pipe_read_all(int fd, char *buf, size_t cap)
 {
@@ -639,28 +674,25 @@ static size_t pipe_read_all(int fd, char *buf, size_t cap)
 static void test_also_stderr_full_pipe_never_blocks(void **state)
 {
 	struct log_prm prm = {.filename = path, .also_stderr = true, .sync = false};
-	int saved = dup(2), p[2], fl;
 	static char buf[1 << 20];
+	struct err_pipe ep;
 	char *text, *note;
+	int fl;
 
 	(void)state;
-	assert_int_equal(pipe(p), 0);
-	assert_true(saved >= 0);
-	assert_true(fcntl(p[1], F_SETPIPE_SZ, 4096) > 0);
-	assert_int_equal(fcntl(p[0], F_SETFL, O_NONBLOCK), 0);
-	dup2(p[1], 2);
+	err_pipe_open(&ep, 4096);
 	assert_int_equal(log_init(&prm, err, sizeof(err)), 0);
 	/* far more than the pipe holds: with a blocking copy this never returns */
 	for (int i = 0; i < 2000; i++)
 		log_write(LOG_SIP, LOG_LVL_ERROR, LOG_DIR_NONE, NULL, "flood %d %0200d", i, 0);
 	fl = fcntl(2, F_GETFL);
 	assert_int_equal(fl & O_NONBLOCK, 0);
-	(void)pipe_read_all(p[0], buf, sizeof(buf));
+	(void)pipe_read_all(ep.rd, buf, sizeof(buf));
 	assert_non_null(strstr(buf, "ERROR: flood 0 "));
 	assert_null(strstr(buf, "ERROR: flood 1999 "));
 	/* room again: the note comes first, then the line */
 	log_write(LOG_SIP, LOG_LVL_ERROR, LOG_DIR_NONE, NULL, "after the flood");
-	(void)pipe_read_all(p[0], buf, sizeof(buf));
+	(void)pipe_read_all(ep.rd, buf, sizeof(buf));
 	note = strstr(buf, " error line(s) not copied here (stderr was not writable); the log "
 			   "file has them\n");
 	assert_non_null(note);
@@ -673,11 +705,7 @@ static void test_also_stderr_full_pipe_never_blocks(void **state)
 	assert_int_equal(count_str(text, "ERROR: flood "), 2000);
 	assert_non_null(strstr(text, "ERROR: after the flood"));
 	free(text);
-	log_close();
-	dup2(saved, 2);
-	close(saved);
-	close(p[0]);
-	close(p[1]);
+	err_pipe_close(&ep);
 }
 
 /* Without log_filename the log itself goes to stderr, and a pipe nobody
@@ -689,18 +717,15 @@ static void test_stderr_log_full_pipe_never_blocks(void **state)
 {
 	struct log_prm prm = {.sync = false};
 	const size_t cap = (size_t)8 << 20;
-	int saved = dup(2), p[2], fl, flood = 30000, lines;
+	int fl, flood = 30000, lines;
 	char *out = malloc(cap), *note;
+	struct err_pipe ep;
 	size_t n = 0;
 	bool left = true;
 
 	(void)state;
 	assert_non_null(out);
-	assert_int_equal(pipe(p), 0);
-	assert_true(saved >= 0);
-	assert_true(fcntl(p[1], F_SETPIPE_SZ, 4096) > 0);
-	assert_int_equal(fcntl(p[0], F_SETFL, O_NONBLOCK), 0);
-	dup2(p[1], 2);
+	err_pipe_open(&ep, 4096);
 	assert_int_equal(log_init(&prm, err, sizeof(err)), 0);
 	/* 30,000 entries of about 230 bytes: more than the pipe and the 4 MiB
 	 * buffer hold; a blocking write never returns here */
@@ -712,11 +737,11 @@ static void test_stderr_log_full_pipe_never_blocks(void **state)
 	assert_int_equal(fl & O_NONBLOCK, 0);
 	/* the reader comes back: everything buffered comes out, in order */
 	for (int i = 0; i < 100000 && left; i++) {
-		n += pipe_read_all(p[0], out + n, cap - n);
+		n += pipe_read_all(ep.rd, out + n, cap - n);
 		left = log_flush();
 	}
 	assert_false(left);
-	n += pipe_read_all(p[0], out + n, cap - n);
+	n += pipe_read_all(ep.rd, out + n, cap - n);
 	assert_non_null(strstr(out, "[SIP]   -    - flood 0 "));
 	/* by hand: the sanitizer's strstr measures the whole 8 MB each call */
 	lines = 0;
@@ -726,18 +751,14 @@ static void test_stderr_log_full_pipe_never_blocks(void **state)
 	assert_null(strstr(out, "dropped here")); /* told with the next entry */
 	log_write(LOG_SIP, LOG_LVL_INFO, LOG_DIR_NONE, NULL, "after the flood");
 	assert_false(log_flush());
-	n += pipe_read_all(p[0], out + n, cap - n);
+	n += pipe_read_all(ep.rd, out + n, cap - n);
 	note = strstr(out, "imsd: ");
 	assert_non_null(note);
 	assert_int_equal(atoi(note + 6), flood - lines);
 	assert_non_null(
 	    strstr(note, " log entries dropped here: stderr was not writable\n"));
 	assert_non_null(strstr(note, "after the flood\n"));
-	log_close();
-	dup2(saved, 2);
-	close(saved);
-	close(p[0]);
-	close(p[1]);
+	err_pipe_close(&ep);
 	free(out);
 }
 
@@ -746,14 +767,13 @@ static void test_stderr_log_full_pipe_never_blocks(void **state)
 static void test_stderr_log_reader_gone(void **state)
 {
 	struct log_prm prm = {.sync = false};
-	int saved = dup(2), p[2];
 	void (*old)(int) = signal(SIGPIPE, SIG_IGN);
+	struct err_pipe ep;
 
 	(void)state;
-	assert_int_equal(pipe(p), 0);
-	assert_true(saved >= 0);
-	dup2(p[1], 2);
-	close(p[0]); /* the reader is gone */
+	err_pipe_open(&ep, 0);
+	close(ep.rd); /* the reader is gone */
+	ep.rd = -1;
 	assert_int_equal(log_init(&prm, err, sizeof(err)), 0);
 	for (int i = 0; i < 1000; i++)
 		log_write(LOG_SIP, LOG_LVL_INFO, LOG_DIR_NONE, NULL,
@@ -761,10 +781,7 @@ static void test_stderr_log_reader_gone(void **state)
 	assert_false(log_flush());
 	log_write(LOG_SIP, LOG_LVL_INFO, LOG_DIR_NONE, NULL, "after");
 	assert_false(log_flush());
-	log_close();
-	dup2(saved, 2);
-	close(saved);
-	close(p[1]);
+	err_pipe_close(&ep);
 	signal(SIGPIPE, old);
 }
 
@@ -772,29 +789,23 @@ static void test_stderr_log_reader_gone(void **state)
 static void test_also_stderr_long_line_cut(void **state)
 {
 	struct log_prm prm = {.filename = path, .also_stderr = true, .sync = true};
-	int saved = dup(2), p[2];
 	static char buf[1 << 16];
 	char *big = malloc(10000);
+	struct err_pipe ep;
 	size_t n;
 
 	(void)state;
 	assert_non_null(big);
 	memset(big, 'x', 9999);
 	big[9999] = 0;
-	assert_int_equal(pipe(p), 0);
-	assert_int_equal(fcntl(p[0], F_SETFL, O_NONBLOCK), 0);
-	dup2(p[1], 2);
+	err_pipe_open(&ep, 0);
 	assert_int_equal(log_init(&prm, err, sizeof(err)), 0);
 	log_write(LOG_IMS, LOG_LVL_ERROR, LOG_DIR_NONE, NULL, "%s", big);
-	n = pipe_read_all(p[0], buf, sizeof(buf));
+	n = pipe_read_all(ep.rd, buf, sizeof(buf));
 	assert_int_equal(n, 4096);
 	assert_int_equal(buf[n - 1], '\n');
 	assert_null(memchr(buf, '\n', n - 1));
-	log_close();
-	dup2(saved, 2);
-	close(saved);
-	close(p[0]);
-	close(p[1]);
+	err_pipe_close(&ep);
 	free(big);
 }
 

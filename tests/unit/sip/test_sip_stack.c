@@ -31,6 +31,7 @@ struct fix {
 	int udp; /* a plain UDP peer on 127.0.0.1 */
 	int lsn; /* a plain TCP listener on 127.0.0.1 */
 	uint16_t udp_port, tcp_port;
+	unsigned max_per_peer; /* tcp_max_per_peer of the next stack_new, 0 = default */
 	int nresp;
 	uint16_t last_scode;
 	int nreq;
@@ -107,6 +108,7 @@ static int stack_new(struct fix *f, uint32_t threshold, const char *ua, bool for
 	prm.force_user_agent = force;
 	prm.option_tags = tags;
 	prm.option_tag_count = 1;
+	prm.tcp_max_per_peer = f->max_per_peer;
 	return sip_stack_alloc(&f->stack, &prm);
 }
 
@@ -143,6 +145,17 @@ static void resp_h(struct sip_tsx *tsx, const struct sip_msg *resp, uint16_t sco
 	(void)resp;
 	f->nresp++;
 	f->last_scode = scode;
+}
+
+/* Runs the loop (bounded) until the client transaction's outcome: exactly
+ * one, with status scode; the count starts again for the next request. */
+static void wait_final(struct fix *f, uint16_t scode)
+{
+	for (int i = 0; i < 2000 && !f->nresp; i++)
+		run_once();
+	assert_int_equal(f->nresp, 1);
+	assert_int_equal(f->last_scode, scode);
+	f->nresp = 0;
 }
 
 static int send_req(struct fix *f, const char *ruri, size_t body_len, const char *extra)
@@ -293,10 +306,7 @@ static void test_large_request_over_tcp(void **state)
 	/* the peer answers over the same connection: the client transaction
 	 * gets it */
 	assert_int_equal(send(c, resp, answer_200(buf, resp, sizeof(resp)), 0) > 0, 1);
-	for (int i = 0; i < 2000 && !f->nresp; i++)
-		run_once();
-	assert_int_equal(f->nresp, 1);
-	assert_int_equal(f->last_scode, 200);
+	wait_final(f, 200);
 	close(c);
 }
 
@@ -311,11 +321,8 @@ static void test_transport_tcp_and_refused(void **state)
 	assert_int_equal(stack_new(f, 1300, NULL, false), 0);
 	snprintf(ruri, sizeof(ruri), "sip:ue@127.0.0.1:%u;transport=tcp", dead);
 	assert_int_equal(send_req(f, ruri, 5, NULL), 0);
-	for (int i = 0; i < 2000 && !f->nresp; i++)
-		run_once();
 	/* §17.1.4: a transport failure is a 503 for the client transaction */
-	assert_int_equal(f->nresp, 1);
-	assert_int_equal(f->last_scode, 503);
+	wait_final(f, 503);
 }
 
 /* Reads the request that reaches f->udp and answers it with a 200 from
@@ -352,21 +359,14 @@ static void test_large_request_refused_falls_back_to_udp(void **state)
 	snprintf(want, sizeof(want), "\r\nVia: SIP/2.0/UDP %s;branch=z9hG4bK",
 		 sip_stack_local_uri_host(f->stack, 0));
 	assert_non_null(strstr(buf, want));
-	for (int i = 0; i < 2000 && !f->nresp; i++)
-		run_once();
-	assert_int_equal(f->nresp, 1);
-	assert_int_equal(f->last_scode, 200);
+	wait_final(f, 200);
 	sip_stack_stats_get(f->stack, &st);
 	assert_int_equal(st.tx_over_tcp, 1);
 	assert_int_equal(st.tx_udp_fallback, 1);
 	/* a request sent over TCP because the URI says so is not retried */
-	f->nresp = 0;
 	snprintf(ruri, sizeof(ruri), "sip:ue@127.0.0.1:%u;transport=tcp", f->udp_port);
 	assert_int_equal(send_req(f, ruri, 1400, NULL), 0);
-	for (int i = 0; i < 2000 && !f->nresp; i++)
-		run_once();
-	assert_int_equal(f->nresp, 1);
-	assert_int_equal(f->last_scode, 503);
+	wait_final(f, 503);
 	sip_stack_stats_get(f->stack, &st);
 	assert_int_equal(st.tx_udp_fallback, 1);
 }
@@ -376,20 +376,12 @@ static void test_large_request_refused_falls_back_to_udp(void **state)
 static void test_large_request_connect_fails_at_once_udp(void **state)
 {
 	struct fix *f = *state;
-	struct sip_stack_listen ls = {.addr = "127.0.0.1:0"};
-	struct sip_stack_prm prm;
 	struct sip_stack_stats st;
 	char ruri[64], buf[16384];
 	int c;
 
-	sip_stack_prm_init(&prm);
-	prm.listen = &ls;
-	prm.listen_count = 1;
-	prm.t1_ms = 500;
-	prm.t2_ms = 4000;
-	prm.t4_ms = 5000;
-	prm.tcp_max_per_peer = 1;
-	assert_int_equal(sip_stack_alloc(&f->stack, &prm), 0);
+	f->max_per_peer = 1;
+	assert_int_equal(stack_new(f, 1300, NULL, false), 0);
 	/* the one connection allowed to 127.0.0.1, kept open */
 	snprintf(ruri, sizeof(ruri), "sip:ue@127.0.0.1:%u;transport=tcp", f->tcp_port);
 	assert_int_equal(send_req(f, ruri, 10, NULL), 0);
@@ -403,10 +395,7 @@ static void test_large_request_connect_fails_at_once_udp(void **state)
 	assert_int_equal(st.tx_udp_fallback, 1); /* before any loop turn */
 	assert_true(udp_answer(f, buf, sizeof(buf)) > 1400);
 	assert_non_null(strstr(buf, "\r\nVia: SIP/2.0/UDP "));
-	for (int i = 0; i < 2000 && !f->nresp; i++)
-		run_once();
-	assert_int_equal(f->nresp, 1);
-	assert_int_equal(f->last_scode, 200);
+	wait_final(f, 200);
 	close(c);
 }
 
@@ -443,10 +432,7 @@ static void test_large_request_reset_not_retried(void **state)
 	assert_true(c >= 0);
 	assert_int_equal(setsockopt(c, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg)), 0);
 	close(c); /* RST */
-	for (int i = 0; i < 2000 && !f->nresp; i++)
-		run_once();
-	assert_int_equal(f->nresp, 1);
-	assert_int_equal(f->last_scode, 503);
+	wait_final(f, 503);
 	sip_stack_stats_get(f->stack, &st);
 	assert_int_equal(st.tx_over_tcp, 1);
 	assert_int_equal(st.tx_udp_fallback, 0);
