@@ -79,17 +79,20 @@ def udp_sock(family=socket.AF_INET):
     return s
 
 
-def recv_msg(sock, timeout=5.0):
-    """One SIP message from a TCP stream (headers + Content-Length body)."""
+def recv_msgs(sock, n=1, timeout=5.0):
+    """The next n SIP messages from a TCP stream (headers + Content-Length
+    body each); several may arrive in one segment."""
     deadline = time.monotonic() + timeout
-    buf = b""
-    while True:
+    buf, msgs = b"", []
+    while len(msgs) < n:
         end = buf.find(b"\r\n\r\n")
         if end >= 0:
             m = re.search(rb"\r\n(?:Content-Length|l)[ \t]*:[ \t]*(\d+)", buf[:end + 2], re.I)
             need = end + 4 + (int(m.group(1)) if m else 0)
             if len(buf) >= need:
-                return buf[:need]
+                msgs.append(buf[:need])
+                buf = buf[need:]
+                continue
         left = deadline - time.monotonic()
         assert left > 0, f"no complete message within {timeout}s: {buf[:200]!r}"
         sock.settimeout(left)
@@ -97,6 +100,12 @@ def recv_msg(sock, timeout=5.0):
         if not data:
             raise ConnectionError(f"closed by the server after {len(buf)} bytes")
         buf += data
+    return msgs
+
+
+def recv_msg(sock, timeout=5.0):
+    """One SIP message from a TCP stream (headers + Content-Length body)."""
+    return recv_msgs(sock, 1, timeout)[0]
 
 
 def tcp_conn(port, family=socket.AF_INET):

@@ -11,6 +11,7 @@ import time
 import pytest
 
 from conftest import IMSCTL_BIN, free_port, run_tool, write_cfg
+from sipstack import recv_msg, recv_msgs
 
 K = "465b5ce8b199b49faa5f0a2ee238a6bc"
 OPC = "cd63cb71954a9f4e48a5994e37a02baf"
@@ -241,27 +242,8 @@ def _register(ue):
     assert code == 200, resp
 
 
-def _tcp_read_msgs(conn, n=1, timeout=10.0):
-    """The next n SIP messages from a TCP stream (headers, then Content-Length
-    bytes each); several may come in one segment."""
-    conn.settimeout(timeout)
-    data, msgs = b"", []
-    while len(msgs) < n:
-        end = data.find(b"\r\n\r\n")
-        if end >= 0:
-            clen = int(re.search(rb"(?im)^Content-Length:\s*(\d+)", data[:end]).group(1))
-            if len(data) >= end + 4 + clen:
-                msgs.append(data[:end + 4 + clen].decode())
-                data = data[end + 4 + clen:]
-                continue
-        got = conn.recv(65536)
-        assert got, f"connection closed after {data!r}"
-        data += got
-    return msgs
-
-
 def _tcp_read_msg(conn, timeout=10.0):
-    return _tcp_read_msgs(conn, 1, timeout)[0]
+    return recv_msg(conn, timeout).decode()
 
 
 def _ok_for(req):
@@ -366,7 +348,7 @@ def test_notify_after_tcp_flow_closed_goes_to_contact(tmp_path, imsd_factory):
             f"Contact: <sip:ue201@127.0.0.1:{listen_port};transport=tcp>",
             "Event: reg", "Accept: application/reginfo+xml",
             "Expires: 600", "Content-Length: 0", "", ""]).encode())
-        first = _tcp_read_msgs(c, 2)  # the 200 and the first NOTIFY
+        first = [m.decode() for m in recv_msgs(c, 2, 10.0)]  # the 200, the first NOTIFY
         resp = next(m for m in first if m.startswith("SIP/2.0 "))
         assert resp.startswith("SIP/2.0 200"), resp
         notify = next(m for m in first if m.startswith("NOTIFY "))
