@@ -88,9 +88,7 @@ class Ue:
 
     def answer(self, req):
         self.notifies.append(req)
-        lines = req.split("\r\n")
-        keep = [l for l in lines if re.match(r"(?i)(via|from|to|call-id|cseq):", l)]
-        self._send("\r\n".join(["SIP/2.0 200 OK", *keep, "Content-Length: 0", "", ""]))
+        self.s.sendto(_ok_for(req), ("127.0.0.1", self.port))
 
     def subscribe(self, expires=600):
         self.cseq += 1
