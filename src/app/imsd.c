@@ -210,6 +210,9 @@ static int imsd_sip_start(const struct ims_cfg *cfg, struct sip_stack **stackp,
 	 * insist on it and register against cores without IPsec. */
 	prm.option_tags = registrar_option_tags;
 	prm.option_tag_count = registrar_option_tag_count;
+	/* imsd is the UE's P-CSCF (a proxy: Proxy-Require, RFC 3261 §16.3
+	 * step 5) and the S-CSCF that serves the request (Require) at once. */
+	prm.proxy_require = true;
 	err = sip_stack_alloc(stackp, &prm);
 	if (err) {
 		fprintf(stderr, "imsd: cannot start SIP on the sip_addr entries: %s\n",

@@ -125,23 +125,44 @@ static bool sip_tag_supported(const struct sip_check_prm *prm, struct pl tag)
 	return false;
 }
 
+/* A tag already listed for Unsupported (Require and Proxy-Require may
+ * both name it). */
+static bool sip_unsup_has(const struct sip_verdict *v, struct pl tag)
+{
+	for (size_t i = 0; i < v->n_unsup; i++) {
+		if (pl_caseeq(v->unsup[i], tag))
+			return true;
+	}
+	return false;
+}
+
 static bool sip_check_require(const struct sip_msg *msg, const struct sip_check_prm *prm,
 			      struct sip_verdict *v)
 {
-	enum sip_hdr_id id = prm->proxy ? SIP_HDR_PROXY_REQUIRE : SIP_HDR_REQUIRE;
+	/* A UAS reads Require, a proxy Proxy-Require (§16.3 step 5); a UAS
+	 * that is also the request's first proxy (proxy_require) reads both. */
+	const bool req = !prm->proxy, preq = prm->proxy || prm->proxy_require;
 
 	/* RFC 3261 §8.2.2.3: not for CANCEL or ACK */
 	if (msg->meth == SIP_METHOD_ACK || msg->meth == SIP_METHOD_CANCEL)
 		return false;
-	for (const struct sip_hdr *h = chk_first(msg, id); h; h = chk_next(msg, h)) {
-		struct pl tag;
+	for (int i = 0; i < 2; i++) {
+		enum sip_hdr_id id = i ? SIP_HDR_PROXY_REQUIRE : SIP_HDR_REQUIRE;
 
-		if (sip_token_decode(h->val, &tag))
-			return sip_fault(v, 400, prm->proxy ? "Bad Proxy-Require" : "Bad Require");
-		if (sip_tag_supported(prm, tag))
+		if (i ? !preq : !req)
 			continue;
-		if (v->n_unsup < SIP_CHECK_MAX_UNSUP)
-			v->unsup[v->n_unsup++] = tag;
+		for (const struct sip_hdr *h = chk_first(msg, id); h;
+		     h = chk_next(msg, h)) {
+			struct pl tag;
+
+			if (sip_token_decode(h->val, &tag))
+				return sip_fault(v, 400,
+						 i ? "Bad Proxy-Require" : "Bad Require");
+			if (sip_tag_supported(prm, tag) || sip_unsup_has(v, tag))
+				continue;
+			if (v->n_unsup < SIP_CHECK_MAX_UNSUP)
+				v->unsup[v->n_unsup++] = tag;
+		}
 	}
 	if (v->n_unsup)
 		return sip_fault(v, 420, "Bad Extension");

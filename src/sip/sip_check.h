@@ -29,6 +29,10 @@ struct sip_check_prm {
 	 * Max-Forwards 0, and 482 when a Via with our sent-by carries the loop
 	 * value of this very request (sip_msg_loop_hash). */
 	bool proxy;
+	/* A UAS that is also the first proxy of the requests it serves (the
+	 * P-CSCF and S-CSCF of one process): Proxy-Require is checked as well
+	 * as Require. */
+	bool proxy_require;
 	struct pl via_host;            /* our sent-by host, for loop detection */
 	uint16_t via_port;             /* 0 = 5060 */
 	struct pl loop_hash;           /* this request's value, see below */

@@ -594,6 +594,7 @@ int sip_stack_alloc(struct sip_stack **stackp, const struct sip_stack_prm *prm)
 	}
 	stack->check.max_size = stack->max_size;
 	stack->check.proxy = prm->proxy;
+	stack->check.proxy_require = prm->proxy_require;
 	err = stack_tags_set(stack, prm);
 	if (err)
 		goto out;

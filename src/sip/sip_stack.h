@@ -73,6 +73,8 @@ struct sip_stack_prm {
 	 * at least SIP_STACK_TSX_MAX_MIN (sip_stack_tsx_max_for). */
 	uint32_t tsx_rate;
 	bool proxy; /* check as a proxy (§16.3): 483, 482 */
+	/* Check Proxy-Require as well as Require (sip_check_prm). */
+	bool proxy_require;
 };
 
 /* Counters since sip_stack_alloc (monitor, tests). */

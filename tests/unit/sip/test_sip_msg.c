@@ -550,6 +550,39 @@ static void test_check(void **state)
 	sip_msg_check(msg, &prm, &v);
 	assert_int_equal(v.scode, 0);
 	mem_deref(msg);
+	/* Proxy-Require: a proxy's header; a UAS that is also the first proxy
+	 * (proxy_require) reads both, and lists a tag named twice once */
+	msg =
+	    dec("REGISTER sip:x SIP/2.0\r\nVia: SIP/2.0/UDP a;branch=z9hG4bK1\r\n"
+		"f: <sip:a@x>;tag=1\r\nt: <sip:a@x>\r\ni: c\r\nCSeq: 1 REGISTER\r\n"
+		"Proxy-Require: sec-agree, foo\r\nRequire: sec-agree, foo, bar\r\n\r\n");
+	static const char *const sa[] = {"sec-agree", NULL};
+	prm = (struct sip_check_prm){.supported = sa};
+	sip_msg_check(msg, &prm, &v);
+	assert_int_equal(v.scode, 420);
+	assert_int_equal(v.n_unsup, 2); /* Require only: foo, bar */
+	prm.proxy = true;
+	sip_msg_check(msg, &prm, &v);
+	assert_int_equal(v.scode, 420);
+	assert_int_equal(v.n_unsup, 1); /* Proxy-Require only: foo */
+	assert_true(pl_eq_str(v.unsup[0], "foo"));
+	prm = (struct sip_check_prm){.supported = sa, .proxy_require = true};
+	sip_msg_check(msg, &prm, &v);
+	assert_int_equal(v.scode, 420);
+	assert_int_equal(v.n_unsup, 2); /* foo once, bar */
+	assert_true(pl_eq_str(v.unsup[0], "foo"));
+	assert_true(pl_eq_str(v.unsup[1], "bar"));
+	mem_deref(msg);
+	msg = dec("REGISTER sip:x SIP/2.0\r\nVia: SIP/2.0/UDP a;branch=z9hG4bK1\r\n"
+		  "f: <sip:a@x>;tag=1\r\nt: <sip:a@x>\r\ni: c\r\nCSeq: 1 REGISTER\r\n"
+		  "Proxy-Require: foo\r\n\r\n");
+	prm.proxy_require = false;
+	sip_msg_check(msg, &prm, &v);
+	assert_int_equal(v.scode, 0); /* a plain UAS ignores Proxy-Require */
+	prm.proxy_require = true;
+	sip_msg_check(msg, &prm, &v);
+	assert_int_equal(v.scode, 420);
+	mem_deref(msg);
 	/* response faults are dropped, not answered */
 	msg = dec("SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP a;branch=z9hG4bK1\r\ni: c\r\n"
 		  "CSeq: x\r\nf: <sip:a@x>;tag=1\r\nt: <sip:b@x>\r\n\r\n");
