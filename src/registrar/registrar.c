@@ -145,6 +145,12 @@ static bool reg_binding_same(const struct reg_binding *b, const struct reg_conta
 	return sip_uri_cmp(a.uri, c->addr.uri);
 }
 
+/* §10.3 steps 6-7: the request is in b's Call-ID with a CSeq not above b's. */
+static bool reg_cseq_old(const struct reg_req *r, const struct reg_binding *b)
+{
+	return pl_eq_str(r->callid, b->data + b->contact_len + 1) && r->cseq <= b->cseq;
+}
+
 /* Step 4: everything that can refuse the request, before any change. */
 static int reg_contacts_check(struct registrar *reg, struct sip_tsx *tsx,
 			      struct reg_user *ru, struct reg_req *r)
@@ -152,8 +158,19 @@ static int reg_contacts_check(struct registrar *reg, struct sip_tsx *tsx,
 	unsigned adds = 0;
 	char hdr[64];
 
-	if (r->star)
+	if (r->star) {
+		/* §10.3 step 6: a binding made in this Call-ID goes only with a
+		 * higher CSeq; otherwise the whole update is aborted. */
+		for (struct reg_binding *b = ru->bindings; b; b = b->next) {
+			if (!b->terminated && reg_cseq_old(r, b)) {
+				reg_reply(reg, tsx, 500,
+					  "Server Internal Error - CSeq out of order",
+					  NULL);
+				return EINVAL;
+			}
+		}
 		return 0;
+	}
 	for (size_t i = 0; i < r->n; i++) {
 		struct reg_contact *c = &r->c[i];
 
@@ -181,8 +198,7 @@ static int reg_contacts_check(struct registrar *reg, struct sip_tsx *tsx,
 			return EINVAL;
 		}
 		/* §10.3 step 7: an older CSeq in the same Call-ID is out of order. */
-		if (c->b && pl_eq_str(r->callid, c->b->data + c->b->contact_len + 1) &&
-		    r->cseq <= c->b->cseq) {
+		if (c->b && reg_cseq_old(r, c->b)) {
 			reg_reply(reg, tsx, 500,
 				  "Server Internal Error - CSeq out of order", NULL);
 			return EINVAL;

@@ -12,11 +12,13 @@
  * treated as forged.
  *
  * Answers: right response -> accepted (the nonce stays usable with a
- * higher nc while it lives, with qop only); wrong response -> a new
- * challenge REGISTRAR_AUTH_RETRIES times, then 403 (no endless 401 loop);
- * auts -> resynchronise the HSS (a bad MAC-S is a 403), then a new
- * challenge with the corrected SQN; stale or unknown-but-ours nonce ->
- * 401 stale=true; nc not above the last one -> a new challenge.
+ * higher nc while it lives, with qop only); wrong response (or missing qop
+ * directives) -> a new challenge REGISTRAR_AUTH_RETRIES times, then 403
+ * (no endless 401 loop); empty AKA response on the held nonce -> 403 (the
+ * UE rejected AUTN); auts -> resynchronise the HSS (a bad MAC-S is a 403),
+ * then a new challenge with the corrected SQN; a nonce of ours no longer
+ * held -> 401 stale=true (MD5: only with a valid digest); nc not above the
+ * last one -> a new challenge.
  */
 #include <errno.h>
 #include <limits.h>
@@ -371,17 +373,15 @@ static bool nc_parse(struct pl nc, uint32_t *v)
 	return true;
 }
 
-static bool reg_response_ok(const struct reg_chal *c, const struct sip_msg *req,
-			    const struct sip_auth *cred)
+/* Checks cred's response under algo/qop with the given password. */
+static bool reg_digest_ok(enum digest_algo algo, enum digest_qop qop, struct pl password,
+			  const struct sip_msg *req, const struct sip_auth *cred)
 {
-	uint8_t pw[DIGEST_PW_MAX];
 	struct digest_prm p;
-	size_t pwlen = 0;
-	bool ok;
 
 	memset(&p, 0, sizeof(p));
-	p.algo = (enum digest_algo)c->algo;
-	p.qop = (enum digest_qop)c->qop;
+	p.algo = algo;
+	p.qop = qop;
 	p.username = cred->username;
 	p.realm = cred->realm;
 	p.method = req->method;
@@ -390,17 +390,48 @@ static bool reg_response_ok(const struct reg_chal *c, const struct sip_msg *req,
 	p.cnonce = cred->cnonce;
 	p.nc = cred->nc;
 	p.body = req->body;
-	if (digest_algo_is_aka(p.algo)) {
-		if (digest_aka_password(p.algo, c->xres, c->xres_len, c->ik, c->ik_len,
-					c->ck, c->ck_len, pw, &pwlen))
-			return false;
-		p.password = (struct pl){(const char *)pw, pwlen};
-	} else {
-		p.password = hss_user_pwd(c->u);
-	}
-	ok = digest_response_verify(&p, cred->response);
+	p.password = password;
+	return digest_response_verify(&p, cred->response);
+}
+
+static bool reg_response_ok(const struct reg_chal *c, const struct sip_msg *req,
+			    const struct sip_auth *cred)
+{
+	enum digest_algo algo = (enum digest_algo)c->algo;
+	uint8_t pw[DIGEST_PW_MAX];
+	size_t pwlen = 0;
+	bool ok;
+
+	if (!digest_algo_is_aka(algo))
+		return reg_digest_ok(algo, (enum digest_qop)c->qop, hss_user_pwd(c->u),
+				     req, cred);
+	if (digest_aka_password(algo, c->xres, c->xres_len, c->ik, c->ik_len, c->ck,
+				c->ck_len, pw, &pwlen))
+		return false;
+	ok = reg_digest_ok(algo, (enum digest_qop)c->qop,
+			   (struct pl){(const char *)pw, pwlen}, req, cred);
 	explicit_bzero(pw, sizeof(pw));
 	return ok;
+}
+
+/* A failed answer: 403 once the retries are spent (or the nonce had
+ * already been used), else a new challenge. */
+static enum reg_auth_result reg_fail(struct registrar *reg, struct sip_tsx *tsx,
+				     const struct reg_auth_in *in, struct reg_chal *c,
+				     const enum digest_algo *alg, const char *what)
+{
+	const struct sip_auth *cred = &in->cred;
+
+	log_write(LOG_IMS, LOG_LVL_WARN, LOG_DIR_NONE, NULL,
+		  "registrar: %s from %.*s (%u failure(s))", what, (int)cred->username.l,
+		  cred->username.p, (unsigned)c->fails + 1);
+	if (c->done || ++c->fails > REGISTRAR_AUTH_RETRIES) {
+		reg_chal_free(reg, c);
+		reg_reply(reg, tsx, 403, "Forbidden - authentication failed", NULL);
+		return REG_AUTH_REPLIED;
+	}
+	reg_challenge(reg, tsx, in, c->u, alg, false);
+	return REG_AUTH_REPLIED;
 }
 
 static void reg_accept(struct reg_chal *c, struct reg_user *ru, uint32_t nc)
@@ -441,11 +472,35 @@ static enum reg_auth_result reg_verify(struct registrar *reg, struct sip_tsx *ts
 		reg_resync(reg, tsx, in, c, cred, alg);
 		return REG_AUTH_REPLIED;
 	}
+	if (!pl_isset(cred->response)) {
+		if (c->done) {
+			reg_challenge(reg, tsx, in, c->u, alg, false);
+			return REG_AUTH_REPLIED;
+		}
+		if (digest_algo_is_aka((enum digest_algo)c->algo)) {
+			/* TS 24.229 §5.1.1.5.1, TS 33.203 §6.1.2: an empty
+			 * response without auts on the nonce we hold is the
+			 * UE's verdict that AUTN's MAC is wrong: the network
+			 * failed to authenticate (keys differ). No new
+			 * challenge would fare better. */
+			log_write(LOG_IMS, LOG_LVL_WARN, LOG_DIR_NONE, NULL,
+				  "registrar: %.*s rejected the network's AUTN (MAC "
+				  "failure: K or OP/OPc differ from the ISIM's)",
+				  (int)cred->username.l, cred->username.p);
+			reg_chal_free(reg, c);
+			reg_reply(reg, tsx, 403,
+				  "Forbidden - network authentication failed", NULL);
+			return REG_AUTH_REPLIED;
+		}
+		return reg_fail(reg, tsx, in, c, alg, "empty Digest response");
+	}
 	if (c->qop == DIGEST_QOP_AUTH) {
 		if (!pl_caseeq_str(cred->qop, "auth") || !pl_isset(cred->cnonce) ||
-		    !nc_parse(cred->nc, &nc) || nc == 0 ||
-		    (c->done && nc <= c->nc_last)) {
-			/* nc replay or a missing directive: never reuse this nonce */
+		    !nc_parse(cred->nc, &nc) || nc == 0)
+			return reg_fail(reg, tsx, in, c, alg,
+					"Digest answer without qop=auth, cnonce or nc");
+		if (c->done && nc <= c->nc_last) {
+			/* nc replay: never reuse this nonce */
 			reg_challenge(reg, tsx, in, c->u, alg, false);
 			return REG_AUTH_REPLIED;
 		}
@@ -465,16 +520,40 @@ static enum reg_auth_result reg_verify(struct registrar *reg, struct sip_tsx *ts
 		*rup = ru;
 		return REG_AUTH_OK;
 	}
-	log_write(LOG_IMS, LOG_LVL_WARN, LOG_DIR_NONE, NULL,
-		  "registrar: wrong Digest response from %.*s (%u failure(s))",
-		  (int)cred->username.l, cred->username.p, (unsigned)c->fails + 1);
-	if (c->done || ++c->fails > REGISTRAR_AUTH_RETRIES) {
-		reg_chal_free(reg, c);
-		reg_reply(reg, tsx, 403, "Forbidden - authentication failed", NULL);
-		return REG_AUTH_REPLIED;
+	return reg_fail(reg, tsx, in, c, alg, "wrong Digest response");
+}
+
+/*
+ * An answer on a nonce of ours that we no longer hold (superseded, or aged
+ * out). RFC 2617 §3.2.1: stale=TRUE only for a valid digest. An MD5 answer
+ * can be checked against the password; a wrong one counts as a failure of
+ * the challenge the user holds. An AKA answer cannot (its XRES is gone):
+ * stale=TRUE.
+ */
+static void reg_stale(struct registrar *reg, struct sip_tsx *tsx,
+		      const struct sip_msg *req, const struct reg_auth_in *in,
+		      struct hss_user *u, struct reg_chal *c, const enum digest_algo *alg)
+{
+	const struct sip_auth *cred = &in->cred;
+	enum digest_algo algo;
+	enum digest_qop qop = hss_auth_qop(u);
+
+	if (!pl_isset(cred->response) || hss_auth_select(u, alg, &algo) ||
+	    digest_algo_is_aka(algo) ||
+	    reg_digest_ok(algo, pl_caseeq_str(cred->qop, "auth") ? qop : DIGEST_QOP_NONE,
+			  hss_user_pwd(u), req, cred)) {
+		reg_challenge(reg, tsx, in, u, alg, true);
+		return;
 	}
-	reg_challenge(reg, tsx, in, c->u, alg, false);
-	return REG_AUTH_REPLIED;
+	if (c) {
+		(void)reg_fail(reg, tsx, in, c, alg,
+			       "wrong Digest response on an old nonce");
+		return;
+	}
+	log_write(LOG_IMS, LOG_LVL_WARN, LOG_DIR_NONE, NULL,
+		  "registrar: wrong Digest response on an old nonce from %.*s",
+		  (int)cred->username.l, cred->username.p);
+	reg_challenge(reg, tsx, in, u, alg, false);
 }
 
 void reg_auth_in_read(const struct registrar *reg, const struct sip_msg *req,
@@ -509,16 +588,19 @@ enum reg_auth_result reg_auth_check(struct registrar *reg, struct sip_tsx *tsx,
 		}
 		alg = &algo;
 	}
-	if (!in->have || !pl_isset(cred->nonce) ||
-	    (!pl_isset(cred->response) && !pl_isset(cred->auts))) {
+	if (!in->have || !pl_isset(cred->nonce)) {
 		reg_challenge(reg, tsx, in, u, alg, false);
 		return REG_AUTH_REPLIED;
 	}
 	c = chal_find(reg, u);
 	if (!c || !pl_eq_str(cred->nonce, c->nonce)) {
-		/* Not the nonce we hold: ours but superseded or old -> stale. */
-		reg_challenge(reg, tsx, in, u, alg,
-			      nonce_check(reg, cred->nonce) != NONCE_BAD);
+		/* Not the nonce we hold: ours but superseded or old -> stale;
+		 * another's, or no answer at all -> a plain challenge. */
+		if (nonce_check(reg, cred->nonce) == NONCE_BAD ||
+		    (!pl_isset(cred->response) && !pl_isset(cred->auts)))
+			reg_challenge(reg, tsx, in, u, alg, false);
+		else
+			reg_stale(reg, tsx, req, in, u, c, alg);
 		return REG_AUTH_REPLIED;
 	}
 	return reg_verify(reg, tsx, req, c, in, alg, rup);

@@ -7,6 +7,7 @@ import base64
 import re
 import socket
 import time
+from pathlib import Path
 
 import pytest
 
@@ -56,8 +57,10 @@ class Ue:
         data, _ = self.s.recvfrom(65536)
         return data.decode(errors="replace")
 
-    def register(self, expires=600, auth=None):
+    def register(self, expires=600, auth=None, contact=None, extra=()):
         self.cseq += 1
+        if contact is None:
+            contact = f"<sip:ue201@127.0.0.1:{self.me}>;expires={expires}"
         h = ["REGISTER sip:ims.test SIP/2.0",
              f"Via: SIP/2.0/UDP 127.0.0.1:{self.me};branch=z9hG4bKr{self.cseq}x{self.me};rport",
              "Max-Forwards: 70",
@@ -65,9 +68,9 @@ class Ue:
              "To: <sip:ue201@ims.test>",
              f"Call-ID: {self.call_id}",
              f"CSeq: {self.cseq} REGISTER",
-             f"Contact: <sip:ue201@127.0.0.1:{self.me}>;expires={expires}",
+             f"Contact: {contact}",
              "Supported: path",
-             "Require: sec-agree", "Proxy-Require: sec-agree",
+             "Require: sec-agree", "Proxy-Require: sec-agree", *extra,
              auth or (f'Authorization: Digest username="{IMPI}", realm="ims.test", '
                       'nonce="", uri="sip:ims.test", response=""'),
              "Content-Length: 0", "", ""]
@@ -123,6 +126,12 @@ def _challenge(resp):
     assert m, resp
     params = dict(re.findall(r'(\w+)="?([^",]*)"?', m.group(1)))
     return params
+
+
+def _ue_cmd(nonce, k=K):
+    return run_tool([IMSCTL_BIN, "aka-response", "--nonce", nonce, "--k", k, "--opc", OPC,
+                     "--username", IMPI, "--realm", "ims.test", "--uri", "sip:ims.test"],
+                    capture_output=True, text=True, timeout=30)
 
 
 def _ue_side(nonce, sqn_ms=None, cnonce="0a4f113b", nc="00000001"):
@@ -212,6 +221,68 @@ def test_wrong_aka_response_ends_in_403(server):
     nonce = _challenge(resp)["nonce"]
     code, resp = ue.register(auth=_auth(nonce, "0" * 32))
     assert code == 403, resp
+
+
+def test_isim_with_other_keys_rejects_autn_then_403(server):
+    """The ISIM's K differs from the HSS's: it finds AUTN's MAC wrong and answers
+    the challenge with an empty response and no auts (TS 24.229 §5.1.1.5.1). The
+    server gives up at once with 403, not a 401 loop."""
+    d, ue = server
+    code, resp = ue.register()
+    assert code == 401
+    nonce = _challenge(resp)["nonce"]
+    r = _ue_cmd(nonce, k="00" * 16)
+    assert r.returncode == 1 and "MAC" in r.stderr, (r.returncode, r.stderr)
+    code, resp = ue.register(auth=_auth(nonce, ""))
+    assert code == 403, resp
+    assert "network authentication failed" in resp.split("\r\n", 1)[0]
+    out = d.command("users", "binding(s)")
+    assert re.search(r"^001010000000201@ims.test\s+imsi=001010000000201\s+not registered",
+                     out, re.M), out
+    assert "rejected the network's AUTN" in (Path(d.cfg_path).parent / "ims.log").read_text()
+
+
+def test_unknown_proxy_require_option_420(server):
+    """imsd is the UE's P-CSCF: an option tag it does not support in Proxy-Require
+    gets 420 with Unsupported (RFC 3261 §16.3 step 5), as in Require."""
+    d, ue = server
+    code, resp = ue.register(extra=("Proxy-Require: x-unknown-ext",))
+    assert code == 420, resp
+    assert re.search(r"(?im)^Unsupported:\s*x-unknown-ext\s*$", resp), resp
+    code, resp = ue.register(extra=("Require: x-other",))
+    assert code == 420, resp
+    assert re.search(r"(?im)^Unsupported:\s*x-other\s*$", resp), resp
+    code, resp = ue.register()  # sec-agree in both is fine
+    assert code == 401, resp
+
+
+def test_star_deregistration_with_older_cseq_is_aborted(server):
+    """RFC 3261 §10.3 step 6: Contact: * in the bindings' Call-ID removes them only
+    with a higher CSeq; an older one aborts the request and keeps them."""
+    d, ue = server
+    ue.cseq = 100
+    _register(ue)
+    ue.cseq -= 5
+    code, resp = ue.register(contact="*", extra=("Expires: 0",))
+    assert code == 401, resp
+    nonce = _challenge(resp)["nonce"]
+    code, resp = ue.register(contact="*", extra=("Expires: 0",),
+                             auth=_auth(nonce, _ue_side(nonce)["response"]))
+    assert code == 500 and "out of order" in resp.split("\r\n", 1)[0], resp
+    out = d.command("users", "binding(s)")
+    assert re.search(r"^001010000000201@ims.test\s+imsi=001010000000201\s+registered", out,
+                     re.M), out
+    ue.cseq += 10
+    # de-registration is authenticated like any REGISTER
+    code, resp = ue.register(contact="*", extra=("Expires: 0",))
+    assert code == 401, resp
+    nonce = _challenge(resp)["nonce"]
+    code, resp = ue.register(contact="*", extra=("Expires: 0",),
+                             auth=_auth(nonce, _ue_side(nonce)["response"]))
+    assert code == 200, resp
+    out = d.command("users", "binding(s)")
+    assert re.search(r"^001010000000201@ims.test\s+imsi=001010000000201\s+not registered",
+                     out, re.M), out
 
 
 def test_expired_binding_notifies_subscriber(server):

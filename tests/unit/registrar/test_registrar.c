@@ -680,6 +680,106 @@ static void test_stale_nonce(void **state)
 	assert_false(pl_isset(a.stale));
 }
 
+/* The ISIM's keys differ from the HSS's: it finds AUTN's MAC wrong and
+ * answers the held nonce with an empty response and no auts (TS 24.229
+ * §5.1.1.5.1): 403 at once, not another challenge. */
+static void test_aka_network_auth_failure(void **state)
+{
+	char hdrs[2048];
+	struct sip_auth a;
+	struct sent *r;
+	struct ue ue;
+
+	(void)state;
+	ue_milenage(&ue, "alice@ims.test");
+	ue.cred.k[0] ^= 1; /* the ISIM's K is not the HSS's */
+	r = do_register("sip:alice@ims.test", CONTACT_A);
+	assert_int_equal(r->scode, 401);
+	a = chal_get(r);
+	assert_int_equal(ue_answer(&ue, &a, hdrs, sizeof(hdrs), CONTACT_A), EACCES);
+	snprintf(hdrs, sizeof(hdrs),
+		 "Authorization: Digest username=\"alice@ims.test\", realm=\"ims.test\", "
+		 "nonce=\"%.*s\", uri=\"sip:ims.test\", response=\"\", "
+		 "algorithm=AKAv1-MD5\r\n" CONTACT_A,
+		 (int)a.nonce.l, a.nonce.p);
+	r = do_register("sip:alice@ims.test", hdrs);
+	assert_int_equal(r->scode, 403);
+	assert_true(pl_casefind(r->msg->reason, "network authentication failed") >= 0);
+	assert_int_equal(registrar_challenge_count(T.reg), 0);
+	/* the same answer again (the nonce is gone): a plain new challenge */
+	r = do_register("sip:alice@ims.test", hdrs);
+	assert_int_equal(r->scode, 401);
+	a = chal_get(r);
+	assert_false(pl_isset(a.stale));
+}
+
+/* RFC 2617 §3.2.1: stale=TRUE only for a valid digest on an old nonce. A
+ * wrong MD5 password on a superseded nonce counts as a failure; so does an
+ * answer without the qop directives the challenge asked for. Neither loops. */
+static void test_md5_old_nonce_and_directives(void **state)
+{
+	char auth[2048], old[2048];
+	struct sip_auth a;
+	struct sent *r;
+	struct ue ue = {.impi = "carol@ims.test", .pwd = "secret"};
+	const char *ct = "Contact: <sip:carol@127.0.0.1:5072>\r\n";
+
+	(void)state;
+	r = do_register("sip:carol@ims.test", ct);
+	a = chal_get(r);
+	ue.wrong = true;
+	ue_answer(&ue, &a, old, sizeof(old), ct);
+	/* a new REGISTER supersedes that challenge */
+	r = do_register("sip:carol@ims.test", ct);
+	assert_int_equal(r->scode, 401);
+	/* wrong password on the superseded nonce: not stale, counted... */
+	r = do_register("sip:carol@ims.test", old);
+	assert_int_equal(r->scode, 401);
+	a = chal_get(r);
+	assert_false(pl_isset(a.stale));
+	/* ...and the next one is the last */
+	r = do_register("sip:carol@ims.test", old);
+	assert_int_equal(r->scode, 403);
+	/* the right password on a superseded nonce: stale=TRUE */
+	ue.wrong = false;
+	r = do_register("sip:carol@ims.test", ct);
+	a = chal_get(r);
+	ue_answer(&ue, &a, old, sizeof(old), ct);
+	r = do_register("sip:carol@ims.test", ct);
+	r = do_register("sip:carol@ims.test", old);
+	assert_int_equal(r->scode, 401);
+	a = chal_get(r);
+	assert_true(pl_caseeq_str(a.stale, "true"));
+	/* qop=auth offered, answered without cnonce and nc: a failure, twice
+	 * is a 403 (it used to be challenged for ever) */
+	for (int i = 0; i < 2; i++) {
+		snprintf(auth, sizeof(auth),
+			 "Authorization: Digest username=\"carol@ims.test\", "
+			 "realm=\"ims.test\", nonce=\"%.*s\", uri=\"sip:ims.test\", "
+			 "response=\"00000000000000000000000000000000\", "
+			 "algorithm=MD5\r\n%s",
+			 (int)a.nonce.l, a.nonce.p, ct);
+		r = do_register("sip:carol@ims.test", auth);
+		if (i == 0) {
+			assert_int_equal(r->scode, 401);
+			a = chal_get(r);
+		}
+	}
+	assert_int_equal(r->scode, 403);
+	/* an empty response on the held MD5 nonce is a wrong one */
+	r = do_register("sip:carol@ims.test", ct);
+	for (int i = 0; i < 2; i++) {
+		a = chal_get(r);
+		snprintf(auth, sizeof(auth),
+			 "Authorization: Digest username=\"carol@ims.test\", "
+			 "realm=\"ims.test\", nonce=\"%.*s\", uri=\"sip:ims.test\", "
+			 "response=\"\", algorithm=MD5\r\n%s",
+			 (int)a.nonce.l, a.nonce.p, ct);
+		r = do_register("sip:carol@ims.test", auth);
+		assert_int_equal(r->scode, i ? 403 : 401);
+	}
+}
+
 static void test_nc_replay(void **state)
 {
 	char auth[2048];
@@ -806,6 +906,12 @@ static void test_no_auth_and_expires_rules(void **state)
 	assert_int_equal(r->scode, 200);
 	assert_int_equal(sip_msg_hdr_count(r->msg, SIP_HDR_CONTACT), 1);
 	assert_int_equal(registrar_binding_count(T.reg), 1);
+	/* Contact: * in the bindings' Call-ID with an older CSeq: aborted */
+	cseq_next -= 10;
+	r = do_register("sip:dave@ims.test", "Contact: *\r\nExpires: 0\r\n");
+	assert_int_equal(r->scode, 500);
+	assert_int_equal(registrar_binding_count(T.reg), 1);
+	cseq_next += 10;
 	r = do_register("sip:dave@ims.test", "Contact: *\r\nExpires: 0\r\n");
 	assert_int_equal(r->scode, 200);
 	assert_int_equal(sip_msg_hdr_count(r->msg, SIP_HDR_CONTACT), 0);
@@ -1540,6 +1646,10 @@ int main(void)
 					    teardown),
 	    cmocka_unit_test_setup_teardown(test_aka_wrong_res, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_stale_nonce, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_aka_network_auth_failure, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_md5_old_nonce_and_directives, setup,
+					    teardown),
 	    cmocka_unit_test_setup_teardown(test_nc_replay, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_resync, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_no_auth_and_expires_rules, setup,
