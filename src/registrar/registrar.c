@@ -443,10 +443,53 @@ static int reg_ok_hdrs(struct registrar *reg, struct mbuf *mb, const struct reg_
 	return err;
 }
 
+struct hss_user *reg_user_by_flow(const struct registrar *reg,
+				  struct hss_user *const *cands, size_t n,
+				  struct pl callid, const struct sip_stack_src *src,
+				  bool (*ok)(const struct reg_user *ru, void *arg),
+				  void *arg)
+{
+	struct hss_user *found = NULL;
+	unsigned found_score = 0;
+	bool tie = false;
+
+	for (size_t i = 0; i < n; i++) {
+		const struct reg_user *ru = reg_user_find(reg, cands[i]);
+		unsigned score = 0;
+
+		if (!ru || (ok && !ok(ru, arg)))
+			continue;
+		for (const struct reg_binding *b = ru->bindings; b; b = b->next) {
+			struct sip_stack_src f;
+			unsigned sc = 0;
+
+			if (b->terminated)
+				continue;
+			reg_flow_get(&b->flow, &f);
+			if (pl_isset(callid) &&
+			    pl_eq_str(callid, b->data + b->contact_len + 1))
+				sc = 3;
+			else if (src && net_addr_eq(&f.peer, &src->peer))
+				sc = 2;
+			else if (src && net_addr_eq_ip(&f.peer, &src->peer))
+				sc = 1;
+			if (sc > score)
+				score = sc;
+		}
+		if (!score || score < found_score)
+			continue;
+		tie = score == found_score;
+		found = cands[i];
+		found_score = score;
+	}
+	return tie ? NULL : found;
+}
+
 /* Step 2: the user. Returns 0 or the status to answer. */
 static uint16_t reg_user_identify(struct registrar *reg, const struct sip_msg *req,
 				  const struct reg_req *r, const struct reg_auth_in *in,
-				  struct hss_user **up, uint32_t *impu, const char **why)
+				  const struct sip_stack_src *src, struct hss_user **up,
+				  uint32_t *impu, const char **why)
 {
 	struct hss_user *cands[REG_CANDS_MAX];
 	struct hss_impu_match m[REG_CANDS_MAX];
@@ -485,7 +528,16 @@ static uint16_t reg_user_identify(struct registrar *reg, const struct sip_msg *r
 	}
 	if (n > REG_CANDS_MAX)
 		n = REG_CANDS_MAX;
-	u = n == 1 ? cands[0] : hss_user_pick_imei(cands, n, instance);
+	if (n == 1)
+		u = cands[0];
+	else if (pl_isset(instance))
+		u = hss_user_pick_imei(cands, n, instance);
+	else
+		/* multi_sim without an instance (Contact: *, a fetch): the
+		 * phone whose bindings this request's Call-ID or flow made */
+		u = reg_user_by_flow(reg, cands, n, r->callid, src, NULL, NULL);
+	if (!u && n > 1 && !pl_isset(instance))
+		u = hss_user_pick_imei(cands, n, instance);
 	*why = "Forbidden - no user for this IMEI";
 	if (!u)
 		return 403;
@@ -573,7 +625,7 @@ void registrar_register_h(struct sip_stack *stack, struct sip_tsx *tsx,
 	if (!sc) {
 		reg_auth_in_read(reg, req, &in);
 		in.req_key = hash_bytes(r.callid.p, r.callid.l) ^ hash_mix(r.cseq);
-		sc = reg_user_identify(reg, req, &r, &in, &u, &impu, &why);
+		sc = reg_user_identify(reg, req, &r, &in, src, &u, &impu, &why);
 	}
 	if (sc) {
 		reg_reply(reg, tsx, sc, why, NULL);

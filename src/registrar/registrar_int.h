@@ -170,6 +170,18 @@ void reg_binding_unlink(struct registrar *reg, struct reg_binding *b);
 void reg_bindings_purge(struct registrar *reg, struct reg_user *ru); /* terminated ones */
 void reg_flow_set(struct reg_flow *f, const struct sip_stack_src *src);
 void reg_flow_get(const struct reg_flow *f, struct sip_stack_src *src);
+/*
+ * multi_sim: of the candidates sharing an identity, the one (accepted by ok,
+ * if given) whose live bindings came from this UE: a binding in the
+ * request's Call-ID (RFC 3261 §10.2.4: a UE keeps it across its
+ * registrations) beats one from the same address and port, which beats the
+ * same IP address. NULL if none, or if two candidates match equally well.
+ */
+struct hss_user *reg_user_by_flow(const struct registrar *reg,
+				  struct hss_user *const *cands, size_t n,
+				  struct pl callid, const struct sip_stack_src *src,
+				  bool (*ok)(const struct reg_user *ru, void *arg),
+				  void *arg);
 int reg_reply(struct registrar *reg, struct sip_tsx *tsx, uint16_t scode,
 	      const char *reason, const struct sip_tsx_reply_prm *prm);
 void reg_chal_free(struct registrar *reg, struct reg_chal *c);

@@ -460,6 +460,23 @@ static bool sub_allowed(const struct registrar *reg, const struct sip_msg *req,
 	return self && flow;
 }
 
+#define SUB_CANDS_MAX 16
+
+/* sub_allowed as a reg_user_by_flow filter */
+struct sub_check {
+	const struct registrar *reg;
+	const struct sip_msg *req;
+	const struct sub_req *r;
+	const struct sip_stack_src *src;
+};
+
+static bool sub_allowed_h(const struct reg_user *ru, void *arg)
+{
+	const struct sub_check *ck = arg;
+
+	return ru->bindings && sub_allowed(ck->reg, ck->req, ck->r, ru, ck->src);
+}
+
 static int sub_routes(const struct sip_msg *req, struct mbuf *mb)
 {
 	int err = 0;
@@ -550,10 +567,14 @@ void registrar_subscribe_h(struct sip_stack *stack, struct sip_tsx *tsx,
 			   void *arg)
 {
 	struct registrar *reg = arg;
+	struct hss_impu_match m[SUB_CANDS_MAX];
+	struct hss_user *cands[SUB_CANDS_MAX];
 	struct hss_user *u;
 	struct reg_user *ru;
 	struct reg_sub *s;
+	struct sub_check ck;
 	struct sub_req r;
+	size_t nm;
 	uint16_t sc;
 
 	(void)stack;
@@ -577,12 +598,21 @@ void registrar_subscribe_h(struct sip_stack *stack, struct sip_tsx *tsx,
 		sub_refresh(reg, tsx, s, sub_expires(reg, &r));
 		return;
 	}
-	u = hss_user_by_impu(reg->hss, r.to.uri, NULL);
-	if (!u) {
+	nm = hss_users_by_impu(reg->hss, r.to.uri, m, SUB_CANDS_MAX);
+	if (!nm) {
 		reg_reply(reg, tsx, 404, "Not Found", NULL);
 		return;
 	}
-	ru = reg_user_find(reg, u);
+	if (nm > SUB_CANDS_MAX)
+		nm = SUB_CANDS_MAX;
+	for (size_t i = 0; i < nm; i++)
+		cands[i] = m[i].user;
+	/* multi_sim: the entry whose bindings this subscriber made */
+	ck = (struct sub_check){reg, req, &r, src};
+	u = nm == 1 ? cands[0]
+		    : reg_user_by_flow(reg, cands, nm, (struct pl)PL_INIT, src,
+				       sub_allowed_h, &ck);
+	ru = u ? reg_user_find(reg, u) : NULL;
 	if (!ru || !ru->bindings || !sub_allowed(reg, req, &r, ru, src)) {
 		reg_reply(reg, tsx, 403, "Forbidden", NULL);
 		return;

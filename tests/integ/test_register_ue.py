@@ -134,8 +134,9 @@ def _ue_cmd(nonce, k=K):
                     capture_output=True, text=True, timeout=30)
 
 
-def _ue_side(nonce, sqn_ms=None, cnonce="0a4f113b", nc="00000001"):
-    cmd = [IMSCTL_BIN, "aka-response", "--nonce", nonce, "--k", K, "--opc", OPC,
+def _ue_side(nonce, sqn_ms=None, cnonce="0a4f113b", nc="00000001", xor_k=None):
+    sim = ["--algo", "xor", "--k", xor_k] if xor_k else ["--k", K, "--opc", OPC]
+    cmd = [IMSCTL_BIN, "aka-response", "--nonce", nonce, *sim,
            "--username", IMPI, "--realm", "ims.test", "--uri", "sip:ims.test",
            "--qop", "auth", "--cnonce", cnonce, "--nc", nc]
     if sqn_ms:
@@ -283,6 +284,57 @@ def test_star_deregistration_with_older_cseq_is_aborted(server):
     out = d.command("users", "binding(s)")
     assert re.search(r"^001010000000201@ims.test\s+imsi=001010000000201\s+not registered",
                      out, re.M), out
+
+
+def test_multi_sim_phones_subscribe_and_deregister_apart(tmp_path, imsd_factory):
+    """Two phones with the same test SIM (multi_sim entries told apart by IMEI).
+    Requests without +sip.instance reach the phone that made the bindings: its
+    SUBSCRIBE watches its own entry, its Contact: * leaves the other registered."""
+    port = free_port()
+    # multi_sim is only allowed with the XOR test algorithm (manual §5.2.1)
+    ent = (f'imsi: "001010000000201", impi: "{IMPI}", multi_sim: true, sim_algo: "xor", '
+           f'K: "{K}", authent_qop: "auth"')
+    cfg = write_cfg(tmp_path, f"""{{
+  log_filename: "{tmp_path}/ims.log",
+  sip_addr: ["127.0.0.1:{port}"],
+  domain: "ims.test",
+  ipsec: false,
+  ue_db: [ {{ {ent}, impu: [{{ impu: "sip:ue201", imei: "35000000-000001-0" }}] }},
+           {{ {ent}, impu: [{{ impu: "sip:ue201", imei: "35000000-000002-0" }}] }} ],
+}}
+""")
+    d = imsd_factory(cfg)
+    d.wait_ready()
+    ues = [Ue(port), Ue(port)]
+    try:
+        for i, ue in enumerate(ues):
+            inst = f'<sip:ue201@127.0.0.1:{ue.me}>;+sip.instance="<urn:gsma:imei:35000000-00000{i + 1}-0>"'
+            code, resp = ue.register(contact=inst)
+            assert code == 401, resp
+            nonce = _challenge(resp)["nonce"]
+            code, resp = ue.register(contact=inst,
+                                     auth=_auth(nonce, _ue_side(nonce, xor_k=K)["response"]))
+            assert code == 200, resp
+        out = d.command("users", "binding(s)")
+        assert len(re.findall(r"^001010000000201@ims.test\s.*\sregistered", out, re.M)) == 2, out
+        code, resp = ues[1].subscribe()
+        assert code == 200, resp
+        ues[1].wait_notify(r'state="active"')
+        body = ues[1].notifies[0]
+        assert f"127.0.0.1:{ues[1].me}" in body and f"127.0.0.1:{ues[0].me}" not in body, body
+        # the second phone de-registers all its bindings
+        code, resp = ues[1].register(contact="*", extra=("Expires: 0",))
+        assert code == 401, resp
+        nonce = _challenge(resp)["nonce"]
+        code, resp = ues[1].register(contact="*", extra=("Expires: 0",),
+                                     auth=_auth(nonce, _ue_side(nonce, xor_k=K)["response"]))
+        assert code == 200, resp
+        ues[1].wait_notify(r'state="terminated"')
+        out = d.command("users", "binding(s)")
+        assert f"udp 127.0.0.1:{ues[0].me}" in out and f"udp 127.0.0.1:{ues[1].me}" not in out, out
+    finally:
+        for ue in ues:
+            ue.close()
 
 
 def test_expired_binding_notifies_subscriber(server):

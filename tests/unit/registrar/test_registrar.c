@@ -248,6 +248,8 @@ static struct sip_stack_src src_v4(uint16_t port, bool tcp)
 static uint32_t cseq_next = 1;
 
 /* Sends "REGISTER" with the given extra header lines; returns the reply. */
+static const char *callid_cur = "call-1@ue"; /* the Call-ID do_req sends */
+
 static struct sent *do_req(const char *method, const char *to, const char *hdrs,
 			   const struct sip_stack_src *src)
 {
@@ -261,12 +263,12 @@ static struct sent *do_req(const char *method, const char *to, const char *hdrs,
 		     "Via: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bK%u\r\n"
 		     "From: <%s>;tag=f1\r\n"
 		     "To: <%s>\r\n"
-		     "Call-ID: call-1@ue\r\n"
+		     "Call-ID: %s\r\n"
 		     "CSeq: %u %s\r\n"
 		     "Max-Forwards: 70\r\n"
 		     "%s"
 		     "Content-Length: 0\r\n\r\n",
-		     method, cseq_next, to, to, cseq_next, method, hdrs);
+		     method, cseq_next, to, to, callid_cur, cseq_next, method, hdrs);
 	cseq_next++;
 	m = decode(buf, (size_t)n);
 	T.cur = m;
@@ -285,6 +287,11 @@ static struct sent *do_register(const char *to, const char *hdrs)
 	struct sip_stack_src s = src_v4(5070, false);
 
 	return do_req("REGISTER", to, hdrs, &s);
+}
+
+static bool body_has(const struct sip_msg *m, const char *text)
+{
+	return pl_casefind(m->body, text) >= 0;
 }
 
 static struct sip_auth chal_get(const struct sent *r)
@@ -1024,17 +1031,89 @@ static void test_multi_sim_imei(void **state)
 	aka_vector_wipe(&v);
 }
 
+static uint32_t sim_src_ip = 0x7f000001; /* sim_register's source address */
+
+/* Registers the multi_sim phone with IMEI serial `serial` from port, in
+ * Call-ID callid; returns the final answer. */
+static struct sent *sim_register(int serial, uint16_t port, const char *callid,
+				 const char *contact)
+{
+	struct sip_stack_src src = src_v4(port, false);
+	char hdrs[512], auth[2048];
+	struct sip_auth a;
+	struct sent *r;
+	struct ue ue;
+
+	src.peer.u.in.sin_addr.s_addr = htonl(sim_src_ip);
+	memset(&ue, 0, sizeof(ue));
+	aka_cred_init(&ue.cred, AKA_ALGO_XOR);
+	assert_int_equal(ims_cfg_hex_decode(XOR_K, ue.cred.k, 16), 0);
+	ue.cred.k_len = 16;
+	ue.cred.amf[0] = 0x80;
+	ue.impi = "001010000000005@ims.mnc001.mcc001.3gppnetwork.org";
+	if (!contact) {
+		snprintf(hdrs, sizeof(hdrs),
+			 "Contact: <sip:sim@127.0.0.1:%u>;+sip.instance="
+			 "\"<urn:gsma:imei:35000000-00000%d-0>\"\r\n",
+			 port, serial);
+		contact = hdrs;
+	}
+	callid_cur = callid;
+	r = do_req("REGISTER", "sip:sim@ims.test", contact, &src);
+	if (r->scode == 401) {
+		a = chal_get(r);
+		assert_int_equal(ue_answer(&ue, &a, auth, sizeof(auth), contact), 0);
+		r = do_req("REGISTER", "sip:sim@ims.test", auth, &src);
+	}
+	callid_cur = "call-1@ue";
+	return r;
+}
+
+/* Requests that carry no +sip.instance (SUBSCRIBE, a fetch, Contact: *)
+ * reach the multi_sim phone that made the bindings: by Call-ID, else by
+ * flow. They used to be refused (403), or to reach the first entry. */
+static void test_multi_sim_without_instance(void **state)
+{
+	struct sip_stack_src p2 = src_v4(5082, false);
+	struct sent *r;
+
+	(void)state;
+	assert_int_equal(sim_register(1, 5081, "sim-1@ue", NULL)->scode, 200);
+	assert_int_equal(sim_register(2, 5082, "sim-2@ue", NULL)->scode, 200);
+	assert_true(registrar_is_registered(T.reg, hss_user_at(T.hss, 4)));
+	assert_true(registrar_is_registered(T.reg, hss_user_at(T.hss, 5)));
+	/* the second phone subscribes: it watches its own entry */
+	sent_clear();
+	r = do_req("SUBSCRIBE", "sip:sim@ims.test",
+		   "Event: reg\r\nContact: <sip:sim@127.0.0.1:5082>\r\n", &p2);
+	assert_int_equal(r->scode, 200);
+	assert_int_equal(T.nreqs, 1); /* the first NOTIFY */
+	assert_true(body_has(T.reqs[0].msg, "127.0.0.1:5082"));
+	assert_false(body_has(T.reqs[0].msg, "127.0.0.1:5081"));
+	/* a fetch in its Call-ID lists its binding only */
+	r = sim_register(0, 5082, "sim-2@ue", "");
+	assert_int_equal(r->scode, 200);
+	assert_int_equal(sip_msg_hdr_count(r->msg, SIP_HDR_CONTACT), 1);
+	assert_true(hdr_has(r->msg, SIP_HDR_CONTACT, "127.0.0.1:5082"));
+	/* Contact: * de-registers that phone alone */
+	r = sim_register(0, 5082, "sim-2@ue", "Contact: *\r\nExpires: 0\r\n");
+	assert_int_equal(r->scode, 200);
+	assert_true(registrar_is_registered(T.reg, hss_user_at(T.hss, 4)));
+	assert_false(registrar_is_registered(T.reg, hss_user_at(T.hss, 5)));
+	/* an unknown Call-ID from another address finds no phone */
+	sim_src_ip = 0x7f000009;
+	r = sim_register(0, 5089, "sim-9@ue", "Contact: *\r\nExpires: 0\r\n");
+	sim_src_ip = 0x7f000001;
+	assert_int_equal(r->scode, 403);
+	assert_true(registrar_is_registered(T.reg, hss_user_at(T.hss, 4)));
+}
+
 /* ---- reg event ---- */
 
 #define SUB_HDRS                                                                         \
 	"Event: reg\r\nAccept: application/reginfo+xml\r\nExpires: 600000\r\n"           \
 	"Contact: <sip:alice@127.0.0.1:5070>\r\n"                                        \
 	"Record-Route: <sip:p1.ims.test;lr>\r\n"
-
-static bool body_has(const struct sip_msg *m, const char *text)
-{
-	return pl_casefind(m->body, text) >= 0;
-}
 
 static void test_reg_event(void **state)
 {
@@ -1657,6 +1736,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_min_expires, setup_min60, teardown),
 	    cmocka_unit_test_setup_teardown(test_sec_agree_tolerated, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_multi_sim_imei, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_multi_sim_without_instance, setup,
+					    teardown),
 	    cmocka_unit_test_setup_teardown(test_reg_event, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_binding_expiry_fake_clock, setup,
 					    teardown),
