@@ -58,12 +58,14 @@ struct pl hss_ent_text(const struct hss *hss, const struct hss_key_ent *e,
 		       const char **domain)
 {
 	if (e->user == HSS_ECHO) {
-		*domain = hss->cfg->domain;
+		if (domain)
+			*domain = hss->cfg->domain;
 		return pl_from_str(hss->cfg->echo[e->item]);
 	}
 	const struct ims_cfg_impu *it = &hss->users[e->user].ue->impu[e->item];
 
-	*domain = it->opts->domain;
+	if (domain)
+		*domain = it->opts->domain;
 	return pl_from_str(it->impu);
 }
 
@@ -86,10 +88,12 @@ static bool impu_match_h(const struct hash_entry *he, const void *arg)
 	/* scratch is output only: hss_uri_parse fills it */
 	// cppcheck-suppress uninitvar
 	struct hss_uri *st = k->last ? k->last : &scratch;
-	const char *dom;
-	struct pl text = hss_ent_text(k->hss, e, &dom);
+	struct pl text = hss_ent_text(k->hss, e, NULL);
 
-	if (hss_uri_parse(text, dom, st))
+	/* The domain completes the IMPUs we write (P-Associated-URI,
+	 * reginfo); it is not used to recover them (manual §5.2 `domain`):
+	 * a host-less `sip:user` is found at any host. */
+	if (hss_uri_parse(text, NULL, st))
 		return false; /* cannot happen: checked at insert */
 	return k->conflict ? hss_uri_conflict(k->uri, st) : hss_uri_match(k->uri, st);
 }
@@ -108,12 +112,11 @@ static int impu_insert(struct hss *hss, struct hss_key_ent *e, char *err, size_t
 	struct hss_uri uri;
 	struct impu_key k = {hss, &uri, true, NULL};
 	const struct hash_entry *dup;
-	const char *dom;
-	struct pl text = hss_ent_text(hss, e, &dom);
+	struct pl text = hss_ent_text(hss, e, NULL);
 	char n1[48], n2[48];
 	uint64_t hv;
 
-	if (hss_uri_parse(text, dom, &uri))
+	if (hss_uri_parse(text, NULL, &uri))
 		return load_err(err, errlen, "%s: invalid IMPU \"%.64s\"",
 				ent_name(e, n1, sizeof(n1)), text.p);
 	hv = hss_uri_hash(&uri);

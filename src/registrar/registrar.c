@@ -627,6 +627,8 @@ void registrar_register_h(struct sip_stack *stack, struct sip_tsx *tsx,
 		in.req_key = hash_bytes(r.callid.p, r.callid.l) ^ hash_mix(r.cseq);
 		sc = reg_user_identify(reg, req, &r, &in, src, &u, &impu, &why);
 	}
+	if (!sc)
+		reg_auth_in_user(reg, req, u, &in);
 	if (sc) {
 		reg_reply(reg, tsx, sc, why, NULL);
 		return;

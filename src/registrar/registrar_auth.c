@@ -563,6 +563,19 @@ void reg_auth_in_read(const struct registrar *reg, const struct sip_msg *req,
 	in->have = cred_find(req, in->realm, &in->cred);
 }
 
+void reg_auth_in_user(const struct registrar *reg, const struct sip_msg *req,
+		      const struct hss_user *u, struct reg_auth_in *in)
+{
+	const struct ims_cfg_ue *ue = hss_user_cfg(u);
+	const char *dom = ue && ue->opts ? ue->opts->domain : NULL;
+
+	(void)reg;
+	if (!dom || !*dom || pl_caseeq_str(in->realm, dom))
+		return;
+	in->realm = pl_from_str(dom);
+	in->have = cred_find(req, in->realm, &in->cred);
+}
+
 enum reg_auth_result reg_auth_check(struct registrar *reg, struct sip_tsx *tsx,
 				    const struct sip_msg *req, struct hss_user *u,
 				    uint32_t impu_idx, const struct reg_auth_in *in,

@@ -205,6 +205,10 @@ struct reg_auth_in {
 
 void reg_auth_in_read(const struct registrar *reg, const struct sip_msg *req,
 		      struct reg_auth_in *in);
+/* Once the user is known: its own `domain` (manual §5.2.1, "used for IMPU
+ * and authentication") is the realm, and the credentials are those for it. */
+void reg_auth_in_user(const struct registrar *reg, const struct sip_msg *req,
+		      const struct hss_user *u, struct reg_auth_in *in);
 enum reg_auth_result reg_auth_check(struct registrar *reg, struct sip_tsx *tsx,
 				    const struct sip_msg *req, struct hss_user *u,
 				    uint32_t impu_idx, const struct reg_auth_in *in,

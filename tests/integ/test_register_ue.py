@@ -134,10 +134,11 @@ def _ue_cmd(nonce, k=K):
                     capture_output=True, text=True, timeout=30)
 
 
-def _ue_side(nonce, sqn_ms=None, cnonce="0a4f113b", nc="00000001", xor_k=None):
+def _ue_side(nonce, sqn_ms=None, cnonce="0a4f113b", nc="00000001", xor_k=None,
+             realm="ims.test"):
     sim = ["--algo", "xor", "--k", xor_k] if xor_k else ["--k", K, "--opc", OPC]
     cmd = [IMSCTL_BIN, "aka-response", "--nonce", nonce, *sim,
-           "--username", IMPI, "--realm", "ims.test", "--uri", "sip:ims.test",
+           "--username", IMPI, "--realm", realm, "--uri", "sip:ims.test",
            "--qop", "auth", "--cnonce", cnonce, "--nc", nc]
     if sqn_ms:
         cmd += ["--sqn-ms", sqn_ms]
@@ -146,8 +147,8 @@ def _ue_side(nonce, sqn_ms=None, cnonce="0a4f113b", nc="00000001", xor_k=None):
     return dict(l.split("=", 1) for l in r.stdout.split())
 
 
-def _auth(nonce, response, cnonce="0a4f113b", nc="00000001", auts=None):
-    a = (f'Authorization: Digest username="{IMPI}", realm="ims.test", nonce="{nonce}", '
+def _auth(nonce, response, cnonce="0a4f113b", nc="00000001", auts=None, realm="ims.test"):
+    a = (f'Authorization: Digest username="{IMPI}", realm="{realm}", nonce="{nonce}", '
          f'uri="sip:ims.test", response="{response}", algorithm=AKAv1-MD5, '
          f'qop=auth, cnonce="{cnonce}", nc={nc}')
     if auts:  # imsctl prints hex; the header carries base64 (RFC 3310 §3.4)
@@ -335,6 +336,32 @@ def test_multi_sim_phones_subscribe_and_deregister_apart(tmp_path, imsd_factory)
     finally:
         for ue in ues:
             ue.close()
+
+
+def test_user_domain_is_realm_and_names_impus(tmp_path, imsd_factory):
+    """A user's own `domain` overrides the global one for authentication (the
+    realm) and for the IMPUs imsd writes; it is not used to find the user, so the
+    To may name another host (the ISIM's home domain, here the global one)."""
+    port = free_port()
+    cfg = Path(_cfg(tmp_path, port))
+    cfg.write_text(cfg.read_text().replace('authent_qop: "auth" }',
+                                           'authent_qop: "auth", domain: "home.example" }'))
+    d = imsd_factory(str(cfg))
+    d.wait_ready()
+    ue = Ue(port)
+    try:
+        code, resp = ue.register(auth=(f'Authorization: Digest username="{IMPI}", '
+                                       'realm="home.example", nonce="", uri="sip:ims.test", '
+                                       'response=""'))
+        assert code == 401, resp
+        ch = _challenge(resp)
+        assert ch["realm"] == "home.example", resp
+        r = _ue_side(ch["nonce"], realm="home.example")
+        code, resp = ue.register(auth=_auth(ch["nonce"], r["response"], realm="home.example"))
+        assert code == 200, resp
+        assert re.search(r"(?im)^P-Associated-URI:.*<sip:ue201@home\.example>", resp), resp
+    finally:
+        ue.close()
 
 
 def test_expired_binding_notifies_subscriber(server):

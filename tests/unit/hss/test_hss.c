@@ -199,7 +199,8 @@ static void test_lookup_keys(void **state)
 	assert_true(hss_is_echo(db.hss, P("sip:echo@ims.example")));
 	assert_true(hss_is_echo(db.hss, P("sip:+33999@x.example;user=phone")));
 	assert_true(hss_is_echo(db.hss, P("tel:+33-999")));
-	assert_false(hss_is_echo(db.hss, P("sip:echo@other.example")));
+	/* the domain completes IMPUs, it does not recover them: any host */
+	assert_true(hss_is_echo(db.hss, P("sip:echo@other.example")));
 	assert_false(hss_is_echo(db.hss, P("tel:+33600000001")));
 	db_free(&db);
 }
@@ -227,7 +228,7 @@ static void test_tel_sip(void **state)
 	    hss_user_by_impu(db.hss, P("sips:+33600000001@ims.example"), NULL), u0);
 	assert_null(hss_user_by_impu(db.hss, P("tel:+336000000010"), NULL));
 	assert_null(hss_user_by_impu(db.hss, P("tel:33600000001"), NULL));
-	/* stored sip:+33600000002 completed with the user's domain a.example */
+	/* stored sip:+33600000002 (written a.example, found at any host) */
 	assert_ptr_equal(hss_user_by_impu(db.hss, P("tel:+33600000002"), &i), u1);
 	assert_int_equal(i, 1);
 	assert_ptr_equal(hss_user_by_impu(db.hss, P("sip:+33600000002@A.example"), NULL),
@@ -236,7 +237,8 @@ static void test_tel_sip(void **state)
 					  P("sip:+33600000002@other.example;user=phone"),
 					  NULL),
 			 u1);
-	assert_null(hss_user_by_impu(db.hss, P("sip:+33600000002@other.example"), NULL));
+	assert_ptr_equal(
+	    hss_user_by_impu(db.hss, P("sip:+33600000002@other.example"), NULL), u1);
 	/* the IMSI-named IMPU is a number too */
 	assert_ptr_equal(hss_user_by_impu(db.hss, P("tel:001010000000001"), NULL), u0);
 	db_free(&db);
@@ -261,13 +263,21 @@ static void test_domain_completion(void **state)
 	char buf[HSS_URI_MAX];
 
 	(void)state;
-	/* user domain a.example overrides the global one */
+	/* The domain (user domain a.example over the global one, IMPU domain
+	 * b.example) completes the IMPUs we write; it is "not used to recover
+	 * IMPU" (manual §5.2): a host-less IMPU is found at any host, as a
+	 * phone whose ISIM names another home domain writes it. */
 	assert_ptr_equal(hss_user_by_impu(db.hss, P("sip:alice@a.example"), NULL), u1);
-	assert_null(hss_user_by_impu(db.hss, P("sip:alice@ims.example"), NULL));
-	/* IMPU-level domain */
+	assert_ptr_equal(hss_user_by_impu(db.hss, P("sip:alice@ims.example"), NULL), u1);
+	assert_ptr_equal(
+	    hss_user_by_impu(db.hss, P("sip:alice@ims.mnc001.mcc001.3gppnetwork.org"),
+			     NULL),
+	    u1);
 	assert_ptr_equal(hss_user_by_impu(db.hss, P("sip:bob@b.example"), NULL), u1);
-	assert_null(hss_user_by_impu(db.hss, P("sip:bob@a.example"), NULL));
+	assert_ptr_equal(hss_user_by_impu(db.hss, P("sip:bob@a.example"), NULL), u1);
 	assert_null(hss_user_by_impu(db.hss, P("sip:Bob@b.example"), NULL));
+	/* an IMPU written with a host keeps it */
+	assert_null(hss_user_by_impu(db.hss, P("sip:carol@ims.example"), NULL));
 
 	assert_int_equal(hss_impu_uri(db.hss, u0, 0, buf, sizeof(buf)), 0);
 	assert_string_equal(buf, "sip:001010000000001@ims.example");
@@ -331,6 +341,12 @@ static void test_duplicates(void **state)
 	    " {'imsi': '001010000000002', 'pwd': 'x', 'impu': ['sip:a@IMS.example']}]",
 	    "ue_db[1].impu[0]: IMPU \"sip:a@IMS.example\" already used by "
 	    "ue_db[0].impu[0]");
+	/* one user part in two domains: an incoming URI would find both */
+	expect_load_err("'domain': 'ims.example', 'ue_db': ["
+			"{'imsi': '001010000000001', 'pwd': 'x', 'impu': ['a']},"
+			" {'imsi': '001010000000002', 'pwd': 'x', 'domain': 'b.example', "
+			"'impu': ['a']}]",
+			"ue_db[1].impu[0]: IMPU \"a\" already used by ue_db[0].impu[0]");
 	expect_load_err("'echo': ['tel:+331'], 'ue_db': ["
 			"{'imsi': '001010000000001', 'pwd': 'x', 'impu': ['tel:+331']}]",
 			"echo[0]: IMPU \"tel:+331\" already used by ue_db[0].impu[0]");

@@ -49,7 +49,7 @@ static const char *USERS =
     "{'imsi': '001010000000005', 'multi_sim': true, 'sim_algo': 'xor', 'K': '" XOR_K
     "', 'impu': [{'impu': 'sip:sim', 'imei': '35000000-000002-0'}]},"
     /* 6 */ "{'imsi': '001010000000007', 'impi': 'erin@ims.test', 'pwd': 'pw', "
-    "'impu': ['sip:erin']}"
+    "'domain': 'erin.example', 'impu': ['sip:erin']}"
     "]";
 
 /* ---- fixture ---- */
@@ -785,6 +785,36 @@ static void test_md5_old_nonce_and_directives(void **state)
 		r = do_register("sip:carol@ims.test", auth);
 		assert_int_equal(r->scode, i ? 403 : 401);
 	}
+}
+
+/* A user's own domain is its realm (manual §5.2 `domain`: "used for IMPU
+ * and authentication. May be overriden at user level"), and names its
+ * IMPUs in the 200; the To may carry another host (the domain does not
+ * recover IMPUs). Credentials for the global realm are not this user's. */
+static void test_user_domain_realm(void **state)
+{
+	char auth[2048];
+	struct sip_auth a;
+	struct sent *r;
+	struct ue ue = {.impi = "erin@ims.test", .pwd = "pw"};
+	const char *ct = "Contact: <sip:erin@127.0.0.1:5076>\r\n";
+
+	(void)state;
+	r = do_register("sip:erin@ims.test", ct);
+	assert_int_equal(r->scode, 401);
+	a = chal_get(r);
+	assert_true(pl_eq_str(a.realm, "erin.example"));
+	ue_answer(&ue, &a, auth, sizeof(auth), ct);
+	r = do_register("sip:erin@ims.test", auth);
+	assert_int_equal(r->scode, 200);
+	assert_true(hdr_has(r->msg, SIP_HDR_P_ASSOCIATED_URI, "sip:erin@erin.example"));
+	/* an answer for the global realm is not a credential for erin */
+	a.realm = PL("ims.test");
+	ue_answer(&ue, &a, auth, sizeof(auth), ct);
+	r = do_register("sip:erin@ims.test", auth);
+	assert_int_equal(r->scode, 401);
+	a = chal_get(r);
+	assert_true(pl_eq_str(a.realm, "erin.example"));
 }
 
 static void test_nc_replay(void **state)
@@ -1725,6 +1755,7 @@ int main(void)
 					    teardown),
 	    cmocka_unit_test_setup_teardown(test_aka_wrong_res, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_stale_nonce, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_user_domain_realm, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_aka_network_auth_failure, setup,
 					    teardown),
 	    cmocka_unit_test_setup_teardown(test_md5_old_nonce_and_directives, setup,
