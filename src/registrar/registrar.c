@@ -485,6 +485,55 @@ struct hss_user *reg_user_by_flow(const struct registrar *reg,
 	return tie ? NULL : found;
 }
 
+/* b was made from src's IP address. */
+static bool reg_binding_from(const struct reg_binding *b, const struct sip_stack_src *src)
+{
+	struct sip_stack_src f;
+
+	reg_flow_get(&b->flow, &f);
+	return net_addr_eq_ip(&f.peer, &src->peer);
+}
+
+/*
+ * auth_on_register_only (manual §5.2, default true): "don't try to
+ * authenticate other request than register (unless expires is set to 0)":
+ * a de-registration is not challenged either. Without IPsec nothing else
+ * ties it to the UE, so only when every binding it removes was made from
+ * the request's IP address (as a reg SUBSCRIBE is authorised); otherwise it
+ * is authenticated like any REGISTER. The user's reg_user, or NULL.
+ */
+static struct reg_user *reg_dereg_unauth(struct registrar *reg, const struct reg_req *r,
+					 struct hss_user *u,
+					 const struct sip_stack_src *src)
+{
+	struct reg_user *ru;
+	size_t hits = 0;
+
+	if (!src || (!r->star && !r->n) || !hss_auth_on_register_only(u))
+		return NULL;
+	for (size_t i = 0; i < r->n; i++) {
+		if (r->c[i].expires)
+			return NULL;
+	}
+	ru = reg_user_find(reg, u);
+	if (!ru)
+		return NULL;
+	for (const struct reg_binding *b = ru->bindings; b; b = b->next) {
+		bool removed = r->star;
+
+		if (b->terminated)
+			continue;
+		for (size_t i = 0; !removed && i < r->n; i++)
+			removed = reg_binding_same(b, &r->c[i]);
+		if (!removed)
+			continue;
+		if (!reg_binding_from(b, src))
+			return NULL;
+		hits++;
+	}
+	return hits ? ru : NULL;
+}
+
 /* Step 2: the user. Returns 0 or the status to answer. */
 static uint16_t reg_user_identify(struct registrar *reg, const struct sip_msg *req,
 				  const struct reg_req *r, const struct reg_auth_in *in,
@@ -633,7 +682,14 @@ void registrar_register_h(struct sip_stack *stack, struct sip_tsx *tsx,
 		reg_reply(reg, tsx, sc, why, NULL);
 		return;
 	}
-	if (reg_auth_check(reg, tsx, req, u, impu, &in, &ru) == REG_AUTH_OK) {
+	ru = reg_dereg_unauth(reg, &r, u, src);
+	if (ru) {
+		log_write(LOG_IMS, LOG_LVL_DEBUG, LOG_DIR_NONE, NULL,
+			  "registrar: de-registration from a binding's address, not "
+			  "challenged (auth_on_register_only)");
+		reg_bindings_update(reg, tsx, req, &r, ru, src);
+		reg_store_mark(reg, u, REG_STORE_ALL);
+	} else if (reg_auth_check(reg, tsx, req, u, impu, &in, &ru) == REG_AUTH_OK) {
 		reg_bindings_update(reg, tsx, req, &r, ru, src);
 		/* keys, bindings, subscribers' NOTIFY CSeqs */
 		reg_store_mark(reg, u, REG_STORE_ALL);

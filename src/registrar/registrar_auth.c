@@ -434,11 +434,13 @@ static enum reg_auth_result reg_fail(struct registrar *reg, struct sip_tsx *tsx,
 	return REG_AUTH_REPLIED;
 }
 
-static void reg_accept(struct reg_chal *c, struct reg_user *ru, uint32_t nc)
+static void reg_accept(struct reg_chal *c, struct reg_user *ru, uint32_t nc, bool keys)
 {
 	c->done = true;
 	c->nc_last = nc;
 	c->fails = 0;
+	if (!keys)
+		return;
 	ru->algo = (int8_t)c->algo;
 	if (digest_algo_is_aka((enum digest_algo)c->algo)) {
 		memcpy(ru->ck, c->ck, sizeof(ru->ck));
@@ -516,7 +518,7 @@ static enum reg_auth_result reg_verify(struct registrar *reg, struct sip_tsx *ts
 			reg_reply(reg, tsx, 500, "Server Internal Error", NULL);
 			return REG_AUTH_REPLIED;
 		}
-		reg_accept(c, ru, nc);
+		reg_accept(c, ru, nc, !in->other_method);
 		*rup = ru;
 		return REG_AUTH_OK;
 	}
@@ -559,6 +561,7 @@ static void reg_stale(struct registrar *reg, struct sip_tsx *tsx,
 void reg_auth_in_read(const struct registrar *reg, const struct sip_msg *req,
 		      struct reg_auth_in *in)
 {
+	memset(in, 0, sizeof(*in));
 	in->realm = reg_realm(reg, req);
 	in->have = cred_find(req, in->realm, &in->cred);
 }

@@ -201,6 +201,9 @@ struct reg_auth_in {
 	/* Call-ID and CSeq of the request: a retransmission (the 401 is sent
 	 * statelessly) has the same, and gets the same challenge again */
 	uint64_t req_key;
+	/* Not a REGISTER (auth_on_register_only false): a success leaves the
+	 * registration's algorithm and CK/IK alone. */
+	bool other_method;
 };
 
 void reg_auth_in_read(const struct registrar *reg, const struct sip_msg *req,

@@ -477,6 +477,36 @@ static bool sub_allowed_h(const struct reg_user *ru, void *arg)
 	return ru->bindings && sub_allowed(ck->reg, ck->req, ck->r, ru, ck->src);
 }
 
+/*
+ * auth_on_register_only false (manual §5.2: otherwise only REGISTER is
+ * authenticated): a new subscription is also challenged, with the user's
+ * Digest credentials, as the registrar (401, RFC 3261 §22.3). A UE that
+ * answered a qop=auth challenge moments ago may reuse that nonce with a
+ * higher nc. True when the request may go on; else it was answered.
+ */
+static bool sub_authenticated(struct registrar *reg, struct sip_tsx *tsx,
+			      const struct sip_msg *req, const struct sub_req *r,
+			      const struct hss_impu_match *m, size_t nm,
+			      struct hss_user *u)
+{
+	uint32_t impu = HSS_IMPU_NONE;
+	struct reg_auth_in in;
+	struct reg_user *ru = NULL;
+
+	for (size_t i = 0; i < nm; i++) {
+		if (m[i].user == u)
+			impu = m[i].impu;
+	}
+	reg_auth_in_read(reg, req, &in);
+	reg_auth_in_user(reg, req, u, &in);
+	in.req_key = hash_bytes(r->callid.p, r->callid.l) ^ hash_mix(r->cseq) ^ 1;
+	in.other_method = true;
+	if (reg_auth_check(reg, tsx, req, u, impu, &in, &ru) == REG_AUTH_OK)
+		return true;
+	reg_store_mark(reg, u, REG_STORE_SQN); /* a new vector, a resync */
+	return false;
+}
+
 static int sub_routes(const struct sip_msg *req, struct mbuf *mb)
 {
 	int err = 0;
@@ -617,6 +647,9 @@ void registrar_subscribe_h(struct sip_stack *stack, struct sip_tsx *tsx,
 		reg_reply(reg, tsx, 403, "Forbidden", NULL);
 		return;
 	}
+	if (!hss_auth_on_register_only(u) &&
+	    !sub_authenticated(reg, tsx, req, &r, m, nm, u))
+		return;
 	if (ru->nsub >= REGISTRAR_SUBS_MAX) {
 		reg_reply(reg, tsx, 403, "Forbidden - too many subscriptions", NULL);
 		return;

@@ -20,7 +20,11 @@ IMPI = "001010000000201@ims.test"
 
 
 def _cfg(tmp_path, port, sqn="000000000020", extra=""):
-    return write_cfg(tmp_path, f"""{{
+    return write_cfg(tmp_path, _cfg_text(tmp_path, port, extra, sqn))
+
+
+def _cfg_text(tmp_path, port, extra="", sqn="000000000020"):
+    return (f"""{{
   log_filename: "{tmp_path}/ims.log",
   log_options: "all.level=debug",
   sip_addr: ["127.0.0.1:{port}"],
@@ -93,7 +97,7 @@ class Ue:
         self.notifies.append(req)
         self.s.sendto(_ok_for(req), ("127.0.0.1", self.port))
 
-    def subscribe(self, expires=600):
+    def subscribe(self, expires=600, auth=None):
         self.cseq += 1
         h = ["SUBSCRIBE sip:ue201@ims.test SIP/2.0",
              f"Via: SIP/2.0/UDP 127.0.0.1:{self.me};branch=z9hG4bKs{self.cseq}x{self.me};rport",
@@ -104,7 +108,7 @@ class Ue:
              f"CSeq: {self.cseq} SUBSCRIBE",
              f"Contact: <sip:ue201@127.0.0.1:{self.me}>",
              "Event: reg", "Accept: application/reginfo+xml",
-             f"Expires: {expires}", "Content-Length: 0", "", ""]
+             f"Expires: {expires}", *([auth] if auth else []), "Content-Length: 0", "", ""]
         self._send("\r\n".join(h))
         return self.final()
 
@@ -135,10 +139,10 @@ def _ue_cmd(nonce, k=K):
 
 
 def _ue_side(nonce, sqn_ms=None, cnonce="0a4f113b", nc="00000001", xor_k=None,
-             realm="ims.test"):
+             realm="ims.test", method="REGISTER", uri="sip:ims.test"):
     sim = ["--algo", "xor", "--k", xor_k] if xor_k else ["--k", K, "--opc", OPC]
-    cmd = [IMSCTL_BIN, "aka-response", "--nonce", nonce, *sim,
-           "--username", IMPI, "--realm", realm, "--uri", "sip:ims.test",
+    cmd = [IMSCTL_BIN, "aka-response", "--nonce", nonce, *sim, "--method", method,
+           "--username", IMPI, "--realm", realm, "--uri", uri,
            "--qop", "auth", "--cnonce", cnonce, "--nc", nc]
     if sqn_ms:
         cmd += ["--sqn-ms", sqn_ms]
@@ -147,9 +151,10 @@ def _ue_side(nonce, sqn_ms=None, cnonce="0a4f113b", nc="00000001", xor_k=None,
     return dict(l.split("=", 1) for l in r.stdout.split())
 
 
-def _auth(nonce, response, cnonce="0a4f113b", nc="00000001", auts=None, realm="ims.test"):
+def _auth(nonce, response, cnonce="0a4f113b", nc="00000001", auts=None, realm="ims.test",
+          uri="sip:ims.test"):
     a = (f'Authorization: Digest username="{IMPI}", realm="{realm}", nonce="{nonce}", '
-         f'uri="sip:ims.test", response="{response}", algorithm=AKAv1-MD5, '
+         f'uri="{uri}", response="{response}", algorithm=AKAv1-MD5, '
          f'qop=auth, cnonce="{cnonce}", nc={nc}')
     if auts:  # imsctl prints hex; the header carries base64 (RFC 3310 §3.4)
         a += f', auts="{base64.b64encode(bytes.fromhex(auts)).decode()}"'
@@ -265,22 +270,15 @@ def test_star_deregistration_with_older_cseq_is_aborted(server):
     ue.cseq = 100
     _register(ue)
     ue.cseq -= 5
+    # from the binding's own address a de-registration is not challenged
+    # (auth_on_register_only, default true), but still checked
     code, resp = ue.register(contact="*", extra=("Expires: 0",))
-    assert code == 401, resp
-    nonce = _challenge(resp)["nonce"]
-    code, resp = ue.register(contact="*", extra=("Expires: 0",),
-                             auth=_auth(nonce, _ue_side(nonce)["response"]))
     assert code == 500 and "out of order" in resp.split("\r\n", 1)[0], resp
     out = d.command("users", "binding(s)")
     assert re.search(r"^001010000000201@ims.test\s+imsi=001010000000201\s+registered", out,
                      re.M), out
     ue.cseq += 10
-    # de-registration is authenticated like any REGISTER
     code, resp = ue.register(contact="*", extra=("Expires: 0",))
-    assert code == 401, resp
-    nonce = _challenge(resp)["nonce"]
-    code, resp = ue.register(contact="*", extra=("Expires: 0",),
-                             auth=_auth(nonce, _ue_side(nonce)["response"]))
     assert code == 200, resp
     out = d.command("users", "binding(s)")
     assert re.search(r"^001010000000201@ims.test\s+imsi=001010000000201\s+not registered",
@@ -325,10 +323,6 @@ def test_multi_sim_phones_subscribe_and_deregister_apart(tmp_path, imsd_factory)
         assert f"127.0.0.1:{ues[1].me}" in body and f"127.0.0.1:{ues[0].me}" not in body, body
         # the second phone de-registers all its bindings
         code, resp = ues[1].register(contact="*", extra=("Expires: 0",))
-        assert code == 401, resp
-        nonce = _challenge(resp)["nonce"]
-        code, resp = ues[1].register(contact="*", extra=("Expires: 0",),
-                                     auth=_auth(nonce, _ue_side(nonce, xor_k=K)["response"]))
         assert code == 200, resp
         ues[1].wait_notify(r'state="terminated"')
         out = d.command("users", "binding(s)")
@@ -360,6 +354,60 @@ def test_user_domain_is_realm_and_names_impus(tmp_path, imsd_factory):
         code, resp = ue.register(auth=_auth(ch["nonce"], r["response"], realm="home.example"))
         assert code == 200, resp
         assert re.search(r"(?im)^P-Associated-URI:.*<sip:ue201@home\.example>", resp), resp
+    finally:
+        ue.close()
+
+
+def test_auth_on_register_only(tmp_path, imsd_factory):
+    """auth_on_register_only (manual §5.2, default true): "don't try to authenticate
+    other request than register (unless expires is set to 0)". True: a
+    de-registration from the bindings' address is not challenged, from another
+    address it is; SUBSCRIBE is not challenged. False: both are."""
+    port = free_port()
+    cfg = Path(_cfg(tmp_path, port))
+    d = imsd_factory(str(cfg))
+    d.wait_ready()
+    ue, other = Ue(port), None
+    try:
+        _register(ue)
+        code, resp = ue.subscribe()
+        assert code == 200, resp
+        # another address (127.0.0.2, same machine) may not de-register it unchallenged
+        other = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        other.bind(("127.0.0.2", 0))
+        ue.s, saved = other, ue.s
+        code, resp = ue.register(contact="*", extra=("Expires: 0",))
+        ue.s = saved
+        assert code == 401, resp
+        code, resp = ue.register(contact="*", extra=("Expires: 0",))
+        assert code == 200, resp
+        ue.wait_notify(r'state="terminated"')
+    finally:
+        ue.close()
+        if other:
+            other.close()
+    d.stop()
+
+    port = free_port()
+    cfg.write_text(_cfg_text(tmp_path, port, "auth_on_register_only: false,"))
+    d = imsd_factory(str(cfg))
+    d.wait_ready()
+    ue = Ue(port)
+    try:
+        _register(ue)
+        code, resp = ue.subscribe()
+        assert code == 401, resp
+        nonce = _challenge(resp)["nonce"]
+        r = _ue_side(nonce, method="SUBSCRIBE", uri="sip:ue201@ims.test")
+        code, resp = ue.subscribe(auth=_auth(nonce, r["response"], uri="sip:ue201@ims.test"))
+        assert code == 200, resp
+        ue.wait_notify(r'state="active"')
+        code, resp = ue.register(contact="*", extra=("Expires: 0",))
+        assert code == 401, resp
+        nonce = _challenge(resp)["nonce"]
+        code, resp = ue.register(contact="*", extra=("Expires: 0",),
+                                 auth=_auth(nonce, _ue_side(nonce)["response"]))
+        assert code == 200, resp
     finally:
         ue.close()
 

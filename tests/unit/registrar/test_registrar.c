@@ -248,6 +248,11 @@ static struct sip_stack_src src_v4(uint16_t port, bool tcp)
 static uint32_t cseq_next = 1;
 
 /* Sends "REGISTER" with the given extra header lines; returns the reply. */
+#define SUB_HDRS                                                                         \
+	"Event: reg\r\nAccept: application/reginfo+xml\r\nExpires: 600000\r\n"           \
+	"Contact: <sip:alice@127.0.0.1:5070>\r\n"                                        \
+	"Record-Route: <sip:p1.ims.test;lr>\r\n"
+
 static const char *callid_cur = "call-1@ue"; /* the Call-ID do_req sends */
 
 static struct sent *do_req(const char *method, const char *to, const char *hdrs,
@@ -320,6 +325,7 @@ struct ue {
 	const char *impi;
 	const char *pwd; /* MD5 */
 	bool wrong;	 /* answer with a wrong RES/password */
+	const char *method; /* NULL: REGISTER */
 	uint32_t nc;
 	uint8_t res[32], ck[32], ik[32];
 	size_t res_len, ck_len, ik_len;
@@ -385,7 +391,7 @@ static int ue_answer(struct ue *ue, const struct sip_auth *a, char *out, size_t 
 	p.qop = qop ? DIGEST_QOP_AUTH : DIGEST_QOP_NONE;
 	p.username = pl_from_str(ue->impi);
 	p.realm = a->realm;
-	p.method = PL("REGISTER");
+	p.method = pl_from_str(ue->method ? ue->method : "REGISTER");
 	p.uri = PL("sip:ims.test");
 	p.nonce = a->nonce;
 	p.cnonce = PL("c0ffee");
@@ -817,6 +823,94 @@ static void test_user_domain_realm(void **state)
 	assert_true(pl_eq_str(a.realm, "erin.example"));
 }
 
+/* auth_on_register_only (default true): a de-registration from the address
+ * of the bindings it removes is not challenged; from elsewhere, or with
+ * the option false, it is. */
+static void test_dereg_auth_on_register_only(void **state)
+{
+	struct sip_stack_src other = src_v4(5070, false);
+	struct sent *r;
+	struct ue ue;
+
+	(void)state;
+	other.peer.u.in.sin_addr.s_addr = htonl(0x7f000002);
+	ue_milenage(&ue, "alice@ims.test");
+	assert_int_equal(alice_register(&ue, CONTACT_A)->scode, 200);
+	/* another address: challenged, nothing removed */
+	r = do_req("REGISTER", "sip:alice@ims.test", "Contact: *\r\nExpires: 0\r\n",
+		   &other);
+	assert_int_equal(r->scode, 401);
+	assert_true(registrar_is_registered(T.reg, hss_user_at(T.hss, 0)));
+	/* a refresh is always authenticated */
+	r = do_register("sip:alice@ims.test", CONTACT_A);
+	assert_int_equal(r->scode, 401);
+	/* the binding's own address: removed at once */
+	r = do_register("sip:alice@ims.test", "Contact: *\r\nExpires: 0\r\n");
+	assert_int_equal(r->scode, 200);
+	assert_false(registrar_is_registered(T.reg, hss_user_at(T.hss, 0)));
+	/* nothing left to remove: challenged like any REGISTER */
+	r = do_register("sip:alice@ims.test", "Contact: *\r\nExpires: 0\r\n");
+	assert_int_equal(r->scode, 401);
+}
+
+static int setup_auth_all(void **state)
+{
+	char extra[4096];
+
+	(void)state;
+	memset(&T, 0, sizeof(T));
+	snprintf(extra, sizeof(extra), "'auth_on_register_only': false, %s", USERS);
+	reg_start(extra, 0);
+	return 0;
+}
+
+static void test_dereg_auth_all(void **state)
+{
+	struct ue ue;
+
+	(void)state;
+	ue_milenage(&ue, "alice@ims.test");
+	assert_int_equal(alice_register(&ue, CONTACT_A)->scode, 200);
+	assert_int_equal(
+	    do_register("sip:alice@ims.test", "Contact: *\r\nExpires: 0\r\n")->scode,
+	    401);
+	assert_true(registrar_is_registered(T.reg, hss_user_at(T.hss, 0)));
+	/* a SUBSCRIBE is challenged too; the answer on the challenge gets 200,
+	 * and a later one may reuse the nonce with a higher nc */
+	{
+		struct sip_stack_src s = src_v4(5070, false);
+		char auth[2048], hdrs[4096];
+		struct sip_auth a;
+		struct sent *r;
+
+		r = do_req("SUBSCRIBE", "sip:alice@ims.test", SUB_HDRS, &s);
+		assert_int_equal(r->scode, 401);
+		a = chal_get(r);
+		ue.method = "SUBSCRIBE";
+		assert_int_equal(ue_answer(&ue, &a, auth, sizeof(auth), SUB_HDRS), 0);
+		assert_int_equal(
+		    do_req("SUBSCRIBE", "sip:alice@ims.test", auth, &s)->scode, 200);
+		assert_int_equal(registrar_sub_count(T.reg), 1);
+		assert_int_equal(ue_answer(&ue, &a, auth, sizeof(auth), SUB_HDRS), 0);
+		assert_int_equal(
+		    do_req("SUBSCRIBE", "sip:alice@ims.test", auth, &s)->scode, 200);
+		assert_int_equal(registrar_sub_count(T.reg), 2);
+		/* a wrong answer is refused like a REGISTER's */
+		ue.wrong = true;
+		snprintf(hdrs, sizeof(hdrs), "%s", SUB_HDRS);
+		r = do_req("SUBSCRIBE", "sip:alice@ims.test", hdrs, &s);
+		assert_int_equal(r->scode, 401);
+		a = chal_get(r);
+		assert_int_equal(ue_answer(&ue, &a, auth, sizeof(auth), SUB_HDRS), 0);
+		assert_int_equal(
+		    do_req("SUBSCRIBE", "sip:alice@ims.test", auth, &s)->scode, 401);
+		ue.wrong = false;
+		ue.method = NULL;
+	}
+	assert_int_equal(alice_register(&ue, "Contact: *\r\nExpires: 0\r\n")->scode, 200);
+	assert_false(registrar_is_registered(T.reg, hss_user_at(T.hss, 0)));
+}
+
 static void test_nc_replay(void **state)
 {
 	char auth[2048];
@@ -1140,11 +1234,6 @@ static void test_multi_sim_without_instance(void **state)
 
 /* ---- reg event ---- */
 
-#define SUB_HDRS                                                                         \
-	"Event: reg\r\nAccept: application/reginfo+xml\r\nExpires: 600000\r\n"           \
-	"Contact: <sip:alice@127.0.0.1:5070>\r\n"                                        \
-	"Record-Route: <sip:p1.ims.test;lr>\r\n"
-
 static void test_reg_event(void **state)
 {
 	struct sip_stack_src s = src_v4(5070, false), other = src_v4(5090, false);
@@ -1237,11 +1326,13 @@ static void test_reg_event(void **state)
 		assert_int_equal(T.replies[T.nreplies - 1].scode, 200);
 		assert_true(body_has(T.reqs[T.nreqs - 1].msg, "version=\"3\""));
 	}
-	/* de-registration: one NOTIFY terminated, the subscription ends */
-	assert_int_equal(
-	    alice_register(&ue, "Contact: <sip:alice@127.0.0.1:5070>;expires=0\r\n")
-		->scode,
-	    200);
+	/* de-registration (from the binding's address: not challenged, as
+	 * auth_on_register_only says): one NOTIFY terminated, the subscription
+	 * ends */
+	assert_int_equal(do_register("sip:alice@ims.test",
+				     "Contact: <sip:alice@127.0.0.1:5070>;expires=0\r\n")
+			     ->scode,
+			 200);
 	n = T.reqs[T.nreqs - 1].msg;
 	assert_true(
 	    hdr_has(n, SIP_HDR_SUBSCRIPTION_STATE, "terminated;reason=noresource"));
@@ -1385,10 +1476,10 @@ static void test_notify_failing_at_once(void **state)
 	T.fail_notify = 408;
 	T.nfail_from = T.nreqs;
 	before = T.nreqs;
-	assert_int_equal(
-	    alice_register(&ue, "Contact: <sip:alice@127.0.0.1:5070>;expires=0\r\n")
-		->scode,
-	    200);
+	assert_int_equal(do_register("sip:alice@ims.test",
+				     "Contact: <sip:alice@127.0.0.1:5070>;expires=0\r\n")
+			     ->scode,
+			 200);
 	assert_int_equal(T.nreqs, before + 2);
 	assert_int_equal(registrar_sub_count(T.reg), 0);
 	notify_failures_tell();
@@ -1755,6 +1846,10 @@ int main(void)
 					    teardown),
 	    cmocka_unit_test_setup_teardown(test_aka_wrong_res, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_stale_nonce, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_dereg_auth_on_register_only, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_dereg_auth_all, setup_auth_all,
+					    teardown),
 	    cmocka_unit_test_setup_teardown(test_user_domain_realm, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_aka_network_auth_failure, setup,
 					    teardown),
