@@ -418,6 +418,21 @@ bad:
 	return cfg_rd_err(rd, "invalid IMPU \"%.64s\"", s);
 }
 
+/* An IMEI as the manual writes it (35000000-000001-0): 14 to 16 digits
+ * (TAC, SNR, check digit or SVN), dashes allowed. */
+static bool imei_valid(const char *s)
+{
+	size_t n = 0;
+
+	for (; *s; s++) {
+		if (*s == '-')
+			continue;
+		if (*s < '0' || *s > '9' || ++n > 16)
+			return false;
+	}
+	return n >= 14;
+}
+
 static int impu_item(struct cfg_rd *rd, const json_t *v,
 		     const struct ims_cfg_impu_opts *user_opts, struct ims_cfg_impu *it)
 {
@@ -443,6 +458,12 @@ static int impu_item(struct cfg_rd *rd, const json_t *v,
 		return cfg_rd_err_at(rd, "impu", "required");
 	if (impu_check(rd, it->impu, "impu"))
 		return rd->err;
+	if (it->imei && !imei_valid(it->imei))
+		return cfg_rd_err_at(
+		    rd, "imei",
+		    "invalid IMEI \"%.32s\" (14 to 16 digits, dashes allowed, "
+		    "e.g. \"35000000-000001-0\")",
+		    it->imei);
 	it->opts = cfg_opts_commit(rd, &scratch, user_opts);
 	return it->opts ? 0 : rd->err;
 }

@@ -926,6 +926,14 @@ static void test_impu_options(void **state)
 		   "ue_db[3].impu[0].display_name: expected string");
 	expect_err("'ue_db': [{" UE_MIL ", 'impu': [{'imei': '1'}]}]",
 		   "ue_db[0].impu[0].impu: required");
+	expect_err(
+	    "'ue_db': [{" UE_MIL ", 'impu': [{'impu': 'a', 'imei': 'not-an-imei'}]}]",
+	    "ue_db[0].impu[0].imei: invalid IMEI \"not-an-imei\" (14 to 16 digits, "
+	    "dashes allowed, e.g. \"35000000-000001-0\")");
+	expect_err(
+	    "'ue_db': [{" UE_MIL ", 'impu': [{'impu': 'a', 'imei': '3500000000000'}]}]",
+	    "ue_db[0].impu[0].imei: invalid IMEI \"3500000000000\" (14 to 16 digits, "
+	    "dashes allowed, e.g. \"35000000-000001-0\")");
 	expect_err("'ue_db': [{" UE_MIL ", 'impu': ['a b']}]",
 		   "ue_db[0].impu[0]: invalid IMPU \"a b\"");
 	expect_err("'ue_db': [{" UE_MIL ", 'impu': [5]}]",
