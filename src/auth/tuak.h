@@ -14,7 +14,8 @@
 #include <stdint.h>
 
 #define TUAK_TOP_LEN 32
-#define TUAK_ITER_MAX 256 /* our bound on the operator's iteration count */
+#define TUAK_ITER_MAX                                                                    \
+	255 /* the operator's iteration count fits a byte (ue_db keccak_iterations) */
 
 struct tuak_prm {
 	size_t mac_len;      /* 8, 16 or 32 */

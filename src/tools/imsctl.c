@@ -6,6 +6,7 @@
  * the UE's answer to a Digest AKA challenge. Output is one `name=value` line
  * per result, lower-case hex, so that scripts can read it.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -110,7 +111,7 @@ int imsctl_uint(const struct imsctl_opts *o, const char *name, unsigned long min
 		return 0; /* keep the caller's default */
 	errno = 0;
 	x = strtoul(s, &end, 10);
-	if (!*s || *s == '-' || *s == '+' || errno || *end || x < min || x > max) {
+	if (!isdigit((unsigned char)*s) || errno || *end || x < min || x > max) {
 		imsctl_err(o->cmd, "--%s: expected a number from %lu to %lu, got \"%s\"", name,
 			   min, max, s);
 		return IMSCTL_EXIT_USAGE;

@@ -143,8 +143,12 @@ static int check_sqn(const struct imsctl_opts *o, struct aka_rsp_ctx *x)
 	unsigned long delta = 0;
 	int err;
 
-	if (!imsctl_opt(o, "sqn-ms"))
-		return 0;
+	if (!imsctl_opt(o, "sqn-ms")) {
+		if (!imsctl_opt(o, "delta"))
+			return 0;
+		imsctl_err(o->cmd, "--delta needs --sqn-ms");
+		return IMSCTL_EXIT_USAGE;
+	}
 	err = imsctl_hex(o, "sqn-ms", b, 6, 0, NULL);
 	if (!err)
 		err = imsctl_uint(o, "delta", 1, (unsigned long)SQN_SEQ_MAX, &delta);

@@ -71,6 +71,31 @@ static int op_parse(const struct imsctl_opts *o, struct aka_cred *c, const char 
 	return err;
 }
 
+/* An option the algorithm does not use is a mistake on the command line
+ * (a TUAK --top with Milenage), not something to ignore. */
+static int foreign_opts(const struct imsctl_opts *o, int algo)
+{
+	static const char *const milenage[] = {"top",	  "topc",   "keccak", "mac-len",
+					       "res-len", "ck-len", "ik-len", NULL};
+	static const char *const tuak[] = {"op", "opc", NULL};
+	static const char *const xor [] = {
+	    "op", "opc", "top", "topc", "keccak", "mac-len", "ck-len", "ik-len", NULL};
+	const char *const *no = algo == AKA_ALGO_TUAK  ? tuak
+				: algo == AKA_ALGO_XOR ? xor
+						       : milenage;
+
+	for (; *no; no++) {
+		if (imsctl_opt(o, *no)) {
+			imsctl_err(o->cmd, "--%s is not used by %s", *no,
+				   algo == AKA_ALGO_TUAK  ? "TUAK"
+				   : algo == AKA_ALGO_XOR ? "the XOR algorithm"
+							  : "Milenage");
+			return IMSCTL_EXIT_USAGE;
+		}
+	}
+	return 0;
+}
+
 int imsctl_cred_parse(const struct imsctl_opts *o, int algo, struct aka_cred *c,
 		      bool want_amf)
 {
@@ -78,6 +103,9 @@ int imsctl_cred_parse(const struct imsctl_opts *o, int algo, struct aka_cred *c,
 	int err;
 
 	aka_cred_init(c, (enum aka_algo)algo);
+	err = foreign_opts(o, algo);
+	if (err)
+		return err;
 	if (algo == AKA_ALGO_TUAK) {
 		err = tuak_prm_parse(o, &c->tuak);
 		if (!err)

@@ -313,6 +313,8 @@ def test_milenage_bad_input(args, msg):
     (["--keccak", "0"], "--keccak"),
     (["--keccak", "-1"], "--keccak"),
     (["--keccak", "abc"], "--keccak"),
+    (["--keccak", " 2"], "--keccak"),
+    (["--keccak", "256"], "from 1 to 255"),
 ])
 def test_tuak_bad_input(extra, msg):
     rc, out, err = run("tuak", *TUAK[0][0], *extra)
@@ -345,6 +347,11 @@ def test_xor_bad_input(extra, msg):
     (["--aka-version", "3"], NONCE, "--aka-version"),
     (["--algo", "comp128"], NONCE, "--algo"),
     (["--sqn-ms", "12"], NONCE, "--sqn-ms"),
+    (["--delta", "5"], NONCE, "--delta needs --sqn-ms"),
+    # options of another algorithm are refused, not ignored
+    (["--top", "00" * 32], NONCE, "--top is not used by Milenage"),
+    (["--mac-len", "128"], NONCE, "--mac-len is not used by Milenage"),
+    (["--algo", "xor", "--res-len", "64"], NONCE, "--op is not used by the XOR algorithm"),
 ])
 def test_aka_response_bad_input(extra, nonce, msg):
     rc, out, err = run(*aka_args(*extra, nonce=nonce))
