@@ -149,10 +149,13 @@ static int parse_sip(struct pl rest, const char *def_host, struct hss_uri *u)
 		if (err)
 			return err;
 	} else {
-		/* "sip:user" as the configuration writes it: no host. */
+		/* "sip:user" as the configuration writes it: no host. A ':'
+		 * would be a password once a host is added: not a user. */
 		size_t e = pl_chr(rest, ';');
 
 		user = pl_sub(rest, 0, e);
+		if (pl_chr(user, ':') < user.l)
+			return EINVAL;
 		params = e < rest.l ? pl_sub(rest, e + 1, rest.l) : (struct pl)PL_INIT;
 		if (def_host && *def_host)
 			u->host = pl_from_str(def_host);

@@ -353,6 +353,11 @@ static void test_duplicates(void **state)
 	expect_load_err(
 	    "'ue_db': [{'imsi': '001010000000001', 'pwd': 'x', 'impu': ['mailto:a@b']}]",
 	    "ue_db[0].impu[0]: invalid IMPU");
+	/* a ':' in a host-less user part would be a password once the host is
+	 * added (fuzz_ue_db found it: the IMPU could never be found) */
+	expect_load_err(
+	    "'ue_db': [{'imsi': '001010000000001', 'pwd': 'x', 'impu': ['a:b']}]",
+	    "ue_db[0].impu[0]: invalid IMPU");
 	/* multi_sim of one IMSI may share everything, but not with others */
 	expect_load_err("'ue_db': ["
 			"{'imsi': '001010000000001', 'sim_algo': 'xor', 'K': '" XOR_K "',"
