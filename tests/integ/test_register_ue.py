@@ -126,7 +126,7 @@ class Ue:
 
 
 def _challenge(resp):
-    m = re.search(r"(?im)^WWW-Authenticate:\s*Digest (.*)$", resp)
+    m = re.search(r"(?im)^WWW-Authenticate:\s*Digest ([^\r\n]*)", resp)
     assert m, resp
     params = dict(re.findall(r'(\w+)="?([^",]*)"?', m.group(1)))
     return params
@@ -408,6 +408,117 @@ def test_auth_on_register_only(tmp_path, imsd_factory):
         code, resp = ue.register(contact="*", extra=("Expires: 0",),
                                  auth=_auth(nonce, _ue_side(nonce)["response"]))
         assert code == 200, resp
+    finally:
+        ue.close()
+
+
+def _hdrs(resp, name):
+    return re.findall(rf"(?im)^{name}:\s*(.*?)\s*$", resp)
+
+
+def test_ok_contents_and_reginfo_versions(tmp_path, imsd_factory):
+    """What a phone reads in the 200 and in its reg-event NOTIFYs: P-Associated-URI
+    (preferred first, associated: false left out), Service-Route, Path (ours after
+    the UE's, only with Supported: path), Date, the Contact with its +sip.instance,
+    reg-id, q and the granted expires; subscribe_expires; reginfo versions 0, 1, 2."""
+    port = free_port()
+    cfg = Path(_cfg(tmp_path, port))
+    cfg.write_text(cfg.read_text().replace(
+        'impu: ["sip:ue201", "tel:+33600000201"]',
+        'impu: ["sip:ue201", { impu: "sip:hidden201", associated: false }, '
+        '{ impu: "tel:+33600000201", preferred: true }]').replace(
+        "ipsec: false,", 'ipsec: false, path: "sip:pcscf.ims.test", subscribe_expires: 1200,'
+        ' binding_expires: 7200,'))
+    d = imsd_factory(str(cfg))
+    d.wait_ready()
+    ue = Ue(port)
+    try:
+        contact = (f'<sip:ue201@127.0.0.1:{ue.me}>;+sip.instance="<urn:gsma:imei:35000000-000001-0>"'
+                   ';reg-id=1;q=0.7;expires=600')
+        code, resp = ue.register(contact=contact, extra=("Path: <sip:edge.example;lr>",))
+        assert code == 401
+        nonce = _challenge(resp)["nonce"]
+        code, resp = ue.register(contact=contact, extra=("Path: <sip:edge.example;lr>",),
+                                 auth=_auth(nonce, _ue_side(nonce)["response"]))
+        assert code == 200, resp
+        pau = ", ".join(_hdrs(resp, "P-Associated-URI"))
+        uris = re.findall(r"<([^>]+)>", pau)
+        assert uris == ["tel:+33600000201", "sip:ue201@ims.test"], pau  # preferred first
+        assert _hdrs(resp, "Service-Route") == [f"<sip:orig@127.0.0.1:{port};lr>"], resp
+        path = ", ".join(_hdrs(resp, "Path"))
+        assert re.fullmatch(r"<sip:edge\.example;lr>,\s*<sip:pcscf\.ims\.test;lr>", path), path
+        date = _hdrs(resp, "Date")
+        assert len(date) == 1 and re.fullmatch(
+            r"\w{3}, \d{2} \w{3} \d{4} \d{2}:\d{2}:\d{2} GMT", date[0]), date
+        (c,) = _hdrs(resp, "Contact")
+        for part in (f"<sip:ue201@127.0.0.1:{ue.me}>", '+sip.instance="<urn:gsma:imei:35000000-000001-0>"',
+                     "reg-id=1", "q=0.7", "expires=600"):
+            assert part in c, c
+        # subscribe_expires wins over the UE's 600; versions count from 0
+        code, resp = ue.subscribe(expires=600)
+        assert code == 200, resp
+        assert _hdrs(resp, "Expires") == ["1200"], resp
+        ue.wait_notify(r'version="0"')
+        n0 = ue.notifies[0]
+        assert 'aor="sip:hidden201' not in n0 and 'aor="tel:+33600000201"' in n0, n0
+        assert re.search(r"(?im)^Subscription-State:\s*active;expires=1\d\d\d", n0), n0
+        code, resp = ue.register(contact=contact.replace("expires=600", "expires=300"),
+                                 auth=_auth(nonce, _ue_side(nonce, nc="00000002")["response"],
+                                            nc="00000002"))
+        assert code == 200, resp  # the nonce reused with nc 2, within its 30 s
+        ue.wait_notify(r'version="1"[^>]*>[\s\S]*event="shortened"')
+        code, resp = ue.register(expires=0, contact=contact.replace("expires=600", "expires=0"))
+        assert code == 200, resp
+        ue.wait_notify(r'version="2"[\s\S]*event="unregistered"')
+    finally:
+        ue.close()
+
+
+def test_nonce_rules_over_the_wire(server):
+    """A superseded AKA nonce gets stale=TRUE and a fresh one; an answer replayed
+    with the same nc is challenged again, never accepted (RFC 2617, RFC 3310)."""
+    d, ue = server
+    code, resp = ue.register()
+    old = _challenge(resp)["nonce"]
+    code, resp = ue.register()  # a new REGISTER supersedes that challenge
+    new = _challenge(resp)["nonce"]
+    assert new != old
+    code, resp = ue.register(auth=_auth(old, _ue_side(old)["response"]))
+    assert code == 401, resp
+    ch = _challenge(resp)
+    assert ch.get("stale", "").upper() == "TRUE", resp
+    auth = _auth(ch["nonce"], _ue_side(ch["nonce"])["response"])
+    code, resp = ue.register(auth=auth)
+    assert code == 200, resp
+    code, resp = ue.register(auth=auth)  # the same nc=00000001 again
+    assert code == 401, resp
+    assert _challenge(resp).get("stale", "").upper() != "TRUE"
+
+
+def test_akav2_registration(tmp_path, imsd_factory):
+    """authent_type AKAv2: the challenge says AKAv2-MD5 and the UE's AKAv2 answer
+    (password from RES, IK and CK, RFC 4169) registers."""
+    port = free_port()
+    cfg = Path(_cfg(tmp_path, port))
+    cfg.write_text(cfg.read_text().replace('authent_qop: "auth"',
+                                           'authent_qop: "auth", authent_type: "AKAv2"'))
+    d = imsd_factory(str(cfg))
+    d.wait_ready()
+    ue = Ue(port)
+    try:
+        code, resp = ue.register()
+        ch = _challenge(resp)
+        assert ch["algorithm"] == "AKAv2-MD5", resp
+        r = run_tool([IMSCTL_BIN, "aka-response", "--nonce", ch["nonce"], "--k", K, "--opc", OPC,
+                      "--username", IMPI, "--realm", "ims.test", "--uri", "sip:ims.test",
+                      "--qop", "auth", "--cnonce", "0a4f113b", "--aka-version", "2"],
+                     capture_output=True, text=True, timeout=30)
+        assert r.returncode == 0, r.stderr
+        resp_v = dict(l.split("=", 1) for l in r.stdout.split())["response"]
+        code, resp = ue.register(auth=_auth(ch["nonce"], resp_v).replace("AKAv1-MD5", "AKAv2-MD5"))
+        assert code == 200, resp
+        out = d.command("users", "binding(s)")
+        assert "auth=AKAv2-MD5" in out, out
     finally:
         ue.close()
 
