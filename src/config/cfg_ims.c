@@ -77,7 +77,7 @@ static const struct cfg_field glob_fields[] = {
      .off = OFF(dialog_timeout),
      .min = 1,
      .max = 86400},
-    {.name = "domain", .type = CFG_T_STR, .off = OFF(domain)},
+    {.name = "domain", .type = CFG_T_HOST, .off = OFF(domain)},
     {.name = "early_media", .type = CFG_T_BOOL, .off = OFF(early_media)},
     {.name = "echo", .type = CFG_T_FN, .off = 0, .fn = cfg_echo_h},
     {.name = "force_user_agent", .type = CFG_T_BOOL, .off = OFF(force_user_agent)},

@@ -334,6 +334,43 @@ int cfg_get_str(struct cfg_rd *rd, const json_t *v, const char **out)
 	return 0;
 }
 
+/* RFC 3261 §25.1 host: a name of letters, digits, '-' and '.', an IPv4
+ * address, or an IPv6 reference in brackets. */
+static bool host_valid(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (!n || n > 253)
+		return false;
+	if (s[0] == '[') {
+		if (n < 4 || s[n - 1] != ']')
+			return false;
+		for (size_t i = 1; i < n - 1; i++) {
+			if (!isxdigit((unsigned char)s[i]) && s[i] != ':' && s[i] != '.')
+				return false;
+		}
+		return true;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (!isalnum((unsigned char)s[i]) && s[i] != '-' && s[i] != '.')
+			return false;
+	}
+	return true;
+}
+
+static int cfg_get_host(struct cfg_rd *rd, const json_t *v, const char **out)
+{
+	if (cfg_get_str(rd, v, out))
+		return rd->err;
+	if (!host_valid(*out))
+		return cfg_rd_err(
+		    rd,
+		    "invalid host \"%.64s\" (a domain name, IPv4 address or "
+		    "[IPv6] address)",
+		    *out);
+	return 0;
+}
+
 int cfg_get_file(struct cfg_rd *rd, const json_t *v, const char **out)
 {
 	const char *s;
@@ -513,6 +550,8 @@ int cfg_field_read(struct cfg_rd *rd, const json_t *v, const struct cfg_field *f
 		return cfg_get_num(rd, v, f->min, f->max, (double *)p);
 	case CFG_T_STR:
 		return cfg_get_str(rd, v, (const char **)p);
+	case CFG_T_HOST:
+		return cfg_get_host(rd, v, (const char **)p);
 	case CFG_T_FILE:
 		return cfg_get_file(rd, v, (const char **)p);
 	case CFG_T_ENUM:

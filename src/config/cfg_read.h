@@ -98,6 +98,7 @@ enum cfg_type {
 	CFG_T_FILE, /* const char *, resolved against the cfg dir */
 	CFG_T_ENUM, /* uint8_t index into names */
 	CFG_T_ADDR, /* struct ims_cfg_addr, default port in `min` */
+	CFG_T_HOST, /* const char *, a SIP host: name, IPv4 or [IPv6] */
 	CFG_T_FN,   /* custom reader */
 };
 

@@ -277,7 +277,7 @@ const struct cfg_field cfg_opts_fields[] = {
      .type = CFG_T_STR,
      .off = OOFF(display_name),
      .flags = CFG_F_OPTS},
-    {.name = "domain", .type = CFG_T_STR, .off = OOFF(domain), .flags = CFG_F_OPTS},
+    {.name = "domain", .type = CFG_T_HOST, .off = OOFF(domain), .flags = CFG_F_OPTS},
     {.name = "early_media",
      .type = CFG_T_BOOL,
      .off = OOFF(early_media),

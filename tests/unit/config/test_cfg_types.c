@@ -934,6 +934,18 @@ static void test_impu_options(void **state)
 	    "'ue_db': [{" UE_MIL ", 'impu': [{'impu': 'a', 'imei': '3500000000000'}]}]",
 	    "ue_db[0].impu[0].imei: invalid IMEI \"3500000000000\" (14 to 16 digits, "
 	    "dashes allowed, e.g. \"35000000-000001-0\")");
+	/* a domain is written as the host of URIs: it must be one */
+	expect_err("'domain': '?ms.example'",
+		   "domain: invalid host \"?ms.example\" (a domain name, IPv4 address or "
+		   "[IPv6] address)");
+	expect_err(
+	    "'ue_db': [{" UE_MIL ", 'domain': 'a b'}]",
+	    "ue_db[0].domain: invalid host \"a b\" (a domain name, IPv4 address or "
+	    "[IPv6] address)");
+	expect_err(
+	    "'ue_db': [{" UE_MIL ", 'impu': [{'impu': 'x', 'domain': 'a@b'}]}]",
+	    "ue_db[0].impu[0].domain: invalid host \"a@b\" (a domain name, IPv4 address "
+	    "or [IPv6] address)");
 	expect_err("'ue_db': [{" UE_MIL ", 'impu': ['a b']}]",
 		   "ue_db[0].impu[0]: invalid IMPU \"a b\"");
 	expect_err("'ue_db': [{" UE_MIL ", 'impu': [5]}]",
