@@ -219,7 +219,15 @@ static int imsd_sip_start(const struct ims_cfg *cfg, struct sip_stack **stackp,
 			strerror(err));
 		goto out;
 	}
-	oprm.ipsec = cfg->ipsec;
+	/* IPsec (RFC 3329 sec-agree, TS 33.203) is not built yet: whatever
+	 * `ipsec` says, phones register without it, so OPTIONS must not
+	 * claim sec-agree among the extensions the server acts on. */
+	oprm.ipsec = false;
+	if (cfg->ipsec)
+		log_write(
+		    LOG_IMS, LOG_LVL_WARN, LOG_DIR_NONE, NULL,
+		    "ipsec is true, but IPsec is not implemented yet: phones register "
+		    "without security associations, as with ipsec: false");
 	err = app_options_alloc(optp, *stackp, &oprm);
 	if (err)
 		fprintf(stderr, "imsd: cannot start the OPTIONS service: %s\n", strerror(err));

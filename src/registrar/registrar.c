@@ -10,8 +10,9 @@
  *   6. 200 OK with the bindings, P-Associated-URI, Service-Route, Path,
  *      Date; then NOTIFY the reg subscribers (registrar_sub.c).
  *
- * Require: sec-agree is tolerated and ignored while ipsec is off (phones
- * send it to cores without IPsec); Security-Client is not answered.
+ * Require: sec-agree is tolerated and ignored (phones send it to cores
+ * without IPsec, and IPsec is not built yet); Security-Client is not
+ * answered.
  */
 #include <errno.h>
 #include <stddef.h>
