@@ -594,7 +594,8 @@ enum reg_auth_result reg_auth_check(struct registrar *reg, struct sip_tsx *tsx,
 			reg_reply(reg, tsx, 500, "Server Internal Error", NULL);
 			return REG_AUTH_REPLIED;
 		}
-		(*rup)->algo = -1;
+		if (!in->other_method)
+			(*rup)->algo = -1;
 		return REG_AUTH_OK;
 	}
 	if (in->have && pl_isset(cred->algorithm)) {
