@@ -422,6 +422,13 @@ static enum reg_auth_result reg_fail(struct registrar *reg, struct sip_tsx *tsx,
 {
 	const struct sip_auth *cred = &in->cred;
 
+	/* A retransmission of the request this challenge answered (its 401
+	 * went out statelessly and was lost): the same 401, not a second
+	 * failure. */
+	if (!c->done && c->req_key == in->req_key) {
+		reg_challenge(reg, tsx, in, c->u, alg, false);
+		return REG_AUTH_REPLIED;
+	}
 	log_write(LOG_IMS, LOG_LVL_WARN, LOG_DIR_NONE, NULL,
 		  "registrar: %s from %.*s (%u failure(s))", what, (int)cred->username.l,
 		  cred->username.p, (unsigned)c->fails + 1);

@@ -750,6 +750,11 @@ static void test_md5_old_nonce_and_directives(void **state)
 	assert_int_equal(r->scode, 401);
 	a = chal_get(r);
 	assert_false(pl_isset(a.stale));
+	/* ...once: its retransmission (401 lost) gets the same challenge */
+	cseq_next--;
+	r = do_register("sip:carol@ims.test", old);
+	assert_int_equal(r->scode, 401);
+	assert_true(pl_eq(chal_get(r).nonce, a.nonce));
 	/* ...and the next one is the last */
 	r = do_register("sip:carol@ims.test", old);
 	assert_int_equal(r->scode, 403);
