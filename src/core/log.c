@@ -21,17 +21,18 @@
 #define LAYER_DEFAULT {LOG_LVL_INFO, LOG_MAX_SIZE_DEFAULT, false, false, false, false}
 
 struct log_state log_g = {
-	.lock = PTHREAD_MUTEX_INITIALIZER,
-	.cfg = {
-		.layer = {LAYER_DEFAULT, LAYER_DEFAULT, LAYER_DEFAULT, LAYER_DEFAULT,
-			  LAYER_DEFAULT, LAYER_DEFAULT, LAYER_DEFAULT},
-		.time_fmt = LOG_TIME_SHORT,
+    .lock = PTHREAD_MUTEX_INITIALIZER,
+    .cfg =
+	{
+	    .layer = {LAYER_DEFAULT, LAYER_DEFAULT, LAYER_DEFAULT, LAYER_DEFAULT,
+		      LAYER_DEFAULT, LAYER_DEFAULT, LAYER_DEFAULT},
+	    .time_fmt = LOG_TIME_SHORT,
 	},
-	.fd = 2,
-	.err_fd = 2,
-	.sync = true, /* nobody flushes before log_init */
-	.tc_sec = -1,
-	.ring_cap = LOG_RING_DEFAULT,
+    .fd = 2,
+    .err = {.orig = 2, .fd = 2},
+    .sync = true, /* nobody flushes before log_init */
+    .tc_sec = -1,
+    .ring_cap = LOG_RING_DEFAULT,
 };
 
 #define PUB_DEFAULT {LOG_LVL_INFO, 0, LOG_MAX_SIZE_DEFAULT}

@@ -75,56 +75,11 @@ static void fd_write(int fd, const char *p, size_t n)
 	}
 }
 
-enum log_errcp_mode {
-	ERRCP_UNSET, /* looked at on the first copy */
-	ERRCP_FILE,  /* regular file: plain write */
-	ERRCP_SOCK,  /* socket: send(MSG_DONTWAIT) */
-	ERRCP_OWN,   /* pipe, terminal: own O_NONBLOCK descriptor */
-	ERRCP_POLL,  /* anything else: poll(), then write */
-};
-
-static void errcp_setup_locked(void)
-{
-	struct stat st;
-	bool known = fstat(2, &st) == 0;
-	int fd;
-
-	log_g.err_fd = 2;
-	if (known && S_ISREG(st.st_mode)) {
-		log_g.err_mode = ERRCP_FILE;
-		return;
-	}
-	if (known && S_ISSOCK(st.st_mode)) {
-		log_g.err_mode = ERRCP_SOCK;
-		return;
-	}
-	fd = open("/proc/self/fd/2", O_WRONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
-	if (fd >= 0) {
-		log_g.err_fd = fd;
-		log_g.err_mode = ERRCP_OWN;
-		return;
-	}
-	log_g.err_mode = ERRCP_POLL;
-}
-
+/* The copy (and the log itself without log_filename) on stderr: see
+ * core/nbfd. */
 static ssize_t errcp_write(const char *p, size_t n)
 {
-	struct pollfd pfd = {.fd = 2, .events = POLLOUT};
-
-	switch (log_g.err_mode) {
-	case ERRCP_SOCK:
-		return send(2, p, n, MSG_DONTWAIT | MSG_NOSIGNAL);
-	case ERRCP_POLL:
-		if (poll(&pfd, 1, 0) != 1 || !(pfd.revents & POLLOUT)) {
-			/* closed or hung up: for good; else not now */
-			errno =
-			    pfd.revents & (POLLERR | POLLHUP | POLLNVAL) ? EPIPE : EAGAIN;
-			return -1;
-		}
-		return write(2, p, n);
-	default:
-		return write(log_g.err_fd, p, n);
-	}
+	return nbfd_write(&log_g.err, p, n);
 }
 
 /* Without log_filename, on stderr that is not a regular file: the log is
@@ -134,9 +89,9 @@ static bool out_nb_locked(void)
 {
 	if (log_g.fd != 2 || !log_g.inited)
 		return false;
-	if (log_g.err_mode == ERRCP_UNSET)
-		errcp_setup_locked();
-	return log_g.err_mode != ERRCP_FILE;
+	if (log_g.err.mode == NBFD_UNSET)
+		nbfd_open(&log_g.err, 2);
+	return log_g.err.mode != NBFD_FILE;
 }
 
 /* Writes what stderr takes now; the rest stays at obuf[ooff..olen). */
@@ -241,7 +196,7 @@ void log_out_drain_locked(void)
 {
 	for (int waited = 0; log_g.olen > log_g.ooff && waited < CLOSE_WAIT_MS;
 	     waited += 10) {
-		struct pollfd pfd = {.fd = log_g.err_fd, .events = POLLOUT};
+		struct pollfd pfd = {.fd = log_g.err.fd, .events = POLLOUT};
 
 		log_out_flush_locked();
 		if (log_g.olen > log_g.ooff && poll(&pfd, 1, 10) < 0 && errno != EINTR)
@@ -272,8 +227,8 @@ void log_err_copy_locked(const char *pre, size_t plen, const char *text, size_t 
 	char line[LOG_ERRCP_MAX];
 	size_t room = sizeof(line) - 1, n;
 
-	if (log_g.err_mode == ERRCP_UNSET)
-		errcp_setup_locked();
+	if (log_g.err.mode == NBFD_UNSET)
+		nbfd_open(&log_g.err, 2);
 	if (log_g.err_dropped) {
 		char note[160];
 		int k = snprintf(note, sizeof(note),
@@ -301,10 +256,7 @@ void log_err_copy_locked(const char *pre, size_t plen, const char *text, size_t 
 
 void log_err_copy_reset_locked(void)
 {
-	if (log_g.err_mode == ERRCP_OWN)
-		close(log_g.err_fd);
-	log_g.err_mode = ERRCP_UNSET;
-	log_g.err_fd = 2;
+	nbfd_close(&log_g.err);
 	log_g.err_dropped = 0;
 	log_g.err_gone = false;
 }

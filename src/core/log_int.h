@@ -13,6 +13,7 @@
 #include <pthread.h>
 
 #include "core/log.h"
+#include "core/nbfd.h"
 
 struct mbuf;
 
@@ -49,8 +50,7 @@ struct log_state {
 	char *filename;      /* owned; NULL: stderr */
 	bool sync;
 	bool also_stderr;
-	uint8_t err_mode;     /* enum log_errcp_mode: how the copy is written */
-	int err_fd;           /* the copy's descriptor (own one, or 2) */
+	struct nbfd err;      /* stderr written without blocking (core/nbfd) */
 	uint64_t err_dropped; /* copies not written since the last that was */
 	uint64_t out_dropped; /* entries not written to stderr as the log */
 	bool err_gone;        /* stderr as the log failed for good */
