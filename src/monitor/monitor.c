@@ -4,6 +4,14 @@
  * Terminal input goes through libedit's callback interface so that the
  * prompt lives on the event loop next to the SIP sockets; other input is
  * read in chunks and split on newlines, bounded by MONITOR_MAX_LINE.
+ *
+ * Answers never block the loop (core/nbfd): a console nobody reads, or a
+ * slow pipe, would otherwise stop SIP for as long as it takes to take a
+ * `users` listing of a million users. What the output does not take waits
+ * in a buffer written as the descriptor becomes writable; meanwhile no
+ * input is read (and the prompt waits), so at most one command's answer
+ * waits. At close the rest gets MONITOR_CLOSE_WAIT_MS to go. An output
+ * that is gone (EPIPE...) drops it.
  */
 #include "monitor/monitor.h"
 
@@ -17,9 +25,15 @@
 
 #include "core/log.h"
 #include "core/mbuf.h"
+#include "core/nbfd.h"
 #include "loop/loop.h"
 
+#include <poll.h>
+
 #define MONITOR_MAX_TABLES 32
+#define MONITOR_CLOSE_WAIT_MS 2000
+/* One answer's bound: `users` on a million users is about 100 MB. */
+#define MONITOR_ANSWER_MAX ((size_t)1 << 30)
 
 struct monitor_table {
 	const struct monitor_cmd *cmds; /* borrowed */
@@ -35,6 +49,14 @@ static struct {
 	char line[MONITOR_MAX_LINE]; /* partial line (non-terminal input) */
 	size_t line_len;
 	bool line_overflow;
+	struct nbfd out;  /* out_fd, written without blocking */
+	struct mbuf pend; /* answer text the output has not taken yet */
+	size_t pend_off;  /* how much of pend went out */
+	bool out_watched; /* out.fd registered for LOOP_WRITE */
+	bool in_paused;	  /* input not read until pend drains */
+	bool prompt_due;  /* libedit's prompt waits for pend to drain */
+	char saved[4096]; /* input lines read but not run while pend drains */
+	size_t saved_len;
 } mon;
 
 static const struct monitor_cmd *monitor_cmd_find(const char *name)
@@ -214,27 +236,122 @@ int monitor_exec(const char *line, struct mbuf *out)
 	return c->h(argc, argv, out, c->arg);
 }
 
+static void monitor_stdin_h(int fd, int events, void *arg);
+static void monitor_rl_line_h(char *line);
+
+static bool out_pending(void)
+{
+	return mon.pend_off < mon.pend.end;
+}
+
+/* Writes what it can of pend; true when it is empty (or the output gone). */
+static bool out_push(void)
+{
+	while (out_pending()) {
+		ssize_t n = nbfd_write(&mon.out, mon.pend.buf + mon.pend_off,
+				       mon.pend.end - mon.pend_off);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return false;
+		if (n <= 0) {
+			mon.pend_off = mon.pend.end; /* output gone: nothing to keep */
+			break;
+		}
+		mon.pend_off += (size_t)n;
+	}
+	mbuf_reset(&mon.pend);
+	mon.pend_off = 0;
+	return true;
+}
+
+static void out_writable_h(int fd, int events, void *arg);
+
+/* After a write: while text waits, watch the output and hold the input. */
+static void out_settle(void)
+{
+	if (out_pending()) {
+		if (!mon.out_watched &&
+		    !loop_fd_listen(mon.out.fd, LOOP_WRITE, out_writable_h, NULL))
+			mon.out_watched = true;
+		if (mon.started && !mon.in_paused) {
+			loop_fd_close(mon.prm.in_fd);
+			mon.in_paused = true;
+		}
+		return;
+	}
+	if (mon.out_watched) {
+		loop_fd_close(mon.out.fd);
+		mon.out_watched = false;
+	}
+}
+
+static void monitor_pipe_feed(const char *chunk, size_t n);
+
+/* The answer has gone: the lines read meanwhile, then input and prompt. */
+static void monitor_resume(void)
+{
+	if (mon.saved_len) {
+		char buf[sizeof(mon.saved)];
+		size_t n = mon.saved_len;
+
+		memcpy(buf, mon.saved, n);
+		mon.saved_len = 0;
+		monitor_pipe_feed(buf, n);
+		if (out_pending() || !mon.started)
+			return;
+	}
+	if (mon.in_paused &&
+	    !loop_fd_listen(mon.prm.in_fd, LOOP_READ, monitor_stdin_h, NULL))
+		mon.in_paused = false;
+	if (mon.prompt_due) {
+		mon.prompt_due = false;
+		rl_callback_handler_install(mon.prm.prompt, monitor_rl_line_h);
+		fflush(rl_outstream ? rl_outstream : stdout);
+	}
+}
+
+static void out_writable_h(int fd, int events, void *arg)
+{
+	(void)fd;
+	(void)events;
+	(void)arg;
+	out_push();
+	out_settle();
+	if (!out_pending() && mon.started)
+		monitor_resume();
+}
+
 static void monitor_write_all(const void *data, size_t len)
 {
 	const char *p = data;
 
-	while (len) {
-		ssize_t n = write(mon.prm.out_fd, p, len);
+	if (mon.out.mode == NBFD_UNSET)
+		nbfd_open(&mon.out, mon.prm.out_fd);
+	while (len && !out_pending()) {
+		ssize_t n = nbfd_write(&mon.out, p, len);
 
 		if (n < 0 && errno == EINTR)
 			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			break;
 		if (n <= 0)
-			return; /* output closed: nothing useful left to do */
+			return; /* output gone: nothing useful left to do */
 		p += n;
 		len -= (size_t)n;
 	}
+	if (len && mbuf_write(&mon.pend, p, len))
+		log_write(LOG_IMS, LOG_LVL_ERROR, LOG_DIR_NONE, NULL,
+			  "monitor: no memory to keep %zu bytes of an answer", len);
+	out_settle();
 }
 
 static void monitor_run_line(const char *line)
 {
 	struct mbuf out;
 
-	mbuf_init(&out, 0);
+	mbuf_init(&out, MONITOR_ANSWER_MAX);
 	monitor_exec(line, &out);
 	if (out.end)
 		monitor_write_all(out.buf, out.end);
@@ -263,30 +380,22 @@ static void monitor_rl_line_h(char *line)
 	free(line);
 	/* libedit leaves callback mode after delivering a line (its next
 	 * el_gets would block for a whole line): re-arm it, which also shows
-	 * the prompt again. */
-	if (mon.started) {
-		rl_callback_handler_install(mon.prm.prompt, monitor_rl_line_h);
-		fflush(rl_outstream ? rl_outstream : stdout);
+	 * the prompt again — after the answer, if that still waits. */
+	if (!mon.started)
+		return;
+	if (out_pending()) {
+		mon.prompt_due = true;
+		return;
 	}
+	rl_callback_handler_install(mon.prm.prompt, monitor_rl_line_h);
+	fflush(rl_outstream ? rl_outstream : stdout);
 }
 
-static void monitor_pipe_read(void)
+/* Runs the complete lines of chunk; the rest of a line waits in mon.line.
+ * When an answer cannot go at once, the lines after it wait in mon.saved. */
+static void monitor_pipe_feed(const char *chunk, size_t n)
 {
-	char chunk[4096];
-	ssize_t n = read(mon.prm.in_fd, chunk, sizeof(chunk));
-
-	if (n < 0 && (errno == EINTR || errno == EAGAIN))
-		return;
-	if (n <= 0) {
-		if (mon.line_len && !mon.line_overflow) {
-			mon.line[mon.line_len] = '\0';
-			monitor_run_line(mon.line);
-		}
-		mon.line_len = 0;
-		monitor_stdin_close();
-		return;
-	}
-	for (ssize_t i = 0; i < n; i++) {
+	for (size_t i = 0; i < n; i++) {
 		if (chunk[i] != '\n') {
 			if (mon.line_len < sizeof(mon.line) - 1)
 				mon.line[mon.line_len++] = chunk[i];
@@ -308,7 +417,31 @@ static void monitor_pipe_read(void)
 		mon.line_overflow = false;
 		if (!mon.started)
 			return; /* a command (quit) may have closed the monitor */
+		if (out_pending()) {
+			memcpy(mon.saved, chunk + i + 1, n - i - 1);
+			mon.saved_len = n - i - 1;
+			return;
+		}
 	}
+}
+
+static void monitor_pipe_read(void)
+{
+	char chunk[sizeof(mon.saved)];
+	ssize_t n = read(mon.prm.in_fd, chunk, sizeof(chunk));
+
+	if (n < 0 && (errno == EINTR || errno == EAGAIN))
+		return;
+	if (n <= 0) {
+		if (mon.line_len && !mon.line_overflow) {
+			mon.line[mon.line_len] = '\0';
+			monitor_run_line(mon.line);
+		}
+		mon.line_len = 0;
+		monitor_stdin_close();
+		return;
+	}
+	monitor_pipe_feed(chunk, (size_t)n);
 }
 
 static void monitor_stdin_h(int fd, int events, void *arg)
@@ -328,6 +461,7 @@ int monitor_start(const struct monitor_prm *prm)
 	int err;
 
 	mon.prm = *prm;
+	mbuf_init(&mon.pend, MONITOR_ANSWER_MAX);
 	if (!mon.prm.prompt)
 		mon.prm.prompt = "(ims) ";
 	mon.tty = isatty(prm->in_fd) && prm->in_fd == 0;
@@ -346,4 +480,23 @@ void monitor_close(void)
 {
 	if (mon.started)
 		monitor_stdin_close();
+	for (int waited = 0; out_pending() && waited < MONITOR_CLOSE_WAIT_MS;
+	     waited += 10) {
+		struct pollfd pfd = {.fd = mon.out.fd, .events = POLLOUT};
+
+		if (out_push())
+			break;
+		if (poll(&pfd, 1, 10) < 0 && errno != EINTR)
+			break;
+	}
+	mbuf_reset(&mon.pend);
+	mon.pend_off = 0;
+	if (mon.out_watched) {
+		loop_fd_close(mon.out.fd);
+		mon.out_watched = false;
+	}
+	if (mon.out.mode != NBFD_UNSET)
+		nbfd_close(&mon.out);
+	mon.saved_len = 0;
+	mon.in_paused = mon.prompt_due = false;
 }

@@ -123,3 +123,46 @@ def test_terminal_prompt_editing_and_history(tmp_path):
             os.kill(pid, signal.SIGKILL)
             os.waitpid(pid, 0)
         os.close(fd)
+
+
+def test_unread_answer_does_not_stall_sip(tmp_path, imsd_factory):
+    """A long answer (`users` over 20,000 users, about 2 MB) to a console that does
+    not read it no longer blocks the loop: SIP is answered meanwhile. The answer
+    waits and comes whole, and the next command's answer comes after it."""
+    from conftest import free_port, write_cfg
+    from sipstack import options, status_of, udp_sock
+
+    port = free_port()
+    users = ",\n".join(
+        f'{{ imsi: "00101{i:010d}", impu: ["u{i}"], pwd: "p", authent_type: "MD5" }}'
+        for i in range(20000))
+    cfg = write_cfg(tmp_path, f"""{{
+  log_filename: "{tmp_path}/ims.log",
+  sip_addr: ["127.0.0.1:{port}"],
+  domain: "ims.test",
+  ipsec: false,
+  ue_db: [ {users} ],
+}}
+""")
+    d = imsd_factory(cfg)
+    d.wait_ready(60)
+    start = len(d.out)
+    # two commands in one write: the second waits for the first's answer
+    d.proc.stdin.write(b"users\nhelp quit\n")
+    d.proc.stdin.flush()
+    s = udp_sock()
+    try:
+        for i in range(20):  # stdout is not read meanwhile
+            s.sendto(options(f"sip:127.0.0.1:{port}", "127.0.0.1", s.getsockname()[1],
+                             f"z9hG4bKmon{i}", f"mon{i}@t"), ("127.0.0.1", port))
+            s.settimeout(2.0)
+            resp, _ = s.recvfrom(65536)
+            assert status_of(resp)[0] == 200
+    finally:
+        s.close()
+    end = d.wait_out("Stop the program and exit", 30, start)
+    out = d.out[start:end].decode(errors="replace")
+    listed = re.findall(r"^\S+\s+imsi=00101\d{10}\s", out, re.M)
+    assert len(listed) == 20000, len(listed)
+    summary = out.index("20000 user(s), 0 registered, 0 binding(s)")
+    assert out.index("Stop the program and exit") > summary  # in order
