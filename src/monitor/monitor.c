@@ -57,6 +57,9 @@ static struct {
 	bool prompt_due;  /* libedit's prompt waits for pend to drain */
 	char saved[4096]; /* input lines read but not run while pend drains */
 	size_t saved_len;
+	monitor_more_h *more_h; /* the answer's next part (monitor_more) */
+	void *more_arg;
+	struct loop_timer *more_tmr;
 } mon;
 
 static const struct monitor_cmd *monitor_cmd_find(const char *name)
@@ -204,7 +207,42 @@ int monitor_init(void)
 				     sizeof(monitor_builtin) / sizeof(monitor_builtin[0]));
 }
 
+void monitor_more(monitor_more_h *h, void *arg)
+{
+	mon.more_h = h;
+	mon.more_arg = arg;
+}
+
+/* Drops a continuation left by a command (the monitor closes). */
+static void more_cancel(void)
+{
+	monitor_more_h *h = mon.more_h;
+
+	mon.more_h = NULL;
+	if (h)
+		h(NULL, mon.more_arg);
+	if (mon.more_tmr)
+		loop_timer_cancel(mon.more_tmr);
+}
+
+static int monitor_exec_part(const char *line, struct mbuf *out);
+
 int monitor_exec(const char *line, struct mbuf *out)
+{
+	monitor_more_h *h;
+	int err;
+
+	mon.more_h = NULL;
+	err = monitor_exec_part(line, out);
+	while ((h = mon.more_h)) {
+		mon.more_h = NULL;
+		if (h(out, mon.more_arg))
+			mon.more_h = h;
+	}
+	return err;
+}
+
+static int monitor_exec_part(const char *line, struct mbuf *out)
 {
 	char buf[MONITOR_MAX_LINE];
 	char *argv[MONITOR_MAX_ARGS];
@@ -244,6 +282,20 @@ static bool out_pending(void)
 	return mon.pend_off < mon.pend.end;
 }
 
+/* An answer is still going out: its text waits, or it has parts to come. */
+static bool busy(void)
+{
+	return out_pending() || mon.more_h;
+}
+
+static void in_pause(void)
+{
+	if (mon.started && !mon.in_paused) {
+		loop_fd_close(mon.prm.in_fd);
+		mon.in_paused = true;
+	}
+}
+
 /* Writes what it can of pend; true when it is empty (or the output gone). */
 static bool out_push(void)
 {
@@ -267,6 +319,7 @@ static bool out_push(void)
 }
 
 static void out_writable_h(int fd, int events, void *arg);
+static void more_step_h(void *arg);
 
 /* After a write: while text waits, watch the output and hold the input. */
 static void out_settle(void)
@@ -275,10 +328,7 @@ static void out_settle(void)
 		if (!mon.out_watched &&
 		    !loop_fd_listen(mon.out.fd, LOOP_WRITE, out_writable_h, NULL))
 			mon.out_watched = true;
-		if (mon.started && !mon.in_paused) {
-			loop_fd_close(mon.prm.in_fd);
-			mon.in_paused = true;
-		}
+		in_pause();
 		return;
 	}
 	if (mon.out_watched) {
@@ -299,7 +349,7 @@ static void monitor_resume(void)
 		memcpy(buf, mon.saved, n);
 		mon.saved_len = 0;
 		monitor_pipe_feed(buf, n);
-		if (out_pending() || !mon.started)
+		if (busy() || !mon.started)
 			return;
 	}
 	if (mon.in_paused &&
@@ -312,6 +362,20 @@ static void monitor_resume(void)
 	}
 }
 
+static void more_kick(void)
+{
+	loop_timer_start(mon.more_tmr, 0, more_step_h, NULL);
+}
+
+/* The console took everything: the next part of the answer, or input. */
+static void out_drained(void)
+{
+	if (mon.more_h)
+		more_kick();
+	else if (mon.started)
+		monitor_resume();
+}
+
 static void out_writable_h(int fd, int events, void *arg)
 {
 	(void)fd;
@@ -319,8 +383,8 @@ static void out_writable_h(int fd, int events, void *arg)
 	(void)arg;
 	out_push();
 	out_settle();
-	if (!out_pending() && mon.started)
-		monitor_resume();
+	if (!out_pending())
+		out_drained();
 }
 
 static void monitor_write_all(const void *data, size_t len)
@@ -347,15 +411,42 @@ static void monitor_write_all(const void *data, size_t len)
 	out_settle();
 }
 
+/* One part of a long answer, from the loop, once the last part went out. */
+static void more_step_h(void *arg)
+{
+	monitor_more_h *h = mon.more_h;
+	struct mbuf part;
+
+	(void)arg;
+	if (!h || out_pending())
+		return; /* out_drained comes back */
+	mbuf_init(&part, MONITOR_ANSWER_MAX);
+	mon.more_h = NULL;
+	if (h(&part, mon.more_arg))
+		mon.more_h = h;
+	if (part.end)
+		monitor_write_all(part.buf, part.end);
+	mbuf_reset(&part);
+	if (!out_pending())
+		out_drained();
+}
+
 static void monitor_run_line(const char *line)
 {
 	struct mbuf out;
 
 	mbuf_init(&out, MONITOR_ANSWER_MAX);
-	monitor_exec(line, &out);
+	mon.more_h = NULL;
+	monitor_exec_part(line, &out);
 	if (out.end)
 		monitor_write_all(out.buf, out.end);
 	mbuf_reset(&out);
+	if (mon.more_h) {
+		/* parts to come: no input until the last is out */
+		in_pause();
+		if (!out_pending())
+			more_kick();
+	}
 }
 
 static void monitor_stdin_close(void)
@@ -383,7 +474,7 @@ static void monitor_rl_line_h(char *line)
 	 * the prompt again — after the answer, if that still waits. */
 	if (!mon.started)
 		return;
-	if (out_pending()) {
+	if (busy()) {
 		mon.prompt_due = true;
 		return;
 	}
@@ -417,7 +508,7 @@ static void monitor_pipe_feed(const char *chunk, size_t n)
 		mon.line_overflow = false;
 		if (!mon.started)
 			return; /* a command (quit) may have closed the monitor */
-		if (out_pending()) {
+		if (busy()) {
 			memcpy(mon.saved, chunk + i + 1, n - i - 1);
 			mon.saved_len = n - i - 1;
 			return;
@@ -462,6 +553,9 @@ int monitor_start(const struct monitor_prm *prm)
 
 	mon.prm = *prm;
 	mbuf_init(&mon.pend, MONITOR_ANSWER_MAX);
+	mon.more_tmr = loop_timer_alloc();
+	if (!mon.more_tmr)
+		return ENOMEM;
 	if (!mon.prm.prompt)
 		mon.prm.prompt = "(ims) ";
 	mon.tty = isatty(prm->in_fd) && prm->in_fd == 0;
@@ -480,6 +574,9 @@ void monitor_close(void)
 {
 	if (mon.started)
 		monitor_stdin_close();
+	more_cancel();
+	loop_timer_free(mon.more_tmr);
+	mon.more_tmr = NULL;
 	for (int waited = 0; out_pending() && waited < MONITOR_CLOSE_WAIT_MS;
 	     waited += 10) {
 		struct pollfd pfd = {.fd = mon.out.fd, .events = POLLOUT};

@@ -47,8 +47,21 @@ void monitor_close(void);
 int monitor_cmds_register(const struct monitor_cmd *cmds, size_t n);
 /* Starts reading commands from prm->in_fd on the event loop. */
 int monitor_start(const struct monitor_prm *prm);
-/* Runs one command line; EINVAL for an unknown command (message in out). */
+/* Runs one command line; EINVAL for an unknown command (message in out).
+ * The answer is complete: parts a handler left for later (monitor_more)
+ * are produced before it returns. */
 int monitor_exec(const char *line, struct mbuf *out);
+
+/*
+ * A long answer in parts: the handler writes the first part to out and
+ * calls monitor_more(h, arg) before it returns. The monitor then calls
+ * h(out, arg) from the loop, one part at a time, as the console takes the
+ * text, until h returns false; SIP is served in between. h(NULL, arg)
+ * means the answer is abandoned (the monitor closes): free arg. One
+ * continuation per command.
+ */
+typedef bool(monitor_more_h)(struct mbuf *out, void *arg);
+void monitor_more(monitor_more_h *h, void *arg);
 /* Splits a line into words ("quoted words" allowed); ENOSPC past max. */
 int monitor_split(char *line, char **argv, int max, int *argc);
 

@@ -5,6 +5,7 @@
  */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "monitor/monitor.h"
@@ -110,6 +111,42 @@ int registrar_users_print(const struct registrar *reg, struct mbuf *mb, const ch
 /* The registrar the command reads; one per process. */
 static struct registrar *mon_reg;
 
+/* Users per part of the `users` listing: about 200 KB of text, a few ms of
+ * the loop; the monitor asks for the next part once the console took it. */
+#define USERS_PART 2000
+
+struct users_walk {
+	uint32_t next, nreg;
+};
+
+static bool users_part_h(struct mbuf *out, void *arg)
+{
+	struct users_walk *w = arg;
+	uint32_t n;
+	int err = 0;
+
+	if (!out || !mon_reg) {
+		free(w);
+		return false;
+	}
+	n = hss_user_count(mon_reg->hss);
+	for (uint32_t k = 0; w->next < n && k < USERS_PART && !err; k++, w->next++) {
+		const struct hss_user *u = hss_user_at(mon_reg->hss, w->next);
+
+		w->nreg += registrar_is_registered(mon_reg, u);
+		err = user_print(mon_reg, out, u);
+	}
+	if (!err && w->next < n)
+		return true;
+	if (!err)
+		err = mbuf_printf(out, "%u user(s), %u registered, %zu binding(s)\n", n,
+				  w->nreg, mon_reg->nbindings);
+	if (err)
+		mbuf_printf(out, "Error: the listing stopped: %s\n", strerror(err));
+	free(w);
+	return false;
+}
+
 static int users_cmd_h(int argc, char **argv, struct mbuf *out, void *arg)
 {
 	int err;
@@ -123,7 +160,20 @@ static int users_cmd_h(int argc, char **argv, struct mbuf *out, void *arg)
 		mbuf_write_str(out, "Error: usage: users [IMPI|IMPU]\n");
 		return EINVAL;
 	}
-	err = registrar_users_print(mon_reg, out, argc == 2 ? argv[1] : NULL);
+	if (argc == 1) {
+		/* every user: in parts, so that a million users do not hold
+		 * the loop (monitor_more) */
+		struct users_walk *w = calloc(1, sizeof(*w));
+
+		if (!w) {
+			mbuf_write_str(out, "Error: out of memory\n");
+			return ENOMEM;
+		}
+		if (users_part_h(out, w))
+			monitor_more(users_part_h, w);
+		return 0;
+	}
+	err = registrar_users_print(mon_reg, out, argv[1]);
 	if (err == ENOENT)
 		mbuf_printf(out, "Error: unknown user '%s'\n", argv[1]);
 	return err;

@@ -23,8 +23,34 @@ static int echo_h(int argc, char **argv, struct mbuf *out, void *arg)
 	return 0;
 }
 
+/* A long answer in three parts (monitor_more). */
+static int parts_left, parts_cancelled;
+
+static bool part_h(struct mbuf *out, void *arg)
+{
+	(void)arg;
+	if (!out) {
+		parts_cancelled++;
+		return false;
+	}
+	mbuf_printf(out, "part %d\n", 3 - --parts_left);
+	return parts_left > 0;
+}
+
+static int parts_h(int argc, char **argv, struct mbuf *out, void *arg)
+{
+	(void)argc;
+	(void)argv;
+	(void)arg;
+	parts_left = 2;
+	mbuf_write_str(out, "part 1\n");
+	monitor_more(part_h, NULL);
+	return 0;
+}
+
 static const struct monitor_cmd echo_cmd[] = {
     {"echo", "[WORD...]", "print the words", "echo [WORD...]\n", echo_h, NULL},
+    {"parts", NULL, "a long answer", NULL, parts_h, NULL},
 };
 
 static int setup(void **state)
@@ -34,7 +60,7 @@ static int setup(void **state)
 	(void)state;
 	if (!done) {
 		assert_int_equal(monitor_init(), 0);
-		assert_int_equal(monitor_cmds_register(echo_cmd, 1), 0);
+		assert_int_equal(monitor_cmds_register(echo_cmd, 2), 0);
 		done = true;
 	}
 	return 0;
@@ -127,6 +153,11 @@ static void test_exec(void **state)
 	out = run(line, &rc);
 	assert_int_equal(rc, E2BIG);
 	assert_non_null(strstr(out, "too long"));
+	/* monitor_exec gives the whole of an answer made in parts */
+	out = run("parts", &rc);
+	assert_int_equal(rc, 0);
+	assert_string_equal(out, "part 1\npart 2\npart 3\n");
+	assert_int_equal(parts_cancelled, 0);
 	/* the same name twice cannot be registered */
 	assert_int_equal(monitor_cmds_register(echo_cmd, 1), EEXIST);
 }
