@@ -54,19 +54,11 @@ static bool same_multi_sim(const struct ims_cfg_ue *a, const struct ims_cfg_ue *
 	       !strcmp(a->imsi, b->imsi);
 }
 
-struct pl hss_ent_text(const struct hss *hss, const struct hss_key_ent *e,
-		       const char **domain)
+struct pl hss_ent_text(const struct hss *hss, const struct hss_key_ent *e)
 {
-	if (e->user == HSS_ECHO) {
-		if (domain)
-			*domain = hss->cfg->domain;
+	if (e->user == HSS_ECHO)
 		return pl_from_str(hss->cfg->echo[e->item]);
-	}
-	const struct ims_cfg_impu *it = &hss->users[e->user].ue->impu[e->item];
-
-	if (domain)
-		*domain = it->opts->domain;
-	return pl_from_str(it->impu);
+	return pl_from_str(hss->users[e->user].ue->impu[e->item].impu);
 }
 
 /* ---- IMPU index ---- */
@@ -88,7 +80,7 @@ static bool impu_match_h(const struct hash_entry *he, const void *arg)
 	/* scratch is output only: hss_uri_parse fills it */
 	// cppcheck-suppress uninitvar
 	struct hss_uri *st = k->last ? k->last : &scratch;
-	struct pl text = hss_ent_text(k->hss, e, NULL);
+	struct pl text = hss_ent_text(k->hss, e);
 
 	/* The domain completes the IMPUs we write (P-Associated-URI,
 	 * reginfo); it is not used to recover them (manual §5.2 `domain`):
@@ -112,7 +104,7 @@ static int impu_insert(struct hss *hss, struct hss_key_ent *e, char *err, size_t
 	struct hss_uri uri;
 	struct impu_key k = {hss, &uri, true, NULL};
 	const struct hash_entry *dup;
-	struct pl text = hss_ent_text(hss, e, NULL);
+	struct pl text = hss_ent_text(hss, e);
 	char n1[48], n2[48];
 	uint64_t hv;
 

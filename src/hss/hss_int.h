@@ -77,8 +77,8 @@ void hss_nai_split(struct pl s, struct pl *user, struct pl *host);
 bool hss_nai_eq(struct pl a, struct pl b);
 uint64_t hss_nai_hash(struct pl s);
 
-/* The stored text and default domain of an index entry. */
-struct pl hss_ent_text(const struct hss *hss, const struct hss_key_ent *e,
-		       const char **domain);
+/* The stored text of an index entry, as configured (the domain that
+ * completes it is not used to match it). */
+struct pl hss_ent_text(const struct hss *hss, const struct hss_key_ent *e);
 
 #endif
