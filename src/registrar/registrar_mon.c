@@ -71,9 +71,36 @@ static int user_print(const struct registrar *reg, struct mbuf *mb,
 	return err;
 }
 
+struct users_walk {
+	uint32_t next, nreg;
+};
+
+/* Up to max users of the listing from w->next, then the summary line once
+ * the last is printed. True while users remain. */
+static bool users_walk(const struct registrar *reg, struct mbuf *mb, struct users_walk *w,
+		       uint32_t max, int *errp)
+{
+	uint32_t n = hss_user_count(reg->hss);
+	int err = 0;
+
+	for (uint32_t k = 0; w->next < n && k < max && !err; k++, w->next++) {
+		const struct hss_user *u = hss_user_at(reg->hss, w->next);
+
+		w->nreg += registrar_is_registered(reg, u);
+		err = user_print(reg, mb, u);
+	}
+	if (!err && w->next < n)
+		return true;
+	if (!err)
+		err = mbuf_printf(mb, "%u user(s), %u registered, %zu binding(s)\n", n,
+				  w->nreg, reg->nbindings);
+	*errp = err;
+	return false;
+}
+
 int registrar_users_print(const struct registrar *reg, struct mbuf *mb, const char *who)
 {
-	uint32_t n = hss_user_count(reg->hss), nreg = 0;
+	struct users_walk w = {0};
 	int err = 0;
 
 	if (who && who[0]) {
@@ -96,15 +123,8 @@ int registrar_users_print(const struct registrar *reg, struct mbuf *mb, const ch
 			err = user_print(reg, mb, cands[i]);
 		return err;
 	}
-	for (uint32_t i = 0; i < n && !err; i++) {
-		const struct hss_user *u = hss_user_at(reg->hss, i);
-
-		nreg += registrar_is_registered(reg, u);
-		err = user_print(reg, mb, u);
-	}
-	if (!err)
-		err = mbuf_printf(mb, "%u user(s), %u registered, %zu binding(s)\n", n,
-				  nreg, reg->nbindings);
+	while (users_walk(reg, mb, &w, UINT32_MAX, &err))
+		;
 	return err;
 }
 
@@ -115,32 +135,13 @@ static struct registrar *mon_reg;
  * the loop; the monitor asks for the next part once the console took it. */
 #define USERS_PART 2000
 
-struct users_walk {
-	uint32_t next, nreg;
-};
-
 static bool users_part_h(struct mbuf *out, void *arg)
 {
 	struct users_walk *w = arg;
-	uint32_t n;
 	int err = 0;
 
-	if (!out || !mon_reg) {
-		free(w);
-		return false;
-	}
-	n = hss_user_count(mon_reg->hss);
-	for (uint32_t k = 0; w->next < n && k < USERS_PART && !err; k++, w->next++) {
-		const struct hss_user *u = hss_user_at(mon_reg->hss, w->next);
-
-		w->nreg += registrar_is_registered(mon_reg, u);
-		err = user_print(mon_reg, out, u);
-	}
-	if (!err && w->next < n)
+	if (out && mon_reg && users_walk(mon_reg, out, w, USERS_PART, &err))
 		return true;
-	if (!err)
-		err = mbuf_printf(out, "%u user(s), %u registered, %zu binding(s)\n", n,
-				  w->nreg, mon_reg->nbindings);
 	if (err)
 		mbuf_printf(out, "Error: the listing stopped: %s\n", strerror(err));
 	free(w);
