@@ -229,7 +229,9 @@ static int monitor_exec_part(const char *line, struct mbuf *out);
 
 int monitor_exec(const char *line, struct mbuf *out)
 {
-	monitor_more_h *h;
+	/* a console answer still in parts is set aside meanwhile */
+	monitor_more_h *h, *busy_h = mon.more_h;
+	void *busy_arg = mon.more_arg;
 	int err;
 
 	mon.more_h = NULL;
@@ -239,6 +241,8 @@ int monitor_exec(const char *line, struct mbuf *out)
 		if (h(out, mon.more_arg))
 			mon.more_h = h;
 	}
+	mon.more_h = busy_h;
+	mon.more_arg = busy_arg;
 	return err;
 }
 

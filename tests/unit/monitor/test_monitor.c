@@ -153,11 +153,15 @@ static void test_exec(void **state)
 	out = run(line, &rc);
 	assert_int_equal(rc, E2BIG);
 	assert_non_null(strstr(out, "too long"));
-	/* monitor_exec gives the whole of an answer made in parts */
+	/* monitor_exec gives the whole of an answer made in parts, and leaves
+	 * alone one still going out to the console */
+	monitor_more(part_h, NULL);
 	out = run("parts", &rc);
 	assert_int_equal(rc, 0);
 	assert_string_equal(out, "part 1\npart 2\npart 3\n");
 	assert_int_equal(parts_cancelled, 0);
+	monitor_close(); /* drops the console's answer: part_h(NULL) */
+	assert_int_equal(parts_cancelled, 1);
 	/* the same name twice cannot be registered */
 	assert_int_equal(monitor_cmds_register(echo_cmd, 1), EEXIST);
 }
