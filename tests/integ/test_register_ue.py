@@ -19,10 +19,6 @@ OPC = "cd63cb71954a9f4e48a5994e37a02baf"
 IMPI = "001010000000201@ims.test"
 
 
-def _cfg(tmp_path, port, sqn="000000000020", extra=""):
-    return write_cfg(tmp_path, _cfg_text(tmp_path, port, extra, sqn))
-
-
 def _cfg_text(tmp_path, port, extra="", sqn="000000000020"):
     return (f"""{{
   log_filename: "{tmp_path}/ims.log",
@@ -139,11 +135,11 @@ def _ue_cmd(nonce, k=K):
 
 
 def _ue_side(nonce, sqn_ms=None, cnonce="0a4f113b", nc="00000001", xor_k=None,
-             realm="ims.test", method="REGISTER", uri="sip:ims.test"):
+             realm="ims.test", method="REGISTER", uri="sip:ims.test", aka_version=1):
     sim = ["--algo", "xor", "--k", xor_k] if xor_k else ["--k", K, "--opc", OPC]
     cmd = [IMSCTL_BIN, "aka-response", "--nonce", nonce, *sim, "--method", method,
            "--username", IMPI, "--realm", realm, "--uri", uri,
-           "--qop", "auth", "--cnonce", cnonce, "--nc", nc]
+           "--qop", "auth", "--cnonce", cnonce, "--nc", nc, "--aka-version", str(aka_version)]
     if sqn_ms:
         cmd += ["--sqn-ms", sqn_ms]
     r = run_tool(cmd, capture_output=True, text=True, timeout=30)
@@ -161,11 +157,21 @@ def _auth(nonce, response, cnonce="0a4f113b", nc="00000001", auts=None, realm="i
     return a
 
 
+def _start(tmp_path, imsd_factory, edits=(), extra=""):
+    """imsd on _cfg_text's configuration with (old, new) text edits; (imsd, port)."""
+    port = free_port()
+    text = _cfg_text(tmp_path, port, extra)
+    for old, new in edits:
+        assert old in text, old
+        text = text.replace(old, new)
+    d = imsd_factory(write_cfg(tmp_path, text))
+    d.wait_ready()
+    return d, port
+
+
 @pytest.fixture
 def server(tmp_path, imsd_factory):
-    port = free_port()
-    d = imsd_factory(_cfg(tmp_path, port))
-    d.wait_ready()
+    d, port = _start(tmp_path, imsd_factory)
     ue = Ue(port)
     yield d, ue
     ue.close()
@@ -336,12 +342,8 @@ def test_user_domain_is_realm_and_names_impus(tmp_path, imsd_factory):
     """A user's own `domain` overrides the global one for authentication (the
     realm) and for the IMPUs imsd writes; it is not used to find the user, so the
     To may name another host (the ISIM's home domain, here the global one)."""
-    port = free_port()
-    cfg = Path(_cfg(tmp_path, port))
-    cfg.write_text(cfg.read_text().replace('authent_qop: "auth" }',
-                                           'authent_qop: "auth", domain: "home.example" }'))
-    d = imsd_factory(str(cfg))
-    d.wait_ready()
+    d, port = _start(tmp_path, imsd_factory, [('authent_qop: "auth" }',
+                                               'authent_qop: "auth", domain: "home.example" }')])
     ue = Ue(port)
     try:
         code, resp = ue.register(auth=(f'Authorization: Digest username="{IMPI}", '
@@ -363,10 +365,7 @@ def test_auth_on_register_only(tmp_path, imsd_factory):
     other request than register (unless expires is set to 0)". True: a
     de-registration from the bindings' address is not challenged, from another
     address it is; SUBSCRIBE is not challenged. False: both are."""
-    port = free_port()
-    cfg = Path(_cfg(tmp_path, port))
-    d = imsd_factory(str(cfg))
-    d.wait_ready()
+    d, port = _start(tmp_path, imsd_factory)
     ue, other = Ue(port), None
     try:
         _register(ue)
@@ -388,10 +387,7 @@ def test_auth_on_register_only(tmp_path, imsd_factory):
             other.close()
     d.stop()
 
-    port = free_port()
-    cfg.write_text(_cfg_text(tmp_path, port, "auth_on_register_only: false,"))
-    d = imsd_factory(str(cfg))
-    d.wait_ready()
+    d, port = _start(tmp_path, imsd_factory, extra="auth_on_register_only: false,")
     ue = Ue(port)
     try:
         _register(ue)
@@ -421,16 +417,11 @@ def test_ok_contents_and_reginfo_versions(tmp_path, imsd_factory):
     (preferred first, associated: false left out), Service-Route, Path (ours after
     the UE's, only with Supported: path), Date, the Contact with its +sip.instance,
     reg-id, q and the granted expires; subscribe_expires; reginfo versions 0, 1, 2."""
-    port = free_port()
-    cfg = Path(_cfg(tmp_path, port))
-    cfg.write_text(cfg.read_text().replace(
-        'impu: ["sip:ue201", "tel:+33600000201"]',
-        'impu: ["sip:ue201", { impu: "sip:hidden201", associated: false }, '
-        '{ impu: "tel:+33600000201", preferred: true }]').replace(
-        "ipsec: false,", 'ipsec: false, path: "sip:pcscf.ims.test", subscribe_expires: 1200,'
-        ' binding_expires: 7200,'))
-    d = imsd_factory(str(cfg))
-    d.wait_ready()
+    d, port = _start(tmp_path, imsd_factory, [
+        ('impu: ["sip:ue201", "tel:+33600000201"]',
+         'impu: ["sip:ue201", { impu: "sip:hidden201", associated: false }, '
+         '{ impu: "tel:+33600000201", preferred: true }]')],
+        extra='path: "sip:pcscf.ims.test", subscribe_expires: 1200, binding_expires: 7200,')
     ue = Ue(port)
     try:
         contact = (f'<sip:ue201@127.0.0.1:{ue.me}>;+sip.instance="<urn:gsma:imei:35000000-000001-0>"'
@@ -498,23 +489,14 @@ def test_nonce_rules_over_the_wire(server):
 def test_akav2_registration(tmp_path, imsd_factory):
     """authent_type AKAv2: the challenge says AKAv2-MD5 and the UE's AKAv2 answer
     (password from RES, IK and CK, RFC 4169) registers."""
-    port = free_port()
-    cfg = Path(_cfg(tmp_path, port))
-    cfg.write_text(cfg.read_text().replace('authent_qop: "auth"',
-                                           'authent_qop: "auth", authent_type: "AKAv2"'))
-    d = imsd_factory(str(cfg))
-    d.wait_ready()
+    d, port = _start(tmp_path, imsd_factory, [('authent_qop: "auth"',
+                                               'authent_qop: "auth", authent_type: "AKAv2"')])
     ue = Ue(port)
     try:
         code, resp = ue.register()
         ch = _challenge(resp)
         assert ch["algorithm"] == "AKAv2-MD5", resp
-        r = run_tool([IMSCTL_BIN, "aka-response", "--nonce", ch["nonce"], "--k", K, "--opc", OPC,
-                      "--username", IMPI, "--realm", "ims.test", "--uri", "sip:ims.test",
-                      "--qop", "auth", "--cnonce", "0a4f113b", "--aka-version", "2"],
-                     capture_output=True, text=True, timeout=30)
-        assert r.returncode == 0, r.stderr
-        resp_v = dict(l.split("=", 1) for l in r.stdout.split())["response"]
+        resp_v = _ue_side(ch["nonce"], aka_version=2)["response"]
         code, resp = ue.register(auth=_auth(ch["nonce"], resp_v).replace("AKAv1-MD5", "AKAv2-MD5"))
         assert code == 200, resp
         out = d.command("users", "binding(s)")
@@ -564,9 +546,7 @@ def test_request_over_tcp_threshold_leaves_over_tcp(tmp_path, imsd_factory):
     """RFC 3261 §18.1.1 with the manual's tcp_threshold: the reg-event NOTIFY
     (a full reginfo document) is larger than the threshold, so it reaches the
     UDP-registered UE over TCP, at the same address and port."""
-    port = free_port()
-    d = imsd_factory(_cfg(tmp_path, port, extra="tcp_threshold: 400,"))
-    d.wait_ready()
+    d, port = _start(tmp_path, imsd_factory, extra="tcp_threshold: 400,")
     me = free_port()
     lsn = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     lsn.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -596,9 +576,7 @@ def test_request_over_tcp_threshold_refused_falls_back_to_udp(tmp_path, imsd_fac
     to a UE that does not listen on TCP (SIPp, many softphones), is refused
     there and sent again over UDP; the subscription lives on, so the next
     change is NOTIFYed too."""
-    port = free_port()
-    d = imsd_factory(_cfg(tmp_path, port, extra="tcp_threshold: 400,"))
-    d.wait_ready()
+    d, port = _start(tmp_path, imsd_factory, extra="tcp_threshold: 400,")
     ue = Ue(port)  # UDP only: a connect to its port is refused
     try:
         _register(ue)
@@ -632,9 +610,7 @@ def test_notify_after_tcp_flow_closed_goes_to_contact(tmp_path, imsd_factory):
     timeout) gets its next NOTIFY over a new connection to its address and its
     Contact's port, where it listens, not at the closed connection's ephemeral
     port where nothing listens."""
-    port = free_port()
-    d = imsd_factory(_cfg(tmp_path, port))
-    d.wait_ready()
+    d, port = _start(tmp_path, imsd_factory)
     lsn = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     lsn.bind(("127.0.0.1", 0))
     lsn.listen(4)
