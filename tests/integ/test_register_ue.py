@@ -19,6 +19,11 @@ OPC = "cd63cb71954a9f4e48a5994e37a02baf"
 IMPI = "001010000000201@ims.test"
 
 
+def _cfg(tmp_path, port, sqn="000000000020", extra=""):
+    """The scripted UE's configuration written out (test_state_file, test_stats)."""
+    return write_cfg(tmp_path, _cfg_text(tmp_path, port, extra, sqn))
+
+
 def _cfg_text(tmp_path, port, extra="", sqn="000000000020"):
     return (f"""{{
   log_filename: "{tmp_path}/ims.log",
