@@ -34,7 +34,8 @@ static int send_h(const struct sip_tsx_dst *dst, const void *data, size_t len, v
 	return 0;
 }
 
-static void request_h(struct sip_tsx *tsx, const struct sip_msg *req, void *arg)
+static void request_h(struct sip_tsx *tsx, const struct sip_msg *req, const void *ctx,
+		      void *arg)
 {
 	(void)tsx;
 	(void)req;

@@ -32,7 +32,7 @@ static bool options_for_us(const struct app_options *o, const struct sip_msg *re
 }
 
 static void options_h(struct sip_stack *stack, struct sip_tsx *tsx,
-		      const struct sip_msg *req, const struct sip_stack_src *src,
+		      const struct sip_msg *req, const struct net_flow *src,
 		      void *arg)
 {
 	struct app_options *o = arg;

@@ -237,7 +237,7 @@ static int reg_contact_text(const struct reg_contact *c, struct mbuf *mb)
 static struct reg_binding *reg_binding_new(struct registrar *reg, struct reg_user *ru,
 					   const struct reg_contact *c,
 					   const struct reg_req *r,
-					   const struct sip_stack_src *src)
+					   const struct net_flow *src)
 {
 	struct reg_binding *b = NULL;
 	struct mbuf mb;
@@ -261,7 +261,7 @@ static struct reg_binding *reg_binding_new(struct registrar *reg, struct reg_use
  * text) but keeps its id. */
 static int reg_contact_apply(struct registrar *reg, struct reg_user *ru,
 			     const struct reg_contact *c, const struct reg_req *r,
-			     const struct sip_stack_src *src)
+			     const struct net_flow *src)
 {
 	uint32_t e = c->expires, max = reg_max_expires(reg);
 	struct reg_binding *nb, *old = c->b;
@@ -446,7 +446,7 @@ static int reg_ok_hdrs(struct registrar *reg, struct mbuf *mb, const struct reg_
 
 struct hss_user *reg_user_by_flow(const struct registrar *reg,
 				  struct hss_user *const *cands, size_t n,
-				  struct pl callid, const struct sip_stack_src *src,
+				  struct pl callid, const struct net_flow *src,
 				  bool (*ok)(const struct reg_user *ru, void *arg),
 				  void *arg)
 {
@@ -461,7 +461,7 @@ struct hss_user *reg_user_by_flow(const struct registrar *reg,
 		if (!ru || (ok && !ok(ru, arg)))
 			continue;
 		for (const struct reg_binding *b = ru->bindings; b; b = b->next) {
-			struct sip_stack_src f;
+			struct net_flow f;
 			unsigned sc = 0;
 
 			if (b->terminated)
@@ -487,9 +487,9 @@ struct hss_user *reg_user_by_flow(const struct registrar *reg,
 }
 
 /* b was made from src's IP address. */
-static bool reg_binding_from(const struct reg_binding *b, const struct sip_stack_src *src)
+static bool reg_binding_from(const struct reg_binding *b, const struct net_flow *src)
 {
-	struct sip_stack_src f;
+	struct net_flow f;
 
 	reg_flow_get(&b->flow, &f);
 	return net_addr_eq_ip(&f.peer, &src->peer);
@@ -505,7 +505,7 @@ static bool reg_binding_from(const struct reg_binding *b, const struct sip_stack
  */
 static struct reg_user *reg_dereg_unauth(struct registrar *reg, const struct reg_req *r,
 					 struct hss_user *u,
-					 const struct sip_stack_src *src)
+					 const struct net_flow *src)
 {
 	struct reg_user *ru;
 	size_t hits = 0;
@@ -538,7 +538,7 @@ static struct reg_user *reg_dereg_unauth(struct registrar *reg, const struct reg
 /* Step 2: the user. Returns 0 or the status to answer. */
 static uint16_t reg_user_identify(struct registrar *reg, const struct sip_msg *req,
 				  const struct reg_req *r, const struct reg_auth_in *in,
-				  const struct sip_stack_src *src, struct hss_user **up,
+				  const struct net_flow *src, struct hss_user **up,
 				  uint32_t *impu, const char **why)
 {
 	struct hss_user *cands[REG_CANDS_MAX];
@@ -617,7 +617,7 @@ static void reg_log(const struct hss_user *u, const struct reg_user *ru, bool ch
 /* Steps 4-6 once the user is authenticated. */
 static void reg_bindings_update(struct registrar *reg, struct sip_tsx *tsx,
 				const struct sip_msg *req, struct reg_req *r,
-				struct reg_user *ru, const struct sip_stack_src *src)
+				struct reg_user *ru, const struct net_flow *src)
 {
 	struct sip_tsx_reply_prm rp;
 	struct mbuf mb;
@@ -655,7 +655,7 @@ out:
 }
 
 void registrar_register_h(struct sip_stack *stack, struct sip_tsx *tsx,
-			  const struct sip_msg *req, const struct sip_stack_src *src,
+			  const struct sip_msg *req, const struct net_flow *src,
 			  void *arg)
 {
 	struct registrar *reg = arg;

@@ -73,10 +73,10 @@ int registrar_alloc(struct registrar **regp, const struct registrar_prm *prm);
 /* Request handlers for sip_stack_method_set(..., reg). `stack` may be NULL
  * (tests). */
 void registrar_register_h(struct sip_stack *stack, struct sip_tsx *tsx,
-			  const struct sip_msg *req, const struct sip_stack_src *src,
+			  const struct sip_msg *req, const struct net_flow *src,
 			  void *arg);
 void registrar_subscribe_h(struct sip_stack *stack, struct sip_tsx *tsx,
-			   const struct sip_msg *req, const struct sip_stack_src *src,
+			   const struct sip_msg *req, const struct net_flow *src,
 			   void *arg);
 /* sip_tsx_resp_h for the NOTIFYs we send (arg = reg): 481/408/transport
  * errors end the subscription (RFC 6665 §4.1.2.4). */
@@ -117,7 +117,7 @@ size_t registrar_mem_usage(const struct registrar *reg);
 struct registrar_binding_info {
 	struct pl contact;	   /* Contact value without expires (URI in <>) */
 	struct pl uri;		   /* the contact URI */
-	struct sip_stack_src flow; /* to reach the UE (local address not kept) */
+	struct net_flow flow; /* to reach the UE (local address not kept) */
 	uint32_t expires;	   /* seconds left */
 	uint16_t q1000;
 	uint32_t reg_id;  /* 0 if none */

@@ -319,7 +319,7 @@ void reg_bindings_purge(struct registrar *reg, struct reg_user *ru)
 	}
 }
 
-void reg_flow_set(struct reg_flow *f, const struct sip_stack_src *src)
+void reg_flow_set(struct reg_flow *f, const struct net_flow *src)
 {
 	memset(f, 0, sizeof(*f));
 	if (!src)
@@ -333,7 +333,7 @@ void reg_flow_set(struct reg_flow *f, const struct sip_stack_src *src)
 	f->reliable = src->reliable;
 }
 
-void reg_flow_get(const struct reg_flow *f, struct sip_stack_src *src)
+void reg_flow_get(const struct reg_flow *f, struct net_flow *src)
 {
 	memset(src, 0, sizeof(*src));
 	if (f->peer.in.sin_family == AF_INET6)

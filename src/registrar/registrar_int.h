@@ -36,7 +36,7 @@ struct reg_heap_ent {
 	struct reg_tmr *t;
 };
 
-/* How to reach a UE again: a compact struct sip_stack_src. */
+/* How to reach a UE again: a compact struct net_flow. */
 struct reg_flow {
 	union {
 		struct sockaddr_in in;
@@ -168,8 +168,8 @@ struct reg_binding *reg_binding_alloc(struct reg_user *ru, struct pl contact,
 void reg_binding_link(struct registrar *reg, struct reg_binding *b);
 void reg_binding_unlink(struct registrar *reg, struct reg_binding *b);
 void reg_bindings_purge(struct registrar *reg, struct reg_user *ru); /* terminated ones */
-void reg_flow_set(struct reg_flow *f, const struct sip_stack_src *src);
-void reg_flow_get(const struct reg_flow *f, struct sip_stack_src *src);
+void reg_flow_set(struct reg_flow *f, const struct net_flow *src);
+void reg_flow_get(const struct reg_flow *f, struct net_flow *src);
 /*
  * multi_sim: of the candidates sharing an identity, the one (accepted by ok,
  * if given) whose live bindings came from this UE: a binding in the
@@ -179,7 +179,7 @@ void reg_flow_get(const struct reg_flow *f, struct sip_stack_src *src);
  */
 struct hss_user *reg_user_by_flow(const struct registrar *reg,
 				  struct hss_user *const *cands, size_t n,
-				  struct pl callid, const struct sip_stack_src *src,
+				  struct pl callid, const struct net_flow *src,
 				  bool (*ok)(const struct reg_user *ru, void *arg),
 				  void *arg);
 int reg_reply(struct registrar *reg, struct sip_tsx *tsx, uint16_t scode,

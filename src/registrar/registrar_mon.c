@@ -47,7 +47,7 @@ static int user_print(const struct registrar *reg, struct mbuf *mb,
 	for (const struct reg_binding *b = ru ? ru->bindings : NULL; b && !err;
 	     b = b->next) {
 		char peer[NET_ADDR_STRLEN];
-		struct sip_stack_src src;
+		struct net_flow src;
 		struct sip_addr a;
 		struct pl c = {b->data, b->contact_len};
 

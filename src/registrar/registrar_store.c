@@ -258,7 +258,7 @@ static void row_key(struct store_batch *b, int st, const char *key, uint32_t nth
 /* The peer as net_addr_print writes it ("" for none), sock_idx, tcp. */
 static void row_flow(struct store_batch *b, const struct reg_flow *f)
 {
-	struct sip_stack_src src;
+	struct net_flow src;
 	char peer[NET_ADDR_STRLEN] = "";
 
 	reg_flow_get(f, &src);

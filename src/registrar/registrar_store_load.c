@@ -92,7 +92,7 @@ static int col_token(const struct reg_store_col *c, bool empty_ok, struct pl *ou
  * (no flow), then sock_idx and tcp. The address is parsed by net_addr. */
 static int col_flow(const struct reg_store_col *c, struct reg_flow *f)
 {
-	struct sip_stack_src src = {0};
+	struct net_flow src = {0};
 	uint32_t idx, tcp;
 	struct pl t;
 

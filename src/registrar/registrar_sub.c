@@ -184,7 +184,7 @@ static int notify_build(const struct registrar *reg, struct mbuf *mb, struct reg
 static void notify_send(struct registrar *reg, struct reg_sub *s, const char *substate)
 {
 	struct sip_stack_req_prm prm;
-	struct sip_stack_src dst;
+	struct net_flow dst;
 	struct mbuf mb;
 	int err;
 
@@ -431,7 +431,7 @@ static uint32_t sub_expires(const struct registrar *reg, const struct sub_req *r
 /* RFC 3680 §6: only the user itself, from one of its registered flows. */
 static bool sub_allowed(const struct registrar *reg, const struct sip_msg *req,
 			const struct sub_req *r, const struct reg_user *ru,
-			const struct sip_stack_src *src)
+			const struct net_flow *src)
 {
 	static const enum sip_hdr_id ids[] = {SIP_HDR_P_ASSERTED_IDENTITY,
 					      SIP_HDR_P_PREFERRED_IDENTITY};
@@ -452,7 +452,7 @@ static bool sub_allowed(const struct registrar *reg, const struct sip_msg *req,
 			self |= m[i].user == ru->u;
 	}
 	for (const struct reg_binding *b = ru->bindings; b && src && !flow; b = b->next) {
-		struct sip_stack_src f;
+		struct net_flow f;
 
 		reg_flow_get(&b->flow, &f);
 		flow = !b->terminated && net_addr_eq_ip(&f.peer, &src->peer);
@@ -467,7 +467,7 @@ struct sub_check {
 	const struct registrar *reg;
 	const struct sip_msg *req;
 	const struct sub_req *r;
-	const struct sip_stack_src *src;
+	const struct net_flow *src;
 };
 
 static bool sub_allowed_h(const struct reg_user *ru, void *arg)
@@ -520,7 +520,7 @@ static int sub_routes(const struct sip_msg *req, struct mbuf *mb)
 
 static struct reg_sub *sub_new(struct registrar *reg, const struct sip_msg *req,
 			       const struct sub_req *r, struct reg_user *ru,
-			       const struct sip_stack_src *src)
+			       const struct net_flow *src)
 {
 	struct pl str[REG_SUB_NSTR];
 	uint8_t rnd[8];
@@ -593,7 +593,7 @@ static void sub_refresh(struct registrar *reg, struct sip_tsx *tsx, struct reg_s
 }
 
 void registrar_subscribe_h(struct sip_stack *stack, struct sip_tsx *tsx,
-			   const struct sip_msg *req, const struct sip_stack_src *src,
+			   const struct sip_msg *req, const struct net_flow *src,
 			   void *arg)
 {
 	struct registrar *reg = arg;

@@ -126,7 +126,7 @@ static int stack_send_h(const struct sip_tsx_dst *dst, const void *data, size_t 
 /* A stateless answer (check errors, 503 on overload): to the connection or
  * per §18.2.2 over UDP, with Server added. */
 static void stack_answer(struct sip_stack *stack, const struct sip_msg *req,
-			 const struct sip_stack_src *src, const struct sip_verdict *v)
+			 const struct net_flow *src, const struct sip_verdict *v)
 {
 	const struct sip_hdr *cid = sip_msg_hdr(req, SIP_HDR_CALL_ID);
 	const struct sip_hdr *vh = sip_msg_hdr(req, SIP_HDR_VIA);
@@ -208,8 +208,10 @@ static void stack_cancel(struct sip_stack *stack, struct sip_tsx *tsx)
 	sip_stack_reply(stack, inv, 487, "Request Terminated", NULL);
 }
 
-static void stack_request_h(struct sip_tsx *tsx, const struct sip_msg *req, void *arg)
+static void stack_request_h(struct sip_tsx *tsx, const struct sip_msg *req,
+			    const void *ctx, void *arg)
 {
+	const struct net_flow *flow = ctx; /* sip_tsx_rx.ctx, set by stack_deliver */
 	struct sip_stack *stack = arg;
 	struct sip_tsx_reply_prm rp = {0};
 	const struct sip_stack_meth *m = NULL;
@@ -217,7 +219,7 @@ static void stack_request_h(struct sip_tsx *tsx, const struct sip_msg *req, void
 	if (req->meth != SIP_METHOD_OTHER && (size_t)req->meth < SIP_STACK_METHODS)
 		m = &stack->meth[req->meth];
 	if (m && m->h) {
-		m->h(stack, tsx, req, stack->cur_src, m->arg);
+		m->h(stack, tsx, req, flow, m->arg);
 		return;
 	}
 	if (req->meth == SIP_METHOD_CANCEL) {
@@ -235,13 +237,14 @@ static void stack_request_h(struct sip_tsx *tsx, const struct sip_msg *req, void
 }
 
 static void stack_ack_h(struct sip_tsx *tsx, const struct sip_msg *ack,
-			const struct sip_tsx_dst *src, void *arg)
+			const struct sip_tsx_dst *src, const void *ctx, void *arg)
 {
 	/* The ACK of a 2xx belongs to a dialog; no dialog service exists yet,
 	 * so it ends here (it was logged on receipt). */
 	(void)tsx;
 	(void)ack;
 	(void)src;
+	(void)ctx;
 	(void)arg;
 }
 
@@ -257,7 +260,7 @@ static void stack_server_err_h(struct sip_tsx *tsx, int err, void *arg)
 /* ---- receiving ---- */
 
 static void stack_src_fill(struct sip_stack *stack, const struct net_msg *m,
-			   struct sip_stack_src *src)
+			   struct net_flow *src)
 {
 	memset(src, 0, sizeof(*src));
 	src->reliable = m->kind == NET_TCP;
@@ -272,7 +275,7 @@ static void stack_src_fill(struct sip_stack *stack, const struct net_msg *m,
 
 /* Where responses to this request go (§18.2.2): the connection, or the
  * source IP at the rport (RFC 3581) or the sent-by port. */
-static void stack_resp_dst(const struct sip_via *via, const struct sip_stack_src *src,
+static void stack_resp_dst(const struct sip_via *via, const struct net_flow *src,
 			   struct sip_tsx_dst *dst)
 {
 	struct net_addr to = src->peer;
@@ -317,7 +320,7 @@ static void stack_oversize(struct sip_stack *stack, const struct net_msg *m)
 	struct sip_decode_prm dp = {.max_size = m->len};
 	struct sip_verdict v = {.scode = 513, .reason = "Message Too Large"};
 	char peer[SIP_STACK_PEER_MAX];
-	struct sip_stack_src src;
+	struct net_flow src;
 	struct sip_msg *msg = NULL;
 	bool answer;
 
@@ -349,7 +352,7 @@ static void stack_oversize(struct sip_stack *stack, const struct net_msg *m)
 /* A request the transaction layer refused for lack of room: 503, with
  * received/rport on its Via as any response. */
 static void stack_overload(struct sip_stack *stack, const struct sip_msg *msg,
-			   const struct sip_stack_src *src)
+			   const struct net_flow *src)
 {
 	const struct sip_hdr *vh = sip_msg_hdr(msg, SIP_HDR_VIA);
 	struct sip_verdict v = {.scode = 503, .reason = "Service Unavailable"};
@@ -364,7 +367,7 @@ static void stack_overload(struct sip_stack *stack, const struct sip_msg *msg,
 }
 
 static void stack_deliver(struct sip_stack *stack, struct sip_msg *msg,
-			  const struct sip_stack_src *src)
+			  const struct net_flow *src)
 {
 	struct sip_tsx_dst dst;
 	struct sip_tsx_rx rx = {0};
@@ -393,9 +396,8 @@ static void stack_deliver(struct sip_stack *stack, struct sip_msg *msg,
 		dst.conn = src->reliable ? src->conn_id : src->sock_idx;
 		stack->stats.rx_resp++;
 	}
-	stack->cur_src = src;
+	rx.ctx = src; /* the flow, handed to the handlers as an argument */
 	err = sip_tsx_recv_rx(stack->tsx, msg, &dst, &rx);
-	stack->cur_src = NULL;
 	if (err == ENOSPC && msg->req && msg->meth != SIP_METHOD_ACK)
 		stack_overload(stack, msg, src);
 	mbuf_reset(&v);
@@ -405,7 +407,7 @@ static void stack_recv_h(const struct net_msg *m, void *arg)
 {
 	struct sip_stack *stack = arg;
 	struct sip_decode_prm dp = {0};
-	struct sip_stack_src src;
+	struct net_flow src;
 	struct sip_verdict v;
 	struct sip_msg *msg = NULL;
 	int err;

@@ -22,26 +22,18 @@
 
 #include "core/pl.h"
 #include "net/net_addr.h"
+#include "net/net_flow.h"
 #include "sip/sip_msg.h"
 #include "sip/sip_tsx.h"
 
 struct sip_stack;
 
-/* Where a request came from: what a service needs to answer over the same
- * flow later (RFC 5626-style: registrations keep this to reach the UE). */
-struct sip_stack_src {
-	bool reliable;	       /* TCP */
-	struct net_addr peer;  /* source address and port */
-	struct net_addr local; /* our address it arrived on */
-	uint64_t conn_id;      /* TCP connection, 0 for UDP */
-	unsigned sock_idx;     /* index of the sip_addr socket */
-};
 
 /* A new server transaction for a method. The handler answers with
  * sip_tsx_reply()/sip_tsx_reply_buf(), now or later (look the transaction
  * up again with sip_tsx_lookup() by id from async completions). */
 typedef void(sip_stack_req_h)(struct sip_stack *stack, struct sip_tsx *tsx,
-			      const struct sip_msg *req, const struct sip_stack_src *src,
+			      const struct sip_msg *req, const struct net_flow *src,
 			      void *arg);
 
 struct sip_stack_listen {
@@ -156,7 +148,7 @@ unsigned sip_stack_sock_count(const struct sip_stack *stack);
  * one, not *tsxp. */
 struct sip_stack_req_prm {
 	struct pl req;			 /* request line + headers + body, no Via */
-	const struct sip_stack_src *dst; /* NULL: use the Request-URI */
+	const struct net_flow *dst; /* NULL: use the Request-URI */
 	sip_tsx_resp_h *resp_h;		 /* every response and the final outcome */
 	void *arg;
 };

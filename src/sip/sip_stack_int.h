@@ -59,10 +59,6 @@ struct sip_stack {
 	struct sip_check_prm check;
 	char sentby_host[NET_ADDR_STRLEN]; /* socket 0's, for check.via_host */
 
-	/* The source of the request being dispatched (valid during
-	 * sip_tsx_recv only: request_h runs inside it). */
-	const struct sip_stack_src *cur_src;
-
 	struct sip_stack_pend *pend; /* owned */
 	size_t npend, pend_cap, pend_prune_at;
 

@@ -189,7 +189,7 @@ static uint16_t ruri_port(const struct sip_msg *msg)
  * Request-URI, the UE's Contact, where it listens (5060 when it names
  * none). Not the Contact's host: it would let a subscriber point the
  * server at any third party. */
-static int route_from_src(struct sip_stack *stack, const struct sip_stack_src *dst,
+static int route_from_src(struct sip_stack *stack, const struct net_flow *dst,
 			  const struct sip_msg *msg, struct req_route *rt)
 {
 	rt->addr = dst->peer;

@@ -627,7 +627,8 @@ static void tag_hex(char out[16], uint64_t v)
  * ACK for the TU. */
 static int recv_new_request(struct sip_tsx_stack *st, struct sip_msg *msg,
 			    const struct sip_tsx_key *key, uint64_t hv,
-			    const struct sip_tsx_dst *src, struct pl via_top)
+			    const struct sip_tsx_dst *src, struct pl via_top,
+			    const void *ctx)
 {
 	const struct sip_tsx_tu *tu = &st->prm.tu;
 	struct sip_tsx *tsx;
@@ -635,7 +636,7 @@ static int recv_new_request(struct sip_tsx_stack *st, struct sip_msg *msg,
 
 	if (key->ack) {
 		if (tu->ack_h)
-			tu->ack_h(NULL, msg, src, tu->arg);
+			tu->ack_h(NULL, msg, src, ctx, tu->arg);
 		return 0;
 	}
 	if (hash_count(st->by_id) >= st->prm.max) {
@@ -662,7 +663,7 @@ static int recv_new_request(struct sip_tsx_stack *st, struct sip_msg *msg,
 	mem_ref(tsx);
 	if (tsx->kind == SIP_TSX_IST)
 		sip_tsx_ist_start(tsx);
-	tu->request_h(tsx, msg, tu->arg);
+	tu->request_h(tsx, msg, ctx, tu->arg);
 	mem_deref(tsx);
 	return 0;
 }
@@ -714,10 +715,10 @@ int sip_tsx_recv_rx(struct sip_tsx_stack *st, struct sip_msg *msg,
 	}
 	tsx = sip_tsx_find_server(st, &key, hv);
 	if (!tsx)
-		return recv_new_request(st, msg, &key, hv, src, via_top);
+		return recv_new_request(st, msg, &key, hv, src, via_top, rx ? rx->ctx : NULL);
 	mem_ref(tsx);
 	if (tsx->kind == SIP_TSX_IST)
-		sip_tsx_ist_recv(tsx, msg, src);
+		sip_tsx_ist_recv(tsx, msg, src, rx ? rx->ctx : NULL);
 	else
 		sip_tsx_nist_recv(tsx, msg);
 	mem_deref(tsx);

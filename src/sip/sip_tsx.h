@@ -107,12 +107,16 @@ struct sip_tsx_tu {
 	/* A new server transaction (request not matching any). The TU answers
 	 * with sip_tsx_reply()/sip_tsx_reply_buf() now or later. For CANCEL,
 	 * sip_tsx_cancel_target() names the INVITE transaction it cancels. */
-	void (*request_h)(struct sip_tsx *tsx, const struct sip_msg *req, void *arg);
+	void (*request_h)(struct sip_tsx *tsx, const struct sip_msg *req, const void *ctx,
+			  void *arg);
 	/* An ACK that matches no INVITE server transaction (the ACK of a 2xx,
 	 * RFC 3261 §13.3.1.4), tsx NULL; or one that reaches an INVITE server
-	 * transaction in Accepted (RFC 6026 §8.7), tsx set. */
+	 * transaction in Accepted (RFC 6026 §8.7), tsx set. ctx (here and in
+	 * request_h) is sip_tsx_rx.ctx of the received message: what the
+	 * transport knows of its source (the SIP stack's struct net_flow),
+	 * passed as an argument rather than kept aside. */
 	void (*ack_h)(struct sip_tsx *tsx, const struct sip_msg *ack,
-		      const struct sip_tsx_dst *src, void *arg);
+		      const struct sip_tsx_dst *src, const void *ctx, void *arg);
 	/* A response matching no client transaction (§18.1.2; a proxy forwards
 	 * it statelessly, §16.7). */
 	void (*stray_h)(const struct sip_msg *resp, const struct sip_tsx_dst *src,
@@ -171,6 +175,9 @@ struct sip_tsx_rx {
 	/* The request's top Via, decoded (sip_via_decode) by the transport,
 	 * so that it is not decoded twice; NULL: the layer decodes it. */
 	const struct sip_via *via;
+	/* Handed to tu.request_h / tu.ack_h as ctx (borrowed, valid during
+	 * the call). */
+	const void *ctx;
 };
 int sip_tsx_recv_rx(struct sip_tsx_stack *st, struct sip_msg *msg,
 		    const struct sip_tsx_dst *src, const struct sip_tsx_rx *rx);

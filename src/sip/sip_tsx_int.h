@@ -184,7 +184,7 @@ void sip_tsx_ict_end(struct sip_tsx *tsx);
 void sip_tsx_nict_end(struct sip_tsx *tsx);
 void sip_tsx_ist_end(struct sip_tsx *tsx);
 void sip_tsx_ist_recv(struct sip_tsx *tsx, const struct sip_msg *req,
-		      const struct sip_tsx_dst *src);
+		      const struct sip_tsx_dst *src, const void *ctx);
 int sip_tsx_ist_send(struct sip_tsx *tsx, uint16_t scode, struct mbuf *mb,
 		     struct pl to_tag);
 void sip_tsx_nist_recv(struct sip_tsx *tsx, const struct sip_msg *req);

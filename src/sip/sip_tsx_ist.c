@@ -122,13 +122,13 @@ int sip_tsx_ist_send(struct sip_tsx *tsx, uint16_t scode, struct mbuf *mb, struc
 }
 
 static void ist_ack(struct sip_tsx *tsx, const struct sip_msg *ack,
-		    const struct sip_tsx_dst *src)
+		    const struct sip_tsx_dst *src, const void *ctx)
 {
 	const struct sip_tsx_tu *tu = &tsx->st->prm.tu;
 
 	if (tsx->state == SIP_TSX_ACCEPTED) {
 		if (tu->ack_h)
-			tu->ack_h(tsx, ack, src, tu->arg);
+			tu->ack_h(tsx, ack, src, ctx, tu->arg);
 		return;
 	}
 	if (tsx->state != SIP_TSX_COMPLETED)
@@ -145,10 +145,10 @@ static void ist_ack(struct sip_tsx *tsx, const struct sip_msg *ack,
 }
 
 void sip_tsx_ist_recv(struct sip_tsx *tsx, const struct sip_msg *req,
-		      const struct sip_tsx_dst *src)
+		      const struct sip_tsx_dst *src, const void *ctx)
 {
 	if (req->meth == SIP_METHOD_ACK) {
-		ist_ack(tsx, req, src);
+		ist_ack(tsx, req, src, ctx);
 		return;
 	}
 	/* A retransmitted INVITE */

@@ -76,7 +76,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	static const struct registrar_ops ops = {fz_reply, fz_request, fz_now, NULL};
 	struct registrar_prm prm = {.hss = NULL, .ops = &ops, .host = "127.0.0.1:5060"};
 	struct sip_decode_prm dp = {.max_size = 65535};
-	struct sip_stack_src src;
+	struct net_flow src;
 	struct registrar *reg = NULL;
 	size_t off = 0;
 

@@ -234,9 +234,9 @@ static int teardown(void **state)
 
 /* ---- driving requests ---- */
 
-static struct sip_stack_src src_v4(uint16_t port, bool tcp)
+static struct net_flow src_v4(uint16_t port, bool tcp)
 {
-	struct sip_stack_src s;
+	struct net_flow s;
 
 	memset(&s, 0, sizeof(s));
 	assert_int_equal(net_addr_parse_str(&s.peer, "127.0.0.1", port), 0);
@@ -256,7 +256,7 @@ static uint32_t cseq_next = 1;
 static const char *callid_cur = "call-1@ue"; /* the Call-ID do_req sends */
 
 static struct sent *do_req(const char *method, const char *to, const char *hdrs,
-			   const struct sip_stack_src *src)
+			   const struct net_flow *src)
 {
 	char buf[8192];
 	struct sip_msg *m;
@@ -289,7 +289,7 @@ static struct sent *do_req(const char *method, const char *to, const char *hdrs,
 
 static struct sent *do_register(const char *to, const char *hdrs)
 {
-	struct sip_stack_src s = src_v4(5070, false);
+	struct net_flow s = src_v4(5070, false);
 
 	return do_req("REGISTER", to, hdrs, &s);
 }
@@ -833,7 +833,7 @@ static void test_user_domain_realm(void **state)
  * the option false, it is. */
 static void test_dereg_auth_on_register_only(void **state)
 {
-	struct sip_stack_src other = src_v4(5070, false);
+	struct net_flow other = src_v4(5070, false);
 	struct sent *r;
 	struct ue ue;
 
@@ -883,7 +883,7 @@ static void test_dereg_auth_all(void **state)
 	/* a SUBSCRIBE is challenged too; the answer on the challenge gets 200,
 	 * and a later one may reuse the nonce with a higher nc */
 	{
-		struct sip_stack_src s = src_v4(5070, false);
+		struct net_flow s = src_v4(5070, false);
 		char auth[2048], hdrs[4096];
 		struct sip_auth a;
 		struct sent *r;
@@ -1167,7 +1167,7 @@ static uint32_t sim_src_ip = 0x7f000001; /* sim_register's source address */
 static struct sent *sim_register(int serial, uint16_t port, const char *callid,
 				 const char *contact)
 {
-	struct sip_stack_src src = src_v4(port, false);
+	struct net_flow src = src_v4(port, false);
 	char hdrs[512], auth[2048];
 	struct sip_auth a;
 	struct sent *r;
@@ -1203,7 +1203,7 @@ static struct sent *sim_register(int serial, uint16_t port, const char *callid,
  * flow. They used to be refused (403), or to reach the first entry. */
 static void test_multi_sim_without_instance(void **state)
 {
-	struct sip_stack_src p2 = src_v4(5082, false);
+	struct net_flow p2 = src_v4(5082, false);
 	struct sent *r;
 
 	(void)state;
@@ -1241,7 +1241,7 @@ static void test_multi_sim_without_instance(void **state)
 
 static void test_reg_event(void **state)
 {
-	struct sip_stack_src s = src_v4(5070, false), other = src_v4(5090, false);
+	struct net_flow s = src_v4(5070, false), other = src_v4(5090, false);
 	const struct sip_msg *n;
 	struct sent *r;
 	struct ue ue;
@@ -1349,7 +1349,7 @@ static void test_reg_event(void **state)
 
 static void test_binding_expiry_fake_clock(void **state)
 {
-	struct sip_stack_src s = src_v4(5070, false);
+	struct net_flow s = src_v4(5070, false);
 	struct ue ue;
 
 	(void)state;
@@ -1398,7 +1398,7 @@ static void test_binding_expiry_loop(void **state)
 
 static void test_unregister_and_notify_481(void **state)
 {
-	struct sip_stack_src s = src_v4(5070, false);
+	struct net_flow s = src_v4(5070, false);
 	struct ue ue;
 	char buf[1024];
 	struct sip_msg *resp;
@@ -1447,7 +1447,7 @@ static void test_unregister_and_notify_481(void **state)
  * its NOTIFY). The handler frees them then; nothing is used after free. */
 static void test_notify_failing_at_once(void **state)
 {
-	struct sip_stack_src s = src_v4(5070, false);
+	struct net_flow s = src_v4(5070, false);
 	struct ue ue;
 	size_t before;
 
@@ -1537,7 +1537,7 @@ static void test_memory_per_user(void **state)
 	enum { N = 2000 };
 	char *db, hdrs[256], to[64];
 	size_t off = 0, cap = N * 160 + 256;
-	struct sip_stack_src s = src_v4(5070, false);
+	struct net_flow s = src_v4(5070, false);
 	size_t per, hss;
 
 	(void)state;
@@ -1638,7 +1638,7 @@ static void binding_get_h(const struct registrar_binding_info *b, void *arg)
 
 static void test_state_file_round_trip(void **state)
 {
-	struct sip_stack_src tcp = src_v4(5073, true);
+	struct net_flow tcp = src_v4(5073, true);
 	struct registrar_binding_info bi;
 	uint8_t ck[32], ik[32], ck2[32], ik2[32];
 	size_t ckl, ikl, ckl2, ikl2;
@@ -1720,7 +1720,7 @@ static void test_state_file_round_trip(void **state)
  * the file too, while refreshes replace their rows in place. */
 static void test_state_file_removals(void **state)
 {
-	struct sip_stack_src src = src_v4(5070, false);
+	struct net_flow src = src_v4(5070, false);
 	struct ue ue;
 	struct store *st;
 	char dir[64];

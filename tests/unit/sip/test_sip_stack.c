@@ -35,7 +35,7 @@ struct fix {
 	int nresp;
 	uint16_t last_scode;
 	int nreq;
-	struct sip_stack_src last_src;
+	struct net_flow last_src;
 	char last_ruri[128];
 };
 
@@ -448,7 +448,7 @@ static void test_large_request_reset_not_retried(void **state)
  * the flow's IP and the Request-URI's port (the UE's Contact, where it
  * listens), not to the flow's source port (ephemeral: nothing listens
  * there), nor to the Contact's host (any third party). */
-static void flow_notify(struct fix *f, const struct sip_stack_src *dst, const char *host,
+static void flow_notify(struct fix *f, const struct net_flow *dst, const char *host,
 			int *cp)
 {
 	static char req[512];
@@ -488,7 +488,7 @@ static void test_closed_tcp_flow_uses_contact_port(void **state)
 {
 	struct fix *f = *state;
 	/* the flow's address: the UDP peer's port, where no TCP listens */
-	struct sip_stack_src dst = {.reliable = true, .conn_id = 4242};
+	struct net_flow dst = {.reliable = true, .conn_id = 4242};
 	int c = -1;
 
 	assert_int_equal(stack_new(f, 1300, NULL, false), 0);
@@ -539,7 +539,7 @@ static void test_request_errors(void **state)
 }
 
 static void req_h(struct sip_stack *stack, struct sip_tsx *tsx, const struct sip_msg *req,
-		  const struct sip_stack_src *src, void *arg)
+		  const struct net_flow *src, void *arg)
 {
 	struct fix *f = arg;
 	struct sip_tsx_reply_prm rp = {.hdrs = pl_from_str("X-Test: 1\r\n")};

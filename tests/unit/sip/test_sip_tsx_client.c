@@ -580,7 +580,8 @@ static int loop_send_h(const struct sip_tsx_dst *dst, const void *data, size_t l
 	return 0;
 }
 
-static void loop_req_h(struct sip_tsx *tsx, const struct sip_msg *req, void *arg)
+static void loop_req_h(struct sip_tsx *tsx, const struct sip_msg *req, const void *ctx,
+		       void *arg)
 {
 	(void)tsx;
 	(void)req;

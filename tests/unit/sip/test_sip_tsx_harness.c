@@ -205,7 +205,8 @@ static void ev_method(struct h_event *e, const struct sip_msg *m)
 		pl_strcpy(m->method, e->method, sizeof(e->method));
 }
 
-static void tu_request(struct sip_tsx *tsx, const struct sip_msg *req, void *arg)
+static void tu_request(struct sip_tsx *tsx, const struct sip_msg *req, const void *ctx,
+		       void *arg)
 {
 	(void)arg;
 	ev_method(ev_add(H_EV_REQ, tsx), req);
@@ -215,9 +216,10 @@ static void tu_request(struct sip_tsx *tsx, const struct sip_msg *req, void *arg
 }
 
 static void tu_ack(struct sip_tsx *tsx, const struct sip_msg *ack,
-		   const struct sip_tsx_dst *src, void *arg)
+		   const struct sip_tsx_dst *src, const void *ctx, void *arg)
 {
 	(void)src;
+	(void)ctx;
 	(void)arg;
 	ev_method(ev_add(H_EV_ACK, tsx), ack);
 }

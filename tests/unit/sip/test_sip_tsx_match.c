@@ -435,7 +435,7 @@ static void test_stack_prm(void **state)
 	(void)state;
 	assert_int_equal(sip_tsx_stack_alloc(&st, &H.env, &prm),
 			 EINVAL); /* no request_h */
-	prm.tu.request_h = (void (*)(struct sip_tsx *, const struct sip_msg *, void *))1;
+	prm.tu.request_h = (void (*)(struct sip_tsx *, const struct sip_msg *, const void *, void *))1;
 	prm.t2_ms = 400;
 	assert_int_equal(sip_tsx_stack_alloc(&st, &H.env, &prm), EINVAL);
 	prm.t2_ms = 4000;
@@ -499,7 +499,7 @@ static void test_stack_max(void **state)
 
 	(void)state;
 	prm.tu.request_h =
-	    (void (*)(struct sip_tsx *, const struct sip_msg *, void *))abort;
+	    (void (*)(struct sip_tsx *, const struct sip_msg *, const void *, void *))abort;
 	assert_int_equal(sip_tsx_stack_alloc(&st, &H.env, &prm), 0);
 	rp.resp_h = (sip_tsx_resp_h *)abort;
 	rp.req = pl_from_str(req("OPTIONS", "sip:b@x", "SIP/2.0/UDP p;branch=z9hG4bK1",
