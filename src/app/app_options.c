@@ -31,17 +31,17 @@ static bool options_for_us(const struct app_options *o, const struct sip_msg *re
 	return sip_stack_host_is_local(o->stack, uri.host, uri.port);
 }
 
-static void options_h(struct sip_stack *stack, struct sip_tsx *tsx,
-		      const struct sip_msg *req, const struct net_flow *src,
-		      void *arg)
+static void options_h(const struct cscf_req *r, void *arg)
 {
+	struct sip_stack *stack = r->stack;
+	struct sip_tsx *tsx = r->tsx;
+	const struct sip_msg *req = r->req;
 	struct app_options *o = arg;
 	struct sip_tsx_reply_prm rp = {0};
 	char hdrs[APP_OPTIONS_HDRS_MAX + SIP_STACK_ALLOW_HDR_MAX];
 	const char *allow;
 	size_t al;
 
-	(void)src;
 	if (!options_for_us(o, req)) {
 		sip_stack_reply(stack, tsx, 404, "Not Found", NULL);
 		return;
@@ -90,20 +90,25 @@ static int options_fixed_build(struct app_options *o, const struct app_options_p
 	return 0;
 }
 
-int app_options_alloc(struct app_options **op, struct sip_stack *stack,
+int app_options_alloc(struct app_options **op, struct sip_stack *stack, struct cscf *cscf,
 		      const struct app_options_prm *prm)
 {
+	struct cscf_service svc = {.name = "options",
+				   .meth = SIP_METHOD_OPTIONS,
+				   .target = CSCF_TARGET_ANY,
+				   .h = options_h};
 	struct app_options *o;
 	int err;
 
-	if (!op || !stack || !prm || (prm->accept_count && !prm->accept))
+	if (!op || !stack || !cscf || !prm || (prm->accept_count && !prm->accept))
 		return EINVAL;
 	o = calloc(1, sizeof(*o));
 	if (!o)
 		return ENOMEM;
 	o->stack = stack;
 	err = options_fixed_build(o, prm);
-	err = err ? err : sip_stack_method_set(stack, SIP_METHOD_OPTIONS, options_h, o);
+	svc.arg = o;
+	err = err ? err : cscf_service_add(cscf, &svc);
 	if (err) {
 		free(o);
 		return err;
@@ -114,8 +119,5 @@ int app_options_alloc(struct app_options **op, struct sip_stack *stack,
 
 void app_options_free(struct app_options *o)
 {
-	if (!o)
-		return;
-	sip_stack_method_set(o->stack, SIP_METHOD_OPTIONS, NULL, NULL);
 	free(o);
 }

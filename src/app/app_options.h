@@ -15,6 +15,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "cscf/cscf.h"
 #include "sip/sip_stack.h"
 
 struct app_options;
@@ -25,10 +26,11 @@ struct app_options_prm {
 	size_t accept_count;
 };
 
-/* Registers the OPTIONS handler on stack (borrowed; must outlive it). */
-int app_options_alloc(struct app_options **op, struct sip_stack *stack,
+/* Adds the OPTIONS service to the CSCF stage (stack and cscf borrowed;
+ * the stage must be freed before the responder: it holds it as its arg). */
+int app_options_alloc(struct app_options **op, struct sip_stack *stack, struct cscf *cscf,
 		      const struct app_options_prm *prm);
-/* Unregisters and frees. */
+/* Frees. */
 void app_options_free(struct app_options *o);
 
 #endif

@@ -18,6 +18,7 @@
 
 #include "config/cfg_lang.h"
 #include "config/ims_cfg.h"
+#include "cscf/cscf.h"
 #include "core/log.h"
 #include "core/mbuf.h"
 #include "loop/loop.h"
@@ -166,12 +167,10 @@ static void imsd_addr_str(const struct ims_cfg_addr *a, char *buf, size_t size)
 	snprintf(buf, size, "%s%s%s:%u", v6 ? "[" : "", a->host, v6 ? "]" : "", a->port);
 }
 
-/* The SIP sockets, the transaction layer and the OPTIONS responder. */
-static int imsd_sip_start(const struct ims_cfg *cfg, struct sip_stack **stackp,
-			  struct app_options **optp)
+/* The SIP sockets and the transaction layer. */
+static int imsd_sip_start(const struct ims_cfg *cfg, struct sip_stack **stackp)
 {
 	struct sip_stack_listen *ls;
-	struct app_options_prm oprm = {0};
 	struct sip_stack_prm prm;
 	char (*txt)[2][80];
 	int err = ENOMEM;
@@ -219,6 +218,29 @@ static int imsd_sip_start(const struct ims_cfg *cfg, struct sip_stack **stackp,
 			strerror(err));
 		goto out;
 	}
+out:
+	free(ls);
+	free(txt);
+	return err;
+}
+
+/* The CSCF stage and its services: the registrar's (REGISTER, reg event)
+ * and the OPTIONS responder. */
+static int imsd_cscf_start(const struct ims_cfg *cfg, struct sip_stack *sip,
+			   struct hss *hss, struct registrar *reg, struct cscf **cscfp,
+			   struct app_options **optp)
+{
+	struct cscf_prm cprm = {.stack = sip, .hss = hss, .reg = reg};
+	struct app_options_prm oprm = {0};
+	int err;
+
+	err = cscf_alloc(cscfp, &cprm);
+	if (!err)
+		err = cscf_registrar_add(*cscfp, reg);
+	if (err) {
+		fprintf(stderr, "imsd: cannot start the CSCF stage: %s\n", strerror(err));
+		return err;
+	}
 	/* IPsec (RFC 3329 sec-agree, TS 33.203) is not built yet: whatever
 	 * `ipsec` says, phones register without it, so OPTIONS must not
 	 * claim sec-agree among the extensions the server acts on. */
@@ -228,12 +250,9 @@ static int imsd_sip_start(const struct ims_cfg *cfg, struct sip_stack **stackp,
 		    LOG_IMS, LOG_LVL_WARN, LOG_DIR_NONE, NULL,
 		    "ipsec is true, but IPsec is not implemented yet: phones register "
 		    "without security associations, as with ipsec: false");
-	err = app_options_alloc(optp, *stackp, &oprm);
+	err = app_options_alloc(optp, sip, *cscfp, &oprm);
 	if (err)
 		fprintf(stderr, "imsd: cannot start the OPTIONS service: %s\n", strerror(err));
-out:
-	free(ls);
-	free(txt);
 	return err;
 }
 
@@ -264,6 +283,7 @@ static int imsd_store_open(const struct ims_cfg *cfg, struct store **stp)
 static int imsd_serve(const char *file, const struct ims_cfg *cfg)
 {
 	struct registrar *reg = NULL;
+	struct cscf *cscf = NULL;
 	struct store *st = NULL;
 	struct hss *hss = NULL;
 	struct app_options *options = NULL;
@@ -304,7 +324,7 @@ static int imsd_serve(const char *file, const struct ims_cfg *cfg)
 		fprintf(stderr, "%s: %s\n", file, err);
 		goto out;
 	}
-	if (imsd_sip_start(cfg, &sip, &options))
+	if (imsd_sip_start(cfg, &sip))
 		goto out;
 	if (imsd_store_open(cfg, &st))
 		goto out;
@@ -312,6 +332,8 @@ static int imsd_serve(const char *file, const struct ims_cfg *cfg)
 		fprintf(stderr, "imsd: cannot start the registrar\n");
 		goto out;
 	}
+	if (imsd_cscf_start(cfg, sip, hss, reg, &cscf, &options))
+		goto out;
 	sprm.sip = sip;
 	sprm.reg = reg;
 	if (app_stats_alloc(&stats, &sprm)) {
@@ -332,9 +354,10 @@ static int imsd_serve(const char *file, const struct ims_cfg *cfg)
 out:
 	monitor_close();
 	app_stats_free(stats);
+	mem_deref(cscf); /* before the services it dispatches to */
+	app_options_free(options);
 	mem_deref(reg);
 	mem_deref(st);
-	app_options_free(options);
 	sip_stack_free(sip);
 	mem_deref(hss);
 	loop_timer_free(imsd_flush_tm);

@@ -282,16 +282,7 @@ static int reg_contact_apply(struct registrar *reg, struct reg_user *ru,
 	if (old) {
 		nb->id = old->id;
 		nb->event = e < old->expires ? REG_EV_SHORTENED : REG_EV_REFRESHED;
-		/* take old's place in the list */
-		nb->next = old->next;
-		for (struct reg_binding **pp = &ru->bindings; *pp; pp = &(*pp)->next) {
-			if (*pp == old) {
-				*pp = nb;
-				break;
-			}
-		}
-		reg_tmr_del(reg, &old->tmr);
-		free(old);
+		reg_binding_replace(reg, old, nb);
 	} else {
 		nb->id = reg->next_id++;
 		nb->event = REG_EV_REGISTERED;

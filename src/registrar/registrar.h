@@ -75,9 +75,16 @@ int registrar_alloc(struct registrar **regp, const struct registrar_prm *prm);
 void registrar_register_h(struct sip_stack *stack, struct sip_tsx *tsx,
 			  const struct sip_msg *req, const struct net_flow *src,
 			  void *arg);
-void registrar_subscribe_h(struct sip_stack *stack, struct sip_tsx *tsx,
-			   const struct sip_msg *req, const struct net_flow *src,
-			   void *arg);
+/*
+ * A reg-event SUBSCRIBE (RFC 3680, TS 24.229 §5.4.2.1). subscriber is the
+ * served user that sent it, as the CSCF stage identified it from the
+ * request's flow (registrar_users_by_flow), or NULL: only the user itself
+ * may subscribe to its registration state (RFC 3680 §6), so a new
+ * subscription without one is refused with 403.
+ */
+void registrar_subscribe(struct registrar *reg, struct sip_tsx *tsx,
+			 const struct sip_msg *req, const struct net_flow *src,
+			 struct hss_user *subscriber);
 /* sip_tsx_resp_h for the NOTIFYs we send (arg = reg): 481/408/transport
  * errors end the subscription (RFC 6665 §4.1.2.4). */
 void registrar_notify_resp_h(struct sip_tsx *tsx, const struct sip_msg *resp,
@@ -128,6 +135,15 @@ typedef void(registrar_binding_h)(const struct registrar_binding_info *b, void *
 /* Calls h for each binding of u; returns how many. */
 size_t registrar_bindings_foreach(const struct registrar *reg, const struct hss_user *u,
 				  registrar_binding_h *h, void *arg);
+/*
+ * The users with a live binding made over this flow (same transport, peer
+ * address and port): who sent a request, for the CSCF stage's originating
+ * side (TS 24.229 §5.2.6.3: a request from a registered UE). Writes up to
+ * max users (each once) and returns how many there are. O(1) on average:
+ * the registrar keeps an index of bindings by flow.
+ */
+size_t registrar_users_by_flow(const struct registrar *reg, const struct net_flow *flow,
+			       struct hss_user **out, size_t max);
 /* The Digest algorithm of u's last successful authentication (-1 if none or
  * registered without authentication); CK/IK of that AKA run (for IPsec). */
 int registrar_user_algo(const struct registrar *reg, const struct hss_user *u);
@@ -164,8 +180,9 @@ struct registrar_store_stats {
 bool registrar_store_stats(const struct registrar *reg, struct registrar_store_stats *out);
 
 /* The wiring for imsd (registrar_app.c): allocates the registrar on the
- * stack, restores and keeps the state file when st is not NULL, sets the
- * REGISTER and SUBSCRIBE handlers and the monitor command. */
+ * stack, restores and keeps the state file when st is not NULL, and sets
+ * the monitor command. Requests reach it through the CSCF stage
+ * (cscf_registrar_add). */
 int registrar_app_start(struct sip_stack *stack, const struct ims_cfg *cfg,
 			struct hss *hss, struct store *st, struct registrar **regp);
 

@@ -42,20 +42,12 @@ int registrar_app_start(struct sip_stack *stack, const struct ims_cfg *cfg,
 			return err;
 		}
 	}
-	err = sip_stack_method_set(stack, SIP_METHOD_REGISTER, registrar_register_h, reg);
-	if (!err)
-		err = sip_stack_method_set(stack, SIP_METHOD_SUBSCRIBE,
-					   registrar_subscribe_h, reg);
-	if (!err)
-		err = registrar_monitor_register(reg);
+	err = registrar_monitor_register(reg);
 	if (err) {
-		sip_stack_method_set(stack, SIP_METHOD_REGISTER, NULL, NULL);
-		sip_stack_method_set(stack, SIP_METHOD_SUBSCRIBE, NULL, NULL);
 		mem_deref(reg);
 		return err;
 	}
-	log_write(LOG_IMS, LOG_LVL_INFO, LOG_DIR_NONE, NULL,
-		  "registrar: REGISTER and SUBSCRIBE (reg) handled, %u user(s)",
+	log_write(LOG_IMS, LOG_LVL_INFO, LOG_DIR_NONE, NULL, "registrar: %u user(s)",
 		  hss_user_count(hss));
 	*regp = reg;
 	return 0;

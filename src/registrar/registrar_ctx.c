@@ -289,6 +289,25 @@ void reg_binding_link(struct registrar *reg, struct reg_binding *b)
 	ru->bindings = b;
 	ru->nbind++;
 	reg->nbindings++;
+	hash_insert(reg->flows, &b->fhe, reg_flow_hash(&b->flow));
+}
+
+void reg_binding_replace(struct registrar *reg, struct reg_binding *old,
+			 struct reg_binding *nb)
+{
+	struct reg_user *ru = old->user;
+
+	nb->next = old->next;
+	for (struct reg_binding **pp = &ru->bindings; *pp; pp = &(*pp)->next) {
+		if (*pp == old) {
+			*pp = nb;
+			break;
+		}
+	}
+	hash_remove(reg->flows, &old->fhe);
+	hash_insert(reg->flows, &nb->fhe, reg_flow_hash(&nb->flow));
+	reg_tmr_del(reg, &old->tmr);
+	free(old);
 }
 
 void reg_binding_unlink(struct registrar *reg, struct reg_binding *b)
@@ -301,6 +320,7 @@ void reg_binding_unlink(struct registrar *reg, struct reg_binding *b)
 			ru->nbind--;
 			reg->nbindings--;
 			reg_store_gone(reg, ru->u, true);
+			hash_remove(reg->flows, &b->fhe);
 			break;
 		}
 	}
@@ -331,6 +351,30 @@ void reg_flow_set(struct reg_flow *f, const struct net_flow *src)
 	f->conn_id = src->conn_id;
 	f->sock_idx = (uint16_t)src->sock_idx;
 	f->reliable = src->reliable;
+}
+
+uint64_t reg_flow_hash(const struct reg_flow *f)
+{
+	/* keyed (hash_bytes): the addresses come from the network */
+	struct {
+		uint8_t ip[16];
+		uint16_t port;
+		uint8_t family, reliable;
+	} k;
+	struct net_flow nf;
+
+	memset(&k, 0, sizeof(k));
+	reg_flow_get(f, &nf);
+	if (net_addr_af(&nf.peer) == AF_INET6) {
+		memcpy(k.ip, &nf.peer.u.in6.sin6_addr, 16);
+		k.port = nf.peer.u.in6.sin6_port;
+	} else {
+		memcpy(k.ip, &nf.peer.u.in.sin_addr, 4);
+		k.port = nf.peer.u.in.sin_port;
+	}
+	k.family = (uint8_t)net_addr_af(&nf.peer);
+	k.reliable = nf.reliable;
+	return hash_bytes(&k, sizeof(k));
 }
 
 void reg_flow_get(const struct reg_flow *f, struct net_flow *src)
@@ -425,6 +469,7 @@ static void reg_destroy(void *data)
 	mem_deref(reg->users);
 	mem_deref(reg->chals);
 	mem_deref(reg->subs);
+	mem_deref(reg->flows);
 	free(reg->heap);
 	explicit_bzero(reg->secret, sizeof(reg->secret));
 }
@@ -484,6 +529,8 @@ int registrar_alloc(struct registrar **regp, const struct registrar_prm *prm)
 		err = hash_alloc(&reg->chals, 64);
 	if (!err)
 		err = hash_alloc(&reg->subs, 64);
+	if (!err)
+		err = hash_alloc(&reg->flows, users / 4);
 	if (err)
 		goto out;
 	reg->timer = loop_timer_alloc();
@@ -565,6 +612,46 @@ size_t registrar_bindings_foreach(const struct registrar *reg, const struct hss_
 	return n;
 }
 
+/* The binding's flow is the request's: same transport, same peer address
+ * and port (over TCP that names the connection's remote end). */
+static bool flow_match_h(const struct hash_entry *e, const void *key)
+{
+	const struct reg_binding *b = HASH_OBJ(e, struct reg_binding, fhe);
+	const struct net_flow *want = key;
+	struct net_flow f;
+
+	if (b->terminated)
+		return false;
+	reg_flow_get(&b->flow, &f);
+	return f.reliable == want->reliable && net_addr_eq(&f.peer, &want->peer);
+}
+
+size_t registrar_users_by_flow(const struct registrar *reg, const struct net_flow *flow,
+			       struct hss_user **out, size_t max)
+{
+	struct reg_flow key;
+	const struct hash_entry *e;
+	size_t n = 0;
+
+	if (!reg || !flow)
+		return 0;
+	reg_flow_set(&key, flow);
+	for (e = hash_lookup(reg->flows, reg_flow_hash(&key), flow_match_h, flow); e;
+	     e = hash_lookup_next(reg->flows, e, flow_match_h, flow)) {
+		struct hss_user *u = HASH_OBJ(e, struct reg_binding, fhe)->user->u;
+		bool dup = false;
+
+		for (size_t i = 0; i < n && i < max; i++)
+			dup |= out[i] == u;
+		if (dup)
+			continue;
+		if (n < max)
+			out[n] = u;
+		n++;
+	}
+	return n;
+}
+
 int registrar_user_algo(const struct registrar *reg, const struct hss_user *u)
 {
 	const struct reg_user *ru = reg_user_find(reg, u);
@@ -594,7 +681,7 @@ size_t registrar_mem_usage(const struct registrar *reg)
 	size_t n = sizeof(*reg) + ovh;
 
 	n += (hash_buckets(reg->users) + hash_buckets(reg->chals) +
-	      hash_buckets(reg->subs)) *
+	      hash_buckets(reg->subs) + hash_buckets(reg->flows)) *
 	     sizeof(void *);
 	n += (size_t)reg->heap_cap * sizeof(*reg->heap);
 	n += hash_count(reg->chals) * (sizeof(struct reg_chal) + ovh);

@@ -38,11 +38,11 @@ struct reg_heap_ent {
 
 /* How to reach a UE again: a compact struct net_flow. */
 struct reg_flow {
+	uint64_t conn_id; /* first: no padding before it (40 bytes, not 48) */
 	union {
 		struct sockaddr_in in;
 		struct sockaddr_in6 in6;
 	} peer;
-	uint64_t conn_id;
 	uint16_t sock_idx;
 	bool reliable;
 };
@@ -65,6 +65,7 @@ struct reg_user;
 /* One contact of a user. Owned by its reg_user (bindings list). */
 struct reg_binding {
 	struct reg_tmr tmr;
+	struct hash_entry fhe; /* registrar.flows, by the flow's peer (reg_flow_hash) */
 	struct reg_binding *next;
 	struct reg_user *user; /* borrowed back-pointer */
 	struct reg_flow flow;
@@ -142,6 +143,7 @@ struct registrar {
 	struct hash *users; /* reg_user by hss_user pointer */
 	struct hash *chals; /* reg_chal by hss_user pointer */
 	struct hash *subs;  /* reg_sub by Call-ID */
+	struct hash *flows; /* reg_binding by flow peer (registrar_users_by_flow) */
 	struct reg_heap_ent *heap; /* 4-ary min-heap by due */
 	uint32_t heap_n, heap_cap;
 	struct loop_timer *timer;
@@ -169,6 +171,12 @@ void reg_binding_link(struct registrar *reg, struct reg_binding *b);
 void reg_binding_unlink(struct registrar *reg, struct reg_binding *b);
 void reg_bindings_purge(struct registrar *reg, struct reg_user *ru); /* terminated ones */
 void reg_flow_set(struct reg_flow *f, const struct net_flow *src);
+/* The key of the flow index: transport and peer address and port. */
+uint64_t reg_flow_hash(const struct reg_flow *f);
+/* A refresh: nb (not linked) takes old's place in its user's list and in
+ * the flow index; old is freed. */
+void reg_binding_replace(struct registrar *reg, struct reg_binding *old,
+			 struct reg_binding *nb);
 void reg_flow_get(const struct reg_flow *f, struct net_flow *src);
 /*
  * multi_sim: of the candidates sharing an identity, the one (accepted by ok,

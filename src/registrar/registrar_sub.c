@@ -428,54 +428,7 @@ static uint32_t sub_expires(const struct registrar *reg, const struct sub_req *r
 	return e;
 }
 
-/* RFC 3680 §6: only the user itself, from one of its registered flows. */
-static bool sub_allowed(const struct registrar *reg, const struct sip_msg *req,
-			const struct sub_req *r, const struct reg_user *ru,
-			const struct net_flow *src)
-{
-	static const enum sip_hdr_id ids[] = {SIP_HDR_P_ASSERTED_IDENTITY,
-					      SIP_HDR_P_PREFERRED_IDENTITY};
-	struct hss_impu_match m[16];
-	bool self = false, flow = false;
-	size_t n = hss_users_by_impu(reg->hss, r->from.uri, m, 16);
-
-	for (size_t i = 0; i < n && i < 16; i++)
-		self |= m[i].user == ru->u;
-	for (size_t k = 0; k < 2 && !self; k++) {
-		const struct sip_hdr *h = sip_msg_hdr(req, ids[k]);
-		struct sip_addr a;
-
-		if (!h || sip_addr_decode(&a, h->val))
-			continue;
-		n = hss_users_by_impu(reg->hss, a.uri, m, 16);
-		for (size_t i = 0; i < n && i < 16; i++)
-			self |= m[i].user == ru->u;
-	}
-	for (const struct reg_binding *b = ru->bindings; b && src && !flow; b = b->next) {
-		struct net_flow f;
-
-		reg_flow_get(&b->flow, &f);
-		flow = !b->terminated && net_addr_eq_ip(&f.peer, &src->peer);
-	}
-	return self && flow;
-}
-
 #define SUB_CANDS_MAX 16
-
-/* sub_allowed as a reg_user_by_flow filter */
-struct sub_check {
-	const struct registrar *reg;
-	const struct sip_msg *req;
-	const struct sub_req *r;
-	const struct net_flow *src;
-};
-
-static bool sub_allowed_h(const struct reg_user *ru, void *arg)
-{
-	const struct sub_check *ck = arg;
-
-	return ru->bindings && sub_allowed(ck->reg, ck->req, ck->r, ru, ck->src);
-}
 
 /*
  * auth_on_register_only false (manual §5.2: otherwise only REGISTER is
@@ -592,22 +545,18 @@ static void sub_refresh(struct registrar *reg, struct sip_tsx *tsx, struct reg_s
 	notify_active(reg, s);
 }
 
-void registrar_subscribe_h(struct sip_stack *stack, struct sip_tsx *tsx,
-			   const struct sip_msg *req, const struct net_flow *src,
-			   void *arg)
+void registrar_subscribe(struct registrar *reg, struct sip_tsx *tsx,
+			 const struct sip_msg *req, const struct net_flow *src,
+			 struct hss_user *subscriber)
 {
-	struct registrar *reg = arg;
 	struct hss_impu_match m[SUB_CANDS_MAX];
-	struct hss_user *cands[SUB_CANDS_MAX];
-	struct hss_user *u;
+	struct hss_user *u = NULL;
 	struct reg_user *ru;
 	struct reg_sub *s;
-	struct sub_check ck;
 	struct sub_req r;
 	size_t nm;
 	uint16_t sc;
 
-	(void)stack;
 	sc = sub_req_read(req, &r);
 	if (sc) {
 		reg_reply(reg, tsx, sc, sc == 489 ? "Bad Event" : "Bad Request", NULL);
@@ -635,15 +584,15 @@ void registrar_subscribe_h(struct sip_stack *stack, struct sip_tsx *tsx,
 	}
 	if (nm > SUB_CANDS_MAX)
 		nm = SUB_CANDS_MAX;
-	for (size_t i = 0; i < nm; i++)
-		cands[i] = m[i].user;
-	/* multi_sim: the entry whose bindings this subscriber made */
-	ck = (struct sub_check){reg, req, &r, src};
-	u = nm == 1 ? cands[0]
-		    : reg_user_by_flow(reg, cands, nm, (struct pl)PL_INIT, src,
-				       sub_allowed_h, &ck);
+	/* RFC 3680 §6: only the user itself, from one of its registered
+	 * flows (the CSCF stage identified the subscriber by its flow; with
+	 * multi_sim that also picks the entry whose bindings it made). */
+	for (size_t i = 0; subscriber && i < nm; i++) {
+		if (m[i].user == subscriber)
+			u = subscriber;
+	}
 	ru = u ? reg_user_find(reg, u) : NULL;
-	if (!ru || !ru->bindings || !sub_allowed(reg, req, &r, ru, src)) {
+	if (!ru || !reg_user_active(ru)) {
 		reg_reply(reg, tsx, 403, "Forbidden", NULL);
 		return;
 	}

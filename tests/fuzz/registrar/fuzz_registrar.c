@@ -71,6 +71,15 @@ static int fz_reply(struct sip_tsx *tsx, uint16_t scode, const char *reason,
 	return 0;
 }
 
+/* The subscriber as the CSCF stage names it: the user registered over src. */
+static struct hss_user *sub_sender(const struct registrar *reg, const struct net_flow *src)
+{
+	struct hss_user *u = NULL;
+
+	registrar_users_by_flow(reg, src, &u, 1);
+	return u;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static const struct registrar_ops ops = {fz_reply, fz_request, fz_now, NULL};
@@ -103,7 +112,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			fz_fail = cs && (cs->num & 1) ? 503 : 0;
 			cur = m;
 			if (m->meth == SIP_METHOD_SUBSCRIBE)
-				registrar_subscribe_h(NULL, NULL, m, &src, reg);
+				registrar_subscribe(reg, NULL, m, &src,
+				    sub_sender(reg, &src));
 			else
 				registrar_register_h(NULL, NULL, m, &src, reg);
 			assert(answers == before + 1);

@@ -1,0 +1,21 @@
+/*
+ * cscf internals shared by cscf.c (table, dispatch), cscf_orig.c
+ * (originating side) and cscf_registrar.c. Not a public header.
+ */
+#ifndef CSCF_CSCF_INT_H
+#define CSCF_CSCF_INT_H
+
+#include "cscf/cscf.h"
+
+struct cscf {
+	struct sip_stack *stack; /* borrowed, NULL in unit tests */
+	struct hss *hss;	 /* borrowed */
+	struct registrar *reg;	 /* borrowed, may be NULL */
+	cscf_reply_h *reply;
+	void *reply_arg;
+	struct cscf_service svc[CSCF_SERVICES_MAX];
+	size_t nsvc;
+	struct cscf_stats stats;
+};
+
+#endif
