@@ -477,22 +477,23 @@ struct hss_user *reg_user_by_flow(const struct registrar *reg,
 	return tie ? NULL : found;
 }
 
-/* b was made from src's IP address. */
+/* b was made over src's flow: the same transport, address and port (the
+ * same IP alone is another host behind the same NAT, docs/cscf.md). */
 static bool reg_binding_from(const struct reg_binding *b, const struct net_flow *src)
 {
 	struct net_flow f;
 
 	reg_flow_get(&b->flow, &f);
-	return net_addr_eq_ip(&f.peer, &src->peer);
+	return f.reliable == src->reliable && net_addr_eq(&f.peer, &src->peer);
 }
 
 /*
  * auth_on_register_only (manual §5.2, default true): "don't try to
  * authenticate other request than register (unless expires is set to 0)":
  * a de-registration is not challenged either. Without IPsec nothing else
- * ties it to the UE, so only when every binding it removes was made from
- * the request's IP address (as a reg SUBSCRIBE is authorised); otherwise it
- * is authenticated like any REGISTER. The user's reg_user, or NULL.
+ * ties it to the UE, so only when every binding it removes was made over
+ * the request's flow (as a reg SUBSCRIBE is authorised); otherwise it is
+ * authenticated like any REGISTER. The user's reg_user, or NULL.
  */
 static struct reg_user *reg_dereg_unauth(struct registrar *reg, const struct reg_req *r,
 					 struct hss_user *u,
@@ -665,7 +666,8 @@ void registrar_register_h(struct sip_stack *stack, struct sip_tsx *tsx,
 		why = "Forbidden - too many contacts";
 	if (!sc) {
 		reg_auth_in_read(reg, req, &in);
-		in.req_key = hash_bytes(r.callid.p, r.callid.l) ^ hash_mix(r.cseq);
+		in.req_key = reg_req_key(req, r.callid, r.cseq);
+		in.src = src;
 		sc = reg_user_identify(reg, req, &r, &in, src, &u, &impu, &why);
 	}
 	if (!sc)

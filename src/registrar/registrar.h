@@ -66,6 +66,11 @@ struct registrar_prm {
 	uint32_t min_expires;	 /* 0 = 1 s; smaller non-zero expires get 423 */
 	uint32_t challenge_ttl;	 /* s, 0 = REGISTRAR_CHALLENGE_TTL */
 	uint32_t max_challenges; /* pending at once, 0 = max(1024, users) */
+	/* Failed authentications (registrar_guard.c, docs/security.md); 0 =
+	 * the default in brackets: over guard_window_s [600] seconds,
+	 * guard_user_fails [5] wrong answers for a user or guard_src_fails
+	 * [20] from one address lock it for guard_lock_s [300] seconds. */
+	uint32_t guard_window_s, guard_lock_s, guard_user_fails, guard_src_fails;
 };
 
 int registrar_alloc(struct registrar **regp, const struct registrar_prm *prm);
@@ -115,6 +120,8 @@ size_t registrar_user_count(const struct registrar *reg);    /* registered users
 size_t registrar_binding_count(const struct registrar *reg); /* all bindings */
 size_t registrar_challenge_count(const struct registrar *reg);
 size_t registrar_sub_count(const struct registrar *reg);
+/* Users and source addresses locked now after failed authentications. */
+size_t registrar_locked_count(const struct registrar *reg);
 /* Bytes the registrar holds: users, bindings (with their strings),
  * challenges, subscriptions, hash buckets and the expiry heap, counting 16
  * bytes of allocator overhead per allocation. */

@@ -342,6 +342,7 @@ static void reg_resync(struct registrar *reg, struct sip_tsx *tsx,
 		log_write(LOG_IMS, LOG_LVL_WARN, LOG_DIR_NONE, NULL,
 			  "registrar: resynchronisation refused for %.*s: %s",
 			  (int)cred->username.l, cred->username.p, strerror(err));
+		reg_guard_fail(reg, u, in->src);
 		reg_chal_free(reg, c);
 		reg_reply(reg, tsx, 403, "Forbidden - resynchronisation failed", NULL);
 		return;
@@ -414,14 +415,25 @@ static bool reg_response_ok(const struct reg_chal *c, const struct sip_msg *req,
 	return ok;
 }
 
+/* Each failure, with the IMPI and the source (docs/security.md). */
+static void reg_auth_fail_log(const struct reg_auth_in *in, const char *what, unsigned n)
+{
+	char peer[NET_ADDR_STRLEN] = "?";
+
+	if (in->src)
+		net_addr_print(&in->src->peer, peer, sizeof(peer));
+	log_write(LOG_IMS, LOG_LVL_WARN, LOG_DIR_NONE, NULL,
+		  "registrar: %s from %.*s at %s:%s (%u failure(s) on this challenge)", what,
+		  (int)in->cred.username.l, in->cred.username.p,
+		  !in->src ? "-" : in->src->reliable ? "tcp" : "udp", peer, n);
+}
+
 /* A failed answer: 403 once the retries are spent (or the nonce had
  * already been used), else a new challenge. */
 static enum reg_auth_result reg_fail(struct registrar *reg, struct sip_tsx *tsx,
 				     const struct reg_auth_in *in, struct reg_chal *c,
 				     const enum digest_algo *alg, const char *what)
 {
-	const struct sip_auth *cred = &in->cred;
-
 	/* A retransmission of the request this challenge answered (its 401
 	 * went out statelessly and was lost): the same 401, not a second
 	 * failure. */
@@ -429,9 +441,8 @@ static enum reg_auth_result reg_fail(struct registrar *reg, struct sip_tsx *tsx,
 		reg_challenge(reg, tsx, in, c->u, alg, false);
 		return REG_AUTH_REPLIED;
 	}
-	log_write(LOG_IMS, LOG_LVL_WARN, LOG_DIR_NONE, NULL,
-		  "registrar: %s from %.*s (%u failure(s))", what, (int)cred->username.l,
-		  cred->username.p, (unsigned)c->fails + 1);
+	reg_auth_fail_log(in, what, c->fails + 1u);
+	reg_guard_fail(reg, c->u, in->src);
 	if (c->done || ++c->fails > REGISTRAR_AUTH_RETRIES) {
 		reg_chal_free(reg, c);
 		reg_reply(reg, tsx, 403, "Forbidden - authentication failed", NULL);
@@ -526,6 +537,7 @@ static enum reg_auth_result reg_verify(struct registrar *reg, struct sip_tsx *ts
 			return REG_AUTH_REPLIED;
 		}
 		reg_accept(c, ru, nc, !in->other_method);
+		reg_guard_success(reg, c->u);
 		*rup = ru;
 		return REG_AUTH_OK;
 	}
@@ -559,10 +571,19 @@ static void reg_stale(struct registrar *reg, struct sip_tsx *tsx,
 			       "wrong Digest response on an old nonce");
 		return;
 	}
-	log_write(LOG_IMS, LOG_LVL_WARN, LOG_DIR_NONE, NULL,
-		  "registrar: wrong Digest response on an old nonce from %.*s",
-		  (int)cred->username.l, cred->username.p);
+	reg_auth_fail_log(in, "wrong Digest response on an old nonce", 1);
+	reg_guard_fail(reg, u, in->src);
 	reg_challenge(reg, tsx, in, u, alg, false);
+}
+
+uint64_t reg_req_key(const struct sip_msg *req, struct pl callid, uint32_t cseq)
+{
+	uint64_t k = hash_bytes(callid.p, callid.l) ^ hash_mix(cseq);
+
+	for (const struct sip_hdr *h = sip_msg_hdr(req, SIP_HDR_AUTHORIZATION); h;
+	     h = sip_msg_hdr_next(req, h))
+		k = hash_mix(k ^ hash_bytes(h->val.p, h->val.l));
+	return k;
 }
 
 void reg_auth_in_read(const struct registrar *reg, const struct sip_msg *req,
@@ -604,6 +625,18 @@ enum reg_auth_result reg_auth_check(struct registrar *reg, struct sip_tsx *tsx,
 		if (!in->other_method)
 			(*rup)->algo = -1;
 		return REG_AUTH_OK;
+	}
+	switch (reg_guard_check(reg, u, in->src)) {
+	case REG_GUARD_USER_LOCKED:
+		reg_reply(reg, tsx, 403,
+			  "Forbidden - too many failed authentications, try later", NULL);
+		return REG_AUTH_REPLIED;
+	case REG_GUARD_SRC_LOCKED:
+		reg_reply(reg, tsx, 403,
+			  "Forbidden - too many failed authentications from this address", NULL);
+		return REG_AUTH_REPLIED;
+	default:
+		break;
 	}
 	if (in->have && pl_isset(cred->algorithm)) {
 		if (digest_algo_from_pl(cred->algorithm, &algo)) {

@@ -173,6 +173,9 @@ void registrar_expire_run(struct registrar *reg)
 		case REG_TMR_CHAL:
 			reg_chal_free(reg, (struct reg_chal *)(void *)t);
 			break;
+		case REG_TMR_GUARD:
+			reg_guard_expired(reg, (struct reg_guard *)(void *)t);
+			break;
 		default:
 			reg_sub_expired(reg, (struct reg_sub *)(void *)t);
 			break;
@@ -464,12 +467,14 @@ static void reg_destroy(void *data)
 			reg_user_release(reg, ru);
 		}
 	}
+	reg_guard_free_all(reg);
 	if (reg->slots)
 		hss_user_slots_release(reg->hss);
 	mem_deref(reg->users);
 	mem_deref(reg->chals);
 	mem_deref(reg->subs);
 	mem_deref(reg->flows);
+	mem_deref(reg->guards);
 	free(reg->heap);
 	explicit_bzero(reg->secret, sizeof(reg->secret));
 }
@@ -517,6 +522,7 @@ int registrar_alloc(struct registrar **regp, const struct registrar_prm *prm)
 	reg->max_chals =
 	    prm->max_challenges ? prm->max_challenges : (users > 1024 ? users : 1024);
 	reg->next_id = 1;
+	reg_guard_prm_set(reg, prm);
 	err = reg_names_set(reg, prm);
 	if (err)
 		goto out;
@@ -531,6 +537,8 @@ int registrar_alloc(struct registrar **regp, const struct registrar_prm *prm)
 		err = hash_alloc(&reg->subs, 64);
 	if (!err)
 		err = hash_alloc(&reg->flows, users / 4);
+	if (!err)
+		err = hash_alloc(&reg->guards, 64);
 	if (err)
 		goto out;
 	reg->timer = loop_timer_alloc();
@@ -683,7 +691,7 @@ size_t registrar_mem_usage(const struct registrar *reg)
 	n += (hash_buckets(reg->users) + hash_buckets(reg->chals) +
 	      hash_buckets(reg->subs) + hash_buckets(reg->flows)) *
 	     sizeof(void *);
-	n += (size_t)reg->heap_cap * sizeof(*reg->heap);
+	n += (size_t)reg->heap_cap * sizeof(*reg->heap) + reg_guard_mem(reg);
 	n += hash_count(reg->chals) * (sizeof(struct reg_chal) + ovh);
 	hash_iter_init(&it, reg->users);
 	while ((e = hash_iter_next(&it))) {

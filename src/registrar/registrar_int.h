@@ -20,7 +20,7 @@
 #include "sip/sip_hdr.h"
 #include "registrar/registrar.h"
 
-enum reg_tmr_kind { REG_TMR_BINDING = 0, REG_TMR_CHAL, REG_TMR_SUB };
+enum reg_tmr_kind { REG_TMR_BINDING = 0, REG_TMR_CHAL, REG_TMR_SUB, REG_TMR_GUARD };
 
 /* An entry of the registrar's expiry heap, embedded in its object. */
 struct reg_tmr {
@@ -144,6 +144,11 @@ struct registrar {
 	struct hash *chals; /* reg_chal by hss_user pointer */
 	struct hash *subs;  /* reg_sub by Call-ID */
 	struct hash *flows; /* reg_binding by flow peer (registrar_users_by_flow) */
+	struct hash *guards; /* reg_guard by user or source address */
+	struct {
+		uint32_t window_s, lock_s, user_fails, src_fails;
+	} guard;
+	bool guard_full_logged;
 	struct reg_heap_ent *heap; /* 4-ary min-heap by due */
 	uint32_t heap_n, heap_cap;
 	struct loop_timer *timer;
@@ -195,6 +200,28 @@ int reg_reply(struct registrar *reg, struct sip_tsx *tsx, uint16_t scode,
 void reg_chal_free(struct registrar *reg, struct reg_chal *c);
 void reg_sub_free(struct registrar *reg, struct reg_sub *s);
 
+/* registrar_guard.c: failed authentications per user and per source */
+#define REG_GUARD_WINDOW_S 600 /* failures counted over this many seconds */
+#define REG_GUARD_LOCK_S 300   /* then locked this long */
+#define REG_GUARD_USER_FAILS 5 /* wrong answers for one user */
+#define REG_GUARD_SRC_FAILS 20 /* wrong answers from one address, any users */
+#define REG_GUARD_MAX 65536    /* entries tracked at once */
+struct reg_guard;
+enum reg_guard_verdict { REG_GUARD_OK = 0, REG_GUARD_USER_LOCKED, REG_GUARD_SRC_LOCKED };
+/* Whether u may be challenged from src now (its own registered flow may
+ * while u is locked). */
+enum reg_guard_verdict reg_guard_check(const struct registrar *reg, const struct hss_user *u,
+				       const struct net_flow *src);
+/* A wrong answer for u from src: counted for both, logged on a lock. */
+void reg_guard_fail(struct registrar *reg, const struct hss_user *u,
+		    const struct net_flow *src);
+void reg_guard_success(struct registrar *reg, const struct hss_user *u);
+void reg_guard_expired(struct registrar *reg, struct reg_guard *g);
+void reg_guard_free(struct registrar *reg, struct reg_guard *g);
+void reg_guard_free_all(struct registrar *reg); /* destructor */
+size_t reg_guard_mem(const struct registrar *reg); /* for registrar_mem_usage */
+void reg_guard_prm_set(struct registrar *reg, const struct registrar_prm *prm);
+
 /* registrar_auth.c */
 enum reg_auth_result {
 	REG_AUTH_OK = 0,  /* credentials verified (or not required) */
@@ -212,7 +239,12 @@ struct reg_auth_in {
 	/* Not a REGISTER (auth_on_register_only false): a success leaves the
 	 * registration's algorithm and CK/IK alone. */
 	bool other_method;
+	const struct net_flow *src; /* the request's flow (guard, logs) */
 };
+/* The key of a request for its challenge: Call-ID, CSeq and every
+ * Authorization value, so that only a retransmission (the same bytes)
+ * matches, and a new guess under the same Call-ID and CSeq does not. */
+uint64_t reg_req_key(const struct sip_msg *req, struct pl callid, uint32_t cseq);
 
 void reg_auth_in_read(const struct registrar *reg, const struct sip_msg *req,
 		      struct reg_auth_in *in);

@@ -438,7 +438,8 @@ static uint32_t sub_expires(const struct registrar *reg, const struct sub_req *r
  * higher nc. True when the request may go on; else it was answered.
  */
 static bool sub_authenticated(struct registrar *reg, struct sip_tsx *tsx,
-			      const struct sip_msg *req, const struct sub_req *r,
+			      const struct sip_msg *req, const struct net_flow *src,
+			      const struct sub_req *r,
 			      const struct hss_impu_match *m, size_t nm,
 			      struct hss_user *u)
 {
@@ -452,7 +453,8 @@ static bool sub_authenticated(struct registrar *reg, struct sip_tsx *tsx,
 	}
 	reg_auth_in_read(reg, req, &in);
 	reg_auth_in_user(reg, req, u, &in);
-	in.req_key = hash_bytes(r->callid.p, r->callid.l) ^ hash_mix(r->cseq) ^ 1;
+	in.req_key = reg_req_key(req, r->callid, r->cseq) ^ 1;
+	in.src = src;
 	in.other_method = true;
 	if (reg_auth_check(reg, tsx, req, u, impu, &in, &ru) == REG_AUTH_OK)
 		return true;
@@ -597,7 +599,7 @@ void registrar_subscribe(struct registrar *reg, struct sip_tsx *tsx,
 		return;
 	}
 	if (!hss_auth_on_register_only(u) &&
-	    !sub_authenticated(reg, tsx, req, &r, m, nm, u))
+	    !sub_authenticated(reg, tsx, req, src, &r, m, nm, u))
 		return;
 	if (ru->nsub >= REGISTRAR_SUBS_MAX) {
 		reg_reply(reg, tsx, 403, "Forbidden - too many subscriptions", NULL);

@@ -74,6 +74,7 @@ static struct {
 	uint16_t fail_notify; /* fake_request's NOTIFYs fail with it, told later */
 	size_t nfail_from;    /* reqs[nfail_from..] failed and not told yet */
 	bool no_slots; /* the hss_user slots taken first: the registrar's hash path */
+	uint32_t guard_user_fails; /* registrar_prm.guard_user_fails, 0 default */
 	char err[512];
 } T;
 
@@ -196,6 +197,7 @@ static void reg_start(const char *extra, uint32_t min_expires)
 	prm.ops = &ops;
 	prm.host = "127.0.0.1:5060";
 	prm.min_expires = min_expires;
+	prm.guard_user_fails = T.guard_user_fails;
 	T.now = 1000000;
 	T.fake_clock = true;
 	if (T.no_slots)
@@ -207,6 +209,16 @@ static int setup(void **state)
 {
 	(void)state;
 	memset(&T, 0, sizeof(T));
+	reg_start(USERS, 0);
+	return 0;
+}
+
+/* Users never locked before their address is (test_guessing_locks_source). */
+static int setup_many_fails(void **state)
+{
+	(void)state;
+	memset(&T, 0, sizeof(T));
+	T.guard_user_fails = 1000;
 	reg_start(USERS, 0);
 	return 0;
 }
@@ -644,6 +656,110 @@ static void test_md5_flow_and_wrong_password(void **state)
 			 DIGEST_ALGO_MD5);
 }
 
+/* Password guessing (docs/security.md): a guess under the challenged
+ * request's Call-ID and CSeq is an attempt, not a retransmission (only the
+ * same Authorization is); five wrong answers lock the user for 300 s, except
+ * on the flow its phone registered over; the lock ends with its time. */
+static void test_guessing_locks_user(void **state)
+{
+	static const char *const guesses[] = {"a1", "b2", "c3", "d4", "e5", "f6"};
+	const char *contact = "Contact: <sip:carol@127.0.0.1:5072>\r\n";
+	struct net_flow phone = src_v4(5072, false), atk = src_v4(6000, false);
+	struct ue ue = {.impi = "carol@ims.test", .pwd = "secret"};
+	char auth[2048];
+	struct sip_auth a;
+	struct sent *r;
+	uint32_t cs;
+	size_t g = 0;
+
+	(void)state;
+	r = do_req("REGISTER", "sip:carol@ims.test", contact, &phone);
+	a = chal_get(r);
+	ue_answer(&ue, &a, auth, sizeof(auth), contact);
+	assert_int_equal(do_req("REGISTER", "sip:carol@ims.test", auth, &phone)->scode, 200);
+	/* the same Authorization again (a retransmission whose 401 was lost)
+	 * is not a guess: the same challenge, nothing counted */
+	r = do_req("REGISTER", "sip:carol@ims.test", contact, &atk);
+	a = chal_get(r);
+	cs = cseq_next;
+	ue.pwd = "wrong";
+	ue_answer(&ue, &a, auth, sizeof(auth), contact);
+	for (int i = 0; i < 6; i++) {
+		cseq_next = cs;
+		r = do_req("REGISTER", "sip:carol@ims.test", auth, &atk);
+		assert_int_equal(r->scode, 401);
+	}
+	assert_int_equal(registrar_locked_count(T.reg), 0);
+	/* new guesses under the same Call-ID and CSeq: each one counts */
+	while (registrar_locked_count(T.reg) == 0) {
+		assert_true(g < 6);
+		a = chal_get(r);
+		ue.pwd = guesses[g++];
+		ue_answer(&ue, &a, auth, sizeof(auth), contact);
+		cseq_next = cs;
+		r = do_req("REGISTER", "sip:carol@ims.test", auth, &atk);
+		if (r->scode == 403)
+			r = do_req("REGISTER", "sip:carol@ims.test", contact, &atk);
+	}
+	assert_int_equal(g, 4); /* the retransmitted wrong answer counted once */
+	/* locked: no challenge at all, even for the right password */
+	r = do_req("REGISTER", "sip:carol@ims.test", contact, &atk);
+	assert_int_equal(r->scode, 403);
+	assert_null(sip_msg_hdr(r->msg, SIP_HDR_WWW_AUTHENTICATE));
+	assert_true(pl_casefind(r->msg->start, "too many failed") >= 0);
+	/* the phone on its own flow goes on refreshing */
+	ue.pwd = "secret";
+	r = do_req("REGISTER", "sip:carol@ims.test", contact, &phone);
+	assert_int_equal(r->scode, 401);
+	a = chal_get(r);
+	ue_answer(&ue, &a, auth, sizeof(auth), contact);
+	assert_int_equal(do_req("REGISTER", "sip:carol@ims.test", auth, &phone)->scode, 200);
+	/* the lock ends */
+	T.now += (REG_GUARD_LOCK_S + 1) * 1000ull;
+	registrar_expire_run(T.reg);
+	assert_int_equal(registrar_locked_count(T.reg), 0);
+	r = do_req("REGISTER", "sip:carol@ims.test", contact, &atk);
+	assert_int_equal(r->scode, 401);
+	a = chal_get(r);
+	ue_answer(&ue, &a, auth, sizeof(auth), contact);
+	assert_int_equal(do_req("REGISTER", "sip:carol@ims.test", auth, &atk)->scode, 200);
+}
+
+/* One address guessing across users is locked as a whole after 20. */
+static void test_guessing_locks_source(void **state)
+{
+	struct net_flow atk = src_v4(6001, false);
+	static const char *const users[] = {"carol", "erin"};
+	char to[64], auth[2048], contact[128];
+	struct sent *r = NULL;
+	struct sip_auth a;
+	int fails = 0;
+
+	(void)state;
+	for (int i = 0; registrar_locked_count(T.reg) == 0; i++) {
+		const char *u = users[i % 2];
+		struct ue ue = {.pwd = "guess"};
+		char impi[64];
+
+		assert_true(i < 200);
+		snprintf(to, sizeof(to), "sip:%s@ims.test", u);
+		snprintf(impi, sizeof(impi), "%s@ims.test", u);
+		ue.impi = impi;
+		snprintf(contact, sizeof(contact), "Contact: <sip:%s@127.0.0.1:6001>\r\n", u);
+		r = do_req("REGISTER", to, contact, &atk);
+		if (r->scode == 403)
+			continue; /* this user is locked: the other one goes on */
+		a = chal_get(r);
+		ue_answer(&ue, &a, auth, sizeof(auth), contact);
+		r = do_req("REGISTER", to, auth, &atk);
+		fails++;
+	}
+	assert_int_equal(fails, REG_GUARD_SRC_FAILS);
+	r = do_req("REGISTER", "sip:alice@ims.test", CONTACT_A, &atk);
+	assert_int_equal(r->scode, 403);
+	assert_true(pl_casefind(r->msg->start, "from this address") >= 0);
+}
+
 static void test_aka_wrong_res(void **state)
 {
 	char auth[2048];
@@ -838,9 +954,9 @@ static void test_user_domain_realm(void **state)
 	assert_true(pl_eq_str(a.realm, "erin.example"));
 }
 
-/* auth_on_register_only (default true): a de-registration from the address
- * of the bindings it removes is not challenged; from elsewhere, or with
- * the option false, it is. */
+/* auth_on_register_only (default true): a de-registration over the flow of
+ * the bindings it removes is not challenged; from elsewhere (another port of
+ * the same IP included), or with the option false, it is. */
 static void test_dereg_auth_on_register_only(void **state)
 {
 	struct net_flow other = src_v4(5070, false);
@@ -852,6 +968,17 @@ static void test_dereg_auth_on_register_only(void **state)
 	ue_milenage(&ue, "alice@ims.test");
 	assert_int_equal(alice_register(&ue, CONTACT_A)->scode, 200);
 	/* another address: challenged, nothing removed */
+	r = do_req("REGISTER", "sip:alice@ims.test", "Contact: *\r\nExpires: 0\r\n",
+		   &other);
+	assert_int_equal(r->scode, 401);
+	assert_true(registrar_is_registered(T.reg, hss_user_at(T.hss, 0)));
+	/* the same address from another port or over TCP: another host behind
+	 * the same NAT, challenged too */
+	other = src_v4(5071, false);
+	r = do_req("REGISTER", "sip:alice@ims.test", "Contact: *\r\nExpires: 0\r\n",
+		   &other);
+	assert_int_equal(r->scode, 401);
+	other = src_v4(5070, true);
 	r = do_req("REGISTER", "sip:alice@ims.test", "Contact: *\r\nExpires: 0\r\n",
 		   &other);
 	assert_int_equal(r->scode, 401);
@@ -1857,6 +1984,9 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_aka_v1_flow, setup_no_slots, teardown),
 	    cmocka_unit_test_setup_teardown(test_path_only_if_supported, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_aka_v2_and_weak_offer, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_guessing_locks_user, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_guessing_locks_source, setup_many_fails,
+					    teardown),
 	    cmocka_unit_test_setup_teardown(test_md5_flow_and_wrong_password,
 					    setup_no_slots, teardown),
 	    cmocka_unit_test_setup_teardown(test_md5_flow_and_wrong_password, setup,
