@@ -46,8 +46,6 @@ int registrar_app_start(struct sip_stack *stack, const struct ims_cfg *cfg,
 	if (!err)
 		err = sip_stack_method_set(stack, SIP_METHOD_SUBSCRIBE,
 					   registrar_subscribe_h, reg);
-	if (!err)
-		err = registrar_monitor_register(reg);
 	if (err) {
 		sip_stack_method_set(stack, SIP_METHOD_REGISTER, NULL, NULL);
 		sip_stack_method_set(stack, SIP_METHOD_SUBSCRIBE, NULL, NULL);
