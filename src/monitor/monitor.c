@@ -16,8 +16,11 @@ static const struct monitor_cmd monitor_cmd_help, monitor_cmd_log, monitor_cmd_q
 
 /* Every command, in name order (the order of `help`). */
 static const struct monitor_cmd *const monitor_cmds[] = {
-    &monitor_cmd_help, &monitor_cmd_log, &monitor_cmd_quit,
-    &monitor_cmd_stats, &monitor_cmd_users,
+    &monitor_cmd_help,	/* here */
+    &monitor_cmd_log,	/* here: the log layer's options and state */
+    &monitor_cmd_quit,	/* here: the params' quit_h */
+    &monitor_cmd_stats, /* monitor_stats.c: stats/ */
+    &monitor_cmd_users, /* monitor_users.c: registrar/ and hss/ */
 };
 
 #define MONITOR_NCMDS (sizeof(monitor_cmds) / sizeof(monitor_cmds[0]))
@@ -120,7 +123,8 @@ static int monitor_log_h(struct monitor *mon, int argc, char **argv, struct mbuf
 	(void)mon;
 	(void)ans;
 	if (argc > 2) {
-		mbuf_printf(out, "Error: log takes one argument (comma separated options)\n");
+		mbuf_printf(out,
+			    "Error: log takes one argument (comma separated options)\n");
 		return EINVAL;
 	}
 	if (argc == 2 && log_options_apply(argv[1], err, sizeof(err))) {
@@ -182,7 +186,8 @@ int monitor_run(struct monitor *mon, const char *line, struct mbuf *out,
 	strcpy(buf, line);
 	err = monitor_split(buf, argv, MONITOR_MAX_ARGS, &argc);
 	if (err == ENOSPC) {
-		mbuf_printf(out, "Error: too many arguments (max %d)\n", MONITOR_MAX_ARGS);
+		mbuf_printf(out, "Error: too many arguments (max %d)\n",
+			    MONITOR_MAX_ARGS);
 		return err;
 	}
 	if (err) {
@@ -193,7 +198,8 @@ int monitor_run(struct monitor *mon, const char *line, struct mbuf *out,
 		return 0;
 	c = monitor_cmd_find(argv[0]);
 	if (!c) {
-		mbuf_printf(out, "Unknown command: %s (type 'help' for the list)\n", argv[0]);
+		mbuf_printf(out, "Unknown command: %s (type 'help' for the list)\n",
+			    argv[0]);
 		return EINVAL;
 	}
 	return c->h(mon, argc, argv, out, ans);

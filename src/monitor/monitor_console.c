@@ -52,7 +52,7 @@ struct monitor_console {
 	bool prompt_due;  /* libedit's prompt waits for pend to drain */
 	char saved[4096]; /* input lines read but not run while pend drains */
 	size_t saved_len;
-	struct monitor_ans ans;	  /* the answer's parts still to make */
+	struct monitor_ans ans;	     /* the answer's parts still to make */
 	struct loop_timer *more_tmr; /* owned: makes the next part */
 };
 

@@ -1,6 +1,6 @@
 /*
  * monitor_stats — the command `stats [trim]`: the text of what stats/
- * gathers (stats_sample(), stats_trim()), one `name: value` line per
+ * gathers (stats_sample(), stats_trim_run()), one `name: value` line per
  * figure, in the order and with the names documented in docs/monitor.md
  * (scripts and tests/integ/test_stats.py read them).
  */
@@ -14,7 +14,8 @@
 /* "12.345" from milliseconds */
 static int print_ms(struct mbuf *out, const char *name, uint64_t ms)
 {
-	return mbuf_printf(out, "%s: %llu.%03llu\n", name, (unsigned long long)(ms / 1000),
+	return mbuf_printf(out, "%s: %llu.%03llu\n", name,
+			   (unsigned long long)(ms / 1000),
 			   (unsigned long long)(ms % 1000));
 }
 
@@ -32,7 +33,8 @@ static int print_cpu(const struct stats_sample *st, struct mbuf *out)
 		    "cpu.user: %.2f\ncpu.system: %.2f\ncpu.total: %.2f\n"
 		    "cpu_time.user: %llu.%06llu\ncpu_time.system: %llu.%06llu\n",
 		    pu, ps, pu + ps, (unsigned long long)(du / 1000000),
-		    (unsigned long long)(du % 1000000), (unsigned long long)(ds / 1000000),
+		    (unsigned long long)(du % 1000000),
+		    (unsigned long long)(ds / 1000000),
 		    (unsigned long long)(ds % 1000000));
 	return err;
 }
@@ -63,27 +65,28 @@ static int print_state(const struct stats_sample *st, struct mbuf *out)
 {
 	int err;
 
-	err = mbuf_printf(out,
-			  "allocator: %s\nrss: %zu\nheap_in_use: %zu\nheap_free: %zu\n"
-			  "heap_arena: %zu\nheap_trims: %llu\nheap_trim_released: %llu\n"
-			  "sip.tsx_server: %zu\nsip.tsx_client: %zu\n",
-			  st->allocator, st->mem.rss, st->mem.heap_in_use, st->mem.heap_free,
-			  st->mem.heap_arena, (unsigned long long)st->heap_trims,
-			  (unsigned long long)st->heap_trim_released, st->tsx_server,
-			  st->tsx_client);
+	err = mbuf_printf(
+	    out,
+	    "allocator: %s\nrss: %zu\nheap_in_use: %zu\nheap_free: %zu\n"
+	    "heap_arena: %zu\nheap_trims: %llu\nheap_trim_released: %llu\n"
+	    "sip.tsx_server: %zu\nsip.tsx_client: %zu\n",
+	    st->allocator, st->mem.rss, st->mem.heap_in_use, st->mem.heap_free,
+	    st->mem.heap_arena, (unsigned long long)st->heap_trims,
+	    (unsigned long long)st->heap_trim_released, st->tsx_server, st->tsx_client);
 	if (!err && st->has_reg)
-		err = mbuf_printf(out,
-				  "registrar.users: %zu\nregistrar.bindings: %zu\n"
-				  "registrar.subscriptions: %zu\nregistrar.challenges: %zu\n",
-				  st->reg_users, st->reg_bindings, st->reg_subs,
-				  st->reg_challenges);
+		err = mbuf_printf(
+		    out,
+		    "registrar.users: %zu\nregistrar.bindings: %zu\n"
+		    "registrar.subscriptions: %zu\nregistrar.challenges: %zu\n",
+		    st->reg_users, st->reg_bindings, st->reg_subs, st->reg_challenges);
 	if (!err && st->has_store)
 		err = mbuf_printf(out,
 				  "store.users_written: %llu\nstore.commits: %llu\n"
 				  "store.failures: %llu\nstore.pending: %u\n",
 				  (unsigned long long)st->store.users_written,
 				  (unsigned long long)st->store.commits,
-				  (unsigned long long)st->store.failures, st->store.pending);
+				  (unsigned long long)st->store.failures,
+				  st->store.pending);
 	if (!err && st->has_reg)
 		err = mbuf_printf(out, "registrar.mem: %zu\n", st->reg_mem);
 	return err;
@@ -112,13 +115,14 @@ static int stats_trim_print(struct stats *s, struct mbuf *out)
 	struct stats_trim t;
 	const struct stats_mem *b = &t.before, *a = &t.after;
 
-	stats_trim(s, &t);
+	stats_trim_run(s, &t);
 	return mbuf_printf(out,
 			   "rss_before: %zu\nrss_after: %zu\nrss_released: %lld\n"
 			   "heap_free_before: %zu\nheap_free_after: %zu\n"
 			   "trim_time: %llu.%06llu\n",
-			   b->rss, a->rss, (long long)b->rss - (long long)a->rss, b->heap_free,
-			   a->heap_free, (unsigned long long)(t.took_us / 1000000),
+			   b->rss, a->rss, (long long)b->rss - (long long)a->rss,
+			   b->heap_free, a->heap_free,
+			   (unsigned long long)(t.took_us / 1000000),
 			   (unsigned long long)(t.took_us % 1000000));
 }
 

@@ -33,10 +33,10 @@ static void binding_print_h(const struct registrar_binding_info *b, void *arg)
 	if (bp->err)
 		return;
 	net_addr_print(&b->flow.peer, peer, sizeof(peer));
-	bp->err = mbuf_printf(bp->mb, "  contact c%u: %.*s  %s %s  expires=%us  q=%u.%03u",
-			      b->id, (int)b->uri.l, b->uri.p,
-			      b->flow.reliable ? "tcp" : "udp", peer, b->expires,
-			      b->q1000 / 1000, b->q1000 % 1000);
+	bp->err =
+	    mbuf_printf(bp->mb, "  contact c%u: %.*s  %s %s  expires=%us  q=%u.%03u",
+			b->id, (int)b->uri.l, b->uri.p, b->flow.reliable ? "tcp" : "udp",
+			peer, b->expires, b->q1000 / 1000, b->q1000 % 1000);
 	if (!bp->err && b->imei[0])
 		bp->err = mbuf_printf(bp->mb, "  imei=%s", b->imei);
 	if (!bp->err && b->reg_id)

@@ -240,7 +240,7 @@ void stats_sample(struct stats *s, struct stats_sample *out)
 }
 
 /* malloc_trim(0) with RSS and free heap around it. */
-void stats_trim(struct stats *s, struct stats_trim *out)
+void stats_trim_run(struct stats *s, struct stats_trim *out)
 {
 	struct timespec t0, t1;
 
@@ -262,7 +262,7 @@ bool stats_housekeep(struct stats *s)
 	stats_mem_get(&m);
 	if (!stats_trim_due(&m, s->trim_min_free))
 		return false;
-	stats_trim(s, &t);
+	stats_trim_run(s, &t);
 	s->trims++;
 	if (t.before.rss > t.after.rss)
 		s->trim_released += t.before.rss - t.after.rss;
@@ -316,8 +316,7 @@ int stats_alloc(struct stats **sp, const struct stats_prm *prm)
 	s->reg = prm->reg;
 	s->trim_period_ms =
 	    prm->trim_period_ms ? prm->trim_period_ms : STATS_TRIM_PERIOD_MS;
-	s->trim_min_free =
-	    prm->trim_min_free ? prm->trim_min_free : STATS_TRIM_MIN_FREE;
+	s->trim_min_free = prm->trim_min_free ? prm->trim_min_free : STATS_TRIM_MIN_FREE;
 	s->instance_id = instance_id_make();
 	/* the first interval starts with the process: CPU totals from 0 */
 	s->start_ms = now > age ? now - age : 0;

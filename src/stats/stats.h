@@ -9,7 +9,7 @@
  * since start), memory (VmRSS and the allocator's in-use / free / arena
  * bytes), live SIP transactions and the registrar's counts. Like the API
  * message, each sample starts a new interval, whoever takes it.
- * stats_trim() runs malloc_trim(0) and measures what it gave back. Nothing
+ * stats_trim_run() runs malloc_trim(0) and measures what it gave back. Nothing
  * here formats text: the monitor (monitor/monitor_stats.c) does, in the
  * format documented in docs/monitor.md, and the remote API will.
  *
@@ -60,18 +60,18 @@ struct stats_mem {
 struct stats_sample {
 	uint64_t instance_id; /* constant over the process's life (48 bits) */
 	uint64_t uptime_ms;
-	uint64_t interval_ms;		/* since the previous sample (or start) */
+	uint64_t interval_ms;		  /* since the previous sample (or start) */
 	uint64_t cpu_user_us, cpu_sys_us; /* CPU time over the interval */
-	struct sip_stack_stats sip;	/* SIP counters over the interval */
+	struct sip_stack_stats sip;	  /* SIP counters over the interval */
 	uint64_t loop_wakeups, loop_naps; /* over the interval */
-	const char *allocator;		/* "glibc", or "sanitizer" under ASan */
-	struct stats_mem mem;		/* now */
-	uint64_t heap_trims;		/* housekeeping trims since start */
-	uint64_t heap_trim_released;	/* RSS bytes they gave back */
-	size_t tsx_server, tsx_client;	/* live SIP transactions */
-	bool has_reg;			/* a registrar: the reg_* figures */
+	const char *allocator;		  /* "glibc", or "sanitizer" under ASan */
+	struct stats_mem mem;		  /* now */
+	uint64_t heap_trims;		  /* housekeeping trims since start */
+	uint64_t heap_trim_released;	  /* RSS bytes they gave back */
+	size_t tsx_server, tsx_client;	  /* live SIP transactions */
+	bool has_reg;			  /* a registrar: the reg_* figures */
 	size_t reg_users, reg_bindings, reg_subs, reg_challenges, reg_mem;
-	bool has_store;			/* a state file: store */
+	bool has_store; /* a state file: store */
 	struct registrar_store_stats store;
 };
 
@@ -88,7 +88,7 @@ void stats_free(struct stats *s);
 /* Fills out now and starts a new interval for cpu and counters. */
 void stats_sample(struct stats *s, struct stats_sample *out);
 /* malloc_trim(0) now, and its effect; no new interval. */
-void stats_trim(struct stats *s, struct stats_trim *out);
+void stats_trim_run(struct stats *s, struct stats_trim *out);
 
 /* Fills m now; fields it cannot read are 0. */
 void stats_mem_get(struct stats_mem *m);

@@ -94,7 +94,7 @@ static void test_sample(void **state)
 	assert_true(b.uptime_ms >= a.uptime_ms);
 	assert_int_equal(b.interval_ms, b.uptime_ms - a.uptime_ms);
 
-	stats_trim(s, &t);
+	stats_trim_run(s, &t);
 	assert_true(t.before.rss > 0 && t.after.rss > 0);
 
 	stats_free(s);
