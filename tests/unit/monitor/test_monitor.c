@@ -3,7 +3,8 @@
  * (help, unknown commands, bounds), `users` made from what the registrar
  * and the HSS expose — whole, in parts, one user, a dropped listing — and
  * `stats` from a stats instance; two instances answer each from their own
- * services. The console on stdin is tested over the wire
+ * services, also through two consoles on pipes on the loop at once. The
+ * console on a terminal and an output left unread are tested over the wire
  * (tests/integ/test_monitor.py); the users' binding lines with a real
  * registration in tests/unit/registrar (test_users_output).
  */
@@ -15,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 #include <jansson.h>
@@ -25,6 +27,7 @@
 #include "hss/hss.h"
 #include "loop/loop.h"
 #include "monitor/monitor.h"
+#include "monitor/monitor_console.h"
 #include "registrar/registrar.h"
 #include "stats/stats.h"
 
@@ -35,8 +38,10 @@ static const char *USERS =
     "{'sip_addr': '127.0.0.1:5060', 'domain': 'ims.test', 'ue_db': ["
     "{'imsi': '001010000000001', 'impi': 'alice@ims.test', 'K': '" K "', 'opc': '" K "',"
     " 'impu': ['sip:alice', 'tel:+33100000001']},"
-    "{'imsi': '001010000000002', 'impi': 'bob@ims.test', 'pwd': 'y', 'impu': ['sip:bob']},"
-    "{'imsi': '001010000000003', 'impi': 'carol@ims.test', 'pwd': 'x', 'impu': ['sip:carol']},"
+    "{'imsi': '001010000000002', 'impi': 'bob@ims.test', 'pwd': 'y', 'impu': "
+    "['sip:bob']},"
+    "{'imsi': '001010000000003', 'impi': 'carol@ims.test', 'pwd': 'x', 'impu': "
+    "['sip:carol']},"
     "{'imsi': '001010000000005', 'multi_sim': true, 'sim_algo': 'xor', 'K': '" K "',"
     " 'impu': [{'impu': 'sip:sim', 'imei': '35000000-000001-0'}]},"
     "{'imsi': '001010000000005', 'multi_sim': true, 'sim_algo': 'xor', 'K': '" K "',"
@@ -163,7 +168,8 @@ static void test_exec(void **state)
 	assert_int_equal(monitor_alloc(&mon, &prm), 0);
 	out = run(mon, "frobnicate", &rc);
 	assert_int_equal(rc, EINVAL);
-	assert_string_equal(out, "Unknown command: frobnicate (type 'help' for the list)\n");
+	assert_string_equal(out,
+			    "Unknown command: frobnicate (type 'help' for the list)\n");
 	free(out);
 	out = run(mon, "help \"open", &rc);
 	assert_int_equal(rc, EBADMSG);
@@ -217,9 +223,8 @@ static void test_exec(void **state)
 	monitor_free(mon);
 }
 
-static const char *const ALICE =
-    "alice@ims.test  imsi=001010000000001  not registered\n"
-    "  impu: sip:alice@ims.test tel:+33100000001\n";
+static const char *const ALICE = "alice@ims.test  imsi=001010000000001  not registered\n"
+				 "  impu: sip:alice@ims.test tel:+33100000001\n";
 
 /* `users`: whole, in parts of two users, one user, multi_sim, errors. */
 static void test_users(void **state)
@@ -278,7 +283,8 @@ static void test_users(void **state)
 	out = run(mon, "users sip:sim@ims.test", &rc); /* both multi_sim entries */
 	assert_int_equal(rc, 0);
 	assert_non_null(strstr(out, "imsi=001010000000005"));
-	assert_non_null(strstr(strstr(out, "imsi=001010000000005") + 1, "imsi=001010000000005"));
+	assert_non_null(
+	    strstr(strstr(out, "imsi=001010000000005") + 1, "imsi=001010000000005"));
 	free(out);
 	out = run(mon, "users nobody@x", &rc);
 	assert_int_equal(rc, ENOENT);
@@ -329,6 +335,116 @@ static void test_instances(void **state)
 	svc_stop(&b);
 }
 
+/* Quits asked for by the consoles; the loop stops once both asked. */
+static int console_quits;
+
+static void console_quit_h(void *arg)
+{
+	(void)arg;
+	if (++console_quits == 2)
+		loop_stop();
+}
+
+static void watchdog_h(void *arg)
+{
+	*(bool *)arg = true;
+	loop_stop();
+}
+
+/* All that a pipe holds now (its writer closed). */
+static char *pipe_drain(int fd)
+{
+	struct mbuf mb;
+	char buf[4096], *text;
+	ssize_t n;
+
+	mbuf_init(&mb, 0);
+	while ((n = read(fd, buf, sizeof(buf))) > 0)
+		assert_int_equal(mbuf_write(&mb, buf, (size_t)n), 0);
+	text = strdup(mbuf_str(&mb));
+	mbuf_reset(&mb);
+	assert_non_null(text);
+	return text;
+}
+
+/* Two consoles on pipes, each a client of its own instance over its own
+ * registrar, on the loop at once: `users` in parts of one user goes out
+ * whole and in order, then the next line (`quit`) runs. */
+static void test_consoles(void **state)
+{
+	static const char cmds[] = "users\nhelp quit\nquit\n";
+	struct svc a = {0}, b = {0};
+	struct monitor_prm pa = {.users_part = 1, .quit_h = console_quit_h};
+	struct monitor_prm pb = pa;
+	struct monitor *ma = NULL, *mb = NULL;
+	struct monitor_console *ca = NULL, *cb = NULL;
+	struct monitor_console_prm cp = {0};
+	struct loop_timer *dog = loop_timer_alloc();
+	int ina[2], outa[2], inb[2], outb[2];
+	char *whole_a, *whole_b, *out;
+	size_t len;
+	bool hung = false;
+	int rc;
+
+	(void)state;
+	assert_non_null(dog);
+	svc_start(&a, USERS);
+	svc_start(&b, "{'sip_addr': '127.0.0.1:5060', 'domain': 'other.test', 'ue_db': ["
+		      "{'imsi': '001010000000009', 'impi': 'zed@other.test', 'pwd': 'x',"
+		      " 'impu': ['sip:zed']}]}");
+	pa.reg = a.reg;
+	pa.hss = a.hss;
+	pb.reg = b.reg;
+	pb.hss = b.hss;
+	assert_int_equal(monitor_alloc(&ma, &pa), 0);
+	assert_int_equal(monitor_alloc(&mb, &pb), 0);
+	whole_a = run(ma, "users", &rc);
+	whole_b = run(mb, "users", &rc);
+	assert_true(pipe(ina) == 0 && pipe(outa) == 0 && pipe(inb) == 0 &&
+		    pipe(outb) == 0);
+	len = strlen(cmds);
+	assert_true(write(ina[1], cmds, len) == (ssize_t)len);
+	assert_true(write(inb[1], cmds, len) == (ssize_t)len);
+	cp.mon = ma;
+	cp.in_fd = ina[0];
+	cp.out_fd = outa[1];
+	assert_int_equal(monitor_console_alloc(&ca, &cp), 0);
+	cp.mon = mb;
+	cp.in_fd = inb[0];
+	cp.out_fd = outb[1];
+	assert_int_equal(monitor_console_alloc(&cb, &cp), 0);
+	loop_timer_start(dog, 10000, watchdog_h, &hung);
+	assert_int_equal(loop_run(), 0);
+	assert_false(hung);
+	assert_int_equal(console_quits, 2);
+	monitor_console_free(ca);
+	monitor_console_free(cb);
+	close(outa[1]);
+	close(outb[1]);
+	out = pipe_drain(outa[0]);
+	assert_true(strncmp(out, whole_a, strlen(whole_a)) == 0);
+	assert_string_equal(out + strlen(whole_a),
+			    "quit\n  Stop the program and exit.\n");
+	free(out);
+	out = pipe_drain(outb[0]);
+	assert_true(strncmp(out, whole_b, strlen(whole_b)) == 0);
+	assert_non_null(strstr(whole_b, "zed@other.test"));
+	free(out);
+	close(ina[0]);
+	close(ina[1]);
+	close(outa[0]);
+	close(inb[0]);
+	close(inb[1]);
+	close(outb[0]);
+	free(whole_a);
+	free(whole_b);
+	loop_timer_free(dog);
+	monitor_free(ma);
+	monitor_free(mb);
+	svc_stop(&a);
+	svc_stop(&b);
+}
+
 static uint64_t field(const char *out, const char *name)
 {
 	char key[64];
@@ -343,13 +459,29 @@ static uint64_t field(const char *out, const char *name)
 /* `stats` and `stats trim`: the lines of docs/monitor.md, in order. */
 static void test_stats(void **state)
 {
-	static const char *const names[] = {
-	    "uptime", "interval", "cpu.user", "cpu.system", "cpu.total",
-	    "cpu_time.user", "cpu_time.system", "counters.sip.rx_req",
-	    "counters.loop.naps", "allocator", "rss", "heap_in_use", "heap_free",
-	    "heap_arena", "heap_trims", "heap_trim_released", "sip.tsx_server",
-	    "sip.tsx_client", "registrar.users", "registrar.bindings",
-	    "registrar.subscriptions", "registrar.challenges", "registrar.mem"};
+	static const char *const names[] = {"uptime",
+					    "interval",
+					    "cpu.user",
+					    "cpu.system",
+					    "cpu.total",
+					    "cpu_time.user",
+					    "cpu_time.system",
+					    "counters.sip.rx_req",
+					    "counters.loop.naps",
+					    "allocator",
+					    "rss",
+					    "heap_in_use",
+					    "heap_free",
+					    "heap_arena",
+					    "heap_trims",
+					    "heap_trim_released",
+					    "sip.tsx_server",
+					    "sip.tsx_client",
+					    "registrar.users",
+					    "registrar.bindings",
+					    "registrar.subscriptions",
+					    "registrar.challenges",
+					    "registrar.mem"};
 	struct svc s = {0};
 	struct stats_prm sp = {0};
 	struct stats *st = NULL;
@@ -404,11 +536,9 @@ static void test_stats(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_split),
-	    cmocka_unit_test(test_exec),
-	    cmocka_unit_test(test_users),
-	    cmocka_unit_test(test_instances),
-	    cmocka_unit_test(test_stats),
+	    cmocka_unit_test(test_split),    cmocka_unit_test(test_exec),
+	    cmocka_unit_test(test_users),    cmocka_unit_test(test_instances),
+	    cmocka_unit_test(test_consoles), cmocka_unit_test(test_stats),
 	};
 
 	return cmocka_run_group_tests_name("monitor", tests, setup, teardown);
