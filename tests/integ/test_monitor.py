@@ -223,3 +223,24 @@ def test_users_text_whole(tmp_path, imsd_factory):
     assert m, out
     assert 590 <= int(m.group(1)) <= 600
     assert d.command("users tel:+33100000004", "reg-id=1\n") == out.split("erin@")[0]
+
+
+def test_no_service_includes_the_monitor():
+    """Services expose data and the monitor formats it (docs/monitor.md): only the
+    monitor itself and the wiring (src/app) include monitor/ headers, so that a console
+    or the remote API can be added or changed without touching a service."""
+    src = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "src")
+    found = []
+    for top, _dirs, files in os.walk(src):
+        module = os.path.relpath(top, src).split(os.sep)[0]
+        if module in ("monitor", "app"):
+            continue
+        for f in files:
+            if not f.endswith((".c", ".h")):
+                continue
+            with open(os.path.join(top, f), encoding="utf-8", errors="replace") as fh:
+                for n, line in enumerate(fh, 1):
+                    if re.match(r'\s*#\s*include\s+"monitor/', line):
+                        found.append(f"{module}/{f}:{n}: {line.strip()}")
+    assert os.path.isdir(os.path.join(src, "registrar")), src
+    assert not found, "\n".join(found)
