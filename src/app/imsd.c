@@ -23,12 +23,13 @@
 #include "core/mbuf.h"
 #include "loop/loop.h"
 #include "monitor/monitor.h"
+#include "monitor/monitor_console.h"
 #include "app/app_options.h"
-#include "app/app_stats.h"
 #include "core/mem.h"
 #include "hss/hss.h"
 #include "registrar/registrar.h"
 #include "sip/sip_stack.h"
+#include "stats/stats.h"
 #include "store/store.h"
 
 static void imsd_usage(FILE *f)
@@ -287,11 +288,13 @@ static int imsd_serve(const char *file, const struct ims_cfg *cfg)
 	struct store *st = NULL;
 	struct hss *hss = NULL;
 	struct app_options *options = NULL;
-	struct app_stats *stats = NULL;
-	struct app_stats_prm sprm = {0};
+	struct stats *stats = NULL;
+	struct stats_prm sprm = {0};
 	struct sip_stack *sip = NULL;
-	struct monitor_prm mprm = {.prompt = "(ims) ", .quit_h = imsd_quit_h,
-				   .in_fd = 0, .out_fd = 1};
+	struct monitor *mon = NULL;
+	struct monitor_console *con = NULL;
+	struct monitor_prm mprm = {.quit_h = imsd_quit_h};
+	struct monitor_console_prm cprm = {.prompt = "(ims) ", .in_fd = 0, .out_fd = 1};
 	struct log_prm lprm;
 	char err[512];
 	int rc = 1;
@@ -316,10 +319,6 @@ static int imsd_serve(const char *file, const struct ims_cfg *cfg)
 		goto out;
 	}
 	signal(SIGPIPE, SIG_IGN);
-	if (monitor_init()) {
-		fprintf(stderr, "imsd: cannot start the monitor\n");
-		goto out;
-	}
 	if (hss_alloc(&hss, cfg, err, sizeof(err))) {
 		fprintf(stderr, "%s: %s\n", file, err);
 		goto out;
@@ -336,14 +335,22 @@ static int imsd_serve(const char *file, const struct ims_cfg *cfg)
 		goto out;
 	sprm.sip = sip;
 	sprm.reg = reg;
-	if (app_stats_alloc(&stats, &sprm)) {
+	if (stats_alloc(&stats, &sprm)) {
 		fprintf(stderr, "imsd: cannot start the statistics\n");
+		goto out;
+	}
+	mprm.reg = reg;
+	mprm.hss = hss;
+	mprm.stats = stats;
+	if (monitor_alloc(&mon, &mprm)) {
+		fprintf(stderr, "imsd: cannot start the monitor\n");
 		goto out;
 	}
 	printf("imsd %s, configuration %s\nType 'help' for the list of commands.\n",
 	       IMSD_VERSION, file);
 	fflush(stdout);
-	if (monitor_start(&mprm)) {
+	cprm.mon = mon;
+	if (monitor_console_alloc(&con, &cprm)) {
 		fprintf(stderr, "imsd: cannot start the monitor\n");
 		goto out;
 	}
@@ -352,8 +359,9 @@ static int imsd_serve(const char *file, const struct ims_cfg *cfg)
 	rc = loop_run() ? 1 : 0;
 	log_write(LOG_IMS, LOG_LVL_INFO, LOG_DIR_NONE, NULL, "imsd stopped");
 out:
-	monitor_close();
-	app_stats_free(stats);
+	monitor_console_free(con);
+	monitor_free(mon);
+	stats_free(stats);
 	mem_deref(cscf); /* before the services it dispatches to */
 	app_options_free(options);
 	mem_deref(reg);

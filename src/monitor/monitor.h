@@ -1,68 +1,86 @@
 /*
- * monitor — the command line monitor (manual §7).
+ * monitor — the commands of the command line monitor (manual §7), served to
+ * any client: the console on stdin (monitor/monitor_console.h), the tests,
+ * and the remote API (manual §6) to come.
  *
- * Commands come from a table that each service extends with
- * monitor_cmds_register(). When stdin is a terminal the monitor shows a
- * prompt with line editing and history (libedit); otherwise it reads
- * commands line by line. End of input on stdin stops the monitor, not the
- * server: `quit` or SIGTERM does that.
+ * A struct monitor is one instance: the services it reads, named in its
+ * params, and one const table of commands (monitor.c) whose handlers take
+ * the instance. Services only expose data (registrar_user_next(),
+ * stats_sample()...); the text is made here (monitor_users.c,
+ * monitor_stats.c). Nothing is process-global: two instances (two
+ * registrars in a test) answer each from its own services.
  *
- * monitor_exec() runs one command line and writes its output to a buffer, so
- * that tests and the remote API can drive the same commands.
+ * An answer is text. A long one (`users` over a million users) is made in
+ * parts: monitor_run() writes the first part and leaves in struct
+ * monitor_ans what makes the next; the client calls monitor_ans_next() once
+ * it has sent the last part, so that the loop serves SIP in between.
+ * monitor_exec() makes the whole answer at once.
+ *
+ * Ownership: the monitor borrows the services of its params, which must
+ * outlive it; an answer in parts borrows the monitor and its services (drop
+ * it with monitor_ans_drop() before they go). Everything runs on the loop
+ * thread. Functions return 0 or an errno value; what the user reads about
+ * an error is in the answer text.
  */
 #ifndef MONITOR_MONITOR_H
 #define MONITOR_MONITOR_H
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 struct mbuf;
+struct monitor;
+struct registrar;
+struct hss;
+struct stats;
 
 #define MONITOR_MAX_ARGS 32
 #define MONITOR_MAX_LINE 4096
-
-/* Returns 0, or an errno value; the handler writes any error text to out. */
-typedef int (monitor_cmd_h)(int argc, char **argv, struct mbuf *out, void *arg);
-
-struct monitor_cmd {
-	const char *name;
-	const char *usage;   /* arguments, e.g. "[log_options]" */
-	const char *summary; /* one line for `help` */
-	const char *help;    /* detailed text for `help CMD` */
-	monitor_cmd_h *h;
-	void *arg;
-};
+/* Users per part of the `users` listing: about 200 KB of text, a few ms of
+ * the loop. */
+#define MONITOR_USERS_PART 2000u
 
 struct monitor_prm {
-	const char *prompt;       /* "(ims) " when NULL */
-	void (*quit_h)(void *arg); /* what `quit` does */
+	struct registrar *reg;	   /* borrowed; NULL: `users` says it is not running */
+	struct hss *hss;	   /* borrowed: the registrar's; needed with reg */
+	struct stats *stats;	   /* borrowed; NULL: `stats` says it is not running */
+	void (*quit_h)(void *arg); /* what `quit` does; NULL: nothing */
 	void *quit_arg;
-	int in_fd;                /* usually 0 */
-	int out_fd;               /* usually 1 */
+	uint32_t users_part; /* users per part of `users`, 0 = MONITOR_USERS_PART */
 };
 
-int monitor_init(void);
-void monitor_close(void);
-/* The table is borrowed and must outlive the monitor. */
-int monitor_cmds_register(const struct monitor_cmd *cmds, size_t n);
-/* Starts reading commands from prm->in_fd on the event loop. */
-int monitor_start(const struct monitor_prm *prm);
-/* Runs one command line; EINVAL for an unknown command (message in out).
- * The answer is complete: parts a handler left for later (monitor_more)
- * are produced before it returns. */
-int monitor_exec(const char *line, struct mbuf *out);
+int monitor_alloc(struct monitor **monp, const struct monitor_prm *prm);
+void monitor_free(struct monitor *mon);
+
+/* The next part of a long answer into out; true while parts remain.
+ * h(NULL, arg) means the answer is dropped: free arg. */
+typedef bool(monitor_more_h)(struct mbuf *out, void *arg);
+
+/* An answer still to be made in parts. Filled by monitor_run(); its fields
+ * are the monitor's. */
+struct monitor_ans {
+	monitor_more_h *more_h; /* NULL: the answer is complete */
+	void *more_arg;
+};
 
 /*
- * A long answer in parts: the handler writes the first part to out and
- * calls monitor_more(h, arg) before it returns. The monitor then calls
- * h(out, arg) from the loop, one part at a time, as the console takes the
- * text, until h returns false; SIP is served in between. h(NULL, arg)
- * means the answer is abandoned (the monitor closes): free arg. One
- * continuation per command.
+ * Runs one command line: its answer, or the first part of it, into out,
+ * and in *ans what makes the rest (ans->more_h NULL when there is none).
+ * Returns the command's result; EINVAL for an unknown command, E2BIG for a
+ * line of MONITOR_MAX_LINE bytes or more (the message is in out).
  */
-typedef bool(monitor_more_h)(struct mbuf *out, void *arg);
-void monitor_more(monitor_more_h *h, void *arg);
-/* Splits a line into words ("quoted words" allowed); ENOSPC past max. */
+int monitor_run(struct monitor *mon, const char *line, struct mbuf *out,
+		struct monitor_ans *ans);
+/* The next part into out; true while parts remain. */
+bool monitor_ans_next(struct monitor_ans *ans, struct mbuf *out);
+/* Gives up an answer whose parts are not all made. */
+void monitor_ans_drop(struct monitor_ans *ans);
+/* monitor_run() and every part: the whole answer into out. */
+int monitor_exec(struct monitor *mon, const char *line, struct mbuf *out);
+
+/* Splits a line into words ("quoted words" allowed); ENOSPC past max,
+ * EBADMSG for an unterminated quote. */
 int monitor_split(char *line, char **argv, int max, int *argc);
 
 #endif

@@ -157,11 +157,26 @@ int registrar_user_algo(const struct registrar *reg, const struct hss_user *u);
 int registrar_user_keys(const struct registrar *reg, const struct hss_user *u,
 			uint8_t ck[32], size_t *ck_len, uint8_t ik[32], size_t *ik_len);
 
-/* Monitor `users [IMPI|IMPU]` output (docs/registrar.md). ENOENT if a
- * given user is unknown. */
-int registrar_users_print(const struct registrar *reg, struct mbuf *mb, const char *who);
-/* Registers the monitor command `users` (once per process). */
-int registrar_monitor_register(struct registrar *reg);
+/* One user of the database as seen from outside (the monitor's `users`,
+ * the remote API's `users_get`). IMPI, IMSI and IMPUs are the HSS's
+ * (hss_user_impi(), hss_impu_uri()); bindings: registrar_bindings_foreach(). */
+struct registrar_user_info {
+	const struct hss_user *user; /* borrowed from the HSS */
+	bool registered;	     /* at least one binding */
+	int algo;		     /* as registrar_user_algo() */
+	uint32_t nsub;		     /* reg-event subscriptions */
+};
+void registrar_user_info_get(const struct registrar *reg, const struct hss_user *u,
+			     struct registrar_user_info *out);
+/* A place in the list of every user, in ue_db order. The caller keeps it
+ * between calls, so that a long listing is made in parts with the loop
+ * served in between; start from {0}. */
+struct registrar_user_cursor {
+	uint32_t next;
+};
+/* The user at c into out, and c moves on; false past the last user. */
+bool registrar_user_next(const struct registrar *reg, struct registrar_user_cursor *c,
+			 struct registrar_user_info *out);
 
 /* ---- state file (ue_db_filename, registrar_store.c) ---- */
 
@@ -187,9 +202,8 @@ struct registrar_store_stats {
 bool registrar_store_stats(const struct registrar *reg, struct registrar_store_stats *out);
 
 /* The wiring for imsd (registrar_app.c): allocates the registrar on the
- * stack, restores and keeps the state file when st is not NULL, and sets
- * the monitor command. Requests reach it through the CSCF stage
- * (cscf_registrar_add). */
+ * stack and restores and keeps the state file when st is not NULL. Requests
+ * reach it through the CSCF stage (cscf_registrar_add). */
 int registrar_app_start(struct sip_stack *stack, const struct ims_cfg *cfg,
 			struct hss *hss, struct store *st, struct registrar **regp);
 

@@ -42,11 +42,6 @@ int registrar_app_start(struct sip_stack *stack, const struct ims_cfg *cfg,
 			return err;
 		}
 	}
-	err = registrar_monitor_register(reg);
-	if (err) {
-		mem_deref(reg);
-		return err;
-	}
 	log_write(LOG_IMS, LOG_LVL_INFO, LOG_DIR_NONE, NULL, "registrar: %u user(s)",
 		  hss_user_count(hss));
 	*regp = reg;

@@ -443,7 +443,6 @@ static void reg_destroy(void *data)
 	struct hash_iter it;
 	struct hash_entry *e;
 
-	reg_mon_forget(reg);
 	reg_store_detach(reg); /* writes what is marked, before anything is freed */
 	if (reg->timer)
 		loop_timer_free(reg->timer);

@@ -13,9 +13,10 @@
  *   src_fails wrong answers from one address  -> that address locked `lock` s
  *
  * A locked user or address gets 403 without a challenge (no vector spent,
- * no guess possible). The user's lock does not apply to a request coming
- * over a flow the user holds a live binding on: the phone already
- * registered keeps refreshing while someone else guesses. A success clears
+ * no guess possible). Neither lock applies to a request coming over a
+ * flow the user holds a live binding on: the phone already registered
+ * keeps refreshing while someone else guesses, from anywhere, even from
+ * behind the same address. A success clears
  * the user's count (not the address's). Entries live in the registrar's
  * expiry heap and go when their window or lock ends; at most
  * REG_GUARD_MAX exist (past that, new addresses are not tracked and the
@@ -117,17 +118,18 @@ enum reg_guard_verdict reg_guard_check(const struct registrar *reg, const struct
 	struct guard_key k;
 	size_t n;
 
-	if (key_src(&k, src) && guard_locked(reg, guard_find(reg, &k)))
-		return REG_GUARD_SRC_LOCKED;
-	key_user(&k, u);
-	if (!guard_locked(reg, guard_find(reg, &k)))
+	if (!hash_count(reg->guards))
 		return REG_GUARD_OK;
+	/* its own registered phone: neither lock applies */
 	n = registrar_users_by_flow(reg, src, on_flow, 8);
 	for (size_t i = 0; i < n && i < 8; i++) {
 		if (on_flow[i] == u)
-			return REG_GUARD_OK; /* its own registered phone */
+			return REG_GUARD_OK;
 	}
-	return REG_GUARD_USER_LOCKED;
+	if (key_src(&k, src) && guard_locked(reg, guard_find(reg, &k)))
+		return REG_GUARD_SRC_LOCKED;
+	key_user(&k, u);
+	return guard_locked(reg, guard_find(reg, &k)) ? REG_GUARD_USER_LOCKED : REG_GUARD_OK;
 }
 
 static const char *user_name(const struct hss_user *u)

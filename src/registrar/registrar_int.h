@@ -370,7 +370,4 @@ struct hss_user *reg_store_user_find(const struct registrar *reg,
 struct store *reg_store_st(const struct registrar *reg);
 int64_t reg_store_wall_now(void);
 
-/* registrar_mon.c: the destructor detaches the monitor command. */
-void reg_mon_forget(const struct registrar *reg);
-
 #endif

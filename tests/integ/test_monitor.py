@@ -5,9 +5,10 @@ import re
 import pty
 import select
 import signal
+import socket
 import time
 
-from conftest import IMSD_BIN, minimal_cfg
+from conftest import IMSD_BIN, free_port, minimal_cfg, write_cfg
 
 
 def test_help_lists_commands(tmp_path, imsd_factory):
@@ -173,3 +174,73 @@ def test_unread_answer_does_not_stall_sip(tmp_path, imsd_factory):
     time.sleep(0.5)
     d.proc.send_signal(signal.SIGTERM)
     assert d.wait_exit(20) == 0
+
+
+def test_users_text_whole(tmp_path, imsd_factory):
+    """The whole `users` text, line by line, after a registration over UDP: what the
+    registrar exposes as data (users, bindings) as the monitor writes it (docs/registrar.md);
+    scripts read it, so it does not change with the code that makes it."""
+    port = free_port()
+    cfg = write_cfg(tmp_path, f"""{{
+  log_filename: "{tmp_path / 'ims.log'}",
+  sip_addr: ["127.0.0.1:{port}"],
+  domain: "ims.test",
+  ue_db: [
+    {{ imsi: "001010000000001", impi: "dave@ims.test", authent_type: "none",
+       impu: ["sip:dave", "tel:+33100000004"] }},
+    {{ imsi: "001010000000002", impi: "erin@ims.test", pwd: "p", impu: ["sip:erin"] }},
+  ],
+}}
+""")
+    d = imsd_factory(cfg)
+    d.wait_ready()
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind(("127.0.0.1", 0))
+    me = s.getsockname()[1]
+    s.sendto((f"REGISTER sip:ims.test SIP/2.0\r\n"
+              f"Via: SIP/2.0/UDP 127.0.0.1:{me};branch=z9hG4bKu1;rport\r\n"
+              f"Max-Forwards: 70\r\n"
+              f"From: <sip:dave@ims.test>;tag=u1\r\n"
+              f"To: <sip:dave@ims.test>\r\n"
+              f"Call-ID: users-text@test\r\n"
+              f"CSeq: 1 REGISTER\r\n"
+              f"Contact: <sip:dave@127.0.0.1:{me}>;expires=600;reg-id=1;"
+              f"+sip.instance=\"<urn:gsma:imei:35000000-000001-0>\"\r\n"
+              f"Content-Length: 0\r\n\r\n").encode(), ("127.0.0.1", port))
+    s.settimeout(5)
+    resp = s.recv(65536)
+    s.close()
+    assert resp.startswith(b"SIP/2.0 200 "), resp
+    out = d.command("users", "binding(s)\n")
+    expect = (r"dave@ims\.test  imsi=001010000000001  registered  auth=none\n"
+              r"  impu: sip:dave@ims\.test tel:\+33100000004\n"
+              rf"  contact c1: sip:dave@127\.0\.0\.1:{me}  udp 127\.0\.0\.1:{me}  "
+              r"expires=(\d+)s  q=1\.000  imei=35000000000001  reg-id=1\n"
+              r"erin@ims\.test  imsi=001010000000002  not registered\n"
+              r"  impu: sip:erin@ims\.test\n"
+              r"2 user\(s\), 1 registered, 1 binding\(s\)\n")
+    m = re.fullmatch(expect, out)
+    assert m, out
+    assert 590 <= int(m.group(1)) <= 600
+    assert d.command("users tel:+33100000004", "reg-id=1\n") == out.split("erin@")[0]
+
+
+def test_no_service_includes_the_monitor():
+    """Services expose data and the monitor formats it (docs/monitor.md): only the
+    monitor itself and the wiring (src/app) include monitor/ headers, so that a console
+    or the remote API can be added or changed without touching a service."""
+    src = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "src")
+    found = []
+    for top, _dirs, files in os.walk(src):
+        module = os.path.relpath(top, src).split(os.sep)[0]
+        if module in ("monitor", "app"):
+            continue
+        for f in files:
+            if not f.endswith((".c", ".h")):
+                continue
+            with open(os.path.join(top, f), encoding="utf-8", errors="replace") as fh:
+                for n, line in enumerate(fh, 1):
+                    if re.match(r'\s*#\s*include\s+"monitor/', line):
+                        found.append(f"{module}/{f}:{n}: {line.strip()}")
+    assert os.path.isdir(os.path.join(src, "registrar")), src
+    assert not found, "\n".join(found)

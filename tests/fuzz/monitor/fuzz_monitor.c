@@ -1,47 +1,79 @@
 /*
  * Fuzz target: monitor command lines as they come from stdin (the splitter
- * with its quotes and bounds, then the command table). Only commands that
- * change nothing outside the process run: `help` and a test command that
- * echoes its words; `log` and `quit` are left out (they would change the
- * log configuration or stop the loop), `log`'s own parser has its fuzz
+ * with its quotes and bounds, then the command table of one instance). The
+ * instance reads an HSS and a registrar of three users, with `users` in
+ * parts of one user, so that `users X` looks X up as an IMPI and an IMPU
+ * and `users` walks the listing part by part; `stats` has no statistics
+ * instance and answers so. `log` and `quit` are left out (they would change
+ * the log configuration or stop the loop); `log`'s own parser has its fuzz
  * target (fuzz_log_options). Invariants: no crash or over-read; the words
- * are inside the line and at most MONITOR_MAX_ARGS.
+ * are inside the line and at most MONITOR_MAX_ARGS; an answer in parts
+ * ends.
  */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
+
+#include "config/ims_cfg.h"
 #include "core/mbuf.h"
+#include "hss/hss.h"
+#include "loop/loop.h"
 #include "monitor/monitor.h"
+#include "registrar/registrar.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static int words_h(int argc, char **argv, struct mbuf *out, void *arg)
-{
-	(void)arg;
-	for (int i = 0; i < argc; i++)
-		mbuf_printf(out, "[%s]", argv[i]);
-	return 0;
-}
+static const char USERS[] =
+    "{\"sip_addr\": \"127.0.0.1:5060\", \"domain\": \"ims.test\", \"ue_db\": ["
+    "{\"imsi\": \"001010000000001\", \"impi\": \"alice@ims.test\", \"pwd\": \"a\","
+    " \"impu\": [\"sip:alice\", \"tel:+33100000001\"]},"
+    "{\"imsi\": \"001010000000002\", \"multi_sim\": true, \"sim_algo\": \"xor\", \"K\": \"000102030405060708090a0b0c0d0e0f\","
+    " \"impu\": [\"sip:sim\"]},"
+    "{\"imsi\": \"001010000000002\", \"multi_sim\": true, \"sim_algo\": \"xor\", \"K\": \"000102030405060708090a0b0c0d0e0f\","
+    " \"impu\": [\"sip:sim\"]}]}";
 
-static const struct monitor_cmd words_cmd[] = {
-    {"words", "[WORD...]", "print the words", "words [WORD...]\n", words_h, NULL},
-};
+/* Built once: the services live for the fuzzer's whole run. */
+static struct monitor *mon_make(void)
+{
+	static struct ims_cfg *cfg;
+	static struct hss *hss;
+	static struct registrar *reg;
+	struct registrar_prm rprm = {0};
+	struct monitor_prm mprm = {.users_part = 1};
+	struct monitor *mon = NULL;
+	json_t *root = json_loads(USERS, 0, NULL);
+	char err[256];
+
+	if (!root || loop_init() || ims_cfg_from_json(root, NULL, &cfg, NULL) ||
+	    hss_alloc(&hss, cfg, err, sizeof(err)))
+		abort();
+	json_decref(root);
+	rprm.cfg = cfg;
+	rprm.hss = hss;
+	rprm.host = "127.0.0.1:5060";
+	if (registrar_alloc(&reg, &rprm))
+		abort();
+	mprm.reg = reg;
+	mprm.hss = hss;
+	if (monitor_alloc(&mon, &mprm))
+		abort();
+	return mon;
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	static bool ready;
+	static struct monitor *mon;
 	char line[MONITOR_MAX_LINE + 64], copy[sizeof(line)];
 	char *argv[MONITOR_MAX_ARGS];
+	struct monitor_ans ans;
 	struct mbuf out;
 	size_t n = size < sizeof(line) - 1 ? size : sizeof(line) - 1;
-	int argc = 0;
+	int argc = 0, parts = 0;
 
-	if (!ready) {
-		if (monitor_init() || monitor_cmds_register(words_cmd, 1))
-			abort();
-		ready = true;
-	}
+	if (!mon)
+		mon = mon_make();
 	memcpy(line, data, n);
 	line[n] = '\0';
 	memcpy(copy, line, n + 1);
@@ -53,11 +85,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				abort();
 		}
 		/* only commands without effects outside the process */
-		if (argc && strcmp(argv[0], "help") && strcmp(argv[0], "words"))
+		if (argc && (!strcmp(argv[0], "log") || !strcmp(argv[0], "quit")))
 			return 0;
 	}
 	mbuf_init(&out, 0);
-	(void)monitor_exec(line, &out);
+	(void)monitor_run(mon, line, &out, &ans);
+	/* three users in parts of one: at most three more parts */
+	while (monitor_ans_next(&ans, &out)) {
+		if (++parts > 3)
+			abort();
+	}
 	mbuf_reset(&out);
 	return 0;
 }

@@ -1632,6 +1632,11 @@ static void test_notify_failing_at_once(void **state)
 
 static void test_users_output(void **state)
 {
+	struct monitor_prm mprm = {.reg = T.reg, .hss = T.hss};
+	struct monitor *mon = NULL;
+	struct registrar_user_cursor cur = {0};
+	struct registrar_user_info ui;
+	uint32_t n;
 	struct mbuf mb;
 	struct ue ue;
 	const char *out;
@@ -1643,8 +1648,23 @@ static void test_users_output(void **state)
 				"\"<urn:gsma:imei:35000000-000001-0>\";reg-id=1\r\n")
 		->scode,
 	    200);
+	/* the users as data, in ue_db order, from a cursor */
+	assert_true(registrar_user_next(T.reg, &cur, &ui));
+	assert_ptr_equal(ui.user, hss_user_at(T.hss, 0));
+	assert_true(ui.registered);
+	assert_int_equal(ui.algo, registrar_user_algo(T.reg, ui.user));
+	assert_int_equal(ui.nsub, 0);
+	assert_true(registrar_user_next(T.reg, &cur, &ui));
+	assert_ptr_equal(ui.user, hss_user_at(T.hss, 1));
+	assert_false(ui.registered);
+	assert_int_equal(ui.algo, -1);
+	for (n = 2; registrar_user_next(T.reg, &cur, &ui); n++)
+		;
+	assert_int_equal(n, hss_user_count(T.hss));
+	/* what the registrar exposes, as the monitor shows it */
+	assert_int_equal(monitor_alloc(&mon, &mprm), 0);
 	mbuf_init(&mb, 0);
-	assert_int_equal(registrar_users_print(T.reg, &mb, NULL), 0);
+	assert_int_equal(monitor_exec(mon, "users", &mb), 0);
 	out = mbuf_str(&mb);
 	assert_non_null(
 	    strstr(out, "alice@ims.test  imsi=001010000000001  registered  "
@@ -1656,16 +1676,13 @@ static void test_users_output(void **state)
 	    strstr(out, "bob@ims.test  imsi=001010000000002  not registered\n"));
 	assert_non_null(strstr(out, "7 user(s), 1 registered, 1 binding(s)\n"));
 	mbuf_clear(&mb);
-	assert_int_equal(registrar_users_print(T.reg, &mb, "sip:bob@ims.test"), 0);
+	assert_int_equal(monitor_exec(mon, "users sip:bob@ims.test", &mb), 0);
 	assert_null(strstr(mbuf_str(&mb), "alice"));
-	assert_int_equal(registrar_users_print(T.reg, &mb, "nobody@x"), ENOENT);
-	/* through the monitor */
+	assert_int_equal(monitor_exec(mon, "users nobody@x", &mb), ENOENT);
 	mbuf_clear(&mb);
-	assert_int_equal(monitor_init(), 0);
-	assert_int_equal(registrar_monitor_register(T.reg), 0);
-	assert_int_equal(monitor_exec("users alice@ims.test", &mb), 0);
+	assert_int_equal(monitor_exec(mon, "users alice@ims.test", &mb), 0);
 	assert_non_null(strstr(mbuf_str(&mb), "contact c1: sip:alice@127.0.0.1:5070"));
-	monitor_close();
+	monitor_free(mon);
 	mbuf_reset(&mb);
 }
 
