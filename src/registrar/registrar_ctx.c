@@ -319,29 +319,64 @@ void reg_bindings_purge(struct registrar *reg, struct reg_user *ru)
 	}
 }
 
+/* a's IP, port and scope into the packed form; false when a is not af */
+static bool flow_pack(const struct net_addr *a, int af, uint8_t ip[16], uint16_t *port,
+		      uint32_t *scope)
+{
+	if (net_addr_af(a) != af)
+		return false;
+	if (af == AF_INET6) {
+		memcpy(ip, &a->u.in6.sin6_addr, 16);
+		*scope = a->u.in6.sin6_scope_id;
+	} else {
+		memcpy(ip, &a->u.in.sin_addr, 4);
+	}
+	*port = net_addr_port(a);
+	return true;
+}
+
+static void flow_unpack(struct net_addr *a, int af, const uint8_t ip[16], uint16_t port,
+			uint32_t scope)
+{
+	net_addr_init(a, af);
+	if (af == AF_INET6) {
+		memcpy(&a->u.in6.sin6_addr, ip, 16);
+		a->u.in6.sin6_scope_id = scope;
+	} else {
+		memcpy(&a->u.in.sin_addr, ip, 4);
+	}
+	net_addr_set_port(a, port);
+}
+
 void reg_flow_set(struct reg_flow *f, const struct net_flow *src)
 {
+	int af;
+
 	memset(f, 0, sizeof(*f));
 	if (!src)
 		return;
-	if (net_addr_af(&src->peer) == AF_INET6)
-		f->peer.in6 = src->peer.u.in6;
-	else if (net_addr_af(&src->peer) == AF_INET)
-		f->peer.in = src->peer.u.in;
+	af = net_addr_af(&src->peer);
+	if (af == AF_INET || af == AF_INET6) {
+		f->af = (uint8_t)af;
+		flow_pack(&src->peer, af, f->peer_ip, &f->peer_port, &f->peer_scope);
+		/* a local address of another family is no address of this flow */
+		f->has_local = flow_pack(&src->local, af, f->local_ip, &f->local_port,
+					 &f->local_scope);
+	}
 	f->conn_id = src->conn_id;
-	f->sock_idx = (uint16_t)src->sock_idx;
 	f->reliable = src->reliable;
 }
 
 void reg_flow_get(const struct reg_flow *f, struct net_flow *src)
 {
 	memset(src, 0, sizeof(*src));
-	if (f->peer.in.sin_family == AF_INET6)
-		src->peer.u.in6 = f->peer.in6;
-	else if (f->peer.in.sin_family == AF_INET)
-		src->peer.u.in = f->peer.in;
+	if (f->af == AF_INET || f->af == AF_INET6) {
+		flow_unpack(&src->peer, f->af, f->peer_ip, f->peer_port, f->peer_scope);
+		if (f->has_local)
+			flow_unpack(&src->local, f->af, f->local_ip, f->local_port,
+				    f->local_scope);
+	}
 	src->conn_id = f->conn_id;
-	src->sock_idx = f->sock_idx;
 	src->reliable = f->reliable;
 }
 

@@ -4,7 +4,8 @@
  * Memory per registered user with one binding: one struct reg_user and one
  * struct reg_binding (fixed part + the contact value and Call-ID in its
  * tail, a single allocation), one hash bucket slot and one heap slot. The
- * flow keeps the peer as a 28-byte sockaddr, not the 128-byte net_addr.
+ * flow keeps the peer and local addresses packed in 56 bytes, not as two
+ * 128-byte net_addr.
  */
 #ifndef REGISTRAR_REGISTRAR_INT_H
 #define REGISTRAR_REGISTRAR_INT_H
@@ -36,14 +37,18 @@ struct reg_heap_ent {
 	struct reg_tmr *t;
 };
 
-/* How to reach a UE again: a compact struct net_flow. */
+/* How to reach a UE again: a compact struct net_flow (56 bytes instead of
+ * 272), read and written only through reg_flow_get / reg_flow_set. The
+ * peer and our local address share the family (one socket carries the
+ * flow); IPv4 addresses take the first 4 bytes of *_ip. Ports in host
+ * order. */
 struct reg_flow {
-	union {
-		struct sockaddr_in in;
-		struct sockaddr_in6 in6;
-	} peer;
 	uint64_t conn_id;
-	uint16_t sock_idx;
+	uint8_t peer_ip[16], local_ip[16];
+	uint32_t peer_scope, local_scope; /* IPv6 scope ids */
+	uint16_t peer_port, local_port;
+	uint8_t af;	 /* AF_INET, AF_INET6; 0: no flow */
+	bool has_local;	 /* local_* hold our address */
 	bool reliable;
 };
 
@@ -320,6 +325,21 @@ int reg_store_user_decode(const struct reg_store_col *c, size_t n,
 int reg_store_binding_decode(const struct reg_store_col *c, size_t n,
 			     struct reg_store_binding_rec *r);
 int reg_store_sub_decode(const struct reg_store_col *c, size_t n, struct reg_store_sub_rec *r);
+
+/* registrar_store_schema.c: the tables, created or migrated from an older
+ * schema version (the file's, store_version) in one transaction. locals:
+ * the current sip_addr entries' bound addresses, in order, which a version
+ * 1 flow's socket index becomes. */
+struct reg_store_mig {
+	uint32_t from;	   /* the file's version before */
+	uint32_t rows;	   /* binding and subscription rows migrated */
+	uint32_t unmapped; /* of them, flows whose index named no entry */
+	bool migrated;
+};
+int reg_store_migrate(struct store *st, const struct net_addr *locals, size_t n,
+		      struct reg_store_mig *m);
+/* The same with the stack's sockets, logging what was migrated. */
+int reg_store_schema_setup(struct registrar *reg, struct store *st);
 
 struct reg_store_load_stats {
 	uint32_t users, bindings, subs, unknown, bad;
