@@ -209,6 +209,41 @@ struct net_sock *net_sock_find(const struct net *net, int af)
 	return NULL;
 }
 
+/* How well a socket's bound address l names local: 3 the same, 2 the
+ * wildcard on its port, 1 its IP on another port, 0 not at all. */
+static int local_score(const struct net_addr *l, const struct net_addr *local)
+{
+	if (net_addr_af(l) != net_addr_af(local))
+		return 0;
+	if (net_addr_eq(l, local))
+		return 3;
+	if (net_addr_is_any(l) && net_addr_port(l) == net_addr_port(local))
+		return 2;
+	return net_addr_eq_ip(l, local) ? 1 : 0;
+}
+
+struct net_sock *net_sock_by_local(const struct net *net, const struct net_addr *local)
+{
+	struct net_sock *best = NULL;
+	int best_score = 0;
+
+	if (!net || !local || !net_addr_isset(local))
+		return NULL;
+	for (size_t i = 0; i < net->nsocks && best_score < 3; i++) {
+		struct net_sock *s = &net->socks[i];
+
+		for (int k = NET_UDP; k < NET_KIND_COUNT; k++) {
+			int sc = local_score(net_sock_laddr(s, (enum net_kind)k), local);
+
+			if (sc > best_score) {
+				best = s;
+				best_score = sc;
+			}
+		}
+	}
+	return best;
+}
+
 const struct net_addr *net_sock_addr(const struct net_sock *sock)
 {
 	return &sock->addr;

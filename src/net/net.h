@@ -113,6 +113,12 @@ size_t net_sock_count(const struct net *net);
 struct net_sock *net_sock_get(const struct net *net, size_t i);
 /* First socket of family af (AF_INET, AF_INET6), NULL if none. */
 struct net_sock *net_sock_find(const struct net *net, int af);
+/* The socket a local address belongs to (a flow's, struct net_flow): the
+ * one bound to it (UDP or TCP), else one bound to the wildcard of its
+ * family on its port (a TCP connection accepted there), else one bound to
+ * its IP on another port (a connection we opened). NULL: not ours, e.g. a
+ * flow stored before the sip_addr list changed. */
+struct net_sock *net_sock_by_local(const struct net *net, const struct net_addr *local);
 /* The advertised address (for Via and Contact), with the real port. */
 const struct net_addr *net_sock_addr(const struct net_sock *sock);
 /* The address a transport is bound to. */

@@ -249,7 +249,7 @@ static struct reg_binding *reg_binding_new(struct registrar *reg, struct reg_use
 	mbuf_reset(&mb);
 	if (!b)
 		return NULL;
-	reg_flow_set(&b->flow, src);
+	reg_flow_set(reg, &b->flow, src);
 	b->q1000 = c->q1000;
 	b->reg_id = c->reg_id;
 	memcpy(b->imei, c->imei, sizeof(b->imei));

@@ -131,7 +131,7 @@ size_t registrar_mem_usage(const struct registrar *reg);
 struct registrar_binding_info {
 	struct pl contact;	   /* Contact value without expires (URI in <>) */
 	struct pl uri;		   /* the contact URI */
-	struct net_flow flow; /* to reach the UE (local address not kept) */
+	struct net_flow flow; /* to reach the UE (conn_id 0 once restored) */
 	uint32_t expires;	   /* seconds left */
 	uint16_t q1000;
 	uint32_t reg_id;  /* 0 if none */

@@ -342,53 +342,115 @@ void reg_bindings_purge(struct registrar *reg, struct reg_user *ru)
 	}
 }
 
-void reg_flow_set(struct reg_flow *f, const struct net_flow *src)
+/* a's IP, port and scope into the packed form; false when a is not af */
+static bool flow_pack(const struct net_addr *a, int af, uint8_t ip[16], uint16_t *port,
+		      uint32_t *scope)
 {
+	if (net_addr_af(a) != af)
+		return false;
+	if (af == AF_INET6) {
+		memcpy(ip, &a->u.in6.sin6_addr, 16);
+		*scope = a->u.in6.sin6_scope_id;
+	} else {
+		memcpy(ip, &a->u.in.sin_addr, 4);
+	}
+	*port = net_addr_port(a);
+	return true;
+}
+
+static void flow_unpack(struct net_addr *a, int af, const uint8_t ip[16], uint16_t port,
+			uint32_t scope)
+{
+	net_addr_init(a, af);
+	if (af == AF_INET6) {
+		memcpy(&a->u.in6.sin6_addr, ip, 16);
+		a->u.in6.sin6_scope_id = scope;
+	} else {
+		memcpy(&a->u.in.sin_addr, ip, 4);
+	}
+	net_addr_set_port(a, port);
+}
+
+/* The slot of registrar.locals holding a, added if new; NULL when full. */
+static const struct net_addr *reg_local_intern(struct registrar *reg,
+					       const struct net_addr *a)
+{
+	struct net_addr *n;
+
+	for (uint32_t i = 0; i < reg->nlocals; i++) {
+		if (net_addr_eq(reg->locals[i], a))
+			return reg->locals[i];
+	}
+	n = reg->nlocals < REG_LOCALS_MAX ? malloc(sizeof(*n)) : NULL;
+	if (!n) {
+		if (!reg->locals_full_logged)
+			log_write(LOG_IMS, LOG_LVL_WARN, LOG_DIR_NONE, NULL,
+				  "registrar: over %u local addresses for flows (or no "
+				  "memory): new ones are kept as none (the first socket of "
+				  "the family)",
+				  (unsigned)REG_LOCALS_MAX);
+		reg->locals_full_logged = true;
+		return NULL;
+	}
+	*n = *a;
+	reg->locals[reg->nlocals++] = n;
+	return n;
+}
+
+void reg_flow_set(struct registrar *reg, struct reg_flow *f, const struct net_flow *src)
+{
+	uint32_t scope = 0;
+	uint16_t port = 0;
+	uint8_t ip[16];
+	int af;
+
 	memset(f, 0, sizeof(*f));
 	if (!src)
 		return;
-	if (net_addr_af(&src->peer) == AF_INET6)
-		f->peer.in6 = src->peer.u.in6;
-	else if (net_addr_af(&src->peer) == AF_INET)
-		f->peer.in = src->peer.u.in;
+	af = net_addr_af(&src->peer);
+	if (af == AF_INET || af == AF_INET6) {
+		f->af = (uint8_t)af;
+		flow_pack(&src->peer, af, f->peer_ip, &f->peer_port, &f->peer_scope);
+		/* a local address of another family is no address of this flow */
+		if (flow_pack(&src->local, af, ip, &port, &scope))
+			f->local = reg_local_intern(reg, &src->local);
+	}
 	f->conn_id = src->conn_id;
-	f->sock_idx = (uint16_t)src->sock_idx;
 	f->reliable = src->reliable;
 }
 
-uint64_t reg_flow_hash(const struct reg_flow *f)
+/* The flow index's key: transport, peer address and port (keyed hash:
+ * the addresses come from the network). */
+static uint64_t flow_key_hash(const uint8_t ip[16], uint16_t port, uint8_t af, bool reliable)
 {
-	/* keyed (hash_bytes): the addresses come from the network */
 	struct {
 		uint8_t ip[16];
 		uint16_t port;
 		uint8_t family, reliable;
 	} k;
-	struct net_flow nf;
 
 	memset(&k, 0, sizeof(k));
-	reg_flow_get(f, &nf);
-	if (net_addr_af(&nf.peer) == AF_INET6) {
-		memcpy(k.ip, &nf.peer.u.in6.sin6_addr, 16);
-		k.port = nf.peer.u.in6.sin6_port;
-	} else {
-		memcpy(k.ip, &nf.peer.u.in.sin_addr, 4);
-		k.port = nf.peer.u.in.sin_port;
-	}
-	k.family = (uint8_t)net_addr_af(&nf.peer);
-	k.reliable = nf.reliable;
+	memcpy(k.ip, ip, sizeof(k.ip));
+	k.port = port;
+	k.family = af;
+	k.reliable = reliable;
 	return hash_bytes(&k, sizeof(k));
+}
+
+uint64_t reg_flow_hash(const struct reg_flow *f)
+{
+	return flow_key_hash(f->peer_ip, f->peer_port, f->af, f->reliable);
 }
 
 void reg_flow_get(const struct reg_flow *f, struct net_flow *src)
 {
 	memset(src, 0, sizeof(*src));
-	if (f->peer.in.sin_family == AF_INET6)
-		src->peer.u.in6 = f->peer.in6;
-	else if (f->peer.in.sin_family == AF_INET)
-		src->peer.u.in = f->peer.in;
+	if (f->af == AF_INET || f->af == AF_INET6) {
+		flow_unpack(&src->peer, f->af, f->peer_ip, f->peer_port, f->peer_scope);
+		if (f->local)
+			src->local = *f->local;
+	}
 	src->conn_id = f->conn_id;
-	src->sock_idx = f->sock_idx;
 	src->reliable = f->reliable;
 }
 
@@ -474,6 +536,8 @@ static void reg_destroy(void *data)
 	mem_deref(reg->subs);
 	mem_deref(reg->flows);
 	mem_deref(reg->guards);
+	for (uint32_t i = 0; i < reg->nlocals; i++)
+		free(reg->locals[i]);
 	free(reg->heap);
 	explicit_bzero(reg->secret, sizeof(reg->secret));
 }
@@ -636,14 +700,21 @@ static bool flow_match_h(const struct hash_entry *e, const void *key)
 size_t registrar_users_by_flow(const struct registrar *reg, const struct net_flow *flow,
 			       struct hss_user **out, size_t max)
 {
-	struct reg_flow key;
 	const struct hash_entry *e;
+	uint8_t ip[16] = {0};
+	uint32_t scope = 0;
+	uint16_t port = 0;
+	uint64_t hv;
 	size_t n = 0;
+	int af;
 
 	if (!reg || !flow)
 		return 0;
-	reg_flow_set(&key, flow);
-	for (e = hash_lookup(reg->flows, reg_flow_hash(&key), flow_match_h, flow); e;
+	af = net_addr_af(&flow->peer);
+	if (!flow_pack(&flow->peer, af, ip, &port, &scope))
+		return 0;
+	hv = flow_key_hash(ip, port, (uint8_t)af, flow->reliable);
+	for (e = hash_lookup(reg->flows, hv, flow_match_h, flow); e;
 	     e = hash_lookup_next(reg->flows, e, flow_match_h, flow)) {
 		struct hss_user *u = HASH_OBJ(e, struct reg_binding, fhe)->user->u;
 		bool dup = false;
@@ -691,6 +762,7 @@ size_t registrar_mem_usage(const struct registrar *reg)
 	      hash_buckets(reg->subs) + hash_buckets(reg->flows)) *
 	     sizeof(void *);
 	n += (size_t)reg->heap_cap * sizeof(*reg->heap) + reg_guard_mem(reg);
+	n += reg->nlocals * (sizeof(struct net_addr) + ovh);
 	n += hash_count(reg->chals) * (sizeof(struct reg_chal) + ovh);
 	hash_iter_init(&it, reg->users);
 	while ((e = hash_iter_next(&it))) {

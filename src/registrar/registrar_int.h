@@ -4,7 +4,8 @@
  * Memory per registered user with one binding: one struct reg_user and one
  * struct reg_binding (fixed part + the contact value and Call-ID in its
  * tail, a single allocation), one hash bucket slot and one heap slot. The
- * flow keeps the peer as a 28-byte sockaddr, not the 128-byte net_addr.
+ * flow keeps the peer and local addresses packed in 56 bytes, not as two
+ * 128-byte net_addr.
  */
 #ifndef REGISTRAR_REGISTRAR_INT_H
 #define REGISTRAR_REGISTRAR_INT_H
@@ -36,16 +37,25 @@ struct reg_heap_ent {
 	struct reg_tmr *t;
 };
 
-/* How to reach a UE again: a compact struct net_flow. */
+/* How to reach a UE again: a compact struct net_flow (40 bytes instead of
+ * 272), read and written only through reg_flow_get / reg_flow_set. The
+ * peer is packed (IPv4 addresses take the first 4 bytes of peer_ip, port
+ * in host order). Our local address is a value too, but every binding
+ * shares one of a handful: it points into the registrar's table of the
+ * local addresses seen (registrar.locals), never an index into the
+ * sockets fixed at start. */
 struct reg_flow {
-	uint64_t conn_id; /* first: no padding before it (40 bytes, not 48) */
-	union {
-		struct sockaddr_in in;
-		struct sockaddr_in6 in6;
-	} peer;
-	uint16_t sock_idx;
+	uint64_t conn_id;
+	uint8_t peer_ip[16];
+	const struct net_addr *local; /* interned, NULL: none (same family) */
+	uint32_t peer_scope;	      /* IPv6 scope id */
+	uint16_t peer_port;
+	uint8_t af; /* AF_INET, AF_INET6; 0: no flow */
 	bool reliable;
 };
+
+/* Distinct local addresses flows are kept with (registrar.locals). */
+#define REG_LOCALS_MAX 64
 
 /* reginfo contact events (RFC 3680 §5.3, TS 24.229 "refreshed"/"shortened") */
 enum reg_event {
@@ -145,6 +155,9 @@ struct registrar {
 	struct hash *subs;  /* reg_sub by Call-ID */
 	struct hash *flows; /* reg_binding by flow peer (registrar_users_by_flow) */
 	struct hash *guards; /* reg_guard by user or source address */
+	struct net_addr *locals[REG_LOCALS_MAX]; /* owned; reg_flow.local points here */
+	uint32_t nlocals;
+	bool locals_full_logged;
 	struct {
 		uint32_t window_s, lock_s, user_fails, src_fails;
 	} guard;
@@ -175,7 +188,9 @@ struct reg_binding *reg_binding_alloc(struct reg_user *ru, struct pl contact,
 void reg_binding_link(struct registrar *reg, struct reg_binding *b);
 void reg_binding_unlink(struct registrar *reg, struct reg_binding *b);
 void reg_bindings_purge(struct registrar *reg, struct reg_user *ru); /* terminated ones */
-void reg_flow_set(struct reg_flow *f, const struct net_flow *src);
+/* f for src; its local address is interned in reg (a new one takes a slot
+ * of registrar.locals; with all taken it is kept as none, logged once). */
+void reg_flow_set(struct registrar *reg, struct reg_flow *f, const struct net_flow *src);
 /* The key of the flow index: transport and peer address and port. */
 uint64_t reg_flow_hash(const struct reg_flow *f);
 /* A refresh: nb (not linked) takes old's place in its user's list and in
@@ -342,7 +357,7 @@ struct reg_store_binding_rec {
 	uint16_t q1000;
 	uint8_t event; /* enum reg_event, REGISTERED..SHORTENED */
 	char imei[15];
-	struct reg_flow flow;
+	struct net_flow flow; /* interned when the binding is built */
 	struct pl contact, callid;
 };
 
@@ -351,7 +366,7 @@ struct reg_store_sub_rec {
 	struct pl str[REG_SUB_NSTR];
 	uint32_t cseq, version, expires, remote_cseq;
 	int64_t expires_at;
-	struct reg_flow flow;
+	struct net_flow flow;
 };
 
 /* Row decoders: EBADMSG on any column out of its type, range or syntax. */
@@ -360,6 +375,21 @@ int reg_store_user_decode(const struct reg_store_col *c, size_t n,
 int reg_store_binding_decode(const struct reg_store_col *c, size_t n,
 			     struct reg_store_binding_rec *r);
 int reg_store_sub_decode(const struct reg_store_col *c, size_t n, struct reg_store_sub_rec *r);
+
+/* registrar_store_schema.c: the tables, created or migrated from an older
+ * schema version (the file's, store_version) in one transaction. locals:
+ * the current sip_addr entries' bound addresses, in order, which a version
+ * 1 flow's socket index becomes. */
+struct reg_store_mig {
+	uint32_t from;	   /* the file's version before */
+	uint32_t rows;	   /* binding and subscription rows migrated */
+	uint32_t unmapped; /* of them, flows whose index named no entry */
+	bool migrated;
+};
+int reg_store_migrate(struct store *st, const struct net_addr *locals, size_t n,
+		      struct reg_store_mig *m);
+/* The same with the stack's sockets, logging what was migrated. */
+int reg_store_schema_setup(struct registrar *reg, struct store *st);
 
 struct reg_store_load_stats {
 	uint32_t users, bindings, subs, unknown, bad;

@@ -6,10 +6,14 @@
  *
  *   reg_user    (user, nth, sqn_he, algo, ck, ik)
  *   reg_binding (user, nth, bid, contact, callid, cseq, reg_id, expires,
- *                expires_at, q1000, imei, event, peer, sock_idx, tcp)
+ *                expires_at, q1000, imei, event, peer, local, tcp)
  *   reg_sub     (user, nth, callid, local_tag, remote_tag, remote_uri,
  *                local_uri, target, routes, event_id, cseq, version,
- *                expires, expires_at, remote_cseq, peer, sock_idx, tcp)
+ *                expires, expires_at, remote_cseq, peer, local, tcp)
+ *
+ * (created, or migrated from an older schema version, by
+ * registrar_store_schema.c). A flow is stored by value: the peer's and our
+ * local address as net_addr_print writes them, and whether it is TCP.
  *
  * A user is named by "impi:<IMPI>", else "imsi:<IMSI>", else
  * "impu:<first IMPU>", and nth tells multi_sim entries sharing that name
@@ -49,22 +53,6 @@ enum {
 	ST_DEL_SUB,
 	ST_N
 };
-
-static const char *const schema =
-    "CREATE TABLE IF NOT EXISTS reg_user (user TEXT NOT NULL, nth INTEGER NOT NULL,"
-    " sqn_he INTEGER NOT NULL, algo INTEGER NOT NULL, ck BLOB, ik BLOB,"
-    " PRIMARY KEY (user, nth)) WITHOUT ROWID;"
-    "CREATE TABLE IF NOT EXISTS reg_binding (user TEXT NOT NULL, nth INTEGER NOT NULL,"
-    " bid INTEGER NOT NULL, contact TEXT, callid TEXT, cseq INTEGER, reg_id INTEGER,"
-    " expires INTEGER, expires_at INTEGER, q1000 INTEGER, imei TEXT, event INTEGER,"
-    " peer TEXT, sock_idx INTEGER, tcp INTEGER, PRIMARY KEY (user, nth, bid))"
-    " WITHOUT ROWID;"
-    "CREATE TABLE IF NOT EXISTS reg_sub (user TEXT NOT NULL, nth INTEGER NOT NULL,"
-    " callid TEXT NOT NULL, local_tag TEXT, remote_tag TEXT, remote_uri TEXT,"
-    " local_uri TEXT, target TEXT, routes TEXT, event_id TEXT, cseq INTEGER,"
-    " version INTEGER, expires INTEGER, expires_at INTEGER, remote_cseq INTEGER,"
-    " peer TEXT, sock_idx INTEGER, tcp INTEGER, PRIMARY KEY (user, nth, callid))"
-    " WITHOUT ROWID;";
 
 static const char *const stmt_sql[ST_N] = {
     [ST_INS_USER] = "INSERT OR REPLACE INTO reg_user VALUES (?,?,?,?,?,?)",
@@ -255,17 +243,21 @@ static void row_key(struct store_batch *b, int st, const char *key, uint32_t nth
 	store_batch_int(b, nth);
 }
 
-/* The peer as net_addr_print writes it ("" for none), sock_idx, tcp. */
+/* The peer and our local address as net_addr_print writes them ("" for
+ * none; no local without a peer), tcp. */
 static void row_flow(struct store_batch *b, const struct reg_flow *f)
 {
 	struct net_flow src;
-	char peer[NET_ADDR_STRLEN] = "";
+	char peer[NET_ADDR_STRLEN] = "", local[NET_ADDR_STRLEN] = "";
 
 	reg_flow_get(f, &src);
-	if (net_addr_isset(&src.peer))
+	if (net_addr_isset(&src.peer)) {
 		net_addr_print(&src.peer, peer, sizeof(peer));
+		if (net_addr_isset(&src.local))
+			net_addr_print(&src.local, local, sizeof(local));
+	}
 	store_batch_str(b, peer);
-	store_batch_int(b, f->sock_idx);
+	store_batch_str(b, local);
 	store_batch_int(b, f->reliable);
 }
 
@@ -628,7 +620,7 @@ int registrar_store_attach(struct registrar *reg, struct store *st, char *err,
 		e = ENOMEM;
 		goto out;
 	}
-	e = store_exec(st, schema) ? EIO : 0;
+	e = reg_store_schema_setup(reg, st);
 	for (int i = 0; i < ST_N && !e; i++) {
 		if (sqlite3_prepare_v3(store_db(st), stmt_sql[i], -1,
 				       SQLITE_PREPARE_PERSISTENT, &rs->stmt[i],

@@ -88,22 +88,34 @@ static int col_token(const struct reg_store_col *c, bool empty_ok, struct pl *ou
 	return 0;
 }
 
-/* The peer as net_addr_print writes it ("a.b.c.d:port", "[v6]:port") or ""
- * (no flow), then sock_idx and tcp. The address is parsed by net_addr. */
-static int col_flow(const struct reg_store_col *c, struct reg_flow *f)
+/* An address as net_addr_print writes it ("a.b.c.d:port", "[v6]:port"),
+ * port not 0, or "" (none). The address is parsed by net_addr. */
+static int col_net_addr(const struct reg_store_col *c, struct net_addr *a)
 {
-	struct net_flow src = {0};
-	uint32_t idx, tcp;
 	struct pl t;
 
-	if (col_text(&c[0], 0, NET_ADDR_STRLEN - 1, &t) ||
-	    col_u32(&c[1], UINT16_MAX, &idx) || col_u32(&c[2], 1, &tcp))
+	if (col_text(c, 0, NET_ADDR_STRLEN - 1, &t))
 		return EBADMSG;
-	if (t.l && (net_addr_parse(&src.peer, t, 0) || !net_addr_port(&src.peer)))
+	if (t.l && (net_addr_parse(a, t, 0) || !net_addr_port(a)))
 		return EBADMSG;
-	src.sock_idx = idx;
+	return 0;
+}
+
+/* The flow: the peer ("" no flow), our local address ("" unknown; none
+ * without a peer; the peer's family), then tcp. */
+static int col_flow(const struct reg_store_col *c, struct net_flow *f)
+{
+	struct net_flow src = {0};
+	uint32_t tcp;
+
+	if (col_net_addr(&c[0], &src.peer) || col_net_addr(&c[1], &src.local) ||
+	    col_u32(&c[2], 1, &tcp))
+		return EBADMSG;
+	if (net_addr_isset(&src.local) &&
+	    net_addr_af(&src.local) != net_addr_af(&src.peer))
+		return EBADMSG;
 	src.reliable = tcp;
-	reg_flow_set(f, &src);
+	*f = src;
 	return 0;
 }
 
@@ -238,7 +250,7 @@ static int binding_restore(struct registrar *reg, struct reg_user *ru,
 	b = reg_binding_alloc(ru, r->contact, r->callid);
 	if (!b)
 		return ENOMEM;
-	b->flow = r->flow;
+	reg_flow_set(reg, &b->flow, &r->flow);
 	b->id = r->bid;
 	b->cseq = r->cseq;
 	b->reg_id = r->reg_id;
@@ -264,7 +276,7 @@ static int sub_restore(struct registrar *reg, struct reg_user *ru,
 	s = reg_sub_alloc(r->str);
 	if (!s)
 		return ENOMEM;
-	s->flow = r->flow;
+	reg_flow_set(reg, &s->flow, &r->flow);
 	s->cseq = r->cseq;
 	s->version = r->version;
 	s->expires = r->expires;

@@ -507,7 +507,7 @@ static struct reg_sub *sub_new(struct registrar *reg, const struct sip_msg *req,
 	if (!s)
 		goto out;
 	s->remote_cseq = r->cseq;
-	reg_flow_set(&s->flow, src);
+	reg_flow_set(reg, &s->flow, src);
 	reg_sub_link(reg, ru, s);
 out:
 	mbuf_reset(&routes);

@@ -84,6 +84,42 @@ static void stack_log_tx(bool reliable, const struct net_addr *dst, const void *
 
 /* ---- sending ---- */
 
+size_t sip_stack_sock_index(const struct sip_stack *stack, const struct net_sock *sock)
+{
+	for (size_t i = 0; i < stack->nsocks; i++) {
+		if (stack->socks[i] == sock)
+			return i;
+	}
+	return stack->nsocks;
+}
+
+struct net_sock *sip_stack_flow_sock(const struct sip_stack *stack,
+				     const struct net_flow *f)
+{
+	int af = net_addr_af(&f->peer);
+	struct net_sock *sock = net_sock_by_local(stack->net, &f->local);
+	char l[NET_ADDR_STRLEN];
+
+	if (sock && (!af || net_addr_af(net_sock_addr(sock)) == af))
+		return sock;
+	sock = net_sock_find(stack->net, af ? af : net_addr_af(&f->local));
+	if (net_addr_isset(&f->local) && log_on(LOG_SIP, LOG_LVL_INFO))
+		log_write(LOG_SIP, LOG_LVL_INFO, LOG_DIR_NONE, NULL,
+			  "flow's local address %s is none of ours (sip_addr changed?): "
+			  "using %s",
+			  net_addr_print(&f->local, l, sizeof(l)),
+			  sock ? stack->uri_hosts[sip_stack_sock_index(stack, sock)]
+			       : "no socket");
+	return sock;
+}
+
+/* The socket index a UDP flow's messages leave by (sip_tsx_dst.conn);
+ * nsocks, refused by stack_send_h, when there is none. */
+static size_t stack_flow_idx(const struct sip_stack *stack, const struct net_flow *f)
+{
+	return sip_stack_sock_index(stack, sip_stack_flow_sock(stack, f));
+}
+
 /* The transaction layer's send function. dst->conn is the TCP connection
  * id when reliable, else the index of the socket the request came in on
  * (or that sip_stack_request chose). */
@@ -153,7 +189,7 @@ static void stack_answer(struct sip_stack *stack, const struct sip_msg *req,
 	memcpy(&dst.addr, net_addr_sa(&to), net_addr_len(&to));
 	dst.addrlen = net_addr_len(&to);
 	dst.reliable = src->reliable;
-	dst.conn = src->reliable ? src->conn_id : src->sock_idx;
+	dst.conn = src->reliable ? src->conn_id : stack_flow_idx(stack, src);
 	stack_send_h(&dst, mb.buf, mb.end, stack);
 out:
 	mbuf_reset(&mb);
@@ -259,24 +295,19 @@ static void stack_server_err_h(struct sip_tsx *tsx, int err, void *arg)
 
 /* ---- receiving ---- */
 
-static void stack_src_fill(struct sip_stack *stack, const struct net_msg *m,
-			   struct net_flow *src)
+static void stack_src_fill(const struct net_msg *m, struct net_flow *src)
 {
 	memset(src, 0, sizeof(*src));
 	src->reliable = m->kind == NET_TCP;
 	src->peer = m->src;
 	src->local = m->dst;
 	src->conn_id = m->conn_id;
-	for (size_t i = 0; i < stack->nsocks; i++) {
-		if (stack->socks[i] == m->sock)
-			src->sock_idx = (unsigned)i;
-	}
 }
 
 /* Where responses to this request go (§18.2.2): the connection, or the
  * source IP at the rport (RFC 3581) or the sent-by port. */
-static void stack_resp_dst(const struct sip_via *via, const struct net_flow *src,
-			   struct sip_tsx_dst *dst)
+static void stack_resp_dst(const struct sip_stack *stack, const struct sip_via *via,
+			   const struct net_flow *src, struct sip_tsx_dst *dst)
 {
 	struct net_addr to = src->peer;
 
@@ -286,7 +317,7 @@ static void stack_resp_dst(const struct sip_via *via, const struct net_flow *src
 	memcpy(&dst->addr, net_addr_sa(&to), net_addr_len(&to));
 	dst->addrlen = net_addr_len(&to);
 	dst->reliable = src->reliable;
-	dst->conn = src->reliable ? src->conn_id : src->sock_idx;
+	dst->conn = src->reliable ? src->conn_id : stack_flow_idx(stack, src);
 }
 
 static void stack_bad_input(struct sip_stack *stack, const struct net_msg *m, int err)
@@ -343,7 +374,7 @@ static void stack_oversize(struct sip_stack *stack, const struct net_msg *m)
 		  msg->req ? msg->method.p : "response", stack->frame_max, peer,
 		  answer ? ": 513 Message Too Large" : ": dropped");
 	if (answer) {
-		stack_src_fill(stack, m, &src);
+		stack_src_fill(m, &src);
 		stack_answer(stack, msg, &src, &v);
 	}
 	mem_deref(msg);
@@ -383,7 +414,7 @@ static void stack_deliver(struct sip_stack *stack, struct sip_msg *msg,
 		 * top Via (built by the transaction from this value); the
 		 * request is not re-encoded. Its destination comes from the
 		 * Via as received. */
-		stack_resp_dst(via, src, &dst);
+		stack_resp_dst(stack, via, src, &dst);
 		if (via && !sip_stack_via_top(&v, vh, via, &src->peer))
 			rx.via_top = (struct pl){(const char *)v.buf, v.end};
 		rx.via = via;
@@ -393,7 +424,7 @@ static void stack_deliver(struct sip_stack *stack, struct sip_msg *msg,
 		memcpy(&dst.addr, net_addr_sa(&src->peer), net_addr_len(&src->peer));
 		dst.addrlen = net_addr_len(&src->peer);
 		dst.reliable = src->reliable;
-		dst.conn = src->reliable ? src->conn_id : src->sock_idx;
+		dst.conn = src->reliable ? src->conn_id : stack_flow_idx(stack, src);
 		stack->stats.rx_resp++;
 	}
 	rx.ctx = src; /* the flow, handed to the handlers as an argument */
@@ -429,7 +460,7 @@ static void stack_recv_h(const struct net_msg *m, void *arg)
 		stack_bad_input(stack, m, err);
 		return;
 	}
-	stack_src_fill(stack, m, &src);
+	stack_src_fill(m, &src);
 	if (log_on(LOG_SIP, LOG_LVL_INFO)) {
 		const struct sip_hdr *cid = sip_msg_hdr(msg, SIP_HDR_CALL_ID);
 		char peer[SIP_STACK_PEER_MAX], id[SIP_STACK_ID_MAX];

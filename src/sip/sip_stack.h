@@ -141,7 +141,10 @@ unsigned sip_stack_sock_count(const struct sip_stack *stack);
  * branch, our sent-by, rport), fixes Content-Length if needed and starts a
  * client transaction. The destination is the flow `dst`: its conn_id while
  * open, else a new TCP connection to its IP and the Request-URI's port (the
- * UE's Contact); its address when it is UDP. Without a flow the stack
+ * UE's Contact); its address when it is UDP. It leaves from the socket the
+ * flow's local address names (net_sock_by_local), else from the first
+ * socket of the peer's family (logged: a flow kept across a change of
+ * sip_addr). Without a flow the stack
  * resolves the Request-URI host/port (numeric addresses only). A request
  * moved to TCP by its size whose connection is refused is sent again over
  * UDP (RFC 3261 §18.1.1) in a new client transaction: resp_h then gets that

@@ -86,6 +86,17 @@ int sip_stack_hdrs_insert(struct mbuf *mb, struct pl hdrs);
 const char *sip_stack_peer_str(bool reliable, const struct net_addr *a, char *buf,
 			       size_t size);
 
+/* sip_stack.c */
+/* The index of sock in stack->socks; nsocks when it is none of them. */
+size_t sip_stack_sock_index(const struct sip_stack *stack, const struct net_sock *sock);
+/* The socket a flow's messages leave by: the one its local address belongs
+ * to (net_sock_by_local), else -- a flow kept from before the sip_addr list
+ * changed, or one without a local address -- the first socket of the
+ * peer's family (logged when the flow named a local address). NULL when
+ * there is none of that family. */
+struct net_sock *sip_stack_flow_sock(const struct sip_stack *stack,
+				     const struct net_flow *f);
+
 /* sip_stack_req.c */
 void sip_stack_pend_conn_closed(struct sip_stack *stack, uint64_t conn_id, int err);
 /* Frees the pending entries and their fallbacks (after the transactions). */

@@ -133,15 +133,6 @@ void sip_stack_pend_free(struct sip_stack *stack)
 	stack->npend = stack->pend_cap = 0;
 }
 
-static size_t sock_index(const struct sip_stack *stack, const struct net_sock *sock)
-{
-	for (size_t i = 0; i < stack->nsocks; i++) {
-		if (stack->socks[i] == sock)
-			return i;
-	}
-	return 0;
-}
-
 struct req_route {
 	struct net_addr addr;
 	struct net_sock *sock;
@@ -200,12 +191,8 @@ static int route_from_src(struct sip_stack *stack, const struct net_flow *dst,
 		else
 			net_addr_set_port(&rt->addr, ruri_port(msg));
 	}
-	if (dst->sock_idx < stack->nsocks &&
-	    net_addr_af(net_sock_addr(stack->socks[dst->sock_idx])) ==
-		net_addr_af(&rt->addr))
-		rt->sock = stack->socks[dst->sock_idx];
-	else
-		rt->sock = net_sock_find(stack->net, net_addr_af(&rt->addr));
+	/* from the flow's own socket, found by its local address */
+	rt->sock = sip_stack_flow_sock(stack, dst);
 	return rt->sock ? 0 : EAFNOSUPPORT;
 }
 
@@ -225,7 +212,7 @@ static int req_build(struct sip_stack *stack, const struct sip_msg *msg, struct 
 		return err;
 	n = snprintf(via, sizeof(via), "SIP/2.0/%s %s;branch=%s;rport",
 		     rt->tcp ? "TCP" : "UDP",
-		     stack->uri_hosts[sock_index(stack, rt->sock)], branch);
+		     stack->uri_hosts[sip_stack_sock_index(stack, rt->sock)], branch);
 	if (n < 0 || (size_t)n >= sizeof(via))
 		return ENOSPC;
 	fp.via = (struct pl){via, (size_t)n};
@@ -259,7 +246,7 @@ static int request_start(struct sip_stack *stack, const struct sip_msg *msg,
 	memcpy(&tp.dst.addr, net_addr_sa(&rt->addr), net_addr_len(&rt->addr));
 	tp.dst.addrlen = net_addr_len(&rt->addr);
 	tp.dst.reliable = rt->tcp;
-	tp.dst.conn = rt->tcp ? rt->conn_id : sock_index(stack, rt->sock);
+	tp.dst.conn = rt->tcp ? rt->conn_id : sip_stack_sock_index(stack, rt->sock);
 	tp.resp_h = resp_h;
 	tp.arg = arg;
 	err = sip_tsx_request(tsxp, stack->tsx, &tp);

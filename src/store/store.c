@@ -86,6 +86,21 @@ static int64_t pragma_int(sqlite3 *db, const char *sql)
 	return v;
 }
 
+int store_version(struct store *st)
+{
+	int64_t v = pragma_int(st->db, "PRAGMA user_version");
+
+	return v < 0 || v > STORE_VERSION ? -1 : (int)v;
+}
+
+int store_version_set(struct store *st, int v)
+{
+	char sql[64];
+
+	snprintf(sql, sizeof(sql), "PRAGMA user_version=%d", v);
+	return store_exec(st, sql);
+}
+
 static bool quick_check_ok(sqlite3 *db)
 {
 	sqlite3_stmt *s = NULL;
@@ -201,14 +216,17 @@ static int store_set_aside(struct store *st, const char *why, char *note, size_t
 	return 0;
 }
 
+/* WAL, the application id, and the version when the file is new (an older
+ * one keeps its own until its services migrated it, see store.h). */
 static int store_setup(struct store *st, char *err, size_t errlen)
 {
+	int64_t ver = pragma_int(st->db, "PRAGMA user_version");
 	char sql[160];
 
 	snprintf(sql, sizeof(sql),
 		 "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
 		 "PRAGMA application_id=%d; PRAGMA user_version=%d;",
-		 STORE_APP_ID, STORE_VERSION);
+		 STORE_APP_ID, ver > 0 ? (int)ver : STORE_VERSION);
 	if (sqlite3_exec(st->db, sql, NULL, NULL, NULL) != SQLITE_OK) {
 		snprintf(err, errlen, "%s: %s", st->path, sqlite3_errmsg(st->db));
 		return EIO;

@@ -33,8 +33,15 @@ struct sqlite3_stmt;
 
 /* "imsd" in the SQLite header's application_id field */
 #define STORE_APP_ID 0x696d7364
-/* Schema version (PRAGMA user_version) this imsd writes. */
-#define STORE_VERSION 1
+/* Schema version (PRAGMA user_version) this imsd writes:
+ *   1  first version
+ *   2  the registrar's flows name our local address ("local", "ip:port")
+ *      instead of an index into the sip_addr list ("sock_idx")
+ * A new file is stamped with it at once. An older file keeps its version
+ * until the services whose tables changed have migrated them: each does so
+ * when it attaches, in one transaction that ends by stamping the file
+ * (store_version_set), so a failed migration leaves the file as it was. */
+#define STORE_VERSION 2
 
 /*
  * Opens or creates path. A file set aside (see above) is reported through
@@ -46,6 +53,13 @@ int store_open(struct store **sp, const char *path, char *note, size_t notelen, 
 
 const char *store_path(const struct store *st);
 struct sqlite3 *store_db(struct store *st);
+
+/* The file's schema version now (PRAGMA user_version): STORE_VERSION for
+ * a new file, less for an older one not migrated yet; -1 on failure. */
+int store_version(struct store *st);
+/* Stamps the file with version v; for a service's migration, inside its
+ * transaction. */
+int store_version_set(struct store *st, int v);
 
 /* Runs one or more SQL statements without results. */
 int store_exec(struct store *st, const char *sql);

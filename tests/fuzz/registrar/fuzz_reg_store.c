@@ -7,7 +7,11 @@
  * database through SQLite, a registrar is restored from it (row decoders,
  * user lookup by stored name, bindings, subscriptions, SQN_HE, keys), the
  * clock jumps past every expiry and the registrar is freed, writing back.
- * Invariants: no crash or leak; everything restored expires.
+ * A first byte of 0xf0 or more makes the file a version-1 one (schema 1:
+ * sock_idx where version 2 has local; same column counts): the registrar
+ * then migrates it before restoring (registrar_store_schema.c).
+ * Invariants: no crash or leak; everything restored expires; the file is
+ * at the current version afterwards.
  */
 #include <assert.h>
 #include <sqlite3.h>
@@ -50,6 +54,24 @@ static const char *const insert_sql[3] = {
     "INSERT OR REPLACE INTO reg_sub VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
 };
 static const int ncols[3] = {6, 15, 18};
+
+/* The version-1 tables, as imsd 1 created them. */
+static const char v1_schema[] =
+    "PRAGMA user_version=1;"
+    "CREATE TABLE reg_user (user TEXT NOT NULL, nth INTEGER NOT NULL,"
+    " sqn_he INTEGER NOT NULL, algo INTEGER NOT NULL, ck BLOB, ik BLOB,"
+    " PRIMARY KEY (user, nth)) WITHOUT ROWID;"
+    "CREATE TABLE reg_binding (user TEXT NOT NULL, nth INTEGER NOT NULL,"
+    " bid INTEGER NOT NULL, contact TEXT, callid TEXT, cseq INTEGER, reg_id INTEGER,"
+    " expires INTEGER, expires_at INTEGER, q1000 INTEGER, imei TEXT, event INTEGER,"
+    " peer TEXT, sock_idx INTEGER, tcp INTEGER, PRIMARY KEY (user, nth, bid))"
+    " WITHOUT ROWID;"
+    "CREATE TABLE reg_sub (user TEXT NOT NULL, nth INTEGER NOT NULL,"
+    " callid TEXT NOT NULL, local_tag TEXT, remote_tag TEXT, remote_uri TEXT,"
+    " local_uri TEXT, target TEXT, routes TEXT, event_id TEXT, cseq INTEGER,"
+    " version INTEGER, expires INTEGER, expires_at INTEGER, remote_cseq INTEGER,"
+    " peer TEXT, sock_idx INTEGER, tcp INTEGER, PRIMARY KEY (user, nth, callid))"
+    " WITHOUT ROWID;";
 
 static struct ims_cfg *cfg;
 static struct hss *hss;
@@ -121,10 +143,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	fz_clock = 1000000;
 	if (store_open(&st, ":memory:", NULL, 0, err, sizeof(err)))
 		abort();
-	/* the first registrar creates the tables */
-	reg = reg_new(st);
-	assert(reg);
-	mem_deref(reg);
+	if (size && data[0] >= 0xf0) {
+		off = 1;
+		if (sqlite3_exec(store_db(st), v1_schema, NULL, NULL, NULL) != SQLITE_OK)
+			abort();
+	} else {
+		/* the first registrar creates the tables */
+		reg = reg_new(st);
+		assert(reg);
+		mem_deref(reg);
+	}
 	while (off < size) {
 		unsigned t = data[off++] % 3;
 		sqlite3_stmt *s = NULL;
@@ -141,6 +169,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	reg = reg_new(st);
 	assert(reg);
+	assert(store_version(st) == STORE_VERSION);
 	fz_clock += 3000ull * 1000 * 1000 * 1000; /* past INT32_MAX s */
 	registrar_expire_run(reg);
 	assert(registrar_binding_count(reg) == 0 && registrar_sub_count(reg) == 0);

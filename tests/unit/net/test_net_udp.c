@@ -1,5 +1,6 @@
-/* Unit tests: net UDP — batched receive, batched send, bounds, binding.
- * Over loopback, IPv4 and IPv6. */
+/* Unit tests: net UDP — batched receive, batched send, bounds, binding,
+ * finding a socket by a flow's local address. Over loopback, IPv4 and
+ * IPv6. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -324,6 +325,48 @@ static void test_bind_addr_and_failures(void **state)
 	assert_int_equal(net_alloc(&other, &prm), EINVAL);
 }
 
+/* net_sock_by_local: the socket bound to the address, else the wildcard
+ * on its port (a TCP connection accepted there has the real IP), else the
+ * socket of its IP (a connection we opened: another port); nothing for an
+ * address that is not ours. */
+static void test_sock_by_local(void **state)
+{
+	struct fix *f = *state;
+	struct net_listen three[3] = {
+	    {.addr = "127.0.0.1:0"}, {.addr = "0.0.0.0:0"}, {.addr = "[::1]:0"}};
+	struct net_sock *s0, *s1, *s2;
+	struct net_addr a;
+
+	assert_int_equal(net_make(f, three, 3, 0), 0);
+	s0 = net_sock_get(f->net, 0);
+	s1 = net_sock_get(f->net, 1);
+	s2 = net_sock_get(f->net, 2);
+	for (int k = NET_UDP; k < NET_KIND_COUNT; k++) {
+		assert_ptr_equal(net_sock_by_local(f->net, net_sock_laddr(s0, k)), s0);
+		assert_ptr_equal(net_sock_by_local(f->net, net_sock_laddr(s1, k)), s1);
+		assert_ptr_equal(net_sock_by_local(f->net, net_sock_laddr(s2, k)), s2);
+	}
+	/* 127.0.0.1 on the wildcard's port: a connection accepted there */
+	a = *net_sock_laddr(s0, NET_UDP);
+	net_addr_set_port(&a, net_addr_port(net_sock_laddr(s1, NET_UDP)));
+	assert_ptr_equal(net_sock_by_local(f->net, &a), s1);
+	/* 127.0.0.1 on a port none listens on: a connection we opened */
+	net_addr_set_port(&a, 1);
+	assert_ptr_equal(net_sock_by_local(f->net, &a), s0);
+	a = *net_sock_laddr(s2, NET_UDP);
+	net_addr_set_port(&a, 1);
+	assert_ptr_equal(net_sock_by_local(f->net, &a), s2);
+	/* not ours: another IP, another family on a port of ours, nothing */
+	assert_int_equal(net_addr_parse_str(&a, "192.0.2.1", 5060), 0);
+	assert_null(net_sock_by_local(f->net, &a));
+	assert_int_equal(net_addr_parse_str(&a, "[::2]", net_addr_port(net_sock_laddr(s1, NET_UDP))),
+			 0);
+	assert_null(net_sock_by_local(f->net, &a));
+	memset(&a, 0, sizeof(a));
+	assert_null(net_sock_by_local(f->net, &a));
+	assert_null(net_sock_by_local(f->net, NULL));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -334,6 +377,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_oversize_dropped, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_send_errors, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_bind_addr_and_failures, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_sock_by_local, setup, teardown),
 	};
 
 	return cmocka_run_group_tests_name("net_udp", tests, NULL, NULL);

@@ -69,6 +69,7 @@ static struct {
 	size_t nreplies;
 	struct sent reqs[64];
 	size_t nreqs;
+	struct net_flow req_dst; /* the flow of the last request sent */
 	uint64_t now;
 	bool fake_clock;
 	uint16_t fail_notify; /* fake_request's NOTIFYs fail with it, told later */
@@ -124,6 +125,7 @@ static int fake_request(struct sip_stack *stack, const struct sip_stack_req_prm 
 	(void)stack;
 	(void)arg;
 	assert_non_null(prm->dst);
+	T.req_dst = *prm->dst;
 	assert_ptr_equal(prm->resp_h, registrar_notify_resp_h);
 	/* the stack adds the Via: add one so that the message decodes */
 	n = snprintf(buf, sizeof(buf), "%.*s", (int)prm->req.l, prm->req.p);
@@ -252,6 +254,8 @@ static struct net_flow src_v4(uint16_t port, bool tcp)
 
 	memset(&s, 0, sizeof(s));
 	assert_int_equal(net_addr_parse_str(&s.peer, "127.0.0.1", port), 0);
+	/* our second sip_addr entry: kept by value, whatever its index */
+	assert_int_equal(net_addr_parse_str(&s.local, "127.0.0.2", 5062), 0);
 	s.reliable = tcp;
 	s.conn_id = tcp ? 7 : 0;
 	return s;
@@ -1795,6 +1799,7 @@ static void test_state_file_round_trip(void **state)
 {
 	struct net_flow tcp = src_v4(5073, true), udp = src_v4(5070, false);
 	struct registrar_binding_info bi;
+	char addr[NET_ADDR_STRLEN];
 	uint8_t ck[32], ik[32], ck2[32], ik2[32];
 	size_t ckl, ikl, ckl2, ikl2;
 	struct hss_user *alice, *dave;
@@ -1848,6 +1853,8 @@ static void test_state_file_round_trip(void **state)
 	assert_string_equal(bi.imei, "35000000000009");
 	assert_true(bi.flow.reliable && bi.flow.conn_id == 0); /* reconnects */
 	assert_int_equal(net_addr_port(&bi.flow.peer), 5073);
+	assert_string_equal(net_addr_print(&bi.flow.local, addr, sizeof(addr)),
+			    "127.0.0.2:5062");
 	assert_true(bi.expires > 3590 && bi.expires <= 3600);
 
 	/* a re-registration goes on with the stored SQN, version and CSeq */
@@ -1857,6 +1864,11 @@ static void test_state_file_round_trip(void **state)
 	assert_int_equal(T.nreqs, 1);
 	assert_true(body_has(T.reqs[0].msg, "version=\"1\""));
 	assert_true(hdr_has(T.reqs[0].msg, SIP_HDR_CSEQ, "2 NOTIFY"));
+	/* over the subscription's restored flow, its local address kept */
+	assert_string_equal(net_addr_print(&T.req_dst.local, addr, sizeof(addr)),
+			    "127.0.0.2:5062");
+	assert_int_equal(net_addr_port(&T.req_dst.peer), 5070); /* alice's own flow */
+	assert_true(!T.req_dst.reliable && T.req_dst.conn_id == 0);
 
 	/* everything expires: the rows go, SQN_HE stays */
 	T.now += 3601 * 1000;

@@ -3,7 +3,8 @@
  * requests (UDP below tcp_threshold, TCP above it with the Via transport
  * changed, and back to UDP when TCP is refused, not when reset), ;transport=tcp,
  * flows, User-Agent), responses back to the client
- * transaction, connection failures, server dispatch with the source, the
+ * transaction, connection failures, server dispatch with the source, a
+ * flow leaving from the socket of its local address, the
  * Allow list and local host checks.
  */
 #include <errno.h>
@@ -23,6 +24,7 @@
 
 #include "core/mem.h"
 #include "loop/loop.h"
+#include "net/net.h"
 #include "net/net_addr.h"
 #include "sip/sip_stack.h"
 
@@ -501,6 +503,70 @@ static void test_closed_tcp_flow_uses_contact_port(void **state)
 	close(c);
 }
 
+/* Sends a MESSAGE over the UDP flow dst (peer: the test's UDP socket) and
+ * returns the address it came from. */
+static void flow_send_from(struct fix *f, const struct net_flow *dst,
+			   struct sockaddr_in *from)
+{
+	static const char req[] =
+	    "MESSAGE sip:ue@127.0.0.1 SIP/2.0\r\nFrom: <sip:imsd@ims.test>;tag=a1\r\n"
+	    "To: <sip:ue@ims.test>\r\nCall-ID: from-local@test\r\nCSeq: 1 MESSAGE\r\n"
+	    "Max-Forwards: 70\r\n\r\n";
+	struct sip_stack_req_prm rp = {0};
+	socklen_t l = sizeof(*from);
+	char buf[4096];
+
+	rp.req = (struct pl){req, sizeof(req) - 1};
+	rp.dst = dst;
+	rp.resp_h = resp_h;
+	rp.arg = f;
+	assert_int_equal(sip_stack_request(f->stack, &rp, NULL), 0);
+	run_until_readable(f->udp);
+	assert_true(recvfrom(f->udp, buf, sizeof(buf), 0, (struct sockaddr *)from, &l) > 0);
+}
+
+/* Two sip_addr entries: a flow leaves from the socket its local address
+ * names, whatever its place in the list; a local address that is none of
+ * ours (a flow stored before the list changed), or none, falls back to the
+ * first socket of the family. */
+static void test_flow_leaves_from_its_local_address(void **state)
+{
+	struct fix *f = *state;
+	struct sip_stack_listen ls[2] = {{.addr = "127.0.0.1:0"}, {.addr = "127.0.0.2:0"}};
+	struct sip_stack_prm prm;
+	struct net_flow dst = {0};
+	struct sockaddr_in from;
+	const struct net_addr *l0, *l1;
+	struct net *net;
+
+	sip_stack_prm_init(&prm);
+	prm.listen = ls;
+	prm.listen_count = 2;
+	assert_int_equal(sip_stack_alloc(&f->stack, &prm), 0);
+	net = sip_stack_net(f->stack);
+	l0 = net_sock_laddr(net_sock_get(net, 0), NET_UDP);
+	l1 = net_sock_laddr(net_sock_get(net, 1), NET_UDP);
+	assert_int_equal(net_addr_parse_str(&dst.peer, "127.0.0.1", f->udp_port), 0);
+	dst.local = *l1;
+	flow_send_from(f, &dst, &from);
+	assert_int_equal(ntohl(from.sin_addr.s_addr), 0x7f000002);
+	assert_int_equal(ntohs(from.sin_port), net_addr_port(l1));
+	dst.local = *l0;
+	flow_send_from(f, &dst, &from);
+	assert_int_equal(ntohs(from.sin_port), net_addr_port(l0));
+	assert_int_equal(net_addr_parse_str(&dst.local, "127.0.0.9", 5060), 0);
+	flow_send_from(f, &dst, &from);
+	assert_int_equal(ntohl(from.sin_addr.s_addr), 0x7f000001);
+	assert_int_equal(ntohs(from.sin_port), net_addr_port(l0));
+	memset(&dst.local, 0, sizeof(dst.local));
+	flow_send_from(f, &dst, &from);
+	assert_int_equal(ntohs(from.sin_port), net_addr_port(l0));
+	/* a local address of the other family is no help either */
+	assert_int_equal(net_addr_parse_str(&dst.local, "[::1]", net_addr_port(l1)), 0);
+	flow_send_from(f, &dst, &from);
+	assert_int_equal(ntohs(from.sin_port), net_addr_port(l0));
+}
+
 static void test_user_agent_kept_or_forced(void **state)
 {
 	struct fix *f = *state;
@@ -584,7 +650,10 @@ static void test_dispatch_and_allow(void **state)
 	assert_int_equal(f->nreq, 1);
 	assert_false(f->last_src.reliable);
 	assert_int_equal(f->last_src.conn_id, 0);
-	assert_int_equal(f->last_src.sock_idx, 0);
+	/* the flow names our socket by its address, not by an index */
+	assert_true(net_addr_eq(&f->last_src.local,
+				net_sock_laddr(net_sock_get(sip_stack_net(f->stack), 0),
+					       NET_UDP)));
 	assert_int_equal(ntohs(f->last_src.peer.u.in.sin_port), f->udp_port);
 	assert_true(!strncmp(buf, "SIP/2.0 202 Accepted\r\n", 22));
 	assert_non_null(strstr(buf, "\r\nX-Test: 1\r\nServer: imsd-unit\r\n"));
@@ -617,6 +686,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_closed_tcp_flow_uses_contact_port, setup,
 					    teardown),
 	    cmocka_unit_test_setup_teardown(test_transport_tcp_and_refused, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_flow_leaves_from_its_local_address, setup,
 					    teardown),
 	    cmocka_unit_test_setup_teardown(test_user_agent_kept_or_forced, setup,
 					    teardown),

@@ -200,6 +200,51 @@ static void test_newer_version_set_aside(void **state)
 	free(db);
 }
 
+/* A new file gets the current version at once; an older one is opened as
+ * it is and keeps its version until its services migrated it (a rolled
+ * back stamp leaves it too), then reopens at the stamped one. */
+static void test_versions(void **state)
+{
+	char note[256];
+	struct store *st;
+	FILE *f;
+	char sql[128];
+	size_t len;
+	char *db;
+
+	(void)state;
+	st = open_ok(note, sizeof(note));
+	assert_int_equal(store_version(st), STORE_VERSION);
+	mem_deref(st);
+	unlink(path);
+	snprintf(sql, sizeof(sql),
+		 "PRAGMA application_id=%d; PRAGMA user_version=1; CREATE TABLE t (a);",
+		 STORE_APP_ID);
+	db = foreign_db(sql, &len);
+	f = fopen(path, "wb");
+	assert_non_null(f);
+	assert_int_equal(fwrite(db, 1, len, f), len);
+	fclose(f);
+	free(db);
+	st = open_ok(note, sizeof(note));
+	assert_string_equal(note, ""); /* an older version is ours, not set aside */
+	assert_int_equal(store_version(st), 1);
+	assert_int_equal(store_exec(st, "BEGIN"), 0);
+	assert_int_equal(store_version_set(st, STORE_VERSION), 0);
+	assert_int_equal(store_exec(st, "ROLLBACK"), 0);
+	assert_int_equal(store_version(st), 1);
+	mem_deref(st);
+	st = open_ok(note, sizeof(note));
+	assert_int_equal(store_version(st), 1);
+	assert_int_equal(store_exec(st, "BEGIN"), 0);
+	assert_int_equal(store_version_set(st, STORE_VERSION), 0);
+	assert_int_equal(store_exec(st, "COMMIT"), 0);
+	mem_deref(st);
+	st = open_ok(note, sizeof(note));
+	assert_int_equal(store_version(st), STORE_VERSION);
+	mem_deref(st);
+}
+
 static void test_damaged_set_aside(void **state)
 {
 	char note[256];
@@ -372,6 +417,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_foreign_db_set_aside, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_newer_version_set_aside, setup,
 					    teardown),
+	    cmocka_unit_test_setup_teardown(test_versions, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_damaged_set_aside, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_one_server_per_file, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_unwritable_place, setup, teardown),
