@@ -566,7 +566,8 @@ class Imsd(Server):
 
     def monitor(self, line, last, timeout=30.0):
         """Sends a monitor command on imsd's stdin and returns its `name: value`
-        lines with an integer value (up to the line `last`) as a dict."""
+        lines with a number as value (up to the line `last`) as a dict of int
+        (digits only) or float."""
         self.outf.flush()
         start = os.path.getsize(self.out_path)
         self.p.stdin.write(line.encode() + b"\n")
@@ -587,8 +588,15 @@ class Imsd(Server):
         vals = {}
         for ln in text.splitlines():
             k, sep, v = ln.partition(": ")
-            if sep and v.lstrip("-").isdigit():
+            if not sep:
+                continue
+            if v.lstrip("-").isdigit():
                 vals[k] = int(v)
+            else:
+                try:
+                    vals[k] = float(v)
+                except ValueError:
+                    pass
         return vals
 
     def stop(self):

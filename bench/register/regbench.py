@@ -207,6 +207,7 @@ class Imsd(benchlib.Imsd):
             if trim:
                 t = self.monitor("stats trim", "trim_time")
                 r["rss_trimmed"] = t.get("rss_after")
+                r["trim_time_s"] = t.get("trim_time")
         return r
 
 

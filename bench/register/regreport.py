@@ -309,6 +309,9 @@ def mem_rows(mems):
             q_all = (trimmed - b["rss_kib"] * 1024) / n_all if b.get("rss_kib") and n_all else None
             out.append(f"| {m['server']} | {n_all:,} | VmRSS after `stats trim` (KiB) | - | - "
                        f"| {fmt_int(trimmed / 1024)} | {fmt_int(q_all)} B | - |")
+        if h1.get("trim_time_s") is not None:
+            notes.append(f"{m['server']}: `stats trim` (malloc_trim, on the loop's thread) "
+                         f"took {h1['trim_time_s'] * 1e6:,.0f} µs with every user registered.")
         live = [(k, x.get("tsx_server"), x.get("tsx_client")) for k, x in
                 (("before", b), ("after the 1st half", h0), ("after all", h1))
                 if x.get("tsx_server") or x.get("tsx_client")]
