@@ -381,6 +381,11 @@ def summary(run, steps, per_mem, per_heap, probes, servers, budget):
                 txt = ", ".join(f"{q:.2f} at {rate:,}/s×{inst}" for rate, inst, q, _, _ in ratios)
                 out.append(f"- CPU per registration, {b} / {a} at the steps both ran cleanly "
                            f"(one round): {txt}.{target.replace(' (paired ratio, every such step)', '')}")
+            if a != "kamailio" and len(ratios) > 1:
+                # A/B (or the state file's cost): one figure over the steps
+                qs = [x[2] for x in ratios]
+                out.append(f"- Over those {len(qs)} steps, {b} / {a}: median {med(qs):.3f}, "
+                           f"lowest {min(qs):.3f}, highest {max(qs):.3f}.")
         else:
             out.append(f"- CPU per registration {b} / {a}: no step where both ran cleanly.")
     for s, v in per_mem.items():
