@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # OPTIONS responder benchmark: imsd (release build) against Kamailio
 # (sl_send_reply 200), SIPp over UDP on 127.0.0.1, fixed offered rates.
-# Appends a dated row per rate to bench/RESULTS.md.
+# Appends a dated table (a row per rate, CPU per OPTIONS in all and split into
+# user and kernel time) at the end of the bench/options section of bench/RESULTS.md.
 #
 #   bench/options_bench.sh                         5k, 10k, 20k /s, 10 s each
 #   bench/options_bench.sh --rates 5000 --secs 5 --settle 35 --no-append   quick run

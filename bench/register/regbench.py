@@ -32,6 +32,7 @@ Every process started here is stopped by its own PID. Results are JSON lines;
 regreport.py turns them into markdown.
 """
 import argparse
+import hashlib
 import json
 import os
 import platform
@@ -44,7 +45,11 @@ import time
 import regreport
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from benchlib import CLK, descendants, log, parse_stat, proc_ticks  # noqa: E402
+import benchlib  # noqa: E402
+from benchlib import (CLK, BenchError, Sipp, git_commit,  # noqa: E402
+                      imsd_config, kamailio_version, latency_summary, log, parse_stat,
+                      smaps_sum, sys_busy_ticks, tail, udp_port_bound, udp_rcvbuf_errors,
+                      vm_status, wait_quiet)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
@@ -68,155 +73,6 @@ MD5_XML = os.path.join(HERE, "reg_md5_uac.xml")
 KAM_CFG = os.path.join(HERE, "kamailio.cfg")
 
 
-class BenchError(Exception):
-    pass
-
-
-# ----------------------------------------------------------------- /proc
-def cmdline(pid):
-    try:
-        with open(f"/proc/{pid}/cmdline", "rb") as f:
-            return f.read()
-    except OSError:
-        return None
-
-
-def sys_busy_ticks():
-    """(busy ticks charged to processes, irq + softirq ticks) of the machine."""
-    with open("/proc/stat") as f:
-        v = [int(x) for x in f.readline().split()[1:]]
-    user, nice, system, idle, iowait, irq, softirq, steal = v[:8]
-    return user + nice + system + steal, irq + softirq
-
-
-def udp_rcvbuf_errors():
-    with open("/proc/net/snmp") as f:
-        rows = [l.split() for l in f if l.startswith("Udp:")]
-    return int(dict(zip(rows[0][1:], rows[1][1:])).get("RcvbufErrors", 0))
-
-
-def vm_status(pid):
-    """VmRSS and VmHWM in KiB (the whole process)."""
-    out = {}
-    try:
-        with open(f"/proc/{pid}/status") as f:
-            for line in f:
-                if line.startswith(("VmRSS:", "VmHWM:")):
-                    out[line.split(":")[0]] = int(line.split()[1])
-    except OSError:
-        pass
-    return out
-
-
-def smaps_sum(pids):
-    rss = pss = 0
-    for p in pids:
-        try:
-            with open(f"/proc/{p}/smaps_rollup") as f:
-                for line in f:
-                    if line.startswith("Rss:"):
-                        rss += int(line.split()[1])
-                    elif line.startswith("Pss:"):
-                        pss += int(line.split()[1])
-        except OSError:
-            pass
-    return rss, pss
-
-
-def udp_port_bound(port):
-    """True if some socket is bound to UDP port on 127.0.0.1 or any address."""
-    want = f"{port:04X}"
-    for path in ("/proc/net/udp", "/proc/net/udp6"):
-        try:
-            with open(path) as f:
-                next(f)
-                for line in f:
-                    local = line.split()[1]
-                    addr, p = local.rsplit(":", 1)
-                    if p == want and addr in ("0100007F", "00000000",
-                                              "00000000000000000000000000000000",
-                                              "0000000000000000FFFF00000100007F"):
-                        return True
-        except OSError:
-            pass
-    return False
-
-
-def wait_quiet(max_wait, threshold=0.25):
-    """Bounded wait for an idle machine; returns (waited_s, busy_cores)."""
-    t0 = time.time()
-    while True:
-        b0 = sys_busy_ticks()[0]
-        time.sleep(1.0)
-        busy = (sys_busy_ticks()[0] - b0) / CLK
-        waited = time.time() - t0
-        if busy < threshold or waited >= max_wait:
-            if busy >= threshold:
-                log(f"  machine still busy ({busy:.2f} cores) after {waited:.0f}s, going on")
-            return waited, busy
-        log(f"  machine busy ({busy:.2f} cores used by other processes), waiting")
-        time.sleep(2.0)
-
-
-# ----------------------------------------------------------------- SIPp
-class Sipp:
-    def __init__(self, cwd, tag, args):
-        self.cwd = cwd
-        self.out = open(os.path.join(cwd, f"{tag}.out"), "wb")
-        self.cmd = ["sipp", *args]
-        self.p = subprocess.Popen(self.cmd, cwd=cwd, stdout=self.out,
-                                  stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-        self.rc = None
-        self.cpu_s = None
-
-    def poll(self):
-        if self.rc is not None:
-            return True
-        pid, status, ru = os.wait4(self.p.pid, os.WNOHANG)
-        if pid == 0:
-            return False
-        self.rc = os.waitstatus_to_exitcode(status)
-        self.p.returncode = self.rc
-        self.cpu_s = ru.ru_utime + ru.ru_stime
-        self.out.close()
-        return True
-
-    def wait(self, deadline):
-        while time.time() < deadline:
-            if self.poll():
-                return True
-            time.sleep(0.1)
-        return self.poll()
-
-    def kill(self):
-        if not self.poll():
-            try:
-                self.p.send_signal(signal.SIGKILL)
-            except OSError:
-                pass
-            while not self.poll():
-                time.sleep(0.05)
-
-    def errors(self, limit=5):
-        """The first lines of SIPp's error log (-trace_err) for this process."""
-        path = None
-        for f in os.listdir(self.cwd):
-            if f.endswith(f"_{self.p.pid}_errors.log"):
-                path = os.path.join(self.cwd, f)
-        if not path:
-            return []
-        lines = []
-        with open(path, errors="replace") as f:
-            for line in f:
-                line = line.strip()
-                # an event starts with its date; the message may span lines
-                if line[:4].isdigit():
-                    lines.append(" ".join(line.split("\t")[2:])[:240])
-                if len(lines) >= limit:
-                    break
-        return lines
-
-
 def sipp_args(server, i, rate, count, users_csv, stat_file, timeout_s):
     limit = max(3 * int(rate), 1000)
     return [server.addr, "-sf", server.scenario, "-inf", users_csv,
@@ -233,118 +89,18 @@ def sipp_args(server, i, rate, count, users_csv, stat_file, timeout_s):
             "-trace_rtt", "-rtt_freq", "1000", "-trace_err"]
 
 
-def parse_rtt(path):
-    """-> {rtd name: [(date_ms, rt_ms)]}"""
-    res = {}
-    with open(path) as f:
-        next(f, None)
-        for line in f:
-            parts = line.strip().split(";")
-            if len(parts) != 3:
-                continue
-            try:
-                res.setdefault(parts[2], []).append((float(parts[0]), float(parts[1])))
-            except ValueError:
-                pass
-    return res
-
-
-def pct(vals, q):
-    k = min(len(vals) - 1, max(0, int(round(q / 100.0 * len(vals) + 0.5)) - 1))
-    return vals[k]
-
-
-def summarize_rtd(samples):
-    rts = sorted(r for _, r in samples)
-    if not rts:
-        return None
-    return {"n": len(rts), "p50": pct(rts, 50), "p95": pct(rts, 95), "p99": pct(rts, 99),
-            "max": rts[-1]}
-
-
 # ----------------------------------------------------------------- servers
-class Server:
-    name = "?"
-    auth = "?"
-    settle_s = 2.0
-
-    def __init__(self, port, workdir):
-        self.port = port
-        self.addr = f"127.0.0.1:{port}"
-        self.workdir = workdir
-        self.p = None
-
-    def pids(self):
-        return [self.p.pid]
-
-    def ticks(self, kernel_only=False):
-        return sum(proc_ticks(p, kernel_only) for p in self.pids())
-
-    def alive(self):
-        return self.p is not None and self.p.poll() is None
-
-    def stop(self):
-        if self.p is None:
-            return
-        pids = [(pid, cmdline(pid)) for pid in self.pids() if pid != self.p.pid]
-        if self.p.poll() is None:
-            self.p.send_signal(signal.SIGTERM)
-            try:
-                self.p.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.p.kill()
-                self.p.wait(timeout=5)
-        for pid, cmd in pids:  # children of our own server still there, by PID
-            if cmd and cmdline(pid) == cmd:
-                try:
-                    os.kill(pid, signal.SIGKILL)
-                except OSError:
-                    pass
-        self.p = None
-
-
-class Kamailio(Server):
-    name = "kamailio"
+class Kamailio(benchlib.Kamailio):
+    """The anchor: kamailio.cfg (MD5 digest, in-memory usrloc), its ctl socket
+    for the memory figures."""
     auth = "MD5"
     scenario = MD5_XML
+    settle_s = 2.0
 
     def __init__(self, port, workdir, children=2, shm_mb=512, mem_mgr="tlsf"):
-        super().__init__(port, workdir)
+        super().__init__(KAM_CFG, port, workdir, children=children, shm_mb=shm_mb,
+                         mem_mgr=mem_mgr, ctl=True, out="kamailio.log")
         self.children = children
-        self.ctl = f"unix:{workdir}/kamailio_ctl"
-        self.cmd = ["kamailio", "-f", KAM_CFG, "-DD", "-E", "-n", str(children),
-                    "-m", str(shm_mb), "-M", "32", "-x", mem_mgr,
-                    "-A", f'CTL_SOCK="{self.ctl}"', "-A", f"LISTEN=udp:{self.addr}"]
-        self.desc = f"Kamailio {kamailio_version()} -x {mem_mgr} -n {children} -m {shm_mb}"
-        self._pids = []
-
-    def start(self):
-        self.logf = open(os.path.join(self.workdir, "kamailio.log"), "ab")
-        self.p = subprocess.Popen(self.cmd, stdout=self.logf, stderr=subprocess.STDOUT,
-                                  stdin=subprocess.DEVNULL)
-        deadline = time.time() + 20
-        while time.time() < deadline:
-            if self.p.poll() is not None:
-                raise BenchError("kamailio exited at start, see kamailio.log in the work dir")
-            if self.rpc("core.uptime") is not None:
-                break
-            time.sleep(0.3)
-        else:
-            self.stop()
-            raise BenchError("kamailio did not answer on its ctl socket within 20 s")
-        time.sleep(0.5)
-        self._pids = descendants(self.p.pid)
-
-    def pids(self):
-        return self._pids or [self.p.pid]
-
-    def rpc(self, *args):
-        try:
-            r = subprocess.run(["kamcmd", "-s", self.ctl, *args], capture_output=True,
-                               text=True, timeout=15)
-        except subprocess.TimeoutExpired:
-            return None
-        return r.stdout if r.returncode == 0 else None
 
     def _kv(self, out, sep):
         d = {}
@@ -358,53 +114,69 @@ class Kamailio(Server):
         return d
 
     def mem_sample(self):
-        self._pids = descendants(self.p.pid)
-        rss, pss = smaps_sum(self._pids)
+        pids = self.refresh_pids()
+        rss, pss = smaps_sum(pids)
         shm = self._kv(self.rpc("core.shmmem"), ":")
         ul = self._kv(self.rpc("stats.get_statistics", "usrloc:"), "=")
         return {"shm_real_used": shm.get("real_used"), "pss_sum_kib": pss,
                 "rss_sum_kib": rss, "rss_main_kib": vm_status(self.p.pid).get("VmRSS"),
                 "registered": ul.get("usrloc:location_contacts"),
-                "nprocs": len(self._pids)}
-
-    def stop(self):
-        super().stop()
-        if getattr(self, "logf", None):
-            self.logf.close()
-            self.logf = None
+                "nprocs": len(pids)}
 
 
-class Imsd(Server):
-    name = "imsd"
+def binary_id(path):
+    """The first 12 hex digits of the SHA-256 of a binary: which build it was."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()[:12]
+
+
+class Imsd(benchlib.Imsd):
+    """imsd with a generated configuration of `users` Milenage AKA users.
+    name: "imsd" (the binary A, in the workdir) or "imsd-b" (the binary B of
+    an A/B run); with state (ue_db_filename, docs/registrar.md) the name gets
+    "-state": every change of a user is written to SQLite before the loop
+    sleeps, to a fresh file (ims.state) in the server's folder. Every server
+    but "imsd" has its own folder <workdir>/<name>/ (configuration, output,
+    log, state file)."""
     auth = "AKAv1-MD5"
     scenario = AKA_XML
 
-    def __init__(self, port, workdir, binary, users, t1_s):
-        super().__init__(port, workdir)
-        self.binary = binary
+    def __init__(self, port, workdir, binary, users, t1_s, name="imsd", state=False):
+        name = name + ("-state" if state else "")
+        if name != "imsd":
+            workdir = os.path.join(workdir, name)
+            os.makedirs(workdir, exist_ok=True)
+            for f in os.listdir(workdir):
+                if f.startswith("ims.state"):
+                    os.unlink(os.path.join(workdir, f))
+        super().__init__(binary, os.path.join(workdir, "imsd.cfg"), port, workdir, name=name)
         self.users = users
         self.t1_s = t1_s
+        self.state = state
         # UDP server transactions stay for Timer J = 64*T1 after the final
         self.settle_s = 64 * t1_s + 2.0
-        self.cfg = os.path.join(workdir, "imsd.cfg")
         default_bin = os.path.join(ROOT, "build-rel", "imsd")
-        what = (f"{git_commit()} (release build)" if os.path.realpath(binary) ==
-                os.path.realpath(default_bin) else binary)
+        what = (f"{git_commit(ROOT)} (release build)" if os.path.realpath(binary) ==
+                os.path.realpath(default_bin) else f"{binary} (sha256 {binary_id(binary)})")
         self.desc = f"imsd {what}, timer_t1 {t1_s:g} s"
+        if state:
+            self.desc += ", ue_db_filename (SQLite state file)"
 
     def write_config(self):
+        settings = [("log_filename", "imsd.log"), ("log_options", "all.level=error"),
+                    ("sip_addr", [self.addr]), ("domain", DOMAIN), ("ipsec", False)]
+        if self.state:
+            settings.append(("ue_db_filename", "ims.state"))
+        settings += [("timer_t1", self.t1_s), ("binding_expires", 3600)]
+        rows = ({"sim_algo": "milenage", "authent_type": "AKAv1", "imsi": imsi, "impi": impi,
+                 "impu": [imsi], "K": K_HEX, "op": OP_HEX, "amf": AMF_HEX,
+                 "sqn": "000000000000"} for imsi, impi in user_ids(self.users))
         with open(self.cfg, "w") as f:
-            f.write("/* Generated by bench/register/regbench.py: "
-                    f"{self.users} Milenage users, AKAv1-MD5. */\n{{\n")
-            f.write('  log_filename: "imsd.log",\n  log_options: "all.level=error",\n')
-            f.write(f'  sip_addr: ["{self.addr}"],\n  domain: "{DOMAIN}",\n')
-            f.write(f"  ipsec: false,\n  timer_t1: {self.t1_s:g},\n  binding_expires: 3600,\n")
-            f.write("  ue_db: [\n")
-            for imsi, impi in user_ids(self.users):
-                f.write(f'    {{ sim_algo: "milenage", authent_type: "AKAv1", imsi: "{imsi}", '
-                        f'impi: "{impi}", impu: ["{imsi}"], K: "{K_HEX}", op: "{OP_HEX}", '
-                        f'amf: "{AMF_HEX}", sqn: "000000000000" }},\n')
-            f.write("  ],\n}\n")
+            f.write(imsd_config(settings, rows, comment="Generated by bench/register/"
+                                f"regbench.py: {self.users} Milenage users, AKAv1-MD5."))
 
     def check_config(self):
         r = subprocess.run([self.binary, "--check-config", self.cfg], capture_output=True,
@@ -414,67 +186,12 @@ class Imsd(Server):
                              f"{(r.stderr or r.stdout).strip()[:500]}")
         return (r.stderr or "").strip()
 
-    def start(self, ready_timeout=120):
-        self.outf = open(os.path.join(self.workdir, "imsd.out"), "ab")
-        # stdin is a pipe that stays open: imsd's monitor reads commands there
-        self.p = subprocess.Popen([self.binary, self.cfg], cwd=self.workdir,
-                                  stdin=subprocess.PIPE, stdout=self.outf,
-                                  stderr=subprocess.STDOUT)
-        # imsd prints its banner once the configuration is loaded and the
-        # loop (and, with the SIP stack wired, the sip_addr sockets) is up
-        out = os.path.join(self.workdir, "imsd.out")
-        deadline = time.time() + ready_timeout
-        banner_at = None
-        while time.time() < deadline:
-            if self.p.poll() is not None:
-                raise BenchError(f"imsd exited at start (status {self.p.returncode}): "
-                                 + tail(out))
-            if udp_port_bound(self.port):
-                time.sleep(0.5)
-                return
-            if banner_at is None and "Type 'help'" in tail(out, 20):
-                banner_at = time.time()
-            if banner_at is not None and time.time() - banner_at > 3:
-                break
-            time.sleep(0.2)
-        why = ("it started (banner printed) but opened no socket on sip_addr: the SIP stack "
-               "is not wired into imsd in this build" if banner_at else
-               f"not within {ready_timeout} s of start")
-        raise BenchError(f"imsd does not listen on udp {self.addr}: {why}")
-
     # the figures of imsd's `stats` kept in a memory sample (docs/monitor.md)
     STATS_KEYS = {"rss": "stats_rss", "heap_in_use": "heap_in_use", "heap_free": "heap_free",
                   "heap_arena": "heap_arena", "sip.tsx_server": "tsx_server",
                   "sip.tsx_client": "tsx_client", "registrar.users": "registered",
                   "registrar.bindings": "bindings", "registrar.mem": "registrar_mem"}
     STATS_LAST = "registrar.mem"
-
-    def monitor(self, line, last, timeout=30.0):
-        """Sends a monitor command on imsd's stdin and returns its `name: value`
-        lines (up to the line `last`) from imsd's stdout, as a dict of ints."""
-        out = os.path.join(self.workdir, "imsd.out")
-        self.outf.flush()
-        start = os.path.getsize(out)
-        self.p.stdin.write(line.encode() + b"\n")
-        self.p.stdin.flush()
-        deadline = time.time() + timeout
-        while True:
-            with open(out, "rb") as f:
-                f.seek(start)
-                text = f.read().decode(errors="replace")
-            t = "\n" + text
-            i = t.find(f"\n{last}: ")
-            if i >= 0 and t.find("\n", i + 1) >= 0:  # the whole last line
-                break
-            if time.time() > deadline or self.p.poll() is not None:
-                raise BenchError(f"imsd did not answer '{line}' on its monitor: " + text[-300:])
-            time.sleep(0.05)
-        vals = {}
-        for ln in text.splitlines():
-            k, sep, v = ln.partition(": ")
-            if sep and v.lstrip("-").isdigit():
-                vals[k] = int(v)
-        return vals
 
     def mem_sample(self, trim=False):
         """VmRSS from /proc, and imsd's own figures from its monitor `stats`:
@@ -490,52 +207,18 @@ class Imsd(Server):
             if trim:
                 t = self.monitor("stats trim", "trim_time")
                 r["rss_trimmed"] = t.get("rss_after")
+                r["trim_time_s"] = t.get("trim_time")
         return r
-
-    def stop(self):
-        if self.p is not None and self.p.stdin:
-            try:
-                self.p.stdin.close()
-            except OSError:
-                pass
-        super().stop()
-        if getattr(self, "outf", None):
-            self.outf.close()
-            self.outf = None
-
-
-class ImsdState(Imsd):
-    """imsd with the state file on (ue_db_filename, docs/registrar.md): every
-    change of a user is written to SQLite before the loop sleeps. Its own
-    folder under the workdir, a fresh file at each start of the run."""
-    name = "imsd-state"
-
-    def __init__(self, port, workdir, binary, users, t1_s):
-        sub = os.path.join(workdir, "imsd-state")
-        os.makedirs(sub, exist_ok=True)
-        for f in os.listdir(sub):
-            if f.startswith("ims.state"):
-                os.unlink(os.path.join(sub, f))
-        super().__init__(port, sub, binary, users, t1_s)
-        self.desc += ", ue_db_filename (SQLite state file)"
-
-    def write_config(self):
-        super().write_config()
-        with open(self.cfg) as f:
-            text = f.read()
-        with open(self.cfg, "w") as f:
-            f.write(text.replace("  ipsec: false,\n",
-                                 '  ipsec: false,\n  ue_db_filename: "ims.state",\n', 1))
 
 
 class SelfTestAka(Imsd):
     """Harness self-test only: the imsd side of the pipeline (generated
     configuration checked by imsd --check-config, users, AKA scenario, probe,
     steps) against selftest_aka.py instead of imsd. Never reported as imsd."""
-    name = "selftest-aka"
 
     def __init__(self, port, workdir, binary, users, imsctl):
         super().__init__(port, workdir, binary, users, 0.5)
+        self.name = "selftest-aka"
         self.imsctl = imsctl
         self.settle_s = 1.0
         self.desc = "selftest_aka.py (stand-in AKA registrar, NOT imsd)"
@@ -545,7 +228,8 @@ class SelfTestAka(Imsd):
         return {"rss_kib": st.get("VmRSS"), "hwm_kib": st.get("VmHWM")}
 
     def start(self, ready_timeout=20):
-        self.outf = open(os.path.join(self.workdir, "selftest_aka.out"), "ab")
+        self.out_path = os.path.join(self.workdir, "selftest_aka.out")
+        self.outf = open(self.out_path, "ab")
         self.p = subprocess.Popen(
             [sys.executable, os.path.join(HERE, "selftest_aka.py"), "--port", str(self.port),
              "--imsctl", self.imsctl, "--k", K_HEX, "--op", OP_HEX, "--amf", AMF_HEX,
@@ -554,40 +238,11 @@ class SelfTestAka(Imsd):
         deadline = time.time() + ready_timeout
         while time.time() < deadline:
             if self.p.poll() is not None:
-                raise BenchError("selftest_aka.py exited at start: "
-                                 + tail(os.path.join(self.workdir, "selftest_aka.out")))
+                raise BenchError("selftest_aka.py exited at start: " + tail(self.out_path))
             if udp_port_bound(self.port):
                 return
             time.sleep(0.1)
         raise BenchError("selftest_aka.py did not open its port")
-
-
-def tail(path, n=5):
-    try:
-        with open(path, errors="replace") as f:
-            return " | ".join(l.strip() for l in f.readlines()[-n:] if l.strip())
-    except OSError:
-        return ""
-
-
-def git_commit():
-    try:
-        c = subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"],
-                           capture_output=True, text=True, timeout=10).stdout.strip()
-        dirty = subprocess.run(["git", "-C", ROOT, "status", "--porcelain", "--", "src"],
-                               capture_output=True, text=True, timeout=10).stdout.strip()
-        return c + ("+dirty" if dirty else "")
-    except (OSError, subprocess.TimeoutExpired):
-        return "unknown"
-
-
-def kamailio_version():
-    try:
-        out = subprocess.run(["kamailio", "-v"], capture_output=True, text=True,
-                             timeout=10).stdout
-        return out.split()[2] if out.startswith("version:") else "?"
-    except (OSError, subprocess.TimeoutExpired, IndexError):
-        return "?"
 
 
 # ----------------------------------------------------------------- users
@@ -707,9 +362,8 @@ def run_step(server, a, rate, count, csvs, tag, kind, peers=(), rnd=None):
     per_rate = rate / inst
     per_count = count // inst
     timeout_s = int(per_count / per_rate * 3) + 20
-    k0 = server.ticks()
-    ks0 = server.ticks(kernel_only=True)
-    p0 = sum(p.ticks() for p in peers)
+    c0 = server.cpu()
+    p0 = sum(p.cpu().total for p in peers)
     b0, si0 = sys_busy_ticks()
     u0 = udp_rcvbuf_errors()
     t0 = time.time()
@@ -729,19 +383,18 @@ def run_step(server, a, rate, count, csvs, tag, kind, peers=(), rnd=None):
             s.kill()
         raise
     t1 = time.time()
-    k1 = server.ticks()
-    p1 = sum(p.ticks() for p in peers)
+    c1 = server.cpu()
+    p1 = sum(p.cpu().total for p in peers)
     b1, si1 = sys_busy_ticks()
     u1 = udp_rcvbuf_errors()
     # the server's leftover work (transaction expiry) belongs to this step
     time.sleep(server.settle_s)
-    k2 = server.ticks()
-    ks2 = server.ticks(kernel_only=True)
+    c2 = server.cpu()
     t2 = time.time()
 
     wall = t1 - t0
-    srv_load = (k1 - k0) / CLK
-    srv_total = (k2 - k0) / CLK
+    srv_load = (c1 - c0).total / CLK
+    srv_total = (c2 - c0).total / CLK
     sipp_cpu = [s.cpu_s or 0.0 for s, _ in sipps]
     peer_cpu = (p1 - p0) / CLK
     foreign = max(0.0, (b1 - b0) / CLK - srv_load - sum(sipp_cpu) - peer_cpu)
@@ -756,20 +409,19 @@ def run_step(server, a, rate, count, csvs, tag, kind, peers=(), rnd=None):
             st = {}
         for k, v in st.items():
             tot[k] = tot.get(k, 0) + v
-        rf = [f for f in os.listdir(d) if f.endswith(f"_{s.p.pid}_rtt.csv")]
-        if rf:
-            r = parse_rtt(os.path.join(d, rf[0]))
-            for name, samples in r.items():
-                rtds.setdefault(name, []).extend(samples)
-            final = r.get("1", [])
-            if len(final) > 1:
-                span = (max(x for x, _ in final) - min(x for x, _ in final)) / 1000.0
-                if span > 0:
-                    rates.append((len(final) - 1) / span)
+        r = s.rtt()
+        for name, samples in r.items():
+            rtds.setdefault(name, []).extend(samples)
+        final = r.get("1", [])
+        if len(final) > 1:
+            span = (max(x for x, _ in final) - min(x for x, _ in final)) / 1000.0
+            if span > 0:
+                rates.append((len(final) - 1) / span)
         if st.get("failed"):
             errors.extend(s.errors(3))
     ok, failed = tot.get("ok", 0), tot.get("failed", 0)
     achieved = sum(rates) if rates else ok / max(wall, 1e-6)
+    us_user, us_kernel = (c2 - c0).us_per(ok)
     return {
         "kind": kind, "server": server.name, "auth": server.auth, "tag": tag,
         **({"round": rnd} if rnd else {}),
@@ -784,16 +436,18 @@ def run_step(server, a, rate, count, csvs, tag, kind, peers=(), rnd=None):
         "server_cores": round(srv_load / wall, 3),
         "us_per_reg": round(1e6 * srv_total / ok, 1) if ok else None,
         "us_per_reg_load_only": round(1e6 * srv_load / ok, 1) if ok else None,
-        # the part of us_per_reg spent in the kernel (system time: the
-        # UDP stack, loopback delivery to SIPp, epoll, page faults)
-        "us_per_reg_kernel": round(1e6 * (ks2 - ks0) / CLK / ok, 1) if ok else None,
+        # us_per_reg split into the server's user time and its kernel time
+        # (system time: the UDP stack, loopback delivery to SIPp, epoll,
+        # page faults), from utime and stime of /proc/PID/stat
+        "us_per_reg_user": round(us_user, 1) if ok else None,
+        "us_per_reg_kernel": round(us_kernel, 1) if ok else None,
         "sipp_cores": [round(c / wall, 3) for c in sipp_cpu],
         "softirq_cores": round((si1 - si0) / CLK / wall, 3),
         "foreign_cores": round(foreign / wall, 3),
         "peer_server_cores": round(peer_cpu / wall, 3),
         "udp_rcvbuf_drops": u1 - u0,
         "busy_before_cores": round(busy_before, 3), "quiet_wait_s": round(waited, 1),
-        "rt_ms": {k: summarize_rtd(v) for k, v in sorted(rtds.items())},
+        "rt_ms": {k: latency_summary(r for _, r in v) for k, v in sorted(rtds.items())},
         "sipp_rc": [s.rc for s, _ in sipps], "sipp_errors": errors[:6],
     }
 
@@ -801,7 +455,8 @@ def run_step(server, a, rate, count, csvs, tag, kind, peers=(), rnd=None):
 def log_step(r):
     rt = (r["rt_ms"] or {}).get("1") or {}
     log(f"  ok={r['ok']} failed={r['failed']} achieved={r['achieved_rate']}/s "
-        f"server={r['server_cores']} cores, {r['us_per_reg']} us/reg, "
+        f"server={r['server_cores']} cores, {r['us_per_reg']} us/reg "
+        f"(user {r['us_per_reg_user']}, kernel {r['us_per_reg_kernel']}), "
         f"sipp={r['sipp_cores']} p50/p95={rt.get('p50')}/{rt.get('p95')} ms")
     for e in r["sipp_errors"][:3]:
         log(f"  sipp: {e}")
@@ -913,7 +568,7 @@ def machine_info():
         sipp_v = "?"
     return {"cpu": model, "ncpu": os.cpu_count(), "mem_gib": round(mem_gib, 1),
             "kernel": platform.release(), "loadavg": os.getloadavg()[0],
-            "sipp": sipp_v, "kamailio": kamailio_version(), "commit": git_commit()}
+            "sipp": sipp_v, "kamailio": kamailio_version(), "commit": git_commit(ROOT)}
 
 
 def ints(s):
@@ -930,7 +585,21 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--workdir", required=True)
     ap.add_argument("--imsd-bin", default=os.path.join(ROOT, "build-rel", "imsd"))
-    ap.add_argument("--servers", default="kamailio,imsd")
+    ap.add_argument("--servers", default=None,
+                    help="the servers measured, in order (ratios are of the 2nd over the "
+                         "1st; Kamailio always first): kamailio, imsd (binary --imsd-bin), "
+                         "imsd-b (binary --imsd-b), imsd-state and imsd-b-state (the same "
+                         "with the state file on). Default kamailio,imsd; with --imsd-b: "
+                         "imsd,imsd-b")
+    ap.add_argument("--imsd-b", default=None, metavar="PATH",
+                    help="A/B run: a second imsd binary, measured as server imsd-b at the "
+                         "same steps in the same rounds as imsd (--imsd-bin), each step on "
+                         "both back to back; the report gives B/A per step, user and "
+                         "kernel time apart")
+    ap.add_argument("--state-file", action="store_true",
+                    help="run every imsd of --servers with its state file on "
+                         "(ue_db_filename: a fresh file in the server's folder of the "
+                         "workdir): imsd becomes imsd-state, imsd-b imsd-b-state")
     ap.add_argument("--users", type=int, default=100000)
     ap.add_argument("--rates", type=ints, default=ints("2000,5000,10000"),
                     help="rates offered by one SIPp UAC (default 2000,5000,10000; 20000 "
@@ -948,6 +617,9 @@ def main():
     ap.add_argument("--imsd-state-port", type=int, default=15080,
                     help="port of imsd-state (--servers ...,imsd-state: imsd with its "
                          "state file on)")
+    ap.add_argument("--imsd-b-port", type=int, default=15090, help="port of imsd-b")
+    ap.add_argument("--imsd-b-state-port", type=int, default=15100,
+                    help="port of imsd-b-state")
     ap.add_argument("--imsd-t1", type=float, default=0.5, help="imsd timer_t1 in s")
     ap.add_argument("--settle", type=float, default=None,
                     help="override the wait after each step (default: kamailio 2 s, "
@@ -967,6 +639,17 @@ def main():
         a.rounds = 2 if a.quick else 3
     if a.rounds < 1:
         ap.error("--rounds must be at least 1")
+    if a.servers is None:
+        a.servers = "imsd,imsd-b" if a.imsd_b else "kamailio,imsd"
+    names = [x.strip() for x in a.servers.split(",") if x.strip()]
+    if a.state_file:
+        names = [x + "-state" if x in ("imsd", "imsd-b") else x for x in names]
+    if len(set(names)) != len(names):
+        ap.error(f"a server twice in --servers: {','.join(names)}")
+    if any(x.startswith("imsd-b") for x in names) and not a.imsd_b:
+        ap.error("imsd-b needs --imsd-b PATH")
+    if a.self_test and any(x.startswith("imsd-") for x in names):
+        ap.error("--self-test replaces imsd only; leave imsd-b and the state file out")
     if a.quick:
         a.users, a.rates, a.dual_rates = 2000, [1000], [1000]
         a.mem_rate, a.secs_per_step, a.quiet_wait = 1000, 2, 0
@@ -982,25 +665,28 @@ def main():
 
     info = machine_info()
     info.update({"kind": "run", "date": time.strftime("%Y-%m-%d"), "quick": a.quick,
-                 "self_test": a.self_test,
+                 "self_test": a.self_test, "servers": names,
                  "users": a.users, "imsd_t1": a.imsd_t1, "secs_per_step": a.secs_per_step,
                  "rounds": a.rounds, "budget_s": a.budget_s, "started": time.time()})
     emit(info)
     t_start = time.time()
     servers = []
-    for name in [s.strip() for s in a.servers.split(",") if s.strip()]:
+    bins = {"imsd": a.imsd_bin, "imsd-b": a.imsd_b}
+    ports = {"kamailio": a.kam_port, "imsd": a.imsd_port, "imsd-state": a.imsd_state_port,
+             "imsd-b": a.imsd_b_port, "imsd-b-state": a.imsd_b_state_port}
+    for name in names:
+        base = name[:-len("-state")] if name.endswith("-state") else name
         if name == "kamailio":
             server = Kamailio(a.kam_port, a.workdir)
-        elif name == "imsd":
-            if not os.access(a.imsd_bin, os.X_OK):
-                raise SystemExit(f"no imsd binary at {a.imsd_bin}")
+        elif base in bins:
+            if not os.access(bins[base], os.X_OK):
+                raise SystemExit(f"no imsd binary at {bins[base]} (server {name})")
             if a.self_test:
                 server = SelfTestAka(a.imsd_port, a.workdir, a.imsd_bin, a.users,
                                      os.path.join(os.path.dirname(a.imsd_bin), "imsctl"))
             else:
-                server = Imsd(a.imsd_port, a.workdir, a.imsd_bin, a.users, a.imsd_t1)
-        elif name == "imsd-state":
-            server = ImsdState(a.imsd_state_port, a.workdir, a.imsd_bin, a.users, a.imsd_t1)
+                server = Imsd(ports[name], a.workdir, bins[base], a.users, a.imsd_t1,
+                              name=base, state=name != base)
         else:
             raise SystemExit(f"unknown server {name}")
         if a.settle is not None:

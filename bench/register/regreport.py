@@ -6,8 +6,12 @@
 """
 import argparse
 import json
+import os
 import statistics
 import sys
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from benchlib import append_section  # noqa: E402
 
 SECTION = "## register — AKA registration vs Kamailio MD5 (bench/register/)"
 CLEAN_FAIL_PCT = 0.1        # "< 0.1 % failures"
@@ -18,6 +22,7 @@ TARGET_MEM_B = 512          # bytes per registered user with one binding
 FOREIGN_MAX = 0.25          # cores used by other processes before a step is "disturbed"
 LABEL = {"kamailio": "Kamailio (MD5)", "imsd": "imsd (AKAv1-MD5)",
          "imsd-state": "imsd (AKAv1-MD5) with its state file",
+         "imsd-b": "imsd B (AKAv1-MD5)", "imsd-b-state": "imsd B (AKAv1-MD5) with its state file",
          "selftest-aka": "selftest stand-in (AKA, NOT imsd)"}
 
 
@@ -173,26 +178,48 @@ def load_only(steps, servers):
     return out
 
 
+def user_us(r):
+    """The user-time part of us_per_reg (rows from before us_per_reg_user: the
+    total less the kernel part); None if not measured."""
+    if r.get("us_per_reg_user") is not None:
+        return r["us_per_reg_user"]
+    if r.get("us_per_reg") is None or r.get("us_per_reg_kernel") is None:
+        return None
+    return r["us_per_reg"] - r["us_per_reg_kernel"]
+
+
 def kernel_split(steps, servers):
     """us_per_reg split into user and kernel time, medians over the rounds
-    (runs recorded before the split was measured show '-')."""
+    (runs recorded before the split was measured show '-'); with two servers,
+    the paired ratio (2nd / 1st) of each part."""
     groups = step_groups(steps)
     keys = sorted({(rate, inst) for _, rate, inst in groups})
     head = "| offered /s | SIPp UACs |"
     for s in servers:
         head += f" {s}: user / kernel µs per registration |"
-    out = [head, "|---|---|" + "---|" * len(servers)]
+    two = len(servers) == 2
+    if two:
+        head += (f" {servers[1]} / {servers[0]} user, paired ratio "
+                 f"| {servers[1]} / {servers[0]} kernel, paired ratio |")
+    out = [head, "|---|---|" + "---|" * (len(servers) + (2 if two else 0))]
     for rate, inst in keys:
         cells = []
         for s in servers:
             rows = groups.get((s, rate, inst)) or []
             kern = [r.get("us_per_reg_kernel") for r in rows]
-            tot = [r.get("us_per_reg") for r in rows]
-            if not rows or any(k is None for k in kern) or any(t is None for t in tot):
+            user = [user_us(r) for r in rows]
+            if not rows or None in kern or None in user:
                 cells.append("-")
                 continue
-            k = med(kern)
-            cells.append(f"{fmt_int(med(t - x for t, x in zip(tot, kern)))} / {fmt_int(k)}")
+            cells.append(f"{fmt_int(med(user))} / {fmt_int(med(kern))}")
+        if two:
+            ga, gb = (groups.get((s, rate, inst)) for s in servers)
+            for part in (user_us, lambda r: r.get("us_per_reg_kernel")):
+                a = {rnd(r): part(r) for r in ga or []}
+                pairs = [(rnd(r), part(r) / a[rnd(r)]) for r in gb or []
+                         if a.get(rnd(r)) and part(r) is not None]
+                cells.append(with_rounds(med(x for _, x in pairs), [x for _, x in pairs], ratio)
+                             if pairs else "-")
         out.append(f"| {rate:,} | {inst} | " + " | ".join(cells) + " |")
     return out
 
@@ -282,6 +309,9 @@ def mem_rows(mems):
             q_all = (trimmed - b["rss_kib"] * 1024) / n_all if b.get("rss_kib") and n_all else None
             out.append(f"| {m['server']} | {n_all:,} | VmRSS after `stats trim` (KiB) | - | - "
                        f"| {fmt_int(trimmed / 1024)} | {fmt_int(q_all)} B | - |")
+        if h1.get("trim_time_s") is not None:
+            notes.append(f"{m['server']}: `stats trim` (malloc_trim, on the loop's thread) "
+                         f"took {h1['trim_time_s'] * 1e6:,.0f} µs with every user registered.")
         live = [(k, x.get("tsx_server"), x.get("tsx_client")) for k, x in
                 (("before", b), ("after the 1st half", h0), ("after all", h1))
                 if x.get("tsx_server") or x.get("tsx_client")]
@@ -351,6 +381,11 @@ def summary(run, steps, per_mem, per_heap, probes, servers, budget):
                 txt = ", ".join(f"{q:.2f} at {rate:,}/s×{inst}" for rate, inst, q, _, _ in ratios)
                 out.append(f"- CPU per registration, {b} / {a} at the steps both ran cleanly "
                            f"(one round): {txt}.{target.replace(' (paired ratio, every such step)', '')}")
+            if a != "kamailio" and len(ratios) > 1:
+                # A/B (or the state file's cost): one figure over the steps
+                qs = [x[2] for x in ratios]
+                out.append(f"- Over those {len(qs)} steps, {b} / {a}: median {med(qs):.3f}, "
+                           f"lowest {min(qs):.3f}, highest {max(qs):.3f}.")
         else:
             out.append(f"- CPU per registration {b} / {a}: no step where both ran cleanly.")
     for s, v in per_mem.items():
@@ -397,8 +432,11 @@ def render(jsonl):
     for r in rows:
         if r.get("kind") == "probe":
             probes[r["server"]] = r
-    servers = list(dict.fromkeys([r["server"] for r in rows if "server" in r]))
-    # the anchor first, whatever --servers said: the ratios are imsd / Kamailio
+    servers = list(dict.fromkeys(run.get("servers", []) +
+                                 [r["server"] for r in rows if "server" in r]))
+    servers = [s for s in servers if any(r.get("server") == s for r in rows)]
+    # the anchor first, whatever --servers said: the ratios are imsd / Kamailio;
+    # else the order of --servers (A/B: imsd-b / imsd)
     servers.sort(key=lambda s: s != "kamailio")
     head = (f"### {run.get('date', '?')} — commit {run.get('commit', '?')}, "
             f"{run.get('cpu', '?')}, {run.get('ncpu', '?')} vCPU, {run.get('mem_gib', '?')} GiB, "
@@ -427,6 +465,8 @@ def render(jsonl):
         p = probes.get(s)
         if p:
             out.append(f"- probe {s}: {'OK' if p['ok'] else 'FAILED'}: {p['message']}")
+            if any(x.startswith("imsd-b") for x in servers) and p.get("desc"):
+                out[-1] += f" ({p['desc']})"
     out.append("")
     out.append("**Summary**")
     out.append("")
@@ -474,29 +514,7 @@ def render(jsonl):
 
 def append_results(path, md):
     """Insert md at the end of SECTION in path (the section is created if absent)."""
-    with open(path) as f:
-        lines = f.read().split("\n")
-    try:
-        start = lines.index(SECTION)
-    except ValueError:
-        if lines and lines[-1] == "":
-            lines.pop()
-        lines += ["", SECTION, ""]
-        start = len(lines) - 2
-    end = len(lines)
-    for i in range(start + 1, len(lines)):
-        if lines[i].startswith("## "):
-            end = i
-            break
-    while end > start + 1 and lines[end - 1] == "":
-        end -= 1
-    block = [""] + md.rstrip("\n").split("\n") + [""]
-    lines[end:end] = block
-    text = "\n".join(lines)
-    if not text.endswith("\n"):
-        text += "\n"
-    with open(path, "w") as f:
-        f.write(text)
+    append_section(path, SECTION, md)
 
 
 def main():

@@ -15,6 +15,11 @@
 #                                      side runs against selftest_aka.py (a
 #                                      stand-in registrar using imsctl's Milenage)
 #   bench/register/run.sh --servers imsd ...   only one server
+#   IMSD_BIN=A bench/register/run.sh --imsd-b B   A/B of two imsd builds in one
+#                                      run (imsd, imsd-b: the same steps and
+#                                      rounds, ratios B/A, user and kernel
+#                                      time apart); --state-file: every imsd
+#                                      with its state file on (README.md)
 #
 # Other options go to regbench.py (--rates, --dual-rates, --rounds, --users,
 # --mem-rate, --secs-per-step, --imsd-t1, --budget-s, ...; see regbench.py --help).

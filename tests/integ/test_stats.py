@@ -222,7 +222,9 @@ def test_stats_trim(tmp_path, imsd_factory):
     assert v["rss_before"] > 0 and v["rss_after"] > 0
     assert v["rss_released"] == v["rss_before"] - v["rss_after"]
     assert v["heap_free_after"] <= v["heap_free_before"] + 4096
-    assert 0 <= v["trim_time"] < 10
+    # a non-negative number of seconds (parse: digits.digits); how long a
+    # trim takes is a figure of bench/register (its memory table), not a test
+    assert isinstance(v["trim_time"], float) and v["trim_time"] >= 0
     assert run_stats(d)["rss"] > 0
 
 

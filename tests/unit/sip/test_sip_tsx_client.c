@@ -610,10 +610,13 @@ static void test_loop_timers(void **state)
 	t0 = loop_now_ms();
 	assert_int_equal(sip_tsx_request(&tsx, st, &rp), 0);
 	assert_int_equal(loop_run(), 0);
-	/* Timer F = 64*T1 = 320 ms; E at 5, 15, 35, 75, 115, ... 315 */
+	/* Timer F = 64*T1 = 320 ms; E at 5, 15, 35, 75, 115, ... 315: 11 sends
+	 * on time. On the real loop a late E (a loaded machine) shifts the
+	 * later ones, so fewer may go before F, never more, and F is never
+	 * early; the exact schedule is test_nict_timer_e_f_rfc's (fake clock). */
 	assert_int_equal(scode, 408);
 	assert_true(loop_now_ms() - t0 >= 320);
-	assert_int_equal(nsent, 11);
+	assert_in_range(nsent, 2, 11);
 	assert_int_equal(loop_timer_count(), 0);
 	sip_tsx_stack_free(st);
 	loop_close();
