@@ -330,6 +330,35 @@ static void ue_init(struct ue_scratch *s, const struct ims_cfg *cfg)
 	s->ue.isim.keccak_iterations = 1;
 }
 
+/*
+ * One user's IMPUs form one implicit registration set (TS 23.228 §4.3.3.3):
+ * a registration through any of them registers all. With `authentication:
+ * false` on some IMPUs only, a stranger registering without credentials
+ * through one of those would be handed the others too, and could remove the
+ * real phone's bindings (Contact: *). So a user's IMPUs either all
+ * authenticate or none does (docs/security.md).
+ */
+static int impu_auth_mix_check(struct cfg_rd *rd, const struct ims_cfg_ue *ue)
+{
+	const char *with = NULL, *without = NULL;
+
+	if (ue->authent_type == IMS_CFG_AUTH_NONE)
+		return 0;
+	for (uint32_t i = 0; i < ue->impu_count; i++) {
+		if (ue->impu[i].opts->authentication)
+			with = with ? with : ue->impu[i].impu;
+		else
+			without = without ? without : ue->impu[i].impu;
+	}
+	if (!with || !without)
+		return 0;
+	return cfg_rd_err(rd,
+			  "'%s' has authentication: false, '%s' does not: registering "
+			  "the first without credentials would register both; give IMPUs "
+			  "without authentication a ue_db entry of their own",
+			  without, with);
+}
+
 static int ue_entry(struct cfg_rd *rd, const json_t *v, struct ims_cfg *cfg,
 		    struct ims_cfg_ue *out)
 {
@@ -367,7 +396,8 @@ static int ue_entry(struct cfg_rd *rd, const json_t *v, struct ims_cfg *cfg,
 	if (s.impu) {
 		cfg_rd_push_key(rd, "impu");
 		if (cfg_impu_list_read(rd, s.impu, s.ue.opts, &s.ue.impu,
-				       &s.ue.impu_count))
+				       &s.ue.impu_count) ||
+		    impu_auth_mix_check(rd, &s.ue))
 			return rd->err;
 		cfg_rd_pop(rd);
 	}

@@ -848,6 +848,32 @@ static void test_ue_md5_and_auth(void **state)
 		   "\"AKAv2\", \"AKAv2-SHA-256\"");
 }
 
+/* A user's IMPUs all authenticate or none does: with authentication: false
+ * on some only, a registration without credentials through one of those
+ * would get the others too (security review finding 5). */
+static void test_impu_auth_mix(void **state)
+{
+	struct ims_cfg *cfg;
+
+	(void)state;
+	expect_err("'ue_db': [{" UE_MIL ", 'impu': ['sip:me', "
+		   "{'impu': 'sip:guest', 'authentication': false}]}]",
+		   "ue_db[0].impu: 'sip:guest' has authentication: false, 'sip:me' does "
+		   "not: registering the first without credentials would register both; "
+		   "give IMPUs without authentication a ue_db entry of their own");
+	expect_err("'ue_db': [{'imsi': '001010000000006', 'authentication': false, "
+		   "'impu': ['sip:a', {'impu': 'sip:b', 'authentication': true}]}]",
+		   "ue_db[0].impu: 'sip:a' has authentication: false, 'sip:b' does not: "
+		   "registering the first without credentials would register both; give "
+		   "IMPUs without authentication a ue_db entry of their own");
+	/* all without, or authent_type none whatever the IMPUs say: fine */
+	cfg = load_ok("'ue_db': [{" UE_MIL ", 'authentication': false, 'impu': ['sip:a', "
+		      "{'impu': 'sip:b', 'authentication': false}]}, "
+		      "{'imsi': '001010000000005', 'authent_type': 'none', 'impu': ['sip:c', "
+		      "{'impu': 'sip:d', 'authentication': false}]}]");
+	ims_cfg_free(cfg);
+}
+
 static void test_impu_options(void **state)
 {
 	struct ims_cfg *cfg;
@@ -1277,6 +1303,7 @@ int main(void)
 	    cmocka_unit_test(test_ue_cred_errors),
 	    cmocka_unit_test(test_ue_xor_tuak),
 	    cmocka_unit_test(test_ue_md5_and_auth),
+	    cmocka_unit_test(test_impu_auth_mix),
 	    cmocka_unit_test(test_impu_options),
 	    cmocka_unit_test(test_callflow_modifier),
 	    cmocka_unit_test(test_deprecated_user_modifier),
