@@ -108,6 +108,10 @@ size_t registrar_user_count(const struct registrar *reg);    /* registered users
 size_t registrar_binding_count(const struct registrar *reg); /* all bindings */
 size_t registrar_challenge_count(const struct registrar *reg);
 size_t registrar_sub_count(const struct registrar *reg);
+/* The dialog table the subscriptions' dialogs are in: the stack's, or the
+ * registrar's own without a stack (tests deliver in-dialog requests to it
+ * with sip_dialogs_request). */
+struct sip_dialogs *registrar_dialogs(struct registrar *reg);
 /* Bytes the registrar holds: users, bindings (with their strings),
  * challenges, subscriptions, hash buckets and the expiry heap, counting 16
  * bytes of allocator overhead per allocation. */

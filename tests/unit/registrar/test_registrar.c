@@ -1323,13 +1323,54 @@ static void test_reg_event(void **state)
 			     "Content-Length: 0\r\n\r\n",
 			     to_tag, hdrs);
 
+		uint16_t sc = 1;
+		size_t before = T.nreplies;
+
 		m = decode(buf, (size_t)len);
+		T.cur = m;
+		/* in its dialog: the dialog layer hands it to the registrar */
+		assert_int_equal(
+		    sip_dialogs_request(registrar_dialogs(T.reg), NULL, m, &s, &sc), 0);
+		assert_int_equal(sc, 0);
+		assert_int_equal(T.nreplies, before + 1);
+		assert_int_equal(T.replies[T.nreplies - 1].scode, 200);
+		assert_true(body_has(T.reqs[T.nreqs - 1].msg, "version=\"3\""));
+		/* the NOTIFY's CSeq goes on from the dialog's */
+		assert_true(hdr_has(T.reqs[T.nreqs - 1].msg, SIP_HDR_CSEQ, "4 NOTIFY"));
+		/* the same again with a lower CSeq: out of order (RFC 3261
+		 * §12.2.2), the caller answers 500, the owner sees nothing */
+		mem_deref(m);
+		len = snprintf(buf, sizeof(buf),
+			       "SUBSCRIBE sip:alice@ims.test SIP/2.0\r\n"
+			       "Via: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bKsub3\r\n"
+			       "From: <sip:alice@ims.test>;tag=f1\r\n"
+			       "To: <sip:alice@ims.test>;tag=%s\r\n"
+			       "Call-ID: call-1@ue\r\nCSeq: 99998 SUBSCRIBE\r\n%s"
+			       "Content-Length: 0\r\n\r\n",
+			       to_tag, hdrs);
+		m = decode(buf, (size_t)len);
+		assert_int_equal(
+		    sip_dialogs_request(registrar_dialogs(T.reg), NULL, m, &s, &sc), 0);
+		assert_int_equal(sc, 500);
+		assert_int_equal(T.nreplies, before + 1);
+		/* a To tag of no dialog reaches the method handler: 481 */
+		mem_deref(m);
+		len = snprintf(buf, sizeof(buf),
+			       "SUBSCRIBE sip:alice@ims.test SIP/2.0\r\n"
+			       "Via: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bKsub4\r\n"
+			       "From: <sip:alice@ims.test>;tag=f1\r\n"
+			       "To: <sip:alice@ims.test>;tag=nosuchtag\r\n"
+			       "Call-ID: call-1@ue\r\nCSeq: 100000 SUBSCRIBE\r\n%s"
+			       "Content-Length: 0\r\n\r\n",
+			       hdrs);
+		m = decode(buf, (size_t)len);
+		assert_int_equal(
+		    sip_dialogs_request(registrar_dialogs(T.reg), NULL, m, &s, &sc), ENOENT);
 		T.cur = m;
 		registrar_subscribe_h(NULL, NULL, m, &s, T.reg);
 		T.cur = NULL;
 		mem_deref(m);
-		assert_int_equal(T.replies[T.nreplies - 1].scode, 200);
-		assert_true(body_has(T.reqs[T.nreqs - 1].msg, "version=\"3\""));
+		assert_int_equal(T.replies[T.nreplies - 1].scode, 481);
 	}
 	/* de-registration (from the binding's address: not challenged, as
 	 * auth_on_register_only says): one NOTIFY terminated, the subscription
