@@ -467,6 +467,7 @@ static int dlg_req_line(const struct sip_dialog *d, struct mbuf *mb, struct pl m
 	bool strict = false;
 	int err;
 
+	memset(&first, 0, sizeof(first));
 	if (d->routec) {
 		if (sip_addr_decode(&first, sip_dialog_route(d, 0)) ||
 		    sip_uri_decode(&u, first.uri))

@@ -55,7 +55,7 @@ struct sip_dialogs;
 /* One field (Call-ID, tag, URI, target, the joined route set), bytes. */
 #define SIP_DIALOG_FIELD_MAX 8192u
 /* Dialogs in a table when sip_dialogs_alloc gets max 0. */
-#define SIP_DIALOGS_MAX_DEFAULT 65536u
+#define SIP_DIALOGS_MAX_DEFAULT (1u << 20)
 
 /* An in-dialog request other than ACK, already checked (§12.2.2). The owner
  * answers on tsx (sip_stack_reply) now or later (by sip_tsx_id). */
