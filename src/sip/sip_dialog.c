@@ -665,15 +665,20 @@ struct sip_dialog *sip_dialogs_lookup(const struct sip_dialogs *t, uint64_t id)
 struct sip_dialog *sip_dialogs_match(const struct sip_dialogs *t,
 				     const struct sip_msg *msg)
 {
-	const struct sip_hdr *h = msg ? sip_msg_hdr(msg, SIP_HDR_CALL_ID) : NULL;
 	const struct sip_addr *from, *to;
+	const struct sip_hdr *h;
 	struct pl callid;
 
-	if (!t || !h || sip_callid_decode(h->val, &callid))
+	if (!t || !msg || !hash_count(t->by_key))
 		return NULL;
+	/* the tag that is ours first: most requests (REGISTER, a new
+	 * SUBSCRIBE) have none and cost no Call-ID decode */
 	from = sip_msg_from(msg);
 	to = sip_msg_to(msg);
-	if (!from || !to)
+	if (!from || !to || !pl_isset(msg->req ? to->tag : from->tag))
+		return NULL;
+	h = sip_msg_hdr(msg, SIP_HDR_CALL_ID);
+	if (!h || sip_callid_decode(h->val, &callid))
 		return NULL;
 	return msg->req ? sip_dialogs_find(t, callid, to->tag, from->tag)
 			: sip_dialogs_find(t, callid, from->tag, to->tag);
