@@ -1688,15 +1688,23 @@ static void test_state_file_round_trip(void **state)
 	uint64_t sqn;
 	struct store *st;
 	struct ue ue;
-	char dir[64];
+	char dir[64], sub_tag[64];
+	uint32_t sub_cseq;
 
 	(void)state;
 	st = store_tmp(dir);
 	assert_int_equal(registrar_store_attach(T.reg, st, T.err, sizeof(T.err)), 0);
 	ue_milenage(&ue, "alice@ims.test");
 	assert_int_equal(alice_register(&ue, CONTACT_A)->scode, 200);
-	assert_int_equal(do_req("SUBSCRIBE", "sip:alice@ims.test", SUB_HDRS, &tcp)->scode,
-			 200);
+	{
+		struct sent *r = do_req("SUBSCRIBE", "sip:alice@ims.test", SUB_HDRS, &tcp);
+		const struct sip_addr *to = sip_msg_to(r->msg);
+
+		assert_int_equal(r->scode, 200);
+		assert_true(to && to->tag.l > 0 && to->tag.l < sizeof(sub_tag));
+		snprintf(sub_tag, sizeof(sub_tag), "%.*s", (int)to->tag.l, to->tag.p);
+		sub_cseq = cseq_next - 1;
+	}
 	assert_int_equal(
 	    do_req("REGISTER", "sip:dave@ims.test",
 		   "Contact: <sip:dave@127.0.0.1:5073;transport=tcp>;q=0.5;"
@@ -1742,6 +1750,39 @@ static void test_state_file_round_trip(void **state)
 	assert_int_equal(T.nreqs, 1);
 	assert_true(body_has(T.reqs[0].msg, "version=\"1\""));
 	assert_true(hdr_has(T.reqs[0].msg, SIP_HDR_CSEQ, "2 NOTIFY"));
+	/* the restored dialog takes in-dialog requests: its remote CSeq came
+	 * back (lower: 500), a refresh gets 200 and a NOTIFY through its
+	 * restored route set */
+	{
+		char buf[2048];
+		struct sip_msg *m;
+		uint16_t sc = 0;
+
+		for (int k = 0; k < 2; k++) {
+			int len = snprintf(
+			    buf, sizeof(buf),
+			    "SUBSCRIBE sip:alice@ims.test SIP/2.0\r\n"
+			    "Via: SIP/2.0/TCP 127.0.0.1:5073;branch=z9hG4bKrs%d\r\n"
+			    "From: <sip:alice@ims.test>;tag=f1\r\n"
+			    "To: <sip:alice@ims.test>;tag=%s\r\n"
+			    "Call-ID: call-1@ue\r\nCSeq: %u SUBSCRIBE\r\n%s"
+			    "Content-Length: 0\r\n\r\n",
+			    k, sub_tag, k ? sub_cseq + 100 : sub_cseq - 1, SUB_HDRS);
+
+			m = decode(buf, (size_t)len);
+			T.cur = m;
+			assert_int_equal(sip_dialogs_request(registrar_dialogs(T.reg), NULL, m,
+							     &tcp, &sc),
+					 0);
+			T.cur = NULL;
+			mem_deref(m);
+			assert_int_equal(sc, k ? 0 : 500);
+		}
+		assert_int_equal(T.replies[T.nreplies - 1].scode, 200);
+		assert_int_equal(T.nreqs, 2);
+		assert_true(hdr_has(T.reqs[1].msg, SIP_HDR_CSEQ, "3 NOTIFY"));
+		assert_true(hdr_has(T.reqs[1].msg, SIP_HDR_ROUTE, "<sip:p1.ims.test;lr>"));
+	}
 
 	/* everything expires: the rows go, SQN_HE stays */
 	T.now += 3601 * 1000;
