@@ -344,8 +344,13 @@ int sip_dialog_confirm(struct sip_dialog *dlg, const struct sip_msg *resp)
 		return EBADMSG;
 	if (!dlg->early)
 		return 0;
+	/* a UAS keeps what the request gave it; resp is our own 2xx */
+	if (!dlg->uac) {
+		dlg->early = false;
+		return 0;
+	}
 	err = sip_dialog_target_refresh(dlg, resp);
-	err = err ? err : dlg_routes_from(dlg, resp, dlg->uac);
+	err = err ? err : dlg_routes_from(dlg, resp, true);
 	if (err)
 		return err == ENOENT ? EBADMSG : err;
 	dlg->early = false;

@@ -110,8 +110,10 @@ struct sip_dialog_state {
 };
 int sip_dialog_restore(struct sip_dialog **dlgp, const struct sip_dialog_state *st);
 
-/* An early UAC dialog confirmed by a 2xx (§12.1.2, §13.2.2.4): the route set
- * is recomputed from it and its Contact is the remote target. EBADMSG. */
+/* An early dialog confirmed by a 2xx. UAC (§12.1.2, §13.2.2.4): the route
+ * set is recomputed from the peer's 2xx and its Contact is the remote
+ * target. UAS: our 2xx changes nothing but the state. EBADMSG: not a 2xx,
+ * or one the dialog cannot take. */
 int sip_dialog_confirm(struct sip_dialog *dlg, const struct sip_msg *resp);
 
 /* Out of its table (if in one) and no longer delivered to; idempotent. */

@@ -88,10 +88,37 @@ static void test_uas_create(void **state)
 						  "<sip:edge.ims.test;lr;ftag=x>");
 	assert_int_equal(sip_dialog_remote_cseq(d), 10);
 	assert_int_equal(sip_dialog_local_cseq(d), 0); /* empty */
+	assert_false(sip_dialog_is_early(d));
 	assert_non_null(sip_dialog_flow(d));
 	assert_int_equal(sip_dialog_flow(d)->sock_idx, 1);
 	assert_true(sip_dialog_mem(d) > 100);
 	mem_deref(d);
+}
+
+/* An early UAS dialog (our 180) confirmed by our own 200: its target and
+ * route set stay those of the request (not our Contact). */
+static void test_uas_early_confirm(void **state)
+{
+	struct sip_msg *m = dec(invite);
+	struct sip_msg *ok =
+	    dec("SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bKinv1\r\n"
+		"Record-Route: <sip:p2.ims.test;lr>, <sip:p1.ims.test;lr>\r\n"
+		"From: \"Bob\" <sip:bob@ims.test>;tag=bobtag\r\n"
+		"To: <sip:alice@ims.test>;tag=alicetag\r\nCall-ID: call-7@192.0.2.1\r\n"
+		"CSeq: 10 INVITE\r\nContact: <sip:alice@192.0.2.9>\r\n\r\n");
+	struct sip_dialog_uas_prm p = {.req = m, .local_tag = PL("alicetag"), .early = true};
+	struct sip_dialog *d = NULL;
+
+	(void)state;
+	assert_int_equal(sip_dialog_uas_alloc(&d, &p), 0);
+	assert_true(sip_dialog_is_early(d));
+	assert_int_equal(sip_dialog_confirm(d, ok), 0);
+	assert_false(sip_dialog_is_early(d));
+	assert_string_equal(sip_dialog_target(d), "sip:bob@192.0.2.1:5060");
+	assert_int_equal(sip_dialog_route_count(d), 3);
+	mem_deref(d);
+	mem_deref(ok);
+	mem_deref(m);
 }
 
 static void test_uas_refused(void **state)
@@ -489,6 +516,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_uas_create),
+	    cmocka_unit_test(test_uas_early_confirm),
 	    cmocka_unit_test(test_uas_refused),
 	    cmocka_unit_test(test_uac_create_early_confirm),
 	    cmocka_unit_test(test_request_loose),
