@@ -608,14 +608,11 @@ void sip_dialogs_free(struct sip_dialogs *t)
 	if (!t)
 		return;
 	if (t->by_key) {
-		/* ending one changes the table: start the walk again each time */
-		for (;;) {
-			hash_iter_init(&it, t->by_key);
-			e = hash_iter_next(&it);
-			if (!e)
-				break;
+		/* removing the entry just returned is allowed (core/hash.h);
+		 * by_id is another table */
+		hash_iter_init(&it, t->by_key);
+		while ((e = hash_iter_next(&it)))
 			sip_dialog_end(HASH_OBJ(e, struct sip_dialog, he));
-		}
 	}
 	mem_deref(t->by_key);
 	mem_deref(t->by_id);

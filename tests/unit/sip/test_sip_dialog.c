@@ -496,6 +496,16 @@ static void test_table_bound_and_free(void **state)
 	}
 	sip_dialog_end(d[1]);
 	assert_int_equal(sip_dialogs_add(t, dup, &o), EEXIST);
+	{
+		/* one the table alone holds: freed with the table */
+		struct sip_dialog_uas_prm p = {.req = req, .local_tag = PL("tagx")};
+		struct sip_dialog *x = NULL;
+
+		assert_int_equal(sip_dialog_uas_alloc(&x, &p), 0);
+		assert_int_equal(sip_dialogs_add(t, x, &o), 0);
+		mem_deref(x);
+		assert_int_equal(sip_dialogs_count(t), 2);
+	}
 	/* a response matches with its From tag as ours */
 	resp = dec("SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP h;branch=z9hG4bKn\r\n"
 		   "From: <sip:alice@ims.test>;tag=tag0\r\nTo: <sip:bob@ims.test>;tag=bobtag\r\n"
