@@ -71,7 +71,9 @@ struct registrar_prm {
 int registrar_alloc(struct registrar **regp, const struct registrar_prm *prm);
 
 /* Request handlers for sip_stack_method_set(..., reg). `stack` may be NULL
- * (tests). */
+ * (tests). A SUBSCRIBE inside a subscription's dialog does not come here: the
+ * stack's dialog layer delivers it to the registrar as the dialog's owner
+ * (registrar_dialogs). */
 void registrar_register_h(struct sip_stack *stack, struct sip_tsx *tsx,
 			  const struct sip_msg *req, const struct net_flow *src,
 			  void *arg);

@@ -91,7 +91,9 @@ struct reg_sub {
 	struct reg_sub *next;
 	struct reg_user *user;	 /* watched user, borrowed */
 	struct sip_dialog *dlg;	 /* owned reference */
-	struct reg_flow flow;	 /* the subscriber's flow */
+	/* the subscriber's flow, as the state file keeps it: the NOTIFYs go
+	 * there (the dialog's own copy is what it came on, not used here) */
+	struct reg_flow flow;
 	uint32_t version;	 /* reginfo version of the next NOTIFY */
 	uint32_t expires;	 /* granted */
 	char event_id[];	 /* Event id parameter, NUL-terminated */
