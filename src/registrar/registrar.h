@@ -76,7 +76,9 @@ struct registrar_prm {
 int registrar_alloc(struct registrar **regp, const struct registrar_prm *prm);
 
 /* Request handlers for sip_stack_method_set(..., reg). `stack` may be NULL
- * (tests). */
+ * (tests). A SUBSCRIBE inside a subscription's dialog does not come here: the
+ * stack's dialog layer delivers it to the registrar as the dialog's owner
+ * (registrar_dialogs). */
 void registrar_register_h(struct sip_stack *stack, struct sip_tsx *tsx,
 			  const struct sip_msg *req, const struct net_flow *src,
 			  void *arg);
@@ -122,6 +124,10 @@ size_t registrar_challenge_count(const struct registrar *reg);
 size_t registrar_sub_count(const struct registrar *reg);
 /* Users and source addresses locked now after failed authentications. */
 size_t registrar_locked_count(const struct registrar *reg);
+/* The dialog table the subscriptions' dialogs are in: the stack's, or the
+ * registrar's own without a stack (tests deliver in-dialog requests to it
+ * with sip_dialogs_request). */
+struct sip_dialogs *registrar_dialogs(struct registrar *reg);
 /* Bytes the registrar holds: users, bindings (with their strings),
  * challenges, subscriptions, hash buckets and the expiry heap, counting 16
  * bytes of allocator overhead per allocation. */

@@ -533,11 +533,12 @@ static void reg_destroy(void *data)
 		hss_user_slots_release(reg->hss);
 	mem_deref(reg->users);
 	mem_deref(reg->chals);
-	mem_deref(reg->subs);
 	mem_deref(reg->flows);
 	mem_deref(reg->guards);
 	for (uint32_t i = 0; i < reg->nlocals; i++)
 		free(reg->locals[i]);
+	if (reg->own_dialogs)
+		sip_dialogs_free(reg->dialogs);
 	free(reg->heap);
 	explicit_bzero(reg->secret, sizeof(reg->secret));
 }
@@ -597,13 +598,20 @@ int registrar_alloc(struct registrar **regp, const struct registrar_prm *prm)
 	if (!err)
 		err = hash_alloc(&reg->chals, 64);
 	if (!err)
-		err = hash_alloc(&reg->subs, 64);
-	if (!err)
 		err = hash_alloc(&reg->flows, users / 4);
 	if (!err)
 		err = hash_alloc(&reg->guards, 64);
 	if (err)
 		goto out;
+	/* the subscriptions' dialogs: in the stack's table, whose dispatch
+	 * delivers their in-dialog requests; tests without a stack get one */
+	reg->dialogs = sip_stack_dialogs(prm->stack);
+	if (!reg->dialogs) {
+		err = sip_dialogs_alloc(&reg->dialogs, 0);
+		if (err)
+			goto out;
+		reg->own_dialogs = true;
+	}
 	reg->timer = loop_timer_alloc();
 	if (!reg->timer) {
 		err = ENOMEM;
@@ -650,7 +658,12 @@ size_t registrar_challenge_count(const struct registrar *reg)
 
 size_t registrar_sub_count(const struct registrar *reg)
 {
-	return hash_count(reg->subs);
+	return reg->nsubs;
+}
+
+struct sip_dialogs *registrar_dialogs(struct registrar *reg)
+{
+	return reg->dialogs;
 }
 
 size_t registrar_bindings_foreach(const struct registrar *reg, const struct hss_user *u,
@@ -758,8 +771,7 @@ size_t registrar_mem_usage(const struct registrar *reg)
 	struct hash_entry *e;
 	size_t n = sizeof(*reg) + ovh;
 
-	n += (hash_buckets(reg->users) + hash_buckets(reg->chals) +
-	      hash_buckets(reg->subs) + hash_buckets(reg->flows)) *
+	n += (hash_buckets(reg->users) + hash_buckets(reg->chals) + hash_buckets(reg->flows)) *
 	     sizeof(void *);
 	n += (size_t)reg->heap_cap * sizeof(*reg->heap) + reg_guard_mem(reg);
 	n += reg->nlocals * (sizeof(struct net_addr) + ovh);
@@ -772,7 +784,8 @@ size_t registrar_mem_usage(const struct registrar *reg)
 		for (const struct reg_binding *b = ru->bindings; b; b = b->next)
 			n += sizeof(*b) + b->contact_len + b->callid_len + 2 + ovh;
 		for (const struct reg_sub *s = ru->subs; s; s = s->next)
-			n += sizeof(*s) + ovh + 128;
+			n += sizeof(*s) + strlen(s->event_id) + 1 + ovh +
+			     sip_dialog_mem(s->dlg);
 	}
 	return n;
 }

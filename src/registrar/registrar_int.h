@@ -18,6 +18,7 @@
 #include "auth/digest.h"
 #include "core/hash.h"
 #include "loop/loop.h"
+#include "sip/sip_dialog.h"
 #include "sip/sip_hdr.h"
 #include "registrar/registrar.h"
 
@@ -91,21 +92,22 @@ struct reg_binding {
 	char data[]; /* contact value (no expires) '\0' Call-ID '\0' */
 };
 
-/* One reg subscription (a dialog). Owned by the watched reg_user. */
+/* One reg subscription. Owned by the watched reg_user. Its dialog state
+ * (Call-ID, tags, URIs, target, route set, our NOTIFY CSeq and the
+ * subscriber's CSeq) is a UAS dialog of the SIP dialog layer, in
+ * registrar.dialogs while the subscription is linked, owned by it
+ * (owner.obj = this), which delivers the in-dialog SUBSCRIBEs. */
 struct reg_sub {
 	struct reg_tmr tmr;
-	struct hash_entry he; /* registrar.subs, by Call-ID */
 	struct reg_sub *next;
-	struct reg_user *user; /* watched user, borrowed */
-	struct reg_flow flow;  /* the subscriber's flow */
-	uint32_t cseq;	       /* our last NOTIFY CSeq */
-	uint32_t version;      /* reginfo version of the next NOTIFY */
-	uint32_t expires;      /* granted */
-	uint32_t remote_cseq;
-	/* views into data[], NUL-terminated: */
-	const char *callid, *local_tag, *remote_tag, *remote_uri, *local_uri, *target,
-	    *routes, *event_id;
-	char data[];
+	struct reg_user *user;	 /* watched user, borrowed */
+	struct sip_dialog *dlg;	 /* owned reference */
+	/* the subscriber's flow, as the state file keeps it: the NOTIFYs go
+	 * there (the dialog's own copy is what it came on, not used here) */
+	struct reg_flow flow;
+	uint32_t version;	 /* reginfo version of the next NOTIFY */
+	uint32_t expires;	 /* granted */
+	char event_id[];	 /* Event id parameter, NUL-terminated */
 };
 
 /* A user with bindings or subscriptions. Owned by registrar.users. */
@@ -152,7 +154,6 @@ struct registrar {
 	bool slots;	    /* ours: the hss_user slots (hss_user_slots_claim) */
 	struct hash *users; /* reg_user by hss_user pointer */
 	struct hash *chals; /* reg_chal by hss_user pointer */
-	struct hash *subs;  /* reg_sub by Call-ID */
 	struct hash *flows; /* reg_binding by flow peer (registrar_users_by_flow) */
 	struct hash *guards; /* reg_guard by user or source address */
 	struct net_addr *locals[REG_LOCALS_MAX]; /* owned; reg_flow.local points here */
@@ -162,6 +163,9 @@ struct registrar {
 		uint32_t window_s, lock_s, user_fails, src_fails;
 	} guard;
 	bool guard_full_logged;
+	struct sip_dialogs *dialogs; /* the stack's, or own_dialogs */
+	bool own_dialogs;	     /* no stack (tests): a private table */
+	size_t nsubs;
 	struct reg_heap_ent *heap; /* 4-ary min-heap by due */
 	uint32_t heap_n, heap_cap;
 	struct loop_timer *timer;
@@ -294,14 +298,19 @@ enum reg_sub_str {
 	REG_SUB_EVENT_ID,
 	REG_SUB_NSTR
 };
-void reg_sub_fields(struct reg_sub *s, const char **f[REG_SUB_NSTR]);
-/* A subscription holding NUL-terminated copies of str (in that order), in
- * one allocation; not linked yet. NULL: out of memory. */
-struct reg_sub *reg_sub_alloc(const struct pl str[REG_SUB_NSTR]);
-/* Makes s (its strings set) a subscription of ru: listed, counted, found
- * by its Call-ID. */
-void reg_sub_link(struct registrar *reg, struct reg_user *ru, struct reg_sub *s);
-struct reg_sub *reg_sub_find(struct registrar *reg, struct pl callid, struct pl local_tag);
+/* The strings of s in that order (borrowed from its dialog and itself). */
+void reg_sub_fields(const struct reg_sub *s, const char *f[REG_SUB_NSTR]);
+/* A subscription whose dialog is restored from str (in that order) and the
+ * two CSeqs (ours, the subscriber's); not linked yet. EBADMSG (a field
+ * unusable as dialog state), E2BIG, ENOMEM. */
+int reg_sub_alloc(struct reg_sub **sp, const struct pl str[REG_SUB_NSTR], uint32_t cseq,
+		  uint32_t remote_cseq);
+/* Frees a subscription that reg_sub_link refused. */
+void reg_sub_destroy(struct reg_sub *s);
+/* Makes s a subscription of ru: its dialog goes into registrar.dialogs
+ * (EEXIST: the same Call-ID and tags are there, ENOSPC: full), listed,
+ * counted. */
+int reg_sub_link(struct registrar *reg, struct reg_user *ru, struct reg_sub *s);
 
 /* ---- registrar_store.c / registrar_store_load.c: the state file ---- */
 

@@ -281,17 +281,17 @@ static void row_binding(const struct registrar *reg, struct store_batch *b,
 static void row_sub(const struct registrar *reg, struct store_batch *b, struct reg_sub *x,
 		    const char *key, uint32_t nth)
 {
-	const char **str[REG_SUB_NSTR];
+	const char *str[REG_SUB_NSTR];
 
 	row_key(b, ST_INS_SUB, key, nth);
 	reg_sub_fields(x, str);
 	for (int i = 0; i < REG_SUB_NSTR; i++)
-		store_batch_str(b, *str[i]);
-	store_batch_int(b, x->cseq);
+		store_batch_str(b, str[i]);
+	store_batch_int(b, sip_dialog_local_cseq(x->dlg));
 	store_batch_int(b, x->version);
 	store_batch_int(b, x->expires);
 	store_batch_int(b, expires_at(reg, x->tmr.due));
-	store_batch_int(b, x->remote_cseq);
+	store_batch_int(b, sip_dialog_remote_cseq(x->dlg));
 	row_flow(b, &x->flow);
 }
 

@@ -269,19 +269,22 @@ static int sub_restore(struct registrar *reg, struct reg_user *ru,
 		       const struct reg_store_sub_rec *r)
 {
 	struct reg_sub *s;
+	int err;
 
-	if (ru->nsub >= REGISTRAR_SUBS_MAX ||
-	    reg_sub_find(reg, r->str[REG_SUB_CALLID], r->str[REG_SUB_LOCAL_TAG]))
+	if (ru->nsub >= REGISTRAR_SUBS_MAX)
 		return EBADMSG;
-	s = reg_sub_alloc(r->str);
-	if (!s)
-		return ENOMEM;
+	/* the dialog is restored from the stored fields */
+	err = reg_sub_alloc(&s, r->str, r->cseq, r->remote_cseq);
+	if (err)
+		return err == ENOMEM ? err : EBADMSG;
 	reg_flow_set(reg, &s->flow, &r->flow);
-	s->cseq = r->cseq;
 	s->version = r->version;
 	s->expires = r->expires;
-	s->remote_cseq = r->remote_cseq;
-	reg_sub_link(reg, ru, s);
+	err = reg_sub_link(reg, ru, s);
+	if (err) {
+		reg_sub_destroy(s);
+		return err == EEXIST ? EBADMSG : err;
+	}
 	reg_tmr_set(reg, &s->tmr, due_of(reg, r->expires_at, r->expires));
 	return 0;
 }

@@ -18,6 +18,13 @@
  * check: without IPsec the source of the request is what ties it to the
  * registration). Anyone else gets 403.
  *
+ * Each subscription is a UAS dialog of the SIP dialog layer (sip_dialog.h,
+ * RFC 3261 §12) in the stack's dialog table, owned by the registrar: the
+ * NOTIFYs are built by it (Request-URI, Route, CSeq, tags), and an in-dialog
+ * SUBSCRIBE (refresh, or Expires: 0 to end it) reaches sub_dialog_h through
+ * it, its CSeq checked (lower: 500) and its Contact made the target. A
+ * SUBSCRIBE whose To tag names no dialog gets 481 here.
+ *
  * Every NOTIFY carries the full document (state="full"); the version
  * counter increases by one per NOTIFY of a subscription. Contacts carry the
  * event of their last change: registered, created, refreshed, shortened,
@@ -32,6 +39,7 @@
 
 #include "auth/auth_codec.h"
 #include "core/log.h"
+#include "core/mem.h"
 #include "sip/sip_hdr.h"
 #include "sip/sip_uri.h"
 #include "registrar/registrar_int.h"
@@ -147,36 +155,31 @@ int reg_reginfo_build(const struct registrar *reg, struct mbuf *mb, struct reg_u
 
 /* ---- NOTIFY ---- */
 
+/* The NOTIFY, built by the subscription's dialog (RFC 3261 §12.2.1.1:
+ * Request-URI, Route, CSeq + 1, From/To with tags). */
 static int notify_build(const struct registrar *reg, struct mbuf *mb, struct reg_sub *s,
 			const char *substate)
 {
+	struct sip_dialog_req_prm dp;
+	char hdrs[512], contact[160];
 	struct mbuf body;
-	int err;
+	int n, err;
 
+	n = snprintf(hdrs, sizeof(hdrs), "Event: reg%s%s\r\nSubscription-State: %s\r\n",
+		     s->event_id[0] ? ";id=" : "", s->event_id, substate);
+	if (n < 0 || (size_t)n >= sizeof(hdrs))
+		return E2BIG;
+	snprintf(contact, sizeof(contact), "<sip:%s>", reg->host);
 	mbuf_init(&body, 1u << 20);
 	err = reg_reginfo_build(reg, &body, s->user, s->version);
+	memset(&dp, 0, sizeof(dp));
+	dp.method = PL("NOTIFY");
+	dp.contact = pl_from_str(contact);
+	dp.hdrs = (struct pl){hdrs, (size_t)n};
+	dp.ctype = PL("application/reginfo+xml");
+	dp.body = (struct pl){(const char *)body.buf, body.end};
 	if (!err)
-		err = mbuf_printf(mb, "NOTIFY %s SIP/2.0\r\n", s->target);
-	if (!err && s->routes[0])
-		err = mbuf_printf(mb, "Route: %s\r\n", s->routes);
-	if (!err)
-		err =
-		    mbuf_printf(mb,
-				"Max-Forwards: 70\r\n"
-				"From: %s;tag=%s\r\n"
-				"To: %s;tag=%s\r\n"
-				"Call-ID: %s\r\n"
-				"CSeq: %u NOTIFY\r\n"
-				"Event: reg%s%s\r\n"
-				"Subscription-State: %s\r\n"
-				"Contact: <sip:%s>\r\n"
-				"Content-Type: application/reginfo+xml\r\n"
-				"Content-Length: %zu\r\n\r\n",
-				s->local_uri, s->local_tag, s->remote_uri, s->remote_tag,
-				s->callid, s->cseq, s->event_id[0] ? ";id=" : "",
-				s->event_id, substate, reg->host, body.end);
-	if (!err)
-		err = mbuf_write(mb, body.buf, body.end);
+		err = sip_dialog_req_build(s->dlg, mb, &dp);
 	mbuf_reset(&body);
 	return err;
 }
@@ -188,7 +191,6 @@ static void notify_send(struct registrar *reg, struct reg_sub *s, const char *su
 	struct mbuf mb;
 	int err;
 
-	s->cseq++;
 	reg_store_mark(reg, s->user->u, REG_STORE_ALL);
 	mbuf_init(&mb, 2u << 20);
 	err = notify_build(reg, &mb, s, substate);
@@ -204,8 +206,8 @@ static void notify_send(struct registrar *reg, struct reg_sub *s, const char *su
 	}
 	if (err)
 		log_write(LOG_IMS, LOG_LVL_WARN, LOG_DIR_NONE, NULL,
-			  "registrar: NOTIFY for %s not sent: %s", s->callid,
-			  strerror(err));
+			  "registrar: NOTIFY for %s not sent: %s",
+			  sip_dialog_callid(s->dlg), strerror(err));
 	mbuf_reset(&mb);
 }
 
@@ -231,11 +233,11 @@ void reg_sub_free(struct registrar *reg, struct reg_sub *s)
 			break;
 		}
 	}
+	reg->nsubs--;
 	reg_store_mark(reg, ru->u, REG_STORE_ALL);
 	reg_store_gone(reg, ru->u, false);
 	reg_tmr_del(reg, &s->tmr);
-	hash_remove(reg->subs, &s->he);
-	free(s);
+	reg_sub_destroy(s);
 }
 
 void reg_sub_notify_all(struct registrar *reg, struct reg_user *ru)
@@ -275,71 +277,101 @@ void reg_sub_expired(struct registrar *reg, struct reg_sub *s)
 
 /* ---- SUBSCRIBE ---- */
 
-static bool sub_match(const struct hash_entry *e, const void *key)
-{
-	const struct reg_sub *s = HASH_OBJ(e, struct reg_sub, he);
-	const struct pl *callid = key;
+static void sub_dialog_h(struct sip_dialog *dlg, struct sip_tsx *tsx,
+			 const struct sip_msg *req, const struct net_flow *flow, void *arg);
 
-	return pl_eq_str(*callid, s->callid);
-}
-
-void reg_sub_link(struct registrar *reg, struct reg_user *ru, struct reg_sub *s)
+int reg_sub_link(struct registrar *reg, struct reg_user *ru, struct reg_sub *s)
 {
+	struct sip_dialog_owner o = {.req_h = sub_dialog_h, .arg = reg, .obj = s};
+	int err = sip_dialogs_add(reg->dialogs, s->dlg, &o);
+
+	if (err)
+		return err;
 	s->tmr.kind = REG_TMR_SUB;
 	s->user = ru;
 	s->next = ru->subs;
 	ru->subs = s;
 	ru->nsub++;
-	hash_insert(reg->subs, &s->he, hash_bytes(s->callid, strlen(s->callid)));
+	reg->nsubs++;
+	return 0;
 }
 
-void reg_sub_fields(struct reg_sub *s, const char **f[REG_SUB_NSTR])
+void reg_sub_fields(const struct reg_sub *s, const char *f[REG_SUB_NSTR])
 {
-	f[REG_SUB_CALLID] = &s->callid;
-	f[REG_SUB_LOCAL_TAG] = &s->local_tag;
-	f[REG_SUB_REMOTE_TAG] = &s->remote_tag;
-	f[REG_SUB_REMOTE_URI] = &s->remote_uri;
-	f[REG_SUB_LOCAL_URI] = &s->local_uri;
-	f[REG_SUB_TARGET] = &s->target;
-	f[REG_SUB_ROUTES] = &s->routes;
-	f[REG_SUB_EVENT_ID] = &s->event_id;
+	f[REG_SUB_CALLID] = sip_dialog_callid(s->dlg);
+	f[REG_SUB_LOCAL_TAG] = sip_dialog_local_tag(s->dlg);
+	f[REG_SUB_REMOTE_TAG] = sip_dialog_remote_tag(s->dlg);
+	f[REG_SUB_REMOTE_URI] = sip_dialog_remote_uri(s->dlg);
+	f[REG_SUB_LOCAL_URI] = sip_dialog_local_uri(s->dlg);
+	f[REG_SUB_TARGET] = sip_dialog_target(s->dlg);
+	f[REG_SUB_ROUTES] = sip_dialog_routes(s->dlg);
+	f[REG_SUB_EVENT_ID] = s->event_id;
 }
 
-struct reg_sub *reg_sub_alloc(const struct pl str[REG_SUB_NSTR])
+static struct reg_sub *sub_alloc(struct pl event_id)
 {
-	const char **field[REG_SUB_NSTR];
-	struct reg_sub *s;
-	size_t len = 0;
-	char *p;
+	struct reg_sub *s = calloc(1, sizeof(*s) + event_id.l + 1);
 
-	for (int i = 0; i < REG_SUB_NSTR; i++)
-		len += str[i].l + 1;
-	s = calloc(1, sizeof(*s) + len);
-	if (!s)
-		return NULL;
-	reg_sub_fields(s, field);
-	p = s->data;
-	for (int i = 0; i < REG_SUB_NSTR; i++) {
-		if (str[i].l) /* an empty one's pointer may be NULL */
-			memcpy(p, str[i].p, str[i].l);
-		*field[i] = p;
-		p += str[i].l + 1;
-	}
+	if (s && event_id.l)
+		memcpy(s->event_id, event_id.p, event_id.l);
 	return s;
 }
 
-struct reg_sub *reg_sub_find(struct registrar *reg, struct pl callid, struct pl local_tag)
+int reg_sub_alloc(struct reg_sub **sp, const struct pl str[REG_SUB_NSTR], uint32_t cseq,
+		  uint32_t remote_cseq)
 {
-	struct hash_entry *e =
-	    hash_lookup(reg->subs, hash_bytes(callid.p, callid.l), sub_match, &callid);
+	struct sip_dialog_state st = {
+	    .callid = str[REG_SUB_CALLID],
+	    .local_tag = str[REG_SUB_LOCAL_TAG],
+	    .remote_tag = str[REG_SUB_REMOTE_TAG],
+	    .local_uri = str[REG_SUB_LOCAL_URI],
+	    .remote_uri = str[REG_SUB_REMOTE_URI],
+	    .target = str[REG_SUB_TARGET],
+	    .routes = str[REG_SUB_ROUTES],
+	    .local_cseq = cseq,
+	    .remote_cseq = remote_cseq,
+	};
+	struct reg_sub *s;
+	int err;
 
-	for (; e; e = hash_lookup_next(reg->subs, e, sub_match, &callid)) {
-		struct reg_sub *s = HASH_OBJ(e, struct reg_sub, he);
-
-		if (pl_eq_str(local_tag, s->local_tag))
-			return s;
+	if (str[REG_SUB_EVENT_ID].l > SIP_DIALOG_FIELD_MAX)
+		return E2BIG;
+	s = sub_alloc(str[REG_SUB_EVENT_ID]);
+	if (!s)
+		return ENOMEM;
+	err = sip_dialog_restore(&s->dlg, &st);
+	if (err) {
+		free(s);
+		return err;
 	}
-	return NULL;
+	*sp = s;
+	return 0;
+}
+
+void reg_sub_destroy(struct reg_sub *s)
+{
+	if (!s)
+		return;
+	sip_dialog_end(s->dlg);
+	mem_deref(s->dlg);
+	free(s);
+}
+
+/* A subscription of ours named by a NOTIFY (as sent: From is us) or its
+ * response: Call-ID, From tag (local), To tag (remote). */
+static struct reg_sub *sub_of_notify(struct registrar *reg, const struct sip_msg *m)
+{
+	const struct sip_hdr *h = sip_msg_hdr(m, SIP_HDR_CALL_ID);
+	const struct sip_addr *from = sip_msg_from(m), *to = sip_msg_to(m);
+	const struct sip_dialog_owner *o;
+	struct sip_dialog *d;
+	struct pl callid;
+
+	if (!h || sip_callid_decode(h->val, &callid) || !from || !to)
+		return NULL;
+	d = sip_dialogs_find(reg->dialogs, callid, from->tag, to->tag);
+	o = d ? sip_dialog_owner(d) : NULL;
+	return o && o->req_h == sub_dialog_h && o->arg == reg ? o->obj : NULL;
 }
 
 void registrar_notify_resp_h(struct sip_tsx *tsx, const struct sip_msg *resp,
@@ -347,26 +379,17 @@ void registrar_notify_resp_h(struct sip_tsx *tsx, const struct sip_msg *resp,
 {
 	const struct sip_msg *m = resp ? resp : (tsx ? sip_tsx_req(tsx) : NULL);
 	struct registrar *reg = arg;
-	const struct sip_hdr *h;
-	struct sip_addr from;
-	struct pl callid;
 	struct reg_sub *s;
 	struct reg_user *ru;
 
 	if (scode < 300 || !m)
 		return;
-	h = sip_msg_hdr(m, SIP_HDR_CALL_ID);
-	if (!h || sip_callid_decode(h->val, &callid))
-		return;
-	h = sip_msg_hdr(m, SIP_HDR_FROM);
-	if (!h || sip_addr_decode(&from, h->val))
-		return;
-	s = reg_sub_find(reg, callid, from.tag);
+	s = sub_of_notify(reg, m);
 	if (!s)
 		return;
 	log_write(LOG_IMS, LOG_LVL_INFO, LOG_DIR_NONE, NULL,
 		  "registrar: NOTIFY answered %u, subscription %s removed", scode,
-		  s->callid);
+		  sip_dialog_callid(s->dlg));
 	ru = s->user;
 	reg_sub_free(reg, s);
 	reg_user_release(reg, ru);
@@ -462,57 +485,41 @@ static bool sub_authenticated(struct registrar *reg, struct sip_tsx *tsx,
 	return false;
 }
 
-static int sub_routes(const struct sip_msg *req, struct mbuf *mb)
+/* A new subscription: its UAS dialog from the SUBSCRIBE and the To tag of
+ * our 200 (RFC 3261 §12.1.1, RFC 6665 §4.2.1). EBADMSG, E2BIG: a field the
+ * dialog cannot keep (answer 400); EEXIST, ENOSPC, ENOMEM: 500. */
+static int sub_new(struct registrar *reg, struct reg_sub **sp, const struct sip_msg *req,
+		   const struct sub_req *r, struct reg_user *ru, const struct net_flow *src)
 {
-	int err = 0;
-
-	for (const struct sip_hdr *h = sip_msg_hdr(req, SIP_HDR_RECORD_ROUTE); h && !err;
-	     h = sip_msg_hdr_next(req, h))
-		err = mbuf_printf(mb, "%s%.*s", mb->end ? ", " : "", (int)h->val.l,
-				  h->val.p);
-	return err;
-}
-
-static struct reg_sub *sub_new(struct registrar *reg, const struct sip_msg *req,
-			       const struct sub_req *r, struct reg_user *ru,
-			       const struct net_flow *src)
-{
-	struct pl str[REG_SUB_NSTR];
+	struct sip_dialog_uas_prm up;
 	uint8_t rnd[8];
 	char tag[AUTH_HEX_SIZE(8)];
-	struct mbuf routes, uris;
-	struct reg_sub *s = NULL;
+	struct reg_sub *s;
+	int err;
 
 	if (RAND_bytes(rnd, sizeof(rnd)) != 1)
-		return NULL;
+		return ENOMEM;
 	auth_hex_encode(rnd, sizeof(rnd), tag);
-	mbuf_init(&routes, 16384);
-	mbuf_init(&uris, 16384);
-	/* "<from><to>" written with lengths, not printf (which would stop at
-	 * a NUL), so the two views below are exactly what was written */
-	if (sub_routes(req, &routes) || mbuf_write_str(&uris, "<") ||
-	    mbuf_write_pl(&uris, r->from.uri) || mbuf_write_str(&uris, "><") ||
-	    mbuf_write_pl(&uris, r->to.uri) || mbuf_write_str(&uris, ">"))
-		goto out;
-	str[REG_SUB_CALLID] = r->callid;
-	str[REG_SUB_LOCAL_TAG] = pl_from_str(tag);
-	str[REG_SUB_REMOTE_TAG] = r->from.tag;
-	str[REG_SUB_REMOTE_URI] = (struct pl){(const char *)uris.buf, r->from.uri.l + 2};
-	str[REG_SUB_LOCAL_URI] =
-	    (struct pl){(const char *)uris.buf + r->from.uri.l + 2, r->to.uri.l + 2};
-	str[REG_SUB_TARGET] = r->target;
-	str[REG_SUB_ROUTES] = (struct pl){(const char *)routes.buf, routes.end};
-	str[REG_SUB_EVENT_ID] = r->ev.id;
-	s = reg_sub_alloc(str);
+	if (r->ev.id.l > SIP_DIALOG_FIELD_MAX)
+		return E2BIG;
+	s = sub_alloc(r->ev.id);
 	if (!s)
-		goto out;
-	s->remote_cseq = r->cseq;
-	reg_flow_set(reg, &s->flow, src);
-	reg_sub_link(reg, ru, s);
-out:
-	mbuf_reset(&routes);
-	mbuf_reset(&uris);
-	return s;
+		return ENOMEM;
+	memset(&up, 0, sizeof(up));
+	up.req = req;
+	up.local_tag = pl_from_str(tag);
+	up.flow = src;
+	err = sip_dialog_uas_alloc(&s->dlg, &up);
+	if (!err) {
+		reg_flow_set(reg, &s->flow, src);
+		err = reg_sub_link(reg, ru, s);
+	}
+	if (err) {
+		reg_sub_destroy(s);
+		return err;
+	}
+	*sp = s;
+	return 0;
 }
 
 static void sub_reply_ok(struct registrar *reg, struct sip_tsx *tsx, struct reg_sub *s,
@@ -525,7 +532,7 @@ static void sub_reply_ok(struct registrar *reg, struct sip_tsx *tsx, struct reg_
 
 	memset(&rp, 0, sizeof(rp));
 	rp.hdrs = (struct pl){hdrs, n > 0 && (size_t)n < sizeof(hdrs) ? (size_t)n : 0};
-	rp.to_tag = pl_from_str(s->local_tag);
+	rp.to_tag = pl_from_str(sip_dialog_local_tag(s->dlg));
 	reg_reply(reg, tsx, 200, "OK", &rp);
 }
 
@@ -558,25 +565,17 @@ void registrar_subscribe(struct registrar *reg, struct sip_tsx *tsx,
 	struct sub_req r;
 	size_t nm;
 	uint16_t sc;
+	int err;
 
 	sc = sub_req_read(req, &r);
 	if (sc) {
 		reg_reply(reg, tsx, sc, sc == 489 ? "Bad Event" : "Bad Request", NULL);
 		return;
 	}
+	/* an in-dialog SUBSCRIBE reaches sub_dialog_h through its dialog; a To
+	 * tag matching none names a subscription that does not exist */
 	if (pl_isset(r.to.tag)) {
-		s = reg_sub_find(reg, r.callid, r.to.tag);
-		if (!s || !pl_eq_str(r.from.tag, s->remote_tag)) {
-			reg_reply(reg, tsx, 481, "Subscription Does Not Exist", NULL);
-			return;
-		}
-		if (r.cseq <= s->remote_cseq) {
-			reg_reply(reg, tsx, 500,
-				  "Server Internal Error - CSeq out of order", NULL);
-			return;
-		}
-		s->remote_cseq = r.cseq;
-		sub_refresh(reg, tsx, s, sub_expires(reg, &r));
+		reg_reply(reg, tsx, 481, "Subscription Does Not Exist", NULL);
 		return;
 	}
 	nm = hss_users_by_impu(reg->hss, r.to.uri, m, SUB_CANDS_MAX);
@@ -605,9 +604,41 @@ void registrar_subscribe(struct registrar *reg, struct sip_tsx *tsx,
 		reg_reply(reg, tsx, 403, "Forbidden - too many subscriptions", NULL);
 		return;
 	}
-	s = sub_new(reg, req, &r, ru, src);
-	if (!s) {
+	err = sub_new(reg, &s, req, &r, ru, src);
+	if (err == EBADMSG || err == E2BIG) {
+		reg_reply(reg, tsx, 400, "Bad Request", NULL);
+		return;
+	}
+	if (err) {
 		reg_reply(reg, tsx, 500, "Server Internal Error", NULL);
+		return;
+	}
+	sub_refresh(reg, tsx, s, sub_expires(reg, &r));
+}
+
+/* The dialog layer's owner handler: an in-dialog request of a
+ * subscription, its CSeq checked and its Contact made the target
+ * (RFC 3261 §12.2.2). A SUBSCRIBE refreshes or, with Expires: 0, ends it
+ * (RFC 6665 §4.2.1.2). */
+static void sub_dialog_h(struct sip_dialog *dlg, struct sip_tsx *tsx,
+			 const struct sip_msg *req, const struct net_flow *flow, void *arg)
+{
+	struct registrar *reg = arg;
+	struct reg_sub *s = sip_dialog_owner(dlg)->obj;
+	struct sip_tsx_reply_prm rp;
+	struct sub_req r;
+	uint16_t sc;
+
+	(void)flow;
+	if (req->meth != SIP_METHOD_SUBSCRIBE) {
+		memset(&rp, 0, sizeof(rp));
+		rp.hdrs = PL("Allow: SUBSCRIBE\r\n");
+		reg_reply(reg, tsx, 405, "Method Not Allowed", &rp);
+		return;
+	}
+	sc = sub_req_read(req, &r);
+	if (sc) {
+		reg_reply(reg, tsx, sc, sc == 489 ? "Bad Event" : "Bad Request", NULL);
 		return;
 	}
 	sub_refresh(reg, tsx, s, sub_expires(reg, &r));

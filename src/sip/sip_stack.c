@@ -19,6 +19,7 @@
 #include "core/log.h"
 #include "core/mem.h"
 #include "sip/sip_build.h"
+#include "sip/sip_dialog.h"
 #include "sip/sip_hdr.h"
 #include "sip/sip_log.h"
 #include "sip/sip_stack_int.h"
@@ -251,7 +252,14 @@ static void stack_request_h(struct sip_tsx *tsx, const struct sip_msg *req,
 	struct sip_stack *stack = arg;
 	struct sip_tsx_reply_prm rp = {0};
 	const struct sip_stack_meth *m = NULL;
+	uint16_t sc;
 
+	/* RFC 3261 §12.2.2: a To tag names a dialog; its owner takes it */
+	if (sip_dialogs_request(stack->dialogs, tsx, req, flow, &sc) != ENOENT) {
+		if (sc)
+			sip_stack_reply(stack, tsx, sc, sip_dialog_reason(sc), NULL);
+		return;
+	}
 	if (req->meth != SIP_METHOD_OTHER && (size_t)req->meth < SIP_STACK_METHODS)
 		m = &stack->meth[req->meth];
 	if (m && m->h) {
@@ -275,13 +283,14 @@ static void stack_request_h(struct sip_tsx *tsx, const struct sip_msg *req,
 static void stack_ack_h(struct sip_tsx *tsx, const struct sip_msg *ack,
 			const struct sip_tsx_dst *src, const void *ctx, void *arg)
 {
-	/* The ACK of a 2xx belongs to a dialog; no dialog service exists yet,
-	 * so it ends here (it was logged on receipt). */
+	struct sip_stack *stack = arg;
+
+	/* The ACK of a 2xx belongs to its dialog (RFC 3261 §13.3.1.4, RFC 6026
+	 * §8.7 with tsx in Accepted); without one it ends here (it was logged
+	 * on receipt). */
 	(void)tsx;
-	(void)ack;
 	(void)src;
-	(void)ctx;
-	(void)arg;
+	(void)sip_dialogs_ack(stack->dialogs, ack, ctx);
 }
 
 static void stack_server_err_h(struct sip_tsx *tsx, int err, void *arg)
@@ -647,6 +656,7 @@ int sip_stack_alloc(struct sip_stack **stackp, const struct sip_stack_prm *prm)
 	tp.tu.server_err_h = stack_server_err_h;
 	tp.tu.arg = stack;
 	err = sip_tsx_stack_alloc(&stack->tsx, &stack->env, &tp);
+	err = err ? err : sip_dialogs_alloc(&stack->dialogs, prm->dialog_max);
 	if (err)
 		goto out;
 	err = stack_net_alloc(stack, prm);
@@ -673,6 +683,7 @@ void sip_stack_free(struct sip_stack *stack)
 		return;
 	/* Transactions first: their timers and buffers go without sending. */
 	sip_tsx_stack_free(stack->tsx);
+	sip_dialogs_free(stack->dialogs); /* owners keep their references */
 	mem_deref(stack->net);
 	for (size_t i = 0; stack->uri_hosts && i < stack->nsocks; i++)
 		free(stack->uri_hosts[i]);
@@ -695,6 +706,11 @@ int sip_stack_method_set(struct sip_stack *stack, enum sip_method meth,
 	stack->meth[meth].arg = h ? arg : NULL;
 	stack_allow_build(stack);
 	return 0;
+}
+
+struct sip_dialogs *sip_stack_dialogs(struct sip_stack *stack)
+{
+	return stack ? stack->dialogs : NULL;
 }
 
 struct sip_tsx_stack *sip_stack_tsx(struct sip_stack *stack)

@@ -6,8 +6,10 @@
  * §16.3; errors answered statelessly), logged (manual §8.1), matched to
  * transactions, and new requests are handed to the handler registered for
  * their method (the services: registrar, OPTIONS, later the CSCF proxy and
- * B2BUA). Methods without a handler get 405 with Allow (known methods) or
- * 501 (unknown ones). Outgoing requests pick UDP or TCP (tcp_threshold,
+ * B2BUA), or, when they belong to a dialog of the stack's table (To tag,
+ * RFC 3261 §12.2.2; the ACK of a 2xx), to that dialog's owner. Methods
+ * without a handler get 405 with Allow (known methods) or 501 (unknown
+ * ones). Outgoing requests pick UDP or TCP (tcp_threshold,
  * RFC 3261 §18.1.1) or reuse the connection a UE registered over (flow).
  *
  * THIS HEADER IS A CONTRACT shared by the stack and its services; extend it,
@@ -27,6 +29,7 @@
 #include "sip/sip_tsx.h"
 
 struct sip_stack;
+struct sip_dialogs;
 
 
 /* A new server transaction for a method. The handler answers with
@@ -67,6 +70,7 @@ struct sip_stack_prm {
 	bool proxy; /* check as a proxy (§16.3): 483, 482 */
 	/* Check Proxy-Require as well as Require (sip_check_prm). */
 	bool proxy_require;
+	size_t dialog_max; /* dialogs at once; 0 = SIP_DIALOGS_MAX_DEFAULT */
 };
 
 /* Counters since sip_stack_alloc (monitor, tests). */
@@ -102,6 +106,10 @@ void sip_stack_free(struct sip_stack *stack);
 int sip_stack_method_set(struct sip_stack *stack, enum sip_method meth,
 			 sip_stack_req_h *h, void *arg);
 
+/* The dialog table (sip_dialog.h): a request with a To tag that matches a
+ * dialog, and the ACK of a 2xx, go to the dialog's owner instead of the
+ * method's handler. */
+struct sip_dialogs *sip_stack_dialogs(struct sip_stack *stack);
 /* The transaction layer, for replies and lookups by id. */
 struct sip_tsx_stack *sip_stack_tsx(struct sip_stack *stack);
 /* The transport set (stats, connection lookups). */

@@ -38,6 +38,7 @@ struct sip_stack {
 	struct net *net;	   /* owned (mem reference) */
 	struct sip_tsx_stack *tsx; /* owned */
 	struct sip_tsx_env env;	   /* must outlive tsx: lives here */
+	struct sip_dialogs *dialogs; /* owned (sip_dialog.h) */
 	struct net_sock **socks;   /* borrowed from net, one per sip_addr */
 	char **uri_hosts;	   /* owned: "127.0.0.1:5060" per socket */
 	size_t nsocks;

@@ -1464,14 +1464,54 @@ static void test_reg_event(void **state)
 			     "Content-Length: 0\r\n\r\n",
 			     to_tag, hdrs);
 
+		uint16_t sc = 1;
+		size_t before = T.nreplies;
+
 		m = decode(buf, (size_t)len);
 		T.cur = m;
-		registrar_subscribe(T.reg, NULL, m, &s,
-				    sub_sender(T.reg, &s));
-		T.cur = NULL;
-		mem_deref(m);
+		/* in its dialog: the dialog layer hands it to the registrar */
+		assert_int_equal(
+		    sip_dialogs_request(registrar_dialogs(T.reg), NULL, m, &s, &sc), 0);
+		assert_int_equal(sc, 0);
+		assert_int_equal(T.nreplies, before + 1);
 		assert_int_equal(T.replies[T.nreplies - 1].scode, 200);
 		assert_true(body_has(T.reqs[T.nreqs - 1].msg, "version=\"3\""));
+		/* the NOTIFY's CSeq goes on from the dialog's */
+		assert_true(hdr_has(T.reqs[T.nreqs - 1].msg, SIP_HDR_CSEQ, "4 NOTIFY"));
+		/* the same again with a lower CSeq: out of order (RFC 3261
+		 * §12.2.2), the caller answers 500, the owner sees nothing */
+		mem_deref(m);
+		len = snprintf(buf, sizeof(buf),
+			       "SUBSCRIBE sip:alice@ims.test SIP/2.0\r\n"
+			       "Via: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bKsub3\r\n"
+			       "From: <sip:alice@ims.test>;tag=f1\r\n"
+			       "To: <sip:alice@ims.test>;tag=%s\r\n"
+			       "Call-ID: call-1@ue\r\nCSeq: 99998 SUBSCRIBE\r\n%s"
+			       "Content-Length: 0\r\n\r\n",
+			       to_tag, hdrs);
+		m = decode(buf, (size_t)len);
+		assert_int_equal(
+		    sip_dialogs_request(registrar_dialogs(T.reg), NULL, m, &s, &sc), 0);
+		assert_int_equal(sc, 500);
+		assert_int_equal(T.nreplies, before + 1);
+		/* a To tag of no dialog reaches the method handler: 481 */
+		mem_deref(m);
+		len = snprintf(buf, sizeof(buf),
+			       "SUBSCRIBE sip:alice@ims.test SIP/2.0\r\n"
+			       "Via: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bKsub4\r\n"
+			       "From: <sip:alice@ims.test>;tag=f1\r\n"
+			       "To: <sip:alice@ims.test>;tag=nosuchtag\r\n"
+			       "Call-ID: call-1@ue\r\nCSeq: 100000 SUBSCRIBE\r\n%s"
+			       "Content-Length: 0\r\n\r\n",
+			       hdrs);
+		m = decode(buf, (size_t)len);
+		assert_int_equal(
+		    sip_dialogs_request(registrar_dialogs(T.reg), NULL, m, &s, &sc), ENOENT);
+		T.cur = m;
+		registrar_subscribe(T.reg, NULL, m, &s, sub_sender(T.reg, &s));
+		T.cur = NULL;
+		mem_deref(m);
+		assert_int_equal(T.replies[T.nreplies - 1].scode, 481);
 	}
 	/* de-registration (from the binding's address: not challenged, as
 	 * auth_on_register_only says): one NOTIFY terminated, the subscription
@@ -1807,7 +1847,8 @@ static void test_state_file_round_trip(void **state)
 	uint64_t sqn;
 	struct store *st;
 	struct ue ue;
-	char dir[64];
+	char dir[64], sub_tag[64];
+	uint32_t sub_cseq;
 
 	(void)state;
 	st = store_tmp(dir);
@@ -1815,8 +1856,15 @@ static void test_state_file_round_trip(void **state)
 	ue_milenage(&ue, "alice@ims.test");
 	assert_int_equal(alice_register(&ue, CONTACT_A)->scode, 200);
 	/* from alice's own flow: the subscriber is the user registered over it */
-	assert_int_equal(do_req("SUBSCRIBE", "sip:alice@ims.test", SUB_HDRS, &udp)->scode,
-			 200);
+	{
+		struct sent *r = do_req("SUBSCRIBE", "sip:alice@ims.test", SUB_HDRS, &udp);
+		const struct sip_addr *to = sip_msg_to(r->msg);
+
+		assert_int_equal(r->scode, 200);
+		assert_true(to && to->tag.l > 0 && to->tag.l < sizeof(sub_tag));
+		snprintf(sub_tag, sizeof(sub_tag), "%.*s", (int)to->tag.l, to->tag.p);
+		sub_cseq = cseq_next - 1;
+	}
 	assert_int_equal(
 	    do_req("REGISTER", "sip:dave@ims.test",
 		   "Contact: <sip:dave@127.0.0.1:5073;transport=tcp>;q=0.5;"
@@ -1869,6 +1917,39 @@ static void test_state_file_round_trip(void **state)
 			    "127.0.0.2:5062");
 	assert_int_equal(net_addr_port(&T.req_dst.peer), 5070); /* alice's own flow */
 	assert_true(!T.req_dst.reliable && T.req_dst.conn_id == 0);
+	/* the restored dialog takes in-dialog requests: its remote CSeq came
+	 * back (lower: 500), a refresh gets 200 and a NOTIFY through its
+	 * restored route set */
+	{
+		char buf[2048];
+		struct sip_msg *m;
+		uint16_t sc = 0;
+
+		for (int k = 0; k < 2; k++) {
+			int len = snprintf(
+			    buf, sizeof(buf),
+			    "SUBSCRIBE sip:alice@ims.test SIP/2.0\r\n"
+			    "Via: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bKrs%d\r\n"
+			    "From: <sip:alice@ims.test>;tag=f1\r\n"
+			    "To: <sip:alice@ims.test>;tag=%s\r\n"
+			    "Call-ID: call-1@ue\r\nCSeq: %u SUBSCRIBE\r\n%s"
+			    "Content-Length: 0\r\n\r\n",
+			    k, sub_tag, k ? sub_cseq + 100 : sub_cseq - 1, SUB_HDRS);
+
+			m = decode(buf, (size_t)len);
+			T.cur = m;
+			assert_int_equal(sip_dialogs_request(registrar_dialogs(T.reg), NULL, m,
+							     &udp, &sc),
+					 0);
+			T.cur = NULL;
+			mem_deref(m);
+			assert_int_equal(sc, k ? 0 : 500);
+		}
+		assert_int_equal(T.replies[T.nreplies - 1].scode, 200);
+		assert_int_equal(T.nreqs, 2);
+		assert_true(hdr_has(T.reqs[1].msg, SIP_HDR_CSEQ, "3 NOTIFY"));
+		assert_true(hdr_has(T.reqs[1].msg, SIP_HDR_ROUTE, "<sip:p1.ims.test;lr>"));
+	}
 
 	/* everything expires: the rows go, SQN_HE stays */
 	T.now += 3601 * 1000;

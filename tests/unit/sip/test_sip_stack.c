@@ -4,8 +4,9 @@
  * changed, and back to UDP when TCP is refused, not when reset), ;transport=tcp,
  * flows, User-Agent), responses back to the client
  * transaction, connection failures, server dispatch with the source, a
- * flow leaving from the socket of its local address, the
- * Allow list and local host checks.
+ * flow leaving from the socket of its local address, the Allow list and
+ * local host checks, and dialogs: an in-dialog request and the ACK of a 2xx
+ * reach the dialog's owner with their flow.
  */
 #include <errno.h>
 #include <netinet/in.h>
@@ -26,6 +27,8 @@
 #include "loop/loop.h"
 #include "net/net.h"
 #include "net/net_addr.h"
+#include "sip/sip_dialog.h"
+#include "sip/sip_hdr.h"
 #include "sip/sip_stack.h"
 
 struct fix {
@@ -670,6 +673,166 @@ static void test_dispatch_and_allow(void **state)
 	assert_string_equal(sip_stack_allow(f->stack), "ACK, CANCEL");
 }
 
+/* ---- dialogs: an owner makes a UAS dialog from an INVITE, answers 200;
+ * the ACK of the 2xx and later in-dialog requests reach it with their
+ * flow, not the method handlers ---- */
+
+struct owner {
+	struct fix *f;
+	struct sip_dialog *dlg; /* our reference */
+	int invites, acks, reqs;
+	enum sip_method last_meth;
+	struct net_flow ack_flow, req_flow;
+};
+
+static void own_req_h(struct sip_dialog *dlg, struct sip_tsx *tsx, const struct sip_msg *req,
+		      const struct net_flow *flow, void *arg)
+{
+	struct owner *o = arg;
+
+	assert_ptr_equal(dlg, o->dlg);
+	assert_ptr_equal(sip_dialog_owner(dlg)->obj, o);
+	o->reqs++;
+	o->last_meth = req->meth;
+	o->req_flow = *flow;
+	assert_int_equal(sip_stack_reply(o->f->stack, tsx, 200, "OK", NULL), 0);
+	if (req->meth == SIP_METHOD_BYE)
+		sip_dialog_end(dlg);
+}
+
+static void own_ack_h(struct sip_dialog *dlg, const struct sip_msg *ack,
+		      const struct net_flow *flow, void *arg)
+{
+	struct owner *o = arg;
+
+	assert_ptr_equal(dlg, o->dlg);
+	assert_int_equal(sip_msg_cseq(ack)->num, 1);
+	o->acks++;
+	o->ack_flow = *flow;
+}
+
+static void own_invite_h(struct sip_stack *stack, struct sip_tsx *tsx,
+			 const struct sip_msg *req, const struct net_flow *src, void *arg)
+{
+	struct owner *o = arg;
+	struct sip_dialog_uas_prm up = {.req = req, .local_tag = PL("srv1"), .flow = src};
+	struct sip_dialog_owner ow = {own_req_h, own_ack_h, o, o};
+	struct sip_tsx_reply_prm rp = {.to_tag = PL("srv1"),
+				       .hdrs = PL("Contact: <sip:srv@127.0.0.1>\r\n")};
+
+	o->invites++;
+	assert_int_equal(sip_dialog_uas_alloc(&o->dlg, &up), 0);
+	assert_int_equal(sip_dialogs_add(sip_stack_dialogs(stack), o->dlg, &ow), 0);
+	assert_int_equal(sip_stack_reply(stack, tsx, 200, "OK", &rp), 0);
+}
+
+static int dlg_req(char *buf, size_t size, const char *method, const char *host,
+		   const char *transport, uint16_t port, unsigned cseq, const char *to_tag)
+{
+	return snprintf(buf, size,
+			"%s sip:srv@%s SIP/2.0\r\n"
+			"Via: SIP/2.0/%s 127.0.0.1:%u;branch=z9hG4bK%s%u\r\n"
+			"From: <sip:ue@127.0.0.1>;tag=ue1\r\nTo: <sip:srv@127.0.0.1>%s%s\r\n"
+			"Call-ID: dlg-1\r\nCSeq: %u %s\r\nMax-Forwards: 70\r\n"
+			"Contact: <sip:ue@127.0.0.1:%u>\r\nContent-Length: 0\r\n\r\n",
+			method, host, transport, port, method, cseq, to_tag ? ";tag=" : "",
+			to_tag ? to_tag : "", strcmp(method, "ACK") ? cseq : 1, method, port);
+}
+
+static void udp_send(struct fix *f, const struct sockaddr_in *to, const char *req, int n)
+{
+	assert_true(n > 0);
+	assert_int_equal(
+	    sendto(f->udp, req, (size_t)n, 0, (const struct sockaddr *)to, sizeof(*to)), n);
+}
+
+/* Runs the loop until cond holds (bounded: 2 s). */
+#define RUN_UNTIL(cond)                                                               \
+	do {                                                                           \
+		for (int i_ = 0; i_ < 2000 && !(cond); i_++)                          \
+			run_once();                                                    \
+		assert_true(cond);                                                     \
+	} while (0)
+
+static void test_dialog_owner_gets_ack_and_requests(void **state)
+{
+	struct fix *f = *state;
+	struct sockaddr_in to = {.sin_family = AF_INET,
+				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	struct owner o = {.f = f};
+	char req[1024], buf[4096];
+	const char *host;
+	int n, tcp;
+	ssize_t got;
+
+	assert_int_equal(stack_new(f, 1300, "imsd-unit", true), 0);
+	assert_int_equal(sip_stack_method_set(f->stack, SIP_METHOD_INVITE, own_invite_h, &o),
+			 0);
+	assert_int_equal(sip_stack_method_set(f->stack, SIP_METHOD_INFO, req_h, f), 0);
+	host = sip_stack_local_uri_host(f->stack, 0);
+	to.sin_port = htons((uint16_t)atoi(strrchr(host, ':') + 1));
+
+	/* INVITE: the owner makes the dialog and answers 200 */
+	udp_send(f, &to, req, dlg_req(req, sizeof(req), "INVITE", host, "UDP", f->udp_port, 1, NULL));
+	read_udp(f, buf, sizeof(buf));
+	assert_true(!strncmp(buf, "SIP/2.0 200 OK\r\n", 16));
+	assert_non_null(strstr(buf, ";tag=srv1"));
+	assert_int_equal(o.invites, 1);
+	assert_int_equal(sip_dialogs_count(sip_stack_dialogs(f->stack)), 1);
+
+	/* the ACK of the 2xx reaches the owner with its flow */
+	udp_send(f, &to, req, dlg_req(req, sizeof(req), "ACK", host, "UDP", f->udp_port, 2, "srv1"));
+	RUN_UNTIL(o.acks == 1);
+	assert_false(o.ack_flow.reliable);
+	assert_true(net_addr_isset(&o.ack_flow.local));
+	assert_int_equal(ntohs(o.ack_flow.peer.u.in.sin_port), f->udp_port);
+
+	/* an in-dialog INFO: the owner answers it, not INFO's handler */
+	udp_send(f, &to, req, dlg_req(req, sizeof(req), "INFO", host, "UDP", f->udp_port, 3, "srv1"));
+	read_udp(f, buf, sizeof(buf));
+	assert_true(!strncmp(buf, "SIP/2.0 200 OK\r\n", 16));
+	assert_int_equal(o.reqs, 1);
+	assert_int_equal(o.last_meth, SIP_METHOD_INFO);
+	assert_int_equal(f->nreq, 0);
+	assert_int_equal(ntohs(o.req_flow.peer.u.in.sin_port), f->udp_port);
+	assert_int_equal(sip_dialog_remote_cseq(o.dlg), 3);
+
+	/* out of order (RFC 3261 §12.2.2): the stack answers 500 */
+	udp_send(f, &to, req, dlg_req(req, sizeof(req), "INFO", host, "UDP", f->udp_port, 2, "srv1"));
+	read_udp(f, buf, sizeof(buf));
+	assert_true(!strncmp(buf, "SIP/2.0 500 Server Internal Error - CSeq out of order\r\n", 55));
+	assert_non_null(strstr(buf, "\r\nServer: imsd-unit\r\n"));
+	assert_int_equal(o.reqs, 1);
+
+	/* a To tag of no dialog keeps today's path: INFO's handler */
+	udp_send(f, &to, req, dlg_req(req, sizeof(req), "INFO", host, "UDP", f->udp_port, 4, "other"));
+	read_udp(f, buf, sizeof(buf));
+	assert_true(!strncmp(buf, "SIP/2.0 202 Accepted\r\n", 22));
+	assert_int_equal(f->nreq, 1);
+	assert_int_equal(o.reqs, 1);
+
+	/* a BYE over TCP: the owner gets it with that connection's flow */
+	tcp = socket(AF_INET, SOCK_STREAM, 0);
+	assert_true(tcp >= 0);
+	assert_int_equal(connect(tcp, (struct sockaddr *)&to, sizeof(to)), 0);
+	n = dlg_req(req, sizeof(req), "BYE", host, "TCP", bound_port(tcp), 5, "srv1");
+	assert_int_equal(send(tcp, req, (size_t)n, 0), n);
+	run_until_readable(tcp);
+	got = recv(tcp, buf, sizeof(buf) - 1, 0);
+	assert_true(got > 16);
+	buf[got] = '\0';
+	assert_true(!strncmp(buf, "SIP/2.0 200 OK\r\n", 16));
+	assert_int_equal(o.reqs, 2);
+	assert_int_equal(o.last_meth, SIP_METHOD_BYE);
+	assert_true(o.req_flow.reliable);
+	assert_int_not_equal(o.req_flow.conn_id, 0);
+	assert_int_equal(ntohs(o.req_flow.peer.u.in.sin_port), bound_port(tcp));
+	/* the owner ended it: gone from the table */
+	assert_int_equal(sip_dialogs_count(sip_stack_dialogs(f->stack)), 0);
+	close(tcp);
+	mem_deref(o.dlg);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -693,6 +856,8 @@ int main(void)
 					    teardown),
 	    cmocka_unit_test_setup_teardown(test_request_errors, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_dispatch_and_allow, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_dialog_owner_gets_ack_and_requests, setup,
+					    teardown),
 	};
 
 	return cmocka_run_group_tests_name("sip_stack", tests, NULL, NULL);
