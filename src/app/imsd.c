@@ -335,6 +335,7 @@ static int imsd_serve(const char *file, const struct ims_cfg *cfg)
 		goto out;
 	sprm.sip = sip;
 	sprm.reg = reg;
+	sprm.cscf = cscf;
 	if (stats_alloc(&stats, &sprm)) {
 		fprintf(stderr, "imsd: cannot start the statistics\n");
 		goto out;

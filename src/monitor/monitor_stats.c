@@ -73,12 +73,23 @@ static int print_state(const struct stats_sample *st, struct mbuf *out)
 	    st->allocator, st->mem.rss, st->mem.heap_in_use, st->mem.heap_free,
 	    st->mem.heap_arena, (unsigned long long)st->heap_trims,
 	    (unsigned long long)st->heap_trim_released, st->tsx_server, st->tsx_client);
+	if (!err && st->has_cscf)
+		err = mbuf_printf(out,
+				  "cscf.dispatched: %llu\ncscf.orig: %llu\ncscf.not_found: %llu\n"
+				  "cscf.not_orig: %llu\ncscf.bad_event: %llu\n",
+				  (unsigned long long)st->cscf.dispatched,
+				  (unsigned long long)st->cscf.orig,
+				  (unsigned long long)st->cscf.not_found,
+				  (unsigned long long)st->cscf.not_orig,
+				  (unsigned long long)st->cscf.bad_event);
 	if (!err && st->has_reg)
 		err = mbuf_printf(
 		    out,
 		    "registrar.users: %zu\nregistrar.bindings: %zu\n"
-		    "registrar.subscriptions: %zu\nregistrar.challenges: %zu\n",
-		    st->reg_users, st->reg_bindings, st->reg_subs, st->reg_challenges);
+		    "registrar.subscriptions: %zu\nregistrar.challenges: %zu\n"
+		    "registrar.locked: %zu\n",
+		    st->reg_users, st->reg_bindings, st->reg_subs, st->reg_challenges,
+		    st->reg_locked);
 	if (!err && st->has_store)
 		err = mbuf_printf(out,
 				  "store.users_written: %llu\nstore.commits: %llu\n"

@@ -39,6 +39,7 @@ size_t __sanitizer_get_heap_size(void);
 struct stats {
 	struct sip_stack *sip;	     /* borrowed */
 	const struct registrar *reg; /* borrowed */
+	const struct cscf *cscf;     /* borrowed */
 	struct loop_timer *timer;    /* owned: housekeeping */
 	uint32_t trim_period_ms;
 	size_t trim_min_free;
@@ -216,6 +217,8 @@ static void sample_state(const struct stats *s, struct stats_sample *out)
 	out->heap_trims = s->trims;
 	out->heap_trim_released = s->trim_released;
 	sip_stack_tsx_counts(s->sip, &out->tsx_server, &out->tsx_client);
+	out->has_cscf = s->cscf != NULL;
+	cscf_stats_get(s->cscf, &out->cscf);
 	if (!s->reg)
 		return;
 	out->has_reg = true;
@@ -223,6 +226,7 @@ static void sample_state(const struct stats *s, struct stats_sample *out)
 	out->reg_bindings = registrar_binding_count(s->reg);
 	out->reg_subs = registrar_sub_count(s->reg);
 	out->reg_challenges = registrar_challenge_count(s->reg);
+	out->reg_locked = registrar_locked_count(s->reg);
 	out->has_store = registrar_store_stats(s->reg, &out->store);
 	out->reg_mem = registrar_mem_usage(s->reg);
 }
@@ -314,6 +318,7 @@ int stats_alloc(struct stats **sp, const struct stats_prm *prm)
 		return ENOMEM;
 	s->sip = prm->sip;
 	s->reg = prm->reg;
+	s->cscf = prm->cscf;
 	s->trim_period_ms =
 	    prm->trim_period_ms ? prm->trim_period_ms : STATS_TRIM_PERIOD_MS;
 	s->trim_min_free = prm->trim_min_free ? prm->trim_min_free : STATS_TRIM_MIN_FREE;

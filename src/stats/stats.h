@@ -32,6 +32,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "cscf/cscf.h"
 #include "registrar/registrar.h"
 #include "sip/sip_stack.h"
 
@@ -44,6 +45,7 @@ struct stats;
 struct stats_prm {
 	struct sip_stack *sip;	     /* borrowed; NULL: SIP figures are 0 */
 	const struct registrar *reg; /* borrowed; NULL: has_reg false */
+	const struct cscf *cscf;     /* borrowed; NULL: has_cscf false */
 	uint32_t trim_period_ms;     /* 0 = STATS_TRIM_PERIOD_MS */
 	size_t trim_min_free;	     /* bytes, 0 = STATS_TRIM_MIN_FREE */
 };
@@ -71,6 +73,9 @@ struct stats_sample {
 	size_t tsx_server, tsx_client;	  /* live SIP transactions */
 	bool has_reg;			  /* a registrar: the reg_* figures */
 	size_t reg_users, reg_bindings, reg_subs, reg_challenges, reg_mem;
+	size_t reg_locked; /* users and addresses locked (failed authentications) */
+	bool has_cscf;	   /* the CSCF stage: its counters since start */
+	struct cscf_stats cscf;
 	bool has_store; /* a state file: store */
 	struct registrar_store_stats store;
 };

@@ -55,6 +55,8 @@ def test_subscribe_only_from_the_registered_flow(tmp_path, imsd_factory):
         other.close()
     out = d.command("stats", "registrar.mem")
     assert re.search(r"(?m)^registrar\.subscriptions: 1$", out), out
+    assert re.search(r"(?m)^cscf\.not_orig: 1$", out), out
+    assert re.search(r"(?m)^cscf\.orig: 1$", out), out
 
 
 def test_tcp_registered_ue_subscribes_over_its_connection(tmp_path, imsd_factory):

@@ -17,7 +17,8 @@ LAST = "registrar.mem"  # the last line of the output (docs/monitor.md)
 INTS = ["instance_id", "rss", "heap_in_use", "heap_free", "heap_arena", "heap_trims",
         "heap_trim_released", "sip.tsx_server", "sip.tsx_client", "registrar.users",
         "registrar.bindings", "registrar.subscriptions", "registrar.challenges",
-        "registrar.mem", "counters.sip.rx_req", "counters.sip.rx_resp",
+        "registrar.locked", "registrar.mem", "cscf.dispatched", "cscf.orig",
+        "cscf.not_found", "cscf.not_orig", "cscf.bad_event", "counters.sip.rx_req", "counters.sip.rx_resp",
         "counters.sip.rx_undecodable", "counters.sip.rx_rejected",
         "counters.sip.rx_dropped", "counters.sip.tx_msgs", "counters.sip.tx_err",
         "counters.sip.overload_503", "counters.sip.rx_oversize", "counters.sip.tx_over_tcp",
@@ -31,9 +32,10 @@ ORDER = ["instance_id", "uptime", "interval", "cpu.user", "cpu.system", "cpu.tot
          "counters.sip.tx_msgs", "counters.sip.tx_err", "counters.sip.overload_503",
          "counters.sip.rx_oversize", "counters.sip.tx_over_tcp", "counters.sip.tx_udp_fallback",
          "counters.loop.wakeups", "counters.loop.naps", "allocator", "rss", "heap_in_use", "heap_free", "heap_arena", "heap_trims",
-         "heap_trim_released", "sip.tsx_server", "sip.tsx_client", "registrar.users",
+         "heap_trim_released", "sip.tsx_server", "sip.tsx_client", "cscf.dispatched",
+         "cscf.orig", "cscf.not_found", "cscf.not_orig", "cscf.bad_event", "registrar.users",
          "registrar.bindings", "registrar.subscriptions", "registrar.challenges",
-         "registrar.mem"]
+         "registrar.locked", "registrar.mem"]
 
 
 def parse(text):

@@ -481,6 +481,7 @@ static void test_stats(void **state)
 					    "registrar.bindings",
 					    "registrar.subscriptions",
 					    "registrar.challenges",
+					    "registrar.locked",
 					    "registrar.mem"};
 	struct svc s = {0};
 	struct stats_prm sp = {0};
