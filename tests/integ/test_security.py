@@ -155,3 +155,54 @@ def test_realm_named_registers(tmp_path, imsd_factory):
         assert code == 200, resp
     finally:
         ue.close()
+
+
+# ---- finding 7: transaction memory bounded in bytes ----
+
+def _tsx_server(d):
+    out = d.command("stats", "registrar.mem")
+    m = re.search(r"^sip\.tsx_server: (\d+)$", out, re.M)
+    assert m, out
+    return int(m.group(1))
+
+
+def _fat_register(ue, user, n, pad):
+    """A REGISTER for an unknown user with pad bytes of extra Via headers:
+    the 404 echoes them all."""
+    vias = [f"Via: SIP/2.0/UDP 192.0.2.{i + 1}:5060;branch=z9hG4bKpad{n}x{i};x={'a' * pad}"
+            for i in range(3)]
+    h = ["REGISTER sip:ims.test SIP/2.0",
+         f"Via: SIP/2.0/UDP 127.0.0.1:{ue.me};branch=z9hG4bKfat{n}x{ue.me};rport",
+         *vias,
+         "Max-Forwards: 70",
+         f"From: <sip:{user}@ims.test>;tag=f{n}",
+         f"To: <sip:{user}@ims.test>",
+         f"Call-ID: fat-{n}-{ue.me}@test",
+         "CSeq: 1 REGISTER",
+         f"Contact: <sip:{user}@127.0.0.1:{ue.me}>",
+         "Content-Length: 0", "", ""]
+    ue.s.sendto("\r\n".join(h).encode(), ("127.0.0.1", ue.port))
+
+
+def test_oversized_error_answers_not_kept(tmp_path, imsd_factory):
+    """The review's attack: REGISTERs with 3 x 15 KB Via headers, each answered
+    with an error that echoes them, used to be kept for 64*T1 (~47 KB each). Now
+    the answers arrive and no server transaction stays; an ordinary error answer
+    is still kept (retransmissions absorbed)."""
+    d, port = _start(tmp_path, imsd_factory, level="info")
+    ue = Md5Ue(port)
+    try:
+        n = 200
+        for i in range(n):
+            _fat_register(ue, "nobody", i, 15000)
+            code, resp = ue.final()
+            assert code == 404, resp[:200]
+            assert len(resp) > 45000  # the Vias were echoed: a real answer
+        assert _tsx_server(d) == 0  # was 200 (kept ~47 KB each for 128 s)
+        # a normal-sized answer is kept as before
+        _fat_register(ue, "nobody", n, 10)
+        code, _ = ue.final()
+        assert code == 404
+        assert _tsx_server(d) == 1
+    finally:
+        ue.close()
