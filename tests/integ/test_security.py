@@ -206,3 +206,185 @@ def test_oversized_error_answers_not_kept(tmp_path, imsd_factory):
         assert _tsx_server(d) == 1
     finally:
         ue.close()
+
+
+# ---- finding 6: TCP exhaustion ----
+
+class LimitedImsd(Imsd):
+    """imsd with RLIMIT_NOFILE soft = hard = nofile (prlimit execs it: same PID)."""
+
+    def __init__(self, cfg_path, nofile):
+        e = dict(os.environ)
+        e.setdefault("ASAN_OPTIONS", "detect_leaks=1")
+        self.cfg_path = cfg_path
+        self.proc = subprocess.Popen(
+            ["prlimit", f"--nofile={nofile}:{nofile}", IMSD_BIN, cfg_path],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=e)
+        self.out = b""
+        self.err = b""
+
+
+def _tcp_from(src, port, timeout=5.0):
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.bind((src, 0))
+    s.settimeout(timeout)
+    s.connect(("127.0.0.1", port))
+    return s
+
+
+def _tcp_register(s, port, n, user="alice"):
+    me = s.getsockname()[1]
+    h = ["REGISTER sip:ims.test SIP/2.0",
+         f"Via: SIP/2.0/TCP 127.0.0.1:{me};branch=z9hG4bKtcp{n}x{me};rport",
+         "Max-Forwards: 70",
+         f"From: <sip:{user}@ims.test>;tag=t{n}",
+         f"To: <sip:{user}@ims.test>",
+         f"Call-ID: tcp-{me}@test",
+         f"CSeq: {n} REGISTER",
+         f"Contact: <sip:{user}@127.0.0.1:{me};transport=tcp>;expires=600",
+         "Content-Length: 0", "", ""]
+    s.sendall("\r\n".join(h).encode())
+    return recv_msg(s, 5.0).decode(errors="replace")
+
+
+def _closed_by_server(s, timeout):
+    """True when the server closes s within timeout (EOF or reset)."""
+    s.settimeout(timeout)
+    try:
+        while s.recv(4096):
+            pass
+        return True
+    except ConnectionResetError:
+        return True
+    except socket.timeout:
+        return False
+
+
+def _served(port, src, deadline):
+    """A new TCP client from src that sends its REGISTER at once gets an
+    answer before deadline (retrying refused connections)."""
+    n = 0
+    while time.monotonic() < deadline:
+        n += 1
+        try:
+            s = _tcp_from(src, port, 2.0)
+        except OSError:
+            time.sleep(0.2)
+            continue
+        try:
+            if _tcp_register(s, port, n).startswith("SIP/2.0 401"):
+                return True
+        except (OSError, AssertionError, ConnectionError):
+            time.sleep(0.2)
+        finally:
+            s.close()
+    return False
+
+
+def test_fd_exhaustion_by_idle_connections(tmp_path):
+    """The review's attack, scaled to a 256-descriptor imsd: 10 addresses open
+    250 connections that never send a byte. Used to: descriptors run out, the
+    listener loops on EMFILE, the idle connections live 900 s, a new client is
+    never served. Now: the connection bound follows the descriptor limit (192),
+    the idle connections are closed within seconds, a new client is served, and
+    a phone registered before the attack keeps its connection."""
+    port = free_port()
+    d = LimitedImsd(write_cfg(tmp_path, _cfg_text(tmp_path, port, level="info")), 256)
+    attack, phone = [], None
+    try:
+        d.wait_ready()
+        log = str(tmp_path / "ims.log")
+        wait_log(log, lambda t: "at most 192 connections" in t)
+        phone = _tcp_from("127.0.0.50", port)
+        assert _tcp_register(phone, port, 1).startswith("SIP/2.0 401")
+        for i in range(250):
+            try:
+                attack.append(_tcp_from(f"127.0.0.{1 + i % 10}", port, 2.0))
+            except OSError:
+                pass
+        assert _served(port, "127.0.0.60", time.monotonic() + 20)
+        deadline = time.monotonic() + 20
+        for s in attack:
+            assert _closed_by_server(s, max(0.1, deadline - time.monotonic()))
+        wait_log(log, lambda t: "no complete message within 5000 ms of opening" in t)
+        # the phone that spoke at once is untouched
+        assert _tcp_register(phone, port, 2).startswith("SIP/2.0 401")
+    finally:
+        for s in attack:
+            s.close()
+        if phone:
+            phone.close()
+        d.stop()
+    assert not d.sanitizer_report(), d.sanitizer_report()
+
+
+def test_slow_partial_message_closed(tmp_path, imsd_factory):
+    """A connection that starts a message and feeds it a byte a second (never
+    idle, never finished) used to live forever; now it is closed 10 s after the
+    message began."""
+    d, port = _start(tmp_path, imsd_factory, level="info")
+    s = _tcp_from("127.0.0.1", port)
+    try:
+        assert _tcp_register(s, port, 1).startswith("SIP/2.0 401")
+        slow = b"REGISTER sip:ims.test SIP/2.0\r\nVia: SIP/2.0/TCP 127.0.0.1;branch=z9hG4bK"
+        t0 = time.monotonic()
+        closed = False
+        for i in range(30):
+            try:
+                s.sendall(slow[i % len(slow):i % len(slow) + 1])
+            except OSError:
+                closed = True
+                break
+            if _closed_by_server(s, 1.0):
+                closed = True
+                break
+        assert closed
+        assert time.monotonic() - t0 < 25
+        wait_log(str(tmp_path / "ims.log"), lambda t: "message unfinished after 10000 ms" in t)
+    finally:
+        s.close()
+
+
+def test_unfinished_headers_bounded_in_total(tmp_path, imsd_factory):
+    """Many connections each holding a large unfinished header section used to
+    add up (3,000 x 116 KB: 353 MB). Their receive buffers now share a 32 MiB
+    bound: past it the connection that would grow is closed, and new clients are
+    still served."""
+    d, port = _start(tmp_path, imsd_factory, level="info")
+    hdr = b"REGISTER sip:ims.test SIP/2.0\r\nX-Pad: " + b"a" * (110 * 1024)
+    socks = []
+    try:
+        for i in range(300):
+            s = _tcp_from(f"127.0.1.{1 + i % 50}", port)
+            socks.append(s)
+            try:
+                s.sendall(hdr)
+            except OSError:
+                pass
+        wait_log(str(tmp_path / "ims.log"),
+                 lambda t: "receive memory for unfinished messages (all connections) used up" in t,
+                 timeout=20)
+        assert _served(port, "127.0.0.61", time.monotonic() + 10)
+    finally:
+        for s in socks:
+            s.close()
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root for a network namespace")
+def test_per_peer_limit_counts_ipv6_64(tmp_path):
+    """Per-peer connection limits count an IPv6 /64, not a /128: in a network
+    namespace of its own, 96 connections (the per-peer share of a 256-descriptor
+    imsd) from 96 addresses of one /64 are served, the 97th from that /64 is
+    refused, one from the next /64 is served (netns_tcp_peer.py)."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    r = subprocess.run(["unshare", "-n", "/usr/bin/python3",
+                        os.path.join(here, "netns_tcp_peer.py"), str(tmp_path)],
+                       capture_output=True, text=True, timeout=120,
+                       env=dict(os.environ, IMSD_BIN=IMSD_BIN))
+    assert r.returncode == 0, r.stderr[-3000:]
+    res = __import__("json").loads(r.stdout.strip().splitlines()[-1])
+    assert res["same64_served"] == 96, res
+    assert res["same64_97th"] is None, res  # was served: counted per /128
+    assert res["other64"] and res["other64"].startswith("SIP/2.0 200"), res
+    assert res["cap_logged"] and res["refused_logged"], res
+    assert not res["sanitizer"], res["sanitizer"]
