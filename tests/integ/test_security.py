@@ -388,3 +388,53 @@ def test_per_peer_limit_counts_ipv6_64(tmp_path):
     assert res["other64"] and res["other64"].startswith("SIP/2.0 200"), res
     assert res["cap_logged"] and res["refused_logged"], res
     assert not res["sanitizer"], res["sanitizer"]
+
+
+# ---- finding 8: files ----
+
+def _start_fails(cfg):
+    d = Imsd(cfg)
+    try:
+        rc = d.wait_exit(20)
+    finally:
+        d.stop()
+    assert not d.sanitizer_report(), d.sanitizer_report()
+    return rc, d.err.decode(errors="replace")
+
+
+def test_log_symlink_refused(tmp_path):
+    """A link planted at the log's name (in a shared directory, by another user)
+    used to be followed and the file created where it pointed, 0644. Now imsd
+    refuses to start and creates nothing there."""
+    target = tmp_path / "victim-dir-file"
+    os.symlink(target, tmp_path / "ims.log")
+    rc, err = _start_fails(write_cfg(tmp_path, _cfg_text(tmp_path, free_port())))
+    assert rc != 0
+    assert "symbolic link" in err, err
+    assert not target.exists()
+
+
+def test_state_file_symlink_refused_and_private(tmp_path, imsd_factory):
+    """The state file behind a dangling link: imsd stops at start, nothing is
+    created at the target (it used to be, 0644). A real state file is 0600, its
+    WAL too."""
+    target = tmp_path / "elsewhere.state"
+    os.symlink(target, tmp_path / "ims.state")
+    extra = f'ue_db_filename: "{tmp_path}/ims.state",'
+    rc, err = _start_fails(write_cfg(tmp_path, _cfg_text(tmp_path, free_port(), extra)))
+    assert rc != 0
+    assert "symbolic link" in err, err
+    assert not target.exists()
+    os.unlink(tmp_path / "ims.state")
+    d, port = _start(tmp_path, imsd_factory, extra=extra)
+    ue = Md5Ue(port)
+    try:
+        code, resp = ue.register()
+        code, resp = ue.register(auth=_digest(_challenge(resp), "ims.test"))
+        assert code == 200, resp
+    finally:
+        ue.close()
+    assert (tmp_path / "ims.state").stat().st_mode & 0o777 == 0o600
+    wal = tmp_path / "ims.state-wal"
+    assert not wal.exists() or wal.stat().st_mode & 0o777 == 0o600
+    assert (tmp_path / "ims.log").stat().st_mode & 0o777 == 0o600
