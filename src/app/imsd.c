@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "config/cfg_lang.h"
@@ -281,6 +282,30 @@ static int imsd_store_open(const struct ims_cfg *cfg, struct store **stp)
 	return 0;
 }
 
+/* Every SIP TCP connection is a descriptor, and distributions start
+ * processes with a soft RLIMIT_NOFILE of 1,024: raise it to the hard limit
+ * (the administrator's ceiling) so tcp_max_conns can be reached; net caps
+ * the connections below whatever the limit ends up (NET_FD_RESERVE). */
+static void imsd_nofile_raise(void)
+{
+	struct rlimit rl;
+	rlim_t was;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) || rl.rlim_cur == rl.rlim_max)
+		return;
+	was = rl.rlim_cur;
+	rl.rlim_cur = rl.rlim_max;
+	if (setrlimit(RLIMIT_NOFILE, &rl)) {
+		log_write(LOG_IMS, LOG_LVL_WARN, LOG_DIR_NONE, NULL,
+			  "cannot raise the descriptor limit (RLIMIT_NOFILE) from %llu: %s",
+			  (unsigned long long)was, strerror(errno));
+		return;
+	}
+	log_write(LOG_IMS, LOG_LVL_INFO, LOG_DIR_NONE, NULL,
+		  "descriptor limit (RLIMIT_NOFILE) raised from %llu to %llu",
+		  (unsigned long long)was, (unsigned long long)rl.rlim_cur);
+}
+
 static int imsd_serve(const char *file, const struct ims_cfg *cfg)
 {
 	struct registrar *reg = NULL;
@@ -310,6 +335,7 @@ static int imsd_serve(const char *file, const struct ims_cfg *cfg)
 		fprintf(stderr, "%s: log_options: %s\n", file, err);
 		return 1;
 	}
+	imsd_nofile_raise();
 	if (!loop_init())
 		imsd_flush_tm = loop_timer_alloc();
 	if (!imsd_flush_tm || loop_before_sleep_add(imsd_flush_h, NULL) ||

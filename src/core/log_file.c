@@ -353,20 +353,37 @@ void log_header_write_locked(void)
 	header_line_put(line);
 }
 
+/*
+ * The log holds what a debug level shows (digest responses, enough for an
+ * offline guess at an MD5 password): it is created 0600, an existing
+ * regular file is made 0600, and a symbolic link at its name is refused
+ * (ELOOP) rather than followed — in a shared directory another user could
+ * otherwise point it at a file of theirs or of ours.
+ */
 static int file_open(bool truncate, int *fdp, uint64_t *size, char *err, size_t errlen)
 {
-	int flags = O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | (truncate ? O_TRUNC : 0);
+	int flags = O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW |
+		    (truncate ? O_TRUNC : 0);
 	struct stat st;
-	int fd;
+	int fd, e;
 
-	fd = open(log_g.filename, flags, 0644);
+	fd = open(log_g.filename, flags, 0600);
 	if (fd < 0) {
-		int e = errno;
-
-		log_err(err, errlen, "cannot open log file %s: %s", log_g.filename, strerror(e));
+		e = errno;
+		log_err(err, errlen, "cannot open log file %s: %s", log_g.filename,
+			e == ELOOP ? "it is a symbolic link (refused)" : strerror(e));
 		return e ? e : EIO;
 	}
-	*size = fstat(fd, &st) == 0 ? (uint64_t)st.st_size : 0;
+	if (fstat(fd, &st)) {
+		memset(&st, 0, sizeof(st));
+	} else if (S_ISREG(st.st_mode) && (st.st_mode & 0077) && fchmod(fd, 0600)) {
+		e = errno;
+		close(fd);
+		log_err(err, errlen, "cannot make log file %s private (mode 0600): %s",
+			log_g.filename, strerror(e));
+		return e ? e : EIO;
+	}
+	*size = (uint64_t)st.st_size;
 	*fdp = fd;
 	return 0;
 }
@@ -414,7 +431,7 @@ static int file_copy(const char *src, const char *dst)
 	in = open(src, O_RDONLY | O_CLOEXEC);
 	if (in < 0)
 		return errno;
-	out = open(dst, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	out = open(dst, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	if (out < 0) {
 		rc = errno;
 		close(in);

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include "core/log.h"
 #include "core/mem.h"
@@ -42,6 +43,9 @@ void net_prm_init(struct net_prm *prm)
 	prm->tcp_max_per_peer = 1000;
 	prm->tcp_idle_ms = 900 * 1000;
 	prm->tcp_connect_ms = 10 * 1000;
+	prm->tcp_hello_ms = 5 * 1000;
+	prm->tcp_partial_ms = 10 * 1000;
+	prm->tcp_rx_total_max = (size_t)32 * 1024 * 1024;
 	prm->tcp_keepalive = 900;
 	prm->tcp_keepcount = 2;
 }
@@ -130,16 +134,47 @@ static int sock_open(struct net *net, struct net_sock *s, const struct net_liste
 	return 0;
 }
 
+/* The connection bound the descriptors allow: every connection is one, and
+ * the process needs NET_FD_RESERVE for the rest. Logged when it lowers the
+ * configured bound. */
+static unsigned fd_cap(unsigned want)
+{
+	struct rlimit rl;
+	rlim_t cap;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) || rl.rlim_cur == RLIM_INFINITY)
+		return want;
+	cap = rl.rlim_cur > 2 * NET_FD_RESERVE ? rl.rlim_cur - NET_FD_RESERVE
+					       : rl.rlim_cur / 2;
+	if (cap < 1)
+		cap = 1;
+	if (cap >= want)
+		return want;
+	log_write(LOG_SIP, LOG_LVL_WARN, LOG_DIR_NONE, NULL,
+		  "tcp: at most %u connections instead of %u: the descriptor limit "
+		  "(RLIMIT_NOFILE) is %llu, %u kept for the rest",
+		  (unsigned)cap, want, (unsigned long long)rl.rlim_cur,
+		  (unsigned)(rl.rlim_cur - cap));
+	return (unsigned)cap;
+}
+
 static int tcp_make(struct net *net)
 {
 	const struct net_prm *p = &net->prm;
+	unsigned max_conns = fd_cap(p->tcp_max_conns);
 	struct net_tcp_prm tp = {
 	    .rx_max = p->tcp_rx_max,
 	    .tx_max = p->tcp_tx_max,
-	    .max_conns = p->tcp_max_conns,
-	    .max_per_peer = p->tcp_max_per_peer,
+	    .max_conns = max_conns,
+	    /* no one peer takes more than half the slots */
+	    .max_per_peer = p->tcp_max_per_peer < (max_conns + 1) / 2
+				? p->tcp_max_per_peer
+				: (max_conns + 1) / 2,
 	    .idle_ms = p->tcp_idle_ms,
 	    .connect_ms = p->tcp_connect_ms,
+	    .hello_ms = p->tcp_hello_ms,
+	    .partial_ms = p->tcp_partial_ms,
+	    .rx_total_max = p->tcp_rx_total_max,
 	    .keepalive = p->tcp_keepalive,
 	    .keepcount = p->tcp_keepcount,
 	    .recv_h = p->recv_h,

@@ -84,10 +84,22 @@ struct net_prm {
 	size_t tcp_rx_max;	   /* receive buffer bound per connection */
 	size_t tcp_tx_max;	   /* send queue bound per connection */
 	unsigned tcp_max_conns;	   /* all connections */
-	unsigned tcp_max_per_peer; /* connections from or to one IP */
+	unsigned tcp_max_per_peer; /* connections from or to one peer: an
+				    * IPv4 address or an IPv6 /64; at most
+				    * half of the connections in use */
 	uint32_t tcp_idle_ms;	   /* close after this long without a
 				    * complete message either way; 0 never */
 	uint32_t tcp_connect_ms;   /* outgoing connect timeout */
+	/* An accepted connection that has not sent one complete message
+	 * this long after opening is closed; 0 never. */
+	uint32_t tcp_hello_ms;
+	/* A message (or an oversize one being skipped) still unfinished
+	 * this long after its first byte: the connection is closed; 0 never. */
+	uint32_t tcp_partial_ms;
+	/* Receive buffer bytes above each connection's first 4 KiB (the
+	 * unfinished messages), over all connections: a connection whose
+	 * buffer would grow past this is closed. */
+	size_t tcp_rx_total_max;
 	unsigned tcp_keepalive;	   /* TCP_KEEPIDLE seconds; 0 = no keepalive */
 	unsigned tcp_keepcount;	   /* TCP_KEEPCNT */
 };
@@ -101,7 +113,19 @@ struct net_stats {
 	uint64_t tcp_rx_bytes, tcp_rx_msgs, tcp_pings;
 	uint64_t tcp_rx_oversize; /* messages over tcp_rx_max, handed up and skipped */
 	uint64_t tcp_tx_bytes;
+	uint64_t tcp_timeouts;	    /* closed: no message, unfinished, idle */
+	uint64_t tcp_accept_pauses; /* accept(2) out of descriptors: paused */
+	uint64_t tcp_rx_mem;	    /* receive bytes counted by tcp_rx_total_max */
+	uint64_t tcp_max_conns;	    /* the connection bound in use */
 };
+
+/* Descriptors kept for everything but SIP connections (files, the API,
+ * the monitor, workers) when the connection bound is derived from
+ * RLIMIT_NOFILE: tcp_max_conns is lowered to the soft limit minus this (or
+ * to half the limit when that is smaller), so that accept(2) runs out of
+ * connection slots, which are refused cleanly, before the process runs out
+ * of descriptors. */
+#define NET_FD_RESERVE 64u
 
 /* Fills the defaults (manual §5: tcp_keepalive 900, tcp_keepcount 2). */
 void net_prm_init(struct net_prm *prm);

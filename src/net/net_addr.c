@@ -302,22 +302,54 @@ bool net_addr_eq_ip(const struct net_addr *a, const struct net_addr *b)
 	return ip_cmp(a, b) == 0;
 }
 
-uint32_t net_addr_hash_ip(const struct net_addr *a)
+/* The first n bytes of a's IP that make the key (all of them, or an IPv6
+ * address's /64 when peer is true). */
+static const uint8_t *ip_bytes(const struct net_addr *a, bool peer, size_t *n)
 {
-	const uint8_t *p = NULL;
-	size_t n = 0;
+	if (a->u.sa.sa_family == AF_INET) {
+		*n = sizeof(a->u.in.sin_addr);
+		return (const uint8_t *)&a->u.in.sin_addr;
+	}
+	if (a->u.sa.sa_family == AF_INET6) {
+		*n = peer ? 8 : sizeof(a->u.in6.sin6_addr);
+		return (const uint8_t *)&a->u.in6.sin6_addr;
+	}
+	*n = 0;
+	return NULL;
+}
+
+static uint32_t fnv1a(const uint8_t *p, size_t n)
+{
 	uint32_t h = 2166136261u; /* FNV-1a */
 
-	if (a->u.sa.sa_family == AF_INET) {
-		p = (const uint8_t *)&a->u.in.sin_addr;
-		n = sizeof(a->u.in.sin_addr);
-	} else if (a->u.sa.sa_family == AF_INET6) {
-		p = (const uint8_t *)&a->u.in6.sin6_addr;
-		n = sizeof(a->u.in6.sin6_addr);
-	}
 	for (size_t i = 0; i < n; i++) {
 		h ^= p[i];
 		h *= 16777619u;
 	}
 	return h;
+}
+
+uint32_t net_addr_hash_ip(const struct net_addr *a)
+{
+	size_t n;
+	const uint8_t *p = ip_bytes(a, false, &n);
+
+	return fnv1a(p, n);
+}
+
+bool net_addr_same_peer(const struct net_addr *a, const struct net_addr *b)
+{
+	size_t na, nb;
+	const uint8_t *pa = ip_bytes(a, true, &na), *pb = ip_bytes(b, true, &nb);
+
+	return a->u.sa.sa_family == b->u.sa.sa_family && na == nb && na &&
+	       !memcmp(pa, pb, na);
+}
+
+uint32_t net_addr_hash_peer(const struct net_addr *a)
+{
+	size_t n;
+	const uint8_t *p = ip_bytes(a, true, &n);
+
+	return fnv1a(p, n);
 }

@@ -66,5 +66,11 @@ bool net_addr_eq_ip(const struct net_addr *a, const struct net_addr *b);
 /* Hash of the IP only (the port left out, so one peer's connections share
  * a bucket and can be counted). */
 uint32_t net_addr_hash_ip(const struct net_addr *a);
+/* The peer a connection limit counts: an IPv4 address, or an IPv6 /64
+ * (one subscriber's or one host's prefix: RFC 7934, TS 23.401 §5.3.1.2.2
+ * give a UE a whole /64, so counting a /128 would let one peer open as many
+ * connections as it has addresses). Same family and same group; its hash. */
+bool net_addr_same_peer(const struct net_addr *a, const struct net_addr *b);
+uint32_t net_addr_hash_peer(const struct net_addr *a);
 
 #endif

@@ -12,10 +12,24 @@
 #include "core/mem.h"
 #include "loop/loop.h"
 
-/* First receive buffer; it doubles up to rx_max for large messages and
- * is given back once empty, so idle connections stay small. */
-#define NET_CONN_RBUF_INIT ((size_t)4096)
 #define NET_CONN_TBUF_INIT ((size_t)4096)
+
+/* What c's receive buffer counts toward the set's rx_total_max: the bytes
+ * above the first buffer (which every connection may have). */
+static size_t rbuf_extra(size_t rsize)
+{
+	return rsize > NET_CONN_RBUF_INIT ? rsize - NET_CONN_RBUF_INIT : 0;
+}
+
+/* The receive buffer now has rsize bytes (it had c->rsize). */
+static void rbuf_count(struct net_conn *c, size_t rsize)
+{
+	if (c->tcp) {
+		c->tcp->rx_mem -= rbuf_extra(c->rsize);
+		c->tcp->rx_mem += rbuf_extra(rsize);
+	}
+	c->rsize = rsize;
+}
 
 static void conn_destroy(void *data)
 {
@@ -58,6 +72,7 @@ int net_conn_alloc(struct net_tcp *t, int fd, struct net_sock *sock,
 
 static void bufs_free(struct net_conn *c)
 {
+	rbuf_count(c, 0);
 	free(c->rbuf);
 	free(c->tbuf);
 	c->rbuf = c->tbuf = NULL;
@@ -92,10 +107,10 @@ static void conn_notify_h(void *arg)
 	struct net_tcp *t = c->tcp;
 
 	net_tcp_unlink_id(c);
-	c->tcp = NULL;
 	/* The receive buffer may have been in use by recv_h when the close
 	 * came; only now is nobody reading it. */
 	bufs_free(c);
+	c->tcp = NULL;
 	if (t && t->prm.close_h)
 		t->prm.close_h(c, c->err, t->prm.arg);
 	mem_deref(c); /* the tables' reference */
@@ -127,6 +142,7 @@ void net_conn_detach(struct net_conn *c)
 	conn_shut(c, 0);
 	loop_timer_cancel(c->tmr);
 	net_tcp_unlink_id(c);
+	rbuf_count(c, 0);
 	c->tcp = NULL;
 	mem_deref(c);
 }
@@ -139,17 +155,77 @@ void net_conn_close(struct net_conn *c)
 
 /* ---- timers ---- */
 
-static void conn_idle_h(void *arg)
-{
-	struct net_conn *c = arg;
-	uint32_t idle = c->tcp->prm.idle_ms;
-	uint64_t quiet = loop_now_ms() - c->last_ms;
+/* The deadlines of an open connection, earliest first when due: no first
+ * message from an accepted connection (hello_ms), a message left
+ * unfinished (partial_ms), nothing either way (idle_ms). A slow-loris
+ * peer that opens and never sends, or sends a byte now and then, is gone
+ * within seconds instead of idle_ms. */
+enum conn_due { DUE_NONE = 0, DUE_HELLO, DUE_PARTIAL, DUE_IDLE };
 
-	if (quiet >= idle) {
-		conn_close_log(c, ETIMEDOUT, "idle timeout");
+static uint64_t conn_next_due(const struct net_conn *c, enum conn_due *why)
+{
+	const struct net_tcp_prm *p = &c->tcp->prm;
+	uint64_t at = UINT64_MAX;
+
+	*why = DUE_NONE;
+	if (p->hello_ms && !c->outgoing && !c->got_msg) {
+		at = c->open_ms + p->hello_ms;
+		*why = DUE_HELLO;
+	}
+	if (p->partial_ms && c->partial_ms && c->partial_ms + p->partial_ms < at) {
+		at = c->partial_ms + p->partial_ms;
+		*why = DUE_PARTIAL;
+	}
+	if (p->idle_ms && c->last_ms + p->idle_ms < at) {
+		at = c->last_ms + p->idle_ms;
+		*why = DUE_IDLE;
+	}
+	return at;
+}
+
+static void conn_timer_h(void *arg);
+
+/* (Re)starts the timer for the earliest deadline. */
+static void conn_arm(struct net_conn *c)
+{
+	enum conn_due why;
+	uint64_t at = conn_next_due(c, &why), now = loop_now_ms();
+
+	if (why == DUE_NONE) {
+		loop_timer_cancel(c->tmr);
 		return;
 	}
-	loop_timer_start(c->tmr, idle - quiet, conn_idle_h, c);
+	loop_timer_start(c->tmr, at > now ? at - now : 0, conn_timer_h, c);
+}
+
+static void conn_timer_h(void *arg)
+{
+	struct net_conn *c = arg;
+	const struct net_tcp_prm *p = &c->tcp->prm;
+	enum conn_due why;
+	char what[96];
+
+	if (c->state != NET_CONN_OPEN)
+		return;
+	if (conn_next_due(c, &why) > loop_now_ms()) {
+		conn_arm(c); /* an earlier deadline has moved on */
+		return;
+	}
+	switch (why) {
+	case DUE_HELLO:
+		snprintf(what, sizeof(what), "no complete message within %u ms of opening",
+			 (unsigned)p->hello_ms);
+		break;
+	case DUE_PARTIAL:
+		snprintf(what, sizeof(what), "message unfinished after %u ms",
+			 (unsigned)p->partial_ms);
+		break;
+	default:
+		snprintf(what, sizeof(what), "idle timeout");
+		break;
+	}
+	c->tcp->st_timeouts++;
+	conn_close_log(c, ETIMEDOUT, what);
 }
 
 static void conn_connect_timeout_h(void *arg)
@@ -309,6 +385,7 @@ static void conn_deliver(struct net_conn *c, const uint8_t *p, size_t len, bool 
 		t->st_rx_oversize++;
 	else
 		t->st_rx_msgs++;
+	c->got_msg = true;
 	conn_active(c);
 	t->prm.recv_h(&msg, t->prm.arg);
 }
@@ -322,8 +399,23 @@ static void conn_compact(struct net_conn *c, size_t pos)
 	if (!c->rlen && c->rsize > NET_CONN_RBUF_INIT) {
 		free(c->rbuf);
 		c->rbuf = NULL;
-		c->rsize = 0;
+		rbuf_count(c, 0);
 	}
+}
+
+/* Unfinished bytes (a message begun, or an oversize one being skipped)
+ * start the partial_ms deadline; none end it. */
+static void conn_partial(struct net_conn *c)
+{
+	if (!c->rlen && !c->skip) {
+		c->partial_ms = 0;
+		return;
+	}
+	if (c->partial_ms)
+		return;
+	c->partial_ms = loop_now_ms();
+	if (c->tcp->prm.partial_ms)
+		conn_arm(c);
 }
 
 /* A printable excerpt of bytes the framer rejected, for the log line. */
@@ -403,13 +495,17 @@ static void conn_parse(struct net_conn *c)
 			return;
 	}
 	conn_compact(c, pos);
-	if (c->rlen >= t->prm.rx_max)
+	if (c->rlen >= t->prm.rx_max) {
 		conn_close_log(c, EMSGSIZE, "message over the receive bound");
+		return;
+	}
+	conn_partial(c);
 }
 
 static int rbuf_grow(struct net_conn *c)
 {
-	size_t max = c->tcp->prm.rx_max, want;
+	const struct net_tcp *t = c->tcp;
+	size_t max = t->prm.rx_max, want;
 	uint8_t *nb;
 
 	want = c->rsize ? c->rsize * 2 : NET_CONN_RBUF_INIT;
@@ -417,11 +513,15 @@ static int rbuf_grow(struct net_conn *c)
 		want = max;
 	if (want <= c->rsize)
 		return EMSGSIZE;
+	/* Unfinished messages of all connections together: many peers each
+	 * holding a large unfinished header section must not add up. */
+	if (rbuf_extra(want) - rbuf_extra(c->rsize) > t->prm.rx_total_max - t->rx_mem)
+		return ENOBUFS;
 	nb = realloc(c->rbuf, want);
 	if (!nb)
 		return ENOMEM;
 	c->rbuf = nb;
-	c->rsize = want;
+	rbuf_count(c, want);
 	return 0;
 }
 
@@ -435,7 +535,11 @@ static void conn_read(struct net_conn *c)
 		if (c->rlen == c->rsize) {
 			err = rbuf_grow(c);
 			if (err) {
-				conn_close_log(c, err, "receive buffer");
+				conn_close_log(c, err,
+					       err == ENOBUFS
+						   ? "receive memory for unfinished "
+						     "messages (all connections) used up"
+						   : "receive buffer");
 				return;
 			}
 		}
@@ -519,13 +623,13 @@ void net_conn_open(struct net_conn *c)
 {
 	struct sockaddr_storage ss;
 	socklen_t sl = sizeof(ss);
-	uint32_t idle = c->tcp->prm.idle_ms;
 	int err;
 
 	if (!getsockname(c->fd, (struct sockaddr *)&ss, &sl))
 		(void)net_addr_from_sa(&c->local, (struct sockaddr *)&ss, sl);
 	c->state = NET_CONN_OPEN;
 	conn_active(c);
+	c->open_ms = c->last_ms;
 	if (c->registered)
 		err = loop_fd_modify(c->fd, conn_interest(c));
 	else
@@ -535,10 +639,7 @@ void net_conn_open(struct net_conn *c)
 		return;
 	}
 	c->registered = true;
-	if (idle)
-		loop_timer_start(c->tmr, idle, conn_idle_h, c);
-	else
-		loop_timer_cancel(c->tmr);
+	conn_arm(c);
 }
 
 int net_conn_connect(struct net_conn *c)

@@ -35,6 +35,8 @@ struct net_tcp {
 	uint64_t st_accepted, st_connected, st_refused, st_closed;
 	uint64_t st_rx_bytes, st_rx_msgs, st_pings, st_tx_bytes;
 	uint64_t st_rx_oversize; /* messages over rx_max, answered and skipped */
+	uint64_t st_timeouts, st_accept_pauses;
+	size_t rx_mem; /* receive buffer bytes above NET_CONN_RBUF_INIT, all */
 };
 
 struct net_conn {
@@ -57,9 +59,18 @@ struct net_conn {
 	uint8_t *tbuf; /* owned; bytes thead..tend wait for EPOLLOUT */
 	size_t tsize, thead, tend;
 
-	struct loop_timer *tmr; /* owned: connect, idle, then close notice */
+	struct loop_timer *tmr; /* owned: connect, then the deadlines (idle,
+				 * first message, unfinished message), then
+				 * the close notice */
 	uint64_t last_ms;	/* last complete message either way */
+	uint64_t open_ms;	/* when it opened */
+	uint64_t partial_ms;	/* when unfinished bytes appeared; 0: none */
+	bool got_msg;		/* a complete message came in */
 };
+
+/* First receive buffer; it doubles up to rx_max for large messages and
+ * is given back once empty, so idle connections stay small. */
+#define NET_CONN_RBUF_INIT ((size_t)4096)
 
 /* Takes over fd only on success; links c into t's tables. */
 int net_conn_alloc(struct net_tcp *t, int fd, struct net_sock *sock,

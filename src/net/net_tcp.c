@@ -66,6 +66,8 @@ int net_tcp_alloc(struct net_tcp **tp, const struct net_tcp_prm *prm)
 	if (!t)
 		return ENOMEM;
 	t->prm = *prm;
+	if (!t->prm.rx_total_max)
+		t->prm.rx_total_max = SIZE_MAX;
 	n = bucket_count(prm->max_conns);
 	t->mask = n - 1;
 	t->by_id = calloc(n, sizeof(*t->by_id));
@@ -90,7 +92,7 @@ void net_tcp_link(struct net_tcp *t, struct net_conn *c)
 	*head = c;
 	c->id_pprev = head;
 
-	head = &t->by_ip[net_addr_hash_ip(&c->peer) & t->mask];
+	head = &t->by_ip[net_addr_hash_peer(&c->peer) & t->mask];
 	c->ip_next = *head;
 	if (*head)
 		(*head)->ip_pprev = &c->ip_next;
@@ -139,7 +141,7 @@ struct net_conn *net_tcp_conn_find(const struct net_tcp *t, const struct net_add
 	struct net_conn *c, *any = NULL;
 
 	/* Only open and connecting connections are on the IP table. */
-	for (c = t->by_ip[net_addr_hash_ip(peer) & t->mask]; c; c = c->ip_next) {
+	for (c = t->by_ip[net_addr_hash_peer(peer) & t->mask]; c; c = c->ip_next) {
 		if (!net_addr_eq(&c->peer, peer))
 			continue;
 		if (!sock || c->sock == sock)
@@ -150,13 +152,15 @@ struct net_conn *net_tcp_conn_find(const struct net_tcp *t, const struct net_add
 	return any;
 }
 
-static unsigned peer_count(const struct net_tcp *t, const struct net_addr *a)
+/* Connections with a's peer: its IPv4 address, or its IPv6 /64 (one
+ * subscriber's prefix holds 2^64 addresses). They share a bucket. */
+unsigned net_tcp_peer_count(const struct net_tcp *t, const struct net_addr *a)
 {
 	const struct net_conn *c;
 	unsigned n = 0;
 
-	for (c = t->by_ip[net_addr_hash_ip(a) & t->mask]; c; c = c->ip_next)
-		n += net_addr_eq_ip(&c->peer, a);
+	for (c = t->by_ip[net_addr_hash_peer(a) & t->mask]; c; c = c->ip_next)
+		n += net_addr_same_peer(&c->peer, a);
 	return n;
 }
 
@@ -165,7 +169,7 @@ static const char *tcp_admit(const struct net_tcp *t, const struct net_addr *pee
 {
 	if (t->nconns >= t->prm.max_conns)
 		return "connection limit reached";
-	if (peer_count(t, peer) >= t->prm.max_per_peer)
+	if (net_tcp_peer_count(t, peer) >= t->prm.max_per_peer)
 		return "per-peer connection limit reached";
 	return NULL;
 }
@@ -183,7 +187,8 @@ static void tcp_refuse(struct net_tcp *t, const struct net_addr *peer, const cha
 	}
 	log_write(LOG_SIP, LOG_LVL_WARN, LOG_DIR_NONE, NULL,
 		  "tcp: refused connection %s %s: %s (%zu open, max %u, "
-		  "max %u per peer; %" PRIu64 " more refused before this)",
+		  "max %u per peer (IPv4 address, IPv6 /64); %" PRIu64
+		  " more refused before this)",
 		  dir, net_addr_print(peer, a, sizeof(a)), why, t->nconns,
 		  t->prm.max_conns, t->prm.max_per_peer, t->refuse_quiet);
 	t->refuse_logged = true;
@@ -225,16 +230,24 @@ static void lsnr_resume_h(void *arg)
 	l->registered = true;
 }
 
+/* accept(2) failed for lack of descriptors or memory: the pending
+ * connection stays queued and the listener readable, so it is left unwatched
+ * for a while instead of spinning (the loop keeps serving everything else).
+ * Counted; logged at the first pause of an episode, and then at most once
+ * every NET_TCP_REFUSE_LOG_MS with the count. */
 static void lsnr_backoff(struct net_tcp_lsnr *l, int err)
 {
 	uint64_t now = loop_now_ms();
 	char a[NET_ADDR_STRLEN];
 
+	l->tcp->st_accept_pauses++;
 	if (!l->log_ms || now - l->log_ms >= NET_TCP_REFUSE_LOG_MS) {
 		log_write(LOG_SIP, LOG_LVL_WARN, LOG_DIR_NONE, NULL,
-			  "tcp accept on %s: %s; pausing accepts for %u ms",
+			  "tcp accept on %s: %s; pausing accepts for %u ms (%" PRIu64
+			  " pause(s) so far, %zu connections open)",
 			  net_addr_print(&l->laddr, a, sizeof(a)), strerror(err),
-			  NET_TCP_ACCEPT_BACKOFF_MS);
+			  NET_TCP_ACCEPT_BACKOFF_MS, l->tcp->st_accept_pauses,
+			  l->tcp->nconns);
 		l->log_ms = now ? now : 1;
 	}
 	loop_fd_close(l->fd);
@@ -457,4 +470,8 @@ void net_tcp_stats_add(const struct net_tcp *t, struct net_stats *st)
 	st->tcp_rx_oversize += t->st_rx_oversize;
 	st->tcp_pings += t->st_pings;
 	st->tcp_tx_bytes += t->st_tx_bytes;
+	st->tcp_timeouts += t->st_timeouts;
+	st->tcp_accept_pauses += t->st_accept_pauses;
+	st->tcp_rx_mem += t->rx_mem;
+	st->tcp_max_conns += t->prm.max_conns;
 }

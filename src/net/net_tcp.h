@@ -7,8 +7,11 @@
  * Each connection has a bounded receive buffer cut into messages by the
  * upper layer's net_frame_h, a bounded send queue (EPOLLOUT only while it
  * holds bytes), RFC 5626 §3.5.1 CRLF keep-alive answers, kernel keepalive,
- * an idle timeout, and limits on the number of connections overall and per
- * peer IP. Internal to net/: the SIP layer goes through net.h.
+ * an idle timeout, a deadline for the first message of an accepted
+ * connection and for finishing any message, a bound on unfinished bytes
+ * over all connections, and limits on the number of connections overall
+ * and per peer (an IPv4 address, an IPv6 /64). Internal to net/: the SIP
+ * layer goes through net.h.
  */
 #ifndef NET_NET_TCP_H
 #define NET_NET_TCP_H
@@ -25,7 +28,10 @@ struct net_tcp_prm {
 	unsigned max_per_peer;
 	uint32_t idle_ms; /* 0: no idle timeout */
 	uint32_t connect_ms;
-	unsigned keepalive; /* seconds; 0: SO_KEEPALIVE off */
+	uint32_t hello_ms;   /* accepted: first complete message; 0: none */
+	uint32_t partial_ms; /* an unfinished message; 0: no bound */
+	size_t rx_total_max; /* receive bytes above 4 KiB a connection, all */
+	unsigned keepalive;  /* seconds; 0: SO_KEEPALIVE off */
 	unsigned keepcount;
 	net_recv_h *recv_h;
 	net_frame_h *frame_h;
@@ -50,5 +56,8 @@ struct net_conn *net_tcp_conn_lookup(const struct net_tcp *t, uint64_t id);
 struct net_conn *net_tcp_conn_find(const struct net_tcp *t, const struct net_addr *peer,
 				   const struct net_sock *sock);
 void net_tcp_stats_add(const struct net_tcp *t, struct net_stats *st);
+/* Open and connecting connections counted against max_per_peer for a's
+ * peer (net_addr_same_peer: an IPv4 address, an IPv6 /64). */
+unsigned net_tcp_peer_count(const struct net_tcp *t, const struct net_addr *a);
 
 #endif

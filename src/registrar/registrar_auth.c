@@ -114,21 +114,30 @@ static enum nonce_state nonce_check(const struct registrar *reg, struct pl nonce
 	return NONCE_FRESH;
 }
 
-/* The Digest credentials of the request for our realm, if any. */
-static bool cred_find(const struct sip_msg *req, struct pl realm, struct sip_auth *out)
+/* The Digest credentials of the request for our realm, if any. RFC 2617
+ * §3.2.2 makes realm a required directive and the response is computed
+ * over it: credentials without one (or for another realm) are not for us,
+ * whatever their username (the first such go to in->other). */
+static void cred_find(const struct sip_msg *req, struct reg_auth_in *in)
 {
+	in->have = in->have_other = false;
 	for (const struct sip_hdr *h = sip_msg_hdr(req, SIP_HDR_AUTHORIZATION); h;
 	     h = sip_msg_hdr_next(req, h)) {
 		struct sip_auth a;
 
 		if (sip_auth_decode(&a, h->val) || !pl_caseeq_str(a.scheme, "Digest"))
 			continue;
-		if (pl_isset(a.realm) && !pl_caseeq(a.realm, realm))
+		if (!pl_isset(a.realm) || !pl_caseeq(a.realm, in->realm)) {
+			if (!in->have_other) {
+				in->other = a;
+				in->have_other = true;
+			}
 			continue;
-		*out = a;
-		return true;
+		}
+		in->cred = a;
+		in->have = true;
+		return;
 	}
-	return false;
 }
 
 static struct pl reg_realm(const struct registrar *reg, const struct sip_msg *req)
@@ -591,7 +600,7 @@ void reg_auth_in_read(const struct registrar *reg, const struct sip_msg *req,
 {
 	memset(in, 0, sizeof(*in));
 	in->realm = reg_realm(reg, req);
-	in->have = cred_find(req, in->realm, &in->cred);
+	cred_find(req, in);
 }
 
 void reg_auth_in_user(const struct registrar *reg, const struct sip_msg *req,
@@ -604,7 +613,7 @@ void reg_auth_in_user(const struct registrar *reg, const struct sip_msg *req,
 	if (!dom || !*dom || pl_caseeq_str(in->realm, dom))
 		return;
 	in->realm = pl_from_str(dom);
-	in->have = cred_find(req, in->realm, &in->cred);
+	cred_find(req, in);
 }
 
 enum reg_auth_result reg_auth_check(struct registrar *reg, struct sip_tsx *tsx,
@@ -645,11 +654,21 @@ enum reg_auth_result reg_auth_check(struct registrar *reg, struct sip_tsx *tsx,
 		}
 		alg = &algo;
 	}
+	c = chal_find(reg, u);
+	if (!in->have && in->have_other && c && !c->done &&
+	    pl_eq_str(in->other.nonce, c->nonce)) {
+		/* Our open challenge answered over no realm or another one (a
+		 * response hashed over an empty realm): an attempt, counted as
+		 * one. A spent nonce just gets a new challenge, as below. */
+		struct reg_auth_in o = *in;
+
+		o.cred = in->other;
+		return reg_fail(reg, tsx, &o, c, alg, "Digest answer without our realm");
+	}
 	if (!in->have || !pl_isset(cred->nonce)) {
 		reg_challenge(reg, tsx, in, u, alg, false);
 		return REG_AUTH_REPLIED;
 	}
-	c = chal_find(reg, u);
 	if (!c || !pl_eq_str(cred->nonce, c->nonce)) {
 		/* Not the nonce we hold: ours but superseded or old -> stale;
 		 * another's, or no answer at all -> a plain challenge. */

@@ -252,6 +252,11 @@ struct reg_auth_in {
 	struct pl realm;
 	bool have;
 	struct sip_auth cred;
+	/* Digest credentials naming no realm or another one: not for us (a
+	 * missing realm would hash over ""); kept only so that an answer
+	 * reusing our nonce without our realm counts as a failure. */
+	bool have_other;
+	struct sip_auth other;
 	/* Call-ID and CSeq of the request: a retransmission (the 401 is sent
 	 * statelessly) has the same, and gets the same challenge again */
 	uint64_t req_key;

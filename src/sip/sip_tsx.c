@@ -243,6 +243,7 @@ int sip_tsx_out_take(struct sip_tsx *tsx, struct mbuf *mb, struct pl tag)
 	tsx->resp_tag_len = (uint8_t)tl;
 	mb->buf = NULL;
 	mb->size = mb->end = 0;
+	sip_tsx_cost_update(tsx);
 	return 0;
 }
 
@@ -252,6 +253,72 @@ void sip_tsx_req_release(struct sip_tsx *tsx)
 	free(tsx->via_top);
 	tsx->via_top = NULL;
 	tsx->via_top_len = 0;
+	sip_tsx_cost_update(tsx);
+}
+
+/* ---- byte accounting (SIP_TSX_BYTES_DEFAULT) ---- */
+
+/* What one heap block costs beyond its size (glibc: 8-16 B of header and
+ * rounding), and the transaction's share of the hash tables' buckets. */
+#define TSX_BLOCK_OVH 16u
+#define TSX_TABLE_OVH 48u
+
+static size_t key_len(const struct sip_tsx *tsx)
+{
+	size_t n = 0;
+
+	for (int i = 0; i < SIP_TSX_KF_COUNT; i++)
+		n += tsx->klen[i];
+	return n;
+}
+
+static size_t tsx_cost(const struct sip_tsx *tsx)
+{
+	size_t n = sizeof(*tsx) + key_len(tsx) + TSX_BLOCK_OVH + TSX_TABLE_OVH;
+
+	if (tsx->out)
+		n += tsx->out_len + tsx->resp_tag_len + TSX_BLOCK_OVH;
+	if (tsx->via_top)
+		n += tsx->via_top_len + TSX_BLOCK_OVH;
+	/* The request is shared with the stack while it is handled, but a
+	 * transaction that holds it (an INVITE waiting for its answer) is
+	 * what keeps it alive. */
+	if (tsx->req)
+		n += sizeof(*tsx->req) + tsx->req->raw.l + 2 * TSX_BLOCK_OVH;
+	return n;
+}
+
+void sip_tsx_cost_update(struct sip_tsx *tsx)
+{
+	struct sip_tsx_stack *st = tsx->st;
+	size_t c;
+
+	if (!st)
+		return;
+	c = tsx_cost(tsx);
+	st->bytes -= tsx->cost;
+	tsx->cost = c > UINT32_MAX ? UINT32_MAX : (uint32_t)c;
+	st->bytes += tsx->cost;
+}
+
+bool sip_tsx_keep_final(const struct sip_tsx *tsx)
+{
+	const struct sip_tsx_stack *st = tsx->st;
+	size_t keep = (size_t)tsx->out_len + tsx->resp_tag_len + key_len(tsx);
+
+	/* tsx->out and the request are both counted at this point: the
+	 * request goes once the final is kept. */
+	return st && keep <= SIP_TSX_KEEP_MAX && st->bytes <= st->prm.bytes_max;
+}
+
+size_t sip_tsx_stack_bytes(const struct sip_tsx_stack *st)
+{
+	return st ? st->bytes : 0;
+}
+
+size_t sip_tsx_stack_bytes_max(const struct sip_tsx_stack *st)
+{
+	return st ? st->prm.bytes_max : 0;
 }
 
 void sip_tsx_term(struct sip_tsx *tsx)
@@ -273,6 +340,10 @@ void sip_tsx_term(struct sip_tsx *tsx)
 	tsx->out = NULL;
 	tsx->out_len = 0;
 	tsx->resp_tag_len = 0;
+	/* What a Terminated transaction still holds (a request kept for an
+	 * accessor, a TU's reference) is the TU's, no longer the table's. */
+	st->bytes -= tsx->cost;
+	tsx->cost = 0;
 	tsx->st = NULL;
 	mem_deref(tsx);
 }
@@ -396,6 +467,8 @@ int sip_tsx_stack_alloc(struct sip_tsx_stack **stp, const struct sip_tsx_env *en
 	st->prm = *prm;
 	if (!st->prm.max)
 		st->prm.max = SIP_TSX_MAX_DEFAULT;
+	if (!st->prm.bytes_max)
+		st->prm.bytes_max = SIP_TSX_BYTES_DEFAULT;
 	if (!st->prm.timer_d_ms)
 		st->prm.timer_d_ms = 32000; /* RFC 3261 §17.1.1.2 */
 	st->q[SIP_TSX_Q_64T1].dur_ms = 64u * (uint64_t)prm->t1_ms;
@@ -551,8 +624,15 @@ static int tsx_alloc(struct sip_tsx **tsxp, struct sip_tsx_stack *st,
 	hash_insert(kind <= SIP_TSX_NICT ? st->clients : st->servers, &tsx->he_key, hv);
 	if (hash_count(st->by_id) > st->peak)
 		st->peak = hash_count(st->by_id);
+	sip_tsx_cost_update(tsx);
 	*tsxp = tsx;
 	return 0;
+}
+
+/* Room for one more transaction: the count and the byte bound. */
+static bool tsx_room(const struct sip_tsx_stack *st)
+{
+	return hash_count(st->by_id) < st->prm.max && st->bytes < st->prm.bytes_max;
 }
 
 int sip_tsx_request(struct sip_tsx **tsxp, struct sip_tsx_stack *st,
@@ -584,7 +664,7 @@ int sip_tsx_request(struct sip_tsx **tsxp, struct sip_tsx_stack *st,
 		err = EEXIST;
 		goto out;
 	}
-	if (hash_count(st->by_id) >= st->prm.max) {
+	if (!tsx_room(st)) {
 		err = ENOSPC;
 		goto out;
 	}
@@ -639,10 +719,12 @@ static int recv_new_request(struct sip_tsx_stack *st, struct sip_msg *msg,
 			tu->ack_h(NULL, msg, src, ctx, tu->arg);
 		return 0;
 	}
-	if (hash_count(st->by_id) >= st->prm.max) {
+	if (!tsx_room(st)) {
 		log_write(LOG_SIP, LOG_LVL_ERROR, LOG_DIR_NONE, NULL,
-			  "tsx: %zu transactions live, %.*s refused",
-			  hash_count(st->by_id), (int)msg->method.l, msg->method.p);
+			  "tsx: %zu transactions live holding %zu bytes (max %zu, %zu "
+			  "bytes), %.*s refused",
+			  hash_count(st->by_id), st->bytes, st->prm.max, st->prm.bytes_max,
+			  (int)msg->method.l, msg->method.p);
 		return ENOSPC;
 	}
 	err = tsx_alloc(&tsx, st,
@@ -659,6 +741,7 @@ static int recv_new_request(struct sip_tsx_stack *st, struct sip_msg *msg,
 		}
 		memcpy(tsx->via_top, via_top.p, via_top.l);
 		tsx->via_top_len = (uint32_t)via_top.l;
+		sip_tsx_cost_update(tsx);
 	}
 	mem_ref(tsx);
 	if (tsx->kind == SIP_TSX_IST)

@@ -39,6 +39,18 @@ struct sip_tsx_stack;
 
 /* Bound on live transactions when sip_tsx_prm.max is 0. */
 #define SIP_TSX_MAX_DEFAULT (1u << 20)
+/* Bound on the bytes the live transactions hold (sip_tsx_stack_bytes) when
+ * sip_tsx_prm.bytes_max is 0: new requests are refused (ENOSPC, 503) above
+ * it, and a final response is not kept for retransmissions when keeping it
+ * would pass it. */
+#define SIP_TSX_BYTES_DEFAULT ((size_t)1024 * 1024 * 1024)
+/* A final response larger than this (with the transaction's key) is sent
+ * but not kept: its server transaction ends at once, as over a reliable
+ * transport (Timer J/H = 0), so a request built to have its huge headers
+ * echoed (Via) costs nothing once answered. A retransmitted request is then
+ * a new one for the TU. Real answers are far smaller (a REGISTER's 200 OK:
+ * under 1 KiB). */
+#define SIP_TSX_KEEP_MAX ((size_t)8192)
 
 enum sip_tsx_kind {
 	SIP_TSX_ICT = 0, /* INVITE client, RFC 3261 §17.1.1 */
@@ -136,6 +148,7 @@ struct sip_tsx_prm {
 	size_t max;	      /* live transactions at most, 0 = SIP_TSX_MAX_DEFAULT;
 			       * the SIP stack derives it from its expected rate
 			       * (sip_stack_prm.tsx_rate) */
+	size_t bytes_max;     /* bytes held at most, 0 = SIP_TSX_BYTES_DEFAULT */
 	struct sip_tsx_tu tu; /* copied */
 };
 
@@ -146,6 +159,11 @@ int sip_tsx_stack_alloc(struct sip_tsx_stack **stp, const struct sip_tsx_env *en
 void sip_tsx_stack_free(struct sip_tsx_stack *st);
 size_t sip_tsx_stack_count(const struct sip_tsx_stack *st); /* not Terminated */
 size_t sip_tsx_stack_max(const struct sip_tsx_stack *st);   /* the bound in use */
+/* Bytes the live transactions hold: each transaction with its key, the
+ * bytes it keeps to send again, its Via copy and, until its final, its
+ * request (plus an allowance per allocation); and the bound in use. */
+size_t sip_tsx_stack_bytes(const struct sip_tsx_stack *st);
+size_t sip_tsx_stack_bytes_max(const struct sip_tsx_stack *st);
 
 /*
  * Feeds a received, decoded message (sip_msg_check()ed by the caller).
@@ -155,7 +173,8 @@ size_t sip_tsx_stack_max(const struct sip_tsx_stack *st);   /* the bound in use 
  * tu.stray_h. The transaction takes its own reference on msg.
  * EBADMSG when the top Via or CSeq is missing or malformed (the caller
  * already answered or dropped it: nothing is sent), ENOSPC when a new
- * server transaction would exceed prm.max (the caller may answer 503
+ * server transaction would exceed prm.max or the live ones hold
+ * prm.bytes_max bytes (the caller may answer 503
  * statelessly), ENOMEM.
  */
 int sip_tsx_recv(struct sip_tsx_stack *st, struct sip_msg *msg,

@@ -69,6 +69,7 @@ struct sip_tsx_stack {
 	uint64_t next_id;
 	uint64_t tag_seq;
 	size_t peak; /* most live at once since sip_stack_tsx_peak_take */
+	size_t bytes; /* sum of the live transactions' cost */
 };
 
 /* The compact destination: an IPv4 or IPv6 socket address (the transports
@@ -127,6 +128,7 @@ struct sip_tsx {
 	uint16_t port;	      /* key: top Via sent-by port */
 	uint32_t cseq;	      /* key: CSeq number */
 	char tag[16];	      /* server: To tag of our responses (hex) */
+	uint32_t cost;	      /* bytes counted in st->bytes for it */
 	uint32_t klen[SIP_TSX_KF_COUNT];
 	char kbuf[]; /* the key fields, see enum sip_tsx_kf */
 };
@@ -149,6 +151,12 @@ struct pl sip_tsx_kf(const struct sip_tsx *tsx, enum sip_tsx_kf f);
 int sip_tsx_out_take(struct sip_tsx *tsx, struct mbuf *mb, struct pl tag);
 /* Drops the request: the final response is out (server) or in (client). */
 void sip_tsx_req_release(struct sip_tsx *tsx);
+/* Recounts tsx's cost in the stack's bytes after what it holds changed. */
+void sip_tsx_cost_update(struct sip_tsx *tsx);
+/* Whether a server transaction may keep its final response (in tsx->out)
+ * for retransmissions: under SIP_TSX_KEEP_MAX and within the byte bound.
+ * When not, the machine sends it once and terminates (Timer J/H = 0). */
+bool sip_tsx_keep_final(const struct sip_tsx *tsx);
 /* Sends len bytes to tsx->dst; on error fails the transaction (the
  * caller holds a reference and checks for Terminated). */
 int sip_tsx_send(struct sip_tsx *tsx, const void *data, size_t len);

@@ -18,6 +18,8 @@
  *   Completed --ACK--> Confirmed --I--> Terminated
  *   Completed --H--> Terminated (server_err_h ETIMEDOUT)
  *   any --send error--> Terminated (server_err_h)
+ *   Proceeding --TU 300-699 too large to keep--> Terminated (sent once;
+ *     SIP_TSX_KEEP_MAX or the stack's byte bound, docs/sip-transactions.md)
  */
 #include <errno.h>
 
@@ -71,11 +73,13 @@ void sip_tsx_ist_start(struct sip_tsx *tsx)
 	sip_tsx_retx_start(tsx, SIP_TSX_TRYING_MS, ist_timer_trying);
 }
 
-static void ist_final_error(struct sip_tsx *tsx)
+static void ist_final_error(struct sip_tsx *tsx, bool keep)
 {
 	/* Completed needs the key, the response and (2543) its To tag. */
 	sip_tsx_req_release(tsx);
 	sip_tsx_state_set(tsx, SIP_TSX_COMPLETED);
+	if (!keep)
+		return; /* sent once, then Terminated: no G, no H */
 	if (!tsx->reliable) {
 		tsx->retx_ms = tsx->st->prm.t1_ms;
 		sip_tsx_retx_start(tsx, tsx->retx_ms, ist_timer_g);
@@ -86,6 +90,7 @@ static void ist_final_error(struct sip_tsx *tsx)
 
 int sip_tsx_ist_send(struct sip_tsx *tsx, uint16_t scode, struct mbuf *mb, struct pl tag)
 {
+	bool keep = true;
 	int err;
 
 	if (tsx->state == SIP_TSX_ACCEPTED && scode >= 200 && scode < 300) {
@@ -112,11 +117,14 @@ int sip_tsx_ist_send(struct sip_tsx *tsx, uint16_t scode, struct mbuf *mb, struc
 		sip_tsx_state_set(tsx, SIP_TSX_ACCEPTED);
 		sip_tsx_end_start(tsx, SIP_TSX_Q_64T1); /* Timer L */
 	} else {
-		ist_final_error(tsx);
+		keep = sip_tsx_keep_final(tsx);
+		ist_final_error(tsx, keep);
 	}
 	mem_ref(tsx);
 	if (tsx->st)
 		sip_tsx_send(tsx, tsx->out, tsx->out_len);
+	if (!keep)
+		sip_tsx_term(tsx); /* a final too large to keep: no ACK wait */
 	mem_deref(tsx);
 	return 0;
 }

@@ -5,7 +5,9 @@
  * Implements RFC 3261 §17.2.2 (retransmitted requests absorbed in Trying,
  * answered with the last provisional in Proceeding and with the final in
  * Completed; Timer J = 64*T1 unreliable / 0 reliable) and §17.2.4
- * (transport errors).
+ * (transport errors). A final too large to keep (SIP_TSX_KEEP_MAX) or
+ * over the stack's byte bound is handled as over a reliable transport:
+ * Timer J = 0.
  *
  *   Trying --TU 1xx--> Proceeding --TU 1xx--> Proceeding
  *   Trying/Proceeding --TU 200-699--> Completed --J--> Terminated
@@ -19,6 +21,7 @@
 
 int sip_tsx_nist_send(struct sip_tsx *tsx, uint16_t scode, struct mbuf *mb)
 {
+	bool keep;
 	int err;
 
 	if (tsx->state != SIP_TSX_TRYING && tsx->state != SIP_TSX_PROCEEDING)
@@ -33,12 +36,15 @@ int sip_tsx_nist_send(struct sip_tsx *tsx, uint16_t scode, struct mbuf *mb)
 		sip_tsx_send(tsx, tsx->out, tsx->out_len);
 		return 0;
 	}
-	/* Completed needs only the key and the response bytes. */
+	/* Completed needs only the key and the response bytes; a response
+	 * too large to keep (or over the byte bound) is sent once, as over a
+	 * reliable transport. */
+	keep = !tsx->reliable && sip_tsx_keep_final(tsx);
 	sip_tsx_req_release(tsx);
 	sip_tsx_state_set(tsx, SIP_TSX_COMPLETED);
-	if (!tsx->reliable)
+	if (keep)
 		sip_tsx_end_start(tsx, SIP_TSX_Q_64T1); /* Timer J */
-	if (!sip_tsx_send(tsx, tsx->out, tsx->out_len) && tsx->reliable)
+	if (!sip_tsx_send(tsx, tsx->out, tsx->out_len) && !keep)
 		sip_tsx_term(tsx); /* Timer J = 0 */
 	return 0;
 }

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -119,6 +120,55 @@ static bool quick_check_ok(sqlite3 *db)
 enum open_res { OPEN_OK = 0, OPEN_BAD, OPEN_FAIL };
 
 /*
+ * The file holds CK/IK: it and its -wal and -shm (which SQLite creates
+ * with the database file's mode) are for imsd's user only. None may be a
+ * symbolic link (one left dangling in a shared directory would have the
+ * file created wherever it points, with the umask's mode): the database
+ * file is created here O_NOFOLLOW with mode 0600, and an existing file, WAL
+ * or shared-memory file is made 0600 through a descriptor opened
+ * O_NOFOLLOW, so a link is refused (ELOOP) rather than followed.
+ */
+static int store_files_private(const char *path, char *err, size_t errlen)
+{
+	static const char *const sfx[] = {"", "-wal", "-shm"};
+	char name[4096];
+	struct stat sb;
+	int fd, e;
+
+	for (size_t i = 0; i < sizeof(sfx) / sizeof(sfx[0]); i++) {
+		if ((size_t)snprintf(name, sizeof(name), "%s%s", path, sfx[i]) >=
+		    sizeof(name)) {
+			snprintf(err, errlen, "%s: file name too long", path);
+			return ENAMETOOLONG;
+		}
+		fd = open(name, O_RDWR | O_NOFOLLOW | O_CLOEXEC | (i ? 0 : O_CREAT), 0600);
+		if (fd < 0 && i && errno == ENOENT)
+			continue;
+		if (fd < 0) {
+			e = errno;
+			snprintf(err, errlen, "%s: %s", name,
+				 e == ELOOP ? "is a symbolic link (refused: the state file "
+					      "holds keys)"
+					    : strerror(e));
+			return e;
+		}
+		e = 0;
+		if (fstat(fd, &sb) || !S_ISREG(sb.st_mode))
+			e = EINVAL;
+		else if ((sb.st_mode & 0777) != 0600 && fchmod(fd, 0600))
+			e = errno;
+		close(fd);
+		if (e) {
+			snprintf(err, errlen, "%s: %s", name,
+				 e == EINVAL ? "not a regular file"
+					     : "cannot make it private (mode 0600)");
+			return e;
+		}
+	}
+	return 0;
+}
+
+/*
  * Opens the file and decides whether it is ours. OPEN_BAD: set it aside
  * (why says why); OPEN_FAIL: cannot open at all (busy, no permission).
  */
@@ -126,19 +176,17 @@ static enum open_res store_try(struct store *st, const char **why, char *err,
 			       size_t errlen)
 {
 	int64_t app, ver;
-	int rc, fd;
+	int rc;
 
-	/* It holds CK/IK: a new file (and so its WAL, which SQLite creates
-	 * with the file's mode) is for imsd's user only. ":memory:" is
-	 * SQLite's private in-memory database (tests), not a file here. */
-	if (strcmp(st->path, ":memory:")) {
-		fd = open(st->path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-		if (fd >= 0)
-			close(fd);
-	}
-	rc = sqlite3_open_v2(
-	    st->path, &st->db,
-	    SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
+	/* ":memory:" is SQLite's private in-memory database (tests), not a
+	 * file here. */
+	if (strcmp(st->path, ":memory:") && store_files_private(st->path, err, errlen))
+		return OPEN_FAIL;
+	/* NOFOLLOW: SQLite refuses a path that is a symbolic link itself. */
+	rc = sqlite3_open_v2(st->path, &st->db,
+			     SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
+				 SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_NOFOLLOW,
+			     NULL);
 	if (rc != SQLITE_OK) {
 		snprintf(err, errlen, "%s: %s", st->path,
 			 st->db ? sqlite3_errmsg(st->db) : sqlite3_errstr(rc));
@@ -146,8 +194,11 @@ static enum open_res store_try(struct store *st, const char **why, char *err,
 	}
 	/* One imsd per state file: the lock is taken by the first write
 	 * below and kept until close. */
-	if (sqlite3_exec(st->db, "PRAGMA locking_mode=EXCLUSIVE", NULL, NULL, NULL) !=
-	    SQLITE_OK) {
+	/* secure_delete: deleted rows (CK/IK of ended registrations) are
+	 * overwritten with zeros, in the file's free pages and in the WAL
+	 * frames that carry the change, instead of lingering there. */
+	if (sqlite3_exec(st->db, "PRAGMA locking_mode=EXCLUSIVE; PRAGMA secure_delete=ON",
+			 NULL, NULL, NULL) != SQLITE_OK) {
 		*why = "not an SQLite database";
 		return OPEN_BAD;
 	}

@@ -395,6 +395,50 @@ static void test_file_truncate_append(void **state)
 	free(text);
 }
 
+/* Issue 19 finding 8: the log is created 0600, an existing 0644 file is
+ * made 0600, and a symbolic link at its name is refused, not followed. */
+static void test_file_private_nofollow(void **state)
+{
+	struct log_prm prm = {.filename = path};
+	char target[600];
+	struct stat sb;
+	mode_t old = umask(0);
+	FILE *f;
+
+	(void)state;
+	init_file(NULL, false);
+	log_close();
+	assert_int_equal(stat(path, &sb), 0);
+	assert_int_equal(sb.st_mode & 0777, 0600);
+	assert_int_equal(chmod(path, 0644), 0);
+	init_file("append=1", false);
+	log_close();
+	assert_int_equal(stat(path, &sb), 0);
+	assert_int_equal(sb.st_mode & 0777, 0600);
+	umask(old);
+
+	assert_int_equal(unlink(path), 0);
+	snprintf(target, sizeof(target), "%s/victim", dir);
+	f = fopen(target, "w");
+	assert_non_null(f);
+	fputs("victim\n", f);
+	fclose(f);
+	assert_int_equal(symlink(target, path), 0);
+	assert_int_equal(log_init(&prm, err, sizeof(err)), ELOOP);
+	assert_non_null(strstr(err, "symbolic link"));
+	log_close();
+	assert_int_equal(unlink(path), 0);
+	/* dangling: nothing is created where it points */
+	snprintf(target, sizeof(target), "%s/nothing", dir);
+	assert_int_equal(symlink(target, path), 0);
+	assert_int_equal(log_init(&prm, err, sizeof(err)), ELOOP);
+	log_close();
+	assert_int_equal(stat(target, &sb), -1);
+	f = fopen(path, "r"); /* still dangling */
+	assert_null(f);
+	unlink(path);
+}
+
 static void count_hdr(const char *line, void *arg)
 {
 	(void)line;
@@ -1252,6 +1296,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_options_roundtrip, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_line_formats, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_file_truncate_append, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_file_private_nofollow, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_header, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_header_limits, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rotate_now, setup, teardown),

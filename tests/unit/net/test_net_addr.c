@@ -142,6 +142,32 @@ static void test_compare(void **state)
 	assert_true(net_addr_is_any(&e));
 }
 
+/* Connection limits count a peer: an IPv4 address, an IPv6 /64 (issue 19,
+ * finding 6: one host holds a whole /64). */
+static void test_same_peer(void **state)
+{
+	struct net_addr a, b, c, d, e, f;
+
+	(void)state;
+	assert_int_equal(net_addr_parse_str(&a, "[2001:db8:1:2::1]:5060", 0), 0);
+	assert_int_equal(net_addr_parse_str(&b, "[2001:db8:1:2:ffff:ffff:ffff:ffff]:9", 0), 0);
+	assert_int_equal(net_addr_parse_str(&c, "[2001:db8:1:3::1]:5060", 0), 0);
+	assert_int_equal(net_addr_parse_str(&d, "10.0.0.1:5060", 0), 0);
+	assert_int_equal(net_addr_parse_str(&e, "10.0.0.2:5060", 0), 0);
+	assert_int_equal(net_addr_parse_str(&f, "10.0.0.1:7", 0), 0);
+	assert_true(net_addr_same_peer(&a, &b)); /* same /64 */
+	assert_false(net_addr_eq_ip(&a, &b));
+	assert_int_equal(net_addr_hash_peer(&a), net_addr_hash_peer(&b));
+	assert_false(net_addr_same_peer(&a, &c)); /* next /64 */
+	assert_false(net_addr_same_peer(&d, &e)); /* IPv4: the address */
+	assert_true(net_addr_same_peer(&d, &f));
+	assert_int_equal(net_addr_hash_peer(&d), net_addr_hash_peer(&f));
+	assert_false(net_addr_same_peer(&a, &d));
+	/* an IPv4 address never matches the IPv6 /64 that starts alike */
+	assert_int_equal(net_addr_parse_str(&c, "[a00:1::]:1", 0), 0);
+	assert_false(net_addr_same_peer(&c, &d));
+}
+
 static void test_from_sa(void **state)
 {
 	struct sockaddr_in in = {.sin_family = AF_INET, .sin_port = htons(7)};
@@ -167,6 +193,7 @@ int main(void)
 	    cmocka_unit_test(test_parse_bad),
 	    cmocka_unit_test(test_print_host_and_small_buffers),
 	    cmocka_unit_test(test_compare),
+	    cmocka_unit_test(test_same_peer),
 	    cmocka_unit_test(test_from_sa),
 	};
 

@@ -619,6 +619,133 @@ static void test_idle_timeout(void **state)
 	close(fd);
 }
 
+/* ---- issue 19, finding 6: slow peers, memory, descriptors ---- */
+
+/* A connection that never sends is closed hello_ms after opening (it used
+ * to live tcp_idle_ms, 900 s); one that sends its message at once stays. */
+static void test_hello_timeout(void **state)
+{
+	struct fix *f = *state;
+	int quiet, talker;
+
+	f->prm.tcp_hello_ms = 150;
+	start(f, "127.0.0.1:0");
+	talker = tu_client(lsn(f), SOCK_STREAM);
+	quiet = tu_client(lsn(f), SOCK_STREAM);
+	assert_true(quiet >= 0 && talker >= 0);
+	send_str(talker, REQ1);
+	wait_msgs(f, 1);
+	wait_closes(f, 1);
+	assert_int_equal(f->close_err[0], ETIMEDOUT);
+	assert_peer_closed(quiet);
+	assert_int_equal(stats(f).tcp_timeouts, 1);
+	/* the talker is still served after the deadline has passed */
+	send_str(talker, REQ3);
+	wait_msgs(f, 2);
+	assert_int_equal(stats(f).tcp_conns, 1);
+	close(quiet);
+	close(talker);
+	wait_closes(f, 2);
+}
+
+/* A message begun and fed a byte at a time is closed partial_ms after its
+ * first byte, though the connection is never idle. */
+static void test_partial_timeout(void **state)
+{
+	struct fix *f = *state;
+	const char *slow = "INVITE sip:a SIP/2.0\r\nVia: SIP/2.0/TCP h;branch=z9hG4bK";
+	int fd;
+
+	f->prm.tcp_partial_ms = 200;
+	start(f, "127.0.0.1:0");
+	fd = tu_client(lsn(f), SOCK_STREAM);
+	assert_true(fd >= 0);
+	send_str(fd, REQ1); /* a real message first: the partial is the next */
+	wait_msgs(f, 1);
+	for (size_t i = 0; slow[i] && f->nclose == 0; i++) {
+		send_all(fd, slow + i, 1);
+		wait_bytes(f, strlen(REQ1) + i + 1);
+	}
+	wait_closes(f, 1);
+	assert_int_equal(f->close_err[0], ETIMEDOUT);
+	assert_int_equal(f->nmsg, 1);
+	assert_peer_closed(fd);
+	close(fd);
+}
+
+/* Unfinished messages of all connections share rx_total_max: a second
+ * large unfinished header section is closed (ENOBUFS) while the first,
+ * within the bound, completes; the count goes back to zero. */
+static void test_rx_total_bound(void **state)
+{
+	struct fix *f = *state;
+	static char hdr[12 * 1024 + 1];
+	int a, b;
+
+	f->prm.tcp_rx_total_max = 16 * 1024;
+	memcpy(hdr, "OPTIONS sip:a@b SIP/2.0\r\nX: ", 29);
+	memset(hdr + 29, 'x', sizeof(hdr) - 1 - 29);
+	start(f, "127.0.0.1:0");
+	a = tu_client(lsn(f), SOCK_STREAM);
+	b = tu_client(lsn(f), SOCK_STREAM);
+	assert_true(a >= 0 && b >= 0);
+	send_all(a, hdr, sizeof(hdr) - 1);
+	wait_bytes(f, sizeof(hdr) - 1);
+	assert_int_equal(stats(f).tcp_rx_mem, 12 * 1024); /* 16 KiB buffer */
+	send_all(b, hdr, sizeof(hdr) - 1);
+	wait_closes(f, 1);
+	assert_int_equal(f->close_err[0], ENOBUFS);
+	assert_peer_closed(b);
+	assert_int_equal(stats(f).tcp_rx_mem, 12 * 1024);
+	send_str(a, "\r\n\r\n");
+	wait_msgs(f, 1);
+	assert_int_equal(f->msg[0].len, sizeof(hdr) - 1 + 4);
+	assert_int_equal(stats(f).tcp_rx_mem, 0);
+	close(a);
+	close(b);
+	wait_closes(f, 2);
+}
+
+/* With few descriptors the connection bound follows RLIMIT_NOFILE (minus
+ * NET_FD_RESERVE), and one peer gets at most half of it. */
+static void test_fd_cap(void **state)
+{
+	struct fix *f = *state;
+	struct rlimit old, rl;
+	struct net_stats st;
+
+	assert_int_equal(getrlimit(RLIMIT_NOFILE, &old), 0);
+	rl = old;
+	rl.rlim_cur = 200;
+	if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max < 200)
+		skip();
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &rl), 0);
+	start(f, "127.0.0.1:0");
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &old), 0);
+	st = stats(f);
+	assert_int_equal(st.tcp_max_conns, 200 - NET_FD_RESERVE);
+}
+
+/* The per-peer limit, seen through its counter: connections from one
+ * IPv4 address count together, and the half-of-all cap applies. */
+static void test_per_peer_half(void **state)
+{
+	struct fix *f = *state;
+	int fd[3];
+
+	f->prm.tcp_max_conns = 4; /* per peer: at most 2 */
+	start(f, "127.0.0.1:0");
+	for (int i = 0; i < 3; i++) {
+		fd[i] = tu_client(lsn(f), SOCK_STREAM);
+		assert_true(fd[i] >= 0);
+	}
+	wait_refused(f, 1);
+	assert_int_equal(stats(f).tcp_accepted, 2);
+	for (int i = 0; i < 3; i++)
+		close(fd[i]);
+	wait_closes(f, 2);
+}
+
 static void test_send_queue_bound(void **state)
 {
 	struct fix *f = *state;
@@ -829,6 +956,11 @@ int main(void)
 	    T(test_many_connections),
 	    T(test_limits_refuse),
 	    T(test_idle_timeout),
+	    T(test_hello_timeout),
+	    T(test_partial_timeout),
+	    T(test_rx_total_bound),
+	    T(test_fd_cap),
+	    T(test_per_peer_half),
 	    T(test_send_queue_bound),
 	    T(test_queued_writes_drain),
 	    T(test_connect_refused),

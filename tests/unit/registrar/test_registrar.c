@@ -764,6 +764,43 @@ static void test_guessing_locks_source(void **state)
 	assert_true(pl_casefind(r->msg->start, "from this address") >= 0);
 }
 
+/* Issue 19, finding 9: credentials without a realm (hashed over "") or
+ * with an empty one are not for us: a new challenge, and an answer to the
+ * open challenge counted as a failure (the second ends in 403). */
+static void test_md5_realm_required(void **state)
+{
+	static const char *const ct = "Contact: <sip:carol@127.0.0.1:5072>\r\n";
+	char auth[2048], *at;
+	struct sip_auth a;
+	struct sent *r;
+	struct ue ue = {.impi = "carol@ims.test", .pwd = "secret"};
+
+	(void)state;
+	r = do_register("sip:carol@ims.test", ct);
+	assert_int_equal(r->scode, 401);
+	a = chal_get(r);
+	a.realm = PL("");
+	ue_answer(&ue, &a, auth, sizeof(auth), ct); /* right password, realm "" */
+	at = strstr(auth, "realm=\"\", ");
+	assert_non_null(at);
+	memmove(at, at + 10, strlen(at + 10) + 1); /* no realm at all */
+	r = do_register("sip:carol@ims.test", auth);
+	assert_int_equal(r->scode, 401);
+	a = chal_get(r);
+	assert_true(pl_eq_str(a.realm, "ims.test"));
+	a.realm = PL("");
+	ue_answer(&ue, &a, auth, sizeof(auth), ct); /* realm="" */
+	r = do_register("sip:carol@ims.test", auth);
+	assert_int_equal(r->scode, 403);
+	assert_false(registrar_is_registered(T.reg, hss_user_at(T.hss, 2)));
+	/* the realm named: registered */
+	r = do_register("sip:carol@ims.test", ct);
+	a = chal_get(r);
+	ue_answer(&ue, &a, auth, sizeof(auth), ct);
+	r = do_register("sip:carol@ims.test", auth);
+	assert_int_equal(r->scode, 200);
+}
+
 static void test_aka_wrong_res(void **state)
 {
 	char auth[2048];
@@ -2101,6 +2138,7 @@ int main(void)
 					    setup_no_slots, teardown),
 	    cmocka_unit_test_setup_teardown(test_md5_flow_and_wrong_password, setup,
 					    teardown),
+	    cmocka_unit_test_setup_teardown(test_md5_realm_required, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_aka_wrong_res, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_stale_nonce, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_dereg_auth_on_register_only, setup,

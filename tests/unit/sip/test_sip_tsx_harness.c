@@ -258,7 +258,13 @@ static void tu_resp(struct sip_tsx *tsx, const struct sip_msg *resp, uint16_t sc
 
 void h_setup(uint32_t t1, uint32_t t2, uint32_t t4)
 {
-	struct sip_tsx_prm prm = {.t1_ms = t1, .t2_ms = t2, .t4_ms = t4};
+	h_setup_bytes(t1, t2, t4, 0);
+}
+
+void h_setup_bytes(uint32_t t1, uint32_t t2, uint32_t t4, size_t bytes_max)
+{
+	struct sip_tsx_prm prm = {
+	    .t1_ms = t1, .t2_ms = t2, .t4_ms = t4, .bytes_max = bytes_max};
 
 	memset(&H, 0, sizeof(H));
 	H.now = 1000;

@@ -55,6 +55,8 @@ extern struct h H;
 
 /* Stack with these timers (ms); also installs the fake clock. */
 void h_setup(uint32_t t1, uint32_t t2, uint32_t t4);
+/* Same with a byte bound on the live transactions (0: the default). */
+void h_setup_bytes(uint32_t t1, uint32_t t2, uint32_t t4, size_t bytes_max);
 void h_teardown(void);
 /* Moves the fake clock forward, firing due timers in order. */
 void h_advance(uint64_t ms);
