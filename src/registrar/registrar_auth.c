@@ -40,20 +40,93 @@
 
 enum nonce_state { NONCE_BAD = 0, NONCE_FRESH, NONCE_STALE };
 
-static bool chal_match(const struct hash_entry *e, const void *key)
+/*
+ * Several challenges (security review finding 4). One challenge per user,
+ * replaced by any REGISTER naming the user, let a stranger keep the user
+ * from registering (and spend its AKA vectors). Now a user holds up to
+ * REG_CHALS_PER_USER, one per source address:
+ *   - a request from the address of one gets that one (the same nonce
+ *     within REG_CHAL_REUSE_MS of its making: no vector spent for a
+ *     flood; a fresh one after);
+ *   - a request from a new address takes a free place, else the place of
+ *     the oldest challenge over REG_CHAL_KEEP_MS old (abandoned), else —
+ *     when it comes over a flow the user holds a live binding on (its
+ *     registered phone refreshing) — the oldest; else 503 Retry-After.
+ * So a flood from one address replaces only its own challenge, at most one
+ * vector a second, and the registered phone can always refresh.
+ */
+
+static uint64_t chal_src_key(const struct net_flow *src)
 {
-	return HASH_OBJ(e, struct reg_chal, he)->u == key;
+	uint8_t k[17] = {0};
+
+	if (!src)
+		return 0;
+	k[16] = (uint8_t)net_addr_af(&src->peer);
+	if (k[16] == AF_INET6)
+		memcpy(k, &src->peer.u.in6.sin6_addr, 16);
+	else if (k[16] == AF_INET)
+		memcpy(k, &src->peer.u.in.sin_addr, 4);
+	return hash_bytes(k, sizeof(k));
 }
 
-static struct reg_chal *chal_find(struct registrar *reg, const struct hss_user *u)
+static struct reg_chal *chal_find(struct registrar *reg, const struct hss_user *u,
+				  uint64_t src_key)
 {
-	struct hash_entry *e;
+	for (struct reg_chal *c = reg_chal_first(reg, u); c; c = c->next) {
+		if (c->src_key == src_key)
+			return c;
+	}
+	return NULL;
+}
 
-	if (reg->slots)
-		return hss_user_slot(u, HSS_SLOT_REG_CHAL);
-	e = hash_lookup(reg->chals, hash_mix((uint64_t)(uintptr_t)u), chal_match, u);
+/* The user's challenge whose nonce this is. */
+static struct reg_chal *chal_by_nonce(struct registrar *reg, const struct hss_user *u,
+				      struct pl nonce)
+{
+	for (struct reg_chal *c = reg_chal_first(reg, u); c; c = c->next) {
+		if (pl_eq_str(nonce, c->nonce))
+			return c;
+	}
+	return NULL;
+}
 
-	return e ? HASH_OBJ(e, struct reg_chal, he) : NULL;
+/* src is a flow u holds a live binding on. */
+static bool chal_src_registered(const struct registrar *reg, const struct hss_user *u,
+				const struct net_flow *src)
+{
+	struct hss_user *on[8];
+	size_t n = registrar_users_by_flow(reg, src, on, 8);
+
+	for (size_t i = 0; i < n && i < 8; i++) {
+		if (on[i] == u)
+			return true;
+	}
+	return false;
+}
+
+/* A place for a new challenge of u from in->src: true when there is one
+ * (a victim freed if needed). */
+static bool chal_place(struct registrar *reg, struct hss_user *u,
+		       const struct reg_auth_in *in)
+{
+	struct reg_chal *oldest = NULL;
+	uint64_t now = reg_now(reg);
+	unsigned n = 0;
+
+	for (struct reg_chal *c = reg_chal_first(reg, u); c; c = c->next) {
+		n++;
+		if (!oldest || c->born < oldest->born)
+			oldest = c;
+	}
+	if (n < REG_CHALS_PER_USER)
+		return true;
+	if (oldest->born + REG_CHAL_KEEP_MS <= now ||
+	    chal_src_registered(reg, u, in->src)) {
+		reg_chal_free(reg, oldest);
+		return true;
+	}
+	return false;
 }
 
 /*
@@ -269,7 +342,8 @@ static void reg_challenge(struct registrar *reg, struct sip_tsx *tsx,
 			  const struct reg_auth_in *in, struct hss_user *u,
 			  const enum digest_algo *offered, bool stale)
 {
-	struct reg_chal *c = chal_find(reg, u);
+	uint64_t src_key = chal_src_key(in->src);
+	struct reg_chal *c = chal_find(reg, u, src_key);
 	enum digest_algo algo;
 	int err;
 
@@ -288,7 +362,7 @@ static void reg_challenge(struct registrar *reg, struct sip_tsx *tsx,
 		return;
 	}
 	if (!c) {
-		if (hash_count(reg->chals) >= reg->max_chals) {
+		if (reg->nchals >= reg->max_chals || !chal_place(reg, u, in)) {
 			struct sip_tsx_reply_prm busy = {.hdrs =
 							     PL("Retry-After: 5\r\n")};
 
@@ -301,11 +375,11 @@ static void reg_challenge(struct registrar *reg, struct sip_tsx *tsx,
 			return;
 		}
 		c->u = u;
+		c->src_key = src_key;
 		c->tmr.kind = REG_TMR_CHAL;
-		hash_insert(reg->chals, &c->he, hash_mix((uint64_t)(uintptr_t)u));
-		if (reg->slots)
-			hss_user_slot_set(u, HSS_SLOT_REG_CHAL, c);
+		reg_chal_link(reg, c);
 	}
+	c->born = reg_now(reg);
 	c->algo = (uint8_t)algo;
 	c->qop = (uint8_t)hss_auth_qop(u);
 	c->done = false;
@@ -327,6 +401,25 @@ static void reg_challenge(struct registrar *reg, struct sip_tsx *tsx,
 	}
 	reg_tmr_set(reg, &c->tmr, reg_now(reg) + (uint64_t)reg->chal_ttl * 1000);
 	chal_send(reg, tsx, in->realm, c);
+}
+
+/* A request without an answer: the challenge its address holds again when
+ * it was made under REG_CHAL_REUSE_MS ago (a flood spends no vectors),
+ * else a new one. */
+static void reg_challenge_new(struct registrar *reg, struct sip_tsx *tsx,
+			      const struct reg_auth_in *in, struct hss_user *u,
+			      const enum digest_algo *offered)
+{
+	struct reg_chal *c = chal_find(reg, u, chal_src_key(in->src));
+	uint64_t now = reg_now(reg);
+
+	if (c && !c->done && !c->stale && c->tmr.due > now &&
+	    c->born + REG_CHAL_REUSE_MS > now &&
+	    (!offered || *offered == (enum digest_algo)c->algo)) {
+		chal_send(reg, tsx, in->realm, c);
+		return;
+	}
+	reg_challenge(reg, tsx, in, u, offered, false);
 }
 
 /* RFC 3310 §3.4: the UE rejected SQN. */
@@ -654,9 +747,8 @@ enum reg_auth_result reg_auth_check(struct registrar *reg, struct sip_tsx *tsx,
 		}
 		alg = &algo;
 	}
-	c = chal_find(reg, u);
-	if (!in->have && in->have_other && c && !c->done &&
-	    pl_eq_str(in->other.nonce, c->nonce)) {
+	c = in->have_other ? chal_by_nonce(reg, u, in->other.nonce) : NULL;
+	if (!in->have && in->have_other && c && !c->done) {
 		/* Our open challenge answered over no realm or another one (a
 		 * response hashed over an empty realm): an attempt, counted as
 		 * one. A spent nonce just gets a new challenge, as below. */
@@ -666,17 +758,19 @@ enum reg_auth_result reg_auth_check(struct registrar *reg, struct sip_tsx *tsx,
 		return reg_fail(reg, tsx, &o, c, alg, "Digest answer without our realm");
 	}
 	if (!in->have || !pl_isset(cred->nonce)) {
-		reg_challenge(reg, tsx, in, u, alg, false);
+		reg_challenge_new(reg, tsx, in, u, alg);
 		return REG_AUTH_REPLIED;
 	}
-	if (!c || !pl_eq_str(cred->nonce, c->nonce)) {
+	c = chal_by_nonce(reg, u, cred->nonce);
+	if (!c) {
 		/* Not the nonce we hold: ours but superseded or old -> stale;
 		 * another's, or no answer at all -> a plain challenge. */
 		if (nonce_check(reg, cred->nonce) == NONCE_BAD ||
 		    (!pl_isset(cred->response) && !pl_isset(cred->auts)))
-			reg_challenge(reg, tsx, in, u, alg, false);
+			reg_challenge_new(reg, tsx, in, u, alg);
 		else
-			reg_stale(reg, tsx, req, in, u, c, alg);
+			reg_stale(reg, tsx, req, in, u, chal_find(reg, u, chal_src_key(in->src)),
+				  alg);
 		return REG_AUTH_REPLIED;
 	}
 	return reg_verify(reg, tsx, req, c, in, alg, rup);

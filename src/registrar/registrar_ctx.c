@@ -489,12 +489,61 @@ int reg_reply(struct registrar *reg, struct sip_tsx *tsx, uint16_t scode,
 
 /* ---- allocation ---- */
 
+static bool chal_match(const struct hash_entry *e, const void *key)
+{
+	return HASH_OBJ(e, struct reg_chal, he)->u == key;
+}
+
+struct reg_chal *reg_chal_first(const struct registrar *reg, const struct hss_user *u)
+{
+	struct hash_entry *e;
+
+	if (reg->slots)
+		return hss_user_slot(u, HSS_SLOT_REG_CHAL);
+	e = hash_lookup(reg->chals, ptr_hash(u), chal_match, u);
+	return e ? HASH_OBJ(e, struct reg_chal, he) : NULL;
+}
+
+/* The head of u's challenges goes from old to nw (either may be NULL): the
+ * head is in registrar.chals (iteration, and lookups without the slots) and
+ * in the user's slot. */
+static void chal_head_set(struct registrar *reg, struct hss_user *u, struct reg_chal *old,
+			  struct reg_chal *nw)
+{
+	if (old)
+		hash_remove(reg->chals, &old->he);
+	if (nw)
+		hash_insert(reg->chals, &nw->he, ptr_hash(u));
+	if (reg->slots)
+		hss_user_slot_set(u, HSS_SLOT_REG_CHAL, nw);
+}
+
+void reg_chal_link(struct registrar *reg, struct reg_chal *c)
+{
+	struct reg_chal *head = reg_chal_first(reg, c->u);
+
+	c->next = head;
+	chal_head_set(reg, c->u, head, c);
+	reg->nchals++;
+}
+
 void reg_chal_free(struct registrar *reg, struct reg_chal *c)
 {
+	struct reg_chal *head = reg_chal_first(reg, c->u);
+
 	reg_tmr_del(reg, &c->tmr);
-	hash_remove(reg->chals, &c->he);
-	if (reg->slots)
-		hss_user_slot_set(c->u, HSS_SLOT_REG_CHAL, NULL);
+	if (head == c) {
+		chal_head_set(reg, c->u, c, c->next);
+	} else {
+		for (struct reg_chal **pp = head ? &head->next : NULL; pp && *pp;
+		     pp = &(*pp)->next) {
+			if (*pp == c) {
+				*pp = c->next;
+				break;
+			}
+		}
+	}
+	reg->nchals--;
 	explicit_bzero(c, sizeof(*c));
 	free(c);
 }
@@ -511,8 +560,15 @@ static void reg_destroy(void *data)
 	reg->timer = NULL;
 	if (reg->chals) {
 		hash_iter_init(&it, reg->chals);
-		while ((e = hash_iter_next(&it)))
-			reg_chal_free(reg, HASH_OBJ(e, struct reg_chal, he));
+		while ((e = hash_iter_next(&it))) {
+			struct reg_chal *head = HASH_OBJ(e, struct reg_chal, he);
+
+			/* the others first: freeing the head alone then removes
+			 * it from the table and puts nothing in its place */
+			while (head->next)
+				reg_chal_free(reg, head->next);
+			reg_chal_free(reg, head);
+		}
 	}
 	if (reg->users) {
 		hash_iter_init(&it, reg->users);
@@ -653,7 +709,7 @@ size_t registrar_binding_count(const struct registrar *reg)
 
 size_t registrar_challenge_count(const struct registrar *reg)
 {
-	return hash_count(reg->chals);
+	return reg->nchals;
 }
 
 size_t registrar_sub_count(const struct registrar *reg)
@@ -775,7 +831,7 @@ size_t registrar_mem_usage(const struct registrar *reg)
 	     sizeof(void *);
 	n += (size_t)reg->heap_cap * sizeof(*reg->heap) + reg_guard_mem(reg);
 	n += reg->nlocals * (sizeof(struct net_addr) + ovh);
-	n += hash_count(reg->chals) * (sizeof(struct reg_chal) + ovh);
+	n += reg->nchals * (sizeof(struct reg_chal) + ovh);
 	hash_iter_init(&it, reg->users);
 	while ((e = hash_iter_next(&it))) {
 		const struct reg_user *ru = HASH_OBJ(e, struct reg_user, he);

@@ -123,10 +123,21 @@ struct reg_user {
 };
 
 /* A challenge in flight (or a nonce still usable with a higher nc). */
+#define REG_CHALS_PER_USER 4  /* challenges a user holds at once */
+#define REG_CHAL_REUSE_MS 1000 /* a new request from the same address within
+				* this gets the same challenge */
+#define REG_CHAL_KEEP_MS 5000  /* a younger challenge is not taken from
+				* another address (but by the user's own flow) */
+/* A user holds up to REG_CHALS_PER_USER challenges, one per source address
+ * (registrar_auth.c "Several challenges"): a list whose head is found
+ * through the user (slot, or registrar.chals by hss_user). */
 struct reg_chal {
 	struct reg_tmr tmr;
-	struct hash_entry he; /* registrar.chals, by hss_user */
+	struct hash_entry he; /* registrar.chals, by hss_user (the head only) */
+	struct reg_chal *next; /* the user's next challenge */
 	struct hss_user *u;
+	uint64_t src_key; /* the source address it was made for (chal_src_key) */
+	uint64_t born;	  /* monotonic ms: when its nonce was made */
 	uint8_t algo;  /* enum digest_algo */
 	uint8_t qop;   /* enum digest_qop */
 	uint8_t fails; /* wrong answers so far (carried to the next challenge) */
@@ -148,6 +159,7 @@ struct registrar {
 	char host[128]; /* our host[:port] */
 	char realm[256];
 	uint32_t min_expires, chal_ttl, max_chals;
+	uint32_t nchals; /* challenges held, all users */
 	uint32_t next_id; /* binding ids and tags */
 	size_t nbindings;
 	uint8_t secret[32]; /* nonce MAC key */
@@ -217,6 +229,10 @@ struct hss_user *reg_user_by_flow(const struct registrar *reg,
 int reg_reply(struct registrar *reg, struct sip_tsx *tsx, uint16_t scode,
 	      const char *reason, const struct sip_tsx_reply_prm *prm);
 void reg_chal_free(struct registrar *reg, struct reg_chal *c);
+/* The first of u's challenges (c->next for the others), NULL if none. */
+struct reg_chal *reg_chal_first(const struct registrar *reg, const struct hss_user *u);
+/* Puts c (its u set) at the head of its user's challenges, counted. */
+void reg_chal_link(struct registrar *reg, struct reg_chal *c);
 void reg_sub_free(struct registrar *reg, struct reg_sub *s);
 
 /* registrar_guard.c: failed authentications per user and per source */

@@ -183,3 +183,56 @@ def test_deregistration_needs_the_flow_not_the_ip(tmp_path, imsd_factory):
         other.close()
     out = d.command("users", "user(s)")
     assert "not registered" in out, out
+
+
+def test_challenge_flood_does_not_keep_the_phone_out(tmp_path, imsd_factory):
+    """The review's attack: ~500 credential-less REGISTERs a second naming the
+    user from another socket replaced its one challenge each time, and the
+    phone registered 0 times in 10. Now the flood from one address shares one
+    challenge (the same nonce for a second), so the phone's answers, 50 ms
+    after each challenge, land: 10 registrations of 10 (a stale nonce may
+    cost it one more round)."""
+    import threading
+    port = free_port()
+    d = imsd_factory(_cfg(tmp_path, port))
+    d.wait_ready()
+    stop = threading.Event()
+    fl = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    fl.bind(("127.0.0.1", 0))
+    me = fl.getsockname()[1]
+
+    def flood():
+        for i in range(4000):  # bounded: at most ~8 s at 500/s
+            if stop.is_set():
+                return
+            fl.sendto("\r\n".join([
+                "REGISTER sip:ims.test SIP/2.0",
+                f"Via: SIP/2.0/UDP 127.0.0.1:{me};branch=z9hG4bKfl{i}",
+                "Max-Forwards: 70", f"From: <sip:md5u@ims.test>;tag=fl{i}",
+                "To: <sip:md5u@ims.test>", f"Call-ID: flood-{i}@test", "CSeq: 1 REGISTER",
+                f"Contact: <sip:md5u@127.0.0.1:{me}>", "Content-Length: 0", "", ""]).encode(),
+                ("127.0.0.1", port))
+            time.sleep(0.002)
+
+    t = threading.Thread(target=flood)
+    t.start()
+    ue = Md5Ue(port)
+    ok = 0
+    try:
+        time.sleep(0.2)
+        for k in range(10):
+            cseq = 10 * k + 1
+            code, resp = ue.register(cseq)
+            for _ in range(3):  # a stale nonce (replaced meanwhile): again
+                time.sleep(0.05)  # a phone takes tens of ms (an ISIM's AKA run)
+                code, resp = ue.register(cseq + 1, Md5Ue.answer(resp, PWD))
+                if code != 401:
+                    break
+                cseq += 1
+            ok += code == 200
+    finally:
+        stop.set()
+        t.join()
+        ue.close()
+        fl.close()
+    assert ok == 10, ok

@@ -481,12 +481,19 @@ static void test_challenge_retransmission(void **state)
 	assert_true(pl_eq(a1.nonce, a2.nonce));
 	assert_true(pl_eq(t1, t2)); /* the same response, To tag included */
 	assert_int_equal(registrar_challenge_count(T.reg), 1);
-	r = do_register("sip:alice@ims.test", hdrs); /* next CSeq: a new request */
+	/* next CSeq at once: a new request, but from the same address within
+	 * REG_CHAL_REUSE_MS: the same challenge (a flood spends no vector) */
+	r = do_register("sip:alice@ims.test", hdrs);
+	assert_int_equal(r->scode, 401);
+	assert_true(pl_eq(a1.nonce, chal_get(r).nonce));
+	T.now += REG_CHAL_REUSE_MS;
+	r = do_register("sip:alice@ims.test", hdrs); /* later: a new challenge */
 	assert_int_equal(r->scode, 401);
 	a3 = chal_get(r);
 	t3 = sip_msg_to(r->msg)->tag;
 	assert_false(pl_eq(a1.nonce, a3.nonce));
 	assert_false(pl_eq(t1, t3));
+	assert_int_equal(registrar_challenge_count(T.reg), 1);
 }
 
 static void test_aka_v1_flow(void **state)
@@ -801,6 +808,81 @@ static void test_md5_realm_required(void **state)
 	assert_int_equal(r->scode, 200);
 }
 
+static struct net_flow src_ip(const char *ip, uint16_t port)
+{
+	struct net_flow s = src_v4(port, false);
+
+	assert_int_equal(net_addr_parse_str(&s.peer, ip, port), 0);
+	return s;
+}
+
+/* Challenge replacement (security review finding 4): REGISTERs naming a
+ * user without credentials no longer replace the challenge its phone is
+ * answering. A flood from one address gets one challenge (the same nonce
+ * within a second: one AKA vector, SQN_HE moves once); other addresses take
+ * free places but not a challenge under 5 s old; the phone registered on
+ * its flow can always refresh. */
+static void test_challenge_flood(void **state)
+{
+	struct net_flow phone = src_v4(5070, false);
+	struct hss_user *alice = hss_user_by_impi(T.hss, PL("alice@ims.test"));
+	char hdrs[2048], auth[2048];
+	struct sip_auth a;
+	struct sent *r;
+	struct ue ue;
+	uint64_t sqn;
+
+	(void)state;
+	ue_milenage(&ue, "alice@ims.test");
+	snprintf(hdrs, sizeof(hdrs),
+		 "Authorization: Digest username=\"alice@ims.test\", realm=\"ims.test\", "
+		 "nonce=\"\", uri=\"sip:ims.test\", response=\"\"\r\n%s", CONTACT_A);
+	r = do_req("REGISTER", "sip:alice@ims.test", hdrs, &phone);
+	a = chal_get(r);
+	/* the phone's answer, made now (the 401 goes with sent_clear below) */
+	assert_int_equal(ue_answer(&ue, &a, auth, sizeof(auth), CONTACT_A), 0);
+	sqn = hss_user_sqn_he(alice);
+	/* 100 REGISTERs from one address (new Call-IDs, ports): one vector */
+	for (int i = 0; i < 100; i++) {
+		struct net_flow f = src_ip("192.0.2.66", (uint16_t)(7000 + i));
+
+		callid_cur = i & 1 ? "flood-a@x" : "flood-b@x";
+		assert_int_equal(do_req("REGISTER", "sip:alice@ims.test", hdrs, &f)->scode, 401);
+		sent_clear();
+	}
+	callid_cur = "call-1@ue";
+	assert_int_equal(registrar_challenge_count(T.reg), 2);
+	assert_true(hss_user_sqn_he(alice) - sqn <= 32); /* one SQN step */
+	/* three more addresses take the free places, a fifth gets 503 */
+	for (int i = 0; i < 3; i++) {
+		char ip[32];
+		struct net_flow f;
+
+		snprintf(ip, sizeof(ip), "192.0.2.%d", 70 + i);
+		f = src_ip(ip, 7000);
+		assert_int_equal(do_req("REGISTER", "sip:alice@ims.test", hdrs, &f)->scode,
+				 i < 2 ? 401 : 503);
+	}
+	/* the phone's challenge is still there: its answer registers it */
+	assert_int_equal(do_req("REGISTER", "sip:alice@ims.test", auth, &phone)->scode, 200);
+	/* every place still taken (a success keeps its challenge usable with
+	 * a higher nc): the phone refreshing from its registered flow still
+	 * gets a new challenge at once */
+	T.now += REG_CHAL_REUSE_MS;
+	r = do_req("REGISTER", "sip:alice@ims.test", hdrs, &phone);
+	assert_int_equal(r->scode, 401);
+	a = chal_get(r);
+	assert_int_equal(ue_answer(&ue, &a, auth, sizeof(auth), CONTACT_A), 0);
+	assert_int_equal(do_req("REGISTER", "sip:alice@ims.test", auth, &phone)->scode, 200);
+	/* after REG_CHAL_KEEP_MS an abandoned place goes to a new address */
+	T.now += REG_CHAL_KEEP_MS;
+	{
+		struct net_flow f = src_ip("192.0.2.99", 7000);
+
+		assert_int_equal(do_req("REGISTER", "sip:alice@ims.test", hdrs, &f)->scode, 401);
+	}
+}
+
 static void test_aka_wrong_res(void **state)
 {
 	char auth[2048];
@@ -909,7 +991,8 @@ static void test_md5_old_nonce_and_directives(void **state)
 	a = chal_get(r);
 	ue.wrong = true;
 	ue_answer(&ue, &a, old, sizeof(old), ct);
-	/* a new REGISTER supersedes that challenge */
+	/* a new REGISTER (a second later) supersedes that challenge */
+	T.now += REG_CHAL_REUSE_MS;
 	r = do_register("sip:carol@ims.test", ct);
 	assert_int_equal(r->scode, 401);
 	/* wrong password on the superseded nonce: not stale, counted... */
@@ -930,6 +1013,7 @@ static void test_md5_old_nonce_and_directives(void **state)
 	r = do_register("sip:carol@ims.test", ct);
 	a = chal_get(r);
 	ue_answer(&ue, &a, old, sizeof(old), ct);
+	T.now += REG_CHAL_REUSE_MS;
 	r = do_register("sip:carol@ims.test", ct);
 	r = do_register("sip:carol@ims.test", old);
 	assert_int_equal(r->scode, 401);
@@ -2132,6 +2216,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_path_only_if_supported, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_aka_v2_and_weak_offer, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_guessing_locks_user, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_challenge_flood, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_guessing_locks_source, setup_many_fails,
 					    teardown),
 	    cmocka_unit_test_setup_teardown(test_md5_flow_and_wrong_password,
