@@ -562,11 +562,16 @@ static void reg_destroy(void *data)
 		hash_iter_init(&it, reg->chals);
 		while ((e = hash_iter_next(&it))) {
 			struct reg_chal *head = HASH_OBJ(e, struct reg_chal, he);
+			struct reg_chal *c = head->next, *n;
 
-			/* the others first: freeing the head alone then removes
-			 * it from the table and puts nothing in its place */
-			while (head->next)
-				reg_chal_free(reg, head->next);
+			/* the others first, taken off the list: freeing the head
+			 * alone then removes it from the table and puts nothing
+			 * in its place */
+			head->next = NULL;
+			for (; c; c = n) {
+				n = c->next;
+				reg_chal_free(reg, c);
+			}
 			reg_chal_free(reg, head);
 		}
 	}
