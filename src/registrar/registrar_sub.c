@@ -560,28 +560,66 @@ out:
 	return s;
 }
 
-static void sub_reply_ok(struct registrar *reg, struct sip_tsx *tsx, struct reg_sub *s,
+/* After a held 200 (key: local tag '\0' Call-ID): the subscription's
+ * NOTIFY, which must not overtake its 200, if it is still there. */
+static void sub_held_h(struct registrar *reg, struct pl key)
+{
+	size_t tl = strnlen(key.p ? key.p : "", key.l);
+	struct reg_sub *s;
+
+	if (tl >= key.l)
+		return;
+	s = reg_sub_find(reg, (struct pl){key.p + tl + 1, key.l - tl - 1},
+			 (struct pl){key.p, tl});
+	if (s)
+		notify_active(reg, s);
+}
+
+/* The 200; true if it is held until the subscription is committed (then
+ * sub_held_h sends the NOTIFY). An unsubscription is answered at once: a
+ * subscription restored after a crash gets 481 to its next NOTIFY and
+ * ends (RFC 6665 §4.1.2.4). */
+static bool sub_reply_ok(struct registrar *reg, struct sip_tsx *tsx, struct reg_sub *s,
 			 uint32_t expires)
 {
 	struct sip_tsx_reply_prm rp;
 	char hdrs[512];
 	int n = snprintf(hdrs, sizeof(hdrs), "Expires: %u\r\nContact: <sip:%s>\r\n",
 			 expires, reg->host);
+	size_t tl = strlen(s->local_tag), cl = strlen(s->callid);
+	char *key;
+	bool held;
 
 	memset(&rp, 0, sizeof(rp));
 	rp.hdrs = (struct pl){hdrs, n > 0 && (size_t)n < sizeof(hdrs) ? (size_t)n : 0};
 	rp.to_tag = pl_from_str(s->local_tag);
-	reg_reply(reg, tsx, 200, "OK", &rp);
+	if (!expires) {
+		reg_reply(reg, tsx, 200, "OK", &rp);
+		return false;
+	}
+	key = malloc(tl + 1 + cl);
+	if (!key) { /* its NOTIFY then gets 481 and ends it */
+		reg_reply(reg, tsx, 500, "Server Internal Error", NULL);
+		return false;
+	}
+	memcpy(key, s->local_tag, tl + 1);
+	memcpy(key + tl + 1, s->callid, cl);
+	held = reg_reply_held(reg, tsx, s->user->u, 200, "OK", &rp, sub_held_h,
+			      (struct pl){key, tl + 1 + cl});
+	free(key);
+	return held;
 }
 
-/* Answers, then NOTIFYs: active, or terminated for Expires: 0. */
+/* Answers, then NOTIFYs: active (after the 200, when it was held), or
+ * terminated for Expires: 0. */
 static void sub_refresh(struct registrar *reg, struct sip_tsx *tsx, struct reg_sub *s,
 			uint32_t e)
 {
 	struct reg_user *ru = s->user;
+	bool held;
 
 	s->expires = e;
-	sub_reply_ok(reg, tsx, s, e);
+	held = sub_reply_ok(reg, tsx, s, e);
 	if (!e) {
 		notify_send(reg, s, "terminated;reason=timeout");
 		reg_sub_free(reg, s);
@@ -589,7 +627,8 @@ static void sub_refresh(struct registrar *reg, struct sip_tsx *tsx, struct reg_s
 		return;
 	}
 	reg_tmr_set(reg, &s->tmr, reg_now(reg) + (uint64_t)e * 1000);
-	notify_active(reg, s);
+	if (!held)
+		notify_active(reg, s);
 }
 
 void registrar_subscribe_h(struct sip_stack *stack, struct sip_tsx *tsx,

@@ -73,7 +73,8 @@ static int fz_reply(struct sip_tsx *tsx, uint16_t scode, const char *reason,
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	static const struct registrar_ops ops = {fz_reply, fz_request, fz_now, NULL};
+	static const struct registrar_ops ops = {
+	    .reply = fz_reply, .request = fz_request, .now_ms = fz_now};
 	struct registrar_prm prm = {.hss = NULL, .ops = &ops, .host = "127.0.0.1:5060"};
 	struct sip_decode_prm dp = {.max_size = 65535};
 	struct net_flow src;
