@@ -240,8 +240,9 @@ struct reg_held {
  * that cannot be held gets 500 at once (false).
  */
 bool reg_reply_held(struct registrar *reg, struct sip_tsx *tsx, const struct hss_user *u,
-		    uint16_t scode, const char *reason, const struct sip_tsx_reply_prm *prm,
-		    reg_held_then_h *then, struct pl key);
+		    uint16_t scode, const char *reason,
+		    const struct sip_tsx_reply_prm *prm, reg_held_then_h *then,
+		    struct pl key);
 /* Sends every answer of list in order, as held (result 0) or as 500 with
  * Retry-After (the commit failed), runs their follow-ups, frees them. */
 void reg_held_release(struct registrar *reg, struct reg_held *list, int result);

@@ -686,7 +686,8 @@ int registrar_store_attach(struct registrar *reg, struct store *st, char *err,
 	if (!reg || !st || reg->rs)
 		return EINVAL;
 	if (!reg->ops.tsx_find) {
-		snprintf(err, errlen, "%s: no way to find a transaction again for the answers "
+		snprintf(err, errlen,
+			 "%s: no way to find a transaction again for the answers "
 			 "held until their state is saved (registrar_ops.tsx_find)",
 			 store_path(st));
 		return EINVAL;

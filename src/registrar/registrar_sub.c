@@ -593,7 +593,7 @@ static bool sub_reply_ok(struct registrar *reg, struct sip_tsx *tsx, struct reg_
 	memset(&rp, 0, sizeof(rp));
 	rp.hdrs = (struct pl){hdrs, n > 0 && (size_t)n < sizeof(hdrs) ? (size_t)n : 0};
 	rp.to_tag = pl_from_str(s->local_tag);
-	if (!expires) {
+	if (!expires || !reg->rs) { /* nothing to hold, or no file */
 		reg_reply(reg, tsx, 200, "OK", &rp);
 		return false;
 	}

@@ -129,3 +129,43 @@ def test_kill_right_after_200_loses_no_binding(tmp_path, imsd_factory):
     finally:
         for ue in ues:
             ue.close()
+
+
+def test_kill_right_after_subscribe_200_keeps_subscription(tmp_path, imsd_factory):
+    """A reg SUBSCRIBE's 200 waits for its subscription's commit too, and
+    its first NOTIFY still comes after it."""
+    port = free_port()
+    cfg = _cfg(tmp_path, port)
+    d = imsd_factory(cfg)
+    d.wait_ready()
+    ue = _Ue(port, "kill-sub@test")
+    try:
+        code, resp = ue.register(1)
+        assert code == 200, resp
+        for i in range(TRIES):
+            msg = "\r\n".join([
+                "SUBSCRIBE sip:killmd5@ims.test SIP/2.0",
+                f"Via: SIP/2.0/UDP 127.0.0.1:{ue.me};branch=z9hG4bKsub{i}x{ue.me};rport",
+                "Max-Forwards: 70",
+                f"From: <sip:killmd5@{REALM}>;tag=s{i}",
+                f"To: <sip:killmd5@{REALM}>",
+                f"Call-ID: sub-{i}-{ue.me}@test",
+                "CSeq: 1 SUBSCRIBE",
+                f"Contact: <sip:killmd5@127.0.0.1:{ue.me}>",
+                "Event: reg", "Accept: application/reginfo+xml", "Expires: 600",
+                "Content-Length: 0", "", ""])
+            ue.s.sendto(msg.encode(), ("127.0.0.1", port))
+            ue.s.settimeout(10)
+            while True:  # the last try's NOTIFY may still be waiting
+                first = ue.s.recv(65536).decode(errors="replace")
+                if f"sub-{i}-{ue.me}@test" in first:
+                    break
+            _kill(d)
+            assert first.startswith("SIP/2.0 200"), f"try {i}: not the 200 first:\n{first}"
+            d = imsd_factory(cfg)
+            d.wait_ready()
+            out = _users(d)
+            assert re.search(rf"reg-subscriptions={i + 1}\b", out), \
+                f"try {i}: subscription lost\n{out}"
+    finally:
+        ue.close()

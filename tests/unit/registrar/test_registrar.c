@@ -56,7 +56,7 @@ static const char *USERS =
 
 struct sent {
 	uint16_t scode;
-	unsigned order; /* of replies and requests together, from 1 */
+	unsigned order;	     /* of replies and requests together, from 1 */
 	bool stateless;	     /* sip_tsx_reply_prm.stateless */
 	struct sip_msg *msg; /* the response or request as it would go out */
 };
@@ -68,8 +68,8 @@ static struct {
 	/* request being handled, or the last one handled: an answer held
 	 * until its state is committed is built from it later */
 	struct sip_msg *cur;
-	bool tsx_gone; /* fake_tsx_find: the transactions have ended */
-	unsigned order;	/* replies and requests sent so far */
+	bool tsx_gone;	/* fake_tsx_find: the transactions have ended */
+	unsigned order; /* replies and requests sent so far */
 	struct sent replies[64];
 	size_t nreplies;
 	struct sent reqs[64];
@@ -1897,10 +1897,10 @@ static void test_state_file_held_answers(void **state)
 	st = store_tmp(dir);
 	assert_int_equal(registrar_store_attach(T.reg, st, T.err, sizeof(T.err)), 0);
 	/* two registrations: no answer before their rows are committed */
-	req_send("REGISTER", "sip:dave@ims.test", "Contact: <sip:dave@127.0.0.1:5073>\r\n",
-		 &src);
-	req_send("REGISTER", "sip:dave@ims.test", "Contact: <sip:dave@127.0.0.1:5074>\r\n",
-		 &src);
+	req_send("REGISTER", "sip:dave@ims.test",
+		 "Contact: <sip:dave@127.0.0.1:5073>\r\n", &src);
+	req_send("REGISTER", "sip:dave@ims.test",
+		 "Contact: <sip:dave@127.0.0.1:5074>\r\n", &src);
 	assert_int_equal(T.nreplies, 0);
 	assert_true(registrar_store_stats(T.reg, &ss));
 	assert_true(ss.pending == 1 && ss.commits == 0);
@@ -1928,11 +1928,12 @@ static void test_state_file_held_answers(void **state)
 	/* the commit fails (disk full): 500 with Retry-After, not 200; the
 	 * binding stays in memory and the next commit writes it */
 	sent_clear();
-	assert_int_equal(store_exec(st, "CREATE TEMP TRIGGER full BEFORE INSERT ON "
-					"reg_binding BEGIN SELECT RAISE(ABORT, 'full'); END"),
+	assert_int_equal(store_exec(st,
+				    "CREATE TEMP TRIGGER full BEFORE INSERT ON "
+				    "reg_binding BEGIN SELECT RAISE(ABORT, 'full'); END"),
 			 0);
-	req_send("REGISTER", "sip:dave@ims.test", "Contact: <sip:dave@127.0.0.1:5075>\r\n",
-		 &src);
+	req_send("REGISTER", "sip:dave@ims.test",
+		 "Contact: <sip:dave@127.0.0.1:5075>\r\n", &src);
 	assert_int_equal(T.nreplies, 0);
 	assert_int_not_equal(registrar_store_flush(T.reg), 0);
 	assert_int_equal(T.nreplies, 1);
@@ -1964,8 +1965,8 @@ static void test_state_file_held_answers(void **state)
 
 	/* held when the registrar is freed: written, then answered */
 	sent_clear();
-	req_send("REGISTER", "sip:dave@ims.test", "Contact: <sip:dave@127.0.0.1:5076>\r\n",
-		 &src);
+	req_send("REGISTER", "sip:dave@ims.test",
+		 "Contact: <sip:dave@127.0.0.1:5076>\r\n", &src);
 	assert_int_equal(T.nreplies, 0);
 	T.reg = mem_deref(T.reg);
 	assert_int_equal(T.nreplies, 1);
@@ -2022,7 +2023,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_state_file_round_trip, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_state_file_removals, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_state_file_worker, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_state_file_held_answers, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_state_file_held_answers, setup,
+					    teardown),
 	};
 	int rc;
 

@@ -88,7 +88,8 @@ static int setup(void **state)
 	snprintf(R.dir, sizeof(R.dir), "/tmp/imsd-regheld-XXXXXX");
 	assert_non_null(mkdtemp(R.dir));
 	snprintf(path, sizeof(path), "%s/ims.state", R.dir);
-	assert_int_equal(store_open(&R.st, path, note, sizeof(note), err, sizeof(err)), 0);
+	assert_int_equal(store_open(&R.st, path, note, sizeof(note), err, sizeof(err)),
+			 0);
 	assert_int_equal(registrar_store_attach(R.reg, R.st, err, sizeof(err)), 0);
 	return 0;
 }
@@ -193,8 +194,8 @@ static void test_answer_sent_when_freed(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test_setup_teardown(test_retransmission_absorbed_while_held, setup,
-					    teardown),
+	    cmocka_unit_test_setup_teardown(test_retransmission_absorbed_while_held,
+					    setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_transaction_gone_while_held, setup,
 					    teardown),
 	    cmocka_unit_test_setup_teardown(test_answer_sent_when_freed, setup, teardown),
