@@ -8,7 +8,8 @@
  *   4. check every contact before changing anything     (423, 400, 403, 500)
  *   5. apply: add, refresh, remove (expires=0, Contact: *)
  *   6. 200 OK with the bindings, P-Associated-URI, Service-Route, Path,
- *      Date; then NOTIFY the reg subscribers (registrar_sub.c).
+ *      Date (with a state file, held until the change is committed:
+ *      registrar_held.c); then NOTIFY the reg subscribers (registrar_sub.c).
  *
  * Require: sec-agree is tolerated and ignored (phones send it to cores
  * without IPsec, and IPsec is not built yet); Security-Client is not
@@ -633,8 +634,8 @@ static void reg_bindings_update(struct registrar *reg, struct sip_tsx *tsx,
 	rp.hdrs = (struct pl){(const char *)mb.buf, mb.end};
 	if (err)
 		reg_reply(reg, tsx, 500, "Server Internal Error", NULL);
-	else
-		reg_reply(reg, tsx, 200, "OK", &rp);
+	else /* with a state file, once the change is committed */
+		reg_reply_held(reg, tsx, ru->u, 200, "OK", &rp, NULL, (struct pl)PL_INIT);
 	mbuf_reset(&mb);
 	reg_log(ru->u, ru, r->n > 0);
 	if (r->n)

@@ -14,7 +14,10 @@
  * registration set). Bindings, pending challenges and subscriptions expire
  * through one min-heap and one loop timer. Replies and NOTIFYs go through
  * struct registrar_ops, which defaults to sip_tsx_reply() and
- * sip_stack_request() and which the unit tests replace.
+ * sip_stack_request() and which the unit tests replace. With a state file,
+ * an answer that acknowledges new state (the 200 of a REGISTER or of a reg
+ * SUBSCRIBE) leaves only once that state is committed to the file
+ * (registrar_store.c, "answered means committed").
  *
  * Ownership: struct registrar is refcounted (mem_deref frees it and every
  * binding, challenge and subscription). It borrows cfg, hss and stack,
@@ -44,6 +47,12 @@ struct registrar_ops {
 	int (*request)(struct sip_stack *stack, const struct sip_stack_req_prm *prm,
 		       void *arg);
 	uint64_t (*now_ms)(void *arg); /* monotonic ms; NULL: loop_now_ms() */
+	/* The server transaction of id (sip_tsx_id) again, or NULL once it is
+	 * gone: an answer held until its state is committed (state file) is
+	 * sent to it later. No default here, and registrar_store_attach()
+	 * refuses a registrar without it (EINVAL): registrar_app_start() sets
+	 * sip_tsx_lookup() on the stack's transactions. */
+	struct sip_tsx *(*tsx_find)(struct sip_stack *stack, uint64_t id, void *arg);
 	void *arg;
 };
 
@@ -191,8 +200,11 @@ struct store;
  * Restores the registrations, subscriptions, SQN_HE and keys kept in st
  * (rows of users no longer in ue_db are kept, bad rows skipped and logged),
  * then keeps st up to date: what changed is written in one transaction
- * before the loop sleeps, and when the registrar is freed. Takes a
- * reference to st. err says what failed (EIO: SQLite error).
+ * before the loop sleeps, and when the registrar is freed. From then on
+ * the 200 of a REGISTER or reg SUBSCRIBE leaves once the state it
+ * acknowledges is committed (a failed commit answers 500 with Retry-After
+ * instead). Takes a reference to st. err says what failed (EIO: SQLite
+ * error; EINVAL: no ops.tsx_find to send held answers with).
  */
 int registrar_store_attach(struct registrar *reg, struct store *st, char *err,
 			   size_t errlen);

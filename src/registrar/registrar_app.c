@@ -16,10 +16,18 @@ static int registrar_app_request(struct sip_stack *stack,
 	return sip_stack_request(stack, prm, NULL);
 }
 
+static struct sip_tsx *registrar_app_tsx_find(struct sip_stack *stack, uint64_t id,
+					      void *arg)
+{
+	(void)arg;
+	return sip_tsx_lookup(sip_stack_tsx(stack), id);
+}
+
 int registrar_app_start(struct sip_stack *stack, const struct ims_cfg *cfg,
 			struct hss *hss, struct store *st, struct registrar **regp)
 {
-	static const struct registrar_ops ops = {.request = registrar_app_request};
+	static const struct registrar_ops ops = {.request = registrar_app_request,
+						 .tsx_find = registrar_app_tsx_find};
 	struct registrar_prm prm = {.cfg = cfg, .hss = hss, .stack = stack, .ops = &ops};
 	struct registrar *reg = NULL;
 	int err;

@@ -297,6 +297,36 @@ enum reg_auth_result reg_auth_check(struct registrar *reg, struct sip_tsx *tsx,
 				    uint32_t impu_idx, const struct reg_auth_in *in,
 				    struct reg_user **rup);
 
+/* registrar_held.c: answers held until their state is committed */
+
+/* Run right after a held answer was sent (or answered 500), with the key
+ * given to reg_reply_held (copied). */
+typedef void(reg_held_then_h)(struct registrar *reg, struct pl key);
+/* An answer and its transaction's id, waiting for a commit. Owned by the
+ * list it is on (registrar_store.c: the next job's, then the job's). */
+struct reg_held {
+	struct reg_held *next;
+	uint64_t tsx_id;
+	reg_held_then_h *then; /* or NULL */
+	uint32_t hdrs_len, body_len;
+	uint16_t scode, reason_len, to_tag_len, ctype_len, key_len;
+	bool stateless;
+	char data[]; /* reason '\0' to_tag hdrs ctype body key */
+};
+/*
+ * Answers an acknowledgement of new state of u: at once without a state
+ * file (false); else marks u, holds the answer until the transaction that
+ * writes u is committed and returns true (then runs after it). An answer
+ * that cannot be held gets 500 at once (false).
+ */
+bool reg_reply_held(struct registrar *reg, struct sip_tsx *tsx, const struct hss_user *u,
+		    uint16_t scode, const char *reason,
+		    const struct sip_tsx_reply_prm *prm, reg_held_then_h *then,
+		    struct pl key);
+/* Sends every answer of list in order, as held (result 0) or as 500 with
+ * Retry-After (the commit failed), runs their follow-ups, frees them. */
+void reg_held_release(struct registrar *reg, struct reg_held *list, int result);
+
 /* registrar_sub.c */
 void reg_sub_notify_all(struct registrar *reg, struct reg_user *ru);
 void reg_sub_terminate_all(struct registrar *reg, struct reg_user *ru,
@@ -355,7 +385,11 @@ void reg_store_file_rows(struct registrar *reg, const struct hss_user *u, bool b
 /* A binding (bind) or subscription of u went, or a bad row of u was found:
  * its rows are deleted when u is written next. */
 void reg_store_gone(struct registrar *reg, const struct hss_user *u, bool bind);
-/* Flushes, then closes (registrar destructor). */
+/* Marks u (REG_STORE_ALL) and attaches h to the transaction that will
+ * write it; false (h not taken) without a file or for a user it cannot
+ * hold. */
+bool reg_store_hold(struct registrar *reg, const struct hss_user *u, struct reg_held *h);
+/* Flushes, sends the held answers, then closes (registrar destructor). */
 void reg_store_detach(struct registrar *reg);
 
 /* One column of a stored row, as SQLite gave it (views borrowed). */

@@ -24,6 +24,15 @@
  * transaction before the loop sleeps, at most one every REG_STORE_GROUP_MS
  * while changes keep coming (group commit; a timer writes the rest).
  *
+ * Answered means committed: an answer that acknowledges new state (a
+ * REGISTER's 200, registrar_held.c) marks its user and is held on the list
+ * of the next transaction, which carries the user's rows; it leaves when
+ * that transaction's outcome is applied on the loop thread, as a 500 if the
+ * commit failed. "Committed" is SQLite's COMMIT returned: the rows are in
+ * the WAL file, in the kernel's page cache (synchronous=NORMAL), so killing
+ * imsd at any moment loses no answered change; a power cut may still lose
+ * the last transactions (store/store.h).
+ *
  * On start every row is checked like network input (reg_store_*_decode:
  * bounded lengths, SIP syntax of contacts and dialog fields, ranges) before
  * anything is built from it; a bad row is skipped and counted, never fatal.
@@ -78,6 +87,10 @@ struct reg_store {
 	uint64_t next_at;	  /* monotonic ms: no write before (grouping, retry) */
 	uint64_t written, failed;
 	struct reg_store_job *job; /* on a worker now, or NULL */
+	/* answers waiting for the next job (a marked user each), in order;
+	 * owned */
+	struct reg_held *held, **held_tail;
+	struct loop_timer *kick; /* wakes the loop to send what a hook released */
 };
 
 /*
@@ -95,6 +108,7 @@ struct reg_store_job {
 	uint32_t *users;       /* owned: hss user indexes in the batch */
 	uint8_t *bits;	       /* owned: MARK_FILE_* each leaves in the file */
 	uint32_t n;
+	struct reg_held *held; /* owned: the answers this commit releases */
 	int result;
 	char err[256];
 	pthread_mutex_t mu;
@@ -131,6 +145,21 @@ void reg_store_mark(struct registrar *reg, const struct hss_user *u,
 		rs->dirty[rs->ndirty++] = i;
 	if ((rs->mark[i] & MARK_WHAT) < what)
 		rs->mark[i] = (uint8_t)((rs->mark[i] & ~MARK_WHAT) | what);
+}
+
+bool reg_store_hold(struct registrar *reg, const struct hss_user *u, struct reg_held *h)
+{
+	struct reg_store *rs = reg->rs;
+
+	if (!rs || !u || hss_user_index(reg->hss, u) >= rs->nusers)
+		return false;
+	/* marked, so in the next job with h: a held answer always has a
+	 * marked user until job_build moves both */
+	reg_store_mark(reg, u, REG_STORE_ALL);
+	h->next = NULL;
+	*rs->held_tail = h;
+	rs->held_tail = &h->next;
+	return true;
 }
 
 /* The file holds rows of u in reg_binding (bind) or reg_sub (!bind). */
@@ -361,6 +390,14 @@ static void job_free(struct reg_store_job *j)
 {
 	if (!j)
 		return;
+	/* answers are released by job_apply; none are left unless the
+	 * registrar was gone, and then there is nobody to send them */
+	while (j->held) {
+		struct reg_held *h = j->held;
+
+		j->held = h->next;
+		free(h);
+	}
 	store_batch_free(j->b);
 	mem_deref(j->st);
 	free(j->users);
@@ -411,6 +448,9 @@ static int job_build(struct registrar *reg, struct reg_store_job **jp)
 	}
 	j->n = rs->ndirty;
 	rs->ndirty = 0;
+	j->held = rs->held;
+	rs->held = NULL;
+	rs->held_tail = &rs->held;
 	*jp = j;
 	return 0;
 }
@@ -429,8 +469,20 @@ static int job_work_h(void *arg)
 	return result;
 }
 
-/* The outcome, on the loop thread. */
+static void job_apply_marks(struct registrar *reg, struct reg_store_job *j);
+
+/* The outcome, on the loop thread; then the answers it carries go (their
+ * follow-ups may mark users again: those go in the next job). */
 static void job_apply(struct registrar *reg, struct reg_store_job *j)
+{
+	struct reg_held *held = j->held;
+
+	j->held = NULL;
+	job_apply_marks(reg, j);
+	reg_held_release(reg, held, j->result);
+}
+
+static void job_apply_marks(struct registrar *reg, struct reg_store_job *j)
 {
 	struct reg_store *rs = reg->rs;
 
@@ -468,6 +520,11 @@ static void job_wait(struct reg_store_job *j)
 
 static void reg_store_arm(struct registrar *reg);
 
+static void reg_store_kick_h(void *arg)
+{
+	(void)arg; /* waking up is the point: the hooks flush before the next sleep */
+}
+
 static void job_done_h(int err, void *arg)
 {
 	struct reg_store_job *j = arg;
@@ -498,7 +555,7 @@ static int reg_store_write(struct registrar *reg, bool async)
 
 	if (!rs->ndirty || rs->job)
 		return 0;
-	err = job_build(reg, &j);
+	err = job_build(reg, &j); /* takes the held answers too */
 	if (err) {
 		rs->failed++;
 		rs->next_at = reg_now(reg) + 1000;
@@ -514,6 +571,10 @@ static int reg_store_write(struct registrar *reg, bool async)
 	err = j->result;
 	job_apply(reg, j);
 	job_free(j);
+	/* from a hook or a timer: answers released after the UDP flush of
+	 * this iteration would wait for the next wake-up */
+	if (async && rs->kick && !loop_timer_pending(rs->kick))
+		loop_timer_start(rs->kick, 0, reg_store_kick_h, reg);
 	return err;
 }
 
@@ -583,7 +644,17 @@ void reg_store_detach(struct registrar *reg)
 	if (rs->timer)
 		loop_timer_free(rs->timer);
 	rs->timer = NULL;
+	if (rs->kick)
+		loop_timer_free(rs->kick);
+	rs->kick = NULL;
 	registrar_store_flush(reg);
+	/* what the answers just sent did next (a NOTIFY's CSeq) */
+	if (rs->ndirty)
+		registrar_store_flush(reg);
+	/* held answers whose job could not even be built: not saved */
+	reg_held_release(reg, rs->held, ENOMEM);
+	rs->held = NULL;
+	rs->held_tail = &rs->held;
 	if (rs->ndirty)
 		log_write(LOG_IMS, LOG_LVL_ERROR, LOG_DIR_NONE, NULL,
 			  "store: %u user(s) could not be saved to %s", rs->ndirty,
@@ -606,6 +677,13 @@ int registrar_store_attach(struct registrar *reg, struct store *st, char *err,
 
 	if (!reg || !st || reg->rs)
 		return EINVAL;
+	if (!reg->ops.tsx_find) {
+		snprintf(err, errlen,
+			 "%s: no way to find a transaction again for the answers "
+			 "held until their state is saved (registrar_ops.tsx_find)",
+			 store_path(st));
+		return EINVAL;
+	}
 	rs = calloc(1, sizeof(*rs));
 	if (!rs)
 		return ENOMEM;
@@ -615,8 +693,10 @@ int registrar_store_attach(struct registrar *reg, struct store *st, char *err,
 	rs->nusers = hss_user_count(reg->hss);
 	rs->mark = calloc((size_t)rs->nusers + 1, 1);
 	rs->dirty = calloc((size_t)rs->nusers + 1, sizeof(*rs->dirty));
+	rs->held_tail = &rs->held;
 	rs->timer = loop_timer_alloc();
-	if (!rs->mark || !rs->dirty || !rs->timer) {
+	rs->kick = loop_timer_alloc();
+	if (!rs->mark || !rs->dirty || !rs->timer || !rs->kick) {
 		e = ENOMEM;
 		goto out;
 	}

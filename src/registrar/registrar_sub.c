@@ -522,28 +522,58 @@ static int sub_new(struct registrar *reg, struct reg_sub **sp, const struct sip_
 	return 0;
 }
 
-static void sub_reply_ok(struct registrar *reg, struct sip_tsx *tsx, struct reg_sub *s,
+/* After a held 200 (key: the subscription's dialog id, 8 bytes): its
+ * NOTIFY, which must not overtake its 200, if the subscription is still
+ * there (async completions look the dialog up by id). */
+static void sub_held_h(struct registrar *reg, struct pl key)
+{
+	const struct sip_dialog_owner *o;
+	struct sip_dialog *d;
+	uint64_t id;
+
+	if (key.l != sizeof(id))
+		return;
+	memcpy(&id, key.p, sizeof(id));
+	d = sip_dialogs_lookup(reg->dialogs, id);
+	o = d ? sip_dialog_owner(d) : NULL;
+	if (o && o->req_h == sub_dialog_h && o->arg == reg)
+		notify_active(reg, o->obj);
+}
+
+/* The 200; true if it is held until the subscription is committed (then
+ * sub_held_h sends the NOTIFY). An unsubscription is answered at once: a
+ * subscription restored after a crash gets 481 to its next NOTIFY and
+ * ends (RFC 6665 §4.1.2.4). */
+static bool sub_reply_ok(struct registrar *reg, struct sip_tsx *tsx, struct reg_sub *s,
 			 uint32_t expires)
 {
 	struct sip_tsx_reply_prm rp;
 	char hdrs[512];
 	int n = snprintf(hdrs, sizeof(hdrs), "Expires: %u\r\nContact: <sip:%s>\r\n",
 			 expires, reg->host);
+	uint64_t id = sip_dialog_id(s->dlg);
 
 	memset(&rp, 0, sizeof(rp));
 	rp.hdrs = (struct pl){hdrs, n > 0 && (size_t)n < sizeof(hdrs) ? (size_t)n : 0};
 	rp.to_tag = pl_from_str(sip_dialog_local_tag(s->dlg));
-	reg_reply(reg, tsx, 200, "OK", &rp);
+	if (!expires || !reg->rs || !id) { /* nothing to hold, or no file */
+		reg_reply(reg, tsx, 200, "OK", &rp);
+		return false;
+	}
+	return reg_reply_held(reg, tsx, s->user->u, 200, "OK", &rp, sub_held_h,
+			      (struct pl){(const char *)&id, sizeof(id)});
 }
 
-/* Answers, then NOTIFYs: active, or terminated for Expires: 0. */
+/* Answers, then NOTIFYs: active (after the 200, when it was held), or
+ * terminated for Expires: 0. */
 static void sub_refresh(struct registrar *reg, struct sip_tsx *tsx, struct reg_sub *s,
 			uint32_t e)
 {
 	struct reg_user *ru = s->user;
+	bool held;
 
 	s->expires = e;
-	sub_reply_ok(reg, tsx, s, e);
+	held = sub_reply_ok(reg, tsx, s, e);
 	if (!e) {
 		notify_send(reg, s, "terminated;reason=timeout");
 		reg_sub_free(reg, s);
@@ -551,7 +581,8 @@ static void sub_refresh(struct registrar *reg, struct sip_tsx *tsx, struct reg_s
 		return;
 	}
 	reg_tmr_set(reg, &s->tmr, reg_now(reg) + (uint64_t)e * 1000);
-	notify_active(reg, s);
+	if (!held)
+		notify_active(reg, s);
 }
 
 void registrar_subscribe(struct registrar *reg, struct sip_tsx *tsx,

@@ -6,10 +6,18 @@
  * This module owns the connection, the file's identity and schema version,
  * and batches of rows run as transactions; each service creates and reads its own tables
  * (registrar_store.c). Writes are grouped: a service marks what changed and
- * writes it in one transaction before the loop sleeps, so a restart or a
- * crash of the process loses nothing that was answered (WAL with
- * synchronous=NORMAL: a power cut may lose the last transactions, never
- * the file).
+ * writes it in one transaction before the loop sleeps (group commit).
+ *
+ * Answered means committed: a service holds an answer that acknowledges a
+ * change (the registrar's 200 to a REGISTER or reg SUBSCRIBE,
+ * registrar_held.c) until store_batch_exec() of the batch carrying that
+ * change has returned 0, i.e. SQLite's COMMIT returned; a failed batch
+ * turns its answers into errors. Committed, with WAL and
+ * synchronous=NORMAL, means written to the WAL file without an fsync: the
+ * rows are in the kernel's page cache, so a restart, a crash or a kill -9
+ * of the process loses nothing that was answered; a power cut or a kernel
+ * crash may lose the last transactions (not yet checkpointed), never the
+ * file.
  *
  * A file that is not an SQLite database, is damaged, or belongs to another
  * program or a newer imsd is not touched: store_open() renames it to

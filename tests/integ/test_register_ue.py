@@ -517,7 +517,10 @@ def test_nonce_rules_over_the_wire(server):
     d, ue = server
     code, resp = ue.register()
     old = _challenge(resp)["nonce"]
-    code, resp = ue.register()  # a new REGISTER supersedes that challenge
+    code, resp = ue.register()  # at once: the same challenge (a flood spends no vector)
+    assert _challenge(resp)["nonce"] == old
+    time.sleep(1.1)  # REG_CHAL_REUSE_MS (1 s) later, a new REGISTER supersedes it
+    code, resp = ue.register()
     new = _challenge(resp)["nonce"]
     assert new != old
     code, resp = ue.register(auth=_auth(old, _ue_side(old)["response"]))

@@ -73,7 +73,8 @@ static void fz_message_h(const struct cscf_req *r, void *arg)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	static const struct registrar_ops ops = {fz_reply, fz_request, fz_now, NULL};
+	static const struct registrar_ops ops = {
+	    .reply = fz_reply, .request = fz_request, .now_ms = fz_now};
 	struct registrar_prm prm = {.ops = &ops, .host = "127.0.0.1:5060"};
 	struct cscf_service msg = {.name = "message",
 				   .meth = SIP_METHOD_MESSAGE,

@@ -116,9 +116,19 @@ static bool column_bind(sqlite3_stmt *s, int col, const uint8_t *d, size_t size,
 	       SQLITE_OK;
 }
 
+/* No request is sent here: no held answer looks for its transaction. */
+static struct sip_tsx *fz_tsx_find(struct sip_stack *stack, uint64_t id, void *arg)
+{
+	(void)stack, (void)id, (void)arg;
+	return NULL;
+}
+
 static struct registrar *reg_new(struct store *st)
 {
-	static const struct registrar_ops ops = {fz_reply, fz_request, fz_now, NULL};
+	static const struct registrar_ops ops = {.reply = fz_reply,
+						 .request = fz_request,
+						 .now_ms = fz_now,
+						 .tsx_find = fz_tsx_find};
 	struct registrar_prm prm = {
 	    .cfg = cfg, .hss = hss, .ops = &ops, .host = "127.0.0.1:5060"};
 	struct registrar *reg = NULL;

@@ -82,7 +82,8 @@ static struct hss_user *sub_sender(const struct registrar *reg, const struct net
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	static const struct registrar_ops ops = {fz_reply, fz_request, fz_now, NULL};
+	static const struct registrar_ops ops = {
+	    .reply = fz_reply, .request = fz_request, .now_ms = fz_now};
 	struct registrar_prm prm = {.hss = NULL, .ops = &ops, .host = "127.0.0.1:5060"};
 	struct sip_decode_prm dp = {.max_size = 65535};
 	struct net_flow src;

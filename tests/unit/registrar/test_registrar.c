@@ -56,6 +56,7 @@ static const char *USERS =
 
 struct sent {
 	uint16_t scode;
+	unsigned order;	     /* of replies and requests together, from 1 */
 	bool stateless;	     /* sip_tsx_reply_prm.stateless */
 	struct sip_msg *msg; /* the response or request as it would go out */
 };
@@ -64,7 +65,11 @@ static struct {
 	struct ims_cfg *cfg;
 	struct hss *hss;
 	struct registrar *reg;
-	const struct sip_msg *cur; /* request being handled */
+	/* request being handled, or the last one handled: an answer held
+	 * until its state is committed is built from it later */
+	struct sip_msg *cur;
+	bool tsx_gone;	/* fake_tsx_find: the transactions have ended */
+	unsigned order; /* replies and requests sent so far */
 	struct sent replies[64];
 	size_t nreplies;
 	struct sent reqs[64];
@@ -110,6 +115,7 @@ static int fake_reply(struct sip_tsx *tsx, uint16_t scode, const char *reason,
 	assert_int_equal(sip_resp_build(&mb, T.cur, &rp), 0);
 	assert_true(T.nreplies < 64);
 	T.replies[T.nreplies].scode = scode;
+	T.replies[T.nreplies].order = ++T.order;
 	T.replies[T.nreplies].stateless = prm && prm->stateless;
 	T.replies[T.nreplies++].msg = decode(mb.buf, mb.end);
 	mbuf_reset(&mb);
@@ -132,6 +138,7 @@ static int fake_request(struct sip_stack *stack, const struct sip_stack_req_prm 
 	assert_true(n > 0 && (size_t)n < sizeof(buf));
 	assert_true(T.nreqs < 64);
 	T.reqs[T.nreqs].scode = 0;
+	T.reqs[T.nreqs].order = ++T.order;
 	T.reqs[T.nreqs++].msg = decode(buf, (size_t)n);
 	return 0;
 }
@@ -151,7 +158,20 @@ static uint64_t fake_now(void *arg)
 	return T.fake_clock ? T.now : loop_now_ms();
 }
 
-static const struct registrar_ops ops = {fake_reply, fake_request, fake_now, NULL};
+/* The handlers get no transaction (NULL) here, so its id is 0: any
+ * non-NULL pointer stands for it, fake_reply does not look at it. */
+static struct sip_tsx *fake_tsx_find(struct sip_stack *stack, uint64_t id, void *arg)
+{
+	(void)stack;
+	(void)id;
+	(void)arg;
+	return T.tsx_gone ? NULL : (struct sip_tsx *)&T;
+}
+
+static const struct registrar_ops ops = {.reply = fake_reply,
+					 .request = fake_request,
+					 .now_ms = fake_now,
+					 .tsx_find = fake_tsx_find};
 
 static void sent_clear(void)
 {
@@ -242,6 +262,7 @@ static int teardown(void **state)
 	sent_clear();
 	T.reg = mem_deref(T.reg);
 	T.hss = mem_deref(T.hss);
+	T.cur = mem_deref(T.cur);
 	ims_cfg_free(T.cfg);
 	return 0;
 }
@@ -280,12 +301,12 @@ static uint32_t cseq_next = 1;
 
 static const char *callid_cur = "call-1@ue"; /* the Call-ID do_req sends */
 
-static struct sent *do_req(const char *method, const char *to, const char *hdrs,
-			   const struct net_flow *src)
+/* Hands the request to the registrar; its answer may be held (state
+ * file) until the next commit. */
+static void req_send(const char *method, const char *to, const char *hdrs,
+		     const struct net_flow *src)
 {
 	char buf[8192];
-	struct sip_msg *m;
-	size_t before = T.nreplies;
 	int n;
 
 	n = snprintf(buf, sizeof(buf),
@@ -300,15 +321,25 @@ static struct sent *do_req(const char *method, const char *to, const char *hdrs,
 		     "Content-Length: 0\r\n\r\n",
 		     method, cseq_next, to, to, callid_cur, cseq_next, method, hdrs);
 	cseq_next++;
-	m = decode(buf, (size_t)n);
-	T.cur = m;
+	mem_deref(T.cur);
+	T.cur = decode(buf, (size_t)n);
 	if (!strcmp(method, "REGISTER"))
-		registrar_register_h(NULL, NULL, m, src, T.reg);
+		registrar_register_h(NULL, NULL, T.cur, src, T.reg);
 	else
-		registrar_subscribe(T.reg, NULL, m, src,
-				    sub_sender(T.reg, src));
-	T.cur = NULL;
-	mem_deref(m);
+		registrar_subscribe(T.reg, NULL, T.cur, src, sub_sender(T.reg, src));
+}
+
+/* The same, and its answer: with a state file, the one the commit of its
+ * state releases (registrar_store_flush commits now). */
+static struct sent *do_req(const char *method, const char *to, const char *hdrs,
+			   const struct net_flow *src)
+{
+	struct registrar_store_stats ss;
+	size_t before = T.nreplies;
+
+	req_send(method, to, hdrs, src);
+	if (T.nreplies == before && registrar_store_stats(T.reg, &ss))
+		registrar_store_flush(T.reg);
 	assert_int_equal(T.nreplies, before + 1);
 	return &T.replies[T.nreplies - 1];
 }
@@ -1589,6 +1620,7 @@ static void test_reg_event(void **state)
 		size_t before = T.nreplies;
 
 		m = decode(buf, (size_t)len);
+		mem_deref(T.cur);
 		T.cur = m;
 		/* in its dialog: the dialog layer hands it to the registrar */
 		assert_int_equal(
@@ -1997,11 +2029,14 @@ static void test_state_file_round_trip(void **state)
 	sqn = hss_user_sqn_he(alice);
 	assert_true(sqn > hss_user_cfg(alice)->isim.sqn);
 	assert_int_equal(registrar_user_keys(T.reg, alice, ck, &ckl, ik, &ikl), 0);
+	/* each 200 came once its commit was done (do_req flushed for it):
+	 * alice's, the SUBSCRIBE's (its NOTIFY then marked alice again) and
+	 * dave's with that */
 	assert_true(registrar_store_stats(T.reg, &ss));
-	assert_int_equal(ss.pending, 2);
+	assert_int_equal(ss.pending, 0);
 	assert_int_equal(registrar_store_flush(T.reg), 0);
 	assert_true(registrar_store_stats(T.reg, &ss));
-	assert_true(ss.users_written >= 2 && ss.commits == 1 && !ss.failures &&
+	assert_true(ss.users_written >= 4 && ss.commits == 3 && !ss.failures &&
 		    !ss.pending);
 
 	reg_restart(st);
@@ -2057,15 +2092,18 @@ static void test_state_file_round_trip(void **state)
 			    "Content-Length: 0\r\n\r\n",
 			    k, sub_tag, k ? sub_cseq + 100 : sub_cseq - 1, SUB_HDRS);
 
+			/* kept as T.cur: its answer is built when its commit
+			 * releases it */
 			m = decode(buf, (size_t)len);
+			mem_deref(T.cur);
 			T.cur = m;
 			assert_int_equal(sip_dialogs_request(registrar_dialogs(T.reg), NULL, m,
 							     &udp, &sc),
 					 0);
-			T.cur = NULL;
-			mem_deref(m);
 			assert_int_equal(sc, k ? 0 : 500);
 		}
+		/* the refresh's 200 waits for its commit, then its NOTIFY */
+		assert_int_equal(registrar_store_flush(T.reg), 0);
 		assert_int_equal(T.replies[T.nreplies - 1].scode, 200);
 		assert_int_equal(T.nreqs, 2);
 		assert_true(hdr_has(T.reqs[1].msg, SIP_HDR_CSEQ, "3 NOTIFY"));
@@ -2146,11 +2184,22 @@ static void test_state_file_removals(void **state)
  * transaction may still be running (they wait for it). */
 static void reg_in_loop_h(void *arg)
 {
+	struct net_flow src = src_v4(5070, false);
 	char hdrs[128];
 
 	snprintf(hdrs, sizeof(hdrs), "Contact: <sip:dave@127.0.0.1:%u>\r\n",
 		 5100 + (unsigned)(uintptr_t)arg);
-	assert_int_equal(do_register("sip:dave@ims.test", hdrs)->scode, 200);
+	sent_clear();
+	req_send("REGISTER", "sip:dave@ims.test", hdrs, &src);
+	/* held until the worker has committed it (or the registrar is freed) */
+	assert_int_equal(T.nreplies, 0);
+}
+
+/* The one answer of reg_in_loop_h's REGISTER came, a 200. */
+static void reg_in_loop_answered(void)
+{
+	assert_int_equal(T.nreplies, 1);
+	assert_int_equal(T.replies[0].scode, 200);
 }
 
 static void free_reg_h(void *arg)
@@ -2177,6 +2226,7 @@ static void test_state_file_worker(void **state)
 	loop_timer_start(t1, 0, reg_in_loop_h, (void *)0);
 	loop_timer_start(t2, 100, stop_h, NULL);
 	assert_int_equal(loop_run(), 0);
+	reg_in_loop_answered();
 	assert_true(registrar_store_stats(T.reg, &ss));
 	assert_true(ss.commits >= 1 && ss.users_written >= 1 && !ss.pending &&
 		    !ss.failures);
@@ -2188,6 +2238,7 @@ static void test_state_file_worker(void **state)
 		loop_timer_start(t2, i % 3, free_reg_h, NULL);
 		assert_int_equal(loop_run(), 0);
 		assert_null(T.reg);
+		reg_in_loop_answered(); /* by the worker, or when freed */
 		T.reg = NULL;
 		assert_int_equal(
 		    registrar_alloc(&T.reg,
@@ -2201,6 +2252,101 @@ static void test_state_file_worker(void **state)
 	assert_int_equal(registrar_binding_count(T.reg), 9);
 	loop_timer_free(t1);
 	loop_timer_free(t2);
+	mem_deref(st);
+	store_tmp_remove(dir);
+}
+
+/* Answered means committed: with a state file a 200 leaves only once the
+ * state it acknowledges is committed; a failed commit answers 500; an
+ * answer whose transaction went meanwhile is dropped. */
+static void test_state_file_held_answers(void **state)
+{
+	struct net_flow src = src_v4(5070, false);
+	struct registrar_store_stats ss;
+	const struct sip_hdr *h;
+	struct store *st;
+	char dir[64];
+
+	(void)state;
+	st = store_tmp(dir);
+	assert_int_equal(registrar_store_attach(T.reg, st, T.err, sizeof(T.err)), 0);
+	/* two registrations: no answer before their rows are committed */
+	req_send("REGISTER", "sip:dave@ims.test",
+		 "Contact: <sip:dave@127.0.0.1:5073>\r\n", &src);
+	req_send("REGISTER", "sip:dave@ims.test",
+		 "Contact: <sip:dave@127.0.0.1:5074>\r\n", &src);
+	assert_int_equal(T.nreplies, 0);
+	assert_true(registrar_store_stats(T.reg, &ss));
+	assert_true(ss.pending == 1 && ss.commits == 0);
+	/* one commit releases both, in order */
+	assert_int_equal(registrar_store_flush(T.reg), 0);
+	assert_true(registrar_store_stats(T.reg, &ss));
+	assert_true(ss.commits == 1 && !ss.pending);
+	assert_int_equal(T.nreplies, 2);
+	assert_int_equal(T.replies[0].scode, 200);
+	assert_int_equal(T.replies[1].scode, 200);
+	assert_true(hdr_has(T.replies[1].msg, SIP_HDR_CONTACT, "5074"));
+	assert_null(sip_msg_hdr(T.replies[0].msg, SIP_HDR_RETRY_AFTER));
+
+	/* a reg SUBSCRIBE: its 200 after the commit, its NOTIFY after the 200 */
+	sent_clear();
+	req_send("SUBSCRIBE", "sip:dave@ims.test", SUB_HDRS, &src);
+	assert_int_equal(T.nreplies + T.nreqs, 0);
+	assert_int_equal(registrar_store_flush(T.reg), 0);
+	assert_int_equal(T.nreplies, 1);
+	assert_int_equal(T.replies[0].scode, 200);
+	assert_int_equal(T.nreqs, 1);
+	assert_true(T.reqs[0].order > T.replies[0].order);
+	assert_true(body_has(T.reqs[0].msg, "state=\"active\""));
+
+	/* the commit fails (disk full): 500 with Retry-After, not 200; the
+	 * binding stays in memory and the next commit writes it */
+	sent_clear();
+	assert_int_equal(store_exec(st,
+				    "CREATE TEMP TRIGGER full BEFORE INSERT ON "
+				    "reg_binding BEGIN SELECT RAISE(ABORT, 'full'); END"),
+			 0);
+	req_send("REGISTER", "sip:dave@ims.test",
+		 "Contact: <sip:dave@127.0.0.1:5075>\r\n", &src);
+	assert_int_equal(T.nreplies, 0);
+	assert_int_not_equal(registrar_store_flush(T.reg), 0);
+	assert_int_equal(T.nreplies, 1);
+	assert_int_equal(T.replies[0].scode, 500);
+	h = sip_msg_hdr(T.replies[0].msg, SIP_HDR_RETRY_AFTER);
+	assert_non_null(h);
+	assert_true(pl_eq_str(h->val, "1"));
+	assert_true(registrar_store_stats(T.reg, &ss));
+	assert_true(ss.failures == 1 && ss.pending == 1);
+	assert_int_equal(registrar_binding_count(T.reg), 3);
+	assert_int_equal(store_exec(st, "DROP TRIGGER full"), 0);
+	assert_int_equal(registrar_store_flush(T.reg), 0);
+	assert_int_equal(T.nreplies, 1); /* the retry has no answer to give */
+	reg_restart(st);
+	assert_int_equal(registrar_binding_count(T.reg), 3);
+	assert_int_equal(registrar_sub_count(T.reg), 1);
+
+	/* the transaction went before the commit: nothing sent, nothing
+	 * lost, the change written all the same */
+	sent_clear();
+	T.tsx_gone = true;
+	req_send("REGISTER", "sip:dave@ims.test",
+		 "Contact: <sip:dave@127.0.0.1:5075>;expires=0\r\n", &src);
+	assert_int_equal(registrar_store_flush(T.reg), 0);
+	assert_int_equal(T.nreplies, 0);
+	T.tsx_gone = false;
+	reg_restart(st);
+	assert_int_equal(registrar_binding_count(T.reg), 2);
+
+	/* held when the registrar is freed: written, then answered */
+	sent_clear();
+	req_send("REGISTER", "sip:dave@ims.test",
+		 "Contact: <sip:dave@127.0.0.1:5076>\r\n", &src);
+	assert_int_equal(T.nreplies, 0);
+	T.reg = mem_deref(T.reg);
+	assert_int_equal(T.nreplies, 1);
+	assert_int_equal(T.replies[0].scode, 200);
+	reg_restart(st);
+	assert_int_equal(registrar_binding_count(T.reg), 3);
 	mem_deref(st);
 	store_tmp_remove(dir);
 }
@@ -2256,6 +2402,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_state_file_round_trip, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_state_file_removals, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_state_file_worker, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_state_file_held_answers, setup,
+					    teardown),
 	};
 	int rc;
 
