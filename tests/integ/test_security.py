@@ -1,9 +1,9 @@
 """Issue 19 over the wire: each attack of findings 6-9 reproduced on loopback
 against the real imsd, and shown to fail now; and real clients unchanged.
-
-Findings 1-5 (guessing, amplification, flows, challenge replacement,
-authentication: false) are not covered here yet (docs/security.md, "Known
-open issues")."""
+Findings 1, 3 and 4 (guessing, reading and removing registrations by IP,
+challenge replacement) are in test_security_auth.py, with this file's UE;
+finding 5 is a load error (tests/unit/config). Finding 2 is open
+(docs/security.md, "Known open issues")."""
 import hashlib
 import os
 import re
@@ -60,15 +60,20 @@ class Md5Ue:
         self.s.bind(("127.0.0.1", 0))
         self.me = self.s.getsockname()[1]
         self.cseq = 0
+        self.n = 0  # requests sent: each its own branch
         self.call_id = f"sec-{self.me}@test"
 
     def close(self):
         self.s.close()
 
-    def register(self, auth=None, via_pad=""):
-        self.cseq += 1
+    def register(self, auth=None, via_pad="", cseq=None, again=False):
+        """cseq: that CSeq instead of the next one (a new transaction all the
+        same); again: the previous request again, the same bytes."""
+        if not again:
+            self.n += 1
+            self.cseq = cseq if cseq is not None else self.cseq + 1
         h = ["REGISTER sip:ims.test SIP/2.0",
-             f"Via: SIP/2.0/UDP 127.0.0.1:{self.me};branch=z9hG4bKs{self.cseq}x{self.me};rport",
+             f"Via: SIP/2.0/UDP 127.0.0.1:{self.me};branch=z9hG4bKs{self.n}x{self.me};rport",
              *via_pad,
              "Max-Forwards: 70",
              f"From: <sip:alice@ims.test>;tag=ue{self.me}",
