@@ -94,7 +94,7 @@ void registrar_register_h(struct sip_stack *stack, struct sip_tsx *tsx,
 /*
  * A reg-event SUBSCRIBE (RFC 3680, TS 24.229 §5.4.2.1). subscriber is the
  * served user that sent it, as the CSCF stage identified it from the
- * request's flow (registrar_users_by_flow), or NULL: only the user itself
+ * request's flow (registrar_user_on_flow), or NULL: only the user itself
  * may subscribe to its registration state (RFC 3680 §6), so a new
  * subscription without one is refused with 403.
  */
@@ -158,14 +158,15 @@ typedef void(registrar_binding_h)(const struct registrar_binding_info *b, void *
 size_t registrar_bindings_foreach(const struct registrar *reg, const struct hss_user *u,
 				  registrar_binding_h *h, void *arg);
 /*
- * The users with a live binding made over this flow (same transport, peer
- * address and port): who sent a request, for the CSCF stage's originating
- * side (TS 24.229 §5.2.6.3: a request from a registered UE). Writes up to
- * max users (each once) and returns how many there are. O(1) on average:
- * the registrar keeps an index of bindings by flow.
+ * Whether u holds a live binding made over this flow (same transport, peer
+ * address and port): the CSCF stage's originating side asks it for the
+ * users a request names (P-Preferred-Identity, From) — TS 24.229 §5.2.6.3,
+ * a request from a registered UE. O(1) on average: the registrar keeps an
+ * index of its bindings by flow and user, so a flow that carries many
+ * users' registrations (a P-CSCF in front, a load generator) costs no more.
  */
-size_t registrar_users_by_flow(const struct registrar *reg, const struct net_flow *flow,
-			       struct hss_user **out, size_t max);
+bool registrar_user_on_flow(const struct registrar *reg, const struct hss_user *u,
+			    const struct net_flow *flow);
 /* The Digest algorithm of u's last successful authentication (-1 if none or
  * registered without authentication); CK/IK of that AKA run (for IPsec). */
 int registrar_user_algo(const struct registrar *reg, const struct hss_user *u);

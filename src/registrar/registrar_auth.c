@@ -91,20 +91,6 @@ static struct reg_chal *chal_by_nonce(struct registrar *reg, const struct hss_us
 	return NULL;
 }
 
-/* src is a flow u holds a live binding on. */
-static bool chal_src_registered(const struct registrar *reg, const struct hss_user *u,
-				const struct net_flow *src)
-{
-	struct hss_user *on[8];
-	size_t n = registrar_users_by_flow(reg, src, on, 8);
-
-	for (size_t i = 0; i < n && i < 8; i++) {
-		if (on[i] == u)
-			return true;
-	}
-	return false;
-}
-
 /* A place for a new challenge of u from in->src: true when there is one
  * (a victim freed if needed). */
 static bool chal_place(struct registrar *reg, struct hss_user *u,
@@ -122,7 +108,7 @@ static bool chal_place(struct registrar *reg, struct hss_user *u,
 	if (n < REG_CHALS_PER_USER)
 		return true;
 	if (oldest->born + REG_CHAL_KEEP_MS <= now ||
-	    chal_src_registered(reg, u, in->src)) {
+	    registrar_user_on_flow(reg, u, in->src)) {
 		reg_chal_free(reg, oldest);
 		return true;
 	}

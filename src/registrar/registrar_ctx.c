@@ -292,7 +292,7 @@ void reg_binding_link(struct registrar *reg, struct reg_binding *b)
 	ru->bindings = b;
 	ru->nbind++;
 	reg->nbindings++;
-	hash_insert(reg->flows, &b->fhe, reg_flow_hash(&b->flow));
+	hash_insert(reg->flows, &b->fhe, reg_binding_flow_hash(b));
 }
 
 void reg_binding_replace(struct registrar *reg, struct reg_binding *old,
@@ -308,7 +308,7 @@ void reg_binding_replace(struct registrar *reg, struct reg_binding *old,
 		}
 	}
 	hash_remove(reg->flows, &old->fhe);
-	hash_insert(reg->flows, &nb->fhe, reg_flow_hash(&nb->flow));
+	hash_insert(reg->flows, &nb->fhe, reg_binding_flow_hash(nb));
 	reg_tmr_del(reg, &old->tmr);
 	free(old);
 }
@@ -421,7 +421,8 @@ void reg_flow_set(struct registrar *reg, struct reg_flow *f, const struct net_fl
 
 /* The flow index's key: transport, peer address and port (keyed hash:
  * the addresses come from the network). */
-static uint64_t flow_key_hash(const uint8_t ip[16], uint16_t port, uint8_t af, bool reliable)
+static uint64_t flow_key_hash(const uint8_t ip[16], uint16_t port, uint8_t af, bool reliable,
+			      const struct hss_user *u)
 {
 	struct {
 		uint8_t ip[16];
@@ -434,12 +435,17 @@ static uint64_t flow_key_hash(const uint8_t ip[16], uint16_t port, uint8_t af, b
 	k.port = port;
 	k.family = af;
 	k.reliable = reliable;
-	return hash_bytes(&k, sizeof(k));
+	/* with the user: the bindings of many users over one flow (a P-CSCF
+	 * in front, a load generator) spread over the table instead of one
+	 * chain that every removal walks */
+	return hash_bytes(&k, sizeof(k)) ^ hash_mix((uint64_t)(uintptr_t)u);
 }
 
-uint64_t reg_flow_hash(const struct reg_flow *f)
+uint64_t reg_binding_flow_hash(const struct reg_binding *b)
 {
-	return flow_key_hash(f->peer_ip, f->peer_port, f->af, f->reliable);
+	const struct reg_flow *f = &b->flow;
+
+	return flow_key_hash(f->peer_ip, f->peer_port, f->af, f->reliable, b->user->u);
 }
 
 void reg_flow_get(const struct reg_flow *f, struct net_flow *src)
@@ -757,51 +763,43 @@ size_t registrar_bindings_foreach(const struct registrar *reg, const struct hss_
 	return n;
 }
 
-/* The binding's flow is the request's: same transport, same peer address
- * and port (over TCP that names the connection's remote end). */
+/* The key of registrar_user_on_flow: the binding's user and its flow. */
+struct flow_user_key {
+	const struct hss_user *u;
+	const struct net_flow *flow;
+};
+
+/* The binding is u's, live, and its flow is the request's: same transport,
+ * same peer address and port (over TCP that names the connection's remote
+ * end). */
 static bool flow_match_h(const struct hash_entry *e, const void *key)
 {
 	const struct reg_binding *b = HASH_OBJ(e, struct reg_binding, fhe);
-	const struct net_flow *want = key;
+	const struct flow_user_key *k = key;
 	struct net_flow f;
 
-	if (b->terminated)
+	if (b->terminated || b->user->u != k->u)
 		return false;
 	reg_flow_get(&b->flow, &f);
-	return f.reliable == want->reliable && net_addr_eq(&f.peer, &want->peer);
+	return f.reliable == k->flow->reliable && net_addr_eq(&f.peer, &k->flow->peer);
 }
 
-size_t registrar_users_by_flow(const struct registrar *reg, const struct net_flow *flow,
-			       struct hss_user **out, size_t max)
+bool registrar_user_on_flow(const struct registrar *reg, const struct hss_user *u,
+			    const struct net_flow *flow)
 {
-	const struct hash_entry *e;
+	struct flow_user_key k = {u, flow};
 	uint8_t ip[16] = {0};
 	uint32_t scope = 0;
 	uint16_t port = 0;
-	uint64_t hv;
-	size_t n = 0;
 	int af;
 
-	if (!reg || !flow)
-		return 0;
+	if (!reg || !u || !flow)
+		return false;
 	af = net_addr_af(&flow->peer);
 	if (!flow_pack(&flow->peer, af, ip, &port, &scope))
-		return 0;
-	hv = flow_key_hash(ip, port, (uint8_t)af, flow->reliable);
-	for (e = hash_lookup(reg->flows, hv, flow_match_h, flow); e;
-	     e = hash_lookup_next(reg->flows, e, flow_match_h, flow)) {
-		struct hss_user *u = HASH_OBJ(e, struct reg_binding, fhe)->user->u;
-		bool dup = false;
-
-		for (size_t i = 0; i < n && i < max; i++)
-			dup |= out[i] == u;
-		if (dup)
-			continue;
-		if (n < max)
-			out[n] = u;
-		n++;
-	}
-	return n;
+		return false;
+	return hash_lookup(reg->flows, flow_key_hash(ip, port, (uint8_t)af, flow->reliable, u),
+			   flow_match_h, &k) != NULL;
 }
 
 int registrar_user_algo(const struct registrar *reg, const struct hss_user *u)

@@ -114,18 +114,13 @@ static bool guard_locked(const struct registrar *reg, const struct reg_guard *g)
 enum reg_guard_verdict reg_guard_check(const struct registrar *reg, const struct hss_user *u,
 				       const struct net_flow *src)
 {
-	struct hss_user *on_flow[8];
 	struct guard_key k;
-	size_t n;
 
 	if (!hash_count(reg->guards))
 		return REG_GUARD_OK;
 	/* its own registered phone: neither lock applies */
-	n = registrar_users_by_flow(reg, src, on_flow, 8);
-	for (size_t i = 0; i < n && i < 8; i++) {
-		if (on_flow[i] == u)
-			return REG_GUARD_OK;
-	}
+	if (registrar_user_on_flow(reg, u, src))
+		return REG_GUARD_OK;
 	if (key_src(&k, src) && guard_locked(reg, guard_find(reg, &k)))
 		return REG_GUARD_SRC_LOCKED;
 	key_user(&k, u);

@@ -71,13 +71,20 @@ static int fz_reply(struct sip_tsx *tsx, uint16_t scode, const char *reason,
 	return 0;
 }
 
-/* The subscriber as the CSCF stage names it: the user registered over src. */
-static struct hss_user *sub_sender(const struct registrar *reg, const struct net_flow *src)
+/* The subscriber as the CSCF stage names it: the user From names, when it
+ * holds a binding made over src. */
+static struct hss_user *sub_sender(const struct registrar *reg, const struct hss *db,
+				   const struct sip_msg *m, const struct net_flow *src)
 {
-	struct hss_user *u = NULL;
+	const struct sip_addr *from = sip_msg_from(m);
+	struct hss_impu_match mt[16];
+	size_t n = from ? hss_users_by_impu(db, from->uri, mt, 16) : 0;
 
-	registrar_users_by_flow(reg, src, &u, 1);
-	return u;
+	for (size_t i = 0; i < n && i < 16; i++) {
+		if (registrar_user_on_flow(reg, mt[i].user, src))
+			return mt[i].user;
+	}
+	return NULL;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -114,7 +121,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			cur = m;
 			if (m->meth == SIP_METHOD_SUBSCRIBE)
 				registrar_subscribe(reg, NULL, m, &src,
-				    sub_sender(reg, &src));
+				    sub_sender(reg, hss, m, &src));
 			else
 				registrar_register_h(NULL, NULL, m, &src, reg);
 			assert(answers == before + 1);

@@ -240,23 +240,29 @@ static void test_bad_event(void **state)
 	assert_int_equal(T.calls, 1);
 }
 
-/* Originating: the sender is the user whose binding was made over the
- * request's flow — the same transport, address and port — whatever From
- * says; a new request from no registered flow is refused. */
+/* Originating: the sender is the user the request names (From) only when
+ * that user's binding was made over the request's flow — the same
+ * transport, address and port; a new request from no registered flow, or
+ * naming a user registered elsewhere, is refused. */
 static void test_orig_by_flow(void **state)
 {
 	struct net_flow f = flow_v4(5070, false), other_port = flow_v4(5071, false),
-			tcp = flow_v4(5070, true);
+			tcp = flow_v4(5070, true), erin_f = flow_v4(5080, false);
 	struct hss_user *dave = hss_user_by_impi(T.hss, PL("dave@ims.test"));
 
 	(void)state;
 	add_sub_svc("reg", true, CSCF_TARGET_ANY);
 	ue_bind("dave", &f);
-	req("SUBSCRIBE", "sip:dave@ims.test", "sip:erin@ims.test", "Event: reg\r\n", &f);
+	ue_bind("erin", &erin_f);
+	req("SUBSCRIBE", "sip:dave@ims.test", "sip:dave@ims.test", "Event: reg\r\n", &f);
 	assert_int_equal(T.calls, 1);
 	assert_ptr_equal(T.seen.orig, dave);
 	/* the asserted IMPU (manual §5.2.1 asserted: true), not From's */
 	assert_string_equal(T.asserted, "tel:+33100000004");
+	/* from dave's flow, claiming erin (registered elsewhere): refused */
+	req("SUBSCRIBE", "sip:dave@ims.test", "sip:erin@ims.test", "Event: reg\r\n", &f);
+	assert_int_equal(T.scode, 403);
+	assert_int_equal(T.calls, 0);
 	/* same IP, another port or transport: another subscriber */
 	req("SUBSCRIBE", "sip:dave@ims.test", "sip:dave@ims.test", "Event: reg\r\n",
 	    &other_port);
@@ -297,13 +303,13 @@ static void test_two_users_one_flow(void **state)
 	struct net_flow f = flow_v4(5070, false);
 	struct hss_user *erin = hss_user_by_impi(T.hss, PL("erin@ims.test"));
 	struct hss_user *frank = hss_user_by_impi(T.hss, PL("frank@ims.test"));
-	struct hss_user *who[4];
 
 	(void)state;
 	add_sub_svc("reg", true, CSCF_TARGET_ANY);
 	ue_bind("erin", &f);
 	ue_bind("frank", &f);
-	assert_int_equal(registrar_users_by_flow(T.reg, &f, who, 4), 2);
+	assert_true(registrar_user_on_flow(T.reg, erin, &f));
+	assert_true(registrar_user_on_flow(T.reg, frank, &f));
 	req("SUBSCRIBE", "sip:frank@ims.test", "sip:frank@ims.test", "Event: reg\r\n", &f);
 	assert_ptr_equal(T.seen.orig, frank);
 	assert_string_equal(T.asserted, "sip:frank@ims.test");

@@ -282,13 +282,20 @@ static struct net_flow src_v4(uint16_t port, bool tcp)
 	return s;
 }
 
-/* The subscriber as the CSCF stage names it: the user registered over src. */
-static struct hss_user *sub_sender(const struct registrar *reg, const struct net_flow *src)
+/* The subscriber as the CSCF stage names it: the user From names, when it
+ * holds a binding made over src. */
+static struct hss_user *sub_sender(const struct registrar *reg, const struct hss *hss,
+				   const struct sip_msg *m, const struct net_flow *src)
 {
-	struct hss_user *u = NULL;
+	const struct sip_addr *from = sip_msg_from(m);
+	struct hss_impu_match mt[16];
+	size_t n = from ? hss_users_by_impu(hss, from->uri, mt, 16) : 0;
 
-	registrar_users_by_flow(reg, src, &u, 1);
-	return u;
+	for (size_t i = 0; i < n && i < 16; i++) {
+		if (registrar_user_on_flow(reg, mt[i].user, src))
+			return mt[i].user;
+	}
+	return NULL;
 }
 
 static uint32_t cseq_next = 1;
@@ -326,7 +333,7 @@ static void req_send(const char *method, const char *to, const char *hdrs,
 	if (!strcmp(method, "REGISTER"))
 		registrar_register_h(NULL, NULL, T.cur, src, T.reg);
 	else
-		registrar_subscribe(T.reg, NULL, T.cur, src, sub_sender(T.reg, src));
+		registrar_subscribe(T.reg, NULL, T.cur, src, sub_sender(T.reg, T.hss, T.cur, src));
 }
 
 /* The same, and its answer: with a state file, the one the commit of its
@@ -1661,7 +1668,7 @@ static void test_reg_event(void **state)
 		assert_int_equal(
 		    sip_dialogs_request(registrar_dialogs(T.reg), NULL, m, &s, &sc), ENOENT);
 		T.cur = m;
-		registrar_subscribe(T.reg, NULL, m, &s, sub_sender(T.reg, &s));
+		registrar_subscribe(T.reg, NULL, m, &s, sub_sender(T.reg, T.hss, m, &s));
 		T.cur = NULL;
 		mem_deref(m);
 		assert_int_equal(T.replies[T.nreplies - 1].scode, 481);
