@@ -94,9 +94,8 @@ int cscf_service_add(struct cscf *c, const struct cscf_service *svc)
 static const struct cscf_service *svc_find(const struct cscf *c, const struct sip_msg *req,
 					   bool *bad_event)
 {
-	const struct sip_hdr *h = sip_msg_hdr(req, SIP_HDR_EVENT);
 	struct sip_event ev = {0};
-	bool have_ev = h && !sip_event_decode(&ev, h->val);
+	int have_ev = -1; /* the Event header is read only when a service asks */
 
 	*bad_event = false;
 	for (size_t i = 0; i < c->nsvc; i++) {
@@ -104,7 +103,14 @@ static const struct cscf_service *svc_find(const struct cscf *c, const struct si
 
 		if (s->meth != req->meth)
 			continue;
-		if (!s->event || (have_ev && pl_caseeq_str(ev.package, s->event)))
+		if (!s->event)
+			return s;
+		if (have_ev < 0) {
+			const struct sip_hdr *h = sip_msg_hdr(req, SIP_HDR_EVENT);
+
+			have_ev = h && !sip_event_decode(&ev, h->val);
+		}
+		if (have_ev && pl_caseeq_str(ev.package, s->event))
 			return s;
 		*bad_event = true;
 	}

@@ -667,12 +667,13 @@ void registrar_register_h(struct sip_stack *stack, struct sip_tsx *tsx,
 		why = "Forbidden - too many contacts";
 	if (!sc) {
 		reg_auth_in_read(reg, req, &in);
-		in.req_key = reg_req_key(req, r.callid, r.cseq);
 		in.src = src;
 		sc = reg_user_identify(reg, req, &r, &in, src, &u, &impu, &why);
 	}
-	if (!sc)
+	if (!sc) {
 		reg_auth_in_user(reg, req, u, &in);
+		in.req_key = reg_req_key(&in, r.callid, r.cseq);
+	}
 	if (sc) {
 		reg_reply(reg, tsx, sc, why, NULL);
 		return;

@@ -664,13 +664,18 @@ static void reg_stale(struct registrar *reg, struct sip_tsx *tsx,
 	reg_challenge(reg, tsx, in, u, alg, false);
 }
 
-uint64_t reg_req_key(const struct sip_msg *req, struct pl callid, uint32_t cseq)
+uint64_t reg_req_key(const struct reg_auth_in *in, struct pl callid, uint32_t cseq)
 {
 	uint64_t k = hash_bytes(callid.p, callid.l) ^ hash_mix(cseq);
+	const struct sip_auth *a = in->have ? &in->cred : in->have_other ? &in->other : NULL;
 
-	for (const struct sip_hdr *h = sip_msg_hdr(req, SIP_HDR_AUTHORIZATION); h;
-	     h = sip_msg_hdr_next(req, h))
-		k = hash_mix(k ^ hash_bytes(h->val.p, h->val.l));
+	/* what tells one answer from another: a guess changes the response
+	 * (which covers nc and cnonce too), a resynchronisation its auts;
+	 * hashing these, not the whole Authorization, keeps it cheap */
+	if (a && pl_isset(a->response))
+		k = hash_mix(k ^ hash_bytes(a->response.p, a->response.l));
+	else if (a && pl_isset(a->auts))
+		k = hash_mix(k ^ hash_bytes(a->auts.p, a->auts.l));
 	return k;
 }
 

@@ -282,10 +282,11 @@ struct reg_auth_in {
 	bool other_method;
 	const struct net_flow *src; /* the request's flow (guard, logs) */
 };
-/* The key of a request for its challenge: Call-ID, CSeq and every
- * Authorization value, so that only a retransmission (the same bytes)
- * matches, and a new guess under the same Call-ID and CSeq does not. */
-uint64_t reg_req_key(const struct sip_msg *req, struct pl callid, uint32_t cseq);
+/* The key of a request for its challenge: Call-ID, CSeq and its answer
+ * (the response, or auts, of the credentials in, once read), so that only a
+ * retransmission matches, and a new guess under the same Call-ID and CSeq
+ * does not. */
+uint64_t reg_req_key(const struct reg_auth_in *in, struct pl callid, uint32_t cseq);
 
 void reg_auth_in_read(const struct registrar *reg, const struct sip_msg *req,
 		      struct reg_auth_in *in);

@@ -476,7 +476,7 @@ static bool sub_authenticated(struct registrar *reg, struct sip_tsx *tsx,
 	}
 	reg_auth_in_read(reg, req, &in);
 	reg_auth_in_user(reg, req, u, &in);
-	in.req_key = reg_req_key(req, r->callid, r->cseq) ^ 1;
+	in.req_key = reg_req_key(&in, r->callid, r->cseq) ^ 1;
 	in.src = src;
 	in.other_method = true;
 	if (reg_auth_check(reg, tsx, req, u, impu, &in, &ru) == REG_AUTH_OK)

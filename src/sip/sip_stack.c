@@ -116,9 +116,22 @@ struct net_sock *sip_stack_flow_sock(const struct sip_stack *stack,
 
 /* The socket index a UDP flow's messages leave by (sip_tsx_dst.conn);
  * nsocks, refused by stack_send_h, when there is none. */
-static size_t stack_flow_idx(const struct sip_stack *stack, const struct net_flow *f)
+static size_t stack_flow_idx(struct sip_stack *stack, const struct net_flow *f)
 {
-	return sip_stack_sock_index(stack, sip_stack_flow_sock(stack, f));
+	size_t idx;
+
+	/* nearly every message comes in on the same few addresses: the last
+	 * one found answers most lookups with one comparison */
+	if (stack->local_hit_set && net_addr_eq(&f->local, &stack->local_hit))
+		return stack->local_hit_idx;
+	idx = sip_stack_sock_index(stack, sip_stack_flow_sock(stack, f));
+	if (idx < stack->nsocks && net_addr_isset(&f->local) &&
+	    net_addr_af(&f->local) == net_addr_af(&f->peer)) {
+		stack->local_hit = f->local;
+		stack->local_hit_idx = idx;
+		stack->local_hit_set = true;
+	}
+	return idx;
 }
 
 /* The transaction layer's send function. dst->conn is the TCP connection
@@ -315,7 +328,7 @@ static void stack_src_fill(const struct net_msg *m, struct net_flow *src)
 
 /* Where responses to this request go (§18.2.2): the connection, or the
  * source IP at the rport (RFC 3581) or the sent-by port. */
-static void stack_resp_dst(const struct sip_stack *stack, const struct sip_via *via,
+static void stack_resp_dst(struct sip_stack *stack, const struct sip_via *via,
 			   const struct net_flow *src, struct sip_tsx_dst *dst)
 {
 	struct net_addr to = src->peer;

@@ -64,6 +64,12 @@ struct sip_stack {
 	size_t npend, pend_cap, pend_prune_at;
 
 	struct sip_stack_stats stats;
+
+	/* The socket of the last local address a flow was looked up for
+	 * (stack_flow_idx): most messages share it. */
+	struct net_addr local_hit;
+	size_t local_hit_idx;
+	bool local_hit_set;
 };
 
 /* sip_stack_util.c */
