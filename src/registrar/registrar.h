@@ -161,9 +161,9 @@ size_t registrar_bindings_foreach(const struct registrar *reg, const struct hss_
  * Whether u holds a live binding made over this flow (same transport, peer
  * address and port): the CSCF stage's originating side asks it for the
  * users a request names (P-Preferred-Identity, From) — TS 24.229 §5.2.6.3,
- * a request from a registered UE. O(1) on average: the registrar keeps an
- * index of its bindings by flow and user, so a flow that carries many
- * users' registrations (a P-CSCF in front, a load generator) costs no more.
+ * a request from a registered UE. It looks through u's own bindings (at
+ * most REGISTRAR_BINDINGS_MAX), so a flow that carries many users'
+ * registrations (a P-CSCF in front, a load generator) costs no more.
  */
 bool registrar_user_on_flow(const struct registrar *reg, const struct hss_user *u,
 			    const struct net_flow *flow);

@@ -292,7 +292,6 @@ void reg_binding_link(struct registrar *reg, struct reg_binding *b)
 	ru->bindings = b;
 	ru->nbind++;
 	reg->nbindings++;
-	hash_insert(reg->flows, &b->fhe, reg_binding_flow_hash(b));
 }
 
 void reg_binding_replace(struct registrar *reg, struct reg_binding *old,
@@ -307,8 +306,6 @@ void reg_binding_replace(struct registrar *reg, struct reg_binding *old,
 			break;
 		}
 	}
-	hash_remove(reg->flows, &old->fhe);
-	hash_insert(reg->flows, &nb->fhe, reg_binding_flow_hash(nb));
 	reg_tmr_del(reg, &old->tmr);
 	free(old);
 }
@@ -323,7 +320,6 @@ void reg_binding_unlink(struct registrar *reg, struct reg_binding *b)
 			ru->nbind--;
 			reg->nbindings--;
 			reg_store_gone(reg, ru->u, true);
-			hash_remove(reg->flows, &b->fhe);
 			break;
 		}
 	}
@@ -417,35 +413,6 @@ void reg_flow_set(struct registrar *reg, struct reg_flow *f, const struct net_fl
 	}
 	f->conn_id = src->conn_id;
 	f->reliable = src->reliable;
-}
-
-/* The flow index's key: transport, peer address and port (keyed hash:
- * the addresses come from the network). */
-static uint64_t flow_key_hash(const uint8_t ip[16], uint16_t port, uint8_t af, bool reliable,
-			      const struct hss_user *u)
-{
-	struct {
-		uint8_t ip[16];
-		uint16_t port;
-		uint8_t family, reliable;
-	} k;
-
-	memset(&k, 0, sizeof(k));
-	memcpy(k.ip, ip, sizeof(k.ip));
-	k.port = port;
-	k.family = af;
-	k.reliable = reliable;
-	/* with the user: the bindings of many users over one flow (a P-CSCF
-	 * in front, a load generator) spread over the table instead of one
-	 * chain that every removal walks */
-	return hash_bytes(&k, sizeof(k)) ^ hash_mix((uint64_t)(uintptr_t)u);
-}
-
-uint64_t reg_binding_flow_hash(const struct reg_binding *b)
-{
-	const struct reg_flow *f = &b->flow;
-
-	return flow_key_hash(f->peer_ip, f->peer_port, f->af, f->reliable, b->user->u);
 }
 
 void reg_flow_get(const struct reg_flow *f, struct net_flow *src)
@@ -600,7 +567,6 @@ static void reg_destroy(void *data)
 		hss_user_slots_release(reg->hss);
 	mem_deref(reg->users);
 	mem_deref(reg->chals);
-	mem_deref(reg->flows);
 	mem_deref(reg->guards);
 	for (uint32_t i = 0; i < reg->nlocals; i++)
 		free(reg->locals[i]);
@@ -664,8 +630,6 @@ int registrar_alloc(struct registrar **regp, const struct registrar_prm *prm)
 	err = hash_alloc(&reg->users, users / 4);
 	if (!err)
 		err = hash_alloc(&reg->chals, 64);
-	if (!err)
-		err = hash_alloc(&reg->flows, users / 4);
 	if (!err)
 		err = hash_alloc(&reg->guards, 64);
 	if (err)
@@ -763,43 +727,23 @@ size_t registrar_bindings_foreach(const struct registrar *reg, const struct hss_
 	return n;
 }
 
-/* The key of registrar_user_on_flow: the binding's user and its flow. */
-struct flow_user_key {
-	const struct hss_user *u;
-	const struct net_flow *flow;
-};
-
-/* The binding is u's, live, and its flow is the request's: same transport,
- * same peer address and port (over TCP that names the connection's remote
- * end). */
-static bool flow_match_h(const struct hash_entry *e, const void *key)
-{
-	const struct reg_binding *b = HASH_OBJ(e, struct reg_binding, fhe);
-	const struct flow_user_key *k = key;
-	struct net_flow f;
-
-	if (b->terminated || b->user->u != k->u)
-		return false;
-	reg_flow_get(&b->flow, &f);
-	return f.reliable == k->flow->reliable && net_addr_eq(&f.peer, &k->flow->peer);
-}
-
 bool registrar_user_on_flow(const struct registrar *reg, const struct hss_user *u,
 			    const struct net_flow *flow)
 {
-	struct flow_user_key k = {u, flow};
-	uint8_t ip[16] = {0};
-	uint32_t scope = 0;
-	uint16_t port = 0;
-	int af;
+	const struct reg_user *ru = reg && u && flow ? reg_user_find(reg, u) : NULL;
 
-	if (!reg || !u || !flow)
-		return false;
-	af = net_addr_af(&flow->peer);
-	if (!flow_pack(&flow->peer, af, ip, &port, &scope))
-		return false;
-	return hash_lookup(reg->flows, flow_key_hash(ip, port, (uint8_t)af, flow->reliable, u),
-			   flow_match_h, &k) != NULL;
+	/* the user's own bindings (16 at most): found from the user through
+	 * its HSS slot, no index of every binding to keep up */
+	for (const struct reg_binding *b = ru ? ru->bindings : NULL; b; b = b->next) {
+		struct net_flow f;
+
+		if (b->terminated)
+			continue;
+		reg_flow_get(&b->flow, &f);
+		if (f.reliable == flow->reliable && net_addr_eq(&f.peer, &flow->peer))
+			return true;
+	}
+	return false;
 }
 
 int registrar_user_algo(const struct registrar *reg, const struct hss_user *u)
@@ -830,8 +774,7 @@ size_t registrar_mem_usage(const struct registrar *reg)
 	struct hash_entry *e;
 	size_t n = sizeof(*reg) + ovh;
 
-	n += (hash_buckets(reg->users) + hash_buckets(reg->chals) + hash_buckets(reg->flows)) *
-	     sizeof(void *);
+	n += (hash_buckets(reg->users) + hash_buckets(reg->chals)) * sizeof(void *);
 	n += (size_t)reg->heap_cap * sizeof(*reg->heap) + reg_guard_mem(reg);
 	n += reg->nlocals * (sizeof(struct net_addr) + ovh);
 	n += reg->nchals * (sizeof(struct reg_chal) + ovh);

@@ -76,7 +76,6 @@ struct reg_user;
 /* One contact of a user. Owned by its reg_user (bindings list). */
 struct reg_binding {
 	struct reg_tmr tmr;
-	struct hash_entry fhe; /* registrar.flows (reg_binding_flow_hash) */
 	struct reg_binding *next;
 	struct reg_user *user; /* borrowed back-pointer */
 	struct reg_flow flow;
@@ -166,7 +165,6 @@ struct registrar {
 	bool slots;	    /* ours: the hss_user slots (hss_user_slots_claim) */
 	struct hash *users; /* reg_user by hss_user pointer */
 	struct hash *chals; /* reg_chal by hss_user pointer */
-	struct hash *flows; /* reg_binding by flow and user (registrar_user_on_flow) */
 	struct hash *guards; /* reg_guard by user or source address */
 	struct net_addr *locals[REG_LOCALS_MAX]; /* owned; reg_flow.local points here */
 	uint32_t nlocals;
@@ -207,9 +205,6 @@ void reg_bindings_purge(struct registrar *reg, struct reg_user *ru); /* terminat
 /* f for src; its local address is interned in reg (a new one takes a slot
  * of registrar.locals; with all taken it is kept as none, logged once). */
 void reg_flow_set(struct registrar *reg, struct reg_flow *f, const struct net_flow *src);
-/* The key of the flow index: transport, peer address and port, and the
- * binding's user (registrar_user_on_flow). */
-uint64_t reg_binding_flow_hash(const struct reg_binding *b);
 /* A refresh: nb (not linked) takes old's place in its user's list and in
  * the flow index; old is freed. */
 void reg_binding_replace(struct registrar *reg, struct reg_binding *old,
