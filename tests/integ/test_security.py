@@ -1,8 +1,8 @@
 """Issue 19 over the wire: each attack of findings 6-9 reproduced on loopback
 against the real imsd, and shown to fail now; and real clients unchanged.
-Findings 1, 3 and 4 (guessing, reading and removing registrations by IP,
-challenge replacement) are in test_security_auth.py, with this file's UE;
-finding 5 is a load error (tests/unit/config). Finding 2 is open
+Findings 1, 3, 4 and 5 (guessing, reading and removing registrations by IP,
+challenge replacement, a user opened by one IMPU without authentication) are
+in test_security_auth.py, with this file's UE. Finding 2 is open
 (docs/security.md, "Known open issues")."""
 import hashlib
 import os

@@ -1,14 +1,17 @@
 """Registration attacks of the security review (issue "Security hardening"):
-password guessing, de-registration by a host sharing the UE's address, and
-challenge replacement, reproduced over loopback against the real binary and
+password guessing, de-registration by a host sharing the UE's address,
+challenge replacement and a user opened by one IMPU without authentication,
+reproduced over loopback against the real binary and
 shown to fail now; plus the checks that a real phone's behaviour is
 unchanged. docs/security.md. The UE and the server set-up are
 test_security.py's (an MD5 user with qop=auth)."""
 import re
 import socket
+import subprocess
 import threading
 import time
 
+from conftest import IMSD_BIN, free_port, run_tool, write_cfg
 from test_security import IMPI, PWD, Md5Ue, _challenge, _digest, _start
 
 
@@ -160,3 +163,29 @@ def test_challenge_flood_does_not_keep_the_phone_out(tmp_path, imsd_factory):
         ue.close()
         fl.close()
     assert ok == 10, ok
+
+
+def test_guest_impu_cannot_open_the_user(tmp_path):
+    """The review's finding 5: `authentication: false` on one IMPU let a
+    stranger register through it without credentials, get the user's whole
+    implicit set and drop the real phone with `Contact: *`. Such a user no
+    longer loads: imsd refuses to start and names both IMPUs; a user whose
+    IMPUs all go without authentication still starts."""
+    port = free_port()
+    body = f"""{{
+  log_filename: "{tmp_path}/ims.log",
+  sip_addr: ["127.0.0.1:{port}"],
+  domain: "ims.test",
+  ue_db: [ {{ imsi: "001010000000401", impi: "mix@ims.test", pwd: "pw",
+             impu: ["sip:mix", {{ impu: "sip:guest", authentication: false }}] }} ],
+}}
+"""
+    cfg = write_cfg(tmp_path, body)
+    for argv in ([IMSD_BIN, "--check-config", cfg], [IMSD_BIN, cfg]):
+        r = run_tool(argv, capture_output=True, text=True, timeout=30, stdin=subprocess.DEVNULL)
+        assert r.returncode != 0, (argv, r.stdout, r.stderr)
+        assert ("'sip:guest' has authentication: false, 'sip:mix' does not" in r.stderr), r.stderr
+    ok = write_cfg(tmp_path, body.replace('impu: ["sip:mix", ', 'authentication: false, impu: ["sip:mix", '),
+                   "ok.cfg")
+    r = run_tool([IMSD_BIN, "--check-config", ok], capture_output=True, text=True, timeout=30)
+    assert r.returncode == 0, r.stderr
