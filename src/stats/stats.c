@@ -136,8 +136,9 @@ void stats_mem_get(struct stats_mem *m)
 #ifdef STATS_ASAN
 	m->heap_in_use = __sanitizer_get_current_allocated_bytes();
 	m->heap_arena = __sanitizer_get_heap_size();
-	/* ASan's free-bytes query is a stub: what is mapped and not handed
-	 * out (redzones and metadata included) stands in for it. */
+	/* ASan reports no free-bytes figure of its own (its query returns a
+	 * constant): what is mapped and not handed out (redzones and metadata
+	 * included) stands in for it. */
 	m->heap_free =
 	    m->heap_arena > m->heap_in_use ? m->heap_arena - m->heap_in_use : 0;
 #else
