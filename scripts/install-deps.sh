@@ -6,9 +6,10 @@ set -euo pipefail
 pkgs=(
   # build
   gcc make meson ninja-build pkg-config
-  libssl-dev libjansson-dev libedit-dev libsqlite3-dev
+  libssl-dev libjansson-dev libedit-dev libsqlite3-dev libwslay-dev
   # tests
   libcmocka-dev python3 python3-pytest sip-tester tshark cppcheck clang-tidy pyflakes3
+  python3-websockets node-ws python3-scapy baresip
   # fuzzing (libFuzzer) and sanitizer runtimes
   clang libclang-rt-14-dev
 )
