@@ -30,6 +30,7 @@
 #include "hss/hss.h"
 #include "registrar/registrar.h"
 #include "sip/sip_stack.h"
+#include "smsc/smsc.h"
 #include "stats/stats.h"
 #include "store/store.h"
 
@@ -226,11 +227,11 @@ out:
 	return err;
 }
 
-/* The CSCF stage and its services: the registrar's (REGISTER, reg event)
- * and the OPTIONS responder. */
+/* The CSCF stage and its services: the registrar's (REGISTER, reg event),
+ * SMS (MESSAGE) and the OPTIONS responder. */
 static int imsd_cscf_start(const struct ims_cfg *cfg, struct sip_stack *sip,
-			   struct hss *hss, struct registrar *reg, struct cscf **cscfp,
-			   struct app_options **optp)
+			   struct hss *hss, struct registrar *reg, struct smsc *sms,
+			   struct cscf **cscfp, struct app_options **optp)
 {
 	struct cscf_prm cprm = {.stack = sip, .hss = hss, .reg = reg};
 	struct app_options_prm oprm = {0};
@@ -239,6 +240,8 @@ static int imsd_cscf_start(const struct ims_cfg *cfg, struct sip_stack *sip,
 	err = cscf_alloc(cscfp, &cprm);
 	if (!err)
 		err = cscf_registrar_add(*cscfp, reg);
+	if (!err)
+		err = cscf_sms_add(*cscfp, sms);
 	if (err) {
 		fprintf(stderr, "imsd: cannot start the CSCF stage: %s\n", strerror(err));
 		return err;
@@ -309,6 +312,7 @@ static void imsd_nofile_raise(void)
 static int imsd_serve(const char *file, const struct ims_cfg *cfg)
 {
 	struct registrar *reg = NULL;
+	struct smsc *sms = NULL;
 	struct cscf *cscf = NULL;
 	struct store *st = NULL;
 	struct hss *hss = NULL;
@@ -357,7 +361,11 @@ static int imsd_serve(const char *file, const struct ims_cfg *cfg)
 		fprintf(stderr, "imsd: cannot start the registrar\n");
 		goto out;
 	}
-	if (imsd_cscf_start(cfg, sip, hss, reg, &cscf, &options))
+	if (smsc_app_start(sip, cfg, hss, reg, st, &sms)) {
+		fprintf(stderr, "imsd: cannot start the SMS service\n");
+		goto out;
+	}
+	if (imsd_cscf_start(cfg, sip, hss, reg, sms, &cscf, &options))
 		goto out;
 	sprm.sip = sip;
 	sprm.reg = reg;
@@ -368,6 +376,7 @@ static int imsd_serve(const char *file, const struct ims_cfg *cfg)
 	}
 	mprm.reg = reg;
 	mprm.hss = hss;
+	mprm.sms = sms;
 	mprm.stats = stats;
 	if (monitor_alloc(&mon, &mprm)) {
 		fprintf(stderr, "imsd: cannot start the monitor\n");
@@ -391,6 +400,7 @@ out:
 	stats_free(stats);
 	mem_deref(cscf); /* before the services it dispatches to */
 	app_options_free(options);
+	mem_deref(sms); /* before the registrar: its last writes, then the registrar's */
 	mem_deref(reg);
 	mem_deref(st);
 	sip_stack_free(sip);

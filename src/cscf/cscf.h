@@ -123,6 +123,9 @@ void cscf_orig_identify(const struct cscf *c, const struct sip_msg *req,
 /* The registrar's services (cscf_registrar.c): REGISTER and the reg event
  * package's SUBSCRIBE. */
 int cscf_registrar_add(struct cscf *c, struct registrar *reg);
+/* The SMS service (cscf_sms.c): MESSAGE, from a registered UE. */
+struct smsc;
+int cscf_sms_add(struct cscf *c, struct smsc *s);
 
 /* Counters (monitor, tests). */
 struct cscf_stats {

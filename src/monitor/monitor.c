@@ -19,6 +19,8 @@ static const struct monitor_cmd *const monitor_cmds[] = {
     &monitor_cmd_help,	/* here */
     &monitor_cmd_log,	/* here: the log layer's options and state */
     &monitor_cmd_quit,	/* here: the params' quit_h */
+    &monitor_cmd_sms,	/* monitor_sms.c: smsc/ */
+    &monitor_cmd_sms_flush, /* monitor_sms.c: smsc/ */
     &monitor_cmd_stats, /* monitor_stats.c: stats/ */
     &monitor_cmd_users, /* monitor_users.c: registrar/ and hss/ */
 };

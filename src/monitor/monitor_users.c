@@ -16,6 +16,7 @@
 #include "monitor/monitor_int.h"
 #include "net/net_addr.h"
 #include "registrar/registrar.h"
+#include "smsc/smsc.h"
 
 /* Candidates for `users X`: multi_sim entries share an IMPI or IMPU. */
 #define USERS_FIND_MAX 16
@@ -63,6 +64,8 @@ static int user_print(const struct monitor *mon, struct mbuf *mb,
 				      : "none");
 	if (!err && ui->nsub)
 		err = mbuf_printf(mb, "  reg-subscriptions=%u", ui->nsub);
+	if (!err && smsc_pending_count(mon->prm.sms, u))
+		err = mbuf_printf(mb, "  sms-pending=%u", smsc_pending_count(mon->prm.sms, u));
 	if (!err)
 		err = mbuf_write_str(mb, "\n  impu:");
 	for (uint32_t i = 0; !err && i < hss_user_impu_count(u); i++) {

@@ -1,0 +1,265 @@
+/*
+ * smsc_mt — delivery of the pending SMS to the phones (TS 24.341 §5.3.2,
+ * the SC side of §5.3.3; docs/sms.md "MT"):
+ *
+ *   idle --head saved, delay over, a binding takes SMS--> in flight
+ *        (RP-DATA n->ms in a MESSAGE to each binding whose Contact has
+ *        +g.3gpp.smsip, RP-MR the user's next; TS 24.011 §7.3.1.1)
+ *   in flight --RP-ACK with that RP-MR--> delivered: the SMS goes, a
+ *        status report when TP-SRR asked (TS 23.040 §9.2.2.3), next head
+ *   in flight --RP-ERROR, every MESSAGE answered with an error, or no
+ *        RP-ACK in SMSC_ACK_TIMEOUT_MS--> failed: tried again after
+ *        sms_retry_delay (none: at the next registration, RP-SMMA or
+ *        sms_flush)
+ *   any --past its expiry--> dropped (status report TP-ST 0x46)
+ *
+ * RP-DA is empty: phones that find their own number there take the SMS
+ * and never show it (field note 002). multi_sim: when the destination
+ * IMPU has an imei, only bindings registered with that IMEI get it
+ * (manual §5.2.1 `imei`).
+ */
+#include "smsc/smsc_int.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "core/log.h"
+#include "core/mbuf.h"
+#include "registrar/registrar.h"
+
+struct mt_target {
+	char uri[512];
+	struct net_flow flow;
+};
+
+struct mt_walk {
+	char imei[15]; /* 14 digits the binding must have, "" any */
+	struct mt_target t[REGISTRAR_BINDINGS_MAX];
+	size_t n;
+};
+
+/* A binding that takes SMS (TS 24.341 §5.3.1.1: the UE registers with the
+ * +g.3gpp.smsip feature tag, RFC 3840). */
+static void mt_binding_h(const struct registrar_binding_info *b, void *arg)
+{
+	struct mt_walk *w = arg;
+	struct pl params = b->contact;
+	const char *gt = memchr(params.p, '>', params.l);
+
+	if (w->n == REGISTRAR_BINDINGS_MAX)
+		return;
+	if (gt) /* the feature tags are Contact parameters, after the URI */
+		params = (struct pl){gt, params.l - (size_t)(gt - params.p)};
+	if (pl_casefind(params, "+g.3gpp.smsip") < 0)
+		return;
+	if (w->imei[0] && strcmp(w->imei, b->imei))
+		return;
+	if (pl_strcpy(b->uri, w->t[w->n].uri, sizeof(w->t[w->n].uri)))
+		return;
+	w->t[w->n].flow = b->flow;
+	w->n++;
+}
+
+static void mt_walk_init(const struct smsc *s, const struct smsc_user *su,
+			 const struct smsc_msg *m, struct mt_walk *w)
+{
+	const struct ims_cfg_impu *ci = hss_user_impu(su->u, m->dst_impu);
+
+	memset(w, 0, sizeof(*w));
+	(void)s;
+	if (hss_user_cfg(su->u)->multi_sim && ci && ci->imei &&
+	    hss_imei_parse(pl_from_str(ci->imei), w->imei))
+		w->imei[0] = '\0';
+}
+
+static void mt_fail(struct smsc *s, struct smsc_user *su, const char *why)
+{
+	uint32_t delay = s->cfg->sms_retry_delay;
+	const struct smsc_msg *m = su->inflight;
+
+	if (!m)
+		return;
+	su->inflight = NULL;
+	su->gen++; /* what the attempt's MESSAGEs still get is stale */
+	s->stats.failed++;
+	su->retry_at = delay ? smsc_now(s) + (uint64_t)delay * 1000u : UINT64_MAX;
+	log_write(LOG_IMS, LOG_LVL_INFO, LOG_DIR_NONE, NULL,
+		  "sms: message %llu to %s not delivered (%s): %s",
+		  (unsigned long long)m->id, hss_user_impi(su->u) ? hss_user_impi(su->u) : "?",
+		  why, delay ? "retried later" : "kept until the phone registers");
+}
+
+static void mt_resp_h(struct sip_tsx *tsx, const struct sip_msg *resp, uint16_t scode,
+		      void *arg)
+{
+	struct smsc_try *t = arg;
+	struct smsc *s = t->s;
+	struct smsc_user *su = smsc_user_at(s, t->uidx);
+	char why[48];
+
+	(void)tsx;
+	(void)resp;
+	if (scode < 200)
+		return;
+	if (su && su->inflight && t->gen == su->gen && su->inflight->id == t->msg_id) {
+		if (su->tries_live)
+			su->tries_live--;
+		if (scode < 300)
+			su->tries_ok = true;
+		if (!su->tries_live && !su->tries_ok) {
+			snprintf(why, sizeof(why), "MESSAGE answered %u", scode);
+			mt_fail(s, su, why);
+		}
+	}
+	smsc_try_free(s, t);
+}
+
+/* The RP-DATA n->ms of m with RP-MR mr into buf. */
+static int mt_rp_build(const struct smsc *s, const struct smsc_msg *m, uint8_t mr,
+		       uint8_t *buf, size_t size, size_t *len)
+{
+	struct sms_rp rp;
+
+	sms_rp_data_init(&rp, SMS_DIR_MT, mr, m->tpdu, m->tpdu_len);
+	rp.oa = s->sc;
+	rp.oa.present = true;
+	memset(&rp.da, 0, sizeof(rp.da)); /* empty: field note 002 */
+	return sms_rp_encode(&rp, buf, size, len);
+}
+
+/* One MESSAGE of the attempt to binding t. */
+static int mt_send_one(struct smsc *s, struct smsc_user *su, const struct mt_target *tg,
+		       const uint8_t *rp, size_t len)
+{
+	const struct smsc_msg *m = su->inflight;
+	const struct ims_cfg_impu_opts *o = hss_impu_opts(su->u, m->dst_impu);
+	struct sip_stack_req_prm prm = {0};
+	struct smsc_hdrs h = {0};
+	char to[HSS_URI_MAX];
+	struct smsc_try *t;
+	struct mbuf mb;
+	int err;
+
+	err = hss_impu_uri(s->hss, su->u, m->dst_impu, to, sizeof(to));
+	if (err)
+		return err;
+	h.ruri = pl_from_str(tg->uri);
+	h.to = to;
+	/* manual §5.2 p_called_party_id, §5.2.1 per IMPU (which forces it) */
+	if (o && o->p_called_party_id)
+		h.pcpi = o->p_called_party_id;
+	else if (s->cfg->p_called_party_id)
+		h.pcpi = to;
+	mbuf_init(&mb, 8192);
+	err = smsc_message_build(s, &mb, &h, rp, len);
+	t = err ? NULL : smsc_try_new(s, hss_user_index(s->hss, su->u), m->id, su->gen);
+	if (!err && !t)
+		err = ENOMEM;
+	if (!err) {
+		prm.req = (struct pl){(const char *)mb.buf, mb.end};
+		prm.dst = &tg->flow;
+		prm.resp_h = mt_resp_h;
+		prm.arg = t;
+		err = s->ops.request(s->stack, &prm, s->ops.arg);
+		if (err)
+			smsc_try_free(s, t);
+	}
+	mbuf_reset(&mb);
+	return err;
+}
+
+void smsc_mt_try(struct smsc *s, struct smsc_user *su)
+{
+	struct smsc_msg *m = su->head;
+	uint8_t rp[SMS_RP_MAX];
+	struct mt_walk w;
+	size_t len;
+
+	if (su->inflight || !m || !m->saved || smsc_now(s) < su->retry_at ||
+	    smsc_wall(s) < m->not_before)
+		return;
+	mt_walk_init(s, su, m, &w);
+	registrar_bindings_foreach(s->reg, su->u, mt_binding_h, &w);
+	su->waiting = w.n == 0;
+	if (!w.n)
+		return;
+	if (mt_rp_build(s, m, su->rp_mr, rp, sizeof(rp), &len)) {
+		log_write(LOG_IMS, LOG_LVL_ERROR, LOG_DIR_NONE, NULL,
+			  "sms: message %llu cannot be encoded: dropped",
+			  (unsigned long long)m->id);
+		smsc_msg_remove(s, su, m);
+		return;
+	}
+	su->inflight = m;
+	su->rp_mr_cur = su->rp_mr++;
+	su->gen++;
+	su->tries_live = 0;
+	su->tries_ok = false;
+	su->ack_due = smsc_now(s) + SMSC_ACK_TIMEOUT_MS;
+	for (size_t i = 0; i < w.n; i++) {
+		if (!mt_send_one(s, su, &w.t[i], rp, len)) {
+			su->tries_live++;
+			s->stats.attempts++;
+		}
+	}
+	if (!su->tries_live)
+		mt_fail(s, su, "no MESSAGE could be sent");
+}
+
+void smsc_mt_ack(struct smsc *s, struct smsc_user *su, uint8_t mr, bool ok, uint8_t cause)
+{
+	struct smsc_msg *m = su->inflight;
+	char why[64];
+
+	if (!m || mr != su->rp_mr_cur) {
+		log_write(LOG_IMS, LOG_LVL_DEBUG, LOG_DIR_NONE, NULL,
+			  "sms: RP-%s with RP-MR %u matches no delivery in flight",
+			  ok ? "ACK" : "ERROR", mr);
+		return;
+	}
+	if (!ok) {
+		snprintf(why, sizeof(why), "RP-ERROR cause %u", cause);
+		mt_fail(s, su, why);
+		return;
+	}
+	su->inflight = NULL;
+	su->gen++;
+	s->stats.delivered++;
+	smsc_report(s, m, SMS_ST_DELIVERED);
+	smsc_msg_remove(s, su, m);
+	su->retry_at = 0;
+	smsc_mt_try(s, su);
+}
+
+/* Drops what expired (saved ones only: an unsaved SMS is in a batch). */
+static void mt_expire(struct smsc *s, struct smsc_user *su, int64_t wall)
+{
+	int64_t min = INT64_MAX;
+
+	for (struct smsc_msg *m = su->head, *next; m; m = next) {
+		next = m->next;
+		if (m->expires > wall || !m->saved || m == su->inflight) {
+			if (m->expires < min)
+				min = m->expires;
+			continue;
+		}
+		log_write(LOG_IMS, LOG_LVL_INFO, LOG_DIR_NONE, NULL,
+			  "sms: message %llu expired undelivered",
+			  (unsigned long long)m->id);
+		s->stats.expired++;
+		smsc_report(s, m, SMS_ST_PERM_VP_EXPIRED);
+		smsc_msg_remove(s, su, m);
+	}
+	su->exp_min = min;
+}
+
+void smsc_mt_due(struct smsc *s, struct smsc_user *su, uint64_t now, int64_t wall)
+{
+	if (su->inflight && now >= su->ack_due)
+		mt_fail(s, su, "no RP-ACK");
+	if (wall >= su->exp_min)
+		mt_expire(s, su, wall);
+	if (!su->inflight && su->head)
+		smsc_mt_try(s, su);
+}
