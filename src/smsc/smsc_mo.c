@@ -246,7 +246,13 @@ static void mo_ack_saved(struct smsc *s, const struct smsc_req *r, struct smsc_u
 	h->nids = 1;
 	if (smsc_store_hold(s, h))
 		return;
-	smsc_held_release(s, h, 0);
+	/* no state file: the transaction is at hand */
+	mo_reply(s, r, 202, "Accepted", NULL);
+	if (smsc_rp_send(s, from, r->flow, h->rp, h->rp_len))
+		log_write(LOG_IMS, LOG_LVL_WARN, LOG_DIR_NONE, NULL,
+			  "sms: RP-ACK to a phone not sent");
+	free(h->ids);
+	free(h);
 	dst = smsc_user_at(s, m->uidx);
 	if (dst)
 		smsc_mt_try(s, dst);
