@@ -255,9 +255,39 @@ void smsc_user_kick(struct smsc *s, const struct hss_user *u)
 	smsc_mt_try(s, su);
 }
 
+static void smsc_kick_h(void *arg)
+{
+	struct smsc *s = arg;
+
+	for (struct smsc_user *su = s->act_head, *next; su; su = next) {
+		next = su->act_next;
+		if (su->kicked) {
+			su->kicked = false;
+			smsc_user_kick(s, su->u);
+		}
+	}
+}
+
 void smsc_binding_up(struct smsc *s, const struct hss_user *u)
 {
-	smsc_user_kick(s, u);
+	struct smsc_user *su =
+	    s && u ? smsc_user_at(s, hss_user_index(s->hss, u)) : NULL;
+
+	if (!su || !su->head)
+		return;
+	/* after the REGISTER's 200 (registrar.h: a watcher defers) */
+	su->kicked = true;
+	if (s->kick && !loop_timer_pending(s->kick))
+		loop_timer_start(s->kick, 0, smsc_kick_h, s);
+}
+
+/* The registrar's change watch: a binding added or refreshed is a phone
+ * that can take its pending SMS now (TS 24.341 §5.3.2.1: delivery when
+ * the UE registers). */
+static void smsc_watch_h(const struct registrar_change_info *c, void *arg)
+{
+	if (c->change != REGISTRAR_BINDING_REMOVED)
+		smsc_binding_up(arg, c->user);
 }
 
 int smsc_flush(struct smsc *s, const struct hss_user *u, uint32_t *n)
@@ -611,7 +641,10 @@ static void smsc_destroy(void *arg)
 	struct smsc *s = arg;
 
 	smsc_store_detach(s);
+	if (s->reg)
+		registrar_watch_del(s->reg, smsc_watch_h, s);
 	loop_timer_free(s->tick);
+	loop_timer_free(s->kick);
 	for (struct smsc_try *t = s->tries, *next; t; t = next) {
 		next = t->next;
 		free(t);
@@ -677,7 +710,9 @@ int smsc_alloc(struct smsc **sp, const struct smsc_prm *prm)
 	s->nusers = hss_user_count(prm->hss);
 	s->users = calloc((size_t)s->nusers + 1, sizeof(*s->users));
 	s->tick = loop_timer_alloc();
-	if (!s->users || !s->tick) {
+	s->kick = loop_timer_alloc();
+	if (!s->users || !s->tick || !s->kick ||
+	    registrar_watch_add(s->reg, smsc_watch_h, s)) {
 		mem_deref(s);
 		return ENOMEM;
 	}

@@ -93,7 +93,8 @@ void smsc_message(struct smsc *s, const struct smsc_req *r);
 
 /* Delivery now for u's pending SMS (a registration, sms_flush). */
 void smsc_user_kick(struct smsc *s, const struct hss_user *u);
-/* The registrar's change watch: a binding of u added or refreshed. */
+/* A binding of u added or refreshed (the service watches the registrar
+ * for these, registrar_watch_add): u's queue is tried right after. */
 void smsc_binding_up(struct smsc *s, const struct hss_user *u);
 
 /* ---- operator SMS (monitor `sms`, remote API `sms`, manual §6/§7) ---- */

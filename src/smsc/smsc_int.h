@@ -71,6 +71,7 @@ struct smsc_user {
 	uint64_t ack_due;     /* monotonic ms: no RP-ACK by then = failed */
 	uint64_t retry_at;    /* monotonic ms: next attempt (0 = now) */
 	bool waiting;	      /* no binding took SMS last time: look each tick */
+	bool kicked;	      /* a binding came: try at the kick timer */
 	int64_t exp_min;      /* Unix s: no SMS of the queue expires before */
 	struct smsc_user *act_next, *act_prev; /* on the active list */
 	bool active;
@@ -105,6 +106,7 @@ struct smsc {
 	struct smsc_user *act_head; /* users with pending SMS */
 	struct smsc_try *tries;	    /* MESSAGEs in flight */
 	struct loop_timer *tick;
+	struct loop_timer *kick; /* 0 ms: after a registration's 200 */
 	uint64_t next_id;
 	uint16_t concat_ref;
 	smsc_recv_h *hook;

@@ -20,6 +20,7 @@
 #include "config/ims_cfg.h"
 #include "core/mem.h"
 #include "hss/hss.h"
+#include "loop/loop.h"
 #include "registrar/registrar.h"
 #include "sip/sip_hdr.h"
 #include "sms/sms_rp.h"
@@ -682,6 +683,34 @@ static void test_operator_sms(void **state)
 	assert_int_equal(smsc_send(T.s, NULL, HSS_IMPU_NONE, &p, &parts), ENOENT);
 }
 
+static void stop_h(void *arg)
+{
+	(void)arg;
+	loop_stop();
+}
+
+/* A registration (the registrar's change watch) starts the delivery, right
+ * after the REGISTER's 200: on a 0 ms timer. */
+static void test_delivered_at_registration(void **state)
+{
+	struct loop_timer *t = loop_timer_alloc();
+	struct sms_tpdu tp;
+
+	(void)state;
+	start("'sms_retry_delay': 0,");
+	ue_bind("alice", 5001, true);
+	mo_sms("alice@ims.test", 5001, 1, "+33600000002", "welcome back", false);
+	assert_int_equal(T.nsent, 1);
+	ue_bind("bob", 5002, true);
+	assert_int_equal(T.nsent, 1); /* not inside the registrar's change */
+	loop_timer_start(t, 100, stop_h, NULL);
+	assert_int_equal(loop_run(), 0);
+	loop_timer_free(t);
+	assert_int_equal(T.nsent, 2);
+	tp = sent_tpdu(1);
+	text_of(&tp, "welcome back");
+}
+
 /* ---- state file ---- */
 
 static void store_start(const char *extra)
@@ -753,7 +782,13 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_queue_bound, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_operator_sms, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_store_held_restored_once, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_delivered_at_registration, setup, teardown),
 	};
+	int rc;
 
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	if (loop_init())
+		return 1;
+	rc = cmocka_run_group_tests(tests, NULL, NULL);
+	loop_close();
+	return rc;
 }
