@@ -3,8 +3,9 @@
  *
  * decode reads an RP message (TS 24.011 §7.3) or a bare TPDU (TS 23.040
  * §9.2) from hex and prints JSON. Auto-detection: an RP message whose spare
- * MTI bits are zero and that decodes completely (its TPDU included) is read
- * as RP; anything else as a TPDU. A TPDU's type depends on who sent it
+ * MTI bits are zero, that decodes completely (its TPDU included) and has no
+ * octets after its last IE is read as RP; anything else as a TPDU (a
+ * STATUS-REPORT "06 2a …" would otherwise read as an RP-SMMA with extras). A TPDU's type depends on who sent it
  * (TP-MTI 00 is SMS-DELIVER from the network and SMS-DELIVER-REPORT from
  * the phone): inside RP the RP-MTI says; for a bare TPDU --dir says, and
  * without it MO is tried first, then MT.
@@ -34,7 +35,8 @@ static const char decode_help[] =
 	"or a bare TPDU (TS 23.040 §9.2) and prints it as JSON, every field named.\n"
 	"HEX may contain spaces or colons (a copy of Wireshark's bytes).\n\n"
 	"  --layer auto|rp|tpdu  auto (default): RP when the octets decode as a\n"
-	"                        complete RP message, else a TPDU\n"
+	"                        complete RP message with nothing after its last\n"
+	"                        IE, else a TPDU\n"
 	"  --dir mo|mt           who sent a bare TPDU. TP-MTI alone is ambiguous:\n"
 	"                        00 is SMS-DELIVER (mt) or SMS-DELIVER-REPORT (mo),\n"
 	"                        01 SMS-SUBMIT (mo) or SMS-SUBMIT-REPORT (mt),\n"
@@ -298,7 +300,7 @@ static int run_decode(int argc, char **argv)
 		}
 		return decode_rp(&rp, true) ? IMSCTL_EXIT_FAIL : 0;
 	}
-	if (!err && !rp.mti_spare && !decode_rp(&rp, false))
+	if (!err && !rp.mti_spare && !rp.extra_len && !decode_rp(&rp, false))
 		return decode_rp(&rp, true);
 	return decode_tpdu(in, n, dir, imsctl_flag(&o, "rp-error"));
 }
