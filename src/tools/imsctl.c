@@ -146,8 +146,9 @@ static void usage(FILE *f)
 {
 	fprintf(f, "usage: imsctl COMMAND [options]\n"
 		   "       imsctl COMMAND --help\n\n"
-		   "Authentication tools for imsd operators. Every result is printed as one\n"
-		   "name=value line (lower-case hex). Bad input exits with status 2.\n\n"
+		   "Tools for imsd operators. The authentication commands print one\n"
+		   "name=value line per result (lower-case hex); sms prints JSON or hex.\n"
+		   "Bad input exits with status 2.\n\n"
 		   "commands:\n");
 	for (size_t i = 0; i < N_CMDS; i++)
 		fprintf(f, "  %-13s %s\n", imsctl_cmds[i]->name, imsctl_cmds[i]->summary);

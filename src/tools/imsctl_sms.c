@@ -156,10 +156,12 @@ static void print_json(json_t *o)
 static void report_err(const char *what_layer, const struct sms_err *e)
 {
 	const char *name = sms_rp_cause_name(e->rp_cause);
+	char fcs[24] = "";
 
-	imsctl_err("sms decode", "malformed %s: %s at octet %u (RP cause %u %s, TP-FCS 0x%02x)",
-		   what_layer, e->what ? e->what : "?", e->off, e->rp_cause, name ? name : "",
-		   e->tp_fcs);
+	if (e->tp_fcs)
+		snprintf(fcs, sizeof(fcs), ", TP-FCS 0x%02x", e->tp_fcs);
+	imsctl_err("sms decode", "malformed %s: %s at octet %u (RP cause %u %s%s)", what_layer,
+		   e->what ? e->what : "?", e->off, e->rp_cause, name ? name : "", fcs);
 }
 
 static json_t *j_err(const struct sms_err *e)
@@ -230,7 +232,9 @@ static int decode_rp(const struct sms_rp *rp, bool print)
 	return bad;
 }
 
-static int decode_tpdu(const uint8_t *p, size_t n, const char *dir, bool in_error)
+/* rp_err: the RP reading's error, reported instead when neither reading works. */
+static int decode_tpdu(const uint8_t *p, size_t n, const char *dir, bool in_error,
+		       const struct sms_err *rp_err)
 {
 	struct sms_tpdu t;
 	struct sms_err e, e1;
@@ -249,7 +253,10 @@ static int decode_tpdu(const uint8_t *p, size_t n, const char *dir, bool in_erro
 			e = e1; /* report the MO reading */
 	}
 	if (err) {
-		report_err("TPDU", &e);
+		if (rp_err)
+			report_err("RP message", rp_err);
+		else
+			report_err("TPDU", &e);
 		return IMSCTL_EXIT_FAIL;
 	}
 	o = json_pack("{s:s, s:s, s:o}", "layer", "tpdu", "direction",
@@ -291,7 +298,7 @@ static int run_decode(int argc, char **argv)
 	if (err)
 		return err;
 	if (layer && !strcmp(layer, "tpdu"))
-		return decode_tpdu(in, n, dir, imsctl_flag(&o, "rp-error"));
+		return decode_tpdu(in, n, dir, imsctl_flag(&o, "rp-error"), NULL);
 	err = sms_rp_decode(&rp, in, n, &e);
 	if (layer && !strcmp(layer, "rp")) {
 		if (err) {
@@ -302,7 +309,10 @@ static int run_decode(int argc, char **argv)
 	}
 	if (!err && !rp.mti_spare && !rp.extra_len && !decode_rp(&rp, false))
 		return decode_rp(&rp, true);
-	return decode_tpdu(in, n, dir, imsctl_flag(&o, "rp-error"));
+	/* an RP message type octet (spare bits 0, a known MTI) and an RP
+	 * error: that is what the operator wants to hear about */
+	return decode_tpdu(in, n, dir, imsctl_flag(&o, "rp-error"),
+			   err && in[0] <= SMS_RP_SMMA && !dir ? &e : NULL);
 }
 
 int imsctl_sms_main(int argc, char **argv)
