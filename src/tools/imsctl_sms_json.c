@@ -70,9 +70,10 @@ static json_t *j_ts(const struct sms_ts *ts)
 	int64_t t;
 	int q = ts->tz_neg ? -(int)ts->tz : ts->tz;
 
-	snprintf(text, sizeof(text), "20%02u-%02u-%02uT%02u:%02u:%02u%c%02u:%02u", ts->year,
-		 ts->mon, ts->day, ts->hour, ts->min, ts->sec, ts->tz_neg ? '-' : '+',
-		 ts->tz / 4, (ts->tz % 4) * 15);
+	snprintf(text, sizeof(text), "20%02u-%02u-%02uT%02u:%02u:%02u%c%02u:%02u",
+		 (unsigned)ts->year, (unsigned)ts->mon, (unsigned)ts->day, (unsigned)ts->hour,
+		 (unsigned)ts->min, (unsigned)ts->sec, ts->tz_neg ? '-' : '+', ts->tz / 4u,
+		 (ts->tz % 4u) * 15u);
 	return json_pack("{s:s, s:i, s:o}", "time", text, "tz_quarters", q, "unix",
 			 sms_ts_to_unix(ts, &t) ? json_null() : json_integer(t));
 }
