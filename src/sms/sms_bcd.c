@@ -47,15 +47,3 @@ int sms_bcd_encode(const char *digits, uint8_t *out, size_t size, size_t *octets
 	*octets = need;
 	return 0;
 }
-
-int sms_err_set(struct sms_err *err, uint8_t rp_cause, uint8_t tp_fcs, size_t off,
-		const char *what)
-{
-	if (err) {
-		err->rp_cause = rp_cause;
-		err->tp_fcs = tp_fcs;
-		err->off = (uint16_t)(off > UINT16_MAX ? UINT16_MAX : off);
-		err->what = what;
-	}
-	return EBADMSG;
-}

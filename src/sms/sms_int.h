@@ -4,6 +4,7 @@
 #ifndef SMS_SMS_INT_H
 #define SMS_SMS_INT_H
 
+#include <errno.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -18,9 +19,18 @@ int sms_bcd_decode(const uint8_t *p, size_t octets, size_t ndigits, char *out);
 /* Digits -> semi-octets, F-filled; EINVAL for a character that has no BCD value. */
 int sms_bcd_encode(const char *digits, uint8_t *out, size_t size, size_t *octets);
 
-/* Fills err (when not NULL) and returns EBADMSG. */
-int sms_err_set(struct sms_err *err, uint8_t rp_cause, uint8_t tp_fcs, size_t off,
-		const char *what);
+/* Fills err (when not NULL) and returns EBADMSG (inline: the analyzers see it). */
+static inline int sms_err_set(struct sms_err *err, uint8_t rp_cause, uint8_t tp_fcs,
+			      size_t off, const char *what)
+{
+	if (err) {
+		err->rp_cause = rp_cause;
+		err->tp_fcs = tp_fcs;
+		err->off = (uint16_t)(off > UINT16_MAX ? UINT16_MAX : off);
+		err->what = what;
+	}
+	return EBADMSG;
+}
 
 /* One code point from UTF-8 at s[*i], advancing *i; EILSEQ. */
 int sms_utf8_next(const char *s, size_t len, size_t *i, uint32_t *cp);

@@ -110,7 +110,7 @@ static int rd_ud(struct rd *r, struct sms_tpdu *t, size_t max_octets, const char
 	struct sms_dcs d;
 	struct sms_ud *ud = &t->ud;
 	size_t udl, octets, hdr = 0, left;
-	uint8_t l;
+	uint8_t l = 0;
 
 	if (rd8(r, &l, what))
 		return EBADMSG;
