@@ -554,11 +554,30 @@ static int send_tpdu_init(struct smsc *s, struct sms_tpdu *t, const struct smsc_
 	return sms_tpdu_deliver_from_submit(t, &sub, &dp);
 }
 
+/* Packed GSM 7-bit TP-UD (manual §6 `sms` binary with a 7-bit `dcs`):
+ * tp_udl counts septets, the header's included (TS 23.040 §9.2.3.16). */
+static int send_binary_septets(struct sms_tpdu *t, const uint8_t *data, size_t len,
+			       size_t hl, int tp_udl)
+{
+	size_t hsept = hl ? (hl * 8 + 6) / 7 : 0;
+	unsigned fill = hl ? (unsigned)(hsept * 7 - hl * 8) : 0;
+	size_t n = tp_udl >= 0 ? (size_t)tp_udl : (hl + len) * 8 / 7;
+
+	if (n < hsept || n - hsept > SMS_UD_SEPTETS_MAX || n > SMS_UD_SEPTETS_MAX)
+		return EINVAL;
+	n -= hsept;
+	t->ud.septets = true;
+	t->ud.data_len = (uint16_t)n;
+	return sms_septets_unpack(data, len, fill, n, t->ud.data) ? EINVAL : 0;
+}
+
 static int send_binary(struct smsc *s, struct smsc_user *su, uint32_t impu,
 		       const struct smsc_send_prm *p, struct sms_tpdu *t, int64_t now,
 		       uint32_t validity)
 {
+	struct sms_dcs d;
 	size_t hl = 0;
+	int err;
 
 	if (p->ud_len > SMS_UD_OCTETS_MAX || (p->ud_len && !p->ud))
 		return E2BIG;
@@ -572,14 +591,21 @@ static int send_binary(struct smsc *s, struct smsc_user *su, uint32_t impu,
 		t->ud.udh_len = p->ud[0];
 		memcpy(t->ud.udh, p->ud + 1, p->ud[0]);
 	}
+	sms_dcs_parse(t->dcs, &d);
+	if (d.alphabet == SMS_ALPHA_GSM7 && !d.compressed) {
+		err = send_binary_septets(t, p->ud + hl, p->ud_len - hl, hl, p->tp_udl);
+		if (err)
+			return err;
+		return send_part(s, su, impu, t, now, validity);
+	}
+	/* octets: TP-UDL is their count; another tp_udl cannot be encoded
+	 * truthfully and is refused */
+	if (p->tp_udl >= 0 && (size_t)p->tp_udl != p->ud_len)
+		return EINVAL;
 	t->ud.septets = false;
 	t->ud.data_len = (uint16_t)(p->ud_len - hl);
 	if (p->ud_len > hl)
 		memcpy(t->ud.data, p->ud + hl, p->ud_len - hl);
-	/* tp_udl (manual §6 `sms`) is written as given by the codec only for
-	 * octet data: a different length is refused rather than sent wrong */
-	if (p->tp_udl >= 0 && (size_t)p->tp_udl != p->ud_len)
-		return EINVAL;
 	return send_part(s, su, impu, t, now, validity);
 }
 
@@ -609,6 +635,8 @@ int smsc_send(struct smsc *s, struct hss_user *u, uint32_t impu,
 		err = send_binary(s, su, impu, p, &t, now, validity);
 		if (!err && parts)
 			*parts = 1;
+		if (!err)
+			smsc_mt_try(s, su);
 		return err;
 	}
 	ud = calloc(SMSC_SEND_PARTS_MAX, sizeof(*ud));

@@ -103,7 +103,10 @@ struct smsc_send_prm {
 	const char *text;    /* UTF-8; NULL: binary */
 	const uint8_t *ud;   /* binary TP-UD (with its UDH when udhi) */
 	size_t ud_len;
-	int tp_udl;	     /* -1: ud_len (or the septets of text) */
+	/* -1: computed. With a GSM 7-bit dcs, ud is packed septets and tp_udl
+	 * their count (header included, TS 23.040 §9.2.3.16); else octets,
+	 * and a tp_udl other than ud_len is refused (EINVAL) */
+	int tp_udl;
 	bool udhi;	     /* tp_udhi_present */
 	uint8_t pid;	     /* default 0 */
 	int dcs;	     /* -1: chosen for text (0 GSM 7-bit, 8 UCS2), 4 binary */

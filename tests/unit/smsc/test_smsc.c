@@ -164,7 +164,8 @@ static void smsc_new(void)
 		assert_int_equal(smsc_store_attach(T.s, T.st, err, sizeof(err)), 0);
 }
 
-/* The service on USERS with extra properties. */
+/* The service on USERS with extra properties (ending in a comma), or on
+ * the ue_db extra names (last, no comma). */
 static void start(const char *extra)
 {
 	static const struct registrar_ops rops = {.reply = reg_reply_h};
@@ -178,7 +179,7 @@ static void start(const char *extra)
 		 "{'sip_addr': '127.0.0.1:5060', 'domain': 'ims.test', "
 		 "'sms_centre_address': {'type_of_number': 'international', 'number': "
 		 "'+33699999999'}, 'sms_retry_delay': 10, %s %s}",
-		 extra, USERS);
+		 extra, strstr(extra, "'ue_db'") ? "" : USERS);
 	for (char *p = text; *p; p++)
 		*p = *p == '\'' ? '"' : *p;
 	root = json_loads(text, 0, &je);
@@ -683,6 +684,123 @@ static void test_operator_sms(void **state)
 	assert_int_equal(smsc_send(T.s, NULL, HSS_IMPU_NONE, &p, &parts), ENOENT);
 }
 
+/* Binary TP-UD (manual §6 `sms`): octets with dcs 4; packed septets with
+ * a 7-bit dcs and tp_udl counting septets; a tp_udl that octets cannot
+ * carry is refused. */
+static void test_operator_binary(void **state)
+{
+	/* "hello" packed in GSM 7-bit (TS 23.038 §6.1.2.1.1) */
+	static const uint8_t hello7[] = {0xe8, 0x32, 0x9b, 0xfd, 0x06};
+	struct smsc_send_prm p = {.ud = (const uint8_t *)"\x01\x02\x03", .ud_len = 3,
+				  .tp_udl = -1, .dcs = -1, .pid = 0x40};
+	struct hss_user *bob;
+	struct sms_tpdu t;
+
+	(void)state;
+	start("");
+	ue_bind("bob", 5002, true);
+	bob = hss_user_by_impi(T.hss, PL("bob@ims.test"));
+	assert_int_equal(smsc_send(T.s, bob, HSS_IMPU_NONE, &p, NULL), 0);
+	t = sent_tpdu(0);
+	assert_int_equal(t.dcs, 4);
+	assert_int_equal(t.pid, 0x40);
+	assert_int_equal(t.ud.data_len, 3);
+	assert_memory_equal(t.ud.data, "\x01\x02\x03", 3);
+	mo_rp("bob@ims.test", 5002, SMS_RP_ACK_MO, sent_rp(0).mr, 0);
+	p.tp_udl = 5;
+	assert_int_equal(smsc_send(T.s, bob, HSS_IMPU_NONE, &p, NULL), EINVAL);
+	p.ud = hello7;
+	p.ud_len = sizeof(hello7);
+	p.dcs = 0;
+	assert_int_equal(smsc_send(T.s, bob, HSS_IMPU_NONE, &p, NULL), 0);
+	t = sent_tpdu(1);
+	text_of(&t, "hello");
+}
+
+/* The "SMS received" hook sees each MO SMS (manual §6 `sms` event); with
+ * sms_hook_only, an SMS it takes is acknowledged and not relayed. */
+static struct smsc_event hook_ev;
+static char hook_text[256], hook_from[64], hook_to[64];
+static bool hook_take;
+static int hook_calls;
+
+static bool hook_h(const struct smsc_event *ev, void *arg)
+{
+	(void)arg;
+	hook_calls++;
+	hook_ev = *ev;
+	snprintf(hook_text, sizeof(hook_text), "%s", ev->text ? ev->text : "");
+	snprintf(hook_from, sizeof(hook_from), "%s", ev->sender);
+	snprintf(hook_to, sizeof(hook_to), "%s", ev->destination);
+	return hook_take;
+}
+
+static void test_hook(void **state)
+{
+	(void)state;
+	hook_calls = 0;
+	start("'sms_hook_only': true,");
+	smsc_hook_set(T.s, hook_h, NULL);
+	ue_bind("alice", 5001, true);
+	ue_bind("bob", 5002, true);
+	hook_take = false; /* not taken: relayed as usual */
+	mo_sms("alice@ims.test", 5001, 1, "+33600000002", "seen", false);
+	assert_int_equal(hook_calls, 1);
+	assert_string_equal(hook_text, "seen");
+	assert_string_equal(hook_from, "+33600000001");
+	assert_string_equal(hook_to, "+33600000002");
+	assert_int_equal(hook_ev.date, T.wall);
+	assert_int_equal(hook_ev.dcs, 0);
+	assert_int_equal(T.nsent, 2);
+	hook_take = true;
+	mo_sms("alice@ims.test", 5001, 2, "+33600000002", "taken", false);
+	assert_int_equal(hook_calls, 2);
+	assert_int_equal(T.scode, 202);
+	assert_int_equal(T.nsent, 3);
+	assert_int_equal(sent_rp(2).mti, SMS_RP_ACK_MT);
+	assert_int_equal(stats().pending, 1); /* the first only */
+}
+
+/* multi_sim: two entries share an IMSI and an IMPU, told apart by IMEI;
+ * the SMS goes to the registered one, over its binding. */
+static void test_multi_sim(void **state)
+{
+	struct net_flow f = flow_of(5007);
+	struct sip_msg *m;
+	char buf[1024];
+	int n;
+
+	(void)state;
+	start("'ue_db': [{'imsi': '001010000000001', 'impi': 'alice@ims.test',"
+	      " 'authent_type': 'none', 'impu': ['sip:alice', 'tel:+33600000001']},"
+	      "{'imsi': '001010000000007', 'sim_algo': 'xor', 'multi_sim': true,"
+	      " 'authent_type': 'none', 'K': '00112233445566778899aabbccddeeff',"
+	      " 'impu': [{'impu': 'sip:sim', 'imei': '35000000000001'},"
+	      " {'impu': 'tel:+33600000007', 'imei': '35000000000001'}]},"
+	      "{'imsi': '001010000000007', 'sim_algo': 'xor', 'multi_sim': true,"
+	      " 'authent_type': 'none', 'K': '00112233445566778899aabbccddeeff',"
+	      " 'impu': [{'impu': 'sip:sim', 'imei': '35000000000002'},"
+	      " {'impu': 'tel:+33600000007', 'imei': '35000000000002'}]}]");
+	ue_bind("alice", 5001, true);
+	n = snprintf(buf, sizeof(buf),
+		     "REGISTER sip:ims.test SIP/2.0\r\n"
+		     "Via: SIP/2.0/UDP 127.0.0.1:5007;branch=z9hG4bKsim\r\n"
+		     "From: <sip:sim@ims.test>;tag=f\r\nTo: <sip:sim@ims.test>\r\n"
+		     "Call-ID: reg-sim\r\nCSeq: 1 REGISTER\r\nMax-Forwards: 70\r\n"
+		     "Contact: <sip:sim@127.0.0.1:5007>;+g.3gpp.smsip;"
+		     "+sip.instance=\"<urn:gsma:imei:35000000-000002-0>\"\r\n"
+		     "Content-Length: 0\r\n\r\n");
+	m = decode(buf, (size_t)n);
+	registrar_register_h(NULL, NULL, m, &f, T.reg);
+	mem_deref(m);
+	assert_int_equal(T.regcode, 200);
+	mo_sms("alice@ims.test", 5001, 1, "+33600000007", "which sim", false);
+	assert_int_equal(T.nsent, 2);
+	assert_non_null(strstr(T.sent[1].text, "MESSAGE sip:sim@127.0.0.1:5007 SIP/2.0"));
+	assert_int_equal(smsc_pending_count(T.s, hss_user_at(T.hss, 2)), 1);
+	assert_int_equal(smsc_pending_count(T.s, hss_user_at(T.hss, 1)), 0);
+}
+
 static void stop_h(void *arg)
 {
 	(void)arg;
@@ -783,6 +901,9 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_operator_sms, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_store_held_restored_once, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_delivered_at_registration, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_operator_binary, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_hook, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_multi_sim, setup, teardown),
 	};
 	int rc;
 
