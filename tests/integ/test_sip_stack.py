@@ -62,14 +62,15 @@ def test_405_and_501(imsd_factory, tmp_path):
     d, port, _ = start_sip_imsd(imsd_factory, tmp_path)
     s = udp_sock()
     me = s.getsockname()[1]
-    for meth, want in (("MESSAGE", 405), ("FOOBAR", 501)):
+    for meth, want in (("PUBLISH", 405), ("FOOBAR", 501)):
         req = options(f"sip:127.0.0.1:{port}", "127.0.0.1", me, f"z9hG4bK{meth}", f"{meth}@t")
         req = req.replace(b"OPTIONS", meth.encode())
         s.sendto(req, ("127.0.0.1", port))
         resp, _ = s.recvfrom(65536)
         assert status_of(resp)[0] == want
         if want == 405:
-            assert header(resp, "Allow") == "ACK, CANCEL, OPTIONS, REGISTER, SUBSCRIBE"
+            assert header(resp, "Allow") == \
+                "ACK, CANCEL, MESSAGE, OPTIONS, REGISTER, SUBSCRIBE"
         assert header(resp, "Server") == UA
     s.close()
 
