@@ -1,0 +1,324 @@
+#!/usr/bin/python3
+"""bench/sms — SMS over IP through imsd: MO -> MT SMS per second between
+pairs of phones, imsd's CPU per delivered SMS (user and kernel apart), and
+memory per pending SMS. README.md says how to run it; results go to
+bench/RESULTS.md, section "sms".
+
+One delivered SMS is four transactions at imsd: the sender's MESSAGE
+(RP-DATA, answered 202), imsd's MESSAGE with the RP-ACK to the sender,
+imsd's MESSAGE with the SMS-DELIVER to the receiver, the receiver's MESSAGE
+with its RP-ACK. The phones are this script: one UDP socket for every
+sender, one for every receiver (users registered without authentication,
+many on one flow as behind a P-CSCF), so that a Python process can play
+thousands of phones. The offered rate is fixed per step; imsd's CPU is read
+from /proc before and after the step (benchlib.Cpu), and an SMS counts as
+delivered when imsd has answered the receiver's RP-ACK.
+
+Memory per pending SMS: SMS for receivers that never register wait in
+their queues; `stats` heap_in_use before and after, divided by their count
+(the TPDU of each is in the figure: 50 octets for the text sent).
+"""
+import argparse
+import json
+import os
+import select
+import socket
+import sys
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+import benchlib  # noqa: E402
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+SC = "33699999999"
+
+
+def bcd(d):
+    d = d + ("F" if len(d) % 2 else "")
+    return bytes(int(d[i + 1] + d[i], 16) for i in range(0, len(d), 2))
+
+
+def pack7(text):
+    """ASCII letters and spaces (the same in GSM 7-bit) packed in septets."""
+    bits = sum(ord(c) << (7 * i) for i, c in enumerate(text))
+    return bits.to_bytes((7 * len(text) + 7) // 8, "little")
+
+
+TEXT = "bench sms from one phone to another"
+
+
+def rp_submit(dest, mr):
+    """RP-DATA (ms->n) with an SMS-SUBMIT of TEXT in GSM 7-bit."""
+    tp = bytes([0x01, mr, len(dest), 0x91]) + bcd(dest) + bytes([0, 0, len(TEXT)]) + \
+        pack7(TEXT)
+    return bytes([0x00, mr, 0, len(SC) // 2 + 1 + len(SC) % 2, 0x91]) + bcd(SC) + \
+        bytes([len(tp)]) + tp
+
+
+def sender_of(i):
+    return f"s{i}", f"336100{i:05d}"
+
+
+def receiver_of(i):
+    return f"r{i}", f"336200{i:05d}"
+
+
+def parked_of(i):
+    return f"q{i}", f"336300{i:05d}"
+
+
+class Phones:
+    """Every sender on one socket, every receiver on another."""
+
+    def __init__(self, port):
+        self.port = port
+        self.snd = self._sock()
+        self.rcv = self._sock()
+        self.n = 0
+        self.sent = self.accepted = self.delivered = self.errors = self.registered = 0
+        self.seen = set()  # Call-IDs of imsd's MT MESSAGEs already acknowledged
+
+    @staticmethod
+    def _sock():
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8 << 20)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 8 << 20)
+        s.bind(("127.0.0.1", 0))
+        s.setblocking(False)
+        return s
+
+    def request(self, sock, user, method, extra, body=b"", ruri="sip:ims.test"):
+        self.n += 1
+        me = sock.getsockname()[1]
+        head = "\r\n".join([
+            f"{method} {ruri} SIP/2.0",
+            f"Via: SIP/2.0/UDP 127.0.0.1:{me};branch=z9hG4bKb{self.n}",
+            "Max-Forwards: 70", f"From: <sip:{user}@ims.test>;tag=t{self.n}",
+            f"To: <sip:{user}@ims.test>", f"Call-ID: c{self.n}@bench",
+            f"CSeq: 1 {method}", *extra, f"Content-Length: {len(body)}", "", ""])
+        try:
+            sock.sendto(head.encode() + body, ("127.0.0.1", self.port))
+        except BlockingIOError:
+            self.errors += 1
+
+    def register(self, sock, user):
+        me = sock.getsockname()[1]
+        self.request(sock, user, "REGISTER",
+                     [f"Contact: <sip:{user}@127.0.0.1:{me}>;expires=3600;+g.3gpp.smsip"])
+
+    def sms(self, i, dest):
+        self.request(self.snd, sender_of(i)[0], "MESSAGE",
+                     ["Content-Type: application/vnd.3gpp.sms"],
+                     rp_submit(dest, self.n & 0xFF), ruri=f"sip:+{SC}@ims.test;user=phone")
+        self.sent += 1
+
+    def _answer(self, sock, head):
+        keep = [ln for ln in head.split("\r\n")
+                if ln[:4].lower() in ("via:", "from", "to: ", "call", "cseq")]
+        sock.sendto(("\r\n".join(["SIP/2.0 200 OK", *keep, "Content-Length: 0", "", ""])
+                     ).encode(), ("127.0.0.1", self.port))
+
+    def pump(self, timeout):
+        """Reads what came; answers imsd's MESSAGEs (the receiver's also
+        with its RP-ACK). Returns the number of datagrams read."""
+        r, _, _ = select.select([self.snd, self.rcv], [], [], timeout)
+        got = 0
+        for sock in r:
+            for _ in range(256):
+                try:
+                    data = sock.recv(65536)
+                except BlockingIOError:
+                    break
+                got += 1
+                head, _, body = data.partition(b"\r\n\r\n")
+                head = head.decode(errors="replace")
+                if head.startswith("MESSAGE "):
+                    self._answer(sock, head)
+                    cid = head.split("\r\nCall-ID: ", 1)[-1][:64]
+                    if sock is self.rcv and cid in self.seen:
+                        continue  # a retransmission: its RP-ACK went already
+                    if sock is self.rcv and len(body) > 1 and body[0] == 1:
+                        self.seen.add(cid)
+                        to = head.split("\r\nTo: <tel:+", 1)[1][:11]
+                        user = "r" + str(int(to[6:]))
+                        self.request(self.rcv, user, "MESSAGE",
+                                     ["Content-Type: application/vnd.3gpp.sms"],
+                                     bytes([0x02, body[1]]), ruri=f"sip:+{SC}@ims.test")
+                elif head.startswith("SIP/2.0 202") and sock is self.snd:
+                    self.accepted += 1
+                elif head.startswith("SIP/2.0 200") and sock is self.rcv and \
+                        "\r\nCSeq: 1 MESSAGE" in head:
+                    self.delivered += 1
+                elif head.startswith("SIP/2.0 200") and "\r\nCSeq: 1 REGISTER" in head:
+                    self.registered += 1
+                elif not head.startswith("SIP/2.0 2"):
+                    self.errors += 1
+        return got
+
+
+def config(workdir, port, pairs, parked, state):
+    ue = []
+    users = [sender_of(i) for i in range(pairs)] + [receiver_of(i) for i in range(pairs)] + \
+        [parked_of(i) for i in range(parked)]
+    for n, (u, tel) in enumerate(users):
+        ue.append({"imsi": f"00101{n:010d}", "impi": f"{u}@ims.test", "authentication": False,
+                   "impu": [f"sip:{u}", f"tel:+{tel}"]})
+    settings = [("log_filename", os.path.join(workdir, "ims.log")),
+                ("log_options", "all.level=error"), ("sip_addr", [f"127.0.0.1:{port}"]),
+                ("domain", "ims.test"), ("ipsec", False), ("sms_retry_delay", 0),
+                # Timer J/K of 64*T1 = 32 s: the memory phase waits for
+                # the transactions to end before it reads the heap
+                ("timer_t1", 0.5)]
+    if state:
+        settings.append(("ue_db_filename", os.path.join(workdir, "ims.state")))
+    path = os.path.join(workdir, "ims.cfg")
+    with open(path, "w") as f:
+        f.write(benchlib.imsd_config(settings, ue, comment="bench/sms"))
+    return path
+
+
+def drain(ph, until, deadline):
+    while not until() and time.time() < deadline:
+        ph.pump(0.05)
+
+
+REG_ROUNDS = 10
+
+
+def register_all(ph, pairs, settle=2.0):
+    for i in range(pairs):
+        ph.register(ph.snd, sender_of(i)[0])
+        ph.register(ph.rcv, receiver_of(i)[0])
+        if i % 50 == 49:
+            ph.pump(0.001)
+    drain(ph, lambda: False, time.time() + settle)
+
+
+def step(srv, ph, pairs, rate, secs):
+    """rate SMS/s for secs, then until every accepted SMS is delivered (or
+    10 s). Returns the step's figures."""
+    s0, a0, d0, e0 = ph.sent, ph.accepted, ph.delivered, ph.errors
+    ph.seen.clear()
+    c0 = srv.cpu()
+    t0 = time.time()
+    i = 0
+    while time.time() - t0 < secs:
+        due = int((time.time() - t0) * rate)
+        while ph.sent - s0 < due:
+            ph.sms(i % pairs, receiver_of(i % pairs)[1])
+            i += 1
+        ph.pump(0.001)
+    load_s = time.time() - t0
+    drain(ph, lambda: ph.delivered - d0 >= ph.sent - s0, time.time() + 10)
+    cpu = srv.cpu() - c0
+    sent, dlv = ph.sent - s0, ph.delivered - d0
+    u, k = cpu.us_per(max(dlv, 1))
+    return {"rate": rate, "secs": round(load_s, 2), "sent": sent,
+            "accepted": ph.accepted - a0, "delivered": dlv,
+            "loss_pct": round(100.0 * (sent - dlv) / max(sent, 1), 3),
+            "errors": ph.errors - e0, "achieved": round(dlv / load_s, 1),
+            "cpu_us_user": round(u, 1), "cpu_us_kernel": round(k, 1),
+            "cpu_us": round(u + k, 1)}
+
+
+def quiet_heap(srv, ph, deadline):
+    """heap_in_use once no SIP transaction is left (Timer J/K over: their
+    memory is not the queue's)."""
+    while True:
+        drain(ph, lambda: False, time.time() + 0.5)
+        st = srv.monitor("stats", "registrar.users")
+        if (st.get("sip.tsx_server", 1) == 0 and st.get("sip.tsx_client", 1) == 0) or \
+                time.time() > deadline:
+            return st["heap_in_use"], st.get("sip.tsx_server", -1) + st.get("sip.tsx_client", 0)
+
+
+def pending_memory(srv, ph, args_pairs, parked, count):
+    """Heap per pending SMS: count SMS to users that never register."""
+    before, _ = quiet_heap(srv, ph, time.time() + 90)
+    a0 = ph.accepted
+    for i in range(count):
+        ph.sms(i % args_pairs, parked_of(i % parked)[1])
+        if i % 50 == 49:
+            ph.pump(0.002)
+    drain(ph, lambda: ph.accepted - a0 >= count, time.time() + 30)
+    after, left = quiet_heap(srv, ph, time.time() + 90)
+    return {"pending": ph.accepted - a0, "heap_delta": after - before, "tsx_left": left,
+            "bytes_per_sms": round((after - before) / max(ph.accepted - a0, 1), 1)}
+
+
+def run(args, state):
+    name = "imsd-state" if state else "imsd"
+    workdir = os.path.join(args.workdir, name)
+    os.makedirs(workdir, exist_ok=True)
+    port = benchlib.free_udp_port()
+    parked = max(1, (args.pending + 1999) // 2000)
+    cfg = config(workdir, port, args.pairs, parked, state)
+    srv = benchlib.Imsd(args.imsd_bin, cfg, port, workdir, name=name)
+    srv.start()
+    ph = Phones(port)
+    out = {"server": name, "pairs": args.pairs, "steps": []}
+    try:
+        register_all(ph, args.pairs)
+        # a registration's cost beside an SMS's: refreshes of every user,
+        # REG_ROUNDS times (CPU ticks are 10 ms: enough of them to count)
+        c0, r0 = srv.cpu(), ph.registered
+        for _ in range(REG_ROUNDS):
+            register_all(ph, args.pairs, settle=0.3)
+        u, k = (srv.cpu() - c0).us_per(max(ph.registered - r0, 1))
+        out["register_us"] = round(u + k, 1)
+        out["registered"] = ph.registered - r0
+        for rate in args.rates:
+            r = step(srv, ph, args.pairs, rate, args.secs)
+            benchlib.log(name, json.dumps(r))
+            out["steps"].append(r)
+        # with the state file the queue's structures are the same, and
+        # SQLite's page cache moves the heap by more than they do
+        if args.pending and not state:
+            out["memory"] = pending_memory(srv, ph, args.pairs, parked, args.pending)
+            benchlib.log(name, json.dumps(out["memory"]))
+    finally:
+        srv.stop()
+    return out
+
+
+def report(results, commit):
+    day = time.strftime("%Y-%m-%d")
+    md = ["", f"Run {day}, commit {commit}, {os.cpu_count()} CPUs; rows per offered rate.", "",
+          "| server | offered SMS/s | delivered SMS/s | loss % | CPU µs/SMS (user + kernel) "
+          "| registration refresh µs (no auth) |", "|---|---|---|---|---|---|"]
+    for r in results:
+        for s in r["steps"]:
+            md.append(f"| {r['server']} | {s['rate']} | {s['achieved']} | {s['loss_pct']} | "
+                      f"{s['cpu_us']} ({s['cpu_us_user']} + {s['cpu_us_kernel']}) | "
+                      f"{r['register_us']} |")
+    for r in results:
+        if "memory" in r:
+            m = r["memory"]
+            md.append(f"\n{r['server']}: {m['pending']} pending SMS, heap +{m['heap_delta']} B, "
+                      f"**{m['bytes_per_sms']} B per pending SMS** (TPDU included).")
+    return "\n".join(md) + "\n"
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--imsd-bin", default=os.path.join(ROOT, "build-rel", "imsd"))
+    ap.add_argument("--workdir", default="/tmp/smsbench")
+    ap.add_argument("--pairs", type=int, default=500)
+    ap.add_argument("--rates", type=lambda v: [int(x) for x in v.split(",")],
+                    default=[500, 1000, 2000])
+    ap.add_argument("--secs", type=float, default=10)
+    ap.add_argument("--pending", type=int, default=20000)
+    ap.add_argument("--servers", default="imsd,imsd-state")
+    ap.add_argument("--append", help="bench/RESULTS.md to append the report to")
+    args = ap.parse_args()
+    results = [run(args, s == "imsd-state") for s in args.servers.split(",")]
+    md = report(results, benchlib.git_commit(ROOT))
+    print(md)
+    with open(os.path.join(args.workdir, "results.json"), "w") as f:
+        json.dump(results, f, indent=1)
+    if args.append:
+        benchlib.append_section(args.append, "## sms — SMS over IP, MO to MT (bench/sms/)", md)
+
+
+if __name__ == "__main__":
+    main()
