@@ -700,6 +700,17 @@ static void test_ict_unproven(void **state)
  * once, then SIP_PEER_BUDGET_RATE a second; a request over it is not sent
  * and its transaction fails with 503 from the loop. Reliable transports
  * are not bounded. */
+/* OPTIONS above with the branch z9hG4bK<c><i, 4 digits> into buf. */
+static const char *options_branch(char *buf, size_t size, char c, size_t i)
+{
+	const char *at = strstr(OPTIONS, "z9hG4bKn1");
+	size_t head = (size_t)(at - OPTIONS);
+
+	memcpy(buf, OPTIONS, head);
+	snprintf(buf + head, size - head, "z9hG4bK%c%04zu%s", c, i, at + 9);
+	return buf;
+}
+
 static void test_unproven_budget(void **state)
 {
 	/* each request below: OPTIONS with a branch 3 characters longer */
@@ -708,15 +719,8 @@ static void test_unproven_budget(void **state)
 	char req[sizeof(OPTIONS) + 16];
 
 	(void)state;
-	for (size_t i = 0; i <= n; i++) {
-		char *b;
-
-		memcpy(req, OPTIONS, sizeof(OPTIONS));
-		b = strstr(req, "z9hG4bKn1");
-		snprintf(b, sizeof(req) - (size_t)(b - req), "z9hG4bKb%04zu%s", i,
-			 strstr(OPTIONS, "z9hG4bKn1") + 9);
-		assert_non_null(h_request(req, false));
-	}
+	for (size_t i = 0; i <= n; i++)
+		assert_non_null(h_request(options_branch(req, sizeof(req), 'b', i), false));
 	sent = H.nsent_total; /* h_sent_count sees the first H_MAX_EVENTS */
 	assert_true(sent >= n - 1 && sent <= n);
 	h_advance(0);
@@ -732,15 +736,8 @@ static void test_unproven_budget(void **state)
 	/* a second later, about SIP_PEER_BUDGET_RATE bytes more */
 	h_advance(1000);
 	h_sent_clear();
-	for (size_t i = 0; i < 2 * SIP_PEER_BUDGET_RATE / len + 2; i++) {
-		char *b;
-
-		memcpy(req, OPTIONS, sizeof(OPTIONS));
-		b = strstr(req, "z9hG4bKn1");
-		snprintf(b, sizeof(req) - (size_t)(b - req), "z9hG4bKc%04zu%s", i,
-			 strstr(OPTIONS, "z9hG4bKn1") + 9);
-		assert_non_null(h_request(req, false));
-	}
+	for (size_t i = 0; i < 2 * SIP_PEER_BUDGET_RATE / len + 2; i++)
+		assert_non_null(h_request(options_branch(req, sizeof(req), 'c', i), false));
 	assert_int_equal(h_sent_count("OPTIONS "),
 			 (SIP_PEER_BUDGET_BURST - sent * len + SIP_PEER_BUDGET_RATE) / len);
 	h_advance(40000);
