@@ -7,7 +7,9 @@
  *    SMS-DELIVER "hellohello" from 27838890001 (TOA c8), SCTS 99-03-29
  *    15:16:59 +02:00; SMS-SUBMIT "hellohello" to +46708251358 with VP aa;
  *    SMS-DELIVER "How are you?" from +31641600986 whose time zone octet is
- *    08, a "minus zero" a modem really sent; SMS-SUBMIT with PID 20, VP ad.
+ *    08, a "minus zero" a modem really sent; SMS-SUBMIT with PID 20, VP ad;
+ *    an 8-bit SMS-SUBMIT "Hi dude!" with a 16-bit concatenation reference
+ *    112f (IE 08, 1 of 1) to +923425245950, from a public PDU walkthrough.
  *  - TPDUs built by hand from the §9.2.2 bit layouts: concatenated part with
  *    an 8-bit reference (IE 00) and fill bit, 16-bit reference (IE 08), UCS2,
  *    status report, command, reports in RP-ACK and RP-ERROR, alphanumeric
@@ -177,6 +179,26 @@ static void test_concat16_other_ie(void **state)
 	assert_int_equal(t.ud.data_len, 1);
 	assert_int_equal(t.ud.data[0], 0x02);
 	assert_int_equal(sms_tpdu_text(&t, (char[8]){0}, 8, NULL), EINVAL);
+}
+
+static void test_submit_8bit_concat16(void **state)
+{
+	struct sms_tpdu t;
+	struct sms_concat c;
+
+	(void)state;
+	roundtrip("51000c912943524295050004aa0f060804112f01014869206475646521", SMS_DIR_MO,
+		  false, &t);
+	assert_string_equal(t.addr.val, "923425245950");
+	assert_true(t.udhi);
+	assert_int_equal(sms_udh_concat(&t.ud, &c), 0);
+	assert_true(c.present && c.ref16);
+	assert_int_equal(c.ref, 0x112f);
+	assert_int_equal(c.total, 1);
+	assert_int_equal(c.seq, 1);
+	assert_false(t.ud.septets);
+	assert_int_equal(t.ud.data_len, 8);
+	assert_memory_equal(t.ud.data, "Hi dude!", 8);
 }
 
 static void test_ucs2_class0(void **state)
@@ -483,6 +505,7 @@ int main(void)
 		cmocka_unit_test(test_submit_pid_vp),
 		cmocka_unit_test(test_concat8_fill),
 		cmocka_unit_test(test_concat16_other_ie),
+		cmocka_unit_test(test_submit_8bit_concat16),
 		cmocka_unit_test(test_ucs2_class0),
 		cmocka_unit_test(test_status_report),
 		cmocka_unit_test(test_command),
