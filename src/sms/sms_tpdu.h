@@ -53,6 +53,7 @@ enum sms_tp_type {
 #define SMS_UD_OCTETS_MAX 140
 #define SMS_CD_MAX 156
 #define SMS_PI_MAX 4
+#define SMS_TP_EXTRA_MAX 16
 /* Largest TPDU (a COMMAND with 156 octets of data is 174); buffer size for encode. */
 #define SMS_TPDU_MAX 176
 
@@ -216,6 +217,10 @@ struct sms_tpdu {
 	uint8_t pi[SMS_PI_MAX];
 	bool has_pid, has_dcs, has_ud; /* always true for DELIVER and SUBMIT */
 	struct sms_ud ud; /* TP-UD; COMMAND: TP-CD (octets) */
+	/* reports without user data: octets after the fields TP-PI announces
+	 * (fields of a later release, announced by TP-PI bits we ignore) */
+	uint8_t nextra;
+	uint8_t extra[SMS_TP_EXTRA_MAX];
 };
 
 const char *sms_tp_type_name(enum sms_tp_type t); /* "SMS-SUBMIT" … */

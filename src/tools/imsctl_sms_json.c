@@ -214,6 +214,8 @@ static void j_optional(json_t *o, const struct sms_tpdu *t)
 	json_object_set_new(o, "pid", t->has_pid ? json_integer(t->pid) : json_null());
 	json_object_set_new(o, "dcs", t->has_dcs ? j_dcs(t->dcs) : json_null());
 	json_object_set_new(o, "user_data", t->has_ud ? j_ud(t) : json_null());
+	if (t->nextra)
+		json_object_set_new(o, "extra_hex", j_hex(t->extra, t->nextra));
 }
 
 json_t *imsctl_sms_tpdu_json(const struct sms_tpdu *t)

@@ -269,6 +269,11 @@ static void test_reports(void **state)
 	assert_int_equal(t.scts.sec, 59);
 	roundtrip("01c30099309251619580", SMS_DIR_MT, true, &t);
 	assert_int_equal(t.fcs, SMS_FCS_INVALID_SME_ADDRESS);
+	/* octets after the announced fields (a later release's) kept */
+	roundtrip("000000", SMS_DIR_MO, false, &t);
+	assert_int_equal(t.nextra, 1);
+	roundtrip("00087f0102", SMS_DIR_MO, false, &t);
+	assert_int_equal(t.nextra, 3);
 	/* PI extension octet kept, reserved bits kept */
 	roundtrip("01c3807899309251619580", SMS_DIR_MT, true, &t);
 	assert_int_equal(t.npi, 2);
@@ -380,6 +385,7 @@ static void test_malformed(void **state)
 		{"040bc87238880900f100009930925161a5800ae8329bfd4697d9ec37", SMS_DIR_MT, 95},
 		{"0101", SMS_DIR_MT, 96}, /* SUBMIT-REPORT without SCTS */
 		{"01c3", SMS_DIR_MT, 96},
+		{"0000" "000102030405060708090a0b0c0d0e0f10", SMS_DIR_MO, 95}, /* 17 extra */
 	};
 
 	(void)state;
