@@ -24,11 +24,12 @@
  * than the user data; tp_fcs the matching TS 23.040 §9.2.3.22 value).
  * Decode -> encode is byte-exact for every TPDU decode accepts: bits we do
  * not interpret (spare first-octet bits, reserved TP-PI bits, unknown UDH
- * IEs, enhanced VP octets, the DCS octet) are kept.
+ * IEs, enhanced VP octets, the DCS octet, the unused bits around 7-bit user
+ * data, a report's octets after the fields its TP-PI announces) are kept.
  *
  * Ownership: struct sms_tpdu is self-contained (bounded copies, no pointers
  * into the input), so it can be kept, changed and re-encoded after the input
- * is gone. It is about 600 bytes: decode on the stack, store the TPDU bytes.
+ * is gone. It is about 450 bytes: decode on the stack, store the TPDU bytes.
  */
 #ifndef SMS_SMS_TPDU_H
 #define SMS_SMS_TPDU_H
