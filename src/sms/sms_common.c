@@ -23,6 +23,8 @@ int sms_addr_set(struct sms_addr *a, const char *text)
 	memset(a, 0, sizeof(*a));
 	if (!n)
 		return 0;
+	if (intl && n == 1)
+		return EINVAL;
 	for (i = intl ? 1 : 0; i < n && is_digit_char(text[i]); i++)
 		;
 	if (i == n && n > (intl ? 1u : 0u)) {

@@ -10,8 +10,9 @@
  *
  * ([FCS] only in a report carried by RP-ERROR.) A report that ends before
  * its TP-PI is accepted (phones send "00" for a bare DELIVER-REPORT) and
- * re-encoded the same way. Octets after the user data are an error: the
- * length fields would not account for them.
+ * re-encoded the same way; a few octets after the fields its TP-PI
+ * announces (without user data) are kept in `extra`. Octets after the user
+ * data are an error: the length fields would not account for them.
  */
 #include <errno.h>
 #include <string.h>
@@ -184,8 +185,13 @@ static int rd_pi_fields(struct rd *r, struct sms_tpdu *t)
 		return EBADMSG;
 	if (t->has_ud)
 		return rd_ud(r, t, SMS_UD_OCTETS_MAX, "TP-UDL");
-	if (r->off != r->len)
+	/* §9.2.3.27: a receiver ignores TP-PI bits it does not know, so the
+	 * fields a later release announces with them are kept, not refused */
+	if (r->len - r->off > SMS_TP_EXTRA_MAX)
 		return bad(r, "octets after TP-PI");
+	t->nextra = (uint8_t)(r->len - r->off);
+	memcpy(t->extra, r->p + r->off, t->nextra);
+	r->off = r->len;
 	return 0;
 }
 

@@ -24,11 +24,12 @@
  * than the user data; tp_fcs the matching TS 23.040 §9.2.3.22 value).
  * Decode -> encode is byte-exact for every TPDU decode accepts: bits we do
  * not interpret (spare first-octet bits, reserved TP-PI bits, unknown UDH
- * IEs, enhanced VP octets, the DCS octet) are kept.
+ * IEs, enhanced VP octets, the DCS octet, the unused bits around 7-bit user
+ * data, a report's octets after the fields its TP-PI announces) are kept.
  *
  * Ownership: struct sms_tpdu is self-contained (bounded copies, no pointers
  * into the input), so it can be kept, changed and re-encoded after the input
- * is gone. It is about 600 bytes: decode on the stack, store the TPDU bytes.
+ * is gone. It is about 450 bytes: decode on the stack, store the TPDU bytes.
  */
 #ifndef SMS_SMS_TPDU_H
 #define SMS_SMS_TPDU_H
@@ -53,6 +54,7 @@ enum sms_tp_type {
 #define SMS_UD_OCTETS_MAX 140
 #define SMS_CD_MAX 156
 #define SMS_PI_MAX 4
+#define SMS_TP_EXTRA_MAX 16
 /* Largest TPDU (a COMMAND with 156 octets of data is 174); buffer size for encode. */
 #define SMS_TPDU_MAX 176
 
@@ -216,6 +218,10 @@ struct sms_tpdu {
 	uint8_t pi[SMS_PI_MAX];
 	bool has_pid, has_dcs, has_ud; /* always true for DELIVER and SUBMIT */
 	struct sms_ud ud; /* TP-UD; COMMAND: TP-CD (octets) */
+	/* reports without user data: octets after the fields TP-PI announces
+	 * (fields of a later release, announced by TP-PI bits we ignore) */
+	uint8_t nextra;
+	uint8_t extra[SMS_TP_EXTRA_MAX];
 };
 
 const char *sms_tp_type_name(enum sms_tp_type t); /* "SMS-SUBMIT" … */

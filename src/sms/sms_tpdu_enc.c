@@ -151,6 +151,10 @@ static void w_pi_fields(struct wr *w, const struct sms_tpdu *t, bool pi_mandator
 		w8(w, t->dcs);
 	if (t->has_ud)
 		w_ud(w, t, SMS_UD_OCTETS_MAX);
+	else if (t->nextra <= SMS_TP_EXTRA_MAX)
+		wput(w, t->extra, t->nextra);
+	else
+		fail(w, EINVAL);
 }
 
 static uint8_t first_octet(const struct sms_tpdu *t)

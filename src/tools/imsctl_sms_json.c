@@ -214,11 +214,24 @@ static void j_optional(json_t *o, const struct sms_tpdu *t)
 	json_object_set_new(o, "pid", t->has_pid ? json_integer(t->pid) : json_null());
 	json_object_set_new(o, "dcs", t->has_dcs ? j_dcs(t->dcs) : json_null());
 	json_object_set_new(o, "user_data", t->has_ud ? j_ud(t) : json_null());
+	if (t->nextra)
+		json_object_set_new(o, "extra_hex", j_hex(t->extra, t->nextra));
 }
 
 json_t *imsctl_sms_tpdu_json(const struct sms_tpdu *t)
 {
 	json_t *o = json_pack("{s:s}", "type", sms_tp_type_name(t->type));
+	uint8_t buf[SMS_TPDU_MAX];
+	size_t n;
+
+	/* the first octet as sent: decode -> encode is byte-exact */
+	if (sms_tpdu_encode(t, buf, sizeof(buf), &n) == 0) {
+		char fo[3];
+
+		snprintf(fo, sizeof(fo), "%02x", buf[0]);
+		json_object_set_new(o, "first_octet", json_string(fo));
+		json_object_set_new(o, "mti", json_integer(buf[0] & 3));
+	}
 
 	j_flags(o, t);
 	switch (t->type) {

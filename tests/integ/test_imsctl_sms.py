@@ -49,7 +49,7 @@ def test_decode_rp_data_mo():
     assert rp["destination"]["ton_name"] == "international"
     assert rp["user_data_hex"] == SUBMIT
     t = d["tpdu"]
-    assert t["type"] == "SMS-SUBMIT"
+    assert (t["type"], t["first_octet"], t["mti"]) == ("SMS-SUBMIT", "11", 1)
     assert t["destination"]["digits"] == "46708251358"
     assert t["destination"]["length"] == 11
     assert t["validity"] == {"format": "relative", "value": 170, "seconds": 4 * 86400}

@@ -271,6 +271,10 @@ static void test_addr(void **state)
 	assert_int_equal(a.toa, 0xd0);
 	assert_int_equal(sms_addr_set(&a, "A very long sender"), EINVAL);
 	assert_int_equal(sms_addr_set(&a, "\xd0\x96"), EINVAL);
+	assert_int_equal(sms_addr_set(&a, "+"), EINVAL);
+	assert_int_equal(sms_addr_set(&a, "+12a"), 0); /* BCD 'a' (TS 24.008 table 10.5.118) */
+	assert_int_equal(sms_addr_set(&a, "+12x"), 0); /* not digits: sent as text */
+	assert_int_equal(a.toa, 0xd0);
 	assert_int_equal(sms_addr_set(&a, ""), 0);
 	assert_false(a.present);
 }

@@ -7,7 +7,9 @@
  *    SMS-DELIVER "hellohello" from 27838890001 (TOA c8), SCTS 99-03-29
  *    15:16:59 +02:00; SMS-SUBMIT "hellohello" to +46708251358 with VP aa;
  *    SMS-DELIVER "How are you?" from +31641600986 whose time zone octet is
- *    08, a "minus zero" a modem really sent; SMS-SUBMIT with PID 20, VP ad.
+ *    08, a "minus zero" a modem really sent; SMS-SUBMIT with PID 20, VP ad;
+ *    an 8-bit SMS-SUBMIT "Hi dude!" with a 16-bit concatenation reference
+ *    112f (IE 08, 1 of 1) to +923425245950, from a public PDU walkthrough.
  *  - TPDUs built by hand from the §9.2.2 bit layouts: concatenated part with
  *    an 8-bit reference (IE 00) and fill bit, 16-bit reference (IE 08), UCS2,
  *    status report, command, reports in RP-ACK and RP-ERROR, alphanumeric
@@ -179,6 +181,26 @@ static void test_concat16_other_ie(void **state)
 	assert_int_equal(sms_tpdu_text(&t, (char[8]){0}, 8, NULL), EINVAL);
 }
 
+static void test_submit_8bit_concat16(void **state)
+{
+	struct sms_tpdu t;
+	struct sms_concat c;
+
+	(void)state;
+	roundtrip("51000c912943524295050004aa0f060804112f01014869206475646521", SMS_DIR_MO,
+		  false, &t);
+	assert_string_equal(t.addr.val, "923425245950");
+	assert_true(t.udhi);
+	assert_int_equal(sms_udh_concat(&t.ud, &c), 0);
+	assert_true(c.present && c.ref16);
+	assert_int_equal(c.ref, 0x112f);
+	assert_int_equal(c.total, 1);
+	assert_int_equal(c.seq, 1);
+	assert_false(t.ud.septets);
+	assert_int_equal(t.ud.data_len, 8);
+	assert_memory_equal(t.ud.data, "Hi dude!", 8);
+}
+
 static void test_ucs2_class0(void **state)
 {
 	struct sms_tpdu t;
@@ -247,6 +269,11 @@ static void test_reports(void **state)
 	assert_int_equal(t.scts.sec, 59);
 	roundtrip("01c30099309251619580", SMS_DIR_MT, true, &t);
 	assert_int_equal(t.fcs, SMS_FCS_INVALID_SME_ADDRESS);
+	/* octets after the announced fields (a later release's) kept */
+	roundtrip("000000", SMS_DIR_MO, false, &t);
+	assert_int_equal(t.nextra, 1);
+	roundtrip("00087f0102", SMS_DIR_MO, false, &t);
+	assert_int_equal(t.nextra, 3);
 	/* PI extension octet kept, reserved bits kept */
 	roundtrip("01c3807899309251619580", SMS_DIR_MT, true, &t);
 	assert_int_equal(t.npi, 2);
@@ -358,6 +385,7 @@ static void test_malformed(void **state)
 		{"040bc87238880900f100009930925161a5800ae8329bfd4697d9ec37", SMS_DIR_MT, 95},
 		{"0101", SMS_DIR_MT, 96}, /* SUBMIT-REPORT without SCTS */
 		{"01c3", SMS_DIR_MT, 96},
+		{"0000" "000102030405060708090a0b0c0d0e0f10", SMS_DIR_MO, 95}, /* 17 extra */
 	};
 
 	(void)state;
@@ -483,6 +511,7 @@ int main(void)
 		cmocka_unit_test(test_submit_pid_vp),
 		cmocka_unit_test(test_concat8_fill),
 		cmocka_unit_test(test_concat16_other_ie),
+		cmocka_unit_test(test_submit_8bit_concat16),
 		cmocka_unit_test(test_ucs2_class0),
 		cmocka_unit_test(test_status_report),
 		cmocka_unit_test(test_command),
