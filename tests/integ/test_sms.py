@@ -443,7 +443,7 @@ def test_kill9_pending_each_delivered_once(tmp_path, imsd_factory):
     extra = f'ue_db_filename: "{tmp_path}/state.db", sms_retry_delay: 1,'
     d, _ = start(tmp_path, imsd_factory, extra=extra, port=port)
     a = Phone(port, "alice")
-    n = 200
+    n = 1000
     try:
         a.register()
         for i in range(n):
