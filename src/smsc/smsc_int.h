@@ -73,6 +73,10 @@ struct smsc_user {
 	bool waiting;	      /* no binding took SMS last time: look each tick */
 	bool kicked;	      /* a binding came: try at the kick timer */
 	int64_t exp_min;      /* Unix s: no SMS of the queue expires before */
+	/* its last SMS-SUBMIT (duplicates, smsc_mo.c) */
+	int64_t last_at;
+	uint32_t last_da; /* hash of TP-DA */
+	uint8_t last_mr;
 	struct smsc_user *act_next, *act_prev; /* on the active list */
 	bool active;
 };
@@ -159,7 +163,9 @@ int smsc_message_build(struct smsc *s, struct mbuf *mb, const struct smsc_hdrs *
 void smsc_try_free(struct smsc *s, struct smsc_try *t);
 struct smsc_try *smsc_try_new(struct smsc *s, uint32_t uidx, uint64_t msg_id, uint32_t gen);
 
-/* smsc_mo.c: nothing shared. */
+/* smsc_mo.c: an SMS-SUBMIT with the TP-MR and TP-DA of the sender's
+ * previous one, this many seconds after it, is that one again. */
+#define SMSC_DUP_WINDOW_S 60
 
 /* smsc_store.c */
 /* The row of m goes in the next transaction (new), or its deletion. */

@@ -130,20 +130,34 @@ static void mo_sender(const struct smsc *s, const struct hss_user *u, uint32_t i
 }
 
 /* The user and IMPU the TP-DA names: a registered one first (multi_sim). */
+static size_t mo_dest_lookup(const struct smsc *s, const char *fmt, const char *num,
+			     struct hss_impu_match *m)
+{
+	char uri[SMS_ADDR_VAL_MAX + 8];
+	size_t n;
+
+	snprintf(uri, sizeof(uri), fmt, num);
+	n = hss_users_by_impu(s->hss, pl_from_str(uri), m, SMSC_DEST_MAX);
+	return n > SMSC_DEST_MAX ? SMSC_DEST_MAX : n;
+}
+
+/* The user and IMPU the TP-DA names, as a tel URI (docs/hss.md: compared
+ * by number); digits without an international type of number are tried as
+ * they are, then as an international number (phones often send the
+ * country code with TON unknown). A registered user first (multi_sim). */
 static bool mo_dest(const struct smsc *s, const struct sms_addr *da,
 		    struct hss_impu_match *out)
 {
 	struct hss_impu_match m[SMSC_DEST_MAX];
-	char num[SMS_ADDR_VAL_MAX + 2], uri[SMS_ADDR_VAL_MAX + 8];
+	char num[SMS_ADDR_VAL_MAX + 2];
 	size_t n;
 
 	if (sms_addr_ton(da) == SMS_TON_ALPHANUMERIC || !da->val[0])
 		return false;
 	sms_addr_format(da, num, sizeof(num));
-	snprintf(uri, sizeof(uri), "tel:%s", num);
-	n = hss_users_by_impu(s->hss, pl_from_str(uri), m, SMSC_DEST_MAX);
-	if (n > SMSC_DEST_MAX)
-		n = SMSC_DEST_MAX;
+	n = mo_dest_lookup(s, "tel:%s", num, m);
+	if (!n && num[0] != '+')
+		n = mo_dest_lookup(s, "tel:+%s", num, m);
 	for (size_t i = 0; i < n; i++) {
 		if (registrar_is_registered(s->reg, m[i].user)) {
 			*out = m[i];
@@ -153,6 +167,33 @@ static bool mo_dest(const struct smsc *s, const struct sms_addr *da,
 	if (n)
 		*out = m[0];
 	return n > 0;
+}
+
+/* The same SMS-SUBMIT again: a phone that got no RP-ACK sends its RP-DATA
+ * anew (TS 24.011 §5.3.2.1, TR1M) with the same TP-MR and TP-DA; it was
+ * queued already, so it is acknowledged and not queued twice (TS 23.040
+ * §9.2.3.25: the SC's duplicate check on TP-MR, TP-DA and the sender). */
+static uint32_t mo_da_hash(const struct sms_tpdu *sub)
+{
+	uint32_t h = 2166136261u; /* FNV-1a */
+
+	for (const char *p = sub->addr.val; *p; p++)
+		h = (h ^ (uint8_t)*p) * 16777619u;
+	return h;
+}
+
+static bool mo_duplicate(const struct smsc_user *su, const struct sms_tpdu *sub, int64_t now)
+{
+	return su->last_at && now - su->last_at <= SMSC_DUP_WINDOW_S &&
+	       su->last_mr == sub->mr && su->last_da == mo_da_hash(sub);
+}
+
+/* Remembered once queued: a refused SMS sent again is not a duplicate. */
+static void mo_queued(struct smsc_user *su, const struct sms_tpdu *sub, int64_t now)
+{
+	su->last_at = now;
+	su->last_mr = sub->mr;
+	su->last_da = mo_da_hash(sub);
 }
 
 /* The "SMS received" hook (manual §6 `sms` event); true: taken by it. */
@@ -299,6 +340,13 @@ static void mo_data(struct smsc *s, const struct smsc_req *r, struct smsc_user *
 		mo_ack(s, r, su, rp->mr);
 		return;
 	}
+	if (mo_duplicate(su, &sub, now)) {
+		log_write(LOG_IMS, LOG_LVL_INFO, LOG_DIR_NONE, NULL,
+			  "sms: RP-DATA %u repeats TP-MR %u to %s: acknowledged, not queued again",
+			  rp->mr, sub.mr, sub.addr.val);
+		mo_ack(s, r, su, rp->mr);
+		return;
+	}
 	if (!mo_dest(s, &sub.addr, &dst)) {
 		mo_error(s, r, su, rp->mr, SMS_RP_CAUSE_UNASSIGNED_NUMBER);
 		return;
@@ -313,6 +361,7 @@ static void mo_data(struct smsc *s, const struct smsc_req *r, struct smsc_user *
 		mo_error(s, r, su, rp->mr, SMS_RP_CAUSE_RESOURCES_UNAVAILABLE);
 		return;
 	}
+	mo_queued(su, &sub, now);
 	mo_ack_saved(s, r, su, rp->mr, m);
 }
 

@@ -29,6 +29,7 @@
 #include "store/store.h"
 
 #define SENT_MAX 64
+#define SMSC_DUP_WINDOW_S_TEST 60 /* smsc_int.h SMSC_DUP_WINDOW_S */
 
 /* alice and bob take SMS; carol registers without +g.3gpp.smsip; dave's
  * IMPU has sms_delay 5. */
@@ -469,6 +470,27 @@ static void test_mo_refused(void **state)
 	assert_int_equal(stats().pending, 0);
 }
 
+/* A phone that got no RP-ACK sends the same SMS-SUBMIT again (new RP-MR,
+ * same TP-MR and TP-DA): acknowledged, not queued twice. The TP-DA given
+ * with the country code but TON unknown still finds the user. */
+static void test_duplicate_and_national_da(void **state)
+{
+	(void)state;
+	start("");
+	ue_bind("alice", 5001, true);
+	mo_sms("alice@ims.test", 5001, 1, "33600000002", "once", false);
+	assert_int_equal(sent_rp(0).mti, SMS_RP_ACK_MT);
+	assert_int_equal(stats().pending, 1);
+	mo_sms("alice@ims.test", 5001, 1, "33600000002", "once", false);
+	assert_int_equal(T.scode, 202);
+	assert_int_equal(sent_rp(1).mti, SMS_RP_ACK_MT);
+	assert_int_equal(stats().pending, 1);
+	/* a minute later the same TP-MR is a new SMS */
+	T.wall += SMSC_DUP_WINDOW_S_TEST + 1;
+	mo_sms("alice@ims.test", 5001, 1, "33600000002", "twice", false);
+	assert_int_equal(stats().pending, 2);
+}
+
 static void test_filters_and_forced_cause(void **state)
 {
 	struct sms_rp rp;
@@ -890,6 +912,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_mo_mt_delivered, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_mo_refused, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_filters_and_forced_cause, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_duplicate_and_national_da, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_retry_after_rp_error, setup,
 					    teardown),
 	    cmocka_unit_test_setup_teardown(test_timeout_then_error_answer, setup, teardown),
