@@ -291,6 +291,9 @@ static void mo(const char *user, uint16_t port, const char *ctype, const uint8_t
 }
 
 /* An SMS-SUBMIT in RP-DATA (ms->n) to dest. */
+/* TP-VP of the next rp_submit (relative format), -1: none. */
+static int next_vp = -1;
+
 static size_t rp_submit(uint8_t *buf, uint8_t rp_mr, uint8_t tp_mr, const char *dest,
 			const char *text, bool srr)
 {
@@ -311,6 +314,11 @@ static size_t rp_submit(uint8_t *buf, uint8_t rp_mr, uint8_t tp_mr, const char *
 					&dcs),
 			 0);
 	t.dcs = dcs;
+	if (next_vp >= 0) {
+		t.vp.vpf = SMS_VPF_RELATIVE;
+		t.vp.rel = (uint8_t)next_vp;
+		next_vp = -1;
+	}
 	assert_int_equal(sms_tpdu_encode(&t, tp, sizeof(tp), &tl), 0);
 	sms_rp_data_init(&rp, SMS_DIR_MO, rp_mr, tp, tl);
 	assert_int_equal(sms_addr_set(&rp.da, "+33699999999"), 0);
@@ -607,7 +615,29 @@ static void test_offline_expiry_and_report(void **state)
 	assert_int_equal(sent_tpdu(3).mr, first == 1 ? 2 : 1);
 }
 
-static void test_status_report_on_delivery_and_vp(void **state)
+/* TP-VP, when the SMS-SUBMIT has one, is the lifetime, not sms_expires
+ * (manual §5.2): relative value 0 is 5 minutes (TS 23.040 §9.2.3.12.1). */
+static void test_vp_expiry(void **state)
+{
+	(void)state;
+	start("'sms_expires': 86400,");
+	ue_bind("alice", 5001, true);
+	next_vp = 0;
+	mo_sms("alice@ims.test", 5001, 1, "+33600000002", "short-lived", false);
+	mo_sms("alice@ims.test", 5001, 2, "+33600000002", "default life", false);
+	T.wall += 299;
+	smsc_tick(T.s);
+	assert_int_equal(stats().expired, 0);
+	T.wall += 1;
+	smsc_tick(T.s);
+	assert_int_equal(stats().expired, 1);
+	assert_int_equal(stats().pending, 1);
+	T.wall += 86400;
+	smsc_tick(T.s);
+	assert_int_equal(stats().expired, 2);
+}
+
+static void test_status_report_on_delivery(void **state)
 {
 	struct sms_tpdu t;
 	struct sms_rp rp;
@@ -917,9 +947,10 @@ int main(void)
 					    teardown),
 	    cmocka_unit_test_setup_teardown(test_timeout_then_error_answer, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_offline_expiry_and_report, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_status_report_on_delivery_and_vp, setup,
+	    cmocka_unit_test_setup_teardown(test_status_report_on_delivery, setup,
 					    teardown),
 	    cmocka_unit_test_setup_teardown(test_sms_delay, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_vp_expiry, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_queue_bound, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_operator_sms, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_store_held_restored_once, setup, teardown),
