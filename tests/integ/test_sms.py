@@ -332,6 +332,24 @@ def test_sms_to_nobody_and_bad_input(two):
     assert "bad TPDU" in open(d.cfg_path.replace("ims.cfg", "ims.log")).read()
 
 
+def test_queue_bound_memory_capacity_exceeded(two):
+    """A flood from one sender to a phone that is off: the queue takes 2,048
+    (SMSC_USER_PENDING_MAX), the next gets RP-ERROR 22 and is not queued."""
+    d, a, _ = two
+    a.register()
+    bound = 2048
+    for i in range(bound):
+        assert a.sms(rp_data_mo(submit("+33600000302", "flood", mr=i % 256),
+                                mr=i % 256)) == 202
+    a.wait_message(n=bound, timeout=60)
+    assert all(rp_of(m)["mti"] == 3 for m in a.inbox)
+    assert a.sms(rp_data_mo(submit("+33600000302", "one more", mr=200), mr=77)) == 202
+    err = rp_of(a.wait_message(n=bound + 1))
+    assert (err["mti"], err["mr"], err["cause"]) == (5, 77, 22), err
+    out = d.command("users bob@ims.test", "impu:")
+    assert f"sms-pending={bound}" in out, out
+
+
 def test_offline_stored_then_delivered_at_registration(two):
     d, a, b = two
     a.register()
