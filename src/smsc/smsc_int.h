@@ -1,8 +1,9 @@
 /*
  * smsc internals shared by smsc*.c. Not a public header.
  *
- * Memory per pending SMS: one struct smsc_msg (about 96 bytes) with the
- * TPDU to deliver in its tail, one allocation; per user with SMS (as
+ * Memory per pending SMS: one struct smsc_msg (88 bytes on x86-64) with the
+ * TPDU to deliver in its tail, one allocation (bench/sms: 160 B of heap per
+ * pending SMS with a 50-octet TPDU); per user with SMS (as
  * destination or sender) one struct smsc_user, made on first use.
  */
 #ifndef SMSC_SMSC_INT_H
