@@ -52,6 +52,7 @@
 #include "net/net_addr.h"
 #include "sdp/sdp.h"
 
+struct ims_cfg;
 struct mbuf;
 struct media_relay;
 struct media_session;
@@ -88,6 +89,10 @@ struct media_relay_prm {
 /* EINVAL: no address, port_min > port_max, fewer than one pair. Two entries
  * with the same IP share the first one's pool. */
 int media_relay_alloc(struct media_relay **rp, const struct media_relay_prm *prm);
+/* The same from the configuration: one address per sip_addr (addr,
+ * bind_addr, port_min, port_max). EBADMSG for an address that is not
+ * numeric. */
+int media_relay_alloc_cfg(struct media_relay **rp, const struct ims_cfg *cfg);
 
 /* Relay-wide counts. */
 struct media_relay_stats {
