@@ -195,6 +195,7 @@ static int line_write(struct mbuf *mb, const struct sdp_session *s, const struct
 		      const struct sdp_rewrite *rw)
 {
 	const struct sdp_media *m = l->media ? &s->media[l->media - 1] : NULL;
+	const struct sdp_media_rw *mrw = m && rw->media ? &rw->media[l->media - 1] : NULL;
 	enum sdp_dir dir;
 
 	switch (l->type) {
@@ -203,10 +204,12 @@ static int line_write(struct mbuf *mb, const struct sdp_session *s, const struct
 	case 'c':
 		return conn_write(mb, l->val, rw->addr);
 	case 'm':
-		return media_write(mb, m, rw->media[l->media - 1].port);
+		if (mrw)
+			return media_write(mb, m, mrw->port);
+		break;
 	case 'a':
-		if (m && is_attr(l->val, "rtcp") && l->val.l > 4)
-			return rtcp_write(mb, m, rw->media[l->media - 1].rtcp_port, rw->addr);
+		if (mrw && is_attr(l->val, "rtcp") && l->val.l > 4)
+			return rtcp_write(mb, m, mrw->rtcp_port, rw->addr);
 		if (rw->reverse_dir && sdp_dir_from_pl(l->val, &dir))
 			return mbuf_printf(mb, "a=%s", sdp_dir_name(sdp_dir_reverse(dir)));
 		break;
