@@ -357,6 +357,7 @@ static int line_add(struct dec *d, struct pl line)
 		return fail(d, EBADMSG, "the first line is not v=0");
 	l = &s->lines[s->line_count];
 	l->type = type;
+	l->media = 0;
 	l->val = (struct pl){line.p + 2, line.l - 2};
 	if (s->line_count == 0) {
 		s->line_count++;

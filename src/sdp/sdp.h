@@ -129,7 +129,8 @@ const char *sdp_media_type_name(enum sdp_media_type t); /* "audio", ... */
 
 /* What sdp_encode replaces, per m= section. */
 struct sdp_media_rw {
-	uint16_t port;	    /* m= port; 0 rejects the stream */
+	uint16_t port;	    /* m= port; 0 rejects the stream (always 0 for a
+			     * section without a c= of its own or the session's) */
 	uint16_t rtcp_port; /* a=rtcp port, when the section has a=rtcp */
 };
 

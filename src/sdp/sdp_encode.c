@@ -204,8 +204,10 @@ static int line_write(struct mbuf *mb, const struct sdp_session *s, const struct
 	case 'c':
 		return conn_write(mb, l->val, rw->addr);
 	case 'm':
+		/* a section with no c= anywhere cannot be given a port */
 		if (mrw)
-			return media_write(mb, m, mrw->port);
+			return media_write(mb, m,
+					   sdp_media_conn(s, l->media - 1) ? mrw->port : 0);
 		break;
 	case 'a':
 		if (mrw && is_attr(l->val, "rtcp") && l->val.l > 4)

@@ -127,7 +127,13 @@ static void test_rewrite_v6(void **state)
 	struct mbuf mb;
 
 	(void)state;
+	/* a session struct reused (or fresh from malloc) holds garbage */
+	memset(&sess, 0xa5, sizeof(sess));
 	assert_int_equal(decode(volte, NULL, 0), 0);
+	for (size_t i = 0; i < sess.line_count; i++)
+		assert_true(sess.lines[i].media <= sess.media_count);
+	assert_int_equal(sess.lines[0].media, 0);
+	assert_int_equal(sess.lines[5].media, 1);
 	assert_int_equal(net_addr_parse_str(&relay, "2001:db8::5", 0), 0);
 	mbuf_init(&mb, 0);
 	assert_int_equal(sdp_encode(&mb, &sess, &rw), 0);
