@@ -182,6 +182,12 @@ int media_session_answer_local(struct media_session *s, const struct media_local
  * in echo. */
 int media_session_offer_local(struct media_session *s, const struct media_local_prm *prm);
 
+/* The offer imsd makes when no sdp_file / mt_call_sdp_file is set: one
+ * audio stream, AMR-WB (octet-aligned and bandwidth-efficient), AMR,
+ * telephone-event, ptime 20. Its address and port are placeholders that
+ * media_session_offer_local rewrites. */
+extern const char media_sdp_default_offer[];
+
 /* Echo on or off for one leg (see media_leg_prm.echo). */
 void media_session_echo_set(struct media_session *s, enum media_leg leg, bool on);
 /* rtp/rtcp forwarding of what leg's UE sends (dialog_set media). */

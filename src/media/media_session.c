@@ -25,6 +25,27 @@
 #include "core/mem.h"
 #include "loop/loop.h"
 
+const char media_sdp_default_offer[] =
+	"v=0\r\n"
+	"o=imsd 1 1 IN IP4 192.0.2.1\r\n"
+	"s=imsd\r\n"
+	"c=IN IP4 192.0.2.1\r\n"
+	"t=0 0\r\n"
+	"m=audio 9 RTP/AVP 96 97 98 99 100\r\n"
+	"a=rtpmap:96 AMR-WB/16000\r\n"
+	"a=fmtp:96 mode-change-capability=2;max-red=0\r\n"
+	"a=rtpmap:97 AMR-WB/16000\r\n"
+	"a=fmtp:97 octet-align=1;mode-change-capability=2;max-red=0\r\n"
+	"a=rtpmap:98 AMR/8000\r\n"
+	"a=fmtp:98 mode-change-capability=2;max-red=0\r\n"
+	"a=rtpmap:99 telephone-event/16000\r\n"
+	"a=fmtp:99 0-15\r\n"
+	"a=rtpmap:100 telephone-event/8000\r\n"
+	"a=fmtp:100 0-15\r\n"
+	"a=ptime:20\r\n"
+	"a=maxptime:240\r\n"
+	"a=sendrecv\r\n";
+
 struct media_rw {
 	struct media_session *s;
 	const struct sdp_session *in; /* decides the streams */

@@ -17,6 +17,7 @@
 #include <cmocka.h>
 
 #include "../net/net_testutil.h"
+#include "config/ims_cfg.h"
 #include "core/mbuf.h"
 #include "core/mem.h"
 #include "loop/loop.h"
@@ -530,11 +531,16 @@ static void test_echo(void **state)
 	assert_int_equal(media_session_answer_local(c.s, &lp), EPROTO);
 	c.s = mem_deref(c.s);
 
-	/* mt_call: imsd offers from a template, the UE answers, media echoes */
+	/* mt_call: imsd offers (the default offer), the UE answers, media echoes */
 	assert_int_equal(media_session_alloc(&c.s, relay, &prm), 0);
 	mbuf_clear(&c.out);
+	lp.tmpl = media_sdp_default_offer;
+	lp.tmpl_len = strlen(lp.tmpl);
 	assert_int_equal(media_session_offer_local(c.s, &lp), 0);
 	assert_non_null(strstr(mbuf_str(&c.out), "m=audio 41"));
+	assert_non_null(strstr(mbuf_str(&c.out), "\r\nc=IN IP4 127.0.0.1\r\n"));
+	assert_non_null(strstr(mbuf_str(&c.out), "a=rtpmap:96 AMR-WB/16000"));
+	assert_null(strstr(mbuf_str(&c.out), "192.0.2.1"));
 	relay_addr(&c.out, 0, &ra);
 	assert_int_equal(sdp_through(c.s, MEDIA_LEG_A, false, sdp_of(&c.mb, &c.a, NULL), NULL,
 				     reason),
@@ -588,6 +594,40 @@ static void test_exhausted(void **state)
 	call_down(&c);
 }
 
+static void test_relay_cfg(void **state)
+{
+	struct ims_cfg_sip_addr sa[3];
+	struct ims_cfg cfg;
+	struct media_relay *r = NULL;
+	struct media_relay_stats st;
+
+	(void)state;
+	memset(sa, 0, sizeof(sa));
+	memset(&cfg, 0, sizeof(cfg));
+	sa[0].addr.host = "127.0.0.1";
+	sa[0].port_min = 10000;
+	sa[0].port_max = 20000;
+	sa[1].addr.host = "127.0.0.1"; /* a second SIP port on the same IP: one pool */
+	sa[1].addr.port = 5070;
+	sa[1].port_min = 30000;
+	sa[1].port_max = 30009;
+	sa[2].addr.host = "::1";
+	sa[2].bind_addr.host = "::";
+	sa[2].port_min = 30000;
+	sa[2].port_max = 30009;
+	cfg.sip_addr = sa;
+	cfg.sip_addr_count = 3;
+	assert_int_equal(media_relay_alloc_cfg(&r, &cfg), 0);
+	media_relay_stats(r, &st);
+	assert_int_equal(st.pairs_total, 5000 + 5);
+	assert_true(st.mem_bytes > (size_t)MEDIA_BATCH * MEDIA_PKT_MAX);
+	r = mem_deref(r);
+	sa[2].addr.host = "ims.example.com";
+	assert_int_equal(media_relay_alloc_cfg(&r, &cfg), EBADMSG);
+	cfg.sip_addr_count = 0;
+	assert_int_equal(media_relay_alloc_cfg(&r, &cfg), EINVAL);
+}
+
 static void test_relay_prm(void **state)
 {
 	struct media_relay_addr a = {0};
@@ -620,6 +660,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_echo, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_exhausted, setup, teardown),
 		cmocka_unit_test(test_relay_prm),
+		cmocka_unit_test(test_relay_cfg),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
