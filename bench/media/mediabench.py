@@ -132,6 +132,9 @@ def step(server, calls, args):
             p.wait(10)
         except subprocess.TimeoutExpired:
             p.kill()
+    skipped = re.search(r"skipped_calls=(\d+)", out)
+    if skipped and int(skipped.group(1)):
+        benchlib.log(f"{skipped.group(1)} calls silent (UE port held by another program)")
     m = re.search(r"sent=(\d+) received=(\d+)", out)
     if not m:
         raise RuntimeError(f"media_rtpgen: {out!r}")

@@ -84,6 +84,7 @@ struct media_relay_addr {
 struct media_relay_prm {
 	const struct media_relay_addr *addrs; /* borrowed, copied */
 	size_t addr_count;		      /* 1..MEDIA_ADDRS_MAX */
+	uint32_t pps_max;		      /* per socket; 0: MEDIA_PPS_MAX */
 };
 
 /* EINVAL: no address, port_min > port_max, fewer than one pair. Two entries
@@ -223,5 +224,8 @@ uint64_t media_session_last_rx_ms(const struct media_session *s);
 /* Heap bytes of this session (its streams, sockets' state, held delayed
  * packets); the kernel's socket buffers are not counted. */
 size_t media_session_mem(const struct media_session *s);
+/* Heap bytes one stream (one m= line, both legs) adds to a session, not
+ * counting packets held by media_delay. */
+size_t media_stream_mem(void);
 
 #endif

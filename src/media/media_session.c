@@ -526,6 +526,11 @@ uint64_t media_session_last_rx_ms(const struct media_session *s)
 	return s ? s->last_rx_ms : 0;
 }
 
+size_t media_stream_mem(void)
+{
+	return sizeof(struct media_stream);
+}
+
 size_t media_session_mem(const struct media_session *s)
 {
 	size_t n;
