@@ -135,9 +135,10 @@ int media_session_alloc(struct media_session **sp, struct media_relay *r,
  * (counters readable) until mem_deref. Idempotent. */
 void media_session_release(struct media_session *s);
 
-/* Replaces one leg's settings (re-INVITE after a de-registration, the
- * monitor's dialog_set media). The local address cannot change once
- * ports are allocated on it (EBUSY). */
+/* Replaces one leg's settings (the callee's IMPU once its binding is
+ * known, the monitor's dialog_set media). The local address cannot change
+ * once ports are allocated on it: then every other setting is taken, the
+ * address is kept, and EBUSY says so. */
 int media_session_leg_set(struct media_session *s, enum media_leg leg,
 			  const struct media_leg_prm *prm);
 

@@ -582,7 +582,26 @@ static void test_exhausted(void **state)
 			 0);
 	/* a leg on an address that is no sip_addr */
 	leg_init(&prm.leg[1], "127.0.0.9", &c.b);
+	prm.leg[1].rtp = false;
 	assert_int_equal(media_session_leg_set(s2, MEDIA_LEG_B, &prm.leg[1]), EBUSY);
+	{
+		/* the address stays (the UE knows those ports), the rest is taken:
+		 * B's RTP is no longer forwarded */
+		struct media_relay_stats st0;
+		struct net_addr rb;
+		uint8_t pkt[64];
+
+		relay_addr(&c.out, 0, &rb);
+		assert_string_equal(net_addr_print_host(&rb, (char *)pkt, sizeof(pkt)),
+				    "127.0.0.3");
+		media_relay_stats(relay, &st0);
+		ue_send(&c.b, &rb, rtp_pkt(pkt, 116, 1, 40), 40);
+		wait_rx(st0.rx_pkts + 1);
+		media_relay_stats(relay, &st);
+		assert_int_equal(st.drop_blocked, st0.drop_blocked + 1);
+		assert_true(recv(c.a.fd, pkt, sizeof(pkt), 0) < 0);
+	}
+	prm.leg[1].rtp = true;
 	s2 = mem_deref(s2);
 	assert_int_equal(media_session_alloc(&s2, relay, &prm), 0);
 	assert_int_equal(sdp_through(s2, MEDIA_LEG_A, true, sdp_of(&c.mb, &c.a, NULL), &c.out,
