@@ -327,6 +327,73 @@ static void test_call_v4_v6(void **state)
 	call_down(&c);
 }
 
+/* RTCP on its own port (RFC 3605 a=rtcp): the SDP each UE gets names the
+ * relay's RTCP port, RTCP goes RTCP socket to RTCP socket, latched and
+ * counted apart from RTP. */
+static void test_rtcp_port(void **state)
+{
+	struct media_session_prm prm;
+	struct media_stream_info in;
+	struct sdp_session *sd = test_malloc(sizeof(*sd));
+	struct call c;
+	struct ue ca, cb; /* the UEs' RTCP sockets */
+	struct net_addr ra_rtcp, rb_rtcp;
+	uint8_t pkt[100];
+	struct rx r;
+	char reason[128], extra[64];
+	struct mbuf sdp;
+
+	(void)state;
+	call_prm(&c, &prm);
+	ue_open(&ca, "127.0.0.1");
+	ue_open(&cb, "::1");
+	mbuf_init(&c.mb, 0);
+	mbuf_init(&c.out, 0);
+	mbuf_init(&sdp, 0);
+	assert_int_equal(media_session_alloc(&c.s, relay, &prm), 0);
+	snprintf(extra, sizeof(extra), "a=rtcp:%u\r\n", net_addr_port(&ca.addr));
+	mbuf_write_str(&sdp, sdp_of(&c.mb, &c.a, extra));
+	assert_int_equal(sdp_through(c.s, MEDIA_LEG_A, true, mbuf_str(&sdp), &c.out, reason), 0);
+	assert_int_equal(sdp_decode(sd, (char *)c.out.buf, c.out.end, NULL, 0), 0);
+	sdp_media_rtp_addr(sd, 0, &c.rb);
+	sdp_media_rtcp_addr(sd, 0, &rb_rtcp);
+	assert_true(sd->media[0].rtcp_set);
+	assert_int_equal(net_addr_port(&rb_rtcp), net_addr_port(&c.rb) + 1);
+	assert_int_equal(net_addr_af(&rb_rtcp), AF_INET6);
+
+	mbuf_clear(&sdp);
+	snprintf(extra, sizeof(extra), "a=rtcp:%u IN IP6 ::1\r\n", net_addr_port(&cb.addr));
+	mbuf_write_str(&sdp, sdp_of(&c.mb, &c.b, extra));
+	assert_int_equal(sdp_through(c.s, MEDIA_LEG_B, false, mbuf_str(&sdp), &c.out, reason), 0);
+	assert_non_null(strstr(mbuf_str(&c.out), " IN IP4 127.0.0.1\r\n"));
+	assert_int_equal(sdp_decode(sd, (char *)c.out.buf, c.out.end, NULL, 0), 0);
+	sdp_media_rtp_addr(sd, 0, &c.ra);
+	sdp_media_rtcp_addr(sd, 0, &ra_rtcp);
+	assert_int_equal(net_addr_port(&ra_rtcp), net_addr_port(&c.ra) + 1);
+	assert_int_equal(net_addr_af(&ra_rtcp), AF_INET);
+
+	/* A's RTCP reaches B's RTCP socket from the relay's RTCP port, and back */
+	ue_send(&ca, &ra_rtcp, rtp_pkt(pkt, 200, 0, 52), 52);
+	assert_int_equal(ue_recv(&cb, &r), 52);
+	assert_true(net_addr_eq(&r.from, &rb_rtcp));
+	ue_send(&cb, &rb_rtcp, rtp_pkt(pkt, 201, 0, 32), 32);
+	assert_int_equal(ue_recv(&ca, &r), 32);
+	assert_true(net_addr_eq(&r.from, &ra_rtcp));
+	assert_int_equal(media_session_stream_info(c.s, MEDIA_LEG_A, 0, &in), 0);
+	assert_int_equal(in.rtcp_recv.pkts, 1);
+	assert_int_equal(in.rtcp_recv.bytes, 52);
+	assert_int_equal(in.rtcp_send.pkts, 1);
+	assert_int_equal(in.rtp_recv.pkts, 0);
+	assert_true(net_addr_eq(&in.rtcp_addr, &ca.addr));
+	assert_false(in.latched); /* RTP has not latched: RTCP latches apart */
+
+	mbuf_reset(&sdp);
+	close(ca.fd);
+	close(cb.fd);
+	test_free(sd);
+	call_down(&c);
+}
+
 static void test_nat_latch(void **state)
 {
 	struct media_session_prm prm;
@@ -708,6 +775,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_call_v4_v6, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rtcp_port, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_nat_latch, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reject_and_hold, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rtp_off_and_delay, setup, teardown),
