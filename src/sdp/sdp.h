@@ -115,8 +115,10 @@ enum sdp_dir sdp_media_dir(const struct sdp_session *s, size_t i);
  * a successful decode: every section with a port has one). */
 const struct sdp_conn *sdp_media_conn(const struct sdp_session *s, size_t i);
 /* Where the UE wants RTP and RTCP (port 0 when the m= port is 0): RTCP
- * from a=rtcp (its address or the section's), else the RTP port when
- * rtcp-mux is offered, else RTP port + 1 (RFC 3605 §2, RFC 5761 §5.1.3). */
+ * from a=rtcp (its address or the section's), else RTP port + 1 (RFC 3605
+ * §2). rtcp-mux is not applied here: whether it is used depends on the
+ * answer (RFC 5761 §5.1.1); when it is, RTCP simply arrives on the RTP
+ * port, and a relay forwards it there. */
 void sdp_media_rtp_addr(const struct sdp_session *s, size_t i, struct net_addr *a);
 void sdp_media_rtcp_addr(const struct sdp_session *s, size_t i, struct net_addr *a);
 /* The value of the first a=<name>[:value] of a section (media = -1: session
