@@ -43,6 +43,8 @@ static void imsd_usage(FILE *f)
 		"options:\n"
 		"  --dump-config    print the evaluated configuration as strict JSON and exit\n"
 		"  --check-config   check the configuration (syntax, types, ranges), then exit\n"
+		"  --no-monitor     no command line monitor on stdin (a service: use the\n"
+		"                   remote API, com_addr); also off when stdin cannot be read\n"
 		"  --version        print the version and exit\n"
 		"  -h, --help       this help\n");
 }
@@ -306,7 +308,39 @@ static void imsd_nofile_raise(void)
 		  (unsigned long long)was, (unsigned long long)rl.rlim_cur);
 }
 
-static int imsd_serve(const char *file, const struct ims_cfg *cfg)
+/* The console on stdin, unless --no-monitor or stdin cannot be watched:
+ * closed, or /dev/null and regular files, which epoll refuses (EPERM) —
+ * what systemd, nohup and `</dev/null` give a service. */
+static int imsd_console_start(const char *file, struct monitor *mon, bool no_monitor,
+			      struct monitor_console **conp)
+{
+	struct monitor_console_prm cprm = {.prompt = "(ims) ", .in_fd = 0, .out_fd = 1};
+	int err;
+
+	if (no_monitor) {
+		log_write(LOG_IMS, LOG_LVL_INFO, LOG_DIR_NONE, NULL,
+			  "monitor console off (--no-monitor)");
+		return 0;
+	}
+	cprm.mon = mon;
+	err = monitor_console_alloc(conp, &cprm);
+	if (err == EPERM || err == EBADF) {
+		log_write(LOG_IMS, LOG_LVL_INFO, LOG_DIR_NONE, NULL,
+			  "monitor console off: standard input cannot be read (%s)",
+			  strerror(err));
+		return 0;
+	}
+	if (err) {
+		fprintf(stderr, "imsd: cannot start the monitor: %s\n", strerror(err));
+		return err;
+	}
+	printf("imsd %s, configuration %s\nType 'help' for the list of commands.\n",
+	       IMSD_VERSION, file);
+	fflush(stdout);
+	return 0;
+}
+
+static int imsd_serve(const char *file, const struct ims_cfg *cfg, bool no_monitor)
 {
 	struct registrar *reg = NULL;
 	struct cscf *cscf = NULL;
@@ -319,7 +353,6 @@ static int imsd_serve(const char *file, const struct ims_cfg *cfg)
 	struct monitor *mon = NULL;
 	struct monitor_console *con = NULL;
 	struct monitor_prm mprm = {.quit_h = imsd_quit_h};
-	struct monitor_console_prm cprm = {.prompt = "(ims) ", .in_fd = 0, .out_fd = 1};
 	struct log_prm lprm;
 	char err[512];
 	int rc = 1;
@@ -373,14 +406,8 @@ static int imsd_serve(const char *file, const struct ims_cfg *cfg)
 		fprintf(stderr, "imsd: cannot start the monitor\n");
 		goto out;
 	}
-	printf("imsd %s, configuration %s\nType 'help' for the list of commands.\n",
-	       IMSD_VERSION, file);
-	fflush(stdout);
-	cprm.mon = mon;
-	if (monitor_console_alloc(&con, &cprm)) {
-		fprintf(stderr, "imsd: cannot start the monitor\n");
+	if (imsd_console_start(file, mon, no_monitor, &con))
 		goto out;
-	}
 	log_write(LOG_IMS, LOG_LVL_INFO, LOG_DIR_NONE, NULL,
 		  "imsd %s started with %s", IMSD_VERSION, file);
 	rc = loop_run() ? 1 : 0;
@@ -408,10 +435,11 @@ int imsd_main(int argc, char **argv)
 		{"dump-config", no_argument, NULL, 'd'},
 		{"check-config", no_argument, NULL, 'c'},
 		{"version", no_argument, NULL, 'V'},
+		{"no-monitor", no_argument, NULL, 'n'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
-	bool dump = false, check = false;
+	bool dump = false, check = false, no_monitor = false;
 	struct ims_cfg *cfg = NULL;
 	json_t *root = NULL;
 	int c, rc;
@@ -423,6 +451,9 @@ int imsd_main(int argc, char **argv)
 			break;
 		case 'c':
 			check = true;
+			break;
+		case 'n':
+			no_monitor = true;
 			break;
 		case 'V':
 			printf("imsd %s\n", IMSD_VERSION);
@@ -449,7 +480,7 @@ int imsd_main(int argc, char **argv)
 	if (check)
 		rc = imsd_check_users(argv[optind], cfg);
 	else
-		rc = imsd_serve(argv[optind], cfg);
+		rc = imsd_serve(argv[optind], cfg, no_monitor);
 	ims_cfg_free(cfg);
 	json_decref(root);
 	return rc;
