@@ -290,6 +290,7 @@ static int reg_contact_apply(struct registrar *reg, struct reg_user *ru,
 		reg_binding_link(reg, nb);
 	}
 	reg_tmr_set(reg, &nb->tmr, reg_now(reg) + (uint64_t)e * 1000);
+	reg_watch_emit(reg, nb);
 	return 0;
 }
 

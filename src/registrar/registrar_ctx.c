@@ -333,8 +333,10 @@ void reg_bindings_purge(struct registrar *reg, struct reg_user *ru)
 
 	for (; b; b = next) {
 		next = b->next;
-		if (b->terminated)
-			reg_binding_unlink(reg, b);
+		if (!b->terminated)
+			continue;
+		reg_watch_emit(reg, b);
+		reg_binding_unlink(reg, b);
 	}
 }
 
@@ -705,21 +707,10 @@ size_t registrar_bindings_foreach(const struct registrar *reg, const struct hss_
 
 	for (const struct reg_binding *b = ru ? ru->bindings : NULL; b; b = b->next) {
 		struct registrar_binding_info bi;
-		struct sip_addr a;
 
 		if (b->terminated)
 			continue;
-		memset(&bi, 0, sizeof(bi));
-		bi.contact = (struct pl){b->data, b->contact_len};
-		bi.uri = bi.contact;
-		if (!sip_addr_decode(&a, bi.contact))
-			bi.uri = a.uri;
-		reg_flow_get(&b->flow, &bi.flow);
-		bi.expires = reg_binding_left(reg, b);
-		bi.q1000 = b->q1000;
-		bi.reg_id = b->reg_id;
-		bi.imei = b->imei;
-		bi.id = b->id;
+		reg_binding_info_fill(reg, b, &bi);
 		if (h)
 			h(&bi, arg);
 		n++;

@@ -1714,6 +1714,120 @@ static void test_binding_expiry_fake_clock(void **state)
 	assert_int_equal(registrar_sub_count(T.reg), 0);
 }
 
+/* What registrar_watch_add's watchers saw, in order. */
+struct watch_seen {
+	unsigned n;
+	enum registrar_change change[16];
+	char reason[16][16];
+	char uri[16][64];
+	uint32_t expires[16];
+	const struct hss_user *user[16];
+};
+
+static void watch_h(const struct registrar_change_info *c, void *arg)
+{
+	struct watch_seen *w = arg;
+
+	if (w->n == 16)
+		return;
+	w->change[w->n] = c->change;
+	snprintf(w->reason[w->n], sizeof(w->reason[0]), "%s", c->reason);
+	snprintf(w->uri[w->n], sizeof(w->uri[0]), "%.*s", (int)c->binding->uri.l,
+		 c->binding->uri.p);
+	w->expires[w->n] = c->binding->expires;
+	w->user[w->n] = c->user;
+	w->n++;
+}
+
+/* A watcher that takes itself out on the first change it sees. */
+static void watch_once_h(const struct registrar_change_info *c, void *arg)
+{
+	struct watch_seen *w = arg;
+
+	(void)c;
+	w->n++;
+	registrar_watch_del(T.reg, watch_once_h, arg);
+}
+
+static void test_watch(void **state)
+{
+	const struct hss_user *dave = hss_user_at(T.hss, 3);
+	struct watch_seen w, once, w2;
+
+	(void)state;
+	memset(&w, 0, sizeof(w));
+	memset(&once, 0, sizeof(once));
+	memset(&w2, 0, sizeof(w2));
+	assert_int_equal(registrar_watch_add(T.reg, NULL, &w), EINVAL);
+	assert_int_equal(registrar_watch_add(T.reg, watch_once_h, &once), 0);
+	assert_int_equal(registrar_watch_add(T.reg, watch_h, &w), 0);
+	assert_int_equal(registrar_watch_add(T.reg, watch_h, &w), EALREADY);
+	assert_int_equal(registrar_watch_add(T.reg, watch_h, &w2), 0);
+	for (int i = 3; i < REGISTRAR_WATCH_MAX; i++)
+		assert_int_equal(registrar_watch_add(T.reg, watch_h, &w2 + i), 0);
+	assert_int_equal(registrar_watch_add(T.reg, watch_h, &once), ENOSPC);
+	for (int i = 3; i < REGISTRAR_WATCH_MAX; i++)
+		registrar_watch_del(T.reg, watch_h, &w2 + i);
+
+	assert_int_equal(do_register("sip:dave@ims.test",
+				     "Contact: <sip:dave@127.0.0.1:5073>;expires=600\r\n")
+			     ->scode,
+			 200);
+	/* the first watcher went while being told; the next two still heard */
+	assert_int_equal(once.n, 1);
+	assert_int_equal(w.n, 1);
+	assert_int_equal(w2.n, 1);
+	assert_int_equal(w.change[0], REGISTRAR_BINDING_ADDED);
+	assert_string_equal(w.reason[0], "registered");
+	assert_string_equal(w.uri[0], "sip:dave@127.0.0.1:5073");
+	assert_int_equal(w.expires[0], 600);
+	assert_ptr_equal(w.user[0], dave);
+	/* a shorter refresh, a second contact, a fetch (no change) */
+	assert_int_equal(do_register("sip:dave@ims.test",
+				     "Contact: <sip:dave@127.0.0.1:5073>;expires=300\r\n")
+			     ->scode,
+			 200);
+	assert_int_equal(
+	    do_register("sip:dave@ims.test", "Contact: <sip:dave@127.0.0.1:5074>\r\n")->scode,
+	    200);
+	assert_int_equal(do_register("sip:dave@ims.test", "")->scode, 200);
+	assert_int_equal(w.n, 3);
+	assert_int_equal(w.change[1], REGISTRAR_BINDING_REFRESHED);
+	assert_string_equal(w.reason[1], "shortened");
+	assert_int_equal(w.change[2], REGISTRAR_BINDING_ADDED);
+	assert_string_equal(w.uri[2], "sip:dave@127.0.0.1:5074");
+	/* one removed by expires=0, the other by expiry */
+	assert_int_equal(do_register("sip:dave@ims.test",
+				     "Contact: <sip:dave@127.0.0.1:5074>;expires=0\r\n")
+			     ->scode,
+			 200);
+	assert_int_equal(w.n, 4);
+	assert_int_equal(w.change[3], REGISTRAR_BINDING_REMOVED);
+	assert_string_equal(w.reason[3], "unregistered");
+	assert_string_equal(w.uri[3], "sip:dave@127.0.0.1:5074");
+	assert_int_equal(w.expires[3], 0);
+	registrar_watch_del(T.reg, watch_h, &w2);
+	T.now += 301000;
+	registrar_expire_run(T.reg);
+	assert_false(registrar_is_registered(T.reg, dave));
+	assert_int_equal(w.n, 5);
+	assert_int_equal(w.change[4], REGISTRAR_BINDING_REMOVED);
+	assert_string_equal(w.reason[4], "expired");
+	assert_int_equal(w2.n, 4); /* out before the expiry */
+	/* network de-registration */
+	assert_int_equal(do_register("sip:dave@ims.test",
+				     "Contact: <sip:dave@127.0.0.1:5073>\r\n")
+			     ->scode,
+			 200);
+	assert_int_equal(registrar_unregister(T.reg, "sip:dave@ims.test",
+					      REGISTRAR_DEACTIVATED),
+			 0);
+	assert_int_equal(w.n, 7);
+	assert_int_equal(w.change[6], REGISTRAR_BINDING_REMOVED);
+	assert_string_equal(w.reason[6], "deactivated");
+	registrar_watch_del(T.reg, watch_h, &w);
+}
+
 static void stop_h(void *arg)
 {
 	(void)arg;
@@ -2398,6 +2512,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_multi_sim_without_instance, setup,
 					    teardown),
 	    cmocka_unit_test_setup_teardown(test_reg_event, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_watch, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_binding_expiry_fake_clock, setup,
 					    teardown),
 	    cmocka_unit_test_setup_teardown(test_binding_expiry_loop, setup, teardown),
