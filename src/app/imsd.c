@@ -17,6 +17,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include "api/api.h"
 #include "config/cfg_lang.h"
 #include "config/ims_cfg.h"
 #include "cscf/cscf.h"
@@ -131,8 +132,8 @@ static int imsd_dump_config(const char *file)
 
 static void imsd_quit_h(void *arg)
 {
-	(void)arg;
-	log_write(LOG_IMS, LOG_LVL_INFO, LOG_DIR_NONE, NULL, "quit requested from the monitor");
+	log_write(LOG_IMS, LOG_LVL_INFO, LOG_DIR_NONE, NULL, "quit requested from the %s",
+		  arg ? (const char *)arg : "monitor");
 	loop_stop();
 }
 
@@ -340,7 +341,25 @@ static int imsd_console_start(const char *file, struct monitor *mon, bool no_mon
 	return 0;
 }
 
-static int imsd_serve(const char *file, const struct ims_cfg *cfg, bool no_monitor)
+/* The remote API on com_addr (manual §6), when configured. */
+static int imsd_api_start(struct ims_cfg *cfg, const struct monitor_prm *mprm, struct api **apip)
+{
+	struct api_prm aprm = {.cfg = cfg,
+			       .reg = mprm->reg,
+			       .hss = mprm->hss,
+			       .stats = mprm->stats,
+			       .quit_h = imsd_quit_h,
+			       .quit_arg = "remote API",
+			       .version = IMSD_VERSION};
+	char err[512] = "";
+	int e = api_alloc(apip, &aprm, err, sizeof(err));
+
+	if (e)
+		fprintf(stderr, "imsd: cannot start the remote API: %s\n", err);
+	return e;
+}
+
+static int imsd_serve(const char *file, struct ims_cfg *cfg, bool no_monitor)
 {
 	struct registrar *reg = NULL;
 	struct cscf *cscf = NULL;
@@ -352,6 +371,7 @@ static int imsd_serve(const char *file, const struct ims_cfg *cfg, bool no_monit
 	struct sip_stack *sip = NULL;
 	struct monitor *mon = NULL;
 	struct monitor_console *con = NULL;
+	struct api *api = NULL;
 	struct monitor_prm mprm = {.quit_h = imsd_quit_h};
 	struct log_prm lprm;
 	char err[512];
@@ -406,6 +426,8 @@ static int imsd_serve(const char *file, const struct ims_cfg *cfg, bool no_monit
 		fprintf(stderr, "imsd: cannot start the monitor\n");
 		goto out;
 	}
+	if (imsd_api_start(cfg, &mprm, &api))
+		goto out;
 	if (imsd_console_start(file, mon, no_monitor, &con))
 		goto out;
 	log_write(LOG_IMS, LOG_LVL_INFO, LOG_DIR_NONE, NULL,
@@ -414,6 +436,7 @@ static int imsd_serve(const char *file, const struct ims_cfg *cfg, bool no_monit
 	log_write(LOG_IMS, LOG_LVL_INFO, LOG_DIR_NONE, NULL, "imsd stopped");
 out:
 	monitor_console_free(con);
+	api_free(api);
 	monitor_free(mon);
 	stats_free(stats);
 	mem_deref(cscf); /* before the services it dispatches to */
