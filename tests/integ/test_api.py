@@ -706,3 +706,71 @@ def test_node_ws_client(api_server):
     assert by["bar"]["error"] == "Unknown message: bar"
     assert "users_get" in by["help"]["messages"]
     assert by["users"]["users"][0]["impi"] == IMPI
+
+
+def _imsctl(args, timeout=60, env=None):
+    from conftest import IMSCTL_BIN, run_tool
+    e = dict(os.environ)
+    if env:
+        e.update(env)
+    r = run_tool([IMSCTL_BIN, "api", *args], capture_output=True, text=True,
+                 timeout=timeout, env=e)
+    return r.returncode, [json.loads(ln) for ln in r.stdout.splitlines() if ln.strip()], \
+        r.stderr
+
+
+def test_imsctl_api(api_server):
+    """imsctl api: answers the challenge with --password (or the
+    environment), prints every message, exits 1 on an error answer, waits
+    for start_time / loop answers with --wait, 2 for a bad command line."""
+    d, sip, port, log = api_server('com_auth: { password: "ctl-pw" },')
+    addr = f"127.0.0.1:{port}"
+    rc, msgs, err = _imsctl(["--password", "ctl-pw", addr,
+                             '{"message": "config_get", "message_id": "foo"}'])
+    assert rc == 0, err
+    assert msgs[0]["message"] == "authenticate" and msgs[1]["ready"] is True
+    assert msgs[2]["message_id"] == "foo" and msgs[2]["name"] == "TESTIMS"
+    rc, msgs, err = _imsctl([addr, '[{"message": "bar"}, {"message": "license"}]'],
+                            env={"IMSCTL_API_PASSWORD": "ctl-pw"})
+    assert rc == 1
+    assert msgs[-2]["error"] == "Unknown message: bar" and msgs[-1]["products"] == "IMS"
+    rc, msgs, err = _imsctl(["--password", "nope", addr, '{"message": "help"}'])
+    assert rc == 1 and "authentication failed" in err
+    rc, msgs, err = _imsctl([addr, '{"message": "help"}'])
+    assert rc == 1 and "--password" in err
+    rc, msgs, err = _imsctl(["--password", "ctl-pw", "--wait", addr,
+                             '{"message": "license", "loop_count": 3, "loop_delay": 0.1}'])
+    assert rc == 0, err
+    assert [m["loop_index"] for m in msgs if m["message"] == "license"] == [0, 1, 2]
+    assert _imsctl([addr])[0] == 2
+    assert _imsctl([addr, "{nope"])[0] == 2
+    rc, msgs, err = _imsctl(["--password", "ctl-pw", f"127.0.0.1:{free_port(kind=socket.SOCK_STREAM)}",
+                             '{"message": "help"}'])
+    assert rc == 1 and "cannot connect" in err
+
+
+def test_imsctl_api_events(api_server):
+    """imsctl api --events follows users_update while a UE registers."""
+    d, sip, port, log = api_server()
+    from conftest import IMSCTL_BIN
+    p = subprocess.Popen([IMSCTL_BIN, "api", "--events", "--timeout", "30",
+                          f"127.0.0.1:{port}",
+                          '{"message": "register", "register": "users_update"}'],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    ue = Md5Ue(sip)
+    try:
+        # registered for the event once its answer is out
+        line = p.stdout.readline()
+        assert json.loads(line)["message"] == "ready"
+        assert json.loads(p.stdout.readline())["message"] == "register"
+        code, resp = ue.register()
+        code, resp = ue.register(auth=_digest(_challenge(resp), "ims.test"))
+        assert code == 200, resp
+        ev = json.loads(p.stdout.readline())
+        assert ev["message"] == "users_update"
+        assert ev["users_update"][0]["impi"] == IMPI
+        assert ev["users_update"][0]["registered"] is True
+    finally:
+        ue.close()
+        p.send_signal(signal.SIGTERM)
+        p.communicate(timeout=10)
