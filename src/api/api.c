@@ -67,6 +67,7 @@ static void conn_free(struct api_conn *c)
 			  c->peer);
 	api_reqs_cancel_conn(api, c->id);
 	api_log_conn_close(c);
+	api_tls_conn_end(c);
 	if (c->fd >= 0) {
 		loop_fd_close(c->fd);
 		close(c->fd);
@@ -94,6 +95,7 @@ static void conn_kill(struct api_conn *c)
 
 		/* what the client sent and we will not read would make close()
 		 * answer with a reset, which may cost it our last frames */
+		api_tls_conn_end(c);
 		shutdown(c->fd, SHUT_WR);
 		for (int i = 0; i < 16 && recv(c->fd, sink, sizeof(sink), 0) > 0; i++)
 			;
@@ -198,7 +200,7 @@ static ssize_t ws_recv_cb(wslay_event_context_ptr ctx, uint8_t *buf, size_t len,
 		c->pre_off += k;
 		return (ssize_t)k;
 	}
-	n = recv(c->fd, buf, len, 0);
+	n = api_io_recv(c, buf, len);
 	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
 		wslay_event_set_error(ctx, WSLAY_ERR_WOULDBLOCK);
 		return -1;
@@ -217,7 +219,7 @@ static ssize_t ws_send_cb(wslay_event_context_ptr ctx, const uint8_t *data, size
 	ssize_t n;
 
 	(void)flags;
-	n = send(c->fd, data, len, MSG_NOSIGNAL);
+	n = api_io_send(c, data, len);
 	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
 		wslay_event_set_error(ctx, WSLAY_ERR_WOULDBLOCK);
 		return -1;
@@ -263,8 +265,7 @@ static int conn_upgrade(struct api_conn *c, const struct api_http_req *req)
 	json_t *hello;
 	wslay_event_context_ptr ws;
 
-	if (api_http_101(req, ans, sizeof(ans), &n) ||
-	    send(c->fd, ans, n, MSG_NOSIGNAL) != (ssize_t)n)
+	if (api_http_101(req, ans, sizeof(ans), &n) || api_io_send(c, ans, n) != (ssize_t)n)
 		return EIO; /* a fresh socket takes 130 bytes, or is gone */
 	if (wslay_event_context_server_init(&ws, &ws_cbs, c))
 		return ENOMEM;
@@ -281,29 +282,43 @@ static int conn_upgrade(struct api_conn *c, const struct api_http_req *req)
 	return 0;
 }
 
+/* The HTTP head, read until it is complete or the socket is drained (with
+ * TLS, what OpenSSL holds decrypted does not wake the loop again). */
+static int conn_head_take(struct api_conn *c, struct api_http_req *req)
+{
+	for (;;) {
+		ssize_t n = api_io_recv(c, c->hs + c->hs_len, sizeof(c->hs) - c->hs_len);
+		int err;
+
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+			return ENODATA;
+		if (n <= 0)
+			return EPIPE;
+		c->hs_len += (size_t)n;
+		err = api_http_req_parse(c->hs, c->hs_len, req);
+		if (err != ENODATA)
+			return err;
+	}
+}
+
 static void conn_head_read(struct api_conn *c)
 {
 	struct api_http_req req;
-	ssize_t n = recv(c->fd, c->hs + c->hs_len, sizeof(c->hs) - c->hs_len, 0);
 	char ans[512];
 	size_t alen;
-	int err;
+	int err = conn_head_take(c, &req);
 
-	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+	if (err == ENODATA)
 		return;
-	if (n <= 0) {
+	if (err == EPIPE) {
 		conn_kill(c);
 		return;
 	}
-	c->hs_len += (size_t)n;
-	err = api_http_req_parse(c->hs, c->hs_len, &req);
-	if (err == ENODATA)
-		return;
 	if (err) {
 		log_write(LOG_IMS, LOG_LVL_WARN, LOG_DIR_NONE, NULL,
 			  "api: %s: handshake refused (%u): %s", c->peer, req.status, req.why);
 		if (!api_http_refusal(&req, ans, sizeof(ans), &alen))
-			(void)!send(c->fd, ans, alen, MSG_NOSIGNAL);
+			(void)!api_io_send(c, ans, alen);
 		conn_kill(c);
 		return;
 	}
@@ -311,10 +326,11 @@ static void conn_head_read(struct api_conn *c)
 		conn_kill(c);
 		return;
 	}
-	log_write(LOG_IMS, LOG_LVL_INFO, LOG_DIR_NONE, NULL, "api: %s connected (origin %.*s)",
-		  c->peer, (int)(req.origin.l > 128 ? 128 : req.origin.l), req.origin.p);
-	/* frames that came with the head */
-	if (c->pre_off < c->hs_len && wslay_event_recv(c->ws_ctx))
+	log_write(LOG_IMS, LOG_LVL_INFO, LOG_DIR_NONE, NULL, "api: %s connected%s (origin %.*s)",
+		  c->peer, c->ssl ? " over TLS" : "",
+		  (int)(req.origin.l > 128 ? 128 : req.origin.l), req.origin.p);
+	/* frames that came with the head, and what the socket holds */
+	if (wslay_event_recv(c->ws_ctx))
 		conn_kill(c);
 	conn_flush(c);
 }
@@ -324,8 +340,16 @@ static void conn_io_h(int fd, int events, void *arg)
 	struct api_conn *c = arg;
 
 	(void)fd;
+	if (c->ssl && !c->tls_done) {
+		int e = api_tls_handshake(c);
+
+		if (e && e != EAGAIN)
+			conn_kill(c);
+		if (e)
+			goto out;
+	}
 	if (!c->ws) {
-		if (events & (LOOP_READ | LOOP_ERROR))
+		if (events & (LOOP_READ | LOOP_ERROR | LOOP_WRITE))
 			conn_head_read(c);
 	} else {
 		if ((events & (LOOP_READ | LOOP_ERROR)) && !c->dead &&
@@ -333,6 +357,7 @@ static void conn_io_h(int fd, int events, void *arg)
 			conn_kill(c);
 		conn_flush(c);
 	}
+out:
 	if (c->dead)
 		conn_free(c);
 }
@@ -381,7 +406,8 @@ static void conn_accept(struct api *api, int fd, const struct sockaddr_storage *
 	    !net_addr_print(&a, c->peer, sizeof(c->peer)))
 		snprintf(c->peer, sizeof(c->peer), "?");
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	if (loop_fd_listen(fd, LOOP_READ, conn_io_h, c)) {
+	if (api_tls_conn_start(c) || loop_fd_listen(fd, LOOP_READ, conn_io_h, c)) {
+		api_tls_conn_end(c);
 		close(fd);
 		free(c);
 		return;
@@ -486,6 +512,8 @@ int api_alloc(struct api **apip, const struct api_prm *prm, char *err, size_t er
 	if (!e)
 		e = api_auth_init(api, err, errlen);
 	if (!e)
+		e = api_tls_init(api, err, errlen);
+	if (!e)
 		e = api_listen(api, err, errlen);
 	if (!e)
 		e = api_log_start(api);
@@ -526,6 +554,7 @@ void api_free(struct api *api)
 		close(api->lfd);
 	}
 	api_auth_free(api);
+	api_tls_free(api);
 	json_decref(api->msg_counts);
 	json_decref(api->err_counts);
 	free(api);

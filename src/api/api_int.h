@@ -13,6 +13,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "api/api.h"
 #include "api/api_http.h"
@@ -56,6 +57,8 @@ struct api_conn {
 	size_t hs_len;
 	size_t pre_off; /* bytes of hs after the head, fed to wslay first */
 	void *ws_ctx;	/* wslay_event_context_ptr, owned */
+	void *ssl;	/* SSL *, owned; NULL without com_ssl_certificate */
+	bool tls_done;	/* TLS handshake over */
 	char challenge[65];
 	uint32_t events; /* enum api_event bits */
 	struct api_log_get log;
@@ -89,6 +92,7 @@ struct api {
 	uint64_t refused_logged_ms; /* last "too many clients" line */
 	void *reg_watch;	    /* registrar watch handle, if any */
 	bool reaping;		    /* api_reap_h added before sleep */
+	void *ssl_ctx;		    /* SSL_CTX *, owned; NULL: plain WebSocket */
 };
 
 /* A message being run (context of a handler). conn is NULL for sim_events
@@ -175,6 +179,18 @@ api_cmd_h api_cmd_authenticate;
  * hex into out[65] (manual §6.2). */
 int api_auth_res(const char *type, const char *password, const char *name,
 		 const char *challenge, char out[65]);
+
+/* ---- api_tls.c ---- */
+int api_tls_init(struct api *api, char *err, size_t errlen);
+void api_tls_free(struct api *api);
+int api_tls_conn_start(struct api_conn *c);
+void api_tls_conn_end(struct api_conn *c);
+/* 0 done, EAGAIN in progress (interest set), else failed (logged). */
+int api_tls_handshake(struct api_conn *c);
+/* recv / send on the connection, through TLS when it has it; -1 with errno
+ * EAGAIN when it would block. */
+ssize_t api_io_recv(struct api_conn *c, void *buf, size_t len);
+ssize_t api_io_send(struct api_conn *c, const void *data, size_t len);
 
 /* ---- api_log.c ---- */
 int api_log_start(struct api *api);

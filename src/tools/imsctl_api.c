@@ -1,8 +1,12 @@
 /*
  * imsctl api — a remote API client (manual §6), as the manual's ws.js:
  *
- *   imsctl api [--password P] [--timeout S] [--events] [--wait] HOST:PORT 'JSON'
+ *   imsctl api [--password P] [--tls [--ca F] [--cert F --key F]] [--timeout S]
+ *              [--events] [--wait] HOST:PORT 'JSON'
  *
+ * --tls speaks wss:// (com_ssl_certificate): the server's certificate is
+ * verified against --ca (else the system's CAs) and its name or address;
+ * --cert and --key present a client certificate (com_ssl_peer_verify).
  * Connects over WebSocket (RFC 6455, wslay framing, Origin: imsctl as the
  * manual requires), answers com_auth's challenge with
  * res = HMAC-SHA256("IMS:<password>:<name>", challenge) (--password, or
@@ -15,7 +19,9 @@
  * answer has an error (or authentication failed, or the connection did),
  * 2 for a bad command line.
  */
+#include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netdb.h>
 #include <poll.h>
 #include <stdio.h>
@@ -27,7 +33,10 @@
 
 #include <jansson.h>
 #include <openssl/evp.h>
+#include <openssl/err.h>
 #include <openssl/rand.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
 #include <wslay/wslay.h>
 
 #include "api/api_http.h"
@@ -46,7 +55,26 @@ struct cli {
 	char rest[API_CLI_HEAD_MAX]; /* bytes after the 101 head */
 	size_t rest_len, rest_off;
 	wslay_event_context_ptr ws;
+	bool tls;
+	const char *ca, *cert, *key;
+	SSL_CTX *ssl_ctx;
+	SSL *ssl;
 };
+
+/* recv / send, through TLS with --tls; -1 and EAGAIN when it would block. */
+static ssize_t cli_io(struct cli *c, void *rbuf, const void *wbuf, size_t len)
+{
+	int r, e;
+
+	if (!c->ssl)
+		return rbuf ? recv(c->fd, rbuf, len, 0) : send(c->fd, wbuf, len, MSG_NOSIGNAL);
+	r = rbuf ? SSL_read(c->ssl, rbuf, (int)len) : SSL_write(c->ssl, wbuf, (int)len);
+	if (r > 0)
+		return r;
+	e = SSL_get_error(c->ssl, r);
+	errno = e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE ? EAGAIN : EPIPE;
+	return e == SSL_ERROR_ZERO_RETURN ? 0 : -1;
+}
 
 static ssize_t cli_recv_cb(wslay_event_context_ptr ctx, uint8_t *buf, size_t len, int flags,
 			   void *arg)
@@ -62,8 +90,8 @@ static ssize_t cli_recv_cb(wslay_event_context_ptr ctx, uint8_t *buf, size_t len
 		c->rest_off += k;
 		return (ssize_t)k;
 	}
-	n = recv(c->fd, buf, len, MSG_DONTWAIT);
-	if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
+	n = cli_io(c, buf, NULL, len);
+	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
 		wslay_event_set_error(ctx, WSLAY_ERR_WOULDBLOCK);
 		return -1;
 	}
@@ -78,10 +106,10 @@ static ssize_t cli_send_cb(wslay_event_context_ptr ctx, const uint8_t *data, siz
 			   int flags, void *arg)
 {
 	struct cli *c = arg;
-	ssize_t n = send(c->fd, data, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+	ssize_t n = cli_io(c, NULL, data, len);
 
 	(void)flags;
-	if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
+	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
 		wslay_event_set_error(ctx, WSLAY_ERR_WOULDBLOCK);
 		return -1;
 	}
@@ -267,10 +295,10 @@ static int cli_handshake(struct cli *c, const char *hostport, char *err, size_t 
 		     "GET / HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
 		     "Sec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\nOrigin: imsctl\r\n\r\n",
 		     hostport, key);
-	if (n < 0 || (size_t)n >= sizeof(req) || send(c->fd, req, (size_t)n, MSG_NOSIGNAL) != n)
+	if (n < 0 || (size_t)n >= sizeof(req) || cli_io(c, NULL, req, (size_t)n) != n)
 		return snprintf(err, errlen, "cannot send the handshake"), -1;
 	while (!end) {
-		ssize_t k = recv(c->fd, head + hl, sizeof(head) - 1 - hl, 0);
+		ssize_t k = cli_io(c, head + hl, NULL, sizeof(head) - 1 - hl);
 
 		if (k <= 0)
 			return snprintf(err, errlen, "connection closed during the handshake"), -1;
@@ -288,6 +316,53 @@ static int cli_handshake(struct cli *c, const char *hostport, char *err, size_t 
 		return snprintf(err, errlen, "wrong Sec-WebSocket-Accept"), -1;
 	c->rest_len = hl - (size_t)(end + 4 - head);
 	memcpy(c->rest, end + 4, c->rest_len);
+	return 0;
+}
+
+/* TLS over the connected socket, blocking (--tls). */
+static int cli_tls(struct cli *c, const char *hostport, char *err, size_t errlen)
+{
+	char host[256];
+	const char *colon = strrchr(hostport, ':');
+	size_t hl = colon ? (size_t)(colon - hostport) : 0;
+	unsigned char ip[16];
+	X509_VERIFY_PARAM *vp;
+
+	if (hostport[0] == '[' && hl >= 2) {
+		hostport++;
+		hl -= 2;
+	}
+	snprintf(host, sizeof(host), "%.*s", (int)hl, hostport);
+	c->ssl_ctx = SSL_CTX_new(TLS_client_method());
+	if (!c->ssl_ctx)
+		return snprintf(err, errlen, "out of memory"), -1;
+	SSL_CTX_set_min_proto_version(c->ssl_ctx, TLS1_2_VERSION);
+	SSL_CTX_set_mode(c->ssl_ctx,
+			 SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+	SSL_CTX_set_verify(c->ssl_ctx, SSL_VERIFY_PEER, NULL);
+	if ((c->ca ? SSL_CTX_load_verify_locations(c->ssl_ctx, c->ca, NULL)
+		   : SSL_CTX_set_default_verify_paths(c->ssl_ctx)) != 1)
+		return snprintf(err, errlen, "--ca %s: cannot be read", c->ca ? c->ca : ""), -1;
+	if (c->cert && (SSL_CTX_use_certificate_chain_file(c->ssl_ctx, c->cert) != 1 ||
+			SSL_CTX_use_PrivateKey_file(c->ssl_ctx, c->key, SSL_FILETYPE_PEM) != 1))
+		return snprintf(err, errlen, "--cert/--key: cannot be used"), -1;
+	c->ssl = SSL_new(c->ssl_ctx);
+	if (!c->ssl || SSL_set_fd(c->ssl, c->fd) != 1)
+		return snprintf(err, errlen, "out of memory"), -1;
+	vp = SSL_get0_param(c->ssl);
+	if (inet_pton(AF_INET, host, ip) == 1 || inet_pton(AF_INET6, host, ip) == 1)
+		X509_VERIFY_PARAM_set1_ip_asc(vp, host);
+	else {
+		X509_VERIFY_PARAM_set1_host(vp, host, 0);
+		SSL_set_tlsext_host_name(c->ssl, host);
+	}
+	if (SSL_connect(c->ssl) != 1) {
+		char buf[256];
+
+		ERR_error_string_n(ERR_get_error(), buf, sizeof(buf));
+		snprintf(err, errlen, "TLS with %s failed: %s", hostport, buf);
+		return -1;
+	}
 	return 0;
 }
 
@@ -311,7 +386,9 @@ static int cli_run(struct cli *c, long timeout_ms)
 			if (left <= 0)
 				return c->events && c->expected <= 0 ? 0 : ETIMEDOUT;
 		}
-		if (poll(&p, 1, (int)(left < 0 ? 1000 : left)) < 0 && errno != EINTR)
+		if (c->ssl && SSL_pending(c->ssl))
+			p.revents = POLLIN; /* decrypted already: the socket may stay quiet */
+		else if (poll(&p, 1, (int)(left < 0 ? 1000 : left)) < 0 && errno != EINTR)
 			return -1;
 		if ((p.revents & (POLLIN | POLLERR | POLLHUP)) && wslay_event_recv(c->ws))
 			return -1;
@@ -328,14 +405,17 @@ static int cli_run(struct cli *c, long timeout_ms)
 
 static void api_usage(FILE *f)
 {
-	fputs("usage: imsctl api [--password P] [--timeout S] [--events] [--wait] HOST:PORT 'JSON'\n\n"
+	fputs("usage: imsctl api [--password P] [--tls [--ca F] [--cert F --key F]]\n"
+	      "                  [--timeout S] [--events] [--wait] HOST:PORT 'JSON'\n\n"
 	      "Sends JSON (one message object, or an array of them) to imsd's remote API\n"
 	      "(com_addr, manual §6) over WebSocket and prints every message received, one\n"
 	      "compact JSON a line. With com_auth, --password (or IMSCTL_API_PASSWORD)\n"
 	      "answers the challenge. Exits once each message was answered; messages with\n"
 	      "start_time or loop_count are waited for only with --wait. --events keeps\n"
 	      "printing events (register to them in JSON) until --timeout (default 30 s,\n"
-	      "0: none with --events). Exit status 1 when an answer has an error.\n\n"
+	      "0: none with --events). Exit status 1 when an answer has an error.\n"
+	      "--tls: wss://, the server verified against --ca (else the system's CAs);\n"
+	      "--cert and --key: a client certificate (com_ssl_peer_verify).\n\n"
 	      "example:\n  imsctl api 127.0.0.1:9003 '{\"message\": \"config_get\"}'\n"
 	      "  imsctl api --events 127.0.0.1:9003 '{\"message\": \"register\", \"register\": "
 	      "\"users_update\"}'\n",
@@ -364,8 +444,13 @@ static int api_args(int argc, char **argv, struct cli *c, const char **addr,
 		} else if (!strcmp(a, "--wait")) {
 			c->wait = true;
 		} else if (!strcmp(a, "--tls")) {
-			imsctl_err("api", "--tls: the server has no TLS yet (docs/api.md)");
-			return IMSCTL_EXIT_USAGE;
+			c->tls = true;
+		} else if (!strcmp(a, "--ca") && i + 1 < argc) {
+			c->ca = argv[++i];
+		} else if (!strcmp(a, "--cert") && i + 1 < argc) {
+			c->cert = argv[++i];
+		} else if (!strcmp(a, "--key") && i + 1 < argc) {
+			c->key = argv[++i];
 		} else if (!strncmp(a, "--", 2)) {
 			imsctl_err("api", "unknown option %s (see imsctl api --help)", a);
 			return IMSCTL_EXIT_USAGE;
@@ -380,6 +465,14 @@ static int api_args(int argc, char **argv, struct cli *c, const char **addr,
 	}
 	if (!*addr || !*json) {
 		api_usage(stderr);
+		return IMSCTL_EXIT_USAGE;
+	}
+	if ((c->ca || c->cert || c->key) && !c->tls) {
+		imsctl_err("api", "--ca, --cert and --key go with --tls");
+		return IMSCTL_EXIT_USAGE;
+	}
+	if (!c->cert != !c->key) {
+		imsctl_err("api", "--cert and --key go together");
 		return IMSCTL_EXIT_USAGE;
 	}
 	return 0;
@@ -419,7 +512,9 @@ int imsctl_api_main(int argc, char **argv)
 	}
 	rc = IMSCTL_EXIT_FAIL;
 	c.fd = cli_connect(addr, err, sizeof(err));
-	if (c.fd < 0 || cli_handshake(&c, addr, err, sizeof(err))) {
+	if (c.fd < 0 || (c.tls && cli_tls(&c, addr, err, sizeof(err))) ||
+	    cli_handshake(&c, addr, err, sizeof(err)) ||
+	    fcntl(c.fd, F_SETFL, fcntl(c.fd, F_GETFL) | O_NONBLOCK) < 0) {
 		imsctl_err("api", "%s", err);
 		goto out;
 	}
@@ -436,6 +531,8 @@ int imsctl_api_main(int argc, char **argv)
 out:
 	if (c.ws)
 		wslay_event_context_free(c.ws);
+	SSL_free(c.ssl);
+	SSL_CTX_free(c.ssl_ctx);
 	if (c.fd >= 0)
 		close(c.fd);
 	json_decref(c.out);
