@@ -140,36 +140,41 @@ void api_conn_close(struct api_conn *c, uint16_t code, const char *why)
 	conn_flush(c);
 }
 
-int api_conn_send(struct api_conn *c, const json_t *msg)
+int api_conn_send_text(struct api_conn *c, const char *txt, size_t len)
 {
 	struct wslay_event_msg wm = {.opcode = WSLAY_TEXT_FRAME};
+	size_t queued;
+
+	if (c->dead || !c->ws_ctx)
+		return ENOTCONN;
+	queued = wslay_event_get_queued_msg_length(c->ws_ctx);
+	if (queued + len > API_OUT_MAX) {
+		log_write(LOG_IMS, LOG_LVL_WARN, LOG_DIR_NONE, NULL,
+			  "api: client %s does not read: %zu bytes waiting, %zu more: "
+			  "disconnected",
+			  c->peer, queued, len);
+		conn_kill(c);
+		return ENOBUFS;
+	}
+	wm.msg = (const uint8_t *)txt;
+	wm.msg_length = len;
+	if (wslay_event_queue_msg(c->ws_ctx, &wm))
+		return ENOMEM;
+	conn_flush(c);
+	return 0;
+}
+
+int api_conn_send(struct api_conn *c, const json_t *msg)
+{
 	char *txt;
-	size_t len;
-	int err = 0;
+	int err;
 
 	if (c->dead || !c->ws_ctx)
 		return ENOTCONN;
 	txt = json_dumps(msg, JSON_COMPACT);
 	if (!txt)
 		return ENOMEM;
-	len = strlen(txt);
-	if (wslay_event_get_queued_msg_length(c->ws_ctx) + len > API_OUT_MAX) {
-		log_write(LOG_IMS, LOG_LVL_WARN, LOG_DIR_NONE, NULL,
-			  "api: client %s does not read: %zu bytes waiting, %zu more: "
-			  "disconnected",
-			  c->peer, wslay_event_get_queued_msg_length(c->ws_ctx), len);
-		conn_kill(c);
-		err = ENOBUFS;
-		goto out;
-	}
-	wm.msg = (const uint8_t *)txt;
-	wm.msg_length = len;
-	if (wslay_event_queue_msg(c->ws_ctx, &wm)) {
-		err = ENOMEM;
-		goto out;
-	}
-	conn_flush(c);
-out:
+	err = api_conn_send_text(c, txt, strlen(txt));
 	free(txt);
 	return err;
 }
@@ -536,6 +541,7 @@ void api_free(struct api *api)
 	if (!api)
 		return;
 	api_users_watch_stop(api);
+	api_users_jobs_free(api);
 	if (api->reaping)
 		loop_before_sleep_remove(api_reap_h, api);
 	for (struct api_conn *c = api->conns, *next; c; c = next) {

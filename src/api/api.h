@@ -39,6 +39,7 @@ struct stats;
 #define API_CONNS_MAX 2048u		  /* clients at once */
 #define API_BATCH_MAX 1000u		  /* messages in one array */
 #define API_REQS_MAX 100000u		  /* scheduled requests, all clients */
+#define API_USERS_PART 2000u		  /* users_get: users per loop iteration */
 #define API_LOOP_COUNT_MAX 1000000u	  /* manual §6.1 */
 #define API_AUTH_FAILS_MAX 5u		  /* failures per address ... */
 #define API_AUTH_WINDOW_S 60u		  /* ... within this many seconds ... */

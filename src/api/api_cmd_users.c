@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/mbuf.h"
 #include "hss/hss.h"
 #include "loop/loop.h"
 #include "registrar/registrar.h"
@@ -92,28 +93,126 @@ json_t *api_user_json(struct api *api, const void *user_info)
 	return o;
 }
 
+/* A users_get listing made in parts: API_USERS_PART users per loop
+ * iteration, the text kept until the last part, so that 100,000 users do
+ * not hold SIP up for the whole listing. */
+struct users_job {
+	struct api *api;
+	uint64_t conn_id;
+	json_t *resp; /* owned: the answer's other members */
+	struct registrar_user_cursor cur;
+	bool reg_only;
+	size_t n; /* users listed */
+	struct mbuf text;
+	struct loop_timer *tmr;
+	struct users_job *next;
+};
+
+static void job_free(struct users_job *j)
+{
+	struct users_job **pp = (struct users_job **)&j->api->users_jobs;
+
+	while (*pp && *pp != j)
+		pp = &(*pp)->next;
+	if (*pp)
+		*pp = j->next;
+	loop_timer_free(j->tmr);
+	json_decref(j->resp);
+	mbuf_reset(&j->text);
+	free(j);
+}
+
+void api_users_jobs_free(struct api *api)
+{
+	while (api->users_jobs)
+		job_free(api->users_jobs);
+}
+
+/* One part: 0 more to come, 1 complete, ENOMEM failed. */
+static int job_part(struct users_job *j)
+{
+	struct registrar_user_info ui;
+	uint32_t k = 0;
+	int err = 0;
+
+	while (k < API_USERS_PART && !err && registrar_user_next(j->api->prm.reg, &j->cur, &ui)) {
+		json_t *u;
+		char *txt;
+
+		if (j->reg_only && !ui.registered)
+			continue;
+		k++;
+		u = api_user_json(j->api, &ui);
+		txt = u ? json_dumps(u, JSON_COMPACT) : NULL;
+		json_decref(u);
+		if (!txt)
+			return ENOMEM;
+		err = mbuf_write_str(&j->text, j->n++ ? "," : "[");
+		err = err ? err : mbuf_write_str(&j->text, txt);
+		free(txt);
+	}
+	if (err)
+		return ENOMEM;
+	return k < API_USERS_PART ? 1 : 0;
+}
+
+static void job_step_h(void *arg)
+{
+	struct users_job *j = arg;
+	int e;
+
+	if (j->conn_id && !api_conn_find(j->api, j->conn_id)) {
+		job_free(j); /* its client has gone */
+		return;
+	}
+	e = job_part(j);
+	if (!e) {
+		loop_timer_start(j->tmr, 0, job_step_h, j);
+		return;
+	}
+	if (e == 1)
+		e = mbuf_write_str(&j->text, j->n ? "]" : "[]");
+	if (e) {
+		log_write(LOG_IMS, LOG_LVL_ERROR, LOG_DIR_NONE, NULL,
+			  "api: users_get: no memory for the listing after %zu users", j->n);
+		api_error(j->resp, "users_get: out of memory after %zu users", j->n);
+		api_answer_send(j->api, j->conn_id, json_incref(j->resp));
+	} else {
+		api_answer_send_raw(j->api, j->conn_id, json_incref(j->resp), "users",
+				    (const char *)j->text.buf, j->text.end);
+	}
+	job_free(j);
+}
+
 int api_cmd_users_get(struct api_ctx *ctx, json_t *resp)
 {
 	struct api *api = ctx->api;
-	struct registrar_user_cursor cur = {0};
-	struct registrar_user_info ui;
+	struct users_job *j;
 	bool reg_only = false;
-	json_t *users;
 
 	if (!api->prm.reg || !api->prm.hss)
 		return api_error(resp, "users_get: the registrar is not running");
 	if (api_get_bool(ctx->msg, "registered_only", &reg_only, resp) == EINVAL)
 		return EINVAL;
-	users = json_array();
-	if (!users)
+	if (!ctx->conn)
+		return 0; /* nobody to read it */
+	j = calloc(1, sizeof(*j));
+	if (!j)
 		return api_error(resp, "Out of memory");
-	while (registrar_user_next(api->prm.reg, &cur, &ui)) {
-		if (reg_only && !ui.registered)
-			continue;
-		json_array_append_new(users, api_user_json(api, &ui));
+	j->tmr = loop_timer_alloc();
+	if (!j->tmr) {
+		free(j);
+		return api_error(resp, "Out of memory");
 	}
-	json_object_set_new(resp, "users", users);
-	return 0;
+	j->api = api;
+	j->conn_id = ctx->conn->id;
+	j->resp = json_incref(resp);
+	j->reg_only = reg_only;
+	mbuf_init(&j->text, API_OUT_MAX);
+	j->next = api->users_jobs;
+	api->users_jobs = j;
+	job_step_h(j); /* the first part now: a small database answers at once */
+	return EINPROGRESS;
 }
 
 int api_cmd_unregister(struct api_ctx *ctx, json_t *resp)

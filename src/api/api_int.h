@@ -92,6 +92,7 @@ struct api {
 	uint64_t refused_logged_ms; /* last "too many clients" line */
 	void *reg_watch;	    /* registrar watch handle, if any */
 	bool reaping;		    /* api_reap_h added before sleep */
+	void *users_jobs;	    /* users_get listings in parts (api_cmd_users.c) */
 	void *ssl_ctx;		    /* SSL_CTX *, owned; NULL: plain WebSocket */
 };
 
@@ -125,6 +126,8 @@ struct api_conn *api_conn_find(struct api *api, uint64_t id);
 /* Queues one JSON message to conn (steals nothing); closes a client whose
  * output is over API_OUT_MAX. */
 int api_conn_send(struct api_conn *conn, const json_t *msg);
+/* The same with the JSON text already made (len bytes, valid UTF-8). */
+int api_conn_send_text(struct api_conn *conn, const char *txt, size_t len);
 /* Sends an event to every authenticated client registered for ev. */
 void api_event_send(struct api *api, enum api_event ev, json_t *msg);
 void api_conn_close(struct api_conn *conn, uint16_t code, const char *why);
@@ -152,6 +155,10 @@ int api_error(json_t *resp, const char *fmt, ...) __attribute__((format(printf, 
 /* A deferred answer (EINPROGRESS) goes now: time and utc added, sent to the
  * request's connection if it is still there; drops the reference. */
 void api_answer_send(struct api *api, uint64_t conn_id, json_t *resp);
+/* The same for an answer with one member made as text apart (a long
+ * listing): resp's members, then "key": raw (len bytes of JSON). */
+void api_answer_send_raw(struct api *api, uint64_t conn_id, json_t *resp, const char *key,
+			 const char *raw, size_t len);
 /* Cancels the scheduled requests of a connection (not standalone ones). */
 void api_reqs_cancel_conn(struct api *api, uint64_t conn_id);
 void api_reqs_free(struct api *api);
@@ -205,5 +212,6 @@ api_cmd_h api_cmd_users_get, api_cmd_unregister;
 json_t *api_user_json(struct api *api, const void *user_info);
 void api_users_watch_start(struct api *api);
 void api_users_watch_stop(struct api *api);
+void api_users_jobs_free(struct api *api);
 
 #endif

@@ -22,6 +22,7 @@
 #include <sys/time.h>
 
 #include "config/ims_cfg.h"
+#include "core/mbuf.h"
 #include "loop/loop.h"
 
 struct api_req {
@@ -261,6 +262,32 @@ static void resp_out(struct api *api, struct api_conn *conn, json_t *r)
 void api_answer_send(struct api *api, uint64_t conn_id, json_t *resp)
 {
 	resp_out(api, conn_id ? api_conn_find(api, conn_id) : NULL, resp);
+}
+
+void api_answer_send_raw(struct api *api, uint64_t conn_id, json_t *resp, const char *key,
+			 const char *raw, size_t len)
+{
+	struct api_conn *conn = conn_id ? api_conn_find(api, conn_id) : NULL;
+	char *head;
+	struct mbuf mb;
+	size_t hl;
+
+	resp_stamp(api, resp);
+	head = conn ? json_dumps(resp, JSON_COMPACT) : NULL;
+	json_decref(resp);
+	if (!head)
+		return;
+	hl = strlen(head); /* "{...}": the listing goes before the last brace */
+	mbuf_init(&mb, API_OUT_MAX);
+	if (hl >= 2 && !mbuf_write(&mb, head, hl - 1) &&
+	    !mbuf_printf(&mb, "%s\"%s\":", hl > 2 ? "," : "", key) &&
+	    !mbuf_write(&mb, raw, len) && !mbuf_write(&mb, "}", 1))
+		api_conn_send_text(conn, (const char *)mb.buf, mb.end);
+	else
+		log_write(LOG_IMS, LOG_LVL_ERROR, LOG_DIR_NONE, NULL,
+			  "api: no memory for a %zu-byte answer to %s", len, conn->peer);
+	mbuf_reset(&mb);
+	free(head);
 }
 
 /* Runs one message now; index is its loop_index (-1: not repeated). */
