@@ -84,12 +84,30 @@ static void conn_free(struct api_conn *c)
 	free(c);
 }
 
+/* Keeps api->out_total, the output queued to every client: log_get
+ * answers wait while it is over API_OUT_TOTAL_MAX (api_log.c), and are
+ * looked at again once it fell under half of it. */
+static void conn_queued_update(struct api_conn *c)
+{
+	struct api *api = c->api;
+	size_t q = c->ws_ctx && !c->dead ? wslay_event_get_queued_msg_length(c->ws_ctx) : 0;
+	uint64_t one = 1;
+
+	api->out_total = api->out_total - c->queued + q;
+	c->queued = q;
+	if (api->log_out_wait && api->out_total < API_OUT_TOTAL_MAX / 2) {
+		api->log_out_wait = false;
+		(void)!write(api->log_evfd, &one, sizeof(one));
+	}
+}
+
 /* Stops the connection now; freed by the callback that runs it. */
 static void conn_kill(struct api_conn *c)
 {
 	if (c->dead)
 		return;
 	c->dead = true;
+	conn_queued_update(c);
 	if (c->fd >= 0) {
 		char sink[4096];
 
@@ -117,6 +135,7 @@ static void conn_flush(struct api_conn *c)
 		conn_kill(c);
 		return;
 	}
+	conn_queued_update(c);
 	if (!wslay_event_want_read(ws) && !wslay_event_want_write(ws)) {
 		conn_kill(c); /* close handshake done */
 		return;
@@ -374,6 +393,7 @@ static void api_reap_h(void *arg)
 	struct api *api = arg;
 	struct api_conn *c = api->conns;
 
+	api->log_iter_entries = 0; /* a new iteration: a new budget for log_get */
 	while (c) {
 		struct api_conn *next = c->next;
 

@@ -36,6 +36,7 @@ struct stats;
 #define API_PORT_DEFAULT 9003u
 #define API_MSG_MAX ((size_t)1 << 20)	  /* one received message, bytes */
 #define API_OUT_MAX ((size_t)64 << 20)	  /* queued to one client, bytes */
+#define API_OUT_TOTAL_MAX ((size_t)256 << 20) /* to all: log_get answers wait */
 #define API_CONNS_MAX 2048u		  /* clients at once */
 #define API_BATCH_MAX 1000u		  /* messages in one array */
 #define API_REQS_MAX 100000u		  /* scheduled requests, all clients */

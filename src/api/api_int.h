@@ -41,7 +41,11 @@ struct api_log_get {
 	int64_t start_ms, end_ms;
 	size_t max_size;
 	uint8_t level[LOG_LAYER_COUNT]; /* max level per layer, LOG_LVL_NONE: off */
-	struct loop_timer *tmr;		/* timeout of the pending answer */
+	struct loop_timer *tmr;		/* timeout of the pending answer, or its next part */
+	bool building;			/* the answer is being made, in parts */
+	json_t *arr;			/* its logs so far, owned */
+	size_t handed, built, bytes;	/* entries looked at, taken, JSON bytes */
+	uint64_t disc;			/* discontinuity at its first part */
 };
 
 struct api_conn {
@@ -61,6 +65,7 @@ struct api_conn {
 	bool tls_done;	/* TLS handshake over */
 	char challenge[65];
 	uint32_t events; /* enum api_event bits */
+	size_t queued;	 /* output queued in wslay at the last look */
 	struct api_log_get log;
 	struct api_conn *prev, *next;
 };
@@ -89,6 +94,9 @@ struct api {
 	int log_evfd;			 /* written by the log ring watcher */
 	int log_armed;			 /* atomic: the watcher may write log_evfd */
 	bool log_watching;
+	size_t out_total;  /* sum of the connections' queued */
+	bool log_out_wait; /* log_get answers wait for out_total to fall */
+	size_t log_iter_entries; /* log entries made into answers this iteration */
 	uint64_t refused_logged_ms; /* last "too many clients" line */
 	void *reg_watch;	    /* registrar watch handle, if any */
 	bool reaping;		    /* api_reap_h added before sleep */

@@ -29,6 +29,7 @@
 #define API_LOG_MAX_MAX 65536u
 #define API_LOG_SIZE_DEFAULT ((size_t)1 << 20)
 #define API_LOG_SIZE_MAX ((size_t)16 << 20)
+#define API_LOG_CHUNK 512u /* entries looked at per loop iteration, all clients */
 
 static bool entry_match(const struct api_log_get *g, const struct log_entry *e)
 {
@@ -132,26 +133,69 @@ static void header_h(const char *line, void *arg)
 	json_array_append_new(arg, json_string(line));
 }
 
-/* Sends the waiting answer with what there is, and moves the cursor. */
-static void log_answer(struct api_conn *c)
+static void log_more_h(void *arg);
+
+/* Makes the waiting answers API_LOG_CHUNK entries per loop iteration, all
+ * clients together, each in turn (a new
+ * client's first answer reads up to 4,096 entries of history: about 1 MB of
+ * JSON, made in one piece it would hold SIP up), moving the cursor as it
+ * goes, and sends it once max entries were looked at, max_size reached or
+ * the ring read to its end. force: the rest at once (a new log_get came). */
+static void log_answer(struct api_conn *c, bool force)
 {
 	struct api_log_get *g = &c->log;
 	struct build_arg a = {.api = c->api, .g = g, .us = log_ring_us()};
 	struct log_ring_pos pos;
-	json_t *r = g->pending;
+	size_t chunk;
+	json_t *r;
 
-	g->pending = NULL;
-	loop_timer_cancel(g->tmr);
-	a.arr = json_array();
-	if (!a.arr) {
-		json_decref(r);
+	if (!g->building) {
+		loop_timer_cancel(g->tmr);
+		g->arr = json_array();
+		if (!g->arr) {
+			json_decref(g->pending);
+			g->pending = NULL;
+			return;
+		}
+		g->building = true;
+		g->handed = g->built = g->bytes = 0;
+		g->disc = UINT64_MAX;
+	}
+	a.arr = g->arr;
+	a.n = g->built;
+	a.bytes = g->bytes;
+	chunk = g->max - g->handed;
+	if (!force) { /* every client's parts share one budget per iteration */
+		size_t left = c->api->log_iter_entries < API_LOG_CHUNK
+				  ? API_LOG_CHUNK - c->api->log_iter_entries
+				  : 0;
+
+		if (!left) {
+			loop_timer_start(g->tmr, 1, log_more_h, c);
+			return;
+		}
+		if (chunk > left)
+			chunk = left;
+	}
+	log_ring_read(g->next_idx, chunk, build_h, &a, &pos);
+	c->api->log_iter_entries += pos.count;
+	g->next_idx = pos.next;
+	if (g->disc == UINT64_MAX)
+		g->disc = pos.discontinuity;
+	g->handed += pos.count;
+	g->built = a.n;
+	g->bytes = a.bytes;
+	if (!force && pos.count == chunk && g->handed < g->max) {
+		loop_timer_start(g->tmr, 1, log_more_h, c);
 		return;
 	}
-	log_ring_read(g->next_idx, g->max, build_h, &a, &pos);
-	g->next_idx = pos.next;
-	json_object_set_new(r, "logs", a.arr);
-	if (pos.discontinuity)
-		json_object_set_new(r, "discontinuity", json_integer((json_int_t)pos.discontinuity));
+	r = g->pending;
+	g->pending = NULL;
+	g->building = false;
+	json_object_set_new(r, "logs", g->arr);
+	g->arr = NULL;
+	if (g->disc && g->disc != UINT64_MAX)
+		json_object_set_new(r, "discontinuity", json_integer((json_int_t)g->disc));
 	if (a.us)
 		json_object_set_new(r, "microseconds", json_true());
 	if (g->headers) {
@@ -163,12 +207,25 @@ static void log_answer(struct api_conn *c)
 	api_answer_send(c->api, c->id, r);
 }
 
+static void log_more_h(void *arg)
+{
+	struct api_conn *c = arg;
+
+	if (!c->log.pending || c->dead)
+		return;
+	if (c->api->out_total >= API_OUT_TOTAL_MAX) { /* the clients read first */
+		loop_timer_start(c->log.tmr, 10, log_more_h, c);
+		return;
+	}
+	log_answer(c, false);
+}
+
 static void log_timeout_h(void *arg)
 {
 	struct api_conn *c = arg;
 
-	if (c->log.pending)
-		log_answer(c);
+	if (c->log.pending && !c->log.building)
+		log_answer(c, false);
 }
 
 /* Answers when min is reached; else (re)starts the timeout as the manual
@@ -179,11 +236,15 @@ static void log_check(struct api_conn *c)
 	struct count_arg a = {.g = g, .max = g->min};
 	struct log_ring_pos pos;
 
-	if (!g->pending)
+	if (!g->pending || g->building)
 		return;
+	if (c->api->out_total >= API_OUT_TOTAL_MAX) {
+		c->api->log_out_wait = true; /* conn_queued_update comes back */
+		return;
+	}
 	log_ring_read(g->next_idx, g->max, count_h, &a, &pos);
 	if (a.n >= g->min) {
-		log_answer(c);
+		log_answer(c, false);
 		return;
 	}
 	if (a.n && a.n != g->last_n) {
@@ -251,6 +312,8 @@ void api_log_conn_close(struct api_conn *c)
 {
 	json_decref(c->log.pending);
 	c->log.pending = NULL;
+	json_decref(c->log.arr);
+	c->log.arr = NULL;
 	loop_timer_free(c->log.tmr);
 	c->log.tmr = NULL;
 }
@@ -327,7 +390,7 @@ int api_cmd_log_get(struct api_ctx *ctx, json_t *resp)
 	if (log_get_parse(ctx->msg, &ng, resp))
 		return EINVAL;
 	if (c->log.pending) /* manual §6.5: the previous one goes now */
-		log_answer(c);
+		log_answer(c, true);
 	if (c->dead)
 		return EINVAL;
 	if (!c->log.tmr && !(c->log.tmr = loop_timer_alloc()))

@@ -494,6 +494,17 @@ def test_log_get_sip_lines(api_server):
             assert "error" not in got["set"]
             assert any("hello from the API" in e["data"][0] for e in got["next"]["logs"]), got
             assert all(e["level"] in ("warn", "error") for e in got["next"]["logs"])
+            # an answer over several parts (256 entries per loop iteration)
+            await ws.send(json.dumps([{"message": "log_set", "log": f"bulk {i}",
+                                       "layer": "ims", "level": "warn"} for i in range(700)]))
+            for _ in range(700):
+                assert "error" not in await _recv(ws)
+            r = await _ask(ws, {"message": "log_get", "layers": {"ims": "warn"},
+                                "min": 700, "timeout": 5})
+            bulk = [e["data"][0] for e in r["logs"] if e["data"][0].startswith("bulk ")]
+            assert bulk == [f"bulk {i}" for i in range(700)], bulk[:5]
+            idx = [e["idx"] for e in r["logs"]]
+            assert idx == sorted(idx) and len(set(idx)) == len(idx)
             r = await _ask(ws, {"message": "log_reset"})
             assert "error" not in r
     _run(go())
