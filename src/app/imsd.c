@@ -20,6 +20,7 @@
 #include "config/cfg_lang.h"
 #include "config/ims_cfg.h"
 #include "b2bua/b2bua.h"
+#include "media/media.h"
 #include "cscf/cscf.h"
 #include "core/log.h"
 #include "core/mbuf.h"
@@ -231,13 +232,24 @@ out:
  * calls (b2bua) and the OPTIONS responder. */
 static int imsd_cscf_start(const struct ims_cfg *cfg, struct sip_stack *sip,
 			   struct hss *hss, struct registrar *reg, struct cscf **cscfp,
-			   struct b2bua **b2bp, struct app_options **optp)
+			   struct media_relay **relayp, struct b2bua **b2bp,
+			   struct app_options **optp)
 {
 	struct cscf_prm cprm = {.stack = sip, .hss = hss, .reg = reg};
 	struct b2bua_prm bprm = {.stack = sip, .hss = hss, .reg = reg, .cfg = cfg};
 	struct app_options_prm oprm = {0};
 	int err;
 
+	/* The media relay every call's SDP goes through (docs/media.md); a
+	 * sip_addr it cannot use (a host name) leaves calls with SDP passed
+	 * through, said in the log. */
+	err = media_relay_alloc_cfg(relayp, cfg);
+	if (err)
+		log_write(LOG_IMS, LOG_LVL_ERROR, LOG_DIR_NONE, NULL,
+			  "media relay: %s: calls go without it (SDP passed through, media "
+			  "directly between the phones)",
+			  strerror(err));
+	bprm.relay = err ? NULL : *relayp;
 	err = cscf_alloc(cscfp, &cprm);
 	if (!err)
 		err = cscf_registrar_add(*cscfp, reg);
@@ -317,6 +329,7 @@ static int imsd_serve(const char *file, const struct ims_cfg *cfg)
 	struct registrar *reg = NULL;
 	struct cscf *cscf = NULL;
 	struct b2bua *b2b = NULL;
+	struct media_relay *relay = NULL;
 	struct store *st = NULL;
 	struct hss *hss = NULL;
 	struct app_options *options = NULL;
@@ -364,7 +377,7 @@ static int imsd_serve(const char *file, const struct ims_cfg *cfg)
 		fprintf(stderr, "imsd: cannot start the registrar\n");
 		goto out;
 	}
-	if (imsd_cscf_start(cfg, sip, hss, reg, &cscf, &b2b, &options))
+	if (imsd_cscf_start(cfg, sip, hss, reg, &cscf, &relay, &b2b, &options))
 		goto out;
 	sprm.sip = sip;
 	sprm.reg = reg;
@@ -399,6 +412,7 @@ out:
 	stats_free(stats);
 	mem_deref(cscf); /* before the services it dispatches to */
 	mem_deref(b2b);
+	mem_deref(relay); /* after the calls' sessions */
 	app_options_free(options);
 	mem_deref(reg);
 	mem_deref(st);

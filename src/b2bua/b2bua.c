@@ -45,7 +45,7 @@ static char *callee_name(const struct sip_msg *req)
 	return pl_strdup(req->ruri);
 }
 
-static int call_setup(struct b2bua *b, const struct b2bua_invite *inv,
+static int call_setup(struct b2bua *b, const struct b2bua_invite *inv, bool echo,
 		      struct b2b_call **cp)
 {
 	struct b2b_call *c = NULL;
@@ -75,6 +75,13 @@ static int call_setup(struct b2bua *b, const struct b2bua_invite *inv,
 	c->a_tsx = sip_tsx_id(inv->tsx);
 	if (sip_msg_hdr(inv->req, SIP_HDR_CALL_ID))
 		c->callid_a = pl_strdup(sip_msg_hdr(inv->req, SIP_HDR_CALL_ID)->val);
+	c->type = echo ? B2BUA_ECHO : B2BUA_SERVER;
+	c->a_offer = b2b_is_sdp(inv->req);
+	err = b2b_media_start(c);
+	if (err) {
+		b2b_stop(c, "no media session");
+		return err;
+	}
 	sip_tsx_tu_data_set(inv->tsx, c);
 	b2b_event(c, B2BUA_EV_RECV, SIP_METHOD_INVITE, 0);
 	*cp = c;
@@ -128,7 +135,7 @@ void b2bua_invite(struct b2bua *b, const struct b2bua_invite *inv)
 		reply(b, inv->tsx, 404, "Not Found");
 		return;
 	}
-	err = call_setup(b, inv, &c);
+	err = call_setup(b, inv, echo, &c);
 	if (err) {
 		log_write(LOG_IMS, LOG_LVL_WARN, LOG_DIR_NONE, NULL,
 			  "cannot take a call: %s", strerror(err));
@@ -138,24 +145,19 @@ void b2bua_invite(struct b2bua *b, const struct b2bua_invite *inv)
 		return;
 	}
 	if (echo) {
-		c->type = B2BUA_ECHO;
 		b2b_echo_start(c);
 		return;
 	}
 	if (hss_impu_opts(term[0].user, term[0].impu)->ring_only) {
 		/* manual §5.2.1 ring_only: up to ringing and no further */
-		b2b_answer_a(c, 180, "Ringing", NULL);
+		b2b_answer_a(c, 180, "Ringing", NULL, NULL);
 		b2b_ring_timer_start(c);
 		return;
 	}
-	(void)b2b_fork(c, term, n, &scode);
+	(void)b2b_fork(c, term, n, &scode, &reason);
 	if (scode) {
-		b2b_answer_a(c, scode,
-			     scode == 480 ? "Temporarily Unavailable"
-					  : "Service Unavailable",
-			     NULL);
-		b2b_stop(c, scode == 480 ? "callee not registered"
-					 : "no branch could be sent");
+		b2b_answer_a(c, scode, reason, NULL, NULL);
+		b2b_stop(c, scode == 480 ? "callee not registered" : reason);
 		return;
 	}
 	b2b_ring_timer_start(c);
@@ -186,7 +188,7 @@ static void cancel_h(struct sip_stack *stack, struct sip_tsx *tsx,
 	}
 	b2b_event(c, B2BUA_EV_RECV, SIP_METHOD_CANCEL, 0);
 	b2b_cancel_legs(c);
-	b2b_answer_a(c, 487, "Request Terminated", NULL);
+	b2b_answer_a(c, 487, "Request Terminated", NULL, NULL);
 	b2b_stop(c, "CANCEL from the caller");
 }
 

@@ -42,6 +42,8 @@
 #include "sip/sip_stack.h"
 
 struct b2bua;
+struct media_relay;
+struct media_session;
 struct registrar;
 
 /* RFC 3261 §16.6 step 11: Timer C, greater than 3 minutes. */
@@ -62,6 +64,9 @@ struct b2bua_prm {
 	struct hss *hss;
 	struct registrar *reg; /* bindings of the callee; watched */
 	const struct ims_cfg *cfg;
+	/* The media relay every SDP goes through (docs/calls.md); NULL: SDP
+	 * passes through unchanged and media flows between the UEs. */
+	struct media_relay *relay;
 	/* Zero: the defaults above (tests shorten them). */
 	uint32_t timer_c_ms;
 	uint32_t linger_ms;
@@ -129,6 +134,11 @@ struct b2bua_dialog_info {
 	double duration;       /* seconds since it started (0 before) */
 	const struct b2bua_event *events;
 	size_t nevents;
+	/* The call's media session (media_session_stream_info with media_leg:
+	 * MEDIA_LEG_A for a server or echo dialog, MEDIA_LEG_B for an mt one);
+	 * NULL without the relay. Borrowed. */
+	const struct media_session *media;
+	int media_leg;
 };
 /* A place in the list of dialogs; start from {0}. */
 struct b2bua_cursor {

@@ -13,6 +13,7 @@
 #include "b2bua/b2bua_int.h"
 #include "core/log.h"
 #include "core/mem.h"
+#include "media/media.h"
 
 static void call_destroy(void *arg)
 {
@@ -44,6 +45,8 @@ static void call_destroy(void *arg)
 	for (size_t i = 0; i < c->nlegs; i++)
 		mem_deref(c->leg[i].inv);
 	mem_deref(c->a_inv);
+	mem_deref(c->ms);
+	mbuf_reset(&c->sdp_b);
 	mbuf_reset(&c->aw.ack);
 	mbuf_reset(&c->aw.rh);
 	mbuf_reset(&c->aw.rct);
@@ -107,6 +110,7 @@ int b2b_call_new(struct b2bua *b, struct b2b_call **callp)
 	c->index = idx;
 	c->win = -1;
 	mbuf_init(&c->aw.ack, SIP_MSG_MAX_UDP);
+	mbuf_init(&c->sdp_b, SIP_MSG_MAX_HARD);
 	mbuf_init(&c->aw.rh, SIP_MSG_MAX_UDP);
 	mbuf_init(&c->aw.rct, 1024);
 	mbuf_init(&c->aw.rbody, SIP_MSG_MAX_HARD);
@@ -164,6 +168,7 @@ void b2b_state(struct b2b_call *c, enum b2bua_state s)
 	if (s == B2BUA_START && !c->start_ms) {
 		c->start_ms = loop_now_ms();
 		c->b->st.answered++;
+		b2b_idle_start(c);
 	}
 	c->state = s;
 	b2b_event(c, B2BUA_EV_STATE, SIP_METHOD_OTHER, 0);
@@ -200,6 +205,8 @@ void b2b_stop(struct b2b_call *c, const char *why)
 	loop_timer_cancel(c->t_answer);
 	sip_dialog_end(c->a);
 	sip_dialog_end(c->bd);
+	if (c->ms)
+		media_session_release(c->ms);
 	if (c->a_tsx) {
 		struct sip_tsx *t = sip_tsx_lookup(ts, c->a_tsx);
 

@@ -86,7 +86,7 @@ static void hold_track(struct b2b_call *c, const struct sip_msg *req)
 }
 
 static int relay(struct b2b_call *c, enum b2b_side to, struct sip_tsx *srv,
-		 const struct sip_msg *req)
+		 const struct sip_msg *req, struct b2b_sdp_err *e)
 {
 	struct sip_dialog *d = side_dlg(c, to);
 	const struct sip_hdr *ct = sip_msg_hdr(req, SIP_HDR_CONTENT_TYPE);
@@ -94,13 +94,21 @@ static int relay(struct b2b_call *c, enum b2b_side to, struct sip_tsx *srv,
 	struct sip_stack_req_prm rp = {0};
 	char contact[NET_ADDR_STRLEN + 64];
 	struct sip_tsx *tsx = NULL;
-	struct mbuf mb, h;
-	int err;
+	/* INVITE and UPDATE carry offers (RFC 3264, RFC 3311), PRACK answers */
+	bool offer = req->meth == SIP_METHOD_INVITE || req->meth == SIP_METHOD_UPDATE;
+	struct mbuf mb, h, sdp;
+	int err, serr;
 
 	if (!d)
 		return ENOENT;
 	mbuf_init(&mb, SIP_MSG_MAX_HARD);
 	mbuf_init(&h, SIP_MSG_MAX_UDP);
+	mbuf_init(&sdp, SIP_MSG_MAX_HARD);
+	serr = b2b_media_sdp(c, to == B2B_A ? B2B_B : B2B_A, offer, req, &sdp, e);
+	if (serr && serr != ENOENT) {
+		err = EPROTO; /* e says how to answer */
+		goto out;
+	}
 	err = b2b_contact(c->b, sip_dialog_flow(d), contact, sizeof(contact));
 	err = err ? err : b2b_hdrs_copy(&h, req, false);
 	if (!err && req->meth == SIP_METHOD_INVITE)
@@ -112,7 +120,7 @@ static int relay(struct b2b_call *c, enum b2b_side to, struct sip_tsx *srv,
 	rq.hdrs = (struct pl){(const char *)h.buf, h.end};
 	if (ct && req->body.l) {
 		rq.ctype = ct->val;
-		rq.body = req->body;
+		rq.body = serr ? req->body : (struct pl){(const char *)sdp.buf, sdp.end};
 	}
 	err = sip_dialog_req_build(d, &mb, &rq);
 	if (!err) {
@@ -127,10 +135,13 @@ static int relay(struct b2b_call *c, enum b2b_side to, struct sip_tsx *srv,
 				 req->meth);
 		if (err)
 			sip_tsx_terminate(tsx);
+		else
+			b2b_tx_find(c, tsx)->offer_in_req = offer && b2b_is_sdp(req);
 	}
 	if (!err)
 		b2b_event(c, B2BUA_EV_SEND, req->meth, 0);
 out:
+	mbuf_reset(&sdp);
 	mbuf_reset(&h);
 	mbuf_reset(&mb);
 	return err;
@@ -144,10 +155,18 @@ static void relay_answer(struct b2b_call *c, struct sip_tsx *srv, const struct b
 	struct sip_tsx_reply_prm rp = {0};
 	char contact[NET_ADDR_STRLEN + 64], reason[64] = "";
 	struct sip_dialog *d = side_dlg(c, asker);
-	struct mbuf h;
-	int err = 0;
+	struct b2b_sdp_err e;
+	struct mbuf h, sdp;
+	int err = 0, serr = ENOENT;
 
 	mbuf_init(&h, SIP_MSG_MAX_UDP);
+	mbuf_init(&sdp, SIP_MSG_MAX_HARD);
+	/* the answer to the offer the request carried, or the offer of a
+	 * request that had none; one the relay refuses goes on as it came
+	 * (logged) so that the transaction completes */
+	if (resp && scode < 300)
+		serr = b2b_media_sdp(c, (enum b2b_side)x->to, !x->offer_in_req, resp,
+				     &sdp, &e);
 	if (resp) {
 		pl_strcpy(resp->reason, reason, sizeof(reason));
 		err = b2b_hdrs_copy(&h, resp, true);
@@ -160,13 +179,14 @@ static void relay_answer(struct b2b_call *c, struct sip_tsx *srv, const struct b
 	rp.hdrs = (struct pl){(const char *)h.buf, h.end};
 	if (ct && resp->body.l) {
 		rp.ctype = ct->val;
-		rp.body = resp->body;
+		rp.body = serr ? resp->body : (struct pl){(const char *)sdp.buf, sdp.end};
 	}
 	if (!err && x->meth == SIP_METHOD_INVITE && scode >= 200 && scode < 300)
 		b2b_2xx_keep(c, &rp);
 	if (!err &&
 	    !sip_stack_reply(c->b->prm.stack, srv, scode, reason[0] ? reason : NULL, &rp))
 		b2b_event(c, B2BUA_EV_SEND, SIP_METHOD_OTHER, scode);
+	mbuf_reset(&sdp);
 	mbuf_reset(&h);
 }
 
@@ -218,7 +238,9 @@ void b2b_dlg_ack_h(struct sip_dialog *dlg, const struct sip_msg *ack,
 	const struct sip_hdr *ct = sip_msg_hdr(ack, SIP_HDR_CONTENT_TYPE);
 	struct sip_dialog *other = side_dlg(c, side == B2B_A ? B2B_B : B2B_A);
 	struct sip_dialog_req_prm rq = {.method = PL("ACK")};
-	int err;
+	struct b2b_sdp_err e;
+	struct mbuf sdp;
+	int err, serr;
 
 	(void)flow;
 	(void)arg;
@@ -232,12 +254,15 @@ void b2b_dlg_ack_h(struct sip_dialog *dlg, const struct sip_msg *ack,
 		return;
 	/* §13.2.2.4: the ACK of the other side's 2xx, with this ACK's body
 	 * (the answer of a late offer) */
+	mbuf_init(&sdp, SIP_MSG_MAX_HARD);
+	serr = b2b_media_sdp(c, side, false, ack, &sdp, &e);
 	if (ct && ack->body.l) {
 		rq.ctype = ct->val;
-		rq.body = ack->body;
+		rq.body = serr ? ack->body : (struct pl){(const char *)sdp.buf, sdp.end};
 	}
 	mbuf_clear(&c->aw.ack);
 	err = sip_dialog_req_build(other, &c->aw.ack, &rq);
+	mbuf_reset(&sdp);
 	err = err ? err
 		  : sip_stack_ack(c->b->prm.stack,
 				  (struct pl){(const char *)c->aw.ack.buf, c->aw.ack.end},
@@ -257,6 +282,7 @@ void b2b_dlg_req_h(struct sip_dialog *dlg, struct sip_tsx *tsx, const struct sip
 	enum b2b_side side = dlg == c->a ? B2B_A : B2B_B;
 	enum b2b_side other = side == B2B_A ? B2B_B : B2B_A;
 	struct sip_stack *stack = c->b->prm.stack;
+	struct b2b_sdp_err e;
 	int err;
 
 	(void)flow;
@@ -285,7 +311,11 @@ void b2b_dlg_req_h(struct sip_dialog *dlg, struct sip_tsx *tsx, const struct sip
 	}
 	if (req->meth == SIP_METHOD_INVITE)
 		hold_track(c, req);
-	err = relay(c, other, tsx, req);
+	err = relay(c, other, tsx, req, &e);
+	if (err == EPROTO) { /* its SDP: 400, 488 or 503 */
+		(void)sip_stack_reply(stack, tsx, e.scode, e.reason, NULL);
+		return;
+	}
 	if (err) {
 		(void)sip_stack_reply(
 		    stack, tsx, err == ENOENT ? 491 : 500,

@@ -4,12 +4,12 @@
  * itself, 180 then 200 after the caller IMPU's answer_delay; with ring_only
  * it stays at 180 until the caller gives up (CANCEL) or dialog_timeout.
  *
- * The answer's SDP is the IMPU's sdp_file when set. Otherwise, until the
- * media relay (src/media) takes the leg in echo mode, it is the caller's own
- * offer with its direction mirrored (RFC 3264 §6.1: sendonly answered by
- * recvonly): the phone's media is sent back to the address it offered, so
- * a UE on a direct path hears itself. docs/calls.md says what that does not
- * cover (NAT, a UE that refuses media to itself).
+ * With the media relay, imsd answers with the relay's ports (the caller
+ * IMPU's sdp_file as the template when set) and the leg is in echo mode:
+ * every RTP packet the phone sends comes back to it (video too). Without a
+ * relay (b2bua_prm.relay NULL), the answer is sdp_file, else the caller's
+ * own offer with its direction mirrored (RFC 3264 §6.1: sendonly answered
+ * by recvonly), so a UE on a direct path hears itself.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -23,7 +23,7 @@
 #define B2B_SDP_FILE_MAX 16384u
 
 /* The answer SDP for an offer: sdp_file, else the offer mirrored. */
-static int echo_sdp(const struct b2b_call *c, struct pl offer, struct mbuf *out)
+static int echo_sdp(struct b2b_call *c, struct pl offer, struct mbuf *out)
 {
 	const struct ims_cfg_impu_opts *o = hss_impu_opts(c->orig, c->orig_impu);
 	char buf[B2B_SDP_FILE_MAX];
@@ -39,8 +39,14 @@ static int echo_sdp(const struct b2b_call *c, struct pl offer, struct mbuf *out)
 		if (ferror(f) || n == sizeof(buf))
 			err = ferror(f) ? EIO : EFBIG;
 		fclose(f);
-		return err ? err : mbuf_write(out, buf, n);
+		if (err)
+			return err;
 	}
+	/* the relay answers with its own ports, the leg in echo mode */
+	if (c->ms)
+		return b2b_media_echo(c, offer, (struct pl){buf, n}, out);
+	if (n)
+		return mbuf_write(out, buf, n);
 	for (size_t i = 0; i < offer.l && !err;) {
 		const char *nl = memchr(offer.p + i, '\n', offer.l - i);
 		size_t len = nl ? (size_t)(nl - (offer.p + i)) + 1 : offer.l - i;
@@ -84,7 +90,7 @@ static void echo_200(struct b2b_call *c, struct sip_tsx *tsx, struct pl offer,
 	if (!err)
 		err = sip_msg_decode_copy(&resp, m.buf, m.end, NULL);
 	if (initial && !err) {
-		b2b_answer_a(c, 200, "OK", resp);
+		b2b_answer_a(c, 200, "OK", resp, NULL);
 		b2b_state(c, B2BUA_START);
 		b2b_ack_wait_start(c, B2B_A, c->a_tsx);
 	} else if (!err) {
@@ -127,7 +133,7 @@ void b2b_echo_start(struct b2b_call *c)
 	const struct ims_cfg_impu_opts *o = hss_impu_opts(c->orig, c->orig_impu);
 	double delay = o->answer_delay > 0 ? o->answer_delay : 0;
 
-	b2b_answer_a(c, 180, "Ringing", NULL);
+	b2b_answer_a(c, 180, "Ringing", NULL, NULL);
 	b2b_ring_timer_start(c);
 	if (o->ring_only)
 		return; /* manual: up to ringing and no further */

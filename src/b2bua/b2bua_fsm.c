@@ -38,6 +38,7 @@ struct fork_ctx {
 	uint32_t impu;
 	const char *imei; /* the IMPU's multi_sim imei filter, NULL none */
 	int err;
+	struct b2b_sdp_err sdp_err;
 };
 
 static bool imei_ok(const char *want, const char *have)
@@ -59,13 +60,22 @@ static void fork_binding_h(const struct registrar_binding_info *bi, void *arg)
 	struct mbuf mb;
 	int err;
 
-	if (c->nlegs >= B2BUA_LEGS_MAX || !imei_ok(f->imei, bi->imei))
+	if (c->nlegs >= B2BUA_LEGS_MAX || !imei_ok(f->imei, bi->imei) || c->sdp_state < 0)
 		return;
 	leg = &c->leg[c->nlegs];
 	memset(leg, 0, sizeof(*leg));
 	leg->user = f->user;
 	leg->impu = f->impu;
 	leg->flow = bi->flow;
+	if (!c->sdp_state) {
+		/* the caller's offer through the relay, towards the callee's side
+		 * (the first binding's socket; every branch gets the same) */
+		b2b_media_leg_b(c, leg);
+		err = b2b_media_sdp(c, B2B_A, true, c->a_inv, &c->sdp_b, &f->sdp_err);
+		c->sdp_state = err && err != ENOENT ? -1 : 1;
+		if (c->sdp_state < 0)
+			return;
+	}
 	at = strchr(c->callid_b, '@');
 	snprintf(callid, sizeof(callid), "%.*s-%zu%s",
 		 (int)(at ? at - c->callid_b : (long)strlen(c->callid_b)), c->callid_b,
@@ -101,7 +111,7 @@ static void fork_binding_h(const struct registrar_binding_info *bi, void *arg)
 }
 
 int b2b_fork(struct b2b_call *c, const struct hss_impu_match *term, size_t nterm,
-	     uint16_t *scode)
+	     uint16_t *scode, const char **reason)
 {
 	bool registered = false;
 	struct fork_ctx f = {.c = c};
@@ -117,10 +127,17 @@ int b2b_fork(struct b2b_call *c, const struct hss_impu_match *term, size_t nterm
 					   &f);
 	}
 	*scode = 0;
-	if (!registered)
+	*reason = NULL;
+	if (!registered) {
 		*scode = 480; /* TS 24.229 §5.4.3.3: not registered */
-	else if (!c->nlegs)
+		*reason = "Temporarily Unavailable";
+	} else if (c->sdp_state < 0) {
+		*scode = f.sdp_err.scode; /* 400, 488, 503: the caller's SDP */
+		*reason = f.sdp_err.reason;
+	} else if (!c->nlegs) {
 		*scode = f.err ? 503 : 480;
+		*reason = f.err ? "Service Unavailable" : "Temporarily Unavailable";
+	}
 	return 0;
 }
 
@@ -167,7 +184,7 @@ static int a_dialog(struct b2b_call *c, struct sip_tsx *tsx, bool early)
 }
 
 void b2b_answer_a(struct b2b_call *c, uint16_t scode, const char *reason,
-		  const struct sip_msg *resp)
+		  const struct sip_msg *resp, const struct mbuf *sdp)
 {
 	struct sip_tsx *tsx =
 	    c->a_tsx ? sip_tsx_lookup(sip_stack_tsx(c->b->prm.stack), c->a_tsx) : NULL;
@@ -195,9 +212,10 @@ void b2b_answer_a(struct b2b_call *c, uint16_t scode, const char *reason,
 			  "call %u: answer %u to the caller: %s", c->index, scode,
 			  strerror(err));
 	rp.hdrs = (struct pl){(const char *)h.buf, h.end};
-	if (ct && resp->body.l) {
+	if (ct && resp->body.l && (!sdp || sdp->end)) {
 		rp.ctype = ct->val;
-		rp.body = resp->body;
+		rp.body =
+		    sdp ? (struct pl){(const char *)sdp->buf, sdp->end} : resp->body;
 	}
 	if (scode >= 200) {
 		c->a_answered = true;
@@ -300,8 +318,11 @@ static void leg_won(struct b2b_call *c, size_t i, const struct sip_msg *resp)
 	    .req = leg->inv, .resp = resp, .flow = &leg->flow};
 	struct sip_dialog_owner own = b2b_owner_tmpl;
 	const struct sip_hdr *cid = sip_msg_hdr(leg->inv, SIP_HDR_CALL_ID);
+	struct b2b_sdp_err e;
+	struct mbuf sdp;
 	int err;
 
+	mbuf_init(&sdp, SIP_MSG_MAX_HARD);
 	c->win = (int)i;
 	leg->done = true;
 	err = sip_dialog_uac_alloc(&c->bd, &up);
@@ -317,8 +338,9 @@ static void leg_won(struct b2b_call *c, size_t i, const struct sip_msg *resp)
 		c->bd = NULL;
 		late_2xx(c, leg, resp);
 		b2b_cancel_legs(c);
-		b2b_answer_a(c, 500, "Server Internal Error", NULL);
+		b2b_answer_a(c, 500, "Server Internal Error", NULL, NULL);
 		b2b_stop(c, "the callee's 2xx made no dialog");
+		mbuf_reset(&sdp);
 		return;
 	}
 	if (cid) {
@@ -327,7 +349,20 @@ static void leg_won(struct b2b_call *c, size_t i, const struct sip_msg *resp)
 	}
 	b2b_cancel_legs(c);
 	loop_timer_cancel(c->t_ring);
-	b2b_answer_a(c, resp->scode, "OK", resp);
+	b2b_media_leg_b(c, leg);
+	mbuf_clear(&sdp);
+	err = b2b_media_sdp(c, B2B_B, !c->a_offer, resp, &sdp, &e);
+	if (err && err != ENOENT) {
+		/* an answer the relay cannot take: the callee's dialog ends, the
+		 * caller gets the status */
+		late_2xx(c, leg, resp);
+		b2b_answer_a(c, e.scode, e.reason, NULL, NULL);
+		b2b_stop(c, "the callee's SDP cannot be relayed");
+		mbuf_reset(&sdp);
+		return;
+	}
+	b2b_answer_a(c, resp->scode, "OK", resp, err ? NULL : &sdp);
+	mbuf_reset(&sdp);
 	b2b_state(c, B2BUA_START);
 	b2b_ack_wait_start(c, B2B_A, c->a_tsx);
 }
@@ -345,7 +380,7 @@ static void leg_final(struct b2b_call *c, size_t i, uint16_t scode,
 	if (scode >= 600) { /* §16.7 step 5: a 6xx ends every branch */
 		b2b_cancel_legs(c);
 		loop_timer_cancel(c->t_ring);
-		b2b_answer_a(c, scode, c->best_reason, resp);
+		b2b_answer_a(c, scode, c->best_reason, resp, NULL);
 		b2b_stop(c, "6xx from the callee");
 		return;
 	}
@@ -354,8 +389,27 @@ static void leg_final(struct b2b_call *c, size_t i, uint16_t scode,
 		if (!c->leg[j].done)
 			return;
 	loop_timer_cancel(c->t_ring);
-	b2b_answer_a(c, c->best, c->best_reason, c->best == scode ? resp : NULL);
+	b2b_answer_a(c, c->best, c->best_reason, c->best == scode ? resp : NULL, NULL);
 	b2b_stop(c, "no branch answered");
+}
+
+/* A provisional relayed to the caller: its SDP (early media) through the
+ * relay; one the relay cannot take goes without its body. */
+static void provisional_a(struct b2b_call *c, struct b2b_leg *leg,
+			  const struct sip_msg *resp)
+{
+	struct b2b_sdp_err e;
+	struct mbuf sdp;
+	int err;
+
+	mbuf_init(&sdp, SIP_MSG_MAX_HARD);
+	b2b_media_leg_b(c, leg);
+	err = b2b_media_sdp(c, B2B_B, !c->a_offer, resp, &sdp, &e);
+	if (err == ENOENT)
+		b2b_answer_a(c, resp->scode, NULL, resp, NULL);
+	else
+		b2b_answer_a(c, resp->scode, NULL, resp, &sdp); /* empty on error */
+	mbuf_reset(&sdp);
 }
 
 void b2b_invite_resp_h(struct sip_tsx *tsx, const struct sip_msg *resp, uint16_t scode,
@@ -381,7 +435,7 @@ void b2b_invite_resp_h(struct sip_tsx *tsx, const struct sip_msg *resp, uint16_t
 			return;
 		b2b_touch(c);
 		b2b_ring_timer_start(c); /* §16.7 step 2: Timer C again */
-		b2b_answer_a(c, scode, NULL, resp);
+		provisional_a(c, leg, resp);
 		return;
 	}
 	if (scode < 200)
@@ -418,7 +472,7 @@ static void ring_h(void *arg)
 	if (c->a_answered || c->state == B2BUA_STOP)
 		return;
 	b2b_cancel_legs(c);
-	b2b_answer_a(c, 408, "Request Timeout", NULL);
+	b2b_answer_a(c, 408, "Request Timeout", NULL, NULL);
 	b2b_stop(c, "no answer (Timer C / dialog_timeout)");
 }
 
@@ -499,7 +553,7 @@ void b2b_end_both(struct b2b_call *c, const char *why)
 		return;
 	if (!c->a_answered) {
 		b2b_cancel_legs(c);
-		b2b_answer_a(c, 487, "Request Terminated", NULL);
+		b2b_answer_a(c, 487, "Request Terminated", NULL, NULL);
 	} else if (c->a && !sip_dialog_is_early(c->a)) {
 		(void)b2b_bye(c, B2B_A);
 	}

@@ -25,6 +25,8 @@ static void fill(const struct b2b_call *c, bool mt, struct b2bua_dialog_info *o)
 		o->callid = "";
 	o->date = c->date;
 	o->duration = c->start_ms ? (double)(end - c->start_ms) / 1000.0 : 0;
+	o->media = c->ms;
+	o->media_leg = mt ? 1 : 0;
 	o->events = c->ev;
 	o->nevents = c->nev;
 }

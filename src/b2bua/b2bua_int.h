@@ -23,6 +23,13 @@
 
 enum b2b_side { B2B_A = 0, B2B_B = 1 };
 
+/* How a failed SDP rewrite is answered. */
+struct b2b_sdp_err {
+	uint16_t scode;
+	const char *reason;
+	char text[128];
+};
+
 /* One branch towards a binding of the callee. */
 struct b2b_leg {
 	struct hss_user *user; /* borrowed from the HSS */
@@ -45,12 +52,13 @@ enum b2b_tx_kind {
 	B2B_TX_BYE
 };
 struct b2b_tx {
-	uint64_t id;	 /* sip_tsx_id */
-	uint64_t srv_id; /* RELAY: the server transaction it answers */
-	uint8_t kind;	 /* enum b2b_tx_kind */
-	uint8_t to;	 /* RELAY: the side it was sent to */
-	uint8_t leg;	 /* INVITE, CANCEL: the leg */
-	uint8_t meth;	 /* RELAY: enum sip_method */
+	uint64_t id;	   /* sip_tsx_id */
+	uint64_t srv_id;   /* RELAY: the server transaction it answers */
+	uint8_t kind;	   /* enum b2b_tx_kind */
+	uint8_t to;	   /* RELAY: the side it was sent to */
+	uint8_t leg;	   /* INVITE, CANCEL: the leg */
+	uint8_t meth;	   /* RELAY: enum sip_method */
+	bool offer_in_req; /* RELAY: the request carried an SDP offer */
 };
 
 /* The 2xx of an INVITE (initial or re-INVITE) relayed to the side that
@@ -106,6 +114,11 @@ struct b2b_call {
 	struct b2bua_event ev[B2BUA_EVENTS_MAX];
 	size_t nev;
 	char icid[40]; /* P-Charging-Vector icid-value */
+	/* media (b2bua_media.c) */
+	struct media_session *ms; /* owned; NULL without the relay */
+	bool a_offer;		  /* the caller's INVITE carried the offer */
+	int sdp_state;	   /* the offer to the branches: 0 not yet, 1 made, -1 failed */
+	struct mbuf sdp_b; /* the offer for the branches, rewritten */
 };
 
 struct b2bua {
@@ -133,12 +146,13 @@ uint32_t b2b_t1(const struct b2b_call *c);
 
 /* b2bua_fsm.c */
 int b2b_fork(struct b2b_call *c, const struct hss_impu_match *term, size_t nterm,
-	     uint16_t *scode);
+	     uint16_t *scode, const char **reason);
 void b2b_invite_resp_h(struct sip_tsx *tsx, const struct sip_msg *resp, uint16_t scode,
 		       void *arg);
 void b2b_cancel_legs(struct b2b_call *c);
+/* sdp: the body to send instead of resp's (rewritten); NULL: resp's. */
 void b2b_answer_a(struct b2b_call *c, uint16_t scode, const char *reason,
-		  const struct sip_msg *resp);
+		  const struct sip_msg *resp, const struct mbuf *sdp);
 void b2b_ack_wait_start(struct b2b_call *c, enum b2b_side from, uint64_t srv_id);
 /* Keeps what a 2xx to an INVITE carried, for its retransmissions. */
 void b2b_2xx_keep(struct b2b_call *c, const struct sip_tsx_reply_prm *rp);
@@ -155,6 +169,19 @@ int b2b_bye(struct b2b_call *c, enum b2b_side side);
 void b2b_relay_resp_h(struct sip_tsx *tsx, const struct sip_msg *resp, uint16_t scode,
 		      void *arg);
 
+/* b2bua_media.c */
+bool b2b_is_sdp(const struct sip_msg *m);
+int b2b_media_start(struct b2b_call *c);
+void b2b_media_leg_b(struct b2b_call *c, const struct b2b_leg *leg);
+/* The SDP of m (from that side's UE) rewritten for the other side into
+ * out: 0; ENOENT (no relay, or no SDP: use the body as it is); another
+ * errno with e filled (the status to answer). */
+int b2b_media_sdp(struct b2b_call *c, enum b2b_side from, bool offer,
+		  const struct sip_msg *m, struct mbuf *out, struct b2b_sdp_err *e);
+/* imsd answers the caller's offer itself (echo); tmpl: sdp_file or empty. */
+int b2b_media_echo(struct b2b_call *c, struct pl offer, struct pl tmpl, struct mbuf *out);
+void b2b_idle_start(struct b2b_call *c);
+
 /* b2bua_echo.c */
 void b2b_echo_start(struct b2b_call *c);
 void b2b_echo_request(struct b2b_call *c, struct sip_tsx *tsx, const struct sip_msg *req);
@@ -163,6 +190,7 @@ void b2b_echo_request(struct b2b_call *c, struct sip_tsx *tsx, const struct sip_
 /* "host:port[;transport=tcp]" of ours that the flow reaches us on. */
 void b2b_our_host(const struct b2bua *b, const struct net_flow *flow, char *buf,
 		  size_t size);
+void b2b_our_addr(const struct b2bua *b, const struct net_flow *flow, struct net_addr *a);
 int b2b_contact(const struct b2bua *b, const struct net_flow *flow, char *buf,
 		size_t size);
 /* The headers of msg worth passing on to the other leg (a fixed list),

@@ -71,6 +71,13 @@ static unsigned our_sock(const struct b2bua *b, const struct net_flow *flow)
 	return port < n ? port : fam < n ? fam : 0;
 }
 
+void b2b_our_addr(const struct b2bua *b, const struct net_flow *flow, struct net_addr *a)
+{
+	if (net_addr_parse_str(
+		a, sip_stack_local_uri_host(b->prm.stack, our_sock(b, flow)), 5060))
+		*a = flow->local;
+}
+
 void b2b_our_host(const struct b2bua *b, const struct net_flow *flow, char *buf,
 		  size_t size)
 {
@@ -250,7 +257,10 @@ int b2b_invite_build(struct b2b_call *c, struct b2b_leg *leg, struct mbuf *mb,
 	rp.hdrs = (struct pl){(const char *)h.buf, h.end};
 	if (ct && c->a_inv->body.l) {
 		rp.ctype = ct->val;
-		rp.body = c->a_inv->body;
+		/* the offer rewritten for the relay when there is one */
+		rp.body = c->sdp_state > 0 && c->sdp_b.end
+			      ? (struct pl){(const char *)c->sdp_b.buf, c->sdp_b.end}
+			      : c->a_inv->body;
 	}
 	err = sip_req_build(mb, &rp);
 out:
