@@ -325,3 +325,167 @@ def test_capture_decodes_without_malformed(ims):
     assert "Malformed" not in text, text
     assert text.count("INVITE") >= 2, text  # the caller's and the branch's
     assert "Status: 200 OK" in text or " 200 OK" in text, text
+
+
+# ---- media through the relay, with raw sockets as the phones ----
+
+def sdp(port, direction="sendrecv"):
+    return (f"v=0\r\no=ue 1 1 IN IP4 {HOST}\r\ns=-\r\nc=IN IP4 {HOST}\r\nt=0 0\r\n"
+            f"m=audio {port} RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\na={direction}\r\n")
+
+
+def sdp_port(msg):
+    m = re.search(r"\r\nm=audio (\d+) ", msg)
+    assert m, msg
+    c = re.search(r"\r\nc=IN IP4 (\S+)", msg)
+    assert c and c.group(1) == HOST, msg
+    return int(m.group(1))
+
+
+def recv_msg(sock, want, timeout=5.0):
+    """The next message whose first line starts with want (others skipped)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        sock.settimeout(max(0.05, deadline - time.monotonic()))
+        try:
+            data, _ = sock.recvfrom(65536)
+        except socket.timeout:
+            break
+        text = data.decode(errors="replace")
+        if text.startswith(want):
+            return text
+    raise AssertionError(f"no {want!r} within {timeout}s")
+
+
+def hval(msg, name):
+    m = re.search(rf"^{name}:\s*(.*?)\r$", msg, re.M | re.I)
+    return m.group(1) if m else None
+
+
+def reply(sock, port, req, code, reason, body="", tag="callee1"):
+    vias = "".join(f"Via: {v}\r\n" for v in re.findall(r"^Via:\s*(.*?)\r$", req, re.M))
+    to = hval(req, "To")
+    if "tag=" not in to:
+        to += f";tag={tag}"
+    ctype = "Content-Type: application/sdp\r\n" if body else ""
+    sock.sendto((f"SIP/2.0 {code} {reason}\r\n{vias}From: {hval(req, 'From')}\r\nTo: {to}\r\n"
+                 f"Call-ID: {hval(req, 'Call-ID')}\r\nCSeq: {hval(req, 'CSeq')}\r\n"
+                 f"Contact: <sip:bob@{HOST}:{sock.getsockname()[1]}>\r\n{ctype}"
+                 f"Content-Length: {len(body)}\r\n\r\n{body}").encode(), (HOST, port))
+
+
+def in_dialog(sock, port, ok, method, cseq, body=""):
+    target = re.search(r"<([^>]+)>", hval(ok, "Contact")).group(1)
+    me = sock.getsockname()[1]
+    ctype = "Content-Type: application/sdp\r\n" if body else ""
+    sock.sendto((f"{method} {target} SIP/2.0\r\n"
+                 f"Via: SIP/2.0/UDP {HOST}:{me};branch=z9hG4bK{method}{cseq}x{me};rport\r\n"
+                 f"Max-Forwards: 70\r\nFrom: {hval(ok, 'From')}\r\nTo: {hval(ok, 'To')}\r\n"
+                 f"Call-ID: {hval(ok, 'Call-ID')}\r\nCSeq: {cseq} {method}\r\n"
+                 f"Contact: <sip:alice@{HOST}:{me}>\r\n{ctype}Content-Length: {len(body)}"
+                 f"\r\n\r\n{body}").encode(), (HOST, port))
+
+
+def rtp(seq, payload):
+    return bytes([0x80, 0x00]) + seq.to_bytes(2, "big") + (seq * 160).to_bytes(4, "big") + \
+        (0x1234abcd).to_bytes(4, "big") + payload
+
+
+def udp(port=0):
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind((HOST, port))
+    s.settimeout(3.0)
+    return s
+
+
+def test_rtp_goes_through_the_relay(ims):
+    d, port, log, tmp = ims
+    a, b = free_port(), free_port()
+    register(ims, "alice", a)
+    register(ims, "bob", b)
+    sa, sb, ra, rb = udp(a), udp(b), udp(), udp()
+    pcap = tmp / "rtp.pcap"
+    ports = (ra.getsockname()[1], rb.getsockname()[1])
+    cap = subprocess.Popen([TSHARK, "-i", "lo", "-f", f"udp port {ports[0]} or udp port "
+                            f"{ports[1]}", "-w", str(pcap), "-q"],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    time.sleep(1.0)
+    try:
+        sa.sendto((f"INVITE sip:bob@ims.test SIP/2.0\r\n"
+                   f"Via: SIP/2.0/UDP {HOST}:{a};branch=z9hG4bKmedia1;rport\r\n"
+                   f"Max-Forwards: 70\r\nFrom: <sip:alice@ims.test>;tag=caller1\r\n"
+                   f"To: <sip:bob@ims.test>\r\nCall-ID: media-{a}@test\r\nCSeq: 1 INVITE\r\n"
+                   f"Contact: <sip:alice@{HOST}:{a}>\r\nContent-Type: application/sdp\r\n"
+                   f"Content-Length: {len(sdp(ra.getsockname()[1]))}\r\n\r\n"
+                   f"{sdp(ra.getsockname()[1])}").encode(), (HOST, port))
+        inv = recv_msg(sb, "INVITE ")
+        pb = sdp_port(inv)  # the relay's port on bob's side
+        assert pb != ra.getsockname()[1]
+        reply(sb, port, inv, 180, "Ringing")
+        reply(sb, port, inv, 200, "OK", sdp(rb.getsockname()[1]))
+        ok = recv_msg(sa, "SIP/2.0 200")
+        pa = sdp_port(ok)  # the relay's port on alice's side
+        assert pa not in (rb.getsockname()[1], pb)
+        in_dialog(sa, port, ok, "ACK", 1)
+        recv_msg(sb, "ACK ")
+        # alice -> imsd -> bob, and back
+        for i in range(5):
+            ra.sendto(rtp(i, bytes([i]) * 160), (HOST, pa))
+            data, src = rb.recvfrom(2048)
+            assert data == rtp(i, bytes([i]) * 160) and src == (HOST, pb)
+            rb.sendto(rtp(100 + i, b"\x55" * 160), (HOST, pb))
+            data, src = ra.recvfrom(2048)
+            assert data == rtp(100 + i, b"\x55" * 160) and src == (HOST, pa)
+        text = d.command("dialog", "dialog(s)")
+        assert re.search(r"start\s+server\s+sip:alice@ims.test", text), text
+        in_dialog(sa, port, ok, "BYE", 2)
+        bye = recv_msg(sb, "BYE ")
+        reply(sb, port, bye, 200, "OK")
+        recv_msg(sa, "SIP/2.0 200")
+        time.sleep(0.5)
+    finally:
+        for s in (sa, sb, ra, rb):
+            s.close()
+        cap.terminate()
+        cap.communicate(timeout=10)
+    text = log_text(ims)
+    assert re.search(r"\[MEDIA\].*close leg A: RTP recv 5/", text), text[-3000:]
+    # tshark: UE -> imsd -> UE on the ports of the SDP, each packet RTP
+    p = subprocess.run([TSHARK, "-r", str(pcap), "-d", f"udp.port=={ports[0]},rtp",
+                        "-d", f"udp.port=={ports[1]},rtp", "-T", "fields", "-e", "udp.srcport",
+                        "-e", "udp.dstport", "-e", "rtp.seq", "-e", "_ws.malformed"],
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60)
+    rows = [r.split("\t") for r in p.stdout.decode().splitlines() if r.strip()]
+    assert not any(r[3] for r in rows if len(r) > 3), rows
+    flows = {(int(r[0]), int(r[1])) for r in rows}
+    assert (ports[0], pa) in flows and (pb, ports[1]) in flows, flows  # alice -> imsd -> bob
+    assert (ports[1], pb) in flows and (pa, ports[0]) in flows, flows  # bob -> imsd -> alice
+    assert len(rows) == 20, rows
+
+
+def test_echo_sends_rtp_back(ims):
+    d, port, log, tmp = ims
+    a = free_port()
+    register(ims, "alice", a)
+    sa, ra = udp(a), udp()
+    try:
+        body = sdp(ra.getsockname()[1])
+        sa.sendto((f"INVITE sip:echo@ims.test SIP/2.0\r\n"
+                   f"Via: SIP/2.0/UDP {HOST}:{a};branch=z9hG4bKecho1;rport\r\n"
+                   f"Max-Forwards: 70\r\nFrom: <sip:alice@ims.test>;tag=caller2\r\n"
+                   f"To: <sip:echo@ims.test>\r\nCall-ID: echo-{a}@test\r\nCSeq: 1 INVITE\r\n"
+                   f"Contact: <sip:alice@{HOST}:{a}>\r\nContent-Type: application/sdp\r\n"
+                   f"Content-Length: {len(body)}\r\n\r\n{body}").encode(), (HOST, port))
+        ok = recv_msg(sa, "SIP/2.0 200")
+        pe = sdp_port(ok)
+        assert pe != ra.getsockname()[1]
+        in_dialog(sa, port, ok, "ACK", 1)
+        for i in range(3):
+            ra.sendto(rtp(i, b"\x11" * 160), (HOST, pe))
+            data, src = ra.recvfrom(2048)
+            assert data == rtp(i, b"\x11" * 160) and src == (HOST, pe)
+        in_dialog(sa, port, ok, "BYE", 2)
+        recv_msg(sa, "SIP/2.0 200")
+    finally:
+        sa.close()
+        ra.close()
