@@ -235,6 +235,8 @@ int b2b_tx_add(struct b2b_call *c, const struct sip_tsx *tsx, enum b2b_tx_kind k
 		x->leg = leg_or_side;
 		x->to = leg_or_side;
 		x->meth = (uint8_t)meth;
+		x->offer_in_req = false;
+		x->final = false;
 		return 0;
 	}
 	return ENOSPC;

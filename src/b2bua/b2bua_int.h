@@ -59,6 +59,7 @@ struct b2b_tx {
 	uint8_t leg;	   /* INVITE, CANCEL: the leg */
 	uint8_t meth;	   /* RELAY: enum sip_method */
 	bool offer_in_req; /* RELAY: the request carried an SDP offer */
+	bool final;	   /* RELAY: its final answer was relayed */
 };
 
 /* The 2xx of an INVITE (initial or re-INVITE) relayed to the side that

@@ -296,6 +296,9 @@ def test_monitor_dialog_lists_and_stops(ims):
         m = re.search(r"^\s*(\d+)\s+\S+\s+ringing\s+server\s+sip:alice@ims.test\s+sip:dave@ims.test",
                       text, re.M)
         assert m, text
+        text = d.command("users alice@ims.test", "-> sip:dave@ims.test")
+        assert re.search(r"dialog \d+: server ringing sip:alice@ims.test -> sip:dave@ims.test",
+                         text), text
         d.command(f"dialog_set {m.group(1)} stop", "stopped")
         text = d.command("dialog", "dialog(s)")
         assert re.search(r"stop\s+server", text), text
@@ -437,7 +440,11 @@ def test_rtp_goes_through_the_relay(ims):
             data, src = ra.recvfrom(2048)
             assert data == rtp(100 + i, b"\x55" * 160) and src == (HOST, pa)
         text = d.command("dialog", "dialog(s)")
-        assert re.search(r"start\s+server\s+sip:alice@ims.test", text), text
+        # both dialogs, each phone's 5 packets sent and 5 received
+        assert re.search(r"start\s+server\s+sip:alice@ims.test\s+sip:bob@ims.test\s+\S+\s+"
+                         r"[\d.]+\s+5/5\s", text), text
+        assert re.search(r"start\s+mt\s+sip:alice@ims.test\s+sip:bob@ims.test\s+\S+\s+"
+                         r"[\d.]+\s+5/5\s", text), text
         in_dialog(sa, port, ok, "BYE", 2)
         bye = recv_msg(sb, "BYE ")
         reply(sb, port, bye, 200, "OK")

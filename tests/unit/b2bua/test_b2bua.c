@@ -705,6 +705,44 @@ static void test_reinvite_491_and_no_ack(void **state)
 	ue_close(&b);
 }
 
+static void test_reinvite_2xx_retransmitted(void **state)
+{
+	struct ue a, b;
+	struct sip_msg *inv, *ok, *m, *re;
+
+	(void)state;
+	ue_open(&a, "alice");
+	ue_open(&b, "bob");
+	ue_register(&a);
+	ue_register(&b);
+	call_up(&a, &b, &ok, &inv);
+	m = ue_recv(&b); /* ACK */
+	mem_deref(m);
+	a_req(&a, ok, "INVITE", 2, SDP);
+	re = ue_recv(&b);
+	answer(&b, re, 200, "OK", NULL, SDP);
+	m = ue_recv_skip(&a);
+	assert_int_equal(m->scode, 200);
+	a_req(&a, m, "ACK", 2, NULL);
+	mem_deref(m);
+	m = ue_recv(&b);
+	assert_true(m->req && m->meth == SIP_METHOD_ACK);
+	mem_deref(m);
+	/* the callee did not get our ACK and sends its 2xx again: the same
+	 * ACK again, and the call goes on (no second wait for the caller's) */
+	answer(&b, re, 200, "OK", NULL, SDP);
+	m = ue_recv(&b);
+	assert_true(m->req && m->meth == SIP_METHOD_ACK);
+	mem_deref(m);
+	ue_quiet(&a, 3500); /* past 64*T1: no BYE */
+	assert_int_equal(call_state(), B2BUA_START);
+	mem_deref(re);
+	mem_deref(ok);
+	mem_deref(inv);
+	ue_close(&a);
+	ue_close(&b);
+}
+
 static void test_binding_removed_ends_call(void **state)
 {
 	struct ue a, b;
@@ -897,6 +935,8 @@ int main(void)
 					    teardown),
 	    cmocka_unit_test_setup_teardown(test_fork_and_6xx, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_reinvite_491_and_no_ack, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_reinvite_2xx_retransmitted, setup,
 					    teardown),
 	    cmocka_unit_test_setup_teardown(test_binding_removed_ends_call, setup,
 					    teardown),
