@@ -53,6 +53,10 @@ struct registrar_ops {
 	 * refuses a registrar without it (EINVAL): registrar_app_start() sets
 	 * sip_tsx_lookup() on the stack's transactions. */
 	struct sip_tsx *(*tsx_find)(struct sip_stack *stack, uint64_t id, void *arg);
+	/* The peer of flow answered a fresh challenge sent to it, so it
+	 * receives what imsd sends there: NOTIFYs to it are retransmitted.
+	 * Default: sip_stack_peer_prove() on the registrar's stack. */
+	void (*peer_prove)(struct sip_stack *stack, const struct net_flow *flow, void *arg);
 	void *arg;
 };
 

@@ -450,6 +450,13 @@ static int reg_request_none(struct sip_stack *stack, const struct sip_stack_req_
 	return ENOTCONN;
 }
 
+static void reg_peer_prove_default(struct sip_stack *stack, const struct net_flow *flow,
+				   void *arg)
+{
+	(void)arg;
+	sip_stack_peer_prove(stack, flow);
+}
+
 int reg_reply(struct registrar *reg, struct sip_tsx *tsx, uint16_t scode,
 	      const char *reason, const struct sip_tsx_reply_prm *prm)
 {
@@ -615,6 +622,8 @@ int registrar_alloc(struct registrar **regp, const struct registrar_prm *prm)
 		reg->ops.reply = reg_reply_default;
 	if (!reg->ops.request)
 		reg->ops.request = reg_request_none;
+	if (!reg->ops.peer_prove)
+		reg->ops.peer_prove = reg_peer_prove_default;
 	reg->min_expires = prm->min_expires ? prm->min_expires : 1;
 	reg->chal_ttl = prm->challenge_ttl ? prm->challenge_ttl : REGISTRAR_CHALLENGE_TTL;
 	users = hss_user_count(prm->hss);

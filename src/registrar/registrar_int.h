@@ -86,6 +86,8 @@ struct reg_binding {
 	uint16_t q1000;
 	uint8_t event;	 /* enum reg_event, the last one */
 	bool terminated; /* being removed: reported once, then freed */
+	bool echo;	 /* named by the REGISTER being answered: its 200 shows
+			  * the whole Contact value, the others' only the URI */
 	char imei[15];	 /* TAC+SNR digits, "" if none */
 	uint16_t contact_len, callid_len;
 	char data[]; /* contact value (no expires) '\0' Call-ID '\0' */

@@ -81,6 +81,8 @@ static struct {
 	size_t nfail_from;    /* reqs[nfail_from..] failed and not told yet */
 	bool no_slots; /* the hss_user slots taken first: the registrar's hash path */
 	uint32_t guard_user_fails; /* registrar_prm.guard_user_fails, 0 default */
+	struct net_flow proven[8]; /* registrar_ops.peer_prove's flows */
+	size_t nproven;
 	char err[512];
 } T;
 
@@ -168,10 +170,21 @@ static struct sip_tsx *fake_tsx_find(struct sip_stack *stack, uint64_t id, void 
 	return T.tsx_gone ? NULL : (struct sip_tsx *)&T;
 }
 
+/* registrar_ops.peer_prove: the flows proven, in T.proven. */
+static void fake_peer_prove(struct sip_stack *stack, const struct net_flow *flow,
+			    void *arg)
+{
+	(void)stack;
+	(void)arg;
+	if (T.nproven < sizeof(T.proven) / sizeof(T.proven[0]))
+		T.proven[T.nproven++] = *flow;
+}
+
 static const struct registrar_ops ops = {.reply = fake_reply,
 					 .request = fake_request,
 					 .now_ms = fake_now,
-					 .tsx_find = fake_tsx_find};
+					 .tsx_find = fake_tsx_find,
+					 .peer_prove = fake_peer_prove};
 
 static void sent_clear(void)
 {
@@ -1242,6 +1255,41 @@ static void test_nc_replay(void **state)
 	assert_int_equal(do_register("sip:carol@ims.test", auth)->scode, 200);
 }
 
+/* A source is proven (its NOTIFYs retransmitted, sip/sip_peer.h) by the
+ * first answer to a challenge made for its address; not by a nonce reused
+ * with a higher nc, nor by an answer from another address. */
+static void test_peer_proof(void **state)
+{
+	char auth[2048];
+	struct sip_auth a;
+	struct sent *r;
+	struct ue ue = {.impi = "carol@ims.test", .pwd = "secret"};
+	struct net_flow other = src_v4(5070, false);
+
+	(void)state;
+	assert_int_equal(net_addr_parse_str(&other.peer, "127.0.0.9", 5099), 0);
+	r = do_register("sip:carol@ims.test", "Contact: <sip:carol@127.0.0.1:5072>\r\n");
+	assert_int_equal(T.nproven, 0);
+	a = chal_get(r);
+	ue_answer(&ue, &a, auth, sizeof(auth), "Contact: <sip:carol@127.0.0.1:5072>\r\n");
+	assert_int_equal(do_register("sip:carol@ims.test", auth)->scode, 200);
+	assert_int_equal(T.nproven, 1);
+	assert_int_equal(net_addr_port(&T.proven[0].peer), 5070);
+	/* the same nonce, nc=2, from a forged source: accepted, not proof */
+	ue_answer(&ue, &a, auth, sizeof(auth), "Contact: <sip:carol@127.0.0.9:5099>\r\n");
+	assert_int_equal(do_req("REGISTER", "sip:carol@ims.test", auth, &other)->scode, 200);
+	assert_int_equal(T.nproven, 1);
+	/* a challenge sent to 127.0.0.9, answered from 127.0.0.1 */
+	r = do_req("REGISTER", "sip:carol@ims.test", "Contact: <sip:carol@127.0.0.9:5099>\r\n",
+		   &other);
+	assert_int_equal(r->scode, 401);
+	a = chal_get(r);
+	ue.nc = 0;
+	ue_answer(&ue, &a, auth, sizeof(auth), "Contact: <sip:carol@127.0.0.1:5072>\r\n");
+	r = do_register("sip:carol@ims.test", auth);
+	assert_int_equal(T.nproven, 1);
+}
+
 /* The USIM is ahead of the HSS (field note "SQN Sync in IMS Auth"): it
  * rejects the first challenge with AUTS, the next one is accepted. */
 static void test_resync(void **state)
@@ -1370,6 +1418,46 @@ static void test_no_auth_and_expires_rules(void **state)
 		"nonce=\"\", uri=\"sip:ims.test\", response=\"\"\r\n" CONTACT_A)
 		->scode,
 	    403);
+}
+
+/* The 200 shows the Contacts its REGISTER named whole, the others as URI,
+ * +sip.instance and reg-id only: a fetch costs no more than the URIs. */
+static void test_ok_contacts_short(void **state)
+{
+	static const char long_a[] =
+	    "Contact: <sip:dave@127.0.0.1:5073>;+sip.instance=\"<urn:gsma:imei:35000000-"
+	    "000000-0>\";reg-id=1;+g.3gpp.icsi-ref=\"urn%3Aurn-7%3A3gpp-service.ims.icsi."
+	    "mmtel\";+g.3gpp.smsip;audio;video\r\n";
+	struct sent *r;
+	const struct sip_hdr *h;
+	size_t n = 0;
+
+	(void)state;
+	r = do_register("sip:dave@ims.test", long_a);
+	assert_int_equal(r->scode, 200);
+	assert_true(hdr_has(r->msg, SIP_HDR_CONTACT, "+g.3gpp.smsip"));
+	r = do_register("sip:dave@ims.test", "Contact: <sip:dave@127.0.0.1:5074>;audio\r\n");
+	assert_int_equal(r->scode, 200);
+	assert_int_equal(sip_msg_hdr_count(r->msg, SIP_HDR_CONTACT), 2);
+	assert_false(hdr_has(r->msg, SIP_HDR_CONTACT, "+g.3gpp.smsip"));
+	for (h = sip_msg_hdr(r->msg, SIP_HDR_CONTACT); h; h = sip_msg_hdr_next(r->msg, h)) {
+		if (pl_casefind(h->val, "5073") >= 0) {
+			assert_true(pl_casefind(h->val, "<sip:dave@127.0.0.1:5073>;+sip.instance="
+							"\"<urn:gsma:imei:35000000-000000-0>\";"
+							"reg-id=1;expires=") == 0);
+			n++;
+		} else {
+			assert_true(pl_casefind(h->val, "<sip:dave@127.0.0.1:5074>;audio;expires=") ==
+				    0);
+			n++;
+		}
+	}
+	assert_int_equal(n, 2);
+	/* a fetch: every Contact short */
+	r = do_register("sip:dave@ims.test", "");
+	assert_int_equal(sip_msg_hdr_count(r->msg, SIP_HDR_CONTACT), 2);
+	assert_false(hdr_has(r->msg, SIP_HDR_CONTACT, "audio"));
+	assert_true(hdr_has(r->msg, SIP_HDR_CONTACT, "reg-id=1"));
 }
 
 static int setup_min60(void **state)
@@ -2513,6 +2601,8 @@ int main(void)
 					    teardown),
 	    cmocka_unit_test_setup_teardown(test_reg_event, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_watch, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_ok_contacts_short, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_peer_proof, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_binding_expiry_fake_clock, setup,
 					    teardown),
 	    cmocka_unit_test_setup_teardown(test_binding_expiry_loop, setup, teardown),
