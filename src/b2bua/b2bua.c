@@ -19,6 +19,7 @@
 #include "b2bua/b2bua_int.h"
 #include "core/log.h"
 #include "core/mem.h"
+#include "media/media.h"
 #include "registrar/registrar.h"
 #include "sip/sip_hdr.h"
 
@@ -279,7 +280,38 @@ out:
 	return err;
 }
 
+static size_t str_mem(const char *s)
+{
+	return s ? strlen(s) + 1 + 16 : 0;
+}
+
+static size_t msg_mem(const struct sip_msg *m)
+{
+	return m ? sizeof(*m) + m->raw.l + 32 : 0;
+}
+
+static size_t call_mem(const struct b2b_call *c)
+{
+	size_t n = sizeof(*c) + 16 + 5 * 64; /* the call and its five timers */
+
+	n += str_mem(c->from) + str_mem(c->to) + str_mem(c->callid_a) +
+	     str_mem(c->callid_b);
+	n += c->aw.ack.size + c->aw.rh.size + c->aw.rct.size + c->aw.rbody.size +
+	     c->sdp_b.size;
+	n += msg_mem(c->a_inv);
+	n += c->a ? sip_dialog_mem(c->a) : 0;
+	n += c->bd ? sip_dialog_mem(c->bd) : 0;
+	for (size_t i = 0; i < c->nlegs; i++)
+		n += msg_mem(c->leg[i].inv);
+	n += c->ms ? media_session_mem(c->ms) : 0;
+	return n;
+}
+
 void b2bua_stats_get(const struct b2bua *b, struct b2bua_stats *st)
 {
 	*st = b->st;
+	st->mem_bytes = b->ncalls_cap * sizeof(b->calls[0]);
+	for (uint32_t i = 1; i < b->ncalls_cap; i++)
+		if (b->calls[i])
+			st->mem_bytes += call_mem(b->calls[i]);
 }

@@ -164,6 +164,11 @@ struct b2bua_stats {
 	uint64_t answered; /* reached start */
 	uint64_t live;	   /* not stopped */
 	uint64_t kept;	   /* stopped, still readable */
+	/* Heap bytes of the calls (live and kept): each call with its
+	 * strings, the caller's INVITE it holds, its dialogs, the branches'
+	 * INVITEs, buffers and media session, 16 bytes of allocator overhead
+	 * per allocation, and the call table. */
+	size_t mem_bytes;
 };
 void b2bua_stats_get(const struct b2bua *b, struct b2bua_stats *st);
 

@@ -64,7 +64,19 @@ static int dialog_h(struct monitor *mon, int argc, char **argv, struct mbuf *out
 		    di.callid);
 		n++;
 	}
-	return err ? err : mbuf_printf(out, "%zu dialog(s)\n", n);
+	if (!err) {
+		struct b2bua_stats st;
+
+		b2bua_stats_get(mon->prm.b2bua, &st);
+		err = mbuf_printf(
+		    out,
+		    "%zu dialog(s); calls: %llu live, %llu kept, %llu since start "
+		    "(%llu answered), %zu bytes\n",
+		    n, (unsigned long long)st.live, (unsigned long long)st.kept,
+		    (unsigned long long)st.calls, (unsigned long long)st.answered,
+		    st.mem_bytes);
+	}
+	return err;
 }
 
 static int dialog_set_h(struct monitor *mon, int argc, char **argv, struct mbuf *out,

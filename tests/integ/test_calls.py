@@ -104,8 +104,23 @@ def start_uas(ims, scenario, lport, name="bob"):
     d, port, log, tmp = ims
     p = subprocess.Popen(sipp_cmd(tmp, scenario, port, lport, name), cwd=tmp,
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    time.sleep(0.3)  # SIPp binds its port before it reads the scenario's first recv
+    wait_bound(lport)
     return p
+
+
+def wait_bound(port, timeout=10.0):
+    """Until something (SIPp) holds UDP port on HOST."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        try:
+            s.bind((HOST, port))
+        except OSError:
+            return
+        finally:
+            s.close()
+        time.sleep(0.05)
+    raise AssertionError(f"nothing bound UDP port {port}")
 
 
 def wait_uas(p, timeout=40):
@@ -130,6 +145,27 @@ def call(ims, uac, uas, callee="bob", caller="alice", callee_ports=None):
                                                           else [uas] * len(ports), ports)]
     rc, out = run(sipp_cmd(tmp, uac, port, a, caller, service=callee), tmp)
     return rc, out, [wait_uas(p) for p in uass]
+
+
+def start_capture(pcap, bpf):
+    """tshark writing pcap, returned once it says the capture started ("Capturing on"
+    comes before dumpcap really listens)."""
+    cap = subprocess.Popen([TSHARK, "-i", "lo", "-f", bpf, "-w", str(pcap)],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 20
+    line = b""
+    while time.monotonic() < deadline and b"Capture started" not in line:
+        line = cap.stderr.readline()
+        if not line and cap.poll() is not None:
+            break
+    assert b"Capture started" in line, "tshark did not start capturing"
+    return cap
+
+
+def stop_capture(cap):
+    time.sleep(0.5)  # the last packets written
+    cap.terminate()
+    cap.communicate(timeout=10)
 
 
 def log_text(ims):
@@ -311,16 +347,12 @@ def test_capture_decodes_without_malformed(ims):
     assert TSHARK, "tshark is not installed (make deps installs it)"
     d, port, log, tmp = ims
     pcap = tmp / "call.pcap"
-    cap = subprocess.Popen([TSHARK, "-i", "lo", "-f", f"udp port {port}", "-w", str(pcap),
-                            "-q"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    cap = start_capture(pcap, f"udp port {port}")
     try:
-        time.sleep(1.0)
         rc, out, uas = call(ims, "call_uac", "call_uas")
         assert rc == 0, out
-        time.sleep(0.5)
     finally:
-        cap.terminate()
-        cap.communicate(timeout=10)
+        stop_capture(cap)
     p = subprocess.run([TSHARK, "-r", str(pcap), "-d", f"udp.port=={port},sip", "-Y",
                         "sip || _ws.malformed"], stdout=subprocess.PIPE,
                        stderr=subprocess.PIPE, timeout=60)
@@ -409,10 +441,7 @@ def test_rtp_goes_through_the_relay(ims):
     sa, sb, ra, rb = udp(a), udp(b), udp(), udp()
     pcap = tmp / "rtp.pcap"
     ports = (ra.getsockname()[1], rb.getsockname()[1])
-    cap = subprocess.Popen([TSHARK, "-i", "lo", "-f", f"udp port {ports[0]} or udp port "
-                            f"{ports[1]}", "-w", str(pcap), "-q"],
-                           stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    time.sleep(1.0)
+    cap = start_capture(pcap, f"udp port {ports[0]} or udp port {ports[1]}")
     try:
         sa.sendto((f"INVITE sip:bob@ims.test SIP/2.0\r\n"
                    f"Via: SIP/2.0/UDP {HOST}:{a};branch=z9hG4bKmedia1;rport\r\n"
@@ -449,12 +478,10 @@ def test_rtp_goes_through_the_relay(ims):
         bye = recv_msg(sb, "BYE ")
         reply(sb, port, bye, 200, "OK")
         recv_msg(sa, "SIP/2.0 200")
-        time.sleep(0.5)
     finally:
         for s in (sa, sb, ra, rb):
             s.close()
-        cap.terminate()
-        cap.communicate(timeout=10)
+        stop_capture(cap)
     text = log_text(ims)
     assert re.search(r"\[MEDIA\].*close leg A: RTP recv 5/", text), text[-3000:]
     # tshark: UE -> imsd -> UE on the ports of the SDP, each packet RTP

@@ -464,6 +464,15 @@ static void test_basic_call(void **state)
 	assert_true(m->req && m->meth == SIP_METHOD_ACK);
 	assert_string_equal(hdr(m, "Call-ID"), hdr(inv, "Call-ID"));
 	mem_deref(m);
+	{
+		struct b2bua_stats st;
+
+		b2bua_stats_get(T.b2b, &st);
+		assert_int_equal(st.live, 1);
+		assert_int_equal(st.answered, 1);
+		/* the call with its dialogs and the INVITEs it holds */
+		assert_true(st.mem_bytes > 2000 && st.mem_bytes < 64 * 1024);
+	}
 	assert_int_equal(call_state(), B2BUA_START);
 	/* BYE from the caller: 200 to it, BYE to the callee */
 	a_req(&a, ok, "BYE", 2, NULL);
@@ -481,7 +490,12 @@ static void test_basic_call(void **state)
 		struct b2bua_cursor c = {0};
 		struct b2bua_dialog_info di;
 
+		struct b2bua_stats st;
+
 		assert_false(b2bua_dialog_next(T.b2b, &c, &di));
+		b2bua_stats_get(T.b2b, &st);
+		assert_int_equal(st.live + st.kept, 0);
+		assert_int_equal(st.calls, 1);
 	}
 	mem_deref(ok);
 	mem_deref(inv);
