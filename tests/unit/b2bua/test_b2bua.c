@@ -47,7 +47,13 @@ static const char *CFG =
     "{'imsi': '001010000000002', 'impi': 'bob@ims.test', 'authent_type': 'none',"
     " 'impu': ['sip:bob', 'tel:+33100000002']},"
     "{'imsi': '001010000000003', 'impi': 'erin@ims.test', 'authent_type': 'none',"
-    " 'impu': ['sip:erin']}]}";
+    " 'impu': ['sip:erin']},"
+    "{'imsi': '001010000000009', 'impi': 'sim@ims.test', 'authent_type': 'none',"
+    " 'sim_algo': 'xor', 'K': '00112233445566778899aabbccddeeff', 'multi_sim': true,"
+    " 'impu': [{'impu': 'sip:sim', 'imei': '35000000000001'}]},"
+    "{'imsi': '001010000000009', 'impi': 'sim@ims.test', 'authent_type': 'none',"
+    " 'sim_algo': 'xor', 'K': '00112233445566778899aabbccddeeff', 'multi_sim': true,"
+    " 'impu': [{'impu': 'sip:sim', 'imei': '35000000000002'}]}]}";
 
 static struct {
 	struct ims_cfg *cfg;
@@ -166,23 +172,33 @@ static char *hdr(const struct sip_msg *m, const char *name)
 	return v[k];
 }
 
-static void ue_register(struct ue *u)
+/* REGISTER from u; imei: its Contact's +sip.instance IMEI, "" none. */
+static void ue_register_imei(struct ue *u, const char *imei)
 {
-	char r[1024];
+	char r[1024], inst[96] = "";
 	struct sip_msg *m;
 
-	snprintf(
-	    r, sizeof(r),
-	    "REGISTER sip:ims.test SIP/2.0\r\n"
-	    "Via: SIP/2.0/UDP 127.0.0.1:%u;branch=z9hG4bKreg%u;rport\r\n"
-	    "Max-Forwards: 70\r\nFrom: <sip:%s@ims.test>;tag=r%u\r\n"
-	    "To: <sip:%s@ims.test>\r\nCall-ID: reg-%u@t\r\nCSeq: 1 REGISTER\r\n"
-	    "Contact: <sip:%s@127.0.0.1:%u>\r\nExpires: 600\r\nContent-Length: 0\r\n\r\n",
-	    u->port, u->port, u->name, u->port, u->name, u->port, u->name, u->port);
+	if (imei[0])
+		snprintf(inst, sizeof(inst), ";+sip.instance=\"<urn:gsma:imei:%s>\"",
+			 imei);
+	snprintf(r, sizeof(r),
+		 "REGISTER sip:ims.test SIP/2.0\r\n"
+		 "Via: SIP/2.0/UDP 127.0.0.1:%u;branch=z9hG4bKreg%u;rport\r\n"
+		 "Max-Forwards: 70\r\nFrom: <sip:%s@ims.test>;tag=r%u\r\n"
+		 "To: <sip:%s@ims.test>\r\nCall-ID: reg-%u@t\r\nCSeq: 1 REGISTER\r\n"
+		 "Contact: <sip:%s@127.0.0.1:%u>%s\r\nExpires: 600\r\nContent-Length: "
+		 "0\r\n\r\n",
+		 u->port, u->port, u->name, u->port, u->name, u->port, u->name, u->port,
+		 inst);
 	ue_send(u, r);
 	m = ue_recv(u);
 	assert_int_equal(m->scode, 200);
 	mem_deref(m);
+}
+
+static void ue_register(struct ue *u)
+{
+	ue_register_imei(u, "");
 }
 
 static const char SDP[] =
@@ -305,7 +321,7 @@ static int setup_prm(uint32_t timer_c_ms, bool relay)
 	struct sip_stack_prm sp;
 	struct cscf_prm cp = {0};
 	struct b2bua_prm bp = {0};
-	char err[512], text[2048];
+	char err[512], text[4096];
 	struct cfg_diag d = {err, sizeof(err), NULL, NULL};
 	json_error_t je;
 	json_t *root;
@@ -757,6 +773,36 @@ static void test_reinvite_2xx_retransmitted(void **state)
 	ue_close(&b);
 }
 
+static void test_multi_sim(void **state)
+{
+	struct ue a, s1, s2;
+	struct sip_msg *i1, *i2, *m;
+
+	(void)state;
+	ue_open(&a, "alice");
+	ue_open(&s1, "sim");
+	ue_open(&s2, "sim");
+	ue_register(&a);
+	/* two devices of one multi_sim subscriber, told apart by IMEI */
+	ue_register_imei(&s1, "35000000-000001-0");
+	ue_register_imei(&s2, "35000000-000002-0");
+	invite(&a, "sip:sim@ims.test", "ms@t", NULL);
+	i1 = ue_recv(&s1);
+	i2 = ue_recv(&s2);
+	assert_true(i1->req && i1->meth == SIP_METHOD_INVITE);
+	assert_true(i2->req && i2->meth == SIP_METHOD_INVITE);
+	answer(&s1, i1, 486, "Busy Here", "m1", NULL);
+	answer(&s2, i2, 480, "Temporarily Unavailable", "m2", NULL);
+	m = ue_recv_skip(&a);
+	assert_int_equal(m->scode, 486); /* §16.7 step 6: the lowest class, the first */
+	mem_deref(m);
+	mem_deref(i1);
+	mem_deref(i2);
+	ue_close(&a);
+	ue_close(&s1);
+	ue_close(&s2);
+}
+
 static void test_binding_removed_ends_call(void **state)
 {
 	struct ue a, b;
@@ -955,6 +1001,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_binding_removed_ends_call, setup,
 					    teardown),
 	    cmocka_unit_test_setup_teardown(test_echo, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_multi_sim, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_relay_sdp_and_idle, setup_relay,
 					    teardown),
 	    cmocka_unit_test_setup_teardown(test_relay_bad_sdp, setup_relay, teardown),
