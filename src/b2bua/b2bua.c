@@ -22,6 +22,7 @@
 #include "media/media.h"
 #include "registrar/registrar.h"
 #include "sip/sip_hdr.h"
+#include "sip/sip_uri.h"
 
 static void reply(struct b2bua *b, struct sip_tsx *tsx, uint16_t scode,
 		  const char *reason)
@@ -40,10 +41,25 @@ void b2b_touch(struct b2b_call *c)
 	c->last_ms = loop_now_ms();
 }
 
-/* The callee as the log and dialog_get name it: the IMPU dialled. */
+/* The callee as the log and dialog_get name it: the IMPU dialled, without
+ * URI parameters (";transport=udp", ";user=phone"). */
 static char *callee_name(const struct sip_msg *req)
 {
-	return pl_strdup(req->ruri);
+	struct sip_uri u;
+	char buf[HSS_URI_MAX];
+	int n;
+
+	if (sip_uri_decode(&u, req->ruri))
+		return pl_strdup(req->ruri);
+	if (u.scheme == SIP_URI_TEL)
+		n = snprintf(buf, sizeof(buf), "tel:%.*s", (int)u.user.l, u.user.p);
+	else if (u.scheme == SIP_URI_SIP || u.scheme == SIP_URI_SIPS)
+		n = snprintf(buf, sizeof(buf), "%.*s:%.*s%s%.*s", (int)u.scheme_pl.l,
+			     u.scheme_pl.p, (int)u.user.l, u.user.p, u.user.l ? "@" : "",
+			     (int)u.host.l, u.host.p);
+	else
+		return pl_strdup(req->ruri);
+	return n < 0 || (size_t)n >= sizeof(buf) ? pl_strdup(req->ruri) : strdup(buf);
 }
 
 static int call_setup(struct b2bua *b, const struct b2bua_invite *inv, bool echo,
