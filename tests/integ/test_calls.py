@@ -14,16 +14,21 @@ SIPp 3.6.1 reads aka_K/aka_OP/aka_AMF as raw text, so the users are
 provisioned with the hex of those ASCII strings (as test_register.py).
 """
 import binascii
+import json
+import math
 import os
 import re
 import shutil
 import socket
+import struct
 import subprocess
 import time
+import wave
 
 import pytest
 
 from conftest import Imsd, free_port
+from sipstack import wait_log
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SIPP_DIR = os.path.join(HERE, "sipp")
@@ -64,6 +69,10 @@ def ims(tmp_path):
     {user("001010000000202", "bob")},
     {user("001010000000203", "carol")},
     {user("001010000000204", "dave", ", ring_only: true")},
+    {{ imsi: "001010000000205", impi: "mdalice", impu: ["sip:mdalice"], pwd: "mdalice-pw",
+       authent_type: "MD5", authent_qop: "auth" }},
+    {{ imsi: "001010000000206", impi: "mdbob", impu: ["sip:mdbob"], pwd: "mdbob-pw",
+       authent_type: "MD5", authent_qop: "auth" }},
   ],
 }}
 """)
@@ -523,3 +532,124 @@ def test_echo_sends_rtp_back(ims):
     finally:
         sa.close()
         ra.close()
+
+
+# ---- two real softphones (baresip, MD5) ----
+
+BARESIP = shutil.which("baresip")
+
+
+def free_block(n):
+    """n consecutive ports free on HOST for UDP and TCP (baresip binds SIP on
+    UDP, TCP and TLS on the next port, RTP/RTCP in pairs)."""
+    for _ in range(200):
+        base = free_port()
+        ok = True
+        for p in range(base, base + n):
+            for kind in (socket.SOCK_DGRAM, socket.SOCK_STREAM):
+                t = socket.socket(socket.AF_INET, kind)
+                try:
+                    t.bind((HOST, p))
+                except OSError:
+                    ok = False
+                finally:
+                    t.close()
+        if ok:
+            return base
+    raise AssertionError("no free block of ports")
+
+
+def ctrl(port, command, params=""):
+    """A baresip ctrl_tcp command (netstring JSON); its answer."""
+    msg = json.dumps({"command": command, "params": params, "token": "t"}).encode()
+    with socket.create_connection((HOST, port), timeout=5) as c:
+        c.sendall(str(len(msg)).encode() + b":" + msg + b",")
+        data = b""
+        deadline = time.monotonic() + 5
+        while b'"response":true' not in data and time.monotonic() < deadline:
+            chunk = c.recv(4096)
+            if not chunk:
+                break
+            data += chunk
+    assert b'"ok":true' in data, data
+    return data
+
+
+def softphone(tmp, name, port, wav, answer):
+    base = free_block(8)  # SIP (and TLS on +1), RTP/RTCP x2, ctrl
+    d = tmp / f"bs-{name}"
+    d.mkdir()
+    (d / "config").write_text(f"""poll_method epoll
+sip_listen {HOST}:{base}
+audio_player aufile,{d}/heard.wav
+audio_source aufile,{wav}
+audio_alert aufile,{d}/alert.wav
+rtp_ports {base + 2}-{base + 5}
+ctrl_tcp_listen {HOST}:{base + 6}
+module_path /usr/lib/baresip/modules
+module g711.so
+module aufile.so
+module_app account.so
+module_app menu.so
+module_app ctrl_tcp.so
+""")
+    (d / "accounts").write_text(
+        f"<sip:{name}@ims.test;transport=udp>;auth_user={name};auth_pass={name}-pw;"
+        f'outbound="sip:{HOST}:{port}";regint=600{";answermode=auto" if answer else ""}\n')
+    p = subprocess.Popen([BARESIP, "-f", str(d), "-t", "40"], cwd=d, stdin=subprocess.DEVNULL,
+                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    return p, base + 6
+
+
+def test_two_baresip_softphones_call(ims):
+    """Two baresip softphones registered with MD5 call each other through
+    imsd: the callee answers, each sends its audio (a tone from a WAV file),
+    and the relay carries it both ways; the caller hangs up."""
+    assert BARESIP, "baresip is not installed (make deps installs it)"
+    d, port, log, tmp = ims
+    wav = tmp / "tone.wav"
+    with wave.open(str(wav), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(8000)
+        w.writeframes(b"".join(struct.pack("<h", int(8000 * math.sin(2 * math.pi * 440 * i
+                                                                         / 8000)))
+                               for i in range(8000 * 20)))
+    phones = []
+    try:
+        phones.append(softphone(tmp, "mdbob", port, wav, answer=True))
+        phones.append(softphone(tmp, "mdalice", port, wav, answer=False))
+        for who in ("mdbob", "mdalice"):
+            deadline = time.monotonic() + 20
+            while True:  # until its REGISTER went through
+                text = d.command(f"users {who}@ims.test", "impu:")
+                if "registered  auth=MD5" in text or time.monotonic() > deadline:
+                    break
+                time.sleep(0.2)
+            assert "registered  auth=MD5" in text, text
+        ctrl(phones[1][1], "dial", "mdbob@ims.test")
+        deadline = time.monotonic() + 20
+        while True:  # answered, and audio has flowed a while
+            text = d.command("dialog", "dialog(s)")
+            m = re.search(r"start\s+server\s+sip:mdalice@ims.test\s+sip:mdbob@ims.test\s+\S+"
+                          r"\s+[\d.]+\s+(\d+)/(\d+)", text)
+            if (m and int(m.group(1)) >= 100 and int(m.group(2)) >= 100) or \
+                    time.monotonic() > deadline:
+                break
+            time.sleep(0.3)
+        assert m and int(m.group(1)) >= 100 and int(m.group(2)) >= 100, text
+        ctrl(phones[1][1], "hangup")
+        wait_log(log, lambda t: "BYE from the caller" in t, timeout=10)
+    finally:
+        for p, _ in phones:
+            p.terminate()
+            try:
+                p.communicate(timeout=10)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.communicate(timeout=5)
+    text = log_text(ims)
+    legs = re.findall(r"close leg ([AB]): RTP recv (\d+)/\d+ B sent (\d+)/", text)
+    assert len(legs) == 2, text[-3000:]
+    for leg, recv, sent in legs:  # each phone's audio in, the other's out
+        assert int(recv) >= 100 and int(sent) >= 100, legs
