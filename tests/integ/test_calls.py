@@ -49,16 +49,38 @@ def user(imsi, name, extra=""):
             f'K: "{AKA_K}", op: "{AKA_OP}", amf: "{AKA_AMF}" }}')
 
 
+def media_range():
+    """The first block of 400 ports whose first 32 are free on HOST: the
+    relay's pool. The machine is shared: a media bench may hold whole ranges
+    of the default 10000-20000."""
+    for lo in range(21000, 32000, 400):
+        ok = True
+        for p in range(lo, lo + 32):
+            t = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            try:
+                t.bind((HOST, p))
+            except OSError:
+                ok = False
+            finally:
+                t.close()
+            if not ok:
+                break
+        if ok:
+            return lo
+    raise AssertionError("no free block of media ports")
+
+
 @pytest.fixture
 def ims(tmp_path):
     assert SIPP, "sipp is not installed (make deps installs sip-tester)"
     port = free_port()
+    media = media_range()
     log = tmp_path / "ims.log"
     cfg = tmp_path / "ims.cfg"
     cfg.write_text(f"""{{
   log_filename: "{log}",
   log_options: "all.level=debug",
-  sip_addr: ["{HOST}:{port}"],
+  sip_addr: [{{ addr: "{HOST}:{port}", port_min: {media}, port_max: {media + 399} }}],
   domain: "ims.test",
   user_agent: "imsd-test",
   p_called_party_id: true,
