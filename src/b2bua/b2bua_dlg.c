@@ -198,6 +198,9 @@ void b2b_relay_resp_h(struct sip_tsx *tsx, const struct sip_msg *resp, uint16_t 
 	struct sip_tsx *srv;
 	bool invite;
 
+	if (!x)
+		x = b2b_tx_adopt(c, tsx, resp, B2B_TX_RELAY);
+
 	if (!x || x->kind != B2B_TX_RELAY || c->state == B2BUA_STOP)
 		return;
 	invite = x->meth == SIP_METHOD_INVITE;

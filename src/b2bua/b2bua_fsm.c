@@ -427,6 +427,9 @@ void b2b_invite_resp_h(struct sip_tsx *tsx, const struct sip_msg *resp, uint16_t
 	struct b2b_leg *leg;
 	size_t i;
 
+	if (!x)
+		x = b2b_tx_adopt(c, tsx, resp, B2B_TX_INVITE);
+
 	if (!x || x->kind != B2B_TX_INVITE || x->leg >= c->nlegs)
 		return;
 	i = x->leg;

@@ -206,9 +206,10 @@ static const char SDP[] =
     "t=0 0\r\nm=audio 4000 RTP/AVP 0\r\n";
 
 /* The caller's INVITE to ruri (Call-ID cid). */
-static void invite(struct ue *a, const char *ruri, const char *cid, const char *extra)
+static void invite_body(struct ue *a, const char *ruri, const char *cid,
+			const char *extra, const char *body)
 {
-	char r[2048];
+	char r[8192];
 
 	snprintf(
 	    r, sizeof(r),
@@ -221,8 +222,13 @@ static void invite(struct ue *a, const char *ruri, const char *cid, const char *
 	    "%sContent-Type: application/sdp\r\nContent-Length: %zu\r\n\r\n%s",
 	    ruri, a->port, ++T.cseq,
 	    extra && strstr(extra, "Max-Forwards") ? "" : "Max-Forwards: 70\r\n", ruri,
-	    cid, a->port, extra ? extra : "", strlen(SDP), SDP);
+	    cid, a->port, extra ? extra : "", strlen(body), body);
 	ue_send(a, r);
+}
+
+static void invite(struct ue *a, const char *ruri, const char *cid, const char *extra)
+{
+	invite_body(a, ruri, cid, extra, SDP);
 }
 
 /* A response of a UE to a request it got (To tag added when tag set). */
@@ -803,6 +809,42 @@ static void test_multi_sim(void **state)
 	ue_close(&s2);
 }
 
+static void test_big_invite_udp_retry(void **state)
+{
+	struct ue a, b;
+	struct sip_msg *inv, *m;
+	char big[4096];
+	int n;
+
+	(void)state;
+	ue_open(&a, "alice");
+	ue_open(&b, "bob");
+	ue_register(&a);
+	ue_register(&b);
+	/* over tcp_threshold (1300): the stack tries TCP to bob, who has none,
+	 * and sends it again over UDP in a new transaction (RFC 3261 §18.1.1);
+	 * the call takes that one's answers */
+	n = snprintf(big, sizeof(big), "%s", SDP);
+	for (int i = 0; i < 30; i++)
+		n += snprintf(big + n, sizeof(big) - (size_t)n, "a=x-pad:%02d%040d\r\n",
+			      i, 0);
+	invite_body(&a, "sip:bob@ims.test", "big@t", NULL, big);
+	inv = ue_recv(&b);
+	assert_true(inv->req && inv->meth == SIP_METHOD_INVITE);
+	assert_true(inv->raw.l > 1300);
+	answer(&b, inv, 180, "Ringing", "g1", NULL);
+	m = ue_recv_skip(&a);
+	assert_int_equal(m->scode, 180);
+	mem_deref(m);
+	answer(&b, inv, 486, "Busy Here", "g1", NULL);
+	m = ue_recv_skip(&a);
+	assert_int_equal(m->scode, 486);
+	mem_deref(m);
+	mem_deref(inv);
+	ue_close(&a);
+	ue_close(&b);
+}
+
 static void test_binding_removed_ends_call(void **state)
 {
 	struct ue a, b;
@@ -1003,6 +1045,7 @@ int main(void)
 					    teardown),
 	    cmocka_unit_test_setup_teardown(test_echo, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_multi_sim, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_big_invite_udp_retry, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_relay_sdp_and_idle, setup_relay,
 					    teardown),
 	    cmocka_unit_test_setup_teardown(test_relay_bad_sdp, setup_relay, teardown),
