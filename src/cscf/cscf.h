@@ -123,6 +123,10 @@ void cscf_orig_identify(const struct cscf *c, const struct sip_msg *req,
 /* The registrar's services (cscf_registrar.c): REGISTER and the reg event
  * package's SUBSCRIBE. */
 int cscf_registrar_add(struct cscf *c, struct registrar *reg);
+/* The call service (cscf_b2bua.c): INVITE, and BYE/UPDATE/INFO in no
+ * dialog (481). */
+struct b2bua;
+int cscf_b2bua_add(struct cscf *c, struct b2bua *b);
 
 /* Counters (monitor, tests). */
 struct cscf_stats {

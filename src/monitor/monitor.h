@@ -34,6 +34,7 @@ struct monitor;
 struct registrar;
 struct hss;
 struct stats;
+struct b2bua;
 
 #define MONITOR_MAX_ARGS 32
 #define MONITOR_MAX_LINE 4096
@@ -45,6 +46,7 @@ struct monitor_prm {
 	struct registrar *reg;	   /* borrowed; NULL: `users` says it is not running */
 	struct hss *hss;	   /* borrowed: the registrar's; needed with reg */
 	struct stats *stats;	   /* borrowed; NULL: `stats` says it is not running */
+	struct b2bua *b2bua;	   /* borrowed; NULL: `dialog` says calls are not running */
 	void (*quit_h)(void *arg); /* what `quit` does; NULL: nothing */
 	void *quit_arg;
 	uint32_t users_part; /* users per part of `users`, 0 = MONITOR_USERS_PART */

@@ -30,5 +30,7 @@ void monitor_more(struct monitor_ans *ans, monitor_more_h *h, void *arg);
 
 extern const struct monitor_cmd monitor_cmd_users; /* monitor_users.c */
 extern const struct monitor_cmd monitor_cmd_stats; /* monitor_stats.c */
+extern const struct monitor_cmd monitor_cmd_dialog;	  /* monitor_dialog.c */
+extern const struct monitor_cmd monitor_cmd_dialog_set; /* monitor_dialog.c */
 
 #endif
