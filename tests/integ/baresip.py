@@ -111,10 +111,11 @@ def free_tcp_port():
     return p
 
 
-def free_udp_range(count=40, lo=20000, hi=32000):
+def free_udp_range(count=40, lo=61000, hi=65500):
     """(first, last) of `count` consecutive UDP ports free on loopback now,
-    starting at an even port between lo and hi (below the kernel's ephemeral
-    range, above imsd's default relay range): the media ports of one phone
+    starting at an even port between lo and hi (above the kernel's ephemeral
+    range, 32768-60999 by default, and imsd's default relay range, where
+    other processes take ports at random): the media ports of one phone
     or of imsd's relay in a test, so that nothing else on the machine (a
     benchmark holding thousands of ports) is in the way."""
     rnd = random.Random(os.getpid() ^ int(time.time() * 1000))
