@@ -160,10 +160,11 @@ def register(side, workdir, user, port):
                          f"{s.errors() or 'sipp status %s' % s.rc}")
 
 
-def uas_args(side, count, timeout_s, stat):
+def uas_args(side, count, timeout_s, stat, hold_ms):
     return ["-sf", UAS_XML, "-i", "127.0.0.1", "-p", str(side.uas_port),
             "-mp", str(side.media_port + 4), "-cp", str(side.ctrl_port + 1),
-            "-m", str(count), "-timeout", f"{timeout_s + 15}s", "-recv_timeout", "10000",
+            "-m", str(count), "-timeout", f"{timeout_s + 15}s",
+            "-recv_timeout", str(10000 + hold_ms),
             "-nostdin", "-buff_size", SIPP_BUF, "-max_recv_loops", "10000",
             "-max_sched_loops", "10000", "-watchdog_minor_maxtriggers", "1000000",
             "-watchdog_major_maxtriggers", "100000", "-trace_stat", "-stf", stat, "-fd", "5",
@@ -191,7 +192,7 @@ def run_calls(side, workdir, tag, rate, count, hold_ms=0, during=None):
     timeout_s = int(count / rate * 3 + hold_ms / 1000) + 30
     uas_stat = os.path.join(workdir, f"{tag}_uas_stat.csv")
     uac_stat = os.path.join(workdir, f"{tag}_uac_stat.csv")
-    uas = Sipp(workdir, f"{tag}_uas", uas_args(side, count, timeout_s, uas_stat))
+    uas = Sipp(workdir, f"{tag}_uas", uas_args(side, count, timeout_s, uas_stat, hold_ms))
     time.sleep(0.5)  # SIPp binds its port before it reads the first recv
     uac = Sipp(workdir, f"{tag}_uac", uac_args(side, workdir, rate, count, timeout_s,
                                                uac_stat, hold_ms))
@@ -308,16 +309,16 @@ def start_sides(args, workdir):
             if name == "kamailio":
                 k = Kamailio(KAM_CFG, args.kam_port, d, children=2, shm_mb=512,
                              mem_mgr="tlsf", ctl=True)
-                k.cmd += ["-A", f'UAS_URI="sip:127.0.0.1:{args.kam_port + 11}"']
+                k.cmd += ["-A", f'UAS_URI="sip:127.0.0.1:{args.kam_port + 2}"']
                 k.start()
-                side = Side(name, k, args.kam_port + 10, args.kam_port + 11, 2.0)
+                side = Side(name, k, args.kam_port + 1, args.kam_port + 2, 2.0)
                 log(f"kamailio: {k.desc}, pids {k.pids()}")
             elif name == "imsd":
                 cfg = os.path.join(d, "ims.cfg")
                 imsd_cfg(cfg, args.imsd_port, (args.relay_min, args.relay_max))
                 s = Imsd(args.imsd_bin, cfg, args.imsd_port, d)
                 s.start()
-                side = Side(name, s, args.imsd_port + 10, args.imsd_port + 11, 34.0)
+                side = Side(name, s, args.imsd_port + 1, args.imsd_port + 2, 34.0)
                 register(side, d, CALLER, side.uac_port)
                 register(side, d, CALLEE, side.uas_port)
                 log(f"imsd: {args.imsd_bin} pid {s.p.pid}, caller and callee registered")

@@ -17,7 +17,7 @@
 # Other options go to callbench.py (--rates, --rounds, --secs-per-step,
 # --live, --hold-ms, --relay-min/--relay-max, ...; callbench.py --help).
 # Environment: WORK (scratch dir, default a new mktemp dir), KAM_PORT (15160),
-# IMSD_PORT (15170; the SIPp UEs use PORT+10 and PORT+11), IMSD_BIN (default
+# IMSD_PORT (15170; the SIPp UAC and UAS of each use PORT+1 and PORT+2), IMSD_BIN (default
 # build-rel/imsd, built here as a release build if missing or stale),
 # NO_APPEND=1 (do not touch RESULTS.md).
 #
@@ -62,8 +62,8 @@ if [ -z "${IMSD_BIN:-}" ]; then
     IMSD_BIN="$ROOT/build-rel/imsd"
 fi
 
-for port in "$KAM_PORT" "$((KAM_PORT + 10))" "$((KAM_PORT + 11))" \
-            "$IMSD_PORT" "$((IMSD_PORT + 10))" "$((IMSD_PORT + 11))"; do
+for port in "$KAM_PORT" "$((KAM_PORT + 1))" "$((KAM_PORT + 2))" \
+            "$IMSD_PORT" "$((IMSD_PORT + 1))" "$((IMSD_PORT + 2))"; do
     if ss -Hlun "sport = :$port" | grep -q .; then
         echo "UDP port $port is already in use; stop that process or pick other ports" >&2
         exit 1

@@ -278,12 +278,14 @@ class Baresip:
         raise AssertionError(f"{self.name}: no response to {command}\n{self.tail()}")
 
     def wait_event(self, etype, timeout=15.0, start=0):
-        """Waits for an event of type etype (from index start of the
-        events seen); returns (index after it, event)."""
+        """Waits for an event of type etype, or of one of the types of a
+        tuple etype (from index start of the events seen); returns (index
+        after it, event)."""
+        types = etype if isinstance(etype, tuple) else (etype,)
         deadline = time.monotonic() + timeout
         while True:
             for i in range(start, len(self.events)):
-                if self.events[i].get("type") == etype:
+                if self.events[i].get("type") in types:
                     return i + 1, self.events[i]
             left = deadline - time.monotonic()
             if left <= 0 or self.proc.poll() is not None:
@@ -323,6 +325,7 @@ class Baresip:
         return files[-1]
 
     def stop(self):
+        """quit (it unregisters), else SIGTERM, else SIGKILL; twice is harmless."""
         if self.proc.poll() is None:
             try:
                 self.command("quit", timeout=3.0)
