@@ -19,8 +19,10 @@
 #include "b2bua/b2bua_int.h"
 #include "core/log.h"
 #include "core/mem.h"
+#include "media/media.h"
 #include "registrar/registrar.h"
 #include "sip/sip_hdr.h"
+#include "sip/sip_uri.h"
 
 static void reply(struct b2bua *b, struct sip_tsx *tsx, uint16_t scode,
 		  const char *reason)
@@ -39,10 +41,25 @@ void b2b_touch(struct b2b_call *c)
 	c->last_ms = loop_now_ms();
 }
 
-/* The callee as the log and dialog_get name it: the IMPU dialled. */
+/* The callee as the log and dialog_get name it: the IMPU dialled, without
+ * URI parameters (";transport=udp", ";user=phone"). */
 static char *callee_name(const struct sip_msg *req)
 {
-	return pl_strdup(req->ruri);
+	struct sip_uri u;
+	char buf[HSS_URI_MAX];
+	int n;
+
+	if (sip_uri_decode(&u, req->ruri))
+		return pl_strdup(req->ruri);
+	if (u.scheme == SIP_URI_TEL)
+		n = snprintf(buf, sizeof(buf), "tel:%.*s", (int)u.user.l, u.user.p);
+	else if (u.scheme == SIP_URI_SIP || u.scheme == SIP_URI_SIPS)
+		n = snprintf(buf, sizeof(buf), "%.*s:%.*s%s%.*s", (int)u.scheme_pl.l,
+			     u.scheme_pl.p, (int)u.user.l, u.user.p, u.user.l ? "@" : "",
+			     (int)u.host.l, u.host.p);
+	else
+		return pl_strdup(req->ruri);
+	return n < 0 || (size_t)n >= sizeof(buf) ? pl_strdup(req->ruri) : strdup(buf);
 }
 
 static int call_setup(struct b2bua *b, const struct b2bua_invite *inv, bool echo,
@@ -279,7 +296,38 @@ out:
 	return err;
 }
 
+static size_t str_mem(const char *s)
+{
+	return s ? strlen(s) + 1 + 16 : 0;
+}
+
+static size_t msg_mem(const struct sip_msg *m)
+{
+	return m ? sizeof(*m) + m->raw.l + 32 : 0;
+}
+
+static size_t call_mem(const struct b2b_call *c)
+{
+	size_t n = sizeof(*c) + 16 + 5 * 64; /* the call and its five timers */
+
+	n += str_mem(c->from) + str_mem(c->to) + str_mem(c->callid_a) +
+	     str_mem(c->callid_b);
+	n += c->aw.ack.size + c->aw.rh.size + c->aw.rct.size + c->aw.rbody.size +
+	     c->sdp_b.size;
+	n += msg_mem(c->a_inv);
+	n += c->a ? sip_dialog_mem(c->a) : 0;
+	n += c->bd ? sip_dialog_mem(c->bd) : 0;
+	for (size_t i = 0; i < c->nlegs; i++)
+		n += msg_mem(c->leg[i].inv);
+	n += c->ms ? media_session_mem(c->ms) : 0;
+	return n;
+}
+
 void b2bua_stats_get(const struct b2bua *b, struct b2bua_stats *st)
 {
 	*st = b->st;
+	st->mem_bytes = b->ncalls_cap * sizeof(b->calls[0]);
+	for (uint32_t i = 1; i < b->ncalls_cap; i++)
+		if (b->calls[i])
+			st->mem_bytes += call_mem(b->calls[i]);
 }

@@ -147,6 +147,12 @@ struct b2bua_cursor {
 };
 bool b2bua_dialog_next(const struct b2bua *b, struct b2bua_cursor *c,
 		       struct b2bua_dialog_info *out);
+/* The dialogs user u takes part in (as the caller, or as a callee one of
+ * whose bindings was reached), live and lingering; returns how many. It
+ * walks every call: for one user at a time (the monitor's `users X`). */
+typedef void(b2bua_dialog_h)(const struct b2bua_dialog_info *di, void *arg);
+size_t b2bua_user_dialogs(const struct b2bua *b, const struct hss_user *u,
+			  b2bua_dialog_h *h, void *arg);
 /* dialog_set index stop: BYE (or CANCEL/487 before the answer) on every
  * leg. ENOENT: no such dialog; EALREADY: already stopped. */
 int b2bua_dialog_stop(struct b2bua *b, uint32_t index);
@@ -158,6 +164,11 @@ struct b2bua_stats {
 	uint64_t answered; /* reached start */
 	uint64_t live;	   /* not stopped */
 	uint64_t kept;	   /* stopped, still readable */
+	/* Heap bytes of the calls (live and kept): each call with its
+	 * strings, the caller's INVITE it holds, its dialogs, the branches'
+	 * INVITEs, buffers and media session, 16 bytes of allocator overhead
+	 * per allocation, and the call table. */
+	size_t mem_bytes;
 };
 void b2bua_stats_get(const struct b2bua *b, struct b2bua_stats *st);
 

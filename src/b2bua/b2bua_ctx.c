@@ -14,6 +14,7 @@
 #include "core/log.h"
 #include "core/mem.h"
 #include "media/media.h"
+#include "sip/sip_hdr.h"
 
 static void call_destroy(void *arg)
 {
@@ -235,6 +236,8 @@ int b2b_tx_add(struct b2b_call *c, const struct sip_tsx *tsx, enum b2b_tx_kind k
 		x->leg = leg_or_side;
 		x->to = leg_or_side;
 		x->meth = (uint8_t)meth;
+		x->offer_in_req = false;
+		x->final = false;
 		return 0;
 	}
 	return ENOSPC;
@@ -247,6 +250,49 @@ struct b2b_tx *b2b_tx_find(struct b2b_call *c, const struct sip_tsx *tsx)
 	for (size_t i = 0; i < B2B_TX_MAX; i++)
 		if (c->tx[i].kind && c->tx[i].id == id)
 			return &c->tx[i];
+	return NULL;
+}
+
+/* A request the stack moved to TCP by its size and sent again over UDP
+ * when the connection was refused (RFC 3261 §18.1.1) lives on in a new
+ * client transaction, whose answers come with the same arguments: the
+ * entry whose transaction is gone, of the same kind and method, with the
+ * answer's Call-ID, takes the new one. */
+struct b2b_tx *b2b_tx_adopt(struct b2b_call *c, const struct sip_tsx *tsx,
+			    const struct sip_msg *resp, enum b2b_tx_kind kind)
+{
+	struct sip_tsx_stack *ts = sip_stack_tsx(c->b->prm.stack);
+	const struct sip_hdr *cid = resp ? sip_msg_hdr(resp, SIP_HDR_CALL_ID) : NULL;
+	const struct sip_cseq *cs = resp ? sip_msg_cseq(resp) : NULL;
+
+	if (!cid || !cs)
+		return NULL;
+	for (size_t i = 0; i < B2B_TX_MAX; i++) {
+		struct b2b_tx *x = &c->tx[i];
+		const char *want = NULL;
+
+		if (x->kind != kind || sip_tsx_lookup(ts, x->id))
+			continue;
+		if (kind == B2B_TX_INVITE && x->leg < c->nlegs && c->leg[x->leg].inv) {
+			const struct sip_hdr *h =
+			    sip_msg_hdr(c->leg[x->leg].inv, SIP_HDR_CALL_ID);
+
+			if (!h || !pl_eq(h->val, cid->val) || cs->meth != SIP_METHOD_INVITE)
+				continue;
+			x->id = sip_tsx_id(tsx);
+			c->leg[x->leg].ict_id = x->id;
+			return x;
+		}
+		if (kind == B2B_TX_RELAY && cs->meth == (enum sip_method)x->meth) {
+			const struct sip_dialog *d = x->to == B2B_A ? c->a : c->bd;
+
+			want = d ? sip_dialog_callid(d) : NULL;
+			if (want && pl_eq_str(cid->val, want)) {
+				x->id = sip_tsx_id(tsx);
+				return x;
+			}
+		}
+	}
 	return NULL;
 }
 

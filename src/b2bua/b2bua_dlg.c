@@ -198,12 +198,15 @@ void b2b_relay_resp_h(struct sip_tsx *tsx, const struct sip_msg *resp, uint16_t 
 	struct sip_tsx *srv;
 	bool invite;
 
+	if (!x)
+		x = b2b_tx_adopt(c, tsx, resp, B2B_TX_RELAY);
+
 	if (!x || x->kind != B2B_TX_RELAY || c->state == B2BUA_STOP)
 		return;
 	invite = x->meth == SIP_METHOD_INVITE;
-	if (scode >= 200 && scode < 300 && invite && resp && c->aw.on) {
-		/* a retransmitted 2xx: our ACK again once sent */
-		if (c->aw.acked && c->aw.ack.end)
+	if (x->final) {
+		/* a retransmitted 2xx (RFC 6026 §8.4): our ACK again once sent */
+		if (invite && scode >= 200 && scode < 300 && c->aw.acked && c->aw.ack.end)
 			(void)sip_stack_ack(
 			    c->b->prm.stack,
 			    (struct pl){(const char *)c->aw.ack.buf, c->aw.ack.end},
@@ -219,6 +222,7 @@ void b2b_relay_resp_h(struct sip_tsx *tsx, const struct sip_msg *resp, uint16_t 
 		relay_answer(c, srv, x, resp, scode);
 	if (scode < 200)
 		return;
+	x->final = true;
 	if (invite) {
 		c->reinvite = false;
 		if (scode < 300 && resp) {

@@ -41,10 +41,17 @@ struct fork_ctx {
 	struct b2b_sdp_err sdp_err;
 };
 
+/* manual §5.2.1 multi_sim: a binding reaches the user whose IMPU names its
+ * device's IMEI (TAC and SNR, 14 digits, compared as hss_user_pick_imei
+ * does); a binding or an IMPU without one is not filtered. */
 static bool imei_ok(const char *want, const char *have)
 {
-	/* TAC and SNR (14 digits) compared, as hss_user_pick_imei does */
-	return !want || !want[0] || !have || !have[0] || !strncmp(want, have, 14);
+	char digits[15];
+
+	if (!want || !want[0] || !have || !have[0] ||
+	    hss_imei_parse(pl_from_str(want), digits))
+		return true;
+	return !strncmp(digits, have, 14);
 }
 
 static void fork_binding_h(const struct registrar_binding_info *bi, void *arg)
@@ -419,6 +426,9 @@ void b2b_invite_resp_h(struct sip_tsx *tsx, const struct sip_msg *resp, uint16_t
 	struct b2b_tx *x = b2b_tx_find(c, tsx);
 	struct b2b_leg *leg;
 	size_t i;
+
+	if (!x)
+		x = b2b_tx_adopt(c, tsx, resp, B2B_TX_INVITE);
 
 	if (!x || x->kind != B2B_TX_INVITE || x->leg >= c->nlegs)
 		return;

@@ -58,6 +58,41 @@ bool b2bua_dialog_next(const struct b2bua *b, struct b2bua_cursor *cur,
 	return false;
 }
 
+static bool callee_is(const struct b2b_call *c, const struct hss_user *u)
+{
+	if (c->win >= 0)
+		return c->leg[c->win].user == u;
+	for (size_t i = 0; i < c->nlegs; i++)
+		if (c->leg[i].user == u)
+			return true;
+	return false;
+}
+
+size_t b2bua_user_dialogs(const struct b2bua *b, const struct hss_user *u,
+			  b2bua_dialog_h *h, void *arg)
+{
+	struct b2bua_dialog_info di;
+	size_t n = 0;
+
+	for (uint32_t i = 1; i < b->ncalls_cap; i++) {
+		const struct b2b_call *c = b->calls[i];
+
+		if (!c)
+			continue;
+		if (c->orig == u) {
+			fill(c, false, &di);
+			h(&di, arg);
+			n++;
+		}
+		if (c->type == B2BUA_SERVER && callee_is(c, u)) {
+			fill(c, true, &di);
+			h(&di, arg);
+			n++;
+		}
+	}
+	return n;
+}
+
 int b2bua_dialog_stop(struct b2bua *b, uint32_t index)
 {
 	struct b2b_call *c = b2b_call_get(b, index);

@@ -59,6 +59,7 @@ struct b2b_tx {
 	uint8_t leg;	   /* INVITE, CANCEL: the leg */
 	uint8_t meth;	   /* RELAY: enum sip_method */
 	bool offer_in_req; /* RELAY: the request carried an SDP offer */
+	bool final;	   /* RELAY: its final answer was relayed */
 };
 
 /* The 2xx of an INVITE (initial or re-INVITE) relayed to the side that
@@ -141,6 +142,10 @@ void b2b_stop(struct b2b_call *c, const char *why);
 int b2b_tx_add(struct b2b_call *c, const struct sip_tsx *tsx, enum b2b_tx_kind kind,
 	       uint8_t leg_or_side, uint64_t srv_id, enum sip_method meth);
 struct b2b_tx *b2b_tx_find(struct b2b_call *c, const struct sip_tsx *tsx);
+/* The entry a resent request's new transaction belongs to (the UDP retry
+ * of a request refused over TCP), which then takes it; NULL if none. */
+struct b2b_tx *b2b_tx_adopt(struct b2b_call *c, const struct sip_tsx *tsx,
+			    const struct sip_msg *resp, enum b2b_tx_kind kind);
 void b2b_touch(struct b2b_call *c);
 uint32_t b2b_t1(const struct b2b_call *c);
 

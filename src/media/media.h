@@ -84,6 +84,7 @@ struct media_relay_addr {
 struct media_relay_prm {
 	const struct media_relay_addr *addrs; /* borrowed, copied */
 	size_t addr_count;		      /* 1..MEDIA_ADDRS_MAX */
+	uint32_t pps_max;		      /* per socket; 0: MEDIA_PPS_MAX */
 };
 
 /* EINVAL: no address, port_min > port_max, fewer than one pair. Two entries
@@ -134,9 +135,10 @@ int media_session_alloc(struct media_session **sp, struct media_relay *r,
  * (counters readable) until mem_deref. Idempotent. */
 void media_session_release(struct media_session *s);
 
-/* Replaces one leg's settings (re-INVITE after a de-registration, the
- * monitor's dialog_set media). The local address cannot change once
- * ports are allocated on it (EBUSY). */
+/* Replaces one leg's settings (the callee's IMPU once its binding is
+ * known, the monitor's dialog_set media). The local address cannot change
+ * once ports are allocated on it: then every other setting is taken, the
+ * address is kept, and EBUSY says so. */
 int media_session_leg_set(struct media_session *s, enum media_leg leg,
 			  const struct media_leg_prm *prm);
 
@@ -223,5 +225,8 @@ uint64_t media_session_last_rx_ms(const struct media_session *s);
 /* Heap bytes of this session (its streams, sockets' state, held delayed
  * packets); the kernel's socket buffers are not counted. */
 size_t media_session_mem(const struct media_session *s);
+/* Heap bytes one stream (one m= line, both legs) adds to a session, not
+ * counting packets held by media_delay. */
+size_t media_stream_mem(void);
 
 #endif

@@ -92,6 +92,7 @@ struct media_relay {
 	struct media_pool pool[MEDIA_ADDRS_MAX];
 	size_t npool;
 	size_t sessions;
+	uint32_t pps_max;
 	struct media_relay_stats st;
 	struct sdp_session *sdp[2]; /* owned scratch: a UE's SDP, a template */
 	/* the receive arena shared by every socket (one thread) */

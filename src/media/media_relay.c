@@ -69,6 +69,7 @@ int media_relay_alloc(struct media_relay **rp, const struct media_relay_prm *prm
 	r = mem_zalloc(sizeof(*r), relay_destroy);
 	if (!r)
 		return ENOMEM;
+	r->pps_max = prm->pps_max ? prm->pps_max : MEDIA_PPS_MAX;
 	r->rxbuf = malloc((size_t)MEDIA_BATCH * MEDIA_PKT_MAX);
 	r->sdp[0] = malloc(sizeof(*r->sdp[0]));
 	r->sdp[1] = malloc(sizeof(*r->sdp[1]));

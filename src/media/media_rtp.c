@@ -92,7 +92,7 @@ static bool source_ok(struct media_endpoint *ep, unsigned kind, const struct net
 	return true;
 }
 
-static bool flood(struct media_sock *ms)
+static bool flood(const struct media_relay *r, struct media_sock *ms)
 {
 	uint64_t sec = loop_now_ms() / 1000;
 
@@ -100,7 +100,7 @@ static bool flood(struct media_sock *ms)
 		ms->sec = sec;
 		ms->sec_pkts = 0;
 	}
-	return ++ms->sec_pkts > MEDIA_PPS_MAX;
+	return ++ms->sec_pkts > r->pps_max;
 }
 
 /* RTP, RTCP, or -1 when it is neither. */
@@ -271,7 +271,7 @@ static bool packet(struct media_relay *r, struct media_sock *ms, unsigned i, uns
 		drop(r, ep, DROP_SOURCE, &src, ms->kind);
 		return false;
 	}
-	if (flood(ms)) {
+	if (flood(r, ms)) {
 		drop(r, ep, DROP_FLOOD, &src, ms->kind);
 		return false;
 	}

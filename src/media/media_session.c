@@ -165,9 +165,16 @@ int media_session_leg_set(struct media_session *s, enum media_leg leg,
 {
 	if (!s || !prm || (leg != MEDIA_LEG_A && leg != MEDIA_LEG_B))
 		return EINVAL;
+	struct net_addr local = s->leg[leg].local;
+
 	for (size_t i = 0; i < s->nst; i++) {
-		if (s->st[i]->ep[leg].pool && !net_addr_eq_ip(&s->leg[leg].local, &prm->local))
+		if (s->st[i]->ep[leg].pool && !net_addr_eq_ip(&local, &prm->local)) {
+			/* the UE was already told these ports: keep the address,
+			 * take the rest */
+			s->leg[leg] = *prm;
+			s->leg[leg].local = local;
 			return EBUSY;
+		}
 	}
 	s->leg[leg] = *prm;
 	return 0;
@@ -524,6 +531,11 @@ int media_session_stream_info(const struct media_session *s, enum media_leg leg,
 uint64_t media_session_last_rx_ms(const struct media_session *s)
 {
 	return s ? s->last_rx_ms : 0;
+}
+
+size_t media_stream_mem(void)
+{
+	return sizeof(struct media_stream);
 }
 
 size_t media_session_mem(const struct media_session *s)

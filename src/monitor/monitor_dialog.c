@@ -5,12 +5,37 @@
  * dialog), stopped ones for 30 s; `dialog_set INDEX stop` ends one.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "b2bua/b2bua.h"
 #include "core/mbuf.h"
+#include "media/media.h"
 #include "monitor/monitor_int.h"
+
+/* RTP packets the dialog's UE sent to the relay and got from it, over
+ * its streams ("-" without the relay). */
+static void rtp_counts(const struct b2bua_dialog_info *di, char *buf, size_t size)
+{
+	uint64_t rx = 0, tx = 0;
+	size_t n = di->media ? media_session_stream_count(di->media) : 0;
+
+	for (size_t i = 0; i < n; i++) {
+		struct media_stream_info si;
+
+		if (media_session_stream_info(di->media, (enum media_leg)di->media_leg, i,
+					      &si))
+			continue;
+		rx += si.rtp_recv.pkts;
+		tx += si.rtp_send.pkts;
+	}
+	if (di->media)
+		snprintf(buf, size, "%llu/%llu", (unsigned long long)rx,
+			 (unsigned long long)tx);
+	else
+		snprintf(buf, size, "-");
+}
 
 static int dialog_h(struct monitor *mon, int argc, char **argv, struct mbuf *out,
 		    struct monitor_ans *ans)
@@ -25,17 +50,33 @@ static int dialog_h(struct monitor *mon, int argc, char **argv, struct mbuf *out
 	(void)ans;
 	if (!mon->prm.b2bua)
 		return mbuf_write_str(out, "calls are not running\n") ? ENOMEM : ENOTSUP;
-	err = mbuf_printf(out, "%5s %-8s %-7s %-6s %-28s %-28s %-8s %8s %s\n", "index",
-			  "session", "state", "type", "from", "to", "assoc", "duration",
-			  "call-id");
+	err = mbuf_printf(out, "%5s %-8s %-7s %-6s %-28s %-28s %-8s %8s %-13s %s\n",
+			  "index", "session", "state", "type", "from", "to", "assoc",
+			  "duration", "rtp rx/tx", "call-id");
 	while (!err && b2bua_dialog_next(mon->prm.b2bua, &cur, &di)) {
-		err = mbuf_printf(out, "%5u %-8s %-7s %-6s %-28s %-28s %-8s %8.1f %s\n",
-				  di.index, di.session_id, b2bua_state_name(di.state),
-				  b2bua_type_name(di.type), di.from, di.to,
-				  di.assoc[0] ? di.assoc : "-", di.duration, di.callid);
+		char rtp[48];
+
+		rtp_counts(&di, rtp, sizeof(rtp));
+		err = mbuf_printf(
+		    out, "%5u %-8s %-7s %-6s %-28s %-28s %-8s %8.1f %-13s %s\n", di.index,
+		    di.session_id, b2bua_state_name(di.state), b2bua_type_name(di.type),
+		    di.from, di.to, di.assoc[0] ? di.assoc : "-", di.duration, rtp,
+		    di.callid);
 		n++;
 	}
-	return err ? err : mbuf_printf(out, "%zu dialog(s)\n", n);
+	if (!err) {
+		struct b2bua_stats st;
+
+		b2bua_stats_get(mon->prm.b2bua, &st);
+		err = mbuf_printf(
+		    out,
+		    "%zu dialog(s); calls: %llu live, %llu kept, %llu since start "
+		    "(%llu answered), %zu bytes\n",
+		    n, (unsigned long long)st.live, (unsigned long long)st.kept,
+		    (unsigned long long)st.calls, (unsigned long long)st.answered,
+		    st.mem_bytes);
+	}
+	return err;
 }
 
 static int dialog_set_h(struct monitor *mon, int argc, char **argv, struct mbuf *out,

@@ -31,6 +31,7 @@
 #include "cscf/cscf.h"
 #include "hss/hss.h"
 #include "loop/loop.h"
+#include "media/media.h"
 #include "registrar/registrar.h"
 #include "sip/sip_hdr.h"
 #include "sip/sip_stack.h"
@@ -38,13 +39,21 @@
 /* alice calls; bob, carol are callees; erin is never registered; echo. */
 static const char *CFG =
     "{'sip_addr': '127.0.0.1:5060', 'domain': 'ims.test', 'timer_t1': 0.05,"
-    " 'timer_t2': 0.4, 'p_called_party_id': true, 'echo': 'sip:echo', 'ue_db': ["
+    " 'timer_t2': 0.4, 'p_called_party_id': true, 'echo': 'sip:echo', 'dialog_timeout': "
+    "1,"
+    " 'ue_db': ["
     "{'imsi': '001010000000001', 'impi': 'alice@ims.test', 'authent_type': 'none',"
     " 'impu': [{'impu': 'sip:alice', 'display_name': 'Alice A'}]},"
     "{'imsi': '001010000000002', 'impi': 'bob@ims.test', 'authent_type': 'none',"
     " 'impu': ['sip:bob', 'tel:+33100000002']},"
     "{'imsi': '001010000000003', 'impi': 'erin@ims.test', 'authent_type': 'none',"
-    " 'impu': ['sip:erin']}]}";
+    " 'impu': ['sip:erin']},"
+    "{'imsi': '001010000000009', 'impi': 'sim@ims.test', 'authent_type': 'none',"
+    " 'sim_algo': 'xor', 'K': '00112233445566778899aabbccddeeff', 'multi_sim': true,"
+    " 'impu': [{'impu': 'sip:sim', 'imei': '35000000000001'}]},"
+    "{'imsi': '001010000000009', 'impi': 'sim@ims.test', 'authent_type': 'none',"
+    " 'sim_algo': 'xor', 'K': '00112233445566778899aabbccddeeff', 'multi_sim': true,"
+    " 'impu': [{'impu': 'sip:sim', 'imei': '35000000000002'}]}]}";
 
 static struct {
 	struct ims_cfg *cfg;
@@ -53,6 +62,7 @@ static struct {
 	struct registrar *reg;
 	struct cscf *cscf;
 	struct b2bua *b2b;
+	struct media_relay *relay;
 	uint16_t port; /* imsd's */
 	int cseq;
 } T;
@@ -162,23 +172,33 @@ static char *hdr(const struct sip_msg *m, const char *name)
 	return v[k];
 }
 
-static void ue_register(struct ue *u)
+/* REGISTER from u; imei: its Contact's +sip.instance IMEI, "" none. */
+static void ue_register_imei(struct ue *u, const char *imei)
 {
-	char r[1024];
+	char r[1024], inst[96] = "";
 	struct sip_msg *m;
 
-	snprintf(
-	    r, sizeof(r),
-	    "REGISTER sip:ims.test SIP/2.0\r\n"
-	    "Via: SIP/2.0/UDP 127.0.0.1:%u;branch=z9hG4bKreg%u;rport\r\n"
-	    "Max-Forwards: 70\r\nFrom: <sip:%s@ims.test>;tag=r%u\r\n"
-	    "To: <sip:%s@ims.test>\r\nCall-ID: reg-%u@t\r\nCSeq: 1 REGISTER\r\n"
-	    "Contact: <sip:%s@127.0.0.1:%u>\r\nExpires: 600\r\nContent-Length: 0\r\n\r\n",
-	    u->port, u->port, u->name, u->port, u->name, u->port, u->name, u->port);
+	if (imei[0])
+		snprintf(inst, sizeof(inst), ";+sip.instance=\"<urn:gsma:imei:%s>\"",
+			 imei);
+	snprintf(r, sizeof(r),
+		 "REGISTER sip:ims.test SIP/2.0\r\n"
+		 "Via: SIP/2.0/UDP 127.0.0.1:%u;branch=z9hG4bKreg%u;rport\r\n"
+		 "Max-Forwards: 70\r\nFrom: <sip:%s@ims.test>;tag=r%u\r\n"
+		 "To: <sip:%s@ims.test>\r\nCall-ID: reg-%u@t\r\nCSeq: 1 REGISTER\r\n"
+		 "Contact: <sip:%s@127.0.0.1:%u>%s\r\nExpires: 600\r\nContent-Length: "
+		 "0\r\n\r\n",
+		 u->port, u->port, u->name, u->port, u->name, u->port, u->name, u->port,
+		 inst);
 	ue_send(u, r);
 	m = ue_recv(u);
 	assert_int_equal(m->scode, 200);
 	mem_deref(m);
+}
+
+static void ue_register(struct ue *u)
+{
+	ue_register_imei(u, "");
 }
 
 static const char SDP[] =
@@ -186,9 +206,10 @@ static const char SDP[] =
     "t=0 0\r\nm=audio 4000 RTP/AVP 0\r\n";
 
 /* The caller's INVITE to ruri (Call-ID cid). */
-static void invite(struct ue *a, const char *ruri, const char *cid, const char *extra)
+static void invite_body(struct ue *a, const char *ruri, const char *cid,
+			const char *extra, const char *body)
 {
-	char r[2048];
+	char r[8192];
 
 	snprintf(
 	    r, sizeof(r),
@@ -201,8 +222,13 @@ static void invite(struct ue *a, const char *ruri, const char *cid, const char *
 	    "%sContent-Type: application/sdp\r\nContent-Length: %zu\r\n\r\n%s",
 	    ruri, a->port, ++T.cseq,
 	    extra && strstr(extra, "Max-Forwards") ? "" : "Max-Forwards: 70\r\n", ruri,
-	    cid, a->port, extra ? extra : "", strlen(SDP), SDP);
+	    cid, a->port, extra ? extra : "", strlen(body), body);
 	ue_send(a, r);
+}
+
+static void invite(struct ue *a, const char *ruri, const char *cid, const char *extra)
+{
+	invite_body(a, ruri, cid, extra, SDP);
 }
 
 /* A response of a UE to a request it got (To tag added when tag set). */
@@ -268,13 +294,40 @@ static void a_ack_err(struct ue *a, const struct sip_msg *resp)
 	ue_send(a, r);
 }
 
-static int setup_prm(uint32_t timer_c_ms)
+/* The first block of 200 ports on 127.0.0.1 whose first 16 are free: the
+ * machine is shared, and a bench may hold whole ranges. */
+static uint16_t free_block(void)
+{
+	for (uint32_t lo = 20000; lo < 32000; lo += 200) {
+		bool ok = true;
+
+		for (uint16_t p = 0; p < 16 && ok; p++) {
+			struct sockaddr_in a = {.sin_family = AF_INET,
+						.sin_port = htons((uint16_t)(lo + p)),
+						.sin_addr.s_addr =
+						    htonl(INADDR_LOOPBACK)};
+			int fd = socket(AF_INET, SOCK_DGRAM, 0);
+
+			ok = fd >= 0 && !bind(fd, (struct sockaddr *)&a, sizeof(a));
+			if (fd >= 0)
+				close(fd);
+		}
+		if (ok)
+			return (uint16_t)lo;
+	}
+	fail_msg("no free block of ports");
+	return 0;
+}
+
+static uint16_t T_port_lo;
+
+static int setup_prm(uint32_t timer_c_ms, bool relay)
 {
 	struct sip_stack_listen ls = {.addr = "127.0.0.1:0"};
 	struct sip_stack_prm sp;
 	struct cscf_prm cp = {0};
 	struct b2bua_prm bp = {0};
-	char err[512], text[2048];
+	char err[512], text[4096];
 	struct cfg_diag d = {err, sizeof(err), NULL, NULL};
 	json_error_t je;
 	json_t *root;
@@ -313,6 +366,17 @@ static int setup_prm(uint32_t timer_c_ms)
 	bp.reg = T.reg;
 	bp.cfg = T.cfg;
 	bp.timer_c_ms = timer_c_ms;
+	if (relay) {
+		struct media_relay_addr ra = {0};
+		struct media_relay_prm rp = {.addrs = &ra, .addr_count = 1};
+
+		assert_int_equal(net_addr_parse_str(&ra.addr, "127.0.0.1", 0), 0);
+		T_port_lo = free_block();
+		ra.port_min = T_port_lo;
+		ra.port_max = (uint16_t)(T_port_lo + 199);
+		assert_int_equal(media_relay_alloc(&T.relay, &rp), 0);
+		bp.relay = T.relay;
+	}
 	bp.linger_ms = 200;
 	assert_int_equal(b2bua_alloc(&T.b2b, &bp), 0);
 	assert_int_equal(cscf_b2bua_add(T.cscf, T.b2b), 0);
@@ -322,13 +386,19 @@ static int setup_prm(uint32_t timer_c_ms)
 static int setup(void **state)
 {
 	(void)state;
-	return setup_prm(0);
+	return setup_prm(0, false);
+}
+
+static int setup_relay(void **state)
+{
+	(void)state;
+	return setup_prm(0, true);
 }
 
 static int setup_short_c(void **state)
 {
 	(void)state;
-	return setup_prm(400);
+	return setup_prm(400, false);
 }
 
 static int teardown(void **state)
@@ -336,6 +406,7 @@ static int teardown(void **state)
 	(void)state;
 	mem_deref(T.cscf);
 	mem_deref(T.b2b);
+	mem_deref(T.relay);
 	mem_deref(T.reg);
 	sip_stack_free(T.stack);
 	mem_deref(T.hss);
@@ -376,7 +447,9 @@ static void call_up(struct ue *a, struct ue *b, struct sip_msg **okp,
 	m = ue_recv_skip(a);
 	assert_int_equal(m->scode, 200);
 	assert_non_null(strstr(hdr(m, "Contact"), "sip:b2bua@127.0.0.1:"));
-	assert_int_equal(m->body.l, strlen(SDP));
+	assert_true(m->body.l > 0);
+	if (!T.relay) /* passed through as it came */
+		assert_int_equal(m->body.l, strlen(SDP));
 	a_req(a, m, "ACK", 1, NULL);
 	*okp = m;
 	*invp = inv;
@@ -413,6 +486,15 @@ static void test_basic_call(void **state)
 	assert_true(m->req && m->meth == SIP_METHOD_ACK);
 	assert_string_equal(hdr(m, "Call-ID"), hdr(inv, "Call-ID"));
 	mem_deref(m);
+	{
+		struct b2bua_stats st;
+
+		b2bua_stats_get(T.b2b, &st);
+		assert_int_equal(st.live, 1);
+		assert_int_equal(st.answered, 1);
+		/* the call with its dialogs and the INVITEs it holds */
+		assert_true(st.mem_bytes > 2000 && st.mem_bytes < 64 * 1024);
+	}
 	assert_int_equal(call_state(), B2BUA_START);
 	/* BYE from the caller: 200 to it, BYE to the callee */
 	a_req(&a, ok, "BYE", 2, NULL);
@@ -430,7 +512,12 @@ static void test_basic_call(void **state)
 		struct b2bua_cursor c = {0};
 		struct b2bua_dialog_info di;
 
+		struct b2bua_stats st;
+
 		assert_false(b2bua_dialog_next(T.b2b, &c, &di));
+		b2bua_stats_get(T.b2b, &st);
+		assert_int_equal(st.live + st.kept, 0);
+		assert_int_equal(st.calls, 1);
 	}
 	mem_deref(ok);
 	mem_deref(inv);
@@ -654,6 +741,110 @@ static void test_reinvite_491_and_no_ack(void **state)
 	ue_close(&b);
 }
 
+static void test_reinvite_2xx_retransmitted(void **state)
+{
+	struct ue a, b;
+	struct sip_msg *inv, *ok, *m, *re;
+
+	(void)state;
+	ue_open(&a, "alice");
+	ue_open(&b, "bob");
+	ue_register(&a);
+	ue_register(&b);
+	call_up(&a, &b, &ok, &inv);
+	m = ue_recv(&b); /* ACK */
+	mem_deref(m);
+	a_req(&a, ok, "INVITE", 2, SDP);
+	re = ue_recv(&b);
+	answer(&b, re, 200, "OK", NULL, SDP);
+	m = ue_recv_skip(&a);
+	assert_int_equal(m->scode, 200);
+	a_req(&a, m, "ACK", 2, NULL);
+	mem_deref(m);
+	m = ue_recv(&b);
+	assert_true(m->req && m->meth == SIP_METHOD_ACK);
+	mem_deref(m);
+	/* the callee did not get our ACK and sends its 2xx again: the same
+	 * ACK again, and the call goes on (no second wait for the caller's) */
+	answer(&b, re, 200, "OK", NULL, SDP);
+	m = ue_recv(&b);
+	assert_true(m->req && m->meth == SIP_METHOD_ACK);
+	mem_deref(m);
+	ue_quiet(&a, 3500); /* past 64*T1: no BYE */
+	assert_int_equal(call_state(), B2BUA_START);
+	mem_deref(re);
+	mem_deref(ok);
+	mem_deref(inv);
+	ue_close(&a);
+	ue_close(&b);
+}
+
+static void test_multi_sim(void **state)
+{
+	struct ue a, s1, s2;
+	struct sip_msg *i1, *i2, *m;
+
+	(void)state;
+	ue_open(&a, "alice");
+	ue_open(&s1, "sim");
+	ue_open(&s2, "sim");
+	ue_register(&a);
+	/* two devices of one multi_sim subscriber, told apart by IMEI */
+	ue_register_imei(&s1, "35000000-000001-0");
+	ue_register_imei(&s2, "35000000-000002-0");
+	invite(&a, "sip:sim@ims.test", "ms@t", NULL);
+	i1 = ue_recv(&s1);
+	i2 = ue_recv(&s2);
+	assert_true(i1->req && i1->meth == SIP_METHOD_INVITE);
+	assert_true(i2->req && i2->meth == SIP_METHOD_INVITE);
+	answer(&s1, i1, 486, "Busy Here", "m1", NULL);
+	answer(&s2, i2, 480, "Temporarily Unavailable", "m2", NULL);
+	m = ue_recv_skip(&a);
+	assert_int_equal(m->scode, 486); /* §16.7 step 6: the lowest class, the first */
+	mem_deref(m);
+	mem_deref(i1);
+	mem_deref(i2);
+	ue_close(&a);
+	ue_close(&s1);
+	ue_close(&s2);
+}
+
+static void test_big_invite_udp_retry(void **state)
+{
+	struct ue a, b;
+	struct sip_msg *inv, *m;
+	char big[4096];
+	int n;
+
+	(void)state;
+	ue_open(&a, "alice");
+	ue_open(&b, "bob");
+	ue_register(&a);
+	ue_register(&b);
+	/* over tcp_threshold (1300): the stack tries TCP to bob, who has none,
+	 * and sends it again over UDP in a new transaction (RFC 3261 §18.1.1);
+	 * the call takes that one's answers */
+	n = snprintf(big, sizeof(big), "%s", SDP);
+	for (int i = 0; i < 30; i++)
+		n += snprintf(big + n, sizeof(big) - (size_t)n, "a=x-pad:%02d%040d\r\n",
+			      i, 0);
+	invite_body(&a, "sip:bob@ims.test", "big@t", NULL, big);
+	inv = ue_recv(&b);
+	assert_true(inv->req && inv->meth == SIP_METHOD_INVITE);
+	assert_true(inv->raw.l > 1300);
+	answer(&b, inv, 180, "Ringing", "g1", NULL);
+	m = ue_recv_skip(&a);
+	assert_int_equal(m->scode, 180);
+	mem_deref(m);
+	answer(&b, inv, 486, "Busy Here", "g1", NULL);
+	m = ue_recv_skip(&a);
+	assert_int_equal(m->scode, 486);
+	mem_deref(m);
+	mem_deref(inv);
+	ue_close(&a);
+	ue_close(&b);
+}
+
 static void test_binding_removed_ends_call(void **state)
 {
 	struct ue a, b;
@@ -695,7 +886,8 @@ static void test_echo(void **state)
 	(void)state;
 	ue_open(&a, "alice");
 	ue_register(&a);
-	invite(&a, "sip:echo@ims.test", "e1@t", NULL);
+	invite(&a, "sip:echo@ims.test;transport=udp", "e1@t",
+	       NULL); /* params not shown */
 	m = ue_recv_skip(&a);
 	assert_int_equal(m->scode, 180);
 	mem_deref(m);
@@ -717,6 +909,126 @@ static void test_echo(void **state)
 	ue_close(&a);
 }
 
+static uint16_t body_port(const struct sip_msg *m)
+{
+	long at = pl_casefind(m->body, "m=audio ");
+	uint32_t port = 0;
+
+	assert_true(at >= 0);
+	assert_int_equal(sscanf(m->body.p + at, "m=audio %u ", &port), 1);
+	assert_non_null(strstr(m->body.p, "c=IN IP4 127.0.0.1"));
+	return (uint16_t)port;
+}
+
+static void test_relay_sdp_and_idle(void **state)
+{
+	struct ue a, b;
+	struct sip_msg *inv, *ok, *m;
+	uint16_t pa, pb;
+
+	(void)state;
+	ue_open(&a, "alice");
+	ue_open(&b, "bob");
+	ue_register(&a);
+	ue_register(&b);
+	call_up(&a, &b, &ok, &inv);
+	/* each side sees the relay's ports, not the other phone's 4000 */
+	pb = body_port(inv);
+	pa = body_port(ok);
+	assert_true(pb >= T_port_lo && pb < T_port_lo + 200);
+	assert_true(pa >= T_port_lo && pa < T_port_lo + 200);
+	assert_int_not_equal(pa, pb);
+	m = ue_recv(&b); /* ACK */
+	mem_deref(m);
+	{
+		struct b2bua_cursor c = {0};
+		struct b2bua_dialog_info di;
+
+		assert_true(b2bua_dialog_next(T.b2b, &c, &di));
+		assert_non_null(di.media);
+		assert_int_equal(media_session_stream_count(di.media), 1);
+	}
+	/* dialog_timeout (1 s): no signalling and no media end the call */
+	m = ue_recv_skip(&a);
+	assert_true(m->req && m->meth == SIP_METHOD_BYE);
+	mem_deref(m);
+	m = ue_recv(&b);
+	assert_true(m->req && m->meth == SIP_METHOD_BYE);
+	mem_deref(m);
+	assert_int_equal(call_state(), B2BUA_STOP);
+	mem_deref(ok);
+	mem_deref(inv);
+	ue_close(&a);
+	ue_close(&b);
+}
+
+static void test_relay_bad_sdp(void **state)
+{
+	struct ue a, b;
+	struct sip_msg *m;
+	char r[1024];
+	static const char bad[] = "v=0\r\nthis is no SDP\r\n";
+
+	(void)state;
+	ue_open(&a, "alice");
+	ue_open(&b, "bob");
+	ue_register(&a);
+	ue_register(&b);
+	snprintf(r, sizeof(r),
+		 "INVITE sip:bob@ims.test SIP/2.0\r\n"
+		 "Via: SIP/2.0/UDP 127.0.0.1:%u;branch=z9hG4bKbad;rport\r\n"
+		 "Max-Forwards: 70\r\nFrom: <sip:alice@ims.test>;tag=a1\r\n"
+		 "To: <sip:bob@ims.test>\r\nCall-ID: bad@t\r\nCSeq: 1 INVITE\r\n"
+		 "Contact: <sip:alice@127.0.0.1:%u>\r\nContent-Type: application/sdp\r\n"
+		 "Content-Length: %zu\r\n\r\n%s",
+		 a.port, a.port, strlen(bad), bad);
+	ue_send(&a, r);
+	m = ue_recv_skip(&a);
+	assert_int_equal(m->scode, 400); /* the SDP does not parse */
+	a_ack_err(&a, m);
+	mem_deref(m);
+	ue_quiet(&b, 100); /* nothing reached the callee */
+	ue_close(&a);
+	ue_close(&b);
+}
+
+static void test_relay_echo(void **state)
+{
+	struct sockaddr_in to = {.sin_family = AF_INET,
+				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	unsigned char pkt[172] = {0x80, 0x00, 0x00, 0x01}, back[2048];
+	struct ue a, rtp;
+	struct sip_msg *m;
+
+	(void)state;
+	ue_open(&a, "alice");
+	ue_open(&rtp, "rtp");
+	ue_register(&a);
+	invite(&a, "sip:echo@ims.test", "re@t", NULL);
+	m = ue_recv_skip(&a);
+	assert_int_equal(m->scode, 180);
+	mem_deref(m);
+	m = ue_recv_skip(&a);
+	assert_int_equal(m->scode, 200);
+	to.sin_port = htons(body_port(m));
+	a_req(&a, m, "ACK", 1, NULL);
+	/* the relay sends it back to where it came from (latched: the
+	 * caller's signalling IP) */
+	assert_true(sendto(rtp.fd, pkt, sizeof(pkt), 0, (struct sockaddr *)&to,
+			   sizeof(to)) == (ssize_t)sizeof(pkt));
+	for (int i = 0; i < 2000 && !readable(rtp.fd); i++)
+		run_once(1);
+	assert_int_equal(recv(rtp.fd, back, sizeof(back), 0), (ssize_t)sizeof(pkt));
+	assert_memory_equal(back, pkt, sizeof(pkt));
+	a_req(&a, m, "BYE", 2, NULL);
+	mem_deref(m);
+	m = ue_recv_skip(&a);
+	assert_int_equal(m->scode, 200);
+	mem_deref(m);
+	ue_close(&a);
+	ue_close(&rtp);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -727,9 +1039,17 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_fork_and_6xx, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_reinvite_491_and_no_ack, setup,
 					    teardown),
+	    cmocka_unit_test_setup_teardown(test_reinvite_2xx_retransmitted, setup,
+					    teardown),
 	    cmocka_unit_test_setup_teardown(test_binding_removed_ends_call, setup,
 					    teardown),
 	    cmocka_unit_test_setup_teardown(test_echo, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_multi_sim, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_big_invite_udp_retry, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_relay_sdp_and_idle, setup_relay,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_relay_bad_sdp, setup_relay, teardown),
+	    cmocka_unit_test_setup_teardown(test_relay_echo, setup_relay, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

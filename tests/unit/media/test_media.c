@@ -118,7 +118,7 @@ static const void *rtp_pkt(uint8_t *p, uint8_t pt, uint16_t seq, size_t len)
 static int setup(void **state)
 {
 	struct media_relay_addr a[3];
-	struct media_relay_prm prm = {.addrs = a, .addr_count = 3};
+	struct media_relay_prm prm = {.addrs = a, .addr_count = 3, .pps_max = 50};
 
 	(void)state;
 	live0 = mem_live_count();
@@ -582,7 +582,26 @@ static void test_exhausted(void **state)
 			 0);
 	/* a leg on an address that is no sip_addr */
 	leg_init(&prm.leg[1], "127.0.0.9", &c.b);
+	prm.leg[1].rtp = false;
 	assert_int_equal(media_session_leg_set(s2, MEDIA_LEG_B, &prm.leg[1]), EBUSY);
+	{
+		/* the address stays (the UE knows those ports), the rest is taken:
+		 * B's RTP is no longer forwarded */
+		struct media_relay_stats st0;
+		struct net_addr rb;
+		uint8_t pkt[64];
+
+		relay_addr(&c.out, 0, &rb);
+		assert_string_equal(net_addr_print_host(&rb, (char *)pkt, sizeof(pkt)),
+				    "127.0.0.3");
+		media_relay_stats(relay, &st0);
+		ue_send(&c.b, &rb, rtp_pkt(pkt, 116, 1, 40), 40);
+		wait_rx(st0.rx_pkts + 1);
+		media_relay_stats(relay, &st);
+		assert_int_equal(st.drop_blocked, st0.drop_blocked + 1);
+		assert_true(recv(c.a.fd, pkt, sizeof(pkt), 0) < 0);
+	}
+	prm.leg[1].rtp = true;
 	s2 = mem_deref(s2);
 	assert_int_equal(media_session_alloc(&s2, relay, &prm), 0);
 	assert_int_equal(sdp_through(s2, MEDIA_LEG_A, true, sdp_of(&c.mb, &c.a, NULL), &c.out,
@@ -591,6 +610,41 @@ static void test_exhausted(void **state)
 	media_relay_stats(relay, &st);
 	assert_int_equal(st.pairs_used, 0); /* nothing half-open */
 	s2 = mem_deref(s2);
+	call_down(&c);
+}
+
+/* A flood from the UE itself: past pps_max a second, dropped and counted;
+ * the relay keeps forwarding the allowed share. */
+static void test_flood(void **state)
+{
+	struct media_session_prm prm;
+	struct media_relay_stats st;
+	struct media_stream_info in;
+	struct call c;
+	uint8_t pkt[100];
+
+	(void)state;
+	call_prm(&c, &prm);
+	call_up(&c, &prm);
+	media_relay_stats(relay, &st);
+	for (uint16_t i = 0; i < 150; i++)
+		ue_send(&c.a, &c.ra, rtp_pkt(pkt, 116, i, 60), 60);
+	wait_rx(st.rx_pkts + 150);
+	media_relay_stats(relay, &st);
+	/* 150 packets read within 3 one-second windows cannot all pass 50 a second */
+	assert_true(st.drop_flood >= 1);
+	assert_int_equal(media_session_stream_info(c.s, MEDIA_LEG_A, 0, &in), 0);
+	assert_int_equal(in.rtp_recv.pkts + st.drop_flood, 150);
+	assert_true(in.rtp_recv.pkts >= 50);
+	/* memory: a session with one stream is an empty one plus a stream */
+	{
+		struct media_session *empty = NULL;
+
+		assert_int_equal(media_session_alloc(&empty, relay, &prm), 0);
+		assert_int_equal(media_session_mem(c.s),
+				 media_session_mem(empty) + media_stream_mem());
+		mem_deref(empty);
+	}
 	call_down(&c);
 }
 
@@ -659,6 +713,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_rtp_off_and_delay, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_echo, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_exhausted, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_flood, setup, teardown),
 		cmocka_unit_test(test_relay_prm),
 		cmocka_unit_test(test_relay_cfg),
 	};
