@@ -15,7 +15,9 @@ pause is SIPp's -d, 0 in the rate steps).
   answered on; imsd terminates the caller's dialog, originates the callee's,
   and sets up a relay session (an RTP/RTCP port pair per leg) for the SDP of
   each. timer_t1 0.5 s (as bench/register): its UDP transactions are kept
-  64*T1 = 32 s; a stopped call is kept 30 s (docs/calls.md).
+  64*T1 = 32 s; a stopped call is kept 30 s (docs/calls.md); dialog_timeout
+  600 s, since SIPp sends no RTP (the default 30 s would end the calls held
+  in the memory phase).
 
 Per step (offered rate, --secs-per-step long), each server in turn (the
 order alternating per round): server CPU from /proc/PID/stat split into user
@@ -127,6 +129,7 @@ def imsd_cfg(path, port, relay):
   ipsec: false,
   timer_t1: 0.5,
   binding_expires: 3600,
+  dialog_timeout: 600,
   ue_db: [
     {{ imsi: "001010000009001", impi: "{CALLER}@ims.test", impu: ["sip:{CALLER}"],
        authent_type: "MD5", pwd: "{PWD[CALLER]}" }},
@@ -271,30 +274,37 @@ def run_step(side, workdir, rate, secs, rnd, quiet_wait):
     return res
 
 
-def memory_phase(side, workdir, live, hold_ms, rate):
-    """--live calls held hold_ms each; memory while they are all up."""
+def memory_phase(side, workdir, live, hold_ms, rate, tsx_s):
+    """--live calls held hold_ms each; memory while they are all up: once
+    just after the last call was set up (its SIP transactions still kept),
+    and tsx_s later if the calls are still up then (the transactions gone:
+    what a long call holds)."""
     wait_quiet(10)
     before = side.mem()
-    sample = {}
+    samples = {}
     up_at = live / rate + 2.0  # every call set up (rate-limited), none ended yet
 
     def during(t0):
-        while time.time() < t0 + up_at:
-            time.sleep(0.2)
-        sample.update(side.mem())
+        for name, at in (("early", up_at), ("steady", up_at + tsx_s)):
+            if at > hold_ms / 1000.0 - 1.0:
+                break
+            while time.time() < t0 + at:
+                time.sleep(0.2)
+            samples[name] = side.mem()
     uac, uac_stat, uas, uas_stat, _ = run_calls(side, workdir, f"{side.name}_mem", rate,
                                                 live, hold_ms, during)
     st = stat_or_empty(uac_stat)
     time.sleep(side.settle_s)
     after = side.mem()
     per = {}
-    for k in before:
-        if before.get(k) is not None and sample.get(k) is not None:
-            d = sample[k] - before[k]
-            per[k] = d * (1024 if k.endswith("_kib") else 1) / live
+    for name, sample in samples.items():
+        for k in before:
+            if before.get(k) is not None and sample.get(k) is not None:
+                d = sample[k] - before[k]
+                per[f"{name} {k}"] = d * (1024 if k.endswith("_kib") else 1) / live
     res = {"server": side.name, "phase": "memory", "live": live, "hold_ms": hold_ms,
-           "ok": st.get("ok", 0), "failed": st.get("failed", 0), "before": before,
-           "during": sample, "after": after, "per_call": per}
+           "tsx_s": tsx_s, "ok": st.get("ok", 0), "failed": st.get("failed", 0),
+           "before": before, "samples": samples, "after": after, "per_call": per}
     log(f"  {side.name} memory with {live} live calls: " +
         ", ".join(f"{k} {v:.0f}" for k, v in per.items()) + " per call")
     return res
@@ -372,7 +382,8 @@ def report(args, rows, mems, sides):
     for m in mems:
         per = ", ".join(f"{k} {v:,.0f}" for k, v in m["per_call"].items())
         md.append(f"- {m['server']}, memory per live call ({m['live']} calls held "
-                  f"{m['hold_ms'] / 1000:g} s, {m['ok']} ok / {m['failed']} failed): {per} "
+                  f"{m['hold_ms'] / 1000:g} s, {m['ok']} ok / {m['failed']} failed; early: "
+                  f"just after the last set-up, steady: {m['tsx_s']:g} s later): {per} "
                   f"(bytes; fds: descriptors)")
     names = [s.name for s in sides]
     if "imsd" in names and "kamailio" in names:
@@ -399,7 +410,10 @@ def main():
     ap.add_argument("--secs-per-step", type=float, default=10.0)
     ap.add_argument("--rounds", type=int, default=1)
     ap.add_argument("--live", type=int, default=1000, help="calls held in the memory phase")
-    ap.add_argument("--hold-ms", type=int, default=20000)
+    ap.add_argument("--hold-ms", type=int, default=45000)
+    ap.add_argument("--mem-tsx-s", type=float, default=34.0,
+                    help="second memory sample this long after the first (imsd's "
+                    "transactions gone: 64*T1 + 2 s)")
     ap.add_argument("--mem-rate", type=int, default=200)
     ap.add_argument("--quiet-wait", type=float, default=10.0)
     ap.add_argument("--quick", action="store_true", help="200 and 500/s, 2 s steps")
@@ -407,9 +421,10 @@ def main():
     args = ap.parse_args()
     if args.quick:
         args.rates, args.secs_per_step, args.live, args.hold_ms = "200,500", 2.0, 200, 5000
+        args.mem_tsx_s = 1.0
     workdir = os.path.abspath(args.workdir)
     os.makedirs(workdir, exist_ok=True)
-    rates = [int(x) for x in args.rates.split(",")]
+    rates = [int(x) for x in args.rates.split(",") if x]
     sides = start_sides(args, workdir)
     rows, mems = [], []
     results = open(os.path.join(workdir, "results.jsonl"), "a")
@@ -417,7 +432,8 @@ def main():
         if not sides:
             raise BenchError("no server could be measured")
         for side in sides:
-            m = memory_phase(side, side.workdir, args.live, args.hold_ms, args.mem_rate)
+            m = memory_phase(side, side.workdir, args.live, args.hold_ms, args.mem_rate,
+                             args.mem_tsx_s)
             mems.append(m)
             results.write(json.dumps(m) + "\n")
         for rnd in range(1, args.rounds + 1):
