@@ -263,6 +263,11 @@ class Baresip:
                 out.append(msg)
         return out
 
+    def pump(self, timeout):
+        """Reads the events that come within timeout seconds (a call in
+        progress: keeps the control connection drained)."""
+        self._read(timeout)
+
     def command(self, command, params="", timeout=10.0):
         """Sends a command, returns its response's data; fails on !ok."""
         self.token += 1

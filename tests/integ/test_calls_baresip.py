@@ -14,7 +14,8 @@ mismatch each fail it, while jitter and codec noise do not.
 - test_call_through_imsd: both register with MD5 digest to imsd on loopback
   and A calls B's IMPU (sip:bob@ims.test); B answers on its own; after a few
   seconds A hangs up and B sees the call closed. The media goes through
-  imsd's relay (the SDP each phone receives names imsd's ports, checked).
+  imsd's relay (the RTP each phone received came from imsd's relay ports,
+  as its log says: checked).
 - test_echo_through_imsd: A calls the echo IMPU and hears its own tone.
 - test_call_with_ports_held_by_another_program: another program holds the
   first 100 port pairs of imsd's relay range, 100 are free after them: the
@@ -75,7 +76,7 @@ def talk(seconds, *ps):
     end = time.monotonic() + seconds
     while time.monotonic() < end:
         for p in ps:
-            p._read(0.05)
+            p.pump(0.05)
 
 
 def assert_hears(phone, hz, seconds):
