@@ -301,7 +301,9 @@ def memory_phase(side, workdir, live, hold_ms, rate, tsx_s):
         for k in before:
             if before.get(k) is not None and sample.get(k) is not None:
                 d = sample[k] - before[k]
-                per[f"{name} {k}"] = d * (1024 if k.endswith("_kib") else 1) / live
+                # per call in bytes: a _kib figure loses its suffix
+                per[f"{name} {k.removesuffix('_kib')}"] = (
+                    d * (1024 if k.endswith("_kib") else 1) / live)
     res = {"server": side.name, "phase": "memory", "live": live, "hold_ms": hold_ms,
            "tsx_s": tsx_s, "ok": st.get("ok", 0), "failed": st.get("failed", 0),
            "before": before, "samples": samples, "after": after, "per_call": per}
