@@ -14,6 +14,8 @@
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
 
+#include "auth/auth_codec.h"
+#include "core/log.h"
 #include "core/mem.h"
 #include "ipsec/ipsec_sa.h"
 
@@ -184,6 +186,54 @@ static int prm_check(const struct ipsec_set_prm *p)
 	return 0;
 }
 
+/*
+ * One line per SA at info level; with ipsec.key=1 it carries the keys as
+ * Wireshark's esp_sa table wants them: the encryption key followed by the
+ * salt for aes-ctr/aes-gcm, the authentication key as used (HMAC-SHA-1:
+ * IK || 32 zero bits; aes-gmac: its key and salt).
+ */
+static void set_log(const struct ipsec_set *s, const char *what)
+{
+	char src[NET_ADDR_STRLEN], dst[NET_ADDR_STRLEN];
+	char ek[AUTH_HEX_SIZE(ESP_KEY_MAX + ESP_SALT_LEN)] = "";
+	char ak[AUTH_HEX_SIZE(ESP_KEY_MAX + ESP_SALT_LEN)] = "";
+	uint8_t buf[ESP_KEY_MAX + ESP_SALT_LEN];
+	struct ipsec_sa_info in;
+	bool keys = log_key(LOG_IPSEC);
+
+	if (!log_on(LOG_IPSEC, LOG_LVL_INFO))
+		return;
+	if (keys) {
+		memcpy(buf, s->keys.ekey, s->keys.ekey_len);
+		memcpy(buf + s->keys.ekey_len, s->keys.esalt, ESP_SALT_LEN);
+		auth_hex_encode(buf, s->keys.ekey_len +
+				       (s->ealg == ESP_EALG_AES_CTR || s->ealg == ESP_EALG_AES_GCM
+					    ? ESP_SALT_LEN
+					    : 0),
+				ek);
+		memcpy(buf, s->keys.akey, s->keys.akey_len);
+		memcpy(buf + s->keys.akey_len, s->keys.asalt, ESP_SALT_LEN);
+		auth_hex_encode(buf, s->keys.akey_len +
+				       (s->aalg == ESP_AALG_AES_GMAC ? ESP_SALT_LEN : 0),
+				ak);
+		OPENSSL_cleanse(buf, sizeof(buf));
+	}
+	for (int r = 0; r < IPSEC_ROLE_COUNT; r++) {
+		if (ipsec_set_sa_info(s, (enum ipsec_sa_role)r, &in))
+			continue;
+		esp_keys_wipe(&in.keys);
+		log_write(LOG_IPSEC, LOG_LVL_INFO, in.in ? LOG_DIR_FROM : LOG_DIR_TO, "-",
+			  "sa %s set=%llu spi=0x%08x dir=%s src=%s dst=%s alg=%s ealg=%s%s%s%s%s",
+			  what, (unsigned long long)s->id, in.spi, in.in ? "in" : "out",
+			  net_addr_print(&in.src, src, sizeof(src)),
+			  net_addr_print(&in.dst, dst, sizeof(dst)), esp_aalg_name(s->aalg),
+			  esp_ealg_name(s->ealg), keys ? " ekey=" : "", keys ? ek : "",
+			  keys ? " akey=" : "", keys ? ak : "");
+	}
+	OPENSSL_cleanse(ek, sizeof(ek));
+	OPENSSL_cleanse(ak, sizeof(ak));
+}
+
 int ipsec_set_add(struct ipsec_table *t, const struct ipsec_set_prm *prm, uint64_t *idp)
 {
 	struct ipsec_set *s;
@@ -226,6 +276,7 @@ int ipsec_set_add(struct ipsec_table *t, const struct ipsec_set_prm *prm, uint64
 	t->st.sets++;
 	t->st.sets_created++;
 	*idp = s->id;
+	set_log(s, "add");
 	return 0;
 out:
 	set_free(s);
@@ -245,6 +296,7 @@ int ipsec_set_del(struct ipsec_table *t, uint64_t id)
 
 	if (!s)
 		return ENOENT;
+	set_log(s, "del");
 	set_unlink(t, s);
 	set_free(s);
 	t->st.sets_deleted++;

@@ -15,6 +15,7 @@ Needs root (namespaces, TUN, raw sockets): the test machine runs as root.
 import os
 import subprocess
 import select
+import signal
 import uuid
 
 import pytest
@@ -198,3 +199,82 @@ def test_non_root_setup(nets, ue, tmp_path):
         assert not (tmp_path / "ipsec_tun_setup").exists()  # no script in this mode
     finally:
         subprocess.run(["ip", "netns", "del", ns])
+
+
+# Wireshark 4.0's names; hmac-sha-1-160 (no 160-bit entry) and aes-gmac
+# (no ENCR_NULL_AUTH_AES_GMAC) have none, so tshark cannot take those pairs.
+WS_AUTH = {"null": "NULL", "hmac-md5-96": "HMAC-MD5-96 [RFC2403]",
+           "hmac-sha-1-96": "HMAC-SHA-1-96 [RFC2404]",
+           "hmac-md5-128": "ANY 128 bit authentication [no checking]",
+           "aes-cmac-96": "ANY 96 bit authentication [no checking]"}
+WS_ENC = {"null": "NULL", "aes-cbc": "AES-CBC [RFC3602]", "des-cbc": "DES-CBC [RFC2405]",
+          "des-ede3-cbc": "TripleDES-CBC [RFC2451]", "blowfish": "BLOWFISH-CBC [RFC2451]",
+          "aes-ctr": "AES-CTR [RFC3686]", "aes-gcm": "AES-GCM with 16 octet ICV [RFC4106]"}
+
+
+def sa_lines(log):
+    """The SAs imsd logged at ipsec.key=1: spi -> fields."""
+    out = {}
+    for line in log.splitlines():
+        if " sa add " not in line or " ekey=" not in line:
+            continue
+        kv = dict(w.split("=", 1) for w in line.split() if "=" in w)
+        out[int(kv["spi"], 16)] = kv
+    return out
+
+
+def host(addr):
+    return addr.rsplit(":", 1)[0].strip("[]")
+
+
+def test_tshark_decrypts_with_logged_keys(nets, ue, tmp_path):
+    core, ue_ns, tag = nets
+    pcap = tmp_path / "gm.pcap"
+    pairs = [(a, e) for (a, e) in PAIRS if a in WS_AUTH and e in WS_ENC]
+    # dumpcap stops by itself after the 2 ESP packets of each pair: a signal
+    # could stop it before it has written what the kernel still holds
+    cap = subprocess.Popen(["ip", "netns", "exec", ue_ns, "dumpcap", "-q", "-i",
+                            "vu" + tag, "-f", "esp", "-c", str(2 * len(pairs)),
+                            "-w", str(pcap)],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    line = ""
+    while "Capturing on" not in line:
+        line = cap.stderr.readline()
+        assert line, "dumpcap did not start"
+    d = start_dp(core, tmp_path)
+    msg = b"MESSAGE sip:bob@ims.example SIP/2.0\r\nContent-Length: 0\r\n\r\n"
+    try:
+        for alg, ealg in pairs:
+            _, ue_spi_c, our_spi_s = add_sa(d, "10.201.0.2", alg, ealg)
+            assert send(ue, 4, alg, ealg, our_spi_s, ue_spi_c, 1, msg)[0] == "ok"
+    finally:
+        rc, log = d.close()
+        try:
+            cap.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            cap.send_signal(signal.SIGINT)
+            cap.wait(timeout=10)
+    assert rc == 0, log
+    sas = sa_lines(log)
+    args = ["tshark", "-n", "-r", str(pcap), "-o", "esp.enable_encryption_decode:TRUE"]
+    for spi, kv in sas.items():
+        ws_auth = "NULL" if kv["ealg"] == "aes-gcm" else WS_AUTH.get(kv["alg"])
+        if not ws_auth or kv["ealg"] not in WS_ENC:
+            continue
+        args += ["-o", 'uat:esp_sa:"IPv4","%s","%s","0x%08x","%s","0x%s","%s","0x%s"' % (
+            host(kv["src"]), host(kv["dst"]), spi, WS_ENC[kv["ealg"]], kv["ekey"],
+            ws_auth, kv["akey"])]
+    out = subprocess.run(args + ["-T", "fields", "-e", "esp.spi", "-e", "udp.srcport",
+                                 "-e", "udp.dstport", "-e", "_ws.malformed",
+                                 "-e", "udp.payload", "-e", "sip.Method", "-Y", "esp"],
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    rows = [r.split("\t") for r in out.stdout.splitlines() if r.strip()]
+    assert len(rows) == 2 * len(pairs), out.stdout
+    for spi, sport, dport, malformed, data, method in rows:
+        assert not malformed, out.stdout
+        assert {sport, dport} == {"6000", str(PORT_S)}, out.stdout
+        payload = bytes.fromhex(data.replace(":", ""))
+        assert payload in (msg, b"echo:" + msg), (spi, payload)
+        if payload == msg:  # the request decodes as SIP inside the decrypted ESP
+            assert method == "MESSAGE", (spi, method)

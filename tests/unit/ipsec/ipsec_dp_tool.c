@@ -178,7 +178,7 @@ int main(int argc, char **argv)
 {
 	struct ipsec_prm prm = {.mtu = 1400};
 	char *second;
-	struct log_prm lp = {.options = "ipsec.level=debug,ipsec.verbose=1"};
+	struct log_prm lp = {.options = "ipsec.level=debug,ipsec.verbose=1,ipsec.key=1"};
 	char err[128];
 	int opt, rc = 1;
 
