@@ -290,6 +290,8 @@ static int reg_contact_apply(struct registrar *reg, struct reg_user *ru,
 		reg_binding_link(reg, nb);
 	}
 	reg_tmr_set(reg, &nb->tmr, reg_now(reg) + (uint64_t)e * 1000);
+	nb->echo = true;
+	reg_watch_emit(reg, nb);
 	return 0;
 }
 
@@ -410,16 +412,53 @@ static const char *reg_date_hdr(void)
 	return hdr;
 }
 
+/*
+ * A binding the REGISTER did not name, as its 200 lists it: the URI with
+ * +sip.instance and reg-id (RFC 5626 §6, what tells a UE's flows apart),
+ * without the feature tags (RFC 3261 §10.3 asks for the bindings, not for
+ * their parameters). So a REGISTER cannot make imsd answer with much more
+ * than it sent (issue 19, finding 2: 16 long Contacts echoed to a forged
+ * source), and the UE's own Contacts come back whole.
+ */
+static int reg_contact_short_write(struct mbuf *mb, const struct reg_binding *b,
+				   unsigned expires)
+{
+	struct pl text = {b->data, b->contact_len}, inst;
+	struct sip_addr a;
+	char tail[96];
+	int err;
+
+	if (sip_addr_decode(&a, text))
+		return reg_contact_hdr_write(mb, b->data, b->contact_len, expires);
+	err = mbuf_write_str(mb, "Contact: <");
+	err = err ? err : mbuf_write(mb, a.uri.p, a.uri.l);
+	err = err ? err : mbuf_write_str(mb, ">");
+	if (!err && !sip_addr_instance(&a, &inst)) {
+		err = mbuf_write_str(mb, ";+sip.instance=\"<");
+		err = err ? err : mbuf_write(mb, inst.p, inst.l);
+		err = err ? err : mbuf_write_str(mb, ">\"");
+	}
+	if (b->reg_id)
+		snprintf(tail, sizeof(tail), ";reg-id=%u;expires=%u\r\n", b->reg_id, expires);
+	else
+		snprintf(tail, sizeof(tail), ";expires=%u\r\n", expires);
+	return err ? err : mbuf_write_str(mb, tail);
+}
+
 static int reg_ok_hdrs(struct registrar *reg, struct mbuf *mb, const struct reg_user *ru,
 		       const struct sip_msg *req)
 {
 	int err = 0;
 
-	for (const struct reg_binding *b = ru->bindings; b && !err; b = b->next) {
+	for (struct reg_binding *b = ru->bindings; b && !err; b = b->next) {
 		if (b->terminated)
 			continue;
-		err = reg_contact_hdr_write(mb, b->data, b->contact_len,
-					    reg_binding_left(reg, b));
+		if (b->echo)
+			err = reg_contact_hdr_write(mb, b->data, b->contact_len,
+						    reg_binding_left(reg, b));
+		else
+			err = reg_contact_short_write(mb, b, reg_binding_left(reg, b));
+		b->echo = false;
 	}
 	if (!err && ru->bindings)
 		err = reg_assoc_print(reg, mb, ru->u);

@@ -53,6 +53,10 @@ struct registrar_ops {
 	 * refuses a registrar without it (EINVAL): registrar_app_start() sets
 	 * sip_tsx_lookup() on the stack's transactions. */
 	struct sip_tsx *(*tsx_find)(struct sip_stack *stack, uint64_t id, void *arg);
+	/* The peer of flow answered a fresh challenge sent to it, so it
+	 * receives what imsd sends there: NOTIFYs to it are retransmitted.
+	 * Default: sip_stack_peer_prove() on the registrar's stack. */
+	void (*peer_prove)(struct sip_stack *stack, const struct net_flow *flow, void *arg);
 	void *arg;
 };
 
@@ -157,6 +161,48 @@ typedef void(registrar_binding_h)(const struct registrar_binding_info *b, void *
 /* Calls h for each binding of u; returns how many. */
 size_t registrar_bindings_foreach(const struct registrar *reg, const struct hss_user *u,
 				  registrar_binding_h *h, void *arg);
+
+/* ---- watching bindings change (registrar_info.c) ---- */
+
+/*
+ * What happened to one binding. ADDED: a new contact registered; REFRESHED:
+ * a re-registration of the same contact (its flow, expiry or text may have
+ * changed); REMOVED: gone, for the reason given (unregistered, expired,
+ * deactivated, rejected). Services that act on registration state (calls
+ * end when a leg's binding goes, pending SMS are delivered when the user
+ * registers, the remote API's users_update event) watch for these instead
+ * of polling.
+ */
+enum registrar_change {
+	REGISTRAR_BINDING_ADDED = 0,
+	REGISTRAR_BINDING_REFRESHED,
+	REGISTRAR_BINDING_REMOVED,
+};
+struct registrar_change_info {
+	enum registrar_change change;
+	const struct hss_user *user;		   /* borrowed from the HSS */
+	const struct registrar_binding_info *binding; /* expires 0 once REMOVED */
+	const char *reason; /* REMOVED: "unregistered", "expired", "deactivated",
+			     * "rejected"; otherwise "registered", "refreshed",
+			     * "shortened" */
+};
+/*
+ * Called on the loop thread inside the registrar's own change, after the
+ * binding's new state is set and before the answer (the REGISTER's 200, held
+ * until committed with a state file) has left: a watcher must not call back
+ * into the registrar for that user, and one that sends the UE something
+ * (an SMS, a MESSAGE) defers it to a timer so that the 200 goes first.
+ * Views in the info are valid during the call only. Bindings restored from
+ * the state file at start are not reported (walk registrar_user_next).
+ * docs/registrar.md "Watching bindings change".
+ */
+typedef void(registrar_watch_h)(const struct registrar_change_info *c, void *arg);
+#define REGISTRAR_WATCH_MAX 8
+/* Adds a watcher (EINVAL without h, ENOSPC past REGISTRAR_WATCH_MAX, EALREADY
+ * for the same h and arg twice); registrar_watch_del takes it out again. */
+int registrar_watch_add(struct registrar *reg, registrar_watch_h *h, void *arg);
+void registrar_watch_del(struct registrar *reg, registrar_watch_h *h, void *arg);
+
 /*
  * Whether u holds a live binding made over this flow (same transport, peer
  * address and port): the CSCF stage's originating side asks it for the

@@ -624,6 +624,12 @@ static enum reg_auth_result reg_verify(struct registrar *reg, struct sip_tsx *ts
 			reg_reply(reg, tsx, 500, "Server Internal Error", NULL);
 			return REG_AUTH_REPLIED;
 		}
+		/* The first answer to a challenge made for this address: its
+		 * sender read the 401 sent there (the nonce is unguessable), so
+		 * the address receives (sip/sip_peer.h). A reused nonce (a
+		 * higher nc) proves nothing: it may come from a forged source. */
+		if (!c->done && in->src && c->src_key == chal_src_key(in->src))
+			reg->ops.peer_prove(reg->stack, in->src, reg->ops.arg);
 		reg_accept(c, ru, nc, !in->other_method);
 		reg_guard_success(reg, c->u);
 		*rup = ru;

@@ -333,8 +333,10 @@ void reg_bindings_purge(struct registrar *reg, struct reg_user *ru)
 
 	for (; b; b = next) {
 		next = b->next;
-		if (b->terminated)
-			reg_binding_unlink(reg, b);
+		if (!b->terminated)
+			continue;
+		reg_watch_emit(reg, b);
+		reg_binding_unlink(reg, b);
 	}
 }
 
@@ -446,6 +448,13 @@ static int reg_request_none(struct sip_stack *stack, const struct sip_stack_req_
 	(void)prm;
 	(void)arg;
 	return ENOTCONN;
+}
+
+static void reg_peer_prove_default(struct sip_stack *stack, const struct net_flow *flow,
+				   void *arg)
+{
+	(void)arg;
+	sip_stack_peer_prove(stack, flow);
 }
 
 int reg_reply(struct registrar *reg, struct sip_tsx *tsx, uint16_t scode,
@@ -613,6 +622,8 @@ int registrar_alloc(struct registrar **regp, const struct registrar_prm *prm)
 		reg->ops.reply = reg_reply_default;
 	if (!reg->ops.request)
 		reg->ops.request = reg_request_none;
+	if (!reg->ops.peer_prove)
+		reg->ops.peer_prove = reg_peer_prove_default;
 	reg->min_expires = prm->min_expires ? prm->min_expires : 1;
 	reg->chal_ttl = prm->challenge_ttl ? prm->challenge_ttl : REGISTRAR_CHALLENGE_TTL;
 	users = hss_user_count(prm->hss);
@@ -705,21 +716,10 @@ size_t registrar_bindings_foreach(const struct registrar *reg, const struct hss_
 
 	for (const struct reg_binding *b = ru ? ru->bindings : NULL; b; b = b->next) {
 		struct registrar_binding_info bi;
-		struct sip_addr a;
 
 		if (b->terminated)
 			continue;
-		memset(&bi, 0, sizeof(bi));
-		bi.contact = (struct pl){b->data, b->contact_len};
-		bi.uri = bi.contact;
-		if (!sip_addr_decode(&a, bi.contact))
-			bi.uri = a.uri;
-		reg_flow_get(&b->flow, &bi.flow);
-		bi.expires = reg_binding_left(reg, b);
-		bi.q1000 = b->q1000;
-		bi.reg_id = b->reg_id;
-		bi.imei = b->imei;
-		bi.id = b->id;
+		reg_binding_info_fill(reg, b, &bi);
 		if (h)
 			h(&bi, arg);
 		n++;

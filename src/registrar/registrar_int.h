@@ -86,6 +86,8 @@ struct reg_binding {
 	uint16_t q1000;
 	uint8_t event;	 /* enum reg_event, the last one */
 	bool terminated; /* being removed: reported once, then freed */
+	bool echo;	 /* named by the REGISTER being answered: its 200 shows
+			  * the whole Contact value, the others' only the URI */
 	char imei[15];	 /* TAC+SNR digits, "" if none */
 	uint16_t contact_len, callid_len;
 	char data[]; /* contact value (no expires) '\0' Call-ID '\0' */
@@ -181,7 +183,18 @@ struct registrar {
 	struct loop_timer *timer;
 	uint64_t timer_due; /* 0 = not armed */
 	struct reg_store *rs; /* state file, NULL if none (registrar_store.c) */
+	struct {
+		registrar_watch_h *h;
+		void *arg;
+	} watch[REGISTRAR_WATCH_MAX]; /* registrar_watch_add, in order added */
+	uint32_t nwatch;
 };
+
+/* registrar_info.c: a binding as seen from outside; telling the watchers
+ * that b changed (REGISTRAR_BINDING_REMOVED when b->terminated) */
+void reg_binding_info_fill(const struct registrar *reg, const struct reg_binding *b,
+			   struct registrar_binding_info *bi);
+void reg_watch_emit(struct registrar *reg, const struct reg_binding *b);
 
 /* registrar_ctx.c: users, bindings, heap */
 uint64_t reg_now(const struct registrar *reg);

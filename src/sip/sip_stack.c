@@ -784,8 +784,26 @@ bool sip_stack_host_is_local(const struct sip_stack *stack, struct pl host, uint
 
 void sip_stack_stats_get(const struct sip_stack *stack, struct sip_stack_stats *st)
 {
-	if (stack && st)
-		*st = stack->stats;
+	struct sip_peers_stats ps;
+
+	if (!stack || !st)
+		return;
+	*st = stack->stats;
+	sip_tsx_peer_stats(stack->tsx, &ps);
+	st->tx_unproven = ps.unproven;
+	st->tx_unproven_refused = ps.refused;
+}
+
+void sip_stack_peer_prove(struct sip_stack *stack, const struct net_flow *flow)
+{
+	struct sip_tsx_dst dst;
+
+	if (!stack || !flow || flow->reliable)
+		return;
+	memset(&dst, 0, sizeof(dst));
+	memcpy(&dst.addr, net_addr_sa(&flow->peer), net_addr_len(&flow->peer));
+	dst.addrlen = net_addr_len(&flow->peer);
+	sip_tsx_peer_prove(stack->tsx, &dst);
 }
 
 void sip_stack_tsx_counts(const struct sip_stack *stack, size_t *servers, size_t *clients)

@@ -86,6 +86,9 @@ struct sip_stack_stats {
 	uint64_t tx_udp_fallback; /* of those, sent again over UDP: TCP
 				   * refused (§18.1.1) */
 	uint64_t overload_503;	  /* ENOSPC from the transaction layer */
+	/* requests to UDP destinations that never answered (sip/sip_peer.h):
+	 * sent once without retransmissions, or not sent (over the budget) */
+	uint64_t tx_unproven, tx_unproven_refused;
 	uint64_t no_handler;	  /* 405 / 501 */
 };
 
@@ -97,6 +100,14 @@ size_t sip_stack_tsx_max_for(uint32_t rate, uint32_t t1_ms, uint32_t t4_ms);
 /* Fills the manual's defaults (§5: T1 2 s, T2 16 s, T4 17 s, threshold
  * 1300, keepalive 900 s, count 2); listen and user_agent stay unset. */
 void sip_stack_prm_init(struct sip_stack_prm *prm);
+/*
+ * The peer of a UDP flow has shown it receives what is sent to it (it
+ * answered a challenge sent there): requests to it are retransmitted
+ * (sip/sip_peer.h). A response to one of our requests proves its
+ * destination by itself. Reliable flows need no proof.
+ */
+struct net_flow;
+void sip_stack_peer_prove(struct sip_stack *stack, const struct net_flow *flow);
 /* Binds every listen entry (UDP and TCP) and starts receiving. EINVAL for
  * no entries or bad timers, the net_alloc errno for a bind failure. */
 int sip_stack_alloc(struct sip_stack **stackp, const struct sip_stack_prm *prm);

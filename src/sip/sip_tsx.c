@@ -356,6 +356,9 @@ static enum log_level fail_level(int err)
 	switch (err) {
 	case ETIMEDOUT:
 		return LOG_LVL_DEBUG;
+	case ENOBUFS: /* an unproven destination's budget spent (sip_peer.h):
+		       * what a forged source gets, counted in the stats */
+		return LOG_LVL_INFO;
 	case ECONNREFUSED:
 	case ECONNRESET:
 	case ECONNABORTED:
@@ -421,7 +424,12 @@ int sip_tsx_send(struct sip_tsx *tsx, const void *data, size_t len)
 		return ESHUTDOWN;
 	env = tsx->st->env;
 	dst = sip_tsx_dst(tsx);
-	err = env->send(&dst, data, len, env->send_arg);
+	/* a new request to a destination that never answered: within its
+	 * IP's budget, or not at all (sip_peer.h) */
+	if (tsx->starting && !tsx->reliable && !sip_tsx_peer_budget(tsx, len))
+		err = ENOBUFS;
+	else
+		err = env->send(&dst, data, len, env->send_arg);
 	if (err && tsx->starting) {
 		/* The TU hears of it from the loop, never inside its own
 		 * sip_tsx_request call (it may be walking what its answer
@@ -447,6 +455,7 @@ static void stack_destroy(void *data)
 	mem_deref(st->by_id);
 	mem_deref(st->clients);
 	mem_deref(st->servers);
+	sip_peers_free(st->peers);
 }
 
 int sip_tsx_stack_alloc(struct sip_tsx_stack **stp, const struct sip_tsx_env *env,
@@ -475,6 +484,7 @@ int sip_tsx_stack_alloc(struct sip_tsx_stack **stp, const struct sip_tsx_env *en
 	st->q[SIP_TSX_Q_T4].dur_ms = prm->t4_ms;
 	st->q[SIP_TSX_Q_D].dur_ms = st->prm.timer_d_ms;
 	err = hash_alloc(&st->by_id, prm->hint);
+	err = err ? err : sip_peers_alloc(&st->peers);
 	err = err ? err : hash_alloc(&st->clients, prm->hint / 2);
 	err = err ? err : hash_alloc(&st->servers, prm->hint / 2);
 	for (int i = 0; i < SIP_TSX_Q_COUNT && !err; i++) {
@@ -789,6 +799,7 @@ int sip_tsx_recv_rx(struct sip_tsx_stack *st, struct sip_msg *msg,
 			return 0;
 		}
 		mem_ref(tsx);
+		sip_tsx_peer_answered(tsx);
 		if (tsx->kind == SIP_TSX_ICT)
 			sip_tsx_ict_recv(tsx, msg);
 		else

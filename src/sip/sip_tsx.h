@@ -166,6 +166,18 @@ size_t sip_tsx_stack_bytes(const struct sip_tsx_stack *st);
 size_t sip_tsx_stack_bytes_max(const struct sip_tsx_stack *st);
 
 /*
+ * Destinations that have shown they receive (sip/sip_peer.h): a client
+ * transaction over UDP retransmits (Timer A/E) only to a proven one, and
+ * new requests to unproven ones are bounded in bytes per IP (over it the
+ * transaction fails with 503, ENOBUFS). A response matching a client
+ * transaction proves its destination; sip_tsx_peer_prove() is for other
+ * evidence (an authenticated answer to a challenge sent there).
+ */
+struct sip_peers_stats;
+void sip_tsx_peer_prove(struct sip_tsx_stack *st, const struct sip_tsx_dst *dst);
+void sip_tsx_peer_stats(const struct sip_tsx_stack *st, struct sip_peers_stats *out);
+
+/*
  * Feeds a received, decoded message (sip_msg_check()ed by the caller).
  * Requests: a retransmission is absorbed by its server transaction, a new
  * request creates one and goes to tu.request_h, an ACK goes to the INVITE

@@ -4,6 +4,7 @@
  * States: Calling, Proceeding, Accepted, Completed, Terminated.
  * Implements RFC 3261 §17.1.1 (§17.1.1.2 state machine: Timer A
  * retransmission from T1 doubling without cap on unreliable transports,
+ * only to a destination that has answered before (sip_peer.h);
  * Timer B = 64*T1 in Calling, Timer D = 32 s unreliable / 0 reliable in
  * Completed; §17.1.1.3 the ACK for a non-2xx final response), §17.1.4
  * (transport errors), §9.1 (building the CANCEL), and RFC 6026 §8.4
@@ -104,7 +105,8 @@ void sip_tsx_ict_start(struct sip_tsx *tsx)
 	mem_ref(tsx);
 	if (sip_tsx_send(tsx, tsx->req->raw.p, tsx->req->raw.l))
 		goto out;
-	if (!tsx->reliable) {
+	/* retransmissions only to a destination that has answered before */
+	if (!tsx->reliable && sip_tsx_peer_proven(tsx)) {
 		tsx->retx_ms = tsx->st->prm.t1_ms;
 		sip_tsx_retx_start(tsx, tsx->retx_ms, ict_timer_a);
 	}

@@ -9,6 +9,7 @@
 
 #include "core/hash.h"
 #include "sip/sip_hdr.h"
+#include "sip/sip_peer.h"
 #include "sip/sip_tsx.h"
 
 /* RFC 3261 §17.2.1: a 100 is sent if the TU has not answered an INVITE
@@ -70,6 +71,7 @@ struct sip_tsx_stack {
 	uint64_t tag_seq;
 	size_t peak; /* most live at once since sip_stack_tsx_peak_take */
 	size_t bytes; /* sum of the live transactions' cost */
+	struct sip_peers *peers; /* owned: proven UDP destinations (sip_peer.h) */
 };
 
 /* The compact destination: an IPv4 or IPv6 socket address (the transports
@@ -132,6 +134,14 @@ struct sip_tsx {
 	uint32_t klen[SIP_TSX_KF_COUNT];
 	char kbuf[]; /* the key fields, see enum sip_tsx_kf */
 };
+
+/* sip_tsx_match.c: a client transaction's destination and sip_peer.h —
+ * whether it has proven it receives (Timer A/E run only then), and noting
+ * that it answered (a response matched). */
+bool sip_tsx_peer_proven(const struct sip_tsx *tsx);
+void sip_tsx_peer_answered(struct sip_tsx *tsx);
+/* A first send to an unproven UDP destination within its budget. */
+bool sip_tsx_peer_budget(struct sip_tsx *tsx, size_t len);
 
 /* sip_tsx.c */
 void sip_tsx_state_set(struct sip_tsx *tsx, enum sip_tsx_state s);

@@ -254,3 +254,47 @@ struct sip_tsx *sip_tsx_cancel_target(const struct sip_tsx *cancel)
 	k.cseq = cancel->cseq;
 	return cancel_find(cancel->st, &k);
 }
+
+/* ---- destinations that answered (sip_peer.h) ---- */
+
+bool sip_tsx_peer_proven(const struct sip_tsx *tsx)
+{
+	const struct sip_tsx_stack *st = tsx->st;
+
+	return st && sip_peers_proven(st->peers, &tsx->addr.sa,
+				      st->env->timer->now(st->env->timer_ctx));
+}
+
+void sip_tsx_peer_answered(struct sip_tsx *tsx)
+{
+	const struct sip_tsx_stack *st = tsx->st;
+
+	if (st && !tsx->reliable)
+		sip_peers_prove(st->peers, &tsx->addr.sa,
+				st->env->timer->now(st->env->timer_ctx));
+}
+
+bool sip_tsx_peer_budget(struct sip_tsx *tsx, size_t len)
+{
+	const struct sip_tsx_stack *st = tsx->st;
+	uint64_t now;
+
+	if (!st || tsx->kind >= SIP_TSX_IST)
+		return true;
+	now = st->env->timer->now(st->env->timer_ctx);
+	if (sip_peers_proven(st->peers, &tsx->addr.sa, now))
+		return true;
+	return sip_peers_budget_take(st->peers, &tsx->addr.sa, len, now);
+}
+
+void sip_tsx_peer_prove(struct sip_tsx_stack *st, const struct sip_tsx_dst *dst)
+{
+	if (st && dst && !dst->reliable)
+		sip_peers_prove(st->peers, (const struct sockaddr *)&dst->addr,
+				st->env->timer->now(st->env->timer_ctx));
+}
+
+void sip_tsx_peer_stats(const struct sip_tsx_stack *st, struct sip_peers_stats *out)
+{
+	sip_peers_stats_get(st ? st->peers : NULL, out);
+}

@@ -4,7 +4,8 @@
  * States: Trying, Proceeding, Completed, Terminated.
  * Implements RFC 3261 §17.1.2 (§17.1.2.2 state machine: Timer E
  * retransmission on unreliable transports, starting at T1 and doubling up
- * to T2 in Trying, every T2 in Proceeding; Timer F = 64*T1 in Trying and
+ * to T2 in Trying, every T2 in Proceeding — only to a destination that has
+ * answered before (sip_peer.h), else from its first provisional on; Timer F = 64*T1 in Trying and
  * Proceeding; Timer K = T4 unreliable / 0 reliable in Completed) and
  * §17.1.4 (transport errors).
  *
@@ -52,7 +53,8 @@ void sip_tsx_nict_start(struct sip_tsx *tsx)
 	mem_ref(tsx);
 	if (sip_tsx_send(tsx, tsx->req->raw.p, tsx->req->raw.l))
 		goto out;
-	if (!tsx->reliable) {
+	/* retransmissions only to a destination that has answered before */
+	if (!tsx->reliable && sip_tsx_peer_proven(tsx)) {
 		tsx->retx_ms = tsx->st->prm.t1_ms;
 		sip_tsx_retx_start(tsx, tsx->retx_ms, nict_timer_e);
 	}
@@ -70,6 +72,12 @@ void sip_tsx_nict_recv(struct sip_tsx *tsx, const struct sip_msg *resp)
 	if (resp->scode < 200) {
 		if (tsx->state == SIP_TSX_TRYING)
 			sip_tsx_state_set(tsx, SIP_TSX_PROCEEDING);
+		/* sent once to an unproven destination, which has now answered:
+		 * Timer E as in Proceeding (every T2) */
+		if (!tsx->reliable && !tsx->retx_ms && tsx->st) {
+			tsx->retx_ms = tsx->st->prm.t2_ms;
+			sip_tsx_retx_start(tsx, tsx->retx_ms, nict_timer_e);
+		}
 		tsx->resp_h(tsx, resp, resp->scode, tsx->resp_arg);
 		return;
 	}

@@ -203,6 +203,8 @@ static void sample_counters(struct stats *s, struct stats_sample *out)
 	out->sip.tx_udp_fallback = st.tx_udp_fallback - p->tx_udp_fallback;
 	out->sip.overload_503 = st.overload_503 - p->overload_503;
 	out->sip.no_handler = st.no_handler - p->no_handler;
+	out->sip.tx_unproven = st.tx_unproven - p->tx_unproven;
+	out->sip.tx_unproven_refused = st.tx_unproven_refused - p->tx_unproven_refused;
 	out->loop_wakeups = wakeups - s->prev_wakeups;
 	out->loop_naps = naps - s->prev_naps;
 	s->prev_sip = st;

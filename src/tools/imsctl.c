@@ -15,6 +15,7 @@
 
 #include "auth/auth_codec.h"
 #include "tools/imsctl.h"
+#include "tools/imsctl_sms.h"
 
 static const struct imsctl_cmd *const imsctl_cmds[] = {
 	&imsctl_cmd_milenage,
@@ -145,11 +146,13 @@ static void usage(FILE *f)
 {
 	fprintf(f, "usage: imsctl COMMAND [options]\n"
 		   "       imsctl COMMAND --help\n\n"
-		   "Authentication tools for imsd operators. Every result is printed as one\n"
-		   "name=value line (lower-case hex). Bad input exits with status 2.\n\n"
+		   "Tools for imsd operators. The authentication commands print one\n"
+		   "name=value line per result (lower-case hex); sms prints JSON or hex.\n"
+		   "Bad input exits with status 2.\n\n"
 		   "commands:\n");
 	for (size_t i = 0; i < N_CMDS; i++)
 		fprintf(f, "  %-13s %s\n", imsctl_cmds[i]->name, imsctl_cmds[i]->summary);
+	fprintf(f, "  %-13s %s\n", "sms", "decode/encode SMS over IP bodies (RP, TPDU) as JSON/hex");
 	fprintf(f, "\nexample:\n  imsctl milenage --k 465b5ce8b199b49faa5f0a2ee238a6bc \\\n"
 		   "    --op cdc202d5123e20f62b6d676ac72cb318 \\\n"
 		   "    --rand 23553cbe9637a89d218ae64dae47bf35 --sqn ff9bb4d0b607 --amf b9b9\n");
@@ -223,6 +226,8 @@ int main(int argc, char **argv)
 		usage(stdout);
 		return IMSCTL_EXIT_OK;
 	}
+	if (!strcmp(argv[1], "sms")) /* subcommands and a positional HEX */
+		return imsctl_sms_main(argc - 2, argv + 2);
 	for (size_t i = 0; i < N_CMDS; i++)
 		if (!strcmp(argv[1], imsctl_cmds[i]->name))
 			c = imsctl_cmds[i];

@@ -2,8 +2,8 @@
 against the real imsd, and shown to fail now; and real clients unchanged.
 Findings 1, 3, 4 and 5 (guessing, reading and removing registrations by IP,
 challenge replacement, a user opened by one IMPU without authentication) are
-in test_security_auth.py, with this file's UE. Finding 2 is open
-(docs/security.md, "Known open issues")."""
+in test_security_auth.py, with this file's UE; finding 2 (traffic
+amplification) in test_security_amplify.py."""
 import hashlib
 import os
 import re

@@ -81,6 +81,8 @@ static struct {
 	size_t nfail_from;    /* reqs[nfail_from..] failed and not told yet */
 	bool no_slots; /* the hss_user slots taken first: the registrar's hash path */
 	uint32_t guard_user_fails; /* registrar_prm.guard_user_fails, 0 default */
+	struct net_flow proven[8]; /* registrar_ops.peer_prove's flows */
+	size_t nproven;
 	char err[512];
 } T;
 
@@ -168,10 +170,21 @@ static struct sip_tsx *fake_tsx_find(struct sip_stack *stack, uint64_t id, void 
 	return T.tsx_gone ? NULL : (struct sip_tsx *)&T;
 }
 
+/* registrar_ops.peer_prove: the flows proven, in T.proven. */
+static void fake_peer_prove(struct sip_stack *stack, const struct net_flow *flow,
+			    void *arg)
+{
+	(void)stack;
+	(void)arg;
+	if (T.nproven < sizeof(T.proven) / sizeof(T.proven[0]))
+		T.proven[T.nproven++] = *flow;
+}
+
 static const struct registrar_ops ops = {.reply = fake_reply,
 					 .request = fake_request,
 					 .now_ms = fake_now,
-					 .tsx_find = fake_tsx_find};
+					 .tsx_find = fake_tsx_find,
+					 .peer_prove = fake_peer_prove};
 
 static void sent_clear(void)
 {
@@ -1242,6 +1255,41 @@ static void test_nc_replay(void **state)
 	assert_int_equal(do_register("sip:carol@ims.test", auth)->scode, 200);
 }
 
+/* A source is proven (its NOTIFYs retransmitted, sip/sip_peer.h) by the
+ * first answer to a challenge made for its address; not by a nonce reused
+ * with a higher nc, nor by an answer from another address. */
+static void test_peer_proof(void **state)
+{
+	char auth[2048];
+	struct sip_auth a;
+	struct sent *r;
+	struct ue ue = {.impi = "carol@ims.test", .pwd = "secret"};
+	struct net_flow other = src_v4(5070, false);
+
+	(void)state;
+	assert_int_equal(net_addr_parse_str(&other.peer, "127.0.0.9", 5099), 0);
+	r = do_register("sip:carol@ims.test", "Contact: <sip:carol@127.0.0.1:5072>\r\n");
+	assert_int_equal(T.nproven, 0);
+	a = chal_get(r);
+	ue_answer(&ue, &a, auth, sizeof(auth), "Contact: <sip:carol@127.0.0.1:5072>\r\n");
+	assert_int_equal(do_register("sip:carol@ims.test", auth)->scode, 200);
+	assert_int_equal(T.nproven, 1);
+	assert_int_equal(net_addr_port(&T.proven[0].peer), 5070);
+	/* the same nonce, nc=2, from a forged source: accepted, not proof */
+	ue_answer(&ue, &a, auth, sizeof(auth), "Contact: <sip:carol@127.0.0.9:5099>\r\n");
+	assert_int_equal(do_req("REGISTER", "sip:carol@ims.test", auth, &other)->scode, 200);
+	assert_int_equal(T.nproven, 1);
+	/* a challenge sent to 127.0.0.9, answered from 127.0.0.1 */
+	r = do_req("REGISTER", "sip:carol@ims.test", "Contact: <sip:carol@127.0.0.9:5099>\r\n",
+		   &other);
+	assert_int_equal(r->scode, 401);
+	a = chal_get(r);
+	ue.nc = 0;
+	ue_answer(&ue, &a, auth, sizeof(auth), "Contact: <sip:carol@127.0.0.1:5072>\r\n");
+	r = do_register("sip:carol@ims.test", auth);
+	assert_int_equal(T.nproven, 1);
+}
+
 /* The USIM is ahead of the HSS (field note "SQN Sync in IMS Auth"): it
  * rejects the first challenge with AUTS, the next one is accepted. */
 static void test_resync(void **state)
@@ -1370,6 +1418,46 @@ static void test_no_auth_and_expires_rules(void **state)
 		"nonce=\"\", uri=\"sip:ims.test\", response=\"\"\r\n" CONTACT_A)
 		->scode,
 	    403);
+}
+
+/* The 200 shows the Contacts its REGISTER named whole, the others as URI,
+ * +sip.instance and reg-id only: a fetch costs no more than the URIs. */
+static void test_ok_contacts_short(void **state)
+{
+	static const char long_a[] =
+	    "Contact: <sip:dave@127.0.0.1:5073>;+sip.instance=\"<urn:gsma:imei:35000000-"
+	    "000000-0>\";reg-id=1;+g.3gpp.icsi-ref=\"urn%3Aurn-7%3A3gpp-service.ims.icsi."
+	    "mmtel\";+g.3gpp.smsip;audio;video\r\n";
+	struct sent *r;
+	const struct sip_hdr *h;
+	size_t n = 0;
+
+	(void)state;
+	r = do_register("sip:dave@ims.test", long_a);
+	assert_int_equal(r->scode, 200);
+	assert_true(hdr_has(r->msg, SIP_HDR_CONTACT, "+g.3gpp.smsip"));
+	r = do_register("sip:dave@ims.test", "Contact: <sip:dave@127.0.0.1:5074>;audio\r\n");
+	assert_int_equal(r->scode, 200);
+	assert_int_equal(sip_msg_hdr_count(r->msg, SIP_HDR_CONTACT), 2);
+	assert_false(hdr_has(r->msg, SIP_HDR_CONTACT, "+g.3gpp.smsip"));
+	for (h = sip_msg_hdr(r->msg, SIP_HDR_CONTACT); h; h = sip_msg_hdr_next(r->msg, h)) {
+		if (pl_casefind(h->val, "5073") >= 0) {
+			assert_true(pl_casefind(h->val, "<sip:dave@127.0.0.1:5073>;+sip.instance="
+							"\"<urn:gsma:imei:35000000-000000-0>\";"
+							"reg-id=1;expires=") == 0);
+			n++;
+		} else {
+			assert_true(pl_casefind(h->val, "<sip:dave@127.0.0.1:5074>;audio;expires=") ==
+				    0);
+			n++;
+		}
+	}
+	assert_int_equal(n, 2);
+	/* a fetch: every Contact short */
+	r = do_register("sip:dave@ims.test", "");
+	assert_int_equal(sip_msg_hdr_count(r->msg, SIP_HDR_CONTACT), 2);
+	assert_false(hdr_has(r->msg, SIP_HDR_CONTACT, "audio"));
+	assert_true(hdr_has(r->msg, SIP_HDR_CONTACT, "reg-id=1"));
 }
 
 static int setup_min60(void **state)
@@ -1712,6 +1800,120 @@ static void test_binding_expiry_fake_clock(void **state)
 	assert_true(
 	    hdr_has(T.reqs[T.nreqs - 1].msg, SIP_HDR_SUBSCRIPTION_STATE, "terminated"));
 	assert_int_equal(registrar_sub_count(T.reg), 0);
+}
+
+/* What registrar_watch_add's watchers saw, in order. */
+struct watch_seen {
+	unsigned n;
+	enum registrar_change change[16];
+	char reason[16][16];
+	char uri[16][64];
+	uint32_t expires[16];
+	const struct hss_user *user[16];
+};
+
+static void watch_h(const struct registrar_change_info *c, void *arg)
+{
+	struct watch_seen *w = arg;
+
+	if (w->n == 16)
+		return;
+	w->change[w->n] = c->change;
+	snprintf(w->reason[w->n], sizeof(w->reason[0]), "%s", c->reason);
+	snprintf(w->uri[w->n], sizeof(w->uri[0]), "%.*s", (int)c->binding->uri.l,
+		 c->binding->uri.p);
+	w->expires[w->n] = c->binding->expires;
+	w->user[w->n] = c->user;
+	w->n++;
+}
+
+/* A watcher that takes itself out on the first change it sees. */
+static void watch_once_h(const struct registrar_change_info *c, void *arg)
+{
+	struct watch_seen *w = arg;
+
+	(void)c;
+	w->n++;
+	registrar_watch_del(T.reg, watch_once_h, arg);
+}
+
+static void test_watch(void **state)
+{
+	const struct hss_user *dave = hss_user_at(T.hss, 3);
+	struct watch_seen w, once, w2;
+
+	(void)state;
+	memset(&w, 0, sizeof(w));
+	memset(&once, 0, sizeof(once));
+	memset(&w2, 0, sizeof(w2));
+	assert_int_equal(registrar_watch_add(T.reg, NULL, &w), EINVAL);
+	assert_int_equal(registrar_watch_add(T.reg, watch_once_h, &once), 0);
+	assert_int_equal(registrar_watch_add(T.reg, watch_h, &w), 0);
+	assert_int_equal(registrar_watch_add(T.reg, watch_h, &w), EALREADY);
+	assert_int_equal(registrar_watch_add(T.reg, watch_h, &w2), 0);
+	for (int i = 3; i < REGISTRAR_WATCH_MAX; i++)
+		assert_int_equal(registrar_watch_add(T.reg, watch_h, &w2 + i), 0);
+	assert_int_equal(registrar_watch_add(T.reg, watch_h, &once), ENOSPC);
+	for (int i = 3; i < REGISTRAR_WATCH_MAX; i++)
+		registrar_watch_del(T.reg, watch_h, &w2 + i);
+
+	assert_int_equal(do_register("sip:dave@ims.test",
+				     "Contact: <sip:dave@127.0.0.1:5073>;expires=600\r\n")
+			     ->scode,
+			 200);
+	/* the first watcher went while being told; the next two still heard */
+	assert_int_equal(once.n, 1);
+	assert_int_equal(w.n, 1);
+	assert_int_equal(w2.n, 1);
+	assert_int_equal(w.change[0], REGISTRAR_BINDING_ADDED);
+	assert_string_equal(w.reason[0], "registered");
+	assert_string_equal(w.uri[0], "sip:dave@127.0.0.1:5073");
+	assert_int_equal(w.expires[0], 600);
+	assert_ptr_equal(w.user[0], dave);
+	/* a shorter refresh, a second contact, a fetch (no change) */
+	assert_int_equal(do_register("sip:dave@ims.test",
+				     "Contact: <sip:dave@127.0.0.1:5073>;expires=300\r\n")
+			     ->scode,
+			 200);
+	assert_int_equal(
+	    do_register("sip:dave@ims.test", "Contact: <sip:dave@127.0.0.1:5074>\r\n")->scode,
+	    200);
+	assert_int_equal(do_register("sip:dave@ims.test", "")->scode, 200);
+	assert_int_equal(w.n, 3);
+	assert_int_equal(w.change[1], REGISTRAR_BINDING_REFRESHED);
+	assert_string_equal(w.reason[1], "shortened");
+	assert_int_equal(w.change[2], REGISTRAR_BINDING_ADDED);
+	assert_string_equal(w.uri[2], "sip:dave@127.0.0.1:5074");
+	/* one removed by expires=0, the other by expiry */
+	assert_int_equal(do_register("sip:dave@ims.test",
+				     "Contact: <sip:dave@127.0.0.1:5074>;expires=0\r\n")
+			     ->scode,
+			 200);
+	assert_int_equal(w.n, 4);
+	assert_int_equal(w.change[3], REGISTRAR_BINDING_REMOVED);
+	assert_string_equal(w.reason[3], "unregistered");
+	assert_string_equal(w.uri[3], "sip:dave@127.0.0.1:5074");
+	assert_int_equal(w.expires[3], 0);
+	registrar_watch_del(T.reg, watch_h, &w2);
+	T.now += 301000;
+	registrar_expire_run(T.reg);
+	assert_false(registrar_is_registered(T.reg, dave));
+	assert_int_equal(w.n, 5);
+	assert_int_equal(w.change[4], REGISTRAR_BINDING_REMOVED);
+	assert_string_equal(w.reason[4], "expired");
+	assert_int_equal(w2.n, 4); /* out before the expiry */
+	/* network de-registration */
+	assert_int_equal(do_register("sip:dave@ims.test",
+				     "Contact: <sip:dave@127.0.0.1:5073>\r\n")
+			     ->scode,
+			 200);
+	assert_int_equal(registrar_unregister(T.reg, "sip:dave@ims.test",
+					      REGISTRAR_DEACTIVATED),
+			 0);
+	assert_int_equal(w.n, 7);
+	assert_int_equal(w.change[6], REGISTRAR_BINDING_REMOVED);
+	assert_string_equal(w.reason[6], "deactivated");
+	registrar_watch_del(T.reg, watch_h, &w);
 }
 
 static void stop_h(void *arg)
@@ -2398,6 +2600,9 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_multi_sim_without_instance, setup,
 					    teardown),
 	    cmocka_unit_test_setup_teardown(test_reg_event, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_watch, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_ok_contacts_short, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_peer_proof, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_binding_expiry_fake_clock, setup,
 					    teardown),
 	    cmocka_unit_test_setup_teardown(test_binding_expiry_loop, setup, teardown),

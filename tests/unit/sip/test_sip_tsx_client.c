@@ -17,6 +17,7 @@
 #include "core/log.h"
 #include "core/mem.h"
 #include "loop/loop.h"
+#include "sip/sip_peer.h"
 #include "test_sip_tsx_harness.h"
 
 #define INVITE                                                                           \
@@ -607,6 +608,7 @@ static void test_loop_timers(void **state)
 	prm.tu.request_h = loop_req_h;
 	assert_int_equal(loop_init(), 0);
 	assert_int_equal(sip_tsx_stack_alloc(&st, &env, &prm), 0);
+	sip_tsx_peer_prove(st, &rp.dst); /* retransmissions are this test's */
 	t0 = loop_now_ms();
 	assert_int_equal(sip_tsx_request(&tsx, st, &rp), 0);
 	assert_int_equal(loop_run(), 0);
@@ -620,6 +622,125 @@ static void test_loop_timers(void **state)
 	assert_int_equal(loop_timer_count(), 0);
 	sip_tsx_stack_free(st);
 	loop_close();
+}
+
+/* ---- destinations that never answered (sip_peer.h) ---- */
+
+static int setup_unproven(void **state)
+{
+	(void)state;
+	H.unproven = true;
+	h_setup(500, 4000, 5000);
+	H.unproven = false;
+	return 0;
+}
+
+/* Sent once, no Timer E; Timer F still ends it. A provisional proves the
+ * destination: Timer E runs (every T2, Proceeding), and so does the next
+ * request's from its first send. */
+static void test_nict_unproven(void **state)
+{
+	static const uint64_t rel[] = {0, 1600 + 4000, 1600 + 8000};
+	struct sip_peers_stats ps;
+	struct sip_tsx *tsx = h_request(OPTIONS, false);
+
+	(void)state;
+	h_advance(31999);
+	assert_int_equal(h_sent_count("OPTIONS "), 1);
+	h_advance(1);
+	assert_int_equal(h_ev_last(H_EV_RESP)->scode, 408);
+	/* the same again (a new branch), answered 100 after 1.6 s */
+	h_sent_clear();
+	rbuf[0] = 0;
+	{
+		char req[sizeof(OPTIONS) + 8];
+		char *b;
+
+		memcpy(req, OPTIONS, sizeof(OPTIONS));
+		b = strstr(req, "z9hG4bKn1");
+		b[8] = '2';
+		tsx = h_request(req, false);
+	}
+	h_advance(1600);
+	assert_int_equal(h_sent_count("OPTIONS "), 1);
+	assert_int_equal(h_recv(resp(100, "z9hG4bKn2", "OPTIONS", NULL), false), 0);
+	assert_int_equal(sip_tsx_state(tsx), SIP_TSX_PROCEEDING);
+	h_advance(8000);
+	{
+		uint64_t got[4];
+
+		assert_int_equal(h_sent_times("OPTIONS ", got, 4), 3);
+		for (size_t i = 0; i < 3; i++)
+			assert_int_equal(got[i] - got[0], rel[i]);
+	}
+	assert_int_equal(h_recv(resp(200, "z9hG4bKn2", "OPTIONS", NULL), false), 0);
+	h_advance(5000);
+	/* proven now: a new request retransmits from T1 on */
+	h_sent_clear();
+	h_request(INVITE, false);
+	h_advance(1600);
+	assert_int_equal(h_sent_count("INVITE "), 3); /* 0, 500, 1500 */
+	sip_tsx_peer_stats(H.st, &ps);
+	assert_int_equal(ps.unproven, 2);
+	assert_int_equal(ps.refused, 0);
+	assert_true(ps.proofs >= 2);
+}
+
+/* An INVITE to an unproven destination: one send, Timer B ends it. */
+static void test_ict_unproven(void **state)
+{
+	(void)state;
+	h_request(INVITE, false);
+	h_advance(32000);
+	assert_int_equal(h_sent_count("INVITE "), 1);
+	assert_int_equal(h_ev_last(H_EV_RESP)->scode, 408);
+}
+
+/* The bytes of new requests to an unproven IP: SIP_PEER_BUDGET_BURST at
+ * once, then SIP_PEER_BUDGET_RATE a second; a request over it is not sent
+ * and its transaction fails with 503 from the loop. Reliable transports
+ * are not bounded. */
+/* OPTIONS above with the branch z9hG4bK<c><i, 4 digits> into buf. */
+static const char *options_branch(char *buf, size_t size, char c, size_t i)
+{
+	const char *at = strstr(OPTIONS, "z9hG4bKn1");
+	size_t head = (size_t)(at - OPTIONS);
+
+	memcpy(buf, OPTIONS, head);
+	snprintf(buf + head, size - head, "z9hG4bK%c%04zu%s", c, i, at + 9);
+	return buf;
+}
+
+static void test_unproven_budget(void **state)
+{
+	/* each request below: OPTIONS with a branch 3 characters longer */
+	size_t len = strlen(OPTIONS) + 3, n = SIP_PEER_BUDGET_BURST / len, sent;
+	struct sip_peers_stats ps;
+	char req[sizeof(OPTIONS) + 16];
+
+	(void)state;
+	for (size_t i = 0; i <= n; i++)
+		assert_non_null(h_request(options_branch(req, sizeof(req), 'b', i), false));
+	sent = H.nsent_total; /* h_sent_count sees the first H_MAX_EVENTS */
+	assert_true(sent >= n - 1 && sent <= n);
+	h_advance(0);
+	assert_int_equal(h_ev_count(H_EV_RESP), n + 1 - sent);
+	assert_int_equal(h_ev_last(H_EV_RESP)->scode, 503);
+	sip_tsx_peer_stats(H.st, &ps);
+	assert_int_equal(ps.unproven, sent);
+	assert_int_equal(ps.refused, n + 1 - sent);
+	/* over TCP: no budget */
+	memcpy(req, OPTIONS, sizeof(OPTIONS));
+	assert_non_null(h_request(req, true));
+	assert_int_equal(H.nsent_total, sent + 1);
+	/* a second later, about SIP_PEER_BUDGET_RATE bytes more */
+	h_advance(1000);
+	h_sent_clear();
+	for (size_t i = 0; i < 2 * SIP_PEER_BUDGET_RATE / len + 2; i++)
+		assert_non_null(h_request(options_branch(req, sizeof(req), 'c', i), false));
+	assert_int_equal(h_sent_count("OPTIONS "),
+			 (SIP_PEER_BUDGET_BURST - sent * len + SIP_PEER_BUDGET_RATE) / len);
+	h_advance(40000);
 }
 
 #define T(f, s) cmocka_unit_test_setup_teardown(f, s, teardown)
@@ -646,6 +767,9 @@ int main(void)
 	    T(test_nict_timeout_reliable, setup_rfc),
 	    T(test_client_terminate_in_handler, setup_rfc),
 	    T(test_transitions_logged, setup_rfc),
+	    T(test_nict_unproven, setup_unproven),
+	    T(test_ict_unproven, setup_unproven),
+	    T(test_unproven_budget, setup_unproven),
 	    cmocka_unit_test(test_loop_timers),
 	};
 

@@ -266,7 +266,10 @@ void h_setup_bytes(uint32_t t1, uint32_t t2, uint32_t t4, size_t bytes_max)
 	struct sip_tsx_prm prm = {
 	    .t1_ms = t1, .t2_ms = t2, .t4_ms = t4, .bytes_max = bytes_max};
 
+	bool unproven = H.unproven;
+
 	memset(&H, 0, sizeof(H));
+	H.unproven = unproven;
 	H.now = 1000;
 	H.keep_sent = true;
 	H.env.send = h_send;
@@ -276,6 +279,13 @@ void h_setup_bytes(uint32_t t1, uint32_t t2, uint32_t t4, size_t bytes_max)
 	prm.tu.stray_h = tu_stray;
 	prm.tu.server_err_h = tu_serr;
 	assert_int_equal(sip_tsx_stack_alloc(&H.st, &H.env, &prm), 0);
+	/* the tests' peer has answered before: requests to it retransmit
+	 * (test_sip_tsx_client.c's "unproven" tests start without this) */
+	if (!H.unproven) {
+		struct sip_tsx_dst d = h_dst(false);
+
+		sip_tsx_peer_prove(H.st, &d);
+	}
 }
 
 void h_sent_clear(void)

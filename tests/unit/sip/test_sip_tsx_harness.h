@@ -49,6 +49,7 @@ struct h {
 	size_t nev_total;
 	uint16_t auto_reply;	  /* request_h answers with this status at once */
 	struct sip_tsx *last_tsx; /* last server transaction created */
+	bool unproven; /* set before h_setup: the peer has not answered before */
 };
 
 extern struct h H;
