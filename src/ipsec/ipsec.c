@@ -85,19 +85,15 @@ static int tun_attach_h(void *arg)
 	return 0;
 }
 
-static int script_write(const struct ipsec *ip, const struct ipsec_prm *prm)
+/* The script's text (plain `ip` commands), into ip->script_text. */
+static int script_text(struct ipsec *ip, const struct ipsec_prm *prm)
 {
 	char a[NET_ADDR_STRLEN];
-	FILE *f;
-	int fd;
+	size_t size = 0;
+	FILE *f = open_memstream(&ip->script_text, &size);
 
-	(void)unlink(ip->script_path);
-	fd = open(ip->script_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0700);
-	if (fd < 0 || !(f = fdopen(fd, "w"))) {
-		if (fd >= 0)
-			close(fd);
-		return errno ? errno : EIO;
-	}
+	if (!f)
+		return ENOMEM;
 	fprintf(f, "#!/bin/sh\n# written by imsd: IPsec TUN set-up (docs/ipsec.md); $1 = up | down\n"
 		   "NS='%s'\nIF='%s'\n"
 		   "if [ \"$1\" = down ]; then ip netns del \"$NS\" 2>/dev/null; exit 0; fi\n"
@@ -119,12 +115,38 @@ static int script_write(const struct ipsec *ip, const struct ipsec_prm *prm)
 	}
 	fprintf(f, "ip -n \"$NS\" route add default dev \"$IF\"\n"
 		   "ip -n \"$NS\" -6 route add default dev \"$IF\" 2>/dev/null || true\n");
-	return fclose(f) ? errno : 0;
+	return fclose(f) || !ip->script_text ? ENOMEM : 0;
+}
+
+/*
+ * Writes ipsec_tun_setup_script_filename (mode 0700, created afresh: O_EXCL
+ * after removing what was there). What runs is the text kept in memory, not
+ * the file: another imsd started with the same file name may replace it at
+ * any time, and must not make us set up or delete its namespace.
+ */
+static int script_write(struct ipsec *ip, const struct ipsec_prm *prm)
+{
+	size_t len;
+	int fd, err = script_text(ip, prm);
+
+	if (err)
+		return err;
+	(void)unlink(ip->script_path);
+	fd = open(ip->script_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0700);
+	if (fd < 0)
+		return errno ? errno : EIO;
+	len = strlen(ip->script_text);
+	if (write(fd, ip->script_text, len) != (ssize_t)len)
+		err = errno ? errno : EIO;
+	if (close(fd) && !err)
+		err = errno;
+	return err;
 }
 
 static int script_run(const struct ipsec *ip, const char *arg)
 {
-	char *argv[] = {(char *)"/bin/sh", ip->script_path, (char *)arg, NULL};
+	char *argv[] = {(char *)"/bin/sh", (char *)"-c", ip->script_text,
+			(char *)"ipsec_tun_setup_script", (char *)arg, NULL};
 	pid_t pid;
 	int st = 0;
 
@@ -402,6 +424,7 @@ void ipsec_free(struct ipsec *ip)
 	if (ip->script_path)
 		(void)unlink(ip->script_path);
 	free(ip->script_path);
+	free(ip->script_text);
 	ipsec_table_free(ip->table);
 	free(ip->buf);
 	free(ip->buf2);

@@ -39,6 +39,15 @@
 #include "net/net_addr.h"
 
 #define IPSEC_IFNAME_MAX 16
+/*
+ * Our protected ports (TS 33.203 §7.1 port_ps, port_pc), the same for every
+ * UE and every sip_addr IP: they live in namespace N, where nothing else
+ * binds, so fixed numbers never collide with the host's, and they differ
+ * from any unprotected SIP port a UE talks to (5060) as TS 24.229 §5.2.2
+ * wants. Numbers as other P-CSCFs use them (Kamailio's ipsec module).
+ */
+#define IPSEC_PORT_S 5100
+#define IPSEC_PORT_C 6100
 #define IPSEC_LOCAL_MAX 8
 
 struct ipsec;

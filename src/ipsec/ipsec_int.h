@@ -20,6 +20,7 @@ struct ipsec {
 	char ifname[IPSEC_IFNAME_MAX];
 	char netns[64];
 	char *script_path;	   /* owned */
+	char *script_text;	   /* owned: what was written, what runs */
 	ipsec_rx_h *on_rx;
 	void *on_rx_arg;
 	uint8_t *buf, *buf2;	   /* owned, IPSEC_BUF each */
