@@ -476,7 +476,7 @@ static int imsd_serve(const char *file, const struct ims_cfg *cfg)
 		goto out;
 	if (imsd_store_open(cfg, &st))
 		goto out;
-	if (registrar_app_start(sip, cfg, hss, st, &reg)) {
+	if (registrar_app_start(sip, cfg, hss, st, &reg) || registrar_ipsec_set(reg, ip ? ipsec_table(ip) : NULL)) {
 		fprintf(stderr, "imsd: cannot start the registrar\n");
 		goto out;
 	}
