@@ -26,6 +26,7 @@ import pytest
 
 from conftest import IMSCTL_BIN, IMSD_BIN, Imsd, write_cfg
 import esp_ref
+from test_register import AKA_AMF, AKA_K, AKA_OP, SIPP, SIPP_DIR
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 K = "465b5ce8b199b49faa5f0a2ee238a6bc"
@@ -90,7 +91,10 @@ def cfg_text(tmp, extra=""):
   {extra}
   ue_db: [ {{ imsi: "001010000000201", impi: "{IMPI}", impu: ["sip:ue201", "tel:+33600000201"],
              sim_algo: "milenage", K: "{K}", opc: "{OPC}", sqn: "000000000020",
-             authent_qop: "auth" }} ],
+             authent_qop: "auth" }},
+           {{ imsi: "001010000000101", impi: "sippaka@ims.test",
+              impu: ["sip:sippaka", "tel:+33600000101"],
+              K: "{AKA_K}", op: "{AKA_OP}", amf: "{AKA_AMF}", authent_qop: "auth" }} ],
 }}
 """
 
@@ -225,3 +229,16 @@ def test_sets_removed_with_registrations(core, ue):
             break
         time.sleep(0.1)
     assert len(re.findall(r"sa del set=%s " % last, log)) == 4, log[-3000:]
+
+
+@pytest.mark.parametrize("transport", ["u1", "t1"])
+def test_sipp_without_sec_agree(core, nets, transport):
+    """SIPp's AKA registration (no sec-agree) with IPsec running: as without."""
+    assert SIPP, "sipp is not installed (make deps installs sip-tester)"
+    cmd = ["ip", "netns", "exec", nets[1], SIPP, "-sf", os.path.join(SIPP_DIR, "reg_aka.xml"),
+           "-m", "1", "-i", "10.202.0.2", "-p", "5070" if transport == "u1" else "5071",
+           "-t", transport, "-nostdin", "-timeout", "30s", "-timeout_error",
+           "-max_retrans", "5", "10.202.0.1:%d" % SIP_PORT]
+    p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60,
+                       cwd=SIPP_DIR)
+    assert p.returncode == 0, (p.stdout + p.stderr).decode(errors="replace")[-3000:]
