@@ -492,6 +492,7 @@ static int imsd_serve(const char *file, const struct ims_cfg *cfg)
 	mprm.reg = reg;
 	mprm.hss = hss;
 	mprm.stats = stats;
+	mprm.ipsec = ip;
 	if (monitor_alloc(&mon, &mprm)) {
 		fprintf(stderr, "imsd: cannot start the monitor\n");
 		goto out;

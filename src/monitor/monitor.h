@@ -45,6 +45,7 @@ struct monitor_prm {
 	struct registrar *reg;	   /* borrowed; NULL: `users` says it is not running */
 	struct hss *hss;	   /* borrowed: the registrar's; needed with reg */
 	struct stats *stats;	   /* borrowed; NULL: `stats` says it is not running */
+	struct ipsec *ipsec;	   /* borrowed; NULL: `ipsec` says IPsec is not running */
 	void (*quit_h)(void *arg); /* what `quit` does; NULL: nothing */
 	void *quit_arg;
 	uint32_t users_part; /* users per part of `users`, 0 = MONITOR_USERS_PART */

@@ -30,5 +30,9 @@ void monitor_more(struct monitor_ans *ans, monitor_more_h *h, void *arg);
 
 extern const struct monitor_cmd monitor_cmd_users; /* monitor_users.c */
 extern const struct monitor_cmd monitor_cmd_stats; /* monitor_stats.c */
+extern const struct monitor_cmd monitor_cmd_ipsec; /* monitor_ipsec.c */
+/* ipsec.sets and counters.ipsec.* lines (`ipsec`, `stats`). */
+struct ipsec;
+int monitor_ipsec_counters(const struct ipsec *ip, struct mbuf *out);
 
 #endif

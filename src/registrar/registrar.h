@@ -93,6 +93,9 @@ int registrar_alloc(struct registrar **regp, const struct registrar_prm *prm);
  * registrar. */
 struct ipsec_table;
 int registrar_ipsec_set(struct registrar *reg, struct ipsec_table *t);
+/* The user an SA set belongs to (ipsec_set_owner() of a set the registrar
+ * made), NULL for another owner. */
+const struct hss_user *registrar_ipsec_owner(uint64_t owner);
 /* Whether u's signalling is protected (an active SA set). */
 bool registrar_user_protected(const struct registrar *reg, const struct hss_user *u);
 

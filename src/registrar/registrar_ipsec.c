@@ -343,6 +343,13 @@ void reg_ipsec_user_gone(struct registrar *reg, struct reg_user *ru)
 	ru->ipsec_set = 0;
 }
 
+/* Owners are the hss_user of the set (HSS users live as long as the HSS,
+ * which outlives the registrar and its sets). */
+const struct hss_user *registrar_ipsec_owner(uint64_t owner)
+{
+	return (const struct hss_user *)(uintptr_t)owner;
+}
+
 bool registrar_user_protected(const struct registrar *reg, const struct hss_user *u)
 {
 	struct ipsec_table *t = reg_ipsec_table(reg);

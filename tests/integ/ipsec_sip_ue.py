@@ -15,6 +15,7 @@ on stdout:
                          Security-Verify that differs
      mode "nooffer":     Require: sec-agree with an offer imsd cannot take
      mode "plain":       a phone without sec-agree: both REGISTERs in clear
+     mode "stay":        as "ok" without the de-REGISTER (stays registered)
   -> {"codes": [...], "server": "...", "supported": "...", ...}
 """
 import json
@@ -203,6 +204,8 @@ def run(ue, p):
     r3 = ue.recv_esp(from_s, p["spi_c"])
     out["codes"].append(code(r3))
     out["supported"] = hdr(r3, "Supported")
+    if p["mode"] == "stay":
+        return out
     a2 = aka(p, nonce, "REGISTER", "00000002")
     ue.send_esp(to_s, pc, p_port_s, ue.request(
         "REGISTER", pc, "sip:ims.test",

@@ -231,6 +231,31 @@ def test_sets_removed_with_registrations(core, ue):
     assert len(re.findall(r"sa del set=%s " % last, log)) == 4, log[-3000:]
 
 
+def test_monitor_shows_sas(core, ue):
+    """`ipsec` lists the four SAs of a registered UE, `ipsec keys` their
+    keys, `users` marks the registration protected, `stats` counts ESP."""
+    d, tmp = core
+    r = ue.ask(req("hmac-sha-1-96", "aes-cbc", "stay"))
+    assert r.get("codes") == [401, 200, 200], r
+    spi_c = SPI[0]
+    text = d.command("ipsec", "counters.ipsec.drop_io")
+    mine = [l for l in text.splitlines() if "10.202.0.2:%d " % (31000 + 2 * (spi_c % 1000)) in l
+            or "10.202.0.2:%d " % (31001 + 2 * (spi_c % 1000)) in l]
+    assert len(mine) == 4, text
+    for l in mine:
+        assert " IPv4 active " in l and "ue=%s" % IMPI in l and "mode=transport" in l, l
+        assert "alg=hmac-sha-1-96 ealg=aes-cbc" in l and "cipher_key" not in l, l
+    assert sum("dir=in" in l for l in mine) == 2
+    assert "spi=0x%08x" % spi_c in text  # out_c: the UE's spi-c
+    text = d.command("ipsec keys", "counters.ipsec.drop_io")
+    assert "cipher_key=" in text and "authent_key=" in text
+    text = d.command("users %s" % IMPI, "expires=")
+    assert "registered  auth=AKAv1-MD5  ipsec" in text, text
+    text = d.command("stats", "counters.ipsec.drop_io")
+    esp_rx = int(re.search(r"counters.ipsec.esp_rx: (\d+)", text).group(1))
+    assert esp_rx >= 2 and re.search(r"ipsec.sets: [1-9]", text), text
+
+
 @pytest.mark.parametrize("transport", ["u1", "t1"])
 def test_sipp_without_sec_agree(core, nets, transport):
     """SIPp's AKA registration (no sec-agree) with IPsec running: as without."""
