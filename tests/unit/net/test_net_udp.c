@@ -284,7 +284,7 @@ static void test_bind_addr_and_failures(void **state)
 	    {.addr = "192.0.2.10:5099", .bind_addr = "127.0.0.1:0"},
 	    {.addr = "[::1]:0"},
 	};
-	struct net_listen dup;
+	struct net_listen dup = {0};
 	struct net *other = NULL;
 	struct net_prm prm;
 	char a[NET_ADDR_STRLEN];
