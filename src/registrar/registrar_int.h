@@ -321,6 +321,10 @@ int reg_ipsec_server_hdr(const struct registrar *reg, const struct reg_chal *c, 
 enum reg_ipsec_res reg_ipsec_verify(struct registrar *reg, struct sip_tsx *tsx,
 				    struct reg_chal *c, const struct reg_auth_in *in,
 				    struct reg_user *ru);
+/* Where requests to ru go, from a flow it registered over: over an SA of
+ * its active set (UDP), our port-c to its port-s instead. */
+void reg_ipsec_dst_map(const struct registrar *reg, const struct reg_user *ru,
+		       struct net_flow *f);
 /* ru's last binding is gone: its set retires. */
 void reg_ipsec_user_gone(struct registrar *reg, struct reg_user *ru);
 void reg_ipsec_free(struct registrar *reg);

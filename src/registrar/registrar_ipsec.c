@@ -343,6 +343,21 @@ void reg_ipsec_user_gone(struct registrar *reg, struct reg_user *ru)
 	ru->ipsec_set = 0;
 }
 
+void reg_ipsec_dst_map(const struct registrar *reg, const struct reg_user *ru,
+		       struct net_flow *f)
+{
+	struct ipsec_table *t = reg_ipsec_table(reg);
+	const struct ipsec_set *s = t && ru && ru->ipsec_set ? ipsec_set_get(t, ru->ipsec_set)
+							     : NULL;
+
+	/* TS 33.203 §7.1: our requests go from port-c to the UE's port-s (over
+	 * UDP; a TCP connection is the UE's own, from its port-c) */
+	if (!s || f->reliable || !over_set(s, f))
+		return;
+	net_addr_set_port(&f->peer, ipsec_set_ue_port(s, true));
+	net_addr_set_port(&f->local, IPSEC_PORT_C);
+}
+
 /* Owners are the hss_user of the set (HSS users live as long as the HSS,
  * which outlives the registrar and its sets). */
 const struct hss_user *registrar_ipsec_owner(uint64_t owner)

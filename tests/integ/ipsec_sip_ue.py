@@ -16,6 +16,9 @@ on stdout:
      mode "nooffer":     Require: sec-agree with an offer imsd cannot take
      mode "plain":       a phone without sec-agree: both REGISTERs in clear
      mode "stay":        as "ok" without the de-REGISTER (stays registered)
+     mode "subscribe":   as "stay", then SUBSCRIBE to its reg event over the
+                         SA: the NOTIFY must come from our port-c to the
+                         UE's port-s under the UE's spi-s (TS 33.203 §7.1)
   -> {"codes": [...], "server": "...", "supported": "...", ...}
 """
 import json
@@ -84,6 +87,12 @@ class Ue:
 
     def recv_esp(self, sa, spi, timeout=5.0):
         """The UDP payload of the next ESP packet under spi (decrypted)."""
+        got = self.recv_any({spi: sa}, timeout)
+        return got[3] if got else None
+
+    def recv_any(self, sas, timeout=5.0):
+        """(spi, sport, dport, UDP payload) of the next ESP packet under one
+        of the SPIs of sas {spi: RefSA}, decrypted; None on timeout."""
         left = timeout
         while left > 0:
             r, _, _ = select.select([self.raw], [], [], left)
@@ -93,12 +102,14 @@ class Ue:
             if self.af == socket.AF_INET:
                 data = data[(data[0] & 0x0F) * 4:]
             left -= 0.01
-            if int.from_bytes(data[0:4], "big") != spi:
+            spi = int.from_bytes(data[0:4], "big")
+            if spi not in sas:
                 continue
-            nh, seg = sa.decrypt_esp(data)
+            nh, seg = sas[spi].decrypt_esp(data)
             if nh != 17:
                 continue
-            return seg[8:].decode(errors="replace")
+            return (spi, int.from_bytes(seg[0:2], "big"), int.from_bytes(seg[2:4], "big"),
+                    seg[8:].decode(errors="replace"))
         return None
 
 
@@ -206,6 +217,8 @@ def run(ue, p):
     out["supported"] = hdr(r3, "Supported")
     if p["mode"] == "stay":
         return out
+    if p["mode"] == "subscribe":
+        return subscribe(ue, p, out, to_s, from_s, ck, ik, int(sp["spi-c"]), p_port_s)
     a2 = aka(p, nonce, "REGISTER", "00000002")
     ue.send_esp(to_s, pc, p_port_s, ue.request(
         "REGISTER", pc, "sip:ims.test",
@@ -215,6 +228,35 @@ def run(ue, p):
     out["codes"].append(code(r4))
     if code(r4) != 200:
         out["last"] = r4
+    return out
+
+
+def subscribe(ue, p, out, to_s, from_s, ck, ik, p_spi_c, p_port_s):
+    """SUBSCRIBE reg over the SA; the 200 and the NOTIFY, answered."""
+    pc, ps = p["port_c"], p["port_s"]
+    host = "[%s]" % p["ue_ip"] if ue.af == socket.AF_INET6 else p["ue_ip"]
+    ue.send_esp(to_s, pc, p_port_s, ue.request(
+        "SUBSCRIBE", pc, "sip:ue201@ims.test",
+        ["Event: reg", "Accept: application/reginfo+xml", "Expires: 600",
+         "Contact: <sip:ue201@%s:%d>" % (host, ps)], p_port_s))
+    at_s = esp_ref.RefSA(p["alg"], p["ealg"], p["spi_s"], ck, ik)
+    to_c = esp_ref.RefSA(p["alg"], p["ealg"], p_spi_c, ck, ik)
+    sas = {p["spi_c"]: from_s, p["spi_s"]: at_s}
+    for _ in range(4):
+        got = ue.recv_any(sas)
+        if got is None:
+            break
+        spi, sport, dport, msg = got
+        if msg.startswith("SIP/2.0"):
+            out["codes"].append(code(msg))
+        elif msg.startswith("NOTIFY"):
+            out["notify"] = {"spi": spi, "sport": sport, "dport": dport}
+            ok = re.sub(r"(?s)\r\n\r\n.*", "", msg).split("\r\n")
+            resp = ["SIP/2.0 200 OK"] + [l for l in ok[1:] if re.match(
+                r"(?i)(via|from|to|call-id|cseq)\s*:", l)] + ["Content-Length: 0", "", ""]
+            ue.send_esp(to_c, dport, sport, "\r\n".join(resp).encode())
+        if "notify" in out and len(out["codes"]) >= 4:
+            break
     return out
 
 

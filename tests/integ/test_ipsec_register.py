@@ -256,6 +256,17 @@ def test_monitor_shows_sas(core, ue):
     assert esp_rx >= 2 and re.search(r"ipsec.sets: [1-9]", text), text
 
 
+def test_notify_to_port_s(core, ue):
+    """TS 33.203 §7.1: requests to a protected UE (here the NOTIFY of its reg
+    event) leave from our port-c to its port-s, under the UE's spi-s."""
+    r = ue.ask(req("hmac-sha-1-96", "aes-cbc", "subscribe"))
+    assert r.get("codes") == [401, 200, 200, 200], r
+    n = r.get("notify")
+    assert n, r
+    assert n["spi"] == SPI[0] + 1 and n["sport"] == 6100, r
+    assert n["dport"] == 31001 + 2 * (SPI[0] % 1000), r
+
+
 @pytest.mark.parametrize("transport", ["u1", "t1"])
 def test_sipp_without_sec_agree(core, nets, transport):
     """SIPp's AKA registration (no sec-agree) with IPsec running: as without."""

@@ -2585,6 +2585,11 @@ static struct sec_list sec_server_of(const struct sent *r, char *keep, size_t si
 	return l;
 }
 
+static void flow_keep_h(const struct registrar_binding_info *b, void *arg)
+{
+	*(struct net_flow *)arg = b->flow;
+}
+
 static void test_ipsec_sec_agree(void **state)
 {
 	struct ipsec_table *t = NULL;
@@ -2652,6 +2657,19 @@ static void test_ipsec_sec_agree(void **state)
 	r = do_req("REGISTER", "sip:alice@ims.test", auth, &prot);
 	assert_int_equal(r->scode, 200);
 	assert_true(registrar_user_protected(T.reg, hss_user_at(T.hss, 0)));
+	/* requests to the UE go from our port-c to its port-s (TS 33.203 §7.1) */
+	{
+		struct net_flow to;
+
+		assert_int_equal(
+		    registrar_bindings_foreach(T.reg, hss_user_at(T.hss, 0), flow_keep_h, &to),
+		    1);
+		assert_int_equal(net_addr_port(&to.peer), 6002);
+		assert_int_equal(net_addr_port(&to.local), IPSEC_PORT_C);
+		/* the CSCF stage still knows the UE by the flow it sends on */
+		assert_true(registrar_user_on_flow(T.reg, hss_user_at(T.hss, 0), &prot));
+		assert_false(registrar_user_on_flow(T.reg, hss_user_at(T.hss, 0), &plain));
+	}
 	/* a refresh over the SAs passes; the same answer in clear is taken as
 	 * a new initial registration: challenged */
 	assert_int_equal(ue_answer(&ue, &a, auth, sizeof(auth), CONTACT_A), 0);
