@@ -16,6 +16,8 @@ on stdout:
      mode "nooffer":     Require: sec-agree with an offer imsd cannot take
      mode "plain":       a phone without sec-agree: both REGISTERs in clear
      mode "stay":        as "ok" without the de-REGISTER (stays registered)
+     mode "tcp":         the second REGISTER over TCP through the SAs (a TCP
+                         client written on scapy's segments: SYN, ACK, data)
      mode "subscribe":   as "stay", then SUBSCRIBE to its reg event over the
                          SA: the NOTIFY must come from our port-c to the
                          UE's port-s under the UE's spi-s (TS 33.203 §7.1)
@@ -31,7 +33,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import esp_ref  # noqa: E402
-from scapy.layers.inet import IP, UDP  # noqa: E402
+from scapy.layers.inet import IP, TCP, UDP  # noqa: E402
 from scapy.layers.inet6 import IPv6  # noqa: E402
 from scapy.packet import Raw  # noqa: E402
 
@@ -89,6 +91,36 @@ class Ue:
         """The UDP payload of the next ESP packet under spi (decrypted)."""
         got = self.recv_any({spi: sa}, timeout)
         return got[3] if got else None
+
+    def tcp_seg(self, sport, dport, seq, ack, flags, data=b""):
+        src, dst = self.p["ue_ip"], self.p["pcscf_ip"]
+        ipk = IP(src=src, dst=dst) if self.af == socket.AF_INET else IPv6(src=src, dst=dst)
+        pkt = ipk / TCP(sport=sport, dport=dport, seq=seq, ack=ack, flags=flags,
+                        window=65535) / Raw(data)
+        return bytes(pkt[TCP])
+
+    def send_tcp(self, sa, sport, dport, seq, ack, flags, data=b""):
+        self.seq += 1
+        seg = self.tcp_seg(sport, dport, seq, ack, flags, data)
+        self.raw.sendto(bytes(sa.encrypt_esp(6, seg, self.seq)), (self.p["pcscf_ip"], 0))
+
+    def recv_tcp(self, sa, spi, timeout=5.0):
+        """The next TCP segment under spi, as scapy's TCP; None on timeout."""
+        left = timeout
+        while left > 0:
+            r, _, _ = select.select([self.raw], [], [], left)
+            if not r:
+                return None
+            data = self.raw.recv(65535)
+            if self.af == socket.AF_INET:
+                data = data[(data[0] & 0x0F) * 4:]
+            left -= 0.01
+            if int.from_bytes(data[0:4], "big") != spi:
+                continue
+            nh, seg = sa.decrypt_esp(data)
+            if nh == 6:
+                return TCP(seg)
+        return None
 
     def recv_any(self, sas, timeout=5.0):
         """(spi, sport, dport, UDP payload) of the next ESP packet under one
@@ -196,6 +228,12 @@ def run(ue, p):
                        [contact] + common + [offer, verify,
                                              auth_hdr(p, nonce, a["response"], "00000001")],
                        p_port_s)
+    if p["mode"] == "tcp":
+        r2 = tcp_exchange(ue, p, to_s, from_s, p_port_s, r2req.replace(b"SIP/2.0/UDP",
+                                                                       b"SIP/2.0/TCP"))
+        out["codes"].append(code(r2))
+        out["last"] = r2
+        return out
     if p["mode"] == "unprotected":
         ue.send_plain(r2req)
         r2 = ue.recv_plain()
@@ -229,6 +267,31 @@ def run(ue, p):
     if code(r4) != 200:
         out["last"] = r4
     return out
+
+
+def tcp_exchange(ue, p, to_s, from_s, p_port_s, data):
+    """One request over a TCP connection from port-c to port-s through the
+    SAs; returns the response text (or None)."""
+    pc, isn = p["port_c"], 1000
+    ue.send_tcp(to_s, pc, p_port_s, isn, 0, "S")
+    syn = ue.recv_tcp(from_s, p["spi_c"])
+    if syn is None or (syn.flags & 0x12) != 0x12 or syn.ack != isn + 1:
+        return None
+    rcv = syn.seq + 1
+    ue.send_tcp(to_s, pc, p_port_s, isn + 1, rcv, "A")
+    ue.send_tcp(to_s, pc, p_port_s, isn + 1, rcv, "PA", data)
+    got = b""
+    while b"\r\n\r\n" not in got:
+        seg = ue.recv_tcp(from_s, p["spi_c"])
+        if seg is None:
+            break
+        payload = bytes(seg.payload)
+        if payload and seg.seq == rcv:
+            got += payload
+            rcv += len(payload)
+            ue.send_tcp(to_s, pc, p_port_s, isn + 1 + len(data), rcv, "A")
+    ue.send_tcp(to_s, pc, p_port_s, isn + 1 + len(data), rcv, "R")
+    return got.decode(errors="replace") if got else None
 
 
 def subscribe(ue, p, out, to_s, from_s, ck, ik, p_spi_c, p_port_s):

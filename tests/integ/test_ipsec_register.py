@@ -185,6 +185,16 @@ def test_register_over_sa_ipv6(core, ue, alg, ealg):
     assert r.get("codes") == [401, 200, 200, 200], r
 
 
+@pytest.mark.parametrize("v6", [False, True], ids=["ipv4", "ipv6"])
+def test_register_over_sa_tcp(core, ue, v6):
+    """The second REGISTER over TCP through the SAs: the UE's connection from
+    its port-c to our port-s (imsd's kernel TCP in the datapath's namespace);
+    the 200 comes back on it, over the SA."""
+    r = ue.ask(req("hmac-sha-1-96", "aes-cbc", "tcp", v6=v6))
+    assert r.get("codes") == [401, 200], r
+    assert "SIP/2.0/TCP" in r["last"], r
+
+
 def test_second_register_unprotected(core, ue):
     """TS 33.203 §7.2: the second REGISTER must come over the new SAs."""
     r = ue.ask(req("hmac-sha-1-96", "aes-cbc", "unprotected"))
