@@ -12,8 +12,10 @@
  *                    pending set, with a Security-Verify equal to what the
  *                    401 said, else 403; then the set is ACTIVE, the user's
  *                    older set retires (TS 33.203 §7.4)
- *   later REGISTERs  a user with an active set: an unprotected one is
- *                    treated as a new initial registration (challenged)
+ *   later REGISTERs  a user with an active set: an unprotected refresh
+ *                    (a spent nonce reused) is treated as a new initial
+ *                    registration: challenged; the answer to that challenge
+ *                    registers
  *   end              the user's last binding gone -> its set retires
  *
  * A retired set lives REG_IPSEC_RETIRE_MS more (the 200 of a de-REGISTER and
@@ -330,9 +332,13 @@ enum reg_ipsec_res reg_ipsec_verify(struct registrar *reg, struct sip_tsx *tsx,
 		c->ipsec_set = 0;
 		return REG_IPSEC_PASS;
 	}
+	/* A protected user's REGISTER in clear that reuses a spent nonce (a
+	 * refresh without a new challenge) is taken as a new initial one:
+	 * challenged. The answer to that fresh challenge then registers
+	 * (without IPsec when the UE offered none), TS 24.229 §5.2.2. */
 	s = ru->ipsec_set ? ipsec_set_get(t, ru->ipsec_set) : NULL;
-	if (s && !over_set(s, in->src))
-		return REG_IPSEC_RECHALLENGE; /* unprotected: only a new initial REGISTER */
+	if (s && c->done && !over_set(s, in->src))
+		return REG_IPSEC_RECHALLENGE;
 	return REG_IPSEC_PASS;
 }
 

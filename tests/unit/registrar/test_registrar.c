@@ -2678,6 +2678,12 @@ static void test_ipsec_sec_agree(void **state)
 	assert_int_equal(ue_answer(&ue, &a, auth, sizeof(auth), CONTACT_A), 0);
 	r = do_req("REGISTER", "sip:alice@ims.test", auth, &plain);
 	assert_int_equal(r->scode, 401);
+	assert_null(sip_msg_hdr(r->msg, SIP_HDR_SECURITY_SERVER)); /* none offered */
+	/* the answer to that fresh challenge registers (without IPsec) */
+	a = chal_get(r);
+	assert_int_equal(ue_answer(&ue, &a, auth, sizeof(auth), CONTACT_A), 0);
+	r = do_req("REGISTER", "sip:alice@ims.test", auth, &plain);
+	assert_int_equal(r->scode, 200);
 	/* the registration ends: its set retires (deleted at teardown at the
 	 * latest, with the registrar) */
 	T.reg = mem_deref(T.reg);
