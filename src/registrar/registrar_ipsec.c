@@ -130,6 +130,31 @@ void reg_ipsec_free(struct registrar *reg)
 	reg->ipsec = NULL;
 }
 
+/* Whether the comma-separated list v names option tag sec-agree. */
+static bool tag_listed(struct pl v)
+{
+	while (v.l) {
+		size_t i = 0;
+		struct pl tok;
+
+		while (i < v.l && v.p[i] != ',')
+			i++;
+		tok = (struct pl){v.p, i};
+		while (tok.l && (tok.p[0] == ' ' || tok.p[0] == '\t')) {
+			tok.p++;
+			tok.l--;
+		}
+		while (tok.l && (tok.p[tok.l - 1] == ' ' || tok.p[tok.l - 1] == '\t'))
+			tok.l--;
+		if (pl_caseeq_str(tok, "sec-agree"))
+			return true;
+		i += i < v.l; /* the comma */
+		v.p += i;
+		v.l -= i;
+	}
+	return false;
+}
+
 /* Whether option tag sec-agree is in Require or Proxy-Require. */
 static bool sec_agree_required(const struct sip_msg *req)
 {
@@ -138,27 +163,8 @@ static bool sec_agree_required(const struct sip_msg *req)
 	for (size_t k = 0; k < sizeof(ids) / sizeof(ids[0]); k++) {
 		for (const struct sip_hdr *h = sip_msg_hdr(req, ids[k]); h;
 		     h = sip_msg_hdr_next(req, h)) {
-			struct pl v = h->val;
-
-			while (v.l) {
-				size_t i = 0, j;
-
-				while (i < v.l && v.p[i] != ',')
-					i++;
-				j = i;
-				struct pl tok = {v.p, j};
-
-				while (tok.l && (tok.p[0] == ' ' || tok.p[0] == '\t')) {
-					tok.p++;
-					tok.l--;
-				}
-				while (tok.l && (tok.p[tok.l - 1] == ' ' || tok.p[tok.l - 1] == '\t'))
-					tok.l--;
-				if (pl_caseeq_str(tok, "sec-agree"))
-					return true;
-				v.p += i < v.l ? i + 1 : i;
-				v.l -= i < v.l ? i + 1 : i;
-			}
+			if (tag_listed(h->val))
+				return true;
 		}
 	}
 	return false;

@@ -2617,6 +2617,17 @@ static void test_ipsec_sec_agree(void **state)
 			 "port-c=3;port-s=4\r\nRequire: sec-agree\r\n" CONTACT_A);
 		r = do_req("REGISTER", "sip:alice@ims.test", bad, &plain);
 		assert_int_equal(r->scode, 494);
+		/* the tag in a list, in Proxy-Require only */
+		snprintf(bad, sizeof(bad), "%s",
+			 "Proxy-Require: path ,\tsec-agree \r\n" CONTACT_A);
+		r = do_req("REGISTER", "sip:alice@ims.test", bad, &plain);
+		assert_int_equal(r->scode, 494);
+		/* offers nothing and requires nothing: challenged, no IPsec */
+		snprintf(bad, sizeof(bad), "%s", "Proxy-Require: path\r\n" CONTACT_A);
+		r = do_req("REGISTER", "sip:alice@ims.test", bad, &plain);
+		assert_int_equal(r->scode, 401);
+		assert_null(sip_msg_hdr(r->msg, SIP_HDR_SECURITY_SERVER));
+		T.now += REG_CHAL_REUSE_MS; /* the next challenge a fresh one */
 	}
 	r = do_req("REGISTER", "sip:alice@ims.test", hdrs, &plain);
 	assert_int_equal(r->scode, 401);
