@@ -249,11 +249,19 @@ def step_c(srv, ph, args, rate, tag, secs=None):
     (default args.secs)."""
     secs = secs or args.secs
     ph.pump(0.01)
-    peak = {"tsx": 0}
+    peak = {"tsx": 0, "imsd": [], "machine": []}
     stop = threading.Event()
 
-    def watch():  # live SIP transactions at imsd, every second of the step
+    def watch():
+        """Every second of the step: live SIP transactions at imsd, the
+        cores imsd used in that second and the cores the whole machine did
+        (other processes included: the machine is shared)."""
+        c, b, t = srv.cpu(), benchlib.sys_busy_ticks()[0], time.time()
         while not stop.wait(1.0):
+            c1, b1, t1 = srv.cpu(), benchlib.sys_busy_ticks()[0], time.time()
+            peak["imsd"].append((c1 - c).total / benchlib.CLK / (t1 - t))
+            peak["machine"].append((b1 - b) / benchlib.CLK / (t1 - t))
+            c, b, t = c1, b1, t1
             try:
                 st = srv.monitor("stats", "registrar.users", timeout=5)
             except benchlib.BenchError:
@@ -289,23 +297,13 @@ def step_c(srv, ph, args, rate, tag, secs=None):
             "drops": {k: d1[v] - d0[v] for k, v in ports.items()},
             "phones_cpu_us": round(1e6 * (r["cpu_user_s"] + r["cpu_sys_s"]) / max(sent, 1), 1),
             "tsx_peak": peak["tsx"],
-            "server_cores": round(cpu.total / benchlib.CLK / max(r["load_s"], 0.001), 2),
+            # over the seconds of the load (not the drain)
+            "imsd_cores_max": round(max(peak["imsd"][:int(secs)] or [0]), 2),
+            "machine_cores": round(sum(peak["machine"][:int(secs)]) /
+                                   max(len(peak["machine"][:int(secs)]), 1), 2),
+            "server_cores": round(sum(peak["imsd"][:int(secs)]) /
+                                  max(len(peak["imsd"][:int(secs)]), 1), 2),
             "load": {k: v for k, v in r.items() if k not in ("sent", "delivered", "accepted")}}
-
-
-def settle(srv, ph, pairs, deadline):
-    """Between two steps: every user registers again (a receiver whose
-    delivery failed in the step is tried again at its registration, and
-    these phones acknowledge it), then until no SIP transaction of the step
-    is left (Timer J: 64*T1 = 32 s here), so that each step starts from the
-    same state. Returns the transactions still live at the deadline."""
-    register_all(ph, pairs, settle=0.5)
-    while True:
-        drain(ph, lambda: False, time.time() + 1.0)
-        st = srv.monitor("stats", "registrar.users")
-        left = st.get("sip.tsx_server", 0) + st.get("sip.tsx_client", 0)
-        if left == 0 or time.time() > deadline:
-            return left
 
 
 def quiet_heap(srv, ph, deadline):
@@ -333,60 +331,96 @@ def pending_memory(srv, ph, args_pairs, parked, count):
             "bytes_per_sms": round((after - before) / max(ph.accepted - a0, 1), 1)}
 
 
-def run(args, state):
-    name = "imsd-state" if state else "imsd"
-    workdir = os.path.join(args.workdir, name)
-    os.makedirs(workdir, exist_ok=True)
-    parked = max(1, (args.pending + 1999) // 2000)
+def start(args, name, workdir, parked, state):
+    """imsd on a fresh configuration (and state file) and a free port."""
     for attempt in range(3):
         # a free UDP port may be a TCP port in use (imsd binds both): another
         port = benchlib.free_udp_port()
         cfg = config(workdir, port, args.pairs, parked, state)
+        for f in ("ims.state", "ims.state-wal", "ims.state-shm"):
+            if os.path.exists(os.path.join(workdir, f)):
+                os.unlink(os.path.join(workdir, f))
         srv = benchlib.Imsd(args.imsd_bin, cfg, port, workdir, name=name)
         try:
             srv.start()
-            break
+            return srv, port
         except benchlib.BenchError as e:
             srv.stop()
             if attempt == 2 or "already in use" not in str(e):
                 raise
             benchlib.log(name, f"port {port} taken, another one: {e}")
+
+
+def session(args, state, fn):
+    """fn(srv, ph) on a fresh imsd whose users have registered: each C step
+    starts from the same state (no transaction, queue or state file left by
+    the step before: a non-INVITE server transaction lives 32 s after its
+    answer here, a delivery whose RP-ACK was lost 30 s)."""
+    name = "imsd-state" if state else "imsd"
+    workdir = os.path.join(args.workdir, name)
+    os.makedirs(workdir, exist_ok=True)
+    parked = max(1, (args.pending + 1999) // 2000)
+    srv, port = start(args, name, workdir, parked, state)
     ph = Phones(port)
-    out = {"server": name, "pairs": args.pairs, "steps": []}
     try:
         register_all(ph, args.pairs)
-        # a registration's cost beside an SMS's: refreshes of every user,
-        # REG_ROUNDS times (CPU ticks are 10 ms: enough of them to count)
-        c0, r0 = srv.cpu(), ph.registered
-        for _ in range(REG_ROUNDS):
-            register_all(ph, args.pairs, settle=0.3)
-        u, k = (srv.cpu() - c0).us_per(max(ph.registered - r0, 1))
-        out["register_us"] = round(u + k, 1)
-        out["registered"] = ph.registered - r0
-        for n, rate in enumerate(args.rates):
-            if args.phones == "c":
-                if n:
-                    left = settle(srv, ph, args.pairs, time.time() + args.settle)
-                    benchlib.log(name, f"settled, {left} transactions left")
-                r = step_c(srv, ph, args, rate, f"{name[-1]}{n}")
-            else:
-                r = step(srv, ph, args.pairs, rate, args.secs)
-            benchlib.log(name, json.dumps(r))
-            out["steps"].append(r)
-        if args.phones == "c" and args.sustain:
-            # one rate held longer than a transaction lives (Timer J)
-            rate, secs = args.sustain
-            left = settle(srv, ph, args.pairs, time.time() + args.settle)
-            benchlib.log(name, f"settled, {left} transactions left")
-            out["sustained"] = step_c(srv, ph, args, rate, f"{name[-1]}s", secs)
-            benchlib.log(name, "sustained", json.dumps(out["sustained"]))
-        # with the state file the queue's structures are the same, and
-        # SQLite's page cache moves the heap by more than they do
-        if args.pending and not state:
-            out["memory"] = pending_memory(srv, ph, args.pairs, parked, args.pending)
-            benchlib.log(name, json.dumps(out["memory"]))
+        drain(ph, lambda: ph.registered >= 2 * args.pairs, time.time() + 30)
+        if ph.registered < 2 * args.pairs:
+            raise benchlib.BenchError(f"{name}: {ph.registered} of {2 * args.pairs} "
+                                      "users registered")
+        return fn(srv, ph, parked)
     finally:
         srv.stop()
+        ph.snd.close()
+        ph.rcv.close()
+
+
+def register_cost(srv, ph, pairs):
+    """A registration's cost beside an SMS's: refreshes of every user,
+    REG_ROUNDS times (CPU ticks are 10 ms: enough of them to count)."""
+    c0, r0 = srv.cpu(), ph.registered
+    for _ in range(REG_ROUNDS):
+        register_all(ph, pairs, settle=0.3)
+    u, k = (srv.cpu() - c0).us_per(max(ph.registered - r0, 1))
+    return round(u + k, 1)
+
+
+def run(args, state):
+    name = "imsd-state" if state else "imsd"
+    out = {"server": name, "pairs": args.pairs, "steps": []}
+
+    def python_steps(srv, ph, parked):
+        out["register_us"] = register_cost(srv, ph, args.pairs)
+        for rate in args.rates:
+            out["steps"].append(step(srv, ph, args.pairs, rate, args.secs))
+            benchlib.log(name, json.dumps(out["steps"][-1]))
+        return out
+
+    def c_step(rate, tag, secs=None):
+        def fn(srv, ph, parked):
+            benchlib.wait_quiet(20, threshold=0.5)  # the machine is shared
+            return step_c(srv, ph, args, rate, tag, secs)
+        return fn
+
+    if args.phones == "python":
+        session(args, state, python_steps)
+    else:
+        out["register_us"] = session(args, state, lambda srv, ph, parked:
+                                     register_cost(srv, ph, args.pairs))
+        for n, rate in enumerate(args.rates):
+            out["steps"].append(session(args, state, c_step(rate, f"{name[-1]}{n}")))
+            benchlib.log(name, json.dumps(out["steps"][-1]))
+        if args.sustain:
+            # one rate held longer than a transaction lives (Timer J)
+            rate, secs = args.sustain
+            out["sustained"] = session(args, state, c_step(rate, f"{name[-1]}s", secs))
+            benchlib.log(name, "sustained", json.dumps(out["sustained"]))
+    # with the state file the queue's structures are the same, and
+    # SQLite's page cache moves the heap by more than they do
+    if args.pending and not state:
+        out["memory"] = session(args, state, lambda srv, ph, parked: pending_memory(
+            srv, ph, args.pairs, parked, args.pending))
+        benchlib.log(name, json.dumps(out["memory"]))
     return out
 
 
@@ -402,16 +436,18 @@ def report(results, commit, phones="c", pairs=0):
     md = ["", f"Run {day}, commit {commit}, {os.cpu_count()} CPUs, phones {who}, "
           f"{pairs} pairs; rows per offered rate.", "",
           "| server | offered SMS/s | delivered SMS/s | loss % | CPU µs/SMS (user + kernel) "
-          "| imsd cores | phones µs/SMS | drops imsd/phones | live tsx peak "
+          "| imsd cores (mean, busiest s) | machine cores busy | phones µs/SMS "
+          "| drops imsd/phones | live tsx peak "
           "| registration refresh µs (no auth) |",
-          "|---|---|---|---|---|---|---|---|---|---|"]
+          "|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in results:
         for s in r["steps"]:
             d = s.get("drops", {})
             drops = (f"{d['imsd']}/{d['senders'] + d['receivers']}" if d else "-")
             md.append(f"| {r['server']} | {s['rate']} | {s['achieved']} | {s['loss_pct']} | "
                       f"{s['cpu_us']} ({s['cpu_us_user']} + {s['cpu_us_kernel']}) | "
-                      f"{s.get('server_cores', '-')} | {s.get('phones_cpu_us', '-')} | "
+                      f"{s.get('server_cores', '-')}, {s.get('imsd_cores_max', '-')} | "
+                      f"{s.get('machine_cores', '-')} | {s.get('phones_cpu_us', '-')} | "
                       f"{drops} | {s.get('tsx_peak', '-')} | {r['register_us']} |")
     sus = [(r["server"], r["sustained"]) for r in results if "sustained" in r]
     if sus:
@@ -445,13 +481,10 @@ def main():
     ap.add_argument("--secs", type=float, default=10)
     ap.add_argument("--pending", type=int, default=20000)
     ap.add_argument("--servers", default="imsd,imsd-state")
-    ap.add_argument("--sustain", default="10000:60",
+    ap.add_argument("--sustain", default="10000:40",
                     type=lambda v: tuple(float(x) for x in v.split(":")) if v else None,
                     help="RATE:SECS, one more step held longer than Timer J "
                     "('' for none)")
-    ap.add_argument("--settle", type=float, default=60,
-                    help="at most this many seconds between two steps for the "
-                    "transactions of the last one to end")
     ap.add_argument("--phones", choices=("c", "python"), default="c",
                     help="c: bench/sms/smsload (built as build-rel/bench/smsload); "
                     "python: this script's phones (saturate near 3,000 SMS/s)")
