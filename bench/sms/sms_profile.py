@@ -74,7 +74,7 @@ def main():
         p = subprocess.run([args.smsload, "--port", str(port), "--snd-fd", str(fds[0]),
                             "--rcv-fd", str(fds[1]), "--pairs", str(args.pairs),
                             "--rate", str(args.rate), "--secs", str(args.count / args.rate),
-                            "--drain", "30", "--tag", "p"], pass_fds=fds,
+                            "--drain", "90", "--tag", "p"], pass_fds=fds,
                            capture_output=True, text=True, timeout=600)
         r = json.loads(p.stdout)
         smsbench.drain(ph, lambda: False, time.time() + 36)  # Timer J of the last ones
