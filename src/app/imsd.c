@@ -17,8 +17,11 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include "api/api.h"
 #include "config/cfg_lang.h"
 #include "config/ims_cfg.h"
+#include "b2bua/b2bua.h"
+#include "media/media.h"
 #include "cscf/cscf.h"
 #include "core/log.h"
 #include "core/mbuf.h"
@@ -44,6 +47,8 @@ static void imsd_usage(FILE *f)
 		"options:\n"
 		"  --dump-config    print the evaluated configuration as strict JSON and exit\n"
 		"  --check-config   check the configuration (syntax, types, ranges), then exit\n"
+		"  --no-monitor     no command line monitor on stdin (a service: use the\n"
+		"                   remote API, com_addr); also off when stdin cannot be read\n"
 		"  --version        print the version and exit\n"
 		"  -h, --help       this help\n");
 }
@@ -130,8 +135,8 @@ static int imsd_dump_config(const char *file)
 
 static void imsd_quit_h(void *arg)
 {
-	(void)arg;
-	log_write(LOG_IMS, LOG_LVL_INFO, LOG_DIR_NONE, NULL, "quit requested from the monitor");
+	log_write(LOG_IMS, LOG_LVL_INFO, LOG_DIR_NONE, NULL, "quit requested from the %s",
+		  arg ? (const char *)arg : "monitor");
 	loop_stop();
 }
 
@@ -228,20 +233,36 @@ out:
 }
 
 /* The CSCF stage and its services: the registrar's (REGISTER, reg event),
- * SMS (MESSAGE) and the OPTIONS responder. */
+ * SMS (MESSAGE), calls (b2bua) and the OPTIONS responder. */
 static int imsd_cscf_start(const struct ims_cfg *cfg, struct sip_stack *sip,
 			   struct hss *hss, struct registrar *reg, struct smsc *sms,
-			   struct cscf **cscfp, struct app_options **optp)
+			   struct cscf **cscfp, struct media_relay **relayp, struct b2bua **b2bp,
+			   struct app_options **optp)
 {
 	struct cscf_prm cprm = {.stack = sip, .hss = hss, .reg = reg};
+	struct b2bua_prm bprm = {.stack = sip, .hss = hss, .reg = reg, .cfg = cfg};
 	struct app_options_prm oprm = {0};
 	int err;
 
+	/* The media relay every call's SDP goes through (docs/media.md); a
+	 * sip_addr it cannot use (a host name) leaves calls with SDP passed
+	 * through, said in the log. */
+	err = media_relay_alloc_cfg(relayp, cfg);
+	if (err)
+		log_write(LOG_IMS, LOG_LVL_ERROR, LOG_DIR_NONE, NULL,
+			  "media relay: %s: calls go without it (SDP passed through, media "
+			  "directly between the phones)",
+			  strerror(err));
+	bprm.relay = err ? NULL : *relayp;
 	err = cscf_alloc(cscfp, &cprm);
 	if (!err)
 		err = cscf_registrar_add(*cscfp, reg);
 	if (!err)
 		err = cscf_sms_add(*cscfp, sms);
+	if (!err)
+		err = b2bua_alloc(b2bp, &bprm);
+	if (!err)
+		err = cscf_b2bua_add(*cscfp, *b2bp);
 	if (err) {
 		fprintf(stderr, "imsd: cannot start the CSCF stage: %s\n", strerror(err));
 		return err;
@@ -309,11 +330,63 @@ static void imsd_nofile_raise(void)
 		  (unsigned long long)was, (unsigned long long)rl.rlim_cur);
 }
 
-static int imsd_serve(const char *file, const struct ims_cfg *cfg)
+/* The console on stdin, unless --no-monitor or stdin cannot be watched:
+ * closed, or /dev/null and regular files, which epoll refuses (EPERM) —
+ * what systemd, nohup and `</dev/null` give a service. */
+static int imsd_console_start(const char *file, struct monitor *mon, bool no_monitor,
+			      struct monitor_console **conp)
+{
+	struct monitor_console_prm cprm = {.prompt = "(ims) ", .in_fd = 0, .out_fd = 1};
+	int err;
+
+	if (no_monitor) {
+		log_write(LOG_IMS, LOG_LVL_INFO, LOG_DIR_NONE, NULL,
+			  "monitor console off (--no-monitor)");
+		return 0;
+	}
+	cprm.mon = mon;
+	err = monitor_console_alloc(conp, &cprm);
+	if (err == EPERM || err == EBADF) {
+		log_write(LOG_IMS, LOG_LVL_INFO, LOG_DIR_NONE, NULL,
+			  "monitor console off: standard input cannot be read (%s)",
+			  strerror(err));
+		return 0;
+	}
+	if (err) {
+		fprintf(stderr, "imsd: cannot start the monitor: %s\n", strerror(err));
+		return err;
+	}
+	printf("imsd %s, configuration %s\nType 'help' for the list of commands.\n",
+	       IMSD_VERSION, file);
+	fflush(stdout);
+	return 0;
+}
+
+/* The remote API on com_addr (manual §6), when configured. */
+static int imsd_api_start(struct ims_cfg *cfg, const struct monitor_prm *mprm, struct api **apip)
+{
+	struct api_prm aprm = {.cfg = cfg,
+			       .reg = mprm->reg,
+			       .hss = mprm->hss,
+			       .stats = mprm->stats,
+			       .quit_h = imsd_quit_h,
+			       .quit_arg = "remote API",
+			       .version = IMSD_VERSION};
+	char err[512] = "";
+	int e = api_alloc(apip, &aprm, err, sizeof(err));
+
+	if (e)
+		fprintf(stderr, "imsd: cannot start the remote API: %s\n", err);
+	return e;
+}
+
+static int imsd_serve(const char *file, struct ims_cfg *cfg, bool no_monitor)
 {
 	struct registrar *reg = NULL;
 	struct smsc *sms = NULL;
 	struct cscf *cscf = NULL;
+	struct b2bua *b2b = NULL;
+	struct media_relay *relay = NULL;
 	struct store *st = NULL;
 	struct hss *hss = NULL;
 	struct app_options *options = NULL;
@@ -322,8 +395,8 @@ static int imsd_serve(const char *file, const struct ims_cfg *cfg)
 	struct sip_stack *sip = NULL;
 	struct monitor *mon = NULL;
 	struct monitor_console *con = NULL;
+	struct api *api = NULL;
 	struct monitor_prm mprm = {.quit_h = imsd_quit_h};
-	struct monitor_console_prm cprm = {.prompt = "(ims) ", .in_fd = 0, .out_fd = 1};
 	struct log_prm lprm;
 	char err[512];
 	int rc = 1;
@@ -365,7 +438,7 @@ static int imsd_serve(const char *file, const struct ims_cfg *cfg)
 		fprintf(stderr, "imsd: cannot start the SMS service\n");
 		goto out;
 	}
-	if (imsd_cscf_start(cfg, sip, hss, reg, sms, &cscf, &options))
+	if (imsd_cscf_start(cfg, sip, hss, reg, sms, &cscf, &relay, &b2b, &options))
 		goto out;
 	sprm.sip = sip;
 	sprm.reg = reg;
@@ -378,27 +451,27 @@ static int imsd_serve(const char *file, const struct ims_cfg *cfg)
 	mprm.hss = hss;
 	mprm.sms = sms;
 	mprm.stats = stats;
+	mprm.b2bua = b2b;
 	if (monitor_alloc(&mon, &mprm)) {
 		fprintf(stderr, "imsd: cannot start the monitor\n");
 		goto out;
 	}
-	printf("imsd %s, configuration %s\nType 'help' for the list of commands.\n",
-	       IMSD_VERSION, file);
-	fflush(stdout);
-	cprm.mon = mon;
-	if (monitor_console_alloc(&con, &cprm)) {
-		fprintf(stderr, "imsd: cannot start the monitor\n");
+	if (imsd_api_start(cfg, &mprm, &api))
 		goto out;
-	}
+	if (imsd_console_start(file, mon, no_monitor, &con))
+		goto out;
 	log_write(LOG_IMS, LOG_LVL_INFO, LOG_DIR_NONE, NULL,
 		  "imsd %s started with %s", IMSD_VERSION, file);
 	rc = loop_run() ? 1 : 0;
 	log_write(LOG_IMS, LOG_LVL_INFO, LOG_DIR_NONE, NULL, "imsd stopped");
 out:
 	monitor_console_free(con);
+	api_free(api);
 	monitor_free(mon);
 	stats_free(stats);
 	mem_deref(cscf); /* before the services it dispatches to */
+	mem_deref(b2b);
+	mem_deref(relay); /* after the calls' sessions */
 	app_options_free(options);
 	mem_deref(sms); /* before the registrar: its last writes, then the registrar's */
 	mem_deref(reg);
@@ -418,10 +491,11 @@ int imsd_main(int argc, char **argv)
 		{"dump-config", no_argument, NULL, 'd'},
 		{"check-config", no_argument, NULL, 'c'},
 		{"version", no_argument, NULL, 'V'},
+		{"no-monitor", no_argument, NULL, 'n'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
-	bool dump = false, check = false;
+	bool dump = false, check = false, no_monitor = false;
 	struct ims_cfg *cfg = NULL;
 	json_t *root = NULL;
 	int c, rc;
@@ -433,6 +507,9 @@ int imsd_main(int argc, char **argv)
 			break;
 		case 'c':
 			check = true;
+			break;
+		case 'n':
+			no_monitor = true;
 			break;
 		case 'V':
 			printf("imsd %s\n", IMSD_VERSION);
@@ -459,7 +536,7 @@ int imsd_main(int argc, char **argv)
 	if (check)
 		rc = imsd_check_users(argv[optind], cfg);
 	else
-		rc = imsd_serve(argv[optind], cfg);
+		rc = imsd_serve(argv[optind], cfg, no_monitor);
 	ims_cfg_free(cfg);
 	json_decref(root);
 	return rc;

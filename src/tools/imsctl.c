@@ -153,6 +153,7 @@ static void usage(FILE *f)
 	for (size_t i = 0; i < N_CMDS; i++)
 		fprintf(f, "  %-13s %s\n", imsctl_cmds[i]->name, imsctl_cmds[i]->summary);
 	fprintf(f, "  %-13s %s\n", "sms", "decode/encode SMS over IP bodies (RP, TPDU) as JSON/hex");
+	fprintf(f, "  %-13s %s\n", "api", "send messages to imsd's remote API (imsctl api --help)");
 	fprintf(f, "\nexample:\n  imsctl milenage --k 465b5ce8b199b49faa5f0a2ee238a6bc \\\n"
 		   "    --op cdc202d5123e20f62b6d676ac72cb318 \\\n"
 		   "    --rand 23553cbe9637a89d218ae64dae47bf35 --sqn ff9bb4d0b607 --amf b9b9\n");
@@ -228,6 +229,8 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(argv[1], "sms")) /* subcommands and a positional HEX */
 		return imsctl_sms_main(argc - 2, argv + 2);
+	if (!strcmp(argv[1], "api"))
+		return imsctl_api_main(argc - 2, argv + 2);
 	for (size_t i = 0; i < N_CMDS; i++)
 		if (!strcmp(argv[1], imsctl_cmds[i]->name))
 			c = imsctl_cmds[i];

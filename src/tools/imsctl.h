@@ -60,6 +60,9 @@ int imsctl_uint(const struct imsctl_opts *o, const char *name, unsigned long min
 /* Exactly one of two options given: returns 0 (first), 1 (second) or -1. */
 int imsctl_one_of(const struct imsctl_opts *o, const char *a, const char *b);
 void imsctl_print_hex(const char *name, const uint8_t *v, size_t len);
+/* `imsctl api ...` (imsctl_api.c): a remote API client with positional
+ * arguments, so it parses its own. */
+int imsctl_api_main(int argc, char **argv);
 
 
 

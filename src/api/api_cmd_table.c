@@ -1,0 +1,37 @@
+/*
+ * api_cmd_table — every message of the remote API (manual §6.5, §6.6) and
+ * every event (§6.7). A service's messages (sms, mt_call, dialog_get,
+ * ipsec...) are added here, one line each, with their handler in their own
+ * api_cmd_<service>.c; help lists this table.
+ */
+#include "api/api_int.h"
+
+#include <string.h>
+
+const struct api_cmd api_cmds[] = {
+    {"authenticate", api_cmd_authenticate},
+    {"config_get", api_cmd_config_get},
+    {"config_set", api_cmd_config_set},
+    {"help", api_cmd_help},
+    {"license", api_cmd_license},
+    {"log_get", api_cmd_log_get},
+    {"log_reset", api_cmd_log_reset},
+    {"log_set", api_cmd_log_set},
+    {"quit", api_cmd_quit},
+    {"register", api_cmd_register},
+    {"stats", api_cmd_stats},
+    {"unregister", api_cmd_unregister},
+    {"users_get", api_cmd_users_get},
+    {NULL, NULL},
+};
+
+const char *const api_events[] = {"users_update", NULL};
+
+const struct api_cmd *api_cmd_find(const char *name)
+{
+	for (const struct api_cmd *c = api_cmds; c->name; c++) {
+		if (!strcmp(c->name, name))
+			return c;
+	}
+	return NULL;
+}
