@@ -19,13 +19,15 @@ const struct api_cmd api_cmds[] = {
     {"log_set", api_cmd_log_set},
     {"quit", api_cmd_quit},
     {"register", api_cmd_register},
+    {"sms", api_cmd_sms},
+    {"sms_flush", api_cmd_sms_flush},
     {"stats", api_cmd_stats},
     {"unregister", api_cmd_unregister},
     {"users_get", api_cmd_users_get},
     {NULL, NULL},
 };
 
-const char *const api_events[] = {"users_update", NULL};
+const char *const api_events[] = {"users_update", "sms", NULL};
 
 const struct api_cmd *api_cmd_find(const char *name)
 {
