@@ -57,6 +57,20 @@ uint32_t hss_impu_count(const struct hss *hss);
 /* Users in configuration order: index 0..hss_user_count()-1. */
 struct hss_user *hss_user_at(const struct hss *hss, uint32_t idx);
 uint32_t hss_user_index(const struct hss *hss, const struct hss_user *u);
+/*
+ * Run-time provisioning (remote API users_add, docs/hss.md): the entries of
+ * set (ims_cfg_ue_from_json) become users hss_user_count().. in order, with
+ * the checks of hss_alloc (duplicate identities refused, naming the
+ * entries as ue_db[<user index>]); all or none. The hss owns set on
+ * success (freed with it). Users are never moved nor removed: every
+ * hss_user pointer and index stays valid, and a new user's slots are NULL.
+ * Modules that sized per-user tables at start (hss_user_count() then) see
+ * the new users' indexes beyond them and must bound-check (they do).
+ * ENOSPC: more than HSS_ADD_MAX users added over the process's life.
+ */
+#define HSS_ADD_MAX 65536u
+int hss_users_add(struct hss *hss, struct ims_cfg *set, char *err, size_t errlen);
+
 /* Bytes the HSS allocated itself (records, index entries, bucket arrays). */
 size_t hss_mem_usage(const struct hss *hss);
 
