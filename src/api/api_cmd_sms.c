@@ -155,6 +155,8 @@ int api_cmd_sms(struct api_ctx *ctx, json_t *resp)
 		return api_error(resp, "Field text: not valid UTF-8");
 	case EINVAL:
 		return api_error(resp, "Field tp_udl: does not match the binary data");
+	case ENOENT: /* beyond the service's table: added by users_add */
+		return api_error(resp, "SMS not queued: no SMS queue for a user added at run time");
 	default:
 		return api_error(resp, "SMS not queued: %s", strerror(err));
 	}

@@ -23,6 +23,7 @@ const struct api_cmd api_cmds[] = {
     {"sms_flush", api_cmd_sms_flush},
     {"stats", api_cmd_stats},
     {"unregister", api_cmd_unregister},
+    {"users_add", api_cmd_users_add},
     {"users_get", api_cmd_users_get},
     {NULL, NULL},
 };

@@ -1,0 +1,67 @@
+"""Run-time provisioning over the wire (manual §6.6 users_add): a user added
+through the remote API registers from a UE and is listed by users_get; bad
+entries are refused as the configuration file refuses them, naming the
+entry, and a refused call adds nothing."""
+from test_api_sms import _ask, _connect, _recv, _run, _start
+from test_sms import Phone
+
+DAVE = {"imsi": "001010000000303", "impi": "dave@ims.test", "authentication": False,
+        "impu": ["sip:dave", "tel:+33600000303"]}
+
+
+def test_users_add_then_register(tmp_path, imsd_factory):
+    _, port, api = _start(tmp_path, imsd_factory)
+    dave = Phone(port, "dave")
+    try:
+        async def run():
+            async with _connect(api) as ws:
+                await _recv(ws)
+                r = await _ask(ws, {"message": "users_get", "message_id": 0})
+                before = len(r["users"])
+                assert "dave@ims.test" not in [u["impi"] for u in r["users"]]
+                # refused, each naming the field or entry; nothing added
+                bad = [
+                    ({}, "Missing field: users"),
+                    ({"users": {}}, "Field users"),
+                    ({"users": [{"impi": "x@ims.test", "authentication": False}]},
+                     "users[0]: imsi or nai required"),
+                    ({"users": [{"imsi": "12", "authentication": False}]}, "users[0].imsi"),
+                    ({"users": [DAVE, {**DAVE, "imsi": "001010000000304",
+                                       "impi": "eve@ims.test", "impu": ["tel:+33600000301"]}]},
+                     "already used by ue_db[0]"),
+                    ({"users": [{**DAVE, "colour": "red"}]}, "users[0].colour: unknown property"),
+                    ({"users": [{"imsi": "001010000000304", "impi": "eve@ims.test",
+                                 "authentication": False, "impu": ["tel:+33600000301"]}]},
+                     'Field users: ue_db[3].impu[0]: IMPU "tel:+33600000301" already used by '
+                     'ue_db[0]'),
+                ]
+                for i, (m, want) in enumerate(bad):
+                    r = await _ask(ws, {"message": "users_add", "message_id": i, **m})
+                    assert want in r.get("error", ""), (m, r)
+                r = await _ask(ws, {"message": "users_get", "message_id": "b"})
+                assert len(r["users"]) == before, r
+                # added: registers, listed, a second add of it refused
+                r = await _ask(ws, {"message": "users_add", "message_id": "a", "users": [DAVE]})
+                assert "error" not in r and r["count"] == 1, r
+                dave.register()
+                r = await _ask(ws, {"message": "users_get", "message_id": "c",
+                                    "registered_only": True})
+                u = next(u for u in r["users"] if u["impi"] == "dave@ims.test")
+                assert u["registered"] and u["imsi"] == "001010000000303", u
+                assert u["impu"] == ["sip:dave@ims.test", "tel:+33600000303"], u
+                assert u["bindings"][0]["uri"] == f"sip:dave@127.0.0.1:{dave.me}", u
+                r = await _ask(ws, {"message": "users_add", "message_id": "d", "users": [DAVE]})
+                assert "already used" in r.get("error", ""), r
+                r = await _ask(ws, {"message": "sms", "message_id": "s", "impi": "dave@ims.test",
+                                    "text": "hi"})
+                assert "no SMS queue" in r.get("error", ""), r
+                r = await _ask(ws, {"message": "unregister", "message_id": "e",
+                                    "uri": "sip:dave@ims.test"})
+                assert "error" not in r, r
+                r = await _ask(ws, {"message": "users_get", "message_id": "f",
+                                    "registered_only": True})
+                assert "dave@ims.test" not in [u["impi"] for u in r["users"]], r
+
+        _run(run())
+    finally:
+        dave.close()
