@@ -1,5 +1,6 @@
 /*
- * api_cmd_prov — run-time provisioning (manual §6.6): users_add.
+ * api_cmd_prov — run-time provisioning (manual §6.6): users_add, user_set,
+ * impu_add, impu_del.
  *
  * users_add: `users`, an array of ue_db entries (§5.2.1), read with every
  * check and default of the configuration file (ims_cfg_ue_from_json; an
@@ -7,6 +8,12 @@
  * and added to the HSS (hss_users_add: duplicates refused, all or none).
  * docs/api.md says what an added user has (no SMS queue, not in the state
  * file); docs/hss.md how the HSS keeps them.
+ * user_set, impu_add, impu_del: the user's entry changed through
+ * hss_user_update (an IMPU read as the file reads one, another user's IMPU
+ * refused). A registered user whose IMPUs change is de-registered by the
+ * network (registrar_unregister, NOTIFY deactivated: the UE registers
+ * again and learns its new set): before a removal, after an addition.
+ * The `echo` list is not changed at run time (an error says so).
  */
 #include "api/api_int.h"
 
@@ -16,6 +23,7 @@
 
 #include "config/ims_cfg.h"
 #include "hss/hss.h"
+#include "registrar/registrar.h"
 
 struct prov_warn {
 	char text[256];
@@ -71,4 +79,167 @@ int api_cmd_users_add(struct api_ctx *ctx, json_t *resp)
 		  ctx->conn ? ctx->conn->peer : "sim_events", json_array_size(users), first);
 	json_object_set_new(resp, "count", json_integer((json_int_t)json_array_size(users)));
 	return 0;
+}
+
+/* ---- user_set, impu_add, impu_del ---- */
+
+#define PROV_IMPU_MAX 1000u /* as the configuration file's impu lists */
+
+static struct hss_user *prov_user(struct api *api, const json_t *m, json_t *resp)
+{
+	const char *impi = NULL;
+	struct hss_user *u;
+
+	if (!api->prm.hss || !api->prm.cfg) {
+		api_error(resp, "The HSS is not running");
+		return NULL;
+	}
+	if (api_get_str(m, "impi", true, &impi, resp))
+		return NULL;
+	if (!strcmp(impi, "echo")) {
+		api_error(resp, "Field impi: the echo list cannot be changed at run time");
+		return NULL;
+	}
+	u = hss_user_by_impi(api->prm.hss, pl_from_str(impi));
+	if (!u)
+		api_error(resp, "Field impi: unknown user %.128s", impi);
+	return u;
+}
+
+static int prov_update(struct api *api, struct hss_user *u,
+		       const struct hss_user_update_prm *p, struct ims_cfg *set, json_t *resp)
+{
+	char err[512] = "";
+	int e = hss_user_update(api->prm.hss, u, p, set, err, sizeof(err));
+
+	if (e) {
+		ims_cfg_free(set);
+		return api_error(resp, "Field impu: %s", err[0] ? err : strerror(e));
+	}
+	return 0;
+}
+
+/* The network de-registers u (its IMPUs change); not registered: nothing. */
+static void prov_unregister(struct api *api, const struct hss_user *u)
+{
+	char id[HSS_URI_MAX];
+
+	if (!api->prm.reg)
+		return;
+	if (hss_user_impi(u))
+		snprintf(id, sizeof(id), "%s", hss_user_impi(u));
+	else if (hss_impu_uri(api->prm.hss, u, 0, id, sizeof(id)))
+		return;
+	(void)registrar_unregister(api->prm.reg, id, REGISTRAR_DEACTIVATED);
+}
+
+int api_cmd_user_set(struct api_ctx *ctx, json_t *resp)
+{
+	struct hss_user *u = prov_user(ctx->api, ctx->msg, resp);
+	const struct ims_cfg_ue *ue;
+	bool sg;
+	int e;
+
+	if (!u)
+		return EINVAL;
+	ue = hss_user_cfg(u);
+	sg = ue->force_sms_over_sg;
+	e = api_get_bool(ctx->msg, "force_sms_over_sg", &sg, resp);
+	if (e == EINVAL)
+		return e;
+	return prov_update(ctx->api, u,
+			   &(struct hss_user_update_prm){ue->impu, ue->impu_count, sg}, NULL,
+			   resp);
+}
+
+/* The IMPU authentication rule of the configuration file (cfg_ue.c,
+ * docs/security.md): a user's IMPUs all authenticate or none does. */
+static int prov_auth_mix(const struct ims_cfg_ue *ue, const struct ims_cfg_impu *add,
+			 json_t *resp)
+{
+	if (ue->authent_type == IMS_CFG_AUTH_NONE || !ue->impu_count)
+		return 0;
+	if (ue->impu[0].opts->authentication == add->opts->authentication)
+		return 0;
+	return api_error(resp,
+			 "Field impu: authentication %s differs from the user's other IMPUs "
+			 "(registering one would register all)",
+			 add->opts->authentication ? "true" : "false");
+}
+
+int api_cmd_impu_add(struct api_ctx *ctx, json_t *resp)
+{
+	struct api *api = ctx->api;
+	struct hss_user *u = prov_user(api, ctx->msg, resp);
+	const json_t *impu = json_object_get(ctx->msg, "impu");
+	struct ims_cfg_impu arr[PROV_IMPU_MAX];
+	const struct ims_cfg_impu *add = NULL;
+	const struct ims_cfg_ue *ue;
+	struct ims_cfg *set = NULL;
+	char err[512] = "";
+	struct cfg_diag d = {err, sizeof(err), NULL, NULL};
+	json_t *list;
+	uint32_t n = 0;
+	int e;
+
+	if (!u)
+		return EINVAL;
+	if (!impu)
+		return api_error(resp, "Missing field: impu");
+	if (!json_is_string(impu) && !json_is_object(impu))
+		return api_error(resp, "Field impu: string or object expected");
+	ue = hss_user_cfg(u);
+	if (ue->impu_count >= PROV_IMPU_MAX)
+		return api_error(resp, "Field impu: the user has %u IMPUs already", PROV_IMPU_MAX);
+	list = json_pack("[O]", impu);
+	if (!list)
+		return api_error(resp, "impu_add: out of memory");
+	e = ims_cfg_impu_from_json(api->prm.cfg, ue->opts, list, &set, &add, &n, &d);
+	json_decref(list);
+	if (e)
+		return api_error(resp, "Field %s", err[0] ? err : strerror(e));
+	if (n != 1 || prov_auth_mix(ue, add, resp)) {
+		ims_cfg_free(set);
+		return EINVAL;
+	}
+	memcpy(arr, ue->impu, ue->impu_count * sizeof(arr[0]));
+	arr[ue->impu_count] = add[0];
+	if (prov_update(api, u,
+			&(struct hss_user_update_prm){arr, ue->impu_count + 1,
+						      ue->force_sms_over_sg},
+			set, resp))
+		return EINVAL;
+	prov_unregister(api, u);
+	return 0;
+}
+
+int api_cmd_impu_del(struct api_ctx *ctx, json_t *resp)
+{
+	struct api *api = ctx->api;
+	struct hss_user *u = prov_user(api, ctx->msg, resp);
+	const json_t *impu = json_object_get(ctx->msg, "impu");
+	struct ims_cfg_impu arr[PROV_IMPU_MAX];
+	const struct ims_cfg_ue *ue;
+	uint32_t idx = HSS_IMPU_NONE, k = 0;
+
+	if (!u)
+		return EINVAL;
+	if (json_is_object(impu)) /* an IMPU configuration: its impu member */
+		impu = json_object_get(impu, "impu");
+	if (!impu)
+		return api_error(resp, "Missing field: impu");
+	if (!json_is_string(impu))
+		return api_error(resp, "Field impu: string or object expected");
+	if (hss_user_by_impu(api->prm.hss, pl_from_str(json_string_value(impu)), &idx) != u)
+		return api_error(resp, "Field impu: %.128s is not an IMPU of this user",
+				 json_string_value(impu));
+	ue = hss_user_cfg(u);
+	for (uint32_t j = 0; j < ue->impu_count && k < PROV_IMPU_MAX; j++) {
+		if (j != idx)
+			arr[k++] = ue->impu[j];
+	}
+	prov_unregister(api, u);
+	return prov_update(api, u,
+			   &(struct hss_user_update_prm){arr, k, ue->force_sms_over_sg}, NULL,
+			   resp);
 }

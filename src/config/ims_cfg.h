@@ -447,6 +447,12 @@ void ims_cfg_free(struct ims_cfg *cfg);
  */
 int ims_cfg_ue_from_json(const struct ims_cfg *base, const json_t *users,
 			 struct ims_cfg **setp, struct cfg_diag *diag);
+/* The same for `impus`, an array of IMPU configurations (strings or
+ * objects) of a user whose options are user_opts (NULL: base's default):
+ * *out and *n, owned by *setp. Errors name "impu[i]...". */
+int ims_cfg_impu_from_json(const struct ims_cfg *base, const struct ims_cfg_impu_opts *user_opts,
+			   const json_t *impus, struct ims_cfg **setp,
+			   const struct ims_cfg_impu **out, uint32_t *n, struct cfg_diag *diag);
 
 /*
  * Parses "host", "host:port", "[v6]" , "[v6]:port" or a bare IPv6 address

@@ -71,6 +71,24 @@ uint32_t hss_user_index(const struct hss *hss, const struct hss_user *u);
 #define HSS_ADD_MAX 65536u
 int hss_users_add(struct hss *hss, struct ims_cfg *set, char *err, size_t errlen);
 
+/*
+ * Run-time change of one user (remote API impu_add, impu_del, user_set):
+ * its IMPUs become impus[0..impu_count) (copied; the entries' strings and
+ * options must live as long as the hss: from a previous hss_user_cfg(u) or
+ * from set, which the hss then owns, may be NULL), with force_sms_over_sg.
+ * An IMPU another user has is refused (EINVAL, err naming it) and nothing
+ * changes. The user's identities, credentials and slots are kept; the
+ * previous entry stays allocated. IMPU indexes of u change: a caller whose
+ * user is registered de-registers it first (docs/hss.md).
+ */
+struct hss_user_update_prm {
+	const struct ims_cfg_impu *impus;
+	uint32_t impu_count;
+	bool force_sms_over_sg;
+};
+int hss_user_update(struct hss *hss, struct hss_user *u, const struct hss_user_update_prm *p,
+		    struct ims_cfg *set, char *err, size_t errlen);
+
 /* Bytes the HSS allocated itself (records, index entries, bucket arrays). */
 size_t hss_mem_usage(const struct hss *hss);
 

@@ -24,6 +24,8 @@ void hss_added_free(struct hss *hss)
 		next = a->next;
 		ims_cfg_free(a->set);
 		free(a->ents);
+		free(a->ue);
+		free(a->impus);
 		free(a);
 	}
 	hss->added = NULL;
@@ -147,5 +149,114 @@ out:
 	if (a)
 		free(a->ents);
 	free(a);
+	return e;
+}
+
+/* ---- a user's IMPUs and options changed (hss_user_update) ---- */
+
+struct ent_key {
+	uint32_t user, item;
+};
+
+static bool ent_match_h(const struct hash_entry *he, const void *arg)
+{
+	const struct hss_key_ent *e = HASH_OBJ(he, struct hss_key_ent, he);
+	const struct ent_key *k = arg;
+
+	return e->user == k->user && e->item == k->item;
+}
+
+/* The index entry of IMPU j of users[i] (its text parses: it went in). */
+static struct hss_key_ent *impu_ent_find(struct hss *hss, uint32_t i, uint32_t j)
+{
+	struct ent_key k = {i, j};
+	struct hss_uri uri;
+	struct hash_entry *he;
+
+	if (hss_uri_parse(pl_from_str(hss->users[i].ue->impu[j].impu), NULL, &uri))
+		return NULL;
+	he = hash_lookup(hss->by_impu, hss_uri_hash(&uri), ent_match_h, &k);
+	return he ? HASH_OBJ(he, struct hss_key_ent, he) : NULL;
+}
+
+/* users[i]'s IMPU entries taken out (into olds, n of them). */
+static void impus_out(struct hss *hss, uint32_t i, struct hss_key_ent **olds)
+{
+	for (uint32_t j = 0; j < hss->users[i].ue->impu_count; j++) {
+		olds[j] = impu_ent_find(hss, i, j);
+		if (olds[j])
+			hash_remove(hss->by_impu, &olds[j]->he);
+	}
+}
+
+int hss_user_update(struct hss *hss, struct hss_user *u, const struct hss_user_update_prm *p,
+		    struct ims_cfg *set, char *err, size_t errlen)
+{
+	const struct ims_cfg_ue *old = u ? u->ue : NULL;
+	struct hss_key_ent **olds = NULL;
+	struct hss_added *a = NULL;
+	struct ims_cfg_impu *arr;
+	struct ims_cfg_ue *ue;
+	uint32_t i, in = 0;
+	int e = 0;
+
+	if (!hss || !u || !p || (p->impu_count && !p->impus) || p->impu_count > 1000)
+		return EINVAL;
+	if (err && errlen)
+		err[0] = '\0';
+	i = hss_user_index(hss, u);
+	a = calloc(1, sizeof(*a));
+	if (a) {
+		a->ents = calloc(p->impu_count ? p->impu_count : 1, sizeof(*a->ents));
+		a->ue = calloc(1, sizeof(*a->ue));
+		a->impus = calloc(p->impu_count ? p->impu_count : 1, sizeof(*a->impus));
+	}
+	olds = calloc(old->impu_count ? old->impu_count : 1, sizeof(*olds));
+	if (!a || !a->ents || !a->ue || !a->impus || !olds) {
+		e = ENOMEM;
+		goto out;
+	}
+	ue = a->ue;
+	arr = a->impus;
+	*ue = *old;
+	memcpy(arr, p->impus, p->impu_count * sizeof(*arr));
+	ue->impu = arr;
+	ue->impu_count = p->impu_count;
+	ue->force_sms_over_sg = p->force_sms_over_sg;
+	impus_out(hss, i, olds);
+	u->ue = ue;
+	for (; in < p->impu_count; in++) {
+		a->ents[in] = (struct hss_key_ent){.user = i, .item = in};
+		e = hss_impu_insert(hss, &a->ents[in], err, errlen);
+		if (e)
+			break;
+	}
+	if (e) { /* back as it was */
+		for (uint32_t k = 0; k < in; k++)
+			hash_remove(hss->by_impu, &a->ents[k].he);
+		u->ue = old;
+		for (uint32_t j = 0; j < old->impu_count; j++) {
+			if (olds[j])
+				hash_insert(hss->by_impu, &olds[j]->he, olds[j]->he.hv);
+		}
+		goto out;
+	}
+	/* the old entry and its index entries stay allocated (owned here or by
+	 * the load): a caller may still hold what hss_user_cfg gave it */
+	hss->impu_count = hss->impu_count - old->impu_count + p->impu_count;
+	hss->added_bytes += p->impu_count * (sizeof(*a->ents) + sizeof(*a->impus)) +
+			    sizeof(*a->ue) + sizeof(*a);
+	a->set = set;
+	a->next = hss->added;
+	hss->added = a;
+	a = NULL;
+out:
+	free(olds);
+	if (a) {
+		free(a->ents);
+		free(a->ue);
+		free(a->impus);
+		free(a);
+	}
 	return e;
 }

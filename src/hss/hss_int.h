@@ -36,6 +36,8 @@ struct hss_key_ent {
 struct hss_added {
 	struct ims_cfg *set;	 /* owned: the entries the users borrow */
 	struct hss_key_ent *ents; /* owned: their IMPU and NAI index entries */
+	struct ims_cfg_ue *ue;	  /* hss_user_update: the changed entry, owned */
+	struct ims_cfg_impu *impus; /* and its IMPU array, owned */
 	struct hss_added *next;
 };
 

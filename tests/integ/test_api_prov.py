@@ -65,3 +65,70 @@ def test_users_add_then_register(tmp_path, imsd_factory):
         _run(run())
     finally:
         dave.close()
+
+
+async def _user(ws, impi):
+    r = await _ask(ws, {"message": "users_get", "message_id": "u"})
+    return next(u for u in r["users"] if u["impi"] == impi)
+
+
+def test_user_set_impu_add_impu_del(tmp_path, imsd_factory):
+    """user_set changes force_sms_over_sg; impu_add / impu_del change a
+    user's IMPUs (read as the configuration file reads them, another user's
+    refused), the registered user is de-registered by the network and its
+    next registration carries the new set."""
+    _, port, api = _start(tmp_path, imsd_factory)
+    alice = Phone(port, "alice")
+    try:
+        async def run():
+            async with _connect(api) as ws:
+                await _recv(ws)
+                r = await _ask(ws, {"message": "user_set", "message_id": 1,
+                                    "impi": "alice@ims.test", "force_sms_over_sg": True})
+                assert "error" not in r, r
+                assert (await _user(ws, "alice@ims.test"))["force_sms_over_sg"] is True
+                alice.register()
+                r = await _ask(ws, {"message": "impu_add", "message_id": 2,
+                                    "impi": "alice@ims.test", "impu": "sip:alice2"})
+                assert "error" not in r, r
+                u = await _user(ws, "alice@ims.test")
+                assert u["impu"] == ["sip:alice@ims.test", "tel:+33600000301",
+                                     "sip:alice2@ims.test"], u
+                assert u["registered"] is False and u["force_sms_over_sg"] is True, u
+                code, head = alice.request("REGISTER", [
+                    f"Contact: <sip:alice@127.0.0.1:{alice.me}>;expires=600"])
+                assert code == 200 and "sip:alice2@ims.test" in head, head
+                bad = [
+                    ({"impi": "alice@ims.test", "impu": "sip:bob"},
+                     'Field impu: ue_db[0].impu[3]: IMPU "sip:bob" already used by ue_db[1]'),
+                    ({"impi": "alice@ims.test", "impu": {"impu": "sip:alice3",
+                                                         "authentication": True}},
+                     "authentication true differs"),
+                    ({"impi": "alice@ims.test", "impu": {"impu": "sip:alice3", "imei": "12"}},
+                     "impu[0].imei"),
+                    ({"impi": "alice@ims.test", "impu": 3}, "Field impu"),
+                    ({"impi": "echo", "impu": "sip:echo2"}, "echo list"),
+                    ({"impi": "nobody@ims.test", "impu": "sip:x"}, "unknown user"),
+                ]
+                for i, (m, want) in enumerate(bad):
+                    r = await _ask(ws, {"message": "impu_add", "message_id": f"b{i}", **m})
+                    assert want in r.get("error", ""), (m, r)
+                assert len((await _user(ws, "alice@ims.test"))["impu"]) == 3
+                r = await _ask(ws, {"message": "impu_del", "message_id": 3,
+                                    "impi": "alice@ims.test", "impu": "sip:bob"})
+                assert "not an IMPU of this user" in r.get("error", ""), r
+                r = await _ask(ws, {"message": "impu_del", "message_id": 4,
+                                    "impi": "alice@ims.test", "impu": {"impu": "sip:alice2"}})
+                assert "error" not in r, r
+                u = await _user(ws, "alice@ims.test")
+                assert u["impu"] == ["sip:alice@ims.test", "tel:+33600000301"], u
+                assert u["registered"] is False, u
+                r = await _ask(ws, {"message": "users_get", "message_id": 5})
+                assert [x["impi"] for x in r["users"]].count("alice@ims.test") == 1
+                code, head = alice.request("REGISTER", [
+                    f"Contact: <sip:alice@127.0.0.1:{alice.me}>;expires=600"])
+                assert code == 200 and "alice2" not in head, head
+
+        _run(run())
+    finally:
+        alice.close()

@@ -216,6 +216,80 @@ static void test_bound(void **state)
 	ims_cfg_free(cfg);
 }
 
+/* A user's IMPUs changed: added (read as the configuration file reads
+ * them), refused when another user has one (nothing changes), removed. */
+static void test_update(void **state)
+{
+	struct cfg_diag d = {err, sizeof(err), NULL, NULL};
+	struct ims_cfg *cfg = cfg_load(), *set = NULL;
+	const struct ims_cfg_impu *add = NULL;
+	struct ims_cfg_impu arr[4];
+	struct hss *hss = NULL;
+	struct hss_user *alice, *bob;
+	const struct ims_cfg_ue *ue;
+	uint32_t n = 0, idx = 9;
+	json_t *v;
+	int slot;
+
+	(void)state;
+	assert_int_equal(hss_alloc(&hss, cfg, err, sizeof(err)), 0);
+	alice = hss_user_at(hss, 0);
+	bob = hss_user_at(hss, 1);
+	assert_true(hss_user_slots_claim(hss));
+	hss_user_slot_set(alice, HSS_SLOT_REG_USER, &slot);
+	ue = hss_user_cfg(alice);
+	/* add sip:alice2 with an option of its own */
+	v = J("[{'impu': 'sip:alice2', 'display_name': 'Second'}]");
+	assert_int_equal(ims_cfg_impu_from_json(cfg, ue->opts, v, &set, &add, &n, &d), 0);
+	json_decref(v);
+	assert_int_equal(n, 1);
+	memcpy(arr, ue->impu, ue->impu_count * sizeof(arr[0]));
+	arr[2] = add[0];
+	assert_int_equal(hss_user_update(hss, alice,
+					 &(struct hss_user_update_prm){arr, 3, true}, set, err,
+					 sizeof(err)),
+			 0);
+	assert_ptr_equal(hss_user_by_impu(hss, P("sip:alice2@ims.example"), &idx), alice);
+	assert_int_equal(idx, 2);
+	assert_string_equal(hss_impu_display_name(alice, 2), "Second");
+	assert_ptr_equal(hss_user_by_impu(hss, P("tel:+33600000001"), &idx), alice);
+	assert_int_equal(idx, 1);
+	assert_true(hss_user_cfg(alice)->force_sms_over_sg);
+	assert_string_equal(hss_user_cfg(alice)->pwd, "a");
+	assert_ptr_equal(hss_user_slot(alice, HSS_SLOT_REG_USER), &slot);
+	assert_ptr_equal(hss_user_by_impi(hss, P("alice@ims.example")), alice);
+	assert_int_equal(hss_impu_count(hss), 4);
+	/* bob's IMPU for alice: refused, alice as she was */
+	ue = hss_user_cfg(alice);
+	memcpy(arr, ue->impu, 3 * sizeof(arr[0]));
+	arr[3] = hss_user_cfg(bob)->impu[0];
+	assert_int_equal(hss_user_update(hss, alice,
+					 &(struct hss_user_update_prm){arr, 4, false}, NULL, err,
+					 sizeof(err)),
+			 EINVAL);
+	assert_non_null(strstr(err, "already used by ue_db[1]"));
+	assert_ptr_equal(hss_user_cfg(alice), ue);
+	assert_ptr_equal(hss_user_by_impu(hss, P("sip:bob"), NULL), bob);
+	assert_ptr_equal(hss_user_by_impu(hss, P("sip:alice2"), &idx), alice);
+	assert_int_equal(idx, 2);
+	assert_int_equal(hss_impu_count(hss), 4);
+	/* sip:alice removed: the others move down one */
+	memcpy(arr, ue->impu + 1, 2 * sizeof(arr[0]));
+	assert_int_equal(hss_user_update(hss, alice,
+					 &(struct hss_user_update_prm){arr, 2, true}, NULL, err,
+					 sizeof(err)),
+			 0);
+	assert_null(hss_user_by_impu(hss, P("sip:alice"), NULL));
+	assert_ptr_equal(hss_user_by_impu(hss, P("tel:+33600000001"), &idx), alice);
+	assert_int_equal(idx, 0);
+	assert_ptr_equal(hss_user_by_impu(hss, P("sip:alice2"), &idx), alice);
+	assert_int_equal(idx, 1);
+	assert_int_equal(hss_user_impu_count(alice), 2);
+	assert_int_equal(hss_impu_count(hss), 3);
+	mem_deref(hss);
+	ims_cfg_free(cfg);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -223,6 +297,7 @@ int main(void)
 	    cmocka_unit_test(test_all_or_none),
 	    cmocka_unit_test(test_validation),
 	    cmocka_unit_test(test_bound),
+	    cmocka_unit_test(test_update),
 	};
 
 	return cmocka_run_group_tests_name("hss_add", tests, NULL, NULL);
