@@ -1,6 +1,6 @@
 /*
  * api_cmd_prov — run-time provisioning (manual §6.6): users_add, user_set,
- * impu_add, impu_del.
+ * impu_set, impu_add, impu_del.
  *
  * users_add: `users`, an array of ue_db entries (§5.2.1), read with every
  * check and default of the configuration file (ims_cfg_ue_from_json; an
@@ -8,7 +8,7 @@
  * and added to the HSS (hss_users_add: duplicates refused, all or none).
  * docs/api.md says what an added user has (no SMS queue, not in the state
  * file); docs/hss.md how the HSS keeps them.
- * user_set, impu_add, impu_del: the user's entry changed through
+ * user_set, impu_set, impu_add, impu_del: the user's entry changed through
  * hss_user_update (an IMPU read as the file reads one, another user's IMPU
  * refused). A registered user whose IMPUs change is de-registered by the
  * network (registrar_unregister, NOTIFY deactivated: the UE registers
@@ -153,13 +153,16 @@ int api_cmd_user_set(struct api_ctx *ctx, json_t *resp)
 }
 
 /* The IMPU authentication rule of the configuration file (cfg_ue.c,
- * docs/security.md): a user's IMPUs all authenticate or none does. */
+ * docs/security.md): a user's IMPUs all authenticate or none does. skip:
+ * the IMPU add replaces, or HSS_IMPU_NONE. */
 static int prov_auth_mix(const struct ims_cfg_ue *ue, const struct ims_cfg_impu *add,
-			 json_t *resp)
+			 uint32_t skip, json_t *resp)
 {
-	if (ue->authent_type == IMS_CFG_AUTH_NONE || !ue->impu_count)
+	uint32_t j = skip == 0 ? 1 : 0;
+
+	if (ue->authent_type == IMS_CFG_AUTH_NONE || j >= ue->impu_count)
 		return 0;
-	if (ue->impu[0].opts->authentication == add->opts->authentication)
+	if (ue->impu[j].opts->authentication == add->opts->authentication)
 		return 0;
 	return api_error(resp,
 			 "Field impu: authentication %s differs from the user's other IMPUs "
@@ -198,7 +201,7 @@ int api_cmd_impu_add(struct api_ctx *ctx, json_t *resp)
 	json_decref(list);
 	if (e)
 		return api_error(resp, "Field %s", err[0] ? err : strerror(e));
-	if (n != 1 || prov_auth_mix(ue, add, resp)) {
+	if (n != 1 || prov_auth_mix(ue, add, HSS_IMPU_NONE, resp)) {
 		ims_cfg_free(set);
 		return EINVAL;
 	}
@@ -242,4 +245,66 @@ int api_cmd_impu_del(struct api_ctx *ctx, json_t *resp)
 	return prov_update(api, u,
 			   &(struct hss_user_update_prm){arr, k, ue->force_sms_over_sg}, NULL,
 			   resp);
+}
+
+/* impu_set: the message's members but the common ones (§6.1) are an IMPU
+ * configuration object; the IMPU's present options are the defaults. */
+static json_t *impu_set_obj(const json_t *m)
+{
+	static const char *const common[] = {"message", "message_id", "start_time",
+					     "absolute_time", "loop_count", "loop_delay",
+					     "standalone"};
+	json_t *o = json_deep_copy(m);
+
+	for (size_t i = 0; o && i < sizeof(common) / sizeof(common[0]); i++)
+		json_object_del(o, common[i]);
+	return o;
+}
+
+int api_cmd_impu_set(struct api_ctx *ctx, json_t *resp)
+{
+	struct api *api = ctx->api;
+	const char *impu = NULL;
+	struct ims_cfg_impu arr[PROV_IMPU_MAX];
+	const struct ims_cfg_impu *add = NULL;
+	const struct ims_cfg_ue *ue;
+	struct ims_cfg *set = NULL;
+	char err[512] = "";
+	struct prov_warn w = {.any = false};
+	struct cfg_diag d = {err, sizeof(err), prov_warn_h, &w};
+	struct hss_user *u;
+	uint32_t idx = HSS_IMPU_NONE, n = 0;
+	json_t *list;
+	int e;
+
+	if (!api->prm.hss || !api->prm.cfg)
+		return api_error(resp, "The HSS is not running");
+	if (api_get_str(ctx->msg, "impu", true, &impu, resp))
+		return EINVAL;
+	u = hss_user_by_impu(api->prm.hss, pl_from_str(impu), &idx);
+	if (!u)
+		return api_error(resp, "Field impu: unknown IMPU %.128s", impu);
+	ue = hss_user_cfg(u);
+	list = json_array();
+	if (!list || json_array_append_new(list, impu_set_obj(ctx->msg))) {
+		json_decref(list);
+		return api_error(resp, "impu_set: out of memory");
+	}
+	/* the written form stays as configured (the lookup matched it) */
+	json_object_set_new(json_array_get(list, 0), "impu", json_string(ue->impu[idx].impu));
+	e = ims_cfg_impu_from_json(api->prm.cfg, hss_impu_opts(u, idx), list, &set, &add, &n,
+				   &d);
+	json_decref(list);
+	if (e)
+		return api_error(resp, "Field %s", err[0] ? err : strerror(e));
+	if (w.any || n != 1 || prov_auth_mix(ue, add, idx, resp)) {
+		ims_cfg_free(set);
+		return w.any ? api_error(resp, "Field %s", w.text) : EINVAL;
+	}
+	memcpy(arr, ue->impu, ue->impu_count * sizeof(arr[0]));
+	arr[idx] = add[0];
+	return prov_update(api, u,
+			   &(struct hss_user_update_prm){arr, ue->impu_count,
+							 ue->force_sms_over_sg},
+			   set, resp);
 }

@@ -225,7 +225,8 @@ void api_users_watch_stop(struct api *api);
 void api_users_jobs_free(struct api *api);
 
 /* ---- api_cmd_prov.c ---- */
-api_cmd_h api_cmd_users_add, api_cmd_user_set, api_cmd_impu_add, api_cmd_impu_del;
+api_cmd_h api_cmd_users_add, api_cmd_user_set, api_cmd_impu_set, api_cmd_impu_add,
+	api_cmd_impu_del;
 
 /* ---- api_cmd_sms.c ---- */
 /* An `sms` message read (manual §6.6); prm points into the message and ud. */

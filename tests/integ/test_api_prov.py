@@ -132,3 +132,48 @@ def test_user_set_impu_add_impu_del(tmp_path, imsd_factory):
         _run(run())
     finally:
         alice.close()
+
+
+def test_impu_set(tmp_path, imsd_factory):
+    """impu_set: the IMPU's options as an IMPU configuration object (here
+    associated: false takes it out of P-Associated-URI), its other options
+    kept; errors name the field."""
+    _, port, api = _start(tmp_path, imsd_factory)
+    alice = Phone(port, "alice")
+
+    def assoc():
+        code, head = alice.request("REGISTER", [
+            f"Contact: <sip:alice@127.0.0.1:{alice.me}>;expires=600"])
+        assert code == 200, head
+        return [l for l in head.split("\r\n") if l.lower().startswith("p-associated-uri")]
+
+    try:
+        async def run():
+            async with _connect(api) as ws:
+                await _recv(ws)
+                assert "tel:+33600000301" in " ".join(assoc())
+                r = await _ask(ws, {"message": "impu_set", "message_id": 1,
+                                    "impu": "tel:+33600000301", "associated": False})
+                assert "error" not in r, r
+                pau = " ".join(assoc())
+                assert "tel:+33600000301" not in pau and "sip:alice@ims.test" in pau, pau
+                for i, (m, want) in enumerate([
+                        ({"impu": "tel:+33699999998"}, "unknown IMPU"),
+                        ({}, "Missing field: impu"),
+                        ({"impu": "tel:+33600000301", "associated": 3}, "impu[0].associated"),
+                        ({"impu": "tel:+33600000301", "colour": 1},
+                         "impu[0].colour: unknown property"),
+                        ({"impu": "sip:alice", "authentication": True},
+                         "authentication true differs")]):
+                    r = await _ask(ws, {"message": "impu_set", "message_id": f"b{i}", **m})
+                    assert want in r.get("error", ""), (m, r)
+                r = await _ask(ws, {"message": "impu_set", "message_id": 2,
+                                    "impu": "tel:+33600000301", "associated": True})
+                assert "error" not in r, r
+                assert "tel:+33600000301" in " ".join(assoc())
+                u = await _user(ws, "alice@ims.test")
+                assert u["impu"] == ["sip:alice@ims.test", "tel:+33600000301"], u
+
+        _run(run())
+    finally:
+        alice.close()
