@@ -13,7 +13,7 @@
  * refused). A registered user whose IMPUs change is de-registered by the
  * network (registrar_unregister, NOTIFY deactivated: the UE registers
  * again and learns its new set): before a removal, after an addition.
- * The `echo` list is not changed at run time (an error says so).
+ * impi "echo": the global echo list (hss_echo_add / hss_echo_del).
  */
 #include "api/api_int.h"
 
@@ -96,10 +96,6 @@ static struct hss_user *prov_user(struct api *api, const json_t *m, json_t *resp
 	}
 	if (api_get_str(m, "impi", true, &impi, resp))
 		return NULL;
-	if (!strcmp(impi, "echo")) {
-		api_error(resp, "Field impi: the echo list cannot be changed at run time");
-		return NULL;
-	}
 	u = hss_user_by_impi(api->prm.hss, pl_from_str(impi));
 	if (!u)
 		api_error(resp, "Field impi: unknown user %.128s", impi);
@@ -170,10 +166,37 @@ static int prov_auth_mix(const struct ims_cfg_ue *ue, const struct ims_cfg_impu 
 			 add->opts->authentication ? "true" : "false");
 }
 
+/* impi "echo" (manual §6.6): the global echo list. true: it was. */
+static bool prov_echo(struct api_ctx *ctx, bool add, int *ret, json_t *resp)
+{
+	const json_t *v = json_object_get(ctx->msg, "impi");
+	const json_t *impu = json_object_get(ctx->msg, "impu");
+	char err[512] = "";
+	int e;
+
+	if (!json_is_string(v) || strcmp(json_string_value(v), "echo") || !ctx->api->prm.hss)
+		return false;
+	if (json_is_object(impu)) /* an IMPU configuration: its impu member */
+		impu = json_object_get(impu, "impu");
+	if (!json_is_string(impu)) {
+		*ret = api_error(resp, impu ? "Field impu: string or object expected"
+					    : "Missing field: impu");
+		return true;
+	}
+	e = add ? hss_echo_add(ctx->api->prm.hss, json_string_value(impu), err, sizeof(err))
+		: hss_echo_del(ctx->api->prm.hss, json_string_value(impu));
+	*ret = 0;
+	if (e == ENOENT)
+		*ret = api_error(resp, "Field impu: %.128s is not in the echo list",
+				 json_string_value(impu));
+	else if (e)
+		*ret = api_error(resp, "Field impu: %s", err[0] ? err : strerror(e));
+	return true;
+}
+
 int api_cmd_impu_add(struct api_ctx *ctx, json_t *resp)
 {
 	struct api *api = ctx->api;
-	struct hss_user *u = prov_user(api, ctx->msg, resp);
 	const json_t *impu = json_object_get(ctx->msg, "impu");
 	struct ims_cfg_impu arr[PROV_IMPU_MAX];
 	const struct ims_cfg_impu *add = NULL;
@@ -181,10 +204,14 @@ int api_cmd_impu_add(struct api_ctx *ctx, json_t *resp)
 	struct ims_cfg *set = NULL;
 	char err[512] = "";
 	struct cfg_diag d = {err, sizeof(err), NULL, NULL};
+	struct hss_user *u;
 	json_t *list;
 	uint32_t n = 0;
 	int e;
 
+	if (prov_echo(ctx, true, &e, resp))
+		return e;
+	u = prov_user(api, ctx->msg, resp);
 	if (!u)
 		return EINVAL;
 	if (!impu)
@@ -219,12 +246,16 @@ int api_cmd_impu_add(struct api_ctx *ctx, json_t *resp)
 int api_cmd_impu_del(struct api_ctx *ctx, json_t *resp)
 {
 	struct api *api = ctx->api;
-	struct hss_user *u = prov_user(api, ctx->msg, resp);
 	const json_t *impu = json_object_get(ctx->msg, "impu");
 	struct ims_cfg_impu arr[PROV_IMPU_MAX];
 	const struct ims_cfg_ue *ue;
 	uint32_t idx = HSS_IMPU_NONE, k = 0;
+	struct hss_user *u;
+	int e;
 
+	if (prov_echo(ctx, false, &e, resp))
+		return e;
+	u = prov_user(api, ctx->msg, resp);
 	if (!u)
 		return EINVAL;
 	if (json_is_object(impu)) /* an IMPU configuration: its impu member */

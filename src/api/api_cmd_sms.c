@@ -90,8 +90,8 @@ int api_sms_parse(const json_t *m, struct api_sms_req *r, json_t *resp)
 	memset(r, 0, sizeof(*r));
 	r->prm.tp_udl = -1;
 	r->prm.dcs = -1;
-	if ((e = api_get_str(m, "impi", false, &r->impi, resp)) == EINVAL ||
-	    (e = api_get_str(m, "impu", false, &r->impu, resp)) == EINVAL)
+	if (api_get_str(m, "impi", false, &r->impi, resp) == EINVAL ||
+	    api_get_str(m, "impu", false, &r->impu, resp) == EINVAL)
 		return EINVAL;
 	if (!r->impi && !r->impu)
 		return api_error(resp, "Missing field: impi (or impu)");

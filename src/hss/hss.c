@@ -28,6 +28,9 @@ static void hss_destroy(void *data)
 	mem_deref(hss->by_impu);
 	mem_deref(hss->by_nai);
 	hss_added_free(hss);
+	for (uint32_t i = 0; i < hss->echo_added_n; i++)
+		free(hss->echo_added[i]);
+	free(hss->echo_added);
 	free(hss->users);
 	free(hss->impus);
 	free(hss->nais);
@@ -57,8 +60,10 @@ static bool same_multi_sim(const struct ims_cfg_ue *a, const struct ims_cfg_ue *
 
 struct pl hss_ent_text(const struct hss *hss, const struct hss_key_ent *e)
 {
-	if (e->user == HSS_ECHO)
+	if (e->user == HSS_ECHO && e->item < hss->cfg->echo_count)
 		return pl_from_str(hss->cfg->echo[e->item]);
+	if (e->user == HSS_ECHO) /* added at run time (hss_echo_add) */
+		return pl_from_str(hss->echo_added[e->item - hss->cfg->echo_count]->text);
 	return pl_from_str(hss->users[e->user].ue->impu[e->item].impu);
 }
 

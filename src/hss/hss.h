@@ -89,6 +89,16 @@ struct hss_user_update_prm {
 int hss_user_update(struct hss *hss, struct hss_user *u, const struct hss_user_update_prm *p,
 		    struct ims_cfg *set, char *err, size_t errlen);
 
+/*
+ * The global echo list at run time (remote API impu_add / impu_del with
+ * impi "echo"): uri added with the checks of the file (a URI that parses,
+ * no other user's or echo IMPU; EINVAL with err), or removed (ENOENT: not
+ * an echo IMPU). At most HSS_ADD_MAX additions over the process's life
+ * (ENOSPC).
+ */
+int hss_echo_add(struct hss *hss, const char *uri, char *err, size_t errlen);
+int hss_echo_del(struct hss *hss, const char *uri);
+
 /* Bytes the HSS allocated itself (records, index entries, bucket arrays). */
 size_t hss_mem_usage(const struct hss *hss);
 

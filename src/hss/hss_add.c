@@ -260,3 +260,75 @@ out:
 	}
 	return e;
 }
+
+/* ---- the echo list (hss_echo_add, hss_echo_del) ---- */
+
+int hss_echo_add(struct hss *hss, const char *uri, char *err, size_t errlen)
+{
+	struct hss_echo_ent **arr, *x;
+	size_t len;
+	int e;
+
+	if (!hss || !uri)
+		return EINVAL;
+	if (err && errlen)
+		err[0] = '\0';
+	len = strlen(uri);
+	if (!len || len >= HSS_KEY_MAX)
+		return EINVAL;
+	if (hss->echo_added_n >= HSS_ADD_MAX)
+		return ENOSPC;
+	if (hss_is_echo(hss, pl_from_str(uri))) { /* the load lets these be */
+		if (err && errlen)
+			snprintf(err, errlen, "IMPU \"%.64s\" already in the echo list", uri);
+		return EINVAL;
+	}
+	arr = realloc(hss->echo_added, (hss->echo_added_n + 1) * sizeof(*arr));
+	if (!arr)
+		return ENOMEM;
+	hss->echo_added = arr;
+	x = calloc(1, sizeof(*x) + len + 1);
+	if (!x)
+		return ENOMEM;
+	memcpy(x->text, uri, len + 1);
+	x->e.user = HSS_ECHO;
+	x->e.item = hss->cfg->echo_count + hss->echo_added_n;
+	arr[hss->echo_added_n++] = x; /* hss_ent_text reads it from here */
+	e = hss_impu_insert(hss, &x->e, err, errlen);
+	if (e) {
+		hss->echo_added_n--;
+		free(x);
+		return e;
+	}
+	hss->echo_count++;
+	hss->added_bytes += sizeof(*x) + len + 1 + sizeof(*arr);
+	return 0;
+}
+
+static bool echo_match_h(const struct hash_entry *he, const void *arg)
+{
+	const struct hss_key_ent *e = HASH_OBJ(he, struct hss_key_ent, he);
+	const struct hss_uri *in = ((const struct hss_uri *const *)arg)[0];
+	const struct hss *hss = ((const struct hss *const *)arg)[1];
+	struct hss_uri st;
+
+	if (e->user != HSS_ECHO || hss_uri_parse(hss_ent_text(hss, e), NULL, &st))
+		return false;
+	return hss_uri_match(in, &st);
+}
+
+int hss_echo_del(struct hss *hss, const char *uri)
+{
+	struct hss_uri in;
+	const void *key[2] = {&in, hss};
+	struct hash_entry *he;
+
+	if (!hss || !uri || hss_uri_parse(pl_from_str(uri), NULL, &in))
+		return ENOENT;
+	he = hash_lookup(hss->by_impu, hss_uri_hash(&in), echo_match_h, key);
+	if (!he)
+		return ENOENT;
+	hash_remove(hss->by_impu, he);
+	hss->echo_count--;
+	return 0;
+}

@@ -32,6 +32,13 @@ struct hss_key_ent {
 	uint32_t item; /* IMPU index in the user (or in cfg->echo) */
 };
 
+/* An echo IMPU added at run time (hss_echo_add); stays allocated when
+ * removed (hss_echo_del takes it out of the index). */
+struct hss_echo_ent {
+	struct hss_key_ent e;
+	char text[];
+};
+
 /* Users added at run time by one hss_users_add call (hss_add.c). */
 struct hss_added {
 	struct ims_cfg *set;	 /* owned: the entries the users borrow */
@@ -50,6 +57,9 @@ struct hss {
 	uint32_t user_count, impu_count, echo_count, nai_count;
 	bool slots_claimed;
 	struct hss_added *added; /* owned list, newest first */
+	/* echo IMPUs added at run time: entry items cfg->echo_count + i */
+	struct hss_echo_ent **echo_added; /* owned, each owned; never moved */
+	uint32_t echo_added_n;
 	size_t added_bytes;	 /* index entries of the added users */
 };
 

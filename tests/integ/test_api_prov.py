@@ -107,7 +107,6 @@ def test_user_set_impu_add_impu_del(tmp_path, imsd_factory):
                     ({"impi": "alice@ims.test", "impu": {"impu": "sip:alice3", "imei": "12"}},
                      "impu[0].imei"),
                     ({"impi": "alice@ims.test", "impu": 3}, "Field impu"),
-                    ({"impi": "echo", "impu": "sip:echo2"}, "echo list"),
                     ({"impi": "nobody@ims.test", "impu": "sip:x"}, "unknown user"),
                 ]
                 for i, (m, want) in enumerate(bad):
@@ -177,3 +176,38 @@ def test_impu_set(tmp_path, imsd_factory):
         _run(run())
     finally:
         alice.close()
+
+
+def test_echo_list(tmp_path, imsd_factory):
+    """impi "echo": the global echo list; its IMPUs and the users' exclude
+    each other both ways, as in the configuration file."""
+    _, _, api = _start(tmp_path, imsd_factory)
+
+    async def run():
+        async with _connect(api) as ws:
+            await _recv(ws)
+            steps = [
+                ("impu_add", {"impi": "echo", "impu": "sip:echo1"}, None),
+                ("impu_add", {"impi": "echo", "impu": {"impu": "sip:echo1"}},
+                 'Field impu: IMPU "sip:echo1" already in the echo list'),
+                ("impu_add", {"impi": "alice@ims.test", "impu": "sip:echo1"},
+                 'Field impu: ue_db[0].impu[2]: IMPU "sip:echo1" already used by echo[0]'),
+                ("impu_add", {"impi": "echo", "impu": "sip:bob"},
+                 'Field impu: echo[1]: IMPU "sip:bob" already used by ue_db[1]'),
+                ("impu_add", {"impi": "echo", "impu": "ftp:x"}, "invalid IMPU"),
+                ("impu_add", {"impi": "echo"}, "Missing field: impu"),
+                ("impu_del", {"impi": "echo", "impu": "sip:nope"},
+                 "Field impu: sip:nope is not in the echo list"),
+                ("impu_del", {"impi": "echo", "impu": "sip:echo1"}, None),
+                ("impu_add", {"impi": "alice@ims.test", "impu": "sip:echo1"}, None),
+            ]
+            for i, (msg, m, want) in enumerate(steps):
+                r = await _ask(ws, {"message": msg, "message_id": i, **m})
+                if want is None:
+                    assert "error" not in r, (m, r)
+                else:
+                    assert want in r.get("error", ""), (m, r)
+            u = await _user(ws, "alice@ims.test")
+            assert "sip:echo1@ims.test" in u["impu"], u
+
+    _run(run())

@@ -290,6 +290,40 @@ static void test_update(void **state)
 	ims_cfg_free(cfg);
 }
 
+/* The echo list at run time: added (checked against every IMPU), found,
+ * removed (configured ones too). */
+static void test_echo(void **state)
+{
+	struct ims_cfg *cfg = cfg_load();
+	struct hss *hss = NULL;
+
+	(void)state;
+	assert_int_equal(hss_alloc(&hss, cfg, err, sizeof(err)), 0);
+	assert_int_equal(hss_echo_count(hss), 0);
+	assert_int_equal(hss_echo_add(hss, "sip:echo", err, sizeof(err)), 0);
+	assert_int_equal(hss_echo_add(hss, "tel:+33999", err, sizeof(err)), 0);
+	assert_int_equal(hss_echo_count(hss), 2);
+	assert_true(hss_is_echo(hss, P("sip:echo@ims.example")));
+	assert_true(hss_is_echo(hss, P("tel:+33999")));
+	assert_int_equal(hss_echo_add(hss, "sip:alice", err, sizeof(err)), EINVAL);
+	assert_non_null(strstr(err, "already used by ue_db[0]"));
+	assert_int_equal(hss_echo_add(hss, "sip:echo", err, sizeof(err)), EINVAL);
+	assert_non_null(strstr(err, "already in the echo list"));
+	assert_int_equal(hss_echo_add(hss, "ftp:x", err, sizeof(err)), EINVAL);
+	assert_int_equal(hss_echo_count(hss), 2);
+	assert_null(hss_user_by_impu(hss, P("sip:echo"), NULL));
+	assert_int_equal(hss_echo_del(hss, "sip:alice"), ENOENT);
+	assert_int_equal(hss_echo_del(hss, "sip:echo"), 0);
+	assert_false(hss_is_echo(hss, P("sip:echo")));
+	assert_true(hss_is_echo(hss, P("tel:+33999")));
+	assert_int_equal(hss_echo_del(hss, "sip:echo"), ENOENT);
+	assert_int_equal(hss_echo_add(hss, "sip:echo", err, sizeof(err)), 0);
+	assert_true(hss_is_echo(hss, P("sip:echo")));
+	assert_int_equal(hss_echo_count(hss), 2);
+	mem_deref(hss);
+	ims_cfg_free(cfg);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -298,6 +332,7 @@ int main(void)
 	    cmocka_unit_test(test_validation),
 	    cmocka_unit_test(test_bound),
 	    cmocka_unit_test(test_update),
+	    cmocka_unit_test(test_echo),
 	};
 
 	return cmocka_run_group_tests_name("hss_add", tests, NULL, NULL);
