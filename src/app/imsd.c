@@ -20,6 +20,8 @@
 #include "api/api.h"
 #include "config/cfg_lang.h"
 #include "config/ims_cfg.h"
+#include "b2bua/b2bua.h"
+#include "media/media.h"
 #include "cscf/cscf.h"
 #include "core/log.h"
 #include "core/mbuf.h"
@@ -231,20 +233,36 @@ out:
 }
 
 /* The CSCF stage and its services: the registrar's (REGISTER, reg event),
- * SMS (MESSAGE) and the OPTIONS responder. */
+ * SMS (MESSAGE), calls (b2bua) and the OPTIONS responder. */
 static int imsd_cscf_start(const struct ims_cfg *cfg, struct sip_stack *sip,
 			   struct hss *hss, struct registrar *reg, struct smsc *sms,
-			   struct cscf **cscfp, struct app_options **optp)
+			   struct cscf **cscfp, struct media_relay **relayp, struct b2bua **b2bp,
+			   struct app_options **optp)
 {
 	struct cscf_prm cprm = {.stack = sip, .hss = hss, .reg = reg};
+	struct b2bua_prm bprm = {.stack = sip, .hss = hss, .reg = reg, .cfg = cfg};
 	struct app_options_prm oprm = {0};
 	int err;
 
+	/* The media relay every call's SDP goes through (docs/media.md); a
+	 * sip_addr it cannot use (a host name) leaves calls with SDP passed
+	 * through, said in the log. */
+	err = media_relay_alloc_cfg(relayp, cfg);
+	if (err)
+		log_write(LOG_IMS, LOG_LVL_ERROR, LOG_DIR_NONE, NULL,
+			  "media relay: %s: calls go without it (SDP passed through, media "
+			  "directly between the phones)",
+			  strerror(err));
+	bprm.relay = err ? NULL : *relayp;
 	err = cscf_alloc(cscfp, &cprm);
 	if (!err)
 		err = cscf_registrar_add(*cscfp, reg);
 	if (!err)
 		err = cscf_sms_add(*cscfp, sms);
+	if (!err)
+		err = b2bua_alloc(b2bp, &bprm);
+	if (!err)
+		err = cscf_b2bua_add(*cscfp, *b2bp);
 	if (err) {
 		fprintf(stderr, "imsd: cannot start the CSCF stage: %s\n", strerror(err));
 		return err;
@@ -368,6 +386,8 @@ static int imsd_serve(const char *file, struct ims_cfg *cfg, bool no_monitor)
 	struct registrar *reg = NULL;
 	struct smsc *sms = NULL;
 	struct cscf *cscf = NULL;
+	struct b2bua *b2b = NULL;
+	struct media_relay *relay = NULL;
 	struct store *st = NULL;
 	struct hss *hss = NULL;
 	struct app_options *options = NULL;
@@ -419,7 +439,7 @@ static int imsd_serve(const char *file, struct ims_cfg *cfg, bool no_monitor)
 		fprintf(stderr, "imsd: cannot start the SMS service\n");
 		goto out;
 	}
-	if (imsd_cscf_start(cfg, sip, hss, reg, sms, &cscf, &options))
+	if (imsd_cscf_start(cfg, sip, hss, reg, sms, &cscf, &relay, &b2b, &options))
 		goto out;
 	sprm.sip = sip;
 	sprm.reg = reg;
@@ -432,6 +452,7 @@ static int imsd_serve(const char *file, struct ims_cfg *cfg, bool no_monitor)
 	mprm.hss = hss;
 	mprm.sms = sms;
 	mprm.stats = stats;
+	mprm.b2bua = b2b;
 	if (monitor_alloc(&mon, &mprm)) {
 		fprintf(stderr, "imsd: cannot start the monitor\n");
 		goto out;
@@ -450,6 +471,8 @@ out:
 	monitor_free(mon);
 	stats_free(stats);
 	mem_deref(cscf); /* before the services it dispatches to */
+	mem_deref(b2b);
+	mem_deref(relay); /* after the calls' sessions */
 	app_options_free(options);
 	mem_deref(sms); /* before the registrar: its last writes, then the registrar's */
 	mem_deref(reg);

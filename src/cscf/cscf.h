@@ -126,6 +126,10 @@ int cscf_registrar_add(struct cscf *c, struct registrar *reg);
 /* The SMS service (cscf_sms.c): MESSAGE, from a registered UE. */
 struct smsc;
 int cscf_sms_add(struct cscf *c, struct smsc *s);
+/* The call service (cscf_b2bua.c): INVITE, and BYE/UPDATE/INFO in no
+ * dialog (481). */
+struct b2bua;
+int cscf_b2bua_add(struct cscf *c, struct b2bua *b);
 
 /* Counters (monitor, tests). */
 struct cscf_stats {

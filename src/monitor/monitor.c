@@ -16,6 +16,8 @@ static const struct monitor_cmd monitor_cmd_help, monitor_cmd_log, monitor_cmd_q
 
 /* Every command, in name order (the order of `help`). */
 static const struct monitor_cmd *const monitor_cmds[] = {
+    &monitor_cmd_dialog,     /* monitor_dialog.c: b2bua/ */
+    &monitor_cmd_dialog_set, /* monitor_dialog.c */
     &monitor_cmd_help,	/* here */
     &monitor_cmd_log,	/* here: the log layer's options and state */
     &monitor_cmd_quit,	/* here: the params' quit_h */

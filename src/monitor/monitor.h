@@ -35,6 +35,7 @@ struct registrar;
 struct hss;
 struct stats;
 struct smsc;
+struct b2bua;
 
 #define MONITOR_MAX_ARGS 32
 #define MONITOR_MAX_LINE 4096
@@ -47,6 +48,7 @@ struct monitor_prm {
 	struct hss *hss;	   /* borrowed: the registrar's; needed with reg */
 	struct stats *stats;	   /* borrowed; NULL: `stats` says it is not running */
 	struct smsc *sms;	   /* borrowed; NULL: `sms` says it is not running */
+	struct b2bua *b2bua;	   /* borrowed; NULL: `dialog` says calls are not running */
 	void (*quit_h)(void *arg); /* what `quit` does; NULL: nothing */
 	void *quit_arg;
 	uint32_t users_part; /* users per part of `users`, 0 = MONITOR_USERS_PART */

@@ -32,5 +32,7 @@ extern const struct monitor_cmd monitor_cmd_users; /* monitor_users.c */
 extern const struct monitor_cmd monitor_cmd_stats; /* monitor_stats.c */
 extern const struct monitor_cmd monitor_cmd_sms;   /* monitor_sms.c */
 extern const struct monitor_cmd monitor_cmd_sms_flush;
+extern const struct monitor_cmd monitor_cmd_dialog;	  /* monitor_dialog.c */
+extern const struct monitor_cmd monitor_cmd_dialog_set; /* monitor_dialog.c */
 
 #endif

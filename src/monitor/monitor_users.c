@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "auth/digest.h"
+#include "b2bua/b2bua.h"
 #include "core/mbuf.h"
 #include "hss/hss.h"
 #include "monitor/monitor_int.h"
@@ -126,7 +127,18 @@ static bool users_part_h(struct mbuf *out, void *arg)
 	return false;
 }
 
-/* `users X`: X as an IMPI, else as an IMPU; every matching entry. */
+static void dialog_print_h(const struct b2bua_dialog_info *di, void *arg)
+{
+	struct binding_print *bp = arg;
+
+	if (!bp->err)
+		bp->err = mbuf_printf(bp->mb, "  dialog %u: %s %s %s -> %s\n", di->index,
+				      b2bua_type_name(di->type),
+				      b2bua_state_name(di->state), di->from, di->to);
+}
+
+/* `users X`: X as an IMPI, else as an IMPU; every matching entry, with the
+ * dialogs it takes part in (docs/calls.md). */
 static int users_one(const struct monitor *mon, struct mbuf *out, const char *who)
 {
 	struct hss_user *cands[USERS_FIND_MAX];
@@ -152,6 +164,13 @@ static int users_one(const struct monitor *mon, struct mbuf *out, const char *wh
 
 		registrar_user_info_get(mon->prm.reg, cands[i], &ui);
 		err = user_print(mon, out, &ui);
+		if (!err && mon->prm.b2bua) {
+			struct binding_print dp = {out, 0};
+
+			(void)b2bua_user_dialogs(mon->prm.b2bua, cands[i], dialog_print_h,
+						 &dp);
+			err = dp.err;
+		}
 	}
 	return err;
 }

@@ -176,5 +176,15 @@ struct sip_stack_req_prm {
 };
 int sip_stack_request(struct sip_stack *stack, const struct sip_stack_req_prm *prm,
 		      struct sip_tsx **tsxp);
+/* The ACK of a 2xx (RFC 3261 §13.2.2.4), `req` built like a request above
+ * (no Via; sip_dialog_req_build with method ACK): the stack adds a Via with
+ * a new branch and sends it once, outside any transaction, to dst (NULL:
+ * the Request-URI). ENOTCONN: dst is a TCP flow whose connection is gone. */
+int sip_stack_ack(struct sip_stack *stack, struct pl req, const struct net_flow *dst);
+/* The CANCEL of the INVITE client transaction ict (RFC 3261 §9.1; send it
+ * once a provisional has arrived), to the INVITE's destination; its
+ * answers go to resp_h. */
+int sip_stack_cancel(struct sip_stack *stack, struct sip_tsx *ict, sip_tsx_resp_h *resp_h,
+		     void *arg);
 
 #endif

@@ -411,3 +411,71 @@ out:
 	mem_deref(msg);
 	return err;
 }
+
+/* The ACK of a 2xx (RFC 3261 §13.2.2.4): a request of its own, with a new
+ * branch, sent once without a transaction (the TU sends it again for each
+ * retransmitted 2xx). */
+int sip_stack_ack(struct sip_stack *stack, struct pl req, const struct net_flow *dst)
+{
+	struct sip_decode_prm dp = {.max_size = SIP_MSG_MAX_HARD, .stream = false};
+	const char *end = req.p ? memmem(req.p, req.l, "\r\n\r\n", 4) : NULL;
+	struct sip_tsx_dst td = {0};
+	struct sip_msg *msg = NULL;
+	struct req_route rt;
+	struct pl body;
+	struct mbuf mb;
+	int err;
+
+	if (!stack || !end)
+		return EINVAL;
+	memset(&rt, 0, sizeof(rt));
+	mbuf_init(&mb, SIP_MSG_MAX_HARD);
+	body.p = end + 4;
+	body.l = req.l - (size_t)(body.p - req.p);
+	err = sip_msg_decode_copy(&msg, req.p, req.l, &dp);
+	if (!err && (!msg->req || msg->meth != SIP_METHOD_ACK))
+		err = EINVAL;
+	if (!err)
+		err = dst ? route_from_src(stack, dst, msg, &rt) : route_from_ruri(stack, msg, &rt);
+	if (!err && rt.tcp && !rt.conn_id)
+		err = ENOTCONN; /* the 2xx came over a connection that is gone */
+	if (!err)
+		err = req_build(stack, msg, body, &rt, &mb);
+	if (err)
+		goto out;
+	memcpy(&td.addr, net_addr_sa(&rt.addr), net_addr_len(&rt.addr));
+	td.addrlen = net_addr_len(&rt.addr);
+	td.reliable = rt.tcp;
+	td.conn = rt.tcp ? rt.conn_id : sip_stack_sock_index(stack, rt.sock);
+	err = stack->env.send(&td, mb.buf, mb.end, stack->env.send_arg);
+out:
+	mbuf_reset(&mb);
+	mem_deref(msg);
+	return err;
+}
+
+/* RFC 3261 §9.1: the CANCEL of an INVITE client transaction, with its
+ * Request-URI, top Via (branch), Call-ID, From, To, CSeq number and Route,
+ * to where the INVITE went. */
+int sip_stack_cancel(struct sip_stack *stack, struct sip_tsx *ict, sip_tsx_resp_h *resp_h,
+		     void *arg)
+{
+	struct sip_tsx_req_prm tp = {0};
+	struct sip_tsx *tsx = NULL;
+	struct mbuf mb;
+	int err;
+
+	if (!stack || !ict || !resp_h || sip_tsx_kind(ict) != SIP_TSX_ICT)
+		return EINVAL;
+	mbuf_init(&mb, SIP_MSG_MAX_HARD);
+	err = sip_tsx_cancel_build(&mb, ict);
+	if (!err) {
+		tp.req = (struct pl){(const char *)mb.buf, mb.end};
+		tp.dst = sip_tsx_dst(ict);
+		tp.resp_h = resp_h;
+		tp.arg = arg;
+		err = sip_tsx_request(&tsx, stack->tsx, &tp);
+	}
+	mbuf_reset(&mb);
+	return err;
+}

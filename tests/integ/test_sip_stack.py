@@ -69,8 +69,8 @@ def test_405_and_501(imsd_factory, tmp_path):
         resp, _ = s.recvfrom(65536)
         assert status_of(resp)[0] == want
         if want == 405:
-            assert header(resp, "Allow") == \
-                "ACK, CANCEL, MESSAGE, OPTIONS, REGISTER, SUBSCRIBE"
+            assert header(resp, "Allow") == ("ACK, CANCEL, BYE, INFO, INVITE, MESSAGE, OPTIONS, "
+                                             "REGISTER, SUBSCRIBE, UPDATE")
         assert header(resp, "Server") == UA
     s.close()
 
@@ -254,13 +254,13 @@ def test_rfc4475_bad_messages_over_udp(imsd_factory, tmp_path):
     s.close()
 
 
-VALID = [("esc01", 405), ("intmeth", 501), ("lwsdisp", 404), ("semiuri", 404),
-         ("transports", 404), ("longreq", 405)]
+VALID = [("esc01", 403), ("intmeth", 501), ("lwsdisp", 404), ("semiuri", 404),
+         ("transports", 404), ("longreq", 403)]
 
 
 def test_valid_corpus_messages_not_rejected(imsd_factory, tmp_path):
     """Valid RFC 4475 requests pass the check: they get the dispatcher's
-    answer (405 INVITE, 501 unknown method, 404 OPTIONS to a user), not 400."""
+    answer (403 INVITE from no registered UE, 501 unknown method, 404 OPTIONS to a user), not 400."""
     d, port, _ = start_sip_imsd(imsd_factory, tmp_path)
     s = udp_sock()
     got = {}

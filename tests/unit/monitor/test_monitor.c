@@ -195,8 +195,10 @@ static void test_exec(void **state)
 	/* help: every command of the one table, in name order */
 	out = run(mon, "help", &rc);
 	assert_int_equal(rc, 0);
-	assert_true(strncmp(out, "Available commands:\n  help ", 26) == 0);
-	assert_true(strstr(out, "\n  log ") < strstr(out, "\n  quit ") &&
+	assert_true(strncmp(out, "Available commands:\n  dialog ", 28) == 0);
+	assert_true(strstr(out, "\n  dialog_set ") < strstr(out, "\n  help ") &&
+		    strstr(out, "\n  help ") < strstr(out, "\n  log ") &&
+		    strstr(out, "\n  log ") < strstr(out, "\n  quit ") &&
 		    strstr(out, "\n  quit ") < strstr(out, "\n  stats ") &&
 		    strstr(out, "\n  stats ") < strstr(out, "\n  users "));
 	free(out);

@@ -1,0 +1,573 @@
+/*
+ * b2bua_fsm — a call's INVITE state machine across its two sides.
+ *
+ *   caller (A, server dialog)            imsd           callee bindings (B, mt)
+ *   INVITE ─────────────────────────────► fork ─► INVITE to each binding (parallel)
+ *                                         │  1xx (not 100) ─► relayed to A, with SDP
+ *                                         │  first 2xx wins: CANCEL to the others
+ *                                         │    (RFC 3261 §16.7 step 10), 200 to A
+ *                                         │  6xx: CANCEL to the others, relayed
+ *                                         │  all failed: the best final relayed
+ *                                         │    (§16.7 step 6: a 6xx, else the
+ *                                         │    lowest class), e.g. 486, 480
+ *   ACK ─────────────────────────────────►│ ─► ACK to the winner (with A's body)
+ *   no ACK within 64*T1 (Timer H) ──────► BYE on both sides
+ *   CANCEL ──────────────────────────────► 200, 487 to A, CANCEL to the branches
+ *   nothing for Timer C (or dialog_timeout, the shorter) ► 408 to A, CANCEL
+ *
+ * States (manual §6): init ─1xx─► ringing ─2xx─► start ⇄ hold (re-INVITE) ─► stop.
+ * A branch that never sent a provisional cannot be CANCELled (§9.1): it is
+ * when its first provisional comes, and a late 2xx on any losing branch is
+ * ACKed and ended with BYE (§16.7 step 10's race).
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "b2bua/b2bua_int.h"
+#include "core/log.h"
+#include "core/mem.h"
+#include "registrar/registrar.h"
+#include "sip/sip_hdr.h"
+
+/* ---- the fork ---- */
+
+struct fork_ctx {
+	struct b2b_call *c;
+	struct hss_user *user;
+	uint32_t impu;
+	const char *imei; /* the IMPU's multi_sim imei filter, NULL none */
+	int err;
+	struct b2b_sdp_err sdp_err;
+};
+
+/* manual §5.2.1 multi_sim: a binding reaches the user whose IMPU names its
+ * device's IMEI (TAC and SNR, 14 digits, compared as hss_user_pick_imei
+ * does); a binding or an IMPU without one is not filtered. */
+static bool imei_ok(const char *want, const char *have)
+{
+	char digits[15];
+
+	if (!want || !want[0] || !have || !have[0] ||
+	    hss_imei_parse(pl_from_str(want), digits))
+		return true;
+	return !strncmp(digits, have, 14);
+}
+
+static void fork_binding_h(const struct registrar_binding_info *bi, void *arg)
+{
+	struct fork_ctx *f = arg;
+	struct b2b_call *c = f->c;
+	struct b2b_leg *leg;
+	struct sip_decode_prm dp = {.max_size = SIP_MSG_MAX_HARD};
+	struct sip_stack_req_prm rp = {0};
+	struct sip_tsx *tsx = NULL;
+	char callid[128];
+	const char *at;
+	struct mbuf mb;
+	int err;
+
+	if (c->nlegs >= B2BUA_LEGS_MAX || !imei_ok(f->imei, bi->imei) || c->sdp_state < 0)
+		return;
+	leg = &c->leg[c->nlegs];
+	memset(leg, 0, sizeof(*leg));
+	leg->user = f->user;
+	leg->impu = f->impu;
+	leg->flow = bi->flow;
+	if (!c->sdp_state) {
+		/* the caller's offer through the relay, towards the callee's side
+		 * (the first binding's socket; every branch gets the same) */
+		b2b_media_leg_b(c, leg);
+		err = b2b_media_sdp(c, B2B_A, true, c->a_inv, &c->sdp_b, &f->sdp_err);
+		c->sdp_state = err && err != ENOENT ? -1 : 1;
+		if (c->sdp_state < 0)
+			return;
+	}
+	at = strchr(c->callid_b, '@');
+	snprintf(callid, sizeof(callid), "%.*s-%zu%s",
+		 (int)(at ? at - c->callid_b : (long)strlen(c->callid_b)), c->callid_b,
+		 c->nlegs, at ? at : "");
+	mbuf_init(&mb, SIP_MSG_MAX_HARD);
+	err = b2b_invite_build(c, leg, &mb, bi->uri, callid);
+	err = err ? err : sip_msg_decode_copy(&leg->inv, mb.buf, mb.end, &dp);
+	if (!err) {
+		rp.req = (struct pl){(const char *)mb.buf, mb.end};
+		rp.dst = &leg->flow;
+		rp.resp_h = b2b_invite_resp_h;
+		rp.arg = c;
+		err = sip_stack_request(c->b->prm.stack, &rp, &tsx);
+	}
+	if (!err)
+		err = b2b_tx_add(c, tsx, B2B_TX_INVITE, (uint8_t)c->nlegs, 0,
+				 SIP_METHOD_INVITE);
+	mbuf_reset(&mb);
+	if (err) {
+		log_write(LOG_IMS, LOG_LVL_WARN, LOG_DIR_NONE, NULL,
+			  "call %u: cannot send the INVITE to %.*s: %s", c->index,
+			  (int)bi->uri.l, bi->uri.p, strerror(err));
+		if (tsx)
+			sip_tsx_terminate(tsx);
+		mem_deref(leg->inv);
+		leg->inv = NULL;
+		f->err = err;
+		return;
+	}
+	leg->ict_id = sip_tsx_id(tsx);
+	b2b_event(c, B2BUA_EV_SEND, SIP_METHOD_INVITE, 0);
+	c->nlegs++;
+}
+
+int b2b_fork(struct b2b_call *c, const struct hss_impu_match *term, size_t nterm,
+	     uint16_t *scode, const char **reason)
+{
+	bool registered = false;
+	struct fork_ctx f = {.c = c};
+
+	for (size_t i = 0; i < nterm; i++) {
+		if (!registrar_is_registered(c->b->prm.reg, term[i].user))
+			continue;
+		registered = true;
+		f.user = term[i].user;
+		f.impu = term[i].impu;
+		f.imei = hss_user_impu(term[i].user, term[i].impu)->imei;
+		registrar_bindings_foreach(c->b->prm.reg, term[i].user, fork_binding_h,
+					   &f);
+	}
+	*scode = 0;
+	*reason = NULL;
+	if (!registered) {
+		*scode = 480; /* TS 24.229 §5.4.3.3: not registered */
+		*reason = "Temporarily Unavailable";
+	} else if (c->sdp_state < 0) {
+		*scode = f.sdp_err.scode; /* 400, 488, 503: the caller's SDP */
+		*reason = f.sdp_err.reason;
+	} else if (!c->nlegs) {
+		*scode = f.err ? 503 : 480;
+		*reason = f.err ? "Service Unavailable" : "Temporarily Unavailable";
+	}
+	return 0;
+}
+
+/* ---- answers to the caller ---- */
+
+static int confirm_a(struct b2b_call *c)
+{
+	static const char ok[] = "SIP/2.0 200 OK\r\nContent-Length: 0\r\n\r\n";
+	struct sip_msg *m = NULL;
+	int err;
+
+	err = sip_msg_decode_copy(&m, ok, sizeof(ok) - 1, NULL);
+	if (!err)
+		err = sip_dialog_confirm(c->a, m);
+	mem_deref(m);
+	return err;
+}
+
+/* The server dialog, from the caller's INVITE and the To tag our answers
+ * carry (RFC 3261 §12.1.1), once a 1xx with a tag or a 2xx goes. */
+static int a_dialog(struct b2b_call *c, struct sip_tsx *tsx, bool early)
+{
+	struct sip_dialog_uas_prm up = {0};
+	struct sip_dialog_owner own = b2b_owner_tmpl;
+	int err;
+
+	if (c->a)
+		return early ? 0 : confirm_a(c);
+	up.req = c->a_inv;
+	up.local_tag = sip_tsx_to_tag(tsx);
+	up.flow = &c->a_flow;
+	up.early = early;
+	err = sip_dialog_uas_alloc(&c->a, &up);
+	if (err)
+		return err;
+	own.arg = c->b;
+	own.obj = c;
+	err = sip_dialogs_add(sip_stack_dialogs(c->b->prm.stack), c->a, &own);
+	if (err) {
+		mem_deref(c->a);
+		c->a = NULL;
+	}
+	return err;
+}
+
+void b2b_answer_a(struct b2b_call *c, uint16_t scode, const char *reason,
+		  const struct sip_msg *resp, const struct mbuf *sdp)
+{
+	struct sip_tsx *tsx =
+	    c->a_tsx ? sip_tsx_lookup(sip_stack_tsx(c->b->prm.stack), c->a_tsx) : NULL;
+	const struct b2b_leg *leg = c->win >= 0 ? &c->leg[c->win] : NULL;
+	const struct sip_hdr *ct = resp ? sip_msg_hdr(resp, SIP_HDR_CONTENT_TYPE) : NULL;
+	struct sip_tsx_reply_prm rp = {0};
+	struct mbuf h;
+	int err = 0;
+
+	if (!tsx || c->a_answered)
+		return;
+	mbuf_init(&h, SIP_MSG_MAX_UDP);
+	if (scode > 100 && scode < 300) {
+		err = a_dialog(c, tsx, scode < 200);
+		if (!leg && c->nlegs)
+			leg = &c->leg[0];
+		err =
+		    err ? err
+			: b2b_resp_hdrs(c, c->type == B2BUA_ECHO ? NULL : leg, resp, &h);
+	} else if (resp) {
+		err = b2b_hdrs_copy(&h, resp, true);
+	}
+	if (err)
+		log_write(LOG_IMS, LOG_LVL_WARN, LOG_DIR_NONE, NULL,
+			  "call %u: answer %u to the caller: %s", c->index, scode,
+			  strerror(err));
+	rp.hdrs = (struct pl){(const char *)h.buf, h.end};
+	if (ct && resp->body.l && (!sdp || sdp->end)) {
+		rp.ctype = ct->val;
+		rp.body =
+		    sdp ? (struct pl){(const char *)sdp->buf, sdp->end} : resp->body;
+	}
+	if (scode >= 200) {
+		c->a_answered = true;
+		if (scode < 300) /* kept for the 2xx retransmissions */
+			b2b_2xx_keep(c, &rp);
+	}
+	if (sip_stack_reply(c->b->prm.stack, tsx, scode, reason, &rp) == 0)
+		b2b_event(c, B2BUA_EV_SEND, SIP_METHOD_OTHER, scode);
+	if (scode == 180 || scode == 183)
+		b2b_state(c, B2BUA_RINGING);
+	mbuf_reset(&h);
+}
+
+/* ---- the branches ---- */
+
+static void cancel_resp_h(struct sip_tsx *tsx, const struct sip_msg *resp, uint16_t scode,
+			  void *arg)
+{
+	(void)tsx;
+	(void)resp;
+	(void)scode;
+	(void)arg; /* the INVITE's 487 is what counts */
+}
+
+static void leg_cancel(struct b2b_call *c, size_t i)
+{
+	struct b2b_leg *leg = &c->leg[i];
+	struct sip_tsx *ict;
+
+	if (leg->done || leg->cancelled || (int)i == c->win)
+		return;
+	leg->cancel = true;
+	if (leg->scode < 101) /* §9.1: not before a provisional */
+		return;
+	ict = sip_tsx_lookup(sip_stack_tsx(c->b->prm.stack), leg->ict_id);
+	if (!ict)
+		return;
+	leg->cancelled = true;
+	if (sip_stack_cancel(c->b->prm.stack, ict, cancel_resp_h, c) == 0)
+		b2b_event(c, B2BUA_EV_SEND, SIP_METHOD_CANCEL, 0);
+}
+
+void b2b_cancel_legs(struct b2b_call *c)
+{
+	for (size_t i = 0; i < c->nlegs; i++)
+		leg_cancel(c, i);
+}
+
+/* §16.7 step 6: a 6xx, else the lowest class (503 counts as 500). */
+static void best_note(struct b2b_call *c, uint16_t scode, const struct sip_msg *resp)
+{
+	bool better =
+	    !c->best || scode >= 600 || (c->best < 600 && scode / 100 < c->best / 100);
+
+	if (!better)
+		return;
+	c->best = scode;
+	if (resp)
+		pl_strcpy(resp->reason, c->best_reason, sizeof(c->best_reason));
+	else
+		snprintf(c->best_reason, sizeof(c->best_reason), "%s",
+			 scode == 408 ? "Request Timeout" : "Service Unavailable");
+}
+
+/* A 2xx on a branch that lost (or after the call ended): ACK it and end
+ * that dialog with BYE (§16.7 step 10's race, §13.2.2.4). */
+static void late_2xx(struct b2b_call *c, struct b2b_leg *leg, const struct sip_msg *resp)
+{
+	struct sip_dialog_uac_prm up = {
+	    .req = leg->inv, .resp = resp, .flow = &leg->flow};
+	struct sip_dialog_req_prm rq = {0};
+	struct sip_stack_req_prm rp = {0};
+	struct sip_dialog *d = NULL;
+	struct mbuf mb;
+
+	if (!leg->inv || sip_dialog_uac_alloc(&d, &up))
+		return;
+	mbuf_init(&mb, SIP_MSG_MAX_UDP);
+	rq.method = PL("ACK");
+	if (!sip_dialog_req_build(d, &mb, &rq))
+		(void)sip_stack_ack(c->b->prm.stack,
+				    (struct pl){(const char *)mb.buf, mb.end},
+				    &leg->flow);
+	mbuf_clear(&mb);
+	rq.method = PL("BYE");
+	if (!sip_dialog_req_build(d, &mb, &rq)) {
+		rp.req = (struct pl){(const char *)mb.buf, mb.end};
+		rp.dst = &leg->flow;
+		rp.resp_h = cancel_resp_h;
+		(void)sip_stack_request(c->b->prm.stack, &rp, NULL);
+	}
+	mbuf_reset(&mb);
+	mem_deref(d);
+}
+
+static void leg_won(struct b2b_call *c, size_t i, const struct sip_msg *resp)
+{
+	struct b2b_leg *leg = &c->leg[i];
+	struct sip_dialog_uac_prm up = {
+	    .req = leg->inv, .resp = resp, .flow = &leg->flow};
+	struct sip_dialog_owner own = b2b_owner_tmpl;
+	const struct sip_hdr *cid = sip_msg_hdr(leg->inv, SIP_HDR_CALL_ID);
+	struct b2b_sdp_err e;
+	struct mbuf sdp;
+	int err;
+
+	mbuf_init(&sdp, SIP_MSG_MAX_HARD);
+	c->win = (int)i;
+	leg->done = true;
+	err = sip_dialog_uac_alloc(&c->bd, &up);
+	own.arg = c->b;
+	own.obj = c;
+	err =
+	    err ? err : sip_dialogs_add(sip_stack_dialogs(c->b->prm.stack), c->bd, &own);
+	if (err) {
+		log_write(LOG_IMS, LOG_LVL_WARN, LOG_DIR_NONE, NULL,
+			  "call %u: the callee's 2xx makes no dialog: %s", c->index,
+			  strerror(err));
+		mem_deref(c->bd);
+		c->bd = NULL;
+		late_2xx(c, leg, resp);
+		b2b_cancel_legs(c);
+		b2b_answer_a(c, 500, "Server Internal Error", NULL, NULL);
+		b2b_stop(c, "the callee's 2xx made no dialog");
+		mbuf_reset(&sdp);
+		return;
+	}
+	if (cid) {
+		free(c->callid_b);
+		c->callid_b = pl_strdup(cid->val);
+	}
+	b2b_cancel_legs(c);
+	loop_timer_cancel(c->t_ring);
+	b2b_media_leg_b(c, leg);
+	mbuf_clear(&sdp);
+	err = b2b_media_sdp(c, B2B_B, !c->a_offer, resp, &sdp, &e);
+	if (err && err != ENOENT) {
+		/* an answer the relay cannot take: the callee's dialog ends, the
+		 * caller gets the status */
+		late_2xx(c, leg, resp);
+		b2b_answer_a(c, e.scode, e.reason, NULL, NULL);
+		b2b_stop(c, "the callee's SDP cannot be relayed");
+		mbuf_reset(&sdp);
+		return;
+	}
+	b2b_answer_a(c, resp->scode, "OK", resp, err ? NULL : &sdp);
+	mbuf_reset(&sdp);
+	b2b_state(c, B2BUA_START);
+	b2b_ack_wait_start(c, B2B_A, c->a_tsx);
+}
+
+static void leg_final(struct b2b_call *c, size_t i, uint16_t scode,
+		      const struct sip_msg *resp)
+{
+	struct b2b_leg *leg = &c->leg[i];
+
+	leg->done = true;
+	leg->scode = scode;
+	if (c->state == B2BUA_STOP || c->win >= 0 || c->a_answered)
+		return;
+	best_note(c, scode, resp);
+	if (scode >= 600) { /* §16.7 step 5: a 6xx ends every branch */
+		b2b_cancel_legs(c);
+		loop_timer_cancel(c->t_ring);
+		b2b_answer_a(c, scode, c->best_reason, resp, NULL);
+		b2b_stop(c, "6xx from the callee");
+		return;
+	}
+	/* the answer relayed keeps the callee's headers (Retry-After...) */
+	for (size_t j = 0; j < c->nlegs; j++)
+		if (!c->leg[j].done)
+			return;
+	loop_timer_cancel(c->t_ring);
+	b2b_answer_a(c, c->best, c->best_reason, c->best == scode ? resp : NULL, NULL);
+	b2b_stop(c, "no branch answered");
+}
+
+/* A provisional relayed to the caller: its SDP (early media) through the
+ * relay; one the relay cannot take goes without its body. */
+static void provisional_a(struct b2b_call *c, struct b2b_leg *leg,
+			  const struct sip_msg *resp)
+{
+	struct b2b_sdp_err e;
+	struct mbuf sdp;
+	int err;
+
+	mbuf_init(&sdp, SIP_MSG_MAX_HARD);
+	b2b_media_leg_b(c, leg);
+	err = b2b_media_sdp(c, B2B_B, !c->a_offer, resp, &sdp, &e);
+	if (err == ENOENT)
+		b2b_answer_a(c, resp->scode, NULL, resp, NULL);
+	else
+		b2b_answer_a(c, resp->scode, NULL, resp, &sdp); /* empty on error */
+	mbuf_reset(&sdp);
+}
+
+void b2b_invite_resp_h(struct sip_tsx *tsx, const struct sip_msg *resp, uint16_t scode,
+		       void *arg)
+{
+	struct b2b_call *c = arg;
+	struct b2b_tx *x = b2b_tx_find(c, tsx);
+	struct b2b_leg *leg;
+	size_t i;
+
+	if (!x)
+		x = b2b_tx_adopt(c, tsx, resp, B2B_TX_INVITE);
+
+	if (!x || x->kind != B2B_TX_INVITE || x->leg >= c->nlegs)
+		return;
+	i = x->leg;
+	leg = &c->leg[i];
+	b2b_event(c, B2BUA_EV_RECV, SIP_METHOD_OTHER, scode);
+	if (scode > 100 && scode < 200 && !leg->done) {
+		leg->scode = scode;
+		if (leg->cancel && !leg->cancelled) {
+			leg_cancel(c, i);
+			return;
+		}
+		if (c->state == B2BUA_STOP || c->win >= 0 || c->a_answered)
+			return;
+		b2b_touch(c);
+		b2b_ring_timer_start(c); /* §16.7 step 2: Timer C again */
+		provisional_a(c, leg, resp);
+		return;
+	}
+	if (scode < 200)
+		return;
+	if (scode < 300 && resp) {
+		if ((int)i == c->win) { /* a retransmission: our ACK again */
+			if (c->aw.acked && c->aw.ack.end)
+				(void)sip_stack_ack(
+				    c->b->prm.stack,
+				    (struct pl){(const char *)c->aw.ack.buf,
+						c->aw.ack.end},
+				    &leg->flow);
+			return;
+		}
+		if (c->state == B2BUA_STOP || c->win >= 0 || c->a_answered) {
+			leg->done = true;
+			late_2xx(c, leg, resp);
+			return;
+		}
+		b2b_touch(c);
+		leg_won(c, i, resp);
+		return;
+	}
+	if (!leg->done)
+		leg_final(c, i, scode, resp);
+}
+
+/* ---- timers ---- */
+
+static void ring_h(void *arg)
+{
+	struct b2b_call *c = arg;
+
+	if (c->a_answered || c->state == B2BUA_STOP)
+		return;
+	b2b_cancel_legs(c);
+	b2b_answer_a(c, 408, "Request Timeout", NULL, NULL);
+	b2b_stop(c, "no answer (Timer C / dialog_timeout)");
+}
+
+void b2b_ring_timer_start(struct b2b_call *c)
+{
+	uint64_t ms = c->b->prm.timer_c_ms;
+	const struct ims_cfg *cfg = c->b->prm.cfg;
+
+	if (cfg && cfg->dialog_timeout && (uint64_t)cfg->dialog_timeout * 1000 < ms)
+		ms = (uint64_t)cfg->dialog_timeout * 1000;
+	loop_timer_start(c->t_ring, ms, ring_h, c);
+}
+
+static void ack_timer_h(void *arg)
+{
+	struct b2b_call *c = arg;
+	uint32_t t1 = b2b_t1(c), t2 = c->b->prm.cfg ? c->b->prm.cfg->timer_t2_ms : 4 * t1;
+	struct sip_tsx *tsx;
+
+	if (!c->aw.on || c->state == B2BUA_STOP)
+		return;
+	c->aw.waited_ms += c->aw.retx_ms;
+	if (c->aw.waited_ms >= 64 * t1) {
+		c->aw.on = false;
+		b2b_end_both(c, "no ACK for the 2xx (Timer H)");
+		return;
+	}
+	tsx = sip_tsx_lookup(sip_stack_tsx(c->b->prm.stack), c->aw.srv_id);
+	/* RFC 3261 §13.3.1.4: the same 2xx again */
+	if (tsx) {
+		struct sip_tsx_reply_prm rp = {0};
+
+		rp.hdrs = (struct pl){(const char *)c->aw.rh.buf, c->aw.rh.end};
+		rp.ctype = (struct pl){(const char *)c->aw.rct.buf, c->aw.rct.end};
+		rp.body = (struct pl){(const char *)c->aw.rbody.buf, c->aw.rbody.end};
+		(void)sip_stack_reply(c->b->prm.stack, tsx, sip_tsx_scode(tsx), "OK",
+				      &rp);
+	}
+	c->aw.retx_ms = c->aw.retx_ms * 2 < t2 ? c->aw.retx_ms * 2 : t2;
+	if (c->aw.waited_ms + c->aw.retx_ms > 64 * t1)
+		c->aw.retx_ms = 64 * t1 - c->aw.waited_ms;
+	loop_timer_start(c->t_ack, c->aw.retx_ms, ack_timer_h, c);
+}
+
+void b2b_2xx_keep(struct b2b_call *c, const struct sip_tsx_reply_prm *rp)
+{
+	mbuf_clear(&c->aw.ack);
+	mbuf_clear(&c->aw.rh);
+	mbuf_clear(&c->aw.rct);
+	mbuf_clear(&c->aw.rbody);
+	if (mbuf_write_pl(&c->aw.rh, rp->hdrs) || mbuf_write_pl(&c->aw.rct, rp->ctype) ||
+	    mbuf_write_pl(&c->aw.rbody, rp->body))
+		log_write(LOG_IMS, LOG_LVL_WARN, LOG_DIR_NONE, NULL,
+			  "call %u: cannot keep the 2xx for its retransmissions",
+			  c->index);
+}
+
+void b2b_ack_wait_start(struct b2b_call *c, enum b2b_side from, uint64_t srv_id)
+{
+	const struct net_flow *f = from == B2B_A ? &c->a_flow
+				   : c->bd	 ? sip_dialog_flow(c->bd)
+						 : NULL;
+	uint32_t t1 = b2b_t1(c);
+
+	c->aw.on = true;
+	c->aw.from = (uint8_t)from;
+	c->aw.srv_id = srv_id;
+	c->aw.acked = false;
+	c->aw.waited_ms = 0;
+	/* reliable: no retransmission, only Timer H */
+	c->aw.retx_ms = f && f->reliable ? 64 * t1 : t1;
+	loop_timer_start(c->t_ack, c->aw.retx_ms, ack_timer_h, c);
+}
+
+void b2b_end_both(struct b2b_call *c, const char *why)
+{
+	if (c->state == B2BUA_STOP)
+		return;
+	if (!c->a_answered) {
+		b2b_cancel_legs(c);
+		b2b_answer_a(c, 487, "Request Terminated", NULL, NULL);
+	} else if (c->a && !sip_dialog_is_early(c->a)) {
+		(void)b2b_bye(c, B2B_A);
+	}
+	if (c->bd)
+		(void)b2b_bye(c, B2B_B);
+	b2b_stop(c, why);
+}

@@ -1,0 +1,215 @@
+/*
+ * b2bua_int — the b2bua's own structures, shared by its files:
+ * b2bua.c (entry points, the call table), b2bua_ctx.c (a call's life:
+ * creation, events, stop, linger), b2bua_fsm.c (the legs' state machine:
+ * answers, ACK, CANCEL, timers), b2bua_dlg.c (requests inside the dialogs
+ * relayed from one leg to the other), b2bua_echo.c (the echo service),
+ * b2bua_info.c (calls as data), b2bua_msg.c (what goes in the
+ * messages imsd builds).
+ */
+#ifndef B2BUA_B2BUA_INT_H
+#define B2BUA_B2BUA_INT_H
+
+#include "b2bua/b2bua.h"
+#include "core/mbuf.h"
+#include "loop/loop.h"
+#include "sip/sip_dialog.h"
+#include "sip/sip_msg.h"
+
+/* Client transactions a call has out at once (its INVITE branches, their
+ * CANCELs, relayed requests). */
+#define B2B_TX_MAX 24u
+#define B2B_TAG_LEN 16u
+
+enum b2b_side { B2B_A = 0, B2B_B = 1 };
+
+/* How a failed SDP rewrite is answered. */
+struct b2b_sdp_err {
+	uint16_t scode;
+	const char *reason;
+	char text[128];
+};
+
+/* One branch towards a binding of the callee. */
+struct b2b_leg {
+	struct hss_user *user; /* borrowed from the HSS */
+	uint32_t impu;	       /* the callee IMPU it was reached by */
+	struct net_flow flow;  /* the binding's flow */
+	struct sip_msg *inv;   /* owned: the INVITE as built (no Via) */
+	uint64_t ict_id;       /* its INVITE client transaction */
+	uint16_t scode;	       /* last status received, 0 none */
+	bool done;	       /* final answer received (or gave up) */
+	bool cancel;	       /* to be CANCELled (once a 1xx came) */
+	bool cancelled;	       /* CANCEL sent */
+};
+
+/* A client transaction of the call, and what its answers go to. */
+enum b2b_tx_kind {
+	B2B_TX_NONE = 0,
+	B2B_TX_INVITE,
+	B2B_TX_CANCEL,
+	B2B_TX_RELAY,
+	B2B_TX_BYE
+};
+struct b2b_tx {
+	uint64_t id;	   /* sip_tsx_id */
+	uint64_t srv_id;   /* RELAY: the server transaction it answers */
+	uint8_t kind;	   /* enum b2b_tx_kind */
+	uint8_t to;	   /* RELAY: the side it was sent to */
+	uint8_t leg;	   /* INVITE, CANCEL: the leg */
+	uint8_t meth;	   /* RELAY: enum sip_method */
+	bool offer_in_req; /* RELAY: the request carried an SDP offer */
+	bool final;	   /* RELAY: its final answer was relayed */
+};
+
+/* The 2xx of an INVITE (initial or re-INVITE) relayed to the side that
+ * asked, waiting for its ACK (RFC 3261 §13.3.1.4: the UAS core sends the
+ * 2xx again from T1 doubling to T2 until then; Timer H = 64*T1 ends it). */
+struct b2b_ackwait {
+	bool on;
+	uint8_t from;	 /* the side whose ACK we wait for */
+	uint64_t srv_id; /* its INVITE server transaction */
+	uint32_t retx_ms, waited_ms;
+	bool acked;	 /* the other side got its ACK */
+	struct mbuf ack; /* the ACK sent to the other side (again on 2xx retx) */
+	/* the 2xx as answered (the transaction builds it again from these) */
+	struct mbuf rh, rct, rbody;
+};
+
+struct b2b_call {
+	struct b2bua *b; /* borrowed */
+	uint32_t index;	 /* in b->calls, dialog_set index */
+	enum b2bua_state state;
+	enum b2bua_type type;
+	char sid_a[24], sid_b[24]; /* session ids of the server and mt dialogs */
+	char *from, *to;	   /* owned: caller and callee IMPU */
+	char *callid_a;		   /* owned: the caller's Call-ID */
+	char *callid_b;		   /* owned: the mt dialog's Call-ID */
+	time_t date;
+	uint64_t t0_ms, start_ms, stop_ms;
+	uint64_t last_ms; /* last signalling (dialog_timeout) */
+	/* the caller's side */
+	struct hss_user *orig; /* borrowed */
+	uint32_t orig_impu;
+	struct net_flow a_flow;
+	struct sip_msg *a_inv; /* owned reference: the caller's INVITE */
+	uint64_t a_tsx;	       /* its server transaction while unanswered */
+	struct sip_dialog *a;  /* owned: the server dialog (UAS) */
+	bool a_answered;       /* final sent to the caller's INVITE */
+	/* the callee's side */
+	struct b2b_leg leg[B2BUA_LEGS_MAX];
+	size_t nlegs;
+	int win;	       /* index of the leg that answered 2xx, -1 none */
+	struct sip_dialog *bd; /* owned: the mt dialog (UAC) of the winner */
+	uint16_t best;	       /* best final among the failed legs */
+	char best_reason[64];
+	struct b2b_tx tx[B2B_TX_MAX];
+	struct b2b_ackwait aw;
+	bool reinvite; /* a re-INVITE is being relayed (491 for another) */
+	/* timers (loop_timer), owned */
+	struct loop_timer *t_ring;   /* Timer C / dialog_timeout before answer */
+	struct loop_timer *t_ack;    /* 2xx retransmission, Timer H */
+	struct loop_timer *t_idle;   /* dialog_timeout once started */
+	struct loop_timer *t_linger; /* stopped: freed after linger */
+	struct loop_timer *t_answer; /* echo: answer_delay */
+	struct b2bua_event ev[B2BUA_EVENTS_MAX];
+	size_t nev;
+	char icid[40]; /* P-Charging-Vector icid-value */
+	/* media (b2bua_media.c) */
+	struct media_session *ms; /* owned; NULL without the relay */
+	bool a_offer;		  /* the caller's INVITE carried the offer */
+	int sdp_state;	   /* the offer to the branches: 0 not yet, 1 made, -1 failed */
+	struct mbuf sdp_b; /* the offer for the branches, rewritten */
+};
+
+struct b2bua {
+	struct b2bua_prm prm;
+	struct b2b_call **calls; /* owned references, by index; NULL free */
+	uint32_t ncalls_cap;
+	uint32_t next_index;
+	uint64_t sid_seq;
+	struct b2bua_stats st;
+};
+
+/* b2bua_ctx.c */
+int b2b_call_new(struct b2bua *b, struct b2b_call **callp);
+struct b2b_call *b2b_call_get(const struct b2bua *b, uint32_t index);
+void b2b_event(struct b2b_call *c, enum b2bua_event_type t, enum sip_method meth,
+	       uint16_t scode);
+void b2b_state(struct b2b_call *c, enum b2bua_state s);
+/* Ends the call: nothing more is sent or taken; kept for the linger. */
+void b2b_stop(struct b2b_call *c, const char *why);
+/* b2bua_media.c: the status (and reason) an SDP the relay refused is
+ * answered with: 503 no port free, 400 malformed, else 488. */
+uint16_t b2b_media_err_scode(int err, const char **reason);
+int b2b_tx_add(struct b2b_call *c, const struct sip_tsx *tsx, enum b2b_tx_kind kind,
+	       uint8_t leg_or_side, uint64_t srv_id, enum sip_method meth);
+struct b2b_tx *b2b_tx_find(struct b2b_call *c, const struct sip_tsx *tsx);
+/* The entry a resent request's new transaction belongs to (the UDP retry
+ * of a request refused over TCP), which then takes it; NULL if none. */
+struct b2b_tx *b2b_tx_adopt(struct b2b_call *c, const struct sip_tsx *tsx,
+			    const struct sip_msg *resp, enum b2b_tx_kind kind);
+void b2b_touch(struct b2b_call *c);
+uint32_t b2b_t1(const struct b2b_call *c);
+
+/* b2bua_fsm.c */
+int b2b_fork(struct b2b_call *c, const struct hss_impu_match *term, size_t nterm,
+	     uint16_t *scode, const char **reason);
+void b2b_invite_resp_h(struct sip_tsx *tsx, const struct sip_msg *resp, uint16_t scode,
+		       void *arg);
+void b2b_cancel_legs(struct b2b_call *c);
+/* sdp: the body to send instead of resp's (rewritten); NULL: resp's. */
+void b2b_answer_a(struct b2b_call *c, uint16_t scode, const char *reason,
+		  const struct sip_msg *resp, const struct mbuf *sdp);
+void b2b_ack_wait_start(struct b2b_call *c, enum b2b_side from, uint64_t srv_id);
+/* Keeps what a 2xx to an INVITE carried, for its retransmissions. */
+void b2b_2xx_keep(struct b2b_call *c, const struct sip_tsx_reply_prm *rp);
+void b2b_end_both(struct b2b_call *c, const char *why);
+void b2b_ring_timer_start(struct b2b_call *c);
+
+/* b2bua_dlg.c */
+extern const struct sip_dialog_owner b2b_owner_tmpl;
+void b2b_dlg_req_h(struct sip_dialog *dlg, struct sip_tsx *tsx, const struct sip_msg *req,
+		   const struct net_flow *flow, void *arg);
+void b2b_dlg_ack_h(struct sip_dialog *dlg, const struct sip_msg *ack,
+		   const struct net_flow *flow, void *arg);
+int b2b_bye(struct b2b_call *c, enum b2b_side side);
+void b2b_relay_resp_h(struct sip_tsx *tsx, const struct sip_msg *resp, uint16_t scode,
+		      void *arg);
+
+/* b2bua_media.c */
+bool b2b_is_sdp(const struct sip_msg *m);
+int b2b_media_start(struct b2b_call *c);
+void b2b_media_leg_b(struct b2b_call *c, const struct b2b_leg *leg);
+/* The SDP of m (from that side's UE) rewritten for the other side into
+ * out: 0; ENOENT (no relay, or no SDP: use the body as it is); another
+ * errno with e filled (the status to answer). */
+int b2b_media_sdp(struct b2b_call *c, enum b2b_side from, bool offer,
+		  const struct sip_msg *m, struct mbuf *out, struct b2b_sdp_err *e);
+/* imsd answers the caller's offer itself (echo); tmpl: sdp_file or empty. */
+int b2b_media_echo(struct b2b_call *c, struct pl offer, struct pl tmpl, struct mbuf *out);
+void b2b_idle_start(struct b2b_call *c);
+
+/* b2bua_echo.c */
+void b2b_echo_start(struct b2b_call *c);
+void b2b_echo_request(struct b2b_call *c, struct sip_tsx *tsx, const struct sip_msg *req);
+
+/* b2bua_msg.c */
+/* "host:port[;transport=tcp]" of ours that the flow reaches us on. */
+void b2b_our_host(const struct b2bua *b, const struct net_flow *flow, char *buf,
+		  size_t size);
+void b2b_our_addr(const struct b2bua *b, const struct net_flow *flow, struct net_addr *a);
+int b2b_contact(const struct b2bua *b, const struct net_flow *flow, char *buf,
+		size_t size);
+/* The headers of msg worth passing on to the other leg (a fixed list),
+ * appended to mb as complete lines. */
+int b2b_hdrs_copy(struct mbuf *mb, const struct sip_msg *msg, bool response);
+int b2b_invite_build(struct b2b_call *c, struct b2b_leg *leg, struct mbuf *mb,
+		     struct pl ruri, const char *callid);
+/* PAI, Contact, Allow... of an answer to the caller. */
+int b2b_resp_hdrs(struct b2b_call *c, const struct b2b_leg *leg,
+		  const struct sip_msg *resp, struct mbuf *mb);
+/* n (<= 16) unpredictable hex digits and a NUL into buf. */
+void b2b_rand_hex(const struct b2bua *b, char *buf, size_t n);
+
+#endif

@@ -1,0 +1,176 @@
+/*
+ * b2bua_media — a call's SDP through the in-process media relay
+ * (src/media, docs/media.md): every SDP a UE sends (RFC 3264 offer or
+ * answer, in an INVITE, a 1xx/2xx, an ACK, a re-INVITE or an UPDATE and
+ * their answers) goes through the call's media session, and the other UE
+ * gets it with every c=/m= pointing at the relay's ports on its side. The
+ * session's legs carry the IMPUs' media settings (manual §5.2.1 `audio`,
+ * `video`, `text`, `rtp`, `rtcp`, `media_delay`) and, for the echo service,
+ * the echo mode. Without a relay (b2bua_prm.relay NULL) SDP passes through
+ * unchanged.
+ *
+ * SDP errors are answered (issue "bad input gets an answer"): SDP that does
+ * not parse 400, SDP that cannot be relayed or an answer that does not
+ * match its offer 488, no free port pair 503 (the relay logs it).
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "b2bua/b2bua_int.h"
+#include "core/log.h"
+#include "core/mem.h"
+#include "media/media.h"
+#include "sip/sip_hdr.h"
+
+bool b2b_is_sdp(const struct sip_msg *m)
+{
+	const struct sip_hdr *ct = sip_msg_hdr(m, SIP_HDR_CONTENT_TYPE);
+	struct sip_ctype t;
+
+	return m->body.l && ct && !sip_ctype_decode(&t, ct->val) &&
+	       pl_caseeq_str(t.type, "application") && pl_caseeq_str(t.subtype, "sdp");
+}
+
+static void leg_prm(const struct b2bua *b, struct media_leg_prm *lp,
+		    const struct hss_user *u, uint32_t impu, const struct net_flow *flow)
+{
+	const struct ims_cfg_impu_opts *o = hss_impu_opts(u, impu);
+
+	memset(lp, 0, sizeof(*lp));
+	b2b_our_addr(b, flow, &lp->local);
+	lp->sig_peer = flow->peer;
+	lp->audio = o->audio;
+	lp->video = o->video;
+	lp->text = o->text;
+	lp->rtp = o->rtp;
+	lp->rtcp = o->rtcp;
+	lp->delay_ms = o->media_delay > 0 ? (uint32_t)(o->media_delay * 1000.0) : 0;
+	if (lp->delay_ms > MEDIA_DELAY_MAX_MS)
+		lp->delay_ms = MEDIA_DELAY_MAX_MS;
+}
+
+int b2b_media_start(struct b2b_call *c)
+{
+	struct media_session_prm sp = {0};
+
+	if (!c->b->prm.relay)
+		return 0;
+	sp.id = c->callid_a;
+	leg_prm(c->b, &sp.leg[MEDIA_LEG_A], c->orig, c->orig_impu, &c->a_flow);
+	sp.leg[MEDIA_LEG_A].echo = c->type == B2BUA_ECHO;
+	/* leg B is the caller's side until the callee's binding is known */
+	sp.leg[MEDIA_LEG_B] = sp.leg[MEDIA_LEG_A];
+	sp.leg[MEDIA_LEG_B].echo = false;
+	return media_session_alloc(&c->ms, c->b->prm.relay, &sp);
+}
+
+void b2b_media_leg_b(struct b2b_call *c, const struct b2b_leg *leg)
+{
+	struct media_leg_prm lp;
+	int err;
+
+	if (!c->ms)
+		return;
+	leg_prm(c->b, &lp, leg->user, leg->impu, &leg->flow);
+	err = media_session_leg_set(c->ms, MEDIA_LEG_B, &lp);
+	if (err && err != EBUSY)
+		log_write(LOG_IMS, LOG_LVL_WARN, LOG_DIR_NONE, c->callid_a,
+			  "call %u: media leg of the callee: %s", c->index,
+			  strerror(err));
+}
+
+uint16_t b2b_media_err_scode(int err, const char **reason)
+{
+	switch (err) {
+	case ENOSPC:
+		*reason = "Service Unavailable - no media port free";
+		return 503;
+	case EBADMSG:
+		*reason = "Bad Request - malformed SDP";
+		return 400;
+	default:
+		*reason = "Not Acceptable Here";
+		return 488;
+	}
+}
+
+int b2b_media_sdp(struct b2b_call *c, enum b2b_side from, bool offer,
+		  const struct sip_msg *m, struct mbuf *out, struct b2b_sdp_err *e)
+{
+	struct media_sdp_prm mp = {0};
+	int err;
+
+	if (!c->ms || !b2b_is_sdp(m))
+		return ENOENT;
+	mbuf_clear(out);
+	mp.from = from == B2B_A ? MEDIA_LEG_A : MEDIA_LEG_B;
+	mp.offer = offer;
+	mp.sdp = m->body.p;
+	mp.len = m->body.l;
+	mp.out = out;
+	mp.reason = e->text;
+	mp.reason_size = sizeof(e->text);
+	e->text[0] = '\0';
+	err = media_session_sdp(c->ms, &mp);
+	if (err) {
+		e->scode = b2b_media_err_scode(err, &e->reason);
+		log_write(LOG_IMS, LOG_LVL_WARN, LOG_DIR_NONE, c->callid_a,
+			  "call %u: SDP %s from the %s: %s%s%s", c->index,
+			  offer ? "offer" : "answer", from == B2B_A ? "caller" : "callee",
+			  strerror(err), e->text[0] ? ": " : "", e->text);
+	}
+	return err;
+}
+
+int b2b_media_echo(struct b2b_call *c, struct pl offer, struct pl tmpl, struct mbuf *out)
+{
+	struct media_local_prm lp = {0};
+	char reason[128] = "";
+	int err;
+
+	lp.leg = MEDIA_LEG_A;
+	lp.sdp = offer.p;
+	lp.len = offer.l;
+	lp.tmpl = tmpl.l ? tmpl.p : NULL;
+	lp.tmpl_len = tmpl.l;
+	lp.out = out;
+	lp.reason = reason;
+	lp.reason_size = sizeof(reason);
+	err = media_session_answer_local(c->ms, &lp);
+	if (err)
+		log_write(LOG_IMS, LOG_LVL_WARN, LOG_DIR_NONE, c->callid_a,
+			  "call %u: echo SDP: %s%s%s", c->index, strerror(err),
+			  reason[0] ? ": " : "", reason);
+	return err;
+}
+
+/* dialog_timeout once the call is up (manual §5.2): no signalling and no
+ * media for that long ends it. Checked at most every dialog_timeout. */
+static void idle_h(void *arg)
+{
+	struct b2b_call *c = arg;
+	uint64_t dt = (uint64_t)c->b->prm.cfg->dialog_timeout * 1000;
+	uint64_t last = c->last_ms, rx = c->ms ? media_session_last_rx_ms(c->ms) : 0;
+	uint64_t now = loop_now_ms();
+
+	if (c->state == B2BUA_STOP)
+		return;
+	if (rx > last)
+		last = rx;
+	if (now - last >= dt) {
+		b2b_end_both(c, "no signalling and no media for dialog_timeout");
+		return;
+	}
+	loop_timer_start(c->t_idle, dt - (now - last), idle_h, c);
+}
+
+void b2b_idle_start(struct b2b_call *c)
+{
+	/* without the relay imsd cannot see the media: docs/calls.md */
+	if (!c->ms || !c->b->prm.cfg || !c->b->prm.cfg->dialog_timeout ||
+	    loop_timer_pending(c->t_idle))
+		return;
+	loop_timer_start(c->t_idle, (uint64_t)c->b->prm.cfg->dialog_timeout * 1000,
+			 idle_h, c);
+}

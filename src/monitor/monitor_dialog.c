@@ -1,0 +1,124 @@
+/*
+ * monitor_dialog — `dialog` and `dialog_set` (manual §7, the data of §6
+ * dialog_get / dialog_set): the calls the b2bua keeps, one line per dialog
+ * (a call is a server dialog with its associated mt dialog, or one echo
+ * dialog), stopped ones for 30 s; `dialog_set INDEX stop` ends one.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "b2bua/b2bua.h"
+#include "core/mbuf.h"
+#include "media/media.h"
+#include "monitor/monitor_int.h"
+
+/* RTP packets the dialog's UE sent to the relay and got from it, over
+ * its streams ("-" without the relay). */
+static void rtp_counts(const struct b2bua_dialog_info *di, char *buf, size_t size)
+{
+	uint64_t rx = 0, tx = 0;
+	size_t n = di->media ? media_session_stream_count(di->media) : 0;
+
+	for (size_t i = 0; i < n; i++) {
+		struct media_stream_info si;
+
+		if (media_session_stream_info(di->media, (enum media_leg)di->media_leg, i,
+					      &si))
+			continue;
+		rx += si.rtp_recv.pkts;
+		tx += si.rtp_send.pkts;
+	}
+	if (di->media)
+		snprintf(buf, size, "%llu/%llu", (unsigned long long)rx,
+			 (unsigned long long)tx);
+	else
+		snprintf(buf, size, "-");
+}
+
+static int dialog_h(struct monitor *mon, int argc, char **argv, struct mbuf *out,
+		    struct monitor_ans *ans)
+{
+	struct b2bua_cursor cur = {0};
+	struct b2bua_dialog_info di;
+	size_t n = 0;
+	int err;
+
+	(void)argc;
+	(void)argv;
+	(void)ans;
+	if (!mon->prm.b2bua)
+		return mbuf_write_str(out, "calls are not running\n") ? ENOMEM : ENOTSUP;
+	err = mbuf_printf(out, "%5s %-8s %-7s %-6s %-28s %-28s %-8s %8s %-13s %s\n",
+			  "index", "session", "state", "type", "from", "to", "assoc",
+			  "duration", "rtp rx/tx", "call-id");
+	while (!err && b2bua_dialog_next(mon->prm.b2bua, &cur, &di)) {
+		char rtp[48];
+
+		rtp_counts(&di, rtp, sizeof(rtp));
+		err = mbuf_printf(
+		    out, "%5u %-8s %-7s %-6s %-28s %-28s %-8s %8.1f %-13s %s\n", di.index,
+		    di.session_id, b2bua_state_name(di.state), b2bua_type_name(di.type),
+		    di.from, di.to, di.assoc[0] ? di.assoc : "-", di.duration, rtp,
+		    di.callid);
+		n++;
+	}
+	if (!err) {
+		struct b2bua_stats st;
+
+		b2bua_stats_get(mon->prm.b2bua, &st);
+		err = mbuf_printf(
+		    out,
+		    "%zu dialog(s); calls: %llu live, %llu kept, %llu since start "
+		    "(%llu answered), %zu bytes\n",
+		    n, (unsigned long long)st.live, (unsigned long long)st.kept,
+		    (unsigned long long)st.calls, (unsigned long long)st.answered,
+		    st.mem_bytes);
+	}
+	return err;
+}
+
+static int dialog_set_h(struct monitor *mon, int argc, char **argv, struct mbuf *out,
+			struct monitor_ans *ans)
+{
+	char *end = NULL;
+	unsigned long idx;
+	int err;
+
+	(void)ans;
+	if (!mon->prm.b2bua)
+		return mbuf_write_str(out, "calls are not running\n") ? ENOMEM : ENOTSUP;
+	if (argc != 3 || strcmp(argv[2], "stop")) {
+		(void)mbuf_write_str(out, "usage: dialog_set INDEX stop\n");
+		return EINVAL;
+	}
+	idx = strtoul(argv[1], &end, 10);
+	if (!*argv[1] || *end || idx > UINT32_MAX) {
+		(void)mbuf_printf(out, "%s: not a dialog index\n", argv[1]);
+		return EINVAL;
+	}
+	err = b2bua_dialog_stop(mon->prm.b2bua, (uint32_t)idx);
+	(void)mbuf_printf(out, "dialog %lu: %s\n", idx,
+			  !err		    ? "stopped"
+			  : err == EALREADY ? "already stopped"
+					    : "no such dialog");
+	return err;
+}
+
+const struct monitor_cmd monitor_cmd_dialog = {
+    .name = "dialog",
+    .summary = "list the calls' dialogs (stopped ones for 30 s)",
+    .help = "One line per dialog: index (for dialog_set), session id, state\n"
+	    "(init, ringing, start, hold, stop), type (server: the caller's side,\n"
+	    "mt: the callee's, echo), caller and callee IMPU, the associated\n"
+	    "dialog, seconds since the answer, and the Call-ID the SIP log shows.\n",
+    .h = dialog_h,
+};
+
+const struct monitor_cmd monitor_cmd_dialog_set = {
+    .name = "dialog_set",
+    .usage = "INDEX stop",
+    .summary = "end a call (BYE on both sides, or 487 before the answer)",
+    .h = dialog_set_h,
+};
