@@ -489,6 +489,7 @@ static int imsd_api_start(struct ims_cfg *cfg, const struct monitor_prm *mprm, s
 	struct api_prm aprm = {.cfg = cfg,
 			       .reg = mprm->reg,
 			       .hss = mprm->hss,
+			       .sms = mprm->sms,
 			       .stats = mprm->stats,
 			       .quit_h = imsd_quit_h,
 			       .quit_arg = "remote API",
