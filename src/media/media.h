@@ -70,6 +70,8 @@ enum media_leg {
 #define MEDIA_PPS_MAX 20000	      /* packets a socket forwards per second */
 #define MEDIA_DELAY_BYTES_MAX 262144u /* bytes media_delay holds per stream and leg */
 #define MEDIA_DELAY_MAX_MS 60000u     /* longest media_delay */
+#define MEDIA_IDLE_MAX 4096	      /* idle bound pairs kept per address */
+#define MEDIA_QUARANTINE_MS 500	      /* a freed pair rests this long */
 
 /* ---- relay ---- */
 
@@ -85,6 +87,8 @@ struct media_relay_prm {
 	const struct media_relay_addr *addrs; /* borrowed, copied */
 	size_t addr_count;		      /* 1..MEDIA_ADDRS_MAX */
 	uint32_t pps_max;		      /* per socket; 0: MEDIA_PPS_MAX */
+	uint32_t idle_max;		      /* per address; 0: MEDIA_IDLE_MAX */
+	uint32_t quarantine_ms;		      /* 0: MEDIA_QUARANTINE_MS */
 };
 
 /* EINVAL: no address, port_min > port_max, fewer than one pair. Two entries
@@ -100,6 +104,7 @@ struct media_relay_stats {
 	uint64_t sessions;	 /* live */
 	uint64_t pairs_used;	 /* port pairs in use, all addresses */
 	uint64_t pairs_total;	 /* port pairs in all pools */
+	uint64_t pairs_idle;	 /* bound and kept for the next calls */
 	uint64_t exhausted;	 /* allocations refused for want of a pair */
 	uint64_t rx_pkts, tx_pkts; /* datagrams read, written */
 	uint64_t drop_source;	 /* not the latched / signalled source */
@@ -107,6 +112,7 @@ struct media_relay_stats {
 	uint64_t drop_flood;	 /* over MEDIA_PPS_MAX */
 	uint64_t drop_blocked;	 /* rtp/rtcp off, hold, no destination yet */
 	uint64_t drop_send;	 /* sendmmsg refused */
+	uint64_t drop_idle;	 /* arrived on an idle (kept) pair */
 	size_t mem_bytes;	 /* the relay and every live session */
 };
 void media_relay_stats(const struct media_relay *r, struct media_relay_stats *st);
