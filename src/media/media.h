@@ -20,7 +20,9 @@
  * The B2BUA passes every SDP a UE sends through media_session_sdp, which
  * records where that UE wants media and returns the SDP to send on: the
  * same lines with every address and port pointing at the relay's pair on
- * the receiving leg (ports allocated on first use, freed at release).
+ * the receiving leg (ports allocated on first use, freed at release; a
+ * freed pair stays bound, idle, for a later call after a rest: see
+ * docs/media.md "Ports").
  *
  * Latching (symmetric RTP, RFC 4961): a leg accepts its first packet only
  * from the address the UE signalled, or from any port of its signalling IP
