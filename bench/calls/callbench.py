@@ -33,6 +33,13 @@ while all are up, imsd's heap_in_use (monitor `stats`), RSS and open file
 descriptors, Kamailio's shared memory in use (kamcmd core.shmmem real_used)
 and the PSS of its processes, each minus the same figure before.
 
+A/B (--imsd-b PATH): a second imsd binary runs as server imsd-b on its own
+SIP port (--imsd-b-port) and relay range (the same size, right above
+imsd's), measured at the same steps in the same rounds as imsd, each step
+on both back to back (the order alternating per round), so that a change
+is read as the paired ratio imsd-b / imsd on a noisy machine. Default
+servers then: imsd,imsd-b. --live 0 leaves the memory phase out.
+
 Every process started here is stopped by its own PID. Raw results: JSON
 lines in the work dir; the markdown report is printed, and appended to
 bench/RESULTS.md with --results-md.
@@ -325,22 +332,29 @@ def start_sides(args, workdir):
                 k.start()
                 side = Side(name, k, args.kam_port + 1, args.kam_port + 2, 2.0)
                 log(f"kamailio: {k.desc}, pids {k.pids()}")
-            elif name == "imsd":
+            elif name in ("imsd", "imsd-b"):
+                b = name == "imsd-b"
+                port = args.imsd_b_port if b else args.imsd_port
+                span = args.relay_max - args.relay_min
+                relay = ((args.relay_max + 2, args.relay_max + 2 + span) if b
+                         else (args.relay_min, args.relay_max))
+                binary = args.imsd_b if b else args.imsd_bin
                 cfg = os.path.join(d, "ims.cfg")
-                imsd_cfg(cfg, args.imsd_port, (args.relay_min, args.relay_max))
-                s = Imsd(args.imsd_bin, cfg, args.imsd_port, d)
+                imsd_cfg(cfg, port, relay)
+                s = Imsd(binary, cfg, port, d)
                 s.start()
-                side = Side(name, s, args.imsd_port + 1, args.imsd_port + 2, 34.0)
+                side = Side(name, s, port + 1, port + 2, 34.0)
                 register(side, d, CALLER, side.uac_port)
                 register(side, d, CALLEE, side.uas_port)
-                log(f"imsd: {args.imsd_bin} pid {s.p.pid}, caller and callee registered")
+                log(f"{name}: {binary} pid {s.p.pid}, relay ports {relay[0]}-{relay[1]}, "
+                    f"caller and callee registered")
             else:
                 raise BenchError(f"unknown server {name}")
         except BenchError as e:
             log(f"{name}: not measured: {e}")
             if name == "kamailio" and "k" in locals():
                 k.stop()
-            if name == "imsd" and "s" in locals():
+            if name in ("imsd", "imsd-b") and "s" in locals():
                 s.stop()
             continue
         side.workdir = d
@@ -363,11 +377,29 @@ def fmt_step_rows(rows):
     return out
 
 
+def paired(rows, num, den):
+    """Ratios of CPU per call (total, user, kernel) of two servers' clean
+    steps at the same rate in the same round."""
+    out = []
+    for r in rows:
+        if r["server"] != num or not r["clean"]:
+            continue
+        for k in rows:
+            if (k["server"] == den and k["clean"] and k["rate"] == r["rate"]
+                    and k["round"] == r["round"] and sum(k["us_per_call"])):
+                (u, kk), (du, dk) = r["us_per_call"], k["us_per_call"]
+                out.append(f"{r['rate']}/s r{r['round']}: "
+                           f"{(u + kk) / (du + dk):.2f} (user {u / du if du else 0:.2f}, "
+                           f"kernel {kk / dk if dk else 0:.2f})")
+    return ", ".join(out) if out else "no step clean on both"
+
+
 def report(args, rows, mems, sides):
     md = [f"### {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} — commit "
           f"{git_commit(ROOT)}, {args.secs_per_step:g} s per step, {args.rounds} round(s)", ""]
     for s in sides:
-        desc = s.server.desc if hasattr(s.server, "desc") else f"imsd {args.imsd_bin}"
+        desc = (s.server.desc if hasattr(s.server, "desc") else
+                f"imsd {args.imsd_b if s.name == 'imsd-b' else args.imsd_bin}")
         md.append(f"- {s.name}: {desc}")
     md += [""] + fmt_step_rows(rows) + [""]
     for s in sides:
@@ -388,12 +420,10 @@ def report(args, rows, mems, sides):
                   f"just after the last set-up, steady: {m['tsx_s']:g} s later): {per} "
                   f"(bytes; fds: descriptors)")
     names = [s.name for s in sides]
-    if "imsd" in names and "kamailio" in names:
-        md.append("- paired ratio imsd / Kamailio of CPU per call, per round and rate: " + ", ".join(
-            f"{r['rate']}/s r{r['round']}: {sum(r['us_per_call']) / sum(k['us_per_call']):.2f}"
-            for r in rows if r["server"] == "imsd" and r["clean"]
-            for k in rows if k["server"] == "kamailio" and k["clean"]
-            and k["rate"] == r["rate"] and k["round"] == r["round"] and sum(k["us_per_call"])))
+    for num, den in (("imsd", "kamailio"), ("imsd-b", "imsd"), ("imsd-b", "kamailio")):
+        if num in names and den in names:
+            md.append(f"- paired ratio {num} / {den} of CPU per call, per round and rate: " +
+                      paired(rows, num, den))
     md.append("- target (issue #15): imsd ≤ 100 µs per call as a B2BUA including media port "
               "set-up, and a highest clean rate above Kamailio's.")
     return "\n".join(md) + "\n"
@@ -402,7 +432,11 @@ def report(args, rows, mems, sides):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--workdir", required=True)
-    ap.add_argument("--servers", default="kamailio,imsd")
+    ap.add_argument("--servers", default=None,
+                    help="default kamailio,imsd; with --imsd-b: imsd,imsd-b")
+    ap.add_argument("--imsd-b", default=None, metavar="PATH",
+                    help="A/B run: a second imsd binary, server imsd-b")
+    ap.add_argument("--imsd-b-port", type=int, default=15180)
     ap.add_argument("--imsd-bin", default=os.path.join(ROOT, "build-rel", "imsd"))
     ap.add_argument("--kam-port", type=int, default=15160)
     ap.add_argument("--imsd-port", type=int, default=15170)
@@ -421,6 +455,10 @@ def main():
     ap.add_argument("--quick", action="store_true", help="200 and 500/s, 2 s steps")
     ap.add_argument("--results-md", help="append the report to this markdown file")
     args = ap.parse_args()
+    if not args.servers:
+        args.servers = "imsd,imsd-b" if args.imsd_b else "kamailio,imsd"
+    if "imsd-b" in args.servers.split(",") and not args.imsd_b:
+        ap.error("imsd-b needs --imsd-b PATH")
     if args.quick:
         args.rates, args.secs_per_step, args.live, args.hold_ms = "200,500", 2.0, 200, 5000
         args.mem_tsx_s = 1.0
@@ -433,7 +471,7 @@ def main():
     try:
         if not sides:
             raise BenchError("no server could be measured")
-        for side in sides:
+        for side in sides if args.live > 0 else []:
             m = memory_phase(side, side.workdir, args.live, args.hold_ms, args.mem_rate,
                              args.mem_tsx_s)
             mems.append(m)

@@ -13,11 +13,16 @@
 #   bench/calls/run.sh --quick    200 and 500/s, 2 s steps: checks the set-up
 #                                 in about 2 minutes, RESULTS.md untouched
 #   bench/calls/run.sh --servers imsd ...     only one server
+#   bench/calls/run.sh --imsd-b OTHER/imsd --live 0 --rates 2000,3000 --rounds 2
+#                                 A/B: this build (imsd) and another binary
+#                                 (imsd-b, SIP port IMSD_B_PORT, relay ports
+#                                 above imsd's), step by step, paired ratios
 #
 # Other options go to callbench.py (--rates, --rounds, --secs-per-step,
 # --live, --hold-ms, --relay-min/--relay-max, ...; callbench.py --help).
 # Environment: WORK (scratch dir, default a new mktemp dir), KAM_PORT (15160),
-# IMSD_PORT (15170; the SIPp UAC and UAS of each use PORT+1 and PORT+2), IMSD_BIN (default
+# IMSD_PORT (15170; the SIPp UAC and UAS of each use PORT+1 and PORT+2),
+# IMSD_B_PORT (15180, the same for imsd-b), IMSD_BIN (default
 # build-rel/imsd, built here as a release build if missing or stale),
 # NO_APPEND=1 (do not touch RESULTS.md).
 #
@@ -29,6 +34,7 @@ ROOT=$(cd "$HERE/../.." && pwd)
 WORK=${WORK:-$(mktemp -d /tmp/callbench.XXXXXX)}
 KAM_PORT=${KAM_PORT:-15160}
 IMSD_PORT=${IMSD_PORT:-15170}
+IMSD_B_PORT=${IMSD_B_PORT:-15180}
 
 quick=0
 for arg in "$@"; do
@@ -63,7 +69,8 @@ if [ -z "${IMSD_BIN:-}" ]; then
 fi
 
 for port in "$KAM_PORT" "$((KAM_PORT + 1))" "$((KAM_PORT + 2))" \
-            "$IMSD_PORT" "$((IMSD_PORT + 1))" "$((IMSD_PORT + 2))"; do
+            "$IMSD_PORT" "$((IMSD_PORT + 1))" "$((IMSD_PORT + 2))" \
+            "$IMSD_B_PORT" "$((IMSD_B_PORT + 1))" "$((IMSD_B_PORT + 2))"; do
     if ss -Hlun "sport = :$port" | grep -q .; then
         echo "UDP port $port is already in use; stop that process or pick other ports" >&2
         exit 1
@@ -85,6 +92,7 @@ rc=0
 # hard deadline for the whole run, on top of the per-step bounds in callbench.py
 timeout -s TERM -k 30 3600 /usr/bin/python3 "$HERE/callbench.py" --workdir "$WORK" \
     --imsd-bin "$IMSD_BIN" --kam-port "$KAM_PORT" --imsd-port "$IMSD_PORT" \
+    --imsd-b-port "$IMSD_B_PORT" \
     "${append[@]}" "$@" || rc=$?
 echo "report: $WORK/report.md, raw data: $WORK/results.jsonl"
 exit $rc

@@ -20,7 +20,9 @@
  * The B2BUA passes every SDP a UE sends through media_session_sdp, which
  * records where that UE wants media and returns the SDP to send on: the
  * same lines with every address and port pointing at the relay's pair on
- * the receiving leg (ports allocated on first use, freed at release).
+ * the receiving leg (ports allocated on first use, freed at release; a
+ * freed pair stays bound, idle, for a later call after a rest: see
+ * docs/media.md "Ports").
  *
  * Latching (symmetric RTP, RFC 4961): a leg accepts its first packet only
  * from the address the UE signalled, or from any port of its signalling IP
@@ -70,6 +72,8 @@ enum media_leg {
 #define MEDIA_PPS_MAX 20000	      /* packets a socket forwards per second */
 #define MEDIA_DELAY_BYTES_MAX 262144u /* bytes media_delay holds per stream and leg */
 #define MEDIA_DELAY_MAX_MS 60000u     /* longest media_delay */
+#define MEDIA_IDLE_MAX 4096	      /* idle bound pairs kept per address */
+#define MEDIA_QUARANTINE_MS 500	      /* a freed pair rests this long */
 
 /* ---- relay ---- */
 
@@ -85,6 +89,8 @@ struct media_relay_prm {
 	const struct media_relay_addr *addrs; /* borrowed, copied */
 	size_t addr_count;		      /* 1..MEDIA_ADDRS_MAX */
 	uint32_t pps_max;		      /* per socket; 0: MEDIA_PPS_MAX */
+	uint32_t idle_max;		      /* per address; 0: MEDIA_IDLE_MAX */
+	uint32_t quarantine_ms;		      /* 0: MEDIA_QUARANTINE_MS */
 };
 
 /* EINVAL: no address, port_min > port_max, fewer than one pair. Two entries
@@ -100,6 +106,7 @@ struct media_relay_stats {
 	uint64_t sessions;	 /* live */
 	uint64_t pairs_used;	 /* port pairs in use, all addresses */
 	uint64_t pairs_total;	 /* port pairs in all pools */
+	uint64_t pairs_idle;	 /* bound and kept for the next calls */
 	uint64_t exhausted;	 /* allocations refused for want of a pair */
 	uint64_t rx_pkts, tx_pkts; /* datagrams read, written */
 	uint64_t drop_source;	 /* not the latched / signalled source */
@@ -107,6 +114,7 @@ struct media_relay_stats {
 	uint64_t drop_flood;	 /* over MEDIA_PPS_MAX */
 	uint64_t drop_blocked;	 /* rtp/rtcp off, hold, no destination yet */
 	uint64_t drop_send;	 /* sendmmsg refused */
+	uint64_t drop_idle;	 /* arrived on an idle (kept) pair */
 	size_t mem_bytes;	 /* the relay and every live session */
 };
 void media_relay_stats(const struct media_relay *r, struct media_relay_stats *st);

@@ -9,15 +9,35 @@
 
 struct loop_timer;
 
+struct media_relay;
+struct media_endpoint;
+struct media_pool;
+
+/* A bound pair: its two sockets stay open and watched by the loop from
+ * the first call that binds it until the pool closes it, so that taking
+ * and giving it back costs no system call. The loop's handler argument is
+ * the pair (stable); an idle pair drains what arrives and counts it. */
+struct media_pair {
+	struct media_pair *next;   /* idle FIFO link */
+	struct media_pool *pool;   /* borrowed: the pool owning it */
+	struct media_endpoint *ep; /* borrowed: its user, NULL while idle */
+	uint64_t idle_ms;	   /* loop_now_ms() when it was given back */
+	uint32_t idx;		   /* pair index in the pool */
+	int fd[2];		   /* [enum media_kind] */
+};
+
 /* Port pairs of one local address. */
 struct media_pool {
-	struct net_addr addr; /* advertised, port 0 */
-	struct net_addr bind; /* bound, port 0 */
-	uint16_t first;	      /* first RTP port (even) */
+	struct media_relay *relay; /* borrowed: the relay embedding it */
+	struct net_addr addr;	   /* advertised, port 0 */
+	struct net_addr bind;	   /* bound, port 0 */
+	uint16_t first;		   /* first RTP port (even) */
 	uint32_t npairs;
-	uint32_t used;
-	uint32_t next;	 /* where the next search starts */
-	uint64_t *bits;	 /* owned: one bit per pair, 1 = in use */
+	uint32_t used;	 /* pairs given to endpoints */
+	uint32_t nidle;	 /* bound pairs kept for the next calls */
+	uint32_t next;	 /* where the next bind search starts */
+	uint64_t *bits;	 /* owned: one bit per pair, 1 = bound by us */
+	struct media_pair *idle, **idle_tail; /* owned FIFO, oldest first */
 };
 
 enum media_kind {
@@ -53,6 +73,7 @@ struct media_endpoint {
 	uint8_t leg;
 	struct media_sock sock[2]; /* [enum media_kind] */
 	struct media_pool *pool;   /* borrowed from the relay; NULL: no pair */
+	struct media_pair *pr;	   /* borrowed from the pool; NULL: no pair */
 	uint32_t pair;
 	struct net_addr sig[2];	   /* signalled RTP / RTCP address, unset if none */
 	struct net_addr latch[2];  /* latched source, unset before */
@@ -93,6 +114,8 @@ struct media_relay {
 	size_t npool;
 	size_t sessions;
 	uint32_t pps_max;
+	uint32_t idle_max;     /* idle pairs kept per pool */
+	uint32_t quarantine_ms; /* an idle pair rests this long before reuse */
 	struct media_relay_stats st;
 	struct sdp_session *sdp[2]; /* owned scratch: a UE's SDP, a template */
 	/* the receive arena shared by every socket (one thread) */
@@ -108,11 +131,12 @@ struct media_relay {
 
 /* media_relay.c */
 struct media_pool *media_pool_find(struct media_relay *r, const struct net_addr *local);
-/* Binds a pair on the pool's address into ep's sockets and watches them.
- * ENOSPC when none is free (logged, counted). */
+/* Gives ep a pair of the pool: an idle one that has rested, else a newly
+ * bound one. ENOSPC when none is free (logged, counted). */
 int media_pair_open(struct media_relay *r, struct media_pool *p, struct media_endpoint *ep,
 		    const char *id, enum sdp_media_type type);
 void media_pair_close(struct media_relay *r, struct media_endpoint *ep);
+void media_pool_close(struct media_pool *p); /* closes every idle pair */
 void media_ep_local(const struct media_endpoint *ep, enum media_kind k, struct net_addr *a);
 
 /* media_rtp.c */

@@ -2,13 +2,25 @@
  * media — the relay: port pools per local address and the pairs' sockets.
  *
  * A pool holds the pairs (even RTP port, RTCP on the next, RFC 3550 §11)
- * of one local address between port_min and port_max. Pairs are taken
- * round-robin from a cursor so that a freed pair is not reused at once
- * (late packets of the last call must not reach the next one). A pair
- * whose bind fails (another program holds the port) is skipped and the
- * cursor moves past it, so a block held by another program costs one scan
- * (a failed bind each) and not one per call; the search goes round the
- * whole pool before it says ENOSPC.
+ * of one local address between port_min and port_max.
+ *
+ * A pair, once bound, stays bound and watched by the loop: when its call
+ * ends it goes to the tail of the pool's idle FIFO (at most idle_max of
+ * them; past that it is closed), and a new call takes the FIFO's head,
+ * the pair idle longest, so taking and giving back a pair costs no system
+ * call (it used to cost ten: socket, bind, epoll add/del, close, twice).
+ *
+ * A freed pair is not reused at once (late packets of the last call must
+ * not reach the next one): the head is taken only when it has rested
+ * quarantine_ms; before that a new pair is bound, round-robin from a
+ * cursor, so the pool grows to what the call rate needs. While idle, a
+ * pair's sockets are drained and what arrives is dropped and counted
+ * (drop_idle). Only when no pair can be bound (the range is full, or
+ * descriptors run out) is a pair that has not rested taken, and then it is
+ * drained first. A pair whose bind fails (another program holds the port)
+ * is skipped and the cursor moves past it, so a block held by another
+ * program costs one scan (a failed bind each) and not one per call; the
+ * search goes round the whole pool before it says ENOSPC.
  */
 #include "media/media_int.h"
 
@@ -28,8 +40,10 @@ static void relay_destroy(void *data)
 {
 	struct media_relay *r = data;
 
-	for (size_t i = 0; i < r->npool; i++)
+	for (size_t i = 0; i < r->npool; i++) {
+		media_pool_close(&r->pool[i]);
 		free(r->pool[i].bits);
+	}
 	free(r->rxbuf);
 	free(r->sdp[0]);
 	free(r->sdp[1]);
@@ -54,6 +68,7 @@ static int pool_init(struct media_pool *p, const struct media_relay_addr *a)
 	net_addr_set_port(&p->bind, 0);
 	p->first = (uint16_t)lo;
 	p->npairs = (hi - lo + 1) / 2;
+	p->idle_tail = &p->idle;
 	p->bits = calloc((p->npairs + 63) / 64, sizeof(uint64_t));
 	return p->bits ? 0 : ENOMEM;
 }
@@ -70,6 +85,8 @@ int media_relay_alloc(struct media_relay **rp, const struct media_relay_prm *prm
 	if (!r)
 		return ENOMEM;
 	r->pps_max = prm->pps_max ? prm->pps_max : MEDIA_PPS_MAX;
+	r->idle_max = prm->idle_max ? prm->idle_max : MEDIA_IDLE_MAX;
+	r->quarantine_ms = prm->quarantine_ms ? prm->quarantine_ms : MEDIA_QUARANTINE_MS;
 	r->rxbuf = malloc((size_t)MEDIA_BATCH * MEDIA_PKT_MAX);
 	r->sdp[0] = malloc(sizeof(*r->sdp[0]));
 	r->sdp[1] = malloc(sizeof(*r->sdp[1]));
@@ -80,6 +97,7 @@ int media_relay_alloc(struct media_relay **rp, const struct media_relay_prm *prm
 	for (size_t i = 0; i < prm->addr_count; i++) {
 		if (media_pool_find(r, &prm->addrs[i].addr))
 			continue; /* same IP: the first entry's pool */
+		r->pool[r->npool].relay = r;
 		err = pool_init(&r->pool[r->npool], &prm->addrs[i]);
 		if (err)
 			goto out;
@@ -136,8 +154,13 @@ void media_relay_stats(const struct media_relay *r, struct media_relay_stats *st
 	*st = r->st;
 	st->sessions = r->sessions;
 	st->pairs_used = 0;
-	for (size_t i = 0; i < r->npool; i++)
+	st->pairs_idle = 0;
+	for (size_t i = 0; i < r->npool; i++) {
 		st->pairs_used += r->pool[i].used;
+		st->pairs_idle += r->pool[i].nidle;
+		st->mem_bytes += (size_t)(r->pool[i].used + r->pool[i].nidle) *
+				 sizeof(struct media_pair);
+	}
 	st->mem_bytes += sizeof(*r) + (size_t)MEDIA_BATCH * MEDIA_PKT_MAX +
 			 2 * sizeof(struct sdp_session);
 	for (size_t i = 0; i < r->npool; i++)
@@ -203,27 +226,11 @@ static int pair_bind(struct media_pool *p, uint32_t i, int fd[2])
 	return 0;
 }
 
-static int pair_watch(struct media_endpoint *ep, const int fd[2])
-{
-	int err = 0;
-
-	for (int k = 0; k < 2; k++) {
-		ep->sock[k].fd = fd[k];
-		ep->sock[k].kind = (uint8_t)k;
-		ep->sock[k].ep = ep;
-		ep->sock[k].sec = 0;
-		ep->sock[k].sec_pkts = 0;
-	}
-	for (int k = 0; k < 2 && !err; k++)
-		err = loop_fd_listen(fd[k], LOOP_READ, media_sock_h, &ep->sock[k]);
-	return err;
-}
-
 static int pair_search(struct media_pool *p, uint32_t *pair, int fd[2])
 {
 	int err = ENOSPC;
 
-	for (uint32_t n = 0; n < p->npairs && p->used < p->npairs; n++) {
+	for (uint32_t n = 0; n < p->npairs && p->used + p->nidle < p->npairs; n++) {
 		uint32_t i = (p->next + n) % p->npairs;
 
 		if (bit_get(p, i))
@@ -241,15 +248,126 @@ static int pair_search(struct media_pool *p, uint32_t *pair, int fd[2])
 	return ENOSPC;
 }
 
+static void pair_h(int fd, int events, void *arg);
+
+/* Reads and drops what waits on an idle pair's socket (one batch). */
+static unsigned pair_drain(struct media_relay *r, int fd)
+{
+	int n;
+
+	for (unsigned i = 0; i < MEDIA_BATCH; i++) {
+		r->rmsg[i].msg_hdr.msg_name = NULL;
+		r->rmsg[i].msg_hdr.msg_namelen = 0;
+		r->rmsg[i].msg_hdr.msg_flags = 0;
+	}
+	n = recvmmsg(fd, r->rmsg, MEDIA_BATCH, MSG_DONTWAIT, NULL);
+	if (n <= 0)
+		return 0;
+	r->st.rx_pkts += (unsigned)n;
+	r->st.drop_idle += (unsigned)n;
+	return (unsigned)n;
+}
+
+static void pair_h(int fd, int events, void *arg)
+{
+	struct media_pair *pr = arg;
+	int k = fd == pr->fd[MEDIA_RTCP];
+
+	if (pr->ep)
+		media_sock_h(fd, events, &pr->ep->sock[k]);
+	else
+		(void)pair_drain(pr->pool->relay, fd); /* level-triggered: more comes again */
+}
+
+/* Unwatches, closes and frees a pair that no endpoint uses. */
+static void pair_free(struct media_pair *pr)
+{
+	struct media_pool *p = pr->pool;
+
+	for (int k = 0; k < 2; k++) {
+		loop_fd_close(pr->fd[k]);
+		close(pr->fd[k]);
+	}
+	bit_set(p, pr->idx, false);
+	free(pr);
+}
+
+/* A newly bound pair, watched by the loop. */
+static int pair_new(struct media_pool *p, struct media_pair **prp)
+{
+	struct media_pair *pr;
+	uint32_t idx = 0;
+	int fd[2] = {-1, -1};
+	int err;
+
+	err = pair_search(p, &idx, fd);
+	if (err)
+		return err;
+	pr = calloc(1, sizeof(*pr));
+	if (!pr) {
+		close(fd[0]);
+		close(fd[1]);
+		return ENOMEM;
+	}
+	pr->pool = p;
+	pr->idx = idx;
+	pr->fd[0] = fd[0];
+	pr->fd[1] = fd[1];
+	bit_set(p, idx, true);
+	for (int k = 0; k < 2 && !err; k++)
+		err = loop_fd_listen(fd[k], LOOP_READ, pair_h, pr);
+	if (err) {
+		pair_free(pr);
+		return err;
+	}
+	*prp = pr;
+	return 0;
+}
+
+static struct media_pair *idle_pop(struct media_pool *p)
+{
+	struct media_pair *pr = p->idle;
+
+	if (!pr)
+		return NULL;
+	p->idle = pr->next;
+	if (!p->idle)
+		p->idle_tail = &p->idle;
+	p->nidle--;
+	pr->next = NULL;
+	return pr;
+}
+
+/* The idle pair that rested longest if it has rested enough, else a new
+ * one, else (nothing can be bound) the oldest idle one, drained. */
+static int pair_take(struct media_relay *r, struct media_pool *p, struct media_pair **prp)
+{
+	int err;
+
+	if (p->idle && loop_now_ms() - p->idle->idle_ms >= r->quarantine_ms) {
+		*prp = idle_pop(p);
+		return 0;
+	}
+	err = pair_new(p, prp);
+	if (!err || !p->idle)
+		return err;
+	*prp = idle_pop(p);
+	for (int k = 0; k < 2; k++) {
+		/* bounded: a flood refills no faster than we read */
+		for (int b = 0; b < 64 && pair_drain(r, (*prp)->fd[k]) == MEDIA_BATCH; b++)
+			;
+	}
+	return 0;
+}
+
 int media_pair_open(struct media_relay *r, struct media_pool *p, struct media_endpoint *ep,
 		    const char *id, enum sdp_media_type type)
 {
 	char buf[NET_ADDR_STRLEN];
-	uint32_t pair = 0;
-	int fd[2] = {-1, -1};
+	struct media_pair *pr = NULL;
 	int err;
 
-	err = pair_search(p, &pair, fd);
+	err = pair_take(r, p, &pr);
 	if (err) {
 		if (err == ENOSPC)
 			r->st.exhausted++;
@@ -260,37 +378,49 @@ int media_pair_open(struct media_relay *r, struct media_pool *p, struct media_en
 			  strerror(err));
 		return err;
 	}
-	err = pair_watch(ep, fd);
-	if (err) {
-		for (int k = 0; k < 2; k++) {
-			loop_fd_close(fd[k]);
-			close(fd[k]);
-			ep->sock[k].fd = -1;
-		}
-		return err;
+	for (int k = 0; k < 2; k++) {
+		ep->sock[k].fd = pr->fd[k];
+		ep->sock[k].kind = (uint8_t)k;
+		ep->sock[k].ep = ep;
+		ep->sock[k].sec = 0;
+		ep->sock[k].sec_pkts = 0;
 	}
-	bit_set(p, pair, true);
+	pr->ep = ep;
 	p->used++;
 	ep->pool = p;
-	ep->pair = pair;
+	ep->pr = pr;
+	ep->pair = pr->idx;
 	return 0;
 }
 
 void media_pair_close(struct media_relay *r, struct media_endpoint *ep)
 {
-	(void)r;
-	for (int k = 0; k < 2; k++) {
-		if (ep->sock[k].fd < 0)
-			continue;
-		loop_fd_close(ep->sock[k].fd);
-		close(ep->sock[k].fd);
-		ep->sock[k].fd = -1;
+	struct media_pair *pr = ep->pr;
+	struct media_pool *p = ep->pool;
+
+	ep->sock[0].fd = ep->sock[1].fd = -1;
+	if (!pr)
+		return;
+	pr->ep = NULL;
+	p->used--;
+	ep->pool = NULL;
+	ep->pr = NULL;
+	if (p->nidle >= r->idle_max) {
+		pair_free(pr);
+		return;
 	}
-	if (ep->pool) {
-		bit_set(ep->pool, ep->pair, false);
-		ep->pool->used--;
-		ep->pool = NULL;
-	}
+	pr->idle_ms = loop_now_ms();
+	*p->idle_tail = pr;
+	p->idle_tail = &pr->next;
+	p->nidle++;
+}
+
+void media_pool_close(struct media_pool *p)
+{
+	struct media_pair *pr;
+
+	while ((pr = idle_pop(p)))
+		pair_free(pr);
 }
 
 void media_ep_local(const struct media_endpoint *ep, enum media_kind k, struct net_addr *a)

@@ -2,7 +2,9 @@
  * SDP through a session (IPv4 caller, IPv6 callee), latching, forwarding
  * both ways, counters, the hijack drop, RTCP on the RTP port, rejection
  * of a media type, hold, rtp off, media_delay, echo (answer_local and
- * offer_local), exhausted ports, SDP errors, release. */
+ * offer_local), exhausted ports, SDP errors, release; the pool of bound
+ * pairs kept between calls (reuse after the quarantine, stray packets on
+ * an idle pair dropped, the idle bound and the descriptors it keeps). */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <setjmp.h>
@@ -11,7 +13,9 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <dirent.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -771,6 +775,189 @@ static void test_relay_prm(void **state)
 	assert_int_equal(media_relay_alloc(&r, &prm), EINVAL);
 }
 
+
+/* ---- the pool of bound pairs kept between calls ---- */
+
+#define POOL_LO 41300
+#define POOL_HI 41307 /* 4 pairs */
+
+/* A relay of one address, 127.0.0.1 POOL_LO..POOL_HI, in `relay`. */
+static void pool_relay(uint32_t idle_max, uint32_t quarantine_ms)
+{
+	struct media_relay_addr a;
+	struct media_relay_prm prm = {.addrs = &a, .addr_count = 1, .idle_max = idle_max,
+				      .quarantine_ms = quarantine_ms};
+
+	memset(&a, 0, sizeof(a));
+	assert_int_equal(net_addr_parse_str(&a.addr, "127.0.0.1", 0), 0);
+	a.port_min = POOL_LO;
+	a.port_max = POOL_HI;
+	assert_int_equal(media_relay_alloc(&relay, &prm), 0);
+}
+
+static int setup_pool(void **state)
+{
+	(void)state;
+	live0 = mem_live_count();
+	assert_int_equal(loop_init(), 0);
+	return 0;
+}
+
+static size_t fd_count(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	size_t n = 0;
+
+	assert_non_null(d);
+	while (readdir(d))
+		n++;
+	closedir(d);
+	return n;
+}
+
+static void pool_call(struct call *c, struct media_session_prm *prm)
+{
+	memset(c, 0, sizeof(*c));
+	ue_open(&c->a, "127.0.0.1");
+	ue_open(&c->b, "127.0.0.1");
+	memset(prm, 0, sizeof(*prm));
+	prm->id = "pool";
+	leg_init(&prm->leg[0], "127.0.0.1", &c->a);
+	leg_init(&prm->leg[1], "127.0.0.1", &c->b);
+	call_up(c, prm);
+}
+
+static void rest(unsigned ms)
+{
+	struct timespec ts = {.tv_nsec = (long)ms * 1000000};
+
+	nanosleep(&ts, NULL);
+	tu_run_once(); /* loop_now_ms() moves on */
+}
+
+/* A pair that has rested is taken again without a new bind; a call still
+ * relays on it. */
+static void test_pool_reuse(void **state)
+{
+	struct media_session_prm prm;
+	struct media_relay_stats st;
+	struct net_addr ra, rb;
+	struct call c;
+	uint8_t pkt[80];
+	struct rx r;
+	size_t fds;
+
+	(void)state;
+	pool_relay(0, 2);
+	pool_call(&c, &prm);
+	ra = c.ra;
+	rb = c.rb;
+	media_relay_stats(relay, &st);
+	assert_int_equal(st.pairs_used, 2);
+	assert_int_equal(st.pairs_idle, 0);
+	call_down(&c);
+	media_relay_stats(relay, &st);
+	assert_int_equal(st.pairs_used, 0);
+	assert_int_equal(st.pairs_idle, 2); /* kept bound */
+	fds = fd_count();
+	rest(10);
+	pool_call(&c, &prm);
+	/* the same two pairs (the FIFO's order decides which leg gets which) */
+	assert_true((net_addr_eq(&c.ra, &ra) && net_addr_eq(&c.rb, &rb)) ||
+		    (net_addr_eq(&c.ra, &rb) && net_addr_eq(&c.rb, &ra)));
+	assert_int_equal(fd_count(), fds + 2); /* the two new UEs' sockets only */
+	media_relay_stats(relay, &st);
+	assert_int_equal(st.pairs_used, 2);
+	assert_int_equal(st.pairs_idle, 0);
+	ue_send(&c.a, &c.ra, rtp_pkt(pkt, 116, 1, 80), 80);
+	assert_int_equal(ue_recv(&c.b, &r), 80);
+	assert_true(net_addr_eq(&r.from, &c.rb));
+	call_down(&c);
+}
+
+/* A freed pair rests: the next call gets other ports while one is free,
+ * a late packet to the ended call's pair is drained and counted, never
+ * relayed; only a full range takes a pair that has not rested. */
+static void test_pool_quarantine(void **state)
+{
+	struct media_session_prm prm, prm2;
+	struct media_relay_stats st, st0;
+	struct net_addr ra, rb;
+	struct call c, c2;
+	uint8_t pkt[80];
+	struct rx r;
+
+	(void)state;
+	pool_relay(0, 60000);
+	pool_call(&c, &prm);
+	ra = c.ra;
+	rb = c.rb;
+	media_session_release(c.s);
+	pool_call(&c2, &prm2);
+	assert_false(net_addr_eq(&c2.ra, &ra) || net_addr_eq(&c2.ra, &rb));
+	assert_false(net_addr_eq(&c2.rb, &ra) || net_addr_eq(&c2.rb, &rb));
+	/* the first call's A, late: to its idle pair */
+	media_relay_stats(relay, &st0);
+	ue_send(&c.a, &ra, rtp_pkt(pkt, 116, 9, 80), 80);
+	ue_send(&c.b, &rb, rtp_pkt(pkt, 116, 9, 80), 80);
+	wait_rx(st0.rx_pkts + 2);
+	media_relay_stats(relay, &st);
+	assert_int_equal(st.drop_idle, st0.drop_idle + 2);
+	assert_int_equal(st.tx_pkts, st0.tx_pkts);
+	assert_true(recv(c2.a.fd, pkt, sizeof(pkt), 0) < 0);
+	assert_true(recv(c2.b.fd, pkt, sizeof(pkt), 0) < 0);
+	/* the range is full (2 used, 2 idle): a third call takes the idle
+	 * pairs, drained first, so a packet waiting there is not relayed */
+	ue_send(&c.a, &ra, rtp_pkt(pkt, 116, 10, 80), 80);
+	ue_send(&c.b, &rb, rtp_pkt(pkt, 116, 10, 80), 80);
+	{
+		struct call c3;
+		struct media_session_prm prm3;
+
+		pool_call(&c3, &prm3);
+		assert_true(net_addr_eq(&c3.ra, &ra) || net_addr_eq(&c3.ra, &rb));
+		media_relay_stats(relay, &st);
+		assert_int_equal(st.pairs_used, 4);
+		assert_int_equal(st.pairs_idle, 0);
+		assert_true(st.drop_idle >= st0.drop_idle + 3);
+		tu_run_once();
+		assert_true(recv(c3.a.fd, pkt, sizeof(pkt), 0) < 0);
+		assert_true(recv(c3.b.fd, pkt, sizeof(pkt), 0) < 0);
+		/* and it relays */
+		ue_send(&c3.b, &c3.rb, rtp_pkt(pkt, 116, 1, 80), 80);
+		assert_int_equal(ue_recv(&c3.a, &r), 80);
+		call_down(&c3);
+	}
+	call_down(&c2);
+	call_down(&c);
+}
+
+/* At most idle_max pairs stay bound per address; the rest are closed, so
+ * the descriptors the pool keeps are bounded. */
+static void test_pool_bound(void **state)
+{
+	struct media_session_prm prm, prm2;
+	struct media_relay_stats st;
+	struct call c, c2;
+	size_t fds0;
+
+	(void)state;
+	fds0 = fd_count();
+	pool_relay(1, 60000);
+	pool_call(&c, &prm);
+	pool_call(&c2, &prm2);
+	media_relay_stats(relay, &st);
+	assert_int_equal(st.pairs_used, 4);
+	call_down(&c);
+	call_down(&c2);
+	media_relay_stats(relay, &st);
+	assert_int_equal(st.pairs_used, 0);
+	assert_int_equal(st.pairs_idle, 1);
+	assert_int_equal(fd_count(), fds0 + 2); /* one pair: two sockets */
+	relay = mem_deref(relay);
+	assert_int_equal(fd_count(), fds0); /* the relay closes what it kept */
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -782,6 +969,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_echo, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_exhausted, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_flood, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_pool_reuse, setup_pool, teardown),
+		cmocka_unit_test_setup_teardown(test_pool_quarantine, setup_pool, teardown),
+		cmocka_unit_test_setup_teardown(test_pool_bound, setup_pool, teardown),
 		cmocka_unit_test(test_relay_prm),
 		cmocka_unit_test(test_relay_cfg),
 	};
