@@ -39,6 +39,7 @@ static void call_destroy(void *arg)
 	loop_timer_free(c->t_idle);
 	loop_timer_free(c->t_linger);
 	loop_timer_free(c->t_answer);
+	b2b_prack_free(c);
 	sip_dialog_end(c->a);
 	sip_dialog_end(c->bd);
 	mem_deref(c->a);

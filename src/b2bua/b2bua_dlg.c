@@ -302,6 +302,10 @@ void b2b_dlg_req_h(struct sip_dialog *dlg, struct sip_tsx *tsx, const struct sip
 			 side == B2B_A ? "BYE from the caller" : "BYE from the callee");
 		return;
 	}
+	if (req->meth == SIP_METHOD_PRACK) { /* RFC 3262, per leg */
+		b2b_prack_request(c, side == B2B_A, tsx, req);
+		return;
+	}
 	if (c->type == B2BUA_ECHO) {
 		b2b_echo_request(c, tsx, req);
 		return;

@@ -225,11 +225,16 @@ void b2b_answer_a(struct b2b_call *c, uint16_t scode, const char *reason,
 		    sdp ? (struct pl){(const char *)sdp->buf, sdp->end} : resp->body;
 	}
 	if (scode >= 200) {
+		b2b_prack_final(c);
 		c->a_answered = true;
 		if (scode < 300) /* kept for the 2xx retransmissions */
 			b2b_2xx_keep(c, &rp);
 	}
-	if (sip_stack_reply(c->b->prm.stack, tsx, scode, reason, &rp) == 0)
+	if (scode > 100 && scode < 200 && c->prack) /* RFC 3262 */
+		err = b2b_prack_1xx(c, tsx, scode, reason, &rp);
+	else
+		err = sip_stack_reply(c->b->prm.stack, tsx, scode, reason, &rp);
+	if (!err)
 		b2b_event(c, B2BUA_EV_SEND, SIP_METHOD_OTHER, scode);
 	if (scode == 180 || scode == 183)
 		b2b_state(c, B2BUA_RINGING);

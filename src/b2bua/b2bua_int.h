@@ -120,6 +120,9 @@ struct b2b_call {
 	bool a_offer;		  /* the caller's INVITE carried the offer */
 	int sdp_state;	   /* the offer to the branches: 0 not yet, 1 made, -1 failed */
 	struct mbuf sdp_b; /* the offer for the branches, rewritten */
+	/* reliable provisionals to the caller (b2bua_prack.c), owned; NULL
+	 * when the caller does not use 100rel */
+	struct b2b_prack *prack;
 };
 
 struct b2bua {
@@ -190,6 +193,22 @@ void b2b_idle_start(struct b2b_call *c);
 /* b2bua_echo.c */
 void b2b_echo_start(struct b2b_call *c);
 void b2b_echo_request(struct b2b_call *c, struct sip_tsx *tsx, const struct sip_msg *req);
+
+/* b2bua_prack.c (RFC 3262 on the caller's leg) */
+enum b2b_rel_mode;
+/* 420 answered (EPROTO) when the INVITE requires 100rel and it is off. */
+int b2b_prack_check(struct b2bua *b, const struct b2bua_invite *inv,
+		    enum b2b_rel_mode *mode);
+int b2b_prack_init(struct b2b_call *c, enum b2b_rel_mode mode);
+void b2b_prack_free(struct b2b_call *c);
+size_t b2b_prack_mem(const struct b2b_call *c);
+/* A 1xx (not 100) to the caller sent reliably, or kept until the PRACK of
+ * the one out; c->prack set. */
+int b2b_prack_1xx(struct b2b_call *c, struct sip_tsx *tsx, uint16_t scode,
+		  const char *reason, const struct sip_tsx_reply_prm *rp);
+void b2b_prack_final(struct b2b_call *c);
+void b2b_prack_request(struct b2b_call *c, bool from_a, struct sip_tsx *tsx,
+		       const struct sip_msg *req);
 
 /* b2bua_msg.c */
 /* "host:port[;transport=tcp]" of ours that the flow reaches us on. */
