@@ -218,10 +218,12 @@ static int imsd_sip_start(const struct ims_cfg *cfg, struct sip_stack **stackp)
 	/* sec-agree is accepted in Require even with ipsec off: real phones
 	 * insist on it and register against cores without IPsec. 100rel: the
 	 * b2bua sends reliable provisionals itself (RFC 3262), and answers 420
-	 * when the caller IMPU's `100rel` is off. */
-	for (size_t i = 0; i < registrar_option_tag_count && ntags < 7; i++)
+	 * when the caller IMPU's `100rel` is off; precondition: passed end to
+	 * end (RFC 3312), 420 when the caller IMPU's `precondition` is off. */
+	for (size_t i = 0; i < registrar_option_tag_count && ntags < 6; i++)
 		option_tags[ntags++] = registrar_option_tags[i];
 	option_tags[ntags++] = "100rel";
+	option_tags[ntags++] = "precondition";
 	prm.option_tags = option_tags;
 	prm.option_tag_count = ntags;
 	/* imsd is the UE's P-CSCF (a proxy: Proxy-Require, RFC 3261 §16.3

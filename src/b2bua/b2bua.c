@@ -154,8 +154,8 @@ void b2bua_invite(struct b2bua *b, const struct b2bua_invite *inv)
 		reply(b, inv->tsx, 404, "Not Found");
 		return;
 	}
-	if (b2b_prack_check(b, inv, &rel))
-		return; /* 420: requires 100rel, which is off */
+	if (b2b_prack_check(b, inv, &rel) || b2b_precond_check(b, inv))
+		return; /* 420: requires 100rel or precondition, which is off */
 	err = call_setup(b, inv, echo, &c);
 	if (!err && b2b_prack_init(c, rel)) {
 		b2b_stop(c, "no memory for 100rel");

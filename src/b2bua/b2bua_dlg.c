@@ -41,7 +41,9 @@ static void ignore_resp_h(struct sip_tsx *tsx, const struct sip_msg *resp, uint1
 
 static struct sip_dialog *side_dlg(const struct b2b_call *c, enum b2b_side s)
 {
-	return s == B2B_A ? c->a : c->bd;
+	if (s == B2B_A)
+		return c->a;
+	return c->bd ? c->bd : c->be; /* before the answer: the early one */
 }
 
 int b2b_bye(struct b2b_call *c, enum b2b_side side)

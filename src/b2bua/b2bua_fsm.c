@@ -338,6 +338,8 @@ static void leg_won(struct b2b_call *c, size_t i, const struct sip_msg *resp)
 	c->win = (int)i;
 	leg->done = true;
 	err = sip_dialog_uac_alloc(&c->bd, &up);
+	if (!err)
+		b2b_early_won(c, i); /* before the table takes bd */
 	own.arg = c->b;
 	own.obj = c;
 	err =
@@ -386,6 +388,8 @@ static void leg_final(struct b2b_call *c, size_t i, uint16_t scode,
 
 	leg->done = true;
 	leg->scode = scode;
+	if (c->be && c->be_leg == (int)i)
+		b2b_early_drop(c);
 	if (c->state == B2BUA_STOP || c->win >= 0 || c->a_answered)
 		return;
 	best_note(c, scode, resp);
@@ -450,6 +454,7 @@ void b2b_invite_resp_h(struct sip_tsx *tsx, const struct sip_msg *resp, uint16_t
 			return;
 		b2b_touch(c);
 		b2b_ring_timer_start(c); /* §16.7 step 2: Timer C again */
+		b2b_early_1xx(c, i, resp);
 		provisional_a(c, leg, resp);
 		return;
 	}

@@ -123,6 +123,11 @@ struct b2b_call {
 	/* reliable provisionals to the caller (b2bua_prack.c), owned; NULL
 	 * when the caller does not use 100rel */
 	struct b2b_prack *prack;
+	/* the early dialog with the branch whose tagged 1xx came last
+	 * (b2bua_early.c), owned; NULL none */
+	struct sip_dialog *be;
+	int be_leg;	  /* its leg */
+	uint32_t be_rseq; /* RSeq of the callee's last reliable 1xx PRACKed */
 };
 
 struct b2bua {
@@ -209,6 +214,16 @@ int b2b_prack_1xx(struct b2b_call *c, struct sip_tsx *tsx, uint16_t scode,
 void b2b_prack_final(struct b2b_call *c);
 void b2b_prack_request(struct b2b_call *c, bool from_a, struct sip_tsx *tsx,
 		       const struct sip_msg *req);
+
+/* b2bua_early.c (the callee's early dialog: PRACK, UPDATE before 2xx) */
+void b2b_early_1xx(struct b2b_call *c, size_t i, const struct sip_msg *resp);
+/* Leg i won: bd (allocated, not in the table yet) takes the early
+ * dialog's CSeq; the early dialog ends. */
+void b2b_early_won(struct b2b_call *c, size_t i);
+void b2b_early_drop(struct b2b_call *c);
+/* 420 answered (EPROTO) when the INVITE requires precondition and the
+ * caller IMPU's `precondition` is off. */
+int b2b_precond_check(struct b2bua *b, const struct b2bua_invite *inv);
 
 /* b2bua_msg.c */
 /* "host:port[;transport=tcp]" of ours that the flow reaches us on. */

@@ -116,3 +116,21 @@ def test_prack_no_dialog_481(ims):
         assert recv_status(s)[0] == 481
     finally:
         s.close()
+
+
+def test_volte_precondition_flow(ims):
+    """The VoLTE flow end to end (RFC 3312, RFC 3262, RFC 3311): INVITE
+    with Require: precondition and a=des:qos mandatory / a=curr:qos none;
+    the callee's reliable 183 + SDP is PRACKed by imsd and reaches the
+    caller reliably with imsd's own RSeq; the caller's PRACK gets 200; its
+    UPDATE (a=curr:qos local sendrecv) is relayed in the early dialogs and
+    the 200 UPDATE comes back; 180, 200, ACK, BYE. Each SDP goes
+    through the relay (c=/m= of imsd on both sides)."""
+    d, port, log, tmp = ims
+    rc, out, (brc, bout) = volte_call(ims, "volte_uac", "volte_uas")
+    assert rc == 0, out
+    assert brc == 0, bout
+    text = open(log, encoding="utf-8", errors="replace").read()
+    # imsd PRACKed the callee and relayed the caller's UPDATE
+    assert re.search(r"\[SIP\]\s+TO .* PRACK sip:callee@", text), "no PRACK to the callee"
+    assert re.search(r"\[SIP\]\s+TO .* UPDATE sip:callee@", text), "UPDATE not relayed"
