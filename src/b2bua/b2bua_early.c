@@ -13,6 +13,10 @@
  *                       RSeq again (a retransmission) is not PRACKed twice
  *   the 2xx of that branch   the confirmed dialog keeps the early one's
  *                       local CSeq (the PRACKs and UPDATEs sent in it)
+ *   `early_media` (manual §5.2.1) false for the caller or the callee IMPU
+ *                       a 1xx's SDP is relayed, but the relay forwards
+ *                       nothing either way until the 2xx (true, the
+ *                       default: media flows from the 183 on, RFC 3960)
  */
 #include <errno.h>
 #include <stdio.h>
@@ -22,6 +26,7 @@
 #include "b2bua/b2bua_prack.h"
 #include "core/log.h"
 #include "core/mem.h"
+#include "media/media.h"
 #include "sip/sip_hdr.h"
 
 static void prack_resp_h(struct sip_tsx *tsx, const struct sip_msg *resp, uint16_t scode,
@@ -160,4 +165,39 @@ int b2b_precond_check(struct b2bua *b, const struct b2bua_invite *inv)
 			return EPROTO;
 		}
 	return 0;
+}
+
+/* ---- early media (manual §5.2.1 `early_media`) ---- */
+
+static bool early_media_on(const struct b2b_call *c, const struct b2b_leg *leg)
+{
+	const struct ims_cfg_impu_opts *a = hss_impu_opts(c->orig, c->orig_impu);
+	const struct ims_cfg_impu_opts *b = hss_impu_opts(leg->user, leg->impu);
+
+	return (!a || a->early_media) && (!b || b->early_media);
+}
+
+void b2b_early_media_gate(struct b2b_call *c, const struct b2b_leg *leg)
+{
+	if (!c->ms || c->a_answered || early_media_on(c, leg))
+		return;
+	/* off for the caller or the callee IMPU: the 183's SDP is relayed
+	 * (the offer/answer needs it) but nothing is forwarded before the
+	 * answer, either way */
+	media_session_flags_set(c->ms, MEDIA_LEG_A, false, false);
+	media_session_flags_set(c->ms, MEDIA_LEG_B, false, false);
+	c->em_gated = true;
+}
+
+void b2b_early_media_open(struct b2b_call *c, const struct b2b_leg *leg)
+{
+	const struct ims_cfg_impu_opts *a = hss_impu_opts(c->orig, c->orig_impu);
+	const struct ims_cfg_impu_opts *b = hss_impu_opts(leg->user, leg->impu);
+
+	if (!c->ms || !c->em_gated)
+		return;
+	c->em_gated = false;
+	/* back to the IMPUs' own rtp/rtcp (manual §5.2.1) */
+	media_session_flags_set(c->ms, MEDIA_LEG_A, !a || a->rtp, !a || a->rtcp);
+	media_session_flags_set(c->ms, MEDIA_LEG_B, !b || b->rtp, !b || b->rtcp);
 }

@@ -364,6 +364,7 @@ static void leg_won(struct b2b_call *c, size_t i, const struct sip_msg *resp)
 	b2b_cancel_legs(c);
 	loop_timer_cancel(c->t_ring);
 	b2b_media_leg_b(c, leg);
+	b2b_early_media_open(c, leg);
 	mbuf_clear(&sdp);
 	err = b2b_media_sdp(c, B2B_B, !c->a_offer, resp, &sdp, &e);
 	if (err && err != ENOENT) {
@@ -456,6 +457,7 @@ void b2b_invite_resp_h(struct sip_tsx *tsx, const struct sip_msg *resp, uint16_t
 		b2b_ring_timer_start(c); /* §16.7 step 2: Timer C again */
 		b2b_early_1xx(c, i, resp);
 		provisional_a(c, leg, resp);
+		b2b_early_media_gate(c, leg);
 		return;
 	}
 	if (scode < 200)

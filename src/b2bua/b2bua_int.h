@@ -128,6 +128,7 @@ struct b2b_call {
 	struct sip_dialog *be;
 	int be_leg;	  /* its leg */
 	uint32_t be_rseq; /* RSeq of the callee's last reliable 1xx PRACKed */
+	bool em_gated;	  /* early_media off: forwarding held until the 2xx */
 };
 
 struct b2bua {
@@ -221,6 +222,9 @@ void b2b_early_1xx(struct b2b_call *c, size_t i, const struct sip_msg *resp);
  * dialog's CSeq; the early dialog ends. */
 void b2b_early_won(struct b2b_call *c, size_t i);
 void b2b_early_drop(struct b2b_call *c);
+/* early_media off: no forwarding before the answer; open at the 2xx. */
+void b2b_early_media_gate(struct b2b_call *c, const struct b2b_leg *leg);
+void b2b_early_media_open(struct b2b_call *c, const struct b2b_leg *leg);
 /* 420 answered (EPROTO) when the INVITE requires precondition and the
  * caller IMPU's `precondition` is off. */
 int b2b_precond_check(struct b2bua *b, const struct b2bua_invite *inv);

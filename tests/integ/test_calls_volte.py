@@ -14,8 +14,9 @@ import socket
 import pytest
 
 from conftest import Imsd, free_port
-from test_calls import (HOST, SIPP, media_range, raw, recv_status, register, req, run,
-                        sipp_cmd, start_uas, user, wait_uas)
+from test_calls import (HOST, SIPP, in_dialog, media_range, raw, recv_msg, recv_status,
+                        register, reply, req, rtp, run, sdp, sdp_port, sipp_cmd, start_uas,
+                        udp, user, wait_uas)
 
 
 NO_100REL = ', "100rel": false'
@@ -38,6 +39,7 @@ def ims(tmp_path):
     {user("001010000000201", "alice")},
     {user("001010000000202", "bob")},
     {user("001010000000203", "erin", NO_100REL)},
+    {user("001010000000204", "frank", ", early_media: false")},
   ],
 }}
 """)
@@ -134,3 +136,101 @@ def test_volte_precondition_flow(ims):
     # imsd PRACKed the callee and relayed the caller's UPDATE
     assert re.search(r"\[SIP\]\s+TO .* PRACK sip:callee@", text), "no PRACK to the callee"
     assert re.search(r"\[SIP\]\s+TO .* UPDATE sip:callee@", text), "UPDATE not relayed"
+
+
+def early_call(ims, callee):
+    """alice calls callee with raw sockets as both phones; the callee
+    answers 183 with SDP. Returns the sockets, the relay's ports on each
+    side and the 183/INVITE to go on with."""
+    d, port, log, tmp = ims
+    a, b = free_port(), free_port()
+    register(ims, "alice", a)
+    register(ims, callee, b)
+    sa, sb, ra, rb = udp(a), udp(b), udp(), udp()
+    body = sdp(ra.getsockname()[1])
+    sa.sendto((f"INVITE sip:{callee}@ims.test SIP/2.0\r\n"
+               f"Via: SIP/2.0/UDP {HOST}:{a};branch=z9hG4bKearly1;rport\r\n"
+               f"Max-Forwards: 70\r\nFrom: <sip:alice@ims.test>;tag=caller1\r\n"
+               f"To: <sip:{callee}@ims.test>\r\nCall-ID: early-{a}@test\r\n"
+               f"CSeq: 1 INVITE\r\nContact: <sip:alice@{HOST}:{a}>\r\n"
+               f"Content-Type: application/sdp\r\nContent-Length: {len(body)}\r\n\r\n"
+               f"{body}").encode(), (HOST, port))
+    inv = recv_msg(sb, "INVITE ")
+    pb = sdp_port(inv)
+    reply(sb, port, inv, 183, "Session Progress", sdp(rb.getsockname()[1]))
+    p183 = recv_msg(sa, "SIP/2.0 183")
+    pa = sdp_port(p183)
+    return (sa, sb, ra, rb), (pa, pb), inv
+
+
+def answer_and_end(ims, socks, inv):
+    d, port, log, tmp = ims
+    sa, sb, ra, rb = socks
+    reply(sb, port, inv, 200, "OK", sdp(rb.getsockname()[1]))
+    ok = recv_msg(sa, "SIP/2.0 200")
+    in_dialog(sa, port, ok, "ACK", 1)
+    recv_msg(sb, "ACK ")
+    return ok
+
+
+def bye(ims, socks, ok):
+    d, port, log, tmp = ims
+    sa, sb, ra, rb = socks
+    in_dialog(sa, port, ok, "BYE", 2)
+    b = recv_msg(sb, "BYE ")
+    reply(sb, port, b, 200, "OK")
+    recv_msg(sa, "SIP/2.0 200")
+
+
+def test_early_media_flows_before_the_answer(ims):
+    """early_media true (the default): from the 183 with SDP on, RTP goes
+    both ways through the relay before the 200 (RFC 3960)."""
+    d, port, log, tmp = ims
+    socks, (pa, pb), inv = early_call(ims, "bob")
+    sa, sb, ra, rb = socks
+    try:
+        for i in range(3):
+            ra.sendto(rtp(i, b"\x11" * 160), (HOST, pa))
+            data, src = rb.recvfrom(2048)
+            assert data == rtp(i, b"\x11" * 160) and src == (HOST, pb)
+            rb.sendto(rtp(50 + i, b"\x22" * 160), (HOST, pb))
+            data, src = ra.recvfrom(2048)
+            assert data == rtp(50 + i, b"\x22" * 160) and src == (HOST, pa)
+        # still ringing: the monitor counts the early packets
+        text = d.command("dialog", "dialog(s)")
+        assert re.search(r"ringing\s+server\s+\S+\s+\S+\s+\S+\s+[\d.]+\s+3/3\s", text), text
+        ok = answer_and_end(ims, socks, inv)
+        bye(ims, socks, ok)
+    finally:
+        for s in socks:
+            s.close()
+
+
+def test_early_media_off_holds_media_until_the_answer(ims):
+    """frank's IMPU has early_media false: his 183's SDP reaches the caller
+    (through the relay), but RTP is forwarded neither way before the 200,
+    and flows once answered."""
+    d, port, log, tmp = ims
+    socks, (pa, pb), inv = early_call(ims, "frank")
+    sa, sb, ra, rb = socks
+    try:
+        ra.settimeout(0.5)
+        rb.settimeout(0.5)
+        ra.sendto(rtp(1, b"\x11" * 160), (HOST, pa))
+        rb.sendto(rtp(2, b"\x22" * 160), (HOST, pb))
+        for s in (ra, rb):
+            with pytest.raises(socket.timeout):
+                s.recvfrom(2048)
+        ok = answer_and_end(ims, socks, inv)
+        ra.settimeout(3.0)
+        rb.settimeout(3.0)
+        ra.sendto(rtp(3, b"\x33" * 160), (HOST, pa))
+        data, src = rb.recvfrom(2048)
+        assert data == rtp(3, b"\x33" * 160) and src == (HOST, pb)
+        rb.sendto(rtp(4, b"\x44" * 160), (HOST, pb))
+        data, src = ra.recvfrom(2048)
+        assert data == rtp(4, b"\x44" * 160) and src == (HOST, pa)
+        bye(ims, socks, ok)
+    finally:
+        for s in socks:
+            s.close()
