@@ -22,8 +22,7 @@ from test_calls import (HOST, SIPP, in_dialog, media_range, raw, recv_msg, recv_
 NO_100REL = ', "100rel": false'
 
 
-@pytest.fixture
-def ims(tmp_path):
+def start_ims(tmp_path, extra=""):
     assert SIPP, "sipp is not installed (make deps installs sip-tester)"
     port = free_port()
     media = media_range()
@@ -34,7 +33,7 @@ def ims(tmp_path):
   log_options: "all.level=debug",
   sip_addr: [{{ addr: "{HOST}:{port}", port_min: {media}, port_max: {media + 399} }}],
   domain: "ims.test",
-  dialog_timeout: 5,
+  dialog_timeout: 5,{extra}
   ue_db: [
     {user("001010000000201", "alice")},
     {user("001010000000202", "bob")},
@@ -50,6 +49,17 @@ def ims(tmp_path):
     finally:
         d.stop()
     assert not d.sanitizer_report(), d.sanitizer_report()
+
+
+@pytest.fixture
+def ims(tmp_path):
+    yield from start_ims(tmp_path)
+
+
+@pytest.fixture
+def ims_t1(tmp_path):
+    """T1 = 50 ms: 64*T1 is 3.2 s."""
+    yield from start_ims(tmp_path, "\n  timer_t1: 0.05,")
 
 
 def volte_call(ims, uac, uas, caller="alice", callee="bob"):
@@ -104,6 +114,20 @@ def test_require_100rel_off_gets_420(ims):
     Unsupported: 100rel, and nobody is called."""
     rc, out, _ = volte_call(ims, "prack_uac_420", None, caller="erin")
     assert rc == 0, out
+
+
+def test_no_prack_500(ims_t1):
+    """A caller that requires 100rel and never PRACKs: imsd sends its
+    reliable 180 again (T1 doubling) and after 64*T1 answers 500 and
+    CANCELs the callee (RFC 3262 §3)."""
+    d, port, log, tmp = ims_t1
+    rc, out, (brc, bout) = volte_call(ims_t1, "prack_uac_noprack", "call_uas_ring")
+    assert rc == 0, out
+    assert brc == 0, bout
+    text = open(log, encoding="utf-8", errors="replace").read()
+    sent = re.findall(r"\[SIP\]\s+TO\s+\S+ SIP/2.0 180 ", text)
+    assert len(sent) >= 2, "the reliable 180 was not sent again"
+    assert "no PRACK for the reliable 180" in text
 
 
 def test_prack_no_dialog_481(ims):
