@@ -10,13 +10,14 @@ whose IMPU has `100rel` off gets 420 with Unsupported: 100rel.
 """
 import re
 import socket
+import subprocess
 
 import pytest
 
 from conftest import Imsd, free_port
-from test_calls import (HOST, SIPP, in_dialog, media_range, raw, recv_msg, recv_status,
-                        register, reply, req, rtp, run, sdp, sdp_port, sipp_cmd, start_uas,
-                        udp, user, wait_uas)
+from test_calls import (HOST, SIPP, TSHARK, in_dialog, media_range, raw, recv_msg, recv_status,
+                        register, reply, req, rtp, run, sdp, sdp_port, sipp_cmd,
+                        start_capture, start_uas, stop_capture, udp, user, wait_uas)
 
 
 NO_100REL = ', "100rel": false'
@@ -152,10 +153,26 @@ def test_volte_precondition_flow(ims):
     UPDATE (a=curr:qos local sendrecv) is relayed in the early dialogs and
     the 200 UPDATE comes back; 180, 200, ACK, BYE. Each SDP goes
     through the relay (c=/m= of imsd on both sides)."""
+    assert TSHARK, "tshark is not installed (make deps installs it)"
     d, port, log, tmp = ims
-    rc, out, (brc, bout) = volte_call(ims, "volte_uac", "volte_uas")
+    pcap = tmp / "volte.pcap"
+    cap = start_capture(pcap, f"udp port {port}")
+    try:
+        rc, out, (brc, bout) = volte_call(ims, "volte_uac", "volte_uas")
+    finally:
+        stop_capture(cap)
     assert rc == 0, out
     assert brc == 0, bout
+    # tshark decodes every SIP message and SDP of the flow, none malformed
+    p = subprocess.run([TSHARK, "-r", str(pcap), "-d", f"udp.port=={port},sip", "-Y",
+                        "sip || _ws.malformed", "-T", "fields", "-e", "sip.Method",
+                        "-e", "sip.Status-Code", "-e", "_ws.malformed"],
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60)
+    rows = [r.split("\t") for r in p.stdout.decode(errors="replace").splitlines()]
+    assert not any(len(r) > 2 and r[2] for r in rows), rows
+    methods = [r[0] for r in rows if r and r[0]]
+    for m in ("INVITE", "PRACK", "UPDATE", "ACK", "BYE"):
+        assert methods.count(m) >= 2, (m, methods)  # on both legs
     text = open(log, encoding="utf-8", errors="replace").read()
     # imsd PRACKed the callee and relayed the caller's UPDATE
     assert re.search(r"\[SIP\]\s+TO .* PRACK sip:callee@", text), "no PRACK to the callee"
