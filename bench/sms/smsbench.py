@@ -23,7 +23,9 @@ import json
 import os
 import select
 import socket
+import subprocess
 import sys
+import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
@@ -81,8 +83,13 @@ class Phones:
     @staticmethod
     def _sock():
         s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8 << 20)
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 8 << 20)
+        # SO_RCVBUFFORCE (33) and SO_SNDBUFFORCE (32), which Python does not
+        # name: as root past net.core.rmem_max, as imsd does (net_udp.c)
+        for opt, force in ((socket.SO_RCVBUF, 33), (socket.SO_SNDBUF, 32)):
+            try:
+                s.setsockopt(socket.SOL_SOCKET, force, 8 << 20)
+            except OSError:
+                s.setsockopt(socket.SOL_SOCKET, opt, 8 << 20)
         s.bind(("127.0.0.1", 0))
         s.setblocking(False)
         return s
@@ -221,6 +228,84 @@ def step(srv, ph, pairs, rate, secs):
             "cpu_us": round(u + k, 1)}
 
 
+def udp_drops(ports, text=None):
+    """{port: datagrams dropped at that loopback UDP socket} from the last
+    column of /proc/net/udp (text: its content, for the tests)."""
+    if text is None:
+        with open("/proc/net/udp") as f:
+            text = f.read()
+    want = {f"0100007F:{p:04X}": p for p in ports}
+    out = {p: 0 for p in ports}
+    for line in text.splitlines()[1:]:
+        f = line.split()
+        if len(f) >= 13 and f[1] in want and f[-1].isdigit():
+            out[want[f[1]]] += int(f[-1])
+    return out
+
+
+def step_c(srv, ph, args, rate, tag, secs=None):
+    """The same step played by bench/sms/smsload (C) on the phones' sockets
+    (the Python phones saturate near 3,000 SMS/s on this machine), for secs
+    (default args.secs)."""
+    secs = secs or args.secs
+    ph.pump(0.01)
+    peak = {"tsx": 0, "imsd": [], "machine": []}
+    stop = threading.Event()
+
+    def watch():
+        """Every second of the step: live SIP transactions at imsd, the
+        cores imsd used in that second and the cores the whole machine did
+        (other processes included: the machine is shared)."""
+        c, b, t = srv.cpu(), benchlib.sys_busy_ticks()[0], time.time()
+        while not stop.wait(1.0):
+            c1, b1, t1 = srv.cpu(), benchlib.sys_busy_ticks()[0], time.time()
+            peak["imsd"].append((c1 - c).total / benchlib.CLK / (t1 - t))
+            peak["machine"].append((b1 - b) / benchlib.CLK / (t1 - t))
+            c, b, t = c1, b1, t1
+            try:
+                st = srv.monitor("stats", "registrar.users", timeout=5)
+            except benchlib.BenchError:
+                continue
+            peak["tsx"] = max(peak["tsx"], st.get("sip.tsx_server", 0) +
+                              st.get("sip.tsx_client", 0))
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+    ports = {"imsd": ph.port, "senders": ph.snd.getsockname()[1],
+             "receivers": ph.rcv.getsockname()[1]}
+    d0 = udp_drops(ports.values())
+    c0, rb0 = srv.cpu(), benchlib.udp_rcvbuf_errors()
+    cmd = [args.smsload, "--port", str(ph.port), "--snd-fd", str(ph.snd.fileno()),
+           "--rcv-fd", str(ph.rcv.fileno()), "--pairs", str(args.pairs), "--rate", str(rate),
+           "--secs", str(secs), "--drain", "10", "--tag", tag]
+    p = subprocess.run(cmd, pass_fds=(ph.snd.fileno(), ph.rcv.fileno()), capture_output=True,
+                       text=True, timeout=secs + 60)
+    cpu = srv.cpu() - c0
+    stop.set()
+    watcher.join(10)
+    d1 = udp_drops(ports.values())
+    if p.returncode != 0:
+        raise benchlib.BenchError(f"smsload failed ({p.returncode}): {p.stderr.strip()}")
+    r = json.loads(p.stdout.strip().splitlines()[-1])
+    sent, dlv = r["sent"], r["delivered"]
+    u, k = cpu.us_per(max(dlv, 1))
+    return {"rate": rate, "secs": round(r["load_s"], 2), "sent": sent,
+            "accepted": r["accepted"], "delivered": dlv,
+            "loss_pct": round(100.0 * (sent - dlv) / max(sent, 1), 3),
+            "errors": r["errors"], "achieved": round(dlv / r["load_s"], 1),
+            "cpu_us_user": round(u, 1), "cpu_us_kernel": round(k, 1),
+            "cpu_us": round(u + k, 1), "rcvbuf_drops": benchlib.udp_rcvbuf_errors() - rb0,
+            "drops": {k: d1[v] - d0[v] for k, v in ports.items()},
+            "phones_cpu_us": round(1e6 * (r["cpu_user_s"] + r["cpu_sys_s"]) / max(sent, 1), 1),
+            "tsx_peak": peak["tsx"],
+            # over the seconds of the load (not the drain)
+            "imsd_cores_max": round(max(peak["imsd"][:int(secs)] or [0]), 2),
+            "machine_cores": round(sum(peak["machine"][:int(secs)]) /
+                                   max(len(peak["machine"][:int(secs)]), 1), 2),
+            "server_cores": round(sum(peak["imsd"][:int(secs)]) /
+                                  max(len(peak["imsd"][:int(secs)]), 1), 2),
+            "load": {k: v for k, v in r.items() if k not in ("sent", "delivered", "accepted")}}
+
+
 def quiet_heap(srv, ph, deadline):
     """heap_in_use once no SIP transaction is left (Timer J/K over: their
     memory is not the queue's)."""
@@ -246,51 +331,138 @@ def pending_memory(srv, ph, args_pairs, parked, count):
             "bytes_per_sms": round((after - before) / max(ph.accepted - a0, 1), 1)}
 
 
-def run(args, state):
+def start(args, name, workdir, parked, state):
+    """imsd on a fresh configuration (and state file) and a free port."""
+    for attempt in range(3):
+        # a free UDP port may be a TCP port in use (imsd binds both): another
+        port = benchlib.free_udp_port()
+        cfg = config(workdir, port, args.pairs, parked, state)
+        for f in ("ims.state", "ims.state-wal", "ims.state-shm"):
+            if os.path.exists(os.path.join(workdir, f)):
+                os.unlink(os.path.join(workdir, f))
+        srv = benchlib.Imsd(args.imsd_bin, cfg, port, workdir, name=name)
+        try:
+            srv.start()
+            return srv, port
+        except benchlib.BenchError as e:
+            srv.stop()
+            if attempt == 2 or "already in use" not in str(e):
+                raise
+            benchlib.log(name, f"port {port} taken, another one: {e}")
+
+
+def session(args, state, fn):
+    """fn(srv, ph) on a fresh imsd whose users have registered: each C step
+    starts from the same state (no transaction, queue or state file left by
+    the step before: a non-INVITE server transaction lives 32 s after its
+    answer here, a delivery whose RP-ACK was lost 30 s)."""
     name = "imsd-state" if state else "imsd"
     workdir = os.path.join(args.workdir, name)
     os.makedirs(workdir, exist_ok=True)
-    port = benchlib.free_udp_port()
     parked = max(1, (args.pending + 1999) // 2000)
-    cfg = config(workdir, port, args.pairs, parked, state)
-    srv = benchlib.Imsd(args.imsd_bin, cfg, port, workdir, name=name)
-    srv.start()
+    srv, port = start(args, name, workdir, parked, state)
     ph = Phones(port)
-    out = {"server": name, "pairs": args.pairs, "steps": []}
     try:
         register_all(ph, args.pairs)
-        # a registration's cost beside an SMS's: refreshes of every user,
-        # REG_ROUNDS times (CPU ticks are 10 ms: enough of them to count)
-        c0, r0 = srv.cpu(), ph.registered
-        for _ in range(REG_ROUNDS):
-            register_all(ph, args.pairs, settle=0.3)
-        u, k = (srv.cpu() - c0).us_per(max(ph.registered - r0, 1))
-        out["register_us"] = round(u + k, 1)
-        out["registered"] = ph.registered - r0
-        for rate in args.rates:
-            r = step(srv, ph, args.pairs, rate, args.secs)
-            benchlib.log(name, json.dumps(r))
-            out["steps"].append(r)
-        # with the state file the queue's structures are the same, and
-        # SQLite's page cache moves the heap by more than they do
-        if args.pending and not state:
-            out["memory"] = pending_memory(srv, ph, args.pairs, parked, args.pending)
-            benchlib.log(name, json.dumps(out["memory"]))
+        drain(ph, lambda: ph.registered >= 2 * args.pairs, time.time() + 30)
+        if ph.registered < 2 * args.pairs:
+            raise benchlib.BenchError(f"{name}: {ph.registered} of {2 * args.pairs} "
+                                      "users registered")
+        return fn(srv, ph, parked)
     finally:
         srv.stop()
+        ph.snd.close()
+        ph.rcv.close()
+
+
+def register_cost(srv, ph, pairs):
+    """A registration's cost beside an SMS's: refreshes of every user,
+    REG_ROUNDS times (CPU ticks are 10 ms: enough of them to count)."""
+    c0, r0 = srv.cpu(), ph.registered
+    for _ in range(REG_ROUNDS):
+        register_all(ph, pairs, settle=0.3)
+    u, k = (srv.cpu() - c0).us_per(max(ph.registered - r0, 1))
+    return round(u + k, 1)
+
+
+def run(args, state):
+    name = "imsd-state" if state else "imsd"
+    out = {"server": name, "pairs": args.pairs, "steps": []}
+
+    def python_steps(srv, ph, parked):
+        out["register_us"] = register_cost(srv, ph, args.pairs)
+        for rate in args.rates:
+            out["steps"].append(step(srv, ph, args.pairs, rate, args.secs))
+            benchlib.log(name, json.dumps(out["steps"][-1]))
+        return out
+
+    def c_step(rate, tag, secs=None):
+        def fn(srv, ph, parked):
+            benchlib.wait_quiet(20, threshold=0.5)  # the machine is shared
+            return step_c(srv, ph, args, rate, tag, secs)
+        return fn
+
+    if args.phones == "python":
+        session(args, state, python_steps)
+    else:
+        out["register_us"] = session(args, state, lambda srv, ph, parked:
+                                     register_cost(srv, ph, args.pairs))
+        for n, rate in enumerate(args.rates):
+            out["steps"].append(session(args, state, c_step(rate, f"{name[-1]}{n}")))
+            benchlib.log(name, json.dumps(out["steps"][-1]))
+        if args.sustain:
+            # one rate held longer than a transaction lives (Timer J)
+            rate, secs = args.sustain
+            out["sustained"] = session(args, state, c_step(rate, f"{name[-1]}s", secs))
+            benchlib.log(name, "sustained", json.dumps(out["sustained"]))
+    # with the state file the queue's structures are the same, and
+    # SQLite's page cache moves the heap by more than they do
+    if args.pending and not state:
+        out["memory"] = session(args, state, lambda srv, ph, parked: pending_memory(
+            srv, ph, args.pairs, parked, args.pending))
+        benchlib.log(name, json.dumps(out["memory"]))
     return out
 
 
-def report(results, commit):
+def best_rate(steps, max_loss=0.1):
+    """The highest offered rate whose step lost less than max_loss % (None)."""
+    ok = [s["rate"] for s in steps if s["loss_pct"] < max_loss]
+    return max(ok) if ok else None
+
+
+def report(results, commit, phones="c", pairs=0):
     day = time.strftime("%Y-%m-%d")
-    md = ["", f"Run {day}, commit {commit}, {os.cpu_count()} CPUs; rows per offered rate.", "",
+    who = ("bench/sms/smsload (C)" if phones == "c" else "smsbench.py (Python)")
+    md = ["", f"Run {day}, commit {commit}, {os.cpu_count()} CPUs, phones {who}, "
+          f"{pairs} pairs; rows per offered rate.", "",
           "| server | offered SMS/s | delivered SMS/s | loss % | CPU µs/SMS (user + kernel) "
-          "| registration refresh µs (no auth) |", "|---|---|---|---|---|---|"]
+          "| imsd cores (mean, busiest s) | machine cores busy | phones µs/SMS "
+          "| drops imsd/phones | live tsx peak "
+          "| registration refresh µs (no auth) |",
+          "|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in results:
         for s in r["steps"]:
+            d = s.get("drops", {})
+            drops = (f"{d['imsd']}/{d['senders'] + d['receivers']}" if d else "-")
             md.append(f"| {r['server']} | {s['rate']} | {s['achieved']} | {s['loss_pct']} | "
                       f"{s['cpu_us']} ({s['cpu_us_user']} + {s['cpu_us_kernel']}) | "
-                      f"{r['register_us']} |")
+                      f"{s.get('server_cores', '-')}, {s.get('imsd_cores_max', '-')} | "
+                      f"{s.get('machine_cores', '-')} | {s.get('phones_cpu_us', '-')} | "
+                      f"{drops} | {s.get('tsx_peak', '-')} | {r['register_us']} |")
+    sus = [(r["server"], r["sustained"]) for r in results if "sustained" in r]
+    if sus:
+        md += ["", "Held longer than a transaction lives (Timer J 32 s):", "",
+               "| server | offered SMS/s for | delivered SMS/s | loss % | refused (non-2xx) "
+               "| CPU µs/SMS (user + kernel) | live tsx peak |", "|---|---|---|---|---|---|---|"]
+        for name, s in sus:
+            md.append(f"| {name} | {s['rate']:g} for {s['secs']:g} s | {s['achieved']} | "
+                      f"{s['loss_pct']} | {s['errors']} | {s['cpu_us']} ({s['cpu_us_user']} + "
+                      f"{s['cpu_us_kernel']}) | {s['tsx_peak']} |")
+    md.append("")
+    for r in results:
+        best = best_rate(r["steps"])
+        md.append(f"{r['server']}: highest offered rate with < 0.1 % loss: " +
+                  (f"**{best} SMS/s**." if best else "none of the steps."))
     for r in results:
         if "memory" in r:
             m = r["memory"]
@@ -303,16 +475,24 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--imsd-bin", default=os.path.join(ROOT, "build-rel", "imsd"))
     ap.add_argument("--workdir", default="/tmp/smsbench")
-    ap.add_argument("--pairs", type=int, default=500)
+    ap.add_argument("--pairs", type=int, default=2000)
     ap.add_argument("--rates", type=lambda v: [int(x) for x in v.split(",")],
-                    default=[500, 1000, 2000])
+                    default=[3000, 5000, 8000, 10000, 12000, 15000])
     ap.add_argument("--secs", type=float, default=10)
     ap.add_argument("--pending", type=int, default=20000)
     ap.add_argument("--servers", default="imsd,imsd-state")
+    ap.add_argument("--sustain", default="10000:40",
+                    type=lambda v: tuple(float(x) for x in v.split(":")) if v else None,
+                    help="RATE:SECS, one more step held longer than Timer J "
+                    "('' for none)")
+    ap.add_argument("--phones", choices=("c", "python"), default="c",
+                    help="c: bench/sms/smsload (built as build-rel/bench/smsload); "
+                    "python: this script's phones (saturate near 3,000 SMS/s)")
+    ap.add_argument("--smsload", default=os.path.join(ROOT, "build-rel", "bench", "smsload"))
     ap.add_argument("--append", help="bench/RESULTS.md to append the report to")
     args = ap.parse_args()
     results = [run(args, s == "imsd-state") for s in args.servers.split(",")]
-    md = report(results, benchlib.git_commit(ROOT))
+    md = report(results, benchlib.git_commit(ROOT), args.phones, args.pairs)
     print(md)
     with open(os.path.join(args.workdir, "results.json"), "w") as f:
         json.dump(results, f, indent=1)

@@ -551,6 +551,7 @@ int api_alloc(struct api **apip, const struct api_prm *prm, char *err, size_t er
 		return e;
 	}
 	api_users_watch_start(api);
+	api_sms_hook_start(api);
 	api_sim_events_start(api);
 	*apip = api;
 	return 0;
@@ -561,6 +562,7 @@ void api_free(struct api *api)
 	if (!api)
 		return;
 	api_users_watch_stop(api);
+	api_sms_hook_stop(api);
 	api_users_jobs_free(api);
 	if (api->reaping)
 		loop_before_sleep_remove(api_reap_h, api);

@@ -31,6 +31,7 @@ struct ims_cfg;
 struct registrar;
 struct hss;
 struct stats;
+struct smsc;
 
 /* Bounds (docs/api.md). */
 #define API_PORT_DEFAULT 9003u
@@ -50,6 +51,7 @@ struct api_prm {
 	struct ims_cfg *cfg;	   /* borrowed; com_* and what config_set changes */
 	struct registrar *reg;	   /* borrowed; NULL: users_get etc. answer an error */
 	struct hss *hss;	   /* borrowed; with reg */
+	struct smsc *sms;	   /* borrowed; NULL: sms, sms_flush answer an error */
 	struct stats *stats;	   /* borrowed; NULL: stats answers an error */
 	void (*quit_h)(void *arg); /* what `quit` does */
 	void *quit_arg;

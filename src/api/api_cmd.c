@@ -71,13 +71,15 @@ struct api_prop {
 static const struct api_prop api_props[] = {
     {"binding_expires", offsetof(struct ims_cfg, binding_expires), 0, 864000},
     {"subscribe_expires", offsetof(struct ims_cfg, subscribe_expires), 0, 864000},
+    /* the SMS service reads these at each use (docs/sms.md) */
+    {"sms_expires", offsetof(struct ims_cfg, sms_expires), 1, 63244800},
+    {"sms_retry_delay", offsetof(struct ims_cfg, sms_retry_delay), 0, 86400},
     {NULL, 0, 0, 0},
 };
 
 /* Listed by manual §6.5 config_set, not yet read at run time here. */
 static const char *const api_props_later[] = {
-    "precondition",	 "session_expires",	  "sms_retry_delay",	 "sms_expires",
-    "sms_hook_only",	 "auth_on_register_only", "dialog_timeout",	 "p_called_party_id",
+    "precondition",	 "session_expires",	  "auth_on_register_only", "dialog_timeout",	 "p_called_party_id",
     "sms_message_filter", "sms_forced_cp_cause", "sms_forced_rp_cause", "mms_expires",
     "custom_headers",	 "100rel",		  "tcp_threshold",	 "tcp_keepalive",
     "tcp_keepcount",	 NULL,
@@ -100,6 +102,7 @@ int api_cmd_config_get(struct api_ctx *ctx, json_t *resp)
 	for (const struct api_prop *p = api_props; p->name; p++)
 		json_object_set_new(resp, p->name,
 				    json_integer(*(const uint32_t *)((const char *)cfg + p->off)));
+	json_object_set_new(resp, "sms_hook_only", json_boolean(cfg->sms_hook_only));
 	return 0;
 }
 
@@ -193,6 +196,8 @@ int api_cmd_config_set(struct api_ctx *ctx, json_t *resp)
 	struct ims_cfg *cfg = ctx->api->prm.cfg;
 	const json_t *logs = json_object_get(ctx->msg, "logs");
 	uint64_t val[sizeof(api_props) / sizeof(api_props[0])];
+	bool hook_only = false;
+	int e_hook;
 	int e;
 
 	for (const char *const *p = api_props_later; *p; p++) {
@@ -208,8 +213,16 @@ int api_cmd_config_set(struct api_ctx *ctx, json_t *resp)
 		if (e == ENOENT)
 			val[i] = UINT64_MAX;
 	}
+	e_hook = api_get_bool(ctx->msg, "sms_hook_only", &hook_only, resp);
+	if (e_hook == EINVAL)
+		return e_hook;
 	if (logs && config_set_logs(ctx->api, logs, resp))
 		return EINVAL;
+	if (!e_hook) {
+		cfg->sms_hook_only = hook_only; /* read by the SMS service at each SMS */
+		log_write(LOG_IMS, LOG_LVL_INFO, LOG_DIR_NONE, NULL,
+			  "api: config_set sms_hook_only = %s", hook_only ? "true" : "false");
+	}
 	for (size_t i = 0; api_props[i].name; i++) {
 		if (val[i] != UINT64_MAX) {
 			*(uint32_t *)((char *)cfg + api_props[i].off) = (uint32_t)val[i];

@@ -13,19 +13,26 @@ const struct api_cmd api_cmds[] = {
     {"config_get", api_cmd_config_get},
     {"config_set", api_cmd_config_set},
     {"help", api_cmd_help},
+    {"impu_add", api_cmd_impu_add},
+    {"impu_del", api_cmd_impu_del},
+    {"impu_set", api_cmd_impu_set},
     {"license", api_cmd_license},
     {"log_get", api_cmd_log_get},
     {"log_reset", api_cmd_log_reset},
     {"log_set", api_cmd_log_set},
     {"quit", api_cmd_quit},
     {"register", api_cmd_register},
+    {"sms", api_cmd_sms},
+    {"sms_flush", api_cmd_sms_flush},
     {"stats", api_cmd_stats},
     {"unregister", api_cmd_unregister},
+    {"user_set", api_cmd_user_set},
+    {"users_add", api_cmd_users_add},
     {"users_get", api_cmd_users_get},
     {NULL, NULL},
 };
 
-const char *const api_events[] = {"users_update", NULL};
+const char *const api_events[] = {"users_update", "sms", NULL};
 
 const struct api_cmd *api_cmd_find(const char *name)
 {

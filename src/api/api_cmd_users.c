@@ -20,6 +20,7 @@
 #include "hss/hss.h"
 #include "loop/loop.h"
 #include "registrar/registrar.h"
+#include "smsc/smsc.h"
 
 #define API_UPDATE_MAX 65536u /* users noted per iteration; more: all users */
 
@@ -87,9 +88,9 @@ json_t *api_user_json(struct api *api, const void *user_info)
 	if (ui->registered)
 		registrar_bindings_foreach(api->prm.reg, u, binding_h, &ba);
 	json_object_set_new(o, "bindings", ba.arr);
-	/* calls and SMS are not built yet: no dialogs, nothing pending */
+	/* calls are not built yet: no dialogs */
 	json_object_set_new(o, "dialogs", json_array());
-	json_object_set_new(o, "sms", json_integer(0));
+	json_object_set_new(o, "sms", json_integer(api->prm.sms ? smsc_pending_count(api->prm.sms, u) : 0));
 	return o;
 }
 

@@ -18,6 +18,8 @@
 #include "api/api.h"
 #include "api/api_http.h"
 #include "core/log.h"
+#include "sms/sms_tpdu.h"
+#include "smsc/smsc.h"
 
 struct loop_timer;
 struct api_req;
@@ -221,5 +223,23 @@ json_t *api_user_json(struct api *api, const void *user_info);
 void api_users_watch_start(struct api *api);
 void api_users_watch_stop(struct api *api);
 void api_users_jobs_free(struct api *api);
+
+/* ---- api_cmd_prov.c ---- */
+api_cmd_h api_cmd_users_add, api_cmd_user_set, api_cmd_impu_set, api_cmd_impu_add,
+	api_cmd_impu_del;
+
+/* ---- api_cmd_sms.c ---- */
+/* An `sms` message read (manual §6.6); prm points into the message and ud. */
+struct api_sms_req {
+	const char *impi, *impu;
+	struct smsc_send_prm prm;
+	uint8_t ud[SMS_UD_OCTETS_MAX];
+};
+/* 0, or EINVAL with resp's error naming the field. */
+int api_sms_parse(const json_t *m, struct api_sms_req *r, json_t *resp);
+api_cmd_h api_cmd_sms, api_cmd_sms_flush;
+/* The `sms` event: the SMS service's hook set to the API, and taken off. */
+void api_sms_hook_start(struct api *api);
+void api_sms_hook_stop(struct api *api);
 
 #endif

@@ -9,6 +9,8 @@
 #include <jansson.h>
 #include <libgen.h>
 #include <malloc.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
@@ -31,6 +33,7 @@
 #include "app/app_options.h"
 #include "core/mem.h"
 #include "hss/hss.h"
+#include "ipsec/ipsec.h"
 #include "registrar/registrar.h"
 #include "sip/sip_stack.h"
 #include "smsc/smsc.h"
@@ -175,20 +178,111 @@ static void imsd_addr_str(const struct ims_cfg_addr *a, char *buf, size_t size)
 	snprintf(buf, size, "%s%s%s:%u", v6 ? "[" : "", a->host, v6 ? "]" : "", a->port);
 }
 
-/* The SIP sockets and the transaction layer. */
-static int imsd_sip_start(const struct ims_cfg *cfg, struct sip_stack **stackp)
+static bool imsd_is_loopback(const struct net_addr *a)
 {
-	struct sip_stack_listen *ls;
-	struct sip_stack_prm prm;
-	char (*txt)[2][80];
-	const char *option_tags[8];
-	size_t ntags = 0;
-	int err = ENOMEM;
+	const struct sockaddr *sa = net_addr_sa(a);
 
-	ls = calloc(cfg->sip_addr_count ? cfg->sip_addr_count : 1, sizeof(*ls));
-	txt = calloc(cfg->sip_addr_count ? cfg->sip_addr_count : 1, sizeof(*txt));
-	if (!ls || !txt)
-		goto out;
+	if (sa->sa_family == AF_INET)
+		return (ntohl(((const struct sockaddr_in *)(const void *)sa)->sin_addr.s_addr) >>
+			24) == 127;
+	return IN6_IS_ADDR_LOOPBACK(&((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr);
+}
+
+/* The IP a sip_addr entry's sockets bind to (bind_addr, else addr), when it
+ * can carry SAs: not a wildcard, not a loopback address (a kernel drops
+ * packets for those that arrive on another device, the TUN device here). */
+static int imsd_sip_bind_ip(const struct ims_cfg_sip_addr *sa, struct net_addr *ip)
+{
+	const struct ims_cfg_addr *a = sa->bind_addr.host ? &sa->bind_addr : &sa->addr;
+
+	if (net_addr_parse_str(ip, a->host, 0) || net_addr_is_any(ip) || imsd_is_loopback(ip))
+		return EINVAL;
+	return 0;
+}
+
+/*
+ * IPsec (docs/ipsec.md): the datapath and its namespace. A set-up that fails
+ * (no privileges, no TUN device) is logged and imsd carries on without
+ * IPsec: phones then register unprotected, as with ipsec: false.
+ */
+static struct ipsec *imsd_ipsec_start(const struct ims_cfg *cfg)
+{
+	struct ipsec_prm prm = {0};
+	struct ipsec *ip = NULL;
+	int err;
+
+	if (!cfg->ipsec)
+		return NULL;
+	prm.mtu = cfg->ipsec_mtu;
+	prm.script_path = cfg->ipsec_tun_setup_script_filename;
+	prm.ifname = cfg->ipsec_ifname;
+	prm.netns = cfg->ipsec_netns;
+	for (uint32_t i = 0; i < cfg->sip_addr_count && prm.local_count < IPSEC_LOCAL_MAX; i++) {
+		struct net_addr a;
+		bool dup = false;
+
+		if (imsd_sip_bind_ip(&cfg->sip_addr[i], &a))
+			continue;
+		for (size_t j = 0; j < prm.local_count; j++)
+			dup |= net_addr_eq_ip(&prm.local[j], &a);
+		if (!dup)
+			prm.local[prm.local_count++] = a;
+	}
+	if (!prm.local_count) {
+		log_write(LOG_IPSEC, LOG_LVL_WARN, LOG_DIR_NONE, "-",
+			  "ipsec is true, but no sip_addr names an IP that can carry SAs (not "
+			  "a wildcard nor a loopback address): phones register without IPsec");
+		return NULL;
+	}
+	err = ipsec_alloc(&ip, &prm);
+	if (err) {
+		log_write(LOG_IPSEC, LOG_LVL_WARN, LOG_DIR_NONE, "-",
+			  "ipsec is true, but the IPsec datapath cannot start (%s): phones "
+			  "register without IPsec, as with ipsec: false",
+			  strerror(err));
+		return NULL;
+	}
+	return ip;
+}
+
+static int imsd_ns_run_h(void *ctx, int (*fn)(void *arg), void *arg)
+{
+	return ipsec_in_netns(ctx, fn, arg);
+}
+
+/* The protected entries of IP address txt: port-s and port-c (IPSEC_PORT_S,
+ * IPSEC_PORT_C) in the namespace of the datapath. */
+static void imsd_sip_protected(struct ipsec *ip, const struct ims_cfg_sip_addr *sa,
+			       struct sip_stack_listen *ls, char (*txt)[2][80])
+{
+	static const uint16_t ports[2] = {IPSEC_PORT_S, IPSEC_PORT_C};
+
+	for (int k = 0; k < 2; k++) {
+		struct ims_cfg_addr a = sa->addr, b = sa->bind_addr;
+
+		a.port = ports[k];
+		imsd_addr_str(&a, txt[k][0], sizeof(txt[k][0]));
+		ls[k].addr = txt[k][0];
+		if (b.host) {
+			b.port = ports[k];
+			imsd_addr_str(&b, txt[k][1], sizeof(txt[k][1]));
+			ls[k].bind_addr = txt[k][1];
+		}
+		ls[k].ns_run = imsd_ns_run_h;
+		ls[k].ns_ctx = ip;
+		ls[k].protected_sock = true;
+	}
+}
+
+/* The listen entries: every sip_addr, then with IPsec the protected ones of
+ * each IP (once an IP). Returns how many. */
+static size_t imsd_sip_listen(const struct ims_cfg *cfg, struct ipsec *ip,
+			      struct sip_stack_listen *ls, char (*txt)[2][80])
+{
+	size_t n = cfg->sip_addr_count;
+	struct net_addr seen[IPSEC_LOCAL_MAX];
+	size_t nseen = 0;
+
 	for (uint32_t i = 0; i < cfg->sip_addr_count; i++) {
 		const struct ims_cfg_sip_addr *sa = &cfg->sip_addr[i];
 
@@ -204,9 +298,42 @@ static int imsd_sip_start(const struct ims_cfg *cfg, struct sip_stack **stackp)
 			ls[i].bind_addr = txt[i][1];
 		}
 	}
+	for (uint32_t i = 0; ip && i < cfg->sip_addr_count && nseen < IPSEC_LOCAL_MAX; i++) {
+		struct net_addr a;
+		bool dup = false;
+
+		if (imsd_sip_bind_ip(&cfg->sip_addr[i], &a))
+			continue;
+		for (size_t j = 0; j < nseen; j++)
+			dup |= net_addr_eq_ip(&seen[j], &a);
+		if (dup)
+			continue;
+		seen[nseen++] = a;
+		imsd_sip_protected(ip, &cfg->sip_addr[i], &ls[n], &txt[n]);
+		n += 2;
+	}
+	return n;
+}
+
+/* The SIP sockets and the transaction layer. */
+static int imsd_sip_start(const struct ims_cfg *cfg, struct ipsec *ip,
+			  struct sip_stack **stackp)
+{
+	size_t max = (size_t)cfg->sip_addr_count + 2 * IPSEC_LOCAL_MAX;
+	struct sip_stack_listen *ls;
+	struct sip_stack_prm prm;
+	char (*txt)[2][80];
+	const char *option_tags[8];
+	size_t ntags = 0;
+	int err = ENOMEM;
+
+	ls = calloc(max, sizeof(*ls));
+	txt = calloc(max, sizeof(*txt));
+	if (!ls || !txt)
+		goto out;
 	sip_stack_prm_init(&prm);
 	prm.listen = ls;
-	prm.listen_count = cfg->sip_addr_count;
+	prm.listen_count = imsd_sip_listen(cfg, ip, ls, txt);
 	prm.t1_ms = cfg->timer_t1_ms;
 	prm.t2_ms = cfg->timer_t2_ms;
 	prm.t4_ms = cfg->timer_t4_ms;
@@ -245,8 +372,8 @@ out:
  * SMS (MESSAGE), calls (b2bua) and the OPTIONS responder. */
 static int imsd_cscf_start(const struct ims_cfg *cfg, struct sip_stack *sip,
 			   struct hss *hss, struct registrar *reg, struct smsc *sms,
-			   struct cscf **cscfp, struct media_relay **relayp, struct b2bua **b2bp,
-			   struct app_options **optp)
+			   struct ipsec *ip, struct cscf **cscfp, struct media_relay **relayp,
+			   struct b2bua **b2bp, struct app_options **optp)
 {
 	struct cscf_prm cprm = {.stack = sip, .hss = hss, .reg = reg};
 	struct b2bua_prm bprm = {.stack = sip, .hss = hss, .reg = reg, .cfg = cfg};
@@ -276,15 +403,9 @@ static int imsd_cscf_start(const struct ims_cfg *cfg, struct sip_stack *sip,
 		fprintf(stderr, "imsd: cannot start the CSCF stage: %s\n", strerror(err));
 		return err;
 	}
-	/* IPsec (RFC 3329 sec-agree, TS 33.203) is not built yet: whatever
-	 * `ipsec` says, phones register without it, so OPTIONS must not
-	 * claim sec-agree among the extensions the server acts on. */
-	oprm.ipsec = false;
-	if (cfg->ipsec)
-		log_write(
-		    LOG_IMS, LOG_LVL_WARN, LOG_DIR_NONE, NULL,
-		    "ipsec is true, but IPsec is not implemented yet: phones register "
-		    "without security associations, as with ipsec: false");
+	/* OPTIONS claims sec-agree (RFC 3329) only when the datapath runs. */
+	(void)cfg;
+	oprm.ipsec = ip != NULL;
 	err = app_options_alloc(optp, sip, *cscfp, &oprm);
 	if (err)
 		fprintf(stderr, "imsd: cannot start the OPTIONS service: %s\n", strerror(err));
@@ -377,6 +498,7 @@ static int imsd_api_start(struct ims_cfg *cfg, const struct monitor_prm *mprm, s
 	struct api_prm aprm = {.cfg = cfg,
 			       .reg = mprm->reg,
 			       .hss = mprm->hss,
+			       .sms = mprm->sms,
 			       .stats = mprm->stats,
 			       .quit_h = imsd_quit_h,
 			       .quit_arg = "remote API",
@@ -398,6 +520,7 @@ static int imsd_serve(const char *file, struct ims_cfg *cfg, bool no_monitor)
 	struct media_relay *relay = NULL;
 	struct store *st = NULL;
 	struct hss *hss = NULL;
+	struct ipsec *ip = NULL;
 	struct app_options *options = NULL;
 	struct stats *stats = NULL;
 	struct stats_prm sprm = {0};
@@ -435,11 +558,12 @@ static int imsd_serve(const char *file, struct ims_cfg *cfg, bool no_monitor)
 		fprintf(stderr, "%s: %s\n", file, err);
 		goto out;
 	}
-	if (imsd_sip_start(cfg, &sip))
+	ip = imsd_ipsec_start(cfg);
+	if (imsd_sip_start(cfg, ip, &sip))
 		goto out;
 	if (imsd_store_open(cfg, &st))
 		goto out;
-	if (registrar_app_start(sip, cfg, hss, st, &reg)) {
+	if (registrar_app_start(sip, cfg, hss, st, &reg) || registrar_ipsec_set(reg, ip ? ipsec_table(ip) : NULL)) {
 		fprintf(stderr, "imsd: cannot start the registrar\n");
 		goto out;
 	}
@@ -447,7 +571,7 @@ static int imsd_serve(const char *file, struct ims_cfg *cfg, bool no_monitor)
 		fprintf(stderr, "imsd: cannot start the SMS service\n");
 		goto out;
 	}
-	if (imsd_cscf_start(cfg, sip, hss, reg, sms, &cscf, &relay, &b2b, &options))
+	if (imsd_cscf_start(cfg, sip, hss, reg, sms, ip, &cscf, &relay, &b2b, &options))
 		goto out;
 	sprm.sip = sip;
 	sprm.reg = reg;
@@ -461,6 +585,7 @@ static int imsd_serve(const char *file, struct ims_cfg *cfg, bool no_monitor)
 	mprm.sms = sms;
 	mprm.stats = stats;
 	mprm.b2bua = b2b;
+	mprm.ipsec = ip;
 	if (monitor_alloc(&mon, &mprm)) {
 		fprintf(stderr, "imsd: cannot start the monitor\n");
 		goto out;
@@ -486,6 +611,7 @@ out:
 	mem_deref(reg);
 	mem_deref(st);
 	sip_stack_free(sip);
+	ipsec_free(ip);
 	mem_deref(hss);
 	loop_timer_free(imsd_flush_tm);
 	imsd_flush_tm = NULL;

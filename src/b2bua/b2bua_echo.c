@@ -76,6 +76,23 @@ static void echo_200(struct b2b_call *c, struct sip_tsx *tsx, struct pl offer,
 	mbuf_init(&sdp, B2B_SDP_FILE_MAX);
 	mbuf_init(&m, B2B_SDP_FILE_MAX + 256);
 	err = echo_sdp(c, offer, &sdp);
+	if (err && offer.l) {
+		/* an offer must be answered in the 2xx (RFC 3264 §5, RFC 3261
+		 * §13.2.1): without an answer (no port free, an SDP the relay
+		 * cannot take) the INVITE is refused, not taken without media */
+		const char *reason = NULL;
+		uint16_t sc = b2b_media_err_scode(err, &reason);
+
+		log_write(LOG_IMS, LOG_LVL_WARN, LOG_DIR_NONE, NULL,
+			  "call %u: echo SDP: %s (answered %u)", c->index, strerror(err), sc);
+		if (initial) {
+			b2b_answer_a(c, sc, reason, NULL, NULL);
+			b2b_stop(c, reason);
+		} else {
+			(void)sip_stack_reply(c->b->prm.stack, tsx, sc, reason, NULL);
+		}
+		goto out;
+	}
 	if (err)
 		log_write(LOG_IMS, LOG_LVL_WARN, LOG_DIR_NONE, NULL,
 			  "call %u: echo SDP: %s (answered without a body)", c->index,
@@ -113,6 +130,7 @@ static void echo_200(struct b2b_call *c, struct sip_tsx *tsx, struct pl offer,
 			b2b_ack_wait_start(c, B2B_A, sip_tsx_id(tsx));
 		}
 	}
+out:
 	mem_deref(resp);
 	mbuf_reset(&m);
 	mbuf_reset(&sdp);

@@ -148,6 +148,9 @@ void b2b_event(struct b2b_call *c, enum b2bua_event_type t, enum sip_method meth
 void b2b_state(struct b2b_call *c, enum b2bua_state s);
 /* Ends the call: nothing more is sent or taken; kept for the linger. */
 void b2b_stop(struct b2b_call *c, const char *why);
+/* b2bua_media.c: the status (and reason) an SDP the relay refused is
+ * answered with: 503 no port free, 400 malformed, else 488. */
+uint16_t b2b_media_err_scode(int err, const char **reason);
 int b2b_tx_add(struct b2b_call *c, const struct sip_tsx *tsx, enum b2b_tx_kind kind,
 	       uint8_t leg_or_side, uint64_t srv_id, enum sip_method meth);
 struct b2b_tx *b2b_tx_find(struct b2b_call *c, const struct sip_tsx *tsx);

@@ -80,8 +80,7 @@ void b2b_media_leg_b(struct b2b_call *c, const struct b2b_leg *leg)
 			  strerror(err));
 }
 
-/* The status a failed rewrite is answered with. */
-static uint16_t err_scode(int err, const char **reason)
+uint16_t b2b_media_err_scode(int err, const char **reason)
 {
 	switch (err) {
 	case ENOSPC:
@@ -115,7 +114,7 @@ int b2b_media_sdp(struct b2b_call *c, enum b2b_side from, bool offer,
 	e->text[0] = '\0';
 	err = media_session_sdp(c->ms, &mp);
 	if (err) {
-		e->scode = err_scode(err, &e->reason);
+		e->scode = b2b_media_err_scode(err, &e->reason);
 		log_write(LOG_IMS, LOG_LVL_WARN, LOG_DIR_NONE, c->callid_a,
 			  "call %u: SDP %s from the %s: %s%s%s", c->index,
 			  offer ? "offer" : "answer", from == B2B_A ? "caller" : "callee",

@@ -325,6 +325,74 @@ out:
 	return err;
 }
 
+int ims_cfg_ue_from_json(const struct ims_cfg *base, const json_t *users,
+			 struct ims_cfg **setp, struct cfg_diag *diag)
+{
+	struct ims_cfg *set;
+	struct cfg_rd rd;
+	int err;
+
+	if (diag && diag->err && diag->errlen)
+		diag->err[0] = '\0';
+	*setp = NULL;
+	set = calloc(1, sizeof(*set));
+	if (!set)
+		return ENOMEM;
+	/* the base's values (defaults for each entry) and strings, borrowed;
+	 * nothing of the base's own arena is kept as owned */
+	*set = *base;
+	set->arena = NULL;
+	set->sim_events = NULL;
+	set->ue = NULL;
+	set->ue_count = 0;
+	memset(&rd, 0, sizeof(rd));
+	rd.diag = diag;
+	rd.arena = &set->arena;
+	rd.cfg = set;
+	cfg_rd_push_key(&rd, "users");
+	err = cfg_ue_db_read(&rd, users, set);
+	if (err) {
+		ims_cfg_free(set);
+		return err;
+	}
+	*setp = set;
+	return 0;
+}
+
+int ims_cfg_impu_from_json(const struct ims_cfg *base, const struct ims_cfg_impu_opts *user_opts,
+			   const json_t *impus, struct ims_cfg **setp,
+			   const struct ims_cfg_impu **out, uint32_t *n, struct cfg_diag *diag)
+{
+	struct ims_cfg *set;
+	struct cfg_rd rd;
+	int err;
+
+	if (diag && diag->err && diag->errlen)
+		diag->err[0] = '\0';
+	*setp = NULL;
+	set = calloc(1, sizeof(*set));
+	if (!set)
+		return ENOMEM;
+	*set = *base;
+	set->arena = NULL;
+	set->sim_events = NULL;
+	set->ue = NULL;
+	set->ue_count = 0;
+	memset(&rd, 0, sizeof(rd));
+	rd.diag = diag;
+	rd.arena = &set->arena;
+	rd.cfg = set;
+	cfg_rd_push_key(&rd, "impu");
+	err = cfg_impu_list_read(&rd, impus, user_opts ? user_opts : base->ue_opts_default, out,
+				 n);
+	if (err) {
+		ims_cfg_free(set);
+		return err;
+	}
+	*setp = set;
+	return 0;
+}
+
 void ims_cfg_free(struct ims_cfg *cfg)
 {
 	if (!cfg)

@@ -438,6 +438,21 @@ struct ims_cfg {
 int ims_cfg_from_json(const json_t *root, const char *cfg_dir, struct ims_cfg **cfgp,
 		      struct cfg_diag *diag);
 void ims_cfg_free(struct ims_cfg *cfg);
+/*
+ * Run-time provisioning (remote API users_add): reads `users`, an array of
+ * ue_db entries, with every check and default of the configuration file,
+ * into *setp, whose ue/ue_count are the entries; the rest of *setp is base's
+ * (strings borrowed: base must outlive it). ims_cfg_free frees it. EINVAL
+ * with "users[2].impu[0]: ..." in diag->err, or ENOMEM.
+ */
+int ims_cfg_ue_from_json(const struct ims_cfg *base, const json_t *users,
+			 struct ims_cfg **setp, struct cfg_diag *diag);
+/* The same for `impus`, an array of IMPU configurations (strings or
+ * objects) of a user whose options are user_opts (NULL: base's default):
+ * *out and *n, owned by *setp. Errors name "impu[i]...". */
+int ims_cfg_impu_from_json(const struct ims_cfg *base, const struct ims_cfg_impu_opts *user_opts,
+			   const json_t *impus, struct ims_cfg **setp,
+			   const struct ims_cfg_impu **out, uint32_t *n, struct cfg_diag *diag);
 
 /*
  * Parses "host", "host:port", "[v6]" , "[v6]:port" or a bare IPv6 address

@@ -27,6 +27,10 @@ static void hss_destroy(void *data)
 	mem_deref(hss->by_imsi);
 	mem_deref(hss->by_impu);
 	mem_deref(hss->by_nai);
+	hss_added_free(hss);
+	for (uint32_t i = 0; i < hss->echo_added_n; i++)
+		free(hss->echo_added[i]);
+	free(hss->echo_added);
 	free(hss->users);
 	free(hss->impus);
 	free(hss->nais);
@@ -56,8 +60,10 @@ static bool same_multi_sim(const struct ims_cfg_ue *a, const struct ims_cfg_ue *
 
 struct pl hss_ent_text(const struct hss *hss, const struct hss_key_ent *e)
 {
-	if (e->user == HSS_ECHO)
+	if (e->user == HSS_ECHO && e->item < hss->cfg->echo_count)
 		return pl_from_str(hss->cfg->echo[e->item]);
+	if (e->user == HSS_ECHO) /* added at run time (hss_echo_add) */
+		return pl_from_str(hss->echo_added[e->item - hss->cfg->echo_count]->text);
 	return pl_from_str(hss->users[e->user].ue->impu[e->item].impu);
 }
 
@@ -99,7 +105,7 @@ static const char *ent_name(const struct hss_key_ent *e, char *buf, size_t size)
 	return buf;
 }
 
-static int impu_insert(struct hss *hss, struct hss_key_ent *e, char *err, size_t errlen)
+int hss_impu_insert(struct hss *hss, struct hss_key_ent *e, char *err, size_t errlen)
 {
 	struct hss_uri uri;
 	struct impu_key k = {hss, &uri, true, NULL};
@@ -159,19 +165,19 @@ static bool nai_match_h(const struct hash_entry *he, const void *arg)
 	return hss_nai_eq(pl_from_str(k->hss->users[e->user].ue->nai), k->nai);
 }
 
-static int user_index(struct hss *hss, uint32_t i, char *err, size_t errlen)
+/* Refuses an identity of user i another user has (multi_sim aside);
+ * nothing is inserted. */
+static int user_keys_check(struct hss *hss, uint32_t i, char *err, size_t errlen)
 {
-	struct hss_user *u = &hss->users[i];
-	const struct ims_cfg_ue *ue = u->ue;
+	const struct ims_cfg_ue *ue = hss->users[i].ue;
 	const struct hash_entry *o;
 
 	if (ue->impi) {
 		struct pl impi = pl_from_str(ue->impi);
-		uint64_t hv = hss_nai_hash(impi);
 
 		if (impi.l >= HSS_KEY_MAX)
 			return load_err(err, errlen, "ue_db[%u].impi: too long", i);
-		o = hash_lookup(hss->by_impi, hv, impi_match_h, &impi);
+		o = hash_lookup(hss->by_impi, hss_nai_hash(impi), impi_match_h, &impi);
 		if (o) {
 			const struct hss_user *ou = HASH_OBJ(o, struct hss_user, he_impi);
 
@@ -182,13 +188,11 @@ static int user_index(struct hss *hss, uint32_t i, char *err, size_t errlen)
 				    "ue_db[%u]",
 				    i, ue->impi, hss_user_index(hss, ou));
 		}
-		hash_insert(hss->by_impi, &u->he_impi, hv);
 	}
 	if (ue->imsi) {
 		struct pl imsi = pl_from_str(ue->imsi);
-		uint64_t hv = hash_bytes(imsi.p, imsi.l);
 
-		o = hash_lookup(hss->by_imsi, hv, imsi_match_h, &imsi);
+		o = hash_lookup(hss->by_imsi, hash_bytes(imsi.p, imsi.l), imsi_match_h, &imsi);
 		if (o) {
 			const struct hss_user *ou = HASH_OBJ(o, struct hss_user, he_imsi);
 
@@ -199,16 +203,13 @@ static int user_index(struct hss *hss, uint32_t i, char *err, size_t errlen)
 						"multi_sim)",
 						i, ue->imsi, hss_user_index(hss, ou));
 		}
-		hash_insert(hss->by_imsi, &u->he_imsi, hv);
 	}
 	if (ue->nai) {
-		struct hss_key_ent *e = &hss->nais[hss->nai_count];
 		struct nai_key k = {hss, pl_from_str(ue->nai)};
-		uint64_t hv = hss_nai_hash(k.nai);
 
 		if (k.nai.l >= HSS_KEY_MAX)
 			return load_err(err, errlen, "ue_db[%u].nai: too long", i);
-		o = hash_lookup(hss->by_nai, hv, nai_match_h, &k);
+		o = hash_lookup(hss->by_nai, hss_nai_hash(k.nai), nai_match_h, &k);
 		if (o) {
 			const struct hss_key_ent *oe =
 			    HASH_OBJ(o, struct hss_key_ent, he);
@@ -220,9 +221,26 @@ static int user_index(struct hss *hss, uint32_t i, char *err, size_t errlen)
 				    "ue_db[%u]",
 				    i, ue->nai, oe->user);
 		}
-		e->user = i;
-		hash_insert(hss->by_nai, &e->he, hv);
-		hss->nai_count++;
+	}
+	return 0;
+}
+
+int hss_user_keys_index(struct hss *hss, uint32_t i, struct hss_key_ent *nai_ent, char *err,
+			size_t errlen)
+{
+	struct hss_user *u = &hss->users[i];
+	const struct ims_cfg_ue *ue = u->ue;
+	int e = user_keys_check(hss, i, err, errlen);
+
+	if (e)
+		return e;
+	if (ue->impi)
+		hash_insert(hss->by_impi, &u->he_impi, hss_nai_hash(pl_from_str(ue->impi)));
+	if (ue->imsi)
+		hash_insert(hss->by_imsi, &u->he_imsi, hash_bytes(ue->imsi, strlen(ue->imsi)));
+	if (ue->nai) {
+		nai_ent->user = i;
+		hash_insert(hss->by_nai, &nai_ent->he, hss_nai_hash(pl_from_str(ue->nai)));
 	}
 	return 0;
 }
@@ -238,19 +256,20 @@ static int hss_index(struct hss *hss, char *err, size_t errlen)
 
 		u->ue = &cfg->ue[i];
 		u->sqn_he = u->ue->isim.sqn;
-		e = user_index(hss, i, err, errlen);
+		e = hss_user_keys_index(hss, i, &hss->nais[hss->nai_count], err, errlen);
 		if (e)
 			return e;
+		hss->nai_count += u->ue->nai != NULL;
 		for (uint32_t j = 0; j < u->ue->impu_count; j++) {
 			hss->impus[n] = (struct hss_key_ent){.user = i, .item = j};
-			e = impu_insert(hss, &hss->impus[n++], err, errlen);
+			e = hss_impu_insert(hss, &hss->impus[n++], err, errlen);
 			if (e)
 				return e;
 		}
 	}
 	for (uint32_t j = 0; j < hss->echo_count; j++) {
 		hss->impus[n] = (struct hss_key_ent){.user = HSS_ECHO, .item = j};
-		e = impu_insert(hss, &hss->impus[n++], err, errlen);
+		e = hss_impu_insert(hss, &hss->impus[n++], err, errlen);
 		if (e)
 			return e;
 	}
@@ -280,7 +299,9 @@ int hss_alloc(struct hss **hssp, const struct ims_cfg *cfg, char *err, size_t er
 	hss->user_count = cfg->ue_count;
 	hss->impu_count = (uint32_t)impus;
 	hss->echo_count = cfg->echo_count;
-	hss->users = calloc(cfg->ue_count ? cfg->ue_count : 1, sizeof(*hss->users));
+	/* room for the users added at run time (hss_users_add), so that no
+	 * hss_user ever moves; pages never written are never touched */
+	hss->users = calloc((size_t)cfg->ue_count + HSS_ADD_MAX, sizeof(*hss->users));
 	hss->impus = calloc(impus + cfg->echo_count ? impus + cfg->echo_count : 1,
 			    sizeof(*hss->impus));
 	hss->nais = calloc(nais ? nais : 1, sizeof(*hss->nais));
@@ -341,6 +362,7 @@ size_t hss_mem_usage(const struct hss *hss)
 	n += (size_t)hss->user_count * sizeof(*hss->users);
 	n += ((size_t)hss->impu_count + hss->echo_count) * sizeof(*hss->impus);
 	n += (size_t)hss->nai_count * sizeof(*hss->nais);
+	n += hss->added_bytes;
 	for (size_t i = 0; i < sizeof(tabs) / sizeof(tabs[0]); i++)
 		n += hash_buckets(tabs[i]) * sizeof(void *);
 	return n;

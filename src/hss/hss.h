@@ -57,6 +57,48 @@ uint32_t hss_impu_count(const struct hss *hss);
 /* Users in configuration order: index 0..hss_user_count()-1. */
 struct hss_user *hss_user_at(const struct hss *hss, uint32_t idx);
 uint32_t hss_user_index(const struct hss *hss, const struct hss_user *u);
+/*
+ * Run-time provisioning (remote API users_add, docs/hss.md): the entries of
+ * set (ims_cfg_ue_from_json) become users hss_user_count().. in order, with
+ * the checks of hss_alloc (duplicate identities refused, naming the
+ * entries as ue_db[<user index>]); all or none. The hss owns set on
+ * success (freed with it). Users are never moved nor removed: every
+ * hss_user pointer and index stays valid, and a new user's slots are NULL.
+ * Modules that sized per-user tables at start (hss_user_count() then) see
+ * the new users' indexes beyond them and must bound-check (they do).
+ * ENOSPC: more than HSS_ADD_MAX users added over the process's life.
+ */
+#define HSS_ADD_MAX 65536u
+int hss_users_add(struct hss *hss, struct ims_cfg *set, char *err, size_t errlen);
+
+/*
+ * Run-time change of one user (remote API impu_add, impu_del, user_set):
+ * its IMPUs become impus[0..impu_count) (copied; the entries' strings and
+ * options must live as long as the hss: from a previous hss_user_cfg(u) or
+ * from set, which the hss then owns, may be NULL), with force_sms_over_sg.
+ * An IMPU another user has is refused (EINVAL, err naming it) and nothing
+ * changes. The user's identities, credentials and slots are kept; the
+ * previous entry stays allocated. IMPU indexes of u change: a caller whose
+ * user is registered de-registers it first (docs/hss.md).
+ */
+struct hss_user_update_prm {
+	const struct ims_cfg_impu *impus;
+	uint32_t impu_count;
+	bool force_sms_over_sg;
+};
+int hss_user_update(struct hss *hss, struct hss_user *u, const struct hss_user_update_prm *p,
+		    struct ims_cfg *set, char *err, size_t errlen);
+
+/*
+ * The global echo list at run time (remote API impu_add / impu_del with
+ * impi "echo"): uri added with the checks of the file (a URI that parses,
+ * no other user's or echo IMPU; EINVAL with err), or removed (ENOENT: not
+ * an echo IMPU). At most HSS_ADD_MAX additions over the process's life
+ * (ENOSPC).
+ */
+int hss_echo_add(struct hss *hss, const char *uri, char *err, size_t errlen);
+int hss_echo_del(struct hss *hss, const char *uri);
+
 /* Bytes the HSS allocated itself (records, index entries, bucket arrays). */
 size_t hss_mem_usage(const struct hss *hss);
 

@@ -32,6 +32,22 @@ struct hss_key_ent {
 	uint32_t item; /* IMPU index in the user (or in cfg->echo) */
 };
 
+/* An echo IMPU added at run time (hss_echo_add); stays allocated when
+ * removed (hss_echo_del takes it out of the index). */
+struct hss_echo_ent {
+	struct hss_key_ent e;
+	char text[];
+};
+
+/* Users added at run time by one hss_users_add call (hss_add.c). */
+struct hss_added {
+	struct ims_cfg *set;	 /* owned: the entries the users borrow */
+	struct hss_key_ent *ents; /* owned: their IMPU and NAI index entries */
+	struct ims_cfg_ue *ue;	  /* hss_user_update: the changed entry, owned */
+	struct ims_cfg_impu *impus; /* and its IMPU array, owned */
+	struct hss_added *next;
+};
+
 struct hss {
 	const struct ims_cfg *cfg; /* borrowed; outlives the hss */
 	struct hss_user *users;	   /* owned, cfg->ue_count */
@@ -40,7 +56,25 @@ struct hss {
 	struct hash *by_impi, *by_imsi, *by_impu, *by_nai; /* owned */
 	uint32_t user_count, impu_count, echo_count, nai_count;
 	bool slots_claimed;
+	struct hss_added *added; /* owned list, newest first */
+	/* echo IMPUs added at run time: entry items cfg->echo_count + i */
+	struct hss_echo_ent **echo_added; /* owned, each owned; never moved */
+	uint32_t echo_added_n;
+	size_t added_bytes;	 /* index entries of the added users */
 };
+
+/* ---- hss.c: indexing one user (at load and at hss_users_add) ---- */
+
+/* IMPI, IMSI and NAI of users[i] checked against the indexes (duplicates
+ * refused but in multi_sim groups), then inserted (NAI with nai_ent);
+ * nothing is inserted on EINVAL. */
+int hss_user_keys_index(struct hss *hss, uint32_t i, struct hss_key_ent *nai_ent, char *err,
+			size_t errlen);
+/* One IMPU entry checked for conflicts, then inserted; EINVAL: not. */
+int hss_impu_insert(struct hss *hss, struct hss_key_ent *e, char *err, size_t errlen);
+
+/* ---- hss_add.c ---- */
+void hss_added_free(struct hss *hss);
 
 /* ---- hss_uri.c ---- */
 

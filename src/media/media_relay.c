@@ -5,8 +5,10 @@
  * of one local address between port_min and port_max. Pairs are taken
  * round-robin from a cursor so that a freed pair is not reused at once
  * (late packets of the last call must not reach the next one). A pair
- * whose bind fails (another program holds the port) is skipped; after
- * MEDIA_BIND_TRIES such failures in one search the search gives up.
+ * whose bind fails (another program holds the port) is skipped and the
+ * cursor moves past it, so a block held by another program costs one scan
+ * (a failed bind each) and not one per call; the search goes round the
+ * whole pool before it says ENOSPC.
  */
 #include "media/media_int.h"
 
@@ -21,8 +23,6 @@
 #include "core/log.h"
 #include "core/mem.h"
 #include "loop/loop.h"
-
-#define MEDIA_BIND_TRIES 64
 
 static void relay_destroy(void *data)
 {
@@ -221,7 +221,6 @@ static int pair_watch(struct media_endpoint *ep, const int fd[2])
 
 static int pair_search(struct media_pool *p, uint32_t *pair, int fd[2])
 {
-	unsigned fails = 0;
 	int err = ENOSPC;
 
 	for (uint32_t n = 0; n < p->npairs && p->used < p->npairs; n++) {
@@ -237,8 +236,7 @@ static int pair_search(struct media_pool *p, uint32_t *pair, int fd[2])
 		}
 		if (err != EADDRINUSE && err != EACCES)
 			return err; /* EMFILE, ENOMEM: no use trying further */
-		if (++fails >= MEDIA_BIND_TRIES)
-			break;
+		p->next = (i + 1) % p->npairs; /* held elsewhere: start past it next time */
 	}
 	return ENOSPC;
 }

@@ -49,6 +49,7 @@ struct monitor_prm {
 	struct stats *stats;	   /* borrowed; NULL: `stats` says it is not running */
 	struct smsc *sms;	   /* borrowed; NULL: `sms` says it is not running */
 	struct b2bua *b2bua;	   /* borrowed; NULL: `dialog` says calls are not running */
+	struct ipsec *ipsec;	   /* borrowed; NULL: `ipsec` says IPsec is not running */
 	void (*quit_h)(void *arg); /* what `quit` does; NULL: nothing */
 	void *quit_arg;
 	uint32_t users_part; /* users per part of `users`, 0 = MONITOR_USERS_PART */

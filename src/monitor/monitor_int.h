@@ -34,5 +34,9 @@ extern const struct monitor_cmd monitor_cmd_sms;   /* monitor_sms.c */
 extern const struct monitor_cmd monitor_cmd_sms_flush;
 extern const struct monitor_cmd monitor_cmd_dialog;	  /* monitor_dialog.c */
 extern const struct monitor_cmd monitor_cmd_dialog_set; /* monitor_dialog.c */
+extern const struct monitor_cmd monitor_cmd_ipsec; /* monitor_ipsec.c */
+/* ipsec.sets and counters.ipsec.* lines (`ipsec`, `stats`). */
+struct ipsec;
+int monitor_ipsec_counters(const struct ipsec *ip, struct mbuf *out);
 
 #endif

@@ -123,6 +123,15 @@ static int stats_print(struct stats *s, struct mbuf *out)
 	return err;
 }
 
+static int stats_all_print(struct monitor *mon, struct mbuf *out)
+{
+	int err = stats_print(mon->prm.stats, out);
+
+	if (!err && mon->prm.ipsec)
+		err = monitor_ipsec_counters(mon->prm.ipsec, out);
+	return err;
+}
+
 static int stats_trim_print(struct stats *s, struct mbuf *out)
 {
 	struct stats_trim t;
@@ -148,7 +157,7 @@ static int stats_cmd_h(struct monitor *mon, int argc, char **argv, struct mbuf *
 		return ENODEV;
 	}
 	if (argc == 1)
-		return stats_print(mon->prm.stats, out);
+		return stats_all_print(mon, out);
 	if (argc == 2 && !strcmp(argv[1], "trim"))
 		return stats_trim_print(mon->prm.stats, out);
 	mbuf_write_str(out, "Error: usage: stats [trim]\n");
@@ -167,7 +176,8 @@ const struct monitor_cmd monitor_cmd_stats = {
 	    "  now: rss, heap_in_use, heap_free, heap_arena (bytes), heap_trims,\n"
 	    "  sip.tsx_server/tsx_client (live transactions), registrar.users,\n"
 	    "  bindings, subscriptions, challenges, mem (bytes); with a state file\n"
-	    "  (ue_db_filename) store.users_written, commits, failures, pending.\n"
+	    "  (ue_db_filename) store.users_written, commits, failures, pending;\n"
+	    "  with IPsec running ipsec.sets and counters.ipsec.* (as 'ipsec').\n"
 	    "stats trim   give free heap back to the system (malloc_trim) and\n"
 	    "  show rss_before, rss_after, rss_released (bytes).",
     .h = stats_cmd_h,

@@ -63,6 +63,8 @@ static int user_print(const struct monitor *mon, struct mbuf *mb,
 				  ui->algo >= 0
 				      ? digest_algo_name((enum digest_algo)ui->algo)
 				      : "none");
+	if (!err && ui->registered && registrar_user_protected(mon->prm.reg, u))
+		err = mbuf_write_str(mb, "  ipsec");
 	if (!err && ui->nsub)
 		err = mbuf_printf(mb, "  reg-subscriptions=%u", ui->nsub);
 	if (!err && smsc_pending_count(mon->prm.sms, u))

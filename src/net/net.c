@@ -22,6 +22,7 @@ struct net_sock {
 	struct net_addr addr;	   /* advertised */
 	struct net_udp *udp;	   /* reference */
 	struct net_tcp_lsnr *lsnr; /* reference */
+	bool protected_sock;	   /* IPsec: opened in the protected namespace */
 };
 
 struct net {
@@ -103,10 +104,24 @@ static int sock_bind(struct net *net, struct net_sock *s, const struct net_addr 
 	return err;
 }
 
+struct sock_bind_arg {
+	struct net *net;
+	struct net_sock *s;
+	const struct net_addr *bind_to;
+};
+
+static int sock_bind_h(void *arg)
+{
+	struct sock_bind_arg *a = arg;
+
+	return sock_bind(a->net, a->s, a->bind_to);
+}
+
 static int sock_open(struct net *net, struct net_sock *s, const struct net_listen *e,
 		     size_t idx)
 {
 	struct net_addr bind_to;
+	struct sock_bind_arg ba = {.net = net, .s = s, .bind_to = &bind_to};
 	int err;
 
 	s->net = net;
@@ -125,7 +140,8 @@ static int sock_open(struct net *net, struct net_sock *s, const struct net_liste
 			  "sip_addr[%zu]: bad bind_addr \"%s\"", idx, e->bind_addr);
 		return EINVAL;
 	}
-	err = sock_bind(net, s, &bind_to);
+	s->protected_sock = e->protected_sock;
+	err = e->ns_run ? e->ns_run(e->ns_ctx, sock_bind_h, &ba) : sock_bind(net, s, &bind_to);
 	if (err)
 		return err;
 	/* "addr" with port 0 (tests): advertise the port we got. */
@@ -289,6 +305,11 @@ const struct net_addr *net_sock_laddr(const struct net_sock *sock, enum net_kind
 	if (kind == NET_TCP)
 		return net_tcp_lsnr_laddr(sock->lsnr);
 	return net_udp_laddr(sock->udp);
+}
+
+bool net_sock_protected(const struct net_sock *sock)
+{
+	return sock && sock->protected_sock;
 }
 
 int net_connect(struct net_sock *sock, const struct net_addr *dst, uint64_t *conn_id)

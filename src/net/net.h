@@ -64,9 +64,19 @@ typedef void(net_close_h)(struct net_conn *conn, int err, void *arg);
 /* A sip_addr entry (manual §5): addr is advertised (and bound when
  * bind_addr is NULL); bind_addr, when set, is what the sockets bind to
  * (its port defaults to addr's). Strings borrowed for net_alloc only. */
+/* Runs fn(arg) with the calling thread in another network namespace
+ * (ipsec_in_netns): the sockets fn opens stay in that namespace. */
+typedef int(net_ns_run_h)(void *ctx, int (*fn)(void *arg), void *arg);
+
 struct net_listen {
 	const char *addr;
 	const char *bind_addr;
+	/* Protected entry (IPsec, docs/ipsec.md): the UDP socket and the TCP
+	 * listener are opened through ns_run (NULL: here) and the socket says
+	 * so (net_sock_protected). */
+	net_ns_run_h *ns_run;
+	void *ns_ctx;
+	bool protected_sock;
 };
 
 struct net_prm {
@@ -143,6 +153,8 @@ struct net_sock *net_sock_find(const struct net *net, int af);
  * its IP on another port (a connection we opened). NULL: not ours, e.g. a
  * flow stored before the sip_addr list changed. */
 struct net_sock *net_sock_by_local(const struct net *net, const struct net_addr *local);
+/* Whether the entry was a protected one (net_listen.protected_sock). */
+bool net_sock_protected(const struct net_sock *sock);
 /* The advertised address (for Via and Contact), with the real port. */
 const struct net_addr *net_sock_addr(const struct net_sock *sock);
 /* The address a transport is bound to. */

@@ -87,6 +87,17 @@ struct registrar_prm {
 };
 
 int registrar_alloc(struct registrar **regp, const struct registrar_prm *prm);
+/* IPsec on (docs/ipsec.md, registrar_ipsec.c): REGISTER gets the security
+ * agreement of TS 33.203 §7, its SA sets in t (the datapath's table,
+ * ipsec_table()). Once, before requests; NULL leaves it off. t outlives the
+ * registrar. */
+struct ipsec_table;
+int registrar_ipsec_set(struct registrar *reg, struct ipsec_table *t);
+/* The user an SA set belongs to (ipsec_set_owner() of a set the registrar
+ * made), NULL for another owner. */
+const struct hss_user *registrar_ipsec_owner(uint64_t owner);
+/* Whether u's signalling is protected (an active SA set). */
+bool registrar_user_protected(const struct registrar *reg, const struct hss_user *u);
 
 /* Request handlers for sip_stack_method_set(..., reg). `stack` may be NULL
  * (tests). A SUBSCRIBE inside a subscription's dialog does not come here: the

@@ -33,6 +33,7 @@
 #include "core/log.h"
 #include "sip/sip_hdr.h"
 #include "sip/sip_uri.h"
+#include "ipsec/sec_agree.h"
 #include "registrar/registrar_int.h"
 
 #define NONCE_TRAILER 16 /* ts(8) || mac(8) */
@@ -295,7 +296,7 @@ static void chal_send(struct registrar *reg, struct sip_tsx *tsx, struct pl real
 		      const struct reg_chal *c)
 {
 	struct sip_tsx_reply_prm rp;
-	char hdr[512];
+	char hdr[512 + SEC_AGREE_VALUE_MAX + 32];
 	char tag[AUTH_HEX_SIZE(8)];
 	uint8_t th[8];
 	uint64_t h;
@@ -304,6 +305,11 @@ static void chal_send(struct registrar *reg, struct sip_tsx *tsx, struct pl real
 	n = chal_hdr_format(hdr, sizeof(hdr), realm, c->nonce,
 			    digest_algo_name((enum digest_algo)c->algo),
 			    c->qop == DIGEST_QOP_AUTH, c->stale);
+	if (n >= 0 && c->ipsec_set) { /* TS 33.203 §7.2: Security-Server */
+		int m = reg_ipsec_server_hdr(reg, c, hdr + n, sizeof(hdr) - (size_t)n);
+
+		n = m < 0 ? -1 : n + m;
+	}
 	if (n < 0) {
 		reg_reply(reg, tsx, 500, "Server Internal Error", NULL);
 		return;
@@ -337,6 +343,8 @@ static void reg_challenge(struct registrar *reg, struct sip_tsx *tsx,
 		chal_send(reg, tsx, in->realm, c);
 		return;
 	}
+	if (reg_ipsec_precheck(reg, tsx, in))
+		return;
 	err = hss_auth_select(u, offered, &algo);
 	if (err == EPERM) {
 		reg_reply(reg, tsx, 403, "Forbidden - authentication algorithm too weak",
@@ -385,6 +393,10 @@ static void reg_challenge(struct registrar *reg, struct sip_tsx *tsx,
 			  NULL);
 		return;
 	}
+	if (digest_algo_is_aka(algo))
+		reg_ipsec_chal_made(reg, c, in);
+	else
+		reg_ipsec_chal_drop(reg, c);
 	reg_tmr_set(reg, &c->tmr, reg_now(reg) + (uint64_t)reg->chal_ttl * 1000);
 	chal_send(reg, tsx, in->realm, c);
 }
@@ -401,7 +413,8 @@ static void reg_challenge_new(struct registrar *reg, struct sip_tsx *tsx,
 
 	if (c && !c->done && !c->stale && c->tmr.due > now &&
 	    c->born + REG_CHAL_REUSE_MS > now &&
-	    (!offered || *offered == (enum digest_algo)c->algo)) {
+	    (!offered || *offered == (enum digest_algo)c->algo) &&
+	    reg_ipsec_chal_fits(reg, c, in)) {
 		chal_send(reg, tsx, in->realm, c);
 		return;
 	}
@@ -624,6 +637,17 @@ static enum reg_auth_result reg_verify(struct registrar *reg, struct sip_tsx *ts
 			reg_reply(reg, tsx, 500, "Server Internal Error", NULL);
 			return REG_AUTH_REPLIED;
 		}
+		switch (reg_ipsec_verify(reg, tsx, c, in, ru)) {
+		case REG_IPSEC_REPLIED:
+			reg_user_release(reg, ru);
+			return REG_AUTH_REPLIED;
+		case REG_IPSEC_RECHALLENGE:
+			reg_user_release(reg, ru);
+			reg_challenge(reg, tsx, in, c->u, alg, false);
+			return REG_AUTH_REPLIED;
+		default:
+			break;
+		}
 		/* The first answer to a challenge made for this address: its
 		 * sender read the 401 sent there (the nonce is unguessable), so
 		 * the address receives (sip/sip_peer.h). A reused nonce (a
@@ -689,6 +713,7 @@ void reg_auth_in_read(const struct registrar *reg, const struct sip_msg *req,
 		      struct reg_auth_in *in)
 {
 	memset(in, 0, sizeof(*in));
+	in->req = req;
 	in->realm = reg_realm(reg, req);
 	cred_find(req, in);
 }

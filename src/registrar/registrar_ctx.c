@@ -244,6 +244,8 @@ bool reg_user_active(const struct reg_user *ru)
 
 void reg_user_release(struct registrar *reg, struct reg_user *ru)
 {
+	if (!ru->bindings)
+		reg_ipsec_user_gone(reg, ru);
 	if (ru->bindings || ru->subs)
 		return;
 	hash_remove(reg->users, &ru->he);
@@ -513,6 +515,7 @@ void reg_chal_free(struct registrar *reg, struct reg_chal *c)
 {
 	struct reg_chal *head = reg_chal_first(reg, c->u);
 
+	reg_ipsec_chal_drop(reg, c);
 	reg_tmr_del(reg, &c->tmr);
 	if (head == c) {
 		chal_head_set(reg, c->u, c, c->next);
@@ -572,6 +575,7 @@ static void reg_destroy(void *data)
 		}
 	}
 	reg_guard_free_all(reg);
+	reg_ipsec_free(reg); /* after the users: their sets retire, then go */
 	if (reg->slots)
 		hss_user_slots_release(reg->hss);
 	mem_deref(reg->users);

@@ -121,6 +121,7 @@ struct reg_user {
 	int8_t algo; /* enum digest_algo of the last authentication, -1 none */
 	uint8_t ck_len, ik_len;
 	uint8_t ck[32], ik[32];
+	uint64_t ipsec_set; /* the active SA set (registrar_ipsec.c), 0 none */
 };
 
 /* A challenge in flight (or a nonce still usable with a higher nc). */
@@ -150,6 +151,7 @@ struct reg_chal {
 	uint8_t xres[32], ck[32], ik[32];
 	uint8_t xres_len, ck_len, ik_len;
 	char nonce[160];
+	uint64_t ipsec_set; /* its pending SA set (registrar_ipsec.c), 0 none */
 };
 
 struct registrar {
@@ -188,6 +190,7 @@ struct registrar {
 		void *arg;
 	} watch[REGISTRAR_WATCH_MAX]; /* registrar_watch_add, in order added */
 	uint32_t nwatch;
+	struct reg_ipsec *ipsec; /* registrar_ipsec.c; NULL without IPsec */
 };
 
 /* registrar_info.c: a binding as seen from outside; telling the watchers
@@ -289,12 +292,42 @@ struct reg_auth_in {
 	 * registration's algorithm and CK/IK alone. */
 	bool other_method;
 	const struct net_flow *src; /* the request's flow (guard, logs) */
+	const struct sip_msg *req;  /* the request (security agreement) */
 };
 /* The key of a request for its challenge: Call-ID, CSeq and its answer
  * (the response, or auts, of the credentials in, once read), so that only a
  * retransmission matches, and a new guess under the same Call-ID and CSeq
  * does not. */
 uint64_t reg_req_key(const struct reg_auth_in *in, struct pl callid, uint32_t cseq);
+
+/* registrar_ipsec.c: security agreement on REGISTER (RFC 3329, TS 33.203) */
+enum reg_ipsec_res { REG_IPSEC_PASS = 0, REG_IPSEC_REPLIED, REG_IPSEC_RECHALLENGE };
+/* true: answered 494 (sec-agree required, nothing acceptable offered) */
+bool reg_ipsec_precheck(struct registrar *reg, struct sip_tsx *tsx,
+			const struct reg_auth_in *in);
+/* A new AKA challenge c: its pending SA set from the Security-Client. */
+void reg_ipsec_chal_made(struct registrar *reg, struct reg_chal *c,
+			 const struct reg_auth_in *in);
+/* Whether c's set answers the request's Security-Client (a challenge is
+ * only sent again for the same offer). */
+bool reg_ipsec_chal_fits(const struct registrar *reg, const struct reg_chal *c,
+			 const struct reg_auth_in *in);
+/* c goes (or gets a new vector): its pending set with it. */
+void reg_ipsec_chal_drop(struct registrar *reg, struct reg_chal *c);
+/* "Security-Server: ...\r\n" for c's set: its length, 0 none, -1 too long. */
+int reg_ipsec_server_hdr(const struct registrar *reg, const struct reg_chal *c, char *buf,
+			 size_t size);
+/* A right answer to c: over the right SAs? (may reply 403) */
+enum reg_ipsec_res reg_ipsec_verify(struct registrar *reg, struct sip_tsx *tsx,
+				    struct reg_chal *c, const struct reg_auth_in *in,
+				    struct reg_user *ru);
+/* Where requests to ru go, from a flow it registered over: over an SA of
+ * its active set (UDP), our port-c to its port-s instead. */
+void reg_ipsec_dst_map(const struct registrar *reg, const struct reg_user *ru,
+		       struct net_flow *f);
+/* ru's last binding is gone: its set retires. */
+void reg_ipsec_user_gone(struct registrar *reg, struct reg_user *ru);
+void reg_ipsec_free(struct registrar *reg);
 
 void reg_auth_in_read(const struct registrar *reg, const struct sip_msg *req,
 		      struct reg_auth_in *in);

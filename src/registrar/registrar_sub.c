@@ -197,6 +197,7 @@ static void notify_send(struct registrar *reg, struct reg_sub *s, const char *su
 	s->version++;
 	if (!err) {
 		reg_flow_get(&s->flow, &dst);
+		reg_ipsec_dst_map(reg, s->user, &dst);
 		memset(&prm, 0, sizeof(prm));
 		prm.req = (struct pl){(const char *)mb.buf, mb.end};
 		prm.dst = &dst;

@@ -583,6 +583,9 @@ static int stack_net_alloc(struct sip_stack *stack, const struct sip_stack_prm *
 	for (size_t i = 0; i < prm->listen_count; i++) {
 		ls[i].addr = prm->listen[i].addr;
 		ls[i].bind_addr = prm->listen[i].bind_addr;
+		ls[i].ns_run = prm->listen[i].ns_run;
+		ls[i].ns_ctx = prm->listen[i].ns_ctx;
+		ls[i].protected_sock = prm->listen[i].protected_sock;
 	}
 	net_prm_init(&np);
 	np.listen = ls;

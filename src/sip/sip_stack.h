@@ -23,6 +23,7 @@
 #include <stdint.h>
 
 #include "core/pl.h"
+#include "net/net.h"
 #include "net/net_addr.h"
 #include "net/net_flow.h"
 #include "sip/sip_msg.h"
@@ -42,6 +43,11 @@ typedef void(sip_stack_req_h)(struct sip_stack *stack, struct sip_tsx *tsx,
 struct sip_stack_listen {
 	const char *addr;      /* advertised "host[:port]" (Via, Contact) */
 	const char *bind_addr; /* NULL: bind addr */
+	/* IPsec protected ports (net_listen): opened through ns_run in the
+	 * protected namespace; requests arriving there are over an SA. */
+	net_ns_run_h *ns_run;
+	void *ns_ctx;
+	bool protected_sock;
 };
 
 struct sip_stack_prm {

@@ -322,15 +322,23 @@ void smsc_stats_get(const struct smsc *s, struct smsc_stats *out)
 
 /* ---- MESSAGE requests ---- */
 
-static void rand_hex(char *buf, size_t nbytes)
+/* nbytes random bytes as hex from the instance's pool (refilled whole:
+ * a draw costs the same for 16 bytes or 1 KiB). */
+static void rand_hex(struct smsc *s, char *buf, size_t nbytes)
 {
 	static const char hex[] = "0123456789abcdef";
 	uint8_t r[16];
 
 	if (nbytes > sizeof(r))
 		nbytes = sizeof(r);
-	if (RAND_bytes(r, (int)nbytes) != 1)
+	if (s->rnd_left < nbytes)
+		s->rnd_left = RAND_bytes(s->rnd, (int)sizeof(s->rnd)) == 1 ? sizeof(s->rnd) : 0;
+	if (s->rnd_left >= nbytes) {
+		s->rnd_left -= nbytes;
+		memcpy(r, s->rnd + s->rnd_left, nbytes);
+	} else {
 		memset(r, 0x5a, nbytes); /* uniqueness only, not secrecy */
+	}
 	for (size_t i = 0; i < nbytes; i++) {
 		buf[2 * i] = hex[r[i] >> 4];
 		buf[2 * i + 1] = hex[r[i] & 15];
@@ -347,8 +355,8 @@ int smsc_message_build(struct smsc *s, struct mbuf *mb, const struct smsc_hdrs *
 	char tag[17], cid[33];
 	int err;
 
-	rand_hex(tag, 8);
-	rand_hex(cid, 16);
+	rand_hex(s, tag, 8);
+	rand_hex(s, cid, 16);
 	err = mbuf_printf(mb,
 			  "MESSAGE %.*s SIP/2.0\r\n"
 			  "Max-Forwards: 70\r\n"

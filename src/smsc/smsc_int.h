@@ -97,6 +97,8 @@ struct smsc_held {
 
 struct smsc_store;
 
+#define SMSC_RND_POOL 1024u
+
 struct smsc {
 	const struct ims_cfg *cfg;
 	struct hss *hss;
@@ -118,6 +120,11 @@ struct smsc {
 	void *hook_arg;
 	struct smsc_stats stats;
 	struct smsc_store *ss; /* NULL without a state file */
+	/* Random bytes for tags and Call-IDs, drawn SMSC_RND_POOL at a time:
+	 * one RAND_bytes costs about 6,600 instructions whatever its size
+	 * (bench/RESULTS.md, sms profile). Uniqueness only, not secrecy. */
+	uint8_t rnd[SMSC_RND_POOL];
+	size_t rnd_left;
 };
 
 /* smsc.c */

@@ -101,8 +101,8 @@ def test_options_tshark_decodes_200(imsd_factory, tmp_path):
     for code, meth, allow, supported, server, acc_enc, totag in rows:
         assert code == "200" and meth == "OPTIONS"
         assert "OPTIONS" in allow and "ACK" in allow and "CANCEL" in allow
-        # ipsec is on by default (manual §5), but IPsec is not built yet:
-        # sec-agree is not claimed (see test_options_no_sec_agree_until_ipsec)
+        # ipsec is on by default (manual §5), but loopback addresses cannot
+        # carry SAs: sec-agree is not claimed (test_options_no_sec_agree_without_ipsec)
         assert supported == "path"
         assert server == UA
         assert acc_enc == "identity"
@@ -132,9 +132,10 @@ def test_options_rule(imsd_factory, tmp_path):
 
 
 @pytest.mark.parametrize("ipsec", ["false", "true"])
-def test_options_no_sec_agree_until_ipsec(imsd_factory, tmp_path, ipsec):
-    """Supported lists what the server acts on: not sec-agree while IPsec is not
-    built, whatever `ipsec` says; with ipsec true the log says so at start."""
+def test_options_no_sec_agree_without_ipsec(imsd_factory, tmp_path, ipsec):
+    """Supported lists what the server acts on: not sec-agree when IPsec does not
+    run (ipsec false, or true on loopback addresses, which cannot carry SAs: the
+    log says so at start). With IPsec running: test_ipsec_register.py."""
     d, port, _ = start_sip_imsd(imsd_factory, tmp_path, extra=f"ipsec: {ipsec},")
     s = udp_sock()
     s.sendto(options(f"sip:127.0.0.1:{port}", "127.0.0.1", s.getsockname()[1], "z9hG4bKsa1",
@@ -144,4 +145,5 @@ def test_options_no_sec_agree_until_ipsec(imsd_factory, tmp_path, ipsec):
     assert header(resp, "Supported") == "path"
     s.close()
     log = (tmp_path / "ims.log").read_text()
-    assert ("IPsec is not implemented yet" in log) == (ipsec == "true"), log[-2000:]
+    assert ("ipsec is true, but no sip_addr names an IP that can carry SAs" in log) == (
+        ipsec == "true"), log[-2000:]

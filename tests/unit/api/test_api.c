@@ -228,6 +228,97 @@ static void test_cmd_table(void **state)
 		assert_true(strcmp(c->name, c[1].name) < 0);
 }
 
+/* An `sms` message read (manual §6.6): *r filled (pointing into the message,
+ * kept until the next call), or an error naming want. */
+static json_t *sms_msg;
+
+static int sms_parse(const char *txt, struct api_sms_req *r, const char *want)
+{
+	json_t *m, *resp = json_object();
+	const char *err;
+	int e;
+
+	json_decref(sms_msg);
+	sms_msg = m = txt ? json_loads(txt, 0, NULL) : NULL;
+	if (!txt) {
+		json_decref(resp);
+		return 0;
+	}
+	assert_non_null(m);
+	e = api_sms_parse(m, r, resp);
+	err = json_string_value(json_object_get(resp, "error"));
+	if (want) {
+		assert_int_equal(e, EINVAL);
+		assert_non_null(err);
+		assert_non_null(strstr(err, want));
+	} else {
+		assert_int_equal(e, 0);
+		assert_null(err);
+	}
+	json_decref(resp);
+	return e;
+}
+
+static void test_sms_parse(void **state)
+{
+	struct api_sms_req r;
+
+	(void)state;
+	/* text: the service chooses dcs, no tp_udl, one day of validity */
+	sms_parse("{\"impi\": \"a@b\", \"text\": \"hi\"}", &r, NULL);
+	assert_string_equal(r.impi, "a@b");
+	assert_null(r.impu);
+	assert_string_equal(r.prm.text, "hi");
+	assert_int_equal(r.prm.dcs, -1);
+	assert_int_equal(r.prm.tp_udl, -1);
+	assert_int_equal(r.prm.validity, 86400);
+	assert_false(r.prm.udhi);
+	/* binary (base64): dcs 4 by default, the rest as given */
+	sms_parse("{\"impu\": \"tel:+331\", \"binary\": \"AAEC/w==\", \"tp_udhi_present\": true,"
+		  " \"pid\": 65, \"sender\": \"+3312\", \"validity\": 60, \"tp_udl\": 4}",
+		  &r, NULL);
+	assert_null(r.prm.text);
+	assert_int_equal(r.prm.ud_len, 4);
+	assert_memory_equal(r.prm.ud, "\x00\x01\x02\xff", 4);
+	assert_int_equal(r.prm.dcs, 4);
+	assert_int_equal(r.prm.pid, 65);
+	assert_int_equal(r.prm.tp_udl, 4);
+	assert_true(r.prm.udhi);
+	assert_string_equal(r.prm.sender, "+3312");
+	assert_int_equal(r.prm.validity, 60);
+	/* binary_hex and a 7-bit dcs */
+	sms_parse("{\"impi\": \"a\", \"binary_hex\": \"C834\", \"dcs\": 0, \"tp_udl\": 2}", &r,
+		  NULL);
+	assert_int_equal(r.prm.ud_len, 2);
+	assert_int_equal(r.prm.dcs, 0);
+	/* errors name the field */
+	sms_parse("{\"text\": \"x\"}", &r, "impi");
+	sms_parse("{\"impi\": \"a\"}", &r, "text");
+	sms_parse("{\"impi\": 1, \"text\": \"x\"}", &r, "impi");
+	sms_parse("{\"impi\": \"a\", \"text\": 3}", &r, "text");
+	sms_parse("{\"impi\": \"a\", \"binary\": \"@@@\"}", &r, "binary");
+	sms_parse("{\"impi\": \"a\", \"binary_hex\": \"abc\"}", &r, "binary_hex");
+	sms_parse("{\"impi\": \"a\", \"text\": \"x\", \"dcs\": 256}", &r, "dcs");
+	sms_parse("{\"impi\": \"a\", \"text\": \"x\", \"pid\": -1}", &r, "pid");
+	sms_parse("{\"impi\": \"a\", \"text\": \"x\", \"tp_udl\": 161}", &r, "tp_udl");
+	sms_parse("{\"impi\": \"a\", \"text\": \"x\", \"validity\": 0}", &r, "validity");
+	sms_parse("{\"impi\": \"a\", \"text\": \"x\", \"sender\": \"\"}", &r, "sender");
+	sms_parse("{\"impi\": \"a\", \"text\": \"x\", \"tp_udhi_present\": 1}", &r,
+		  "tp_udhi_present");
+	sms_parse("{\"impi\": \"a\", \"text\": \"x\", \"sos\": true}", &r, "sos");
+	/* 141 octets: one more than a TP-UD holds */
+	{
+		char txt[400] = "{\"impi\": \"a\", \"binary_hex\": \"";
+		size_t n = strlen(txt);
+
+		for (int i = 0; i < 141; i++)
+			n += (size_t)snprintf(txt + n, sizeof(txt) - n, "00");
+		snprintf(txt + n, sizeof(txt) - n, "\"}");
+		sms_parse(txt, &r, "binary_hex");
+	}
+	sms_parse(NULL, &r, NULL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -235,6 +326,7 @@ int main(void)
 	    cmocka_unit_test(test_http_refused),  cmocka_unit_test(test_http_bounds),
 	    cmocka_unit_test(test_utf8),	  cmocka_unit_test(test_common_fields),
 	    cmocka_unit_test(test_auth_res),	  cmocka_unit_test(test_cmd_table),
+	    cmocka_unit_test(test_sms_parse),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

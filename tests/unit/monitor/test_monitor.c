@@ -197,7 +197,8 @@ static void test_exec(void **state)
 	assert_int_equal(rc, 0);
 	assert_true(strncmp(out, "Available commands:\n  dialog ", 28) == 0);
 	assert_true(strstr(out, "\n  dialog_set ") < strstr(out, "\n  help ") &&
-		    strstr(out, "\n  help ") < strstr(out, "\n  log ") &&
+		    strstr(out, "\n  help ") < strstr(out, "\n  ipsec ") &&
+		    strstr(out, "\n  ipsec ") < strstr(out, "\n  log ") &&
 		    strstr(out, "\n  log ") < strstr(out, "\n  quit ") &&
 		    strstr(out, "\n  quit ") < strstr(out, "\n  stats ") &&
 		    strstr(out, "\n  stats ") < strstr(out, "\n  users "));
@@ -217,6 +218,14 @@ static void test_exec(void **state)
 	out = run(mon, "stats", &rc);
 	assert_int_equal(rc, ENODEV);
 	assert_string_equal(out, "Error: statistics are not running\n");
+	free(out);
+	out = run(mon, "ipsec", &rc);
+	assert_int_equal(rc, ENODEV);
+	assert_string_equal(out, "Error: IPsec is not running\n");
+	free(out);
+	out = run(mon, "help ipsec", &rc);
+	assert_int_equal(rc, 0);
+	assert_true(strncmp(out, "ipsec [keys]\n", 13) == 0);
 	free(out);
 	out = run(mon, "quit", &rc);
 	assert_int_equal(rc, 0);

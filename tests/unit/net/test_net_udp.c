@@ -284,7 +284,7 @@ static void test_bind_addr_and_failures(void **state)
 	    {.addr = "192.0.2.10:5099", .bind_addr = "127.0.0.1:0"},
 	    {.addr = "[::1]:0"},
 	};
-	struct net_listen dup;
+	struct net_listen dup = {0};
 	struct net *other = NULL;
 	struct net_prm prm;
 	char a[NET_ADDR_STRLEN];
@@ -367,6 +367,48 @@ static void test_sock_by_local(void **state)
 	assert_null(net_sock_by_local(f->net, NULL));
 }
 
+/* A protected entry (IPsec) is opened through its ns_run hook, which runs
+ * the socket creation (here without changing namespace) and may refuse it;
+ * the socket says it is protected. */
+static int ns_calls;
+static int ns_refuse;
+
+static int ns_run_h(void *ctx, int (*fn)(void *arg), void *arg)
+{
+	assert_ptr_equal(ctx, &ns_calls);
+	ns_calls++;
+	return ns_refuse ? ns_refuse : fn(arg);
+}
+
+static void test_protected_entry(void **state)
+{
+	struct fix *f = *state;
+	struct net_listen two[2] = {
+	    {.addr = "127.0.0.1:0"},
+	    {.addr = "127.0.0.1:0", .ns_run = ns_run_h, .ns_ctx = &ns_calls,
+	     .protected_sock = true},
+	};
+	struct net *other = NULL;
+	struct net_prm prm;
+
+	ns_calls = ns_refuse = 0;
+	assert_int_equal(net_make(f, two, 2, 0), 0);
+	assert_int_equal(ns_calls, 1);
+	assert_false(net_sock_protected(net_sock_get(f->net, 0)));
+	assert_true(net_sock_protected(net_sock_get(f->net, 1)));
+	assert_false(net_sock_protected(NULL));
+	assert_true(net_addr_port(net_sock_laddr(net_sock_get(f->net, 1), NET_TCP)) != 0);
+	/* the namespace cannot be entered: the whole set fails, nothing leaks */
+	ns_refuse = EPERM;
+	net_prm_init(&prm);
+	prm.listen = two;
+	prm.listen_count = 2;
+	prm.recv_h = recv_h;
+	prm.frame_h = tu_frame;
+	assert_int_equal(net_alloc(&other, &prm), EPERM);
+	assert_null(other);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -378,6 +420,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_send_errors, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_bind_addr_and_failures, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_sock_by_local, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_protected_entry, setup, teardown),
 	};
 
 	return cmocka_run_group_tests_name("net_udp", tests, NULL, NULL);

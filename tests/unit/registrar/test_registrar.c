@@ -19,6 +19,9 @@
 #include "core/mbuf.h"
 #include "core/mem.h"
 #include "hss/hss.h"
+#include "ipsec/ipsec.h"
+#include "ipsec/ipsec_sa.h"
+#include "ipsec/sec_agree.h"
 #include "loop/loop.h"
 #include "monitor/monitor.h"
 #include "registrar/registrar.h"
@@ -2560,11 +2563,153 @@ static void test_state_file_held_answers(void **state)
 	store_tmp_remove(dir);
 }
 
+
+/* ---- security agreement (registrar_ipsec.c, TS 33.203 §7) ---- */
+
+#define SEC_CLIENT                                                                       \
+	"Security-Client: ipsec-3gpp;alg=hmac-sha-1-96;ealg=aes-cbc;spi-c=1111;"        \
+	"spi-s=2222;port-c=6001;port-s=6002\r\nRequire: sec-agree\r\n"                    \
+	"Proxy-Require: sec-agree\r\nSupported: path, sec-agree\r\n"
+
+static struct sec_list sec_server_of(const struct sent *r, char *keep, size_t size)
+{
+	const struct sip_hdr *h = sip_msg_hdr(r->msg, SIP_HDR_SECURITY_SERVER);
+	struct sec_list l = {.n = 0};
+
+	assert_non_null(h);
+	assert_true(h->val.l < size);
+	memcpy(keep, h->val.p, h->val.l);
+	keep[h->val.l] = '\0';
+	assert_int_equal(sec_agree_parse(pl_from_str(keep), &l), 0);
+	assert_int_equal(l.n, 1);
+	return l;
+}
+
+static void flow_keep_h(const struct registrar_binding_info *b, void *arg)
+{
+	*(struct net_flow *)arg = b->flow;
+}
+
+static void test_ipsec_sec_agree(void **state)
+{
+	struct ipsec_table *t = NULL;
+	struct net_flow plain = src_v4(5070, false), prot;
+	char hdrs[4096], auth[2048], v1[256], v2[256];
+	struct sec_list s1, s2;
+	struct ipsec_table_stats ts;
+	struct sip_auth a;
+	struct sent *r;
+	struct ue ue;
+
+	(void)state;
+	assert_int_equal(ipsec_table_alloc(&t, 0), 0);
+	assert_int_equal(registrar_ipsec_set(T.reg, t), 0);
+	ue_milenage(&ue, "alice@ims.test");
+	snprintf(hdrs, sizeof(hdrs),
+		 "Authorization: Digest username=\"alice@ims.test\", realm=\"ims.test\", "
+		 "nonce=\"\", uri=\"sip:ims.test\", response=\"\"\r\n" SEC_CLIENT CONTACT_A);
+	/* nothing acceptable offered while sec-agree is required: 494 */
+	{
+		char bad[4096];
+
+		snprintf(bad, sizeof(bad), "%s",
+			 "Security-Client: ipsec-3gpp;alg=hmac-sha-2-256;spi-c=1;spi-s=2;"
+			 "port-c=3;port-s=4\r\nRequire: sec-agree\r\n" CONTACT_A);
+		r = do_req("REGISTER", "sip:alice@ims.test", bad, &plain);
+		assert_int_equal(r->scode, 494);
+		/* the tag in a list, in Proxy-Require only */
+		snprintf(bad, sizeof(bad), "%s",
+			 "Proxy-Require: path ,\tsec-agree \r\n" CONTACT_A);
+		r = do_req("REGISTER", "sip:alice@ims.test", bad, &plain);
+		assert_int_equal(r->scode, 494);
+		/* offers nothing and requires nothing: challenged, no IPsec */
+		snprintf(bad, sizeof(bad), "%s", "Proxy-Require: path\r\n" CONTACT_A);
+		r = do_req("REGISTER", "sip:alice@ims.test", bad, &plain);
+		assert_int_equal(r->scode, 401);
+		assert_null(sip_msg_hdr(r->msg, SIP_HDR_SECURITY_SERVER));
+		T.now += REG_CHAL_REUSE_MS; /* the next challenge a fresh one */
+	}
+	r = do_req("REGISTER", "sip:alice@ims.test", hdrs, &plain);
+	assert_int_equal(r->scode, 401);
+	s1 = sec_server_of(r, v1, sizeof(v1));
+	assert_true(s1.v[0].ipsec && s1.v[0].aalg == ESP_AALG_HMAC_SHA1_96 &&
+		    s1.v[0].ealg == ESP_EALG_AES_CBC);
+	assert_int_equal(s1.v[0].port_s, IPSEC_PORT_S);
+	assert_int_equal(s1.v[0].port_c, IPSEC_PORT_C);
+	/* a retransmission gets the same Security-Server, and no new set */
+	cseq_next--;
+	r = do_req("REGISTER", "sip:alice@ims.test", hdrs, &plain);
+	s2 = sec_server_of(r, v2, sizeof(v2));
+	assert_int_equal(sec_agree_verify(&s2, &s1), 0);
+	ipsec_table_stats(t, &ts);
+	assert_int_equal(ts.sets, 1);
+	a = chal_get(r);
+
+	/* the second REGISTER in clear: 403 */
+	snprintf(hdrs, sizeof(hdrs), "Security-Verify: %s\r\n" SEC_CLIENT CONTACT_A, v1);
+	assert_int_equal(ue_answer(&ue, &a, auth, sizeof(auth), hdrs), 0);
+	r = do_req("REGISTER", "sip:alice@ims.test", auth, &plain);
+	assert_int_equal(r->scode, 403);
+	/* over the SAs (UE port-c -> our port-s) with a Security-Verify that
+	 * differs: 403 */
+	prot = plain;
+	net_addr_set_port(&prot.peer, 6001);
+	net_addr_set_port(&prot.local, IPSEC_PORT_S);
+	snprintf(hdrs, sizeof(hdrs),
+		 "Security-Verify: ipsec-3gpp;q=0.1;alg=hmac-sha-1-96;spi-c=1;spi-s=2;"
+		 "port-c=1;port-s=2\r\n" SEC_CLIENT CONTACT_A);
+	assert_int_equal(ue_answer(&ue, &a, auth, sizeof(auth), hdrs), 0);
+	r = do_req("REGISTER", "sip:alice@ims.test", auth, &prot);
+	assert_int_equal(r->scode, 403);
+	assert_false(registrar_user_protected(T.reg, hss_user_at(T.hss, 0)));
+	/* over the SAs with the right Security-Verify: 200, the set active */
+	snprintf(hdrs, sizeof(hdrs), "Security-Verify: %s\r\n" SEC_CLIENT CONTACT_A, v1);
+	assert_int_equal(ue_answer(&ue, &a, auth, sizeof(auth), hdrs), 0);
+	r = do_req("REGISTER", "sip:alice@ims.test", auth, &prot);
+	assert_int_equal(r->scode, 200);
+	assert_true(registrar_user_protected(T.reg, hss_user_at(T.hss, 0)));
+	/* requests to the UE go from our port-c to its port-s (TS 33.203 §7.1) */
+	{
+		struct net_flow to;
+
+		assert_int_equal(
+		    registrar_bindings_foreach(T.reg, hss_user_at(T.hss, 0), flow_keep_h, &to),
+		    1);
+		assert_int_equal(net_addr_port(&to.peer), 6002);
+		assert_int_equal(net_addr_port(&to.local), IPSEC_PORT_C);
+		/* the CSCF stage still knows the UE by the flow it sends on */
+		assert_true(registrar_user_on_flow(T.reg, hss_user_at(T.hss, 0), &prot));
+		assert_false(registrar_user_on_flow(T.reg, hss_user_at(T.hss, 0), &plain));
+	}
+	/* a refresh over the SAs passes; the same answer in clear is taken as
+	 * a new initial registration: challenged */
+	assert_int_equal(ue_answer(&ue, &a, auth, sizeof(auth), CONTACT_A), 0);
+	r = do_req("REGISTER", "sip:alice@ims.test", auth, &prot);
+	assert_int_equal(r->scode, 200);
+	assert_int_equal(ue_answer(&ue, &a, auth, sizeof(auth), CONTACT_A), 0);
+	r = do_req("REGISTER", "sip:alice@ims.test", auth, &plain);
+	assert_int_equal(r->scode, 401);
+	assert_null(sip_msg_hdr(r->msg, SIP_HDR_SECURITY_SERVER)); /* none offered */
+	/* the answer to that fresh challenge registers (without IPsec) */
+	a = chal_get(r);
+	assert_int_equal(ue_answer(&ue, &a, auth, sizeof(auth), CONTACT_A), 0);
+	r = do_req("REGISTER", "sip:alice@ims.test", auth, &plain);
+	assert_int_equal(r->scode, 200);
+	/* the registration ends: its set retires (deleted at teardown at the
+	 * latest, with the registrar) */
+	T.reg = mem_deref(T.reg);
+	ipsec_table_stats(t, &ts);
+	assert_int_equal(ts.sets, 0);
+	ipsec_table_free(t);
+	aka_cred_wipe(&ue.cred);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_nonce_mac),
 	    cmocka_unit_test_setup_teardown(test_aka_v1_flow, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_ipsec_sec_agree, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_challenge_retransmission, setup,
 					    teardown),
 	    cmocka_unit_test_setup_teardown(test_aka_v1_flow, setup_no_slots, teardown),

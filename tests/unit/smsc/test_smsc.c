@@ -26,6 +26,8 @@
 #include "sms/sms_rp.h"
 #include "sms/sms_tpdu.h"
 #include "smsc/smsc.h"
+#include "smsc/smsc_int.h" /* smsc_message_build, SMSC_RND_POOL */
+#include "core/mbuf.h"
 #include "store/store.h"
 
 #define SENT_MAX 64
@@ -787,6 +789,52 @@ static bool hook_h(const struct smsc_event *ev, void *arg)
 	return hook_take;
 }
 
+/* The tags and Call-IDs of the MESSAGEs the service builds: hex of the
+ * right length and all different, across several refills of the random
+ * pool (24 bytes a MESSAGE, SMSC_RND_POOL a refill). */
+#define IDS_N (3 * SMSC_RND_POOL / 24 + 5)
+
+static void id_of(const char *text, const char *name, size_t want, char *out)
+{
+	const char *p = strstr(text, name);
+	size_t n;
+
+	assert_non_null(p);
+	p += strlen(name);
+	n = strspn(p, "0123456789abcdef");
+	assert_int_equal(n, want);
+	memcpy(out, p, n);
+	out[n] = '\0';
+}
+
+static void test_message_ids_unique(void **state)
+{
+	static char tags[IDS_N][17], cids[IDS_N][33];
+	struct smsc_hdrs h = {.ruri = pl_from_str("sip:alice@127.0.0.1:5001"),
+			      .to = "sip:alice@ims.test"};
+	const uint8_t body[2] = {0x03, 0x01};
+	struct mbuf mb;
+
+	(void)state;
+	start("");
+	for (size_t i = 0; i < IDS_N; i++) {
+		char *text;
+
+		mbuf_init(&mb, 2048);
+		assert_int_equal(smsc_message_build(T.s, &mb, &h, body, sizeof(body)), 0);
+		text = strndup((const char *)mb.buf, mb.end);
+		assert_non_null(text);
+		id_of(text, ";tag=", 16, tags[i]);
+		id_of(text, "Call-ID: ", 32, cids[i]);
+		free(text);
+		mbuf_reset(&mb);
+		for (size_t j = 0; j < i; j++) {
+			assert_string_not_equal(tags[i], tags[j]);
+			assert_string_not_equal(cids[i], cids[j]);
+		}
+	}
+}
+
 static void test_hook(void **state)
 {
 	(void)state;
@@ -957,6 +1005,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_delivered_at_registration, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_operator_binary, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_hook, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_message_ids_unique, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_multi_sim, setup, teardown),
 	};
 	int rc;

@@ -1,0 +1,149 @@
+/*
+ * ipsec/ipsec_dp — packet processing of the Gm datapath (ipsec.h):
+ * inbound RFC 4303 §3.4 (SA lookup by SPI, sequence and ICV checks in
+ * esp_decap, then the inbound selector check of RFC 4301 §5.2: the clear
+ * packet must come from the SA's UE address and ports to ours), outbound
+ * RFC 4303 §3.3 (SA lookup by the packet's flow). The I/O around it is in
+ * ipsec.c. ipsec.verbose=1 logs each drop with its reason.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "core/log.h"
+#include "ipsec/ipsec_int.h"
+#include "ipsec/ipsec_pkt.h"
+
+static void drop_log(const char *why, uint32_t spi, const struct net_addr *peer)
+{
+	char a[NET_ADDR_STRLEN];
+
+	if (log_verbose(LOG_IPSEC))
+		log_write(LOG_IPSEC, LOG_LVL_INFO, LOG_DIR_FROM, "-", "drop %s spi=0x%08x %s",
+			  why, spi, net_addr_print(peer, a, sizeof(a)));
+}
+
+static void count_decap_err(struct ipsec *ip, int err, uint32_t spi, const struct net_addr *src)
+{
+	switch (err) {
+	case EACCES:
+		ip->st.drop_auth++;
+		drop_log("icv", spi, src);
+		break;
+	case EALREADY:
+		ip->st.drop_replay++;
+		drop_log("replay", spi, src);
+		break;
+	default:
+		ip->st.drop_malformed++;
+		drop_log("malformed", spi, src);
+		break;
+	}
+}
+
+/* RFC 4301 §5.2 step 4: the clear packet matches the SA's selectors. */
+static bool selectors_ok(const struct ipsec_set *s, enum ipsec_sa_role role, uint8_t nh,
+			 const uint8_t *l4, size_t len, uint16_t *dport_out)
+{
+	struct ipsec_sa_info info;
+	uint16_t sp, dp;
+
+	if (ipsec_pkt_ports(nh, l4, len, &sp, &dp) || ipsec_set_sa_info(s, role, &info))
+		return false;
+	esp_keys_wipe(&info.keys);
+	*dport_out = dp;
+	return sp == net_addr_port(&info.src) && dp == net_addr_port(&info.dst);
+}
+
+int ipsec_dp_esp_in(struct ipsec *ip, const struct net_addr *src, const struct net_addr *dst,
+		    const uint8_t *esp, size_t len, uint8_t *out, size_t size, size_t *olen)
+{
+	struct ipsec_set *s;
+	enum ipsec_sa_role role;
+	struct ipsec_sa_info info;
+	struct net_addr ue, local;
+	uint32_t spi = 0, seq = 0;
+	uint8_t nh = 0, *clear = out + IPSEC_IP6_HDR;
+	size_t clen = 0;
+	uint16_t dport = 0;
+	int err;
+
+	if (size < IPSEC_IP6_HDR + len)
+		return ENOSPC;
+	if (esp_hdr_parse(esp, len, &spi, &seq)) {
+		ip->st.drop_malformed++;
+		drop_log("short", 0, src);
+		return EBADMSG;
+	}
+	s = ipsec_table_by_spi(ip->table, spi, &role);
+	if (!s) {
+		ip->st.drop_no_sa++;
+		drop_log("no-sa", spi, src);
+		return ENOENT;
+	}
+	if (!net_addr_eq_ip(src, ipsec_set_ue(s))) {
+		ip->st.drop_policy++;
+		drop_log("src", spi, src);
+		return EPERM;
+	}
+	err = esp_decap(ipsec_set_sa(s, role), esp, len, clear, size - IPSEC_IP6_HDR, &clen, &nh);
+	if (err) {
+		count_decap_err(ip, err, spi, src);
+		return err;
+	}
+	if (!clen)
+		return ENODATA; /* dummy packet (RFC 4303 §2.6) */
+	if (!selectors_ok(s, role, nh, clear, clen, &dport)) {
+		ip->st.drop_policy++;
+		drop_log("selector", spi, src);
+		return EPERM;
+	}
+	/* rebuild the clear packet with the SA's addresses: transport mode */
+	ipsec_set_sa_info(s, role, &info);
+	esp_keys_wipe(&info.keys);
+	ue = info.src;
+	local = *dst;
+	net_addr_set_port(&local, dport);
+	err = ipsec_pkt_build(&ue, &local, nh, clear, clen, out, size, olen);
+	if (err) {
+		ip->st.drop_malformed++;
+		return err;
+	}
+	ip->st.esp_rx++;
+	ip->st.esp_rx_bytes += clen;
+	if (ip->on_rx)
+		ip->on_rx(s, role, ip->on_rx_arg);
+	return 0;
+}
+
+int ipsec_dp_tun_in(struct ipsec *ip, const uint8_t *pkt, size_t len, uint8_t *out,
+		    size_t size, size_t *olen, struct net_addr *src, struct net_addr *dst)
+{
+	struct ipsec_pkt p;
+	struct ipsec_set *s;
+	enum ipsec_sa_role role;
+	int err = ipsec_pkt_parse(pkt, len, &p);
+
+	if (err || p.proto == IPSEC_PROTO_ESP) {
+		/* ICMPv6 neighbour discovery and the like: not SIP, not ours */
+		if (err != ENOTSUP)
+			ip->st.drop_malformed++;
+		return err ? err : ENOTSUP;
+	}
+	s = ipsec_table_by_flow(ip->table, &p.dst, net_addr_port(&p.dst), net_addr_port(&p.src),
+				&role);
+	if (!s) {
+		ip->st.drop_tun_no_sa++;
+		drop_log("out-no-sa", 0, &p.dst);
+		return ENOENT;
+	}
+	err = esp_encap(ipsec_set_sa(s, role), p.proto, p.l4, p.l4_len, out, size, olen);
+	if (err) {
+		ip->st.drop_io++;
+		return err;
+	}
+	*src = p.src;
+	*dst = p.dst;
+	ip->st.esp_tx++;
+	ip->st.esp_tx_bytes += p.l4_len;
+	return 0;
+}

@@ -1,0 +1,29 @@
+/*
+ * ipsec/ipsec_int — the datapath object shared by ipsec.c (set-up, I/O)
+ * and ipsec_dp.c (packet processing).
+ */
+#ifndef IPSEC_IPSEC_INT_H
+#define IPSEC_IPSEC_INT_H
+
+#include "ipsec/ipsec.h"
+
+#define IPSEC_BUF 65600 /* an IP packet plus ESP overhead */
+
+struct ipsec {
+	struct ipsec_table *table; /* owned */
+	struct ipsec_stats st;
+	int tun_fd;		   /* owned */
+	int raw4_fd, raw6_fd;	   /* owned; -1 when the family is missing */
+	int netns_fd;		   /* owned: namespace N */
+	int self_ns_fd;		   /* owned: the namespace we run in */
+	bool root_setup;	   /* we made N and must delete it */
+	char ifname[IPSEC_IFNAME_MAX];
+	char netns[64];
+	char *script_path;	   /* owned */
+	char *script_text;	   /* owned: what was written, what runs */
+	ipsec_rx_h *on_rx;
+	void *on_rx_arg;
+	uint8_t *buf, *buf2;	   /* owned, IPSEC_BUF each */
+};
+
+#endif

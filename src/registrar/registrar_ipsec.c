@@ -1,0 +1,387 @@
+/*
+ * registrar_ipsec — security agreement on REGISTER (RFC 3329, TS 33.203 §7,
+ * TS 24.229 §5.2.2), when the IPsec datapath runs (registrar_ipsec_set).
+ *
+ *   first REGISTER   Security-Client -> sec_agree_choose(); with the AKA
+ *                    challenge a PENDING SA set made from its CK/IK, its id
+ *                    kept in the challenge (a retransmission gets the same
+ *                    Security-Server); Require: sec-agree without an
+ *                    acceptable offer -> 494 (reg_ipsec_precheck)
+ *   401              + Security-Server (reg_ipsec_server_hdr)
+ *   second REGISTER  accepted only from the UE's port-c to our port-s of the
+ *                    pending set, with a Security-Verify equal to what the
+ *                    401 said, else 403; then the set is ACTIVE, the user's
+ *                    older set retires (TS 33.203 §7.4)
+ *   later REGISTERs  a user with an active set: an unprotected refresh
+ *                    (a spent nonce reused) is treated as a new initial
+ *                    registration: challenged; the answer to that challenge
+ *                    registers
+ *   end              the user's last binding gone -> its set retires
+ *
+ * A retired set lives REG_IPSEC_RETIRE_MS more (the 200 of a de-REGISTER and
+ * answers to transactions still open go out over it), then is deleted.
+ * Sets are owned through ids: c->ipsec_set (pending, deleted with the
+ * challenge), ru->ipsec_set (active).
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "core/log.h"
+#include "ipsec/ipsec.h" /* IPSEC_PORT_S, IPSEC_PORT_C */
+#include "ipsec/ipsec_sa.h"
+#include "ipsec/sec_agree.h"
+#include "loop/loop.h"
+#include "registrar/registrar_int.h"
+
+#define REG_IPSEC_RETIRE_MS 5000
+#define REG_IPSEC_RETIRE_MAX 256 /* queued; past this the oldest goes at once */
+
+struct reg_ipsec {
+	struct ipsec_table *t;
+	struct loop_timer *tm;
+	struct {
+		uint64_t id, due;
+	} q[REG_IPSEC_RETIRE_MAX];
+	size_t head, n;
+};
+
+static struct ipsec_table *reg_ipsec_table(const struct registrar *reg)
+{
+	return reg->ipsec ? reg->ipsec->t : NULL;
+}
+
+static void retire_run(void *arg);
+
+static void retire_arm(struct reg_ipsec *ri)
+{
+	uint64_t now = loop_now_ms(), due;
+
+	if (!ri->n)
+		return;
+	due = ri->q[ri->head].due;
+	loop_timer_start(ri->tm, due > now ? due - now : 0, retire_run, ri);
+}
+
+static void retire_pop(struct reg_ipsec *ri)
+{
+	(void)ipsec_set_del(ri->t, ri->q[ri->head].id);
+	ri->head = (ri->head + 1) % REG_IPSEC_RETIRE_MAX;
+	ri->n--;
+}
+
+static void retire_run(void *arg)
+{
+	struct reg_ipsec *ri = arg;
+	uint64_t now = loop_now_ms();
+
+	while (ri->n && ri->q[ri->head].due <= now)
+		retire_pop(ri);
+	retire_arm(ri);
+}
+
+/* The set is deleted REG_IPSEC_RETIRE_MS from now. */
+static void reg_ipsec_retire(struct registrar *reg, uint64_t id)
+{
+	struct reg_ipsec *ri = reg->ipsec;
+
+	if (!ri || !id)
+		return;
+	if (ri->n == REG_IPSEC_RETIRE_MAX)
+		retire_pop(ri);
+	ri->q[(ri->head + ri->n) % REG_IPSEC_RETIRE_MAX].id = id;
+	ri->q[(ri->head + ri->n) % REG_IPSEC_RETIRE_MAX].due = loop_now_ms() + REG_IPSEC_RETIRE_MS;
+	ri->n++;
+	if (!loop_timer_pending(ri->tm))
+		retire_arm(ri);
+}
+
+int registrar_ipsec_set(struct registrar *reg, struct ipsec_table *t)
+{
+	struct reg_ipsec *ri;
+
+	if (!reg || reg->ipsec)
+		return EINVAL;
+	if (!t)
+		return 0;
+	ri = calloc(1, sizeof(*ri));
+	if (!ri)
+		return ENOMEM;
+	ri->tm = loop_timer_alloc();
+	if (!ri->tm) {
+		free(ri);
+		return ENOMEM;
+	}
+	ri->t = t;
+	reg->ipsec = ri;
+	return 0;
+}
+
+void reg_ipsec_free(struct registrar *reg)
+{
+	struct reg_ipsec *ri = reg->ipsec;
+
+	if (!ri)
+		return;
+	while (ri->n)
+		retire_pop(ri);
+	loop_timer_free(ri->tm);
+	free(ri);
+	reg->ipsec = NULL;
+}
+
+/* Whether the comma-separated list v names option tag sec-agree. */
+static bool tag_listed(struct pl v)
+{
+	while (v.l) {
+		size_t i = 0;
+		struct pl tok;
+
+		while (i < v.l && v.p[i] != ',')
+			i++;
+		tok = (struct pl){v.p, i};
+		while (tok.l && (tok.p[0] == ' ' || tok.p[0] == '\t')) {
+			tok.p++;
+			tok.l--;
+		}
+		while (tok.l && (tok.p[tok.l - 1] == ' ' || tok.p[tok.l - 1] == '\t'))
+			tok.l--;
+		if (pl_caseeq_str(tok, "sec-agree"))
+			return true;
+		i += i < v.l; /* the comma */
+		v.p += i;
+		v.l -= i;
+	}
+	return false;
+}
+
+/* Whether option tag sec-agree is in Require or Proxy-Require. */
+static bool sec_agree_required(const struct sip_msg *req)
+{
+	static const enum sip_hdr_id ids[] = {SIP_HDR_REQUIRE, SIP_HDR_PROXY_REQUIRE};
+
+	for (size_t k = 0; k < sizeof(ids) / sizeof(ids[0]); k++) {
+		for (const struct sip_hdr *h = sip_msg_hdr(req, ids[k]); h;
+		     h = sip_msg_hdr_next(req, h)) {
+			if (tag_listed(h->val))
+				return true;
+		}
+	}
+	return false;
+}
+
+/* The offers of every line of header id; EBADMSG/EOVERFLOW as parsed. */
+static int sec_list_read(const struct sip_msg *req, enum sip_hdr_id id, struct sec_list *l)
+{
+	int err = 0;
+
+	l->n = 0;
+	for (const struct sip_hdr *h = sip_msg_hdr(req, id); h && !err;
+	     h = sip_msg_hdr_next(req, h))
+		err = sec_agree_parse(h->val, l);
+	return err;
+}
+
+/* The UE's acceptable offer in *o; ENOENT none (or unreadable). */
+static int ue_offer(const struct registrar *reg, const struct sip_msg *req,
+		    struct sec_list *l, const struct sec_offer **o)
+{
+	size_t idx;
+
+	if (sec_list_read(req, SIP_HDR_SECURITY_CLIENT, l) || !l->n ||
+	    sec_agree_choose(l, reg->cfg->ipsec_aalg_mask, reg->cfg->ipsec_ealg_mask, &idx))
+		return ENOENT;
+	*o = &l->v[idx];
+	return 0;
+}
+
+bool reg_ipsec_precheck(struct registrar *reg, struct sip_tsx *tsx,
+			const struct reg_auth_in *in)
+{
+	struct sec_list l;
+	const struct sec_offer *o;
+
+	if (!reg->ipsec || !in->req || in->other_method || !sec_agree_required(in->req))
+		return false;
+	if (!ue_offer(reg, in->req, &l, &o))
+		return false;
+	/* RFC 3329 §2.3.1, TS 24.229 §5.2.2: the UE requires a security
+	 * agreement and offers nothing we can do. */
+	reg_reply(reg, tsx, 494, "Security Agreement Required", NULL);
+	return true;
+}
+
+void reg_ipsec_chal_drop(struct registrar *reg, struct reg_chal *c)
+{
+	struct ipsec_table *t = reg_ipsec_table(reg);
+
+	if (t && c->ipsec_set)
+		(void)ipsec_set_del(t, c->ipsec_set);
+	c->ipsec_set = 0;
+}
+
+void reg_ipsec_chal_made(struct registrar *reg, struct reg_chal *c,
+			 const struct reg_auth_in *in)
+{
+	struct ipsec_table *t = reg_ipsec_table(reg);
+	struct ipsec_set_prm p = {0};
+	const struct sec_offer *o;
+	struct sec_list l;
+	int err;
+
+	reg_ipsec_chal_drop(reg, c);
+	if (!t || !in->req || !in->src || c->ck_len < 16 || c->ik_len < 16 ||
+	    !net_addr_isset(&in->src->local) || net_addr_is_any(&in->src->local) ||
+	    ue_offer(reg, in->req, &l, &o))
+		return;
+	p.ue = in->src->peer;
+	p.local = in->src->local;
+	p.ue_offer = o;
+	p.port_c = IPSEC_PORT_C;
+	p.port_s = IPSEC_PORT_S;
+	p.ck = c->ck;
+	p.ik = c->ik;
+	p.owner = (uint64_t)(uintptr_t)c->u;
+	p.deadline_ms = loop_now_ms() + (uint64_t)reg->chal_ttl * 1000 + REG_IPSEC_RETIRE_MS;
+	err = ipsec_set_add(t, &p, &c->ipsec_set);
+	if (err) {
+		c->ipsec_set = 0;
+		log_write(LOG_IPSEC, LOG_LVL_WARN, LOG_DIR_NONE, "-",
+			  "registrar: no SA set for a challenge: %s", strerror(err));
+	}
+}
+
+bool reg_ipsec_chal_fits(const struct registrar *reg, const struct reg_chal *c,
+			 const struct reg_auth_in *in)
+{
+	struct ipsec_table *t = reg_ipsec_table(reg);
+	const struct ipsec_set *s = t && c->ipsec_set ? ipsec_set_get(t, c->ipsec_set) : NULL;
+	const struct sec_offer *o;
+	struct ipsec_sa_info info;
+	struct sec_list l;
+	bool same;
+
+	if (!t || !in->req || !in->src)
+		return true;
+	if (ue_offer(reg, in->req, &l, &o))
+		return !s;
+	if (!s || ipsec_set_sa_info(s, IPSEC_OUT_C, &info))
+		return false;
+	esp_keys_wipe(&info.keys);
+	/* the same offer: the same SPIs, ports and algorithms */
+	same = info.spi == o->spi_c && info.aalg == o->aalg && info.ealg == o->ealg &&
+	       ipsec_set_ue_port(s, false) == o->port_c && ipsec_set_ue_port(s, true) == o->port_s &&
+	       net_addr_eq_ip(ipsec_set_ue(s), &in->src->peer);
+	return same;
+}
+
+int reg_ipsec_server_hdr(const struct registrar *reg, const struct reg_chal *c, char *buf,
+			 size_t size)
+{
+	struct ipsec_table *t = reg_ipsec_table(reg);
+	const struct ipsec_set *s = t && c->ipsec_set ? ipsec_set_get(t, c->ipsec_set) : NULL;
+	char v[SEC_AGREE_VALUE_MAX];
+	struct sec_offer o;
+	int n;
+
+	if (!s)
+		return 0;
+	ipsec_set_server_offer(s, &o);
+	if (sec_agree_print(&o, v, sizeof(v)))
+		return -1;
+	n = snprintf(buf, size, "Security-Server: %s\r\n", v);
+	return n < 0 || (size_t)n >= size ? -1 : n;
+}
+
+/* Whether the request came over set s: from the UE's port-c to our port-s. */
+static bool over_set(const struct ipsec_set *s, const struct net_flow *src)
+{
+	return src && net_addr_port(&src->local) == IPSEC_PORT_S &&
+	       net_addr_eq_ip(&src->peer, ipsec_set_ue(s)) &&
+	       net_addr_port(&src->peer) == ipsec_set_ue_port(s, false);
+}
+
+/* Security-Verify == the Security-Server of s (TS 33.203 §7.2). */
+static bool verify_ok(const struct ipsec_set *s, const struct sip_msg *req)
+{
+	struct sec_list v, sent = {.n = 1};
+
+	ipsec_set_server_offer(s, &sent.v[0]);
+	return !sec_list_read(req, SIP_HDR_SECURITY_VERIFY, &v) && !sec_agree_verify(&v, &sent);
+}
+
+enum reg_ipsec_res reg_ipsec_verify(struct registrar *reg, struct sip_tsx *tsx,
+				    struct reg_chal *c, const struct reg_auth_in *in,
+				    struct reg_user *ru)
+{
+	struct ipsec_table *t = reg_ipsec_table(reg);
+	struct ipsec_set *s;
+
+	if (!t || in->other_method)
+		return REG_IPSEC_PASS;
+	s = c->ipsec_set ? ipsec_set_get(t, c->ipsec_set) : NULL;
+	if (s) {
+		if (!over_set(s, in->src)) {
+			/* TS 33.203 §7.2: the second REGISTER goes over the new SAs. */
+			reg_reply(reg, tsx, 403, "Forbidden - not over the security associations",
+				  NULL);
+			return REG_IPSEC_REPLIED;
+		}
+		if (!in->req || !verify_ok(s, in->req)) {
+			reg_reply(reg, tsx, 403, "Forbidden - Security-Verify differs", NULL);
+			return REG_IPSEC_REPLIED;
+		}
+		ipsec_set_activate(s);
+		if (ru->ipsec_set && ru->ipsec_set != c->ipsec_set)
+			reg_ipsec_retire(reg, ru->ipsec_set); /* TS 33.203 §7.4 */
+		ru->ipsec_set = c->ipsec_set;
+		c->ipsec_set = 0;
+		return REG_IPSEC_PASS;
+	}
+	/* A protected user's REGISTER in clear that reuses a spent nonce (a
+	 * refresh without a new challenge) is taken as a new initial one:
+	 * challenged. The answer to that fresh challenge then registers
+	 * (without IPsec when the UE offered none), TS 24.229 §5.2.2. */
+	s = ru->ipsec_set ? ipsec_set_get(t, ru->ipsec_set) : NULL;
+	if (s && c->done && !over_set(s, in->src))
+		return REG_IPSEC_RECHALLENGE;
+	return REG_IPSEC_PASS;
+}
+
+void reg_ipsec_user_gone(struct registrar *reg, struct reg_user *ru)
+{
+	if (ru->ipsec_set)
+		reg_ipsec_retire(reg, ru->ipsec_set);
+	ru->ipsec_set = 0;
+}
+
+void reg_ipsec_dst_map(const struct registrar *reg, const struct reg_user *ru,
+		       struct net_flow *f)
+{
+	struct ipsec_table *t = reg_ipsec_table(reg);
+	const struct ipsec_set *s = t && ru && ru->ipsec_set ? ipsec_set_get(t, ru->ipsec_set)
+							     : NULL;
+
+	/* TS 33.203 §7.1: our requests go from port-c to the UE's port-s (over
+	 * UDP; a TCP connection is the UE's own, from its port-c) */
+	if (!s || f->reliable || !over_set(s, f))
+		return;
+	net_addr_set_port(&f->peer, ipsec_set_ue_port(s, true));
+	net_addr_set_port(&f->local, IPSEC_PORT_C);
+}
+
+/* Owners are the hss_user of the set (HSS users live as long as the HSS,
+ * which outlives the registrar and its sets). */
+const struct hss_user *registrar_ipsec_owner(uint64_t owner)
+{
+	return (const struct hss_user *)(uintptr_t)owner;
+}
+
+bool registrar_user_protected(const struct registrar *reg, const struct hss_user *u)
+{
+	struct ipsec_table *t = reg_ipsec_table(reg);
+	const struct reg_user *ru = t ? reg_user_find((struct registrar *)reg, u) : NULL;
+	const struct ipsec_set *s = ru && ru->ipsec_set ? ipsec_set_get(t, ru->ipsec_set) : NULL;
+
+	return s && ipsec_set_state(s) == IPSEC_SET_ACTIVE;
+}

@@ -1,0 +1,331 @@
+/*
+ * Unit tests: ipsec/ipsec_sa (the SA table of TS 33.203 §7.1) and the
+ * datapath's packet processing (ipsec_dp.c, ipsec_pkt.c) without devices:
+ * a UE made of the ESP codec's own SAs, keyed from the same CK/IK, talks to
+ * the table's SA set over IPv4 and IPv6; selectors, unknown SPIs, replays,
+ * re-authentication (a second set on the same flow), expiry, 1,000 UEs.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "ipsec/ipsec_int.h"
+#include "ipsec/ipsec_pkt.h"
+
+static const uint8_t ck[16] = {0xb4, 0x0b, 0xa9, 0xa3, 0xc5, 0x8b, 0x2a, 0x05,
+			       0xbb, 0xf0, 0xd9, 0x87, 0xb2, 0x1b, 0xf8, 0xcb};
+static const uint8_t ik[16] = {0xf7, 0x69, 0xbc, 0xd7, 0x51, 0x04, 0x46, 0x04,
+			       0x12, 0x76, 0x72, 0x71, 0x1c, 0x6d, 0x34, 0x41};
+
+static struct sec_offer ue_offer(uint32_t spi_c, uint16_t port_c)
+{
+	struct sec_list l;
+	char txt[200];
+	size_t i = 0;
+
+	snprintf(txt, sizeof(txt),
+		 "ipsec-3gpp;alg=hmac-sha-1-96;ealg=aes-cbc;spi-c=%u;spi-s=%u;port-c=%u;"
+		 "port-s=5070",
+		 spi_c, spi_c + 1, port_c);
+	memset(&l, 0, sizeof(l));
+	assert_int_equal(sec_agree_parse(pl_from_str(txt), &l), 0);
+	assert_int_equal(sec_agree_choose(&l, ~0u, ~0u, &i), 0);
+	return l.v[i];
+}
+
+static struct net_addr addr(const char *s)
+{
+	struct net_addr a;
+
+	assert_int_equal(net_addr_parse_str(&a, s, 0), 0);
+	return a;
+}
+
+static uint64_t add(struct ipsec_table *t, const char *ue, const char *local,
+		    const struct sec_offer *o, uint64_t owner, uint64_t deadline)
+{
+	struct ipsec_set_prm p = {.ue = addr(ue), .local = addr(local), .ue_offer = o,
+				  .port_c = 5100, .port_s = 5101, .ck = ck, .ik = ik,
+				  .owner = owner, .deadline_ms = deadline};
+	uint64_t id = 0;
+
+	assert_int_equal(ipsec_set_add(t, &p, &id), 0);
+	return id;
+}
+
+static void test_table(void **state)
+{
+	struct ipsec_table *t;
+	struct sec_offer o = ue_offer(70000, 6000), srv;
+	struct net_addr ue = addr("10.9.0.2");
+	enum ipsec_sa_role r;
+	uint64_t id, id2;
+	struct ipsec_set *s;
+	struct ipsec_table_stats st;
+
+	(void)state;
+	assert_int_equal(ipsec_table_alloc(&t, 3), 0);
+	id = add(t, "10.9.0.2", "10.9.0.1", &o, 7, 1000);
+	s = ipsec_set_get(t, id);
+	assert_non_null(s);
+	ipsec_set_server_offer(s, &srv);
+	assert_true(srv.spi_c >= 256 && srv.spi_s >= 256 && srv.spi_c != srv.spi_s);
+	assert_int_equal(srv.port_c, 5100);
+	assert_int_equal(srv.port_s, 5101);
+	assert_int_equal(srv.aalg, ESP_AALG_HMAC_SHA1_96);
+	assert_ptr_equal(ipsec_table_by_spi(t, srv.spi_s, &r), s);
+	assert_int_equal(r, IPSEC_IN_S);
+	assert_ptr_equal(ipsec_table_by_spi(t, srv.spi_c, &r), s);
+	assert_int_equal(r, IPSEC_IN_C);
+	assert_null(ipsec_table_by_spi(t, 70000, &r)); /* the UE's, not ours */
+	assert_ptr_equal(ipsec_table_by_flow(t, &ue, 6000, 5101, &r), s);
+	assert_int_equal(r, IPSEC_OUT_C);
+	assert_int_equal(esp_sa_spi(ipsec_set_sa(s, r)), 70000);
+	assert_ptr_equal(ipsec_table_by_flow(t, &ue, 5070, 5100, &r), s);
+	assert_int_equal(r, IPSEC_OUT_S);
+	assert_int_equal(esp_sa_spi(ipsec_set_sa(s, r)), 70001);
+	assert_null(ipsec_table_by_flow(t, &ue, 5070, 5101, &r));
+	{
+		struct net_addr other = addr("10.9.0.3");
+
+		assert_null(ipsec_table_by_flow(t, &other, 6000, 5101, &r));
+	}
+	/* re-authentication: a new set, new port-c, same port-s (TS 33.203 §7.4) */
+	ipsec_set_activate(s);
+	o = ue_offer(80000, 6002);
+	id2 = add(t, "10.9.0.2", "10.9.0.1", &o, 7, 1000);
+	assert_ptr_equal(ipsec_table_by_flow(t, &ue, 5070, 5100, &r), s); /* old until used */
+	ipsec_set_activate(ipsec_set_get(t, id2));
+	assert_ptr_equal(ipsec_table_by_flow(t, &ue, 5070, 5100, &r), ipsec_set_get(t, id2));
+	assert_ptr_equal(ipsec_table_by_flow(t, &ue, 6002, 5101, &r), ipsec_set_get(t, id2));
+	/* a pending set past its deadline goes; active ones stay */
+	o = ue_offer(90000, 6004);
+	add(t, "10.9.0.2", "10.9.0.1", &o, 8, 1000);
+	{
+		struct ipsec_set_prm p = {.ue = ue, .local = addr("10.9.0.1"), .ue_offer = &o,
+					  .port_c = 5100, .port_s = 5101, .ck = ck, .ik = ik};
+		uint64_t x;
+
+		assert_int_equal(ipsec_set_add(t, &p, &x), ENOSPC); /* max_sets 3 */
+		p.port_c = 5101;
+		assert_int_equal(ipsec_set_add(t, &p, &x), EINVAL);
+	}
+	assert_int_equal(ipsec_table_expire(t, 999), 0);
+	assert_int_equal(ipsec_table_expire(t, 1000), 1);
+	assert_int_equal(ipsec_table_del_owner(t, 7), 2);
+	assert_int_equal(ipsec_set_del(t, id), ENOENT);
+	ipsec_table_stats(t, &st);
+	assert_int_equal(st.sets, 0);
+	assert_int_equal(st.sets_created, 3);
+	assert_int_equal(st.sets_expired, 1);
+	ipsec_table_free(t);
+}
+
+static void test_thousand_ues(void **state)
+{
+	struct ipsec_table *t;
+	uint64_t ids[1000];
+	char ip[32];
+	enum ipsec_sa_role r;
+
+	(void)state;
+	assert_int_equal(ipsec_table_alloc(&t, 0), 0);
+	for (int i = 0; i < 1000; i++) {
+		struct sec_offer o = ue_offer(1000 + (uint32_t)i * 2, 6000);
+
+		snprintf(ip, sizeof(ip), "10.%d.%d.2", i / 250, i % 250);
+		ids[i] = add(t, ip, "10.255.0.1", &o, (uint64_t)i, 0);
+	}
+	for (int i = 0; i < 1000; i++) {
+		struct net_addr ue;
+		struct sec_offer srv;
+
+		snprintf(ip, sizeof(ip), "10.%d.%d.2", i / 250, i % 250);
+		ue = addr(ip);
+		assert_ptr_equal(ipsec_table_by_flow(t, &ue, 6000, 5101, &r), ipsec_set_get(t, ids[i]));
+		ipsec_set_server_offer(ipsec_set_get(t, ids[i]), &srv);
+		assert_ptr_equal(ipsec_table_by_spi(t, srv.spi_s, &r), ipsec_set_get(t, ids[i]));
+	}
+	for (int i = 0; i < 1000; i++)
+		assert_int_equal(ipsec_set_del(t, ids[i]), 0);
+	ipsec_table_free(t);
+}
+
+/* The UE side: its outbound SA to our spi-s, its inbound SA at its port-c. */
+struct ue {
+	struct esp_sa *out, *in;
+};
+
+static void ue_make(struct ue *u, const struct ipsec_set *s)
+{
+	struct esp_keys k;
+	struct sec_offer srv;
+	struct esp_sa_prm p = {.aalg = ESP_AALG_HMAC_SHA1_96, .ealg = ESP_EALG_AES_CBC,
+			       .keys = &k};
+
+	ipsec_set_server_offer(s, &srv);
+	assert_int_equal(esp_key_expand(p.aalg, p.ealg, ck, ik, &k), 0);
+	p.spi = srv.spi_s;
+	assert_int_equal(esp_sa_alloc(&u->out, &p), 0);
+	p.spi = esp_sa_spi(ipsec_set_sa(s, IPSEC_OUT_C));
+	assert_int_equal(esp_sa_alloc(&u->in, &p), 0);
+	esp_keys_wipe(&k);
+}
+
+static size_t udp(uint8_t *b, uint16_t sp, uint16_t dp, const char *data)
+{
+	size_t n = strlen(data);
+
+	b[0] = (uint8_t)(sp >> 8);
+	b[1] = (uint8_t)sp;
+	b[2] = (uint8_t)(dp >> 8);
+	b[3] = (uint8_t)dp;
+	b[4] = (uint8_t)((n + 8) >> 8);
+	b[5] = (uint8_t)(n + 8);
+	b[6] = b[7] = 0;
+	memcpy(b + 8, data, n);
+	return n + 8;
+}
+
+static void rx_h(struct ipsec_set *s, enum ipsec_sa_role role, void *arg)
+{
+	(void)role;
+	ipsec_set_activate(s);
+	(*(int *)arg)++;
+}
+
+static void dp_roundtrip(const char *ue_ip, const char *our_ip)
+{
+	struct ipsec ip = {.tun_fd = -1, .raw4_fd = -1, .raw6_fd = -1, .netns_fd = -1};
+	struct sec_offer o = ue_offer(70000, 6000);
+	struct net_addr ue = addr(ue_ip), us = addr(our_ip), src, dst, other = ue;
+	uint8_t l4[256], esp[512], out[1024], back[512], nh;
+	size_t l4n, espn, outn, backn;
+	struct ipsec_pkt p;
+	struct ue u;
+	uint64_t id;
+	int rx = 0;
+
+	assert_int_equal(ipsec_table_alloc(&ip.table, 0), 0);
+	ipsec_rx_handler_set(&ip, rx_h, &rx);
+	id = add(ip.table, ue_ip, our_ip, &o, 1, 0);
+	ue_make(&u, ipsec_set_get(ip.table, id));
+	/* UE port-c -> our port-s, through the SA */
+	l4n = udp(l4, 6000, 5101, "REGISTER sip:ims SIP/2.0\r\n\r\n");
+	assert_int_equal(esp_encap(u.out, IPSEC_PROTO_UDP, l4, l4n, esp, sizeof(esp), &espn), 0);
+	assert_int_equal(ipsec_dp_esp_in(&ip, &ue, &us, esp, espn, out, sizeof(out), &outn), 0);
+	assert_int_equal(rx, 1);
+	assert_int_equal(ipsec_set_state(ipsec_set_get(ip.table, id)), IPSEC_SET_ACTIVE);
+	assert_int_equal(ipsec_pkt_parse(out, outn, &p), 0);
+	assert_int_equal(p.proto, IPSEC_PROTO_UDP);
+	assert_int_equal(net_addr_port(&p.src), 6000);
+	assert_int_equal(net_addr_port(&p.dst), 5101);
+	assert_true(net_addr_eq_ip(&p.src, &ue) && net_addr_eq_ip(&p.dst, &us));
+	assert_int_equal(p.l4_len, l4n);
+	assert_memory_equal(p.l4, l4, l4n);
+	/* the same packet again: a replay */
+	assert_int_equal(ipsec_dp_esp_in(&ip, &ue, &us, esp, espn, out, sizeof(out), &outn),
+			 EALREADY);
+	/* from another address: refused before decryption */
+	net_addr_set_port(&other, 0);
+	((uint8_t *)net_addr_sa(&other))[net_addr_af(&other) == AF_INET ? 7 : 23] ^= 1;
+	assert_int_equal(ipsec_dp_esp_in(&ip, &other, &us, esp, espn, out, sizeof(out), &outn),
+			 EPERM);
+	/* through the SA to a port it does not cover: selector mismatch */
+	l4n = udp(l4, 6000, 5100, "x");
+	assert_int_equal(esp_encap(u.out, IPSEC_PROTO_UDP, l4, l4n, esp, sizeof(esp), &espn), 0);
+	assert_int_equal(ipsec_dp_esp_in(&ip, &ue, &us, esp, espn, out, sizeof(out), &outn), EPERM);
+	esp[0] ^= 0x40; /* an SPI nobody has */
+	assert_int_equal(ipsec_dp_esp_in(&ip, &ue, &us, esp, espn, out, sizeof(out), &outn),
+			 ENOENT);
+	/* our port-s -> UE port-c: the TUN gives a clear packet, ESP leaves */
+	net_addr_set_port(&us, 5101);
+	net_addr_set_port(&ue, 6000);
+	l4n = udp(l4, 5101, 6000, "SIP/2.0 200 OK\r\n\r\n");
+	assert_int_equal(ipsec_pkt_build(&us, &ue, IPSEC_PROTO_UDP, l4, l4n, out, sizeof(out),
+					 &outn),
+			 0);
+	assert_int_equal(ipsec_dp_tun_in(&ip, out, outn, esp, sizeof(esp), &espn, &src, &dst), 0);
+	assert_true(net_addr_eq_ip(&dst, &ue) && net_addr_eq_ip(&src, &us));
+	assert_int_equal(esp_decap(u.in, esp, espn, back, sizeof(back), &backn, &nh), 0);
+	assert_int_equal(nh, IPSEC_PROTO_UDP);
+	assert_int_equal(backn, l4n);
+	assert_memory_equal(back, l4, l4n);
+	/* a flow without an SA is dropped */
+	l4n = udp(l4, 5101, 6001, "x");
+	assert_int_equal(ipsec_pkt_build(&us, &ue, IPSEC_PROTO_UDP, l4, l4n, out, sizeof(out),
+					 &outn),
+			 0);
+	assert_int_equal(ipsec_dp_tun_in(&ip, out, outn, esp, sizeof(esp), &espn, &src, &dst),
+			 ENOENT);
+	assert_int_equal(ip.st.esp_rx, 1);
+	assert_int_equal(ip.st.esp_tx, 1);
+	assert_int_equal(ip.st.drop_replay, 1);
+	assert_int_equal(ip.st.drop_policy, 2);
+	assert_int_equal(ip.st.drop_no_sa, 1);
+	assert_int_equal(ip.st.drop_tun_no_sa, 1);
+	esp_sa_free(u.out);
+	esp_sa_free(u.in);
+	ipsec_table_free(ip.table);
+}
+
+static void test_dp_v4(void **state)
+{
+	(void)state;
+	dp_roundtrip("10.9.0.2", "10.9.0.1");
+}
+
+static void test_dp_v6(void **state)
+{
+	(void)state;
+	dp_roundtrip("2001:db8::2", "2001:db8::1");
+}
+
+static void test_pkt_parse_bounds(void **state)
+{
+	uint8_t b[64] = {0x45, 0, 0, 28, 0, 0, 0x40, 0, 64, 17, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2,
+			 0x13, 0xc4, 0x13, 0xc5, 0, 8, 0, 0};
+	struct ipsec_pkt p;
+
+	(void)state;
+	assert_int_equal(ipsec_pkt_parse(b, 28, &p), 0);
+	assert_int_equal(net_addr_port(&p.dst), 5061);
+	for (size_t n = 0; n < 28; n++)
+		assert_int_not_equal(ipsec_pkt_parse(b, n, &p), 0);
+	b[6] = 0x20; /* more fragments */
+	assert_int_equal(ipsec_pkt_parse(b, 28, &p), ENOTSUP);
+	b[6] = 0x40;
+	b[0] = 0x44; /* IHL 16 bytes */
+	assert_int_equal(ipsec_pkt_parse(b, 28, &p), EBADMSG);
+	b[0] = 0x75;
+	assert_int_equal(ipsec_pkt_parse(b, 28, &p), EBADMSG);
+	memset(b, 0, sizeof(b));
+	b[0] = 0x60;
+	b[5] = 8;
+	b[6] = 58; /* ICMPv6 (neighbour discovery): not ours */
+	assert_int_equal(ipsec_pkt_parse(b, 48, &p), ENOTSUP);
+	b[6] = 17;
+	assert_int_equal(ipsec_pkt_parse(b, 47, &p), EBADMSG);
+	assert_int_equal(ipsec_pkt_parse(b, 48, &p), 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_table),
+	    cmocka_unit_test(test_thousand_ues),
+	    cmocka_unit_test(test_dp_v4),
+	    cmocka_unit_test(test_dp_v6),
+	    cmocka_unit_test(test_pkt_parse_bounds),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
