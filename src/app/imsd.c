@@ -323,6 +323,8 @@ static int imsd_sip_start(const struct ims_cfg *cfg, struct ipsec *ip,
 	struct sip_stack_listen *ls;
 	struct sip_stack_prm prm;
 	char (*txt)[2][80];
+	const char *option_tags[8];
+	size_t ntags = 0;
 	int err = ENOMEM;
 
 	ls = calloc(max, sizeof(*ls));
@@ -341,9 +343,16 @@ static int imsd_sip_start(const struct ims_cfg *cfg, struct ipsec *ip,
 	prm.user_agent = cfg->user_agent;
 	prm.force_user_agent = cfg->force_user_agent;
 	/* sec-agree is accepted in Require even with ipsec off: real phones
-	 * insist on it and register against cores without IPsec. */
-	prm.option_tags = registrar_option_tags;
-	prm.option_tag_count = registrar_option_tag_count;
+	 * insist on it and register against cores without IPsec. 100rel: the
+	 * b2bua sends reliable provisionals itself (RFC 3262), and answers 420
+	 * when the caller IMPU's `100rel` is off; precondition: passed end to
+	 * end (RFC 3312), 420 when the caller IMPU's `precondition` is off. */
+	for (size_t i = 0; i < registrar_option_tag_count && ntags < 6; i++)
+		option_tags[ntags++] = registrar_option_tags[i];
+	option_tags[ntags++] = "100rel";
+	option_tags[ntags++] = "precondition";
+	prm.option_tags = option_tags;
+	prm.option_tag_count = ntags;
 	/* imsd is the UE's P-CSCF (a proxy: Proxy-Require, RFC 3261 §16.3
 	 * step 5) and the S-CSCF that serves the request (Require) at once. */
 	prm.proxy_require = true;

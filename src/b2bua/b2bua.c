@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "b2bua/b2bua_int.h"
+#include "b2bua/b2bua_prack.h"
 #include "core/log.h"
 #include "core/mem.h"
 #include "media/media.h"
@@ -136,6 +137,7 @@ void b2bua_invite(struct b2bua *b, const struct b2bua_invite *inv)
 	struct b2b_call *c = NULL;
 	uint16_t scode;
 	size_t n = 0;
+	enum b2b_rel_mode rel;
 	bool echo;
 	int err;
 
@@ -152,7 +154,13 @@ void b2bua_invite(struct b2bua *b, const struct b2bua_invite *inv)
 		reply(b, inv->tsx, 404, "Not Found");
 		return;
 	}
+	if (b2b_prack_check(b, inv, &rel) || b2b_precond_check(b, inv))
+		return; /* 420: requires 100rel or precondition, which is off */
 	err = call_setup(b, inv, echo, &c);
+	if (!err && b2b_prack_init(c, rel)) {
+		b2b_stop(c, "no memory for 100rel");
+		err = ENOMEM;
+	}
 	if (err) {
 		log_write(LOG_IMS, LOG_LVL_WARN, LOG_DIR_NONE, NULL,
 			  "cannot take a call: %s", strerror(err));
@@ -317,6 +325,7 @@ static size_t call_mem(const struct b2b_call *c)
 	n += msg_mem(c->a_inv);
 	n += c->a ? sip_dialog_mem(c->a) : 0;
 	n += c->bd ? sip_dialog_mem(c->bd) : 0;
+	n += b2b_prack_mem(c);
 	for (size_t i = 0; i < c->nlegs; i++)
 		n += msg_mem(c->leg[i].inv);
 	n += c->ms ? media_session_mem(c->ms) : 0;

@@ -39,6 +39,8 @@ static void call_destroy(void *arg)
 	loop_timer_free(c->t_idle);
 	loop_timer_free(c->t_linger);
 	loop_timer_free(c->t_answer);
+	b2b_prack_free(c);
+	b2b_early_drop(c);
 	sip_dialog_end(c->a);
 	sip_dialog_end(c->bd);
 	mem_deref(c->a);
@@ -206,6 +208,7 @@ void b2b_stop(struct b2b_call *c, const char *why)
 	loop_timer_cancel(c->t_answer);
 	sip_dialog_end(c->a);
 	sip_dialog_end(c->bd);
+	b2b_early_drop(c);
 	if (c->ms)
 		media_session_release(c->ms);
 	if (c->a_tsx) {

@@ -41,7 +41,9 @@ static void ignore_resp_h(struct sip_tsx *tsx, const struct sip_msg *resp, uint1
 
 static struct sip_dialog *side_dlg(const struct b2b_call *c, enum b2b_side s)
 {
-	return s == B2B_A ? c->a : c->bd;
+	if (s == B2B_A)
+		return c->a;
+	return c->bd ? c->bd : c->be; /* before the answer: the early one */
 }
 
 int b2b_bye(struct b2b_call *c, enum b2b_side side)
@@ -300,6 +302,10 @@ void b2b_dlg_req_h(struct sip_dialog *dlg, struct sip_tsx *tsx, const struct sip
 			(void)b2b_bye(c, other);
 		b2b_stop(c,
 			 side == B2B_A ? "BYE from the caller" : "BYE from the callee");
+		return;
+	}
+	if (req->meth == SIP_METHOD_PRACK) { /* RFC 3262, per leg */
+		b2b_prack_request(c, side == B2B_A, tsx, req);
 		return;
 	}
 	if (c->type == B2BUA_ECHO) {

@@ -225,11 +225,16 @@ void b2b_answer_a(struct b2b_call *c, uint16_t scode, const char *reason,
 		    sdp ? (struct pl){(const char *)sdp->buf, sdp->end} : resp->body;
 	}
 	if (scode >= 200) {
+		b2b_prack_final(c);
 		c->a_answered = true;
 		if (scode < 300) /* kept for the 2xx retransmissions */
 			b2b_2xx_keep(c, &rp);
 	}
-	if (sip_stack_reply(c->b->prm.stack, tsx, scode, reason, &rp) == 0)
+	if (scode > 100 && scode < 200 && c->prack) /* RFC 3262 */
+		err = b2b_prack_1xx(c, tsx, scode, reason, &rp);
+	else
+		err = sip_stack_reply(c->b->prm.stack, tsx, scode, reason, &rp);
+	if (!err)
 		b2b_event(c, B2BUA_EV_SEND, SIP_METHOD_OTHER, scode);
 	if (scode == 180 || scode == 183)
 		b2b_state(c, B2BUA_RINGING);
@@ -333,6 +338,8 @@ static void leg_won(struct b2b_call *c, size_t i, const struct sip_msg *resp)
 	c->win = (int)i;
 	leg->done = true;
 	err = sip_dialog_uac_alloc(&c->bd, &up);
+	if (!err)
+		b2b_early_won(c, i); /* before the table takes bd */
 	own.arg = c->b;
 	own.obj = c;
 	err =
@@ -357,6 +364,7 @@ static void leg_won(struct b2b_call *c, size_t i, const struct sip_msg *resp)
 	b2b_cancel_legs(c);
 	loop_timer_cancel(c->t_ring);
 	b2b_media_leg_b(c, leg);
+	b2b_early_media_open(c, leg);
 	mbuf_clear(&sdp);
 	err = b2b_media_sdp(c, B2B_B, !c->a_offer, resp, &sdp, &e);
 	if (err && err != ENOENT) {
@@ -381,6 +389,8 @@ static void leg_final(struct b2b_call *c, size_t i, uint16_t scode,
 
 	leg->done = true;
 	leg->scode = scode;
+	if (c->be && c->be_leg == (int)i)
+		b2b_early_drop(c);
 	if (c->state == B2BUA_STOP || c->win >= 0 || c->a_answered)
 		return;
 	best_note(c, scode, resp);
@@ -445,7 +455,9 @@ void b2b_invite_resp_h(struct sip_tsx *tsx, const struct sip_msg *resp, uint16_t
 			return;
 		b2b_touch(c);
 		b2b_ring_timer_start(c); /* §16.7 step 2: Timer C again */
+		b2b_early_1xx(c, i, resp);
 		provisional_a(c, leg, resp);
+		b2b_early_media_gate(c, leg);
 		return;
 	}
 	if (scode < 200)

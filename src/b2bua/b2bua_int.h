@@ -120,6 +120,15 @@ struct b2b_call {
 	bool a_offer;		  /* the caller's INVITE carried the offer */
 	int sdp_state;	   /* the offer to the branches: 0 not yet, 1 made, -1 failed */
 	struct mbuf sdp_b; /* the offer for the branches, rewritten */
+	/* reliable provisionals to the caller (b2bua_prack.c), owned; NULL
+	 * when the caller does not use 100rel */
+	struct b2b_prack *prack;
+	/* the early dialog with the branch whose tagged 1xx came last
+	 * (b2bua_early.c), owned; NULL none */
+	struct sip_dialog *be;
+	int be_leg;	  /* its leg */
+	uint32_t be_rseq; /* RSeq of the callee's last reliable 1xx PRACKed */
+	bool em_gated;	  /* early_media off: forwarding held until the 2xx */
 };
 
 struct b2bua {
@@ -193,6 +202,35 @@ void b2b_idle_start(struct b2b_call *c);
 /* b2bua_echo.c */
 void b2b_echo_start(struct b2b_call *c);
 void b2b_echo_request(struct b2b_call *c, struct sip_tsx *tsx, const struct sip_msg *req);
+
+/* b2bua_prack.c (RFC 3262 on the caller's leg) */
+enum b2b_rel_mode;
+/* 420 answered (EPROTO) when the INVITE requires 100rel and it is off. */
+int b2b_prack_check(struct b2bua *b, const struct b2bua_invite *inv,
+		    enum b2b_rel_mode *mode);
+int b2b_prack_init(struct b2b_call *c, enum b2b_rel_mode mode);
+void b2b_prack_free(struct b2b_call *c);
+size_t b2b_prack_mem(const struct b2b_call *c);
+/* A 1xx (not 100) to the caller sent reliably, or kept until the PRACK of
+ * the one out; c->prack set. */
+int b2b_prack_1xx(struct b2b_call *c, struct sip_tsx *tsx, uint16_t scode,
+		  const char *reason, const struct sip_tsx_reply_prm *rp);
+void b2b_prack_final(struct b2b_call *c);
+void b2b_prack_request(struct b2b_call *c, bool from_a, struct sip_tsx *tsx,
+		       const struct sip_msg *req);
+
+/* b2bua_early.c (the callee's early dialog: PRACK, UPDATE before 2xx) */
+void b2b_early_1xx(struct b2b_call *c, size_t i, const struct sip_msg *resp);
+/* Leg i won: bd (allocated, not in the table yet) takes the early
+ * dialog's CSeq; the early dialog ends. */
+void b2b_early_won(struct b2b_call *c, size_t i);
+void b2b_early_drop(struct b2b_call *c);
+/* early_media off: no forwarding before the answer; open at the 2xx. */
+void b2b_early_media_gate(struct b2b_call *c, const struct b2b_leg *leg);
+void b2b_early_media_open(struct b2b_call *c, const struct b2b_leg *leg);
+/* 420 answered (EPROTO) when the INVITE requires precondition and the
+ * caller IMPU's `precondition` is off. */
+int b2b_precond_check(struct b2bua *b, const struct b2bua_invite *inv);
 
 /* b2bua_msg.c */
 /* "host:port[;transport=tcp]" of ours that the flow reaches us on. */

@@ -18,8 +18,8 @@
  *   P-Charging-Vector  the caller's, else a new icid-value (RFC 3455 §4.6)
  *   Allow              the methods imsd serves
  *   passed on          P-Access-Network-Info, Accept-Contact, Supported and
- *                      Require (without 100rel and precondition, which imsd
- *                      does not relay yet), Session-Expires, Min-SE,
+ *                      Require (without 100rel in Require: negotiated per
+ *                      leg), Session-Expires, Min-SE,
  *                      Privacy, Reason, User-Agent (the stack replaces it
  *                      with force_user_agent), the body
  */
@@ -97,13 +97,12 @@ int b2b_contact(const struct b2bua *b, const struct net_flow *flow, char *buf,
 	return n < 0 || (size_t)n >= size ? ENOSPC : 0;
 }
 
-/* Option tags imsd does not relay end to end yet: reliable provisionals
- * (RFC 3262) and preconditions (RFC 3312) need imsd to take part. */
-static bool tag_dropped(struct pl v)
+/* 100rel is negotiated per leg (RFC 3262): imsd supports it towards the
+ * other side (b2bua_prack.c, b2bua_early.c) but never requires it there;
+ * precondition passes end to end (RFC 3312, the SDP untouched). */
+static bool tag_dropped(enum sip_hdr_id id, struct pl v)
 {
-	struct pl t = pl_trim(v);
-
-	return pl_caseeq_str(t, "100rel") || pl_caseeq_str(t, "precondition");
+	return id == SIP_HDR_REQUIRE && pl_caseeq_str(pl_trim(v), "100rel");
 }
 
 int b2b_hdrs_copy(struct mbuf *mb, const struct sip_msg *msg, bool response)
@@ -150,7 +149,7 @@ int b2b_hdrs_copy(struct mbuf *mb, const struct sip_msg *msg, bool response)
 		for (const struct sip_hdr *h = sip_msg_hdr(msg, ids[i]); h && !err;
 		     h = sip_msg_hdr_next(msg, h)) {
 			if ((ids[i] == SIP_HDR_SUPPORTED || ids[i] == SIP_HDR_REQUIRE) &&
-			    tag_dropped(h->val))
+			    tag_dropped(ids[i], h->val))
 				continue;
 			err = mbuf_printf(mb, "%s: %.*s\r\n", sip_hdr_name(ids[i]),
 					  (int)h->val.l, h->val.p);

@@ -3,8 +3,8 @@
  * (docs/calls.md): INVITE from a registered UE (orig: 403 otherwise, the
  * stage's answer; any Request-URI, since the b2bua itself tells an echo
  * IMPU, an unknown one (404) and an unregistered one (480) apart), and BYE,
- * UPDATE and INFO, which reach the stage only when no dialog took them
- * (RFC 3261 §12.2.2: 481).
+ * UPDATE, INFO and PRACK (RFC 3262), which reach the stage only when no
+ * dialog took them (RFC 3261 §12.2.2: 481).
  */
 #include "b2bua/b2bua.h"
 #include "cscf/cscf_int.h"
@@ -44,6 +44,10 @@ int cscf_b2bua_add(struct cscf *c, struct b2bua *b)
 	     .arg = b},
 	    {.name = "call-info",
 	     .meth = SIP_METHOD_INFO,
+	     .h = cscf_no_dialog_h,
+	     .arg = b},
+	    {.name = "call-prack",
+	     .meth = SIP_METHOD_PRACK,
 	     .h = cscf_no_dialog_h,
 	     .arg = b},
 	};

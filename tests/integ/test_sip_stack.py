@@ -70,7 +70,7 @@ def test_405_and_501(imsd_factory, tmp_path):
         assert status_of(resp)[0] == want
         if want == 405:
             assert header(resp, "Allow") == ("ACK, CANCEL, BYE, INFO, INVITE, MESSAGE, OPTIONS, "
-                                             "REGISTER, SUBSCRIBE, UPDATE")
+                                             "PRACK, REGISTER, SUBSCRIBE, UPDATE")
         assert header(resp, "Server") == UA
     s.close()
 
