@@ -311,7 +311,7 @@ static size_t call_mem(const struct b2b_call *c)
 	size_t n = sizeof(*c) + 16 + 5 * 64; /* the call and its five timers */
 
 	n += str_mem(c->from) + str_mem(c->to) + str_mem(c->callid_a) +
-	     str_mem(c->callid_b);
+	     str_mem(c->callid_b) + str_mem(c->mt_contact);
 	n += c->aw.ack.size + c->aw.rh.size + c->aw.rct.size + c->aw.rbody.size +
 	     c->sdp_b.size;
 	n += msg_mem(c->a_inv);

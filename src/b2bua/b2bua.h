@@ -156,6 +156,23 @@ size_t b2bua_user_dialogs(const struct b2bua *b, const struct hss_user *u,
 /* dialog_set index stop: BYE (or CANCEL/487 before the answer) on every
  * leg. ENOENT: no such dialog; EALREADY: already stopped. */
 int b2bua_dialog_stop(struct b2bua *b, uint32_t index);
+/* mt_call (manual §7, §6): imsd calls callee (an IMPU, an IMPI or a
+ * registered contact URI; docs/calls.md "MT calls"); what the phone sends
+ * is echoed. 0 and *index the call's dialog_set index: the INVITE is out
+ * (the call may still fail: read it with b2bua_dialog_next). ENOENT: no
+ * such callee; ENOTCONN: not registered (*scode 480); EIO: not sent
+ * (*scode the status a caller would have got: 503, 488), or with *scode 0
+ * the SDP file could not be read (logged); ENOSPC: too many calls. */
+struct b2bua_mt_prm {
+	const char *callee;
+	const char *caller;   /* From and, if the HSS knows it, P-Asserted-
+			       * Identity; NULL: sip:imsd@domain */
+	const char *sdp_file; /* the offer; NULL: the callee user's
+			       * mt_call_sdp_file, else the relay's default */
+	uint32_t duration_s;  /* imsd sends BYE after; 0: never */
+};
+int b2bua_mt_call(struct b2bua *b, const struct b2bua_mt_prm *p, uint32_t *index,
+		  uint16_t *scode);
 const char *b2bua_state_name(enum b2bua_state s);
 const char *b2bua_type_name(enum b2bua_type t);
 

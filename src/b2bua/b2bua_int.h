@@ -120,6 +120,9 @@ struct b2b_call {
 	bool a_offer;		  /* the caller's INVITE carried the offer */
 	int sdp_state;	   /* the offer to the branches: 0 not yet, 1 made, -1 failed */
 	struct mbuf sdp_b; /* the offer for the branches, rewritten */
+	/* mt_call (b2bua_mt.c) */
+	char *mt_contact;      /* owned: the only binding to ring, NULL any */
+	uint32_t mt_duration_s; /* BYE after, 0 never */
 };
 
 struct b2bua {
@@ -186,10 +189,23 @@ int b2b_media_sdp(struct b2b_call *c, enum b2b_side from, bool offer,
 /* imsd answers the caller's offer itself (echo); tmpl: sdp_file or empty. */
 int b2b_media_echo(struct b2b_call *c, struct pl offer, struct pl tmpl, struct mbuf *out);
 void b2b_idle_start(struct b2b_call *c);
+struct media_leg_prm;
+/* A UE leg's media settings from its IMPU and flow. */
+void b2b_media_leg_prm(const struct b2bua *b, struct media_leg_prm *lp,
+		       const struct hss_user *u, uint32_t impu, const struct net_flow *flow);
 
 /* b2bua_echo.c */
 void b2b_echo_start(struct b2b_call *c);
 void b2b_echo_request(struct b2b_call *c, struct sip_tsx *tsx, const struct sip_msg *req);
+
+/* b2bua_mt.c */
+bool b2b_mt_binding_ok(const struct b2b_call *c, struct pl uri);
+/* imsd's offer to the branches into c->sdp_b (ENOENT: no relay, the
+ * template as it is). */
+int b2b_mt_offer(struct b2b_call *c, const struct b2b_leg *leg, struct b2b_sdp_err *e);
+/* The callee's 2xx (c->bd made): ACK, echo, duration. */
+void b2b_mt_won(struct b2b_call *c, const struct sip_msg *resp);
+void b2b_mt_request(struct b2b_call *c, struct sip_tsx *tsx, const struct sip_msg *req);
 
 /* b2bua_msg.c */
 /* "host:port[;transport=tcp]" of ours that the flow reaches us on. */

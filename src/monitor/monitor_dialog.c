@@ -2,7 +2,8 @@
  * monitor_dialog — `dialog` and `dialog_set` (manual §7, the data of §6
  * dialog_get / dialog_set): the calls the b2bua keeps, one line per dialog
  * (a call is a server dialog with its associated mt dialog, or one echo
- * dialog), stopped ones for 30 s; `dialog_set INDEX stop` ends one.
+ * dialog), stopped ones for 30 s; `dialog_set INDEX stop` ends one;
+ * `mt_call` makes a call from the server (b2bua_mt_call).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -121,4 +122,73 @@ const struct monitor_cmd monitor_cmd_dialog_set = {
     .usage = "INDEX stop",
     .summary = "end a call (BYE on both sides, or 487 before the answer)",
     .h = dialog_set_h,
+};
+
+/* mt_call callee [-d duration] [sdp_file] [caller] (manual §7) */
+static int mt_call_h(struct monitor *mon, int argc, char **argv, struct mbuf *out,
+		     struct monitor_ans *ans)
+{
+	struct b2bua_mt_prm p = {0};
+	const char *pos[3] = {NULL, NULL, NULL};
+	uint32_t idx = 0;
+	uint16_t scode = 0;
+	size_t npos = 0;
+	int err;
+
+	(void)ans;
+	if (!mon->prm.b2bua)
+		return mbuf_write_str(out, "calls are not running\n") ? ENOMEM : ENOTSUP;
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "-d") && i + 1 < argc) {
+			char *end = NULL;
+			unsigned long d = strtoul(argv[++i], &end, 10);
+
+			if (!*argv[i] || *end || d > 86400) {
+				(void)mbuf_printf(out, "%s: not a duration in seconds "
+						       "(0-86400)\n", argv[i]);
+				return EINVAL;
+			}
+			p.duration_s = (uint32_t)d;
+		} else if (npos < 3) {
+			pos[npos++] = argv[i];
+		} else {
+			npos = 4;
+		}
+	}
+	if (npos < 1 || npos > 3) {
+		(void)mbuf_write_str(out, "usage: mt_call CALLEE [-d DURATION] [SDP_FILE] "
+					  "[CALLER]\n");
+		return EINVAL;
+	}
+	p.callee = pos[0];
+	p.sdp_file = pos[1] && strcmp(pos[1], "-") ? pos[1] : NULL;
+	p.caller = pos[2];
+	err = b2bua_mt_call(mon->prm.b2bua, &p, &idx, &scode);
+	if (!err)
+		return mbuf_printf(out, "mt_call %s: dialog %u\n", p.callee, idx);
+	if (err == ENOENT)
+		(void)mbuf_printf(out, "mt_call %s: no such user or contact\n", p.callee);
+	else if (err == ENOTCONN)
+		(void)mbuf_printf(out, "mt_call %s: not registered\n", p.callee);
+	else if (err == EIO && !scode)
+		(void)mbuf_printf(out, "mt_call %s: cannot read the SDP file (see the log)\n",
+				  p.callee);
+	else if (scode)
+		(void)mbuf_printf(out, "mt_call %s: not sent (%u)\n", p.callee, scode);
+	else
+		(void)mbuf_printf(out, "mt_call %s: %s\n", p.callee, strerror(err));
+	return err;
+}
+
+const struct monitor_cmd monitor_cmd_mt_call = {
+    .name = "mt_call",
+    .usage = "CALLEE [-d DURATION] [SDP_FILE] [CALLER]",
+    .summary = "call a user from the server (its media echoed)",
+    .help = "CALLEE: an IMPU, an IMPI or a registered contact URI; every binding\n"
+	    "rings (only that one for a contact). SDP_FILE: the offer (default the\n"
+	    "callee IMPU's mt_call_sdp_file, else AMR-WB/AMR audio; '-' to skip it\n"
+	    "and name a CALLER). CALLER: the From IMPU (P-Asserted-Identity when\n"
+	    "it is a user's). -d DURATION: imsd hangs up after that many seconds.\n"
+	    "The call is listed by `dialog` with type mt.\n",
+    .h = mt_call_h,
 };

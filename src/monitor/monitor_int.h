@@ -34,5 +34,6 @@ extern const struct monitor_cmd monitor_cmd_sms;   /* monitor_sms.c */
 extern const struct monitor_cmd monitor_cmd_sms_flush;
 extern const struct monitor_cmd monitor_cmd_dialog;	  /* monitor_dialog.c */
 extern const struct monitor_cmd monitor_cmd_dialog_set; /* monitor_dialog.c */
+extern const struct monitor_cmd monitor_cmd_mt_call;	  /* monitor_dialog.c */
 
 #endif

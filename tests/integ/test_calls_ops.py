@@ -1,0 +1,89 @@
+"""Calls the operator drives from the monitor (docs/calls.md "MT calls"):
+`mt_call` with SIPp as the called phone, registered with AKA as in
+test_calls.py: imsd's INVITE (the caller named on the command line in From
+and P-Asserted-Identity, imsd's offer on a relay port), the dialog listed
+with type mt, and imsd's BYE when the duration is over; the command's
+answers for a callee that does not exist or is not registered.
+"""
+import re
+import time
+
+import pytest
+
+import test_calls as tc
+from conftest import Imsd, free_port
+
+HOST = tc.HOST
+
+
+@pytest.fixture
+def ims(tmp_path):
+    assert tc.SIPP, "sipp is not installed (make deps installs sip-tester)"
+    port = free_port()
+    media = tc.media_range()
+    log = tmp_path / "ims.log"
+    cfg = tmp_path / "ims.cfg"
+    cfg.write_text(f"""{{
+  log_filename: "{log}",
+  log_options: "all.level=debug",
+  sip_addr: [{{ addr: "{HOST}:{port}", port_min: {media}, port_max: {media + 399} }}],
+  domain: "ims.test",
+  dialog_timeout: 5,
+  ue_db: [
+    {tc.user("001010000000201", "alice")},
+    {tc.user("001010000000202", "bob")},
+    {tc.user("001010000000203", "carol")},
+  ],
+}}
+""")
+    d = Imsd(str(cfg))
+    try:
+        d.wait_ready()
+        yield d, port, str(log), tmp_path
+    finally:
+        d.stop()
+    assert not d.sanitizer_report(), d.sanitizer_report()
+
+
+def test_mt_call_with_duration(ims):
+    d, port, log, tmp = ims
+    bp = free_port()
+    tc.register(ims, "bob", bp)
+    p = tc.start_uas(ims, "call_uas_mt", bp, "bob")
+    try:
+        text = d.command("mt_call sip:bob@ims.test -d 1 - sip:alice@ims.test",
+                         "mt_call sip:bob@ims.test: dialog ")
+        time.sleep(0.2)
+        m = re.search(r"mt_call sip:bob@ims.test: dialog (\d+)", text + d.out.decode())
+        assert m, text
+        deadline = time.monotonic() + 10
+        while True:  # until bob answered
+            text = d.command("dialog", "dialog(s)")
+            if " start " in text or time.monotonic() > deadline:
+                break
+            time.sleep(0.1)
+        assert re.search(r"^\s*%s\s+\S+\s+start\s+mt\s+sip:alice@ims.test\s+"
+                         r"sip:bob@ims.test\s+-" % m.group(1), text, re.M), text
+        assert "1 dialog(s)" in text, text
+    finally:
+        rc, out = tc.wait_uas(p, timeout=30)
+    assert rc == 0, out
+    text = d.command("dialog", "dialog(s)")
+    assert re.search(r"stop\s+mt", text), text
+    assert "mt_call duration elapsed" in open(log).read()
+
+
+def test_mt_call_errors(ims):
+    d = ims[0]
+    text = d.command("mt_call sip:nobody@ims.test", "no such user or contact")
+    assert "no such user or contact" in text, text
+    text = d.command("mt_call carol@ims.test", "not registered")
+    assert "not registered" in text, text
+    d.command("mt_call", "usage: mt_call CALLEE [-d DURATION] [SDP_FILE] [CALLER]")
+    text = d.command("mt_call sip:bob@ims.test -d x", "not a duration")
+    assert "not a duration" in text, text
+    # an sdp_file that cannot be read: nothing sent
+    bp = free_port()
+    tc.register(ims, "bob", bp)
+    d.command("mt_call sip:bob@ims.test /nonexistent.sdp", "cannot read the SDP file")
+    assert "SDP file /nonexistent.sdp: No such file" in open(ims[2]).read()
