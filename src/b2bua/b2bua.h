@@ -173,6 +173,15 @@ struct b2bua_mt_prm {
 };
 int b2bua_mt_call(struct b2bua *b, const struct b2bua_mt_prm *p, uint32_t *index,
 		  uint16_t *scode);
+/* dialog_set index answer [code] (b2bua_ctl.c): an echo call held by its
+ * caller IMPU's remote_control gets 200 (code 0 or 2xx) or code (300-699,
+ * the call ends). EINVAL: not an echo call, or a bad code; EALREADY:
+ * already answered or stopped; ENOENT: no such dialog. */
+int b2bua_dialog_answer(struct b2bua *b, uint32_t index, uint16_t code);
+/* dialog_set index media: forwarding of the RTP / RTCP both phones send
+ * (false blocks it, true lets it through again). ENOTSUP without the
+ * relay. */
+int b2bua_dialog_media(struct b2bua *b, uint32_t index, bool rtp, bool rtcp);
 const char *b2bua_state_name(enum b2bua_state s);
 const char *b2bua_type_name(enum b2bua_type t);
 

@@ -197,6 +197,8 @@ void b2b_media_leg_prm(const struct b2bua *b, struct media_leg_prm *lp,
 /* b2bua_echo.c */
 void b2b_echo_start(struct b2b_call *c);
 void b2b_echo_request(struct b2b_call *c, struct sip_tsx *tsx, const struct sip_msg *req);
+/* The 200 now (answer_delay over, or dialog_set answer). */
+void b2b_echo_answer(struct b2b_call *c);
 
 /* b2bua_mt.c */
 bool b2b_mt_binding_ok(const struct b2b_call *c, struct pl uri);

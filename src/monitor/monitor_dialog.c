@@ -2,7 +2,8 @@
  * monitor_dialog — `dialog` and `dialog_set` (manual §7, the data of §6
  * dialog_get / dialog_set): the calls the b2bua keeps, one line per dialog
  * (a call is a server dialog with its associated mt dialog, or one echo
- * dialog), stopped ones for 30 s; `dialog_set INDEX stop` ends one;
+ * dialog), stopped ones for 30 s; `dialog_set INDEX action` acts on one
+ * (stop, answer, media: b2bua_ctl.c);
  * `mt_call` makes a call from the server (b2bua_mt_call).
  */
 #include <errno.h>
@@ -80,9 +81,50 @@ static int dialog_h(struct monitor *mon, int argc, char **argv, struct mbuf *out
 	return err;
 }
 
+static int onoff(const char *s, bool *v)
+{
+	if (!strcmp(s, "on") || !strcmp(s, "true") || !strcmp(s, "1"))
+		*v = true;
+	else if (!strcmp(s, "off") || !strcmp(s, "false") || !strcmp(s, "0"))
+		*v = false;
+	else
+		return EINVAL;
+	return 0;
+}
+
+/* The action and its arguments (argv[2..]) on dialog idx. */
+static int dialog_action(struct b2bua *b, uint32_t idx, int argc, char **argv,
+			 const char **done)
+{
+	const char *act = argv[2];
+	bool rtp, rtcp;
+
+	if (!strcmp(act, "stop") && argc == 3) {
+		*done = "stopped";
+		return b2bua_dialog_stop(b, idx);
+	}
+	if (!strcmp(act, "answer") && argc <= 4) {
+		char *end = NULL;
+		unsigned long code = argc == 4 ? strtoul(argv[3], &end, 10) : 0;
+
+		if (argc == 4 && (!*argv[3] || *end || code > 699))
+			return EDOM;
+		*done = "answered";
+		return b2bua_dialog_answer(b, idx, (uint16_t)code);
+	}
+	if (!strcmp(act, "media") && argc == 5) {
+		if (onoff(argv[3], &rtp) || onoff(argv[4], &rtcp))
+			return EDOM;
+		*done = "media forwarding set";
+		return b2bua_dialog_media(b, idx, rtp, rtcp);
+	}
+	return EDOM;
+}
+
 static int dialog_set_h(struct monitor *mon, int argc, char **argv, struct mbuf *out,
 			struct monitor_ans *ans)
 {
+	const char *done = "";
 	char *end = NULL;
 	unsigned long idx;
 	int err;
@@ -90,8 +132,8 @@ static int dialog_set_h(struct monitor *mon, int argc, char **argv, struct mbuf 
 	(void)ans;
 	if (!mon->prm.b2bua)
 		return mbuf_write_str(out, "calls are not running\n") ? ENOMEM : ENOTSUP;
-	if (argc != 3 || strcmp(argv[2], "stop")) {
-		(void)mbuf_write_str(out, "usage: dialog_set INDEX stop\n");
+	if (argc < 3) {
+		(void)mbuf_printf(out, "usage: dialog_set %s\n", monitor_cmd_dialog_set.usage);
 		return EINVAL;
 	}
 	idx = strtoul(argv[1], &end, 10);
@@ -99,10 +141,16 @@ static int dialog_set_h(struct monitor *mon, int argc, char **argv, struct mbuf 
 		(void)mbuf_printf(out, "%s: not a dialog index\n", argv[1]);
 		return EINVAL;
 	}
-	err = b2bua_dialog_stop(mon->prm.b2bua, (uint32_t)idx);
+	err = dialog_action(mon->prm.b2bua, (uint32_t)idx, argc, argv, &done);
+	if (err == EDOM) {
+		(void)mbuf_printf(out, "usage: dialog_set %s\n", monitor_cmd_dialog_set.usage);
+		return EINVAL;
+	}
 	(void)mbuf_printf(out, "dialog %lu: %s\n", idx,
-			  !err		    ? "stopped"
-			  : err == EALREADY ? "already stopped"
+			  !err		    ? done
+			  : err == EALREADY ? "already stopped or answered"
+			  : err == EINVAL   ? "not an echo call, or a bad code"
+			  : err == ENOTSUP  ? "no media relay"
 					    : "no such dialog");
 	return err;
 }
@@ -119,8 +167,12 @@ const struct monitor_cmd monitor_cmd_dialog = {
 
 const struct monitor_cmd monitor_cmd_dialog_set = {
     .name = "dialog_set",
-    .usage = "INDEX stop",
-    .summary = "end a call (BYE on both sides, or 487 before the answer)",
+    .usage = "INDEX stop|answer [CODE]|media RTP RTCP",
+    .summary = "act on a call: end it, answer an echo call, block its media",
+    .help = "stop: BYE on both sides, or 487 and CANCEL before the answer.\n"
+	    "answer [CODE]: the final answer of an echo call whose caller IMPU has\n"
+	    "remote_control: 200 (CODE absent or 2xx) or CODE (300-699) ending it.\n"
+	    "media RTP RTCP: on|off each; off blocks what both phones send.\n",
     .h = dialog_set_h,
 };
 

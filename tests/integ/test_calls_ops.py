@@ -1,11 +1,14 @@
-"""Calls the operator drives from the monitor (docs/calls.md "MT calls"):
+"""Calls the operator drives from the monitor (docs/calls.md "MT calls",
+"The monitor"):
 `mt_call` with SIPp as the called phone, registered with AKA as in
 test_calls.py: imsd's INVITE (the caller named on the command line in From
 and P-Asserted-Identity, imsd's offer on a relay port), the dialog listed
 with type mt, and imsd's BYE when the duration is over; the command's
-answers for a callee that does not exist or is not registered.
+answers for a callee that does not exist or is not registered; an echo
+call of a caller with remote_control held at 180 until `dialog_set N answer`.
 """
 import re
+import subprocess
 import time
 
 import pytest
@@ -29,10 +32,12 @@ def ims(tmp_path):
   sip_addr: [{{ addr: "{HOST}:{port}", port_min: {media}, port_max: {media + 399} }}],
   domain: "ims.test",
   dialog_timeout: 5,
+  echo: ["sip:echo"],
   ue_db: [
     {tc.user("001010000000201", "alice")},
     {tc.user("001010000000202", "bob")},
     {tc.user("001010000000203", "carol")},
+    {tc.user("001010000000204", "dora", ", remote_control: true")},
   ],
 }}
 """)
@@ -87,3 +92,29 @@ def test_mt_call_errors(ims):
     tc.register(ims, "bob", bp)
     d.command("mt_call sip:bob@ims.test /nonexistent.sdp", "cannot read the SDP file")
     assert "SDP file /nonexistent.sdp: No such file" in open(ims[2]).read()
+
+
+def test_echo_remote_control_answered_from_monitor(ims):
+    d, port, log, tmp = ims
+    a = free_port()
+    tc.register(ims, "dora", a)
+    p = subprocess.Popen(tc.sipp_cmd(tmp, "call_uac_echo", port, a, "dora",
+                                     service="echo"), cwd=tmp,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 10
+        while True:  # until the INVITE has come
+            text = d.command("dialog", "dialog(s)")
+            if "ringing" in text or time.monotonic() > deadline:
+                break
+            time.sleep(0.1)
+        m = re.search(r"^\s*(\d+)\s+\S+\s+ringing\s+echo\s+sip:dora@ims.test", text, re.M)
+        assert m, text
+        time.sleep(0.5)  # held: still ringing
+        assert re.search(r"ringing\s+echo", d.command("dialog", "dialog(s)"))
+        d.command("dialog_set %s media off off" % m.group(1), "media forwarding set")
+        d.command("dialog_set %s answer" % m.group(1), "answered")
+        d.command("dialog_set %s answer" % m.group(1), "already stopped or answered")
+    finally:
+        rc, out = tc.wait_uas(p, timeout=30)
+    assert rc == 0, out

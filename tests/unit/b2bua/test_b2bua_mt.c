@@ -35,15 +35,16 @@
 #include "sip/sip_hdr.h"
 #include "sip/sip_stack.h"
 
-/* imsd calls bob (by IMPU, IMPI or contact); alice names the caller;
- * erin is never registered. */
+/* imsd calls bob (by IMPU, IMPI or contact); alice names the caller, and
+ * calls the echo service under remote_control; erin is never registered. */
 static const char *CFG =
     "{'sip_addr': '127.0.0.1:5060', 'domain': 'ims.test', 'timer_t1': 0.05,"
     " 'timer_t2': 0.4, 'p_called_party_id': true, 'echo': 'sip:echo', 'dialog_timeout': "
     "1,"
     " 'ue_db': ["
     "{'imsi': '001010000000001', 'impi': 'alice@ims.test', 'authent_type': 'none',"
-    " 'impu': [{'impu': 'sip:alice', 'display_name': 'Alice A'}]},"
+    " 'impu': [{'impu': 'sip:alice', 'display_name': 'Alice A',"
+    " 'remote_control': true}]},"
     "{'imsi': '001010000000002', 'impi': 'bob@ims.test', 'authent_type': 'none',"
     " 'impu': ['sip:bob', 'tel:+33100000002']},"
     "{'imsi': '001010000000003', 'impi': 'erin@ims.test', 'authent_type': 'none',"
@@ -573,6 +574,21 @@ static void test_mt_call_relay_echo(void **state)
 	assert_true(readable(rtp.fd));
 	assert_int_equal(recv(rtp.fd, back, sizeof(back), 0), (ssize_t)sizeof(pkt));
 	assert_memory_equal(back, pkt, sizeof(pkt));
+	/* dialog_set media: RTP blocked, then let through again */
+	assert_int_equal(b2bua_dialog_media(T.b2b, idx + 1, false, true), ENOENT);
+	assert_int_equal(b2bua_dialog_media(T.b2b, idx, false, true), 0);
+	assert_true(sendto(rtp.fd, pkt, sizeof(pkt), 0, (struct sockaddr *)&to,
+			   sizeof(to)) == (ssize_t)sizeof(pkt));
+	ue_quiet(&rtp, 100);
+	assert_int_equal(b2bua_dialog_media(T.b2b, idx, true, true), 0);
+	pkt[3]++;
+	assert_true(sendto(rtp.fd, pkt, sizeof(pkt), 0, (struct sockaddr *)&to,
+			   sizeof(to)) == (ssize_t)sizeof(pkt));
+	for (int i = 0; i < 2000 && !readable(rtp.fd); i++)
+		run_once(1);
+	assert_true(readable(rtp.fd));
+	assert_int_equal(recv(rtp.fd, back, sizeof(back), 0), (ssize_t)sizeof(pkt));
+	assert_memory_equal(back, pkt, sizeof(pkt));
 	assert_int_equal(b2bua_dialog_stop(T.b2b, idx), 0);
 	m = ue_recv_skip(&b);
 	assert_int_equal(m->meth, SIP_METHOD_BYE);
@@ -583,6 +599,73 @@ static void test_mt_call_relay_echo(void **state)
 	ue_close(&rtp);
 }
 
+/* alice's INVITE to the echo service (Call-ID cid). */
+static void echo_invite(struct ue *a, const char *cid)
+{
+	char r[2048];
+
+	snprintf(r, sizeof(r),
+		 "INVITE sip:echo@ims.test SIP/2.0\r\n"
+		 "Via: SIP/2.0/UDP 127.0.0.1:%u;branch=z9hG4bKe%d;rport\r\n"
+		 "Max-Forwards: 70\r\nFrom: <sip:alice@ims.test>;tag=a1\r\n"
+		 "To: <sip:echo@ims.test>\r\nCall-ID: %s\r\nCSeq: 1 INVITE\r\n"
+		 "Contact: <sip:alice@127.0.0.1:%u>\r\n"
+		 "Content-Type: application/sdp\r\nContent-Length: %zu\r\n\r\n%s",
+		 a->port, ++T.cseq, cid, a->port, strlen(SDP), SDP);
+	ue_send(a, r);
+}
+
+static void test_echo_remote_control(void **state)
+{
+	struct b2bua_cursor cur = {0};
+	struct b2bua_dialog_info di = {0};
+	struct sip_msg *m;
+	struct ue a;
+
+	(void)state;
+	ue_open(&a, "alice");
+	ue_register(&a);
+	echo_invite(&a, "rc1@t");
+	m = ue_recv_skip(&a);
+	assert_int_equal(m->scode, 180);
+	mem_deref(m);
+	/* held at 180 until dialog_set answer */
+	ue_quiet(&a, 200);
+	assert_int_equal(b2bua_dialog_answer(T.b2b, 7, 0), ENOENT);
+	assert_int_equal(b2bua_dialog_answer(T.b2b, 1, 150), EINVAL);
+	assert_int_equal(b2bua_dialog_media(T.b2b, 1, false, false), ENOTSUP);
+	assert_int_equal(b2bua_dialog_answer(T.b2b, 1, 0), 0);
+	m = ue_recv_skip(&a);
+	assert_int_equal(m->scode, 200);
+	assert_true(m->body.l > 0);
+	mem_deref(m);
+	assert_int_equal(b2bua_dialog_answer(T.b2b, 1, 0), EALREADY);
+	assert_int_equal(b2bua_dialog_stop(T.b2b, 1), 0);
+	/* a failure code ends the second call */
+	echo_invite(&a, "rc2@t");
+	m = ue_recv_skip(&a);
+	while (m->req) { /* the first call's BYE (no answer needed) */
+		mem_deref(m);
+		m = ue_recv_skip(&a);
+	}
+	assert_int_equal(m->scode, 180);
+	mem_deref(m);
+	assert_int_equal(b2bua_dialog_answer(T.b2b, 2, 486), 0);
+	m = ue_recv_skip(&a);
+	while (m->req) {
+		mem_deref(m);
+		m = ue_recv_skip(&a);
+	}
+	assert_int_equal(m->scode, 486);
+	mem_deref(m);
+	while (b2bua_dialog_next(T.b2b, &cur, &di) && di.index != 2)
+		;
+	assert_int_equal(di.index, 2);
+	assert_int_equal(di.type, B2BUA_ECHO);
+	assert_int_equal(di.state, B2BUA_STOP);
+	ue_close(&a);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -590,6 +673,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_mt_call_lookup, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_mt_call_relay_echo, setup_relay,
 					    teardown),
+	    cmocka_unit_test_setup_teardown(test_echo_remote_control, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
