@@ -182,6 +182,12 @@ int b2bua_dialog_answer(struct b2bua *b, uint32_t index, uint16_t code);
  * (false blocks it, true lets it through again). ENOTSUP without the
  * relay. */
 int b2bua_dialog_media(struct b2bua *b, uint32_t index, bool rtp, bool rtcp);
+/* dialog_set index hold / reinvite (mt and echo calls: EINVAL for a call
+ * between two phones): imsd's re-INVITE to the phone, hold toggling
+ * a=sendonly / a=sendrecv on every stream (state hold / start once the 2xx
+ * comes). EBUSY: an INVITE is already in progress; EALREADY: not
+ * answered yet, or stopped. */
+int b2bua_dialog_reinvite(struct b2bua *b, uint32_t index, bool hold);
 const char *b2bua_state_name(enum b2bua_state s);
 const char *b2bua_type_name(enum b2bua_type t);
 

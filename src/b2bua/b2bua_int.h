@@ -49,7 +49,8 @@ enum b2b_tx_kind {
 	B2B_TX_INVITE,
 	B2B_TX_CANCEL,
 	B2B_TX_RELAY,
-	B2B_TX_BYE
+	B2B_TX_BYE,
+	B2B_TX_OWN /* imsd's own re-INVITE (b2bua_ctl.c) */
 };
 struct b2b_tx {
 	uint64_t id;	   /* sip_tsx_id */
@@ -123,6 +124,9 @@ struct b2b_call {
 	/* mt_call (b2bua_mt.c) */
 	char *mt_contact;      /* owned: the only binding to ring, NULL any */
 	uint32_t mt_duration_s; /* BYE after, 0 never */
+	/* dialog_set hold / reinvite (b2bua_ctl.c) */
+	bool ctl_hold;	  /* held by imsd */
+	uint32_t ctl_ver; /* imsd's re-INVITEs so far (o= version) */
 };
 
 struct b2bua {

@@ -3,7 +3,7 @@
  * dialog_get / dialog_set): the calls the b2bua keeps, one line per dialog
  * (a call is a server dialog with its associated mt dialog, or one echo
  * dialog), stopped ones for 30 s; `dialog_set INDEX action` acts on one
- * (stop, answer, media: b2bua_ctl.c);
+ * (stop, answer, hold, reinvite, media: b2bua_ctl.c);
  * `mt_call` makes a call from the server (b2bua_mt_call).
  */
 #include <errno.h>
@@ -112,6 +112,11 @@ static int dialog_action(struct b2bua *b, uint32_t idx, int argc, char **argv,
 		*done = "answered";
 		return b2bua_dialog_answer(b, idx, (uint16_t)code);
 	}
+	if ((!strcmp(act, "hold") || !strcmp(act, "reinvite")) && argc == 3) {
+		*done = !strcmp(act, "hold") ? "re-INVITE sent (hold toggled)"
+					     : "re-INVITE sent";
+		return b2bua_dialog_reinvite(b, idx, !strcmp(act, "hold"));
+	}
 	if (!strcmp(act, "media") && argc == 5) {
 		if (onoff(argv[3], &rtp) || onoff(argv[4], &rtcp))
 			return EDOM;
@@ -148,8 +153,9 @@ static int dialog_set_h(struct monitor *mon, int argc, char **argv, struct mbuf 
 	}
 	(void)mbuf_printf(out, "dialog %lu: %s\n", idx,
 			  !err		    ? done
-			  : err == EALREADY ? "already stopped or answered"
-			  : err == EINVAL   ? "not an echo call, or a bad code"
+			  : err == EALREADY ? "not in this state (stopped, answered or not up)"
+			  : err == EINVAL   ? "not for this kind of call (or a bad code)"
+			  : err == EBUSY    ? "an INVITE is in progress"
 			  : err == ENOTSUP  ? "no media relay"
 					    : "no such dialog");
 	return err;
@@ -167,11 +173,13 @@ const struct monitor_cmd monitor_cmd_dialog = {
 
 const struct monitor_cmd monitor_cmd_dialog_set = {
     .name = "dialog_set",
-    .usage = "INDEX stop|answer [CODE]|media RTP RTCP",
-    .summary = "act on a call: end it, answer an echo call, block its media",
+    .usage = "INDEX stop|answer [CODE]|hold|reinvite|media RTP RTCP",
+    .summary = "act on a call: end, answer, hold, re-INVITE, block its media",
     .help = "stop: BYE on both sides, or 487 and CANCEL before the answer.\n"
 	    "answer [CODE]: the final answer of an echo call whose caller IMPU has\n"
 	    "remote_control: 200 (CODE absent or 2xx) or CODE (300-699) ending it.\n"
+	    "hold: (mt and echo calls) re-INVITE to the phone, every stream\n"
+	    "a=sendonly; again: a=sendrecv. reinvite: the same without a change.\n"
 	    "media RTP RTCP: on|off each; off blocks what both phones send.\n",
     .h = dialog_set_h,
 };

@@ -5,7 +5,8 @@ test_calls.py: imsd's INVITE (the caller named on the command line in From
 and P-Asserted-Identity, imsd's offer on a relay port), the dialog listed
 with type mt, and imsd's BYE when the duration is over; the command's
 answers for a callee that does not exist or is not registered; an echo
-call of a caller with remote_control held at 180 until `dialog_set N answer`.
+call of a caller with remote_control held at 180 until `dialog_set N answer`;
+an mt call put on hold by `dialog_set N hold` (imsd's re-INVITE, a=sendonly).
 """
 import re
 import subprocess
@@ -15,6 +16,7 @@ import pytest
 
 import test_calls as tc
 from conftest import Imsd, free_port
+from sipstack import wait_log
 
 HOST = tc.HOST
 
@@ -75,7 +77,7 @@ def test_mt_call_with_duration(ims):
     assert rc == 0, out
     text = d.command("dialog", "dialog(s)")
     assert re.search(r"stop\s+mt", text), text
-    assert "mt_call duration elapsed" in open(log).read()
+    wait_log(log, lambda t: "mt_call duration elapsed" in t)
 
 
 def test_mt_call_errors(ims):
@@ -91,7 +93,7 @@ def test_mt_call_errors(ims):
     bp = free_port()
     tc.register(ims, "bob", bp)
     d.command("mt_call sip:bob@ims.test /nonexistent.sdp", "cannot read the SDP file")
-    assert "SDP file /nonexistent.sdp: No such file" in open(ims[2]).read()
+    wait_log(ims[2], lambda t: "SDP file /nonexistent.sdp: No such file" in t)
 
 
 def test_echo_remote_control_answered_from_monitor(ims):
@@ -114,7 +116,35 @@ def test_echo_remote_control_answered_from_monitor(ims):
         assert re.search(r"ringing\s+echo", d.command("dialog", "dialog(s)"))
         d.command("dialog_set %s media off off" % m.group(1), "media forwarding set")
         d.command("dialog_set %s answer" % m.group(1), "answered")
-        d.command("dialog_set %s answer" % m.group(1), "already stopped or answered")
+        d.command("dialog_set %s answer" % m.group(1), "not in this state")
+    finally:
+        rc, out = tc.wait_uas(p, timeout=30)
+    assert rc == 0, out
+
+
+def wait_state(d, state, timeout=10):
+    deadline = time.monotonic() + timeout
+    while True:
+        text = d.command("dialog", "dialog(s)")
+        if f" {state} " in text or time.monotonic() > deadline:
+            return text
+        time.sleep(0.1)
+
+
+def test_mt_call_hold_from_monitor(ims):
+    d, port, log, tmp = ims
+    bp = free_port()
+    tc.register(ims, "bob", bp)
+    p = tc.start_uas(ims, "call_uas_mt_hold", bp, "bob")
+    try:
+        d.command("mt_call sip:bob@ims.test -d 3 - sip:alice@ims.test",
+                  "mt_call sip:bob@ims.test: dialog ")
+        text = wait_state(d, "start")
+        m = re.search(r"^\s*(\d+)\s+\S+\s+start\s+mt", text, re.M)
+        assert m, text
+        d.command("dialog_set %s hold" % m.group(1), "re-INVITE sent (hold toggled)")
+        text = wait_state(d, "hold")
+        assert re.search(r"hold\s+mt\s+sip:alice@ims.test", text), text
     finally:
         rc, out = tc.wait_uas(p, timeout=30)
     assert rc == 0, out

@@ -599,6 +599,68 @@ static void test_mt_call_relay_echo(void **state)
 	ue_close(&rtp);
 }
 
+/* imsd's re-INVITE to b: its SDP has dir on its stream and o= version
+ * ver; answered 200, then imsd's ACK. */
+static void reinvite_answered(struct ue *b, const char *dir, const char *ver)
+{
+	struct sip_msg *m = ue_recv_skip(b);
+	char want[64];
+
+	assert_true(m->req);
+	assert_int_equal(m->meth, SIP_METHOD_INVITE);
+	assert_non_null(strstr(hdr(m, "CSeq"), "INVITE"));
+	assert_true(pl_casefind(m->body, dir) >= 0);
+	snprintf(want, sizeof(want), "o=imsd 1 %s ", ver);
+	assert_true(pl_casefind(m->body, want) >= 0);
+	answer(b, m, 200, "OK", NULL, SDP);
+	mem_deref(m);
+	m = ue_recv_skip(b);
+	assert_true(m->req);
+	assert_int_equal(m->meth, SIP_METHOD_ACK);
+	mem_deref(m);
+}
+
+static void test_mt_call_hold_reinvite(void **state)
+{
+	struct b2bua_mt_prm p = {.callee = "sip:bob@ims.test"};
+	struct b2bua_dialog_info di;
+	struct sip_msg *inv, *m;
+	uint32_t idx = 0;
+	uint16_t scode = 0;
+	struct ue b;
+
+	(void)state;
+	ue_open(&b, "bob");
+	ue_register(&b);
+	assert_int_equal(b2bua_mt_call(T.b2b, &p, &idx, &scode), 0);
+	inv = ue_recv(&b);
+	assert_int_equal(b2bua_dialog_reinvite(T.b2b, idx, true), EALREADY);
+	answer(&b, inv, 200, "OK", "b1", SDP);
+	m = ue_recv(&b);
+	assert_int_equal(m->meth, SIP_METHOD_ACK);
+	mem_deref(m);
+	/* hold: a=sendonly, the o= version up */
+	assert_int_equal(b2bua_dialog_reinvite(T.b2b, idx, true), 0);
+	assert_int_equal(b2bua_dialog_reinvite(T.b2b, idx, true), EBUSY);
+	reinvite_answered(&b, "a=sendonly\r\n", "2");
+	only_dialog(&di);
+	assert_int_equal(di.state, B2BUA_HOLD);
+	/* hold again: resumed */
+	assert_int_equal(b2bua_dialog_reinvite(T.b2b, idx, true), 0);
+	reinvite_answered(&b, "a=sendrecv\r\n", "3");
+	only_dialog(&di);
+	assert_int_equal(di.state, B2BUA_START);
+	/* reinvite: the same offer, a new version */
+	assert_int_equal(b2bua_dialog_reinvite(T.b2b, idx, false), 0);
+	reinvite_answered(&b, "m=audio ", "4");
+	assert_int_equal(b2bua_dialog_stop(T.b2b, idx), 0);
+	m = ue_recv_skip(&b);
+	assert_int_equal(m->meth, SIP_METHOD_BYE);
+	mem_deref(m);
+	mem_deref(inv);
+	ue_close(&b);
+}
+
 /* alice's INVITE to the echo service (Call-ID cid). */
 static void echo_invite(struct ue *a, const char *cid)
 {
@@ -634,6 +696,7 @@ static void test_echo_remote_control(void **state)
 	assert_int_equal(b2bua_dialog_answer(T.b2b, 7, 0), ENOENT);
 	assert_int_equal(b2bua_dialog_answer(T.b2b, 1, 150), EINVAL);
 	assert_int_equal(b2bua_dialog_media(T.b2b, 1, false, false), ENOTSUP);
+	assert_int_equal(b2bua_dialog_reinvite(T.b2b, 1, true), EALREADY);
 	assert_int_equal(b2bua_dialog_answer(T.b2b, 1, 0), 0);
 	m = ue_recv_skip(&a);
 	assert_int_equal(m->scode, 200);
@@ -674,6 +737,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_mt_call_relay_echo, setup_relay,
 					    teardown),
 	    cmocka_unit_test_setup_teardown(test_echo_remote_control, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_mt_call_hold_reinvite, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
