@@ -144,6 +144,8 @@ void b2bua_invite(struct b2bua *b, const struct b2bua_invite *inv)
 		reply(b, inv->tsx, scode, reason);
 		return;
 	}
+	if (b2b_se_reject(b, inv)) /* RFC 4028 §8.1: 422 (b2bua_timer.c) */
+		return;
 	echo = hss_is_echo(b->prm.hss, inv->req->ruri);
 	if (!echo)
 		n = hss_users_by_impu(b->prm.hss, inv->req->ruri, term, B2BUA_TERM_MAX);

@@ -213,6 +213,15 @@ int b2b_mt_offer(struct b2b_call *c, const struct b2b_leg *leg, struct b2b_sdp_e
 void b2b_mt_won(struct b2b_call *c, const struct sip_msg *resp);
 void b2b_mt_request(struct b2b_call *c, struct sip_tsx *tsx, const struct sip_msg *req);
 
+/* b2bua_timer.c */
+/* 422 (and the Min-SE line in hdr) when req's Session-Expires is below
+ * se's minimum (RFC 4028 §8.1); 0 otherwise (se NULL or off too). */
+uint16_t b2b_se_check(const struct ims_cfg_session_expires *se, const struct sip_msg *req,
+		      char *hdr, size_t size);
+/* A new INVITE from a registered caller: true when it was answered 422
+ * (checked against the caller IMPU's session_expires). */
+bool b2b_se_reject(struct b2bua *b, const struct b2bua_invite *inv);
+
 /* b2bua_msg.c */
 /* "host:port[;transport=tcp]" of ours that the flow reaches us on. */
 void b2b_our_host(const struct b2bua *b, const struct net_flow *flow, char *buf,

@@ -359,7 +359,7 @@ void b2b_mt_request(struct b2b_call *c, struct sip_tsx *tsx, const struct sip_ms
 		b2b_event(c, B2BUA_EV_SEND, SIP_METHOD_OTHER, 200);
 		return;
 	}
-	if (c->aw.on) {
+	if (c->aw.on || c->reinvite) { /* glare with imsd's own re-INVITE too */
 		rp.hdrs = PL("Retry-After: 1\r\n");
 		(void)sip_stack_reply(c->b->prm.stack, tsx, 491, "Request Pending", &rp);
 		return;

@@ -6,7 +6,8 @@ and P-Asserted-Identity, imsd's offer on a relay port), the dialog listed
 with type mt, and imsd's BYE when the duration is over; the command's
 answers for a callee that does not exist or is not registered; an echo
 call of a caller with remote_control held at 180 until `dialog_set N answer`;
-an mt call put on hold by `dialog_set N hold` (imsd's re-INVITE, a=sendonly).
+an mt call put on hold by `dialog_set N hold` (imsd's re-INVITE, a=sendonly);
+an INVITE whose Session-Expires is below Min-SE answered 422 (RFC 4028).
 """
 import re
 import subprocess
@@ -147,4 +148,13 @@ def test_mt_call_hold_from_monitor(ims):
         assert re.search(r"hold\s+mt\s+sip:alice@ims.test", text), text
     finally:
         rc, out = tc.wait_uas(p, timeout=30)
+    assert rc == 0, out
+
+
+def test_session_expires_too_small_422(ims):
+    d, port, log, tmp = ims
+    a = free_port()
+    tc.register(ims, "alice", a)
+    rc, out = tc.run(tc.sipp_cmd(tmp, "call_uac_timer_422", port, a, "alice",
+                                 service="bob"), tmp)
     assert rc == 0, out

@@ -661,8 +661,8 @@ static void test_mt_call_hold_reinvite(void **state)
 	ue_close(&b);
 }
 
-/* alice's INVITE to the echo service (Call-ID cid). */
-static void echo_invite(struct ue *a, const char *cid)
+/* alice's INVITE to the echo service (Call-ID cid, extra header lines). */
+static void echo_invite_x(struct ue *a, const char *cid, const char *extra)
 {
 	char r[2048];
 
@@ -671,10 +671,38 @@ static void echo_invite(struct ue *a, const char *cid)
 		 "Via: SIP/2.0/UDP 127.0.0.1:%u;branch=z9hG4bKe%d;rport\r\n"
 		 "Max-Forwards: 70\r\nFrom: <sip:alice@ims.test>;tag=a1\r\n"
 		 "To: <sip:echo@ims.test>\r\nCall-ID: %s\r\nCSeq: 1 INVITE\r\n"
-		 "Contact: <sip:alice@127.0.0.1:%u>\r\n"
+		 "Contact: <sip:alice@127.0.0.1:%u>\r\n%s"
 		 "Content-Type: application/sdp\r\nContent-Length: %zu\r\n\r\n%s",
-		 a->port, ++T.cseq, cid, a->port, strlen(SDP), SDP);
+		 a->port, ++T.cseq, cid, a->port, extra, strlen(SDP), SDP);
 	ue_send(a, r);
+}
+
+static void echo_invite(struct ue *a, const char *cid)
+{
+	echo_invite_x(a, cid, "");
+}
+
+/* RFC 4028 §8.1: Session-Expires below Min-SE (90 by default) gets 422
+ * with imsd's Min-SE; at or above it the call goes on. */
+static void test_session_expires_422(void **state)
+{
+	struct sip_msg *m;
+	struct ue a;
+
+	(void)state;
+	ue_open(&a, "alice");
+	ue_register(&a);
+	echo_invite_x(&a, "se1@t", "Session-Expires: 60;refresher=uac\r\n");
+	m = ue_recv_skip(&a);
+	assert_int_equal(m->scode, 422);
+	assert_string_equal(hdr(m, "Min-SE"), "90");
+	mem_deref(m);
+	echo_invite_x(&a, "se2@t", "Session-Expires: 90\r\n");
+	m = ue_recv_skip(&a);
+	assert_int_equal(m->scode, 180);
+	mem_deref(m);
+	assert_int_equal(b2bua_dialog_stop(T.b2b, 1), 0);
+	ue_close(&a);
 }
 
 static void test_echo_remote_control(void **state)
@@ -738,6 +766,7 @@ int main(void)
 					    teardown),
 	    cmocka_unit_test_setup_teardown(test_echo_remote_control, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_mt_call_hold_reinvite, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_session_expires_422, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
