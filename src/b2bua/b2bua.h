@@ -188,6 +188,11 @@ int b2bua_dialog_media(struct b2bua *b, uint32_t index, bool rtp, bool rtcp);
  * comes). EBUSY: an INVITE is already in progress; EALREADY: not
  * answered yet, or stopped. */
 int b2bua_dialog_reinvite(struct b2bua *b, uint32_t index, bool hold);
+/* dialog_set index downgrade [media] (mt and echo calls): the same
+ * re-INVITE with the streams of that type ("audio", "video", "text";
+ * NULL: video) at port 0, in this one and every later one. EINVAL: another
+ * name; the errors of b2bua_dialog_reinvite. */
+int b2bua_dialog_downgrade(struct b2bua *b, uint32_t index, const char *media);
 const char *b2bua_state_name(enum b2bua_state s);
 const char *b2bua_type_name(enum b2bua_type t);
 

@@ -15,6 +15,9 @@
  *            §8.4). The o= version goes up on each (§8).
  *   reinvite (mt and echo calls) the same re-INVITE without a change of
  *            direction
+ *   downgrade (mt and echo calls) the same re-INVITE with the streams of
+ *            one media type (video unless named) at port 0, and in every
+ *            later one (RFC 3264 §8.2)
  *
  * `stop` is b2bua_dialog_stop (b2bua_info.c). Nothing here formats text.
  */
@@ -73,9 +76,33 @@ static bool is_dir_line(struct pl l)
 	return false;
 }
 
-/* sdp with its o= version set to ver and every stream's direction dir
- * (NULL: kept); the direction line closes each media section. */
-static int sdp_redirect(struct pl sdp, const char *dir, uint32_t ver, struct mbuf *out)
+static const char *const media_names[] = {"audio", "video", "text"};
+
+/* An m= line of a type in the dropped mask (bit i: media_names[i]) written
+ * with port 0 (RFC 3264 §8.2: the stream is removed, the line stays). */
+static bool m_dropped(struct pl l, uint8_t dropped, struct mbuf *out, int *err)
+{
+	for (size_t i = 0; i < 3; i++) {
+		size_t n = strlen(media_names[i]);
+		const char *sp;
+
+		if (!(dropped & (1u << i)) || l.l < n + 3 || strncmp(l.p + 2, media_names[i], n) ||
+		    l.p[2 + n] != ' ')
+			continue;
+		sp = memchr(l.p + 3 + n, ' ', l.l - 3 - n);
+		if (!sp)
+			return false;
+		*err = mbuf_printf(out, "m=%s 0%.*s", media_names[i], (int)(l.p + l.l - sp), sp);
+		return true;
+	}
+	return false;
+}
+
+/* sdp with its o= version set to ver, every stream's direction dir (NULL:
+ * kept; the direction line closes each media section) and the dropped
+ * media types at port 0. */
+static int sdp_redirect(struct pl sdp, const char *dir, uint32_t ver, uint8_t dropped,
+			struct mbuf *out)
 {
 	bool in_media = false;
 	int err = 0;
@@ -93,6 +120,8 @@ static int sdp_redirect(struct pl sdp, const char *dir, uint32_t ver, struct mbu
 			in_media = true;
 		}
 		if (dir && is_dir_line(l))
+			continue;
+		if (l.l > 2 && !strncmp(l.p, "m=", 2) && m_dropped(l, dropped, out, &err))
 			continue;
 		if (l.l > 2 && !strncmp(l.p, "o=", 2) && len < 256 &&
 		    sscanf(l.p, "o=%63s %31s %*s", u, id) == 2) {
@@ -171,7 +200,7 @@ static int own_reinvite(struct b2b_call *c, bool hold)
 	mbuf_init(&mb, SIP_MSG_MAX_HARD);
 	mbuf_init(&sdp, SIP_MSG_MAX_HARD);
 	err = sdp_redirect(base, hold ? (held ? "sendonly" : "sendrecv") : NULL,
-			   ++c->ctl_ver + 1, &sdp);
+			   ++c->ctl_ver + 1, c->ctl_dropped, &sdp);
 	err = err ? err : b2b_contact(c->b, sip_dialog_flow(d), contact, sizeof(contact));
 	if (!err) {
 		snprintf(allow, sizeof(allow), "Allow: %s\r\n", sip_stack_allow(c->b->prm.stack));
@@ -210,4 +239,25 @@ int b2bua_dialog_reinvite(struct b2bua *b, uint32_t index, bool hold)
 	struct b2b_call *c = b2b_call_get(b, index);
 
 	return c ? own_reinvite(c, hold) : ENOENT;
+}
+
+int b2bua_dialog_downgrade(struct b2bua *b, uint32_t index, const char *media)
+{
+	struct b2b_call *c = b2b_call_get(b, index);
+	uint8_t was;
+	size_t i;
+	int err;
+
+	if (!c)
+		return ENOENT;
+	for (i = 0; i < 3 && strcmp(media ? media : "video", media_names[i]); i++)
+		;
+	if (i == 3)
+		return EINVAL;
+	was = c->ctl_dropped;
+	c->ctl_dropped |= (uint8_t)(1u << i);
+	err = own_reinvite(c, false);
+	if (err)
+		c->ctl_dropped = was;
+	return err;
 }

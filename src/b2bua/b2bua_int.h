@@ -127,6 +127,7 @@ struct b2b_call {
 	/* dialog_set hold / reinvite (b2bua_ctl.c) */
 	bool ctl_hold;	  /* held by imsd */
 	uint32_t ctl_ver; /* imsd's re-INVITEs so far (o= version) */
+	uint8_t ctl_dropped; /* downgrade: 1 audio, 2 video, 4 text at port 0 */
 };
 
 struct b2bua {

@@ -3,7 +3,7 @@
  * dialog_get / dialog_set): the calls the b2bua keeps, one line per dialog
  * (a call is a server dialog with its associated mt dialog, or one echo
  * dialog), stopped ones for 30 s; `dialog_set INDEX action` acts on one
- * (stop, answer, hold, reinvite, media: b2bua_ctl.c);
+ * (stop, answer, hold, reinvite, downgrade, media: b2bua_ctl.c);
  * `mt_call` makes a call from the server (b2bua_mt_call).
  */
 #include <errno.h>
@@ -117,6 +117,10 @@ static int dialog_action(struct b2bua *b, uint32_t idx, int argc, char **argv,
 					     : "re-INVITE sent";
 		return b2bua_dialog_reinvite(b, idx, !strcmp(act, "hold"));
 	}
+	if (!strcmp(act, "downgrade") && argc <= 4) {
+		*done = "re-INVITE sent (media removed)";
+		return b2bua_dialog_downgrade(b, idx, argc == 4 ? argv[3] : NULL);
+	}
 	if (!strcmp(act, "media") && argc == 5) {
 		if (onoff(argv[3], &rtp) || onoff(argv[4], &rtcp))
 			return EDOM;
@@ -173,13 +177,15 @@ const struct monitor_cmd monitor_cmd_dialog = {
 
 const struct monitor_cmd monitor_cmd_dialog_set = {
     .name = "dialog_set",
-    .usage = "INDEX stop|answer [CODE]|hold|reinvite|media RTP RTCP",
+    .usage = "INDEX stop|answer [CODE]|hold|reinvite|downgrade [MEDIA]|media RTP RTCP",
     .summary = "act on a call: end, answer, hold, re-INVITE, block its media",
     .help = "stop: BYE on both sides, or 487 and CANCEL before the answer.\n"
 	    "answer [CODE]: the final answer of an echo call whose caller IMPU has\n"
 	    "remote_control: 200 (CODE absent or 2xx) or CODE (300-699) ending it.\n"
 	    "hold: (mt and echo calls) re-INVITE to the phone, every stream\n"
 	    "a=sendonly; again: a=sendrecv. reinvite: the same without a change.\n"
+	    "downgrade [MEDIA]: the same with the audio, video (default) or text\n"
+	    "streams at port 0.\n"
 	    "media RTP RTCP: on|off each; off blocks what both phones send.\n",
     .h = dialog_set_h,
 };

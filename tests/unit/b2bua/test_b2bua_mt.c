@@ -620,9 +620,15 @@ static void reinvite_answered(struct ue *b, const char *dir, const char *ver)
 	mem_deref(m);
 }
 
+static const char AV_SDP[] =
+    "v=0\r\no=imsd 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
+    "m=audio 4000 RTP/AVP 0\r\nm=video 4002 RTP/AVP 96\r\na=rtpmap:96 H264/90000\r\n";
+
 static void test_mt_call_hold_reinvite(void **state)
 {
-	struct b2bua_mt_prm p = {.callee = "sip:bob@ims.test"};
+	char file[] = "/tmp/imsd-mt-sdp-XXXXXX";
+	int fd = mkstemp(file);
+	struct b2bua_mt_prm p = {.callee = "sip:bob@ims.test", .sdp_file = file};
 	struct b2bua_dialog_info di;
 	struct sip_msg *inv, *m;
 	uint32_t idx = 0;
@@ -630,10 +636,16 @@ static void test_mt_call_hold_reinvite(void **state)
 	struct ue b;
 
 	(void)state;
+	assert_true(fd >= 0);
+	assert_true(write(fd, AV_SDP, strlen(AV_SDP)) == (ssize_t)strlen(AV_SDP));
+	close(fd);
 	ue_open(&b, "bob");
 	ue_register(&b);
 	assert_int_equal(b2bua_mt_call(T.b2b, &p, &idx, &scode), 0);
+	unlink(file);
 	inv = ue_recv(&b);
+	/* the sdp_file as the offer (no relay: as it is) */
+	assert_true(pl_casefind(inv->body, "m=video 4002 ") >= 0);
 	assert_int_equal(b2bua_dialog_reinvite(T.b2b, idx, true), EALREADY);
 	answer(&b, inv, 200, "OK", "b1", SDP);
 	m = ue_recv(&b);
@@ -652,7 +664,13 @@ static void test_mt_call_hold_reinvite(void **state)
 	assert_int_equal(di.state, B2BUA_START);
 	/* reinvite: the same offer, a new version */
 	assert_int_equal(b2bua_dialog_reinvite(T.b2b, idx, false), 0);
-	reinvite_answered(&b, "m=audio ", "4");
+	reinvite_answered(&b, "m=audio 4000 ", "4");
+	/* downgrade: video at port 0, now and in the next offer */
+	assert_int_equal(b2bua_dialog_downgrade(T.b2b, idx, "fax"), EINVAL);
+	assert_int_equal(b2bua_dialog_downgrade(T.b2b, idx, NULL), 0);
+	reinvite_answered(&b, "m=video 0 RTP/AVP 96\r\n", "5");
+	assert_int_equal(b2bua_dialog_reinvite(T.b2b, idx, false), 0);
+	reinvite_answered(&b, "m=video 0 RTP/AVP 96\r\n", "6");
 	assert_int_equal(b2bua_dialog_stop(T.b2b, idx), 0);
 	m = ue_recv_skip(&b);
 	assert_int_equal(m->meth, SIP_METHOD_BYE);
