@@ -146,6 +146,8 @@ void b2bua_invite(struct b2bua *b, const struct b2bua_invite *inv)
 		reply(b, inv->tsx, scode, reason);
 		return;
 	}
+	if (b2b_se_reject(b, inv)) /* RFC 4028 §8.1: 422 (b2bua_timer.c) */
+		return;
 	echo = hss_is_echo(b->prm.hss, inv->req->ruri);
 	if (!echo)
 		n = hss_users_by_impu(b->prm.hss, inv->req->ruri, term, B2BUA_TERM_MAX);
@@ -319,7 +321,7 @@ static size_t call_mem(const struct b2b_call *c)
 	size_t n = sizeof(*c) + 16 + 5 * 64; /* the call and its five timers */
 
 	n += str_mem(c->from) + str_mem(c->to) + str_mem(c->callid_a) +
-	     str_mem(c->callid_b);
+	     str_mem(c->callid_b) + str_mem(c->mt_contact);
 	n += c->aw.ack.size + c->aw.rh.size + c->aw.rct.size + c->aw.rbody.size +
 	     c->sdp_b.size;
 	n += msg_mem(c->a_inv);

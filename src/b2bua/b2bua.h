@@ -156,6 +156,43 @@ size_t b2bua_user_dialogs(const struct b2bua *b, const struct hss_user *u,
 /* dialog_set index stop: BYE (or CANCEL/487 before the answer) on every
  * leg. ENOENT: no such dialog; EALREADY: already stopped. */
 int b2bua_dialog_stop(struct b2bua *b, uint32_t index);
+/* mt_call (manual §7, §6): imsd calls callee (an IMPU, an IMPI or a
+ * registered contact URI; docs/calls.md "MT calls"); what the phone sends
+ * is echoed. 0 and *index the call's dialog_set index: the INVITE is out
+ * (the call may still fail: read it with b2bua_dialog_next). ENOENT: no
+ * such callee; ENOTCONN: not registered (*scode 480); EIO: not sent
+ * (*scode the status a caller would have got: 503, 488), or with *scode 0
+ * the SDP file could not be read (logged); ENOSPC: too many calls. */
+struct b2bua_mt_prm {
+	const char *callee;
+	const char *caller;   /* From and, if the HSS knows it, P-Asserted-
+			       * Identity; NULL: sip:imsd@domain */
+	const char *sdp_file; /* the offer; NULL: the callee user's
+			       * mt_call_sdp_file, else the relay's default */
+	uint32_t duration_s;  /* imsd sends BYE after; 0: never */
+};
+int b2bua_mt_call(struct b2bua *b, const struct b2bua_mt_prm *p, uint32_t *index,
+		  uint16_t *scode);
+/* dialog_set index answer [code] (b2bua_ctl.c): an echo call held by its
+ * caller IMPU's remote_control gets 200 (code 0 or 2xx) or code (300-699,
+ * the call ends). EINVAL: not an echo call, or a bad code; EALREADY:
+ * already answered or stopped; ENOENT: no such dialog. */
+int b2bua_dialog_answer(struct b2bua *b, uint32_t index, uint16_t code);
+/* dialog_set index media: forwarding of the RTP / RTCP both phones send
+ * (false blocks it, true lets it through again). ENOTSUP without the
+ * relay. */
+int b2bua_dialog_media(struct b2bua *b, uint32_t index, bool rtp, bool rtcp);
+/* dialog_set index hold / reinvite (mt and echo calls: EINVAL for a call
+ * between two phones): imsd's re-INVITE to the phone, hold toggling
+ * a=sendonly / a=sendrecv on every stream (state hold / start once the 2xx
+ * comes). EBUSY: an INVITE is already in progress; EALREADY: not
+ * answered yet, or stopped. */
+int b2bua_dialog_reinvite(struct b2bua *b, uint32_t index, bool hold);
+/* dialog_set index downgrade [media] (mt and echo calls): the same
+ * re-INVITE with the streams of that type ("audio", "video", "text";
+ * NULL: video) at port 0, in this one and every later one. EINVAL: another
+ * name; the errors of b2bua_dialog_reinvite. */
+int b2bua_dialog_downgrade(struct b2bua *b, uint32_t index, const char *media);
 const char *b2bua_state_name(enum b2bua_state s);
 const char *b2bua_type_name(enum b2bua_type t);
 

@@ -58,6 +58,7 @@ static void call_destroy(void *arg)
 	free(c->to);
 	free(c->callid_a);
 	free(c->callid_b);
+	free(c->mt_contact);
 }
 
 uint32_t b2b_t1(const struct b2b_call *c)

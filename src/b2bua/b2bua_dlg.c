@@ -312,6 +312,10 @@ void b2b_dlg_req_h(struct sip_dialog *dlg, struct sip_tsx *tsx, const struct sip
 		b2b_echo_request(c, tsx, req);
 		return;
 	}
+	if (c->type == B2BUA_MT) {
+		b2b_mt_request(c, tsx, req);
+		return;
+	}
 	if (req->meth == SIP_METHOD_INVITE && (c->reinvite || c->aw.on)) {
 		/* RFC 3261 §14.2: one INVITE at a time in a dialog */
 		struct sip_tsx_reply_prm rp = {.hdrs = PL("Retry-After: 1\r\n")};

@@ -2,7 +2,8 @@
  * b2bua_echo — the echo service (manual §5.2 `echo`, §5.2.1 `answer_delay`,
  * `sdp_file`, `ring_only`): an INVITE to an echo IMPU is answered by imsd
  * itself, 180 then 200 after the caller IMPU's answer_delay; with ring_only
- * it stays at 180 until the caller gives up (CANCEL) or dialog_timeout.
+ * it stays at 180 until the caller gives up (CANCEL) or dialog_timeout;
+ * with remote_control until dialog_set answer (b2bua_ctl.c) or that.
  *
  * With the media relay, imsd answers with the relay's ports (the caller
  * IMPU's sdp_file as the template when set) and the leg is in echo mode:
@@ -136,14 +137,17 @@ out:
 	mbuf_reset(&sdp);
 }
 
-static void answer_h(void *arg)
+void b2b_echo_answer(struct b2b_call *c)
 {
-	struct b2b_call *c = arg;
-
 	if (c->a_answered || c->state == B2BUA_STOP)
 		return;
 	loop_timer_cancel(c->t_ring);
 	echo_200(c, NULL, c->a_inv->body, true);
+}
+
+static void answer_h(void *arg)
+{
+	b2b_echo_answer(arg);
 }
 
 void b2b_echo_start(struct b2b_call *c)
@@ -155,6 +159,8 @@ void b2b_echo_start(struct b2b_call *c)
 	b2b_ring_timer_start(c);
 	if (o->ring_only)
 		return; /* manual: up to ringing and no further */
+	if (o->remote_control)
+		return; /* dialog_set answer (b2bua_ctl.c), or dialog_timeout */
 	loop_timer_start(c->t_answer, (uint64_t)(delay * 1000.0), answer_h, c);
 }
 

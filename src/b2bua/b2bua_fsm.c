@@ -67,7 +67,8 @@ static void fork_binding_h(const struct registrar_binding_info *bi, void *arg)
 	struct mbuf mb;
 	int err;
 
-	if (c->nlegs >= B2BUA_LEGS_MAX || !imei_ok(f->imei, bi->imei) || c->sdp_state < 0)
+	if (c->nlegs >= B2BUA_LEGS_MAX || !imei_ok(f->imei, bi->imei) ||
+	    c->sdp_state < 0 || !b2b_mt_binding_ok(c, bi->uri))
 		return;
 	leg = &c->leg[c->nlegs];
 	memset(leg, 0, sizeof(*leg));
@@ -78,7 +79,10 @@ static void fork_binding_h(const struct registrar_binding_info *bi, void *arg)
 		/* the caller's offer through the relay, towards the callee's side
 		 * (the first binding's socket; every branch gets the same) */
 		b2b_media_leg_b(c, leg);
-		err = b2b_media_sdp(c, B2B_A, true, c->a_inv, &c->sdp_b, &f->sdp_err);
+		err = c->type == B2BUA_MT
+			  ? b2b_mt_offer(c, leg, &f->sdp_err) /* imsd's own offer */
+			  : b2b_media_sdp(c, B2B_A, true, c->a_inv, &c->sdp_b,
+					  &f->sdp_err);
 		c->sdp_state = err && err != ENOENT ? -1 : 1;
 		if (c->sdp_state < 0)
 			return;
@@ -364,6 +368,11 @@ static void leg_won(struct b2b_call *c, size_t i, const struct sip_msg *resp)
 	b2b_cancel_legs(c);
 	loop_timer_cancel(c->t_ring);
 	b2b_media_leg_b(c, leg);
+	if (c->type == B2BUA_MT) { /* no caller to answer: b2bua_mt.c */
+		b2b_mt_won(c, resp);
+		mbuf_reset(&sdp);
+		return;
+	}
 	b2b_early_media_open(c, leg);
 	mbuf_clear(&sdp);
 	err = b2b_media_sdp(c, B2B_B, !c->a_offer, resp, &sdp, &e);
@@ -419,6 +428,10 @@ static void provisional_a(struct b2b_call *c, struct b2b_leg *leg,
 	struct mbuf sdp;
 	int err;
 
+	if (c->type == B2BUA_MT) { /* nothing to relay: imsd is the caller */
+		b2b_state(c, B2BUA_RINGING);
+		return;
+	}
 	mbuf_init(&sdp, SIP_MSG_MAX_HARD);
 	b2b_media_leg_b(c, leg);
 	err = b2b_media_sdp(c, B2B_B, !c->a_offer, resp, &sdp, &e);

@@ -14,12 +14,13 @@ static void fill(const struct b2b_call *c, bool mt, struct b2bua_dialog_info *o)
 	uint64_t end = c->stop_ms ? c->stop_ms : loop_now_ms();
 
 	o->index = c->index;
+	mt = mt || c->type == B2BUA_MT; /* an mt_call: its one dialog */
 	o->session_id = mt ? c->sid_b : c->sid_a;
 	o->state = c->state;
 	o->type = mt ? B2BUA_MT : c->type;
 	o->from = c->from ? c->from : "";
 	o->to = c->to ? c->to : "";
-	o->assoc = c->type == B2BUA_ECHO ? "" : mt ? c->sid_a : c->sid_b;
+	o->assoc = c->type != B2BUA_SERVER ? "" : mt ? c->sid_a : c->sid_b;
 	o->callid = mt ? c->callid_b : c->callid_a;
 	if (!o->callid)
 		o->callid = "";
@@ -79,12 +80,12 @@ size_t b2bua_user_dialogs(const struct b2bua *b, const struct hss_user *u,
 
 		if (!c)
 			continue;
-		if (c->orig == u) {
+		if (c->orig == u && c->type != B2BUA_MT) {
 			fill(c, false, &di);
 			h(&di, arg);
 			n++;
 		}
-		if (c->type == B2BUA_SERVER && callee_is(c, u)) {
+		if (c->type != B2BUA_ECHO && callee_is(c, u)) {
 			fill(c, true, &di);
 			h(&di, arg);
 			n++;

@@ -49,7 +49,8 @@ enum b2b_tx_kind {
 	B2B_TX_INVITE,
 	B2B_TX_CANCEL,
 	B2B_TX_RELAY,
-	B2B_TX_BYE
+	B2B_TX_BYE,
+	B2B_TX_OWN /* imsd's own re-INVITE (b2bua_ctl.c) */
 };
 struct b2b_tx {
 	uint64_t id;	   /* sip_tsx_id */
@@ -129,6 +130,13 @@ struct b2b_call {
 	int be_leg;	  /* its leg */
 	uint32_t be_rseq; /* RSeq of the callee's last reliable 1xx PRACKed */
 	bool em_gated;	  /* early_media off: forwarding held until the 2xx */
+	/* mt_call (b2bua_mt.c) */
+	char *mt_contact;      /* owned: the only binding to ring, NULL any */
+	uint32_t mt_duration_s; /* BYE after, 0 never */
+	/* dialog_set hold / reinvite (b2bua_ctl.c) */
+	bool ctl_hold;	  /* held by imsd */
+	uint32_t ctl_ver; /* imsd's re-INVITEs so far (o= version) */
+	uint8_t ctl_dropped; /* downgrade: 1 audio, 2 video, 4 text at port 0 */
 };
 
 struct b2bua {
@@ -198,10 +206,34 @@ int b2b_media_sdp(struct b2b_call *c, enum b2b_side from, bool offer,
 /* imsd answers the caller's offer itself (echo); tmpl: sdp_file or empty. */
 int b2b_media_echo(struct b2b_call *c, struct pl offer, struct pl tmpl, struct mbuf *out);
 void b2b_idle_start(struct b2b_call *c);
+struct media_leg_prm;
+/* A UE leg's media settings from its IMPU and flow. */
+void b2b_media_leg_prm(const struct b2bua *b, struct media_leg_prm *lp,
+		       const struct hss_user *u, uint32_t impu, const struct net_flow *flow);
 
 /* b2bua_echo.c */
 void b2b_echo_start(struct b2b_call *c);
 void b2b_echo_request(struct b2b_call *c, struct sip_tsx *tsx, const struct sip_msg *req);
+/* The 200 now (answer_delay over, or dialog_set answer). */
+void b2b_echo_answer(struct b2b_call *c);
+
+/* b2bua_mt.c */
+bool b2b_mt_binding_ok(const struct b2b_call *c, struct pl uri);
+/* imsd's offer to the branches into c->sdp_b (ENOENT: no relay, the
+ * template as it is). */
+int b2b_mt_offer(struct b2b_call *c, const struct b2b_leg *leg, struct b2b_sdp_err *e);
+/* The callee's 2xx (c->bd made): ACK, echo, duration. */
+void b2b_mt_won(struct b2b_call *c, const struct sip_msg *resp);
+void b2b_mt_request(struct b2b_call *c, struct sip_tsx *tsx, const struct sip_msg *req);
+
+/* b2bua_timer.c */
+/* 422 (and the Min-SE line in hdr) when req's Session-Expires is below
+ * se's minimum (RFC 4028 §8.1); 0 otherwise (se NULL or off too). */
+uint16_t b2b_se_check(const struct ims_cfg_session_expires *se, const struct sip_msg *req,
+		      char *hdr, size_t size);
+/* A new INVITE from a registered caller: true when it was answered 422
+ * (checked against the caller IMPU's session_expires). */
+bool b2b_se_reject(struct b2bua *b, const struct b2bua_invite *inv);
 
 /* b2bua_prack.c (RFC 3262 on the caller's leg) */
 enum b2b_rel_mode;

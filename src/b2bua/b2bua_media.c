@@ -32,8 +32,8 @@ bool b2b_is_sdp(const struct sip_msg *m)
 	       pl_caseeq_str(t.type, "application") && pl_caseeq_str(t.subtype, "sdp");
 }
 
-static void leg_prm(const struct b2bua *b, struct media_leg_prm *lp,
-		    const struct hss_user *u, uint32_t impu, const struct net_flow *flow)
+void b2b_media_leg_prm(const struct b2bua *b, struct media_leg_prm *lp,
+		       const struct hss_user *u, uint32_t impu, const struct net_flow *flow)
 {
 	const struct ims_cfg_impu_opts *o = hss_impu_opts(u, impu);
 
@@ -57,7 +57,7 @@ int b2b_media_start(struct b2b_call *c)
 	if (!c->b->prm.relay)
 		return 0;
 	sp.id = c->callid_a;
-	leg_prm(c->b, &sp.leg[MEDIA_LEG_A], c->orig, c->orig_impu, &c->a_flow);
+	b2b_media_leg_prm(c->b, &sp.leg[MEDIA_LEG_A], c->orig, c->orig_impu, &c->a_flow);
 	sp.leg[MEDIA_LEG_A].echo = c->type == B2BUA_ECHO;
 	/* leg B is the caller's side until the callee's binding is known */
 	sp.leg[MEDIA_LEG_B] = sp.leg[MEDIA_LEG_A];
@@ -72,7 +72,7 @@ void b2b_media_leg_b(struct b2b_call *c, const struct b2b_leg *leg)
 
 	if (!c->ms)
 		return;
-	leg_prm(c->b, &lp, leg->user, leg->impu, &leg->flow);
+	b2b_media_leg_prm(c->b, &lp, leg->user, leg->impu, &leg->flow);
 	err = media_session_leg_set(c->ms, MEDIA_LEG_B, &lp);
 	if (err && err != EBUSY)
 		log_write(LOG_IMS, LOG_LVL_WARN, LOG_DIR_NONE, c->callid_a,

@@ -204,7 +204,7 @@ static int invite_hdrs(struct b2b_call *c, struct b2b_leg *leg, struct mbuf *h)
 
 	b2b_our_host(b, &leg->flow, host, sizeof(host));
 	err = mbuf_printf(h, "Record-Route: <sip:%s;lr>\r\n", host);
-	if (!err &&
+	if (!err && c->orig && /* NULL: an mt_call from an unknown caller */
 	    hss_impu_uri(b->prm.hss, c->orig, c->orig_impu, uri, sizeof(uri)) == 0)
 		err = name_addr(h, "P-Asserted-Identity",
 				hss_impu_display_name(c->orig, c->orig_impu), uri);

@@ -21,6 +21,7 @@ static const struct monitor_cmd *const monitor_cmds[] = {
     &monitor_cmd_help,	/* here */
     &monitor_cmd_ipsec, /* monitor_ipsec.c: ipsec/ */
     &monitor_cmd_log,	/* here: the log layer's options and state */
+    &monitor_cmd_mt_call, /* monitor_dialog.c: b2bua/ */
     &monitor_cmd_quit,	/* here: the params' quit_h */
     &monitor_cmd_sms,	/* monitor_sms.c: smsc/ */
     &monitor_cmd_sms_flush, /* monitor_sms.c: smsc/ */

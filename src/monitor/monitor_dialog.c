@@ -2,7 +2,9 @@
  * monitor_dialog — `dialog` and `dialog_set` (manual §7, the data of §6
  * dialog_get / dialog_set): the calls the b2bua keeps, one line per dialog
  * (a call is a server dialog with its associated mt dialog, or one echo
- * dialog), stopped ones for 30 s; `dialog_set INDEX stop` ends one.
+ * dialog), stopped ones for 30 s; `dialog_set INDEX action` acts on one
+ * (stop, answer, hold, reinvite, downgrade, media: b2bua_ctl.c);
+ * `mt_call` makes a call from the server (b2bua_mt_call).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -79,9 +81,59 @@ static int dialog_h(struct monitor *mon, int argc, char **argv, struct mbuf *out
 	return err;
 }
 
+static int onoff(const char *s, bool *v)
+{
+	if (!strcmp(s, "on") || !strcmp(s, "true") || !strcmp(s, "1"))
+		*v = true;
+	else if (!strcmp(s, "off") || !strcmp(s, "false") || !strcmp(s, "0"))
+		*v = false;
+	else
+		return EINVAL;
+	return 0;
+}
+
+/* The action and its arguments (argv[2..]) on dialog idx. */
+static int dialog_action(struct b2bua *b, uint32_t idx, int argc, char **argv,
+			 const char **done)
+{
+	const char *act = argv[2];
+	bool rtp, rtcp;
+
+	if (!strcmp(act, "stop") && argc == 3) {
+		*done = "stopped";
+		return b2bua_dialog_stop(b, idx);
+	}
+	if (!strcmp(act, "answer") && argc <= 4) {
+		char *end = NULL;
+		unsigned long code = argc == 4 ? strtoul(argv[3], &end, 10) : 0;
+
+		if (argc == 4 && (!*argv[3] || *end || code > 699))
+			return EDOM;
+		*done = "answered";
+		return b2bua_dialog_answer(b, idx, (uint16_t)code);
+	}
+	if ((!strcmp(act, "hold") || !strcmp(act, "reinvite")) && argc == 3) {
+		*done = !strcmp(act, "hold") ? "re-INVITE sent (hold toggled)"
+					     : "re-INVITE sent";
+		return b2bua_dialog_reinvite(b, idx, !strcmp(act, "hold"));
+	}
+	if (!strcmp(act, "downgrade") && argc <= 4) {
+		*done = "re-INVITE sent (media removed)";
+		return b2bua_dialog_downgrade(b, idx, argc == 4 ? argv[3] : NULL);
+	}
+	if (!strcmp(act, "media") && argc == 5) {
+		if (onoff(argv[3], &rtp) || onoff(argv[4], &rtcp))
+			return EDOM;
+		*done = "media forwarding set";
+		return b2bua_dialog_media(b, idx, rtp, rtcp);
+	}
+	return EDOM;
+}
+
 static int dialog_set_h(struct monitor *mon, int argc, char **argv, struct mbuf *out,
 			struct monitor_ans *ans)
 {
+	const char *done = "";
 	char *end = NULL;
 	unsigned long idx;
 	int err;
@@ -89,8 +141,8 @@ static int dialog_set_h(struct monitor *mon, int argc, char **argv, struct mbuf 
 	(void)ans;
 	if (!mon->prm.b2bua)
 		return mbuf_write_str(out, "calls are not running\n") ? ENOMEM : ENOTSUP;
-	if (argc != 3 || strcmp(argv[2], "stop")) {
-		(void)mbuf_write_str(out, "usage: dialog_set INDEX stop\n");
+	if (argc < 3) {
+		(void)mbuf_printf(out, "usage: dialog_set %s\n", monitor_cmd_dialog_set.usage);
 		return EINVAL;
 	}
 	idx = strtoul(argv[1], &end, 10);
@@ -98,10 +150,17 @@ static int dialog_set_h(struct monitor *mon, int argc, char **argv, struct mbuf 
 		(void)mbuf_printf(out, "%s: not a dialog index\n", argv[1]);
 		return EINVAL;
 	}
-	err = b2bua_dialog_stop(mon->prm.b2bua, (uint32_t)idx);
+	err = dialog_action(mon->prm.b2bua, (uint32_t)idx, argc, argv, &done);
+	if (err == EDOM) {
+		(void)mbuf_printf(out, "usage: dialog_set %s\n", monitor_cmd_dialog_set.usage);
+		return EINVAL;
+	}
 	(void)mbuf_printf(out, "dialog %lu: %s\n", idx,
-			  !err		    ? "stopped"
-			  : err == EALREADY ? "already stopped"
+			  !err		    ? done
+			  : err == EALREADY ? "not in this state (stopped, answered or not up)"
+			  : err == EINVAL   ? "not for this kind of call (or a bad code)"
+			  : err == EBUSY    ? "an INVITE is in progress"
+			  : err == ENOTSUP  ? "no media relay"
 					    : "no such dialog");
 	return err;
 }
@@ -118,7 +177,84 @@ const struct monitor_cmd monitor_cmd_dialog = {
 
 const struct monitor_cmd monitor_cmd_dialog_set = {
     .name = "dialog_set",
-    .usage = "INDEX stop",
-    .summary = "end a call (BYE on both sides, or 487 before the answer)",
+    .usage = "INDEX stop|answer [CODE]|hold|reinvite|downgrade [MEDIA]|media RTP RTCP",
+    .summary = "act on a call: end, answer, hold, re-INVITE, block its media",
+    .help = "stop: BYE on both sides, or 487 and CANCEL before the answer.\n"
+	    "answer [CODE]: the final answer of an echo call whose caller IMPU has\n"
+	    "remote_control: 200 (CODE absent or 2xx) or CODE (300-699) ending it.\n"
+	    "hold: (mt and echo calls) re-INVITE to the phone, every stream\n"
+	    "a=sendonly; again: a=sendrecv. reinvite: the same without a change.\n"
+	    "downgrade [MEDIA]: the same with the audio, video (default) or text\n"
+	    "streams at port 0.\n"
+	    "media RTP RTCP: on|off each; off blocks what both phones send.\n",
     .h = dialog_set_h,
+};
+
+/* mt_call callee [-d duration] [sdp_file] [caller] (manual §7) */
+static int mt_call_h(struct monitor *mon, int argc, char **argv, struct mbuf *out,
+		     struct monitor_ans *ans)
+{
+	struct b2bua_mt_prm p = {0};
+	const char *pos[3] = {NULL, NULL, NULL};
+	uint32_t idx = 0;
+	uint16_t scode = 0;
+	size_t npos = 0;
+	int err;
+
+	(void)ans;
+	if (!mon->prm.b2bua)
+		return mbuf_write_str(out, "calls are not running\n") ? ENOMEM : ENOTSUP;
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "-d") && i + 1 < argc) {
+			char *end = NULL;
+			unsigned long d = strtoul(argv[++i], &end, 10);
+
+			if (!*argv[i] || *end || d > 86400) {
+				(void)mbuf_printf(out, "%s: not a duration in seconds "
+						       "(0-86400)\n", argv[i]);
+				return EINVAL;
+			}
+			p.duration_s = (uint32_t)d;
+		} else if (npos < 3) {
+			pos[npos++] = argv[i];
+		} else {
+			npos = 4;
+		}
+	}
+	if (npos < 1 || npos > 3) {
+		(void)mbuf_write_str(out, "usage: mt_call CALLEE [-d DURATION] [SDP_FILE] "
+					  "[CALLER]\n");
+		return EINVAL;
+	}
+	p.callee = pos[0];
+	p.sdp_file = pos[1] && strcmp(pos[1], "-") ? pos[1] : NULL;
+	p.caller = pos[2];
+	err = b2bua_mt_call(mon->prm.b2bua, &p, &idx, &scode);
+	if (!err)
+		return mbuf_printf(out, "mt_call %s: dialog %u\n", p.callee, idx);
+	if (err == ENOENT)
+		(void)mbuf_printf(out, "mt_call %s: no such user or contact\n", p.callee);
+	else if (err == ENOTCONN)
+		(void)mbuf_printf(out, "mt_call %s: not registered\n", p.callee);
+	else if (err == EIO && !scode)
+		(void)mbuf_printf(out, "mt_call %s: cannot read the SDP file (see the log)\n",
+				  p.callee);
+	else if (scode)
+		(void)mbuf_printf(out, "mt_call %s: not sent (%u)\n", p.callee, scode);
+	else
+		(void)mbuf_printf(out, "mt_call %s: %s\n", p.callee, strerror(err));
+	return err;
+}
+
+const struct monitor_cmd monitor_cmd_mt_call = {
+    .name = "mt_call",
+    .usage = "CALLEE [-d DURATION] [SDP_FILE] [CALLER]",
+    .summary = "call a user from the server (its media echoed)",
+    .help = "CALLEE: an IMPU, an IMPI or a registered contact URI; every binding\n"
+	    "rings (only that one for a contact). SDP_FILE: the offer (default the\n"
+	    "callee IMPU's mt_call_sdp_file, else AMR-WB/AMR audio; '-' to skip it\n"
+	    "and name a CALLER). CALLER: the From IMPU (P-Asserted-Identity when\n"
+	    "it is a user's). -d DURATION: imsd hangs up after that many seconds.\n"
+	    "The call is listed by `dialog` with type mt.\n",
+    .h = mt_call_h,
 };

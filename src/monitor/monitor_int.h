@@ -38,5 +38,6 @@ extern const struct monitor_cmd monitor_cmd_ipsec; /* monitor_ipsec.c */
 /* ipsec.sets and counters.ipsec.* lines (`ipsec`, `stats`). */
 struct ipsec;
 int monitor_ipsec_counters(const struct ipsec *ip, struct mbuf *out);
+extern const struct monitor_cmd monitor_cmd_mt_call;	  /* monitor_dialog.c */
 
 #endif
