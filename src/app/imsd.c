@@ -404,8 +404,9 @@ static int imsd_cscf_start(const struct ims_cfg *cfg, struct sip_stack *sip,
 		return err;
 	}
 	/* OPTIONS claims sec-agree (RFC 3329) only when the datapath runs. */
-	(void)cfg;
 	oprm.ipsec = ip != NULL;
+	oprm.rel100 = cfg->rel100;
+	oprm.precondition = cfg->precondition != IMS_CFG_PRECOND_OFF;
 	err = app_options_alloc(optp, sip, *cscfp, &oprm);
 	if (err)
 		fprintf(stderr, "imsd: cannot start the OPTIONS service: %s\n", strerror(err));
