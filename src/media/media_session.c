@@ -404,6 +404,22 @@ static int sdp_in(struct media_rw *c, const char *sdp, size_t len, struct sdp_se
 	return err;
 }
 
+/* Checks the SDP in c, decides each stream (tmpl: the answer file's), opens
+ * the pairs it needs and commits the result (not when a step fails). */
+static int rw_apply(struct media_rw *c, const struct sdp_session *tmpl)
+{
+	int err = rw_check(c);
+
+	if (err)
+		return err;
+	rw_decide(c, tmpl);
+	err = rw_open(c);
+	if (err)
+		return err;
+	rw_commit(c);
+	return 0;
+}
+
 int media_session_sdp(struct media_session *s, const struct media_sdp_prm *prm)
 {
 	struct media_rw c = {.s = s};
@@ -421,14 +437,9 @@ int media_session_sdp(struct media_session *s, const struct media_sdp_prm *prm)
 	c.in = s->relay->sdp[0];
 	err = sdp_in(&c, prm->sdp, prm->len, s->relay->sdp[0]);
 	if (!err)
-		err = rw_check(&c);
+		err = rw_apply(&c, NULL);
 	if (err)
 		return err;
-	rw_decide(&c, NULL);
-	err = rw_open(&c);
-	if (err)
-		return err;
-	rw_commit(&c);
 	s->offer_to = c.offer ? c.to : MEDIA_OFFER_NONE;
 	s->answer_from = c.offer ? MEDIA_OFFER_NONE : c.from;
 	return prm->out ? rw_write(&c, c.in, false, prm->out) : 0;
@@ -457,14 +468,9 @@ int media_session_answer_local(struct media_session *s, const struct media_local
 				      c.in->media_count);
 	}
 	if (!err)
-		err = rw_check(&c);
+		err = rw_apply(&c, tmpl);
 	if (err)
 		return err;
-	rw_decide(&c, tmpl);
-	err = rw_open(&c);
-	if (err)
-		return err;
-	rw_commit(&c);
 	s->offer_to = s->answer_from = MEDIA_OFFER_NONE;
 	s->leg[prm->leg].echo = true;
 	return rw_write(&c, tmpl ? tmpl : c.in, !tmpl, prm->out);
@@ -484,14 +490,9 @@ int media_session_offer_local(struct media_session *s, const struct media_local_
 	c.in = s->relay->sdp[1];
 	err = sdp_in(&c, prm->tmpl, prm->tmpl_len, s->relay->sdp[1]);
 	if (!err)
-		err = rw_check(&c);
+		err = rw_apply(&c, NULL);
 	if (err)
 		return err;
-	rw_decide(&c, NULL);
-	err = rw_open(&c);
-	if (err)
-		return err;
-	rw_commit(&c);
 	s->offer_to = (uint8_t)prm->leg;
 	s->answer_from = MEDIA_OFFER_NONE;
 	s->leg[prm->leg].echo = true;
