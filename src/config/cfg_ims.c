@@ -325,6 +325,35 @@ out:
 	return err;
 }
 
+/*
+ * A configuration that holds what the remote API reads at run time (users,
+ * IMPUs), and the reader over it: the base's values (the defaults of each
+ * entry) and strings are borrowed, nothing of the base's own arena is kept
+ * as owned. NULL: out of memory.
+ */
+static struct ims_cfg *cfg_set_alloc(const struct ims_cfg *base, struct cfg_rd *rd,
+				     struct cfg_diag *diag, const char *key)
+{
+	struct ims_cfg *set;
+
+	if (diag && diag->err && diag->errlen)
+		diag->err[0] = '\0';
+	set = calloc(1, sizeof(*set));
+	if (!set)
+		return NULL;
+	*set = *base;
+	set->arena = NULL;
+	set->sim_events = NULL;
+	set->ue = NULL;
+	set->ue_count = 0;
+	memset(rd, 0, sizeof(*rd));
+	rd->diag = diag;
+	rd->arena = &set->arena;
+	rd->cfg = set;
+	cfg_rd_push_key(rd, key);
+	return set;
+}
+
 int ims_cfg_ue_from_json(const struct ims_cfg *base, const json_t *users,
 			 struct ims_cfg **setp, struct cfg_diag *diag)
 {
@@ -332,24 +361,10 @@ int ims_cfg_ue_from_json(const struct ims_cfg *base, const json_t *users,
 	struct cfg_rd rd;
 	int err;
 
-	if (diag && diag->err && diag->errlen)
-		diag->err[0] = '\0';
 	*setp = NULL;
-	set = calloc(1, sizeof(*set));
+	set = cfg_set_alloc(base, &rd, diag, "users");
 	if (!set)
 		return ENOMEM;
-	/* the base's values (defaults for each entry) and strings, borrowed;
-	 * nothing of the base's own arena is kept as owned */
-	*set = *base;
-	set->arena = NULL;
-	set->sim_events = NULL;
-	set->ue = NULL;
-	set->ue_count = 0;
-	memset(&rd, 0, sizeof(rd));
-	rd.diag = diag;
-	rd.arena = &set->arena;
-	rd.cfg = set;
-	cfg_rd_push_key(&rd, "users");
 	err = cfg_ue_db_read(&rd, users, set);
 	if (err) {
 		ims_cfg_free(set);
@@ -367,22 +382,10 @@ int ims_cfg_impu_from_json(const struct ims_cfg *base, const struct ims_cfg_impu
 	struct cfg_rd rd;
 	int err;
 
-	if (diag && diag->err && diag->errlen)
-		diag->err[0] = '\0';
 	*setp = NULL;
-	set = calloc(1, sizeof(*set));
+	set = cfg_set_alloc(base, &rd, diag, "impu");
 	if (!set)
 		return ENOMEM;
-	*set = *base;
-	set->arena = NULL;
-	set->sim_events = NULL;
-	set->ue = NULL;
-	set->ue_count = 0;
-	memset(&rd, 0, sizeof(rd));
-	rd.diag = diag;
-	rd.arena = &set->arena;
-	rd.cfg = set;
-	cfg_rd_push_key(&rd, "impu");
 	err = cfg_impu_list_read(&rd, impus, user_opts ? user_opts : base->ue_opts_default, out,
 				 n);
 	if (err) {

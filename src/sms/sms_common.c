@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "core/strutil.h"
 #include "sms/sms_common.h"
 
 static bool is_digit_char(char c)
@@ -102,17 +103,6 @@ const char *sms_rp_cause_name(uint8_t cause)
 	return NULL;
 }
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 int sms_hex_decode(const char *hex, size_t len, uint8_t *out, size_t size, size_t *n)
 {
 	if (len % 2)
@@ -120,7 +110,7 @@ int sms_hex_decode(const char *hex, size_t len, uint8_t *out, size_t size, size_
 	if (len / 2 > size)
 		return ENOSPC;
 	for (size_t i = 0; i < len; i += 2) {
-		int h = hexval(hex[i]), l = hexval(hex[i + 1]);
+		int h = str_hex_digit(hex[i]), l = str_hex_digit(hex[i + 1]);
 
 		if (h < 0 || l < 0)
 			return EBADMSG;
