@@ -32,6 +32,7 @@ struct registrar;
 struct hss;
 struct stats;
 struct smsc;
+struct b2bua;
 
 /* Bounds (docs/api.md). */
 #define API_PORT_DEFAULT 9003u
@@ -52,6 +53,8 @@ struct api_prm {
 	struct registrar *reg;	   /* borrowed; NULL: users_get etc. answer an error */
 	struct hss *hss;	   /* borrowed; with reg */
 	struct smsc *sms;	   /* borrowed; NULL: sms, sms_flush answer an error */
+	struct b2bua *b2bua;	   /* borrowed; NULL: dialog_get, dialog_set, mt_call
+				    * answer an error */
 	struct stats *stats;	   /* borrowed; NULL: stats answers an error */
 	void (*quit_h)(void *arg); /* what `quit` does */
 	void *quit_arg;

@@ -238,6 +238,7 @@ struct api_sms_req {
 /* 0, or EINVAL with resp's error naming the field. */
 int api_sms_parse(const json_t *m, struct api_sms_req *r, json_t *resp);
 api_cmd_h api_cmd_sms, api_cmd_sms_flush;
+api_cmd_h api_cmd_dialog_get, api_cmd_dialog_set, api_cmd_mt_call; /* api_cmd_dialog.c */
 /* The `sms` event: the SMS service's hook set to the API, and taken off. */
 void api_sms_hook_start(struct api *api);
 void api_sms_hook_stop(struct api *api);

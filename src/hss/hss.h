@@ -178,7 +178,8 @@ const char *hss_user_imsi(const struct hss_user *u);
 uint32_t hss_user_impu_count(const struct hss_user *u);
 const struct ims_cfg_impu *hss_user_impu(const struct hss_user *u, uint32_t i);
 /* Options of IMPU i (display_name, domain, anonymous...), never NULL for a
- * valid i; the user-level block for i == HSS_IMPU_NONE. */
+ * user and a valid i; the user-level block for i == HSS_IMPU_NONE; NULL
+ * for no user (a call imsd makes itself has no caller in the database). */
 const struct ims_cfg_impu_opts *hss_impu_opts(const struct hss_user *u, uint32_t i);
 const char *hss_impu_display_name(const struct hss_user *u, uint32_t i);
 /*

@@ -64,6 +64,8 @@ const struct ims_cfg_impu *hss_user_impu(const struct hss_user *u, uint32_t i)
 
 const struct ims_cfg_impu_opts *hss_impu_opts(const struct hss_user *u, uint32_t i)
 {
+	if (!u)
+		return NULL;
 	if (i < u->ue->impu_count)
 		return u->ue->impu[i].opts;
 	return u->ue->opts;
