@@ -459,6 +459,7 @@ static void test_associated(void **state)
 	assert_string_equal(hss_impu_display_name(u, 0), "User");
 	assert_string_equal(hss_impu_display_name(u, HSS_IMPU_NONE), "User");
 	assert_false(hss_impu_opts(u, 1)->associated);
+	assert_null(hss_impu_opts(NULL, 0)); /* no user: a call imsd makes itself */
 	assert_string_equal(hss_user_impu(u, 3)->impu, "tel:+331");
 	assert_null(hss_user_impu(u, 5));
 
