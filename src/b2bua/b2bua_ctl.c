@@ -171,6 +171,7 @@ static void own_resp_h(struct sip_tsx *tsx, const struct sip_msg *resp, uint16_t
 		b2b_event(c, B2BUA_EV_SEND, SIP_METHOD_ACK, 0);
 	mbuf_reset(&mb);
 	b2b_state(c, c->ctl_hold ? B2BUA_HOLD : B2BUA_START);
+	b2b_st_refreshed(c); /* a re-INVITE refreshes the session (RFC 4028) */
 }
 
 /* imsd's re-INVITE to the phone of an mt or echo call; hold: the

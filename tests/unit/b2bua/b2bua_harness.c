@@ -166,6 +166,12 @@ const char SDP[] =
 void answer(struct ue *u, const struct sip_msg *req, int scode, const char *reason,
 		   const char *tag, const char *body)
 {
+	answer_x(u, req, scode, reason, tag, "", body);
+}
+
+void answer_x(struct ue *u, const struct sip_msg *req, int scode, const char *reason,
+	      const char *tag, const char *extra, const char *body)
+{
 	char r[4096], via[512] = "", rr[512] = "";
 	const struct sip_hdr *h;
 	int n = 0;
@@ -179,11 +185,11 @@ void answer(struct ue *u, const struct sip_msg *req, int scode, const char *reas
 	snprintf(
 	    r, sizeof(r),
 	    "SIP/2.0 %d %s\r\n%s%sFrom: %s\r\nTo: %s%s%s\r\nCall-ID: %s\r\nCSeq: %s\r\n"
-	    "Contact: <sip:%s@127.0.0.1:%u>\r\n%sContent-Length: %zu\r\n\r\n%s",
+	    "Contact: <sip:%s@127.0.0.1:%u>\r\n%s%sContent-Length: %zu\r\n\r\n%s",
 	    scode, reason, via, rr, hdr(req, "From"), hdr(req, "To"),
 	    tag && !strstr(hdr(req, "To"), "tag=") ? ";tag=" : "",
 	    tag && !strstr(hdr(req, "To"), "tag=") ? tag : "", hdr(req, "Call-ID"),
-	    hdr(req, "CSeq"), u->name, u->port,
+	    hdr(req, "CSeq"), u->name, u->port, extra,
 	    body ? "Content-Type: application/sdp\r\n" : "", body ? strlen(body) : 0,
 	    body ? body : "");
 	ue_send(u, r);
