@@ -58,6 +58,7 @@ struct b2b_st_leg {
 	bool pending;	    /* imsd's refresh is out */
 	bool use_invite;    /* imsd refreshes by re-INVITE */
 	bool inv_out;	    /* imsd's re-INVITE on this leg is out */
+	uint16_t failed;    /* the 408, 481 or 422 its refresh got */
 	uint64_t deadline_ms; /* imsd refreshing: the expiry (§10) */
 	struct loop_timer *t; /* owned */
 	struct mbuf sdp;      /* the SDP imsd last sent on this leg */
@@ -367,6 +368,15 @@ static void expire_h(void *arg)
 	b2b_end_both(c, "no session refresh (RFC 4028 §10)");
 }
 
+static void failed_h(void *arg)
+{
+	struct b2b_st_leg *l = arg;
+
+	b2b_end_both(l->c, l->failed == 422	? "session refresh refused (422)"
+			   : l->failed == 408 ? "session refresh timed out"
+					      : "session refresh: the phone lost the dialog");
+}
+
 static void leg_arm(struct b2b_st_leg *l, uint32_t interval)
 {
 	uint64_t now = loop_now_ms();
@@ -467,9 +477,10 @@ static void refresh_resp_h(struct sip_tsx *tsx, const struct sip_msg *resp, uint
 	}
 	l->pending = false;
 	if (scode == 408 || scode == 481 || scode == 422) {
-		b2b_end_both(c, scode == 422 ? "session refresh refused (422)"
-				: scode == 408 ? "session refresh timed out"
-					       : "session refresh: the phone lost the dialog");
+		/* the BYEs once the transaction has ACKed this final (the stack
+		 * sends that ACK when we return) */
+		l->failed = scode;
+		loop_timer_start(l->t, 0, failed_h, l);
 		return;
 	}
 	/* RFC 3311: an UPDATE the phone does not take; a re-INVITE then */

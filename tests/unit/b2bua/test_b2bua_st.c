@@ -301,6 +301,9 @@ static void test_refresh_invite(void **state)
 	assert_int_equal(m->meth, SIP_METHOD_ACK);
 	mem_deref(m);
 	answer(&b, rb, 422, "Session Interval Too Small", NULL, NULL);
+	m = next_req(&b); /* the transaction's ACK of the 422 first */
+	assert_int_equal(m->meth, SIP_METHOD_ACK);
+	mem_deref(m);
 	m = next_req(&b);
 	assert_int_equal(m->meth, SIP_METHOD_BYE);
 	mem_deref(m);
