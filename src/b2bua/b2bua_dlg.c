@@ -113,7 +113,7 @@ static int relay(struct b2b_call *c, enum b2b_side to, struct sip_tsx *srv,
 	}
 	err = b2b_contact(c->b, sip_dialog_flow(d), contact, sizeof(contact));
 	err = err ? err : b2b_hdrs_copy_se(&h, req, false, b2b_st_on(c));
-	err = err ? err : b2b_st_req_hdrs(c, to, req->meth, &h); /* RFC 4028 */
+	err = err ? err : b2b_st_req_hdrs(c, to, req, &h); /* RFC 4028 */
 	if (!err && req->meth == SIP_METHOD_INVITE)
 		err = mbuf_printf(&h, "Allow: %s\r\n", sip_stack_allow(c->b->prm.stack));
 	if (err)
@@ -177,7 +177,7 @@ static void relay_answer(struct b2b_call *c, struct sip_tsx *srv, const struct b
 	}
 	if (!err && scode >= 200 && scode < 300 &&
 	    (x->meth == SIP_METHOD_INVITE || x->meth == SIP_METHOD_UPDATE))
-		err = b2b_st_resp_hdrs(c, asker, &h); /* RFC 4028 §9 */
+		err = b2b_st_resp_hdrs(c, asker, resp, &h); /* RFC 4028 §9 */
 	if (!err && d && scode > 100 && scode < 300 &&
 	    !b2b_contact(c->b, sip_dialog_flow(d), contact, sizeof(contact)))
 		err = mbuf_printf(&h, "Contact: %s\r\n", contact);

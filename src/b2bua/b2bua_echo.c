@@ -120,7 +120,7 @@ static void echo_200(struct b2b_call *c, struct sip_tsx *tsx, struct pl offer,
 		mbuf_init(&h, SIP_MSG_MAX_UDP);
 		if (!b2b_contact(c->b, &c->a_flow, contact, sizeof(contact)))
 			(void)mbuf_printf(&h, "Contact: %s\r\n", contact);
-		(void)b2b_st_resp_hdrs(c, B2B_A, &h); /* RFC 4028 §9 */
+		(void)b2b_st_resp_hdrs(c, B2B_A, NULL, &h); /* RFC 4028 §9 */
 		rp.hdrs = (struct pl){(const char *)h.buf, h.end};
 		if (ct && resp->body.l) {
 			rp.ctype = ct->val;

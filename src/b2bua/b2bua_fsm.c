@@ -216,7 +216,7 @@ void b2b_answer_a(struct b2b_call *c, uint16_t scode, const char *reason,
 		    err ? err
 			: b2b_resp_hdrs(c, c->type == B2BUA_ECHO ? NULL : leg, resp, &h);
 		if (!err && scode >= 200) /* RFC 4028 §9 (b2bua_st.c) */
-			err = b2b_st_resp_hdrs(c, B2B_A, &h);
+			err = b2b_st_resp_hdrs(c, B2B_A, resp, &h);
 	} else if (resp) {
 		err = b2b_hdrs_copy(&h, resp, true);
 	}

@@ -274,11 +274,13 @@ void b2b_st_sdp(struct b2b_call *c, enum b2b_side s, struct pl sdp);
 int b2b_st_invite_hdrs(struct b2b_call *c, const struct b2b_leg *leg, struct mbuf *h);
 /* The callee's 2xx to the INVITE: leg B's timer. */
 void b2b_st_answered(struct b2b_call *c, const struct sip_msg *resp);
-/* Supported, Require, Session-Expires of a 2xx to side s's INVITE or
- * UPDATE. */
-int b2b_st_resp_hdrs(struct b2b_call *c, enum b2b_side s, struct mbuf *h);
-/* The same of an INVITE or UPDATE imsd relays to side to. */
-int b2b_st_req_hdrs(struct b2b_call *c, enum b2b_side to, enum sip_method meth,
+/* Supported (unless copied, from copied's), Require, Session-Expires of
+ * a 2xx to side s's INVITE or UPDATE. */
+int b2b_st_resp_hdrs(struct b2b_call *c, enum b2b_side s, const struct sip_msg *copied,
+		     struct mbuf *h);
+/* Supported (unless req's has timer), Session-Expires, Min-SE of req
+ * (an INVITE or UPDATE) as imsd relays it to side to. */
+int b2b_st_req_hdrs(struct b2b_call *c, enum b2b_side to, const struct sip_msg *req,
 		    struct mbuf *h);
 /* The call is up, or a refresh passed: both legs' timers from now. */
 void b2b_st_start(struct b2b_call *c);
@@ -328,8 +330,9 @@ int b2b_contact(const struct b2bua *b, const struct net_flow *flow, char *buf,
 /* The headers of msg worth passing on to the other leg (a fixed list),
  * appended to mb as complete lines. */
 int b2b_hdrs_copy(struct mbuf *mb, const struct sip_msg *msg, bool response);
-/* The same, without Session-Expires, Min-SE and the timer option tag when
- * own_se (imsd writes them per leg, b2bua_st.c). */
+/* The same, without Session-Expires, Min-SE and timer in Require, and
+ * with timer in the first Supported, when own_se (imsd writes them per
+ * leg, b2bua_st.c). */
 int b2b_hdrs_copy_se(struct mbuf *mb, const struct sip_msg *msg, bool response,
 		     bool own_se);
 int b2b_invite_build(struct b2b_call *c, struct b2b_leg *leg, struct mbuf *mb,

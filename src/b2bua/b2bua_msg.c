@@ -107,8 +107,9 @@ static bool tag_dropped(enum sip_hdr_id id, struct pl v)
 	return id == SIP_HDR_REQUIRE && pl_caseeq_str(pl_trim(v), "100rel");
 }
 
-/* An option-tag list without "timer" (imsd negotiates it per leg,
- * b2bua_st.c); nothing when no tag is left. */
+/* A Require list without "timer" (imsd requires it per leg, b2bua_st.c;
+ * Supported: timer stays, imsd supports it); nothing when no tag is
+ * left. */
 static int list_without_timer(struct mbuf *mb, enum sip_hdr_id id, struct pl v)
 {
 	size_t start = mb->end;
@@ -176,6 +177,7 @@ int b2b_hdrs_copy_se(struct mbuf *mb, const struct sip_msg *msg, bool response,
 	    SIP_HDR_PRIVACY,
 	};
 	const enum sip_hdr_id *ids = response ? resp_ids : req_ids;
+	bool add_timer = !b2b_st_has_tag(msg, SIP_HDR_SUPPORTED, "timer");
 	size_t n = response ? sizeof(resp_ids) / sizeof(resp_ids[0])
 			    : sizeof(req_ids) / sizeof(req_ids[0]);
 	int err = 0;
@@ -189,9 +191,15 @@ int b2b_hdrs_copy_se(struct mbuf *mb, const struct sip_msg *msg, bool response,
 			if (own_se &&
 			    (ids[i] == SIP_HDR_SESSION_EXPIRES || ids[i] == SIP_HDR_MIN_SE))
 				continue;
-			if (own_se &&
-			    (ids[i] == SIP_HDR_SUPPORTED || ids[i] == SIP_HDR_REQUIRE)) {
+			if (own_se && ids[i] == SIP_HDR_REQUIRE) {
 				err = list_without_timer(mb, ids[i], h->val);
+				continue;
+			}
+			if (own_se && ids[i] == SIP_HDR_SUPPORTED && add_timer) {
+				/* one Supported line: SIPp and some phones read one */
+				add_timer = false;
+				err = mbuf_printf(mb, "Supported: %.*s, timer\r\n",
+						  (int)h->val.l, h->val.p);
 				continue;
 			}
 			err = mbuf_printf(mb, "%s: %.*s\r\n", sip_hdr_name(ids[i]),
@@ -265,8 +273,8 @@ static int invite_hdrs(struct b2b_call *c, struct b2b_leg *leg, struct mbuf *h)
 		    c->icid, sip_stack_local_uri_host(b->prm.stack, 0));
 	if (!err)
 		err = mbuf_printf(h, "Allow: %s\r\n", sip_stack_allow(b->prm.stack));
-	err = err ? err : b2b_st_invite_hdrs(c, leg, h); /* RFC 4028 (b2bua_st.c) */
-	return err ? err : b2b_hdrs_copy_se(h, c->a_inv, false, b2b_st_on(c));
+	err = err ? err : b2b_hdrs_copy_se(h, c->a_inv, false, b2b_st_on(c));
+	return err ? err : b2b_st_invite_hdrs(c, leg, h); /* RFC 4028 (b2bua_st.c) */
 }
 
 int b2b_invite_build(struct b2b_call *c, struct b2b_leg *leg, struct mbuf *mb,

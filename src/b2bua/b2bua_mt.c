@@ -382,7 +382,7 @@ void b2b_mt_request(struct b2b_call *c, struct sip_tsx *tsx, const struct sip_ms
 	mbuf_init(&h, SIP_MSG_MAX_UDP);
 	if (!b2b_contact(c->b, sip_dialog_flow(c->bd), contact, sizeof(contact)))
 		(void)mbuf_printf(&h, "Contact: %s\r\n", contact);
-	(void)b2b_st_resp_hdrs(c, B2B_B, &h); /* RFC 4028 §9 */
+	(void)b2b_st_resp_hdrs(c, B2B_B, NULL, &h); /* RFC 4028 §9 */
 	rp.hdrs = (struct pl){(const char *)h.buf, h.end};
 	if (sdp.end) {
 		rp.ctype = PL("application/sdp");

@@ -268,6 +268,13 @@ void b2b_st_sdp(struct b2b_call *c, enum b2b_side s, struct pl sdp)
 
 /* ---- what imsd writes ---- */
 
+/* "Supported: timer" unless m's Supported was copied: with timer in it
+ * (b2b_hdrs_copy_se adds it to the first one). */
+static const char *supported(const struct sip_msg *m)
+{
+	return m && sip_msg_hdr(m, SIP_HDR_SUPPORTED) ? "" : "Supported: timer\r\n";
+}
+
 int b2b_st_invite_hdrs(struct b2b_call *c, const struct b2b_leg *leg, struct mbuf *h)
 {
 	const struct ims_cfg_session_expires *se;
@@ -288,7 +295,7 @@ int b2b_st_invite_hdrs(struct b2b_call *c, const struct b2b_leg *leg, struct mbu
 		return 0;
 	/* imsd's own call (mt) and an imposed one: always; else the caller's */
 	want = c->type == B2BUA_MT || st->se.force || st->l[B2B_A].on;
-	err = mbuf_printf(h, "Supported: timer\r\n");
+	err = mbuf_printf(h, "%s", supported(c->a_inv));
 	if (!err && want)
 		err = mbuf_printf(h, "Session-Expires: %u%s\r\nMin-SE: %u\r\n", st->interval,
 				  !st->se.force ? ""
@@ -322,33 +329,34 @@ void b2b_st_answered(struct b2b_call *c, const struct sip_msg *resp)
 				: c->a_inv->body);
 }
 
-int b2b_st_resp_hdrs(struct b2b_call *c, enum b2b_side s, struct mbuf *h)
+int b2b_st_resp_hdrs(struct b2b_call *c, enum b2b_side s, const struct sip_msg *copied,
+		     struct mbuf *h)
 {
 	const struct b2b_st_leg *l = leg_of(c, s);
 
 	if (!l)
 		return 0;
 	if (!l->on)
-		return mbuf_printf(h, "Supported: timer\r\n");
+		return mbuf_printf(h, "%s", supported(copied));
 	/* the asker is the UAC of the transaction answered */
-	return mbuf_printf(h, "Supported: timer\r\n%sSession-Expires: %u;refresher=%s\r\n",
+	return mbuf_printf(h, "%s%sSession-Expires: %u;refresher=%s\r\n", supported(copied),
 			   l->peer_timer ? "Require: timer\r\n" : "", c->st->interval,
 			   l->we_refresh ? "uas" : "uac");
 }
 
-int b2b_st_req_hdrs(struct b2b_call *c, enum b2b_side to, enum sip_method meth,
+int b2b_st_req_hdrs(struct b2b_call *c, enum b2b_side to, const struct sip_msg *req,
 		    struct mbuf *h)
 {
 	const struct b2b_st_leg *l = leg_of(c, to);
 
-	if (!l || (meth != SIP_METHOD_INVITE && meth != SIP_METHOD_UPDATE))
+	if (!l || (req->meth != SIP_METHOD_INVITE && req->meth != SIP_METHOD_UPDATE))
 		return 0;
 	if (!l->on)
-		return mbuf_printf(h, "Supported: timer\r\n");
+		return mbuf_printf(h, "%s", supported(req));
 	/* imsd is the UAC of what it sends */
-	return mbuf_printf(h, "Supported: timer\r\nSession-Expires: %u;refresher=%s\r\n"
-			      "Min-SE: %u\r\n",
-			   c->st->interval, l->we_refresh ? "uac" : "uas", c->st->min_se);
+	return mbuf_printf(h, "%sSession-Expires: %u;refresher=%s\r\nMin-SE: %u\r\n",
+			   supported(req), c->st->interval, l->we_refresh ? "uac" : "uas",
+			   c->st->min_se);
 }
 
 /* ---- timers ---- */
@@ -575,7 +583,7 @@ void b2b_st_taken(struct b2b_call *c, enum b2b_side s, struct sip_tsx *tsx,
 
 	mbuf_init(&h, SIP_MSG_MAX_UDP);
 	if (req->meth == SIP_METHOD_UPDATE)
-		(void)b2b_st_resp_hdrs(c, s, &h);
+		(void)b2b_st_resp_hdrs(c, s, NULL, &h);
 	rp.hdrs = (struct pl){(const char *)h.buf, h.end};
 	if (!sip_stack_reply(c->b->prm.stack, tsx, 200, "OK", &rp)) {
 		b2b_event(c, B2BUA_EV_SEND, SIP_METHOD_OTHER, 200);
