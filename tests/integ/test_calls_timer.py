@@ -5,20 +5,23 @@ The config reader keeps `min` >= 90 s (RFC 4028 §4: Min-SE is never below
 90 s), and there is no other knob that shortens a session interval, so the
 calls run with the smallest interval the manual and the RFC allow, 90 s:
 imsd refreshes at 45 s and a missing refresh ends the call at 60 s. To keep
-the suite short the three calls run at the same time, each between its own
-two users whose IMPU settings pick the case:
+the suite short the four calls run at the same time, each between its own
+users whose IMPU settings pick the case:
 
 - alice -> bob (global `session_expires: {duration: 90, min: 90}`): neither
   phone refreshes; imsd imposes the timer (`force`), its INVITE to bob
   carries Session-Expires: 90;refresher=uac, Min-SE and Supported: timer,
   alice's 200 Session-Expires: 90;refresher=uas; both phones get imsd's
   UPDATE at 45 s, answer it, and the call goes on until alice's BYE.
-- carol -> dave: carol asks for 90 s and to refresh (refresher=uac), dave
+- carol -> dave: carol requires timer (Require: timer, accepted) for 90 s
+  and to refresh (refresher=uac), dave
   takes the refresher role of his leg (refresher=uas); neither refreshes:
   imsd sends BYE to both (§10).
 - erin -> frank (erin's IMPU `method: "invite"`): imsd's re-INVITE
   refreshes to both at 45 s with each leg's SDP, erin's 200 ACKed; frank's
   422 ends the call with BYE on both legs.
+- gina -> the echo service: imsd is the only other side; it imposes the
+  timer, refreshes gina by UPDATE at 45 s, and the call goes on to her BYE.
 
 The 422 of a too small Session-Expires on a new INVITE is
 test_calls_ops.py's.
@@ -72,6 +75,7 @@ def ims_start(tmp_path):
   sip_addr: [{{ addr: "{HOST}:{port}", port_min: {media}, port_max: {media + 399} }}],
   domain: "ims.test",
   dialog_timeout: 120,
+  echo: "sip:echo",
   session_expires: {{ duration: 90, min: 90 }},
   ue_db: [
     {user("001010000000211", "alice")},
@@ -80,6 +84,7 @@ def ims_start(tmp_path):
     {user("001010000000214", "dave")},
     {user("001010000000215", "erin", ', session_expires: { method: "invite" }')},
     {user("001010000000216", "frank")},
+    {user("001010000000217", "gina")},
   ],
 }}
 """)
@@ -92,6 +97,7 @@ CALLS = [  # caller, callee, caller's scenario, callee's
     ("alice", "bob", "st_uac_update", "st_uas_update"),
     ("carol", "dave", "st_uac_expire", "st_uas_expire"),
     ("erin", "frank", "st_uac_reinvite", "st_uas_reinvite_422"),
+    ("gina", "echo", "st_uac_update", None),
 ]
 
 
@@ -103,14 +109,16 @@ def test_session_timers(tmp_path):
         for caller, callee, uac, uas in CALLS:
             a, b = free_port(), free_port()
             register(ims, caller, a)
-            register(ims, callee, b)
-            pb = start(sipp_long(tmp, uas, port, b, callee), tmp)
-            wait_bound(b)
+            pb = None
+            if uas:
+                register(ims, callee, b)
+                pb = start(sipp_long(tmp, uas, port, b, callee), tmp)
+                wait_bound(b)
             procs.append((caller, callee, pb, a, uac))
         started = [(caller, callee, pb,
                     start(sipp_long(tmp, uac, port, a, caller, service=callee), tmp))
                    for caller, callee, pb, a, uac in procs]
-        results = [(caller, callee, finish(pa), finish(pb))
+        results = [(caller, callee, finish(pa), finish(pb) if pb else (0, ""))
                    for caller, callee, pb, pa in started]
     finally:
         d.stop()
@@ -124,5 +132,6 @@ def test_session_timers(tmp_path):
                      text), "carol's call did not end by its session timer"
     assert re.search(r"call \d+ \(sip:erin\S* -> \S*frank\S*\) ends: session refresh "
                      r"refused \(422\)", text), "erin's call did not end on the 422"
-    assert re.search(r"call \d+ \(sip:alice\S* -> \S*bob\S*\) ends: BYE from the caller",
-                     text), "alice's call did not go on to her BYE"
+    for caller in ("alice", "gina"):
+        assert re.search(rf"call \d+ \(sip:{caller}\S* -> \S*\) ends: BYE from the caller",
+                         text), f"{caller}'s call did not go on to her BYE"
