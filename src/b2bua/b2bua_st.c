@@ -329,12 +329,21 @@ void b2b_st_answered(struct b2b_call *c, const struct sip_msg *resp)
 				: c->a_inv->body);
 }
 
+/* Session timers are of the confirmed dialog (RFC 4028 §7.4, §9): an
+ * UPDATE of the early one carries none. */
+static bool confirmed(const struct b2b_call *c, enum b2b_side s)
+{
+	if (s == B2B_A)
+		return c->a && !sip_dialog_is_early(c->a);
+	return c->bd != NULL;
+}
+
 int b2b_st_resp_hdrs(struct b2b_call *c, enum b2b_side s, const struct sip_msg *copied,
 		     struct mbuf *h)
 {
 	const struct b2b_st_leg *l = leg_of(c, s);
 
-	if (!l)
+	if (!l || !confirmed(c, s))
 		return 0;
 	if (!l->on)
 		return mbuf_printf(h, "%s", supported(copied));
@@ -349,7 +358,8 @@ int b2b_st_req_hdrs(struct b2b_call *c, enum b2b_side to, const struct sip_msg *
 {
 	const struct b2b_st_leg *l = leg_of(c, to);
 
-	if (!l || (req->meth != SIP_METHOD_INVITE && req->meth != SIP_METHOD_UPDATE))
+	if (!l || !confirmed(c, to) ||
+	    (req->meth != SIP_METHOD_INVITE && req->meth != SIP_METHOD_UPDATE))
 		return 0;
 	if (!l->on)
 		return mbuf_printf(h, "%s", supported(req));
@@ -410,7 +420,8 @@ void b2b_st_start(struct b2b_call *c)
 
 void b2b_st_refreshed(struct b2b_call *c)
 {
-	b2b_st_start(c);
+	if (c->start_ms) /* not an UPDATE of the early dialogs */
+		b2b_st_start(c);
 }
 
 void b2b_st_stop(struct b2b_call *c)
