@@ -274,8 +274,8 @@ static void test_refresh_update(void **state)
 	ue_close(&b);
 }
 
-/* `method` invite: a re-INVITE with the SDP that leg last got, ACKed; a
- * 422 to it ends the call. */
+/* `method` invite: a re-INVITE with the SDP that leg last got (through the
+ * relay or not), ACKed; a 422 to it ends the call. */
 static void test_refresh_invite(void **state)
 {
 	struct sip_msg *inv, *ok, *ra, *rb, *m;
@@ -358,6 +358,43 @@ static void test_missing_refresh(void **state)
 	mem_deref(m);
 	mem_deref(inv);
 	mem_deref(ok);
+	ue_close(&a);
+	ue_close(&b);
+}
+
+/* An UPDATE of the early dialogs (preconditions) is no refresh: it goes
+ * on without Session-Expires, its 200 comes back without one (§9). */
+static void test_early_update(void **state)
+{
+	struct sip_msg *inv, *p183, *m;
+	struct ue a, b;
+
+	(void)state;
+	ue_open(&a, "alice");
+	ue_open(&b, "bob");
+	ue_register(&a);
+	ue_register(&b);
+	invite(&a, "sip:bob@ims.test", "ste1@t",
+	       "Supported: timer\r\nSession-Expires: 1800;refresher=uac\r\n");
+	inv = ue_recv(&b);
+	assert_string_equal(hdr(inv, "Session-Expires"), "1800;refresher=uac");
+	answer(&b, inv, 183, "Session Progress", "b1", SDP);
+	p183 = ue_recv_skip(&a);
+	assert_int_equal(p183->scode, 183);
+	assert_null(hdr(p183, "Session-Expires"));
+	a_req(&a, p183, "UPDATE", 2, "Session-Expires: 1800;refresher=uac\r\n");
+	m = next_req(&b);
+	assert_int_equal(m->meth, SIP_METHOD_UPDATE);
+	assert_null(hdr(m, "Session-Expires"));
+	answer_x(&b, m, 200, "OK", NULL, "Session-Expires: 1800;refresher=uas\r\n", NULL);
+	mem_deref(m);
+	m = ue_recv_skip(&a);
+	assert_int_equal(m->scode, 200);
+	assert_null(hdr(m, "Session-Expires"));
+	mem_deref(m);
+	mem_deref(p183);
+	mem_deref(inv);
+	assert_int_equal(b2bua_dialog_stop(T.b2b, 1), 0);
 	ue_close(&a);
 	ue_close(&b);
 }
@@ -448,7 +485,10 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_negotiation, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_refresh_update, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_refresh_invite, setup, teardown),
+	    /* with the relay: each leg's SDP is the relay's rewrite */
+	    cmocka_unit_test_setup_teardown(test_refresh_invite, setup_relay, teardown),
 	    cmocka_unit_test_setup_teardown(test_missing_refresh, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_early_update, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_echo, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_mt, setup, teardown),
 	};
