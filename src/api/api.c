@@ -207,6 +207,15 @@ void api_event_send(struct api *api, enum api_event ev, json_t *msg)
 	}
 }
 
+bool api_event_listened(const struct api *api, enum api_event ev)
+{
+	for (const struct api_conn *c = api->conns; c; c = c->next) {
+		if (!c->dead && c->authed && (c->events & ev))
+			return true;
+	}
+	return false;
+}
+
 /* ---- wslay callbacks ---- */
 
 static ssize_t ws_recv_cb(wslay_event_context_ptr ctx, uint8_t *buf, size_t len, int flags,
@@ -552,6 +561,7 @@ int api_alloc(struct api **apip, const struct api_prm *prm, char *err, size_t er
 	}
 	api_users_watch_start(api);
 	api_sms_hook_start(api);
+	api_dialog_watch_start(api);
 	api_sim_events_start(api);
 	*apip = api;
 	return 0;
@@ -563,6 +573,7 @@ void api_free(struct api *api)
 		return;
 	api_users_watch_stop(api);
 	api_sms_hook_stop(api);
+	api_dialog_watch_stop(api);
 	api_users_jobs_free(api);
 	if (api->reaping)
 		loop_before_sleep_remove(api_reap_h, api);

@@ -13,6 +13,13 @@
  * mt_call: the callee by impi, impu or contact; sdp_file (or the deprecated
  * sip_file), caller, duration; the answer gives the new dialog's
  * session_id.
+ *
+ * The dialog event (§6.7): the B2BUA's watcher (b2bua_watch_set) is told
+ * of a call once it is set up and at each change of its state; each of
+ * the call's dialogs goes at once, as dialog_get lists it, to the clients
+ * registered for "dialog" (read inside the change, so that every state is
+ * seen even when two come in one loop iteration), and the users the call
+ * involves get a users_update.
  */
 #include "api/api_int.h"
 
@@ -257,4 +264,83 @@ int api_cmd_mt_call(struct api_ctx *ctx, json_t *resp)
 			json_object_set_new(resp, "session_id", json_string(di.session_id));
 	}
 	return 0;
+}
+
+/* ---- the dialog event, users' dialogs ---- */
+
+static void dialog_watch_h(uint32_t index, void *arg)
+{
+	struct api *api = arg;
+	struct b2bua_cursor cur = {.next = index};
+	struct b2bua_call_users cu;
+	struct b2bua_dialog_info di;
+
+	if (!b2bua_call_users(api->prm.b2bua, index, &cu)) {
+		api_users_note(api, cu.orig);
+		for (size_t i = 0; i < cu.ncallee; i++)
+			api_users_note(api, cu.callee[i]);
+	}
+	if (!api_event_listened(api, API_EV_DIALOG))
+		return;
+	while (b2bua_dialog_next(api->prm.b2bua, &cur, &di) && di.index == index) {
+		json_t *m = json_pack("{s:s, s:o*}", "message", "dialog", "dialog",
+				      dialog_json(&di));
+
+		if (m)
+			api_event_send(api, API_EV_DIALOG, m);
+		json_decref(m);
+	}
+}
+
+void api_dialog_watch_start(struct api *api)
+{
+	if (api->prm.b2bua)
+		b2bua_watch_set(api->prm.b2bua, dialog_watch_h, api);
+}
+
+void api_dialog_watch_stop(struct api *api)
+{
+	if (api->prm.b2bua)
+		b2bua_watch_set(api->prm.b2bua, NULL, NULL);
+}
+
+struct user_dlg_arg {
+	struct api *api;
+	const struct hss_user *u;
+	json_t *arr;
+};
+
+/* The other party of di for user u: its IMPI when it is one of our users,
+ * else its IMPU (an echo IMPU, imsd's own mt_call). */
+static void user_dialog_h(const struct b2bua_dialog_info *di, void *arg)
+{
+	struct user_dlg_arg *a = arg;
+	struct b2bua_call_users cu = {0};
+	const struct hss_user *r = NULL;
+	const char *remote;
+
+	(void)b2bua_call_users(a->api->prm.b2bua, di->index, &cu);
+	if (di->type == B2BUA_MT)
+		r = cu.orig;
+	else if (cu.ncallee)
+		r = cu.callee[0];
+	remote = r ? hss_user_impi(r) : NULL;
+	if (!remote)
+		remote = di->type == B2BUA_MT ? di->from : di->to;
+	json_array_append_new(a->arr,
+			      json_pack("{s:s, s:s, s:s}", "remote", remote, "session_id",
+					di->session_id, "state", b2bua_state_name(di->state)));
+}
+
+json_t *api_user_dialogs_json(struct api *api, const struct hss_user *u)
+{
+	struct user_dlg_arg a = {.api = api, .u = u, .arr = json_array()};
+	struct b2bua_stats st;
+
+	if (!a.arr || !api->prm.b2bua)
+		return a.arr;
+	b2bua_stats_get(api->prm.b2bua, &st);
+	if (st.live + st.kept) /* it walks every call */
+		(void)b2bua_user_dialogs(api->prm.b2bua, u, user_dialog_h, &a);
+	return a.arr;
 }

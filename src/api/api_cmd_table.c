@@ -35,7 +35,7 @@ const struct api_cmd api_cmds[] = {
     {NULL, NULL},
 };
 
-const char *const api_events[] = {"users_update", "sms", NULL};
+const char *const api_events[] = {"users_update", "sms", "dialog", NULL};
 
 const struct api_cmd *api_cmd_find(const char *name)
 {

@@ -140,6 +140,8 @@ int api_conn_send(struct api_conn *conn, const json_t *msg);
 int api_conn_send_text(struct api_conn *conn, const char *txt, size_t len);
 /* Sends an event to every authenticated client registered for ev. */
 void api_event_send(struct api *api, enum api_event ev, json_t *msg);
+/* Whether any authenticated client is registered for ev. */
+bool api_event_listened(const struct api *api, enum api_event ev);
 void api_conn_close(struct api_conn *conn, uint16_t code, const char *why);
 double api_time_now(const struct api *api); /* "time" */
 
@@ -223,6 +225,10 @@ json_t *api_user_json(struct api *api, const void *user_info);
 void api_users_watch_start(struct api *api);
 void api_users_watch_stop(struct api *api);
 void api_users_jobs_free(struct api *api);
+/* u changed (a call, its pending SMS): a users_update for it goes at the
+ * end of this loop iteration, if anyone listens. */
+struct hss_user;
+void api_users_note(struct api *api, const struct hss_user *u);
 
 /* ---- api_cmd_prov.c ---- */
 api_cmd_h api_cmd_users_add, api_cmd_user_set, api_cmd_impu_set, api_cmd_impu_add,
@@ -239,6 +245,12 @@ struct api_sms_req {
 int api_sms_parse(const json_t *m, struct api_sms_req *r, json_t *resp);
 api_cmd_h api_cmd_sms, api_cmd_sms_flush;
 api_cmd_h api_cmd_dialog_get, api_cmd_dialog_set, api_cmd_mt_call; /* api_cmd_dialog.c */
+/* The dialog event (§6.7) and users_update on calls: the B2BUA's watcher
+ * set to the API, and taken off. */
+void api_dialog_watch_start(struct api *api);
+void api_dialog_watch_stop(struct api *api);
+/* users_get's dialogs of u: [{remote, session_id, state}] (manual §6.6). */
+json_t *api_user_dialogs_json(struct api *api, const struct hss_user *u);
 /* The `sms` event: the SMS service's hook set to the API, and taken off. */
 void api_sms_hook_start(struct api *api);
 void api_sms_hook_stop(struct api *api);

@@ -102,6 +102,7 @@ static int call_setup(struct b2bua *b, const struct b2bua_invite *inv, bool echo
 	}
 	sip_tsx_tu_data_set(inv->tsx, c);
 	b2b_event(c, B2BUA_EV_RECV, SIP_METHOD_INVITE, 0);
+	b2b_notify(c);
 	*cp = c;
 	return 0;
 }

@@ -193,6 +193,22 @@ int b2bua_dialog_reinvite(struct b2bua *b, uint32_t index, bool hold);
  * NULL: video) at port 0, in this one and every later one. EINVAL: another
  * name; the errors of b2bua_dialog_reinvite. */
 int b2bua_dialog_downgrade(struct b2bua *b, uint32_t index, const char *media);
+/* The users a call involves: the caller (NULL for mt_call) and the
+ * callees its branches reached (the one that answered, once answered).
+ * ENOENT: no such call. */
+struct b2bua_call_users {
+	const struct hss_user *orig;
+	const struct hss_user *callee[B2BUA_LEGS_MAX];
+	size_t ncallee;
+};
+int b2bua_call_users(const struct b2bua *b, uint32_t index, struct b2bua_call_users *out);
+/* A watcher of the calls (the remote API's dialog and users_update
+ * events, manual §6.7): h(index) once a call is set up and after each
+ * change of its state, inside the change: h may read the call
+ * (b2bua_dialog_next from {index}, b2bua_call_users) and nothing else
+ * here. One watcher; h NULL removes it. */
+typedef void(b2bua_watch_h)(uint32_t index, void *arg);
+void b2bua_watch_set(struct b2bua *b, b2bua_watch_h *h, void *arg);
 const char *b2bua_state_name(enum b2bua_state s);
 const char *b2bua_type_name(enum b2bua_type t);
 

@@ -179,6 +179,19 @@ void b2b_state(struct b2b_call *c, enum b2bua_state s)
 	log_write(LOG_IMS, LOG_LVL_INFO, LOG_DIR_NONE, NULL, "call %u (%s -> %s): %s",
 		  c->index, c->from ? c->from : "", c->to ? c->to : "",
 		  b2bua_state_name(s));
+	b2b_notify(c);
+}
+
+void b2b_notify(const struct b2b_call *c)
+{
+	if (c->b->watch && c->b->calls[c->index] == c)
+		c->b->watch(c->index, c->b->watch_arg);
+}
+
+void b2bua_watch_set(struct b2bua *b, b2bua_watch_h *h, void *arg)
+{
+	b->watch = h;
+	b->watch_arg = h ? arg : NULL;
 }
 
 static void linger_h(void *arg)

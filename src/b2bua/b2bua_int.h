@@ -146,6 +146,8 @@ struct b2bua {
 	uint32_t next_index;
 	uint64_t sid_seq;
 	struct b2bua_stats st;
+	b2bua_watch_h *watch; /* b2bua_watch_set, NULL none */
+	void *watch_arg;
 };
 
 /* b2bua_ctx.c */
@@ -154,6 +156,8 @@ struct b2b_call *b2b_call_get(const struct b2bua *b, uint32_t index);
 void b2b_event(struct b2b_call *c, enum b2bua_event_type t, enum sip_method meth,
 	       uint16_t scode);
 void b2b_state(struct b2b_call *c, enum b2bua_state s);
+/* Tells the watcher (b2bua_watch_set) that call c changed. */
+void b2b_notify(const struct b2b_call *c);
 /* Ends the call: nothing more is sent or taken; kept for the linger. */
 void b2b_stop(struct b2b_call *c, const char *why);
 /* b2bua_media.c: the status (and reason) an SDP the relay refused is

@@ -252,6 +252,7 @@ int b2bua_mt_call(struct b2bua *b, const struct b2bua_mt_prm *p, uint32_t *index
 		return err;
 	}
 	b2b_event(c, B2BUA_EV_SEND, SIP_METHOD_INVITE, 0);
+	b2b_notify(c);
 	(void)b2b_fork(c, term, n, scode, &reason);
 	if (*scode) {
 		b2b_stop(c, reason ? reason : "mt_call not sent");

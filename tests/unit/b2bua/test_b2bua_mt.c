@@ -99,6 +99,30 @@ static void b_req(struct ue *b, const struct sip_msg *inv, const char *meth)
 	ue_send(b, r);
 }
 
+/* What the watcher saw (b2bua_watch_set): the state at each call, read
+ * from the call's index as the API reads it, and the callee it involved. */
+static struct {
+	enum b2bua_state st[16];
+	size_t n;
+	bool callee_bob;
+} W;
+
+static void watch_h(uint32_t index, void *arg)
+{
+	struct b2bua_cursor c = {.next = index};
+	struct b2bua_dialog_info di;
+	struct b2bua_call_users cu;
+
+	assert_ptr_equal(arg, &W);
+	assert_true(b2bua_dialog_next(T.b2b, &c, &di));
+	assert_int_equal(di.index, index);
+	if (W.n < 16)
+		W.st[W.n++] = di.state;
+	assert_int_equal(b2bua_call_users(T.b2b, index, &cu), 0);
+	for (size_t i = 0; i < cu.ncallee; i++)
+		W.callee_bob |= !strcmp(hss_user_impi(cu.callee[i]), "bob@ims.test");
+}
+
 static void test_mt_call_duration(void **state)
 {
 	struct b2bua_mt_prm p = {.callee = "sip:bob@ims.test",
@@ -111,6 +135,8 @@ static void test_mt_call_duration(void **state)
 	struct ue b;
 
 	(void)state;
+	memset(&W, 0, sizeof(W));
+	b2bua_watch_set(T.b2b, watch_h, &W);
 	ue_open(&b, "bob");
 	ue_register(&b);
 	assert_int_equal(b2bua_mt_call(T.b2b, &p, &idx, &scode), 0);
@@ -157,6 +183,15 @@ static void test_mt_call_duration(void **state)
 	only_dialog(&di);
 	assert_int_equal(di.state, B2BUA_STOP);
 	assert_int_equal(b2bua_dialog_stop(T.b2b, idx), EALREADY);
+	/* the watcher: set up (init), then each state once */
+	assert_int_equal(W.n, 4);
+	assert_int_equal(W.st[0], B2BUA_INIT);
+	assert_int_equal(W.st[1], B2BUA_RINGING);
+	assert_int_equal(W.st[2], B2BUA_START);
+	assert_int_equal(W.st[3], B2BUA_STOP);
+	assert_true(W.callee_bob);
+	assert_int_equal(b2bua_call_users(T.b2b, 99, &(struct b2bua_call_users){0}), ENOENT);
+	b2bua_watch_set(T.b2b, NULL, NULL);
 	mem_deref(inv);
 	ue_close(&b);
 }
