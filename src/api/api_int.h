@@ -41,6 +41,8 @@ struct api_log_get {
 	bool allow_empty, short_, headers;
 	bool has_start, has_end;
 	int64_t start_ms, end_ms;
+	bool has_ue_id, has_rnti; /* filters: ue_id; rnti (no IMS entry has one) */
+	uint32_t ue_id;
 	size_t max_size;
 	uint8_t level[LOG_LAYER_COUNT]; /* max level per layer, LOG_LVL_NONE: off */
 	struct loop_timer *tmr;		/* timeout of the pending answer, or its next part */

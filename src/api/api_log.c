@@ -31,9 +31,21 @@
 #define API_LOG_SIZE_MAX ((size_t)16 << 20)
 #define API_LOG_CHUNK 512u /* entries looked at per loop iteration, all clients */
 
+/* The entry's ue_id: its id when that is a number (log_set's ue_id). */
+static bool entry_ue_id(const struct log_entry *e, uint32_t *ue)
+{
+	size_t n = e->id ? strlen(e->id) : 0;
+
+	if (!n || n >= 10 || strspn(e->id, "0123456789") != n)
+		return false;
+	*ue = (uint32_t)strtoul(e->id, NULL, 10);
+	return true;
+}
+
 static bool entry_match(const struct api_log_get *g, const struct log_entry *e)
 {
 	int64_t ms = e->ts_us / 1000;
+	uint32_t ue;
 
 	if (e->layer >= LOG_LAYER_COUNT || e->level > g->level[e->layer] ||
 	    e->level == LOG_LVL_NONE)
@@ -42,7 +54,9 @@ static bool entry_match(const struct api_log_get *g, const struct log_entry *e)
 		return false;
 	if (g->has_end && ms > g->end_ms)
 		return false;
-	return true;
+	if (g->has_ue_id && (!entry_ue_id(e, &ue) || ue != g->ue_id))
+		return false;
+	return !g->has_rnti; /* an RNTI is a radio (PHY) id: no IMS entry has one */
 }
 
 struct count_arg {
@@ -76,6 +90,7 @@ static json_t *entry_json(struct build_arg *a, const struct log_entry *e)
 {
 	json_t *o = json_object(), *data = json_array();
 	const char *p = e->text, *end = e->text + (a->g->short_ ? e->first_len : e->text_len);
+	uint32_t ue;
 	const char *name = a->api->prm.cfg->com_name;
 
 	if (!o || !data) {
@@ -102,9 +117,8 @@ static json_t *entry_json(struct build_arg *a, const struct log_entry *e)
 	json_object_set_new(o, "level", json_string(log_level_name(e->level)));
 	if (dir_name(e->dir))
 		json_object_set_new(o, "dir", json_string(dir_name(e->dir)));
-	if (e->id && e->id[0] && strspn(e->id, "0123456789") == strlen(e->id) &&
-	    strlen(e->id) < 10)
-		json_object_set_new(o, "ue_id", json_integer(atoll(e->id)));
+	if (entry_ue_id(e, &ue))
+		json_object_set_new(o, "ue_id", json_integer(ue));
 	json_object_set_new(o, "src", json_string(name && name[0] ? name : "IMS"));
 	json_object_set_new(o, "idx", json_integer((json_int_t)e->idx));
 	a->bytes += 120;
@@ -350,7 +364,7 @@ static int layers_parse(const json_t *m, struct api_log_get *g, json_t *resp)
 
 static int log_get_parse(const json_t *m, struct api_log_get *g, json_t *resp)
 {
-	uint64_t min = 1, max = API_LOG_MAX_DEFAULT, sz = API_LOG_SIZE_DEFAULT;
+	uint64_t min = 1, max = API_LOG_MAX_DEFAULT, sz = API_LOG_SIZE_DEFAULT, id;
 	double tmo = 1, st, et;
 	int e;
 
@@ -372,6 +386,15 @@ static int log_get_parse(const json_t *m, struct api_log_get *g, json_t *resp)
 		return e;
 	g->has_end = e == 0;
 	g->end_ms = g->has_end ? (int64_t)et : 0;
+	e = api_get_uint(m, "ue_id", 0, UINT32_MAX, &id, resp);
+	if (e == EINVAL)
+		return e;
+	g->has_ue_id = e == 0;
+	g->ue_id = g->has_ue_id ? (uint32_t)id : 0;
+	e = api_get_uint(m, "rnti", 0, 65535, &id, resp);
+	if (e == EINVAL)
+		return e;
+	g->has_rnti = e == 0;
 	g->min = (uint32_t)(min < max ? min : max);
 	g->max = (uint32_t)max;
 	g->timeout_ms = (uint64_t)(tmo * 1000.0);
