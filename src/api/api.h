@@ -33,6 +33,7 @@ struct hss;
 struct stats;
 struct smsc;
 struct b2bua;
+struct ipsec;
 
 /* Bounds (docs/api.md). */
 #define API_PORT_DEFAULT 9003u
@@ -56,6 +57,7 @@ struct api_prm {
 	struct b2bua *b2bua;	   /* borrowed; NULL: dialog_get, dialog_set, mt_call
 				    * answer an error */
 	struct stats *stats;	   /* borrowed; NULL: stats answers an error */
+	struct ipsec *ipsec;	   /* borrowed; NULL: ipsec lists no SA (IPsec off) */
 	void (*quit_h)(void *arg); /* what `quit` does */
 	void *quit_arg;
 	const char *version; /* ready's version */

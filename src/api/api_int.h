@@ -247,6 +247,7 @@ struct api_sms_req {
 int api_sms_parse(const json_t *m, struct api_sms_req *r, json_t *resp);
 api_cmd_h api_cmd_sms, api_cmd_sms_flush;
 api_cmd_h api_cmd_dialog_get, api_cmd_dialog_set, api_cmd_mt_call; /* api_cmd_dialog.c */
+api_cmd_h api_cmd_ipsec; /* api_cmd_ipsec.c */
 /* The dialog event (§6.7) and users_update on calls: the B2BUA's watcher
  * set to the API, and taken off. */
 void api_dialog_watch_start(struct api *api);
