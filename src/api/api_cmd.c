@@ -314,9 +314,25 @@ static int config_set_read(struct api *api, const json_t *m, struct ims_cfg **se
 		return api_error(resp, "Out of memory");
 	for (const struct api_prop *p = api_props; p->name; p++) {
 		json_t *v = json_object_get(m, p->name);
+		const char *want = NULL;
 
-		if (v)
-			json_object_set(props, p->name, v);
+		if (!v)
+			continue;
+		/* JSON's types, strictly (the file's language also takes 0/1 for
+		 * a boolean); the reader checks the values */
+		if ((p->kind == API_P_BOOL || p->kind == API_P_REL100) && !json_is_boolean(v))
+			want = "boolean";
+		else if ((p->kind == API_P_U32 || p->kind == API_P_U8) && !json_is_integer(v))
+			want = "integer";
+		else if ((p->kind == API_P_SE || p->kind == API_P_FILTER) && !json_is_object(v))
+			want = "object";
+		else if (p->kind == API_P_PRECOND && !json_is_string(v))
+			want = "string";
+		if (want) {
+			json_decref(props);
+			return api_error(resp, "Field %s: %s expected", p->name, want);
+		}
+		json_object_set(props, p->name, v);
 	}
 	if (!json_object_size(props)) {
 		json_decref(props);

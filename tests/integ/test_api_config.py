@@ -76,6 +76,8 @@ def test_config_set_properties_take_effect(tmp_path, imsd_factory):
                         ({"binding_expires": 50, "dialog_timeout": 0}, "dialog_timeout"),
                         ({"session_expires": {"min": "x"}}, "session_expires.min"),
                         ({"precondition": "maybe"}, "precondition"),
+                        ({"100rel": 1}, "Field 100rel: boolean expected"),
+                        ({"dialog_timeout": "5"}, "Field dialog_timeout: integer expected"),
                         ({"sms_message_filter": {"rp_data": "drop"}}, "sms_message_filter"),
                         ({"tcp_threshold": 100}, "tcp_threshold: cannot be changed at run"),
                         ({"auth_on_register_only": False}, "auth_on_register_only"),
