@@ -252,7 +252,15 @@ static ssize_t ws_send_cb(wslay_event_context_ptr ctx, const uint8_t *data, size
 	ssize_t n;
 
 	(void)flags;
+	if (c->api->out_iter_bytes >= API_OUT_ITER_MAX) { /* the rest next iteration */
+		wslay_event_set_error(ctx, WSLAY_ERR_WOULDBLOCK);
+		return -1;
+	}
+	if (len > API_OUT_ITER_MAX - c->api->out_iter_bytes)
+		len = API_OUT_ITER_MAX - c->api->out_iter_bytes;
 	n = api_io_send(c, data, len);
+	if (n > 0)
+		c->api->out_iter_bytes += (size_t)n;
 	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
 		wslay_event_set_error(ctx, WSLAY_ERR_WOULDBLOCK);
 		return -1;
@@ -403,6 +411,7 @@ static void api_reap_h(void *arg)
 	struct api_conn *c = api->conns;
 
 	api->log_iter_entries = 0; /* a new iteration: a new budget for log_get */
+	api->out_iter_bytes = 0;   /* and for writing to the clients */
 	while (c) {
 		struct api_conn *next = c->next;
 

@@ -18,6 +18,7 @@
 #include "api/api.h"
 #include "api/api_http.h"
 #include "core/log.h"
+#include "core/mbuf.h"
 #include "sms/sms_tpdu.h"
 #include "smsc/smsc.h"
 
@@ -46,8 +47,11 @@ struct api_log_get {
 	size_t max_size;
 	uint8_t level[LOG_LAYER_COUNT]; /* max level per layer, LOG_LVL_NONE: off */
 	struct loop_timer *tmr;		/* timeout of the pending answer, or its next part */
+	uint32_t round;			/* the grouped look that last saw it */
+	bool more;			/* its answer goes on at the next look */
+	bool due;			/* its timeout passed: answered at the next look */
 	bool building;			/* the answer is being made, in parts */
-	json_t *arr;			/* its logs so far, owned */
+	struct mbuf text;		/* its logs so far, as JSON text */
 	size_t handed, built, bytes;	/* entries looked at, taken, JSON bytes */
 	uint64_t disc;			/* discontinuity at its first part */
 };
@@ -101,6 +105,11 @@ struct api {
 	size_t out_total;  /* sum of the connections' queued */
 	bool log_out_wait; /* log_get answers wait for out_total to fall */
 	size_t log_iter_entries; /* log entries made into answers this iteration */
+	size_t out_iter_bytes;	 /* written to the clients this iteration */
+	struct loop_timer *log_group_tmr; /* the grouped look at the waiting log_get */
+	uint32_t log_round;		  /* that look's number (api_log.c) */
+	bool log_cont;			  /* the timer goes on with the same round */
+	bool log_dirty;			  /* lines came since the round began */
 	uint64_t refused_logged_ms; /* last "too many clients" line */
 	void *reg_watch;	    /* registrar watch handle, if any */
 	bool reaping;		    /* api_reap_h added before sleep */
