@@ -50,6 +50,8 @@ static void call_destroy(void *arg)
 	mem_deref(c->a_inv);
 	mem_deref(c->ms);
 	mbuf_reset(&c->sdp_b);
+	mbuf_reset(&c->sdp_to[B2B_A]);
+	mbuf_reset(&c->sdp_to[B2B_B]);
 	mbuf_reset(&c->aw.ack);
 	mbuf_reset(&c->aw.rh);
 	mbuf_reset(&c->aw.rct);
@@ -115,6 +117,8 @@ int b2b_call_new(struct b2bua *b, struct b2b_call **callp)
 	c->win = -1;
 	mbuf_init(&c->aw.ack, SIP_MSG_MAX_UDP);
 	mbuf_init(&c->sdp_b, SIP_MSG_MAX_HARD);
+	mbuf_init(&c->sdp_to[B2B_A], SIP_MSG_MAX_HARD);
+	mbuf_init(&c->sdp_to[B2B_B], SIP_MSG_MAX_HARD);
 	mbuf_init(&c->aw.rh, SIP_MSG_MAX_UDP);
 	mbuf_init(&c->aw.rct, 1024);
 	mbuf_init(&c->aw.rbody, SIP_MSG_MAX_HARD);

@@ -72,7 +72,8 @@ int b2b_bye(struct b2b_call *c, enum b2b_side side)
 }
 
 /* hold: the offer puts every stream on a=sendonly or a=inactive (RFC 3264
- * §8.4); a plain text test, enough for the state the monitor shows. */
+ * §8.4); a plain text test, enough for the state the monitor shows. A
+ * phone's own offer goes as it is and ends imsd's hold (dialog_set). */
 static void hold_track(struct b2b_call *c, const struct sip_msg *req)
 {
 	struct pl b = req->body;
@@ -80,6 +81,7 @@ static void hold_track(struct b2b_call *c, const struct sip_msg *req)
 
 	if (!b.l)
 		return;
+	c->ctl_held = 0;
 	hold = pl_casefind(b, "a=sendonly") >= 0 || pl_casefind(b, "a=inactive") >= 0;
 	if (hold && c->state == B2BUA_START)
 		b2b_state(c, B2BUA_HOLD);

@@ -133,10 +133,12 @@ struct b2b_call {
 	/* mt_call (b2bua_mt.c) */
 	char *mt_contact;      /* owned: the only binding to ring, NULL any */
 	uint32_t mt_duration_s; /* BYE after, 0 never */
-	/* dialog_set hold / reinvite (b2bua_ctl.c) */
-	bool ctl_hold;	  /* held by imsd */
-	uint32_t ctl_ver; /* imsd's re-INVITEs so far (o= version) */
+	/* dialog_set hold / reinvite / downgrade (b2bua_ctl.c) */
+	uint8_t ctl_held;    /* held by imsd: 1 audio, 2 video, 4 text */
 	uint8_t ctl_dropped; /* downgrade: 1 audio, 2 video, 4 text at port 0 */
+	uint8_t ctl_pending; /* imsd's re-INVITEs without a final answer */
+	uint32_t ctl_ver[2]; /* imsd's re-INVITEs so far to each side (o= version) */
+	struct mbuf sdp_to[2]; /* the last SDP sent to each side (imsd's base) */
 };
 
 struct b2bua {
@@ -218,6 +220,10 @@ void b2b_echo_request(struct b2b_call *c, struct sip_tsx *tsx, const struct sip_
 void b2b_echo_answer(struct b2b_call *c);
 
 /* b2bua_mt.c */
+/* An SDP file (sdp_file, mt_call_sdp_file) into out; NULL or "": the
+ * relay's default offer. An errno when it cannot be read, is empty or is
+ * over 16 KiB. */
+int b2b_sdp_file_read(const char *file, struct mbuf *out);
 bool b2b_mt_binding_ok(const struct b2b_call *c, struct pl uri);
 /* imsd's offer to the branches into c->sdp_b (ENOENT: no relay, the
  * template as it is). */
@@ -225,6 +231,12 @@ int b2b_mt_offer(struct b2b_call *c, const struct b2b_leg *leg, struct b2b_sdp_e
 /* The callee's 2xx (c->bd made): ACK, echo, duration. */
 void b2b_mt_won(struct b2b_call *c, const struct sip_msg *resp);
 void b2b_mt_request(struct b2b_call *c, struct sip_tsx *tsx, const struct sip_msg *req);
+
+/* b2bua_ctl.c */
+/* The SDP about to go to side `to` (rewritten by the relay): kept as the
+ * base of imsd's own offers, and its o= version moved past imsd's. */
+void b2b_ctl_sdp_out(struct b2b_call *c, enum b2b_side to, struct mbuf *sdp);
+void b2b_ctl_sdp_keep(struct b2b_call *c, enum b2b_side to, struct pl sdp);
 
 /* b2bua_timer.c */
 /* 422 (and the Min-SE line in hdr) when req's Session-Expires is below

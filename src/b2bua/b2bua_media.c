@@ -101,8 +101,11 @@ int b2b_media_sdp(struct b2b_call *c, enum b2b_side from, bool offer,
 	struct media_sdp_prm mp = {0};
 	int err;
 
-	if (!c->ms || !b2b_is_sdp(m))
+	if (!c->ms || !b2b_is_sdp(m)) {
+		if (b2b_is_sdp(m)) /* no relay: it goes on as it came */
+			b2b_ctl_sdp_keep(c, from == B2B_A ? B2B_B : B2B_A, m->body);
 		return ENOENT;
+	}
 	mbuf_clear(out);
 	mp.from = from == B2B_A ? MEDIA_LEG_A : MEDIA_LEG_B;
 	mp.offer = offer;
@@ -113,6 +116,8 @@ int b2b_media_sdp(struct b2b_call *c, enum b2b_side from, bool offer,
 	mp.reason_size = sizeof(e->text);
 	e->text[0] = '\0';
 	err = media_session_sdp(c->ms, &mp);
+	if (!err)
+		b2b_ctl_sdp_out(c, from == B2B_A ? B2B_B : B2B_A, out);
 	if (err) {
 		e->scode = b2b_media_err_scode(err, &e->reason);
 		log_write(LOG_IMS, LOG_LVL_WARN, LOG_DIR_NONE, c->callid_a,
