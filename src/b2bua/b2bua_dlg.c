@@ -297,6 +297,8 @@ void b2b_dlg_req_h(struct sip_dialog *dlg, struct sip_tsx *tsx, const struct sip
 	(void)arg;
 	b2b_event(c, B2BUA_EV_RECV, req->meth, 0);
 	b2b_touch(c);
+	if (side == B2B_B && !c->bd) /* a branch's early dialog: the caller's go there */
+		b2b_early_current(c, dlg);
 	if (req->meth == SIP_METHOD_BYE) {
 		(void)sip_stack_reply(stack, tsx, 200, "OK", NULL);
 		b2b_event(c, B2BUA_EV_SEND, SIP_METHOD_OTHER, 200);

@@ -41,6 +41,12 @@ struct b2b_leg {
 	bool done;	       /* final answer received (or gave up) */
 	bool cancel;	       /* to be CANCELled (once a 1xx came) */
 	bool cancelled;	       /* CANCEL sent */
+	/* its early dialog (b2bua_early.c) */
+	struct sip_dialog *ed; /* owned, NULL none */
+	uint32_t ed_seq;       /* when it was last the newest (c->be: the newest) */
+	uint32_t ed_rseq;      /* RSeq of its last reliable 1xx PRACKed */
+	uint32_t rack_rseq, rack_cseq; /* PRACK held for the caller's answer */
+	bool oa_done;	       /* an offer of its 1xx answered by PRACK */
 };
 
 /* A client transaction of the call, and what its answers go to. */
@@ -124,11 +130,11 @@ struct b2b_call {
 	/* reliable provisionals to the caller (b2bua_prack.c), owned; NULL
 	 * when the caller does not use 100rel */
 	struct b2b_prack *prack;
-	/* the early dialog with the branch whose tagged 1xx came last
-	 * (b2bua_early.c), owned; NULL none */
+	/* the early dialog of the branch whose tagged 1xx or request came
+	 * last (b2bua_early.c), borrowed from its leg (leg[].ed); NULL none */
 	struct sip_dialog *be;
 	int be_leg;	  /* its leg */
-	uint32_t be_rseq; /* RSeq of the callee's last reliable 1xx PRACKed */
+	uint32_t be_seq;  /* the last leg[].ed_seq given */
 	bool em_gated;	  /* early_media off: forwarding held until the 2xx */
 	/* mt_call (b2bua_mt.c) */
 	char *mt_contact;      /* owned: the only binding to ring, NULL any */
@@ -260,15 +266,31 @@ size_t b2b_prack_mem(const struct b2b_call *c);
 int b2b_prack_1xx(struct b2b_call *c, struct sip_tsx *tsx, uint16_t scode,
 		  const char *reason, const struct sip_tsx_reply_prm *rp);
 void b2b_prack_final(struct b2b_call *c);
+/* A 2xx to the caller while the reliable 1xx out has SDP: true, kept (the
+ * caller's 2xx is in c->aw), sent at that 1xx's PRACK (RFC 3262 §3). */
+bool b2b_prack_hold_2xx(struct b2b_call *c, uint16_t scode);
+bool b2b_prack_2xx_held(const struct b2b_call *c);
 void b2b_prack_request(struct b2b_call *c, bool from_a, struct sip_tsx *tsx,
 		       const struct sip_msg *req);
 
 /* b2bua_early.c (the callee's early dialog: PRACK, UPDATE before 2xx) */
-void b2b_early_1xx(struct b2b_call *c, size_t i, const struct sip_msg *resp);
-/* Leg i won: bd (allocated, not in the table yet) takes the early
- * dialog's CSeq; the early dialog ends. */
+/* A tagged 1xx of leg i: its early dialog, its PRACK. true: a reliable
+ * 1xx already seen (same RSeq), to be dropped (RFC 3262 §4). */
+bool b2b_early_1xx(struct b2b_call *c, size_t i, const struct sip_msg *resp);
+/* Leg i won: bd (allocated, not in the table yet) takes its early
+ * dialog's CSeq; every early dialog ends. */
 void b2b_early_won(struct b2b_call *c, size_t i);
+/* Every early dialog ends. */
 void b2b_early_drop(struct b2b_call *c);
+/* Leg i's early dialog ends (the leg failed); c->be the newest other. */
+void b2b_early_leg_end(struct b2b_call *c, size_t i);
+/* A request came in early dialog d: its branch is the one the caller's
+ * requests go to from now on. */
+void b2b_early_current(struct b2b_call *c, const struct sip_dialog *d);
+/* The caller's PRACK (RFC 3262 §5): its SDP, the answer to the offer in a
+ * callee's reliable 1xx, goes to that callee in imsd's PRACK, held until
+ * now. */
+void b2b_early_prack_answer(struct b2b_call *c, const struct sip_msg *prack);
 /* early_media off: no forwarding before the answer; open at the 2xx. */
 void b2b_early_media_gate(struct b2b_call *c, const struct b2b_leg *leg);
 void b2b_early_media_open(struct b2b_call *c, const struct b2b_leg *leg);

@@ -162,9 +162,14 @@ const char SDP[] =
     "v=0\r\no=a 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\n"
     "t=0 0\r\nm=audio 4000 RTP/AVP 0\r\n";
 
-/* A response of a UE to a request it got (To tag added when tag set). */
 void answer(struct ue *u, const struct sip_msg *req, int scode, const char *reason,
-		   const char *tag, const char *body)
+	    const char *tag, const char *body)
+{
+	answer_x(u, req, scode, reason, tag, NULL, body);
+}
+
+void answer_x(struct ue *u, const struct sip_msg *req, int scode, const char *reason,
+	      const char *tag, const char *extra, const char *body)
 {
 	char r[4096], via[512] = "", rr[512] = "";
 	const struct sip_hdr *h;
@@ -179,11 +184,11 @@ void answer(struct ue *u, const struct sip_msg *req, int scode, const char *reas
 	snprintf(
 	    r, sizeof(r),
 	    "SIP/2.0 %d %s\r\n%s%sFrom: %s\r\nTo: %s%s%s\r\nCall-ID: %s\r\nCSeq: %s\r\n"
-	    "Contact: <sip:%s@127.0.0.1:%u>\r\n%sContent-Length: %zu\r\n\r\n%s",
+	    "Contact: <sip:%s@127.0.0.1:%u>\r\n%s%sContent-Length: %zu\r\n\r\n%s",
 	    scode, reason, via, rr, hdr(req, "From"), hdr(req, "To"),
 	    tag && !strstr(hdr(req, "To"), "tag=") ? ";tag=" : "",
 	    tag && !strstr(hdr(req, "To"), "tag=") ? tag : "", hdr(req, "Call-ID"),
-	    hdr(req, "CSeq"), u->name, u->port,
+	    hdr(req, "CSeq"), u->name, u->port, extra ? extra : "",
 	    body ? "Content-Type: application/sdp\r\n" : "", body ? strlen(body) : 0,
 	    body ? body : "");
 	ue_send(u, r);
@@ -318,4 +323,43 @@ uint16_t body_port(const struct sip_msg *m)
 	assert_int_equal(sscanf(m->body.p + at, "m=audio %u ", &port), 1);
 	assert_non_null(strstr(m->body.p, "c=IN IP4 127.0.0.1"));
 	return (uint16_t)port;
+}
+
+/* A request of u in a dialog with imsd: to the Contact of m (a message
+ * imsd sent u), From/To as u sees them (from_hdr its own, to_hdr imsd's). */
+static void dlg_req(struct ue *u, const struct sip_msg *m, const char *from_hdr,
+		    const char *to_hdr, const char *meth, int cseq, const char *extra,
+		    const char *body)
+{
+	char r[8192];
+	const char *ct = hdr(m, "Contact");
+
+	snprintf(r, sizeof(r),
+		 "%s %.*s SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:%u;branch=z9hG4bKd%s%d;rport\r\n"
+		 "Max-Forwards: 70\r\nFrom: %s\r\nTo: %s\r\nCall-ID: %s\r\nCSeq: %d %s\r\n"
+		 "Contact: <sip:%s@127.0.0.1:%u>\r\n%s%sContent-Length: %zu\r\n\r\n%s",
+		 meth, (int)(strlen(ct) - 2), ct + 1, u->port, meth, ++T.cseq, from_hdr,
+		 to_hdr, hdr(m, "Call-ID"), cseq, meth, u->name, u->port, extra ? extra : "",
+		 body ? "Content-Type: application/sdp\r\n" : "", body ? strlen(body) : 0,
+		 body ? body : "");
+	ue_send(u, r);
+}
+
+void ue_req_caller(struct ue *a, const struct sip_msg *resp, const char *meth, int cseq,
+		   const char *extra, const char *body)
+{
+	char from[256];
+
+	snprintf(from, sizeof(from), "%s", hdr(resp, "From"));
+	dlg_req(a, resp, from, hdr(resp, "To"), meth, cseq, extra, body);
+}
+
+void ue_req_callee(struct ue *b, const struct sip_msg *inv, const char *tag,
+		   const char *meth, int cseq, const char *extra, const char *body)
+{
+	char from[256], to[256];
+
+	snprintf(from, sizeof(from), "%s;tag=%s", hdr(inv, "To"), tag);
+	snprintf(to, sizeof(to), "%s", hdr(inv, "From"));
+	dlg_req(b, inv, from, to, meth, cseq, extra, body);
 }

@@ -66,6 +66,19 @@ void ue_register(struct ue *u);
 void answer(struct ue *u, const struct sip_msg *req, int scode, const char *reason,
 		   const char *tag, const char *body);
 
+/* The same with extra header lines (complete, may be NULL). */
+void answer_x(struct ue *u, const struct sip_msg *req, int scode, const char *reason,
+	      const char *tag, const char *extra, const char *body);
+
+/* A request of the caller in its dialog with imsd; resp: a 1xx/2xx imsd
+ * sent it (its To tag and Contact). */
+void ue_req_caller(struct ue *a, const struct sip_msg *resp, const char *meth, int cseq,
+		   const char *extra, const char *body);
+/* A request of a callee in the (early) dialog of the INVITE it got, whose
+ * 1xx/2xx carried To tag `tag`. */
+void ue_req_callee(struct ue *b, const struct sip_msg *inv, const char *tag,
+		   const char *meth, int cseq, const char *extra, const char *body);
+
 /* The first block of 200 ports on 127.0.0.1 whose first 16 are free: the
  * machine is shared, and a bench may hold whole ranges. */
 uint16_t free_block(void);
