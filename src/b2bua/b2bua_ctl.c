@@ -123,10 +123,11 @@ struct ctl_sdp {
 
 /* The streams of an SDP: type and direction (session level when the
  * stream has none, sendrecv when neither has, RFC 3264 §5.1). */
+#define CTL_DIR_UNSET 0xffu
 struct ctl_shape {
 	size_t n;
-	int8_t type[SDP_MEDIA_MAX];
-	int8_t dir[SDP_MEDIA_MAX];
+	uint8_t type[SDP_MEDIA_MAX];
+	uint8_t dir[SDP_MEDIA_MAX]; /* DIR_*, CTL_DIR_UNSET while parsing */
 };
 
 static struct pl next_line(struct pl sdp, size_t *i)
@@ -141,9 +142,9 @@ static struct pl next_line(struct pl sdp, size_t *i)
 
 static int sdp_shape(struct pl sdp, struct ctl_shape *sh)
 {
-	int sess = -1;
+	uint8_t sess = DIR_SENDRECV;
 
-	sh->n = 0;
+	memset(sh, 0, sizeof(*sh));
 	for (size_t i = 0; i < sdp.l;) {
 		struct pl l = next_line(sdp, &i);
 		int t = media_of(l), d = dir_of(l);
@@ -151,17 +152,17 @@ static int sdp_shape(struct pl sdp, struct ctl_shape *sh)
 		if (t >= 0) {
 			if (sh->n == SDP_MEDIA_MAX)
 				return E2BIG;
-			sh->type[sh->n] = (int8_t)t;
-			sh->dir[sh->n++] = -1;
+			sh->type[sh->n] = (uint8_t)t;
+			sh->dir[sh->n++] = CTL_DIR_UNSET;
 		} else if (d >= 0 && !sh->n) {
-			sess = d;
+			sess = (uint8_t)d;
 		} else if (d >= 0) {
-			sh->dir[sh->n - 1] = (int8_t)d;
+			sh->dir[sh->n - 1] = (uint8_t)d;
 		}
 	}
 	for (size_t k = 0; k < sh->n; k++)
-		if (sh->dir[k] < 0)
-			sh->dir[k] = (int8_t)(sess >= 0 ? sess : DIR_SENDRECV);
+		if (sh->dir[k] == CTL_DIR_UNSET)
+			sh->dir[k] = sess;
 	return 0;
 }
 
@@ -194,8 +195,11 @@ static bool o_line(struct pl l, uint32_t add, struct mbuf *out, int *err)
  * inactive), the others as they were. */
 static const char *own_dir(const struct ctl_shape *sh, size_t k, uint8_t held)
 {
-	int d = sh->dir[k];
+	unsigned d;
 
+	if (k >= sh->n || sh->dir[k] > DIR_INACTIVE)
+		return dir_names[DIR_SENDRECV];
+	d = sh->dir[k];
 	if (sh->type[k] < 3 && (held & (1u << sh->type[k])))
 		d = d == DIR_SENDRECV || d == DIR_SENDONLY ? DIR_SENDONLY : DIR_INACTIVE;
 	return dir_names[d];
