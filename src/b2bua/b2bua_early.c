@@ -82,6 +82,8 @@ void b2b_early_leg_end(struct b2b_call *c, size_t i)
 		return;
 	ed_end(&c->leg[i]);
 	be_pick(c);
+	if (c->be_leg >= 0) /* the caller's requests and SDP go there now */
+		b2b_media_pick(c, &c->leg[c->be_leg]);
 }
 
 void b2b_early_current(struct b2b_call *c, const struct sip_dialog *d)
@@ -90,6 +92,7 @@ void b2b_early_current(struct b2b_call *c, const struct sip_dialog *d)
 		if (d && c->leg[i].ed == d) {
 			c->leg[i].ed_seq = ++c->be_seq;
 			be_pick(c);
+			b2b_media_pick(c, &c->leg[i]);
 			return;
 		}
 	}

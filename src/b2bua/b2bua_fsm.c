@@ -75,18 +75,8 @@ static void fork_binding_h(const struct registrar_binding_info *bi, void *arg)
 	leg->user = f->user;
 	leg->impu = f->impu;
 	leg->flow = bi->flow;
-	if (!c->sdp_state) {
-		/* the caller's offer through the relay, towards the callee's side
-		 * (the first binding's socket; every branch gets the same) */
-		b2b_media_leg_b(c, leg);
-		err = c->type == B2BUA_MT
-			  ? b2b_mt_offer(c, leg, &f->sdp_err) /* imsd's own offer */
-			  : b2b_media_sdp(c, B2B_A, true, c->a_inv, &c->sdp_b,
-					  &f->sdp_err);
-		c->sdp_state = err && err != ENOENT ? -1 : 1;
-		if (c->sdp_state < 0)
-			return;
-	}
+	if (b2b_media_branch(c, leg, &f->sdp_err))
+		return;
 	at = strchr(c->callid_b, '@');
 	snprintf(callid, sizeof(callid), "%.*s-%zu%s",
 		 (int)(at ? at - c->callid_b : (long)strlen(c->callid_b)), c->callid_b,

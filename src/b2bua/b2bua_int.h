@@ -127,6 +127,13 @@ struct b2b_call {
 	bool a_offer;		  /* the caller's INVITE carried the offer */
 	int sdp_state;	   /* the offer to the branches: 0 not yet, 1 made, -1 failed */
 	struct mbuf sdp_b; /* the offer for the branches, rewritten */
+	/* forking to bindings of both address families (b2bua_media.c): a
+	 * second media session for the branches of the other family, with its
+	 * offer; c->ms and sdp_b are always those of the branch last heard
+	 * from (swapped), the winner's once it answers (the other released) */
+	struct media_session *ms2; /* owned; NULL none */
+	struct mbuf sdp_b2;
+	uint8_t ms_af, ms2_af; /* imsd's address family toward their branches */
 	/* reliable provisionals to the caller (b2bua_prack.c), owned; NULL
 	 * when the caller does not use 100rel */
 	struct b2b_prack *prack;
@@ -205,7 +212,17 @@ void b2b_relay_resp_h(struct sip_tsx *tsx, const struct sip_msg *resp, uint16_t 
 /* b2bua_media.c */
 bool b2b_is_sdp(const struct sip_msg *m);
 int b2b_media_start(struct b2b_call *c);
+/* c->ms for leg's branch (its session), and leg B's settings from it; once
+ * a branch won, the other family's session is released. */
 void b2b_media_leg_b(struct b2b_call *c, const struct b2b_leg *leg);
+/* The offer for a new branch into c->sdp_b: the first branch's through
+ * c->ms (imsd's own for mt calls), a branch of the other address family's
+ * through a second session (RFC 4566 §5.7: its phone gets imsd's address of
+ * its family). 0, or an errno with e filled (the branch is not called; the
+ * first branch's failure ends the fork). */
+int b2b_media_branch(struct b2b_call *c, const struct b2b_leg *leg, struct b2b_sdp_err *e);
+/* c->ms: the session of leg's branch. */
+void b2b_media_pick(struct b2b_call *c, const struct b2b_leg *leg);
 /* The SDP of m (from that side's UE) rewritten for the other side into
  * out: 0; ENOENT (no relay, or no SDP: use the body as it is); another
  * errno with e filled (the status to answer). */

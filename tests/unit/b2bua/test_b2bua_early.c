@@ -10,16 +10,21 @@
  *   never comes;
  * - forking with two early dialogs: an UPDATE from either branch relayed to
  *   the caller, the caller's UPDATE going to the branch that spoke last,
- *   a failed branch's early dialog ended, the winner's CSeq kept.
+ *   a failed branch's early dialog ended, the winner's CSeq kept;
+ * - forking to a binding on IPv4 and one on IPv6: each branch's offer on
+ *   imsd's relay address of its family, and RTP between the IPv4 caller and
+ *   the IPv6 branch that answered.
  * With and without the relay where SDP matters.
  */
 #include <errno.h>
+#include <netinet/in.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include <cmocka.h>
 
@@ -321,6 +326,84 @@ static void test_fork_early_dialogs(void **state)
 	ue_close(&b2);
 }
 
+/* An RTP packet from src to port of imsd's address of src's family; true
+ * when dst gets it. */
+static bool rtp_through(struct ue *src, uint16_t port, struct ue *dst)
+{
+	struct sockaddr_in to = {.sin_family = AF_INET,
+				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK),
+				 .sin_port = htons(port)};
+	struct sockaddr_in6 to6 = {.sin6_family = AF_INET6,
+				   .sin6_addr = IN6ADDR_LOOPBACK_INIT,
+				   .sin6_port = htons(port)};
+	unsigned char pkt[172] = {0x80, 0x00, 0x00, 0x01}, back[2048];
+	ssize_t n = src->v6 ? sendto(src->fd, pkt, sizeof(pkt), 0, (struct sockaddr *)&to6,
+				     sizeof(to6))
+			    : sendto(src->fd, pkt, sizeof(pkt), 0, (struct sockaddr *)&to,
+				     sizeof(to));
+
+	assert_true(n == (ssize_t)sizeof(pkt));
+	for (int i = 0; i < 500 && !readable(dst->fd); i++)
+		run_once(1);
+	return readable(dst->fd) && recv(dst->fd, back, sizeof(back), 0) == (ssize_t)sizeof(pkt);
+}
+
+static void test_fork_two_families(void **state)
+{
+	struct ue a, b4, b6, ra, r6;
+	struct sip_msg *i4, *i6, *m;
+	char sa[256], s6[256];
+
+	(void)state;
+	ue_open(&a, "alice");
+	ue_open(&b4, "bob");
+	ue_open6(&b6, "bob");
+	ue_open(&ra, "rtpa");
+	ue_open6(&r6, "rtp6");
+	ue_register(&a);
+	ue_register(&b4);
+	ue_register(&b6);
+	snprintf(sa, sizeof(sa),
+		 "v=0\r\no=a 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\n"
+		 "t=0 0\r\nm=audio %u RTP/AVP 0\r\n",
+		 ra.port);
+	invite(&a, NULL, sa);
+	i4 = ue_recv(&b4);
+	i6 = ue_recv(&b6);
+	/* each branch gets the relay's address of its own family */
+	assert_true(pl_casefind(i4->body, "c=IN IP4 127.0.0.1") >= 0);
+	assert_true(pl_casefind(i6->body, "c=IN IP6 ::1") >= 0);
+	assert_true(body_port(i4) >= T_port_lo && body_port(i6) >= T_port_lo);
+	answer(&b4, i4, 180, "Ringing", "f4", NULL);
+	m = ue_recv_skip(&a);
+	assert_int_equal(m->scode, 180);
+	mem_deref(m);
+	snprintf(s6, sizeof(s6),
+		 "v=0\r\no=b 1 1 IN IP6 ::1\r\ns=-\r\nc=IN IP6 ::1\r\n"
+		 "t=0 0\r\nm=audio %u RTP/AVP 0\r\n",
+		 r6.port);
+	answer(&b6, i6, 200, "OK", "f6", s6);
+	m = ue_recv_skip(&a);
+	assert_int_equal(m->scode, 200);
+	assert_true(pl_casefind(m->body, "c=IN IP4 127.0.0.1") >= 0);
+	ue_req_caller(&a, m, "ACK", 1, NULL, NULL);
+	/* RTP: the IPv4 caller and the IPv6 callee through the relay */
+	assert_true(rtp_through(&ra, body_port(m), &r6));
+	assert_true(rtp_through(&r6, body_port(i6), &ra));
+	mem_deref(m);
+	m = ue_recv_skip(&b4); /* the IPv4 branch: CANCEL */
+	assert_true(m->req && m->meth == SIP_METHOD_CANCEL);
+	mem_deref(m);
+	assert_int_equal(b2bua_dialog_stop(T.b2b, 1), 0);
+	mem_deref(i4);
+	mem_deref(i6);
+	ue_close(&a);
+	ue_close(&b4);
+	ue_close(&b6);
+	ue_close(&ra);
+	ue_close(&r6);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -329,6 +412,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_2xx_held_until_prack, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_2xx_held_no_prack, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_fork_early_dialogs, setup_relay, teardown),
+	    cmocka_unit_test_setup_teardown(test_fork_two_families, setup_dual, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
