@@ -320,8 +320,10 @@ void b2b_dlg_req_h(struct sip_dialog *dlg, struct sip_tsx *tsx, const struct sip
 		b2b_mt_request(c, tsx, req);
 		return;
 	}
-	if (req->meth == SIP_METHOD_INVITE && (c->reinvite || c->aw.on)) {
-		/* RFC 3261 §14.2: one INVITE at a time in a dialog */
+	if ((req->meth == SIP_METHOD_INVITE && (c->reinvite || c->aw.on)) ||
+	    (req->meth == SIP_METHOD_UPDATE && c->ctl_pending && b2b_is_sdp(req))) {
+		/* RFC 3261 §14.2: one INVITE at a time in a dialog; RFC 3311
+		 * §5.2: an offer while imsd's own (dialog_set) is out */
 		struct sip_tsx_reply_prm rp = {.hdrs = PL("Retry-After: 1\r\n")};
 
 		(void)sip_stack_reply(stack, tsx, 491, "Request Pending", &rp);

@@ -156,10 +156,9 @@ static bool in_section(struct pl body, int n, const char *line)
 
 /* imsd's re-INVITE to u: o= version ver of user, the audio and video
  * directions; answered 200 with body, then imsd's ACK. */
-static void own_reinvite(struct ue *u, const char *user, int ver, const char *audio,
-			 const char *video, const char *body)
+static void own_reinvite_m(struct ue *u, struct sip_msg *m, const char *user, int ver,
+			   const char *audio, const char *video, const char *body)
 {
-	struct sip_msg *m = ue_recv_skip(u);
 	char want[64];
 
 	assert_true(m->req);
@@ -176,6 +175,12 @@ static void own_reinvite(struct ue *u, const char *user, int ver, const char *au
 	mem_deref(m);
 }
 
+static void own_reinvite(struct ue *u, const char *user, int ver, const char *audio,
+			 const char *video, const char *body)
+{
+	own_reinvite_m(u, ue_recv_skip(u), user, ver, audio, video, body);
+}
+
 static void hold_both_legs(bool relay)
 {
 	static const struct b2bua_reinvite_prm hold = {.hold = true},
@@ -183,7 +188,7 @@ static void hold_both_legs(bool relay)
 					       bad = {.hold = true, .media = "fax"},
 					       file = {.sdp_file = "/nonexistent"};
 	struct ue a, b;
-	struct sip_msg *inv, *ok, *m;
+	struct sip_msg *inv, *ok, *m, *m2;
 	char sa[512], sb[512];
 	uint32_t idx;
 
@@ -202,7 +207,15 @@ static void hold_both_legs(bool relay)
 	assert_int_equal(b2bua_dialog_reinvite(T.b2b, idx, &hold), EBUSY);
 	own_reinvite(&a, "bob", 2, "a=sendonly", "a=sendonly", sa);
 	assert_int_equal(the_call().state, B2BUA_START); /* bob has not answered */
-	own_reinvite(&b, "alice", 2, "a=sendonly", "a=sendonly", sb);
+	/* bob offers meanwhile: 491 (RFC 3311 §5.2), an INVITE too (§14.2) */
+	b_req(&b, inv, "UPDATE", 2, sb);
+	m = ue_recv_skip(&b); /* imsd's re-INVITE, sent before */
+	assert_true(m->req && m->meth == SIP_METHOD_INVITE);
+	m2 = ue_recv_skip(&b);
+	assert_int_equal(m2->scode, 491);
+	assert_non_null(strstr(hdr(m2, "CSeq"), "UPDATE"));
+	mem_deref(m2);
+	own_reinvite_m(&b, m, "alice", 2, "a=sendonly", "a=sendonly", sb);
 	assert_int_equal(the_call().state, B2BUA_HOLD);
 	/* again: resumed */
 	assert_int_equal(b2bua_dialog_reinvite(T.b2b, idx, &hold), 0);
@@ -222,7 +235,7 @@ static void hold_both_legs(bool relay)
 	 * version above imsd's last (2 + 4 of imsd's: 6 > 5), never below (RFC 3264
 	 * §8); without the relay it goes as it came */
 	av_sdp(sb, sizeof(sb), "bob", 5000, 2);
-	b_req(&b, inv, "INVITE", 2, sb);
+	b_req(&b, inv, "INVITE", 3, sb);
 	m = ue_recv_skip(&a);
 	assert_true(m->req && m->meth == SIP_METHOD_INVITE);
 	assert_true(pl_casefind(m->body, relay ? "o=bob 1 6 " : "o=bob 1 2 ") >= 0);
@@ -233,7 +246,7 @@ static void hold_both_legs(bool relay)
 	/* alice's answer, the same way (1 + 4) */
 	assert_true(pl_casefind(m->body, relay ? "o=alice 1 5 " : "o=alice 1 1 ") >= 0);
 	mem_deref(m);
-	b_req(&b, inv, "ACK", 2, NULL);
+	b_req(&b, inv, "ACK", 3, NULL);
 	m = ue_recv_skip(&a);
 	assert_true(m->req && m->meth == SIP_METHOD_ACK);
 	mem_deref(m);
