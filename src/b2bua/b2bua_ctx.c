@@ -49,7 +49,11 @@ static void call_destroy(void *arg)
 		mem_deref(c->leg[i].inv);
 	mem_deref(c->a_inv);
 	mem_deref(c->ms);
+	mem_deref(c->ms2);
 	mbuf_reset(&c->sdp_b);
+	mbuf_reset(&c->sdp_b2);
+	mbuf_reset(&c->sdp_to[B2B_A]);
+	mbuf_reset(&c->sdp_to[B2B_B]);
 	mbuf_reset(&c->aw.ack);
 	mbuf_reset(&c->aw.rh);
 	mbuf_reset(&c->aw.rct);
@@ -115,6 +119,9 @@ int b2b_call_new(struct b2bua *b, struct b2b_call **callp)
 	c->win = -1;
 	mbuf_init(&c->aw.ack, SIP_MSG_MAX_UDP);
 	mbuf_init(&c->sdp_b, SIP_MSG_MAX_HARD);
+	mbuf_init(&c->sdp_b2, SIP_MSG_MAX_HARD);
+	mbuf_init(&c->sdp_to[B2B_A], SIP_MSG_MAX_HARD);
+	mbuf_init(&c->sdp_to[B2B_B], SIP_MSG_MAX_HARD);
 	mbuf_init(&c->aw.rh, SIP_MSG_MAX_UDP);
 	mbuf_init(&c->aw.rct, 1024);
 	mbuf_init(&c->aw.rbody, SIP_MSG_MAX_HARD);
@@ -225,6 +232,8 @@ void b2b_stop(struct b2b_call *c, const char *why)
 	b2b_early_drop(c);
 	if (c->ms)
 		media_session_release(c->ms);
+	if (c->ms2)
+		media_session_release(c->ms2);
 	if (c->a_tsx) {
 		struct sip_tsx *t = sip_tsx_lookup(ts, c->a_tsx);
 
