@@ -207,6 +207,15 @@ void api_event_send(struct api *api, enum api_event ev, json_t *msg)
 	}
 }
 
+bool api_event_listened(const struct api *api, enum api_event ev)
+{
+	for (const struct api_conn *c = api->conns; c; c = c->next) {
+		if (!c->dead && c->authed && (c->events & ev))
+			return true;
+	}
+	return false;
+}
+
 /* ---- wslay callbacks ---- */
 
 static ssize_t ws_recv_cb(wslay_event_context_ptr ctx, uint8_t *buf, size_t len, int flags,
@@ -243,7 +252,15 @@ static ssize_t ws_send_cb(wslay_event_context_ptr ctx, const uint8_t *data, size
 	ssize_t n;
 
 	(void)flags;
+	if (c->api->out_iter_bytes >= API_OUT_ITER_MAX) { /* the rest next iteration */
+		wslay_event_set_error(ctx, WSLAY_ERR_WOULDBLOCK);
+		return -1;
+	}
+	if (len > API_OUT_ITER_MAX - c->api->out_iter_bytes)
+		len = API_OUT_ITER_MAX - c->api->out_iter_bytes;
 	n = api_io_send(c, data, len);
+	if (n > 0)
+		c->api->out_iter_bytes += (size_t)n;
 	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
 		wslay_event_set_error(ctx, WSLAY_ERR_WOULDBLOCK);
 		return -1;
@@ -394,6 +411,7 @@ static void api_reap_h(void *arg)
 	struct api_conn *c = api->conns;
 
 	api->log_iter_entries = 0; /* a new iteration: a new budget for log_get */
+	api->out_iter_bytes = 0;   /* and for writing to the clients */
 	while (c) {
 		struct api_conn *next = c->next;
 
@@ -552,6 +570,7 @@ int api_alloc(struct api **apip, const struct api_prm *prm, char *err, size_t er
 	}
 	api_users_watch_start(api);
 	api_sms_hook_start(api);
+	api_dialog_watch_start(api);
 	api_sim_events_start(api);
 	*apip = api;
 	return 0;
@@ -563,6 +582,7 @@ void api_free(struct api *api)
 		return;
 	api_users_watch_stop(api);
 	api_sms_hook_stop(api);
+	api_dialog_watch_stop(api);
 	api_users_jobs_free(api);
 	if (api->reaping)
 		loop_before_sleep_remove(api_reap_h, api);

@@ -33,16 +33,18 @@ struct hss;
 struct stats;
 struct smsc;
 struct b2bua;
+struct ipsec;
 
 /* Bounds (docs/api.md). */
 #define API_PORT_DEFAULT 9003u
 #define API_MSG_MAX ((size_t)1 << 20)	  /* one received message, bytes */
 #define API_OUT_MAX ((size_t)64 << 20)	  /* queued to one client, bytes */
 #define API_OUT_TOTAL_MAX ((size_t)256 << 20) /* to all: log_get answers wait */
+#define API_OUT_ITER_MAX ((size_t)256 << 10)  /* written per loop iteration, all clients */
 #define API_CONNS_MAX 2048u		  /* clients at once */
 #define API_BATCH_MAX 1000u		  /* messages in one array */
 #define API_REQS_MAX 100000u		  /* scheduled requests, all clients */
-#define API_USERS_PART 2000u		  /* users_get: users per loop iteration */
+#define API_USERS_PART 500u		  /* users_get: users per loop iteration */
 #define API_LOOP_COUNT_MAX 1000000u	  /* manual §6.1 */
 #define API_AUTH_FAILS_MAX 5u		  /* failures per address ... */
 #define API_AUTH_WINDOW_S 60u		  /* ... within this many seconds ... */
@@ -56,6 +58,7 @@ struct api_prm {
 	struct b2bua *b2bua;	   /* borrowed; NULL: dialog_get, dialog_set, mt_call
 				    * answer an error */
 	struct stats *stats;	   /* borrowed; NULL: stats answers an error */
+	struct ipsec *ipsec;	   /* borrowed; NULL: ipsec lists no SA (IPsec off) */
 	void (*quit_h)(void *arg); /* what `quit` does */
 	void *quit_arg;
 	const char *version; /* ready's version */

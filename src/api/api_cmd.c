@@ -8,10 +8,12 @@
 #include <errno.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "config/ims_cfg.h"
 #include "core/mbuf.h"
+#include "hss/hss.h"
 #include "stats/stats.h"
 
 int api_cmd_help(struct api_ctx *ctx, json_t *resp)
@@ -59,30 +61,56 @@ static json_t *logs_json(const struct api *api)
 	return logs;
 }
 
-/* The properties config_set changes at run time: each is read by its
- * service from the configuration when used. A service that reads one more
- * adds a line here. */
+/* The properties config_set changes at run time (manual §6.5): read by
+ * the configuration reader (ims_cfg_props_from_json: the file's checks and
+ * ranges), then copied into the live configuration, which each service
+ * reads at each use. A service that reads one more adds a line here. */
+enum api_prop_kind {
+	API_P_U32,
+	API_P_U8,
+	API_P_BOOL,
+	API_P_FILTER,	/* sms_message_filter: the array */
+	API_P_SE,	/* session_expires: the struct the IMPUs point to */
+	API_P_PRECOND,	/* the global value and the default IMPU options' */
+	API_P_REL100,	/* idem */
+};
+
 struct api_prop {
 	const char *name;
-	size_t off; /* a uint32_t of struct ims_cfg */
-	uint32_t min, max;
+	size_t off; /* in struct ims_cfg */
+	enum api_prop_kind kind;
 };
 
+#define API_OFF(f) offsetof(struct ims_cfg, f)
 static const struct api_prop api_props[] = {
-    {"binding_expires", offsetof(struct ims_cfg, binding_expires), 0, 864000},
-    {"subscribe_expires", offsetof(struct ims_cfg, subscribe_expires), 0, 864000},
+    {"binding_expires", API_OFF(binding_expires), API_P_U32},
+    {"subscribe_expires", API_OFF(subscribe_expires), API_P_U32},
+    {"dialog_timeout", API_OFF(dialog_timeout), API_P_U32},
+    {"p_called_party_id", API_OFF(p_called_party_id), API_P_BOOL},
+    {"session_expires", API_OFF(session_expires), API_P_SE},
+    {"precondition", API_OFF(precondition), API_P_PRECOND},
+    {"100rel", API_OFF(rel100), API_P_REL100},
     /* the SMS service reads these at each use (docs/sms.md) */
-    {"sms_expires", offsetof(struct ims_cfg, sms_expires), 1, 63244800},
-    {"sms_retry_delay", offsetof(struct ims_cfg, sms_retry_delay), 0, 86400},
-    {NULL, 0, 0, 0},
+    {"sms_expires", API_OFF(sms_expires), API_P_U32},
+    {"sms_retry_delay", API_OFF(sms_retry_delay), API_P_U32},
+    {"sms_hook_only", API_OFF(sms_hook_only), API_P_BOOL},
+    {"sms_forced_rp_cause", API_OFF(sms_forced_rp_cause), API_P_U8},
+    {"sms_message_filter", API_OFF(sms_message_filter), API_P_FILTER},
+    {NULL, 0, API_P_U32},
 };
 
-/* Listed by manual §6.5 config_set, not yet read at run time here. */
-static const char *const api_props_later[] = {
-    "precondition",	 "session_expires",	  "auth_on_register_only", "dialog_timeout",	 "p_called_party_id",
-    "sms_message_filter", "sms_forced_cp_cause", "sms_forced_rp_cause", "mms_expires",
-    "custom_headers",	 "100rel",		  "tcp_threshold",	 "tcp_keepalive",
-    "tcp_keepcount",	 NULL,
+/* Listed by manual §6.5 config_set, refused with the reason. */
+static const struct {
+	const char *name, *why;
+} api_props_no[] = {
+    {"auth_on_register_only", "resolved into each user at start"},
+    {"sms_forced_cp_cause", "no CP layer here (SMS over IP, TS 24.341; no SGs)"},
+    {"mms_expires", "no MMS service"},
+    {"custom_headers", "imsd sends no custom headers yet"},
+    {"tcp_threshold", "read by the SIP transport at start"},
+    {"tcp_keepalive", "read by the SIP transport at start"},
+    {"tcp_keepcount", "read by the SIP transport at start"},
+    {NULL, NULL},
 };
 
 int api_cmd_config_get(struct api_ctx *ctx, json_t *resp)
@@ -99,10 +127,24 @@ int api_cmd_config_get(struct api_ctx *ctx, json_t *resp)
 						    cfg->custom_headers[i].name, "value",
 						    cfg->custom_headers[i].value));
 	json_object_set_new(resp, "custom_headers", ch);
-	for (const struct api_prop *p = api_props; p->name; p++)
-		json_object_set_new(resp, p->name,
-				    json_integer(*(const uint32_t *)((const char *)cfg + p->off)));
-	json_object_set_new(resp, "sms_hook_only", json_boolean(cfg->sms_hook_only));
+	for (const struct api_prop *p = api_props; p->name; p++) {
+		const char *v = (const char *)cfg + p->off;
+
+		if (p->kind == API_P_U32)
+			json_object_set_new(resp, p->name, json_integer(*(const uint32_t *)v));
+		else if (p->kind == API_P_U8)
+			json_object_set_new(resp, p->name, json_integer(*(const uint8_t *)v));
+		else if (p->kind == API_P_BOOL || p->kind == API_P_REL100)
+			json_object_set_new(resp, p->name, json_boolean(*(const bool *)v));
+	}
+	json_object_set_new(resp, "precondition",
+			    json_string(cfg->precondition == IMS_CFG_PRECOND_OFF      ? "off"
+					: cfg->precondition == IMS_CFG_PRECOND_SILENT ? "silent"
+										      : "on"));
+	json_object_set_new(resp, "session_expires",
+			    json_pack("{s:I, s:I}", "duration",
+				      (json_int_t)cfg->session_expires.duration, "min",
+				      (json_int_t)cfg->session_expires.min));
 	return 0;
 }
 
@@ -191,46 +233,144 @@ out:
 	return e;
 }
 
-int api_cmd_config_set(struct api_ctx *ctx, json_t *resp)
+/* precondition, 100rel: the options of every IMPU that does not set it
+ * itself (IMS_CFG_OWN_*) follow the global value; they are the
+ * configuration's (or the HSS's, for users added at run time), which the
+ * services read at each call. */
+static void opts_follow(struct api *api, const struct ims_cfg *set, uint8_t own)
 {
-	struct ims_cfg *cfg = ctx->api->prm.cfg;
-	const json_t *logs = json_object_get(ctx->msg, "logs");
-	uint64_t val[sizeof(api_props) / sizeof(api_props[0])];
-	bool hook_only = false;
-	int e_hook;
-	int e;
+	struct ims_cfg_impu_opts *dflt = (struct ims_cfg_impu_opts *)api->prm.cfg->ue_opts_default;
+	uint32_t n = api->prm.hss ? hss_user_count(api->prm.hss) : 0;
 
-	for (const char *const *p = api_props_later; *p; p++) {
-		if (json_object_get(ctx->msg, *p))
-			return api_error(resp, "Field %s: cannot be changed at run time yet", *p);
-	}
-	/* everything checked before anything changes */
-	for (size_t i = 0; api_props[i].name; i++) {
-		e = api_get_uint(ctx->msg, api_props[i].name, api_props[i].min, api_props[i].max,
-				 &val[i], resp);
-		if (e == EINVAL)
-			return e;
-		if (e == ENOENT)
-			val[i] = UINT64_MAX;
-	}
-	e_hook = api_get_bool(ctx->msg, "sms_hook_only", &hook_only, resp);
-	if (e_hook == EINVAL)
-		return e_hook;
-	if (logs && config_set_logs(ctx->api, logs, resp))
-		return EINVAL;
-	if (!e_hook) {
-		cfg->sms_hook_only = hook_only; /* read by the SMS service at each SMS */
-		log_write(LOG_IMS, LOG_LVL_INFO, LOG_DIR_NONE, NULL,
-			  "api: config_set sms_hook_only = %s", hook_only ? "true" : "false");
-	}
-	for (size_t i = 0; api_props[i].name; i++) {
-		if (val[i] != UINT64_MAX) {
-			*(uint32_t *)((char *)cfg + api_props[i].off) = (uint32_t)val[i];
-			log_write(LOG_IMS, LOG_LVL_INFO, LOG_DIR_NONE, NULL,
-				  "api: config_set %s = %llu", api_props[i].name,
-				  (unsigned long long)val[i]);
+	for (uint32_t i = 0; i <= n; i++) {
+		const struct hss_user *u = i < n ? hss_user_at(api->prm.hss, i) : NULL;
+		uint32_t k = u ? hss_user_impu_count(u) : 1;
+
+		for (uint32_t j = 0; j < k; j++) {
+			struct ims_cfg_impu_opts *o =
+			    (struct ims_cfg_impu_opts *)(u ? hss_impu_opts(u, j) : dflt);
+
+			if (!o || (o->own & own))
+				continue;
+			if (own == IMS_CFG_OWN_PRECOND)
+				o->precondition = set->precondition;
+			else
+				o->rel100 = set->rel100;
 		}
 	}
+}
+
+/* One property read into set goes live in cfg. */
+static void prop_apply(struct api *api, const struct ims_cfg *set, const struct api_prop *p,
+		       const json_t *v)
+{
+	struct ims_cfg *cfg = api->prm.cfg;
+	char *txt;
+
+	switch (p->kind) {
+	case API_P_U32:
+		*(uint32_t *)((char *)cfg + p->off) = *(const uint32_t *)((const char *)set + p->off);
+		break;
+	case API_P_U8:
+		*(uint8_t *)((char *)cfg + p->off) = *(const uint8_t *)((const char *)set + p->off);
+		break;
+	case API_P_BOOL:
+		*(bool *)((char *)cfg + p->off) = *(const bool *)((const char *)set + p->off);
+		break;
+	case API_P_FILTER:
+		memcpy(cfg->sms_message_filter, set->sms_message_filter,
+		       sizeof(cfg->sms_message_filter));
+		break;
+	case API_P_SE: /* in place: the IMPUs that inherit it point here */
+		cfg->session_expires = set->session_expires;
+		break;
+	case API_P_PRECOND:
+		cfg->precondition = set->precondition;
+		opts_follow(api, set, IMS_CFG_OWN_PRECOND);
+		break;
+	case API_P_REL100:
+		cfg->rel100 = set->rel100;
+		opts_follow(api, set, IMS_CFG_OWN_REL100);
+		break;
+	}
+	txt = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+	log_write(LOG_IMS, LOG_LVL_INFO, LOG_DIR_NONE, NULL, "api: config_set %s = %.200s", p->name,
+		  txt ? txt : "?");
+	free(txt);
+}
+
+/* The properties of the message that config_set changes, read as the
+ * configuration file reads them into *setp; NULL *setp: none given. */
+static int config_set_read(struct api *api, const json_t *m, struct ims_cfg **setp,
+			   json_t *resp)
+{
+	json_t *props = json_object();
+	char err[256];
+	struct cfg_diag d = {err, sizeof(err), NULL, NULL};
+	int e;
+
+	*setp = NULL;
+	if (!props)
+		return api_error(resp, "Out of memory");
+	for (const struct api_prop *p = api_props; p->name; p++) {
+		json_t *v = json_object_get(m, p->name);
+		const char *want = NULL;
+
+		if (!v)
+			continue;
+		/* JSON's types, strictly (the file's language also takes 0/1 for
+		 * a boolean); the reader checks the values */
+		if ((p->kind == API_P_BOOL || p->kind == API_P_REL100) && !json_is_boolean(v))
+			want = "boolean";
+		else if ((p->kind == API_P_U32 || p->kind == API_P_U8) && !json_is_integer(v))
+			want = "integer";
+		else if ((p->kind == API_P_SE || p->kind == API_P_FILTER) && !json_is_object(v))
+			want = "object";
+		else if (p->kind == API_P_PRECOND && !json_is_string(v))
+			want = "string";
+		if (want) {
+			json_decref(props);
+			return api_error(resp, "Field %s: %s expected", p->name, want);
+		}
+		json_object_set(props, p->name, v);
+	}
+	if (!json_object_size(props)) {
+		json_decref(props);
+		return 0;
+	}
+	e = ims_cfg_props_from_json(api->prm.cfg, props, setp, &d);
+	json_decref(props);
+	if (e == ENOMEM)
+		return api_error(resp, "Out of memory");
+	if (e)
+		return api_error(resp, "Field %s", err);
+	return 0;
+}
+
+int api_cmd_config_set(struct api_ctx *ctx, json_t *resp)
+{
+	struct ims_cfg *set = NULL;
+	const json_t *logs = json_object_get(ctx->msg, "logs");
+
+	for (size_t i = 0; api_props_no[i].name; i++) {
+		if (json_object_get(ctx->msg, api_props_no[i].name))
+			return api_error(resp, "Field %s: cannot be changed at run time: %s",
+					 api_props_no[i].name, api_props_no[i].why);
+	}
+	/* everything checked before anything changes */
+	if (config_set_read(ctx->api, ctx->msg, &set, resp))
+		return EINVAL;
+	if (logs && config_set_logs(ctx->api, logs, resp)) {
+		ims_cfg_free(set);
+		return EINVAL;
+	}
+	for (const struct api_prop *p = api_props; set && p->name; p++) {
+		const json_t *v = json_object_get(ctx->msg, p->name);
+
+		if (v)
+			prop_apply(ctx->api, set, p, v);
+	}
+	ims_cfg_free(set);
 	return 0;
 }
 

@@ -9,10 +9,18 @@
  * duration, event_list and medias (type, qos, dir, rtp/rtcp address and
  * counters, from the relay; qos is "disabled": there is no Rx/N5 yet).
  * dialog_set: session_id (or "*": the latest dialog) and action: stop,
- * answer [code], hold, reinvite, downgrade [media], media (rtp, rtcp).
+ * answer [code], hold [media], reinvite [sdp_file], downgrade [media],
+ * media (rtp, rtcp).
  * mt_call: the callee by impi, impu or contact; sdp_file (or the deprecated
  * sip_file), caller, duration; the answer gives the new dialog's
  * session_id.
+ *
+ * The dialog event (§6.7): the B2BUA's watcher (b2bua_watch_set) is told
+ * of a call once it is set up and at each change of its state; each of
+ * the call's dialogs goes at once, as dialog_get lists it, to the clients
+ * registered for "dialog" (read inside the change, so that every state is
+ * seen even when two come in one loop iteration), and the users the call
+ * involves get a users_update.
  */
 #include "api/api_int.h"
 
@@ -141,12 +149,17 @@ static int dialog_err(json_t *resp, int err, const char *action)
 		return api_error(resp, "Dialog %s: an INVITE is in progress", action);
 	case ENOTSUP:
 		return api_error(resp, "Dialog %s: no media relay", action);
+	case EIO:
+		return api_error(resp, "Dialog %s: cannot read the SDP file", action);
+	case EPROTO:
+		return api_error(resp, "Dialog %s: the SDP file is refused", action);
 	default:
 		return api_error(resp, "Dialog %s: not for this kind of call", action);
 	}
 }
 
-/* answer [code], media (rtp, rtcp) and downgrade [media]: their fields. */
+/* answer [code], media (rtp, rtcp), hold [media] and downgrade [media]:
+ * their fields. */
 static int dialog_set_args(struct api *api, const json_t *m, uint32_t idx, const char *action,
 			   json_t *resp)
 {
@@ -171,6 +184,11 @@ static int dialog_set_args(struct api *api, const json_t *m, uint32_t idx, const
 		return EINVAL;
 	if (media && strcmp(media, "audio") && strcmp(media, "video") && strcmp(media, "text"))
 		return api_error(resp, "Field media: audio, video or text expected");
+	if (!strcmp(action, "hold")) {
+		struct b2bua_reinvite_prm p = {.hold = true, .media = media};
+
+		return dialog_err(resp, b2bua_dialog_reinvite(api->prm.b2bua, idx, &p), action);
+	}
 	return dialog_err(resp, b2bua_dialog_downgrade(api->prm.b2bua, idx, media), action);
 }
 
@@ -188,12 +206,15 @@ int api_cmd_dialog_set(struct api_ctx *ctx, json_t *resp)
 		return api_error(resp, "Dialog not found");
 	if (!strcmp(action, "stop"))
 		return dialog_err(resp, b2bua_dialog_stop(api->prm.b2bua, idx), action);
-	if (!strcmp(action, "hold") || !strcmp(action, "reinvite"))
-		return dialog_err(resp,
-				  b2bua_dialog_reinvite(api->prm.b2bua, idx, !strcmp(action, "hold")),
-				  action);
+	if (!strcmp(action, "reinvite")) {
+		struct b2bua_reinvite_prm p = {0};
+
+		if (api_get_str(ctx->msg, "sdp_file", false, &p.sdp_file, resp) == EINVAL)
+			return EINVAL;
+		return dialog_err(resp, b2bua_dialog_reinvite(api->prm.b2bua, idx, &p), action);
+	}
 	if (!strcmp(action, "answer") || !strcmp(action, "media") ||
-	    !strcmp(action, "downgrade"))
+	    !strcmp(action, "downgrade") || !strcmp(action, "hold"))
 		return dialog_set_args(api, ctx->msg, idx, action, resp);
 	return api_error(resp, "Field action: stop, answer, hold, reinvite, downgrade or media "
 			       "expected");
@@ -257,4 +278,83 @@ int api_cmd_mt_call(struct api_ctx *ctx, json_t *resp)
 			json_object_set_new(resp, "session_id", json_string(di.session_id));
 	}
 	return 0;
+}
+
+/* ---- the dialog event, users' dialogs ---- */
+
+static void dialog_watch_h(uint32_t index, void *arg)
+{
+	struct api *api = arg;
+	struct b2bua_cursor cur = {.next = index};
+	struct b2bua_call_users cu;
+	struct b2bua_dialog_info di;
+
+	if (!b2bua_call_users(api->prm.b2bua, index, &cu)) {
+		api_users_note(api, cu.orig);
+		for (size_t i = 0; i < cu.ncallee; i++)
+			api_users_note(api, cu.callee[i]);
+	}
+	if (!api_event_listened(api, API_EV_DIALOG))
+		return;
+	while (b2bua_dialog_next(api->prm.b2bua, &cur, &di) && di.index == index) {
+		json_t *m = json_pack("{s:s, s:o*}", "message", "dialog", "dialog",
+				      dialog_json(&di));
+
+		if (m)
+			api_event_send(api, API_EV_DIALOG, m);
+		json_decref(m);
+	}
+}
+
+void api_dialog_watch_start(struct api *api)
+{
+	if (api->prm.b2bua)
+		b2bua_watch_set(api->prm.b2bua, dialog_watch_h, api);
+}
+
+void api_dialog_watch_stop(struct api *api)
+{
+	if (api->prm.b2bua)
+		b2bua_watch_set(api->prm.b2bua, NULL, NULL);
+}
+
+struct user_dlg_arg {
+	struct api *api;
+	const struct hss_user *u;
+	json_t *arr;
+};
+
+/* The other party of di for user u: its IMPI when it is one of our users,
+ * else its IMPU (an echo IMPU, imsd's own mt_call). */
+static void user_dialog_h(const struct b2bua_dialog_info *di, void *arg)
+{
+	struct user_dlg_arg *a = arg;
+	struct b2bua_call_users cu = {0};
+	const struct hss_user *r = NULL;
+	const char *remote;
+
+	(void)b2bua_call_users(a->api->prm.b2bua, di->index, &cu);
+	if (di->type == B2BUA_MT)
+		r = cu.orig;
+	else if (cu.ncallee)
+		r = cu.callee[0];
+	remote = r ? hss_user_impi(r) : NULL;
+	if (!remote)
+		remote = di->type == B2BUA_MT ? di->from : di->to;
+	json_array_append_new(a->arr,
+			      json_pack("{s:s, s:s, s:s}", "remote", remote, "session_id",
+					di->session_id, "state", b2bua_state_name(di->state)));
+}
+
+json_t *api_user_dialogs_json(struct api *api, const struct hss_user *u)
+{
+	struct user_dlg_arg a = {.api = api, .u = u, .arr = json_array()};
+	struct b2bua_stats st;
+
+	if (!a.arr || !api->prm.b2bua)
+		return a.arr;
+	b2bua_stats_get(api->prm.b2bua, &st);
+	if (st.live + st.kept) /* it walks every call */
+		(void)b2bua_user_dialogs(api->prm.b2bua, u, user_dialog_h, &a);
+	return a.arr;
 }

@@ -6,8 +6,8 @@
  * check and default of the configuration file (ims_cfg_ue_from_json; an
  * unknown or deprecated property, a warning in the file, is refused here)
  * and added to the HSS (hss_users_add: duplicates refused, all or none).
- * docs/api.md says what an added user has (no SMS queue, not in the state
- * file); docs/hss.md how the HSS keeps them.
+ * docs/api.md says what an added user has (an SMS queue, its state in the
+ * state file, like a configured user); docs/hss.md how the HSS keeps them.
  * user_set, impu_set, impu_add, impu_del: the user's entry changed through
  * hss_user_update (an IMPU read as the file reads one, another user's IMPU
  * refused). A registered user whose IMPUs change is de-registered by the

@@ -155,8 +155,8 @@ int api_cmd_sms(struct api_ctx *ctx, json_t *resp)
 		return api_error(resp, "Field text: not valid UTF-8");
 	case EINVAL:
 		return api_error(resp, "Field tp_udl: does not match the binary data");
-	case ENOENT: /* beyond the service's table: added by users_add */
-		return api_error(resp, "SMS not queued: no SMS queue for a user added at run time");
+	case ENOENT: /* the service's table could not grow to the user */
+		return api_error(resp, "SMS not queued: no SMS queue for this user (out of memory)");
 	default:
 		return api_error(resp, "SMS not queued: %s", strerror(err));
 	}
@@ -217,14 +217,24 @@ static bool sms_hook(const struct smsc_event *ev, void *arg)
 	return true;
 }
 
+/* A user's pending SMS changed: users_update (its "sms" count). */
+static void sms_change_h(const struct hss_user *u, void *arg)
+{
+	api_users_note(arg, u);
+}
+
 void api_sms_hook_start(struct api *api)
 {
-	if (api->prm.sms)
-		smsc_hook_set(api->prm.sms, sms_hook, api);
+	if (!api->prm.sms)
+		return;
+	smsc_hook_set(api->prm.sms, sms_hook, api);
+	smsc_watch_set(api->prm.sms, sms_change_h, api);
 }
 
 void api_sms_hook_stop(struct api *api)
 {
-	if (api->prm.sms)
-		smsc_hook_set(api->prm.sms, NULL, NULL);
+	if (!api->prm.sms)
+		return;
+	smsc_hook_set(api->prm.sms, NULL, NULL);
+	smsc_watch_set(api->prm.sms, NULL, NULL);
 }

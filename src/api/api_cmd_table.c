@@ -18,6 +18,7 @@ const struct api_cmd api_cmds[] = {
     {"impu_add", api_cmd_impu_add},
     {"impu_del", api_cmd_impu_del},
     {"impu_set", api_cmd_impu_set},
+    {"ipsec", api_cmd_ipsec},
     {"license", api_cmd_license},
     {"log_get", api_cmd_log_get},
     {"log_reset", api_cmd_log_reset},
@@ -35,7 +36,7 @@ const struct api_cmd api_cmds[] = {
     {NULL, NULL},
 };
 
-const char *const api_events[] = {"users_update", "sms", NULL};
+const char *const api_events[] = {"users_update", "sms", "dialog", NULL};
 
 const struct api_cmd *api_cmd_find(const char *name)
 {

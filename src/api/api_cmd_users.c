@@ -88,8 +88,7 @@ json_t *api_user_json(struct api *api, const void *user_info)
 	if (ui->registered)
 		registrar_bindings_foreach(api->prm.reg, u, binding_h, &ba);
 	json_object_set_new(o, "bindings", ba.arr);
-	/* calls are not built yet: no dialogs */
-	json_object_set_new(o, "dialogs", json_array());
+	json_object_set_new(o, "dialogs", api_user_dialogs_json(api, u));
 	json_object_set_new(o, "sms", json_integer(api->prm.sms ? smsc_pending_count(api->prm.sms, u) : 0));
 	return o;
 }
@@ -238,14 +237,6 @@ int api_cmd_unregister(struct api_ctx *ctx, json_t *resp)
 
 /* ---- users_update ---- */
 
-static bool anyone_listens(const struct api *api)
-{
-	for (const struct api_conn *c = api->conns; c; c = c->next) {
-		if (!c->dead && c->authed && (c->events & API_EV_USERS_UPDATE))
-			return true;
-	}
-	return false;
-}
 
 static void update_send(struct api *api, const struct hss_user *u)
 {
@@ -288,14 +279,13 @@ static void update_flush_h(void *arg)
 	w->overflow = false;
 }
 
-static void reg_change_h(const struct registrar_change_info *c, void *arg)
+static void user_note(struct api_users_watch *w, const struct hss_user *u)
 {
-	struct api_users_watch *w = arg;
 	uint32_t idx;
 
-	if (!anyone_listens(w->api))
+	if (!u || !api_event_listened(w->api, API_EV_USERS_UPDATE))
 		return;
-	idx = hss_user_index(w->api->prm.hss, c->user);
+	idx = hss_user_index(w->api->prm.hss, u);
 	for (uint32_t i = w->n; i > 0 && i + 8 > w->n; i--) {
 		if (w->idx[i - 1] == idx)
 			goto arm; /* noted just now */
@@ -315,6 +305,17 @@ static void reg_change_h(const struct registrar_change_info *c, void *arg)
 arm:
 	if (!loop_timer_pending(w->tmr))
 		loop_timer_start(w->tmr, 0, update_flush_h, w);
+}
+
+static void reg_change_h(const struct registrar_change_info *c, void *arg)
+{
+	user_note(arg, c->user);
+}
+
+void api_users_note(struct api *api, const struct hss_user *u)
+{
+	if (api->reg_watch)
+		user_note(api->reg_watch, u);
 }
 
 void api_users_watch_start(struct api *api)

@@ -18,6 +18,7 @@
 #include "api/api.h"
 #include "api/api_http.h"
 #include "core/log.h"
+#include "core/mbuf.h"
 #include "sms/sms_tpdu.h"
 #include "smsc/smsc.h"
 
@@ -41,11 +42,16 @@ struct api_log_get {
 	bool allow_empty, short_, headers;
 	bool has_start, has_end;
 	int64_t start_ms, end_ms;
+	bool has_ue_id, has_rnti; /* filters: ue_id; rnti (no IMS entry has one) */
+	uint32_t ue_id;
 	size_t max_size;
 	uint8_t level[LOG_LAYER_COUNT]; /* max level per layer, LOG_LVL_NONE: off */
 	struct loop_timer *tmr;		/* timeout of the pending answer, or its next part */
+	uint32_t round;			/* the grouped look that last saw it */
+	bool more;			/* its answer goes on at the next look */
+	bool due;			/* its timeout passed: answered at the next look */
 	bool building;			/* the answer is being made, in parts */
-	json_t *arr;			/* its logs so far, owned */
+	struct mbuf text;		/* its logs so far, as JSON text */
 	size_t handed, built, bytes;	/* entries looked at, taken, JSON bytes */
 	uint64_t disc;			/* discontinuity at its first part */
 };
@@ -99,6 +105,11 @@ struct api {
 	size_t out_total;  /* sum of the connections' queued */
 	bool log_out_wait; /* log_get answers wait for out_total to fall */
 	size_t log_iter_entries; /* log entries made into answers this iteration */
+	size_t out_iter_bytes;	 /* written to the clients this iteration */
+	struct loop_timer *log_group_tmr; /* the grouped look at the waiting log_get */
+	uint32_t log_round;		  /* that look's number (api_log.c) */
+	bool log_cont;			  /* the timer goes on with the same round */
+	bool log_dirty;			  /* lines came since the round began */
 	uint64_t refused_logged_ms; /* last "too many clients" line */
 	void *reg_watch;	    /* registrar watch handle, if any */
 	bool reaping;		    /* api_reap_h added before sleep */
@@ -140,6 +151,8 @@ int api_conn_send(struct api_conn *conn, const json_t *msg);
 int api_conn_send_text(struct api_conn *conn, const char *txt, size_t len);
 /* Sends an event to every authenticated client registered for ev. */
 void api_event_send(struct api *api, enum api_event ev, json_t *msg);
+/* Whether any authenticated client is registered for ev. */
+bool api_event_listened(const struct api *api, enum api_event ev);
 void api_conn_close(struct api_conn *conn, uint16_t code, const char *why);
 double api_time_now(const struct api *api); /* "time" */
 
@@ -223,6 +236,10 @@ json_t *api_user_json(struct api *api, const void *user_info);
 void api_users_watch_start(struct api *api);
 void api_users_watch_stop(struct api *api);
 void api_users_jobs_free(struct api *api);
+/* u changed (a call, its pending SMS): a users_update for it goes at the
+ * end of this loop iteration, if anyone listens. */
+struct hss_user;
+void api_users_note(struct api *api, const struct hss_user *u);
 
 /* ---- api_cmd_prov.c ---- */
 api_cmd_h api_cmd_users_add, api_cmd_user_set, api_cmd_impu_set, api_cmd_impu_add,
@@ -239,6 +256,13 @@ struct api_sms_req {
 int api_sms_parse(const json_t *m, struct api_sms_req *r, json_t *resp);
 api_cmd_h api_cmd_sms, api_cmd_sms_flush;
 api_cmd_h api_cmd_dialog_get, api_cmd_dialog_set, api_cmd_mt_call; /* api_cmd_dialog.c */
+api_cmd_h api_cmd_ipsec; /* api_cmd_ipsec.c */
+/* The dialog event (§6.7) and users_update on calls: the B2BUA's watcher
+ * set to the API, and taken off. */
+void api_dialog_watch_start(struct api *api);
+void api_dialog_watch_stop(struct api *api);
+/* users_get's dialogs of u: [{remote, session_id, state}] (manual §6.6). */
+json_t *api_user_dialogs_json(struct api *api, const struct hss_user *u);
 /* The `sms` event: the SMS service's hook set to the API, and taken off. */
 void api_sms_hook_start(struct api *api);
 void api_sms_hook_stop(struct api *api);

@@ -7,8 +7,12 @@
  * there, or `timeout` seconds passed with at least one and no new one, or
  * (allow_empty) `timeout` with none; a new log_get answers the waiting one
  * at once. The ring's watcher (any thread, log lock held) only writes an
- * eventfd, once per loop iteration at most (log_armed); the loop then looks
- * at the connections with a waiting answer. An answer stops at `max`
+ * eventfd, once per look at most (log_armed). The loop then looks at the
+ * connections with a waiting answer API_LOG_GROUP_MS later, so that the log
+ * lines of that time are one answer per poller, not one each; a new
+ * log_get is looked at with them. A look answers API_LOG_ANSWERS_ITER
+ * connections per loop iteration at most and goes on at the next one (SIP
+ * is served in between), whatever the number of pollers. An answer stops at `max`
  * entries or `max_size` bytes of JSON (estimated as it is built), and says
  * `discontinuity` when overflow dropped entries between the cursor and the
  * oldest held one.
@@ -29,11 +33,25 @@
 #define API_LOG_MAX_MAX 65536u
 #define API_LOG_SIZE_DEFAULT ((size_t)1 << 20)
 #define API_LOG_SIZE_MAX ((size_t)16 << 20)
-#define API_LOG_CHUNK 512u /* entries looked at per loop iteration, all clients */
+#define API_LOG_CHUNK 64u /* entries looked at per loop iteration, all clients */
+#define API_LOG_GROUP_MS 20u     /* log lines grouped into one look at the pollers */
+#define API_LOG_ANSWERS_ITER 32u /* answers started per loop iteration, all clients */
+
+/* The entry's ue_id: its id when that is a number (log_set's ue_id). */
+static bool entry_ue_id(const struct log_entry *e, uint32_t *ue)
+{
+	size_t n = e->id ? strlen(e->id) : 0;
+
+	if (!n || n >= 10 || strspn(e->id, "0123456789") != n)
+		return false;
+	*ue = (uint32_t)strtoul(e->id, NULL, 10);
+	return true;
+}
 
 static bool entry_match(const struct api_log_get *g, const struct log_entry *e)
 {
 	int64_t ms = e->ts_us / 1000;
+	uint32_t ue;
 
 	if (e->layer >= LOG_LAYER_COUNT || e->level > g->level[e->layer] ||
 	    e->level == LOG_LVL_NONE)
@@ -42,7 +60,9 @@ static bool entry_match(const struct api_log_get *g, const struct log_entry *e)
 		return false;
 	if (g->has_end && ms > g->end_ms)
 		return false;
-	return true;
+	if (g->has_ue_id && (!entry_ue_id(e, &ue) || ue != g->ue_id))
+		return false;
+	return !g->has_rnti; /* an RNTI is a radio (PHY) id: no IMS entry has one */
 }
 
 struct count_arg {
@@ -62,7 +82,7 @@ static int count_h(const struct log_entry *e, void *arg)
 struct build_arg {
 	struct api *api;
 	const struct api_log_get *g;
-	json_t *arr;
+	struct mbuf *text;
 	size_t n, bytes;
 	bool us;
 };
@@ -76,6 +96,7 @@ static json_t *entry_json(struct build_arg *a, const struct log_entry *e)
 {
 	json_t *o = json_object(), *data = json_array();
 	const char *p = e->text, *end = e->text + (a->g->short_ ? e->first_len : e->text_len);
+	uint32_t ue;
 	const char *name = a->api->prm.cfg->com_name;
 
 	if (!o || !data) {
@@ -102,9 +123,8 @@ static json_t *entry_json(struct build_arg *a, const struct log_entry *e)
 	json_object_set_new(o, "level", json_string(log_level_name(e->level)));
 	if (dir_name(e->dir))
 		json_object_set_new(o, "dir", json_string(dir_name(e->dir)));
-	if (e->id && e->id[0] && strspn(e->id, "0123456789") == strlen(e->id) &&
-	    strlen(e->id) < 10)
-		json_object_set_new(o, "ue_id", json_integer(atoll(e->id)));
+	if (entry_ue_id(e, &ue))
+		json_object_set_new(o, "ue_id", json_integer(ue));
 	json_object_set_new(o, "src", json_string(name && name[0] ? name : "IMS"));
 	json_object_set_new(o, "idx", json_integer((json_int_t)e->idx));
 	a->bytes += 120;
@@ -114,16 +134,23 @@ static json_t *entry_json(struct build_arg *a, const struct log_entry *e)
 static int build_h(const struct log_entry *e, void *arg)
 {
 	struct build_arg *a = arg;
+	char *txt;
 	json_t *o;
 
 	if (a->n && a->bytes + e->text_len + 120 > a->g->max_size)
 		return 1; /* max_size: this one goes next time */
 	if (!entry_match(a->g, e))
 		return 0;
+	/* made into text at once: the answer is sent as text made in parts
+	 * (api_answer_send_raw), never one tree to dump and free in one go */
 	o = entry_json(a, e);
-	if (!o)
+	txt = o ? json_dumps(o, JSON_COMPACT) : NULL;
+	json_decref(o);
+	if (!txt || mbuf_write_str(a->text, a->n ? "," : "[") || mbuf_write_str(a->text, txt)) {
+		free(txt);
 		return 1;
-	json_array_append_new(a->arr, o);
+	}
+	free(txt);
 	a->n++;
 	return 0;
 }
@@ -134,6 +161,15 @@ static void header_h(const char *line, void *arg)
 }
 
 static void log_more_h(void *arg);
+static void log_group_h(void *arg);
+
+/* The answer goes on at the next loop iteration (log_group_h), with the
+ * budget of entries all answers share. */
+static void log_more_arm(struct api_conn *c)
+{
+	c->log.more = true;
+	loop_timer_start(c->api->log_group_tmr, 0, log_group_h, c->api);
+}
 
 /* Makes the waiting answers API_LOG_CHUNK entries per loop iteration, all
  * clients together, each in turn (a new
@@ -151,17 +187,12 @@ static void log_answer(struct api_conn *c, bool force)
 
 	if (!g->building) {
 		loop_timer_cancel(g->tmr);
-		g->arr = json_array();
-		if (!g->arr) {
-			json_decref(g->pending);
-			g->pending = NULL;
-			return;
-		}
+		mbuf_init(&g->text, API_OUT_MAX);
 		g->building = true;
 		g->handed = g->built = g->bytes = 0;
 		g->disc = UINT64_MAX;
 	}
-	a.arr = g->arr;
+	a.text = &g->text;
 	a.n = g->built;
 	a.bytes = g->bytes;
 	chunk = g->max - g->handed;
@@ -171,7 +202,7 @@ static void log_answer(struct api_conn *c, bool force)
 				  : 0;
 
 		if (!left) {
-			loop_timer_start(g->tmr, 1, log_more_h, c);
+			log_more_arm(c);
 			return;
 		}
 		if (chunk > left)
@@ -186,14 +217,14 @@ static void log_answer(struct api_conn *c, bool force)
 	g->built = a.n;
 	g->bytes = a.bytes;
 	if (!force && pos.count == chunk && g->handed < g->max) {
-		loop_timer_start(g->tmr, 1, log_more_h, c);
+		log_more_arm(c);
 		return;
 	}
+	g->more = false;
+	g->due = false;
 	r = g->pending;
 	g->pending = NULL;
 	g->building = false;
-	json_object_set_new(r, "logs", g->arr);
-	g->arr = NULL;
 	if (g->disc && g->disc != UINT64_MAX)
 		json_object_set_new(r, "discontinuity", json_integer((json_int_t)g->disc));
 	if (a.us)
@@ -204,7 +235,14 @@ static void log_answer(struct api_conn *c, bool force)
 		log_header_foreach(header_h, h);
 		json_object_set_new(r, "headers", h);
 	}
-	api_answer_send(c->api, c->id, r);
+	if (mbuf_write_str(&g->text, a.n ? "]" : "[]")) {
+		api_error(r, "log_get: out of memory");
+		api_answer_send(c->api, c->id, r);
+	} else {
+		api_answer_send_raw(c->api, c->id, r, "logs", (const char *)g->text.buf,
+				    g->text.end);
+	}
+	mbuf_reset(&g->text);
 }
 
 static void log_more_h(void *arg)
@@ -220,11 +258,18 @@ static void log_more_h(void *arg)
 	log_answer(c, false);
 }
 
+/* Answered at the next look with the others, API_LOG_ANSWERS_ITER per loop
+ * iteration: a thousand pollers' timeouts often fall in one iteration. */
 static void log_timeout_h(void *arg)
 {
 	struct api_conn *c = arg;
 
-	if (c->log.pending && !c->log.building)
+	if (!c->log.pending || c->log.building)
+		return;
+	c->log.due = true;
+	if (c->api->log_group_tmr)
+		loop_timer_start(c->api->log_group_tmr, 0, log_group_h, c->api);
+	else
 		log_answer(c, false);
 }
 
@@ -265,6 +310,76 @@ static void api_log_watch_h(uint64_t next_idx, void *arg)
 		(void)!write(api->log_evfd, &one, sizeof(one));
 }
 
+/* The grouped look: every connection with a waiting answer, in rounds of
+ * API_LOG_ANSWERS_ITER answers per loop iteration (a connection looked at
+ * in this round is not looked at again until the next). */
+static void log_group_arm(struct api *api);
+
+/* The answers being made in parts go on, within this iteration's budget;
+ * true if some must wait for the next iteration. */
+static bool log_more_run(struct api *api)
+{
+	for (struct api_conn *c = api->conns; c; c = c->next) {
+		if (c->dead || !c->log.more || !c->log.pending)
+			continue;
+		if (api->log_iter_entries >= API_LOG_CHUNK)
+			return true;
+		c->log.more = false;
+		log_answer(c, false);
+	}
+	return false;
+}
+
+static void log_group_h(void *arg)
+{
+	struct api *api = arg;
+	uint32_t answers = 0;
+	bool again = log_more_run(api);
+
+	for (struct api_conn *c = api->conns; c && !again; c = c->next) { /* timeouts */
+		if (c->dead || !c->log.due)
+			continue;
+		if (answers >= API_LOG_ANSWERS_ITER) {
+			again = true;
+			break;
+		}
+		c->log.due = false;
+		if (c->log.pending && !c->log.building) {
+			log_answer(c, false);
+			answers++;
+		}
+	}
+	if (!api->log_cont) { /* a new round: the watcher may tell again */
+		api->log_round++;
+		api->log_dirty = false;
+		__atomic_store_n(&api->log_armed, 1, __ATOMIC_RELEASE);
+	}
+	api->log_cont = false;
+	for (struct api_conn *c = api->conns; c && !again; c = c->next) {
+		if (c->dead || !c->log.pending || c->log.building || c->log.round == api->log_round)
+			continue;
+		if (answers >= API_LOG_ANSWERS_ITER || api->log_iter_entries >= API_LOG_CHUNK) {
+			api->log_cont = true; /* the rest of the round next time */
+			again = true;
+			break;
+		}
+		c->log.round = api->log_round;
+		log_check(c);
+		answers += !c->log.pending || c->log.building;
+	}
+	if (again || loop_timer_pending(api->log_group_tmr))
+		loop_timer_start(api->log_group_tmr, 0, log_group_h, api);
+	else if (api->log_dirty) /* lines came during the round */
+		log_group_arm(api);
+}
+
+/* Looked at API_LOG_GROUP_MS from now, with what comes meanwhile. */
+static void log_group_arm(struct api *api)
+{
+	if (api->log_group_tmr && !loop_timer_pending(api->log_group_tmr))
+		loop_timer_start(api->log_group_tmr, API_LOG_GROUP_MS, log_group_h, api);
+}
+
 static void log_evfd_h(int fd, int events, void *arg)
 {
 	struct api *api = arg;
@@ -272,17 +387,17 @@ static void log_evfd_h(int fd, int events, void *arg)
 
 	(void)events;
 	(void)!read(fd, &v, sizeof(v));
-	__atomic_store_n(&api->log_armed, 1, __ATOMIC_RELEASE);
-	for (struct api_conn *c = api->conns; c; c = c->next) {
-		if (!c->dead && c->log.pending)
-			log_check(c);
-	}
+	api->log_dirty = true;
+	log_group_arm(api); /* log_armed stays 0 until the look */
 }
 
 int api_log_start(struct api *api)
 {
 	int e;
 
+	api->log_group_tmr = loop_timer_alloc();
+	if (!api->log_group_tmr)
+		return ENOMEM;
 	api->log_evfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	if (api->log_evfd < 0)
 		return errno;
@@ -306,14 +421,15 @@ void api_log_stop(struct api *api)
 		close(api->log_evfd);
 		api->log_evfd = -1;
 	}
+	loop_timer_free(api->log_group_tmr);
+	api->log_group_tmr = NULL;
 }
 
 void api_log_conn_close(struct api_conn *c)
 {
 	json_decref(c->log.pending);
 	c->log.pending = NULL;
-	json_decref(c->log.arr);
-	c->log.arr = NULL;
+	mbuf_reset(&c->log.text);
 	loop_timer_free(c->log.tmr);
 	c->log.tmr = NULL;
 }
@@ -350,7 +466,7 @@ static int layers_parse(const json_t *m, struct api_log_get *g, json_t *resp)
 
 static int log_get_parse(const json_t *m, struct api_log_get *g, json_t *resp)
 {
-	uint64_t min = 1, max = API_LOG_MAX_DEFAULT, sz = API_LOG_SIZE_DEFAULT;
+	uint64_t min = 1, max = API_LOG_MAX_DEFAULT, sz = API_LOG_SIZE_DEFAULT, id;
 	double tmo = 1, st, et;
 	int e;
 
@@ -372,6 +488,15 @@ static int log_get_parse(const json_t *m, struct api_log_get *g, json_t *resp)
 		return e;
 	g->has_end = e == 0;
 	g->end_ms = g->has_end ? (int64_t)et : 0;
+	e = api_get_uint(m, "ue_id", 0, UINT32_MAX, &id, resp);
+	if (e == EINVAL)
+		return e;
+	g->has_ue_id = e == 0;
+	g->ue_id = g->has_ue_id ? (uint32_t)id : 0;
+	e = api_get_uint(m, "rnti", 0, 65535, &id, resp);
+	if (e == EINVAL)
+		return e;
+	g->has_rnti = e == 0;
 	g->min = (uint32_t)(min < max ? min : max);
 	g->max = (uint32_t)max;
 	g->timeout_ms = (uint64_t)(tmo * 1000.0);
@@ -397,9 +522,15 @@ int api_cmd_log_get(struct api_ctx *ctx, json_t *resp)
 		return api_error(resp, "Out of memory");
 	ng.next_idx = c->log.next_idx;
 	ng.tmr = c->log.tmr;
+	ng.round = c->api->log_round - 1; /* not looked at in this round yet */
 	c->log = ng;
 	c->log.pending = json_incref(resp);
-	log_check(c);
+	/* looked at with the others (log_group_h): a poller asking again at
+	 * once is answered once per API_LOG_GROUP_MS at most */
+	if (c->api->log_group_tmr)
+		log_group_arm(c->api);
+	else
+		log_check(c);
 	return EINPROGRESS;
 }
 

@@ -505,6 +505,7 @@ static int imsd_api_start(struct ims_cfg *cfg, const struct monitor_prm *mprm, s
 			       .hss = mprm->hss,
 			       .sms = mprm->sms,
 			       .b2bua = mprm->b2bua,
+			       .ipsec = mprm->ipsec,
 			       .stats = mprm->stats,
 			       .quit_h = imsd_quit_h,
 			       .quit_arg = "remote API",

@@ -102,6 +102,7 @@ static int call_setup(struct b2bua *b, const struct b2bua_invite *inv, bool echo
 	}
 	sip_tsx_tu_data_set(inv->tsx, c);
 	b2b_event(c, B2BUA_EV_RECV, SIP_METHOD_INVITE, 0);
+	b2b_notify(c);
 	*cp = c;
 	return 0;
 }
@@ -327,7 +328,7 @@ static size_t call_mem(const struct b2b_call *c)
 	n += str_mem(c->from) + str_mem(c->to) + str_mem(c->callid_a) +
 	     str_mem(c->callid_b) + str_mem(c->mt_contact);
 	n += c->aw.ack.size + c->aw.rh.size + c->aw.rct.size + c->aw.rbody.size +
-	     c->sdp_b.size;
+	     c->sdp_b.size + c->sdp_b2.size + c->sdp_to[B2B_A].size + c->sdp_to[B2B_B].size;
 	n += msg_mem(c->a_inv);
 	n += c->a ? sip_dialog_mem(c->a) : 0;
 	n += c->bd ? sip_dialog_mem(c->bd) : 0;
@@ -336,6 +337,7 @@ static size_t call_mem(const struct b2b_call *c)
 	for (size_t i = 0; i < c->nlegs; i++)
 		n += msg_mem(c->leg[i].inv);
 	n += c->ms ? media_session_mem(c->ms) : 0;
+	n += c->ms2 ? media_session_mem(c->ms2) : 0;
 	return n;
 }
 

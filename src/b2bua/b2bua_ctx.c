@@ -50,7 +50,11 @@ static void call_destroy(void *arg)
 		mem_deref(c->leg[i].inv);
 	mem_deref(c->a_inv);
 	mem_deref(c->ms);
+	mem_deref(c->ms2);
 	mbuf_reset(&c->sdp_b);
+	mbuf_reset(&c->sdp_b2);
+	mbuf_reset(&c->sdp_to[B2B_A]);
+	mbuf_reset(&c->sdp_to[B2B_B]);
 	mbuf_reset(&c->aw.ack);
 	mbuf_reset(&c->aw.rh);
 	mbuf_reset(&c->aw.rct);
@@ -116,6 +120,9 @@ int b2b_call_new(struct b2bua *b, struct b2b_call **callp)
 	c->win = -1;
 	mbuf_init(&c->aw.ack, SIP_MSG_MAX_UDP);
 	mbuf_init(&c->sdp_b, SIP_MSG_MAX_HARD);
+	mbuf_init(&c->sdp_b2, SIP_MSG_MAX_HARD);
+	mbuf_init(&c->sdp_to[B2B_A], SIP_MSG_MAX_HARD);
+	mbuf_init(&c->sdp_to[B2B_B], SIP_MSG_MAX_HARD);
 	mbuf_init(&c->aw.rh, SIP_MSG_MAX_UDP);
 	mbuf_init(&c->aw.rct, 1024);
 	mbuf_init(&c->aw.rbody, SIP_MSG_MAX_HARD);
@@ -181,6 +188,19 @@ void b2b_state(struct b2b_call *c, enum b2bua_state s)
 	log_write(LOG_IMS, LOG_LVL_INFO, LOG_DIR_NONE, NULL, "call %u (%s -> %s): %s",
 		  c->index, c->from ? c->from : "", c->to ? c->to : "",
 		  b2bua_state_name(s));
+	b2b_notify(c);
+}
+
+void b2b_notify(const struct b2b_call *c)
+{
+	if (c->b->watch && c->b->calls[c->index] == c)
+		c->b->watch(c->index, c->b->watch_arg);
+}
+
+void b2bua_watch_set(struct b2bua *b, b2bua_watch_h *h, void *arg)
+{
+	b->watch = h;
+	b->watch_arg = h ? arg : NULL;
 }
 
 static void linger_h(void *arg)
@@ -215,6 +235,8 @@ void b2b_stop(struct b2b_call *c, const char *why)
 	b2b_early_drop(c);
 	if (c->ms)
 		media_session_release(c->ms);
+	if (c->ms2)
+		media_session_release(c->ms2);
 	if (c->a_tsx) {
 		struct sip_tsx *t = sip_tsx_lookup(ts, c->a_tsx);
 

@@ -72,7 +72,8 @@ int b2b_bye(struct b2b_call *c, enum b2b_side side)
 }
 
 /* hold: the offer puts every stream on a=sendonly or a=inactive (RFC 3264
- * §8.4); a plain text test, enough for the state the monitor shows. */
+ * §8.4); a plain text test, enough for the state the monitor shows. A
+ * phone's own offer goes as it is and ends imsd's hold (dialog_set). */
 static void hold_track(struct b2b_call *c, const struct sip_msg *req)
 {
 	struct pl b = req->body;
@@ -80,6 +81,7 @@ static void hold_track(struct b2b_call *c, const struct sip_msg *req)
 
 	if (!b.l)
 		return;
+	c->ctl_held = 0;
 	hold = pl_casefind(b, "a=sendonly") >= 0 || pl_casefind(b, "a=inactive") >= 0;
 	if (hold && c->state == B2BUA_START)
 		b2b_state(c, B2BUA_HOLD);
@@ -305,6 +307,8 @@ void b2b_dlg_req_h(struct sip_dialog *dlg, struct sip_tsx *tsx, const struct sip
 	(void)arg;
 	b2b_event(c, B2BUA_EV_RECV, req->meth, 0);
 	b2b_touch(c);
+	if (side == B2B_B && !c->bd) /* a branch's early dialog: the caller's go there */
+		b2b_early_current(c, dlg);
 	if (req->meth == SIP_METHOD_BYE) {
 		(void)sip_stack_reply(stack, tsx, 200, "OK", NULL);
 		b2b_event(c, B2BUA_EV_SEND, SIP_METHOD_OTHER, 200);
@@ -326,8 +330,10 @@ void b2b_dlg_req_h(struct sip_dialog *dlg, struct sip_tsx *tsx, const struct sip
 		b2b_mt_request(c, tsx, req);
 		return;
 	}
-	if (req->meth == SIP_METHOD_INVITE && (c->reinvite || c->aw.on)) {
-		/* RFC 3261 §14.2: one INVITE at a time in a dialog */
+	if ((req->meth == SIP_METHOD_INVITE && (c->reinvite || c->aw.on)) ||
+	    (req->meth == SIP_METHOD_UPDATE && c->ctl_pending && b2b_is_sdp(req))) {
+		/* RFC 3261 §14.2: one INVITE at a time in a dialog; RFC 3311
+		 * §5.2: an offer while imsd's own (dialog_set) is out */
 		struct sip_tsx_reply_prm rp = {.hdrs = PL("Retry-After: 1\r\n")};
 
 		(void)sip_stack_reply(stack, tsx, 491, "Request Pending", &rp);

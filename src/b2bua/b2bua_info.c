@@ -94,6 +94,21 @@ size_t b2bua_user_dialogs(const struct b2bua *b, const struct hss_user *u,
 	return n;
 }
 
+int b2bua_call_users(const struct b2bua *b, uint32_t index, struct b2bua_call_users *out)
+{
+	const struct b2b_call *c = b2b_call_get(b, index);
+
+	if (!c)
+		return ENOENT;
+	out->orig = c->orig;
+	out->ncallee = 0;
+	for (size_t i = 0; i < c->nlegs && i < B2BUA_LEGS_MAX; i++) {
+		if (c->leg[i].user && (c->win < 0 || (size_t)c->win == i))
+			out->callee[out->ncallee++] = c->leg[i].user;
+	}
+	return 0;
+}
+
 int b2bua_dialog_stop(struct b2bua *b, uint32_t index)
 {
 	struct b2b_call *c = b2b_call_get(b, index);

@@ -41,6 +41,12 @@ struct b2b_leg {
 	bool done;	       /* final answer received (or gave up) */
 	bool cancel;	       /* to be CANCELled (once a 1xx came) */
 	bool cancelled;	       /* CANCEL sent */
+	/* its early dialog (b2bua_early.c) */
+	struct sip_dialog *ed; /* owned, NULL none */
+	uint32_t ed_seq;       /* when it was last the newest (c->be: the newest) */
+	uint32_t ed_rseq;      /* RSeq of its last reliable 1xx PRACKed */
+	uint32_t rack_rseq, rack_cseq; /* PRACK held for the caller's answer */
+	bool oa_done;	       /* an offer of its 1xx answered by PRACK */
 };
 
 /* A client transaction of the call, and what its answers go to. */
@@ -122,22 +128,31 @@ struct b2b_call {
 	bool a_offer;		  /* the caller's INVITE carried the offer */
 	int sdp_state;	   /* the offer to the branches: 0 not yet, 1 made, -1 failed */
 	struct mbuf sdp_b; /* the offer for the branches, rewritten */
+	/* forking to bindings of both address families (b2bua_media.c): a
+	 * second media session for the branches of the other family, with its
+	 * offer; c->ms and sdp_b are always those of the branch last heard
+	 * from (swapped), the winner's once it answers (the other released) */
+	struct media_session *ms2; /* owned; NULL none */
+	struct mbuf sdp_b2;
+	uint8_t ms_af, ms2_af; /* imsd's address family toward their branches */
 	/* reliable provisionals to the caller (b2bua_prack.c), owned; NULL
 	 * when the caller does not use 100rel */
 	struct b2b_prack *prack;
-	/* the early dialog with the branch whose tagged 1xx came last
-	 * (b2bua_early.c), owned; NULL none */
+	/* the early dialog of the branch whose tagged 1xx or request came
+	 * last (b2bua_early.c), borrowed from its leg (leg[].ed); NULL none */
 	struct sip_dialog *be;
 	int be_leg;	  /* its leg */
-	uint32_t be_rseq; /* RSeq of the callee's last reliable 1xx PRACKed */
+	uint32_t be_seq;  /* the last leg[].ed_seq given */
 	bool em_gated;	  /* early_media off: forwarding held until the 2xx */
 	/* mt_call (b2bua_mt.c) */
 	char *mt_contact;      /* owned: the only binding to ring, NULL any */
 	uint32_t mt_duration_s; /* BYE after, 0 never */
-	/* dialog_set hold / reinvite (b2bua_ctl.c) */
-	bool ctl_hold;	  /* held by imsd */
-	uint32_t ctl_ver; /* imsd's re-INVITEs so far (o= version) */
+	/* dialog_set hold / reinvite / downgrade (b2bua_ctl.c) */
+	uint8_t ctl_held;    /* held by imsd: 1 audio, 2 video, 4 text */
 	uint8_t ctl_dropped; /* downgrade: 1 audio, 2 video, 4 text at port 0 */
+	uint8_t ctl_pending; /* imsd's re-INVITEs without a final answer */
+	uint32_t ctl_ver[2]; /* imsd's re-INVITEs so far to each side (o= version) */
+	struct mbuf sdp_to[2]; /* the last SDP sent to each side (imsd's base) */
 	/* session timers (b2bua_st.c), owned; NULL when off */
 	struct b2b_st *st;
 };
@@ -149,6 +164,8 @@ struct b2bua {
 	uint32_t next_index;
 	uint64_t sid_seq;
 	struct b2bua_stats st;
+	b2bua_watch_h *watch; /* b2bua_watch_set, NULL none */
+	void *watch_arg;
 };
 
 /* b2bua_ctx.c */
@@ -157,6 +174,8 @@ struct b2b_call *b2b_call_get(const struct b2bua *b, uint32_t index);
 void b2b_event(struct b2b_call *c, enum b2bua_event_type t, enum sip_method meth,
 	       uint16_t scode);
 void b2b_state(struct b2b_call *c, enum b2bua_state s);
+/* Tells the watcher (b2bua_watch_set) that call c changed. */
+void b2b_notify(const struct b2b_call *c);
 /* Ends the call: nothing more is sent or taken; kept for the linger. */
 void b2b_stop(struct b2b_call *c, const char *why);
 /* b2bua_media.c: the status (and reason) an SDP the relay refused is
@@ -200,7 +219,17 @@ void b2b_relay_resp_h(struct sip_tsx *tsx, const struct sip_msg *resp, uint16_t 
 /* b2bua_media.c */
 bool b2b_is_sdp(const struct sip_msg *m);
 int b2b_media_start(struct b2b_call *c);
+/* c->ms for leg's branch (its session), and leg B's settings from it; once
+ * a branch won, the other family's session is released. */
 void b2b_media_leg_b(struct b2b_call *c, const struct b2b_leg *leg);
+/* The offer for a new branch into c->sdp_b: the first branch's through
+ * c->ms (imsd's own for mt calls), a branch of the other address family's
+ * through a second session (RFC 4566 §5.7: its phone gets imsd's address of
+ * its family). 0, or an errno with e filled (the branch is not called; the
+ * first branch's failure ends the fork). */
+int b2b_media_branch(struct b2b_call *c, const struct b2b_leg *leg, struct b2b_sdp_err *e);
+/* c->ms: the session of leg's branch. */
+void b2b_media_pick(struct b2b_call *c, const struct b2b_leg *leg);
 /* The SDP of m (from that side's UE) rewritten for the other side into
  * out: 0; ENOENT (no relay, or no SDP: use the body as it is); another
  * errno with e filled (the status to answer). */
@@ -221,6 +250,10 @@ void b2b_echo_request(struct b2b_call *c, struct sip_tsx *tsx, const struct sip_
 void b2b_echo_answer(struct b2b_call *c);
 
 /* b2bua_mt.c */
+/* An SDP file (sdp_file, mt_call_sdp_file) into out; NULL or "": the
+ * relay's default offer. An errno when it cannot be read, is empty or is
+ * over 16 KiB. */
+int b2b_sdp_file_read(const char *file, struct mbuf *out);
 bool b2b_mt_binding_ok(const struct b2b_call *c, struct pl uri);
 /* imsd's offer to the branches into c->sdp_b (ENOENT: no relay, the
  * template as it is). */
@@ -228,6 +261,12 @@ int b2b_mt_offer(struct b2b_call *c, const struct b2b_leg *leg, struct b2b_sdp_e
 /* The callee's 2xx (c->bd made): ACK, echo, duration. */
 void b2b_mt_won(struct b2b_call *c, const struct sip_msg *resp);
 void b2b_mt_request(struct b2b_call *c, struct sip_tsx *tsx, const struct sip_msg *req);
+
+/* b2bua_ctl.c */
+/* The SDP about to go to side `to` (rewritten by the relay): kept as the
+ * base of imsd's own offers, and its o= version moved past imsd's. */
+void b2b_ctl_sdp_out(struct b2b_call *c, enum b2b_side to, struct mbuf *sdp);
+void b2b_ctl_sdp_keep(struct b2b_call *c, enum b2b_side to, struct pl sdp);
 
 /* b2bua_timer.c */
 /* 422 (and the Min-SE line in hdr) when req's Session-Expires is below
@@ -304,15 +343,31 @@ size_t b2b_prack_mem(const struct b2b_call *c);
 int b2b_prack_1xx(struct b2b_call *c, struct sip_tsx *tsx, uint16_t scode,
 		  const char *reason, const struct sip_tsx_reply_prm *rp);
 void b2b_prack_final(struct b2b_call *c);
+/* A 2xx to the caller while the reliable 1xx out has SDP: true, kept (the
+ * caller's 2xx is in c->aw), sent at that 1xx's PRACK (RFC 3262 §3). */
+bool b2b_prack_hold_2xx(struct b2b_call *c, uint16_t scode);
+bool b2b_prack_2xx_held(const struct b2b_call *c);
 void b2b_prack_request(struct b2b_call *c, bool from_a, struct sip_tsx *tsx,
 		       const struct sip_msg *req);
 
 /* b2bua_early.c (the callee's early dialog: PRACK, UPDATE before 2xx) */
-void b2b_early_1xx(struct b2b_call *c, size_t i, const struct sip_msg *resp);
-/* Leg i won: bd (allocated, not in the table yet) takes the early
- * dialog's CSeq; the early dialog ends. */
+/* A tagged 1xx of leg i: its early dialog, its PRACK. true: a reliable
+ * 1xx already seen (same RSeq), to be dropped (RFC 3262 §4). */
+bool b2b_early_1xx(struct b2b_call *c, size_t i, const struct sip_msg *resp);
+/* Leg i won: bd (allocated, not in the table yet) takes its early
+ * dialog's CSeq; every early dialog ends. */
 void b2b_early_won(struct b2b_call *c, size_t i);
+/* Every early dialog ends. */
 void b2b_early_drop(struct b2b_call *c);
+/* Leg i's early dialog ends (the leg failed); c->be the newest other. */
+void b2b_early_leg_end(struct b2b_call *c, size_t i);
+/* A request came in early dialog d: its branch is the one the caller's
+ * requests go to from now on. */
+void b2b_early_current(struct b2b_call *c, const struct sip_dialog *d);
+/* The caller's PRACK (RFC 3262 §5): its SDP, the answer to the offer in a
+ * callee's reliable 1xx, goes to that callee in imsd's PRACK, held until
+ * now. */
+void b2b_early_prack_answer(struct b2b_call *c, const struct sip_msg *prack);
 /* early_media off: no forwarding before the answer; open at the 2xx. */
 void b2b_early_media_gate(struct b2b_call *c, const struct b2b_leg *leg);
 void b2b_early_media_open(struct b2b_call *c, const struct b2b_leg *leg);

@@ -36,7 +36,7 @@
 
 /* The offer's template: file (sdp_file, else the callee user's
  * mt_call_sdp_file, else the global one), else the default offer. */
-static int offer_tmpl(const char *file, struct mbuf *out)
+int b2b_sdp_file_read(const char *file, struct mbuf *out)
 {
 	char buf[B2B_MT_SDP_MAX];
 	size_t n;
@@ -215,7 +215,7 @@ static int mt_setup(struct b2bua *b, const struct b2bua_mt_prm *p,
 	c->a_offer = true;
 	mbuf_init(&sdp, B2B_MT_SDP_MAX);
 	file = p->sdp_file && p->sdp_file[0] ? p->sdp_file : ue->mt_call_sdp_file;
-	err = offer_tmpl(file, &sdp);
+	err = b2b_sdp_file_read(file, &sdp);
 	if (err) {
 		log_write(LOG_IMS, LOG_LVL_WARN, LOG_DIR_NONE, NULL,
 			  "mt_call %s: SDP file %s: %s", p->callee, file, strerror(err));
@@ -252,6 +252,7 @@ int b2bua_mt_call(struct b2bua *b, const struct b2bua_mt_prm *p, uint32_t *index
 		return err;
 	}
 	b2b_event(c, B2BUA_EV_SEND, SIP_METHOD_INVITE, 0);
+	b2b_notify(c);
 	(void)b2b_fork(c, term, n, scode, &reason);
 	if (*scode) {
 		b2b_stop(c, reason ? reason : "mt_call not sent");

@@ -350,8 +350,32 @@ static struct ims_cfg *cfg_set_alloc(const struct ims_cfg *base, struct cfg_rd *
 	rd->diag = diag;
 	rd->arena = &set->arena;
 	rd->cfg = set;
-	cfg_rd_push_key(rd, key);
+	if (key)
+		cfg_rd_push_key(rd, key);
 	return set;
+}
+
+int ims_cfg_props_from_json(const struct ims_cfg *base, const json_t *props,
+			    struct ims_cfg **setp, struct cfg_diag *diag)
+{
+	struct cfg_table tabs[1];
+	struct ims_cfg *set;
+	struct cfg_rd rd;
+	int err;
+
+	*setp = NULL;
+	set = cfg_set_alloc(base, &rd, diag, NULL);
+	if (!set)
+		return ENOMEM;
+	tabs[0] = (struct cfg_table){glob_fields, CFG_NELEM(glob_fields), set};
+	err = json_is_object(props) ? cfg_obj_read(&rd, props, tabs, 1)
+				    : cfg_rd_err(&rd, "expected object");
+	if (err) {
+		ims_cfg_free(set);
+		return err;
+	}
+	*setp = set;
+	return 0;
 }
 
 int ims_cfg_ue_from_json(const struct ims_cfg *base, const json_t *users,

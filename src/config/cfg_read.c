@@ -602,8 +602,10 @@ int cfg_obj_read(struct cfg_rd *rd, const json_t *v, const struct cfg_table *tab
 		if (!f) {
 			cfg_rd_warn(rd, "unknown property");
 		} else {
-			if (f->flags & CFG_F_OPTS)
+			if (f->flags & CFG_F_OPTS) {
 				rd->opts_touched = true;
+				cfg_opts_own_mark(tabs[t - 1].base, f);
+			}
 			if (cfg_field_read(rd, val, f, tabs[t - 1].base))
 				return rd->err;
 			if (f->flags & CFG_F_DEPRECATED)

@@ -163,6 +163,9 @@ int cfg_ue_opts_default(struct cfg_rd *rd, struct ims_cfg *cfg);
 extern const struct cfg_field cfg_opts_fields[];
 extern const size_t cfg_opts_field_count;
 /* Starts an options block: *scratch = *inherited, nothing touched yet. */
+/* An option read into opts (the scratch of cfg_opts_begin): noted as the
+ * entry's own when the global value also has it (precondition, 100rel). */
+void cfg_opts_own_mark(void *opts, const struct cfg_field *f);
 void cfg_opts_begin(struct cfg_rd *rd, struct ims_cfg_impu_opts *scratch,
 		    const struct ims_cfg_impu_opts *inherited);
 /* Finishes an options block read into *scratch: returns the block to use

@@ -354,6 +354,16 @@ int cfg_ue_opts_default(struct cfg_rd *rd, struct ims_cfg *cfg)
 	return 0;
 }
 
+void cfg_opts_own_mark(void *opts, const struct cfg_field *f)
+{
+	struct ims_cfg_impu_opts *o = opts;
+
+	if (f->off == offsetof(struct ims_cfg_impu_opts, precondition))
+		o->own |= IMS_CFG_OWN_PRECOND;
+	else if (f->off == offsetof(struct ims_cfg_impu_opts, rel100))
+		o->own |= IMS_CFG_OWN_REL100;
+}
+
 void cfg_opts_begin(struct cfg_rd *rd, struct ims_cfg_impu_opts *scratch,
 		    const struct ims_cfg_impu_opts *inherited)
 {

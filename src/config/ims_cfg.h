@@ -232,7 +232,12 @@ struct ims_cfg_impu_opts {
 	bool early_media; /* default global early_media */
 	bool remote_control;
 	bool audio, video, text, rtp, rtcp; /* default true */
+	/* IMS_CFG_OWN_* of the options this entry (or its user) sets itself;
+	 * the others follow the global value (config_set, docs/api.md) */
+	uint8_t own;
 };
+#define IMS_CFG_OWN_PRECOND 1u
+#define IMS_CFG_OWN_REL100 2u
 
 struct ims_cfg_impu {
 	const char *impu; /* as written ("sip:x", "x", "tel:+1", "urn:...") */
@@ -453,6 +458,14 @@ int ims_cfg_ue_from_json(const struct ims_cfg *base, const json_t *users,
 int ims_cfg_impu_from_json(const struct ims_cfg *base, const struct ims_cfg_impu_opts *user_opts,
 			   const json_t *impus, struct ims_cfg **setp,
 			   const struct ims_cfg_impu **out, uint32_t *n, struct cfg_diag *diag);
+
+/* config_set (remote API, manual §6.5): reads props, an object of global
+ * properties, with every check of the configuration file, into *setp, a
+ * copy of base with them changed (strings borrowed from base; what they
+ * read is owned by *setp). EINVAL with "session_expires.min: ..." in
+ * diag->err, or ENOMEM. */
+int ims_cfg_props_from_json(const struct ims_cfg *base, const json_t *props,
+			    struct ims_cfg **setp, struct cfg_diag *diag);
 
 /*
  * Parses "host", "host:port", "[v6]" , "[v6]:port" or a bare IPv6 address

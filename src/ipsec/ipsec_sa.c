@@ -477,3 +477,28 @@ void ipsec_table_walk(const struct ipsec_table *t, ipsec_set_h *h, void *arg)
 	while ((e = hash_iter_next(&it)))
 		h(HASH_OBJ(e, struct ipsec_set, by_id), arg);
 }
+
+struct sa_walk {
+	ipsec_sa_info_h *h;
+	void *arg;
+};
+
+static void sa_walk_set_h(const struct ipsec_set *s, void *arg)
+{
+	const struct sa_walk *w = arg;
+	struct ipsec_sa_info in;
+
+	for (int r = 0; r < IPSEC_ROLE_COUNT; r++) {
+		if (ipsec_set_sa_info(s, (enum ipsec_sa_role)r, &in))
+			continue;
+		w->h(s, &in, w->arg);
+		esp_keys_wipe(&in.keys);
+	}
+}
+
+void ipsec_table_sa_walk(const struct ipsec_table *t, ipsec_sa_info_h *h, void *arg)
+{
+	struct sa_walk w = {h, arg};
+
+	ipsec_table_walk(t, sa_walk_set_h, &w);
+}

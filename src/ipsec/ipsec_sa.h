@@ -107,5 +107,10 @@ struct ipsec_set *ipsec_table_by_flow(const struct ipsec_table *t, const struct 
 /* Iteration for consoles: calls h for every set (no changes from h). */
 typedef void(ipsec_set_h)(const struct ipsec_set *s, void *arg);
 void ipsec_table_walk(const struct ipsec_table *t, ipsec_set_h *h, void *arg);
+/* The same SA by SA, with each SA's info (its keys wiped once h returns):
+ * the listing of monitor `ipsec` and of the remote API's `ipsec`. */
+typedef void(ipsec_sa_info_h)(const struct ipsec_set *s, const struct ipsec_sa_info *in,
+			      void *arg);
+void ipsec_table_sa_walk(const struct ipsec_table *t, ipsec_sa_info_h *h, void *arg);
 
 #endif

@@ -159,6 +159,8 @@ struct media_sdp_prm {
 	struct mbuf *out; /* the SDP for the other leg; NULL: record only */
 	char *reason;	  /* filled on SDP errors, may be NULL */
 	size_t reason_size;
+	bool own_offer; /* an answer to an offer imsd made this UE itself (its
+			 * re-INVITE, with the relay's ports on this leg) */
 };
 
 /* Records the UE's addresses, allocates pairs on the other leg for each

@@ -423,6 +423,7 @@ static int rw_apply(struct media_rw *c, const struct sdp_session *tmpl)
 int media_session_sdp(struct media_session *s, const struct media_sdp_prm *prm)
 {
 	struct media_rw c = {.s = s};
+	uint8_t saved;
 	int err;
 
 	if (!s || !prm || prm->from > MEDIA_LEG_B || s->released ||
@@ -435,11 +436,16 @@ int media_session_sdp(struct media_session *s, const struct media_sdp_prm *prm)
 	c.reason = prm->reason;
 	c.reason_size = prm->reason_size;
 	c.in = s->relay->sdp[0];
+	saved = s->offer_to;
+	if (prm->own_offer && !prm->offer)
+		s->offer_to = c.from; /* the offer went from imsd, not through here */
 	err = sdp_in(&c, prm->sdp, prm->len, s->relay->sdp[0]);
 	if (!err)
 		err = rw_apply(&c, NULL);
-	if (err)
+	if (err) {
+		s->offer_to = saved;
 		return err;
+	}
 	s->offer_to = c.offer ? c.to : MEDIA_OFFER_NONE;
 	s->answer_from = c.offer ? MEDIA_OFFER_NONE : c.from;
 	return prm->out ? rw_write(&c, c.in, false, prm->out) : 0;

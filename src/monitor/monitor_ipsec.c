@@ -23,6 +23,8 @@ struct ipsec_print {
 	struct mbuf *out;
 	bool keys;
 	size_t sets, more;
+	const struct ipsec_set *last; /* the set of the last SA met */
+	bool skip;		      /* its SAs are not listed */
 	int err;
 };
 
@@ -63,24 +65,22 @@ static int sa_print(struct ipsec_print *pp, const struct ipsec_set *s,
 	return err ? err : mbuf_write_str(pp->out, "\n");
 }
 
-static void set_print(const struct ipsec_set *s, void *arg)
+static void sa_h(const struct ipsec_set *s, const struct ipsec_sa_info *in, void *arg)
 {
 	struct ipsec_print *pp = arg;
-	struct ipsec_sa_info in;
 
 	if (pp->err)
 		return;
-	if (pp->sets >= MONITOR_IPSEC_SETS) {
-		pp->more++;
-		return;
+	if (s != pp->last) { /* a set's SAs come together */
+		pp->last = s;
+		pp->skip = pp->sets >= MONITOR_IPSEC_SETS;
+		if (pp->skip)
+			pp->more++;
+		else
+			pp->sets++;
 	}
-	pp->sets++;
-	for (int r = 0; r < IPSEC_ROLE_COUNT && !pp->err; r++) {
-		if (ipsec_set_sa_info(s, (enum ipsec_sa_role)r, &in))
-			continue;
-		pp->err = sa_print(pp, s, &in);
-		esp_keys_wipe(&in.keys);
-	}
+	if (!pp->skip)
+		pp->err = sa_print(pp, s, in);
 }
 
 int monitor_ipsec_counters(const struct ipsec *ip, struct mbuf *out)
@@ -125,7 +125,7 @@ static int ipsec_cmd_h(struct monitor *mon, int argc, char **argv, struct mbuf *
 		return EINVAL;
 	}
 	pp.keys = argc == 2;
-	ipsec_table_walk(ipsec_table(mon->prm.ipsec), set_print, &pp);
+	ipsec_table_sa_walk(ipsec_table(mon->prm.ipsec), sa_h, &pp);
 	if (!pp.err && pp.more)
 		pp.err = mbuf_printf(out, "(%zu more sets not listed)\n", pp.more);
 	if (!pp.err)

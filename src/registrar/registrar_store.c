@@ -116,6 +116,31 @@ struct reg_store_job {
 #define MARK_GONE_BIND 16u
 #define MARK_GONE_SUB 32u
 
+/* Users added at run time (users_add) are beyond the tables sized at
+ * start: they grow to the HSS's count. */
+static bool rs_has(struct reg_store *rs, const struct hss *hss, uint32_t i)
+{
+	uint32_t n = hss_user_count(hss);
+	uint8_t *mark;
+	uint32_t *dirty;
+
+	if (i < rs->nusers)
+		return true;
+	if (i >= n)
+		return false;
+	mark = realloc(rs->mark, (size_t)n + 1);
+	if (!mark)
+		return false;
+	rs->mark = mark;
+	dirty = realloc(rs->dirty, ((size_t)n + 1) * sizeof(*dirty));
+	if (!dirty)
+		return false;
+	rs->dirty = dirty;
+	memset(rs->mark + rs->nusers, 0, (size_t)n + 1 - rs->nusers);
+	rs->nusers = n;
+	return true;
+}
+
 void reg_store_mark(struct registrar *reg, const struct hss_user *u,
 		    enum reg_store_what what)
 {
@@ -125,7 +150,7 @@ void reg_store_mark(struct registrar *reg, const struct hss_user *u,
 	if (!rs || !u)
 		return;
 	i = hss_user_index(reg->hss, u);
-	if (i >= rs->nusers)
+	if (!rs_has(rs, reg->hss, i))
 		return;
 	if (!(rs->mark[i] & MARK_WHAT))
 		rs->dirty[rs->ndirty++] = i;
@@ -137,7 +162,7 @@ bool reg_store_hold(struct registrar *reg, const struct hss_user *u, struct reg_
 {
 	struct reg_store *rs = reg->rs;
 
-	if (!rs || !u || hss_user_index(reg->hss, u) >= rs->nusers)
+	if (!rs || !u || !rs_has(rs, reg->hss, hss_user_index(reg->hss, u)))
 		return false;
 	/* marked, so in the next job with h: a held answer always has a
 	 * marked user until job_build moves both */
@@ -153,7 +178,7 @@ void reg_store_file_rows(struct registrar *reg, const struct hss_user *u, bool b
 {
 	uint32_t i = hss_user_index(reg->hss, u);
 
-	if (reg->rs && i < reg->rs->nusers)
+	if (reg->rs && rs_has(reg->rs, reg->hss, i))
 		reg->rs->mark[i] |= bind ? MARK_FILE_BIND : MARK_FILE_SUB;
 }
 
@@ -164,7 +189,7 @@ void reg_store_gone(struct registrar *reg, const struct hss_user *u, bool bind)
 	if (!reg->rs)
 		return;
 	i = hss_user_index(reg->hss, u);
-	if (i < reg->rs->nusers)
+	if (rs_has(reg->rs, reg->hss, i))
 		reg->rs->mark[i] |= bind ? MARK_GONE_BIND : MARK_GONE_SUB;
 }
 

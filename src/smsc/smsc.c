@@ -78,8 +78,16 @@ struct smsc_user *smsc_user_get(struct smsc *s, const struct hss_user *u)
 	uint32_t i = u ? hss_user_index(s->hss, u) : UINT32_MAX;
 	struct smsc_user *su;
 
-	if (i >= s->nusers)
-		return NULL;
+	if (i >= s->nusers) { /* a user added at run time (users_add) */
+		uint32_t n = hss_user_count(s->hss);
+		struct smsc_user **v = i < n ? realloc(s->users, ((size_t)n + 1) * sizeof(*v)) : NULL;
+
+		if (!v)
+			return NULL;
+		memset(v + s->nusers, 0, ((size_t)n + 1 - s->nusers) * sizeof(*v));
+		s->users = v;
+		s->nusers = n;
+	}
 	if (s->users[i])
 		return s->users[i];
 	su = calloc(1, sizeof(*su));
@@ -178,6 +186,8 @@ void smsc_msg_enqueue(struct smsc *s, struct smsc_user *su, struct smsc_msg *m)
 		from->nsent++;
 	s->stats.pending++;
 	smsc_active_set(s, su);
+	if (s->watch)
+		s->watch(su->u, s->watch_arg);
 }
 
 void smsc_msg_remove(struct smsc *s, struct smsc_user *su, struct smsc_msg *m)
@@ -203,6 +213,14 @@ void smsc_msg_remove(struct smsc *s, struct smsc_user *su, struct smsc_msg *m)
 	smsc_store_del(s, m->id);
 	free(m);
 	smsc_active_set(s, su);
+	if (s->watch)
+		s->watch(su->u, s->watch_arg);
+}
+
+void smsc_watch_set(struct smsc *s, smsc_change_h *h, void *arg)
+{
+	s->watch = h;
+	s->watch_arg = h ? arg : NULL;
 }
 
 struct smsc_msg *smsc_msg_find(struct smsc *s, uint64_t id, struct smsc_user **sup)

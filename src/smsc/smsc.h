@@ -141,6 +141,11 @@ struct smsc_event {
 /* True: the SMS was taken (with sms_hook_only, not relayed here). */
 typedef bool(smsc_recv_h)(const struct smsc_event *ev, void *arg);
 void smsc_hook_set(struct smsc *s, smsc_recv_h *h, void *arg);
+/* A watcher of the pending queues (the API's users_update, manual §6.7):
+ * h(u) after u's count of pending SMS changed, inside the change (read
+ * only). One watcher; h NULL removes it. */
+typedef void(smsc_change_h)(const struct hss_user *u, void *arg);
+void smsc_watch_set(struct smsc *s, smsc_change_h *h, void *arg);
 
 /* ---- counters ---- */
 

@@ -118,6 +118,8 @@ struct smsc {
 	uint16_t concat_ref;
 	smsc_recv_h *hook;
 	void *hook_arg;
+	smsc_change_h *watch; /* smsc_watch_set */
+	void *watch_arg;
 	struct smsc_stats stats;
 	struct smsc_store *ss; /* NULL without a state file */
 	/* Random bytes for tags and Call-IDs, drawn SMSC_RND_POOL at a time:

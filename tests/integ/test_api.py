@@ -511,6 +511,33 @@ def test_log_get_sip_lines(api_server):
     assert "hello from the API" in open(log).read()
 
 
+def test_log_get_ue_id_and_rnti(api_server):
+    """log_get's ue_id keeps the entries of that UE (log_set's ue_id); rnti
+    (a radio id, which no IMS entry has) keeps none; both are checked."""
+    d, sip, port, log = api_server()
+
+    async def go():
+        async with _connect(port) as ws:
+            await _recv(ws)
+            for i, ue in enumerate((7, 8, 7)):
+                r = await _ask(ws, {"message": "log_set", "message_id": i, "log": f"ue {ue} #{i}",
+                                    "layer": "ims", "level": "warn", "ue_id": ue})
+                assert "error" not in r, r
+            r = await _ask(ws, {"message": "log_get", "message_id": "a", "ue_id": 7,
+                                "layers": {"ims": "warn"}, "min": 2, "timeout": 1})
+            assert [e["data"][0] for e in r["logs"]] == ["ue 7 #0", "ue 7 #2"], r
+            assert all(e["ue_id"] == 7 for e in r["logs"]), r
+            await _ask(ws, {"message": "log_set", "message_id": 4, "log": "ue 7 again",
+                            "layer": "ims", "level": "warn", "ue_id": 7})
+            r = await _ask(ws, {"message": "log_get", "message_id": "b", "rnti": 17,
+                                "allow_empty": True, "timeout": 0.3})
+            assert r["logs"] == [], r
+            for m, f in (({"ue_id": "7"}, "ue_id"), ({"rnti": -1}, "rnti")):
+                r = await _ask(ws, {"message": "log_get", "message_id": f, **m})
+                assert f in r.get("error", ""), r
+    _run(go())
+
+
 def test_config_set_binding_expires_and_logs(api_server):
     """config_set of binding_expires changes the next 200's expiry; logs
     with layer all; an unknown layer names the field."""

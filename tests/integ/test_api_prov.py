@@ -1,9 +1,12 @@
 """Run-time provisioning over the wire (manual §6.6 users_add): a user added
 through the remote API registers from a UE and is listed by users_get; bad
 entries are refused as the configuration file refuses them, naming the
-entry, and a refused call adds nothing."""
+entry, and a refused call adds nothing. A user added so has an SMS queue
+and is kept in the state file like a configured user."""
+import sqlite3
+
 from test_api_sms import _ask, _connect, _recv, _run, _start
-from test_sms import Phone
+from test_sms import SC, Phone, deliver_check
 
 DAVE = {"imsi": "001010000000303", "impi": "dave@ims.test", "authentication": False,
         "impu": ["sip:dave", "tel:+33600000303"]}
@@ -52,9 +55,11 @@ def test_users_add_then_register(tmp_path, imsd_factory):
                 assert u["bindings"][0]["uri"] == f"sip:dave@127.0.0.1:{dave.me}", u
                 r = await _ask(ws, {"message": "users_add", "message_id": "d", "users": [DAVE]})
                 assert "already used" in r.get("error", ""), r
+                # an SMS queue: delivered to dave's phone
                 r = await _ask(ws, {"message": "sms", "message_id": "s", "impi": "dave@ims.test",
                                     "text": "hi"})
-                assert "no SMS queue" in r.get("error", ""), r
+                assert "error" not in r and r["pending"] == 1, r
+                deliver_check(dave.wait_message(), "hi", oa=SC.lstrip("+"))
                 r = await _ask(ws, {"message": "unregister", "message_id": "e",
                                     "uri": "sip:dave@ims.test"})
                 assert "error" not in r, r
@@ -65,6 +70,39 @@ def test_users_add_then_register(tmp_path, imsd_factory):
         _run(run())
     finally:
         dave.close()
+
+
+def test_users_add_kept_in_the_state_file(tmp_path, imsd_factory):
+    """A user added with users_add: its binding and its pending SMS are
+    written to the state file (ue_db_filename) as a configured user's are."""
+    state = tmp_path / "ims.state"
+    d, port, api = _start(tmp_path, imsd_factory, extra=f'ue_db_filename: "{state}",')
+    dave = Phone(port, "dave")
+    try:
+        async def run():
+            async with _connect(api) as ws:
+                await _recv(ws)
+                r = await _ask(ws, {"message": "users_add", "message_id": "a", "users": [DAVE]})
+                assert "error" not in r, r
+                dave.register()  # its 200 leaves once the binding is written
+                r = await _ask(ws, {"message": "sms", "message_id": "s", "impi": "dave@ims.test",
+                                    "text": "keep me"})
+                assert "error" not in r, r
+                deliver_check(dave.wait_message(), "keep me", oa=SC.lstrip("+"))
+
+        _run(run())
+    finally:
+        dave.close()
+    d.stop()  # the file is imsd's (locked) while it runs; stop commits the rest
+    db = sqlite3.connect(state)
+    try:
+        rows = db.execute("SELECT user, contact FROM reg_binding").fetchall()
+        assert len(rows) == 1 and "dave" in rows[0][0], rows
+        assert f"127.0.0.1:{dave.me}" in rows[0][1], rows
+        rows = db.execute("SELECT dst FROM sms_msg").fetchall()
+        assert len(rows) == 1 and "dave" in rows[0][0], rows  # not acknowledged
+    finally:
+        db.close()
 
 
 async def _user(ws, impi):

@@ -903,6 +903,7 @@ static void test_impu_options(void **state)
 	assert_false(ue->opts->early_media);
 	assert_false(ue->opts->rel100); /* from global */
 	assert_int_equal(ue->opts->precondition, IMS_CFG_PRECOND_OFF);
+	assert_int_equal(ue->opts->own, 0); /* both follow the global values */
 	assert_true(ue->opts->answer_delay == 1.5);
 	assert_true(ue->opts->sms_delay == IMS_CFG_DELAY_UNSET);
 	assert_ptr_equal(ue->opts->session_expires, &cfg->session_expires);
@@ -918,6 +919,7 @@ static void test_impu_options(void **state)
 	assert_true(o->answer_delay == 1.5);
 	assert_int_equal(o->precondition, IMS_CFG_PRECOND_SILENT);
 	assert_true(o->rel100);
+	assert_int_equal(o->own, IMS_CFG_OWN_PRECOND | IMS_CFG_OWN_REL100); /* set here */
 	assert_int_equal(o->session_expires->duration, 2000);
 	assert_int_equal(o->session_expires->min, 200);
 	assert_true(o->session_expires->force);
@@ -1280,6 +1282,38 @@ static void test_diag_optional(void **state)
 	ims_cfg_free(NULL);
 }
 
+/* config_set's reader (ims_cfg_props_from_json): the file's checks on the
+ * global properties given, the base's values for the rest, the base
+ * untouched. */
+static void test_props_from_json(void **state)
+{
+	struct ims_cfg *cfg = load_ok("'dialog_timeout': 20"), *set = NULL;
+	struct cfg_diag d = {err, sizeof(err), NULL, NULL};
+	json_t *p = parse("{'session_expires': {'min': 300}, 'precondition': 'silent', "
+			  "'sms_message_filter': {'rp_data': 'reject'}}");
+
+	(void)state;
+	assert_int_equal(ims_cfg_props_from_json(cfg, p, &set, &d), 0);
+	json_decref(p);
+	assert_int_equal(set->session_expires.min, 300);
+	assert_int_equal(set->session_expires.duration, 1800); /* the base's */
+	assert_int_equal(set->precondition, IMS_CFG_PRECOND_SILENT);
+	assert_int_equal(set->sms_message_filter[IMS_CFG_SMS_RP_DATA], IMS_CFG_SMS_REJECT);
+	assert_int_equal(set->dialog_timeout, 20);
+	assert_int_equal(cfg->session_expires.min, 90); /* untouched */
+	assert_int_equal(cfg->precondition, IMS_CFG_PRECOND_ON);
+	ims_cfg_free(set);
+	p = parse("{'dialog_timeout': 0}");
+	assert_int_equal(ims_cfg_props_from_json(cfg, p, &set, &d), EINVAL);
+	assert_null(set);
+	assert_non_null(strstr(err, "dialog_timeout"));
+	json_decref(p);
+	p = parse("[1]");
+	assert_int_equal(ims_cfg_props_from_json(cfg, p, &set, &d), EINVAL);
+	json_decref(p);
+	ims_cfg_free(cfg);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1310,6 +1344,7 @@ int main(void)
 	    cmocka_unit_test(test_full_config),
 	    cmocka_unit_test(test_many_users),
 	    cmocka_unit_test(test_diag_optional),
+	    cmocka_unit_test(test_props_from_json),
 	};
 
 	return cmocka_run_group_tests_name("cfg_types", tests, NULL, NULL);

@@ -61,6 +61,25 @@ static uint64_t add(struct ipsec_table *t, const char *ue, const char *local,
 	return id;
 }
 
+/* ipsec_table_sa_walk: every SA of every set, its info as
+ * ipsec_set_sa_info gives it. */
+struct sa_seen {
+	size_t n, in;
+	uint64_t set;
+	bool keys, spi_ue;
+};
+
+static void sa_seen_h(const struct ipsec_set *s, const struct ipsec_sa_info *in, void *arg)
+{
+	struct sa_seen *w = arg;
+
+	w->n++;
+	w->in += in->in;
+	w->set = ipsec_set_id(s);
+	w->keys |= in->keys.akey_len > 0;
+	w->spi_ue |= !in->in && in->spi == 70000;
+}
+
 static void test_table(void **state)
 {
 	struct ipsec_table *t;
@@ -93,6 +112,15 @@ static void test_table(void **state)
 	assert_int_equal(r, IPSEC_OUT_S);
 	assert_int_equal(esp_sa_spi(ipsec_set_sa(s, r)), 70001);
 	assert_null(ipsec_table_by_flow(t, &ue, 5070, 5101, &r));
+	{
+		struct sa_seen w = {0};
+
+		ipsec_table_sa_walk(t, sa_seen_h, &w);
+		assert_int_equal(w.n, 4); /* in_s, out_c, out_s, in_c */
+		assert_int_equal(w.in, 2);
+		assert_int_equal(w.set, id);
+		assert_true(w.keys && w.spi_ue);
+	}
 	{
 		struct net_addr other = addr("10.9.0.3");
 

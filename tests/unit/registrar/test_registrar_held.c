@@ -14,6 +14,7 @@
 
 #include <cmocka.h>
 #include <jansson.h>
+#include <sqlite3.h>
 
 #include "config/ims_cfg.h"
 #include "core/mem.h"
@@ -181,6 +182,50 @@ static void test_transaction_gone_while_held(void **state)
 
 /* Freed with an answer held (imsd stopping): written, then answered on
  * its transaction, which the stack still has. */
+/* A user added at run time (hss_users_add, the API's users_add) is beyond
+ * the tables the state file sized at start: they grow, so its REGISTER's
+ * 200 is held for its commit as a configured user's, and its binding is in
+ * the file. */
+static void test_added_user_written(void **state)
+{
+	char err[256], buf[1024];
+	struct cfg_diag d = {err, sizeof(err), NULL, NULL};
+	struct registrar_store_stats ss;
+	struct ims_cfg *set = NULL;
+	sqlite3_stmt *q = NULL;
+	json_t *v;
+
+	(void)state;
+	v = json_loads("[{\"imsi\": \"001010000000005\", \"impi\": \"erin@ims.test\","
+		       " \"authent_type\": \"none\", \"impu\": [\"sip:erin\"]}]",
+		       0, NULL);
+	assert_non_null(v);
+	assert_int_equal(ims_cfg_ue_from_json(R.cfg, v, &set, &d), 0);
+	json_decref(v);
+	assert_int_equal(hss_users_add(R.hss, set, err, sizeof(err)), 0);
+	snprintf(buf, sizeof(buf),
+		 "REGISTER sip:ims.test SIP/2.0\r\n"
+		 "Via: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bKerin1\r\n"
+		 "From: <sip:erin@ims.test>;tag=f1\r\nTo: <sip:erin@ims.test>\r\n"
+		 "Call-ID: erin-1@ue\r\nCSeq: 1 REGISTER\r\nMax-Forwards: 70\r\n"
+		 "Contact: <sip:erin@127.0.0.1:5070>\r\nContent-Length: 0\r\n\r\n");
+	assert_int_equal(h_recv(buf, false), 0);
+	reg_deliver();
+	assert_int_equal(h_sent_count("SIP/2.0"), 0); /* held for its commit */
+	assert_int_equal(registrar_store_flush(R.reg), 0);
+	assert_int_equal(h_sent_count("SIP/2.0 200 OK"), 1);
+	assert_true(registrar_store_stats(R.reg, &ss));
+	assert_true(ss.commits == 1 && !ss.pending && !ss.failures);
+	assert_int_equal(sqlite3_prepare_v2(store_db(R.st),
+					    "SELECT count(*) FROM reg_binding WHERE contact LIKE "
+					    "'%erin@127.0.0.1:5070%'",
+					    -1, &q, NULL),
+			 SQLITE_OK);
+	assert_int_equal(sqlite3_step(q), SQLITE_ROW);
+	assert_int_equal(sqlite3_column_int(q, 0), 1);
+	sqlite3_finalize(q);
+}
+
 static void test_answer_sent_when_freed(void **state)
 {
 	(void)state;
@@ -199,6 +244,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_transaction_gone_while_held, setup,
 					    teardown),
 	    cmocka_unit_test_setup_teardown(test_answer_sent_when_freed, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_added_user_written, setup, teardown),
 	};
 
 	int rc;

@@ -861,6 +861,61 @@ static void test_hook(void **state)
 	assert_int_equal(stats().pending, 1); /* the first only */
 }
 
+/* The pending-queue watcher (the API's users_update): told of each change
+ * of a user's count, with the user. */
+static const struct hss_user *watch_last[8];
+static size_t watch_n;
+
+static void watch_h(const struct hss_user *u, void *arg)
+{
+	(void)arg;
+	if (watch_n < 8)
+		watch_last[watch_n] = u;
+	watch_n++;
+}
+
+/* A user added at run time (hss_users_add, the API's users_add) is beyond
+ * the table sized at start: its queue is made all the same, and the
+ * watcher sees its count go up and down. */
+static void test_added_user_queue_and_watch(void **state)
+{
+	struct smsc_send_prm p = {.tp_udl = -1, .dcs = -1, .text = "hi erin"};
+	char err[256];
+	struct cfg_diag d = {err, sizeof(err), NULL, NULL};
+	struct ims_cfg *set = NULL;
+	struct hss_user *erin;
+	struct sms_tpdu t;
+	unsigned parts;
+	json_t *v;
+
+	(void)state;
+	start("");
+	v = json_loads("[{\"imsi\": \"001010000000009\", \"impi\": \"erin@ims.test\","
+		       " \"authent_type\": \"none\", \"impu\": [\"sip:erin\"]}]",
+		       0, NULL);
+	assert_non_null(v);
+	assert_int_equal(ims_cfg_ue_from_json(T.cfg, v, &set, &d), 0);
+	json_decref(v);
+	assert_int_equal(hss_users_add(T.hss, set, err, sizeof(err)), 0);
+	erin = hss_user_by_impi(T.hss, PL("erin@ims.test"));
+	assert_non_null(erin);
+	watch_n = 0;
+	smsc_watch_set(T.s, watch_h, NULL);
+	ue_bind("erin", 5009, true);
+	assert_int_equal(smsc_send(T.s, erin, HSS_IMPU_NONE, &p, &parts), 0);
+	assert_int_equal(smsc_pending_count(T.s, erin), 1);
+	assert_int_equal(watch_n, 1);
+	assert_ptr_equal(watch_last[0], erin);
+	assert_int_equal(T.nsent, 1);
+	t = sent_tpdu(0);
+	text_of(&t, "hi erin");
+	mo_rp("erin@ims.test", 5009, SMS_RP_ACK_MO, sent_rp(0).mr, 0);
+	assert_int_equal(smsc_pending_count(T.s, erin), 0);
+	assert_int_equal(watch_n, 2);
+	assert_ptr_equal(watch_last[1], erin);
+	smsc_watch_set(T.s, NULL, NULL);
+}
+
 /* multi_sim: two entries share an IMSI and an IMPU, told apart by IMEI;
  * the SMS goes to the registered one, over its binding. */
 static void test_multi_sim(void **state)
@@ -1007,6 +1062,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_hook, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_message_ids_unique, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_multi_sim, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_added_user_queue_and_watch, setup, teardown),
 	};
 	int rc;
 
