@@ -198,12 +198,6 @@ void answer(struct ue *u, const struct sip_msg *req, int scode, const char *reas
 void answer_x(struct ue *u, const struct sip_msg *req, int scode, const char *reason,
 	      const char *tag, const char *extra, const char *body)
 {
-	answer_x(u, req, scode, reason, tag, "", body);
-}
-
-void answer_x(struct ue *u, const struct sip_msg *req, int scode, const char *reason,
-	      const char *tag, const char *extra, const char *body)
-{
 	char r[4096], via[512] = "", rr[512] = "";
 	const struct sip_hdr *h;
 	int n = 0;
