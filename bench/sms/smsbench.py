@@ -250,7 +250,8 @@ def step_c(srv, ph, args, rate, tag, secs=None):
     secs = secs or args.secs
     ph.pump(0.01)
     warm_up(ph)
-    peak = {"tsx": 0, "imsd": [], "machine": [], "o503": 0, "unproven_refused": 0}
+    peak = {"tsx": 0, "imsd": [], "machine": [], "o503": 0, "unproven_refused": 0,
+            "drops_s": []}
     stop = threading.Event()
 
     def counters(st):
@@ -280,12 +281,15 @@ def step_c(srv, ph, args, rate, tag, secs=None):
         step (Timer K is 17 s), and a sustained one is in its steady
         state."""
         c, b, t = srv.cpu(), benchlib.sys_busy_ticks()[0], time.time()
+        dr = udp_drops([ph.port])[ph.port]
         read_at = t + secs + 0.5
         while not stop.wait(1.0):
             c1, b1, t1 = srv.cpu(), benchlib.sys_busy_ticks()[0], time.time()
+            dr1 = udp_drops([ph.port])[ph.port]
             peak["imsd"].append((c1 - c).total / benchlib.CLK / (t1 - t))
             peak["machine"].append((b1 - b) / benchlib.CLK / (t1 - t))
-            c, b, t = c1, b1, t1
+            peak["drops_s"].append(dr1 - dr)  # at imsd's socket, that second
+            c, b, t, dr = c1, b1, t1, dr1
             if read_at and t1 >= read_at:
                 read_at = 0
                 try:
@@ -303,7 +307,7 @@ def step_c(srv, ph, args, rate, tag, secs=None):
     c0, rb0 = srv.cpu(), benchlib.udp_rcvbuf_errors()
     cmd = [args.smsload, "--port", str(ph.port), "--snd-fd", str(ph.snd.fileno()),
            "--rcv-fd", str(ph.rcv.fileno()), "--pairs", str(args.pairs), "--rate", str(rate),
-           "--secs", str(secs), "--drain", "10", "--tag", tag]
+           "--secs", str(secs), "--drain", "10", "--tag", tag, "--retx", str(args.retx)]
     p = subprocess.run(cmd, pass_fds=(ph.snd.fileno(), ph.rcv.fileno()), capture_output=True,
                        text=True, timeout=secs + 60)
     stop.set()
@@ -327,6 +331,10 @@ def step_c(srv, ph, args, rate, tag, secs=None):
             "tsx_peak": peak["tsx"], "overload_503": peak["o503"],
             "unproven_refused": peak["unproven_refused"],
             "stats_ms_max": round(peak.get("stats_ms", 0), 1),
+            # per second of the step: imsd's cores, the machine's, drops at imsd
+            "per_s": {"imsd": [round(x, 2) for x in peak["imsd"]],
+                      "machine": [round(x, 2) for x in peak["machine"]],
+                      "drops": peak["drops_s"]},
             # over the seconds of the load (not the drain)
             "imsd_cores_max": round(max(peak["imsd"][:int(secs)] or [0]), 2),
             "machine_cores": round(sum(peak["machine"][:int(secs)]) /
@@ -486,9 +494,9 @@ def report(results, commit, phones="c", pairs=0):
           f"{pairs} pairs; rows per offered rate.", "",
           "| server | offered SMS/s | delivered SMS/s | loss % | CPU µs/SMS (user + kernel) "
           "| imsd cores (mean, busiest s) | machine cores busy | phones µs/SMS "
-          "| drops imsd/phones | live tsx peak | refused 503 (tsx bound/unproven budget) "
-          "| registration refresh µs (no auth) |",
-          "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+          "| drops imsd/phones | phones' retransmissions | live tsx peak "
+          "| refused 503 (tsx bound/unproven budget) | registration refresh µs (no auth) |",
+          "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in results:
         for s in r["steps"]:
             d = s.get("drops", {})
@@ -497,7 +505,8 @@ def report(results, commit, phones="c", pairs=0):
                       f"{s['cpu_us']} ({s['cpu_us_user']} + {s['cpu_us_kernel']}) | "
                       f"{s.get('server_cores', '-')}, {s.get('imsd_cores_max', '-')} | "
                       f"{s.get('machine_cores', '-')} | {s.get('phones_cpu_us', '-')} | "
-                      f"{drops} | {s.get('tsx_peak', '-')} | "
+                      f"{drops} | {s.get('load', {}).get('retx', '-')} | "
+                      f"{s.get('tsx_peak', '-')} | "
                       f"{s.get('overload_503', '-')}/{s.get('unproven_refused', '-')} | "
                       f"{r['register_us']} |")
     sus = [(r["server"], s) for r in results for s in r.get("sustained", [])]
@@ -505,8 +514,9 @@ def report(results, commit, phones="c", pairs=0):
         md += ["", "Held longer than a transaction lives (Timer J 32 s):", "",
                "| server | offered SMS/s for | delivered SMS/s | loss % | refused (non-2xx) "
                "| CPU µs/SMS (user + kernel) | imsd cores (mean, busiest s) "
-               "| machine cores busy | drops imsd/phones | live tsx peak |",
-               "|---|---|---|---|---|---|---|---|---|---|"]
+               "| machine cores busy | drops imsd/phones | phones' retransmissions "
+               "| live tsx peak |",
+               "|---|---|---|---|---|---|---|---|---|---|---|"]
         for name, s in sus:
             d = s.get("drops", {})
             drops = (f"{d['imsd']}/{d['senders'] + d['receivers']}" if d else "-")
@@ -514,7 +524,7 @@ def report(results, commit, phones="c", pairs=0):
                       f"{s['loss_pct']} | {s['errors']} | {s['cpu_us']} ({s['cpu_us_user']} + "
                       f"{s['cpu_us_kernel']}) | {s.get('server_cores', '-')}, "
                       f"{s.get('imsd_cores_max', '-')} | {s.get('machine_cores', '-')} | "
-                      f"{drops} | {s['tsx_peak']} |")
+                      f"{drops} | {s.get('load', {}).get('retx', '-')} | {s['tsx_peak']} |")
     md.append("")
     for r in results:
         best = best_rate(r["steps"])
@@ -534,7 +544,7 @@ def main():
     ap.add_argument("--workdir", default="/tmp/smsbench")
     ap.add_argument("--pairs", type=int, default=2000)
     ap.add_argument("--rates", type=lambda v: [int(x) for x in v.split(",")],
-                    default=[3000, 5000, 8000, 10000, 12000, 15000])
+                    default=[3000, 5000, 8000, 10000, 12000, 15000, 20000])
     ap.add_argument("--secs", type=float, default=10)
     ap.add_argument("--pending", type=int, default=20000)
     ap.add_argument("--servers", default="imsd,imsd-state")
@@ -547,6 +557,9 @@ def main():
                     help="c: bench/sms/smsload (built as build-rel/bench/smsload); "
                     "python: this script's phones (saturate near 3,000 SMS/s)")
     ap.add_argument("--smsload", default=os.path.join(ROOT, "build-rel", "bench", "smsload"))
+    ap.add_argument("--retx", type=int, choices=(0, 1), default=1,
+                    help="1: the C phones retransmit their MESSAGEs over UDP as a UE "
+                    "does (RFC 3261 Timer E), 0: never (a dropped datagram is a lost SMS)")
     ap.add_argument("--log-level", default="error",
                     help="imsd's log level (ims.log in the workdir), e.g. info to see "
                     "why an SMS was not delivered")
