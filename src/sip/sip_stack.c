@@ -813,7 +813,7 @@ void sip_stack_tsx_counts(const struct sip_stack *stack, size_t *servers, size_t
 {
 	const struct sip_tsx_stack *st = stack ? stack->tsx : NULL;
 
-	*servers = st ? hash_count(st->servers) : 0;
+	*servers = st ? hash_count(st->servers) + st->ndone : 0;
 	*clients = st ? hash_count(st->clients) : 0;
 }
 
@@ -825,6 +825,6 @@ size_t sip_stack_tsx_peak_take(struct sip_stack *stack)
 	if (!st)
 		return 0;
 	peak = st->peak;
-	st->peak = hash_count(st->by_id);
+	st->peak = sip_tsx_stack_count(st);
 	return peak;
 }

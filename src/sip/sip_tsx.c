@@ -486,6 +486,10 @@ static void stack_destroy(void *data)
 {
 	struct sip_tsx_stack *st = data;
 
+	if (st->done)
+		sip_tsx_done_free_all(st);
+	if (st->dq_timer)
+		st->env->timer->free(st->dq_timer, st->env->timer_ctx);
 	for (int i = 0; i < SIP_TSX_Q_COUNT; i++) {
 		if (st->q[i].timer)
 			st->env->timer->free(st->q[i].timer, st->env->timer_ctx);
@@ -493,6 +497,7 @@ static void stack_destroy(void *data)
 	mem_deref(st->by_id);
 	mem_deref(st->clients);
 	mem_deref(st->servers);
+	mem_deref(st->done);
 	sip_peers_free(st->peers);
 }
 
@@ -525,6 +530,11 @@ int sip_tsx_stack_alloc(struct sip_tsx_stack **stp, const struct sip_tsx_env *en
 	err = err ? err : sip_peers_alloc(&st->peers);
 	err = err ? err : hash_alloc(&st->clients, prm->hint / 2);
 	err = err ? err : hash_alloc(&st->servers, prm->hint / 2);
+	err = err ? err : hash_alloc(&st->done, prm->hint / 2);
+	if (!err) {
+		st->dq_timer = env->timer->alloc(env->timer_ctx);
+		err = st->dq_timer ? 0 : ENOMEM;
+	}
 	for (int i = 0; i < SIP_TSX_Q_COUNT && !err; i++) {
 		st->q[i].st = st;
 		st->q[i].timer = env->timer->alloc(env->timer_ctx);
@@ -555,7 +565,8 @@ void sip_tsx_stack_free(struct sip_tsx_stack *st)
 
 size_t sip_tsx_stack_count(const struct sip_tsx_stack *st)
 {
-	return st ? hash_count(st->by_id) : 0;
+	/* finished NIST records are live transactions (Completed) */
+	return st ? hash_count(st->by_id) + st->ndone : 0;
 }
 
 size_t sip_tsx_stack_max(const struct sip_tsx_stack *st)
@@ -670,8 +681,8 @@ static int tsx_alloc(struct sip_tsx **tsxp, struct sip_tsx_stack *st,
 	tsx->reliable = dst->reliable;
 	hash_insert(st->by_id, &tsx->he_id, id_hash(tsx->id));
 	hash_insert(kind <= SIP_TSX_NICT ? st->clients : st->servers, &tsx->he_key, hv);
-	if (hash_count(st->by_id) > st->peak)
-		st->peak = hash_count(st->by_id);
+	if (sip_tsx_stack_count(st) > st->peak)
+		st->peak = sip_tsx_stack_count(st);
 	sip_tsx_cost_update(tsx);
 	*tsxp = tsx;
 	return 0;
@@ -680,7 +691,7 @@ static int tsx_alloc(struct sip_tsx **tsxp, struct sip_tsx_stack *st,
 /* Room for one more transaction: the count and the byte bound. */
 static bool tsx_room(const struct sip_tsx_stack *st)
 {
-	return hash_count(st->by_id) < st->prm.max && st->bytes < st->prm.bytes_max;
+	return sip_tsx_stack_count(st) < st->prm.max && st->bytes < st->prm.bytes_max;
 }
 
 int sip_tsx_request(struct sip_tsx **tsxp, struct sip_tsx_stack *st,
@@ -771,7 +782,7 @@ static int recv_new_request(struct sip_tsx_stack *st, struct sip_msg *msg,
 		log_write(LOG_SIP, LOG_LVL_ERROR, LOG_DIR_NONE, NULL,
 			  "tsx: %zu transactions live holding %zu bytes (max %zu, %zu "
 			  "bytes), %.*s refused",
-			  hash_count(st->by_id), st->bytes, st->prm.max, st->prm.bytes_max,
+			  sip_tsx_stack_count(st), st->bytes, st->prm.max, st->prm.bytes_max,
 			  (int)msg->method.l, msg->method.p);
 		return ENOSPC;
 	}
@@ -846,6 +857,8 @@ int sip_tsx_recv_rx(struct sip_tsx_stack *st, struct sip_msg *msg,
 		return 0;
 	}
 	tsx = sip_tsx_find_server(st, &key, hv);
+	if (!tsx && sip_tsx_done_recv(st, &key, hv))
+		return 0; /* a retransmission answered from a slim record */
 	if (!tsx)
 		return recv_new_request(st, msg, &key, hv, src, via_top, rx ? rx->ctx : NULL);
 	mem_ref(tsx);
@@ -933,6 +946,9 @@ int sip_tsx_reply(struct sip_tsx *tsx, uint16_t scode, const char *reason,
 	if (!pl_isset(rprm.to_tag))
 		rprm.to_tag = (struct pl){tsx->tag, sizeof(tsx->tag)};
 	rprm.via_top = (struct pl){tsx->via_top, tsx->via_top_len};
+	/* stateless: the NIST sends its final once and ends (nist_send) */
+	if (prm && prm->stateless && scode >= 200 && tsx->kind == SIP_TSX_NIST)
+		tsx->stateless = true;
 	mbuf_init(&mb, SIP_MSG_MAX_HARD);
 	err = sip_resp_build(&mb, tsx->req, &rprm);
 	if (!err)
@@ -941,8 +957,6 @@ int sip_tsx_reply(struct sip_tsx *tsx, uint16_t scode, const char *reason,
 				     ? sip_tsx_kf(tsx, SIP_TSX_KF_TTAG)
 				     : rprm.to_tag);
 	mbuf_reset(&mb);
-	if (!err && prm && prm->stateless && scode >= 200 && tsx->kind == SIP_TSX_NIST)
-		sip_tsx_term(tsx);
 	return err;
 }
 

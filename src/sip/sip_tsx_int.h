@@ -72,6 +72,13 @@ struct sip_tsx_stack {
 	size_t peak; /* most live at once since sip_stack_tsx_peak_take */
 	size_t bytes; /* sum of the live transactions' cost */
 	struct sip_peers *peers; /* owned: proven UDP destinations (sip_peer.h) */
+	/* finished NIST (sip_tsx_done.c): their table, their Timer J FIFO
+	 * (owned records, dead ones freed when reached) and its timer */
+	struct hash *done; /* owned */
+	struct sip_tsx_done *dq_head, *dq_tail;
+	void *dq_timer; /* owned (env timer) */
+	size_t ndone;	   /* records in the table (counted as live) */
+	size_t done_bytes; /* their cost, part of bytes */
 };
 
 /* The compact destination: an IPv4 or IPv6 socket address (the transports
@@ -126,6 +133,7 @@ struct sip_tsx {
 	bool sent_1xx;	      /* server: a provisional is in out */
 	bool final_seen;      /* client: the TU has had a final response */
 	bool starting;	      /* client: inside sip_tsx_request's first send */
+	bool stateless;	      /* NIST: the final is sent once, not kept */
 	uint8_t start_err;    /* client: that send's errno, told from a timer */
 	uint8_t meth;	      /* key: enum sip_method, INVITE for ACK */
 	uint8_t resp_tag_len; /* IST (2543): To tag of the final, after out */
@@ -137,6 +145,39 @@ struct sip_tsx {
 	uint32_t klen[SIP_TSX_KF_COUNT];
 	char kbuf[]; /* the key fields, see enum sip_tsx_kf */
 };
+
+/*
+ * A finished non-INVITE server transaction (Completed, RFC 3261 §17.2.2)
+ * reduced to what absorbs retransmissions: the RFC 3261 key, the final
+ * response's bytes, the flow and Timer J's deadline. One allocation; buf
+ * holds the method, branch and host text, then out_len response bytes.
+ * See sip_tsx_done.c.
+ */
+struct sip_tsx_done {
+	struct hash_entry he;		/* in st->done until dead */
+	struct sip_tsx_done *q_next;	/* the FIFO, by deadline */
+	uint64_t end_at;		/* Timer J */
+	uint64_t conn;			/* dst: transport's handle */
+	union sip_tsx_sa addr;		/* dst: peer */
+	uint32_t out_len;
+	uint32_t cost;			/* counted in st->bytes while not dead */
+	uint16_t port;			/* key: top Via sent-by port */
+	uint8_t addrlen;
+	uint8_t meth;			/* key: enum sip_method */
+	uint8_t mlen, blen, hlen;	/* key: method, branch, host lengths */
+	bool dead;			/* left the table (send error) */
+	char buf[];
+};
+
+/* sip_tsx_done.c. Whether tsx (a NIST with its final in out) can become
+ * a record; take: makes it one (the caller then terminates tsx), ENOMEM;
+ * recv: a request matching a record is answered from it (true); cost: a
+ * record's bytes as counted; free_all: at stack destruction. */
+bool sip_tsx_done_fits(const struct sip_tsx *tsx);
+int sip_tsx_done_take(struct sip_tsx *tsx);
+bool sip_tsx_done_recv(struct sip_tsx_stack *st, const struct sip_tsx_key *k, uint64_t hv);
+size_t sip_tsx_done_cost(size_t key_len, size_t out_len);
+void sip_tsx_done_free_all(struct sip_tsx_stack *st);
 
 /* sip_tsx_match.c: a client transaction's destination and sip_peer.h —
  * whether it has proven it receives (Timer A/E run only then), and noting

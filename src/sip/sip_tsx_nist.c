@@ -7,7 +7,8 @@
  * Completed; Timer J = 64*T1 unreliable / 0 reliable) and §17.2.4
  * (transport errors). A final too large to keep (SIP_TSX_KEEP_MAX) or
  * over the stack's byte bound is handled as over a reliable transport:
- * Timer J = 0.
+ * Timer J = 0. Over UDP with an RFC 3261 key, Completed is a slim record
+ * (sip_tsx_done.c) and the transaction object itself is Terminated.
  *
  *   Trying --TU 1xx--> Proceeding --TU 1xx--> Proceeding
  *   Trying/Proceeding --TU 200-699--> Completed --J--> Terminated
@@ -21,7 +22,7 @@
 
 int sip_tsx_nist_send(struct sip_tsx *tsx, uint16_t scode, struct mbuf *mb)
 {
-	bool keep;
+	bool keep, slim;
 	int err;
 
 	if (tsx->state != SIP_TSX_TRYING && tsx->state != SIP_TSX_PROCEEDING)
@@ -36,16 +37,22 @@ int sip_tsx_nist_send(struct sip_tsx *tsx, uint16_t scode, struct mbuf *mb)
 		sip_tsx_send(tsx, tsx->out, tsx->out_len);
 		return 0;
 	}
-	/* Completed needs only the key and the response bytes; a response
-	 * too large to keep (or over the byte bound) is sent once, as over a
-	 * reliable transport. */
-	keep = !tsx->reliable && sip_tsx_keep_final(tsx);
+	/* Completed needs only the key and the response bytes: over UDP with
+	 * an RFC 3261 key a slim record (sip_tsx_done.c) takes over and the
+	 * transaction ends; a response too large to keep (or over the byte
+	 * bound) is sent once, as over a reliable transport. */
+	keep = !tsx->reliable && !tsx->stateless && sip_tsx_keep_final(tsx);
+	slim = keep && sip_tsx_done_fits(tsx);
 	sip_tsx_req_release(tsx);
 	sip_tsx_state_set(tsx, SIP_TSX_COMPLETED);
-	if (keep)
+	if (keep && !slim)
 		sip_tsx_end_start(tsx, SIP_TSX_Q_64T1); /* Timer J */
-	if (!sip_tsx_send(tsx, tsx->out, tsx->out_len) && !keep)
-		sip_tsx_term(tsx); /* Timer J = 0 */
+	if (sip_tsx_send(tsx, tsx->out, tsx->out_len))
+		return 0; /* Terminated, the TU told (server_err_h) */
+	if (slim && sip_tsx_done_take(tsx))
+		sip_tsx_end_start(tsx, SIP_TSX_Q_64T1); /* no memory: in full */
+	else if (!keep || slim)
+		sip_tsx_term(tsx); /* Timer J = 0, or the record's */
 	return 0;
 }
 
