@@ -70,10 +70,11 @@ static int print_state(const struct stats_sample *st, struct mbuf *out)
 	err = mbuf_printf(
 	    out,
 	    "allocator: %s\nrss: %zu\nheap_in_use: %zu\nheap_free: %zu\n"
-	    "heap_arena: %zu\nheap_trims: %llu\nheap_trim_released: %llu\n"
-	    "sip.tsx_server: %zu\nsip.tsx_client: %zu\n",
+	    "heap_arena: %zu\nheap_age: %.1f\nheap_trims: %llu\n"
+	    "heap_trim_released: %llu\nsip.tsx_server: %zu\nsip.tsx_client: %zu\n",
 	    st->allocator, st->mem.rss, st->mem.heap_in_use, st->mem.heap_free,
-	    st->mem.heap_arena, (unsigned long long)st->heap_trims,
+	    st->mem.heap_arena, (double)st->heap_age_ms / 1000.0,
+	    (unsigned long long)st->heap_trims,
 	    (unsigned long long)st->heap_trim_released, st->tsx_server, st->tsx_client);
 	if (!err && st->has_cscf)
 		err = mbuf_printf(out,
@@ -173,7 +174,8 @@ const struct monitor_cmd monitor_cmd_stats = {
 	    "  (or the start), and over it cpu.user/system/total (% of one\n"
 	    "  core), cpu_time.user/system (s), counters.sip.* (SIP messages),\n"
 	    "  counters.loop.wakeups/naps (event loop; naps batch a busy load);\n"
-	    "  now: rss, heap_in_use, heap_free, heap_arena (bytes), heap_trims,\n"
+	    "  now: rss, heap_in_use, heap_free, heap_arena (bytes, as of heap_age\n"
+	    "  s ago: the housekeeping timer reads them), heap_trims,\n"
 	    "  sip.tsx_server/tsx_client (live transactions), registrar.users,\n"
 	    "  bindings, subscriptions, challenges, mem (bytes); with a state file\n"
 	    "  (ue_db_filename) store.users_written, commits, failures, pending;\n"

@@ -7,7 +7,12 @@
  * `stats`: instance_id, cpu, counters) into struct stats_sample: uptime, CPU
  * and SIP / loop counters over the interval since the previous sample (or
  * since start), memory (VmRSS and the allocator's in-use / free / arena
- * bytes), live SIP transactions and the registrar's counts. Like the API
+ * bytes), live SIP transactions and the registrar's counts. The
+ * allocator's figures are not read by a sample: mallinfo2() walks the free
+ * lists and stalled the loop 150-636 ms with a million transactions live;
+ * a sample gives those of the housekeeping timer's last look (every trim
+ * period while no burst is going on, and when one is over), with their
+ * age. Like the API
  * message, each sample starts a new interval, whoever takes it.
  * stats_trim_run() runs malloc_trim(0) and measures what it gave back. Nothing
  * here formats text: the monitor (monitor/monitor_stats.c) does, in the
@@ -67,7 +72,9 @@ struct stats_sample {
 	struct sip_stack_stats sip;	  /* SIP counters over the interval */
 	uint64_t loop_wakeups, loop_naps; /* over the interval */
 	const char *allocator;		  /* "glibc", or "sanitizer" under ASan */
-	struct stats_mem mem;		  /* now */
+	struct stats_mem mem;		  /* rss now; the allocator's figures
+					   * heap_age_ms ago (stats_heap_refresh) */
+	uint64_t heap_age_ms;
 	uint64_t heap_trims;		  /* housekeeping trims since start */
 	uint64_t heap_trim_released;	  /* RSS bytes they gave back */
 	size_t tsx_server, tsx_client;	  /* live SIP transactions */
@@ -95,6 +102,11 @@ void stats_sample(struct stats *s, struct stats_sample *out);
 /* malloc_trim(0) now, and its effect; no new interval. */
 void stats_trim_run(struct stats *s, struct stats_trim *out);
 
+/* Reads the allocator's figures (mallinfo2(): a walk of the free lists)
+ * for the samples that follow. The housekeeping timer calls it every
+ * trim period while fewer than STATS_BURST_MIN transactions are live, and
+ * after a burst; stats_alloc once. */
+void stats_heap_refresh(struct stats *s);
 /* Fills m now; fields it cannot read are 0. */
 void stats_mem_get(struct stats_mem *m);
 /* The housekeeping rule: free heap > min_free and > half the arena. */

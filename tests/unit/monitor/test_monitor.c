@@ -484,6 +484,7 @@ static void test_stats(void **state)
 					    "heap_in_use",
 					    "heap_free",
 					    "heap_arena",
+					    "heap_age",
 					    "heap_trims",
 					    "heap_trim_released",
 					    "sip.tsx_server",

@@ -102,6 +102,40 @@ static void test_sample(void **state)
 	loop_close();
 }
 
+/* A sample does not walk the allocator (mallinfo2() stalls the loop with a
+ * large heap): it reports the figures of the last look, with their age;
+ * stats_heap_refresh (the housekeeping timer) takes a new look. */
+static void test_sample_heap_cached(void **state)
+{
+	const size_t big = (size_t)4 << 20;
+	struct stats_prm prm = {0};
+	struct stats *s = NULL;
+	struct stats_sample a, b, c;
+	void *p;
+
+	(void)state;
+	assert_int_equal(loop_init(), 0);
+	assert_int_equal(stats_alloc(&s, &prm), 0);
+	stats_sample(s, &a);
+	assert_true(a.mem.heap_in_use > 0 && a.mem.heap_arena > 0); /* looked at start */
+	assert_true(a.mem.rss > 0);
+	p = malloc(big);
+	assert_non_null(p);
+	memset(p, 1, big);
+	stats_sample(s, &b);
+	assert_int_equal(b.mem.heap_in_use, a.mem.heap_in_use); /* not read again */
+	assert_int_equal(b.mem.heap_arena, a.mem.heap_arena);
+	assert_true(b.heap_age_ms >= a.heap_age_ms);
+	assert_true(b.mem.rss > 0); /* read now */
+	stats_heap_refresh(s);
+	stats_sample(s, &c);
+	assert_true(c.mem.heap_in_use >= a.mem.heap_in_use + big - 65536);
+	assert_true(c.heap_age_ms <= b.heap_age_ms);
+	free(p);
+	stats_free(s);
+	loop_close();
+}
+
 /* The allocator is consulted only once a burst of transactions is over. */
 static void test_burst_rule(void **state)
 {
@@ -132,6 +166,7 @@ int main(void)
 	    cmocka_unit_test(test_burst_rule),
 	    cmocka_unit_test(test_mem_get),
 	    cmocka_unit_test(test_sample),
+	    cmocka_unit_test(test_sample_heap_cached),
 	};
 
 	return cmocka_run_group_tests_name("stats", tests, NULL, NULL);
