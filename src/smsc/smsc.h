@@ -50,7 +50,15 @@ struct store;
  * (TS 24.011 TR1N is 35-40 s; a phone answers within seconds). */
 #define SMSC_ACK_TIMEOUT_MS 30000u
 /* Without sms_retry_delay, an attempt that failed is tried again at the
- * next registration, RP-SMMA or sms_flush only. */
+ * next registration, RP-SMMA or sms_flush only; but one that imsd itself
+ * refused (no MESSAGE could leave: the transaction bound, an unproven
+ * address's budget, a send error, each a 503 without a response) is tried
+ * again after SMSC_LOCAL_RETRY_MS, doubling at each refusal in a row up to
+ * SMSC_LOCAL_RETRY_MAX_MS (or after sms_retry_delay when that is sooner):
+ * the phone is registered and has not failed. The delivery timer ticks
+ * every second. */
+#define SMSC_LOCAL_RETRY_MS 1000u
+#define SMSC_LOCAL_RETRY_MAX_MS 32000u
 
 /* What the SIP side goes through; NULL members: the stack (sip_stack_reply,
  * sip_stack_request, sip_tsx_lookup), loop_now_ms() and time(). Unit tests

@@ -69,6 +69,8 @@ struct smsc_user {
 	uint32_t gen;
 	uint32_t tries_live;  /* its MESSAGEs without a final answer */
 	bool tries_ok;	      /* one was answered 2xx */
+	bool tries_remote;    /* one failed at the phone (not imsd's 503) */
+	uint8_t local_fails;  /* attempts refused by imsd itself in a row */
 	uint64_t ack_due;     /* monotonic ms: no RP-ACK by then = failed */
 	uint64_t retry_at;    /* monotonic ms: next attempt (0 = now) */
 	bool waiting;	      /* no binding took SMS last time: look each tick */

@@ -11,6 +11,11 @@
  *        RP-ACK in SMSC_ACK_TIMEOUT_MS--> failed: tried again after
  *        sms_retry_delay (none: at the next registration, RP-SMMA or
  *        sms_flush)
+ *   in flight --refused here (no MESSAGE could be sent, or each failed
+ *        with imsd's own 503: transaction bound, unproven address's
+ *        budget, send error)--> tried again after SMSC_LOCAL_RETRY_MS,
+ *        doubling to SMSC_LOCAL_RETRY_MAX_MS, or sms_retry_delay if
+ *        sooner: the phone is registered, only imsd was short
  *   any --past its expiry--> dropped (status report TP-ST 0x46)
  *
  * RP-DA is empty: phones that find their own number there take the SMS
@@ -73,9 +78,19 @@ static void mt_walk_init(const struct smsc *s, const struct smsc_user *su,
 		w->imei[0] = '\0';
 }
 
-static void mt_fail(struct smsc *s, struct smsc_user *su, const char *why)
+/* The wait after the n-th refusal in a row by imsd itself. */
+static uint64_t local_backoff(uint8_t n)
 {
-	uint32_t delay = s->cfg->sms_retry_delay;
+	uint64_t ms = (uint64_t)SMSC_LOCAL_RETRY_MS << (n < 16 ? n : 16);
+
+	return ms < SMSC_LOCAL_RETRY_MAX_MS ? ms : SMSC_LOCAL_RETRY_MAX_MS;
+}
+
+/* local: no MESSAGE of the attempt left imsd (refused here), as opposed
+ * to the phone's RP-ERROR, error answer or silence. */
+static void mt_fail(struct smsc *s, struct smsc_user *su, const char *why, bool local)
+{
+	uint64_t delay = (uint64_t)s->cfg->sms_retry_delay * 1000u;
 	const struct smsc_msg *m = su->inflight;
 
 	if (!m)
@@ -83,7 +98,16 @@ static void mt_fail(struct smsc *s, struct smsc_user *su, const char *why)
 	su->inflight = NULL;
 	su->gen++; /* what the attempt's MESSAGEs still get is stale */
 	s->stats.failed++;
-	su->retry_at = delay ? smsc_now(s) + (uint64_t)delay * 1000u : UINT64_MAX;
+	if (local) {
+		uint64_t b = local_backoff(su->local_fails);
+
+		if (su->local_fails < UINT8_MAX)
+			su->local_fails++;
+		delay = delay && delay < b ? delay : b;
+	} else {
+		su->local_fails = 0;
+	}
+	su->retry_at = delay ? smsc_now(s) + delay : UINT64_MAX;
 	log_write(LOG_IMS, LOG_LVL_INFO, LOG_DIR_NONE, NULL,
 		  "sms: message %llu to %s not delivered (%s): %s",
 		  (unsigned long long)m->id, hss_user_impi(su->u) ? hss_user_impi(su->u) : "?",
@@ -99,7 +123,6 @@ static void mt_resp_h(struct sip_tsx *tsx, const struct sip_msg *resp, uint16_t 
 	char why[48];
 
 	(void)tsx;
-	(void)resp;
 	if (scode < 200)
 		return;
 	if (su && su->inflight && t->gen == su->gen && su->inflight->id == t->msg_id) {
@@ -107,9 +130,14 @@ static void mt_resp_h(struct sip_tsx *tsx, const struct sip_msg *resp, uint16_t 
 			su->tries_live--;
 		if (scode < 300)
 			su->tries_ok = true;
+		/* a 503 without a response is the transaction layer's: the
+		 * request never left, or its send failed (sip_tsx.h) */
+		if (scode >= 300 && (resp || scode != 503))
+			su->tries_remote = true;
 		if (!su->tries_live && !su->tries_ok) {
-			snprintf(why, sizeof(why), "MESSAGE answered %u", scode);
-			mt_fail(s, su, why);
+			snprintf(why, sizeof(why), "MESSAGE answered %u%s", scode,
+				 su->tries_remote ? "" : " here");
+			mt_fail(s, su, why, !su->tries_remote);
 		}
 	}
 	smsc_try_free(s, t);
@@ -196,6 +224,7 @@ void smsc_mt_try(struct smsc *s, struct smsc_user *su)
 	su->gen++;
 	su->tries_live = 0;
 	su->tries_ok = false;
+	su->tries_remote = false;
 	su->ack_due = smsc_now(s) + SMSC_ACK_TIMEOUT_MS;
 	for (size_t i = 0; i < w.n; i++) {
 		if (!mt_send_one(s, su, &w.t[i], rp, len)) {
@@ -204,7 +233,7 @@ void smsc_mt_try(struct smsc *s, struct smsc_user *su)
 		}
 	}
 	if (!su->tries_live)
-		mt_fail(s, su, "no MESSAGE could be sent");
+		mt_fail(s, su, "no MESSAGE could be sent", true);
 }
 
 void smsc_mt_ack(struct smsc *s, struct smsc_user *su, uint8_t mr, bool ok, uint8_t cause)
@@ -220,10 +249,11 @@ void smsc_mt_ack(struct smsc *s, struct smsc_user *su, uint8_t mr, bool ok, uint
 	}
 	if (!ok) {
 		snprintf(why, sizeof(why), "RP-ERROR cause %u", cause);
-		mt_fail(s, su, why);
+		mt_fail(s, su, why, false);
 		return;
 	}
 	su->inflight = NULL;
+	su->local_fails = 0;
 	su->gen++;
 	s->stats.delivered++;
 	smsc_report(s, m, SMS_ST_DELIVERED);
@@ -257,7 +287,7 @@ static void mt_expire(struct smsc *s, struct smsc_user *su, int64_t wall)
 void smsc_mt_due(struct smsc *s, struct smsc_user *su, uint64_t now, int64_t wall)
 {
 	if (su->inflight && now >= su->ack_due)
-		mt_fail(s, su, "no RP-ACK");
+		mt_fail(s, su, "no RP-ACK", false);
 	if (wall >= su->exp_min)
 		mt_expire(s, su, wall);
 	if (!su->inflight && su->head)

@@ -72,6 +72,7 @@ static struct {
 	uint64_t now;
 	int64_t wall;
 	int regcode;
+	int req_err; /* request_h refuses with it when set */
 } T;
 
 static struct sip_msg *decode(const char *text, size_t len)
@@ -116,6 +117,8 @@ static int request_h(struct sip_stack *stack, const struct sip_stack_req_prm *pr
 
 	(void)stack;
 	(void)arg;
+	if (T.req_err)
+		return T.req_err;
 	assert_true(T.nsent < SENT_MAX);
 	x = &T.sent[T.nsent];
 	m = decode(prm->req.p, prm->req.l);
@@ -549,6 +552,64 @@ static void test_retry_after_rp_error(void **state)
 	assert_int_not_equal(sent_rp(2).mr, rp.mr);
 	t = sent_tpdu(2);
 	text_of(&t, "again");
+}
+
+/* Without sms_retry_delay, a delivery imsd itself refused (its 503 with no
+ * response: the transaction bound, an unproven address's budget; or no
+ * MESSAGE could be sent at all) is tried again after 1 s, doubling while
+ * it goes on, back to 1 s after a delivery; a phone's own error answer
+ * waits for its next registration. */
+static void test_local_refusal_retried(void **state)
+{
+	struct sms_rp rp;
+
+	(void)state;
+	start("'sms_retry_delay': 0,");
+	ue_bind("alice", 5001, true);
+	ue_bind("bob", 5002, true);
+	mo_sms("alice@ims.test", 5001, 1, "+33600000002", "soon", false);
+	assert_int_equal(T.nsent, 2);
+	answer(1, 503); /* resp NULL: imsd's own */
+	assert_int_equal(stats().failed, 1);
+	T.now += SMSC_LOCAL_RETRY_MS - 1;
+	smsc_tick(T.s);
+	assert_int_equal(T.nsent, 2);
+	T.now += 1;
+	smsc_tick(T.s);
+	assert_int_equal(T.nsent, 3);
+	/* refused again, before any MESSAGE left: twice the wait */
+	answer(2, 503);
+	T.req_err = ENOSPC;
+	T.now += 2 * SMSC_LOCAL_RETRY_MS - 1;
+	smsc_tick(T.s);
+	assert_int_equal(stats().failed, 2);
+	T.now += 1;
+	smsc_tick(T.s); /* tried: nothing could be sent */
+	assert_int_equal(stats().failed, 3);
+	T.req_err = 0;
+	T.now += 4 * SMSC_LOCAL_RETRY_MS - 1;
+	smsc_tick(T.s);
+	assert_int_equal(T.nsent, 3);
+	T.now += 1;
+	smsc_tick(T.s);
+	assert_int_equal(T.nsent, 4);
+	/* delivered: the backoff starts over */
+	rp = sent_rp(3);
+	answer(3, 200);
+	mo_rp("bob@ims.test", 5002, SMS_RP_ACK_MO, rp.mr, 0);
+	assert_int_equal(stats().delivered, 1);
+	mo_sms("alice@ims.test", 5001, 2, "+33600000002", "again", false);
+	assert_int_equal(T.nsent, 6); /* the RP-ACK to alice, the MT */
+	answer(5, 503);
+	T.now += SMSC_LOCAL_RETRY_MS;
+	smsc_tick(T.s);
+	assert_int_equal(T.nsent, 7);
+	/* the phone's own error: kept until it registers again */
+	answer(6, 480);
+	T.now += 10 * SMSC_LOCAL_RETRY_MAX_MS;
+	smsc_tick(T.s);
+	assert_int_equal(T.nsent, 7);
+	assert_int_equal(stats().pending, 1);
 }
 
 static void test_timeout_then_error_answer(void **state)
@@ -1048,6 +1109,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_duplicate_and_national_da, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_retry_after_rp_error, setup,
 					    teardown),
+	    cmocka_unit_test_setup_teardown(test_local_refusal_retried, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_timeout_then_error_answer, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_offline_expiry_and_report, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_status_report_on_delivery, setup,
