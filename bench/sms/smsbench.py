@@ -248,6 +248,7 @@ def step_c(srv, ph, args, rate, tag, secs=None):
     (the Python phones saturate near 3,000 SMS/s on this machine), for secs
     (default args.secs)."""
     secs = secs or args.secs
+    load0 = os.getloadavg()[0]  # the machine is shared: what ran beside
     ph.pump(0.01)
     warm_up(ph)
     peak = {"tsx": 0, "imsd": [], "machine": [], "o503": 0, "unproven_refused": 0,
@@ -341,6 +342,7 @@ def step_c(srv, ph, args, rate, tag, secs=None):
                                    max(len(peak["machine"][:int(secs)]), 1), 2),
             "server_cores": round(sum(peak["imsd"][:int(secs)]) /
                                   max(len(peak["imsd"][:int(secs)]), 1), 2),
+            "loadavg": f"{load0:.1f}/{os.getloadavg()[0]:.1f}",
             "load": {k: v for k, v in r.items() if k not in ("sent", "delivered", "accepted")}}
 
 
@@ -370,10 +372,15 @@ def warm_up(ph, timeout=10.0):
 def quiet_heap(srv, ph, deadline):
     """heap_in_use once no SIP transaction is left (Timer J/K over: their
     memory is not the queue's)."""
+    quiet = None
     while True:
         drain(ph, lambda: False, time.time() + 0.5)
         st = srv.monitor("stats", "registrar.users")
-        if (st.get("sip.tsx_server", 1) == 0 and st.get("sip.tsx_client", 1) == 0) or \
+        if st.get("sip.tsx_server", 1) == 0 and st.get("sip.tsx_client", 1) == 0:
+            quiet = quiet or time.time()
+        # stats gives the heap figures of imsd's last housekeeping look
+        # (heap_age s ago, every 10 s): one taken after the quiet point
+        if (quiet and st.get("heap_age", 0) < time.time() - quiet) or \
                 time.time() > deadline:
             return st["heap_in_use"], st.get("sip.tsx_server", -1) + st.get("sip.tsx_client", 0)
 
@@ -472,10 +479,16 @@ def run(args, state):
             out["steps"].append(session(args, state, c_step(rate, f"{name[-1]}{n}")))
             benchlib.log(name, json.dumps(out["steps"][-1]))
         for n, (rate, secs) in enumerate(args.sustain or []):
-            # rates held longer than a transaction lives (Timer J)
-            out.setdefault("sustained", []).append(
-                session(args, state, c_step(rate, f"{name[-1]}s{n}", secs)))
-            benchlib.log(name, "sustained", json.dumps(out["sustained"][-1]))
+            # rates held longer than a transaction lives (Timer J); a step
+            # that lost SMS while other work loaded the machine (1-min load
+            # over 1.5 before it: the bench alone is ~0) is run once more
+            for again in (False, True):
+                s = session(args, state, c_step(rate, f"{name[-1]}s{n}{'r' * again}", secs))
+                s["repeat"] = again
+                out.setdefault("sustained", []).append(s)
+                benchlib.log(name, "sustained", json.dumps(s))
+                if again or s["loss_pct"] < 0.1 or float(s["loadavg"].split("/")[0]) <= 1.5:
+                    break
     # with the state file the queue's structures are the same, and
     # SQLite's page cache moves the heap by more than they do
     if args.pending and not state:
@@ -499,8 +512,9 @@ def report(results, commit, phones="c", pairs=0):
           "| server | offered SMS/s | delivered SMS/s | loss % | CPU µs/SMS (user + kernel) "
           "| imsd cores (mean, busiest s) | machine cores busy | phones µs/SMS "
           "| drops imsd/phones | phones' retransmissions | live tsx peak "
-          "| refused 503 (tsx bound/unproven budget) | registration refresh µs (no auth) |",
-          "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+          "| refused 503 (tsx bound/unproven budget) | registration refresh µs (no auth) "
+          "| load 1-min before/after |",
+          "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in results:
         for s in r["steps"]:
             d = s.get("drops", {})
@@ -512,23 +526,25 @@ def report(results, commit, phones="c", pairs=0):
                       f"{drops} | {s.get('load', {}).get('retx', '-')} | "
                       f"{s.get('tsx_peak', '-')} | "
                       f"{s.get('overload_503', '-')}/{s.get('unproven_refused', '-')} | "
-                      f"{r['register_us']} |")
+                      f"{r['register_us']} | {s.get('loadavg', '-')} |")
     sus = [(r["server"], s) for r in results for s in r.get("sustained", [])]
     if sus:
         md += ["", "Held longer than a transaction lives (Timer J 32 s):", "",
                "| server | offered SMS/s for | delivered SMS/s | loss % | refused (non-2xx) "
                "| CPU µs/SMS (user + kernel) | imsd cores (mean, busiest s) "
                "| machine cores busy | drops imsd/phones | phones' retransmissions "
-               "| live tsx peak |",
-               "|---|---|---|---|---|---|---|---|---|---|---|"]
+               "| live tsx peak | load 1-min before/after |",
+               "|---|---|---|---|---|---|---|---|---|---|---|---|"]
         for name, s in sus:
             d = s.get("drops", {})
             drops = (f"{d['imsd']}/{d['senders'] + d['receivers']}" if d else "-")
-            md.append(f"| {name} | {s['rate']:g} for {s['secs']:g} s | {s['achieved']} | "
+            md.append(f"| {name}{' (again)' if s.get('repeat') else ''} | "
+                      f"{s['rate']:g} for {s['secs']:g} s | {s['achieved']} | "
                       f"{s['loss_pct']} | {s['errors']} | {s['cpu_us']} ({s['cpu_us_user']} + "
                       f"{s['cpu_us_kernel']}) | {s.get('server_cores', '-')}, "
                       f"{s.get('imsd_cores_max', '-')} | {s.get('machine_cores', '-')} | "
-                      f"{drops} | {s.get('load', {}).get('retx', '-')} | {s['tsx_peak']} |")
+                      f"{drops} | {s.get('load', {}).get('retx', '-')} | {s['tsx_peak']} | "
+                      f"{s.get('loadavg', '-')} |")
     md.append("")
     for r in results:
         best = best_rate(r["steps"])

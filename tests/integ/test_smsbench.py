@@ -128,10 +128,13 @@ def test_burst_to_unproven_phones_and_warm_up(tmp_path, imsd_factory):
     """Why bench/sms warms up (smsbench.warm_up): phones registered without
     a challenge have proven nothing, so a burst of SMS makes imsd send them
     more than an unproven IP's budget (sip/sip_peer.h) before they answer;
-    the MESSAGEs over it fail 503 and, with sms_retry_delay 0, those SMS
-    wait for the next registration (the 1.05 % loss of an earlier 10,000/s
-    step). After one SMS has gone through, the same burst loses nothing."""
+    the MESSAGEs over it fail 503. Those SMS once waited for the next
+    registration with sms_retry_delay 0 (the 1.05 % loss of an earlier
+    10,000/s step); a delivery imsd refused itself is now tried again after
+    1 s (docs/sms.md), by when the phones have answered and proven their
+    address: all delivered. After one SMS has gone through, the same burst
+    meets no refusal."""
     refused, sent, delivered = _burst(tmp_path, imsd_factory, warm=False)
-    assert sent == 40 and refused > 0 and delivered < sent, (refused, delivered)
+    assert sent == 40 and refused > 0 and delivered == sent, (refused, delivered)
     refused, sent, delivered = _burst(tmp_path, imsd_factory, warm=True)
     assert sent == 40 and refused == 0 and delivered == sent, (refused, delivered)
