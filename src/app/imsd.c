@@ -362,6 +362,10 @@ static int imsd_sip_start(const struct ims_cfg *cfg, struct ipsec *ip,
 			strerror(err));
 		goto out;
 	}
+	/* custom_headers (manual §5.2): the rules config_set replaces */
+	err = api_sip_custom_set(*stackp, cfg->custom_headers, cfg->custom_header_count);
+	if (err)
+		fprintf(stderr, "imsd: custom_headers: %s\n", strerror(err));
 out:
 	free(ls);
 	free(txt);
@@ -494,9 +498,11 @@ static int imsd_console_start(const char *file, struct monitor *mon, bool no_mon
 }
 
 /* The remote API on com_addr (manual §6), when configured. */
-static int imsd_api_start(struct ims_cfg *cfg, const struct monitor_prm *mprm, struct api **apip)
+static int imsd_api_start(struct ims_cfg *cfg, const struct monitor_prm *mprm,
+			  struct sip_stack *sip, struct api **apip)
 {
 	struct api_prm aprm = {.cfg = cfg,
+			       .sip = sip,
 			       .reg = mprm->reg,
 			       .hss = mprm->hss,
 			       .sms = mprm->sms,
@@ -593,7 +599,7 @@ static int imsd_serve(const char *file, struct ims_cfg *cfg, bool no_monitor)
 		fprintf(stderr, "imsd: cannot start the monitor\n");
 		goto out;
 	}
-	if (imsd_api_start(cfg, &mprm, &api))
+	if (imsd_api_start(cfg, &mprm, sip, &api))
 		goto out;
 	if (imsd_console_start(file, mon, no_monitor, &con))
 		goto out;

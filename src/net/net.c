@@ -389,3 +389,11 @@ const char *net_kind_name(enum net_kind kind)
 		return "?";
 	}
 }
+
+void net_keepalive_set(struct net *net, unsigned idle_s, unsigned count)
+{
+	net->prm.tcp_keepalive = idle_s;
+	net->prm.tcp_keepcount = count;
+	if (net->tcp)
+		net_tcp_keepalive_set(net->tcp, idle_s, count);
+}

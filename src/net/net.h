@@ -186,6 +186,9 @@ int net_conn_fd(const struct net_conn *conn); /* diagnostics; -1 closed */
 void net_conn_close(struct net_conn *conn);
 
 void net_stats_get(const struct net *net, struct net_stats *st);
+/* tcp_keepalive (seconds, 0 = off) and tcp_keepcount at run time (manual
+ * §6.5 config_set): for the connections open now and the next ones. */
+void net_keepalive_set(struct net *net, unsigned idle_s, unsigned count);
 const char *net_kind_name(enum net_kind kind); /* "UDP", "TCP" */
 
 #endif

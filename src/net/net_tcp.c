@@ -80,6 +80,19 @@ int net_tcp_alloc(struct net_tcp **tp, const struct net_tcp_prm *prm)
 	return 0;
 }
 
+void net_tcp_keepalive_set(struct net_tcp *t, unsigned idle_s, unsigned count)
+{
+	t->prm.keepalive = idle_s;
+	t->prm.keepcount = count;
+	/* the open connections too: a bounded walk of the id table */
+	for (size_t i = 0; i <= t->mask; i++) {
+		for (struct net_conn *c = t->by_id[i]; c; c = c->id_next) {
+			if (c->fd >= 0)
+				net_tcp_sockopt(t, c->fd);
+		}
+	}
+}
+
 /* ---- tables ---- */
 
 void net_tcp_link(struct net_tcp *t, struct net_conn *c)
@@ -202,8 +215,11 @@ void net_tcp_sockopt(const struct net_tcp *t, int fd)
 
 	/* SIP writes whole messages; Nagle would only add latency. */
 	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
-	if (!t->prm.keepalive)
+	if (!t->prm.keepalive) {
+		on = 0; /* a connection open before keepalive was set to 0 */
+		(void)setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof(on));
 		return;
+	}
 	(void)setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof(on));
 	v = (int)t->prm.keepalive;
 	(void)setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &v, sizeof(v));
