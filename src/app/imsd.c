@@ -572,6 +572,12 @@ static int imsd_serve(const char *file, struct ims_cfg *cfg, bool no_monitor)
 		goto out;
 	if (imsd_store_open(cfg, &st))
 		goto out;
+	/* users added with users_add before, back before the registrar and
+	 * the SMS service read their bindings and SMS */
+	if (st && hss_store_attach(hss, st, err, sizeof(err))) {
+		fprintf(stderr, "imsd: ue_db_filename: %s\n", err);
+		goto out;
+	}
 	if (registrar_app_start(sip, cfg, hss, st, &reg) || registrar_ipsec_set(reg, ip ? ipsec_table(ip) : NULL)) {
 		fprintf(stderr, "imsd: cannot start the registrar\n");
 		goto out;
@@ -609,6 +615,7 @@ static int imsd_serve(const char *file, struct ims_cfg *cfg, bool no_monitor)
 	log_write(LOG_IMS, LOG_LVL_INFO, LOG_DIR_NONE, NULL, "imsd stopped");
 out:
 	monitor_console_free(con);
+	hss_store_detach(hss); /* its last answers go to the API's clients */
 	api_free(api);
 	monitor_free(mon);
 	stats_free(stats);
