@@ -162,6 +162,10 @@ struct registrar_binding_info {
 	struct pl contact;	   /* Contact value without expires (URI in <>) */
 	struct pl uri;		   /* the contact URI */
 	struct net_flow flow; /* to reach the UE (conn_id 0 once restored) */
+	/* where the UE's requests arrive: flow itself, but for a protected
+	 * UE its port-c to our port-s (flow: our port-c to its port-s,
+	 * TS 33.203 §7.1) */
+	struct net_flow src;
 	uint32_t expires;	   /* seconds left */
 	uint16_t q1000;
 	uint32_t reg_id;  /* 0 if none */

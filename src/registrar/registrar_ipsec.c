@@ -195,6 +195,21 @@ static int ue_offer(const struct registrar *reg, const struct sip_msg *req,
 	return 0;
 }
 
+static void reg_reply_494(struct registrar *reg, struct sip_tsx *tsx)
+{
+	char v[1536], hdr[1600];
+	struct sip_tsx_reply_prm prm = {0};
+	int n;
+
+	if (!sec_agree_print_ours(reg->cfg->ipsec_aalg_mask, reg->cfg->ipsec_ealg_mask, v,
+				  sizeof(v))) {
+		n = snprintf(hdr, sizeof(hdr), "Security-Server: %s\r\n", v);
+		if (n > 0 && (size_t)n < sizeof(hdr))
+			prm.hdrs = (struct pl){hdr, (size_t)n};
+	}
+	reg_reply(reg, tsx, 494, "Security Agreement Required", &prm);
+}
+
 bool reg_ipsec_precheck(struct registrar *reg, struct sip_tsx *tsx,
 			const struct reg_auth_in *in)
 {
@@ -206,8 +221,9 @@ bool reg_ipsec_precheck(struct registrar *reg, struct sip_tsx *tsx,
 	if (!ue_offer(reg, in->req, &l, &o))
 		return false;
 	/* RFC 3329 §2.3.1, TS 24.229 §5.2.2: the UE requires a security
-	 * agreement and offers nothing we can do. */
-	reg_reply(reg, tsx, 494, "Security Agreement Required", NULL);
+	 * agreement and offers nothing we can do: 494 with Security-Server
+	 * listing what we take (sec_agree_print_ours). */
+	reg_reply_494(reg, tsx);
 	return true;
 }
 
@@ -301,6 +317,23 @@ static bool over_set(const struct ipsec_set *s, const struct net_flow *src)
 	       net_addr_port(&src->peer) == ipsec_set_ue_port(s, false);
 }
 
+/* Our requests to the UE go to its port-s over set s (TS 33.203 §7.1).
+ * That destination receives (sip/sip_peer.h): its IP is the one the
+ * challenge was sent to (over_set), and the REGISTER that came over s had
+ * an ICV keyed with the IK of that challenge. Without this, each new
+ * port-s would be an unproven destination and a few MESSAGEs to a UE's
+ * IP would spend its budget. */
+static void prove_port_s(struct registrar *reg, const struct ipsec_set *s,
+			 const struct net_flow *src)
+{
+	struct net_flow to = *src;
+
+	net_addr_set_port(&to.peer, ipsec_set_ue_port(s, true));
+	net_addr_set_port(&to.local, IPSEC_PORT_C);
+	to.conn_id = 0;
+	reg->ops.peer_prove(reg->stack, &to, reg->ops.arg);
+}
+
 /* Security-Verify == the Security-Server of s (TS 33.203 §7.2). */
 static bool verify_ok(const struct ipsec_set *s, const struct sip_msg *req)
 {
@@ -332,6 +365,7 @@ enum reg_ipsec_res reg_ipsec_verify(struct registrar *reg, struct sip_tsx *tsx,
 			return REG_IPSEC_REPLIED;
 		}
 		ipsec_set_activate(s);
+		prove_port_s(reg, s, in->src);
 		if (ru->ipsec_set && ru->ipsec_set != c->ipsec_set)
 			reg_ipsec_retire(reg, ru->ipsec_set); /* TS 33.203 §7.4 */
 		ru->ipsec_set = c->ipsec_set;
@@ -362,12 +396,15 @@ void reg_ipsec_dst_map(const struct registrar *reg, const struct reg_user *ru,
 	const struct ipsec_set *s = t && ru && ru->ipsec_set ? ipsec_set_get(t, ru->ipsec_set)
 							     : NULL;
 
-	/* TS 33.203 §7.1: our requests go from port-c to the UE's port-s (over
-	 * UDP; a TCP connection is the UE's own, from its port-c) */
-	if (!s || f->reliable || !over_set(s, f))
+	/* TS 33.203 §7.1: our requests go from port-c to the UE's port-s.
+	 * Over TCP not on the UE's connection (from its port-c) but on one
+	 * imsd opens from port-c (net_tcp_connect binds it there), TS 24.229
+	 * §5.2.2.1; conn_id 0: the stack finds or opens it. */
+	if (!s || !over_set(s, f))
 		return;
 	net_addr_set_port(&f->peer, ipsec_set_ue_port(s, true));
 	net_addr_set_port(&f->local, IPSEC_PORT_C);
+	f->conn_id = 0;
 }
 
 /* Owners are the hss_user of the set (HSS users live as long as the HSS,

@@ -2587,7 +2587,10 @@ static struct sec_list sec_server_of(const struct sent *r, char *keep, size_t si
 
 static void flow_keep_h(const struct registrar_binding_info *b, void *arg)
 {
-	*(struct net_flow *)arg = b->flow;
+	struct net_flow *f = arg;
+
+	f[0] = b->flow;
+	f[1] = b->src;
 }
 
 static void test_ipsec_sec_agree(void **state)
@@ -2617,6 +2620,19 @@ static void test_ipsec_sec_agree(void **state)
 			 "port-c=3;port-s=4\r\nRequire: sec-agree\r\n" CONTACT_A);
 		r = do_req("REGISTER", "sip:alice@ims.test", bad, &plain);
 		assert_int_equal(r->scode, 494);
+		/* RFC 3329 §2.3.1: with Security-Server listing what we take */
+		{
+			const struct sip_hdr *h = sip_msg_hdr(r->msg, SIP_HDR_SECURITY_SERVER);
+			struct sec_list l = {.n = 0};
+			char v[1536];
+
+			assert_non_null(h);
+			assert_true(h->val.l < sizeof(v));
+			memcpy(v, h->val.p, h->val.l);
+			v[h->val.l] = '\0';
+			assert_int_equal(sec_agree_parse(pl_from_str(v), &l), 0);
+			assert_true(l.n >= 1 && l.v[0].ipsec && l.v[0].alg_known);
+		}
 		/* the tag in a list, in Proxy-Require only */
 		snprintf(bad, sizeof(bad), "%s",
 			 "Proxy-Require: path ,\tsec-agree \r\n" CONTACT_A);
@@ -2670,13 +2686,24 @@ static void test_ipsec_sec_agree(void **state)
 	assert_true(registrar_user_protected(T.reg, hss_user_at(T.hss, 0)));
 	/* requests to the UE go from our port-c to its port-s (TS 33.203 §7.1) */
 	{
-		struct net_flow to;
+		struct net_flow fl[2], to;
+		bool proven = false;
 
 		assert_int_equal(
-		    registrar_bindings_foreach(T.reg, hss_user_at(T.hss, 0), flow_keep_h, &to),
+		    registrar_bindings_foreach(T.reg, hss_user_at(T.hss, 0), flow_keep_h, fl),
 		    1);
+		to = fl[0];
 		assert_int_equal(net_addr_port(&to.peer), 6002);
 		assert_int_equal(net_addr_port(&to.local), IPSEC_PORT_C);
+		/* where its requests arrive: its port-c to our port-s */
+		assert_int_equal(net_addr_port(&fl[1].peer), 6001);
+		assert_int_equal(net_addr_port(&fl[1].local), IPSEC_PORT_S);
+		/* port-s is a proven destination (sip/sip_peer.h): the SA's
+		 * REGISTER came from the challenged IP under the challenge's IK */
+		for (size_t i = 0; i < T.nproven; i++)
+			proven |= net_addr_port(&T.proven[i].peer) == 6002 &&
+				  net_addr_eq_ip(&T.proven[i].peer, &prot.peer);
+		assert_true(proven);
 		/* the CSCF stage still knows the UE by the flow it sends on */
 		assert_true(registrar_user_on_flow(T.reg, hss_user_at(T.hss, 0), &prot));
 		assert_false(registrar_user_on_flow(T.reg, hss_user_at(T.hss, 0), &plain));
