@@ -93,6 +93,10 @@ int registrar_alloc(struct registrar **regp, const struct registrar_prm *prm);
  * registrar. */
 struct ipsec_table;
 int registrar_ipsec_set(struct registrar *reg, struct ipsec_table *t);
+/* ipsec is true but the datapath did not start: why (copied), logged with
+ * each REGISTER that offers sec-agree (answered without IPsec). Once,
+ * instead of registrar_ipsec_set. */
+int registrar_ipsec_off(struct registrar *reg, const char *why);
 /* The user an SA set belongs to (ipsec_set_owner() of a set the registrar
  * made), NULL for another owner. */
 const struct hss_user *registrar_ipsec_owner(uint64_t owner);

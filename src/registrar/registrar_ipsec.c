@@ -38,7 +38,8 @@
 #define REG_IPSEC_RETIRE_MAX 256 /* queued; past this the oldest goes at once */
 
 struct reg_ipsec {
-	struct ipsec_table *t;
+	struct ipsec_table *t; /* NULL: IPsec is off, off_why says why */
+	char off_why[160];
 	struct loop_timer *tm;
 	struct {
 		uint64_t id, due;
@@ -117,6 +118,37 @@ int registrar_ipsec_set(struct registrar *reg, struct ipsec_table *t)
 	return 0;
 }
 
+int registrar_ipsec_off(struct registrar *reg, const char *why)
+{
+	struct reg_ipsec *ri;
+
+	if (!reg || reg->ipsec || !why)
+		return EINVAL;
+	ri = calloc(1, sizeof(*ri));
+	if (!ri)
+		return ENOMEM;
+	snprintf(ri->off_why, sizeof(ri->off_why), "%s", why);
+	reg->ipsec = ri;
+	return 0;
+}
+
+/* Whether a REGISTER that came over src can get SAs; else *why says why
+ * (NULL: IPsec is off and nobody said why, e.g. ipsec: false). */
+static bool reg_ipsec_can(const struct registrar *reg, const struct net_flow *src,
+			  const char **why)
+{
+	struct ipsec_table *t = reg_ipsec_table(reg);
+
+	*why = reg->ipsec && !t ? reg->ipsec->off_why : NULL;
+	if (!t)
+		return false;
+	if (src && ipsec_table_local(t, &src->local))
+		return true;
+	*why = "it reached an address without SAs (a loopback or wildcard sip_addr: only a "
+	       "sip_addr naming another IP carries them, docs/ipsec.md)";
+	return false;
+}
+
 void reg_ipsec_free(struct registrar *reg)
 {
 	struct reg_ipsec *ri = reg->ipsec;
@@ -125,7 +157,8 @@ void reg_ipsec_free(struct registrar *reg)
 		return;
 	while (ri->n)
 		retire_pop(ri);
-	loop_timer_free(ri->tm);
+	if (ri->tm)
+		loop_timer_free(ri->tm);
 	free(ri);
 	reg->ipsec = NULL;
 }
@@ -215,8 +248,24 @@ bool reg_ipsec_precheck(struct registrar *reg, struct sip_tsx *tsx,
 {
 	struct sec_list l;
 	const struct sec_offer *o;
+	const char *why;
 
-	if (!reg->ipsec || !in->req || in->other_method || !sec_agree_required(in->req))
+	if (!in->req || in->other_method)
+		return false;
+	if (!reg_ipsec_can(reg, in->src, &why)) {
+		/* TS 24.229 §5.2.2: a P-CSCF without the means answers without
+		 * sec-agree; the operator learns why (docs/ipsec.md) */
+		if (why && !sec_list_read(in->req, SIP_HDR_SECURITY_CLIENT, &l) && l.n) {
+			char a[NET_ADDR_STRLEN];
+
+			log_write(LOG_IPSEC, LOG_LVL_INFO, LOG_DIR_NONE, "-",
+				  "REGISTER from %s offers sec-agree: answered without IPsec, "
+				  "since %s",
+				  in->src ? net_addr_print(&in->src->peer, a, sizeof(a)) : "?", why);
+		}
+		return false;
+	}
+	if (!sec_agree_required(in->req))
 		return false;
 	if (!ue_offer(reg, in->req, &l, &o))
 		return false;
@@ -246,7 +295,8 @@ void reg_ipsec_chal_made(struct registrar *reg, struct reg_chal *c,
 	int err;
 
 	reg_ipsec_chal_drop(reg, c);
-	if (!t || !in->req || !in->src || c->ck_len < 16 || c->ik_len < 16 ||
+	if (!t || !in->req || !in->src || !ipsec_table_local(t, &in->src->local) ||
+	    c->ck_len < 16 || c->ik_len < 16 ||
 	    !net_addr_isset(&in->src->local) || net_addr_is_any(&in->src->local) ||
 	    ue_offer(reg, in->req, &l, &o))
 		return;
@@ -366,8 +416,16 @@ enum reg_ipsec_res reg_ipsec_verify(struct registrar *reg, struct sip_tsx *tsx,
 		}
 		ipsec_set_activate(s);
 		prove_port_s(reg, s, in->src);
-		if (ru->ipsec_set && ru->ipsec_set != c->ipsec_set)
-			reg_ipsec_retire(reg, ru->ipsec_set); /* TS 33.203 §7.4 */
+		if (ru->ipsec_set && ru->ipsec_set != c->ipsec_set) {
+			/* TS 33.203 §7.4: the old set lingers for what is in
+			 * flight over it; only the last one: an older one still
+			 * retiring goes now, so a UE re-authenticating fast
+			 * holds at most three (pending, active, retiring) */
+			if (ru->ipsec_old)
+				(void)ipsec_set_del(t, ru->ipsec_old);
+			reg_ipsec_retire(reg, ru->ipsec_set);
+			ru->ipsec_old = ru->ipsec_set;
+		}
 		ru->ipsec_set = c->ipsec_set;
 		c->ipsec_set = 0;
 		return REG_IPSEC_PASS;
@@ -387,6 +445,7 @@ void reg_ipsec_user_gone(struct registrar *reg, struct reg_user *ru)
 	if (ru->ipsec_set)
 		reg_ipsec_retire(reg, ru->ipsec_set);
 	ru->ipsec_set = 0;
+	ru->ipsec_old = 0; /* already retiring */
 }
 
 void reg_ipsec_dst_map(const struct registrar *reg, const struct reg_user *ru,

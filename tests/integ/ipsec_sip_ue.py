@@ -219,6 +219,8 @@ def run(ue, p):
         r2 = ue.recv_plain()
         out["codes"].append(code(r2))
         out["last"] = r2
+        if code(r2) == 200 and p.get("after"):
+            run_after(PlainLink(ue, p), p, out)
         return out
     sp = sec_params(server)
     ck, ik = bytes.fromhex(a["ck"]), bytes.fromhex(a["ik"])
@@ -259,6 +261,8 @@ def run(ue, p):
         out["last"] = r2
         return out
     out["service_route"] = hdr(r2, "Service-Route")
+    if p.get("bare"):  # registered: nothing more (bench/ipsec)
+        return out
     ruri = "sip:%s:%d" % ("[%s]" % p["pcscf_ip"] if ue.af == socket.AF_INET6
                           else p["pcscf_ip"], p_port_s)
     ue.send_esp(to_s, pc, p_port_s, ue.request("OPTIONS", pc, ruri, [], p_port_s))
@@ -273,9 +277,7 @@ def run(ue, p):
         sas = {p["spi_c"]: from_s, p["spi_s"]: esp_ref.RefSA(p["alg"], p["ealg"], p["spi_s"],
                                                              ck, ik)}
         to_c = esp_ref.RefSA(p["alg"], p["ealg"], int(sp["spi-c"]), ck, ik)
-        link = UdpLink(ue, p, to_s, to_c, sas, p_port_s)
-        for act in p["after"]:
-            out[act] = AFTER[act](link, p)
+        run_after(UdpLink(ue, p, to_s, to_c, sas, p_port_s), p, out)
     a2 = aka(p, nonce, "REGISTER", "00000002")
     ue.send_esp(to_s, pc, p_port_s, ue.request(
         "REGISTER", pc, "sip:ims.test",
@@ -353,11 +355,11 @@ def bcd(digits):
     return bytes(int(d[i + 1] + d[i], 16) for i in range(0, len(d), 2))
 
 
-def sms_submit_to_self(mr):
+def sms_submit_to_self(mr, me=ME):
     """RP-DATA (MO) with an SMS-SUBMIT of 8-bit data to our own number
     (TS 24.011 §7.3.1.2, TS 23.040 §9.2.2.2): imsd answers 202, RP-ACK, then
     delivers it back to us."""
-    da = ME.lstrip("+")
+    da = me.lstrip("+")
     tpdu = bytes([0x01, mr, len(da), 0x91]) + bcd(da) + bytes([0, 4, 5]) + b"hello"
     sc = "33699999999"
     return bytes([0x00, mr, 0, len(sc) // 2 + 1 + 1, 0x91]) + bcd(sc) + bytes([len(tpdu)]) + tpdu
@@ -385,6 +387,7 @@ class Link:
     def __init__(self, ue, p):
         self.ue, self.p = ue, p
         self.n = 0
+        self.via_port = p["port_c"]
         self.ip = "[%s]" % p["ue_ip"] if ue.af == socket.AF_INET6 else p["ue_ip"]
 
     def build(self, method, ruri, cid, cseq, ftag, to, extra, body=b"", branch=None):
@@ -392,7 +395,7 @@ class Link:
         branch = branch or "z9hG4bKa%d%s%d" % (self.p["spi_c"], method[:2], self.n)
         h = ["%s %s SIP/2.0" % (method, ruri),
              "Via: SIP/2.0/%s %s:%d;branch=%s;rport" % (self.transport, self.ip,
-                                                       self.p["port_c"], branch),
+                                                       self.via_port, branch),
              "Max-Forwards: 70", "From: <sip:%s@ims.test>;tag=%s" % (self.p["user"], ftag), "To: %s" % to,
              "Call-ID: %s" % cid, "CSeq: %d %s" % (cseq, method)] + extra + [
              "Content-Length: %d" % len(body), "", ""]
@@ -406,6 +409,47 @@ class Link:
         text = "\r\n".join(["SIP/2.0 %d %s" % (code, reason)] + keep + [to] +
                            ["Content-Length: 0", "", ""])
         self.reply(where, text.encode())
+
+
+def run_after(link, p, out):
+    """The actions of p["after"], p["repeat"] times (the last answers kept;
+    "failed" counts the rounds whose answer was not the expected one). With
+    p["pause"] (bench/ipsec, which meters only these actions): a line
+    {"ready": 1} first, then a line on stdin before starting, and a line
+    {"failed": N} when done, before the final answer."""
+    out["failed"] = 0
+    if p.get("pause"):
+        print(json.dumps({"ready": 1}), flush=True)
+        sys.stdin.readline()
+    for _ in range(p.get("repeat", 1)):
+        for act in p["after"]:
+            out[act] = AFTER[act](link, p)
+            out["failed"] += act == "message" and (
+                out[act].get("ack_code") not in (200, 202) or len(out[act]["mt"]) != 2)
+    if p.get("pause"):
+        print(json.dumps({"failed": out["failed"]}), flush=True)
+
+
+class PlainLink(Link):
+    """SIP in clear from the UE's plain port (a phone without sec-agree)."""
+
+    def __init__(self, ue, p):
+        super().__init__(ue, p)
+        self.via_port = p["plain_port"]
+
+    def send(self, data):
+        self.ue.send_plain(data)
+
+    def reply(self, where, data):
+        self.ue.udp.sendto(data, where["addr"])
+
+    def next(self, timeout=5.0):
+        r, _, _ = select.select([self.ue.udp], [], [], timeout)
+        if not r:
+            return None
+        data, addr = self.ue.udp.recvfrom(65535)
+        got = split_sip(data)
+        return ({"addr": addr}, got[0], got[1]) if got else None
 
 
 class UdpLink(Link):
@@ -568,8 +612,7 @@ def tcp_session(ue, p, out, to_s, from_s, ck, ik, p_spi_c, p_port_s, regs):
         out["codes"].append(code(got[1]) if got else 0)
         out["last"] = got[1] if got else None
         if got and code(got[1]) == 200:
-            for act in p.get("after", []):
-                out[act] = AFTER[act](link, p)
+            run_after(link, p, out)
             link.send(regs[1])
             got = link.next()
             while got and not (got[1].startswith("SIP/2.0") and "REGISTER" in hdr(got[1], "CSeq")):
@@ -586,10 +629,11 @@ def act_message(link, p):
     the SMS-DELIVER) arrive from its port-c at our port-s; we answer 200 and
     send the delivery's RP-ACK."""
     out = {"mt": []}
-    cid = "sms%d@ue" % p["spi_c"]
+    cid = "sms%d-%d@ue" % (p["spi_c"], link.n)
     ct = ["Content-Type: application/vnd.3gpp.sms"]
+    mr = (p["spi_c"] + link.n) % 256  # a new TP-MR each time (TS 23.040 §9.2.3.6)
     link.send(link.build("MESSAGE", SC, cid, 1, "m%d" % p["spi_c"], "<%s>" % SC, ct,
-                         sms_submit_to_self(p["spi_c"] % 200)))
+                         sms_submit_to_self(mr, p.get("msisdn", ME))))
     for _ in range(12):
         got = link.next()
         if got is None:

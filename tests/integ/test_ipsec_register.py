@@ -95,7 +95,8 @@ def cfg_text(tmp, extra=""):
   ue_db: [ {{ imsi: "001010000000201", impi: "{IMPI}", impu: ["sip:ue201", "tel:+33600000201"],
              sim_algo: "milenage", K: "{K}", opc: "{OPC}", sqn: "000000000020",
              authent_qop: "auth" }},
-           {{ imsi: "001010000000202", impi: "001010000000202@ims.test", impu: ["sip:ue202"],
+           {{ imsi: "001010000000202", impi: "001010000000202@ims.test",
+             impu: ["sip:ue202", "tel:+33600000202"],
              sim_algo: "milenage", K: "{K}", opc: "{OPC}", sqn: "000000000020",
              authent_qop: "auth" }},
            {{ imsi: "001010000000101", impi: "sippaka@ims.test",
@@ -167,7 +168,8 @@ def req(alg, ealg, mode="ok", v6=False, after=(), tcp=False, user="ue201"):
             "ue_ip": "fd00:202::2" if v6 else "10.202.0.2",
             "pcscf_ip": "fd00:202::1" if v6 else "10.202.0.1", "pcscf_port": SIP_PORT,
             "imsctl": IMSCTL_BIN, "k": K, "opc": OPC,
-            "impi": IMPI if user == "ue201" else "001010000000202@ims.test"}
+            "impi": IMPI if user == "ue201" else "001010000000202@ims.test",
+            "msisdn": "+33600000201" if user == "ue201" else "+33600000202"}
 
 
 def test_datapath_started(core):
@@ -462,3 +464,15 @@ def test_tshark_decrypts_registration_and_sms(core, nets, ue, tmp_path, alg, eal
         assert want in seen, seen
     # the SMS bodies decode too (TS 24.011 RP: two RP-DATA, two RP-ACK)
     assert len([x for x in seen if x.startswith("rp")]) == 4, seen
+
+
+def test_phone_without_sec_agree_sms(core, ue):
+    """ipsec: true, a phone that offers no sec-agree: registers in clear and
+    its SMS goes in clear both ways (202, RP-ACK, the delivery), three
+    times on one registration (bench/ipsec drives this path)."""
+    r = ue.ask(req("hmac-sha-1-96", "aes-cbc", "plain", after=["message"], user="ue202")
+               | {"repeat": 3})
+    assert r.get("codes") == [401, 200] and r["server"] is None, r
+    assert r["failed"] == 0, r
+    m = r["message"]
+    assert m.get("code") == 202 and sorted(x["mti"] for x in m["mt"]) == [1, 3], r
