@@ -357,14 +357,15 @@ def test_message_over_sa_ipv6(core, ue, tcp):
     check_message(r["message"], tcp=tcp)
 
 
-@pytest.mark.parametrize("tcp", [False, True], ids=["udp", "tcp"])
-def test_invite_over_sa(core, ue, tcp):
+@pytest.mark.parametrize("tcp,v6", [(False, False), (True, False), (False, True), (True, True)],
+                         ids=["udp", "tcp", "udp-ipv6", "tcp-ipv6"])
+def test_invite_over_sa(core, ue, tcp, v6):
     """INVITE over the SA to the echo service (200, ACK, BYE, 200), then to
     the UE itself: imsd's INVITE to the callee leaves from our port-c to its
     port-s (over TCP on the connection imsd opened from port-c); the UE's
     486 is ACKed there and reaches the caller, which ACKs it."""
     r = ue.ask(req("hmac-sha-1-96", "aes-cbc", after=["echo", "invite_self"], tcp=tcp,
-                   user="ue202"))
+                   user="ue202", v6=v6))
     assert r["codes"][:2] == [401, 200] and r["codes"][-1] == 200, r
     e = r["echo"]
     assert e["codes"][-1] == 200 and e["bye"] == 200, r
