@@ -224,12 +224,22 @@ def udp_port_bound(port):
 
 
 def free_udp_port():
-    """A free loopback UDP port: SIPp 3.6.1 takes `-p 0` as its default 5060."""
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
+    """A loopback port free for UDP and for TCP (imsd listens on both at its
+    sip_addr port; SIPp 3.6.1 takes `-p 0` as its default 5060)."""
+    for _ in range(50):
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+        s.close()
+        t = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        try:
+            t.bind(("127.0.0.1", port))
+        except OSError:
+            continue
+        finally:
+            t.close()
+        return port
+    raise BenchError("no loopback port free for both UDP and TCP")
 
 
 def tail(path, n=5):

@@ -40,7 +40,6 @@
  * expire through the usual path and their subscribers get the NOTIFY.
  */
 #include <errno.h>
-#include <pthread.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -51,6 +50,7 @@
 #include "core/mem.h"
 #include "sip/sip_hdr.h"
 #include "store/store.h"
+#include "store/store_job.h"
 #include "registrar/registrar_int.h"
 
 enum {
@@ -93,27 +93,13 @@ struct reg_store {
 	struct loop_timer *kick; /* wakes the loop to send what a hook released */
 };
 
-/*
- * One transaction on its way: built on the loop thread, run on a worker
- * (or on the loop thread when there is no worker pool), its outcome applied
- * on the loop thread. The registrar may be freed while it runs: it waits
- * for it, applies it and sets rs to NULL, and the job's done handler, run
- * later by the loop, only frees it.
- */
+/* One transaction (store_job.h); owner: the registrar. */
 struct reg_store_job {
-	struct reg_store *rs; /* NULL once the registrar stopped waiting for it */
-	struct store *st;     /* referenced */
-	sqlite3_stmt *const *stmts;
-	struct store_batch *b; /* owned */
+	struct store_job base; /* first */
 	uint32_t *users;       /* owned: hss user indexes in the batch */
 	uint8_t *bits;	       /* owned: MARK_FILE_* each leaves in the file */
 	uint32_t n;
 	struct reg_held *held; /* owned: the answers this commit releases */
-	int result;
-	char err[256];
-	pthread_mutex_t mu;
-	pthread_cond_t cv;
-	bool finished; /* under mu */
 };
 
 /* ---- marking ---- */
@@ -386,10 +372,10 @@ static void user_rows(struct registrar *reg, struct store_batch *b, struct hss_u
 
 /* ---- jobs ---- */
 
-static void job_free(struct reg_store_job *j)
+static void job_destroy(struct store_job *sj)
 {
-	if (!j)
-		return;
+	struct reg_store_job *j = (struct reg_store_job *)sj;
+
 	/* answers are released by job_apply; none are left unless the
 	 * registrar was gone, and then there is nobody to send them */
 	while (j->held) {
@@ -398,14 +384,13 @@ static void job_free(struct reg_store_job *j)
 		j->held = h->next;
 		free(h);
 	}
-	store_batch_free(j->b);
-	mem_deref(j->st);
 	free(j->users);
 	free(j->bits);
-	pthread_mutex_destroy(&j->mu);
-	pthread_cond_destroy(&j->cv);
-	free(j);
 }
+
+static void job_done(struct store_job *sj);
+
+static const struct store_job_ops job_ops = {.done = job_done, .destroy = job_destroy};
 
 /* Moves every marked user into a new job. ENOMEM: nothing moved. */
 static int job_build(struct registrar *reg, struct reg_store_job **jp)
@@ -416,23 +401,21 @@ static int job_build(struct registrar *reg, struct reg_store_job **jp)
 
 	if (!j)
 		return ENOMEM;
-	pthread_mutex_init(&j->mu, NULL);
-	pthread_cond_init(&j->cv, NULL);
-	j->st = mem_ref(rs->st);
-	j->stmts = rs->stmt;
+	err = store_job_init(&j->base, &job_ops, reg, rs->st, rs->stmt, ST_N);
 	j->users = malloc((size_t)rs->ndirty * sizeof(*j->users));
 	j->bits = malloc(rs->ndirty);
-	err = j->users && j->bits ? store_batch_alloc(&j->b) : ENOMEM;
+	if (!err && (!j->users || !j->bits))
+		err = ENOMEM;
 	for (uint32_t i = 0; i < rs->ndirty && !err; i++) {
 		uint32_t u = rs->dirty[i];
 
 		j->users[i] = u;
-		user_rows(reg, j->b, hss_user_at(reg->hss, u), rs->mark[u], &j->bits[i]);
+		user_rows(reg, j->base.b, hss_user_at(reg->hss, u), rs->mark[u], &j->bits[i]);
 	}
 	if (!err)
-		err = store_batch_err(j->b);
+		err = store_batch_err(j->base.b);
 	if (err) {
-		job_free(j);
+		store_job_free(&j->base);
 		return err;
 	}
 	/* the marks go with the job; the file bits stay set (a superset)
@@ -455,20 +438,6 @@ static int job_build(struct registrar *reg, struct reg_store_job **jp)
 	return 0;
 }
 
-static int job_work_h(void *arg)
-{
-	struct reg_store_job *j = arg;
-	int result =
-	    store_batch_exec(j->st, j->stmts, ST_N, j->b, j->err, sizeof(j->err));
-
-	pthread_mutex_lock(&j->mu);
-	j->result = result;
-	j->finished = true;
-	pthread_cond_signal(&j->cv);
-	pthread_mutex_unlock(&j->mu);
-	return result;
-}
-
 static void job_apply_marks(struct registrar *reg, struct reg_store_job *j);
 
 /* The outcome, on the loop thread; then the answers it carries go (their
@@ -479,15 +448,15 @@ static void job_apply(struct registrar *reg, struct reg_store_job *j)
 
 	j->held = NULL;
 	job_apply_marks(reg, j);
-	reg_held_release(reg, held, j->result);
+	reg_held_release(reg, held, j->base.result);
 }
 
 static void job_apply_marks(struct registrar *reg, struct reg_store_job *j)
 {
 	struct reg_store *rs = reg->rs;
 
-	store_batch_done(rs->st, j->b, j->result, j->err);
-	if (j->result) {
+	store_batch_done(rs->st, j->base.b, j->base.result, j->base.err);
+	if (j->base.result) {
 		/* everything again, a second later, from the state then */
 		for (uint32_t i = 0; i < j->n; i++) {
 			reg_store_mark(reg, hss_user_at(reg->hss, j->users[i]),
@@ -510,14 +479,6 @@ static void job_apply_marks(struct registrar *reg, struct reg_store_job *j)
 	rs->written += j->n;
 }
 
-static void job_wait(struct reg_store_job *j)
-{
-	pthread_mutex_lock(&j->mu);
-	while (!j->finished)
-		pthread_cond_wait(&j->cv, &j->mu);
-	pthread_mutex_unlock(&j->mu);
-}
-
 static void reg_store_arm(struct registrar *reg);
 
 static void reg_store_kick_h(void *arg)
@@ -525,23 +486,12 @@ static void reg_store_kick_h(void *arg)
 	(void)arg; /* waking up is the point: the hooks flush before the next sleep */
 }
 
-static void job_done_h(int err, void *arg)
+static void job_done(struct store_job *sj)
 {
-	struct reg_store_job *j = arg;
-	struct registrar *reg;
+	struct registrar *reg = sj->owner;
 
-	if (!j->rs) { /* the registrar took its outcome and is gone */
-		job_free(j);
-		return;
-	}
-	reg = j->rs->reg;
-	if (err == ECANCELED && !j->finished) {
-		j->result = ECANCELED;
-		snprintf(j->err, sizeof(j->err), "cancelled at shutdown");
-	}
-	job_apply(reg, j);
+	job_apply(reg, (struct reg_store_job *)sj);
 	reg->rs->job = NULL;
-	job_free(j);
 	reg_store_arm(reg);
 }
 
@@ -562,15 +512,13 @@ static int reg_store_write(struct registrar *reg, bool async)
 		return err;
 	}
 	rs->next_at = reg_now(reg) + REG_STORE_GROUP_MS;
-	j->rs = rs;
-	if (async && !loop_work_post(job_work_h, job_done_h, j)) {
+	if (async && !store_job_post(&j->base)) {
 		rs->job = j;
 		return 0;
 	}
-	job_work_h(j);
-	err = j->result;
+	err = store_job_run(&j->base);
 	job_apply(reg, j);
-	job_free(j);
+	store_job_free(&j->base);
 	/* from a hook or a timer: answers released after the UDP flush of
 	 * this iteration would wait for the next wake-up */
 	if (async && rs->kick && !loop_timer_pending(rs->kick))
@@ -585,9 +533,9 @@ int registrar_store_flush(struct registrar *reg)
 	if (!rs)
 		return 0;
 	if (rs->job) { /* its done handler, run later, only frees it */
-		job_wait(rs->job);
+		store_job_wait(&rs->job->base);
 		job_apply(reg, rs->job);
-		rs->job->rs = NULL;
+		store_job_abandon(&rs->job->base);
 		rs->job = NULL;
 	}
 	return reg_store_write(reg, false);

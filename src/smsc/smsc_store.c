@@ -41,7 +41,6 @@
 #include "smsc/smsc_int.h"
 
 #include <errno.h>
-#include <pthread.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -50,6 +49,7 @@
 #include "core/log.h"
 #include "core/mem.h"
 #include "store/store.h"
+#include "store/store_job.h"
 
 #define SMSC_STORE_VERSION 1
 /* After a failed transaction, the next waits this long. */
@@ -85,21 +85,14 @@ struct smsc_store {
 	uint64_t next_at;
 };
 
+/* One transaction (store_job.h); owner: the struct smsc. */
 struct ss_job {
-	struct smsc_store *ss; /* NULL once the service stopped waiting for it */
-	struct store *st;      /* referenced */
-	sqlite3_stmt *const *stmts;
-	struct store_batch *b;
+	struct store_job base; /* first */
 	struct smsc_msg **msgs; /* the INSERTs' SMS: saved once committed */
 	uint32_t nmsgs;
 	uint64_t *dels;
 	uint32_t ndels;
 	struct smsc_held *held;
-	int result;
-	char err[256];
-	pthread_mutex_t mu;
-	pthread_cond_t cv;
-	bool finished;
 };
 
 /* ---- what to write ---- */
@@ -219,10 +212,10 @@ static void row_put(const struct smsc *s, struct store_batch *b, const struct sm
 
 /* ---- jobs ---- */
 
-static void job_free(struct ss_job *j)
+static void job_destroy(struct store_job *sj)
 {
-	if (!j)
-		return;
+	struct ss_job *j = (struct ss_job *)sj;
+
 	while (j->held) { /* the service is gone: nobody to answer */
 		struct smsc_held *h = j->held;
 
@@ -230,38 +223,35 @@ static void job_free(struct ss_job *j)
 		free(h->ids);
 		free(h);
 	}
-	store_batch_free(j->b);
-	mem_deref(j->st);
 	free(j->msgs);
 	free(j->dels);
-	pthread_mutex_destroy(&j->mu);
-	pthread_cond_destroy(&j->cv);
-	free(j);
 }
+
+static void job_done(struct store_job *sj);
+
+static const struct store_job_ops job_ops = {.done = job_done, .destroy = job_destroy};
 
 static int job_build(struct smsc *s, struct ss_job **jp)
 {
 	struct smsc_store *ss = s->ss;
 	struct ss_job *j = calloc(1, sizeof(*j));
+	struct store_batch *b;
 	int err;
 
 	if (!j)
 		return ENOMEM;
-	pthread_mutex_init(&j->mu, NULL);
-	pthread_cond_init(&j->cv, NULL);
-	j->st = mem_ref(ss->st);
-	j->stmts = ss->stmt;
-	err = store_batch_alloc(&j->b);
+	err = store_job_init(&j->base, &job_ops, s, ss->st, ss->stmt, SS_N);
+	b = j->base.b;
 	for (uint32_t i = 0; i < ss->nput && !err; i++)
-		row_put(s, j->b, ss->put[i]);
+		row_put(s, b, ss->put[i]);
 	for (uint32_t i = 0; i < ss->ndel && !err; i++) {
-		store_batch_row(j->b, SS_DEL);
-		store_batch_int(j->b, (int64_t)ss->del[i]);
+		store_batch_row(b, SS_DEL);
+		store_batch_int(b, (int64_t)ss->del[i]);
 	}
 	if (!err)
-		err = store_batch_err(j->b);
+		err = store_batch_err(b);
 	if (err) {
-		job_free(j);
+		store_job_free(&j->base);
 		return err;
 	}
 	/* the lists move into the job */
@@ -280,19 +270,6 @@ static int job_build(struct smsc *s, struct ss_job **jp)
 	return 0;
 }
 
-static int job_work_h(void *arg)
-{
-	struct ss_job *j = arg;
-	int result = store_batch_exec(j->st, j->stmts, SS_N, j->b, j->err, sizeof(j->err));
-
-	pthread_mutex_lock(&j->mu);
-	j->result = result;
-	j->finished = true;
-	pthread_cond_signal(&j->cv);
-	pthread_mutex_unlock(&j->mu);
-	return result;
-}
-
 /* A failed commit: its SMS are dropped (their senders get 500), its
  * DELETEs go in the next transaction. */
 static void job_failed(struct smsc *s, struct ss_job *j)
@@ -309,7 +286,7 @@ static void job_failed(struct smsc *s, struct ss_job *j)
 	log_write(LOG_IMS, LOG_LVL_ERROR, LOG_DIR_NONE, NULL,
 		  "sms: the state file was not written (%s): %u new SMS dropped, their "
 		  "senders answered 500",
-		  j->err[0] ? j->err : strerror(j->result), j->nmsgs);
+		  j->base.err[0] ? j->base.err : strerror(j->base.result), j->nmsgs);
 	s->ss->next_at = smsc_now(s) + SMSC_STORE_RETRY_MS;
 }
 
@@ -319,8 +296,8 @@ static void job_apply(struct smsc *s, struct ss_job *j)
 	struct smsc_held *held = j->held;
 
 	j->held = NULL;
-	store_batch_done(s->ss->st, j->b, j->result, j->err);
-	if (!j->result) {
+	store_batch_done(s->ss->st, j->base.b, j->base.result, j->base.err);
+	if (!j->base.result) {
 		for (uint32_t i = 0; i < j->nmsgs; i++)
 			j->msgs[i]->saved = true;
 	}
@@ -328,9 +305,9 @@ static void job_apply(struct smsc *s, struct ss_job *j)
 		struct smsc_held *h = held;
 
 		held = h->next;
-		smsc_held_release(s, h, j->result);
+		smsc_held_release(s, h, j->base.result);
 	}
-	if (j->result) {
+	if (j->base.result) {
 		job_failed(s, j);
 		return;
 	}
@@ -344,32 +321,13 @@ static void job_apply(struct smsc *s, struct ss_job *j)
 
 static void ss_arm(struct smsc *s);
 
-static void job_done_h(int err, void *arg)
+static void job_done(struct store_job *sj)
 {
-	struct ss_job *j = arg;
-	struct smsc *s;
+	struct smsc *s = sj->owner;
 
-	if (!j->ss) {
-		job_free(j);
-		return;
-	}
-	s = j->ss->s;
-	if (err == ECANCELED && !j->finished) {
-		j->result = ECANCELED;
-		snprintf(j->err, sizeof(j->err), "cancelled at shutdown");
-	}
 	s->ss->job = NULL;
-	job_apply(s, j);
-	job_free(j);
+	job_apply(s, (struct ss_job *)sj);
 	ss_arm(s);
-}
-
-static void job_wait(struct ss_job *j)
-{
-	pthread_mutex_lock(&j->mu);
-	while (!j->finished)
-		pthread_cond_wait(&j->cv, &j->mu);
-	pthread_mutex_unlock(&j->mu);
 }
 
 static bool ss_dirty(const struct smsc_store *ss)
@@ -392,22 +350,20 @@ static int ss_write(struct smsc *s, bool wait)
 		ss->next_at = smsc_now(s) + SMSC_STORE_RETRY_MS;
 		return err;
 	}
-	j->ss = ss;
-	if (!loop_work_post(job_work_h, job_done_h, j)) {
+	if (!store_job_post(&j->base)) {
 		if (!wait) {
 			ss->job = j;
 			return 0;
 		}
 		/* the worker runs it after whatever the registrar posted */
-		job_wait(j);
-		j->ss = NULL; /* its done handler only frees it */
+		store_job_wait(&j->base);
+		store_job_abandon(&j->base); /* its done handler only frees it */
 		job_apply(s, j);
-		return j->result;
+		return j->base.result;
 	}
-	job_work_h(j);
-	err = j->result;
+	err = store_job_run(&j->base);
 	job_apply(s, j);
-	job_free(j);
+	store_job_free(&j->base);
 	return err;
 }
 
@@ -453,9 +409,9 @@ int smsc_store_flush(struct smsc *s)
 	if (ss->job) {
 		struct ss_job *j = ss->job;
 
-		job_wait(j);
+		store_job_wait(&j->base);
 		ss->job = NULL;
-		j->ss = NULL;
+		store_job_abandon(&j->base);
 		job_apply(s, j);
 	}
 	err = ss_write(s, true);
