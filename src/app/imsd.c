@@ -205,7 +205,7 @@ static int imsd_sip_bind_ip(const struct ims_cfg_sip_addr *sa, struct net_addr *
  * (no privileges, no TUN device) is logged and imsd carries on without
  * IPsec: phones then register unprotected, as with ipsec: false.
  */
-static struct ipsec *imsd_ipsec_start(const struct ims_cfg *cfg)
+static struct ipsec *imsd_ipsec_start(const struct ims_cfg *cfg, char *why, size_t size)
 {
 	struct ipsec_prm prm = {0};
 	struct ipsec *ip = NULL;
@@ -229,17 +229,19 @@ static struct ipsec *imsd_ipsec_start(const struct ims_cfg *cfg)
 			prm.local[prm.local_count++] = a;
 	}
 	if (!prm.local_count) {
+		snprintf(why, size, "no sip_addr names an IP that can carry SAs (not a wildcard "
+				    "nor a loopback address)");
 		log_write(LOG_IPSEC, LOG_LVL_WARN, LOG_DIR_NONE, "-",
-			  "ipsec is true, but no sip_addr names an IP that can carry SAs (not "
-			  "a wildcard nor a loopback address): phones register without IPsec");
+			  "ipsec is true, but %s: phones register without IPsec", why);
 		return NULL;
 	}
 	err = ipsec_alloc(&ip, &prm);
 	if (err) {
+		snprintf(why, size, "the IPsec datapath cannot start (%s)", strerror(err));
 		log_write(LOG_IPSEC, LOG_LVL_WARN, LOG_DIR_NONE, "-",
-			  "ipsec is true, but the IPsec datapath cannot start (%s): phones "
-			  "register without IPsec, as with ipsec: false",
-			  strerror(err));
+			  "ipsec is true, but %s: phones register without IPsec, as with "
+			  "ipsec: false",
+			  why);
 		return NULL;
 	}
 	return ip;
@@ -533,7 +535,7 @@ static int imsd_serve(const char *file, struct ims_cfg *cfg, bool no_monitor)
 	struct api *api = NULL;
 	struct monitor_prm mprm = {.quit_h = imsd_quit_h};
 	struct log_prm lprm;
-	char err[512];
+	char err[512], ipsec_why[160] = "";
 	int rc = 1;
 
 	memset(&lprm, 0, sizeof(lprm));
@@ -561,12 +563,14 @@ static int imsd_serve(const char *file, struct ims_cfg *cfg, bool no_monitor)
 		fprintf(stderr, "%s: %s\n", file, err);
 		goto out;
 	}
-	ip = imsd_ipsec_start(cfg);
+	ip = imsd_ipsec_start(cfg, ipsec_why, sizeof(ipsec_why));
 	if (imsd_sip_start(cfg, ip, &sip))
 		goto out;
 	if (imsd_store_open(cfg, &st))
 		goto out;
-	if (registrar_app_start(sip, cfg, hss, st, &reg) || registrar_ipsec_set(reg, ip ? ipsec_table(ip) : NULL)) {
+	if (registrar_app_start(sip, cfg, hss, st, &reg) ||
+	    (ip || !cfg->ipsec ? registrar_ipsec_set(reg, ip ? ipsec_table(ip) : NULL)
+			       : registrar_ipsec_off(reg, ipsec_why))) {
 		fprintf(stderr, "imsd: cannot start the registrar\n");
 		goto out;
 	}
