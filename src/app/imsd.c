@@ -348,11 +348,14 @@ static int imsd_sip_start(const struct ims_cfg *cfg, struct ipsec *ip,
 	 * insist on it and register against cores without IPsec. 100rel: the
 	 * b2bua sends reliable provisionals itself (RFC 3262), and answers 420
 	 * when the caller IMPU's `100rel` is off; precondition: passed end to
-	 * end (RFC 3312), 420 when the caller IMPU's `precondition` is off. */
-	for (size_t i = 0; i < registrar_option_tag_count && ntags < 6; i++)
+	 * end (RFC 3312), 420 when the caller IMPU's `precondition` is off;
+	 * timer: the b2bua takes part in session timers on each leg (RFC
+	 * 4028), or passes them end to end when they are off. */
+	for (size_t i = 0; i < registrar_option_tag_count && ntags < 5; i++)
 		option_tags[ntags++] = registrar_option_tags[i];
 	option_tags[ntags++] = "100rel";
 	option_tags[ntags++] = "precondition";
+	option_tags[ntags++] = "timer";
 	prm.option_tags = option_tags;
 	prm.option_tag_count = ntags;
 	/* imsd is the UE's P-CSCF (a proxy: Proxy-Require, RFC 3261 §16.3
@@ -409,6 +412,7 @@ static int imsd_cscf_start(const struct ims_cfg *cfg, struct sip_stack *sip,
 	oprm.ipsec = ip != NULL;
 	oprm.rel100 = cfg->rel100;
 	oprm.precondition = cfg->precondition != IMS_CFG_PRECOND_OFF;
+	oprm.timer = cfg->session_expires.duration > 0;
 	err = app_options_alloc(optp, sip, *cscfp, &oprm);
 	if (err)
 		fprintf(stderr, "imsd: cannot start the OPTIONS service: %s\n", strerror(err));

@@ -164,6 +164,10 @@ void b2bua_invite(struct b2bua *b, const struct b2bua_invite *inv)
 		b2b_stop(c, "no memory for 100rel");
 		err = ENOMEM;
 	}
+	if (!err && b2b_st_init(c)) { /* RFC 4028 (b2bua_st.c) */
+		b2b_stop(c, "no memory for session timers");
+		err = ENOMEM;
+	}
 	if (err) {
 		log_write(LOG_IMS, LOG_LVL_WARN, LOG_DIR_NONE, NULL,
 			  "cannot take a call: %s", strerror(err));
@@ -329,6 +333,7 @@ static size_t call_mem(const struct b2b_call *c)
 	n += c->a ? sip_dialog_mem(c->a) : 0;
 	n += c->bd ? sip_dialog_mem(c->bd) : 0;
 	n += b2b_prack_mem(c);
+	n += b2b_st_mem(c);
 	for (size_t i = 0; i < c->nlegs; i++)
 		n += msg_mem(c->leg[i].inv);
 	n += c->ms ? media_session_mem(c->ms) : 0;

@@ -341,6 +341,7 @@ static void own_resp_h(struct sip_tsx *tsx, const struct sip_msg *resp, uint16_t
 	own_answer_media(c, s, resp);
 	if (!c->ctl_pending)
 		b2b_state(c, c->ctl_held ? B2BUA_HOLD : B2BUA_START);
+	b2b_st_refreshed(c); /* a re-INVITE refreshes the session (RFC 4028) */
 }
 
 /* imsd's re-INVITE to side s with base as its SDP, changed as the call's

@@ -40,6 +40,7 @@ static void call_destroy(void *arg)
 	loop_timer_free(c->t_linger);
 	loop_timer_free(c->t_answer);
 	b2b_prack_free(c);
+	b2b_st_free(c);
 	b2b_early_drop(c);
 	sip_dialog_end(c->a);
 	sip_dialog_end(c->bd);
@@ -180,6 +181,7 @@ void b2b_state(struct b2b_call *c, enum b2bua_state s)
 		c->start_ms = loop_now_ms();
 		c->b->st.answered++;
 		b2b_idle_start(c);
+		b2b_st_start(c); /* RFC 4028: both legs' session timers */
 	}
 	c->state = s;
 	b2b_event(c, B2BUA_EV_STATE, SIP_METHOD_OTHER, 0);
@@ -227,6 +229,7 @@ void b2b_stop(struct b2b_call *c, const char *why)
 	loop_timer_cancel(c->t_ack);
 	loop_timer_cancel(c->t_idle);
 	loop_timer_cancel(c->t_answer);
+	b2b_st_stop(c);
 	sip_dialog_end(c->a);
 	sip_dialog_end(c->bd);
 	b2b_early_drop(c);

@@ -114,7 +114,8 @@ static int relay(struct b2b_call *c, enum b2b_side to, struct sip_tsx *srv,
 		goto out;
 	}
 	err = b2b_contact(c->b, sip_dialog_flow(d), contact, sizeof(contact));
-	err = err ? err : b2b_hdrs_copy(&h, req, false);
+	err = err ? err : b2b_hdrs_copy_se(&h, req, false, b2b_st_on(c));
+	err = err ? err : b2b_st_req_hdrs(c, to, req, &h); /* RFC 4028 */
 	if (!err && req->meth == SIP_METHOD_INVITE)
 		err = mbuf_printf(&h, "Allow: %s\r\n", sip_stack_allow(c->b->prm.stack));
 	if (err)
@@ -125,6 +126,7 @@ static int relay(struct b2b_call *c, enum b2b_side to, struct sip_tsx *srv,
 	if (ct && req->body.l) {
 		rq.ctype = ct->val;
 		rq.body = serr ? req->body : (struct pl){(const char *)sdp.buf, sdp.end};
+		b2b_st_sdp(c, to, rq.body);
 	}
 	err = sip_dialog_req_build(d, &mb, &rq);
 	if (!err) {
@@ -173,8 +175,11 @@ static void relay_answer(struct b2b_call *c, struct sip_tsx *srv, const struct b
 				     &sdp, &e);
 	if (resp) {
 		pl_strcpy(resp->reason, reason, sizeof(reason));
-		err = b2b_hdrs_copy(&h, resp, true);
+		err = b2b_hdrs_copy_se(&h, resp, true, b2b_st_on(c));
 	}
+	if (!err && scode >= 200 && scode < 300 &&
+	    (x->meth == SIP_METHOD_INVITE || x->meth == SIP_METHOD_UPDATE))
+		err = b2b_st_resp_hdrs(c, asker, resp, &h); /* RFC 4028 §9 */
 	if (!err && d && scode > 100 && scode < 300 &&
 	    !b2b_contact(c->b, sip_dialog_flow(d), contact, sizeof(contact)))
 		err = mbuf_printf(&h, "Contact: %s\r\n", contact);
@@ -184,6 +189,7 @@ static void relay_answer(struct b2b_call *c, struct sip_tsx *srv, const struct b
 	if (ct && resp->body.l) {
 		rp.ctype = ct->val;
 		rp.body = serr ? resp->body : (struct pl){(const char *)sdp.buf, sdp.end};
+		b2b_st_sdp(c, asker, rp.body);
 	}
 	if (!err && x->meth == SIP_METHOD_INVITE && scode >= 200 && scode < 300)
 		b2b_2xx_keep(c, &rp);
@@ -227,6 +233,9 @@ void b2b_relay_resp_h(struct sip_tsx *tsx, const struct sip_msg *resp, uint16_t 
 	if (scode < 200)
 		return;
 	x->final = true;
+	/* RFC 4028 §10: a refresh from one phone to the other, both legs */
+	if (scode < 300 && (invite || x->meth == SIP_METHOD_UPDATE))
+		b2b_st_refreshed(c);
 	if (invite) {
 		c->reinvite = false;
 		if (scode < 300 && resp) {
@@ -267,6 +276,7 @@ void b2b_dlg_ack_h(struct sip_dialog *dlg, const struct sip_msg *ack,
 	if (ct && ack->body.l) {
 		rq.ctype = ct->val;
 		rq.body = serr ? ack->body : (struct pl){(const char *)sdp.buf, sdp.end};
+		b2b_st_sdp(c, side == B2B_A ? B2B_B : B2B_A, rq.body);
 	}
 	mbuf_clear(&c->aw.ack);
 	err = sip_dialog_req_build(other, &c->aw.ack, &rq);

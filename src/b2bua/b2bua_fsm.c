@@ -205,6 +205,8 @@ void b2b_answer_a(struct b2b_call *c, uint16_t scode, const char *reason,
 		err =
 		    err ? err
 			: b2b_resp_hdrs(c, c->type == B2BUA_ECHO ? NULL : leg, resp, &h);
+		if (!err && scode >= 200) /* RFC 4028 §9 (b2bua_st.c) */
+			err = b2b_st_resp_hdrs(c, B2B_A, resp, &h);
 	} else if (resp) {
 		err = b2b_hdrs_copy(&h, resp, true);
 	}
@@ -227,8 +229,10 @@ void b2b_answer_a(struct b2b_call *c, uint16_t scode, const char *reason,
 	if (scode >= 200) {
 		b2b_prack_final(c);
 		c->a_answered = true;
-		if (scode < 300) /* kept for the 2xx retransmissions */
+		if (scode < 300) { /* kept for the 2xx retransmissions */
 			b2b_2xx_keep(c, &rp);
+			b2b_st_sdp(c, B2B_A, rp.body);
+		}
 	}
 	if (scode > 100 && scode < 200 && c->prack) /* RFC 3262 */
 		err = b2b_prack_1xx(c, tsx, scode, reason, &rp);
@@ -364,6 +368,7 @@ static void leg_won(struct b2b_call *c, size_t i, const struct sip_msg *resp)
 	b2b_cancel_legs(c);
 	loop_timer_cancel(c->t_ring);
 	b2b_media_leg_b(c, leg);
+	b2b_st_answered(c, resp); /* RFC 4028 §7.2 (b2bua_st.c) */
 	if (c->type == B2BUA_MT) { /* no caller to answer: b2bua_mt.c */
 		b2b_mt_won(c, resp);
 		mbuf_reset(&sdp);

@@ -5,7 +5,7 @@
  * answers, ACK, CANCEL, timers), b2bua_dlg.c (requests inside the dialogs
  * relayed from one leg to the other), b2bua_echo.c (the echo service),
  * b2bua_info.c (calls as data), b2bua_msg.c (what goes in the
- * messages imsd builds).
+ * messages imsd builds), b2bua_timer.c and b2bua_st.c (session timers).
  */
 #ifndef B2BUA_B2BUA_INT_H
 #define B2BUA_B2BUA_INT_H
@@ -56,7 +56,8 @@ enum b2b_tx_kind {
 	B2B_TX_CANCEL,
 	B2B_TX_RELAY,
 	B2B_TX_BYE,
-	B2B_TX_OWN /* imsd's own re-INVITE (b2bua_ctl.c) */
+	B2B_TX_OWN, /* imsd's own re-INVITE (b2bua_ctl.c) */
+	B2B_TX_ST   /* imsd's session refresh (b2bua_st.c); to: the side */
 };
 struct b2b_tx {
 	uint64_t id;	   /* sip_tsx_id */
@@ -152,6 +153,8 @@ struct b2b_call {
 	uint8_t ctl_pending; /* imsd's re-INVITEs without a final answer */
 	uint32_t ctl_ver[2]; /* imsd's re-INVITEs so far to each side (o= version) */
 	struct mbuf sdp_to[2]; /* the last SDP sent to each side (imsd's base) */
+	/* session timers (b2bua_st.c), owned; NULL when off */
+	struct b2b_st *st;
 };
 
 struct b2bua {
@@ -274,6 +277,59 @@ uint16_t b2b_se_check(const struct ims_cfg_session_expires *se, const struct sip
  * (checked against the caller IMPU's session_expires). */
 bool b2b_se_reject(struct b2bua *b, const struct b2bua_invite *inv);
 
+/* b2bua_st.c (RFC 4028 session timers on both legs) */
+/* What a leg's messages say of its session timer. */
+struct b2b_st_nego {
+	bool on;	     /* a timer on the leg */
+	bool peer_timer;     /* its phone supports timer */
+	bool peer_refreshes; /* its phone is the refresher, else imsd */
+	uint32_t interval;   /* seconds */
+	uint32_t min_se;     /* the Min-SE imsd sends (in, for leg B) */
+};
+/* tag in the comma lists of m's id headers (Supported, Require). */
+bool b2b_st_has_tag(const struct sip_msg *m, enum sip_hdr_id id, const char *tag);
+/* RFC 4028 §10: the time after a refresh at which the refresher's session
+ * has expired, in ms. */
+uint32_t b2b_st_expiry_ms(uint32_t interval);
+/* Leg A from the caller's INVITE (§9); ENOENT: timers off. */
+int b2b_st_leg_a(const struct ims_cfg_session_expires *se, const struct sip_msg *inv,
+		 struct b2b_st_nego *n);
+/* Leg B from the callee's 2xx (§7.2); offered: our INVITE asked for a
+ * timer; n->min_se in. ENOENT: timers off. */
+int b2b_st_leg_b(const struct ims_cfg_session_expires *se, bool offered,
+		 const struct sip_msg *resp, struct b2b_st_nego *n);
+/* A new server or echo call (c->a_inv, c->orig set): c->st from the caller
+ * IMPU's settings (NULL: off). ENOMEM. An mt call's is made at its first
+ * branch's INVITE. */
+int b2b_st_init(struct b2b_call *c);
+void b2b_st_free(struct b2b_call *c);
+size_t b2b_st_mem(const struct b2b_call *c);
+/* imsd writes the legs' Session-Expires and Min-SE: the phones' are not
+ * passed on. */
+bool b2b_st_on(const struct b2b_call *c);
+/* The SDP imsd sends on side s (kept for a re-INVITE refresh). */
+void b2b_st_sdp(struct b2b_call *c, enum b2b_side s, struct pl sdp);
+/* Supported, Session-Expires, Min-SE of the INVITE to a branch. */
+int b2b_st_invite_hdrs(struct b2b_call *c, const struct b2b_leg *leg, struct mbuf *h);
+/* The callee's 2xx to the INVITE: leg B's timer. */
+void b2b_st_answered(struct b2b_call *c, const struct sip_msg *resp);
+/* Supported (unless copied, from copied's), Require, Session-Expires of
+ * a 2xx to side s's INVITE or UPDATE. */
+int b2b_st_resp_hdrs(struct b2b_call *c, enum b2b_side s, const struct sip_msg *copied,
+		     struct mbuf *h);
+/* Supported (unless req's has timer), Session-Expires, Min-SE of req
+ * (an INVITE or UPDATE) as imsd relays it to side to. */
+int b2b_st_req_hdrs(struct b2b_call *c, enum b2b_side to, const struct sip_msg *req,
+		    struct mbuf *h);
+/* The call is up, or a refresh passed: both legs' timers from now. */
+void b2b_st_start(struct b2b_call *c);
+void b2b_st_refreshed(struct b2b_call *c);
+void b2b_st_stop(struct b2b_call *c);
+/* 200 from imsd to a request of side s's phone that imsd takes itself (mt,
+ * echo: UPDATE, INFO...); an UPDATE is a refresh. */
+void b2b_st_taken(struct b2b_call *c, enum b2b_side s, struct sip_tsx *tsx,
+		  const struct sip_msg *req);
+
 /* b2bua_prack.c (RFC 3262 on the caller's leg) */
 enum b2b_rel_mode;
 /* 420 answered (EPROTO) when the INVITE requires 100rel and it is off. */
@@ -329,6 +385,11 @@ int b2b_contact(const struct b2bua *b, const struct net_flow *flow, char *buf,
 /* The headers of msg worth passing on to the other leg (a fixed list),
  * appended to mb as complete lines. */
 int b2b_hdrs_copy(struct mbuf *mb, const struct sip_msg *msg, bool response);
+/* The same, without Session-Expires, Min-SE and timer in Require, and
+ * with timer in the first Supported, when own_se (imsd writes them per
+ * leg, b2bua_st.c). */
+int b2b_hdrs_copy_se(struct mbuf *mb, const struct sip_msg *msg, bool response,
+		     bool own_se);
 int b2b_invite_build(struct b2b_call *c, struct b2b_leg *leg, struct mbuf *mb,
 		     struct pl ruri, const char *callid);
 /* PAI, Contact, Allow... of an answer to the caller. */

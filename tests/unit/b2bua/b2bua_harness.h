@@ -71,7 +71,6 @@ void ue_register(struct ue *u);
 /* A response of a UE to a request it got (To tag added when tag set). */
 void answer(struct ue *u, const struct sip_msg *req, int scode, const char *reason,
 		   const char *tag, const char *body);
-
 /* The same with extra header lines (complete, may be NULL). */
 void answer_x(struct ue *u, const struct sip_msg *req, int scode, const char *reason,
 	      const char *tag, const char *extra, const char *body);
