@@ -69,7 +69,6 @@ enum media_leg {
 #define MEDIA_ADDRS_MAX 32	      /* local addresses of one relay */
 #define MEDIA_PKT_MAX 2048	      /* larger datagrams are dropped (counted) */
 #define MEDIA_BATCH 32		      /* datagrams per recvmmsg/sendmmsg */
-#define MEDIA_BURST_MS 2	      /* read again this soon: a batch, else one */
 #define MEDIA_PPS_MAX 20000	      /* packets a socket forwards per second */
 #define MEDIA_DELAY_BYTES_MAX 262144u /* bytes media_delay holds per stream and leg */
 #define MEDIA_DELAY_MAX_MS 60000u     /* longest media_delay */
@@ -92,7 +91,6 @@ struct media_relay_prm {
 	uint32_t pps_max;		      /* per socket; 0: MEDIA_PPS_MAX */
 	uint32_t idle_max;		      /* per address; 0: MEDIA_IDLE_MAX */
 	uint32_t quarantine_ms;		      /* 0: MEDIA_QUARANTINE_MS */
-	uint32_t burst_ms;		      /* 0: MEDIA_BURST_MS */
 };
 
 /* EINVAL: no address, port_min > port_max, fewer than one pair. Two entries
@@ -111,8 +109,8 @@ struct media_relay_stats {
 	uint64_t pairs_idle;	 /* bound and kept for the next calls */
 	uint64_t exhausted;	 /* allocations refused for want of a pair */
 	uint64_t rx_pkts, tx_pkts; /* datagrams read, written */
-	uint64_t rx_reads;	 /* receive system calls that read >= 1 */
-	uint64_t tx_writes;	 /* send system calls that wrote >= 1 */
+	uint64_t rx_reads;	 /* recvmmsg calls that read >= 1 */
+	uint64_t tx_writes;	 /* sendmmsg calls that wrote >= 1 */
 	uint64_t drop_source;	 /* not the latched / signalled source */
 	uint64_t drop_invalid;	 /* not RTP/RTCP, too short, too long */
 	uint64_t drop_flood;	 /* over MEDIA_PPS_MAX */

@@ -54,7 +54,6 @@ struct media_sock {
 	struct media_endpoint *ep; /* borrowed: the endpoint embedding it */
 	uint64_t sec;		   /* flood window: loop_now_ms() / 1000 */
 	uint32_t sec_pkts;
-	uint64_t read_ms; /* loop_now_ms() of the last read; 0: none yet */
 };
 
 /* A packet held back by media_delay. */
@@ -117,7 +116,6 @@ struct media_relay {
 	uint32_t pps_max;
 	uint32_t idle_max;     /* idle pairs kept per pool */
 	uint32_t quarantine_ms; /* an idle pair rests this long before reuse */
-	uint32_t burst_ms;	/* a socket read again sooner reads a batch */
 	struct media_relay_stats st;
 	struct sdp_session *sdp[2]; /* owned scratch: a UE's SDP, a template */
 	/* the receive arena shared by every socket (one thread) */

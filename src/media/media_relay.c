@@ -87,7 +87,6 @@ int media_relay_alloc(struct media_relay **rp, const struct media_relay_prm *prm
 	r->pps_max = prm->pps_max ? prm->pps_max : MEDIA_PPS_MAX;
 	r->idle_max = prm->idle_max ? prm->idle_max : MEDIA_IDLE_MAX;
 	r->quarantine_ms = prm->quarantine_ms ? prm->quarantine_ms : MEDIA_QUARANTINE_MS;
-	r->burst_ms = prm->burst_ms ? prm->burst_ms : MEDIA_BURST_MS;
 	r->rxbuf = malloc((size_t)MEDIA_BATCH * MEDIA_PKT_MAX);
 	r->sdp[0] = malloc(sizeof(*r->sdp[0]));
 	r->sdp[1] = malloc(sizeof(*r->sdp[1]));
@@ -385,7 +384,6 @@ int media_pair_open(struct media_relay *r, struct media_pool *p, struct media_en
 		ep->sock[k].ep = ep;
 		ep->sock[k].sec = 0;
 		ep->sock[k].sec_pkts = 0;
-		ep->sock[k].read_ms = 0;
 	}
 	pr->ep = ep;
 	p->used++;

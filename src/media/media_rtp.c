@@ -12,8 +12,7 @@
  *   forward: rtp/rtcp flag of the sender's leg, hold (RTP only), a
  *            destination known                            else drop_blocked
  * A socket reads one batch per loop iteration, so a flood on one port
- * cannot starve the others or the signalling; a socket read for the first
- * time in a while reads one datagram (sock_read).
+ * cannot starve the others or the signalling.
  */
 #include "media/media_int.h"
 
@@ -227,28 +226,13 @@ void media_held_flush(struct media_endpoint *ep)
 		loop_timer_cancel(ep->timer);
 }
 
-/* sendmmsg(2), or sendmsg(2) for one datagram (the usual case for voice:
- * the same kernel work without the batch's bookkeeping). */
-static int send_some(int fd, struct mmsghdr *m, unsigned n)
-{
-	ssize_t len;
-
-	if (n > 1)
-		return sendmmsg(fd, m, n, MSG_DONTWAIT);
-	len = sendmsg(fd, &m->msg_hdr, MSG_DONTWAIT);
-	if (len < 0)
-		return -1;
-	m->msg_len = (unsigned)len;
-	return 1;
-}
-
 static void batch_send(struct media_relay *r, struct media_endpoint *out, unsigned sock,
 		       unsigned n)
 {
 	unsigned done = 0;
 
 	while (done < n) {
-		int k = send_some(out->sock[sock].fd, r->smsg + done, n - done);
+		int k = sendmmsg(out->sock[sock].fd, r->smsg + done, n - done, MSG_DONTWAIT);
 
 		if (k <= 0) {
 			if (k < 0 && errno == EINTR)
@@ -319,35 +303,6 @@ static bool packet(struct media_relay *r, struct media_sock *ms, unsigned i, uns
 	return true;
 }
 
-/* Reads what waits on the socket into the arena: a batch with recvmmsg(2)
- * when the socket was read less than burst_ms (MEDIA_BURST_MS) ago (a backlog, a
- * video frame, a flood), else one datagram with recvmsg(2). A voice stream
- * brings one packet every 20 ms, and recvmmsg would look for a second one
- * that is not there (a failed receive in the kernel per packet); what a
- * single read leaves behind makes the level-triggered loop call again at
- * once, and that read is a batch. Returns the datagrams read, or <= 0. */
-static int sock_read(struct media_relay *r, struct media_sock *ms, int fd)
-{
-	uint64_t now = loop_now_ms();
-	bool burst = ms->read_ms && now - ms->read_ms < r->burst_ms;
-	unsigned n = burst ? MEDIA_BATCH : 1;
-	ssize_t len;
-
-	ms->read_ms = now;
-	for (unsigned i = 0; i < n; i++) {
-		r->rmsg[i].msg_hdr.msg_name = &r->rsrc[i];
-		r->rmsg[i].msg_hdr.msg_namelen = sizeof(r->rsrc[i]);
-		r->rmsg[i].msg_hdr.msg_flags = 0;
-	}
-	if (burst)
-		return recvmmsg(fd, r->rmsg, MEDIA_BATCH, MSG_DONTWAIT, NULL);
-	len = recvmsg(fd, &r->rmsg[0].msg_hdr, MSG_DONTWAIT);
-	if (len < 0)
-		return -1;
-	r->rmsg[0].msg_len = (unsigned)len;
-	return 1;
-}
-
 void media_sock_h(int fd, int events, void *arg)
 {
 	struct media_sock *ms = arg;
@@ -357,7 +312,12 @@ void media_sock_h(int fd, int events, void *arg)
 	int n;
 
 	(void)events;
-	n = sock_read(r, ms, fd);
+	for (unsigned i = 0; i < MEDIA_BATCH; i++) {
+		r->rmsg[i].msg_hdr.msg_name = &r->rsrc[i];
+		r->rmsg[i].msg_hdr.msg_namelen = sizeof(r->rsrc[i]);
+		r->rmsg[i].msg_hdr.msg_flags = 0;
+	}
+	n = recvmmsg(fd, r->rmsg, MEDIA_BATCH, MSG_DONTWAIT, NULL);
 	if (n <= 0)
 		return;
 	r->st.rx_pkts += (unsigned)n;

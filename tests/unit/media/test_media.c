@@ -2,10 +2,10 @@
  * SDP through a session (IPv4 caller, IPv6 callee), latching, forwarding
  * both ways, counters, the hijack drop, RTCP on the RTP port, rejection
  * of a media type, hold, rtp off, media_delay, echo (answer_local and
- * offer_local), exhausted ports, SDP errors, release; single and batch
- * reads; the pool of bound
- * pairs kept between calls (reuse after the quarantine, stray packets on
- * an idle pair dropped, the idle bound and the descriptors it keeps). */
+ * offer_local), exhausted ports, SDP errors, release; batched reads and
+ * writes; the pool of bound pairs kept between calls (reuse after the
+ * quarantine, stray packets on an idle pair dropped, the idle bound and the
+ * descriptors it keeps). */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <setjmp.h>
@@ -120,13 +120,10 @@ static const void *rtp_pkt(uint8_t *p, uint8_t pt, uint16_t seq, size_t len)
 	return p;
 }
 
-static uint32_t setup_burst_ms; /* media_relay_prm.burst_ms of the next setup */
-
 static int setup(void **state)
 {
 	struct media_relay_addr a[3];
-	struct media_relay_prm prm = {.addrs = a, .addr_count = 3, .pps_max = 50,
-				      .burst_ms = setup_burst_ms};
+	struct media_relay_prm prm = {.addrs = a, .addr_count = 3, .pps_max = 50};
 
 	(void)state;
 	live0 = mem_live_count();
@@ -143,16 +140,6 @@ static int setup(void **state)
 	a[2].port_min = PORT_HI + 1;
 	a[2].port_max = PORT_HI + 4;
 	assert_int_equal(media_relay_alloc(&relay, &prm), 0);
-	return 0;
-}
-
-/* A relay whose sockets read a batch whenever they were read in the last
- * hour: which read is a batch does not depend on the loop's timing. */
-static int setup_burst(void **state)
-{
-	setup_burst_ms = 3600 * 1000;
-	setup(state);
-	setup_burst_ms = 0;
 	return 0;
 }
 
@@ -789,11 +776,10 @@ static void test_relay_prm(void **state)
 	assert_int_equal(media_relay_alloc(&r, &prm), EINVAL);
 }
 
-/* Reads: a socket not read lately reads one datagram (recvmsg: the voice
- * case, one packet per 20 ms), one read again soon a batch of up to
- * MEDIA_BATCH (recvmmsg); the level-triggered loop comes back for what a
- * single read left. Every packet arrives, in order, counted once. */
-static void test_burst(void **state)
+/* Batches: what waits on a socket is read MEDIA_BATCH datagrams per
+ * recvmmsg and leaves by one sendmmsg per read; the level-triggered loop
+ * comes back for the rest. Every packet arrives, in order, counted once. */
+static void test_batch(void **state)
 {
 	struct media_session_prm prm;
 	struct media_relay_stats st0, st;
@@ -812,9 +798,9 @@ static void test_burst(void **state)
 	media_relay_stats(relay, &st);
 	assert_int_equal(st.rx_pkts - st0.rx_pkts, 40);
 	assert_int_equal(st.tx_pkts - st0.tx_pkts, 40);
-	/* one, then MEDIA_BATCH, then the 7 left; each read leaves by one send */
-	assert_int_equal(st.rx_reads - st0.rx_reads, 3);
-	assert_int_equal(st.tx_writes - st0.tx_writes, 3);
+	/* MEDIA_BATCH, then the 8 left; each read leaves by one send */
+	assert_int_equal(st.rx_reads - st0.rx_reads, 2);
+	assert_int_equal(st.tx_writes - st0.tx_writes, 2);
 	for (uint16_t i = 0; i < 40; i++) {
 		assert_int_equal(ue_recv(&c.b, &r), 60);
 		assert_int_equal((r.buf[2] << 8) | r.buf[3], i);
@@ -1021,7 +1007,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_echo, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_exhausted, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_flood, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_burst, setup_burst, teardown),
+		cmocka_unit_test_setup_teardown(test_batch, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pool_reuse, setup_pool, teardown),
 		cmocka_unit_test_setup_teardown(test_pool_quarantine, setup_pool, teardown),
 		cmocka_unit_test_setup_teardown(test_pool_bound, setup_pool, teardown),
