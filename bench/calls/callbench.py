@@ -364,6 +364,12 @@ def start_sides(args, workdir):
                 span = args.relay_max - args.relay_min
                 relay = ((args.relay_max + 2, args.relay_max + 2 + span) if b
                          else (args.relay_min, args.relay_max))
+                sip = [p + i for p in (args.kam_port, args.imsd_port, args.imsd_b_port)
+                       for i in range(3)]
+                if any(relay[0] <= p <= relay[1] for p in sip):
+                    raise BenchError(f"{name}'s relay ports {relay[0]}-{relay[1]} hold SIP "
+                                     f"ports of the run ({sip}): pick --relay-min/--relay-max "
+                                     "apart from them")
                 binary = args.imsd_b if b else args.imsd_bin
                 cfg = os.path.join(d, "ims.cfg")
                 imsd_cfg(cfg, port, relay)
@@ -467,8 +473,11 @@ def main():
     ap.add_argument("--imsd-bin", default=os.path.join(ROOT, "build-rel", "imsd"))
     ap.add_argument("--kam-port", type=int, default=15160)
     ap.add_argument("--imsd-port", type=int, default=15170)
-    ap.add_argument("--relay-min", type=int, default=10000)
-    ap.add_argument("--relay-max", type=int, default=20000)
+    # imsd's relay ports: as many as the default 10000-20000 (5,000 pairs), but
+    # above the SIP ports of the run, which the relay would otherwise take for
+    # its pool between two steps (a SIPp then cannot bind its port)
+    ap.add_argument("--relay-min", type=int, default=16000)
+    ap.add_argument("--relay-max", type=int, default=26000)
     ap.add_argument("--rates", default="500,1000,2000,3000,4000")
     ap.add_argument("--secs-per-step", type=float, default=10.0)
     ap.add_argument("--rounds", type=int, default=1)
