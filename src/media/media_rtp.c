@@ -86,9 +86,10 @@ static bool source_ok(struct media_endpoint *ep, unsigned kind, const struct net
 	    !(net_addr_af(peer) && net_addr_eq_ip(src, peer)))
 		return false;
 	ep->latch[kind] = *src;
-	log_write(LOG_MEDIA, LOG_LVL_INFO, LOG_DIR_FROM, s->id, "%s/%s latched %s (leg %c)",
-		  kind_name(kind), ep_media(ep), net_addr_print(src, buf, sizeof(buf)),
-		  ep->leg ? 'B' : 'A');
+	if (log_on(LOG_MEDIA, LOG_LVL_INFO))
+		log_write(LOG_MEDIA, LOG_LVL_INFO, LOG_DIR_FROM, s->id,
+			  "%s/%s latched %s (leg %c)", kind_name(kind), ep_media(ep),
+			  net_addr_print(src, buf, sizeof(buf)), ep->leg ? 'B' : 'A');
 	return true;
 }
 
