@@ -5,7 +5,7 @@
 # beside a registration's, loss, memory per pending SMS; imsd without and
 # with its state file. Loopback only.
 #
-#   bench/sms/run.sh                 the benchmark (about 10 minutes): appends a
+#   bench/sms/run.sh                 the benchmark (about 15 minutes): appends a
 #                                    dated block to bench/RESULTS.md
 #   bench/sms/run.sh --rates 5000    other options go to smsbench.py
 #                                    (--pairs, --rates, --secs, --pending,

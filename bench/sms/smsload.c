@@ -13,12 +13,17 @@
  *   imsd     -> recv   MESSAGE, RP-DATA (n->ms) with an SMS-DELIVER  -> 200
  *   receiver -> imsd   MESSAGE, RP-ACK (TS 24.011 §7.3.3)            <- 200
  * An SMS counts as delivered when imsd has answered the receiver's RP-ACK.
- * The phones never retransmit: a datagram dropped anywhere is a lost SMS.
- * A retransmitted SMS-DELIVER (same Call-ID) is answered again but does not
+ * The phones retransmit their MESSAGEs as a UE's non-INVITE client
+ * transaction does over UDP (RFC 3261 §17.1.2.2, T1 0.5 s, T2 4 s: at 0.5,
+ * 1.5, 3.5, 7.5 s, then every 4 s until 31.5 s) until a final response
+ * comes, as SIPp's UEs do; a response counts once per request, the ones
+ * to its retransmissions are "resp_dup". With --retx 0 they never
+ * retransmit: a datagram dropped anywhere is then a lost SMS. A
+ * retransmitted SMS-DELIVER (same Call-ID) is answered again but does not
  * send a second RP-ACK.
  *
  * Usage: smsload --port P --snd-fd N --rcv-fd N --pairs N --rate R
- *                --secs S [--drain S] [--tag T]
+ *                --secs S [--drain S] [--tag T] [--retx 0|1]
  * Sender i is user s<i> (tel +336100<i:05>), receiver i is r<i> (tel
  * +336200<i:05>); SMS k goes from sender k % pairs to receiver k % pairs.
  * Bounds: every datagram is at most 64 KiB, the duplicate table holds
@@ -47,16 +52,35 @@
 #define DGRAM 65536
 #define DUP_SLOTS (1u << 21)
 #define MAX_PAIRS 100000
+/* Requests kept for retransmission: by number, 32 s of 60,000/s. */
+#define RQ_SLOTS (1u << 21)
+#define RQ_ROUNDS 10
+/* ms after the first send of each retransmission (T1 500, T2 4000) */
+static const uint32_t rq_at_ms[RQ_ROUNDS] = {500,   1500,  3500,  7500,  11500,
+					     15500, 19500, 23500, 27500, 31500};
+
+enum rq_kind { RQ_NONE = 0, RQ_MO, RQ_RPACK };
+
+/* One request of the phones, regenerated from this to be sent again. */
+struct rq {
+	uint64_t n;	  /* its number (Call-ID, branch, tag) */
+	uint32_t t0_ms;	  /* first sent, ms since the start */
+	uint32_t idx;	  /* sender (MO) or receiver (RP-ACK) */
+	uint8_t kind;	  /* enum rq_kind */
+	uint8_t mr;	  /* TP-MR/RP-MR (MO), RP-MR (RP-ACK) */
+	uint8_t answered; /* a final response came */
+	uint8_t sends;	  /* retransmissions so far */
+};
 
 struct load_params {
-	int port, snd, rcv, pairs;
+	int port, snd, rcv, pairs, retx;
 	double rate, secs, drain;
 	const char *tag;
 };
 
 struct load_ctr {
 	uint64_t sent, accepted, delivered, errors, send_fail, mt_in, mt_dup, rpack_in,
-		dup_full, other;
+		dup_full, other, retx, resp_dup, rq_lost;
 };
 
 struct load {
@@ -66,6 +90,9 @@ struct load {
 	unsigned snd_port, rcv_port;
 	uint64_t n;
 	uint64_t *dup; /* hashes of the Call-IDs of SMS-DELIVERs acknowledged */
+	struct rq *rq; /* RQ_SLOTS, by request number */
+	uint64_t cur[RQ_ROUNDS]; /* next request number each round looks at */
+	double t0;
 	uint8_t text7[64];
 	size_t text7_len;
 };
@@ -144,14 +171,13 @@ static void load_send(struct load *l, int fd, const char *buf, size_t len)
 		l->c.send_fail++;
 }
 
-/* A MESSAGE request from user on fd with body. */
+/* MESSAGE request number rn from user on fd with body. */
 static void load_message(struct load *l, int fd, unsigned me, const char *user,
-	const char *ruri, const uint8_t *body, size_t blen)
+	const char *ruri, const uint8_t *body, size_t blen, uint64_t rn)
 {
 	char buf[2048];
 	int n;
 
-	l->n++;
 	n = snprintf(buf, sizeof(buf),
 		"MESSAGE %s SIP/2.0\r\n"
 		"Via: SIP/2.0/UDP 127.0.0.1:%u;branch=z9hG4bKL%s-%llu\r\n"
@@ -159,26 +185,95 @@ static void load_message(struct load *l, int fd, unsigned me, const char *user,
 		"To: <sip:%s@ims.test>\r\nCall-ID: L%s-%llu@smsload\r\n"
 		"CSeq: 1 MESSAGE\r\nContent-Type: application/vnd.3gpp.sms\r\n"
 		"Content-Length: %zu\r\n\r\n",
-		ruri, me, l->p.tag, (unsigned long long)l->n, user, l->p.tag,
-		(unsigned long long)l->n, user, l->p.tag, (unsigned long long)l->n, blen);
+		ruri, me, l->p.tag, (unsigned long long)rn, user, l->p.tag,
+		(unsigned long long)rn, user, l->p.tag, (unsigned long long)rn, blen);
 	if (n < 0 || (size_t)n + blen > sizeof(buf))
 		return;
 	memcpy(buf + n, body, blen);
 	load_send(l, fd, buf, (size_t)n + blen);
 }
 
-static void load_sms(struct load *l, uint64_t k)
+/* Sends request rn as its record says (first time or again). */
+static void load_rq_send(struct load *l, const struct rq *q)
 {
 	char user[16], dest[16];
 	uint8_t body[256];
-	unsigned i = (unsigned)(k % (uint64_t)l->p.pairs);
 	size_t blen;
 
-	snprintf(user, sizeof(user), "s%u", i);
-	snprintf(dest, sizeof(dest), "336200%05u", i);
-	blen = load_rp_submit(l, body, dest, (uint8_t)(k & 0xFF));
-	load_message(l, l->p.snd, l->snd_port, user, "sip:+" SC "@ims.test;user=phone", body,
-		blen);
+	if (q->kind == RQ_MO) {
+		snprintf(user, sizeof(user), "s%u", q->idx);
+		snprintf(dest, sizeof(dest), "336200%05u", q->idx);
+		blen = load_rp_submit(l, body, dest, q->mr);
+		load_message(l, l->p.snd, l->snd_port, user, "sip:+" SC "@ims.test;user=phone",
+			body, blen, q->n);
+	} else {
+		uint8_t ack[2] = {0x02, q->mr};
+
+		snprintf(user, sizeof(user), "r%u", q->idx);
+		load_message(l, l->p.rcv, l->rcv_port, user, "sip:+" SC "@ims.test", ack,
+			sizeof(ack), q->n);
+	}
+}
+
+/* A new request: numbered, recorded for its retransmissions, sent. */
+static void load_rq_new(struct load *l, uint8_t kind, uint32_t idx, uint8_t mr)
+{
+	struct rq *q = &l->rq[++l->n & (RQ_SLOTS - 1)];
+
+	if (q->kind && !q->answered && q->n)
+		l->c.rq_lost++; /* a slot reused before its request ended */
+	*q = (struct rq){.n = l->n, .t0_ms = (uint32_t)((now_s() - l->t0) * 1000.0),
+		.idx = idx, .kind = kind, .mr = mr};
+	load_rq_send(l, q);
+}
+
+/* The request a response answers (its Call-ID "L<tag>-<n>@smsload"), or
+ * NULL. */
+static struct rq *load_rq_of(struct load *l, const char *cid, size_t len)
+{
+	size_t tl = strlen(l->p.tag), i;
+	uint64_t n = 0;
+	struct rq *q;
+
+	if (len < tl + 3 || cid[0] != 'L' || memcmp(cid + 1, l->p.tag, tl) || cid[tl + 1] != '-')
+		return NULL;
+	for (i = tl + 2; i < len && cid[i] >= '0' && cid[i] <= '9'; i++)
+		n = n * 10 + (uint64_t)(cid[i] - '0');
+	q = &l->rq[n & (RQ_SLOTS - 1)];
+	return q->n == n && q->kind ? q : NULL;
+}
+
+/* Retransmissions that are due: round r looks at the requests in the
+ * order they were first sent, each once, so each round is a scan. */
+static void load_retx(struct load *l)
+{
+	uint32_t now = (uint32_t)((now_s() - l->t0) * 1000.0);
+
+	if (!l->p.retx)
+		return;
+	for (int r = 0; r < RQ_ROUNDS; r++) {
+		while (l->cur[r] < l->n) {
+			struct rq *q = &l->rq[(l->cur[r] + 1) & (RQ_SLOTS - 1)];
+
+			if (q->n != l->cur[r] + 1) { /* overwritten: gone */
+				l->cur[r]++;
+				continue;
+			}
+			if (q->t0_ms + rq_at_ms[r] > now)
+				break;
+			l->cur[r]++;
+			if (q->answered || q->sends != r)
+				continue;
+			q->sends++;
+			l->c.retx++;
+			load_rq_send(l, q);
+		}
+	}
+}
+
+static void load_sms(struct load *l, uint64_t k)
+{
+	load_rq_new(l, RQ_MO, (uint32_t)(k % (uint64_t)l->p.pairs), (uint8_t)(k & 0xFF));
 	l->c.sent++;
 }
 
@@ -265,9 +360,7 @@ static void load_rp_ack(struct load *l, const char *head, size_t hlen, const uin
 	size_t clen = 0, tlen = 0, i;
 	const char *cid = load_header(head, hlen, "Call-ID: ", &clen);
 	const char *to = load_header(head, hlen, "To: <tel:+336200", &tlen);
-	char user[16];
 	unsigned idx = 0;
-	uint8_t ack[2] = {0x02, body[1]};
 
 	if (!cid || !to || tlen < 5) {
 		l->c.other++;
@@ -284,8 +377,7 @@ static void load_rp_ack(struct load *l, const char *head, size_t hlen, const uin
 		}
 		idx = idx * 10 + (unsigned)(to[i] - '0');
 	}
-	snprintf(user, sizeof(user), "r%u", idx);
-	load_message(l, l->p.rcv, l->rcv_port, user, "sip:+" SC "@ims.test", ack, sizeof(ack));
+	load_rq_new(l, RQ_RPACK, idx, body[1]);
 }
 
 static void load_datagram(struct load *l, int fd, const char *d, size_t len)
@@ -294,7 +386,9 @@ static void load_datagram(struct load *l, int fd, const char *d, size_t len)
 	size_t hlen = sep ? (size_t)(sep - d) : len;
 	const uint8_t *body = (const uint8_t *)(sep ? sep + 4 : d + len);
 	size_t blen = len - (size_t)((const char *)body - d);
-	size_t vlen;
+	size_t vlen, clen;
+	const char *cid;
+	struct rq *q;
 
 	if (len >= 8 && memcmp(d, "MESSAGE ", 8) == 0) {
 		load_answer(l, fd, d, hlen);
@@ -312,6 +406,16 @@ static void load_datagram(struct load *l, int fd, const char *d, size_t len)
 		l->c.other++;
 		return;
 	}
+	cid = load_header(d, hlen, "Call-ID: ", &clen);
+	q = cid ? load_rq_of(l, cid, clen) : NULL;
+	if (d[8] == '1')
+		return; /* provisional: the request goes on */
+	if (q && q->answered) {
+		l->c.resp_dup++; /* to a retransmission: counted once */
+		return;
+	}
+	if (q)
+		q->answered = 1;
 	if (d[8] != '2') {
 		l->c.errors++;
 		return;
@@ -359,6 +463,7 @@ static void load_run(struct load *l, char (*bufs)[DGRAM], double *load_s)
 	uint64_t k = 0;
 	struct pollfd pf[2] = {{.fd = l->p.snd, .events = POLLIN}, {.fd = l->p.rcv, .events = POLLIN}};
 
+	l->t0 = t0;
 	while ((t = now_s()) < end) {
 		uint64_t due = (uint64_t)((t - t0) * l->p.rate);
 
@@ -368,6 +473,7 @@ static void load_run(struct load *l, char (*bufs)[DGRAM], double *load_s)
 			load_read(l, l->p.snd, bufs);
 			load_read(l, l->p.rcv, bufs);
 		}
+		load_retx(l);
 	}
 	*load_s = now_s() - t0;
 	drain_end = now_s() + l->p.drain;
@@ -376,6 +482,7 @@ static void load_run(struct load *l, char (*bufs)[DGRAM], double *load_s)
 			load_read(l, l->p.snd, bufs);
 			load_read(l, l->p.rcv, bufs);
 		}
+		load_retx(l);
 	}
 }
 
@@ -393,7 +500,7 @@ static int load_args(struct load_params *p, int argc, char **argv)
 {
 	int i;
 
-	*p = (struct load_params){.snd = -1, .rcv = -1, .drain = 10, .tag = "x"};
+	*p = (struct load_params){.snd = -1, .rcv = -1, .drain = 10, .tag = "x", .retx = 1};
 	for (i = 1; i + 1 < argc; i += 2) {
 		const char *k = argv[i], *v = argv[i + 1];
 
@@ -411,6 +518,8 @@ static int load_args(struct load_params *p, int argc, char **argv)
 			p->secs = atof(v);
 		else if (!strcmp(k, "--drain"))
 			p->drain = atof(v);
+		else if (!strcmp(k, "--retx") && (!strcmp(v, "0") || !strcmp(v, "1")))
+			p->retx = atoi(v);
 		else if (!strcmp(k, "--tag") && strlen(v) < 16)
 			p->tag = v;
 		else
@@ -431,13 +540,16 @@ static void load_report(const struct load *l, double load_s)
 	getrusage(RUSAGE_SELF, &ru);
 	printf("{\"sent\": %llu, \"accepted\": %llu, \"delivered\": %llu, \"errors\": %llu, "
 	       "\"send_fail\": %llu, \"mt_in\": %llu, \"mt_dup\": %llu, \"rpack_in\": %llu, "
-	       "\"dup_full\": %llu, \"other\": %llu, \"load_s\": %.3f, "
+	       "\"dup_full\": %llu, \"other\": %llu, \"retx\": %llu, \"resp_dup\": %llu, "
+	       "\"rq_lost\": %llu, \"load_s\": %.3f, "
 	       "\"cpu_user_s\": %.3f, \"cpu_sys_s\": %.3f}\n",
 		(unsigned long long)c->sent, (unsigned long long)c->accepted,
 		(unsigned long long)c->delivered, (unsigned long long)c->errors,
 		(unsigned long long)c->send_fail, (unsigned long long)c->mt_in,
 		(unsigned long long)c->mt_dup, (unsigned long long)c->rpack_in,
-		(unsigned long long)c->dup_full, (unsigned long long)c->other, load_s,
+		(unsigned long long)c->dup_full, (unsigned long long)c->other,
+		(unsigned long long)c->retx, (unsigned long long)c->resp_dup,
+		(unsigned long long)c->rq_lost, load_s,
 		(double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6,
 		(double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6);
 }
@@ -452,11 +564,12 @@ int main(int argc, char **argv)
 	if (!l || !bufs)
 		goto out;
 	l->dup = calloc(DUP_SLOTS, sizeof(*l->dup));
-	if (!l->dup)
+	l->rq = calloc(RQ_SLOTS, sizeof(*l->rq));
+	if (!l->dup || !l->rq)
 		goto out;
 	if (load_args(&l->p, argc, argv) != 0) {
 		fprintf(stderr, "usage: smsload --port P --snd-fd N --rcv-fd N --pairs N "
-				"--rate R --secs S [--drain S] [--tag T]\n");
+				"--rate R --secs S [--drain S] [--tag T] [--retx 0|1]\n");
 		goto out;
 	}
 	l->snd_port = load_port(l->p.snd);
@@ -472,8 +585,10 @@ int main(int argc, char **argv)
 	load_report(l, load_s);
 	rc = 0;
 out:
-	if (l)
+	if (l) {
 		free(l->dup);
+		free(l->rq);
+	}
 	free(l);
 	free(bufs);
 	return rc;

@@ -9,7 +9,8 @@
  * duration, event_list and medias (type, qos, dir, rtp/rtcp address and
  * counters, from the relay; qos is "disabled": there is no Rx/N5 yet).
  * dialog_set: session_id (or "*": the latest dialog) and action: stop,
- * answer [code], hold, reinvite, downgrade [media], media (rtp, rtcp).
+ * answer [code], hold [media], reinvite [sdp_file], downgrade [media],
+ * media (rtp, rtcp).
  * mt_call: the callee by impi, impu or contact; sdp_file (or the deprecated
  * sip_file), caller, duration; the answer gives the new dialog's
  * session_id.
@@ -148,12 +149,17 @@ static int dialog_err(json_t *resp, int err, const char *action)
 		return api_error(resp, "Dialog %s: an INVITE is in progress", action);
 	case ENOTSUP:
 		return api_error(resp, "Dialog %s: no media relay", action);
+	case EIO:
+		return api_error(resp, "Dialog %s: cannot read the SDP file", action);
+	case EPROTO:
+		return api_error(resp, "Dialog %s: the SDP file is refused", action);
 	default:
 		return api_error(resp, "Dialog %s: not for this kind of call", action);
 	}
 }
 
-/* answer [code], media (rtp, rtcp) and downgrade [media]: their fields. */
+/* answer [code], media (rtp, rtcp), hold [media] and downgrade [media]:
+ * their fields. */
 static int dialog_set_args(struct api *api, const json_t *m, uint32_t idx, const char *action,
 			   json_t *resp)
 {
@@ -178,6 +184,11 @@ static int dialog_set_args(struct api *api, const json_t *m, uint32_t idx, const
 		return EINVAL;
 	if (media && strcmp(media, "audio") && strcmp(media, "video") && strcmp(media, "text"))
 		return api_error(resp, "Field media: audio, video or text expected");
+	if (!strcmp(action, "hold")) {
+		struct b2bua_reinvite_prm p = {.hold = true, .media = media};
+
+		return dialog_err(resp, b2bua_dialog_reinvite(api->prm.b2bua, idx, &p), action);
+	}
 	return dialog_err(resp, b2bua_dialog_downgrade(api->prm.b2bua, idx, media), action);
 }
 
@@ -195,12 +206,15 @@ int api_cmd_dialog_set(struct api_ctx *ctx, json_t *resp)
 		return api_error(resp, "Dialog not found");
 	if (!strcmp(action, "stop"))
 		return dialog_err(resp, b2bua_dialog_stop(api->prm.b2bua, idx), action);
-	if (!strcmp(action, "hold") || !strcmp(action, "reinvite"))
-		return dialog_err(resp,
-				  b2bua_dialog_reinvite(api->prm.b2bua, idx, !strcmp(action, "hold")),
-				  action);
+	if (!strcmp(action, "reinvite")) {
+		struct b2bua_reinvite_prm p = {0};
+
+		if (api_get_str(ctx->msg, "sdp_file", false, &p.sdp_file, resp) == EINVAL)
+			return EINVAL;
+		return dialog_err(resp, b2bua_dialog_reinvite(api->prm.b2bua, idx, &p), action);
+	}
 	if (!strcmp(action, "answer") || !strcmp(action, "media") ||
-	    !strcmp(action, "downgrade"))
+	    !strcmp(action, "downgrade") || !strcmp(action, "hold"))
 		return dialog_set_args(api, ctx->msg, idx, action, resp);
 	return api_error(resp, "Field action: stop, answer, hold, reinvite, downgrade or media "
 			       "expected");

@@ -80,13 +80,14 @@ static int options_fixed_build(struct app_options *o, const struct app_options_p
 	/* No content coding and no languages are handled: identity, en. The
 	 * option tags are the ones the server acts on: path (RFC 3327, the
 	 * registrar's Path handling), 100rel and precondition (RFC 3262, RFC
-	 * 3312: the calls, when the global setting has them on) and sec-agree
+	 * 3312: the calls, when the global setting has them on), timer (RFC
+	 * 4028: the calls, with the global session_expires on) and sec-agree
 	 * (RFC 3329) with IPsec. */
 	w = snprintf(o->fixed + n, sizeof(o->fixed) - n,
 		     "\r\nAccept-Encoding: identity\r\nAccept-Language: en\r\n"
-		     "Supported: path%s%s%s\r\n",
+		     "Supported: path%s%s%s%s\r\n",
 		     prm->rel100 ? ", 100rel" : "", prm->precondition ? ", precondition" : "",
-		     prm->ipsec ? ", sec-agree" : "");
+		     prm->timer ? ", timer" : "", prm->ipsec ? ", sec-agree" : "");
 	if (w < 0 || (size_t)w >= sizeof(o->fixed) - n)
 		return ENOSPC;
 	o->fixed_len = n + (size_t)w;

@@ -24,6 +24,7 @@ struct app_options_prm {
 	bool ipsec;		   /* Supported: sec-agree (RFC 3329) */
 	bool rel100;		   /* Supported: 100rel (RFC 3262, the calls) */
 	bool precondition;	   /* Supported: precondition (RFC 3312) */
+	bool timer;		   /* Supported: timer (RFC 4028) */
 	const char *const *accept; /* body types the services take */
 	size_t accept_count;
 };

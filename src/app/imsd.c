@@ -205,7 +205,7 @@ static int imsd_sip_bind_ip(const struct ims_cfg_sip_addr *sa, struct net_addr *
  * (no privileges, no TUN device) is logged and imsd carries on without
  * IPsec: phones then register unprotected, as with ipsec: false.
  */
-static struct ipsec *imsd_ipsec_start(const struct ims_cfg *cfg)
+static struct ipsec *imsd_ipsec_start(const struct ims_cfg *cfg, char *why, size_t size)
 {
 	struct ipsec_prm prm = {0};
 	struct ipsec *ip = NULL;
@@ -229,17 +229,19 @@ static struct ipsec *imsd_ipsec_start(const struct ims_cfg *cfg)
 			prm.local[prm.local_count++] = a;
 	}
 	if (!prm.local_count) {
+		snprintf(why, size, "no sip_addr names an IP that can carry SAs (not a wildcard "
+				    "nor a loopback address)");
 		log_write(LOG_IPSEC, LOG_LVL_WARN, LOG_DIR_NONE, "-",
-			  "ipsec is true, but no sip_addr names an IP that can carry SAs (not "
-			  "a wildcard nor a loopback address): phones register without IPsec");
+			  "ipsec is true, but %s: phones register without IPsec", why);
 		return NULL;
 	}
 	err = ipsec_alloc(&ip, &prm);
 	if (err) {
+		snprintf(why, size, "the IPsec datapath cannot start (%s)", strerror(err));
 		log_write(LOG_IPSEC, LOG_LVL_WARN, LOG_DIR_NONE, "-",
-			  "ipsec is true, but the IPsec datapath cannot start (%s): phones "
-			  "register without IPsec, as with ipsec: false",
-			  strerror(err));
+			  "ipsec is true, but %s: phones register without IPsec, as with "
+			  "ipsec: false",
+			  why);
 		return NULL;
 	}
 	return ip;
@@ -346,11 +348,14 @@ static int imsd_sip_start(const struct ims_cfg *cfg, struct ipsec *ip,
 	 * insist on it and register against cores without IPsec. 100rel: the
 	 * b2bua sends reliable provisionals itself (RFC 3262), and answers 420
 	 * when the caller IMPU's `100rel` is off; precondition: passed end to
-	 * end (RFC 3312), 420 when the caller IMPU's `precondition` is off. */
-	for (size_t i = 0; i < registrar_option_tag_count && ntags < 6; i++)
+	 * end (RFC 3312), 420 when the caller IMPU's `precondition` is off;
+	 * timer: the b2bua takes part in session timers on each leg (RFC
+	 * 4028), or passes them end to end when they are off. */
+	for (size_t i = 0; i < registrar_option_tag_count && ntags < 5; i++)
 		option_tags[ntags++] = registrar_option_tags[i];
 	option_tags[ntags++] = "100rel";
 	option_tags[ntags++] = "precondition";
+	option_tags[ntags++] = "timer";
 	prm.option_tags = option_tags;
 	prm.option_tag_count = ntags;
 	/* imsd is the UE's P-CSCF (a proxy: Proxy-Require, RFC 3261 §16.3
@@ -411,6 +416,7 @@ static int imsd_cscf_start(const struct ims_cfg *cfg, struct sip_stack *sip,
 	oprm.ipsec = ip != NULL;
 	oprm.rel100 = cfg->rel100;
 	oprm.precondition = cfg->precondition != IMS_CFG_PRECOND_OFF;
+	oprm.timer = cfg->session_expires.duration > 0;
 	err = app_options_alloc(optp, sip, *cscfp, &oprm);
 	if (err)
 		fprintf(stderr, "imsd: cannot start the OPTIONS service: %s\n", strerror(err));
@@ -539,7 +545,7 @@ static int imsd_serve(const char *file, struct ims_cfg *cfg, bool no_monitor)
 	struct api *api = NULL;
 	struct monitor_prm mprm = {.quit_h = imsd_quit_h};
 	struct log_prm lprm;
-	char err[512];
+	char err[512], ipsec_why[160] = "";
 	int rc = 1;
 
 	memset(&lprm, 0, sizeof(lprm));
@@ -567,7 +573,7 @@ static int imsd_serve(const char *file, struct ims_cfg *cfg, bool no_monitor)
 		fprintf(stderr, "%s: %s\n", file, err);
 		goto out;
 	}
-	ip = imsd_ipsec_start(cfg);
+	ip = imsd_ipsec_start(cfg, ipsec_why, sizeof(ipsec_why));
 	if (imsd_sip_start(cfg, ip, &sip))
 		goto out;
 	if (imsd_store_open(cfg, &st))
@@ -578,7 +584,9 @@ static int imsd_serve(const char *file, struct ims_cfg *cfg, bool no_monitor)
 		fprintf(stderr, "imsd: ue_db_filename: %s\n", err);
 		goto out;
 	}
-	if (registrar_app_start(sip, cfg, hss, st, &reg) || registrar_ipsec_set(reg, ip ? ipsec_table(ip) : NULL)) {
+	if (registrar_app_start(sip, cfg, hss, st, &reg) ||
+	    (ip || !cfg->ipsec ? registrar_ipsec_set(reg, ip ? ipsec_table(ip) : NULL)
+			       : registrar_ipsec_off(reg, ipsec_why))) {
 		fprintf(stderr, "imsd: cannot start the registrar\n");
 		goto out;
 	}

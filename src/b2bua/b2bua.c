@@ -164,6 +164,10 @@ void b2bua_invite(struct b2bua *b, const struct b2bua_invite *inv)
 		b2b_stop(c, "no memory for 100rel");
 		err = ENOMEM;
 	}
+	if (!err && b2b_st_init(c)) { /* RFC 4028 (b2bua_st.c) */
+		b2b_stop(c, "no memory for session timers");
+		err = ENOMEM;
+	}
 	if (err) {
 		log_write(LOG_IMS, LOG_LVL_WARN, LOG_DIR_NONE, NULL,
 			  "cannot take a call: %s", strerror(err));
@@ -324,14 +328,16 @@ static size_t call_mem(const struct b2b_call *c)
 	n += str_mem(c->from) + str_mem(c->to) + str_mem(c->callid_a) +
 	     str_mem(c->callid_b) + str_mem(c->mt_contact);
 	n += c->aw.ack.size + c->aw.rh.size + c->aw.rct.size + c->aw.rbody.size +
-	     c->sdp_b.size;
+	     c->sdp_b.size + c->sdp_b2.size + c->sdp_to[B2B_A].size + c->sdp_to[B2B_B].size;
 	n += msg_mem(c->a_inv);
 	n += c->a ? sip_dialog_mem(c->a) : 0;
 	n += c->bd ? sip_dialog_mem(c->bd) : 0;
 	n += b2b_prack_mem(c);
+	n += b2b_st_mem(c);
 	for (size_t i = 0; i < c->nlegs; i++)
 		n += msg_mem(c->leg[i].inv);
 	n += c->ms ? media_session_mem(c->ms) : 0;
+	n += c->ms2 ? media_session_mem(c->ms2) : 0;
 	return n;
 }
 

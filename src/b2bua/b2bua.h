@@ -182,13 +182,21 @@ int b2bua_dialog_answer(struct b2bua *b, uint32_t index, uint16_t code);
  * (false blocks it, true lets it through again). ENOTSUP without the
  * relay. */
 int b2bua_dialog_media(struct b2bua *b, uint32_t index, bool rtp, bool rtcp);
-/* dialog_set index hold / reinvite (mt and echo calls: EINVAL for a call
- * between two phones): imsd's re-INVITE to the phone, hold toggling
- * a=sendonly / a=sendrecv on every stream (state hold / start once the 2xx
- * comes). EBUSY: an INVITE is already in progress; EALREADY: not
- * answered yet, or stopped. */
-int b2bua_dialog_reinvite(struct b2bua *b, uint32_t index, bool hold);
-/* dialog_set index downgrade [media] (mt and echo calls): the same
+/* dialog_set index hold / reinvite: imsd's re-INVITE to the phone of an
+ * mt or echo call, or to both phones of a call between two, with the SDP
+ * imsd last sent each (manual §6 dialog_set). */
+struct b2bua_reinvite_prm {
+	bool hold;	      /* toggle hold: the streams go a=sendonly (or
+			       * a=inactive from recvonly, RFC 3264 §8.4), and
+			       * back; state hold / start once answered */
+	const char *media;    /* hold: only "audio", "video" or "text"; NULL every */
+	const char *sdp_file; /* mt and echo calls: a new offer from this file */
+};
+/* EBUSY: an INVITE is already in progress; EALREADY: not answered yet, or
+ * stopped; EINVAL: a bad media name, or sdp_file on a call between two
+ * phones; EIO: sdp_file cannot be read; EPROTO: the relay refuses it. */
+int b2bua_dialog_reinvite(struct b2bua *b, uint32_t index, const struct b2bua_reinvite_prm *p);
+/* dialog_set index downgrade [media]: the same
  * re-INVITE with the streams of that type ("audio", "video", "text";
  * NULL: video) at port 0, in this one and every later one. EINVAL: another
  * name; the errors of b2bua_dialog_reinvite. */

@@ -40,6 +40,7 @@ static void call_destroy(void *arg)
 	loop_timer_free(c->t_linger);
 	loop_timer_free(c->t_answer);
 	b2b_prack_free(c);
+	b2b_st_free(c);
 	b2b_early_drop(c);
 	sip_dialog_end(c->a);
 	sip_dialog_end(c->bd);
@@ -49,7 +50,11 @@ static void call_destroy(void *arg)
 		mem_deref(c->leg[i].inv);
 	mem_deref(c->a_inv);
 	mem_deref(c->ms);
+	mem_deref(c->ms2);
 	mbuf_reset(&c->sdp_b);
+	mbuf_reset(&c->sdp_b2);
+	mbuf_reset(&c->sdp_to[B2B_A]);
+	mbuf_reset(&c->sdp_to[B2B_B]);
 	mbuf_reset(&c->aw.ack);
 	mbuf_reset(&c->aw.rh);
 	mbuf_reset(&c->aw.rct);
@@ -115,6 +120,9 @@ int b2b_call_new(struct b2bua *b, struct b2b_call **callp)
 	c->win = -1;
 	mbuf_init(&c->aw.ack, SIP_MSG_MAX_UDP);
 	mbuf_init(&c->sdp_b, SIP_MSG_MAX_HARD);
+	mbuf_init(&c->sdp_b2, SIP_MSG_MAX_HARD);
+	mbuf_init(&c->sdp_to[B2B_A], SIP_MSG_MAX_HARD);
+	mbuf_init(&c->sdp_to[B2B_B], SIP_MSG_MAX_HARD);
 	mbuf_init(&c->aw.rh, SIP_MSG_MAX_UDP);
 	mbuf_init(&c->aw.rct, 1024);
 	mbuf_init(&c->aw.rbody, SIP_MSG_MAX_HARD);
@@ -173,6 +181,7 @@ void b2b_state(struct b2b_call *c, enum b2bua_state s)
 		c->start_ms = loop_now_ms();
 		c->b->st.answered++;
 		b2b_idle_start(c);
+		b2b_st_start(c); /* RFC 4028: both legs' session timers */
 	}
 	c->state = s;
 	b2b_event(c, B2BUA_EV_STATE, SIP_METHOD_OTHER, 0);
@@ -220,11 +229,14 @@ void b2b_stop(struct b2b_call *c, const char *why)
 	loop_timer_cancel(c->t_ack);
 	loop_timer_cancel(c->t_idle);
 	loop_timer_cancel(c->t_answer);
+	b2b_st_stop(c);
 	sip_dialog_end(c->a);
 	sip_dialog_end(c->bd);
 	b2b_early_drop(c);
 	if (c->ms)
 		media_session_release(c->ms);
+	if (c->ms2)
+		media_session_release(c->ms2);
 	if (c->a_tsx) {
 		struct sip_tsx *t = sip_tsx_lookup(ts, c->a_tsx);
 

@@ -72,7 +72,8 @@ int b2b_bye(struct b2b_call *c, enum b2b_side side)
 }
 
 /* hold: the offer puts every stream on a=sendonly or a=inactive (RFC 3264
- * §8.4); a plain text test, enough for the state the monitor shows. */
+ * §8.4); a plain text test, enough for the state the monitor shows. A
+ * phone's own offer goes as it is and ends imsd's hold (dialog_set). */
 static void hold_track(struct b2b_call *c, const struct sip_msg *req)
 {
 	struct pl b = req->body;
@@ -80,6 +81,7 @@ static void hold_track(struct b2b_call *c, const struct sip_msg *req)
 
 	if (!b.l)
 		return;
+	c->ctl_held = 0;
 	hold = pl_casefind(b, "a=sendonly") >= 0 || pl_casefind(b, "a=inactive") >= 0;
 	if (hold && c->state == B2BUA_START)
 		b2b_state(c, B2BUA_HOLD);
@@ -112,7 +114,8 @@ static int relay(struct b2b_call *c, enum b2b_side to, struct sip_tsx *srv,
 		goto out;
 	}
 	err = b2b_contact(c->b, sip_dialog_flow(d), contact, sizeof(contact));
-	err = err ? err : b2b_hdrs_copy(&h, req, false);
+	err = err ? err : b2b_hdrs_copy_se(&h, req, false, b2b_st_on(c));
+	err = err ? err : b2b_st_req_hdrs(c, to, req, &h); /* RFC 4028 */
 	if (!err && req->meth == SIP_METHOD_INVITE)
 		err = mbuf_printf(&h, "Allow: %s\r\n", sip_stack_allow(c->b->prm.stack));
 	if (err)
@@ -123,6 +126,7 @@ static int relay(struct b2b_call *c, enum b2b_side to, struct sip_tsx *srv,
 	if (ct && req->body.l) {
 		rq.ctype = ct->val;
 		rq.body = serr ? req->body : (struct pl){(const char *)sdp.buf, sdp.end};
+		b2b_st_sdp(c, to, rq.body);
 	}
 	err = sip_dialog_req_build(d, &mb, &rq);
 	if (!err) {
@@ -171,8 +175,11 @@ static void relay_answer(struct b2b_call *c, struct sip_tsx *srv, const struct b
 				     &sdp, &e);
 	if (resp) {
 		pl_strcpy(resp->reason, reason, sizeof(reason));
-		err = b2b_hdrs_copy(&h, resp, true);
+		err = b2b_hdrs_copy_se(&h, resp, true, b2b_st_on(c));
 	}
+	if (!err && scode >= 200 && scode < 300 &&
+	    (x->meth == SIP_METHOD_INVITE || x->meth == SIP_METHOD_UPDATE))
+		err = b2b_st_resp_hdrs(c, asker, resp, &h); /* RFC 4028 §9 */
 	if (!err && d && scode > 100 && scode < 300 &&
 	    !b2b_contact(c->b, sip_dialog_flow(d), contact, sizeof(contact)))
 		err = mbuf_printf(&h, "Contact: %s\r\n", contact);
@@ -182,6 +189,7 @@ static void relay_answer(struct b2b_call *c, struct sip_tsx *srv, const struct b
 	if (ct && resp->body.l) {
 		rp.ctype = ct->val;
 		rp.body = serr ? resp->body : (struct pl){(const char *)sdp.buf, sdp.end};
+		b2b_st_sdp(c, asker, rp.body);
 	}
 	if (!err && x->meth == SIP_METHOD_INVITE && scode >= 200 && scode < 300)
 		b2b_2xx_keep(c, &rp);
@@ -225,6 +233,9 @@ void b2b_relay_resp_h(struct sip_tsx *tsx, const struct sip_msg *resp, uint16_t 
 	if (scode < 200)
 		return;
 	x->final = true;
+	/* RFC 4028 §10: a refresh from one phone to the other, both legs */
+	if (scode < 300 && (invite || x->meth == SIP_METHOD_UPDATE))
+		b2b_st_refreshed(c);
 	if (invite) {
 		c->reinvite = false;
 		if (scode < 300 && resp) {
@@ -265,6 +276,7 @@ void b2b_dlg_ack_h(struct sip_dialog *dlg, const struct sip_msg *ack,
 	if (ct && ack->body.l) {
 		rq.ctype = ct->val;
 		rq.body = serr ? ack->body : (struct pl){(const char *)sdp.buf, sdp.end};
+		b2b_st_sdp(c, side == B2B_A ? B2B_B : B2B_A, rq.body);
 	}
 	mbuf_clear(&c->aw.ack);
 	err = sip_dialog_req_build(other, &c->aw.ack, &rq);
@@ -295,6 +307,8 @@ void b2b_dlg_req_h(struct sip_dialog *dlg, struct sip_tsx *tsx, const struct sip
 	(void)arg;
 	b2b_event(c, B2BUA_EV_RECV, req->meth, 0);
 	b2b_touch(c);
+	if (side == B2B_B && !c->bd) /* a branch's early dialog: the caller's go there */
+		b2b_early_current(c, dlg);
 	if (req->meth == SIP_METHOD_BYE) {
 		(void)sip_stack_reply(stack, tsx, 200, "OK", NULL);
 		b2b_event(c, B2BUA_EV_SEND, SIP_METHOD_OTHER, 200);
@@ -316,8 +330,10 @@ void b2b_dlg_req_h(struct sip_dialog *dlg, struct sip_tsx *tsx, const struct sip
 		b2b_mt_request(c, tsx, req);
 		return;
 	}
-	if (req->meth == SIP_METHOD_INVITE && (c->reinvite || c->aw.on)) {
-		/* RFC 3261 §14.2: one INVITE at a time in a dialog */
+	if ((req->meth == SIP_METHOD_INVITE && (c->reinvite || c->aw.on)) ||
+	    (req->meth == SIP_METHOD_UPDATE && c->ctl_pending && b2b_is_sdp(req))) {
+		/* RFC 3261 §14.2: one INVITE at a time in a dialog; RFC 3311
+		 * §5.2: an offer while imsd's own (dialog_set) is out */
 		struct sip_tsx_reply_prm rp = {.hdrs = PL("Retry-After: 1\r\n")};
 
 		(void)sip_stack_reply(stack, tsx, 491, "Request Pending", &rp);

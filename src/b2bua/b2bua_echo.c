@@ -115,21 +115,25 @@ static void echo_200(struct b2b_call *c, struct sip_tsx *tsx, struct pl offer,
 		const struct sip_hdr *ct = sip_msg_hdr(resp, SIP_HDR_CONTENT_TYPE);
 		char contact[NET_ADDR_STRLEN + 64];
 		struct sip_tsx_reply_prm rp = {0};
-		char h[NET_ADDR_STRLEN + 96];
+		struct mbuf h;
 
-		if (!b2b_contact(c->b, &c->a_flow, contact, sizeof(contact))) {
-			snprintf(h, sizeof(h), "Contact: %s\r\n", contact);
-			rp.hdrs = pl_from_str(h);
-		}
+		mbuf_init(&h, SIP_MSG_MAX_UDP);
+		if (!b2b_contact(c->b, &c->a_flow, contact, sizeof(contact)))
+			(void)mbuf_printf(&h, "Contact: %s\r\n", contact);
+		(void)b2b_st_resp_hdrs(c, B2B_A, NULL, &h); /* RFC 4028 §9 */
+		rp.hdrs = (struct pl){(const char *)h.buf, h.end};
 		if (ct && resp->body.l) {
 			rp.ctype = ct->val;
 			rp.body = resp->body;
+			b2b_st_sdp(c, B2B_A, rp.body);
 		}
 		b2b_2xx_keep(c, &rp);
 		if (!sip_stack_reply(c->b->prm.stack, tsx, 200, "OK", &rp)) {
 			b2b_event(c, B2BUA_EV_SEND, SIP_METHOD_OTHER, 200);
 			b2b_ack_wait_start(c, B2B_A, sip_tsx_id(tsx));
+			b2b_st_refreshed(c); /* RFC 4028 §10 */
 		}
+		mbuf_reset(&h);
 	}
 out:
 	mem_deref(resp);
@@ -177,7 +181,6 @@ void b2b_echo_request(struct b2b_call *c, struct sip_tsx *tsx, const struct sip_
 		echo_200(c, tsx, req->body, false);
 		return;
 	}
-	/* UPDATE, INFO...: taken */
-	(void)sip_stack_reply(c->b->prm.stack, tsx, 200, "OK", NULL);
-	b2b_event(c, B2BUA_EV_SEND, SIP_METHOD_OTHER, 200);
+	/* UPDATE, INFO...: taken; an UPDATE is a session refresh (RFC 4028) */
+	b2b_st_taken(c, B2B_A, tsx, req);
 }

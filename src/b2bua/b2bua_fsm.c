@@ -75,18 +75,8 @@ static void fork_binding_h(const struct registrar_binding_info *bi, void *arg)
 	leg->user = f->user;
 	leg->impu = f->impu;
 	leg->flow = bi->flow;
-	if (!c->sdp_state) {
-		/* the caller's offer through the relay, towards the callee's side
-		 * (the first binding's socket; every branch gets the same) */
-		b2b_media_leg_b(c, leg);
-		err = c->type == B2BUA_MT
-			  ? b2b_mt_offer(c, leg, &f->sdp_err) /* imsd's own offer */
-			  : b2b_media_sdp(c, B2B_A, true, c->a_inv, &c->sdp_b,
-					  &f->sdp_err);
-		c->sdp_state = err && err != ENOENT ? -1 : 1;
-		if (c->sdp_state < 0)
-			return;
-	}
+	if (b2b_media_branch(c, leg, &f->sdp_err))
+		return;
 	at = strchr(c->callid_b, '@');
 	snprintf(callid, sizeof(callid), "%.*s-%zu%s",
 		 (int)(at ? at - c->callid_b : (long)strlen(c->callid_b)), c->callid_b,
@@ -215,6 +205,8 @@ void b2b_answer_a(struct b2b_call *c, uint16_t scode, const char *reason,
 		err =
 		    err ? err
 			: b2b_resp_hdrs(c, c->type == B2BUA_ECHO ? NULL : leg, resp, &h);
+		if (!err && scode >= 200) /* RFC 4028 §9 (b2bua_st.c) */
+			err = b2b_st_resp_hdrs(c, B2B_A, resp, &h);
 	} else if (resp) {
 		err = b2b_hdrs_copy(&h, resp, true);
 	}
@@ -228,11 +220,19 @@ void b2b_answer_a(struct b2b_call *c, uint16_t scode, const char *reason,
 		rp.body =
 		    sdp ? (struct pl){(const char *)sdp->buf, sdp->end} : resp->body;
 	}
+	if (scode >= 200 && scode < 300 && b2b_prack_hold_2xx(c, scode)) {
+		c->a_answered = true; /* sent at the PRACK (b2bua_prack.c) */
+		b2b_2xx_keep(c, &rp);
+		mbuf_reset(&h);
+		return;
+	}
 	if (scode >= 200) {
 		b2b_prack_final(c);
 		c->a_answered = true;
-		if (scode < 300) /* kept for the 2xx retransmissions */
+		if (scode < 300) { /* kept for the 2xx retransmissions */
 			b2b_2xx_keep(c, &rp);
+			b2b_st_sdp(c, B2B_A, rp.body);
+		}
 	}
 	if (scode > 100 && scode < 200 && c->prack) /* RFC 3262 */
 		err = b2b_prack_1xx(c, tsx, scode, reason, &rp);
@@ -368,6 +368,7 @@ static void leg_won(struct b2b_call *c, size_t i, const struct sip_msg *resp)
 	b2b_cancel_legs(c);
 	loop_timer_cancel(c->t_ring);
 	b2b_media_leg_b(c, leg);
+	b2b_st_answered(c, resp); /* RFC 4028 §7.2 (b2bua_st.c) */
 	if (c->type == B2BUA_MT) { /* no caller to answer: b2bua_mt.c */
 		b2b_mt_won(c, resp);
 		mbuf_reset(&sdp);
@@ -398,8 +399,7 @@ static void leg_final(struct b2b_call *c, size_t i, uint16_t scode,
 
 	leg->done = true;
 	leg->scode = scode;
-	if (c->be && c->be_leg == (int)i)
-		b2b_early_drop(c);
+	b2b_early_leg_end(c, i);
 	if (c->state == B2BUA_STOP || c->win >= 0 || c->a_answered)
 		return;
 	best_note(c, scode, resp);
@@ -468,7 +468,8 @@ void b2b_invite_resp_h(struct sip_tsx *tsx, const struct sip_msg *resp, uint16_t
 			return;
 		b2b_touch(c);
 		b2b_ring_timer_start(c); /* §16.7 step 2: Timer C again */
-		b2b_early_1xx(c, i, resp);
+		if (b2b_early_1xx(c, i, resp))
+			return; /* a reliable 1xx again (RFC 3262 §4): not relayed */
 		provisional_a(c, leg, resp);
 		b2b_early_media_gate(c, leg);
 		return;
@@ -577,6 +578,8 @@ void b2b_ack_wait_start(struct b2b_call *c, enum b2b_side from, uint64_t srv_id)
 	c->aw.srv_id = srv_id;
 	c->aw.acked = false;
 	c->aw.waited_ms = 0;
+	if (from == B2B_A && b2b_prack_2xx_held(c))
+		return; /* its timers start when it goes (b2bua_prack.c) */
 	/* reliable: no retransmission, only Timer H */
 	c->aw.retx_ms = f && f->reliable ? 64 * t1 : t1;
 	loop_timer_start(c->t_ack, c->aw.retx_ms, ack_timer_h, c);

@@ -5,7 +5,7 @@
  * answers, ACK, CANCEL, timers), b2bua_dlg.c (requests inside the dialogs
  * relayed from one leg to the other), b2bua_echo.c (the echo service),
  * b2bua_info.c (calls as data), b2bua_msg.c (what goes in the
- * messages imsd builds).
+ * messages imsd builds), b2bua_timer.c and b2bua_st.c (session timers).
  */
 #ifndef B2BUA_B2BUA_INT_H
 #define B2BUA_B2BUA_INT_H
@@ -41,6 +41,12 @@ struct b2b_leg {
 	bool done;	       /* final answer received (or gave up) */
 	bool cancel;	       /* to be CANCELled (once a 1xx came) */
 	bool cancelled;	       /* CANCEL sent */
+	/* its early dialog (b2bua_early.c) */
+	struct sip_dialog *ed; /* owned, NULL none */
+	uint32_t ed_seq;       /* when it was last the newest (c->be: the newest) */
+	uint32_t ed_rseq;      /* RSeq of its last reliable 1xx PRACKed */
+	uint32_t rack_rseq, rack_cseq; /* PRACK held for the caller's answer */
+	bool oa_done;	       /* an offer of its 1xx answered by PRACK */
 };
 
 /* A client transaction of the call, and what its answers go to. */
@@ -50,7 +56,8 @@ enum b2b_tx_kind {
 	B2B_TX_CANCEL,
 	B2B_TX_RELAY,
 	B2B_TX_BYE,
-	B2B_TX_OWN /* imsd's own re-INVITE (b2bua_ctl.c) */
+	B2B_TX_OWN, /* imsd's own re-INVITE (b2bua_ctl.c) */
+	B2B_TX_ST   /* imsd's session refresh (b2bua_st.c); to: the side */
 };
 struct b2b_tx {
 	uint64_t id;	   /* sip_tsx_id */
@@ -121,22 +128,33 @@ struct b2b_call {
 	bool a_offer;		  /* the caller's INVITE carried the offer */
 	int sdp_state;	   /* the offer to the branches: 0 not yet, 1 made, -1 failed */
 	struct mbuf sdp_b; /* the offer for the branches, rewritten */
+	/* forking to bindings of both address families (b2bua_media.c): a
+	 * second media session for the branches of the other family, with its
+	 * offer; c->ms and sdp_b are always those of the branch last heard
+	 * from (swapped), the winner's once it answers (the other released) */
+	struct media_session *ms2; /* owned; NULL none */
+	struct mbuf sdp_b2;
+	uint8_t ms_af, ms2_af; /* imsd's address family toward their branches */
 	/* reliable provisionals to the caller (b2bua_prack.c), owned; NULL
 	 * when the caller does not use 100rel */
 	struct b2b_prack *prack;
-	/* the early dialog with the branch whose tagged 1xx came last
-	 * (b2bua_early.c), owned; NULL none */
+	/* the early dialog of the branch whose tagged 1xx or request came
+	 * last (b2bua_early.c), borrowed from its leg (leg[].ed); NULL none */
 	struct sip_dialog *be;
 	int be_leg;	  /* its leg */
-	uint32_t be_rseq; /* RSeq of the callee's last reliable 1xx PRACKed */
+	uint32_t be_seq;  /* the last leg[].ed_seq given */
 	bool em_gated;	  /* early_media off: forwarding held until the 2xx */
 	/* mt_call (b2bua_mt.c) */
 	char *mt_contact;      /* owned: the only binding to ring, NULL any */
 	uint32_t mt_duration_s; /* BYE after, 0 never */
-	/* dialog_set hold / reinvite (b2bua_ctl.c) */
-	bool ctl_hold;	  /* held by imsd */
-	uint32_t ctl_ver; /* imsd's re-INVITEs so far (o= version) */
+	/* dialog_set hold / reinvite / downgrade (b2bua_ctl.c) */
+	uint8_t ctl_held;    /* held by imsd: 1 audio, 2 video, 4 text */
 	uint8_t ctl_dropped; /* downgrade: 1 audio, 2 video, 4 text at port 0 */
+	uint8_t ctl_pending; /* imsd's re-INVITEs without a final answer */
+	uint32_t ctl_ver[2]; /* imsd's re-INVITEs so far to each side (o= version) */
+	struct mbuf sdp_to[2]; /* the last SDP sent to each side (imsd's base) */
+	/* session timers (b2bua_st.c), owned; NULL when off */
+	struct b2b_st *st;
 };
 
 struct b2bua {
@@ -201,7 +219,17 @@ void b2b_relay_resp_h(struct sip_tsx *tsx, const struct sip_msg *resp, uint16_t 
 /* b2bua_media.c */
 bool b2b_is_sdp(const struct sip_msg *m);
 int b2b_media_start(struct b2b_call *c);
+/* c->ms for leg's branch (its session), and leg B's settings from it; once
+ * a branch won, the other family's session is released. */
 void b2b_media_leg_b(struct b2b_call *c, const struct b2b_leg *leg);
+/* The offer for a new branch into c->sdp_b: the first branch's through
+ * c->ms (imsd's own for mt calls), a branch of the other address family's
+ * through a second session (RFC 4566 §5.7: its phone gets imsd's address of
+ * its family). 0, or an errno with e filled (the branch is not called; the
+ * first branch's failure ends the fork). */
+int b2b_media_branch(struct b2b_call *c, const struct b2b_leg *leg, struct b2b_sdp_err *e);
+/* c->ms: the session of leg's branch. */
+void b2b_media_pick(struct b2b_call *c, const struct b2b_leg *leg);
 /* The SDP of m (from that side's UE) rewritten for the other side into
  * out: 0; ENOENT (no relay, or no SDP: use the body as it is); another
  * errno with e filled (the status to answer). */
@@ -222,6 +250,10 @@ void b2b_echo_request(struct b2b_call *c, struct sip_tsx *tsx, const struct sip_
 void b2b_echo_answer(struct b2b_call *c);
 
 /* b2bua_mt.c */
+/* An SDP file (sdp_file, mt_call_sdp_file) into out; NULL or "": the
+ * relay's default offer. An errno when it cannot be read, is empty or is
+ * over 16 KiB. */
+int b2b_sdp_file_read(const char *file, struct mbuf *out);
 bool b2b_mt_binding_ok(const struct b2b_call *c, struct pl uri);
 /* imsd's offer to the branches into c->sdp_b (ENOENT: no relay, the
  * template as it is). */
@@ -229,6 +261,12 @@ int b2b_mt_offer(struct b2b_call *c, const struct b2b_leg *leg, struct b2b_sdp_e
 /* The callee's 2xx (c->bd made): ACK, echo, duration. */
 void b2b_mt_won(struct b2b_call *c, const struct sip_msg *resp);
 void b2b_mt_request(struct b2b_call *c, struct sip_tsx *tsx, const struct sip_msg *req);
+
+/* b2bua_ctl.c */
+/* The SDP about to go to side `to` (rewritten by the relay): kept as the
+ * base of imsd's own offers, and its o= version moved past imsd's. */
+void b2b_ctl_sdp_out(struct b2b_call *c, enum b2b_side to, struct mbuf *sdp);
+void b2b_ctl_sdp_keep(struct b2b_call *c, enum b2b_side to, struct pl sdp);
 
 /* b2bua_timer.c */
 /* 422 (and the Min-SE line in hdr) when req's Session-Expires is below
@@ -238,6 +276,59 @@ uint16_t b2b_se_check(const struct ims_cfg_session_expires *se, const struct sip
 /* A new INVITE from a registered caller: true when it was answered 422
  * (checked against the caller IMPU's session_expires). */
 bool b2b_se_reject(struct b2bua *b, const struct b2bua_invite *inv);
+
+/* b2bua_st.c (RFC 4028 session timers on both legs) */
+/* What a leg's messages say of its session timer. */
+struct b2b_st_nego {
+	bool on;	     /* a timer on the leg */
+	bool peer_timer;     /* its phone supports timer */
+	bool peer_refreshes; /* its phone is the refresher, else imsd */
+	uint32_t interval;   /* seconds */
+	uint32_t min_se;     /* the Min-SE imsd sends (in, for leg B) */
+};
+/* tag in the comma lists of m's id headers (Supported, Require). */
+bool b2b_st_has_tag(const struct sip_msg *m, enum sip_hdr_id id, const char *tag);
+/* RFC 4028 §10: the time after a refresh at which the refresher's session
+ * has expired, in ms. */
+uint32_t b2b_st_expiry_ms(uint32_t interval);
+/* Leg A from the caller's INVITE (§9); ENOENT: timers off. */
+int b2b_st_leg_a(const struct ims_cfg_session_expires *se, const struct sip_msg *inv,
+		 struct b2b_st_nego *n);
+/* Leg B from the callee's 2xx (§7.2); offered: our INVITE asked for a
+ * timer; n->min_se in. ENOENT: timers off. */
+int b2b_st_leg_b(const struct ims_cfg_session_expires *se, bool offered,
+		 const struct sip_msg *resp, struct b2b_st_nego *n);
+/* A new server or echo call (c->a_inv, c->orig set): c->st from the caller
+ * IMPU's settings (NULL: off). ENOMEM. An mt call's is made at its first
+ * branch's INVITE. */
+int b2b_st_init(struct b2b_call *c);
+void b2b_st_free(struct b2b_call *c);
+size_t b2b_st_mem(const struct b2b_call *c);
+/* imsd writes the legs' Session-Expires and Min-SE: the phones' are not
+ * passed on. */
+bool b2b_st_on(const struct b2b_call *c);
+/* The SDP imsd sends on side s (kept for a re-INVITE refresh). */
+void b2b_st_sdp(struct b2b_call *c, enum b2b_side s, struct pl sdp);
+/* Supported, Session-Expires, Min-SE of the INVITE to a branch. */
+int b2b_st_invite_hdrs(struct b2b_call *c, const struct b2b_leg *leg, struct mbuf *h);
+/* The callee's 2xx to the INVITE: leg B's timer. */
+void b2b_st_answered(struct b2b_call *c, const struct sip_msg *resp);
+/* Supported (unless copied, from copied's), Require, Session-Expires of
+ * a 2xx to side s's INVITE or UPDATE. */
+int b2b_st_resp_hdrs(struct b2b_call *c, enum b2b_side s, const struct sip_msg *copied,
+		     struct mbuf *h);
+/* Supported (unless req's has timer), Session-Expires, Min-SE of req
+ * (an INVITE or UPDATE) as imsd relays it to side to. */
+int b2b_st_req_hdrs(struct b2b_call *c, enum b2b_side to, const struct sip_msg *req,
+		    struct mbuf *h);
+/* The call is up, or a refresh passed: both legs' timers from now. */
+void b2b_st_start(struct b2b_call *c);
+void b2b_st_refreshed(struct b2b_call *c);
+void b2b_st_stop(struct b2b_call *c);
+/* 200 from imsd to a request of side s's phone that imsd takes itself (mt,
+ * echo: UPDATE, INFO...); an UPDATE is a refresh. */
+void b2b_st_taken(struct b2b_call *c, enum b2b_side s, struct sip_tsx *tsx,
+		  const struct sip_msg *req);
 
 /* b2bua_prack.c (RFC 3262 on the caller's leg) */
 enum b2b_rel_mode;
@@ -252,15 +343,31 @@ size_t b2b_prack_mem(const struct b2b_call *c);
 int b2b_prack_1xx(struct b2b_call *c, struct sip_tsx *tsx, uint16_t scode,
 		  const char *reason, const struct sip_tsx_reply_prm *rp);
 void b2b_prack_final(struct b2b_call *c);
+/* A 2xx to the caller while the reliable 1xx out has SDP: true, kept (the
+ * caller's 2xx is in c->aw), sent at that 1xx's PRACK (RFC 3262 §3). */
+bool b2b_prack_hold_2xx(struct b2b_call *c, uint16_t scode);
+bool b2b_prack_2xx_held(const struct b2b_call *c);
 void b2b_prack_request(struct b2b_call *c, bool from_a, struct sip_tsx *tsx,
 		       const struct sip_msg *req);
 
 /* b2bua_early.c (the callee's early dialog: PRACK, UPDATE before 2xx) */
-void b2b_early_1xx(struct b2b_call *c, size_t i, const struct sip_msg *resp);
-/* Leg i won: bd (allocated, not in the table yet) takes the early
- * dialog's CSeq; the early dialog ends. */
+/* A tagged 1xx of leg i: its early dialog, its PRACK. true: a reliable
+ * 1xx already seen (same RSeq), to be dropped (RFC 3262 §4). */
+bool b2b_early_1xx(struct b2b_call *c, size_t i, const struct sip_msg *resp);
+/* Leg i won: bd (allocated, not in the table yet) takes its early
+ * dialog's CSeq; every early dialog ends. */
 void b2b_early_won(struct b2b_call *c, size_t i);
+/* Every early dialog ends. */
 void b2b_early_drop(struct b2b_call *c);
+/* Leg i's early dialog ends (the leg failed); c->be the newest other. */
+void b2b_early_leg_end(struct b2b_call *c, size_t i);
+/* A request came in early dialog d: its branch is the one the caller's
+ * requests go to from now on. */
+void b2b_early_current(struct b2b_call *c, const struct sip_dialog *d);
+/* The caller's PRACK (RFC 3262 §5): its SDP, the answer to the offer in a
+ * callee's reliable 1xx, goes to that callee in imsd's PRACK, held until
+ * now. */
+void b2b_early_prack_answer(struct b2b_call *c, const struct sip_msg *prack);
 /* early_media off: no forwarding before the answer; open at the 2xx. */
 void b2b_early_media_gate(struct b2b_call *c, const struct b2b_leg *leg);
 void b2b_early_media_open(struct b2b_call *c, const struct b2b_leg *leg);
@@ -278,6 +385,11 @@ int b2b_contact(const struct b2bua *b, const struct net_flow *flow, char *buf,
 /* The headers of msg worth passing on to the other leg (a fixed list),
  * appended to mb as complete lines. */
 int b2b_hdrs_copy(struct mbuf *mb, const struct sip_msg *msg, bool response);
+/* The same, without Session-Expires, Min-SE and timer in Require, and
+ * with timer in the first Supported, when own_se (imsd writes them per
+ * leg, b2bua_st.c). */
+int b2b_hdrs_copy_se(struct mbuf *mb, const struct sip_msg *msg, bool response,
+		     bool own_se);
 int b2b_invite_build(struct b2b_call *c, struct b2b_leg *leg, struct mbuf *mb,
 		     struct pl ruri, const char *callid);
 /* PAI, Contact, Allow... of an answer to the caller. */

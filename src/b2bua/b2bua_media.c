@@ -9,6 +9,12 @@
  * the echo mode. Without a relay (b2bua_prm.relay NULL) SDP passes through
  * unchanged.
  *
+ * Forking to bindings of both address families (an IPv4 and an IPv6
+ * sip_addr): the branches of the second family get their own session (its
+ * pairs on imsd's address of their family, RFC 4566 §5.7), so each branch
+ * is one callee leg; the SDP of a branch goes through its own session, and
+ * the loser family's session is released when a branch answers.
+ *
  * SDP errors are answered (issue "bad input gets an answer"): SDP that does
  * not parse 400, SDP that cannot be relayed or an answer that does not
  * match its offer 488, no free port pair 503 (the relay logs it).
@@ -65,11 +71,109 @@ int b2b_media_start(struct b2b_call *c)
 	return media_session_alloc(&c->ms, c->b->prm.relay, &sp);
 }
 
+/* ---- forking to both address families ---- */
+
+static uint8_t leg_af(const struct b2b_call *c, const struct b2b_leg *leg)
+{
+	struct net_addr a;
+
+	b2b_our_addr(c->b, &leg->flow, &a);
+	return (uint8_t)net_addr_af(&a);
+}
+
+static void ms_swap(struct b2b_call *c)
+{
+	struct media_session *ms = c->ms;
+	struct mbuf sb = c->sdp_b;
+	uint8_t af = c->ms_af;
+
+	c->ms = c->ms2;
+	c->sdp_b = c->sdp_b2;
+	c->ms_af = c->ms2_af;
+	c->ms2 = ms;
+	c->sdp_b2 = sb;
+	c->ms2_af = af;
+}
+
+void b2b_media_pick(struct b2b_call *c, const struct b2b_leg *leg)
+{
+	if (c->ms2 && leg_af(c, leg) == c->ms2_af)
+		ms_swap(c);
+}
+
+/* The session of the first branch of the other family: its own pairs on
+ * both legs (the caller gets the A side's of the branch that answers). */
+static int ms2_new(struct b2b_call *c, const struct b2b_leg *leg, uint8_t af)
+{
+	struct media_session_prm sp = {0};
+	struct b2b_sdp_err e;
+	int err;
+
+	sp.id = c->callid_a;
+	b2b_media_leg_prm(c->b, &sp.leg[MEDIA_LEG_A], c->orig, c->orig_impu, &c->a_flow);
+	b2b_media_leg_prm(c->b, &sp.leg[MEDIA_LEG_B], leg->user, leg->impu, &leg->flow);
+	err = media_session_alloc(&c->ms2, c->b->prm.relay, &sp);
+	if (err)
+		return err;
+	c->ms2_af = af;
+	ms_swap(c);
+	mbuf_clear(&c->sdp_b);
+	err = c->a_offer ? b2b_media_sdp(c, B2B_A, true, c->a_inv, &c->sdp_b, &e) : 0;
+	if (err && err != ENOENT) {
+		ms_swap(c);
+		media_session_release(c->ms2);
+		c->ms2 = mem_deref(c->ms2);
+		return err;
+	}
+	return 0;
+}
+
+int b2b_media_branch(struct b2b_call *c, const struct b2b_leg *leg, struct b2b_sdp_err *e)
+{
+	uint8_t af;
+	int err;
+
+	if (!c->sdp_state) {
+		/* the caller's offer through the relay, towards the callee's side
+		 * (the first binding's socket; every branch of its family gets
+		 * the same) */
+		b2b_media_leg_b(c, leg);
+		err = c->type == B2BUA_MT
+			  ? b2b_mt_offer(c, leg, e) /* imsd's own offer */
+			  : b2b_media_sdp(c, B2B_A, true, c->a_inv, &c->sdp_b, e);
+		c->sdp_state = err && err != ENOENT ? -1 : 1;
+		c->ms_af = leg_af(c, leg);
+		return c->sdp_state < 0 ? err : 0;
+	}
+	if (!c->ms || c->type != B2BUA_SERVER)
+		return 0; /* one offer for all (no relay; mt: imsd's own) */
+	af = leg_af(c, leg);
+	if (af == c->ms_af)
+		return 0;
+	if (!c->ms2) {
+		err = ms2_new(c, leg, af);
+		if (err) {
+			log_write(LOG_IMS, LOG_LVL_WARN, LOG_DIR_NONE, c->callid_a,
+				  "call %u: no media for a branch of the other address "
+				  "family: %s", c->index, strerror(err));
+			return err;
+		}
+		return 0;
+	}
+	ms_swap(c);
+	return 0;
+}
+
 void b2b_media_leg_b(struct b2b_call *c, const struct b2b_leg *leg)
 {
 	struct media_leg_prm lp;
 	int err;
 
+	b2b_media_pick(c, leg);
+	if (c->ms2 && c->win >= 0) { /* the winner's session stays */
+		media_session_release(c->ms2);
+		c->ms2 = mem_deref(c->ms2);
+	}
 	if (!c->ms)
 		return;
 	b2b_media_leg_prm(c->b, &lp, leg->user, leg->impu, &leg->flow);
@@ -101,8 +205,11 @@ int b2b_media_sdp(struct b2b_call *c, enum b2b_side from, bool offer,
 	struct media_sdp_prm mp = {0};
 	int err;
 
-	if (!c->ms || !b2b_is_sdp(m))
+	if (!c->ms || !b2b_is_sdp(m)) {
+		if (b2b_is_sdp(m)) /* no relay: it goes on as it came */
+			b2b_ctl_sdp_keep(c, from == B2B_A ? B2B_B : B2B_A, m->body);
 		return ENOENT;
+	}
 	mbuf_clear(out);
 	mp.from = from == B2B_A ? MEDIA_LEG_A : MEDIA_LEG_B;
 	mp.offer = offer;
@@ -113,6 +220,8 @@ int b2b_media_sdp(struct b2b_call *c, enum b2b_side from, bool offer,
 	mp.reason_size = sizeof(e->text);
 	e->text[0] = '\0';
 	err = media_session_sdp(c->ms, &mp);
+	if (!err)
+		b2b_ctl_sdp_out(c, from == B2B_A ? B2B_B : B2B_A, out);
 	if (err) {
 		e->scode = b2b_media_err_scode(err, &e->reason);
 		log_write(LOG_IMS, LOG_LVL_WARN, LOG_DIR_NONE, c->callid_a,

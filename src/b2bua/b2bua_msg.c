@@ -19,9 +19,11 @@
  *   Allow              the methods imsd serves
  *   passed on          P-Access-Network-Info, Accept-Contact, Supported and
  *                      Require (without 100rel in Require: negotiated per
- *                      leg), Session-Expires, Min-SE,
- *                      Privacy, Reason, User-Agent (the stack replaces it
- *                      with force_user_agent), the body
+ *                      leg), Session-Expires, Min-SE (with session
+ *                      timers on, imsd writes these and the timer tag
+ *                      per leg instead: b2bua_st.c), Privacy, Reason,
+ *                      User-Agent (the stack replaces it with
+ *                      force_user_agent), the body
  */
 #include <errno.h>
 #include <stdio.h>
@@ -105,7 +107,41 @@ static bool tag_dropped(enum sip_hdr_id id, struct pl v)
 	return id == SIP_HDR_REQUIRE && pl_caseeq_str(pl_trim(v), "100rel");
 }
 
+/* A Require list without "timer" (imsd requires it per leg, b2bua_st.c;
+ * Supported: timer stays, imsd supports it); nothing when no tag is
+ * left. */
+static int list_without_timer(struct mbuf *mb, enum sip_hdr_id id, struct pl v)
+{
+	size_t start = mb->end;
+	bool any = false;
+	int err = mbuf_printf(mb, "%s: ", sip_hdr_name(id));
+
+	while (v.l && !err) {
+		const char *comma = memchr(v.p, ',', v.l);
+		struct pl t = {v.p, comma ? (size_t)(comma - v.p) : v.l};
+
+		v.p += t.l + (comma ? 1 : 0);
+		v.l -= t.l + (comma ? 1 : 0);
+		t = pl_trim(t);
+		if (!t.l || pl_caseeq_str(t, "timer") ||
+		    (id == SIP_HDR_REQUIRE && pl_caseeq_str(t, "100rel")))
+			continue;
+		err = mbuf_printf(mb, "%s%.*s", any ? ", " : "", (int)t.l, t.p);
+		any = true;
+	}
+	if (!err && any)
+		return mbuf_printf(mb, "\r\n");
+	mb->end = start;
+	return err;
+}
+
 int b2b_hdrs_copy(struct mbuf *mb, const struct sip_msg *msg, bool response)
+{
+	return b2b_hdrs_copy_se(mb, msg, response, false);
+}
+
+int b2b_hdrs_copy_se(struct mbuf *mb, const struct sip_msg *msg, bool response,
+		     bool own_se)
 {
 	static const enum sip_hdr_id req_ids[] = {
 	    SIP_HDR_P_ACCESS_NETWORK_INFO,
@@ -141,6 +177,7 @@ int b2b_hdrs_copy(struct mbuf *mb, const struct sip_msg *msg, bool response)
 	    SIP_HDR_PRIVACY,
 	};
 	const enum sip_hdr_id *ids = response ? resp_ids : req_ids;
+	bool add_timer = !b2b_st_has_tag(msg, SIP_HDR_SUPPORTED, "timer");
 	size_t n = response ? sizeof(resp_ids) / sizeof(resp_ids[0])
 			    : sizeof(req_ids) / sizeof(req_ids[0]);
 	int err = 0;
@@ -151,6 +188,20 @@ int b2b_hdrs_copy(struct mbuf *mb, const struct sip_msg *msg, bool response)
 			if ((ids[i] == SIP_HDR_SUPPORTED || ids[i] == SIP_HDR_REQUIRE) &&
 			    tag_dropped(ids[i], h->val))
 				continue;
+			if (own_se &&
+			    (ids[i] == SIP_HDR_SESSION_EXPIRES || ids[i] == SIP_HDR_MIN_SE))
+				continue;
+			if (own_se && ids[i] == SIP_HDR_REQUIRE) {
+				err = list_without_timer(mb, ids[i], h->val);
+				continue;
+			}
+			if (own_se && ids[i] == SIP_HDR_SUPPORTED && add_timer) {
+				/* one Supported line: SIPp and some phones read one */
+				add_timer = false;
+				err = mbuf_printf(mb, "Supported: %.*s, timer\r\n",
+						  (int)h->val.l, h->val.p);
+				continue;
+			}
 			err = mbuf_printf(mb, "%s: %.*s\r\n", sip_hdr_name(ids[i]),
 					  (int)h->val.l, h->val.p);
 		}
@@ -222,7 +273,8 @@ static int invite_hdrs(struct b2b_call *c, struct b2b_leg *leg, struct mbuf *h)
 		    c->icid, sip_stack_local_uri_host(b->prm.stack, 0));
 	if (!err)
 		err = mbuf_printf(h, "Allow: %s\r\n", sip_stack_allow(b->prm.stack));
-	return err ? err : b2b_hdrs_copy(h, c->a_inv, false);
+	err = err ? err : b2b_hdrs_copy_se(h, c->a_inv, false, b2b_st_on(c));
+	return err ? err : b2b_st_invite_hdrs(c, leg, h); /* RFC 4028 (b2bua_st.c) */
 }
 
 int b2b_invite_build(struct b2b_call *c, struct b2b_leg *leg, struct mbuf *mb,
@@ -287,6 +339,6 @@ int b2b_resp_hdrs(struct b2b_call *c, const struct b2b_leg *leg,
 	if (!err)
 		err = mbuf_printf(mb, "Allow: %s\r\n", sip_stack_allow(c->b->prm.stack));
 	if (!err && resp)
-		err = b2b_hdrs_copy(mb, resp, true);
+		err = b2b_hdrs_copy_se(mb, resp, true, b2b_st_on(c));
 	return err;
 }

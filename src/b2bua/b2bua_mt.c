@@ -36,7 +36,7 @@
 
 /* The offer's template: file (sdp_file, else the callee user's
  * mt_call_sdp_file, else the global one), else the default offer. */
-static int offer_tmpl(const char *file, struct mbuf *out)
+int b2b_sdp_file_read(const char *file, struct mbuf *out)
 {
 	char buf[B2B_MT_SDP_MAX];
 	size_t n;
@@ -215,7 +215,7 @@ static int mt_setup(struct b2bua *b, const struct b2bua_mt_prm *p,
 	c->a_offer = true;
 	mbuf_init(&sdp, B2B_MT_SDP_MAX);
 	file = p->sdp_file && p->sdp_file[0] ? p->sdp_file : ue->mt_call_sdp_file;
-	err = offer_tmpl(file, &sdp);
+	err = b2b_sdp_file_read(file, &sdp);
 	if (err) {
 		log_write(LOG_IMS, LOG_LVL_WARN, LOG_DIR_NONE, NULL,
 			  "mt_call %s: SDP file %s: %s", p->callee, file, strerror(err));
@@ -350,14 +350,13 @@ void b2b_mt_won(struct b2b_call *c, const struct sip_msg *resp)
 void b2b_mt_request(struct b2b_call *c, struct sip_tsx *tsx, const struct sip_msg *req)
 {
 	struct sip_tsx_reply_prm rp = {0};
-	char contact[NET_ADDR_STRLEN + 64], h[NET_ADDR_STRLEN + 96];
+	char contact[NET_ADDR_STRLEN + 64];
 	struct media_local_prm lp = {0};
-	struct mbuf sdp;
+	struct mbuf sdp, h;
 	int err = 0;
 
-	if (req->meth != SIP_METHOD_INVITE) {
-		(void)sip_stack_reply(c->b->prm.stack, tsx, 200, "OK", NULL);
-		b2b_event(c, B2BUA_EV_SEND, SIP_METHOD_OTHER, 200);
+	if (req->meth != SIP_METHOD_INVITE) { /* an UPDATE refreshes (RFC 4028) */
+		b2b_st_taken(c, B2B_B, tsx, req);
 		return;
 	}
 	if (c->aw.on || c->reinvite) { /* glare with imsd's own re-INVITE too */
@@ -381,18 +380,22 @@ void b2b_mt_request(struct b2b_call *c, struct sip_tsx *tsx, const struct sip_ms
 		mbuf_reset(&sdp);
 		return;
 	}
-	if (!b2b_contact(c->b, sip_dialog_flow(c->bd), contact, sizeof(contact))) {
-		snprintf(h, sizeof(h), "Contact: %s\r\n", contact);
-		rp.hdrs = pl_from_str(h);
-	}
+	mbuf_init(&h, SIP_MSG_MAX_UDP);
+	if (!b2b_contact(c->b, sip_dialog_flow(c->bd), contact, sizeof(contact)))
+		(void)mbuf_printf(&h, "Contact: %s\r\n", contact);
+	(void)b2b_st_resp_hdrs(c, B2B_B, NULL, &h); /* RFC 4028 §9 */
+	rp.hdrs = (struct pl){(const char *)h.buf, h.end};
 	if (sdp.end) {
 		rp.ctype = PL("application/sdp");
 		rp.body = (struct pl){(const char *)sdp.buf, sdp.end};
+		b2b_st_sdp(c, B2B_B, rp.body);
 	}
 	b2b_2xx_keep(c, &rp);
 	if (!sip_stack_reply(c->b->prm.stack, tsx, 200, "OK", &rp)) {
 		b2b_event(c, B2BUA_EV_SEND, SIP_METHOD_OTHER, 200);
 		b2b_ack_wait_start(c, B2B_B, sip_tsx_id(tsx));
+		b2b_st_refreshed(c); /* RFC 4028 §10 */
 	}
+	mbuf_reset(&h);
 	mbuf_reset(&sdp);
 }

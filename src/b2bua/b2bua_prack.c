@@ -23,6 +23,14 @@
  *   PRACK matching nothing unacknowledged                 481 (§3)
  *   a final answer      ends the retransmissions (a PRACK of the last
  *                       one still gets 200)
+ *   a 2xx while the reliable 1xx out has a body (SDP)   kept, and sent
+ *                       once that 1xx is PRACKed (§3: "MUST NOT send a
+ *                       final response until those provisional responses
+ *                       are acknowledged"); no PRACK within 64*T1: 500 to
+ *                       the caller, BYE to the callee that answered
+ *   a PRACK with SDP    the answer to the offer of the callee's reliable
+ *                       1xx (the INVITE had none): it goes to the callee in
+ *                       imsd's PRACK (b2bua_early.c, §5)
  */
 #include <errno.h>
 #include <stdio.h>
@@ -49,6 +57,7 @@ struct b2b_prack {
 	struct b2b_rel1xx next; /* waiting for out's PRACK */
 	uint32_t retx_ms, waited_ms;
 	struct loop_timer *t;
+	uint16_t held; /* a 2xx kept until out's PRACK (§3): its status */
 };
 
 /* ---- pure helpers ---- */
@@ -227,13 +236,72 @@ static int rel_send(struct b2b_call *c, struct b2b_prack *p)
 			       p->out.reason[0] ? p->out.reason : NULL, &rp);
 }
 
+/* The caller never PRACKed while its 2xx was held: 500 instead. */
+static void held_fail(struct b2b_call *c)
+{
+	struct sip_tsx *tsx =
+	    c->a_tsx ? sip_tsx_lookup(sip_stack_tsx(c->b->prm.stack), c->a_tsx) : NULL;
+
+	c->prack->held = 0;
+	c->aw.on = false;
+	if (tsx && !sip_stack_reply(c->b->prm.stack, tsx, 500,
+				    "Server Internal Error - no PRACK", NULL))
+		b2b_event(c, B2BUA_EV_SEND, SIP_METHOD_OTHER, 500);
+	if (c->bd) { /* its 2xx ACKed (RFC 3261 §13.2.2.4), then BYE */
+		struct sip_dialog_req_prm rq = {.method = PL("ACK")};
+		struct mbuf mb;
+
+		mbuf_init(&mb, SIP_MSG_MAX_UDP);
+		if (!sip_dialog_req_build(c->bd, &mb, &rq) &&
+		    !sip_stack_ack(c->b->prm.stack, mb_pl(&mb), sip_dialog_flow(c->bd)))
+			b2b_event(c, B2BUA_EV_SEND, SIP_METHOD_ACK, 0);
+		mbuf_reset(&mb);
+		(void)b2b_bye(c, B2B_B);
+	}
+	b2b_stop(c, "no PRACK from the caller");
+}
+
+/* The 2xx held for out's PRACK goes now, and waits for its ACK. */
+static void held_send(struct b2b_call *c, struct b2b_prack *p)
+{
+	struct sip_tsx *tsx =
+	    c->a_tsx ? sip_tsx_lookup(sip_stack_tsx(c->b->prm.stack), c->a_tsx) : NULL;
+	struct sip_tsx_reply_prm rp = {.hdrs = mb_pl(&c->aw.rh),
+				       .ctype = mb_pl(&c->aw.rct),
+				       .body = mb_pl(&c->aw.rbody)};
+	uint16_t scode = p->held;
+
+	p->held = 0;
+	b2b_prack_final(c);
+	if (!tsx || sip_stack_reply(c->b->prm.stack, tsx, scode, "OK", &rp))
+		return;
+	b2b_event(c, B2BUA_EV_SEND, SIP_METHOD_OTHER, scode);
+	b2b_ack_wait_start(c, B2B_A, c->a_tsx);
+}
+
+bool b2b_prack_hold_2xx(struct b2b_call *c, uint16_t scode)
+{
+	struct b2b_prack *p = c->prack;
+
+	if (!p || !p->out.on || !p->out.body.end)
+		return false;
+	p->held = scode;
+	rel_clear(&p->next); /* §3: no 1xx after the final answer */
+	return true;
+}
+
+bool b2b_prack_2xx_held(const struct b2b_call *c)
+{
+	return c->prack && c->prack->held;
+}
+
 static void retx_h(void *arg)
 {
 	struct b2b_call *c = arg;
 	struct b2b_prack *p = c->prack;
 	uint32_t next;
 
-	if (!p || !p->out.on || c->state == B2BUA_STOP || c->a_answered)
+	if (!p || !p->out.on || c->state == B2BUA_STOP || (c->a_answered && !p->held))
 		return;
 	p->waited_ms += p->retx_ms;
 	next = b2b_rel_next_ms(p->retx_ms, p->waited_ms, b2b_t1(c));
@@ -243,6 +311,10 @@ static void retx_h(void *arg)
 			  p->out.scode, p->rseq);
 		rel_clear(&p->out);
 		rel_clear(&p->next);
+		if (p->held) { /* the callee answered: its dialog ends too */
+			held_fail(c);
+			return;
+		}
 		b2b_cancel_legs(c);
 		loop_timer_cancel(c->t_ring);
 		b2b_answer_a(c, 500, "Server Internal Error - no PRACK", NULL, NULL);
@@ -348,6 +420,11 @@ void b2b_prack_request(struct b2b_call *c, bool from_a, struct sip_tsx *tsx,
 	rel_clear(&p->out);
 	(void)sip_stack_reply(stack, tsx, 200, "OK", NULL);
 	b2b_event(c, B2BUA_EV_SEND, SIP_METHOD_OTHER, 200);
+	b2b_early_prack_answer(c, req);
+	if (p->held) {
+		held_send(c, p);
+		return;
+	}
 	if (p->next.on) {
 		struct sip_tsx_reply_prm rp = {.hdrs = mb_pl(&p->next.h),
 					       .ctype = mb_pl(&p->next.ct),

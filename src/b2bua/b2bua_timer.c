@@ -1,12 +1,12 @@
 /*
- * b2bua_timer — session timers (RFC 4028), the part in place: an INVITE
+ * b2bua_timer — session timers (RFC 4028), the check of a new INVITE: one
  * whose Session-Expires is below the Min-SE imsd requires gets 422 Session
  * Interval Too Small with imsd's Min-SE (RFC 4028 §8.1, as a proxy and as
  * the UAS of the caller's dialog). The settings are the caller IMPU's
  * `session_expires` (manual: "if IMS is the server (MO call and echo call),
  * caller configuration will be used"); `duration` 0 turns session timers
- * off and nothing is checked. Refreshing (UPDATE or re-INVITE when imsd
- * refreshes) and BYE on a missing refresh are not done yet: docs/calls.md.
+ * off and nothing is checked. The timers of the legs once the call goes
+ * on (negotiation, refreshes, expiry) are b2bua_st.c's.
  */
 #include <stdio.h>
 

@@ -13,6 +13,14 @@
  * the other AKA key: aes-ctr/aes-gcm salt = IK[0..3], aes-gmac (keyed with
  * IK) salt = CK[0..3]. That choice is imsd's (docs/ipsec.md): both ends
  * know CK and IK, and esp_key_expand() is the one place to change it.
+ * Checked 2026-12-06 against what the public reference text holds of
+ * TS 33.203: §7.1 takes the algorithms from the profile of TS 33.210
+ * §5.3.3/§5.3.4, "only algorithms that can be signalled according to
+ * Annex H"; Annex I expands CK/IK for aes-cbc, des-ede3-cbc, hmac-md5-96
+ * and hmac-sha-1-96 only; the NAT annex (M.6.2) says "a suitable key
+ * expansion function". No clause giving the counter modes' 4 salt bytes
+ * (RFC 4106 §8.1, RFC 3686 §5.1, RFC 4543 §3.2) was found, so the rule
+ * above stays imsd's own until that clause is read.
  */
 #include <errno.h>
 #include <pthread.h>

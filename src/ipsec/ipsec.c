@@ -384,6 +384,8 @@ int ipsec_alloc(struct ipsec **ipp, const struct ipsec_prm *prm)
 	ip->buf2 = malloc(IPSEC_BUF);
 	err = !ip->buf || !ip->buf2 ? ENOMEM : ipsec_table_alloc(&ip->table, prm->max_sets);
 	if (!err)
+		err = ipsec_table_locals_set(ip->table, prm->local, prm->local_count);
+	if (!err)
 		err = prm->ifname ? setup_user(ip, prm) : setup_root(ip, prm);
 	if (!err)
 		err = io_start(ip);

@@ -112,10 +112,17 @@ static int dialog_action(struct b2bua *b, uint32_t idx, int argc, char **argv,
 		*done = "answered";
 		return b2bua_dialog_answer(b, idx, (uint16_t)code);
 	}
-	if ((!strcmp(act, "hold") || !strcmp(act, "reinvite")) && argc == 3) {
-		*done = !strcmp(act, "hold") ? "re-INVITE sent (hold toggled)"
-					     : "re-INVITE sent";
-		return b2bua_dialog_reinvite(b, idx, !strcmp(act, "hold"));
+	if (!strcmp(act, "hold") && argc <= 4) {
+		struct b2bua_reinvite_prm p = {.hold = true, .media = argc == 4 ? argv[3] : NULL};
+
+		*done = "re-INVITE sent (hold toggled)";
+		return b2bua_dialog_reinvite(b, idx, &p);
+	}
+	if (!strcmp(act, "reinvite") && argc <= 4) {
+		struct b2bua_reinvite_prm p = {.sdp_file = argc == 4 ? argv[3] : NULL};
+
+		*done = "re-INVITE sent";
+		return b2bua_dialog_reinvite(b, idx, &p);
 	}
 	if (!strcmp(act, "downgrade") && argc <= 4) {
 		*done = "re-INVITE sent (media removed)";
@@ -158,7 +165,9 @@ static int dialog_set_h(struct monitor *mon, int argc, char **argv, struct mbuf 
 	(void)mbuf_printf(out, "dialog %lu: %s\n", idx,
 			  !err		    ? done
 			  : err == EALREADY ? "not in this state (stopped, answered or not up)"
-			  : err == EINVAL   ? "not for this kind of call (or a bad code)"
+			  : err == EINVAL   ? "not for this kind of call (or a bad code or media)"
+			  : err == EIO	    ? "cannot read the SDP file"
+			  : err == EPROTO   ? "the relay refuses the SDP file (see the log)"
 			  : err == EBUSY    ? "an INVITE is in progress"
 			  : err == ENOTSUP  ? "no media relay"
 					    : "no such dialog");
@@ -177,15 +186,18 @@ const struct monitor_cmd monitor_cmd_dialog = {
 
 const struct monitor_cmd monitor_cmd_dialog_set = {
     .name = "dialog_set",
-    .usage = "INDEX stop|answer [CODE]|hold|reinvite|downgrade [MEDIA]|media RTP RTCP",
+    .usage = "INDEX stop|answer [CODE]|hold [MEDIA]|reinvite [SDP_FILE]|downgrade [MEDIA]|"
+	     "media RTP RTCP",
     .summary = "act on a call: end, answer, hold, re-INVITE, block its media",
     .help = "stop: BYE on both sides, or 487 and CANCEL before the answer.\n"
 	    "answer [CODE]: the final answer of an echo call whose caller IMPU has\n"
 	    "remote_control: 200 (CODE absent or 2xx) or CODE (300-699) ending it.\n"
-	    "hold: (mt and echo calls) re-INVITE to the phone, every stream\n"
-	    "a=sendonly; again: a=sendrecv. reinvite: the same without a change.\n"
-	    "downgrade [MEDIA]: the same with the audio, video (default) or text\n"
-	    "streams at port 0.\n"
+	    "hold [MEDIA]: re-INVITE from imsd to the phone (both phones of a call\n"
+	    "between two), every stream (or those of MEDIA: audio, video, text)\n"
+	    "a=sendonly (a=inactive if it was recvonly); again: as before.\n"
+	    "reinvite [SDP_FILE]: the same without a change; on mt and echo calls\n"
+	    "SDP_FILE is the new offer. downgrade [MEDIA]: the same with the\n"
+	    "audio, video (default) or text streams at port 0.\n"
 	    "media RTP RTCP: on|off each; off blocks what both phones send.\n",
     .h = dialog_set_h,
 };

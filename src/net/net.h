@@ -155,6 +155,9 @@ struct net_sock *net_sock_find(const struct net *net, int af);
 struct net_sock *net_sock_by_local(const struct net *net, const struct net_addr *local);
 /* Whether the entry was a protected one (net_listen.protected_sock). */
 bool net_sock_protected(const struct net_sock *sock);
+/* Runs fn(arg) in the entry's namespace (net_listen.ns_run; here when it
+ * has none): the sockets fn opens belong with the entry's. */
+int net_sock_ns_run(const struct net_sock *sock, int (*fn)(void *arg), void *arg);
 /* The advertised address (for Via and Contact), with the real port. */
 const struct net_addr *net_sock_addr(const struct net_sock *sock);
 /* The address a transport is bound to. */

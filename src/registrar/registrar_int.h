@@ -122,6 +122,7 @@ struct reg_user {
 	uint8_t ck_len, ik_len;
 	uint8_t ck[32], ik[32];
 	uint64_t ipsec_set; /* the active SA set (registrar_ipsec.c), 0 none */
+	uint64_t ipsec_old; /* the set it replaced, retiring; 0 none */
 };
 
 /* A challenge in flight (or a nonce still usable with a higher nc). */

@@ -301,6 +301,40 @@ void sip_tsx_cost_update(struct sip_tsx *tsx)
 	st->bytes += tsx->cost;
 }
 
+/* A non-INVITE client transaction keeps the bytes it sends, not its
+ * decoded request (a struct sip_msg is 3.5 KB): when the peer's answers
+ * are dropped it waits seconds for its final response, and thousands so
+ * waiting filled the byte bound (bench/RESULTS.md, sms). sip_tsx_req()
+ * decodes them again for a TU that asks. */
+static int nict_keep_bytes(struct sip_tsx *tsx)
+{
+	size_t len = tsx->req->raw.l;
+	uint8_t *b = malloc(len ? len : 1);
+
+	if (!b)
+		return ENOMEM;
+	memcpy(b, tsx->req->raw.p, len);
+	tsx->out = b;
+	tsx->out_len = (uint32_t)len;
+	tsx->req = mem_deref(tsx->req);
+	sip_tsx_cost_update(tsx);
+	return 0;
+}
+
+/* The request of a non-INVITE client transaction from its bytes (kept
+ * until the transaction is destroyed, counted while it is live). */
+static void nict_req_decode(struct sip_tsx *tsx)
+{
+	struct sip_decode_prm dprm = {.max_size = SIP_MSG_MAX_HARD};
+
+	if (tsx->req || tsx->kind != SIP_TSX_NICT || !tsx->out)
+		return;
+	if (sip_msg_decode_copy(&tsx->req, tsx->out, tsx->out_len, &dprm))
+		tsx->req = NULL; /* it was decoded once: only ENOMEM */
+	else
+		sip_tsx_cost_update(tsx);
+}
+
 bool sip_tsx_keep_final(const struct sip_tsx *tsx)
 {
 	const struct sip_tsx_stack *st = tsx->st;
@@ -384,6 +418,10 @@ void sip_tsx_fail(struct sip_tsx *tsx, int err)
 		return;
 	tu = st->prm.tu;
 	mem_ref(tsx);
+	/* the TU told of the failure may read the request (a NOTIFY's
+	 * subscription): decoded now, the bytes go with Terminated */
+	if (tsx->kind == SIP_TSX_NICT && tsx->resp_h && !tsx->final_seen)
+		nict_req_decode(tsx);
 	if (log_on(LOG_SIP, fail_level(err))) {
 		struct pl m = sip_tsx_kf(tsx, SIP_TSX_KF_METHOD);
 
@@ -687,7 +725,7 @@ int sip_tsx_request(struct sip_tsx **tsxp, struct sip_tsx_stack *st,
 	tsx->resp_arg = prm->arg;
 	/* the timer that tells a failed first send later (and Timer A/E) */
 	tsx->tm = st->env->timer->alloc(st->env->timer_ctx);
-	if (!tsx->tm) {
+	if (!tsx->tm || (tsx->kind == SIP_TSX_NICT && nict_keep_bytes(tsx))) {
 		sip_tsx_term(tsx); /* nothing sent, the TU not told: an error */
 		err = ENOMEM;
 		goto out;
@@ -974,6 +1012,9 @@ enum sip_tsx_state sip_tsx_state(const struct sip_tsx *tsx)
 
 const struct sip_msg *sip_tsx_req(const struct sip_tsx *tsx)
 {
+	/* a cache of what the transaction holds as bytes: not a change
+	 * the caller can see */
+	nict_req_decode((struct sip_tsx *)(uintptr_t)tsx);
 	return tsx->req;
 }
 

@@ -87,7 +87,8 @@ union sip_tsx_sa {
  * final response is sent (server) or received (client), the request is
  * released and what is left is the matching key (copied into kbuf at
  * creation), the bytes to send again (server: the last response; ICT: the
- * ACK), exactly sized, and the destination.
+ * ACK), exactly sized, and the destination. A non-INVITE client waits for
+ * its final with its request's bytes, not a decoded copy (3.5 KB).
  */
 struct sip_tsx {
 	struct hash_entry he_id;  /* in st->by_id while live */
@@ -95,10 +96,12 @@ struct sip_tsx {
 	struct sip_tsx_stack *st; /* borrowed; NULL once Terminated */
 	uint64_t id;
 	struct sip_msg *req; /* owned reference until the final response;
-			      * a client's is its private copy */
+			      * an ICT's is its private copy; a NICT has one
+			      * only once sip_tsx_req() decoded its bytes */
 	uint8_t *out;	     /* owned (malloc), exact size: server: the last
 			      * response sent, then resp_tag_len bytes of To
-			      * tag; ICT: the ACK for a non-2xx final */
+			      * tag; ICT: the ACK for a non-2xx final; NICT:
+			      * its request's bytes until its final */
 	uint32_t out_len;    /* bytes to send (tag excluded) */
 	uint32_t via_top_len;
 	char *via_top;	  /* owned (malloc) while req is: server, the top Via

@@ -15,6 +15,7 @@
  *   any --send error--> Terminated (503 to the TU)
  */
 #include <errno.h>
+#include <stdlib.h>
 
 #include "core/mem.h"
 #include "sip/sip_tsx_int.h"
@@ -27,7 +28,7 @@ static void nict_timer_e(void *arg)
 	if (tsx->state != SIP_TSX_TRYING && tsx->state != SIP_TSX_PROCEEDING)
 		return;
 	mem_ref(tsx);
-	if (!sip_tsx_send(tsx, tsx->req->raw.p, tsx->req->raw.l)) {
+	if (!sip_tsx_send(tsx, tsx->out, tsx->out_len)) {
 		if (tsx->state == SIP_TSX_PROCEEDING)
 			tsx->retx_ms = (uint32_t)t2;
 		else
@@ -51,7 +52,7 @@ void sip_tsx_nict_end(struct sip_tsx *tsx)
 void sip_tsx_nict_start(struct sip_tsx *tsx)
 {
 	mem_ref(tsx);
-	if (sip_tsx_send(tsx, tsx->req->raw.p, tsx->req->raw.l))
+	if (sip_tsx_send(tsx, tsx->out, tsx->out_len))
 		goto out;
 	/* retransmissions only to a destination that has answered before */
 	if (!tsx->reliable && sip_tsx_peer_proven(tsx)) {
@@ -84,7 +85,11 @@ void sip_tsx_nict_recv(struct sip_tsx *tsx, const struct sip_msg *resp)
 	sip_tsx_retx_stop(tsx);
 	sip_tsx_end_stop(tsx);
 	tsx->final_seen = true;
-	/* Completed absorbs retransmitted finals by key only. */
+	/* Completed absorbs retransmitted finals by key only: neither the
+	 * bytes sent nor a request decoded for the TU stay */
+	free(tsx->out);
+	tsx->out = NULL;
+	tsx->out_len = 0;
 	sip_tsx_req_release(tsx);
 	sip_tsx_state_set(tsx, SIP_TSX_COMPLETED);
 	if (!tsx->reliable)

@@ -103,9 +103,9 @@ def test_options_tshark_decodes_200(imsd_factory, tmp_path):
         assert "OPTIONS" in allow and "ACK" in allow and "CANCEL" in allow
         # ipsec is on by default (manual §5), but loopback addresses cannot
         # carry SAs: sec-agree is not claimed (test_options_no_sec_agree_without_ipsec);
-        # 100rel and precondition: the calls act on them (global defaults on)
+        # 100rel, precondition, timer: the calls act on them (global defaults on)
         assert [t.strip() for t in supported.split(",")] == ["path", "100rel",
-                                                             "precondition"], supported
+                                                             "precondition", "timer"], supported
         assert server == UA
         assert acc_enc == "identity"
         assert totag
@@ -144,7 +144,7 @@ def test_options_no_sec_agree_without_ipsec(imsd_factory, tmp_path, ipsec):
                      "sa1@t"), ("127.0.0.1", port))
     resp, _ = s.recvfrom(65536)
     assert status_of(resp)[0] == 200
-    assert header(resp, "Supported") == "path, 100rel, precondition"
+    assert header(resp, "Supported") == "path, 100rel, precondition, timer"
     s.close()
     log = (tmp_path / "ims.log").read_text()
     assert ("ipsec is true, but no sip_addr names an IP that can carry SAs" in log) == (
@@ -152,10 +152,12 @@ def test_options_no_sec_agree_without_ipsec(imsd_factory, tmp_path, ipsec):
 
 
 def test_options_supported_follows_100rel_and_precondition(imsd_factory, tmp_path):
-    """With the global 100rel false and precondition off the calls neither send
-    reliable provisionals nor take preconditions: OPTIONS does not claim them."""
+    """With the global 100rel false, precondition off and session_expires 0 the
+    calls neither send reliable provisionals nor take preconditions nor session
+    timers: OPTIONS does not claim them."""
     d, port, _ = start_sip_imsd(imsd_factory, tmp_path,
-                                extra='ipsec: false, "100rel": false, precondition: "off",')
+                                extra='ipsec: false, "100rel": false, precondition: "off", '
+                                      'session_expires: 0,')
     s = udp_sock()
     s.sendto(options(f"sip:127.0.0.1:{port}", "127.0.0.1", s.getsockname()[1], "z9hG4bKsp1",
                      "sp1@t"), ("127.0.0.1", port))

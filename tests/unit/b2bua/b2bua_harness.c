@@ -97,9 +97,35 @@ void ue_send(struct ue *u, const char *text)
 	struct sockaddr_in a = {.sin_family = AF_INET,
 				.sin_port = htons(T.port),
 				.sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	struct sockaddr_in6 a6 = {.sin6_family = AF_INET6,
+				  .sin6_port = htons(T.port6),
+				  .sin6_addr = IN6ADDR_LOOPBACK_INIT};
 
-	assert_true(sendto(u->fd, text, strlen(text), 0, (struct sockaddr *)&a,
-			   sizeof(a)) == (ssize_t)strlen(text));
+	if (u->v6)
+		assert_true(sendto(u->fd, text, strlen(text), 0, (struct sockaddr *)&a6,
+				   sizeof(a6)) == (ssize_t)strlen(text));
+	else
+		assert_true(sendto(u->fd, text, strlen(text), 0, (struct sockaddr *)&a,
+				   sizeof(a)) == (ssize_t)strlen(text));
+}
+
+const char *ue_host(const struct ue *u)
+{
+	return u->v6 ? "[::1]" : "127.0.0.1";
+}
+
+void ue_open6(struct ue *u, const char *name)
+{
+	struct sockaddr_in6 a = {.sin6_family = AF_INET6, .sin6_addr = IN6ADDR_LOOPBACK_INIT};
+	socklen_t l = sizeof(a);
+
+	u->fd = socket(AF_INET6, SOCK_DGRAM, 0);
+	assert_true(u->fd >= 0);
+	assert_int_equal(bind(u->fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	assert_int_equal(getsockname(u->fd, (struct sockaddr *)&a, &l), 0);
+	u->port = ntohs(a.sin6_port);
+	u->name = name;
+	u->v6 = true;
 }
 
 void ue_open(struct ue *u, const char *name)
@@ -114,6 +140,7 @@ void ue_open(struct ue *u, const char *name)
 	assert_int_equal(getsockname(u->fd, (struct sockaddr *)&a, &l), 0);
 	u->port = ntohs(a.sin_port);
 	u->name = name;
+	u->v6 = false;
 }
 
 char *hdr(const struct sip_msg *m, const char *name)
@@ -140,13 +167,13 @@ void ue_register_imei(struct ue *u, const char *imei)
 			 imei);
 	snprintf(r, sizeof(r),
 		 "REGISTER sip:ims.test SIP/2.0\r\n"
-		 "Via: SIP/2.0/UDP 127.0.0.1:%u;branch=z9hG4bKreg%u;rport\r\n"
+		 "Via: SIP/2.0/UDP %s:%u;branch=z9hG4bKreg%u;rport\r\n"
 		 "Max-Forwards: 70\r\nFrom: <sip:%s@ims.test>;tag=r%u\r\n"
 		 "To: <sip:%s@ims.test>\r\nCall-ID: reg-%u@t\r\nCSeq: 1 REGISTER\r\n"
-		 "Contact: <sip:%s@127.0.0.1:%u>%s\r\nExpires: 600\r\nContent-Length: "
+		 "Contact: <sip:%s@%s:%u>%s\r\nExpires: 600\r\nContent-Length: "
 		 "0\r\n\r\n",
-		 u->port, u->port, u->name, u->port, u->name, u->port, u->name, u->port,
-		 inst);
+		 ue_host(u), u->port, u->port, u->name, u->port, u->name, u->port, u->name,
+		 ue_host(u), u->port, inst);
 	ue_send(u, r);
 	m = ue_recv(u);
 	assert_int_equal(m->scode, 200);
@@ -162,9 +189,14 @@ const char SDP[] =
     "v=0\r\no=a 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\n"
     "t=0 0\r\nm=audio 4000 RTP/AVP 0\r\n";
 
-/* A response of a UE to a request it got (To tag added when tag set). */
 void answer(struct ue *u, const struct sip_msg *req, int scode, const char *reason,
-		   const char *tag, const char *body)
+	    const char *tag, const char *body)
+{
+	answer_x(u, req, scode, reason, tag, NULL, body);
+}
+
+void answer_x(struct ue *u, const struct sip_msg *req, int scode, const char *reason,
+	      const char *tag, const char *extra, const char *body)
 {
 	char r[4096], via[512] = "", rr[512] = "";
 	const struct sip_hdr *h;
@@ -179,11 +211,11 @@ void answer(struct ue *u, const struct sip_msg *req, int scode, const char *reas
 	snprintf(
 	    r, sizeof(r),
 	    "SIP/2.0 %d %s\r\n%s%sFrom: %s\r\nTo: %s%s%s\r\nCall-ID: %s\r\nCSeq: %s\r\n"
-	    "Contact: <sip:%s@127.0.0.1:%u>\r\n%sContent-Length: %zu\r\n\r\n%s",
+	    "Contact: <sip:%s@%s:%u>\r\n%s%sContent-Length: %zu\r\n\r\n%s",
 	    scode, reason, via, rr, hdr(req, "From"), hdr(req, "To"),
 	    tag && !strstr(hdr(req, "To"), "tag=") ? ";tag=" : "",
 	    tag && !strstr(hdr(req, "To"), "tag=") ? tag : "", hdr(req, "Call-ID"),
-	    hdr(req, "CSeq"), u->name, u->port,
+	    hdr(req, "CSeq"), u->name, ue_host(u), u->port, extra ? extra : "",
 	    body ? "Content-Type: application/sdp\r\n" : "", body ? strlen(body) : 0,
 	    body ? body : "");
 	ue_send(u, r);
@@ -216,9 +248,11 @@ uint16_t free_block(void)
 
 uint16_t T_port_lo; /* the relay's block (free_block), for the tests */
 
+static bool dual; /* setup_dual */
+
 int setup_prm(uint32_t timer_c_ms, bool relay)
 {
-	struct sip_stack_listen ls = {.addr = "127.0.0.1:0"};
+	struct sip_stack_listen ls[2] = {{.addr = "127.0.0.1:0"}, {.addr = "[::1]:0"}};
 	struct sip_stack_prm sp;
 	struct cscf_prm cp = {0};
 	struct b2bua_prm bp = {0};
@@ -240,8 +274,8 @@ int setup_prm(uint32_t timer_c_ms, bool relay)
 	json_decref(root);
 	assert_int_equal(hss_alloc(&T.hss, T.cfg, err, sizeof(err)), 0);
 	sip_stack_prm_init(&sp);
-	sp.listen = &ls;
-	sp.listen_count = 1;
+	sp.listen = ls;
+	sp.listen_count = dual ? 2 : 1;
 	sp.t1_ms = T.cfg->timer_t1_ms;
 	sp.t2_ms = T.cfg->timer_t2_ms;
 	sp.t4_ms = 500;
@@ -250,6 +284,11 @@ int setup_prm(uint32_t timer_c_ms, bool relay)
 	assert_int_equal(net_addr_parse_str(&a, sip_stack_local_uri_host(T.stack, 0), 0),
 			 0);
 	T.port = net_addr_port(&a);
+	if (dual) {
+		assert_int_equal(
+		    net_addr_parse_str(&a, sip_stack_local_uri_host(T.stack, 1), 0), 0);
+		T.port6 = net_addr_port(&a);
+	}
 	assert_int_equal(registrar_app_start(T.stack, T.cfg, T.hss, NULL, &T.reg), 0);
 	cp.stack = T.stack;
 	cp.hss = T.hss;
@@ -262,13 +301,17 @@ int setup_prm(uint32_t timer_c_ms, bool relay)
 	bp.cfg = T.cfg;
 	bp.timer_c_ms = timer_c_ms;
 	if (relay) {
-		struct media_relay_addr ra = {0};
-		struct media_relay_prm rp = {.addrs = &ra, .addr_count = 1};
+		struct media_relay_addr ra[2];
+		struct media_relay_prm rp = {.addrs = ra, .addr_count = dual ? 2 : 1};
 
-		assert_int_equal(net_addr_parse_str(&ra.addr, "127.0.0.1", 0), 0);
+		memset(ra, 0, sizeof(ra));
+		assert_int_equal(net_addr_parse_str(&ra[0].addr, "127.0.0.1", 0), 0);
+		assert_int_equal(net_addr_parse_str(&ra[1].addr, "::1", 0), 0);
 		T_port_lo = free_block();
-		ra.port_min = T_port_lo;
-		ra.port_max = (uint16_t)(T_port_lo + 199);
+		for (int i = 0; i < 2; i++) {
+			ra[i].port_min = T_port_lo;
+			ra[i].port_max = (uint16_t)(T_port_lo + 199);
+		}
 		assert_int_equal(media_relay_alloc(&T.relay, &rp), 0);
 		bp.relay = T.relay;
 	}
@@ -287,7 +330,19 @@ int setup(void **state)
 int setup_relay(void **state)
 {
 	(void)state;
+	dual = false;
 	return setup_prm(0, true);
+}
+
+int setup_dual(void **state)
+{
+	int err;
+
+	(void)state;
+	dual = true;
+	err = setup_prm(0, true);
+	dual = false;
+	return err;
 }
 
 int teardown(void **state)
@@ -313,9 +368,53 @@ uint16_t body_port(const struct sip_msg *m)
 {
 	long at = pl_casefind(m->body, "m=audio ");
 	uint32_t port = 0;
+	char line[64];
 
 	assert_true(at >= 0);
-	assert_int_equal(sscanf(m->body.p + at, "m=audio %u ", &port), 1);
-	assert_non_null(strstr(m->body.p, "c=IN IP4 127.0.0.1"));
+	snprintf(line, sizeof(line), "%.*s", (int)(m->body.l - (size_t)at), m->body.p + at);
+	assert_int_equal(sscanf(line, "m=audio %u ", &port), 1);
+	/* the relay's address on loopback, of either family (setup_dual) */
+	assert_true(pl_casefind(m->body, "c=IN IP4 127.0.0.1") >= 0 ||
+		    pl_casefind(m->body, "c=IN IP6 ::1") >= 0);
 	return (uint16_t)port;
+}
+
+/* A request of u in a dialog with imsd: to the Contact of m (a message
+ * imsd sent u), From/To as u sees them (from_hdr its own, to_hdr imsd's). */
+static void dlg_req(struct ue *u, const struct sip_msg *m, const char *from_hdr,
+		    const char *to_hdr, const char *meth, int cseq, const char *extra,
+		    const char *body)
+{
+	char r[8192];
+	const char *ct = hdr(m, "Contact");
+
+	snprintf(r, sizeof(r),
+		 "%s %.*s SIP/2.0\r\nVia: SIP/2.0/UDP %s:%u;branch=z9hG4bKd%s%d;rport\r\n"
+		 "Max-Forwards: 70\r\nFrom: %s\r\nTo: %s\r\nCall-ID: %s\r\nCSeq: %d %s\r\n"
+		 "Contact: <sip:%s@%s:%u>\r\n%s%sContent-Length: %zu\r\n\r\n%s",
+		 meth, (int)(strlen(ct) - 2), ct + 1, ue_host(u), u->port, meth, ++T.cseq,
+		 from_hdr, to_hdr, hdr(m, "Call-ID"), cseq, meth, u->name, ue_host(u), u->port,
+		 extra ? extra : "",
+		 body ? "Content-Type: application/sdp\r\n" : "", body ? strlen(body) : 0,
+		 body ? body : "");
+	ue_send(u, r);
+}
+
+void ue_req_caller(struct ue *a, const struct sip_msg *resp, const char *meth, int cseq,
+		   const char *extra, const char *body)
+{
+	char from[256];
+
+	snprintf(from, sizeof(from), "%s", hdr(resp, "From"));
+	dlg_req(a, resp, from, hdr(resp, "To"), meth, cseq, extra, body);
+}
+
+void ue_req_callee(struct ue *b, const struct sip_msg *inv, const char *tag,
+		   const char *meth, int cseq, const char *extra, const char *body)
+{
+	char from[256], to[256];
+
+	snprintf(from, sizeof(from), "%s;tag=%s", hdr(inv, "To"), tag);
+	snprintf(to, sizeof(to), "%s", hdr(inv, "From"));
+	dlg_req(b, inv, from, to, meth, cseq, extra, body);
 }

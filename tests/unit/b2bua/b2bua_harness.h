@@ -23,7 +23,8 @@ struct b2bt {
 	struct cscf *cscf;
 	struct b2bua *b2b;
 	struct media_relay *relay;
-	uint16_t port; /* imsd's */
+	uint16_t port;	/* imsd's */
+	uint16_t port6; /* imsd's on [::1] (setup_dual), 0 none */
 	int cseq;
 };
 extern struct b2bt T;
@@ -32,6 +33,7 @@ struct ue {
 	int fd;
 	uint16_t port;
 	const char *name;
+	bool v6; /* on [::1], talking to imsd's [::1] (setup_dual) */
 };
 
 extern const char SDP[];
@@ -54,6 +56,10 @@ void ue_quiet(struct ue *u, unsigned ms);
 void ue_send(struct ue *u, const char *text);
 
 void ue_open(struct ue *u, const char *name);
+/* A UE on [::1] (imsd listening there too: setup_dual). */
+void ue_open6(struct ue *u, const char *name);
+/* "127.0.0.1" or "[::1]": u's host in its Via and Contact. */
+const char *ue_host(const struct ue *u);
 
 char *hdr(const struct sip_msg *m, const char *name);
 
@@ -65,6 +71,18 @@ void ue_register(struct ue *u);
 /* A response of a UE to a request it got (To tag added when tag set). */
 void answer(struct ue *u, const struct sip_msg *req, int scode, const char *reason,
 		   const char *tag, const char *body);
+/* The same with extra header lines (complete, may be NULL). */
+void answer_x(struct ue *u, const struct sip_msg *req, int scode, const char *reason,
+	      const char *tag, const char *extra, const char *body);
+
+/* A request of the caller in its dialog with imsd; resp: a 1xx/2xx imsd
+ * sent it (its To tag and Contact). */
+void ue_req_caller(struct ue *a, const struct sip_msg *resp, const char *meth, int cseq,
+		   const char *extra, const char *body);
+/* A request of a callee in the (early) dialog of the INVITE it got, whose
+ * 1xx/2xx carried To tag `tag`. */
+void ue_req_callee(struct ue *b, const struct sip_msg *inv, const char *tag,
+		   const char *meth, int cseq, const char *extra, const char *body);
 
 /* The first block of 200 ports on 127.0.0.1 whose first 16 are free: the
  * machine is shared, and a bench may hold whole ranges. */
@@ -75,6 +93,10 @@ int setup_prm(uint32_t timer_c_ms, bool relay);
 int setup(void **state);
 
 int setup_relay(void **state);
+
+/* imsd on 127.0.0.1 and [::1], the relay on both (forking to bindings of
+ * both families). */
+int setup_dual(void **state);
 
 int teardown(void **state);
 

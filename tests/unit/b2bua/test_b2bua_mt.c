@@ -9,6 +9,7 @@
  * the phone's RTP echoed back.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <setjmp.h>
@@ -327,6 +328,8 @@ static void test_mt_call_relay_echo(void **state)
 	ue_close(&rtp);
 }
 
+static const struct b2bua_reinvite_prm HOLD = {.hold = true};
+
 /* imsd's re-INVITE to b: its SDP has dir on its stream and o= version
  * ver; answered 200, then imsd's ACK. */
 static void reinvite_answered(struct ue *b, const char *dir, const char *ver)
@@ -352,6 +355,10 @@ static const char AV_SDP[] =
     "v=0\r\no=imsd 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
     "m=audio 4000 RTP/AVP 0\r\nm=video 4002 RTP/AVP 96\r\na=rtpmap:96 H264/90000\r\n";
 
+static const char NEW_SDP[] =
+    "v=0\r\no=imsd 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
+    "m=audio 4100 RTP/AVP 8\r\nm=video 4102 RTP/AVP 96\r\na=rtpmap:96 H264/90000\r\n";
+
 static void test_mt_call_hold_reinvite(void **state)
 {
 	char file[] = "/tmp/imsd-mt-sdp-XXXXXX";
@@ -359,6 +366,8 @@ static void test_mt_call_hold_reinvite(void **state)
 	struct b2bua_mt_prm p = {.callee = "sip:bob@ims.test", .sdp_file = file};
 	struct b2bua_dialog_info di;
 	struct sip_msg *inv, *m;
+	const struct b2bua_reinvite_prm nofile = {.sdp_file = "/nonexistent/imsd.sdp"},
+					newfile = {.sdp_file = file};
 	uint32_t idx = 0;
 	uint16_t scode = 0;
 	struct ue b;
@@ -370,35 +379,46 @@ static void test_mt_call_hold_reinvite(void **state)
 	ue_open(&b, "bob");
 	ue_register(&b);
 	assert_int_equal(b2bua_mt_call(T.b2b, &p, &idx, &scode), 0);
-	unlink(file);
 	inv = ue_recv(&b);
 	/* the sdp_file as the offer (no relay: as it is) */
 	assert_true(pl_casefind(inv->body, "m=video 4002 ") >= 0);
-	assert_int_equal(b2bua_dialog_reinvite(T.b2b, idx, true), EALREADY);
+	assert_int_equal(b2bua_dialog_reinvite(T.b2b, idx, &HOLD), EALREADY);
 	answer(&b, inv, 200, "OK", "b1", SDP);
 	m = ue_recv(&b);
 	assert_int_equal(m->meth, SIP_METHOD_ACK);
 	mem_deref(m);
 	/* hold: a=sendonly, the o= version up */
-	assert_int_equal(b2bua_dialog_reinvite(T.b2b, idx, true), 0);
-	assert_int_equal(b2bua_dialog_reinvite(T.b2b, idx, true), EBUSY);
+	assert_int_equal(b2bua_dialog_reinvite(T.b2b, idx, &HOLD), 0);
+	assert_int_equal(b2bua_dialog_reinvite(T.b2b, idx, &HOLD), EBUSY);
 	reinvite_answered(&b, "a=sendonly\r\n", "2");
 	only_dialog(&di);
 	assert_int_equal(di.state, B2BUA_HOLD);
 	/* hold again: resumed */
-	assert_int_equal(b2bua_dialog_reinvite(T.b2b, idx, true), 0);
+	assert_int_equal(b2bua_dialog_reinvite(T.b2b, idx, &HOLD), 0);
 	reinvite_answered(&b, "a=sendrecv\r\n", "3");
 	only_dialog(&di);
 	assert_int_equal(di.state, B2BUA_START);
 	/* reinvite: the same offer, a new version */
-	assert_int_equal(b2bua_dialog_reinvite(T.b2b, idx, false), 0);
+	assert_int_equal(b2bua_dialog_reinvite(T.b2b, idx, NULL), 0);
 	reinvite_answered(&b, "m=audio 4000 ", "4");
 	/* downgrade: video at port 0, now and in the next offer */
 	assert_int_equal(b2bua_dialog_downgrade(T.b2b, idx, "fax"), EINVAL);
 	assert_int_equal(b2bua_dialog_downgrade(T.b2b, idx, NULL), 0);
 	reinvite_answered(&b, "m=video 0 RTP/AVP 96\r\n", "5");
-	assert_int_equal(b2bua_dialog_reinvite(T.b2b, idx, false), 0);
+	assert_int_equal(b2bua_dialog_reinvite(T.b2b, idx, NULL), 0);
 	reinvite_answered(&b, "m=video 0 RTP/AVP 96\r\n", "6");
+	/* reinvite with a new sdp_file (manual §6): its SDP (no relay: as it
+	 * is), the o= version still up, video still removed */
+	assert_int_equal(b2bua_dialog_reinvite(T.b2b, idx, &nofile), EIO);
+	fd = open(file, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	assert_true(fd >= 0);
+	assert_true(write(fd, NEW_SDP, strlen(NEW_SDP)) == (ssize_t)strlen(NEW_SDP));
+	close(fd);
+	assert_int_equal(b2bua_dialog_reinvite(T.b2b, idx, &newfile), 0);
+	unlink(file);
+	reinvite_answered(&b, "m=audio 4100 RTP/AVP 8\r\n", "7");
+	assert_int_equal(b2bua_dialog_reinvite(T.b2b, idx, NULL), 0);
+	reinvite_answered(&b, "m=video 0 RTP/AVP 96\r\n", "8");
 	assert_int_equal(b2bua_dialog_stop(T.b2b, idx), 0);
 	m = ue_recv_skip(&b);
 	assert_int_equal(m->meth, SIP_METHOD_BYE);
@@ -470,7 +490,7 @@ static void test_echo_remote_control(void **state)
 	assert_int_equal(b2bua_dialog_answer(T.b2b, 7, 0), ENOENT);
 	assert_int_equal(b2bua_dialog_answer(T.b2b, 1, 150), EINVAL);
 	assert_int_equal(b2bua_dialog_media(T.b2b, 1, false, false), ENOTSUP);
-	assert_int_equal(b2bua_dialog_reinvite(T.b2b, 1, true), EALREADY);
+	assert_int_equal(b2bua_dialog_reinvite(T.b2b, 1, &HOLD), EALREADY);
 	assert_int_equal(b2bua_dialog_answer(T.b2b, 1, 0), 0);
 	m = ue_recv_skip(&a);
 	assert_int_equal(m->scode, 200);

@@ -317,6 +317,29 @@ static void test_dp_v6(void **state)
 	dp_roundtrip("2001:db8::2", "2001:db8::1");
 }
 
+/* The local IPs that carry SAs: none set, every address; set, only them. */
+static void test_table_locals(void **state)
+{
+	struct ipsec_table *t = NULL;
+	struct net_addr ips[2], other;
+
+	(void)state;
+	assert_int_equal(ipsec_table_alloc(&t, 0), 0);
+	assert_int_equal(net_addr_parse_str(&ips[0], "10.9.0.1", 5060), 0);
+	assert_int_equal(net_addr_parse_str(&ips[1], "fd00::1", 5060), 0);
+	assert_int_equal(net_addr_parse_str(&other, "127.0.0.1", 5100), 0);
+	assert_true(ipsec_table_local(t, &other));
+	assert_int_equal(ipsec_table_locals_set(t, ips, 2), 0);
+	assert_false(ipsec_table_local(t, &other));
+	assert_true(ipsec_table_local(t, &ips[1]));
+	assert_int_equal(net_addr_parse_str(&other, "10.9.0.1", 5100), 0); /* any port */
+	assert_true(ipsec_table_local(t, &other));
+	assert_int_equal(ipsec_table_locals_set(t, ips, IPSEC_TABLE_LOCALS_MAX + 1), EINVAL);
+	assert_int_equal(ipsec_table_locals_set(t, NULL, 1), EINVAL);
+	assert_false(ipsec_table_local(NULL, &other));
+	ipsec_table_free(t);
+}
+
 static void test_pkt_parse_bounds(void **state)
 {
 	uint8_t b[64] = {0x45, 0, 0, 28, 0, 0, 0x40, 0, 64, 17, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2,
@@ -353,6 +376,7 @@ int main(void)
 	    cmocka_unit_test(test_dp_v4),
 	    cmocka_unit_test(test_dp_v6),
 	    cmocka_unit_test(test_pkt_parse_bounds),
+	    cmocka_unit_test(test_table_locals),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -210,16 +210,45 @@ static void test_tsx_max_from_rate(void **state)
 {
 	struct fix *f = *state;
 
-	/* manual timers, default rate 10,000/s: 10000 * 145 s * 5/4 */
-	assert_int_equal(sip_stack_tsx_max_for(0, 2000, 17000), 1812500);
-	/* 20,000/s (10,000 registrations/s with challenge) */
-	assert_int_equal(sip_stack_tsx_max_for(20000, 2000, 17000), 3625000);
+	/* manual timers, default rate 20,000/s: 20000 * 145 s * 5/4 */
+	assert_int_equal(sip_stack_tsx_max_for(0, 2000, 17000), 3625000);
+	/* 10,000/s explicitly */
+	assert_int_equal(sip_stack_tsx_max_for(10000, 2000, 17000), 1812500);
 	/* RFC timers: 10000 * 37 s * 5/4 */
 	assert_int_equal(sip_stack_tsx_max_for(10000, 500, 5000), 462500);
 	assert_int_equal(sip_stack_tsx_max_for(10, 500, 5000), SIP_STACK_TSX_MAX_MIN);
-	/* the stack uses it (T1 500, T4 5000, default rate) */
+	/* the stack uses it (T1 500, T4 5000, default rate 20,000/s) */
 	assert_int_equal(stack_new(f, 1300, "imsd-test", true), 0);
-	assert_int_equal(sip_tsx_stack_max(sip_stack_tsx(f->stack)), 462500);
+	assert_int_equal(sip_tsx_stack_max(sip_stack_tsx(f->stack)), 925000);
+}
+
+/* What the default bound holds of the SMS load it is sized for (bench/sms,
+ * issue 16): an SMS is two server transactions living 64*T1 after their
+ * answer and two client ones living T4. 10,000 SMS/s sustained must fit
+ * under the default bound with T1 0.5 s (the bench's) and with the
+ * manual's 2 s, whatever T4; the former default (10,000/s) held 6,250. */
+static uint64_t sms_live(uint64_t sms_per_s, uint64_t t1_ms, uint64_t t4_ms)
+{
+	return sms_per_s * (2 * 64 * t1_ms + 2 * t4_ms) / 1000;
+}
+
+static void test_tsx_max_holds_sms_target(void **state)
+{
+	static const uint32_t timers[][2] = {{500, 5000}, {500, 17000}, {2000, 17000},
+					     {2000, 5000}, {1000, 60000}};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(timers) / sizeof(timers[0]); i++) {
+		uint32_t t1 = timers[i][0], t4 = timers[i][1];
+		size_t max = sip_stack_tsx_max_for(0, t1, t4);
+
+		assert_true(sms_live(10000, t1, t4) <= max);
+		/* and at the old default it did not */
+		assert_true(sms_live(10000, t1, t4) > sip_stack_tsx_max_for(10000, t1, t4));
+		/* 12,500 SMS/s fill it to within rounding */
+		assert_true(sms_live(12500, t1, t4) <= max + 1);
+		assert_true(sms_live(12600, t1, t4) > max);
+	}
 }
 
 /* Reads one datagram (after the loop flushed it). */
@@ -838,6 +867,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(test_alloc_errors, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_tsx_max_from_rate, setup, teardown),
+	    cmocka_unit_test(test_tsx_max_holds_sms_target),
 	    cmocka_unit_test_setup_teardown(test_small_request_over_udp, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_large_request_over_tcp, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_large_request_refused_falls_back_to_udp,

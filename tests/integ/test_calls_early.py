@@ -1,0 +1,165 @@
+"""Reliable provisionals across the two legs, over the wire (docs/calls.md
+"VoLTE"), SIPp as both phones registered with AKA as test_calls_volte.py:
+
+- a late offer: the caller's INVITE has no SDP, the callee offers in a
+  reliable 183; imsd's PRACK to the callee waits for the caller's PRACK and
+  carries its answer on imsd's relay port (RFC 3262 §5;
+  sipp/prack_uac_late.xml, prack_uas_offer.xml check it);
+- a callee answering 183 with SDP then 200 at once, to a caller requiring
+  100rel: the caller gets the 200 only after its PRACK of the reliable 183
+  (RFC 3262 §3), which tshark shows in the order of the packets;
+- forking with an early dialog per branch (raw sockets as the phones on
+  the ports bob registered from with SIPp): an UPDATE from the branch that
+  did not send the last 183 reaches the caller, and the caller's UPDATE then
+  goes to that branch.
+tshark decodes each capture without a malformed packet.
+"""
+import re
+import subprocess
+
+import pytest
+
+from conftest import free_port
+from test_calls import HOST, TSHARK, hval, in_dialog, recv_msg, register, reply, run, sdp, \
+    sipp_cmd, start_capture, start_uas, stop_capture, udp, wait_uas
+from test_calls_volte import start_ims
+
+
+@pytest.fixture
+def ims(tmp_path):
+    yield from start_ims(tmp_path)
+
+
+def call_captured(ims, uac, uas):
+    """Caller alice and callee bob, each a SIPp; returns (rc, out, callee
+    (rc, out), caller port, tshark rows of SIP: frame, src, dst, method,
+    status, CSeq method)."""
+    assert TSHARK, "tshark is not installed (make deps installs it)"
+    d, port, log, tmp = ims
+    a, b = free_port(), free_port()
+    register(ims, "alice", a)
+    register(ims, "bob", b)
+    pcap = tmp / "early.pcap"
+    cap = start_capture(pcap, f"udp port {port}")
+    try:
+        p = start_uas(ims, uas, b, "bob")
+        rc, out = run(sipp_cmd(tmp, uac, port, a, "alice", service="bob"), tmp)
+        brc = wait_uas(p)
+    finally:
+        stop_capture(cap)
+    t = subprocess.run([TSHARK, "-r", str(pcap), "-d", f"udp.port=={port},sip", "-Y",
+                        "sip || _ws.malformed"], stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE, timeout=60)
+    text = t.stdout.decode(errors="replace")
+    assert "Malformed" not in text, text
+    t = subprocess.run([TSHARK, "-r", str(pcap), "-d", f"udp.port=={port},sip", "-Y", "sip",
+                        "-T", "fields", "-e", "frame.number", "-e", "udp.srcport", "-e",
+                        "udp.dstport", "-e", "sip.Method", "-e", "sip.Status-Code", "-e",
+                        "sip.CSeq.method", "-e", "sdp.media"],
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60)
+    rows = [r.split("\t") for r in t.stdout.decode().splitlines() if r]
+    return rc, out, brc, a, b, rows
+
+
+def test_prack_carries_the_callers_answer(ims):
+    rc, out, (brc, bout), a, b, rows = call_captured(ims, "prack_uac_late",
+                                                     "prack_uas_offer")
+    assert rc == 0, out
+    assert brc == 0, bout
+    pr_a = [r for r in rows if r[3] == "PRACK" and int(r[1]) == a]
+    pr_b = [r for r in rows if r[3] == "PRACK" and int(r[2]) == b]
+    assert len(pr_a) == 1 and len(pr_b) == 1, rows
+    # imsd's PRACK goes after the caller's, with SDP (the answer)
+    assert int(pr_b[0][0]) > int(pr_a[0][0]), rows
+    assert pr_b[0][6].startswith("audio "), rows
+
+
+def test_2xx_waits_for_the_prack(ims):
+    rc, out, (brc, bout), a, b, rows = call_captured(ims, "prack_uac_slow", "prack_uas_fast")
+    assert rc == 0, out
+    assert brc == 0, bout
+    ok_b = [r for r in rows if r[4] == "200" and r[5] == "INVITE" and int(r[1]) == b]
+    ok_a = [r for r in rows if r[4] == "200" and r[5] == "INVITE" and int(r[2]) == a]
+    pr_a = [r for r in rows if r[3] == "PRACK" and int(r[1]) == a]
+    assert ok_b and ok_a and pr_a, rows
+    # the callee's 200 came before the caller's PRACK; the caller's 200
+    # only after it
+    assert int(ok_b[0][0]) < int(pr_a[0][0]) < int(ok_a[0][0]), rows
+
+
+def callee_req(sock, port, inv, tag, method, cseq, body=""):
+    """A request of a callee in the early dialog of the INVITE it got, its
+    1xx having carried To tag `tag`."""
+    target = re.search(r"<([^>]+)>", hval(inv, "Contact")).group(1)
+    me = sock.getsockname()[1]
+    ctype = "Content-Type: application/sdp\r\n" if body else ""
+    sock.sendto((f"{method} {target} SIP/2.0\r\n"
+                 f"Via: SIP/2.0/UDP {HOST}:{me};branch=z9hG4bK{method}{cseq}b{me};rport\r\n"
+                 f"Max-Forwards: 70\r\nFrom: {hval(inv, 'To')};tag={tag}\r\n"
+                 f"To: {hval(inv, 'From')}\r\nCall-ID: {hval(inv, 'Call-ID')}\r\n"
+                 f"CSeq: {cseq} {method}\r\nContact: <sip:bob@{HOST}:{me}>\r\n{ctype}"
+                 f"Content-Length: {len(body)}\r\n\r\n{body}").encode(), (HOST, port))
+
+
+def test_fork_update_in_each_early_dialog(ims):
+    assert TSHARK, "tshark is not installed (make deps installs it)"
+    d, port, log, tmp = ims
+    a, b1, b2 = free_port(), free_port(), free_port()
+    register(ims, "alice", a)
+    register(ims, "bob", b1, imei="35000000-000010-0")
+    register(ims, "bob", b2, imei="35000000-000011-0")
+    sa, s1, s2 = udp(a), udp(b1), udp(b2)
+    pcap = tmp / "fork.pcap"
+    cap = start_capture(pcap, f"udp port {port}")
+    try:
+        body = sdp(40000)
+        sa.sendto((f"INVITE sip:bob@ims.test SIP/2.0\r\n"
+                   f"Via: SIP/2.0/UDP {HOST}:{a};branch=z9hG4bKfork1;rport\r\n"
+                   f"Max-Forwards: 70\r\nFrom: <sip:alice@ims.test>;tag=caller1\r\n"
+                   f"To: <sip:bob@ims.test>\r\nCall-ID: fork-{a}@test\r\n"
+                   f"CSeq: 1 INVITE\r\nContact: <sip:alice@{HOST}:{a}>\r\n"
+                   f"Content-Type: application/sdp\r\nContent-Length: {len(body)}\r\n\r\n"
+                   f"{body}").encode(), (HOST, port))
+        i1 = recv_msg(s1, "INVITE ")
+        i2 = recv_msg(s2, "INVITE ")
+        reply(s1, port, i1, 183, "Session Progress", sdp(40010), tag="one")
+        p183 = recv_msg(sa, "SIP/2.0 183")
+        reply(s2, port, i2, 183, "Session Progress", sdp(40020), tag="two")
+        recv_msg(sa, "SIP/2.0 183")
+        # branch one, which did not send the last 183, updates: relayed
+        callee_req(s1, port, i1, "one", "UPDATE", 1, sdp(40012))
+        up = recv_msg(sa, "UPDATE ")
+        reply(sa, port, up, 200, "OK", sdp(40002))
+        ok = recv_msg(s1, "SIP/2.0 200")
+        assert "UPDATE" in hval(ok, "CSeq"), ok
+        # the caller's UPDATE now goes to branch one
+        in_dialog(sa, port, p183, "UPDATE", 2, sdp(40004))
+        up = recv_msg(s1, "UPDATE ")
+        assert hval(up, "Call-ID") == hval(i1, "Call-ID"), up
+        reply(s1, port, up, 200, "OK", sdp(40014))
+        assert "UPDATE" in hval(recv_msg(sa, "SIP/2.0 200"), "CSeq")
+        reply(s2, port, i2, 486, "Busy Here", tag="two")
+        recv_msg(s2, "ACK ")
+        reply(s1, port, i1, 200, "OK", tag="one")
+        ok = recv_msg(sa, "SIP/2.0 200")
+        in_dialog(sa, port, ok, "ACK", 1)
+        recv_msg(s1, "ACK ")
+        in_dialog(sa, port, ok, "BYE", 3)
+        bye = recv_msg(s1, "BYE ")
+        reply(s1, port, bye, 200, "OK", tag="one")
+        recv_msg(sa, "SIP/2.0 200")
+    finally:
+        stop_capture(cap)
+        for s in (sa, s1, s2):
+            s.close()
+    t = subprocess.run([TSHARK, "-r", str(pcap), "-d", f"udp.port=={port},sip", "-Y",
+                        "sip || _ws.malformed"], stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE, timeout=60)
+    text = t.stdout.decode(errors="replace")
+    assert "Malformed" not in text, text
+    t = subprocess.run([TSHARK, "-r", str(pcap), "-d", f"udp.port=={port},sip", "-Y",
+                        'sip.Method == "UPDATE"', "-T", "fields", "-e", "udp.srcport",
+                        "-e", "udp.dstport"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                       timeout=60)
+    rows = [tuple(int(x) for x in r.split("\t")) for r in t.stdout.decode().splitlines() if r]
+    assert rows == [(b1, port), (port, a), (a, port), (port, b1)], rows
