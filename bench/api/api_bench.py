@@ -242,8 +242,8 @@ def reg_results(a, alone, both):
     """The registration rows of RESULTS.md's API section."""
     (answers, (times, size, n)) = both["work"]
     row = (f"| {time.strftime('%Y-%m-%d %H:%M')} | {os.uname().machine}, load "
-           f"{os.getloadavg()[0]:.1f} | {benchlib.git_commit(ROOT)} | {a.users} | "
-           f"{a.reg_rate} | {reg_fmt(alone)} | {a.clients} pollers ({answers} answers) + "
+           f"{os.getloadavg()[0]:.1f} | {benchlib.git_commit(ROOT)} | {a.users}, log "
+           f"{a.log_level} | {a.reg_rate} | {reg_fmt(alone)} | {a.clients} pollers ({answers} answers) + "
            f"users_get x{len(times)} ({n} users, median "
            f"{sorted(times)[len(times) // 2] if times else 0:.3f} s): {reg_fmt(both)} |")
     head = ("Registrations (`--reg-rate`): SIPp MD5 registrations of the ue_db users at the "
@@ -269,6 +269,9 @@ def main():
     ap.add_argument("--no-results", action="store_true")
     ap.add_argument("--reg-rate", type=int, default=0,
                     help="also run the registration phases at this rate (0: not)")
+    ap.add_argument("--log-level", default="info",
+                    help="imsd's log level (info: every SIP message is a log line the "
+                         "log_get pollers get)")
     ap.add_argument("--reg-only", action="store_true",
                     help="only the registration phases")
     a = ap.parse_args()
@@ -289,7 +292,7 @@ def main():
     cfg = os.path.join(work, "ims.cfg")
     with open(cfg, "w") as f:
         f.write(benchlib.imsd_config([("log_filename", os.path.join(work, "ims.log")),
-                                      ("log_options", "all.level=info"),
+                                      ("log_options", f"all.level={a.log_level}"),
                                       ("sip_addr", [f"127.0.0.1:{sip}"]),
                                       ("domain", "ims.test"), ("ipsec", False),
                                       ("com_addr", f"127.0.0.1:{api}")], users,
