@@ -221,8 +221,8 @@ static int raw_open(int af)
 
 /* --- I/O --- */
 
-static int raw_send(struct ipsec *ip, const struct net_addr *src, const struct net_addr *dst,
-		    const uint8_t *buf, size_t len)
+int ipsec_raw_send(struct ipsec *ip, const struct net_addr *src, const struct net_addr *dst,
+		   const uint8_t *buf, size_t len)
 {
 	union {
 		char b[CMSG_SPACE(sizeof(struct in6_pktinfo))];
@@ -277,7 +277,7 @@ static void tun_read_h(int fd, int events, void *arg)
 		if (ipsec_dp_tun_in(ip, ip->buf, (size_t)n, ip->buf2, IPSEC_BUF, &olen, &src,
 				    &dst))
 			continue;
-		if (raw_send(ip, &src, &dst, ip->buf2, olen))
+		if (ipsec_raw_send(ip, &src, &dst, ip->buf2, olen))
 			ip->st.drop_io++;
 	}
 }
@@ -344,7 +344,8 @@ static void raw_read_h(int fd, int events, void *arg)
 				return;
 			continue;
 		}
-		if (ipsec_dp_esp_in(ip, &src, &dst, esp, len, ip->buf2, IPSEC_BUF, &olen))
+		if (ipsec_dp_esp_in(ip, &src, &dst, esp, len, ip->buf2, IPSEC_BUF, &olen) ||
+		    !olen)
 			continue;
 		if (write(ip->tun_fd, ip->buf2, olen) < 0)
 			ip->st.drop_io++;
@@ -382,7 +383,9 @@ int ipsec_alloc(struct ipsec **ipp, const struct ipsec_prm *prm)
 	ip->tun_fd = ip->raw4_fd = ip->raw6_fd = ip->netns_fd = ip->self_ns_fd = -1;
 	ip->buf = malloc(IPSEC_BUF);
 	ip->buf2 = malloc(IPSEC_BUF);
-	err = !ip->buf || !ip->buf2 ? ENOMEM : ipsec_table_alloc(&ip->table, prm->max_sets);
+	ip->txbuf = malloc(IPSEC_BUF);
+	ip->txbuf2 = malloc(IPSEC_BUF);
+	err = !ip->buf || !ip->buf2 || !ip->txbuf || !ip->txbuf2 ? ENOMEM : ipsec_table_alloc(&ip->table, prm->max_sets);
 	if (!err)
 		err = ipsec_table_locals_set(ip->table, prm->local, prm->local_count);
 	if (!err)
@@ -430,7 +433,40 @@ void ipsec_free(struct ipsec *ip)
 	ipsec_table_free(ip->table);
 	free(ip->buf);
 	free(ip->buf2);
+	free(ip->txbuf);
+	free(ip->txbuf2);
 	free(ip);
+}
+
+int ipsec_net_attach(struct ipsec *ip, struct net *net)
+{
+	size_t n = net_sock_count(net);
+
+	for (size_t i = 0; i < n; i++) {
+		struct net_sock *sock = net_sock_get(net, i);
+		const struct net_addr *la = net_sock_laddr(sock, NET_UDP);
+
+		if (!net_sock_protected(sock) || !la || !net_addr_isset(la))
+			continue;
+		if (ip->udp_count == sizeof(ip->udp) / sizeof(ip->udp[0]))
+			return ENOSPC;
+		ip->udp[ip->udp_count].laddr = *la;
+		ip->udp[ip->udp_count++].sock = sock;
+		net_sock_udp_tap_set(sock, ipsec_udp_send, ip);
+	}
+	return 0;
+}
+
+struct net_sock *ipsec_udp_sock(const struct ipsec *ip, const struct net_addr *local,
+				uint16_t port)
+{
+	for (size_t i = 0; i < ip->udp_count; i++) {
+		const struct net_addr *la = &ip->udp[i].laddr;
+
+		if (net_addr_port(la) == port && net_addr_eq_ip(la, local))
+			return ip->udp[i].sock;
+	}
+	return NULL;
 }
 
 void ipsec_rx_handler_set(struct ipsec *ip, ipsec_rx_h *h, void *arg)

@@ -23,7 +23,21 @@ struct ipsec {
 	char *script_text;	   /* owned: what was written, what runs */
 	ipsec_rx_h *on_rx;
 	void *on_rx_arg;
-	uint8_t *buf, *buf2;	   /* owned, IPSEC_BUF each */
+	uint8_t *buf, *buf2;	   /* owned, IPSEC_BUF each: the raw and TUN reads */
+	uint8_t *txbuf, *txbuf2;   /* owned, IPSEC_BUF each: direct UDP sends,
+				    * made while a read's buffers are in use */
+	struct ipsec_udp_port {	   /* protected UDP sockets (direct path) */
+		struct net_addr laddr;
+		struct net_sock *sock; /* borrowed */
+	} udp[2 * IPSEC_LOCAL_MAX];
+	size_t udp_count;
 };
+
+/* The protected UDP socket bound to local's IP and port, or NULL. */
+struct net_sock *ipsec_udp_sock(const struct ipsec *ip, const struct net_addr *local,
+				uint16_t port);
+/* ESP of dst's SA from src (ip->txbuf2) out through the raw socket. */
+int ipsec_raw_send(struct ipsec *ip, const struct net_addr *src, const struct net_addr *dst,
+		   const uint8_t *buf, size_t len);
 
 #endif
