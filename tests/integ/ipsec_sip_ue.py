@@ -561,6 +561,9 @@ class TcpLink(Link):
             return
         if c is None:
             return
+        if t.flags & 0x04:  # RST: gone
+            del self.conns[key]
+            return
         if (t.flags & 0x12) == 0x12 and not c["up"]:
             c["rcv"], c["up"] = t.seq + 1, True
             self.seg(c, "A")
@@ -572,9 +575,10 @@ class TcpLink(Link):
             self.seg(c, "A")
         elif payload:
             self.seg(c, "A")
-        if t.flags & 0x01:
+        if t.flags & 0x01:  # FIN: ours with the ACK, the peer's ACK ends it
             c["rcv"] += 1
-            self.seg(c, "A")
+            self.seg(c, "FA")
+            del self.conns[key]
 
     def next(self, timeout=5.0):
         left = timeout
@@ -764,7 +768,26 @@ def act_clear(link, p):
     return {"code": code(r), "last": r}
 
 
-AFTER = {"message": act_message, "message_on_s": act_message_on_s,
+def act_reopen_c(link, p):
+    """(TCP, after "message") Makes imsd close its connection from port-c to
+    our port-s (bytes that are not SIP: it closes first, so its side would
+    stay in TIME_WAIT), then an SMS round again: imsd must open a new
+    connection from the same port-c to the same port-s at once."""
+    c = next((c for c in link.conns.values() if c["sa"] is link.to_c), None)
+    if c is None:
+        return {"error": "no connection from imsd to our port-s"}
+    key = (c["lport"], c["rport"])
+    link.write(c, b"\x01\x02 not SIP at all\r\n\r\n")
+    for _ in range(50):
+        if key not in link.conns:
+            break
+        link.pump(0.2)
+    out = {"closed": key not in link.conns}
+    out.update(act_message(link, p))
+    return out
+
+
+AFTER = {"message": act_message, "reopen_c": act_reopen_c, "message_on_s": act_message_on_s,
          "invite_self": act_invite_self, "echo": act_echo, "clear": act_clear}
 
 

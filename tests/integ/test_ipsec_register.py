@@ -519,3 +519,19 @@ def test_request_on_our_connection_to_port_s(core, ue, v6):
     assert m.get("code") == 202, r
     assert m["code_where"]["passive"] and m["code_where"]["rport"] == 6100, r
     assert m.get("ack_code") in (200, 202) and sorted(x["mti"] for x in m["mt"]) == [1, 3], r
+
+
+def test_port_c_reopened_after_close(core, ue):
+    """imsd closes its connection from our port-c to the UE's port-s first
+    (the UE sent bytes that are not SIP on it), which would leave that
+    address pair in TIME_WAIT on imsd's side for a minute; the next request
+    to the UE still goes out at once on a new connection between the same
+    ports (SO_LINGER 0 on those connections: RST, no TIME_WAIT)."""
+    r = ue.ask(req("hmac-sha-1-96", "aes-cbc", after=["message", "reopen_c"], tcp=True))
+    assert r["codes"][:2] == [401, 200] and r["codes"][-1] == 200, r
+    check_message(r["message"], tcp=True)
+    m = r["reopen_c"]
+    assert m["closed"], r
+    check_message(m, tcp=True)
+    assert len(r["opened"]) == 2, r
+    assert r["opened"][0]["rport"] == r["opened"][1]["rport"] == 6100, r
