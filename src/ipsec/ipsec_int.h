@@ -5,9 +5,14 @@
 #ifndef IPSEC_IPSEC_INT_H
 #define IPSEC_IPSEC_INT_H
 
+#include <netinet/in.h>
+#include <sys/socket.h>
+
 #include "ipsec/ipsec.h"
 
 #define IPSEC_BUF 65600 /* an IP packet plus ESP overhead */
+#define IPSEC_RAW_BATCH 8 /* ESP datagrams a recvmmsg(2) takes */
+#define IPSEC_RX_BATCH 64 /* packets a read handler takes a wake-up */
 
 struct ipsec {
 	struct ipsec_table *table; /* owned */
@@ -26,6 +31,15 @@ struct ipsec {
 	uint8_t *buf, *buf2;	   /* owned, IPSEC_BUF each: the raw and TUN reads */
 	uint8_t *txbuf, *txbuf2;   /* owned, IPSEC_BUF each: direct UDP sends,
 				    * made while a read's buffers are in use */
+	/* raw socket reads, IPSEC_RAW_BATCH at a time (recvmmsg) */
+	uint8_t *rbuf;		   /* owned: IPSEC_RAW_BATCH slots of IPSEC_BUF */
+	struct mmsghdr rmsg[IPSEC_RAW_BATCH];
+	struct iovec riov[IPSEC_RAW_BATCH];
+	struct sockaddr_storage rsrc[IPSEC_RAW_BATCH];
+	union {
+		char b[CMSG_SPACE(sizeof(struct in6_pktinfo))];
+		struct cmsghdr align;
+	} rctl[IPSEC_RAW_BATCH];
 	struct ipsec_udp_port {	   /* protected UDP sockets (direct path) */
 		struct net_addr laddr;
 		struct net_sock *sock; /* borrowed */
