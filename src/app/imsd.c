@@ -574,7 +574,8 @@ static int imsd_serve(const char *file, struct ims_cfg *cfg, bool no_monitor)
 		goto out;
 	}
 	ip = imsd_ipsec_start(cfg, ipsec_why, sizeof(ipsec_why));
-	if (imsd_sip_start(cfg, ip, &sip))
+	if (imsd_sip_start(cfg, ip, &sip) ||
+	    (ip && ipsec_net_attach(ip, sip_stack_net(sip)))) /* direct UDP path */
 		goto out;
 	if (imsd_store_open(cfg, &st))
 		goto out;

@@ -311,6 +311,19 @@ const struct net_addr *net_sock_laddr(const struct net_sock *sock, enum net_kind
 	return net_udp_laddr(sock->udp);
 }
 
+void net_sock_udp_tap_set(struct net_sock *sock, net_udp_tap_h *tap, void *arg)
+{
+	if (sock && sock->udp)
+		net_udp_tap_set(sock->udp, tap, arg);
+}
+
+void net_sock_udp_inject(struct net_sock *sock, const struct net_addr *src,
+			 const uint8_t *buf, size_t len)
+{
+	if (sock && sock->udp)
+		net_udp_inject(sock->udp, src, buf, len);
+}
+
 bool net_sock_protected(const struct net_sock *sock)
 {
 	return sock && sock->protected_sock;

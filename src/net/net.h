@@ -66,6 +66,11 @@ typedef void(net_close_h)(struct net_conn *conn, int err, void *arg);
  * (its port defaults to addr's). Strings borrowed for net_alloc only. */
 /* Runs fn(arg) with the calling thread in another network namespace
  * (ipsec_in_netns): the sockets fn opens stay in that namespace. */
+/* IPsec's direct UDP path (docs/ipsec.md): a protected socket's datagram
+ * from src to dst is offered to the tap first; 0 = sent (encapsulated) by
+ * it, ENOENT = not its (the socket sends it), other errors: dropped. */
+typedef int(net_udp_tap_h)(const struct net_addr *src, const struct net_addr *dst,
+			   const void *buf, size_t len, void *arg);
 typedef int(net_ns_run_h)(void *ctx, int (*fn)(void *arg), void *arg);
 
 struct net_listen {
@@ -192,6 +197,12 @@ void net_stats_get(const struct net *net, struct net_stats *st);
 /* tcp_keepalive (seconds, 0 = off) and tcp_keepcount at run time (manual
  * §6.5 config_set): for the connections open now and the next ones. */
 void net_keepalive_set(struct net *net, unsigned idle_s, unsigned count);
+/* The direct path of a protected socket's UDP: sends through tap (NULL
+ * ends it); a datagram that arrived by it (decrypted ESP) delivered as if
+ * read from the socket. No-ops on a socket without UDP. */
+void net_sock_udp_tap_set(struct net_sock *sock, net_udp_tap_h *tap, void *arg);
+void net_sock_udp_inject(struct net_sock *sock, const struct net_addr *src,
+			 const uint8_t *buf, size_t len);
 const char *net_kind_name(enum net_kind kind); /* "UDP", "TCP" */
 
 #endif

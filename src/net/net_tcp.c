@@ -428,8 +428,17 @@ static int tcp_bind_src(int fd, const struct net_addr *src, bool keep_port)
 	int on = 1;
 
 	if (keep_port) {
+		/* The SAs fix both ends (our port-c, the UE's port-s): a
+		 * connection imsd closed first would hold that pair in
+		 * TIME_WAIT for a minute and make the next connect() fail
+		 * (EADDRNOTAVAIL), as SO_REUSEADDR/REUSEPORT do not free a
+		 * 4-tuple. Linger 0: close() resets it, no TIME_WAIT. What
+		 * imsd still had unsent when it chose to close is lost. */
+		struct linger lg = {.l_onoff = 1, .l_linger = 0};
+
 		if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) ||
-		    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof(on)))
+		    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof(on)) ||
+		    setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg)))
 			return errno;
 	} else {
 		/* Source IP = the advertised socket's, so the peer sees the

@@ -466,6 +466,32 @@ void reg_ipsec_dst_map(const struct registrar *reg, const struct reg_user *ru,
 	f->conn_id = 0;
 }
 
+/*
+ * TS 33.203 §7.1 sets up two SA pairs, and TS 24.229 §5.2.2.1 lets the UE
+ * send requests over either (over TCP: on its connection from port-c to
+ * our port-s, or on the one imsd opened from our port-c to its port-s).
+ * The binding's flow is the first; this is the second. The protected ports
+ * live in the datapath's namespace, which only ESP that passed the SA's
+ * checks and selectors reaches, so the flow's addresses name the pair.
+ */
+bool reg_ipsec_flow_of_user(const struct registrar *reg, const struct reg_user *ru,
+			    const struct net_flow *flow)
+{
+	struct ipsec_table *t = reg_ipsec_table(reg);
+	const uint64_t ids[2] = {ru ? ru->ipsec_set : 0, ru ? ru->ipsec_old : 0};
+
+	if (!t || !flow || net_addr_port(&flow->local) != IPSEC_PORT_C)
+		return false;
+	for (size_t i = 0; i < 2; i++) {
+		const struct ipsec_set *s = ids[i] ? ipsec_set_get(t, ids[i]) : NULL;
+
+		if (s && net_addr_eq_ip(&flow->peer, ipsec_set_ue(s)) &&
+		    net_addr_port(&flow->peer) == ipsec_set_ue_port(s, true))
+			return true;
+	}
+	return false;
+}
+
 /* Owners are the hss_user of the set (HSS users live as long as the HSS,
  * which outlives the registrar and its sets). */
 const struct hss_user *registrar_ipsec_owner(uint64_t owner)

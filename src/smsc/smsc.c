@@ -440,8 +440,11 @@ static void contact_find_h(const struct registrar_binding_info *b, void *arg)
 	struct contact_find *cf = arg;
 	bool mapped;
 
+	/* a protected UE sends over either SA pair: from its port-c (src) or
+	 * its port-s (flow, where imsd's requests go), TS 24.229 §5.2.2.1 */
 	if (cf->found || b->src.reliable != cf->flow->reliable ||
-	    !net_addr_eq(&b->src.peer, &cf->flow->peer))
+	    (!net_addr_eq(&b->src.peer, &cf->flow->peer) &&
+	     !net_addr_eq(&b->flow.peer, &cf->flow->peer)))
 		return;
 	cf->found = !pl_strcpy(b->uri, cf->uri, sizeof(cf->uri));
 	mapped = !net_addr_eq(&b->flow.peer, &b->src.peer) ||

@@ -561,6 +561,9 @@ class TcpLink(Link):
             return
         if c is None:
             return
+        if t.flags & 0x04:  # RST: gone
+            del self.conns[key]
+            return
         if (t.flags & 0x12) == 0x12 and not c["up"]:
             c["rcv"], c["up"] = t.seq + 1, True
             self.seg(c, "A")
@@ -572,9 +575,10 @@ class TcpLink(Link):
             self.seg(c, "A")
         elif payload:
             self.seg(c, "A")
-        if t.flags & 0x01:
+        if t.flags & 0x01:  # FIN: ours with the ACK, the peer's ACK ends it
             c["rcv"] += 1
-            self.seg(c, "A")
+            self.seg(c, "FA")
+            del self.conns[key]
 
     def next(self, timeout=5.0):
         left = timeout
@@ -624,16 +628,27 @@ def tcp_session(ue, p, out, to_s, from_s, ck, ik, p_spi_c, p_port_s, regs):
     return out
 
 
-def act_message(link, p):
+MR = [0]  # the last TP-MR sent, for the process
+
+
+def act_message(link, p, send=None, via_port=None):
     """MO SMS to ourselves over the SA: 202, then imsd's MESSAGEs (RP-ACK and
     the SMS-DELIVER) arrive from its port-c at our port-s; we answer 200 and
-    send the delivery's RP-ACK."""
+    send the delivery's RP-ACK. send/via_port: where the MO MESSAGE goes
+    (default: our connection or flow from port-c)."""
     out = {"mt": []}
     cid = "sms%d-%d@ue" % (p["spi_c"], link.n)
     ct = ["Content-Type: application/vnd.3gpp.sms"]
-    mr = (p["spi_c"] + link.n) % 256  # a new TP-MR each time (TS 23.040 §9.2.3.6)
-    link.send(link.build("MESSAGE", SC, cid, 1, "m%d" % p["spi_c"], "<%s>" % SC, ct,
-                         sms_submit_to_self(mr, p.get("msisdn", ME))))
+    # a new TP-MR each time (TS 23.040 §9.2.3.6): imsd takes the same TP-MR
+    # and TP-DA within a minute as the same SMS again
+    MR[0] = (MR[0] + 1) % 256
+    mr = MR[0]
+    keep = link.via_port
+    link.via_port = via_port or keep
+    first = link.build("MESSAGE", SC, cid, 1, "m%d" % p["spi_c"], "<%s>" % SC, ct,
+                       sms_submit_to_self(mr, p.get("msisdn", ME)))
+    link.via_port = keep
+    (send or link.send)(first)
     for _ in range(12):
         got = link.next()
         if got is None:
@@ -642,6 +657,8 @@ def act_message(link, p):
         if head.startswith("SIP/2.0"):
             n, _ = cseq_of(head)
             out["code" if n == 1 else "ack_code"] = code(head)
+            if n == 1:
+                out["code_where"] = where
         elif head.startswith("MESSAGE"):
             link.answer(where, head, 200, "OK")
             mti = body[0] & 7 if body else -1
@@ -652,6 +669,17 @@ def act_message(link, p):
         if "code" in out and "ack_code" in out and len(out["mt"]) >= 2:
             break
     return out
+
+
+def act_message_on_s(link, p):
+    """(TCP, after "message") An MO SMS on the connection imsd opened to our
+    port-s, i.e. from our port-s to its port-c over the other SA pair: a UE
+    may send requests on either (TS 33.203 §7.1, TS 24.229 §5.1.1.2.1 /
+    §5.2.2.1); the answer comes back on that connection."""
+    c = next((c for c in link.conns.values() if c["sa"] is link.to_c), None)
+    if c is None:
+        return {"error": "no connection from imsd to our port-s"}
+    return act_message(link, p, send=lambda data: link.write(c, data), via_port=p["port_s"])
 
 
 def act_invite_self(link, p):
@@ -740,8 +768,27 @@ def act_clear(link, p):
     return {"code": code(r), "last": r}
 
 
-AFTER = {"message": act_message, "invite_self": act_invite_self, "echo": act_echo,
-         "clear": act_clear}
+def act_reopen_c(link, p):
+    """(TCP, after "message") Makes imsd close its connection from port-c to
+    our port-s (bytes that are not SIP: it closes first, so its side would
+    stay in TIME_WAIT), then an SMS round again: imsd must open a new
+    connection from the same port-c to the same port-s at once."""
+    c = next((c for c in link.conns.values() if c["sa"] is link.to_c), None)
+    if c is None:
+        return {"error": "no connection from imsd to our port-s"}
+    key = (c["lport"], c["rport"])
+    link.write(c, b"\x01\x02 not SIP at all\r\n\r\n")
+    for _ in range(50):
+        if key not in link.conns:
+            break
+        link.pump(0.2)
+    out = {"closed": key not in link.conns}
+    out.update(act_message(link, p))
+    return out
+
+
+AFTER = {"message": act_message, "reopen_c": act_reopen_c, "message_on_s": act_message_on_s,
+         "invite_self": act_invite_self, "echo": act_echo, "clear": act_clear}
 
 
 def main():

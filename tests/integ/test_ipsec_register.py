@@ -335,11 +335,7 @@ def test_message_over_sa(core, ue, alg, ealg):
     check_message(r["message"])
 
 
-TCP_PAIRS = [("hmac-sha-1-96", "aes-cbc"), ("hmac-md5-96", "des-ede3-cbc"),
-             ("aes-gmac", "aes-gcm"), ("hmac-sha-1-160", "aes-ctr"), ("null", "null")]
-
-
-@pytest.mark.parametrize("alg,ealg", TCP_PAIRS)
+@pytest.mark.parametrize("alg,ealg", PAIRS)
 def test_message_over_sa_tcp(core, ue, alg, ealg):
     """SIP over TCP through the SAs: the UE registers and sends its MESSAGE on
     its connection from port-c to our port-s; imsd's MESSAGEs to it go on a
@@ -477,3 +473,65 @@ def test_phone_without_sec_agree_sms(core, ue):
     assert r["failed"] == 0, r
     m = r["message"]
     assert m.get("code") == 202 and sorted(x["mti"] for x in m["mt"]) == [1, 3], r
+
+
+# ---- the direct UDP path: decrypted UDP to the SIP stack without the TUN ----
+
+def esp_counters(d):
+    text = d.command("stats", "counters.ipsec.drop_io")
+    return {k: int(re.search(r"counters.ipsec.%s: (\d+)" % k, text).group(1))
+            for k in ("esp_rx", "esp_tx", "udp_direct_rx", "udp_direct_tx")}
+
+
+@pytest.mark.parametrize("tcp", [False, True], ids=["udp", "tcp"])
+def test_udp_bypasses_tun(core, ue, tcp):
+    """SIP over UDP through the SAs goes from the raw socket straight to the
+    SIP stack and back (docs/ipsec.md "Direct UDP path"): over UDP every
+    ESP packet of a registration and an SMS round, both ways, takes the
+    direct path; over TCP (the kernel's TCP in the datapath's namespace)
+    none does, they go through the TUN device."""
+    d, _ = core
+    before = esp_counters(d)
+    r = ue.ask(req("hmac-sha-1-96", "aes-cbc", after=["message"], tcp=tcp))
+    assert r["codes"][:2] == [401, 200] and r["codes"][-1] == 200, r
+    check_message(r["message"], tcp=tcp)
+    after = esp_counters(d)
+    grew = {k: after[k] - before[k] for k in after}
+    assert grew["esp_rx"] >= 4 and grew["esp_tx"] >= 4, grew
+    if tcp:
+        assert grew["udp_direct_rx"] == 0 and grew["udp_direct_tx"] == 0, grew
+    else:
+        assert grew["udp_direct_rx"] == grew["esp_rx"], grew
+        assert grew["udp_direct_tx"] == grew["esp_tx"], grew
+
+
+@pytest.mark.parametrize("v6", [False, True], ids=["ipv4", "ipv6"])
+def test_request_on_our_connection_to_port_s(core, ue, v6):
+    """Over TCP a UE may send its requests on either SA pair's connection
+    (TS 33.203 §7.1, TS 24.229 §5.2.2.1): an MO SMS on the connection imsd
+    opened from our port-c to the UE's port-s is taken (202 on that
+    connection, not 403 from the CSCF's flow check) and delivered."""
+    r = ue.ask(req("hmac-sha-1-96", "aes-cbc", v6=v6, after=["message", "message_on_s"],
+                   tcp=True))
+    assert r["codes"][:2] == [401, 200] and r["codes"][-1] == 200, r
+    check_message(r["message"], tcp=True)
+    m = r["message_on_s"]
+    assert m.get("code") == 202, r
+    assert m["code_where"]["passive"] and m["code_where"]["rport"] == 6100, r
+    assert m.get("ack_code") in (200, 202) and sorted(x["mti"] for x in m["mt"]) == [1, 3], r
+
+
+def test_port_c_reopened_after_close(core, ue):
+    """imsd closes its connection from our port-c to the UE's port-s first
+    (the UE sent bytes that are not SIP on it), which would leave that
+    address pair in TIME_WAIT on imsd's side for a minute; the next request
+    to the UE still goes out at once on a new connection between the same
+    ports (SO_LINGER 0 on those connections: RST, no TIME_WAIT)."""
+    r = ue.ask(req("hmac-sha-1-96", "aes-cbc", after=["message", "reopen_c"], tcp=True))
+    assert r["codes"][:2] == [401, 200] and r["codes"][-1] == 200, r
+    check_message(r["message"], tcp=True)
+    m = r["reopen_c"]
+    assert m["closed"], r
+    check_message(m, tcp=True)
+    assert len(r["opened"]) == 2, r
+    assert r["opened"][0]["rport"] == r["opened"][1]["rport"] == 6100, r
