@@ -15,12 +15,24 @@ three phases of --seconds each:
   users_get  one client asking users_get over every user, again as soon as
              each answer came.
 
+With --reg-rate R (the issue's load: 10,000/s) two more phases run in the
+same run, side by side, with SIPp registering the ue_db users (MD5 digest,
+bench/register/reg_md5_uac.xml, REGISTER -> 401 -> REGISTER -> 200) at R a
+second for --seconds:
+
+  reg        registrations alone (the API idle);
+  reg+api    the same registrations while --clients log_get pollers and one
+             users_get loop over every user run at once.
+
+Each reports the registration rate SIPp achieved, its failures, the
+REGISTER->401 and REGISTER->200 (whole registration) p50/p99 from SIPp's
+-trace_rtt, the OPTIONS probe's p99 next to them and imsd's CPU.
+
 The WebSocket clients run at nice 10, imsd and the OPTIONS probe at 0 (on a
 2-core box the clients' Python would otherwise delay the probe: the harness
 measured, not imsd). It reports the OPTIONS p50/p99/max of each phase, the imsd CPU (user,
 kernel) of each, and the users_get answer time (wall, request sent to answer
-received) and size, and appends a row to bench/RESULTS.md. Registrations are
-not run here (bench/register does that); OPTIONS is the SIP latency probe.
+received) and size, and appends a row to bench/RESULTS.md.
 """
 import argparse
 import asyncio
@@ -31,6 +43,7 @@ import socket
 import sys
 import tempfile
 import time
+import types
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
@@ -38,6 +51,9 @@ sys.path.insert(0, os.path.dirname(HERE))
 
 import benchlib  # noqa: E402
 import websockets  # noqa: E402
+
+sys.path.insert(0, os.path.join(os.path.dirname(HERE), "register"))
+import regbench  # noqa: E402  (the SIPp registration arguments, one place)
 
 
 def free_tcp_port():
@@ -149,6 +165,96 @@ def users_get_loop(api_port):
     return work
 
 
+def api_load(api_port, clients):
+    """log_get pollers and a users_get loop at once."""
+    async def work(seconds):
+        r = await asyncio.gather(log_get_pollers(api_port, clients)(seconds),
+                                 users_get_loop(api_port)(seconds))
+        return r
+    return work
+
+
+def write_reg_users(workdir, n):
+    """The SIPp injection file of the bench's MD5 users (u<i>@ims.test, p<i>)."""
+    path = os.path.join(workdir, "reg_users.csv")
+    with open(path, "w") as f:
+        f.write("SEQUENTIAL\n")
+        for i in range(n):
+            f.write(f"u{i};u{i}@ims.test;ims.test;"
+                    f"[authentication username=u{i}@ims.test password=p{i}];\n")
+    return path
+
+
+def reg_phase(imsd, sip, a, csv, workdir, tag, work=None):
+    """SIPp registering at a.reg_rate for a.seconds (bounded), with the OPTIONS
+    probe and work (a coroutine factory) beside it; -> dict of figures."""
+    d = os.path.join(workdir, tag)
+    os.makedirs(d, exist_ok=True)
+    count = int(a.reg_rate * a.seconds)
+    timeout_s = int(a.seconds * 3) + 20
+    srv = types.SimpleNamespace(addr=f"127.0.0.1:{sip}", scenario=regbench.MD5_XML)
+    stat = os.path.join(d, "uac0_stat.csv")
+    p = Pinger(sip, a.rate)
+    c0 = imsd.cpu()
+    t0 = time.time()
+    p.start()
+    s = benchlib.Sipp(d, "uac0", regbench.sipp_args(srv, 0, a.reg_rate, count, csv, stat,
+                                                    timeout_s))
+    res = None
+    try:
+        if work:
+            res = asyncio.run(work(a.seconds))
+        if not s.wait(t0 + timeout_s + 15):
+            benchlib.log(f"  {tag}: sipp past its deadline, killing it")
+            s.kill()
+    except BaseException:
+        s.kill()
+        raise
+    finally:
+        p.stop_ev.set()
+    rtts, lost = p.result()
+    wall = time.time() - t0
+    cpu = imsd.cpu() - c0
+    st = benchlib.parse_stat(stat) if os.path.exists(stat) else {}
+    r = s.rtt()
+    final = r.get("1", [])
+    span = (max(x for x, _ in final) - min(x for x, _ in final)) / 1000.0 if len(final) > 1 \
+        else 0
+    return {"ok": st.get("ok", 0), "failed": st.get("failed", 0),
+            "rate": (len(final) - 1) / span if span > 0 else 0.0,
+            "reg": benchlib.latency_summary(v for _, v in final),
+            "chal": benchlib.latency_summary(v for _, v in r.get("2", [])),
+            "options": benchlib.latency_summary(rtts), "lost": lost, "cpu": cpu,
+            "wall": wall, "work": res, "errors": s.errors(3) if st.get("failed") else []}
+
+
+def reg_fmt(x):
+    reg, chal = x["reg"] or {}, x["chal"] or {}
+    return (f"{x['rate']:.0f}/s, {x['ok']} ok / {x['failed']} failed; 401 p50/p99 "
+            f"{chal.get('p50', 0):.1f}/{chal.get('p99', 0):.1f} ms, 200 p50/p99 "
+            f"{reg.get('p50', 0):.1f}/{reg.get('p99', 0):.1f} ms; OPTIONS p99 "
+            f"{(x['options'] or {}).get('p99', 0):.2f} ms; imsd CPU "
+            f"{x['cpu'].user / benchlib.CLK:.2f}+{x['cpu'].kernel / benchlib.CLK:.2f} s "
+            f"in {x['wall']:.1f} s")
+
+
+def reg_results(a, alone, both):
+    """The registration rows of RESULTS.md's API section."""
+    (answers, (times, size, n)) = both["work"]
+    row = (f"| {time.strftime('%Y-%m-%d %H:%M')} | {os.uname().machine}, load "
+           f"{os.getloadavg()[0]:.1f} | {benchlib.git_commit(ROOT)} | {a.users}, log "
+           f"{a.log_level} | {a.reg_rate} | {reg_fmt(alone)} | {a.clients} pollers ({answers} answers) + "
+           f"users_get x{len(times)} ({n} users, median "
+           f"{sorted(times)[len(times) // 2] if times else 0:.3f} s): {reg_fmt(both)} |")
+    head = ("Registrations (`--reg-rate`): SIPp MD5 registrations of the ue_db users at the "
+            "offered rate for the phase, alone and then with the API load, in the same run; "
+            "achieved rate from SIPp's -trace_rtt (first to last 200), latencies from the same "
+            "file (nearest rank).\n\n"
+            "| date | machine | commit | users | offered/s | registrations alone | "
+            "registrations with the API load |\n|---|---|---|---|---|---|---|")
+    return head, row
+
+
 def fmt(lat):
     return f"{lat['p50']:.2f} / {lat['p99']:.2f} / {lat['max']:.1f}" if lat else "-"
 
@@ -161,6 +267,13 @@ def main():
     ap.add_argument("--rate", type=int, default=200)
     ap.add_argument("--seconds", type=float, default=10)
     ap.add_argument("--no-results", action="store_true")
+    ap.add_argument("--reg-rate", type=int, default=0,
+                    help="also run the registration phases at this rate (0: not)")
+    ap.add_argument("--log-level", default="info",
+                    help="imsd's log level (info: every SIP message is a log line the "
+                         "log_get pollers get)")
+    ap.add_argument("--reg-only", action="store_true",
+                    help="only the registration phases")
     a = ap.parse_args()
     work = tempfile.mkdtemp(prefix="api_bench_")
     for _ in range(50):  # SIP takes the port on UDP and TCP
@@ -179,19 +292,30 @@ def main():
     cfg = os.path.join(work, "ims.cfg")
     with open(cfg, "w") as f:
         f.write(benchlib.imsd_config([("log_filename", os.path.join(work, "ims.log")),
-                                      ("log_options", "all.level=info"),
+                                      ("log_options", f"all.level={a.log_level}"),
                                       ("sip_addr", [f"127.0.0.1:{sip}"]),
                                       ("domain", "ims.test"), ("ipsec", False),
                                       ("com_addr", f"127.0.0.1:{api}")], users,
                                      comment="bench/api"))
     imsd = benchlib.Imsd(a.imsd, cfg, sip, work)
     imsd.start()
+    alive = False
     # the clients (this process) at nice 10: on a 2-core box their Python
     # CPU would otherwise delay the OPTIONS probe and imsd itself, and the
     # probe would measure the harness; imsd and the probe stay at 0
     os.setpriority(os.PRIO_PROCESS, 0, 10)
     try:
         benchlib.sip_options_ping(sip)
+        if a.reg_rate:
+            csv = write_reg_users(work, a.users)
+            benchlib.log(f"imsd up with {a.users} users; registrations at {a.reg_rate}/s alone")
+            alone = reg_phase(imsd, sip, a, csv, work, "reg")
+            benchlib.log(f"reg: {reg_fmt(alone)} {alone['errors']}")
+            both = reg_phase(imsd, sip, a, csv, work, "reg_api", api_load(api, a.clients))
+            benchlib.log(f"reg+api: {reg_fmt(both)} {both['errors']}")
+            if a.reg_only:
+                alive = imsd.alive()
+                return
         benchlib.log(f"imsd up with {a.users} users; idle phase")
         idle = phase(imsd, sip, a.rate, a.seconds)
         benchlib.log(f"idle: OPTIONS p50/p99/max {fmt(idle[0])} ms, lost {idle[1]}")
@@ -206,9 +330,16 @@ def main():
         alive = imsd.alive()
     finally:
         imsd.stop()
+        if a.reg_rate and alive and not a.no_results:
+            head, row = reg_results(a, alone, both)
+            path = os.path.join(ROOT, "bench", "RESULTS.md")
+            with open(path) as f:
+                have = "| registrations alone |" in f.read()
+            benchlib.append_section(path, "## bench/api (remote API next to SIP)",
+                                    row if have else head + "\n" + row)
     if not alive:
         raise SystemExit("imsd died during the run")
-    if a.no_results:
+    if a.no_results or a.reg_only:
         return
     cpu = benchlib.CLK
     row = (f"| {time.strftime('%Y-%m-%d')} | {os.uname().machine}, load "

@@ -93,6 +93,24 @@ def free_block(count, lo=61000, hi=65500):
     raise BenchError("no free block of UDP ports for SIPp")
 
 
+def wait_port_free(port, secs=15.0):
+    """True once UDP 127.0.0.1:port can be bound (within secs): another
+    program on this shared machine may hold a SIPp port for a while."""
+    import socket
+    end = time.time() + secs
+    while True:
+        so = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        try:
+            so.bind(("127.0.0.1", port))
+            return True
+        except OSError:
+            if time.time() >= end:
+                return False
+            time.sleep(0.5)
+        finally:
+            so.close()
+
+
 class Side:
     """One server under test with its SIPp ports: name, server, uac/uas
     ports, settle seconds, and how its memory is sampled."""
@@ -202,6 +220,9 @@ def run_calls(side, workdir, tag, rate, count, hold_ms=0, during=None):
     timeout_s = int(count / rate * 3 + hold_ms / 1000) + 30
     uas_stat = os.path.join(workdir, f"{tag}_uas_stat.csv")
     uac_stat = os.path.join(workdir, f"{tag}_uac_stat.csv")
+    for port in (side.uas_port, side.uac_port):
+        if not wait_port_free(port):
+            log(f"  {tag}: UDP port {port} still held by another program after 15 s")
     uas = Sipp(workdir, f"{tag}_uas", uas_args(side, count, timeout_s, uas_stat, hold_ms))
     time.sleep(0.5)  # SIPp binds its port before it reads the first recv
     uac = Sipp(workdir, f"{tag}_uac", uac_args(side, workdir, rate, count, timeout_s,
@@ -273,11 +294,16 @@ def run_step(side, workdir, rate, secs, rnd, quiet_wait):
         "busy_before": round(busy_before, 2), "errors": uac.errors(3) + uas.errors(2),
     }
     res["clean"] = (res["failed"] < 0.001 * count and achieved >= 0.97 * rate)
+    if any("Unable to bind" in e for e in res["errors"]):
+        # a SIPp port held by another program: the step says nothing of the server
+        res["clean"] = None
+        res["invalid"] = "not measured: a SIPp could not bind its port (held by another program)"
     u, k = res["us_per_call"]
     log(f"  {side.name} {rate}/s: ok {res['ok']}/{count} failed {failed} achieved "
         f"{achieved:.0f}/s, CPU/call {u + k:.0f} µs (user {u:.0f}, kernel {k:.0f}), "
         f"setup p50/p95 {(res['setup_ms'] or {}).get('p50')}/"
-        f"{(res['setup_ms'] or {}).get('p95')} ms{'' if res['clean'] else '  NOT CLEAN'}")
+        f"{(res['setup_ms'] or {}).get('p95')} ms"
+        f"{'' if res['clean'] else '  ' + res.get('invalid', 'NOT CLEAN')}")
     return res
 
 
@@ -338,6 +364,12 @@ def start_sides(args, workdir):
                 span = args.relay_max - args.relay_min
                 relay = ((args.relay_max + 2, args.relay_max + 2 + span) if b
                          else (args.relay_min, args.relay_max))
+                sip = [p + i for p in (args.kam_port, args.imsd_port, args.imsd_b_port)
+                       for i in range(3)]
+                if any(relay[0] <= p <= relay[1] for p in sip):
+                    raise BenchError(f"{name}'s relay ports {relay[0]}-{relay[1]} hold SIP "
+                                     f"ports of the run ({sip}): pick --relay-min/--relay-max "
+                                     "apart from them")
                 binary = args.imsd_b if b else args.imsd_bin
                 cfg = os.path.join(d, "ims.cfg")
                 imsd_cfg(cfg, port, relay)
@@ -373,7 +405,8 @@ def fmt_step_rows(rows):
         out.append(f"| {r['server']} | {r['round']} | {r['rate']} | {r['achieved']:.0f} | "
                    f"{r['failed']} / {r['count']} | {sm.get('p50', '-')} / {sm.get('p95', '-')} | "
                    f"**{u + k:.0f}** ({u:.0f} + {k:.0f}) | {lu + lk:.0f} ({lu:.0f} + {lk:.0f}) | "
-                   f"{r['sipp_cpu_s']} | {'yes' if r['clean'] else 'no'} |")
+                   f"{r['sipp_cpu_s']} | "
+                   f"{'yes' if r['clean'] else r.get('invalid') or 'no'} |")
     return out
 
 
@@ -404,7 +437,7 @@ def report(args, rows, mems, sides):
     md += [""] + fmt_step_rows(rows) + [""]
     for s in sides:
         clean = sorted({r["rate"] for r in rows if r["server"] == s.name and r["clean"]})
-        dirty = {r["rate"] for r in rows if r["server"] == s.name and not r["clean"]}
+        dirty = {r["rate"] for r in rows if r["server"] == s.name and r["clean"] is False}
         ok = [x for x in clean if x not in dirty]
         best = max(ok) if ok else None
         cpu = [sum(r["us_per_call"]) for r in rows if r["server"] == s.name and r["clean"]]
@@ -440,8 +473,11 @@ def main():
     ap.add_argument("--imsd-bin", default=os.path.join(ROOT, "build-rel", "imsd"))
     ap.add_argument("--kam-port", type=int, default=15160)
     ap.add_argument("--imsd-port", type=int, default=15170)
-    ap.add_argument("--relay-min", type=int, default=10000)
-    ap.add_argument("--relay-max", type=int, default=20000)
+    # imsd's relay ports: as many as the default 10000-20000 (5,000 pairs), but
+    # above the SIP ports of the run, which the relay would otherwise take for
+    # its pool between two steps (a SIPp then cannot bind its port)
+    ap.add_argument("--relay-min", type=int, default=16000)
+    ap.add_argument("--relay-max", type=int, default=26000)
     ap.add_argument("--rates", default="500,1000,2000,3000,4000")
     ap.add_argument("--secs-per-step", type=float, default=10.0)
     ap.add_argument("--rounds", type=int, default=1)

@@ -147,9 +147,10 @@ int main(int argc, char **argv)
 	fflush(stdout);
 	loop_run();
 	media_relay_stats(r, &st);
-	printf("rx=%llu tx=%llu drop_source=%llu drop_invalid=%llu drop_flood=%llu "
-	       "drop_blocked=%llu drop_send=%llu\n",
+	printf("rx=%llu tx=%llu reads=%llu writes=%llu drop_source=%llu drop_invalid=%llu "
+	       "drop_flood=%llu drop_blocked=%llu drop_send=%llu\n",
 	       (unsigned long long)st.rx_pkts, (unsigned long long)st.tx_pkts,
+	       (unsigned long long)st.rx_reads, (unsigned long long)st.tx_writes,
 	       (unsigned long long)st.drop_source, (unsigned long long)st.drop_invalid,
 	       (unsigned long long)st.drop_flood, (unsigned long long)st.drop_blocked,
 	       (unsigned long long)st.drop_send);

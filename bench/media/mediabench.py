@@ -119,8 +119,9 @@ def start_imsd(work, calls, bindir):
 
 def step(server, calls, args):
     benchlib.wait_quiet(10)
-    if server == "imsd":
-        p, pairs, rss0, heap = start_imsd(args.work, calls, args.bindir)
+    if server in ("imsd", "imsd-b"):
+        bindir = args.bindir if server == "imsd" else args.bindir_b
+        p, pairs, rss0, heap = start_imsd(args.work, calls, bindir)
     else:
         p, pairs, rss0, heap = start_rtpengine(args.work, calls)
     try:
@@ -145,11 +146,13 @@ def step(server, calls, args):
             p.kill()
             tail = ""
     relay = "-"
-    if server == "imsd" and tail:
+    if server != "rtpengine" and tail:
         benchlib.log(f"imsd relay counts: {tail.strip().splitlines()[-1]}")
-        m = re.search(r"rx=(\d+) tx=(\d+)", tail)
+        m = re.search(r"rx=(\d+) tx=(\d+)(?: reads=(\d+) writes=(\d+))?", tail)
         if m:
             relay = f"{m.group(1)} / {m.group(2)}"
+            if m.group(3):
+                relay += f" in {m.group(3)} / {m.group(4)} syscalls"
     skipped = re.search(r"skipped_calls=(\d+)", out)
     if skipped and int(skipped.group(1)):
         benchlib.log(f"{skipped.group(1)} calls silent (UE port held by another program)")
@@ -183,21 +186,28 @@ def main():
     ap.add_argument("--payload", type=int, default=160)
     ap.add_argument("--servers", default="imsd,rtpengine")
     ap.add_argument("--bindir", required=True)
+    ap.add_argument("--bindir-b", default="",
+                    help="A/B: a second build whose bench/media/media_relay_bench "
+                         "runs as server imsd-b (add it to --servers)")
     ap.add_argument("--work", required=True)
     ap.add_argument("--results", default="")
+    ap.add_argument("--rounds", type=int, default=1,
+                    help="repeat every step; the servers' order alternates per round")
     args = ap.parse_args()
     rows = []
-    for calls in [int(x) for x in args.calls.split(",")]:
-        for server in args.servers.split(","):
-            rows.append(step(server, calls, args))
-    md = ["| date | commit | server | calls | pkts/s offered / sent | sent | relay read / sent | received | loss | "
+    for rnd in range(args.rounds):
+        for calls in [int(x) for x in args.calls.split(",")]:
+            servers = args.servers.split(",")
+            for server in (servers if rnd % 2 == 0 else servers[::-1]):
+                rows.append(dict(step(server, calls, args), round=rnd + 1))
+    md = ["| date | commit | round | server | calls | pkts/s offered / sent | sent | relay read / sent | received | loss | "
           "kernel drops (rcvbuf / backlog) | µs user / pkt | µs kernel / pkt | µs total / pkt | memory per call |",
-          "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+          "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     date = time.strftime("%Y-%m-%d")
     commit = benchlib.git_commit(os.path.dirname(os.path.dirname(
         os.path.dirname(os.path.abspath(__file__)))))
     for r in rows:
-        md.append(f"| {date} | {commit} | {r['server']} | {r['calls']} | "
+        md.append(f"| {date} | {commit} | {r['round']} | {r['server']} | {r['calls']} | "
                   f"{r['calls'] * 2 * args.pps} / {r['sent'] // r['secs']} | {r['sent']} | "
                   f"{r['relay']} | "
                   f"{r['recv']} | {r['loss'] * 100:.3f} % | {r['rcvbuf']} / {r['backlog']} | "

@@ -602,6 +602,7 @@ void api_free(struct api *api)
 		close(api->lfd);
 	}
 	api_auth_free(api);
+	ims_cfg_free(api->hdrs_set);
 	api_tls_free(api);
 	json_decref(api->msg_counts);
 	json_decref(api->err_counts);

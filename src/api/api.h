@@ -34,6 +34,8 @@ struct stats;
 struct smsc;
 struct b2bua;
 struct ipsec;
+struct sip_stack;
+struct ims_cfg_hdr;
 
 /* Bounds (docs/api.md). */
 #define API_PORT_DEFAULT 9003u
@@ -59,6 +61,8 @@ struct api_prm {
 				    * answer an error */
 	struct stats *stats;	   /* borrowed; NULL: stats answers an error */
 	struct ipsec *ipsec;	   /* borrowed; NULL: ipsec lists no SA (IPsec off) */
+	struct sip_stack *sip;	   /* borrowed; NULL: config_set refuses the SIP
+				    * stack's properties (custom_headers...) */
 	void (*quit_h)(void *arg); /* what `quit` does */
 	void *quit_arg;
 	const char *version; /* ready's version */
@@ -71,6 +75,9 @@ struct api_prm {
 int api_alloc(struct api **apip, const struct api_prm *prm, char *err, size_t errlen);
 /* Closes every connection and cancels every scheduled message. */
 void api_free(struct api *api);
+/* Gives the SIP stack the custom_headers rules of the configuration
+ * (manual §5.2); at start and at each config_set of them. */
+int api_sip_custom_set(struct sip_stack *sip, const struct ims_cfg_hdr *h, uint32_t n);
 /* The bound port (tests with port 0), 0 if not listening. */
 uint16_t api_port(const struct api *api);
 

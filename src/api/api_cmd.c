@@ -14,6 +14,8 @@
 #include "config/ims_cfg.h"
 #include "core/mbuf.h"
 #include "hss/hss.h"
+#include "sip/sip_custom.h"
+#include "sip/sip_stack.h"
 #include "stats/stats.h"
 
 int api_cmd_help(struct api_ctx *ctx, json_t *resp)
@@ -73,6 +75,9 @@ enum api_prop_kind {
 	API_P_SE,	/* session_expires: the struct the IMPUs point to */
 	API_P_PRECOND,	/* the global value and the default IMPU options' */
 	API_P_REL100,	/* idem */
+	API_P_HDRS,	/* custom_headers: the SIP stack's rules */
+	API_P_TCP,	/* tcp_threshold, tcp_keepalive, tcp_keepcount: the stack's */
+	API_P_AUTH,	/* auth_on_register_only: the users that do not set it */
 };
 
 struct api_prop {
@@ -96,6 +101,11 @@ static const struct api_prop api_props[] = {
     {"sms_hook_only", API_OFF(sms_hook_only), API_P_BOOL},
     {"sms_forced_rp_cause", API_OFF(sms_forced_rp_cause), API_P_U8},
     {"sms_message_filter", API_OFF(sms_message_filter), API_P_FILTER},
+    {"custom_headers", API_OFF(custom_headers), API_P_HDRS},
+    {"tcp_threshold", API_OFF(tcp_threshold), API_P_TCP},
+    {"tcp_keepalive", API_OFF(tcp_keepalive), API_P_TCP},
+    {"tcp_keepcount", API_OFF(tcp_keepcount), API_P_TCP},
+    {"auth_on_register_only", API_OFF(auth_on_register_only), API_P_AUTH},
     {NULL, 0, API_P_U32},
 };
 
@@ -103,15 +113,46 @@ static const struct api_prop api_props[] = {
 static const struct {
 	const char *name, *why;
 } api_props_no[] = {
-    {"auth_on_register_only", "resolved into each user at start"},
     {"sms_forced_cp_cause", "no CP layer here (SMS over IP, TS 24.341; no SGs)"},
     {"mms_expires", "no MMS service"},
-    {"custom_headers", "imsd sends no custom headers yet"},
-    {"tcp_threshold", "read by the SIP transport at start"},
-    {"tcp_keepalive", "read by the SIP transport at start"},
-    {"tcp_keepcount", "read by the SIP transport at start"},
     {NULL, NULL},
 };
+
+/* One custom_headers item as the configuration writes it. */
+static json_t *hdr_json(const struct ims_cfg_hdr *h)
+{
+	json_t *o = json_pack("{s:s, s:b}", "name", h->name, "replace", h->replace);
+	json_t *codes = json_array(), *meths = json_array();
+
+	if (h->value)
+		json_object_set_new(o, "value", json_string(h->value));
+	for (uint16_t i = 0; i < h->code_count; i++)
+		json_array_append_new(codes, json_integer(h->codes[i]));
+	for (uint16_t i = 0; i < h->method_count; i++)
+		json_array_append_new(meths, json_string(h->methods[i]));
+	json_object_set_new(o, "codes", codes);
+	json_object_set_new(o, "methods", meths);
+	return o;
+}
+
+int api_sip_custom_set(struct sip_stack *sip, const struct ims_cfg_hdr *h, uint32_t n)
+{
+	struct sip_custom_hdr *v;
+	int err;
+
+	if (n > SIP_CUSTOM_MAX)
+		return EINVAL;
+	v = calloc(n ? n : 1, sizeof(*v));
+	if (!v)
+		return ENOMEM;
+	for (uint32_t i = 0; i < n; i++)
+		v[i] = (struct sip_custom_hdr){h[i].name,	h[i].value,	  h[i].codes,
+					       h[i].methods,	h[i].code_count, h[i].method_count,
+					       h[i].replace};
+	err = sip_stack_custom_set(sip, v, n);
+	free(v);
+	return err;
+}
 
 int api_cmd_config_get(struct api_ctx *ctx, json_t *resp)
 {
@@ -123,9 +164,7 @@ int api_cmd_config_get(struct api_ctx *ctx, json_t *resp)
 			    json_string(cfg->com_name && cfg->com_name[0] ? cfg->com_name : "IMS"));
 	json_object_set_new(resp, "logs", logs_json(ctx->api));
 	for (uint32_t i = 0; i < cfg->custom_header_count; i++)
-		json_array_append_new(ch, json_pack("{s:s, s:s}", "name",
-						    cfg->custom_headers[i].name, "value",
-						    cfg->custom_headers[i].value));
+		json_array_append_new(ch, hdr_json(&cfg->custom_headers[i]));
 	json_object_set_new(resp, "custom_headers", ch);
 	for (const struct api_prop *p = api_props; p->name; p++) {
 		const char *v = (const char *)cfg + p->off;
@@ -134,7 +173,10 @@ int api_cmd_config_get(struct api_ctx *ctx, json_t *resp)
 			json_object_set_new(resp, p->name, json_integer(*(const uint32_t *)v));
 		else if (p->kind == API_P_U8)
 			json_object_set_new(resp, p->name, json_integer(*(const uint8_t *)v));
-		else if (p->kind == API_P_BOOL || p->kind == API_P_REL100)
+		else if (p->kind == API_P_TCP)
+			json_object_set_new(resp, p->name, json_integer(*(const uint32_t *)v));
+		else if (p->kind == API_P_BOOL || p->kind == API_P_REL100 ||
+			 p->kind == API_P_AUTH)
 			json_object_set_new(resp, p->name, json_boolean(*(const bool *)v));
 	}
 	json_object_set_new(resp, "precondition",
@@ -260,6 +302,24 @@ static void opts_follow(struct api *api, const struct ims_cfg *set, uint8_t own)
 	}
 }
 
+/* auth_on_register_only: resolved into each user at start (the user's
+ * value, else the global one); the users that do not set it themselves
+ * (ims_cfg_ue.auth_own) follow the new global value. Their entries are the
+ * configuration's or the HSS's (users added at run time), read by the
+ * registrar at each request. */
+static void auth_follow(struct api *api, bool on)
+{
+	uint32_t n = api->prm.hss ? hss_user_count(api->prm.hss) : 0;
+
+	for (uint32_t i = 0; i < n; i++) {
+		const struct hss_user *u = hss_user_at(api->prm.hss, i);
+		struct ims_cfg_ue *ue = (struct ims_cfg_ue *)(u ? hss_user_cfg(u) : NULL);
+
+		if (ue && !ue->auth_own)
+			ue->auth_on_register_only = on;
+	}
+}
+
 /* One property read into set goes live in cfg. */
 static void prop_apply(struct api *api, const struct ims_cfg *set, const struct api_prop *p,
 		       const json_t *v)
@@ -292,6 +352,20 @@ static void prop_apply(struct api *api, const struct ims_cfg *set, const struct 
 		cfg->rel100 = set->rel100;
 		opts_follow(api, set, IMS_CFG_OWN_REL100);
 		break;
+	case API_P_HDRS: /* the stack has them (config_set_stack); the
+			  * configuration points into set, kept */
+		cfg->custom_headers = set->custom_headers;
+		cfg->custom_header_count = set->custom_header_count;
+		break;
+	case API_P_TCP:
+		*(uint32_t *)((char *)cfg + p->off) = *(const uint32_t *)((const char *)set + p->off);
+		sip_stack_tcp_threshold_set(api->prm.sip, cfg->tcp_threshold);
+		sip_stack_tcp_keepalive_set(api->prm.sip, cfg->tcp_keepalive, cfg->tcp_keepcount);
+		break;
+	case API_P_AUTH:
+		cfg->auth_on_register_only = set->auth_on_register_only;
+		auth_follow(api, cfg->auth_on_register_only);
+		break;
 	}
 	txt = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
 	log_write(LOG_IMS, LOG_LVL_INFO, LOG_DIR_NONE, NULL, "api: config_set %s = %.200s", p->name,
@@ -320,10 +394,14 @@ static int config_set_read(struct api *api, const json_t *m, struct ims_cfg **se
 			continue;
 		/* JSON's types, strictly (the file's language also takes 0/1 for
 		 * a boolean); the reader checks the values */
-		if ((p->kind == API_P_BOOL || p->kind == API_P_REL100) && !json_is_boolean(v))
+		if ((p->kind == API_P_BOOL || p->kind == API_P_REL100 || p->kind == API_P_AUTH) &&
+		    !json_is_boolean(v))
 			want = "boolean";
-		else if ((p->kind == API_P_U32 || p->kind == API_P_U8) && !json_is_integer(v))
+		else if ((p->kind == API_P_U32 || p->kind == API_P_U8 || p->kind == API_P_TCP) &&
+			 !json_is_integer(v))
 			want = "integer";
+		else if (p->kind == API_P_HDRS && !json_is_array(v))
+			want = "array";
 		else if ((p->kind == API_P_SE || p->kind == API_P_FILTER) && !json_is_object(v))
 			want = "object";
 		else if (p->kind == API_P_PRECOND && !json_is_string(v))
@@ -352,23 +430,42 @@ int api_cmd_config_set(struct api_ctx *ctx, json_t *resp)
 	struct ims_cfg *set = NULL;
 	const json_t *logs = json_object_get(ctx->msg, "logs");
 
+	const json_t *hdrs = json_object_get(ctx->msg, "custom_headers");
+	struct api *api = ctx->api;
+
 	for (size_t i = 0; api_props_no[i].name; i++) {
 		if (json_object_get(ctx->msg, api_props_no[i].name))
 			return api_error(resp, "Field %s: cannot be changed at run time: %s",
 					 api_props_no[i].name, api_props_no[i].why);
 	}
+	for (const struct api_prop *p = api_props; p->name; p++) {
+		if ((p->kind == API_P_HDRS || p->kind == API_P_TCP) && !api->prm.sip &&
+		    json_object_get(ctx->msg, p->name))
+			return api_error(resp, "Field %s: no SIP stack", p->name);
+	}
 	/* everything checked before anything changes */
-	if (config_set_read(ctx->api, ctx->msg, &set, resp))
+	if (config_set_read(api, ctx->msg, &set, resp))
 		return EINVAL;
-	if (logs && config_set_logs(ctx->api, logs, resp)) {
+	if (logs && config_set_logs(api, logs, resp)) {
 		ims_cfg_free(set);
 		return EINVAL;
+	}
+	/* the stack's copy of the rules first: the one step that can fail */
+	if (set && hdrs &&
+	    api_sip_custom_set(api->prm.sip, set->custom_headers, set->custom_header_count)) {
+		ims_cfg_free(set);
+		return api_error(resp, "Field custom_headers: out of memory");
 	}
 	for (const struct api_prop *p = api_props; set && p->name; p++) {
 		const json_t *v = json_object_get(ctx->msg, p->name);
 
 		if (v)
-			prop_apply(ctx->api, set, p, v);
+			prop_apply(api, set, p, v);
+	}
+	if (set && hdrs) { /* the configuration's custom_headers live in set */
+		ims_cfg_free(api->hdrs_set);
+		api->hdrs_set = set;
+		set = NULL;
 	}
 	ims_cfg_free(set);
 	return 0;

@@ -19,6 +19,7 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "config/ims_cfg.h"
@@ -38,6 +39,49 @@ static void prov_warn_h(const char *path, const char *msg, void *arg)
 		return;
 	w->any = true;
 	snprintf(w->text, sizeof(w->text), "%s: %s", path, msg);
+}
+
+/* users_add's answer waits for the state file (answered means committed). */
+struct prov_saving {
+	struct api *api;
+	uint64_t conn_id;
+	json_t *resp; /* referenced */
+};
+
+static void prov_saved_h(int err, void *arg)
+{
+	struct prov_saving *ps = arg;
+
+	if (err)
+		api_error(ps->resp, "users_add: users added but not written to the state file "
+				    "(they will be missing after a restart): %s",
+			  strerror(err));
+	api_answer_send(ps->api, ps->conn_id, ps->resp);
+	free(ps);
+}
+
+/* The users of a successful users_add into the state file (hss_store_save),
+ * when there is one: EINPROGRESS, answered by prov_saved_h. */
+static int prov_save(struct api_ctx *ctx, const json_t *users, json_t *resp)
+{
+	struct prov_saving *ps = calloc(1, sizeof(*ps));
+	char *text = json_dumps(users, JSON_COMPACT);
+	int e = ps && text ? hss_store_save(ctx->api->prm.hss, text, strlen(text), prov_saved_h, ps)
+			   : ENOMEM;
+
+	free(text);
+	if (e == EINPROGRESS) {
+		ps->api = ctx->api;
+		ps->conn_id = ctx->conn ? ctx->conn->id : 0;
+		ps->resp = json_incref(resp);
+		return EINPROGRESS;
+	}
+	free(ps);
+	if (!e || e == ENOENT) /* committed at once, or no state file */
+		return 0;
+	return api_error(resp, "users_add: users added but not written to the state file "
+			       "(they will be missing after a restart): %s",
+			 strerror(e));
 }
 
 int api_cmd_users_add(struct api_ctx *ctx, json_t *resp)
@@ -78,7 +122,7 @@ int api_cmd_users_add(struct api_ctx *ctx, json_t *resp)
 		  "api: users_add from %s: %zu user(s) added (ue_db[%u]..)",
 		  ctx->conn ? ctx->conn->peer : "sim_events", json_array_size(users), first);
 	json_object_set_new(resp, "count", json_integer((json_int_t)json_array_size(users)));
-	return 0;
+	return prov_save(ctx, users, resp);
 }
 
 /* ---- user_set, impu_add, impu_del ---- */

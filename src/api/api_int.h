@@ -115,6 +115,9 @@ struct api {
 	bool reaping;		    /* api_reap_h added before sleep */
 	void *users_jobs;	    /* users_get listings in parts (api_cmd_users.c) */
 	void *ssl_ctx;		    /* SSL_CTX *, owned; NULL: plain WebSocket */
+	/* owned: the config_set that holds the live custom_headers (the
+	 * configuration points into it), NULL while the file's are live */
+	struct ims_cfg *hdrs_set;
 };
 
 /* A message being run (context of a handler). conn is NULL for sim_events

@@ -205,7 +205,7 @@ static int imsd_sip_bind_ip(const struct ims_cfg_sip_addr *sa, struct net_addr *
  * (no privileges, no TUN device) is logged and imsd carries on without
  * IPsec: phones then register unprotected, as with ipsec: false.
  */
-static struct ipsec *imsd_ipsec_start(const struct ims_cfg *cfg)
+static struct ipsec *imsd_ipsec_start(const struct ims_cfg *cfg, char *why, size_t size)
 {
 	struct ipsec_prm prm = {0};
 	struct ipsec *ip = NULL;
@@ -229,17 +229,19 @@ static struct ipsec *imsd_ipsec_start(const struct ims_cfg *cfg)
 			prm.local[prm.local_count++] = a;
 	}
 	if (!prm.local_count) {
+		snprintf(why, size, "no sip_addr names an IP that can carry SAs (not a wildcard "
+				    "nor a loopback address)");
 		log_write(LOG_IPSEC, LOG_LVL_WARN, LOG_DIR_NONE, "-",
-			  "ipsec is true, but no sip_addr names an IP that can carry SAs (not "
-			  "a wildcard nor a loopback address): phones register without IPsec");
+			  "ipsec is true, but %s: phones register without IPsec", why);
 		return NULL;
 	}
 	err = ipsec_alloc(&ip, &prm);
 	if (err) {
+		snprintf(why, size, "the IPsec datapath cannot start (%s)", strerror(err));
 		log_write(LOG_IPSEC, LOG_LVL_WARN, LOG_DIR_NONE, "-",
-			  "ipsec is true, but the IPsec datapath cannot start (%s): phones "
-			  "register without IPsec, as with ipsec: false",
-			  strerror(err));
+			  "ipsec is true, but %s: phones register without IPsec, as with "
+			  "ipsec: false",
+			  why);
 		return NULL;
 	}
 	return ip;
@@ -365,6 +367,10 @@ static int imsd_sip_start(const struct ims_cfg *cfg, struct ipsec *ip,
 			strerror(err));
 		goto out;
 	}
+	/* custom_headers (manual §5.2): the rules config_set replaces */
+	err = api_sip_custom_set(*stackp, cfg->custom_headers, cfg->custom_header_count);
+	if (err)
+		fprintf(stderr, "imsd: custom_headers: %s\n", strerror(err));
 out:
 	free(ls);
 	free(txt);
@@ -498,9 +504,11 @@ static int imsd_console_start(const char *file, struct monitor *mon, bool no_mon
 }
 
 /* The remote API on com_addr (manual §6), when configured. */
-static int imsd_api_start(struct ims_cfg *cfg, const struct monitor_prm *mprm, struct api **apip)
+static int imsd_api_start(struct ims_cfg *cfg, const struct monitor_prm *mprm,
+			  struct sip_stack *sip, struct api **apip)
 {
 	struct api_prm aprm = {.cfg = cfg,
+			       .sip = sip,
 			       .reg = mprm->reg,
 			       .hss = mprm->hss,
 			       .sms = mprm->sms,
@@ -537,7 +545,7 @@ static int imsd_serve(const char *file, struct ims_cfg *cfg, bool no_monitor)
 	struct api *api = NULL;
 	struct monitor_prm mprm = {.quit_h = imsd_quit_h};
 	struct log_prm lprm;
-	char err[512];
+	char err[512], ipsec_why[160] = "";
 	int rc = 1;
 
 	memset(&lprm, 0, sizeof(lprm));
@@ -565,12 +573,21 @@ static int imsd_serve(const char *file, struct ims_cfg *cfg, bool no_monitor)
 		fprintf(stderr, "%s: %s\n", file, err);
 		goto out;
 	}
-	ip = imsd_ipsec_start(cfg);
-	if (imsd_sip_start(cfg, ip, &sip))
+	ip = imsd_ipsec_start(cfg, ipsec_why, sizeof(ipsec_why));
+	if (imsd_sip_start(cfg, ip, &sip) ||
+	    (ip && ipsec_net_attach(ip, sip_stack_net(sip)))) /* direct UDP path */
 		goto out;
 	if (imsd_store_open(cfg, &st))
 		goto out;
-	if (registrar_app_start(sip, cfg, hss, st, &reg) || registrar_ipsec_set(reg, ip ? ipsec_table(ip) : NULL)) {
+	/* users added with users_add before, back before the registrar and
+	 * the SMS service read their bindings and SMS */
+	if (st && hss_store_attach(hss, st, err, sizeof(err))) {
+		fprintf(stderr, "imsd: ue_db_filename: %s\n", err);
+		goto out;
+	}
+	if (registrar_app_start(sip, cfg, hss, st, &reg) ||
+	    (ip || !cfg->ipsec ? registrar_ipsec_set(reg, ip ? ipsec_table(ip) : NULL)
+			       : registrar_ipsec_off(reg, ipsec_why))) {
 		fprintf(stderr, "imsd: cannot start the registrar\n");
 		goto out;
 	}
@@ -597,7 +614,7 @@ static int imsd_serve(const char *file, struct ims_cfg *cfg, bool no_monitor)
 		fprintf(stderr, "imsd: cannot start the monitor\n");
 		goto out;
 	}
-	if (imsd_api_start(cfg, &mprm, &api))
+	if (imsd_api_start(cfg, &mprm, sip, &api))
 		goto out;
 	if (imsd_console_start(file, mon, no_monitor, &con))
 		goto out;
@@ -607,6 +624,7 @@ static int imsd_serve(const char *file, struct ims_cfg *cfg, bool no_monitor)
 	log_write(LOG_IMS, LOG_LVL_INFO, LOG_DIR_NONE, NULL, "imsd stopped");
 out:
 	monitor_console_free(con);
+	hss_store_detach(hss); /* its last answers go to the API's clients */
 	api_free(api);
 	monitor_free(mon);
 	stats_free(stats);

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "config/cfg_read.h"
+#include "sip/sip_custom.h"
 
 /* --- sip_addr --- */
 
@@ -239,6 +240,7 @@ int cfg_custom_headers_read(struct cfg_rd *rd, const json_t *v,
 			    const struct ims_cfg_hdr **out, uint32_t *count)
 {
 	struct ims_cfg_hdr *arr;
+	const char *why;
 	size_t n;
 
 	if (cfg_expect_array(rd, v))
@@ -264,6 +266,14 @@ int cfg_custom_headers_read(struct cfg_rd *rd, const json_t *v,
 		/* Without a value the header can only be removed. */
 		if (!arr[i].value)
 			arr[i].replace = true;
+		/* the SIP stack's own checks (no injection, bounded) */
+		if (!sip_custom_hdr_ok(&(struct sip_custom_hdr){arr[i].name, arr[i].value,
+								  arr[i].codes, arr[i].methods,
+								  arr[i].code_count,
+								  arr[i].method_count,
+								  arr[i].replace},
+				       &why))
+			return cfg_rd_err(rd, "%s", why);
 		cfg_rd_pop(rd);
 	}
 	*out = arr;

@@ -374,6 +374,7 @@ static int ue_entry(struct cfg_rd *rd, const json_t *v, struct ims_cfg *cfg,
 	cfg_opts_begin(rd, &opts, cfg->ue_opts_default);
 	if (cfg_obj_read(rd, v, t, 2))
 		return rd->err;
+	s.ue.auth_own = json_object_get(v, "auth_on_register_only") != NULL;
 	if (!s.ue.imsi && !s.ue.nai)
 		return cfg_rd_err(rd, "imsi or nai required");
 	if (s.ue.imsi && !imsi_ok(s.ue.imsi))

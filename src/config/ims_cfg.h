@@ -303,6 +303,8 @@ struct ims_cfg_ue {
 	uint8_t authent_qop;  /* enum ims_cfg_qop */
 	bool multi_sim;
 	bool auth_on_register_only; /* user value, else global */
+	bool auth_own; /* the entry set auth_on_register_only itself: a
+			* config_set of the global one leaves it */
 	bool force_sms_over_sg;
 	struct ims_cfg_isim isim;
 };

@@ -27,6 +27,7 @@ static void hss_destroy(void *data)
 	mem_deref(hss->by_imsi);
 	mem_deref(hss->by_impu);
 	mem_deref(hss->by_nai);
+	hss_store_detach(hss);
 	hss_added_free(hss);
 	for (uint32_t i = 0; i < hss->echo_added_n; i++)
 		free(hss->echo_added[i]);

@@ -72,6 +72,27 @@ uint32_t hss_user_index(const struct hss *hss, const struct hss_user *u);
 int hss_users_add(struct hss *hss, struct ims_cfg *set, char *err, size_t errlen);
 
 /*
+ * The added users in the state file (hss_store.c, docs/hss.md): attach
+ * creates the table and adds the users saved there again (each row with
+ * the checks of the day; a row that fails is logged and kept); imsd calls
+ * it before the registrar and the SMS service read their rows, so the
+ * bindings and SMS of those users are restored too. save writes the
+ * `users` JSON array text of one successful hss_users_add: EINPROGRESS and
+ * h(0 or errno, arg) on the loop thread once committed or failed; ENOENT
+ * without a state file; 0 when it was committed at once (no worker pool:
+ * h not called); another errno (h not called) when it failed or cannot be
+ * queued. detach waits for a running save (its h called), fails the
+ * queued ones (ECANCELED) and lets go of the store: at shutdown, before
+ * the caller of save goes.
+ */
+struct store;
+typedef void(hss_store_done_h)(int err, void *arg);
+int hss_store_attach(struct hss *hss, struct store *st, char *err, size_t errlen);
+int hss_store_save(struct hss *hss, const char *users, size_t len, hss_store_done_h *h,
+		   void *arg);
+void hss_store_detach(struct hss *hss);
+
+/*
  * Run-time change of one user (remote API impu_add, impu_del, user_set):
  * its IMPUs become impus[0..impu_count) (copied; the entries' strings and
  * options must live as long as the hss: from a previous hss_user_cfg(u) or

@@ -61,6 +61,7 @@ struct hss {
 	struct hss_echo_ent **echo_added; /* owned, each owned; never moved */
 	uint32_t echo_added_n;
 	size_t added_bytes;	 /* index entries of the added users */
+	struct hss_store *store; /* owned (hss_store.c); NULL: no state file */
 };
 
 /* ---- hss.c: indexing one user (at load and at hss_users_add) ---- */

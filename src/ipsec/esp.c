@@ -3,7 +3,8 @@
  * (RFC 4303 §2, §3.3 outbound, §3.4 inbound).
  *
  * Wire layout: SPI(4) | Seq(4) | IV | E(payload | padding | pad len | NH) | ICV
- *   CBC:  IV = one cipher block, fresh random bytes per packet (RFC 3602 §3)
+ *   CBC:  IV = one cipher block, unpredictable (RFC 3602 §3): the sequence
+ *         number under an AES key of the SA's own (esp_alg_iv)
  *   CTR:  IV = 8 bytes, counter block = salt | IV | 00000001 (RFC 3686 §4)
  *   GCM:  IV = 8 bytes, nonce = salt | IV, AAD = SPI | Seq (RFC 4106 §5)
  *   GMAC: IV = 8 bytes, nonce = salt | IV, AAD = everything, no ciphertext
@@ -19,7 +20,6 @@
 #include <string.h>
 
 #include <openssl/crypto.h>
-#include <openssl/rand.h>
 
 #include "ipsec/esp_int.h"
 
@@ -145,7 +145,7 @@ static int iv_make(struct esp_sa *sa, uint32_t seq, uint8_t *iv)
 		return 0;
 	}
 	if (sa->mode == ESP_MODE_CBC)
-		return RAND_bytes(iv, (int)sa->iv_len) == 1 ? 0 : EIO;
+		return esp_alg_iv(sa, seq, iv);
 	if (sa->iv_len == 8) {
 		put32(iv, 0);
 		put32(iv + 4, seq);

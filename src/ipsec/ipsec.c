@@ -33,8 +33,6 @@
 
 extern char **environ;
 
-#define IPSEC_RX_BATCH 64
-
 static int tun_open(const char *name, char *ifname)
 {
 	struct ifreq ifr;
@@ -221,8 +219,8 @@ static int raw_open(int af)
 
 /* --- I/O --- */
 
-static int raw_send(struct ipsec *ip, const struct net_addr *src, const struct net_addr *dst,
-		    const uint8_t *buf, size_t len)
+int ipsec_raw_send(struct ipsec *ip, const struct net_addr *src, const struct net_addr *dst,
+		   const uint8_t *buf, size_t len)
 {
 	union {
 		char b[CMSG_SPACE(sizeof(struct in6_pktinfo))];
@@ -277,30 +275,24 @@ static void tun_read_h(int fd, int events, void *arg)
 		if (ipsec_dp_tun_in(ip, ip->buf, (size_t)n, ip->buf2, IPSEC_BUF, &olen, &src,
 				    &dst))
 			continue;
-		if (raw_send(ip, &src, &dst, ip->buf2, olen))
+		if (ipsec_raw_send(ip, &src, &dst, ip->buf2, olen))
 			ip->st.drop_io++;
 	}
 }
 
-/* One datagram of a raw socket: v4 with its IP header, v6 without. */
-static int raw_recv(struct ipsec *ip, int fd, bool v6, struct net_addr *src,
+/* One datagram of a raw socket (slot i of the batch): v4 with its IP
+ * header, v6 without (the destination from IPV6_PKTINFO). */
+static int raw_take(struct ipsec *ip, unsigned i, bool v6, struct net_addr *src,
 		    struct net_addr *dst, const uint8_t **esp, size_t *len)
 {
-	union {
-		char b[CMSG_SPACE(sizeof(struct in6_pktinfo))];
-		struct cmsghdr align;
-	} c;
-	struct iovec iov = {ip->buf, IPSEC_BUF};
-	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_name = &src->u.ss,
-			    .msg_namelen = sizeof(src->u.ss), .msg_control = c.b,
-			    .msg_controllen = sizeof(c.b)};
+	struct msghdr *mh = &ip->rmsg[i].msg_hdr;
+	const uint8_t *buf = ip->rbuf + (size_t)i * IPSEC_BUF;
+	size_t n = ip->rmsg[i].msg_len;
 	struct ipsec_pkt p;
-	ssize_t n = recvmsg(fd, &mh, 0);
 
-	if (n < 0)
-		return errno;
+	memset(src, 0, sizeof(*src));
 	if (!v6) {
-		if (ipsec_pkt_parse(ip->buf, (size_t)n, &p) || p.proto != IPSEC_PROTO_ESP)
+		if (ipsec_pkt_parse(buf, n, &p) || p.proto != IPSEC_PROTO_ESP)
 			return EBADMSG;
 		*src = p.src;
 		*dst = p.dst;
@@ -308,8 +300,10 @@ static int raw_recv(struct ipsec *ip, int fd, bool v6, struct net_addr *src,
 		*len = p.l4_len;
 		return 0;
 	}
+	if (net_addr_from_sa(src, (const struct sockaddr *)&ip->rsrc[i], mh->msg_namelen))
+		return EBADMSG;
 	net_addr_init(dst, AF_INET6);
-	for (struct cmsghdr *cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm)) {
+	for (struct cmsghdr *cm = CMSG_FIRSTHDR(mh); cm; cm = CMSG_NXTHDR(mh, cm)) {
 		if (cm->cmsg_level == IPPROTO_IPV6 && cm->cmsg_type == IPV6_PKTINFO) {
 			struct in6_pktinfo pi;
 
@@ -318,9 +312,33 @@ static int raw_recv(struct ipsec *ip, int fd, bool v6, struct net_addr *src,
 		}
 	}
 	net_addr_set_port(src, 0);
-	*esp = ip->buf;
-	*len = (size_t)n;
+	*esp = buf;
+	*len = n;
 	return 0;
+}
+
+/* Up to IPSEC_RAW_BATCH datagrams in one recvmmsg(2); how many, or -1. */
+static int raw_recv_batch(struct ipsec *ip, int fd)
+{
+	int n;
+
+	for (unsigned i = 0; i < IPSEC_RAW_BATCH; i++) {
+		struct msghdr *mh = &ip->rmsg[i].msg_hdr;
+
+		ip->riov[i].iov_base = ip->rbuf + (size_t)i * IPSEC_BUF;
+		ip->riov[i].iov_len = IPSEC_BUF;
+		mh->msg_iov = &ip->riov[i];
+		mh->msg_iovlen = 1;
+		mh->msg_name = &ip->rsrc[i];
+		mh->msg_namelen = sizeof(ip->rsrc[i]);
+		mh->msg_control = ip->rctl[i].b;
+		mh->msg_controllen = sizeof(ip->rctl[i].b);
+		mh->msg_flags = 0;
+	}
+	do
+		n = recvmmsg(fd, ip->rmsg, IPSEC_RAW_BATCH, MSG_DONTWAIT, NULL);
+	while (n < 0 && errno == EINTR);
+	return n;
 }
 
 static void raw_read_h(int fd, int events, void *arg)
@@ -330,24 +348,28 @@ static void raw_read_h(int fd, int events, void *arg)
 	const uint8_t *esp = NULL;
 	size_t len = 0, olen = 0;
 	bool v6 = fd == ip->raw6_fd;
-	int err;
+	int n;
 
 	(void)events;
-	for (int i = 0; i < IPSEC_RX_BATCH; i++) {
-		memset(&src, 0, sizeof(src));
-		err = raw_recv(ip, fd, v6, &src, &dst, &esp, &len);
-		if (err == EAGAIN || err == EWOULDBLOCK || err == EINTR)
+	/* bounded: at most IPSEC_RX_BATCH datagrams a wake-up */
+	for (int round = 0; round < IPSEC_RX_BATCH / IPSEC_RAW_BATCH; round++) {
+		n = raw_recv_batch(ip, fd);
+		if (n <= 0)
 			return;
-		if (err) {
-			ip->st.drop_malformed += err == EBADMSG;
-			if (err != EBADMSG)
-				return;
-			continue;
+		for (int i = 0; i < n; i++) {
+			if (raw_take(ip, (unsigned)i, v6, &src, &dst, &esp, &len)) {
+				ip->st.drop_malformed++;
+				continue;
+			}
+			if (ipsec_dp_esp_in(ip, &src, &dst, esp, len, ip->buf2, IPSEC_BUF,
+					    &olen) ||
+			    !olen)
+				continue;
+			if (write(ip->tun_fd, ip->buf2, olen) < 0)
+				ip->st.drop_io++;
 		}
-		if (ipsec_dp_esp_in(ip, &src, &dst, esp, len, ip->buf2, IPSEC_BUF, &olen))
-			continue;
-		if (write(ip->tun_fd, ip->buf2, olen) < 0)
-			ip->st.drop_io++;
+		if (n < IPSEC_RAW_BATCH)
+			return; /* drained */
 	}
 }
 
@@ -382,7 +404,12 @@ int ipsec_alloc(struct ipsec **ipp, const struct ipsec_prm *prm)
 	ip->tun_fd = ip->raw4_fd = ip->raw6_fd = ip->netns_fd = ip->self_ns_fd = -1;
 	ip->buf = malloc(IPSEC_BUF);
 	ip->buf2 = malloc(IPSEC_BUF);
-	err = !ip->buf || !ip->buf2 ? ENOMEM : ipsec_table_alloc(&ip->table, prm->max_sets);
+	ip->txbuf = malloc(IPSEC_BUF);
+	ip->txbuf2 = malloc(IPSEC_BUF);
+	ip->rbuf = malloc((size_t)IPSEC_RAW_BATCH * IPSEC_BUF);
+	err = !ip->buf || !ip->buf2 || !ip->txbuf || !ip->txbuf2 || !ip->rbuf ? ENOMEM : ipsec_table_alloc(&ip->table, prm->max_sets);
+	if (!err)
+		err = ipsec_table_locals_set(ip->table, prm->local, prm->local_count);
 	if (!err)
 		err = prm->ifname ? setup_user(ip, prm) : setup_root(ip, prm);
 	if (!err)
@@ -428,7 +455,41 @@ void ipsec_free(struct ipsec *ip)
 	ipsec_table_free(ip->table);
 	free(ip->buf);
 	free(ip->buf2);
+	free(ip->txbuf);
+	free(ip->txbuf2);
+	free(ip->rbuf);
 	free(ip);
+}
+
+int ipsec_net_attach(struct ipsec *ip, struct net *net)
+{
+	size_t n = net_sock_count(net);
+
+	for (size_t i = 0; i < n; i++) {
+		struct net_sock *sock = net_sock_get(net, i);
+		const struct net_addr *la = net_sock_laddr(sock, NET_UDP);
+
+		if (!net_sock_protected(sock) || !la || !net_addr_isset(la))
+			continue;
+		if (ip->udp_count == sizeof(ip->udp) / sizeof(ip->udp[0]))
+			return ENOSPC;
+		ip->udp[ip->udp_count].laddr = *la;
+		ip->udp[ip->udp_count++].sock = sock;
+		net_sock_udp_tap_set(sock, ipsec_udp_send, ip);
+	}
+	return 0;
+}
+
+struct net_sock *ipsec_udp_sock(const struct ipsec *ip, const struct net_addr *local,
+				uint16_t port)
+{
+	for (size_t i = 0; i < ip->udp_count; i++) {
+		const struct net_addr *la = &ip->udp[i].laddr;
+
+		if (net_addr_port(la) == port && net_addr_eq_ip(la, local))
+			return ip->udp[i].sock;
+	}
+	return NULL;
 }
 
 void ipsec_rx_handler_set(struct ipsec *ip, ipsec_rx_h *h, void *arg)

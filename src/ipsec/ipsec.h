@@ -25,6 +25,14 @@
  *             CAP_SYS_ADMIN for setns and CAP_NET_RAW) attaches to it.
  * Protected sockets are opened in N by the net layer with ipsec_netns_fd().
  *
+ * Direct UDP path (ipsec_net_attach): a decrypted UDP datagram to one of
+ * the protected UDP sockets goes straight to the SIP stack's receive path
+ * (net_sock_udp_inject) with the UE's address and port, and what imsd
+ * sends on those sockets to a UE with an SA is encapsulated here and sent
+ * on the raw socket (net_sock_udp_tap_set): no TUN device, no second pass
+ * through the IP stack. TCP keeps the TUN device (the kernel's TCP), and
+ * so does UDP to a flow without an SA (dropped at the TUN, as before).
+ *
  * Loop thread only. Errors: 0; EINVAL configuration; EPERM missing
  * privileges; ENOENT namespace or interface missing; EIO script failure.
  */
@@ -36,6 +44,7 @@
 #include <stdint.h>
 
 #include "ipsec/ipsec_sa.h"
+#include "net/net.h"
 #include "net/net_addr.h"
 
 #define IPSEC_IFNAME_MAX 16
@@ -72,6 +81,8 @@ struct ipsec_stats {
 	uint64_t drop_policy;		 /* addresses or ports not the SA's */
 	uint64_t drop_tun_no_sa;	 /* from the protected sockets, no SA */
 	uint64_t drop_io;		 /* TUN or raw socket errors */
+	uint64_t udp_direct_rx;		 /* of esp_rx: to the SIP stack directly */
+	uint64_t udp_direct_tx;		 /* of esp_tx: from the SIP stack directly */
 };
 
 /* A packet came in over an SA (the registrar activates pending sets). */
@@ -88,9 +99,18 @@ struct ipsec_table *ipsec_table(const struct ipsec *ip);
 void ipsec_stats_get(const struct ipsec *ip, struct ipsec_stats *st);
 const char *ipsec_ifname(const struct ipsec *ip);
 
+/* The protected UDP sockets of net (those opened in N) take the direct
+ * path; at most 2 * IPSEC_LOCAL_MAX. Call once, after the sockets exist. */
+int ipsec_net_attach(struct ipsec *ip, struct net *net);
+/* net_udp_tap_h of the direct path (arg: the ipsec): ENOENT without an SA
+ * for the flow (src port, dst address and port). */
+int ipsec_udp_send(const struct net_addr *src, const struct net_addr *dst, const void *buf,
+		   size_t len, void *arg);
+
 /* Datapath entry points (also what the unit tests drive without fds):
  * one ESP packet as the raw socket gave it (IPv4: with its IP header;
- * IPv6: the payload, addresses given) -> the clear packet for the TUN. */
+ * IPv6: the payload, addresses given) -> the clear packet for the TUN
+ * (*olen 0: delivered on the direct path, or a dummy packet). */
 int ipsec_dp_esp_in(struct ipsec *ip, const struct net_addr *src, const struct net_addr *dst,
 		    const uint8_t *esp, size_t len, uint8_t *out, size_t size, size_t *olen);
 /* One packet read from the TUN -> ESP payload to send to *dst. */

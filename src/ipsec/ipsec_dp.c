@@ -65,6 +65,8 @@ int ipsec_dp_esp_in(struct ipsec *ip, const struct net_addr *src, const struct n
 	uint8_t nh = 0, *clear = out + IPSEC_IP6_HDR;
 	size_t clen = 0;
 	uint16_t dport = 0;
+	struct net_sock *sock;
+	size_t dlen = 0;
 	int err;
 
 	if (size < IPSEC_IP6_HDR + len)
@@ -92,6 +94,7 @@ int ipsec_dp_esp_in(struct ipsec *ip, const struct net_addr *src, const struct n
 	}
 	if (!clen)
 		return ENODATA; /* dummy packet (RFC 4303 §2.6) */
+	*olen = 0;
 	if (!selectors_ok(s, role, nh, clear, clen, &dport)) {
 		ip->st.drop_policy++;
 		drop_log("selector", spi, src);
@@ -103,15 +106,53 @@ int ipsec_dp_esp_in(struct ipsec *ip, const struct net_addr *src, const struct n
 	ue = info.src;
 	local = *dst;
 	net_addr_set_port(&local, dport);
-	err = ipsec_pkt_build(&ue, &local, nh, clear, clen, out, size, olen);
+	sock = nh == IPSEC_PROTO_UDP ? ipsec_udp_sock(ip, &local, dport) : NULL;
+	if (sock)
+		err = ipsec_pkt_udp_check(&ue, &local, clear, clen, &dlen);
+	else
+		err = ipsec_pkt_build(&ue, &local, nh, clear, clen, out, size, olen);
 	if (err) {
 		ip->st.drop_malformed++;
+		drop_log(sock ? "udp" : "build", spi, src);
 		return err;
 	}
 	ip->st.esp_rx++;
 	ip->st.esp_rx_bytes += clen;
-	if (ip->on_rx)
+	if (ip->on_rx) /* before the SIP stack sees it: activates a pending set */
 		ip->on_rx(s, role, ip->on_rx_arg);
+	if (sock) {
+		ip->st.udp_direct_rx++;
+		net_sock_udp_inject(sock, &ue, clear + 8, dlen);
+	}
+	return 0;
+}
+
+int ipsec_udp_send(const struct net_addr *src, const struct net_addr *dst, const void *buf,
+		   size_t len, void *arg)
+{
+	struct ipsec *ip = arg;
+	struct ipsec_set *s;
+	enum ipsec_sa_role role;
+	size_t ulen = 0, olen = 0;
+	int err;
+
+	s = ipsec_table_by_flow(ip->table, dst, net_addr_port(dst), net_addr_port(src), &role);
+	if (!s)
+		return ENOENT; /* the socket sends it; the TUN drops and counts it */
+	err = ipsec_pkt_udp_build(src, dst, buf, len, ip->txbuf, IPSEC_BUF, &ulen);
+	if (!err)
+		err = esp_encap(ipsec_set_sa(s, role), IPSEC_PROTO_UDP, ip->txbuf, ulen,
+				ip->txbuf2, IPSEC_BUF, &olen);
+	if (!err)
+		err = ipsec_raw_send(ip, src, dst, ip->txbuf2, olen);
+	if (err) {
+		ip->st.drop_io++;
+		drop_log("udp-out", 0, dst);
+		return err == ENOENT ? EIO : err;
+	}
+	ip->st.esp_tx++;
+	ip->st.esp_tx_bytes += ulen;
+	ip->st.udp_direct_tx++;
 	return 0;
 }
 

@@ -5,9 +5,14 @@
 #ifndef IPSEC_IPSEC_INT_H
 #define IPSEC_IPSEC_INT_H
 
+#include <netinet/in.h>
+#include <sys/socket.h>
+
 #include "ipsec/ipsec.h"
 
 #define IPSEC_BUF 65600 /* an IP packet plus ESP overhead */
+#define IPSEC_RAW_BATCH 8 /* ESP datagrams a recvmmsg(2) takes */
+#define IPSEC_RX_BATCH 64 /* packets a read handler takes a wake-up */
 
 struct ipsec {
 	struct ipsec_table *table; /* owned */
@@ -23,7 +28,30 @@ struct ipsec {
 	char *script_text;	   /* owned: what was written, what runs */
 	ipsec_rx_h *on_rx;
 	void *on_rx_arg;
-	uint8_t *buf, *buf2;	   /* owned, IPSEC_BUF each */
+	uint8_t *buf, *buf2;	   /* owned, IPSEC_BUF each: the raw and TUN reads */
+	uint8_t *txbuf, *txbuf2;   /* owned, IPSEC_BUF each: direct UDP sends,
+				    * made while a read's buffers are in use */
+	/* raw socket reads, IPSEC_RAW_BATCH at a time (recvmmsg) */
+	uint8_t *rbuf;		   /* owned: IPSEC_RAW_BATCH slots of IPSEC_BUF */
+	struct mmsghdr rmsg[IPSEC_RAW_BATCH];
+	struct iovec riov[IPSEC_RAW_BATCH];
+	struct sockaddr_storage rsrc[IPSEC_RAW_BATCH];
+	union {
+		char b[CMSG_SPACE(sizeof(struct in6_pktinfo))];
+		struct cmsghdr align;
+	} rctl[IPSEC_RAW_BATCH];
+	struct ipsec_udp_port {	   /* protected UDP sockets (direct path) */
+		struct net_addr laddr;
+		struct net_sock *sock; /* borrowed */
+	} udp[2 * IPSEC_LOCAL_MAX];
+	size_t udp_count;
 };
+
+/* The protected UDP socket bound to local's IP and port, or NULL. */
+struct net_sock *ipsec_udp_sock(const struct ipsec *ip, const struct net_addr *local,
+				uint16_t port);
+/* ESP of dst's SA from src (ip->txbuf2) out through the raw socket. */
+int ipsec_raw_send(struct ipsec *ip, const struct net_addr *src, const struct net_addr *dst,
+		   const uint8_t *buf, size_t len);
 
 #endif

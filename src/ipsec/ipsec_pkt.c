@@ -160,3 +160,79 @@ int ipsec_pkt_build(const struct net_addr *src, const struct net_addr *dst, uint
 	*olen = hl + len;
 	return 0;
 }
+
+/* --- UDP for the direct path (ipsec.c): no IP header, no TUN --- */
+
+static uint32_t sum16(uint32_t s, const uint8_t *p, size_t n)
+{
+	size_t i = 0;
+
+	for (; i + 1 < n; i += 2)
+		s += get16(p + i);
+	if (i < n)
+		s += (uint32_t)p[i] << 8; /* odd length: padded with a zero byte */
+	return s;
+}
+
+/* RFC 768 (IPv4) and RFC 8200 §8.1 (IPv6) pseudo-header checksum. */
+static uint16_t udp_csum(const struct net_addr *src, const struct net_addr *dst,
+			 const uint8_t *udp, size_t len)
+{
+	bool v6 = net_addr_af(src) == AF_INET6;
+	uint32_t s = IPSEC_PROTO_UDP + (uint32_t)len;
+
+	if (v6) {
+		s = sum16(s, (const uint8_t *)&src->u.in6.sin6_addr, 16);
+		s = sum16(s, (const uint8_t *)&dst->u.in6.sin6_addr, 16);
+	} else {
+		s = sum16(s, (const uint8_t *)&src->u.in.sin_addr, 4);
+		s = sum16(s, (const uint8_t *)&dst->u.in.sin_addr, 4);
+	}
+	s = sum16(s, udp, len);
+	while (s >> 16)
+		s = (s & 0xffff) + (s >> 16);
+	return (uint16_t)~s;
+}
+
+int ipsec_pkt_udp_build(const struct net_addr *src, const struct net_addr *dst,
+			const uint8_t *data, size_t len, uint8_t *out, size_t size, size_t *olen)
+{
+	uint16_t c;
+
+	if (net_addr_af(src) != net_addr_af(dst) ||
+	    (net_addr_af(src) != AF_INET && net_addr_af(src) != AF_INET6) || (!data && len))
+		return EINVAL;
+	if (len > 65535 - 8 - IPSEC_IP6_HDR)
+		return EMSGSIZE;
+	if (size < len + 8)
+		return ENOSPC;
+	put16(out, net_addr_port(src));
+	put16(out + 2, net_addr_port(dst));
+	put16(out + 4, (uint16_t)(len + 8));
+	put16(out + 6, 0);
+	if (len)
+		memmove(out + 8, data, len);
+	c = udp_csum(src, dst, out, len + 8);
+	put16(out + 6, c ? c : 0xffff); /* 0 means "none" (RFC 768) */
+	*olen = len + 8;
+	return 0;
+}
+
+int ipsec_pkt_udp_check(const struct net_addr *src, const struct net_addr *dst,
+			const uint8_t *udp, size_t len, size_t *data_len)
+{
+	size_t ulen;
+
+	if (len < 8)
+		return EBADMSG;
+	ulen = get16(udp + 4);
+	if (ulen < 8 || ulen != len)
+		return EBADMSG;
+	/* a zero checksum is "none" over IPv4, invalid over IPv6 (RFC 8200 §8.1) */
+	if (get16(udp + 6) || net_addr_af(src) == AF_INET6) {
+		if (udp_csum(src, dst, udp, len) != 0)
+			return EBADMSG;
+	}
+	*data_len = ulen - 8;
+	return 0;
+}

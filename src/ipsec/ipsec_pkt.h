@@ -42,5 +42,13 @@ int ipsec_pkt_ports(uint8_t proto, const uint8_t *l4, size_t len, uint16_t *spor
 /* IP header (src, dst, proto) + l4 into out. */
 int ipsec_pkt_build(const struct net_addr *src, const struct net_addr *dst, uint8_t proto,
 		    const uint8_t *l4, size_t len, uint8_t *out, size_t size, size_t *olen);
+/* UDP header (ports of src and dst, length, pseudo-header checksum) + data
+ * into out: the ESP payload of a datagram sent on the direct path. */
+int ipsec_pkt_udp_build(const struct net_addr *src, const struct net_addr *dst,
+			const uint8_t *data, size_t len, uint8_t *out, size_t size, size_t *olen);
+/* A received UDP header + data between src and dst: length field equal to
+ * len, checksum right (required over IPv6); *data_len = bytes after it. */
+int ipsec_pkt_udp_check(const struct net_addr *src, const struct net_addr *dst,
+			const uint8_t *udp, size_t len, size_t *data_len);
 
 #endif

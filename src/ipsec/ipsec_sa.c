@@ -45,6 +45,8 @@ struct ipsec_table {
 	uint64_t next_id;
 	size_t max_sets;
 	struct ipsec_table_stats st;
+	struct net_addr locals[IPSEC_TABLE_LOCALS_MAX]; /* IPs that carry SAs */
+	size_t nlocals;
 };
 
 struct flow_key {
@@ -466,6 +468,25 @@ struct ipsec_set *ipsec_table_by_flow(const struct ipsec_table *t, const struct 
 		return NULL;
 	*role = best->role;
 	return best->set;
+}
+
+int ipsec_table_locals_set(struct ipsec_table *t, const struct net_addr *ips, size_t n)
+{
+	if (!t || (n && !ips) || n > IPSEC_TABLE_LOCALS_MAX)
+		return EINVAL;
+	memcpy(t->locals, ips, n * sizeof(*ips));
+	t->nlocals = n;
+	return 0;
+}
+
+bool ipsec_table_local(const struct ipsec_table *t, const struct net_addr *ip)
+{
+	if (!t || !ip)
+		return false;
+	for (size_t i = 0; i < t->nlocals; i++)
+		if (net_addr_eq_ip(&t->locals[i], ip))
+			return true;
+	return !t->nlocals;
 }
 
 void ipsec_table_walk(const struct ipsec_table *t, ipsec_set_h *h, void *arg)

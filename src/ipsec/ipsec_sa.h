@@ -72,6 +72,12 @@ struct ipsec_table_stats {
 };
 
 int ipsec_table_alloc(struct ipsec_table **tp, size_t max_sets);
+/* The local IPs the datapath carries SAs for (the sip_addr IPs on its
+ * device): a REGISTER that reached another of our addresses (loopback,
+ * wildcard) cannot be protected. None set: every address (unit tests). */
+#define IPSEC_TABLE_LOCALS_MAX 16
+int ipsec_table_locals_set(struct ipsec_table *t, const struct net_addr *ips, size_t n);
+bool ipsec_table_local(const struct ipsec_table *t, const struct net_addr *ip);
 void ipsec_table_free(struct ipsec_table *t);
 void ipsec_table_stats(const struct ipsec_table *t, struct ipsec_table_stats *st);
 

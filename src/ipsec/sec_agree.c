@@ -286,6 +286,64 @@ int sec_agree_print(const struct sec_offer *o, char *buf, size_t size)
 	return n < 0 || (size_t)n + (size_t)m >= size ? ENOSPC : 0;
 }
 
+/* The first ealg of emask that makes a valid pair with a (from ealg null
+ * up), ESP_EALG_COUNT if none; the same for the aalg beside e. */
+static enum esp_ealg first_ealg(enum esp_aalg a, uint32_t emask)
+{
+	for (int e = 0; e < ESP_EALG_COUNT; e++)
+		if ((emask >> e) & 1u && esp_alg_pair_valid(a, (enum esp_ealg)e))
+			return (enum esp_ealg)e;
+	return ESP_EALG_COUNT;
+}
+
+static enum esp_aalg first_aalg(enum esp_ealg e, uint32_t amask)
+{
+	for (int a = 0; a < ESP_AALG_COUNT; a++)
+		if ((amask >> a) & 1u && esp_alg_pair_valid((enum esp_aalg)a, e))
+			return (enum esp_aalg)a;
+	return ESP_AALG_COUNT;
+}
+
+static int print_pair(char *buf, size_t size, size_t *n, enum esp_aalg a, enum esp_ealg e)
+{
+	int k = snprintf(buf + *n, size - *n, "%sipsec-3gpp;prot=esp;mod=trans;ealg=%s;alg=%s",
+			 *n ? ", " : "", esp_ealg_name(e), esp_aalg_name(a));
+
+	if (k < 0 || (size_t)k >= size - *n)
+		return ENOSPC;
+	*n += (size_t)k;
+	return 0;
+}
+
+int sec_agree_print_ours(uint32_t aalg_mask, uint32_t ealg_mask, char *buf, size_t size)
+{
+	bool named[ESP_EALG_COUNT] = {false};
+	size_t n = 0;
+	int err = 0;
+
+	if (!buf || !size)
+		return EINVAL;
+	buf[0] = '\0';
+	for (int a = 0; a < ESP_AALG_COUNT && !err; a++) {
+		enum esp_ealg e = first_ealg((enum esp_aalg)a, ealg_mask);
+
+		if (!((aalg_mask >> a) & 1u) || e == ESP_EALG_COUNT)
+			continue;
+		named[e] = true;
+		err = print_pair(buf, size, &n, (enum esp_aalg)a, e);
+	}
+	for (int e = 0; e < ESP_EALG_COUNT && !err; e++) {
+		enum esp_aalg a = first_aalg((enum esp_ealg)e, aalg_mask);
+
+		if (!((ealg_mask >> e) & 1u) || named[e] || a == ESP_AALG_COUNT)
+			continue;
+		err = print_pair(buf, size, &n, a, (enum esp_ealg)e);
+	}
+	if (err)
+		buf[0] = '\0';
+	return err ? err : n ? 0 : ENOENT;
+}
+
 bool sec_offer_eq(const struct sec_offer *a, const struct sec_offer *b)
 {
 	const unsigned mask = ~SEC_HAS_EALG; /* absent ealg = "ealg=null" */

@@ -88,6 +88,17 @@ int sec_agree_choose(const struct sec_list *l, uint32_t aalg_mask, uint32_t ealg
 int sec_agree_print(const struct sec_offer *o, char *buf, size_t size);
 
 /*
+ * The Security-Server value of a 494 (RFC 3329 §2.3.1: it lists the
+ * server's mechanisms): ipsec-3gpp offers without SPIs or ports (no SA is
+ * being set up) that together name every algorithm of the masks, each a
+ * valid pair: one per aalg (with ealg null, or its first valid ealg), then
+ * one per other ealg (with the first aalg valid beside it); at most
+ * ESP_AALG_COUNT + ESP_EALG_COUNT offers. ENOENT when the masks allow no
+ * pair, ENOSPC when buf is short; always NUL-terminated.
+ */
+int sec_agree_print_ours(uint32_t aalg_mask, uint32_t ealg_mask, char *buf, size_t size);
+
+/*
  * TS 33.203 §7.2 / RFC 3329 §2.3.1: the Security-Verify list must equal the
  * Security-Server list sent (same offers, same order, same values).
  */

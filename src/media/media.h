@@ -109,6 +109,8 @@ struct media_relay_stats {
 	uint64_t pairs_idle;	 /* bound and kept for the next calls */
 	uint64_t exhausted;	 /* allocations refused for want of a pair */
 	uint64_t rx_pkts, tx_pkts; /* datagrams read, written */
+	uint64_t rx_reads;	 /* recvmmsg calls that read >= 1 */
+	uint64_t tx_writes;	 /* sendmmsg calls that wrote >= 1 */
 	uint64_t drop_source;	 /* not the latched / signalled source */
 	uint64_t drop_invalid;	 /* not RTP/RTCP, too short, too long */
 	uint64_t drop_flood;	 /* over MEDIA_PPS_MAX */

@@ -86,9 +86,10 @@ static bool source_ok(struct media_endpoint *ep, unsigned kind, const struct net
 	    !(net_addr_af(peer) && net_addr_eq_ip(src, peer)))
 		return false;
 	ep->latch[kind] = *src;
-	log_write(LOG_MEDIA, LOG_LVL_INFO, LOG_DIR_FROM, s->id, "%s/%s latched %s (leg %c)",
-		  kind_name(kind), ep_media(ep), net_addr_print(src, buf, sizeof(buf)),
-		  ep->leg ? 'B' : 'A');
+	if (log_on(LOG_MEDIA, LOG_LVL_INFO))
+		log_write(LOG_MEDIA, LOG_LVL_INFO, LOG_DIR_FROM, s->id,
+			  "%s/%s latched %s (leg %c)", kind_name(kind), ep_media(ep),
+			  net_addr_print(src, buf, sizeof(buf)), ep->leg ? 'B' : 'A');
 	return true;
 }
 
@@ -246,6 +247,7 @@ static void batch_send(struct media_relay *r, struct media_endpoint *out, unsign
 			c->bytes += r->siov[done + i].iov_len;
 		}
 		r->st.tx_pkts += (unsigned)k;
+		r->st.tx_writes++;
 		done += (unsigned)k;
 	}
 	r->st.drop_send += n - done;
@@ -320,6 +322,7 @@ void media_sock_h(int fd, int events, void *arg)
 	if (n <= 0)
 		return;
 	r->st.rx_pkts += (unsigned)n;
+	r->st.rx_reads++;
 	for (unsigned i = 0; i < (unsigned)n; i++) {
 		if (packet(r, ms, i, nq, &out))
 			nq++;

@@ -284,6 +284,8 @@ static int ep_open(struct media_rw *c, size_t i, unsigned leg)
 	if (err)
 		return rw_fail(c, err, "no free media port pair on leg %c", leg ? 'B' : 'A');
 	c->opened[i][leg] = true;
+	if (!log_on(LOG_MEDIA, LOG_LVL_INFO))
+		return 0; /* the address is printed only for the log */
 	media_ep_local(ep, MEDIA_RTP, &a);
 	log_write(LOG_MEDIA, LOG_LVL_INFO, LOG_DIR_NONE, s->id, "RTP/%s open %s (leg %c)",
 		  sdp_media_type_name(type), net_addr_print(&a, buf, sizeof(buf)),
@@ -330,7 +332,7 @@ static void ep_record(struct media_session *s, struct media_endpoint *ep,
 			continue;
 		ep->sig[k] = a[k];
 		memset(&ep->latch[k], 0, sizeof(ep->latch[k]));
-		if (k == MEDIA_RTP)
+		if (k == MEDIA_RTP && log_on(LOG_MEDIA, LOG_LVL_INFO))
 			log_write(LOG_MEDIA, LOG_LVL_INFO, LOG_DIR_NONE, s->id,
 				  "RTP/%s leg %c UE at %s", sdp_media_type_name(in->media[i].type),
 				  ep->leg ? 'B' : 'A', net_addr_print(&a[k], buf, sizeof(buf)));

@@ -23,6 +23,8 @@ struct net_sock {
 	struct net_udp *udp;	   /* reference */
 	struct net_tcp_lsnr *lsnr; /* reference */
 	bool protected_sock;	   /* IPsec: opened in the protected namespace */
+	net_ns_run_h *ns_run;	   /* its namespace (NULL: ours) */
+	void *ns_ctx;
 };
 
 struct net {
@@ -141,6 +143,8 @@ static int sock_open(struct net *net, struct net_sock *s, const struct net_liste
 		return EINVAL;
 	}
 	s->protected_sock = e->protected_sock;
+	s->ns_run = e->ns_run;
+	s->ns_ctx = e->ns_ctx;
 	err = e->ns_run ? e->ns_run(e->ns_ctx, sock_bind_h, &ba) : sock_bind(net, s, &bind_to);
 	if (err)
 		return err;
@@ -307,9 +311,29 @@ const struct net_addr *net_sock_laddr(const struct net_sock *sock, enum net_kind
 	return net_udp_laddr(sock->udp);
 }
 
+void net_sock_udp_tap_set(struct net_sock *sock, net_udp_tap_h *tap, void *arg)
+{
+	if (sock && sock->udp)
+		net_udp_tap_set(sock->udp, tap, arg);
+}
+
+void net_sock_udp_inject(struct net_sock *sock, const struct net_addr *src,
+			 const uint8_t *buf, size_t len)
+{
+	if (sock && sock->udp)
+		net_udp_inject(sock->udp, src, buf, len);
+}
+
 bool net_sock_protected(const struct net_sock *sock)
 {
 	return sock && sock->protected_sock;
+}
+
+int net_sock_ns_run(const struct net_sock *sock, int (*fn)(void *arg), void *arg)
+{
+	if (!sock || !fn)
+		return EINVAL;
+	return sock->ns_run ? sock->ns_run(sock->ns_ctx, fn, arg) : fn(arg);
 }
 
 int net_connect(struct net_sock *sock, const struct net_addr *dst, uint64_t *conn_id)
@@ -388,4 +412,12 @@ const char *net_kind_name(enum net_kind kind)
 	default:
 		return "?";
 	}
+}
+
+void net_keepalive_set(struct net *net, unsigned idle_s, unsigned count)
+{
+	net->prm.tcp_keepalive = idle_s;
+	net->prm.tcp_keepcount = count;
+	if (net->tcp)
+		net_tcp_keepalive_set(net->tcp, idle_s, count);
 }

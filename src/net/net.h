@@ -66,6 +66,11 @@ typedef void(net_close_h)(struct net_conn *conn, int err, void *arg);
  * (its port defaults to addr's). Strings borrowed for net_alloc only. */
 /* Runs fn(arg) with the calling thread in another network namespace
  * (ipsec_in_netns): the sockets fn opens stay in that namespace. */
+/* IPsec's direct UDP path (docs/ipsec.md): a protected socket's datagram
+ * from src to dst is offered to the tap first; 0 = sent (encapsulated) by
+ * it, ENOENT = not its (the socket sends it), other errors: dropped. */
+typedef int(net_udp_tap_h)(const struct net_addr *src, const struct net_addr *dst,
+			   const void *buf, size_t len, void *arg);
 typedef int(net_ns_run_h)(void *ctx, int (*fn)(void *arg), void *arg);
 
 struct net_listen {
@@ -155,6 +160,9 @@ struct net_sock *net_sock_find(const struct net *net, int af);
 struct net_sock *net_sock_by_local(const struct net *net, const struct net_addr *local);
 /* Whether the entry was a protected one (net_listen.protected_sock). */
 bool net_sock_protected(const struct net_sock *sock);
+/* Runs fn(arg) in the entry's namespace (net_listen.ns_run; here when it
+ * has none): the sockets fn opens belong with the entry's. */
+int net_sock_ns_run(const struct net_sock *sock, int (*fn)(void *arg), void *arg);
 /* The advertised address (for Via and Contact), with the real port. */
 const struct net_addr *net_sock_addr(const struct net_sock *sock);
 /* The address a transport is bound to. */
@@ -186,6 +194,15 @@ int net_conn_fd(const struct net_conn *conn); /* diagnostics; -1 closed */
 void net_conn_close(struct net_conn *conn);
 
 void net_stats_get(const struct net *net, struct net_stats *st);
+/* tcp_keepalive (seconds, 0 = off) and tcp_keepcount at run time (manual
+ * §6.5 config_set): for the connections open now and the next ones. */
+void net_keepalive_set(struct net *net, unsigned idle_s, unsigned count);
+/* The direct path of a protected socket's UDP: sends through tap (NULL
+ * ends it); a datagram that arrived by it (decrypted ESP) delivered as if
+ * read from the socket. No-ops on a socket without UDP. */
+void net_sock_udp_tap_set(struct net_sock *sock, net_udp_tap_h *tap, void *arg);
+void net_sock_udp_inject(struct net_sock *sock, const struct net_addr *src,
+			 const uint8_t *buf, size_t len);
 const char *net_kind_name(enum net_kind kind); /* "UDP", "TCP" */
 
 #endif

@@ -80,6 +80,19 @@ int net_tcp_alloc(struct net_tcp **tp, const struct net_tcp_prm *prm)
 	return 0;
 }
 
+void net_tcp_keepalive_set(struct net_tcp *t, unsigned idle_s, unsigned count)
+{
+	t->prm.keepalive = idle_s;
+	t->prm.keepcount = count;
+	/* the open connections too: a bounded walk of the id table */
+	for (size_t i = 0; i <= t->mask; i++) {
+		for (struct net_conn *c = t->by_id[i]; c; c = c->id_next) {
+			if (c->fd >= 0)
+				net_tcp_sockopt(t, c->fd);
+		}
+	}
+}
+
 /* ---- tables ---- */
 
 void net_tcp_link(struct net_tcp *t, struct net_conn *c)
@@ -202,8 +215,11 @@ void net_tcp_sockopt(const struct net_tcp *t, int fd)
 
 	/* SIP writes whole messages; Nagle would only add latency. */
 	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
-	if (!t->prm.keepalive)
+	if (!t->prm.keepalive) {
+		on = 0; /* a connection open before keepalive was set to 0 */
+		(void)setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof(on));
 		return;
+	}
 	(void)setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof(on));
 	v = (int)t->prm.keepalive;
 	(void)setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &v, sizeof(v));
@@ -338,6 +354,13 @@ static int lsnr_open(struct net_tcp_lsnr *l, const struct net_addr *bind_to)
 	 * TIME_WAIT; for TCP it never allows two listeners on one port. */
 	if (setsockopt(l->fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)))
 		return errno;
+	/* A protected port-c (IPsec, TS 33.203 §7.1) is also the source port
+	 * of the connections imsd opens to a UE's port-s (tcp_dial): Linux
+	 * lets a socket bind a listener's port only when both say
+	 * SO_REUSEPORT. Only imsd binds in the protected namespace. */
+	if (net_sock_protected(l->sock) &&
+	    setsockopt(l->fd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof(on)))
+		return errno;
 	if (af == AF_INET6 &&
 	    setsockopt(l->fd, IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof(on)))
 		return errno;
@@ -388,36 +411,66 @@ const struct net_addr *net_tcp_lsnr_laddr(const struct net_tcp_lsnr *l)
 
 /* ---- outgoing connections ---- */
 
-static int connect_socket(const struct net_tcp *t, const struct net_addr *src,
-			  const struct net_addr *dst, int *fdp)
+/* One outgoing socket: from src's IP (any port), or with keep_port from src
+ * itself, the protected port-c whose SAs' selectors name it (TS 33.203
+ * §7.1: requests to a UE leave from our port-c to its port-s). */
+struct tcp_dial {
+	const struct net_tcp *t;
+	const struct net_addr *src;
+	const struct net_addr *dst;
+	bool keep_port;
+	int fd; /* out */
+};
+
+static int tcp_bind_src(int fd, const struct net_addr *src, bool keep_port)
 {
-	int fd, on = 1, err = 0;
+	struct net_addr b = *src;
+	int on = 1;
 
-	fd = socket(net_addr_af(dst), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return errno;
-	if (src && !net_addr_is_any(src)) {
-		struct net_addr b = *src;
+	if (keep_port) {
+		/* The SAs fix both ends (our port-c, the UE's port-s): a
+		 * connection imsd closed first would hold that pair in
+		 * TIME_WAIT for a minute and make the next connect() fail
+		 * (EADDRNOTAVAIL), as SO_REUSEADDR/REUSEPORT do not free a
+		 * 4-tuple. Linger 0: close() resets it, no TIME_WAIT. What
+		 * imsd still had unsent when it chose to close is lost. */
+		struct linger lg = {.l_onoff = 1, .l_linger = 0};
 
+		if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) ||
+		    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof(on)) ||
+		    setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg)))
+			return errno;
+	} else {
 		/* Source IP = the advertised socket's, so the peer sees the
 		 * address our Via names; the port is picked at connect()
 		 * time, which keeps ephemeral ports from running out. */
 		net_addr_set_port(&b, 0);
-		(void)setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &on,
-				 sizeof(on));
-		if (bind(fd, net_addr_sa(&b), net_addr_len(&b))) {
-			err = errno;
-			goto out;
-		}
+		(void)setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &on, sizeof(on));
 	}
-	net_tcp_sockopt(t, fd);
-	if (connect(fd, net_addr_sa(dst), net_addr_len(dst)) && errno != EINPROGRESS)
+	return bind(fd, net_addr_sa(&b), net_addr_len(&b)) ? errno : 0;
+}
+
+static int tcp_dial_h(void *arg)
+{
+	struct tcp_dial *d = arg;
+	int fd, err = 0;
+
+	fd = socket(net_addr_af(d->dst), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return errno;
+	if (d->src && !net_addr_is_any(d->src)) {
+		err = tcp_bind_src(fd, d->src, d->keep_port);
+		if (err)
+			goto out;
+	}
+	net_tcp_sockopt(d->t, fd);
+	if (connect(fd, net_addr_sa(d->dst), net_addr_len(d->dst)) && errno != EINPROGRESS)
 		err = errno;
 out:
 	if (err)
 		close(fd);
 	else
-		*fdp = fd;
+		d->fd = fd;
 	return err;
 }
 
@@ -425,6 +478,7 @@ int net_tcp_connect(struct net_tcp *t, struct net_sock *sock, const struct net_a
 		    const struct net_addr *dst, struct net_conn **cp)
 {
 	struct net_conn *c;
+	struct tcp_dial d;
 	const char *why;
 	int fd = -1, err;
 
@@ -444,9 +498,13 @@ int net_tcp_connect(struct net_tcp *t, struct net_sock *sock, const struct net_a
 		tcp_refuse(t, dst, "to", why);
 		return EMFILE;
 	}
-	err = connect_socket(t, src, dst, &fd);
+	/* a protected socket's connections are opened in its namespace */
+	d = (struct tcp_dial){.t = t, .src = src, .dst = dst, .fd = -1};
+	d.keep_port = net_sock_protected(sock) && src && net_addr_port(src);
+	err = net_sock_protected(sock) ? net_sock_ns_run(sock, tcp_dial_h, &d) : tcp_dial_h(&d);
 	if (err)
 		return err;
+	fd = d.fd;
 	err = net_conn_alloc(t, fd, sock, dst, true, &c);
 	if (err) {
 		close(fd);

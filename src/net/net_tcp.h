@@ -52,6 +52,8 @@ int net_tcp_connect(struct net_tcp *t, struct net_sock *sock, const struct net_a
 		    const struct net_addr *dst, struct net_conn **cp);
 int net_tcp_conn_send(struct net_conn *c, const void *buf, size_t len);
 
+/* tcp_keepalive / tcp_keepcount at run time: new and open connections. */
+void net_tcp_keepalive_set(struct net_tcp *t, unsigned idle_s, unsigned count);
 struct net_conn *net_tcp_conn_lookup(const struct net_tcp *t, uint64_t id);
 struct net_conn *net_tcp_conn_find(const struct net_tcp *t, const struct net_addr *peer,
 				   const struct net_sock *sock);

@@ -42,6 +42,9 @@ struct net_udp {
 	/* On the list of sockets with queued datagrams while tcount > 0. */
 	struct net_udp *dirty_next, **dirty_pprev;
 
+	net_udp_tap_h *tap; /* IPsec's direct path: sends go there first */
+	void *tap_arg;
+
 	uint64_t rx, rx_calls, rx_dropped, tx, tx_calls, tx_dropped;
 };
 
@@ -299,6 +302,15 @@ int net_udp_send(struct net_udp *u, const struct net_addr *dst, const void *buf,
 		return EAFNOSUPPORT;
 	if (len > NET_UDP_DGRAM_MAX)
 		return EMSGSIZE;
+	if (u->tap) {
+		int err = u->tap(&u->laddr, dst, buf, len, u->tap_arg);
+
+		if (err != ENOENT) {
+			u->tx += !err;
+			u->tx_dropped += !!err;
+			return err;
+		}
+	}
 	if (u->tcount == NET_UDP_BATCH || u->txlen + len > NET_UDP_TX_ARENA)
 		net_udp_flush(u);
 	p = &u->tpend[u->tcount++];
@@ -313,6 +325,28 @@ int net_udp_send(struct net_udp *u, const struct net_addr *dst, const void *buf,
 	else
 		dirty_add(u);
 	return 0;
+}
+
+void net_udp_tap_set(struct net_udp *u, net_udp_tap_h *h, void *arg)
+{
+	u->tap = h;
+	u->tap_arg = arg;
+}
+
+void net_udp_inject(struct net_udp *u, const struct net_addr *src, const uint8_t *buf,
+		    size_t len)
+{
+	struct net_msg msg = {.kind = NET_UDP, .sock = u->sock, .dst = u->laddr,
+			      .src = *src, .buf = buf, .len = len};
+
+	if (u->fd < 0 || len > u->dgram_max) {
+		u->rx_dropped++;
+		return;
+	}
+	mem_ref(u); /* recv_h may free the net set and with it u */
+	u->rx++;
+	u->recv_h(&msg, u->arg);
+	mem_deref(u);
 }
 
 void net_udp_stats_add(const struct net_udp *u, struct net_stats *st)

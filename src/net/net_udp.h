@@ -34,6 +34,10 @@ int net_udp_send(struct net_udp *u, const struct net_addr *dst, const void *buf,
 void net_udp_flush(struct net_udp *u);
 /* Flushes every socket with queued datagrams (a before-sleep hook). */
 void net_udp_flush_all(void *arg);
+/* IPsec's direct path (net.h net_sock_udp_tap_set, net_sock_udp_inject). */
+void net_udp_tap_set(struct net_udp *u, net_udp_tap_h *h, void *arg);
+void net_udp_inject(struct net_udp *u, const struct net_addr *src, const uint8_t *buf,
+		    size_t len);
 void net_udp_stats_add(const struct net_udp *u, struct net_stats *st);
 
 #endif

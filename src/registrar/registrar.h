@@ -93,6 +93,10 @@ int registrar_alloc(struct registrar **regp, const struct registrar_prm *prm);
  * registrar. */
 struct ipsec_table;
 int registrar_ipsec_set(struct registrar *reg, struct ipsec_table *t);
+/* ipsec is true but the datapath did not start: why (copied), logged with
+ * each REGISTER that offers sec-agree (answered without IPsec). Once,
+ * instead of registrar_ipsec_set. */
+int registrar_ipsec_off(struct registrar *reg, const char *why);
 /* The user an SA set belongs to (ipsec_set_owner() of a set the registrar
  * made), NULL for another owner. */
 const struct hss_user *registrar_ipsec_owner(uint64_t owner);
@@ -162,6 +166,10 @@ struct registrar_binding_info {
 	struct pl contact;	   /* Contact value without expires (URI in <>) */
 	struct pl uri;		   /* the contact URI */
 	struct net_flow flow; /* to reach the UE (conn_id 0 once restored) */
+	/* where the UE's requests arrive: flow itself, but for a protected
+	 * UE its port-c to our port-s (flow: our port-c to its port-s,
+	 * TS 33.203 §7.1) */
+	struct net_flow src;
 	uint32_t expires;	   /* seconds left */
 	uint16_t q1000;
 	uint32_t reg_id;  /* 0 if none */

@@ -747,7 +747,8 @@ bool registrar_user_on_flow(const struct registrar *reg, const struct hss_user *
 		if (f.reliable == flow->reliable && net_addr_eq(&f.peer, &flow->peer))
 			return true;
 	}
-	return false;
+	/* a protected UE's other SA pair (registrar_ipsec.c) */
+	return ru && ru->bindings && reg_ipsec_flow_of_user(reg, ru, flow);
 }
 
 int registrar_user_algo(const struct registrar *reg, const struct hss_user *u)

@@ -44,6 +44,7 @@ void reg_binding_info_fill(const struct registrar *reg, const struct reg_binding
 	if (!sip_addr_decode(&a, bi->contact))
 		bi->uri = a.uri;
 	reg_flow_get(&b->flow, &bi->flow);
+	bi->src = bi->flow;
 	reg_ipsec_dst_map(reg, b->user, &bi->flow); /* where requests go */
 	bi->expires = reg_binding_left(reg, b);
 	bi->q1000 = b->q1000;

@@ -122,6 +122,7 @@ struct reg_user {
 	uint8_t ck_len, ik_len;
 	uint8_t ck[32], ik[32];
 	uint64_t ipsec_set; /* the active SA set (registrar_ipsec.c), 0 none */
+	uint64_t ipsec_old; /* the set it replaced, retiring; 0 none */
 };
 
 /* A challenge in flight (or a nonce still usable with a higher nc). */
@@ -325,6 +326,10 @@ enum reg_ipsec_res reg_ipsec_verify(struct registrar *reg, struct sip_tsx *tsx,
  * its active set (UDP), our port-c to its port-s instead. */
 void reg_ipsec_dst_map(const struct registrar *reg, const struct reg_user *ru,
 		       struct net_flow *f);
+/* Whether flow is ru's other SA pair (its port-s to our port-c) of its
+ * active or retiring set: its requests may come there too. */
+bool reg_ipsec_flow_of_user(const struct registrar *reg, const struct reg_user *ru,
+			    const struct net_flow *flow);
 /* ru's last binding is gone: its set retires. */
 void reg_ipsec_user_gone(struct registrar *reg, struct reg_user *ru);
 void reg_ipsec_free(struct registrar *reg);

@@ -38,7 +38,8 @@
 #define REG_IPSEC_RETIRE_MAX 256 /* queued; past this the oldest goes at once */
 
 struct reg_ipsec {
-	struct ipsec_table *t;
+	struct ipsec_table *t; /* NULL: IPsec is off, off_why says why */
+	char off_why[160];
 	struct loop_timer *tm;
 	struct {
 		uint64_t id, due;
@@ -117,6 +118,37 @@ int registrar_ipsec_set(struct registrar *reg, struct ipsec_table *t)
 	return 0;
 }
 
+int registrar_ipsec_off(struct registrar *reg, const char *why)
+{
+	struct reg_ipsec *ri;
+
+	if (!reg || reg->ipsec || !why)
+		return EINVAL;
+	ri = calloc(1, sizeof(*ri));
+	if (!ri)
+		return ENOMEM;
+	snprintf(ri->off_why, sizeof(ri->off_why), "%s", why);
+	reg->ipsec = ri;
+	return 0;
+}
+
+/* Whether a REGISTER that came over src can get SAs; else *why says why
+ * (NULL: IPsec is off and nobody said why, e.g. ipsec: false). */
+static bool reg_ipsec_can(const struct registrar *reg, const struct net_flow *src,
+			  const char **why)
+{
+	struct ipsec_table *t = reg_ipsec_table(reg);
+
+	*why = reg->ipsec && !t ? reg->ipsec->off_why : NULL;
+	if (!t)
+		return false;
+	if (src && ipsec_table_local(t, &src->local))
+		return true;
+	*why = "it reached an address without SAs (a loopback or wildcard sip_addr: only a "
+	       "sip_addr naming another IP carries them, docs/ipsec.md)";
+	return false;
+}
+
 void reg_ipsec_free(struct registrar *reg)
 {
 	struct reg_ipsec *ri = reg->ipsec;
@@ -125,7 +157,8 @@ void reg_ipsec_free(struct registrar *reg)
 		return;
 	while (ri->n)
 		retire_pop(ri);
-	loop_timer_free(ri->tm);
+	if (ri->tm)
+		loop_timer_free(ri->tm);
 	free(ri);
 	reg->ipsec = NULL;
 }
@@ -195,19 +228,51 @@ static int ue_offer(const struct registrar *reg, const struct sip_msg *req,
 	return 0;
 }
 
+static void reg_reply_494(struct registrar *reg, struct sip_tsx *tsx)
+{
+	char v[1536], hdr[1600];
+	struct sip_tsx_reply_prm prm = {0};
+	int n;
+
+	if (!sec_agree_print_ours(reg->cfg->ipsec_aalg_mask, reg->cfg->ipsec_ealg_mask, v,
+				  sizeof(v))) {
+		n = snprintf(hdr, sizeof(hdr), "Security-Server: %s\r\n", v);
+		if (n > 0 && (size_t)n < sizeof(hdr))
+			prm.hdrs = (struct pl){hdr, (size_t)n};
+	}
+	reg_reply(reg, tsx, 494, "Security Agreement Required", &prm);
+}
+
 bool reg_ipsec_precheck(struct registrar *reg, struct sip_tsx *tsx,
 			const struct reg_auth_in *in)
 {
 	struct sec_list l;
 	const struct sec_offer *o;
+	const char *why;
 
-	if (!reg->ipsec || !in->req || in->other_method || !sec_agree_required(in->req))
+	if (!in->req || in->other_method)
+		return false;
+	if (!reg_ipsec_can(reg, in->src, &why)) {
+		/* TS 24.229 §5.2.2: a P-CSCF without the means answers without
+		 * sec-agree; the operator learns why (docs/ipsec.md) */
+		if (why && !sec_list_read(in->req, SIP_HDR_SECURITY_CLIENT, &l) && l.n) {
+			char a[NET_ADDR_STRLEN];
+
+			log_write(LOG_IPSEC, LOG_LVL_INFO, LOG_DIR_NONE, "-",
+				  "REGISTER from %s offers sec-agree: answered without IPsec, "
+				  "since %s",
+				  in->src ? net_addr_print(&in->src->peer, a, sizeof(a)) : "?", why);
+		}
+		return false;
+	}
+	if (!sec_agree_required(in->req))
 		return false;
 	if (!ue_offer(reg, in->req, &l, &o))
 		return false;
 	/* RFC 3329 §2.3.1, TS 24.229 §5.2.2: the UE requires a security
-	 * agreement and offers nothing we can do. */
-	reg_reply(reg, tsx, 494, "Security Agreement Required", NULL);
+	 * agreement and offers nothing we can do: 494 with Security-Server
+	 * listing what we take (sec_agree_print_ours). */
+	reg_reply_494(reg, tsx);
 	return true;
 }
 
@@ -230,7 +295,8 @@ void reg_ipsec_chal_made(struct registrar *reg, struct reg_chal *c,
 	int err;
 
 	reg_ipsec_chal_drop(reg, c);
-	if (!t || !in->req || !in->src || c->ck_len < 16 || c->ik_len < 16 ||
+	if (!t || !in->req || !in->src || !ipsec_table_local(t, &in->src->local) ||
+	    c->ck_len < 16 || c->ik_len < 16 ||
 	    !net_addr_isset(&in->src->local) || net_addr_is_any(&in->src->local) ||
 	    ue_offer(reg, in->req, &l, &o))
 		return;
@@ -301,6 +367,23 @@ static bool over_set(const struct ipsec_set *s, const struct net_flow *src)
 	       net_addr_port(&src->peer) == ipsec_set_ue_port(s, false);
 }
 
+/* Our requests to the UE go to its port-s over set s (TS 33.203 §7.1).
+ * That destination receives (sip/sip_peer.h): its IP is the one the
+ * challenge was sent to (over_set), and the REGISTER that came over s had
+ * an ICV keyed with the IK of that challenge. Without this, each new
+ * port-s would be an unproven destination and a few MESSAGEs to a UE's
+ * IP would spend its budget. */
+static void prove_port_s(struct registrar *reg, const struct ipsec_set *s,
+			 const struct net_flow *src)
+{
+	struct net_flow to = *src;
+
+	net_addr_set_port(&to.peer, ipsec_set_ue_port(s, true));
+	net_addr_set_port(&to.local, IPSEC_PORT_C);
+	to.conn_id = 0;
+	reg->ops.peer_prove(reg->stack, &to, reg->ops.arg);
+}
+
 /* Security-Verify == the Security-Server of s (TS 33.203 §7.2). */
 static bool verify_ok(const struct ipsec_set *s, const struct sip_msg *req)
 {
@@ -332,8 +415,17 @@ enum reg_ipsec_res reg_ipsec_verify(struct registrar *reg, struct sip_tsx *tsx,
 			return REG_IPSEC_REPLIED;
 		}
 		ipsec_set_activate(s);
-		if (ru->ipsec_set && ru->ipsec_set != c->ipsec_set)
-			reg_ipsec_retire(reg, ru->ipsec_set); /* TS 33.203 §7.4 */
+		prove_port_s(reg, s, in->src);
+		if (ru->ipsec_set && ru->ipsec_set != c->ipsec_set) {
+			/* TS 33.203 §7.4: the old set lingers for what is in
+			 * flight over it; only the last one: an older one still
+			 * retiring goes now, so a UE re-authenticating fast
+			 * holds at most three (pending, active, retiring) */
+			if (ru->ipsec_old)
+				(void)ipsec_set_del(t, ru->ipsec_old);
+			reg_ipsec_retire(reg, ru->ipsec_set);
+			ru->ipsec_old = ru->ipsec_set;
+		}
 		ru->ipsec_set = c->ipsec_set;
 		c->ipsec_set = 0;
 		return REG_IPSEC_PASS;
@@ -353,6 +445,7 @@ void reg_ipsec_user_gone(struct registrar *reg, struct reg_user *ru)
 	if (ru->ipsec_set)
 		reg_ipsec_retire(reg, ru->ipsec_set);
 	ru->ipsec_set = 0;
+	ru->ipsec_old = 0; /* already retiring */
 }
 
 void reg_ipsec_dst_map(const struct registrar *reg, const struct reg_user *ru,
@@ -362,12 +455,41 @@ void reg_ipsec_dst_map(const struct registrar *reg, const struct reg_user *ru,
 	const struct ipsec_set *s = t && ru && ru->ipsec_set ? ipsec_set_get(t, ru->ipsec_set)
 							     : NULL;
 
-	/* TS 33.203 §7.1: our requests go from port-c to the UE's port-s (over
-	 * UDP; a TCP connection is the UE's own, from its port-c) */
-	if (!s || f->reliable || !over_set(s, f))
+	/* TS 33.203 §7.1: our requests go from port-c to the UE's port-s.
+	 * Over TCP not on the UE's connection (from its port-c) but on one
+	 * imsd opens from port-c (net_tcp_connect binds it there), TS 24.229
+	 * §5.2.2.1; conn_id 0: the stack finds or opens it. */
+	if (!s || !over_set(s, f))
 		return;
 	net_addr_set_port(&f->peer, ipsec_set_ue_port(s, true));
 	net_addr_set_port(&f->local, IPSEC_PORT_C);
+	f->conn_id = 0;
+}
+
+/*
+ * TS 33.203 §7.1 sets up two SA pairs, and TS 24.229 §5.2.2.1 lets the UE
+ * send requests over either (over TCP: on its connection from port-c to
+ * our port-s, or on the one imsd opened from our port-c to its port-s).
+ * The binding's flow is the first; this is the second. The protected ports
+ * live in the datapath's namespace, which only ESP that passed the SA's
+ * checks and selectors reaches, so the flow's addresses name the pair.
+ */
+bool reg_ipsec_flow_of_user(const struct registrar *reg, const struct reg_user *ru,
+			    const struct net_flow *flow)
+{
+	struct ipsec_table *t = reg_ipsec_table(reg);
+	const uint64_t ids[2] = {ru ? ru->ipsec_set : 0, ru ? ru->ipsec_old : 0};
+
+	if (!t || !flow || net_addr_port(&flow->local) != IPSEC_PORT_C)
+		return false;
+	for (size_t i = 0; i < 2; i++) {
+		const struct ipsec_set *s = ids[i] ? ipsec_set_get(t, ids[i]) : NULL;
+
+		if (s && net_addr_eq_ip(&flow->peer, ipsec_set_ue(s)) &&
+		    net_addr_port(&flow->peer) == ipsec_set_ue_port(s, true))
+			return true;
+	}
+	return false;
 }
 
 /* Owners are the hss_user of the set (HSS users live as long as the HSS,

@@ -142,10 +142,23 @@ static int stack_send_h(const struct sip_tsx_dst *dst, const void *data, size_t 
 {
 	struct sip_stack *stack = arg;
 	struct net_addr to;
+	struct mbuf mb;
 	int err;
 
 	if (net_addr_from_sa(&to, (const struct sockaddr *)&dst->addr, dst->addrlen))
 		memset(&to, 0, sizeof(to));
+	mbuf_init(&mb, SIP_MSG_MAX_HARD);
+	if (stack->custom) {
+		err = sip_custom_apply(stack->custom, data, len, &mb);
+		if (!err) {
+			data = mb.buf;
+			len = mb.end;
+		} else if (err != ENOENT) {
+			log_write(LOG_SIP, LOG_LVL_WARN, LOG_DIR_TO, NULL,
+				  "custom_headers not applied to a %zu-byte message: %s", len,
+				  strerror(err));
+		}
+	}
 	stack_log_tx(dst->reliable, &to, data, len);
 	if (dst->reliable) {
 		err = net_send_conn(stack->net, dst->conn, data, len);
@@ -159,8 +172,10 @@ static int stack_send_h(const struct sip_tsx_dst *dst, const void *data, size_t 
 			err = sock ? net_send(NET_TCP, sock, &to, data, len) : ENOTCONN;
 		}
 	} else {
-		if (dst->conn >= stack->nsocks)
-			return EINVAL;
+		if (dst->conn >= stack->nsocks) {
+			err = EINVAL;
+			goto out;
+		}
 		err = net_send(NET_UDP, stack->socks[dst->conn], &to, data, len);
 	}
 	if (err) {
@@ -170,6 +185,8 @@ static int stack_send_h(const struct sip_tsx_dst *dst, const void *data, size_t 
 	} else {
 		stack->stats.tx_msgs++;
 	}
+out:
+	mbuf_reset(&mb);
 	return err;
 }
 
@@ -634,6 +651,9 @@ int sip_stack_alloc(struct sip_stack **stackp, const struct sip_stack_prm *prm)
 	if (!stack)
 		return ENOMEM;
 	stack->tcp_threshold = prm->tcp_threshold;
+	err = sip_custom_alloc(&stack->custom, prm->custom_hdrs, prm->custom_hdr_count);
+	if (err)
+		goto out;
 	stack->max_size = prm->max_size ? prm->max_size : SIP_MSG_MAX_UDP;
 	stack->frame_max = prm->tcp_rx_max ? prm->tcp_rx_max : SIP_MSG_MAX_TCP;
 	if (stack->frame_max > SIP_MSG_MAX_HARD)
@@ -708,6 +728,7 @@ void sip_stack_free(struct sip_stack *stack)
 	free(stack->tags);
 	free(stack->tag_store);
 	free(stack->user_agent);
+	sip_custom_free(stack->custom);
 	sip_stack_pend_free(stack);
 	free(stack);
 }
@@ -827,4 +848,31 @@ size_t sip_stack_tsx_peak_take(struct sip_stack *stack)
 	peak = st->peak;
 	st->peak = sip_tsx_stack_count(st);
 	return peak;
+}
+
+int sip_stack_custom_set(struct sip_stack *stack, const struct sip_custom_hdr *v, size_t n)
+{
+	struct sip_custom *c;
+	int err;
+
+	if (!stack)
+		return EINVAL;
+	err = sip_custom_alloc(&c, v, n);
+	if (err)
+		return err;
+	sip_custom_free(stack->custom);
+	stack->custom = c;
+	return 0;
+}
+
+void sip_stack_tcp_threshold_set(struct sip_stack *stack, uint32_t bytes)
+{
+	if (stack)
+		stack->tcp_threshold = bytes;
+}
+
+void sip_stack_tcp_keepalive_set(struct sip_stack *stack, unsigned idle_s, unsigned count)
+{
+	if (stack)
+		net_keepalive_set(stack->net, idle_s, count);
 }

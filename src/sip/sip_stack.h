@@ -77,6 +77,9 @@ struct sip_stack_prm {
 	/* Check Proxy-Require as well as Require (sip_check_prm). */
 	bool proxy_require;
 	size_t dialog_max; /* dialogs at once; 0 = SIP_DIALOGS_MAX_DEFAULT */
+	/* custom_headers (manual §5.2, sip/sip_custom.h), copied */
+	const struct sip_custom_hdr *custom_hdrs;
+	size_t custom_hdr_count;
 };
 
 /* Counters since sip_stack_alloc (monitor, tests). */
@@ -156,6 +159,15 @@ const char *sip_stack_allow(const struct sip_stack *stack);
 bool sip_stack_host_is_local(const struct sip_stack *stack, struct pl host,
 			     uint16_t port);
 void sip_stack_stats_get(const struct sip_stack *stack, struct sip_stack_stats *st);
+
+/* Run-time changes (config_set, manual §6.5). custom_headers: the new
+ * rules (copied; n 0 = none) apply from the next message sent, EINVAL
+ * leaves the old ones. tcp_threshold: for the next request. */
+struct sip_custom_hdr;
+int sip_stack_custom_set(struct sip_stack *stack, const struct sip_custom_hdr *v, size_t n);
+void sip_stack_tcp_threshold_set(struct sip_stack *stack, uint32_t bytes);
+/* tcp_keepalive / tcp_keepcount: open and new connections (net). */
+void sip_stack_tcp_keepalive_set(struct sip_stack *stack, unsigned idle_s, unsigned count);
 /* Live transactions (not yet Terminated), server and client ones; both 0
  * for a NULL stack. O(1) (monitor `stats`). */
 void sip_stack_tsx_counts(const struct sip_stack *stack, size_t *servers, size_t *clients);

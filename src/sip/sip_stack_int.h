@@ -9,6 +9,7 @@
 #include "core/mbuf.h"
 #include "net/net.h"
 #include "sip/sip_check.h"
+#include "sip/sip_custom.h"
 #include "sip/sip_hdr.h"
 #include "sip/sip_stack.h"
 
@@ -45,6 +46,7 @@ struct sip_stack {
 	struct sip_stack_meth meth[SIP_STACK_METHODS];
 
 	uint32_t tcp_threshold;
+	struct sip_custom *custom; /* owned; NULL: no custom_headers */
 	size_t max_size;  /* 513 above this */
 	size_t frame_max; /* TCP framing bound */
 	bool force_user_agent;

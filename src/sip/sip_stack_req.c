@@ -369,7 +369,8 @@ int sip_stack_request(struct sip_stack *stack, const struct sip_stack_req_prm *p
 	/* §18.1.1: a request that may not fit the path MTU goes over TCP */
 	if (!rt.tcp && stack->tcp_threshold &&
 	    msg->raw.l + SIP_STACK_VIA_EST +
-		    (stack->user_agent ? strlen(stack->user_agent) : 0) >
+		    (stack->user_agent ? strlen(stack->user_agent) : 0) +
+		    sip_custom_added_max(stack->custom) >
 		stack->tcp_threshold) {
 		stack->stats.tx_over_tcp++;
 		fb = fallback_new(stack, prm, &rt);

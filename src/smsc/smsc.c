@@ -425,21 +425,31 @@ void smsc_try_free(struct smsc *s, struct smsc_try *t)
 	free(t);
 }
 
-/* The contact URI of u's binding over flow (found by its peer). */
+/* The contact URI of u's binding over flow (found by its peer: the flow
+ * the UE's requests arrive on) and where imsd's requests go: that same flow,
+ * or for a protected UE from our port-c to its port-s (TS 33.203 §7.1). */
 struct contact_find {
 	const struct net_flow *flow;
 	char uri[512];
+	struct net_flow dst;
 	bool found;
 };
 
 static void contact_find_h(const struct registrar_binding_info *b, void *arg)
 {
 	struct contact_find *cf = arg;
+	bool mapped;
 
-	if (cf->found || b->flow.reliable != cf->flow->reliable ||
-	    !net_addr_eq(&b->flow.peer, &cf->flow->peer))
+	/* a protected UE sends over either SA pair: from its port-c (src) or
+	 * its port-s (flow, where imsd's requests go), TS 24.229 §5.2.2.1 */
+	if (cf->found || b->src.reliable != cf->flow->reliable ||
+	    (!net_addr_eq(&b->src.peer, &cf->flow->peer) &&
+	     !net_addr_eq(&b->flow.peer, &cf->flow->peer)))
 		return;
 	cf->found = !pl_strcpy(b->uri, cf->uri, sizeof(cf->uri));
+	mapped = !net_addr_eq(&b->flow.peer, &b->src.peer) ||
+		 !net_addr_eq(&b->flow.local, &b->src.local);
+	cf->dst = mapped ? b->flow : *cf->flow;
 }
 
 static void rp_answer_resp_h(struct sip_tsx *tsx, const struct sip_msg *resp,
@@ -483,7 +493,7 @@ int smsc_rp_send(struct smsc *s, struct smsc_user *su, const struct net_flow *fl
 		err = ENOMEM;
 	if (!err) {
 		prm.req = (struct pl){(const char *)mb.buf, mb.end};
-		prm.dst = flow;
+		prm.dst = &cf.dst;
 		prm.resp_h = rp_answer_resp_h;
 		prm.arg = t;
 		err = s->ops.request(s->stack, &prm, s->ops.arg);

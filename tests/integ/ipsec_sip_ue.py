@@ -64,8 +64,9 @@ class Ue:
              "Via: SIP/2.0/UDP %s:%d;branch=z9hG4bK%s%dx%d;rport" % (
                  host, sport, method[:3], self.p["spi_c"], self.cseq),
              "Max-Forwards: 70",
-             "From: <sip:ue201@ims.test>;tag=t%d" % self.p["spi_c"],
-             "To: <sip:ue201@ims.test>" if method == "REGISTER" else "To: <%s>" % ruri,
+             "From: <sip:%s@ims.test>;tag=t%d" % (self.p["user"], self.p["spi_c"]),
+             "To: <sip:%s@ims.test>" % self.p["user"] if method == "REGISTER"
+             else "To: <%s>" % ruri,
              "Call-ID: %s" % self.call_id,
              "CSeq: %d %s" % (self.cseq, method)] + extra + ["Content-Length: 0", "", ""]
         return "\r\n".join(h).encode()
@@ -189,7 +190,11 @@ def run(ue, p):
     offer = ("Security-Client: ipsec-3gpp;alg=%s%s;spi-c=%d;spi-s=%d;port-c=%d;port-s=%d"
              % (alg, ealg, p["spi_c"], p["spi_s"], pc, ps))
     host = "[%s]" % p["ue_ip"] if ue.af == socket.AF_INET6 else p["ue_ip"]
-    contact = "Contact: <sip:ue201@%s:%d>;expires=600" % (host, ps)
+    tp = ";transport=tcp" if p.get("tcp") else ""
+    # only a UE that tests SMS takes them (stale bindings of other modes
+    # would get the deliveries too)
+    sms = ";+g.3gpp.smsip" if "message" in p.get("after", ()) else ""
+    contact = "Contact: <sip:%s@%s:%d%s>;expires=600%s" % (p["user"], host, ps, tp, sms)
     common = ["Supported: path, sec-agree", "Require: sec-agree", "Proxy-Require: sec-agree"]
     if p["mode"] == "plain":
         common, offer = ["Supported: path"], "Accept: application/sdp"
@@ -214,6 +219,8 @@ def run(ue, p):
         r2 = ue.recv_plain()
         out["codes"].append(code(r2))
         out["last"] = r2
+        if code(r2) == 200 and p.get("after"):
+            run_after(PlainLink(ue, p), p, out)
         return out
     sp = sec_params(server)
     ck, ik = bytes.fromhex(a["ck"]), bytes.fromhex(a["ik"])
@@ -228,6 +235,13 @@ def run(ue, p):
                        [contact] + common + [offer, verify,
                                              auth_hdr(p, nonce, a["response"], "00000001")],
                        p_port_s)
+    if p.get("tcp"):
+        bye = ue.request("REGISTER", pc, "sip:ims.test", ["Contact: *", "Expires: 0"] + common + [
+            auth_hdr(p, nonce, aka(p, nonce, "REGISTER", "00000002")["response"], "00000002")],
+            p_port_s)
+        return tcp_session(ue, p, out, to_s, from_s, ck, ik, int(sp["spi-c"]), p_port_s,
+                           [r2req.replace(b"SIP/2.0/UDP", b"SIP/2.0/TCP"),
+                            bye.replace(b"SIP/2.0/UDP", b"SIP/2.0/TCP")])
     if p["mode"] == "tcp":
         r2 = tcp_exchange(ue, p, to_s, from_s, p_port_s, r2req.replace(b"SIP/2.0/UDP",
                                                                        b"SIP/2.0/TCP"))
@@ -247,6 +261,8 @@ def run(ue, p):
         out["last"] = r2
         return out
     out["service_route"] = hdr(r2, "Service-Route")
+    if p.get("bare"):  # registered: nothing more (bench/ipsec)
+        return out
     ruri = "sip:%s:%d" % ("[%s]" % p["pcscf_ip"] if ue.af == socket.AF_INET6
                           else p["pcscf_ip"], p_port_s)
     ue.send_esp(to_s, pc, p_port_s, ue.request("OPTIONS", pc, ruri, [], p_port_s))
@@ -257,6 +273,11 @@ def run(ue, p):
         return out
     if p["mode"] == "subscribe":
         return subscribe(ue, p, out, to_s, from_s, ck, ik, int(sp["spi-c"]), p_port_s)
+    if p.get("after"):
+        sas = {p["spi_c"]: from_s, p["spi_s"]: esp_ref.RefSA(p["alg"], p["ealg"], p["spi_s"],
+                                                             ck, ik)}
+        to_c = esp_ref.RefSA(p["alg"], p["ealg"], int(sp["spi-c"]), ck, ik)
+        run_after(UdpLink(ue, p, to_s, to_c, sas, p_port_s), p, out)
     a2 = aka(p, nonce, "REGISTER", "00000002")
     ue.send_esp(to_s, pc, p_port_s, ue.request(
         "REGISTER", pc, "sip:ims.test",
@@ -321,6 +342,453 @@ def subscribe(ue, p, out, to_s, from_s, ck, ik, p_spi_c, p_port_s):
         if "notify" in out and len(out["codes"]) >= 4:
             break
     return out
+
+
+# --- SIP over the SAs after the registration (MESSAGE, INVITE) ---
+
+SC = "sip:+33699999999@ims.test;user=phone"
+ME = "+33600000201"
+
+
+def bcd(digits):
+    d = digits + ("F" if len(digits) % 2 else "")
+    return bytes(int(d[i + 1] + d[i], 16) for i in range(0, len(d), 2))
+
+
+def sms_submit_to_self(mr, me=ME):
+    """RP-DATA (MO) with an SMS-SUBMIT of 8-bit data to our own number
+    (TS 24.011 §7.3.1.2, TS 23.040 §9.2.2.2): imsd answers 202, RP-ACK, then
+    delivers it back to us."""
+    da = me.lstrip("+")
+    tpdu = bytes([0x01, mr, len(da), 0x91]) + bcd(da) + bytes([0, 4, 5]) + b"hello"
+    sc = "33699999999"
+    return bytes([0x00, mr, 0, len(sc) // 2 + 1 + 1, 0x91]) + bcd(sc) + bytes([len(tpdu)]) + tpdu
+
+
+def split_sip(data):
+    """(text of the head, body bytes, rest) of the first whole message in
+    data, or None."""
+    head, sep, rest = data.partition(b"\r\n\r\n")
+    if not sep:
+        return None
+    m = re.search(rb"(?im)^(?:content-length|l)[ \t]*:[ \t]*(\d+)", head)
+    n = int(m.group(1)) if m else 0
+    if len(rest) < n:
+        return None
+    return head.decode(errors="replace"), rest[:n], data[len(head) + 4 + n:]
+
+
+class Link:
+    """SIP to and from the P-CSCF over the SAs: requests from our port-c to
+    its port-s, its requests to our port-s from its port-c (TS 33.203 §7.1).
+    Subclasses move bytes (UDP or TCP through ESP)."""
+    transport = "UDP"
+
+    def __init__(self, ue, p):
+        self.ue, self.p = ue, p
+        self.n = 0
+        self.via_port = p["port_c"]
+        self.ip = "[%s]" % p["ue_ip"] if ue.af == socket.AF_INET6 else p["ue_ip"]
+
+    def build(self, method, ruri, cid, cseq, ftag, to, extra, body=b"", branch=None):
+        self.n += 1
+        branch = branch or "z9hG4bKa%d%s%d" % (self.p["spi_c"], method[:2], self.n)
+        h = ["%s %s SIP/2.0" % (method, ruri),
+             "Via: SIP/2.0/%s %s:%d;branch=%s;rport" % (self.transport, self.ip,
+                                                       self.via_port, branch),
+             "Max-Forwards: 70", "From: <sip:%s@ims.test>;tag=%s" % (self.p["user"], ftag), "To: %s" % to,
+             "Call-ID: %s" % cid, "CSeq: %d %s" % (cseq, method)] + extra + [
+             "Content-Length: %d" % len(body), "", ""]
+        return "\r\n".join(h).encode() + body
+
+    def answer(self, where, req, code, reason, totag=None):
+        keep = [l for l in req.split("\r\n") if re.match(r"(?i)(via|from|call-id|cseq)\s*:", l)]
+        to = [l for l in req.split("\r\n") if re.match(r"(?i)to\s*:", l)][0]
+        if totag and ";tag=" not in to:
+            to += ";tag=" + totag
+        text = "\r\n".join(["SIP/2.0 %d %s" % (code, reason)] + keep + [to] +
+                           ["Content-Length: 0", "", ""])
+        self.reply(where, text.encode())
+
+
+def run_after(link, p, out):
+    """The actions of p["after"], p["repeat"] times (the last answers kept;
+    "failed" counts the rounds whose answer was not the expected one). With
+    p["pause"] (bench/ipsec, which meters only these actions): a line
+    {"ready": 1} first, then a line on stdin before starting, and a line
+    {"failed": N} when done, before the final answer."""
+    out["failed"] = 0
+    if p.get("pause"):
+        print(json.dumps({"ready": 1}), flush=True)
+        sys.stdin.readline()
+    for _ in range(p.get("repeat", 1)):
+        for act in p["after"]:
+            out[act] = AFTER[act](link, p)
+            out["failed"] += act == "message" and (
+                out[act].get("ack_code") not in (200, 202) or len(out[act]["mt"]) != 2)
+    if p.get("pause"):
+        print(json.dumps({"failed": out["failed"]}), flush=True)
+
+
+class PlainLink(Link):
+    """SIP in clear from the UE's plain port (a phone without sec-agree)."""
+
+    def __init__(self, ue, p):
+        super().__init__(ue, p)
+        self.via_port = p["plain_port"]
+
+    def send(self, data):
+        self.ue.send_plain(data)
+
+    def reply(self, where, data):
+        self.ue.udp.sendto(data, where["addr"])
+
+    def next(self, timeout=5.0):
+        r, _, _ = select.select([self.ue.udp], [], [], timeout)
+        if not r:
+            return None
+        data, addr = self.ue.udp.recvfrom(65535)
+        got = split_sip(data)
+        return ({"addr": addr}, got[0], got[1]) if got else None
+
+
+class UdpLink(Link):
+    def __init__(self, ue, p, to_s, to_c, sas, p_port_s):
+        super().__init__(ue, p)
+        self.to_s, self.to_c, self.sas, self.p_port_s = to_s, to_c, sas, p_port_s
+
+    def send(self, data):
+        self.ue.send_esp(self.to_s, self.p["port_c"], self.p_port_s, data)
+
+    def reply(self, where, data):
+        """A response to a request that came to our port-s: back to where it
+        came from, under the P-CSCF's spi-c."""
+        self.ue.send_esp(self.to_c, where["dport"], where["sport"], data)
+
+    def next(self, timeout=5.0):
+        """(where, head, body) of the next SIP message under our SPIs."""
+        left = timeout
+        while left > 0:
+            r, _, _ = select.select([self.ue.raw], [], [], left)
+            if not r:
+                return None
+            data = self.ue.raw.recv(65535)
+            if self.ue.af == socket.AF_INET:
+                data = data[(data[0] & 0x0F) * 4:]
+            left -= 0.01
+            spi = int.from_bytes(data[0:4], "big")
+            if spi not in self.sas:
+                continue
+            nh, seg = self.sas[spi].decrypt_esp(data)
+            got = split_sip(seg[8:]) if nh == 17 else None
+            if got:
+                return ({"spi": spi, "sport": int.from_bytes(seg[0:2], "big"),
+                         "dport": int.from_bytes(seg[2:4], "big")}, got[0], got[1])
+        return None
+
+
+def cseq_of(head):
+    m = re.search(r"(?im)^cseq[ \t]*:[ \t]*(\d+)[ \t]+(\w+)", head)
+    return (int(m.group(1)), m.group(2)) if m else (0, "")
+
+
+class TcpLink(Link):
+    """SIP over TCP through the SAs, on scapy's segments: our connection
+    from port-c to the P-CSCF's port-s (its segments come under our spi-c),
+    and the ones imsd opens to our port-s (under our spi-s; we answer with
+    the P-CSCF's spi-c). No loss on a veth: no retransmission timers."""
+    transport = "TCP"
+
+    def __init__(self, ue, p, to_s, to_c, sas, p_port_s):
+        super().__init__(ue, p)
+        self.to_s, self.to_c, self.sas, self.p_port_s = to_s, to_c, sas, p_port_s
+        self.conns = {}  # (our port, their port) -> dict
+        self.opened = []  # where of each connection imsd opened to us
+
+    def seg(self, c, flags, data=b""):
+        self.ue.send_tcp(c["sa"], c["lport"], c["rport"], c["snd"], c["rcv"], flags, data)
+        c["snd"] += len(data) + (1 if ("S" in flags or "F" in flags) else 0)
+
+    def connect(self):
+        c = {"sa": self.to_s, "lport": self.p["port_c"], "rport": self.p_port_s, "snd": 1000,
+             "rcv": 0, "buf": b"", "up": False}
+        self.conns[(c["lport"], c["rport"])] = c
+        self.seg(c, "S")
+        while not c["up"]:
+            if not self.pump(5.0):
+                return False
+        return True
+
+    def send(self, data):
+        self.write(self.conns[(self.p["port_c"], self.p_port_s)], data)
+
+    def write(self, c, data):
+        for i in range(0, len(data), 1200):
+            self.seg(c, "PA", data[i:i + 1200])
+
+    def reply(self, where, data):
+        self.write(self.conns[(where["lport"], where["rport"])], data)
+
+    def pump(self, timeout):
+        """Takes one TCP segment under our SPIs; False on timeout."""
+        left = timeout
+        while left > 0:
+            r, _, _ = select.select([self.ue.raw], [], [], left)
+            if not r:
+                return False
+            data = self.ue.raw.recv(65535)
+            if self.ue.af == socket.AF_INET:
+                data = data[(data[0] & 0x0F) * 4:]
+            left -= 0.01
+            spi = int.from_bytes(data[0:4], "big")
+            if spi not in self.sas:
+                continue
+            nh, raw = self.sas[spi].decrypt_esp(data)
+            if nh == 6:
+                self.take(spi, TCP(raw))
+                return True
+        return False
+
+    def take(self, spi, t):
+        key = (t.dport, t.sport)
+        c = self.conns.get(key)
+        if (t.flags & 0x12) == 0x02 and c is None and t.dport == self.p["port_s"]:
+            c = {"sa": self.to_c, "lport": t.dport, "rport": t.sport, "snd": 5000,
+                 "rcv": t.seq + 1, "buf": b"", "up": True}
+            self.conns[key] = c
+            self.opened.append({"spi": spi, "lport": t.dport, "rport": t.sport})
+            self.seg(c, "SA")
+            return
+        if c is None:
+            return
+        if t.flags & 0x04:  # RST: gone
+            del self.conns[key]
+            return
+        if (t.flags & 0x12) == 0x12 and not c["up"]:
+            c["rcv"], c["up"] = t.seq + 1, True
+            self.seg(c, "A")
+            return
+        payload = bytes(t.payload)
+        if payload and t.seq == c["rcv"]:
+            c["buf"] += payload
+            c["rcv"] += len(payload)
+            self.seg(c, "A")
+        elif payload:
+            self.seg(c, "A")
+        if t.flags & 0x01:  # FIN: ours with the ACK, the peer's ACK ends it
+            c["rcv"] += 1
+            self.seg(c, "FA")
+            del self.conns[key]
+
+    def next(self, timeout=5.0):
+        left = timeout
+        while True:
+            for c in self.conns.values():
+                got = split_sip(c["buf"])
+                if got:
+                    c["buf"] = got[2]
+                    where = {"lport": c["lport"], "rport": c["rport"],
+                             "passive": c["sa"] is self.to_c}
+                    return where, got[0], got[1]
+            if left <= 0 or not self.pump(min(left, 1.0)):
+                left -= 1.0
+                if left <= 0:
+                    return None
+
+    def close(self):
+        for c in self.conns.values():
+            self.seg(c, "R")
+
+
+def tcp_session(ue, p, out, to_s, from_s, ck, ik, p_spi_c, p_port_s, regs):
+    """The second REGISTER (regs[0]) over our TCP connection through the SAs,
+    kept open; then the actions of p["after"] over TCP; then the
+    de-REGISTER (regs[1]) on it."""
+    sas = {p["spi_c"]: from_s, p["spi_s"]: esp_ref.RefSA(p["alg"], p["ealg"], p["spi_s"],
+                                                         ck, ik)}
+    link = TcpLink(ue, p, to_s, esp_ref.RefSA(p["alg"], p["ealg"], p_spi_c, ck, ik), sas,
+                   p_port_s)
+    try:
+        if not link.connect():
+            return out
+        link.send(regs[0])
+        got = link.next()
+        out["codes"].append(code(got[1]) if got else 0)
+        out["last"] = got[1] if got else None
+        if got and code(got[1]) == 200:
+            run_after(link, p, out)
+            link.send(regs[1])
+            got = link.next()
+            while got and not (got[1].startswith("SIP/2.0") and "REGISTER" in hdr(got[1], "CSeq")):
+                got = link.next()
+            out["codes"].append(code(got[1]) if got else 0)
+        out["opened"] = link.opened
+    finally:
+        link.close()
+    return out
+
+
+MR = [0]  # the last TP-MR sent, for the process
+
+
+def act_message(link, p, send=None, via_port=None):
+    """MO SMS to ourselves over the SA: 202, then imsd's MESSAGEs (RP-ACK and
+    the SMS-DELIVER) arrive from its port-c at our port-s; we answer 200 and
+    send the delivery's RP-ACK. send/via_port: where the MO MESSAGE goes
+    (default: our connection or flow from port-c)."""
+    out = {"mt": []}
+    cid = "sms%d-%d@ue" % (p["spi_c"], link.n)
+    ct = ["Content-Type: application/vnd.3gpp.sms"]
+    # a new TP-MR each time (TS 23.040 §9.2.3.6): imsd takes the same TP-MR
+    # and TP-DA within a minute as the same SMS again
+    MR[0] = (MR[0] + 1) % 256
+    mr = MR[0]
+    keep = link.via_port
+    link.via_port = via_port or keep
+    first = link.build("MESSAGE", SC, cid, 1, "m%d" % p["spi_c"], "<%s>" % SC, ct,
+                       sms_submit_to_self(mr, p.get("msisdn", ME)))
+    link.via_port = keep
+    (send or link.send)(first)
+    for _ in range(12):
+        got = link.next()
+        if got is None:
+            break
+        where, head, body = got
+        if head.startswith("SIP/2.0"):
+            n, _ = cseq_of(head)
+            out["code" if n == 1 else "ack_code"] = code(head)
+            if n == 1:
+                out["code_where"] = where
+        elif head.startswith("MESSAGE"):
+            link.answer(where, head, 200, "OK")
+            mti = body[0] & 7 if body else -1
+            out["mt"].append(dict(where, mti=mti))
+            if mti == 1:  # RP-DATA: our SMS back, acknowledged (RP-ACK MO)
+                link.send(link.build("MESSAGE", SC, cid, 2, "m%d" % p["spi_c"], "<%s>" % SC,
+                                     ct, bytes([0x02, body[1]])))
+        if "code" in out and "ack_code" in out and len(out["mt"]) >= 2:
+            break
+    return out
+
+
+def act_message_on_s(link, p):
+    """(TCP, after "message") An MO SMS on the connection imsd opened to our
+    port-s, i.e. from our port-s to its port-c over the other SA pair: a UE
+    may send requests on either (TS 33.203 §7.1, TS 24.229 §5.1.1.2.1 /
+    §5.2.2.1); the answer comes back on that connection."""
+    c = next((c for c in link.conns.values() if c["sa"] is link.to_c), None)
+    if c is None:
+        return {"error": "no connection from imsd to our port-s"}
+    return act_message(link, p, send=lambda data: link.write(c, data), via_port=p["port_s"])
+
+
+def act_invite_self(link, p):
+    """INVITE to our own IMPU: imsd (the caller's and the callee's P-CSCF)
+    sends the INVITE to our port-s from its port-c over the SA; we answer
+    486, imsd ACKs it, and our own INVITE gets a final answer that we ACK."""
+    out = {"codes": [], "incoming": None}
+    cid, ftag = "inv%d@ue" % p["spi_c"], "i%d" % p["spi_c"]
+    branch = "z9hG4bKinv%d" % p["spi_c"]
+    me = "sip:%s@ims.test" % p["user"]
+    inv = link.build("INVITE", me, cid, 1, ftag, "<%s>" % me,
+                     ["Contact: <sip:%s@%s:%d>" % (p["user"], link.ip, p["port_s"]),
+                      "Content-Type: application/sdp"], sdp(link), branch=branch)
+    link.send(inv)
+    for _ in range(16):
+        got = link.next()
+        if got is None:
+            break
+        where, head, _ = got
+        if head.startswith("SIP/2.0"):
+            c = code(head)
+            out["codes"].append(c)
+            if c >= 300:  # ACK of a non-2xx: same branch (RFC 3261 §17.1.1.3)
+                tot = hdr(head, "To")
+                link.send(link.build("ACK", me, cid, 1, ftag, tot, [],
+                                     branch=branch))
+        elif head.startswith("INVITE"):
+            out["incoming"] = where
+            link.answer(where, head, 486, "Busy Here", totag="busy%d" % p["spi_c"])
+        elif head.startswith("ACK"):
+            out["ack"] = where
+        if out["codes"] and out["codes"][-1] >= 300 and "ack" in out:
+            break
+    return out
+
+
+def sdp(link):
+    v = "IP6" if link.ue.af == socket.AF_INET6 else "IP4"
+    return ("v=0\r\no=ue 1 1 IN %s %s\r\ns=-\r\nc=IN %s %s\r\nt=0 0\r\n"
+            "m=audio 40000 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n" % (
+                v, link.p["ue_ip"], v, link.p["ue_ip"])).encode()
+
+
+def act_echo(link, p):
+    """INVITE to the echo service over the SA: 200, ACK, BYE, 200."""
+    out = {"codes": []}
+    cid, ftag = "echo%d@ue" % p["spi_c"], "e%d" % p["spi_c"]
+    link.send(link.build("INVITE", "sip:echo@ims.test", cid, 1, ftag, "<sip:echo@ims.test>",
+                         ["Contact: <sip:%s@%s:%d>" % (p["user"], link.ip, p["port_s"]),
+                          "Content-Type: application/sdp"], sdp(link)))
+    ok = None
+    while ok is None:
+        got = link.next()
+        if got is None:
+            return out
+        head = got[1]
+        if head.startswith("SIP/2.0") and cseq_of(head)[1] == "INVITE":
+            out["codes"].append(code(head))
+            if code(head) >= 200:
+                ok = head
+    if code(ok) != 200:
+        return out
+    rr = re.findall(r"(?im)^record-route[ \t]*:[ \t]*([^\r\n]*)", ok)
+    route = ["Route: " + ", ".join(reversed(rr))] if rr else []
+    ruri = re.search(r"<([^>]+)>", hdr(ok, "Contact")).group(1)
+    tot = hdr(ok, "To")
+    link.send(link.build("ACK", ruri, cid, 1, ftag, tot, route))
+    link.send(link.build("BYE", ruri, cid, 2, ftag, tot, route))
+    got = link.next()
+    while got and not (got[1].startswith("SIP/2.0") and cseq_of(got[1])[1] == "BYE"):
+        got = link.next()
+    out["bye"] = code(got[1]) if got else 0
+    return out
+
+
+def act_clear(link, p):
+    """A MESSAGE in clear from the registered, protected UE (its plain port):
+    refused (TS 24.229 §5.2.2: only an initial REGISTER may come
+    unprotected)."""
+    ue = link.ue
+    ue.send_plain(link.build("MESSAGE", SC, "clear%d@ue" % p["spi_c"], 1, "c", "<%s>" % SC,
+                             ["Content-Type: application/vnd.3gpp.sms"],
+                             sms_submit_to_self(1)).replace(
+                                 b":%d;branch" % p["port_c"], b":%d;branch" % p["plain_port"]))
+    r = ue.recv_plain()
+    return {"code": code(r), "last": r}
+
+
+def act_reopen_c(link, p):
+    """(TCP, after "message") Makes imsd close its connection from port-c to
+    our port-s (bytes that are not SIP: it closes first, so its side would
+    stay in TIME_WAIT), then an SMS round again: imsd must open a new
+    connection from the same port-c to the same port-s at once."""
+    c = next((c for c in link.conns.values() if c["sa"] is link.to_c), None)
+    if c is None:
+        return {"error": "no connection from imsd to our port-s"}
+    key = (c["lport"], c["rport"])
+    link.write(c, b"\x01\x02 not SIP at all\r\n\r\n")
+    for _ in range(50):
+        if key not in link.conns:
+            break
+        link.pump(0.2)
+    out = {"closed": key not in link.conns}
+    out.update(act_message(link, p))
+    return out
+
+
+AFTER = {"message": act_message, "reopen_c": act_reopen_c, "message_on_s": act_message_on_s,
+         "invite_self": act_invite_self, "echo": act_echo, "clear": act_clear}
 
 
 def main():

@@ -79,8 +79,10 @@ def test_config_set_properties_take_effect(tmp_path, imsd_factory):
                         ({"100rel": 1}, "Field 100rel: boolean expected"),
                         ({"dialog_timeout": "5"}, "Field dialog_timeout: integer expected"),
                         ({"sms_message_filter": {"rp_data": "drop"}}, "sms_message_filter"),
-                        ({"tcp_threshold": 100}, "tcp_threshold: cannot be changed at run"),
-                        ({"auth_on_register_only": False}, "auth_on_register_only"),
+                        ({"tcp_threshold": "100"}, "Field tcp_threshold: integer expected"),
+                        ({"auth_on_register_only": 0}, "auth_on_register_only: boolean"),
+                        ({"custom_headers": [{"name": "Via", "value": "x"}]},
+                         "custom_headers[0]: Via, From, To, Call-ID, CSeq"),
                         ({"mms_expires": 10}, "mms_expires: cannot be changed at run time")]):
                     r = await _ask(ws, {"message": "config_set", "message_id": i, **m})
                     assert want in r.get("error", ""), (m, r)

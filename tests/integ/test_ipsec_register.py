@@ -18,6 +18,7 @@ import json
 import os
 import re
 import select
+import signal
 import subprocess
 import time
 import uuid
@@ -81,15 +82,21 @@ def cfg_text(tmp, extra=""):
     ealgs = ", ".join('"%s"' % e for e in esp_ref.EALGS)
     return f"""{{
   log_filename: "{tmp}/ims.log",
-  log_options: "all.level=info",
+  log_options: "all.level=info,ipsec.key=1",
   sip_addr: ["10.202.0.1:{SIP_PORT}", "[fd00:202::1]:{SIP_PORT}"],
   domain: "ims.test",
   ipsec: true,
   ipsec_tun_setup_script_filename: "{tmp}/ipsec_tun_setup",
   ipsec_aalg_list: [{aalgs}],
   ipsec_ealg_list: [{ealgs}],
+  sms_centre_address: {{ type_of_number: "international", number: "+33699999999" }},
+  echo: ["sip:echo"],
   {extra}
   ue_db: [ {{ imsi: "001010000000201", impi: "{IMPI}", impu: ["sip:ue201", "tel:+33600000201"],
+             sim_algo: "milenage", K: "{K}", opc: "{OPC}", sqn: "000000000020",
+             authent_qop: "auth" }},
+           {{ imsi: "001010000000202", impi: "001010000000202@ims.test",
+             impu: ["sip:ue202", "tel:+33600000202"],
              sim_algo: "milenage", K: "{K}", opc: "{OPC}", sqn: "000000000020",
              authent_qop: "auth" }},
            {{ imsi: "001010000000101", impi: "sippaka@ims.test",
@@ -153,14 +160,16 @@ def wait_log(tmp, text, timeout=10.0):
         time.sleep(0.05)
 
 
-def req(alg, ealg, mode="ok", v6=False):
+def req(alg, ealg, mode="ok", v6=False, after=(), tcp=False, user="ue201"):
     SPI[0] += 2
     n = SPI[0] % 1000
-    return {"alg": alg, "ealg": ealg, "mode": mode, "spi_c": SPI[0], "spi_s": SPI[0] + 1,
+    return {"after": list(after), "tcp": tcp, "user": user, "alg": alg, "ealg": ealg, "mode": mode, "spi_c": SPI[0], "spi_s": SPI[0] + 1,
             "port_c": 31000 + 2 * n, "port_s": 31001 + 2 * n, "plain_port": 5062,
             "ue_ip": "fd00:202::2" if v6 else "10.202.0.2",
             "pcscf_ip": "fd00:202::1" if v6 else "10.202.0.1", "pcscf_port": SIP_PORT,
-            "imsctl": IMSCTL_BIN, "k": K, "opc": OPC, "impi": IMPI}
+            "imsctl": IMSCTL_BIN, "k": K, "opc": OPC,
+            "impi": IMPI if user == "ue201" else "001010000000202@ims.test",
+            "msisdn": "+33600000201" if user == "ue201" else "+33600000202"}
 
 
 def test_datapath_started(core):
@@ -209,9 +218,21 @@ def test_security_verify_differs(core, ue):
 
 
 def test_sec_agree_required_nothing_acceptable(core, ue):
-    """RFC 3329 §2.3.1, TS 24.229 §5.2.2: 494."""
+    """RFC 3329 §2.3.1, TS 24.229 §5.2.2: 494, with Security-Server listing
+    our mechanisms (every algorithm of the lists, each offer a valid pair,
+    no SPIs or ports)."""
     r = ue.ask(req("hmac-sha-1-96", "aes-cbc", "nooffer"))
     assert r.get("codes") == [494], r
+    server = re.search(r"(?im)^Security-Server:[ \t]*([^\r\n]*)", r["last"]).group(1)
+    offers = [o.strip() for o in server.split(",")]
+    for a in esp_ref.AALGS:
+        assert any(";alg=%s" % a in o for o in offers), server
+    for e in esp_ref.EALGS:
+        assert any(";ealg=%s;" % e in o for o in offers), server
+    for o in offers:
+        assert o.startswith("ipsec-3gpp;prot=esp;mod=trans;") and "spi-" not in o, server
+        prm = dict(kv.split("=") for kv in o.split(";")[1:])
+        assert esp_ref.pair_valid(prm["alg"], prm["ealg"]), o
 
 
 def test_phone_without_sec_agree(core, ue):
@@ -288,3 +309,229 @@ def test_sipp_without_sec_agree(core, nets, transport):
     p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60,
                        cwd=SIPP_DIR)
     assert p.returncode == 0, (p.stdout + p.stderr).decode(errors="replace")[-3000:]
+
+
+# ---- MESSAGE and INVITE over the SAs (TS 33.203 §7.1, TS 24.229 §5.2.2) ----
+
+def check_message(m, tcp=False):
+    """MO SMS over the SA got 202; imsd's MESSAGEs (RP-ACK, then our SMS
+    delivered back) came from our port-c to the UE's port-s: over UDP under
+    the UE's spi-s, over TCP on a connection imsd opened from port-c."""
+    assert m.get("code") == 202 and m.get("ack_code") in (200, 202), m
+    assert sorted(x["mti"] for x in m["mt"]) == [1, 3], m
+    n = SPI[0] % 1000
+    for x in m["mt"]:
+        if tcp:
+            assert x["passive"] and x["rport"] == 6100 and x["lport"] == 31001 + 2 * n, m
+        else:
+            assert x["spi"] == SPI[0] + 1 and x["sport"] == 6100, m
+            assert x["dport"] == 31001 + 2 * n, m
+
+
+@pytest.mark.parametrize("alg,ealg", PAIRS)
+def test_message_over_sa(core, ue, alg, ealg):
+    r = ue.ask(req(alg, ealg, after=["message"]))
+    assert r.get("codes") == [401, 200, 200, 200], r
+    check_message(r["message"])
+
+
+@pytest.mark.parametrize("alg,ealg", PAIRS)
+def test_message_over_sa_tcp(core, ue, alg, ealg):
+    """SIP over TCP through the SAs: the UE registers and sends its MESSAGE on
+    its connection from port-c to our port-s; imsd's MESSAGEs to it go on a
+    connection imsd opens from our port-c (bound there) to the UE's port-s."""
+    r = ue.ask(req(alg, ealg, after=["message"], tcp=True))
+    assert r.get("codes") == [401, 200, 200], r  # the last: de-REGISTER
+    check_message(r["message"], tcp=True)
+    assert len(r["opened"]) == 1 and r["opened"][0]["spi"] == SPI[0] + 1, r
+
+
+@pytest.mark.parametrize("tcp", [False, True], ids=["udp", "tcp"])
+def test_message_over_sa_ipv6(core, ue, tcp):
+    r = ue.ask(req("hmac-sha-1-96", "aes-cbc", v6=True, after=["message"], tcp=tcp))
+    assert r["codes"][:2] == [401, 200] and r["codes"][-1] == 200, r
+    check_message(r["message"], tcp=tcp)
+
+
+@pytest.mark.parametrize("tcp,v6", [(False, False), (True, False), (False, True), (True, True)],
+                         ids=["udp", "tcp", "udp-ipv6", "tcp-ipv6"])
+def test_invite_over_sa(core, ue, tcp, v6):
+    """INVITE over the SA to the echo service (200, ACK, BYE, 200), then to
+    the UE itself: imsd's INVITE to the callee leaves from our port-c to its
+    port-s (over TCP on the connection imsd opened from port-c); the UE's
+    486 is ACKed there and reaches the caller, which ACKs it."""
+    r = ue.ask(req("hmac-sha-1-96", "aes-cbc", after=["echo", "invite_self"], tcp=tcp,
+                   user="ue202", v6=v6))
+    assert r["codes"][:2] == [401, 200] and r["codes"][-1] == 200, r
+    e = r["echo"]
+    assert e["codes"][-1] == 200 and e["bye"] == 200, r
+    i = r["invite_self"]
+    assert i["incoming"] and i["ack"] and i["codes"][-1] == 486, r
+    n = SPI[0] % 1000
+    for w in (i["incoming"], i["ack"]):
+        if tcp:
+            assert w["passive"] and w["rport"] == 6100 and w["lport"] == 31001 + 2 * n, r
+        else:
+            assert w["spi"] == SPI[0] + 1 and w["sport"] == 6100, r
+            assert w["dport"] == 31001 + 2 * n, r
+
+
+def test_request_in_clear_refused(core, ue):
+    """A registered, protected UE's MESSAGE in clear (not over its SAs) is
+    refused (TS 24.229 §5.2.2: only an initial REGISTER may come
+    unprotected); over the SA the same UE's MESSAGE is taken."""
+    r = ue.ask(req("hmac-sha-1-96", "aes-cbc", after=["clear", "message"]))
+    assert r["codes"] == [401, 200, 200, 200], r
+    assert r["clear"]["code"] == 403, r
+    check_message(r["message"])
+
+
+# ---- tshark decrypts a whole registration and SMS with the logged keys ----
+
+def ws_sa_args(log, spis):
+    """tshark's esp_sa entries for the SAs imsd logged (ipsec.key=1) whose
+    SPI is in spis."""
+    from test_ipsec_dp import WS_AUTH, WS_ENC, host, sa_lines
+    args = []
+    for spi, kv in sa_lines(log).items():
+        if spi not in spis:
+            continue
+        ws_auth = "NULL" if kv["ealg"] == "aes-gcm" else WS_AUTH[kv["alg"]]
+        proto = "IPv6" if kv["src"].startswith("[") else "IPv4"
+        args += ["-o", 'uat:esp_sa:"%s","%s","%s","0x%08x","%s","0x%s","%s","0x%s"' % (
+            proto, host(kv["src"]), host(kv["dst"]), spi, WS_ENC[kv["ealg"]], kv["ekey"],
+            ws_auth, kv["akey"])]
+    return args
+
+
+@pytest.mark.parametrize("alg,ealg,v6", [("hmac-sha-1-96", "aes-cbc", False),
+                                         ("hmac-md5-96", "des-ede3-cbc", False),
+                                         ("null", "aes-gcm", False),
+                                         ("hmac-sha-1-96", "aes-ctr", True)])
+def test_tshark_decrypts_registration_and_sms(core, nets, ue, tmp_path, alg, ealg, v6):
+    """A capture of REGISTER, 401, and then over the SAs the second REGISTER,
+    200, OPTIONS, 200, MESSAGE (SMS), 202, imsd's two MESSAGEs (RP-ACK, the
+    SMS delivered) and their 200s, the delivery's RP-ACK and its 200, the
+    de-REGISTER and its 200: tshark decrypts each of the 14 ESP packets
+    with the keys of imsd's log and finds SIP inside, none malformed."""
+    d, tmp = core
+    pcap = tmp_path / "gm.pcap"
+    dev = [l for l in subprocess.run(["ip", "-n", nets[1], "-o", "link"], capture_output=True,
+                                     text=True, check=True).stdout.splitlines() if "ru" in l]
+    ifname = dev[0].split(":")[1].strip().split("@")[0]
+    # dumpcap stops by itself after the 14 ESP packets (a signal could stop
+    # it before it has written what the kernel still holds)
+    cap = subprocess.Popen(["ip", "netns", "exec", nets[1], "dumpcap", "-q", "-i", ifname,
+                            "-f", "esp", "-c", "14", "-w", str(pcap)],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    line = ""
+    while "Capturing on" not in line:
+        line = cap.stderr.readline()
+        assert line, "dumpcap did not start"
+    try:
+        r = ue.ask(req(alg, ealg, v6=v6, after=["message"]))
+    finally:
+        try:
+            cap.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            cap.send_signal(signal.SIGINT)
+            cap.wait(timeout=10)
+    assert r.get("codes") == [401, 200, 200, 200], r
+    check_message(r["message"])
+    spi_c = SPI[0]
+    log = wait_log(tmp, "spi=0x%08x" % (spi_c + 1))
+    server = re.findall(r"spi-[cs]=(\d+)", r["server"])
+    spis = {spi_c, spi_c + 1} | {int(x) for x in server}
+    out = subprocess.run(["tshark", "-n", "-r", str(pcap), "-o",
+                          "esp.enable_encryption_decode:TRUE"] + ws_sa_args(log, spis) +
+                         ["-T", "fields", "-e", "esp.spi", "-e", "_ws.malformed",
+                          "-e", "sip.Method", "-e", "sip.Status-Code", "-e", "gsm_a.rp.msg_type",
+                          "-Y", "esp"], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    rows = [x.split("\t") for x in out.stdout.splitlines() if x.strip()]
+    assert len(rows) == 14, out.stdout
+    seen = []
+    for spi, malformed, method, status, rp in rows:
+        assert not malformed, out.stdout
+        assert method or status, out.stdout  # SIP decoded inside the decrypted ESP
+        seen.append(method or status)
+        if rp:
+            seen.append("rp" + rp)
+    for want in ("REGISTER", "OPTIONS", "MESSAGE", "200", "202"):
+        assert want in seen, seen
+    # the SMS bodies decode too (TS 24.011 RP: two RP-DATA, two RP-ACK)
+    assert len([x for x in seen if x.startswith("rp")]) == 4, seen
+
+
+def test_phone_without_sec_agree_sms(core, ue):
+    """ipsec: true, a phone that offers no sec-agree: registers in clear and
+    its SMS goes in clear both ways (202, RP-ACK, the delivery), three
+    times on one registration (bench/ipsec drives this path)."""
+    r = ue.ask(req("hmac-sha-1-96", "aes-cbc", "plain", after=["message"], user="ue202")
+               | {"repeat": 3})
+    assert r.get("codes") == [401, 200] and r["server"] is None, r
+    assert r["failed"] == 0, r
+    m = r["message"]
+    assert m.get("code") == 202 and sorted(x["mti"] for x in m["mt"]) == [1, 3], r
+
+
+# ---- the direct UDP path: decrypted UDP to the SIP stack without the TUN ----
+
+def esp_counters(d):
+    text = d.command("stats", "counters.ipsec.drop_io")
+    return {k: int(re.search(r"counters.ipsec.%s: (\d+)" % k, text).group(1))
+            for k in ("esp_rx", "esp_tx", "udp_direct_rx", "udp_direct_tx")}
+
+
+@pytest.mark.parametrize("tcp", [False, True], ids=["udp", "tcp"])
+def test_udp_bypasses_tun(core, ue, tcp):
+    """SIP over UDP through the SAs goes from the raw socket straight to the
+    SIP stack and back (docs/ipsec.md "Direct UDP path"): over UDP every
+    ESP packet of a registration and an SMS round, both ways, takes the
+    direct path; over TCP (the kernel's TCP in the datapath's namespace)
+    none does, they go through the TUN device."""
+    d, _ = core
+    before = esp_counters(d)
+    r = ue.ask(req("hmac-sha-1-96", "aes-cbc", after=["message"], tcp=tcp))
+    assert r["codes"][:2] == [401, 200] and r["codes"][-1] == 200, r
+    check_message(r["message"], tcp=tcp)
+    after = esp_counters(d)
+    grew = {k: after[k] - before[k] for k in after}
+    assert grew["esp_rx"] >= 4 and grew["esp_tx"] >= 4, grew
+    if tcp:
+        assert grew["udp_direct_rx"] == 0 and grew["udp_direct_tx"] == 0, grew
+    else:
+        assert grew["udp_direct_rx"] == grew["esp_rx"], grew
+        assert grew["udp_direct_tx"] == grew["esp_tx"], grew
+
+
+@pytest.mark.parametrize("v6", [False, True], ids=["ipv4", "ipv6"])
+def test_request_on_our_connection_to_port_s(core, ue, v6):
+    """Over TCP a UE may send its requests on either SA pair's connection
+    (TS 33.203 §7.1, TS 24.229 §5.2.2.1): an MO SMS on the connection imsd
+    opened from our port-c to the UE's port-s is taken (202 on that
+    connection, not 403 from the CSCF's flow check) and delivered."""
+    r = ue.ask(req("hmac-sha-1-96", "aes-cbc", v6=v6, after=["message", "message_on_s"],
+                   tcp=True))
+    assert r["codes"][:2] == [401, 200] and r["codes"][-1] == 200, r
+    check_message(r["message"], tcp=True)
+    m = r["message_on_s"]
+    assert m.get("code") == 202, r
+    assert m["code_where"]["passive"] and m["code_where"]["rport"] == 6100, r
+    assert m.get("ack_code") in (200, 202) and sorted(x["mti"] for x in m["mt"]) == [1, 3], r
+
+
+def test_port_c_reopened_after_close(core, ue):
+    """imsd closes its connection from our port-c to the UE's port-s first
+    (the UE sent bytes that are not SIP on it), which would leave that
+    address pair in TIME_WAIT on imsd's side for a minute; the next request
+    to the UE still goes out at once on a new connection between the same
+    ports (SO_LINGER 0 on those connections: RST, no TIME_WAIT)."""
+    r = ue.ask(req("hmac-sha-1-96", "aes-cbc", after=["message", "reopen_c"], tcp=True))
+    assert r["codes"][:2] == [401, 200] and r["codes"][-1] == 200, r
+    check_message(r["message"], tcp=True)
+    m = r["reopen_c"]
+    assert m["closed"], r
+    check_message(m, tcp=True)
+    assert len(r["opened"]) == 2, r
+    assert r["opened"][0]["rport"] == r["opened"][1]["rport"] == 6100, r

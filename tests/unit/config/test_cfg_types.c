@@ -531,6 +531,18 @@ static void test_custom_headers(void **state)
 	ims_cfg_free(cfg);
 	expect_err("'custom_headers': [{'value': 'x'}]",
 		   "custom_headers[0].name: required");
+	/* the SIP stack's checks (sip_custom_hdr_ok): no framing header, no
+	 * control character, bounded */
+	expect_err("'custom_headers': [{'name': 'Via', 'value': 'x'}]",
+		   "custom_headers[0]: Via, From, To, Call-ID, CSeq and Content-Length cannot "
+		   "be changed");
+	expect_err("'custom_headers': [{'name': 'l'}]",
+		   "custom_headers[0]: Via, From, To, Call-ID, CSeq and Content-Length cannot "
+		   "be changed");
+	expect_err("'custom_headers': [{'name': 'X', 'value': 'a\\u0001b'}]",
+		   "custom_headers[0]: the value contains a control character");
+	expect_err("'custom_headers': [{'name': 'X', 'methods': 'A B'}]",
+		   "custom_headers[0]: a method is not a token");
 	expect_err("'custom_headers': [{'name': 'A', 'codes': [200, 50]}]",
 		   "custom_headers[0].codes[1]: 50 out of range (0 or 100..699)");
 	expect_err("'custom_headers': [{'name': 'A', 'codes': 700}]",

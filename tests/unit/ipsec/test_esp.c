@@ -209,6 +209,45 @@ static void test_ctr_rfc3686_packet(void **state)
 	esp_sa_free(sa);
 }
 
+/*
+ * CBC IVs (RFC 3602 §3: random and unpredictable): never the sequence
+ * number or any counter, distinct across the packets of one SA, and
+ * different between two SAs with the same keys and SPI (each draws its own
+ * IV key), for the 16-byte and the 8-byte block ciphers.
+ */
+static void test_cbc_iv_unpredictable(void **state)
+{
+	static const enum esp_ealg ciphers[] = {ESP_EALG_AES_CBC, ESP_EALG_DES_EDE3_CBC};
+
+	(void)state;
+	for (size_t c = 0; c < sizeof(ciphers) / sizeof(ciphers[0]); c++) {
+		struct esp_sa *a = sa_new(ESP_AALG_HMAC_SHA1_96, ciphers[c], 0x5000);
+		struct esp_sa *b = sa_new(ESP_AALG_HMAC_SHA1_96, ciphers[c], 0x5000);
+		uint8_t ivs[64][16], out[256], ivb[16], zero[16] = {0};
+		size_t ivl = ciphers[c] == ESP_EALG_AES_CBC ? 16 : 8, olen = 0;
+
+		for (size_t i = 0; i < 64; i++) {
+			assert_int_equal(esp_encap(a, 17, (const uint8_t *)"x", 1, out,
+						   sizeof(out), &olen),
+					 0);
+			memcpy(ivs[i], out + 8, ivl);
+			/* not the sequence number in either half, not zero */
+			assert_memory_not_equal(ivs[i], zero, ivl);
+			assert_false(out[8 + ivl - 1] == (uint8_t)(i + 1) &&
+				     !memcmp(out + 8, zero, ivl - 1));
+			for (size_t j = 0; j < i; j++)
+				assert_memory_not_equal(ivs[i], ivs[j], ivl);
+		}
+		assert_int_equal(esp_encap(b, 17, (const uint8_t *)"x", 1, out, sizeof(out),
+					   &olen),
+				 0);
+		memcpy(ivb, out + 8, ivl);
+		assert_memory_not_equal(ivb, ivs[0], ivl);
+		esp_sa_free(a);
+		esp_sa_free(b);
+	}
+}
+
 static void test_key_expansion(void **state)
 {
 	struct esp_keys k;
@@ -469,6 +508,7 @@ int main(void)
 	    cmocka_unit_test(test_names),
 	    cmocka_unit_test(test_roundtrip_all_pairs),
 	    cmocka_unit_test(test_replay_window),
+	    cmocka_unit_test(test_cbc_iv_unpredictable),
 	    cmocka_unit_test(test_tamper_and_truncate),
 	    cmocka_unit_test(test_padding_and_limits),
 	    cmocka_unit_test(test_bad_params),

@@ -317,6 +317,79 @@ static void test_dp_v6(void **state)
 	dp_roundtrip("2001:db8::2", "2001:db8::1");
 }
 
+/* The direct UDP path's UDP header (ipsec_pkt_udp_build/check): the
+ * RFC 768 pseudo-header checksum (value computed independently), odd
+ * lengths, zero checksums (none over IPv4, invalid over IPv6), corruption
+ * and length mismatches refused; ipsec_udp_send without an SA leaves the
+ * datagram to the socket (ENOENT), with one but no raw socket counts an
+ * I/O drop. */
+static void test_direct_udp(void **state)
+{
+	struct ipsec ip = {.tun_fd = -1, .raw4_fd = -1, .raw6_fd = -1, .netns_fd = -1};
+	struct net_addr a = addr("10.9.0.1:5101"), b = addr("10.9.0.2:6000");
+	struct net_addr a6 = addr("[2001:db8::1]:5101"), b6 = addr("[2001:db8::2]:6000");
+	struct sec_offer o = ue_offer(70000, 6000);
+	uint8_t u[64], txb[512], txb2[512];
+	size_t n = 0, dl = 0;
+
+	(void)state;
+	assert_int_equal(ipsec_pkt_udp_build(&a, &b, (const uint8_t *)"abc", 3, u, sizeof(u), &n),
+			 0);
+	assert_int_equal(n, 11);
+	assert_int_equal(u[6] << 8 | u[7], 0xfc03);
+	assert_int_equal(ipsec_pkt_udp_check(&a, &b, u, n, &dl), 0);
+	assert_int_equal(dl, 3);
+	u[9] ^= 1;
+	assert_int_equal(ipsec_pkt_udp_check(&a, &b, u, n, &dl), EBADMSG);
+	u[9] ^= 1;
+	assert_int_equal(ipsec_pkt_udp_check(&b, &a, u, n - 1, &dl), EBADMSG); /* length */
+	assert_int_equal(ipsec_pkt_udp_check(&b, &a, u, 7, &dl), EBADMSG);
+	u[6] = u[7] = 0; /* no checksum: allowed over IPv4 only */
+	assert_int_equal(ipsec_pkt_udp_check(&a, &b, u, n, &dl), 0);
+	assert_int_equal(ipsec_pkt_udp_build(&a6, &b6, (const uint8_t *)"abcd", 4, u, sizeof(u),
+					     &n),
+			 0);
+	assert_int_equal(ipsec_pkt_udp_check(&a6, &b6, u, n, &dl), 0);
+	u[6] = u[7] = 0;
+	assert_int_equal(ipsec_pkt_udp_check(&a6, &b6, u, n, &dl), EBADMSG);
+	assert_int_equal(ipsec_pkt_udp_build(&a, &b6, u, 1, u, sizeof(u), &n), EINVAL);
+	assert_int_equal(ipsec_pkt_udp_build(&a, &b, u, 60, u, sizeof(u), &n), ENOSPC);
+
+	assert_int_equal(ipsec_table_alloc(&ip.table, 0), 0);
+	ip.txbuf = txb;
+	ip.txbuf2 = txb2;
+	/* no SA for our port-s -> 10.9.0.2:6000 yet: the socket's */
+	assert_int_equal(ipsec_udp_send(&a, &b, "x", 1, &ip), ENOENT);
+	(void)add(ip.table, "10.9.0.2", "10.9.0.1", &o, 1, 0);
+	assert_int_equal(ipsec_udp_send(&a, &b, "x", 1, &ip), EAFNOSUPPORT);
+	assert_int_equal(ip.st.drop_io, 1);
+	assert_int_equal(ip.st.udp_direct_tx, 0);
+	ipsec_table_free(ip.table);
+}
+
+/* The local IPs that carry SAs: none set, every address; set, only them. */
+static void test_table_locals(void **state)
+{
+	struct ipsec_table *t = NULL;
+	struct net_addr ips[2], other;
+
+	(void)state;
+	assert_int_equal(ipsec_table_alloc(&t, 0), 0);
+	assert_int_equal(net_addr_parse_str(&ips[0], "10.9.0.1", 5060), 0);
+	assert_int_equal(net_addr_parse_str(&ips[1], "fd00::1", 5060), 0);
+	assert_int_equal(net_addr_parse_str(&other, "127.0.0.1", 5100), 0);
+	assert_true(ipsec_table_local(t, &other));
+	assert_int_equal(ipsec_table_locals_set(t, ips, 2), 0);
+	assert_false(ipsec_table_local(t, &other));
+	assert_true(ipsec_table_local(t, &ips[1]));
+	assert_int_equal(net_addr_parse_str(&other, "10.9.0.1", 5100), 0); /* any port */
+	assert_true(ipsec_table_local(t, &other));
+	assert_int_equal(ipsec_table_locals_set(t, ips, IPSEC_TABLE_LOCALS_MAX + 1), EINVAL);
+	assert_int_equal(ipsec_table_locals_set(t, NULL, 1), EINVAL);
+	assert_false(ipsec_table_local(NULL, &other));
+	ipsec_table_free(t);
+}
+
 static void test_pkt_parse_bounds(void **state)
 {
 	uint8_t b[64] = {0x45, 0, 0, 28, 0, 0, 0x40, 0, 64, 17, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2,
@@ -353,6 +426,8 @@ int main(void)
 	    cmocka_unit_test(test_dp_v4),
 	    cmocka_unit_test(test_dp_v6),
 	    cmocka_unit_test(test_pkt_parse_bounds),
+	    cmocka_unit_test(test_table_locals),
+	    cmocka_unit_test(test_direct_udp),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

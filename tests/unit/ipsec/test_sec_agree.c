@@ -224,6 +224,46 @@ static void test_print_and_verify(void **state)
 	assert_int_equal(sec_agree_verify(&ver, &sent), 0);
 }
 
+/* RFC 3329 §2.3.1: the 494's Security-Server names every algorithm we take,
+ * each offer a valid pair; it parses back (within SEC_AGREE_OFFER_MAX). */
+static void test_print_ours(void **state)
+{
+	const uint32_t all_a = (1u << ESP_AALG_COUNT) - 1, all_e = (1u << ESP_EALG_COUNT) - 1;
+	bool a_seen[ESP_AALG_COUNT] = {false}, e_seen[ESP_EALG_COUNT] = {false};
+	char buf[1536], small[40];
+	struct sec_list l = {.n = 0};
+
+	(void)state;
+	assert_int_equal(sec_agree_print_ours(all_a, all_e, buf, sizeof(buf)), 0);
+	assert_int_equal(sec_agree_parse(pl_from_str(buf), &l), 0);
+	assert_int_equal(l.n, ESP_AALG_COUNT + ESP_EALG_COUNT - 1); /* null named once */
+	for (size_t i = 0; i < l.n; i++) {
+		const struct sec_offer *o = &l.v[i];
+
+		assert_true(o->ipsec && o->alg_known && o->ealg_known);
+		assert_true(o->prot == SEC_PROT_ESP && o->mod == SEC_MOD_TRANS);
+		assert_true(esp_alg_pair_valid(o->aalg, o->ealg));
+		assert_int_equal(o->spi_c, 0);
+		a_seen[o->aalg] = e_seen[o->ealg] = true;
+	}
+	for (int a = 0; a < ESP_AALG_COUNT; a++)
+		assert_true(a_seen[a]);
+	for (int e = 0; e < ESP_EALG_COUNT; e++)
+		assert_true(e_seen[e]);
+	/* one pair only */
+	assert_int_equal(sec_agree_print_ours(1u << ESP_AALG_HMAC_SHA1_96, 1u << ESP_EALG_AES_CBC,
+					      buf, sizeof(buf)),
+			 0);
+	assert_string_equal(buf, "ipsec-3gpp;prot=esp;mod=trans;ealg=aes-cbc;alg=hmac-sha-1-96");
+	/* aes-gmac beside aes-cbc only: no valid pair */
+	assert_int_equal(sec_agree_print_ours(1u << ESP_AALG_AES_GMAC, 1u << ESP_EALG_AES_CBC,
+					      buf, sizeof(buf)),
+			 ENOENT);
+	assert_int_equal(sec_agree_print_ours(all_a, all_e, small, sizeof(small)), ENOSPC);
+	assert_string_equal(small, "");
+	assert_int_equal(sec_agree_print_ours(all_a, all_e, NULL, 0), EINVAL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -232,6 +272,7 @@ int main(void)
 	    cmocka_unit_test(test_choose_skips),
 	    cmocka_unit_test(test_malformed),
 	    cmocka_unit_test(test_print_and_verify),
+	    cmocka_unit_test(test_print_ours),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

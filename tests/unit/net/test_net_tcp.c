@@ -889,6 +889,48 @@ static void test_keepalive_sockopts_off(void **state)
 	check_keepalive_opts(f, 0, 0, 0);
 }
 
+static int conn_opt(struct net_conn *c, int level, int name)
+{
+	socklen_t sl = sizeof(int);
+	int v = -1;
+
+	assert_int_equal(getsockopt(net_conn_fd(c), level, name, &v, &sl), 0);
+	return v;
+}
+
+/* config_set of tcp_keepalive / tcp_keepcount: the open connection takes
+ * the new values, 0 turns keepalive off, and a new one takes them too. */
+static void test_keepalive_set_at_run_time(void **state)
+{
+	struct fix *f = *state;
+	struct net_conn *c;
+	int fd, fd2;
+
+	start(f, "127.0.0.1:0");
+	fd = tu_client(lsn(f), SOCK_STREAM);
+	send_str(fd, REQ1);
+	wait_msgs(f, 1);
+	c = net_conn_lookup(f->net, f->msg[0].conn_id);
+	assert_non_null(c);
+	assert_int_equal(conn_opt(c, IPPROTO_TCP, TCP_KEEPIDLE), 900);
+	net_keepalive_set(f->net, 7, 5);
+	assert_int_not_equal(conn_opt(c, SOL_SOCKET, SO_KEEPALIVE), 0);
+	assert_int_equal(conn_opt(c, IPPROTO_TCP, TCP_KEEPIDLE), 7);
+	assert_int_equal(conn_opt(c, IPPROTO_TCP, TCP_KEEPCNT), 5);
+	net_keepalive_set(f->net, 0, 5);
+	assert_int_equal(conn_opt(c, SOL_SOCKET, SO_KEEPALIVE), 0);
+	net_keepalive_set(f->net, 11, 4);
+	fd2 = tu_client(lsn(f), SOCK_STREAM);
+	send_str(fd2, REQ1);
+	wait_msgs(f, 2);
+	c = net_conn_lookup(f->net, f->msg[1].conn_id);
+	assert_non_null(c);
+	assert_int_equal(conn_opt(c, IPPROTO_TCP, TCP_KEEPIDLE), 11);
+	assert_int_equal(conn_opt(c, IPPROTO_TCP, TCP_KEEPCNT), 4);
+	close(fd);
+	close(fd2);
+}
+
 /* The upper layer may free the whole set from inside recv_h. */
 static void free_net_on_msg(struct fix *f, const struct net_msg *m)
 {
@@ -966,6 +1008,7 @@ int main(void)
 	    T(test_connect_refused),
 	    T(test_keepalive_sockopts),
 	    T(test_keepalive_sockopts_off),
+	    T(test_keepalive_set_at_run_time),
 	    T(test_free_inside_callback),
 	    T(test_close_inside_callback),
 	};

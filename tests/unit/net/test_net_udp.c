@@ -1,6 +1,7 @@
 /* Unit tests: net UDP — batched receive, batched send, bounds, binding,
  * finding a socket by a flow's local address. Over loopback, IPv4 and
  * IPv6. */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -409,6 +410,70 @@ static void test_protected_entry(void **state)
 	assert_null(other);
 }
 
+/* A listening TCP socket on 127.0.0.1 (port in *dst). */
+static int listen_here(struct net_addr *dst)
+{
+	struct sockaddr_in sin = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(0x7f000001)};
+	socklen_t sl = sizeof(sin);
+	int lfd = socket(AF_INET, SOCK_STREAM, 0);
+
+	assert_true(lfd >= 0);
+	assert_int_equal(bind(lfd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	assert_int_equal(listen(lfd, 4), 0);
+	assert_int_equal(getsockname(lfd, (struct sockaddr *)&sin, &sl), 0);
+	assert_int_equal(net_addr_parse_str(dst, "127.0.0.1", ntohs(sin.sin_port)), 0);
+	return lfd;
+}
+
+/* The peer port of the next connection accepted on lfd. */
+static uint16_t accepted_port(int lfd)
+{
+	struct sockaddr_in sin;
+	socklen_t sl = sizeof(sin);
+	int fd = accept(lfd, (struct sockaddr *)&sin, &sl);
+
+	assert_true(fd >= 0);
+	close(fd);
+	return ntohs(sin.sin_port);
+}
+
+/* TS 33.203 §7.1: a connection from a protected entry (port-c) leaves from
+ * that entry's own port, opened through its namespace hook; an ordinary
+ * entry's from an ephemeral port. */
+static void test_protected_connect_port(void **state)
+{
+	struct fix *f = *state;
+	struct net_listen two[2] = {
+	    {.addr = "127.0.0.1:0"},
+	    {.addr = "127.0.0.1:0", .ns_run = ns_run_h, .ns_ctx = &ns_calls,
+	     .protected_sock = true},
+	};
+	struct net_sock *plain, *prot;
+	struct net_addr dst, dst2;
+	int lfd, lfd2;
+	uint64_t id = 0;
+
+	ns_calls = ns_refuse = 0;
+	assert_int_equal(net_make(f, two, 2, 0), 0);
+	plain = net_sock_get(f->net, 0);
+	prot = net_sock_get(f->net, 1);
+	lfd = listen_here(&dst);
+	lfd2 = listen_here(&dst2);
+	assert_int_equal(net_connect(prot, &dst, &id), 0);
+	assert_int_equal(ns_calls, 2); /* the listeners, then the connection */
+	assert_int_equal(accepted_port(lfd), net_addr_port(net_sock_laddr(prot, NET_TCP)));
+	/* a second peer from the same port (the port still listens, too) */
+	assert_int_equal(net_connect(prot, &dst2, &id), 0);
+	assert_int_equal(accepted_port(lfd2), net_addr_port(net_sock_laddr(prot, NET_TCP)));
+	close(lfd2);
+	lfd2 = listen_here(&dst2);
+	assert_int_equal(net_connect(plain, &dst2, &id), 0);
+	assert_int_equal(ns_calls, 3);
+	assert_int_not_equal(accepted_port(lfd2), net_addr_port(net_sock_laddr(plain, NET_TCP)));
+	close(lfd);
+	close(lfd2);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -421,6 +486,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_bind_addr_and_failures, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_sock_by_local, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_protected_entry, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_protected_connect_port, setup, teardown),
 	};
 
 	return cmocka_run_group_tests_name("net_udp", tests, NULL, NULL);

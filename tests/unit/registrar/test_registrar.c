@@ -2587,7 +2587,10 @@ static struct sec_list sec_server_of(const struct sent *r, char *keep, size_t si
 
 static void flow_keep_h(const struct registrar_binding_info *b, void *arg)
 {
-	*(struct net_flow *)arg = b->flow;
+	struct net_flow *f = arg;
+
+	f[0] = b->flow;
+	f[1] = b->src;
 }
 
 static void test_ipsec_sec_agree(void **state)
@@ -2617,6 +2620,19 @@ static void test_ipsec_sec_agree(void **state)
 			 "port-c=3;port-s=4\r\nRequire: sec-agree\r\n" CONTACT_A);
 		r = do_req("REGISTER", "sip:alice@ims.test", bad, &plain);
 		assert_int_equal(r->scode, 494);
+		/* RFC 3329 §2.3.1: with Security-Server listing what we take */
+		{
+			const struct sip_hdr *h = sip_msg_hdr(r->msg, SIP_HDR_SECURITY_SERVER);
+			struct sec_list l = {.n = 0};
+			char v[1536];
+
+			assert_non_null(h);
+			assert_true(h->val.l < sizeof(v));
+			memcpy(v, h->val.p, h->val.l);
+			v[h->val.l] = '\0';
+			assert_int_equal(sec_agree_parse(pl_from_str(v), &l), 0);
+			assert_true(l.n >= 1 && l.v[0].ipsec && l.v[0].alg_known);
+		}
 		/* the tag in a list, in Proxy-Require only */
 		snprintf(bad, sizeof(bad), "%s",
 			 "Proxy-Require: path ,\tsec-agree \r\n" CONTACT_A);
@@ -2670,16 +2686,46 @@ static void test_ipsec_sec_agree(void **state)
 	assert_true(registrar_user_protected(T.reg, hss_user_at(T.hss, 0)));
 	/* requests to the UE go from our port-c to its port-s (TS 33.203 §7.1) */
 	{
-		struct net_flow to;
+		struct net_flow fl[2], to;
+		bool proven = false;
 
 		assert_int_equal(
-		    registrar_bindings_foreach(T.reg, hss_user_at(T.hss, 0), flow_keep_h, &to),
+		    registrar_bindings_foreach(T.reg, hss_user_at(T.hss, 0), flow_keep_h, fl),
 		    1);
+		to = fl[0];
 		assert_int_equal(net_addr_port(&to.peer), 6002);
 		assert_int_equal(net_addr_port(&to.local), IPSEC_PORT_C);
+		/* where its requests arrive: its port-c to our port-s */
+		assert_int_equal(net_addr_port(&fl[1].peer), 6001);
+		assert_int_equal(net_addr_port(&fl[1].local), IPSEC_PORT_S);
+		/* port-s is a proven destination (sip/sip_peer.h): the SA's
+		 * REGISTER came from the challenged IP under the challenge's IK */
+		for (size_t i = 0; i < T.nproven; i++)
+			proven |= net_addr_port(&T.proven[i].peer) == 6002 &&
+				  net_addr_eq_ip(&T.proven[i].peer, &prot.peer);
+		assert_true(proven);
 		/* the CSCF stage still knows the UE by the flow it sends on */
 		assert_true(registrar_user_on_flow(T.reg, hss_user_at(T.hss, 0), &prot));
 		assert_false(registrar_user_on_flow(T.reg, hss_user_at(T.hss, 0), &plain));
+	}
+	/* re-authentication again and again on the same ports (TS 33.203
+	 * §7.4): the user holds at most a pending, an active and a retiring
+	 * set (the retirement timer does not run here) */
+	for (int i = 0; i < 4; i++) {
+		T.now += REG_CHAL_REUSE_MS;
+		snprintf(hdrs, sizeof(hdrs),
+			 "Authorization: Digest username=\"alice@ims.test\", realm=\"ims.test\", "
+			 "nonce=\"\", uri=\"sip:ims.test\", response=\"\"\r\n" SEC_CLIENT CONTACT_A);
+		r = do_req("REGISTER", "sip:alice@ims.test", hdrs, &plain);
+		assert_int_equal(r->scode, 401);
+		s2 = sec_server_of(r, v2, sizeof(v2));
+		a = chal_get(r);
+		snprintf(hdrs, sizeof(hdrs), "Security-Verify: %s\r\n" SEC_CLIENT CONTACT_A, v2);
+		assert_int_equal(ue_answer(&ue, &a, auth, sizeof(auth), hdrs), 0);
+		r = do_req("REGISTER", "sip:alice@ims.test", auth, &prot);
+		assert_int_equal(r->scode, 200);
+		ipsec_table_stats(t, &ts);
+		assert_true(ts.sets >= 2 && ts.sets <= 3);
 	}
 	/* a refresh over the SAs passes; the same answer in clear is taken as
 	 * a new initial registration: challenged */
@@ -2704,12 +2750,58 @@ static void test_ipsec_sec_agree(void **state)
 	aka_cred_wipe(&ue.cred);
 }
 
+/* ipsec true where it cannot run (docs/ipsec.md): a phone offering
+ * sec-agree, even requiring it, is challenged without Security-Server (no
+ * 494) and registers; the same when IPsec runs but the REGISTER reached an
+ * address without SAs. */
+static void test_ipsec_cannot_run(void **state)
+{
+	struct ipsec_table *t = NULL;
+	struct net_flow plain = src_v4(5070, false);
+	struct ipsec_table_stats ts;
+	struct net_addr elsewhere;
+	char hdrs[4096];
+	struct sent *r;
+
+	(void)state;
+	snprintf(hdrs, sizeof(hdrs),
+		 "Authorization: Digest username=\"alice@ims.test\", realm=\"ims.test\", "
+		 "nonce=\"\", uri=\"sip:ims.test\", response=\"\"\r\n" SEC_CLIENT CONTACT_A);
+	assert_int_equal(registrar_ipsec_off(T.reg, "the IPsec datapath cannot start (test)"), 0);
+	assert_int_equal(registrar_ipsec_off(T.reg, "twice"), EINVAL);
+	r = do_req("REGISTER", "sip:alice@ims.test", hdrs, &plain);
+	assert_int_equal(r->scode, 401);
+	assert_null(sip_msg_hdr(r->msg, SIP_HDR_SECURITY_SERVER));
+	assert_false(registrar_user_protected(T.reg, hss_user_at(T.hss, 0)));
+
+	/* IPsec runs, for 10.9.0.1 only; the REGISTER reached 127.0.0.2 */
+	T.reg = mem_deref(T.reg);
+	assert_int_equal(registrar_alloc(&T.reg, &(struct registrar_prm){.cfg = T.cfg,
+									.hss = T.hss,
+									.ops = &ops,
+									.host = "127.0.0.1:5060"}),
+			 0);
+	assert_int_equal(ipsec_table_alloc(&t, 0), 0);
+	assert_int_equal(net_addr_parse_str(&elsewhere, "10.9.0.1", 0), 0);
+	assert_int_equal(ipsec_table_locals_set(t, &elsewhere, 1), 0);
+	assert_int_equal(registrar_ipsec_set(T.reg, t), 0);
+	T.now += REG_CHAL_REUSE_MS;
+	r = do_req("REGISTER", "sip:alice@ims.test", hdrs, &plain);
+	assert_int_equal(r->scode, 401);
+	assert_null(sip_msg_hdr(r->msg, SIP_HDR_SECURITY_SERVER));
+	ipsec_table_stats(t, &ts);
+	assert_int_equal(ts.sets, 0);
+	T.reg = mem_deref(T.reg);
+	ipsec_table_free(t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_nonce_mac),
 	    cmocka_unit_test_setup_teardown(test_aka_v1_flow, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_ipsec_sec_agree, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_ipsec_cannot_run, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_challenge_retransmission, setup,
 					    teardown),
 	    cmocka_unit_test_setup_teardown(test_aka_v1_flow, setup_no_slots, teardown),
