@@ -118,6 +118,7 @@ int b2b_call_new(struct b2bua *b, struct b2b_call **callp)
 	c->b = b;
 	c->index = idx;
 	c->win = -1;
+	c->o_b_leg = -1;
 	mbuf_init(&c->aw.ack, SIP_MSG_MAX_UDP);
 	mbuf_init(&c->sdp_b, SIP_MSG_MAX_HARD);
 	mbuf_init(&c->sdp_b2, SIP_MSG_MAX_HARD);

@@ -376,6 +376,15 @@ static void leg_won(struct b2b_call *c, size_t i, const struct sip_msg *resp)
 	}
 	b2b_early_media_open(c, leg);
 	mbuf_clear(&sdp);
+	if (b2b_media_repeat(c, i, resp, &sdp)) {
+		/* the session the early dialog's offer/answer set, repeated
+		 * (RFC 3261 §13.2.1): the caller gets again what it has */
+		b2b_answer_a(c, resp->scode, "OK", resp, &sdp);
+		mbuf_reset(&sdp);
+		b2b_state(c, B2BUA_START);
+		b2b_ack_wait_start(c, B2B_A, c->a_tsx);
+		return;
+	}
 	err = b2b_media_sdp(c, B2B_B, !c->a_offer, resp, &sdp, &e);
 	if (err && err != ENOENT) {
 		/* an answer the relay cannot take: the callee's dialog ends, the

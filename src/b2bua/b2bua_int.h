@@ -153,6 +153,10 @@ struct b2b_call {
 	uint8_t ctl_pending; /* imsd's re-INVITEs without a final answer */
 	uint32_t ctl_ver[2]; /* imsd's re-INVITEs so far to each side (o= version) */
 	struct mbuf sdp_to[2]; /* the last SDP sent to each side (imsd's base) */
+	/* the o= line of the callee's last SDP (b2b_sdp_origin) and the branch
+	 * it came from: a 2xx repeating it is no new offer (RFC 3264 §8) */
+	uint64_t o_b;
+	int o_b_leg;
 	/* session timers (b2bua_st.c), owned; NULL when off */
 	struct b2b_st *st;
 };
@@ -235,6 +239,15 @@ void b2b_media_pick(struct b2b_call *c, const struct b2b_leg *leg);
  * errno with e filled (the status to answer). */
 int b2b_media_sdp(struct b2b_call *c, enum b2b_side from, bool offer,
 		  const struct sip_msg *m, struct mbuf *out, struct b2b_sdp_err *e);
+/* A hash of the o= line of an SDP body (RFC 4566 §5.2: username, session
+ * id and version, address), 0 when it has none. */
+uint64_t b2b_sdp_origin(struct pl body);
+/* A callee's 2xx of branch i whose SDP repeats that branch's session
+ * description the caller already has (the offer/answer of the early
+ * dialog done, RFC 3261 §13.2.1, RFC 3264 §8: same o= version): true, and
+ * out is what the caller last got (empty: none kept). */
+bool b2b_media_repeat(struct b2b_call *c, size_t i, const struct sip_msg *resp,
+		      struct mbuf *out);
 /* imsd answers the caller's offer itself (echo); tmpl: sdp_file or empty. */
 int b2b_media_echo(struct b2b_call *c, struct pl offer, struct pl tmpl, struct mbuf *out);
 void b2b_idle_start(struct b2b_call *c);

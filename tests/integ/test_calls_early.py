@@ -11,7 +11,10 @@
 - forking with an early dialog per branch (raw sockets as the phones on
   the ports bob registered from with SIPp): an UPDATE from the branch that
   did not send the last 183 reaches the caller, and the caller's UPDATE then
-  goes to that branch.
+  goes to that branch;
+- the callee's UPDATE in the early dialog, then its 200 repeating that
+  UPDATE's SDP (RFC 3261 §13.2.1: no new offer): the caller gets 200 with
+  the SDP it has (the relay's port), not 488.
 tshark decodes each capture without a malformed packet.
 """
 import re
@@ -21,7 +24,7 @@ import pytest
 
 from conftest import free_port
 from test_calls import HOST, TSHARK, hval, in_dialog, recv_msg, register, reply, run, sdp, \
-    sipp_cmd, start_capture, start_uas, stop_capture, udp, wait_uas
+    sdp_port, sipp_cmd, start_capture, start_uas, stop_capture, udp, wait_uas
 from test_calls_volte import start_ims
 
 
@@ -163,3 +166,60 @@ def test_fork_update_in_each_early_dialog(ims):
                        timeout=60)
     rows = [tuple(int(x) for x in r.split("\t")) for r in t.stdout.decode().splitlines() if r]
     assert rows == [(b1, port), (port, a), (a, port), (port, b1)], rows
+
+
+def test_2xx_repeating_the_callees_update(ims):
+    assert TSHARK, "tshark is not installed (make deps installs it)"
+    d, port, log, tmp = ims
+    a, b = free_port(), free_port()
+    register(ims, "alice", a)
+    register(ims, "bob", b)
+    sa, sb = udp(a), udp(b)
+    pcap = tmp / "repeat.pcap"
+    cap = start_capture(pcap, f"udp port {port}")
+    try:
+        body = sdp(40100)
+        sa.sendto((f"INVITE sip:bob@ims.test SIP/2.0\r\n"
+                   f"Via: SIP/2.0/UDP {HOST}:{a};branch=z9hG4bKrep1;rport\r\n"
+                   f"Max-Forwards: 70\r\nFrom: <sip:alice@ims.test>;tag=caller2\r\n"
+                   f"To: <sip:bob@ims.test>\r\nCall-ID: rep-{a}@test\r\n"
+                   f"CSeq: 1 INVITE\r\nContact: <sip:alice@{HOST}:{a}>\r\n"
+                   f"Content-Type: application/sdp\r\nContent-Length: {len(body)}\r\n\r\n"
+                   f"{body}").encode(), (HOST, port))
+        inv = recv_msg(sb, "INVITE ")
+        reply(sb, port, inv, 183, "Session Progress", sdp(40110), tag="r")
+        recv_msg(sa, "SIP/2.0 183")
+        upd = sdp(40112).replace("o=ue 1 1 ", "o=ue 1 2 ")
+        callee_req(sb, port, inv, "r", "UPDATE", 1, upd)
+        up = recv_msg(sa, "UPDATE ")
+        relay_port = sdp_port(up)
+        reply(sa, port, up, 200, "OK", sdp(40102))
+        assert "UPDATE" in hval(recv_msg(sb, "SIP/2.0 200"), "CSeq")
+        # the 200 to the INVITE repeats the UPDATE's SDP (same o= version)
+        reply(sb, port, inv, 200, "OK", upd, tag="r")
+        ok = recv_msg(sa, "SIP/2.0 ")
+        assert ok.startswith("SIP/2.0 200"), ok
+        assert sdp_port(ok) == relay_port, ok
+        assert "o=ue 1 2 " in ok, ok
+        in_dialog(sa, port, ok, "ACK", 1)
+        recv_msg(sb, "ACK ")
+        in_dialog(sa, port, ok, "BYE", 2)
+        bye = recv_msg(sb, "BYE ")
+        reply(sb, port, bye, 200, "OK", tag="r")
+        recv_msg(sa, "SIP/2.0 200")
+    finally:
+        stop_capture(cap)
+        sa.close()
+        sb.close()
+    t = subprocess.run([TSHARK, "-r", str(pcap), "-d", f"udp.port=={port},sip", "-Y",
+                        "sip || _ws.malformed"], stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE, timeout=60)
+    text = t.stdout.decode(errors="replace")
+    assert "Malformed" not in text, text
+    t = subprocess.run([TSHARK, "-r", str(pcap), "-d", f"udp.port=={port},sip", "-Y",
+                        'sip.Status-Code == 200 && sip.CSeq.method == "INVITE"', "-T",
+                        "fields", "-e", "udp.dstport", "-e", "sdp.media"],
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60)
+    rows = [r.split("\t") for r in t.stdout.decode().splitlines() if r]
+    assert [r[0] for r in rows] == [str(port), str(a)], rows
+    assert rows[1][1].startswith(f"audio {relay_port} "), rows

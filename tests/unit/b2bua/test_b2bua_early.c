@@ -8,6 +8,8 @@
  * - the callee's 2xx while the caller's reliable 183 with SDP is not
  *   PRACKed: held until the PRACK (RFC 3262 §3), or 500 and BYE when it
  *   never comes;
+ * - the callee's UPDATE in the early dialog, then its 2xx repeating that
+ *   SDP: relayed with the SDP the caller has (no 488);
  * - forking with two early dialogs: an UPDATE from either branch relayed to
  *   the caller, the caller's UPDATE going to the branch that spoke last,
  *   a failed branch's early dialog ended, the winner's CSeq kept;
@@ -267,6 +269,71 @@ static uint32_t caller_update(struct ue *a, const struct sip_msg *r, struct ue *
 	return n;
 }
 
+/* The callee's UPDATE in the early dialog (offer from the callee, the
+ * caller's answer), then the callee's 200 repeating the SDP of that
+ * UPDATE: no new offer (RFC 3261 §13.2.1, RFC 3264 §8, the same o=
+ * version), so the caller gets a 200 with the SDP it already has, not 488. */
+static void update_then_repeat(bool relay)
+{
+	static const char SDP_B2[] = "v=0\r\no=b 1 2 IN IP4 127.0.0.1\r\ns=-\r\n"
+				     "c=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 5002 RTP/AVP 0\r\n";
+	struct ue a, b;
+	struct sip_msg *inv, *r183, *m, *up;
+	uint16_t port;
+
+	ue_open(&a, "alice");
+	ue_open(&b, "bob");
+	ue_register(&a);
+	ue_register(&b);
+	invite(&a, NULL, SDP);
+	inv = ue_recv(&b);
+	answer(&b, inv, 183, "Session Progress", "r1", SDP_B);
+	r183 = ue_recv_skip(&a);
+	assert_int_equal(r183->scode, 183);
+	ue_req_callee(&b, inv, "r1", "UPDATE", 1, NULL, SDP_B2);
+	up = ue_recv_skip(&a);
+	assert_true(up->req && up->meth == SIP_METHOD_UPDATE);
+	port = body_port(up);
+	assert_true((port == 5002) == !relay);
+	answer(&a, up, 200, "OK", NULL, SDP);
+	mem_deref(up);
+	m = ue_recv_skip(&b);
+	assert_int_equal(m->scode, 200);
+	mem_deref(m);
+	/* bob's 200 repeats the SDP of his UPDATE */
+	answer(&b, inv, 200, "OK", "r1", SDP_B2);
+	m = ue_recv_skip(&a);
+	assert_int_equal(m->scode, 200);
+	assert_non_null(strstr(hdr(m, "CSeq"), "INVITE"));
+	assert_int_equal(body_port(m), port);
+	assert_true(pl_casefind(m->body, "o=b 1 2 ") >= 0);
+	ue_req_caller(&a, m, "ACK", 1, NULL, NULL);
+	mem_deref(m);
+	m = ue_recv_skip(&b);
+	assert_true(m->req && m->meth == SIP_METHOD_ACK);
+	mem_deref(m);
+	assert_int_equal(b2bua_dialog_stop(T.b2b, 1), 0);
+	m = ue_recv_skip(&b);
+	assert_true(m->req && m->meth == SIP_METHOD_BYE);
+	mem_deref(m);
+	mem_deref(r183);
+	mem_deref(inv);
+	ue_close(&a);
+	ue_close(&b);
+}
+
+static void test_update_repeat(void **state)
+{
+	(void)state;
+	update_then_repeat(false);
+}
+
+static void test_update_repeat_relay(void **state)
+{
+	(void)state;
+	update_then_repeat(true);
+}
+
 static void test_fork_early_dialogs(void **state)
 {
 	struct ue a, b1, b2;
@@ -411,6 +478,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_prack_answer_relay, setup_relay, teardown),
 	    cmocka_unit_test_setup_teardown(test_2xx_held_until_prack, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_2xx_held_no_prack, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_update_repeat, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_update_repeat_relay, setup_relay, teardown),
 	    cmocka_unit_test_setup_teardown(test_fork_early_dialogs, setup_relay, teardown),
 	    cmocka_unit_test_setup_teardown(test_fork_two_families, setup_dual, teardown),
 	};
