@@ -39,6 +39,7 @@ static void call_destroy(void *arg)
 	loop_timer_free(c->t_idle);
 	loop_timer_free(c->t_linger);
 	loop_timer_free(c->t_answer);
+	loop_timer_free(c->t_retry);
 	b2b_prack_free(c);
 	b2b_st_free(c);
 	b2b_early_drop(c);
@@ -132,7 +133,9 @@ int b2b_call_new(struct b2bua *b, struct b2b_call **callp)
 	c->t_idle = loop_timer_alloc();
 	c->t_linger = loop_timer_alloc();
 	c->t_answer = loop_timer_alloc();
-	if (!c->t_ring || !c->t_ack || !c->t_idle || !c->t_linger || !c->t_answer) {
+	c->t_retry = loop_timer_alloc();
+	if (!c->t_ring || !c->t_ack || !c->t_idle || !c->t_linger || !c->t_answer ||
+	    !c->t_retry) {
 		mem_deref(c);
 		return ENOMEM;
 	}
@@ -230,6 +233,7 @@ void b2b_stop(struct b2b_call *c, const char *why)
 	loop_timer_cancel(c->t_ack);
 	loop_timer_cancel(c->t_idle);
 	loop_timer_cancel(c->t_answer);
+	loop_timer_cancel(c->t_retry);
 	b2b_st_stop(c);
 	sip_dialog_end(c->a);
 	sip_dialog_end(c->bd);

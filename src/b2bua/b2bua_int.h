@@ -47,6 +47,7 @@ struct b2b_leg {
 	uint32_t ed_rseq;      /* RSeq of its last reliable 1xx PRACKed */
 	uint32_t rack_rseq, rack_cseq; /* PRACK held for the caller's answer */
 	bool oa_done;	       /* an offer of its 1xx answered by PRACK */
+	bool st_retried;       /* its INVITE sent again after a 422 (RFC 4028) */
 };
 
 /* A client transaction of the call, and what its answers go to. */
@@ -120,6 +121,10 @@ struct b2b_call {
 	struct loop_timer *t_idle;   /* dialog_timeout once started */
 	struct loop_timer *t_linger; /* stopped: freed after linger */
 	struct loop_timer *t_answer; /* echo: answer_delay */
+	struct loop_timer *t_retry;  /* branches' INVITEs again after a 422 */
+	uint16_t retry_legs;	     /* those branches, a bit each */
+	const char *bye_hdrs; /* borrowed, NULL: extra lines of imsd's BYEs now
+			       * (dialog_set stop's Reason, RFC 3326) */
 	struct b2bua_event ev[B2BUA_EVENTS_MAX];
 	size_t nev;
 	char icid[40]; /* P-Charging-Vector icid-value */
@@ -280,6 +285,12 @@ void b2b_mt_request(struct b2b_call *c, struct sip_tsx *tsx, const struct sip_ms
  * base of imsd's own offers, and its o= version moved past imsd's. */
 void b2b_ctl_sdp_out(struct b2b_call *c, enum b2b_side to, struct mbuf *sdp);
 void b2b_ctl_sdp_keep(struct b2b_call *c, enum b2b_side to, struct pl sdp);
+/* The SDP of imsd's re-INVITE refresh to side s (RFC 4028 §10): the
+ * session as that phone has it, unchanged (RFC 3264 §8). ENOENT: none. */
+int b2b_ctl_refresh_sdp(struct b2b_call *c, enum b2b_side s, struct mbuf *out);
+/* The phone's answer to imsd's re-INVITE (dialog_set, a refresh) to the
+ * relay: where it wants media now, and its directions. */
+void b2b_ctl_answer_media(struct b2b_call *c, enum b2b_side s, const struct sip_msg *resp);
 
 /* b2bua_timer.c */
 /* 422 (and the Min-SE line in hdr) when req's Session-Expires is below
@@ -320,10 +331,19 @@ size_t b2b_st_mem(const struct b2b_call *c);
 /* imsd writes the legs' Session-Expires and Min-SE: the phones' are not
  * passed on. */
 bool b2b_st_on(const struct b2b_call *c);
-/* The SDP imsd sends on side s (kept for a re-INVITE refresh). */
-void b2b_st_sdp(struct b2b_call *c, enum b2b_side s, struct pl sdp);
+/* The refresher that side s's phone names in the Session-Expires of its
+ * refresh m (a re-INVITE or UPDATE) is that leg's from now on (RFC 4028
+ * §9: imsd, the UAS, takes the parameter; §10). The 2xx of a refresh
+ * only copies the request's (§9), so it moves nothing. */
+void b2b_st_named(struct b2b_call *c, enum b2b_side s, const struct sip_msg *m);
 /* Supported, Session-Expires, Min-SE of the INVITE to a branch. */
 int b2b_st_invite_hdrs(struct b2b_call *c, const struct b2b_leg *leg, struct mbuf *h);
+/* A branch's 422 to imsd's INVITE (RFC 4028 §7.4): 0 when imsd tries
+ * again (the call's interval and Min-SE raised to the 422's Min-SE);
+ * ENOENT not. */
+int b2b_st_retry_422(struct b2b_call *c, const struct sip_msg *resp);
+/* The Session-Expires and Min-SE lines of the INVITE to a branch. */
+int b2b_st_se_lines(const struct b2b_call *c, struct mbuf *h);
 /* The callee's 2xx to the INVITE: leg B's timer. */
 void b2b_st_answered(struct b2b_call *c, const struct sip_msg *resp);
 /* Supported (unless copied, from copied's), Require, Session-Expires of
