@@ -248,10 +248,19 @@ int b2b_media_sdp(struct b2b_call *c, enum b2b_side from, bool offer,
 	int err;
 
 	if (!c->ms || !b2b_is_sdp(m)) {
-		if (b2b_is_sdp(m)) { /* no relay: it goes on as it came */
-			b2b_ctl_sdp_keep(c, from == B2B_A ? B2B_B : B2B_A, m->body);
-			origin_note(c, from, m);
+		enum b2b_side to = from == B2B_A ? B2B_B : B2B_A;
+
+		if (!b2b_is_sdp(m))
+			return ENOENT;
+		origin_note(c, from, m);
+		mbuf_clear(out);
+		/* no relay: it goes on as it came, with the o= version offset
+		 * of imsd's re-INVITEs to that side (RFC 3264 §8) */
+		if (c->ctl_ver[to] && !mbuf_write_pl(out, m->body)) {
+			b2b_ctl_sdp_out(c, to, out);
+			return 0;
 		}
+		b2b_ctl_sdp_keep(c, to, m->body);
 		return ENOENT;
 	}
 	mbuf_clear(out);

@@ -236,20 +236,21 @@ static void hold_both_legs(bool relay)
 	assert_int_equal(b2bua_dialog_downgrade(T.b2b, idx, "video"), 0);
 	own_reinvite(&a, "bob", 5, "a=sendrecv", "m=video 0 ", sa);
 	own_reinvite(&b, "alice", 5, "a=sendrecv", "m=video 0 ", sb);
-	/* a re-INVITE of bob's, relayed: through the relay alice sees its o=
-	 * version above imsd's last (2 + 4 of imsd's: 6 > 5), never below (RFC 3264
-	 * §8); without the relay it goes as it came */
+	/* a re-INVITE of bob's, relayed: alice sees its o= version above
+	 * imsd's last (2 + 4 of imsd's: 6 > 5), never below (RFC 3264 §8),
+	 * through the relay or without it */
 	av_sdp(sb, sizeof(sb), "bob", 5000, 2);
 	b_req(&b, inv, "INVITE", 3, sb);
 	m = ue_recv_skip(&a);
 	assert_true(m->req && m->meth == SIP_METHOD_INVITE);
-	assert_true(pl_casefind(m->body, relay ? "o=bob 1 6 " : "o=bob 1 2 ") >= 0);
+	assert_true(pl_casefind(m->body, "o=bob 1 6 ") >= 0);
+	assert_true((pl_casefind(m->body, "m=audio 5000 ") >= 0) == !relay);
 	answer(&a, m, 200, "OK", NULL, sa);
 	mem_deref(m);
 	m = ue_recv_skip(&b);
 	assert_int_equal(m->scode, 200);
 	/* alice's answer, the same way (1 + 4) */
-	assert_true(pl_casefind(m->body, relay ? "o=alice 1 5 " : "o=alice 1 1 ") >= 0);
+	assert_true(pl_casefind(m->body, "o=alice 1 5 ") >= 0);
 	mem_deref(m);
 	b_req(&b, inv, "ACK", 3, NULL);
 	m = ue_recv_skip(&a);
