@@ -47,8 +47,10 @@ static void call_destroy(void *arg)
 	sip_dialog_end(c->bd);
 	mem_deref(c->a);
 	mem_deref(c->bd);
-	for (size_t i = 0; i < c->nlegs; i++)
+	for (size_t i = 0; i < c->nlegs; i++) {
 		mem_deref(c->leg[i].inv);
+		mem_deref(c->leg[i].sdp_last);
+	}
 	mem_deref(c->a_inv);
 	mem_deref(c->ms);
 	mem_deref(c->ms2);

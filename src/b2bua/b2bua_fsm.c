@@ -216,10 +216,12 @@ void b2b_answer_a(struct b2b_call *c, uint16_t scode, const char *reason,
 			  "call %u: answer %u to the caller: %s", c->index, scode,
 			  strerror(err));
 	rp.hdrs = (struct pl){(const char *)h.buf, h.end};
-	if (ct && resp->body.l && (!sdp || sdp->end)) {
+	if (sdp && sdp->end) { /* imsd's (the relay's rewrite) */
+		rp.ctype = ct && resp->body.l ? ct->val : PL("application/sdp");
+		rp.body = (struct pl){(const char *)sdp->buf, sdp->end};
+	} else if (ct && resp->body.l && !sdp) {
 		rp.ctype = ct->val;
-		rp.body =
-		    sdp ? (struct pl){(const char *)sdp->buf, sdp->end} : resp->body;
+		rp.body = resp->body;
 	}
 	if (scode >= 200 && scode < 300 && b2b_prack_hold_2xx(c, scode)) {
 		c->a_answered = true; /* sent at the PRACK (b2bua_prack.c) */
@@ -377,9 +379,11 @@ static void leg_won(struct b2b_call *c, size_t i, const struct sip_msg *resp)
 	}
 	b2b_early_media_open(c, leg);
 	mbuf_clear(&sdp);
-	if (b2b_media_repeat(c, i, resp, &sdp)) {
+	if (b2b_media_won(c, i, resp, &sdp) || b2b_media_repeat(c, i, resp, &sdp)) {
 		/* the session the early dialog's offer/answer set, repeated
-		 * (RFC 3261 §13.2.1): the caller gets again what it has */
+		 * (RFC 3261 §13.2.1): the caller gets again what it has, or,
+		 * forking, the answering branch's (the relay's callee side
+		 * moved back to it) */
 		b2b_answer_a(c, resp->scode, "OK", resp, &sdp);
 		mbuf_reset(&sdp);
 		b2b_state(c, B2BUA_START);

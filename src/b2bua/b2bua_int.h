@@ -48,6 +48,13 @@ struct b2b_leg {
 	uint32_t rack_rseq, rack_cseq; /* PRACK held for the caller's answer */
 	bool oa_done;	       /* an offer of its 1xx answered by PRACK */
 	bool st_retried;       /* its INVITE sent again after a 422 (RFC 4028) */
+	/* forking with the relay: the last SDP this branch sent before the
+	 * answer and its o= line (b2b_sdp_origin), so that the relay's callee
+	 * side, which the branches of one family share, is given back to the
+	 * branch that answers (b2b_media_won) */
+	char *sdp_last; /* owned (mem), NULL none */
+	size_t sdp_last_len;
+	uint64_t sdp_o;
 };
 
 /* A client transaction of the call, and what its answers go to. */
@@ -253,6 +260,14 @@ uint64_t b2b_sdp_origin(struct pl body);
  * out is what the caller last got (empty: none kept). */
 bool b2b_media_repeat(struct b2b_call *c, size_t i, const struct sip_msg *resp,
 		      struct mbuf *out);
+/* Forking: branch i answers 2xx, but the relay's callee side has another
+ * branch's SDP (the one that spoke last): true, the relay given branch i's
+ * session again (the 2xx's SDP when it repeats the branch's own, else the
+ * branch's last one) and out its SDP for the caller. false: the 2xx goes
+ * through the relay as any (its SDP new, or the relay already the
+ * branch's). */
+bool b2b_media_won(struct b2b_call *c, size_t i, const struct sip_msg *resp,
+		   struct mbuf *out);
 /* imsd answers the caller's offer itself (echo); tmpl: sdp_file or empty. */
 int b2b_media_echo(struct b2b_call *c, struct pl offer, struct pl tmpl, struct mbuf *out);
 void b2b_idle_start(struct b2b_call *c);

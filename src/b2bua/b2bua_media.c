@@ -218,13 +218,66 @@ uint64_t b2b_sdp_origin(struct pl body)
 	return h ? h : 1;
 }
 
-/* The callee's SDP that reached the caller: which branch's, and its o=. */
+/* The callee's SDP that reached the caller: which branch's, and its o=;
+ * with several branches and the relay, kept in that branch. */
 static void origin_note(struct b2b_call *c, enum b2b_side from, const struct sip_msg *m)
 {
+	struct b2b_leg *leg;
+
 	if (from != B2B_B)
 		return;
 	c->o_b = b2b_sdp_origin(m->body);
 	c->o_b_leg = c->win >= 0 ? c->win : c->be ? c->be_leg : -1;
+	if (c->win >= 0 || c->o_b_leg < 0 || c->nlegs < 2 || !c->ms)
+		return;
+	leg = &c->leg[c->o_b_leg];
+	leg->sdp_last = mem_deref(leg->sdp_last);
+	leg->sdp_last_len = 0;
+	leg->sdp_o = c->o_b;
+	leg->sdp_last = mem_alloc(m->body.l, NULL);
+	if (!leg->sdp_last)
+		return; /* then the 2xx's own SDP only */
+	memcpy(leg->sdp_last, m->body.p, m->body.l);
+	leg->sdp_last_len = m->body.l;
+}
+
+bool b2b_media_won(struct b2b_call *c, size_t i, const struct sip_msg *resp,
+		   struct mbuf *out)
+{
+	const struct b2b_leg *leg = &c->leg[i];
+	struct media_sdp_prm mp = {0};
+	struct pl sdp = {leg->sdp_last, leg->sdp_last_len};
+	char reason[128] = "";
+	int err;
+
+	if (!c->ms || !c->a_offer || !leg->sdp_last || c->o_b_leg == (int)i)
+		return false;
+	if (b2b_is_sdp(resp)) {
+		if (b2b_sdp_origin(resp->body) != leg->sdp_o)
+			return false; /* a new SDP: through the relay as it is */
+		sdp = resp->body;
+	}
+	/* the branch's session again, as the answer to the caller's offer */
+	mbuf_clear(out);
+	mp.from = MEDIA_LEG_B;
+	mp.own_offer = true;
+	mp.sdp = sdp.p;
+	mp.len = sdp.l;
+	mp.out = out;
+	mp.reason = reason;
+	mp.reason_size = sizeof(reason);
+	err = media_session_sdp(c->ms, &mp);
+	if (err) {
+		log_write(LOG_IMS, LOG_LVL_WARN, LOG_DIR_NONE, c->callid_a,
+			  "call %u: the answering branch's SDP: %s%s%s", c->index,
+			  strerror(err), reason[0] ? ": " : "", reason);
+		mbuf_clear(out);
+		return false;
+	}
+	b2b_ctl_sdp_out(c, B2B_A, out);
+	c->o_b = leg->sdp_o;
+	c->o_b_leg = (int)i;
+	return true;
 }
 
 bool b2b_media_repeat(struct b2b_call *c, size_t i, const struct sip_msg *resp,
