@@ -498,8 +498,11 @@ static int leg_resend(struct b2b_call *c, size_t i, const struct mbuf *se)
 		rp.arg = c;
 		err = sip_stack_request(c->b->prm.stack, &rp, &tsx);
 	}
-	err = err ? err : b2b_tx_add(c, tsx, B2B_TX_INVITE, (uint8_t)i, 0, SIP_METHOD_INVITE);
-	if (err) {
+	if (!err && tsx)
+		err = b2b_tx_add(c, tsx, B2B_TX_INVITE, (uint8_t)i, 0, SIP_METHOD_INVITE);
+	else if (!err)
+		err = EIO;
+	if (err || !tsx) {
 		if (tsx)
 			sip_tsx_terminate(tsx);
 		mem_deref(inv);
