@@ -204,8 +204,23 @@ int api_cmd_dialog_set(struct api_ctx *ctx, json_t *resp)
 	idx = dialog_index(api, sid);
 	if (!idx)
 		return api_error(resp, "Dialog not found");
-	if (!strcmp(action, "stop"))
-		return dialog_err(resp, b2bua_dialog_stop(api->prm.b2bua, idx), action);
+	if (!strcmp(action, "stop")) {
+		/* manual §6: code, reason, reason_protocol: the BYE's Reason */
+		struct b2bua_stop_prm p = {0};
+		uint64_t code = 0;
+		int err;
+
+		if (api_get_uint(ctx->msg, "code", 1, 65535, &code, resp) == EINVAL ||
+		    api_get_str(ctx->msg, "reason", false, &p.reason, resp) == EINVAL ||
+		    api_get_str(ctx->msg, "reason_protocol", false, &p.protocol, resp) == EINVAL)
+			return EINVAL;
+		p.code = (uint32_t)code;
+		err = b2bua_dialog_stop_reason(api->prm.b2bua, idx, &p);
+		if (err == EINVAL)
+			return api_error(resp, "Fields reason, reason_protocol: a text of at "
+					       "most 128 bytes, a token of at most 32");
+		return dialog_err(resp, err, action);
+	}
 	if (!strcmp(action, "reinvite")) {
 		struct b2bua_reinvite_prm p = {0};
 

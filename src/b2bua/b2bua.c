@@ -335,7 +335,7 @@ static size_t call_mem(const struct b2b_call *c)
 	n += b2b_prack_mem(c);
 	n += b2b_st_mem(c);
 	for (size_t i = 0; i < c->nlegs; i++)
-		n += msg_mem(c->leg[i].inv);
+		n += msg_mem(c->leg[i].inv) + c->leg[i].sdp_last_len;
 	n += c->ms ? media_session_mem(c->ms) : 0;
 	n += c->ms2 ? media_session_mem(c->ms2) : 0;
 	return n;

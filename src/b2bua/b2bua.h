@@ -156,6 +156,18 @@ size_t b2bua_user_dialogs(const struct b2bua *b, const struct hss_user *u,
 /* dialog_set index stop: BYE (or CANCEL/487 before the answer) on every
  * leg. ENOENT: no such dialog; EALREADY: already stopped. */
 int b2bua_dialog_stop(struct b2bua *b, uint32_t index);
+/* dialog_set index stop with code, reason, reason_protocol (manual §6): a
+ * Reason header (RFC 3326) on the BYEs, `Reason: PROTOCOL;cause=CODE;
+ * text="REASON"` (PROTOCOL "SIP" unless given; no header when all three
+ * are unset). EINVAL: a protocol that is not a token (at most 32
+ * characters), a reason over 128 bytes or with control characters, a code
+ * over 65535; else as b2bua_dialog_stop. */
+struct b2bua_stop_prm {
+	uint32_t code;	      /* the protocol cause, 0 none */
+	const char *reason;   /* its text, NULL none */
+	const char *protocol; /* NULL: "SIP" */
+};
+int b2bua_dialog_stop_reason(struct b2bua *b, uint32_t index, const struct b2bua_stop_prm *p);
 /* mt_call (manual §7, §6): imsd calls callee (an IMPU, an IMPI or a
  * registered contact URI; docs/calls.md "MT calls"); what the phone sends
  * is echoed. 0 and *index the call's dialog_set index: the INVITE is out

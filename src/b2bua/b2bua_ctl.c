@@ -275,7 +275,7 @@ static struct sip_dialog *own_dlg(const struct b2b_call *c, enum b2b_side s)
 
 /* The phone's answer to imsd's offer goes to the relay: where it wants
  * media now, and its directions (RFC 3264 §8.3.1, §8.4). */
-static void own_answer_media(struct b2b_call *c, enum b2b_side s, const struct sip_msg *resp)
+void b2b_ctl_answer_media(struct b2b_call *c, enum b2b_side s, const struct sip_msg *resp)
 {
 	struct media_sdp_prm mp = {0};
 	char reason[128] = "";
@@ -338,7 +338,7 @@ static void own_resp_h(struct sip_tsx *tsx, const struct sip_msg *resp, uint16_t
 		return;
 	}
 	own_ack(c, d);
-	own_answer_media(c, s, resp);
+	b2b_ctl_answer_media(c, s, resp);
 	if (!c->ctl_pending)
 		b2b_state(c, c->ctl_held ? B2BUA_HOLD : B2BUA_START);
 	b2b_st_refreshed(c); /* a re-INVITE refreshes the session (RFC 4028) */
@@ -408,6 +408,20 @@ static struct pl own_base(const struct b2b_call *c, enum b2b_side s)
 	if (!m)
 		return c->a_inv ? c->a_inv->body : (struct pl){NULL, 0};
 	return (struct pl){(const char *)m->buf, m->end};
+}
+
+int b2b_ctl_refresh_sdp(struct b2b_call *c, enum b2b_side s, struct mbuf *out)
+{
+	/* the session as the phone has it: imsd's hold and downgrade, the
+	 * version it last saw (RFC 3264 §8: unchanged, the same version) */
+	struct ctl_sdp cs = {.held = c->ctl_held, .dropped = c->ctl_dropped,
+			     .dirs = c->ctl_held != 0, .ver_add = c->ctl_ver[s]};
+	struct pl base = own_base(c, s);
+
+	if (!base.l)
+		return ENOENT;
+	mbuf_clear(out);
+	return sdp_write(base, &cs, out);
 }
 
 /* reinvite sdp_file (mt and echo calls, manual §6 dialog_set): the file's

@@ -39,6 +39,7 @@ static void call_destroy(void *arg)
 	loop_timer_free(c->t_idle);
 	loop_timer_free(c->t_linger);
 	loop_timer_free(c->t_answer);
+	loop_timer_free(c->t_retry);
 	b2b_prack_free(c);
 	b2b_st_free(c);
 	b2b_early_drop(c);
@@ -46,8 +47,10 @@ static void call_destroy(void *arg)
 	sip_dialog_end(c->bd);
 	mem_deref(c->a);
 	mem_deref(c->bd);
-	for (size_t i = 0; i < c->nlegs; i++)
+	for (size_t i = 0; i < c->nlegs; i++) {
 		mem_deref(c->leg[i].inv);
+		mem_deref(c->leg[i].sdp_last);
+	}
 	mem_deref(c->a_inv);
 	mem_deref(c->ms);
 	mem_deref(c->ms2);
@@ -118,6 +121,7 @@ int b2b_call_new(struct b2bua *b, struct b2b_call **callp)
 	c->b = b;
 	c->index = idx;
 	c->win = -1;
+	c->o_b_leg = -1;
 	mbuf_init(&c->aw.ack, SIP_MSG_MAX_UDP);
 	mbuf_init(&c->sdp_b, SIP_MSG_MAX_HARD);
 	mbuf_init(&c->sdp_b2, SIP_MSG_MAX_HARD);
@@ -131,7 +135,9 @@ int b2b_call_new(struct b2bua *b, struct b2b_call **callp)
 	c->t_idle = loop_timer_alloc();
 	c->t_linger = loop_timer_alloc();
 	c->t_answer = loop_timer_alloc();
-	if (!c->t_ring || !c->t_ack || !c->t_idle || !c->t_linger || !c->t_answer) {
+	c->t_retry = loop_timer_alloc();
+	if (!c->t_ring || !c->t_ack || !c->t_idle || !c->t_linger || !c->t_answer ||
+	    !c->t_retry) {
 		mem_deref(c);
 		return ENOMEM;
 	}
@@ -229,6 +235,7 @@ void b2b_stop(struct b2b_call *c, const char *why)
 	loop_timer_cancel(c->t_ack);
 	loop_timer_cancel(c->t_idle);
 	loop_timer_cancel(c->t_answer);
+	loop_timer_cancel(c->t_retry);
 	b2b_st_stop(c);
 	sip_dialog_end(c->a);
 	sip_dialog_end(c->bd);

@@ -58,6 +58,8 @@ int b2b_bye(struct b2b_call *c, enum b2b_side side)
 	if (!d)
 		return ENOENT;
 	mbuf_init(&mb, SIP_MSG_MAX_UDP);
+	if (c->bye_hdrs)
+		rq.hdrs = pl_from_str(c->bye_hdrs);
 	err = sip_dialog_req_build(d, &mb, &rq);
 	if (!err) {
 		rp.req = (struct pl){(const char *)mb.buf, mb.end};
@@ -116,6 +118,8 @@ static int relay(struct b2b_call *c, enum b2b_side to, struct sip_tsx *srv,
 	err = b2b_contact(c->b, sip_dialog_flow(d), contact, sizeof(contact));
 	err = err ? err : b2b_hdrs_copy_se(&h, req, false, b2b_st_on(c));
 	err = err ? err : b2b_st_req_hdrs(c, to, req, &h); /* RFC 4028 */
+	if (!err && (req->meth == SIP_METHOD_INVITE || req->meth == SIP_METHOD_UPDATE))
+		b2b_st_named(c, to == B2B_A ? B2B_B : B2B_A, req);
 	if (!err && req->meth == SIP_METHOD_INVITE)
 		err = mbuf_printf(&h, "Allow: %s\r\n", sip_stack_allow(c->b->prm.stack));
 	if (err)
@@ -126,7 +130,6 @@ static int relay(struct b2b_call *c, enum b2b_side to, struct sip_tsx *srv,
 	if (ct && req->body.l) {
 		rq.ctype = ct->val;
 		rq.body = serr ? req->body : (struct pl){(const char *)sdp.buf, sdp.end};
-		b2b_st_sdp(c, to, rq.body);
 	}
 	err = sip_dialog_req_build(d, &mb, &rq);
 	if (!err) {
@@ -189,7 +192,6 @@ static void relay_answer(struct b2b_call *c, struct sip_tsx *srv, const struct b
 	if (ct && resp->body.l) {
 		rp.ctype = ct->val;
 		rp.body = serr ? resp->body : (struct pl){(const char *)sdp.buf, sdp.end};
-		b2b_st_sdp(c, asker, rp.body);
 	}
 	if (!err && x->meth == SIP_METHOD_INVITE && scode >= 200 && scode < 300)
 		b2b_2xx_keep(c, &rp);
@@ -276,7 +278,6 @@ void b2b_dlg_ack_h(struct sip_dialog *dlg, const struct sip_msg *ack,
 	if (ct && ack->body.l) {
 		rq.ctype = ct->val;
 		rq.body = serr ? ack->body : (struct pl){(const char *)sdp.buf, sdp.end};
-		b2b_st_sdp(c, side == B2B_A ? B2B_B : B2B_A, rq.body);
 	}
 	mbuf_clear(&c->aw.ack);
 	err = sip_dialog_req_build(other, &c->aw.ack, &rq);

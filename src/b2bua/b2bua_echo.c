@@ -125,7 +125,7 @@ static void echo_200(struct b2b_call *c, struct sip_tsx *tsx, struct pl offer,
 		if (ct && resp->body.l) {
 			rp.ctype = ct->val;
 			rp.body = resp->body;
-			b2b_st_sdp(c, B2B_A, rp.body);
+			b2b_ctl_sdp_keep(c, B2B_A, rp.body); /* imsd's base */
 		}
 		b2b_2xx_keep(c, &rp);
 		if (!sip_stack_reply(c->b->prm.stack, tsx, 200, "OK", &rp)) {

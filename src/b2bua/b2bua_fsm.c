@@ -23,6 +23,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "b2bua/b2bua_int.h"
 #include "core/log.h"
@@ -215,10 +216,12 @@ void b2b_answer_a(struct b2b_call *c, uint16_t scode, const char *reason,
 			  "call %u: answer %u to the caller: %s", c->index, scode,
 			  strerror(err));
 	rp.hdrs = (struct pl){(const char *)h.buf, h.end};
-	if (ct && resp->body.l && (!sdp || sdp->end)) {
+	if (sdp && sdp->end) { /* imsd's (the relay's rewrite) */
+		rp.ctype = ct && resp->body.l ? ct->val : PL("application/sdp");
+		rp.body = (struct pl){(const char *)sdp->buf, sdp->end};
+	} else if (ct && resp->body.l && !sdp) {
 		rp.ctype = ct->val;
-		rp.body =
-		    sdp ? (struct pl){(const char *)sdp->buf, sdp->end} : resp->body;
+		rp.body = resp->body;
 	}
 	if (scode >= 200 && scode < 300 && b2b_prack_hold_2xx(c, scode)) {
 		c->a_answered = true; /* sent at the PRACK (b2bua_prack.c) */
@@ -229,10 +232,8 @@ void b2b_answer_a(struct b2b_call *c, uint16_t scode, const char *reason,
 	if (scode >= 200) {
 		b2b_prack_final(c);
 		c->a_answered = true;
-		if (scode < 300) { /* kept for the 2xx retransmissions */
+		if (scode < 300) /* kept for the 2xx retransmissions */
 			b2b_2xx_keep(c, &rp);
-			b2b_st_sdp(c, B2B_A, rp.body);
-		}
 	}
 	if (scode > 100 && scode < 200 && c->prack) /* RFC 3262 */
 		err = b2b_prack_1xx(c, tsx, scode, reason, &rp);
@@ -293,7 +294,9 @@ static void best_note(struct b2b_call *c, uint16_t scode, const struct sip_msg *
 		pl_strcpy(resp->reason, c->best_reason, sizeof(c->best_reason));
 	else
 		snprintf(c->best_reason, sizeof(c->best_reason), "%s",
-			 scode == 408 ? "Request Timeout" : "Service Unavailable");
+			 scode == 408	? "Request Timeout"
+			 : scode == 422 ? "Session Interval Too Small"
+					: "Service Unavailable");
 }
 
 /* A 2xx on a branch that lost (or after the call ended): ACK it and end
@@ -376,6 +379,17 @@ static void leg_won(struct b2b_call *c, size_t i, const struct sip_msg *resp)
 	}
 	b2b_early_media_open(c, leg);
 	mbuf_clear(&sdp);
+	if (b2b_media_won(c, i, resp, &sdp) || b2b_media_repeat(c, i, resp, &sdp)) {
+		/* the session the early dialog's offer/answer set, repeated
+		 * (RFC 3261 §13.2.1): the caller gets again what it has, or,
+		 * forking, the answering branch's (the relay's callee side
+		 * moved back to it) */
+		b2b_answer_a(c, resp->scode, "OK", resp, &sdp);
+		mbuf_reset(&sdp);
+		b2b_state(c, B2BUA_START);
+		b2b_ack_wait_start(c, B2B_A, c->a_tsx);
+		return;
+	}
 	err = b2b_media_sdp(c, B2B_B, !c->a_offer, resp, &sdp, &e);
 	if (err && err != ENOENT) {
 		/* an answer the relay cannot take: the callee's dialog ends, the
@@ -442,6 +456,108 @@ static void provisional_a(struct b2b_call *c, struct b2b_leg *leg,
 	mbuf_reset(&sdp);
 }
 
+/* The branch's INVITE again after its 422 (RFC 4028 §7.4): the same
+ * request (RFC 3261 §8.1.3.5: Call-ID, From, To), CSeq one more, the new
+ * Session-Expires and Min-SE lines in se instead of the old ones. */
+static int leg_resend(struct b2b_call *c, size_t i, const struct mbuf *se)
+{
+	struct b2b_leg *leg = &c->leg[i];
+	struct sip_decode_prm dp = {.max_size = SIP_MSG_MAX_HARD};
+	const struct sip_cseq *cs = sip_msg_cseq(leg->inv);
+	struct sip_stack_req_prm rp = {0};
+	struct sip_msg *inv = NULL;
+	struct sip_tsx *tsx = NULL;
+	struct pl raw = leg->inv->raw;
+	size_t hend = raw.l - leg->inv->body.l;
+	struct mbuf mb;
+	int err = cs ? 0 : EBADMSG;
+
+	mbuf_init(&mb, SIP_MSG_MAX_HARD);
+	for (size_t k = 0; k < hend && !err;) {
+		const char *nl = memchr(raw.p + k, '\n', hend - k);
+		struct pl l = {raw.p + k, nl ? (size_t)(nl - raw.p) + 1 - k : hend - k};
+
+		k += l.l;
+		if (l.l > 5 && !strncasecmp(l.p, "CSeq:", 5))
+			err = mbuf_printf(&mb, "CSeq: %u INVITE\r\n", cs->num + 1);
+		else if ((l.l > 16 && !strncasecmp(l.p, "Session-Expires:", 16)) ||
+			 (l.l > 7 && !strncasecmp(l.p, "Min-SE:", 7)))
+			continue;
+		else if (l.l <= 2 && k == hend) /* the empty line: ours before it */
+			err = mbuf_write(&mb, se->buf, se->end) ? ENOMEM
+							       : mbuf_write_pl(&mb, l);
+		else
+			err = mbuf_write_pl(&mb, l);
+	}
+	err = err ? err : mbuf_write_pl(&mb, leg->inv->body);
+	err = err ? err : sip_msg_decode_copy(&inv, mb.buf, mb.end, &dp);
+	if (!err) {
+		rp.req = (struct pl){(const char *)mb.buf, mb.end};
+		rp.dst = &leg->flow;
+		rp.resp_h = b2b_invite_resp_h;
+		rp.arg = c;
+		err = sip_stack_request(c->b->prm.stack, &rp, &tsx);
+	}
+	if (!err && tsx)
+		err = b2b_tx_add(c, tsx, B2B_TX_INVITE, (uint8_t)i, 0, SIP_METHOD_INVITE);
+	else if (!err)
+		err = EIO;
+	if (err || !tsx) {
+		if (tsx)
+			sip_tsx_terminate(tsx);
+		mem_deref(inv);
+	} else {
+		mem_deref(leg->inv);
+		leg->inv = inv;
+		leg->ict_id = sip_tsx_id(tsx);
+		b2b_event(c, B2BUA_EV_SEND, SIP_METHOD_INVITE, 0);
+	}
+	mbuf_reset(&mb);
+	return err;
+}
+
+static void leg_final(struct b2b_call *c, size_t i, uint16_t scode,
+		      const struct sip_msg *resp);
+
+/* The branches' INVITEs again, once the stack ACKed their 422s. */
+static void retry_h(void *arg)
+{
+	struct b2b_call *c = arg;
+	struct mbuf se;
+
+	mbuf_init(&se, 256);
+	for (size_t i = 0; i < c->nlegs; i++) {
+		if (!(c->retry_legs & (1u << i)))
+			continue;
+		c->retry_legs &= (uint16_t)~(1u << i);
+		if (c->state == B2BUA_STOP || c->leg[i].done)
+			continue;
+		mbuf_clear(&se);
+		if (c->leg[i].cancel || c->win >= 0 || c->a_answered ||
+		    b2b_st_se_lines(c, &se) || leg_resend(c, i, &se))
+			leg_final(c, i, 422, NULL);
+	}
+	mbuf_reset(&se);
+}
+
+/* A 422 of branch i: true when its INVITE goes again with the larger
+ * Min-SE (once per branch; the 422 is not the branch's final then), once
+ * the stack has ACKed the 422 (when this handler returns). */
+static bool leg_422(struct b2b_call *c, size_t i, const struct sip_msg *resp)
+{
+	struct b2b_leg *leg = &c->leg[i];
+
+	if (leg->st_retried || !leg->inv || c->state == B2BUA_STOP || c->win >= 0 ||
+	    c->a_answered || leg->cancel)
+		return false;
+	leg->st_retried = true;
+	if (b2b_st_retry_422(c, resp))
+		return false;
+	c->retry_legs |= (uint16_t)(1u << i);
+	loop_timer_start(c->t_retry, 0, retry_h, c);
+	return true;
+}
+
 void b2b_invite_resp_h(struct sip_tsx *tsx, const struct sip_msg *resp, uint16_t scode,
 		       void *arg)
 {
@@ -493,6 +609,12 @@ void b2b_invite_resp_h(struct sip_tsx *tsx, const struct sip_msg *resp, uint16_t
 		}
 		b2b_touch(c);
 		leg_won(c, i, resp);
+		return;
+	}
+	if (x->final)
+		return; /* a transaction of the branch sent again after its 422 */
+	if (scode == 422 && !leg->done && leg_422(c, i, resp)) {
+		x->final = true; /* RFC 4028 §7.4: tried again, larger Min-SE */
 		return;
 	}
 	if (!leg->done)

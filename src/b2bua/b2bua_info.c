@@ -5,7 +5,10 @@
  * associated mt dialog (the callee's side), or one echo dialog. Stopped
  * calls stay listed for the linger (30 s). Nothing here formats text.
  */
+#include <ctype.h>
 #include <errno.h>
+#include <stdio.h>
+#include <string.h>
 
 #include "b2bua/b2bua_int.h"
 
@@ -111,12 +114,65 @@ int b2bua_call_users(const struct b2bua *b, uint32_t index, struct b2bua_call_us
 
 int b2bua_dialog_stop(struct b2bua *b, uint32_t index)
 {
+	return b2bua_dialog_stop_reason(b, index, NULL);
+}
+
+/* RFC 3261 §25.1 token characters. */
+static bool is_token(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (!n || n > 32)
+		return false;
+	for (; *s; s++)
+		if (!isalnum((unsigned char)*s) && !strchr("-.!%*_+`'~", *s))
+			return false;
+	return true;
+}
+
+/* "Reason: ...\r\n" (RFC 3326 §2) into buf; "" when p sets nothing. */
+static int reason_hdr(const struct b2bua_stop_prm *p, char *buf, size_t size)
+{
+	const char *proto = p && p->protocol && p->protocol[0] ? p->protocol : "SIP";
+	size_t n, k = 0;
+	char text[2 * 128 + 1];
+
+	buf[0] = '\0';
+	if (!p || (!p->code && !p->reason && !p->protocol))
+		return 0;
+	if (!is_token(proto) || p->code > 65535 || (p->reason && strlen(p->reason) > 128))
+		return EINVAL;
+	for (const char *r = p->reason; r && *r; r++) {
+		if ((unsigned char)*r < 0x20 || *r == 0x7f)
+			return EINVAL;
+		if (*r == '"' || *r == '\\') /* §25.1 quoted-pair */
+			text[k++] = '\\';
+		text[k++] = *r;
+	}
+	text[k] = '\0';
+	n = (size_t)snprintf(buf, size, "Reason: %s", proto);
+	if (p->code && n < size)
+		n += (size_t)snprintf(buf + n, size - n, ";cause=%u", p->code);
+	if (p->reason && n < size)
+		n += (size_t)snprintf(buf + n, size - n, ";text=\"%s\"", text);
+	if (n < size)
+		n += (size_t)snprintf(buf + n, size - n, "\r\n");
+	return n < size ? 0 : E2BIG;
+}
+
+int b2bua_dialog_stop_reason(struct b2bua *b, uint32_t index, const struct b2bua_stop_prm *p)
+{
 	struct b2b_call *c = b2b_call_get(b, index);
+	char hdr[512];
 
 	if (!c)
 		return ENOENT;
+	if (reason_hdr(p, hdr, sizeof(hdr)))
+		return EINVAL;
 	if (c->state == B2BUA_STOP)
 		return EALREADY;
+	c->bye_hdrs = hdr[0] ? hdr : NULL; /* b2b_bye: while it ends */
 	b2b_end_both(c, "dialog_set stop");
+	c->bye_hdrs = NULL;
 	return 0;
 }

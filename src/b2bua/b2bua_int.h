@@ -47,6 +47,14 @@ struct b2b_leg {
 	uint32_t ed_rseq;      /* RSeq of its last reliable 1xx PRACKed */
 	uint32_t rack_rseq, rack_cseq; /* PRACK held for the caller's answer */
 	bool oa_done;	       /* an offer of its 1xx answered by PRACK */
+	bool st_retried;       /* its INVITE sent again after a 422 (RFC 4028) */
+	/* forking with the relay: the last SDP this branch sent before the
+	 * answer and its o= line (b2b_sdp_origin), so that the relay's callee
+	 * side, which the branches of one family share, is given back to the
+	 * branch that answers (b2b_media_won) */
+	char *sdp_last; /* owned (mem), NULL none */
+	size_t sdp_last_len;
+	uint64_t sdp_o;
 };
 
 /* A client transaction of the call, and what its answers go to. */
@@ -120,6 +128,10 @@ struct b2b_call {
 	struct loop_timer *t_idle;   /* dialog_timeout once started */
 	struct loop_timer *t_linger; /* stopped: freed after linger */
 	struct loop_timer *t_answer; /* echo: answer_delay */
+	struct loop_timer *t_retry;  /* branches' INVITEs again after a 422 */
+	uint16_t retry_legs;	     /* those branches, a bit each */
+	const char *bye_hdrs; /* borrowed, NULL: extra lines of imsd's BYEs now
+			       * (dialog_set stop's Reason, RFC 3326) */
 	struct b2bua_event ev[B2BUA_EVENTS_MAX];
 	size_t nev;
 	char icid[40]; /* P-Charging-Vector icid-value */
@@ -153,6 +165,10 @@ struct b2b_call {
 	uint8_t ctl_pending; /* imsd's re-INVITEs without a final answer */
 	uint32_t ctl_ver[2]; /* imsd's re-INVITEs so far to each side (o= version) */
 	struct mbuf sdp_to[2]; /* the last SDP sent to each side (imsd's base) */
+	/* the o= line of the callee's last SDP (b2b_sdp_origin) and the branch
+	 * it came from: a 2xx repeating it is no new offer (RFC 3264 §8) */
+	uint64_t o_b;
+	int o_b_leg;
 	/* session timers (b2bua_st.c), owned; NULL when off */
 	struct b2b_st *st;
 };
@@ -235,6 +251,23 @@ void b2b_media_pick(struct b2b_call *c, const struct b2b_leg *leg);
  * errno with e filled (the status to answer). */
 int b2b_media_sdp(struct b2b_call *c, enum b2b_side from, bool offer,
 		  const struct sip_msg *m, struct mbuf *out, struct b2b_sdp_err *e);
+/* A hash of the o= line of an SDP body (RFC 4566 §5.2: username, session
+ * id and version, address), 0 when it has none. */
+uint64_t b2b_sdp_origin(struct pl body);
+/* A callee's 2xx of branch i whose SDP repeats that branch's session
+ * description the caller already has (the offer/answer of the early
+ * dialog done, RFC 3261 §13.2.1, RFC 3264 §8: same o= version): true, and
+ * out is what the caller last got (empty: none kept). */
+bool b2b_media_repeat(struct b2b_call *c, size_t i, const struct sip_msg *resp,
+		      struct mbuf *out);
+/* Forking: branch i answers 2xx, but the relay's callee side has another
+ * branch's SDP (the one that spoke last): true, the relay given branch i's
+ * session again (the 2xx's SDP when it repeats the branch's own, else the
+ * branch's last one) and out its SDP for the caller. false: the 2xx goes
+ * through the relay as any (its SDP new, or the relay already the
+ * branch's). */
+bool b2b_media_won(struct b2b_call *c, size_t i, const struct sip_msg *resp,
+		   struct mbuf *out);
 /* imsd answers the caller's offer itself (echo); tmpl: sdp_file or empty. */
 int b2b_media_echo(struct b2b_call *c, struct pl offer, struct pl tmpl, struct mbuf *out);
 void b2b_idle_start(struct b2b_call *c);
@@ -267,6 +300,12 @@ void b2b_mt_request(struct b2b_call *c, struct sip_tsx *tsx, const struct sip_ms
  * base of imsd's own offers, and its o= version moved past imsd's. */
 void b2b_ctl_sdp_out(struct b2b_call *c, enum b2b_side to, struct mbuf *sdp);
 void b2b_ctl_sdp_keep(struct b2b_call *c, enum b2b_side to, struct pl sdp);
+/* The SDP of imsd's re-INVITE refresh to side s (RFC 4028 §10): the
+ * session as that phone has it, unchanged (RFC 3264 §8). ENOENT: none. */
+int b2b_ctl_refresh_sdp(struct b2b_call *c, enum b2b_side s, struct mbuf *out);
+/* The phone's answer to imsd's re-INVITE (dialog_set, a refresh) to the
+ * relay: where it wants media now, and its directions. */
+void b2b_ctl_answer_media(struct b2b_call *c, enum b2b_side s, const struct sip_msg *resp);
 
 /* b2bua_timer.c */
 /* 422 (and the Min-SE line in hdr) when req's Session-Expires is below
@@ -307,10 +346,19 @@ size_t b2b_st_mem(const struct b2b_call *c);
 /* imsd writes the legs' Session-Expires and Min-SE: the phones' are not
  * passed on. */
 bool b2b_st_on(const struct b2b_call *c);
-/* The SDP imsd sends on side s (kept for a re-INVITE refresh). */
-void b2b_st_sdp(struct b2b_call *c, enum b2b_side s, struct pl sdp);
+/* The refresher that side s's phone names in the Session-Expires of its
+ * refresh m (a re-INVITE or UPDATE) is that leg's from now on (RFC 4028
+ * §9: imsd, the UAS, takes the parameter; §10). The 2xx of a refresh
+ * only copies the request's (§9), so it moves nothing. */
+void b2b_st_named(struct b2b_call *c, enum b2b_side s, const struct sip_msg *m);
 /* Supported, Session-Expires, Min-SE of the INVITE to a branch. */
 int b2b_st_invite_hdrs(struct b2b_call *c, const struct b2b_leg *leg, struct mbuf *h);
+/* A branch's 422 to imsd's INVITE (RFC 4028 §7.4): 0 when imsd tries
+ * again (the call's interval and Min-SE raised to the 422's Min-SE);
+ * ENOENT not. */
+int b2b_st_retry_422(struct b2b_call *c, const struct sip_msg *resp);
+/* The Session-Expires and Min-SE lines of the INVITE to a branch. */
+int b2b_st_se_lines(const struct b2b_call *c, struct mbuf *h);
 /* The callee's 2xx to the INVITE: leg B's timer. */
 void b2b_st_answered(struct b2b_call *c, const struct sip_msg *resp);
 /* Supported (unless copied, from copied's), Require, Session-Expires of

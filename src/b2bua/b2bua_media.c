@@ -199,6 +199,101 @@ uint16_t b2b_media_err_scode(int err, const char **reason)
 	}
 }
 
+uint64_t b2b_sdp_origin(struct pl body)
+{
+	uint64_t h = 1469598103934665603ull; /* FNV-1a */
+	size_t i = 0;
+
+	while (i + 2 <= body.l && strncmp(body.p + i, "o=", 2)) {
+		const char *nl = memchr(body.p + i, '\n', body.l - i);
+
+		if (!nl)
+			return 0;
+		i = (size_t)(nl - body.p) + 1;
+	}
+	if (i + 2 > body.l)
+		return 0;
+	for (; i < body.l && body.p[i] != '\r' && body.p[i] != '\n'; i++)
+		h = (h ^ (uint8_t)body.p[i]) * 1099511628211ull;
+	return h ? h : 1;
+}
+
+/* The callee's SDP that reached the caller: which branch's, and its o=;
+ * with several branches and the relay, kept in that branch. */
+static void origin_note(struct b2b_call *c, enum b2b_side from, const struct sip_msg *m)
+{
+	struct b2b_leg *leg;
+
+	if (from != B2B_B)
+		return;
+	c->o_b = b2b_sdp_origin(m->body);
+	c->o_b_leg = c->win >= 0 ? c->win : c->be ? c->be_leg : -1;
+	if (c->win >= 0 || c->o_b_leg < 0 || c->nlegs < 2 || !c->ms)
+		return;
+	leg = &c->leg[c->o_b_leg];
+	leg->sdp_last = mem_deref(leg->sdp_last);
+	leg->sdp_last_len = 0;
+	leg->sdp_o = c->o_b;
+	leg->sdp_last = mem_alloc(m->body.l, NULL);
+	if (!leg->sdp_last)
+		return; /* then the 2xx's own SDP only */
+	memcpy(leg->sdp_last, m->body.p, m->body.l);
+	leg->sdp_last_len = m->body.l;
+}
+
+bool b2b_media_won(struct b2b_call *c, size_t i, const struct sip_msg *resp,
+		   struct mbuf *out)
+{
+	const struct b2b_leg *leg = &c->leg[i];
+	struct media_sdp_prm mp = {0};
+	struct pl sdp = {leg->sdp_last, leg->sdp_last_len};
+	char reason[128] = "";
+	int err;
+
+	if (!c->ms || !c->a_offer || !leg->sdp_last || c->o_b_leg == (int)i)
+		return false;
+	if (b2b_is_sdp(resp)) {
+		if (b2b_sdp_origin(resp->body) != leg->sdp_o)
+			return false; /* a new SDP: through the relay as it is */
+		sdp = resp->body;
+	}
+	/* the branch's session again, as the answer to the caller's offer */
+	mbuf_clear(out);
+	mp.from = MEDIA_LEG_B;
+	mp.own_offer = true;
+	mp.sdp = sdp.p;
+	mp.len = sdp.l;
+	mp.out = out;
+	mp.reason = reason;
+	mp.reason_size = sizeof(reason);
+	err = media_session_sdp(c->ms, &mp);
+	if (err) {
+		log_write(LOG_IMS, LOG_LVL_WARN, LOG_DIR_NONE, c->callid_a,
+			  "call %u: the answering branch's SDP: %s%s%s", c->index,
+			  strerror(err), reason[0] ? ": " : "", reason);
+		mbuf_clear(out);
+		return false;
+	}
+	b2b_ctl_sdp_out(c, B2B_A, out);
+	c->o_b = leg->sdp_o;
+	c->o_b_leg = (int)i;
+	return true;
+}
+
+bool b2b_media_repeat(struct b2b_call *c, size_t i, const struct sip_msg *resp,
+		      struct mbuf *out)
+{
+	const struct mbuf *a = &c->sdp_to[B2B_A];
+
+	if (!c->a_offer || !b2b_is_sdp(resp) || !c->o_b || c->o_b_leg != (int)i ||
+	    b2b_sdp_origin(resp->body) != c->o_b)
+		return false;
+	mbuf_clear(out);
+	if (a->end && mbuf_write(out, a->buf, a->end))
+		mbuf_clear(out); /* then without a body: the caller has it */
+	return true;
+}
+
 int b2b_media_sdp(struct b2b_call *c, enum b2b_side from, bool offer,
 		  const struct sip_msg *m, struct mbuf *out, struct b2b_sdp_err *e)
 {
@@ -206,8 +301,19 @@ int b2b_media_sdp(struct b2b_call *c, enum b2b_side from, bool offer,
 	int err;
 
 	if (!c->ms || !b2b_is_sdp(m)) {
-		if (b2b_is_sdp(m)) /* no relay: it goes on as it came */
-			b2b_ctl_sdp_keep(c, from == B2B_A ? B2B_B : B2B_A, m->body);
+		enum b2b_side to = from == B2B_A ? B2B_B : B2B_A;
+
+		if (!b2b_is_sdp(m))
+			return ENOENT;
+		origin_note(c, from, m);
+		mbuf_clear(out);
+		/* no relay: it goes on as it came, with the o= version offset
+		 * of imsd's re-INVITEs to that side (RFC 3264 §8) */
+		if (c->ctl_ver[to] && !mbuf_write_pl(out, m->body)) {
+			b2b_ctl_sdp_out(c, to, out);
+			return 0;
+		}
+		b2b_ctl_sdp_keep(c, to, m->body);
 		return ENOENT;
 	}
 	mbuf_clear(out);
@@ -222,6 +328,8 @@ int b2b_media_sdp(struct b2b_call *c, enum b2b_side from, bool offer,
 	err = media_session_sdp(c->ms, &mp);
 	if (!err)
 		b2b_ctl_sdp_out(c, from == B2B_A ? B2B_B : B2B_A, out);
+	if (!err)
+		origin_note(c, from, m);
 	if (err) {
 		e->scode = b2b_media_err_scode(err, &e->reason);
 		log_write(LOG_IMS, LOG_LVL_WARN, LOG_DIR_NONE, c->callid_a,

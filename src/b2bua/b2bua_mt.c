@@ -388,7 +388,7 @@ void b2b_mt_request(struct b2b_call *c, struct sip_tsx *tsx, const struct sip_ms
 	if (sdp.end) {
 		rp.ctype = PL("application/sdp");
 		rp.body = (struct pl){(const char *)sdp.buf, sdp.end};
-		b2b_st_sdp(c, B2B_B, rp.body);
+		b2b_ctl_sdp_keep(c, B2B_B, rp.body); /* imsd's base */
 	}
 	b2b_2xx_keep(c, &rp);
 	if (!sip_stack_reply(c->b->prm.stack, tsx, 200, "OK", &rp)) {

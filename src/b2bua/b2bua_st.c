@@ -24,12 +24,19 @@
  *          a 2xx without one: with `force` imsd refreshes leg B (§7.2), else
  *          no timer on leg B.
  *
+ *   a branch's 422 to the INVITE (§7.4): the call's interval and Min-SE
+ *          raised to its Min-SE, and the branch's INVITE sent again
+ *          (b2bua_fsm.c), once per branch.
  *   imsd the refresher of a leg: at half the interval (§10) an UPDATE
- *          without body (`method` update) or a re-INVITE with the SDP imsd
- *          last sent on that leg (`method` invite; UPDATE while an INVITE is
- *          in progress); its 2xx starts the leg's timer again; 408, 481 or
- *          422 ends the call (BYE on both legs, RFC 4028 §10, RFC 5057 §5);
- *          another failure is tried again 4 s later, until the expiry.
+ *          without body (`method` update) or a re-INVITE with the session
+ *          as that phone has it (b2b_ctl_refresh_sdp: the SDP imsd last
+ *          sent it, c->sdp_to; `method` invite; UPDATE while an INVITE is
+ *          in progress); its 2xx starts the leg's timer again, a
+ *          re-INVITE's answer goes to the relay (b2b_ctl_answer_media);
+ *          408, 481 or 422 ends the call (BYE on both legs, RFC 4028 §10,
+ *          RFC 5057 §5); another failure is tried again 4 s later, until
+ *          the expiry.
+ *   a refresh from a phone naming a refresher (§9): that leg's role moves.
  *   a phone the refresher of a leg: no refresh by Session-Expires minus
  *          min(32 s, a third of it) (§10): BYE on both legs.
  *   a refresh relayed from one phone to the other (a re-INVITE or UPDATE
@@ -47,7 +54,6 @@
 #include "sip/sip_hdr.h"
 
 #define ST_RETRY_MS 4000u
-#define ST_SDP_MAX 16384u
 
 struct b2b_st_leg {
 	struct b2b_call *c; /* borrowed: the call that owns st */
@@ -61,7 +67,6 @@ struct b2b_st_leg {
 	uint16_t failed;    /* the 408, 481 or 422 its refresh got */
 	uint64_t deadline_ms; /* imsd refreshing: the expiry (§10) */
 	struct loop_timer *t; /* owned */
-	struct mbuf sdp;      /* the SDP imsd last sent on this leg */
 };
 
 struct b2b_st {
@@ -179,10 +184,8 @@ static void st_destroy(void *arg)
 {
 	struct b2b_st *st = arg;
 
-	for (size_t i = 0; i < 2; i++) {
+	for (size_t i = 0; i < 2; i++)
 		loop_timer_free(st->l[i].t);
-		mbuf_reset(&st->l[i].sdp);
-	}
 }
 
 static const struct ims_cfg_session_expires *settings(const struct b2b_call *c,
@@ -206,7 +209,6 @@ static int st_alloc(struct b2b_call *c, const struct ims_cfg_session_expires *se
 		st->l[i].c = c;
 		st->l[i].side = (uint8_t)i;
 		st->l[i].use_invite = se->method == IMS_CFG_SE_METHOD_INVITE;
-		mbuf_init(&st->l[i].sdp, ST_SDP_MAX);
 		st->l[i].t = loop_timer_alloc();
 		if (!st->l[i].t) {
 			mem_deref(st);
@@ -247,23 +249,12 @@ size_t b2b_st_mem(const struct b2b_call *c)
 	if (!c->st)
 		return 0;
 	/* with its two timers */
-	return sizeof(*c->st) + 2 * 64 + c->st->l[0].sdp.size + c->st->l[1].sdp.size;
+	return sizeof(*c->st) + 2 * 64;
 }
 
 bool b2b_st_on(const struct b2b_call *c)
 {
 	return c->st != NULL;
-}
-
-void b2b_st_sdp(struct b2b_call *c, enum b2b_side s, struct pl sdp)
-{
-	struct b2b_st_leg *l = leg_of(c, s);
-
-	if (!l || !sdp.l)
-		return;
-	mbuf_clear(&l->sdp);
-	if (mbuf_write_pl(&l->sdp, sdp))
-		mbuf_clear(&l->sdp); /* too large: refreshed by UPDATE then */
 }
 
 /* ---- what imsd writes ---- */
@@ -273,6 +264,16 @@ void b2b_st_sdp(struct b2b_call *c, enum b2b_side s, struct pl sdp)
 static const char *supported(const struct sip_msg *m)
 {
 	return m && sip_msg_hdr(m, SIP_HDR_SUPPORTED) ? "" : "Supported: timer\r\n";
+}
+
+/* Session-Expires and Min-SE of the INVITE to a branch (§7.1). */
+static int se_lines(const struct b2b_st *st, struct mbuf *h)
+{
+	return mbuf_printf(h, "Session-Expires: %u%s\r\nMin-SE: %u\r\n", st->interval,
+			   !st->se.force ? ""
+			   : st->se.refresher == IMS_CFG_REFRESHER_UAS ? ";refresher=uas"
+								       : ";refresher=uac",
+			   st->min_se);
 }
 
 int b2b_st_invite_hdrs(struct b2b_call *c, const struct b2b_leg *leg, struct mbuf *h)
@@ -297,13 +298,33 @@ int b2b_st_invite_hdrs(struct b2b_call *c, const struct b2b_leg *leg, struct mbu
 	want = c->type == B2BUA_MT || st->se.force || st->l[B2B_A].on;
 	err = mbuf_printf(h, "%s", supported(c->a_inv));
 	if (!err && want)
-		err = mbuf_printf(h, "Session-Expires: %u%s\r\nMin-SE: %u\r\n", st->interval,
-				  !st->se.force ? ""
-				  : st->se.refresher == IMS_CFG_REFRESHER_UAS
-				      ? ";refresher=uas"
-				      : ";refresher=uac",
-				  st->min_se);
+		err = se_lines(st, h);
 	return err;
+}
+
+int b2b_st_se_lines(const struct b2b_call *c, struct mbuf *h)
+{
+	return c->st ? se_lines(c->st, h) : ENOENT;
+}
+
+int b2b_st_retry_422(struct b2b_call *c, const struct sip_msg *resp)
+{
+	struct b2b_st *st = c->st;
+	struct sip_sessexp m;
+
+	/* §7.4: "the UAC MAY retry the request ... with a Session-Expires
+	 * ... larger than the Min-SE of the 422"; only an INVITE that had
+	 * one, once per branch (the caller), and within §4's bound */
+	if (!st || !(c->type == B2BUA_MT || st->se.force || st->l[B2B_A].on) || !resp ||
+	    sessexp(resp, SIP_HDR_MIN_SE, &m) || m.delta <= st->min_se || m.delta > 86400)
+		return ENOENT;
+	log_write(LOG_IMS, LOG_LVL_INFO, LOG_DIR_NONE, NULL,
+		  "call %u: the callee wants Min-SE %u (422): INVITE again with it", c->index,
+		  m.delta);
+	st->min_se = m.delta;
+	if (st->interval < m.delta)
+		st->interval = m.delta; /* the call's: the caller's 2xx says it too */
+	return 0;
 }
 
 void b2b_st_answered(struct b2b_call *c, const struct sip_msg *resp)
@@ -323,10 +344,6 @@ void b2b_st_answered(struct b2b_call *c, const struct sip_msg *resp)
 	st->l[B2B_B].we_refresh = !n.peer_refreshes;
 	if (n.on && n.interval)
 		st->interval = n.interval; /* the callee's, for both legs */
-	/* the offer the branches got: rewritten, else as it came */
-	b2b_st_sdp(c, B2B_B,
-		   c->sdp_b.end ? (struct pl){(const char *)c->sdp_b.buf, c->sdp_b.end}
-				: c->a_inv->body);
 }
 
 /* Session timers are of the confirmed dialog (RFC 4028 §7.4, §9): an
@@ -336,6 +353,29 @@ static bool confirmed(const struct b2b_call *c, enum b2b_side s)
 	if (s == B2B_A)
 		return c->a && !sip_dialog_is_early(c->a);
 	return c->bd != NULL;
+}
+
+void b2b_st_named(struct b2b_call *c, enum b2b_side s, const struct sip_msg *m)
+{
+	struct b2b_st_leg *l = leg_of(c, s);
+	struct sip_sessexp se;
+	bool phone;
+
+	if (!l || !l->on || !m || !confirmed(c, s) ||
+	    sessexp(m, SIP_HDR_SESSION_EXPIRES, &se) || se.refresher == SIP_REFRESHER_NONE)
+		return;
+	phone = se.refresher == SIP_REFRESHER_UAC; /* the phone is the UAC */
+	/* §9: a UAC that does not support timer cannot be the refresher */
+	if (phone && !b2b_st_has_tag(m, SIP_HDR_SUPPORTED, "timer") &&
+	    !b2b_st_has_tag(m, SIP_HDR_REQUIRE, "timer"))
+		return;
+	if (phone == !l->we_refresh)
+		return;
+	l->we_refresh = !phone;
+	l->peer_timer = l->peer_timer || phone;
+	log_write(LOG_IMS, LOG_LVL_INFO, LOG_DIR_NONE, NULL,
+		  "call %u: the %s's leg is refreshed by %s now (RFC 4028 §10)", c->index,
+		  s == B2B_A ? "caller" : "callee", phone ? "the phone" : "imsd");
 }
 
 int b2b_st_resp_hdrs(struct b2b_call *c, enum b2b_side s, const struct sip_msg *copied,
@@ -484,8 +524,11 @@ static void refresh_resp_h(struct sip_tsx *tsx, const struct sip_msg *resp, uint
 	if (c->state == B2BUA_STOP)
 		return;
 	if (scode < 300 && resp) {
-		if (x->meth == SIP_METHOD_INVITE && leg_dlg(c, (enum b2b_side)x->to))
+		if (x->meth == SIP_METHOD_INVITE && leg_dlg(c, (enum b2b_side)x->to)) {
 			ack_send(c, leg_dlg(c, (enum b2b_side)x->to));
+			/* the phone's answer: where it wants media now */
+			b2b_ctl_answer_media(c, (enum b2b_side)x->to, resp);
+		}
 		b2b_touch(c);
 		interval = c->st->interval;
 		if (!sessexp(resp, SIP_HDR_SESSION_EXPIRES, &s) && s.delta >= c->st->min_se &&
@@ -519,13 +562,14 @@ static int refresh_send(struct b2b_call *c, struct b2b_st_leg *l)
 	struct sip_stack_req_prm rp = {0};
 	char contact[NET_ADDR_STRLEN + 64];
 	struct sip_tsx *tsx = NULL;
-	struct mbuf mb, h;
+	struct mbuf mb, h, sdp;
 	int err;
 
 	if (!d)
 		return ENOENT;
 	mbuf_init(&mb, SIP_MSG_MAX_HARD);
 	mbuf_init(&h, SIP_MSG_MAX_UDP);
+	mbuf_init(&sdp, SIP_MSG_MAX_HARD);
 	err = b2b_contact(c->b, sip_dialog_flow(d), contact, sizeof(contact));
 	/* §7.4, §9: the refresher (imsd, the UAC here) is uac */
 	err = err ? err
@@ -537,9 +581,10 @@ static int refresh_send(struct b2b_call *c, struct b2b_st_leg *l)
 	rq.method = invite ? PL("INVITE") : PL("UPDATE");
 	rq.contact = pl_from_str(contact);
 	rq.hdrs = (struct pl){(const char *)h.buf, h.end};
-	if (invite && l->sdp.end) { /* the session as it is: no change (RFC 3264 §8) */
+	/* the session as the phone has it: no change (RFC 3264 §8) */
+	if (invite && !b2b_ctl_refresh_sdp(c, (enum b2b_side)l->side, &sdp) && sdp.end) {
 		rq.ctype = PL("application/sdp");
-		rq.body = (struct pl){(const char *)l->sdp.buf, l->sdp.end};
+		rq.body = (struct pl){(const char *)sdp.buf, sdp.end};
 	}
 	err = sip_dialog_req_build(d, &mb, &rq);
 	if (!err) {
@@ -564,6 +609,7 @@ static int refresh_send(struct b2b_call *c, struct b2b_st_leg *l)
 		b2b_event(c, B2BUA_EV_SEND, invite ? SIP_METHOD_INVITE : SIP_METHOD_UPDATE, 0);
 	}
 out:
+	mbuf_reset(&sdp);
 	mbuf_reset(&h);
 	mbuf_reset(&mb);
 	return err;
@@ -593,8 +639,10 @@ void b2b_st_taken(struct b2b_call *c, enum b2b_side s, struct sip_tsx *tsx,
 	struct mbuf h;
 
 	mbuf_init(&h, SIP_MSG_MAX_UDP);
-	if (req->meth == SIP_METHOD_UPDATE)
+	if (req->meth == SIP_METHOD_UPDATE) {
+		b2b_st_named(c, s, req); /* §9: the refresher it names */
 		(void)b2b_st_resp_hdrs(c, s, NULL, &h);
+	}
 	rp.hdrs = (struct pl){(const char *)h.buf, h.end};
 	if (!sip_stack_reply(c->b->prm.stack, tsx, 200, "OK", &rp)) {
 		b2b_event(c, B2BUA_EV_SEND, SIP_METHOD_OTHER, 200);

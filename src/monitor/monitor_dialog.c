@@ -99,9 +99,18 @@ static int dialog_action(struct b2bua *b, uint32_t idx, int argc, char **argv,
 	const char *act = argv[2];
 	bool rtp, rtcp;
 
-	if (!strcmp(act, "stop") && argc == 3) {
+	if (!strcmp(act, "stop") && argc <= 6) {
+		/* manual §6 dialog_set stop: code, reason, reason_protocol */
+		struct b2bua_stop_prm p = {.reason = argc > 4 ? argv[4] : NULL,
+					   .protocol = argc > 5 ? argv[5] : NULL};
+		char *end = NULL;
+		unsigned long code = argc > 3 ? strtoul(argv[3], &end, 10) : 0;
+
+		if (argc > 3 && (!*argv[3] || *end || code > 65535))
+			return EDOM;
+		p.code = (uint32_t)code;
 		*done = "stopped";
-		return b2bua_dialog_stop(b, idx);
+		return b2bua_dialog_stop_reason(b, idx, &p);
 	}
 	if (!strcmp(act, "answer") && argc <= 4) {
 		char *end = NULL;
@@ -165,7 +174,7 @@ static int dialog_set_h(struct monitor *mon, int argc, char **argv, struct mbuf 
 	(void)mbuf_printf(out, "dialog %lu: %s\n", idx,
 			  !err		    ? done
 			  : err == EALREADY ? "not in this state (stopped, answered or not up)"
-			  : err == EINVAL   ? "not for this kind of call (or a bad code or media)"
+			  : err == EINVAL   ? "not for this kind of call (or a bad code, media or reason)"
 			  : err == EIO	    ? "cannot read the SDP file"
 			  : err == EPROTO   ? "the relay refuses the SDP file (see the log)"
 			  : err == EBUSY    ? "an INVITE is in progress"
@@ -186,10 +195,12 @@ const struct monitor_cmd monitor_cmd_dialog = {
 
 const struct monitor_cmd monitor_cmd_dialog_set = {
     .name = "dialog_set",
-    .usage = "INDEX stop|answer [CODE]|hold [MEDIA]|reinvite [SDP_FILE]|downgrade [MEDIA]|"
-	     "media RTP RTCP",
+    .usage = "INDEX stop [CODE [REASON [PROTOCOL]]]|answer [CODE]|hold [MEDIA]|"
+	     "reinvite [SDP_FILE]|downgrade [MEDIA]|media RTP RTCP",
     .summary = "act on a call: end, answer, hold, re-INVITE, block its media",
-    .help = "stop: BYE on both sides, or 487 and CANCEL before the answer.\n"
+    .help = "stop: BYE on both sides, or 487 and CANCEL before the answer; with\n"
+	    "CODE (0: none), REASON (quoted) and PROTOCOL (default SIP) the BYEs\n"
+	    "carry Reason: PROTOCOL;cause=CODE;text=\"REASON\" (RFC 3326).\n"
 	    "answer [CODE]: the final answer of an echo call whose caller IMPU has\n"
 	    "remote_control: 200 (CODE absent or 2xx) or CODE (300-699) ending it.\n"
 	    "hold [MEDIA]: re-INVITE from imsd to the phone (both phones of a call\n"

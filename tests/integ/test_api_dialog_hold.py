@@ -4,7 +4,10 @@ side, a registered UE on UDP (test_sms's Phone) called by imsd (mt_call) on
 the other. hold with media "audio" sends the UE a re-INVITE with that
 stream a=sendonly; reinvite with an sdp_file sends the file's SDP (on a
 relay port); a bad media and an sdp_file that cannot be read get errors
-that say so; an sdp_file on a call between two phones is refused.
+that say so; an sdp_file on a call between two phones is refused; stop
+with code, reason and reason_protocol sends a BYE with
+`Reason: Q.850;cause=16;text="..."` (RFC 3326), a protocol that is not a
+token is refused.
 """
 import time
 
@@ -85,9 +88,17 @@ def test_api_hold_media_and_reinvite_sdp_file(tmp_path, imsd_factory):
                 _reply(bob, head, 200, "OK", SDP_UE)
                 _wait_request(bob, "ACK")
                 r = await _ask(ws, {"message": "dialog_set", "message_id": 7,
-                                    "session_id": sid, "action": "stop"})
+                                    "session_id": sid, "action": "stop",
+                                    "reason_protocol": "Q 850"})
+                assert "reason_protocol" in r.get("error", ""), r
+                r = await _ask(ws, {"message": "dialog_set", "message_id": 8,
+                                    "session_id": sid, "action": "stop", "code": 16,
+                                    "reason": "Normal call clearing",
+                                    "reason_protocol": "Q.850"})
                 assert "error" not in r, r
                 head, _ = _wait_request(bob, "BYE")
+                # RFC 3326: the Reason header the fields make
+                assert 'Reason: Q.850;cause=16;text="Normal call clearing"' in head, head
                 _reply(bob, head, 200, "OK")
 
         _run(run())

@@ -105,3 +105,54 @@ def test_hold_and_resume_both_phones_from_monitor(ims):
     held = [r for r in rows if "sendonly" in r[2]]
     assert sorted(int(r[1]) for r in held) == sorted([a, bp]), rows
     assert all(int(r[0]) == port for r in held), rows
+
+
+def test_stop_with_reason_from_monitor(ims):
+    """`dialog_set N stop CODE REASON PROTOCOL` (manual §6 dialog_set stop's
+    code, reason, reason_protocol): imsd's BYE to each phone carries
+    `Reason: Q.850;cause=16;text="Normal call clearing"` (RFC 3326), which
+    tshark decodes (sipp/call_uac_recvbye.xml, call_uas_mt.xml take the
+    BYEs); a protocol that is not a token is refused and the call goes on."""
+    assert tc.TSHARK, "tshark is not installed (make deps installs it)"
+    d, port, log, tmp = ims
+    a, bp = free_port(), free_port()
+    tc.register(ims, "alice", a)
+    tc.register(ims, "bob", bp)
+    pcap = tmp / "reason.pcap"
+    cap = tc.start_capture(pcap, f"udp port {port}")
+    try:
+        uas = tc.start_uas(ims, "call_uas_mt", bp, "bob")
+        uac = subprocess.Popen(tc.sipp_cmd(tmp, "call_uac_recvbye", port, a, "alice",
+                                           service="bob"), cwd=tmp,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        try:
+            text = wait_state(d, "start")
+            m = re.search(r"^\s*(\d+)\s+\S+\s+start\s+server\s+sip:alice@ims.test", text,
+                          re.M)
+            assert m, text
+            idx = m.group(1)
+            d.command(f'dialog_set {idx} stop 16 "Normal call clearing" "Q 850"',
+                      "not for this kind of call")
+            d.command(f'dialog_set {idx} stop 16 "Normal call clearing" Q.850', "stopped")
+        finally:
+            rc_a, out_a = tc.wait_uas(uac)
+            rc_b, out_b = tc.wait_uas(uas)
+    finally:
+        tc.stop_capture(cap)
+    assert rc_a == 0, out_a
+    assert rc_b == 0, out_b
+    p = subprocess.run([tc.TSHARK, "-r", str(pcap), "-d", f"udp.port=={port},sip", "-Y",
+                        "sip || _ws.malformed"], stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE, timeout=60)
+    out = p.stdout.decode(errors="replace")
+    assert "Malformed" not in out, out
+    p = subprocess.run([tc.TSHARK, "-r", str(pcap), "-d", f"udp.port=={port},sip", "-Y",
+                        'sip.Method == "BYE"', "-T", "fields", "-e", "udp.srcport",
+                        "-e", "udp.dstport", "-e", "sip.reason_protocols", "-e",
+                        "sip.reason_cause_q850", "-e", "sip.reason_text"],
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60)
+    rows = [r.split("\t") for r in p.stdout.decode().splitlines() if r]
+    assert sorted(int(r[1]) for r in rows) == sorted([a, bp]), rows
+    for r in rows:
+        assert int(r[0]) == port and r[2] == "Q.850" and r[3] == "16", rows
+        assert "Normal call clearing" in r[4], rows

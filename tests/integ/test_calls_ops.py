@@ -89,7 +89,7 @@ def test_mt_call_errors(ims):
     assert "not registered" in text, text
     d.command("mt_call", "usage: mt_call CALLEE [-d DURATION] [SDP_FILE] [CALLER]")
     d.command("dialog_set 99 downgrade", "dialog 99: no such dialog")
-    d.command("dialog_set 99 fly", "usage: dialog_set INDEX stop|answer")
+    d.command("dialog_set 99 fly", "usage: dialog_set INDEX stop [CODE [REASON [PROTOCOL]]]|answer")
     text = d.command("mt_call sip:bob@ims.test -d x", "not a duration")
     assert "not a duration" in text, text
     # an sdp_file that cannot be read: nothing sent

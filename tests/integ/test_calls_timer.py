@@ -22,6 +22,17 @@ users whose IMPU settings pick the case:
   422 ends the call with BYE on both legs.
 - gina -> the echo service: imsd is the only other side; it imposes the
   timer, refreshes gina by UPDATE at 45 s, and the call goes on to her BYE.
+- hana -> ivan: ivan answers imsd's INVITE with 422 and Min-SE: 120; imsd
+  ACKs it and sends the INVITE again (same Call-ID, CSeq 2,
+  Session-Expires: 120;refresher=uac, Min-SE: 120, RFC 4028 §7.4), hana
+  never sees the 422 and gets Session-Expires: 120;refresher=uas in her
+  200 (sipp/st_uac_422_retry.xml, st_uas_422.xml).
+- `mt_call sip:kim@ims.test -d 50` from the monitor: the callee IMPU's
+  timer (the global one), imsd's INVITE with Session-Expires:
+  90;refresher=uac, its UPDATE at 45 s answered, its BYE at 50 s.
+tshark decodes the whole capture without a malformed packet and shows
+ivan's two INVITEs with their Session-Expires and Min-SE, and imsd's
+UPDATE to kim.
 
 The 422 of a too small Session-Expires on a new INVITE is
 test_calls_ops.py's.
@@ -31,8 +42,8 @@ import re
 import subprocess
 
 from conftest import Imsd, free_port
-from test_calls import (AUTH, HOST, SIPP, SIPP_DIR, media_range, register, user,
-                        wait_bound)
+from test_calls import (AUTH, HOST, SIPP, SIPP_DIR, TSHARK, media_range, register,
+                        start_capture, stop_capture, user, wait_bound)
 
 CALL_S = 100  # each scenario's bound: the 60 s expiry and some
 
@@ -85,6 +96,9 @@ def ims_start(tmp_path):
     {user("001010000000215", "erin", ', session_expires: { method: "invite" }')},
     {user("001010000000216", "frank")},
     {user("001010000000217", "gina")},
+    {user("001010000000218", "hana")},
+    {user("001010000000219", "ivan")},
+    {user("001010000000220", "kim")},
   ],
 }}
 """)
@@ -98,12 +112,23 @@ CALLS = [  # caller, callee, caller's scenario, callee's
     ("carol", "dave", "st_uac_expire", "st_uas_expire"),
     ("erin", "frank", "st_uac_reinvite", "st_uas_reinvite_422"),
     ("gina", "echo", "st_uac_update", None),
+    ("hana", "ivan", "st_uac_422_retry", "st_uas_422"),
 ]
 
 
+def sip_rows(pcap, port, fields, flt="sip"):
+    t = subprocess.run([TSHARK, "-r", str(pcap), "-d", f"udp.port=={port},sip", "-Y", flt,
+                        "-T", "fields"] + [a for f in fields for a in ("-e", f)],
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=120)
+    return [r.split("\t") for r in t.stdout.decode().splitlines() if r]
+
+
 def test_session_timers(tmp_path):
+    assert TSHARK, "tshark is not installed (make deps installs it)"
     ims = ims_start(tmp_path)
     d, port, log, tmp = ims
+    pcap = tmp / "st.pcap"
+    cap = None
     try:
         procs = []
         for caller, callee, uac, uas in CALLS:
@@ -114,13 +139,22 @@ def test_session_timers(tmp_path):
                 register(ims, callee, b)
                 pb = start(sipp_long(tmp, uas, port, b, callee), tmp)
                 wait_bound(b)
-            procs.append((caller, callee, pb, a, uac))
+            procs.append((caller, callee, pb, a, b, uac))
+        k = free_port()
+        register(ims, "kim", k)
+        pk = start(sipp_long(tmp, "st_uas_update", port, k, "kim"), tmp)
+        wait_bound(k)
+        cap = start_capture(pcap, f"udp port {port}")
         started = [(caller, callee, pb,
                     start(sipp_long(tmp, uac, port, a, caller, service=callee), tmp))
-                   for caller, callee, pb, a, uac in procs]
+                   for caller, callee, pb, a, b, uac in procs]
+        d.command("mt_call sip:kim@ims.test -d 50", "mt_call sip:kim@ims.test: dialog ")
         results = [(caller, callee, finish(pa), finish(pb) if pb else (0, ""))
                    for caller, callee, pb, pa in started]
+        results.append(("imsd", "kim", (0, ""), finish(pk)))
     finally:
+        if cap:
+            stop_capture(cap)
         d.stop()
     assert not d.sanitizer_report(), d.sanitizer_report()
     for caller, callee, (arc, aout), (brc, bout) in results:
@@ -132,6 +166,18 @@ def test_session_timers(tmp_path):
                      text), "carol's call did not end by its session timer"
     assert re.search(r"call \d+ \(sip:erin\S* -> \S*frank\S*\) ends: session refresh "
                      r"refused \(422\)", text), "erin's call did not end on the 422"
-    for caller in ("alice", "gina"):
+    for caller in ("alice", "gina", "hana"):
         assert re.search(rf"call \d+ \(sip:{caller}\S* -> \S*\) ends: BYE from the caller",
                          text), f"{caller}'s call did not go on to her BYE"
+    assert "mt_call duration elapsed" in text, "kim's call did not last its duration"
+    # tshark: every packet decodes; ivan's two INVITEs; imsd's UPDATE to kim
+    bad = sip_rows(pcap, port, ["frame.number"], "_ws.malformed")
+    assert not bad, bad
+    ivan = [p for _, _, _, _, p, _ in procs][-1]
+    rows = sip_rows(pcap, port, ["udp.dstport", "sip.CSeq.seq", "sip.Session-Expires",
+                                 "sip.Min-SE"], 'sip.Method == "INVITE"')
+    to_ivan = [r[1:] for r in rows if r[0] == str(ivan)]
+    assert to_ivan[:2] == [["1", "90;refresher=uac", "90"], ["2", "120;refresher=uac", "120"]], \
+        rows
+    rows = sip_rows(pcap, port, ["udp.dstport", "sip.Session-Expires"], 'sip.Method == "UPDATE"')
+    assert [str(k), "90;refresher=uac"] in rows, rows

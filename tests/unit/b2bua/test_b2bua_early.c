@@ -8,6 +8,8 @@
  * - the callee's 2xx while the caller's reliable 183 with SDP is not
  *   PRACKed: held until the PRACK (RFC 3262 §3), or 500 and BYE when it
  *   never comes;
+ * - the callee's UPDATE in the early dialog, then its 2xx repeating that
+ *   SDP: relayed with the SDP the caller has (no 488);
  * - forking with two early dialogs: an UPDATE from either branch relayed to
  *   the caller, the caller's UPDATE going to the branch that spoke last,
  *   a failed branch's early dialog ended, the winner's CSeq kept;
@@ -267,6 +269,71 @@ static uint32_t caller_update(struct ue *a, const struct sip_msg *r, struct ue *
 	return n;
 }
 
+/* The callee's UPDATE in the early dialog (offer from the callee, the
+ * caller's answer), then the callee's 200 repeating the SDP of that
+ * UPDATE: no new offer (RFC 3261 §13.2.1, RFC 3264 §8, the same o=
+ * version), so the caller gets a 200 with the SDP it already has, not 488. */
+static void update_then_repeat(bool relay)
+{
+	static const char SDP_B2[] = "v=0\r\no=b 1 2 IN IP4 127.0.0.1\r\ns=-\r\n"
+				     "c=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 5002 RTP/AVP 0\r\n";
+	struct ue a, b;
+	struct sip_msg *inv, *r183, *m, *up;
+	uint16_t port;
+
+	ue_open(&a, "alice");
+	ue_open(&b, "bob");
+	ue_register(&a);
+	ue_register(&b);
+	invite(&a, NULL, SDP);
+	inv = ue_recv(&b);
+	answer(&b, inv, 183, "Session Progress", "r1", SDP_B);
+	r183 = ue_recv_skip(&a);
+	assert_int_equal(r183->scode, 183);
+	ue_req_callee(&b, inv, "r1", "UPDATE", 1, NULL, SDP_B2);
+	up = ue_recv_skip(&a);
+	assert_true(up->req && up->meth == SIP_METHOD_UPDATE);
+	port = body_port(up);
+	assert_true((port == 5002) == !relay);
+	answer(&a, up, 200, "OK", NULL, SDP);
+	mem_deref(up);
+	m = ue_recv_skip(&b);
+	assert_int_equal(m->scode, 200);
+	mem_deref(m);
+	/* bob's 200 repeats the SDP of his UPDATE */
+	answer(&b, inv, 200, "OK", "r1", SDP_B2);
+	m = ue_recv_skip(&a);
+	assert_int_equal(m->scode, 200);
+	assert_non_null(strstr(hdr(m, "CSeq"), "INVITE"));
+	assert_int_equal(body_port(m), port);
+	assert_true(pl_casefind(m->body, "o=b 1 2 ") >= 0);
+	ue_req_caller(&a, m, "ACK", 1, NULL, NULL);
+	mem_deref(m);
+	m = ue_recv_skip(&b);
+	assert_true(m->req && m->meth == SIP_METHOD_ACK);
+	mem_deref(m);
+	assert_int_equal(b2bua_dialog_stop(T.b2b, 1), 0);
+	m = ue_recv_skip(&b);
+	assert_true(m->req && m->meth == SIP_METHOD_BYE);
+	mem_deref(m);
+	mem_deref(r183);
+	mem_deref(inv);
+	ue_close(&a);
+	ue_close(&b);
+}
+
+static void test_update_repeat(void **state)
+{
+	(void)state;
+	update_then_repeat(false);
+}
+
+static void test_update_repeat_relay(void **state)
+{
+	(void)state;
+	update_then_repeat(true);
+}
+
 static void test_fork_early_dialogs(void **state)
 {
 	struct ue a, b1, b2;
@@ -404,6 +471,106 @@ static void test_fork_two_families(void **state)
 	ue_close(&r6);
 }
 
+/* An audio SDP of user on port. */
+static void port_sdp(char *buf, size_t size, const char *user, uint16_t port)
+{
+	snprintf(buf, size,
+		 "v=0\r\no=%s 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\n"
+		 "t=0 0\r\nm=audio %u RTP/AVP 0\r\n",
+		 user, port);
+}
+
+/* Forking to two bindings of one family (the relay's callee side shared):
+ * both send 183 with SDP, the caller's RTP reaches the branch that spoke
+ * last (its early media); the other branch answers 200 without SDP: the
+ * relay's callee side is its again (the caller's 200 carries its SDP on
+ * the same relay port), the caller's RTP reaches it and its RTP the
+ * caller; then the same with the answer's SDP repeating the branch's 183
+ * after the other branch's UPDATE (no 488). */
+static void fork_shared(bool with_update)
+{
+	struct ue a, b1, b2, ra, r1, r2;
+	struct sip_msg *i1, *i2, *p1, *p2, *m;
+	char sa[256], s1[256], s2[256];
+	uint16_t relay_a, relay_b;
+
+	ue_open(&a, "alice");
+	ue_open(&b1, "bob");
+	ue_open(&b2, "bob");
+	ue_open(&ra, "rtpa");
+	ue_open(&r1, "rtp1");
+	ue_open(&r2, "rtp2");
+	ue_register(&a);
+	ue_register(&b1);
+	ue_register(&b2);
+	port_sdp(sa, sizeof(sa), "alice", ra.port);
+	port_sdp(s1, sizeof(s1), "b1", r1.port);
+	port_sdp(s2, sizeof(s2), "b2", r2.port);
+	invite(&a, NULL, sa);
+	i1 = ue_recv(&b1);
+	i2 = ue_recv(&b2);
+	relay_b = body_port(i1);
+	assert_int_equal(body_port(i2), relay_b); /* one callee side */
+	answer(&b1, i1, 183, "Session Progress", "f1", s1);
+	p1 = ue_recv_skip(&a);
+	assert_int_equal(p1->scode, 183);
+	answer(&b2, i2, 183, "Session Progress", "f2", s2);
+	p2 = ue_recv_skip(&a);
+	assert_int_equal(p2->scode, 183);
+	relay_a = body_port(p2);
+	/* early media: to the branch that spoke last */
+	assert_true(rtp_through(&ra, relay_a, &r2));
+	if (with_update) { /* b2's UPDATE: the relay's last exchange its */
+		ue_req_callee(&b2, i2, "f2", "UPDATE", 1, NULL, s2);
+		m = ue_recv_skip(&a);
+		assert_true(m->req && m->meth == SIP_METHOD_UPDATE);
+		answer(&a, m, 200, "OK", NULL, sa);
+		mem_deref(m);
+		m = ue_recv_skip(&b2);
+		assert_int_equal(m->scode, 200);
+		mem_deref(m);
+	}
+	/* b1 answers: without SDP, or repeating its 183's */
+	answer(&b1, i1, 200, "OK", "f1", with_update ? s1 : NULL);
+	m = ue_recv_skip(&a);
+	assert_int_equal(m->scode, 200);
+	assert_int_equal(body_port(m), relay_a);
+	assert_true(pl_casefind(m->body, "o=b1 ") >= 0);
+	ue_req_caller(&a, m, "ACK", 1, NULL, NULL);
+	mem_deref(m);
+	m = ue_recv_skip(&b2); /* the loser's CANCEL */
+	assert_true(m->req && m->meth == SIP_METHOD_CANCEL);
+	answer(&b2, m, 200, "OK", NULL, NULL);
+	answer(&b2, i2, 487, "Request Terminated", "f2", NULL);
+	mem_deref(m);
+	assert_true(rtp_through(&ra, relay_a, &r1));
+	assert_false(readable(r2.fd));
+	assert_true(rtp_through(&r1, relay_b, &ra));
+	assert_int_equal(b2bua_dialog_stop(T.b2b, 1), 0);
+	mem_deref(p1);
+	mem_deref(p2);
+	mem_deref(i1);
+	mem_deref(i2);
+	ue_close(&a);
+	ue_close(&b1);
+	ue_close(&b2);
+	ue_close(&ra);
+	ue_close(&r1);
+	ue_close(&r2);
+}
+
+static void test_fork_shared_side(void **state)
+{
+	(void)state;
+	fork_shared(false);
+}
+
+static void test_fork_shared_side_update(void **state)
+{
+	(void)state;
+	fork_shared(true);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -411,8 +578,12 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_prack_answer_relay, setup_relay, teardown),
 	    cmocka_unit_test_setup_teardown(test_2xx_held_until_prack, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_2xx_held_no_prack, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_update_repeat, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_update_repeat_relay, setup_relay, teardown),
 	    cmocka_unit_test_setup_teardown(test_fork_early_dialogs, setup_relay, teardown),
 	    cmocka_unit_test_setup_teardown(test_fork_two_families, setup_dual, teardown),
+	    cmocka_unit_test_setup_teardown(test_fork_shared_side, setup_relay, teardown),
+	    cmocka_unit_test_setup_teardown(test_fork_shared_side_update, setup_relay, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include <cmocka.h>
 
@@ -62,7 +63,8 @@ static bool has_line(const struct sip_msg *m, const char *line)
 	return pl_casefind(m->hdrs, line) >= 0;
 }
 
-static void invite(struct ue *a, const char *ruri, const char *cid, const char *extra)
+static void invite_body(struct ue *a, const char *ruri, const char *cid, const char *extra,
+			const char *body)
 {
 	char r[4096];
 
@@ -73,8 +75,13 @@ static void invite(struct ue *a, const char *ruri, const char *cid, const char *
 		 "To: <%s>\r\nCall-ID: %s\r\nCSeq: 1 INVITE\r\n"
 		 "Contact: <sip:alice@127.0.0.1:%u>\r\n%s"
 		 "Content-Type: application/sdp\r\nContent-Length: %zu\r\n\r\n%s",
-		 ruri, a->port, ++T.cseq, ruri, cid, a->port, extra, strlen(SDP), SDP);
+		 ruri, a->port, ++T.cseq, ruri, cid, a->port, extra, strlen(body), body);
 	ue_send(a, r);
+}
+
+static void invite(struct ue *a, const char *ruri, const char *cid, const char *extra)
+{
+	invite_body(a, ruri, cid, extra, SDP);
 }
 
 /* A request of the caller inside its dialog with imsd (after a 2xx). */
@@ -372,6 +379,51 @@ static void test_missing_refresh(void **state)
 	ue_close(&b);
 }
 
+/* A refresh naming another refresher moves the role (RFC 4028 §9, §10):
+ * imsd refreshes both legs (refresher uas), then the caller's UPDATE says
+ * refresher=uac: its 200 says so, imsd refreshes only bob's leg from then
+ * on, and the caller's missing refresh ends the call. */
+static void test_refresher_moves(void **state)
+{
+	struct sip_msg *inv, *ok, *m;
+	struct ue a, b;
+
+	(void)state;
+	short_timers(IMS_CFG_SE_METHOD_UPDATE, IMS_CFG_REFRESHER_UAS);
+	ue_open(&a, "alice");
+	ue_open(&b, "bob");
+	ue_register(&a);
+	ue_register(&b);
+	call_up(&a, &b, "Supported: timer\r\n", "", &ok, &inv);
+	assert_string_equal(hdr(ok, "Session-Expires"), "4;refresher=uas");
+	a_req(&a, ok, "UPDATE", 2, "Supported: timer\r\nSession-Expires: 4;refresher=uac\r\n");
+	m = next_req(&b);
+	assert_int_equal(m->meth, SIP_METHOD_UPDATE);
+	answer(&b, m, 200, "OK", NULL, NULL);
+	mem_deref(m);
+	m = ue_recv_skip(&a);
+	assert_int_equal(m->scode, 200);
+	assert_string_equal(hdr(m, "Session-Expires"), "4;refresher=uac");
+	mem_deref(m);
+	/* at 2 s imsd refreshes bob's leg only */
+	m = next_req(&b);
+	assert_int_equal(m->meth, SIP_METHOD_UPDATE);
+	assert_string_equal(hdr(m, "Session-Expires"), "4;refresher=uac");
+	answer(&b, m, 200, "OK", NULL, NULL);
+	mem_deref(m);
+	/* alice never refreshes: BYE (not imsd's UPDATE) at 3 s */
+	m = next_req(&a);
+	assert_int_equal(m->meth, SIP_METHOD_BYE);
+	mem_deref(m);
+	m = next_req(&b);
+	assert_int_equal(m->meth, SIP_METHOD_BYE);
+	mem_deref(m);
+	mem_deref(inv);
+	mem_deref(ok);
+	ue_close(&a);
+	ue_close(&b);
+}
+
 /* An UPDATE of the early dialogs (preconditions) is no refresh: it goes
  * on without Session-Expires, its 200 comes back without one (§9). */
 static void test_early_update(void **state)
@@ -488,6 +540,178 @@ static void test_mt(void **state)
 	ue_close(&b);
 }
 
+/* An audio SDP of user on port, o= version v. */
+static void a_sdp(char *buf, size_t size, const char *user, uint16_t port, int v)
+{
+	snprintf(buf, size,
+		 "v=0\r\no=%s 1 %d IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
+		 "m=audio %u RTP/AVP 0\r\n",
+		 user, v, port);
+}
+
+/* An RTP packet from src to the relay's port; true when dst gets it. */
+static bool rtp_through(struct ue *src, uint16_t port, struct ue *dst)
+{
+	struct sockaddr_in to = {.sin_family = AF_INET,
+				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK),
+				 .sin_port = htons(port)};
+	unsigned char pkt[172] = {0x80, 0x00, 0x00, 0x01}, back[2048];
+
+	assert_true(sendto(src->fd, pkt, sizeof(pkt), 0, (struct sockaddr *)&to,
+			   sizeof(to)) == (ssize_t)sizeof(pkt));
+	for (int i = 0; i < 500 && !readable(dst->fd); i++)
+		run_once(1);
+	if (!readable(dst->fd))
+		return false;
+	return recv(dst->fd, back, sizeof(back), 0) == (ssize_t)sizeof(pkt);
+}
+
+/* With the relay, imsd's re-INVITE refresh: bob answers it on another
+ * media port, and the relay follows (his answer goes to the relay as
+ * dialog_set's do); each refresh carries the SDP that phone has, the same
+ * o= version (RFC 3264 §8: no change). */
+static void test_refresh_invite_moves(void **state)
+{
+	struct sip_msg *inv, *ok, *ra, *rb, *m;
+	struct ue a, b, pa, pb, pb2;
+	char sa[512], sb[512], sb2[512];
+	uint16_t relay_a;
+
+	(void)state;
+	short_timers(IMS_CFG_SE_METHOD_INVITE, IMS_CFG_REFRESHER_UAS);
+	ue_open(&a, "alice");
+	ue_open(&b, "bob");
+	ue_open(&pa, "rtpa");
+	ue_open(&pb, "rtpb");
+	ue_open(&pb2, "rtpb2");
+	ue_register(&a);
+	ue_register(&b);
+	a_sdp(sa, sizeof(sa), "alice", pa.port, 1);
+	a_sdp(sb, sizeof(sb), "bob", pb.port, 1);
+	a_sdp(sb2, sizeof(sb2), "bob", pb2.port, 2);
+	invite_body(&a, "sip:bob@ims.test", "stm@t", "", sa);
+	inv = ue_recv(&b);
+	answer(&b, inv, 200, "OK", "b1", sb);
+	ok = ue_recv_skip(&a);
+	assert_int_equal(ok->scode, 200);
+	a_req(&a, ok, "ACK", 1, "");
+	m = ue_recv(&b);
+	assert_true(m->req && m->meth == SIP_METHOD_ACK);
+	mem_deref(m);
+	relay_a = body_port(ok);
+	assert_true(rtp_through(&pa, relay_a, &pb));
+	ra = next_req(&a);
+	rb = next_req(&b);
+	assert_int_equal(ra->meth, SIP_METHOD_INVITE);
+	assert_int_equal(rb->meth, SIP_METHOD_INVITE);
+	assert_true(pl_eq(ra->body, ok->body));
+	assert_true(pl_eq(rb->body, inv->body));
+	answer(&a, ra, 200, "OK", NULL, sa);
+	answer(&b, rb, 200, "OK", NULL, sb2);
+	m = next_req(&a);
+	assert_int_equal(m->meth, SIP_METHOD_ACK);
+	mem_deref(m);
+	m = next_req(&b);
+	assert_int_equal(m->meth, SIP_METHOD_ACK);
+	mem_deref(m);
+	/* the relay sends to bob's new port */
+	assert_true(rtp_through(&pa, relay_a, &pb2));
+	assert_false(readable(pb.fd));
+	assert_int_equal(b2bua_dialog_stop(T.b2b, 1), 0);
+	mem_deref(ra);
+	mem_deref(rb);
+	mem_deref(inv);
+	mem_deref(ok);
+	ue_close(&a);
+	ue_close(&b);
+	ue_close(&pa);
+	ue_close(&pb);
+	ue_close(&pb2);
+}
+
+/* bob's 422 to imsd's INVITE (RFC 4028 §7.4): imsd sends the INVITE again
+ * with his Min-SE (same Call-ID and From, CSeq 2), the caller never sees
+ * the 422 and gets that interval; a second 422 of the same branch goes to
+ * the caller. */
+static void test_callee_422(void **state)
+{
+	struct sip_msg *inv, *inv2, *m;
+	struct ue a, b;
+
+	(void)state;
+	ue_open(&a, "alice");
+	ue_open(&b, "bob");
+	ue_register(&a);
+	ue_register(&b);
+	invite(&a, "sip:bob@ims.test", "st422@t", "Supported: timer\r\n");
+	inv = ue_recv(&b);
+	assert_string_equal(hdr(inv, "Session-Expires"), "1800;refresher=uac");
+	answer_x(&b, inv, 422, "Session Interval Too Small", "b1", "Min-SE: 2000\r\n", NULL);
+	/* the 422's ACK, then the new INVITE */
+	m = ue_recv_skip(&b);
+	inv2 = ue_recv_skip(&b);
+	assert_true(m->req && m->meth == SIP_METHOD_ACK);
+	assert_string_equal(hdr(m, "CSeq"), "1 ACK");
+	mem_deref(m);
+	assert_true(inv2->req && inv2->meth == SIP_METHOD_INVITE);
+	assert_string_equal(hdr(inv2, "Call-ID"), hdr(inv, "Call-ID"));
+	assert_string_equal(hdr(inv2, "From"), hdr(inv, "From"));
+	assert_string_equal(hdr(inv2, "CSeq"), "2 INVITE");
+	assert_string_equal(hdr(inv2, "Session-Expires"), "2000;refresher=uac");
+	assert_string_equal(hdr(inv2, "Min-SE"), "2000");
+	assert_int_equal(sip_msg_hdr_count(inv2, SIP_HDR_SESSION_EXPIRES), 1);
+	assert_true(pl_eq(inv2->body, inv->body));
+	ue_quiet(&a, 100); /* no 422 to the caller */
+	answer(&b, inv2, 200, "OK", "b2", SDP);
+	m = ue_recv_skip(&a);
+	assert_int_equal(m->scode, 200);
+	assert_string_equal(hdr(m, "Session-Expires"), "2000;refresher=uac");
+	a_req(&a, m, "ACK", 1, "");
+	mem_deref(m);
+	m = ue_recv_skip(&b);
+	while (m->req && m->meth == SIP_METHOD_INVITE) { /* sent again meanwhile */
+		mem_deref(m);
+		m = ue_recv_skip(&b);
+	}
+	assert_true(m->req && m->meth == SIP_METHOD_ACK);
+	assert_string_equal(hdr(m, "CSeq"), "2 ACK");
+	mem_deref(m);
+	assert_int_equal(b2bua_dialog_stop(T.b2b, 1), 0);
+	m = next_req(&a);
+	assert_int_equal(m->meth, SIP_METHOD_BYE);
+	m = mem_deref(m);
+	do {
+		mem_deref(m);
+		m = next_req(&b);
+	} while (m->meth != SIP_METHOD_BYE);
+	mem_deref(m);
+	mem_deref(inv);
+	mem_deref(inv2);
+	/* twice: the second 422 is the caller's answer */
+	invite(&a, "sip:bob@ims.test", "st422b@t", "");
+	inv = ue_recv_skip(&b);
+	while (!inv->req || inv->meth != SIP_METHOD_INVITE) {
+		mem_deref(inv);
+		inv = ue_recv_skip(&b);
+	}
+	answer_x(&b, inv, 422, "Session Interval Too Small", "b3", "Min-SE: 2000\r\n", NULL);
+	inv2 = ue_recv_skip(&b);
+	while (!inv2->req || inv2->meth != SIP_METHOD_INVITE) {
+		mem_deref(inv2);
+		inv2 = ue_recv_skip(&b);
+	}
+	answer_x(&b, inv2, 422, "Session Interval Too Small", "b4", "Min-SE: 3000\r\n",
+		 NULL);
+	m = ue_recv_skip(&a);
+	assert_int_equal(m->scode, 422);
+	assert_string_equal(hdr(m, "Min-SE"), "3000");
+	mem_deref(m);
+	mem_deref(inv);
+	mem_deref(inv2);
+	ue_close(&a);
+	ue_close(&b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -497,7 +721,10 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_refresh_invite, setup, teardown),
 	    /* with the relay: each leg's SDP is the relay's rewrite */
 	    cmocka_unit_test_setup_teardown(test_refresh_invite, setup_relay, teardown),
+	    cmocka_unit_test_setup_teardown(test_refresh_invite_moves, setup_relay, teardown),
+	    cmocka_unit_test_setup_teardown(test_callee_422, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_missing_refresh, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_refresher_moves, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_early_update, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_echo, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_mt, setup, teardown),
