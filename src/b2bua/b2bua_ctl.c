@@ -296,19 +296,6 @@ void b2b_ctl_answer_media(struct b2b_call *c, enum b2b_side s, const struct sip_
 			  strerror(err), reason[0] ? ": " : "", reason);
 }
 
-static void own_ack(struct b2b_call *c, struct sip_dialog *d)
-{
-	struct sip_dialog_req_prm rq = {.method = PL("ACK")};
-	struct mbuf mb;
-
-	mbuf_init(&mb, SIP_MSG_MAX_UDP);
-	if (!sip_dialog_req_build(d, &mb, &rq) &&
-	    !sip_stack_ack(c->b->prm.stack, (struct pl){(const char *)mb.buf, mb.end},
-			   sip_dialog_flow(d)))
-		b2b_event(c, B2BUA_EV_SEND, SIP_METHOD_ACK, 0);
-	mbuf_reset(&mb);
-}
-
 static void own_resp_h(struct sip_tsx *tsx, const struct sip_msg *resp, uint16_t scode,
 		       void *arg)
 {
@@ -323,7 +310,7 @@ static void own_resp_h(struct sip_tsx *tsx, const struct sip_msg *resp, uint16_t
 	d = own_dlg(c, s);
 	if (x->final) { /* a retransmitted 2xx (RFC 6026 §8.4): ACK again */
 		if (scode < 300 && d && c->state != B2BUA_STOP)
-			own_ack(c, d);
+			b2b_dlg_own_ack(c, d);
 		return;
 	}
 	x->final = true;
@@ -337,7 +324,7 @@ static void own_resp_h(struct sip_tsx *tsx, const struct sip_msg *resp, uint16_t
 			b2b_end_both(c, "the phone lost the dialog (re-INVITE)");
 		return;
 	}
-	own_ack(c, d);
+	b2b_dlg_own_ack(c, d);
 	b2b_ctl_answer_media(c, s, resp);
 	if (!c->ctl_pending)
 		b2b_state(c, c->ctl_held ? B2BUA_HOLD : B2BUA_START);
@@ -352,15 +339,12 @@ static int own_send(struct b2b_call *c, enum b2b_side s, struct pl base)
 	struct ctl_sdp cs = {.held = c->ctl_held, .dropped = c->ctl_dropped, .dirs = true,
 			     .ver_add = c->ctl_ver[s] + 1};
 	struct sip_dialog_req_prm rq = {.method = PL("INVITE")};
-	struct sip_stack_req_prm rp = {0};
 	char contact[NET_ADDR_STRLEN + 64], allow[256];
-	struct sip_tsx *tsx = NULL;
-	struct mbuf mb, sdp;
+	struct mbuf sdp;
 	int err;
 
 	if (!d || !base.l)
 		return EALREADY; /* no dialog, or no SDP yet to base an offer on */
-	mbuf_init(&mb, SIP_MSG_MAX_HARD);
 	mbuf_init(&sdp, SIP_MSG_MAX_HARD);
 	err = sdp_write(base, &cs, &sdp);
 	err = err ? err : b2b_contact(c->b, sip_dialog_flow(d), contact, sizeof(contact));
@@ -370,27 +354,14 @@ static int own_send(struct b2b_call *c, enum b2b_side s, struct pl base)
 		rq.hdrs = pl_from_str(allow);
 		rq.ctype = PL("application/sdp");
 		rq.body = (struct pl){(const char *)sdp.buf, sdp.end};
-		err = sip_dialog_req_build(d, &mb, &rq);
-	}
-	if (!err) {
-		rp.req = (struct pl){(const char *)mb.buf, mb.end};
-		rp.dst = sip_dialog_flow(d);
-		rp.resp_h = own_resp_h;
-		rp.arg = c;
-		err = sip_stack_request(c->b->prm.stack, &rp, &tsx);
-	}
-	if (!err) {
-		err = b2b_tx_add(c, tsx, B2B_TX_OWN, (uint8_t)s, 0, SIP_METHOD_INVITE);
-		if (err)
-			sip_tsx_terminate(tsx);
+		err = b2b_dlg_own_request(c, d, &rq, own_resp_h, B2B_TX_OWN, (uint8_t)s,
+					  SIP_METHOD_INVITE);
 	}
 	if (!err) {
 		c->ctl_ver[s]++;
 		c->ctl_pending++;
-		b2b_event(c, B2BUA_EV_SEND, SIP_METHOD_INVITE, 0);
 	}
 	mbuf_reset(&sdp);
-	mbuf_reset(&mb);
 	return err;
 }
 

@@ -356,3 +356,47 @@ void b2b_dlg_req_h(struct sip_dialog *dlg, struct sip_tsx *tsx, const struct sip
 	if (req->meth == SIP_METHOD_INVITE)
 		c->reinvite = true;
 }
+
+/* ---- imsd's own requests in a call's dialogs (dialog_set, session timers) ---- */
+
+int b2b_dlg_own_request(struct b2b_call *c, struct sip_dialog *d,
+			const struct sip_dialog_req_prm *rq, sip_tsx_resp_h *resp_h,
+			enum b2b_tx_kind kind, uint8_t side, enum sip_method meth)
+{
+	struct sip_stack_req_prm rp = {0};
+	struct sip_tsx *tsx = NULL;
+	struct mbuf mb;
+	int err;
+
+	mbuf_init(&mb, SIP_MSG_MAX_HARD);
+	err = sip_dialog_req_build(d, &mb, rq);
+	if (!err) {
+		rp.req = (struct pl){(const char *)mb.buf, mb.end};
+		rp.dst = sip_dialog_flow(d);
+		rp.resp_h = resp_h;
+		rp.arg = c;
+		err = sip_stack_request(c->b->prm.stack, &rp, &tsx);
+	}
+	if (!err) {
+		err = b2b_tx_add(c, tsx, kind, side, 0, meth);
+		if (err)
+			sip_tsx_terminate(tsx);
+	}
+	if (!err)
+		b2b_event(c, B2BUA_EV_SEND, meth, 0);
+	mbuf_reset(&mb);
+	return err;
+}
+
+void b2b_dlg_own_ack(struct b2b_call *c, struct sip_dialog *d)
+{
+	struct sip_dialog_req_prm rq = {.method = PL("ACK")};
+	struct mbuf mb;
+
+	mbuf_init(&mb, SIP_MSG_MAX_UDP);
+	if (!sip_dialog_req_build(d, &mb, &rq) &&
+	    !sip_stack_ack(c->b->prm.stack, (struct pl){(const char *)mb.buf, mb.end},
+			   sip_dialog_flow(d)))
+		b2b_event(c, B2BUA_EV_SEND, SIP_METHOD_ACK, 0);
+	mbuf_reset(&mb);
+}

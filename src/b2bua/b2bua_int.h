@@ -200,6 +200,14 @@ uint16_t b2b_media_err_scode(int err, const char **reason);
 int b2b_tx_add(struct b2b_call *c, const struct sip_tsx *tsx, enum b2b_tx_kind kind,
 	       uint8_t leg_or_side, uint64_t srv_id, enum sip_method meth);
 struct b2b_tx *b2b_tx_find(struct b2b_call *c, const struct sip_tsx *tsx);
+/* b2bua_dlg.c: a request of imsd's own in dialog d of c (its re-INVITE or
+ * UPDATE, built from rq): sent, its transaction kept as kind and side with
+ * meth, resp_h(arg c) getting its answers; the send counted. */
+int b2b_dlg_own_request(struct b2b_call *c, struct sip_dialog *d,
+			const struct sip_dialog_req_prm *rq, sip_tsx_resp_h *resp_h,
+			enum b2b_tx_kind kind, uint8_t side, enum sip_method meth);
+/* The ACK of a 2xx to imsd's own re-INVITE in dialog d (RFC 3261 §13.2.2.4). */
+void b2b_dlg_own_ack(struct b2b_call *c, struct sip_dialog *d);
 /* The entry a resent request's new transaction belongs to (the UDP retry
  * of a request refused over TCP), which then takes it; NULL if none. */
 struct b2b_tx *b2b_tx_adopt(struct b2b_call *c, const struct sip_tsx *tsx,

@@ -484,19 +484,6 @@ static void leg_wait(struct b2b_st_leg *l, uint64_t retry_ms)
 		loop_timer_start(l->t, left, expire_h, l);
 }
 
-static void ack_send(struct b2b_call *c, struct sip_dialog *d)
-{
-	struct sip_dialog_req_prm rq = {.method = PL("ACK")};
-	struct mbuf mb;
-
-	mbuf_init(&mb, SIP_MSG_MAX_UDP);
-	if (!sip_dialog_req_build(d, &mb, &rq) &&
-	    !sip_stack_ack(c->b->prm.stack, (struct pl){(const char *)mb.buf, mb.end},
-			   sip_dialog_flow(d)))
-		b2b_event(c, B2BUA_EV_SEND, SIP_METHOD_ACK, 0);
-	mbuf_reset(&mb);
-}
-
 static struct sip_dialog *leg_dlg(const struct b2b_call *c, enum b2b_side s)
 {
 	return s == B2B_A ? c->a : c->bd;
@@ -525,7 +512,7 @@ static void refresh_resp_h(struct sip_tsx *tsx, const struct sip_msg *resp, uint
 		return;
 	if (scode < 300 && resp) {
 		if (x->meth == SIP_METHOD_INVITE && leg_dlg(c, (enum b2b_side)x->to)) {
-			ack_send(c, leg_dlg(c, (enum b2b_side)x->to));
+			b2b_dlg_own_ack(c, leg_dlg(c, (enum b2b_side)x->to));
 			/* the phone's answer: where it wants media now */
 			b2b_ctl_answer_media(c, (enum b2b_side)x->to, resp);
 		}
@@ -559,15 +546,12 @@ static int refresh_send(struct b2b_call *c, struct b2b_st_leg *l)
 	bool busy = c->aw.on || l->inv_out || (c->reinvite && !c->st->l[!l->side].inv_out);
 	bool invite = l->use_invite && !busy;
 	struct sip_dialog_req_prm rq = {0};
-	struct sip_stack_req_prm rp = {0};
 	char contact[NET_ADDR_STRLEN + 64];
-	struct sip_tsx *tsx = NULL;
-	struct mbuf mb, h, sdp;
+	struct mbuf h, sdp;
 	int err;
 
 	if (!d)
 		return ENOENT;
-	mbuf_init(&mb, SIP_MSG_MAX_HARD);
 	mbuf_init(&h, SIP_MSG_MAX_UDP);
 	mbuf_init(&sdp, SIP_MSG_MAX_HARD);
 	err = b2b_contact(c->b, sip_dialog_flow(d), contact, sizeof(contact));
@@ -586,32 +570,18 @@ static int refresh_send(struct b2b_call *c, struct b2b_st_leg *l)
 		rq.ctype = PL("application/sdp");
 		rq.body = (struct pl){(const char *)sdp.buf, sdp.end};
 	}
-	err = sip_dialog_req_build(d, &mb, &rq);
-	if (!err) {
-		rp.req = (struct pl){(const char *)mb.buf, mb.end};
-		rp.dst = sip_dialog_flow(d);
-		rp.resp_h = refresh_resp_h;
-		rp.arg = c;
-		err = sip_stack_request(c->b->prm.stack, &rp, &tsx);
-	}
-	if (!err) {
-		err = b2b_tx_add(c, tsx, B2B_TX_ST, l->side, 0,
-				 invite ? SIP_METHOD_INVITE : SIP_METHOD_UPDATE);
-		if (err)
-			sip_tsx_terminate(tsx);
-	}
+	err = b2b_dlg_own_request(c, d, &rq, refresh_resp_h, B2B_TX_ST, l->side,
+				  invite ? SIP_METHOD_INVITE : SIP_METHOD_UPDATE);
 	if (!err) {
 		l->pending = true;
 		if (invite) {
 			c->reinvite = true; /* RFC 3261 §14.1: 491 to the phones' */
 			l->inv_out = true;
 		}
-		b2b_event(c, B2BUA_EV_SEND, invite ? SIP_METHOD_INVITE : SIP_METHOD_UPDATE, 0);
 	}
 out:
 	mbuf_reset(&sdp);
 	mbuf_reset(&h);
-	mbuf_reset(&mb);
 	return err;
 }
 
