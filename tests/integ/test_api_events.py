@@ -11,9 +11,9 @@ import socket
 import pytest
 import websockets
 
-from conftest import Imsd, free_port
+from conftest import free_port
 from test_api_sms import _start
-from test_calls import HOST, SIPP, call, media_range, user
+from test_calls import call, calls_ims, user
 from test_sms import Phone, rp_ack_mo, rp_of
 
 
@@ -39,32 +39,11 @@ def _run(coro):
 
 @pytest.fixture
 def ims_api(tmp_path):
-    assert SIPP, "sipp is not installed (make deps installs sip-tester)"
-    port, api = free_port(), free_port(kind=socket.SOCK_STREAM)
-    media = media_range()
-    log = tmp_path / "ims.log"
-    cfg = tmp_path / "ims.cfg"
-    cfg.write_text(f"""{{
-  log_filename: "{log}",
-  log_options: "all.level=debug",
-  sip_addr: [{{ addr: "{HOST}:{port}", port_min: {media}, port_max: {media + 399} }}],
-  com_addr: "127.0.0.1:{api}", com_name: "TESTIMS",
-  domain: "ims.test",
+    api = free_port(kind=socket.SOCK_STREAM)
+    for ims in calls_ims(tmp_path, f"""com_addr: "127.0.0.1:{api}", com_name: "TESTIMS",
   dialog_timeout: 3,
-  echo: ["sip:echo"],
-  ue_db: [
-    {user("001010000000201", "alice")},
-    {user("001010000000202", "bob")},
-  ],
-}}
-""")
-    d = Imsd(str(cfg))
-    try:
-        d.wait_ready()
-        yield (d, port, str(log), tmp_path), api
-    finally:
-        d.stop()
-    assert not d.sanitizer_report(), d.sanitizer_report()
+  echo: ["sip:echo"],""", [user("001010000000201", "alice"), user("001010000000202", "bob")]):
+        yield ims, api
 
 
 async def _collect(ws, evs, done):

@@ -70,41 +70,63 @@ def media_range():
     raise AssertionError("no free block of media ports")
 
 
-@pytest.fixture
-def ims(tmp_path):
+def start_calls_ims(tmp_path, props, users):
+    """imsd for a call test: a free SIP port, a free block of 400 relay ports,
+    debug logs in tmp_path, domain ims.test, the config lines `props` and the
+    ue_db entries `users` (a list of strings). Returns (imsd, port, log, tmp)."""
     assert SIPP, "sipp is not installed (make deps installs sip-tester)"
     port = free_port()
     media = media_range()
     log = tmp_path / "ims.log"
     cfg = tmp_path / "ims.cfg"
+    entries = ",\n    ".join(users)
     cfg.write_text(f"""{{
   log_filename: "{log}",
   log_options: "all.level=debug",
   sip_addr: [{{ addr: "{HOST}:{port}", port_min: {media}, port_max: {media + 399} }}],
   domain: "ims.test",
-  user_agent: "imsd-test",
-  p_called_party_id: true,
-  dialog_timeout: 3,
-  echo: ["sip:echo", "tel:+33600009999"],
+  {props}
   ue_db: [
-    {user("001010000000201", "alice", ", answer_delay: 0.3")},
-    {user("001010000000202", "bob")},
-    {user("001010000000203", "carol")},
-    {user("001010000000204", "dave", ", ring_only: true")},
-    {{ imsi: "001010000000205", impi: "mdalice", impu: ["sip:mdalice"], pwd: "mdalice-pw",
-       authent_type: "MD5", authent_qop: "auth" }},
-    {{ imsi: "001010000000206", impi: "mdbob", impu: ["sip:mdbob"], pwd: "mdbob-pw",
-       authent_type: "MD5", authent_qop: "auth" }},
+    {entries},
   ],
 }}
 """)
     d = Imsd(str(cfg))
     try:
         d.wait_ready()
-        yield d, port, str(log), tmp_path
+    except BaseException:
+        d.stop()
+        raise
+    return d, port, str(log), tmp_path
+
+
+def calls_ims(tmp_path, props, users):
+    """start_calls_ims as a fixture's body: yields its tuple, then stops imsd
+    and checks that the sanitizers found nothing."""
+    ims = start_calls_ims(tmp_path, props, users)
+    d = ims[0]
+    try:
+        yield ims
     finally:
         d.stop()
     assert not d.sanitizer_report(), d.sanitizer_report()
+
+
+@pytest.fixture
+def ims(tmp_path):
+    yield from calls_ims(tmp_path, """user_agent: "imsd-test",
+  p_called_party_id: true,
+  dialog_timeout: 3,
+  echo: ["sip:echo", "tel:+33600009999"],""", [
+        user("001010000000201", "alice", ", answer_delay: 0.3"),
+        user("001010000000202", "bob"),
+        user("001010000000203", "carol"),
+        user("001010000000204", "dave", ", ring_only: true"),
+        """{ imsi: "001010000000205", impi: "mdalice", impu: ["sip:mdalice"], pwd: "mdalice-pw",
+       authent_type: "MD5", authent_qop: "auth" }""",
+        """{ imsi: "001010000000206", impi: "mdbob", impu: ["sip:mdbob"], pwd: "mdbob-pw",
+       authent_type: "MD5", authent_qop: "auth" }""",
+    ])
 
 
 def sipp_cmd(tmp, scenario, port, lport, name, service=None, imei="35000000-000001-0"):

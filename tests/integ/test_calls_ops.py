@@ -16,7 +16,7 @@ import time
 import pytest
 
 import test_calls as tc
-from conftest import Imsd, free_port
+from conftest import free_port
 from sipstack import wait_log
 
 HOST = tc.HOST
@@ -24,33 +24,13 @@ HOST = tc.HOST
 
 @pytest.fixture
 def ims(tmp_path):
-    assert tc.SIPP, "sipp is not installed (make deps installs sip-tester)"
-    port = free_port()
-    media = tc.media_range()
-    log = tmp_path / "ims.log"
-    cfg = tmp_path / "ims.cfg"
-    cfg.write_text(f"""{{
-  log_filename: "{log}",
-  log_options: "all.level=debug",
-  sip_addr: [{{ addr: "{HOST}:{port}", port_min: {media}, port_max: {media + 399} }}],
-  domain: "ims.test",
-  dialog_timeout: 5,
-  echo: ["sip:echo"],
-  ue_db: [
-    {tc.user("001010000000201", "alice")},
-    {tc.user("001010000000202", "bob")},
-    {tc.user("001010000000203", "carol")},
-    {tc.user("001010000000204", "dora", ", remote_control: true")},
-  ],
-}}
-""")
-    d = Imsd(str(cfg))
-    try:
-        d.wait_ready()
-        yield d, port, str(log), tmp_path
-    finally:
-        d.stop()
-    assert not d.sanitizer_report(), d.sanitizer_report()
+    yield from tc.calls_ims(tmp_path, """dialog_timeout: 5,
+  echo: ["sip:echo"],""", [
+        tc.user("001010000000201", "alice"),
+        tc.user("001010000000202", "bob"),
+        tc.user("001010000000203", "carol"),
+        tc.user("001010000000204", "dora", ", remote_control: true"),
+    ])
 
 
 def test_mt_call_with_duration(ims):

@@ -41,8 +41,8 @@ import os
 import re
 import subprocess
 
-from conftest import Imsd, free_port
-from test_calls import (AUTH, HOST, SIPP, SIPP_DIR, TSHARK, media_range, register,
+from conftest import free_port
+from test_calls import (AUTH, HOST, SIPP, SIPP_DIR, TSHARK, register, start_calls_ims,
                         start_capture, stop_capture, user, wait_bound)
 
 CALL_S = 100  # each scenario's bound: the 60 s expiry and some
@@ -75,36 +75,13 @@ def finish(p):
 
 
 def ims_start(tmp_path):
-    assert SIPP, "sipp is not installed (make deps installs sip-tester)"
-    port = free_port()
-    media = media_range()
-    log = tmp_path / "ims.log"
-    cfg = tmp_path / "ims.cfg"
-    cfg.write_text(f"""{{
-  log_filename: "{log}",
-  log_options: "all.level=debug",
-  sip_addr: [{{ addr: "{HOST}:{port}", port_min: {media}, port_max: {media + 399} }}],
-  domain: "ims.test",
-  dialog_timeout: 120,
+    names = ["alice", "bob", "carol", "dave", "erin", "frank", "gina", "hana", "ivan", "kim"]
+    users = [user(f"0010100000002{11 + i}", n,
+                  ', session_expires: { method: "invite" }' if n == "erin" else "")
+             for i, n in enumerate(names)]
+    return start_calls_ims(tmp_path, """dialog_timeout: 120,
   echo: "sip:echo",
-  session_expires: {{ duration: 90, min: 90 }},
-  ue_db: [
-    {user("001010000000211", "alice")},
-    {user("001010000000212", "bob")},
-    {user("001010000000213", "carol")},
-    {user("001010000000214", "dave")},
-    {user("001010000000215", "erin", ', session_expires: { method: "invite" }')},
-    {user("001010000000216", "frank")},
-    {user("001010000000217", "gina")},
-    {user("001010000000218", "hana")},
-    {user("001010000000219", "ivan")},
-    {user("001010000000220", "kim")},
-  ],
-}}
-""")
-    d = Imsd(str(cfg))
-    d.wait_ready()
-    return d, port, str(log), tmp_path
+  session_expires: { duration: 90, min: 90 },""", users)
 
 
 CALLS = [  # caller, callee, caller's scenario, callee's

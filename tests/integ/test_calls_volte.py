@@ -14,8 +14,8 @@ import subprocess
 
 import pytest
 
-from conftest import Imsd, free_port
-from test_calls import (HOST, SIPP, TSHARK, in_dialog, media_range, raw, recv_msg, recv_status,
+from conftest import free_port
+from test_calls import (HOST, TSHARK, calls_ims, in_dialog, raw, recv_msg, recv_status,
                         register, reply, req, rtp, run, sdp, sdp_port, sipp_cmd,
                         start_capture, start_uas, stop_capture, udp, user, wait_uas)
 
@@ -24,32 +24,12 @@ NO_100REL = ', "100rel": false'
 
 
 def start_ims(tmp_path, extra=""):
-    assert SIPP, "sipp is not installed (make deps installs sip-tester)"
-    port = free_port()
-    media = media_range()
-    log = tmp_path / "ims.log"
-    cfg = tmp_path / "ims.cfg"
-    cfg.write_text(f"""{{
-  log_filename: "{log}",
-  log_options: "all.level=debug",
-  sip_addr: [{{ addr: "{HOST}:{port}", port_min: {media}, port_max: {media + 399} }}],
-  domain: "ims.test",
-  dialog_timeout: 5,{extra}
-  ue_db: [
-    {user("001010000000201", "alice")},
-    {user("001010000000202", "bob")},
-    {user("001010000000203", "erin", NO_100REL)},
-    {user("001010000000204", "frank", ", early_media: false")},
-  ],
-}}
-""")
-    d = Imsd(str(cfg))
-    try:
-        d.wait_ready()
-        yield d, port, str(log), tmp_path
-    finally:
-        d.stop()
-    assert not d.sanitizer_report(), d.sanitizer_report()
+    yield from calls_ims(tmp_path, "dialog_timeout: 5," + extra, [
+        user("001010000000201", "alice"),
+        user("001010000000202", "bob"),
+        user("001010000000203", "erin", NO_100REL),
+        user("001010000000204", "frank", ", early_media: false"),
+    ])
 
 
 @pytest.fixture
