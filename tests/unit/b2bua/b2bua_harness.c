@@ -84,6 +84,22 @@ struct sip_msg *ue_recv_skip(struct ue *u)
 	}
 }
 
+void ue_expect_req(struct ue *u, enum sip_method meth)
+{
+	struct sip_msg *m = ue_recv_skip(u);
+
+	assert_true(m->req && m->meth == meth);
+	mem_deref(m);
+}
+
+void ue_expect_scode(struct ue *u, uint16_t scode)
+{
+	struct sip_msg *m = ue_recv_skip(u);
+
+	assert_int_equal(m->scode, scode);
+	mem_deref(m);
+}
+
 /* Nothing arrives within ms. */
 void ue_quiet(struct ue *u, unsigned ms)
 {

@@ -49,6 +49,10 @@ struct sip_msg *ue_recv(struct ue *u);
 
 /* The next message that is not a 100 Trying or a retransmission of meth. */
 struct sip_msg *ue_recv_skip(struct ue *u);
+/* The next message (ue_recv_skip) is a request of method meth, or a
+ * response with status scode: checked and freed. */
+void ue_expect_req(struct ue *u, enum sip_method meth);
+void ue_expect_scode(struct ue *u, uint16_t scode);
 
 /* Nothing arrives within ms. */
 void ue_quiet(struct ue *u, unsigned ms);

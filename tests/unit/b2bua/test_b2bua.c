@@ -144,9 +144,7 @@ static void call_up(struct ue *a, struct ue *b, struct sip_msg **okp,
 	inv = ue_recv(b);
 	assert_true(inv->req);
 	answer(b, inv, 180, "Ringing", "b1", NULL);
-	m = ue_recv_skip(a);
-	assert_int_equal(m->scode, 180);
-	mem_deref(m);
+	ue_expect_scode(a, 180);
 	answer(b, inv, 200, "OK", "b1", SDP);
 	m = ue_recv_skip(a);
 	assert_int_equal(m->scode, 200);
@@ -202,9 +200,7 @@ static void test_basic_call(void **state)
 	assert_int_equal(call_state(), B2BUA_START);
 	/* BYE from the caller: 200 to it, BYE to the callee */
 	a_req(&a, ok, "BYE", 2, NULL);
-	m = ue_recv_skip(&a);
-	assert_int_equal(m->scode, 200);
-	mem_deref(m);
+	ue_expect_scode(&a, 200);
 	m = ue_recv(&b);
 	assert_true(m->req && m->meth == SIP_METHOD_BYE);
 	answer(&b, m, 200, "OK", NULL, NULL);
@@ -240,17 +236,11 @@ static void test_lookup_answers(void **state)
 	ue_open(&x, "alice");
 	ue_register(&a);
 	invite(&a, "sip:nobody@ims.test", "l1@t", NULL);
-	m = ue_recv_skip(&a);
-	assert_int_equal(m->scode, 404);
-	mem_deref(m);
+	ue_expect_scode(&a, 404);
 	invite(&a, "tel:+33199999999", "l2@t", NULL); /* no user, no trunk */
-	m = ue_recv_skip(&a);
-	assert_int_equal(m->scode, 404);
-	mem_deref(m);
+	ue_expect_scode(&a, 404);
 	invite(&a, "sip:erin@ims.test", "l3@t", NULL);
-	m = ue_recv_skip(&a);
-	assert_int_equal(m->scode, 480);
-	mem_deref(m);
+	ue_expect_scode(&a, 480);
 	invite(&a, "sip:+33100000002@ims.test;user=phone", "l4@t", NULL);
 	m = ue_recv_skip(&a);
 	assert_int_equal(m->scode, 480); /* bob, by number, not registered */
@@ -261,9 +251,7 @@ static void test_lookup_answers(void **state)
 	mem_deref(m);
 	/* from a port that never registered */
 	invite(&x, "sip:bob@ims.test", "l6@t", NULL);
-	m = ue_recv_skip(&x);
-	assert_int_equal(m->scode, 403);
-	mem_deref(m);
+	ue_expect_scode(&x, 403);
 	/* BYE in no dialog */
 	snprintf(
 	    r, sizeof(r),
@@ -274,9 +262,7 @@ static void test_lookup_answers(void **state)
 	    "Content-Length: 0\r\n\r\n",
 	    a.port);
 	ue_send(&a, r);
-	m = ue_recv_skip(&a);
-	assert_int_equal(m->scode, 481);
-	mem_deref(m);
+	ue_expect_scode(&a, 481);
 	ue_close(&a);
 	ue_close(&x);
 }
@@ -294,14 +280,10 @@ static void test_timer_c_cancels(void **state)
 	invite(&a, "sip:bob@ims.test", "tc@t", NULL);
 	inv = ue_recv(&b);
 	answer(&b, inv, 180, "Ringing", "b1", NULL);
-	m = ue_recv_skip(&a);
-	assert_int_equal(m->scode, 180);
-	mem_deref(m);
+	ue_expect_scode(&a, 180);
 	assert_int_equal(call_state(), B2BUA_RINGING);
 	/* Timer C (400 ms here): 408 to the caller, CANCEL to the callee */
-	m = ue_recv_skip(&a);
-	assert_int_equal(m->scode, 408);
-	mem_deref(m);
+	ue_expect_scode(&a, 408);
 	c = ue_recv(&b);
 	assert_true(c->req && c->meth == SIP_METHOD_CANCEL);
 	assert_string_equal(hdr(c, "Call-ID"), hdr(inv, "Call-ID"));
@@ -356,9 +338,7 @@ static void test_fork_and_6xx(void **state)
 	mem_deref(c);
 	a_req(&a, m, "BYE", 2, NULL);
 	mem_deref(m);
-	m = ue_recv_skip(&a);
-	assert_int_equal(m->scode, 200);
-	mem_deref(m);
+	ue_expect_scode(&a, 200);
 	m = ue_recv(&b2);
 	assert_true(m->meth == SIP_METHOD_BYE);
 	answer(&b2, m, 200, "OK", NULL, NULL);
@@ -370,13 +350,9 @@ static void test_fork_and_6xx(void **state)
 	i1 = ue_recv(&b1);
 	i2 = ue_recv(&b2);
 	answer(&b1, i1, 180, "Ringing", "y1", NULL);
-	m = ue_recv_skip(&a);
-	assert_int_equal(m->scode, 180);
-	mem_deref(m);
+	ue_expect_scode(&a, 180);
 	answer(&b2, i2, 603, "Decline", "y2", NULL);
-	m = ue_recv_skip(&a);
-	assert_int_equal(m->scode, 603);
-	mem_deref(m);
+	ue_expect_scode(&a, 603);
 	c = ue_recv(&b2); /* the ACK of the 603 */
 	assert_true(c->meth == SIP_METHOD_ACK);
 	mem_deref(c);
@@ -418,14 +394,10 @@ static void test_reinvite_491_and_no_ack(void **state)
 	mem_deref(m);
 	answer(&b, re, 200, "OK", NULL, SDP);
 	mem_deref(re);
-	m = ue_recv_skip(&a);
-	assert_int_equal(m->scode, 200);
-	mem_deref(m);
+	ue_expect_scode(&a, 200);
 	/* the caller never ACKs: the 2xx again (T1 doubling), then after
 	 * 64*T1 (3.2 s here) BYE to both sides */
-	m = ue_recv_skip(&a);
-	assert_int_equal(m->scode, 200);
-	mem_deref(m);
+	ue_expect_scode(&a, 200);
 	for (;;) {
 		m = ue_recv_skip(&a);
 		if (m->req)
@@ -516,7 +488,7 @@ static void test_multi_sim(void **state)
 static void test_big_invite_udp_retry(void **state)
 {
 	struct ue a, b;
-	struct sip_msg *inv, *m;
+	struct sip_msg *inv;
 	char big[4096];
 	int n;
 
@@ -537,13 +509,9 @@ static void test_big_invite_udp_retry(void **state)
 	assert_true(inv->req && inv->meth == SIP_METHOD_INVITE);
 	assert_true(inv->raw.l > 1300);
 	answer(&b, inv, 180, "Ringing", "g1", NULL);
-	m = ue_recv_skip(&a);
-	assert_int_equal(m->scode, 180);
-	mem_deref(m);
+	ue_expect_scode(&a, 180);
 	answer(&b, inv, 486, "Busy Here", "g1", NULL);
-	m = ue_recv_skip(&a);
-	assert_int_equal(m->scode, 486);
-	mem_deref(m);
+	ue_expect_scode(&a, 486);
 	mem_deref(inv);
 	ue_close(&a);
 	ue_close(&b);
@@ -565,9 +533,7 @@ static void test_binding_removed_ends_call(void **state)
 	/* the network de-registers bob: the call ends on both sides */
 	assert_int_equal(
 	    registrar_unregister(T.reg, "sip:bob@ims.test", REGISTRAR_DEACTIVATED), 0);
-	m = ue_recv_skip(&a);
-	assert_true(m->req && m->meth == SIP_METHOD_BYE);
-	mem_deref(m);
+	ue_expect_req(&a, SIP_METHOD_BYE);
 	m = ue_recv(&b);
 	assert_true(m->req && m->meth == SIP_METHOD_BYE);
 	mem_deref(m);
@@ -592,9 +558,7 @@ static void test_echo(void **state)
 	ue_register(&a);
 	invite(&a, "sip:echo@ims.test;transport=udp", "e1@t",
 	       NULL); /* params not shown */
-	m = ue_recv_skip(&a);
-	assert_int_equal(m->scode, 180);
-	mem_deref(m);
+	ue_expect_scode(&a, 180);
 	m = ue_recv_skip(&a);
 	assert_int_equal(m->scode, 200);
 	assert_true(m->body.l > 0);
@@ -607,9 +571,7 @@ static void test_echo(void **state)
 	/* dialog_set stop: BYE to the caller */
 	assert_int_equal(b2bua_dialog_stop(T.b2b, di.index), 0);
 	mem_deref(m);
-	m = ue_recv_skip(&a);
-	assert_true(m->req && m->meth == SIP_METHOD_BYE);
-	mem_deref(m);
+	ue_expect_req(&a, SIP_METHOD_BYE);
 	ue_close(&a);
 }
 
@@ -642,9 +604,7 @@ static void test_relay_sdp_and_idle(void **state)
 		assert_int_equal(media_session_stream_count(di.media), 1);
 	}
 	/* dialog_timeout (1 s): no signalling and no media end the call */
-	m = ue_recv_skip(&a);
-	assert_true(m->req && m->meth == SIP_METHOD_BYE);
-	mem_deref(m);
+	ue_expect_req(&a, SIP_METHOD_BYE);
 	m = ue_recv(&b);
 	assert_true(m->req && m->meth == SIP_METHOD_BYE);
 	mem_deref(m);
@@ -698,9 +658,7 @@ static void test_relay_echo(void **state)
 	ue_open(&rtp, "rtp");
 	ue_register(&a);
 	invite(&a, "sip:echo@ims.test", "re@t", NULL);
-	m = ue_recv_skip(&a);
-	assert_int_equal(m->scode, 180);
-	mem_deref(m);
+	ue_expect_scode(&a, 180);
 	m = ue_recv_skip(&a);
 	assert_int_equal(m->scode, 200);
 	to.sin_port = htons(body_port(m));
@@ -715,9 +673,7 @@ static void test_relay_echo(void **state)
 	assert_memory_equal(back, pkt, sizeof(pkt));
 	a_req(&a, m, "BYE", 2, NULL);
 	mem_deref(m);
-	m = ue_recv_skip(&a);
-	assert_int_equal(m->scode, 200);
-	mem_deref(m);
+	ue_expect_scode(&a, 200);
 	ue_close(&a);
 	ue_close(&rtp);
 }

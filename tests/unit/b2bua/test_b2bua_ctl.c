@@ -175,9 +175,7 @@ static void own_reinvite_m(struct ue *u, struct sip_msg *m, const char *user, in
 	assert_true(in_section(m->body, 1, video));
 	answer(u, m, 200, "OK", NULL, body);
 	mem_deref(m);
-	m = ue_recv_skip(u);
-	assert_true(m->req && m->meth == SIP_METHOD_ACK);
-	mem_deref(m);
+	ue_expect_req(u, SIP_METHOD_ACK);
 }
 
 static void own_reinvite(struct ue *u, const char *user, int ver, const char *audio,
@@ -253,16 +251,10 @@ static void hold_both_legs(bool relay)
 	assert_true(pl_casefind(m->body, "o=alice 1 5 ") >= 0);
 	mem_deref(m);
 	b_req(&b, inv, "ACK", 3, NULL);
-	m = ue_recv_skip(&a);
-	assert_true(m->req && m->meth == SIP_METHOD_ACK);
-	mem_deref(m);
+	ue_expect_req(&a, SIP_METHOD_ACK);
 	assert_int_equal(b2bua_dialog_stop(T.b2b, idx), 0);
-	m = ue_recv_skip(&a);
-	assert_true(m->req && m->meth == SIP_METHOD_BYE);
-	mem_deref(m);
-	m = ue_recv_skip(&b);
-	assert_true(m->req && m->meth == SIP_METHOD_BYE);
-	mem_deref(m);
+	ue_expect_req(&a, SIP_METHOD_BYE);
+	ue_expect_req(&b, SIP_METHOD_BYE);
 	assert_int_equal(b2bua_dialog_reinvite(T.b2b, idx, &hold), EALREADY);
 	mem_deref(ok);
 	mem_deref(inv);

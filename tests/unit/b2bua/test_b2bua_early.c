@@ -129,9 +129,7 @@ static void prack_answer(bool relay)
 	assert_int_equal(m->scode, 200);
 	ue_req_caller(&a, m, "ACK", 1, NULL, NULL);
 	mem_deref(m);
-	m = ue_recv_skip(&b);
-	assert_true(m->req && m->meth == SIP_METHOD_ACK);
-	mem_deref(m);
+	ue_expect_req(&b, SIP_METHOD_ACK);
 	assert_int_equal(b2bua_dialog_stop(T.b2b, 1), 0);
 	mem_deref(r183);
 	mem_deref(inv);
@@ -263,9 +261,7 @@ static uint32_t caller_update(struct ue *a, const struct sip_msg *r, struct ue *
 	n = sip_msg_cseq(m)->num;
 	answer(to, m, 200, "OK", NULL, SDP_B);
 	mem_deref(m);
-	m = ue_recv_skip(a);
-	assert_int_equal(m->scode, 200);
-	mem_deref(m);
+	ue_expect_scode(a, 200);
 	return n;
 }
 
@@ -297,9 +293,7 @@ static void update_then_repeat(bool relay)
 	assert_true((port == 5002) == !relay);
 	answer(&a, up, 200, "OK", NULL, SDP);
 	mem_deref(up);
-	m = ue_recv_skip(&b);
-	assert_int_equal(m->scode, 200);
-	mem_deref(m);
+	ue_expect_scode(&b, 200);
 	/* bob's 200 repeats the SDP of his UPDATE */
 	answer(&b, inv, 200, "OK", "r1", SDP_B2);
 	m = ue_recv_skip(&a);
@@ -309,13 +303,9 @@ static void update_then_repeat(bool relay)
 	assert_true(pl_casefind(m->body, "o=b 1 2 ") >= 0);
 	ue_req_caller(&a, m, "ACK", 1, NULL, NULL);
 	mem_deref(m);
-	m = ue_recv_skip(&b);
-	assert_true(m->req && m->meth == SIP_METHOD_ACK);
-	mem_deref(m);
+	ue_expect_req(&b, SIP_METHOD_ACK);
 	assert_int_equal(b2bua_dialog_stop(T.b2b, 1), 0);
-	m = ue_recv_skip(&b);
-	assert_true(m->req && m->meth == SIP_METHOD_BYE);
-	mem_deref(m);
+	ue_expect_req(&b, SIP_METHOD_BYE);
 	mem_deref(r183);
 	mem_deref(inv);
 	ue_close(&a);
@@ -376,9 +366,7 @@ static void test_fork_early_dialogs(void **state)
 	assert_int_equal(m->scode, 200);
 	ue_req_caller(&a, m, "ACK", 1, NULL, NULL);
 	mem_deref(m);
-	m = ue_recv_skip(&b1);
-	assert_true(m->req && m->meth == SIP_METHOD_ACK);
-	mem_deref(m);
+	ue_expect_req(&b1, SIP_METHOD_ACK);
 	assert_int_equal(b2bua_dialog_stop(T.b2b, 1), 0);
 	m = ue_recv_skip(&b1);
 	assert_true(m->req && m->meth == SIP_METHOD_BYE);
@@ -442,9 +430,7 @@ static void test_fork_two_families(void **state)
 	assert_true(pl_casefind(i6->body, "c=IN IP6 ::1") >= 0);
 	assert_true(body_port(i4) >= T_port_lo && body_port(i6) >= T_port_lo);
 	answer(&b4, i4, 180, "Ringing", "f4", NULL);
-	m = ue_recv_skip(&a);
-	assert_int_equal(m->scode, 180);
-	mem_deref(m);
+	ue_expect_scode(&a, 180);
 	snprintf(s6, sizeof(s6),
 		 "v=0\r\no=b 1 1 IN IP6 ::1\r\ns=-\r\nc=IN IP6 ::1\r\n"
 		 "t=0 0\r\nm=audio %u RTP/AVP 0\r\n",

@@ -170,9 +170,7 @@ static void test_mt_call_duration(void **state)
 	assert_int_equal(di.state, B2BUA_START);
 	/* a re-INVITE without SDP and an INFO are answered by imsd */
 	b_req(&b, inv, "INFO");
-	m = ue_recv_skip(&b);
-	assert_int_equal(m->scode, 200);
-	mem_deref(m);
+	ue_expect_scode(&b, 200);
 	/* the duration: imsd hangs up */
 	m = ue_recv_skip(&b);
 	assert_true(m->req);
@@ -236,9 +234,7 @@ static void test_mt_call_lookup(void **state)
 	mem_deref(m);
 	/* the phone hangs up */
 	b_req(&b2, inv, "BYE");
-	m = ue_recv_skip(&b2);
-	assert_int_equal(m->scode, 200);
-	mem_deref(m);
+	ue_expect_scode(&b2, 200);
 	last_dialog(&di, &n); /* and erin's, not sent, for its linger */
 	assert_int_equal(di.index, idx);
 	assert_int_equal(di.state, B2BUA_STOP);
@@ -464,9 +460,7 @@ static void test_session_expires_422(void **state)
 	assert_string_equal(hdr(m, "Min-SE"), "90");
 	mem_deref(m);
 	echo_invite_x(&a, "se2@t", "Session-Expires: 90\r\n");
-	m = ue_recv_skip(&a);
-	assert_int_equal(m->scode, 180);
-	mem_deref(m);
+	ue_expect_scode(&a, 180);
 	assert_int_equal(b2bua_dialog_stop(T.b2b, 1), 0);
 	ue_close(&a);
 }
@@ -482,9 +476,7 @@ static void test_echo_remote_control(void **state)
 	ue_open(&a, "alice");
 	ue_register(&a);
 	echo_invite(&a, "rc1@t");
-	m = ue_recv_skip(&a);
-	assert_int_equal(m->scode, 180);
-	mem_deref(m);
+	ue_expect_scode(&a, 180);
 	/* held at 180 until dialog_set answer */
 	ue_quiet(&a, 200);
 	assert_int_equal(b2bua_dialog_answer(T.b2b, 7, 0), ENOENT);

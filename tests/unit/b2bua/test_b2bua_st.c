@@ -136,6 +136,15 @@ static struct sip_msg *next_req(struct ue *u)
 	}
 }
 
+/* The next request u gets is of method meth: checked and freed. */
+static void expect_req(struct ue *u, enum sip_method meth)
+{
+	struct sip_msg *m = next_req(u);
+
+	assert_int_equal(m->meth, meth);
+	mem_deref(m);
+}
+
 static void test_rules(void **state)
 {
 	struct ims_cfg_session_expires se = {.duration = 1800, .min = 90, .force = true};
@@ -248,7 +257,7 @@ static void test_negotiation(void **state)
  * again on the 2xx; a 481 ends the call with BYE on both legs. */
 static void test_refresh_update(void **state)
 {
-	struct sip_msg *inv, *ok, *ua, *ub, *m;
+	struct sip_msg *inv, *ok, *ua, *ub;
 	struct ue a, b;
 
 	(void)state;
@@ -278,12 +287,8 @@ static void test_refresh_update(void **state)
 		mem_deref(ua);
 		mem_deref(ub);
 	}
-	m = next_req(&a);
-	assert_int_equal(m->meth, SIP_METHOD_BYE);
-	mem_deref(m);
-	m = next_req(&b);
-	assert_int_equal(m->meth, SIP_METHOD_BYE);
-	mem_deref(m);
+	expect_req(&a, SIP_METHOD_BYE);
+	expect_req(&b, SIP_METHOD_BYE);
 	mem_deref(inv);
 	mem_deref(ok);
 	ue_close(&a);
@@ -294,7 +299,7 @@ static void test_refresh_update(void **state)
  * relay or not), ACKed; a 422 to it ends the call. */
 static void test_refresh_invite(void **state)
 {
-	struct sip_msg *inv, *ok, *ra, *rb, *m;
+	struct sip_msg *inv, *ok, *ra, *rb;
 	struct ue a, b;
 
 	(void)state;
@@ -313,19 +318,11 @@ static void test_refresh_invite(void **state)
 	assert_true(pl_eq(ra->body, ok->body));
 	assert_true(pl_eq(rb->body, inv->body));
 	answer(&a, ra, 200, "OK", NULL, SDP);
-	m = next_req(&a);
-	assert_int_equal(m->meth, SIP_METHOD_ACK);
-	mem_deref(m);
+	expect_req(&a, SIP_METHOD_ACK);
 	answer(&b, rb, 422, "Session Interval Too Small", NULL, NULL);
-	m = next_req(&b); /* the transaction's ACK of the 422 first */
-	assert_int_equal(m->meth, SIP_METHOD_ACK);
-	mem_deref(m);
-	m = next_req(&b);
-	assert_int_equal(m->meth, SIP_METHOD_BYE);
-	mem_deref(m);
-	m = next_req(&a);
-	assert_int_equal(m->meth, SIP_METHOD_BYE);
-	mem_deref(m);
+	expect_req(&b, SIP_METHOD_ACK); /* the transaction's ACK of the 422 first */
+	expect_req(&b, SIP_METHOD_BYE);
+	expect_req(&a, SIP_METHOD_BYE);
 	mem_deref(ra);
 	mem_deref(rb);
 	mem_deref(inv);
@@ -367,12 +364,8 @@ static void test_missing_refresh(void **state)
 	quiet_for(&a, 2000);
 	assert_false(readable(b.fd));
 	/* no more refreshes: BYE on both legs */
-	m = next_req(&a);
-	assert_int_equal(m->meth, SIP_METHOD_BYE);
-	mem_deref(m);
-	m = next_req(&b);
-	assert_int_equal(m->meth, SIP_METHOD_BYE);
-	mem_deref(m);
+	expect_req(&a, SIP_METHOD_BYE);
+	expect_req(&b, SIP_METHOD_BYE);
 	mem_deref(inv);
 	mem_deref(ok);
 	ue_close(&a);
@@ -412,12 +405,8 @@ static void test_refresher_moves(void **state)
 	answer(&b, m, 200, "OK", NULL, NULL);
 	mem_deref(m);
 	/* alice never refreshes: BYE (not imsd's UPDATE) at 3 s */
-	m = next_req(&a);
-	assert_int_equal(m->meth, SIP_METHOD_BYE);
-	mem_deref(m);
-	m = next_req(&b);
-	assert_int_equal(m->meth, SIP_METHOD_BYE);
-	mem_deref(m);
+	expect_req(&a, SIP_METHOD_BYE);
+	expect_req(&b, SIP_METHOD_BYE);
 	mem_deref(inv);
 	mem_deref(ok);
 	ue_close(&a);
@@ -472,9 +461,7 @@ static void test_echo(void **state)
 	ue_open(&a, "alice");
 	ue_register(&a);
 	invite(&a, "sip:echo@ims.test", "ste@t", "Supported: timer\r\n");
-	m = ue_recv_skip(&a);
-	assert_int_equal(m->scode, 180);
-	mem_deref(m);
+	ue_expect_scode(&a, 180);
 	ok = ue_recv_skip(&a);
 	assert_int_equal(ok->scode, 200);
 	/* `refresher` uas: imsd */
@@ -485,9 +472,7 @@ static void test_echo(void **state)
 	assert_int_equal(m->meth, SIP_METHOD_UPDATE);
 	answer(&a, m, 408, "Request Timeout", NULL, NULL);
 	mem_deref(m);
-	m = next_req(&a);
-	assert_int_equal(m->meth, SIP_METHOD_BYE);
-	mem_deref(m);
+	expect_req(&a, SIP_METHOD_BYE);
 	mem_deref(ok);
 	ue_close(&a);
 }
@@ -514,9 +499,7 @@ static void test_mt(void **state)
 	assert_string_equal(hdr(inv, "Min-SE"), "2");
 	answer_x(&b, inv, 200, "OK", "b9", "Require: timer\r\nSession-Expires: 4;refresher=uas\r\n",
 		 SDP);
-	m = next_req(&b);
-	assert_int_equal(m->meth, SIP_METHOD_ACK);
-	mem_deref(m);
+	expect_req(&b, SIP_METHOD_ACK);
 	quiet_for(&b, 1500);
 	/* bob's refresh: an UPDATE to imsd's Contact in imsd's dialog */
 	snprintf(target, sizeof(target), "%.*s", (int)(strlen(hdr(inv, "Contact")) - 2),
@@ -533,9 +516,7 @@ static void test_mt(void **state)
 	assert_string_equal(hdr(m, "Session-Expires"), "4;refresher=uac");
 	mem_deref(m);
 	quiet_for(&b, 2000); /* past the first expiry, before the new one */
-	m = next_req(&b);
-	assert_int_equal(m->meth, SIP_METHOD_BYE);
-	mem_deref(m);
+	expect_req(&b, SIP_METHOD_BYE);
 	mem_deref(inv);
 	ue_close(&b);
 }
@@ -608,12 +589,8 @@ static void test_refresh_invite_moves(void **state)
 	assert_true(pl_eq(rb->body, inv->body));
 	answer(&a, ra, 200, "OK", NULL, sa);
 	answer(&b, rb, 200, "OK", NULL, sb2);
-	m = next_req(&a);
-	assert_int_equal(m->meth, SIP_METHOD_ACK);
-	mem_deref(m);
-	m = next_req(&b);
-	assert_int_equal(m->meth, SIP_METHOD_ACK);
-	mem_deref(m);
+	expect_req(&a, SIP_METHOD_ACK);
+	expect_req(&b, SIP_METHOD_ACK);
 	/* the relay sends to bob's new port */
 	assert_true(rtp_through(&pa, relay_a, &pb2));
 	assert_false(readable(pb.fd));
