@@ -103,8 +103,15 @@ int ipsec_dp_esp_in(struct ipsec *ip, const struct net_addr *src, const struct n
 	/* rebuild the clear packet with the SA's addresses: transport mode */
 	ipsec_set_sa_info(s, role, &info);
 	esp_keys_wipe(&info.keys);
+	/* the SA's own local address only (RFC 4301 §4.4.1 selectors): the
+	 * raw socket takes ESP sent to any address of the host */
+	if (!net_addr_eq_ip(dst, &info.dst)) {
+		ip->st.drop_policy++;
+		drop_log("dst", spi, src);
+		return EPERM;
+	}
 	ue = info.src;
-	local = *dst;
+	local = info.dst;
 	net_addr_set_port(&local, dport);
 	sock = nh == IPSEC_PROTO_UDP ? ipsec_udp_sock(ip, &local, dport) : NULL;
 	if (sock)

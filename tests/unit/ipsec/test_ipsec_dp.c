@@ -263,9 +263,17 @@ static void dp_roundtrip(const char *ue_ip, const char *our_ip)
 	assert_int_equal(ipsec_dp_esp_in(&ip, &ue, &us, esp, espn, out, sizeof(out), &outn),
 			 EALREADY);
 	/* from another address: refused before decryption */
+	other = ue;
 	net_addr_set_port(&other, 0);
 	((uint8_t *)net_addr_sa(&other))[net_addr_af(&other) == AF_INET ? 7 : 23] ^= 1;
 	assert_int_equal(ipsec_dp_esp_in(&ip, &other, &us, esp, espn, out, sizeof(out), &outn),
+			 EPERM);
+	/* a good packet sent to another address of ours: not the SA's */
+	l4n = udp(l4, 6000, 5101, "MESSAGE sip:ims SIP/2.0\r\n\r\n");
+	assert_int_equal(esp_encap(u.out, IPSEC_PROTO_UDP, l4, l4n, esp, sizeof(esp), &espn), 0);
+	other = us;
+	((uint8_t *)net_addr_sa(&other))[net_addr_af(&other) == AF_INET ? 7 : 23] ^= 1;
+	assert_int_equal(ipsec_dp_esp_in(&ip, &ue, &other, esp, espn, out, sizeof(out), &outn),
 			 EPERM);
 	/* through the SA to a port it does not cover: selector mismatch */
 	l4n = udp(l4, 6000, 5100, "x");
@@ -297,7 +305,7 @@ static void dp_roundtrip(const char *ue_ip, const char *our_ip)
 	assert_int_equal(ip.st.esp_rx, 1);
 	assert_int_equal(ip.st.esp_tx, 1);
 	assert_int_equal(ip.st.drop_replay, 1);
-	assert_int_equal(ip.st.drop_policy, 2);
+	assert_int_equal(ip.st.drop_policy, 3);
 	assert_int_equal(ip.st.drop_no_sa, 1);
 	assert_int_equal(ip.st.drop_tun_no_sa, 1);
 	esp_sa_free(u.out);
