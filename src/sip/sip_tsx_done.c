@@ -73,9 +73,17 @@ static void done_unlink(struct sip_tsx_stack *st, struct sip_tsx_done *d)
 		return;
 	hash_remove(st->done, &d->he);
 	d->dead = true;
+	st->ndone--;
+}
+
+/* The memory counts against the byte bound until it is freed: a record
+ * ended by a send error stays allocated until the FIFO reaches it. */
+static void done_free(struct sip_tsx_stack *st, struct sip_tsx_done *d)
+{
+	done_unlink(st, d);
 	st->done_bytes -= d->cost;
 	st->bytes -= d->cost;
-	st->ndone--;
+	free(d);
 }
 
 static void done_fire(void *arg)
@@ -91,8 +99,7 @@ static void done_fire(void *arg)
 		st->dq_head = d->q_next;
 		if (!st->dq_head)
 			st->dq_tail = NULL;
-		done_unlink(st, d); /* Timer J */
-		free(d);
+		done_free(st, d); /* Timer J */
 	}
 	if (!st->dq_head)
 		return;
@@ -194,8 +201,7 @@ void sip_tsx_done_free_all(struct sip_tsx_stack *st)
 		struct sip_tsx_done *d = st->dq_head;
 
 		st->dq_head = d->q_next;
-		done_unlink(st, d);
-		free(d);
+		done_free(st, d);
 	}
 	st->dq_tail = NULL;
 	if (st->dq_timer)
