@@ -204,8 +204,12 @@ static int logs_layer_opts(const char *layer, const json_t *o, struct mbuf *mb, 
 		bool known = false;
 
 		if (!strcmp(k, "level")) {
-			if (!json_is_string(v))
-				return api_error(resp, "Field logs.layers.%s.level: string expected",
+			enum log_level lv;
+
+			/* a level name only: the text goes into a log_options string */
+			if (!json_is_string(v) || log_level_from_name(json_string_value(v), &lv))
+				return api_error(resp, "Field logs.layers.%s.level: level name "
+						       "expected",
 						 layer);
 			mbuf_printf(mb, "%s%s.level=%s", mb->end ? "," : "", layer,
 				    json_string_value(v));

@@ -216,6 +216,10 @@ def test_ready_and_manual_examples(api_server):
             assert r["logs"]["layers"]["sip"]["level"] == "debug"
             assert r["logs"]["locked"] is False
             _stamped(r)
+            # a level is a level name: no other log_options ride in with it
+            r = await _ask(ws, {"message": "config_set", "logs": {"layers": {"ims": {
+                "level": "info,file.path=/tmp"}}}})
+            assert r["error"] == "Field logs.layers.ims.level: level name expected"
             r = await _ask(ws, {"message": "bar", "message_id": "foo"})
             assert r["message_id"] == "foo" and r["message"] == "bar"
             assert r["error"] == "Unknown message: bar"
