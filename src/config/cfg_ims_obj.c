@@ -140,6 +140,10 @@ int cfg_session_expires_read(struct cfg_rd *rd, const json_t *v,
 			if (cfg_get_int(rd, v, 0, 604800, &d))
 				return rd->err;
 			se->duration = (uint32_t)d;
+			/* RFC 4028 §4, as for the object below */
+			if (se->duration && se->duration < se->min)
+				return cfg_rd_err(rd, "duration %u below min %u", se->duration,
+						  se->min);
 			return 0;
 		}
 		if (cfg_is_complex(v))

@@ -499,6 +499,7 @@ static void test_session_expires(void **state)
 	ims_cfg_free(cfg);
 	expect_err("'session_expires': {'duration': 60}",
 		   "session_expires: duration 60 below min 90");
+	expect_err("'session_expires': 30", "session_expires: duration 30 below min 90");
 	expect_err("'session_expires': {'min': 10}",
 		   "session_expires.min: 10 out of range (90..86400)");
 	expect_err("'session_expires': 'long'",
