@@ -218,8 +218,10 @@ static bool row_add(struct hss *hss, int64_t id, const char *text, size_t len)
 	struct ims_cfg *set = NULL;
 	json_error_t je;
 	json_t *users = len <= HSS_STORE_ROW_MAX ? json_loadb(text, len, 0, &je) : NULL;
-	int e = users && json_is_array(users) ? ims_cfg_ue_from_json(hss->cfg, users, &set, &d)
-					      : EBADMSG;
+	/* what users_add takes at most: the reader allocates per item */
+	int e = users && json_is_array(users) && json_array_size(users) <= HSS_ADD_MAX
+			? ims_cfg_ue_from_json(hss->cfg, users, &set, &d)
+			: EBADMSG;
 
 	json_decref(users);
 	if (!e)
