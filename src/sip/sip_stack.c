@@ -142,23 +142,10 @@ static int stack_send_h(const struct sip_tsx_dst *dst, const void *data, size_t 
 {
 	struct sip_stack *stack = arg;
 	struct net_addr to;
-	struct mbuf mb;
 	int err;
 
 	if (net_addr_from_sa(&to, (const struct sockaddr *)&dst->addr, dst->addrlen))
 		memset(&to, 0, sizeof(to));
-	mbuf_init(&mb, SIP_MSG_MAX_HARD);
-	if (stack->custom) {
-		err = sip_custom_apply(stack->custom, data, len, &mb);
-		if (!err) {
-			data = mb.buf;
-			len = mb.end;
-		} else if (err != ENOENT) {
-			log_write(LOG_SIP, LOG_LVL_WARN, LOG_DIR_TO, NULL,
-				  "custom_headers not applied to a %zu-byte message: %s", len,
-				  strerror(err));
-		}
-	}
 	stack_log_tx(dst->reliable, &to, data, len);
 	if (dst->reliable) {
 		err = net_send_conn(stack->net, dst->conn, data, len);
@@ -186,8 +173,39 @@ static int stack_send_h(const struct sip_tsx_dst *dst, const void *data, size_t 
 		stack->stats.tx_msgs++;
 	}
 out:
-	mbuf_reset(&mb);
 	return err;
+}
+
+/* The transaction layer's rewrite (sip_tsx_env.rewrite): custom_headers,
+ * once per message built. */
+static int stack_rewrite_h(const void *data, size_t len, struct mbuf *out, void *arg)
+{
+	struct sip_stack *stack = arg;
+	int err;
+
+	if (!stack->custom)
+		return ENOENT;
+	err = sip_custom_apply(stack->custom, data, len, out);
+	if (err && err != ENOENT)
+		log_write(LOG_SIP, LOG_LVL_WARN, LOG_DIR_TO, NULL,
+			  "custom_headers not applied to a %zu-byte message: %s", len,
+			  strerror(err));
+	return err;
+}
+
+void sip_stack_custom_mb(struct sip_stack *stack, struct mbuf *mb)
+{
+	struct mbuf nb;
+
+	if (!stack->custom)
+		return;
+	mbuf_init(&nb, SIP_MSG_MAX_HARD);
+	if (stack_rewrite_h(mb->buf, mb->end, &nb, stack)) {
+		mbuf_reset(&nb);
+		return;
+	}
+	mbuf_reset(mb);
+	*mb = nb;
 }
 
 /* A stateless answer (check errors, 503 on overload): to the connection or
@@ -221,6 +239,7 @@ static void stack_answer(struct sip_stack *stack, const struct sip_msg *req,
 	dst.addrlen = net_addr_len(&to);
 	dst.reliable = src->reliable;
 	dst.conn = src->reliable ? src->conn_id : stack_flow_idx(stack, src);
+	sip_stack_custom_mb(stack, &mb);
 	stack_send_h(&dst, mb.buf, mb.end, stack);
 out:
 	mbuf_reset(&mb);
@@ -679,6 +698,7 @@ int sip_stack_alloc(struct sip_stack **stackp, const struct sip_stack_prm *prm)
 	stack_allow_build(stack);
 	stack->env.send = stack_send_h;
 	stack->env.send_arg = stack;
+	stack->env.rewrite = stack_rewrite_h;
 	stack->env.timer = &sip_tsx_timer_loop;
 	tp.t1_ms = prm->t1_ms;
 	tp.t2_ms = prm->t2_ms;

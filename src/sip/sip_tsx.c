@@ -223,11 +223,28 @@ void sip_tsx_end_start(struct sip_tsx *tsx, enum sip_tsx_qid qid)
 		env->timer->start(q->timer, q->dur_ms, q_fire, q, env->timer_ctx);
 }
 
+/* The env's rewrite of mb's message, once: mb holds the new bytes. */
+static void out_rewrite(const struct sip_tsx_env *env, struct mbuf *mb)
+{
+	struct mbuf nb;
+
+	if (!env || !env->rewrite)
+		return;
+	mbuf_init(&nb, SIP_MSG_MAX_HARD);
+	if (env->rewrite(mb->buf, mb->end, &nb, env->send_arg)) {
+		mbuf_reset(&nb);
+		return;
+	}
+	mbuf_reset(mb);
+	*mb = nb;
+}
+
 int sip_tsx_out_take(struct sip_tsx *tsx, struct mbuf *mb, struct pl tag)
 {
 	size_t tl = tag.l <= 64 ? tag.l : 0;
 	uint8_t *b;
 
+	out_rewrite(tsx->st ? tsx->st->env : NULL, mb);
 	if (mb->end > UINT32_MAX - tl)
 		return ENOMEM;
 	/* Trim the built buffer to its size (a shrinking realloc stays in
@@ -701,12 +718,19 @@ int sip_tsx_request(struct sip_tsx **tsxp, struct sip_tsx_stack *st,
 	struct sip_msg *msg = NULL;
 	struct sip_tsx_key key;
 	struct sip_tsx *tsx;
+	struct mbuf mb;
+	struct pl req;
 	uint64_t hv;
 	int err;
 
 	if (!tsxp || !st || !prm || !prm->req.p || !prm->resp_h)
 		return EINVAL;
-	err = sip_msg_decode_copy(&msg, prm->req.p, prm->req.l, &dprm);
+	/* the bytes kept and retransmitted are the rewritten ones */
+	mbuf_init(&mb, SIP_MSG_MAX_HARD);
+	req = prm->req;
+	if (st->env->rewrite && !st->env->rewrite(req.p, req.l, &mb, st->env->send_arg))
+		req = (struct pl){(const char *)mb.buf, mb.end};
+	err = sip_msg_decode_copy(&msg, req.p, req.l, &dprm);
 	if (err)
 		goto out;
 	if (!msg->req || msg->meth == SIP_METHOD_ACK) {
@@ -749,6 +773,7 @@ int sip_tsx_request(struct sip_tsx **tsxp, struct sip_tsx_stack *st,
 	tsx->starting = false;
 	*tsxp = tsx; /* live: a failed send is told from the timer */
 out:
+	mbuf_reset(&mb);
 	mem_deref(msg);
 	return err;
 }

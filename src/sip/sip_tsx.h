@@ -106,9 +106,20 @@ struct sip_tsx_timer_ops {
 extern const struct sip_tsx_timer_ops sip_tsx_timer_loop;
 
 /* Borrowed by the stack; must outlive it. */
+struct mbuf;
+/* Rewrites a message before the layer keeps it (custom_headers): the new
+ * bytes into out (empty on entry) and 0, or any errno to keep the message
+ * as it is (ENOENT: nothing to change). */
+typedef int(sip_tsx_rewrite_h)(const void *data, size_t len, struct mbuf *out, void *arg);
+
 struct sip_tsx_env {
 	sip_tsx_send_h *send;
 	void *send_arg;
+	/* Optional: called once per message the layer builds or is given to
+	 * send (a request, a response, the ACK of a non-2xx), before its first
+	 * send; retransmissions resend the kept bytes. The key fields
+	 * (Via, From, To, Call-ID, CSeq) must come out unchanged. */
+	sip_tsx_rewrite_h *rewrite;
 	const struct sip_tsx_timer_ops *timer;
 	void *timer_ctx;
 };

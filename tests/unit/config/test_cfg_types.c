@@ -555,6 +555,35 @@ static void test_custom_headers(void **state)
 	expect_err("'custom_headers': {'name': 'A'}", "custom_headers: expected array");
 }
 
+/* The size of the whole set is bounded (SIP_CUSTOM_BYTES_MAX): 1000 rules
+ * of 1000 methods each would have the stack copy tens of megabytes. */
+static void test_custom_headers_total(void **state)
+{
+	static char buf[512 * 1024];
+	struct ims_cfg *cfg = NULL;
+	size_t o, rules = 0;
+
+	(void)state;
+	o = (size_t)snprintf(buf, sizeof(buf), "{'custom_headers': [");
+	for (int i = 0; i < 20; i++) {
+		o += (size_t)snprintf(buf + o, sizeof(buf) - o, "%s{'name': 'X', 'methods': [",
+				      i ? "," : "");
+		for (int j = 0; j < 1000; j++)
+			o += (size_t)snprintf(buf + o, sizeof(buf) - o, "%s'SUBSCRIBE'",
+					      j ? "," : "");
+		o += (size_t)snprintf(buf + o, sizeof(buf) - o, "]}");
+	}
+	snprintf(buf + o, sizeof(buf) - o, "]}");
+	assert_int_equal(load_text(buf, &cfg), EINVAL);
+	assert_null(cfg);
+	assert_non_null(strstr(err, "]: the rules up to this one take more than 262144 bytes "
+				    "(names, values, codes and methods)"));
+	assert_int_equal(strncmp(err, "custom_headers[", 15), 0);
+	/* refused at the rule that crosses the bound, not later */
+	assert_true(sscanf(err, "custom_headers[%zu]", &rules) == 1);
+	assert_true(rules >= 10 && rules < 20);
+}
+
 static void test_objects_misc(void **state)
 {
 	struct ims_cfg *cfg;
@@ -1344,6 +1373,7 @@ int main(void)
 	    cmocka_unit_test(test_fallbacks),
 	    cmocka_unit_test(test_session_expires),
 	    cmocka_unit_test(test_custom_headers),
+	    cmocka_unit_test(test_custom_headers_total),
 	    cmocka_unit_test(test_objects_misc),
 	    cmocka_unit_test(test_unknown_and_deprecated),
 	    cmocka_unit_test(test_ue_milenage),
