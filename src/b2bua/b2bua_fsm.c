@@ -26,6 +26,7 @@
 #include <strings.h>
 
 #include "b2bua/b2bua_int.h"
+#include "cfm/cfm.h"
 #include "core/log.h"
 #include "core/mem.h"
 #include "registrar/registrar.h"
@@ -193,12 +194,13 @@ void b2b_answer_a(struct b2b_call *c, uint16_t scode, const char *reason,
 	const struct b2b_leg *leg = c->win >= 0 ? &c->leg[c->win] : NULL;
 	const struct sip_hdr *ct = resp ? sip_msg_hdr(resp, SIP_HDR_CONTENT_TYPE) : NULL;
 	struct sip_tsx_reply_prm rp = {0};
-	struct mbuf h;
+	struct mbuf h, cbody;
 	int err = 0;
 
 	if (!tsx || c->a_answered)
 		return;
 	mbuf_init(&h, SIP_MSG_MAX_UDP);
+	mbuf_init(&cbody, CFM_CONTENT_MAX);
 	if (scode > 100 && scode < 300) {
 		err = a_dialog(c, tsx, scode < 200);
 		if (!leg && c->nlegs)
@@ -223,10 +225,12 @@ void b2b_answer_a(struct b2b_call *c, uint16_t scode, const char *reason,
 		rp.ctype = ct->val;
 		rp.body = resp->body;
 	}
+	b2b_cfm_answer(c, scode, resp, &h, &cbody, &rp); /* callflow_modifier */
 	if (scode >= 200 && scode < 300 && b2b_prack_hold_2xx(c, scode)) {
 		c->a_answered = true; /* sent at the PRACK (b2bua_prack.c) */
 		b2b_2xx_keep(c, &rp);
 		mbuf_reset(&h);
+		mbuf_reset(&cbody);
 		return;
 	}
 	if (scode >= 200) {
@@ -244,6 +248,7 @@ void b2b_answer_a(struct b2b_call *c, uint16_t scode, const char *reason,
 	if (scode == 180 || scode == 183)
 		b2b_state(c, B2BUA_RINGING);
 	mbuf_reset(&h);
+	mbuf_reset(&cbody);
 }
 
 /* ---- the branches ---- */

@@ -222,6 +222,12 @@ void b2b_invite_resp_h(struct sip_tsx *tsx, const struct sip_msg *resp, uint16_t
 		       void *arg);
 void b2b_cancel_legs(struct b2b_call *c);
 /* sdp: the body to send instead of resp's (rewritten); NULL: resp's. */
+/* callflow_modifier on the answer imsd sends the caller (b2bua_cfm.c):
+ * the modifier's header lines into hdrs and rp->hdrs, its content (read
+ * into body) as rp's body. */
+struct sip_tsx_reply_prm;
+void b2b_cfm_answer(struct b2b_call *c, uint16_t scode, const struct sip_msg *resp,
+		    struct mbuf *hdrs, struct mbuf *body, struct sip_tsx_reply_prm *rp);
 void b2b_answer_a(struct b2b_call *c, uint16_t scode, const char *reason,
 		  const struct sip_msg *resp, const struct mbuf *sdp);
 void b2b_ack_wait_start(struct b2b_call *c, enum b2b_side from, uint64_t srv_id);

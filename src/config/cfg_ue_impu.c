@@ -150,10 +150,81 @@ static void cfm_init(struct ims_cfg_cfm *m)
 	m->dir = IMS_CFG_DIR_BOTH;
 }
 
+static bool step_is_request(uint8_t step)
+{
+	return step == IMS_CFG_STEP_INVITE || step == IMS_CFG_STEP_MESSAGE ||
+	       step == IMS_CFG_STEP_SUBSCRIBE || step == IMS_CFG_STEP_REGISTER ||
+	       step == IMS_CFG_STEP_REGISTER_SOS;
+}
+
+static bool step_is_answer(uint8_t step)
+{
+	return step == IMS_CFG_STEP_INVITE_RINGING ||
+	       step == IMS_CFG_STEP_INVITE_SESSION_PROGRESS || step == IMS_CFG_STEP_INVITE_OK;
+}
+
+/*
+ * What the call-flow engine (src/cfm, docs/callflow_modifier.md) applies:
+ * a modifier it would not apply is refused here, so that no configuration
+ * silently does nothing.
+ */
+static int cfm_check_applied(struct cfg_rd *rd, const struct ims_cfg_cfm *m)
+{
+	bool req = m->step == IMS_CFG_STEP_ANY || step_is_request(m->step);
+	bool ans = m->step == IMS_CFG_STEP_ANY || step_is_answer(m->step);
+	const char *see = " (not applied by imsd yet: docs/callflow_modifier.md)";
+
+	if (!req && !ans)
+		return cfg_rd_err_at(rd, "method", "\"%s\"%s", m->method, see);
+	if (m->code < 0)
+		return cfg_rd_err_at(rd, "code",
+				     "%d: the reference product's special codes are not "
+				     "applied by imsd (docs/callflow_modifier.md)",
+				     (int)m->code);
+	if (m->code && m->code < 200)
+		return cfg_rd_err_at(rd, "code", "a provisional code%s", see);
+	if (m->code && !req)
+		return cfg_rd_err_at(rd, "code", "a code on \"%s\"%s", m->method, see);
+	if (m->step == IMS_CFG_STEP_INVITE && m->code && m->code < 300)
+		return cfg_rd_err_at(rd, "code",
+				     "a 2xx to an INVITE would open a session imsd does not "
+				     "keep (docs/callflow_modifier.md)");
+	if (m->code && m->transparent)
+		return cfg_rd_err_at(rd, "transparent",
+				     "a final code answers the request: the call flow "
+				     "cannot go on (docs/callflow_modifier.md)");
+	if (m->send_delay > 0)
+		return cfg_rd_err_at(rd, "send_delay", "a delay%s", see);
+	if (!m->code && !ans && (m->hdr_count || m->content || m->content_remove))
+		return cfg_rd_err_at(rd, m->hdr_count ? "custom_headers" : "content",
+				     "on a request without a code%s", see);
+	if (m->step == IMS_CFG_STEP_MESSAGE && m->dir == IMS_CFG_DIR_TX)
+		return cfg_rd_err_at(rd, "dir", "tx on MESSAGE%s", see);
+	if (!m->code && m->step != IMS_CFG_STEP_ANY && !step_is_answer(m->step) && !m->log)
+		return cfg_rd_err_at(rd, "method",
+				     "a modifier on \"%s\" without code or log does "
+				     "nothing (docs/callflow_modifier.md)",
+				     m->method);
+	return 0;
+}
+
 static int cfm_check(struct cfg_rd *rd, const struct ims_cfg_cfm *m)
 {
 	if ((m->content || m->content_remove) && !m->content_type)
 		return cfg_rd_err_at(rd, "content_type", "required when content is set");
+	return cfm_check_applied(rd, m);
+}
+
+/* Zeroed trigger counters for n modifiers (ims_cfg_cfm.count). */
+static int cfm_counters(struct cfg_rd *rd, struct ims_cfg_cfm *arr, size_t n)
+{
+	uint32_t *cnt = cfg_arena_alloc(rd->arena, (n ? n : 1) * sizeof(*cnt));
+
+	if (!cnt)
+		return cfg_rd_nomem(rd);
+	memset(cnt, 0, (n ? n : 1) * sizeof(*cnt));
+	for (size_t i = 0; i < n; i++)
+		arr[i].count = &cnt[i];
 	return 0;
 }
 
@@ -186,6 +257,8 @@ static int cfm_list_h(struct cfg_rd *rd, const json_t *v, void *base,
 		if (!one)
 			cfg_rd_pop(rd);
 	}
+	if (cfm_counters(rd, arr, n))
+		return rd->err;
 	o->cfm = arr;
 	o->cfm_count = (uint32_t)n;
 	return 0;
@@ -400,6 +473,8 @@ const struct ims_cfg_impu_opts *cfg_opts_commit(struct cfg_rd *rd,
 		if (o->cfm_count)
 			memcpy(arr, o->cfm, o->cfm_count * sizeof(*arr));
 		arr[o->cfm_count] = rd->legacy_cfm;
+		if (cfm_counters(rd, &arr[o->cfm_count], 1))
+			return NULL;
 		o->cfm = arr;
 		o->cfm_count++;
 	}

@@ -189,6 +189,9 @@ void cscf_dispatch(struct cscf *c, struct sip_stack *stack, struct sip_tsx *tsx,
 			return;
 		}
 	}
+	/* callflow_modifier (manual §5.2.1): may answer it in its place */
+	if (cscf_cfm_request(c, &r))
+		return;
 	c->stats.dispatched++;
 	if (r.orig)
 		c->stats.orig++;

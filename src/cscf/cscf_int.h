@@ -7,6 +7,11 @@
 
 #include "cscf/cscf.h"
 
+/* callflow_modifier on a received request (cscf_cfm.c): true when a
+ * modifier answered it (its service must not see it). */
+struct cscf_req;
+bool cscf_cfm_request(struct cscf *c, const struct cscf_req *r);
+
 struct cscf {
 	struct sip_stack *stack; /* borrowed, NULL in unit tests */
 	struct hss *hss;	 /* borrowed */

@@ -1,0 +1,250 @@
+"""callflow_modifier (manual §5.2.1, docs/callflow_modifier.md) over the
+wire: phones on raw UDP sockets (users without authentication) register,
+call and send MESSAGE through the real imsd, and see what the modifiers of
+the callee (MO side) or of the caller (MT side) do to the answers:
+
+* INVITE answered 486 by the callee's modifier, with its custom_headers and
+  content, the callee never rung, the `log` line in the IMS log;
+* impu filter: a modifier for another caller leaves the call alone;
+* tts/ttl: a MESSAGE modifier that skips its first trigger and applies once;
+* REGISTER refused with a code (and REGISTER.SOS only for an emergency one);
+* the caller's own modifier with dir tx (the INVITE imsd would send the
+  callee) answers the caller;
+* INVITE.RINGING / INVITE.OK: headers added to the 180 and the 200 the
+  caller gets, and a 180's body replaced by the modifier's content.
+"""
+import re
+import socket
+
+import pytest
+
+from conftest import IMSD_BIN, run_tool, write_cfg
+from test_calls import calls_ims, sdp
+from sipstack import wait_log
+
+HOST = "127.0.0.1"
+
+
+def ue(imsi, name, cfm=None):
+    mod = f", callflow_modifier: {cfm}" if cfm else ""
+    return (f'{{ imsi: "{imsi}", impi: "{name}@ims.test", authentication: false, '
+            f'impu: [{{ impu: "sip:{name}" {mod} }}] }}')
+
+
+class Ue:
+    """A phone on one UDP socket."""
+
+    def __init__(self, port, name):
+        self.port, self.name, self.n = port, name, 0
+        self.s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.s.bind((HOST, 0))
+        self.me = self.s.getsockname()[1]
+
+    def close(self):
+        self.s.close()
+
+    def send(self, text):
+        self.s.sendto(text.encode(), (HOST, self.port))
+
+    def recv(self, want, timeout=5.0):
+        """The next message whose first line starts with want."""
+        self.s.settimeout(timeout)
+        while True:
+            text = self.s.recv(65536).decode(errors="replace")
+            if text.startswith(want):
+                return text
+
+    def final(self, timeout=5.0):
+        self.s.settimeout(timeout)
+        while True:
+            text = self.s.recv(65536).decode(errors="replace")
+            m = re.match(r"SIP/2\.0 (\d{3}) ", text)
+            if m and int(m.group(1)) >= 200:
+                return int(m.group(1)), text
+
+    def request(self, method, ruri, extra="", body="", ctype="", to=None):
+        self.n += 1
+        tag = f"{self.name}{self.me}"
+        ct = f"Content-Type: {ctype}\r\n" if body else ""
+        self.send(f"{method} {ruri} SIP/2.0\r\n"
+                  f"Via: SIP/2.0/UDP {HOST}:{self.me};branch=z9hG4bK{tag}x{self.n};rport\r\n"
+                  f"Max-Forwards: 70\r\nFrom: <sip:{self.name}@ims.test>;tag={tag}\r\n"
+                  f"To: <{to or ruri}>\r\nCall-ID: {tag}-{self.n}@test\r\n"
+                  f"CSeq: {self.n} {method}\r\n"
+                  f"Contact: <sip:{self.name}@{HOST}:{self.me}>{extra}\r\n"
+                  f"{ct}Content-Length: {len(body)}\r\n\r\n{body}")
+
+    def register(self, contact_params=""):
+        self.request("REGISTER", "sip:ims.test", f";expires=600{contact_params}",
+                     to=f"sip:{self.name}@ims.test")
+        return self.final()
+
+    def invite(self, callee):
+        self.request("INVITE", f"sip:{callee}@ims.test", body=sdp(self.me + 1),
+                     ctype="application/sdp")
+
+    def answer(self, req, code, reason, body="", ctype="application/sdp"):
+        keep = [ln for ln in req.split("\r\n")
+                if re.match(r"(?i)(via|from|call-id|cseq):", ln)]
+        to = re.search(r"(?im)^To:\s*(.*?)\r?$", req).group(1)
+        if "tag=" not in to:
+            to += ";tag=callee1"
+        ct = f"Content-Type: {ctype}\r\n" if body else ""
+        self.send(f"SIP/2.0 {code} {reason}\r\n" + "\r\n".join(keep) +
+                  f"\r\nTo: {to}\r\nContact: <sip:{self.name}@{HOST}:{self.me}>\r\n"
+                  f"{ct}Content-Length: {len(body)}\r\n\r\n{body}")
+
+
+def lines(msg, name):
+    return re.findall(rf"(?im)^{re.escape(name)}:[ \t]*(.*?)\r?$", msg)
+
+
+@pytest.fixture
+def ims(tmp_path):
+    (tmp_path / "busy.txt").write_text("bob is busy (lab)")
+    (tmp_path / "early.sdp").write_text(sdp(40000))
+    yield from calls_ims(tmp_path, "", [
+        ue("001010000000601", "alice"),
+        ue("001010000000602", "bob", """[
+          { method: "INVITE", code: 486, log: "bob busy for carol", impu: "sip:carol@ims.test",
+            custom_headers: [{ name: "X-Lab", value: "carol" }] },
+          { method: "INVITE.RINGING", log: "ring", content: "early.sdp",
+            content_type: "application/sdp",
+            custom_headers: [{ name: "X-Ring", value: "bob rings" }] },
+          { method: "INVITE.OK", custom_headers: [{ name: "X-Ok", value: "bob answers" },
+                                                  { name: "Allow-Events", replace: true }] },
+        ]"""),
+        ue("001010000000603", "carol"),
+        ue("001010000000604", "dave", """[
+          { method: "MESSAGE", code: 500, tts: 1, ttl: 1, log: "dave's second MESSAGE" },
+          { method: "REGISTER.SOS", code: 380 },
+        ]"""),
+        ue("001010000000605", "erin", """{ method: "REGISTER", code: 403,
+          custom_headers: [{ name: "Warning", value: "399 ims.test \\"barred (lab)\\"" }] }"""),
+        ue("001010000000606", "frank", """{ method: "INVITE", dir: "tx", code: 480,
+          content: "busy.txt", content_type: "text/plain", log: "frank calls nobody" }"""),
+    ])
+
+
+def test_invite_answered_by_callee_modifier(ims):
+    d, port, log, tmp = ims
+    carol, bob = Ue(port, "carol"), Ue(port, "bob")
+    try:
+        assert carol.register()[0] == 200
+        assert bob.register()[0] == 200
+        carol.invite("bob")
+        code, resp = carol.final()
+        assert code == 486, resp
+        assert lines(resp, "X-Lab") == ["carol"], resp
+        wait_log(log, lambda t: "callflow_modifier: bob busy for carol (INVITE received)" in t)
+        # bob was never rung
+        bob.s.settimeout(0.5)
+        with pytest.raises(socket.timeout):
+            bob.recv("INVITE ", timeout=0.5)
+    finally:
+        carol.close()
+        bob.close()
+
+
+def test_answers_to_the_caller_modified(ims):
+    """alice is not carol: the 486 modifier lets her call through; the 180
+    and 200 she gets carry bob's INVITE.RINGING / INVITE.OK changes."""
+    d, port, log, tmp = ims
+    alice, bob = Ue(port, "alice"), Ue(port, "bob")
+    try:
+        assert alice.register()[0] == 200
+        assert bob.register()[0] == 200
+        alice.invite("bob")
+        inv = bob.recv("INVITE ")
+        bob.answer(inv, 180, "Ringing")
+        ring = alice.recv("SIP/2.0 180")
+        assert lines(ring, "X-Ring") == ["bob rings"], ring
+        assert lines(ring, "Content-Type") == ["application/sdp"], ring
+        assert "m=audio 40000 " in ring, ring
+        bob.answer(inv, 200, "OK", sdp(bob.me + 1))
+        code, ok = alice.final()
+        assert code == 200, ok
+        assert lines(ok, "X-Ok") == ["bob answers"], ok
+        assert not lines(ok, "X-Ring") and not lines(ok, "Allow-Events"), ok
+        wait_log(log, lambda t: re.search(r"callflow_modifier: ring \(call \d+: 180", t))
+    finally:
+        alice.close()
+        bob.close()
+
+
+def test_message_tts_ttl(ims):
+    """dave's MESSAGE modifier: the first trigger does nothing (tts 1), the
+    second answers 500 (ttl 1), the third goes on as usual."""
+    d, port, log, tmp = ims
+    dave = Ue(port, "dave")
+    try:
+        assert dave.register()[0] == 200
+        codes = []
+        for _ in range(3):
+            dave.request("MESSAGE", "sip:alice@ims.test", body="hi", ctype="text/plain")
+            codes.append(dave.final()[0])
+        assert codes[1] == 500, codes
+        assert codes[0] != 500 and codes[2] == codes[0], codes
+        assert open(log).read().count("callflow_modifier: dave's second MESSAGE") == 1
+    finally:
+        dave.close()
+
+
+def test_register_refused_and_sos(ims):
+    d, port, log, tmp = ims
+    erin, dave = Ue(port, "erin"), Ue(port, "dave")
+    try:
+        code, resp = erin.register()
+        assert code == 403, resp
+        assert lines(resp, "Warning") == ['399 ims.test "barred (lab)"'], resp
+        # REGISTER.SOS: dave's ordinary REGISTER passes, an emergency one not
+        assert dave.register()[0] == 200
+        code, resp = dave.register(";sos")
+        assert code == 380, resp
+    finally:
+        erin.close()
+        dave.close()
+
+
+def test_caller_modifier_dir_tx(ims):
+    """frank's own INVITE modifier (dir tx: the INVITE imsd would send the
+    callee, the MT dialog) answers frank 480 with its content; bob is not
+    rung. A call to frank is not touched by it (dir tx only)."""
+    d, port, log, tmp = ims
+    frank, bob = Ue(port, "frank"), Ue(port, "bob")
+    try:
+        assert frank.register()[0] == 200
+        assert bob.register()[0] == 200
+        frank.invite("bob")
+        code, resp = frank.final()
+        assert code == 480, resp
+        assert lines(resp, "Content-Type") == ["text/plain"], resp
+        assert resp.endswith("bob is busy (lab)"), resp
+        wait_log(log, lambda t: "callflow_modifier: frank calls nobody (INVITE to send)" in t)
+        with pytest.raises(socket.timeout):
+            bob.recv("INVITE ", timeout=0.5)
+        bob.invite("frank")
+        inv = frank.recv("INVITE ")
+        frank.answer(inv, 486, "Busy Here")
+        assert bob.final()[0] == 486
+    finally:
+        frank.close()
+        bob.close()
+
+
+def test_config_refuses_what_is_not_applied(tmp_path):
+    """A modifier imsd would not apply stops the start with the field named
+    (no configuration silently does nothing)."""
+    for cfm, want in [
+            ('{ method: "REINVITE", code: 488 }',
+             'ue_db[0].impu[0].callflow_modifier.method: "REINVITE" (not applied by imsd yet'),
+            ('{ method: "INVITE.RINGING", send_delay: 2 }',
+             "ue_db[0].impu[0].callflow_modifier.send_delay: a delay (not applied"),
+            ('{ code: -2 }', "ue_db[0].impu[0].callflow_modifier.code: -2: the reference "
+                             "product's special codes are not applied by imsd")]:
+        cfg = write_cfg(tmp_path, 'sip_addr: "127.0.0.1", ue_db: [' +
+                        ue("001010000000607", "gina", cfm) + "]")
+        r = run_tool([IMSD_BIN, "--check-config", cfg], capture_output=True, text=True,
+                     timeout=60)
+        assert r.returncode != 0, (cfm, r.stderr)
+        assert want in r.stderr, (cfm, r.stderr)
