@@ -7,10 +7,14 @@
  * callee's answer as imsd received it, dir rx; counterpart the callee).
  * The first modifier that applies adds its custom_headers to the answer,
  * replaces its body with its content (content null: removes a body of
- * content_type) and logs its `log`. Echo calls have no callee user: no
+ * content_type) and logs its `log`; its send_delay holds a provisional
+ * (180, 183) that long (a final answer sent meanwhile drops it: a
+ * provisional after the final would be late, RFC 3261 §13.3.1.1). Echo calls have no callee user: no
  * list applies.
  */
+#include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "b2bua/b2bua_int.h"
@@ -49,15 +53,17 @@ static const struct ims_cfg_cfm *answer_find(const struct b2b_call *c, uint16_t 
 	return cfm_find(&m);
 }
 
-void b2b_cfm_answer(struct b2b_call *c, uint16_t scode, const struct sip_msg *resp,
-		    struct mbuf *hdrs, struct mbuf *body, struct sip_tsx_reply_prm *rp)
+uint32_t b2b_cfm_answer(struct b2b_call *c, uint16_t scode, const struct sip_msg *resp,
+			struct mbuf *hdrs, struct mbuf *body, struct sip_tsx_reply_prm *rp)
 {
 	const struct ims_cfg_cfm *cm = answer_find(c, scode, resp);
+	uint32_t delay;
 	char what[48];
 	int err;
 
 	if (!cm)
-		return;
+		return 0;
+	delay = (uint32_t)(cm->send_delay * 1000.0); /* 0..60 s, checked when read */
 	snprintf(what, sizeof(what), "call %u: %u to the caller", c->index, scode);
 	cfm_log(cm, what);
 	err = cfm_hdrs_apply(cm, hdrs);
@@ -72,7 +78,7 @@ void b2b_cfm_answer(struct b2b_call *c, uint16_t scode, const struct sip_msg *re
 			log_write(LOG_IMS, LOG_LVL_WARN, LOG_DIR_NONE, NULL,
 				  "call %u: callflow_modifier content %s: %s", c->index,
 				  cm->content, strerror(err));
-			return;
+			return delay;
 		}
 		rp->ctype = pl_from_str(cm->content_type);
 		rp->body = (struct pl){(const char *)body->buf, body->end};
@@ -81,4 +87,94 @@ void b2b_cfm_answer(struct b2b_call *c, uint16_t scode, const struct sip_msg *re
 		rp->ctype = (struct pl)PL_INIT;
 		rp->body = (struct pl)PL_INIT;
 	}
+	return delay;
+}
+
+/* ---- send_delay: a provisional held ---- */
+
+struct b2b_cfm_held {
+	struct loop_timer *t;
+	uint16_t scode;
+	char reason[64];
+	struct mbuf hdrs, ctype, body;
+};
+
+void b2b_cfm_drop(struct b2b_call *c)
+{
+	struct b2b_cfm_held *hd = c->cfm_held;
+
+	if (!hd)
+		return;
+	c->cfm_held = NULL;
+	loop_timer_free(hd->t);
+	mbuf_reset(&hd->hdrs);
+	mbuf_reset(&hd->ctype);
+	mbuf_reset(&hd->body);
+	free(hd);
+}
+
+static struct pl mb_pl(const struct mbuf *mb)
+{
+	return mb->end ? (struct pl){(const char *)mb->buf, mb->end} : (struct pl)PL_INIT;
+}
+
+/* Its delay is over: sent as b2b_answer_a would have, if the caller's
+ * INVITE still waits for it. */
+static void held_h(void *arg)
+{
+	struct b2b_call *c = arg;
+	struct b2b_cfm_held *hd = c->cfm_held;
+	struct sip_tsx *tsx = c->a_tsx ? sip_tsx_lookup(sip_stack_tsx(c->b->prm.stack),
+							c->a_tsx)
+				       : NULL;
+	struct sip_tsx_reply_prm rp = {0};
+	int err;
+
+	if (!hd)
+		return;
+	if (!tsx || c->a_answered || c->state == B2BUA_STOP) {
+		b2b_cfm_drop(c);
+		return;
+	}
+	rp.hdrs = mb_pl(&hd->hdrs);
+	rp.ctype = mb_pl(&hd->ctype);
+	rp.body = mb_pl(&hd->body);
+	if (c->prack) /* RFC 3262 */
+		err = b2b_prack_1xx(c, tsx, hd->scode, hd->reason, &rp);
+	else
+		err = sip_stack_reply(c->b->prm.stack, tsx, hd->scode, hd->reason, &rp);
+	if (!err)
+		b2b_event(c, B2BUA_EV_SEND, SIP_METHOD_OTHER, hd->scode);
+	if (hd->scode == 180 || hd->scode == 183)
+		b2b_state(c, B2BUA_RINGING);
+	b2b_cfm_drop(c);
+}
+
+int b2b_cfm_hold(struct b2b_call *c, uint16_t scode, const char *reason,
+		 const struct sip_tsx_reply_prm *rp, uint32_t delay_ms)
+{
+	struct b2b_cfm_held *hd;
+	int err;
+
+	b2b_cfm_drop(c); /* one held at a time: the newer replaces it */
+	hd = calloc(1, sizeof(*hd));
+	if (!hd)
+		return ENOMEM;
+	hd->t = loop_timer_alloc();
+	hd->scode = scode;
+	snprintf(hd->reason, sizeof(hd->reason), "%s", reason ? reason : "");
+	mbuf_init(&hd->hdrs, SIP_MSG_MAX_UDP);
+	mbuf_init(&hd->ctype, SIP_MSG_MAX_UDP);
+	mbuf_init(&hd->body, SIP_MSG_MAX_HARD);
+	err = hd->t ? 0 : ENOMEM;
+	err = err ? err : mbuf_write(&hd->hdrs, rp->hdrs.p, rp->hdrs.l);
+	err = err ? err : mbuf_write(&hd->ctype, rp->ctype.p, rp->ctype.l);
+	err = err ? err : mbuf_write(&hd->body, rp->body.p, rp->body.l);
+	c->cfm_held = hd;
+	if (err) {
+		b2b_cfm_drop(c);
+		return err;
+	}
+	loop_timer_start(hd->t, delay_ms, held_h, c);
+	return 0;
 }

@@ -195,6 +195,7 @@ void b2b_answer_a(struct b2b_call *c, uint16_t scode, const char *reason,
 	const struct sip_hdr *ct = resp ? sip_msg_hdr(resp, SIP_HDR_CONTENT_TYPE) : NULL;
 	struct sip_tsx_reply_prm rp = {0};
 	struct mbuf h, cbody;
+	uint32_t delay;
 	int err = 0;
 
 	if (!tsx || c->a_answered)
@@ -225,7 +226,14 @@ void b2b_answer_a(struct b2b_call *c, uint16_t scode, const char *reason,
 		rp.ctype = ct->val;
 		rp.body = resp->body;
 	}
-	b2b_cfm_answer(c, scode, resp, &h, &cbody, &rp); /* callflow_modifier */
+	delay = b2b_cfm_answer(c, scode, resp, &h, &cbody, &rp); /* callflow_modifier */
+	if (scode < 200 && delay && !b2b_cfm_hold(c, scode, reason, &rp, delay)) {
+		mbuf_reset(&h);
+		mbuf_reset(&cbody);
+		return;
+	}
+	if (scode >= 200)
+		b2b_cfm_drop(c); /* a provisional after the final would be late */
 	if (scode >= 200 && scode < 300 && b2b_prack_hold_2xx(c, scode)) {
 		c->a_answered = true; /* sent at the PRACK (b2bua_prack.c) */
 		b2b_2xx_keep(c, &rp);

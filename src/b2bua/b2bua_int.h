@@ -171,6 +171,9 @@ struct b2b_call {
 	int o_b_leg;
 	/* session timers (b2bua_st.c), owned; NULL when off */
 	struct b2b_st *st;
+	/* callflow_modifier send_delay (b2bua_cfm.c): a provisional to the
+	 * caller held until its timer, owned; NULL none */
+	struct b2b_cfm_held *cfm_held;
 };
 
 struct b2bua {
@@ -224,10 +227,17 @@ void b2b_cancel_legs(struct b2b_call *c);
 /* sdp: the body to send instead of resp's (rewritten); NULL: resp's. */
 /* callflow_modifier on the answer imsd sends the caller (b2bua_cfm.c):
  * the modifier's header lines into hdrs and rp->hdrs, its content (read
- * into body) as rp's body. */
+ * into body) as rp's body; returns its send_delay in ms (0 none). */
 struct sip_tsx_reply_prm;
-void b2b_cfm_answer(struct b2b_call *c, uint16_t scode, const struct sip_msg *resp,
-		    struct mbuf *hdrs, struct mbuf *body, struct sip_tsx_reply_prm *rp);
+uint32_t b2b_cfm_answer(struct b2b_call *c, uint16_t scode, const struct sip_msg *resp,
+			struct mbuf *hdrs, struct mbuf *body, struct sip_tsx_reply_prm *rp);
+/* The provisional of b2b_answer_a held delay_ms (send_delay), rp copied;
+ * ENOMEM: not held (the caller sends it now). A later provisional with a
+ * delay replaces it. */
+int b2b_cfm_hold(struct b2b_call *c, uint16_t scode, const char *reason,
+		 const struct sip_tsx_reply_prm *rp, uint32_t delay_ms);
+/* Drops the held provisional (a final answer went, the call ends). */
+void b2b_cfm_drop(struct b2b_call *c);
 void b2b_answer_a(struct b2b_call *c, uint16_t scode, const char *reason,
 		  const struct sip_msg *resp, const struct mbuf *sdp);
 void b2b_ack_wait_start(struct b2b_call *c, enum b2b_side from, uint64_t srv_id);

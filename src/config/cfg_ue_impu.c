@@ -193,8 +193,13 @@ static int cfm_check_applied(struct cfg_rd *rd, const struct ims_cfg_cfm *m)
 		return cfg_rd_err_at(rd, "transparent",
 				     "a final code answers the request: the call flow "
 				     "cannot go on (docs/callflow_modifier.md)");
-	if (m->send_delay > 0)
-		return cfg_rd_err_at(rd, "send_delay", "a delay%s", see);
+	/* held: the caller's provisional answers (b2bua_cfm.c) */
+	if (m->send_delay > 0 && m->step != IMS_CFG_STEP_INVITE_RINGING &&
+	    m->step != IMS_CFG_STEP_INVITE_SESSION_PROGRESS)
+		return cfg_rd_err_at(rd, "send_delay",
+				     "a delay on other steps than INVITE.RINGING and "
+				     "INVITE.SESSION_PROGRESS%s",
+				     see);
 	if (!m->code && !ans && (m->hdr_count || m->content || m->content_remove))
 		return cfg_rd_err_at(rd, m->hdr_count ? "custom_headers" : "content",
 				     "on a request without a code%s", see);

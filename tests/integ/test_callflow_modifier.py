@@ -83,12 +83,12 @@ class Ue:
         self.request("INVITE", f"sip:{callee}@ims.test", body=sdp(self.me + 1),
                      ctype="application/sdp")
 
-    def answer(self, req, code, reason, body="", ctype="application/sdp"):
+    def answer(self, req, code, reason, body="", ctype="application/sdp", tag="callee1"):
         keep = [ln for ln in req.split("\r\n")
                 if re.match(r"(?i)(via|from|call-id|cseq):", ln)]
         to = re.search(r"(?im)^To:\s*(.*?)\r?$", req).group(1)
         if "tag=" not in to:
-            to += ";tag=callee1"
+            to += f";tag={tag}"
         ct = f"Content-Type: {ctype}\r\n" if body else ""
         self.send(f"SIP/2.0 {code} {reason}\r\n" + "\r\n".join(keep) +
                   f"\r\nTo: {to}\r\nContact: <sip:{self.name}@{HOST}:{self.me}>\r\n"
@@ -123,6 +123,8 @@ def ims(tmp_path):
           custom_headers: [{ name: "Warning", value: "399 ims.test \\"barred (lab)\\"" }] }"""),
         ue("001010000000606", "frank", """{ method: "INVITE", dir: "tx", code: 480,
           content: "busy.txt", content_type: "text/plain", log: "frank calls nobody" }"""),
+        ue("001010000000607", "ivan", """{ method: "INVITE.RINGING", send_delay: 1.5,
+          log: "ivan rings late", custom_headers: [{ name: "X-Late", value: "1" }] }"""),
     ])
 
 
@@ -232,14 +234,54 @@ def test_caller_modifier_dir_tx(ims):
         bob.close()
 
 
+def test_ringing_delayed(ims):
+    """ivan's INVITE.RINGING send_delay: the 180 reaches the caller late,
+    with the modifier's header; when the 200 comes first, the held 180 is
+    dropped (a provisional after the final would be late). Shown by the
+    order of what the caller gets, not by timing."""
+    d, port, log, tmp = ims
+    alice, ivan = Ue(port, "alice"), Ue(port, "ivan")
+    try:
+        assert alice.register()[0] == 200
+        assert ivan.register()[0] == 200
+        # 1: 180 held, then sent
+        alice.invite("ivan")
+        inv = ivan.recv("INVITE ")
+        ivan.answer(inv, 180, "Ringing")
+        ring = alice.recv("SIP/2.0 180", timeout=10)
+        assert lines(ring, "X-Late") == ["1"], ring
+        ivan.answer(inv, 486, "Busy Here")
+        assert alice.final()[0] == 486
+        # 2: the 200 comes while the 180 is held: the caller gets the 200 only
+        alice.invite("ivan")
+        inv = ivan.recv("INVITE ")
+        ivan.answer(inv, 180, "Ringing", tag="callee2")
+        wait_log(log, lambda t: t.count("callflow_modifier: ivan rings late") == 2)
+        ivan.answer(inv, 200, "OK", sdp(ivan.me + 1), tag="callee2")
+        alice.s.settimeout(5)
+        first = alice.s.recv(65536).decode(errors="replace")
+        while first.startswith("SIP/2.0 100"):
+            first = alice.s.recv(65536).decode(errors="replace")
+        assert first.startswith("SIP/2.0 200"), first
+        # and no late 180 after it (the 200 again, until the ACK, at most)
+        alice.s.settimeout(2.5)
+        with pytest.raises(socket.timeout):
+            while True:
+                assert not alice.s.recv(65536).startswith(b"SIP/2.0 180")
+    finally:
+        alice.close()
+        ivan.close()
+
+
 def test_config_refuses_what_is_not_applied(tmp_path):
     """A modifier imsd would not apply stops the start with the field named
     (no configuration silently does nothing)."""
     for cfm, want in [
             ('{ method: "REINVITE", code: 488 }',
              'ue_db[0].impu[0].callflow_modifier.method: "REINVITE" (not applied by imsd yet'),
-            ('{ method: "INVITE.RINGING", send_delay: 2 }',
-             "ue_db[0].impu[0].callflow_modifier.send_delay: a delay (not applied"),
+            ('{ method: "INVITE.OK", send_delay: 2 }',
+             "ue_db[0].impu[0].callflow_modifier.send_delay: a delay on other steps than "
+             "INVITE.RINGING and INVITE.SESSION_PROGRESS (not applied"),
             ('{ code: -2 }', "ue_db[0].impu[0].callflow_modifier.code: -2: the reference "
                              "product's special codes are not applied by imsd")]:
         cfg = write_cfg(tmp_path, 'sip_addr: "127.0.0.1", ue_db: [' +

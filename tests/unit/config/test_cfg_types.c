@@ -1044,7 +1044,7 @@ static void test_callflow_modifier(void **state)
 	    "{'method': 'INVITE.RINGING', 'dir': 'tx', 'transparent': true, "
 	    "'content': 'r.sdp', 'content_type': 'application/sdp', "
 	    "'access_network': 'lte, nr', 'impu': 'tel:1', 'imei': '3500', 'ttl': 2, "
-	    "'tts': 1, 'send_delay': 0, 'stop': false}, {'code': 503}, "
+	    "'tts': 1, 'send_delay': 0.5, 'stop': false}, {'code': 503}, "
 	    "{'content': null, 'content_type': 'application/sdp'}]}, "
 	    "{'impu': 'x', 'callflow_modifier': {'method': 'MESSAGE', 'code': 488}}]}]");
 	o = cfg->ue[0].impu[0].opts;
@@ -1070,7 +1070,7 @@ static void test_callflow_modifier(void **state)
 	assert_string_equal(m->imei, "3500");
 	assert_int_equal(m->ttl, 2);
 	assert_int_equal(m->tts, 1);
-	assert_true(m->send_delay == 0);
+	assert_true(m->send_delay == 0.5);
 	assert_int_equal(o->cfm[2].code, 503);
 	assert_int_equal(o->cfm[2].step, IMS_CFG_STEP_ANY);
 	assert_true(o->cfm[3].content_remove);
@@ -1144,8 +1144,12 @@ static void test_callflow_modifier_not_applied(void **state)
 	expect_err(CFM_ERR("{'method': 'INVITE', 'code': 486, 'transparent': true}"),
 		   "ue_db[0].callflow_modifier[0].transparent: a final code answers the "
 		   "request: the call flow cannot go on (docs/callflow_modifier.md)");
-	expect_err(CFM_ERR("{'method': 'INVITE.RINGING', 'send_delay': 2}"),
-		   "ue_db[0].callflow_modifier[0].send_delay: a delay" NOT_YET);
+	expect_err(CFM_ERR("{'method': 'INVITE.OK', 'send_delay': 2}"),
+		   "ue_db[0].callflow_modifier[0].send_delay: a delay on other steps than "
+		   "INVITE.RINGING and INVITE.SESSION_PROGRESS" NOT_YET);
+	expect_err(CFM_ERR("{'send_delay': 2, 'log': 'x'}"),
+		   "ue_db[0].callflow_modifier[0].send_delay: a delay on other steps than "
+		   "INVITE.RINGING and INVITE.SESSION_PROGRESS" NOT_YET);
 	expect_err(CFM_ERR("{'method': 'INVITE', 'custom_headers': [{'name': 'X-A', "
 			   "'value': '1'}]}"),
 		   "ue_db[0].callflow_modifier[0].custom_headers: on a request without a "
