@@ -7,7 +7,9 @@
  * callee's answer as imsd received it, dir rx; counterpart the callee).
  * The first modifier that applies adds its custom_headers to the answer,
  * replaces its body with its content (content null: removes a body of
- * content_type) and logs its `log`; its send_delay holds a provisional
+ * content_type) and logs its `log`; one with a code met at a 180 or 183
+ * answers the caller with that code in its place and ends the call (the
+ * branches cancelled); its send_delay holds a provisional
  * (180, 183) that long (a final answer sent meanwhile drops it: a
  * provisional after the final would be late, RFC 3261 §13.3.1.1). Echo calls have no callee user: no
  * list applies.
@@ -22,14 +24,14 @@
 #include "core/log.h"
 
 static const struct ims_cfg_cfm *answer_find(const struct b2b_call *c, uint16_t scode,
-					     const struct sip_msg *resp)
+					     const struct sip_msg *resp, int8_t code)
 {
 	const struct b2b_leg *leg = c->win >= 0 ? &c->leg[c->win] : NULL;
-	struct cfm_match m = {.step = cfm_step_of_invite_resp(scode)};
+	struct cfm_match m = {.step = cfm_step_of_invite_resp(scode), .code = code};
 	const struct ims_cfg_cfm *cm;
 	char imei[16];
 
-	if (c->type == B2BUA_ECHO || m.step == IMS_CFG_STEP_ANY)
+	if (c->type != B2BUA_SERVER || m.step == IMS_CFG_STEP_ANY)
 		return NULL;
 	if (!leg && c->nlegs)
 		leg = &c->leg[0];
@@ -53,17 +55,46 @@ static const struct ims_cfg_cfm *answer_find(const struct b2b_call *c, uint16_t 
 	return cfm_find(&m);
 }
 
+bool b2b_cfm_provisional(struct b2b_call *c, const struct b2b_leg *leg,
+			 const struct sip_msg *resp)
+{
+	const struct ims_cfg_cfm *cm;
+	char why[64];
+
+	(void)leg;
+	if (resp->scode != 180 && resp->scode != 183)
+		return false;
+	cm = answer_find(c, resp->scode, resp, CFM_CODE_WITH);
+	if (!cm)
+		return false;
+	/* the caller gets the modifier's answer in place of the 1xx, built
+	 * by b2b_answer_a with this modifier's headers and content */
+	b2b_cancel_legs(c);
+	loop_timer_cancel(c->t_ring);
+	c->cfm_gen = cm;
+	b2b_answer_a(c, (uint16_t)cm->code, NULL, NULL, NULL);
+	c->cfm_gen = NULL;
+	snprintf(why, sizeof(why), "callflow_modifier: %d in place of %u", cm->code,
+		 resp->scode);
+	b2b_stop(c, why);
+	return true;
+}
+
 uint32_t b2b_cfm_answer(struct b2b_call *c, uint16_t scode, const struct sip_msg *resp,
 			struct mbuf *hdrs, struct mbuf *body, struct sip_tsx_reply_prm *rp)
 {
-	const struct ims_cfg_cfm *cm = answer_find(c, scode, resp);
+	/* a modifier's own answer (b2b_cfm_provisional): its changes, not
+	 * counted again; else the first modifier without a code */
+	const struct ims_cfg_cfm *cm =
+	    c->cfm_gen ? c->cfm_gen : answer_find(c, scode, resp, CFM_CODE_WITHOUT);
 	uint32_t delay;
 	char what[48];
 	int err;
 
 	if (!cm)
 		return 0;
-	delay = (uint32_t)(cm->send_delay * 1000.0); /* 0..60 s, checked when read */
+	/* 0..60 s, checked when read; a generated final is never held */
+	delay = c->cfm_gen ? 0 : (uint32_t)(cm->send_delay * 1000.0);
 	snprintf(what, sizeof(what), "call %u: %u to the caller", c->index, scode);
 	cfm_log(cm, what);
 	err = cfm_hdrs_apply(cm, hdrs);

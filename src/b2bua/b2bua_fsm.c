@@ -459,6 +459,8 @@ static void provisional_a(struct b2b_call *c, struct b2b_leg *leg,
 		b2b_state(c, B2BUA_RINGING);
 		return;
 	}
+	if (b2b_cfm_provisional(c, leg, resp)) /* callflow_modifier's code */
+		return;
 	mbuf_init(&sdp, SIP_MSG_MAX_HARD);
 	b2b_media_leg_b(c, leg);
 	err = b2b_media_sdp(c, B2B_B, !c->a_offer, resp, &sdp, &e);

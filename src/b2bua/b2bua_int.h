@@ -174,6 +174,9 @@ struct b2b_call {
 	/* callflow_modifier send_delay (b2bua_cfm.c): a provisional to the
 	 * caller held until its timer, owned; NULL none */
 	struct b2b_cfm_held *cfm_held;
+	/* the modifier whose code b2b_answer_a is sending now (borrowed from
+	 * the configuration for that call only), NULL otherwise */
+	const struct ims_cfg_cfm *cfm_gen;
 };
 
 struct b2bua {
@@ -238,6 +241,12 @@ int b2b_cfm_hold(struct b2b_call *c, uint16_t scode, const char *reason,
 		 const struct sip_tsx_reply_prm *rp, uint32_t delay_ms);
 /* Drops the held provisional (a final answer went, the call ends). */
 void b2b_cfm_drop(struct b2b_call *c);
+/* A 180/183 from a branch met by a modifier with a code: the caller gets
+ * that code in its place (with the modifier's headers and content), the
+ * branches are cancelled and the call ends; true when so. */
+struct b2b_leg;
+bool b2b_cfm_provisional(struct b2b_call *c, const struct b2b_leg *leg,
+			 const struct sip_msg *resp);
 void b2b_answer_a(struct b2b_call *c, uint16_t scode, const char *reason,
 		  const struct sip_msg *resp, const struct mbuf *sdp);
 void b2b_ack_wait_start(struct b2b_call *c, enum b2b_side from, uint64_t srv_id);

@@ -41,7 +41,8 @@ static bool filters_ok(const struct ims_cfg_cfm *cm, const struct cfm_match *m)
 		return false;
 	if (cm->dir != IMS_CFG_DIR_BOTH && cm->dir != m->dir)
 		return false;
-	if (m->want_code && !cm->code)
+	if ((m->code == CFM_CODE_WITH && !cm->code) ||
+	    (m->code == CFM_CODE_WITHOUT && cm->code))
 		return false;
 	if (cm->impu && (!m->peer_impu || !cfm_impu_eq(cm->impu, m->peer_impu)))
 		return false;

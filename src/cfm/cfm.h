@@ -34,6 +34,12 @@
 /* Bytes of a modifier's content file, at most. */
 #define CFM_CONTENT_MAX (16u * 1024u)
 
+/* Which modifiers a match considers: all, only those with a code (a
+ * response to generate), only those without. */
+#define CFM_CODE_ANY 0
+#define CFM_CODE_WITH 1
+#define CFM_CODE_WITHOUT (-1)
+
 /* One message at one step, as the engine matches it. */
 struct cfm_match {
 	const struct ims_cfg_impu_opts *opts; /* whose list; NULL: none applies */
@@ -43,7 +49,7 @@ struct cfm_match {
 	const char *peer_impu;		      /* the counterpart's IMPU URI, NULL unknown */
 	const char *peer_imei;		      /* its IMEI digits, NULL unknown */
 	uint8_t peer_rat;		      /* IMS_CFG_RAT_* of its P-Access-Network-Info */
-	bool want_code;			      /* only modifiers with a code */
+	int8_t code;			      /* CFM_CODE_*: which modifiers count */
 };
 
 /*

@@ -183,9 +183,11 @@ static int cfm_check_applied(struct cfg_rd *rd, const struct ims_cfg_cfm *m)
 				     (int)m->code);
 	if (m->code && m->code < 200)
 		return cfg_rd_err_at(rd, "code", "a provisional code%s", see);
-	if (m->code && !req)
+	/* a code in place of a 180/183 (b2bua_cfm.c), not of the final */
+	if (m->code && m->step == IMS_CFG_STEP_INVITE_OK)
 		return cfg_rd_err_at(rd, "code", "a code on \"%s\"%s", m->method, see);
-	if (m->step == IMS_CFG_STEP_INVITE && m->code && m->code < 300)
+	if (m->code && m->code < 300 && m->step != IMS_CFG_STEP_ANY &&
+	    (m->step == IMS_CFG_STEP_INVITE || step_is_answer(m->step)))
 		return cfg_rd_err_at(rd, "code",
 				     "a 2xx to an INVITE would open a session imsd does not "
 				     "keep (docs/callflow_modifier.md)");
@@ -194,6 +196,8 @@ static int cfm_check_applied(struct cfg_rd *rd, const struct ims_cfg_cfm *m)
 				     "a final code answers the request: the call flow "
 				     "cannot go on (docs/callflow_modifier.md)");
 	/* held: the caller's provisional answers (b2bua_cfm.c) */
+	if (m->send_delay > 0 && m->code)
+		return cfg_rd_err_at(rd, "send_delay", "a delay with a code%s", see);
 	if (m->send_delay > 0 && m->step != IMS_CFG_STEP_INVITE_RINGING &&
 	    m->step != IMS_CFG_STEP_INVITE_SESSION_PROGRESS)
 		return cfg_rd_err_at(rd, "send_delay",

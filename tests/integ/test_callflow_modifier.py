@@ -125,6 +125,8 @@ def ims(tmp_path):
           content: "busy.txt", content_type: "text/plain", log: "frank calls nobody" }"""),
         ue("001010000000607", "ivan", """{ method: "INVITE.RINGING", send_delay: 1.5,
           log: "ivan rings late", custom_headers: [{ name: "X-Late", value: "1" }] }"""),
+        ue("001010000000608", "judy", """{ method: "INVITE.RINGING", code: 480,
+          log: "judy does not ring", custom_headers: [{ name: "X-Why", value: "no ring" }] }"""),
     ])
 
 
@@ -271,6 +273,33 @@ def test_ringing_delayed(ims):
     finally:
         alice.close()
         ivan.close()
+
+
+def test_code_in_place_of_ringing(ims):
+    """judy's INVITE.RINGING with code 480: when her phone rings, the caller
+    gets 480 (with the modifier's header) instead of the 180, and judy's
+    branch is cancelled."""
+    d, port, log, tmp = ims
+    alice, judy = Ue(port, "alice"), Ue(port, "judy")
+    try:
+        assert alice.register()[0] == 200
+        assert judy.register()[0] == 200
+        alice.invite("judy")
+        inv = judy.recv("INVITE ")
+        judy.answer(inv, 180, "Ringing")
+        code, resp = alice.final()
+        assert code == 480, resp
+        assert lines(resp, "X-Why") == ["no ring"], resp
+        cancel = judy.recv("CANCEL ")
+        judy.answer(cancel, 200, "OK")
+        judy.answer(inv, 487, "Request Terminated")
+        wait_log(log, lambda t: "callflow_modifier: judy does not ring" in t and
+                 "callflow_modifier: 480 in place of 180" in t)
+        with pytest.raises(socket.timeout):
+            alice.recv("SIP/2.0 180", timeout=0.5)
+    finally:
+        alice.close()
+        judy.close()
 
 
 def test_config_refuses_what_is_not_applied(tmp_path):

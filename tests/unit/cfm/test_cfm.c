@@ -107,10 +107,15 @@ static void test_filters(void **state)
 	assert_ptr_equal(cfm_find(&m), &mods[1]);
 	/* only modifiers with a code */
 	mods[1].code = 0;
-	m.want_code = true;
+	m.code = CFM_CODE_WITH;
 	assert_null(cfm_find(&m));
-	m.want_code = false;
+	m.code = CFM_CODE_ANY;
 	assert_ptr_equal(cfm_find(&m), &mods[1]);
+	/* only those without: mods[1] (no code) but not mods[3] */
+	m.code = CFM_CODE_WITHOUT;
+	assert_ptr_equal(cfm_find(&m), &mods[1]);
+	mods[1].code = 402;
+	assert_null(cfm_find(&m));
 }
 
 static void test_impu_eq(void **state)

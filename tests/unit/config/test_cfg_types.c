@@ -1139,8 +1139,13 @@ static void test_callflow_modifier_not_applied(void **state)
 	expect_err(CFM_ERR("{'method': 'INVITE', 'code': 200}"),
 		   "ue_db[0].callflow_modifier[0].code: a 2xx to an INVITE would open a session "
 		   "imsd does not keep (docs/callflow_modifier.md)");
-	expect_err(CFM_ERR("{'method': 'INVITE.RINGING', 'code': 486}"),
-		   "ue_db[0].callflow_modifier[0].code: a code on \"INVITE.RINGING\"" NOT_YET);
+	expect_err(CFM_ERR("{'method': 'INVITE.OK', 'code': 486}"),
+		   "ue_db[0].callflow_modifier[0].code: a code on \"INVITE.OK\"" NOT_YET);
+	expect_err(CFM_ERR("{'method': 'INVITE.RINGING', 'code': 200}"),
+		   "ue_db[0].callflow_modifier[0].code: a 2xx to an INVITE would open a session "
+		   "imsd does not keep (docs/callflow_modifier.md)");
+	expect_err(CFM_ERR("{'method': 'INVITE.RINGING', 'code': 486, 'send_delay': 1}"),
+		   "ue_db[0].callflow_modifier[0].send_delay: a delay with a code" NOT_YET);
 	expect_err(CFM_ERR("{'method': 'INVITE', 'code': 486, 'transparent': true}"),
 		   "ue_db[0].callflow_modifier[0].transparent: a final code answers the "
 		   "request: the call flow cannot go on (docs/callflow_modifier.md)");
