@@ -186,7 +186,9 @@ void b2bua_invite(struct b2bua *b, const struct b2bua_invite *inv)
 		b2b_ring_timer_start(c);
 		return;
 	}
+	c->cfm_inv = b2b_cfm_invite(c, term, n); /* callflow_modifier */
 	(void)b2b_fork(c, term, n, &scode, &reason);
+	c->cfm_inv = NULL;
 	if (scode) {
 		b2b_answer_a(c, scode, reason, NULL, NULL);
 		b2b_stop(c, scode == 480 ? "callee not registered" : reason);

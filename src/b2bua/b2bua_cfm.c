@@ -1,6 +1,8 @@
 /*
  * b2bua_cfm — callflow_modifier (manual §5.2.1, docs/callflow_modifier.md)
- * on the answers imsd sends the caller: INVITE.RINGING (180),
+ * on the INVITE imsd sends each branch of the callee (a modifier without a
+ * code: its custom_headers; the callee's list rx, then the caller's tx),
+ * and on the answers imsd sends the caller: INVITE.RINGING (180),
  * INVITE.SESSION_PROGRESS (183) and INVITE.OK (the final answer). Whose
  * list applies: the callee's (the MO dialog: the answer imsd sends, dir
  * tx; counterpart the caller), then the caller's (the MT dialog: the
@@ -53,6 +55,36 @@ static const struct ims_cfg_cfm *answer_find(const struct b2b_call *c, uint16_t 
 	m.peer_imei = leg ? cfm_imei_of(c->b->prm.reg, leg->user, &leg->flow, imei) : NULL;
 	m.peer_rat = cfm_rat_of(resp);
 	return cfm_find(&m);
+}
+
+const struct ims_cfg_cfm *b2b_cfm_invite(struct b2b_call *c,
+					 const struct hss_impu_match *term, size_t n)
+{
+	struct cfm_match m = {.step = IMS_CFG_STEP_INVITE, .code = CFM_CODE_WITHOUT};
+	const struct ims_cfg_cfm *cm = NULL;
+	char imei[16], what[48];
+
+	if (c->type != B2BUA_SERVER || !n)
+		return NULL;
+	m.opts = hss_impu_opts(term[0].user, term[0].impu); /* MO: the callee's */
+	m.dir = IMS_CFG_DIR_RX;
+	m.peer_impu = c->from;
+	m.peer_imei = cfm_imei_of(c->b->prm.reg, c->orig, &c->a_flow, imei);
+	m.peer_rat = cfm_rat_of(c->a_inv);
+	cm = cfm_find(&m);
+	if (!cm && c->orig) {
+		m.opts = hss_impu_opts(c->orig, c->orig_impu); /* MT: the caller's */
+		m.dir = IMS_CFG_DIR_TX;
+		m.peer_impu = c->to;
+		m.peer_imei = cfm_imei_of(c->b->prm.reg, term[0].user, NULL, imei);
+		m.peer_rat = 0; /* the callee's answers carry it: not known yet */
+		cm = cfm_find(&m);
+	}
+	if (cm) {
+		snprintf(what, sizeof(what), "call %u: INVITE to the callee", c->index);
+		cfm_log(cm, what);
+	}
+	return cm;
 }
 
 bool b2b_cfm_provisional(struct b2b_call *c, const struct b2b_leg *leg,

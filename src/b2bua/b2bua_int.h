@@ -177,6 +177,9 @@ struct b2b_call {
 	/* the modifier whose code b2b_answer_a is sending now (borrowed from
 	 * the configuration for that call only), NULL otherwise */
 	const struct ims_cfg_cfm *cfm_gen;
+	/* the modifier whose custom_headers the INVITEs to the branches get,
+	 * while b2b_fork builds them (borrowed for that call only) */
+	const struct ims_cfg_cfm *cfm_inv;
 };
 
 struct b2bua {
@@ -241,6 +244,10 @@ int b2b_cfm_hold(struct b2b_call *c, uint16_t scode, const char *reason,
 		 const struct sip_tsx_reply_prm *rp, uint32_t delay_ms);
 /* Drops the held provisional (a final answer went, the call ends). */
 void b2b_cfm_drop(struct b2b_call *c);
+/* The modifier without a code for the INVITE to the callee (the callee's
+ * list, then the caller's), logged; NULL none. */
+const struct ims_cfg_cfm *b2b_cfm_invite(struct b2b_call *c,
+					 const struct hss_impu_match *term, size_t n);
 /* A 180/183 from a branch met by a modifier with a code: the caller gets
  * that code in its place (with the modifier's headers and content), the
  * branches are cancelled and the call ends; true when so. */

@@ -204,12 +204,16 @@ static int cfm_check_applied(struct cfg_rd *rd, const struct ims_cfg_cfm *m)
 				     "a delay on other steps than INVITE.RINGING and "
 				     "INVITE.SESSION_PROGRESS%s",
 				     see);
-	if (!m->code && !ans && (m->hdr_count || m->content || m->content_remove))
-		return cfg_rd_err_at(rd, m->hdr_count ? "custom_headers" : "content",
-				     "on a request without a code%s", see);
+	/* without a code: headers on the INVITE to the callee (b2bua_cfm.c) */
+	if (!m->code && !ans && m->hdr_count && m->step != IMS_CFG_STEP_INVITE)
+		return cfg_rd_err_at(rd, "custom_headers",
+				     "on a request other than INVITE without a code%s", see);
+	if (!m->code && !ans && (m->content || m->content_remove))
+		return cfg_rd_err_at(rd, "content", "on a request without a code%s", see);
 	if (m->step == IMS_CFG_STEP_MESSAGE && m->dir == IMS_CFG_DIR_TX)
 		return cfg_rd_err_at(rd, "dir", "tx on MESSAGE%s", see);
-	if (!m->code && m->step != IMS_CFG_STEP_ANY && !step_is_answer(m->step) && !m->log)
+	if (!m->code && m->step != IMS_CFG_STEP_ANY && !step_is_answer(m->step) && !m->log &&
+	    !m->hdr_count)
 		return cfg_rd_err_at(rd, "method",
 				     "a modifier on \"%s\" without code or log does "
 				     "nothing (docs/callflow_modifier.md)",

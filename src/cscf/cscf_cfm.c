@@ -13,7 +13,8 @@
  *                      Contact with the "sos" parameter).
  *
  * A modifier that applies logs its `log`; with a `code` the request is
- * answered with it (with the modifier's custom_headers and content) and
+ * answered with it (for INVITE only those with a code are looked at here:
+ * the others act on the INVITE imsd sends the callee, b2bua_cfm.c) (with the modifier's custom_headers and content) and
  * goes no further: the normal call flow of that request stops
  * (RFC 3261 §8.2.6: one final response ends a server transaction).
  */
@@ -129,7 +130,8 @@ static bool cfm_try(struct cscf *c, const struct cscf_req *r, const struct cfm_m
 static bool cfm_invite(struct cscf *c, const struct cscf_req *r)
 {
 	struct hss_impu_match term[CSCF_TERM_MAX];
-	struct cfm_match m = {.step = IMS_CFG_STEP_INVITE};
+	/* those without a code act on the INVITE to the callee (b2bua_cfm.c) */
+	struct cfm_match m = {.step = IMS_CFG_STEP_INVITE, .code = CFM_CODE_WITH};
 	char f[16];
 	char ruri[HSS_URI_MAX];
 	size_t n = hss_users_by_impu(c->hss, r->req->ruri, term, CSCF_TERM_MAX);

@@ -127,6 +127,10 @@ def ims(tmp_path):
           log: "ivan rings late", custom_headers: [{ name: "X-Late", value: "1" }] }"""),
         ue("001010000000608", "judy", """{ method: "INVITE.RINGING", code: 480,
           log: "judy does not ring", custom_headers: [{ name: "X-Why", value: "no ring" }] }"""),
+        ue("001010000000609", "kate", """{ method: "INVITE", log: "kate alert",
+          custom_headers: [{ name: "Alert-Info", value: "<urn:alert:service:call-waiting>" }] }"""),
+        ue("001010000000610", "leo", """{ method: "INVITE", dir: "tx",
+          custom_headers: [{ name: "X-From-Leo", value: "1" }] }"""),
     ])
 
 
@@ -300,6 +304,40 @@ def test_code_in_place_of_ringing(ims):
     finally:
         alice.close()
         judy.close()
+
+
+def test_headers_on_the_invite_to_the_callee(ims):
+    """Without a code, an INVITE modifier's custom_headers go on the INVITE
+    imsd sends the callee: kate's own (MO side, rx) on calls to her, leo's
+    (MT side, dir tx) on the calls he places."""
+    d, port, log, tmp = ims
+    alice, kate, leo, bob = (Ue(port, n) for n in ("alice", "kate", "leo", "bob"))
+    try:
+        for u in (alice, kate, leo, bob):
+            assert u.register()[0] == 200
+        alice.invite("kate")
+        inv = kate.recv("INVITE ")
+        assert lines(inv, "Alert-Info") == ["<urn:alert:service:call-waiting>"], inv
+        assert not lines(inv, "X-From-Leo"), inv
+        kate.answer(inv, 486, "Busy Here")
+        assert alice.final()[0] == 486
+        wait_log(log, lambda t: re.search(r"callflow_modifier: kate alert \(call \d+: "
+                                          r"INVITE to the callee\)", t))
+        leo.invite("bob")
+        inv = bob.recv("INVITE ")
+        assert lines(inv, "X-From-Leo") == ["1"], inv
+        assert not lines(inv, "Alert-Info"), inv
+        bob.answer(inv, 486, "Busy Here")
+        assert leo.final()[0] == 486
+        # a call to leo: his dir tx modifier is not for it
+        alice.invite("leo")
+        inv = leo.recv("INVITE ")
+        assert not lines(inv, "X-From-Leo"), inv
+        leo.answer(inv, 486, "Busy Here")
+        assert alice.final()[0] == 486
+    finally:
+        for u in (alice, kate, leo, bob):
+            u.close()
 
 
 def test_config_refuses_what_is_not_applied(tmp_path):

@@ -1155,10 +1155,13 @@ static void test_callflow_modifier_not_applied(void **state)
 	expect_err(CFM_ERR("{'send_delay': 2, 'log': 'x'}"),
 		   "ue_db[0].callflow_modifier[0].send_delay: a delay on other steps than "
 		   "INVITE.RINGING and INVITE.SESSION_PROGRESS" NOT_YET);
-	expect_err(CFM_ERR("{'method': 'INVITE', 'custom_headers': [{'name': 'X-A', "
+	expect_err(CFM_ERR("{'method': 'MESSAGE', 'custom_headers': [{'name': 'X-A', "
 			   "'value': '1'}]}"),
-		   "ue_db[0].callflow_modifier[0].custom_headers: on a request without a "
-		   "code" NOT_YET);
+		   "ue_db[0].callflow_modifier[0].custom_headers: on a request other than "
+		   "INVITE without a code" NOT_YET);
+	expect_err(CFM_ERR("{'method': 'INVITE', 'content': 'a.sdp', "
+			   "'content_type': 'application/sdp'}"),
+		   "ue_db[0].callflow_modifier[0].content: on a request without a code" NOT_YET);
 	expect_err(CFM_ERR("{'method': 'MESSAGE', 'dir': 'tx', 'code': 500}"),
 		   "ue_db[0].callflow_modifier[0].dir: tx on MESSAGE" NOT_YET);
 	expect_err(CFM_ERR("{'method': 'SUBSCRIBE'}"),
