@@ -2,6 +2,9 @@
  * b2bua_cfm — callflow_modifier (manual §5.2.1, docs/callflow_modifier.md)
  * on the INVITE imsd sends each branch of the callee (a modifier without a
  * code: its custom_headers; the callee's list rx, then the caller's tx),
+ * on the requests inside the call's dialogs (REINVITE, UPDATE, PRACK: the
+ * list of the dialog they came on, rx, then of the one they would go on,
+ * tx; a code answers them in imsd's name and, with stop, ends the call),
  * and on the answers imsd sends the caller: INVITE.RINGING (180),
  * INVITE.SESSION_PROGRESS (183) and INVITE.OK (the final answer). Whose
  * list applies: the callee's (the MO dialog: the answer imsd sends, dir
@@ -240,4 +243,85 @@ int b2b_cfm_hold(struct b2b_call *c, uint16_t scode, const char *reason,
 	}
 	loop_timer_start(hd->t, delay_ms, held_h, c);
 	return 0;
+}
+
+/* ---- requests inside the call's dialogs: REINVITE, UPDATE, PRACK ---- */
+
+/* The list of the side's dialog for a request received on it (rx) or
+ * sent on it (tx): the MO dialog (side A) takes the callee's, the MT
+ * dialog (side B) the caller's; the counterpart is the other party. */
+static void side_match(const struct b2b_call *c, enum b2b_side dlg_side, bool rx,
+		       const struct sip_msg *req, struct cfm_match *m, char imei[16])
+{
+	const struct b2b_leg *leg = c->win >= 0 ? &c->leg[c->win] : NULL;
+
+	if (!leg && c->be_leg >= 0 && (size_t)c->be_leg < c->nlegs)
+		leg = &c->leg[c->be_leg];
+	m->dir = rx ? IMS_CFG_DIR_RX : IMS_CFG_DIR_TX;
+	m->opts = NULL;
+	if (dlg_side == B2B_A) {
+		m->opts = leg && leg->user ? hss_impu_opts(leg->user, leg->impu) : NULL;
+		m->peer_impu = c->from;
+		m->peer_imei = cfm_imei_of(c->b->prm.reg, c->orig, &c->a_flow, imei);
+		m->peer_rat = cfm_rat_of(rx ? req : c->a_inv);
+	} else {
+		m->opts = c->orig ? hss_impu_opts(c->orig, c->orig_impu) : NULL;
+		m->peer_impu = c->to;
+		m->peer_imei =
+		    leg ? cfm_imei_of(c->b->prm.reg, leg->user, &leg->flow, imei) : NULL;
+		m->peer_rat = rx ? cfm_rat_of(req) : 0;
+	}
+}
+
+bool b2b_cfm_dlg_request(struct b2b_call *c, enum b2b_side from, struct sip_tsx *tsx,
+			 const struct sip_msg *req)
+{
+	enum b2b_side other = from == B2B_A ? B2B_B : B2B_A;
+	struct cfm_match m = {0};
+	const struct ims_cfg_cfm *cm;
+	struct sip_tsx_reply_prm rp = {0};
+	struct mbuf h, body;
+	char imei[16], what[64];
+
+	if (c->type != B2BUA_SERVER || c->state == B2BUA_STOP)
+		return false;
+	m.step = req->meth == SIP_METHOD_INVITE	  ? IMS_CFG_STEP_REINVITE
+		 : req->meth == SIP_METHOD_UPDATE ? IMS_CFG_STEP_UPDATE
+		 : req->meth == SIP_METHOD_PRACK  ? IMS_CFG_STEP_PRACK
+						  : IMS_CFG_STEP_ANY;
+	if (m.step == IMS_CFG_STEP_ANY)
+		return false;
+	/* received on its side's dialog, then to be sent on the other's */
+	side_match(c, from, true, req, &m, imei);
+	cm = cfm_find(&m);
+	if (!cm) {
+		side_match(c, other, false, req, &m, imei);
+		cm = cfm_find(&m);
+	}
+	if (!cm)
+		return false;
+	snprintf(what, sizeof(what), "call %u: %.*s from the %s", c->index,
+		 (int)req->method.l, req->method.p, from == B2B_A ? "caller" : "callee");
+	cfm_log(cm, what);
+	if (!cm->code)
+		return false;
+	mbuf_init(&h, SIP_MSG_MAX_UDP);
+	mbuf_init(&body, CFM_CONTENT_MAX);
+	(void)cfm_hdrs_apply(cm, &h);
+	rp.hdrs = (struct pl){(const char *)h.buf, h.end};
+	if (cm->content && !cfm_content_read(cm, &body)) {
+		rp.ctype = pl_from_str(cm->content_type);
+		rp.body = (struct pl){(const char *)body.buf, body.end};
+	}
+	if (!sip_stack_reply(c->b->prm.stack, tsx, (uint16_t)cm->code, NULL, &rp))
+		b2b_event(c, B2BUA_EV_SEND, SIP_METHOD_OTHER, (uint16_t)cm->code);
+	mbuf_reset(&h);
+	mbuf_reset(&body);
+	if (cm->stop) { /* the dialog stopped: BYE (or CANCEL before the answer) */
+		snprintf(what, sizeof(what), "callflow_modifier: %d to the %s's %.*s",
+			 cm->code, from == B2B_A ? "caller" : "callee", (int)req->method.l,
+			 req->method.p);
+		b2b_end_both(c, what);
+	}
+	return true;
 }

@@ -150,11 +150,17 @@ static void cfm_init(struct ims_cfg_cfm *m)
 	m->dir = IMS_CFG_DIR_BOTH;
 }
 
+static bool step_in_dialog(uint8_t step)
+{
+	return step == IMS_CFG_STEP_REINVITE || step == IMS_CFG_STEP_UPDATE ||
+	       step == IMS_CFG_STEP_PRACK;
+}
+
 static bool step_is_request(uint8_t step)
 {
 	return step == IMS_CFG_STEP_INVITE || step == IMS_CFG_STEP_MESSAGE ||
 	       step == IMS_CFG_STEP_SUBSCRIBE || step == IMS_CFG_STEP_REGISTER ||
-	       step == IMS_CFG_STEP_REGISTER_SOS;
+	       step == IMS_CFG_STEP_REGISTER_SOS || step_in_dialog(step);
 }
 
 static bool step_is_answer(uint8_t step)
@@ -187,10 +193,12 @@ static int cfm_check_applied(struct cfg_rd *rd, const struct ims_cfg_cfm *m)
 	if (m->code && m->step == IMS_CFG_STEP_INVITE_OK)
 		return cfg_rd_err_at(rd, "code", "a code on \"%s\"%s", m->method, see);
 	if (m->code && m->code < 300 && m->step != IMS_CFG_STEP_ANY &&
-	    (m->step == IMS_CFG_STEP_INVITE || step_is_answer(m->step)))
+	    (m->step == IMS_CFG_STEP_INVITE || step_is_answer(m->step) ||
+	     step_in_dialog(m->step)))
 		return cfg_rd_err_at(rd, "code",
-				     "a 2xx to an INVITE would open a session imsd does not "
-				     "keep (docs/callflow_modifier.md)");
+				     "a 2xx on \"%s\" would need a session change imsd does "
+				     "not make (docs/callflow_modifier.md)",
+				     m->method);
 	if (m->code && m->transparent)
 		return cfg_rd_err_at(rd, "transparent",
 				     "a final code answers the request: the call flow "
@@ -206,8 +214,8 @@ static int cfm_check_applied(struct cfg_rd *rd, const struct ims_cfg_cfm *m)
 				     see);
 	/* without a code: headers on the INVITE to the callee (b2bua_cfm.c) */
 	if (!m->code && !ans && m->hdr_count && m->step != IMS_CFG_STEP_INVITE)
-		return cfg_rd_err_at(rd, "custom_headers",
-				     "on a request other than INVITE without a code%s", see);
+		return cfg_rd_err_at(rd, "custom_headers", "without a code on \"%s\"%s",
+				     m->method, see);
 	if (!m->code && !ans && (m->content || m->content_remove))
 		return cfg_rd_err_at(rd, "content", "on a request without a code%s", see);
 	if (m->step == IMS_CFG_STEP_MESSAGE && m->dir == IMS_CFG_DIR_TX)

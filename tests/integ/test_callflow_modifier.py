@@ -11,7 +11,11 @@ the callee (MO side) or of the caller (MT side) do to the answers:
 * the caller's own modifier with dir tx (the INVITE imsd would send the
   callee) answers the caller;
 * INVITE.RINGING / INVITE.OK: headers added to the 180 and the 200 the
-  caller gets, and a 180's body replaced by the modifier's content.
+  caller gets, and a 180's body replaced by the modifier's content;
+* a code in place of a 180; a 180 held (send_delay);
+* INVITE without a code: headers on the INVITE to the callee;
+* UPDATE and re-INVITE inside the call answered with a code (stop: the
+  call ends with BYEs).
 """
 import re
 import socket
@@ -19,7 +23,7 @@ import socket
 import pytest
 
 from conftest import IMSD_BIN, run_tool, write_cfg
-from test_calls import calls_ims, sdp
+from test_calls import calls_ims, in_dialog, sdp
 from sipstack import wait_log
 
 HOST = "127.0.0.1"
@@ -131,6 +135,10 @@ def ims(tmp_path):
           custom_headers: [{ name: "Alert-Info", value: "<urn:alert:service:call-waiting>" }] }"""),
         ue("001010000000610", "leo", """{ method: "INVITE", dir: "tx",
           custom_headers: [{ name: "X-From-Leo", value: "1" }] }"""),
+        ue("001010000000611", "mia", """[
+          { method: "UPDATE", code: 500, stop: false, log: "mia refuses an UPDATE" },
+          { method: "REINVITE", code: 488, log: "mia refuses a re-INVITE" },
+        ]"""),
     ])
 
 
@@ -340,12 +348,48 @@ def test_headers_on_the_invite_to_the_callee(ims):
             u.close()
 
 
+def test_in_dialog_requests(ims):
+    """mia's UPDATE modifier (stop: false) answers the caller's UPDATE 500
+    and the call goes on; her REINVITE one (stop: true, the default)
+    answers the re-INVITE 488 and ends the call: BYE to both phones."""
+    d, port, log, tmp = ims
+    alice, mia = Ue(port, "alice"), Ue(port, "mia")
+    try:
+        assert alice.register()[0] == 200
+        assert mia.register()[0] == 200
+        alice.invite("mia")
+        inv = mia.recv("INVITE ")
+        mia.answer(inv, 200, "OK", sdp(mia.me + 1))
+        code, ok = alice.final()
+        assert code == 200, ok
+        cseq = int(ok.split("CSeq:")[1].split()[0])
+        in_dialog(alice.s, port, ok, "ACK", cseq)
+        mia.recv("ACK ")
+        in_dialog(alice.s, port, ok, "UPDATE", cseq + 1)
+        code, resp = alice.final()
+        assert code == 500, resp
+        wait_log(log, lambda t: re.search(r"callflow_modifier: mia refuses an UPDATE "
+                                          r"\(call \d+: UPDATE from the caller\)", t))
+        in_dialog(alice.s, port, ok, "INVITE", cseq + 2, sdp(alice.me + 1, "sendonly"))
+        code, resp = alice.final()
+        assert code == 488, resp
+        # stop: imsd ends the call with a BYE to each phone
+        bye_a = alice.recv("BYE ")
+        bye_b = mia.recv("BYE ")
+        alice.answer(bye_a, 200, "OK")
+        mia.answer(bye_b, 200, "OK")
+        wait_log(log, lambda t: "ends: callflow_modifier: 488 to the caller's INVITE" in t)
+    finally:
+        alice.close()
+        mia.close()
+
+
 def test_config_refuses_what_is_not_applied(tmp_path):
     """A modifier imsd would not apply stops the start with the field named
     (no configuration silently does nothing)."""
     for cfm, want in [
-            ('{ method: "REINVITE", code: 488 }',
-             'ue_db[0].impu[0].callflow_modifier.method: "REINVITE" (not applied by imsd yet'),
+            ('{ method: "CANCEL", code: 488 }',
+             'ue_db[0].impu[0].callflow_modifier.method: "CANCEL" (not applied by imsd yet'),
             ('{ method: "INVITE.OK", send_delay: 2 }',
              "ue_db[0].impu[0].callflow_modifier.send_delay: a delay on other steps than "
              "INVITE.RINGING and INVITE.SESSION_PROGRESS (not applied"),

@@ -1125,10 +1125,15 @@ static void test_callflow_modifier(void **state)
 static void test_callflow_modifier_not_applied(void **state)
 {
 	(void)state;
-	expect_err(CFM_ERR("{'method': 'REINVITE', 'code': 488}"),
-		   "ue_db[0].callflow_modifier[0].method: \"REINVITE\"" NOT_YET);
-	expect_err(CFM_ERR("{'method': 'UPDATE', 'log': 'x'}"),
-		   "ue_db[0].callflow_modifier[0].method: \"UPDATE\"" NOT_YET);
+	expect_err(CFM_ERR("{'method': 'CANCEL', 'code': 488}"),
+		   "ue_db[0].callflow_modifier[0].method: \"CANCEL\"" NOT_YET);
+	expect_err(CFM_ERR("{'method': 'REINVITE', 'code': 200}"),
+		   "ue_db[0].callflow_modifier[0].code: a 2xx on \"REINVITE\" would need a "
+		   "session change imsd does not make (docs/callflow_modifier.md)");
+	expect_err(CFM_ERR("{'method': 'UPDATE', 'custom_headers': [{'name': 'X', "
+			   "'value': '1'}]}"),
+		   "ue_db[0].callflow_modifier[0].custom_headers: without a code on "
+		   "\"UPDATE\"" NOT_YET);
 	expect_err(CFM_ERR("{'method': 'INVITE.TRYING', 'log': 'x'}"),
 		   "ue_db[0].callflow_modifier[0].method: \"INVITE.TRYING\"" NOT_YET);
 	expect_err(CFM_ERR("{'code': -1}"),
@@ -1137,13 +1142,13 @@ static void test_callflow_modifier_not_applied(void **state)
 	expect_err(CFM_ERR("{'method': 'INVITE', 'code': 183}"),
 		   "ue_db[0].callflow_modifier[0].code: a provisional code" NOT_YET);
 	expect_err(CFM_ERR("{'method': 'INVITE', 'code': 200}"),
-		   "ue_db[0].callflow_modifier[0].code: a 2xx to an INVITE would open a session "
-		   "imsd does not keep (docs/callflow_modifier.md)");
+		   "ue_db[0].callflow_modifier[0].code: a 2xx on \"INVITE\" would need a "
+		   "session change imsd does not make (docs/callflow_modifier.md)");
 	expect_err(CFM_ERR("{'method': 'INVITE.OK', 'code': 486}"),
 		   "ue_db[0].callflow_modifier[0].code: a code on \"INVITE.OK\"" NOT_YET);
 	expect_err(CFM_ERR("{'method': 'INVITE.RINGING', 'code': 200}"),
-		   "ue_db[0].callflow_modifier[0].code: a 2xx to an INVITE would open a session "
-		   "imsd does not keep (docs/callflow_modifier.md)");
+		   "ue_db[0].callflow_modifier[0].code: a 2xx on \"INVITE.RINGING\" would need "
+		   "a session change imsd does not make (docs/callflow_modifier.md)");
 	expect_err(CFM_ERR("{'method': 'INVITE.RINGING', 'code': 486, 'send_delay': 1}"),
 		   "ue_db[0].callflow_modifier[0].send_delay: a delay with a code" NOT_YET);
 	expect_err(CFM_ERR("{'method': 'INVITE', 'code': 486, 'transparent': true}"),
@@ -1157,8 +1162,8 @@ static void test_callflow_modifier_not_applied(void **state)
 		   "INVITE.RINGING and INVITE.SESSION_PROGRESS" NOT_YET);
 	expect_err(CFM_ERR("{'method': 'MESSAGE', 'custom_headers': [{'name': 'X-A', "
 			   "'value': '1'}]}"),
-		   "ue_db[0].callflow_modifier[0].custom_headers: on a request other than "
-		   "INVITE without a code" NOT_YET);
+		   "ue_db[0].callflow_modifier[0].custom_headers: without a code on "
+		   "\"MESSAGE\"" NOT_YET);
 	expect_err(CFM_ERR("{'method': 'INVITE', 'content': 'a.sdp', "
 			   "'content_type': 'application/sdp'}"),
 		   "ue_db[0].callflow_modifier[0].content: on a request without a code" NOT_YET);
