@@ -206,12 +206,15 @@ static void cancel_h(struct sip_stack *stack, struct sip_tsx *tsx,
 	struct sip_tsx *inv = sip_tsx_cancel_target(tsx);
 	struct b2b_call *c = inv ? sip_tsx_tu_data(inv) : NULL;
 
-	(void)req;
 	(void)src;
 	if (!inv) {
 		reply(b, tsx, 481, "Call/Transaction Does Not Exist");
 		return;
 	}
+	/* callflow_modifier: a code in place of the 200 (b2bua_cfm.c) */
+	if (c && sip_tsx_state(inv) == SIP_TSX_PROCEEDING &&
+	    b2b_cfm_dlg_request(c, B2B_A, tsx, req))
+		return;
 	/* the CANCEL matched: 200, whatever the INVITE's state */
 	(void)sip_stack_reply(stack, tsx, 200, "OK", NULL);
 	if (sip_tsx_state(inv) != SIP_TSX_PROCEEDING)

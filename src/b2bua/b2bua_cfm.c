@@ -2,7 +2,7 @@
  * b2bua_cfm — callflow_modifier (manual §5.2.1, docs/callflow_modifier.md)
  * on the INVITE imsd sends each branch of the callee (a modifier without a
  * code: its custom_headers; the callee's list rx, then the caller's tx),
- * on the requests inside the call's dialogs (REINVITE, UPDATE, PRACK: the
+ * on the requests inside the call (REINVITE, UPDATE, PRACK, CANCEL: the
  * list of the dialog they came on, rx, then of the one they would go on,
  * tx; a code answers them in imsd's name and, with stop, ends the call),
  * and on the answers imsd sends the caller: INVITE.RINGING (180),
@@ -245,7 +245,7 @@ int b2b_cfm_hold(struct b2b_call *c, uint16_t scode, const char *reason,
 	return 0;
 }
 
-/* ---- requests inside the call's dialogs: REINVITE, UPDATE, PRACK ---- */
+/* ---- requests inside the call: REINVITE, UPDATE, PRACK, CANCEL ---- */
 
 /* The list of the side's dialog for a request received on it (rx) or
  * sent on it (tx): the MO dialog (side A) takes the callee's, the MT
@@ -288,6 +288,7 @@ bool b2b_cfm_dlg_request(struct b2b_call *c, enum b2b_side from, struct sip_tsx 
 	m.step = req->meth == SIP_METHOD_INVITE	  ? IMS_CFG_STEP_REINVITE
 		 : req->meth == SIP_METHOD_UPDATE ? IMS_CFG_STEP_UPDATE
 		 : req->meth == SIP_METHOD_PRACK  ? IMS_CFG_STEP_PRACK
+		 : req->meth == SIP_METHOD_CANCEL ? IMS_CFG_STEP_CANCEL
 						  : IMS_CFG_STEP_ANY;
 	if (m.step == IMS_CFG_STEP_ANY)
 		return false;

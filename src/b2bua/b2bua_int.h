@@ -244,9 +244,10 @@ int b2b_cfm_hold(struct b2b_call *c, uint16_t scode, const char *reason,
 		 const struct sip_tsx_reply_prm *rp, uint32_t delay_ms);
 /* Drops the held provisional (a final answer went, the call ends). */
 void b2b_cfm_drop(struct b2b_call *c);
-/* A REINVITE, UPDATE or PRACK received from side from, met by a modifier
- * with a code: answered with it and, with stop, the call ended; true when
- * so (the request goes no further). A modifier without a code logs only. */
+/* A REINVITE, UPDATE, PRACK or CANCEL received from side from, met by a
+ * modifier with a code: answered with it and, with stop, the call ended;
+ * true when so (the request goes no further: a CANCEL cancels nothing).
+ * A modifier without a code logs only. */
 bool b2b_cfm_dlg_request(struct b2b_call *c, enum b2b_side from, struct sip_tsx *tsx,
 			 const struct sip_msg *req);
 /* The modifier without a code for the INVITE to the callee (the callee's

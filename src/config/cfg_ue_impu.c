@@ -153,7 +153,7 @@ static void cfm_init(struct ims_cfg_cfm *m)
 static bool step_in_dialog(uint8_t step)
 {
 	return step == IMS_CFG_STEP_REINVITE || step == IMS_CFG_STEP_UPDATE ||
-	       step == IMS_CFG_STEP_PRACK;
+	       step == IMS_CFG_STEP_PRACK || step == IMS_CFG_STEP_CANCEL;
 }
 
 static bool step_is_request(uint8_t step)
@@ -192,6 +192,10 @@ static int cfm_check_applied(struct cfg_rd *rd, const struct ims_cfg_cfm *m)
 	/* a code in place of a 180/183 (b2bua_cfm.c), not of the final */
 	if (m->code && m->step == IMS_CFG_STEP_INVITE_OK)
 		return cfg_rd_err_at(rd, "code", "a code on \"%s\"%s", m->method, see);
+	if (m->code && m->code < 300 && m->step == IMS_CFG_STEP_CANCEL)
+		return cfg_rd_err_at(rd, "code",
+				     "a 2xx to a CANCEL is what imsd answers anyway "
+				     "(docs/callflow_modifier.md)");
 	if (m->code && m->code < 300 && m->step != IMS_CFG_STEP_ANY &&
 	    (m->step == IMS_CFG_STEP_INVITE || step_is_answer(m->step) ||
 	     step_in_dialog(m->step)))

@@ -70,13 +70,31 @@ class Ue:
         self.n += 1
         tag = f"{self.name}{self.me}"
         ct = f"Content-Type: {ctype}\r\n" if body else ""
-        self.send(f"{method} {ruri} SIP/2.0\r\n"
+        self.last = (f"{method} {ruri} SIP/2.0\r\n"
                   f"Via: SIP/2.0/UDP {HOST}:{self.me};branch=z9hG4bK{tag}x{self.n};rport\r\n"
                   f"Max-Forwards: 70\r\nFrom: <sip:{self.name}@ims.test>;tag={tag}\r\n"
                   f"To: <{to or ruri}>\r\nCall-ID: {tag}-{self.n}@test\r\n"
                   f"CSeq: {self.n} {method}\r\n"
                   f"Contact: <sip:{self.name}@{HOST}:{self.me}>{extra}\r\n"
-                  f"{ct}Content-Length: {len(body)}\r\n\r\n{body}")
+                     f"{ct}Content-Length: {len(body)}\r\n\r\n{body}")
+        self.send(self.last)
+
+    def cancel(self):
+        """CANCEL of the last request (RFC 3261 §9.1: its Request-URI, Via,
+        From, To, Call-ID and CSeq number)."""
+        keep = [ln for ln in self.last.split("\r\n")[1:]
+                if re.match(r"(?i)(via|from|to|call-id|max-forwards):", ln)]
+        cseq = re.search(r"(?m)^CSeq: (\d+) ", self.last).group(1)
+        self.send(self.last.split("\r\n")[0].replace(self.last.split()[0], "CANCEL", 1) +
+                  "\r\n" + "\r\n".join(keep) + f"\r\nCSeq: {cseq} CANCEL\r\n"
+                  "Content-Length: 0\r\n\r\n")
+
+    def final_of(self, method, timeout=5.0):
+        """The next final response to a request of this method."""
+        while True:
+            code, text = self.final(timeout)
+            if re.search(rf"(?m)^CSeq: \d+ {method}\r?$", text):
+                return code, text
 
     def register(self, contact_params=""):
         self.request("REGISTER", "sip:ims.test", f";expires=600{contact_params}",
@@ -138,6 +156,7 @@ def ims(tmp_path):
         ue("001010000000611", "mia", """[
           { method: "UPDATE", code: 500, stop: false, log: "mia refuses an UPDATE" },
           { method: "REINVITE", code: 488, log: "mia refuses a re-INVITE" },
+          { method: "CANCEL", code: 481, stop: false, tts: 1, log: "mia's call goes on" },
         ]"""),
     ])
 
@@ -384,12 +403,44 @@ def test_in_dialog_requests(ims):
         mia.close()
 
 
+def test_cancel_refused(ims):
+    """mia's CANCEL modifier (tts 1, stop: false): the first CANCEL works as
+    usual; the second is answered 481 and cancels nothing: mia still rings
+    and her answer reaches the caller."""
+    d, port, log, tmp = ims
+    alice, mia = Ue(port, "alice"), Ue(port, "mia")
+    try:
+        assert alice.register()[0] == 200
+        assert mia.register()[0] == 200
+        for n in (1, 2):
+            alice.invite("mia")
+            inv = mia.recv("INVITE ")
+            mia.answer(inv, 180, "Ringing", tag=f"m{n}")
+            alice.recv("SIP/2.0 180")
+            alice.cancel()
+            code, resp = alice.final_of("CANCEL")
+            if n == 1:
+                assert code == 200, resp
+                mia.recv("CANCEL ")
+                assert alice.final_of("INVITE")[0] == 487
+                continue
+            assert code == 481, resp
+            mia.answer(inv, 200, "OK", sdp(mia.me + 1), tag=f"m{n}")
+            code, ok = alice.final_of("INVITE")
+            assert code == 200, ok
+        wait_log(log, lambda t: "callflow_modifier: mia's call goes on" in t)
+    finally:
+        alice.close()
+        mia.close()
+
+
 def test_config_refuses_what_is_not_applied(tmp_path):
     """A modifier imsd would not apply stops the start with the field named
     (no configuration silently does nothing)."""
     for cfm, want in [
-            ('{ method: "CANCEL", code: 488 }',
-             'ue_db[0].impu[0].callflow_modifier.method: "CANCEL" (not applied by imsd yet'),
+            ('{ method: "INVITE.TRYING", log: "x" }',
+             'ue_db[0].impu[0].callflow_modifier.method: "INVITE.TRYING" (not applied by '
+             'imsd yet'),
             ('{ method: "INVITE.OK", send_delay: 2 }',
              "ue_db[0].impu[0].callflow_modifier.send_delay: a delay on other steps than "
              "INVITE.RINGING and INVITE.SESSION_PROGRESS (not applied"),
