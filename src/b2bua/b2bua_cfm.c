@@ -28,18 +28,28 @@
 #include "cfm/cfm.h"
 #include "core/log.h"
 
-static const struct ims_cfg_cfm *answer_find(const struct b2b_call *c, uint16_t scode,
+/* The branch an answer comes from: the one given, the winner, else the
+ * first. */
+static const struct b2b_leg *answer_leg(const struct b2b_call *c, const struct b2b_leg *leg)
+{
+	if (leg)
+		return leg;
+	if (c->win >= 0)
+		return &c->leg[c->win];
+	return c->nlegs ? &c->leg[0] : NULL;
+}
+
+static const struct ims_cfg_cfm *answer_find(const struct b2b_call *c,
+					     const struct b2b_leg *leg, uint16_t scode,
 					     const struct sip_msg *resp, int8_t code)
 {
-	const struct b2b_leg *leg = c->win >= 0 ? &c->leg[c->win] : NULL;
 	struct cfm_match m = {.step = cfm_step_of_invite_resp(scode), .code = code};
 	const struct ims_cfg_cfm *cm;
 	char imei[16];
 
 	if (c->type != B2BUA_SERVER || m.step == IMS_CFG_STEP_ANY)
 		return NULL;
-	if (!leg && c->nlegs)
-		leg = &c->leg[0];
+	leg = answer_leg(c, leg);
 	if (leg && leg->user) { /* MO: the callee's list */
 		m.opts = hss_impu_opts(leg->user, leg->impu);
 		m.dir = IMS_CFG_DIR_TX;
@@ -58,6 +68,20 @@ static const struct ims_cfg_cfm *answer_find(const struct b2b_call *c, uint16_t 
 	m.peer_imei = leg ? cfm_imei_of(c->b->prm.reg, leg->user, &leg->flow, imei) : NULL;
 	m.peer_rat = cfm_rat_of(resp);
 	return cfm_find(&m);
+}
+
+const struct ims_cfg_cfm *b2b_cfm_final(struct b2b_call *c, const struct b2b_leg *leg,
+					uint16_t scode, const struct sip_msg *resp)
+{
+	const struct ims_cfg_cfm *cm = answer_find(c, leg, scode, resp, CFM_CODE_WITH);
+	char what[64];
+
+	if (cm) {
+		snprintf(what, sizeof(what), "call %u: %d in place of the callee's %u", c->index,
+			 cm->code, scode);
+		cfm_log(cm, what);
+	}
+	return cm;
 }
 
 const struct ims_cfg_cfm *b2b_cfm_invite(struct b2b_call *c,
@@ -96,10 +120,9 @@ bool b2b_cfm_provisional(struct b2b_call *c, const struct b2b_leg *leg,
 	const struct ims_cfg_cfm *cm;
 	char why[64];
 
-	(void)leg;
 	if (resp->scode != 180 && resp->scode != 183)
 		return false;
-	cm = answer_find(c, resp->scode, resp, CFM_CODE_WITH);
+	cm = b2b_cfm_final(c, leg, resp->scode, resp); /* a code in place of it */
 	if (!cm)
 		return false;
 	/* the caller gets the modifier's answer in place of the 1xx, built
@@ -121,7 +144,7 @@ uint32_t b2b_cfm_answer(struct b2b_call *c, uint16_t scode, const struct sip_msg
 	/* a modifier's own answer (b2b_cfm_provisional): its changes, not
 	 * counted again; else the first modifier without a code */
 	const struct ims_cfg_cfm *cm =
-	    c->cfm_gen ? c->cfm_gen : answer_find(c, scode, resp, CFM_CODE_WITHOUT);
+	    c->cfm_gen ? c->cfm_gen : answer_find(c, NULL, scode, resp, CFM_CODE_WITHOUT);
 	uint32_t delay;
 	char what[48];
 	int err;
@@ -130,8 +153,10 @@ uint32_t b2b_cfm_answer(struct b2b_call *c, uint16_t scode, const struct sip_msg
 		return 0;
 	/* 0..60 s, checked when read; a generated final is never held */
 	delay = c->cfm_gen ? 0 : (uint32_t)(cm->send_delay * 1000.0);
-	snprintf(what, sizeof(what), "call %u: %u to the caller", c->index, scode);
-	cfm_log(cm, what);
+	if (!c->cfm_gen) { /* a generated one was logged where it was met */
+		snprintf(what, sizeof(what), "call %u: %u to the caller", c->index, scode);
+		cfm_log(cm, what);
+	}
 	err = cfm_hdrs_apply(cm, hdrs);
 	if (err)
 		log_write(LOG_IMS, LOG_LVL_WARN, LOG_DIR_NONE, NULL,

@@ -250,6 +250,12 @@ void b2b_cfm_drop(struct b2b_call *c);
  * A modifier without a code logs only. */
 bool b2b_cfm_dlg_request(struct b2b_call *c, enum b2b_side from, struct sip_tsx *tsx,
 			 const struct sip_msg *req);
+/* The modifier with a code met by the callee's answer scode from leg
+ * (NULL: the winner or first): INVITE.OK for a final, INVITE.RINGING /
+ * INVITE.SESSION_PROGRESS for a 180 / 183; logged. The caller gets its code
+ * in place of scode (b2bua_fsm.c). NULL none. */
+const struct ims_cfg_cfm *b2b_cfm_final(struct b2b_call *c, const struct b2b_leg *leg,
+					uint16_t scode, const struct sip_msg *resp);
 /* The modifier without a code for the INVITE to the callee (the callee's
  * list, then the caller's), logged; NULL none. */
 const struct ims_cfg_cfm *b2b_cfm_invite(struct b2b_call *c,

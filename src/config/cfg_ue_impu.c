@@ -189,9 +189,6 @@ static int cfm_check_applied(struct cfg_rd *rd, const struct ims_cfg_cfm *m)
 				     (int)m->code);
 	if (m->code && m->code < 200)
 		return cfg_rd_err_at(rd, "code", "a provisional code%s", see);
-	/* a code in place of a 180/183 (b2bua_cfm.c), not of the final */
-	if (m->code && m->step == IMS_CFG_STEP_INVITE_OK)
-		return cfg_rd_err_at(rd, "code", "a code on \"%s\"%s", m->method, see);
 	if (m->code && m->code < 300 && m->step == IMS_CFG_STEP_CANCEL)
 		return cfg_rd_err_at(rd, "code",
 				     "a 2xx to a CANCEL is what imsd answers anyway "

@@ -158,6 +158,8 @@ def ims(tmp_path):
           { method: "REINVITE", code: 488, log: "mia refuses a re-INVITE" },
           { method: "CANCEL", code: 481, stop: false, tts: 1, log: "mia's call goes on" },
         ]"""),
+        ue("001010000000612", "nora", """{ method: "INVITE.OK", code: 500,
+          custom_headers: [{ name: "X-Nora", value: "no" }], log: "nora's answer replaced" }"""),
     ])
 
 
@@ -432,6 +434,36 @@ def test_cancel_refused(ims):
     finally:
         alice.close()
         mia.close()
+
+
+def test_code_in_place_of_the_final(ims):
+    """nora's INVITE.OK with code 500: her 200 is ACKed and ended with a
+    BYE, the caller gets 500 (with the header); her 486 becomes 500 too."""
+    d, port, log, tmp = ims
+    alice, nora = Ue(port, "alice"), Ue(port, "nora")
+    try:
+        assert alice.register()[0] == 200
+        assert nora.register()[0] == 200
+        alice.invite("nora")
+        inv = nora.recv("INVITE ")
+        nora.answer(inv, 200, "OK", sdp(nora.me + 1), tag="n1")
+        code, resp = alice.final()
+        assert code == 500, resp
+        assert lines(resp, "X-Nora") == ["no"], resp
+        nora.recv("ACK ")
+        bye = nora.recv("BYE ")
+        nora.answer(bye, 200, "OK")
+        alice.invite("nora")
+        inv = nora.recv("INVITE ")
+        nora.answer(inv, 486, "Busy Here", tag="n2")
+        code, resp = alice.final()
+        assert code == 500 and lines(resp, "X-Nora") == ["no"], resp
+        text = wait_log(log, lambda t: t.count("callflow_modifier: nora's answer replaced") == 2)
+        assert re.search(r"call \d+: 500 in place of the callee's 200", text), text[-2000:]
+        assert re.search(r"call \d+: 500 in place of the callee's 486", text), text[-2000:]
+    finally:
+        alice.close()
+        nora.close()
 
 
 def test_config_refuses_what_is_not_applied(tmp_path):
