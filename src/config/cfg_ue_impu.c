@@ -214,13 +214,18 @@ static int cfm_check_applied(struct cfg_rd *rd, const struct ims_cfg_cfm *m)
 				     "INVITE.SESSION_PROGRESS%s",
 				     see);
 	/* without a code: headers on the INVITE to the callee (b2bua_cfm.c) */
-	if (!m->code && !ans && m->hdr_count && m->step != IMS_CFG_STEP_INVITE)
+	if (!m->code && !ans && m->hdr_count && m->step != IMS_CFG_STEP_INVITE &&
+	    (m->step != IMS_CFG_STEP_MESSAGE || m->dir == IMS_CFG_DIR_RX))
 		return cfg_rd_err_at(rd, "custom_headers", "without a code on \"%s\"%s",
 				     m->method, see);
 	if (!m->code && !ans && (m->content || m->content_remove))
 		return cfg_rd_err_at(rd, "content", "on a request without a code%s", see);
-	if (m->step == IMS_CFG_STEP_MESSAGE && m->dir == IMS_CFG_DIR_TX)
-		return cfg_rd_err_at(rd, "dir", "tx on MESSAGE%s", see);
+	/* MESSAGE tx: imsd's MT MESSAGE (smsc_mt.c), answered "by the phone" */
+	if (m->step == IMS_CFG_STEP_MESSAGE && m->code && m->code < 300 &&
+	    m->dir != IMS_CFG_DIR_RX)
+		return cfg_rd_err_at(rd, "code",
+				     "a 2xx on a MESSAGE imsd sends (dir tx or both) would "
+				     "stand for a phone that took it (docs/callflow_modifier.md)");
 	if (!m->code && m->step != IMS_CFG_STEP_ANY && !step_is_answer(m->step) && !m->log &&
 	    !m->hdr_count)
 		return cfg_rd_err_at(rd, "method",

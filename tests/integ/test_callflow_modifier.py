@@ -24,6 +24,7 @@ import pytest
 
 from conftest import IMSD_BIN, run_tool, write_cfg
 from test_calls import calls_ims, in_dialog, sdp
+from test_sms import Phone, rp_data_mo, submit
 from sipstack import wait_log
 
 HOST = "127.0.0.1"
@@ -33,6 +34,12 @@ def ue(imsi, name, cfm=None):
     mod = f", callflow_modifier: {cfm}" if cfm else ""
     return (f'{{ imsi: "{imsi}", impi: "{name}@ims.test", authentication: false, '
             f'impu: [{{ impu: "sip:{name}" {mod} }}] }}')
+
+
+def sms_ue(imsi, name, number, cfm):
+    """A user with a number (SMS reach it by it) and a user-level list."""
+    return (f'{{ imsi: "{imsi}", impi: "{name}@ims.test", authentication: false, '
+            f'impu: ["sip:{name}", "tel:{number}"], callflow_modifier: {cfm} }}')
 
 
 class Ue:
@@ -160,6 +167,10 @@ def ims(tmp_path):
         ]"""),
         ue("001010000000612", "nora", """{ method: "INVITE.OK", code: 500,
           custom_headers: [{ name: "X-Nora", value: "no" }], log: "nora's answer replaced" }"""),
+        sms_ue("001010000000613", "olga", "+33600000613", """{ method: "MESSAGE", dir: "tx",
+          log: "olga gets an SMS", custom_headers: [{ name: "X-Sms", value: "for olga" }] }"""),
+        sms_ue("001010000000614", "pete", "+33600000614", """{ method: "MESSAGE",
+          dir: "tx", code: 480, log: "pete's phone refuses" }"""),
     ])
 
 
@@ -464,6 +475,33 @@ def test_code_in_place_of_the_final(ims):
     finally:
         alice.close()
         nora.close()
+
+
+def test_mt_message(ims):
+    """The MESSAGE imsd sends a phone (an SMS from alice): olga's list (dir
+    tx) adds its header to it; pete's answers it 480 in his phone's place,
+    so nothing reaches pete and the SMS waits for a retry."""
+    d, port, log, tmp = ims
+    alice, olga, pete = Phone(port, "alice"), Phone(port, "olga"), Phone(port, "pete")
+    try:
+        for p in (alice, olga, pete):
+            p.register()
+        assert alice.sms(rp_data_mo(submit("+33600000613", "hi olga"), mr=1)) == 202
+        head, _ = olga.wait_message()
+        assert re.search(r"(?im)^X-Sms: for olga\r?$", head), head
+        wait_log(log, lambda t: re.search(r"callflow_modifier: olga gets an SMS "
+                                          r"\(MESSAGE \d+ to send\)", t))
+        assert alice.sms(rp_data_mo(submit("+33600000614", "hi pete"), mr=2)) == 202
+        wait_log(log, lambda t: re.search(r"sms: message \d+ to pete@ims.test not "
+                                          r"delivered \(callflow_modifier: answered 480\)",
+                                          t))
+        pete.s.settimeout(0.5)
+        with pytest.raises(socket.timeout):
+            while True:
+                assert not pete.s.recv(65536).startswith(b"MESSAGE ")
+    finally:
+        for p in (alice, olga, pete):
+            p.close()
 
 
 def test_config_refuses_what_is_not_applied(tmp_path):

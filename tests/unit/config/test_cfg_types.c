@@ -1162,15 +1162,16 @@ static void test_callflow_modifier_not_applied(void **state)
 	expect_err(CFM_ERR("{'send_delay': 2, 'log': 'x'}"),
 		   "ue_db[0].callflow_modifier[0].send_delay: a delay on other steps than "
 		   "INVITE.RINGING and INVITE.SESSION_PROGRESS" NOT_YET);
-	expect_err(CFM_ERR("{'method': 'MESSAGE', 'custom_headers': [{'name': 'X-A', "
-			   "'value': '1'}]}"),
+	expect_err(CFM_ERR("{'method': 'MESSAGE', 'dir': 'rx', 'custom_headers': [{'name': "
+			   "'X-A', 'value': '1'}]}"),
 		   "ue_db[0].callflow_modifier[0].custom_headers: without a code on "
 		   "\"MESSAGE\"" NOT_YET);
 	expect_err(CFM_ERR("{'method': 'INVITE', 'content': 'a.sdp', "
 			   "'content_type': 'application/sdp'}"),
 		   "ue_db[0].callflow_modifier[0].content: on a request without a code" NOT_YET);
-	expect_err(CFM_ERR("{'method': 'MESSAGE', 'dir': 'tx', 'code': 500}"),
-		   "ue_db[0].callflow_modifier[0].dir: tx on MESSAGE" NOT_YET);
+	expect_err(CFM_ERR("{'method': 'MESSAGE', 'code': 202}"),
+		   "ue_db[0].callflow_modifier[0].code: a 2xx on a MESSAGE imsd sends (dir tx or "
+		   "both) would stand for a phone that took it (docs/callflow_modifier.md)");
 	expect_err(CFM_ERR("{'method': 'SUBSCRIBE'}"),
 		   "ue_db[0].callflow_modifier[0].method: a modifier on \"SUBSCRIBE\" without "
 		   "code or log does nothing (docs/callflow_modifier.md)");
