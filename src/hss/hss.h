@@ -93,6 +93,35 @@ int hss_store_save(struct hss *hss, const char *users, size_t len, hss_store_don
 void hss_store_detach(struct hss *hss);
 
 /*
+ * A later change of an added user kept in the state file too: the caller
+ * made it in the hss (hss_user_update) and describes it here as the API
+ * message did; the user's saved entry is edited alike and written (table
+ * hss_changed, docs/hss.md). Returns as hss_store_save; ENOENT also for a
+ * configured user (the configuration file stays its source of truth: the
+ * change lasts until a restart), EFBIG when the entry would grow past what
+ * the file reads back.
+ */
+struct json_t;
+enum hss_change_op {
+	HSS_CHANGE_USER_SET = 0, /* force_sms_over_sg */
+	HSS_CHANGE_IMPU_ADD,	 /* impu: the IMPU configuration appended */
+	HSS_CHANGE_IMPU_DEL,	 /* idx: the IMPU removed */
+	HSS_CHANGE_IMPU_SET,	 /* idx, impu: the object of the members set */
+};
+struct hss_change {
+	enum hss_change_op op;
+	uint32_t idx;		    /* the IMPU's index before the change */
+	const struct json_t *impu; /* borrowed for the call */
+	bool force_sms_over_sg;
+};
+int hss_store_user_change(struct hss *hss, const struct hss_user *u,
+			  const struct hss_change *c, hss_store_done_h *h, void *arg);
+/* The echo IMPUs added at run time (hss_echo_add) and not removed since,
+ * written as a whole (after either change); configured ones are not:
+ * one removed comes back at a restart. Returns as hss_store_save. */
+int hss_store_echo_save(struct hss *hss, hss_store_done_h *h, void *arg);
+
+/*
  * Run-time change of one user (remote API impu_add, impu_del, user_set):
  * its IMPUs become impus[0..impu_count) (copied; the entries' strings and
  * options must live as long as the hss: from a previous hss_user_cfg(u) or
