@@ -433,7 +433,7 @@ static bool row_changes(struct hss *hss, int64_t id, json_t *users)
 {
 	sqlite3_stmt *q = hss->store->sel;
 	bool ok = true;
-	int rc;
+	int rc = SQLITE_DONE;
 
 	sqlite3_reset(q);
 	sqlite3_bind_int64(q, 1, id);
@@ -452,6 +452,12 @@ static bool row_changes(struct hss *hss, int64_t id, json_t *users)
 			log_write(LOG_IMS, LOG_LVL_ERROR, LOG_DIR_NONE, NULL,
 				  "store: changed entry %lld of row %lld unreadable",
 				  (long long)pos, (long long)id);
+	}
+	if (ok && rc != SQLITE_DONE) { /* changes unread: not the row without them */
+		log_write(LOG_IMS, LOG_LVL_ERROR, LOG_DIR_NONE, NULL,
+			  "store: changed entries of row %lld unreadable: %s", (long long)id,
+			  sqlite3_errmsg(store_db(hss->store->st)));
+		ok = false;
 	}
 	sqlite3_reset(q);
 	return ok;
