@@ -77,7 +77,10 @@ int hss_users_add(struct hss *hss, struct ims_cfg *set, char *err, size_t errlen
  * the checks of the day; a row that fails is logged and kept); imsd calls
  * it before the registrar and the SMS service read their rows, so the
  * bindings and SMS of those users are restored too. save writes the
- * `users` JSON array text of one successful hss_users_add: EINPROGRESS and
+ * `users` JSON array text of the hss_users_add that just succeeded (its
+ * users are the last ones; EINVAL: not a JSON array of at most that many,
+ * or over 16 MiB), and keeps each user's entry for hss_store_user_change
+ * (not kept when the row could not be queued): EINPROGRESS and
  * h(0 or errno, arg) on the loop thread once committed or failed; ENOENT
  * without a state file; 0 when it was committed at once (no worker pool:
  * h not called); another errno (h not called) when it failed or cannot be

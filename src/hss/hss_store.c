@@ -311,6 +311,7 @@ int hss_store_save(struct hss *hss, const char *users, size_t len, hss_store_don
 	struct hss_store *hs = hss ? hss->store : NULL;
 	struct hs_save t = {.stmt = HS_ADDED, .h = h, .arg = arg};
 	json_t *arr = NULL;
+	uint32_t first, n;
 	char *text;
 	int err;
 
@@ -325,7 +326,9 @@ int hss_store_save(struct hss *hss, const char *users, size_t len, hss_store_don
 	}
 	t.row = hs->next_row;
 	/* the call's users are the last ones hss_users_add appended */
-	err = hs_users_map(hss, hss->user_count - (uint32_t)json_array_size(arr), t.row, arr);
+	n = (uint32_t)json_array_size(arr);
+	first = hss->user_count - n;
+	err = hs_users_map(hss, first, t.row, arr);
 	json_decref(arr);
 	if (err)
 		return err;
@@ -333,7 +336,11 @@ int hss_store_save(struct hss *hss, const char *users, size_t len, hss_store_don
 	text = malloc(len ? len : 1);
 	if (text)
 		memcpy(text, users, len);
-	return hs_queue(hss, &t, text, len);
+	err = hs_queue(hss, &t, text, len);
+	if (err && err != EINPROGRESS) /* no row: their changes are not kept */
+		for (uint32_t i = 0; i < n; i++)
+			hs->users[first - hss->cfg->ue_count + i].row = 0;
+	return err;
 }
 
 /* The saved entry edited as the API changed the user (docs/hss.md). */

@@ -268,6 +268,9 @@ static void test_changes_come_back(void **state)
 	assert_int_equal(hss_user_impu_count(hss_user_at(hss, 1)), 1); /* erin as added */
 	assert_true(hss_is_echo(hss, P("sip:echo2")));
 	assert_false(hss_is_echo(hss, P("sip:echo1")));
+	/* a save that is not the array of the users just added */
+	assert_int_equal(hss_store_save(hss, "{}", 2, NULL, NULL), EINVAL);
+	assert_int_equal(hss_store_save(hss, "[{},{},{},{}]", 13, NULL, NULL), EINVAL);
 	/* a change again after the restart goes to the same row */
 	assert_int_equal(impu_add(hss, cfg, dave, "\"sip:dave3\""), 0);
 	mem_deref(hss);
