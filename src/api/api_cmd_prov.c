@@ -41,47 +41,64 @@ static void prov_warn_h(const char *path, const char *msg, void *arg)
 	snprintf(w->text, sizeof(w->text), "%s: %s", path, msg);
 }
 
-/* users_add's answer waits for the state file (answered means committed). */
+/* The answer waits for the state file (answered means committed). */
 struct prov_saving {
 	struct api *api;
 	uint64_t conn_id;
-	json_t *resp; /* referenced */
+	json_t *resp;	  /* referenced */
+	const char *what; /* static: the message's name */
 };
+
+static int prov_saved_error(json_t *resp, const char *what, int err)
+{
+	if (!strcmp(what, "users_add"))
+		return api_error(resp, "users_add: users added but not written to the state file "
+				"(they will be missing after a restart): %s",
+			  strerror(err));
+	return api_error(resp, "%s: changed but not written to the state file (the change "
+				"will be lost at a restart): %s",
+			  what, strerror(err));
+}
 
 static void prov_saved_h(int err, void *arg)
 {
 	struct prov_saving *ps = arg;
 
 	if (err)
-		api_error(ps->resp, "users_add: users added but not written to the state file "
-				    "(they will be missing after a restart): %s",
-			  strerror(err));
+		prov_saved_error(ps->resp, ps->what, err);
 	api_answer_send(ps->api, ps->conn_id, ps->resp);
 	free(ps);
 }
 
-/* The users of a successful users_add into the state file (hss_store_save),
- * when there is one: EINPROGRESS, answered by prov_saved_h. */
-static int prov_save(struct api_ctx *ctx, const json_t *users, json_t *resp)
+/* What a users_add (users) or a change of an added user (u, c) or of the
+ * echo list (neither) did, into the state file when there is one:
+ * EINPROGRESS, answered by prov_saved_h. */
+static int prov_save(struct api_ctx *ctx, const char *what, const json_t *users,
+		     const struct hss_user *u, const struct hss_change *c, json_t *resp)
 {
+	struct hss *hss = ctx->api->prm.hss;
 	struct prov_saving *ps = calloc(1, sizeof(*ps));
-	char *text = json_dumps(users, JSON_COMPACT);
-	int e = ps && text ? hss_store_save(ctx->api->prm.hss, text, strlen(text), prov_saved_h, ps)
-			   : ENOMEM;
+	char *text = users ? json_dumps(users, JSON_COMPACT) : NULL;
+	int e = ENOMEM;
 
+	if (ps && users && text)
+		e = hss_store_save(hss, text, strlen(text), prov_saved_h, ps);
+	else if (ps && u)
+		e = hss_store_user_change(hss, u, c, prov_saved_h, ps);
+	else if (ps && !users)
+		e = hss_store_echo_save(hss, prov_saved_h, ps);
 	free(text);
 	if (e == EINPROGRESS) {
 		ps->api = ctx->api;
 		ps->conn_id = ctx->conn ? ctx->conn->id : 0;
 		ps->resp = json_incref(resp);
+		ps->what = what;
 		return EINPROGRESS;
 	}
 	free(ps);
-	if (!e || e == ENOENT) /* committed at once, or no state file */
+	if (!e || e == ENOENT) /* committed at once, or not kept (docs/api.md) */
 		return 0;
-	return api_error(resp, "users_add: users added but not written to the state file "
-			       "(they will be missing after a restart): %s",
-			 strerror(e));
+	return prov_saved_error(resp, what, e);
 }
 
 int api_cmd_users_add(struct api_ctx *ctx, json_t *resp)
@@ -122,7 +139,7 @@ int api_cmd_users_add(struct api_ctx *ctx, json_t *resp)
 		  "api: users_add from %s: %zu user(s) added (ue_db[%u]..)",
 		  ctx->conn ? ctx->conn->peer : "sim_events", json_array_size(users), first);
 	json_object_set_new(resp, "count", json_integer((json_int_t)json_array_size(users)));
-	return prov_save(ctx, users, resp);
+	return prov_save(ctx, "users_add", users, NULL, NULL, resp);
 }
 
 /* ---- user_set, impu_add, impu_del ---- */
@@ -187,9 +204,12 @@ int api_cmd_user_set(struct api_ctx *ctx, json_t *resp)
 	e = api_get_bool(ctx->msg, "force_sms_over_sg", &sg, resp);
 	if (e == EINVAL)
 		return e;
-	return prov_update(ctx->api, u,
-			   &(struct hss_user_update_prm){ue->impu, ue->impu_count, sg}, NULL,
-			   resp);
+	if (prov_update(ctx->api, u, &(struct hss_user_update_prm){ue->impu, ue->impu_count, sg},
+			NULL, resp))
+		return EINVAL;
+	return prov_save(ctx, "user_set", NULL, u,
+			 &(struct hss_change){.op = HSS_CHANGE_USER_SET, .force_sms_over_sg = sg},
+			 resp);
 }
 
 /* The IMPU authentication rule of the configuration file (cfg_ue.c,
@@ -229,12 +249,13 @@ static bool prov_echo(struct api_ctx *ctx, bool add, int *ret, json_t *resp)
 	}
 	e = add ? hss_echo_add(ctx->api->prm.hss, json_string_value(impu), err, sizeof(err))
 		: hss_echo_del(ctx->api->prm.hss, json_string_value(impu));
-	*ret = 0;
 	if (e == ENOENT)
 		*ret = api_error(resp, "Field impu: %.128s is not in the echo list",
 				 json_string_value(impu));
 	else if (e)
 		*ret = api_error(resp, "Field impu: %s", err[0] ? err : strerror(e));
+	else
+		*ret = prov_save(ctx, add ? "impu_add" : "impu_del", NULL, NULL, NULL, resp);
 	return true;
 }
 
@@ -284,7 +305,8 @@ int api_cmd_impu_add(struct api_ctx *ctx, json_t *resp)
 			set, resp))
 		return EINVAL;
 	prov_unregister(api, u);
-	return 0;
+	return prov_save(ctx, "impu_add", NULL, u,
+			 &(struct hss_change){.op = HSS_CHANGE_IMPU_ADD, .impu = impu}, resp);
 }
 
 int api_cmd_impu_del(struct api_ctx *ctx, json_t *resp)
@@ -317,9 +339,11 @@ int api_cmd_impu_del(struct api_ctx *ctx, json_t *resp)
 			arr[k++] = ue->impu[j];
 	}
 	prov_unregister(api, u);
-	return prov_update(api, u,
-			   &(struct hss_user_update_prm){arr, k, ue->force_sms_over_sg}, NULL,
-			   resp);
+	if (prov_update(api, u, &(struct hss_user_update_prm){arr, k, ue->force_sms_over_sg},
+			NULL, resp))
+		return EINVAL;
+	return prov_save(ctx, "impu_del", NULL, u,
+			 &(struct hss_change){.op = HSS_CHANGE_IMPU_DEL, .idx = idx}, resp);
 }
 
 /* impu_set: the message's members but the common ones (§6.1) are an IMPU
@@ -369,17 +393,24 @@ int api_cmd_impu_set(struct api_ctx *ctx, json_t *resp)
 	json_object_set_new(json_array_get(list, 0), "impu", json_string(ue->impu[idx].impu));
 	e = ims_cfg_impu_from_json(api->prm.cfg, hss_impu_opts(u, idx), list, &set, &add, &n,
 				   &d);
-	json_decref(list);
-	if (e)
-		return api_error(resp, "Field %s", err[0] ? err : strerror(e));
-	if (w.any || n != 1 || prov_auth_mix(ue, add, idx, resp)) {
+	if (!e && (w.any || n != 1 || prov_auth_mix(ue, add, idx, resp))) {
 		ims_cfg_free(set);
-		return w.any ? api_error(resp, "Field %s", w.text) : EINVAL;
+		e = w.any ? api_error(resp, "Field %s", w.text) : EINVAL;
+	} else if (e) {
+		e = api_error(resp, "Field %s", err[0] ? err : strerror(e));
+	} else {
+		memcpy(arr, ue->impu, ue->impu_count * sizeof(arr[0]));
+		arr[idx] = add[0];
+		e = prov_update(api, u,
+				&(struct hss_user_update_prm){arr, ue->impu_count,
+							      ue->force_sms_over_sg},
+				set, resp);
 	}
-	memcpy(arr, ue->impu, ue->impu_count * sizeof(arr[0]));
-	arr[idx] = add[0];
-	return prov_update(api, u,
-			   &(struct hss_user_update_prm){arr, ue->impu_count,
-							 ue->force_sms_over_sg},
-			   set, resp);
+	if (!e) /* the members set, as the state file keeps them */
+		e = prov_save(ctx, "impu_set", NULL, u,
+			      &(struct hss_change){.op = HSS_CHANGE_IMPU_SET, .idx = idx,
+						   .impu = json_array_get(list, 0)},
+			      resp);
+	json_decref(list);
+	return e;
 }

@@ -199,6 +199,26 @@ void b2bua_invite(struct b2bua *b, const struct b2bua_invite *inv)
 
 /* ---- CANCEL (RFC 3261 §9.2) ---- */
 
+/* The caller's Reason lines (RFC 3326 §2) go on the CANCELs to the
+ * branches, as a proxy forwards them; lines past B2B_CANCEL_HDRS_MAX
+ * bytes are left out. */
+static void cancel_reason(struct b2b_call *c, const struct sip_msg *req)
+{
+	char buf[B2B_CANCEL_HDRS_MAX];
+	size_t n = 0;
+	int last = -1;
+
+	for (const struct sip_hdr *h = sip_msg_hdr(req, SIP_HDR_REASON); h;
+	     h = sip_msg_hdr_next(req, h)) {
+		if (h->line_no == last || h->line.l > sizeof(buf) - n)
+			continue;
+		last = h->line_no;
+		memcpy(buf + n, h->line.p, h->line.l);
+		n += h->line.l;
+	}
+	(void)b2b_cancel_hdrs_set(c, (struct pl){buf, n});
+}
+
 static void cancel_h(struct sip_stack *stack, struct sip_tsx *tsx,
 		     const struct sip_msg *req, const struct net_flow *src, void *arg)
 {
@@ -224,6 +244,7 @@ static void cancel_h(struct sip_stack *stack, struct sip_tsx *tsx,
 		return;
 	}
 	b2b_event(c, B2BUA_EV_RECV, SIP_METHOD_CANCEL, 0);
+	cancel_reason(c, req);
 	b2b_cancel_legs(c);
 	b2b_answer_a(c, 487, "Request Terminated", NULL, NULL);
 	b2b_stop(c, "CANCEL from the caller");

@@ -157,7 +157,7 @@ size_t b2bua_user_dialogs(const struct b2bua *b, const struct hss_user *u,
  * leg. ENOENT: no such dialog; EALREADY: already stopped. */
 int b2bua_dialog_stop(struct b2bua *b, uint32_t index);
 /* dialog_set index stop with code, reason, reason_protocol (manual §6): a
- * Reason header (RFC 3326) on the BYEs, `Reason: PROTOCOL;cause=CODE;
+ * Reason header (RFC 3326) on the BYEs (or CANCELs), `Reason: PROTOCOL;cause=CODE;
  * text="REASON"` (PROTOCOL "SIP" unless given; no header when all three
  * are unset). EINVAL: a protocol that is not a token (at most 32
  * characters), a reason over 128 bytes or with control characters, a code

@@ -68,6 +68,7 @@ static void call_destroy(void *arg)
 	free(c->callid_a);
 	free(c->callid_b);
 	free(c->mt_contact);
+	free(c->cancel_hdrs);
 }
 
 uint32_t b2b_t1(const struct b2b_call *c)

@@ -5,7 +5,10 @@
  *   INVITE ─────────────────────────────► fork ─► INVITE to each binding (parallel)
  *                                         │  1xx (not 100) ─► relayed to A, with SDP
  *                                         │  first 2xx wins: CANCEL to the others
- *                                         │    (RFC 3261 §16.7 step 10), 200 to A
+ *                                         │    (RFC 3261 §16.7 step 10) with
+ *                                         │    Reason: SIP;cause=200;text="Call
+ *                                         │    completed elsewhere" (RFC 3326 §2),
+ *                                         │    200 to A
  *                                         │  6xx: CANCEL to the others, relayed
  *                                         │  all failed: the best final relayed
  *                                         │    (§16.7 step 6: a 6xx, else the
@@ -13,6 +16,7 @@
  *   ACK ─────────────────────────────────►│ ─► ACK to the winner (with A's body)
  *   no ACK within 64*T1 (Timer H) ──────► BYE on both sides
  *   CANCEL ──────────────────────────────► 200, 487 to A, CANCEL to the branches
+ *                                            (with A's Reason lines, RFC 3326)
  *   nothing for Timer C (or dialog_timeout, the shorter) ► 408 to A, CANCEL
  *
  * States (manual §6): init ─1xx─► ringing ─2xx─► start ⇄ hold (re-INVITE) ─► stop.
@@ -270,6 +274,47 @@ static void cancel_resp_h(struct sip_tsx *tsx, const struct sip_msg *resp, uint1
 	(void)arg; /* the INVITE's 487 is what counts */
 }
 
+int b2b_cancel_hdrs_set(struct b2b_call *c, struct pl hdrs)
+{
+	if (c->cancel_hdrs)
+		return EALREADY;
+	if (!hdrs.l || hdrs.l > B2B_CANCEL_HDRS_MAX)
+		return 0;
+	c->cancel_hdrs = pl_strdup(hdrs);
+	return c->cancel_hdrs ? 0 : ENOMEM;
+}
+
+/* The CANCEL of a branch's INVITE (RFC 3261 §9.1), with c->cancel_hdrs
+ * before its empty line when set (the stack's CANCEL has no body). */
+static int cancel_send(struct b2b_call *c, struct sip_tsx *ict)
+{
+	struct sip_tsx_req_prm tp = {0};
+	struct sip_tsx *tsx = NULL;
+	struct mbuf mb, out;
+	int err;
+
+	if (!c->cancel_hdrs)
+		return sip_stack_cancel(c->b->prm.stack, ict, cancel_resp_h, c);
+	mbuf_init(&mb, SIP_MSG_MAX_HARD);
+	mbuf_init(&out, SIP_MSG_MAX_HARD);
+	err = sip_tsx_cancel_build(&mb, ict);
+	if (!err && (mb.end < 4 || memcmp(mb.buf + mb.end - 4, "\r\n\r\n", 4)))
+		err = EBADMSG;
+	err = err ? err : mbuf_write(&out, mb.buf, mb.end - 2);
+	err = err ? err : mbuf_write(&out, c->cancel_hdrs, strlen(c->cancel_hdrs));
+	err = err ? err : mbuf_write(&out, "\r\n", 2);
+	if (!err) {
+		tp.req = (struct pl){(const char *)out.buf, out.end};
+		tp.dst = sip_tsx_dst(ict);
+		tp.resp_h = cancel_resp_h;
+		tp.arg = c;
+		err = sip_tsx_request(&tsx, sip_stack_tsx(c->b->prm.stack), &tp);
+	}
+	mbuf_reset(&mb);
+	mbuf_reset(&out);
+	return err;
+}
+
 static void leg_cancel(struct b2b_call *c, size_t i)
 {
 	struct b2b_leg *leg = &c->leg[i];
@@ -284,7 +329,7 @@ static void leg_cancel(struct b2b_call *c, size_t i)
 	if (!ict)
 		return;
 	leg->cancelled = true;
-	if (sip_stack_cancel(c->b->prm.stack, ict, cancel_resp_h, c) == 0)
+	if (cancel_send(c, ict) == 0)
 		b2b_event(c, B2BUA_EV_SEND, SIP_METHOD_CANCEL, 0);
 }
 
@@ -418,6 +463,7 @@ static void leg_won(struct b2b_call *c, size_t i, const struct sip_msg *resp)
 		free(c->callid_b);
 		c->callid_b = pl_strdup(cid->val);
 	}
+	(void)b2b_cancel_hdrs_set(c, PL(B2B_REASON_ELSEWHERE));
 	b2b_cancel_legs(c);
 	loop_timer_cancel(c->t_ring);
 	b2b_media_leg_b(c, leg);

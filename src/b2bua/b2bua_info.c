@@ -172,6 +172,8 @@ int b2bua_dialog_stop_reason(struct b2bua *b, uint32_t index, const struct b2bua
 	if (c->state == B2BUA_STOP)
 		return EALREADY;
 	c->bye_hdrs = hdr[0] ? hdr : NULL; /* b2b_bye: while it ends */
+	/* and the CANCELs of a call still ringing (b2b_cancel_legs) */
+	(void)b2b_cancel_hdrs_set(c, pl_from_str(hdr));
 	b2b_end_both(c, "dialog_set stop");
 	c->bye_hdrs = NULL;
 	return 0;

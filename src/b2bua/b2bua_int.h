@@ -132,6 +132,9 @@ struct b2b_call {
 	uint16_t retry_legs;	     /* those branches, a bit each */
 	const char *bye_hdrs; /* borrowed, NULL: extra lines of imsd's BYEs now
 			       * (dialog_set stop's Reason, RFC 3326) */
+	char *cancel_hdrs;    /* owned, NULL none: the Reason lines of the
+			       * CANCELs to the branches (RFC 3326 §2), set by
+			       * the first cause to cancel them */
 	struct b2bua_event ev[B2BUA_EVENTS_MAX];
 	size_t nev;
 	char icid[40]; /* P-Charging-Vector icid-value */
@@ -230,6 +233,14 @@ int b2b_fork(struct b2b_call *c, const struct hss_impu_match *term, size_t nterm
 void b2b_invite_resp_h(struct sip_tsx *tsx, const struct sip_msg *resp, uint16_t scode,
 		       void *arg);
 void b2b_cancel_legs(struct b2b_call *c);
+/* The Reason header lines ("Reason: ...\r\n", at most
+ * B2B_CANCEL_HDRS_MAX bytes: lines past it are left out) of the CANCELs
+ * b2b_cancel_legs sends from now on, also those it defers until a branch's
+ * first provisional; the first call wins. ENOMEM, or EALREADY. */
+#define B2B_CANCEL_HDRS_MAX 1024u
+int b2b_cancel_hdrs_set(struct b2b_call *c, struct pl hdrs);
+/* RFC 3326 §2: the other branches of a call answered on one. */
+#define B2B_REASON_ELSEWHERE "Reason: SIP;cause=200;text=\"Call completed elsewhere\"\r\n"
 /* sdp: the body to send instead of resp's (rewritten); NULL: resp's. */
 /* callflow_modifier on the answer imsd sends the caller (b2bua_cfm.c):
  * the modifier's header lines into hdrs and rp->hdrs, its content (read

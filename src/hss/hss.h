@@ -77,7 +77,10 @@ int hss_users_add(struct hss *hss, struct ims_cfg *set, char *err, size_t errlen
  * the checks of the day; a row that fails is logged and kept); imsd calls
  * it before the registrar and the SMS service read their rows, so the
  * bindings and SMS of those users are restored too. save writes the
- * `users` JSON array text of one successful hss_users_add: EINPROGRESS and
+ * `users` JSON array text of the hss_users_add that just succeeded (its
+ * users are the last ones; EINVAL: not a JSON array of at most that many,
+ * or over 16 MiB), and keeps each user's entry for hss_store_user_change
+ * (not kept when the row could not be queued): EINPROGRESS and
  * h(0 or errno, arg) on the loop thread once committed or failed; ENOENT
  * without a state file; 0 when it was committed at once (no worker pool:
  * h not called); another errno (h not called) when it failed or cannot be
@@ -91,6 +94,35 @@ int hss_store_attach(struct hss *hss, struct store *st, char *err, size_t errlen
 int hss_store_save(struct hss *hss, const char *users, size_t len, hss_store_done_h *h,
 		   void *arg);
 void hss_store_detach(struct hss *hss);
+
+/*
+ * A later change of an added user kept in the state file too: the caller
+ * made it in the hss (hss_user_update) and describes it here as the API
+ * message did; the user's saved entry is edited alike and written (table
+ * hss_changed, docs/hss.md). Returns as hss_store_save; ENOENT also for a
+ * configured user (the configuration file stays its source of truth: the
+ * change lasts until a restart), EFBIG when the entry would grow past what
+ * the file reads back.
+ */
+struct json_t;
+enum hss_change_op {
+	HSS_CHANGE_USER_SET = 0, /* force_sms_over_sg */
+	HSS_CHANGE_IMPU_ADD,	 /* impu: the IMPU configuration appended */
+	HSS_CHANGE_IMPU_DEL,	 /* idx: the IMPU removed */
+	HSS_CHANGE_IMPU_SET,	 /* idx, impu: the object of the members set */
+};
+struct hss_change {
+	enum hss_change_op op;
+	uint32_t idx;		    /* the IMPU's index before the change */
+	const struct json_t *impu; /* borrowed for the call */
+	bool force_sms_over_sg;
+};
+int hss_store_user_change(struct hss *hss, const struct hss_user *u,
+			  const struct hss_change *c, hss_store_done_h *h, void *arg);
+/* The echo IMPUs added at run time (hss_echo_add) and not removed since,
+ * written as a whole (after either change); configured ones are not:
+ * one removed comes back at a restart. Returns as hss_store_save. */
+int hss_store_echo_save(struct hss *hss, hss_store_done_h *h, void *arg);
 
 /*
  * Run-time change of one user (remote API impu_add, impu_del, user_set):

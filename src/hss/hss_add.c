@@ -329,6 +329,8 @@ int hss_echo_del(struct hss *hss, const char *uri)
 	if (!he)
 		return ENOENT;
 	hash_remove(hss->by_impu, he);
+	if (HASH_OBJ(he, struct hss_key_ent, he)->item >= hss->cfg->echo_count)
+		HASH_OBJ(he, struct hss_echo_ent, e.he)->gone = true;
 	hss->echo_count--;
 	return 0;
 }

@@ -36,6 +36,7 @@ struct hss_key_ent {
  * removed (hss_echo_del takes it out of the index). */
 struct hss_echo_ent {
 	struct hss_key_ent e;
+	bool gone; /* removed (hss_echo_del): not saved any more */
 	char text[];
 };
 

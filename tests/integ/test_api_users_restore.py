@@ -11,7 +11,7 @@ import socket
 from conftest import free_port, write_cfg
 from sipstack import SIPP_DIR, run_sipp, wait_log
 from test_api_sms import _ask, _connect, _recv, _run
-from test_sms import AKA_AMF, AKA_K, AKA_OP, SC
+from test_sms import AKA_AMF, AKA_K, AKA_OP, SC, Phone
 
 SIPPAKA = {"imsi": "001010000000101", "impi": "sippaka@ims.test",
            "impu": ["sip:sippaka", "tel:+33600000101"], "K": AKA_K, "op": AKA_OP,
@@ -112,3 +112,80 @@ def test_users_add_restored_after_kill(tmp_path, imsd_factory):
     log = (tmp_path / "ims.log").read_text()
     assert "1 users_add call(s) restored, 1 kept unrestored" in log
     assert "not restored (kept in the file)" in log
+
+
+DAVE = {"imsi": "001010000000303", "impi": "dave@ims.test", "authentication": False,
+        "impu": ["sip:dave", "tel:+33600000303"]}
+
+
+def _pau(phone):
+    code, head = phone.request("REGISTER", [
+        f"Contact: <sip:{phone.user}@127.0.0.1:{phone.me}>;expires=600"])
+    assert code == 200, head
+    return " ".join(l for l in head.split("\r\n") if l.lower().startswith("p-associated-uri"))
+
+
+def test_changes_of_added_user_restored_after_kill(tmp_path, imsd_factory):
+    """user_set / impu_add / impu_del / impu_set of a user added with
+    users_add, and an echo IMPU added with impu_add, are committed before
+    their answer: after kill -9 and a restart users_get lists the changed
+    user and it registers with its new IMPU set. A configured user's change
+    is not kept: the configuration file stays its source of truth."""
+    port, api = free_port(), free_port(kind=socket.SOCK_STREAM)
+    cfg = _cfg(tmp_path, port, api)
+    d = _start(imsd_factory, cfg, tmp_path)
+    steps = [
+        ("users_add", {"users": [DAVE]}),
+        ("user_set", {"impi": "dave@ims.test", "force_sms_over_sg": True}),
+        ("impu_add", {"impi": "dave@ims.test", "impu": "sip:dave2"}),
+        ("impu_add", {"impi": "dave@ims.test",
+                      "impu": {"impu": "sip:dave3", "display_name": "Dave Three"}}),
+        ("impu_del", {"impi": "dave@ims.test", "impu": "tel:+33600000303"}),
+        ("impu_set", {"impu": "sip:dave2", "associated": False}),
+        ("impu_add", {"impi": "alice@ims.test", "impu": "sip:alice9"}),
+        ("impu_add", {"impi": "echo", "impu": "sip:echo7"}),
+        ("impu_add", {"impi": "echo", "impu": "sip:echo8"}),
+        ("impu_del", {"impi": "echo", "impu": "sip:echo8"}),
+    ]
+
+    async def run():
+        async with _connect(api) as ws:
+            await _recv(ws)
+            for i, (msg, m) in enumerate(steps):
+                r = await _ask(ws, {"message": msg, "message_id": i, **m})
+                assert "error" not in r, (msg, m, r)
+    _run(run())
+    dave = _users(api)["dave@ims.test"]
+    want = ["sip:dave@ims.test", "sip:dave2@ims.test", "sip:dave3@ims.test"]
+    assert dave["impu"] == want and dave["force_sms_over_sg"] is True, dave
+    _kill(d)
+
+    d = _start(imsd_factory, cfg, tmp_path)
+    users = _users(api)
+    assert users["dave@ims.test"]["impu"] == want, users["dave@ims.test"]
+    assert users["dave@ims.test"]["force_sms_over_sg"] is True, users["dave@ims.test"]
+    assert users["alice@ims.test"]["impu"] == ["sip:alice@ims.test", "tel:+33600000301"]
+    phone = Phone(port, "dave")
+    try:
+        # sip:dave2 not associated (impu_set), tel: removed, sip:dave3 added
+        pau = _pau(phone)
+        assert "sip:dave@ims.test" in pau and "sip:dave3@ims.test" in pau, pau
+        assert "dave2" not in pau and "+33600000303" not in pau, pau
+    finally:
+        phone.close()
+
+    async def echo():
+        async with _connect(api) as ws:
+            await _recv(ws)
+            r = await _ask(ws, {"message": "impu_add", "message_id": "e7",
+                                "impi": "alice@ims.test", "impu": "sip:echo7"})
+            assert "already used by echo" in r.get("error", ""), r
+            r = await _ask(ws, {"message": "impu_add", "message_id": "e8",
+                                "impi": "alice@ims.test", "impu": "sip:echo8"})
+            assert "error" not in r, r
+            # the tel: IMPU dave gave up is free for another user
+            r = await _ask(ws, {"message": "impu_add", "message_id": "t",
+                                "impi": "alice@ims.test", "impu": "tel:+33600000303"})
+            assert "error" not in r, r
+    _run(echo())
+    d.stop()
