@@ -73,16 +73,16 @@ class Ue:
             if m and int(m.group(1)) >= 200:
                 return int(m.group(1)), text
 
-    def request(self, method, ruri, extra="", body="", ctype="", to=None):
+    def request(self, method, ruri, extra="", body="", ctype="", to=None, hdrs=""):
         self.n += 1
         tag = f"{self.name}{self.me}"
         ct = f"Content-Type: {ctype}\r\n" if body else ""
         self.last = (f"{method} {ruri} SIP/2.0\r\n"
-                  f"Via: SIP/2.0/UDP {HOST}:{self.me};branch=z9hG4bK{tag}x{self.n};rport\r\n"
-                  f"Max-Forwards: 70\r\nFrom: <sip:{self.name}@ims.test>;tag={tag}\r\n"
-                  f"To: <{to or ruri}>\r\nCall-ID: {tag}-{self.n}@test\r\n"
-                  f"CSeq: {self.n} {method}\r\n"
-                  f"Contact: <sip:{self.name}@{HOST}:{self.me}>{extra}\r\n"
+                     f"Via: SIP/2.0/UDP {HOST}:{self.me};branch=z9hG4bK{tag}x{self.n};rport\r\n"
+                     f"Max-Forwards: 70\r\nFrom: <sip:{self.name}@ims.test>;tag={tag}\r\n"
+                     f"To: <{to or ruri}>\r\nCall-ID: {tag}-{self.n}@test\r\n"
+                     f"CSeq: {self.n} {method}\r\n"
+                     f"Contact: <sip:{self.name}@{HOST}:{self.me}>{extra}\r\n{hdrs}"
                      f"{ct}Content-Length: {len(body)}\r\n\r\n{body}")
         self.send(self.last)
 
@@ -108,9 +108,9 @@ class Ue:
                      to=f"sip:{self.name}@ims.test")
         return self.final()
 
-    def invite(self, callee):
+    def invite(self, callee, hdrs=""):
         self.request("INVITE", f"sip:{callee}@ims.test", body=sdp(self.me + 1),
-                     ctype="application/sdp")
+                     ctype="application/sdp", hdrs=hdrs)
 
     def answer(self, req, code, reason, body="", ctype="application/sdp", tag="callee1"):
         keep = [ln for ln in req.split("\r\n")
@@ -171,6 +171,10 @@ def ims(tmp_path):
           log: "olga gets an SMS", custom_headers: [{ name: "X-Sms", value: "for olga" }] }"""),
         sms_ue("001010000000614", "pete", "+33600000614", """{ method: "MESSAGE",
           dir: "tx", code: 480, log: "pete's phone refuses" }"""),
+        ue("001010000000615", "quinn", """[
+          { method: "INVITE", code: 486, imei: "35000000-000099-0", log: "quinn: that phone" },
+          { method: "INVITE", code: 488, access_network: "nr", log: "quinn: over NR" },
+        ]"""),
     ])
 
 
@@ -502,6 +506,35 @@ def test_mt_message(ims):
     finally:
         for p in (alice, olga, pete):
             p.close()
+
+
+def test_imei_and_access_network_filters(ims):
+    """quinn's modifiers name the caller's phone (the IMEI it registered
+    with) and its access network (P-Access-Network-Info): a call from that
+    phone gets 486, one over NR 488, one over LTE from another phone rings."""
+    d, port, log, tmp = ims
+    alice, carol, bob, quinn = (Ue(port, n) for n in ("alice", "carol", "bob", "quinn"))
+    nr = "P-Access-Network-Info: 3GPP-NR-FDD; nrcgi=001010000000001\r\n"
+    lte = "P-Access-Network-Info: 3GPP-E-UTRAN-FDD; utran-cell-id-3gpp=0010100010000001\r\n"
+    try:
+        assert alice.register(';+sip.instance="<urn:gsma:imei:35000000-000099-0>"')[0] == 200
+        assert carol.register(';+sip.instance="<urn:gsma:imei:35000000-000011-0>"')[0] == 200
+        assert bob.register()[0] == 200
+        assert quinn.register()[0] == 200
+        alice.invite("quinn", lte)
+        assert alice.final()[0] == 486
+        carol.invite("quinn", nr)
+        assert carol.final()[0] == 488
+        bob.invite("quinn", lte)
+        inv = quinn.recv("INVITE ")
+        quinn.answer(inv, 480, "Temporarily Unavailable")
+        assert bob.final()[0] == 480
+        text = open(log).read()
+        assert text.count("callflow_modifier: quinn: that phone") == 1, text[-2000:]
+        assert text.count("callflow_modifier: quinn: over NR") == 1, text[-2000:]
+    finally:
+        for u in (alice, carol, bob, quinn):
+            u.close()
 
 
 def test_config_refuses_what_is_not_applied(tmp_path):
