@@ -187,20 +187,22 @@ static int cfm_check_applied(struct cfg_rd *rd, const struct ims_cfg_cfm *m)
 				     "%d: the reference product's special codes are not "
 				     "applied by imsd (docs/callflow_modifier.md)",
 				     (int)m->code);
-	if (m->code && m->code < 200)
-		return cfg_rd_err_at(rd, "code", "a provisional code%s", see);
-	if (m->code && m->code < 300 && m->step == IMS_CFG_STEP_CANCEL)
+	/* a provisional: sent by the CSCF stage, the flow goes on */
+	if (m->code && m->code < 200 && (m->step != IMS_CFG_STEP_INVITE || m->code == 100))
+		return cfg_rd_err_at(rd, "code",
+				     "a provisional code other than 101..199 on INVITE%s", see);
+	if (m->code >= 200 && m->code < 300 && m->step == IMS_CFG_STEP_CANCEL)
 		return cfg_rd_err_at(rd, "code",
 				     "a 2xx to a CANCEL is what imsd answers anyway "
 				     "(docs/callflow_modifier.md)");
-	if (m->code && m->code < 300 && m->step != IMS_CFG_STEP_ANY &&
+	if (m->code >= 200 && m->code < 300 && m->step != IMS_CFG_STEP_ANY &&
 	    (m->step == IMS_CFG_STEP_INVITE || step_is_answer(m->step) ||
 	     step_in_dialog(m->step)))
 		return cfg_rd_err_at(rd, "code",
 				     "a 2xx on \"%s\" would need a session change imsd does "
 				     "not make (docs/callflow_modifier.md)",
 				     m->method);
-	if (m->code && m->transparent)
+	if (m->code >= 200 && m->transparent)
 		return cfg_rd_err_at(rd, "transparent",
 				     "a final code answers the request: the call flow "
 				     "cannot go on (docs/callflow_modifier.md)");
@@ -221,7 +223,7 @@ static int cfm_check_applied(struct cfg_rd *rd, const struct ims_cfg_cfm *m)
 	if (!m->code && !ans && (m->content || m->content_remove))
 		return cfg_rd_err_at(rd, "content", "on a request without a code%s", see);
 	/* MESSAGE tx: imsd's MT MESSAGE (smsc_mt.c), answered "by the phone" */
-	if (m->step == IMS_CFG_STEP_MESSAGE && m->code && m->code < 300 &&
+	if (m->step == IMS_CFG_STEP_MESSAGE && m->code >= 200 && m->code < 300 &&
 	    m->dir != IMS_CFG_DIR_RX)
 		return cfg_rd_err_at(rd, "code",
 				     "a 2xx on a MESSAGE imsd sends (dir tx or both) would "

@@ -12,8 +12,9 @@
  *                      for an emergency REGISTER (TS 24.229 §5.1.6.2: a
  *                      Contact with the "sos" parameter).
  *
- * A modifier that applies logs its `log`; with a `code` the request is
- * answered with it (for INVITE only those with a code are looked at here:
+ * A modifier that applies logs its `log`; with a provisional `code`
+ * (101..199, INVITE only) that answer is sent and the flow goes on; with a
+ * final `code` the request is answered with it (for INVITE only those with a code are looked at here:
  * the others act on the INVITE imsd sends the callee, b2bua_cfm.c) (with the modifier's custom_headers and content) and
  * goes no further: the normal call flow of that request stops
  * (RFC 3261 §8.2.6: one final response ends a server transaction).
@@ -76,6 +77,26 @@ static int instance_of(struct pl v, struct pl *inst)
 	return 0;
 }
 
+/* Whether the request requires reliable provisionals (a Require listing
+ * 100rel, RFC 3262 §3): an unreliable one may then not be sent. */
+static bool requires_100rel(const struct sip_msg *req)
+{
+	for (const struct sip_hdr *h = sip_msg_hdr(req, SIP_HDR_REQUIRE); h;
+	     h = sip_msg_hdr_next(req, h)) {
+		struct pl v = h->val;
+
+		while (v.l) {
+			const char *comma = memchr(v.p, ',', v.l);
+			size_t n = comma ? (size_t)(comma - v.p) : v.l;
+
+			if (pl_caseeq_str(pl_trim((struct pl){v.p, n}), "100rel"))
+				return true;
+			v = n < v.l ? (struct pl){v.p + n + 1, v.l - n - 1} : (struct pl){v.p, 0};
+		}
+	}
+	return false;
+}
+
 /* Answers the request as the modifier says. */
 static void cfm_answer(struct cscf *c, struct sip_stack *stack, struct sip_tsx *tsx,
 		       const struct ims_cfg_cfm *cm)
@@ -118,6 +139,16 @@ static bool cfm_try(struct cscf *c, const struct cscf_req *r, const struct cfm_m
 		return false;
 	c->stats.cfm++;
 	cfm_log(cm, what);
+	if (cm->code > 100 && cm->code < 200) { /* sent, the flow goes on */
+		if (requires_100rel(r->req))
+			log_write(LOG_IMS, LOG_LVL_WARN, LOG_DIR_NONE, NULL,
+				  "callflow_modifier: %d not sent: the caller requires "
+				  "100rel (RFC 3262 §3)",
+				  cm->code);
+		else
+			cfm_answer(c, r->stack, r->tsx, cm);
+		return false;
+	}
 	/* a 2xx would open a session (INVITE) imsd does not keep: such a
 	 * modifier (no method) applies to other requests only */
 	if (!cm->code || (r->req->meth == SIP_METHOD_INVITE && cm->code < 300))

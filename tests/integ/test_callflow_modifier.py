@@ -175,6 +175,9 @@ def ims(tmp_path):
           { method: "INVITE", code: 486, imei: "35000000-000099-0", log: "quinn: that phone" },
           { method: "INVITE", code: 488, access_network: "nr", log: "quinn: over NR" },
         ]"""),
+        ue("001010000000616", "rita", """{ method: "INVITE", code: 183, transparent: true,
+          content: "early.sdp", content_type: "application/sdp", log: "rita: early 183",
+          custom_headers: [{ name: "X-Early", value: "1" }] }"""),
     ])
 
 
@@ -535,6 +538,32 @@ def test_imei_and_access_network_filters(ims):
     finally:
         for u in (alice, carol, bob, quinn):
             u.close()
+
+
+def test_provisional_code_and_the_call_goes_on(ims):
+    """rita's INVITE modifier with code 183: the caller gets a 183 with the
+    modifier's SDP and header at once, and the call goes on to rita."""
+    d, port, log, tmp = ims
+    alice, rita = Ue(port, "alice"), Ue(port, "rita")
+    try:
+        assert alice.register()[0] == 200
+        assert rita.register()[0] == 200
+        alice.invite("rita")
+        early = alice.recv("SIP/2.0 183")
+        assert lines(early, "X-Early") == ["1"], early
+        assert "m=audio 40000 " in early, early
+        inv = rita.recv("INVITE ")
+        rita.answer(inv, 180, "Ringing")
+        ring = alice.recv("SIP/2.0 180")
+        # one early dialog: the 183 and the relayed 180 carry the same To tag
+        tag = re.search(r"(?im)^To:.*;tag=([^;\s]+)", early).group(1)
+        assert re.search(r"(?im)^To:.*;tag=" + re.escape(tag), ring), (early, ring)
+        rita.answer(inv, 486, "Busy Here")
+        assert alice.final()[0] == 486
+        wait_log(log, lambda t: "callflow_modifier: rita: early 183 (INVITE received)" in t)
+    finally:
+        alice.close()
+        rita.close()
 
 
 def test_config_refuses_what_is_not_applied(tmp_path):

@@ -1140,8 +1140,12 @@ static void test_callflow_modifier_not_applied(void **state)
 	expect_err(CFM_ERR("{'code': -1}"),
 		   "ue_db[0].callflow_modifier[0].code: -1: the reference product's special "
 		   "codes are not applied by imsd (docs/callflow_modifier.md)");
-	expect_err(CFM_ERR("{'method': 'INVITE', 'code': 183}"),
-		   "ue_db[0].callflow_modifier[0].code: a provisional code" NOT_YET);
+	expect_err(CFM_ERR("{'method': 'MESSAGE', 'code': 183}"),
+		   "ue_db[0].callflow_modifier[0].code: a provisional code other than 101..199 "
+		   "on INVITE" NOT_YET);
+	expect_err(CFM_ERR("{'method': 'INVITE', 'code': 100}"),
+		   "ue_db[0].callflow_modifier[0].code: a provisional code other than 101..199 "
+		   "on INVITE" NOT_YET);
 	expect_err(CFM_ERR("{'method': 'INVITE', 'code': 200}"),
 		   "ue_db[0].callflow_modifier[0].code: a 2xx on \"INVITE\" would need a "
 		   "session change imsd does not make (docs/callflow_modifier.md)");
