@@ -207,9 +207,16 @@ static int cfm_check_applied(struct cfg_rd *rd, const struct ims_cfg_cfm *m)
 				     "a final code answers the request: the call flow "
 				     "cannot go on (docs/callflow_modifier.md)");
 	/* held: the caller's provisional answers (b2bua_cfm.c) */
-	if (m->send_delay > 0 && m->code)
-		return cfg_rd_err_at(rd, "send_delay", "a delay with a code%s", see);
-	if (m->send_delay > 0 && m->step != IMS_CFG_STEP_INVITE_RINGING &&
+	/* with a final code: the CSCF stage's answer to a new request, held */
+	if (m->send_delay > 0 && m->code &&
+	    (m->code < 200 || m->step == IMS_CFG_STEP_ANY || !step_is_request(m->step) ||
+	     step_in_dialog(m->step) ||
+	     (m->step == IMS_CFG_STEP_MESSAGE && m->dir != IMS_CFG_DIR_RX)))
+		return cfg_rd_err_at(rd, "send_delay",
+				     "a delay with a code other than a final one to a new "
+				     "INVITE, SUBSCRIBE, REGISTER or a MESSAGE received%s",
+				     see);
+	if (m->send_delay > 0 && !m->code && m->step != IMS_CFG_STEP_INVITE_RINGING &&
 	    m->step != IMS_CFG_STEP_INVITE_SESSION_PROGRESS)
 		return cfg_rd_err_at(rd, "send_delay",
 				     "a delay on other steps than INVITE.RINGING and "

@@ -40,6 +40,7 @@ static void cscf_destroy(void *arg)
 
 	for (size_t i = 0; c->stack && i < c->nsvc; i++)
 		sip_stack_method_set(c->stack, c->svc[i].meth, NULL, NULL);
+	cscf_cfm_held_free_all(c);
 }
 
 int cscf_alloc(struct cscf **cp, const struct cscf_prm *prm)

@@ -20,10 +20,13 @@
  * (RFC 3261 §8.2.6: one final response ends a server transaction).
  */
 #include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cfm/cfm.h"
 #include "core/log.h"
+#include "loop/loop.h"
 #include "cscf/cscf_int.h"
 #include "sip/sip_hdr.h"
 #include "sip/sip_uri.h"
@@ -97,33 +100,118 @@ static bool requires_100rel(const struct sip_msg *req)
 	return false;
 }
 
-/* Answers the request as the modifier says. */
+/* A modifier's answer held its send_delay: what it sends, copied (the
+ * configuration may change meanwhile); the transaction found again by id. */
+struct cscf_cfm_held {
+	struct cscf_cfm_held *next;
+	struct cscf *c;
+	struct loop_timer *t;
+	uint64_t tsx_id;
+	uint16_t code;
+	struct mbuf h, body;
+	char ctype[128];
+};
+
+static void held_free(struct cscf *c, struct cscf_cfm_held *hd)
+{
+	for (struct cscf_cfm_held **pp = &c->cfm_held; *pp; pp = &(*pp)->next) {
+		if (*pp == hd) {
+			*pp = hd->next;
+			break;
+		}
+	}
+	loop_timer_free(hd->t);
+	mbuf_reset(&hd->h);
+	mbuf_reset(&hd->body);
+	free(hd);
+}
+
+void cscf_cfm_held_free_all(struct cscf *c)
+{
+	while (c->cfm_held)
+		held_free(c, c->cfm_held);
+}
+
+static void reply_prm(struct sip_tsx_reply_prm *rp, const struct mbuf *h,
+		      const struct mbuf *body, const char *ctype)
+{
+	memset(rp, 0, sizeof(*rp));
+	rp->hdrs = (struct pl){(const char *)h->buf, h->end};
+	if (body->end) {
+		rp->ctype = pl_from_str(ctype);
+		rp->body = (struct pl){(const char *)body->buf, body->end};
+	}
+}
+
+/* The delay is over: the answer, if its request still waits for one (a
+ * CANCEL, or the caller giving up, may have ended it). */
+static void held_h(void *arg)
+{
+	struct cscf_cfm_held *hd = arg;
+	struct cscf *c = hd->c;
+	struct sip_tsx *tsx = sip_tsx_lookup(sip_stack_tsx(c->stack), hd->tsx_id);
+	struct sip_tsx_reply_prm rp;
+
+	if (tsx) {
+		reply_prm(&rp, &hd->h, &hd->body, hd->ctype);
+		c->reply(c->stack, tsx, hd->code, NULL, &rp, c->reply_arg);
+	}
+	held_free(c, hd);
+}
+
+/* Holds the answer in h and body (taken) delay_ms; ENOMEM: not held. */
+static int held_new(struct cscf *c, struct sip_tsx *tsx, const struct ims_cfg_cfm *cm,
+		    struct mbuf *h, struct mbuf *body)
+{
+	struct cscf_cfm_held *hd = calloc(1, sizeof(*hd));
+
+	if (!hd)
+		return ENOMEM;
+	hd->t = loop_timer_alloc();
+	if (!hd->t) {
+		free(hd);
+		return ENOMEM;
+	}
+	hd->c = c;
+	hd->tsx_id = sip_tsx_id(tsx);
+	hd->code = (uint16_t)cm->code;
+	hd->h = *h;
+	hd->body = *body;
+	mbuf_init(h, 0);
+	mbuf_init(body, 0);
+	snprintf(hd->ctype, sizeof(hd->ctype), "%s", cm->content_type ? cm->content_type : "");
+	hd->next = c->cfm_held;
+	c->cfm_held = hd;
+	loop_timer_start(hd->t, (uint64_t)(cm->send_delay * 1000.0), held_h, hd);
+	return 0;
+}
+
+/* Answers the request as the modifier says: now, or after its send_delay. */
 static void cfm_answer(struct cscf *c, struct sip_stack *stack, struct sip_tsx *tsx,
 		       const struct ims_cfg_cfm *cm)
 {
-	struct sip_tsx_reply_prm rp = {0};
+	struct sip_tsx_reply_prm rp;
 	struct mbuf h, body;
 	int err;
 
 	mbuf_init(&h, SIP_MSG_MAX_UDP);
 	mbuf_init(&body, CFM_CONTENT_MAX);
 	err = cfm_hdrs_apply(cm, &h);
-	if (!err && cm->content) {
+	if (err)
+		log_write(LOG_IMS, LOG_LVL_WARN, LOG_DIR_NONE, NULL,
+			  "callflow_modifier: custom_headers: %s", strerror(err));
+	if (cm->content) {
 		err = cfm_content_read(cm, &body);
 		if (err)
 			log_write(LOG_IMS, LOG_LVL_WARN, LOG_DIR_NONE, NULL,
 				  "callflow_modifier: content %s: %s", cm->content,
 				  strerror(err));
-		err = 0;
 	}
-	if (err)
-		log_write(LOG_IMS, LOG_LVL_WARN, LOG_DIR_NONE, NULL,
-			  "callflow_modifier: custom_headers: %s", strerror(err));
-	rp.hdrs = (struct pl){(const char *)h.buf, h.end};
-	if (body.end) {
-		rp.ctype = pl_from_str(cm->content_type);
-		rp.body = (struct pl){(const char *)body.buf, body.end};
-	}
+	/* with a stack to find the transaction again (unit tests have none) */
+	if (cm->send_delay > 0 && stack && tsx && c->stack == stack &&
+	    !held_new(c, tsx, cm, &h, &body))
+		return;
+	reply_prm(&rp, &h, &body, cm->content_type);
 	c->reply(stack, tsx, (uint16_t)cm->code, NULL, &rp, c->reply_arg);
 	mbuf_reset(&h);
 	mbuf_reset(&body);

@@ -178,6 +178,8 @@ def ims(tmp_path):
         ue("001010000000616", "rita", """{ method: "INVITE", code: 183, transparent: true,
           content: "early.sdp", content_type: "application/sdp", log: "rita: early 183",
           custom_headers: [{ name: "X-Early", value: "1" }] }"""),
+        ue("001010000000617", "sam", """{ method: "INVITE", code: 486, send_delay: 1.5,
+          log: "sam: a slow busy" }"""),
     ])
 
 
@@ -564,6 +566,40 @@ def test_provisional_code_and_the_call_goes_on(ims):
     finally:
         alice.close()
         rita.close()
+
+
+def test_answer_delayed(ims):
+    """sam's INVITE modifier with send_delay: the caller's INVITE gets the
+    transaction's 100 Trying first (imsd said nothing for 200 ms), then the
+    486. A CANCEL while it is held ends the INVITE with 487 and the held 486
+    is not sent. Shown by the order of what the caller gets."""
+    d, port, log, tmp = ims
+    alice = Ue(port, "alice")
+    try:
+        assert alice.register()[0] == 200
+        alice.invite("sam")
+        first = alice.recv("SIP/2.0 ", timeout=10)
+        assert first.startswith("SIP/2.0 100 "), first
+        assert alice.final(timeout=10)[0] == 486
+        alice.invite("sam")
+        second = f"CSeq: {alice.n} INVITE".encode()
+        while not alice.recv("SIP/2.0 ").startswith("SIP/2.0 100 "):
+            pass  # the first INVITE's 486 again (not ACKed here)
+        alice.cancel()
+        assert alice.final_of("CANCEL")[0] == 200
+        code, resp = alice.final_of("INVITE")
+        while second.decode() not in resp:
+            code, resp = alice.final_of("INVITE")
+        assert code == 487, resp
+        alice.s.settimeout(2.5)
+        with pytest.raises(socket.timeout):
+            while True:
+                m = alice.s.recv(65536)
+                assert not (m.startswith(b"SIP/2.0 486") and second in m), m
+        text = open(log).read()
+        assert text.count("callflow_modifier: sam: a slow busy") == 2, text[-2000:]
+    finally:
+        alice.close()
 
 
 def test_config_refuses_what_is_not_applied(tmp_path):

@@ -1156,7 +1156,14 @@ static void test_callflow_modifier_not_applied(void **state)
 		   "ue_db[0].callflow_modifier[0].code: a 2xx on \"INVITE.RINGING\" would need "
 		   "a session change imsd does not make (docs/callflow_modifier.md)");
 	expect_err(CFM_ERR("{'method': 'INVITE.RINGING', 'code': 486, 'send_delay': 1}"),
-		   "ue_db[0].callflow_modifier[0].send_delay: a delay with a code" NOT_YET);
+		   "ue_db[0].callflow_modifier[0].send_delay: a delay with a code other than a "
+		   "final one to a new INVITE, SUBSCRIBE, REGISTER or a MESSAGE received" NOT_YET);
+	expect_err(CFM_ERR("{'method': 'MESSAGE', 'code': 500, 'send_delay': 1}"),
+		   "ue_db[0].callflow_modifier[0].send_delay: a delay with a code other than a "
+		   "final one to a new INVITE, SUBSCRIBE, REGISTER or a MESSAGE received" NOT_YET);
+	expect_err(CFM_ERR("{'method': 'INVITE', 'code': 180, 'send_delay': 1}"),
+		   "ue_db[0].callflow_modifier[0].send_delay: a delay with a code other than a "
+		   "final one to a new INVITE, SUBSCRIBE, REGISTER or a MESSAGE received" NOT_YET);
 	expect_err(CFM_ERR("{'method': 'INVITE', 'code': 486, 'transparent': true}"),
 		   "ue_db[0].callflow_modifier[0].transparent: a final code answers the "
 		   "request: the call flow cannot go on (docs/callflow_modifier.md)");
