@@ -569,6 +569,11 @@ size_t sip_tsx_stack_count(const struct sip_tsx_stack *st)
 	return st ? hash_count(st->by_id) + st->ndone : 0;
 }
 
+uint64_t sip_tsx_stack_key_refused(const struct sip_tsx_stack *st)
+{
+	return st ? st->key_refused : 0;
+}
+
 size_t sip_tsx_stack_max(const struct sip_tsx_stack *st)
 {
 	return st ? st->prm.max : 0;
@@ -718,7 +723,7 @@ int sip_tsx_request(struct sip_tsx **tsxp, struct sip_tsx_stack *st,
 		err = EINVAL;
 		goto out;
 	}
-	hv = sip_tsx_key_hash(&key);
+	hv = sip_tsx_key_hash_client(&key);
 	if (sip_tsx_find_client(st, &key, hv)) {
 		err = EEXIST;
 		goto out;
@@ -830,6 +835,7 @@ int sip_tsx_recv_rx(struct sip_tsx_stack *st, struct sip_msg *msg,
 	struct pl via_top = rx ? rx->via_top : (struct pl)PL_INIT;
 	struct sip_tsx_key key;
 	struct sip_tsx *tsx;
+	size_t same;
 	uint64_t hv;
 	int err;
 
@@ -839,8 +845,8 @@ int sip_tsx_recv_rx(struct sip_tsx_stack *st, struct sip_msg *msg,
 		       : sip_tsx_key_resp(&key, msg);
 	if (err)
 		return err;
-	hv = sip_tsx_key_hash(&key);
 	if (!msg->req) {
+		hv = sip_tsx_key_hash_client(&key);
 		tsx = sip_tsx_find_client(st, &key, hv);
 		if (!tsx) {
 			if (st->prm.tu.stray_h)
@@ -856,9 +862,14 @@ int sip_tsx_recv_rx(struct sip_tsx_stack *st, struct sip_msg *msg,
 		mem_deref(tsx);
 		return 0;
 	}
-	tsx = sip_tsx_find_server(st, &key, hv);
+	hv = sip_tsx_key_hash_server(&key);
+	tsx = sip_tsx_find_server_same(st, &key, hv, &same);
 	if (!tsx && sip_tsx_done_recv(st, &key, hv))
 		return 0; /* a retransmission answered from a slim record */
+	if (!tsx && same >= SIP_TSX_SAME_KEY_MAX && !key.ack) {
+		sip_tsx_key_refused(st, &key, same);
+		return EMLINK;
+	}
 	if (!tsx)
 		return recv_new_request(st, msg, &key, hv, src, via_top, rx ? rx->ctx : NULL);
 	mem_ref(tsx);

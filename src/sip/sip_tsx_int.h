@@ -65,11 +65,15 @@ struct sip_tsx_stack {
 	struct sip_tsx_prm prm;
 	struct hash *by_id;   /* owned; entries: every live transaction */
 	struct hash *clients; /* owned; by branch + method */
-	struct hash *servers; /* owned; by branch (3261) or Call-ID.. (2543) */
+	struct hash *servers; /* owned; by branch, sent-by, method (3261) or
+			       * Call-ID, CSeq, From tag, Via, method (2543) */
 	struct sip_tsx_q q[SIP_TSX_Q_COUNT];
 	uint64_t next_id;
 	uint64_t tag_seq;
 	size_t peak; /* most live at once since sip_stack_tsx_peak_take */
+	/* requests refused by SIP_TSX_SAME_KEY_MAX, in all and since the
+	 * last log line, and when that line was written (ms, 0: never) */
+	uint64_t key_refused, key_refused_unlogged, key_log_at;
 	size_t bytes; /* sum of the live transactions' cost */
 	struct sip_peers *peers; /* owned: proven UDP destinations (sip_peer.h) */
 	/* finished NIST (sip_tsx_done.c): their table, their Timer J FIFO
@@ -226,10 +230,24 @@ int sip_tsx_key_req(struct sip_tsx_key *k, const struct sip_msg *msg);
 int sip_tsx_key_req_via(struct sip_tsx_key *k, const struct sip_msg *msg,
 			const struct sip_via *via);
 int sip_tsx_key_resp(struct sip_tsx_key *k, const struct sip_msg *msg);
-uint64_t sip_tsx_key_hash(const struct sip_tsx_key *k);
-/* hv: sip_tsx_key_hash(k), computed once by the caller. */
+/* The hash of a key for the server table (requests) and for the client
+ * table (responses, and a new client transaction's request). */
+uint64_t sip_tsx_key_hash_server(const struct sip_tsx_key *k);
+uint64_t sip_tsx_key_hash_client(const struct sip_tsx_key *k);
+/* hv: the key's hash, computed once by the caller. */
 struct sip_tsx *sip_tsx_find_server(struct sip_tsx_stack *st, const struct sip_tsx_key *k,
 				    uint64_t hv);
+/* Same; *same: the entries of hash value hv passed that did not match (on
+ * a miss, all of them: what a new one with this key would add to). */
+struct sip_tsx *sip_tsx_find_server_same(struct sip_tsx_stack *st,
+					 const struct sip_tsx_key *k, uint64_t hv,
+					 size_t *same);
+/* The entries a server lookup of hash value hv walks (tests). */
+size_t sip_tsx_chain_len(const struct sip_tsx_stack *st, uint64_t hv);
+/* Counts and logs (at most once a second) a request refused because
+ * `same` entries already share its key's hash (SIP_TSX_SAME_KEY_MAX). */
+void sip_tsx_key_refused(struct sip_tsx_stack *st, const struct sip_tsx_key *k,
+			 size_t same);
 struct sip_tsx *sip_tsx_find_client(struct sip_tsx_stack *st, const struct sip_tsx_key *k,
 				    uint64_t hv);
 
