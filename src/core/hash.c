@@ -291,9 +291,17 @@ static inline void sip_compress(struct sip *s, uint64_t m, unsigned c)
 	s->v0 ^= m;
 }
 
-static inline uint8_t ascii_lower(uint8_t c)
+/* ASCII A-Z of the eight bytes of m lowered at once (SWAR): per byte,
+ * bit 7 of h + 0x3f says h >= 'A', of h + 0x25 says h > 'Z' (h, the low
+ * seven bits, so that no sum carries into the next byte); a byte with bit
+ * 7 set is not ASCII and stays. */
+static inline uint64_t ascii_lower8(uint64_t m)
 {
-	return (c >= 'A' && c <= 'Z') ? (uint8_t)(c + 32) : c;
+	const uint64_t hi = 0x8080808080808080ULL;
+	uint64_t h = m & ~hi;
+	uint64_t upper = ((h + 0x3f3f3f3f3f3f3f3fULL) ^ (h + 0x2525252525252525ULL)) & ~m & hi;
+
+	return m | upper >> 2;
 }
 
 /* Little-endian load of n (<= 8) bytes, lowercased when ci. */
@@ -301,13 +309,14 @@ static inline uint64_t sip_load(const uint8_t *p, size_t n, bool ci)
 {
 	uint64_t m = 0;
 
-	if (n == 8 && !ci) {
+	if (n == 8) {
 		memcpy(&m, p, 8);
-		return le64toh(m);
+		m = le64toh(m);
+	} else {
+		for (size_t i = 0; i < n; i++)
+			m |= (uint64_t)p[i] << (8 * i);
 	}
-	for (size_t i = 0; i < n; i++)
-		m |= (uint64_t)(ci ? ascii_lower(p[i]) : p[i]) << (8 * i);
-	return m;
+	return ci ? ascii_lower8(m) : m;
 }
 
 static uint64_t siphash(const uint64_t k[2], unsigned c, unsigned d, const void *data,

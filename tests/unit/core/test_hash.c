@@ -285,6 +285,26 @@ static void test_hash_acc(void **state)
 	assert_int_not_equal(acc2("", "", false), acc2("x", "", false));
 }
 
+/* hash_bytes_ci lowers ASCII letters only, every byte value at every
+ * position of a word and of a tail: equal to hash_bytes of the string
+ * lowered byte by byte. */
+static void test_hash_ci_bytes(void **state)
+{
+	uint8_t a[11], b[11];
+
+	(void)state;
+	for (unsigned v = 0; v < 256; v++) {
+		for (unsigned pos = 0; pos < sizeof(a); pos++) {
+			for (unsigned i = 0; i < sizeof(a); i++)
+				a[i] = (uint8_t)("xYz@[`{AZaz"[i]);
+			a[pos] = (uint8_t)v;
+			for (unsigned i = 0; i < sizeof(a); i++)
+				b[i] = a[i] >= 'A' && a[i] <= 'Z' ? (uint8_t)(a[i] + 32) : a[i];
+			assert_int_equal(hash_bytes_ci(a, sizeof(a)), hash_bytes(b, sizeof(b)));
+		}
+	}
+}
+
 /* hash_lookup_same counts the non-matching entries of the same hash value
  * it walks; hash_chain_len counts the bucket. */
 static void test_hash_lookup_same(void **state)
@@ -326,6 +346,7 @@ int main(void)
 	    cmocka_unit_test(test_hash_siphash_vectors),
 	    cmocka_unit_test(test_hash_mix_spread),
 	    cmocka_unit_test(test_hash_acc),
+	    cmocka_unit_test(test_hash_ci_bytes),
 	    cmocka_unit_test(test_hash_lookup_same),
 	};
 
