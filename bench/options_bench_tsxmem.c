@@ -21,6 +21,14 @@
  * not timed. Prints ns per request for each.
  *
  *   build/bench/options_bench_tsxmem 500000 --lookup
+ *
+ * With --nict it measures instead the memory of a non-INVITE client
+ * transaction (imsd's MESSAGE to a phone, bench/RESULTS.md "sms"): count
+ * of them started towards a proven UDP destination, heap per transaction
+ * while they wait (Trying, request bytes held), then once each has its
+ * 200 (Completed until Timer K: the transaction, or its finished record).
+ *
+ *   build/bench/options_bench_tsxmem 200000 --nict
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -46,6 +54,11 @@ static int send_h(const struct sip_tsx_dst *dst, const void *data, size_t len, v
 	(void)arg;
 	resp_len = len;
 	return 0;
+}
+
+static size_t heap_used(void)
+{
+	return mallinfo2().uordblks;
 }
 
 static bool answer_now; /* --lookup: request_h answers 202 at once */
@@ -116,6 +129,82 @@ static uint64_t feed(struct sip_tsx_stack *st, const struct sip_tsx_dst *src,
 	return ns;
 }
 
+static void nict_resp_h(struct sip_tsx *tsx, const struct sip_msg *resp, uint16_t scode,
+			void *arg)
+{
+	(void)tsx;
+	(void)resp;
+	(void)scode;
+	(void)arg;
+}
+
+static int nict_bench(size_t n)
+{
+	static const char body[] =
+	    "0123456789012345678901234567890123456789"; /* RP-DATA */
+	const struct sip_tsx_env env = {.send = send_h, .timer = &sip_tsx_timer_loop};
+	struct sip_tsx_prm prm = {.t1_ms = 2000, .t2_ms = 16000, .t4_ms = 17000};
+	struct sip_tsx_req_prm rp = {.resp_h = nict_resp_h};
+	struct sip_tsx_dst src = {.addrlen = sizeof(struct sockaddr_in)};
+	struct sip_tsx_stack *st;
+	size_t h0, h1, h2, live;
+	char b[1024];
+
+	prm.hint = 4096;
+	prm.max = n + 1;
+	prm.tu.request_h = request_h;
+	if (sip_tsx_stack_alloc(&st, &env, &prm))
+		return 1;
+	src.addr.ss_family = AF_INET;
+	rp.dst = src;
+	sip_tsx_peer_prove(st, &src); /* retransmits, and no byte budget */
+	h0 = heap_used();
+	for (size_t i = 0; i < n; i++) {
+		struct sip_tsx *tsx;
+		int l = snprintf(
+		    b, sizeof(b),
+		    "MESSAGE sip:+3360%07zu@192.0.2.9:5060 SIP/2.0\r\n"
+		    "Via: SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bK%016zx\r\n"
+		    "Max-Forwards: 70\r\n"
+		    "From: <sip:ims.test>;tag=%zu\r\nTo: <sip:+3360%07zu@ims.test>\r\n"
+		    "Call-ID: %zu-mt@ims.test\r\nCSeq: 1 MESSAGE\r\n"
+		    "Content-Type: application/vnd.3gpp.sms\r\n"
+		    "Content-Length: %zu\r\n\r\n%s",
+		    i % 2000, i, i, i % 2000, i, sizeof(body) - 1, body);
+
+		rp.req = (struct pl){b, (size_t)l};
+		if (sip_tsx_request(&tsx, st, &rp))
+			return 1;
+	}
+	h1 = heap_used();
+	for (size_t i = 0; i < n; i++) {
+		struct sip_msg *m = NULL;
+		int l =
+		    snprintf(b, sizeof(b),
+			     "SIP/2.0 200 OK\r\n"
+			     "Via: SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bK%016zx\r\n"
+			     "From: <sip:ims.test>;tag=%zu\r\nTo: "
+			     "<sip:+3360%07zu@ims.test>;tag=u\r\n"
+			     "Call-ID: %zu-mt@ims.test\r\nCSeq: 1 MESSAGE\r\n"
+			     "Content-Length: 0\r\n\r\n",
+			     i, i, i % 2000, i);
+
+		if (sip_msg_decode_copy(&m, b, (size_t)l, NULL) ||
+		    sip_tsx_recv(st, m, &src))
+			return 1;
+		mem_deref(m);
+	}
+	h2 = heap_used();
+	live = sip_tsx_stack_count(st);
+	printf("client transactions: %zu, live %zu\n", n, live);
+	printf("Trying, request bytes held: %.0f B per transaction\n",
+	       (double)(h1 - h0) / n);
+	printf("Completed (Timer K):        %.0f B per transaction\n",
+	       (double)(h2 - h0) / n);
+	sip_tsx_stack_free(st);
+	return live == n ? 0 : 1;
+}
+
 static int lookup_bench(size_t n)
 {
 	const struct sip_tsx_env env = {.send = send_h, .timer = &sip_tsx_timer_loop};
@@ -162,11 +251,6 @@ static int lookup_bench(size_t n)
 	return bad ? 1 : 0;
 }
 
-static size_t heap_used(void)
-{
-	return mallinfo2().uordblks;
-}
-
 int main(int argc, char **argv)
 {
 	static const char hdrs[] =
@@ -192,8 +276,9 @@ int main(int argc, char **argv)
 
 	if (!n || loop_init())
 		return 1;
-	if (argc > 2 && strcmp(argv[2], "--lookup") == 0) {
-		int r = lookup_bench(n);
+	if (argc > 2 &&
+	    (strcmp(argv[2], "--lookup") == 0 || strcmp(argv[2], "--nict") == 0)) {
+		int r = argv[2][2] == 'l' ? lookup_bench(n) : nict_bench(n);
 
 		loop_close();
 		return r;

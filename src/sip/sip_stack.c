@@ -838,7 +838,7 @@ void sip_stack_tsx_counts(const struct sip_stack *stack, size_t *servers, size_t
 	const struct sip_tsx_stack *st = stack ? stack->tsx : NULL;
 
 	*servers = st ? hash_count(st->servers) + st->ndone : 0;
-	*clients = st ? hash_count(st->clients) : 0;
+	*clients = st ? hash_count(st->clients) + st->ncdone : 0;
 }
 
 size_t sip_stack_tsx_peak_take(struct sip_stack *stack)

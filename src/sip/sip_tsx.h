@@ -229,7 +229,10 @@ int sip_tsx_recv_rx(struct sip_tsx_stack *st, struct sip_msg *msg,
 /* Called for each response passed to the TU: provisionals, the first
  * final, 2xx retransmissions in Accepted (RFC 6026 §8.4). On Timer B/F the
  * call has resp NULL and scode 408, on a transport error resp NULL and
- * scode 503 (§17.1.4); the transaction is Terminated after such a call. */
+ * scode 503 (§17.1.4); the transaction is Terminated after such a call.
+ * A non-INVITE client transaction is Terminated too once this call for its
+ * final returns: over UDP a slim record absorbs retransmitted finals until
+ * Timer K (docs/sip-transactions.md). */
 typedef void(sip_tsx_resp_h)(struct sip_tsx *tsx, const struct sip_msg *resp,
 			     uint16_t scode, void *arg);
 

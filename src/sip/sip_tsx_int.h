@@ -83,6 +83,11 @@ struct sip_tsx_stack {
 	void *dq_timer; /* owned (env timer) */
 	size_t ndone;	   /* records in the table (counted as live) */
 	size_t done_bytes; /* their cost, part of bytes */
+	/* finished NICT (sip_tsx_done.c): the same for Timer K */
+	struct hash *cdone; /* owned */
+	struct sip_tsx_cdone *cq_head, *cq_tail;
+	void *cq_timer; /* owned (env timer) */
+	size_t ncdone;	/* records in cdone (counted as live clients) */
 };
 
 /* The compact destination: an IPv4 or IPv6 socket address (the transports
@@ -172,6 +177,31 @@ struct sip_tsx_done {
 	bool dead;			/* left the table (send error) */
 	char buf[];
 };
+
+/*
+ * A finished non-INVITE client transaction (Completed, RFC 3261 §17.1.2.2)
+ * reduced to what absorbs retransmitted finals until Timer K: the branch
+ * and method a response is matched on (§17.1.3) and the deadline. Nothing
+ * is sent from it. One allocation; buf holds the method, then the branch.
+ */
+struct sip_tsx_cdone {
+	struct hash_entry he;	      /* in st->cdone */
+	struct sip_tsx_cdone *q_next; /* the FIFO, by deadline */
+	uint64_t end_at;	      /* Timer K */
+	uint32_t cost;		      /* counted in st->bytes */
+	uint8_t meth;		      /* key: enum sip_method */
+	uint8_t mlen, blen;	      /* key: method, branch lengths */
+	char buf[];
+};
+
+/* The same for a NICT that has passed its final to the TU over UDP:
+ * cdone_take makes the record (the caller then terminates tsx), ENOMEM,
+ * EINVAL when it does not fit; cdone_recv absorbs a response matching a
+ * record (true). */
+int sip_tsx_cdone_take(struct sip_tsx *tsx);
+bool sip_tsx_cdone_recv(struct sip_tsx_stack *st, const struct sip_tsx_key *k,
+			uint64_t hv);
+size_t sip_tsx_cdone_cost(size_t key_len);
 
 /* sip_tsx_done.c. Whether tsx (a NIST with its final in out) can become
  * a record; take: makes it one (the caller then terminates tsx), ENOMEM;
