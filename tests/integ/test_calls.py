@@ -27,6 +27,7 @@ import wave
 
 import pytest
 
+from capture import Capture
 from conftest import Imsd, free_port
 from sipstack import wait_log
 
@@ -201,24 +202,14 @@ def call(ims, uac, uas, callee="bob", caller="alice", callee_ports=None):
 
 
 def start_capture(pcap, bpf):
-    """tshark writing pcap, returned once it says the capture started ("Capturing on"
-    comes before dumpcap really listens)."""
-    cap = subprocess.Popen([TSHARK, "-i", "lo", "-f", bpf, "-w", str(pcap)],
-                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 20
-    line = b""
-    while time.monotonic() < deadline and b"Capture started" not in line:
-        line = cap.stderr.readline()
-        if not line and cap.poll() is not None:
-            break
-    assert b"Capture started" in line, "tshark did not start capturing"
-    return cap
+    """A capture on lo writing pcap, returned once a probe sent after it
+    started is in the file (tests/integ/capture.py)."""
+    return Capture(pcap, bpf).start()
 
 
 def stop_capture(cap):
-    time.sleep(0.5)  # the last packets written
-    cap.terminate()
-    cap.communicate(timeout=10)
+    """Returns once every packet sent before is in the file."""
+    cap.stop()
 
 
 def log_text(ims):

@@ -15,13 +15,13 @@ Needs root (namespaces, TUN, raw sockets): the test machine runs as root.
 import os
 import subprocess
 import select
-import signal
 import uuid
 
 import pytest
 
 from conftest import IMSD_BIN
 import esp_ref
+from capture import Capture
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 DP_TOOL = os.path.join(os.path.dirname(IMSD_BIN), "tests", "unit", "ipsec", "ipsec_dp_tool")
@@ -231,29 +231,15 @@ def test_tshark_decrypts_with_logged_keys(nets, ue, tmp_path):
     core, ue_ns, tag = nets
     pcap = tmp_path / "gm.pcap"
     pairs = [(a, e) for (a, e) in PAIRS if a in WS_AUTH and e in WS_ENC]
-    # dumpcap stops by itself after the 2 ESP packets of each pair: a signal
-    # could stop it before it has written what the kernel still holds
-    cap = subprocess.Popen(["ip", "netns", "exec", ue_ns, "dumpcap", "-q", "-i",
-                            "vu" + tag, "-f", "esp", "-c", str(2 * len(pairs)),
-                            "-w", str(pcap)],
-                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    line = ""
-    while "Capturing on" not in line:
-        line = cap.stderr.readline()
-        assert line, "dumpcap did not start"
     d = start_dp(core, tmp_path)
     msg = b"MESSAGE sip:bob@ims.example SIP/2.0\r\nContent-Length: 0\r\n\r\n"
     try:
-        for alg, ealg in pairs:
-            _, ue_spi_c, our_spi_s = add_sa(d, "10.201.0.2", alg, ealg)
-            assert send(ue, 4, alg, ealg, our_spi_s, ue_spi_c, 1, msg)[0] == "ok"
+        with Capture(pcap, "esp", "vu" + tag, ue_ns, "10.201.0.1"):
+            for alg, ealg in pairs:
+                _, ue_spi_c, our_spi_s = add_sa(d, "10.201.0.2", alg, ealg)
+                assert send(ue, 4, alg, ealg, our_spi_s, ue_spi_c, 1, msg)[0] == "ok"
     finally:
         rc, log = d.close()
-        try:
-            cap.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            cap.send_signal(signal.SIGINT)
-            cap.wait(timeout=10)
     assert rc == 0, log
     sas = sa_lines(log)
     args = ["tshark", "-n", "-r", str(pcap), "-o", "esp.enable_encryption_decode:TRUE"]
@@ -266,7 +252,8 @@ def test_tshark_decrypts_with_logged_keys(nets, ue, tmp_path):
             ws_auth, kv["akey"])]
     out = subprocess.run(args + ["-T", "fields", "-e", "esp.spi", "-e", "udp.srcport",
                                  "-e", "udp.dstport", "-e", "_ws.malformed",
-                                 "-e", "udp.payload", "-e", "sip.Method", "-Y", "esp"],
+                                 "-e", "udp.payload", "-e", "sip.Method",
+                                 "-Y", "esp"],
                          capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     rows = [r.split("\t") for r in out.stdout.splitlines() if r.strip()]

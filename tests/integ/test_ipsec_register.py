@@ -18,7 +18,6 @@ import json
 import os
 import re
 import select
-import signal
 import subprocess
 import time
 import uuid
@@ -27,6 +26,7 @@ import pytest
 
 from conftest import IMSCTL_BIN, IMSD_BIN, Imsd, write_cfg
 import esp_ref
+from capture import Capture
 from test_register import AKA_AMF, AKA_K, AKA_OP, SIPP, SIPP_DIR
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -419,23 +419,8 @@ def test_tshark_decrypts_registration_and_sms(core, nets, ue, tmp_path, alg, eal
     dev = [l for l in subprocess.run(["ip", "-n", nets[1], "-o", "link"], capture_output=True,
                                      text=True, check=True).stdout.splitlines() if "ru" in l]
     ifname = dev[0].split(":")[1].strip().split("@")[0]
-    # dumpcap stops by itself after the 14 ESP packets (a signal could stop
-    # it before it has written what the kernel still holds)
-    cap = subprocess.Popen(["ip", "netns", "exec", nets[1], "dumpcap", "-q", "-i", ifname,
-                            "-f", "esp", "-c", "14", "-w", str(pcap)],
-                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    line = ""
-    while "Capturing on" not in line:
-        line = cap.stderr.readline()
-        assert line, "dumpcap did not start"
-    try:
+    with Capture(pcap, "esp", ifname, nets[1], "10.202.0.1"):
         r = ue.ask(req(alg, ealg, v6=v6, after=["message"]))
-    finally:
-        try:
-            cap.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            cap.send_signal(signal.SIGINT)
-            cap.wait(timeout=10)
     assert r.get("codes") == [401, 200, 200, 200], r
     check_message(r["message"])
     spi_c = SPI[0]
@@ -446,7 +431,8 @@ def test_tshark_decrypts_registration_and_sms(core, nets, ue, tmp_path, alg, eal
                           "esp.enable_encryption_decode:TRUE"] + ws_sa_args(log, spis) +
                          ["-T", "fields", "-e", "esp.spi", "-e", "_ws.malformed",
                           "-e", "sip.Method", "-e", "sip.Status-Code", "-e", "gsm_a.rp.msg_type",
-                          "-Y", "esp"], capture_output=True, text=True, timeout=120)
+                          "-Y", "esp"], capture_output=True, text=True,
+                         timeout=120)
     assert out.returncode == 0, out.stderr
     rows = [x.split("\t") for x in out.stdout.splitlines() if x.strip()]
     assert len(rows) == 14, out.stdout

@@ -20,6 +20,7 @@ import time
 
 import pytest
 
+from capture import Capture
 from conftest import free_port, write_cfg
 from sipstack import run_sipp, wait_log
 
@@ -506,13 +507,8 @@ def test_tshark_decodes_every_message(tmp_path, imsd_factory):
         pytest.fail("tshark is required (scripts/install-deps.sh)")
     port = free_port()
     pcap = tmp_path / "sms.pcap"
-    cap = subprocess.Popen([tshark, "-i", "lo", "-f", f"udp port {port}", "-w", str(pcap)],
-                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    cap = Capture(pcap, f"udp port {port}").start()
     try:
-        deadline = time.monotonic() + 10
-        while not (pcap.exists() and pcap.stat().st_size > 0):
-            assert time.monotonic() < deadline, "tshark did not start"
-            time.sleep(0.05)
         d, _ = start(tmp_path, imsd_factory, port=port)
         a, b = Phone(port, "alice"), Phone(port, "bob")
         a.register()
@@ -524,9 +520,7 @@ def test_tshark_decodes_every_message(tmp_path, imsd_factory):
         a.close()
         b.close()
     finally:
-        time.sleep(0.5)  # the last datagrams reach the capture
-        cap.send_signal(signal.SIGINT)
-        cap.wait(timeout=10)
+        cap.stop()
     r = subprocess.run([tshark, "-r", str(pcap), "-d", f"udp.port=={port},sip", "-Y",
                         "sip.Method == \"MESSAGE\"", "-T", "fields", "-e", "gsm_a.rp.msg_type",
                         "-e", "gsm_sms.tp-mti", "-e", "gsm_sms.tp-oa", "-e", "_ws.malformed",
