@@ -438,17 +438,19 @@ static void stack_oversize(struct sip_stack *stack, const struct net_msg *m)
 	mem_deref(msg);
 }
 
-/* A request the transaction layer refused for lack of room: 503, with
- * received/rport on its Via as any response. */
+/* A request the transaction layer refused for lack of room (ENOSPC) or
+ * because its key had SIP_TSX_SAME_KEY_MAX transactions (EMLINK, counted
+ * there): 503, with received/rport on its Via as any response. */
 static void stack_overload(struct sip_stack *stack, const struct sip_msg *msg,
-			   const struct net_flow *src)
+			   const struct net_flow *src, int err)
 {
 	const struct sip_hdr *vh = sip_msg_hdr(msg, SIP_HDR_VIA);
 	struct sip_verdict v = {.scode = 503, .reason = "Service Unavailable"};
 	const struct sip_via *via = sip_msg_via(msg);
 	struct sip_msg *fixed = NULL;
 
-	stack->stats.overload_503++;
+	if (err == ENOSPC)
+		stack->stats.overload_503++;
 	if (vh && via)
 		sip_stack_via_fix(&fixed, msg, vh, via, &src->peer);
 	stack_answer(stack, fixed ? fixed : msg, src, &v);
@@ -487,8 +489,8 @@ static void stack_deliver(struct sip_stack *stack, struct sip_msg *msg,
 	}
 	rx.ctx = src; /* the flow, handed to the handlers as an argument */
 	err = sip_tsx_recv_rx(stack->tsx, msg, &dst, &rx);
-	if (err == ENOSPC && msg->req && msg->meth != SIP_METHOD_ACK)
-		stack_overload(stack, msg, src);
+	if ((err == ENOSPC || err == EMLINK) && msg->req && msg->meth != SIP_METHOD_ACK)
+		stack_overload(stack, msg, src, err);
 	mbuf_reset(&v);
 }
 
@@ -836,6 +838,7 @@ void sip_stack_stats_get(const struct sip_stack *stack, struct sip_stack_stats *
 	sip_tsx_peer_stats(stack->tsx, &ps);
 	st->tx_unproven = ps.unproven;
 	st->tx_unproven_refused = ps.refused;
+	st->tsx_key_503 = sip_tsx_stack_key_refused(stack->tsx);
 }
 
 void sip_stack_peer_prove(struct sip_stack *stack, const struct net_flow *flow)
@@ -855,7 +858,7 @@ void sip_stack_tsx_counts(const struct sip_stack *stack, size_t *servers, size_t
 	const struct sip_tsx_stack *st = stack ? stack->tsx : NULL;
 
 	*servers = st ? hash_count(st->servers) + st->ndone : 0;
-	*clients = st ? hash_count(st->clients) : 0;
+	*clients = st ? hash_count(st->clients) + st->ncdone : 0;
 }
 
 size_t sip_stack_tsx_peak_take(struct sip_stack *stack)

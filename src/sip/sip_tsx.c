@@ -507,6 +507,8 @@ static void stack_destroy(void *data)
 		sip_tsx_done_free_all(st);
 	if (st->dq_timer)
 		st->env->timer->free(st->dq_timer, st->env->timer_ctx);
+	if (st->cq_timer)
+		st->env->timer->free(st->cq_timer, st->env->timer_ctx);
 	for (int i = 0; i < SIP_TSX_Q_COUNT; i++) {
 		if (st->q[i].timer)
 			st->env->timer->free(st->q[i].timer, st->env->timer_ctx);
@@ -515,6 +517,7 @@ static void stack_destroy(void *data)
 	mem_deref(st->clients);
 	mem_deref(st->servers);
 	mem_deref(st->done);
+	mem_deref(st->cdone);
 	sip_peers_free(st->peers);
 }
 
@@ -548,9 +551,11 @@ int sip_tsx_stack_alloc(struct sip_tsx_stack **stp, const struct sip_tsx_env *en
 	err = err ? err : hash_alloc(&st->clients, prm->hint / 2);
 	err = err ? err : hash_alloc(&st->servers, prm->hint / 2);
 	err = err ? err : hash_alloc(&st->done, prm->hint / 2);
+	err = err ? err : hash_alloc(&st->cdone, prm->hint / 4);
 	if (!err) {
 		st->dq_timer = env->timer->alloc(env->timer_ctx);
-		err = st->dq_timer ? 0 : ENOMEM;
+		st->cq_timer = env->timer->alloc(env->timer_ctx);
+		err = st->dq_timer && st->cq_timer ? 0 : ENOMEM;
 	}
 	for (int i = 0; i < SIP_TSX_Q_COUNT && !err; i++) {
 		st->q[i].st = st;
@@ -582,8 +587,13 @@ void sip_tsx_stack_free(struct sip_tsx_stack *st)
 
 size_t sip_tsx_stack_count(const struct sip_tsx_stack *st)
 {
-	/* finished NIST records are live transactions (Completed) */
-	return st ? hash_count(st->by_id) + st->ndone : 0;
+	/* finished records are live transactions (Completed) */
+	return st ? hash_count(st->by_id) + st->ndone + st->ncdone : 0;
+}
+
+uint64_t sip_tsx_stack_key_refused(const struct sip_tsx_stack *st)
+{
+	return st ? st->key_refused : 0;
 }
 
 size_t sip_tsx_stack_max(const struct sip_tsx_stack *st)
@@ -742,7 +752,7 @@ int sip_tsx_request(struct sip_tsx **tsxp, struct sip_tsx_stack *st,
 		err = EINVAL;
 		goto out;
 	}
-	hv = sip_tsx_key_hash(&key);
+	hv = sip_tsx_key_hash_client(&key);
 	if (sip_tsx_find_client(st, &key, hv)) {
 		err = EEXIST;
 		goto out;
@@ -855,6 +865,7 @@ int sip_tsx_recv_rx(struct sip_tsx_stack *st, struct sip_msg *msg,
 	struct pl via_top = rx ? rx->via_top : (struct pl)PL_INIT;
 	struct sip_tsx_key key;
 	struct sip_tsx *tsx;
+	size_t same;
 	uint64_t hv;
 	int err;
 
@@ -864,9 +875,11 @@ int sip_tsx_recv_rx(struct sip_tsx_stack *st, struct sip_msg *msg,
 		       : sip_tsx_key_resp(&key, msg);
 	if (err)
 		return err;
-	hv = sip_tsx_key_hash(&key);
 	if (!msg->req) {
+		hv = sip_tsx_key_hash_client(&key);
 		tsx = sip_tsx_find_client(st, &key, hv);
+		if (!tsx && sip_tsx_cdone_recv(st, &key, hv))
+			return 0; /* a final again, after its transaction's */
 		if (!tsx) {
 			if (st->prm.tu.stray_h)
 				st->prm.tu.stray_h(msg, src, st->prm.tu.arg);
@@ -881,9 +894,14 @@ int sip_tsx_recv_rx(struct sip_tsx_stack *st, struct sip_msg *msg,
 		mem_deref(tsx);
 		return 0;
 	}
-	tsx = sip_tsx_find_server(st, &key, hv);
+	hv = sip_tsx_key_hash_server(&key);
+	tsx = sip_tsx_find_server_same(st, &key, hv, &same);
 	if (!tsx && sip_tsx_done_recv(st, &key, hv))
 		return 0; /* a retransmission answered from a slim record */
+	if (!tsx && same >= SIP_TSX_SAME_KEY_MAX && !key.ack) {
+		sip_tsx_key_refused(st, &key, same);
+		return EMLINK;
+	}
 	if (!tsx)
 		return recv_new_request(st, msg, &key, hv, src, via_top, rx ? rx->ctx : NULL);
 	mem_ref(tsx);
