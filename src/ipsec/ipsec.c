@@ -209,8 +209,10 @@ static int raw_open(int af)
 
 	if (fd < 0)
 		return -1;
-	if (af == AF_INET6)
-		(void)setsockopt(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, &on, sizeof(on));
+	/* the destination of each IPv6 ESP datagram (ipsec_raw6_dst) */
+	if (af == AF_INET6 && setsockopt(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, &on, sizeof(on)))
+		log_write(LOG_IPSEC, LOG_LVL_WARN, LOG_DIR_NONE, "-",
+			  "IPV6_RECVPKTINFO on the raw ESP socket: %s", strerror(errno));
 	/* let the kernel fragment an ESP packet over the path MTU */
 	(void)setsockopt(fd, af == AF_INET ? IPPROTO_IP : IPPROTO_IPV6,
 			 af == AF_INET ? IP_MTU_DISCOVER : IPV6_MTU_DISCOVER, &dont, sizeof(dont));
@@ -302,14 +304,12 @@ static int raw_take(struct ipsec *ip, unsigned i, bool v6, struct net_addr *src,
 	}
 	if (net_addr_from_sa(src, (const struct sockaddr *)&ip->rsrc[i], mh->msg_namelen))
 		return EBADMSG;
-	net_addr_init(dst, AF_INET6);
-	for (struct cmsghdr *cm = CMSG_FIRSTHDR(mh); cm; cm = CMSG_NXTHDR(mh, cm)) {
-		if (cm->cmsg_level == IPPROTO_IPV6 && cm->cmsg_type == IPV6_PKTINFO) {
-			struct in6_pktinfo pi;
-
-			memcpy(&pi, CMSG_DATA(cm), sizeof(pi));
-			dst->u.in6.sin6_addr = pi.ipi6_addr;
-		}
+	if (ipsec_raw6_dst(mh, &ip->raw6_bound, dst) && !ip->no_dst_warned) {
+		/* refused in ipsec_dp_esp_in and counted (drop_no_dst) */
+		ip->no_dst_warned = true;
+		log_write(LOG_IPSEC, LOG_LVL_WARN, LOG_DIR_NONE, "-",
+			  "IPv6 ESP without IPV6_PKTINFO on an unbound raw socket: its "
+			  "destination is unknown, refused (counters.ipsec.drop_no_dst)");
 	}
 	net_addr_set_port(src, 0);
 	*esp = buf;
@@ -373,12 +373,25 @@ static void raw_read_h(int fd, int events, void *arg)
 	}
 }
 
+/* The address fd is bound to, or unspecified (an unbound raw socket). */
+static void raw_bound(int fd, struct net_addr *a)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+
+	memset(a, 0, sizeof(*a));
+	if (fd < 0 || getsockname(fd, (struct sockaddr *)&ss, &len) ||
+	    net_addr_from_sa(a, (const struct sockaddr *)&ss, len))
+		memset(a, 0, sizeof(*a));
+}
+
 static int io_start(struct ipsec *ip)
 {
 	int err;
 
 	ip->raw4_fd = raw_open(AF_INET);
 	ip->raw6_fd = raw_open(AF_INET6);
+	raw_bound(ip->raw6_fd, &ip->raw6_bound);
 	if (ip->raw4_fd < 0 && ip->raw6_fd < 0)
 		return errno ? errno : EPERM;
 	if ((err = loop_fd_listen(ip->tun_fd, LOOP_READ, tun_read_h, ip)))
@@ -486,7 +499,7 @@ struct net_sock *ipsec_udp_sock(const struct ipsec *ip, const struct net_addr *l
 	for (size_t i = 0; i < ip->udp_count; i++) {
 		const struct net_addr *la = &ip->udp[i].laddr;
 
-		if (net_addr_port(la) == port && net_addr_eq_ip(la, local))
+		if (net_addr_port(la) == port && ipsec_addr_eq(la, local, false))
 			return ip->udp[i].sock;
 	}
 	return NULL;

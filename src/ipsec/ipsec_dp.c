@@ -7,6 +7,7 @@
  * ipsec.c. ipsec.verbose=1 logs each drop with its reason.
  */
 #include <errno.h>
+#include <netinet/in.h>
 #include <string.h>
 
 #include "core/log.h"
@@ -40,6 +41,52 @@ static void count_decap_err(struct ipsec *ip, int err, uint32_t spi, const struc
 	}
 }
 
+static bool dst_known(const struct net_addr *dst)
+{
+	static const struct in6_addr any = IN6ADDR_ANY_INIT;
+
+	switch (net_addr_af(dst)) {
+	case AF_INET:
+		return dst->u.in.sin_addr.s_addr != 0;
+	case AF_INET6:
+		return memcmp(&dst->u.in6.sin6_addr, &any, sizeof(any)) != 0;
+	default:
+		return false;
+	}
+}
+
+uint32_t ipsec_get32(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+int ipsec_raw6_dst(const struct msghdr *mh, const struct net_addr *bound, struct net_addr *dst)
+{
+	struct cmsghdr *cm;
+
+	net_addr_init(dst, AF_INET6);
+	for (cm = CMSG_FIRSTHDR((struct msghdr *)mh); cm;
+	     cm = CMSG_NXTHDR((struct msghdr *)mh, cm)) {
+		struct in6_pktinfo pi;
+
+		if (cm->cmsg_level != IPPROTO_IPV6 || cm->cmsg_type != IPV6_PKTINFO ||
+		    cm->cmsg_len < CMSG_LEN(sizeof(pi)))
+			continue;
+		memcpy(&pi, CMSG_DATA(cm), sizeof(pi));
+		dst->u.in6.sin6_addr = pi.ipi6_addr;
+		/* a link-local address is ours on that interface only */
+		if (IN6_IS_ADDR_LINKLOCAL(&pi.ipi6_addr))
+			dst->u.in6.sin6_scope_id = pi.ipi6_ifindex;
+		return 0;
+	}
+	if (bound && net_addr_af(bound) == AF_INET6 && dst_known(bound)) {
+		*dst = *bound; /* a socket bound to one address gets only its ESP */
+		net_addr_set_port(dst, 0);
+		return 0;
+	}
+	return ENOENT;
+}
+
 /* RFC 4301 §5.2 step 4: the clear packet matches the SA's selectors. */
 static bool selectors_ok(const struct ipsec_set *s, enum ipsec_sa_role role, uint8_t nh,
 			 const uint8_t *l4, size_t len, uint16_t *dport_out)
@@ -71,6 +118,13 @@ int ipsec_dp_esp_in(struct ipsec *ip, const struct net_addr *src, const struct n
 
 	if (size < IPSEC_IP6_HDR + len)
 		return ENOSPC;
+	if (!dst_known(dst)) {
+		/* no IPV6_PKTINFO and no bound address (ipsec_raw6_dst): which of
+		 * our addresses it was sent to is unknown, so no SA can match */
+		ip->st.drop_no_dst++;
+		drop_log("no-dst", len >= 4 ? ipsec_get32(esp) : 0, src);
+		return EDESTADDRREQ;
+	}
 	if (esp_hdr_parse(esp, len, &spi, &seq)) {
 		ip->st.drop_malformed++;
 		drop_log("short", 0, src);
@@ -82,7 +136,7 @@ int ipsec_dp_esp_in(struct ipsec *ip, const struct net_addr *src, const struct n
 		drop_log("no-sa", spi, src);
 		return ENOENT;
 	}
-	if (!net_addr_eq_ip(src, ipsec_set_ue(s))) {
+	if (!ipsec_addr_eq(src, ipsec_set_ue(s), false)) {
 		ip->st.drop_policy++;
 		drop_log("src", spi, src);
 		return EPERM;
@@ -105,7 +159,7 @@ int ipsec_dp_esp_in(struct ipsec *ip, const struct net_addr *src, const struct n
 	esp_keys_wipe(&info.keys);
 	/* the SA's own local address only (RFC 4301 §4.4.1 selectors): the
 	 * raw socket takes ESP sent to any address of the host */
-	if (!net_addr_eq_ip(dst, &info.dst)) {
+	if (!ipsec_addr_eq(dst, &info.dst, false)) {
 		ip->st.drop_policy++;
 		drop_log("dst", spi, src);
 		return EPERM;
@@ -190,7 +244,10 @@ int ipsec_dp_tun_in(struct ipsec *ip, const uint8_t *pkt, size_t len, uint8_t *o
 		return err;
 	}
 	*src = p.src;
-	*dst = p.dst;
+	/* the SA's UE address: an IP header carries no zone, and a link-local
+	 * UE is reached only through its interface */
+	*dst = *ipsec_set_ue(s);
+	net_addr_set_port(dst, net_addr_port(&p.dst));
 	ip->st.esp_tx++;
 	ip->st.esp_tx_bytes += p.l4_len;
 	return 0;

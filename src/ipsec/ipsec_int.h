@@ -19,6 +19,8 @@ struct ipsec {
 	struct ipsec_stats st;
 	int tun_fd;		   /* owned */
 	int raw4_fd, raw6_fd;	   /* owned; -1 when the family is missing */
+	struct net_addr raw6_bound; /* raw6_fd's own address if bound to one */
+	bool no_dst_warned;	   /* the one warning of a drop_no_dst given */
 	int netns_fd;		   /* owned: namespace N */
 	int self_ns_fd;		   /* owned: the namespace we run in */
 	bool root_setup;	   /* we made N and must delete it */
@@ -47,6 +49,14 @@ struct ipsec {
 	size_t udp_count;
 };
 
+/* The destination of an IPv6 ESP datagram (a raw IPv6 socket gives no IP
+ * header): IPV6_PKTINFO's address (with its interface as the zone of a
+ * link-local one); without it, bound (the socket's own address) when the
+ * socket is bound to one (bound may be NULL or unspecified); else ENOENT
+ * and dst unspecified, which ipsec_dp_esp_in refuses (drop_no_dst). */
+int ipsec_raw6_dst(const struct msghdr *mh, const struct net_addr *bound, struct net_addr *dst);
+/* The big-endian 32-bit word at p. */
+uint32_t ipsec_get32(const uint8_t *p);
 /* The protected UDP socket bound to local's IP and port, or NULL. */
 struct net_sock *ipsec_udp_sock(const struct ipsec *ip, const struct net_addr *local,
 				uint16_t port);

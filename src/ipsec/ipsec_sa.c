@@ -8,6 +8,7 @@
  * next one and two sets never share one.
  */
 #include <errno.h>
+#include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -76,7 +77,7 @@ static bool flow_match(const struct hash_entry *e, const void *key)
 	bool out_c = x->role == IPSEC_OUT_C;
 
 	return (out_c ? s->ue_port_c : s->ue_port_s) == k->ue_port &&
-	       (out_c ? s->port_s : s->port_c) == k->local_port && net_addr_eq_ip(&s->ue, k->ue);
+	       (out_c ? s->port_s : s->port_c) == k->local_port && ipsec_addr_eq(&s->ue, k->ue, false);
 }
 
 static bool id_match(const struct hash_entry *e, const void *key)
@@ -470,6 +471,21 @@ struct ipsec_set *ipsec_table_by_flow(const struct ipsec_table *t, const struct 
 	return best->set;
 }
 
+bool ipsec_addr_eq(const struct net_addr *a, const struct net_addr *b, bool any_zone)
+{
+	uint32_t za, zb;
+
+	if (net_addr_af(a) != AF_INET6 || net_addr_af(b) != AF_INET6)
+		return net_addr_eq_ip(a, b);
+	if (memcmp(&a->u.in6.sin6_addr, &b->u.in6.sin6_addr, sizeof(a->u.in6.sin6_addr)))
+		return false;
+	za = a->u.in6.sin6_scope_id;
+	zb = b->u.in6.sin6_scope_id;
+	if (any_zone || !IN6_IS_ADDR_LINKLOCAL(&a->u.in6.sin6_addr))
+		return true;
+	return za == zb || !za || !zb;
+}
+
 int ipsec_table_locals_set(struct ipsec_table *t, const struct net_addr *ips, size_t n)
 {
 	if (!t || (n && !ips) || n > IPSEC_TABLE_LOCALS_MAX)
@@ -484,7 +500,7 @@ bool ipsec_table_local(const struct ipsec_table *t, const struct net_addr *ip)
 	if (!t || !ip)
 		return false;
 	for (size_t i = 0; i < t->nlocals; i++)
-		if (net_addr_eq_ip(&t->locals[i], ip))
+		if (ipsec_addr_eq(&t->locals[i], ip, false))
 			return true;
 	return !t->nlocals;
 }

@@ -76,6 +76,18 @@ int ipsec_table_alloc(struct ipsec_table **tp, size_t max_sets);
  * device): a REGISTER that reached another of our addresses (loopback,
  * wildcard) cannot be protected. None set: every address (unit tests). */
 #define IPSEC_TABLE_LOCALS_MAX 16
+/*
+ * Whether a and b are the same IP for an SA's selectors. An IPv6 link-local
+ * address (fe80::/10, RFC 4291 §2.5.6) is unique only on its link, so its
+ * zone (sin6_scope_id, RFC 4007 §6) is part of it: equal zones match, and
+ * a zone of 0 ("link not known": an address read from an IP header that
+ * the datapath itself built, or a local address configured without a
+ * zone) matches any. Other addresses compare by their bytes alone.
+ * any_zone: the zone is ignored (an address seen on a protected socket,
+ * where it names the datapath namespace's TUN device, not the UE's link;
+ * the ESP that brought it was checked against the SA's link already).
+ */
+bool ipsec_addr_eq(const struct net_addr *a, const struct net_addr *b, bool any_zone);
 int ipsec_table_locals_set(struct ipsec_table *t, const struct net_addr *ips, size_t n);
 bool ipsec_table_local(const struct ipsec_table *t, const struct net_addr *ip);
 void ipsec_table_free(struct ipsec_table *t);

@@ -337,7 +337,7 @@ bool reg_ipsec_chal_fits(const struct registrar *reg, const struct reg_chal *c,
 	/* the same offer: the same SPIs, ports and algorithms */
 	same = info.spi == o->spi_c && info.aalg == o->aalg && info.ealg == o->ealg &&
 	       ipsec_set_ue_port(s, false) == o->port_c && ipsec_set_ue_port(s, true) == o->port_s &&
-	       net_addr_eq_ip(ipsec_set_ue(s), &in->src->peer);
+	       ipsec_addr_eq(ipsec_set_ue(s), &in->src->peer, false);
 	return same;
 }
 
@@ -363,7 +363,7 @@ int reg_ipsec_server_hdr(const struct registrar *reg, const struct reg_chal *c, 
 static bool over_set(const struct ipsec_set *s, const struct net_flow *src)
 {
 	return src && net_addr_port(&src->local) == IPSEC_PORT_S &&
-	       net_addr_eq_ip(&src->peer, ipsec_set_ue(s)) &&
+	       ipsec_addr_eq(&src->peer, ipsec_set_ue(s), true) &&
 	       net_addr_port(&src->peer) == ipsec_set_ue_port(s, false);
 }
 
@@ -485,7 +485,7 @@ bool reg_ipsec_flow_of_user(const struct registrar *reg, const struct reg_user *
 	for (size_t i = 0; i < 2; i++) {
 		const struct ipsec_set *s = ids[i] ? ipsec_set_get(t, ids[i]) : NULL;
 
-		if (s && net_addr_eq_ip(&flow->peer, ipsec_set_ue(s)) &&
+		if (s && ipsec_addr_eq(&flow->peer, ipsec_set_ue(s), true) &&
 		    net_addr_port(&flow->peer) == ipsec_set_ue_port(s, true))
 			return true;
 	}

@@ -256,7 +256,7 @@ static void dp_roundtrip(const char *ue_ip, const char *our_ip)
 	assert_int_equal(p.proto, IPSEC_PROTO_UDP);
 	assert_int_equal(net_addr_port(&p.src), 6000);
 	assert_int_equal(net_addr_port(&p.dst), 5101);
-	assert_true(net_addr_eq_ip(&p.src, &ue) && net_addr_eq_ip(&p.dst, &us));
+	assert_true(ipsec_addr_eq(&p.src, &ue, false) && ipsec_addr_eq(&p.dst, &us, false));
 	assert_int_equal(p.l4_len, l4n);
 	assert_memory_equal(p.l4, l4, l4n);
 	/* the same packet again: a replay */
@@ -323,6 +323,130 @@ static void test_dp_v6(void **state)
 {
 	(void)state;
 	dp_roundtrip("2001:db8::2", "2001:db8::1");
+}
+
+/* A link-local UE (RFC 4291 §2.5.6) is its address on its link: the zone
+ * (sin6_scope_id) is compared where both sides know it, a zone of 0 (an IP
+ * header's address, a local address without one) matches any, and what the
+ * TUN gives goes out to the SA's UE address with its zone. */
+static void test_dp_link_local(void **state)
+{
+	struct ipsec ip = {.tun_fd = -1, .raw4_fd = -1, .raw6_fd = -1, .netns_fd = -1};
+	struct sec_offer o = ue_offer(70000, 6000);
+	struct net_addr ue = addr("fe80::2%5"), us = addr("fd00::1"), src, dst;
+	struct net_addr ue0 = addr("fe80::2"), ue7 = addr("fe80::2%7");
+	struct net_addr g5 = addr("fd00::2"), g7 = addr("fd00::2");
+	uint8_t l4[256], esp[512], out[1024];
+	size_t l4n, espn, outn;
+	enum ipsec_sa_role r;
+	struct ue u;
+	uint64_t id;
+	int rx = 0;
+
+	(void)state;
+	dp_roundtrip("fe80::2%5", "fd00::1");
+	/* the compare itself */
+	assert_true(ipsec_addr_eq(&ue, &ue, false));
+	assert_true(ipsec_addr_eq(&ue, &ue0, false) && ipsec_addr_eq(&ue0, &ue, false));
+	assert_false(ipsec_addr_eq(&ue, &ue7, false));
+	assert_true(ipsec_addr_eq(&ue, &ue7, true));
+	assert_false(net_addr_eq_ip(&ue, &ue0)); /* what failed before */
+	g5.u.in6.sin6_scope_id = 5; /* a zone on a global address: not part of it */
+	g7.u.in6.sin6_scope_id = 7;
+	assert_true(ipsec_addr_eq(&g5, &g7, false));
+	assert_false(ipsec_addr_eq(&g5, &ue, true));
+	assert_false(ipsec_addr_eq(&us, &ue0, true)); /* families differ below */
+	src = addr("10.0.0.1");
+	assert_false(ipsec_addr_eq(&src, &ue0, true));
+
+	assert_int_equal(ipsec_table_alloc(&ip.table, 0), 0);
+	ipsec_rx_handler_set(&ip, rx_h, &rx);
+	id = add(ip.table, "fe80::2%5", "fd00::1", &o, 1, 0);
+	ue_make(&u, ipsec_set_get(ip.table, id));
+	/* outbound by flow: a zone-less address (an IP header's) finds it, the
+	 * same address on another link does not */
+	assert_ptr_equal(ipsec_table_by_flow(ip.table, &ue0, 6000, 5101, &r),
+			 ipsec_set_get(ip.table, id));
+	assert_null(ipsec_table_by_flow(ip.table, &ue7, 6000, 5101, &r));
+	/* ESP from the same address on another interface: not the UE's */
+	l4n = udp(l4, 6000, 5101, "REGISTER sip:ims SIP/2.0\r\n\r\n");
+	assert_int_equal(esp_encap(u.out, IPSEC_PROTO_UDP, l4, l4n, esp, sizeof(esp), &espn), 0);
+	assert_int_equal(ipsec_dp_esp_in(&ip, &ue7, &us, esp, espn, out, sizeof(out), &outn),
+			 EPERM);
+	assert_int_equal(ipsec_dp_esp_in(&ip, &ue, &us, esp, espn, out, sizeof(out), &outn), 0);
+	assert_int_equal(rx, 1);
+	/* the TUN's packet names the UE without a zone; ESP goes to fe80::2%5 */
+	net_addr_set_port(&us, 5101);
+	net_addr_set_port(&ue0, 6000);
+	l4n = udp(l4, 5101, 6000, "SIP/2.0 200 OK\r\n\r\n");
+	assert_int_equal(ipsec_pkt_build(&us, &ue0, IPSEC_PROTO_UDP, l4, l4n, out, sizeof(out),
+					 &outn),
+			 0);
+	assert_int_equal(ipsec_dp_tun_in(&ip, out, outn, esp, sizeof(esp), &espn, &src, &dst), 0);
+	assert_int_equal(dst.u.in6.sin6_scope_id, 5);
+	assert_int_equal(net_addr_port(&dst), 6000);
+	assert_true(net_addr_eq_ip(&dst, &ue));
+	esp_sa_free(u.out);
+	esp_sa_free(u.in);
+	ipsec_table_free(ip.table);
+}
+
+/* The destination of IPv6 ESP (no IP header on a raw IPv6 socket):
+ * IPV6_PKTINFO, with the interface as the zone of a link-local address;
+ * without it, the socket's own address when bound to one; else unknown,
+ * and the packet is refused and counted (drop_no_dst) before any SA work. */
+static void test_raw6_dst(void **state)
+{
+	struct ipsec ip = {.tun_fd = -1, .raw4_fd = -1, .raw6_fd = -1, .netns_fd = -1};
+	union {
+		char b[CMSG_SPACE(sizeof(struct in6_pktinfo))];
+		struct cmsghdr align;
+	} c;
+	struct msghdr mh = {.msg_control = c.b, .msg_controllen = sizeof(c.b)};
+	struct in6_pktinfo pi = {.ipi6_ifindex = 9};
+	struct net_addr dst, bound = addr("[fd00::1]:0"), any = addr("::"), ue = addr("fd00::2");
+	struct cmsghdr *cm;
+	uint8_t esp[64] = {0, 1, 0x11, 0x70, 0, 0, 0, 1}, out[256];
+	size_t outn = 0;
+
+	(void)state;
+	memset(&c, 0, sizeof(c));
+	cm = CMSG_FIRSTHDR(&mh);
+	cm->cmsg_level = IPPROTO_IPV6;
+	cm->cmsg_type = IPV6_PKTINFO;
+	cm->cmsg_len = CMSG_LEN(sizeof(pi));
+	assert_int_equal(inet_pton(AF_INET6, "fd00::7", &pi.ipi6_addr), 1);
+	memcpy(CMSG_DATA(cm), &pi, sizeof(pi));
+	assert_int_equal(ipsec_raw6_dst(&mh, NULL, &dst), 0);
+	assert_int_equal(memcmp(&dst.u.in6.sin6_addr, &pi.ipi6_addr, 16), 0);
+	assert_int_equal(dst.u.in6.sin6_scope_id, 0); /* global: no zone */
+	assert_int_equal(inet_pton(AF_INET6, "fe80::1", &pi.ipi6_addr), 1);
+	memcpy(CMSG_DATA(cm), &pi, sizeof(pi));
+	assert_int_equal(ipsec_raw6_dst(&mh, &bound, &dst), 0); /* PKTINFO first */
+	assert_int_equal(dst.u.in6.sin6_scope_id, 9);
+	assert_int_equal(memcmp(&dst.u.in6.sin6_addr, &pi.ipi6_addr, 16), 0);
+	/* no ancillary data */
+	mh.msg_controllen = 0;
+	assert_int_equal(ipsec_raw6_dst(&mh, &bound, &dst), 0);
+	assert_true(net_addr_eq_ip(&dst, &bound));
+	assert_int_equal(ipsec_raw6_dst(&mh, NULL, &dst), ENOENT);
+	assert_int_equal(ipsec_raw6_dst(&mh, &any, &dst), ENOENT);
+	/* other ancillary data only */
+	mh.msg_controllen = sizeof(c.b);
+	cm->cmsg_type = IPV6_HOPLIMIT;
+	assert_int_equal(ipsec_raw6_dst(&mh, NULL, &dst), ENOENT);
+	/* refused and counted, before the SPI is even looked up */
+	assert_int_equal(ipsec_table_alloc(&ip.table, 0), 0);
+	assert_int_equal(ipsec_dp_esp_in(&ip, &ue, &dst, esp, 40, out, sizeof(out), &outn),
+			 EDESTADDRREQ);
+	assert_int_equal(ip.st.drop_no_dst, 1);
+	assert_int_equal(ip.st.drop_no_sa, 0);
+	assert_int_equal(ipsec_get32(esp), 0x11170u);
+	/* with the destination known, the same packet reaches the SPI lookup */
+	assert_int_equal(ipsec_dp_esp_in(&ip, &ue, &bound, esp, 40, out, sizeof(out), &outn),
+			 ENOENT);
+	assert_int_equal(ip.st.drop_no_sa, 1);
+	ipsec_table_free(ip.table);
 }
 
 /* The direct UDP path's UDP header (ipsec_pkt_udp_build/check): the
@@ -436,6 +560,8 @@ int main(void)
 	    cmocka_unit_test(test_pkt_parse_bounds),
 	    cmocka_unit_test(test_table_locals),
 	    cmocka_unit_test(test_direct_udp),
+	    cmocka_unit_test(test_dp_link_local),
+	    cmocka_unit_test(test_raw6_dst),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
