@@ -405,7 +405,7 @@ static int iv_gen_setup(struct esp_sa *sa)
 	const char *name = NULL;
 	int i = cipher_slot(ESP_EALG_COUNT, &name, &legacy);
 	EVP_CIPHER *ecb = cipher_get(i, name, legacy);
-	int ok = ecb && RAND_bytes(key, sizeof(key)) == 1;
+	int ok = ecb && esp_rand_bytes(key, sizeof(key)) == 0;
 
 	sa->ivctx = ok ? EVP_CIPHER_CTX_new() : NULL;
 	ok = sa->ivctx && EVP_EncryptInit_ex2(sa->ivctx, ecb, key, NULL, NULL) &&
@@ -413,6 +413,32 @@ static int iv_gen_setup(struct esp_sa *sa)
 	OPENSSL_cleanse(key, sizeof(key));
 	EVP_CIPHER_free(ecb);
 	return ok ? 0 : ENOTSUP;
+}
+
+#define RAND_POOL 512
+
+int esp_rand_bytes(uint8_t *out, size_t n)
+{
+	static _Thread_local uint8_t pool[RAND_POOL];
+	static _Thread_local size_t left;
+	uint8_t *p;
+
+	if (!out)
+		return EINVAL;
+	if (n > RAND_POOL / 4)
+		return RAND_bytes(out, (int)n) == 1 ? 0 : EIO;
+	if (left < n) {
+		if (RAND_bytes(pool, RAND_POOL) != 1) {
+			left = 0;
+			return EIO;
+		}
+		left = RAND_POOL;
+	}
+	p = pool + RAND_POOL - left;
+	memcpy(out, p, n);
+	OPENSSL_cleanse(p, n);
+	left -= n;
+	return 0;
 }
 
 int esp_alg_iv(struct esp_sa *sa, uint32_t seq, uint8_t *iv)
@@ -441,11 +467,13 @@ int esp_alg_setup(struct esp_sa *sa)
 		sa->cipher = cipher_fetch(sa->ealg, sa->aalg);
 		if (!sa->cipher)
 			return ENOTSUP;
-		/* Key both directions now: a missing algorithm shows at SA setup */
-		if (!esp_alg_cctx(sa, 1) || !esp_alg_cctx(sa, 0))
+		/* Key the SA's directions now: a missing algorithm shows at SA
+		 * setup; an inbound SA never encrypts, an outbound never decrypts */
+		if ((sa->dir != ESP_DIR_IN && !esp_alg_cctx(sa, 1)) ||
+		    (sa->dir != ESP_DIR_OUT && !esp_alg_cctx(sa, 0)))
 			return ENOTSUP;
 	}
-	if (sa->mode == ESP_MODE_CBC && iv_gen_setup(sa))
+	if (sa->mode == ESP_MODE_CBC && sa->dir != ESP_DIR_IN && iv_gen_setup(sa))
 		return ENOTSUP;
 	if (sa->mode == ESP_MODE_GCM)
 		return 0;

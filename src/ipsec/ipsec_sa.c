@@ -3,7 +3,7 @@
  *
  * Each set embeds four hash entries: two in the SPI index (its inbound SAs)
  * and two in the flow index (its outbound SAs, keyed by UE IP, UE port and
- * our port). Our SPIs are drawn at random (RAND_bytes) above 255 (RFC 4303
+ * our port). Our SPIs are drawn at random (esp_rand_bytes) above 255 (RFC 4303
  * §2.1) and checked unique against the SPI index, so a UE cannot guess the
  * next one and two sets never share one.
  */
@@ -13,7 +13,6 @@
 #include <string.h>
 
 #include <openssl/crypto.h>
-#include <openssl/rand.h>
 
 #include "auth/auth_codec.h"
 #include "core/log.h"
@@ -155,7 +154,7 @@ static int spi_pick(struct ipsec_table *t, uint32_t other, uint32_t *spi)
 		uint32_t v;
 		enum ipsec_sa_role r;
 
-		if (RAND_bytes((uint8_t *)&v, sizeof(v)) != 1)
+		if (esp_rand_bytes((uint8_t *)&v, sizeof(v)))
 			return EIO;
 		if (v < 256 || v == other || ipsec_table_by_spi(t, v, &r)) {
 			t->st.spi_collisions++;
@@ -170,7 +169,9 @@ static int spi_pick(struct ipsec_table *t, uint32_t other, uint32_t *spi)
 static int sa_make(struct ipsec_set *s, enum ipsec_sa_role r)
 {
 	uint32_t spi[IPSEC_ROLE_COUNT] = {s->spi_s, s->ue_spi_c, s->ue_spi_s, s->spi_c};
-	struct esp_sa_prm p = {.spi = spi[r], .aalg = s->aalg, .ealg = s->ealg, .keys = &s->keys};
+	bool in = r == IPSEC_IN_S || r == IPSEC_IN_C;
+	struct esp_sa_prm p = {.spi = spi[r], .aalg = s->aalg, .ealg = s->ealg, .keys = &s->keys,
+			       .dir = in ? ESP_DIR_IN : ESP_DIR_OUT};
 
 	s->ent[r].set = s;
 	s->ent[r].role = r;
