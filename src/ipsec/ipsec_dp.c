@@ -105,6 +105,7 @@ int ipsec_dp_esp_in(struct ipsec *ip, const struct net_addr *src, const struct n
 		    const uint8_t *esp, size_t len, uint8_t *out, size_t size, size_t *olen)
 {
 	struct ipsec_set *s;
+	struct esp_sa *sa;
 	enum ipsec_sa_role role;
 	struct ipsec_sa_info info;
 	struct net_addr ue, local;
@@ -141,7 +142,13 @@ int ipsec_dp_esp_in(struct ipsec *ip, const struct net_addr *src, const struct n
 		drop_log("src", spi, src);
 		return EPERM;
 	}
-	err = esp_decap(ipsec_set_sa(s, role), esp, len, clear, size - IPSEC_IP6_HDR, &clen, &nh);
+	sa = ipsec_set_sa(s, role);
+	if (!sa) {
+		ip->st.drop_io++;
+		drop_log("sa-make", spi, src);
+		return ENOMEM;
+	}
+	err = esp_decap(sa, esp, len, clear, size - IPSEC_IP6_HDR, &clen, &nh);
 	if (err) {
 		count_decap_err(ip, err, spi, src);
 		return err;

@@ -166,15 +166,20 @@ static int spi_pick(struct ipsec_table *t, uint32_t other, uint32_t *spi)
 	return EEXIST;
 }
 
+static uint32_t role_spi(const struct ipsec_set *s, enum ipsec_sa_role r)
+{
+	const uint32_t spi[IPSEC_ROLE_COUNT] = {s->spi_s, s->ue_spi_c, s->ue_spi_s, s->spi_c};
+
+	return spi[r];
+}
+
+/* The keyed ESP SA of role r (esp_sa_alloc), of its direction only. */
 static int sa_make(struct ipsec_set *s, enum ipsec_sa_role r)
 {
-	uint32_t spi[IPSEC_ROLE_COUNT] = {s->spi_s, s->ue_spi_c, s->ue_spi_s, s->spi_c};
 	bool in = r == IPSEC_IN_S || r == IPSEC_IN_C;
-	struct esp_sa_prm p = {.spi = spi[r], .aalg = s->aalg, .ealg = s->ealg, .keys = &s->keys,
-			       .dir = in ? ESP_DIR_IN : ESP_DIR_OUT};
+	struct esp_sa_prm p = {.spi = role_spi(s, r), .aalg = s->aalg, .ealg = s->ealg,
+			       .keys = &s->keys, .dir = in ? ESP_DIR_IN : ESP_DIR_OUT};
 
-	s->ent[r].set = s;
-	s->ent[r].role = r;
 	return esp_sa_alloc(&s->sa[r], &p);
 }
 
@@ -266,9 +271,16 @@ int ipsec_set_add(struct ipsec_table *t, const struct ipsec_set_prm *prm, uint64
 	    (err = esp_key_expand(s->aalg, s->ealg, prm->ck, prm->ik, &s->keys)))
 		goto out;
 	for (int r = 0; r < IPSEC_ROLE_COUNT; r++) {
-		if ((err = sa_make(s, (enum ipsec_sa_role)r)))
-			goto out;
+		s->ent[r].set = s;
+		s->ent[r].role = (enum ipsec_sa_role)r;
 	}
+	/* The pair a registration uses (the second REGISTER in, its 200 out)
+	 * now, which also shows a missing algorithm before the 401 offers it;
+	 * the pair of imsd's own requests to the UE (out_s, in_c) when first
+	 * used (ipsec_set_sa): many registrations never use it, and a pending
+	 * set that is never taken up then costs two SAs, not four. */
+	if ((err = sa_make(s, IPSEC_IN_S)) || (err = sa_make(s, IPSEC_OUT_C)))
+		goto out;
 	s->id = t->next_id++;
 	hash_insert(t->by_id, &s->by_id, hash_mix(s->id));
 	hash_insert(t->by_spi, &s->ent[IPSEC_IN_S].he, hash_mix(s->spi_s));
@@ -386,7 +398,15 @@ uint16_t ipsec_set_ue_port(const struct ipsec_set *s, bool server)
 
 struct esp_sa *ipsec_set_sa(const struct ipsec_set *s, enum ipsec_sa_role r)
 {
-	return (unsigned)r < IPSEC_ROLE_COUNT ? s->sa[r] : NULL;
+	/* made on first use: a cache of the set, not a change of what it is
+	 * (the keys and SPIs are fixed at ipsec_set_add) */
+	struct ipsec_set *m = (struct ipsec_set *)(uintptr_t)s;
+
+	if ((unsigned)r >= IPSEC_ROLE_COUNT)
+		return NULL;
+	if (!m->sa[r] && sa_make(m, r))
+		return NULL;
+	return m->sa[r];
 }
 
 void ipsec_set_server_offer(const struct ipsec_set *s, struct sec_offer *o)
@@ -416,7 +436,7 @@ int ipsec_set_sa_info(const struct ipsec_set *s, enum ipsec_sa_role r,
 	memset(info, 0, sizeof(*info));
 	info->role = r;
 	info->in = in;
-	info->spi = esp_sa_spi(s->sa[r]);
+	info->spi = role_spi(s, r);
 	info->src = in ? s->ue : s->local;
 	info->dst = in ? s->local : s->ue;
 	net_addr_set_port(&info->src, in ? ue_port : our_port);
@@ -424,7 +444,8 @@ int ipsec_set_sa_info(const struct ipsec_set *s, enum ipsec_sa_role r,
 	info->aalg = s->aalg;
 	info->ealg = s->ealg;
 	info->keys = s->keys;
-	info->st = *esp_sa_stats(s->sa[r]);
+	if (s->sa[r]) /* else not made yet: nothing went through it */
+		info->st = *esp_sa_stats(s->sa[r]);
 	return 0;
 }
 

@@ -110,6 +110,9 @@ enum ipsec_set_state ipsec_set_state(const struct ipsec_set *s);
 void ipsec_set_server_offer(const struct ipsec_set *s, struct sec_offer *o);
 const struct net_addr *ipsec_set_ue(const struct ipsec_set *s);
 uint16_t ipsec_set_ue_port(const struct ipsec_set *s, bool server);
+/* The ESP SA of role r. in_s and out_c are made with the set; out_s and
+ * in_c on the first call that asks for them (NULL when that fails:
+ * ENOMEM, or the algorithm went missing). */
 struct esp_sa *ipsec_set_sa(const struct ipsec_set *s, enum ipsec_sa_role r);
 int ipsec_set_sa_info(const struct ipsec_set *s, enum ipsec_sa_role r,
 		      struct ipsec_sa_info *info);

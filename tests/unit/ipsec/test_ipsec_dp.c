@@ -325,6 +325,39 @@ static void test_dp_v6(void **state)
 	dp_roundtrip("2001:db8::2", "2001:db8::1");
 }
 
+/* The SA pair of imsd's own requests (out_s, in_c) is made on first use:
+ * before it, the set still reports its SPIs (and no traffic), and what
+ * ipsec_set_sa then makes is the same SA each later call returns. */
+static void test_lazy_pair(void **state)
+{
+	struct ipsec_table *t = NULL;
+	struct sec_offer o = ue_offer(70000, 6000), srv;
+	struct ipsec_sa_info info;
+	struct ipsec_set *s;
+	struct esp_sa *sa;
+
+	(void)state;
+	assert_int_equal(ipsec_table_alloc(&t, 0), 0);
+	s = ipsec_set_get(t, add(t, "10.9.0.2", "10.9.0.1", &o, 1, 0));
+	ipsec_set_server_offer(s, &srv);
+	assert_int_equal(ipsec_set_sa_info(s, IPSEC_IN_C, &info), 0);
+	esp_keys_wipe(&info.keys);
+	assert_int_equal(info.spi, srv.spi_c);
+	assert_int_equal(info.st.packets, 0);
+	assert_int_equal(ipsec_set_sa_info(s, IPSEC_OUT_S, &info), 0);
+	esp_keys_wipe(&info.keys);
+	assert_int_equal(info.spi, 70001);
+	sa = ipsec_set_sa(s, IPSEC_IN_C);
+	assert_non_null(sa);
+	assert_int_equal(esp_sa_spi(sa), srv.spi_c);
+	assert_ptr_equal(ipsec_set_sa(s, IPSEC_IN_C), sa);
+	sa = ipsec_set_sa(s, IPSEC_OUT_S);
+	assert_non_null(sa);
+	assert_int_equal(esp_sa_spi(sa), 70001);
+	assert_null(ipsec_set_sa(s, IPSEC_ROLE_COUNT));
+	ipsec_table_free(t);
+}
+
 /* A link-local UE (RFC 4291 §2.5.6) is its address on its link: the zone
  * (sin6_scope_id) is compared where both sides know it, a zone of 0 (an IP
  * header's address, a local address without one) matches any, and what the
@@ -562,6 +595,7 @@ int main(void)
 	    cmocka_unit_test(test_direct_udp),
 	    cmocka_unit_test(test_dp_link_local),
 	    cmocka_unit_test(test_raw6_dst),
+	    cmocka_unit_test(test_lazy_pair),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
