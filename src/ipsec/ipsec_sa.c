@@ -35,6 +35,10 @@ struct ipsec_set {
 	enum esp_aalg aalg;
 	enum esp_ealg ealg;
 	struct esp_keys keys; /* owned, wiped */
+	/* the Security-Server value, printed once at creation: the 401 says
+	 * it and the Security-Verify is first compared with it byte for byte */
+	char server_txt[SEC_AGREE_VALUE_MAX];
+	size_t server_len;
 	struct esp_sa *sa[IPSEC_ROLE_COUNT];
 	struct ipsec_ent ent[IPSEC_ROLE_COUNT];
 	struct hash_entry by_id;
@@ -243,6 +247,17 @@ static void set_log(const struct ipsec_set *s, const char *what)
 	OPENSSL_cleanse(ak, sizeof(ak));
 }
 
+static int server_txt_make(struct ipsec_set *s)
+{
+	struct sec_offer o;
+	int err;
+
+	ipsec_set_server_offer(s, &o);
+	err = sec_agree_print(&o, s->server_txt, sizeof(s->server_txt));
+	s->server_len = err ? 0 : strlen(s->server_txt);
+	return err;
+}
+
 int ipsec_set_add(struct ipsec_table *t, const struct ipsec_set_prm *prm, uint64_t *idp)
 {
 	struct ipsec_set *s;
@@ -279,7 +294,8 @@ int ipsec_set_add(struct ipsec_table *t, const struct ipsec_set_prm *prm, uint64
 	 * the pair of imsd's own requests to the UE (out_s, in_c) when first
 	 * used (ipsec_set_sa): many registrations never use it, and a pending
 	 * set that is never taken up then costs two SAs, not four. */
-	if ((err = sa_make(s, IPSEC_IN_S)) || (err = sa_make(s, IPSEC_OUT_C)))
+	if ((err = sa_make(s, IPSEC_IN_S)) || (err = sa_make(s, IPSEC_OUT_C)) ||
+	    (err = server_txt_make(s)))
 		goto out;
 	s->id = t->next_id++;
 	hash_insert(t->by_id, &s->by_id, hash_mix(s->id));
@@ -422,6 +438,11 @@ void ipsec_set_server_offer(const struct ipsec_set *s, struct sec_offer *o)
 	o->port_s = s->port_s;
 	o->q = 100; /* TS 33.203 §7.1 example: q=0.1 */
 	o->has = SEC_HAS_IPSEC_ALL | SEC_HAS_EALG | SEC_HAS_Q;
+}
+
+struct pl ipsec_set_server_text(const struct ipsec_set *s)
+{
+	return (struct pl){s->server_txt, s->server_len};
 }
 
 int ipsec_set_sa_info(const struct ipsec_set *s, enum ipsec_sa_role r,

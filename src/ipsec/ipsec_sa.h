@@ -108,6 +108,9 @@ uint64_t ipsec_set_owner(const struct ipsec_set *s);
 enum ipsec_set_state ipsec_set_state(const struct ipsec_set *s);
 /* Our SPIs and ports, UE's offer values: what Security-Server says. */
 void ipsec_set_server_offer(const struct ipsec_set *s, struct sec_offer *o);
+/* The same as text (sec_agree_print of it), printed once when the set was
+ * made; borrowed, lives as long as the set. */
+struct pl ipsec_set_server_text(const struct ipsec_set *s);
 const struct net_addr *ipsec_set_ue(const struct ipsec_set *s);
 uint16_t ipsec_set_ue_port(const struct ipsec_set *s, bool server);
 /* The ESP SA of role r. in_s and out_c are made with the set; out_s and

@@ -14,6 +14,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -583,6 +585,34 @@ static void test_pkt_parse_bounds(void **state)
 	assert_int_equal(ipsec_pkt_parse(b, 48, &p), 0);
 }
 
+/* The Security-Server text a set keeps is what sec_agree_print says of its
+ * offer, and it parses back to that offer (the 401 and the Security-Verify
+ * fast path rely on both). */
+static void test_server_text(void **state)
+{
+	struct ipsec_table *t = NULL;
+	struct sec_offer o = ue_offer(3000, 6000), srv;
+	struct sec_list back = {0}, sent = {.n = 1};
+	char txt[SEC_AGREE_VALUE_MAX];
+	const struct ipsec_set *s;
+	struct pl v;
+
+	(void)state;
+	assert_int_equal(ipsec_table_alloc(&t, 0), 0);
+	s = ipsec_set_get(t, add(t, "10.9.0.2", "10.9.0.1", &o, 1, 0));
+	assert_non_null(s);
+	ipsec_set_server_offer(s, &srv);
+	assert_int_equal(sec_agree_print(&srv, txt, sizeof(txt)), 0);
+	v = ipsec_set_server_text(s);
+	assert_int_equal(v.l, strlen(txt));
+	assert_memory_equal(v.p, txt, v.l);
+	assert_non_null(memchr(v.p, '=', v.l));
+	assert_int_equal(sec_agree_parse(v, &back), 0);
+	sent.v[0] = srv;
+	assert_int_equal(sec_agree_verify(&back, &sent), 0);
+	ipsec_table_free(t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -596,6 +626,7 @@ int main(void)
 	    cmocka_unit_test(test_dp_link_local),
 	    cmocka_unit_test(test_raw6_dst),
 	    cmocka_unit_test(test_lazy_pair),
+	    cmocka_unit_test(test_server_text),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
