@@ -202,17 +202,22 @@ int ipsec_udp_send(const struct net_addr *src, const struct net_addr *dst, const
 	struct ipsec_set *s;
 	enum ipsec_sa_role role;
 	size_t ulen = 0, olen = 0;
+	uint8_t *out;
 	int err;
 
 	s = ipsec_table_by_flow(ip->table, dst, net_addr_port(dst), net_addr_port(src), &role);
 	if (!s)
 		return ENOENT; /* the socket sends it; the TUN drops and counts it */
+	/* into the send queue's next slot (one sendmmsg before the loop
+	 * sleeps), or at once when there is no queue */
+	out = ipsec_raw_slot(ip);
 	err = ipsec_pkt_udp_build(src, dst, buf, len, ip->txbuf, IPSEC_BUF, &ulen);
 	if (!err)
 		err = esp_encap(ipsec_set_sa(s, role), IPSEC_PROTO_UDP, ip->txbuf, ulen,
-				ip->txbuf2, IPSEC_BUF, &olen);
+				out ? out : ip->txbuf2, IPSEC_BUF, &olen);
 	if (!err)
-		err = ipsec_raw_send(ip, src, dst, ip->txbuf2, olen);
+		err = out ? ipsec_raw_queue(ip, src, dst, olen)
+			  : ipsec_raw_send(ip, src, dst, ip->txbuf2, olen);
 	if (err) {
 		ip->st.drop_io++;
 		drop_log("udp-out", 0, dst);
