@@ -87,18 +87,17 @@ int ipsec_raw6_dst(const struct msghdr *mh, const struct net_addr *bound, struct
 	return ENOENT;
 }
 
-/* RFC 4301 §5.2 step 4: the clear packet matches the SA's selectors. */
-static bool selectors_ok(const struct ipsec_set *s, enum ipsec_sa_role role, uint8_t nh,
-			 const uint8_t *l4, size_t len, uint16_t *dport_out)
+/* RFC 4301 §5.2 step 4: the clear packet matches the SA's selectors
+ * (sel_src, sel_dst: the SA's, ipsec_set_sa_flow). */
+static bool selectors_ok(const struct net_addr *sel_src, const struct net_addr *sel_dst,
+			 uint8_t nh, const uint8_t *l4, size_t len, uint16_t *dport_out)
 {
-	struct ipsec_sa_info info;
 	uint16_t sp, dp;
 
-	if (ipsec_pkt_ports(nh, l4, len, &sp, &dp) || ipsec_set_sa_info(s, role, &info))
+	if (ipsec_pkt_ports(nh, l4, len, &sp, &dp))
 		return false;
-	esp_keys_wipe(&info.keys);
 	*dport_out = dp;
-	return sp == net_addr_port(&info.src) && dp == net_addr_port(&info.dst);
+	return sp == net_addr_port(sel_src) && dp == net_addr_port(sel_dst);
 }
 
 int ipsec_dp_esp_in(struct ipsec *ip, const struct net_addr *src, const struct net_addr *dst,
@@ -107,7 +106,6 @@ int ipsec_dp_esp_in(struct ipsec *ip, const struct net_addr *src, const struct n
 	struct ipsec_set *s;
 	struct esp_sa *sa;
 	enum ipsec_sa_role role;
-	struct ipsec_sa_info info;
 	struct net_addr ue, local;
 	uint32_t spi = 0, seq = 0;
 	uint8_t nh = 0, *clear = out + IPSEC_IP6_HDR;
@@ -156,24 +154,20 @@ int ipsec_dp_esp_in(struct ipsec *ip, const struct net_addr *src, const struct n
 	if (!clen)
 		return ENODATA; /* dummy packet (RFC 4303 §2.6) */
 	*olen = 0;
-	if (!selectors_ok(s, role, nh, clear, clen, &dport)) {
+	ipsec_set_sa_flow(s, role, &ue, &local);
+	if (!selectors_ok(&ue, &local, nh, clear, clen, &dport)) {
 		ip->st.drop_policy++;
 		drop_log("selector", spi, src);
 		return EPERM;
 	}
-	/* rebuild the clear packet with the SA's addresses: transport mode */
-	ipsec_set_sa_info(s, role, &info);
-	esp_keys_wipe(&info.keys);
 	/* the SA's own local address only (RFC 4301 §4.4.1 selectors): the
 	 * raw socket takes ESP sent to any address of the host */
-	if (!ipsec_addr_eq(dst, &info.dst, false)) {
+	if (!ipsec_addr_eq(dst, &local, false)) {
 		ip->st.drop_policy++;
 		drop_log("dst", spi, src);
 		return EPERM;
 	}
-	ue = info.src;
-	local = info.dst;
-	net_addr_set_port(&local, dport);
+	/* the clear packet is rebuilt with the SA's addresses: transport mode */
 	sock = nh == IPSEC_PROTO_UDP ? ipsec_udp_sock(ip, &local, dport) : NULL;
 	if (sock)
 		err = ipsec_pkt_udp_check(&ue, &local, clear, clen, &dlen);

@@ -445,8 +445,8 @@ struct pl ipsec_set_server_text(const struct ipsec_set *s)
 	return (struct pl){s->server_txt, s->server_len};
 }
 
-int ipsec_set_sa_info(const struct ipsec_set *s, enum ipsec_sa_role r,
-		      struct ipsec_sa_info *info)
+int ipsec_set_sa_flow(const struct ipsec_set *s, enum ipsec_sa_role r, struct net_addr *src,
+		      struct net_addr *dst)
 {
 	bool in = r == IPSEC_IN_S || r == IPSEC_IN_C;
 	uint16_t ue_port = r == IPSEC_IN_S || r == IPSEC_OUT_C ? s->ue_port_c : s->ue_port_s;
@@ -454,14 +454,23 @@ int ipsec_set_sa_info(const struct ipsec_set *s, enum ipsec_sa_role r,
 
 	if ((unsigned)r >= IPSEC_ROLE_COUNT)
 		return EINVAL;
+	*src = in ? s->ue : s->local;
+	*dst = in ? s->local : s->ue;
+	net_addr_set_port(src, in ? ue_port : our_port);
+	net_addr_set_port(dst, in ? our_port : ue_port);
+	return 0;
+}
+
+int ipsec_set_sa_info(const struct ipsec_set *s, enum ipsec_sa_role r,
+		      struct ipsec_sa_info *info)
+{
+	if ((unsigned)r >= IPSEC_ROLE_COUNT)
+		return EINVAL;
 	memset(info, 0, sizeof(*info));
 	info->role = r;
-	info->in = in;
+	info->in = r == IPSEC_IN_S || r == IPSEC_IN_C;
 	info->spi = role_spi(s, r);
-	info->src = in ? s->ue : s->local;
-	info->dst = in ? s->local : s->ue;
-	net_addr_set_port(&info->src, in ? ue_port : our_port);
-	net_addr_set_port(&info->dst, in ? our_port : ue_port);
+	ipsec_set_sa_flow(s, r, &info->src, &info->dst);
 	info->aalg = s->aalg;
 	info->ealg = s->ealg;
 	info->keys = s->keys;

@@ -117,6 +117,10 @@ uint16_t ipsec_set_ue_port(const struct ipsec_set *s, bool server);
  * in_c on the first call that asks for them (NULL when that fails:
  * ENOMEM, or the algorithm went missing). */
 struct esp_sa *ipsec_set_sa(const struct ipsec_set *s, enum ipsec_sa_role r);
+/* The selectors of the SA of role r: its source and destination with
+ * their ports (what ipsec_set_sa_info says of them, without the keys). */
+int ipsec_set_sa_flow(const struct ipsec_set *s, enum ipsec_sa_role r, struct net_addr *src,
+		      struct net_addr *dst);
 int ipsec_set_sa_info(const struct ipsec_set *s, enum ipsec_sa_role r,
 		      struct ipsec_sa_info *info);
 

@@ -519,6 +519,23 @@ static void test_direct_udp(void **state)
 	assert_int_equal(ipsec_pkt_udp_check(&a6, &b6, u, n, &dl), 0);
 	u[6] = u[7] = 0;
 	assert_int_equal(ipsec_pkt_udp_check(&a6, &b6, u, n, &dl), EBADMSG);
+	/* every length up to 40 bytes of varied data: the checksum a plain
+	 * RFC 1071 loop computes (the builder sums words in bulk) */
+	for (size_t len = 0; len <= 40; len++) {
+		uint8_t d[40], pk[64];
+		uint32_t ref = 17 + (uint32_t)len + 8 + 0x0a09 + 0x0001 + 0x0a09 + 0x0002;
+
+		for (size_t i = 0; i < len; i++)
+			d[i] = (uint8_t)(0xf7 * (i + 3) + len);
+		assert_int_equal(ipsec_pkt_udp_build(&a, &b, d, len, pk, sizeof(pk), &n), 0);
+		for (size_t i = 0; i < n; i += 2)
+			ref += i == 6 ? 0 : (uint32_t)(pk[i] << 8 | (i + 1 < n ? pk[i + 1] : 0));
+		while (ref >> 16)
+			ref = (ref & 0xffff) + (ref >> 16);
+		ref = ~ref & 0xffff;
+		assert_int_equal(pk[6] << 8 | pk[7], ref ? ref : 0xffff);
+		assert_int_equal(ipsec_pkt_udp_check(&a, &b, pk, n, &dl), 0);
+	}
 	assert_int_equal(ipsec_pkt_udp_build(&a, &b6, u, 1, u, sizeof(u), &n), EINVAL);
 	assert_int_equal(ipsec_pkt_udp_build(&a, &b, u, 60, u, sizeof(u), &n), ENOSPC);
 
