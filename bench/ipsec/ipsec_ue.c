@@ -14,12 +14,14 @@
  *
  *   reg ipsec|plain N   N registrations (REGISTER -> 401 -> REGISTER -> 200),
  *                       each a new AKA run (with IPsec a new SA set)
- *                       -> "ok N" | "fail WHY"
+ *                       -> "ok N rtx=K" | "fail WHY"
  *   sms ipsec|plain N   one registration, "ready"; then a line on stdin;
  *                       N SMS rounds to itself (MESSAGE -> 202, imsd's RP-ACK
  *                       MESSAGE -> 200, the delivery -> 200, its RP-ACK
  *                       MESSAGE -> 200: 8 SIP messages), "done FAILED";
- *                       then the de-REGISTER, "ok" | "fail WHY"
+ *                       then the de-REGISTER, "ok rtx=K" | "fail WHY"
+ * rtx: requests of registrations sent again so far (RFC 3261 timer A, T1
+ * 500 ms: a datagram lost on a busy machine costs a retransmission).
  *
  * Usage: bench_ipsec_ue UE_IP PCSCF_IP PCSCF_PORT K OPC
  * Users (as bench/ipsec/ipsecbench.py provisions them): ue201 with IPsec,
@@ -45,6 +47,7 @@
 
 #define BUF 8192
 #define WAIT_MS 5000
+#define T1_MS 500 /* RFC 3261 §17.1.2.2: a request is sent again after T1, 2T1, 4T1 */
 #define PORT_C 31000
 #define PORT_S 31001
 #define SC "sip:+33699999999@ims.test;user=phone"
@@ -268,8 +271,8 @@ static bool esp_take(struct ue *u, const uint8_t *p, size_t n, struct msg *m)
 }
 
 /* The next SIP message on the link (SA: the raw socket; else the plain
- * port); ETIMEDOUT after WAIT_MS. */
-static int next_msg(struct ue *u, struct msg *m)
+ * port); ETIMEDOUT after wait_ms. */
+static int next_msg_in(struct ue *u, struct msg *m, int wait_ms)
 {
 	bool sa = u->ipsec && u->in_c;
 	struct pollfd pf = {.fd = sa ? u->raw : u->udp[u->ipsec], .events = POLLIN};
@@ -277,7 +280,7 @@ static int next_msg(struct ue *u, struct msg *m)
 	for (int guard = 0; guard < 1000; guard++) {
 		ssize_t n;
 
-		if (poll(&pf, 1, WAIT_MS) <= 0)
+		if (poll(&pf, 1, wait_ms) <= 0)
 			return ETIMEDOUT;
 		m->fromlen = sizeof(m->from);
 		n = recvfrom(pf.fd, sa ? u->pkt : (uint8_t *)m->text,
@@ -289,6 +292,34 @@ static int next_msg(struct ue *u, struct msg *m)
 			return 0;
 	}
 	return EIO;
+}
+
+static int next_msg(struct ue *u, struct msg *m)
+{
+	return next_msg_in(u, m, WAIT_MS);
+}
+
+static unsigned long rtx; /* requests sent again (a lost datagram) */
+
+/* A request and its answer, the request sent again while none comes (UDP
+ * SIP's timer A: a datagram lost on a busy machine costs a retransmission,
+ * not the run). */
+static int transact(struct ue *u, const struct out *o, struct msg *m)
+{
+	int err = ETIMEDOUT;
+
+	for (int t = T1_MS; t <= 4 * T1_MS && err == ETIMEDOUT; t *= 2) {
+		if (t > T1_MS)
+			rtx++;
+		err = send_req(u, o);
+		/* its answer: a late one to an earlier copy or request is skipped */
+		for (int k = 0; !err && k < 8; k++) {
+			err = next_msg_in(u, m, t);
+			if (!err && code(m) && cseq_of(m) == u->cseq)
+				return 0;
+		}
+	}
+	return err ? err : EPROTO;
 }
 
 /* 200 OK to a request of imsd's, back where it came from (over the SA: from
@@ -452,8 +483,7 @@ static int reg_one(struct ue *u, bool sms)
 	put(&o, "Authorization: Digest username=\"001010000000%u@ims.test\", realm=\"ims.test\", "
 		"nonce=\"\", uri=\"sip:ims.test\", response=\"\"\r\nContent-Length: 0\r\n\r\n",
 	    num(u));
-	if ((err = send_req(u, &o)) || (err = next_msg(u, &m)) ||
-	    (err = take_401(u, &m, &av, pw, &pw_len)))
+	if ((err = transact(u, &o, &m)) || (err = take_401(u, &m, &av, pw, &pw_len)))
 		return err;
 	o.n = 0;
 	head(u, &o, "REGISTER", "sip:ims.test", u->ipsec ? PORT_C : plain_port(u), to, ftag);
@@ -463,7 +493,7 @@ static int reg_one(struct ue *u, bool sms)
 	err = auth_line(u, &o, pw, pw_len, "00000001");
 	aka_vector_wipe(&av);
 	put(&o, "Content-Length: 0\r\n\r\n");
-	if (!err && !(err = send_req(u, &o)) && !(err = next_msg(u, &m)))
+	if (!err && !(err = transact(u, &o, &m)))
 		err = code(&m) == 200 ? 0 : EPROTO;
 	return err;
 }
@@ -488,7 +518,7 @@ static int dereg(struct ue *u)
 	if (!err)
 		err = auth_line(u, &o, pw, pw_len, "00000002");
 	put(&o, "Content-Length: 0\r\n\r\n");
-	if (!err && !(err = send_req(u, &o)) && !(err = next_msg(u, &m)))
+	if (!err && !(err = transact(u, &o, &m)))
 		err = code(&m) == 200 ? 0 : EPROTO;
 	return err;
 }
@@ -606,7 +636,7 @@ static void cmd_reg(struct ue *u, long n)
 			return;
 		}
 	}
-	say("ok %ld", n);
+	say("ok %ld rtx=%lu", n, rtx);
 }
 
 static void cmd_sms(struct ue *u, long n)
@@ -629,7 +659,7 @@ static void cmd_sms(struct ue *u, long n)
 	if (err)
 		say("fail de-registration: %s", strerror(err));
 	else
-		say("ok");
+		say("ok rtx=%lu", rtx);
 }
 
 static int sock_open(struct ue *u, int type, int proto, uint16_t port)

@@ -233,6 +233,7 @@ class Bench:
         pid = imsd.proc.pid
         self.m = {k: Meter(pid) for k in ("reg_plain", "reg_ipsec", "sms_plain", "sms_ipsec")}
         self.load0 = loadavg()
+        self.rtx = "-"  # the C UE's retransmissions so far
 
     def req(self, ipsec, **kw):
         self.spi += 2
@@ -254,7 +255,7 @@ class Bench:
         if isinstance(self.ue, CUe):
             m.start()
             self.ue.send("reg %s %d" % ("ipsec" if ipsec else "plain", n))
-            self.ue.expect("ok")
+            self.rtx = self.ue.expect("ok").split("rtx=")[-1]
             m.stop(n)
             return
         want = [401, 200]
@@ -278,7 +279,7 @@ class Bench:
             self.ue.send("go")
             done = self.ue.expect("done")
             m.stop(n)
-            self.ue.expect("ok")
+            self.rtx = self.ue.expect("ok").split("rtx=")[-1]
             if done != "done 0":
                 raise benchlib.BenchError("SMS: C UE %s (failed rounds)" % done)
             return
@@ -388,6 +389,9 @@ def report(a, b, esp, codec):
         "blocks: %d (expected %d)" % (SIP_PER_SMS, per_pkt,
                                       "met" if per_pkt <= 2 else "missed", esp_sms, esp_pkts),
     ]
+    if a.ue == "c":
+        lines.append("- registration requests the C UE sent again (a datagram lost, "
+                     "RFC 3261 timer A): %s" % b.rtx)
     if codec:
         lines.append("- the codec alone (`bench_ipsec_esp`, 700-byte SIP message, same "
                      "run): encap %.0f ns, decap %.0f ns; one SA made and freed (a "
