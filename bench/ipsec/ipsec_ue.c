@@ -300,6 +300,7 @@ static int next_msg(struct ue *u, struct msg *m)
 }
 
 static unsigned long rtx; /* requests sent again (a lost datagram) */
+static const char *step = "-"; /* what the last failure was waiting for */
 
 /* A request and its answer, the request sent again while none comes (UDP
  * SIP's timer A: a datagram lost on a busy machine costs a retransmission,
@@ -483,8 +484,10 @@ static int reg_one(struct ue *u, bool sms)
 	put(&o, "Authorization: Digest username=\"001010000000%u@ims.test\", realm=\"ims.test\", "
 		"nonce=\"\", uri=\"sip:ims.test\", response=\"\"\r\nContent-Length: 0\r\n\r\n",
 	    num(u));
+	step = "the 401";
 	if ((err = transact(u, &o, &m)) || (err = take_401(u, &m, &av, pw, &pw_len)))
 		return err;
+	step = "the 200";
 	o.n = 0;
 	head(u, &o, "REGISTER", "sip:ims.test", u->ipsec ? PORT_C : plain_port(u), to, ftag);
 	reg_lines(u, &o, sms);
@@ -632,7 +635,7 @@ static void cmd_reg(struct ue *u, long n)
 		int err = reg_one(u, false);
 
 		if (err) {
-			say("fail registration %ld: %s", i, strerror(err));
+			say("fail registration %ld: %s (waiting for %s)", i, strerror(err), step);
 			return;
 		}
 	}
@@ -646,7 +649,7 @@ static void cmd_sms(struct ue *u, long n)
 	int err = reg_one(u, true);
 
 	if (err) {
-		say("fail registration: %s", strerror(err));
+		say("fail registration: %s (waiting for %s)", strerror(err), step);
 		return;
 	}
 	say("ready");

@@ -340,6 +340,45 @@ void ipsec_set_activate(struct ipsec_set *s)
 	s->state = IPSEC_SET_ACTIVE;
 }
 
+#define PRUNE_MAX 256 /* sets a prune removes at most (the walk is bounded) */
+
+/* Ids of the ACTIVE sets of s's owner on s's outbound flow of role r,
+ * other than s and keep, appended to ids (at most PRUNE_MAX in all). */
+static size_t prune_collect(const struct ipsec_table *t, const struct ipsec_set *s,
+			    enum ipsec_sa_role r, uint64_t keep, uint64_t *ids, size_t n)
+{
+	bool out_c = r == IPSEC_OUT_C;
+	struct flow_key k = {&s->ue, out_c ? s->ue_port_c : s->ue_port_s,
+			     out_c ? s->port_s : s->port_c};
+	struct hash_entry *e = hash_lookup(t->by_flow, flow_hash(k.ue, k.ue_port, k.local_port),
+					   flow_match, &k);
+
+	for (int guard = 0; e && guard < 4 * PRUNE_MAX && n < PRUNE_MAX; guard++) {
+		const struct ipsec_ent *x = HASH_OBJ(e, struct ipsec_ent, he);
+		const struct ipsec_set *o = x->set;
+
+		if (x->role == r && o != s && o->id != keep && o->owner == s->owner &&
+		    o->state == IPSEC_SET_ACTIVE)
+			ids[n++] = o->id;
+		e = hash_lookup_next(t->by_flow, e, flow_match, &k);
+	}
+	return n;
+}
+
+size_t ipsec_table_prune_flow(struct ipsec_table *t, const struct ipsec_set *s, uint64_t keep)
+{
+	uint64_t ids[PRUNE_MAX];
+	size_t n = 0, del = 0;
+
+	if (!t || !s)
+		return 0;
+	n = prune_collect(t, s, IPSEC_OUT_C, keep, ids, n);
+	n = prune_collect(t, s, IPSEC_OUT_S, keep, ids, n);
+	for (size_t i = 0; i < n; i++)
+		del += ipsec_set_del(t, ids[i]) == 0; /* a set on both flows: listed twice */
+	return del;
+}
+
 /* Removes the sets for which pick() holds; returns how many. */
 static size_t sweep(struct ipsec_table *t, bool (*pick)(const struct ipsec_set *, uint64_t),
 		    uint64_t arg)

@@ -98,6 +98,18 @@ int ipsec_set_add(struct ipsec_table *t, const struct ipsec_set_prm *prm, uint64
 struct ipsec_set *ipsec_set_get(const struct ipsec_table *t, uint64_t id);
 int ipsec_set_del(struct ipsec_table *t, uint64_t id);
 void ipsec_set_activate(struct ipsec_set *s);
+/*
+ * Deletes the other ACTIVE sets of s's owner on either of s's outbound
+ * flows (UE address and port, our port), except keep (0: none): once s is
+ * the one in use there, older ones are unreachable for what imsd sends (the
+ * lookup takes the newest active set) and only pile up: a UE that
+ * registers, de-registers and registers again from the same ports left one
+ * retired set per cycle on the flow for REG_IPSEC_RETIRE_MS, and past 64 of
+ * them the outbound lookup's bounded walk stopped finding the new one.
+ * Pending sets stay (a challenge in progress owns them). Returns how many
+ * went; at most 256 a call.
+ */
+size_t ipsec_table_prune_flow(struct ipsec_table *t, const struct ipsec_set *s, uint64_t keep);
 /* Removes PENDING sets past their deadline; returns how many. */
 size_t ipsec_table_expire(struct ipsec_table *t, uint64_t now_ms);
 /* Removes every set of an owner (the registration ended). */

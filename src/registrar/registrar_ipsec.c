@@ -473,6 +473,9 @@ enum reg_ipsec_res reg_ipsec_verify(struct registrar *reg, struct sip_tsx *tsx,
 		}
 		ru->ipsec_set = c->ipsec_set;
 		c->ipsec_set = 0;
+		/* sets of earlier registrations (retired at their de-REGISTER)
+		 * on the same ports: superseded by this one */
+		(void)ipsec_table_prune_flow(t, s, ru->ipsec_old);
 		return REG_IPSEC_PASS;
 	}
 	/* A protected user's REGISTER in clear that reuses a spent nonce (a

@@ -327,6 +327,45 @@ static void test_dp_v6(void **state)
 	dp_roundtrip("2001:db8::2", "2001:db8::1");
 }
 
+/* A UE that registers and de-registers over and over from the same ports
+ * leaves a retired (active) set per cycle on its flow: past 64 of them the
+ * outbound lookup's bounded walk no longer reached the newest. Activating a
+ * set prunes the other active sets of its owner on its flows (except the
+ * one kept lingering); a pending set and another owner's set stay. */
+static void test_prune_flow(void **state)
+{
+	struct ipsec_table *t = NULL;
+	struct sec_offer o = ue_offer(70000, 6000);
+	struct net_addr ue = addr("10.9.0.2");
+	uint64_t ids[100], pend, other, last;
+	enum ipsec_sa_role r;
+
+	(void)state;
+	assert_int_equal(ipsec_table_alloc(&t, 0), 0);
+	for (int i = 0; i < 100; i++) {
+		ids[i] = add(t, "10.9.0.2", "10.9.0.1", &o, 1, 0);
+		ipsec_set_activate(ipsec_set_get(t, ids[i]));
+	}
+	other = add(t, "10.9.0.2", "10.9.0.1", &o, 2, 0);
+	ipsec_set_activate(ipsec_set_get(t, other));
+	pend = add(t, "10.9.0.2", "10.9.0.1", &o, 1, 0);
+	last = add(t, "10.9.0.2", "10.9.0.1", &o, 1, 0);
+	ipsec_set_activate(ipsec_set_get(t, last));
+	/* 103 sets on the flow: the walk of 64 may miss the newest */
+	assert_int_equal(ipsec_table_prune_flow(t, ipsec_set_get(t, last), ids[99]), 99);
+	assert_null(ipsec_set_get(t, ids[0]));
+	assert_null(ipsec_set_get(t, ids[98]));
+	assert_non_null(ipsec_set_get(t, ids[99])); /* kept: lingering */
+	assert_non_null(ipsec_set_get(t, other));   /* another owner's */
+	assert_non_null(ipsec_set_get(t, pend));    /* pending */
+	assert_ptr_equal(ipsec_table_by_flow(t, &ue, 6000, 5101, &r), ipsec_set_get(t, last));
+	assert_int_equal(r, IPSEC_OUT_C);
+	assert_ptr_equal(ipsec_table_by_flow(t, &ue, 5070, 5100, &r), ipsec_set_get(t, last));
+	assert_int_equal(ipsec_table_prune_flow(t, ipsec_set_get(t, last), 0), 1);
+	assert_int_equal(ipsec_table_prune_flow(NULL, NULL, 0), 0);
+	ipsec_table_free(t);
+}
+
 /* The SA pair of imsd's own requests (out_s, in_c) is made on first use:
  * before it, the set still reports its SPIs (and no traffic), and what
  * ipsec_set_sa then makes is the same SA each later call returns. */
@@ -707,6 +746,7 @@ int main(void)
 	    cmocka_unit_test(test_dp_link_local),
 	    cmocka_unit_test(test_raw6_dst),
 	    cmocka_unit_test(test_lazy_pair),
+	    cmocka_unit_test(test_prune_flow),
 	    cmocka_unit_test(test_server_text),
 	    cmocka_unit_test(test_raw_queue),
 	};
