@@ -7,18 +7,22 @@ SIP packet. Targets: at most 2 us per SIP packet (aes-cbc + hmac-sha-1-96),
 a registration with IPsec at most 1.3x one without.
 
 Set-up: two network namespaces joined by a veth pair, imsd in one (its own
-TUN device and protected namespace, as root), the UE of the integration
-tests (tests/integ/ipsec_sip_ue.py: scapy's ESP, imsctl's AKA) in the other.
-The UE in Python is the slow side: the rates are what it reaches, not
-imsd's ceiling; the CPU per operation is imsd's own (all its threads,
-/proc/PID/task/*/schedstat in ns; the user/kernel split from
-/proc/PID/stat ticks).
+TUN device and protected namespace, as root), the UE in the other: by
+default the C UE (bench/ipsec/ipsec_ue.c, `--ue c`: imsd's own AKA and ESP
+codec, lockstep on both sides so that imsd is woken alike with and without
+IPsec), or with `--ue python` the UE of the integration tests
+(tests/integ/ipsec_sip_ue.py: scapy's ESP, imsctl's AKA), which is slower
+over ESP than in clear and so paces the two sides differently. The rates
+are what the UE reaches, not imsd's ceiling; the CPU per operation is
+imsd's own (all its threads, /proc/PID/task/*/schedstat in ns; the
+user/kernel split from /proc/PID/stat ticks).
 
 Blocks alternate: plain, IPsec, plain, IPsec..., so that a busy neighbour
 on the shared machine weighs on both sides alike.
 
-  ipsecbench.py --imsd-bin B --imsctl-bin C [--regs 400] [--sms 400]
-                [--block 50] [--codec-bin bench_ipsec_esp] [--append RESULTS.md]
+  ipsecbench.py --imsd-bin B --imsctl-bin C [--ue c|python] [--ue-bin U]
+                [--regs 400] [--sms 400] [--block 50]
+                [--codec-bin bench_ipsec_esp] [--append RESULTS.md]
 """
 import argparse
 import json
@@ -39,6 +43,7 @@ UE_TOOL = os.path.join(ROOT, "tests", "integ", "ipsec_sip_ue.py")
 K = "465b5ce8b199b49faa5f0a2ee238a6bc"
 OPC = "cd63cb71954a9f4e48a5994e37a02baf"
 SIP_PORT = 5060
+UE_IP, PCSCF_IP = "10.203.0.2", "10.203.0.1"
 ALG, EALG = "hmac-sha-1-96", "aes-cbc"
 SIP_PER_SMS = 8  # MESSAGE 202 | MESSAGE(RP-ACK) 200 | MESSAGE(deliver) 200 | MESSAGE(RP-ACK) 200
 
@@ -168,6 +173,38 @@ class Ue:
         self.p.wait(timeout=30)
 
 
+class CUe:
+    """bench/ipsec/ipsec_ue.c: line commands (see its header)."""
+
+    def __init__(self, ns, binary):
+        self.p = subprocess.Popen(["ip", "netns", "exec", ns, binary, UE_IP, PCSCF_IP,
+                                   str(SIP_PORT), K, OPC],
+                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        self.lines = queue.Queue()
+        threading.Thread(target=lambda: [self.lines.put(x) for x in self.p.stdout],
+                         daemon=True).start()
+
+    def send(self, line):
+        self.p.stdin.write(line + "\n")
+        self.p.stdin.flush()
+
+    def read(self, timeout=120):
+        try:
+            return self.lines.get(timeout=timeout).strip()
+        except queue.Empty:
+            raise benchlib.BenchError("the C UE does not answer") from None
+
+    def expect(self, prefix):
+        got = self.read()
+        if not got.startswith(prefix):
+            raise benchlib.BenchError("C UE: %r (expected %r)" % (got, prefix))
+        return got
+
+    def close(self):
+        self.p.stdin.close()
+        self.p.wait(timeout=30)
+
+
 def cfg_text(tmp):
     users = []
     for n, user in ((201, "ue201"), (202, "ue202")):
@@ -195,6 +232,8 @@ class Bench:
         self.spi = 20000
         pid = imsd.proc.pid
         self.m = {k: Meter(pid) for k in ("reg_plain", "reg_ipsec", "sms_plain", "sms_ipsec")}
+        self.load0 = loadavg()
+        self.rtx = "-"  # the C UE's retransmissions so far
 
     def req(self, ipsec, **kw):
         self.spi += 2
@@ -202,7 +241,7 @@ class Bench:
         n = 201 if ipsec else 202
         r = {"alg": ALG, "ealg": EALG, "mode": "ok" if ipsec else "plain", "spi_c": self.spi,
              "spi_s": self.spi + 1, "port_c": 31000, "port_s": 31001,
-             "plain_port": 5062 if ipsec else 5064, "ue_ip": "10.203.0.2",
+             "plain_port": 5062 if ipsec else 5064, "ue_ip": UE_IP,
              "pcscf_ip": "10.203.0.1", "pcscf_port": SIP_PORT, "imsctl": self.a.imsctl_bin,
              "k": K, "opc": OPC, "impi": f"001010000000{n}@ims.test", "user": user,
              "msisdn": f"+33600000{n}", "after": [], "tcp": False}
@@ -213,6 +252,12 @@ class Bench:
         """n registrations (each a new AKA run; with IPsec a new SA set that
         retires the last one, TS 33.203 §7.4)."""
         m = self.m["reg_ipsec" if ipsec else "reg_plain"]
+        if isinstance(self.ue, CUe):
+            m.start()
+            self.ue.send("reg %s %d" % ("ipsec" if ipsec else "plain", n))
+            self.rtx = self.ue.expect("ok").split("rtx=")[-1]
+            m.stop(n)
+            return
         want = [401, 200]
         reqs = [self.req(ipsec, bare=True) for _ in range(n)]
         m.start()
@@ -227,6 +272,17 @@ class Bench:
         """One registration, then n SMS to itself; only the SMS are metered
         (the UE pauses before and after them)."""
         m = self.m["sms_ipsec" if ipsec else "sms_plain"]
+        if isinstance(self.ue, CUe):
+            self.ue.send("sms %s %d" % ("ipsec" if ipsec else "plain", n))
+            self.ue.expect("ready")
+            m.start()
+            self.ue.send("go")
+            done = self.ue.expect("done")
+            m.stop(n)
+            self.rtx = self.ue.expect("ok").split("rtx=")[-1]
+            if done != "done 0":
+                raise benchlib.BenchError("SMS: C UE %s (failed rounds)" % done)
+            return
         self.ue.send(self.req(ipsec, after=["message"], repeat=n, pause=True))
         if not self.ue.read().get("ready"):
             raise benchlib.BenchError("SMS: the UE did not register")
@@ -273,6 +329,11 @@ class Bench:
         return {k: esp1.get(k, 0) - esp0.get(k, 0) for k in ("esp_rx", "esp_tx")}
 
 
+def loadavg():
+    with open("/proc/loadavg") as f:
+        return " ".join(f.read().split()[:3])
+
+
 def codec_line(binary):
     """encap, decap and SA make+free ns of aes-cbc + hmac-sha-1-96 from
     bench_ipsec_esp."""
@@ -292,19 +353,22 @@ def report(a, b, esp, codec):
     rp, ri, sp, si = m["reg_plain"], m["reg_ipsec"], m["sms_plain"], m["sms_ipsec"]
     reg_ratio = ri.us_per() / rp.us_per()
     esp_sms = esp["esp_rx"] + esp["esp_tx"]
-    # 8 per SMS, and 6 per block around them: REGISTER, 200, OPTIONS, 200,
-    # de-REGISTER, 200 over the SAs
-    esp_pkts = SIP_PER_SMS * si.n + 6 * -(-a.sms // a.block)
+    # 8 per SMS, and per block around them over the SAs: REGISTER, 200,
+    # (Python UE: OPTIONS, 200,) de-REGISTER, 200
+    around = 4 if a.ue == "c" else 6
+    esp_pkts = SIP_PER_SMS * si.n + around * -(-a.sms // a.block)
     per_pkt = (si.us_per() - sp.us_per()) / SIP_PER_SMS
     lines = [
         "### %s — IPsec beside no IPsec, one imsd (commit %s)" % (
             time.strftime("%Y-%m-%d %H:%M"), benchlib.git_commit(ROOT)),
         "",
         "`bench/ipsec/run.sh`: imsd (release build, `ipsec: true`, %s + %s) in a network "
-        "namespace, the UE of `tests/integ/ipsec_sip_ue.py` (scapy ESP, Python) in another; "
-        "blocks of %d alternate plain / IPsec. CPU is imsd's, all threads "
-        "(schedstat ns; user/kernel from /proc ticks). Rates are the Python UE's pace, "
-        "not imsd's ceiling." % (ALG, EALG, a.block),
+        "namespace, %s in another; blocks of %d alternate plain / IPsec. CPU is imsd's, "
+        "all threads (schedstat ns; user/kernel from /proc ticks). Rates are the UE's "
+        "pace, not imsd's ceiling. Load average at the start / end: %s / %s." % (
+            ALG, EALG, "the C UE (`bench/ipsec/ipsec_ue.c`, lockstep on both sides)"
+            if a.ue == "c" else "the UE of `tests/integ/ipsec_sip_ue.py` (scapy ESP, "
+            "Python)", a.block, b.load0, loadavg()),
         "",
         "| operation | n | imsd CPU µs/op | user % | kernel % | imsd wake-ups/op "
         "| ops/s (UE-bound) |",
@@ -325,6 +389,9 @@ def report(a, b, esp, codec):
         "blocks: %d (expected %d)" % (SIP_PER_SMS, per_pkt,
                                       "met" if per_pkt <= 2 else "missed", esp_sms, esp_pkts),
     ]
+    if a.ue == "c":
+        lines.append("- registration requests the C UE sent again (a datagram lost, "
+                     "RFC 3261 timer A): %s" % b.rtx)
     if codec:
         lines.append("- the codec alone (`bench_ipsec_esp`, 700-byte SIP message, same "
                      "run): encap %.0f ns, decap %.0f ns; one SA made and freed (a "
@@ -340,6 +407,9 @@ def main():
     ap.add_argument("--sms", type=int, default=400)
     ap.add_argument("--block", type=int, default=50)
     ap.add_argument("--codec-bin")
+    ap.add_argument("--ue", choices=("c", "python"), default="c",
+                    help="the UE: bench/ipsec/ipsec_ue.c (default) or the scapy one")
+    ap.add_argument("--ue-bin", help="bench_ipsec_ue (with --ue c)")
     ap.add_argument("--workdir", default="/tmp/ipsecbench")
     ap.add_argument("--append")
     a = ap.parse_args()
@@ -362,7 +432,12 @@ def main():
             f.write(cfg_text(a.workdir))
         imsd = Imsd(core, a.imsd_bin, cfg)
         imsd.wait_for("Type 'help'", 60)
-        ue = Ue(uens)
+        if a.ue == "c":
+            if not a.ue_bin:
+                raise benchlib.BenchError("--ue c needs --ue-bin")
+            ue = CUe(uens, a.ue_bin)
+        else:
+            ue = Ue(uens)
         b = Bench(a, ue, imsd)
         esp = b.run()
         codec = codec_line(a.codec_bin)

@@ -51,6 +51,7 @@ int esp_sa_alloc(struct esp_sa **sap, const struct esp_sa_prm *prm)
 	sa->spi = prm->spi;
 	sa->aalg = prm->aalg;
 	sa->ealg = prm->ealg;
+	sa->dir = prm->dir;
 	sa->keys = *prm->keys;
 	err = esp_alg_setup(sa);
 	if (err) {
@@ -223,7 +224,7 @@ int esp_encap(struct esp_sa *sa, uint8_t nh, const uint8_t *payload, size_t len,
 	size_t ptlen, body;
 	int err;
 
-	if (!sa || (!payload && len) || !out || !out_len || len > 65535)
+	if (!sa || (!payload && len) || !out || !out_len || len > 65535 || sa->dir == ESP_DIR_IN)
 		return EINVAL;
 	if (out_size < len + ESP_OVERHEAD_MAX)
 		return ENOSPC;
@@ -337,7 +338,7 @@ int esp_decap(struct esp_sa *sa, const uint8_t *pkt, size_t len, uint8_t *out,
 	uint32_t spi, seq;
 	int err;
 
-	if (!sa || !pkt || !out || !out_len || !nh)
+	if (!sa || !pkt || !out || !out_len || !nh || sa->dir == ESP_DIR_OUT)
 		return EINVAL;
 	min = ESP_HDR_LEN + sa->iv_len + sa->icv_len;
 	if (len < min + 2 || len > 65535 || esp_hdr_parse(pkt, len, &spi, &seq) ||

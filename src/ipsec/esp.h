@@ -77,11 +77,18 @@ struct esp_keys {
 	uint8_t asalt[ESP_SALT_LEN]; /* aes-gmac salt */
 };
 
+/* What an SA is used for: an SA of a set of TS 33.203 §7.1 is either
+ * inbound or outbound, and keys only the contexts of its direction (an SA
+ * costs about half to make and free); BOTH (0) keys all of them. */
+enum esp_dir { ESP_DIR_BOTH = 0, ESP_DIR_IN, ESP_DIR_OUT };
+
 struct esp_sa_prm {
 	uint32_t spi;
 	enum esp_aalg aalg;
 	enum esp_ealg ealg;
 	const struct esp_keys *keys; /* copied */
+	enum esp_dir dir;	      /* esp_encap on an IN SA, esp_decap on an
+				       * OUT one: EINVAL */
 };
 
 struct esp_sa_stats {
@@ -128,6 +135,14 @@ void esp_sa_set_seq(struct esp_sa *sa, uint32_t seq);
 /* Fixed IV source for test vectors (NULL: random IVs for CBC, seq for others). */
 void esp_sa_set_iv(struct esp_sa *sa, const uint8_t *iv, size_t len);
 
+/*
+ * n bytes from OpenSSL's CSPRNG (RAND_bytes), drawn 512 at a time into a
+ * pool of the calling thread: a RAND_bytes call costs about 1.5 µs whatever
+ * its size, and an SA set of a registration needs six small draws (two
+ * SPIs, four CBC IV keys). Handed-out bytes are wiped from the pool. A
+ * process that forks without exec must not use the pool in both. EIO.
+ */
+int esp_rand_bytes(uint8_t *out, size_t n);
 /* SPI and sequence number of a packet, before any SA lookup. */
 int esp_hdr_parse(const uint8_t *pkt, size_t len, uint32_t *spi, uint32_t *seq);
 

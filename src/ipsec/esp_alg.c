@@ -203,6 +203,12 @@ enum { FETCH_AES_CBC, FETCH_DES_CBC, FETCH_3DES, FETCH_BF, FETCH_AES_CTR, FETCH_
 static pthread_mutex_t fetch_lock = PTHREAD_MUTEX_INITIALIZER;
 static EVP_CIPHER *fetched_cipher[FETCH_CIPHERS];
 static EVP_MAC *fetched_hmac, *fetched_cmac;
+/* HMAC contexts with their digest set and no key, one per digest (MD5,
+ * SHA1): an SA's is a copy (EVP_MAC_CTX_dup) keyed with EVP_MAC_init,
+ * which skips the digest fetch that setting the parameter does each time
+ * (a third of an SA's making). Not for CMAC: OpenSSL copies a CMAC
+ * context only once it is keyed. */
+static EVP_MAC_CTX *hmac_tpl[2];
 static bool fetch_atexit;
 
 static void fetch_cache_free(void)
@@ -214,6 +220,10 @@ static void fetch_cache_free(void)
 	EVP_MAC_free(fetched_hmac);
 	EVP_MAC_free(fetched_cmac);
 	fetched_hmac = fetched_cmac = NULL;
+	for (int i = 0; i < 2; i++) {
+		EVP_MAC_CTX_free(hmac_tpl[i]);
+		hmac_tpl[i] = NULL;
+	}
 }
 
 static void fetch_atexit_once(void)
@@ -318,12 +328,45 @@ bool esp_alg_pair_available(enum esp_aalg a, enum esp_ealg e)
 
 /* --- per-SA contexts --- */
 
+/* A new unkeyed HMAC context for digest md (a copy of its template,
+ * made on first use), or NULL. */
+static EVP_MAC_CTX *hmac_ctx_new(const char *md)
+{
+	int i = !strcmp(md, "SHA1");
+	EVP_MAC_CTX *c = NULL;
+	OSSL_PARAM prm[2];
+	EVP_MAC *mac;
+
+	if (!hmac_tpl[i]) {
+		mac = mac_fetch(0);
+		c = mac ? EVP_MAC_CTX_new(mac) : NULL;
+		EVP_MAC_free(mac);
+		prm[0] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *)md, 0);
+		prm[1] = OSSL_PARAM_construct_end();
+		if (!c || !EVP_MAC_CTX_set_params(c, prm)) {
+			EVP_MAC_CTX_free(c);
+			return NULL;
+		}
+		pthread_mutex_lock(&fetch_lock);
+		if (!hmac_tpl[i]) { /* else another thread made it meanwhile */
+			hmac_tpl[i] = c;
+			c = NULL;
+			fetch_atexit_once();
+		}
+		pthread_mutex_unlock(&fetch_lock);
+		EVP_MAC_CTX_free(c);
+	}
+	pthread_mutex_lock(&fetch_lock);
+	c = EVP_MAC_CTX_dup(hmac_tpl[i]);
+	pthread_mutex_unlock(&fetch_lock);
+	return c;
+}
+
 static int mac_setup(struct esp_sa *sa)
 {
 	OSSL_PARAM prm[2];
 	EVP_MAC *mac;
 	const char *md = NULL;
-	int is_cmac = sa->aalg == ESP_AALG_AES_CMAC_96;
 
 	switch (sa->aalg) {
 	case ESP_AALG_HMAC_MD5_96:
@@ -339,17 +382,20 @@ static int mac_setup(struct esp_sa *sa)
 	default:
 		return 0; /* null, or GMAC through the GCM cipher */
 	}
-	mac = mac_fetch(is_cmac);
+	if (md) {
+		sa->mac = hmac_ctx_new(md);
+		if (!sa->mac)
+			return ENOTSUP;
+		return EVP_MAC_init(sa->mac, sa->keys.akey, sa->keys.akey_len, NULL) ? 0 : ENOTSUP;
+	}
+	mac = mac_fetch(1);
 	if (!mac)
 		return ENOTSUP;
 	sa->mac = EVP_MAC_CTX_new(mac);
 	EVP_MAC_free(mac);
 	if (!sa->mac)
 		return ENOMEM;
-	prm[0] = is_cmac ? OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_CIPHER,
-							     (char *)"AES-128-CBC", 0)
-			 : OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST,
-							     (char *)md, 0);
+	prm[0] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_CIPHER, (char *)"AES-128-CBC", 0);
 	prm[1] = OSSL_PARAM_construct_end();
 	if (!EVP_MAC_init(sa->mac, sa->keys.akey, sa->keys.akey_len, prm))
 		return ENOTSUP;
@@ -405,7 +451,7 @@ static int iv_gen_setup(struct esp_sa *sa)
 	const char *name = NULL;
 	int i = cipher_slot(ESP_EALG_COUNT, &name, &legacy);
 	EVP_CIPHER *ecb = cipher_get(i, name, legacy);
-	int ok = ecb && RAND_bytes(key, sizeof(key)) == 1;
+	int ok = ecb && esp_rand_bytes(key, sizeof(key)) == 0;
 
 	sa->ivctx = ok ? EVP_CIPHER_CTX_new() : NULL;
 	ok = sa->ivctx && EVP_EncryptInit_ex2(sa->ivctx, ecb, key, NULL, NULL) &&
@@ -413,6 +459,32 @@ static int iv_gen_setup(struct esp_sa *sa)
 	OPENSSL_cleanse(key, sizeof(key));
 	EVP_CIPHER_free(ecb);
 	return ok ? 0 : ENOTSUP;
+}
+
+#define RAND_POOL 512
+
+int esp_rand_bytes(uint8_t *out, size_t n)
+{
+	static _Thread_local uint8_t pool[RAND_POOL];
+	static _Thread_local size_t left;
+	uint8_t *p;
+
+	if (!out)
+		return EINVAL;
+	if (n > RAND_POOL / 4)
+		return RAND_bytes(out, (int)n) == 1 ? 0 : EIO;
+	if (left < n) {
+		if (RAND_bytes(pool, RAND_POOL) != 1) {
+			left = 0;
+			return EIO;
+		}
+		left = RAND_POOL;
+	}
+	p = pool + RAND_POOL - left;
+	memcpy(out, p, n);
+	OPENSSL_cleanse(p, n);
+	left -= n;
+	return 0;
 }
 
 int esp_alg_iv(struct esp_sa *sa, uint32_t seq, uint8_t *iv)
@@ -441,11 +513,13 @@ int esp_alg_setup(struct esp_sa *sa)
 		sa->cipher = cipher_fetch(sa->ealg, sa->aalg);
 		if (!sa->cipher)
 			return ENOTSUP;
-		/* Key both directions now: a missing algorithm shows at SA setup */
-		if (!esp_alg_cctx(sa, 1) || !esp_alg_cctx(sa, 0))
+		/* Key the SA's directions now: a missing algorithm shows at SA
+		 * setup; an inbound SA never encrypts, an outbound never decrypts */
+		if ((sa->dir != ESP_DIR_IN && !esp_alg_cctx(sa, 1)) ||
+		    (sa->dir != ESP_DIR_OUT && !esp_alg_cctx(sa, 0)))
 			return ENOTSUP;
 	}
-	if (sa->mode == ESP_MODE_CBC && iv_gen_setup(sa))
+	if (sa->mode == ESP_MODE_CBC && sa->dir != ESP_DIR_IN && iv_gen_setup(sa))
 		return ENOTSUP;
 	if (sa->mode == ESP_MODE_GCM)
 		return 0;

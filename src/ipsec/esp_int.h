@@ -23,6 +23,7 @@ struct esp_sa {
 	enum esp_aalg aalg;
 	enum esp_ealg ealg;
 	enum esp_mode mode;
+	enum esp_dir dir;
 	struct esp_keys keys;  /* owned, wiped on free */
 	size_t iv_len;         /* bytes of IV on the wire */
 	size_t block;          /* padding alignment (RFC 4303 §2.4) */

@@ -209,8 +209,10 @@ static int raw_open(int af)
 
 	if (fd < 0)
 		return -1;
-	if (af == AF_INET6)
-		(void)setsockopt(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, &on, sizeof(on));
+	/* the destination of each IPv6 ESP datagram (ipsec_raw6_dst) */
+	if (af == AF_INET6 && setsockopt(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, &on, sizeof(on)))
+		log_write(LOG_IPSEC, LOG_LVL_WARN, LOG_DIR_NONE, "-",
+			  "IPV6_RECVPKTINFO on the raw ESP socket: %s", strerror(errno));
 	/* let the kernel fragment an ESP packet over the path MTU */
 	(void)setsockopt(fd, af == AF_INET ? IPPROTO_IP : IPPROTO_IPV6,
 			 af == AF_INET ? IP_MTU_DISCOVER : IPV6_MTU_DISCOVER, &dont, sizeof(dont));
@@ -219,29 +221,24 @@ static int raw_open(int af)
 
 /* --- I/O --- */
 
-int ipsec_raw_send(struct ipsec *ip, const struct net_addr *src, const struct net_addr *dst,
-		   const uint8_t *buf, size_t len)
+/* mh addressed to dst (port 0: raw sockets want it) from src's IP (pktinfo
+ * in ctl); the fd of dst's family, -1 when missing. */
+static int raw_msg(const struct ipsec *ip, struct msghdr *mh, struct sockaddr_storage *to,
+		   char *ctl, const struct net_addr *src, const struct net_addr *dst)
 {
-	union {
-		char b[CMSG_SPACE(sizeof(struct in6_pktinfo))];
-		struct cmsghdr align;
-	} c;
-	struct iovec iov = {(void *)buf, len};
-	struct net_addr to = *dst;
-	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = c.b};
+	struct net_addr a = *dst;
 	struct cmsghdr *cm;
 	bool v6 = net_addr_af(dst) == AF_INET6;
-	int fd = v6 ? ip->raw6_fd : ip->raw4_fd;
 
-	if (fd < 0)
-		return EAFNOSUPPORT;
-	net_addr_set_port(&to, 0); /* raw sockets want port 0 */
-	mh.msg_name = (void *)net_addr_sa(&to);
-	mh.msg_namelen = net_addr_len(&to);
-	memset(&c, 0, sizeof(c));
-	mh.msg_controllen = v6 ? CMSG_SPACE(sizeof(struct in6_pktinfo))
-			       : CMSG_SPACE(sizeof(struct in_pktinfo));
-	cm = CMSG_FIRSTHDR(&mh);
+	net_addr_set_port(&a, 0);
+	memcpy(to, net_addr_sa(&a), net_addr_len(&a));
+	mh->msg_name = to;
+	mh->msg_namelen = net_addr_len(&a);
+	mh->msg_control = ctl;
+	mh->msg_controllen = v6 ? CMSG_SPACE(sizeof(struct in6_pktinfo))
+				: CMSG_SPACE(sizeof(struct in_pktinfo));
+	memset(ctl, 0, mh->msg_controllen);
+	cm = CMSG_FIRSTHDR(mh);
 	if (v6) {
 		struct in6_pktinfo pi = {.ipi6_addr = src->u.in6.sin6_addr};
 
@@ -257,7 +254,84 @@ int ipsec_raw_send(struct ipsec *ip, const struct net_addr *src, const struct ne
 		cm->cmsg_len = CMSG_LEN(sizeof(pi));
 		memcpy(CMSG_DATA(cm), &pi, sizeof(pi));
 	}
+	return v6 ? ip->raw6_fd : ip->raw4_fd;
+}
+
+int ipsec_raw_send(struct ipsec *ip, const struct net_addr *src, const struct net_addr *dst,
+		   const uint8_t *buf, size_t len)
+{
+	union {
+		char b[CMSG_SPACE(sizeof(struct in6_pktinfo))];
+		struct cmsghdr align;
+	} c;
+	struct sockaddr_storage to;
+	struct iovec iov = {(void *)buf, len};
+	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
+	int fd = raw_msg(ip, &mh, &to, c.b, src, dst);
+
+	if (fd < 0)
+		return EAFNOSUPPORT;
 	return sendmsg(fd, &mh, 0) < 0 ? errno : 0;
+}
+
+uint8_t *ipsec_raw_slot(struct ipsec *ip)
+{
+	if (!ip->tbuf)
+		return NULL;
+	if (ip->tn == IPSEC_TX_BATCH)
+		ipsec_raw_flush(ip);
+	return ip->tbuf + (size_t)ip->tn * IPSEC_BUF;
+}
+
+int ipsec_raw_queue(struct ipsec *ip, const struct net_addr *src, const struct net_addr *dst,
+		    size_t len)
+{
+	unsigned k = ip->tn;
+	struct msghdr *mh;
+
+	if (!ip->tbuf || k >= IPSEC_TX_BATCH || len > IPSEC_BUF)
+		return EINVAL;
+	mh = &ip->tmsg[k].msg_hdr;
+	memset(mh, 0, sizeof(*mh));
+	ip->tiov[k] = (struct iovec){ip->tbuf + (size_t)k * IPSEC_BUF, len};
+	mh->msg_iov = &ip->tiov[k];
+	mh->msg_iovlen = 1;
+	ip->tfd[k] = raw_msg(ip, mh, &ip->tdst[k], ip->tctl[k].b, src, dst);
+	if (ip->tfd[k] < 0)
+		return EAFNOSUPPORT;
+	ip->tn++;
+	return 0;
+}
+
+/* One sendmmsg(2) per run of the same socket; a datagram it refuses is
+ * dropped and counted (UDP SIP retransmits), the rest still go. */
+void ipsec_raw_flush(void *arg)
+{
+	struct ipsec *ip = arg;
+	unsigned i = 0, n = ip->tn;
+
+	while (i < n) {
+		unsigned j = i + 1;
+		int sent;
+
+		while (j < n && ip->tfd[j] == ip->tfd[i])
+			j++;
+		sent = sendmmsg(ip->tfd[i], ip->tmsg + i, j - i, 0);
+		if (sent < 0 && errno == EINTR)
+			continue;
+		if (sent > 0) {
+			i += (unsigned)sent;
+			continue;
+		}
+		if (sent < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS)) {
+			ip->st.drop_io += j - i;
+			i = j;
+			continue;
+		}
+		ip->st.drop_io++; /* the error is datagram i's */
+		i++;
+	}
+	ip->tn = 0;
 }
 
 static void tun_read_h(int fd, int events, void *arg)
@@ -302,14 +376,12 @@ static int raw_take(struct ipsec *ip, unsigned i, bool v6, struct net_addr *src,
 	}
 	if (net_addr_from_sa(src, (const struct sockaddr *)&ip->rsrc[i], mh->msg_namelen))
 		return EBADMSG;
-	net_addr_init(dst, AF_INET6);
-	for (struct cmsghdr *cm = CMSG_FIRSTHDR(mh); cm; cm = CMSG_NXTHDR(mh, cm)) {
-		if (cm->cmsg_level == IPPROTO_IPV6 && cm->cmsg_type == IPV6_PKTINFO) {
-			struct in6_pktinfo pi;
-
-			memcpy(&pi, CMSG_DATA(cm), sizeof(pi));
-			dst->u.in6.sin6_addr = pi.ipi6_addr;
-		}
+	if (ipsec_raw6_dst(mh, &ip->raw6_bound, dst) && !ip->no_dst_warned) {
+		/* refused in ipsec_dp_esp_in and counted (drop_no_dst) */
+		ip->no_dst_warned = true;
+		log_write(LOG_IPSEC, LOG_LVL_WARN, LOG_DIR_NONE, "-",
+			  "IPv6 ESP without IPV6_PKTINFO on an unbound raw socket: its "
+			  "destination is unknown, refused (counters.ipsec.drop_no_dst)");
 	}
 	net_addr_set_port(src, 0);
 	*esp = buf;
@@ -373,12 +445,25 @@ static void raw_read_h(int fd, int events, void *arg)
 	}
 }
 
+/* The address fd is bound to, or unspecified (an unbound raw socket). */
+static void raw_bound(int fd, struct net_addr *a)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+
+	memset(a, 0, sizeof(*a));
+	if (fd < 0 || getsockname(fd, (struct sockaddr *)&ss, &len) ||
+	    net_addr_from_sa(a, (const struct sockaddr *)&ss, len))
+		memset(a, 0, sizeof(*a));
+}
+
 static int io_start(struct ipsec *ip)
 {
 	int err;
 
 	ip->raw4_fd = raw_open(AF_INET);
 	ip->raw6_fd = raw_open(AF_INET6);
+	raw_bound(ip->raw6_fd, &ip->raw6_bound);
 	if (ip->raw4_fd < 0 && ip->raw6_fd < 0)
 		return errno ? errno : EPERM;
 	if ((err = loop_fd_listen(ip->tun_fd, LOOP_READ, tun_read_h, ip)))
@@ -387,6 +472,9 @@ static int io_start(struct ipsec *ip)
 		return err;
 	if (ip->raw6_fd >= 0 && (err = loop_fd_listen(ip->raw6_fd, LOOP_READ, raw_read_h, ip)))
 		return err;
+	if ((err = loop_before_sleep_add(ipsec_raw_flush, ip)))
+		return err;
+	ip->thook = true;
 	return 0;
 }
 
@@ -407,7 +495,10 @@ int ipsec_alloc(struct ipsec **ipp, const struct ipsec_prm *prm)
 	ip->txbuf = malloc(IPSEC_BUF);
 	ip->txbuf2 = malloc(IPSEC_BUF);
 	ip->rbuf = malloc((size_t)IPSEC_RAW_BATCH * IPSEC_BUF);
-	err = !ip->buf || !ip->buf2 || !ip->txbuf || !ip->txbuf2 || !ip->rbuf ? ENOMEM : ipsec_table_alloc(&ip->table, prm->max_sets);
+	ip->tbuf = malloc((size_t)IPSEC_TX_BATCH * IPSEC_BUF);
+	err = !ip->buf || !ip->buf2 || !ip->txbuf || !ip->txbuf2 || !ip->rbuf || !ip->tbuf
+		      ? ENOMEM
+		      : ipsec_table_alloc(&ip->table, prm->max_sets);
 	if (!err)
 		err = ipsec_table_locals_set(ip->table, prm->local, prm->local_count);
 	if (!err)
@@ -433,6 +524,10 @@ void ipsec_free(struct ipsec *ip)
 
 	if (!ip)
 		return;
+	if (ip->thook) {
+		ipsec_raw_flush(ip);
+		loop_before_sleep_remove(ipsec_raw_flush, ip);
+	}
 	fds[0] = &ip->tun_fd;
 	fds[1] = &ip->raw4_fd;
 	fds[2] = &ip->raw6_fd;
@@ -458,6 +553,7 @@ void ipsec_free(struct ipsec *ip)
 	free(ip->txbuf);
 	free(ip->txbuf2);
 	free(ip->rbuf);
+	free(ip->tbuf);
 	free(ip);
 }
 
@@ -486,7 +582,7 @@ struct net_sock *ipsec_udp_sock(const struct ipsec *ip, const struct net_addr *l
 	for (size_t i = 0; i < ip->udp_count; i++) {
 		const struct net_addr *la = &ip->udp[i].laddr;
 
-		if (net_addr_port(la) == port && net_addr_eq_ip(la, local))
+		if (net_addr_port(la) == port && ipsec_addr_eq(la, local, false))
 			return ip->udp[i].sock;
 	}
 	return NULL;

@@ -79,6 +79,7 @@ struct ipsec_stats {
 	uint64_t drop_replay;		 /* replayed / left of the window */
 	uint64_t drop_malformed;	 /* truncated, bad padding, bad IP */
 	uint64_t drop_policy;		 /* addresses or ports not the SA's */
+	uint64_t drop_no_dst;		 /* IPv6 ESP without a known destination */
 	uint64_t drop_tun_no_sa;	 /* from the protected sockets, no SA */
 	uint64_t drop_io;		 /* TUN or raw socket errors */
 	uint64_t udp_direct_rx;		 /* of esp_rx: to the SIP stack directly */

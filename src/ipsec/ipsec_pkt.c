@@ -163,10 +163,28 @@ int ipsec_pkt_build(const struct net_addr *src, const struct net_addr *dst, uint
 
 /* --- UDP for the direct path (ipsec.c): no IP header, no TUN --- */
 
+/* s plus the 16-bit big-endian words of p (RFC 1071). The bulk is summed
+ * as native 32-bit words into 64 bits and folded: a ones' complement sum
+ * does not depend on byte order (RFC 1071 §2(B)) except for a final swap. */
 static uint32_t sum16(uint32_t s, const uint8_t *p, size_t n)
 {
+	uint64_t acc = 0;
+	uint16_t folded;
 	size_t i = 0;
 
+	for (; i + 4 <= n; i += 4) {
+		uint32_t w;
+
+		memcpy(&w, p + i, 4);
+		acc += w;
+	}
+	while (acc >> 16)
+		acc = (acc & 0xffff) + (acc >> 16);
+	folded = (uint16_t)acc;
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	folded = (uint16_t)(folded << 8 | folded >> 8); /* to network order */
+#endif
+	s += folded;
 	for (; i + 1 < n; i += 2)
 		s += get16(p + i);
 	if (i < n)

@@ -3,16 +3,16 @@
  *
  * Each set embeds four hash entries: two in the SPI index (its inbound SAs)
  * and two in the flow index (its outbound SAs, keyed by UE IP, UE port and
- * our port). Our SPIs are drawn at random (RAND_bytes) above 255 (RFC 4303
+ * our port). Our SPIs are drawn at random (esp_rand_bytes) above 255 (RFC 4303
  * §2.1) and checked unique against the SPI index, so a UE cannot guess the
  * next one and two sets never share one.
  */
 #include <errno.h>
+#include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <openssl/crypto.h>
-#include <openssl/rand.h>
 
 #include "auth/auth_codec.h"
 #include "core/log.h"
@@ -35,6 +35,10 @@ struct ipsec_set {
 	enum esp_aalg aalg;
 	enum esp_ealg ealg;
 	struct esp_keys keys; /* owned, wiped */
+	/* the Security-Server value, printed once at creation: the 401 says
+	 * it and the Security-Verify is first compared with it byte for byte */
+	char server_txt[SEC_AGREE_VALUE_MAX];
+	size_t server_len;
 	struct esp_sa *sa[IPSEC_ROLE_COUNT];
 	struct ipsec_ent ent[IPSEC_ROLE_COUNT];
 	struct hash_entry by_id;
@@ -76,7 +80,7 @@ static bool flow_match(const struct hash_entry *e, const void *key)
 	bool out_c = x->role == IPSEC_OUT_C;
 
 	return (out_c ? s->ue_port_c : s->ue_port_s) == k->ue_port &&
-	       (out_c ? s->port_s : s->port_c) == k->local_port && net_addr_eq_ip(&s->ue, k->ue);
+	       (out_c ? s->port_s : s->port_c) == k->local_port && ipsec_addr_eq(&s->ue, k->ue, false);
 }
 
 static bool id_match(const struct hash_entry *e, const void *key)
@@ -154,7 +158,7 @@ static int spi_pick(struct ipsec_table *t, uint32_t other, uint32_t *spi)
 		uint32_t v;
 		enum ipsec_sa_role r;
 
-		if (RAND_bytes((uint8_t *)&v, sizeof(v)) != 1)
+		if (esp_rand_bytes((uint8_t *)&v, sizeof(v)))
 			return EIO;
 		if (v < 256 || v == other || ipsec_table_by_spi(t, v, &r)) {
 			t->st.spi_collisions++;
@@ -166,13 +170,20 @@ static int spi_pick(struct ipsec_table *t, uint32_t other, uint32_t *spi)
 	return EEXIST;
 }
 
+static uint32_t role_spi(const struct ipsec_set *s, enum ipsec_sa_role r)
+{
+	const uint32_t spi[IPSEC_ROLE_COUNT] = {s->spi_s, s->ue_spi_c, s->ue_spi_s, s->spi_c};
+
+	return spi[r];
+}
+
+/* The keyed ESP SA of role r (esp_sa_alloc), of its direction only. */
 static int sa_make(struct ipsec_set *s, enum ipsec_sa_role r)
 {
-	uint32_t spi[IPSEC_ROLE_COUNT] = {s->spi_s, s->ue_spi_c, s->ue_spi_s, s->spi_c};
-	struct esp_sa_prm p = {.spi = spi[r], .aalg = s->aalg, .ealg = s->ealg, .keys = &s->keys};
+	bool in = r == IPSEC_IN_S || r == IPSEC_IN_C;
+	struct esp_sa_prm p = {.spi = role_spi(s, r), .aalg = s->aalg, .ealg = s->ealg,
+			       .keys = &s->keys, .dir = in ? ESP_DIR_IN : ESP_DIR_OUT};
 
-	s->ent[r].set = s;
-	s->ent[r].role = r;
 	return esp_sa_alloc(&s->sa[r], &p);
 }
 
@@ -236,6 +247,17 @@ static void set_log(const struct ipsec_set *s, const char *what)
 	OPENSSL_cleanse(ak, sizeof(ak));
 }
 
+static int server_txt_make(struct ipsec_set *s)
+{
+	struct sec_offer o;
+	int err;
+
+	ipsec_set_server_offer(s, &o);
+	err = sec_agree_print(&o, s->server_txt, sizeof(s->server_txt));
+	s->server_len = err ? 0 : strlen(s->server_txt);
+	return err;
+}
+
 int ipsec_set_add(struct ipsec_table *t, const struct ipsec_set_prm *prm, uint64_t *idp)
 {
 	struct ipsec_set *s;
@@ -264,9 +286,17 @@ int ipsec_set_add(struct ipsec_table *t, const struct ipsec_set_prm *prm, uint64
 	    (err = esp_key_expand(s->aalg, s->ealg, prm->ck, prm->ik, &s->keys)))
 		goto out;
 	for (int r = 0; r < IPSEC_ROLE_COUNT; r++) {
-		if ((err = sa_make(s, (enum ipsec_sa_role)r)))
-			goto out;
+		s->ent[r].set = s;
+		s->ent[r].role = (enum ipsec_sa_role)r;
 	}
+	/* The pair a registration uses (the second REGISTER in, its 200 out)
+	 * now, which also shows a missing algorithm before the 401 offers it;
+	 * the pair of imsd's own requests to the UE (out_s, in_c) when first
+	 * used (ipsec_set_sa): many registrations never use it, and a pending
+	 * set that is never taken up then costs two SAs, not four. */
+	if ((err = sa_make(s, IPSEC_IN_S)) || (err = sa_make(s, IPSEC_OUT_C)) ||
+	    (err = server_txt_make(s)))
+		goto out;
 	s->id = t->next_id++;
 	hash_insert(t->by_id, &s->by_id, hash_mix(s->id));
 	hash_insert(t->by_spi, &s->ent[IPSEC_IN_S].he, hash_mix(s->spi_s));
@@ -308,6 +338,45 @@ int ipsec_set_del(struct ipsec_table *t, uint64_t id)
 void ipsec_set_activate(struct ipsec_set *s)
 {
 	s->state = IPSEC_SET_ACTIVE;
+}
+
+#define PRUNE_MAX 256 /* sets a prune removes at most (the walk is bounded) */
+
+/* Ids of the ACTIVE sets of s's owner on s's outbound flow of role r,
+ * other than s and keep, appended to ids (at most PRUNE_MAX in all). */
+static size_t prune_collect(const struct ipsec_table *t, const struct ipsec_set *s,
+			    enum ipsec_sa_role r, uint64_t keep, uint64_t *ids, size_t n)
+{
+	bool out_c = r == IPSEC_OUT_C;
+	struct flow_key k = {&s->ue, out_c ? s->ue_port_c : s->ue_port_s,
+			     out_c ? s->port_s : s->port_c};
+	struct hash_entry *e = hash_lookup(t->by_flow, flow_hash(k.ue, k.ue_port, k.local_port),
+					   flow_match, &k);
+
+	for (int guard = 0; e && guard < 4 * PRUNE_MAX && n < PRUNE_MAX; guard++) {
+		const struct ipsec_ent *x = HASH_OBJ(e, struct ipsec_ent, he);
+		const struct ipsec_set *o = x->set;
+
+		if (x->role == r && o != s && o->id != keep && o->owner == s->owner &&
+		    o->state == IPSEC_SET_ACTIVE)
+			ids[n++] = o->id;
+		e = hash_lookup_next(t->by_flow, e, flow_match, &k);
+	}
+	return n;
+}
+
+size_t ipsec_table_prune_flow(struct ipsec_table *t, const struct ipsec_set *s, uint64_t keep)
+{
+	uint64_t ids[PRUNE_MAX];
+	size_t n = 0, del = 0;
+
+	if (!t || !s)
+		return 0;
+	n = prune_collect(t, s, IPSEC_OUT_C, keep, ids, n);
+	n = prune_collect(t, s, IPSEC_OUT_S, keep, ids, n);
+	for (size_t i = 0; i < n; i++)
+		del += ipsec_set_del(t, ids[i]) == 0; /* a set on both flows: listed twice */
+	return del;
 }
 
 /* Removes the sets for which pick() holds; returns how many. */
@@ -384,7 +453,15 @@ uint16_t ipsec_set_ue_port(const struct ipsec_set *s, bool server)
 
 struct esp_sa *ipsec_set_sa(const struct ipsec_set *s, enum ipsec_sa_role r)
 {
-	return (unsigned)r < IPSEC_ROLE_COUNT ? s->sa[r] : NULL;
+	/* made on first use: a cache of the set, not a change of what it is
+	 * (the keys and SPIs are fixed at ipsec_set_add) */
+	struct ipsec_set *m = (struct ipsec_set *)(uintptr_t)s;
+
+	if ((unsigned)r >= IPSEC_ROLE_COUNT)
+		return NULL;
+	if (!m->sa[r] && sa_make(m, r))
+		return NULL;
+	return m->sa[r];
 }
 
 void ipsec_set_server_offer(const struct ipsec_set *s, struct sec_offer *o)
@@ -402,8 +479,13 @@ void ipsec_set_server_offer(const struct ipsec_set *s, struct sec_offer *o)
 	o->has = SEC_HAS_IPSEC_ALL | SEC_HAS_EALG | SEC_HAS_Q;
 }
 
-int ipsec_set_sa_info(const struct ipsec_set *s, enum ipsec_sa_role r,
-		      struct ipsec_sa_info *info)
+struct pl ipsec_set_server_text(const struct ipsec_set *s)
+{
+	return (struct pl){s->server_txt, s->server_len};
+}
+
+int ipsec_set_sa_flow(const struct ipsec_set *s, enum ipsec_sa_role r, struct net_addr *src,
+		      struct net_addr *dst)
 {
 	bool in = r == IPSEC_IN_S || r == IPSEC_IN_C;
 	uint16_t ue_port = r == IPSEC_IN_S || r == IPSEC_OUT_C ? s->ue_port_c : s->ue_port_s;
@@ -411,18 +493,28 @@ int ipsec_set_sa_info(const struct ipsec_set *s, enum ipsec_sa_role r,
 
 	if ((unsigned)r >= IPSEC_ROLE_COUNT)
 		return EINVAL;
+	*src = in ? s->ue : s->local;
+	*dst = in ? s->local : s->ue;
+	net_addr_set_port(src, in ? ue_port : our_port);
+	net_addr_set_port(dst, in ? our_port : ue_port);
+	return 0;
+}
+
+int ipsec_set_sa_info(const struct ipsec_set *s, enum ipsec_sa_role r,
+		      struct ipsec_sa_info *info)
+{
+	if ((unsigned)r >= IPSEC_ROLE_COUNT)
+		return EINVAL;
 	memset(info, 0, sizeof(*info));
 	info->role = r;
-	info->in = in;
-	info->spi = esp_sa_spi(s->sa[r]);
-	info->src = in ? s->ue : s->local;
-	info->dst = in ? s->local : s->ue;
-	net_addr_set_port(&info->src, in ? ue_port : our_port);
-	net_addr_set_port(&info->dst, in ? our_port : ue_port);
+	info->in = r == IPSEC_IN_S || r == IPSEC_IN_C;
+	info->spi = role_spi(s, r);
+	ipsec_set_sa_flow(s, r, &info->src, &info->dst);
 	info->aalg = s->aalg;
 	info->ealg = s->ealg;
 	info->keys = s->keys;
-	info->st = *esp_sa_stats(s->sa[r]);
+	if (s->sa[r]) /* else not made yet: nothing went through it */
+		info->st = *esp_sa_stats(s->sa[r]);
 	return 0;
 }
 
@@ -470,6 +562,21 @@ struct ipsec_set *ipsec_table_by_flow(const struct ipsec_table *t, const struct 
 	return best->set;
 }
 
+bool ipsec_addr_eq(const struct net_addr *a, const struct net_addr *b, bool any_zone)
+{
+	uint32_t za, zb;
+
+	if (net_addr_af(a) != AF_INET6 || net_addr_af(b) != AF_INET6)
+		return net_addr_eq_ip(a, b);
+	if (memcmp(&a->u.in6.sin6_addr, &b->u.in6.sin6_addr, sizeof(a->u.in6.sin6_addr)))
+		return false;
+	za = a->u.in6.sin6_scope_id;
+	zb = b->u.in6.sin6_scope_id;
+	if (any_zone || !IN6_IS_ADDR_LINKLOCAL(&a->u.in6.sin6_addr))
+		return true;
+	return za == zb || !za || !zb;
+}
+
 int ipsec_table_locals_set(struct ipsec_table *t, const struct net_addr *ips, size_t n)
 {
 	if (!t || (n && !ips) || n > IPSEC_TABLE_LOCALS_MAX)
@@ -484,7 +591,7 @@ bool ipsec_table_local(const struct ipsec_table *t, const struct net_addr *ip)
 	if (!t || !ip)
 		return false;
 	for (size_t i = 0; i < t->nlocals; i++)
-		if (net_addr_eq_ip(&t->locals[i], ip))
+		if (ipsec_addr_eq(&t->locals[i], ip, false))
 			return true;
 	return !t->nlocals;
 }

@@ -76,6 +76,18 @@ int ipsec_table_alloc(struct ipsec_table **tp, size_t max_sets);
  * device): a REGISTER that reached another of our addresses (loopback,
  * wildcard) cannot be protected. None set: every address (unit tests). */
 #define IPSEC_TABLE_LOCALS_MAX 16
+/*
+ * Whether a and b are the same IP for an SA's selectors. An IPv6 link-local
+ * address (fe80::/10, RFC 4291 §2.5.6) is unique only on its link, so its
+ * zone (sin6_scope_id, RFC 4007 §6) is part of it: equal zones match, and
+ * a zone of 0 ("link not known": an address read from an IP header that
+ * the datapath itself built, or a local address configured without a
+ * zone) matches any. Other addresses compare by their bytes alone.
+ * any_zone: the zone is ignored (an address seen on a protected socket,
+ * where it names the datapath namespace's TUN device, not the UE's link;
+ * the ESP that brought it was checked against the SA's link already).
+ */
+bool ipsec_addr_eq(const struct net_addr *a, const struct net_addr *b, bool any_zone);
 int ipsec_table_locals_set(struct ipsec_table *t, const struct net_addr *ips, size_t n);
 bool ipsec_table_local(const struct ipsec_table *t, const struct net_addr *ip);
 void ipsec_table_free(struct ipsec_table *t);
@@ -86,6 +98,18 @@ int ipsec_set_add(struct ipsec_table *t, const struct ipsec_set_prm *prm, uint64
 struct ipsec_set *ipsec_set_get(const struct ipsec_table *t, uint64_t id);
 int ipsec_set_del(struct ipsec_table *t, uint64_t id);
 void ipsec_set_activate(struct ipsec_set *s);
+/*
+ * Deletes the other ACTIVE sets of s's owner on either of s's outbound
+ * flows (UE address and port, our port), except keep (0: none): once s is
+ * the one in use there, older ones are unreachable for what imsd sends (the
+ * lookup takes the newest active set) and only pile up: a UE that
+ * registers, de-registers and registers again from the same ports left one
+ * retired set per cycle on the flow for REG_IPSEC_RETIRE_MS, and past 64 of
+ * them the outbound lookup's bounded walk stopped finding the new one.
+ * Pending sets stay (a challenge in progress owns them). Returns how many
+ * went; at most 256 a call.
+ */
+size_t ipsec_table_prune_flow(struct ipsec_table *t, const struct ipsec_set *s, uint64_t keep);
 /* Removes PENDING sets past their deadline; returns how many. */
 size_t ipsec_table_expire(struct ipsec_table *t, uint64_t now_ms);
 /* Removes every set of an owner (the registration ended). */
@@ -96,9 +120,19 @@ uint64_t ipsec_set_owner(const struct ipsec_set *s);
 enum ipsec_set_state ipsec_set_state(const struct ipsec_set *s);
 /* Our SPIs and ports, UE's offer values: what Security-Server says. */
 void ipsec_set_server_offer(const struct ipsec_set *s, struct sec_offer *o);
+/* The same as text (sec_agree_print of it), printed once when the set was
+ * made; borrowed, lives as long as the set. */
+struct pl ipsec_set_server_text(const struct ipsec_set *s);
 const struct net_addr *ipsec_set_ue(const struct ipsec_set *s);
 uint16_t ipsec_set_ue_port(const struct ipsec_set *s, bool server);
+/* The ESP SA of role r. in_s and out_c are made with the set; out_s and
+ * in_c on the first call that asks for them (NULL when that fails:
+ * ENOMEM, or the algorithm went missing). */
 struct esp_sa *ipsec_set_sa(const struct ipsec_set *s, enum ipsec_sa_role r);
+/* The selectors of the SA of role r: its source and destination with
+ * their ports (what ipsec_set_sa_info says of them, without the keys). */
+int ipsec_set_sa_flow(const struct ipsec_set *s, enum ipsec_sa_role r, struct net_addr *src,
+		      struct net_addr *dst);
 int ipsec_set_sa_info(const struct ipsec_set *s, enum ipsec_sa_role r,
 		      struct ipsec_sa_info *info);
 

@@ -100,7 +100,7 @@ int monitor_ipsec_counters(const struct ipsec *ip, struct mbuf *out)
 	    "counters.ipsec.drop_replay: %llu\ncounters.ipsec.drop_malformed: %llu\n"
 	    "counters.ipsec.drop_policy: %llu\ncounters.ipsec.drop_tun_no_sa: %llu\n"
 	    "counters.ipsec.udp_direct_rx: %llu\ncounters.ipsec.udp_direct_tx: %llu\n"
-	    "counters.ipsec.drop_io: %llu\n",
+	    "counters.ipsec.drop_io: %llu\ncounters.ipsec.drop_no_dst: %llu\n",
 	    (unsigned long long)ts.sets, (unsigned long long)ts.sets_created,
 	    (unsigned long long)ts.sets_deleted, (unsigned long long)ts.sets_expired,
 	    (unsigned long long)st.esp_rx, (unsigned long long)st.esp_rx_bytes,
@@ -109,7 +109,7 @@ int monitor_ipsec_counters(const struct ipsec *ip, struct mbuf *out)
 	    (unsigned long long)st.drop_replay, (unsigned long long)st.drop_malformed,
 	    (unsigned long long)st.drop_policy, (unsigned long long)st.drop_tun_no_sa,
 	    (unsigned long long)st.udp_direct_rx, (unsigned long long)st.udp_direct_tx,
-	    (unsigned long long)st.drop_io);
+	    (unsigned long long)st.drop_io, (unsigned long long)st.drop_no_dst);
 }
 
 static int ipsec_cmd_h(struct monitor *mon, int argc, char **argv, struct mbuf *out,

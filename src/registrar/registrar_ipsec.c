@@ -45,6 +45,17 @@ struct reg_ipsec {
 		uint64_t id, due;
 	} q[REG_IPSEC_RETIRE_MAX];
 	size_t head, n;
+	/* The Security-Client of the REGISTER being challenged, parsed once:
+	 * reg_ipsec_precheck forgets the last one and reg_ipsec_chal_made, in
+	 * the same reg_challenge call (registrar_auth.c), reads it again from
+	 * here (same in, same req) and forgets it. */
+	struct {
+		const struct reg_auth_in *in; /* NULL: nothing parsed */
+		const struct sip_msg *req;
+		int err;
+		const struct sec_offer *o; /* in l */
+		struct sec_list l;
+	} oc;
 };
 
 static struct ipsec_table *reg_ipsec_table(const struct registrar *reg)
@@ -228,6 +239,30 @@ static int ue_offer(const struct registrar *reg, const struct sip_msg *req,
 	return 0;
 }
 
+/* ue_offer of in->req, parsed once per challenge (struct reg_ipsec oc). */
+static int ue_offer_once(struct registrar *reg, const struct reg_auth_in *in,
+			 const struct sec_offer **o)
+{
+	struct reg_ipsec *ri = reg->ipsec;
+
+	if (ri->oc.in != in || ri->oc.req != in->req) {
+		ri->oc.in = in;
+		ri->oc.req = in->req;
+		ri->oc.o = NULL;
+		ri->oc.err = ue_offer(reg, in->req, &ri->oc.l, &ri->oc.o);
+	}
+	*o = ri->oc.o;
+	return ri->oc.err;
+}
+
+static void reg_ipsec_oc_forget(struct registrar *reg)
+{
+	if (reg->ipsec) {
+		reg->ipsec->oc.in = NULL;
+		reg->ipsec->oc.req = NULL;
+	}
+}
+
 static void reg_reply_494(struct registrar *reg, struct sip_tsx *tsx)
 {
 	char v[1536], hdr[1600];
@@ -250,6 +285,7 @@ bool reg_ipsec_precheck(struct registrar *reg, struct sip_tsx *tsx,
 	const struct sec_offer *o;
 	const char *why;
 
+	reg_ipsec_oc_forget(reg);
 	if (!in->req || in->other_method)
 		return false;
 	if (!reg_ipsec_can(reg, in->src, &why)) {
@@ -265,9 +301,8 @@ bool reg_ipsec_precheck(struct registrar *reg, struct sip_tsx *tsx,
 		}
 		return false;
 	}
-	if (!sec_agree_required(in->req))
-		return false;
-	if (!ue_offer(reg, in->req, &l, &o))
+	/* parsed here even when not required: reg_ipsec_chal_made reads it */
+	if (!ue_offer_once(reg, in, &o) || !sec_agree_required(in->req))
 		return false;
 	/* RFC 3329 §2.3.1, TS 24.229 §5.2.2: the UE requires a security
 	 * agreement and offers nothing we can do: 494 with Security-Server
@@ -291,14 +326,16 @@ void reg_ipsec_chal_made(struct registrar *reg, struct reg_chal *c,
 	struct ipsec_table *t = reg_ipsec_table(reg);
 	struct ipsec_set_prm p = {0};
 	const struct sec_offer *o;
-	struct sec_list l;
 	int err;
 
 	reg_ipsec_chal_drop(reg, c);
 	if (!t || !in->req || !in->src || !ipsec_table_local(t, &in->src->local) ||
 	    c->ck_len < 16 || c->ik_len < 16 ||
-	    !net_addr_isset(&in->src->local) || net_addr_is_any(&in->src->local) ||
-	    ue_offer(reg, in->req, &l, &o))
+	    !net_addr_isset(&in->src->local) || net_addr_is_any(&in->src->local))
+		return;
+	err = ue_offer_once(reg, in, &o);
+	reg_ipsec_oc_forget(reg);
+	if (err)
 		return;
 	p.ue = in->src->peer;
 	p.local = in->src->local;
@@ -337,7 +374,7 @@ bool reg_ipsec_chal_fits(const struct registrar *reg, const struct reg_chal *c,
 	/* the same offer: the same SPIs, ports and algorithms */
 	same = info.spi == o->spi_c && info.aalg == o->aalg && info.ealg == o->ealg &&
 	       ipsec_set_ue_port(s, false) == o->port_c && ipsec_set_ue_port(s, true) == o->port_s &&
-	       net_addr_eq_ip(ipsec_set_ue(s), &in->src->peer);
+	       ipsec_addr_eq(ipsec_set_ue(s), &in->src->peer, false);
 	return same;
 }
 
@@ -346,16 +383,15 @@ int reg_ipsec_server_hdr(const struct registrar *reg, const struct reg_chal *c, 
 {
 	struct ipsec_table *t = reg_ipsec_table(reg);
 	const struct ipsec_set *s = t && c->ipsec_set ? ipsec_set_get(t, c->ipsec_set) : NULL;
-	char v[SEC_AGREE_VALUE_MAX];
-	struct sec_offer o;
+	struct pl v;
 	int n;
 
 	if (!s)
 		return 0;
-	ipsec_set_server_offer(s, &o);
-	if (sec_agree_print(&o, v, sizeof(v)))
+	v = ipsec_set_server_text(s); /* printed once, when the set was made */
+	if (!v.l)
 		return -1;
-	n = snprintf(buf, size, "Security-Server: %s\r\n", v);
+	n = snprintf(buf, size, "Security-Server: %.*s\r\n", (int)v.l, v.p);
 	return n < 0 || (size_t)n >= size ? -1 : n;
 }
 
@@ -363,7 +399,7 @@ int reg_ipsec_server_hdr(const struct registrar *reg, const struct reg_chal *c, 
 static bool over_set(const struct ipsec_set *s, const struct net_flow *src)
 {
 	return src && net_addr_port(&src->local) == IPSEC_PORT_S &&
-	       net_addr_eq_ip(&src->peer, ipsec_set_ue(s)) &&
+	       ipsec_addr_eq(&src->peer, ipsec_set_ue(s), true) &&
 	       net_addr_port(&src->peer) == ipsec_set_ue_port(s, false);
 }
 
@@ -384,11 +420,20 @@ static void prove_port_s(struct registrar *reg, const struct ipsec_set *s,
 	reg->ops.peer_prove(reg->stack, &to, reg->ops.arg);
 }
 
-/* Security-Verify == the Security-Server of s (TS 33.203 §7.2). */
+/* Security-Verify == the Security-Server of s (TS 33.203 §7.2). A UE
+ * echoes the value the 401 carried: one line equal byte for byte to the
+ * set's printed Security-Server is equal without parsing; anything else
+ * (other case, spacing, order of parameters, several lines) is parsed and
+ * compared offer by offer. */
 static bool verify_ok(const struct ipsec_set *s, const struct sip_msg *req)
 {
+	const struct sip_hdr *h = sip_msg_hdr(req, SIP_HDR_SECURITY_VERIFY);
+	struct pl txt = ipsec_set_server_text(s);
 	struct sec_list v, sent = {.n = 1};
 
+	if (h && !sip_msg_hdr_next(req, h) && txt.l && h->val.l == txt.l &&
+	    !memcmp(h->val.p, txt.p, txt.l))
+		return true;
 	ipsec_set_server_offer(s, &sent.v[0]);
 	return !sec_list_read(req, SIP_HDR_SECURITY_VERIFY, &v) && !sec_agree_verify(&v, &sent);
 }
@@ -428,6 +473,9 @@ enum reg_ipsec_res reg_ipsec_verify(struct registrar *reg, struct sip_tsx *tsx,
 		}
 		ru->ipsec_set = c->ipsec_set;
 		c->ipsec_set = 0;
+		/* sets of earlier registrations (retired at their de-REGISTER)
+		 * on the same ports: superseded by this one */
+		(void)ipsec_table_prune_flow(t, s, ru->ipsec_old);
 		return REG_IPSEC_PASS;
 	}
 	/* A protected user's REGISTER in clear that reuses a spent nonce (a
@@ -485,7 +533,7 @@ bool reg_ipsec_flow_of_user(const struct registrar *reg, const struct reg_user *
 	for (size_t i = 0; i < 2; i++) {
 		const struct ipsec_set *s = ids[i] ? ipsec_set_get(t, ids[i]) : NULL;
 
-		if (s && net_addr_eq_ip(&flow->peer, ipsec_set_ue(s)) &&
+		if (s && ipsec_addr_eq(&flow->peer, ipsec_set_ue(s), true) &&
 		    net_addr_port(&flow->peer) == ipsec_set_ue_port(s, true))
 			return true;
 	}

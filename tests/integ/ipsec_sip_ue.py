@@ -46,7 +46,12 @@ class Ue:
         self.af = socket.AF_INET6 if ":" in p["ue_ip"] else socket.AF_INET
         self.raw = socket.socket(self.af, socket.SOCK_RAW, IPPROTO_ESP)
         self.udp = socket.socket(self.af, socket.SOCK_DGRAM)
-        self.udp.bind((p["ue_ip"], p["plain_port"]))
+        sock_ip = p.get("ue_sock_ip", p["ue_ip"])
+        if sock_ip != p["ue_ip"]:  # link-local: (address, port, 0, zone)
+            self.udp.bind(socket.getaddrinfo(sock_ip, p["plain_port"], self.af)[0][4])
+            self.raw.bind(socket.getaddrinfo(sock_ip, 0, self.af)[0][4])  # ESP from it too
+        else:
+            self.udp.bind((sock_ip, p["plain_port"]))
         self.cseq = 0
         self.seq = 0
         self.call_id = "ipsec-%d@ue" % p["spi_c"]
@@ -175,6 +180,10 @@ def sec_params(v):
 
 
 def register(p):
+    # a link-local UE ("fe80::...%dev"): the zone names the interface for
+    # the sockets; the SIP text and the IP header carry the bare address
+    if "%" in p["ue_ip"]:
+        p = dict(p, ue_sock_ip=p["ue_ip"], ue_ip=p["ue_ip"].split("%")[0])
     ue = Ue(p)
     try:
         return run(ue, p)

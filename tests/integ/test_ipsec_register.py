@@ -69,6 +69,9 @@ def nets():
                                 (ue, "ru" + tag, "10.202.0.2/24", "fd00:202::2/64")):
             sh("ip", "-n", ns, "addr", "add", v4, "dev", dev)
             sh("ip", "-n", ns, "-6", "addr", "add", v6, "dev", dev, "nodad")
+            # a known link-local address too (test_register_link_local)
+            sh("ip", "-n", ns, "-6", "addr", "add",
+               "fe80::202:%d/64" % (1 if ns == core else 2), "dev", dev, "nodad")
             sh("ip", "-n", ns, "link", "set", "lo", "up")
             sh("ip", "-n", ns, "link", "set", dev, "up")
         yield core, ue
@@ -192,6 +195,20 @@ def test_register_over_sa(core, ue, alg, ealg):
 def test_register_over_sa_ipv6(core, ue, alg, ealg):
     r = ue.ask(req(alg, ealg, v6=True))
     assert r.get("codes") == [401, 200, 200, 200], r
+
+
+@pytest.mark.parametrize("mode", ["ok", "tcp"])
+def test_register_link_local(core, nets, ue, mode):
+    """A UE whose address is link-local (fe80::202:2 on its veth, imsd's
+    sip_addr global on the same link): its SAs carry the zone of the
+    interface the REGISTER came in on, ESP from it matches them, and what
+    imsd sends over them reaches it (UDP: the direct path; TCP: the TUN
+    device, whose packets name the UE without a zone)."""
+    dev = "ru" + nets[1][len("iru"):]
+    r = ue.ask(dict(req("hmac-sha-1-96", "aes-cbc", mode, v6=True),
+                    ue_ip="fe80::202:2%" + dev))
+    want = [401, 200, 200, 200] if mode == "ok" else [401, 200]
+    assert r.get("codes") == want, r
 
 
 @pytest.mark.parametrize("v6", [False, True], ids=["ipv4", "ipv6"])

@@ -496,6 +496,68 @@ static void test_bad_params(void **state)
 	esp_keys_wipe(&k);
 }
 
+/* An SA of one direction (an SA set's in_* or out_*): an outbound one
+ * encapsulates what an inbound one decapsulates, for every pair; each
+ * refuses the other direction's work. */
+static void test_directional_sas(void **state)
+{
+	static const uint8_t msg[] = "MESSAGE sip:a SIP/2.0\r\n\r\n";
+	uint8_t pkt[sizeof(msg) + ESP_OVERHEAD_MAX], back[sizeof(pkt)], nh = 0;
+	size_t plen = 0, blen = 0;
+
+	(void)state;
+	for (int a = 0; a < ESP_AALG_COUNT; a++) {
+		for (int e = 0; e < ESP_EALG_COUNT; e++) {
+			struct esp_keys k;
+			struct esp_sa *out = NULL, *in = NULL;
+			struct esp_sa_prm p = {.spi = 0x2000, .aalg = (enum esp_aalg)a,
+					       .ealg = (enum esp_ealg)e, .keys = &k};
+
+			if (!esp_alg_pair_available((enum esp_aalg)a, (enum esp_ealg)e))
+				continue;
+			assert_int_equal(esp_key_expand(p.aalg, p.ealg, ck1, ik1, &k), 0);
+			p.dir = ESP_DIR_OUT;
+			assert_int_equal(esp_sa_alloc(&out, &p), 0);
+			p.dir = ESP_DIR_IN;
+			assert_int_equal(esp_sa_alloc(&in, &p), 0);
+			esp_keys_wipe(&k);
+			assert_int_equal(esp_encap(out, 17, msg, sizeof(msg), pkt, sizeof(pkt),
+						   &plen),
+					 0);
+			assert_int_equal(esp_decap(out, pkt, plen, back, sizeof(back), &blen, &nh),
+					 EINVAL);
+			assert_int_equal(esp_encap(in, 17, msg, sizeof(msg), back, sizeof(back),
+						   &blen),
+					 EINVAL);
+			assert_int_equal(esp_decap(in, pkt, plen, back, sizeof(back), &blen, &nh), 0);
+			assert_int_equal(nh, 17);
+			assert_int_equal(blen, sizeof(msg));
+			assert_memory_equal(back, msg, sizeof(msg));
+			esp_sa_free(out);
+			esp_sa_free(in);
+		}
+	}
+}
+
+/* The pooled CSPRNG: small draws come from the pool (no two alike, the
+ * pool refilled when it runs out), large ones straight from RAND_bytes. */
+static void test_rand_pool(void **state)
+{
+	uint8_t a[16], b[16], big[1024], zero[sizeof(big)] = {0};
+
+	(void)state;
+	assert_int_equal(esp_rand_bytes(a, sizeof(a)), 0);
+	for (int i = 0; i < 200; i++) { /* several refills of the 512-byte pool */
+		assert_int_equal(esp_rand_bytes(b, sizeof(b)), 0);
+		assert_memory_not_equal(a, b, sizeof(a));
+		memcpy(a, b, sizeof(a));
+	}
+	assert_int_equal(esp_rand_bytes(big, sizeof(big)), 0);
+	assert_memory_not_equal(big, zero, sizeof(big));
+	assert_int_equal(esp_rand_bytes(a, 0), 0);
+	assert_int_equal(esp_rand_bytes(NULL, 4), EINVAL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -512,6 +574,8 @@ int main(void)
 	    cmocka_unit_test(test_tamper_and_truncate),
 	    cmocka_unit_test(test_padding_and_limits),
 	    cmocka_unit_test(test_bad_params),
+	    cmocka_unit_test(test_directional_sas),
+	    cmocka_unit_test(test_rand_pool),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
