@@ -233,7 +233,10 @@ int sec_agree_parse(struct pl value_pl, struct sec_list *l)
 
 static bool acceptable(const struct sec_offer *o, uint32_t amask, uint32_t emask)
 {
-	return o->ipsec && o->prot == SEC_PROT_ESP && o->mod == SEC_MOD_TRANS &&
+	/* TS 33.203 §7.1: the UE's two SAs in are told apart by SPI and its
+	 * two ports by number: equal ones could not carry two SA pairs */
+	return o->ipsec && o->spi_c != o->spi_s && o->port_c != o->port_s &&
+	       o->prot == SEC_PROT_ESP && o->mod == SEC_MOD_TRANS &&
 	       (o->has & SEC_HAS_IPSEC_ALL) == SEC_HAS_IPSEC_ALL && o->alg_known &&
 	       o->ealg_known && (amask >> o->aalg) & 1u && (emask >> o->ealg) & 1u &&
 	       esp_alg_pair_valid(o->aalg, o->ealg) && o->spi_c && o->spi_s && o->port_c &&

@@ -78,7 +78,8 @@ int sec_agree_parse(struct pl value, struct sec_list *l);
 /*
  * Pick the UE's first acceptable ipsec-3gpp offer (in its order; highest q
  * first when the offers carry q): prot esp, mod trans, all of alg, spi-c,
- * spi-s, port-c, port-s present, alg in aalg_mask and ealg in ealg_mask
+ * spi-s, port-c, port-s present, spi-c != spi-s and port-c != port-s, alg
+ * in aalg_mask and ealg in ealg_mask
  * (bit 1u << enum esp_aalg / esp_ealg), a valid pair. ENOENT if none.
  */
 int sec_agree_choose(const struct sec_list *l, uint32_t aalg_mask, uint32_t ealg_mask,

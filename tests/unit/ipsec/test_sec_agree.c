@@ -166,6 +166,27 @@ static void test_malformed(void **state)
 	assert_int_equal(l.v[0].spi_c, 4294967295u);
 }
 
+/* TS 33.203 §7.1: equal spi-c and spi-s, or equal port-c and port-s, cannot
+ * carry the UE's two SA pairs: not acceptable. */
+static void test_equal_spis_or_ports(void **state)
+{
+	struct sec_list l;
+	size_t i = 99;
+
+	(void)state;
+	assert_int_equal(parse("ipsec-3gpp;alg=hmac-md5-96;spi-c=7;spi-s=7;port-c=1;port-s=2, "
+			       "ipsec-3gpp;alg=hmac-md5-96;spi-c=1;spi-s=2;port-c=9;port-s=9",
+			       &l),
+			 0);
+	assert_int_equal(sec_agree_choose(&l, ALL, ALL, &i), ENOENT);
+	assert_int_equal(sec_agree_parse(PL("ipsec-3gpp;alg=hmac-md5-96;spi-c=7;spi-s=8;"
+					    "port-c=9;port-s=10"),
+					 &l),
+			 0);
+	assert_int_equal(sec_agree_choose(&l, ALL, ALL, &i), 0);
+	assert_int_equal(i, 2);
+}
+
 static void test_print_and_verify(void **state)
 {
 	struct sec_list c, sent, ver;
@@ -271,6 +292,7 @@ int main(void)
 	    cmocka_unit_test(test_parse_spacing_and_q),
 	    cmocka_unit_test(test_choose_skips),
 	    cmocka_unit_test(test_malformed),
+	    cmocka_unit_test(test_equal_spis_or_ports),
 	    cmocka_unit_test(test_print_and_verify),
 	    cmocka_unit_test(test_print_ours),
 	};
