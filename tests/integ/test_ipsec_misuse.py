@@ -188,7 +188,7 @@ class Peer:
     # ---- one UE, step by step (part 2) ----
     def cmd_register(self, c):
         """A good registration, kept for the misuse that follows."""
-        u = {"impi": c["impi"], "impu": c["impu"], "cid": "mis-%d" % c["spi_c"],
+        u = {"impi": c["impi"], "impu": c["impu"], "cid": "mis-%d-%s" % (c["spi_c"], c["impi"].split("@")[0]),
              "spi_c": c["spi_c"], "spi_s": c["spi_s"], "port_c": c["port_c"],
              "port_s": c["port_s"], "cseq": 0}
         code, why = self.reg_one(u)
@@ -719,6 +719,45 @@ def test_registers_again_from_new_ports(core, peer, registered):
     assert r["code"] == 0, r
     after = counters(d)
     assert after["ipsec.drop_no_sa"] == before["ipsec.drop_no_sa"] + 1, (before, after)
+
+
+def test_registers_again_from_same_ports(core, peer, registered):
+    """Re-authentication from the same port pair with new SPIs (what many
+    phones do, TS 33.203 §7.4): the new set answers, and requests keep
+    being answered over it while the old one retires and after."""
+    d, _ = core
+    for spi in (9300, 9310):
+        r = peer.ask({"cmd": "register", "impi": "001010000000202@ims.test",
+                      "impu": "sip:ue202@ims.test", "spi_c": spi, "spi_s": spi + 1,
+                      "port_c": 9300, "port_s": 9301})
+        assert r["code"] == 200, r
+        r = peer.ask({"cmd": "esp", "kind": "good", "wait": 5.0})
+        assert r["code"] == 200, r
+    before = counters(d)
+    deadline = time.monotonic() + 30
+    while counters(d)["ipsec.sets_deleted"] == before["ipsec.sets_deleted"]:
+        assert time.monotonic() < deadline
+        time.sleep(0.5)
+    r = peer.ask({"cmd": "esp", "kind": "good", "wait": 5.0})
+    assert r["code"] == 200, r
+
+
+def test_two_users_same_ports(core, peer, ue):
+    """Another user offers the port pair and SPIs that a registered UE of
+    the same address uses (one device, two identities): it registers over
+    its own new set, which from then on carries that port pair's traffic
+    (the newest active set of a flow, ipsec_table_by_flow)."""
+    r = peer.ask({"cmd": "register", "impi": "001010000000202@ims.test",
+                  "impu": "sip:ue202@ims.test", "spi_c": 9400, "spi_s": 9401,
+                  "port_c": 9400, "port_s": 9401})
+    assert r["code"] == 200, r
+    r = peer.ask({"cmd": "register", "impi": "001010000000201@ims.test",
+                  "impu": "sip:ue201@ims.test", "spi_c": 9400, "spi_s": 9401,
+                  "port_c": 9400, "port_s": 9401})
+    assert r["code"] == 200, r
+    r = peer.ask({"cmd": "esp", "kind": "good", "wait": 5.0})
+    assert r["code"] == 200, r
+    still_serving(ue)
 
 
 # ---- 3. many UEs: no SA left behind ----
