@@ -33,8 +33,10 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 MANY = 1000
+V6_USER = 9999  # m9999: the IPv6 UE of the ESP misuse tests
 EXPIRING = 300
 UE_IP, UE_IP2, PCSCF_IP, SIP_PORT = "10.202.0.2", "10.202.0.3", "10.202.0.1", 5060
+UE_IP6, UE_IP6_2, PCSCF_IP6 = "fd00:202::2", "fd00:202::3", "fd00:202::1"
 PLAIN_PORT = 5064  # the scapy UE of test_ipsec_register.py has 5062
 K = "465b5ce8b199b49faa5f0a2ee238a6bc"
 OPC = "cd63cb71954a9f4e48a5994e37a02baf"
@@ -82,9 +84,21 @@ def csum(data):
     return ~s & 0xFFFF
 
 
+def pseudo_hdr(src, dst, ln):
+    """RFC 768 / RFC 8200 §8.1 pseudo-header of a UDP segment of ln bytes."""
+    if ":" in src:
+        return (socket.inet_pton(socket.AF_INET6, src) +
+                socket.inet_pton(socket.AF_INET6, dst) + struct.pack("!I3xB", ln, 17))
+    return socket.inet_aton(src) + socket.inet_aton(dst) + struct.pack("!BBH", 0, 17, ln)
+
+
+def host(ip):
+    return "[%s]" % ip if ":" in ip else ip
+
+
 def udp_seg(src, dst, sport, dport, data):
     ln = 8 + len(data)
-    pseudo = socket.inet_aton(src) + socket.inet_aton(dst) + struct.pack("!BBH", 0, 17, ln)
+    pseudo = pseudo_hdr(src, dst, ln)
     c = csum(pseudo + struct.pack("!HHHH", sport, dport, ln, 0) + data) or 0xFFFF
     return struct.pack("!HHHH", sport, dport, ln, c) + data
 
@@ -132,15 +146,16 @@ def sip_code(msg):
         return 0
 
 
-def register_text(impi, impu, cid, cseq, sport, port_s, extra, branch, contact=None):
+def register_text(impi, impu, cid, cseq, sport, port_s, extra, branch, contact=None,
+                  ue_ip=UE_IP):
     h = ["REGISTER sip:ims.test SIP/2.0",
-         "Via: SIP/2.0/UDP %s:%d;branch=z9hG4bK%s;rport" % (UE_IP, sport, branch),
+         "Via: SIP/2.0/UDP %s:%d;branch=z9hG4bK%s;rport" % (host(ue_ip), sport, branch),
          "Max-Forwards: 70",
          "From: <%s>;tag=t%s" % (impu, cid),
          "To: <%s>" % impu,
          "Call-ID: %s" % cid,
          "CSeq: %d REGISTER" % cseq,
-         contact or "Contact: <sip:%s:%d>;expires=600" % (UE_IP, port_s)] + extra + [
+         contact or "Contact: <sip:%s:%d>;expires=600" % (host(ue_ip), port_s)] + extra + [
          "Content-Length: 0", "", ""]
     return "\r\n".join(h).encode()
 
@@ -149,27 +164,31 @@ class Peer:
     """The UE namespace's sockets: one UDP socket for clear SIP, raw ESP
     sockets on the UE's two addresses."""
 
-    def __init__(self):
-        self.udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    def __init__(self, v6=False):
+        self.v6 = v6
+        af = socket.AF_INET6 if v6 else socket.AF_INET
+        self.ue_ip, ue_ip2, self.pcscf_ip = ((UE_IP6, UE_IP6_2, PCSCF_IP6) if v6
+                                             else (UE_IP, UE_IP2, PCSCF_IP))
+        self.udp = socket.socket(af, socket.SOCK_DGRAM)
         self.udp.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
-        self.udp.bind((UE_IP, PLAIN_PORT))
-        self.raw = socket.socket(socket.AF_INET, socket.SOCK_RAW, 50)
+        self.udp.bind((self.ue_ip, PLAIN_PORT))
+        self.raw = socket.socket(af, socket.SOCK_RAW, 50)
         self.raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8 << 20)
-        self.raw.bind((UE_IP, 0))
-        self.raw2 = socket.socket(socket.AF_INET, socket.SOCK_RAW, 50)
-        self.raw2.bind((UE_IP2, 0))
+        self.raw.bind((self.ue_ip, 0))
+        self.raw2 = socket.socket(af, socket.SOCK_RAW, 50)
+        self.raw2.bind((ue_ip2, 0))
         self.reg = self.old = None
 
     def clear(self, data, timeout=5.0):
         """Send data in clear from port 5062; the first answer to it."""
         while select.select([self.udp], [], [], 0)[0]:
             self.udp.recv(65535)
-        self.udp.sendto(data, (PCSCF_IP, SIP_PORT))
+        self.udp.sendto(data, (self.pcscf_ip, SIP_PORT))
         r, _, _ = select.select([self.udp], [], [], timeout)
         return self.udp.recv(65535).decode(errors="replace") if r else None
 
     def esp_out(self, pkt, raw=None):
-        (raw or self.raw).sendto(pkt, (PCSCF_IP, 0))
+        (raw or self.raw).sendto(pkt, (self.pcscf_ip, 0))
 
     def esp_in(self, sas, timeout):
         """(spi, UDP payload) of the next ESP packet under one of sas."""
@@ -179,7 +198,8 @@ class Peer:
             if left <= 0 or not select.select([self.raw], [], [], left)[0]:
                 return None
             d = self.raw.recv(65535)
-            d = d[(d[0] & 0x0F) * 4:]
+            if not self.v6:  # an IPv4 raw socket gives the IP header too
+                d = d[(d[0] & 0x0F) * 4:]
             sa = sas.get(int.from_bytes(d[0:4], "big"))
             body = sa.open(d) if sa else None
             if body is not None:
@@ -207,7 +227,7 @@ class Peer:
             u["impi"], u["impu"], u["cid"], u["cseq"], PLAIN_PORT, u["port_s"],
             common + [offer, 'Authorization: Digest username="%s", realm="ims.test", '
                       'nonce="", uri="sip:ims.test", response=""' % u["impi"]],
-            "r1%s" % u["cid"]))
+            "r1%s" % u["cid"], ue_ip=self.ue_ip))
         if sip_code(r1) != 401:
             return sip_code(r1), r1
         self.challenged(u, r1)
@@ -232,8 +252,8 @@ class Peer:
                 'cnonce="0a4f113b", nc=%08d' % (u["impi"], u["nonce"], resp, nc))
         text = register_text(u["impi"], u["impu"], u["cid"], u["cseq"], u["port_c"],
                              u["port_s"], extra + [auth], "r%d%s" % (u["cseq"], u["cid"]),
-                             contact)
-        seg = udp_seg(UE_IP, PCSCF_IP, u["port_c"], u["p_port_s"], text)
+                             contact, self.ue_ip)
+        seg = udp_seg(self.ue_ip, self.pcscf_ip, u["port_c"], u["p_port_s"], text)
         return u["to_s"].seal(17, seg)
 
     def second(self, u, extra, nc):
@@ -242,17 +262,26 @@ class Peer:
         return (sip_code(got[1]), got[1]) if got else (0, None)
 
     def options(self, u, dport=None, seq=None):
-        ruri = "sip:%s:%d" % (PCSCF_IP, u["p_port_s"])
+        ruri = "sip:%s:%d" % (host(self.pcscf_ip), u["p_port_s"])
         u["cseq"] += 1
         text = "\r\n".join([
             "OPTIONS %s SIP/2.0" % ruri,
             "Via: SIP/2.0/UDP %s:%d;branch=z9hG4bKo%d%s;rport" % (
-                UE_IP, u["port_c"], u["cseq"], u["cid"]),
+                host(self.ue_ip), u["port_c"], u["cseq"], u["cid"]),
             "Max-Forwards: 70", "From: <%s>;tag=o%s" % (u["impu"], u["cid"]),
             "To: <%s>" % ruri, "Call-ID: o%d%s" % (u["cseq"], u["cid"]),
             "CSeq: %d OPTIONS" % u["cseq"], "Content-Length: 0", "", ""]).encode()
-        seg = udp_seg(UE_IP, PCSCF_IP, u["port_c"], dport or u["p_port_s"], text)
+        seg = udp_seg(self.ue_ip, self.pcscf_ip, u["port_c"], dport or u["p_port_s"], text)
         return u["to_s"].seal(17, seg, seq=seq)
+
+    def cmd_dereg(self, c):
+        """The registered UE de-registers (Contact: *, Expires: 0) over its
+        SAs; the answer's code."""
+        u = self.reg
+        u["cseq"] += 1
+        self.esp_out(self.second_pkt(u, ["Expires: 0"], 2, "Contact: *"))
+        got = self.esp_in({u["spi_c"]: u["from_s"]}, 5.0)
+        return {"code": sip_code(got[1]) if got else 0}
 
     def cmd_esp(self, c):
         """One kind of bad ESP packet (or a good OPTIONS: kind "good"); the
@@ -292,21 +321,20 @@ class Peer:
     def udp_variant(self, u, sum_xor=0, len_add=0, sport=None):
         """An OPTIONS whose UDP header lies (checksum, length) or comes from
         another port than the UE's port-c; under a good ICV."""
-        seg = bytearray(udp_seg(UE_IP, PCSCF_IP, sport or u["port_c"], u["p_port_s"],
+        seg = bytearray(udp_seg(self.ue_ip, self.pcscf_ip, sport or u["port_c"], u["p_port_s"],
                                 b"OPTIONS sip:x SIP/2.0\r\n\r\n"))
         struct.pack_into("!HH", seg, 4, len(seg) + len_add,
                          struct.unpack_from("!H", seg, 6)[0] ^ sum_xor)
         if len_add:  # the checksum right for the lying length
             struct.pack_into("!H", seg, 6, 0)
-            pseudo = (socket.inet_aton(UE_IP) + socket.inet_aton(PCSCF_IP) +
-                      struct.pack("!BBH", 0, 17, len(seg) + len_add))
+            pseudo = pseudo_hdr(self.ue_ip, self.pcscf_ip, len(seg) + len_add)
             struct.pack_into("!H", seg, 6, csum(pseudo + bytes(seg)) or 0xFFFF)
         return u["to_s"].seal(17, bytes(seg))
 
     def bad_padding(self, u):
         """Pad length past the payload, and (second kind) pad bytes that
         are not 1, 2, 3... (RFC 4303 §2.4), both with a good ICV."""
-        seg = udp_seg(UE_IP, PCSCF_IP, u["port_c"], u["p_port_s"], b"x" * 6)
+        seg = udp_seg(self.ue_ip, self.pcscf_ip, u["port_c"], u["p_port_s"], b"x" * 6)
         return u["to_s"].seal(17, seg, padlen=250, pad=b"\1\2")
 
     # ---- many UEs (part 3) ----
@@ -322,7 +350,7 @@ class Peer:
                           "spi_s": 100001 + base + 2 * i, "port_c": 20000 + 2 * i,
                           "port_s": 20001 + 2 * i, "cseq": 0,
                           "contact": "Contact: <sip:%s:%d>;expires=%d" % (
-                              UE_IP, 20001 + 2 * i, c.get("expires", 600))}
+                              host(self.ue_ip), 20001 + 2 * i, c.get("expires", 600))}
                          for i in range(c["n"])]
         ues = self.many
         for k in range(0, len(ues), batch):
@@ -346,7 +374,7 @@ class Peer:
                     u["impi"], u["impu"], u["cid"], u["cseq"], PLAIN_PORT, u["port_s"],
                     common + [offer, 'Authorization: Digest username="%s", realm="ims.test",'
                               ' nonce="", uri="sip:ims.test", response=""' % u["impi"]],
-                    "r1%s" % u["cid"], u.get("contact"))
+                    "r1%s" % u["cid"], u.get("contact"), self.ue_ip)
             byid = {u["cid"]: u for u in group}
             pending = self.collect_clear(group, byid)
             for u in pending:
@@ -369,7 +397,7 @@ class Peer:
         left = list(group)
         for _ in range(2):
             for u in left:
-                self.udp.sendto(u["r1"], (PCSCF_IP, SIP_PORT))
+                self.udp.sendto(u["r1"], (self.pcscf_ip, SIP_PORT))
             end = time.monotonic() + 3.0
             while left and time.monotonic() < end:
                 if not select.select([self.udp], [], [], 0.2)[0]:
@@ -398,16 +426,12 @@ class Peer:
 
 
 def peer_main():
-    p = Peer()
+    peers = {False: Peer(), True: Peer(v6=True)}
     for line in sys.stdin:
         c = json.loads(line)
+        p = peers[bool(c.get("v6"))]
         if c["cmd"] == "clear":
             r = {"answer": p.clear(c["data"].encode(), c.get("timeout", 5.0))}
-        elif c["cmd"] == "aka":
-            res, ck, ik = milenage(bytes.fromhex(K), bytes.fromhex(OPC),
-                                   bytes.fromhex(c["rand"]))
-            r = {"res": res.hex(), "ck": ck.hex(), "ik": ik.hex(),
-                 "response": digest(c["impi"], c["nonce"], res, c["nc"])}
         else:
             r = getattr(p, "cmd_" + c["cmd"])(c)
         sys.stdout.write(json.dumps(r) + "\n")
@@ -434,17 +458,18 @@ def many_users():
     return "".join(
         '{ imsi: "0010100001%05d", impi: "m%04d@ims.test", impu: ["sip:m%04d"], '
         'sim_algo: "milenage", K: "%s", opc: "%s", sqn: "000000000020", '
-        'authent_qop: "auth" },\n' % (i, i, i, K, OPC) for i in range(MANY))
+        'authent_qop: "auth" },\n' % (i, i, i, K, OPC) for i in list(range(MANY)) + [V6_USER])
 
 
 @pytest.fixture(scope="module")
 def core(nets, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("ipsec_misuse")
     text = cfg_text(tmp).replace("ue_db: [ ", "ue_db: [ " + many_users(), 1)
-    sh("ip", "-n", nets[1], "addr", "add", UE_IP2 + "/24", "dev",
-       [l for l in subprocess.run(["ip", "-n", nets[1], "-o", "link"], capture_output=True,
-                                  text=True, check=True).stdout.splitlines()
-        if "ru" in l][0].split(":")[1].strip().split("@")[0])
+    dev = [l for l in subprocess.run(["ip", "-n", nets[1], "-o", "link"], capture_output=True,
+                                     text=True, check=True).stdout.splitlines()
+           if "ru" in l][0].split(":")[1].strip().split("@")[0]
+    sh("ip", "-n", nets[1], "addr", "add", UE_IP2 + "/24", "dev", dev)
+    sh("ip", "-n", nets[1], "-6", "addr", "add", UE_IP6_2 + "/64", "dev", dev, "nodad")
     d = NsImsd(nets[0], write_cfg(tmp, text))
     try:
         d.wait_ready(timeout=60)
@@ -682,18 +707,40 @@ def registered(core, peer):
     return {"server": server}
 
 
-@pytest.mark.parametrize("kind,counter", MISUSE, ids=[m[0] for m in MISUSE])
-def test_esp_misuse(core, peer, registered, kind, counter):
+@pytest.fixture(scope="module")
+def registered6(core, peer):
+    """An IPv6 UE (m9999) registered for the misuse below; de-registered by
+    test_esp_misuse_ipv6_deregister."""
+    r = peer.ask({"cmd": "register", "v6": True, "impi": "m%04d@ims.test" % V6_USER,
+                  "impu": "sip:m%04d@ims.test" % V6_USER, "spi_c": 9500, "spi_s": 9501,
+                  "port_c": 9500, "port_s": 9501})
+    assert r["code"] == 200, r
+    r = peer.ask({"cmd": "esp", "v6": True, "kind": "jump", "wait": 5.0})
+    assert r["code"] == 200, r
+    return {"server": r.get("server")}
+
+
+@pytest.mark.parametrize("v6,kind,counter", [(v6,) + m for v6 in (False, True) for m in MISUSE],
+                         ids=["%s-%s" % ("ipv6" if v6 else "ipv4", m[0])
+                              for v6 in (False, True) for m in MISUSE])
+def test_esp_misuse(core, peer, request, v6, kind, counter):
     d, _ = core
+    request.getfixturevalue("registered6" if v6 else "registered")
     before = counters(d)
-    r = peer.ask({"cmd": "esp", "kind": kind, "wait": 1.0})
+    r = peer.ask({"cmd": "esp", "v6": v6, "kind": kind, "wait": 1.0})
     assert r["code"] == 0, r  # dropped: no answer
     after = counters(d)
     grew = {k: after[k] - before[k] for k in after if k.startswith("ipsec.drop_")}
     assert grew["ipsec." + counter] == 1, grew
     assert sum(grew.values()) == 1, grew
-    r = peer.ask({"cmd": "esp", "kind": "jump", "wait": 5.0})
+    r = peer.ask({"cmd": "esp", "v6": v6, "kind": "jump", "wait": 5.0})
     assert r["code"] == 200, r  # the UE's next good request is answered
+
+
+def test_esp_misuse_ipv6_deregister(core, peer, registered6):
+    """After all that, the IPv6 UE de-registers over its SAs: 200."""
+    r = peer.ask({"cmd": "dereg", "v6": True})
+    assert r["code"] == 200, r
 
 
 def test_registers_again_from_new_ports(core, peer, registered):
