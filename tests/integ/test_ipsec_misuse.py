@@ -1,6 +1,6 @@
 """Adversarial input to imsd's security agreement and ESP, over the wire in
 network namespaces (TS 33.203 §7, RFC 3329, TS 24.229 §5.2.2, RFC 4303
-§3.4; docs/ipsec.md "Odd Security-Client headers and bad ESP").
+§3.4; docs/ipsec.md "Odd Security-Client headers").
 
 The namespaces and imsd are test_ipsec_register.py's (its fixtures, a
 config with MANY more users). The UE side is this file run as a script in
@@ -16,8 +16,9 @@ the good registrations that must work, so a wrong codec fails the test.
   2. ESP misuse toward the protected ports after a good registration: each
      packet dropped and counted in its counters.ipsec.drop_*, and the UE's
      next good request answered;
-  3. MANY UEs register with sec-agree and de-register: afterwards no SA of
-     theirs is listed, ipsec.sets is back where it was, imsd answers.
+  3. MANY UEs register with sec-agree and de-register, EXPIRING more let
+     their registration lapse: afterwards no SA of theirs is listed,
+     ipsec.sets is back where it was, imsd answers.
 """
 import hashlib
 import hmac
@@ -31,7 +32,6 @@ import subprocess
 import sys
 import time
 
-HERE = os.path.dirname(os.path.abspath(__file__))
 MANY = 1000
 V6_USER = 9999  # m9999: the IPv6 UE of the ESP misuse tests
 EXPIRING = 300
