@@ -186,7 +186,9 @@ void b2bua_invite(struct b2bua *b, const struct b2bua_invite *inv)
 		b2b_ring_timer_start(c);
 		return;
 	}
+	c->cfm_inv = b2b_cfm_invite(c, term, n); /* callflow_modifier */
 	(void)b2b_fork(c, term, n, &scode, &reason);
+	c->cfm_inv = NULL;
 	if (scode) {
 		b2b_answer_a(c, scode, reason, NULL, NULL);
 		b2b_stop(c, scode == 480 ? "callee not registered" : reason);
@@ -229,6 +231,10 @@ static void cancel_h(struct sip_stack *stack, struct sip_tsx *tsx,
 		reply(b, tsx, 481, "Call/Transaction Does Not Exist");
 		return;
 	}
+	/* callflow_modifier: a code in place of the 200 (b2bua_cfm.c) */
+	if (c && sip_tsx_state(inv) == SIP_TSX_PROCEEDING &&
+	    b2b_cfm_dlg_request(c, B2B_A, tsx, req))
+		return;
 	/* the CANCEL matched: 200, whatever the INVITE's state */
 	(void)sip_stack_reply(stack, tsx, 200, "OK", NULL);
 	if (sip_tsx_state(inv) != SIP_TSX_PROCEEDING)

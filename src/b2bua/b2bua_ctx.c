@@ -40,6 +40,7 @@ static void call_destroy(void *arg)
 	loop_timer_free(c->t_linger);
 	loop_timer_free(c->t_answer);
 	loop_timer_free(c->t_retry);
+	b2b_cfm_drop(c);
 	b2b_prack_free(c);
 	b2b_st_free(c);
 	b2b_early_drop(c);
@@ -237,6 +238,7 @@ void b2b_stop(struct b2b_call *c, const char *why)
 	loop_timer_cancel(c->t_idle);
 	loop_timer_cancel(c->t_answer);
 	loop_timer_cancel(c->t_retry);
+	b2b_cfm_drop(c);
 	b2b_st_stop(c);
 	sip_dialog_end(c->a);
 	sip_dialog_end(c->bd);

@@ -319,6 +319,8 @@ void b2b_dlg_req_h(struct sip_dialog *dlg, struct sip_tsx *tsx, const struct sip
 			 side == B2B_A ? "BYE from the caller" : "BYE from the callee");
 		return;
 	}
+	if (b2b_cfm_dlg_request(c, side, tsx, req)) /* callflow_modifier's code */
+		return;
 	if (req->meth == SIP_METHOD_PRACK) { /* RFC 3262, per leg */
 		b2b_prack_request(c, side == B2B_A, tsx, req);
 		return;

@@ -30,6 +30,7 @@
 #include <strings.h>
 
 #include "b2bua/b2bua_int.h"
+#include "cfm/cfm.h"
 #include "core/log.h"
 #include "core/mem.h"
 #include "registrar/registrar.h"
@@ -197,12 +198,14 @@ void b2b_answer_a(struct b2b_call *c, uint16_t scode, const char *reason,
 	const struct b2b_leg *leg = c->win >= 0 ? &c->leg[c->win] : NULL;
 	const struct sip_hdr *ct = resp ? sip_msg_hdr(resp, SIP_HDR_CONTENT_TYPE) : NULL;
 	struct sip_tsx_reply_prm rp = {0};
-	struct mbuf h;
+	struct mbuf h, cbody;
+	uint32_t delay;
 	int err = 0;
 
 	if (!tsx || c->a_answered)
 		return;
 	mbuf_init(&h, SIP_MSG_MAX_UDP);
+	mbuf_init(&cbody, CFM_CONTENT_MAX);
 	if (scode > 100 && scode < 300) {
 		err = a_dialog(c, tsx, scode < 200);
 		if (!leg && c->nlegs)
@@ -227,10 +230,19 @@ void b2b_answer_a(struct b2b_call *c, uint16_t scode, const char *reason,
 		rp.ctype = ct->val;
 		rp.body = resp->body;
 	}
+	delay = b2b_cfm_answer(c, scode, resp, &h, &cbody, &rp); /* callflow_modifier */
+	if (scode < 200 && delay && !b2b_cfm_hold(c, scode, reason, &rp, delay)) {
+		mbuf_reset(&h);
+		mbuf_reset(&cbody);
+		return;
+	}
+	if (scode >= 200)
+		b2b_cfm_drop(c); /* a provisional after the final would be late */
 	if (scode >= 200 && scode < 300 && b2b_prack_hold_2xx(c, scode)) {
 		c->a_answered = true; /* sent at the PRACK (b2bua_prack.c) */
 		b2b_2xx_keep(c, &rp);
 		mbuf_reset(&h);
+		mbuf_reset(&cbody);
 		return;
 	}
 	if (scode >= 200) {
@@ -248,6 +260,7 @@ void b2b_answer_a(struct b2b_call *c, uint16_t scode, const char *reason,
 	if (scode == 180 || scode == 183)
 		b2b_state(c, B2BUA_RINGING);
 	mbuf_reset(&h);
+	mbuf_reset(&cbody);
 }
 
 /* ---- the branches ---- */
@@ -375,6 +388,34 @@ static void late_2xx(struct b2b_call *c, struct b2b_leg *leg, const struct sip_m
 	mem_deref(d);
 }
 
+/* The caller's final from the modifier cm (callflow_modifier, INVITE.OK)
+ * in place of the callee's: the branches cancelled, the call ended. */
+static void cfm_final_a(struct b2b_call *c, const struct ims_cfg_cfm *cm, uint16_t scode)
+{
+	char why[64];
+
+	b2b_cancel_legs(c);
+	loop_timer_cancel(c->t_ring);
+	c->cfm_gen = cm;
+	b2b_answer_a(c, (uint16_t)cm->code, NULL, NULL, NULL);
+	c->cfm_gen = NULL;
+	snprintf(why, sizeof(why), "callflow_modifier: %d in place of %u", cm->code, scode);
+	b2b_stop(c, why);
+}
+
+/* A relayed final failure (leg_final), or the modifier's code. */
+static void fail_a(struct b2b_call *c, struct b2b_leg *leg, const char *reason,
+		   const struct sip_msg *resp)
+{
+	const struct ims_cfg_cfm *cm = b2b_cfm_final(c, leg, c->best, resp);
+
+	if (cm) {
+		cfm_final_a(c, cm, c->best);
+		return;
+	}
+	b2b_answer_a(c, c->best, reason, resp, NULL);
+}
+
 static void leg_won(struct b2b_call *c, size_t i, const struct sip_msg *resp)
 {
 	struct b2b_leg *leg = &c->leg[i];
@@ -386,6 +427,15 @@ static void leg_won(struct b2b_call *c, size_t i, const struct sip_msg *resp)
 	struct mbuf sdp;
 	int err;
 
+	const struct ims_cfg_cfm *cm =
+	    c->type == B2BUA_SERVER ? b2b_cfm_final(c, leg, resp->scode, resp) : NULL;
+
+	if (cm) { /* the callee's dialog ends at once (ACK, BYE) */
+		leg->done = true;
+		late_2xx(c, leg, resp);
+		cfm_final_a(c, cm, resp->scode);
+		return;
+	}
 	mbuf_init(&sdp, SIP_MSG_MAX_HARD);
 	c->win = (int)i;
 	leg->done = true;
@@ -466,7 +516,7 @@ static void leg_final(struct b2b_call *c, size_t i, uint16_t scode,
 	if (scode >= 600) { /* §16.7 step 5: a 6xx ends every branch */
 		b2b_cancel_legs(c);
 		loop_timer_cancel(c->t_ring);
-		b2b_answer_a(c, scode, c->best_reason, resp, NULL);
+		fail_a(c, leg, c->best_reason, resp);
 		b2b_stop(c, "6xx from the callee");
 		return;
 	}
@@ -475,7 +525,7 @@ static void leg_final(struct b2b_call *c, size_t i, uint16_t scode,
 		if (!c->leg[j].done)
 			return;
 	loop_timer_cancel(c->t_ring);
-	b2b_answer_a(c, c->best, c->best_reason, c->best == scode ? resp : NULL, NULL);
+	fail_a(c, leg, c->best_reason, c->best == scode ? resp : NULL);
 	b2b_stop(c, "no branch answered");
 }
 
@@ -492,6 +542,8 @@ static void provisional_a(struct b2b_call *c, struct b2b_leg *leg,
 		b2b_state(c, B2BUA_RINGING);
 		return;
 	}
+	if (b2b_cfm_provisional(c, leg, resp)) /* callflow_modifier's code */
+		return;
 	mbuf_init(&sdp, SIP_MSG_MAX_HARD);
 	b2b_media_leg_b(c, leg);
 	err = b2b_media_sdp(c, B2B_B, !c->a_offer, resp, &sdp, &e);

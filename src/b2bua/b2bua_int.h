@@ -174,6 +174,15 @@ struct b2b_call {
 	int o_b_leg;
 	/* session timers (b2bua_st.c), owned; NULL when off */
 	struct b2b_st *st;
+	/* callflow_modifier send_delay (b2bua_cfm.c): a provisional to the
+	 * caller held until its timer, owned; NULL none */
+	struct b2b_cfm_held *cfm_held;
+	/* the modifier whose code b2b_answer_a is sending now (borrowed from
+	 * the configuration for that call only), NULL otherwise */
+	const struct ims_cfg_cfm *cfm_gen;
+	/* the modifier whose custom_headers the INVITEs to the branches get,
+	 * while b2b_fork builds them (borrowed for that call only) */
+	const struct ims_cfg_cfm *cfm_inv;
 };
 
 struct b2bua {
@@ -233,6 +242,41 @@ int b2b_cancel_hdrs_set(struct b2b_call *c, struct pl hdrs);
 /* RFC 3326 §2: the other branches of a call answered on one. */
 #define B2B_REASON_ELSEWHERE "Reason: SIP;cause=200;text=\"Call completed elsewhere\"\r\n"
 /* sdp: the body to send instead of resp's (rewritten); NULL: resp's. */
+/* callflow_modifier on the answer imsd sends the caller (b2bua_cfm.c):
+ * the modifier's header lines into hdrs and rp->hdrs, its content (read
+ * into body) as rp's body; returns its send_delay in ms (0 none). */
+struct sip_tsx_reply_prm;
+uint32_t b2b_cfm_answer(struct b2b_call *c, uint16_t scode, const struct sip_msg *resp,
+			struct mbuf *hdrs, struct mbuf *body, struct sip_tsx_reply_prm *rp);
+/* The provisional of b2b_answer_a held delay_ms (send_delay), rp copied;
+ * ENOMEM: not held (the caller sends it now). A later provisional with a
+ * delay replaces it. */
+int b2b_cfm_hold(struct b2b_call *c, uint16_t scode, const char *reason,
+		 const struct sip_tsx_reply_prm *rp, uint32_t delay_ms);
+/* Drops the held provisional (a final answer went, the call ends). */
+void b2b_cfm_drop(struct b2b_call *c);
+/* A REINVITE, UPDATE, PRACK or CANCEL received from side from, met by a
+ * modifier with a code: answered with it and, with stop, the call ended;
+ * true when so (the request goes no further: a CANCEL cancels nothing).
+ * A modifier without a code logs only. */
+bool b2b_cfm_dlg_request(struct b2b_call *c, enum b2b_side from, struct sip_tsx *tsx,
+			 const struct sip_msg *req);
+/* The modifier with a code met by the callee's answer scode from leg
+ * (NULL: the winner or first): INVITE.OK for a final, INVITE.RINGING /
+ * INVITE.SESSION_PROGRESS for a 180 / 183; logged. The caller gets its code
+ * in place of scode (b2bua_fsm.c). NULL none. */
+const struct ims_cfg_cfm *b2b_cfm_final(struct b2b_call *c, const struct b2b_leg *leg,
+					uint16_t scode, const struct sip_msg *resp);
+/* The modifier without a code for the INVITE to the callee (the callee's
+ * list, then the caller's), logged; NULL none. */
+const struct ims_cfg_cfm *b2b_cfm_invite(struct b2b_call *c,
+					 const struct hss_impu_match *term, size_t n);
+/* A 180/183 from a branch met by a modifier with a code: the caller gets
+ * that code in its place (with the modifier's headers and content), the
+ * branches are cancelled and the call ends; true when so. */
+struct b2b_leg;
+bool b2b_cfm_provisional(struct b2b_call *c, const struct b2b_leg *leg,
+			 const struct sip_msg *resp);
 void b2b_answer_a(struct b2b_call *c, uint16_t scode, const char *reason,
 		  const struct sip_msg *resp, const struct mbuf *sdp);
 void b2b_ack_wait_start(struct b2b_call *c, enum b2b_side from, uint64_t srv_id);

@@ -30,6 +30,7 @@
 #include <string.h>
 
 #include "b2bua/b2bua_int.h"
+#include "cfm/cfm.h"
 #include "core/log.h"
 #include "net/net_addr.h"
 #include "sip/sip_build.h"
@@ -295,6 +296,8 @@ int b2b_invite_build(struct b2b_call *c, struct b2b_leg *leg, struct mbuf *mb,
 	err = from_value(c, tag, from, sizeof(from));
 	err = err ? err : b2b_contact(c->b, &leg->flow, contact, sizeof(contact));
 	err = err ? err : invite_hdrs(c, leg, &h);
+	if (!err && c->cfm_inv) /* callflow_modifier (b2bua_cfm.c) */
+		err = cfm_hdrs_apply(c->cfm_inv, &h);
 	if (err || !to)
 		goto out;
 	rp.method = PL("INVITE");

@@ -245,7 +245,7 @@ int cfg_custom_headers_read(struct cfg_rd *rd, const json_t *v,
 {
 	struct ims_cfg_hdr *arr;
 	const char *why;
-	size_t n;
+	size_t n, bytes = 0;
 
 	if (cfg_expect_array(rd, v))
 		return rd->err;
@@ -278,6 +278,16 @@ int cfg_custom_headers_read(struct cfg_rd *rd, const json_t *v,
 								  arr[i].replace},
 				       &why))
 			return cfg_rd_err(rd, "%s", why);
+		/* the set's total, checked as it grows: one config may not
+		 * make the stack copy 1000 rules of 1000 methods each */
+		bytes += sip_custom_hdr_size(&(struct sip_custom_hdr){
+		    arr[i].name, arr[i].value, arr[i].codes, arr[i].methods, arr[i].code_count,
+		    arr[i].method_count, arr[i].replace});
+		if (bytes > SIP_CUSTOM_BYTES_MAX)
+			return cfg_rd_err(rd,
+					  "the rules up to this one take more than %u bytes "
+					  "(names, values, codes and methods)",
+					  SIP_CUSTOM_BYTES_MAX);
 		cfg_rd_pop(rd);
 	}
 	*out = arr;

@@ -150,10 +150,117 @@ static void cfm_init(struct ims_cfg_cfm *m)
 	m->dir = IMS_CFG_DIR_BOTH;
 }
 
+static bool step_in_dialog(uint8_t step)
+{
+	return step == IMS_CFG_STEP_REINVITE || step == IMS_CFG_STEP_UPDATE ||
+	       step == IMS_CFG_STEP_PRACK || step == IMS_CFG_STEP_CANCEL;
+}
+
+static bool step_is_request(uint8_t step)
+{
+	return step == IMS_CFG_STEP_INVITE || step == IMS_CFG_STEP_MESSAGE ||
+	       step == IMS_CFG_STEP_SUBSCRIBE || step == IMS_CFG_STEP_REGISTER ||
+	       step == IMS_CFG_STEP_REGISTER_SOS || step_in_dialog(step);
+}
+
+static bool step_is_answer(uint8_t step)
+{
+	return step == IMS_CFG_STEP_INVITE_RINGING ||
+	       step == IMS_CFG_STEP_INVITE_SESSION_PROGRESS || step == IMS_CFG_STEP_INVITE_OK;
+}
+
+/*
+ * What the call-flow engine (src/cfm, docs/callflow_modifier.md) applies:
+ * a modifier it would not apply is refused here, so that no configuration
+ * silently does nothing.
+ */
+static int cfm_check_applied(struct cfg_rd *rd, const struct ims_cfg_cfm *m)
+{
+	bool req = m->step == IMS_CFG_STEP_ANY || step_is_request(m->step);
+	bool ans = m->step == IMS_CFG_STEP_ANY || step_is_answer(m->step);
+	const char *see = " (not applied by imsd yet: docs/callflow_modifier.md)";
+
+	if (!req && !ans)
+		return cfg_rd_err_at(rd, "method", "\"%s\"%s", m->method, see);
+	if (m->code < 0)
+		return cfg_rd_err_at(rd, "code",
+				     "%d: the reference product's special codes are not "
+				     "applied by imsd (docs/callflow_modifier.md)",
+				     (int)m->code);
+	/* a provisional: sent by the CSCF stage, the flow goes on */
+	if (m->code && m->code < 200 && (m->step != IMS_CFG_STEP_INVITE || m->code == 100))
+		return cfg_rd_err_at(rd, "code",
+				     "a provisional code other than 101..199 on INVITE%s", see);
+	if (m->code >= 200 && m->code < 300 && m->step == IMS_CFG_STEP_CANCEL)
+		return cfg_rd_err_at(rd, "code",
+				     "a 2xx to a CANCEL is what imsd answers anyway "
+				     "(docs/callflow_modifier.md)");
+	if (m->code >= 200 && m->code < 300 && m->step != IMS_CFG_STEP_ANY &&
+	    (m->step == IMS_CFG_STEP_INVITE || step_is_answer(m->step) ||
+	     step_in_dialog(m->step)))
+		return cfg_rd_err_at(rd, "code",
+				     "a 2xx on \"%s\" would need a session change imsd does "
+				     "not make (docs/callflow_modifier.md)",
+				     m->method);
+	if (m->code >= 200 && m->transparent)
+		return cfg_rd_err_at(rd, "transparent",
+				     "a final code answers the request: the call flow "
+				     "cannot go on (docs/callflow_modifier.md)");
+	/* held: the caller's provisional answers (b2bua_cfm.c) */
+	/* with a final code: the CSCF stage's answer to a new request, held */
+	if (m->send_delay > 0 && m->code &&
+	    (m->code < 200 || m->step == IMS_CFG_STEP_ANY || !step_is_request(m->step) ||
+	     step_in_dialog(m->step) ||
+	     (m->step == IMS_CFG_STEP_MESSAGE && m->dir != IMS_CFG_DIR_RX)))
+		return cfg_rd_err_at(rd, "send_delay",
+				     "a delay with a code other than a final one to a new "
+				     "INVITE, SUBSCRIBE, REGISTER or a MESSAGE received%s",
+				     see);
+	if (m->send_delay > 0 && !m->code && m->step != IMS_CFG_STEP_INVITE_RINGING &&
+	    m->step != IMS_CFG_STEP_INVITE_SESSION_PROGRESS)
+		return cfg_rd_err_at(rd, "send_delay",
+				     "a delay on other steps than INVITE.RINGING and "
+				     "INVITE.SESSION_PROGRESS%s",
+				     see);
+	/* without a code: headers on the INVITE to the callee (b2bua_cfm.c) */
+	if (!m->code && !ans && m->hdr_count && m->step != IMS_CFG_STEP_INVITE &&
+	    (m->step != IMS_CFG_STEP_MESSAGE || m->dir == IMS_CFG_DIR_RX))
+		return cfg_rd_err_at(rd, "custom_headers", "without a code on \"%s\"%s",
+				     m->method, see);
+	if (!m->code && !ans && (m->content || m->content_remove))
+		return cfg_rd_err_at(rd, "content", "on a request without a code%s", see);
+	/* MESSAGE tx: imsd's MT MESSAGE (smsc_mt.c), answered "by the phone" */
+	if (m->step == IMS_CFG_STEP_MESSAGE && m->code >= 200 && m->code < 300 &&
+	    m->dir != IMS_CFG_DIR_RX)
+		return cfg_rd_err_at(rd, "code",
+				     "a 2xx on a MESSAGE imsd sends (dir tx or both) would "
+				     "stand for a phone that took it (docs/callflow_modifier.md)");
+	if (!m->code && m->step != IMS_CFG_STEP_ANY && !step_is_answer(m->step) && !m->log &&
+	    !m->hdr_count)
+		return cfg_rd_err_at(rd, "method",
+				     "a modifier on \"%s\" without code or log does "
+				     "nothing (docs/callflow_modifier.md)",
+				     m->method);
+	return 0;
+}
+
 static int cfm_check(struct cfg_rd *rd, const struct ims_cfg_cfm *m)
 {
 	if ((m->content || m->content_remove) && !m->content_type)
 		return cfg_rd_err_at(rd, "content_type", "required when content is set");
+	return cfm_check_applied(rd, m);
+}
+
+/* Zeroed trigger counters for n modifiers (ims_cfg_cfm.count). */
+static int cfm_counters(struct cfg_rd *rd, struct ims_cfg_cfm *arr, size_t n)
+{
+	uint32_t *cnt = cfg_arena_alloc(rd->arena, (n ? n : 1) * sizeof(*cnt));
+
+	if (!cnt)
+		return cfg_rd_nomem(rd);
+	memset(cnt, 0, (n ? n : 1) * sizeof(*cnt));
+	for (size_t i = 0; i < n; i++)
+		arr[i].count = &cnt[i];
 	return 0;
 }
 
@@ -186,6 +293,8 @@ static int cfm_list_h(struct cfg_rd *rd, const json_t *v, void *base,
 		if (!one)
 			cfg_rd_pop(rd);
 	}
+	if (cfm_counters(rd, arr, n))
+		return rd->err;
 	o->cfm = arr;
 	o->cfm_count = (uint32_t)n;
 	return 0;
@@ -400,6 +509,8 @@ const struct ims_cfg_impu_opts *cfg_opts_commit(struct cfg_rd *rd,
 		if (o->cfm_count)
 			memcpy(arr, o->cfm, o->cfm_count * sizeof(*arr));
 		arr[o->cfm_count] = rd->legacy_cfm;
+		if (cfm_counters(rd, &arr[o->cfm_count], 1))
+			return NULL;
 		o->cfm = arr;
 		o->cfm_count++;
 	}

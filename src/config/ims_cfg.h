@@ -199,6 +199,9 @@ struct ims_cfg_cfm {
 	uint32_t ttl; /* 0: never removed */
 	uint32_t tts;
 	double send_delay; /* seconds, 0..60 */
+	/* Times it was triggered (cfm/cfm.h: tts, ttl): owned by the
+	 * configuration, written by the engine through the const view. */
+	uint32_t *count;
 };
 
 /*

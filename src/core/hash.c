@@ -188,6 +188,38 @@ struct hash_entry *hash_lookup_next(const struct hash *h, const struct hash_entr
 	return hash_chain_find(prev->next, prev->hv, match, key);
 }
 
+struct hash_entry *hash_lookup_same(const struct hash *h, uint64_t hv,
+				    hash_match_h *match, const void *key, size_t *same)
+{
+	struct hash_entry *e;
+	size_t n = 0;
+
+	if (!h || !match) {
+		*same = 0;
+		return NULL;
+	}
+	for (e = *hash_slot(h, hv); e; e = e->next) {
+		if (e->hv != hv)
+			continue;
+		if (match(e, key))
+			break;
+		n++;
+	}
+	*same = n;
+	return e;
+}
+
+size_t hash_chain_len(const struct hash *h, uint64_t hv)
+{
+	size_t n = 0;
+
+	if (!h)
+		return 0;
+	for (const struct hash_entry *e = *hash_slot(h, hv); e; e = e->next)
+		n++;
+	return n;
+}
+
 size_t hash_count(const struct hash *h)
 {
 	return h ? h->count : 0;
@@ -259,9 +291,17 @@ static inline void sip_compress(struct sip *s, uint64_t m, unsigned c)
 	s->v0 ^= m;
 }
 
-static inline uint8_t ascii_lower(uint8_t c)
+/* ASCII A-Z of the eight bytes of m lowered at once (SWAR): per byte,
+ * bit 7 of h + 0x3f says h >= 'A', of h + 0x25 says h > 'Z' (h, the low
+ * seven bits, so that no sum carries into the next byte); a byte with bit
+ * 7 set is not ASCII and stays. */
+static inline uint64_t ascii_lower8(uint64_t m)
 {
-	return (c >= 'A' && c <= 'Z') ? (uint8_t)(c + 32) : c;
+	const uint64_t hi = 0x8080808080808080ULL;
+	uint64_t h = m & ~hi;
+	uint64_t upper = ((h + 0x3f3f3f3f3f3f3f3fULL) ^ (h + 0x2525252525252525ULL)) & ~m & hi;
+
+	return m | upper >> 2;
 }
 
 /* Little-endian load of n (<= 8) bytes, lowercased when ci. */
@@ -269,13 +309,14 @@ static inline uint64_t sip_load(const uint8_t *p, size_t n, bool ci)
 {
 	uint64_t m = 0;
 
-	if (n == 8 && !ci) {
+	if (n == 8) {
 		memcpy(&m, p, 8);
-		return le64toh(m);
+		m = le64toh(m);
+	} else {
+		for (size_t i = 0; i < n; i++)
+			m |= (uint64_t)p[i] << (8 * i);
 	}
-	for (size_t i = 0; i < n; i++)
-		m |= (uint64_t)(ci ? ascii_lower(p[i]) : p[i]) << (8 * i);
-	return m;
+	return ci ? ascii_lower8(m) : m;
 }
 
 static uint64_t siphash(const uint64_t k[2], unsigned c, unsigned d, const void *data,
@@ -369,6 +410,59 @@ uint64_t hash_mix(uint64_t v)
 	v *= 0xc4ceb9fe1a85ec53ULL;
 	v ^= v >> 33;
 	return v ^ k[1];
+}
+
+void hash_acc_init(struct hash_acc *a)
+{
+	const uint64_t *k = hash_key_get();
+
+	a->v[0] = k[0] ^ 0x736f6d6570736575ULL;
+	a->v[1] = k[1] ^ 0x646f72616e646f6dULL;
+	a->v[2] = k[0] ^ 0x6c7967656e657261ULL;
+	a->v[3] = k[1] ^ 0x7465646279746573ULL;
+	a->words = 0;
+}
+
+static inline void acc_compress(struct hash_acc *a, uint64_t m)
+{
+	struct sip s = {a->v[0], a->v[1], a->v[2], a->v[3]};
+
+	sip_compress(&s, m, 1);
+	a->v[0] = s.v0;
+	a->v[1] = s.v1;
+	a->v[2] = s.v2;
+	a->v[3] = s.v3;
+	a->words++;
+}
+
+void hash_acc_word(struct hash_acc *a, uint64_t w)
+{
+	acc_compress(a, w);
+}
+
+void hash_acc_data(struct hash_acc *a, const void *p, size_t len, bool ci)
+{
+	const uint8_t *b = p;
+	size_t full = len & ~(size_t)7;
+
+	if (!len)
+		return;
+	for (size_t i = 0; i < full; i += 8)
+		acc_compress(a, sip_load(b + i, 8, ci));
+	if (len > full)
+		acc_compress(a, sip_load(b + full, len - full, ci));
+}
+
+uint64_t hash_acc_end(struct hash_acc *a)
+{
+	struct sip s = {a->v[0], a->v[1], a->v[2], a->v[3]};
+
+	/* the word count closes the input, as SipHash's length byte does */
+	sip_compress(&s, a->words, 1);
+	s.v2 ^= 0xff;
+	for (unsigned i = 0; i < 3; i++)
+		sip_round(&s);
+	return s.v0 ^ s.v1 ^ s.v2 ^ s.v3;
 }
 
 uint64_t hash_siphash24(const uint8_t key[16], const void *p, size_t len)

@@ -56,8 +56,18 @@ struct hash_entry *hash_lookup(const struct hash *h, uint64_t hv, hash_match_h *
 /* Next entry after `prev` (returned by a lookup) with the same key. */
 struct hash_entry *hash_lookup_next(const struct hash *h, const struct hash_entry *prev,
 				    hash_match_h *match, const void *key);
+/* hash_lookup that also tells, in *same, how many entries with hash value
+ * hv it passed that did not match (on a miss: all of them). A table whose
+ * hash covers every field its match compares sees such entries only from
+ * 64-bit collisions or from keys that differ in a field left out of the
+ * hash: a caller bounds them before inserting one more (sip_tsx). */
+struct hash_entry *hash_lookup_same(const struct hash *h, uint64_t hv,
+				    hash_match_h *match, const void *key, size_t *same);
 size_t hash_count(const struct hash *h);
 size_t hash_buckets(const struct hash *h); /* bucket slots, for stats */
+/* Entries in the bucket hv falls in: what a lookup of hv walks (tests, and
+ * bounds on what a peer's keys can make a lookup cost). */
+size_t hash_chain_len(const struct hash *h, uint64_t hv);
 
 /* Iteration in no particular order. Removing the entry just returned (with
  * hash_remove) is allowed; inserting, or removing any other entry, during
@@ -87,6 +97,24 @@ uint64_t hash_u64(uint64_t v);
  * peer: a keyed bit mixer, about 20 times cheaper than hash_u64. Not a
  * PRF: never for values sent on the wire. */
 uint64_t hash_mix(uint64_t v);
+/*
+ * A key made of several fields hashed as one (SipHash-1-3 compression under
+ * the process key, as hash_bytes): init, then words and field data in a
+ * fixed order, then end. hash_acc_data hashes ceil(len/8) words, the last
+ * one zero-padded; it does not hash len, so the caller puts every field's
+ * length in a word before the data (the sequence must decode from its
+ * start, or ("ab", "c") and ("a", "bc") would collide). ci lowercases ASCII
+ * letters, for fields compared case-insensitively.
+ */
+struct hash_acc {
+	uint64_t v[4]; /* private */
+	uint64_t words;
+};
+void hash_acc_init(struct hash_acc *a);
+void hash_acc_word(struct hash_acc *a, uint64_t w);
+void hash_acc_data(struct hash_acc *a, const void *p, size_t len, bool ci);
+uint64_t hash_acc_end(struct hash_acc *a);
+
 /* Standard SipHash-2-4 with an explicit 16-byte key (test vectors, and
  * callers that need a stable keyed digest). */
 uint64_t hash_siphash24(const uint8_t key[16], const void *p, size_t len);

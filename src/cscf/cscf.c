@@ -40,6 +40,7 @@ static void cscf_destroy(void *arg)
 
 	for (size_t i = 0; c->stack && i < c->nsvc; i++)
 		sip_stack_method_set(c->stack, c->svc[i].meth, NULL, NULL);
+	cscf_cfm_held_free_all(c);
 }
 
 int cscf_alloc(struct cscf **cp, const struct cscf_prm *prm)
@@ -189,6 +190,9 @@ void cscf_dispatch(struct cscf *c, struct sip_stack *stack, struct sip_tsx *tsx,
 			return;
 		}
 	}
+	/* callflow_modifier (manual §5.2.1): may answer it in its place */
+	if (cscf_cfm_request(c, &r))
+		return;
 	c->stats.dispatched++;
 	if (r.orig)
 		c->stats.orig++;

@@ -138,6 +138,7 @@ struct cscf_stats {
 	uint64_t not_found;    /* 404: Request-URI not one of ours */
 	uint64_t not_orig;     /* 403: not from a registered flow */
 	uint64_t bad_event;    /* 489 */
+	uint64_t cfm;	       /* a callflow_modifier applied (cscf_cfm.c) */
 };
 void cscf_stats_get(const struct cscf *c, struct cscf_stats *st);
 

@@ -52,6 +52,7 @@ static int print_counters(const struct stats_sample *st, struct mbuf *out)
 	    "counters.sip.rx_oversize: %llu\ncounters.sip.tx_over_tcp: %llu\n"
 	    "counters.sip.tx_udp_fallback: %llu\ncounters.sip.tx_unproven: %llu\n"
 	    "counters.sip.tx_unproven_refused: %llu\n"
+	    "counters.sip.tsx_key_503: %llu\n"
 	    "counters.loop.wakeups: %llu\ncounters.loop.naps: %llu\n",
 	    (unsigned long long)d->rx_req, (unsigned long long)d->rx_resp,
 	    (unsigned long long)d->rx_undecodable, (unsigned long long)d->rx_rejected,
@@ -59,7 +60,8 @@ static int print_counters(const struct stats_sample *st, struct mbuf *out)
 	    (unsigned long long)d->tx_err, (unsigned long long)d->overload_503,
 	    (unsigned long long)d->rx_oversize, (unsigned long long)d->tx_over_tcp,
 	    (unsigned long long)d->tx_udp_fallback, (unsigned long long)d->tx_unproven,
-	    (unsigned long long)d->tx_unproven_refused, (unsigned long long)st->loop_wakeups,
+	    (unsigned long long)d->tx_unproven_refused,
+	    (unsigned long long)d->tsx_key_503, (unsigned long long)st->loop_wakeups,
 	    (unsigned long long)st->loop_naps);
 }
 

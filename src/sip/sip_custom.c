@@ -15,10 +15,25 @@
 #include <string.h>
 #include <strings.h>
 
+/* One rule as applied: the caller's rule copied, with what matching needs
+ * computed once rather than per message. */
+struct custom_rule {
+	struct sip_custom_hdr h; /* strings and arrays in the same allocation */
+	const char *lname;	 /* the long form of h.name (itself or static) */
+	const uint16_t *meth_l;	 /* lengths of h.methods[] */
+	size_t lname_l;
+	size_t name_l, value_l;
+	bool meth_any; /* no method, or "*", listed */
+};
+
+#define CUSTOM_WORDS ((SIP_CUSTOM_MAX + 63u) / 64u)
+
 struct sip_custom {
-	struct sip_custom_hdr *v; /* in the same allocation */
+	struct custom_rule *v; /* in the same allocation */
 	size_t n;
 	size_t added_max;
+	bool req_rules;	 /* some rule applies to requests (lists no code) */
+	bool resp_rules; /* some rule applies to responses (lists codes) */
 };
 
 /* RFC 3261 §7.3.3 compact forms (and RFC 3515, 3841, 3892, 4028, 6665). */
@@ -127,55 +142,74 @@ bool sip_custom_hdr_ok(const struct sip_custom_hdr *h, const char **why)
 	return true;
 }
 
-/* Bytes of the copy of one rule's strings and arrays. */
-static size_t rule_size(const struct sip_custom_hdr *h)
+size_t sip_custom_hdr_size(const struct sip_custom_hdr *h)
 {
-	size_t s = strlen(h->name) + 1 + (h->value ? strlen(h->value) + 1 : 0);
+	size_t s = sizeof(struct custom_rule) + 2 * sizeof(void *); /* + alignment */
 
-	s += h->code_count * sizeof(uint16_t) + h->method_count * sizeof(char *);
-	for (size_t i = 0; i < h->method_count; i++)
-		s += strlen(h->methods[i]) + 1;
-	return s + sizeof(void *); /* alignment slack */
+	s += (h->name ? strlen(h->name) + 1 : 0) + (h->value ? strlen(h->value) + 1 : 0);
+	s += h->code_count * sizeof(uint16_t) +
+	     h->method_count * (sizeof(char *) + sizeof(uint16_t));
+	for (size_t i = 0; h->methods && i < h->method_count; i++)
+		s += h->methods[i] ? strlen(h->methods[i]) + 1 : 0;
+	return s;
 }
 
-static char *str_put(char **p, const char *s)
+static char *str_put(char **p, const char *s, size_t *lp)
 {
-	size_t l = strlen(s) + 1;
+	size_t l = strlen(s);
 	char *d = *p;
 
-	memcpy(d, s, l);
-	*p += l;
+	memcpy(d, s, l + 1);
+	*p += l + 1;
+	if (lp)
+		*lp = l;
 	return d;
 }
 
+static void align_ptr(char **p)
+{
+	*p += (sizeof(void *) - ((uintptr_t)*p % sizeof(void *))) % sizeof(void *);
+}
+
 /* Copies h into *d, its strings and arrays at *p. */
-static void rule_copy(struct sip_custom_hdr *d, const struct sip_custom_hdr *h, char **p)
+static void rule_copy(struct custom_rule *d, const struct sip_custom_hdr *h, char **p)
 {
 	const char **meths;
-	uint16_t *codes;
+	uint16_t *codes, *meth_l;
 
-	*d = *h;
-	*p += (sizeof(void *) - ((uintptr_t)*p % sizeof(void *))) % sizeof(void *);
+	memset(d, 0, sizeof(*d));
+	d->h = *h;
+	align_ptr(p);
 	meths = (const char **)(void *)*p;
 	*p += h->method_count * sizeof(char *);
 	codes = (uint16_t *)(void *)*p;
 	*p += h->code_count * sizeof(uint16_t);
+	meth_l = (uint16_t *)(void *)*p;
+	*p += h->method_count * sizeof(uint16_t);
 	if (h->code_count)
 		memcpy(codes, h->codes, h->code_count * sizeof(uint16_t));
-	for (size_t i = 0; i < h->method_count; i++)
-		meths[i] = str_put(p, h->methods[i]);
-	d->codes = h->code_count ? codes : NULL;
-	d->methods = h->method_count ? meths : NULL;
-	d->name = str_put(p, h->name);
-	d->value = h->value ? str_put(p, h->value) : NULL;
-	if (!d->value)
-		d->replace = true;
+	d->meth_any = !h->method_count;
+	for (size_t i = 0; i < h->method_count; i++) {
+		size_t l;
+
+		meths[i] = str_put(p, h->methods[i], &l);
+		meth_l[i] = (uint16_t)l; /* a token of at most 64 bytes */
+		d->meth_any = d->meth_any || !strcmp(meths[i], "*");
+	}
+	d->h.codes = h->code_count ? codes : NULL;
+	d->h.methods = h->method_count ? meths : NULL;
+	d->meth_l = meth_l;
+	d->h.name = str_put(p, h->name, &d->name_l);
+	d->h.value = h->value ? str_put(p, h->value, &d->value_l) : NULL;
+	if (!d->h.value)
+		d->h.replace = true;
+	name_long(d->h.name, d->name_l, &d->lname, &d->lname_l);
 }
 
 int sip_custom_alloc(struct sip_custom **cp, const struct sip_custom_hdr *v, size_t n)
 {
 	struct sip_custom *c;
-	size_t size = sizeof(*c) + n * sizeof(*v), added = 0;
+	size_t size = sizeof(*c), rules = 0, added = 0;
 	const char *why;
 	char *p;
 
@@ -187,19 +221,28 @@ int sip_custom_alloc(struct sip_custom **cp, const struct sip_custom_hdr *v, siz
 	for (size_t i = 0; i < n; i++) {
 		if (!sip_custom_hdr_ok(&v[i], &why))
 			return EINVAL;
-		size += rule_size(&v[i]);
+		rules += sip_custom_hdr_size(&v[i]);
+		if (rules > SIP_CUSTOM_BYTES_MAX)
+			return E2BIG;
 		if (v[i].value)
 			added += strlen(v[i].name) + 2 + strlen(v[i].value) + 2;
 	}
-	c = calloc(1, size);
+	c = calloc(1, size + rules);
 	if (!c)
 		return ENOMEM;
-	c->v = (struct sip_custom_hdr *)(void *)(c + 1);
+	p = (char *)(c + 1);
+	align_ptr(&p);
+	c->v = (struct custom_rule *)(void *)p;
+	p = (char *)(c->v + n);
 	c->n = n;
 	c->added_max = added;
-	p = (char *)(c->v + n);
-	for (size_t i = 0; i < n; i++)
+	for (size_t i = 0; i < n; i++) {
 		rule_copy(&c->v[i], &v[i], &p);
+		if (c->v[i].h.code_count)
+			c->resp_rules = true;
+		else
+			c->req_rules = true;
+	}
 	*cp = c;
 	return 0;
 }
@@ -273,8 +316,21 @@ static void cseq_method(const char *p, const char *e, struct custom_key *k)
 	k->meth_l = (size_t)(p - k->meth);
 }
 
-/* The start line and, for a response, the CSeq method; head is the start
- * of the header lines. */
+/* The CSeq method of a response: its header line read, the first one. */
+static void resp_meth_read(const char *head, const char *e, struct custom_key *k)
+{
+	for (const char *p = head; p < e && !is_blank(p, e); p = hdr_end(p, e)) {
+		size_t nl = hdr_name_len(p, hdr_end(p, e));
+
+		if (name_eq(p, nl, "CSeq", 4)) {
+			cseq_method(p, hdr_end(p, e), k);
+			return;
+		}
+	}
+}
+
+/* The start line: a request's method or a response's code; head is the
+ * start of the header lines. */
 static int key_read(const char *msg, const char *e, struct custom_key *k, const char **head)
 {
 	const char *p;
@@ -287,47 +343,89 @@ static int key_read(const char *msg, const char *e, struct custom_key *k, const 
 				return EBADMSG;
 			k->code = (uint16_t)(k->code * 10 + (uint16_t)(msg[i] - '0'));
 		}
-		for (p = *head; p < e && !is_blank(p, e); p = hdr_end(p, e)) {
-			size_t nl = hdr_name_len(p, hdr_end(p, e));
-
-			if (name_eq(p, nl, "CSeq", 4)) {
-				cseq_method(p, hdr_end(p, e), k);
-				break;
-			}
-		}
-	} else {
-		k->meth = msg;
-		for (p = msg; p < e && *p > ' '; p++)
-			;
-		k->meth_l = (size_t)(p - msg);
+		return k->code ? 0 : EBADMSG;
 	}
+	k->meth = msg;
+	for (p = msg; p < e && *p > ' '; p++)
+		;
+	k->meth_l = (size_t)(p - msg);
 	return k->meth_l ? 0 : EBADMSG;
 }
 
-static bool rule_matches(const struct sip_custom_hdr *h, const struct custom_key *k)
+static bool meth_matches(const struct custom_rule *r, const struct custom_key *k)
 {
-	bool meth = !h->method_count, code = false;
-
-	for (size_t i = 0; i < h->method_count && !meth; i++) {
-		const char *m = h->methods[i];
-
-		meth = !strcmp(m, "*") || (strlen(m) == k->meth_l && !memcmp(m, k->meth, k->meth_l));
+	if (r->meth_any)
+		return true;
+	for (size_t i = 0; i < r->h.method_count; i++) {
+		if (r->meth_l[i] == k->meth_l && !memcmp(r->h.methods[i], k->meth, k->meth_l))
+			return true;
 	}
-	if (!meth)
-		return false;
-	if (!h->code_count)
-		return !k->code; /* requests only */
-	for (size_t i = 0; i < h->code_count && !code; i++)
-		code = k->code && (!h->codes[i] || h->codes[i] == k->code);
-	return code;
+	return false;
+}
+
+static bool code_matches(const struct custom_rule *r, uint16_t code)
+{
+	for (size_t i = 0; i < r->h.code_count; i++) {
+		if (!r->h.codes[i] || r->h.codes[i] == code)
+			return true;
+	}
+	return false;
+}
+
+static bool hit_get(const uint64_t *hit, size_t i)
+{
+	return (hit[i / 64] >> (i % 64)) & 1u;
+}
+
+/*
+ * Marks in hit the rules that apply to the message; false when none does.
+ * A response is matched on its code first: its CSeq is read only when a
+ * rule takes that code and lists methods.
+ */
+static bool rules_match(const struct sip_custom *c, struct custom_key *k, const char *head,
+			const char *e, uint64_t *hit)
+{
+	bool any = false, need_meth = false;
+
+	memset(hit, 0, CUSTOM_WORDS * sizeof(*hit));
+	if (!k->code) {
+		for (size_t i = 0; c->req_rules && i < c->n; i++) {
+			if (!c->v[i].h.code_count && meth_matches(&c->v[i], k)) {
+				hit[i / 64] |= 1ull << (i % 64);
+				any = true;
+			}
+		}
+		return any;
+	}
+	for (size_t i = 0; c->resp_rules && i < c->n; i++) {
+		if (c->v[i].h.code_count && code_matches(&c->v[i], k->code)) {
+			hit[i / 64] |= 1ull << (i % 64);
+			any = true;
+			need_meth = need_meth || !c->v[i].meth_any;
+		}
+	}
+	if (!need_meth)
+		return any;
+	resp_meth_read(head, e, k);
+	any = false;
+	for (size_t i = 0; i < c->n; i++) {
+		if (hit_get(hit, i) && !meth_matches(&c->v[i], k))
+			hit[i / 64] &= ~(1ull << (i % 64));
+		any = any || hit_get(hit, i);
+	}
+	return any;
 }
 
 /* Whether a matching rule removes the header line named p[0..l). */
-static bool line_removed(const struct sip_custom *c, const bool *hit, const char *p, size_t l)
+static bool line_removed(const struct sip_custom *c, const uint64_t *hit, const char *p,
+			 size_t l)
 {
+	name_long(p, l, &p, &l);
 	for (size_t i = 0; i < c->n; i++) {
-		if (hit[i] && c->v[i].replace &&
-		    name_eq(p, l, c->v[i].name, strlen(c->v[i].name)))
+		const struct custom_rule *r = &c->v[i];
+
+		if (hit_get(hit, i) && r->h.replace && r->lname_l == l &&
+		    !strncasecmp(r->lname, p, l))
 			return true;
 	}
 	return false;
@@ -337,8 +435,8 @@ int sip_custom_apply(const struct sip_custom *c, const char *msg, size_t len,
 		     struct mbuf *mb)
 {
 	const char *e = msg + len, *head, *p, *q;
+	uint64_t hit[CUSTOM_WORDS];
 	struct custom_key k;
-	bool stack_hit[16], *hit = stack_hit, any = false;
 	int err;
 
 	if (!c || !c->n)
@@ -346,19 +444,8 @@ int sip_custom_apply(const struct sip_custom *c, const char *msg, size_t len,
 	err = key_read(msg, e, &k, &head);
 	if (err)
 		return err;
-	if (c->n > sizeof(stack_hit) / sizeof(stack_hit[0])) {
-		hit = calloc(c->n, sizeof(*hit));
-		if (!hit)
-			return ENOMEM;
-	}
-	for (size_t i = 0; i < c->n; i++) {
-		hit[i] = rule_matches(&c->v[i], &k);
-		any = any || hit[i];
-	}
-	if (!any) {
-		err = ENOENT;
-		goto out;
-	}
+	if (!rules_match(c, &k, head, e, hit))
+		return ENOENT;
 	err = mbuf_write(mb, msg, (size_t)(head - msg));
 	for (p = head; !err && p < e && !is_blank(p, e); p = q) {
 		q = hdr_end(p, e);
@@ -368,13 +455,16 @@ int sip_custom_apply(const struct sip_custom *c, const char *msg, size_t len,
 	if (!err && p >= e)
 		err = EBADMSG; /* no end of the header section */
 	for (size_t i = 0; !err && i < c->n; i++) {
-		if (hit[i] && c->v[i].value)
-			err = mbuf_printf(mb, "%s: %s\r\n", c->v[i].name, c->v[i].value);
+		const struct custom_rule *r = &c->v[i];
+
+		if (!hit_get(hit, i) || !r->h.value)
+			continue;
+		err = mbuf_write(mb, r->h.name, r->name_l);
+		err = err ? err : mbuf_write(mb, ": ", 2);
+		err = err ? err : mbuf_write(mb, r->h.value, r->value_l);
+		err = err ? err : mbuf_write(mb, "\r\n", 2);
 	}
 	if (!err)
 		err = mbuf_write(mb, p, (size_t)(e - p)); /* empty line and body */
-out:
-	if (hit != stack_hit)
-		free(hit);
 	return err;
 }

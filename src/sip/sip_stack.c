@@ -142,23 +142,10 @@ static int stack_send_h(const struct sip_tsx_dst *dst, const void *data, size_t 
 {
 	struct sip_stack *stack = arg;
 	struct net_addr to;
-	struct mbuf mb;
 	int err;
 
 	if (net_addr_from_sa(&to, (const struct sockaddr *)&dst->addr, dst->addrlen))
 		memset(&to, 0, sizeof(to));
-	mbuf_init(&mb, SIP_MSG_MAX_HARD);
-	if (stack->custom) {
-		err = sip_custom_apply(stack->custom, data, len, &mb);
-		if (!err) {
-			data = mb.buf;
-			len = mb.end;
-		} else if (err != ENOENT) {
-			log_write(LOG_SIP, LOG_LVL_WARN, LOG_DIR_TO, NULL,
-				  "custom_headers not applied to a %zu-byte message: %s", len,
-				  strerror(err));
-		}
-	}
 	stack_log_tx(dst->reliable, &to, data, len);
 	if (dst->reliable) {
 		err = net_send_conn(stack->net, dst->conn, data, len);
@@ -186,8 +173,39 @@ static int stack_send_h(const struct sip_tsx_dst *dst, const void *data, size_t 
 		stack->stats.tx_msgs++;
 	}
 out:
-	mbuf_reset(&mb);
 	return err;
+}
+
+/* The transaction layer's rewrite (sip_tsx_env.rewrite): custom_headers,
+ * once per message built. */
+static int stack_rewrite_h(const void *data, size_t len, struct mbuf *out, void *arg)
+{
+	struct sip_stack *stack = arg;
+	int err;
+
+	if (!stack->custom)
+		return ENOENT;
+	err = sip_custom_apply(stack->custom, data, len, out);
+	if (err && err != ENOENT)
+		log_write(LOG_SIP, LOG_LVL_WARN, LOG_DIR_TO, NULL,
+			  "custom_headers not applied to a %zu-byte message: %s", len,
+			  strerror(err));
+	return err;
+}
+
+void sip_stack_custom_mb(struct sip_stack *stack, struct mbuf *mb)
+{
+	struct mbuf nb;
+
+	if (!stack->custom)
+		return;
+	mbuf_init(&nb, SIP_MSG_MAX_HARD);
+	if (stack_rewrite_h(mb->buf, mb->end, &nb, stack)) {
+		mbuf_reset(&nb);
+		return;
+	}
+	mbuf_reset(mb);
+	*mb = nb;
 }
 
 /* A stateless answer (check errors, 503 on overload): to the connection or
@@ -221,6 +239,7 @@ static void stack_answer(struct sip_stack *stack, const struct sip_msg *req,
 	dst.addrlen = net_addr_len(&to);
 	dst.reliable = src->reliable;
 	dst.conn = src->reliable ? src->conn_id : stack_flow_idx(stack, src);
+	sip_stack_custom_mb(stack, &mb);
 	stack_send_h(&dst, mb.buf, mb.end, stack);
 out:
 	mbuf_reset(&mb);
@@ -419,17 +438,19 @@ static void stack_oversize(struct sip_stack *stack, const struct net_msg *m)
 	mem_deref(msg);
 }
 
-/* A request the transaction layer refused for lack of room: 503, with
- * received/rport on its Via as any response. */
+/* A request the transaction layer refused for lack of room (ENOSPC) or
+ * because its key had SIP_TSX_SAME_KEY_MAX transactions (EMLINK, counted
+ * there): 503, with received/rport on its Via as any response. */
 static void stack_overload(struct sip_stack *stack, const struct sip_msg *msg,
-			   const struct net_flow *src)
+			   const struct net_flow *src, int err)
 {
 	const struct sip_hdr *vh = sip_msg_hdr(msg, SIP_HDR_VIA);
 	struct sip_verdict v = {.scode = 503, .reason = "Service Unavailable"};
 	const struct sip_via *via = sip_msg_via(msg);
 	struct sip_msg *fixed = NULL;
 
-	stack->stats.overload_503++;
+	if (err == ENOSPC)
+		stack->stats.overload_503++;
 	if (vh && via)
 		sip_stack_via_fix(&fixed, msg, vh, via, &src->peer);
 	stack_answer(stack, fixed ? fixed : msg, src, &v);
@@ -468,8 +489,8 @@ static void stack_deliver(struct sip_stack *stack, struct sip_msg *msg,
 	}
 	rx.ctx = src; /* the flow, handed to the handlers as an argument */
 	err = sip_tsx_recv_rx(stack->tsx, msg, &dst, &rx);
-	if (err == ENOSPC && msg->req && msg->meth != SIP_METHOD_ACK)
-		stack_overload(stack, msg, src);
+	if ((err == ENOSPC || err == EMLINK) && msg->req && msg->meth != SIP_METHOD_ACK)
+		stack_overload(stack, msg, src, err);
 	mbuf_reset(&v);
 }
 
@@ -679,6 +700,7 @@ int sip_stack_alloc(struct sip_stack **stackp, const struct sip_stack_prm *prm)
 	stack_allow_build(stack);
 	stack->env.send = stack_send_h;
 	stack->env.send_arg = stack;
+	stack->env.rewrite = stack_rewrite_h;
 	stack->env.timer = &sip_tsx_timer_loop;
 	tp.t1_ms = prm->t1_ms;
 	tp.t2_ms = prm->t2_ms;
@@ -816,6 +838,7 @@ void sip_stack_stats_get(const struct sip_stack *stack, struct sip_stack_stats *
 	sip_tsx_peer_stats(stack->tsx, &ps);
 	st->tx_unproven = ps.unproven;
 	st->tx_unproven_refused = ps.refused;
+	st->tsx_key_503 = sip_tsx_stack_key_refused(stack->tsx);
 }
 
 void sip_stack_peer_prove(struct sip_stack *stack, const struct net_flow *flow)
@@ -835,7 +858,7 @@ void sip_stack_tsx_counts(const struct sip_stack *stack, size_t *servers, size_t
 	const struct sip_tsx_stack *st = stack ? stack->tsx : NULL;
 
 	*servers = st ? hash_count(st->servers) + st->ndone : 0;
-	*clients = st ? hash_count(st->clients) : 0;
+	*clients = st ? hash_count(st->clients) + st->ncdone : 0;
 }
 
 size_t sip_stack_tsx_peak_take(struct sip_stack *stack)

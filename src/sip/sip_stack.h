@@ -98,6 +98,9 @@ struct sip_stack_stats {
 	/* requests to UDP destinations that never answered (sip/sip_peer.h):
 	 * sent once without retransmissions, or not sent (over the budget) */
 	uint64_t tx_unproven, tx_unproven_refused;
+	/* 503 because SIP_TSX_SAME_KEY_MAX transactions shared the request's
+	 * key (sip_tsx.h, docs/security.md) */
+	uint64_t tsx_key_503;
 	uint64_t no_handler;	  /* 405 / 501 */
 };
 

@@ -91,6 +91,10 @@ int sip_stack_via_fix(struct sip_msg **outp, const struct sip_msg *msg,
 /* Inserts the hdrs lines before the blank line ending the header section of
  * the serialized message in mb (a message without a body). */
 int sip_stack_hdrs_insert(struct mbuf *mb, struct pl hdrs);
+/* custom_headers applied to the message in mb, for what the stack sends
+ * outside the transaction layer (which applies them itself, once per
+ * message, sip_tsx_env.rewrite). mb is left as it is when none apply. */
+void sip_stack_custom_mb(struct sip_stack *stack, struct mbuf *mb);
 /* "udp:1.2.3.4:5060" */
 const char *sip_stack_peer_str(bool reliable, const struct net_addr *a, char *buf,
 			       size_t size);

@@ -448,6 +448,7 @@ int sip_stack_ack(struct sip_stack *stack, struct pl req, const struct net_flow 
 	td.addrlen = net_addr_len(&rt.addr);
 	td.reliable = rt.tcp;
 	td.conn = rt.tcp ? rt.conn_id : sip_stack_sock_index(stack, rt.sock);
+	sip_stack_custom_mb(stack, &mb);
 	err = stack->env.send(&td, mb.buf, mb.end, stack->env.send_arg);
 out:
 	mbuf_reset(&mb);

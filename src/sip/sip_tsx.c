@@ -223,11 +223,28 @@ void sip_tsx_end_start(struct sip_tsx *tsx, enum sip_tsx_qid qid)
 		env->timer->start(q->timer, q->dur_ms, q_fire, q, env->timer_ctx);
 }
 
+/* The env's rewrite of mb's message, once: mb holds the new bytes. */
+static void out_rewrite(const struct sip_tsx_env *env, struct mbuf *mb)
+{
+	struct mbuf nb;
+
+	if (!env || !env->rewrite)
+		return;
+	mbuf_init(&nb, SIP_MSG_MAX_HARD);
+	if (env->rewrite(mb->buf, mb->end, &nb, env->send_arg)) {
+		mbuf_reset(&nb);
+		return;
+	}
+	mbuf_reset(mb);
+	*mb = nb;
+}
+
 int sip_tsx_out_take(struct sip_tsx *tsx, struct mbuf *mb, struct pl tag)
 {
 	size_t tl = tag.l <= 64 ? tag.l : 0;
 	uint8_t *b;
 
+	out_rewrite(tsx->st ? tsx->st->env : NULL, mb);
 	if (mb->end > UINT32_MAX - tl)
 		return ENOMEM;
 	/* Trim the built buffer to its size (a shrinking realloc stays in
@@ -490,6 +507,8 @@ static void stack_destroy(void *data)
 		sip_tsx_done_free_all(st);
 	if (st->dq_timer)
 		st->env->timer->free(st->dq_timer, st->env->timer_ctx);
+	if (st->cq_timer)
+		st->env->timer->free(st->cq_timer, st->env->timer_ctx);
 	for (int i = 0; i < SIP_TSX_Q_COUNT; i++) {
 		if (st->q[i].timer)
 			st->env->timer->free(st->q[i].timer, st->env->timer_ctx);
@@ -498,6 +517,7 @@ static void stack_destroy(void *data)
 	mem_deref(st->clients);
 	mem_deref(st->servers);
 	mem_deref(st->done);
+	mem_deref(st->cdone);
 	sip_peers_free(st->peers);
 }
 
@@ -531,9 +551,11 @@ int sip_tsx_stack_alloc(struct sip_tsx_stack **stp, const struct sip_tsx_env *en
 	err = err ? err : hash_alloc(&st->clients, prm->hint / 2);
 	err = err ? err : hash_alloc(&st->servers, prm->hint / 2);
 	err = err ? err : hash_alloc(&st->done, prm->hint / 2);
+	err = err ? err : hash_alloc(&st->cdone, prm->hint / 4);
 	if (!err) {
 		st->dq_timer = env->timer->alloc(env->timer_ctx);
-		err = st->dq_timer ? 0 : ENOMEM;
+		st->cq_timer = env->timer->alloc(env->timer_ctx);
+		err = st->dq_timer && st->cq_timer ? 0 : ENOMEM;
 	}
 	for (int i = 0; i < SIP_TSX_Q_COUNT && !err; i++) {
 		st->q[i].st = st;
@@ -565,8 +587,13 @@ void sip_tsx_stack_free(struct sip_tsx_stack *st)
 
 size_t sip_tsx_stack_count(const struct sip_tsx_stack *st)
 {
-	/* finished NIST records are live transactions (Completed) */
-	return st ? hash_count(st->by_id) + st->ndone : 0;
+	/* finished records are live transactions (Completed) */
+	return st ? hash_count(st->by_id) + st->ndone + st->ncdone : 0;
+}
+
+uint64_t sip_tsx_stack_key_refused(const struct sip_tsx_stack *st)
+{
+	return st ? st->key_refused : 0;
 }
 
 size_t sip_tsx_stack_max(const struct sip_tsx_stack *st)
@@ -701,12 +728,19 @@ int sip_tsx_request(struct sip_tsx **tsxp, struct sip_tsx_stack *st,
 	struct sip_msg *msg = NULL;
 	struct sip_tsx_key key;
 	struct sip_tsx *tsx;
+	struct mbuf mb;
+	struct pl req;
 	uint64_t hv;
 	int err;
 
 	if (!tsxp || !st || !prm || !prm->req.p || !prm->resp_h)
 		return EINVAL;
-	err = sip_msg_decode_copy(&msg, prm->req.p, prm->req.l, &dprm);
+	/* the bytes kept and retransmitted are the rewritten ones */
+	mbuf_init(&mb, SIP_MSG_MAX_HARD);
+	req = prm->req;
+	if (st->env->rewrite && !st->env->rewrite(req.p, req.l, &mb, st->env->send_arg))
+		req = (struct pl){(const char *)mb.buf, mb.end};
+	err = sip_msg_decode_copy(&msg, req.p, req.l, &dprm);
 	if (err)
 		goto out;
 	if (!msg->req || msg->meth == SIP_METHOD_ACK) {
@@ -718,7 +752,7 @@ int sip_tsx_request(struct sip_tsx **tsxp, struct sip_tsx_stack *st,
 		err = EINVAL;
 		goto out;
 	}
-	hv = sip_tsx_key_hash(&key);
+	hv = sip_tsx_key_hash_client(&key);
 	if (sip_tsx_find_client(st, &key, hv)) {
 		err = EEXIST;
 		goto out;
@@ -749,6 +783,7 @@ int sip_tsx_request(struct sip_tsx **tsxp, struct sip_tsx_stack *st,
 	tsx->starting = false;
 	*tsxp = tsx; /* live: a failed send is told from the timer */
 out:
+	mbuf_reset(&mb);
 	mem_deref(msg);
 	return err;
 }
@@ -830,6 +865,7 @@ int sip_tsx_recv_rx(struct sip_tsx_stack *st, struct sip_msg *msg,
 	struct pl via_top = rx ? rx->via_top : (struct pl)PL_INIT;
 	struct sip_tsx_key key;
 	struct sip_tsx *tsx;
+	size_t same;
 	uint64_t hv;
 	int err;
 
@@ -839,9 +875,11 @@ int sip_tsx_recv_rx(struct sip_tsx_stack *st, struct sip_msg *msg,
 		       : sip_tsx_key_resp(&key, msg);
 	if (err)
 		return err;
-	hv = sip_tsx_key_hash(&key);
 	if (!msg->req) {
+		hv = sip_tsx_key_hash_client(&key);
 		tsx = sip_tsx_find_client(st, &key, hv);
+		if (!tsx && sip_tsx_cdone_recv(st, &key, hv))
+			return 0; /* a final again, after its transaction's */
 		if (!tsx) {
 			if (st->prm.tu.stray_h)
 				st->prm.tu.stray_h(msg, src, st->prm.tu.arg);
@@ -856,9 +894,14 @@ int sip_tsx_recv_rx(struct sip_tsx_stack *st, struct sip_msg *msg,
 		mem_deref(tsx);
 		return 0;
 	}
-	tsx = sip_tsx_find_server(st, &key, hv);
+	hv = sip_tsx_key_hash_server(&key);
+	tsx = sip_tsx_find_server_same(st, &key, hv, &same);
 	if (!tsx && sip_tsx_done_recv(st, &key, hv))
 		return 0; /* a retransmission answered from a slim record */
+	if (!tsx && same >= SIP_TSX_SAME_KEY_MAX && !key.ack) {
+		sip_tsx_key_refused(st, &key, same);
+		return EMLINK;
+	}
 	if (!tsx)
 		return recv_new_request(st, msg, &key, hv, src, via_top, rx ? rx->ctx : NULL);
 	mem_ref(tsx);

@@ -51,6 +51,14 @@ struct sip_tsx_stack;
  * a new one for the TU. Real answers are far smaller (a REGISTER's 200 OK:
  * under 1 KiB). */
 #define SIP_TSX_KEEP_MAX ((size_t)8192)
+/* Server transactions (with finished records) that may share one hash
+ * value of the server table. The hash covers every field that matching
+ * compares but the To tag and Request-URI of RFC 2543 keys, so only a peer
+ * varying those (or a 64-bit collision under the process's SipHash key)
+ * makes entries share one; past this bound its new request is refused
+ * (EMLINK, answered 503), so that no key can make a lookup walk a long
+ * chain (docs/security.md). */
+#define SIP_TSX_SAME_KEY_MAX 8u
 
 enum sip_tsx_kind {
 	SIP_TSX_ICT = 0, /* INVITE client, RFC 3261 §17.1.1 */
@@ -106,9 +114,20 @@ struct sip_tsx_timer_ops {
 extern const struct sip_tsx_timer_ops sip_tsx_timer_loop;
 
 /* Borrowed by the stack; must outlive it. */
+struct mbuf;
+/* Rewrites a message before the layer keeps it (custom_headers): the new
+ * bytes into out (empty on entry) and 0, or any errno to keep the message
+ * as it is (ENOENT: nothing to change). */
+typedef int(sip_tsx_rewrite_h)(const void *data, size_t len, struct mbuf *out, void *arg);
+
 struct sip_tsx_env {
 	sip_tsx_send_h *send;
 	void *send_arg;
+	/* Optional: called once per message the layer builds or is given to
+	 * send (a request, a response, the ACK of a non-2xx), before its first
+	 * send; retransmissions resend the kept bytes. The key fields
+	 * (Via, From, To, Call-ID, CSeq) must come out unchanged. */
+	sip_tsx_rewrite_h *rewrite;
 	const struct sip_tsx_timer_ops *timer;
 	void *timer_ctx;
 };
@@ -164,6 +183,8 @@ size_t sip_tsx_stack_max(const struct sip_tsx_stack *st);   /* the bound in use 
  * request (plus an allowance per allocation); and the bound in use. */
 size_t sip_tsx_stack_bytes(const struct sip_tsx_stack *st);
 size_t sip_tsx_stack_bytes_max(const struct sip_tsx_stack *st);
+/* Requests refused with EMLINK (SIP_TSX_SAME_KEY_MAX) since creation. */
+uint64_t sip_tsx_stack_key_refused(const struct sip_tsx_stack *st);
 
 /*
  * Destinations that have shown they receive (sip/sip_peer.h): a client
@@ -187,7 +208,8 @@ void sip_tsx_peer_stats(const struct sip_tsx_stack *st, struct sip_peers_stats *
  * already answered or dropped it: nothing is sent), ENOSPC when a new
  * server transaction would exceed prm.max or the live ones hold
  * prm.bytes_max bytes (the caller may answer 503
- * statelessly), ENOMEM.
+ * statelessly), EMLINK when SIP_TSX_SAME_KEY_MAX transactions already
+ * share the new request's key hash (the same), ENOMEM.
  */
 int sip_tsx_recv(struct sip_tsx_stack *st, struct sip_msg *msg,
 		 const struct sip_tsx_dst *src);
@@ -218,7 +240,10 @@ int sip_tsx_recv_rx(struct sip_tsx_stack *st, struct sip_msg *msg,
 /* Called for each response passed to the TU: provisionals, the first
  * final, 2xx retransmissions in Accepted (RFC 6026 §8.4). On Timer B/F the
  * call has resp NULL and scode 408, on a transport error resp NULL and
- * scode 503 (§17.1.4); the transaction is Terminated after such a call. */
+ * scode 503 (§17.1.4); the transaction is Terminated after such a call.
+ * A non-INVITE client transaction is Terminated too once this call for its
+ * final returns: over UDP a slim record absorbs retransmitted finals until
+ * Timer K (docs/sip-transactions.md). */
 typedef void(sip_tsx_resp_h)(struct sip_tsx *tsx, const struct sip_msg *resp,
 			     uint16_t scode, void *arg);
 

@@ -16,6 +16,13 @@
  * duration). Only RFC 3261 keys over unreliable transports get one; the
  * RFC 2543 fallback and CANCEL keep the full transaction. The TU's transaction
  * object is Terminated when its record takes over.
+ *
+ * The same for a finished non-INVITE client transaction (RFC 3261
+ * §17.1.2.2, Completed): until Timer K (T4) it only absorbs retransmitted
+ * finals, which needs the branch and method (§17.1.3) and the deadline; it
+ * sends nothing. Over UDP, once its TU has had the final, a struct
+ * sip_tsx_cdone in the stack's `cdone` table and a FIFO of its own takes
+ * over (40 B and the key text instead of the whole transaction).
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -86,12 +93,22 @@ static void done_free(struct sip_tsx_stack *st, struct sip_tsx_done *d)
 	free(d);
 }
 
+/* The slack of the transactions' deadline queues (sip_tsx.c) for the
+ * duration of queue q. */
+static uint64_t q_slack(const struct sip_tsx_stack *st, enum sip_tsx_qid q)
+{
+	uint64_t dur = st->q[q].dur_ms;
+
+	if (dur < LOOP_TIMER_SLACK_MIN_DELAY)
+		return 0;
+	return dur / 64 > LOOP_TIMER_SLACK_MAX ? LOOP_TIMER_SLACK_MAX : dur / 64;
+}
+
 static void done_fire(void *arg)
 {
 	struct sip_tsx_stack *st = arg;
 	const struct sip_tsx_env *env = st->env;
 	uint64_t now = env->timer->now(env->timer_ctx);
-	uint64_t slack;
 
 	while (st->dq_head && (st->dq_head->dead || st->dq_head->end_at <= now)) {
 		struct sip_tsx_done *d = st->dq_head;
@@ -101,16 +118,10 @@ static void done_fire(void *arg)
 			st->dq_tail = NULL;
 		done_free(st, d); /* Timer J */
 	}
-	if (!st->dq_head)
-		return;
-	/* same slack as the transactions' deadline queues (sip_tsx.c) */
-	slack = st->q[SIP_TSX_Q_64T1].dur_ms / 64;
-	if (st->q[SIP_TSX_Q_64T1].dur_ms < LOOP_TIMER_SLACK_MIN_DELAY)
-		slack = 0;
-	else if (slack > LOOP_TIMER_SLACK_MAX)
-		slack = LOOP_TIMER_SLACK_MAX;
-	env->timer->start(st->dq_timer, st->dq_head->end_at - now + slack, done_fire, st,
-			  env->timer_ctx);
+	if (st->dq_head)
+		env->timer->start(st->dq_timer,
+				  st->dq_head->end_at - now + q_slack(st, SIP_TSX_Q_64T1),
+				  done_fire, st, env->timer_ctx);
 }
 
 int sip_tsx_done_take(struct sip_tsx *tsx)
@@ -195,6 +206,107 @@ bool sip_tsx_done_recv(struct sip_tsx_stack *st, const struct sip_tsx_key *k, ui
 	return true;
 }
 
+/* ---- finished non-INVITE client transactions (Timer K) ---- */
+
+size_t sip_tsx_cdone_cost(size_t key_len)
+{
+	return sizeof(struct sip_tsx_cdone) + key_len + DONE_BLOCK_OVH + DONE_TABLE_OVH;
+}
+
+static struct pl cdone_method(const struct sip_tsx_cdone *c)
+{
+	return (struct pl){c->buf, c->mlen};
+}
+
+static struct pl cdone_branch(const struct sip_tsx_cdone *c)
+{
+	return (struct pl){c->buf + c->mlen, c->blen};
+}
+
+static void cdone_free(struct sip_tsx_stack *st, struct sip_tsx_cdone *c)
+{
+	hash_remove(st->cdone, &c->he);
+	st->ncdone--;
+	st->bytes -= c->cost;
+	free(c);
+}
+
+static void cdone_fire(void *arg)
+{
+	struct sip_tsx_stack *st = arg;
+	const struct sip_tsx_env *env = st->env;
+	uint64_t now = env->timer->now(env->timer_ctx);
+
+	while (st->cq_head && st->cq_head->end_at <= now) {
+		struct sip_tsx_cdone *c = st->cq_head;
+
+		st->cq_head = c->q_next;
+		if (!st->cq_head)
+			st->cq_tail = NULL;
+		cdone_free(st, c); /* Timer K */
+	}
+	if (st->cq_head)
+		env->timer->start(st->cq_timer,
+				  st->cq_head->end_at - now + q_slack(st, SIP_TSX_Q_T4),
+				  cdone_fire, st, env->timer_ctx);
+}
+
+int sip_tsx_cdone_take(struct sip_tsx *tsx)
+{
+	struct sip_tsx_stack *st = tsx->st;
+	const struct sip_tsx_env *env;
+	struct pl m = sip_tsx_kf(tsx, SIP_TSX_KF_METHOD);
+	struct pl b = sip_tsx_kf(tsx, SIP_TSX_KF_BRANCH);
+	struct sip_tsx_cdone *c;
+
+	if (!st || tsx->kind != SIP_TSX_NICT || tsx->reliable || !tsx->final_seen ||
+	    tsx->state != SIP_TSX_COMPLETED || m.l > UINT8_MAX || b.l > UINT8_MAX)
+		return EINVAL;
+	env = st->env;
+	c = malloc(sizeof(*c) + m.l + b.l);
+	if (!c)
+		return ENOMEM;
+	memset(c, 0, sizeof(*c));
+	memcpy(c->buf, m.p, m.l);
+	memcpy(c->buf + m.l, b.p, b.l);
+	c->mlen = (uint8_t)m.l;
+	c->blen = (uint8_t)b.l;
+	c->meth = tsx->meth;
+	c->end_at = env->timer->now(env->timer_ctx) + st->q[SIP_TSX_Q_T4].dur_ms;
+	c->cost = (uint32_t)sip_tsx_cdone_cost(m.l + b.l);
+	hash_insert(st->cdone, &c->he, tsx->he_key.hv);
+	st->ncdone++;
+	st->bytes += c->cost;
+	if (st->cq_tail)
+		st->cq_tail->q_next = c;
+	else
+		st->cq_head = c;
+	st->cq_tail = c;
+	if (st->cq_head == c)
+		env->timer->start(st->cq_timer, st->q[SIP_TSX_Q_T4].dur_ms, cdone_fire,
+				  st, env->timer_ctx);
+	return 0;
+}
+
+static bool cdone_match(const struct hash_entry *e, const void *arg)
+{
+	const struct sip_tsx_cdone *c = HASH_OBJ(e, struct sip_tsx_cdone, he);
+	const struct sip_tsx_key *k = arg;
+
+	if (c->meth != k->meth)
+		return false;
+	if (k->meth == SIP_METHOD_OTHER && !pl_eq(cdone_method(c), k->method))
+		return false;
+	return pl_caseeq(cdone_branch(c), k->branch);
+}
+
+bool sip_tsx_cdone_recv(struct sip_tsx_stack *st, const struct sip_tsx_key *k,
+			uint64_t hv)
+{
+	/* §17.1.2.2: in Completed a retransmitted final is absorbed */
+	return k->rfc3261 && st->ncdone && hash_lookup(st->cdone, hv, cdone_match, k);
+}
+
 void sip_tsx_done_free_all(struct sip_tsx_stack *st)
 {
 	while (st->dq_head) {
@@ -206,4 +318,13 @@ void sip_tsx_done_free_all(struct sip_tsx_stack *st)
 	st->dq_tail = NULL;
 	if (st->dq_timer)
 		st->env->timer->cancel(st->dq_timer, st->env->timer_ctx);
+	while (st->cq_head) {
+		struct sip_tsx_cdone *c = st->cq_head;
+
+		st->cq_head = c->q_next;
+		cdone_free(st, c);
+	}
+	st->cq_tail = NULL;
+	if (st->cq_timer)
+		st->env->timer->cancel(st->cq_timer, st->env->timer_ctx);
 }

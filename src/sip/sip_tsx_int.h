@@ -65,11 +65,15 @@ struct sip_tsx_stack {
 	struct sip_tsx_prm prm;
 	struct hash *by_id;   /* owned; entries: every live transaction */
 	struct hash *clients; /* owned; by branch + method */
-	struct hash *servers; /* owned; by branch (3261) or Call-ID.. (2543) */
+	struct hash *servers; /* owned; by branch, sent-by, method (3261) or
+			       * Call-ID, CSeq, From tag, Via, method (2543) */
 	struct sip_tsx_q q[SIP_TSX_Q_COUNT];
 	uint64_t next_id;
 	uint64_t tag_seq;
 	size_t peak; /* most live at once since sip_stack_tsx_peak_take */
+	/* requests refused by SIP_TSX_SAME_KEY_MAX, in all and since the
+	 * last log line, and when that line was written (ms, 0: never) */
+	uint64_t key_refused, key_refused_unlogged, key_log_at;
 	size_t bytes; /* sum of the live transactions' cost */
 	struct sip_peers *peers; /* owned: proven UDP destinations (sip_peer.h) */
 	/* finished NIST (sip_tsx_done.c): their table, their Timer J FIFO
@@ -79,6 +83,11 @@ struct sip_tsx_stack {
 	void *dq_timer; /* owned (env timer) */
 	size_t ndone;	   /* records in the table (counted as live) */
 	size_t done_bytes; /* their cost, part of bytes */
+	/* finished NICT (sip_tsx_done.c): the same for Timer K */
+	struct hash *cdone; /* owned */
+	struct sip_tsx_cdone *cq_head, *cq_tail;
+	void *cq_timer; /* owned (env timer) */
+	size_t ncdone;	/* records in cdone (counted as live clients) */
 };
 
 /* The compact destination: an IPv4 or IPv6 socket address (the transports
@@ -169,6 +178,31 @@ struct sip_tsx_done {
 	char buf[];
 };
 
+/*
+ * A finished non-INVITE client transaction (Completed, RFC 3261 §17.1.2.2)
+ * reduced to what absorbs retransmitted finals until Timer K: the branch
+ * and method a response is matched on (§17.1.3) and the deadline. Nothing
+ * is sent from it. One allocation; buf holds the method, then the branch.
+ */
+struct sip_tsx_cdone {
+	struct hash_entry he;	      /* in st->cdone */
+	struct sip_tsx_cdone *q_next; /* the FIFO, by deadline */
+	uint64_t end_at;	      /* Timer K */
+	uint32_t cost;		      /* counted in st->bytes */
+	uint8_t meth;		      /* key: enum sip_method */
+	uint8_t mlen, blen;	      /* key: method, branch lengths */
+	char buf[];
+};
+
+/* The same for a NICT that has passed its final to the TU over UDP:
+ * cdone_take makes the record (the caller then terminates tsx), ENOMEM,
+ * EINVAL when it does not fit; cdone_recv absorbs a response matching a
+ * record (true). */
+int sip_tsx_cdone_take(struct sip_tsx *tsx);
+bool sip_tsx_cdone_recv(struct sip_tsx_stack *st, const struct sip_tsx_key *k,
+			uint64_t hv);
+size_t sip_tsx_cdone_cost(size_t key_len);
+
 /* sip_tsx_done.c. Whether tsx (a NIST with its final in out) can become
  * a record; take: makes it one (the caller then terminates tsx), ENOMEM;
  * recv: a request matching a record is answered from it (true); cost: a
@@ -226,10 +260,24 @@ int sip_tsx_key_req(struct sip_tsx_key *k, const struct sip_msg *msg);
 int sip_tsx_key_req_via(struct sip_tsx_key *k, const struct sip_msg *msg,
 			const struct sip_via *via);
 int sip_tsx_key_resp(struct sip_tsx_key *k, const struct sip_msg *msg);
-uint64_t sip_tsx_key_hash(const struct sip_tsx_key *k);
-/* hv: sip_tsx_key_hash(k), computed once by the caller. */
+/* The hash of a key for the server table (requests) and for the client
+ * table (responses, and a new client transaction's request). */
+uint64_t sip_tsx_key_hash_server(const struct sip_tsx_key *k);
+uint64_t sip_tsx_key_hash_client(const struct sip_tsx_key *k);
+/* hv: the key's hash, computed once by the caller. */
 struct sip_tsx *sip_tsx_find_server(struct sip_tsx_stack *st, const struct sip_tsx_key *k,
 				    uint64_t hv);
+/* Same; *same: the entries of hash value hv passed that did not match (on
+ * a miss, all of them: what a new one with this key would add to). */
+struct sip_tsx *sip_tsx_find_server_same(struct sip_tsx_stack *st,
+					 const struct sip_tsx_key *k, uint64_t hv,
+					 size_t *same);
+/* The entries a server lookup of hash value hv walks (tests). */
+size_t sip_tsx_chain_len(const struct sip_tsx_stack *st, uint64_t hv);
+/* Counts and logs (at most once a second) a request refused because
+ * `same` entries already share its key's hash (SIP_TSX_SAME_KEY_MAX). */
+void sip_tsx_key_refused(struct sip_tsx_stack *st, const struct sip_tsx_key *k,
+			 size_t same);
 struct sip_tsx *sip_tsx_find_client(struct sip_tsx_stack *st, const struct sip_tsx_key *k,
 				    uint64_t hv);
 

@@ -14,14 +14,24 @@
  * by the same rules with the method taken as INVITE (3261) or ignored
  * (2543).
  *
- * Both forms live in one keyed-SipHash table (core/hash): the 3261 key
- * hashes the branch, the 2543 key the Call-ID and CSeq number, which an
- * INVITE, its ACK and its CANCEL share.
+ * Both forms live in one keyed-SipHash table (core/hash, a random key per
+ * process). Each hash covers every field its match compares except those
+ * an INVITE, its ACK and its CANCEL do not share: 3261 servers hash branch,
+ * sent-by host and port and method (ACK hashed as INVITE, a CANCEL looking
+ * for its INVITE likewise), 2543 servers Call-ID, CSeq number, From tag,
+ * top Via and method (not the To tag, which the ACK adds, nor the
+ * Request-URI, compared by URI rules), clients branch and method. So a
+ * peer that reuses one branch with other sent-by hosts, ports or methods
+ * spreads over the buckets instead of piling into one chain that every
+ * later request would walk; the keys that can still share a hash value
+ * (2543 requests differing only in To tag or Request-URI) are bounded by
+ * SIP_TSX_SAME_KEY_MAX (sip_tsx.c).
  */
 #include <errno.h>
 #include <string.h>
 
 #include "core/hash.h"
+#include "core/log.h"
 #include "sip/sip_hdr.h"
 #include "sip/sip_tsx_int.h"
 #include "sip/sip_uri.h"
@@ -126,11 +136,67 @@ int sip_tsx_key_resp(struct sip_tsx_key *k, const struct sip_msg *msg)
 	return err;
 }
 
-uint64_t sip_tsx_key_hash(const struct sip_tsx_key *k)
+/* Which table and rule a hash is for: the first word says it, so keys of
+ * different forms never hash alike by construction. */
+enum key_form { KEY_SERVER_3261 = 1, KEY_SERVER_2543, KEY_CLIENT };
+
+/* The method: its enum in w (a word hashed before any data), and for an
+ * extension method (compared as text, case-sensitively) its length in w
+ * and its bytes after the other fields. */
+static uint64_t method_word(const struct sip_tsx_key *k, enum key_form form)
 {
-	if (k->rfc3261)
-		return hash_bytes_ci(k->branch.p, k->branch.l);
-	return hash_bytes(k->callid.p, k->callid.l) ^ hash_u64(k->cseq);
+	uint64_t w = (uint64_t)form | (uint64_t)(k->meth & 0xff) << 8;
+
+	if (k->meth == SIP_METHOD_OTHER)
+		w |= (uint64_t)(uint32_t)k->method.l << 32;
+	return w;
+}
+
+static void method_data(struct hash_acc *a, const struct sip_tsx_key *k)
+{
+	if (k->meth == SIP_METHOD_OTHER)
+		hash_acc_data(a, k->method.p, k->method.l, false);
+}
+
+/* Field lengths are bounded by the message (SIP_MSG_MAX_HARD < 2^32). */
+static uint64_t len2(size_t a, size_t b)
+{
+	return (uint64_t)(uint32_t)a | (uint64_t)(uint32_t)b << 32;
+}
+
+uint64_t sip_tsx_key_hash_server(const struct sip_tsx_key *k)
+{
+	struct hash_acc a;
+
+	hash_acc_init(&a);
+	if (k->rfc3261) {
+		hash_acc_word(&a,
+			      method_word(k, KEY_SERVER_3261) | (uint64_t)k->port << 16);
+		hash_acc_word(&a, len2(k->branch.l, k->host.l));
+		hash_acc_data(&a, k->branch.p, k->branch.l, true);
+		hash_acc_data(&a, k->host.p, k->host.l, true);
+	} else {
+		hash_acc_word(&a, method_word(k, KEY_SERVER_2543));
+		hash_acc_word(&a, len2(k->callid.l, k->ftag.l));
+		hash_acc_word(&a, (uint64_t)k->cseq | (uint64_t)(uint32_t)k->via.l << 32);
+		hash_acc_data(&a, k->callid.p, k->callid.l, false);
+		hash_acc_data(&a, k->ftag.p, k->ftag.l, true);
+		hash_acc_data(&a, k->via.p, k->via.l, true);
+	}
+	method_data(&a, k);
+	return hash_acc_end(&a);
+}
+
+uint64_t sip_tsx_key_hash_client(const struct sip_tsx_key *k)
+{
+	struct hash_acc a;
+
+	hash_acc_init(&a);
+	hash_acc_word(&a, method_word(k, KEY_CLIENT));
+	hash_acc_word(&a, k->branch.l);
+	hash_acc_data(&a, k->branch.p, k->branch.l, true);
+	method_data(&a, k);
+	return hash_acc_end(&a);
 }
 
 /* tsx's own method against a received key's */
@@ -193,9 +259,45 @@ static bool client_match(const struct hash_entry *e, const void *arg)
 struct sip_tsx *sip_tsx_find_server(struct sip_tsx_stack *st, const struct sip_tsx_key *k,
 				    uint64_t hv)
 {
-	struct hash_entry *e = hash_lookup(st->servers, hv, server_match, k);
+	size_t same;
+
+	return sip_tsx_find_server_same(st, k, hv, &same);
+}
+
+struct sip_tsx *sip_tsx_find_server_same(struct sip_tsx_stack *st,
+					 const struct sip_tsx_key *k, uint64_t hv,
+					 size_t *same)
+{
+	struct hash_entry *e = hash_lookup_same(st->servers, hv, server_match, k, same);
 
 	return e ? HASH_OBJ(e, struct sip_tsx, he_key) : NULL;
+}
+
+size_t sip_tsx_chain_len(const struct sip_tsx_stack *st, uint64_t hv)
+{
+	return hash_chain_len(st->servers, hv) + hash_chain_len(st->done, hv);
+}
+
+/* One line a second at most: a forger repeating one key must not turn the
+ * refusals into a log flood; the count says how many it stands for. */
+void sip_tsx_key_refused(struct sip_tsx_stack *st, const struct sip_tsx_key *k,
+			 size_t same)
+{
+	uint64_t now = st->env->timer->now(st->env->timer_ctx);
+
+	st->key_refused++;
+	st->key_refused_unlogged++;
+	if (st->key_log_at && now - st->key_log_at < 1000)
+		return;
+	log_write(LOG_SIP, LOG_LVL_WARN, LOG_DIR_NONE, NULL,
+		  "tsx: %zu transactions already share the key of %.*s branch %.*s "
+		  "sent-by %.*s:%u (max %u): 503, %llu refused so",
+		  same, (int)(k->method.l > 32 ? 32 : k->method.l), k->method.p,
+		  (int)(k->branch.l > 64 ? 64 : k->branch.l), k->branch.p,
+		  (int)(k->host.l > 64 ? 64 : k->host.l), k->host.p, k->port,
+		  SIP_TSX_SAME_KEY_MAX, (unsigned long long)st->key_refused_unlogged);
+	st->key_refused_unlogged = 0;
+	st->key_log_at = now ? now : 1;
 }
 
 struct sip_tsx *sip_tsx_find_client(struct sip_tsx_stack *st, const struct sip_tsx_key *k,
@@ -216,7 +318,7 @@ static struct sip_tsx *cancel_find(struct sip_tsx_stack *st, struct sip_tsx_key 
 
 	k->meth = SIP_METHOD_INVITE;
 	k->method = PL("INVITE");
-	tsx = sip_tsx_find_server(st, k, sip_tsx_key_hash(k));
+	tsx = sip_tsx_find_server(st, k, sip_tsx_key_hash_server(k));
 	if (!tsx || tsx->kind != SIP_TSX_IST)
 		return NULL;
 	return tsx;

@@ -5,12 +5,16 @@
  * Implements RFC 3261 §17.1.2 (§17.1.2.2 state machine: Timer E
  * retransmission on unreliable transports, starting at T1 and doubling up
  * to T2 in Trying, every T2 in Proceeding — only to a destination that has
- * answered before (sip_peer.h), else from its first provisional on; Timer F = 64*T1 in Trying and
- * Proceeding; Timer K = T4 unreliable / 0 reliable in Completed) and
- * §17.1.4 (transport errors).
+ * answered before (sip_peer.h), else from its first provisional on; Timer F = 64*T1 in
+ * Trying and Proceeding; Timer K = T4 unreliable / 0 reliable in Completed) and §17.1.4
+ * (transport errors).
  *
  *   Trying --1xx--> Proceeding --1xx--> Proceeding
  *   Trying/Proceeding --200-699--> Completed --K--> Terminated
+ *
+ * Over UDP, Completed is spent as a slim record (sip_tsx_done.c) once the
+ * TU has had the final: the transaction is Terminated for the TU, and the
+ * record absorbs retransmitted finals until Timer K.
  *   Trying/Proceeding --F--> Terminated (408 to the TU)
  *   any --send error--> Terminated (503 to the TU)
  */
@@ -97,4 +101,6 @@ void sip_tsx_nict_recv(struct sip_tsx *tsx, const struct sip_msg *resp)
 	tsx->resp_h(tsx, resp, resp->scode, tsx->resp_arg);
 	if (tsx->reliable)
 		sip_tsx_term(tsx); /* Timer K = 0 */
+	else if (tsx->st && !sip_tsx_cdone_take(tsx))
+		sip_tsx_term(tsx); /* the record waits for Timer K */
 }

@@ -22,6 +22,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "cfm/cfm.h"
 #include "core/log.h"
 #include "core/mbuf.h"
 #include "core/mem.h"
@@ -387,6 +388,8 @@ int smsc_message_build(struct smsc *s, struct mbuf *mb, const struct smsc_hdrs *
 			  s->sc_uri);
 	if (!err && h->pcpi)
 		err = mbuf_printf(mb, "P-Called-Party-ID: <%s>\r\n", h->pcpi);
+	if (!err && h->cfm) /* no framing header can be named (sip_custom_hdr_ok) */
+		err = cfm_hdrs_apply(h->cfm, mb);
 	if (!err)
 		err = mbuf_printf(mb,
 				  "Content-Type: application/vnd.3gpp.sms\r\n"

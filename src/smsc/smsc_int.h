@@ -169,6 +169,9 @@ struct smsc_hdrs {
 	struct pl ruri;	    /* the contact URI */
 	const char *to;	    /* the destination IMPU as a URI */
 	const char *pcpi;   /* P-Called-Party-ID, NULL: none */
+	/* callflow_modifier whose custom_headers it carries (smsc_mt.c),
+	 * borrowed for the call; NULL none */
+	const struct ims_cfg_cfm *cfm;
 };
 int smsc_message_build(struct smsc *s, struct mbuf *mb, const struct smsc_hdrs *h,
 		       const uint8_t *body, size_t len);

@@ -29,6 +29,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "cfm/cfm.h"
 #include "core/log.h"
 #include "core/mbuf.h"
 #include "registrar/registrar.h"
@@ -156,9 +157,32 @@ static int mt_rp_build(const struct smsc *s, const struct smsc_msg *m, uint8_t m
 	return sms_rp_encode(&rp, buf, size, len);
 }
 
+/* callflow_modifier on the MESSAGE imsd sends the phone (MESSAGE, dir
+ * tx): the recipient's own list (docs/callflow_modifier.md), logged. */
+static const struct ims_cfg_cfm *mt_cfm(const struct smsc *s, const struct smsc_user *su)
+{
+	const struct smsc_msg *m = su->inflight;
+	struct cfm_match cm = {.step = IMS_CFG_STEP_MESSAGE, .dir = IMS_CFG_DIR_TX};
+	const struct ims_cfg_cfm *mod;
+	char to[HSS_URI_MAX], imei[16], what[64];
+
+	cm.opts = hss_impu_opts(su->u, m->dst_impu);
+	if (!cm.opts || !cm.opts->cfm_count || hss_impu_uri(s->hss, su->u, m->dst_impu, to,
+							   sizeof(to)))
+		return NULL;
+	cm.peer_impu = to;
+	cm.peer_imei = cfm_imei_of(s->reg, su->u, NULL, imei);
+	mod = cfm_find(&cm);
+	if (mod) {
+		snprintf(what, sizeof(what), "MESSAGE %llu to send", (unsigned long long)m->id);
+		cfm_log(mod, what);
+	}
+	return mod;
+}
+
 /* One MESSAGE of the attempt to binding t. */
 static int mt_send_one(struct smsc *s, struct smsc_user *su, const struct mt_target *tg,
-		       const uint8_t *rp, size_t len)
+		       const uint8_t *rp, size_t len, const struct ims_cfg_cfm *cfm)
 {
 	const struct smsc_msg *m = su->inflight;
 	const struct ims_cfg_impu_opts *o = hss_impu_opts(su->u, m->dst_impu);
@@ -174,6 +198,7 @@ static int mt_send_one(struct smsc *s, struct smsc_user *su, const struct mt_tar
 		return err;
 	h.ruri = pl_from_str(tg->uri);
 	h.to = to;
+	h.cfm = cfm;
 	/* manual §5.2 p_called_party_id, §5.2.1 per IMPU (which forces it) */
 	if (o && o->p_called_party_id)
 		h.pcpi = o->p_called_party_id;
@@ -200,8 +225,10 @@ static int mt_send_one(struct smsc *s, struct smsc_user *su, const struct mt_tar
 void smsc_mt_try(struct smsc *s, struct smsc_user *su)
 {
 	struct smsc_msg *m = su->head;
+	const struct ims_cfg_cfm *cfm;
 	uint8_t rp[SMS_RP_MAX];
 	struct mt_walk w;
+	char why[48];
 	size_t len;
 
 	if (su->inflight || !m || !m->saved || smsc_now(s) < su->retry_at ||
@@ -226,8 +253,14 @@ void smsc_mt_try(struct smsc *s, struct smsc_user *su)
 	su->tries_ok = false;
 	su->tries_remote = false;
 	su->ack_due = smsc_now(s) + SMSC_ACK_TIMEOUT_MS;
+	cfm = mt_cfm(s, su);
+	if (cfm && cfm->code >= 300) { /* as if the phone had answered it */
+		snprintf(why, sizeof(why), "callflow_modifier: answered %d", cfm->code);
+		mt_fail(s, su, why, false);
+		return;
+	}
 	for (size_t i = 0; i < w.n; i++) {
-		if (!mt_send_one(s, su, &w.t[i], rp, len)) {
+		if (!mt_send_one(s, su, &w.t[i], rp, len, cfm)) {
 			su->tries_live++;
 			s->stats.attempts++;
 		}

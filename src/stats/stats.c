@@ -207,6 +207,7 @@ static void sample_counters(struct stats *s, struct stats_sample *out)
 	out->sip.no_handler = st.no_handler - p->no_handler;
 	out->sip.tx_unproven = st.tx_unproven - p->tx_unproven;
 	out->sip.tx_unproven_refused = st.tx_unproven_refused - p->tx_unproven_refused;
+	out->sip.tsx_key_503 = st.tsx_key_503 - p->tsx_key_503;
 	out->loop_wakeups = wakeups - s->prev_wakeups;
 	out->loop_naps = naps - s->prev_naps;
 	s->prev_sip = st;

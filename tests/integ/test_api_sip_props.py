@@ -118,6 +118,27 @@ def _options(port, n):
         s.close()
 
 
+class _OptionsUe:
+    """One OPTIONS that can be sent again as a retransmission (same
+    branch): the server transaction answers it with the response it kept."""
+
+    def __init__(self, port):
+        self.port = port
+        self.s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.s.bind(("127.0.0.1", 0))
+        self.s.settimeout(5)
+        me = self.s.getsockname()[1]
+        self.msg = options(f"sip:{REALM}", "127.0.0.1", me, f"z9hG4bKonce{me}",
+                           f"opt-once-{me}", rport=True)
+
+    def send(self):
+        self.s.sendto(self.msg, ("127.0.0.1", self.port))
+        return self.s.recv(65536).decode(errors="replace")
+
+    def close(self):
+        self.s.close()
+
+
 def _lines(msg, name):
     return re.findall(rf"(?im)^{re.escape(name)}:[ \t]*(.*?)\r?$", msg)
 
@@ -168,8 +189,21 @@ def test_custom_headers_on_what_imsd_sends(tmp_path, imsd_factory):
                     r = await _ask(ws, {"message": "config_set", "message_id": f"b{i}",
                                         "custom_headers": hdrs})
                     assert want in r.get("error", ""), (hdrs, r)
+                # a set over the size bound (1000 methods a rule): refused
+                # with the field named, before anything changes
+                big = [{"name": f"X-Big{i}", "value": "1", "methods": ["SUBSCRIBE"] * 1000}
+                       for i in range(20)]
+                r = await _ask(ws, {"message": "config_set", "message_id": "big",
+                                    "custom_headers": big})
+                assert re.search(r"custom_headers\[\d+\]: the rules up to this one take "
+                                 r"more than 262144 bytes", r.get("error", "")), r
                 r = _options(port, 2)
                 assert _lines(r, "X-Opt") == ["o"], r
+                # applied once, when the answer is built: kept for the
+                # retransmission below, after the rules have changed
+                once = _OptionsUe(port)
+                first = once.send()
+                assert _lines(first, "X-Opt") == ["o"], first
 
                 # config_set: the new rules from the next message on
                 _ok(await _ask(ws, {"message": "config_set", "message_id": 2, "custom_headers": [
@@ -178,6 +212,10 @@ def test_custom_headers_on_what_imsd_sends(tmp_path, imsd_factory):
                 r = _options(port, 3)
                 assert _lines(r, "X-New") == ["n"] and not _lines(r, "X-Opt"), r
                 assert not _lines(r, "Server"), r  # removed: no value
+                # the retransmitted OPTIONS gets the same bytes as before
+                again = once.send()
+                once.close()
+                assert again == first, (first, again)
                 r = await _ask(ws, {"message": "config_get", "message_id": 3})
                 assert [h["name"] for h in r["custom_headers"]] == ["X-New", "Server"], r
                 assert "value" not in r["custom_headers"][1], r

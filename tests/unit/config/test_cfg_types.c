@@ -555,6 +555,35 @@ static void test_custom_headers(void **state)
 	expect_err("'custom_headers': {'name': 'A'}", "custom_headers: expected array");
 }
 
+/* The size of the whole set is bounded (SIP_CUSTOM_BYTES_MAX): 1000 rules
+ * of 1000 methods each would have the stack copy tens of megabytes. */
+static void test_custom_headers_total(void **state)
+{
+	static char buf[512 * 1024];
+	struct ims_cfg *cfg = NULL;
+	size_t o, rules = 0;
+
+	(void)state;
+	o = (size_t)snprintf(buf, sizeof(buf), "{'custom_headers': [");
+	for (int i = 0; i < 20; i++) {
+		o += (size_t)snprintf(buf + o, sizeof(buf) - o, "%s{'name': 'X', 'methods': [",
+				      i ? "," : "");
+		for (int j = 0; j < 1000; j++)
+			o += (size_t)snprintf(buf + o, sizeof(buf) - o, "%s'SUBSCRIBE'",
+					      j ? "," : "");
+		o += (size_t)snprintf(buf + o, sizeof(buf) - o, "]}");
+	}
+	snprintf(buf + o, sizeof(buf) - o, "]}");
+	assert_int_equal(load_text(buf, &cfg), EINVAL);
+	assert_null(cfg);
+	assert_non_null(strstr(err, "]: the rules up to this one take more than 262144 bytes "
+				    "(names, values, codes and methods)"));
+	assert_int_equal(strncmp(err, "custom_headers[", 15), 0);
+	/* refused at the rule that crosses the bound, not later */
+	assert_true(sscanf(err, "custom_headers[%zu]", &rules) == 1);
+	assert_true(rules >= 10 && rules < 20);
+}
+
 static void test_objects_misc(void **state)
 {
 	struct ims_cfg *cfg;
@@ -1015,9 +1044,9 @@ static void test_callflow_modifier(void **state)
 	    "{'method': 'INVITE.RINGING', 'dir': 'tx', 'transparent': true, "
 	    "'content': 'r.sdp', 'content_type': 'application/sdp', "
 	    "'access_network': 'lte, nr', 'impu': 'tel:1', 'imei': '3500', 'ttl': 2, "
-	    "'tts': 1, 'send_delay': 0.5, 'stop': false}, {'code': -1}, "
+	    "'tts': 1, 'send_delay': 0.5, 'stop': false}, {'code': 503}, "
 	    "{'content': null, 'content_type': 'application/sdp'}]}, "
-	    "{'impu': 'x', 'callflow_modifier': {'method': 'REINVITE', 'code': 488}}]}]");
+	    "{'impu': 'x', 'callflow_modifier': {'method': 'MESSAGE', 'code': 488}}]}]");
 	o = cfg->ue[0].impu[0].opts;
 	assert_int_equal(o->cfm_count, 4);
 	m = &o->cfm[0];
@@ -1042,13 +1071,19 @@ static void test_callflow_modifier(void **state)
 	assert_int_equal(m->ttl, 2);
 	assert_int_equal(m->tts, 1);
 	assert_true(m->send_delay == 0.5);
-	assert_int_equal(o->cfm[2].code, IMS_CFG_CFM_CODE_SPECIAL_1);
+	assert_int_equal(o->cfm[2].code, 503);
 	assert_int_equal(o->cfm[2].step, IMS_CFG_STEP_ANY);
 	assert_true(o->cfm[3].content_remove);
 	assert_null(o->cfm[3].content);
+	/* one trigger counter each, from 0 */
+	for (uint32_t i = 0; i < o->cfm_count; i++) {
+		assert_non_null(o->cfm[i].count);
+		assert_int_equal(*o->cfm[i].count, 0);
+	}
+	assert_ptr_not_equal(o->cfm[0].count, o->cfm[1].count);
 	o = cfg->ue[0].impu[1].opts;
 	assert_int_equal(o->cfm_count, 1);
-	assert_int_equal(o->cfm[0].step, IMS_CFG_STEP_REINVITE);
+	assert_int_equal(o->cfm[0].step, IMS_CFG_STEP_MESSAGE);
 	assert_int_equal(o->cfm[0].code, 488);
 	ims_cfg_free(cfg);
 
@@ -1082,6 +1117,81 @@ static void test_callflow_modifier(void **state)
 		   "ue_db[0].callflow_modifier: expected array");
 }
 
+#define CFM_ERR(obj) "'ue_db': [{" UE_MIL ", 'callflow_modifier': [" obj "]}]"
+#define NOT_YET " (not applied by imsd yet: docs/callflow_modifier.md)"
+
+/* What the call-flow engine does not apply is refused, never kept to do
+ * nothing (docs/callflow_modifier.md "Not applied yet"). */
+static void test_callflow_modifier_not_applied(void **state)
+{
+	(void)state;
+	expect_err(CFM_ERR("{'method': 'CANCEL', 'code': 200}"),
+		   "ue_db[0].callflow_modifier[0].code: a 2xx to a CANCEL is what imsd answers "
+		   "anyway (docs/callflow_modifier.md)");
+	expect_err(CFM_ERR("{'method': 'REINVITE', 'code': 200}"),
+		   "ue_db[0].callflow_modifier[0].code: a 2xx on \"REINVITE\" would need a "
+		   "session change imsd does not make (docs/callflow_modifier.md)");
+	expect_err(CFM_ERR("{'method': 'UPDATE', 'custom_headers': [{'name': 'X', "
+			   "'value': '1'}]}"),
+		   "ue_db[0].callflow_modifier[0].custom_headers: without a code on "
+		   "\"UPDATE\"" NOT_YET);
+	expect_err(CFM_ERR("{'method': 'INVITE.TRYING', 'log': 'x'}"),
+		   "ue_db[0].callflow_modifier[0].method: \"INVITE.TRYING\"" NOT_YET);
+	expect_err(CFM_ERR("{'code': -1}"),
+		   "ue_db[0].callflow_modifier[0].code: -1: the reference product's special "
+		   "codes are not applied by imsd (docs/callflow_modifier.md)");
+	expect_err(CFM_ERR("{'method': 'MESSAGE', 'code': 183}"),
+		   "ue_db[0].callflow_modifier[0].code: a provisional code other than 101..199 "
+		   "on INVITE" NOT_YET);
+	expect_err(CFM_ERR("{'method': 'INVITE', 'code': 100}"),
+		   "ue_db[0].callflow_modifier[0].code: a provisional code other than 101..199 "
+		   "on INVITE" NOT_YET);
+	expect_err(CFM_ERR("{'method': 'INVITE', 'code': 200}"),
+		   "ue_db[0].callflow_modifier[0].code: a 2xx on \"INVITE\" would need a "
+		   "session change imsd does not make (docs/callflow_modifier.md)");
+	expect_err(CFM_ERR("{'method': 'INVITE.OK', 'code': 202}"),
+		   "ue_db[0].callflow_modifier[0].code: a 2xx on \"INVITE.OK\" would need a "
+		   "session change imsd does not make (docs/callflow_modifier.md)");
+	expect_err(CFM_ERR("{'method': 'INVITE.RINGING', 'code': 200}"),
+		   "ue_db[0].callflow_modifier[0].code: a 2xx on \"INVITE.RINGING\" would need "
+		   "a session change imsd does not make (docs/callflow_modifier.md)");
+	expect_err(CFM_ERR("{'method': 'INVITE.RINGING', 'code': 486, 'send_delay': 1}"),
+		   "ue_db[0].callflow_modifier[0].send_delay: a delay with a code other than a "
+		   "final one to a new INVITE, SUBSCRIBE, REGISTER or a MESSAGE received" NOT_YET);
+	expect_err(CFM_ERR("{'method': 'MESSAGE', 'code': 500, 'send_delay': 1}"),
+		   "ue_db[0].callflow_modifier[0].send_delay: a delay with a code other than a "
+		   "final one to a new INVITE, SUBSCRIBE, REGISTER or a MESSAGE received" NOT_YET);
+	expect_err(CFM_ERR("{'method': 'INVITE', 'code': 180, 'send_delay': 1}"),
+		   "ue_db[0].callflow_modifier[0].send_delay: a delay with a code other than a "
+		   "final one to a new INVITE, SUBSCRIBE, REGISTER or a MESSAGE received" NOT_YET);
+	expect_err(CFM_ERR("{'method': 'INVITE', 'code': 486, 'transparent': true}"),
+		   "ue_db[0].callflow_modifier[0].transparent: a final code answers the "
+		   "request: the call flow cannot go on (docs/callflow_modifier.md)");
+	expect_err(CFM_ERR("{'method': 'INVITE.OK', 'send_delay': 2}"),
+		   "ue_db[0].callflow_modifier[0].send_delay: a delay on other steps than "
+		   "INVITE.RINGING and INVITE.SESSION_PROGRESS" NOT_YET);
+	expect_err(CFM_ERR("{'send_delay': 2, 'log': 'x'}"),
+		   "ue_db[0].callflow_modifier[0].send_delay: a delay on other steps than "
+		   "INVITE.RINGING and INVITE.SESSION_PROGRESS" NOT_YET);
+	expect_err(CFM_ERR("{'method': 'MESSAGE', 'dir': 'rx', 'custom_headers': [{'name': "
+			   "'X-A', 'value': '1'}]}"),
+		   "ue_db[0].callflow_modifier[0].custom_headers: without a code on "
+		   "\"MESSAGE\"" NOT_YET);
+	expect_err(CFM_ERR("{'method': 'INVITE', 'content': 'a.sdp', "
+			   "'content_type': 'application/sdp'}"),
+		   "ue_db[0].callflow_modifier[0].content: on a request without a code" NOT_YET);
+	expect_err(CFM_ERR("{'method': 'MESSAGE', 'code': 202}"),
+		   "ue_db[0].callflow_modifier[0].code: a 2xx on a MESSAGE imsd sends (dir tx or "
+		   "both) would stand for a phone that took it (docs/callflow_modifier.md)");
+	expect_err(CFM_ERR("{'method': 'SUBSCRIBE'}"),
+		   "ue_db[0].callflow_modifier[0].method: a modifier on \"SUBSCRIBE\" without "
+		   "code or log does nothing (docs/callflow_modifier.md)");
+	/* the deprecated user fields make a modifier checked the same way */
+	expect_err("'ue_db': [{" UE_MIL ", 'code': 486, 'transparent': true}]",
+		   "ue_db[0].transparent: a final code answers the request: the call flow "
+		   "cannot go on (docs/callflow_modifier.md)");
+}
+
 static void test_deprecated_user_modifier(void **state)
 {
 	struct ims_cfg *cfg;
@@ -1090,7 +1200,7 @@ static void test_deprecated_user_modifier(void **state)
 	(void)state;
 	cfg = load_ok(
 	    "'ue_db': [{" UE_MIL ", 'code': 486, 'method': 'INVITE', "
-	    "'transparent': true, 'content': 'b.txt', 'content_type': 'text/plain', "
+	    "'transparent': false, 'content': 'b.txt', 'content_type': 'text/plain', "
 	    "'callflow_modifier': {'method': 'MESSAGE', 'code': 500}, "
 	    "'impu': ['a']}]");
 	o = cfg->ue[0].opts;
@@ -1098,7 +1208,7 @@ static void test_deprecated_user_modifier(void **state)
 	assert_int_equal(o->cfm[0].step, IMS_CFG_STEP_MESSAGE);
 	assert_int_equal(o->cfm[1].step, IMS_CFG_STEP_INVITE);
 	assert_int_equal(o->cfm[1].code, 486);
-	assert_true(o->cfm[1].transparent);
+	assert_false(o->cfm[1].transparent);
 	assert_true(o->cfm[1].stop);
 	assert_string_equal(o->cfm[1].content, "/etc/imsd/b.txt");
 	assert_string_equal(o->cfm[1].content_type, "text/plain");
@@ -1344,6 +1454,7 @@ int main(void)
 	    cmocka_unit_test(test_fallbacks),
 	    cmocka_unit_test(test_session_expires),
 	    cmocka_unit_test(test_custom_headers),
+	    cmocka_unit_test(test_custom_headers_total),
 	    cmocka_unit_test(test_objects_misc),
 	    cmocka_unit_test(test_unknown_and_deprecated),
 	    cmocka_unit_test(test_ue_milenage),
@@ -1353,6 +1464,7 @@ int main(void)
 	    cmocka_unit_test(test_impu_auth_mix),
 	    cmocka_unit_test(test_impu_options),
 	    cmocka_unit_test(test_callflow_modifier),
+	    cmocka_unit_test(test_callflow_modifier_not_applied),
 	    cmocka_unit_test(test_deprecated_user_modifier),
 	    cmocka_unit_test(test_full_config),
 	    cmocka_unit_test(test_many_users),

@@ -255,6 +255,86 @@ static void test_hash_mix_spread(void **state)
 	assert_true(max < 128);
 }
 
+static uint64_t acc2(const char *a, const char *b, bool ci)
+{
+	struct hash_acc acc;
+
+	hash_acc_init(&acc);
+	hash_acc_word(&acc, strlen(a) | (uint64_t)strlen(b) << 32);
+	hash_acc_data(&acc, a, strlen(a), ci);
+	hash_acc_data(&acc, b, strlen(b), ci);
+	return hash_acc_end(&acc);
+}
+
+/* hash_acc: deterministic, every field counts, the field boundary counts
+ * (lengths first), ci folds case only where asked. */
+static void test_hash_acc(void **state)
+{
+	(void)state;
+	assert_int_equal(acc2("z9hG4bKx", "host.a", true),
+			 acc2("z9hG4bKx", "host.a", true));
+	assert_int_equal(acc2("z9hG4bKx", "HOST.A", true),
+			 acc2("Z9HG4BKX", "host.a", true));
+	assert_int_not_equal(acc2("z9hG4bKx", "HOST.A", false),
+			     acc2("z9hG4bKx", "host.a", false));
+	assert_int_not_equal(acc2("z9hG4bKx", "host.a", true),
+			     acc2("z9hG4bKx", "host.b", true));
+	assert_int_not_equal(acc2("ab", "c", false), acc2("a", "bc", false));
+	/* a field of exactly 8 bytes and one longer */
+	assert_int_not_equal(acc2("12345678", "", false), acc2("123456789", "", false));
+	assert_int_not_equal(acc2("", "", false), acc2("x", "", false));
+}
+
+/* hash_bytes_ci lowers ASCII letters only, every byte value at every
+ * position of a word and of a tail: equal to hash_bytes of the string
+ * lowered byte by byte. */
+static void test_hash_ci_bytes(void **state)
+{
+	uint8_t a[11], b[11];
+
+	(void)state;
+	for (unsigned v = 0; v < 256; v++) {
+		for (unsigned pos = 0; pos < sizeof(a); pos++) {
+			for (unsigned i = 0; i < sizeof(a); i++)
+				a[i] = (uint8_t)("xYz@[`{AZaz"[i]);
+			a[pos] = (uint8_t)v;
+			for (unsigned i = 0; i < sizeof(a); i++)
+				b[i] = a[i] >= 'A' && a[i] <= 'Z' ? (uint8_t)(a[i] + 32) : a[i];
+			assert_int_equal(hash_bytes_ci(a, sizeof(a)), hash_bytes(b, sizeof(b)));
+		}
+	}
+}
+
+/* hash_lookup_same counts the non-matching entries of the same hash value
+ * it walks; hash_chain_len counts the bucket. */
+static void test_hash_lookup_same(void **state)
+{
+	struct user u[5] = {{.name = "k1"},
+			    {.name = "k2"},
+			    {.name = "k3"},
+			    {.name = "k4"},
+			    {.name = "other"}};
+	struct hash *h = NULL;
+	size_t same = 99;
+	uint64_t hv = hash_str("k");
+
+	(void)state;
+	assert_int_equal(hash_alloc(&h, 0), 0);
+	for (unsigned i = 0; i < 4; i++)
+		hash_insert(h, &u[i].he, hv); /* four keys sharing one value */
+	hash_insert(h, &u[4].he, hash_str("other"));
+	assert_null(hash_lookup_same(h, hv, user_match, "k9", &same));
+	assert_int_equal(same, 4);
+	assert_non_null(hash_lookup_same(h, hv, user_match, "k1", &same));
+	assert_true(same <= 3);
+	assert_non_null(
+	    hash_lookup_same(h, hash_str("other"), user_match, "other", &same));
+	assert_int_equal(same, 0);
+	assert_true(hash_chain_len(h, hv) >= 4);
+	assert_int_equal(hash_chain_len(NULL, hv), 0);
+	mem_deref(h);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -265,6 +345,9 @@ int main(void)
 	    cmocka_unit_test(test_hash_duplicates),
 	    cmocka_unit_test(test_hash_siphash_vectors),
 	    cmocka_unit_test(test_hash_mix_spread),
+	    cmocka_unit_test(test_hash_acc),
+	    cmocka_unit_test(test_hash_ci_bytes),
+	    cmocka_unit_test(test_hash_lookup_same),
 	};
 
 	return cmocka_run_group_tests_name("hash", tests, NULL, NULL);

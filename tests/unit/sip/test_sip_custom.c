@@ -10,6 +10,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -209,6 +210,103 @@ static void test_bounds(void **state)
 	sip_custom_free(c);
 }
 
+/* More rules than one 64-bit word of the match set: the right ones apply,
+ * in order, with no allocation per message. */
+static void test_many_rules(void **state)
+{
+	static char names[SIP_CUSTOM_MAX][16];
+	const char *const reg[] = {"REGISTER"}, *const inv[] = {"INVITE"};
+	struct sip_custom_hdr h[130];
+	char out[8192];
+
+	(void)state;
+	for (size_t i = 0; i < 130; i++) {
+		snprintf(names[i], sizeof(names[i]), "X-R%zu", i);
+		h[i] = (struct sip_custom_hdr){.name = names[i], .value = "v",
+					       .methods = inv, .method_count = 1};
+	}
+	h[0].methods = reg;
+	h[63].methods = reg;
+	h[64].methods = reg;
+	h[129].methods = reg;
+	assert_int_equal(apply(h, 130, reg_req, out, sizeof(out)), 0);
+	assert_non_null(strstr(out, "Content-Length: 0\r\nX-R0: v\r\nX-R63: v\r\n"
+				    "X-R64: v\r\nX-R129: v\r\n\r\n"));
+	assert_null(strstr(out, "X-R1:"));
+}
+
+/* A response is matched on its code first: with no rule for responses, or
+ * none for its code, its header section is not read at all (a response
+ * with no end of headers is left as it is, not refused as EBADMSG). */
+static void test_response_not_scanned(void **state)
+{
+	static const char broken[] = "SIP/2.0 200 OK\r\nCSeq: 1 REGISTER\r\n";
+	const char *const reg[] = {"REGISTER"};
+	const uint16_t c401[] = {401}, c200[] = {200};
+	struct sip_custom_hdr req_only = {.name = "X-A", .value = "1"};
+	struct sip_custom_hdr other_code = {.name = "X-A", .value = "1", .codes = c401,
+					    .code_count = 1, .methods = reg,
+					    .method_count = 1};
+	struct sip_custom_hdr any_meth = {.name = "X-A", .value = "1", .codes = c200,
+					  .code_count = 1};
+	struct sip_custom_hdr no_cseq = {.name = "X-A", .value = "1", .codes = c401,
+					 .code_count = 1, .methods = reg, .method_count = 1};
+	char out[2048];
+
+	(void)state;
+	assert_int_equal(apply(&req_only, 1, broken, out, sizeof(out)), ENOENT);
+	assert_int_equal(apply(&other_code, 1, broken, out, sizeof(out)), ENOENT);
+	/* a rule for the code that lists no method: the CSeq is not needed */
+	assert_int_equal(apply(&any_meth, 1, "SIP/2.0 200 OK\r\n\r\n", out, sizeof(out)), 0);
+	assert_string_equal(out, "SIP/2.0 200 OK\r\nX-A: 1\r\n\r\n");
+	/* methods listed and no CSeq to read them from: not applied */
+	assert_int_equal(apply(&no_cseq, 1, "SIP/2.0 401 No\r\n\r\n", out, sizeof(out)),
+			 ENOENT);
+}
+
+/* A rule written in compact form removes the long form too. */
+static void test_compact_rule_name(void **state)
+{
+	struct sip_custom_hdr h = {.name = "s", .value = "short", .replace = true};
+	char out[2048];
+
+	(void)state;
+	assert_int_equal(apply(&h, 1, msg_req, out, sizeof(out)), 0);
+	assert_null(strstr(out, "Subject"));
+	assert_null(strstr(out, "three"));
+	assert_non_null(strstr(out, "s: short\r\n\r\nhello"));
+}
+
+/* The size of a set is bounded: 1000 rules of 1000 methods would be tens of
+ * megabytes; a set over SIP_CUSTOM_BYTES_MAX is refused (E2BIG). */
+static void test_set_size_bound(void **state)
+{
+	static const char *meths[SIP_CUSTOM_LIST_MAX];
+	static struct sip_custom_hdr h[SIP_CUSTOM_MAX];
+	struct sip_custom *c = NULL;
+	size_t one, n = 0, total = 0;
+
+	(void)state;
+	for (size_t i = 0; i < SIP_CUSTOM_LIST_MAX; i++)
+		meths[i] = "SUBSCRIBE";
+	for (size_t i = 0; i < SIP_CUSTOM_MAX; i++)
+		h[i] = (struct sip_custom_hdr){.name = "X-Big", .value = "1", .methods = meths,
+					       .method_count = SIP_CUSTOM_LIST_MAX};
+	one = sip_custom_hdr_size(&h[0]);
+	assert_true(one > SIP_CUSTOM_LIST_MAX * 10);
+	while (total + one <= SIP_CUSTOM_BYTES_MAX) {
+		total += one;
+		n++;
+	}
+	assert_int_equal(sip_custom_alloc(&c, h, n), 0);
+	assert_non_null(c);
+	sip_custom_free(c);
+	c = NULL;
+	assert_int_equal(sip_custom_alloc(&c, h, n + 1), E2BIG);
+	assert_null(c);
+	assert_int_equal(sip_custom_alloc(&c, h, SIP_CUSTOM_MAX), E2BIG);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -217,6 +315,10 @@ int main(void)
 	    cmocka_unit_test(test_replace_and_remove),
 	    cmocka_unit_test(test_checks),
 	    cmocka_unit_test(test_bounds),
+	    cmocka_unit_test(test_many_rules),
+	    cmocka_unit_test(test_response_not_scanned),
+	    cmocka_unit_test(test_compact_rule_name),
+	    cmocka_unit_test(test_set_size_bound),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

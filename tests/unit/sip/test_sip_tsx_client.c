@@ -350,10 +350,13 @@ static void test_ict_cancel(void **state)
 	assert_int_equal(sip_tsx_cancel_build(&mb, can), EINVAL);
 	mbuf_reset(&mb);
 	/* 200 to the CANCEL goes to the CANCEL, 487 to the INVITE */
+	mem_ref(can);
 	assert_int_equal(h_recv(resp(200, "z9hG4bKc1", "CANCEL", "b1"), false), 0);
-	assert_int_equal(sip_tsx_state(can), SIP_TSX_COMPLETED);
+	/* Completed over UDP is the CANCEL's finished record (sip_tsx_done.c) */
+	assert_int_equal(sip_tsx_state(can), SIP_TSX_TERMINATED);
 	assert_int_equal(sip_tsx_state(inv), SIP_TSX_PROCEEDING);
 	assert_int_equal(h_ev_last(H_EV_RESP)->tsx_id, sip_tsx_id(can));
+	mem_deref(can);
 	assert_int_equal(h_recv(resp(487, "z9hG4bKc1", "INVITE", "b1"), false), 0);
 	assert_int_equal(sip_tsx_state(inv), SIP_TSX_COMPLETED);
 	assert_int_equal(h_ev_last(H_EV_RESP)->tsx_id, sip_tsx_id(inv));
@@ -437,26 +440,39 @@ static void test_nict_proceeding(void **state)
 	assert_int_equal(h_ev_last(H_EV_RESP)->scode, 408);
 }
 
-/* Trying -> Completed -> (K = T4) Terminated, UDP. */
+/* Trying -> Completed -> (K = T4) Terminated, UDP: Completed is a finished
+ * record (sip_tsx_done.c): the transaction ends for the TU once it has the
+ * final, and the record absorbs retransmitted finals until Timer K. */
 static void test_nict_completed_udp(void **state)
 {
 	struct sip_tsx *tsx = h_request(OPTIONS, false);
 	uint64_t id = sip_tsx_id(tsx);
 
 	(void)state;
+	mem_ref(tsx);
 	assert_int_equal(h_recv(resp(200, "z9hG4bKn1", "OPTIONS", "b1"), false), 0);
-	assert_int_equal(sip_tsx_state(tsx), SIP_TSX_COMPLETED);
+	assert_int_equal(sip_tsx_state(tsx), SIP_TSX_TERMINATED);
 	assert_int_equal(sip_tsx_scode(tsx), 200);
+	mem_deref(tsx);
 	assert_int_equal(h_ev_last(H_EV_RESP)->scode, 200);
+	assert_null(sip_tsx_lookup(H.st, id));
+	assert_int_equal(sip_tsx_stack_count(H.st), 1);
 	/* retransmitted final absorbed, no more retransmissions */
 	assert_int_equal(h_recv(resp(200, "z9hG4bKn1", "OPTIONS", "b1"), false), 0);
 	assert_int_equal(h_ev_count(H_EV_RESP), 1);
+	assert_int_equal(h_ev_count(H_EV_STRAY), 0);
 	h_advance(4999);
 	assert_int_equal(h_sent_count("OPTIONS "), 1);
-	assert_non_null(sip_tsx_lookup(H.st, id));
+	assert_int_equal(sip_tsx_stack_count(H.st), 1);
+	assert_int_equal(h_recv(resp(200, "z9hG4bKn1", "OPTIONS", "b1"), false), 0);
+	assert_int_equal(h_ev_count(H_EV_STRAY), 0);
 	h_advance(1);
-	assert_null(sip_tsx_lookup(H.st, id));
+	assert_int_equal(sip_tsx_stack_count(H.st), 0);
+	assert_int_equal(sip_tsx_stack_bytes(H.st), 0);
 	assert_int_equal(h_timers_pending(), 0);
+	/* Timer K has run: the same final is a stray now */
+	assert_int_equal(h_recv(resp(200, "z9hG4bKn1", "OPTIONS", "b1"), false), 0);
+	assert_int_equal(h_ev_count(H_EV_STRAY), 1);
 }
 
 static void test_nict_proceeding_completed_reliable(void **state)
@@ -782,10 +798,11 @@ static void test_nict_keeps_bytes_not_request(void **state)
 	assert_non_null(m);
 	assert_int_equal(m->meth, SIP_METHOD_OPTIONS);
 	assert_true(sip_tsx_stack_bytes(H.st) > sizeof(struct sip_msg));
-	/* the final response drops both: Completed keeps the key only */
+	/* the final response drops both: Completed keeps the key only, in a
+	 * finished record (sip_tsx_done.c) */
 	assert_int_equal(h_recv(resp(200, "z9hG4bKn1", "OPTIONS", "b1"), false), 0);
-	assert_int_equal(sip_tsx_state(tsx), SIP_TSX_COMPLETED);
-	assert_true(sip_tsx_stack_bytes(H.st) < 512);
+	assert_int_equal(sip_tsx_state(tsx), SIP_TSX_TERMINATED);
+	assert_true(sip_tsx_stack_bytes(H.st) < 128);
 	mem_deref(tsx);
 }
 

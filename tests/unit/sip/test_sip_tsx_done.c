@@ -6,6 +6,10 @@
  * flow, only for the same branch, sent-by and method, until 64*T1, each
  * record on its own deadline; it counts as a live transaction and costs
  * its size in the byte bound. TCP, RFC 2543 keys and CANCEL stay whole.
+ *
+ * The same for a non-INVITE client transaction (RFC 3261 §17.1.2.2): once
+ * the TU has its final over UDP, a record of the branch and method absorbs
+ * retransmitted finals until Timer K (T4), sending nothing.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -32,6 +36,33 @@ static const char *req(char *b, size_t size, const char *method, const char *bra
 		 "Content-Length: 0\r\n\r\n",
 		 method, sentby, branch, branch, method);
 	return b;
+}
+
+/* A response to a request of ours with that branch and CSeq method. */
+static const char *resp(char *b, size_t size, unsigned scode, const char *branch,
+			const char *method)
+{
+	snprintf(b, size,
+		 "SIP/2.0 %u Whatever\r\n"
+		 "Via: SIP/2.0/UDP pcscf.ims.test;branch=%s\r\n"
+		 "From: <sip:p@ims.test>;tag=1\r\nTo: <sip:ue@ims.test>;tag=2\r\n"
+		 "Call-ID: c-%s\r\nCSeq: 1 %s\r\nContent-Length: 0\r\n\r\n",
+		 scode, branch, branch, method);
+	return b;
+}
+
+static struct sip_tsx *client(const char *method, const char *branch, bool reliable)
+{
+	char b[512];
+
+	snprintf(b, sizeof(b),
+		 "%s sip:ue@ims.test SIP/2.0\r\n"
+		 "Via: SIP/2.0/UDP pcscf.ims.test;branch=%s\r\n"
+		 "From: <sip:p@ims.test>;tag=1\r\nTo: <sip:ue@ims.test>\r\n"
+		 "Call-ID: c-%s\r\nCSeq: 1 %s\r\nMax-Forwards: 70\r\n"
+		 "Content-Length: 0\r\n\r\n",
+		 method, branch, branch, method);
+	return h_request(b, reliable);
 }
 
 static int setup(void **state)
@@ -194,6 +225,100 @@ static void test_stays_whole(void **state)
 	assert_int_equal(sip_tsx_stack_count(H.st), 2);
 }
 
+/* The client record: ~40 B of header, and what it costs is exactly that,
+ * its key text and the allowance, where the whole transaction cost several
+ * times more. */
+static void test_client_record(void **state)
+{
+	char b[512];
+	size_t full;
+
+	(void)state;
+	assert_true(sizeof(struct sip_tsx_cdone) <= 40);
+	assert_non_null(client("MESSAGE", "z9hG4bKc1", false));
+	assert_int_equal(h_recv(resp(b, sizeof(b), 100, "z9hG4bKc1", "MESSAGE"), false),
+			 0);
+	full = sip_tsx_stack_bytes(H.st);
+	assert_int_equal(h_recv(resp(b, sizeof(b), 200, "z9hG4bKc1", "MESSAGE"), false),
+			 0);
+	assert_int_equal(h_ev_count(H_EV_RESP), 2);
+	assert_int_equal(sip_tsx_stack_count(H.st), 1);
+	assert_int_equal(sip_tsx_stack_bytes(H.st),
+			 sip_tsx_cdone_cost(strlen("MESSAGE") + strlen("z9hG4bKc1")));
+	assert_true(sip_tsx_stack_bytes(H.st) * 3 < full);
+	/* retransmitted finals absorbed, the TU told once */
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(
+		    h_recv(resp(b, sizeof(b), 200, "z9hG4bKc1", "MESSAGE"), false), 0);
+	assert_int_equal(h_ev_count(H_EV_RESP), 2);
+	assert_int_equal(h_ev_count(H_EV_STRAY), 0);
+	/* only the same branch and method: others are strays */
+	assert_int_equal(h_recv(resp(b, sizeof(b), 200, "z9hG4bKc1", "CANCEL"), false),
+			 0);
+	assert_int_equal(h_recv(resp(b, sizeof(b), 200, "z9hG4bKc2", "MESSAGE"), false),
+			 0);
+	assert_int_equal(h_ev_count(H_EV_STRAY), 2);
+	assert_int_equal(h_sent_count("MESSAGE "), 1); /* nothing sent from it */
+}
+
+/* Each record ends on its own Timer K, T4 after its final. */
+static void test_client_timer_k_order(void **state)
+{
+	char b[512];
+
+	(void)state;
+	assert_non_null(client("MESSAGE", "z9hG4bKk1", false));
+	assert_non_null(client("NOTIFY", "z9hG4bKk2", false));
+	assert_int_equal(h_recv(resp(b, sizeof(b), 200, "z9hG4bKk1", "MESSAGE"), false),
+			 0);
+	h_advance(1000);
+	assert_int_equal(h_recv(resp(b, sizeof(b), 200, "z9hG4bKk2", "NOTIFY"), false),
+			 0);
+	assert_int_equal(sip_tsx_stack_count(H.st), 2);
+	h_advance(3999); /* 4,999 ms after the first */
+	assert_int_equal(sip_tsx_stack_count(H.st), 2);
+	h_advance(1);
+	assert_int_equal(sip_tsx_stack_count(H.st), 1);
+	assert_int_equal(h_recv(resp(b, sizeof(b), 200, "z9hG4bKk1", "MESSAGE"), false),
+			 0);
+	assert_int_equal(h_ev_count(H_EV_STRAY), 1);
+	assert_int_equal(h_recv(resp(b, sizeof(b), 200, "z9hG4bKk2", "NOTIFY"), false),
+			 0);
+	assert_int_equal(h_ev_count(H_EV_STRAY), 1);
+	h_advance(999);
+	assert_int_equal(sip_tsx_stack_count(H.st), 1); /* never early */
+	/* the queue re-armed for it with the deadline queues' slack,
+	 * T4 / 64 = 78 ms at most */
+	h_advance(1 + 78);
+	assert_int_equal(sip_tsx_stack_count(H.st), 0);
+	assert_int_equal(sip_tsx_stack_bytes(H.st), 0);
+	assert_int_equal(h_timers_pending(), 0);
+}
+
+/* No record over TCP (Timer K = 0) nor for an INVITE client (it sends the
+ * ACK again from Completed). Freeing the stack frees live records. */
+static void test_client_no_record(void **state)
+{
+	char b[512];
+	struct sip_tsx *inv;
+
+	(void)state;
+	assert_non_null(client("MESSAGE", "z9hG4bKt1", true));
+	assert_int_equal(h_recv(resp(b, sizeof(b), 200, "z9hG4bKt1", "MESSAGE"), true),
+			 0);
+	assert_int_equal(sip_tsx_stack_count(H.st), 0);
+	inv = client("INVITE", "z9hG4bKt2", false);
+	assert_non_null(inv);
+	assert_int_equal(h_recv(resp(b, sizeof(b), 486, "z9hG4bKt2", "INVITE"), false),
+			 0);
+	assert_int_equal(sip_tsx_state(inv), SIP_TSX_COMPLETED);
+	assert_non_null(client("MESSAGE", "z9hG4bKt3", false));
+	assert_int_equal(h_recv(resp(b, sizeof(b), 202, "z9hG4bKt3", "MESSAGE"), false),
+			 0);
+	assert_int_equal(sip_tsx_stack_count(H.st), 2); /* ICT whole + record */
+	/* teardown frees the stack with the record in it (ASan: no leak) */
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -202,6 +327,9 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_timer_j_order, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_send_error, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_stays_whole, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_client_record, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_client_timer_k_order, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_client_no_record, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

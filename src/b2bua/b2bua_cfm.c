@@ -1,0 +1,353 @@
+/*
+ * b2bua_cfm — callflow_modifier (manual §5.2.1, docs/callflow_modifier.md)
+ * on the INVITE imsd sends each branch of the callee (a modifier without a
+ * code: its custom_headers; the callee's list rx, then the caller's tx),
+ * on the requests inside the call (REINVITE, UPDATE, PRACK, CANCEL: the
+ * list of the dialog they came on, rx, then of the one they would go on,
+ * tx; a code answers them in imsd's name and, with stop, ends the call),
+ * and on the answers imsd sends the caller: INVITE.RINGING (180),
+ * INVITE.SESSION_PROGRESS (183) and INVITE.OK (the final answer). Whose
+ * list applies: the callee's (the MO dialog: the answer imsd sends, dir
+ * tx; counterpart the caller), then the caller's (the MT dialog: the
+ * callee's answer as imsd received it, dir rx; counterpart the callee).
+ * The first modifier that applies adds its custom_headers to the answer,
+ * replaces its body with its content (content null: removes a body of
+ * content_type) and logs its `log`; one with a code met at a 180 or 183
+ * answers the caller with that code in its place and ends the call (the
+ * branches cancelled); its send_delay holds a provisional
+ * (180, 183) that long (a final answer sent meanwhile drops it: a
+ * provisional after the final would be late, RFC 3261 §13.3.1.1). Echo calls have no callee user: no
+ * list applies.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "b2bua/b2bua_int.h"
+#include "cfm/cfm.h"
+#include "core/log.h"
+
+/* The branch an answer comes from: the one given, the winner, else the
+ * first. */
+static const struct b2b_leg *answer_leg(const struct b2b_call *c, const struct b2b_leg *leg)
+{
+	if (leg)
+		return leg;
+	if (c->win >= 0)
+		return &c->leg[c->win];
+	return c->nlegs ? &c->leg[0] : NULL;
+}
+
+static const struct ims_cfg_cfm *answer_find(const struct b2b_call *c,
+					     const struct b2b_leg *leg, uint16_t scode,
+					     const struct sip_msg *resp, int8_t code)
+{
+	struct cfm_match m = {.step = cfm_step_of_invite_resp(scode), .code = code};
+	const struct ims_cfg_cfm *cm;
+	char imei[16];
+
+	if (c->type != B2BUA_SERVER || m.step == IMS_CFG_STEP_ANY)
+		return NULL;
+	leg = answer_leg(c, leg);
+	if (leg && leg->user) { /* MO: the callee's list */
+		m.opts = hss_impu_opts(leg->user, leg->impu);
+		m.dir = IMS_CFG_DIR_TX;
+		m.peer_impu = c->from;
+		m.peer_imei = cfm_imei_of(c->b->prm.reg, c->orig, &c->a_flow, imei);
+		m.peer_rat = cfm_rat_of(c->a_inv);
+		cm = cfm_find(&m);
+		if (cm)
+			return cm;
+	}
+	if (!c->orig)
+		return NULL;
+	m.opts = hss_impu_opts(c->orig, c->orig_impu); /* MT: the caller's */
+	m.dir = IMS_CFG_DIR_RX;
+	m.peer_impu = c->to;
+	m.peer_imei = leg ? cfm_imei_of(c->b->prm.reg, leg->user, &leg->flow, imei) : NULL;
+	m.peer_rat = cfm_rat_of(resp);
+	return cfm_find(&m);
+}
+
+const struct ims_cfg_cfm *b2b_cfm_final(struct b2b_call *c, const struct b2b_leg *leg,
+					uint16_t scode, const struct sip_msg *resp)
+{
+	const struct ims_cfg_cfm *cm = answer_find(c, leg, scode, resp, CFM_CODE_WITH);
+	char what[64];
+
+	if (cm) {
+		snprintf(what, sizeof(what), "call %u: %d in place of the callee's %u", c->index,
+			 cm->code, scode);
+		cfm_log(cm, what);
+	}
+	return cm;
+}
+
+const struct ims_cfg_cfm *b2b_cfm_invite(struct b2b_call *c,
+					 const struct hss_impu_match *term, size_t n)
+{
+	struct cfm_match m = {.step = IMS_CFG_STEP_INVITE, .code = CFM_CODE_WITHOUT};
+	const struct ims_cfg_cfm *cm = NULL;
+	char imei[16], what[48];
+
+	if (c->type != B2BUA_SERVER || !n)
+		return NULL;
+	m.opts = hss_impu_opts(term[0].user, term[0].impu); /* MO: the callee's */
+	m.dir = IMS_CFG_DIR_RX;
+	m.peer_impu = c->from;
+	m.peer_imei = cfm_imei_of(c->b->prm.reg, c->orig, &c->a_flow, imei);
+	m.peer_rat = cfm_rat_of(c->a_inv);
+	cm = cfm_find(&m);
+	if (!cm && c->orig) {
+		m.opts = hss_impu_opts(c->orig, c->orig_impu); /* MT: the caller's */
+		m.dir = IMS_CFG_DIR_TX;
+		m.peer_impu = c->to;
+		m.peer_imei = cfm_imei_of(c->b->prm.reg, term[0].user, NULL, imei);
+		m.peer_rat = 0; /* the callee's answers carry it: not known yet */
+		cm = cfm_find(&m);
+	}
+	if (cm) {
+		snprintf(what, sizeof(what), "call %u: INVITE to the callee", c->index);
+		cfm_log(cm, what);
+	}
+	return cm;
+}
+
+bool b2b_cfm_provisional(struct b2b_call *c, const struct b2b_leg *leg,
+			 const struct sip_msg *resp)
+{
+	const struct ims_cfg_cfm *cm;
+	char why[64];
+
+	if (resp->scode != 180 && resp->scode != 183)
+		return false;
+	cm = b2b_cfm_final(c, leg, resp->scode, resp); /* a code in place of it */
+	if (!cm)
+		return false;
+	/* the caller gets the modifier's answer in place of the 1xx, built
+	 * by b2b_answer_a with this modifier's headers and content */
+	b2b_cancel_legs(c);
+	loop_timer_cancel(c->t_ring);
+	c->cfm_gen = cm;
+	b2b_answer_a(c, (uint16_t)cm->code, NULL, NULL, NULL);
+	c->cfm_gen = NULL;
+	snprintf(why, sizeof(why), "callflow_modifier: %d in place of %u", cm->code,
+		 resp->scode);
+	b2b_stop(c, why);
+	return true;
+}
+
+uint32_t b2b_cfm_answer(struct b2b_call *c, uint16_t scode, const struct sip_msg *resp,
+			struct mbuf *hdrs, struct mbuf *body, struct sip_tsx_reply_prm *rp)
+{
+	/* a modifier's own answer (b2b_cfm_provisional): its changes, not
+	 * counted again; else the first modifier without a code */
+	const struct ims_cfg_cfm *cm =
+	    c->cfm_gen ? c->cfm_gen : answer_find(c, NULL, scode, resp, CFM_CODE_WITHOUT);
+	uint32_t delay;
+	char what[48];
+	int err;
+
+	if (!cm)
+		return 0;
+	/* 0..60 s, checked when read; a generated final is never held */
+	delay = c->cfm_gen ? 0 : (uint32_t)(cm->send_delay * 1000.0);
+	if (!c->cfm_gen) { /* a generated one was logged where it was met */
+		snprintf(what, sizeof(what), "call %u: %u to the caller", c->index, scode);
+		cfm_log(cm, what);
+	}
+	err = cfm_hdrs_apply(cm, hdrs);
+	if (err)
+		log_write(LOG_IMS, LOG_LVL_WARN, LOG_DIR_NONE, NULL,
+			  "call %u: callflow_modifier custom_headers: %s", c->index,
+			  strerror(err));
+	rp->hdrs = (struct pl){(const char *)hdrs->buf, hdrs->end};
+	if (cm->content) {
+		err = cfm_content_read(cm, body);
+		if (err) {
+			log_write(LOG_IMS, LOG_LVL_WARN, LOG_DIR_NONE, NULL,
+				  "call %u: callflow_modifier content %s: %s", c->index,
+				  cm->content, strerror(err));
+			return delay;
+		}
+		rp->ctype = pl_from_str(cm->content_type);
+		rp->body = (struct pl){(const char *)body->buf, body->end};
+	} else if (cm->content_remove && pl_isset(rp->ctype) &&
+		   pl_caseeq_str(rp->ctype, cm->content_type)) {
+		rp->ctype = (struct pl)PL_INIT;
+		rp->body = (struct pl)PL_INIT;
+	}
+	return delay;
+}
+
+/* ---- send_delay: a provisional held ---- */
+
+struct b2b_cfm_held {
+	struct loop_timer *t;
+	uint16_t scode;
+	char reason[64];
+	struct mbuf hdrs, ctype, body;
+};
+
+void b2b_cfm_drop(struct b2b_call *c)
+{
+	struct b2b_cfm_held *hd = c->cfm_held;
+
+	if (!hd)
+		return;
+	c->cfm_held = NULL;
+	loop_timer_free(hd->t);
+	mbuf_reset(&hd->hdrs);
+	mbuf_reset(&hd->ctype);
+	mbuf_reset(&hd->body);
+	free(hd);
+}
+
+static struct pl mb_pl(const struct mbuf *mb)
+{
+	return mb->end ? (struct pl){(const char *)mb->buf, mb->end} : (struct pl)PL_INIT;
+}
+
+/* Its delay is over: sent as b2b_answer_a would have, if the caller's
+ * INVITE still waits for it. */
+static void held_h(void *arg)
+{
+	struct b2b_call *c = arg;
+	struct b2b_cfm_held *hd = c->cfm_held;
+	struct sip_tsx *tsx = c->a_tsx ? sip_tsx_lookup(sip_stack_tsx(c->b->prm.stack),
+							c->a_tsx)
+				       : NULL;
+	struct sip_tsx_reply_prm rp = {0};
+	int err;
+
+	if (!hd)
+		return;
+	if (!tsx || c->a_answered || c->state == B2BUA_STOP) {
+		b2b_cfm_drop(c);
+		return;
+	}
+	rp.hdrs = mb_pl(&hd->hdrs);
+	rp.ctype = mb_pl(&hd->ctype);
+	rp.body = mb_pl(&hd->body);
+	if (c->prack) /* RFC 3262 */
+		err = b2b_prack_1xx(c, tsx, hd->scode, hd->reason, &rp);
+	else
+		err = sip_stack_reply(c->b->prm.stack, tsx, hd->scode, hd->reason, &rp);
+	if (!err)
+		b2b_event(c, B2BUA_EV_SEND, SIP_METHOD_OTHER, hd->scode);
+	if (hd->scode == 180 || hd->scode == 183)
+		b2b_state(c, B2BUA_RINGING);
+	b2b_cfm_drop(c);
+}
+
+int b2b_cfm_hold(struct b2b_call *c, uint16_t scode, const char *reason,
+		 const struct sip_tsx_reply_prm *rp, uint32_t delay_ms)
+{
+	struct b2b_cfm_held *hd;
+	int err;
+
+	b2b_cfm_drop(c); /* one held at a time: the newer replaces it */
+	hd = calloc(1, sizeof(*hd));
+	if (!hd)
+		return ENOMEM;
+	hd->t = loop_timer_alloc();
+	hd->scode = scode;
+	snprintf(hd->reason, sizeof(hd->reason), "%s", reason ? reason : "");
+	mbuf_init(&hd->hdrs, SIP_MSG_MAX_UDP);
+	mbuf_init(&hd->ctype, SIP_MSG_MAX_UDP);
+	mbuf_init(&hd->body, SIP_MSG_MAX_HARD);
+	err = hd->t ? 0 : ENOMEM;
+	err = err ? err : mbuf_write(&hd->hdrs, rp->hdrs.p, rp->hdrs.l);
+	err = err ? err : mbuf_write(&hd->ctype, rp->ctype.p, rp->ctype.l);
+	err = err ? err : mbuf_write(&hd->body, rp->body.p, rp->body.l);
+	c->cfm_held = hd;
+	if (err) {
+		b2b_cfm_drop(c);
+		return err;
+	}
+	loop_timer_start(hd->t, delay_ms, held_h, c);
+	return 0;
+}
+
+/* ---- requests inside the call: REINVITE, UPDATE, PRACK, CANCEL ---- */
+
+/* The list of the side's dialog for a request received on it (rx) or
+ * sent on it (tx): the MO dialog (side A) takes the callee's, the MT
+ * dialog (side B) the caller's; the counterpart is the other party. */
+static void side_match(const struct b2b_call *c, enum b2b_side dlg_side, bool rx,
+		       const struct sip_msg *req, struct cfm_match *m, char imei[16])
+{
+	const struct b2b_leg *leg = c->win >= 0 ? &c->leg[c->win] : NULL;
+
+	if (!leg && c->be_leg >= 0 && (size_t)c->be_leg < c->nlegs)
+		leg = &c->leg[c->be_leg];
+	m->dir = rx ? IMS_CFG_DIR_RX : IMS_CFG_DIR_TX;
+	m->opts = NULL;
+	if (dlg_side == B2B_A) {
+		m->opts = leg && leg->user ? hss_impu_opts(leg->user, leg->impu) : NULL;
+		m->peer_impu = c->from;
+		m->peer_imei = cfm_imei_of(c->b->prm.reg, c->orig, &c->a_flow, imei);
+		m->peer_rat = cfm_rat_of(rx ? req : c->a_inv);
+	} else {
+		m->opts = c->orig ? hss_impu_opts(c->orig, c->orig_impu) : NULL;
+		m->peer_impu = c->to;
+		m->peer_imei =
+		    leg ? cfm_imei_of(c->b->prm.reg, leg->user, &leg->flow, imei) : NULL;
+		m->peer_rat = rx ? cfm_rat_of(req) : 0;
+	}
+}
+
+bool b2b_cfm_dlg_request(struct b2b_call *c, enum b2b_side from, struct sip_tsx *tsx,
+			 const struct sip_msg *req)
+{
+	enum b2b_side other = from == B2B_A ? B2B_B : B2B_A;
+	struct cfm_match m = {0};
+	const struct ims_cfg_cfm *cm;
+	struct sip_tsx_reply_prm rp = {0};
+	struct mbuf h, body;
+	char imei[16], what[64];
+
+	if (c->type != B2BUA_SERVER || c->state == B2BUA_STOP)
+		return false;
+	m.step = req->meth == SIP_METHOD_INVITE	  ? IMS_CFG_STEP_REINVITE
+		 : req->meth == SIP_METHOD_UPDATE ? IMS_CFG_STEP_UPDATE
+		 : req->meth == SIP_METHOD_PRACK  ? IMS_CFG_STEP_PRACK
+		 : req->meth == SIP_METHOD_CANCEL ? IMS_CFG_STEP_CANCEL
+						  : IMS_CFG_STEP_ANY;
+	if (m.step == IMS_CFG_STEP_ANY)
+		return false;
+	/* received on its side's dialog, then to be sent on the other's */
+	side_match(c, from, true, req, &m, imei);
+	cm = cfm_find(&m);
+	if (!cm) {
+		side_match(c, other, false, req, &m, imei);
+		cm = cfm_find(&m);
+	}
+	if (!cm)
+		return false;
+	snprintf(what, sizeof(what), "call %u: %.*s from the %s", c->index,
+		 (int)req->method.l, req->method.p, from == B2B_A ? "caller" : "callee");
+	cfm_log(cm, what);
+	if (!cm->code)
+		return false;
+	mbuf_init(&h, SIP_MSG_MAX_UDP);
+	mbuf_init(&body, CFM_CONTENT_MAX);
+	(void)cfm_hdrs_apply(cm, &h);
+	rp.hdrs = (struct pl){(const char *)h.buf, h.end};
+	if (cm->content && !cfm_content_read(cm, &body)) {
+		rp.ctype = pl_from_str(cm->content_type);
+		rp.body = (struct pl){(const char *)body.buf, body.end};
+	}
+	if (!sip_stack_reply(c->b->prm.stack, tsx, (uint16_t)cm->code, NULL, &rp))
+		b2b_event(c, B2BUA_EV_SEND, SIP_METHOD_OTHER, (uint16_t)cm->code);
+	mbuf_reset(&h);
+	mbuf_reset(&body);
+	if (cm->stop) { /* the dialog stopped: BYE (or CANCEL before the answer) */
+		snprintf(what, sizeof(what), "callflow_modifier: %d to the %s's %.*s",
+			 cm->code, from == B2B_A ? "caller" : "callee", (int)req->method.l,
+			 req->method.p);
+		b2b_end_both(c, what);
+	}
+	return true;
+}

@@ -1,0 +1,622 @@
+"""callflow_modifier (manual §5.2.1, docs/callflow_modifier.md) over the
+wire: phones on raw UDP sockets (users without authentication) register,
+call and send MESSAGE through the real imsd, and see what the modifiers of
+the callee (MO side) or of the caller (MT side) do to the answers:
+
+* INVITE answered 486 by the callee's modifier, with its custom_headers and
+  content, the callee never rung, the `log` line in the IMS log;
+* impu filter: a modifier for another caller leaves the call alone;
+* tts/ttl: a MESSAGE modifier that skips its first trigger and applies once;
+* REGISTER refused with a code (and REGISTER.SOS only for an emergency one);
+* the caller's own modifier with dir tx (the INVITE imsd would send the
+  callee) answers the caller;
+* INVITE.RINGING / INVITE.OK: headers added to the 180 and the 200 the
+  caller gets, and a 180's body replaced by the modifier's content;
+* a code in place of a 180; a 180 held (send_delay);
+* INVITE without a code: headers on the INVITE to the callee;
+* UPDATE and re-INVITE inside the call answered with a code (stop: the
+  call ends with BYEs).
+"""
+import re
+import socket
+
+import pytest
+
+from conftest import IMSD_BIN, run_tool, write_cfg
+from test_calls import calls_ims, in_dialog, sdp
+from test_sms import Phone, rp_data_mo, submit
+from sipstack import wait_log
+
+HOST = "127.0.0.1"
+
+
+def ue(imsi, name, cfm=None):
+    mod = f", callflow_modifier: {cfm}" if cfm else ""
+    return (f'{{ imsi: "{imsi}", impi: "{name}@ims.test", authentication: false, '
+            f'impu: [{{ impu: "sip:{name}" {mod} }}] }}')
+
+
+def sms_ue(imsi, name, number, cfm):
+    """A user with a number (SMS reach it by it) and a user-level list."""
+    return (f'{{ imsi: "{imsi}", impi: "{name}@ims.test", authentication: false, '
+            f'impu: ["sip:{name}", "tel:{number}"], callflow_modifier: {cfm} }}')
+
+
+class Ue:
+    """A phone on one UDP socket."""
+
+    def __init__(self, port, name):
+        self.port, self.name, self.n = port, name, 0
+        self.s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.s.bind((HOST, 0))
+        self.me = self.s.getsockname()[1]
+
+    def close(self):
+        self.s.close()
+
+    def send(self, text):
+        self.s.sendto(text.encode(), (HOST, self.port))
+
+    def recv(self, want, timeout=5.0):
+        """The next message whose first line starts with want."""
+        self.s.settimeout(timeout)
+        while True:
+            text = self.s.recv(65536).decode(errors="replace")
+            if text.startswith(want):
+                return text
+
+    def final(self, timeout=5.0):
+        self.s.settimeout(timeout)
+        while True:
+            text = self.s.recv(65536).decode(errors="replace")
+            m = re.match(r"SIP/2\.0 (\d{3}) ", text)
+            if m and int(m.group(1)) >= 200:
+                return int(m.group(1)), text
+
+    def request(self, method, ruri, extra="", body="", ctype="", to=None, hdrs=""):
+        self.n += 1
+        tag = f"{self.name}{self.me}"
+        ct = f"Content-Type: {ctype}\r\n" if body else ""
+        self.last = (f"{method} {ruri} SIP/2.0\r\n"
+                     f"Via: SIP/2.0/UDP {HOST}:{self.me};branch=z9hG4bK{tag}x{self.n};rport\r\n"
+                     f"Max-Forwards: 70\r\nFrom: <sip:{self.name}@ims.test>;tag={tag}\r\n"
+                     f"To: <{to or ruri}>\r\nCall-ID: {tag}-{self.n}@test\r\n"
+                     f"CSeq: {self.n} {method}\r\n"
+                     f"Contact: <sip:{self.name}@{HOST}:{self.me}>{extra}\r\n{hdrs}"
+                     f"{ct}Content-Length: {len(body)}\r\n\r\n{body}")
+        self.send(self.last)
+
+    def cancel(self):
+        """CANCEL of the last request (RFC 3261 §9.1: its Request-URI, Via,
+        From, To, Call-ID and CSeq number)."""
+        keep = [ln for ln in self.last.split("\r\n")[1:]
+                if re.match(r"(?i)(via|from|to|call-id|max-forwards):", ln)]
+        cseq = re.search(r"(?m)^CSeq: (\d+) ", self.last).group(1)
+        self.send(self.last.split("\r\n")[0].replace(self.last.split()[0], "CANCEL", 1) +
+                  "\r\n" + "\r\n".join(keep) + f"\r\nCSeq: {cseq} CANCEL\r\n"
+                  "Content-Length: 0\r\n\r\n")
+
+    def final_of(self, method, timeout=5.0):
+        """The next final response to a request of this method."""
+        while True:
+            code, text = self.final(timeout)
+            if re.search(rf"(?m)^CSeq: \d+ {method}\r?$", text):
+                return code, text
+
+    def register(self, contact_params=""):
+        self.request("REGISTER", "sip:ims.test", f";expires=600{contact_params}",
+                     to=f"sip:{self.name}@ims.test")
+        return self.final()
+
+    def invite(self, callee, hdrs=""):
+        self.request("INVITE", f"sip:{callee}@ims.test", body=sdp(self.me + 1),
+                     ctype="application/sdp", hdrs=hdrs)
+
+    def answer(self, req, code, reason, body="", ctype="application/sdp", tag="callee1"):
+        keep = [ln for ln in req.split("\r\n")
+                if re.match(r"(?i)(via|from|call-id|cseq):", ln)]
+        to = re.search(r"(?im)^To:\s*(.*?)\r?$", req).group(1)
+        if "tag=" not in to:
+            to += f";tag={tag}"
+        ct = f"Content-Type: {ctype}\r\n" if body else ""
+        self.send(f"SIP/2.0 {code} {reason}\r\n" + "\r\n".join(keep) +
+                  f"\r\nTo: {to}\r\nContact: <sip:{self.name}@{HOST}:{self.me}>\r\n"
+                  f"{ct}Content-Length: {len(body)}\r\n\r\n{body}")
+
+
+def lines(msg, name):
+    return re.findall(rf"(?im)^{re.escape(name)}:[ \t]*(.*?)\r?$", msg)
+
+
+@pytest.fixture
+def ims(tmp_path):
+    (tmp_path / "busy.txt").write_text("bob is busy (lab)")
+    (tmp_path / "early.sdp").write_text(sdp(40000))
+    yield from calls_ims(tmp_path, "", [
+        ue("001010000000601", "alice"),
+        ue("001010000000602", "bob", """[
+          { method: "INVITE", code: 486, log: "bob busy for carol", impu: "sip:carol@ims.test",
+            custom_headers: [{ name: "X-Lab", value: "carol" }] },
+          { method: "INVITE.RINGING", log: "ring", content: "early.sdp",
+            content_type: "application/sdp",
+            custom_headers: [{ name: "X-Ring", value: "bob rings" }] },
+          { method: "INVITE.OK", custom_headers: [{ name: "X-Ok", value: "bob answers" },
+                                                  { name: "Allow-Events", replace: true }] },
+        ]"""),
+        ue("001010000000603", "carol"),
+        ue("001010000000604", "dave", """[
+          { method: "MESSAGE", code: 500, tts: 1, ttl: 1, log: "dave's second MESSAGE" },
+          { method: "REGISTER.SOS", code: 380 },
+        ]"""),
+        ue("001010000000605", "erin", """{ method: "REGISTER", code: 403,
+          custom_headers: [{ name: "Warning", value: "399 ims.test \\"barred (lab)\\"" }] }"""),
+        ue("001010000000606", "frank", """{ method: "INVITE", dir: "tx", code: 480,
+          content: "busy.txt", content_type: "text/plain", log: "frank calls nobody" }"""),
+        ue("001010000000607", "ivan", """{ method: "INVITE.RINGING", send_delay: 1.5,
+          log: "ivan rings late", custom_headers: [{ name: "X-Late", value: "1" }] }"""),
+        ue("001010000000608", "judy", """{ method: "INVITE.RINGING", code: 480,
+          log: "judy does not ring", custom_headers: [{ name: "X-Why", value: "no ring" }] }"""),
+        ue("001010000000609", "kate", """{ method: "INVITE", log: "kate alert",
+          custom_headers: [{ name: "Alert-Info", value: "<urn:alert:service:call-waiting>" }] }"""),
+        ue("001010000000610", "leo", """{ method: "INVITE", dir: "tx",
+          custom_headers: [{ name: "X-From-Leo", value: "1" }] }"""),
+        ue("001010000000611", "mia", """[
+          { method: "UPDATE", code: 500, stop: false, log: "mia refuses an UPDATE" },
+          { method: "REINVITE", code: 488, log: "mia refuses a re-INVITE" },
+          { method: "CANCEL", code: 481, stop: false, tts: 1, log: "mia's call goes on" },
+        ]"""),
+        ue("001010000000612", "nora", """{ method: "INVITE.OK", code: 500,
+          custom_headers: [{ name: "X-Nora", value: "no" }], log: "nora's answer replaced" }"""),
+        sms_ue("001010000000613", "olga", "+33600000613", """{ method: "MESSAGE", dir: "tx",
+          log: "olga gets an SMS", custom_headers: [{ name: "X-Sms", value: "for olga" }] }"""),
+        sms_ue("001010000000614", "pete", "+33600000614", """{ method: "MESSAGE",
+          dir: "tx", code: 480, log: "pete's phone refuses" }"""),
+        ue("001010000000615", "quinn", """[
+          { method: "INVITE", code: 486, imei: "35000000-000099-0", log: "quinn: that phone" },
+          { method: "INVITE", code: 488, access_network: "nr", log: "quinn: over NR" },
+        ]"""),
+        ue("001010000000616", "rita", """{ method: "INVITE", code: 183, transparent: true,
+          content: "early.sdp", content_type: "application/sdp", log: "rita: early 183",
+          custom_headers: [{ name: "X-Early", value: "1" }] }"""),
+        ue("001010000000617", "sam", """{ method: "INVITE", code: 486, send_delay: 1.5,
+          log: "sam: a slow busy" }"""),
+    ])
+
+
+def test_invite_answered_by_callee_modifier(ims):
+    d, port, log, tmp = ims
+    carol, bob = Ue(port, "carol"), Ue(port, "bob")
+    try:
+        assert carol.register()[0] == 200
+        assert bob.register()[0] == 200
+        carol.invite("bob")
+        code, resp = carol.final()
+        assert code == 486, resp
+        assert lines(resp, "X-Lab") == ["carol"], resp
+        wait_log(log, lambda t: "callflow_modifier: bob busy for carol (INVITE received)" in t)
+        # bob was never rung
+        bob.s.settimeout(0.5)
+        with pytest.raises(socket.timeout):
+            bob.recv("INVITE ", timeout=0.5)
+    finally:
+        carol.close()
+        bob.close()
+
+
+def test_answers_to_the_caller_modified(ims):
+    """alice is not carol: the 486 modifier lets her call through; the 180
+    and 200 she gets carry bob's INVITE.RINGING / INVITE.OK changes."""
+    d, port, log, tmp = ims
+    alice, bob = Ue(port, "alice"), Ue(port, "bob")
+    try:
+        assert alice.register()[0] == 200
+        assert bob.register()[0] == 200
+        alice.invite("bob")
+        inv = bob.recv("INVITE ")
+        bob.answer(inv, 180, "Ringing")
+        ring = alice.recv("SIP/2.0 180")
+        assert lines(ring, "X-Ring") == ["bob rings"], ring
+        assert lines(ring, "Content-Type") == ["application/sdp"], ring
+        assert "m=audio 40000 " in ring, ring
+        bob.answer(inv, 200, "OK", sdp(bob.me + 1))
+        code, ok = alice.final()
+        assert code == 200, ok
+        assert lines(ok, "X-Ok") == ["bob answers"], ok
+        assert not lines(ok, "X-Ring") and not lines(ok, "Allow-Events"), ok
+        wait_log(log, lambda t: re.search(r"callflow_modifier: ring \(call \d+: 180", t))
+    finally:
+        alice.close()
+        bob.close()
+
+
+def test_message_tts_ttl(ims):
+    """dave's MESSAGE modifier: the first trigger does nothing (tts 1), the
+    second answers 500 (ttl 1), the third goes on as usual."""
+    d, port, log, tmp = ims
+    dave = Ue(port, "dave")
+    try:
+        assert dave.register()[0] == 200
+        codes = []
+        for _ in range(3):
+            dave.request("MESSAGE", "sip:alice@ims.test", body="hi", ctype="text/plain")
+            codes.append(dave.final()[0])
+        assert codes[1] == 500, codes
+        assert codes[0] != 500 and codes[2] == codes[0], codes
+        assert open(log).read().count("callflow_modifier: dave's second MESSAGE") == 1
+    finally:
+        dave.close()
+
+
+def test_register_refused_and_sos(ims):
+    d, port, log, tmp = ims
+    erin, dave = Ue(port, "erin"), Ue(port, "dave")
+    try:
+        code, resp = erin.register()
+        assert code == 403, resp
+        assert lines(resp, "Warning") == ['399 ims.test "barred (lab)"'], resp
+        # REGISTER.SOS: dave's ordinary REGISTER passes, an emergency one not
+        assert dave.register()[0] == 200
+        code, resp = dave.register(";sos")
+        assert code == 380, resp
+    finally:
+        erin.close()
+        dave.close()
+
+
+def test_caller_modifier_dir_tx(ims):
+    """frank's own INVITE modifier (dir tx: the INVITE imsd would send the
+    callee, the MT dialog) answers frank 480 with its content; bob is not
+    rung. A call to frank is not touched by it (dir tx only)."""
+    d, port, log, tmp = ims
+    frank, bob = Ue(port, "frank"), Ue(port, "bob")
+    try:
+        assert frank.register()[0] == 200
+        assert bob.register()[0] == 200
+        frank.invite("bob")
+        code, resp = frank.final()
+        assert code == 480, resp
+        assert lines(resp, "Content-Type") == ["text/plain"], resp
+        assert resp.endswith("bob is busy (lab)"), resp
+        wait_log(log, lambda t: "callflow_modifier: frank calls nobody (INVITE to send)" in t)
+        with pytest.raises(socket.timeout):
+            bob.recv("INVITE ", timeout=0.5)
+        bob.invite("frank")
+        inv = frank.recv("INVITE ")
+        frank.answer(inv, 486, "Busy Here")
+        assert bob.final()[0] == 486
+    finally:
+        frank.close()
+        bob.close()
+
+
+def test_ringing_delayed(ims):
+    """ivan's INVITE.RINGING send_delay: the 180 reaches the caller late,
+    with the modifier's header; when the 200 comes first, the held 180 is
+    dropped (a provisional after the final would be late). Shown by the
+    order of what the caller gets, not by timing."""
+    d, port, log, tmp = ims
+    alice, ivan = Ue(port, "alice"), Ue(port, "ivan")
+    try:
+        assert alice.register()[0] == 200
+        assert ivan.register()[0] == 200
+        # 1: 180 held, then sent
+        alice.invite("ivan")
+        inv = ivan.recv("INVITE ")
+        ivan.answer(inv, 180, "Ringing")
+        ring = alice.recv("SIP/2.0 180", timeout=10)
+        assert lines(ring, "X-Late") == ["1"], ring
+        ivan.answer(inv, 486, "Busy Here")
+        assert alice.final()[0] == 486
+        # 2: the 200 comes while the 180 is held: the caller gets the 200 only
+        alice.invite("ivan")
+        inv = ivan.recv("INVITE ")
+        ivan.answer(inv, 180, "Ringing", tag="callee2")
+        wait_log(log, lambda t: t.count("callflow_modifier: ivan rings late") == 2)
+        ivan.answer(inv, 200, "OK", sdp(ivan.me + 1), tag="callee2")
+        alice.s.settimeout(5)
+        first = alice.s.recv(65536).decode(errors="replace")
+        while first.startswith("SIP/2.0 100"):
+            first = alice.s.recv(65536).decode(errors="replace")
+        assert first.startswith("SIP/2.0 200"), first
+        # and no late 180 after it (the 200 again, until the ACK, at most)
+        alice.s.settimeout(2.5)
+        with pytest.raises(socket.timeout):
+            while True:
+                assert not alice.s.recv(65536).startswith(b"SIP/2.0 180")
+    finally:
+        alice.close()
+        ivan.close()
+
+
+def test_code_in_place_of_ringing(ims):
+    """judy's INVITE.RINGING with code 480: when her phone rings, the caller
+    gets 480 (with the modifier's header) instead of the 180, and judy's
+    branch is cancelled."""
+    d, port, log, tmp = ims
+    alice, judy = Ue(port, "alice"), Ue(port, "judy")
+    try:
+        assert alice.register()[0] == 200
+        assert judy.register()[0] == 200
+        alice.invite("judy")
+        inv = judy.recv("INVITE ")
+        judy.answer(inv, 180, "Ringing")
+        code, resp = alice.final()
+        assert code == 480, resp
+        assert lines(resp, "X-Why") == ["no ring"], resp
+        cancel = judy.recv("CANCEL ")
+        judy.answer(cancel, 200, "OK")
+        judy.answer(inv, 487, "Request Terminated")
+        wait_log(log, lambda t: "callflow_modifier: judy does not ring" in t and
+                 "callflow_modifier: 480 in place of 180" in t)
+        with pytest.raises(socket.timeout):
+            alice.recv("SIP/2.0 180", timeout=0.5)
+    finally:
+        alice.close()
+        judy.close()
+
+
+def test_headers_on_the_invite_to_the_callee(ims):
+    """Without a code, an INVITE modifier's custom_headers go on the INVITE
+    imsd sends the callee: kate's own (MO side, rx) on calls to her, leo's
+    (MT side, dir tx) on the calls he places."""
+    d, port, log, tmp = ims
+    alice, kate, leo, bob = (Ue(port, n) for n in ("alice", "kate", "leo", "bob"))
+    try:
+        for u in (alice, kate, leo, bob):
+            assert u.register()[0] == 200
+        alice.invite("kate")
+        inv = kate.recv("INVITE ")
+        assert lines(inv, "Alert-Info") == ["<urn:alert:service:call-waiting>"], inv
+        assert not lines(inv, "X-From-Leo"), inv
+        kate.answer(inv, 486, "Busy Here")
+        assert alice.final()[0] == 486
+        wait_log(log, lambda t: re.search(r"callflow_modifier: kate alert \(call \d+: "
+                                          r"INVITE to the callee\)", t))
+        leo.invite("bob")
+        inv = bob.recv("INVITE ")
+        assert lines(inv, "X-From-Leo") == ["1"], inv
+        assert not lines(inv, "Alert-Info"), inv
+        bob.answer(inv, 486, "Busy Here")
+        assert leo.final()[0] == 486
+        # a call to leo: his dir tx modifier is not for it
+        alice.invite("leo")
+        inv = leo.recv("INVITE ")
+        assert not lines(inv, "X-From-Leo"), inv
+        leo.answer(inv, 486, "Busy Here")
+        assert alice.final()[0] == 486
+    finally:
+        for u in (alice, kate, leo, bob):
+            u.close()
+
+
+def test_in_dialog_requests(ims):
+    """mia's UPDATE modifier (stop: false) answers the caller's UPDATE 500
+    and the call goes on; her REINVITE one (stop: true, the default)
+    answers the re-INVITE 488 and ends the call: BYE to both phones."""
+    d, port, log, tmp = ims
+    alice, mia = Ue(port, "alice"), Ue(port, "mia")
+    try:
+        assert alice.register()[0] == 200
+        assert mia.register()[0] == 200
+        alice.invite("mia")
+        inv = mia.recv("INVITE ")
+        mia.answer(inv, 200, "OK", sdp(mia.me + 1))
+        code, ok = alice.final()
+        assert code == 200, ok
+        cseq = int(ok.split("CSeq:")[1].split()[0])
+        in_dialog(alice.s, port, ok, "ACK", cseq)
+        mia.recv("ACK ")
+        in_dialog(alice.s, port, ok, "UPDATE", cseq + 1)
+        code, resp = alice.final()
+        assert code == 500, resp
+        wait_log(log, lambda t: re.search(r"callflow_modifier: mia refuses an UPDATE "
+                                          r"\(call \d+: UPDATE from the caller\)", t))
+        in_dialog(alice.s, port, ok, "INVITE", cseq + 2, sdp(alice.me + 1, "sendonly"))
+        code, resp = alice.final()
+        assert code == 488, resp
+        # stop: imsd ends the call with a BYE to each phone
+        bye_a = alice.recv("BYE ")
+        bye_b = mia.recv("BYE ")
+        alice.answer(bye_a, 200, "OK")
+        mia.answer(bye_b, 200, "OK")
+        wait_log(log, lambda t: "ends: callflow_modifier: 488 to the caller's INVITE" in t)
+    finally:
+        alice.close()
+        mia.close()
+
+
+def test_cancel_refused(ims):
+    """mia's CANCEL modifier (tts 1, stop: false): the first CANCEL works as
+    usual; the second is answered 481 and cancels nothing: mia still rings
+    and her answer reaches the caller."""
+    d, port, log, tmp = ims
+    alice, mia = Ue(port, "alice"), Ue(port, "mia")
+    try:
+        assert alice.register()[0] == 200
+        assert mia.register()[0] == 200
+        for n in (1, 2):
+            alice.invite("mia")
+            inv = mia.recv("INVITE ")
+            mia.answer(inv, 180, "Ringing", tag=f"m{n}")
+            alice.recv("SIP/2.0 180")
+            alice.cancel()
+            code, resp = alice.final_of("CANCEL")
+            if n == 1:
+                assert code == 200, resp
+                mia.recv("CANCEL ")
+                assert alice.final_of("INVITE")[0] == 487
+                continue
+            assert code == 481, resp
+            mia.answer(inv, 200, "OK", sdp(mia.me + 1), tag=f"m{n}")
+            code, ok = alice.final_of("INVITE")
+            assert code == 200, ok
+        wait_log(log, lambda t: "callflow_modifier: mia's call goes on" in t)
+    finally:
+        alice.close()
+        mia.close()
+
+
+def test_code_in_place_of_the_final(ims):
+    """nora's INVITE.OK with code 500: her 200 is ACKed and ended with a
+    BYE, the caller gets 500 (with the header); her 486 becomes 500 too."""
+    d, port, log, tmp = ims
+    alice, nora = Ue(port, "alice"), Ue(port, "nora")
+    try:
+        assert alice.register()[0] == 200
+        assert nora.register()[0] == 200
+        alice.invite("nora")
+        inv = nora.recv("INVITE ")
+        nora.answer(inv, 200, "OK", sdp(nora.me + 1), tag="n1")
+        code, resp = alice.final()
+        assert code == 500, resp
+        assert lines(resp, "X-Nora") == ["no"], resp
+        nora.recv("ACK ")
+        bye = nora.recv("BYE ")
+        nora.answer(bye, 200, "OK")
+        alice.invite("nora")
+        inv = nora.recv("INVITE ")
+        nora.answer(inv, 486, "Busy Here", tag="n2")
+        code, resp = alice.final()
+        assert code == 500 and lines(resp, "X-Nora") == ["no"], resp
+        text = wait_log(log, lambda t: t.count("callflow_modifier: nora's answer replaced") == 2)
+        assert re.search(r"call \d+: 500 in place of the callee's 200", text), text[-2000:]
+        assert re.search(r"call \d+: 500 in place of the callee's 486", text), text[-2000:]
+    finally:
+        alice.close()
+        nora.close()
+
+
+def test_mt_message(ims):
+    """The MESSAGE imsd sends a phone (an SMS from alice): olga's list (dir
+    tx) adds its header to it; pete's answers it 480 in his phone's place,
+    so nothing reaches pete and the SMS waits for a retry."""
+    d, port, log, tmp = ims
+    alice, olga, pete = Phone(port, "alice"), Phone(port, "olga"), Phone(port, "pete")
+    try:
+        for p in (alice, olga, pete):
+            p.register()
+        assert alice.sms(rp_data_mo(submit("+33600000613", "hi olga"), mr=1)) == 202
+        head, _ = olga.wait_message()
+        assert re.search(r"(?im)^X-Sms: for olga\r?$", head), head
+        wait_log(log, lambda t: re.search(r"callflow_modifier: olga gets an SMS "
+                                          r"\(MESSAGE \d+ to send\)", t))
+        assert alice.sms(rp_data_mo(submit("+33600000614", "hi pete"), mr=2)) == 202
+        wait_log(log, lambda t: re.search(r"sms: message \d+ to pete@ims.test not "
+                                          r"delivered \(callflow_modifier: answered 480\)",
+                                          t))
+        pete.s.settimeout(0.5)
+        with pytest.raises(socket.timeout):
+            while True:
+                assert not pete.s.recv(65536).startswith(b"MESSAGE ")
+    finally:
+        for p in (alice, olga, pete):
+            p.close()
+
+
+def test_imei_and_access_network_filters(ims):
+    """quinn's modifiers name the caller's phone (the IMEI it registered
+    with) and its access network (P-Access-Network-Info): a call from that
+    phone gets 486, one over NR 488, one over LTE from another phone rings."""
+    d, port, log, tmp = ims
+    alice, carol, bob, quinn = (Ue(port, n) for n in ("alice", "carol", "bob", "quinn"))
+    nr = "P-Access-Network-Info: 3GPP-NR-FDD; nrcgi=001010000000001\r\n"
+    lte = "P-Access-Network-Info: 3GPP-E-UTRAN-FDD; utran-cell-id-3gpp=0010100010000001\r\n"
+    try:
+        assert alice.register(';+sip.instance="<urn:gsma:imei:35000000-000099-0>"')[0] == 200
+        assert carol.register(';+sip.instance="<urn:gsma:imei:35000000-000011-0>"')[0] == 200
+        assert bob.register()[0] == 200
+        assert quinn.register()[0] == 200
+        alice.invite("quinn", lte)
+        assert alice.final()[0] == 486
+        carol.invite("quinn", nr)
+        assert carol.final()[0] == 488
+        bob.invite("quinn", lte)
+        inv = quinn.recv("INVITE ")
+        quinn.answer(inv, 480, "Temporarily Unavailable")
+        assert bob.final()[0] == 480
+        text = open(log).read()
+        assert text.count("callflow_modifier: quinn: that phone") == 1, text[-2000:]
+        assert text.count("callflow_modifier: quinn: over NR") == 1, text[-2000:]
+    finally:
+        for u in (alice, carol, bob, quinn):
+            u.close()
+
+
+def test_provisional_code_and_the_call_goes_on(ims):
+    """rita's INVITE modifier with code 183: the caller gets a 183 with the
+    modifier's SDP and header at once, and the call goes on to rita."""
+    d, port, log, tmp = ims
+    alice, rita = Ue(port, "alice"), Ue(port, "rita")
+    try:
+        assert alice.register()[0] == 200
+        assert rita.register()[0] == 200
+        alice.invite("rita")
+        early = alice.recv("SIP/2.0 183")
+        assert lines(early, "X-Early") == ["1"], early
+        assert "m=audio 40000 " in early, early
+        inv = rita.recv("INVITE ")
+        rita.answer(inv, 180, "Ringing")
+        ring = alice.recv("SIP/2.0 180")
+        # one early dialog: the 183 and the relayed 180 carry the same To tag
+        tag = re.search(r"(?im)^To:.*;tag=([^;\s]+)", early).group(1)
+        assert re.search(r"(?im)^To:.*;tag=" + re.escape(tag), ring), (early, ring)
+        rita.answer(inv, 486, "Busy Here")
+        assert alice.final()[0] == 486
+        wait_log(log, lambda t: "callflow_modifier: rita: early 183 (INVITE received)" in t)
+    finally:
+        alice.close()
+        rita.close()
+
+
+def test_answer_delayed(ims):
+    """sam's INVITE modifier with send_delay: the caller's INVITE gets the
+    transaction's 100 Trying first (imsd said nothing for 200 ms), then the
+    486. A CANCEL while it is held ends the INVITE with 487 and the held 486
+    is not sent. Shown by the order of what the caller gets."""
+    d, port, log, tmp = ims
+    alice = Ue(port, "alice")
+    try:
+        assert alice.register()[0] == 200
+        alice.invite("sam")
+        first = alice.recv("SIP/2.0 ", timeout=10)
+        assert first.startswith("SIP/2.0 100 "), first
+        assert alice.final(timeout=10)[0] == 486
+        alice.invite("sam")
+        second = f"CSeq: {alice.n} INVITE".encode()
+        while not alice.recv("SIP/2.0 ").startswith("SIP/2.0 100 "):
+            pass  # the first INVITE's 486 again (not ACKed here)
+        alice.cancel()
+        assert alice.final_of("CANCEL")[0] == 200
+        code, resp = alice.final_of("INVITE")
+        while second.decode() not in resp:
+            code, resp = alice.final_of("INVITE")
+        assert code == 487, resp
+        alice.s.settimeout(2.5)
+        with pytest.raises(socket.timeout):
+            while True:
+                m = alice.s.recv(65536)
+                assert not (m.startswith(b"SIP/2.0 486") and second in m), m
+        text = open(log).read()
+        assert text.count("callflow_modifier: sam: a slow busy") == 2, text[-2000:]
+    finally:
+        alice.close()
+
+
+def test_config_refuses_what_is_not_applied(tmp_path):
+    """A modifier imsd would not apply stops the start with the field named
+    (no configuration silently does nothing)."""
+    for cfm, want in [
+            ('{ method: "INVITE.TRYING", log: "x" }',
+             'ue_db[0].impu[0].callflow_modifier.method: "INVITE.TRYING" (not applied by '
+             'imsd yet'),
+            ('{ method: "INVITE.OK", send_delay: 2 }',
+             "ue_db[0].impu[0].callflow_modifier.send_delay: a delay on other steps than "
+             "INVITE.RINGING and INVITE.SESSION_PROGRESS (not applied"),
+            ('{ code: -2 }', "ue_db[0].impu[0].callflow_modifier.code: -2: the reference "
+                             "product's special codes are not applied by imsd")]:
+        cfg = write_cfg(tmp_path, 'sip_addr: "127.0.0.1", ue_db: [' +
+                        ue("001010000000607", "gina", cfm) + "]")
+        r = run_tool([IMSD_BIN, "--check-config", cfg], capture_output=True, text=True,
+                     timeout=60)
+        assert r.returncode != 0, (cfm, r.stderr)
+        assert want in r.stderr, (cfm, r.stderr)
