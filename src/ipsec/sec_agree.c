@@ -110,11 +110,13 @@ static int param_enum(struct sec_offer *o, struct pl name, struct pl v)
 		o->prot = pl_caseeq_str(v, "esp") ? SEC_PROT_ESP
 			  : pl_caseeq_str(v, "ah") ? SEC_PROT_AH
 						   : SEC_PROT_OTHER;
+		return SEC_HAS_PROT;
 	} else if (pl_caseeq_str(name, "mod")) {
 		o->mod = pl_caseeq_str(v, "trans")	   ? SEC_MOD_TRANS
 			 : pl_caseeq_str(v, "tun")	   ? SEC_MOD_TUN
 			 : pl_caseeq_str(v, "UDP-enc-tun") ? SEC_MOD_UDP_ENC_TUN
 							   : SEC_MOD_OTHER;
+		return SEC_HAS_MOD;
 	} else if (pl_caseeq_str(name, "alg")) {
 		o->alg_name = v;
 		o->alg_known = !esp_aalg_from_str(v.p, v.l, &o->aalg);
@@ -127,7 +129,10 @@ static int param_enum(struct sec_offer *o, struct pl name, struct pl v)
 	return 0;
 }
 
-/* One mech-parameter; a repeated known parameter is malformed. */
+/* One mech-parameter. A known one repeated, without a value or out of its
+ * range (TS 24.229 §7.2A.7: spi 1*10DIGIT within 32 bits, port 1*5DIGIT
+ * within 16) spoils its offer only (o->bad): the UE's other offers still
+ * count, and the list still parses for a Security-Verify compare. */
 static int param(struct sec_offer *o, struct pl name, struct pl v, bool has_v)
 {
 	static const struct {
@@ -146,8 +151,10 @@ static int param(struct sec_offer *o, struct pl name, struct pl v, bool has_v)
 	for (size_t k = 0; k < sizeof(nums) / sizeof(nums[0]); k++) {
 		if (!pl_caseeq_str(name, nums[k].name))
 			continue;
-		if ((o->has & nums[k].bit) || !has_v || num(v, nums[k].digits, nums[k].max, &x))
-			return EBADMSG;
+		if ((o->has & nums[k].bit) || !has_v || num(v, nums[k].digits, nums[k].max, &x)) {
+			o->bad = true;
+			return 0;
+		}
 		o->has |= nums[k].bit;
 		if (dst[k])
 			*dst[k] = x;
@@ -158,8 +165,10 @@ static int param(struct sec_offer *o, struct pl name, struct pl v, bool has_v)
 		return 0;
 	}
 	if (pl_caseeq_str(name, "q")) {
-		if ((o->has & SEC_HAS_Q) || !has_v || qvalue(v, &o->q))
-			return EBADMSG;
+		if ((o->has & SEC_HAS_Q) || !has_v || qvalue(v, &o->q)) {
+			o->bad = true;
+			return 0;
+		}
 		o->has |= SEC_HAS_Q;
 		return 0;
 	}
@@ -167,7 +176,7 @@ static int param(struct sec_offer *o, struct pl name, struct pl v, bool has_v)
 		return 0; /* a flag extension */
 	bit = param_enum(o, name, v);
 	if (bit && (o->has & (unsigned)bit))
-		return EBADMSG;
+		o->bad = true;
 	o->has |= (unsigned)bit;
 	return 0;
 }
@@ -233,7 +242,10 @@ int sec_agree_parse(struct pl value_pl, struct sec_list *l)
 
 static bool acceptable(const struct sec_offer *o, uint32_t amask, uint32_t emask)
 {
-	return o->ipsec && o->prot == SEC_PROT_ESP && o->mod == SEC_MOD_TRANS &&
+	/* TS 33.203 §7.1: the UE's two SAs in are told apart by SPI and its
+	 * two ports by number: equal ones could not carry two SA pairs */
+	return o->ipsec && !o->bad && o->spi_c != o->spi_s && o->port_c != o->port_s &&
+	       o->prot == SEC_PROT_ESP && o->mod == SEC_MOD_TRANS &&
 	       (o->has & SEC_HAS_IPSEC_ALL) == SEC_HAS_IPSEC_ALL && o->alg_known &&
 	       o->ealg_known && (amask >> o->aalg) & 1u && (emask >> o->ealg) & 1u &&
 	       esp_alg_pair_valid(o->aalg, o->ealg) && o->spi_c && o->spi_s && o->port_c &&
@@ -346,9 +358,10 @@ int sec_agree_print_ours(uint32_t aalg_mask, uint32_t ealg_mask, char *buf, size
 
 bool sec_offer_eq(const struct sec_offer *a, const struct sec_offer *b)
 {
-	const unsigned mask = ~SEC_HAS_EALG; /* absent ealg = "ealg=null" */
+	/* absent ealg = "ealg=null", absent prot and mod = esp and trans */
+	const unsigned mask = ~(SEC_HAS_EALG | SEC_HAS_PROT | SEC_HAS_MOD);
 
-	if (!pl_caseeq(a->mech, b->mech) || a->q != b->q ||
+	if (a->bad || b->bad || !pl_caseeq(a->mech, b->mech) || a->q != b->q ||
 	    (a->has & SEC_HAS_Q) != (b->has & SEC_HAS_Q))
 		return false;
 	if (!a->ipsec)

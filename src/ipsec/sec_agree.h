@@ -14,12 +14,16 @@
  * others are kept out of the comparison (RFC 3329 §2.2 allows extensions).
  * Absent ealg means null; absent prot means esp, absent mod means trans
  * (TS 33.203 §7.1). Values are checked: SPIs are 32-bit decimals, ports
- * 16-bit decimals, q a qvalue. Offers are views into the caller's buffer.
+ * 16-bit decimals, q a qvalue; a bad value or a repeated known parameter
+ * marks its offer bad (never chosen, never equal), the list still parses.
+ * Offers are views into the caller's buffer.
  * Bounds: SEC_AGREE_OFFER_MAX offers a list, SEC_AGREE_PARAM_MAX parameters
  * an offer; more is EOVERFLOW.
- * Errors: 0; EBADMSG malformed value; EOVERFLOW too many offers or
- * parameters; ENOENT nothing acceptable; ENOSPC output too small; EACCES a
- * Security-Verify that differs.
+ * Errors: 0; EBADMSG malformed syntax (no mechanism name, an empty value,
+ * an unterminated quote, a stray character); EOVERFLOW too many offers or
+ * parameters (the offers before stay in the list); ENOENT nothing
+ * acceptable; ENOSPC output too small; EACCES a Security-Verify that
+ * differs.
  */
 #ifndef IPSEC_SEC_AGREE_H
 #define IPSEC_SEC_AGREE_H
@@ -47,6 +51,8 @@ enum sec_mod { SEC_MOD_TRANS = 0, SEC_MOD_TUN, SEC_MOD_UDP_ENC_TUN, SEC_MOD_OTHE
 #define SEC_HAS_PORT_C 0x10u
 #define SEC_HAS_PORT_S 0x20u
 #define SEC_HAS_Q 0x40u
+#define SEC_HAS_PROT 0x80u /* absent reads esp: not compared */
+#define SEC_HAS_MOD 0x100u /* absent reads trans: not compared */
 #define SEC_HAS_IPSEC_ALL                                                              \
 	(SEC_HAS_ALG | SEC_HAS_SPI_C | SEC_HAS_SPI_S | SEC_HAS_PORT_C | SEC_HAS_PORT_S)
 
@@ -65,6 +71,7 @@ struct sec_offer {
 	uint16_t port_c, port_s;
 	uint16_t q; /* qvalue x 1000; 0 when absent */
 	unsigned has; /* SEC_HAS_* */
+	bool bad;     /* a known parameter repeated, valueless or out of range */
 };
 
 struct sec_list {
@@ -77,8 +84,9 @@ int sec_agree_parse(struct pl value, struct sec_list *l);
 
 /*
  * Pick the UE's first acceptable ipsec-3gpp offer (in its order; highest q
- * first when the offers carry q): prot esp, mod trans, all of alg, spi-c,
- * spi-s, port-c, port-s present, alg in aalg_mask and ealg in ealg_mask
+ * first when the offers carry q): not bad, prot esp, mod trans, all of alg,
+ * spi-c, spi-s, port-c, port-s present, spi-c != spi-s and port-c !=
+ * port-s, alg in aalg_mask and ealg in ealg_mask
  * (bit 1u << enum esp_aalg / esp_ealg), a valid pair. ENOENT if none.
  */
 int sec_agree_choose(const struct sec_list *l, uint32_t aalg_mask, uint32_t ealg_mask,

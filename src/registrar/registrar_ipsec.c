@@ -226,13 +226,16 @@ static int sec_list_read(const struct sip_msg *req, enum sip_hdr_id id, struct s
 	return err;
 }
 
-/* The UE's acceptable offer in *o; ENOENT none (or unreadable). */
+/* The UE's acceptable offer in *o; ENOENT none (or unreadable). Past
+ * SEC_AGREE_OFFER_MAX offers (or an offer of too many parameters) the rest
+ * is not read: the offers before it count (docs/ipsec.md). */
 static int ue_offer(const struct registrar *reg, const struct sip_msg *req,
 		    struct sec_list *l, const struct sec_offer **o)
 {
+	int err = sec_list_read(req, SIP_HDR_SECURITY_CLIENT, l);
 	size_t idx;
 
-	if (sec_list_read(req, SIP_HDR_SECURITY_CLIENT, l) || !l->n ||
+	if ((err && err != EOVERFLOW) || !l->n ||
 	    sec_agree_choose(l, reg->cfg->ipsec_aalg_mask, reg->cfg->ipsec_ealg_mask, &idx))
 		return ENOENT;
 	*o = &l->v[idx];

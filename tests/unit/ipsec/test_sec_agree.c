@@ -131,19 +131,8 @@ static void test_malformed(void **state)
 	    "ipsec-3gpp;",
 	    "ipsec-3gpp;;alg=hmac-md5-96",
 	    "ipsec-3gpp x",
-	    "ipsec-3gpp;spi-c=abc",
-	    "ipsec-3gpp;spi-c=4294967296",
 	    "ipsec-3gpp;spi-c=",
-	    "ipsec-3gpp;spi-c",
-	    "ipsec-3gpp;port-c=65536",
-	    "ipsec-3gpp;port-c=-1",
-	    "ipsec-3gpp;alg=hmac-md5-96;alg=hmac-md5-96",
-	    "ipsec-3gpp;spi-c=1;spi-c=1",
 	    "ipsec-3gpp;y=\"unterminated",
-	    "ipsec-3gpp;q=1.5",
-	    "ipsec-3gpp;q=0.1234",
-	    "ipsec-3gpp;q=2",
-	    "ipsec-3gpp;q=0.",
 	    "ipsec-3gpp,",
 	    "ipsec-3gpp;alg=@",
 	};
@@ -164,6 +153,58 @@ static void test_malformed(void **state)
 	assert_int_equal(parse("ipsec-3gpp;q=1.000;spi-c=4294967295", &l), 0);
 	assert_int_equal(l.v[0].q, 1000);
 	assert_int_equal(l.v[0].spi_c, 4294967295u);
+}
+
+/* A bad value or a repeated known parameter spoils its own offer, not the
+ * list: the UE's next offer is chosen (docs/ipsec.md "Odd Security-Client
+ * headers"); a spoiled offer never equals another (Security-Verify). */
+static void test_bad_value_spoils_offer(void **state)
+{
+	static const char *const spoil[] = {
+	    "spi-c=abc",	  "spi-c=4294967296", "spi-c",	      "spi-s=0x10",
+	    "port-c=65536",	  "port-c=-1",	      "port-s=99999", "alg=hmac-md5-96",
+	    "spi-c=1",		  "q=1.5",	      "q=0.1234",     "q=2",
+	    "q=0.",		  "ealg=null;ealg=null", "prot=esp;prot=esp", "mod=trans;mod=trans",
+	};
+	const char *good = "ipsec-3gpp;alg=hmac-md5-96;spi-c=1;spi-s=2;port-c=1;port-s=2";
+	char buf[256];
+	struct sec_list l;
+	size_t i = 99;
+
+	(void)state;
+	for (size_t k = 0; k < sizeof(spoil) / sizeof(spoil[0]); k++) {
+		snprintf(buf, sizeof(buf), "%s;%s, %s;q=0.001", good, spoil[k], good);
+		assert_int_equal(parse(buf, &l), 0);
+		assert_int_equal(l.n, 2);
+		assert_true(l.v[0].bad);
+		assert_false(l.v[1].bad);
+		assert_int_equal(sec_agree_choose(&l, ALL, ALL, &i), 0);
+		assert_int_equal(i, 1);
+		l.n = 1;
+		assert_int_equal(sec_agree_choose(&l, ALL, ALL, &i), ENOENT);
+		assert_false(sec_offer_eq(&l.v[0], &l.v[0]));
+	}
+}
+
+/* TS 33.203 §7.1: equal spi-c and spi-s, or equal port-c and port-s, cannot
+ * carry the UE's two SA pairs: not acceptable. */
+static void test_equal_spis_or_ports(void **state)
+{
+	struct sec_list l;
+	size_t i = 99;
+
+	(void)state;
+	assert_int_equal(parse("ipsec-3gpp;alg=hmac-md5-96;spi-c=7;spi-s=7;port-c=1;port-s=2, "
+			       "ipsec-3gpp;alg=hmac-md5-96;spi-c=1;spi-s=2;port-c=9;port-s=9",
+			       &l),
+			 0);
+	assert_int_equal(sec_agree_choose(&l, ALL, ALL, &i), ENOENT);
+	assert_int_equal(sec_agree_parse(PL("ipsec-3gpp;alg=hmac-md5-96;spi-c=7;spi-s=8;"
+					    "port-c=9;port-s=10"),
+					 &l),
+			 0);
+	assert_int_equal(sec_agree_choose(&l, ALL, ALL, &i), 0);
+	assert_int_equal(i, 2);
 }
 
 static void test_print_and_verify(void **state)
@@ -271,6 +312,8 @@ int main(void)
 	    cmocka_unit_test(test_parse_spacing_and_q),
 	    cmocka_unit_test(test_choose_skips),
 	    cmocka_unit_test(test_malformed),
+	    cmocka_unit_test(test_bad_value_spoils_offer),
+	    cmocka_unit_test(test_equal_spis_or_ports),
 	    cmocka_unit_test(test_print_and_verify),
 	    cmocka_unit_test(test_print_ours),
 	};

@@ -2795,6 +2795,48 @@ static void test_ipsec_cannot_run(void **state)
 	ipsec_table_free(t);
 }
 
+/* More offers than SEC_AGREE_OFFER_MAX (docs/ipsec.md "Odd Security-Client
+ * headers"): the first ones count, the rest is not read; a good first
+ * offer gets its SA set, a good one only past the bound a 494. */
+static void test_ipsec_many_offers(void **state)
+{
+	struct ipsec_table *t = NULL;
+	struct net_flow plain = src_v4(5070, false);
+	char hdrs[8192], v[256];
+	size_t n;
+	struct sent *r;
+
+	(void)state;
+	assert_int_equal(ipsec_table_alloc(&t, 0), 0);
+	assert_int_equal(registrar_ipsec_set(T.reg, t), 0);
+	for (int good_first = 1; good_first >= 0; good_first--) {
+		n = (size_t)snprintf(hdrs, sizeof(hdrs),
+				     "Authorization: Digest username=\"alice@ims.test\", "
+				     "realm=\"ims.test\", nonce=\"\", uri=\"sip:ims.test\", "
+				     "response=\"\"\r\nRequire: sec-agree\r\n" CONTACT_A
+				     "Security-Client: %s",
+				     good_first ? "ipsec-3gpp;alg=hmac-sha-1-96;spi-c=1;spi-s=2;"
+						  "port-c=3;port-s=4, "
+						: "");
+		for (int k = 0; k < SEC_AGREE_OFFER_MAX + 4; k++)
+			n += (size_t)snprintf(hdrs + n, sizeof(hdrs) - n, "tls;q=0.%d, ", k % 10);
+		snprintf(hdrs + n, sizeof(hdrs) - n,
+			 "ipsec-3gpp;alg=hmac-md5-96;spi-c=5;spi-s=6;port-c=7;port-s=8\r\n");
+		T.now += REG_CHAL_REUSE_MS;
+		r = do_req("REGISTER", "sip:alice@ims.test", hdrs, &plain);
+		if (good_first) {
+			struct sec_list l = sec_server_of(r, v, sizeof(v));
+
+			assert_int_equal(r->scode, 401);
+			assert_int_equal(l.v[0].aalg, ESP_AALG_HMAC_SHA1_96);
+		} else {
+			assert_int_equal(r->scode, 494);
+		}
+	}
+	T.reg = mem_deref(T.reg);
+	ipsec_table_free(t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -2802,6 +2844,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_aka_v1_flow, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_ipsec_sec_agree, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_ipsec_cannot_run, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_ipsec_many_offers, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_challenge_retransmission, setup,
 					    teardown),
 	    cmocka_unit_test_setup_teardown(test_aka_v1_flow, setup_no_slots, teardown),
