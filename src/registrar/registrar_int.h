@@ -153,6 +153,7 @@ struct reg_chal {
 	uint8_t xres_len, ck_len, ik_len;
 	char nonce[160];
 	uint64_t ipsec_set; /* its pending SA set (registrar_ipsec.c), 0 none */
+	uint64_t ipsec_sc;  /* digest of the Security-Client it answered */
 };
 
 struct registrar {

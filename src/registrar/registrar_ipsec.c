@@ -27,6 +27,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "core/hash.h"
 #include "core/log.h"
 #include "ipsec/ipsec.h" /* IPSEC_PORT_S, IPSEC_PORT_C */
 #include "ipsec/ipsec_sa.h"
@@ -226,6 +227,38 @@ static int sec_list_read(const struct sip_msg *req, enum sip_hdr_id id, struct s
 	return err;
 }
 
+/* A keyed digest (core/hash.h: the process's random key) of a parsed
+ * Security-Client, offer by offer in order: every field the choice and the
+ * SAs rest on, the names as written for what imsd does not know. Equal
+ * lists give equal digests; a forger cannot make a different list match
+ * without the key. */
+static uint64_t sec_list_digest(const struct sec_list *l)
+{
+	struct hash_acc a;
+
+	hash_acc_init(&a);
+	hash_acc_word(&a, l->n);
+	for (size_t i = 0; i < l->n; i++) {
+		const struct sec_offer *o = &l->v[i];
+
+		hash_acc_word(&a, (uint64_t)o->ipsec | (uint64_t)o->bad << 1 |
+				      (uint64_t)o->alg_known << 2 | (uint64_t)o->ealg_known << 3 |
+				      (uint64_t)o->has << 8);
+		hash_acc_word(&a, (uint64_t)o->aalg | (uint64_t)o->ealg << 16 |
+				      (uint64_t)o->prot << 32 | (uint64_t)o->mod << 48);
+		hash_acc_word(&a, (uint64_t)o->spi_c | (uint64_t)o->spi_s << 32);
+		hash_acc_word(&a, (uint64_t)o->port_c | (uint64_t)o->port_s << 16 |
+				      (uint64_t)o->q << 32);
+		hash_acc_word(&a, o->mech.l);
+		hash_acc_data(&a, o->mech.p, o->mech.l, true);
+		hash_acc_word(&a, o->alg_name.l);
+		hash_acc_data(&a, o->alg_name.p, o->alg_name.l, true);
+		hash_acc_word(&a, o->ealg_name.l);
+		hash_acc_data(&a, o->ealg_name.p, o->ealg_name.l, true);
+	}
+	return hash_acc_end(&a);
+}
+
 /* The UE's acceptable offer in *o; ENOENT none (or unreadable). Past
  * SEC_AGREE_OFFER_MAX offers (or an offer of too many parameters) the rest
  * is not read: the offers before it count (docs/ipsec.md). */
@@ -340,6 +373,7 @@ void reg_ipsec_chal_made(struct registrar *reg, struct reg_chal *c,
 	reg_ipsec_oc_forget(reg);
 	if (err)
 		return;
+	c->ipsec_sc = sec_list_digest(&reg->ipsec->oc.l);
 	p.ue = in->src->peer;
 	p.local = in->src->local;
 	p.ue_offer = o;
@@ -396,6 +430,20 @@ int reg_ipsec_server_hdr(const struct registrar *reg, const struct reg_chal *c, 
 		return -1;
 	n = snprintf(buf, size, "Security-Server: %.*s\r\n", (int)v.l, v.p);
 	return n < 0 || (size_t)n >= size ? -1 : n;
+}
+
+/* TS 33.203 §7.2, TS 24.229 §5.2.2.4: the protected REGISTER repeats the
+ * Security-Client of the first one; a list that differs (or is gone) is
+ * what a man in the middle who edited the first, unprotected one leaves
+ * behind (offers removed to force a weaker choice). */
+static bool client_same(const struct reg_chal *c, const struct sip_msg *req)
+{
+	struct sec_list l;
+	int err = sec_list_read(req, SIP_HDR_SECURITY_CLIENT, &l);
+
+	/* read as ue_offer reads the first: past SEC_AGREE_OFFER_MAX offers
+	 * the ones before count */
+	return (!err || err == EOVERFLOW) && l.n && sec_list_digest(&l) == c->ipsec_sc;
 }
 
 /* Whether the request came over set s: from the UE's port-c to our port-s. */
@@ -460,6 +508,10 @@ enum reg_ipsec_res reg_ipsec_verify(struct registrar *reg, struct sip_tsx *tsx,
 		}
 		if (!in->req || !verify_ok(s, in->req)) {
 			reg_reply(reg, tsx, 403, "Forbidden - Security-Verify differs", NULL);
+			return REG_IPSEC_REPLIED;
+		}
+		if (!client_same(c, in->req)) {
+			reg_reply(reg, tsx, 403, "Forbidden - Security-Client differs", NULL);
 			return REG_IPSEC_REPLIED;
 		}
 		ipsec_set_activate(s);

@@ -240,10 +240,14 @@ def run(ue, p):
     from_s = esp_ref.RefSA(p["alg"], p["ealg"], p["spi_c"], ck, ik)
     verify = "Security-Verify: " + (server if p["mode"] != "badverify"
                                     else server.replace("spi-c=", "spi-c=1"))
+    # badclient: the protected REGISTER names another alg than the first
+    # (what a man in the middle who edited the first leaves); noclient: none
+    offer2 = {"badclient": offer.replace(";alg=%s" % alg, ";alg=%s" % (
+        "hmac-md5-96" if alg != "hmac-md5-96" else "hmac-sha-1-96")),
+              "noclient": None}.get(p["mode"], offer)
     r2req = ue.request("REGISTER", pc, "sip:ims.test",
-                       [contact] + common + [offer, verify,
-                                             auth_hdr(p, nonce, a["response"], "00000001")],
-                       p_port_s)
+                       [contact] + common + [x for x in (offer2, verify, auth_hdr(
+                           p, nonce, a["response"], "00000001")) if x], p_port_s)
     if p.get("tcp"):
         bye = ue.request("REGISTER", pc, "sip:ims.test", ["Contact: *", "Expires: 0"] + common + [
             auth_hdr(p, nonce, aka(p, nonce, "REGISTER", "00000002")["response"], "00000002")],

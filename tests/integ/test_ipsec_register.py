@@ -234,6 +234,19 @@ def test_security_verify_differs(core, ue):
     assert "Security-Verify" in r["last"], r
 
 
+@pytest.mark.parametrize("mode", ["badclient", "noclient"])
+def test_security_client_differs(core, ue, mode):
+    """TS 33.203 §7.2: the protected REGISTER repeats the first one's
+    Security-Client; another list (here another alg) or none at all is
+    what an edited first REGISTER leaves: 403, and the UE is not
+    registered over those SAs."""
+    r = ue.ask(req("hmac-sha-1-96", "aes-cbc", mode))
+    assert r.get("codes") == [401, 403], r
+    assert "Security-Client differs" in r["last"], r
+    r = ue.ask(req("hmac-sha-1-96", "aes-cbc"))  # and the UE's next try works
+    assert r.get("codes") == [401, 200, 200, 200], r
+
+
 def test_sec_agree_required_nothing_acceptable(core, ue):
     """RFC 3329 §2.3.1, TS 24.229 §5.2.2: 494, with Security-Server listing
     our mechanisms (every algorithm of the lists, each offer a valid pair,

@@ -2678,6 +2678,31 @@ static void test_ipsec_sec_agree(void **state)
 	r = do_req("REGISTER", "sip:alice@ims.test", auth, &prot);
 	assert_int_equal(r->scode, 403);
 	assert_false(registrar_user_protected(T.reg, hss_user_at(T.hss, 0)));
+	/* the right Security-Verify, but a Security-Client that is not the
+	 * first one's (TS 33.203 §7.2: another alg here; then none): 403 */
+	snprintf(hdrs, sizeof(hdrs),
+		 "Security-Verify: %s\r\nSecurity-Client: ipsec-3gpp;alg=hmac-md5-96;"
+		 "ealg=aes-cbc;spi-c=1111;spi-s=2222;port-c=6001;port-s=6002\r\n"
+		 "Require: sec-agree\r\nProxy-Require: sec-agree\r\n" CONTACT_A,
+		 v1);
+	assert_int_equal(ue_answer(&ue, &a, auth, sizeof(auth), hdrs), 0);
+	r = do_req("REGISTER", "sip:alice@ims.test", auth, &prot);
+	assert_int_equal(r->scode, 403);
+	assert_true(pl_eq_str(r->msg->reason, "Forbidden - Security-Client differs"));
+	snprintf(hdrs, sizeof(hdrs), "Security-Verify: %s\r\n" CONTACT_A, v1);
+	assert_int_equal(ue_answer(&ue, &a, auth, sizeof(auth), hdrs), 0);
+	r = do_req("REGISTER", "sip:alice@ims.test", auth, &prot);
+	assert_int_equal(r->scode, 403);
+	assert_false(registrar_user_protected(T.reg, hss_user_at(T.hss, 0)));
+	/* the same list written otherwise (case, spacing) is the same list */
+	snprintf(hdrs, sizeof(hdrs),
+		 "Security-Verify: %s\r\nSecurity-Client: IPSEC-3GPP; alg=HMAC-SHA-1-96; "
+		 "ealg=aes-cbc ;spi-c=1111;spi-s=2222;port-c=6001;port-s=6002\r\n"
+		 "Require: sec-agree\r\nProxy-Require: sec-agree\r\n" CONTACT_A,
+		 v1);
+	assert_int_equal(ue_answer(&ue, &a, auth, sizeof(auth), hdrs), 0);
+	r = do_req("REGISTER", "sip:alice@ims.test", auth, &prot);
+	assert_int_equal(r->scode, 200);
 	/* over the SAs with the right Security-Verify: 200, the set active */
 	snprintf(hdrs, sizeof(hdrs), "Security-Verify: %s\r\n" SEC_CLIENT CONTACT_A, v1);
 	assert_int_equal(ue_answer(&ue, &a, auth, sizeof(auth), hdrs), 0);
