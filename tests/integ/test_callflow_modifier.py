@@ -620,3 +620,49 @@ def test_config_refuses_what_is_not_applied(tmp_path):
                      timeout=60)
         assert r.returncode != 0, (cfm, r.stderr)
         assert want in r.stderr, (cfm, r.stderr)
+
+
+def test_applied_modifiers_counted(tmp_path):
+    """The modifiers the CSCF stage applies are counted: the monitor's
+    `cscf.cfm` since the start, the API stats' counters.callflow_modifier
+    since the previous API stats (docs/monitor.md, docs/api.md)."""
+    import asyncio
+    import json
+    import socket as so
+
+    import websockets
+    from conftest import free_port
+    from test_stats import run_stats
+
+    api = free_port(kind=so.SOCK_STREAM)
+    ims = calls_ims(tmp_path, f'com_addr: "127.0.0.1:{api}",', [
+        ue("001010000000621", "erin", '{ method: "REGISTER", code: 403 }'),
+        ue("001010000000622", "alice")])
+    d, port, log, tmp = next(ims)
+    erin, alice = Ue(port, "erin"), Ue(port, "alice")
+
+    async def api_stats():
+        async with websockets.connect(f"ws://127.0.0.1:{api}/", origin="http://test") as ws:
+            ready = json.loads(await asyncio.wait_for(ws.recv(), 10))
+            assert ready["message"] == "ready", ready
+            await ws.send(json.dumps({"message": "stats"}))
+            return json.loads(await asyncio.wait_for(ws.recv(), 10))
+
+    try:
+        wait_log(log, lambda t: "api: listening on" in t)
+        assert run_stats(d)["cscf.cfm"] == 0
+        assert alice.register()[0] == 200  # no modifier: not counted
+        assert erin.register()[0] == 403
+        assert erin.register()[0] == 403
+        assert run_stats(d)["cscf.cfm"] == 2
+        r = asyncio.run(api_stats())
+        assert r["counters"]["callflow_modifier"] == 2, r
+        assert erin.register()[0] == 403
+        r = asyncio.run(api_stats())
+        assert r["counters"]["callflow_modifier"] == 1, r  # since the previous one
+        assert run_stats(d)["cscf.cfm"] == 3
+    finally:
+        erin.close()
+        alice.close()
+        for _ in ims:  # stops imsd, checks the sanitizers
+            pass
