@@ -182,6 +182,10 @@ void b2bua_invite(struct b2bua *b, const struct b2bua_invite *inv)
 	}
 	if (hss_impu_opts(term[0].user, term[0].impu)->ring_only) {
 		/* manual §5.2.1 ring_only: up to ringing and no further */
+		c->callee = term[0].user; /* its callflow_modifier list */
+		c->callee_impu = term[0].impu;
+		if (b2b_cfm_own(c, 180)) /* a code in place of the 180 */
+			return;
 		b2b_answer_a(c, 180, "Ringing", NULL, NULL);
 		b2b_ring_timer_start(c);
 		return;

@@ -16,8 +16,17 @@
  * answers the caller with that code in its place and ends the call (the
  * branches cancelled); its send_delay holds a provisional
  * (180, 183) that long (a final answer sent meanwhile drops it: a
- * provisional after the final would be late, RFC 3261 §13.3.1.1). Echo calls have no callee user: no
- * list applies.
+ * provisional after the final would be late, RFC 3261 §13.3.1.1).
+ *
+ * Calls that are not between two phones, as if they were: an echo call
+ * has no callee user, so the caller's list (the MT side) applies to the
+ * 180 and 200 imsd sends as the echo (a code in their place ends the
+ * call); a ring_only callee's list applies to imsd's 180 and the CANCEL
+ * with no branch (c->callee); an mt_call has imsd as the caller: the
+ * INVITE to the phone gets the callee's (then, when the API's caller IMPU
+ * is a user, its) modifiers without a code, and a code met at the phone's
+ * 180/183/final ends the call (a 2xx ACKed and ended with a BYE), the
+ * answer going to no one.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -39,6 +48,16 @@ static const struct b2b_leg *answer_leg(const struct b2b_call *c, const struct b
 	return c->nlegs ? &c->leg[0] : NULL;
 }
 
+/* The callee's list: the branch's user, else a ring_only callee's; NULL
+ * none (an echo call). */
+static const struct ims_cfg_impu_opts *callee_opts(const struct b2b_call *c,
+						   const struct b2b_leg *leg)
+{
+	if (leg && leg->user)
+		return hss_impu_opts(leg->user, leg->impu);
+	return c->callee ? hss_impu_opts(c->callee, c->callee_impu) : NULL;
+}
+
 static const struct ims_cfg_cfm *answer_find(const struct b2b_call *c,
 					     const struct b2b_leg *leg, uint16_t scode,
 					     const struct sip_msg *resp, int8_t code)
@@ -47,11 +66,11 @@ static const struct ims_cfg_cfm *answer_find(const struct b2b_call *c,
 	const struct ims_cfg_cfm *cm;
 	char imei[16];
 
-	if (c->type != B2BUA_SERVER || m.step == IMS_CFG_STEP_ANY)
+	if (m.step == IMS_CFG_STEP_ANY)
 		return NULL;
 	leg = answer_leg(c, leg);
-	if (leg && leg->user) { /* MO: the callee's list */
-		m.opts = hss_impu_opts(leg->user, leg->impu);
+	m.opts = callee_opts(c, leg);
+	if (m.opts) { /* MO: the callee's list */
 		m.dir = IMS_CFG_DIR_TX;
 		m.peer_impu = c->from;
 		m.peer_imei = cfm_imei_of(c->b->prm.reg, c->orig, &c->a_flow, imei);
@@ -65,7 +84,9 @@ static const struct ims_cfg_cfm *answer_find(const struct b2b_call *c,
 	m.opts = hss_impu_opts(c->orig, c->orig_impu); /* MT: the caller's */
 	m.dir = IMS_CFG_DIR_RX;
 	m.peer_impu = c->to;
-	m.peer_imei = leg ? cfm_imei_of(c->b->prm.reg, leg->user, &leg->flow, imei) : NULL;
+	m.peer_imei = leg ? cfm_imei_of(c->b->prm.reg, leg->user, &leg->flow, imei)
+		      : c->callee ? cfm_imei_of(c->b->prm.reg, c->callee, NULL, imei)
+				  : NULL;
 	m.peer_rat = cfm_rat_of(resp);
 	return cfm_find(&m);
 }
@@ -91,7 +112,7 @@ const struct ims_cfg_cfm *b2b_cfm_invite(struct b2b_call *c,
 	const struct ims_cfg_cfm *cm = NULL;
 	char imei[16], what[48];
 
-	if (c->type != B2BUA_SERVER || !n)
+	if (c->type == B2BUA_ECHO || !n)
 		return NULL;
 	m.opts = hss_impu_opts(term[0].user, term[0].impu); /* MO: the callee's */
 	m.dir = IMS_CFG_DIR_RX;
@@ -114,27 +135,43 @@ const struct ims_cfg_cfm *b2b_cfm_invite(struct b2b_call *c,
 	return cm;
 }
 
+/* The caller gets cm's answer in place of scode, built by b2b_answer_a
+ * with this modifier's headers and content; the branches are cancelled
+ * and the call ends. */
+static void in_place(struct b2b_call *c, const struct ims_cfg_cfm *cm, uint16_t scode)
+{
+	char why[64];
+
+	b2b_cancel_legs(c);
+	loop_timer_cancel(c->t_ring);
+	c->cfm_gen = cm;
+	b2b_answer_a(c, (uint16_t)cm->code, NULL, NULL, NULL);
+	c->cfm_gen = NULL;
+	snprintf(why, sizeof(why), "callflow_modifier: %d in place of %u", cm->code, scode);
+	b2b_stop(c, why);
+}
+
 bool b2b_cfm_provisional(struct b2b_call *c, const struct b2b_leg *leg,
 			 const struct sip_msg *resp)
 {
 	const struct ims_cfg_cfm *cm;
-	char why[64];
 
 	if (resp->scode != 180 && resp->scode != 183)
 		return false;
 	cm = b2b_cfm_final(c, leg, resp->scode, resp); /* a code in place of it */
 	if (!cm)
 		return false;
-	/* the caller gets the modifier's answer in place of the 1xx, built
-	 * by b2b_answer_a with this modifier's headers and content */
-	b2b_cancel_legs(c);
-	loop_timer_cancel(c->t_ring);
-	c->cfm_gen = cm;
-	b2b_answer_a(c, (uint16_t)cm->code, NULL, NULL, NULL);
-	c->cfm_gen = NULL;
-	snprintf(why, sizeof(why), "callflow_modifier: %d in place of %u", cm->code,
-		 resp->scode);
-	b2b_stop(c, why);
+	in_place(c, cm, resp->scode);
+	return true;
+}
+
+bool b2b_cfm_own(struct b2b_call *c, uint16_t scode)
+{
+	const struct ims_cfg_cfm *cm = b2b_cfm_final(c, NULL, scode, NULL);
+
+	if (!cm)
+		return false;
+	in_place(c, cm, scode);
 	return true;
 }
 
@@ -285,7 +322,7 @@ static void side_match(const struct b2b_call *c, enum b2b_side dlg_side, bool rx
 	m->dir = rx ? IMS_CFG_DIR_RX : IMS_CFG_DIR_TX;
 	m->opts = NULL;
 	if (dlg_side == B2B_A) {
-		m->opts = leg && leg->user ? hss_impu_opts(leg->user, leg->impu) : NULL;
+		m->opts = callee_opts(c, leg);
 		m->peer_impu = c->from;
 		m->peer_imei = cfm_imei_of(c->b->prm.reg, c->orig, &c->a_flow, imei);
 		m->peer_rat = cfm_rat_of(rx ? req : c->a_inv);

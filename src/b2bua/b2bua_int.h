@@ -183,6 +183,10 @@ struct b2b_call {
 	/* the modifier whose custom_headers the INVITEs to the branches get,
 	 * while b2b_fork builds them (borrowed for that call only) */
 	const struct ims_cfg_cfm *cfm_inv;
+	/* a ring_only callee (borrowed from the HSS, as leg[].user): whose
+	 * list applies to imsd's 180 and the CANCEL, with no branch; NULL */
+	struct hss_user *callee;
+	uint32_t callee_impu;
 };
 
 struct b2bua {
@@ -277,6 +281,10 @@ const struct ims_cfg_cfm *b2b_cfm_invite(struct b2b_call *c,
 struct b2b_leg;
 bool b2b_cfm_provisional(struct b2b_call *c, const struct b2b_leg *leg,
 			 const struct sip_msg *resp);
+/* imsd's own answer scode for the callee (the 180 to a ring_only callee or
+ * of an echo call, the echo's 200) met by a modifier with a code: the
+ * caller gets that code in its place and the call ends; true when so. */
+bool b2b_cfm_own(struct b2b_call *c, uint16_t scode);
 void b2b_answer_a(struct b2b_call *c, uint16_t scode, const char *reason,
 		  const struct sip_msg *resp, const struct mbuf *sdp);
 void b2b_ack_wait_start(struct b2b_call *c, enum b2b_side from, uint64_t srv_id);

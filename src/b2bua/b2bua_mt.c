@@ -253,7 +253,9 @@ int b2bua_mt_call(struct b2bua *b, const struct b2bua_mt_prm *p, uint32_t *index
 	}
 	b2b_event(c, B2BUA_EV_SEND, SIP_METHOD_INVITE, 0);
 	b2b_notify(c);
+	c->cfm_inv = b2b_cfm_invite(c, term, n); /* callflow_modifier */
 	(void)b2b_fork(c, term, n, scode, &reason);
+	c->cfm_inv = NULL;
 	if (*scode) {
 		b2b_stop(c, reason ? reason : "mt_call not sent");
 		return *scode == 480 ? ENOTCONN : EIO;

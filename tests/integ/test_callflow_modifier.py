@@ -666,3 +666,96 @@ def test_applied_modifiers_counted(tmp_path):
         alice.close()
         for _ in ims:  # stops imsd, checks the sanitizers
             pass
+
+
+def monitor(d, line, want):
+    """A monitor command on imsd's console; waits for want in its answer."""
+    start = len(d.out)
+    d.proc.stdin.write(line.encode() + b"\n")
+    d.proc.stdin.flush()
+    d.wait_out(want, start=start)
+
+
+def test_echo_ring_only_and_mt_call(tmp_path):
+    """Calls that are not between two phones get modifiers as if they were:
+    the caller's list on the 180/200 imsd sends as the echo (headers; a
+    code in place of the 200), a ring_only callee's list on imsd's 180
+    (headers; a code in its place), and on an mt_call the callee's INVITE
+    modifier on imsd's INVITE and its INVITE.OK code at the phone's 200
+    (ACKed and ended with a BYE)."""
+    (tmp_path / "early.sdp").write_text(sdp(40000))
+    ims = calls_ims(tmp_path, 'echo: ["sip:echo"],', [
+        ue("001010000000631", "alice"),
+        ue("001010000000632", "eve", """[
+          { method: "INVITE.RINGING", dir: "rx", impu: "sip:echo@ims.test",
+            custom_headers: [{ name: "X-Echo", value: "ring" }] },
+          { method: "INVITE.OK", dir: "rx", log: "eve's echo answers",
+            custom_headers: [{ name: "X-Echo", value: "ok" }] }]"""),
+        ue("001010000000633", "fay", """{ method: "INVITE.OK", code: 486,
+          log: "fay's echo busy", custom_headers: [{ name: "X-Why", value: "echo busy" }] }"""),
+        ("{ imsi: \"001010000000634\", impi: \"rob@ims.test\", authentication: false, "
+         "impu: [{ impu: \"sip:rob\", ring_only: true, callflow_modifier: { "
+         "method: \"INVITE.RINGING\", content: \"early.sdp\", content_type: \"application/sdp\", "
+         "custom_headers: [{ name: \"X-Rob\", value: \"rings\" }] } }] }"),
+        ("{ imsi: \"001010000000635\", impi: \"ron@ims.test\", authentication: false, "
+         "impu: [{ impu: \"sip:ron\", ring_only: true, callflow_modifier: { "
+         "method: \"INVITE.RINGING\", code: 480 } }] }"),
+        ue("001010000000636", "bob", """{ method: "INVITE",
+          custom_headers: [{ name: "Alert-Info", value: "<urn:alert:service:lab>" }] }"""),
+        ue("001010000000637", "nina", """{ method: "INVITE.OK", code: 500,
+          log: "nina's answer refused" }"""),
+    ])
+    d, port, log, tmp = next(ims)
+    phones = {n: Ue(port, n) for n in ("alice", "eve", "fay", "rob", "ron", "bob", "nina")}
+    try:
+        for u in phones.values():
+            assert u.register()[0] == 200
+        eve, fay, alice = phones["eve"], phones["fay"], phones["alice"]
+        # echo: eve's headers on the 180 and the 200 imsd sends as the echo
+        eve.invite("echo")
+        ring = eve.recv("SIP/2.0 180")
+        assert lines(ring, "X-Echo") == ["ring"], ring
+        code, ok = eve.final()
+        assert code == 200 and lines(ok, "X-Echo") == ["ok"], ok
+        assert "m=audio " in ok, ok
+        in_dialog(eve.s, port, ok, "ACK", int(ok.split("CSeq:")[1].split()[0]))
+        # echo: fay's code in place of the echo's 200
+        fay.invite("echo")
+        fay.recv("SIP/2.0 180")
+        code, resp = fay.final()
+        assert code == 486 and lines(resp, "X-Why") == ["echo busy"], resp
+        wait_log(log, lambda t: re.search(r"callflow_modifier: fay's echo busy \(call \d+: "
+                                          r"486 in place of the callee's 200\)", t))
+        # ring_only: rob's headers and content on imsd's 180; ron's 480
+        alice.invite("rob")
+        ring = alice.recv("SIP/2.0 180")
+        assert lines(ring, "X-Rob") == ["rings"], ring
+        assert "m=audio 40000 " in ring, ring
+        alice.cancel()
+        assert alice.final_of("CANCEL")[0] == 200
+        assert alice.final_of("INVITE")[0] == 487
+        alice.invite("ron")
+        assert alice.final_of("INVITE")[0] == 480
+        for n in ("rob", "ron"):
+            with pytest.raises(socket.timeout):
+                phones[n].recv("INVITE ", timeout=0.3)
+        # mt_call: bob's header on imsd's INVITE; nina's 200 refused
+        monitor(d, "mt_call sip:bob@ims.test", "dialog ")
+        inv = phones["bob"].recv("INVITE ")
+        assert lines(inv, "Alert-Info") == ["<urn:alert:service:lab>"], inv
+        phones["bob"].answer(inv, 486, "Busy Here")
+        monitor(d, "mt_call sip:nina@ims.test", "dialog ")
+        nina = phones["nina"]
+        inv = nina.recv("INVITE ")
+        assert not lines(inv, "Alert-Info"), inv
+        nina.answer(inv, 200, "OK", sdp(nina.me + 1))
+        nina.recv("ACK ")
+        bye = nina.recv("BYE ")
+        nina.answer(bye, 200, "OK")
+        wait_log(log, lambda t: "callflow_modifier: nina's answer refused" in t and
+                 "ends: callflow_modifier: 500 in place of 200" in t)
+    finally:
+        for u in phones.values():
+            u.close()
+        for _ in ims:  # stops imsd, checks the sanitizers
+            pass
