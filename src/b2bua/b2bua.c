@@ -176,6 +176,7 @@ void b2bua_invite(struct b2bua *b, const struct b2bua_invite *inv)
 				    : "Service Unavailable");
 		return;
 	}
+	b2b_cfm_trying(c, term, n); /* callflow_modifier INVITE.TRYING */
 	if (echo) {
 		b2b_echo_start(c);
 		return;

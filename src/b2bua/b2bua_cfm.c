@@ -151,6 +151,43 @@ static void in_place(struct b2b_call *c, const struct ims_cfg_cfm *cm, uint16_t 
 	b2b_stop(c, why);
 }
 
+void b2b_cfm_trying(struct b2b_call *c, const struct hss_impu_match *term, size_t n)
+{
+	struct cfm_match m = {.step = IMS_CFG_STEP_INVITE_TRYING, .code = CFM_CODE_WITHOUT};
+	const struct ims_cfg_cfm *cm = NULL;
+	struct sip_tsx *tsx = c->a_tsx ? sip_tsx_lookup(sip_stack_tsx(c->b->prm.stack),
+							c->a_tsx)
+				       : NULL;
+	char imei[16], what[48];
+
+	/* an answer already sent (the CSCF stage's provisional): no 100 after it */
+	if (c->type == B2BUA_MT || !tsx || sip_tsx_scode(tsx))
+		return;
+	if (n) { /* MO: the callee's list, the 100 imsd sends the caller */
+		m.opts = hss_impu_opts(term[0].user, term[0].impu);
+		m.dir = IMS_CFG_DIR_TX;
+		m.peer_impu = c->from;
+		m.peer_imei = cfm_imei_of(c->b->prm.reg, c->orig, &c->a_flow, imei);
+		m.peer_rat = cfm_rat_of(c->a_inv);
+		cm = cfm_find(&m);
+	}
+	if (!cm && c->orig) { /* MT: the caller's, as an answer of the callee */
+		m.opts = hss_impu_opts(c->orig, c->orig_impu);
+		m.dir = IMS_CFG_DIR_RX;
+		m.peer_impu = c->to;
+		m.peer_imei = n ? cfm_imei_of(c->b->prm.reg, term[0].user, NULL, imei) : NULL;
+		m.peer_rat = 0;
+		cm = cfm_find(&m);
+	}
+	if (!cm)
+		return;
+	snprintf(what, sizeof(what), "call %u: 100 to the caller", c->index);
+	cfm_log(cm, what);
+	c->cfm_gen = cm; /* its headers, sent now rather than by the stack */
+	b2b_answer_a(c, 100, "Trying", NULL, NULL);
+	c->cfm_gen = NULL;
+}
+
 bool b2b_cfm_provisional(struct b2b_call *c, const struct b2b_leg *leg,
 			 const struct sip_msg *resp)
 {

@@ -285,6 +285,10 @@ bool b2b_cfm_provisional(struct b2b_call *c, const struct b2b_leg *leg,
  * of an echo call, the echo's 200) met by a modifier with a code: the
  * caller gets that code in its place and the call ends; true when so. */
 bool b2b_cfm_own(struct b2b_call *c, uint16_t scode);
+/* INVITE.TRYING: the modifier without a code (the callee's list, then the
+ * caller's) met by a new call: a 100 Trying with its headers sent to the
+ * caller at once; nothing when none, or an answer went already. */
+void b2b_cfm_trying(struct b2b_call *c, const struct hss_impu_match *term, size_t n);
 void b2b_answer_a(struct b2b_call *c, uint16_t scode, const char *reason,
 		  const struct sip_msg *resp, const struct mbuf *sdp);
 void b2b_ack_wait_start(struct b2b_call *c, enum b2b_side from, uint64_t srv_id);

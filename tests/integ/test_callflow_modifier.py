@@ -15,7 +15,10 @@ the callee (MO side) or of the caller (MT side) do to the answers:
 * a code in place of a 180; a 180 held (send_delay);
 * INVITE without a code: headers on the INVITE to the callee;
 * UPDATE and re-INVITE inside the call answered with a code (stop: the
-  call ends with BYEs).
+  call ends with BYEs);
+* INVITE.TRYING: headers on a 100 Trying sent at once;
+* echo calls, ring_only callees and mt_call calls, and the counters of
+  modifiers applied (monitor, API).
 """
 import re
 import socket
@@ -180,6 +183,8 @@ def ims(tmp_path):
           custom_headers: [{ name: "X-Early", value: "1" }] }"""),
         ue("001010000000617", "sam", """{ method: "INVITE", code: 486, send_delay: 1.5,
           log: "sam: a slow busy" }"""),
+        ue("001010000000618", "tina", """{ method: "INVITE.TRYING", log: "tina: trying",
+          custom_headers: [{ name: "X-Trying", value: "tina" }] }"""),
     ])
 
 
@@ -602,13 +607,36 @@ def test_answer_delayed(ims):
         alice.close()
 
 
+def test_trying_with_headers(ims):
+    """tina's INVITE.TRYING modifier: the caller gets a 100 Trying with its
+    header at once (before imsd's INVITE reaches tina), and the call goes on."""
+    d, port, log, tmp = ims
+    alice, tina = Ue(port, "alice"), Ue(port, "tina")
+    try:
+        assert alice.register()[0] == 200
+        assert tina.register()[0] == 200
+        alice.invite("tina")
+        first = alice.recv("SIP/2.0 ")
+        assert first.startswith("SIP/2.0 100 "), first
+        assert lines(first, "X-Trying") == ["tina"], first
+        inv = tina.recv("INVITE ")
+        assert not lines(inv, "X-Trying"), inv
+        tina.answer(inv, 486, "Busy Here")
+        assert alice.final()[0] == 486
+        wait_log(log, lambda t: re.search(r"callflow_modifier: tina: trying \(call \d+: "
+                                          r"100 to the caller\)", t))
+    finally:
+        alice.close()
+        tina.close()
+
+
 def test_config_refuses_what_is_not_applied(tmp_path):
     """A modifier imsd would not apply stops the start with the field named
     (no configuration silently does nothing)."""
     for cfm, want in [
-            ('{ method: "INVITE.TRYING", log: "x" }',
-             'ue_db[0].impu[0].callflow_modifier.method: "INVITE.TRYING" (not applied by '
-             'imsd yet'),
+            ('{ method: "INVITE.TRYING", code: 486 }',
+             'ue_db[0].impu[0].callflow_modifier.code: a code in place of the 100 Trying: '
+             'write it on "INVITE"'),
             ('{ method: "INVITE.OK", send_delay: 2 }',
              "ue_db[0].impu[0].callflow_modifier.send_delay: a delay on other steps than "
              "INVITE.RINGING and INVITE.SESSION_PROGRESS (not applied"),

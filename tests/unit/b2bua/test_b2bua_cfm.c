@@ -4,8 +4,8 @@
  * over loopback on the real event loop with plain UDP sockets as phones:
  *
  * - an echo call: the caller's list (the MT side, dir rx) puts its headers
- *   on the 180 and 200 imsd sends as the echo, and a code in place of the
- *   echo's 200 ends the call;
+ *   on the 100 (INVITE.TRYING, sent at once), 180 and 200 imsd sends as the
+ *   echo, and a code in place of the echo's 200 ends the call;
  * - a ring_only callee: its list puts headers on imsd's 180, and a code in
  *   its place ends the call;
  * - an mt_call: the callee's INVITE modifier puts its headers on imsd's
@@ -38,6 +38,8 @@ const char *CFG =
     " 'impu': ['sip:alice']},"
     "{'imsi': '001010000000002', 'impi': 'eve@ims.test', 'authent_type': 'none',"
     " 'impu': [{'impu': 'sip:eve', 'callflow_modifier': ["
+    "  {'method': 'INVITE.TRYING', 'dir': 'rx',"
+    "   'custom_headers': [{'name': 'X-Trying', 'value': 'eve'}]},"
     "  {'method': 'INVITE.RINGING', 'dir': 'rx', 'impu': 'sip:echo@ims.test',"
     "   'custom_headers': [{'name': 'X-Echo', 'value': 'ring'}]},"
     "  {'method': 'INVITE.OK', 'dir': 'rx',"
@@ -98,6 +100,11 @@ static void test_echo_answers(void **state)
 	ue_open(&e, "eve");
 	ue_register(&e);
 	invite_from(&e, "sip:echo@ims.test", "ec1@t");
+	/* INVITE.TRYING: a 100 at once with the modifier's header */
+	m = ue_recv(&e);
+	assert_int_equal(m->scode, 100);
+	assert_string_equal(hdr(m, "X-Trying"), "eve");
+	mem_deref(m);
 	m = ue_recv_skip(&e);
 	assert_int_equal(m->scode, 180);
 	assert_string_equal(hdr(m, "X-Echo"), "ring");
