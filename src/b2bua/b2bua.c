@@ -134,6 +134,7 @@ static uint16_t invite_check(const struct b2bua_invite *inv, const char **reason
 void b2bua_invite(struct b2bua *b, const struct b2bua_invite *inv)
 {
 	struct hss_impu_match term[B2BUA_TERM_MAX];
+	const struct ims_cfg_cfm *inv_cfm[B2BUA_TERM_MAX];
 	const char *reason = NULL;
 	struct b2b_call *c = NULL;
 	uint16_t scode;
@@ -191,9 +192,10 @@ void b2bua_invite(struct b2bua *b, const struct b2bua_invite *inv)
 		b2b_ring_timer_start(c);
 		return;
 	}
-	c->cfm_inv = b2b_cfm_invite(c, term, n); /* callflow_modifier */
+	b2b_cfm_invite(c, term, n, inv_cfm); /* callflow_modifier */
+	c->cfm_invs = inv_cfm;
 	(void)b2b_fork(c, term, n, &scode, &reason);
-	c->cfm_inv = NULL;
+	c->cfm_invs = NULL;
 	if (scode) {
 		b2b_answer_a(c, scode, reason, NULL, NULL);
 		b2b_stop(c, scode == 480 ? "callee not registered" : reason);

@@ -1,7 +1,8 @@
 /*
  * b2bua_cfm — callflow_modifier (manual §5.2.1, docs/callflow_modifier.md)
  * on the INVITE imsd sends each branch of the callee (a modifier without a
- * code: its custom_headers; the callee's list rx, then the caller's tx),
+ * code: its custom_headers; the callee's list rx, then the caller's tx;
+ * with multi_sim, each SIM's user its own list),
  * on the requests inside the call (REINVITE, UPDATE, PRACK, CANCEL: the
  * list of the dialog they came on, rx, then of the one they would go on,
  * tx; a code answers them in imsd's name and, with stop, ends the call),
@@ -36,6 +37,7 @@
 #include "b2bua/b2bua_int.h"
 #include "cfm/cfm.h"
 #include "core/log.h"
+#include "registrar/registrar.h"
 
 /* The branch an answer comes from: the one given, the winner, else the
  * first. */
@@ -105,16 +107,16 @@ const struct ims_cfg_cfm *b2b_cfm_final(struct b2b_call *c, const struct b2b_leg
 	return cm;
 }
 
-const struct ims_cfg_cfm *b2b_cfm_invite(struct b2b_call *c,
-					 const struct hss_impu_match *term, size_t n)
+/* The modifier without a code for the INVITE to callee user t: its list
+ * (MO, rx), then the caller's (MT, tx); logged. */
+static const struct ims_cfg_cfm *invite_find(struct b2b_call *c,
+					     const struct hss_impu_match *t)
 {
 	struct cfm_match m = {.step = IMS_CFG_STEP_INVITE, .code = CFM_CODE_WITHOUT};
 	const struct ims_cfg_cfm *cm = NULL;
 	char imei[16], what[48];
 
-	if (c->type == B2BUA_ECHO || !n)
-		return NULL;
-	m.opts = hss_impu_opts(term[0].user, term[0].impu); /* MO: the callee's */
+	m.opts = hss_impu_opts(t->user, t->impu); /* MO: the callee's */
 	m.dir = IMS_CFG_DIR_RX;
 	m.peer_impu = c->from;
 	m.peer_imei = cfm_imei_of(c->b->prm.reg, c->orig, &c->a_flow, imei);
@@ -124,7 +126,7 @@ const struct ims_cfg_cfm *b2b_cfm_invite(struct b2b_call *c,
 		m.opts = hss_impu_opts(c->orig, c->orig_impu); /* MT: the caller's */
 		m.dir = IMS_CFG_DIR_TX;
 		m.peer_impu = c->to;
-		m.peer_imei = cfm_imei_of(c->b->prm.reg, term[0].user, NULL, imei);
+		m.peer_imei = cfm_imei_of(c->b->prm.reg, t->user, NULL, imei);
 		m.peer_rat = 0; /* the callee's answers carry it: not known yet */
 		cm = cfm_find(&m);
 	}
@@ -133,6 +135,19 @@ const struct ims_cfg_cfm *b2b_cfm_invite(struct b2b_call *c,
 		cfm_log(cm, what);
 	}
 	return cm;
+}
+
+void b2b_cfm_invite(struct b2b_call *c, const struct hss_impu_match *term, size_t n,
+		    const struct ims_cfg_cfm **out)
+{
+	for (size_t i = 0; i < n; i++) {
+		/* with multi_sim, each SIM (user) its own list; only the
+		 * registered are rung (b2b_fork), so only they are matched */
+		out[i] = NULL;
+		if (c->type != B2BUA_ECHO &&
+		    registrar_is_registered(c->b->prm.reg, term[i].user))
+			out[i] = invite_find(c, &term[i]);
+	}
 }
 
 /* The caller gets cm's answer in place of scode, built by b2b_answer_a

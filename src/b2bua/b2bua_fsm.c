@@ -127,12 +127,14 @@ int b2b_fork(struct b2b_call *c, const struct hss_impu_match *term, size_t nterm
 		if (!registrar_is_registered(c->b->prm.reg, term[i].user))
 			continue;
 		registered = true;
+		c->cfm_inv = c->cfm_invs ? c->cfm_invs[i] : NULL; /* callflow_modifier */
 		f.user = term[i].user;
 		f.impu = term[i].impu;
 		f.imei = hss_user_impu(term[i].user, term[i].impu)->imei;
 		registrar_bindings_foreach(c->b->prm.reg, term[i].user, fork_binding_h,
 					   &f);
 	}
+	c->cfm_inv = NULL;
 	*scode = 0;
 	*reason = NULL;
 	if (!registered) {

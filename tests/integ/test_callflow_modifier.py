@@ -787,3 +787,34 @@ def test_echo_ring_only_and_mt_call(tmp_path):
             u.close()
         for _ in ims:  # stops imsd, checks the sanitizers
             pass
+
+
+def test_multi_sim_each_sim_its_list(tmp_path):
+    """With multi_sim, the INVITE to each SIM carries that SIM's own INVITE
+    modifier (docs/callflow_modifier.md "Whose modifiers")."""
+    def sim(n):
+        return (f'{{ imsi: "001010000000649", impi: "sim@ims.test", authentication: false, '
+                f'sim_algo: "xor", K: "00112233445566778899aabbccddeeff", multi_sim: true, '
+                f'impu: [{{ impu: "sip:sim", imei: "3500000000000{n}", '
+                f'callflow_modifier: {{ method: "INVITE", custom_headers: '
+                f'[{{ name: "X-Sim", value: "{n}" }}] }} }}] }}')
+    ims = calls_ims(tmp_path, "", [ue("001010000000640", "alice"), sim(1), sim(2)])
+    d, port, log, tmp = next(ims)
+    alice, s1, s2 = Ue(port, "alice"), Ue(port, "sim"), Ue(port, "sim")
+    try:
+        assert alice.register()[0] == 200
+        for n, s in ((1, s1), (2, s2)):
+            code, resp = s.register(f';+sip.instance="<urn:gsma:imei:35000000-00000{n}-0>"')
+            assert code == 200, resp
+        alice.invite("sim")
+        i1, i2 = s1.recv("INVITE "), s2.recv("INVITE ")
+        assert lines(i1, "X-Sim") == ["1"], i1
+        assert lines(i2, "X-Sim") == ["2"], i2
+        s1.answer(i1, 486, "Busy Here", tag="s1")
+        s2.answer(i2, 486, "Busy Here", tag="s2")
+        assert alice.final()[0] == 486
+    finally:
+        for u in (alice, s1, s2):
+            u.close()
+        for _ in ims:  # stops imsd, checks the sanitizers
+            pass

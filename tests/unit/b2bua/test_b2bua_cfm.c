@@ -10,7 +10,8 @@
  *   its place ends the call;
  * - an mt_call: the callee's INVITE modifier puts its headers on imsd's
  *   INVITE to the phone, and a code met at the phone's 200 ACKs it and
- *   ends it with a BYE.
+ *   ends it with a BYE;
+ * - multi_sim: the INVITE to each SIM carries that SIM's modifier.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -29,7 +30,8 @@
 #include "sip/sip_hdr.h"
 
 /* eve and fay call the echo; rob and ron are ring_only callees; bob and
- * nina are called by mt_call; alice calls. */
+ * nina are called by mt_call; alice calls; sim is a multi_sim subscriber
+ * whose two SIMs have their own lists. */
 const char *CFG =
     "{'sip_addr': '127.0.0.1:5060', 'domain': 'ims.test', 'timer_t1': 0.05,"
     " 'timer_t2': 0.4, 'echo': 'sip:echo', 'dialog_timeout': 2,"
@@ -61,7 +63,15 @@ const char *CFG =
     "   [{'name': 'Alert-Info', 'value': '<urn:alert:service:lab>'}]}}]},"
     "{'imsi': '001010000000007', 'impi': 'nina@ims.test', 'authent_type': 'none',"
     " 'impu': [{'impu': 'sip:nina', 'callflow_modifier':"
-    "  {'method': 'INVITE.OK', 'code': 500}}]}]}";
+    "  {'method': 'INVITE.OK', 'code': 500}}]},"
+    "{'imsi': '001010000000009', 'impi': 'sim@ims.test', 'authent_type': 'none',"
+    " 'sim_algo': 'xor', 'K': '00112233445566778899aabbccddeeff', 'multi_sim': true,"
+    " 'impu': [{'impu': 'sip:sim', 'imei': '35000000000001', 'callflow_modifier':"
+    "  {'method': 'INVITE', 'custom_headers': [{'name': 'X-Sim', 'value': '1'}]}}]},"
+    "{'imsi': '001010000000009', 'impi': 'sim@ims.test', 'authent_type': 'none',"
+    " 'sim_algo': 'xor', 'K': '00112233445566778899aabbccddeeff', 'multi_sim': true,"
+    " 'impu': [{'impu': 'sip:sim', 'imei': '35000000000002', 'callflow_modifier':"
+    "  {'method': 'INVITE', 'custom_headers': [{'name': 'X-Sim', 'value': '2'}]}}]}]}";
 
 /* The INVITE of caller a (registered as a->name) to ruri. */
 static void invite_from(struct ue *a, const char *ruri, const char *cid)
@@ -196,12 +206,41 @@ static void test_mt_call(void **state)
 	ue_close(&n);
 }
 
+static void test_multi_sim(void **state)
+{
+	struct sip_msg *i1, *i2;
+	struct ue a, s1, s2;
+
+	(void)state;
+	ue_open(&a, "alice");
+	ue_open(&s1, "sim");
+	ue_open(&s2, "sim");
+	ue_register(&a);
+	ue_register_imei(&s1, "35000000-000001-0");
+	ue_register_imei(&s2, "35000000-000002-0");
+	invite_from(&a, "sip:sim@ims.test", "ms@t");
+	i1 = ue_recv(&s1);
+	i2 = ue_recv(&s2);
+	assert_true(i1->req && i2->req);
+	assert_string_equal(hdr(i1, "X-Sim"), "1");
+	assert_string_equal(hdr(i2, "X-Sim"), "2");
+	answer(&s1, i1, 486, "Busy Here", "m1", NULL);
+	answer(&s2, i2, 486, "Busy Here", "m2", NULL);
+	ue_expect_scode(&a, 486);
+	mem_deref(i1);
+	mem_deref(i2);
+	ue_close(&a);
+	ue_close(&s1);
+	ue_close(&s2);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(test_echo_answers, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_ring_only, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_mt_call, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_multi_sim, setup, teardown),
 	};
 
 	return cmocka_run_group_tests_name("b2bua_cfm", tests, NULL, NULL);
