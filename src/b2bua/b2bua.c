@@ -134,6 +134,7 @@ static uint16_t invite_check(const struct b2bua_invite *inv, const char **reason
 void b2bua_invite(struct b2bua *b, const struct b2bua_invite *inv)
 {
 	struct hss_impu_match term[B2BUA_TERM_MAX];
+	const struct ims_cfg_cfm *inv_cfm[B2BUA_TERM_MAX];
 	const char *reason = NULL;
 	struct b2b_call *c = NULL;
 	uint16_t scode;
@@ -176,19 +177,25 @@ void b2bua_invite(struct b2bua *b, const struct b2bua_invite *inv)
 				    : "Service Unavailable");
 		return;
 	}
+	b2b_cfm_trying(c, term, n); /* callflow_modifier INVITE.TRYING */
 	if (echo) {
 		b2b_echo_start(c);
 		return;
 	}
 	if (hss_impu_opts(term[0].user, term[0].impu)->ring_only) {
 		/* manual §5.2.1 ring_only: up to ringing and no further */
+		c->callee = term[0].user; /* its callflow_modifier list */
+		c->callee_impu = term[0].impu;
+		if (b2b_cfm_own(c, 180)) /* a code in place of the 180 */
+			return;
 		b2b_answer_a(c, 180, "Ringing", NULL, NULL);
 		b2b_ring_timer_start(c);
 		return;
 	}
-	c->cfm_inv = b2b_cfm_invite(c, term, n); /* callflow_modifier */
+	b2b_cfm_invite(c, term, n, inv_cfm); /* callflow_modifier */
+	c->cfm_invs = inv_cfm;
 	(void)b2b_fork(c, term, n, &scode, &reason);
-	c->cfm_inv = NULL;
+	c->cfm_invs = NULL;
 	if (scode) {
 		b2b_answer_a(c, scode, reason, NULL, NULL);
 		b2b_stop(c, scode == 480 ? "callee not registered" : reason);

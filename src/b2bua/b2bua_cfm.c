@@ -1,7 +1,8 @@
 /*
  * b2bua_cfm — callflow_modifier (manual §5.2.1, docs/callflow_modifier.md)
  * on the INVITE imsd sends each branch of the callee (a modifier without a
- * code: its custom_headers; the callee's list rx, then the caller's tx),
+ * code: its custom_headers; the callee's list rx, then the caller's tx;
+ * with multi_sim, each SIM's user its own list),
  * on the requests inside the call (REINVITE, UPDATE, PRACK, CANCEL: the
  * list of the dialog they came on, rx, then of the one they would go on,
  * tx; a code answers them in imsd's name and, with stop, ends the call),
@@ -16,8 +17,17 @@
  * answers the caller with that code in its place and ends the call (the
  * branches cancelled); its send_delay holds a provisional
  * (180, 183) that long (a final answer sent meanwhile drops it: a
- * provisional after the final would be late, RFC 3261 §13.3.1.1). Echo calls have no callee user: no
- * list applies.
+ * provisional after the final would be late, RFC 3261 §13.3.1.1).
+ *
+ * Calls that are not between two phones, as if they were: an echo call
+ * has no callee user, so the caller's list (the MT side) applies to the
+ * 180 and 200 imsd sends as the echo (a code in their place ends the
+ * call); a ring_only callee's list applies to imsd's 180 and the CANCEL
+ * with no branch (c->callee); an mt_call has imsd as the caller: the
+ * INVITE to the phone gets the callee's (then, when the API's caller IMPU
+ * is a user, its) modifiers without a code, and a code met at the phone's
+ * 180/183/final ends the call (a 2xx ACKed and ended with a BYE), the
+ * answer going to no one.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -27,6 +37,7 @@
 #include "b2bua/b2bua_int.h"
 #include "cfm/cfm.h"
 #include "core/log.h"
+#include "registrar/registrar.h"
 
 /* The branch an answer comes from: the one given, the winner, else the
  * first. */
@@ -39,6 +50,16 @@ static const struct b2b_leg *answer_leg(const struct b2b_call *c, const struct b
 	return c->nlegs ? &c->leg[0] : NULL;
 }
 
+/* The callee's list: the branch's user, else a ring_only callee's; NULL
+ * none (an echo call). */
+static const struct ims_cfg_impu_opts *callee_opts(const struct b2b_call *c,
+						   const struct b2b_leg *leg)
+{
+	if (leg && leg->user)
+		return hss_impu_opts(leg->user, leg->impu);
+	return c->callee ? hss_impu_opts(c->callee, c->callee_impu) : NULL;
+}
+
 static const struct ims_cfg_cfm *answer_find(const struct b2b_call *c,
 					     const struct b2b_leg *leg, uint16_t scode,
 					     const struct sip_msg *resp, int8_t code)
@@ -47,11 +68,11 @@ static const struct ims_cfg_cfm *answer_find(const struct b2b_call *c,
 	const struct ims_cfg_cfm *cm;
 	char imei[16];
 
-	if (c->type != B2BUA_SERVER || m.step == IMS_CFG_STEP_ANY)
+	if (m.step == IMS_CFG_STEP_ANY)
 		return NULL;
 	leg = answer_leg(c, leg);
-	if (leg && leg->user) { /* MO: the callee's list */
-		m.opts = hss_impu_opts(leg->user, leg->impu);
+	m.opts = callee_opts(c, leg);
+	if (m.opts) { /* MO: the callee's list */
 		m.dir = IMS_CFG_DIR_TX;
 		m.peer_impu = c->from;
 		m.peer_imei = cfm_imei_of(c->b->prm.reg, c->orig, &c->a_flow, imei);
@@ -65,7 +86,9 @@ static const struct ims_cfg_cfm *answer_find(const struct b2b_call *c,
 	m.opts = hss_impu_opts(c->orig, c->orig_impu); /* MT: the caller's */
 	m.dir = IMS_CFG_DIR_RX;
 	m.peer_impu = c->to;
-	m.peer_imei = leg ? cfm_imei_of(c->b->prm.reg, leg->user, &leg->flow, imei) : NULL;
+	m.peer_imei = leg ? cfm_imei_of(c->b->prm.reg, leg->user, &leg->flow, imei)
+		      : c->callee ? cfm_imei_of(c->b->prm.reg, c->callee, NULL, imei)
+				  : NULL;
 	m.peer_rat = cfm_rat_of(resp);
 	return cfm_find(&m);
 }
@@ -84,16 +107,16 @@ const struct ims_cfg_cfm *b2b_cfm_final(struct b2b_call *c, const struct b2b_leg
 	return cm;
 }
 
-const struct ims_cfg_cfm *b2b_cfm_invite(struct b2b_call *c,
-					 const struct hss_impu_match *term, size_t n)
+/* The modifier without a code for the INVITE to callee user t: its list
+ * (MO, rx), then the caller's (MT, tx); logged. */
+static const struct ims_cfg_cfm *invite_find(struct b2b_call *c,
+					     const struct hss_impu_match *t)
 {
 	struct cfm_match m = {.step = IMS_CFG_STEP_INVITE, .code = CFM_CODE_WITHOUT};
 	const struct ims_cfg_cfm *cm = NULL;
 	char imei[16], what[48];
 
-	if (c->type != B2BUA_SERVER || !n)
-		return NULL;
-	m.opts = hss_impu_opts(term[0].user, term[0].impu); /* MO: the callee's */
+	m.opts = hss_impu_opts(t->user, t->impu); /* MO: the callee's */
 	m.dir = IMS_CFG_DIR_RX;
 	m.peer_impu = c->from;
 	m.peer_imei = cfm_imei_of(c->b->prm.reg, c->orig, &c->a_flow, imei);
@@ -103,7 +126,7 @@ const struct ims_cfg_cfm *b2b_cfm_invite(struct b2b_call *c,
 		m.opts = hss_impu_opts(c->orig, c->orig_impu); /* MT: the caller's */
 		m.dir = IMS_CFG_DIR_TX;
 		m.peer_impu = c->to;
-		m.peer_imei = cfm_imei_of(c->b->prm.reg, term[0].user, NULL, imei);
+		m.peer_imei = cfm_imei_of(c->b->prm.reg, t->user, NULL, imei);
 		m.peer_rat = 0; /* the callee's answers carry it: not known yet */
 		cm = cfm_find(&m);
 	}
@@ -114,27 +137,93 @@ const struct ims_cfg_cfm *b2b_cfm_invite(struct b2b_call *c,
 	return cm;
 }
 
+void b2b_cfm_invite(struct b2b_call *c, const struct hss_impu_match *term, size_t n,
+		    const struct ims_cfg_cfm **out)
+{
+	for (size_t i = 0; i < n; i++) {
+		/* with multi_sim, each SIM (user) its own list; only the
+		 * registered are rung (b2b_fork), so only they are matched */
+		out[i] = NULL;
+		if (c->type != B2BUA_ECHO &&
+		    registrar_is_registered(c->b->prm.reg, term[i].user))
+			out[i] = invite_find(c, &term[i]);
+	}
+}
+
+/* The caller gets cm's answer in place of scode, built by b2b_answer_a
+ * with this modifier's headers and content; the branches are cancelled
+ * and the call ends. */
+static void in_place(struct b2b_call *c, const struct ims_cfg_cfm *cm, uint16_t scode)
+{
+	char why[64];
+
+	b2b_cancel_legs(c);
+	loop_timer_cancel(c->t_ring);
+	c->cfm_gen = cm;
+	b2b_answer_a(c, (uint16_t)cm->code, NULL, NULL, NULL);
+	c->cfm_gen = NULL;
+	snprintf(why, sizeof(why), "callflow_modifier: %d in place of %u", cm->code, scode);
+	b2b_stop(c, why);
+}
+
+void b2b_cfm_trying(struct b2b_call *c, const struct hss_impu_match *term, size_t n)
+{
+	struct cfm_match m = {.step = IMS_CFG_STEP_INVITE_TRYING, .code = CFM_CODE_WITHOUT};
+	const struct ims_cfg_cfm *cm = NULL;
+	struct sip_tsx *tsx = c->a_tsx ? sip_tsx_lookup(sip_stack_tsx(c->b->prm.stack),
+							c->a_tsx)
+				       : NULL;
+	char imei[16], what[48];
+
+	/* an answer already sent (the CSCF stage's provisional): no 100 after it */
+	if (c->type == B2BUA_MT || !tsx || sip_tsx_scode(tsx))
+		return;
+	if (n) { /* MO: the callee's list, the 100 imsd sends the caller */
+		m.opts = hss_impu_opts(term[0].user, term[0].impu);
+		m.dir = IMS_CFG_DIR_TX;
+		m.peer_impu = c->from;
+		m.peer_imei = cfm_imei_of(c->b->prm.reg, c->orig, &c->a_flow, imei);
+		m.peer_rat = cfm_rat_of(c->a_inv);
+		cm = cfm_find(&m);
+	}
+	if (!cm && c->orig) { /* MT: the caller's, as an answer of the callee */
+		m.opts = hss_impu_opts(c->orig, c->orig_impu);
+		m.dir = IMS_CFG_DIR_RX;
+		m.peer_impu = c->to;
+		m.peer_imei = n ? cfm_imei_of(c->b->prm.reg, term[0].user, NULL, imei) : NULL;
+		m.peer_rat = 0;
+		cm = cfm_find(&m);
+	}
+	if (!cm)
+		return;
+	snprintf(what, sizeof(what), "call %u: 100 to the caller", c->index);
+	cfm_log(cm, what);
+	c->cfm_gen = cm; /* its headers, sent now rather than by the stack */
+	b2b_answer_a(c, 100, "Trying", NULL, NULL);
+	c->cfm_gen = NULL;
+}
+
 bool b2b_cfm_provisional(struct b2b_call *c, const struct b2b_leg *leg,
 			 const struct sip_msg *resp)
 {
 	const struct ims_cfg_cfm *cm;
-	char why[64];
 
 	if (resp->scode != 180 && resp->scode != 183)
 		return false;
 	cm = b2b_cfm_final(c, leg, resp->scode, resp); /* a code in place of it */
 	if (!cm)
 		return false;
-	/* the caller gets the modifier's answer in place of the 1xx, built
-	 * by b2b_answer_a with this modifier's headers and content */
-	b2b_cancel_legs(c);
-	loop_timer_cancel(c->t_ring);
-	c->cfm_gen = cm;
-	b2b_answer_a(c, (uint16_t)cm->code, NULL, NULL, NULL);
-	c->cfm_gen = NULL;
-	snprintf(why, sizeof(why), "callflow_modifier: %d in place of %u", cm->code,
-		 resp->scode);
-	b2b_stop(c, why);
+	in_place(c, cm, resp->scode);
+	return true;
+}
+
+bool b2b_cfm_own(struct b2b_call *c, uint16_t scode)
+{
+	const struct ims_cfg_cfm *cm = b2b_cfm_final(c, NULL, scode, NULL);
+
+	if (!cm)
+		return false;
+	in_place(c, cm, scode);
 	return true;
 }
 
@@ -285,7 +374,7 @@ static void side_match(const struct b2b_call *c, enum b2b_side dlg_side, bool rx
 	m->dir = rx ? IMS_CFG_DIR_RX : IMS_CFG_DIR_TX;
 	m->opts = NULL;
 	if (dlg_side == B2B_A) {
-		m->opts = leg && leg->user ? hss_impu_opts(leg->user, leg->impu) : NULL;
+		m->opts = callee_opts(c, leg);
 		m->peer_impu = c->from;
 		m->peer_imei = cfm_imei_of(c->b->prm.reg, c->orig, &c->a_flow, imei);
 		m->peer_rat = cfm_rat_of(rx ? req : c->a_inv);

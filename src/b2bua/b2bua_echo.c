@@ -11,6 +11,10 @@
  * relay (b2bua_prm.relay NULL), the answer is sdp_file, else the caller's
  * own offer with its direction mirrored (RFC 3264 §6.1: sendonly answered
  * by recvonly), so a UE on a direct path hears itself.
+ *
+ * callflow_modifier (b2bua_cfm.c): the echo has no user, so the caller's
+ * list applies to its 180 and 200 as to a callee's answers (dir rx): a
+ * modifier's headers and content on them, or its code in their place.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -146,6 +150,8 @@ void b2b_echo_answer(struct b2b_call *c)
 	if (c->a_answered || c->state == B2BUA_STOP)
 		return;
 	loop_timer_cancel(c->t_ring);
+	if (b2b_cfm_own(c, 200)) /* callflow_modifier: a code in its place */
+		return;
 	echo_200(c, NULL, c->a_inv->body, true);
 }
 
@@ -159,6 +165,8 @@ void b2b_echo_start(struct b2b_call *c)
 	const struct ims_cfg_impu_opts *o = hss_impu_opts(c->orig, c->orig_impu);
 	double delay = o->answer_delay > 0 ? o->answer_delay : 0;
 
+	if (b2b_cfm_own(c, 180)) /* callflow_modifier: a code in its place */
+		return;
 	b2b_answer_a(c, 180, "Ringing", NULL, NULL);
 	b2b_ring_timer_start(c);
 	if (o->ring_only)

@@ -127,12 +127,14 @@ int b2b_fork(struct b2b_call *c, const struct hss_impu_match *term, size_t nterm
 		if (!registrar_is_registered(c->b->prm.reg, term[i].user))
 			continue;
 		registered = true;
+		c->cfm_inv = c->cfm_invs ? c->cfm_invs[i] : NULL; /* callflow_modifier */
 		f.user = term[i].user;
 		f.impu = term[i].impu;
 		f.imei = hss_user_impu(term[i].user, term[i].impu)->imei;
 		registrar_bindings_foreach(c->b->prm.reg, term[i].user, fork_binding_h,
 					   &f);
 	}
+	c->cfm_inv = NULL;
 	*scode = 0;
 	*reason = NULL;
 	if (!registered) {
@@ -427,8 +429,8 @@ static void leg_won(struct b2b_call *c, size_t i, const struct sip_msg *resp)
 	struct mbuf sdp;
 	int err;
 
-	const struct ims_cfg_cfm *cm =
-	    c->type == B2BUA_SERVER ? b2b_cfm_final(c, leg, resp->scode, resp) : NULL;
+	/* callflow_modifier: a code in place of the 2xx (mt_call too) */
+	const struct ims_cfg_cfm *cm = b2b_cfm_final(c, leg, resp->scode, resp);
 
 	if (cm) { /* the callee's dialog ends at once (ACK, BYE) */
 		leg->done = true;
@@ -538,12 +540,12 @@ static void provisional_a(struct b2b_call *c, struct b2b_leg *leg,
 	struct mbuf sdp;
 	int err;
 
+	if (b2b_cfm_provisional(c, leg, resp)) /* callflow_modifier's code */
+		return;
 	if (c->type == B2BUA_MT) { /* nothing to relay: imsd is the caller */
 		b2b_state(c, B2BUA_RINGING);
 		return;
 	}
-	if (b2b_cfm_provisional(c, leg, resp)) /* callflow_modifier's code */
-		return;
 	mbuf_init(&sdp, SIP_MSG_MAX_HARD);
 	b2b_media_leg_b(c, leg);
 	err = b2b_media_sdp(c, B2B_B, !c->a_offer, resp, &sdp, &e);

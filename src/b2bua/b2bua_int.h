@@ -180,9 +180,16 @@ struct b2b_call {
 	/* the modifier whose code b2b_answer_a is sending now (borrowed from
 	 * the configuration for that call only), NULL otherwise */
 	const struct ims_cfg_cfm *cfm_gen;
-	/* the modifier whose custom_headers the INVITEs to the branches get,
-	 * while b2b_fork builds them (borrowed for that call only) */
+	/* the modifier whose custom_headers the INVITEs to the branches of
+	 * the user b2b_fork is at get (cfm_invs[i], while it builds them) */
 	const struct ims_cfg_cfm *cfm_inv;
+	/* that modifier for each callee user term[i] b2b_fork gets (borrowed
+	 * while it runs; NULL none): with multi_sim, each SIM's own */
+	const struct ims_cfg_cfm **cfm_invs;
+	/* a ring_only callee (borrowed from the HSS, as leg[].user): whose
+	 * list applies to imsd's 180 and the CANCEL, with no branch; NULL */
+	struct hss_user *callee;
+	uint32_t callee_impu;
 };
 
 struct b2bua {
@@ -267,16 +274,25 @@ bool b2b_cfm_dlg_request(struct b2b_call *c, enum b2b_side from, struct sip_tsx 
  * in place of scode (b2bua_fsm.c). NULL none. */
 const struct ims_cfg_cfm *b2b_cfm_final(struct b2b_call *c, const struct b2b_leg *leg,
 					uint16_t scode, const struct sip_msg *resp);
-/* The modifier without a code for the INVITE to the callee (the callee's
- * list, then the caller's), logged; NULL none. */
-const struct ims_cfg_cfm *b2b_cfm_invite(struct b2b_call *c,
-					 const struct hss_impu_match *term, size_t n);
+/* The modifier without a code for the INVITE to each callee user term[i]
+ * (its list, then the caller's) into out[i] (NULL none; an unregistered
+ * user none), logged. */
+void b2b_cfm_invite(struct b2b_call *c, const struct hss_impu_match *term, size_t n,
+		    const struct ims_cfg_cfm **out);
 /* A 180/183 from a branch met by a modifier with a code: the caller gets
  * that code in its place (with the modifier's headers and content), the
  * branches are cancelled and the call ends; true when so. */
 struct b2b_leg;
 bool b2b_cfm_provisional(struct b2b_call *c, const struct b2b_leg *leg,
 			 const struct sip_msg *resp);
+/* imsd's own answer scode for the callee (the 180 to a ring_only callee or
+ * of an echo call, the echo's 200) met by a modifier with a code: the
+ * caller gets that code in its place and the call ends; true when so. */
+bool b2b_cfm_own(struct b2b_call *c, uint16_t scode);
+/* INVITE.TRYING: the modifier without a code (the callee's list, then the
+ * caller's) met by a new call: a 100 Trying with its headers sent to the
+ * caller at once; nothing when none, or an answer went already. */
+void b2b_cfm_trying(struct b2b_call *c, const struct hss_impu_match *term, size_t n);
 void b2b_answer_a(struct b2b_call *c, uint16_t scode, const char *reason,
 		  const struct sip_msg *resp, const struct mbuf *sdp);
 void b2b_ack_wait_start(struct b2b_call *c, enum b2b_side from, uint64_t srv_id);

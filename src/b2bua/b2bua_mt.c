@@ -230,6 +230,7 @@ int b2bua_mt_call(struct b2bua *b, const struct b2bua_mt_prm *p, uint32_t *index
 		  uint16_t *scode)
 {
 	struct hss_impu_match term[B2BUA_TERM_MAX];
+	const struct ims_cfg_cfm *inv_cfm[B2BUA_TERM_MAX];
 	struct b2b_call *c = NULL;
 	const char *reason = NULL;
 	bool contact;
@@ -253,7 +254,10 @@ int b2bua_mt_call(struct b2bua *b, const struct b2bua_mt_prm *p, uint32_t *index
 	}
 	b2b_event(c, B2BUA_EV_SEND, SIP_METHOD_INVITE, 0);
 	b2b_notify(c);
+	b2b_cfm_invite(c, term, n, inv_cfm); /* callflow_modifier */
+	c->cfm_invs = inv_cfm;
 	(void)b2b_fork(c, term, n, scode, &reason);
+	c->cfm_invs = NULL;
 	if (*scode) {
 		b2b_stop(c, reason ? reason : "mt_call not sent");
 		return *scode == 480 ? ENOTCONN : EIO;

@@ -15,7 +15,11 @@
 
 static bool step_ok(const struct ims_cfg_cfm *cm, const struct cfm_match *m)
 {
-	if (cm->step == IMS_CFG_STEP_ANY || cm->step == m->step)
+	/* the 100 Trying only for a modifier that names it: one without a
+	 * method keeps applying to the INVITE and the answers it did before */
+	if (cm->step == IMS_CFG_STEP_ANY)
+		return m->step != IMS_CFG_STEP_INVITE_TRYING;
+	if (cm->step == m->step)
 		return true;
 	/* REGISTER.SOS: only the emergency REGISTER; REGISTER: every one */
 	return cm->step == IMS_CFG_STEP_REGISTER_SOS && m->step == IMS_CFG_STEP_REGISTER &&

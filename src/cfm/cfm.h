@@ -54,7 +54,7 @@ struct cfm_match {
 
 /*
  * The first modifier of m->opts's list that matches m and is due: its
- * method (unset: any step), dir (both: either), impu, imei and
+ * method (unset: any step but INVITE.TRYING), dir (both: either), impu, imei and
  * access_network filters. A matching modifier is triggered: its counter
  * goes up; it applies from trigger tts + 1 on and, with ttl, for ttl
  * triggers; a triggered modifier that does not apply lets the search go

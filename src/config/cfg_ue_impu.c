@@ -169,6 +169,30 @@ static bool step_is_answer(uint8_t step)
 	       step == IMS_CFG_STEP_INVITE_SESSION_PROGRESS || step == IMS_CFG_STEP_INVITE_OK;
 }
 
+/* INVITE.TRYING: custom_headers (or a log) on the 100 Trying the b2bua
+ * sends at once (b2bua_cfm.c); a 100 has no code to change, no body to
+ * give, and is sent within 200 ms (RFC 3261 §17.2.1): nothing to hold. */
+static int cfm_check_trying(struct cfg_rd *rd, const struct ims_cfg_cfm *m)
+{
+	if (m->code)
+		return cfg_rd_err_at(rd, "code",
+				     "a code in place of the 100 Trying: write it on "
+				     "\"INVITE\" (docs/callflow_modifier.md)");
+	if (m->content || m->content_remove)
+		return cfg_rd_err_at(rd, "content",
+				     "on \"INVITE.TRYING\": a 100 Trying carries no body "
+				     "(docs/callflow_modifier.md)");
+	if (m->send_delay > 0)
+		return cfg_rd_err_at(rd, "send_delay",
+				     "on \"INVITE.TRYING\": the 100 Trying goes within 200 ms "
+				     "(RFC 3261 §17.2.1; docs/callflow_modifier.md)");
+	if (!m->hdr_count && !m->log)
+		return cfg_rd_err_at(rd, "method",
+				     "a modifier on \"INVITE.TRYING\" without custom_headers "
+				     "or log does nothing (docs/callflow_modifier.md)");
+	return 0;
+}
+
 /*
  * What the call-flow engine (src/cfm, docs/callflow_modifier.md) applies:
  * a modifier it would not apply is refused here, so that no configuration
@@ -180,6 +204,8 @@ static int cfm_check_applied(struct cfg_rd *rd, const struct ims_cfg_cfm *m)
 	bool ans = m->step == IMS_CFG_STEP_ANY || step_is_answer(m->step);
 	const char *see = " (not applied by imsd yet: docs/callflow_modifier.md)";
 
+	if (m->step == IMS_CFG_STEP_INVITE_TRYING)
+		return cfm_check_trying(rd, m);
 	if (!req && !ans)
 		return cfg_rd_err_at(rd, "method", "\"%s\"%s", m->method, see);
 	if (m->code < 0)

@@ -81,12 +81,13 @@ static int print_state(const struct stats_sample *st, struct mbuf *out)
 	if (!err && st->has_cscf)
 		err = mbuf_printf(out,
 				  "cscf.dispatched: %llu\ncscf.orig: %llu\ncscf.not_found: %llu\n"
-				  "cscf.not_orig: %llu\ncscf.bad_event: %llu\n",
+				  "cscf.not_orig: %llu\ncscf.bad_event: %llu\ncscf.cfm: %llu\n",
 				  (unsigned long long)st->cscf.dispatched,
 				  (unsigned long long)st->cscf.orig,
 				  (unsigned long long)st->cscf.not_found,
 				  (unsigned long long)st->cscf.not_orig,
-				  (unsigned long long)st->cscf.bad_event);
+				  (unsigned long long)st->cscf.bad_event,
+				  (unsigned long long)st->cscf.cfm);
 	if (!err && st->has_reg)
 		err = mbuf_printf(
 		    out,

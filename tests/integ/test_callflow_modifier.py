@@ -15,7 +15,10 @@ the callee (MO side) or of the caller (MT side) do to the answers:
 * a code in place of a 180; a 180 held (send_delay);
 * INVITE without a code: headers on the INVITE to the callee;
 * UPDATE and re-INVITE inside the call answered with a code (stop: the
-  call ends with BYEs).
+  call ends with BYEs);
+* INVITE.TRYING: headers on a 100 Trying sent at once;
+* echo calls, ring_only callees and mt_call calls, and the counters of
+  modifiers applied (monitor, API).
 """
 import re
 import socket
@@ -180,6 +183,8 @@ def ims(tmp_path):
           custom_headers: [{ name: "X-Early", value: "1" }] }"""),
         ue("001010000000617", "sam", """{ method: "INVITE", code: 486, send_delay: 1.5,
           log: "sam: a slow busy" }"""),
+        ue("001010000000618", "tina", """{ method: "INVITE.TRYING", log: "tina: trying",
+          custom_headers: [{ name: "X-Trying", value: "tina" }] }"""),
     ])
 
 
@@ -602,13 +607,36 @@ def test_answer_delayed(ims):
         alice.close()
 
 
+def test_trying_with_headers(ims):
+    """tina's INVITE.TRYING modifier: the caller gets a 100 Trying with its
+    header at once (before imsd's INVITE reaches tina), and the call goes on."""
+    d, port, log, tmp = ims
+    alice, tina = Ue(port, "alice"), Ue(port, "tina")
+    try:
+        assert alice.register()[0] == 200
+        assert tina.register()[0] == 200
+        alice.invite("tina")
+        first = alice.recv("SIP/2.0 ")
+        assert first.startswith("SIP/2.0 100 "), first
+        assert lines(first, "X-Trying") == ["tina"], first
+        inv = tina.recv("INVITE ")
+        assert not lines(inv, "X-Trying"), inv
+        tina.answer(inv, 486, "Busy Here")
+        assert alice.final()[0] == 486
+        wait_log(log, lambda t: re.search(r"callflow_modifier: tina: trying \(call \d+: "
+                                          r"100 to the caller\)", t))
+    finally:
+        alice.close()
+        tina.close()
+
+
 def test_config_refuses_what_is_not_applied(tmp_path):
     """A modifier imsd would not apply stops the start with the field named
     (no configuration silently does nothing)."""
     for cfm, want in [
-            ('{ method: "INVITE.TRYING", log: "x" }',
-             'ue_db[0].impu[0].callflow_modifier.method: "INVITE.TRYING" (not applied by '
-             'imsd yet'),
+            ('{ method: "INVITE.TRYING", code: 486 }',
+             'ue_db[0].impu[0].callflow_modifier.code: a code in place of the 100 Trying: '
+             'write it on "INVITE"'),
             ('{ method: "INVITE.OK", send_delay: 2 }',
              "ue_db[0].impu[0].callflow_modifier.send_delay: a delay on other steps than "
              "INVITE.RINGING and INVITE.SESSION_PROGRESS (not applied"),
@@ -620,3 +648,173 @@ def test_config_refuses_what_is_not_applied(tmp_path):
                      timeout=60)
         assert r.returncode != 0, (cfm, r.stderr)
         assert want in r.stderr, (cfm, r.stderr)
+
+
+def test_applied_modifiers_counted(tmp_path):
+    """The modifiers the CSCF stage applies are counted: the monitor's
+    `cscf.cfm` since the start, the API stats' counters.callflow_modifier
+    since the previous API stats (docs/monitor.md, docs/api.md)."""
+    import asyncio
+    import json
+    import socket as so
+
+    import websockets
+    from conftest import free_port
+    from test_stats import run_stats
+
+    api = free_port(kind=so.SOCK_STREAM)
+    ims = calls_ims(tmp_path, f'com_addr: "127.0.0.1:{api}",', [
+        ue("001010000000621", "erin", '{ method: "REGISTER", code: 403 }'),
+        ue("001010000000622", "alice")])
+    d, port, log, tmp = next(ims)
+    erin, alice = Ue(port, "erin"), Ue(port, "alice")
+
+    async def api_stats():
+        async with websockets.connect(f"ws://127.0.0.1:{api}/", origin="http://test") as ws:
+            ready = json.loads(await asyncio.wait_for(ws.recv(), 10))
+            assert ready["message"] == "ready", ready
+            await ws.send(json.dumps({"message": "stats"}))
+            return json.loads(await asyncio.wait_for(ws.recv(), 10))
+
+    try:
+        wait_log(log, lambda t: "api: listening on" in t)
+        assert run_stats(d)["cscf.cfm"] == 0
+        assert alice.register()[0] == 200  # no modifier: not counted
+        assert erin.register()[0] == 403
+        assert erin.register()[0] == 403
+        assert run_stats(d)["cscf.cfm"] == 2
+        r = asyncio.run(api_stats())
+        assert r["counters"]["callflow_modifier"] == 2, r
+        assert erin.register()[0] == 403
+        r = asyncio.run(api_stats())
+        assert r["counters"]["callflow_modifier"] == 1, r  # since the previous one
+        assert run_stats(d)["cscf.cfm"] == 3
+    finally:
+        erin.close()
+        alice.close()
+        for _ in ims:  # stops imsd, checks the sanitizers
+            pass
+
+
+def monitor(d, line, want):
+    """A monitor command on imsd's console; waits for want in its answer."""
+    start = len(d.out)
+    d.proc.stdin.write(line.encode() + b"\n")
+    d.proc.stdin.flush()
+    d.wait_out(want, start=start)
+
+
+def test_echo_ring_only_and_mt_call(tmp_path):
+    """Calls that are not between two phones get modifiers as if they were:
+    the caller's list on the 180/200 imsd sends as the echo (headers; a
+    code in place of the 200), a ring_only callee's list on imsd's 180
+    (headers; a code in its place), and on an mt_call the callee's INVITE
+    modifier on imsd's INVITE and its INVITE.OK code at the phone's 200
+    (ACKed and ended with a BYE)."""
+    (tmp_path / "early.sdp").write_text(sdp(40000))
+    ims = calls_ims(tmp_path, 'echo: ["sip:echo"],', [
+        ue("001010000000631", "alice"),
+        ue("001010000000632", "eve", """[
+          { method: "INVITE.RINGING", dir: "rx", impu: "sip:echo@ims.test",
+            custom_headers: [{ name: "X-Echo", value: "ring" }] },
+          { method: "INVITE.OK", dir: "rx", log: "eve's echo answers",
+            custom_headers: [{ name: "X-Echo", value: "ok" }] }]"""),
+        ue("001010000000633", "fay", """{ method: "INVITE.OK", code: 486,
+          log: "fay's echo busy", custom_headers: [{ name: "X-Why", value: "echo busy" }] }"""),
+        ("{ imsi: \"001010000000634\", impi: \"rob@ims.test\", authentication: false, "
+         "impu: [{ impu: \"sip:rob\", ring_only: true, callflow_modifier: { "
+         "method: \"INVITE.RINGING\", content: \"early.sdp\", content_type: \"application/sdp\", "
+         "custom_headers: [{ name: \"X-Rob\", value: \"rings\" }] } }] }"),
+        ("{ imsi: \"001010000000635\", impi: \"ron@ims.test\", authentication: false, "
+         "impu: [{ impu: \"sip:ron\", ring_only: true, callflow_modifier: { "
+         "method: \"INVITE.RINGING\", code: 480 } }] }"),
+        ue("001010000000636", "bob", """{ method: "INVITE",
+          custom_headers: [{ name: "Alert-Info", value: "<urn:alert:service:lab>" }] }"""),
+        ue("001010000000637", "nina", """{ method: "INVITE.OK", code: 500,
+          log: "nina's answer refused" }"""),
+    ])
+    d, port, log, tmp = next(ims)
+    phones = {n: Ue(port, n) for n in ("alice", "eve", "fay", "rob", "ron", "bob", "nina")}
+    try:
+        for u in phones.values():
+            assert u.register()[0] == 200
+        eve, fay, alice = phones["eve"], phones["fay"], phones["alice"]
+        # echo: eve's headers on the 180 and the 200 imsd sends as the echo
+        eve.invite("echo")
+        ring = eve.recv("SIP/2.0 180")
+        assert lines(ring, "X-Echo") == ["ring"], ring
+        code, ok = eve.final()
+        assert code == 200 and lines(ok, "X-Echo") == ["ok"], ok
+        assert "m=audio " in ok, ok
+        in_dialog(eve.s, port, ok, "ACK", int(ok.split("CSeq:")[1].split()[0]))
+        # echo: fay's code in place of the echo's 200
+        fay.invite("echo")
+        fay.recv("SIP/2.0 180")
+        code, resp = fay.final()
+        assert code == 486 and lines(resp, "X-Why") == ["echo busy"], resp
+        wait_log(log, lambda t: re.search(r"callflow_modifier: fay's echo busy \(call \d+: "
+                                          r"486 in place of the callee's 200\)", t))
+        # ring_only: rob's headers and content on imsd's 180; ron's 480
+        alice.invite("rob")
+        ring = alice.recv("SIP/2.0 180")
+        assert lines(ring, "X-Rob") == ["rings"], ring
+        assert "m=audio 40000 " in ring, ring
+        alice.cancel()
+        assert alice.final_of("CANCEL")[0] == 200
+        assert alice.final_of("INVITE")[0] == 487
+        alice.invite("ron")
+        assert alice.final_of("INVITE")[0] == 480
+        for n in ("rob", "ron"):
+            with pytest.raises(socket.timeout):
+                phones[n].recv("INVITE ", timeout=0.3)
+        # mt_call: bob's header on imsd's INVITE; nina's 200 refused
+        monitor(d, "mt_call sip:bob@ims.test", "dialog ")
+        inv = phones["bob"].recv("INVITE ")
+        assert lines(inv, "Alert-Info") == ["<urn:alert:service:lab>"], inv
+        phones["bob"].answer(inv, 486, "Busy Here")
+        monitor(d, "mt_call sip:nina@ims.test", "dialog ")
+        nina = phones["nina"]
+        inv = nina.recv("INVITE ")
+        assert not lines(inv, "Alert-Info"), inv
+        nina.answer(inv, 200, "OK", sdp(nina.me + 1))
+        nina.recv("ACK ")
+        bye = nina.recv("BYE ")
+        nina.answer(bye, 200, "OK")
+        wait_log(log, lambda t: "callflow_modifier: nina's answer refused" in t and
+                 "ends: callflow_modifier: 500 in place of 200" in t)
+    finally:
+        for u in phones.values():
+            u.close()
+        for _ in ims:  # stops imsd, checks the sanitizers
+            pass
+
+
+def test_multi_sim_each_sim_its_list(tmp_path):
+    """With multi_sim, the INVITE to each SIM carries that SIM's own INVITE
+    modifier (docs/callflow_modifier.md "Whose modifiers")."""
+    def sim(n):
+        return (f'{{ imsi: "001010000000649", impi: "sim@ims.test", authentication: false, '
+                f'sim_algo: "xor", K: "00112233445566778899aabbccddeeff", multi_sim: true, '
+                f'impu: [{{ impu: "sip:sim", imei: "3500000000000{n}", '
+                f'callflow_modifier: {{ method: "INVITE", custom_headers: '
+                f'[{{ name: "X-Sim", value: "{n}" }}] }} }}] }}')
+    ims = calls_ims(tmp_path, "", [ue("001010000000640", "alice"), sim(1), sim(2)])
+    d, port, log, tmp = next(ims)
+    alice, s1, s2 = Ue(port, "alice"), Ue(port, "sim"), Ue(port, "sim")
+    try:
+        assert alice.register()[0] == 200
+        for n, s in ((1, s1), (2, s2)):
+            code, resp = s.register(f';+sip.instance="<urn:gsma:imei:35000000-00000{n}-0>"')
+            assert code == 200, resp
+        alice.invite("sim")
+        i1, i2 = s1.recv("INVITE "), s2.recv("INVITE ")
+        assert lines(i1, "X-Sim") == ["1"], i1
+        assert lines(i2, "X-Sim") == ["2"], i2
+        s1.answer(i1, 486, "Busy Here", tag="s1")
+        s2.answer(i2, 486, "Busy Here", tag="s2")
+        assert alice.final()[0] == 486
+    finally:
+        for u in (alice, s1, s2):
+            u.close()
+        for _ in ims:  # stops imsd, checks the sanitizers
+            pass

@@ -18,7 +18,7 @@ INTS = ["instance_id", "rss", "heap_in_use", "heap_free", "heap_arena", "heap_tr
         "heap_trim_released", "sip.tsx_server", "sip.tsx_client", "registrar.users",
         "registrar.bindings", "registrar.subscriptions", "registrar.challenges",
         "registrar.locked", "registrar.mem", "cscf.dispatched", "cscf.orig",
-        "cscf.not_found", "cscf.not_orig", "cscf.bad_event", "counters.sip.rx_req", "counters.sip.rx_resp",
+        "cscf.not_found", "cscf.not_orig", "cscf.bad_event", "cscf.cfm", "counters.sip.rx_req", "counters.sip.rx_resp",
         "counters.sip.rx_undecodable", "counters.sip.rx_rejected",
         "counters.sip.rx_dropped", "counters.sip.tx_msgs", "counters.sip.tx_err",
         "counters.sip.overload_503", "counters.sip.rx_oversize", "counters.sip.tx_over_tcp",
@@ -34,7 +34,7 @@ ORDER = ["instance_id", "uptime", "interval", "cpu.user", "cpu.system", "cpu.tot
          "counters.sip.rx_oversize", "counters.sip.tx_over_tcp", "counters.sip.tx_udp_fallback",
          "counters.sip.tx_unproven", "counters.sip.tx_unproven_refused", "counters.sip.tsx_key_503", "counters.loop.wakeups", "counters.loop.naps", "allocator", "rss", "heap_in_use", "heap_free", "heap_arena", "heap_age",
          "heap_trims", "heap_trim_released", "sip.tsx_server", "sip.tsx_client", "cscf.dispatched",
-         "cscf.orig", "cscf.not_found", "cscf.not_orig", "cscf.bad_event", "registrar.users",
+         "cscf.orig", "cscf.not_found", "cscf.not_orig", "cscf.bad_event", "cscf.cfm", "registrar.users",
          "registrar.bindings", "registrar.subscriptions", "registrar.challenges",
          "registrar.locked", "registrar.mem"]
 

@@ -63,6 +63,12 @@ static void test_step_and_dir(void **state)
 	assert_ptr_equal(cfm_find(&m), &mods[1]);
 	m.step = IMS_CFG_STEP_SUBSCRIBE; /* only the one without method */
 	assert_ptr_equal(cfm_find(&m), &mods[3]);
+	/* the 100 Trying: only a modifier naming INVITE.TRYING */
+	m.step = IMS_CFG_STEP_INVITE_TRYING;
+	assert_null(cfm_find(&m));
+	mods[4] = (struct ims_cfg_cfm){.step = IMS_CFG_STEP_INVITE_TRYING};
+	list_set(5);
+	assert_ptr_equal(cfm_find(&m), &mods[4]);
 	m.opts = NULL;
 	assert_null(cfm_find(&m));
 	assert_null(cfm_find(NULL));

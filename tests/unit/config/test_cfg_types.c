@@ -1046,7 +1046,8 @@ static void test_callflow_modifier(void **state)
 	    "'access_network': 'lte, nr', 'impu': 'tel:1', 'imei': '3500', 'ttl': 2, "
 	    "'tts': 1, 'send_delay': 0.5, 'stop': false}, {'code': 503}, "
 	    "{'content': null, 'content_type': 'application/sdp'}]}, "
-	    "{'impu': 'x', 'callflow_modifier': {'method': 'MESSAGE', 'code': 488}}]}]");
+	    "{'impu': 'x', 'callflow_modifier': [{'method': 'MESSAGE', 'code': 488}, "
+	    "{'method': 'INVITE.TRYING', 'custom_headers': [{'name': 'X', 'value': '1'}]}]}]}]");
 	o = cfg->ue[0].impu[0].opts;
 	assert_int_equal(o->cfm_count, 4);
 	m = &o->cfm[0];
@@ -1082,9 +1083,11 @@ static void test_callflow_modifier(void **state)
 	}
 	assert_ptr_not_equal(o->cfm[0].count, o->cfm[1].count);
 	o = cfg->ue[0].impu[1].opts;
-	assert_int_equal(o->cfm_count, 1);
+	assert_int_equal(o->cfm_count, 2);
 	assert_int_equal(o->cfm[0].step, IMS_CFG_STEP_MESSAGE);
 	assert_int_equal(o->cfm[0].code, 488);
+	assert_int_equal(o->cfm[1].step, IMS_CFG_STEP_INVITE_TRYING); /* headers on a 100 */
+	assert_int_equal(o->cfm[1].hdr_count, 1);
 	ims_cfg_free(cfg);
 
 	expect_err(
@@ -1135,8 +1138,20 @@ static void test_callflow_modifier_not_applied(void **state)
 			   "'value': '1'}]}"),
 		   "ue_db[0].callflow_modifier[0].custom_headers: without a code on "
 		   "\"UPDATE\"" NOT_YET);
-	expect_err(CFM_ERR("{'method': 'INVITE.TRYING', 'log': 'x'}"),
-		   "ue_db[0].callflow_modifier[0].method: \"INVITE.TRYING\"" NOT_YET);
+	/* INVITE.TRYING: headers (or a log) on a 100 Trying, nothing else */
+	expect_err(CFM_ERR("{'method': 'INVITE.TRYING', 'code': 486}"),
+		   "ue_db[0].callflow_modifier[0].code: a code in place of the 100 Trying: "
+		   "write it on \"INVITE\" (docs/callflow_modifier.md)");
+	expect_err(CFM_ERR("{'method': 'INVITE.TRYING', 'log': 'x', 'send_delay': 1}"),
+		   "ue_db[0].callflow_modifier[0].send_delay: on \"INVITE.TRYING\": the 100 "
+		   "Trying goes within 200 ms (RFC 3261 §17.2.1; docs/callflow_modifier.md)");
+	expect_err(CFM_ERR("{'method': 'INVITE.TRYING', 'content': 'a', "
+			   "'content_type': 'text/plain'}"),
+		   "ue_db[0].callflow_modifier[0].content: on \"INVITE.TRYING\": a 100 "
+		   "Trying carries no body (docs/callflow_modifier.md)");
+	expect_err(CFM_ERR("{'method': 'INVITE.TRYING'}"),
+		   "ue_db[0].callflow_modifier[0].method: a modifier on \"INVITE.TRYING\" "
+		   "without custom_headers or log does nothing (docs/callflow_modifier.md)");
 	expect_err(CFM_ERR("{'code': -1}"),
 		   "ue_db[0].callflow_modifier[0].code: -1: the reference product's special "
 		   "codes are not applied by imsd (docs/callflow_modifier.md)");

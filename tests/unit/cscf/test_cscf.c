@@ -19,8 +19,9 @@
 #include "registrar/registrar.h"
 #include "sip/sip_hdr.h"
 
-/* dave: two IMPUs, the tel one asserted; erin, frank: one each. No
- * authentication, so a REGISTER binds at once. */
+/* dave: two IMPUs, the tel one asserted; erin, frank, gina: one each. No
+ * authentication, so a REGISTER binds at once; gina's callflow_modifier
+ * answers hers 403. */
 static const char *CFG =
     "{'sip_addr': '127.0.0.1:5060', 'domain': 'ims.test', 'ue_db': ["
     "{'imsi': '001010000000004', 'impi': 'dave@ims.test', 'authent_type': 'none',"
@@ -28,7 +29,9 @@ static const char *CFG =
     "{'imsi': '001010000000005', 'impi': 'erin@ims.test', 'authent_type': 'none',"
     " 'impu': ['sip:erin']},"
     "{'imsi': '001010000000006', 'impi': 'frank@ims.test', 'authent_type': 'none',"
-    " 'impu': ['sip:frank']}]}";
+    " 'impu': ['sip:frank']},"
+    "{'imsi': '001010000000007', 'impi': 'gina@ims.test', 'authent_type': 'none',"
+    " 'impu': ['sip:gina'], 'callflow_modifier': {'method': 'REGISTER', 'code': 403}}]}";
 
 static struct {
 	struct ims_cfg *cfg;
@@ -350,6 +353,28 @@ static void test_route_next(void **state)
 	assert_false(T.seen.orig_route);
 }
 
+/* callflow_modifier: a modifier the stage applies (gina's REGISTER
+ * answered 403) is counted in cscf_stats.cfm (monitor `cscf.cfm`, API
+ * counters.callflow_modifier); a request it does not touch is not. */
+static void test_cfm_counted(void **state)
+{
+	struct cscf_service s = {.name = "registrar", .meth = SIP_METHOD_REGISTER, .h = svc_h};
+	struct net_flow f = flow_v4(5090, false);
+	struct cscf_stats st;
+
+	(void)state;
+	assert_int_equal(cscf_service_add(T.cscf, &s), 0);
+	req("REGISTER", "sip:ims.test", "sip:erin@ims.test", "", &f);
+	assert_int_equal(T.calls, 1);
+	cscf_stats_get(T.cscf, &st);
+	assert_int_equal(st.cfm, 0);
+	req("REGISTER", "sip:gina@ims.test", "sip:gina@ims.test", "", &f);
+	assert_int_equal(T.scode, 403);
+	assert_int_equal(T.calls, 0);
+	cscf_stats_get(T.cscf, &st);
+	assert_int_equal(st.cfm, 1);
+}
+
 #define T_(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int main(void)
@@ -357,7 +382,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    T_(test_table),	 T_(test_bad_event),	      T_(test_orig_by_flow),
 	    T_(test_preferred_identity), T_(test_two_users_one_flow), T_(test_term_lookup),
-	    T_(test_route_next),
+	    T_(test_route_next), T_(test_cfm_counted),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -24,6 +24,7 @@
 #include "config/ims_cfg.h"
 #include "core/mbuf.h"
 #include "core/mem.h"
+#include "cscf/cscf.h"
 #include "hss/hss.h"
 #include "loop/loop.h"
 #include "monitor/monitor.h"
@@ -489,6 +490,8 @@ static void test_stats(void **state)
 					    "heap_trim_released",
 					    "sip.tsx_server",
 					    "sip.tsx_client",
+					    "cscf.bad_event",
+					    "cscf.cfm",
 					    "registrar.users",
 					    "registrar.bindings",
 					    "registrar.subscriptions",
@@ -498,6 +501,8 @@ static void test_stats(void **state)
 	struct svc s = {0};
 	struct stats_prm sp = {0};
 	struct stats *st = NULL;
+	struct cscf_prm cp = {0};
+	struct cscf *cscf = NULL;
 	struct monitor_prm prm = {0};
 	struct monitor *mon = NULL;
 	const char *prev;
@@ -506,7 +511,11 @@ static void test_stats(void **state)
 
 	(void)state;
 	svc_start(&s, USERS);
+	cp.hss = s.hss;
+	cp.reg = s.reg;
+	assert_int_equal(cscf_alloc(&cscf, &cp), 0);
 	sp.reg = s.reg;
+	sp.cscf = cscf;
 	assert_int_equal(stats_alloc(&st, &sp), 0);
 	prm.stats = st;
 	assert_int_equal(monitor_alloc(&mon, &prm), 0);
@@ -528,6 +537,7 @@ static void test_stats(void **state)
 	assert_null(strstr(out, "store.")); /* no state file */
 	assert_true(field(out, "rss") > 0);
 	assert_int_equal(field(out, "registrar.users"), 0);
+	assert_int_equal(field(out, "cscf.cfm"), 0); /* counted: tests/unit/cscf */
 	assert_true(field(out, "registrar.mem") > 0);
 	assert_string_equal(prev + strcspn(prev + 1, "\n") + 2, "");
 	free(out);
@@ -543,6 +553,7 @@ static void test_stats(void **state)
 	free(out);
 	monitor_free(mon);
 	stats_free(st);
+	mem_deref(cscf);
 	svc_stop(&s);
 }
 
