@@ -28,6 +28,9 @@
  * is a user, its) modifiers without a code, and a code met at the phone's
  * 180/183/final ends the call (a 2xx ACKed and ended with a BYE), the
  * answer going to no one.
+ *
+ * Each modifier found here is applied and counted (b2bua_stats.cfm; the
+ * monitor's cscf.cfm adds it to the CSCF stage's and the SMSC's).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -38,6 +41,17 @@
 #include "cfm/cfm.h"
 #include "core/log.h"
 #include "registrar/registrar.h"
+
+/* The first modifier for m (cfm_find), counted as applied (b2bua_stats.cfm:
+ * whoever finds one applies it). */
+static const struct ims_cfg_cfm *find(const struct b2b_call *c, const struct cfm_match *m)
+{
+	const struct ims_cfg_cfm *cm = cfm_find(m);
+
+	if (cm)
+		c->b->st.cfm++;
+	return cm;
+}
 
 /* The branch an answer comes from: the one given, the winner, else the
  * first. */
@@ -77,7 +91,7 @@ static const struct ims_cfg_cfm *answer_find(const struct b2b_call *c,
 		m.peer_impu = c->from;
 		m.peer_imei = cfm_imei_of(c->b->prm.reg, c->orig, &c->a_flow, imei);
 		m.peer_rat = cfm_rat_of(c->a_inv);
-		cm = cfm_find(&m);
+		cm = find(c, &m);
 		if (cm)
 			return cm;
 	}
@@ -90,7 +104,7 @@ static const struct ims_cfg_cfm *answer_find(const struct b2b_call *c,
 		      : c->callee ? cfm_imei_of(c->b->prm.reg, c->callee, NULL, imei)
 				  : NULL;
 	m.peer_rat = cfm_rat_of(resp);
-	return cfm_find(&m);
+	return find(c, &m);
 }
 
 const struct ims_cfg_cfm *b2b_cfm_final(struct b2b_call *c, const struct b2b_leg *leg,
@@ -121,14 +135,14 @@ static const struct ims_cfg_cfm *invite_find(struct b2b_call *c,
 	m.peer_impu = c->from;
 	m.peer_imei = cfm_imei_of(c->b->prm.reg, c->orig, &c->a_flow, imei);
 	m.peer_rat = cfm_rat_of(c->a_inv);
-	cm = cfm_find(&m);
+	cm = find(c, &m);
 	if (!cm && c->orig) {
 		m.opts = hss_impu_opts(c->orig, c->orig_impu); /* MT: the caller's */
 		m.dir = IMS_CFG_DIR_TX;
 		m.peer_impu = c->to;
 		m.peer_imei = cfm_imei_of(c->b->prm.reg, t->user, NULL, imei);
 		m.peer_rat = 0; /* the callee's answers carry it: not known yet */
-		cm = cfm_find(&m);
+		cm = find(c, &m);
 	}
 	if (cm) {
 		snprintf(what, sizeof(what), "call %u: INVITE to the callee", c->index);
@@ -184,7 +198,7 @@ void b2b_cfm_trying(struct b2b_call *c, const struct hss_impu_match *term, size_
 		m.peer_impu = c->from;
 		m.peer_imei = cfm_imei_of(c->b->prm.reg, c->orig, &c->a_flow, imei);
 		m.peer_rat = cfm_rat_of(c->a_inv);
-		cm = cfm_find(&m);
+		cm = find(c, &m);
 	}
 	if (!cm && c->orig) { /* MT: the caller's, as an answer of the callee */
 		m.opts = hss_impu_opts(c->orig, c->orig_impu);
@@ -192,7 +206,7 @@ void b2b_cfm_trying(struct b2b_call *c, const struct hss_impu_match *term, size_
 		m.peer_impu = c->to;
 		m.peer_imei = n ? cfm_imei_of(c->b->prm.reg, term[0].user, NULL, imei) : NULL;
 		m.peer_rat = 0;
-		cm = cfm_find(&m);
+		cm = find(c, &m);
 	}
 	if (!cm)
 		return;
@@ -408,10 +422,10 @@ bool b2b_cfm_dlg_request(struct b2b_call *c, enum b2b_side from, struct sip_tsx 
 		return false;
 	/* received on its side's dialog, then to be sent on the other's */
 	side_match(c, from, true, req, &m, imei);
-	cm = cfm_find(&m);
+	cm = find(c, &m);
 	if (!cm) {
 		side_match(c, other, false, req, &m, imei);
-		cm = cfm_find(&m);
+		cm = find(c, &m);
 	}
 	if (!cm)
 		return false;

@@ -651,9 +651,12 @@ def test_config_refuses_what_is_not_applied(tmp_path):
 
 
 def test_applied_modifiers_counted(tmp_path):
-    """The modifiers the CSCF stage applies are counted: the monitor's
-    `cscf.cfm` since the start, the API stats' counters.callflow_modifier
-    since the previous API stats (docs/monitor.md, docs/api.md)."""
+    """The modifiers imsd applies are counted wherever they are applied: the
+    CSCF stage's (a REGISTER refused), the b2bua's (headers on the 180 the
+    caller gets) and the SMSC's (headers on the MESSAGE imsd sends): the
+    monitor's `cscf.cfm` since the start, the API stats'
+    counters.callflow_modifier since the previous API stats (docs/monitor.md,
+    docs/api.md)."""
     import asyncio
     import json
     import socket as so
@@ -665,9 +668,14 @@ def test_applied_modifiers_counted(tmp_path):
     api = free_port(kind=so.SOCK_STREAM)
     ims = calls_ims(tmp_path, f'com_addr: "127.0.0.1:{api}",', [
         ue("001010000000621", "erin", '{ method: "REGISTER", code: 403 }'),
-        ue("001010000000622", "alice")])
+        ue("001010000000622", "alice"),
+        ue("001010000000623", "bob", """{ method: "INVITE.RINGING",
+          custom_headers: [{ name: "X-Ring", value: "counted" }] }"""),
+        sms_ue("001010000000624", "olga", "+33600000624", """{ method: "MESSAGE",
+          dir: "tx", custom_headers: [{ name: "X-Sms", value: "counted" }] }""")])
     d, port, log, tmp = next(ims)
-    erin, alice = Ue(port, "erin"), Ue(port, "alice")
+    erin, alice, bob = Ue(port, "erin"), Ue(port, "alice"), Ue(port, "bob")
+    smser, olga = Phone(port, "alice"), Phone(port, "olga")
 
     async def api_stats():
         async with websockets.connect(f"ws://127.0.0.1:{api}/", origin="http://test") as ws:
@@ -689,9 +697,28 @@ def test_applied_modifiers_counted(tmp_path):
         r = asyncio.run(api_stats())
         assert r["counters"]["callflow_modifier"] == 1, r  # since the previous one
         assert run_stats(d)["cscf.cfm"] == 3
+        # the b2bua's: bob's INVITE.RINGING on the 180 alice gets
+        assert bob.register()[0] == 200
+        alice.invite("bob")
+        inv = bob.recv("INVITE ")
+        bob.answer(inv, 180, "Ringing")
+        ring = alice.recv("SIP/2.0 180")
+        assert lines(ring, "X-Ring") == ["counted"], ring
+        assert run_stats(d)["cscf.cfm"] == 4
+        bob.answer(inv, 486, "Busy Here")
+        assert alice.final()[0] == 486
+        # the SMSC's: olga's MESSAGE tx on the MESSAGE imsd sends her
+        for p in (smser, olga):
+            p.register()
+        assert smser.sms(rp_data_mo(submit("+33600000624", "hi olga"), mr=1)) == 202
+        head, _ = olga.wait_message()
+        assert re.search(r"(?im)^X-Sms: counted\r?$", head), head
+        assert run_stats(d)["cscf.cfm"] == 5
+        r = asyncio.run(api_stats())
+        assert r["counters"]["callflow_modifier"] == 2, r
     finally:
-        erin.close()
-        alice.close()
+        for u in (erin, alice, bob, smser, olga):
+            u.close()
         for _ in ims:  # stops imsd, checks the sanitizers
             pass
 

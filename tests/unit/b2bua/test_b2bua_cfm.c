@@ -5,7 +5,8 @@
  *
  * - an echo call: the caller's list (the MT side, dir rx) puts its headers
  *   on the 100 (INVITE.TRYING, sent at once), 180 and 200 imsd sends as the
- *   echo, and a code in place of the echo's 200 ends the call;
+ *   echo, and a code in place of the echo's 200 ends the call; each
+ *   modifier applied is counted (b2bua_stats.cfm);
  * - a ring_only callee: its list puts headers on imsd's 180, and a code in
  *   its place ends the call;
  * - an mt_call: the callee's INVITE modifier puts its headers on imsd's
@@ -103,6 +104,7 @@ static enum b2bua_state state_of(uint32_t idx)
 
 static void test_echo_answers(void **state)
 {
+	struct b2bua_stats st;
 	struct sip_msg *m;
 	struct ue e, f;
 
@@ -124,6 +126,9 @@ static void test_echo_answers(void **state)
 	assert_string_equal(hdr(m, "X-Echo"), "ok");
 	assert_true(m->body.l > 0); /* the echo's SDP still */
 	mem_deref(m);
+	/* each modifier the b2bua applied is counted (monitor `cscf.cfm`) */
+	b2bua_stats_get(T.b2b, &st);
+	assert_int_equal(st.cfm, 3);
 	/* fay's code in place of the echo's 200: the call ends */
 	ue_open(&f, "fay");
 	ue_register(&f);
@@ -134,6 +139,8 @@ static void test_echo_answers(void **state)
 	assert_string_equal(hdr(m, "X-Why"), "echo busy");
 	mem_deref(m);
 	assert_int_equal(state_of(2), B2BUA_STOP);
+	b2bua_stats_get(T.b2b, &st);
+	assert_int_equal(st.cfm, 4);
 	ue_close(&e);
 	ue_close(&f);
 }
