@@ -5,7 +5,9 @@
  * with multi_sim, each SIM's user its own list),
  * on the requests inside the call (REINVITE, UPDATE, PRACK, CANCEL: the
  * list of the dialog they came on, rx, then of the one they would go on,
- * tx; a code answers them in imsd's name and, with stop, ends the call),
+ * tx; a code answers them in imsd's name and, with stop, ends the call;
+ * without a code its custom_headers go on the REINVITE or UPDATE imsd
+ * relays and on the CANCELs to the branches, a PRACK not being relayed),
  * and on the answers imsd sends the caller: INVITE.RINGING (180),
  * INVITE.SESSION_PROGRESS (183) and INVITE.OK (the final answer). Whose
  * list applies: the callee's (the MO dialog: the answer imsd sends, dir
@@ -402,7 +404,7 @@ static void side_match(const struct b2b_call *c, enum b2b_side dlg_side, bool rx
 }
 
 bool b2b_cfm_dlg_request(struct b2b_call *c, enum b2b_side from, struct sip_tsx *tsx,
-			 const struct sip_msg *req)
+			 const struct sip_msg *req, const struct ims_cfg_cfm **relay)
 {
 	enum b2b_side other = from == B2B_A ? B2B_B : B2B_A;
 	struct cfm_match m = {0};
@@ -411,6 +413,7 @@ bool b2b_cfm_dlg_request(struct b2b_call *c, enum b2b_side from, struct sip_tsx 
 	struct mbuf h, body;
 	char imei[16], what[64];
 
+	*relay = NULL;
 	if (c->type != B2BUA_SERVER || c->state == B2BUA_STOP)
 		return false;
 	m.step = req->meth == SIP_METHOD_INVITE	  ? IMS_CFG_STEP_REINVITE
@@ -432,8 +435,10 @@ bool b2b_cfm_dlg_request(struct b2b_call *c, enum b2b_side from, struct sip_tsx 
 	snprintf(what, sizeof(what), "call %u: %.*s from the %s", c->index,
 		 (int)req->method.l, req->method.p, from == B2B_A ? "caller" : "callee");
 	cfm_log(cm, what);
-	if (!cm->code)
+	if (!cm->code) { /* its headers on the request imsd relays */
+		*relay = cm;
 		return false;
+	}
 	mbuf_init(&h, SIP_MSG_MAX_UDP);
 	mbuf_init(&body, CFM_CONTENT_MAX);
 	(void)cfm_hdrs_apply(cm, &h);
@@ -453,4 +458,31 @@ bool b2b_cfm_dlg_request(struct b2b_call *c, enum b2b_side from, struct sip_tsx 
 		b2b_end_both(c, what);
 	}
 	return true;
+}
+
+void b2b_cfm_req_hdrs(const struct b2b_call *c, const struct ims_cfg_cfm *cm,
+		      struct mbuf *hdrs)
+{
+	int err = cfm_hdrs_apply(cm, hdrs);
+
+	if (err)
+		log_write(LOG_IMS, LOG_LVL_WARN, LOG_DIR_NONE, NULL,
+			  "call %u: callflow_modifier custom_headers: %s", c->index,
+			  strerror(err));
+}
+
+void b2b_cfm_cancel_hdrs(struct b2b_call *c, const struct ims_cfg_cfm *cm)
+{
+	struct mbuf h;
+	int err;
+
+	mbuf_init(&h, B2B_CANCEL_HDRS_MAX);
+	err = c->cancel_hdrs ? mbuf_write(&h, c->cancel_hdrs, strlen(c->cancel_hdrs)) : 0;
+	err = err ? err : cfm_hdrs_apply(cm, &h);
+	err = err ? err : b2b_cancel_hdrs_set(c, (struct pl){(const char *)h.buf, h.end});
+	if (err)
+		log_write(LOG_IMS, LOG_LVL_WARN, LOG_DIR_NONE, NULL,
+			  "call %u: callflow_modifier custom_headers on the CANCEL: %s",
+			  c->index, strerror(err));
+	mbuf_reset(&h);
 }

@@ -185,6 +185,14 @@ def ims(tmp_path):
           log: "sam: a slow busy" }"""),
         ue("001010000000618", "tina", """{ method: "INVITE.TRYING", log: "tina: trying",
           custom_headers: [{ name: "X-Trying", value: "tina" }] }"""),
+        ue("001010000000619", "uma", """[
+          { method: "REINVITE", dir: "rx", log: "uma: re-INVITE relayed",
+            custom_headers: [{ name: "X-Reinvite", value: "to uma" }] },
+          { method: "REINVITE", dir: "tx",
+            custom_headers: [{ name: "X-Reinvite", value: "to the caller" }] },
+          { method: "UPDATE", custom_headers: [{ name: "X-Update", value: "uma" }] },
+          { method: "CANCEL", custom_headers: [{ name: "X-Cancel", value: "uma" }] },
+        ]"""),
     ])
 
 
@@ -428,6 +436,78 @@ def test_in_dialog_requests(ims):
     finally:
         alice.close()
         mia.close()
+
+
+def callee_request(ue, inv, method, cseq, body=""):
+    """A request of the callee ue in the dialog of imsd's INVITE inv (its
+    From and To swapped, to imsd's Contact)."""
+    def hval(name):
+        return lines(inv, name)[0]
+    target = re.search(r"<([^>]+)>", hval("Contact")).group(1)
+    ct = "Content-Type: application/sdp\r\n" if body else ""
+    ue.send(f"{method} {target} SIP/2.0\r\n"
+            f"Via: SIP/2.0/UDP {HOST}:{ue.me};branch=z9hG4bKu{method}{cseq};rport\r\n"
+            f"Max-Forwards: 70\r\nFrom: {hval('To')};tag=callee1\r\n"
+            f"To: {hval('From')}\r\nCall-ID: {hval('Call-ID')}\r\n"
+            f"CSeq: {cseq} {method}\r\nContact: <sip:{ue.name}@{HOST}:{ue.me}>\r\n"
+            f"{ct}Content-Length: {len(body)}\r\n\r\n{body}")
+
+
+def test_in_dialog_requests_relayed_with_headers(ims):
+    """uma's modifiers without a code on the requests inside the call: the
+    caller's re-INVITE reaches uma with her rx header (the MO dialog's list,
+    as received), uma's own re-INVITE reaches the caller with her tx header
+    (the MO dialog's list, as imsd sends it), the UPDATE and the CANCEL imsd
+    relays to uma carry their headers (docs/callflow_modifier.md)."""
+    d, port, log, tmp = ims
+    alice, uma = Ue(port, "alice"), Ue(port, "uma")
+    try:
+        assert alice.register()[0] == 200
+        assert uma.register()[0] == 200
+        alice.invite("uma")
+        inv = uma.recv("INVITE ")
+        uma.answer(inv, 200, "OK", sdp(uma.me + 1))
+        code, ok = alice.final()
+        assert code == 200, ok
+        cseq = int(ok.split("CSeq:")[1].split()[0])
+        in_dialog(alice.s, port, ok, "ACK", cseq)
+        uma.recv("ACK ")
+        # the caller's re-INVITE: rx
+        in_dialog(alice.s, port, ok, "INVITE", cseq + 1, sdp(alice.me + 1, "sendonly"))
+        re_inv = uma.recv("INVITE ")
+        assert lines(re_inv, "X-Reinvite") == ["to uma"], re_inv
+        uma.answer(re_inv, 200, "OK", sdp(uma.me + 1, "recvonly"))
+        code, ok2 = alice.final()
+        assert code == 200, ok2
+        in_dialog(alice.s, port, ok, "ACK", cseq + 1)
+        uma.recv("ACK ")
+        wait_log(log, lambda t: re.search(r"callflow_modifier: uma: re-INVITE relayed "
+                                          r"\(call \d+: INVITE from the caller\)", t))
+        # the UPDATE (no dir: both) relayed to uma
+        in_dialog(alice.s, port, ok, "UPDATE", cseq + 2)
+        upd = uma.recv("UPDATE ")
+        assert lines(upd, "X-Update") == ["uma"], upd
+        uma.answer(upd, 200, "OK")
+        assert alice.final_of("UPDATE")[0] == 200
+        # uma's re-INVITE to the caller: tx
+        callee_request(uma, inv, "INVITE", 1, sdp(uma.me + 1))
+        re_a = alice.recv("INVITE ")
+        assert lines(re_a, "X-Reinvite") == ["to the caller"], re_a
+        alice.answer(re_a, 488, "Not Acceptable Here")
+        assert uma.final()[0] == 488
+        # a second call, cancelled: the CANCEL to uma carries the header
+        alice.invite("uma")
+        inv = uma.recv("INVITE ")
+        uma.answer(inv, 180, "Ringing", tag="u2")
+        alice.recv("SIP/2.0 180")
+        alice.cancel()
+        assert alice.final_of("CANCEL")[0] == 200
+        cancel = uma.recv("CANCEL ")
+        assert lines(cancel, "X-Cancel") == ["uma"], cancel
+        assert alice.final_of("INVITE")[0] == 487
+    finally:
+        alice.close()
+        uma.close()
 
 
 def test_cancel_refused(ims):

@@ -12,7 +12,10 @@
  * - an mt_call: the callee's INVITE modifier puts its headers on imsd's
  *   INVITE to the phone, and a code met at the phone's 200 ACKs it and
  *   ends it with a BYE;
- * - multi_sim: the INVITE to each SIM carries that SIM's modifier.
+ * - multi_sim: the INVITE to each SIM carries that SIM's modifier;
+ * - a request inside the call relayed: the caller's UPDATE reaches the
+ *   callee with the header of the callee's UPDATE modifier (dir rx), the
+ *   callee's own UPDATE goes to the caller without it.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -72,7 +75,11 @@ const char *CFG =
     "{'imsi': '001010000000009', 'impi': 'sim@ims.test', 'authent_type': 'none',"
     " 'sim_algo': 'xor', 'K': '00112233445566778899aabbccddeeff', 'multi_sim': true,"
     " 'impu': [{'impu': 'sip:sim', 'imei': '35000000000002', 'callflow_modifier':"
-    "  {'method': 'INVITE', 'custom_headers': [{'name': 'X-Sim', 'value': '2'}]}}]}]}";
+    "  {'method': 'INVITE', 'custom_headers': [{'name': 'X-Sim', 'value': '2'}]}}]},"
+    "{'imsi': '001010000000010', 'impi': 'uma@ims.test', 'authent_type': 'none',"
+    " 'impu': [{'impu': 'sip:uma', 'callflow_modifier':"
+    "  {'method': 'UPDATE', 'dir': 'rx',"
+    "   'custom_headers': [{'name': 'X-Update', 'value': 'to uma'}]}}]}]}";
 
 /* The INVITE of caller a (registered as a->name) to ruri. */
 static void invite_from(struct ue *a, const char *ruri, const char *cid)
@@ -241,6 +248,44 @@ static void test_multi_sim(void **state)
 	ue_close(&s2);
 }
 
+static void test_update_relayed(void **state)
+{
+	struct sip_msg *inv, *ok, *m;
+	struct ue a, u;
+
+	(void)state;
+	ue_open(&a, "alice");
+	ue_open(&u, "uma");
+	ue_register(&a);
+	ue_register(&u);
+	invite_from(&a, "sip:uma@ims.test", "up@t");
+	inv = ue_recv(&u);
+	assert_true(inv->req);
+	answer(&u, inv, 200, "OK", "u1", SDP);
+	ok = ue_recv_skip(&a);
+	assert_int_equal(ok->scode, 200);
+	ue_req_caller(&a, ok, "ACK", 1, NULL, NULL);
+	ue_expect_req(&u, SIP_METHOD_ACK);
+	/* from the caller: received on the MO dialog, uma's list (rx) */
+	ue_req_caller(&a, ok, "UPDATE", 2, NULL, NULL);
+	m = ue_recv(&u);
+	assert_int_equal(m->meth, SIP_METHOD_UPDATE);
+	assert_string_equal(hdr(m, "X-Update"), "to uma");
+	answer(&u, m, 200, "OK", NULL, NULL);
+	mem_deref(m);
+	ue_expect_scode(&a, 200);
+	/* from the callee: to be sent on the MO dialog (tx): not this one */
+	ue_req_callee(&u, inv, "u1", "UPDATE", 1, NULL, NULL);
+	m = ue_recv(&a);
+	assert_int_equal(m->meth, SIP_METHOD_UPDATE);
+	assert_null(hdr(m, "X-Update"));
+	mem_deref(m);
+	mem_deref(inv);
+	mem_deref(ok);
+	ue_close(&a);
+	ue_close(&u);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -248,6 +293,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_ring_only, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_mt_call, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_multi_sim, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_update_relayed, setup, teardown),
 	};
 
 	return cmocka_run_group_tests_name("b2bua_cfm", tests, NULL, NULL);

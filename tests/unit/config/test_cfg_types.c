@@ -1134,10 +1134,12 @@ static void test_callflow_modifier_not_applied(void **state)
 	expect_err(CFM_ERR("{'method': 'REINVITE', 'code': 200}"),
 		   "ue_db[0].callflow_modifier[0].code: a 2xx on \"REINVITE\" would need a "
 		   "session change imsd does not make (docs/callflow_modifier.md)");
-	expect_err(CFM_ERR("{'method': 'UPDATE', 'custom_headers': [{'name': 'X', "
+	/* headers on a relayed UPDATE, REINVITE, CANCEL: applied; a PRACK
+	 * is answered per leg (not relayed) */
+	expect_err(CFM_ERR("{'method': 'PRACK', 'custom_headers': [{'name': 'X', "
 			   "'value': '1'}]}"),
 		   "ue_db[0].callflow_modifier[0].custom_headers: without a code on "
-		   "\"UPDATE\"" NOT_YET);
+		   "\"PRACK\"" NOT_YET);
 	/* INVITE.TRYING: headers (or a log) on a 100 Trying, nothing else */
 	expect_err(CFM_ERR("{'method': 'INVITE.TRYING', 'code': 486}"),
 		   "ue_db[0].callflow_modifier[0].code: a code in place of the 100 Trying: "
