@@ -245,8 +245,8 @@ static void cancel_h(struct sip_stack *stack, struct sip_tsx *tsx,
 		return;
 	/* the CANCEL matched: 200, whatever the INVITE's state */
 	(void)sip_stack_reply(stack, tsx, 200, "OK", NULL);
-	if (sip_tsx_state(inv) != SIP_TSX_PROCEEDING)
-		return; /* a CANCEL after the final: no effect */
+	if (sip_tsx_state(inv) != SIP_TSX_PROCEEDING || (c && b2b_cfm_2xx_held(c)))
+		return; /* a CANCEL after the final (or its 2xx held): no effect */
 	if (!c || c->state == B2BUA_STOP) {
 		(void)sip_stack_reply(stack, inv, 487, "Request Terminated", NULL);
 		return;

@@ -295,13 +295,27 @@ struct b2b_cfm_held {
 	struct mbuf hdrs, ctype, body;
 };
 
+bool b2b_cfm_2xx_held(const struct b2b_call *c)
+{
+	return c->cfm_held && c->cfm_held->scode >= 200;
+}
+
 void b2b_cfm_drop(struct b2b_call *c)
 {
 	struct b2b_cfm_held *hd = c->cfm_held;
+	struct sip_tsx *tsx;
 
 	if (!hd)
 		return;
 	c->cfm_held = NULL;
+	/* a 2xx not sent (the call ended first, a BYE from the callee): the
+	 * caller's INVITE still needs its final answer (RFC 3261 §13.3.1) */
+	tsx = hd->scode >= 200 && c->a_tsx
+		  ? sip_tsx_lookup(sip_stack_tsx(c->b->prm.stack), c->a_tsx)
+		  : NULL;
+	if (tsx && sip_tsx_scode(tsx) < 200 &&
+	    !sip_stack_reply(c->b->prm.stack, tsx, 487, "Request Terminated", NULL))
+		b2b_event(c, B2BUA_EV_SEND, SIP_METHOD_OTHER, 487);
 	loop_timer_free(hd->t);
 	mbuf_reset(&hd->hdrs);
 	mbuf_reset(&hd->ctype);
@@ -312,6 +326,24 @@ void b2b_cfm_drop(struct b2b_call *c)
 static struct pl mb_pl(const struct mbuf *mb)
 {
 	return mb->end ? (struct pl){(const char *)mb->buf, mb->end} : (struct pl)PL_INIT;
+}
+
+/* A held 2xx's delay is over: sent, then its ACK awaited (retransmitted
+ * from c->aw, kept by b2b_answer_a). */
+static void held_2xx(struct b2b_call *c, struct b2b_cfm_held *hd, struct sip_tsx *tsx)
+{
+	struct sip_tsx_reply_prm rp = {.hdrs = mb_pl(&hd->hdrs),
+				       .ctype = mb_pl(&hd->ctype),
+				       .body = mb_pl(&hd->body)};
+
+	if (!tsx || c->state == B2BUA_STOP) {
+		b2b_cfm_drop(c); /* 487 if the INVITE still waits */
+		return;
+	}
+	if (!sip_stack_reply(c->b->prm.stack, tsx, hd->scode, hd->reason, &rp))
+		b2b_event(c, B2BUA_EV_SEND, SIP_METHOD_OTHER, hd->scode);
+	b2b_cfm_drop(c); /* answered: nothing more */
+	b2b_ack_wait_start(c, B2B_A, c->a_tsx);
 }
 
 /* Its delay is over: sent as b2b_answer_a would have, if the caller's
@@ -328,6 +360,10 @@ static void held_h(void *arg)
 
 	if (!hd)
 		return;
+	if (hd->scode >= 200) { /* a 2xx (a_answered already) */
+		held_2xx(c, hd, tsx);
+		return;
+	}
 	if (!tsx || c->a_answered || c->state == B2BUA_STOP) {
 		b2b_cfm_drop(c);
 		return;

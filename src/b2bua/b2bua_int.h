@@ -255,13 +255,17 @@ int b2b_cancel_hdrs_set(struct b2b_call *c, struct pl hdrs);
 struct sip_tsx_reply_prm;
 uint32_t b2b_cfm_answer(struct b2b_call *c, uint16_t scode, const struct sip_msg *resp,
 			struct mbuf *hdrs, struct mbuf *body, struct sip_tsx_reply_prm *rp);
-/* The provisional of b2b_answer_a held delay_ms (send_delay), rp copied;
- * ENOMEM: not held (the caller sends it now). A later provisional with a
- * delay replaces it. */
+/* The provisional or 2xx of b2b_answer_a held delay_ms (send_delay), rp
+ * copied; ENOMEM: not held (the caller sends it now). A later answer with
+ * a delay replaces a held provisional. A held 2xx goes when its delay is
+ * over and then waits for its ACK (b2b_ack_wait_start); one dropped
+ * because the call ended first becomes a 487 to the caller. */
 int b2b_cfm_hold(struct b2b_call *c, uint16_t scode, const char *reason,
 		 const struct sip_tsx_reply_prm *rp, uint32_t delay_ms);
-/* Drops the held provisional (a final answer went, the call ends). */
+/* Drops the held answer (a final answer went, the call ends). */
 void b2b_cfm_drop(struct b2b_call *c);
+/* Whether a 2xx to the caller is held (send_delay on INVITE.OK). */
+bool b2b_cfm_2xx_held(const struct b2b_call *c);
 /* A REINVITE, UPDATE, PRACK or CANCEL received from side from, met by a
  * modifier with a code: answered with it and, with stop, the call ended;
  * true when so (the request goes no further: a CANCEL cancels nothing).

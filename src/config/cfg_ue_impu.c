@@ -242,11 +242,12 @@ static int cfm_check_applied(struct cfg_rd *rd, const struct ims_cfg_cfm *m)
 				     "a delay with a code other than a final one to a new "
 				     "INVITE, SUBSCRIBE, REGISTER or a MESSAGE received%s",
 				     see);
+	/* without a code: a 180/183 or the 2xx to the caller held */
 	if (m->send_delay > 0 && !m->code && m->step != IMS_CFG_STEP_INVITE_RINGING &&
-	    m->step != IMS_CFG_STEP_INVITE_SESSION_PROGRESS)
+	    m->step != IMS_CFG_STEP_INVITE_SESSION_PROGRESS && m->step != IMS_CFG_STEP_INVITE_OK)
 		return cfg_rd_err_at(rd, "send_delay",
-				     "a delay on other steps than INVITE.RINGING and "
-				     "INVITE.SESSION_PROGRESS%s",
+				     "a delay on other steps than INVITE.RINGING, "
+				     "INVITE.SESSION_PROGRESS and INVITE.OK%s",
 				     see);
 	/* without a code: headers on the INVITE to the callee, the REINVITE,
 	 * UPDATE and CANCEL the b2bua relays (b2bua_cfm.c), imsd's MT MESSAGE

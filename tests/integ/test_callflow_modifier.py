@@ -193,6 +193,8 @@ def ims(tmp_path):
           { method: "UPDATE", custom_headers: [{ name: "X-Update", value: "uma" }] },
           { method: "CANCEL", custom_headers: [{ name: "X-Cancel", value: "uma" }] },
         ]"""),
+        ue("001010000000620", "vera", """{ method: "INVITE.OK", send_delay: 3,
+          log: "vera answers late", custom_headers: [{ name: "X-Held", value: "1" }] }"""),
     ])
 
 
@@ -510,6 +512,41 @@ def test_in_dialog_requests_relayed_with_headers(ims):
         uma.close()
 
 
+def test_ok_delayed(ims):
+    """vera's INVITE.OK send_delay: her 200 reaches the caller late, with the
+    modifier's header; a CANCEL the caller sends meanwhile gets 200 and has
+    no effect (imsd's final answer is decided), so the INVITE's final is
+    that 200, not a 487; the caller's ACK reaches vera. Shown by the order
+    of what the caller gets, not by timing."""
+    d, port, log, tmp = ims
+    alice, vera = Ue(port, "alice"), Ue(port, "vera")
+    try:
+        assert alice.register()[0] == 200
+        assert vera.register()[0] == 200
+        alice.invite("vera")
+        inv = vera.recv("INVITE ")
+        vera.answer(inv, 200, "OK", sdp(vera.me + 1))
+        wait_log(log, lambda t: re.search(r"callflow_modifier: vera answers late "
+                                          r"\(call \d+: 200 to the caller\)", t))
+        alice.cancel()
+        code, resp = alice.final(timeout=10)
+        assert code == 200 and "CANCEL" in lines(resp, "CSeq")[0], resp
+        code, ok = alice.final_of("INVITE", timeout=10)
+        assert code == 200, ok
+        assert lines(ok, "X-Held") == ["1"], ok
+        cseq = int(ok.split("CSeq:")[1].split()[0])
+        in_dialog(alice.s, port, ok, "ACK", cseq)
+        # the next request vera gets is the ACK: no CANCEL went to her
+        vera.s.settimeout(5)
+        nxt = vera.s.recv(65536).decode(errors="replace")
+        while nxt.startswith("SIP/2.0"):
+            nxt = vera.s.recv(65536).decode(errors="replace")
+        assert nxt.startswith("ACK "), nxt
+    finally:
+        alice.close()
+        vera.close()
+
+
 def test_cancel_refused(ims):
     """mia's CANCEL modifier (tts 1, stop: false): the first CANCEL works as
     usual; the second is answered 481 and cancels nothing: mia still rings
@@ -717,9 +754,9 @@ def test_config_refuses_what_is_not_applied(tmp_path):
             ('{ method: "INVITE.TRYING", code: 486 }',
              'ue_db[0].impu[0].callflow_modifier.code: a code in place of the 100 Trying: '
              'write it on "INVITE"'),
-            ('{ method: "INVITE.OK", send_delay: 2 }',
+            ('{ method: "UPDATE", log: "x", send_delay: 2 }',
              "ue_db[0].impu[0].callflow_modifier.send_delay: a delay on other steps than "
-             "INVITE.RINGING and INVITE.SESSION_PROGRESS (not applied"),
+             "INVITE.RINGING, INVITE.SESSION_PROGRESS and INVITE.OK (not applied"),
             ('{ code: -2 }', "ue_db[0].impu[0].callflow_modifier.code: -2: the reference "
                              "product's special codes are not applied by imsd")]:
         cfg = write_cfg(tmp_path, 'sip_addr: "127.0.0.1", ue_db: [' +

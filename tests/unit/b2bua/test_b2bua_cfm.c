@@ -15,7 +15,9 @@
  * - multi_sim: the INVITE to each SIM carries that SIM's modifier;
  * - a request inside the call relayed: the caller's UPDATE reaches the
  *   callee with the header of the callee's UPDATE modifier (dir rx), the
- *   callee's own UPDATE goes to the caller without it.
+ *   callee's own UPDATE goes to the caller without it;
+ * - INVITE.OK send_delay: the 2xx to the caller held; a CANCEL meanwhile
+ *   gets 200 and cancels nothing, the 2xx follows with the header.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -79,7 +81,11 @@ const char *CFG =
     "{'imsi': '001010000000010', 'impi': 'uma@ims.test', 'authent_type': 'none',"
     " 'impu': [{'impu': 'sip:uma', 'callflow_modifier':"
     "  {'method': 'UPDATE', 'dir': 'rx',"
-    "   'custom_headers': [{'name': 'X-Update', 'value': 'to uma'}]}}]}]}";
+    "   'custom_headers': [{'name': 'X-Update', 'value': 'to uma'}]}}]},"
+    "{'imsi': '001010000000011', 'impi': 'vic@ims.test', 'authent_type': 'none',"
+    " 'impu': [{'impu': 'sip:vic', 'callflow_modifier':"
+    "  {'method': 'INVITE.OK', 'send_delay': 0.3,"
+    "   'custom_headers': [{'name': 'X-Held', 'value': '1'}]}}]}]}";
 
 /* The INVITE of caller a (registered as a->name) to ruri. */
 static void invite_from(struct ue *a, const char *ruri, const char *cid)
@@ -286,6 +292,53 @@ static void test_update_relayed(void **state)
 	ue_close(&u);
 }
 
+/* The CANCEL of the last invite_from (its branch, RFC 3261 §9.1). */
+static void cancel_from(struct ue *a, const char *ruri, const char *cid)
+{
+	char r[2048];
+
+	snprintf(r, sizeof(r),
+		 "CANCEL %s SIP/2.0\r\n"
+		 "Via: SIP/2.0/UDP 127.0.0.1:%u;branch=z9hG4bKc%d;rport\r\n"
+		 "Max-Forwards: 70\r\nFrom: <sip:%s@ims.test>;tag=a1\r\n"
+		 "To: <%s>\r\nCall-ID: %s\r\nCSeq: 1 CANCEL\r\nContent-Length: 0\r\n\r\n",
+		 ruri, a->port, T.cseq, a->name, ruri, cid);
+	ue_send(a, r);
+}
+
+static void test_ok_held(void **state)
+{
+	struct sip_msg *inv, *m;
+	struct ue a, v;
+
+	(void)state;
+	ue_open(&a, "alice");
+	ue_open(&v, "vic");
+	ue_register(&a);
+	ue_register(&v);
+	invite_from(&a, "sip:vic@ims.test", "ok@t");
+	inv = ue_recv(&v);
+	assert_true(inv->req);
+	answer(&v, inv, 200, "OK", "v1", SDP);
+	run_once(20);
+	/* held: the caller's CANCEL is answered first and has no effect */
+	cancel_from(&a, "sip:vic@ims.test", "ok@t");
+	m = ue_recv_skip(&a);
+	assert_int_equal(m->scode, 200);
+	assert_int_equal(sip_msg_cseq(m)->meth, SIP_METHOD_CANCEL);
+	mem_deref(m);
+	m = ue_recv_skip(&a);
+	assert_int_equal(m->scode, 200);
+	assert_int_equal(sip_msg_cseq(m)->meth, SIP_METHOD_INVITE);
+	assert_string_equal(hdr(m, "X-Held"), "1");
+	ue_req_caller(&a, m, "ACK", 1, NULL, NULL);
+	ue_expect_req(&v, SIP_METHOD_ACK); /* no CANCEL went to vic */
+	mem_deref(m);
+	mem_deref(inv);
+	ue_close(&a);
+	ue_close(&v);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -294,6 +347,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_mt_call, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_multi_sim, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_update_relayed, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_ok_held, setup, teardown),
 	};
 
 	return cmocka_run_group_tests_name("b2bua_cfm", tests, NULL, NULL);

@@ -1184,12 +1184,12 @@ static void test_callflow_modifier_not_applied(void **state)
 	expect_err(CFM_ERR("{'method': 'INVITE', 'code': 486, 'transparent': true}"),
 		   "ue_db[0].callflow_modifier[0].transparent: a final code answers the "
 		   "request: the call flow cannot go on (docs/callflow_modifier.md)");
-	expect_err(CFM_ERR("{'method': 'INVITE.OK', 'send_delay': 2}"),
+	expect_err(CFM_ERR("{'method': 'UPDATE', 'log': 'x', 'send_delay': 2}"),
 		   "ue_db[0].callflow_modifier[0].send_delay: a delay on other steps than "
-		   "INVITE.RINGING and INVITE.SESSION_PROGRESS" NOT_YET);
+		   "INVITE.RINGING, INVITE.SESSION_PROGRESS and INVITE.OK" NOT_YET);
 	expect_err(CFM_ERR("{'send_delay': 2, 'log': 'x'}"),
 		   "ue_db[0].callflow_modifier[0].send_delay: a delay on other steps than "
-		   "INVITE.RINGING and INVITE.SESSION_PROGRESS" NOT_YET);
+		   "INVITE.RINGING, INVITE.SESSION_PROGRESS and INVITE.OK" NOT_YET);
 	expect_err(CFM_ERR("{'method': 'MESSAGE', 'dir': 'rx', 'custom_headers': [{'name': "
 			   "'X-A', 'value': '1'}]}"),
 		   "ue_db[0].callflow_modifier[0].custom_headers: without a code on "
