@@ -494,12 +494,12 @@ int api_cmd_stats(struct api_ctx *ctx, json_t *resp)
 	/* this message is counted in the interval it closes */
 	counters = json_pack("{s:o, s:o}", "messages", json_deep_copy(api->msg_counts),
 			     "errors", json_deep_copy(api->err_counts));
-	/* callflow_modifier: the modifiers applied since the previous call
-	 * (the CSCF stage counts them since the start) */
+	/* callflow_modifier: the modifiers applied since the previous call,
+	 * wherever (stats counts them since the start) */
 	if (counters && s.has_cscf) {
 		json_object_set_new(counters, "callflow_modifier",
-				    json_integer((json_int_t)(s.cscf.cfm - api->cfm_last)));
-		api->cfm_last = s.cscf.cfm;
+				    json_integer((json_int_t)(s.cfm_applied - api->cfm_last)));
+		api->cfm_last = s.cfm_applied;
 	}
 	json_object_set_new(resp, "counters", counters);
 	json_object_set_new(resp, "sip",

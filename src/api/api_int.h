@@ -99,7 +99,7 @@ struct api {
 	char *password; /* owned, wiped; NULL: no com_auth */
 	struct api_auth_fail fails[API_AUTH_TABLE];
 	json_t *msg_counts, *err_counts; /* stats counters since the last call */
-	uint64_t cfm_last;		 /* cscf_stats.cfm at the last call */
+	uint64_t cfm_last;		 /* stats_sample.cfm_applied at the last call */
 	int log_evfd;			 /* written by the log ring watcher */
 	int log_armed;			 /* atomic: the watcher may write log_evfd */
 	bool log_watching;

@@ -600,6 +600,8 @@ static int imsd_serve(const char *file, struct ims_cfg *cfg, bool no_monitor)
 	sprm.sip = sip;
 	sprm.reg = reg;
 	sprm.cscf = cscf;
+	sprm.b2bua = b2b;
+	sprm.smsc = sms;
 	if (stats_alloc(&stats, &sprm)) {
 		fprintf(stderr, "imsd: cannot start the statistics\n");
 		goto out;

@@ -232,6 +232,7 @@ static void cancel_h(struct sip_stack *stack, struct sip_tsx *tsx,
 	struct b2bua *b = arg;
 	struct sip_tsx *inv = sip_tsx_cancel_target(tsx);
 	struct b2b_call *c = inv ? sip_tsx_tu_data(inv) : NULL;
+	const struct ims_cfg_cfm *cm = NULL;
 
 	(void)src;
 	if (!inv) {
@@ -240,18 +241,20 @@ static void cancel_h(struct sip_stack *stack, struct sip_tsx *tsx,
 	}
 	/* callflow_modifier: a code in place of the 200 (b2bua_cfm.c) */
 	if (c && sip_tsx_state(inv) == SIP_TSX_PROCEEDING &&
-	    b2b_cfm_dlg_request(c, B2B_A, tsx, req))
+	    b2b_cfm_dlg_request(c, B2B_A, tsx, req, &cm))
 		return;
 	/* the CANCEL matched: 200, whatever the INVITE's state */
 	(void)sip_stack_reply(stack, tsx, 200, "OK", NULL);
-	if (sip_tsx_state(inv) != SIP_TSX_PROCEEDING)
-		return; /* a CANCEL after the final: no effect */
+	if (sip_tsx_state(inv) != SIP_TSX_PROCEEDING || (c && b2b_cfm_2xx_held(c)))
+		return; /* a CANCEL after the final (or its 2xx held): no effect */
 	if (!c || c->state == B2BUA_STOP) {
 		(void)sip_stack_reply(stack, inv, 487, "Request Terminated", NULL);
 		return;
 	}
 	b2b_event(c, B2BUA_EV_RECV, SIP_METHOD_CANCEL, 0);
 	cancel_reason(c, req);
+	if (cm) /* callflow_modifier: its headers on the CANCELs */
+		b2b_cfm_cancel_hdrs(c, cm);
 	b2b_cancel_legs(c);
 	b2b_answer_a(c, 487, "Request Terminated", NULL, NULL);
 	b2b_stop(c, "CANCEL from the caller");

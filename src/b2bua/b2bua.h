@@ -237,6 +237,7 @@ struct b2bua_stats {
 	uint64_t answered; /* reached start */
 	uint64_t live;	   /* not stopped */
 	uint64_t kept;	   /* stopped, still readable */
+	uint64_t cfm;	   /* callflow_modifier modifiers applied (b2bua_cfm.c) */
 	/* Heap bytes of the calls (live and kept): each call with its
 	 * strings, the caller's INVITE it holds, its dialogs, the branches'
 	 * INVITEs, buffers and media session, 16 bytes of allocator overhead

@@ -5,7 +5,9 @@
  * with multi_sim, each SIM's user its own list),
  * on the requests inside the call (REINVITE, UPDATE, PRACK, CANCEL: the
  * list of the dialog they came on, rx, then of the one they would go on,
- * tx; a code answers them in imsd's name and, with stop, ends the call),
+ * tx; a code answers them in imsd's name and, with stop, ends the call;
+ * without a code its custom_headers go on the REINVITE or UPDATE imsd
+ * relays and on the CANCELs to the branches, a PRACK not being relayed),
  * and on the answers imsd sends the caller: INVITE.RINGING (180),
  * INVITE.SESSION_PROGRESS (183) and INVITE.OK (the final answer). Whose
  * list applies: the callee's (the MO dialog: the answer imsd sends, dir
@@ -28,6 +30,9 @@
  * is a user, its) modifiers without a code, and a code met at the phone's
  * 180/183/final ends the call (a 2xx ACKed and ended with a BYE), the
  * answer going to no one.
+ *
+ * Each modifier found here is applied and counted (b2bua_stats.cfm; the
+ * monitor's cscf.cfm adds it to the CSCF stage's and the SMSC's).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -38,6 +43,17 @@
 #include "cfm/cfm.h"
 #include "core/log.h"
 #include "registrar/registrar.h"
+
+/* The first modifier for m (cfm_find), counted as applied (b2bua_stats.cfm:
+ * whoever finds one applies it). */
+static const struct ims_cfg_cfm *find(const struct b2b_call *c, const struct cfm_match *m)
+{
+	const struct ims_cfg_cfm *cm = cfm_find(m);
+
+	if (cm)
+		c->b->st.cfm++;
+	return cm;
+}
 
 /* The branch an answer comes from: the one given, the winner, else the
  * first. */
@@ -77,7 +93,7 @@ static const struct ims_cfg_cfm *answer_find(const struct b2b_call *c,
 		m.peer_impu = c->from;
 		m.peer_imei = cfm_imei_of(c->b->prm.reg, c->orig, &c->a_flow, imei);
 		m.peer_rat = cfm_rat_of(c->a_inv);
-		cm = cfm_find(&m);
+		cm = find(c, &m);
 		if (cm)
 			return cm;
 	}
@@ -90,7 +106,7 @@ static const struct ims_cfg_cfm *answer_find(const struct b2b_call *c,
 		      : c->callee ? cfm_imei_of(c->b->prm.reg, c->callee, NULL, imei)
 				  : NULL;
 	m.peer_rat = cfm_rat_of(resp);
-	return cfm_find(&m);
+	return find(c, &m);
 }
 
 const struct ims_cfg_cfm *b2b_cfm_final(struct b2b_call *c, const struct b2b_leg *leg,
@@ -121,14 +137,14 @@ static const struct ims_cfg_cfm *invite_find(struct b2b_call *c,
 	m.peer_impu = c->from;
 	m.peer_imei = cfm_imei_of(c->b->prm.reg, c->orig, &c->a_flow, imei);
 	m.peer_rat = cfm_rat_of(c->a_inv);
-	cm = cfm_find(&m);
+	cm = find(c, &m);
 	if (!cm && c->orig) {
 		m.opts = hss_impu_opts(c->orig, c->orig_impu); /* MT: the caller's */
 		m.dir = IMS_CFG_DIR_TX;
 		m.peer_impu = c->to;
 		m.peer_imei = cfm_imei_of(c->b->prm.reg, t->user, NULL, imei);
 		m.peer_rat = 0; /* the callee's answers carry it: not known yet */
-		cm = cfm_find(&m);
+		cm = find(c, &m);
 	}
 	if (cm) {
 		snprintf(what, sizeof(what), "call %u: INVITE to the callee", c->index);
@@ -184,7 +200,7 @@ void b2b_cfm_trying(struct b2b_call *c, const struct hss_impu_match *term, size_
 		m.peer_impu = c->from;
 		m.peer_imei = cfm_imei_of(c->b->prm.reg, c->orig, &c->a_flow, imei);
 		m.peer_rat = cfm_rat_of(c->a_inv);
-		cm = cfm_find(&m);
+		cm = find(c, &m);
 	}
 	if (!cm && c->orig) { /* MT: the caller's, as an answer of the callee */
 		m.opts = hss_impu_opts(c->orig, c->orig_impu);
@@ -192,7 +208,7 @@ void b2b_cfm_trying(struct b2b_call *c, const struct hss_impu_match *term, size_
 		m.peer_impu = c->to;
 		m.peer_imei = n ? cfm_imei_of(c->b->prm.reg, term[0].user, NULL, imei) : NULL;
 		m.peer_rat = 0;
-		cm = cfm_find(&m);
+		cm = find(c, &m);
 	}
 	if (!cm)
 		return;
@@ -279,13 +295,27 @@ struct b2b_cfm_held {
 	struct mbuf hdrs, ctype, body;
 };
 
+bool b2b_cfm_2xx_held(const struct b2b_call *c)
+{
+	return c->cfm_held && c->cfm_held->scode >= 200;
+}
+
 void b2b_cfm_drop(struct b2b_call *c)
 {
 	struct b2b_cfm_held *hd = c->cfm_held;
+	struct sip_tsx *tsx;
 
 	if (!hd)
 		return;
 	c->cfm_held = NULL;
+	/* a 2xx not sent (the call ended first, a BYE from the callee): the
+	 * caller's INVITE still needs its final answer (RFC 3261 §13.3.1) */
+	tsx = hd->scode >= 200 && c->a_tsx
+		  ? sip_tsx_lookup(sip_stack_tsx(c->b->prm.stack), c->a_tsx)
+		  : NULL;
+	if (tsx && sip_tsx_scode(tsx) < 200 &&
+	    !sip_stack_reply(c->b->prm.stack, tsx, 487, "Request Terminated", NULL))
+		b2b_event(c, B2BUA_EV_SEND, SIP_METHOD_OTHER, 487);
 	loop_timer_free(hd->t);
 	mbuf_reset(&hd->hdrs);
 	mbuf_reset(&hd->ctype);
@@ -296,6 +326,24 @@ void b2b_cfm_drop(struct b2b_call *c)
 static struct pl mb_pl(const struct mbuf *mb)
 {
 	return mb->end ? (struct pl){(const char *)mb->buf, mb->end} : (struct pl)PL_INIT;
+}
+
+/* A held 2xx's delay is over: sent, then its ACK awaited (retransmitted
+ * from c->aw, kept by b2b_answer_a). */
+static void held_2xx(struct b2b_call *c, struct b2b_cfm_held *hd, struct sip_tsx *tsx)
+{
+	struct sip_tsx_reply_prm rp = {.hdrs = mb_pl(&hd->hdrs),
+				       .ctype = mb_pl(&hd->ctype),
+				       .body = mb_pl(&hd->body)};
+
+	if (!tsx || c->state == B2BUA_STOP) {
+		b2b_cfm_drop(c); /* 487 if the INVITE still waits */
+		return;
+	}
+	if (!sip_stack_reply(c->b->prm.stack, tsx, hd->scode, hd->reason, &rp))
+		b2b_event(c, B2BUA_EV_SEND, SIP_METHOD_OTHER, hd->scode);
+	b2b_cfm_drop(c); /* answered: nothing more */
+	b2b_ack_wait_start(c, B2B_A, c->a_tsx);
 }
 
 /* Its delay is over: sent as b2b_answer_a would have, if the caller's
@@ -312,6 +360,10 @@ static void held_h(void *arg)
 
 	if (!hd)
 		return;
+	if (hd->scode >= 200) { /* a 2xx (a_answered already) */
+		held_2xx(c, hd, tsx);
+		return;
+	}
 	if (!tsx || c->a_answered || c->state == B2BUA_STOP) {
 		b2b_cfm_drop(c);
 		return;
@@ -388,7 +440,7 @@ static void side_match(const struct b2b_call *c, enum b2b_side dlg_side, bool rx
 }
 
 bool b2b_cfm_dlg_request(struct b2b_call *c, enum b2b_side from, struct sip_tsx *tsx,
-			 const struct sip_msg *req)
+			 const struct sip_msg *req, const struct ims_cfg_cfm **relay)
 {
 	enum b2b_side other = from == B2B_A ? B2B_B : B2B_A;
 	struct cfm_match m = {0};
@@ -397,6 +449,7 @@ bool b2b_cfm_dlg_request(struct b2b_call *c, enum b2b_side from, struct sip_tsx 
 	struct mbuf h, body;
 	char imei[16], what[64];
 
+	*relay = NULL;
 	if (c->type != B2BUA_SERVER || c->state == B2BUA_STOP)
 		return false;
 	m.step = req->meth == SIP_METHOD_INVITE	  ? IMS_CFG_STEP_REINVITE
@@ -408,18 +461,20 @@ bool b2b_cfm_dlg_request(struct b2b_call *c, enum b2b_side from, struct sip_tsx 
 		return false;
 	/* received on its side's dialog, then to be sent on the other's */
 	side_match(c, from, true, req, &m, imei);
-	cm = cfm_find(&m);
+	cm = find(c, &m);
 	if (!cm) {
 		side_match(c, other, false, req, &m, imei);
-		cm = cfm_find(&m);
+		cm = find(c, &m);
 	}
 	if (!cm)
 		return false;
 	snprintf(what, sizeof(what), "call %u: %.*s from the %s", c->index,
 		 (int)req->method.l, req->method.p, from == B2B_A ? "caller" : "callee");
 	cfm_log(cm, what);
-	if (!cm->code)
+	if (!cm->code) { /* its headers on the request imsd relays */
+		*relay = cm;
 		return false;
+	}
 	mbuf_init(&h, SIP_MSG_MAX_UDP);
 	mbuf_init(&body, CFM_CONTENT_MAX);
 	(void)cfm_hdrs_apply(cm, &h);
@@ -439,4 +494,31 @@ bool b2b_cfm_dlg_request(struct b2b_call *c, enum b2b_side from, struct sip_tsx 
 		b2b_end_both(c, what);
 	}
 	return true;
+}
+
+void b2b_cfm_req_hdrs(const struct b2b_call *c, const struct ims_cfg_cfm *cm,
+		      struct mbuf *hdrs)
+{
+	int err = cfm_hdrs_apply(cm, hdrs);
+
+	if (err)
+		log_write(LOG_IMS, LOG_LVL_WARN, LOG_DIR_NONE, NULL,
+			  "call %u: callflow_modifier custom_headers: %s", c->index,
+			  strerror(err));
+}
+
+void b2b_cfm_cancel_hdrs(struct b2b_call *c, const struct ims_cfg_cfm *cm)
+{
+	struct mbuf h;
+	int err;
+
+	mbuf_init(&h, B2B_CANCEL_HDRS_MAX);
+	err = c->cancel_hdrs ? mbuf_write(&h, c->cancel_hdrs, strlen(c->cancel_hdrs)) : 0;
+	err = err ? err : cfm_hdrs_apply(cm, &h);
+	err = err ? err : b2b_cancel_hdrs_set(c, (struct pl){(const char *)h.buf, h.end});
+	if (err)
+		log_write(LOG_IMS, LOG_LVL_WARN, LOG_DIR_NONE, NULL,
+			  "call %u: callflow_modifier custom_headers on the CANCEL: %s",
+			  c->index, strerror(err));
+	mbuf_reset(&h);
 }

@@ -92,7 +92,7 @@ static void hold_track(struct b2b_call *c, const struct sip_msg *req)
 }
 
 static int relay(struct b2b_call *c, enum b2b_side to, struct sip_tsx *srv,
-		 const struct sip_msg *req, struct b2b_sdp_err *e)
+		 const struct sip_msg *req, const struct ims_cfg_cfm *cm, struct b2b_sdp_err *e)
 {
 	struct sip_dialog *d = side_dlg(c, to);
 	const struct sip_hdr *ct = sip_msg_hdr(req, SIP_HDR_CONTENT_TYPE);
@@ -124,6 +124,8 @@ static int relay(struct b2b_call *c, enum b2b_side to, struct sip_tsx *srv,
 		err = mbuf_printf(&h, "Allow: %s\r\n", sip_stack_allow(c->b->prm.stack));
 	if (err)
 		goto out;
+	if (cm) /* callflow_modifier (b2bua_cfm.c) */
+		b2b_cfm_req_hdrs(c, cm, &h);
 	rq.method = req->method;
 	rq.contact = pl_from_str(contact);
 	rq.hdrs = (struct pl){(const char *)h.buf, h.end};
@@ -301,6 +303,7 @@ void b2b_dlg_req_h(struct sip_dialog *dlg, struct sip_tsx *tsx, const struct sip
 	enum b2b_side side = dlg == c->a ? B2B_A : B2B_B;
 	enum b2b_side other = side == B2B_A ? B2B_B : B2B_A;
 	struct sip_stack *stack = c->b->prm.stack;
+	const struct ims_cfg_cfm *cm = NULL;
 	struct b2b_sdp_err e;
 	int err;
 
@@ -319,7 +322,7 @@ void b2b_dlg_req_h(struct sip_dialog *dlg, struct sip_tsx *tsx, const struct sip
 			 side == B2B_A ? "BYE from the caller" : "BYE from the callee");
 		return;
 	}
-	if (b2b_cfm_dlg_request(c, side, tsx, req)) /* callflow_modifier's code */
+	if (b2b_cfm_dlg_request(c, side, tsx, req, &cm)) /* callflow_modifier's code */
 		return;
 	if (req->meth == SIP_METHOD_PRACK) { /* RFC 3262, per leg */
 		b2b_prack_request(c, side == B2B_A, tsx, req);
@@ -344,7 +347,7 @@ void b2b_dlg_req_h(struct sip_dialog *dlg, struct sip_tsx *tsx, const struct sip
 	}
 	if (req->meth == SIP_METHOD_INVITE)
 		hold_track(c, req);
-	err = relay(c, other, tsx, req, &e);
+	err = relay(c, other, tsx, req, cm, &e);
 	if (err == EPROTO) { /* its SDP: 400, 488 or 503 */
 		(void)sip_stack_reply(stack, tsx, e.scode, e.reason, NULL);
 		return;

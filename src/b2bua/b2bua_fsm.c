@@ -253,6 +253,13 @@ void b2b_answer_a(struct b2b_call *c, uint16_t scode, const char *reason,
 		if (scode < 300) /* kept for the 2xx retransmissions */
 			b2b_2xx_keep(c, &rp);
 	}
+	/* callflow_modifier INVITE.OK send_delay: the 2xx held (b2bua_cfm.c) */
+	if (scode >= 200 && scode < 300 && delay && c->state != B2BUA_STOP &&
+	    !b2b_cfm_hold(c, scode, reason, &rp, delay)) {
+		mbuf_reset(&h);
+		mbuf_reset(&cbody);
+		return;
+	}
 	if (scode > 100 && scode < 200 && c->prack) /* RFC 3262 */
 		err = b2b_prack_1xx(c, tsx, scode, reason, &rp);
 	else
@@ -800,8 +807,8 @@ void b2b_ack_wait_start(struct b2b_call *c, enum b2b_side from, uint64_t srv_id)
 	c->aw.srv_id = srv_id;
 	c->aw.acked = false;
 	c->aw.waited_ms = 0;
-	if (from == B2B_A && b2b_prack_2xx_held(c))
-		return; /* its timers start when it goes (b2bua_prack.c) */
+	if (from == B2B_A && (b2b_prack_2xx_held(c) || b2b_cfm_2xx_held(c)))
+		return; /* its timers start when it goes (b2bua_prack.c, b2bua_cfm.c) */
 	/* reliable: no retransmission, only Timer H */
 	c->aw.retx_ms = f && f->reliable ? 64 * t1 : t1;
 	loop_timer_start(c->t_ack, c->aw.retx_ms, ack_timer_h, c);

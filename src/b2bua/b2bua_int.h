@@ -255,19 +255,31 @@ int b2b_cancel_hdrs_set(struct b2b_call *c, struct pl hdrs);
 struct sip_tsx_reply_prm;
 uint32_t b2b_cfm_answer(struct b2b_call *c, uint16_t scode, const struct sip_msg *resp,
 			struct mbuf *hdrs, struct mbuf *body, struct sip_tsx_reply_prm *rp);
-/* The provisional of b2b_answer_a held delay_ms (send_delay), rp copied;
- * ENOMEM: not held (the caller sends it now). A later provisional with a
- * delay replaces it. */
+/* The provisional or 2xx of b2b_answer_a held delay_ms (send_delay), rp
+ * copied; ENOMEM: not held (the caller sends it now). A later answer with
+ * a delay replaces a held provisional. A held 2xx goes when its delay is
+ * over and then waits for its ACK (b2b_ack_wait_start); one dropped
+ * because the call ended first becomes a 487 to the caller. */
 int b2b_cfm_hold(struct b2b_call *c, uint16_t scode, const char *reason,
 		 const struct sip_tsx_reply_prm *rp, uint32_t delay_ms);
-/* Drops the held provisional (a final answer went, the call ends). */
+/* Drops the held answer (a final answer went, the call ends). */
 void b2b_cfm_drop(struct b2b_call *c);
+/* Whether a 2xx to the caller is held (send_delay on INVITE.OK). */
+bool b2b_cfm_2xx_held(const struct b2b_call *c);
 /* A REINVITE, UPDATE, PRACK or CANCEL received from side from, met by a
  * modifier with a code: answered with it and, with stop, the call ended;
  * true when so (the request goes no further: a CANCEL cancels nothing).
- * A modifier without a code logs only. */
+ * A modifier without a code is logged and given in *relay (NULL: none)
+ * for the request imsd relays: b2b_cfm_req_hdrs, b2b_cfm_cancel_hdrs. */
 bool b2b_cfm_dlg_request(struct b2b_call *c, enum b2b_side from, struct sip_tsx *tsx,
-			 const struct sip_msg *req);
+			 const struct sip_msg *req, const struct ims_cfg_cfm **relay);
+/* cm's custom_headers on the headers hdrs of a relayed REINVITE or UPDATE
+ * (a rule with replace or without a value removes lines of that name). */
+void b2b_cfm_req_hdrs(const struct b2b_call *c, const struct ims_cfg_cfm *cm,
+		      struct mbuf *hdrs);
+/* cm's custom_headers on the CANCELs imsd sends the branches (after the
+ * caller's Reason lines, c->cancel_hdrs), at most B2B_CANCEL_HDRS_MAX. */
+void b2b_cfm_cancel_hdrs(struct b2b_call *c, const struct ims_cfg_cfm *cm);
 /* The modifier with a code met by the callee's answer scode from leg
  * (NULL: the winner or first): INVITE.OK for a final, INVITE.RINGING /
  * INVITE.SESSION_PROGRESS for a 180 / 183; logged. The caller gets its code

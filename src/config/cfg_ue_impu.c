@@ -242,14 +242,19 @@ static int cfm_check_applied(struct cfg_rd *rd, const struct ims_cfg_cfm *m)
 				     "a delay with a code other than a final one to a new "
 				     "INVITE, SUBSCRIBE, REGISTER or a MESSAGE received%s",
 				     see);
+	/* without a code: a 180/183 or the 2xx to the caller held */
 	if (m->send_delay > 0 && !m->code && m->step != IMS_CFG_STEP_INVITE_RINGING &&
-	    m->step != IMS_CFG_STEP_INVITE_SESSION_PROGRESS)
+	    m->step != IMS_CFG_STEP_INVITE_SESSION_PROGRESS && m->step != IMS_CFG_STEP_INVITE_OK)
 		return cfg_rd_err_at(rd, "send_delay",
-				     "a delay on other steps than INVITE.RINGING and "
-				     "INVITE.SESSION_PROGRESS%s",
+				     "a delay on other steps than INVITE.RINGING, "
+				     "INVITE.SESSION_PROGRESS and INVITE.OK%s",
 				     see);
-	/* without a code: headers on the INVITE to the callee (b2bua_cfm.c) */
+	/* without a code: headers on the INVITE to the callee, the REINVITE,
+	 * UPDATE and CANCEL the b2bua relays (b2bua_cfm.c), imsd's MT MESSAGE
+	 * (smsc_mt.c); a PRACK is answered per leg, not relayed */
 	if (!m->code && !ans && m->hdr_count && m->step != IMS_CFG_STEP_INVITE &&
+	    m->step != IMS_CFG_STEP_REINVITE && m->step != IMS_CFG_STEP_UPDATE &&
+	    m->step != IMS_CFG_STEP_CANCEL &&
 	    (m->step != IMS_CFG_STEP_MESSAGE || m->dir == IMS_CFG_DIR_RX))
 		return cfg_rd_err_at(rd, "custom_headers", "without a code on \"%s\"%s",
 				     m->method, see);

@@ -87,7 +87,7 @@ static int print_state(const struct stats_sample *st, struct mbuf *out)
 				  (unsigned long long)st->cscf.not_found,
 				  (unsigned long long)st->cscf.not_orig,
 				  (unsigned long long)st->cscf.bad_event,
-				  (unsigned long long)st->cscf.cfm);
+				  (unsigned long long)st->cfm_applied);
 	if (!err && st->has_reg)
 		err = mbuf_printf(
 		    out,

@@ -165,6 +165,7 @@ struct smsc_stats {
 	uint64_t failed;     /* attempts that ended without an RP-ACK */
 	uint64_t expired;
 	uint64_t reports;    /* status reports queued */
+	uint64_t cfm;	     /* callflow_modifier modifiers applied to MT MESSAGEs */
 	uint32_t pending;    /* SMS in the queues now */
 };
 void smsc_stats_get(const struct smsc *s, struct smsc_stats *out);

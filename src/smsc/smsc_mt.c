@@ -159,7 +159,7 @@ static int mt_rp_build(const struct smsc *s, const struct smsc_msg *m, uint8_t m
 
 /* callflow_modifier on the MESSAGE imsd sends the phone (MESSAGE, dir
  * tx): the recipient's own list (docs/callflow_modifier.md), logged. */
-static const struct ims_cfg_cfm *mt_cfm(const struct smsc *s, const struct smsc_user *su)
+static const struct ims_cfg_cfm *mt_cfm(struct smsc *s, const struct smsc_user *su)
 {
 	const struct smsc_msg *m = su->inflight;
 	struct cfm_match cm = {.step = IMS_CFG_STEP_MESSAGE, .dir = IMS_CFG_DIR_TX};
@@ -174,6 +174,7 @@ static const struct ims_cfg_cfm *mt_cfm(const struct smsc *s, const struct smsc_
 	cm.peer_imei = cfm_imei_of(s->reg, su->u, NULL, imei);
 	mod = cfm_find(&cm);
 	if (mod) {
+		s->stats.cfm++;
 		snprintf(what, sizeof(what), "MESSAGE %llu to send", (unsigned long long)m->id);
 		cfm_log(mod, what);
 	}

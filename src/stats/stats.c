@@ -40,6 +40,8 @@ struct stats {
 	struct sip_stack *sip;	     /* borrowed */
 	const struct registrar *reg; /* borrowed */
 	const struct cscf *cscf;     /* borrowed */
+	const struct b2bua *b2bua;   /* borrowed, may be NULL */
+	const struct smsc *smsc;     /* borrowed, may be NULL */
 	struct loop_timer *timer;    /* owned: housekeeping */
 	uint32_t trim_period_ms;
 	size_t trim_min_free;
@@ -221,6 +223,20 @@ void stats_heap_refresh(struct stats *s)
 	s->heap_at_ms = mono_ms();
 }
 
+/* The callflow_modifier modifiers applied since start by every service
+ * that applies them (docs/callflow_modifier.md): the CSCF stage, the
+ * b2bua (calls) and the SMSC (MT MESSAGEs). */
+static uint64_t cfm_applied(const struct stats *s, const struct cscf_stats *cs)
+{
+	struct b2bua_stats b = {0};
+	struct smsc_stats m = {0};
+
+	if (s->b2bua)
+		b2bua_stats_get(s->b2bua, &b);
+	smsc_stats_get(s->smsc, &m);
+	return cs->cfm + b.cfm + m.cfm;
+}
+
 /* The figures of now: memory, transactions, the registrar and its store.
  * The allocator's are those of the last housekeeping look (mallinfo2()
  * walks the free lists: 150-636 ms with a million transactions live, a
@@ -236,6 +252,7 @@ static void sample_state(const struct stats *s, struct stats_sample *out, uint64
 	sip_stack_tsx_counts(s->sip, &out->tsx_server, &out->tsx_client);
 	out->has_cscf = s->cscf != NULL;
 	cscf_stats_get(s->cscf, &out->cscf);
+	out->cfm_applied = cfm_applied(s, &out->cscf);
 	if (!s->reg)
 		return;
 	out->has_reg = true;
@@ -342,6 +359,8 @@ int stats_alloc(struct stats **sp, const struct stats_prm *prm)
 	s->sip = prm->sip;
 	s->reg = prm->reg;
 	s->cscf = prm->cscf;
+	s->b2bua = prm->b2bua;
+	s->smsc = prm->smsc;
 	s->trim_period_ms =
 	    prm->trim_period_ms ? prm->trim_period_ms : STATS_TRIM_PERIOD_MS;
 	s->trim_min_free = prm->trim_min_free ? prm->trim_min_free : STATS_TRIM_MIN_FREE;

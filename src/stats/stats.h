@@ -37,9 +37,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "b2bua/b2bua.h"
 #include "cscf/cscf.h"
 #include "registrar/registrar.h"
 #include "sip/sip_stack.h"
+#include "smsc/smsc.h"
 
 struct stats;
 
@@ -51,6 +53,8 @@ struct stats_prm {
 	struct sip_stack *sip;	     /* borrowed; NULL: SIP figures are 0 */
 	const struct registrar *reg; /* borrowed; NULL: has_reg false */
 	const struct cscf *cscf;     /* borrowed; NULL: has_cscf false */
+	const struct b2bua *b2bua;   /* borrowed; NULL: its cfm counts 0 */
+	const struct smsc *smsc;     /* borrowed; NULL: its cfm counts 0 */
 	uint32_t trim_period_ms;     /* 0 = STATS_TRIM_PERIOD_MS */
 	size_t trim_min_free;	     /* bytes, 0 = STATS_TRIM_MIN_FREE */
 };
@@ -83,6 +87,9 @@ struct stats_sample {
 	size_t reg_locked; /* users and addresses locked (failed authentications) */
 	bool has_cscf;	   /* the CSCF stage: its counters since start */
 	struct cscf_stats cscf;
+	/* callflow_modifier modifiers applied since start, wherever: the
+	 * CSCF stage's (cscf.cfm), the b2bua's and the SMSC's */
+	uint64_t cfm_applied;
 	bool has_store; /* a state file: store */
 	struct registrar_store_stats store;
 };

@@ -185,6 +185,16 @@ def ims(tmp_path):
           log: "sam: a slow busy" }"""),
         ue("001010000000618", "tina", """{ method: "INVITE.TRYING", log: "tina: trying",
           custom_headers: [{ name: "X-Trying", value: "tina" }] }"""),
+        ue("001010000000619", "uma", """[
+          { method: "REINVITE", dir: "rx", log: "uma: re-INVITE relayed",
+            custom_headers: [{ name: "X-Reinvite", value: "to uma" }] },
+          { method: "REINVITE", dir: "tx",
+            custom_headers: [{ name: "X-Reinvite", value: "to the caller" }] },
+          { method: "UPDATE", custom_headers: [{ name: "X-Update", value: "uma" }] },
+          { method: "CANCEL", custom_headers: [{ name: "X-Cancel", value: "uma" }] },
+        ]"""),
+        ue("001010000000620", "vera", """{ method: "INVITE.OK", send_delay: 3,
+          log: "vera answers late", custom_headers: [{ name: "X-Held", value: "1" }] }"""),
     ])
 
 
@@ -430,6 +440,113 @@ def test_in_dialog_requests(ims):
         mia.close()
 
 
+def callee_request(ue, inv, method, cseq, body=""):
+    """A request of the callee ue in the dialog of imsd's INVITE inv (its
+    From and To swapped, to imsd's Contact)."""
+    def hval(name):
+        return lines(inv, name)[0]
+    target = re.search(r"<([^>]+)>", hval("Contact")).group(1)
+    ct = "Content-Type: application/sdp\r\n" if body else ""
+    ue.send(f"{method} {target} SIP/2.0\r\n"
+            f"Via: SIP/2.0/UDP {HOST}:{ue.me};branch=z9hG4bKu{method}{cseq};rport\r\n"
+            f"Max-Forwards: 70\r\nFrom: {hval('To')};tag=callee1\r\n"
+            f"To: {hval('From')}\r\nCall-ID: {hval('Call-ID')}\r\n"
+            f"CSeq: {cseq} {method}\r\nContact: <sip:{ue.name}@{HOST}:{ue.me}>\r\n"
+            f"{ct}Content-Length: {len(body)}\r\n\r\n{body}")
+
+
+def test_in_dialog_requests_relayed_with_headers(ims):
+    """uma's modifiers without a code on the requests inside the call: the
+    caller's re-INVITE reaches uma with her rx header (the MO dialog's list,
+    as received), uma's own re-INVITE reaches the caller with her tx header
+    (the MO dialog's list, as imsd sends it), the UPDATE and the CANCEL imsd
+    relays to uma carry their headers (docs/callflow_modifier.md)."""
+    d, port, log, tmp = ims
+    alice, uma = Ue(port, "alice"), Ue(port, "uma")
+    try:
+        assert alice.register()[0] == 200
+        assert uma.register()[0] == 200
+        alice.invite("uma")
+        inv = uma.recv("INVITE ")
+        uma.answer(inv, 200, "OK", sdp(uma.me + 1))
+        code, ok = alice.final()
+        assert code == 200, ok
+        cseq = int(ok.split("CSeq:")[1].split()[0])
+        in_dialog(alice.s, port, ok, "ACK", cseq)
+        uma.recv("ACK ")
+        # the caller's re-INVITE: rx
+        in_dialog(alice.s, port, ok, "INVITE", cseq + 1, sdp(alice.me + 1, "sendonly"))
+        re_inv = uma.recv("INVITE ")
+        assert lines(re_inv, "X-Reinvite") == ["to uma"], re_inv
+        uma.answer(re_inv, 200, "OK", sdp(uma.me + 1, "recvonly"))
+        code, ok2 = alice.final()
+        assert code == 200, ok2
+        in_dialog(alice.s, port, ok, "ACK", cseq + 1)
+        uma.recv("ACK ")
+        wait_log(log, lambda t: re.search(r"callflow_modifier: uma: re-INVITE relayed "
+                                          r"\(call \d+: INVITE from the caller\)", t))
+        # the UPDATE (no dir: both) relayed to uma
+        in_dialog(alice.s, port, ok, "UPDATE", cseq + 2)
+        upd = uma.recv("UPDATE ")
+        assert lines(upd, "X-Update") == ["uma"], upd
+        uma.answer(upd, 200, "OK")
+        assert alice.final_of("UPDATE")[0] == 200
+        # uma's re-INVITE to the caller: tx
+        callee_request(uma, inv, "INVITE", 1, sdp(uma.me + 1))
+        re_a = alice.recv("INVITE ")
+        assert lines(re_a, "X-Reinvite") == ["to the caller"], re_a
+        alice.answer(re_a, 488, "Not Acceptable Here")
+        assert uma.final()[0] == 488
+        # a second call, cancelled: the CANCEL to uma carries the header
+        alice.invite("uma")
+        inv = uma.recv("INVITE ")
+        uma.answer(inv, 180, "Ringing", tag="u2")
+        alice.recv("SIP/2.0 180")
+        alice.cancel()
+        assert alice.final_of("CANCEL")[0] == 200
+        cancel = uma.recv("CANCEL ")
+        assert lines(cancel, "X-Cancel") == ["uma"], cancel
+        assert alice.final_of("INVITE")[0] == 487
+    finally:
+        alice.close()
+        uma.close()
+
+
+def test_ok_delayed(ims):
+    """vera's INVITE.OK send_delay: her 200 reaches the caller late, with the
+    modifier's header; a CANCEL the caller sends meanwhile gets 200 and has
+    no effect (imsd's final answer is decided), so the INVITE's final is
+    that 200, not a 487; the caller's ACK reaches vera. Shown by the order
+    of what the caller gets, not by timing."""
+    d, port, log, tmp = ims
+    alice, vera = Ue(port, "alice"), Ue(port, "vera")
+    try:
+        assert alice.register()[0] == 200
+        assert vera.register()[0] == 200
+        alice.invite("vera")
+        inv = vera.recv("INVITE ")
+        vera.answer(inv, 200, "OK", sdp(vera.me + 1))
+        wait_log(log, lambda t: re.search(r"callflow_modifier: vera answers late "
+                                          r"\(call \d+: 200 to the caller\)", t))
+        alice.cancel()
+        code, resp = alice.final(timeout=10)
+        assert code == 200 and "CANCEL" in lines(resp, "CSeq")[0], resp
+        code, ok = alice.final_of("INVITE", timeout=10)
+        assert code == 200, ok
+        assert lines(ok, "X-Held") == ["1"], ok
+        cseq = int(ok.split("CSeq:")[1].split()[0])
+        in_dialog(alice.s, port, ok, "ACK", cseq)
+        # the next request vera gets is the ACK: no CANCEL went to her
+        vera.s.settimeout(5)
+        nxt = vera.s.recv(65536).decode(errors="replace")
+        while nxt.startswith("SIP/2.0"):
+            nxt = vera.s.recv(65536).decode(errors="replace")
+        assert nxt.startswith("ACK "), nxt
+    finally:
+        alice.close()
+        vera.close()
+
+
 def test_cancel_refused(ims):
     """mia's CANCEL modifier (tts 1, stop: false): the first CANCEL works as
     usual; the second is answered 481 and cancels nothing: mia still rings
@@ -637,9 +754,9 @@ def test_config_refuses_what_is_not_applied(tmp_path):
             ('{ method: "INVITE.TRYING", code: 486 }',
              'ue_db[0].impu[0].callflow_modifier.code: a code in place of the 100 Trying: '
              'write it on "INVITE"'),
-            ('{ method: "INVITE.OK", send_delay: 2 }',
+            ('{ method: "UPDATE", log: "x", send_delay: 2 }',
              "ue_db[0].impu[0].callflow_modifier.send_delay: a delay on other steps than "
-             "INVITE.RINGING and INVITE.SESSION_PROGRESS (not applied"),
+             "INVITE.RINGING, INVITE.SESSION_PROGRESS and INVITE.OK (not applied"),
             ('{ code: -2 }', "ue_db[0].impu[0].callflow_modifier.code: -2: the reference "
                              "product's special codes are not applied by imsd")]:
         cfg = write_cfg(tmp_path, 'sip_addr: "127.0.0.1", ue_db: [' +
@@ -651,9 +768,12 @@ def test_config_refuses_what_is_not_applied(tmp_path):
 
 
 def test_applied_modifiers_counted(tmp_path):
-    """The modifiers the CSCF stage applies are counted: the monitor's
-    `cscf.cfm` since the start, the API stats' counters.callflow_modifier
-    since the previous API stats (docs/monitor.md, docs/api.md)."""
+    """The modifiers imsd applies are counted wherever they are applied: the
+    CSCF stage's (a REGISTER refused), the b2bua's (headers on the 180 the
+    caller gets) and the SMSC's (headers on the MESSAGE imsd sends): the
+    monitor's `cscf.cfm` since the start, the API stats'
+    counters.callflow_modifier since the previous API stats (docs/monitor.md,
+    docs/api.md)."""
     import asyncio
     import json
     import socket as so
@@ -665,9 +785,14 @@ def test_applied_modifiers_counted(tmp_path):
     api = free_port(kind=so.SOCK_STREAM)
     ims = calls_ims(tmp_path, f'com_addr: "127.0.0.1:{api}",', [
         ue("001010000000621", "erin", '{ method: "REGISTER", code: 403 }'),
-        ue("001010000000622", "alice")])
+        ue("001010000000622", "alice"),
+        ue("001010000000623", "bob", """{ method: "INVITE.RINGING",
+          custom_headers: [{ name: "X-Ring", value: "counted" }] }"""),
+        sms_ue("001010000000624", "olga", "+33600000624", """{ method: "MESSAGE",
+          dir: "tx", custom_headers: [{ name: "X-Sms", value: "counted" }] }""")])
     d, port, log, tmp = next(ims)
-    erin, alice = Ue(port, "erin"), Ue(port, "alice")
+    erin, alice, bob = Ue(port, "erin"), Ue(port, "alice"), Ue(port, "bob")
+    smser, olga = Phone(port, "alice"), Phone(port, "olga")
 
     async def api_stats():
         async with websockets.connect(f"ws://127.0.0.1:{api}/", origin="http://test") as ws:
@@ -689,9 +814,28 @@ def test_applied_modifiers_counted(tmp_path):
         r = asyncio.run(api_stats())
         assert r["counters"]["callflow_modifier"] == 1, r  # since the previous one
         assert run_stats(d)["cscf.cfm"] == 3
+        # the b2bua's: bob's INVITE.RINGING on the 180 alice gets
+        assert bob.register()[0] == 200
+        alice.invite("bob")
+        inv = bob.recv("INVITE ")
+        bob.answer(inv, 180, "Ringing")
+        ring = alice.recv("SIP/2.0 180")
+        assert lines(ring, "X-Ring") == ["counted"], ring
+        assert run_stats(d)["cscf.cfm"] == 4
+        bob.answer(inv, 486, "Busy Here")
+        assert alice.final()[0] == 486
+        # the SMSC's: olga's MESSAGE tx on the MESSAGE imsd sends her
+        for p in (smser, olga):
+            p.register()
+        assert smser.sms(rp_data_mo(submit("+33600000624", "hi olga"), mr=1)) == 202
+        head, _ = olga.wait_message()
+        assert re.search(r"(?im)^X-Sms: counted\r?$", head), head
+        assert run_stats(d)["cscf.cfm"] == 5
+        r = asyncio.run(api_stats())
+        assert r["counters"]["callflow_modifier"] == 2, r
     finally:
-        erin.close()
-        alice.close()
+        for u in (erin, alice, bob, smser, olga):
+            u.close()
         for _ in ims:  # stops imsd, checks the sanitizers
             pass
 

@@ -5,13 +5,19 @@
  *
  * - an echo call: the caller's list (the MT side, dir rx) puts its headers
  *   on the 100 (INVITE.TRYING, sent at once), 180 and 200 imsd sends as the
- *   echo, and a code in place of the echo's 200 ends the call;
+ *   echo, and a code in place of the echo's 200 ends the call; each
+ *   modifier applied is counted (b2bua_stats.cfm);
  * - a ring_only callee: its list puts headers on imsd's 180, and a code in
  *   its place ends the call;
  * - an mt_call: the callee's INVITE modifier puts its headers on imsd's
  *   INVITE to the phone, and a code met at the phone's 200 ACKs it and
  *   ends it with a BYE;
- * - multi_sim: the INVITE to each SIM carries that SIM's modifier.
+ * - multi_sim: the INVITE to each SIM carries that SIM's modifier;
+ * - a request inside the call relayed: the caller's UPDATE reaches the
+ *   callee with the header of the callee's UPDATE modifier (dir rx), the
+ *   callee's own UPDATE goes to the caller without it;
+ * - INVITE.OK send_delay: the 2xx to the caller held; a CANCEL meanwhile
+ *   gets 200 and cancels nothing, the 2xx follows with the header.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -71,7 +77,15 @@ const char *CFG =
     "{'imsi': '001010000000009', 'impi': 'sim@ims.test', 'authent_type': 'none',"
     " 'sim_algo': 'xor', 'K': '00112233445566778899aabbccddeeff', 'multi_sim': true,"
     " 'impu': [{'impu': 'sip:sim', 'imei': '35000000000002', 'callflow_modifier':"
-    "  {'method': 'INVITE', 'custom_headers': [{'name': 'X-Sim', 'value': '2'}]}}]}]}";
+    "  {'method': 'INVITE', 'custom_headers': [{'name': 'X-Sim', 'value': '2'}]}}]},"
+    "{'imsi': '001010000000010', 'impi': 'uma@ims.test', 'authent_type': 'none',"
+    " 'impu': [{'impu': 'sip:uma', 'callflow_modifier':"
+    "  {'method': 'UPDATE', 'dir': 'rx',"
+    "   'custom_headers': [{'name': 'X-Update', 'value': 'to uma'}]}}]},"
+    "{'imsi': '001010000000011', 'impi': 'vic@ims.test', 'authent_type': 'none',"
+    " 'impu': [{'impu': 'sip:vic', 'callflow_modifier':"
+    "  {'method': 'INVITE.OK', 'send_delay': 0.3,"
+    "   'custom_headers': [{'name': 'X-Held', 'value': '1'}]}}]}]}";
 
 /* The INVITE of caller a (registered as a->name) to ruri. */
 static void invite_from(struct ue *a, const char *ruri, const char *cid)
@@ -103,6 +117,7 @@ static enum b2bua_state state_of(uint32_t idx)
 
 static void test_echo_answers(void **state)
 {
+	struct b2bua_stats st;
 	struct sip_msg *m;
 	struct ue e, f;
 
@@ -124,6 +139,9 @@ static void test_echo_answers(void **state)
 	assert_string_equal(hdr(m, "X-Echo"), "ok");
 	assert_true(m->body.l > 0); /* the echo's SDP still */
 	mem_deref(m);
+	/* each modifier the b2bua applied is counted (monitor `cscf.cfm`) */
+	b2bua_stats_get(T.b2b, &st);
+	assert_int_equal(st.cfm, 3);
 	/* fay's code in place of the echo's 200: the call ends */
 	ue_open(&f, "fay");
 	ue_register(&f);
@@ -134,6 +152,8 @@ static void test_echo_answers(void **state)
 	assert_string_equal(hdr(m, "X-Why"), "echo busy");
 	mem_deref(m);
 	assert_int_equal(state_of(2), B2BUA_STOP);
+	b2bua_stats_get(T.b2b, &st);
+	assert_int_equal(st.cfm, 4);
 	ue_close(&e);
 	ue_close(&f);
 }
@@ -234,6 +254,91 @@ static void test_multi_sim(void **state)
 	ue_close(&s2);
 }
 
+static void test_update_relayed(void **state)
+{
+	struct sip_msg *inv, *ok, *m;
+	struct ue a, u;
+
+	(void)state;
+	ue_open(&a, "alice");
+	ue_open(&u, "uma");
+	ue_register(&a);
+	ue_register(&u);
+	invite_from(&a, "sip:uma@ims.test", "up@t");
+	inv = ue_recv(&u);
+	assert_true(inv->req);
+	answer(&u, inv, 200, "OK", "u1", SDP);
+	ok = ue_recv_skip(&a);
+	assert_int_equal(ok->scode, 200);
+	ue_req_caller(&a, ok, "ACK", 1, NULL, NULL);
+	ue_expect_req(&u, SIP_METHOD_ACK);
+	/* from the caller: received on the MO dialog, uma's list (rx) */
+	ue_req_caller(&a, ok, "UPDATE", 2, NULL, NULL);
+	m = ue_recv(&u);
+	assert_int_equal(m->meth, SIP_METHOD_UPDATE);
+	assert_string_equal(hdr(m, "X-Update"), "to uma");
+	answer(&u, m, 200, "OK", NULL, NULL);
+	mem_deref(m);
+	ue_expect_scode(&a, 200);
+	/* from the callee: to be sent on the MO dialog (tx): not this one */
+	ue_req_callee(&u, inv, "u1", "UPDATE", 1, NULL, NULL);
+	m = ue_recv(&a);
+	assert_int_equal(m->meth, SIP_METHOD_UPDATE);
+	assert_null(hdr(m, "X-Update"));
+	mem_deref(m);
+	mem_deref(inv);
+	mem_deref(ok);
+	ue_close(&a);
+	ue_close(&u);
+}
+
+/* The CANCEL of the last invite_from (its branch, RFC 3261 §9.1). */
+static void cancel_from(struct ue *a, const char *ruri, const char *cid)
+{
+	char r[2048];
+
+	snprintf(r, sizeof(r),
+		 "CANCEL %s SIP/2.0\r\n"
+		 "Via: SIP/2.0/UDP 127.0.0.1:%u;branch=z9hG4bKc%d;rport\r\n"
+		 "Max-Forwards: 70\r\nFrom: <sip:%s@ims.test>;tag=a1\r\n"
+		 "To: <%s>\r\nCall-ID: %s\r\nCSeq: 1 CANCEL\r\nContent-Length: 0\r\n\r\n",
+		 ruri, a->port, T.cseq, a->name, ruri, cid);
+	ue_send(a, r);
+}
+
+static void test_ok_held(void **state)
+{
+	struct sip_msg *inv, *m;
+	struct ue a, v;
+
+	(void)state;
+	ue_open(&a, "alice");
+	ue_open(&v, "vic");
+	ue_register(&a);
+	ue_register(&v);
+	invite_from(&a, "sip:vic@ims.test", "ok@t");
+	inv = ue_recv(&v);
+	assert_true(inv->req);
+	answer(&v, inv, 200, "OK", "v1", SDP);
+	run_once(20);
+	/* held: the caller's CANCEL is answered first and has no effect */
+	cancel_from(&a, "sip:vic@ims.test", "ok@t");
+	m = ue_recv_skip(&a);
+	assert_int_equal(m->scode, 200);
+	assert_int_equal(sip_msg_cseq(m)->meth, SIP_METHOD_CANCEL);
+	mem_deref(m);
+	m = ue_recv_skip(&a);
+	assert_int_equal(m->scode, 200);
+	assert_int_equal(sip_msg_cseq(m)->meth, SIP_METHOD_INVITE);
+	assert_string_equal(hdr(m, "X-Held"), "1");
+	ue_req_caller(&a, m, "ACK", 1, NULL, NULL);
+	ue_expect_req(&v, SIP_METHOD_ACK); /* no CANCEL went to vic */
+	mem_deref(m);
+	mem_deref(inv);
+	ue_close(&a);
+	ue_close(&v);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -241,6 +346,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_ring_only, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_mt_call, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_multi_sim, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_update_relayed, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_ok_held, setup, teardown),
 	};
 
 	return cmocka_run_group_tests_name("b2bua_cfm", tests, NULL, NULL);

@@ -1134,10 +1134,12 @@ static void test_callflow_modifier_not_applied(void **state)
 	expect_err(CFM_ERR("{'method': 'REINVITE', 'code': 200}"),
 		   "ue_db[0].callflow_modifier[0].code: a 2xx on \"REINVITE\" would need a "
 		   "session change imsd does not make (docs/callflow_modifier.md)");
-	expect_err(CFM_ERR("{'method': 'UPDATE', 'custom_headers': [{'name': 'X', "
+	/* headers on a relayed UPDATE, REINVITE, CANCEL: applied; a PRACK
+	 * is answered per leg (not relayed) */
+	expect_err(CFM_ERR("{'method': 'PRACK', 'custom_headers': [{'name': 'X', "
 			   "'value': '1'}]}"),
 		   "ue_db[0].callflow_modifier[0].custom_headers: without a code on "
-		   "\"UPDATE\"" NOT_YET);
+		   "\"PRACK\"" NOT_YET);
 	/* INVITE.TRYING: headers (or a log) on a 100 Trying, nothing else */
 	expect_err(CFM_ERR("{'method': 'INVITE.TRYING', 'code': 486}"),
 		   "ue_db[0].callflow_modifier[0].code: a code in place of the 100 Trying: "
@@ -1182,12 +1184,12 @@ static void test_callflow_modifier_not_applied(void **state)
 	expect_err(CFM_ERR("{'method': 'INVITE', 'code': 486, 'transparent': true}"),
 		   "ue_db[0].callflow_modifier[0].transparent: a final code answers the "
 		   "request: the call flow cannot go on (docs/callflow_modifier.md)");
-	expect_err(CFM_ERR("{'method': 'INVITE.OK', 'send_delay': 2}"),
+	expect_err(CFM_ERR("{'method': 'UPDATE', 'log': 'x', 'send_delay': 2}"),
 		   "ue_db[0].callflow_modifier[0].send_delay: a delay on other steps than "
-		   "INVITE.RINGING and INVITE.SESSION_PROGRESS" NOT_YET);
+		   "INVITE.RINGING, INVITE.SESSION_PROGRESS and INVITE.OK" NOT_YET);
 	expect_err(CFM_ERR("{'send_delay': 2, 'log': 'x'}"),
 		   "ue_db[0].callflow_modifier[0].send_delay: a delay on other steps than "
-		   "INVITE.RINGING and INVITE.SESSION_PROGRESS" NOT_YET);
+		   "INVITE.RINGING, INVITE.SESSION_PROGRESS and INVITE.OK" NOT_YET);
 	expect_err(CFM_ERR("{'method': 'MESSAGE', 'dir': 'rx', 'custom_headers': [{'name': "
 			   "'X-A', 'value': '1'}]}"),
 		   "ue_db[0].callflow_modifier[0].custom_headers: without a code on "

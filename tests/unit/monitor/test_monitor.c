@@ -537,7 +537,7 @@ static void test_stats(void **state)
 	assert_null(strstr(out, "store.")); /* no state file */
 	assert_true(field(out, "rss") > 0);
 	assert_int_equal(field(out, "registrar.users"), 0);
-	assert_int_equal(field(out, "cscf.cfm"), 0); /* counted: tests/unit/cscf */
+	assert_int_equal(field(out, "cscf.cfm"), 0); /* counted: tests/unit/cscf, b2bua_cfm */
 	assert_true(field(out, "registrar.mem") > 0);
 	assert_string_equal(prev + strcspn(prev + 1, "\n") + 2, "");
 	free(out);
