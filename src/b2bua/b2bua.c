@@ -252,6 +252,8 @@ static void cancel_h(struct sip_stack *stack, struct sip_tsx *tsx,
 		return;
 	}
 	b2b_event(c, B2BUA_EV_RECV, SIP_METHOD_CANCEL, 0);
+	if (b2b_prack_cancel_held(c)) /* its 2xx still waiting for a PRACK */
+		return;
 	cancel_reason(c, req);
 	if (cm) /* callflow_modifier: its headers on the CANCELs */
 		b2b_cfm_cancel_hdrs(c, cm);

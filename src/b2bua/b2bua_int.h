@@ -486,6 +486,9 @@ void b2b_prack_final(struct b2b_call *c);
  * caller's 2xx is in c->aw), sent at that 1xx's PRACK (RFC 3262 §3). */
 bool b2b_prack_hold_2xx(struct b2b_call *c, uint16_t scode);
 bool b2b_prack_2xx_held(const struct b2b_call *c);
+/* The caller's CANCEL while its 2xx waits for a PRACK: 487 to the caller,
+ * the callee's 2xx ACKed and BYEd, the call stopped; false if none held. */
+bool b2b_prack_cancel_held(struct b2b_call *c);
 void b2b_prack_request(struct b2b_call *c, bool from_a, struct sip_tsx *tsx,
 		       const struct sip_msg *req);
 

@@ -236,17 +236,18 @@ static int rel_send(struct b2b_call *c, struct b2b_prack *p)
 			       p->out.reason[0] ? p->out.reason : NULL, &rp);
 }
 
-/* The caller never PRACKed while its 2xx was held: 500 instead. */
-static void held_fail(struct b2b_call *c)
+/* The 2xx held for the caller's PRACK never goes: the caller gets scode
+ * instead (500 when it never PRACKed, 487 when it cancelled), the callee's
+ * 2xx is ACKed and its dialog ended, the call stops for why. */
+static void held_end(struct b2b_call *c, uint16_t scode, const char *reason, const char *why)
 {
 	struct sip_tsx *tsx =
 	    c->a_tsx ? sip_tsx_lookup(sip_stack_tsx(c->b->prm.stack), c->a_tsx) : NULL;
 
 	c->prack->held = 0;
 	c->aw.on = false;
-	if (tsx && !sip_stack_reply(c->b->prm.stack, tsx, 500,
-				    "Server Internal Error - no PRACK", NULL))
-		b2b_event(c, B2BUA_EV_SEND, SIP_METHOD_OTHER, 500);
+	if (tsx && !sip_stack_reply(c->b->prm.stack, tsx, scode, reason, NULL))
+		b2b_event(c, B2BUA_EV_SEND, SIP_METHOD_OTHER, scode);
 	if (c->bd) { /* its 2xx ACKed (RFC 3261 §13.2.2.4), then BYE */
 		struct sip_dialog_req_prm rq = {.method = PL("ACK")};
 		struct mbuf mb;
@@ -258,7 +259,16 @@ static void held_fail(struct b2b_call *c)
 		mbuf_reset(&mb);
 		(void)b2b_bye(c, B2B_B);
 	}
-	b2b_stop(c, "no PRACK from the caller");
+	b2b_stop(c, why);
+}
+
+bool b2b_prack_cancel_held(struct b2b_call *c)
+{
+	if (!c->prack || !c->prack->held)
+		return false;
+	/* RFC 3261 §9.2: no final answer sent yet, so the INVITE gets 487 */
+	held_end(c, 487, "Request Terminated", "CANCEL from the caller");
+	return true;
 }
 
 /* The 2xx held for out's PRACK goes now, and waits for its ACK. */
@@ -312,7 +322,8 @@ static void retx_h(void *arg)
 		rel_clear(&p->out);
 		rel_clear(&p->next);
 		if (p->held) { /* the callee answered: its dialog ends too */
-			held_fail(c);
+			held_end(c, 500, "Server Internal Error - no PRACK",
+				 "no PRACK from the caller");
 			return;
 		}
 		b2b_cancel_legs(c);

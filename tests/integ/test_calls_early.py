@@ -27,6 +27,7 @@ import subprocess
 import pytest
 
 from conftest import free_port
+from sipstack import wait_log
 from test_calls import HOST, TSHARK, hval, in_dialog, recv_msg, register, reply, rtp, run, \
     sdp, \
     sdp_port, sipp_cmd, start_capture, start_uas, stop_capture, udp, wait_uas
@@ -299,3 +300,43 @@ def test_fork_answer_takes_the_shared_callee_side(ims):
     # imsd -> the branch that answered: the caller's 3 after the 200
     assert [f[2] for f in flows if f[0] == pb and f[1] == rp[1]] == [2, 3, 4], flows
     assert [f[2] for f in flows if f[0] == pa and f[1] == rp[0]] == [102, 103, 104], flows
+
+
+def test_cancel_while_2xx_waits_for_prack(ims):
+    """RFC 3262 §3 and RFC 3261 §9.2: alice supports 100rel, bob answers
+    183 with SDP then 200 at once; imsd holds the 200 until alice PRACKs
+    its reliable 183. alice CANCELs instead: 200 to the CANCEL and 487 to
+    the INVITE (no final answer had been sent), and bob's 200 is ACKed and
+    his dialog ended with a BYE."""
+    d, port, log, tmp = ims
+    a, b = free_port(), free_port()
+    register(ims, "alice", a)
+    register(ims, "bob", b)
+    sa, sb = udp(a), udp(b)
+    try:
+        body = sdp(40100)
+        head = (f"sip:bob@ims.test SIP/2.0\r\n"
+                f"Via: SIP/2.0/UDP {HOST}:{a};branch=z9hG4bKheld1;rport\r\n"
+                f"Max-Forwards: 70\r\nFrom: <sip:alice@ims.test>;tag=caller1\r\n"
+                f"To: <sip:bob@ims.test>\r\nCall-ID: held-{a}@test\r\n")
+        sa.sendto((f"INVITE {head}CSeq: 1 INVITE\r\nContact: <sip:alice@{HOST}:{a}>\r\n"
+                   f"Supported: 100rel\r\nContent-Type: application/sdp\r\n"
+                   f"Content-Length: {len(body)}\r\n\r\n{body}").encode(), (HOST, port))
+        inv = recv_msg(sb, "INVITE ")
+        reply(sb, port, inv, 183, "Session Progress", sdp(40110), tag="bob1")
+        r183 = recv_msg(sa, "SIP/2.0 183")
+        assert "100rel" in hval(r183, "Require"), r183
+        reply(sb, port, inv, 200, "OK", sdp(40110), tag="bob1")
+        sa.sendto((f"CANCEL {head}CSeq: 1 CANCEL\r\nContent-Length: 0\r\n\r\n").encode(),
+                  (HOST, port))
+        ok = recv_msg(sa, "SIP/2.0 200")
+        assert "CANCEL" in hval(ok, "CSeq"), ok
+        final = recv_msg(sa, "SIP/2.0 487")
+        assert "INVITE" in hval(final, "CSeq"), final
+        recv_msg(sb, "ACK ")
+        bye = recv_msg(sb, "BYE ")
+        reply(sb, port, bye, 200, "OK", tag="bob1")
+    finally:
+        sa.close()
+        sb.close()
+    wait_log(log, lambda t: "CANCEL from the caller" in t)

@@ -149,11 +149,14 @@ static void test_prack_answer_relay(void **state)
 	prack_answer(true);
 }
 
+enum held_end { HELD_PRACK, HELD_NO_PRACK, HELD_CANCEL };
+
 /* RFC 3262 §3: bob (no 100rel) sends 183 with SDP then 200 at once; alice
  * (Supported: 100rel: a 183 with SDP goes reliably) gets the 200 only
- * after her PRACK; with prack false
- * she never PRACKs: 500, and BYE to bob. */
-static void held_2xx(bool prack)
+ * after her PRACK; HELD_NO_PRACK: she never PRACKs: 500, and BYE to bob;
+ * HELD_CANCEL: she cancels instead: 200 to the CANCEL, 487 to the INVITE
+ * (RFC 3261 §9.2: no final answer was sent), and BYE to bob. */
+static void held_2xx(enum held_end how)
 {
 	struct ue a, b;
 	struct sip_msg *inv, *m, *r183;
@@ -178,14 +181,31 @@ static void held_2xx(bool prack)
 		n183++;
 	}
 	assert_true(n183 == 3);
-	if (!prack) {
+	if (how == HELD_CANCEL) {
+		char r[1024];
+
+		snprintf(r, sizeof(r),
+			 "CANCEL sip:bob@ims.test SIP/2.0\r\n"
+			 "Via: SIP/2.0/UDP 127.0.0.1:%u;branch=z9hG4bKe%d;rport\r\n"
+			 "Max-Forwards: 70\r\nFrom: <sip:alice@ims.test>;tag=a1\r\n"
+			 "To: <sip:bob@ims.test>\r\nCall-ID: early@t\r\nCSeq: 1 CANCEL\r\n"
+			 "Content-Length: 0\r\n\r\n",
+			 a.port, T.cseq);
+		ue_send(&a, r);
+		m = recv_no183(&a);
+		assert_int_equal(m->scode, 200);
+		assert_int_equal(sip_msg_cseq(m)->meth, SIP_METHOD_CANCEL);
+		mem_deref(m);
+	}
+	if (how != HELD_PRACK) {
 		for (;;) {
 			m = ue_recv(&a);
 			if (m->scode != 183)
 				break;
 			mem_deref(m);
 		}
-		assert_int_equal(m->scode, 500);
+		assert_int_equal(m->scode, how == HELD_CANCEL ? 487 : 500);
+		assert_int_equal(sip_msg_cseq(m)->meth, SIP_METHOD_INVITE);
 		mem_deref(m);
 		m = ue_recv_skip(&b); /* bob's 200 ACKed, then BYE */
 		assert_true(m->req && m->meth == SIP_METHOD_ACK);
@@ -220,13 +240,19 @@ out:
 static void test_2xx_held_until_prack(void **state)
 {
 	(void)state;
-	held_2xx(true);
+	held_2xx(HELD_PRACK);
 }
 
 static void test_2xx_held_no_prack(void **state)
 {
 	(void)state;
-	held_2xx(false);
+	held_2xx(HELD_NO_PRACK);
+}
+
+static void test_2xx_held_cancelled(void **state)
+{
+	(void)state;
+	held_2xx(HELD_CANCEL);
 }
 
 /* An UPDATE with SDP from u (the callee whose INVITE is inv, To tag tag)
@@ -564,6 +590,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_prack_answer_relay, setup_relay, teardown),
 	    cmocka_unit_test_setup_teardown(test_2xx_held_until_prack, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_2xx_held_no_prack, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_2xx_held_cancelled, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_update_repeat, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_update_repeat_relay, setup_relay, teardown),
 	    cmocka_unit_test_setup_teardown(test_fork_early_dialogs, setup_relay, teardown),
