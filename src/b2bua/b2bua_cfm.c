@@ -166,10 +166,7 @@ void b2b_cfm_invite(struct b2b_call *c, const struct hss_impu_match *term, size_
 	}
 }
 
-/* The caller gets cm's answer in place of scode, built by b2b_answer_a
- * with this modifier's headers and content; the branches are cancelled
- * and the call ends. */
-static void in_place(struct b2b_call *c, const struct ims_cfg_cfm *cm, uint16_t scode)
+void b2b_cfm_in_place(struct b2b_call *c, const struct ims_cfg_cfm *cm, uint16_t scode)
 {
 	char why[64];
 
@@ -229,7 +226,7 @@ bool b2b_cfm_provisional(struct b2b_call *c, const struct b2b_leg *leg,
 	cm = b2b_cfm_final(c, leg, resp->scode, resp); /* a code in place of it */
 	if (!cm)
 		return false;
-	in_place(c, cm, resp->scode);
+	b2b_cfm_in_place(c, cm, resp->scode);
 	return true;
 }
 
@@ -239,7 +236,7 @@ bool b2b_cfm_own(struct b2b_call *c, uint16_t scode)
 
 	if (!cm)
 		return false;
-	in_place(c, cm, scode);
+	b2b_cfm_in_place(c, cm, scode);
 	return true;
 }
 

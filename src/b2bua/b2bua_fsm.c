@@ -397,21 +397,6 @@ static void late_2xx(struct b2b_call *c, struct b2b_leg *leg, const struct sip_m
 	mem_deref(d);
 }
 
-/* The caller's final from the modifier cm (callflow_modifier, INVITE.OK)
- * in place of the callee's: the branches cancelled, the call ended. */
-static void cfm_final_a(struct b2b_call *c, const struct ims_cfg_cfm *cm, uint16_t scode)
-{
-	char why[64];
-
-	b2b_cancel_legs(c);
-	loop_timer_cancel(c->t_ring);
-	c->cfm_gen = cm;
-	b2b_answer_a(c, (uint16_t)cm->code, NULL, NULL, NULL);
-	c->cfm_gen = NULL;
-	snprintf(why, sizeof(why), "callflow_modifier: %d in place of %u", cm->code, scode);
-	b2b_stop(c, why);
-}
-
 /* A relayed final failure (leg_final), or the modifier's code. */
 static void fail_a(struct b2b_call *c, struct b2b_leg *leg, const char *reason,
 		   const struct sip_msg *resp)
@@ -419,7 +404,7 @@ static void fail_a(struct b2b_call *c, struct b2b_leg *leg, const char *reason,
 	const struct ims_cfg_cfm *cm = b2b_cfm_final(c, leg, c->best, resp);
 
 	if (cm) {
-		cfm_final_a(c, cm, c->best);
+		b2b_cfm_in_place(c, cm, c->best);
 		return;
 	}
 	b2b_answer_a(c, c->best, reason, resp, NULL);
@@ -442,7 +427,7 @@ static void leg_won(struct b2b_call *c, size_t i, const struct sip_msg *resp)
 	if (cm) { /* the callee's dialog ends at once (ACK, BYE) */
 		leg->done = true;
 		late_2xx(c, leg, resp);
-		cfm_final_a(c, cm, resp->scode);
+		b2b_cfm_in_place(c, cm, resp->scode);
 		return;
 	}
 	mbuf_init(&sdp, SIP_MSG_MAX_HARD);

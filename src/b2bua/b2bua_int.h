@@ -305,6 +305,10 @@ bool b2b_cfm_own(struct b2b_call *c, uint16_t scode);
  * caller's) met by a new call: a 100 Trying with its headers sent to the
  * caller at once; nothing when none, or an answer went already. */
 void b2b_cfm_trying(struct b2b_call *c, const struct hss_impu_match *term, size_t n);
+/* The caller gets cm's answer (its code, headers and content, built by
+ * b2b_answer_a) in place of scode, the callee's 180/183/final: the
+ * branches are cancelled and the call ends. */
+void b2b_cfm_in_place(struct b2b_call *c, const struct ims_cfg_cfm *cm, uint16_t scode);
 void b2b_answer_a(struct b2b_call *c, uint16_t scode, const char *reason,
 		  const struct sip_msg *resp, const struct mbuf *sdp);
 void b2b_ack_wait_start(struct b2b_call *c, enum b2b_side from, uint64_t srv_id);
