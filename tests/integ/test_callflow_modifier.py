@@ -20,6 +20,7 @@ the callee (MO side) or of the caller (MT side) do to the answers:
 * echo calls, ring_only callees and mt_call calls, and the counters of
   modifiers applied (monitor, API).
 """
+import contextlib
 import re
 import socket
 
@@ -127,6 +128,19 @@ class Ue:
                   f"{ct}Content-Length: {len(body)}\r\n\r\n{body}")
 
 
+@contextlib.contextmanager
+def registered(port, *names):
+    """A phone of each user, registered (200), all closed at the end."""
+    ues = [Ue(port, n) for n in names]
+    try:
+        for u in ues:
+            assert u.register()[0] == 200
+        yield ues
+    finally:
+        for u in ues:
+            u.close()
+
+
 def lines(msg, name):
     return re.findall(rf"(?im)^{re.escape(name)}:[ \t]*(.*?)\r?$", msg)
 
@@ -200,10 +214,7 @@ def ims(tmp_path):
 
 def test_invite_answered_by_callee_modifier(ims):
     d, port, log, tmp = ims
-    carol, bob = Ue(port, "carol"), Ue(port, "bob")
-    try:
-        assert carol.register()[0] == 200
-        assert bob.register()[0] == 200
+    with registered(port, "carol", "bob") as (carol, bob):
         carol.invite("bob")
         code, resp = carol.final()
         assert code == 486, resp
@@ -213,19 +224,13 @@ def test_invite_answered_by_callee_modifier(ims):
         bob.s.settimeout(0.5)
         with pytest.raises(socket.timeout):
             bob.recv("INVITE ", timeout=0.5)
-    finally:
-        carol.close()
-        bob.close()
 
 
 def test_answers_to_the_caller_modified(ims):
     """alice is not carol: the 486 modifier lets her call through; the 180
     and 200 she gets carry bob's INVITE.RINGING / INVITE.OK changes."""
     d, port, log, tmp = ims
-    alice, bob = Ue(port, "alice"), Ue(port, "bob")
-    try:
-        assert alice.register()[0] == 200
-        assert bob.register()[0] == 200
+    with registered(port, "alice", "bob") as (alice, bob):
         alice.invite("bob")
         inv = bob.recv("INVITE ")
         bob.answer(inv, 180, "Ringing")
@@ -239,18 +244,13 @@ def test_answers_to_the_caller_modified(ims):
         assert lines(ok, "X-Ok") == ["bob answers"], ok
         assert not lines(ok, "X-Ring") and not lines(ok, "Allow-Events"), ok
         wait_log(log, lambda t: re.search(r"callflow_modifier: ring \(call \d+: 180", t))
-    finally:
-        alice.close()
-        bob.close()
 
 
 def test_message_tts_ttl(ims):
     """dave's MESSAGE modifier: the first trigger does nothing (tts 1), the
     second answers 500 (ttl 1), the third goes on as usual."""
     d, port, log, tmp = ims
-    dave = Ue(port, "dave")
-    try:
-        assert dave.register()[0] == 200
+    with registered(port, "dave") as (dave,):
         codes = []
         for _ in range(3):
             dave.request("MESSAGE", "sip:alice@ims.test", body="hi", ctype="text/plain")
@@ -258,8 +258,6 @@ def test_message_tts_ttl(ims):
         assert codes[1] == 500, codes
         assert codes[0] != 500 and codes[2] == codes[0], codes
         assert open(log).read().count("callflow_modifier: dave's second MESSAGE") == 1
-    finally:
-        dave.close()
 
 
 def test_register_refused_and_sos(ims):
@@ -283,10 +281,7 @@ def test_caller_modifier_dir_tx(ims):
     callee, the MT dialog) answers frank 480 with its content; bob is not
     rung. A call to frank is not touched by it (dir tx only)."""
     d, port, log, tmp = ims
-    frank, bob = Ue(port, "frank"), Ue(port, "bob")
-    try:
-        assert frank.register()[0] == 200
-        assert bob.register()[0] == 200
+    with registered(port, "frank", "bob") as (frank, bob):
         frank.invite("bob")
         code, resp = frank.final()
         assert code == 480, resp
@@ -299,9 +294,6 @@ def test_caller_modifier_dir_tx(ims):
         inv = frank.recv("INVITE ")
         frank.answer(inv, 486, "Busy Here")
         assert bob.final()[0] == 486
-    finally:
-        frank.close()
-        bob.close()
 
 
 def test_ringing_delayed(ims):
@@ -310,10 +302,7 @@ def test_ringing_delayed(ims):
     dropped (a provisional after the final would be late). Shown by the
     order of what the caller gets, not by timing."""
     d, port, log, tmp = ims
-    alice, ivan = Ue(port, "alice"), Ue(port, "ivan")
-    try:
-        assert alice.register()[0] == 200
-        assert ivan.register()[0] == 200
+    with registered(port, "alice", "ivan") as (alice, ivan):
         # 1: 180 held, then sent
         alice.invite("ivan")
         inv = ivan.recv("INVITE ")
@@ -338,9 +327,6 @@ def test_ringing_delayed(ims):
         with pytest.raises(socket.timeout):
             while True:
                 assert not alice.s.recv(65536).startswith(b"SIP/2.0 180")
-    finally:
-        alice.close()
-        ivan.close()
 
 
 def test_code_in_place_of_ringing(ims):
@@ -348,10 +334,7 @@ def test_code_in_place_of_ringing(ims):
     gets 480 (with the modifier's header) instead of the 180, and judy's
     branch is cancelled."""
     d, port, log, tmp = ims
-    alice, judy = Ue(port, "alice"), Ue(port, "judy")
-    try:
-        assert alice.register()[0] == 200
-        assert judy.register()[0] == 200
+    with registered(port, "alice", "judy") as (alice, judy):
         alice.invite("judy")
         inv = judy.recv("INVITE ")
         judy.answer(inv, 180, "Ringing")
@@ -365,9 +348,6 @@ def test_code_in_place_of_ringing(ims):
                  "callflow_modifier: 480 in place of 180" in t)
         with pytest.raises(socket.timeout):
             alice.recv("SIP/2.0 180", timeout=0.5)
-    finally:
-        alice.close()
-        judy.close()
 
 
 def test_headers_on_the_invite_to_the_callee(ims):
@@ -409,10 +389,7 @@ def test_in_dialog_requests(ims):
     and the call goes on; her REINVITE one (stop: true, the default)
     answers the re-INVITE 488 and ends the call: BYE to both phones."""
     d, port, log, tmp = ims
-    alice, mia = Ue(port, "alice"), Ue(port, "mia")
-    try:
-        assert alice.register()[0] == 200
-        assert mia.register()[0] == 200
+    with registered(port, "alice", "mia") as (alice, mia):
         alice.invite("mia")
         inv = mia.recv("INVITE ")
         mia.answer(inv, 200, "OK", sdp(mia.me + 1))
@@ -435,9 +412,6 @@ def test_in_dialog_requests(ims):
         alice.answer(bye_a, 200, "OK")
         mia.answer(bye_b, 200, "OK")
         wait_log(log, lambda t: "ends: callflow_modifier: 488 to the caller's INVITE" in t)
-    finally:
-        alice.close()
-        mia.close()
 
 
 def callee_request(ue, inv, method, cseq, body=""):
@@ -462,10 +436,7 @@ def test_in_dialog_requests_relayed_with_headers(ims):
     (the MO dialog's list, as imsd sends it), the UPDATE and the CANCEL imsd
     relays to uma carry their headers (docs/callflow_modifier.md)."""
     d, port, log, tmp = ims
-    alice, uma = Ue(port, "alice"), Ue(port, "uma")
-    try:
-        assert alice.register()[0] == 200
-        assert uma.register()[0] == 200
+    with registered(port, "alice", "uma") as (alice, uma):
         alice.invite("uma")
         inv = uma.recv("INVITE ")
         uma.answer(inv, 200, "OK", sdp(uma.me + 1))
@@ -507,9 +478,6 @@ def test_in_dialog_requests_relayed_with_headers(ims):
         cancel = uma.recv("CANCEL ")
         assert lines(cancel, "X-Cancel") == ["uma"], cancel
         assert alice.final_of("INVITE")[0] == 487
-    finally:
-        alice.close()
-        uma.close()
 
 
 def test_ok_delayed(ims):
@@ -519,10 +487,7 @@ def test_ok_delayed(ims):
     that 200, not a 487; the caller's ACK reaches vera. Shown by the order
     of what the caller gets, not by timing."""
     d, port, log, tmp = ims
-    alice, vera = Ue(port, "alice"), Ue(port, "vera")
-    try:
-        assert alice.register()[0] == 200
-        assert vera.register()[0] == 200
+    with registered(port, "alice", "vera") as (alice, vera):
         alice.invite("vera")
         inv = vera.recv("INVITE ")
         vera.answer(inv, 200, "OK", sdp(vera.me + 1))
@@ -542,9 +507,6 @@ def test_ok_delayed(ims):
         while nxt.startswith("SIP/2.0"):
             nxt = vera.s.recv(65536).decode(errors="replace")
         assert nxt.startswith("ACK "), nxt
-    finally:
-        alice.close()
-        vera.close()
 
 
 def test_cancel_refused(ims):
@@ -552,10 +514,7 @@ def test_cancel_refused(ims):
     usual; the second is answered 481 and cancels nothing: mia still rings
     and her answer reaches the caller."""
     d, port, log, tmp = ims
-    alice, mia = Ue(port, "alice"), Ue(port, "mia")
-    try:
-        assert alice.register()[0] == 200
-        assert mia.register()[0] == 200
+    with registered(port, "alice", "mia") as (alice, mia):
         for n in (1, 2):
             alice.invite("mia")
             inv = mia.recv("INVITE ")
@@ -573,19 +532,13 @@ def test_cancel_refused(ims):
             code, ok = alice.final_of("INVITE")
             assert code == 200, ok
         wait_log(log, lambda t: "callflow_modifier: mia's call goes on" in t)
-    finally:
-        alice.close()
-        mia.close()
 
 
 def test_code_in_place_of_the_final(ims):
     """nora's INVITE.OK with code 500: her 200 is ACKed and ended with a
     BYE, the caller gets 500 (with the header); her 486 becomes 500 too."""
     d, port, log, tmp = ims
-    alice, nora = Ue(port, "alice"), Ue(port, "nora")
-    try:
-        assert alice.register()[0] == 200
-        assert nora.register()[0] == 200
+    with registered(port, "alice", "nora") as (alice, nora):
         alice.invite("nora")
         inv = nora.recv("INVITE ")
         nora.answer(inv, 200, "OK", sdp(nora.me + 1), tag="n1")
@@ -603,9 +556,6 @@ def test_code_in_place_of_the_final(ims):
         text = wait_log(log, lambda t: t.count("callflow_modifier: nora's answer replaced") == 2)
         assert re.search(r"call \d+: 500 in place of the callee's 200", text), text[-2000:]
         assert re.search(r"call \d+: 500 in place of the callee's 486", text), text[-2000:]
-    finally:
-        alice.close()
-        nora.close()
 
 
 def test_mt_message(ims):
@@ -668,10 +618,7 @@ def test_provisional_code_and_the_call_goes_on(ims):
     """rita's INVITE modifier with code 183: the caller gets a 183 with the
     modifier's SDP and header at once, and the call goes on to rita."""
     d, port, log, tmp = ims
-    alice, rita = Ue(port, "alice"), Ue(port, "rita")
-    try:
-        assert alice.register()[0] == 200
-        assert rita.register()[0] == 200
+    with registered(port, "alice", "rita") as (alice, rita):
         alice.invite("rita")
         early = alice.recv("SIP/2.0 183")
         assert lines(early, "X-Early") == ["1"], early
@@ -685,9 +632,6 @@ def test_provisional_code_and_the_call_goes_on(ims):
         rita.answer(inv, 486, "Busy Here")
         assert alice.final()[0] == 486
         wait_log(log, lambda t: "callflow_modifier: rita: early 183 (INVITE received)" in t)
-    finally:
-        alice.close()
-        rita.close()
 
 
 def test_answer_delayed(ims):
@@ -696,9 +640,7 @@ def test_answer_delayed(ims):
     486. A CANCEL while it is held ends the INVITE with 487 and the held 486
     is not sent. Shown by the order of what the caller gets."""
     d, port, log, tmp = ims
-    alice = Ue(port, "alice")
-    try:
-        assert alice.register()[0] == 200
+    with registered(port, "alice") as (alice,):
         alice.invite("sam")
         first = alice.recv("SIP/2.0 ", timeout=10)
         assert first.startswith("SIP/2.0 100 "), first
@@ -720,18 +662,13 @@ def test_answer_delayed(ims):
                 assert not (m.startswith(b"SIP/2.0 486") and second in m), m
         text = open(log).read()
         assert text.count("callflow_modifier: sam: a slow busy") == 2, text[-2000:]
-    finally:
-        alice.close()
 
 
 def test_trying_with_headers(ims):
     """tina's INVITE.TRYING modifier: the caller gets a 100 Trying with its
     header at once (before imsd's INVITE reaches tina), and the call goes on."""
     d, port, log, tmp = ims
-    alice, tina = Ue(port, "alice"), Ue(port, "tina")
-    try:
-        assert alice.register()[0] == 200
-        assert tina.register()[0] == 200
+    with registered(port, "alice", "tina") as (alice, tina):
         alice.invite("tina")
         first = alice.recv("SIP/2.0 ")
         assert first.startswith("SIP/2.0 100 "), first
@@ -742,9 +679,6 @@ def test_trying_with_headers(ims):
         assert alice.final()[0] == 486
         wait_log(log, lambda t: re.search(r"callflow_modifier: tina: trying \(call \d+: "
                                           r"100 to the caller\)", t))
-    finally:
-        alice.close()
-        tina.close()
 
 
 def test_config_refuses_what_is_not_applied(tmp_path):
