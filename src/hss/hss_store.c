@@ -546,7 +546,10 @@ static int hs_echo_load(struct hss *hss, struct store *st)
 }
 
 /* The id of the next hss_added row: past every row and every change (a
- * change left by a row that failed to commit must not apply to another). */
+ * change left by a row that failed to commit must not apply to another).
+ * Only integer rows count: SQLite orders a text or blob above every number
+ * (a hand-edited file's X'' would read as 0 and the next id be taken), and
+ * such a row matches no id anyway. */
 static int hs_next_row(struct hss_store *hs)
 {
 	sqlite3_stmt *q = NULL;
@@ -554,7 +557,8 @@ static int hs_next_row(struct hss_store *hs)
 
 	if (sqlite3_prepare_v2(store_db(hs->st),
 			       "SELECT MAX(COALESCE((SELECT MAX(id) FROM hss_added), 0), "
-			       "COALESCE((SELECT MAX(row) FROM hss_changed), 0))",
+			       "COALESCE((SELECT MAX(row) FROM hss_changed "
+			       "WHERE typeof(row) = 'integer'), 0))",
 			       -1, &q, NULL) == SQLITE_OK &&
 	    sqlite3_step(q) == SQLITE_ROW) {
 		int64_t m = sqlite3_column_int64(q, 0);

@@ -301,6 +301,43 @@ static void test_changes_come_back(void **state)
 	unlink(path);
 }
 
+/* A state file whose hss_changed has a row that is not an integer (a blob,
+ * a text: SQLite orders them above every number) still gives the next
+ * users_add a row id of its own (found by tests/fuzz/hss/fuzz_hss_store). */
+static void test_row_id_past_odd_rows(void **state)
+{
+	char path[] = "/tmp/imsd-hss-store-XXXXXX";
+	struct ims_cfg *cfg = cfg_load("");
+	struct store *st = NULL;
+	struct hss *hss;
+	int fd = mkstemp(path);
+
+	(void)state;
+	assert_true(fd >= 0);
+	close(fd);
+	unlink(path);
+	hss = open_both(cfg, path, &st);
+	add_save(hss, cfg, "[" DAVE "]");
+	assert_int_equal(store_exec(st, "INSERT INTO hss_changed (row, pos, entry) "
+					"VALUES (X'', 0, '{}'), ('x', 0, '{}')"),
+			 0);
+	mem_deref(hss);
+	mem_deref(st);
+
+	hss = open_both(cfg, path, &st);
+	assert_int_equal(hss_user_count(hss), 2);
+	add_save(hss, cfg, "[" ERIN "]"); /* row 2, not row 1 again */
+	mem_deref(hss);
+	mem_deref(st);
+	hss = open_both(cfg, path, &st);
+	assert_int_equal(hss_user_count(hss), 3);
+	assert_ptr_equal(hss_user_by_impi(hss, P("erin@ims.example")), hss_user_at(hss, 2));
+	mem_deref(hss);
+	mem_deref(st);
+	ims_cfg_free(cfg);
+	unlink(path);
+}
+
 static void test_no_state_file(void **state)
 {
 	struct ims_cfg *cfg = cfg_load("");
@@ -326,6 +363,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_saved_users_come_back),
 	    cmocka_unit_test(test_changes_come_back),
+	    cmocka_unit_test(test_row_id_past_odd_rows),
 	    cmocka_unit_test(test_no_state_file),
 	};
 
