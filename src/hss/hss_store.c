@@ -551,14 +551,15 @@ static int hs_echo_load(struct hss *hss, struct store *st)
  * change left by a row that failed to commit must not apply to another).
  * Only integer rows count: SQLite orders a text or blob above every number
  * (a hand-edited file's X'' would read as 0 and the next id be taken), and
- * such a row matches no id anyway. */
+ * such a row matches no id anyway. Negative ids (a hand-edited file)
+ * leave the next one at 1. */
 static int hs_next_row(struct hss_store *hs)
 {
 	sqlite3_stmt *q = NULL;
 	int e = EIO;
 
 	if (sqlite3_prepare_v2(store_db(hs->st),
-			       "SELECT MAX(COALESCE((SELECT MAX(id) FROM hss_added), 0), "
+			       "SELECT MAX(0, COALESCE((SELECT MAX(id) FROM hss_added), 0), "
 			       "COALESCE((SELECT MAX(row) FROM hss_changed "
 			       "WHERE typeof(row) = 'integer'), 0))",
 			       -1, &q, NULL) == SQLITE_OK &&

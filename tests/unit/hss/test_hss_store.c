@@ -384,6 +384,43 @@ static void test_row_ids_used_up(void **state)
 	unlink(path);
 }
 
+/* Rows with negative ids only (a hand-edited file): the file is restored
+ * and the next users_add gets row 1 (found by fuzz_hss_store: the largest
+ * id read negative made the attach fail, so imsd did not start). */
+static void test_negative_row_ids(void **state)
+{
+	char path[] = "/tmp/imsd-hss-store-XXXXXX";
+	struct ims_cfg *cfg = cfg_load("");
+	struct store *st = NULL;
+	struct hss *hss;
+	int fd = mkstemp(path);
+
+	(void)state;
+	assert_true(fd >= 0);
+	close(fd);
+	unlink(path);
+	hss = open_both(cfg, path, &st);
+	assert_int_equal(store_exec(st, "INSERT INTO hss_added (id, users) VALUES (-7, '[1]')"),
+			 0);
+	assert_int_equal(store_exec(st, "INSERT INTO hss_changed (row, pos, entry) "
+					"VALUES (-3, 0, '{}')"),
+			 0);
+	mem_deref(hss);
+	mem_deref(st);
+
+	hss = open_both(cfg, path, &st);
+	add_save(hss, cfg, "[" DAVE "]");
+	mem_deref(hss);
+	mem_deref(st);
+	hss = open_both(cfg, path, &st);
+	assert_int_equal(hss_user_count(hss), 2);
+	assert_ptr_equal(hss_user_by_impi(hss, P("dave@ims.example")), hss_user_at(hss, 1));
+	mem_deref(hss);
+	mem_deref(st);
+	ims_cfg_free(cfg);
+	unlink(path);
+}
+
 static void test_no_state_file(void **state)
 {
 	struct ims_cfg *cfg = cfg_load("");
@@ -411,6 +448,7 @@ int main(void)
 	    cmocka_unit_test(test_changes_come_back),
 	    cmocka_unit_test(test_row_id_past_odd_rows),
 	    cmocka_unit_test(test_row_ids_used_up),
+	    cmocka_unit_test(test_negative_row_ids),
 	    cmocka_unit_test(test_no_state_file),
 	};
 
