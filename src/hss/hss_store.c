@@ -80,7 +80,7 @@ struct hss_store {
 	struct store *st; /* referenced */
 	sqlite3_stmt *stmts[HS_NSTMT];
 	sqlite3_stmt *sel; /* at attach: a row's changed entries */
-	int64_t next_row;      /* id of the next hss_added row */
+	int64_t next_row;      /* id of the next hss_added row, 0: none left */
 	struct hs_user *users; /* owned: [user index - cfg->ue_count] */
 	uint32_t nusers;       /* allocated */
 	struct hs_job *job;    /* running, or NULL */
@@ -319,6 +319,8 @@ int hss_store_save(struct hss *hss, const char *users, size_t len, hss_store_don
 		return ENOENT;
 	if (!users || len > HSS_STORE_ROW_MAX)
 		return EINVAL;
+	if (!hs->next_row) /* ids used up (hs_next_row) */
+		return ENOSPC;
 	arr = json_loadb(users, len, 0, NULL);
 	if (!json_is_array(arr) || json_array_size(arr) > hss->user_count) {
 		json_decref(arr);
@@ -332,7 +334,7 @@ int hss_store_save(struct hss *hss, const char *users, size_t len, hss_store_don
 	json_decref(arr);
 	if (err)
 		return err;
-	hs->next_row++;
+	hs->next_row = hs->next_row < INT64_MAX ? hs->next_row + 1 : 0;
 	text = malloc(len ? len : 1);
 	if (text)
 		memcpy(text, users, len);
@@ -546,23 +548,33 @@ static int hs_echo_load(struct hss *hss, struct store *st)
 }
 
 /* The id of the next hss_added row: past every row and every change (a
- * change left by a row that failed to commit must not apply to another). */
+ * change left by a row that failed to commit must not apply to another).
+ * Only integer rows count: SQLite orders a text or blob above every number
+ * (a hand-edited file's X'' would read as 0 and the next id be taken), and
+ * such a row matches no id anyway. Negative ids (a hand-edited file)
+ * leave the next one at 1. */
 static int hs_next_row(struct hss_store *hs)
 {
 	sqlite3_stmt *q = NULL;
 	int e = EIO;
 
 	if (sqlite3_prepare_v2(store_db(hs->st),
-			       "SELECT MAX(COALESCE((SELECT MAX(id) FROM hss_added), 0), "
-			       "COALESCE((SELECT MAX(row) FROM hss_changed), 0))",
+			       "SELECT MAX(0, COALESCE((SELECT MAX(id) FROM hss_added), 0), "
+			       "COALESCE((SELECT MAX(row) FROM hss_changed "
+			       "WHERE typeof(row) = 'integer'), 0))",
 			       -1, &q, NULL) == SQLITE_OK &&
 	    sqlite3_step(q) == SQLITE_ROW) {
 		int64_t m = sqlite3_column_int64(q, 0);
 
-		if (m >= 0 && m < INT64_MAX) {
-			hs->next_row = m + 1;
-			e = 0;
-		}
+		/* a row at INT64_MAX leaves no id: users added are not kept
+		 * (hss_store_save says so), the file is restored all the same */
+		hs->next_row = m >= 0 && m < INT64_MAX ? m + 1 : 0;
+		if (!hs->next_row)
+			log_write(LOG_IMS, LOG_LVL_ERROR, LOG_DIR_NONE, NULL,
+				  "store: no hss_added row id left after %lld: users added from "
+				  "now on are not kept",
+				  (long long)m);
+		e = 0;
 	}
 	sqlite3_finalize(q);
 	return e;

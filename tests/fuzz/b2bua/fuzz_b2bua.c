@@ -46,13 +46,75 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 #define FZ_MSGS_MAX 24
 #define FZ_FIELD 1024
 
-static const char cfg_text[] =
+/* cfg_fmt's %s: a file with an SDP, the callflow modifiers' content */
+#define FZ_SDP "v=0\r\no=m 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n" \
+	       "m=audio 4002 RTP/AVP 0\r\n"
+
+/*
+ * Callflow modifiers (docs/callflow_modifier.md) on both phones, with every
+ * filter (method, dir, impu, imei, access_network, tts/ttl) and every
+ * action (code, provisional code, custom_headers, content and content:
+ * null, send_delay, stop, log). Those that would change the corpus's plain
+ * calls filter on a P-Access-Network-Info (lte, nr, n3gpp) or an IMEI the
+ * phones did not register with (they register 35000000000001 and ..02):
+ * an input reaches them with that header, or a REGISTER with another IMEI.
+ */
+#define FZ_WARN "[{\"name\": \"Warning\", \"value\": \"399 ims.test \\\"lab\\\"\"}]"
+static const char cfg_fmt[] =
     "{\"sip_addr\": \"127.0.0.1\", \"domain\": \"ims.test\", \"timer_t1\": 0.02,"
     " \"timer_t2\": 0.1, \"dialog_timeout\": 1, \"echo\": \"sip:echo\", \"ue_db\": ["
     "{\"imsi\": \"001010000000001\", \"impi\": \"alice@ims.test\", \"authent_type\":"
-    " \"none\", \"impu\": [\"sip:alice\"]},"
+    " \"none\", \"impu\": [\"sip:alice\"], \"callflow_modifier\": ["
+    " {\"method\": \"INVITE\", \"dir\": \"tx\", \"impu\": \"tel:+332\", \"code\": 404, \"log\": \"mt 404\","
+    "  \"tts\": 2},"
+    " {\"method\": \"INVITE\", \"dir\": \"tx\", \"imei\": \"35000000000002\","
+    "  \"custom_headers\": [{\"name\": \"X-Mt\", \"value\": \"a\"}]},"
+    " {\"method\": \"INVITE.RINGING\", \"dir\": \"rx\", \"access_network\": \"n3gpp\","
+    "  \"code\": 486},"
+    " {\"method\": \"INVITE.RINGING\", \"dir\": \"rx\", \"access_network\": \"nr\","
+    "  \"send_delay\": 0.002, \"custom_headers\": [{\"name\": \"X-Late\", \"value\": \"1\"}]},"
+    " {\"method\": \"INVITE.SESSION_PROGRESS\", \"dir\": \"rx\", \"access_network\": \"lte\","
+    "  \"code\": 480, \"log\": \"183 replaced\"},"
+    " {\"method\": \"INVITE.OK\", \"dir\": \"rx\", \"access_network\": \"nr\", \"code\": 500},"
+    " {\"method\": \"INVITE.OK\", \"dir\": \"rx\", \"imei\": \"35000000000009\", \"code\": 503},"
+    " {\"method\": \"INVITE.OK\", \"dir\": \"rx\", \"impu\": \"sip:echo\", \"code\": 486,"
+    "  \"tts\": 1, \"ttl\": 1},"
+    " {\"method\": \"UPDATE\", \"dir\": \"tx\", \"access_network\": \"lte\", \"code\": 488}]},"
     "{\"imsi\": \"001010000000002\", \"impi\": \"bob@ims.test\", \"authent_type\":"
-    " \"none\", \"impu\": [\"sip:bob\", {\"impu\": \"tel:+332\", \"ring_only\": true}]}"
+    " \"none\", \"impu\": [\"sip:bob\", {\"impu\": \"tel:+332\", \"ring_only\": true}],"
+    " \"callflow_modifier\": ["
+    " {\"method\": \"INVITE\", \"dir\": \"rx\", \"impu\": \"sip:alice@ims.test\","
+    "  \"access_network\": \"lte\", \"code\": 486, \"log\": \"bob busy on lte\", \"tts\": 1,"
+    "  \"ttl\": 2, \"custom_headers\": [{\"name\": \"Warning\", \"value\": \"399 ims.test"
+    " \\\"lab\\\"\"}, {\"name\": \"Allow\", \"replace\": true}]},"
+    " {\"method\": \"INVITE\", \"access_network\": \"nr\", \"imei\": \"35000000000001\","
+    "  \"code\": 183, \"log\": \"early\", \"content\": \"%s\", \"content_type\": \"application/sdp\"},"
+    " {\"method\": \"INVITE\", \"access_network\": \"n3gpp\", \"code\": 480,"
+    "  \"send_delay\": 0.005, \"log\": \"wifi 480\"},"
+    " {\"method\": \"INVITE\", \"log\": \"bob rung\","
+    "  \"custom_headers\": [{\"name\": \"Alert-Info\", \"value\": \"<urn:alert:service:x>\"}]},"
+    " {\"method\": \"INVITE.TRYING\", \"log\": \"trying\","
+    "  \"custom_headers\": [{\"name\": \"X-Trying\", \"value\": \"lab\"}]},"
+    " {\"method\": \"INVITE.RINGING\", \"dir\": \"tx\", \"access_network\": \"lte,nr\","
+    "  \"send_delay\": 0.004, \"custom_headers\": [{\"name\": \"X-Ring\", \"value\": \"1\"}]},"
+    " {\"method\": \"INVITE.SESSION_PROGRESS\", \"imei\": \"35000000000001\","
+    "  \"content\": null, \"content_type\": \"application/sdp\"},"
+    " {\"method\": \"INVITE.OK\", \"access_network\": \"n3gpp\", \"content\": \"%s\","
+    "  \"content_type\": \"application/sdp\","
+    "  \"custom_headers\": [{\"name\": \"X-Ok\", \"value\": \"1\"}]},"
+    " {\"method\": \"REINVITE\", \"access_network\": \"lte\", \"code\": 488, \"stop\": false, \"log\": \"re\"},"
+    " {\"method\": \"REINVITE\", \"access_network\": \"nr\", \"code\": 500},"
+    " {\"method\": \"UPDATE\", \"access_network\": \"nr\", \"code\": 503},"
+    " {\"method\": \"PRACK\", \"log\": \"prack\"},"
+    " {\"method\": \"CANCEL\", \"access_network\": \"lte\", \"code\": 481, \"stop\": false, \"log\": \"c\","
+    "  \"ttl\": 1},"
+    " {\"method\": \"CANCEL\", \"access_network\": \"nr\", \"code\": 486},"
+    " {\"method\": \"REGISTER\", \"imei\": \"35000000000009\", \"code\": 403, \"log\": \"barred\","
+    "  \"custom_headers\": " FZ_WARN "},"
+    " {\"method\": \"REGISTER.SOS\", \"code\": 380, \"log\": \"sos\"},"
+    " {\"method\": \"SUBSCRIBE\", \"access_network\": \"n3gpp\", \"code\": 489, \"log\": \"sub\","
+    "  \"send_delay\": 0.003},"
+    " {\"method\": \"MESSAGE\", \"dir\": \"rx\", \"access_network\": \"lte\", \"code\": 202, \"log\": \"sms\"}]}"
     "]}";
 
 struct fz_ue {
@@ -204,7 +266,9 @@ static int ue_open(struct fz_ue *u)
 	return 0;
 }
 
-static void ue_register(struct fz_ue *u, const char *name)
+/* Registers name with an IMEI (+sip.instance): the modifiers' imei filter
+ * has one to match. */
+static void ue_register(struct fz_ue *u, const char *name, unsigned imei)
 {
 	char r[1024];
 	int n;
@@ -214,12 +278,42 @@ static void ue_register(struct fz_ue *u, const char *name)
 		     "Via: SIP/2.0/UDP 127.0.0.1:%u;branch=z9hG4bKreg%u;rport\r\n"
 		     "Max-Forwards: 70\r\nFrom: <sip:%s@ims.test>;tag=r%u\r\n"
 		     "To: <sip:%s@ims.test>\r\nCall-ID: reg-%u@f\r\nCSeq: 1 REGISTER\r\n"
-		     "Contact: <sip:%s@127.0.0.1:%u>\r\nExpires: 600\r\n"
+		     "Contact: <sip:%s@127.0.0.1:%u>;+sip.instance="
+		     "\"<urn:gsma:imei:35000000-%06u-0>\"\r\nExpires: 600\r\n"
 		     "Content-Length: 0\r\n\r\n",
-		     u->port, u->port, name, u->port, name, u->port, name, u->port);
+		     u->port, u->port, name, u->port, name, u->port, name, u->port, imei);
 	ue_send(u, r, (size_t)n);
 	run_ms(2);
 	ue_drain(u);
+}
+
+static char sdp_path[] = "/tmp/fuzz-b2bua-sdp-XXXXXX";
+
+static void sdp_unlink(void)
+{
+	unlink(sdp_path);
+}
+
+/* The configuration, with the content file written once per process. */
+static json_t *cfg_json(void)
+{
+	static char *text;
+	json_error_t je;
+
+	if (!text) {
+		int fd = mkstemp(sdp_path);
+		size_t n = strlen(cfg_fmt) + 2 * sizeof(sdp_path);
+
+		if (fd < 0 || write(fd, FZ_SDP, sizeof(FZ_SDP) - 1) != sizeof(FZ_SDP) - 1)
+			abort();
+		close(fd);
+		atexit(sdp_unlink);
+		text = malloc(n);
+		if (!text)
+			abort();
+		snprintf(text, n, cfg_fmt, sdp_path, sdp_path);
+	}
+	return json_loads(text, 0, &je);
 }
 
 static int setup(void)
@@ -230,9 +324,9 @@ static int setup(void)
 	struct b2bua_prm bp = {0};
 	struct media_relay_addr ra = {.port_min = 36000, .port_max = 36999};
 	struct media_relay_prm rp = {.addrs = &ra, .addr_count = 1};
-	struct cfg_diag d = {NULL, 0, NULL, NULL};
-	json_error_t je;
-	json_t *root = json_loads(cfg_text, 0, &je);
+	char e[512] = "";
+	struct cfg_diag d = {e, sizeof(e), NULL, NULL};
+	json_t *root = cfg_json();
 	struct net_addr a;
 	int err;
 
@@ -242,6 +336,10 @@ static int setup(void)
 		abort();
 	err = ims_cfg_from_json(root, NULL, &F.cfg, &d);
 	json_decref(root);
+	if (err) {
+		fprintf(stderr, "fuzz_b2bua: configuration: %s\n", e);
+		abort();
+	}
 	err = err ? err : hss_alloc(&F.hss, F.cfg, NULL, 0);
 	sip_stack_prm_init(&sp);
 	sp.listen = &ls;
@@ -274,8 +372,8 @@ static int setup(void)
 	err = err ? err : cscf_b2bua_add(F.cscf, F.b2b);
 	if (err || ue_open(&F.ue[0]) || ue_open(&F.ue[1]))
 		abort();
-	ue_register(&F.ue[0], "alice");
-	ue_register(&F.ue[1], "bob");
+	ue_register(&F.ue[0], "alice", 1);
+	ue_register(&F.ue[1], "bob", 2);
 	return 0;
 }
 

@@ -5,10 +5,12 @@
  * CSeq's parity picks the source port), so that registrations made from
  * one flow meet requests from the other. Besides the registrar's REGISTER
  * and reg SUBSCRIBE, a MESSAGE service asking for an originating user takes
- * the Route set, P-Preferred-Identity and asserted identity paths.
- * Invariants: no crash or leak; every request gets exactly one answer (the
- * stage's own or the service's); an asserted identity is set exactly when
- * a sender was identified.
+ * the Route set, P-Preferred-Identity and asserted identity paths, and so
+ * does an INVITE service (as the b2bua's) for a new call.
+ * The users have callflow modifiers (cscf_cfm.c) on every filter.
+ * Invariants: no crash or leak; every request gets exactly one final
+ * answer (the stage's own, a modifier's or the service's); an asserted
+ * identity is set exactly when a sender was identified.
  */
 #include <assert.h>
 #include <stdint.h>
@@ -23,15 +25,36 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
+/* Callflow modifiers (docs/callflow_modifier.md) on the users, with every
+ * filter and the request steps the stage answers (REGISTER, REGISTER.SOS,
+ * SUBSCRIBE, MESSAGE, INVITE with a final or a provisional code), at user
+ * and IMPU level; send_delay answers at once here (no stack to hold the
+ * transaction with). They filter on an IMEI or a P-Access-Network-Info, so
+ * the plain corpus flows are unchanged. */
 static const char cfg_text[] =
     "{\"sip_addr\": \"127.0.0.1\", \"domain\": \"ims.test\", \"ue_db\": ["
     "{\"imsi\": \"001010000000003\", \"impi\": \"dave@ims.test\", \"authent_type\":"
-    " \"none\", \"impu\": [\"sip:dave\", {\"impu\": \"tel:+334\", \"asserted\": true}]},"
+    " \"none\", \"impu\": [\"sip:dave\", {\"impu\": \"tel:+334\", \"asserted\": true}],"
+    " \"callflow_modifier\": ["
+    " {\"method\": \"REGISTER\", \"imei\": \"35000000000009\", \"code\": 403, \"log\": \"b\","
+    "  \"custom_headers\": [{\"name\": \"Warning\", \"value\": \"399 ims.test \\\"b\\\"\"}]},"
+    " {\"method\": \"REGISTER.SOS\", \"code\": 380, \"tts\": 1},"
+    " {\"method\": \"MESSAGE\", \"dir\": \"rx\", \"access_network\": \"lte,nr\", \"code\": 202, \"log\": \"m\","
+    "  \"ttl\": 3},"
+    " {\"method\": \"SUBSCRIBE\", \"access_network\": \"n3gpp\", \"code\": 489, \"log\": \"s\","
+    "  \"send_delay\": 0.5, \"custom_headers\": [{\"name\": \"Allow-Events\"}]},"
+    " {\"method\": \"INVITE\", \"dir\": \"rx\", \"access_network\": \"lte\", \"impu\": \"sip:erin\","
+    "  \"code\": 486, \"log\": \"i486\"},"
+    " {\"method\": \"INVITE\", \"dir\": \"rx\", \"access_network\": \"nr\", \"code\": 183, \"log\": \"i183\"},"
+    " {\"method\": \"INVITE\", \"dir\": \"tx\", \"imei\": \"35000000000002\", \"code\": 480, \"log\": \"i480\"}]},"
     "{\"imsi\": \"001010000000004\", \"impi\": \"erin@ims.test\", \"authent_type\":"
-    " \"none\", \"impu\": [\"sip:erin\"]},"
+    " \"none\", \"impu\": [\"sip:erin\"], \"callflow_modifier\": ["
+    " {\"method\": \"MESSAGE\", \"imei\": \"35000000000001\", \"code\": 480, \"ttl\": 2},"
+    " {\"access_network\": \"n3gpp\", \"code\": 503, \"log\": \"any\"}]},"
     "{\"imsi\": \"001010000000005\", \"sim_algo\": \"xor\", \"multi_sim\": true,"
     " \"K\": \"00112233445566778899aabbccddeeff\","
-    " \"impu\": [{\"impu\": \"sip:sim\", \"imei\": \"35000000000001\"}]},"
+    " \"impu\": [{\"impu\": \"sip:sim\", \"imei\": \"35000000000001\", \"callflow_modifier\":"
+    " {\"method\": \"REGISTER\", \"access_network\": \"lte\", \"code\": 403}}]},"
     "{\"imsi\": \"001010000000005\", \"sim_algo\": \"xor\", \"multi_sim\": true,"
     " \"K\": \"00112233445566778899aabbccddeeff\","
     " \"impu\": [{\"impu\": \"sip:sim\", \"imei\": \"35000000000002\"}]}"
@@ -49,7 +72,8 @@ static int fz_reply(struct sip_tsx *tsx, uint16_t scode, const char *reason,
 	(void)prm;
 	(void)arg;
 	assert(scode >= 100 && scode < 700);
-	answers++;
+	if (scode >= 200) /* a modifier's provisional goes before the final */
+		answers++;
 	return 0;
 }
 
@@ -81,6 +105,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				   .target = CSCF_TARGET_USER,
 				   .orig = true,
 				   .h = fz_message_h};
+	/* as the b2bua takes calls: callflow modifiers on a new INVITE */
+	struct cscf_service inv = {.name = "invite",
+				   .meth = SIP_METHOD_INVITE,
+				   .target = CSCF_TARGET_USER,
+				   .orig = true,
+				   .h = fz_message_h};
 	struct sip_decode_prm dp = {.max_size = 65535};
 	struct cscf_prm cp = {.reply = fz_stage_reply};
 	struct registrar *reg = NULL;
@@ -98,7 +128,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	cp.hss = hss;
 	cp.reg = reg;
 	if (cscf_alloc(&cscf, &cp) || cscf_registrar_add(cscf, reg) ||
-	    cscf_service_add(cscf, &msg))
+	    cscf_service_add(cscf, &msg) || cscf_service_add(cscf, &inv))
 		abort();
 	memset(src, 0, sizeof(src));
 	net_addr_parse_str(&src[0].peer, "127.0.0.1", 5070);

@@ -301,6 +301,126 @@ static void test_changes_come_back(void **state)
 	unlink(path);
 }
 
+/* A state file whose hss_changed has a row that is not an integer (a blob,
+ * a text: SQLite orders them above every number) still gives the next
+ * users_add a row id of its own (found by tests/fuzz/hss/fuzz_hss_store). */
+static void test_row_id_past_odd_rows(void **state)
+{
+	char path[] = "/tmp/imsd-hss-store-XXXXXX";
+	struct ims_cfg *cfg = cfg_load("");
+	struct store *st = NULL;
+	struct hss *hss;
+	int fd = mkstemp(path);
+
+	(void)state;
+	assert_true(fd >= 0);
+	close(fd);
+	unlink(path);
+	hss = open_both(cfg, path, &st);
+	add_save(hss, cfg, "[" DAVE "]");
+	assert_int_equal(store_exec(st, "INSERT INTO hss_changed (row, pos, entry) "
+					"VALUES (X'', 0, '{}'), ('x', 0, '{}')"),
+			 0);
+	mem_deref(hss);
+	mem_deref(st);
+
+	hss = open_both(cfg, path, &st);
+	assert_int_equal(hss_user_count(hss), 2);
+	add_save(hss, cfg, "[" ERIN "]"); /* row 2, not row 1 again */
+	mem_deref(hss);
+	mem_deref(st);
+	hss = open_both(cfg, path, &st);
+	assert_int_equal(hss_user_count(hss), 3);
+	assert_ptr_equal(hss_user_by_impi(hss, P("erin@ims.example")), hss_user_at(hss, 2));
+	mem_deref(hss);
+	mem_deref(st);
+	ims_cfg_free(cfg);
+	unlink(path);
+}
+
+/* A state file whose largest row id is INT64_MAX - 1 or INT64_MAX: it is
+ * restored (imsd starts), the ids left are used, then a save says ENOSPC
+ * (the users are added, not kept) instead of overflowing the id. */
+static void test_row_ids_used_up(void **state)
+{
+	char path[] = "/tmp/imsd-hss-store-XXXXXX";
+	struct cfg_diag d = {err, sizeof(err), NULL, NULL};
+	struct ims_cfg *cfg = cfg_load(""), *set = NULL;
+	struct store *st = NULL;
+	struct hss *hss;
+	json_t *v;
+	int fd = mkstemp(path);
+
+	(void)state;
+	assert_true(fd >= 0);
+	close(fd);
+	unlink(path);
+	hss = open_both(cfg, path, &st);
+	assert_int_equal(store_exec(st, "INSERT INTO hss_added (id, users) "
+					"VALUES (9223372036854775806, '[1]')"),
+			 0);
+	mem_deref(hss);
+	mem_deref(st);
+
+	hss = open_both(cfg, path, &st); /* the row is kept unrestored */
+	add_save(hss, cfg, "[" DAVE "]");  /* id INT64_MAX, the last one */
+	v = json_loads("[" ERIN "]", 0, NULL);
+	assert_int_equal(ims_cfg_ue_from_json(cfg, v, &set, &d), 0);
+	json_decref(v);
+	assert_int_equal(hss_users_add(hss, set, err, sizeof(err)), 0);
+	assert_int_equal(hss_store_save(hss, "[" ERIN "]", strlen("[" ERIN "]"), NULL, NULL),
+			 ENOSPC);
+	assert_int_equal(hss_user_count(hss), 3);
+	mem_deref(hss);
+	mem_deref(st);
+
+	hss = open_both(cfg, path, &st); /* dave kept, erin not; still no id */
+	assert_int_equal(hss_user_count(hss), 2);
+	assert_non_null(hss_user_by_impi(hss, P("dave@ims.example")));
+	assert_int_equal(hss_store_save(hss, "[]", 2, NULL, NULL), ENOSPC);
+	mem_deref(hss);
+	mem_deref(st);
+	ims_cfg_free(cfg);
+	unlink(path);
+}
+
+/* Rows with negative ids only (a hand-edited file): the file is restored
+ * and the next users_add gets row 1 (found by fuzz_hss_store: the largest
+ * id read negative made the attach fail, so imsd did not start). */
+static void test_negative_row_ids(void **state)
+{
+	char path[] = "/tmp/imsd-hss-store-XXXXXX";
+	struct ims_cfg *cfg = cfg_load("");
+	struct store *st = NULL;
+	struct hss *hss;
+	int fd = mkstemp(path);
+
+	(void)state;
+	assert_true(fd >= 0);
+	close(fd);
+	unlink(path);
+	hss = open_both(cfg, path, &st);
+	assert_int_equal(store_exec(st, "INSERT INTO hss_added (id, users) VALUES (-7, '[1]')"),
+			 0);
+	assert_int_equal(store_exec(st, "INSERT INTO hss_changed (row, pos, entry) "
+					"VALUES (-3, 0, '{}')"),
+			 0);
+	mem_deref(hss);
+	mem_deref(st);
+
+	hss = open_both(cfg, path, &st);
+	add_save(hss, cfg, "[" DAVE "]");
+	mem_deref(hss);
+	mem_deref(st);
+	hss = open_both(cfg, path, &st);
+	assert_int_equal(hss_user_count(hss), 2);
+	assert_ptr_equal(hss_user_by_impi(hss, P("dave@ims.example")), hss_user_at(hss, 1));
+	mem_deref(hss);
+	mem_deref(st);
+	ims_cfg_free(cfg);
+	unlink(path);
+}
+
 static void test_no_state_file(void **state)
 {
 	struct ims_cfg *cfg = cfg_load("");
@@ -326,6 +446,9 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_saved_users_come_back),
 	    cmocka_unit_test(test_changes_come_back),
+	    cmocka_unit_test(test_row_id_past_odd_rows),
+	    cmocka_unit_test(test_row_ids_used_up),
+	    cmocka_unit_test(test_negative_row_ids),
 	    cmocka_unit_test(test_no_state_file),
 	};
 
