@@ -447,6 +447,8 @@ static bool row_changes(struct hss *hss, int64_t id, json_t *users)
 	sqlite3_reset(q);
 	sqlite3_bind_int64(q, 1, id);
 	while (ok && (rc = sqlite3_step(q)) == SQLITE_ROW) {
+		/* an integer: SQLite reads text such as 'abc' as 0, the first user */
+		bool pos_int = sqlite3_column_type(q, 0) == SQLITE_INTEGER;
 		int64_t pos = sqlite3_column_int64(q, 0);
 		const char *t = (const char *)sqlite3_column_text(q, 1);
 		int n = sqlite3_column_bytes(q, 1);
@@ -454,7 +456,8 @@ static bool row_changes(struct hss *hss, int64_t id, json_t *users)
 				? json_loadb(t, (size_t)n, 0, NULL)
 				: NULL;
 
-		ok = pos >= 0 && (uint64_t)pos < json_array_size(users) && json_is_object(e) &&
+		ok = pos_int && pos >= 0 && (uint64_t)pos < json_array_size(users) &&
+		     json_is_object(e) &&
 		     !json_array_set(users, (size_t)pos, e);
 		json_decref(e);
 		if (!ok)

@@ -288,6 +288,16 @@ static void test_changes_come_back(void **state)
 	hss = open_both(cfg, path, &st);
 	assert_int_equal(hss_user_count(hss), 1);
 	assert_int_equal(store_exec(st, "DELETE FROM hss_changed WHERE pos = 7"), 0);
+	/* a position that is text (SQLite would read it as 0, the row's
+	 * first user): the same */
+	assert_int_equal(store_exec(st, "INSERT INTO hss_changed (row, pos, entry) "
+					"SELECT id, 'abc', '" ERIN "' FROM hss_added"),
+			 0);
+	mem_deref(hss);
+	mem_deref(st);
+	hss = open_both(cfg, path, &st);
+	assert_int_equal(hss_user_count(hss), 1);
+	assert_int_equal(store_exec(st, "DELETE FROM hss_changed WHERE pos = 'abc'"), 0);
 	/* an entry that is not an object: the same */
 	assert_int_equal(store_exec(st, "UPDATE hss_changed SET entry = '[1]'"), 0);
 	mem_deref(hss);
