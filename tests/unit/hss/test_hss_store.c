@@ -81,6 +81,16 @@ static struct hss *open_both(const struct ims_cfg *cfg, const char *path, struct
 	return hss;
 }
 
+/* path (a mkstemp template) made the name of a state file not there yet. */
+static void tmp_name(char *path)
+{
+	int fd = mkstemp(path);
+
+	assert_true(fd >= 0);
+	close(fd);
+	unlink(path);
+}
+
 static struct pl P(const char *s)
 {
 	return pl_from_str(s);
@@ -92,12 +102,9 @@ static void test_saved_users_come_back(void **state)
 	struct ims_cfg *cfg = cfg_load(""), *cfg2;
 	struct store *st = NULL;
 	struct hss *hss;
-	int fd = mkstemp(path);
 
 	(void)state;
-	assert_true(fd >= 0);
-	close(fd);
-	unlink(path);
+	tmp_name(path);
 	hss = open_both(cfg, path, &st);
 	assert_int_equal(hss_user_count(hss), 1);
 	add_save(hss, cfg, "[" DAVE "]");
@@ -223,12 +230,9 @@ static void test_changes_come_back(void **state)
 	const struct ims_cfg_ue *ue;
 	struct hss *hss;
 	uint32_t idx = 0;
-	int fd = mkstemp(path);
 
 	(void)state;
-	assert_true(fd >= 0);
-	close(fd);
-	unlink(path);
+	tmp_name(path);
 	hss = open_both(cfg, path, &st);
 	add_save(hss, cfg, "[" ERIN ", " DAVE "]");
 	dave = hss_user_by_impi(hss, P("dave@ims.example"));
@@ -320,12 +324,9 @@ static void test_row_id_past_odd_rows(void **state)
 	struct ims_cfg *cfg = cfg_load("");
 	struct store *st = NULL;
 	struct hss *hss;
-	int fd = mkstemp(path);
 
 	(void)state;
-	assert_true(fd >= 0);
-	close(fd);
-	unlink(path);
+	tmp_name(path);
 	hss = open_both(cfg, path, &st);
 	add_save(hss, cfg, "[" DAVE "]");
 	assert_int_equal(store_exec(st, "INSERT INTO hss_changed (row, pos, entry) "
@@ -359,12 +360,9 @@ static void test_row_ids_used_up(void **state)
 	struct store *st = NULL;
 	struct hss *hss;
 	json_t *v;
-	int fd = mkstemp(path);
 
 	(void)state;
-	assert_true(fd >= 0);
-	close(fd);
-	unlink(path);
+	tmp_name(path);
 	hss = open_both(cfg, path, &st);
 	assert_int_equal(store_exec(st, "INSERT INTO hss_added (id, users) "
 					"VALUES (9223372036854775806, '[1]')"),
@@ -403,12 +401,9 @@ static void test_negative_row_ids(void **state)
 	struct ims_cfg *cfg = cfg_load("");
 	struct store *st = NULL;
 	struct hss *hss;
-	int fd = mkstemp(path);
 
 	(void)state;
-	assert_true(fd >= 0);
-	close(fd);
-	unlink(path);
+	tmp_name(path);
 	hss = open_both(cfg, path, &st);
 	assert_int_equal(store_exec(st, "INSERT INTO hss_added (id, users) VALUES (-7, '[1]')"),
 			 0);
