@@ -140,6 +140,16 @@ int ipsec_dp_esp_in(struct ipsec *ip, const struct net_addr *src, const struct n
 		drop_log("src", spi, src);
 		return EPERM;
 	}
+	/* the SA's own local address only (RFC 4301 §4.4.1 selectors): the
+	 * raw socket takes ESP sent to any address of the host. Checked
+	 * before esp_decap, which moves the replay window: a copy sent to
+	 * another of our addresses must not spend the original's number. */
+	ipsec_set_sa_flow(s, role, &ue, &local);
+	if (!ipsec_addr_eq(dst, &local, false)) {
+		ip->st.drop_policy++;
+		drop_log("dst", spi, src);
+		return EPERM;
+	}
 	sa = ipsec_set_sa(s, role);
 	if (!sa) {
 		ip->st.drop_io++;
@@ -154,17 +164,9 @@ int ipsec_dp_esp_in(struct ipsec *ip, const struct net_addr *src, const struct n
 	if (!clen)
 		return ENODATA; /* dummy packet (RFC 4303 §2.6) */
 	*olen = 0;
-	ipsec_set_sa_flow(s, role, &ue, &local);
 	if (!selectors_ok(&ue, &local, nh, clear, clen, &dport)) {
 		ip->st.drop_policy++;
 		drop_log("selector", spi, src);
-		return EPERM;
-	}
-	/* the SA's own local address only (RFC 4301 §4.4.1 selectors): the
-	 * raw socket takes ESP sent to any address of the host */
-	if (!ipsec_addr_eq(dst, &local, false)) {
-		ip->st.drop_policy++;
-		drop_log("dst", spi, src);
 		return EPERM;
 	}
 	/* the clear packet is rebuilt with the SA's addresses: transport mode */
