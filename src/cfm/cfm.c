@@ -39,8 +39,31 @@ static bool imei_eq(const char *want, const char *digits)
 	return !strncmp(w, digits, 14);
 }
 
+/* Steps where a 1xx or 2xx sent in place of the message would open or
+ * change a session imsd does not keep. */
+static bool step_session(uint8_t step)
+{
+	switch (step) {
+	case IMS_CFG_STEP_INVITE:
+	case IMS_CFG_STEP_INVITE_OK:
+	case IMS_CFG_STEP_INVITE_RINGING:
+	case IMS_CFG_STEP_INVITE_SESSION_PROGRESS:
+	case IMS_CFG_STEP_REINVITE:
+	case IMS_CFG_STEP_UPDATE:
+	case IMS_CFG_STEP_PRACK:
+		return true;
+	default:
+		return false;
+	}
+}
+
 static bool filters_ok(const struct ims_cfg_cfm *cm, const struct cfm_match *m)
 {
+	/* the config reader refuses such a code on a named step; a modifier
+	 * without method (a 200 meant for MESSAGE, say) skips these steps */
+	if (m->code == CFM_CODE_WITH && cm->step == IMS_CFG_STEP_ANY && cm->code < 300 &&
+	    step_session(m->step))
+		return false;
 	if (cm->step == IMS_CFG_STEP_REGISTER_SOS && !m->sos)
 		return false;
 	if (cm->dir != IMS_CFG_DIR_BOTH && cm->dir != m->dir)

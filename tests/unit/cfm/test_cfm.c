@@ -124,6 +124,31 @@ static void test_filters(void **state)
 	assert_null(cfm_find(&m));
 }
 
+/* A modifier without method and a 1xx/2xx code (a 200 meant for MESSAGE)
+ * is not sent where it would open or change a session: the INVITE, its
+ * answers, REINVITE, UPDATE, PRACK; MESSAGE and the rest still get it. */
+static void test_session_steps_skip_low_codes(void **state)
+{
+	static const uint8_t session[] = {
+	    IMS_CFG_STEP_INVITE,	 IMS_CFG_STEP_INVITE_OK,	IMS_CFG_STEP_INVITE_RINGING,
+	    IMS_CFG_STEP_INVITE_SESSION_PROGRESS, IMS_CFG_STEP_REINVITE, IMS_CFG_STEP_UPDATE,
+	    IMS_CFG_STEP_PRACK};
+	struct cfm_match m = {.opts = &opts, .dir = IMS_CFG_DIR_RX, .code = CFM_CODE_WITH};
+
+	(void)state;
+	mods[0] = (struct ims_cfg_cfm){.code = 200};
+	list_set(1);
+	for (size_t i = 0; i < sizeof(session); i++) {
+		m.step = session[i];
+		assert_null(cfm_find(&m));
+	}
+	m.step = IMS_CFG_STEP_MESSAGE;
+	assert_ptr_equal(cfm_find(&m), &mods[0]);
+	mods[0].code = 486; /* a failure code still applies everywhere */
+	m.step = IMS_CFG_STEP_REINVITE;
+	assert_ptr_equal(cfm_find(&m), &mods[0]);
+}
+
 static void test_impu_eq(void **state)
 {
 	(void)state;
@@ -274,6 +299,7 @@ int main(void)
 	    cmocka_unit_test_setup(test_step_and_dir, setup),
 	    cmocka_unit_test_setup(test_register_sos, setup),
 	    cmocka_unit_test_setup(test_filters, setup),
+	    cmocka_unit_test_setup(test_session_steps_skip_low_codes, setup),
 	    cmocka_unit_test(test_impu_eq),
 	    cmocka_unit_test_setup(test_tts_ttl, setup),
 	    cmocka_unit_test(test_step_of_resp),
