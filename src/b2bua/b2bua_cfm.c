@@ -72,8 +72,8 @@ static const struct ims_cfg_impu_opts *callee_opts(const struct b2b_call *c,
 						   const struct b2b_leg *leg)
 {
 	if (leg && leg->user)
-		return hss_impu_opts(leg->user, leg->impu);
-	return c->callee ? hss_impu_opts(c->callee, c->callee_impu) : NULL;
+		return cfm_opts(leg->user, leg->impu);
+	return c->callee ? cfm_opts(c->callee, c->callee_impu) : NULL;
 }
 
 static const struct ims_cfg_cfm *answer_find(const struct b2b_call *c,
@@ -97,9 +97,9 @@ static const struct ims_cfg_cfm *answer_find(const struct b2b_call *c,
 		if (cm)
 			return cm;
 	}
-	if (!c->orig)
+	m.opts = cfm_opts(c->orig, c->orig_impu); /* MT: the caller's */
+	if (!m.opts)
 		return NULL;
-	m.opts = hss_impu_opts(c->orig, c->orig_impu); /* MT: the caller's */
 	m.dir = IMS_CFG_DIR_RX;
 	m.peer_impu = c->to;
 	m.peer_imei = leg ? cfm_imei_of(c->b->prm.reg, leg->user, &leg->flow, imei)
@@ -132,14 +132,15 @@ static const struct ims_cfg_cfm *invite_find(struct b2b_call *c,
 	const struct ims_cfg_cfm *cm = NULL;
 	char imei[16], what[48];
 
-	m.opts = hss_impu_opts(t->user, t->impu); /* MO: the callee's */
-	m.dir = IMS_CFG_DIR_RX;
-	m.peer_impu = c->from;
-	m.peer_imei = cfm_imei_of(c->b->prm.reg, c->orig, &c->a_flow, imei);
-	m.peer_rat = cfm_rat_of(c->a_inv);
-	cm = find(c, &m);
-	if (!cm && c->orig) {
-		m.opts = hss_impu_opts(c->orig, c->orig_impu); /* MT: the caller's */
+	m.opts = cfm_opts(t->user, t->impu); /* MO: the callee's */
+	if (m.opts) {
+		m.dir = IMS_CFG_DIR_RX;
+		m.peer_impu = c->from;
+		m.peer_imei = cfm_imei_of(c->b->prm.reg, c->orig, &c->a_flow, imei);
+		m.peer_rat = cfm_rat_of(c->a_inv);
+		cm = find(c, &m);
+	}
+	if (!cm && (m.opts = cfm_opts(c->orig, c->orig_impu))) { /* MT: the caller's */
 		m.dir = IMS_CFG_DIR_TX;
 		m.peer_impu = c->to;
 		m.peer_imei = cfm_imei_of(c->b->prm.reg, t->user, NULL, imei);
@@ -191,16 +192,16 @@ void b2b_cfm_trying(struct b2b_call *c, const struct hss_impu_match *term, size_
 	/* an answer already sent (the CSCF stage's provisional): no 100 after it */
 	if (c->type == B2BUA_MT || !tsx || sip_tsx_scode(tsx))
 		return;
-	if (n) { /* MO: the callee's list, the 100 imsd sends the caller */
-		m.opts = hss_impu_opts(term[0].user, term[0].impu);
+	if (n && (m.opts = cfm_opts(term[0].user, term[0].impu))) {
+		/* MO: the callee's list, the 100 imsd sends the caller */
 		m.dir = IMS_CFG_DIR_TX;
 		m.peer_impu = c->from;
 		m.peer_imei = cfm_imei_of(c->b->prm.reg, c->orig, &c->a_flow, imei);
 		m.peer_rat = cfm_rat_of(c->a_inv);
 		cm = find(c, &m);
 	}
-	if (!cm && c->orig) { /* MT: the caller's, as an answer of the callee */
-		m.opts = hss_impu_opts(c->orig, c->orig_impu);
+	if (!cm && (m.opts = cfm_opts(c->orig, c->orig_impu))) {
+		/* MT: the caller's, as an answer of the callee */
 		m.dir = IMS_CFG_DIR_RX;
 		m.peer_impu = c->to;
 		m.peer_imei = n ? cfm_imei_of(c->b->prm.reg, term[0].user, NULL, imei) : NULL;
@@ -421,14 +422,14 @@ static void side_match(const struct b2b_call *c, enum b2b_side dlg_side, bool rx
 	if (!leg && c->be_leg >= 0 && (size_t)c->be_leg < c->nlegs)
 		leg = &c->leg[c->be_leg];
 	m->dir = rx ? IMS_CFG_DIR_RX : IMS_CFG_DIR_TX;
-	m->opts = NULL;
+	m->opts = dlg_side == B2B_A ? callee_opts(c, leg) : cfm_opts(c->orig, c->orig_impu);
+	if (!m->opts)
+		return;
 	if (dlg_side == B2B_A) {
-		m->opts = callee_opts(c, leg);
 		m->peer_impu = c->from;
 		m->peer_imei = cfm_imei_of(c->b->prm.reg, c->orig, &c->a_flow, imei);
 		m->peer_rat = cfm_rat_of(rx ? req : c->a_inv);
 	} else {
-		m->opts = c->orig ? hss_impu_opts(c->orig, c->orig_impu) : NULL;
 		m->peer_impu = c->to;
 		m->peer_imei =
 		    leg ? cfm_imei_of(c->b->prm.reg, leg->user, &leg->flow, imei) : NULL;

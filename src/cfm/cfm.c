@@ -99,6 +99,13 @@ const struct ims_cfg_cfm *cfm_find(const struct cfm_match *m)
 	return NULL;
 }
 
+const struct ims_cfg_impu_opts *cfm_opts(const struct hss_user *u, uint32_t i)
+{
+	const struct ims_cfg_impu_opts *o = u ? hss_impu_opts(u, i) : NULL;
+
+	return o && o->cfm_count ? o : NULL;
+}
+
 uint8_t cfm_step_of_invite_resp(uint16_t scode)
 {
 	if (scode >= 200)

@@ -31,6 +31,8 @@
 #include "core/mbuf.h"
 #include "sip/sip_msg.h"
 
+struct hss_user;
+
 /* Bytes of a modifier's content file, at most. */
 #define CFM_CONTENT_MAX (16u * 1024u)
 
@@ -62,6 +64,11 @@ struct cfm_match {
  */
 const struct ims_cfg_cfm *cfm_find(const struct cfm_match *m);
 
+/* The options of IMPU i of u when they hold a modifier, else NULL: the
+ * sites fill a cfm_match (IMEI from the registrar, RAT, URIs) only for a
+ * list that can match, not for every message of users without one. */
+const struct ims_cfg_impu_opts *cfm_opts(const struct hss_user *u, uint32_t i);
+
 /* The step of a response to an INVITE: INVITE.TRYING (100),
  * INVITE.RINGING (180), INVITE.SESSION_PROGRESS (183), INVITE.OK (any
  * final); IMS_CFG_STEP_ANY for another provisional. */
@@ -77,7 +84,6 @@ bool cfm_impu_eq(const char *want, const char *uri);
 /* The IMEI (14 digits) of u's binding whose requests come from flow (any
  * of its bindings when flow is NULL) into out, or NULL when none says. */
 struct registrar;
-struct hss_user;
 struct net_flow;
 const char *cfm_imei_of(const struct registrar *reg, const struct hss_user *u,
 			const struct net_flow *flow, char out[16]);

@@ -255,7 +255,7 @@ static bool cfm_invite(struct cscf *c, const struct cscf_req *r)
 	char ruri[HSS_URI_MAX];
 	size_t n = hss_users_by_impu(c->hss, r->req->ruri, term, CSCF_TERM_MAX);
 
-	if (n && (m.opts = hss_impu_opts(term[0].user, term[0].impu))) {
+	if (n && (m.opts = cfm_opts(term[0].user, term[0].impu))) {
 		m.dir = IMS_CFG_DIR_RX;
 		m.peer_impu = r->asserted[0] ? r->asserted : NULL;
 		m.peer_imei = imei_of(c, r->orig, r->flow, f);
@@ -263,9 +263,9 @@ static bool cfm_invite(struct cscf *c, const struct cscf_req *r)
 		if (cfm_try(c, r, &m, "INVITE received"))
 			return true;
 	}
-	if (!r->orig)
+	m.opts = cfm_opts(r->orig, r->orig_impu);
+	if (!m.opts)
 		return false;
-	m.opts = hss_impu_opts(r->orig, r->orig_impu);
 	m.dir = IMS_CFG_DIR_TX;
 	(void)pl_strcpy(r->req->ruri, ruri, sizeof(ruri));
 	m.peer_impu = ruri;
@@ -287,7 +287,9 @@ static bool cfm_register(struct cscf *c, const struct cscf_req *r)
 
 	if (!to || !hss_users_by_impu(c->hss, to->uri, u, 1))
 		return false;
-	m.opts = hss_impu_opts(u[0].user, u[0].impu);
+	m.opts = cfm_opts(u[0].user, u[0].impu);
+	if (!m.opts)
+		return false;
 	m.sos = register_sos(r->req);
 	(void)pl_strcpy(to->uri, uri, sizeof(uri));
 	m.peer_impu = uri;
@@ -321,9 +323,9 @@ bool cscf_cfm_request(struct cscf *c, const struct cscf_req *r)
 	default:
 		return false;
 	}
-	if (!r->orig)
+	m.opts = cfm_opts(r->orig, r->orig_impu);
+	if (!m.opts)
 		return false;
-	m.opts = hss_impu_opts(r->orig, r->orig_impu);
 	m.peer_impu = r->asserted[0] ? r->asserted : NULL;
 	m.peer_imei = imei_of(c, r->orig, r->flow, f);
 	m.peer_rat = cfm_rat_of(r->req);
