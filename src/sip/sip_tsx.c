@@ -973,6 +973,7 @@ int sip_tsx_reply(struct sip_tsx *tsx, uint16_t scode, const char *reason,
 {
 	struct sip_resp_prm rprm = {.scode = scode};
 	struct mbuf mb;
+	bool stateless;
 	int err;
 
 	if (!tsx || tsx->kind < SIP_TSX_IST || scode < 100 || scode > 699)
@@ -990,7 +991,8 @@ int sip_tsx_reply(struct sip_tsx *tsx, uint16_t scode, const char *reason,
 		rprm.to_tag = (struct pl){tsx->tag, sizeof(tsx->tag)};
 	rprm.via_top = (struct pl){tsx->via_top, tsx->via_top_len};
 	/* stateless: the NIST sends its final once and ends (nist_send) */
-	if (prm && prm->stateless && scode >= 200 && tsx->kind == SIP_TSX_NIST)
+	stateless = prm && prm->stateless && scode >= 200 && tsx->kind == SIP_TSX_NIST;
+	if (stateless)
 		tsx->stateless = true;
 	mbuf_init(&mb, SIP_MSG_MAX_HARD);
 	err = sip_resp_build(&mb, tsx->req, &rprm);
@@ -1000,6 +1002,10 @@ int sip_tsx_reply(struct sip_tsx *tsx, uint16_t scode, const char *reason,
 				     ? sip_tsx_kf(tsx, SIP_TSX_KF_TTAG)
 				     : rprm.to_tag);
 	mbuf_reset(&mb);
+	/* not sent (no memory, too big): the NIST is as it was (sip_tsx_nist_send
+	 * fails before any state change), its next final a normal one */
+	if (err && stateless)
+		tsx->stateless = false;
 	return err;
 }
 

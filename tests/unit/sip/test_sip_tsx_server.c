@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -408,6 +409,32 @@ static void test_nist_stateless_final(void **state)
 	assert_non_null(sip_tsx_lookup(H.st, id));
 }
 
+/* A stateless final that cannot be built (over SIP_MSG_MAX_HARD) leaves
+ * the NIST as it was: the TU's next final is kept for retransmissions. */
+static void test_nist_stateless_final_not_built(void **state)
+{
+	struct sip_tsx_reply_prm rp = {.stateless = true};
+	size_t n = SIP_MSG_MAX_HARD + 1000;
+	char *big = malloc(n);
+	struct sip_tsx *tsx;
+
+	(void)state;
+	assert_non_null(big);
+	for (size_t i = 0; i + 10 <= n; i += 10)
+		memcpy(big + i, "X-Big: 1\r\n", 10);
+	rp.hdrs = (struct pl){big, n - n % 10};
+	tsx = recv_new(REGISTER, false);
+	assert_int_not_equal(sip_tsx_reply(tsx, 401, "Unauthorized", &rp), 0);
+	free(big);
+	assert_int_equal(h_sent_count("SIP/2.0 401 Unauthorized\r\n"), 0);
+	assert_int_equal(sip_tsx_reply(tsx, 403, "Forbidden", NULL), 0);
+	assert_int_equal(h_sent_count("SIP/2.0 403 Forbidden\r\n"), 1);
+	/* the retransmitted request gets the 403 again, not the TU */
+	assert_int_equal(h_recv(REGISTER, false), 0);
+	assert_int_equal(h_sent_count("SIP/2.0 403 Forbidden\r\n"), 2);
+	assert_int_equal(h_ev_count(H_EV_REQ), 1);
+}
+
 static void test_nist_timer_j_manual(void **state)
 {
 	(void)state;
@@ -557,6 +584,7 @@ int main(void)
 	    T(test_ist_transport_error, setup_rfc),
 	    T(test_nist_udp, setup_rfc),
 	    T(test_nist_stateless_final, setup_rfc),
+	    T(test_nist_stateless_final_not_built, setup_rfc),
 	    T(test_nist_timer_j_manual, setup_manual),
 	    T(test_nist_reliable, setup_rfc),
 	    T(test_nist_reply_prm_and_buf, setup_rfc),
