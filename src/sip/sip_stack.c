@@ -195,17 +195,8 @@ static int stack_rewrite_h(const void *data, size_t len, struct mbuf *out, void 
 
 void sip_stack_custom_mb(struct sip_stack *stack, struct mbuf *mb)
 {
-	struct mbuf nb;
-
-	if (!stack->custom)
-		return;
-	mbuf_init(&nb, SIP_MSG_MAX_HARD);
-	if (stack_rewrite_h(mb->buf, mb->end, &nb, stack)) {
-		mbuf_reset(&nb);
-		return;
-	}
-	mbuf_reset(mb);
-	*mb = nb;
+	if (stack->custom)
+		sip_tsx_env_rewrite(&stack->env, mb);
 }
 
 /* A stateless answer (check errors, 503 on overload): to the connection or

@@ -223,8 +223,7 @@ void sip_tsx_end_start(struct sip_tsx *tsx, enum sip_tsx_qid qid)
 		env->timer->start(q->timer, q->dur_ms, q_fire, q, env->timer_ctx);
 }
 
-/* The env's rewrite of mb's message, once: mb holds the new bytes. */
-static void out_rewrite(const struct sip_tsx_env *env, struct mbuf *mb)
+void sip_tsx_env_rewrite(const struct sip_tsx_env *env, struct mbuf *mb)
 {
 	struct mbuf nb;
 
@@ -244,7 +243,7 @@ int sip_tsx_out_take(struct sip_tsx *tsx, struct mbuf *mb, struct pl tag)
 	size_t tl = tag.l <= 64 ? tag.l : 0;
 	uint8_t *b;
 
-	out_rewrite(tsx->st ? tsx->st->env : NULL, mb);
+	sip_tsx_env_rewrite(tsx->st ? tsx->st->env : NULL, mb);
 	if (mb->end > UINT32_MAX - tl)
 		return ENOMEM;
 	/* Trim the built buffer to its size (a shrinking realloc stays in

@@ -132,6 +132,10 @@ struct sip_tsx_env {
 	void *timer_ctx;
 };
 
+/* env's rewrite of the message in mb, once: on success mb holds the new
+ * bytes; else (none set, nothing to change, an error) mb is left as it is. */
+void sip_tsx_env_rewrite(const struct sip_tsx_env *env, struct mbuf *mb);
+
 /* Transaction-user handlers for server transactions and strays. Any may be
  * NULL except request_h. */
 struct sip_tsx_tu {

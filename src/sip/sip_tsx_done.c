@@ -88,7 +88,6 @@ static void done_unlink(struct sip_tsx_stack *st, struct sip_tsx_done *d)
 static void done_free(struct sip_tsx_stack *st, struct sip_tsx_done *d)
 {
 	done_unlink(st, d);
-	st->done_bytes -= d->cost;
 	st->bytes -= d->cost;
 	free(d);
 }
@@ -158,7 +157,6 @@ int sip_tsx_done_take(struct sip_tsx *tsx)
 	d->cost = (uint32_t)sip_tsx_done_cost(klen, d->out_len);
 	hash_insert(st->done, &d->he, tsx->he_key.hv);
 	st->ndone++;
-	st->done_bytes += d->cost;
 	st->bytes += d->cost;
 	if (st->dq_tail)
 		st->dq_tail->q_next = d;

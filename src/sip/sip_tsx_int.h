@@ -82,7 +82,6 @@ struct sip_tsx_stack {
 	struct sip_tsx_done *dq_head, *dq_tail;
 	void *dq_timer; /* owned (env timer) */
 	size_t ndone;	   /* records in the table (counted as live) */
-	size_t done_bytes; /* their cost, part of bytes */
 	/* finished NICT (sip_tsx_done.c): the same for Timer K */
 	struct hash *cdone; /* owned */
 	struct sip_tsx_cdone *cq_head, *cq_tail;
