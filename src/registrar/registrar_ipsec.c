@@ -37,10 +37,13 @@
 
 #define REG_IPSEC_RETIRE_MS 5000
 #define REG_IPSEC_RETIRE_MAX 256 /* queued; past this the oldest goes at once */
+#define REG_IPSEC_OFF_LOG_MS 10000 /* "answered without IPsec": one line per */
 
 struct reg_ipsec {
 	struct ipsec_table *t; /* NULL: IPsec is off, off_why says why */
 	char off_why[160];
+	uint64_t off_log_ms; /* when off_log last wrote, 0 never */
+	uint32_t off_quiet;  /* REGISTERs off_log left out since */
 	struct loop_timer *tm;
 	struct {
 		uint64_t id, due;
@@ -314,10 +317,33 @@ static void reg_reply_494(struct registrar *reg, struct sip_tsx *tsx)
 	reg_reply(reg, tsx, 494, "Security Agreement Required", &prm);
 }
 
+/* A REGISTER offering sec-agree answered without IPsec: why, logged at
+ * most once per REG_IPSEC_OFF_LOG_MS with the count of those not logged
+ * (the UEs set the pace, so not one line each). */
+static void off_log(struct registrar *reg, const struct reg_auth_in *in, const char *why)
+{
+	struct reg_ipsec *ri = reg->ipsec;
+	uint64_t now = loop_now_ms();
+	char a[NET_ADDR_STRLEN];
+
+	if (!ri)
+		return;
+	if (ri->off_log_ms && now - ri->off_log_ms < REG_IPSEC_OFF_LOG_MS) {
+		ri->off_quiet++;
+		return;
+	}
+	log_write(LOG_IPSEC, LOG_LVL_INFO, LOG_DIR_NONE, "-",
+		  "REGISTER from %s offers sec-agree: answered without IPsec, since %s "
+		  "(%u more such REGISTERs not logged)",
+		  in->src ? net_addr_print(&in->src->peer, a, sizeof(a)) : "?", why,
+		  ri->off_quiet);
+	ri->off_log_ms = now ? now : 1;
+	ri->off_quiet = 0;
+}
+
 bool reg_ipsec_precheck(struct registrar *reg, struct sip_tsx *tsx,
 			const struct reg_auth_in *in)
 {
-	struct sec_list l;
 	const struct sec_offer *o;
 	const char *why;
 
@@ -327,14 +353,8 @@ bool reg_ipsec_precheck(struct registrar *reg, struct sip_tsx *tsx,
 	if (!reg_ipsec_can(reg, in->src, &why)) {
 		/* TS 24.229 §5.2.2: a P-CSCF without the means answers without
 		 * sec-agree; the operator learns why (docs/ipsec.md) */
-		if (why && !sec_list_read(in->req, SIP_HDR_SECURITY_CLIENT, &l) && l.n) {
-			char a[NET_ADDR_STRLEN];
-
-			log_write(LOG_IPSEC, LOG_LVL_INFO, LOG_DIR_NONE, "-",
-				  "REGISTER from %s offers sec-agree: answered without IPsec, "
-				  "since %s",
-				  in->src ? net_addr_print(&in->src->peer, a, sizeof(a)) : "?", why);
-		}
+		if (why && sip_msg_hdr(in->req, SIP_HDR_SECURITY_CLIENT))
+			off_log(reg, in, why);
 		return false;
 	}
 	/* parsed here even when not required: reg_ipsec_chal_made reads it */
